@@ -1,0 +1,42 @@
+"""The beneficiary service: organisations, locations, beneficiaries, consent,
+service records, offline sync and the change feed."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.beneficiary.audit.router import router as audit_router
+from services.beneficiary.beneficiaries.router import router as beneficiaries_router
+from services.beneficiary.locations.router import router as locations_router
+from services.beneficiary.migrations.runner import upgrade_to_head
+from services.beneficiary.organisations.router import router as organisations_router
+from services.beneficiary.outbox.router import router as outbox_router
+from services.beneficiary.service_records.router import router as records_router
+from services.beneficiary.settings import BeneficiarySettings
+from services.beneficiary.sync.router import router as sync_router
+from services.beneficiary.worker import JOB_FUNCTIONS
+from shared.app import create_service_app
+from shared.queue import JobQueue
+
+
+def create_app(
+    settings: BeneficiarySettings | None = None, *, queue: JobQueue | None = None
+) -> FastAPI:
+    return create_service_app(
+        settings or BeneficiarySettings(),
+        title="MHPSS beneficiary service",
+        description="Register people, their consent and every service they "
+        "receive; offline sync for field apps; the change feed for reporting.",
+        routers=[
+            organisations_router,
+            locations_router,
+            beneficiaries_router,
+            records_router,
+            sync_router,
+            outbox_router,
+            audit_router,
+        ],
+        job_functions=JOB_FUNCTIONS,
+        migrate=upgrade_to_head,
+        queue=queue,
+    )

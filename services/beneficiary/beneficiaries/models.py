@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Text, UniqueConstraint
+from sqlmodel import Field
+
+from services.beneficiary.db import Table
+from shared.contracts.enums import (
+    DisabilityStatus,
+    DisplacementStatus,
+    MaritalStatus,
+    RegistrationChannel,
+    Sex,
+)
+from shared.contracts.events import BeneficiaryFacts
+from shared.db import UTCDateTime, utcnow
+
+
+class Beneficiary(Table, table=True):
+    """A registered person. Names, phone and address are stored encrypted;
+    the ``*_index`` columns are keyed blind indexes for duplicate detection."""
+
+    __tablename__ = "beneficiary"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
+    site_id: uuid.UUID | None = Field(
+        default=None, foreign_key="location.id", index=True
+    )
+    full_name_enc: str | None = Field(default=None, sa_type=Text)
+    phone_enc: str | None = Field(default=None, sa_type=Text)
+    address_enc: str | None = Field(default=None, sa_type=Text)
+    name_index: str | None = Field(default=None, max_length=64, index=True)
+    phone_index: str | None = Field(default=None, max_length=64, index=True)
+    sex: Sex
+    date_of_birth: date | None = None
+    date_of_birth_estimated: bool = False
+    marital_status: MaritalStatus | None = None
+    disability: DisabilityStatus
+    washington_group: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    displacement_status: DisplacementStatus | None = None
+    nationality: str | None = Field(default=None, max_length=3)
+    registration_date: date
+    registration_channel: RegistrationChannel
+    registered_by: str = Field(max_length=255)
+    version: int = 1
+    pii_erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, index=True
+    )
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class DuplicateCandidate(Table, table=True):
+    """A likely duplicate flagged at registration, for a supervisor to review."""
+
+    __tablename__ = "duplicate_candidate"
+    __table_args__ = (UniqueConstraint("beneficiary_id", "candidate_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organisation_id: uuid.UUID = Field(index=True)
+    beneficiary_id: uuid.UUID = Field(foreign_key="beneficiary.id", index=True)
+    candidate_id: uuid.UUID = Field(foreign_key="beneficiary.id")
+    reasons: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+def erase_pii(beneficiary: Beneficiary) -> None:
+    """Drop what identifies the person; keep the facts reports count."""
+    beneficiary.full_name_enc = None
+    beneficiary.phone_enc = None
+    beneficiary.address_enc = None
+    beneficiary.name_index = None
+    beneficiary.phone_index = None
+    if beneficiary.date_of_birth is not None:
+        beneficiary.date_of_birth = beneficiary.date_of_birth.replace(month=7, day=1)
+        beneficiary.date_of_birth_estimated = True
+    beneficiary.pii_erased_at = utcnow()
+
+
+def beneficiary_facts(beneficiary: Beneficiary) -> BeneficiaryFacts:
+    """What other services may know of a beneficiary: no PII, birth year only."""
+    return BeneficiaryFacts(
+        beneficiary_id=beneficiary.id,
+        organisation_id=beneficiary.organisation_id,
+        site_id=beneficiary.site_id,
+        sex=beneficiary.sex,
+        birth_year=beneficiary.date_of_birth.year
+        if beneficiary.date_of_birth
+        else None,
+        marital_status=beneficiary.marital_status,
+        disability=beneficiary.disability,
+        displacement_status=beneficiary.displacement_status,
+        nationality=beneficiary.nationality,
+        registration_date=beneficiary.registration_date,
+        registration_channel=beneficiary.registration_channel,
+        version=beneficiary.version,
+    )
+
+
+def age_on(date_of_birth: date | None, on: date) -> int | None:
+    if date_of_birth is None:
+        return None
+    before_birthday = (on.month, on.day) < (date_of_birth.month, date_of_birth.day)
+    return on.year - date_of_birth.year - before_birthday

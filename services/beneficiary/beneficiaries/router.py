@@ -1,0 +1,237 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, Query, Response
+
+from services.beneficiary.access import FieldActor
+from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.beneficiaries import service as beneficiaries_service
+from services.beneficiary.beneficiaries.schemas import (
+    BeneficiaryCreate,
+    BeneficiaryRead,
+    BeneficiarySummary,
+    BeneficiaryUpdate,
+)
+from services.beneficiary.consent import service as consent_service
+from services.beneficiary.consent.schemas import ConsentEntryRead, ConsentGiven
+from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.outbox.jobs import announce_writes
+from shared.app import RuntimeDep
+from shared.audit import record_access
+from shared.concurrency import etag, expected_version
+from shared.db import SessionDep
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PreconditionRequired,
+    VersionConflict,
+    problem_responses,
+)
+from shared.idempotency import create_once
+from shared.pagination import MAX_LIMIT, Page
+
+router = APIRouter(prefix="/v1/beneficiaries", tags=["beneficiaries"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=BeneficiaryRead,
+    responses=problem_responses(Conflict, Forbidden, Invalid),
+)
+async def register_beneficiary(
+    body: BeneficiaryCreate,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: FieldActor,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> BeneficiaryRead:
+    """Register a person with their consent. Send an Idempotency-Key so a
+    retried request cannot register them twice."""
+    principal = actor.principal
+    async with session.begin():
+        beneficiary, replayed = await create_once(
+            session,
+            IdempotencyRecord,
+            principal,
+            idempotency_key,
+            "POST /v1/beneficiaries",
+            body,
+            lambda: beneficiaries_service.register_beneficiary(
+                session, principal, runtime.keyring, body
+            ),
+            lambda existing: beneficiaries_service.get_beneficiary(
+                session, principal, existing
+            ),
+        )
+        read = await beneficiaries_service.to_read(
+            session, runtime.keyring, beneficiary
+        )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="read" if replayed else "create",
+            entity_type="beneficiary",
+            entity_ids=[beneficiary.id],
+        )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        await announce_writes(runtime)
+    response.headers["ETag"] = etag(read.version)
+    return read
+
+
+@router.get("", response_model=Page[BeneficiarySummary])
+async def list_beneficiaries(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: FieldActor,
+    name: Annotated[str | None, Query(max_length=200)] = None,
+    phone: Annotated[str | None, Query(max_length=32)] = None,
+    site_id: uuid.UUID | None = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> Page[BeneficiarySummary]:
+    """List or search (exact name or phone, via blind indexes). Rows carry no
+    PII; read one record to see it."""
+    async with session.begin():
+        return await beneficiaries_service.list_beneficiaries(
+            session,
+            actor.principal,
+            runtime.keyring,
+            name=name,
+            phone=phone,
+            site_id=site_id,
+            cursor=cursor,
+            limit=limit,
+        )
+
+
+@router.get(
+    "/{beneficiary_id}",
+    response_model=BeneficiaryRead,
+    responses=problem_responses(NotFound),
+)
+async def get_beneficiary(
+    beneficiary_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: FieldActor,
+) -> BeneficiaryRead:
+    """One record with its PII; every read is written to the audit log."""
+    async with session.begin():
+        beneficiary = await beneficiaries_service.get_beneficiary(
+            session, actor.principal, beneficiary_id
+        )
+        read = await beneficiaries_service.to_read(
+            session, runtime.keyring, beneficiary
+        )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="read",
+            entity_type="beneficiary",
+            entity_ids=[beneficiary.id],
+        )
+    response.headers["ETag"] = etag(read.version)
+    return read
+
+
+@router.patch(
+    "/{beneficiary_id}",
+    response_model=BeneficiaryRead,
+    responses=problem_responses(
+        NotFound, VersionConflict, PreconditionRequired, Invalid
+    ),
+)
+async def update_beneficiary(
+    beneficiary_id: uuid.UUID,
+    body: BeneficiaryUpdate,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: FieldActor,
+    if_match: Annotated[str | None, Header()] = None,
+) -> BeneficiaryRead:
+    """Edit fields of the version named in If-Match; a stale edit gets 409
+    with the server's copy in ``current``."""
+    version = expected_version(if_match)
+    async with session.begin():
+        beneficiary = await beneficiaries_service.update_beneficiary(
+            session, actor.principal, runtime.keyring, beneficiary_id, body, version
+        )
+        read = await beneficiaries_service.to_read(
+            session, runtime.keyring, beneficiary
+        )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="update",
+            entity_type="beneficiary",
+            entity_ids=[beneficiary.id],
+        )
+    await announce_writes(runtime)
+    response.headers["ETag"] = etag(read.version)
+    return read
+
+
+@router.get(
+    "/{beneficiary_id}/consents",
+    response_model=list[ConsentEntryRead],
+    responses=problem_responses(NotFound),
+)
+async def list_consents(
+    beneficiary_id: uuid.UUID, session: SessionDep, actor: FieldActor
+) -> list[ConsentEntryRead]:
+    """The whole consent ledger, oldest first."""
+    async with session.begin():
+        await beneficiaries_service.get_beneficiary(
+            session, actor.principal, beneficiary_id
+        )
+        entries = await consent_service.list_consent_ledger(session, beneficiary_id)
+    return [ConsentEntryRead.model_validate(e) for e in entries]
+
+
+@router.post(
+    "/{beneficiary_id}/consents",
+    status_code=201,
+    response_model=list[ConsentEntryRead],
+    responses=problem_responses(NotFound, Invalid),
+)
+async def record_consents(
+    beneficiary_id: uuid.UUID,
+    body: Annotated[list[ConsentGiven], Body(min_length=1, max_length=10)],
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: FieldActor,
+) -> list[ConsentEntryRead]:
+    """Grant or withdraw purposes. Withdrawing 'registration' erases the
+    person's identifying data at once; withdrawing 'services' stops new
+    service records."""
+    async with session.begin():
+        beneficiary = await beneficiaries_service.get_beneficiary(
+            session, actor.principal, beneficiary_id, for_update=True
+        )
+        entries = await consent_service.record_consents(
+            session, actor.principal, beneficiary, body
+        )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="consent",
+            entity_type="beneficiary",
+            entity_ids=[beneficiary.id],
+        )
+    await announce_writes(runtime)
+    return [ConsentEntryRead.model_validate(e) for e in entries]

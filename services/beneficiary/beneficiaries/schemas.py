@@ -1,0 +1,217 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from services.beneficiary.consent.schemas import ConsentEntryRead, ConsentGiven
+from shared.contracts.enums import (
+    ConsentPurpose,
+    DisabilityStatus,
+    DisplacementStatus,
+    MaritalStatus,
+    RegistrationChannel,
+    Sex,
+    WashingtonGroupAnswer,
+)
+from shared.db import utcnow
+
+OLDEST_BIRTH_YEAR = 1900
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
+Phone = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, max_length=32, pattern=r"^\+?[\d\s\-().٠-٩]{6,32}$"
+    ),
+]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Nationality = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    Field(description="ISO 3166-1 alpha-3"),
+]
+
+
+def _not_future(value: date) -> date:
+    if value > utcnow().date():
+        raise ValueError("must not be in the future")
+    return value
+
+
+PastDate = Annotated[date, AfterValidator(_not_future)]
+
+
+class WashingtonGroupShortSet(BaseModel):
+    """The six questions of the Washington Group Short Set on Functioning."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seeing: WashingtonGroupAnswer
+    hearing: WashingtonGroupAnswer
+    walking: WashingtonGroupAnswer
+    remembering: WashingtonGroupAnswer
+    self_care: WashingtonGroupAnswer
+    communicating: WashingtonGroupAnswer
+
+    def disability(self) -> DisabilityStatus:
+        """The WG cut-off: at least one domain 'a lot of difficulty' or worse."""
+        answers = list(self.model_dump().values())
+        severe = {
+            WashingtonGroupAnswer.a_lot_of_difficulty,
+            WashingtonGroupAnswer.cannot_do_at_all,
+        }
+        if any(a in severe for a in answers):
+            return DisabilityStatus.yes
+        if WashingtonGroupAnswer.refused in answers:
+            return DisabilityStatus.not_disclosed
+        return DisabilityStatus.no
+
+
+class BeneficiaryFields(BaseModel):
+    """Everything a registration records; also the full state a sync sends."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: Name
+    phone: Phone | None = None
+    address: Address | None = None
+    sex: Sex
+    date_of_birth: PastDate | None = None
+    estimated_age: int | None = Field(
+        default=None,
+        ge=0,
+        le=120,
+        description="Age in years when no birth date is known.",
+    )
+    marital_status: MaritalStatus | None = None
+    disability: DisabilityStatus | None = Field(
+        default=None, description="Derived from washington_group when that is given."
+    )
+    washington_group: WashingtonGroupShortSet | None = None
+    displacement_status: DisplacementStatus | None = None
+    nationality: Nationality | None = None
+    site_id: uuid.UUID | None = None
+    registration_date: PastDate = Field(default_factory=lambda: utcnow().date())
+    registration_channel: RegistrationChannel
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BeneficiaryFields:
+        if (self.date_of_birth is None) == (self.estimated_age is None):
+            raise ValueError("give exactly one of date_of_birth and estimated_age")
+        if self.date_of_birth is not None:
+            if self.date_of_birth.year < OLDEST_BIRTH_YEAR:
+                raise ValueError(f"date_of_birth before {OLDEST_BIRTH_YEAR}")
+            if self.date_of_birth > self.registration_date:
+                raise ValueError("date_of_birth is after registration_date")
+        if self.washington_group is not None:
+            derived = self.washington_group.disability()
+            if self.disability not in (None, derived):
+                raise ValueError(
+                    f"disability contradicts the Washington Group answers ({derived})"
+                )
+            self.disability = derived
+        elif self.disability is None:
+            self.disability = DisabilityStatus.not_disclosed
+        return self
+
+
+class BeneficiaryCreate(BeneficiaryFields):
+    id: uuid.UUID | None = Field(
+        default=None,
+        description="Client-generated id (offline apps); else the server's.",
+    )
+    consents: list[ConsentGiven] = Field(
+        min_length=1,
+        description="Must include registration consent granted; without it "
+        "only anonymous counts may be kept.",
+    )
+
+    @model_validator(mode="after")
+    def _registration_consent(self) -> BeneficiaryCreate:
+        purposes = [c.purpose for c in self.consents]
+        if len(purposes) != len(set(purposes)):
+            raise ValueError("one consent entry per purpose")
+        if not any(
+            c.purpose == ConsentPurpose.registration and c.granted
+            for c in self.consents
+        ):
+            raise ValueError(
+                "registration needs consent to registration; record an "
+                "anonymous service count instead"
+            )
+        return self
+
+
+class BeneficiaryUpdate(BaseModel):
+    """A partial update (PATCH); send the version you edited in If-Match."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: Name | None = None
+    phone: Phone | None = None
+    address: Address | None = None
+    sex: Sex | None = None
+    date_of_birth: PastDate | None = None
+    estimated_age: int | None = Field(default=None, ge=0, le=120)
+    marital_status: MaritalStatus | None = None
+    disability: DisabilityStatus | None = None
+    washington_group: WashingtonGroupShortSet | None = None
+    displacement_status: DisplacementStatus | None = None
+    nationality: Nationality | None = None
+    site_id: uuid.UUID | None = None
+    registration_channel: RegistrationChannel | None = None
+
+
+class BeneficiarySummary(BaseModel):
+    """A list row: no names, phones or addresses."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    code: str
+    organisation_id: uuid.UUID
+    site_id: uuid.UUID | None
+    sex: Sex
+    age: int | None
+    registration_date: date
+    version: int
+
+
+class BeneficiaryRead(BaseModel):
+    id: uuid.UUID
+    code: str = Field(description="Pseudonymous code, safe to write on paper forms.")
+    organisation_id: uuid.UUID
+    site_id: uuid.UUID | None
+    full_name: str | None
+    phone: str | None
+    address: str | None
+    sex: Sex
+    date_of_birth: date | None
+    date_of_birth_estimated: bool
+    age: int | None
+    marital_status: MaritalStatus | None
+    disability: DisabilityStatus
+    washington_group: WashingtonGroupShortSet | None
+    displacement_status: DisplacementStatus | None
+    nationality: str | None
+    registration_date: date
+    registration_channel: RegistrationChannel
+    consents: dict[ConsentPurpose, ConsentEntryRead] = Field(
+        description="The entry in force for each purpose."
+    )
+    possible_duplicates: list[uuid.UUID]
+    pii_erased: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime

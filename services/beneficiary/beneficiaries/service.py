@@ -1,0 +1,439 @@
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
+
+from services.beneficiary.beneficiaries.models import (
+    Beneficiary,
+    DuplicateCandidate,
+    age_on,
+    beneficiary_facts,
+)
+from services.beneficiary.beneficiaries.schemas import (
+    BeneficiaryCreate,
+    BeneficiaryFields,
+    BeneficiaryRead,
+    BeneficiarySummary,
+    BeneficiaryUpdate,
+    WashingtonGroupShortSet,
+)
+from services.beneficiary.consent import service as consent_service
+from services.beneficiary.consent.schemas import ConsentEntryRead
+from services.beneficiary.db import OutboxEvent
+from services.beneficiary.locations import service as locations_service
+from shared.auth import Principal
+from shared.crypto import KeyRing, normalise_name, normalise_phone
+from shared.db import utcnow
+from shared.errors import (
+    BadRequest,
+    Conflict,
+    FieldError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    VersionConflict,
+)
+from shared.outbox import add_event
+from shared.pagination import Page, decode_cursor, encode_cursor
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+PII_FIELDS = ("full_name", "phone", "address")
+S = TypeVar("S", bound=Select[Any])
+
+
+def scoped(statement: S, principal: Principal) -> S:
+    """Every read of beneficiaries starts here: own organisation, own sites."""
+    statement = statement.where(
+        Beneficiary.organisation_id == principal.organisation_id
+    )
+    if principal.site_ids is not None:
+        statement = statement.where(
+            Beneficiary.site_id.in_(principal.site_ids)  # type: ignore[union-attr]
+        )
+    return statement
+
+
+async def get_beneficiary(
+    session: AsyncSession,
+    principal: Principal,
+    beneficiary_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> Beneficiary:
+    """One beneficiary in the caller's scope; anyone else's is a 404."""
+    statement = scoped(select(Beneficiary), principal).where(
+        Beneficiary.id == beneficiary_id
+    )
+    if for_update:
+        statement = statement.with_for_update()
+    beneficiary = (await session.execute(statement)).scalar_one_or_none()
+    if beneficiary is None:
+        raise NotFound("No such beneficiary.")
+    return beneficiary
+
+
+async def check_site_in_scope(
+    session: AsyncSession, principal: Principal, site_id: uuid.UUID | None
+) -> None:
+    await locations_service.require_site(session, site_id, ["body", "site_id"])
+    if not principal.can_see_site(site_id):
+        raise Forbidden("You may only record people at the sites you work at.")
+
+
+async def register_beneficiary(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    data: BeneficiaryCreate,
+) -> Beneficiary:
+    """Register a consenting person; flag likely duplicates by blind index."""
+    await check_site_in_scope(session, principal, data.site_id)
+    beneficiary_id = data.id or uuid.uuid4()
+    if await session.get(Beneficiary, beneficiary_id) is not None:
+        raise Conflict("A beneficiary with this id exists already.")
+    beneficiary = Beneficiary(
+        id=beneficiary_id,
+        code=await _new_code(session),
+        organisation_id=principal.organisation_id,
+        registered_by=principal.subject,
+        **_columns(data, keyring, beneficiary_id),
+    )
+    session.add(beneficiary)
+    await session.flush()
+    await _flag_duplicates(session, beneficiary)
+    _emit(session, beneficiary, "beneficiary.registered")
+    await consent_service.record_consents(
+        session, principal, beneficiary, data.consents
+    )
+    await session.flush()
+    return beneficiary
+
+
+async def update_beneficiary(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    beneficiary_id: uuid.UUID,
+    data: BeneficiaryUpdate,
+    expected_version: int,
+) -> Beneficiary:
+    """Apply a partial edit made on ``expected_version``; a stale edit is a 409
+    that carries the server's copy."""
+    beneficiary = await get_beneficiary(
+        session, principal, beneficiary_id, for_update=True
+    )
+    if beneficiary.version != expected_version:
+        current = await to_read(session, keyring, beneficiary)
+        raise VersionConflict(
+            f"You edited version {expected_version}; the server has "
+            f"version {beneficiary.version}.",
+            current=current.model_dump(mode="json"),
+        )
+    patch = data.model_dump(exclude_unset=True)
+    if beneficiary.pii_erased_at is not None and set(patch) & set(PII_FIELDS):
+        raise Conflict(
+            "This person's identifying data was erased; it cannot be re-added."
+        )
+    merged = current_fields(beneficiary, keyring).model_dump()
+    if "date_of_birth" in patch:
+        merged["estimated_age"] = None
+    if "estimated_age" in patch:
+        merged["date_of_birth"] = None
+    if "washington_group" in patch and "disability" not in patch:
+        merged["disability"] = None
+    merged.update(patch)
+    try:
+        fields = BeneficiaryFields.model_validate(merged)
+    except ValidationError as exc:
+        raise Invalid(
+            "The edit leaves the record inconsistent.",
+            errors=[
+                FieldError(loc=["body", *e["loc"]], msg=e["msg"], type=e["type"])
+                for e in exc.errors()
+            ],
+        ) from None
+    await check_site_in_scope(session, principal, fields.site_id)
+    apply_fields(session, beneficiary, fields, keyring)
+    await session.flush()
+    return beneficiary
+
+
+def apply_fields(
+    session: AsyncSession,
+    beneficiary: Beneficiary,
+    fields: BeneficiaryFields,
+    keyring: KeyRing,
+) -> None:
+    """Write a full state onto the row, bump its version and emit the event."""
+    for column, value in _columns(fields, keyring, beneficiary.id).items():
+        setattr(beneficiary, column, value)
+    beneficiary.version += 1
+    beneficiary.updated_at = utcnow()
+    _emit(session, beneficiary, "beneficiary.updated")
+
+
+def current_fields(beneficiary: Beneficiary, keyring: KeyRing) -> BeneficiaryFields:
+    """The row as the full state a client would send (PII decrypted)."""
+    pii = decrypt_pii(beneficiary, keyring)
+    estimated = beneficiary.date_of_birth_estimated
+    return BeneficiaryFields.model_construct(
+        full_name=pii["full_name"],
+        phone=pii["phone"],
+        address=pii["address"],
+        sex=beneficiary.sex,
+        date_of_birth=None if estimated else beneficiary.date_of_birth,
+        estimated_age=age_on(beneficiary.date_of_birth, beneficiary.registration_date)
+        if estimated
+        else None,
+        marital_status=beneficiary.marital_status,
+        disability=beneficiary.disability,
+        washington_group=WashingtonGroupShortSet.model_validate(
+            beneficiary.washington_group
+        )
+        if beneficiary.washington_group
+        else None,
+        displacement_status=beneficiary.displacement_status,
+        nationality=beneficiary.nationality,
+        site_id=beneficiary.site_id,
+        registration_date=beneficiary.registration_date,
+        registration_channel=beneficiary.registration_channel,
+    )
+
+
+def decrypt_pii(beneficiary: Beneficiary, keyring: KeyRing) -> dict[str, str | None]:
+    return {
+        name: keyring.decrypt(
+            getattr(beneficiary, f"{name}_enc"), _context(beneficiary.id, name)
+        )
+        for name in PII_FIELDS
+    }
+
+
+async def to_read(
+    session: AsyncSession, keyring: KeyRing, beneficiary: Beneficiary
+) -> BeneficiaryRead:
+    consents = await consent_service.consents_in_force(session, [beneficiary.id])
+    duplicates = await session.execute(
+        select(DuplicateCandidate.candidate_id).where(
+            DuplicateCandidate.beneficiary_id == beneficiary.id
+        )
+    )
+    pii = decrypt_pii(beneficiary, keyring)
+    return BeneficiaryRead(
+        id=beneficiary.id,
+        code=beneficiary.code,
+        organisation_id=beneficiary.organisation_id,
+        site_id=beneficiary.site_id,
+        full_name=pii["full_name"],
+        phone=pii["phone"],
+        address=pii["address"],
+        sex=beneficiary.sex,
+        date_of_birth=beneficiary.date_of_birth,
+        date_of_birth_estimated=beneficiary.date_of_birth_estimated,
+        age=age_on(beneficiary.date_of_birth, utcnow().date()),
+        marital_status=beneficiary.marital_status,
+        disability=beneficiary.disability,
+        washington_group=WashingtonGroupShortSet.model_validate(
+            beneficiary.washington_group
+        )
+        if beneficiary.washington_group
+        else None,
+        displacement_status=beneficiary.displacement_status,
+        nationality=beneficiary.nationality,
+        registration_date=beneficiary.registration_date,
+        registration_channel=beneficiary.registration_channel,
+        consents={
+            purpose: ConsentEntryRead.model_validate(entry)
+            for purpose, entry in consents[beneficiary.id].items()
+        },
+        possible_duplicates=list(duplicates.scalars()),
+        pii_erased=beneficiary.pii_erased_at is not None,
+        version=beneficiary.version,
+        created_at=beneficiary.created_at,
+        updated_at=beneficiary.updated_at,
+    )
+
+
+def to_summary(beneficiary: Beneficiary) -> BeneficiarySummary:
+    return BeneficiarySummary(
+        id=beneficiary.id,
+        code=beneficiary.code,
+        organisation_id=beneficiary.organisation_id,
+        site_id=beneficiary.site_id,
+        sex=beneficiary.sex,
+        age=age_on(beneficiary.date_of_birth, utcnow().date()),
+        registration_date=beneficiary.registration_date,
+        version=beneficiary.version,
+    )
+
+
+async def list_beneficiaries(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    *,
+    name: str | None,
+    phone: str | None,
+    site_id: uuid.UUID | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[BeneficiarySummary]:
+    """Newest first; ``name``/``phone`` search through the blind indexes
+    (exact match after normalisation), never by decrypting."""
+    statement = scoped(select(Beneficiary), principal)
+    if name is not None:
+        statement = statement.where(
+            Beneficiary.name_index == keyring.blind_index("name", normalise_name(name))
+        )
+    if phone is not None:
+        statement = statement.where(
+            Beneficiary.phone_index
+            == keyring.blind_index("phone", normalise_phone(phone))
+        )
+    if site_id is not None:
+        statement = statement.where(Beneficiary.site_id == site_id)
+    after = decode_cursor(cursor, 2)
+    if after is not None:
+        created, last_id = after
+        statement = statement.where(
+            or_(
+                Beneficiary.created_at < _parse_dt(created),  # type: ignore[operator]
+                (Beneficiary.created_at == _parse_dt(created))  # type: ignore[arg-type]
+                & (Beneficiary.id < uuid.UUID(last_id)),  # type: ignore[operator]
+            )
+        )
+    statement = statement.order_by(
+        Beneficiary.created_at.desc(),  # type: ignore[attr-defined]
+        Beneficiary.id.desc(),  # type: ignore[attr-defined]
+    ).limit(limit + 1)
+    rows = list((await session.execute(statement)).scalars())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor([rows[-1].created_at.isoformat(), str(rows[-1].id)])
+    return Page(items=[to_summary(r) for r in rows], next_cursor=next_cursor)
+
+
+def _parse_dt(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise BadRequest("The cursor is not one this API issued.") from None
+
+
+def _context(beneficiary_id: uuid.UUID, field: str) -> str:
+    return f"beneficiary:{beneficiary_id}:{field}"
+
+
+def _columns(
+    fields: BeneficiaryFields, keyring: KeyRing, beneficiary_id: uuid.UUID
+) -> dict[str, Any]:
+    date_of_birth, estimated = fields.date_of_birth, False
+    if fields.estimated_age is not None:
+        date_of_birth, estimated = (
+            _birth_from_age(fields.registration_date, fields.estimated_age),
+            True,
+        )
+    return {
+        "full_name_enc": keyring.encrypt(
+            fields.full_name, _context(beneficiary_id, "full_name")
+        ),
+        "phone_enc": keyring.encrypt(fields.phone, _context(beneficiary_id, "phone")),
+        "address_enc": keyring.encrypt(
+            fields.address, _context(beneficiary_id, "address")
+        ),
+        "name_index": keyring.blind_index("name", normalise_name(fields.full_name)),
+        "phone_index": keyring.blind_index("phone", normalise_phone(fields.phone)),
+        "sex": fields.sex,
+        "date_of_birth": date_of_birth,
+        "date_of_birth_estimated": estimated,
+        "marital_status": fields.marital_status,
+        "disability": fields.disability,
+        "washington_group": fields.washington_group.model_dump(mode="json")
+        if fields.washington_group
+        else None,
+        "displacement_status": fields.displacement_status,
+        "nationality": fields.nationality,
+        "site_id": fields.site_id,
+        "registration_date": fields.registration_date,
+        "registration_channel": fields.registration_channel,
+    }
+
+
+def _birth_from_age(registration_date: date, age: int) -> date:
+    year = registration_date.year - age
+    try:
+        return registration_date.replace(year=year)
+    except ValueError:  # 29 February
+        return registration_date.replace(year=year, day=28)
+
+
+async def _new_code(session: AsyncSession) -> str:
+    while True:
+        code = "B-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+        taken = await session.execute(
+            select(Beneficiary.id).where(Beneficiary.code == code)
+        )
+        if taken.first() is None:
+            return code
+
+
+async def _flag_duplicates(session: AsyncSession, beneficiary: Beneficiary) -> None:
+    """Same phone, or same name with a birth year within two years, in the
+    same organisation. Indexes are compared, never plaintext."""
+    conditions = []
+    if beneficiary.phone_index:
+        conditions.append(Beneficiary.phone_index == beneficiary.phone_index)
+    if beneficiary.name_index:
+        conditions.append(Beneficiary.name_index == beneficiary.name_index)
+    if not conditions:
+        return
+    candidates = await session.execute(
+        select(Beneficiary).where(
+            Beneficiary.organisation_id == beneficiary.organisation_id,
+            Beneficiary.id != beneficiary.id,
+            or_(*conditions),
+        )
+    )
+    for other in candidates.scalars():
+        reasons = []
+        if beneficiary.phone_index and other.phone_index == beneficiary.phone_index:
+            reasons.append("same_phone")
+        if other.name_index == beneficiary.name_index and _close_birth(
+            beneficiary, other
+        ):
+            reasons.append("same_name_close_birth_year")
+        if reasons:
+            session.add(
+                DuplicateCandidate(
+                    organisation_id=beneficiary.organisation_id,
+                    beneficiary_id=beneficiary.id,
+                    candidate_id=other.id,
+                    reasons=",".join(reasons),
+                )
+            )
+
+
+def _close_birth(a: Beneficiary, b: Beneficiary) -> bool:
+    if a.date_of_birth is None or b.date_of_birth is None:
+        return True
+    return abs(a.date_of_birth.year - b.date_of_birth.year) <= 2
+
+
+def _emit(session: AsyncSession, beneficiary: Beneficiary, event_type: str) -> None:
+    add_event(
+        session,
+        OutboxEvent,
+        type=event_type,
+        organisation_id=beneficiary.organisation_id,
+        entity_type="beneficiary",
+        entity_id=beneficiary.id,
+        facts=beneficiary_facts(beneficiary),
+    )

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlmodel import Field
+
+from services.beneficiary.db import Table
+from shared.contracts.enums import ConsentPurpose
+from shared.db import UTCDateTime, utcnow
+
+
+class ConsentEntry(Table, table=True):
+    """One line of a beneficiary's consent ledger; the newest entry per purpose
+    is in force. Entries are never edited: a withdrawal is a new entry."""
+
+    __tablename__ = "consent_entry"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    beneficiary_id: uuid.UUID = Field(foreign_key="beneficiary.id", index=True)
+    organisation_id: uuid.UUID = Field(index=True)
+    purpose: ConsentPurpose
+    granted: bool
+    form_version: str = Field(max_length=32)
+    agency: str | None = Field(default=None, max_length=200)
+    recorded_by: str = Field(max_length=255)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sequence: int = Field(description="Order of entries for one beneficiary.")

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.contracts.enums import ConsentPurpose
+
+
+class ConsentGiven(BaseModel):
+    """A purpose the person agreed to (granted) or withdrew (not granted)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: ConsentPurpose
+    granted: bool
+    form_version: str = Field(
+        min_length=1, max_length=32, description="Version of the consent form used."
+    )
+    agency: str | None = Field(
+        default=None,
+        max_length=200,
+        description="For purpose=referral: the named agency the person agreed to.",
+    )
+
+    @model_validator(mode="after")
+    def _agency_only_for_referral(self) -> ConsentGiven:
+        if self.agency is not None and self.purpose != ConsentPurpose.referral:
+            raise ValueError("agency is only for referral consent")
+        return self
+
+
+class ConsentEntryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    purpose: ConsentPurpose
+    granted: bool
+    form_version: str
+    agency: str | None
+    recorded_by: str
+    recorded_at: datetime

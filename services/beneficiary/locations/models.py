@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field
+
+from services.beneficiary.db import Table
+from shared.contracts.enums import LocationLevel, SiteType
+from shared.db import UTCDateTime, utcnow
+
+
+class Location(Table, table=True):
+    """A governorate, district or site (camp, PHC, community centre ...)."""
+
+    __tablename__ = "location"
+    __table_args__ = (UniqueConstraint("parent_id", "level", "name"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    pcode: str | None = Field(default=None, max_length=32, unique=True)
+    name: str = Field(max_length=200)
+    level: LocationLevel
+    site_type: SiteType | None = None
+    parent_id: uuid.UUID | None = Field(
+        default=None, foreign_key="location.id", index=True
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

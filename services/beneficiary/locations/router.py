@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from services.beneficiary.locations import service as locations_service
+from services.beneficiary.locations.schemas import LocationCreate, LocationRead
+from shared.auth import Principal, PrincipalDep, Role, require
+from shared.contracts.enums import LocationLevel
+from shared.db import SessionDep
+from shared.errors import Conflict, Invalid, NotFound, problem_responses
+
+router = APIRouter(prefix="/v1/locations", tags=["locations"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=LocationRead,
+    responses=problem_responses(Conflict, Invalid),
+)
+async def create_location(
+    body: LocationCreate,
+    session: SessionDep,
+    _: Annotated[Principal, Depends(require(Role.programme_manager))],
+) -> LocationRead:
+    async with session.begin():
+        location = await locations_service.create_location(session, body)
+    return LocationRead.model_validate(location)
+
+
+@router.get("", response_model=list[LocationRead])
+async def list_locations(
+    session: SessionDep,
+    _: PrincipalDep,
+    level: LocationLevel | None = None,
+    parent_id: uuid.UUID | None = None,
+    pcode: str | None = None,
+) -> list[LocationRead]:
+    async with session.begin():
+        rows = await locations_service.list_locations(
+            session, level=level, parent_id=parent_id, pcode=pcode
+        )
+    return [LocationRead.model_validate(r) for r in rows]
+
+
+@router.get(
+    "/{location_id}", response_model=LocationRead, responses=problem_responses(NotFound)
+)
+async def get_location(
+    location_id: uuid.UUID, session: SessionDep, _: PrincipalDep
+) -> LocationRead:
+    async with session.begin():
+        location = await locations_service.get_location(session, location_id)
+    return LocationRead.model_validate(location)

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import csv
+import uuid
+from importlib import resources
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.beneficiary.locations.models import Location
+from services.beneficiary.locations.schemas import LocationCreate
+from shared.contracts.enums import LocationLevel, SiteType
+from shared.errors import Conflict, FieldError, Invalid, NotFound
+
+PARENT_LEVELS = {
+    LocationLevel.district: {LocationLevel.governorate},
+    LocationLevel.site: {LocationLevel.governorate, LocationLevel.district},
+}
+
+
+async def create_location(session: AsyncSession, data: LocationCreate) -> Location:
+    """Add a location under a parent of the right level (a site may sit
+    directly under a governorate when its district is not known)."""
+    if data.parent_id is not None:
+        parent = await session.get(Location, data.parent_id)
+        allowed = PARENT_LEVELS.get(data.level, set())
+        if parent is None or parent.level not in allowed:
+            raise Invalid(
+                "The parent does not exist or cannot contain this level.",
+                errors=[
+                    FieldError(
+                        loc=["body", "parent_id"],
+                        msg=f"a {data.level} cannot sit there",
+                        type="parent_level",
+                    )
+                ],
+            )
+    clash = select(Location.id).where(
+        Location.level == data.level,
+        Location.name == data.name,
+        Location.parent_id == data.parent_id
+        if data.parent_id
+        else Location.parent_id.is_(None),  # type: ignore[union-attr]
+    )
+    if data.pcode:
+        clash = select(Location.id).where(Location.pcode == data.pcode).union(clash)
+    if (await session.execute(clash)).first() is not None:
+        raise Conflict("A location with this P-code or name exists already.")
+    location = Location(**data.model_dump(exclude_none=True))
+    session.add(location)
+    await session.flush()
+    return location
+
+
+async def get_location(session: AsyncSession, location_id: uuid.UUID) -> Location:
+    location = await session.get(Location, location_id)
+    if location is None:
+        raise NotFound("No such location.")
+    return location
+
+
+async def list_locations(
+    session: AsyncSession,
+    *,
+    level: LocationLevel | None,
+    parent_id: uuid.UUID | None,
+    pcode: str | None,
+) -> list[Location]:
+    statement = select(Location).order_by(Location.level, Location.name)
+    if level is not None:
+        statement = statement.where(Location.level == level)
+    if parent_id is not None:
+        statement = statement.where(Location.parent_id == parent_id)
+    if pcode is not None:
+        statement = statement.where(Location.pcode == pcode)
+    return list((await session.execute(statement)).scalars())
+
+
+async def require_site(
+    session: AsyncSession, site_id: uuid.UUID | None, loc: list[str | int]
+) -> None:
+    """Records point at sites, not governorates."""
+    if site_id is None:
+        return
+    location = await session.get(Location, site_id)
+    if location is None or location.level != LocationLevel.site:
+        raise Invalid(
+            "The site does not exist.",
+            errors=[FieldError(loc=loc, msg="unknown site", type="unknown_site")],
+        )
+
+
+def _reference_rows(name: str) -> list[dict[str, str]]:
+    text = (
+        resources.files("services.beneficiary.reference_data")
+        .joinpath(name)
+        .read_text(encoding="utf-8")
+    )
+    return list(csv.DictReader(text.splitlines()))
+
+
+async def load_reference_locations(session: AsyncSession) -> int:
+    """Load Iraq governorates (P-codes) and programme sites; safe to re-run."""
+    existing = {
+        (loc.parent_id, loc.level, loc.name): loc
+        for loc in (await session.execute(select(Location))).scalars()
+    }
+    by_pcode = {loc.pcode: loc for loc in existing.values() if loc.pcode}
+    added = 0
+    aliases: dict[str, Location] = {}
+    for row in _reference_rows("iraq_governorates.csv"):
+        governorate = by_pcode.get(row["pcode"])
+        if governorate is None:
+            governorate = Location(
+                pcode=row["pcode"], name=row["name"], level=LocationLevel.governorate
+            )
+            session.add(governorate)
+            added += 1
+        aliases[row["pcode"]] = governorate
+    await session.flush()
+    for row in _reference_rows("iraq_sites.csv"):
+        parent = aliases[row["governorate_pcode"]]
+        key = (parent.id, LocationLevel.site, row["site"])
+        if key in existing:
+            continue
+        site = Location(
+            name=row["site"],
+            level=LocationLevel.site,
+            site_type=SiteType(row["site_type"]),
+            parent_id=parent.id,
+        )
+        session.add(site)
+        existing[key] = site
+        added += 1
+    await session.flush()
+    return added

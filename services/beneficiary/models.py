@@ -1,0 +1,30 @@
+"""Every table of the beneficiary service, imported once for metadata users."""
+
+from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.beneficiaries.models import Beneficiary, DuplicateCandidate
+from services.beneficiary.consent.models import ConsentEntry
+from services.beneficiary.db import IdempotencyRecord, OutboxCounter, OutboxEvent
+from services.beneficiary.locations.models import Location
+from services.beneficiary.organisations.models import Organisation
+from services.beneficiary.service_records.models import (
+    AnonymousService,
+    GroupActivity,
+    ServiceRecord,
+)
+from services.beneficiary.sync.models import SyncConflict
+
+__all__ = [
+    "AnonymousService",
+    "AuditEntry",
+    "Beneficiary",
+    "ConsentEntry",
+    "DuplicateCandidate",
+    "GroupActivity",
+    "IdempotencyRecord",
+    "Location",
+    "Organisation",
+    "OutboxCounter",
+    "OutboxEvent",
+    "ServiceRecord",
+    "SyncConflict",
+]

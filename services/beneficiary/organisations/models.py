@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlmodel import Field
+
+from services.beneficiary.db import Table
+from shared.contracts.enums import OrganisationType
+from shared.db import UTCDateTime, utcnow
+
+
+class Organisation(Table, table=True):
+    """A programme's lead agency or one of its implementing partners."""
+
+    __tablename__ = "organisation"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    type: OrganisationType
+    lead_organisation_id: uuid.UUID | None = Field(
+        default=None, foreign_key="organisation.id"
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

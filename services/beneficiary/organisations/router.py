@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from services.beneficiary.organisations import service as organisations_service
+from services.beneficiary.organisations.schemas import (
+    OrganisationCreate,
+    OrganisationRead,
+)
+from shared.auth import Principal, PrincipalDep, Role, require
+from shared.db import SessionDep
+from shared.errors import Conflict, Invalid, NotFound, problem_responses
+
+router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=OrganisationRead,
+    responses=problem_responses(Conflict, Invalid),
+)
+async def create_organisation(
+    body: OrganisationCreate,
+    session: SessionDep,
+    _: Annotated[Principal, Depends(require(Role.admin))],
+) -> OrganisationRead:
+    async with session.begin():
+        organisation = await organisations_service.create_organisation(session, body)
+    return OrganisationRead.model_validate(organisation)
+
+
+@router.get("", response_model=list[OrganisationRead])
+async def list_organisations(
+    session: SessionDep, _: PrincipalDep
+) -> list[OrganisationRead]:
+    async with session.begin():
+        rows = await organisations_service.list_organisations(session)
+    return [OrganisationRead.model_validate(r) for r in rows]
+
+
+@router.get(
+    "/{organisation_id}",
+    response_model=OrganisationRead,
+    responses=problem_responses(NotFound),
+)
+async def get_organisation(
+    organisation_id: uuid.UUID, session: SessionDep, _: PrincipalDep
+) -> OrganisationRead:
+    async with session.begin():
+        organisation = await organisations_service.get_organisation(
+            session, organisation_id
+        )
+    return OrganisationRead.model_validate(organisation)

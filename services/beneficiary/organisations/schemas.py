@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts.enums import OrganisationType
+
+
+class OrganisationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID | None = None
+    name: str = Field(min_length=1, max_length=200)
+    type: OrganisationType
+    lead_organisation_id: uuid.UUID | None = Field(
+        default=None,
+        description="Set for an implementing partner: the organisation whose "
+        "programme it delivers. Its services then count as through a partner.",
+    )
+
+
+class OrganisationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    type: OrganisationType
+    lead_organisation_id: uuid.UUID | None
+    created_at: datetime

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON
+from sqlmodel import Field
+
+from services.beneficiary.db import Table
+from shared.contracts.enums import DeliveredThrough, Modality
+from shared.db import UTCDateTime, utcnow
+from shared.taxonomy.iasc import IascLayer
+
+
+class _Delivery(Table):
+    """Who delivered, where and how: common to every kind of record."""
+
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
+    lead_organisation_id: uuid.UUID = Field(foreign_key="organisation.id")
+    delivered_through: DeliveredThrough
+    activity_code: str = Field(max_length=64)
+    iasc_layer: IascLayer
+    site_id: uuid.UUID | None = Field(default=None, foreign_key="location.id")
+    modality: Modality
+    created_by: str = Field(max_length=255)
+    voided: bool = False
+    void_reason: str | None = Field(default=None, max_length=500)
+    version: int = 1
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, index=True
+    )
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class GroupActivity(_Delivery, table=True):
+    """A session held for a group; each registered attendee gets a service
+    record, unregistered attendees are anonymous counts."""
+
+    __tablename__ = "group_activity"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    activity_date: date
+    duration_minutes: int | None = None
+    facilitator_staff_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+
+
+class ServiceRecord(_Delivery, table=True):
+    """One service given to one registered beneficiary on one date."""
+
+    __tablename__ = "service_record"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    beneficiary_id: uuid.UUID = Field(foreign_key="beneficiary.id", index=True)
+    service_date: date = Field(index=True)
+    staff_id: str | None = Field(default=None, max_length=100)
+    duration_minutes: int | None = None
+    group_activity_id: uuid.UUID | None = Field(
+        default=None, foreign_key="group_activity.id", index=True
+    )
+
+
+class AnonymousService(_Delivery, table=True):
+    """People served without registration, as demographic counts only."""
+
+    __tablename__ = "anonymous_service"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    service_date: date = Field(index=True)
+    staff_id: str | None = Field(default=None, max_length=100)
+    group_activity_id: uuid.UUID | None = Field(
+        default=None, foreign_key="group_activity.id", index=True
+    )
+    counts: list[dict[str, Any]] = Field(sa_type=JSON)
+    total: int

@@ -1,0 +1,294 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+
+from services.beneficiary.access import FieldStaff
+from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.outbox.jobs import announce_writes
+from services.beneficiary.service_records import service as records_service
+from services.beneficiary.service_records.schemas import (
+    AnonymousServiceCreate,
+    AnonymousServiceRead,
+    GroupActivityCreate,
+    GroupActivityRead,
+    ServiceRecordCreate,
+    ServiceRecordRead,
+    ServiceRecordUpdate,
+    VoidRequest,
+)
+from shared.app import RuntimeDep
+from shared.auth import PrincipalDep
+from shared.concurrency import etag, expected_version
+from shared.db import SessionDep
+from shared.errors import (
+    Conflict,
+    ConsentMissing,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PreconditionRequired,
+    VersionConflict,
+    problem_responses,
+)
+from shared.idempotency import create_once
+from shared.pagination import MAX_LIMIT, Page
+from shared.taxonomy.activities import (
+    ACTIVITY_TAXONOMY_VERSION,
+    Activity,
+    activities,
+)
+
+router = APIRouter(tags=["service records"])
+IdempotencyKey = Annotated[str | None, Header()]
+
+
+@router.post(
+    "/v1/service-records",
+    status_code=201,
+    response_model=ServiceRecordRead,
+    responses=problem_responses(NotFound, ConsentMissing, Conflict, Forbidden, Invalid),
+)
+async def record_service(
+    body: ServiceRecordCreate,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: FieldStaff,
+    idempotency_key: IdempotencyKey = None,
+) -> ServiceRecordRead:
+    """Record a service given to one registered, consenting beneficiary."""
+    async with session.begin():
+        record, replayed = await create_once(
+            session,
+            IdempotencyRecord,
+            principal,
+            idempotency_key,
+            "POST /v1/service-records",
+            body,
+            lambda: records_service.record_service(session, principal, body),
+            lambda existing: records_service.get_service_record(
+                session, principal, existing
+            ),
+        )
+        read = ServiceRecordRead.model_validate(record)
+    _replay_headers(response, replayed, read.version)
+    if not replayed:
+        await announce_writes(runtime)
+    return read
+
+
+@router.get("/v1/service-records", response_model=Page[ServiceRecordRead])
+async def list_service_records(
+    session: SessionDep,
+    principal: FieldStaff,
+    beneficiary_id: uuid.UUID | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> Page[ServiceRecordRead]:
+    async with session.begin():
+        page = await records_service.list_service_records(
+            session,
+            principal,
+            beneficiary_id=beneficiary_id,
+            date_from=date_from,
+            date_to=date_to,
+            cursor=cursor,
+            limit=limit,
+        )
+    return Page(
+        items=[ServiceRecordRead.model_validate(r) for r in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
+    "/v1/service-records/{record_id}",
+    response_model=ServiceRecordRead,
+    responses=problem_responses(NotFound),
+)
+async def get_service_record(
+    record_id: uuid.UUID, response: Response, session: SessionDep, principal: FieldStaff
+) -> ServiceRecordRead:
+    async with session.begin():
+        record = await records_service.get_service_record(session, principal, record_id)
+    response.headers["ETag"] = etag(record.version)
+    return ServiceRecordRead.model_validate(record)
+
+
+@router.patch(
+    "/v1/service-records/{record_id}",
+    response_model=ServiceRecordRead,
+    responses=problem_responses(
+        NotFound, VersionConflict, PreconditionRequired, Conflict, Invalid
+    ),
+)
+async def update_service_record(
+    record_id: uuid.UUID,
+    body: ServiceRecordUpdate,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: FieldStaff,
+    if_match: Annotated[str | None, Header()] = None,
+) -> ServiceRecordRead:
+    """Correct a record; If-Match must name the version you edited."""
+    version = expected_version(if_match)
+    async with session.begin():
+        record = await records_service.update_service_record(
+            session, principal, record_id, body, version
+        )
+        read = ServiceRecordRead.model_validate(record)
+    await announce_writes(runtime)
+    response.headers["ETag"] = etag(read.version)
+    return read
+
+
+@router.post(
+    "/v1/service-records/{record_id}/void",
+    response_model=ServiceRecordRead,
+    responses=problem_responses(NotFound),
+)
+async def void_service_record(
+    record_id: uuid.UUID,
+    body: VoidRequest,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: FieldStaff,
+) -> ServiceRecordRead:
+    """Void a record entered in error: it stops counting in every indicator."""
+    async with session.begin():
+        record = await records_service.void_service_record(
+            session, principal, record_id, body.reason
+        )
+        read = ServiceRecordRead.model_validate(record)
+    await announce_writes(runtime)
+    return read
+
+
+@router.post(
+    "/v1/group-activities",
+    status_code=201,
+    response_model=GroupActivityRead,
+    responses=problem_responses(ConsentMissing, Conflict, Forbidden, Invalid),
+)
+async def record_group_activity(
+    body: GroupActivityCreate,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: FieldStaff,
+    idempotency_key: IdempotencyKey = None,
+) -> GroupActivityRead:
+    """Record a group session with its attendance list."""
+    async with session.begin():
+        group, replayed = await create_once(
+            session,
+            IdempotencyRecord,
+            principal,
+            idempotency_key,
+            "POST /v1/group-activities",
+            body,
+            lambda: records_service.record_group_activity(session, principal, body),
+            lambda existing: records_service.get_group_activity(
+                session, principal, existing
+            ),
+        )
+        read = await records_service.get_group_activity(session, principal, group.id)
+    _replay_headers(response, replayed, read.version)
+    if not replayed:
+        await announce_writes(runtime)
+    return read
+
+
+@router.get(
+    "/v1/group-activities/{group_id}",
+    response_model=GroupActivityRead,
+    responses=problem_responses(NotFound),
+)
+async def get_group_activity(
+    group_id: uuid.UUID, session: SessionDep, principal: FieldStaff
+) -> GroupActivityRead:
+    async with session.begin():
+        return await records_service.get_group_activity(session, principal, group_id)
+
+
+@router.post(
+    "/v1/anonymous-services",
+    status_code=201,
+    response_model=AnonymousServiceRead,
+    responses=problem_responses(Conflict, Forbidden, Invalid),
+)
+async def record_anonymous_service(
+    body: AnonymousServiceCreate,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: FieldStaff,
+    idempotency_key: IdempotencyKey = None,
+) -> AnonymousServiceRead:
+    """Count people served without registration, by sex, age group and
+    disability."""
+    async with session.begin():
+        record, replayed = await create_once(
+            session,
+            IdempotencyRecord,
+            principal,
+            idempotency_key,
+            "POST /v1/anonymous-services",
+            body,
+            lambda: records_service.record_anonymous_service(session, principal, body),
+            lambda existing: records_service.get_anonymous_service(
+                session, principal, existing
+            ),
+        )
+        read = AnonymousServiceRead.model_validate(record)
+    _replay_headers(response, replayed, read.version)
+    if not replayed:
+        await announce_writes(runtime)
+    return read
+
+
+@router.get(
+    "/v1/anonymous-services/{record_id}",
+    response_model=AnonymousServiceRead,
+    responses=problem_responses(NotFound),
+)
+async def get_anonymous_service(
+    record_id: uuid.UUID, session: SessionDep, principal: FieldStaff
+) -> AnonymousServiceRead:
+    async with session.begin():
+        record = await records_service.get_anonymous_service(
+            session, principal, record_id
+        )
+    return AnonymousServiceRead.model_validate(record)
+
+
+@router.get("/v1/taxonomy/activities", tags=["taxonomy"])
+async def list_activities(_: PrincipalDep) -> dict[str, object]:
+    """The controlled activity list with each activity's IASC layer."""
+    items: list[Activity] = list(activities().values())
+    return {
+        "version": ACTIVITY_TAXONOMY_VERSION,
+        "activities": [
+            {
+                "code": a.code,
+                "name": a.name,
+                "iasc_layer": a.iasc_layer,
+                "iasc_layer_number": a.iasc_layer.number,
+                "kind": a.kind,
+            }
+            for a in items
+        ],
+    }
+
+
+def _replay_headers(response: Response, replayed: bool, version: int) -> None:
+    response.headers["ETag"] = etag(version)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"

@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from services.beneficiary.beneficiaries.schemas import PastDate
+from shared.contracts.enums import (
+    AgeGroup,
+    DeliveredThrough,
+    DisabilityStatus,
+    Modality,
+    Sex,
+)
+from shared.taxonomy.iasc import IascLayer
+
+ActivityCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9_]{2,64}$"),
+    Field(description="A code from GET /v1/taxonomy/activities."),
+]
+StaffId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+]
+Minutes = Annotated[int, Field(ge=1, le=24 * 60)]
+
+
+class ServiceRecordFields(BaseModel):
+    """The full state of a service record (what a sync sends)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    beneficiary_id: uuid.UUID
+    activity_code: ActivityCode
+    service_date: PastDate
+    site_id: uuid.UUID | None = None
+    modality: Modality = Modality.in_person
+    staff_id: StaffId | None = None
+    duration_minutes: Minutes | None = None
+
+
+class ServiceRecordCreate(ServiceRecordFields):
+    id: uuid.UUID | None = None
+
+
+class ServiceRecordUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    activity_code: ActivityCode | None = None
+    service_date: PastDate | None = None
+    site_id: uuid.UUID | None = None
+    modality: Modality | None = None
+    staff_id: StaffId | None = None
+    duration_minutes: Minutes | None = None
+
+
+class VoidRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class ServiceRecordRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    beneficiary_id: uuid.UUID
+    organisation_id: uuid.UUID
+    lead_organisation_id: uuid.UUID
+    delivered_through: DeliveredThrough
+    activity_code: str
+    iasc_layer: IascLayer
+    service_date: date
+    site_id: uuid.UUID | None
+    modality: Modality
+    staff_id: str | None
+    duration_minutes: int | None
+    group_activity_id: uuid.UUID | None
+    voided: bool
+    void_reason: str | None
+    version: int
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class AnonymousCountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sex: Sex | None = None
+    age_group: AgeGroup = AgeGroup.unknown
+    disability: DisabilityStatus = DisabilityStatus.not_disclosed
+    count: int = Field(ge=1, le=100_000)
+
+
+def _distinct_cells(counts: list[AnonymousCountIn]) -> list[AnonymousCountIn]:
+    cells = [(c.sex, c.age_group, c.disability) for c in counts]
+    if len(cells) != len(set(cells)):
+        raise ValueError("each (sex, age_group, disability) cell may appear once")
+    return counts
+
+
+class AnonymousServiceCreate(BaseModel):
+    """An activity for people who are not registered (awareness sessions,
+    coordination meetings): counts by sex, age group and disability."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID | None = None
+    activity_code: ActivityCode
+    service_date: PastDate
+    site_id: uuid.UUID | None = None
+    modality: Modality = Modality.in_person
+    staff_id: StaffId | None = None
+    counts: list[AnonymousCountIn] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _cells(self) -> AnonymousServiceCreate:
+        _distinct_cells(self.counts)
+        return self
+
+
+class AnonymousServiceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    organisation_id: uuid.UUID
+    lead_organisation_id: uuid.UUID
+    delivered_through: DeliveredThrough
+    activity_code: str
+    iasc_layer: IascLayer
+    service_date: date
+    site_id: uuid.UUID | None
+    modality: Modality
+    staff_id: str | None
+    group_activity_id: uuid.UUID | None
+    counts: list[AnonymousCountIn]
+    total: int
+    voided: bool
+    version: int
+    created_at: datetime
+
+
+class GroupActivityCreate(BaseModel):
+    """A group session: registered attendees each count as served."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID | None = None
+    activity_code: ActivityCode
+    activity_date: PastDate
+    site_id: uuid.UUID | None = None
+    modality: Modality = Modality.in_person
+    duration_minutes: Minutes | None = None
+    facilitator_staff_ids: list[StaffId] = Field(default_factory=list, max_length=20)
+    attendee_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
+    anonymous_attendees: list[AnonymousCountIn] = Field(
+        default_factory=list, max_length=50
+    )
+
+    @model_validator(mode="after")
+    def _attendance(self) -> GroupActivityCreate:
+        if len(set(self.attendee_ids)) != len(self.attendee_ids):
+            raise ValueError("an attendee is listed twice")
+        if not self.attendee_ids and not self.anonymous_attendees:
+            raise ValueError("a group activity needs attendees")
+        _distinct_cells(self.anonymous_attendees)
+        return self
+
+
+class GroupActivityRead(BaseModel):
+    id: uuid.UUID
+    organisation_id: uuid.UUID
+    lead_organisation_id: uuid.UUID
+    delivered_through: DeliveredThrough
+    activity_code: str
+    iasc_layer: IascLayer
+    activity_date: date
+    site_id: uuid.UUID | None
+    modality: Modality
+    duration_minutes: int | None
+    facilitator_staff_ids: list[str]
+    attendee_ids: list[uuid.UUID]
+    anonymous_attendees: list[AnonymousCountIn]
+    served_total: int
+    version: int
+    created_at: datetime

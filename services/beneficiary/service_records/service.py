@@ -1,0 +1,541 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.beneficiary.beneficiaries import service as beneficiaries_service
+from services.beneficiary.beneficiaries.models import Beneficiary, age_on
+from services.beneficiary.consent import service as consent_service
+from services.beneficiary.db import OutboxEvent
+from services.beneficiary.locations import service as locations_service
+from services.beneficiary.organisations import service as organisations_service
+from services.beneficiary.service_records.models import (
+    AnonymousService,
+    GroupActivity,
+    ServiceRecord,
+)
+from services.beneficiary.service_records.schemas import (
+    AnonymousCountIn,
+    AnonymousServiceCreate,
+    GroupActivityCreate,
+    GroupActivityRead,
+    ServiceRecordCreate,
+    ServiceRecordFields,
+    ServiceRecordRead,
+    ServiceRecordUpdate,
+)
+from shared.auth import Principal
+from shared.contracts.enums import ConsentPurpose
+from shared.contracts.events import (
+    AnonymousCount,
+    AnonymousServiceFacts,
+    ServiceRecordFacts,
+)
+from shared.db import utcnow
+from shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    VersionConflict,
+)
+from shared.outbox import add_event
+from shared.pagination import Page, decode_cursor, encode_cursor
+from shared.taxonomy.activities import ActivityKind, get_activity
+
+SERVICE_CONSENTS = (ConsentPurpose.registration, ConsentPurpose.services)
+
+
+async def delivery(
+    session: AsyncSession,
+    principal: Principal,
+    activity_code: str,
+    site_id: uuid.UUID | None,
+    kind: ActivityKind,
+) -> dict[str, Any]:
+    """Columns that say who delivered what where: the activity must exist in
+    the taxonomy and suit the record kind; the site must be in the caller's
+    scope. Direct or partner is frozen from the organisation's role now."""
+    activity = get_activity(activity_code)
+    fits = activity is not None and (
+        kind == ActivityKind.any or activity.kind in (ActivityKind.any, kind)
+    )
+    if activity is None or not fits:
+        reason = "unknown activity" if activity is None else f"not a {kind} activity"
+        raise Invalid(
+            f"Activity {activity_code!r}: {reason}.",
+            errors=[
+                FieldError(loc=["body", "activity_code"], msg=reason, type="activity")
+            ],
+        )
+    await locations_service.require_site(session, site_id, ["body", "site_id"])
+    if not principal.can_see_site(site_id):
+        raise Forbidden("You may only record services at the sites you work at.")
+    lead, through = await organisations_service.delivery_of(
+        session, principal.organisation_id
+    )
+    return {
+        "organisation_id": principal.organisation_id,
+        "lead_organisation_id": lead,
+        "delivered_through": through,
+        "activity_code": activity.code,
+        "iasc_layer": activity.iasc_layer,
+        "site_id": site_id,
+        "created_by": principal.subject,
+    }
+
+
+def scoped(statement: Any, principal: Principal, model: Any = ServiceRecord) -> Any:
+    statement = statement.where(model.organisation_id == principal.organisation_id)
+    if principal.site_ids is not None:
+        statement = statement.where(model.site_id.in_(principal.site_ids))
+    return statement
+
+
+async def record_service(
+    session: AsyncSession, principal: Principal, data: ServiceRecordCreate
+) -> ServiceRecord:
+    """Record one service to a consenting beneficiary of the caller's scope."""
+    beneficiary = await beneficiaries_service.get_beneficiary(
+        session, principal, data.beneficiary_id
+    )
+    await consent_service.require_consent(session, [beneficiary.id], *SERVICE_CONSENTS)
+    record_id = data.id or uuid.uuid4()
+    if await session.get(ServiceRecord, record_id) is not None:
+        raise Conflict("A service record with this id exists already.")
+    record = ServiceRecord(
+        id=record_id,
+        beneficiary_id=beneficiary.id,
+        service_date=data.service_date,
+        staff_id=data.staff_id,
+        duration_minutes=data.duration_minutes,
+        modality=data.modality,
+        **await delivery(
+            session,
+            principal,
+            data.activity_code,
+            data.site_id,
+            ActivityKind.individual,
+        ),
+    )
+    session.add(record)
+    emit_service_record(session, record, beneficiary, "service_record.recorded")
+    await session.flush()
+    return record
+
+
+async def get_service_record(
+    session: AsyncSession,
+    principal: Principal,
+    record_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> ServiceRecord:
+    statement = scoped(select(ServiceRecord), principal).where(
+        ServiceRecord.id == record_id
+    )
+    if for_update:
+        statement = statement.with_for_update()
+    record: ServiceRecord | None = (
+        await session.execute(statement)
+    ).scalar_one_or_none()
+    if record is None:
+        raise NotFound("No such service record.")
+    return record
+
+
+def current_fields(record: ServiceRecord) -> ServiceRecordFields:
+    return ServiceRecordFields.model_construct(
+        beneficiary_id=record.beneficiary_id,
+        activity_code=record.activity_code,
+        service_date=record.service_date,
+        site_id=record.site_id,
+        modality=record.modality,
+        staff_id=record.staff_id,
+        duration_minutes=record.duration_minutes,
+    )
+
+
+async def update_service_record(
+    session: AsyncSession,
+    principal: Principal,
+    record_id: uuid.UUID,
+    data: ServiceRecordUpdate,
+    expected_version: int,
+) -> ServiceRecord:
+    """Correct a record edited at ``expected_version`` (409 with the server's
+    copy when stale)."""
+    record = await get_service_record(session, principal, record_id, for_update=True)
+    if record.version != expected_version:
+        raise VersionConflict(
+            f"You edited version {expected_version}; the server has "
+            f"version {record.version}.",
+            current=read_dict(record),
+        )
+    if record.voided:
+        raise Conflict("A voided service record cannot be edited.")
+    merged = current_fields(record).model_dump() | data.model_dump(exclude_unset=True)
+    try:
+        fields = ServiceRecordFields.model_validate(merged)
+    except ValidationError as exc:
+        raise Invalid(
+            "The edit leaves the record invalid.",
+            errors=[
+                FieldError(loc=["body", *e["loc"]], msg=e["msg"], type=e["type"])
+                for e in exc.errors()
+            ],
+        ) from None
+    await apply_fields(session, principal, record, fields)
+    return record
+
+
+async def apply_fields(
+    session: AsyncSession,
+    principal: Principal,
+    record: ServiceRecord,
+    fields: ServiceRecordFields,
+) -> None:
+    """Write a full state onto an existing record and emit the update."""
+    if fields.beneficiary_id != record.beneficiary_id:
+        raise Invalid(
+            "A service record cannot move to another beneficiary; void it instead.",
+            errors=[
+                FieldError(
+                    loc=["body", "beneficiary_id"], msg="immutable", type="immutable"
+                )
+            ],
+        )
+    kind = ActivityKind.group if record.group_activity_id else ActivityKind.individual
+    columns = await delivery(
+        session, principal, fields.activity_code, fields.site_id, kind
+    )
+    for name in ("activity_code", "iasc_layer", "site_id"):
+        setattr(record, name, columns[name])
+    record.service_date = fields.service_date
+    record.modality = fields.modality
+    record.staff_id = fields.staff_id
+    record.duration_minutes = fields.duration_minutes
+    record.version += 1
+    record.updated_at = utcnow()
+    beneficiary = await session.get(Beneficiary, record.beneficiary_id)
+    assert beneficiary is not None
+    emit_service_record(session, record, beneficiary, "service_record.updated")
+    await session.flush()
+
+
+async def void_service_record(
+    session: AsyncSession, principal: Principal, record_id: uuid.UUID, reason: str
+) -> ServiceRecord:
+    """Void a record entered in error; it stops counting everywhere. Voiding
+    twice changes nothing."""
+    record = await get_service_record(session, principal, record_id, for_update=True)
+    if record.voided:
+        return record
+    record.voided = True
+    record.void_reason = reason
+    record.version += 1
+    record.updated_at = utcnow()
+    beneficiary = await session.get(Beneficiary, record.beneficiary_id)
+    assert beneficiary is not None
+    emit_service_record(session, record, beneficiary, "service_record.voided")
+    await session.flush()
+    return record
+
+
+async def list_service_records(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    beneficiary_id: uuid.UUID | None,
+    date_from: date | None,
+    date_to: date | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[ServiceRecord]:
+    statement = scoped(select(ServiceRecord), principal)
+    if beneficiary_id is not None:
+        statement = statement.where(ServiceRecord.beneficiary_id == beneficiary_id)
+    if date_from is not None:
+        statement = statement.where(ServiceRecord.service_date >= date_from)
+    if date_to is not None:
+        statement = statement.where(ServiceRecord.service_date <= date_to)
+    after = decode_cursor(cursor, 2)
+    if after is not None:
+        try:
+            last_date, last_id = date.fromisoformat(after[0]), uuid.UUID(after[1])
+        except (TypeError, ValueError):
+            raise Invalid("The cursor is not one this API issued.") from None
+        statement = statement.where(
+            or_(
+                ServiceRecord.service_date < last_date,
+                (ServiceRecord.service_date == last_date)
+                & (ServiceRecord.id < last_id),
+            )
+        )
+    statement = statement.order_by(
+        ServiceRecord.service_date.desc(),
+        ServiceRecord.id.desc(),  # type: ignore[attr-defined]
+    ).limit(limit + 1)
+    rows = list((await session.execute(statement)).scalars())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(
+            [rows[-1].service_date.isoformat(), str(rows[-1].id)]
+        )
+    return Page(items=rows, next_cursor=next_cursor)
+
+
+async def record_group_activity(
+    session: AsyncSession, principal: Principal, data: GroupActivityCreate
+) -> GroupActivity:
+    """One group session: a service record per registered attendee (each is
+    served) and one anonymous count for the unregistered ones."""
+    group_id = data.id or uuid.uuid4()
+    if await session.get(GroupActivity, group_id) is not None:
+        raise Conflict("A group activity with this id exists already.")
+    columns = await delivery(
+        session, principal, data.activity_code, data.site_id, ActivityKind.group
+    )
+    attendees = await _attendees(session, principal, data.attendee_ids)
+    await consent_service.require_consent(session, data.attendee_ids, *SERVICE_CONSENTS)
+    group = GroupActivity(
+        id=group_id,
+        activity_date=data.activity_date,
+        duration_minutes=data.duration_minutes,
+        facilitator_staff_ids=data.facilitator_staff_ids,
+        modality=data.modality,
+        **columns,
+    )
+    session.add(group)
+    await session.flush()
+    staff = data.facilitator_staff_ids[0] if data.facilitator_staff_ids else None
+    for beneficiary in attendees:
+        record = ServiceRecord(
+            id=uuid.uuid5(group_id, f"attendee:{beneficiary.id}"),
+            beneficiary_id=beneficiary.id,
+            service_date=data.activity_date,
+            staff_id=staff,
+            duration_minutes=data.duration_minutes,
+            group_activity_id=group_id,
+            modality=data.modality,
+            **columns,
+        )
+        session.add(record)
+        emit_service_record(session, record, beneficiary, "service_record.recorded")
+    if data.anonymous_attendees:
+        anonymous = _anonymous_service(
+            uuid.uuid5(group_id, "anonymous"),
+            columns,
+            data.activity_date,
+            data.modality,
+            staff,
+            data.anonymous_attendees,
+            group_id,
+        )
+        session.add(anonymous)
+        emit_anonymous(session, anonymous)
+    await session.flush()
+    return group
+
+
+async def _attendees(
+    session: AsyncSession, principal: Principal, ids: list[uuid.UUID]
+) -> list[Beneficiary]:
+    if not ids:
+        return []
+    rows = await session.execute(
+        beneficiaries_service.scoped(select(Beneficiary), principal).where(
+            Beneficiary.id.in_(ids)  # type: ignore[attr-defined]
+        )
+    )
+    found = {b.id: b for b in rows.scalars()}
+    unknown = [i for i in ids if i not in found]
+    if unknown:
+        raise Invalid(
+            "Some attendees are not beneficiaries you can record services for.",
+            errors=[
+                FieldError(
+                    loc=["body", "attendee_ids", ids.index(i)],
+                    msg="unknown beneficiary",
+                    type="unknown_beneficiary",
+                )
+                for i in unknown
+            ],
+        )
+    return [found[i] for i in ids]
+
+
+async def get_group_activity(
+    session: AsyncSession, principal: Principal, group_id: uuid.UUID
+) -> GroupActivityRead:
+    group = (
+        await session.execute(
+            scoped(select(GroupActivity), principal, GroupActivity).where(
+                GroupActivity.id == group_id
+            )
+        )
+    ).scalar_one_or_none()
+    if group is None:
+        raise NotFound("No such group activity.")
+    records = await session.execute(
+        select(ServiceRecord).where(
+            ServiceRecord.group_activity_id == group_id,
+            ServiceRecord.voided.is_(False),  # type: ignore[attr-defined]
+        )
+    )
+    attendee_ids = [r.beneficiary_id for r in records.scalars()]
+    anonymous = await session.get(AnonymousService, uuid.uuid5(group_id, "anonymous"))
+    counts = (
+        [AnonymousCountIn.model_validate(c) for c in anonymous.counts]
+        if anonymous
+        else []
+    )
+    return GroupActivityRead(
+        id=group.id,
+        organisation_id=group.organisation_id,
+        lead_organisation_id=group.lead_organisation_id,
+        delivered_through=group.delivered_through,
+        activity_code=group.activity_code,
+        iasc_layer=group.iasc_layer,
+        activity_date=group.activity_date,
+        site_id=group.site_id,
+        modality=group.modality,
+        duration_minutes=group.duration_minutes,
+        facilitator_staff_ids=group.facilitator_staff_ids,
+        attendee_ids=attendee_ids,
+        anonymous_attendees=counts,
+        served_total=len(attendee_ids) + sum(c.count for c in counts),
+        version=group.version,
+        created_at=group.created_at,
+    )
+
+
+async def record_anonymous_service(
+    session: AsyncSession, principal: Principal, data: AnonymousServiceCreate
+) -> AnonymousService:
+    """Count people served without registering them (no consent to keep
+    their identity is needed for a count)."""
+    record_id = data.id or uuid.uuid4()
+    if await session.get(AnonymousService, record_id) is not None:
+        raise Conflict("An anonymous service with this id exists already.")
+    columns = await delivery(
+        session, principal, data.activity_code, data.site_id, ActivityKind.any
+    )
+    record = _anonymous_service(
+        record_id,
+        columns,
+        data.service_date,
+        data.modality,
+        data.staff_id,
+        data.counts,
+        None,
+    )
+    session.add(record)
+    emit_anonymous(session, record)
+    await session.flush()
+    return record
+
+
+async def get_anonymous_service(
+    session: AsyncSession, principal: Principal, record_id: uuid.UUID
+) -> AnonymousService:
+    record: AnonymousService | None = (
+        await session.execute(
+            scoped(select(AnonymousService), principal, AnonymousService).where(
+                AnonymousService.id == record_id
+            )
+        )
+    ).scalar_one_or_none()
+    if record is None:
+        raise NotFound("No such anonymous service.")
+    return record
+
+
+def _anonymous_service(
+    record_id: uuid.UUID,
+    columns: dict[str, Any],
+    service_date: date,
+    modality: Any,
+    staff_id: str | None,
+    counts: list[AnonymousCountIn],
+    group_id: uuid.UUID | None,
+) -> AnonymousService:
+    return AnonymousService(
+        id=record_id,
+        service_date=service_date,
+        modality=modality,
+        staff_id=staff_id,
+        group_activity_id=group_id,
+        counts=[c.model_dump(mode="json") for c in counts],
+        total=sum(c.count for c in counts),
+        **columns,
+    )
+
+
+def read_dict(record: ServiceRecord) -> dict[str, Any]:
+    return ServiceRecordRead.model_validate(record).model_dump(mode="json")
+
+
+def emit_service_record(
+    session: AsyncSession,
+    record: ServiceRecord,
+    beneficiary: Beneficiary,
+    event_type: str,
+) -> None:
+    add_event(
+        session,
+        OutboxEvent,
+        type=event_type,
+        organisation_id=record.organisation_id,
+        entity_type="service_record",
+        entity_id=record.id,
+        facts=ServiceRecordFacts(
+            service_record_id=record.id,
+            beneficiary_id=record.beneficiary_id,
+            organisation_id=record.organisation_id,
+            lead_organisation_id=record.lead_organisation_id,
+            delivered_through=record.delivered_through,
+            activity_code=record.activity_code,
+            iasc_layer=record.iasc_layer,
+            service_date=record.service_date,
+            site_id=record.site_id,
+            modality=record.modality,
+            duration_minutes=record.duration_minutes,
+            group_activity_id=record.group_activity_id,
+            age_at_service=age_on(beneficiary.date_of_birth, record.service_date),
+            voided=record.voided,
+            version=record.version,
+        ),
+    )
+
+
+def emit_anonymous(session: AsyncSession, record: AnonymousService) -> None:
+    add_event(
+        session,
+        OutboxEvent,
+        type="anonymous_service.recorded",
+        organisation_id=record.organisation_id,
+        entity_type="anonymous_service",
+        entity_id=record.id,
+        facts=AnonymousServiceFacts(
+            anonymous_service_id=record.id,
+            organisation_id=record.organisation_id,
+            lead_organisation_id=record.lead_organisation_id,
+            delivered_through=record.delivered_through,
+            activity_code=record.activity_code,
+            iasc_layer=record.iasc_layer,
+            service_date=record.service_date,
+            site_id=record.site_id,
+            modality=record.modality,
+            group_activity_id=record.group_activity_id,
+            counts=[AnonymousCount.model_validate(c) for c in record.counts],
+            voided=record.voided,
+        ),
+    )

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from services.beneficiary.access import FieldActor, SupervisorActor
+from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.db import OutboxCounter, OutboxEvent
+from services.beneficiary.outbox.jobs import announce_writes
+from services.beneficiary.sync import service as sync_service
+from services.beneficiary.sync.models import ConflictStatus
+from services.beneficiary.sync.schemas import (
+    ChangesPage,
+    ConflictRead,
+    ConflictResolve,
+    SyncBatch,
+    SyncResponse,
+    SyncStatus,
+)
+from shared.app import RuntimeDep
+from shared.audit import record_access
+from shared.db import SessionDep
+from shared.errors import (
+    Conflict,
+    Invalid,
+    NotFound,
+    PayloadTooLarge,
+    problem_responses,
+)
+from shared.outbox import sequence_pending_events
+
+router = APIRouter(prefix="/v1/sync", tags=["offline sync"])
+
+
+@router.post(
+    "",
+    response_model=SyncResponse,
+    responses=problem_responses(Invalid, PayloadTooLarge),
+)
+async def sync_batch(
+    body: SyncBatch, session: SessionDep, runtime: RuntimeDep, actor: FieldActor
+) -> SyncResponse:
+    """Upsert a device's offline batch in one transaction and answer per
+    record: created, updated, unchanged, conflict (server copy returned, yours
+    kept for a supervisor) or rejected (with errors)."""
+    limit = runtime.settings.sync_batch_limit  # type: ignore[attr-defined]
+    if len(body.beneficiaries) + len(body.service_records) > limit:
+        raise PayloadTooLarge(f"Send at most {limit} records per batch.")
+    async with session.begin():
+        results = await sync_service.apply_batch(
+            session, actor.principal, runtime.keyring, body
+        )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="sync",
+            entity_type="beneficiary",
+            entity_ids=[
+                r.id
+                for r in results
+                if r.entity_type == "beneficiary" and r.status != SyncStatus.rejected
+            ],
+        )
+    if any(r.status in (SyncStatus.created, SyncStatus.updated) for r in results):
+        await announce_writes(runtime)
+    return SyncResponse(results=results)
+
+
+@router.get("/changes", response_model=ChangesPage)
+async def pull_changes(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: FieldActor,
+    cursor: Annotated[int, Query(ge=0)] = 0,
+) -> ChangesPage:
+    """Records in your scope changed after ``cursor`` (0 for everything), as
+    they are now. Keep calling with ``next_cursor`` while ``has_more``."""
+    await sequence_pending_events(runtime.engine, OutboxEvent, OutboxCounter)
+    async with session.begin():
+        page = await sync_service.changes_since(
+            session, actor.principal, runtime.keyring, cursor
+        )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="sync_pull",
+            entity_type="beneficiary",
+            entity_ids=[b.id for b in page.beneficiaries],
+        )
+    return page
+
+
+@router.get("/conflicts", response_model=list[ConflictRead])
+async def list_conflicts(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: SupervisorActor,
+    status: ConflictStatus | None = ConflictStatus.open,
+) -> list[ConflictRead]:
+    """Offline edits that lost to a newer version, with the losing content."""
+    async with session.begin():
+        conflicts = await sync_service.list_conflicts(
+            session, actor.principal, runtime.keyring, status
+        )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="read_conflict",
+            entity_type="sync_conflict",
+            entity_ids=[c.id for c in conflicts],
+        )
+        return [sync_service.conflict_read(c, runtime.keyring) for c in conflicts]
+
+
+@router.post(
+    "/conflicts/{conflict_id}/resolve",
+    response_model=ConflictRead,
+    responses=problem_responses(NotFound, Conflict, Invalid),
+)
+async def resolve_conflict(
+    conflict_id: uuid.UUID,
+    body: ConflictResolve,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: SupervisorActor,
+) -> ConflictRead:
+    """Keep the server's version, or apply the device's as a new version."""
+    async with session.begin():
+        conflict = await sync_service.resolve_conflict(
+            session, actor.principal, runtime.keyring, conflict_id, body.resolution
+        )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="resolve_conflict",
+            entity_type=conflict.entity_type,
+            entity_ids=[conflict.entity_id],
+        )
+        read = sync_service.conflict_read(conflict, runtime.keyring)
+    await announce_writes(runtime)
+    return read

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.beneficiary.beneficiaries.schemas import (
+    BeneficiaryFields,
+    BeneficiaryRead,
+)
+from services.beneficiary.consent.schemas import ConsentGiven
+from services.beneficiary.service_records.schemas import (
+    ServiceRecordFields,
+    ServiceRecordRead,
+)
+from services.beneficiary.sync.models import ConflictResolution, ConflictStatus
+from shared.errors import FieldError
+
+
+class BeneficiaryChange(BaseModel):
+    """A beneficiary as the device holds it now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID
+    base_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="The server version the device edited; null for a record "
+        "created on the device.",
+    )
+    data: BeneficiaryFields
+    consents: list[ConsentGiven] = Field(
+        default_factory=list,
+        description="Needed when the record is new (registration consent).",
+    )
+
+
+class ServiceRecordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID
+    base_version: int | None = Field(default=None, ge=1)
+    data: ServiceRecordFields
+
+
+class SyncBatch(BaseModel):
+    """Everything a device recorded offline. Beneficiaries are applied before
+    service records, so a batch may register a person and record their
+    services together. Replaying a batch changes nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str | None = Field(default=None, max_length=100)
+    beneficiaries: list[BeneficiaryChange] = Field(default_factory=list)
+    service_records: list[ServiceRecordChange] = Field(default_factory=list)
+
+
+class SyncStatus(StrEnum):
+    created = "created"
+    updated = "updated"
+    unchanged = "unchanged"
+    conflict = "conflict"
+    rejected = "rejected"
+
+
+class SyncResult(BaseModel):
+    entity_type: str
+    id: uuid.UUID
+    status: SyncStatus
+    version: int | None = None
+    conflict_id: uuid.UUID | None = None
+    server_copy: dict[str, Any] | None = Field(
+        default=None, description="On conflict: the version that stays in force."
+    )
+    detail: str | None = None
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class SyncResponse(BaseModel):
+    results: list[SyncResult]
+
+
+class ChangesPage(BaseModel):
+    """Records changed since the cursor, in the caller's scope, as they are now."""
+
+    beneficiaries: list[BeneficiaryRead]
+    service_records: list[ServiceRecordRead]
+    next_cursor: int = Field(description="Pass back as cursor for the next pull.")
+    has_more: bool
+
+
+class ConflictRead(BaseModel):
+    id: uuid.UUID
+    entity_type: str
+    entity_id: uuid.UUID
+    device_id: str | None
+    submitted_by: str
+    base_version: int
+    server_version: int
+    client_version: dict[str, Any]
+    status: ConflictStatus
+    resolution: ConflictResolution | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+    created_at: datetime
+
+
+class ConflictResolve(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: ConflictResolution

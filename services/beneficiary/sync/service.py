@@ -1,0 +1,424 @@
+"""Offline-first sync: batch upsert with per-record outcomes, conflicts kept
+for a supervisor, and a per-client pull of changes since a cursor."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.beneficiary.beneficiaries import service as beneficiaries_service
+from services.beneficiary.beneficiaries.models import Beneficiary
+from services.beneficiary.beneficiaries.schemas import (
+    BeneficiaryCreate,
+    BeneficiaryFields,
+)
+from services.beneficiary.db import OutboxEvent
+from services.beneficiary.service_records import service as records_service
+from services.beneficiary.service_records.models import ServiceRecord
+from services.beneficiary.service_records.schemas import (
+    ServiceRecordCreate,
+    ServiceRecordFields,
+    ServiceRecordRead,
+)
+from services.beneficiary.sync.models import (
+    ConflictResolution,
+    ConflictStatus,
+    SyncConflict,
+)
+from services.beneficiary.sync.schemas import (
+    BeneficiaryChange,
+    ChangesPage,
+    ConflictRead,
+    ServiceRecordChange,
+    SyncBatch,
+    SyncResult,
+    SyncStatus,
+)
+from shared.auth import Principal
+from shared.crypto import KeyRing
+from shared.db import utcnow
+from shared.errors import Conflict, FieldError, NotFound, Problem
+
+CHANGES_PAGE_EVENTS = 1000
+
+
+@dataclass
+class Entity:
+    """How sync reads, creates and edits one kind of record."""
+
+    name: str
+    fields_model: type[BaseModel]
+    load: Callable[[uuid.UUID], Awaitable[Any]]
+    create: Callable[[Any], Awaitable[Any]]
+    state: Callable[[Any], BaseModel]
+    apply: Callable[[Any, Any], Awaitable[None]]
+    read: Callable[[Any], Awaitable[dict[str, Any]]]
+
+
+def entities(
+    session: AsyncSession, principal: Principal, keyring: KeyRing
+) -> dict[str, Entity]:
+    async def load_beneficiary(entity_id: uuid.UUID) -> Beneficiary | None:
+        try:
+            return await beneficiaries_service.get_beneficiary(
+                session, principal, entity_id, for_update=True
+            )
+        except NotFound:
+            return None
+
+    async def create_beneficiary(change: BeneficiaryChange) -> Beneficiary:
+        data = BeneficiaryCreate.model_validate(
+            {**change.data.model_dump(), "id": change.id, "consents": change.consents}
+        )
+        return await beneficiaries_service.register_beneficiary(
+            session, principal, keyring, data
+        )
+
+    async def apply_beneficiary(row: Beneficiary, fields: BeneficiaryFields) -> None:
+        if row.pii_erased_at is not None:
+            raise Conflict("This person's identifying data was erased.")
+        await beneficiaries_service.check_site_in_scope(
+            session, principal, fields.site_id
+        )
+        beneficiaries_service.apply_fields(session, row, fields, keyring)
+        await session.flush()
+
+    async def read_beneficiary(row: Beneficiary) -> dict[str, Any]:
+        read = await beneficiaries_service.to_read(session, keyring, row)
+        return read.model_dump(mode="json")
+
+    async def load_record(entity_id: uuid.UUID) -> ServiceRecord | None:
+        try:
+            return await records_service.get_service_record(
+                session, principal, entity_id, for_update=True
+            )
+        except NotFound:
+            return None
+
+    async def create_record(change: ServiceRecordChange) -> ServiceRecord:
+        data = ServiceRecordCreate.model_validate(
+            {**change.data.model_dump(), "id": change.id}
+        )
+        return await records_service.record_service(session, principal, data)
+
+    async def apply_record(row: ServiceRecord, fields: ServiceRecordFields) -> None:
+        if row.voided:
+            raise Conflict("A voided service record cannot be edited.")
+        await records_service.apply_fields(session, principal, row, fields)
+
+    async def read_record(row: ServiceRecord) -> dict[str, Any]:
+        return records_service.read_dict(row)
+
+    return {
+        "beneficiary": Entity(
+            "beneficiary",
+            BeneficiaryFields,
+            load_beneficiary,
+            create_beneficiary,
+            lambda row: beneficiaries_service.current_fields(row, keyring),
+            apply_beneficiary,
+            read_beneficiary,
+        ),
+        "service_record": Entity(
+            "service_record",
+            ServiceRecordFields,
+            load_record,
+            create_record,
+            records_service.current_fields,
+            apply_record,
+            read_record,
+        ),
+    }
+
+
+async def apply_batch(
+    session: AsyncSession, principal: Principal, keyring: KeyRing, batch: SyncBatch
+) -> list[SyncResult]:
+    """Apply a device's batch in the caller's transaction, one savepoint per
+    record: a rejected record leaves no trace, the rest still commit."""
+    kinds = entities(session, principal, keyring)
+    results = []
+    changes: list[tuple[Entity, Any]] = [
+        *((kinds["beneficiary"], c) for c in batch.beneficiaries),
+        *((kinds["service_record"], c) for c in batch.service_records),
+    ]
+    for entity, change in changes:
+        try:
+            async with session.begin_nested():
+                result = await _upsert(
+                    session, principal, keyring, entity, change, batch.device_id
+                )
+        except Problem as problem:
+            result = SyncResult(
+                entity_type=entity.name,
+                id=change.id,
+                status=SyncStatus.rejected,
+                detail=problem.detail,
+                errors=problem.errors,
+            )
+        except ValidationError as exc:
+            result = SyncResult(
+                entity_type=entity.name,
+                id=change.id,
+                status=SyncStatus.rejected,
+                detail="The record is invalid.",
+                errors=[
+                    FieldError(loc=list(e["loc"]), msg=e["msg"], type=e["type"])
+                    for e in exc.errors()
+                ],
+            )
+        results.append(result)
+    return results
+
+
+async def _upsert(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    entity: Entity,
+    change: Any,
+    device_id: str | None,
+) -> SyncResult:
+    row = await entity.load(change.id)
+    if row is None:
+        if change.base_version is not None:
+            raise NotFound(
+                f"No such {entity.name} (edited offline as version "
+                f"{change.base_version})."
+            )
+        row = await entity.create(change)
+        return SyncResult(
+            entity_type=entity.name,
+            id=row.id,
+            status=SyncStatus.created,
+            version=row.version,
+        )
+    if _same(entity.state(row), change.data):
+        return SyncResult(
+            entity_type=entity.name,
+            id=row.id,
+            status=SyncStatus.unchanged,
+            version=row.version,
+        )
+    if change.base_version == row.version:
+        await entity.apply(row, change.data)
+        return SyncResult(
+            entity_type=entity.name,
+            id=row.id,
+            status=SyncStatus.updated,
+            version=row.version,
+        )
+    conflict = await _keep_losing_version(
+        session, principal, keyring, entity.name, row, change, device_id
+    )
+    return SyncResult(
+        entity_type=entity.name,
+        id=row.id,
+        status=SyncStatus.conflict,
+        version=row.version,
+        conflict_id=conflict.id,
+        server_copy=await entity.read(row),
+        detail=(
+            "The server changed this record since your version "
+            f"{change.base_version}; yours is kept for a supervisor to resolve."
+            if change.base_version is not None
+            else "A record with this id exists with other content."
+        ),
+    )
+
+
+def _same(server: BaseModel, client: BaseModel) -> bool:
+    return server.model_dump(mode="json") == client.model_dump(mode="json")
+
+
+async def _keep_losing_version(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    entity_type: str,
+    row: Any,
+    change: Any,
+    device_id: str | None,
+) -> SyncConflict:
+    payload = json.dumps(change.data.model_dump(mode="json"), sort_keys=True)
+    digest = hmac.new(
+        keyring.blind_index_key, payload.encode(), hashlib.sha256
+    ).hexdigest()
+    base_version = change.base_version or 0
+    existing = (
+        await session.execute(
+            select(SyncConflict).where(
+                SyncConflict.entity_id == row.id,
+                SyncConflict.base_version == base_version,
+                SyncConflict.payload_digest == digest,
+            )
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    conflict_id = uuid.uuid4()
+    conflict = SyncConflict(
+        id=conflict_id,
+        organisation_id=principal.organisation_id,
+        entity_type=entity_type,
+        entity_id=row.id,
+        device_id=device_id,
+        submitted_by=principal.subject,
+        base_version=base_version,
+        server_version=row.version,
+        payload_enc=keyring.encrypt(payload, _conflict_context(conflict_id)) or "",
+        payload_digest=digest,
+    )
+    session.add(conflict)
+    await session.flush()
+    return conflict
+
+
+def _conflict_context(conflict_id: uuid.UUID) -> str:
+    return f"sync_conflict:{conflict_id}:payload"
+
+
+def conflict_read(conflict: SyncConflict, keyring: KeyRing) -> ConflictRead:
+    payload = keyring.decrypt(conflict.payload_enc, _conflict_context(conflict.id))
+    return ConflictRead(
+        id=conflict.id,
+        entity_type=conflict.entity_type,
+        entity_id=conflict.entity_id,
+        device_id=conflict.device_id,
+        submitted_by=conflict.submitted_by,
+        base_version=conflict.base_version,
+        server_version=conflict.server_version,
+        client_version=json.loads(payload or "{}"),
+        status=conflict.status,
+        resolution=conflict.resolution,
+        resolved_by=conflict.resolved_by,
+        resolved_at=conflict.resolved_at,
+        created_at=conflict.created_at,
+    )
+
+
+async def list_conflicts(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    status: ConflictStatus | None,
+) -> list[SyncConflict]:
+    statement = (
+        select(SyncConflict)
+        .where(SyncConflict.organisation_id == principal.organisation_id)
+        .order_by(SyncConflict.created_at)  # type: ignore[arg-type]
+    )
+    if status is not None:
+        statement = statement.where(SyncConflict.status == status)
+    rows = list((await session.execute(statement)).scalars())
+    kinds = entities(session, principal, keyring)
+    visible = []
+    for conflict in rows:  # site scope: only conflicts on records the caller sees
+        if await kinds[conflict.entity_type].load(conflict.entity_id) is not None:
+            visible.append(conflict)
+    return visible
+
+
+async def resolve_conflict(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    conflict_id: uuid.UUID,
+    resolution: ConflictResolution,
+) -> SyncConflict:
+    """Keep the server's version, or apply the client's as a new version."""
+    conflict = (
+        await session.execute(
+            select(SyncConflict)
+            .where(
+                SyncConflict.id == conflict_id,
+                SyncConflict.organisation_id == principal.organisation_id,
+            )
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    entity = (
+        entities(session, principal, keyring)[conflict.entity_type]
+        if conflict
+        else None
+    )
+    row = await entity.load(conflict.entity_id) if conflict and entity else None
+    if conflict is None or entity is None or row is None:
+        raise NotFound("No such conflict.")
+    if conflict.status == ConflictStatus.resolved:
+        raise Conflict(f"This conflict was resolved already ({conflict.resolution}).")
+    if resolution == ConflictResolution.apply_client:
+        payload = keyring.decrypt(conflict.payload_enc, _conflict_context(conflict.id))
+        fields = entity.fields_model.model_validate(json.loads(payload or "{}"))
+        if not _same(entity.state(row), fields):
+            await entity.apply(row, fields)
+    conflict.status = ConflictStatus.resolved
+    conflict.resolution = resolution
+    conflict.resolved_by = principal.subject
+    conflict.resolved_at = utcnow()
+    await session.flush()
+    return conflict
+
+
+async def changes_since(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    cursor: int,
+) -> ChangesPage:
+    """Current state of every record in scope that changed after ``cursor``
+    (a change-feed position, so nothing committed late is skipped)."""
+    events = list(
+        (
+            await session.execute(
+                select(
+                    OutboxEvent.entity_type, OutboxEvent.entity_id, OutboxEvent.position
+                )
+                .where(
+                    OutboxEvent.organisation_id == principal.organisation_id,
+                    OutboxEvent.position > cursor,  # type: ignore[operator]
+                    OutboxEvent.entity_type.in_(  # type: ignore[attr-defined]
+                        ["beneficiary", "service_record"]
+                    ),
+                )
+                .order_by(OutboxEvent.position)  # type: ignore[arg-type]
+                .limit(CHANGES_PAGE_EVENTS)
+            )
+        ).all()
+    )
+    changed: dict[str, list[uuid.UUID]] = {"beneficiary": [], "service_record": []}
+    for entity_type, entity_id, _ in events:
+        if entity_id not in changed[entity_type]:
+            changed[entity_type].append(entity_id)
+    beneficiaries = (
+        await session.execute(
+            beneficiaries_service.scoped(select(Beneficiary), principal).where(
+                Beneficiary.id.in_(changed["beneficiary"])  # type: ignore[attr-defined]
+            )
+        )
+    ).scalars()
+    records = (
+        await session.execute(
+            records_service.scoped(select(ServiceRecord), principal).where(
+                ServiceRecord.id.in_(changed["service_record"])  # type: ignore[attr-defined]
+            )
+        )
+    ).scalars()
+    return ChangesPage(
+        beneficiaries=[
+            await beneficiaries_service.to_read(session, keyring, b)
+            for b in beneficiaries
+        ],
+        service_records=[ServiceRecordRead.model_validate(r) for r in records],
+        next_cursor=events[-1][2] if events else cursor,
+        has_more=len(events) == CHANGES_PAGE_EVENTS,
+    )

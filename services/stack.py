@@ -1,0 +1,93 @@
+"""All three services in one process under one base URL (the embedded
+default): /beneficiary, /training, /reporting, each with its own database
+and its own docs. ``python -m services.stack`` starts it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+from services import demo
+from services.beneficiary.app import create_app as create_beneficiary
+from services.reporting.app import create_app as create_reporting
+from services.training.app import create_app as create_training
+from shared.settings import ServiceSettings
+
+SERVICES = ("beneficiary", "training", "reporting")
+
+
+def create_stack(*, base_url: str, load_demo: bool = True) -> Starlette:
+    apps: dict[str, FastAPI] = {
+        "beneficiary": create_beneficiary(),
+        "training": create_training(),
+        "reporting": create_reporting(),
+    }
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for app in apps.values():
+                await stack.enter_async_context(app.router.lifespan_context(app))
+            if load_demo:
+                await _load_demo(apps["beneficiary"], base_url)
+            yield
+
+    async def index(_: Request) -> JSONResponse:
+        return JSONResponse(
+            {name: {"docs": f"{base_url}/{name}/docs"} for name in SERVICES}
+        )
+
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    routes = [Route("/", index), Route("/healthz", healthz)]
+    routes += [Mount(f"/{name}", app=app) for name, app in apps.items()]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _load_demo(beneficiary_app: FastAPI, base_url: str) -> None:
+    settings = ServiceSettings()
+    if settings.auth_jwks_url:
+        return
+    transport = httpx.ASGITransport(app=beneficiary_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://stack") as client:
+        orgs = await demo.seed(client, settings)
+    tokens = demo.demo_tokens(settings, orgs)
+    path = settings.data_dir / "demo-tokens.json"
+    path.write_text(json.dumps({"organisations": orgs, "tokens": tokens}, indent=2))
+    print(  # noqa: T201
+        f"\nMHPSS platform running at {base_url}\n"
+        f"  API docs: {base_url}/beneficiary/docs  {base_url}/training/docs  "
+        f"{base_url}/reporting/docs\n"
+        f"  Demo tokens (30 days) are in {path}; for example:\n"
+        f"    TOKEN=$(python -c \"import json;print(json.load(open('{path}'))"
+        f"['tokens']['case_worker'])\")\n"
+        f"    curl -H \"Authorization: Bearer $TOKEN\" {base_url}/beneficiary/v1/beneficiaries\n"
+        f"  Other tokens: python -m shared.tokens --org <org id> --role case_worker --sub <user>\n",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m services.stack")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--no-demo", action="store_true")
+    args = parser.parse_args()
+    base_url = f"http://{args.host}:{args.port}"
+    app = create_stack(base_url=base_url, load_demo=not args.no_demo)
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""What every service app has: runtime (engine, keys, queue, HTTP client,
+token verifier), problem+json errors, the request guard, health and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import httpx
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.auth import LocalSigningKey, TokenVerifier
+from shared.crypto import KeyRing
+from shared.db import make_engine, ping
+from shared.errors import Unavailable, install_problem_handlers
+from shared.http import make_client
+from shared.observability import Metrics, RequestGuard, configure_logging
+from shared.queue import ArqQueue, InlineQueue, JobFunction, JobQueue
+from shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+Migrator = Callable[[AsyncEngine], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    """Everything a request handler or a job needs, built once per process."""
+
+    settings: ServiceSettings
+    engine: AsyncEngine
+    keyring: KeyRing
+    http: httpx.AsyncClient
+    queue: JobQueue
+    verifier: TokenVerifier
+
+    async def close(self) -> None:
+        await self.queue.close()
+        await self.http.aclose()
+        await self.engine.dispose()
+
+
+async def start_runtime(
+    settings: ServiceSettings,
+    *,
+    job_functions: Sequence[JobFunction] = (),
+    migrate: Migrator | None = None,
+    queue: JobQueue | None = None,
+) -> Runtime:
+    """Build the runtime; with no Redis configured, jobs run in-process."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    if migrate is not None and settings.auto_migrate:
+        await migrate(engine)
+    keyring = KeyRing.from_settings(
+        settings.pii_keys,
+        settings.pii_active_key,
+        settings.blind_index_key,
+        settings.data_dir,
+    )
+    http = make_client()
+    if settings.auth_jwks_url:
+        verifier = TokenVerifier(
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+            jwks_url=settings.auth_jwks_url,
+            http=http,
+        )
+    else:
+        local = LocalSigningKey.load_or_create(settings.data_dir)
+        verifier = TokenVerifier(
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+            static_key=local.private_key.public_key(),
+        )
+    ctx: dict[str, Any] = {}
+    if queue is None:
+        if settings.redis_url:
+            queue = await ArqQueue.connect(settings.redis_url, settings.service_name)
+        else:
+            inline = InlineQueue(ctx)
+            inline.register(job_functions)
+            queue = inline
+    runtime = Runtime(settings, engine, keyring, http, queue, verifier)
+    ctx["runtime"] = runtime
+    return runtime
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = {}
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", response_model=Health)
+    async def healthz() -> Health:
+        """Liveness: the process answers."""
+        return Health(status="ok")
+
+    @router.get("/readyz", response_model=Health)
+    async def readyz(request: Request) -> Health:
+        """Readiness: the database (and Redis, if used) answer."""
+        runtime: Runtime = request.app.state.runtime
+        checks: dict[str, str] = {}
+        try:
+            await ping(runtime.engine)
+            checks["database"] = "ok"
+        except Exception as exc:
+            log.warning("readiness_database_failed", error=repr(exc))
+            raise Unavailable("The database is not reachable.") from None
+        if isinstance(runtime.queue, ArqQueue):
+            try:
+                await runtime.queue.pool.ping()
+                checks["redis"] = "ok"
+            except Exception as exc:
+                log.warning("readiness_redis_failed", error=repr(exc))
+                raise Unavailable("Redis is not reachable.") from None
+        return Health(status="ok", checks=checks)
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        registry = request.app.state.metrics.registry
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    job_functions: Sequence[JobFunction] = (),
+    migrate: Migrator | None = None,
+    queue: JobQueue | None = None,
+) -> FastAPI:
+    """Assemble a service app; nothing is connected until the lifespan runs."""
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await start_runtime(
+            settings, job_functions=job_functions, migrate=migrate, queue=queue
+        )
+        app.state.runtime = runtime
+        app.state.engine = runtime.engine
+        app.state.queue = runtime.queue
+        app.state.token_verifier = runtime.verifier
+        log.info("service_started", service=settings.service_name)
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.metrics = Metrics(settings.service_name)
+    install_problem_handlers(app)
+    app.add_middleware(
+        RequestGuard,
+        metrics=app.state.metrics,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    app.include_router(health_router())
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -1,0 +1,92 @@
+"""Append-only access log: who read or changed which record, when and why.
+
+Each service has its own table (a subclass of ``AuditEntryBase``); rows are
+only ever inserted. On PostgreSQL a trigger from the migrations refuses UPDATE
+and DELETE, so not even a bug in the application can rewrite history.
+"""
+
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from shared.auth import Principal, Role, require
+from shared.db import UTCDateTime, utcnow
+
+APPEND_ONLY_SQL = (
+    """CREATE OR REPLACE FUNCTION refuse_audit_change() RETURNS trigger AS $$
+    BEGIN
+      RAISE EXCEPTION 'the audit log is append-only';
+    END;
+    $$ LANGUAGE plpgsql""",
+    """CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
+    FOR EACH ROW EXECUTE FUNCTION refuse_audit_change()""",
+)
+
+
+class AuditEntryBase(SQLModel):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    organisation_id: uuid.UUID = Field(index=True)
+    subject: str = Field(max_length=255, index=True)
+    action: str = Field(max_length=32)
+    entity_type: str = Field(max_length=64)
+    entity_id: uuid.UUID = Field(index=True)
+    reason: str | None = Field(default=None, max_length=500)
+    request_id: str | None = Field(default=None, max_length=128)
+
+
+class Actor(BaseModel):
+    """The caller plus why they are acting (the ``X-Access-Reason`` header)."""
+
+    principal: Principal
+    reason: str | None
+    request_id: str | None
+
+
+def acting(*roles: Role) -> Callable[..., Awaitable[Actor]]:
+    """Dependency: the caller, who must hold one of ``roles``, and their reason."""
+    role_check = require(*roles)
+
+    async def dependency(
+        request: Request,
+        principal: Annotated[Principal, Depends(role_check)],
+        x_access_reason: Annotated[str | None, Header(max_length=500)] = None,
+    ) -> Actor:
+        return Actor(
+            principal=principal,
+            reason=x_access_reason,
+            request_id=getattr(request.state, "request_id", None),
+        )
+
+    return dependency
+
+
+def record_access(
+    session: AsyncSession,
+    model: type[AuditEntryBase],
+    actor: Actor,
+    *,
+    action: str,
+    entity_type: str,
+    entity_ids: Iterable[uuid.UUID],
+) -> None:
+    """Stage audit rows in the caller's transaction (no access without a trace)."""
+    for entity_id in entity_ids:
+        session.add(
+            model(
+                organisation_id=actor.principal.organisation_id,
+                subject=actor.principal.subject,
+                action=action,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                reason=actor.reason,
+                request_id=actor.request_id,
+            )
+        )

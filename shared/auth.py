@@ -1,0 +1,209 @@
+"""Bearer-token authentication and the caller's scope.
+
+Production verifies tokens against an OIDC provider's JWKS; the embedded
+default signs and verifies with a local ES256 key kept in the data folder.
+Roles, organisation and site scope come from the token's claims.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import Depends, Request
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from shared.db import utcnow
+from shared.errors import Forbidden, Unauthorized
+
+ALGORITHMS = ["ES256", "RS256"]
+LOCAL_KEY_FILE = "token-signing-key.pem"
+
+
+class Role(StrEnum):
+    admin = "admin"
+    programme_manager = "programme_manager"
+    supervisor = "supervisor"
+    case_worker = "case_worker"
+    outreach_worker = "outreach_worker"
+    me_officer = "me_officer"
+    auditor = "auditor"
+    service = "service"  # machine account of another service (feeds only)
+
+
+class Principal(BaseModel):
+    """Who is calling: a user of one organisation, with roles and site scope.
+
+    ``site_ids`` None means every site of the organisation.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    organisation_id: uuid.UUID
+    roles: frozenset[Role]
+    site_ids: frozenset[uuid.UUID] | None = None
+
+    def has_any(self, roles: Iterable[Role]) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    def can_see_site(self, site_id: uuid.UUID | None) -> bool:
+        return self.site_ids is None or site_id in self.site_ids
+
+
+class TokenClaims(BaseModel):
+    sub: str
+    org: uuid.UUID
+    roles: list[Role]
+    sites: list[uuid.UUID] | None = None
+
+
+@dataclass
+class LocalSigningKey:
+    """The embedded default's key pair: signs tokens for the CLI, verifies them."""
+
+    private_key: ec.EllipticCurvePrivateKey
+    kid: str
+
+    @classmethod
+    def load_or_create(cls, data_dir: Path) -> LocalSigningKey:
+        path = data_dir / LOCAL_KEY_FILE
+        if path.exists():
+            loaded = serialization.load_pem_private_key(path.read_bytes(), None)
+            assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+            private_key = loaded
+        else:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            private_key = ec.generate_private_key(ec.SECP256R1())
+            pem = private_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            path.touch(mode=0o600)
+            path.write_bytes(pem)
+        public = private_key.public_key().public_bytes(
+            serialization.Encoding.DER,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        )
+        kid = uuid.uuid5(uuid.NAMESPACE_OID, public.hex()).hex[:16]
+        return cls(private_key=private_key, kid=kid)
+
+    def issue(
+        self,
+        *,
+        subject: str,
+        organisation_id: uuid.UUID,
+        roles: Iterable[Role],
+        site_ids: Iterable[uuid.UUID] | None = None,
+        issuer: str,
+        audience: str,
+        ttl: timedelta = timedelta(hours=12),
+    ) -> str:
+        now = utcnow()
+        claims: dict[str, Any] = {
+            "iss": issuer,
+            "aud": audience,
+            "sub": subject,
+            "org": str(organisation_id),
+            "roles": [str(r) for r in roles],
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl,
+        }
+        if site_ids is not None:
+            claims["sites"] = [str(s) for s in site_ids]
+        return jwt.encode(
+            claims, self.private_key, algorithm="ES256", headers={"kid": self.kid}
+        )
+
+
+@dataclass
+class TokenVerifier:
+    """Verifies bearer tokens with a fixed key or keys fetched from a JWKS URL."""
+
+    issuer: str
+    audience: str
+    static_key: Any = None
+    jwks_url: str | None = None
+    http: httpx.AsyncClient | None = None
+    _jwks: dict[str, Any] = field(default_factory=dict)
+    _jwks_fetched_at: float = 0.0
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+            key = await self._key_for(header.get("kid"))
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+            parsed = TokenClaims.model_validate(claims)
+        except (jwt.PyJWTError, ValidationError) as exc:
+            raise Unauthorized(f"Invalid bearer token: {exc}") from None
+        return Principal(
+            subject=parsed.sub,
+            organisation_id=parsed.org,
+            roles=frozenset(parsed.roles),
+            site_ids=None if parsed.sites is None else frozenset(parsed.sites),
+        )
+
+    async def _key_for(self, kid: str | None) -> Any:
+        if self.static_key is not None:
+            return self.static_key
+        if kid not in self._jwks and time.monotonic() - self._jwks_fetched_at > 30:
+            await self._refresh_jwks()
+        if kid not in self._jwks:
+            raise Unauthorized("The token's signing key is unknown.")
+        return self._jwks[kid]
+
+    async def _refresh_jwks(self) -> None:
+        assert self.jwks_url is not None
+        assert self.http is not None
+        response = await self.http.get(self.jwks_url)
+        response.raise_for_status()
+        keys = jwt.PyJWKSet.from_dict(response.json())
+        self._jwks = {k.key_id: k.key for k in keys.keys if k.key_id}
+        self._jwks_fetched_at = time.monotonic()
+
+
+async def current_principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("A bearer token is required.")
+    verifier: TokenVerifier = request.app.state.token_verifier
+    principal = await verifier.verify(token.strip())
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def require(*roles: Role) -> Callable[..., Any]:
+    """Dependency: the caller must hold one of ``roles`` (admin always passes)."""
+
+    async def dependency(principal: PrincipalDep) -> Principal:
+        if roles and not principal.has_any((*roles, Role.admin)):
+            raise Forbidden(
+                "This action needs one of the roles: "
+                + ", ".join(sorted(str(r) for r in roles))
+            )
+        return principal
+
+    return dependency

@@ -1,0 +1,108 @@
+"""Vocabularies that cross service boundaries (events, feeds, reports)."""
+
+from enum import StrEnum
+
+
+class Sex(StrEnum):
+    female = "female"
+    male = "male"
+    other = "other"
+
+
+class MaritalStatus(StrEnum):
+    single = "single"
+    married = "married"
+    divorced = "divorced"
+    separated = "separated"
+    widowed = "widowed"
+
+
+class DisabilityStatus(StrEnum):
+    yes = "yes"
+    no = "no"
+    not_disclosed = "not_disclosed"
+
+
+class WashingtonGroupAnswer(StrEnum):
+    """Answer scale of the Washington Group Short Set."""
+
+    no_difficulty = "no_difficulty"
+    some_difficulty = "some_difficulty"
+    a_lot_of_difficulty = "a_lot_of_difficulty"
+    cannot_do_at_all = "cannot_do_at_all"
+    refused = "refused"
+
+
+class DisplacementStatus(StrEnum):
+    idp = "idp"
+    returnee = "returnee"
+    host_community = "host_community"
+    refugee = "refugee"
+    other = "other"
+
+
+class RegistrationChannel(StrEnum):
+    outreach = "outreach"
+    referral = "referral"
+    walk_in = "walk_in"
+    hotline = "hotline"
+    remote = "remote"
+
+
+class Modality(StrEnum):
+    in_person = "in_person"
+    remote_phone = "remote_phone"
+    remote_video = "remote_video"
+    remote_messaging = "remote_messaging"
+
+
+class DeliveredThrough(StrEnum):
+    """Direct delivery by the programme's organisation or via a partner."""
+
+    direct = "direct"
+    partner = "partner"
+
+
+class OrganisationType(StrEnum):
+    un_agency = "un_agency"
+    international_ngo = "international_ngo"
+    national_ngo = "national_ngo"
+    cso = "cso"
+    government = "government"
+    academic = "academic"
+    other = "other"
+
+
+class LocationLevel(StrEnum):
+    governorate = "governorate"
+    district = "district"
+    site = "site"
+
+
+class SiteType(StrEnum):
+    camp = "camp"
+    town = "town"
+    phc = "phc"
+    hospital = "hospital"
+    community_centre = "community_centre"
+    youth_centre = "youth_centre"
+    school = "school"
+    other = "other"
+
+
+class ConsentPurpose(StrEnum):
+    """What a person agreed to; each purpose is granted or withdrawn alone."""
+
+    registration = "registration"
+    services = "services"
+    referral = "referral"
+    data_sharing = "data_sharing"
+    research = "research"
+
+
+class AgeGroup(StrEnum):
+    """Age groups for anonymous counts, where no date of birth exists."""
+
+    under_18 = "under_18"
+    adult = "adult"
+    unknown = "unknown"

@@ -1,0 +1,216 @@
+"""RFC 9457 problem+json: one exception type, rendered once for every service."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://mhpss.dev/problems/"
+
+
+class FieldError(BaseModel):
+    """One invalid field: where it is (JSON path) and what is wrong."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ProblemDetail(BaseModel):
+    """The body of every error response."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] = Field(default_factory=list)
+    current: dict[str, Any] | None = Field(
+        default=None, description="The server's copy, on version conflicts."
+    )
+
+
+class Problem(Exception):
+    """Base of every error a handler or service raises on purpose."""
+
+    slug: ClassVar[str] = "about:blank"
+    title: ClassVar[str] = "Error"
+    status: ClassVar[int] = 400
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Sequence[FieldError] = (),
+        current: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors)
+        self.current = current
+        self.headers = headers or {}
+
+    def to_body(self, instance: str | None = None) -> ProblemDetail:
+        return ProblemDetail(
+            type=TYPE_BASE + self.slug,
+            title=self.title,
+            status=self.status,
+            detail=self.detail,
+            instance=instance,
+            errors=self.errors,
+            current=self.current,
+        )
+
+
+class BadRequest(Problem):
+    slug, title, status = "bad-request", "Bad request", 400
+
+
+class MalformedJSON(Problem):
+    slug, title, status = "malformed-json", "Malformed JSON", 400
+
+
+class Unauthorized(Problem):
+    slug, title, status = "unauthorized", "Not authenticated", 401
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(Problem):
+    slug, title, status = "forbidden", "Not allowed", 403
+
+
+class NotFound(Problem):
+    slug, title, status = "not-found", "Not found", 404
+
+
+class Conflict(Problem):
+    slug, title, status = "conflict", "Conflict", 409
+
+
+class VersionConflict(Problem):
+    slug, title, status = "version-conflict", "Version conflict", 409
+
+
+class ConsentMissing(Problem):
+    slug, title, status = "consent-missing", "Consent missing", 409
+
+
+class PayloadTooLarge(Problem):
+    slug, title, status = "payload-too-large", "Payload too large", 413
+
+
+class UnsupportedMediaType(Problem):
+    slug, title, status = "unsupported-media-type", "Unsupported media type", 415
+
+
+class Invalid(Problem):
+    slug, title, status = "validation-error", "Invalid request", 422
+
+
+class PreconditionRequired(Problem):
+    slug, title, status = "precondition-required", "Precondition required", 428
+
+
+class Unavailable(Problem):
+    slug, title, status = "unavailable", "Service unavailable", 503
+
+    def __init__(self, detail: str, retry_after: int = 5) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+def problem_response(problem: Problem, request: Request) -> Response:
+    return render_problem(problem.to_body(request.url.path), problem.headers)
+
+
+def render_problem(body: ProblemDetail, headers: dict[str, str]) -> Response:
+    return Response(
+        body.model_dump_json(exclude_none=True),
+        status_code=body.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def problem_responses(*problems: type[Problem]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the problems a route may raise."""
+    return {
+        p.status: {
+            "model": ProblemDetail,
+            "description": p.title,
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+        }
+        for p in problems
+    }
+
+
+def field_errors_from_validation(exc: RequestValidationError) -> list[FieldError]:
+    return [
+        FieldError(
+            loc=[part for part in err.get("loc", ()) if isinstance(part, str | int)],
+            msg=str(err.get("msg", "")),
+            type=str(err.get("type", "")),
+        )
+        for err in exc.errors()
+    ]
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Render every error of the app as problem+json."""
+
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        return problem_response(exc, request)
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = field_errors_from_validation(exc)
+        if any(e.type == "json_invalid" for e in errors):
+            return problem_response(
+                MalformedJSON("The request body is not valid JSON.", errors=errors),
+                request,
+            )
+        return problem_response(
+            Invalid("The request has invalid fields.", errors=errors), request
+        )
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        status = HTTPStatus(exc.status_code)
+        body = ProblemDetail(
+            type=TYPE_BASE + status.phrase.lower().replace(" ", "-"),
+            title=status.phrase,
+            status=exc.status_code,
+            detail=str(exc.detail),
+            instance=request.url.path,
+        )
+        return render_problem(body, dict(exc.headers or {}))
+
+    async def on_integrity(request: Request, exc: Exception) -> Response:
+        return problem_response(
+            Conflict("A concurrent request wrote the same record; retry."), request
+        )
+
+    async def on_database_down(request: Request, exc: Exception) -> Response:
+        return problem_response(
+            Unavailable("The database cannot be reached; try again shortly."),
+            request,
+        )
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(IntegrityError, on_integrity)
+    app.add_exception_handler(OperationalError, on_database_down)
+    app.add_exception_handler(InterfaceError, on_database_down)

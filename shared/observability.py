@@ -1,0 +1,175 @@
+"""JSON logs with request ids, Prometheus metrics, and the request guard."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import uuid
+from typing import Any
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.errors import (
+    PayloadTooLarge,
+    Problem,
+    ProblemDetail,
+    UnsupportedMediaType,
+    render_problem,
+)
+
+REQUEST_ID_HEADER = "x-request-id"
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """structlog renders every record, stdlib's included, as one JSON line."""
+    shared_processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    structlog.configure(
+        processors=[
+            *shared_processors,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        ),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(),
+            ],
+            foreign_pre_chain=shared_processors,
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+class Metrics:
+    """Per-app Prometheus registry, so apps sharing a process do not collide."""
+
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "http_requests_total",
+            "HTTP requests by route template, method and status.",
+            ["service", "method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency by route template.",
+            ["service", "method", "route"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.service = service
+
+
+class RequestGuard:
+    """Pure ASGI middleware: request id and log context, metrics, body size
+    limit and JSON content type, before any route code runs."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
+        }
+        request_id = headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        if len(request_id) > 128 or not request_id.isprintable():
+            request_id = uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            request_id=request_id, service=self.metrics.service
+        )
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        problem = self._reject(scope["method"], headers)
+        try:
+            if problem is not None:
+                await self._send_problem(problem, scope, send_with_id)
+            else:
+                await self.app(scope, self._limited(receive), send_with_id)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            elapsed = time.perf_counter() - started
+            labels = (self.metrics.service, scope["method"], template)
+            self.metrics.latency.labels(*labels).observe(elapsed)
+            self.metrics.requests.labels(*labels, str(status_holder["status"])).inc()
+
+    def _reject(self, method: str, headers: dict[str, str]) -> Problem | None:
+        length = headers.get("content-length")
+        if (
+            length is not None
+            and length.isdigit()
+            and int(length) > self.max_body_bytes
+        ):
+            return PayloadTooLarge(
+                f"The body is larger than {self.max_body_bytes} bytes."
+            )
+        has_body = (length is not None and length != "0") or (
+            "transfer-encoding" in headers
+        )
+        if method in BODY_METHODS and has_body:
+            media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+            if not (media_type == "application/json" or media_type.endswith("+json")):
+                return UnsupportedMediaType("Send the body as application/json.")
+        return None
+
+    def _limited(self, receive: Receive) -> Receive:
+        received = 0
+        limit = self.max_body_bytes
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
+            return message
+
+        return limited_receive
+
+    @staticmethod
+    async def _send_problem(problem: Problem, scope: Scope, send: Send) -> None:
+        body: ProblemDetail = problem.to_body(scope.get("path"))
+        response = render_problem(body, problem.headers)
+        await response(scope, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}

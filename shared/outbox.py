@@ -1,0 +1,151 @@
+"""The transactional outbox and its ordered change feed.
+
+A write adds its event row in the same transaction as the data, with no feed
+position. Positions are handed out afterwards by ``sequence_pending_events``:
+it locks the one-row counter, then numbers every committed, unnumbered event.
+Because a sequencing transaction only sees committed rows and the counter lock
+makes sequencing transactions commit one after another, a reader that has seen
+position P can never later find a new event at or below P. (Numbering inside the
+writing transaction would not do: a transaction that took number 7 can commit
+after one that took 8, and a reader at 8 would skip 7.)
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import JSON, BigInteger, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import Field, SQLModel
+
+from shared.contracts.events import EventEnvelope
+from shared.db import UTCDateTime, utcnow
+
+SEQUENCE_BATCH = 5000
+
+
+class OutboxEventBase(SQLModel):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    position: int | None = Field(
+        default=None, sa_type=BigInteger, unique=True, index=True
+    )
+    type: str = Field(max_length=64)
+    organisation_id: uuid.UUID = Field(index=True)
+    entity_type: str = Field(max_length=64)
+    entity_id: uuid.UUID = Field(index=True)
+    occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    data: dict[str, Any] = Field(sa_type=JSON)
+
+
+class OutboxCounterBase(SQLModel):
+    id: int = Field(default=1, primary_key=True)
+    last_position: int = Field(default=0, sa_type=BigInteger)
+
+
+def add_event(
+    session: AsyncSession,
+    model: type[OutboxEventBase],
+    *,
+    type: str,
+    organisation_id: uuid.UUID,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    facts: BaseModel,
+) -> None:
+    """Stage an event in the caller's transaction; it commits with the data."""
+    session.add(
+        model(
+            type=type,
+            organisation_id=organisation_id,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            data=facts.model_dump(mode="json"),
+        )
+    )
+
+
+async def sequence_pending_events(
+    engine: AsyncEngine,
+    model: type[OutboxEventBase],
+    counter: type[OutboxCounterBase],
+) -> int:
+    """Give feed positions to committed events that have none; returns how many."""
+    total = 0
+    while True:
+        async with AsyncSession(engine) as session, session.begin():
+            locked = await session.execute(
+                update(counter)
+                .where(counter.id == 1)  # type: ignore[arg-type]
+                .values(last_position=counter.last_position)
+                .returning(counter.last_position)
+            )
+            last = locked.scalar_one()
+            pending = (
+                (
+                    await session.execute(
+                        select(model.id)
+                        .where(model.position.is_(None))  # type: ignore[union-attr]
+                        .order_by(model.occurred_at, model.id)  # type: ignore[arg-type]
+                        .limit(SEQUENCE_BATCH)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if not pending:
+                return total
+            table = model.__table__  # type: ignore[attr-defined]
+            await session.execute(
+                update(table)
+                .where(table.c.id == bindparam("event_id"))
+                .values(position=bindparam("new_position")),
+                [
+                    {"event_id": event_id, "new_position": last + i}
+                    for i, event_id in enumerate(pending, start=1)
+                ],
+            )
+            await session.execute(
+                update(counter)
+                .where(counter.id == 1)  # type: ignore[arg-type]
+                .values(last_position=last + len(pending))
+            )
+            total += len(pending)
+        if len(pending) < SEQUENCE_BATCH:
+            return total
+
+
+async def read_feed(
+    session: AsyncSession,
+    model: type[OutboxEventBase],
+    *,
+    source: str,
+    after: int,
+    limit: int,
+    organisation_id: uuid.UUID | None = None,
+) -> list[EventEnvelope]:
+    """Sequenced events after a position, in feed order."""
+    statement = (
+        select(model)
+        .where(model.position > after)  # type: ignore[operator]
+        .order_by(model.position)  # type: ignore[arg-type]
+        .limit(limit)
+    )
+    if organisation_id is not None:
+        statement = statement.where(model.organisation_id == organisation_id)
+    rows = (await session.execute(statement)).scalars().all()
+    return [
+        EventEnvelope(
+            id=row.id,
+            position=row.position or 0,
+            type=row.type,
+            source=source,
+            organisation_id=row.organisation_id,
+            entity_id=row.entity_id,
+            occurred_at=row.occurred_at,
+            data=row.data,
+        )
+        for row in rows
+    ]

@@ -1,0 +1,132 @@
+"""The one way to run background jobs: arq on Redis, or the same functions
+in-process when no Redis is configured (the embedded default).
+
+Jobs are enqueued by name after the transaction that needs them commits.
+Payloads are JSON (never pickles, never PII). Enqueueing never fails a request:
+the outbox in the database is the source of truth and periodic jobs catch up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+import orjson
+import structlog
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+
+log = structlog.get_logger(__name__)
+
+JobContext = dict[str, Any]
+JobFunction = Callable[..., Awaitable[Any]]
+
+
+def serialize_job(data: dict[str, Any]) -> bytes:
+    return orjson.dumps(data)
+
+
+def deserialize_job(data: bytes) -> dict[str, Any]:
+    loaded: dict[str, Any] = orjson.loads(data)
+    return loaded
+
+
+class JobQueue(Protocol):
+    async def enqueue(
+        self, function: str, *, job_id: str | None = None, **kwargs: Any
+    ) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class ArqQueue:
+    """Enqueues onto a named arq queue in Redis."""
+
+    def __init__(self, pool: ArqRedis, queue_name: str) -> None:
+        self.pool = pool
+        self.queue_name = queue_name
+
+    @classmethod
+    async def connect(cls, redis_url: str, queue_name: str) -> ArqQueue:
+        pool = await create_pool(
+            redis_settings(redis_url),
+            job_serializer=serialize_job,
+            job_deserializer=deserialize_job,
+            default_queue_name=queue_name,
+        )
+        return cls(pool, queue_name)
+
+    async def enqueue(
+        self, function: str, *, job_id: str | None = None, **kwargs: Any
+    ) -> None:
+        try:
+            await self.pool.enqueue_job(
+                function, _job_id=job_id, _queue_name=self.queue_name, **kwargs
+            )
+        except (TimeoutError, OSError) as exc:
+            log.warning("enqueue_failed", function=function, error=str(exc))
+        except Exception as exc:  # redis errors: the outbox catches up later
+            log.warning("enqueue_failed", function=function, error=repr(exc))
+
+    async def close(self) -> None:
+        await self.pool.aclose()
+
+
+class InlineQueue:
+    """Runs job functions in this process as background tasks.
+
+    Payloads go through JSON exactly as they would through Redis, so a job that
+    works inline works on a worker.
+    """
+
+    def __init__(self, ctx: JobContext) -> None:
+        self.ctx = ctx
+        self.functions: dict[str, JobFunction] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._pending_ids: set[str] = set()
+
+    def register(self, functions: Sequence[JobFunction]) -> None:
+        for function in functions:
+            self.functions[function.__name__] = function
+
+    async def enqueue(
+        self, function: str, *, job_id: str | None = None, **kwargs: Any
+    ) -> None:
+        if function not in self.functions:
+            log.warning("enqueue_unknown_job", function=function)
+            return
+        if job_id is not None:
+            if job_id in self._pending_ids:
+                return
+            self._pending_ids.add(job_id)
+        payload = json.loads(json.dumps(kwargs))
+        task = asyncio.create_task(self._run(function, job_id, payload))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(
+        self, function: str, job_id: str | None, payload: dict[str, Any]
+    ) -> None:
+        if job_id is not None:
+            self._pending_ids.discard(job_id)
+        try:
+            await self.functions[function](self.ctx, **payload)
+        except Exception:
+            log.exception("inline_job_failed", function=function)
+
+    async def drain(self) -> None:
+        """Wait for every job enqueued so far (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.drain()
+
+
+def redis_settings(redis_url: str) -> RedisSettings:
+    settings = RedisSettings.from_dsn(redis_url)
+    settings.conn_timeout = 2
+    settings.conn_retries = 2
+    return settings

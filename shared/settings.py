@@ -1,0 +1,112 @@
+"""Settings read from the environment, one class per service.
+
+Every service reads the same fields with its own prefix (``BENEFICIARY_``,
+``TRAINING_``, ``REPORTING_``); a prefixed variable wins over the platform-wide
+one (``DATABASE_URL``, ``REDIS_URL``, ...), so one host can run all three on one
+PostgreSQL server while a cluster gives each service its own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+PLATFORM_FIELDS = (
+    "database_url",
+    "redis_url",
+    "data_dir",
+    "auth_jwks_url",
+    "auth_issuer",
+    "auth_audience",
+    "pii_keys",
+    "pii_active_key",
+    "blind_index_key",
+    "log_level",
+    "auto_migrate",
+    "max_body_bytes",
+)
+
+
+class ServiceSettings(BaseSettings):
+    """Configuration shared by every service; subclasses set ``service_name``."""
+
+    service_name: ClassVar[str] = "service"
+    model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=True)
+
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL. Unset: a SQLite file under data_dir. A "
+        "platform-wide DATABASE_URL gets the service name appended to its "
+        "database name (mhpss -> mhpss_beneficiary).",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for the arq queue. Unset: jobs run in-process.",
+    )
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Folder for SQLite files and generated local keys.",
+    )
+    auth_jwks_url: str | None = Field(
+        default=None,
+        description="OIDC JWKS URL that signs tokens in production. Unset: a "
+        "local signing key in data_dir (embedded default).",
+    )
+    auth_issuer: str = Field(default="mhpss-local", description="Expected iss.")
+    auth_audience: str = Field(default="mhpss", description="Expected aud.")
+    pii_keys: str | None = Field(
+        default=None,
+        description="JSON object key-id -> base64 32-byte AES key for PII. "
+        "Unset: a generated key file in data_dir.",
+    )
+    pii_active_key: str | None = Field(
+        default=None, description="Key id used to encrypt new PII values."
+    )
+    blind_index_key: str | None = Field(
+        default=None,
+        description="Base64 32-byte HMAC key for duplicate-detection indexes.",
+    )
+    log_level: str = Field(default="INFO", description="Root log level.")
+    auto_migrate: bool = Field(
+        default=True,
+        description="Upgrade the database to head at start-up (embedded "
+        "default); production runs the migrate command instead.",
+    )
+    max_body_bytes: int = Field(
+        default=2_000_000, description="Largest accepted request body."
+    )
+
+    def __init__(self, **values: Any) -> None:
+        for name in PLATFORM_FIELDS:
+            prefixed = f"{self.service_name.upper()}_{name.upper()}"
+            if name in values or os.environ.get(prefixed):
+                continue
+            if name == "database_url" and os.environ.get("DATABASE_URL"):
+                values[name] = per_service_database(
+                    os.environ["DATABASE_URL"], self.service_name
+                )
+            elif os.environ.get(name.upper()):
+                values[name] = os.environ[name.upper()]
+        super().__init__(**values)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The URL to connect to, defaulting to a SQLite file in data_dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / self.service_name}.db"
+
+
+def per_service_database(url: str, service_name: str) -> str:
+    """Give each service its own database on a shared server."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return url
+    return parsed.set(database=f"{parsed.database}_{service_name}").render_as_string(
+        hide_password=False
+    )
