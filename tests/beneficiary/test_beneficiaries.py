@@ -1,0 +1,299 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.beneficiary.conftest import (
+    Caller,
+    beneficiary_body,
+    count_rows,
+    make_beneficiary,
+)
+
+
+class TestRegisterBeneficiary:
+    async def test_valid(self, alice: Caller, site_ids: list[str]) -> None:
+        r = await alice.post(
+            "/v1/beneficiaries",
+            beneficiary_body(
+                full_name="Layla Hassan", phone="+964 750 123 4567", site_id=site_ids[0]
+            ),
+        )
+        assert r.status_code == 201, r.text
+        body = r.json()
+        assert body["full_name"] == "Layla Hassan"
+        assert body["phone"] == "+964 750 123 4567"
+        assert body["code"].startswith("B-")
+        assert body["organisation_id"] == alice.org.id
+        assert body["version"] == 1
+        assert r.headers["etag"] == '"1"'
+        assert set(body["consents"]) == {"registration", "services"}
+        assert body["possible_duplicates"] == []
+
+    async def test_pii_is_encrypted_at_rest(
+        self, alice: Caller, engine: AsyncEngine
+    ) -> None:
+        from sqlalchemy import text
+
+        await make_beneficiary(
+            alice, full_name="Unique Plaintext Name", phone="0770 999 8888"
+        )
+        async with engine.connect() as conn:
+            row = (
+                (await conn.execute(text("SELECT * FROM beneficiary"))).mappings().one()
+            )
+        flat = " ".join(str(v) for v in row.values())
+        assert "Unique Plaintext Name" not in flat
+        assert "999" not in str(row["phone_enc"])
+        assert row["full_name_enc"].startswith("v1.")
+
+    async def test_without_registration_consent_nothing_is_written(
+        self, alice: Caller, engine: AsyncEngine
+    ) -> None:
+        r = await alice.post(
+            "/v1/beneficiaries",
+            beneficiary_body(
+                consents=[{"purpose": "services", "granted": True, "form_version": "1"}]
+            ),
+        )
+        assert r.status_code == 422
+        assert r.headers["content-type"] == "application/problem+json"
+        assert "anonymous" in r.text
+        assert await count_rows(engine, "beneficiary") == 0
+
+    async def test_estimated_age(self, alice: Caller) -> None:
+        b = await make_beneficiary(
+            alice, date_of_birth=None, estimated_age=30, registration_date="2026-01-10"
+        )
+        assert b["date_of_birth"] == "1996-01-10"
+        assert b["date_of_birth_estimated"] is True
+
+    async def test_washington_group_derives_disability(self, alice: Caller) -> None:
+        wg = {
+            "seeing": "no_difficulty",
+            "hearing": "some_difficulty",
+            "walking": "a_lot_of_difficulty",
+            "remembering": "no_difficulty",
+            "self_care": "no_difficulty",
+            "communicating": "no_difficulty",
+        }
+        b = await make_beneficiary(alice, disability=None, washington_group=wg)
+        assert b["disability"] == "yes"
+        r = await alice.post(
+            "/v1/beneficiaries", beneficiary_body(disability="no", washington_group=wg)
+        )
+        assert r.status_code == 422
+
+
+class TestBadInput:
+    async def _rejected(
+        self, alice: Caller, engine: AsyncEngine, response: Any, status: int
+    ) -> dict[str, Any]:
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert await count_rows(engine, "beneficiary") == 0
+        assert await count_rows(engine, "outbox_event") == 0
+        body: dict[str, Any] = response.json()
+        assert body["status"] == status
+        assert body["type"].startswith("https://")
+        return body
+
+    async def test_future_date_of_birth(
+        self, alice: Caller, engine: AsyncEngine
+    ) -> None:
+        r = await alice.post(
+            "/v1/beneficiaries", beneficiary_body(date_of_birth="2999-01-01")
+        )
+        body = await self._rejected(alice, engine, r, 422)
+        assert any(e["loc"][-1] == "date_of_birth" for e in body["errors"])
+
+    async def test_unknown_enum_value(self, alice: Caller, engine: AsyncEngine) -> None:
+        r = await alice.post(
+            "/v1/beneficiaries", beneficiary_body(marital_status="complicated")
+        )
+        body = await self._rejected(alice, engine, r, 422)
+        assert body["errors"][0]["loc"] == ["body", "marital_status"]
+
+    async def test_unknown_field(self, alice: Caller, engine: AsyncEngine) -> None:
+        r = await alice.post("/v1/beneficiaries", beneficiary_body(religion="x"))
+        await self._rejected(alice, engine, r, 422)
+
+    async def test_malformed_json(self, alice: Caller, engine: AsyncEngine) -> None:
+        r = await alice.client.post(
+            "/v1/beneficiaries",
+            content=b'{"full_name": "x",',
+            headers=alice.headers({"content-type": "application/json"}),
+        )
+        body = await self._rejected(alice, engine, r, 400)
+        assert body["type"].endswith("malformed-json")
+
+    async def test_wrong_content_type(self, alice: Caller, engine: AsyncEngine) -> None:
+        r = await alice.client.post(
+            "/v1/beneficiaries",
+            content=b"full_name=x",
+            headers=alice.headers(
+                {"content-type": "application/x-www-form-urlencoded"}
+            ),
+        )
+        await self._rejected(alice, engine, r, 415)
+
+    async def test_body_over_the_limit(
+        self, alice: Caller, engine: AsyncEngine
+    ) -> None:
+        r = await alice.post(
+            "/v1/beneficiaries", beneficiary_body(address="x" * 3_000_000)
+        )
+        await self._rejected(alice, engine, r, 413)
+
+    async def test_no_token(self, alice: Caller, engine: AsyncEngine) -> None:
+        r = await alice.client.post("/v1/beneficiaries", json=beneficiary_body())
+        await self._rejected(alice, engine, r, 401)
+        assert r.headers["www-authenticate"] == "Bearer"
+
+
+class TestDuplicates:
+    async def test_same_phone_is_flagged(self, alice: Caller) -> None:
+        first = await make_beneficiary(alice, phone="+964 770 111 2222")
+        second = await make_beneficiary(
+            alice, full_name="Other Name", phone="07701112222"
+        )
+        assert second["possible_duplicates"] == [first["id"]]
+
+    async def test_same_name_close_birth_year_is_flagged(self, alice: Caller) -> None:
+        first = await make_beneficiary(
+            alice, full_name="أحمد  علي", date_of_birth="1990-01-01"
+        )
+        second = await make_beneficiary(
+            alice, full_name="احمد علي", date_of_birth="1991-06-01"
+        )
+        far = await make_beneficiary(
+            alice, full_name="Ahmad Ali", date_of_birth="1950-01-01"
+        )
+        other = await make_beneficiary(
+            alice, full_name="احمد علي", date_of_birth="1960-01-01"
+        )
+        assert second["possible_duplicates"] == [first["id"]]
+        assert far["possible_duplicates"] == []
+        assert other["possible_duplicates"] == []
+
+    async def test_other_organisations_people_are_never_compared(
+        self, alice: Caller, bob: Caller
+    ) -> None:
+        await make_beneficiary(alice, phone="0750 000 1111")
+        theirs = await make_beneficiary(bob, phone="0750 000 1111")
+        assert theirs["possible_duplicates"] == []
+
+
+class TestSearch:
+    async def test_by_name_and_phone_through_blind_index(self, alice: Caller) -> None:
+        b = await make_beneficiary(
+            alice, full_name="Shirin  Dilshad", phone="0751 222 3344"
+        )
+        await make_beneficiary(alice, full_name="Someone Else")
+        r = await alice.get("/v1/beneficiaries", params={"name": "shirin dilshad"})
+        assert [i["id"] for i in r.json()["items"]] == [b["id"]]
+        assert "full_name" not in r.json()["items"][0]
+        r = await alice.get("/v1/beneficiaries", params={"phone": "+964751 222 3344"})
+        assert [i["id"] for i in r.json()["items"]] == [b["id"]]
+
+    async def test_cursor_pagination_visits_everyone_once(self, alice: Caller) -> None:
+        ids = {(await make_beneficiary(alice))["id"] for _ in range(7)}
+        seen: list[str] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"limit": 3}
+            if cursor:
+                params["cursor"] = cursor
+            page = (await alice.get("/v1/beneficiaries", params=params)).json()
+            seen += [i["id"] for i in page["items"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert sorted(seen) == sorted(ids)
+
+    async def test_garbage_cursor_is_a_clear_400(self, alice: Caller) -> None:
+        r = await alice.get("/v1/beneficiaries", params={"cursor": "not-a-cursor"})
+        assert r.status_code == 400
+        assert r.headers["content-type"] == "application/problem+json"
+
+
+class TestUpdate:
+    async def test_if_match_is_required(self, alice: Caller) -> None:
+        b = await make_beneficiary(alice)
+        r = await alice.patch(
+            f"/v1/beneficiaries/{b['id']}", {"marital_status": "widowed"}
+        )
+        assert r.status_code == 428
+
+    async def test_edit_and_stale_edit(self, alice: Caller) -> None:
+        b = await make_beneficiary(alice)
+        path = f"/v1/beneficiaries/{b['id']}"
+        r = await alice.patch(
+            path, {"marital_status": "widowed"}, headers={"If-Match": '"1"'}
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["version"] == 2
+        assert r.json()["marital_status"] == "widowed"
+        assert r.json()["full_name"] == b["full_name"]
+        stale = await alice.patch(
+            path, {"marital_status": "single"}, headers={"If-Match": '"1"'}
+        )
+        assert stale.status_code == 409
+        assert stale.json()["current"]["version"] == 2
+        assert stale.json()["current"]["marital_status"] == "widowed"
+
+    async def test_inconsistent_edit_is_rejected(self, alice: Caller) -> None:
+        b = await make_beneficiary(alice, registration_date="2020-01-01")
+        r = await alice.patch(
+            f"/v1/beneficiaries/{b['id']}",
+            {"date_of_birth": "2021-01-01"},
+            headers={"If-Match": '"1"'},
+        )
+        assert r.status_code == 422
+
+
+class TestIdempotencyKey:
+    async def test_retry_returns_the_first_result(
+        self, alice: Caller, engine: AsyncEngine
+    ) -> None:
+        body = beneficiary_body()
+        first = await alice.post(
+            "/v1/beneficiaries", body, headers={"Idempotency-Key": "k-1"}
+        )
+        again = await alice.post(
+            "/v1/beneficiaries", body, headers={"Idempotency-Key": "k-1"}
+        )
+        assert first.status_code == again.status_code == 201
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.json()["id"] == first.json()["id"]
+        assert await count_rows(engine, "beneficiary") == 1
+
+    async def test_same_key_other_body_is_refused(self, alice: Caller) -> None:
+        await alice.post(
+            "/v1/beneficiaries", beneficiary_body(), headers={"Idempotency-Key": "k-2"}
+        )
+        r = await alice.post(
+            "/v1/beneficiaries", beneficiary_body(), headers={"Idempotency-Key": "k-2"}
+        )
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["type"] == "idempotency_key_reused"
+
+
+class TestAudit:
+    async def test_every_read_is_logged_with_reason(
+        self, alice: Caller, issue: Any
+    ) -> None:
+        from shared.auth import Role
+
+        b = await make_beneficiary(alice)
+        await alice.get(
+            f"/v1/beneficiaries/{b['id']}", headers={"X-Access-Reason": "follow-up"}
+        )
+        auditor = issue(alice.org, Role.auditor)
+        r = await auditor.get("/v1/audit", params={"entity_id": b["id"]})
+        assert r.status_code == 200
+        actions = [(e["action"], e["subject"], e["reason"]) for e in r.json()]
+        assert ("read", "alice", "follow-up") in actions
+        assert ("create", "alice", None) in actions
+        assert (await alice.get("/v1/audit")).status_code == 403
