@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from typing import Any
+
+from arq import func
+from arq.worker import Worker
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from services.beneficiary.db import OutboxEvent
+from services.beneficiary.outbox.jobs import publish_outbox
+from shared.auth import Role
+from shared.contracts.events import EventFeedPage
+from shared.queue import deserialize_job, redis_settings, serialize_job
+from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+from tests.conftest import REDIS_URL
+
+
+def raw_event(org_id: str, n: int) -> OutboxEvent:
+    import uuid
+
+    return OutboxEvent(
+        type="test.event",
+        organisation_id=uuid.UUID(org_id),
+        entity_type="test",
+        entity_id=uuid.uuid4(),
+        data={"n": n},
+    )
+
+
+async def read_all(reader: Caller, after: int = 0) -> EventFeedPage:
+    r = await reader.get("/v1/events", params={"after": after, "limit": 5000})
+    assert r.status_code == 200, r.text
+    return EventFeedPage.model_validate(r.json())
+
+
+class TestChangeFeed:
+    async def test_events_of_writes_carry_no_pii(
+        self, alice: Caller, issue: Any
+    ) -> None:
+        b = await make_beneficiary(
+            alice,
+            full_name="Secret Name",
+            phone="0770 111 9999",
+            address="Camp 4 tent 9",
+        )
+        await record_service(alice, b["id"])
+        reader = issue(alice.org, Role.service)
+        page = await read_all(reader)
+        types = [e.type for e in page.events]
+        assert types[:3] == [
+            "beneficiary.registered",
+            "consent.recorded",
+            "consent.recorded",
+        ]
+        assert "service_record.recorded" in types
+        dumped = json.dumps([e.model_dump(mode="json") for e in page.events])
+        for secret in ("Secret Name", "0770", "111 9999", "Camp 4", "1990-04-01"):
+            assert secret not in dumped
+        positions = [e.position for e in page.events]
+        assert positions == sorted(set(positions))
+
+    async def test_a_late_commit_is_not_skipped(
+        self, engine: AsyncEngine, alice: Caller, issue: Any
+    ) -> None:
+        """A transaction that started first but commits last still appears
+        after the reader's cursor."""
+        reader = issue(alice.org, Role.service)
+        async with AsyncSession(engine) as slow:
+            await slow.begin()
+            slow.add(raw_event(alice.org.id, 1))
+            await slow.flush()
+            async with AsyncSession(engine) as fast, fast.begin():
+                fast.add(raw_event(alice.org.id, 2))
+            first = await read_all(reader)
+            assert [e.data["n"] for e in first.events] == [2]
+            await slow.commit()
+        second = await read_all(reader, first.next_after)
+        assert [e.data["n"] for e in second.events] == [1]
+        assert second.events[0].position > first.next_after
+
+    async def test_concurrent_writers_and_a_polling_reader(
+        self, engine: AsyncEngine, alice: Caller, issue: Any
+    ) -> None:
+        """Writers commit in random order while a reader polls: the reader
+        ends with every event exactly once, in increasing positions."""
+        reader = issue(alice.org, Role.service)
+        writers = 40
+
+        async def write(n: int) -> None:
+            async with AsyncSession(engine) as session, session.begin():
+                session.add(raw_event(alice.org.id, n))
+                await session.flush()
+                await asyncio.sleep(random.uniform(0, 0.05))
+
+        seen: list[int] = []
+        positions: list[int] = []
+        after = 0
+
+        async def poll_until_done() -> None:
+            nonlocal after
+            while len(seen) < writers:
+                page = await read_all(reader, after)
+                seen.extend(e.data["n"] for e in page.events)
+                positions.extend(e.position for e in page.events)
+                after = page.next_after
+                await asyncio.sleep(0.005)
+
+        await asyncio.wait_for(
+            asyncio.gather(poll_until_done(), *(write(n) for n in range(writers))), 30
+        )
+        assert sorted(seen) == list(range(writers))
+        assert positions == sorted(positions) and len(set(positions)) == writers
+
+    async def test_people_see_only_their_organisation(
+        self, alice: Caller, bob: Caller, issue: Any
+    ) -> None:
+        mine = await make_beneficiary(alice)
+        await make_beneficiary(bob)
+        manager = issue(bob.org, Role.programme_manager)
+        page = await read_all(manager)
+        assert page.events and all(
+            str(e.organisation_id) == bob.org.id for e in page.events
+        )
+        assert mine["id"] not in json.dumps(page.model_dump(mode="json"))
+        assert (await alice.get("/v1/events")).status_code == 403
+
+
+class TestPublishJob:
+    async def test_a_real_arq_worker_sequences_the_outbox(
+        self, app: FastAPI, engine: AsyncEngine, alice: Caller
+    ) -> None:
+        """Writes enqueue publish_outbox on Redis; a real worker runs it."""
+        await make_beneficiary(alice)
+        await make_beneficiary(alice)
+        async with AsyncSession(engine) as session:
+            pending = (
+                (
+                    await session.execute(
+                        select(OutboxEvent).where(OutboxEvent.position.is_(None))
+                    )  # type: ignore[union-attr]
+                )
+                .scalars()
+                .all()
+            )
+        assert pending, "writes should leave events for the job to sequence"
+        worker = Worker(
+            functions=[func(publish_outbox, keep_result=0)],
+            redis_settings=redis_settings(REDIS_URL),
+            queue_name="beneficiary",
+            burst=True,
+            poll_delay=0.05,
+            ctx={"runtime": app.state.runtime},
+            job_serializer=serialize_job,
+            job_deserializer=deserialize_job,
+            handle_signals=False,
+        )
+        try:
+            await worker.main()
+        finally:
+            await worker.close()
+        assert worker.jobs_complete >= 1
+        assert worker.jobs_failed == 0
+        async with AsyncSession(engine) as session:
+            positions = (
+                (await session.execute(select(OutboxEvent.position))).scalars().all()
+            )
+        assert None not in positions
+        assert sorted(positions) == list(range(1, len(positions) + 1))  # type: ignore[type-var]

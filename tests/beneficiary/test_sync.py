@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.auth import Role
+from tests.beneficiary.conftest import CONSENTS, Caller, beneficiary_body, count_rows
+
+
+def offline_person(**overrides: Any) -> dict[str, Any]:
+    data = beneficiary_body(**overrides)
+    data.pop("consents")
+    return data
+
+
+def offline_batch() -> dict[str, Any]:
+    person_id = str(uuid.uuid4())
+    return {
+        "device_id": "tablet-7",
+        "beneficiaries": [
+            {
+                "id": person_id,
+                "data": offline_person(full_name="Offline Person"),
+                "consents": CONSENTS,
+            }
+        ],
+        "service_records": [
+            {
+                "id": str(uuid.uuid4()),
+                "data": {
+                    "beneficiary_id": person_id,
+                    "activity_code": "pfa",
+                    "service_date": "2026-02-03",
+                    "modality": "in_person",
+                },
+            },
+            {
+                "id": str(uuid.uuid4()),
+                "data": {
+                    "beneficiary_id": person_id,
+                    "activity_code": "remote_pfa",
+                    "service_date": "2026-02-05",
+                    "modality": "remote_phone",
+                },
+            },
+        ],
+    }
+
+
+class TestBatch:
+    async def test_created_then_replayed_three_times_changes_nothing(
+        self, alice: Caller, engine: AsyncEngine
+    ) -> None:
+        batch = offline_batch()
+        first = await alice.post("/v1/sync", batch)
+        assert first.status_code == 200, first.text
+        assert [r["status"] for r in first.json()["results"]] == ["created"] * 3
+        events = await count_rows(engine, "outbox_event")
+        for _ in range(3):
+            again = await alice.post("/v1/sync", batch)
+            assert [r["status"] for r in again.json()["results"]] == ["unchanged"] * 3
+        assert await count_rows(engine, "beneficiary") == 1
+        assert await count_rows(engine, "service_record") == 2
+        assert await count_rows(engine, "outbox_event") == events
+        assert await count_rows(engine, "sync_conflict") == 0
+
+    async def test_offline_edit_on_current_version_applies(self, alice: Caller) -> None:
+        batch = offline_batch()
+        await alice.post("/v1/sync", batch)
+        change = batch["beneficiaries"][0]
+        change["base_version"] = 1
+        change["data"]["marital_status"] = "widowed"
+        r = await alice.post("/v1/sync", {"beneficiaries": [change]})
+        assert r.json()["results"][0]["status"] == "updated"
+        assert r.json()["results"][0]["version"] == 2
+        replay = await alice.post("/v1/sync", {"beneficiaries": [change]})
+        assert replay.json()["results"][0]["status"] == "unchanged"
+
+    async def test_conflicting_edit_is_kept_and_resolvable(
+        self, alice: Caller, issue: Any
+    ) -> None:
+        batch = offline_batch()
+        await alice.post("/v1/sync", batch)
+        person = batch["beneficiaries"][0]
+        path = f"/v1/beneficiaries/{person['id']}"
+        online = await alice.patch(
+            path, {"marital_status": "divorced"}, headers={"If-Match": '"1"'}
+        )
+        assert online.status_code == 200
+        offline = {
+            **person,
+            "base_version": 1,
+            "data": {**person["data"], "phone": "0770 555 6666"},
+        }
+        r = await alice.post(
+            "/v1/sync", {"device_id": "tablet-9", "beneficiaries": [offline]}
+        )
+        result = r.json()["results"][0]
+        assert result["status"] == "conflict"
+        assert result["server_copy"]["marital_status"] == "divorced"
+        assert result["server_copy"]["phone"] is None
+        again = await alice.post(
+            "/v1/sync", {"device_id": "tablet-9", "beneficiaries": [offline]}
+        )
+        assert again.json()["results"][0]["conflict_id"] == result["conflict_id"]
+
+        assert (await alice.get("/v1/sync/conflicts")).status_code == 403
+        supervisor = issue(alice.org, Role.supervisor)
+        conflicts = (await supervisor.get("/v1/sync/conflicts")).json()
+        assert len(conflicts) == 1
+        assert conflicts[0]["client_version"]["phone"] == "0770 555 6666"
+        assert conflicts[0]["device_id"] == "tablet-9"
+        resolved = await supervisor.post(
+            f"/v1/sync/conflicts/{result['conflict_id']}/resolve",
+            {"resolution": "apply_client"},
+        )
+        assert resolved.status_code == 200, resolved.text
+        now = (await alice.get(path)).json()
+        assert now["phone"] == "0770 555 6666"
+        assert now["version"] == 3
+        twice = await supervisor.post(
+            f"/v1/sync/conflicts/{result['conflict_id']}/resolve",
+            {"resolution": "keep_server"},
+        )
+        assert twice.status_code == 409
+        assert (await supervisor.get("/v1/sync/conflicts")).json() == []
+
+    async def test_rejected_record_leaves_no_trace_and_others_commit(
+        self, alice: Caller, engine: AsyncEngine
+    ) -> None:
+        batch = offline_batch()
+        batch["service_records"][0]["data"]["activity_code"] = "no_such_activity"
+        r = await alice.post("/v1/sync", batch)
+        statuses = [x["status"] for x in r.json()["results"]]
+        assert statuses == ["created", "rejected", "created"]
+        assert r.json()["results"][1]["errors"][0]["loc"] == ["body", "activity_code"]
+        assert await count_rows(engine, "service_record") == 1
+
+    async def test_new_person_without_consent_is_rejected(self, alice: Caller) -> None:
+        batch = offline_batch()
+        batch["beneficiaries"][0]["consents"] = []
+        batch["service_records"] = []
+        r = await alice.post("/v1/sync", batch)
+        assert r.json()["results"][0]["status"] == "rejected"
+
+    async def test_malformed_batch_writes_nothing(
+        self, alice: Caller, engine: AsyncEngine
+    ) -> None:
+        batch = offline_batch()
+        batch["service_records"][1]["data"]["service_date"] = "2999-01-01"
+        r = await alice.post("/v1/sync", batch)
+        assert r.status_code == 422
+        assert await count_rows(engine, "beneficiary") == 0
+
+    async def test_other_organisations_ids_are_not_found(
+        self, alice: Caller, bob: Caller
+    ) -> None:
+        batch = offline_batch()
+        await alice.post("/v1/sync", batch)
+        hijack = {**batch["beneficiaries"][0], "base_version": 1}
+        r = await bob.post("/v1/sync", {"beneficiaries": [hijack]})
+        assert r.json()["results"][0]["status"] == "rejected"
+        assert (await alice.get(f"/v1/beneficiaries/{hijack['id']}")).json()[
+            "version"
+        ] == 1
+
+
+class TestPull:
+    async def test_changes_since_cursor(self, alice: Caller, bob: Caller) -> None:
+        batch = offline_batch()
+        await alice.post("/v1/sync", batch)
+        await bob.post("/v1/sync", offline_batch())
+        first = (await alice.get("/v1/sync/changes")).json()
+        assert [b["id"] for b in first["beneficiaries"]] == [
+            batch["beneficiaries"][0]["id"]
+        ]
+        assert len(first["service_records"]) == 2
+        cursor = first["next_cursor"]
+        nothing = (
+            await alice.get("/v1/sync/changes", params={"cursor": cursor})
+        ).json()
+        assert nothing["beneficiaries"] == [] and nothing["service_records"] == []
+        path = f"/v1/beneficiaries/{batch['beneficiaries'][0]['id']}"
+        await alice.patch(path, {"nationality": "SYR"}, headers={"If-Match": '"1"'})
+        later = (await alice.get("/v1/sync/changes", params={"cursor": cursor})).json()
+        assert [b["nationality"] for b in later["beneficiaries"]] == ["SYR"]
+        assert later["next_cursor"] > cursor
