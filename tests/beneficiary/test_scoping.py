@@ -1,0 +1,183 @@
+"""Object-level authorisation: walk every route with another organisation's
+token and expect nothing of the first organisation's data."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from fastapi import FastAPI
+
+from shared.auth import Role
+from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+
+# Directory data every authenticated caller may read (not owned by an org).
+SHARED_DIRECTORY = {
+    "/v1/organisations/{organisation_id}",
+    "/v1/locations/{location_id}",
+}
+
+BODIES: dict[tuple[str, str], Any] = {
+    ("PATCH", "/v1/beneficiaries/{beneficiary_id}"): {"marital_status": "single"},
+    ("POST", "/v1/beneficiaries/{beneficiary_id}/consents"): [
+        {"purpose": "services", "granted": False, "form_version": "x"}
+    ],
+    ("PATCH", "/v1/service-records/{record_id}"): {"duration_minutes": 5},
+    ("POST", "/v1/service-records/{record_id}/void"): {"reason": "hostile"},
+    ("POST", "/v1/sync/conflicts/{conflict_id}/resolve"): {
+        "resolution": "apply_client"
+    },
+}
+
+
+async def alices_world(
+    alice: Caller, issue: Any, site_ids: list[str]
+) -> dict[str, str]:
+    """One of every object org A owns, including an open sync conflict."""
+    person = await make_beneficiary(alice, site_id=site_ids[0])
+    record = await record_service(alice, person["id"])
+    group = await alice.post(
+        "/v1/group-activities",
+        {
+            "activity_code": "caregiver_session",
+            "activity_date": "2026-03-01",
+            "attendee_ids": [person["id"]],
+        },
+    )
+    anonymous = await alice.post(
+        "/v1/anonymous-services",
+        {
+            "activity_code": "awareness_session",
+            "service_date": "2026-03-01",
+            "counts": [{"count": 3}],
+        },
+    )
+    await alice.patch(
+        f"/v1/beneficiaries/{person['id']}",
+        {"nationality": "SYR"},
+        headers={"If-Match": '"1"'},
+    )
+    stale = {
+        k: v
+        for k, v in person.items()
+        if k
+        in {
+            "full_name",
+            "phone",
+            "address",
+            "sex",
+            "date_of_birth",
+            "marital_status",
+            "disability",
+            "displacement_status",
+            "nationality",
+            "site_id",
+            "registration_date",
+            "registration_channel",
+        }
+    }
+    stale["nationality"] = "TUR"
+    sync = await alice.post(
+        "/v1/sync",
+        {"beneficiaries": [{"id": person["id"], "base_version": 1, "data": stale}]},
+    )
+    conflict_id = sync.json()["results"][0]["conflict_id"]
+    assert conflict_id
+    return {
+        "beneficiary_id": person["id"],
+        "record_id": record["id"],
+        "group_id": group.json()["id"],
+        "conflict_id": conflict_id,
+        "anonymous_id": anonymous.json()["id"],
+    }
+
+
+async def test_every_route_hides_another_organisations_data(
+    app: FastAPI, alice: Caller, issue: Any, bob: Caller, site_ids: list[str]
+) -> None:
+    ids = await alices_world(alice, issue, site_ids)
+    before = (await alice.get(f"/v1/beneficiaries/{ids['beneficiary_id']}")).json()
+    intruder = issue(
+        bob.org,
+        Role.case_worker,
+        Role.supervisor,
+        Role.programme_manager,
+        Role.auditor,
+        Role.me_officer,
+        subject="intruder",
+    )
+    checked = 0
+    for template, operations in app.openapi()["paths"].items():
+        if not template.startswith("/v1") or template in SHARED_DIRECTORY:
+            continue
+        params = re.findall(r"{(\w+)}", template)
+        for method in (m.upper() for m in operations):
+            if params:
+                path = template
+                for name in params:
+                    key = "anonymous_id" if "anonymous" in template else name
+                    path = path.replace(f"{{{name}}}", ids[key])
+                body = BODIES.get((method, template))
+                if method in {"POST", "PATCH"}:
+                    assert body is not None, f"add a body for {method} {template}"
+                response = await intruder.client.request(
+                    method,
+                    path,
+                    json=body,
+                    headers=intruder.headers({"If-Match": '"1"'}),
+                )
+                assert response.status_code in {403, 404}, (method, path, response.text)
+            elif method == "GET":
+                response = await intruder.get(template)
+                assert response.status_code in {200, 403}, (template, response.text)
+                leaked = [v for v in ids.values() if v in response.text]
+                assert not leaked, (template, leaked)
+            checked += 1
+    assert checked >= 15
+    after = (await alice.get(f"/v1/beneficiaries/{ids['beneficiary_id']}")).json()
+    assert after["version"] == before["version"]
+    assert after["consents"] == before["consents"]
+
+
+async def test_guessing_ids_reveals_nothing(alice: Caller, bob: Caller) -> None:
+    mine = await make_beneficiary(alice)
+    unknown = await bob.get(f"/v1/beneficiaries/{uuid.uuid4()}")
+    foreign = await bob.get(f"/v1/beneficiaries/{mine['id']}")
+    assert unknown.status_code == foreign.status_code == 404
+    assert json.loads(unknown.text)["detail"] == json.loads(foreign.text)["detail"]
+
+
+async def test_site_scope(alice: Caller, issue: Any, site_ids: list[str]) -> None:
+    here, there = site_ids[0], site_ids[1]
+    at_there = await make_beneficiary(alice, site_id=there)
+    local = issue(alice.org, Role.case_worker, sites=[here])
+    assert (await local.get(f"/v1/beneficiaries/{at_there['id']}")).status_code == 404
+    listed = (await local.get("/v1/beneficiaries")).json()["items"]
+    assert at_there["id"] not in [b["id"] for b in listed]
+    r = await local.post(
+        "/v1/beneficiaries",
+        {**(await _body()), "site_id": there},
+    )
+    assert r.status_code == 403
+    mine = await make_beneficiary(local, site_id=here)
+    assert (await local.get(f"/v1/beneficiaries/{mine['id']}")).status_code == 200
+
+
+async def _body() -> dict[str, Any]:
+    from tests.beneficiary.conftest import beneficiary_body
+
+    return beneficiary_body()
+
+
+async def test_roles_are_enforced(issue: Any, orgs: dict[str, Any]) -> None:
+    me = issue(orgs["a"], Role.me_officer)
+    assert (await me.get("/v1/beneficiaries")).status_code == 403
+    worker = issue(orgs["a"], Role.case_worker)
+    r = await worker.post("/v1/organisations", {"name": "Rogue", "type": "cso"})
+    assert r.status_code == 403
+    r = await worker.post(
+        "/v1/locations", {"name": "Test site", "level": "governorate"}
+    )
+    assert r.status_code == 403
