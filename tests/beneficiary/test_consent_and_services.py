@@ -70,7 +70,8 @@ class TestConsent:
                 .mappings()
                 .one()
             )
-        assert row["full_name_enc"] is None and row["name_index"] is None
+        assert row["full_name_enc"] is None
+        assert row["name_index"] is None
         assert row["phone_index"] is None
         search = await alice.get("/v1/beneficiaries", params={"phone": "0770 123 4567"})
         assert search.json()["items"] == []

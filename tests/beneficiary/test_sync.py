@@ -181,7 +181,8 @@ class TestPull:
         nothing = (
             await alice.get("/v1/sync/changes", params={"cursor": cursor})
         ).json()
-        assert nothing["beneficiaries"] == [] and nothing["service_records"] == []
+        assert nothing["beneficiaries"] == []
+        assert nothing["service_records"] == []
         path = f"/v1/beneficiaries/{batch['beneficiaries'][0]['id']}"
         await alice.patch(path, {"nationality": "SYR"}, headers={"If-Match": '"1"'})
         later = (await alice.get("/v1/sync/changes", params={"cursor": cursor})).json()

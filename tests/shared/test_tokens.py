@@ -99,25 +99,35 @@ async def test_other_key(verifier: TokenVerifier, tmp_path: Path) -> None:
 async def test_hmac_with_public_key_confusion(
     key: LocalSigningKey, verifier: TokenVerifier
 ) -> None:
+    """HS256 signed with the public key as the secret: the classic confusion."""
+    import hashlib
+    import hmac
+
     from cryptography.hazmat.primitives import serialization
 
     public_pem = key.private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    with pytest.raises(Exception):  # noqa: B017  pyjwt refuses to sign, or we refuse
-        token = jwt.encode(
-            {
-                "sub": "u1",
-                "org": str(ORG),
-                "roles": ["admin"],
-                "iss": "iss",
-                "aud": "aud",
-                "exp": 9999999999,
-            },
-            public_pem,
-            algorithm="HS256",
-        )
-        await verifier.verify(token)
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    claims = {
+        "sub": "u1",
+        "org": str(ORG),
+        "roles": ["admin"],
+        "iss": "iss",
+        "aud": "aud",
+        "exp": 9999999999,
+    }
+    signing_input = (
+        b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        + "."
+        + b64(json.dumps(claims).encode())
+    )
+    signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    with pytest.raises(Unauthorized):
+        await verifier.verify(f"{signing_input}.{b64(signature)}")
 
 
 async def test_unknown_role(key: LocalSigningKey, verifier: TokenVerifier) -> None:
