@@ -71,11 +71,15 @@ async def seed(client: httpx.AsyncClient, settings: ServiceSettings) -> dict[str
             "partner": by_name["Sunrise Community Organisation (demo)"],
         }
     lead = await _post(
-        client, "/v1/organisations", admin,
+        client,
+        "/v1/organisations",
+        admin,
         {"name": "IOM Iraq MHPSS (demo)", "type": "un_agency"},
     )
     partner = await _post(
-        client, "/v1/organisations", admin,
+        client,
+        "/v1/organisations",
+        admin,
         {
             "name": "Sunrise Community Organisation (demo)",
             "type": "cso",
@@ -95,7 +99,9 @@ async def seed(client: httpx.AsyncClient, settings: ServiceSettings) -> dict[str
     for i, (name, sex, born, marital, displacement, phone) in enumerate(PEOPLE):
         worker = tokens["case_worker"] if i < 3 else tokens["partner_case_worker"]
         person = await _post(
-            client, "/v1/beneficiaries", _auth(worker),
+            client,
+            "/v1/beneficiaries",
+            _auth(worker),
             {
                 "full_name": name,
                 "phone": phone,
@@ -114,7 +120,9 @@ async def seed(client: httpx.AsyncClient, settings: ServiceSettings) -> dict[str
         people.append((person, worker))
     for i, (person, worker) in enumerate(people):
         await _post(
-            client, "/v1/service-records", _auth(worker),
+            client,
+            "/v1/service-records",
+            _auth(worker),
             {
                 "beneficiary_id": person["id"],
                 "activity_code": ["individual_counselling", "pfa"][i % 2],
@@ -125,7 +133,9 @@ async def seed(client: httpx.AsyncClient, settings: ServiceSettings) -> dict[str
             },
         )
     await _post(
-        client, "/v1/group-activities", _auth(tokens["case_worker"]),
+        client,
+        "/v1/group-activities",
+        _auth(tokens["case_worker"]),
         {
             "activity_code": "guided_group_discussion",
             "activity_date": str(today - timedelta(days=3)),
@@ -139,7 +149,9 @@ async def seed(client: httpx.AsyncClient, settings: ServiceSettings) -> dict[str
         },
     )
     await _post(
-        client, "/v1/anonymous-services", _auth(tokens["partner_case_worker"]),
+        client,
+        "/v1/anonymous-services",
+        _auth(tokens["partner_case_worker"]),
         {
             "activity_code": "awareness_session",
             "service_date": str(today - timedelta(days=2)),
@@ -163,6 +175,8 @@ async def _post(
 ) -> dict[str, Any]:
     response = await client.post(path, json=body, headers=headers)
     if response.status_code >= 300:
-        raise RuntimeError(f"demo seed: {path} -> {response.status_code} {response.text}")
+        raise RuntimeError(
+            f"demo seed: {path} -> {response.status_code} {response.text}"
+        )
     result: dict[str, Any] = response.json()
     return result

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from services import demo
 from services.beneficiary.app import create_app as create_beneficiary
@@ -50,7 +50,7 @@ def create_stack(*, base_url: str, load_demo: bool = True) -> Starlette:
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    routes = [Route("/", index), Route("/healthz", healthz)]
+    routes: list[BaseRoute] = [Route("/", index), Route("/healthz", healthz)]
     routes += [Mount(f"/{name}", app=app) for name, app in apps.items()]
     return Starlette(routes=routes, lifespan=lifespan)
 
@@ -60,7 +60,9 @@ async def _load_demo(beneficiary_app: FastAPI, base_url: str) -> None:
     if settings.auth_jwks_url:
         return
     transport = httpx.ASGITransport(app=beneficiary_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://stack") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://stack"
+    ) as client:
         orgs = await demo.seed(client, settings)
     tokens = demo.demo_tokens(settings, orgs)
     path = settings.data_dir / "demo-tokens.json"
@@ -72,8 +74,10 @@ async def _load_demo(beneficiary_app: FastAPI, base_url: str) -> None:
         f"  Demo tokens (30 days) are in {path}; for example:\n"
         f"    TOKEN=$(python -c \"import json;print(json.load(open('{path}'))"
         f"['tokens']['case_worker'])\")\n"
-        f"    curl -H \"Authorization: Bearer $TOKEN\" {base_url}/beneficiary/v1/beneficiaries\n"
-        f"  Other tokens: python -m shared.tokens --org <org id> --role case_worker --sub <user>\n",
+        f'    curl -H "Authorization: Bearer $TOKEN" '
+        f"{base_url}/beneficiary/v1/beneficiaries\n"
+        "  Other tokens: python -m shared.tokens --org <org id> "
+        "--role case_worker --sub <user>\n",
         flush=True,
     )
 

@@ -5,7 +5,6 @@ only ever inserted. On PostgreSQL a trigger from the migrations refuses UPDATE
 and DELETE, so not even a bug in the application can rewrite history.
 """
 
-
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime

@@ -18,7 +18,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from shared.auth import Principal
 from shared.db import UTCDateTime, utcnow
@@ -77,9 +77,9 @@ async def find_replay(
     record = (
         await session.execute(
             select(model).where(
-                model.organisation_id == principal.organisation_id,
-                model.subject == principal.subject,
-                model.key == key,
+                col(model.organisation_id) == principal.organisation_id,
+                col(model.subject) == principal.subject,
+                col(model.key) == key,
             )
         )
     ).scalar_one_or_none()

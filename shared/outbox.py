@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import JSON, BigInteger, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from shared.contracts.events import EventEnvelope
 from shared.db import UTCDateTime, utcnow
@@ -78,17 +78,17 @@ async def sequence_pending_events(
         async with AsyncSession(engine) as session, session.begin():
             locked = await session.execute(
                 update(counter)
-                .where(counter.id == 1)  # type: ignore[arg-type]
-                .values(last_position=counter.last_position)
-                .returning(counter.last_position)
+                .where(col(counter.id) == 1)
+                .values(last_position=col(counter.last_position))
+                .returning(col(counter.last_position))
             )
             last = locked.scalar_one()
             pending = (
                 (
                     await session.execute(
-                        select(model.id)
-                        .where(model.position.is_(None))  # type: ignore[union-attr]
-                        .order_by(model.occurred_at, model.id)  # type: ignore[arg-type]
+                        select(col(model.id))
+                        .where(col(model.position).is_(None))
+                        .order_by(col(model.occurred_at), col(model.id))
                         .limit(SEQUENCE_BATCH)
                     )
                 )
@@ -109,7 +109,7 @@ async def sequence_pending_events(
             )
             await session.execute(
                 update(counter)
-                .where(counter.id == 1)  # type: ignore[arg-type]
+                .where(col(counter.id) == 1)
                 .values(last_position=last + len(pending))
             )
             total += len(pending)
@@ -129,12 +129,12 @@ async def read_feed(
     """Sequenced events after a position, in feed order."""
     statement = (
         select(model)
-        .where(model.position > after)  # type: ignore[operator]
-        .order_by(model.position)  # type: ignore[arg-type]
+        .where(col(model.position) > after)
+        .order_by(col(model.position))
         .limit(limit)
     )
     if organisation_id is not None:
-        statement = statement.where(model.organisation_id == organisation_id)
+        statement = statement.where(col(model.organisation_id) == organisation_id)
     rows = (await session.execute(statement)).scalars().all()
     return [
         EventEnvelope(

@@ -1,6 +1,6 @@
 """Issue a bearer token with the embedded default's local signing key.
 
-    python -m shared.tokens --org <organisation uuid> --role case_worker --sub amal
+python -m shared.tokens --org <organisation uuid> --role case_worker --sub amal
 """
 
 from __future__ import annotations

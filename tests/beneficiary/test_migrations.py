@@ -5,6 +5,7 @@ from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.beneficiary.db import metadata
 from services.beneficiary.migrations.runner import alembic_config, upgrade_to_head
@@ -42,14 +43,10 @@ async def test_empty_postgres_upgrades_to_head_and_back() -> None:
         await engine.dispose()
 
 
-async def test_schema_matches_the_models(engine: object) -> None:
+async def test_schema_matches_the_models(engine: AsyncEngine) -> None:
     """No model change without a migration."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
-
-    from tests.beneficiary.conftest import AsyncEngine
-
-    assert isinstance(engine, AsyncEngine)
 
     def diff(connection: Connection) -> list[object]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -59,10 +56,7 @@ async def test_schema_matches_the_models(engine: object) -> None:
         assert await conn.run_sync(diff) == []
 
 
-async def test_the_audit_log_is_append_only(alice: Caller, engine: object) -> None:
-    from tests.beneficiary.conftest import AsyncEngine
-
-    assert isinstance(engine, AsyncEngine)
+async def test_the_audit_log_is_append_only(alice: Caller, engine: AsyncEngine) -> None:
     await make_beneficiary(alice)
     async with engine.connect() as conn:
         with pytest.raises(DBAPIError, match="append-only"):

@@ -10,6 +10,7 @@ from arq.worker import Worker
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import col
 
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.outbox.jobs import publish_outbox
@@ -141,8 +142,8 @@ class TestPublishJob:
             pending = (
                 (
                     await session.execute(
-                        select(OutboxEvent).where(OutboxEvent.position.is_(None))
-                    )  # type: ignore[union-attr]
+                        select(OutboxEvent).where(col(OutboxEvent.position).is_(None))
+                    )
                 )
                 .scalars()
                 .all()
@@ -167,7 +168,9 @@ class TestPublishJob:
         assert worker.jobs_failed == 0
         async with AsyncSession(engine) as session:
             positions = (
-                (await session.execute(select(OutboxEvent.position))).scalars().all()
+                (await session.execute(select(col(OutboxEvent.position))))
+                .scalars()
+                .all()
             )
         assert None not in positions
         assert sorted(positions) == list(range(1, len(positions) + 1))  # type: ignore[type-var]

@@ -46,7 +46,7 @@ async def test_valid_token(key: LocalSigningKey, verifier: TokenVerifier) -> Non
     principal = await verifier.verify(issue(key, site_ids=[site]))
     assert principal.organisation_id == ORG
     assert principal.roles == {Role.case_worker}
-    assert principal.site_ids == {site}
+    assert principal.site_ids == frozenset({site})
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ async def test_alg_none(verifier: TokenVerifier) -> None:
             "aud": "aud",
             "exp": 9999999999,
         },
-        key=None,
+        key="",
         algorithm="none",
     )
     with pytest.raises(Unauthorized):

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
+from sqlmodel import col
 
 from services.beneficiary.access import Auditor
 from services.beneficiary.audit.models import AuditEntry
@@ -41,17 +42,17 @@ async def list_audit_entries(
     """Who read or changed which record of your organisation, newest first."""
     statement = (
         select(AuditEntry)
-        .where(AuditEntry.organisation_id == principal.organisation_id)
-        .order_by(AuditEntry.at.desc())  # type: ignore[attr-defined]
+        .where(col(AuditEntry.organisation_id) == principal.organisation_id)
+        .order_by(col(AuditEntry.at).desc())
         .limit(limit)
     )
     if entity_id is not None:
-        statement = statement.where(AuditEntry.entity_id == entity_id)
+        statement = statement.where(col(AuditEntry.entity_id) == entity_id)
     if subject is not None:
-        statement = statement.where(AuditEntry.subject == subject)
+        statement = statement.where(col(AuditEntry.subject) == subject)
     if since is not None:
         since = since if since.tzinfo else since.replace(tzinfo=UTC)
-        statement = statement.where(AuditEntry.at >= since)
+        statement = statement.where(col(AuditEntry.at) >= since)
     async with session.begin():
         rows = (await session.execute(statement)).scalars().all()
     return [AuditEntryRead.model_validate(r) for r in rows]

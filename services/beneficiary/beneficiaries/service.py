@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
+from sqlmodel import col
 
 from services.beneficiary.beneficiaries.models import (
     Beneficiary,
@@ -51,12 +52,10 @@ S = TypeVar("S", bound=Select[Any])
 def scoped(statement: S, principal: Principal) -> S:
     """Every read of beneficiaries starts here: own organisation, own sites."""
     statement = statement.where(
-        Beneficiary.organisation_id == principal.organisation_id
+        col(Beneficiary.organisation_id) == principal.organisation_id
     )
     if principal.site_ids is not None:
-        statement = statement.where(
-            Beneficiary.site_id.in_(principal.site_ids)  # type: ignore[union-attr]
-        )
+        statement = statement.where(col(Beneficiary.site_id).in_(principal.site_ids))
     return statement
 
 
@@ -69,7 +68,7 @@ async def get_beneficiary(
 ) -> Beneficiary:
     """One beneficiary in the caller's scope; anyone else's is a 404."""
     statement = scoped(select(Beneficiary), principal).where(
-        Beneficiary.id == beneficiary_id
+        col(Beneficiary.id) == beneficiary_id
     )
     if for_update:
         statement = statement.with_for_update()
@@ -184,7 +183,7 @@ def current_fields(beneficiary: Beneficiary, keyring: KeyRing) -> BeneficiaryFie
     pii = decrypt_pii(beneficiary, keyring)
     estimated = beneficiary.date_of_birth_estimated
     return BeneficiaryFields.model_construct(
-        full_name=pii["full_name"],
+        full_name=pii["full_name"] or "",
         phone=pii["phone"],
         address=pii["address"],
         sex=beneficiary.sex,
@@ -221,8 +220,8 @@ async def to_read(
 ) -> BeneficiaryRead:
     consents = await consent_service.consents_in_force(session, [beneficiary.id])
     duplicates = await session.execute(
-        select(DuplicateCandidate.candidate_id).where(
-            DuplicateCandidate.beneficiary_id == beneficiary.id
+        select(col(DuplicateCandidate.candidate_id)).where(
+            col(DuplicateCandidate.beneficiary_id) == beneficiary.id
         )
     )
     pii = decrypt_pii(beneficiary, keyring)
@@ -290,28 +289,29 @@ async def list_beneficiaries(
     statement = scoped(select(Beneficiary), principal)
     if name is not None:
         statement = statement.where(
-            Beneficiary.name_index == keyring.blind_index("name", normalise_name(name))
+            col(Beneficiary.name_index)
+            == keyring.blind_index("name", normalise_name(name))
         )
     if phone is not None:
         statement = statement.where(
-            Beneficiary.phone_index
+            col(Beneficiary.phone_index)
             == keyring.blind_index("phone", normalise_phone(phone))
         )
     if site_id is not None:
-        statement = statement.where(Beneficiary.site_id == site_id)
+        statement = statement.where(col(Beneficiary.site_id) == site_id)
     after = decode_cursor(cursor, 2)
     if after is not None:
         created, last_id = after
         statement = statement.where(
             or_(
-                Beneficiary.created_at < _parse_dt(created),  # type: ignore[operator]
-                (Beneficiary.created_at == _parse_dt(created))  # type: ignore[arg-type]
-                & (Beneficiary.id < uuid.UUID(last_id)),  # type: ignore[operator]
+                col(Beneficiary.created_at) < _parse_dt(created),
+                (col(Beneficiary.created_at) == _parse_dt(created))
+                & (col(Beneficiary.id) < uuid.UUID(last_id)),
             )
         )
     statement = statement.order_by(
-        Beneficiary.created_at.desc(),  # type: ignore[attr-defined]
-        Beneficiary.id.desc(),  # type: ignore[attr-defined]
+        col(Beneficiary.created_at).desc(),
+        col(Beneficiary.id).desc(),
     ).limit(limit + 1)
     rows = list((await session.execute(statement)).scalars())
     next_cursor = None
@@ -379,7 +379,7 @@ async def _new_code(session: AsyncSession) -> str:
     while True:
         code = "B-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
         taken = await session.execute(
-            select(Beneficiary.id).where(Beneficiary.code == code)
+            select(col(Beneficiary.id)).where(col(Beneficiary.code) == code)
         )
         if taken.first() is None:
             return code
@@ -390,15 +390,15 @@ async def _flag_duplicates(session: AsyncSession, beneficiary: Beneficiary) -> N
     same organisation. Indexes are compared, never plaintext."""
     conditions = []
     if beneficiary.phone_index:
-        conditions.append(Beneficiary.phone_index == beneficiary.phone_index)
+        conditions.append(col(Beneficiary.phone_index) == beneficiary.phone_index)
     if beneficiary.name_index:
-        conditions.append(Beneficiary.name_index == beneficiary.name_index)
+        conditions.append(col(Beneficiary.name_index) == beneficiary.name_index)
     if not conditions:
         return
     candidates = await session.execute(
         select(Beneficiary).where(
-            Beneficiary.organisation_id == beneficiary.organisation_id,
-            Beneficiary.id != beneficiary.id,
+            col(Beneficiary.organisation_id) == beneficiary.organisation_id,
+            col(Beneficiary.id) != beneficiary.id,
             or_(*conditions),
         )
     )

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.beneficiary.beneficiaries.models import (
     Beneficiary,
@@ -31,8 +32,8 @@ async def record_consents(
     """Append to the ledger. Withdrawing consent to registration erases the
     person's PII at once: only anonymous facts may be kept without it."""
     last = await session.scalar(
-        select(func.max(ConsentEntry.sequence)).where(
-            ConsentEntry.beneficiary_id == beneficiary.id
+        select(func.max(col(ConsentEntry.sequence))).where(
+            col(ConsentEntry.beneficiary_id) == beneficiary.id
         )
     )
     recorded = []
@@ -88,8 +89,8 @@ async def consents_in_force(
     """The newest entry per purpose for each beneficiary."""
     rows = await session.execute(
         select(ConsentEntry)
-        .where(ConsentEntry.beneficiary_id.in_(beneficiary_ids))  # type: ignore[attr-defined]
-        .order_by(ConsentEntry.sequence)  # type: ignore[arg-type]
+        .where(col(ConsentEntry.beneficiary_id).in_(beneficiary_ids))
+        .order_by(col(ConsentEntry.sequence))
     )
     in_force: dict[uuid.UUID, dict[ConsentPurpose, ConsentEntry]] = {
         b: {} for b in beneficiary_ids
@@ -104,8 +105,8 @@ async def list_consent_ledger(
 ) -> list[ConsentEntry]:
     rows = await session.execute(
         select(ConsentEntry)
-        .where(ConsentEntry.beneficiary_id == beneficiary_id)
-        .order_by(ConsentEntry.sequence)  # type: ignore[arg-type]
+        .where(col(ConsentEntry.beneficiary_id) == beneficiary_id)
+        .order_by(col(ConsentEntry.sequence))
     )
     return list(rows.scalars())
 

@@ -3,9 +3,11 @@ from __future__ import annotations
 import csv
 import uuid
 from importlib import resources
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.beneficiary.locations.models import Location
 from services.beneficiary.locations.schemas import LocationCreate
@@ -35,15 +37,20 @@ async def create_location(session: AsyncSession, data: LocationCreate) -> Locati
                     )
                 ],
             )
-    clash = select(Location.id).where(
-        Location.level == data.level,
-        Location.name == data.name,
-        Location.parent_id == data.parent_id
+    same_place = select(col(Location.id)).where(
+        col(Location.level) == data.level,
+        col(Location.name) == data.name,
+        col(Location.parent_id) == data.parent_id
         if data.parent_id
-        else Location.parent_id.is_(None),  # type: ignore[union-attr]
+        else col(Location.parent_id).is_(None),
     )
+    clash: Any = same_place
     if data.pcode:
-        clash = select(Location.id).where(Location.pcode == data.pcode).union(clash)
+        clash = (
+            select(col(Location.id))
+            .where(col(Location.pcode) == data.pcode)
+            .union(same_place)
+        )
     if (await session.execute(clash)).first() is not None:
         raise Conflict("A location with this P-code or name exists already.")
     location = Location(**data.model_dump(exclude_none=True))
@@ -66,13 +73,13 @@ async def list_locations(
     parent_id: uuid.UUID | None,
     pcode: str | None,
 ) -> list[Location]:
-    statement = select(Location).order_by(Location.level, Location.name)
+    statement = select(Location).order_by(col(Location.level), col(Location.name))
     if level is not None:
-        statement = statement.where(Location.level == level)
+        statement = statement.where(col(Location.level) == level)
     if parent_id is not None:
-        statement = statement.where(Location.parent_id == parent_id)
+        statement = statement.where(col(Location.parent_id) == parent_id)
     if pcode is not None:
-        statement = statement.where(Location.pcode == pcode)
+        statement = statement.where(col(Location.pcode) == pcode)
     return list((await session.execute(statement)).scalars())
 
 

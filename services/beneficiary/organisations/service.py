@@ -4,6 +4,7 @@ import uuid
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.organisations.schemas import OrganisationCreate
@@ -30,7 +31,7 @@ async def create_organisation(
                 ],
             )
     clash = await session.execute(
-        select(Organisation.id).where(Organisation.name == data.name)
+        select(col(Organisation.id)).where(col(Organisation.name) == data.name)
     )
     if clash.first() is not None:
         raise Conflict(f"An organisation named {data.name!r} exists already.")
@@ -50,7 +51,7 @@ async def get_organisation(
 
 
 async def list_organisations(session: AsyncSession) -> list[Organisation]:
-    rows = await session.execute(select(Organisation).order_by(Organisation.name))
+    rows = await session.execute(select(Organisation).order_by(col(Organisation.name)))
     return list(rows.scalars())
 
 

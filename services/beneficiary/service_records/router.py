@@ -199,7 +199,7 @@ async def record_group_activity(
                 session, principal, existing
             ),
         )
-        read = await records_service.get_group_activity(session, principal, group.id)
+        read = await records_service.group_activity_read(session, group)
     _replay_headers(response, replayed, read.version)
     if not replayed:
         await announce_writes(runtime)
@@ -215,7 +215,8 @@ async def get_group_activity(
     group_id: uuid.UUID, session: SessionDep, principal: FieldStaff
 ) -> GroupActivityRead:
     async with session.begin():
-        return await records_service.get_group_activity(session, principal, group_id)
+        group = await records_service.get_group_activity(session, principal, group_id)
+        return await records_service.group_activity_read(session, group)
 
 
 @router.post(

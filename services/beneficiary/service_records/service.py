@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.beneficiaries.models import Beneficiary, age_on
@@ -92,9 +93,9 @@ async def delivery(
 
 
 def scoped(statement: Any, principal: Principal, model: Any = ServiceRecord) -> Any:
-    statement = statement.where(model.organisation_id == principal.organisation_id)
+    statement = statement.where(col(model.organisation_id) == principal.organisation_id)
     if principal.site_ids is not None:
-        statement = statement.where(model.site_id.in_(principal.site_ids))
+        statement = statement.where(col(model.site_id).in_(principal.site_ids))
     return statement
 
 
@@ -138,7 +139,7 @@ async def get_service_record(
     for_update: bool = False,
 ) -> ServiceRecord:
     statement = scoped(select(ServiceRecord), principal).where(
-        ServiceRecord.id == record_id
+        col(ServiceRecord.id) == record_id
     )
     if for_update:
         statement = statement.with_for_update()
@@ -260,11 +261,11 @@ async def list_service_records(
 ) -> Page[ServiceRecord]:
     statement = scoped(select(ServiceRecord), principal)
     if beneficiary_id is not None:
-        statement = statement.where(ServiceRecord.beneficiary_id == beneficiary_id)
+        statement = statement.where(col(ServiceRecord.beneficiary_id) == beneficiary_id)
     if date_from is not None:
-        statement = statement.where(ServiceRecord.service_date >= date_from)
+        statement = statement.where(col(ServiceRecord.service_date) >= date_from)
     if date_to is not None:
-        statement = statement.where(ServiceRecord.service_date <= date_to)
+        statement = statement.where(col(ServiceRecord.service_date) <= date_to)
     after = decode_cursor(cursor, 2)
     if after is not None:
         try:
@@ -273,14 +274,14 @@ async def list_service_records(
             raise Invalid("The cursor is not one this API issued.") from None
         statement = statement.where(
             or_(
-                ServiceRecord.service_date < last_date,
-                (ServiceRecord.service_date == last_date)
-                & (ServiceRecord.id < last_id),
+                col(ServiceRecord.service_date) < last_date,
+                (col(ServiceRecord.service_date) == last_date)
+                & (col(ServiceRecord.id) < last_id),
             )
         )
     statement = statement.order_by(
-        ServiceRecord.service_date.desc(),
-        ServiceRecord.id.desc(),  # type: ignore[attr-defined]
+        col(ServiceRecord.service_date).desc(),
+        col(ServiceRecord.id).desc(),
     ).limit(limit + 1)
     rows = list((await session.execute(statement)).scalars())
     next_cursor = None
@@ -352,7 +353,7 @@ async def _attendees(
         return []
     rows = await session.execute(
         beneficiaries_service.scoped(select(Beneficiary), principal).where(
-            Beneficiary.id.in_(ids)  # type: ignore[attr-defined]
+            col(Beneficiary.id).in_(ids)
         )
     )
     found = {b.id: b for b in rows.scalars()}
@@ -374,20 +375,28 @@ async def _attendees(
 
 async def get_group_activity(
     session: AsyncSession, principal: Principal, group_id: uuid.UUID
-) -> GroupActivityRead:
-    group = (
+) -> GroupActivity:
+    group: GroupActivity | None = (
         await session.execute(
             scoped(select(GroupActivity), principal, GroupActivity).where(
-                GroupActivity.id == group_id
+                col(GroupActivity.id) == group_id
             )
         )
     ).scalar_one_or_none()
     if group is None:
         raise NotFound("No such group activity.")
+    return group
+
+
+async def group_activity_read(
+    session: AsyncSession, group: GroupActivity
+) -> GroupActivityRead:
+    """The group with who attended (voided attendance left out)."""
+    group_id = group.id
     records = await session.execute(
         select(ServiceRecord).where(
-            ServiceRecord.group_activity_id == group_id,
-            ServiceRecord.voided.is_(False),  # type: ignore[attr-defined]
+            col(ServiceRecord.group_activity_id) == group_id,
+            col(ServiceRecord.voided).is_(False),
         )
     )
     attendee_ids = [r.beneficiary_id for r in records.scalars()]
@@ -449,7 +458,7 @@ async def get_anonymous_service(
     record: AnonymousService | None = (
         await session.execute(
             scoped(select(AnonymousService), principal, AnonymousService).where(
-                AnonymousService.id == record_id
+                col(AnonymousService.id) == record_id
             )
         )
     ).scalar_one_or_none()

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.beneficiaries.models import Beneficiary
@@ -257,9 +258,9 @@ async def _keep_losing_version(
     existing = (
         await session.execute(
             select(SyncConflict).where(
-                SyncConflict.entity_id == row.id,
-                SyncConflict.base_version == base_version,
-                SyncConflict.payload_digest == digest,
+                col(SyncConflict.entity_id) == row.id,
+                col(SyncConflict.base_version) == base_version,
+                col(SyncConflict.payload_digest) == digest,
             )
         )
     ).scalar_one_or_none()
@@ -314,11 +315,11 @@ async def list_conflicts(
 ) -> list[SyncConflict]:
     statement = (
         select(SyncConflict)
-        .where(SyncConflict.organisation_id == principal.organisation_id)
-        .order_by(SyncConflict.created_at)  # type: ignore[arg-type]
+        .where(col(SyncConflict.organisation_id) == principal.organisation_id)
+        .order_by(col(SyncConflict.created_at))
     )
     if status is not None:
-        statement = statement.where(SyncConflict.status == status)
+        statement = statement.where(col(SyncConflict.status) == status)
     rows = list((await session.execute(statement)).scalars())
     kinds = entities(session, principal, keyring)
     visible = []
@@ -340,8 +341,8 @@ async def resolve_conflict(
         await session.execute(
             select(SyncConflict)
             .where(
-                SyncConflict.id == conflict_id,
-                SyncConflict.organisation_id == principal.organisation_id,
+                col(SyncConflict.id) == conflict_id,
+                col(SyncConflict.organisation_id) == principal.organisation_id,
             )
             .with_for_update()
         )
@@ -381,16 +382,16 @@ async def changes_since(
         (
             await session.execute(
                 select(
-                    OutboxEvent.entity_type, OutboxEvent.entity_id, OutboxEvent.position
+                    col(OutboxEvent.entity_type),
+                    col(OutboxEvent.entity_id),
+                    col(OutboxEvent.position),
                 )
                 .where(
-                    OutboxEvent.organisation_id == principal.organisation_id,
-                    OutboxEvent.position > cursor,  # type: ignore[operator]
-                    OutboxEvent.entity_type.in_(  # type: ignore[attr-defined]
-                        ["beneficiary", "service_record"]
-                    ),
+                    col(OutboxEvent.organisation_id) == principal.organisation_id,
+                    col(OutboxEvent.position) > cursor,
+                    col(OutboxEvent.entity_type).in_(["beneficiary", "service_record"]),
                 )
-                .order_by(OutboxEvent.position)  # type: ignore[arg-type]
+                .order_by(col(OutboxEvent.position))
                 .limit(CHANGES_PAGE_EVENTS)
             )
         ).all()
@@ -402,14 +403,14 @@ async def changes_since(
     beneficiaries = (
         await session.execute(
             beneficiaries_service.scoped(select(Beneficiary), principal).where(
-                Beneficiary.id.in_(changed["beneficiary"])  # type: ignore[attr-defined]
+                col(Beneficiary.id).in_(changed["beneficiary"])
             )
         )
     ).scalars()
     records = (
         await session.execute(
             records_service.scoped(select(ServiceRecord), principal).where(
-                ServiceRecord.id.in_(changed["service_record"])  # type: ignore[attr-defined]
+                col(ServiceRecord.id).in_(changed["service_record"])
             )
         )
     ).scalars()
