@@ -1,16 +1,20 @@
 """All three services in one process under one base URL (the embedded
 default): /beneficiary, /training, /reporting, each with its own database
-and its own docs. ``python -m services.stack`` starts it."""
+and its own docs. ``python -m services.stack`` starts it. With REDIS_URL set,
+the workers run in this process too, so the stack is complete either way."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 import uvicorn
+from arq.worker import Worker
 from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,8 +23,10 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from services import demo
 from services.beneficiary.app import create_app as create_beneficiary
+from services.beneficiary.worker import make_worker
 from services.reporting.app import create_app as create_reporting
 from services.training.app import create_app as create_training
+from shared.queue import ArqQueue
 from shared.settings import ServiceSettings
 
 SERVICES = ("beneficiary", "training", "reporting")
@@ -38,6 +44,10 @@ def create_stack(*, base_url: str, load_demo: bool = True) -> Starlette:
         async with AsyncExitStack() as stack:
             for app in apps.values():
                 await stack.enter_async_context(app.router.lifespan_context(app))
+            if isinstance(apps["beneficiary"].state.runtime.queue, ArqQueue):
+                worker = make_worker(apps["beneficiary"].state.runtime)
+                task = asyncio.create_task(worker.async_run())
+                stack.push_async_callback(_stop_worker, worker, task)
             if load_demo:
                 await _load_demo(apps["beneficiary"], base_url)
             yield
@@ -53,6 +63,13 @@ def create_stack(*, base_url: str, load_demo: bool = True) -> Starlette:
     routes: list[BaseRoute] = [Route("/", index), Route("/healthz", healthz)]
     routes += [Mount(f"/{name}", app=app) for name, app in apps.items()]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await worker.close()
 
 
 async def _load_demo(beneficiary_app: FastAPI, base_url: str) -> None:

@@ -47,9 +47,13 @@ class KeyRing:
         blind_index_key: str | None,
         data_dir: Path,
     ) -> KeyRing:
+        if bool(pii_keys) != bool(blind_index_key):
+            raise ValueError("set both PII_KEYS and BLIND_INDEX_KEY, or neither")
         if pii_keys and blind_index_key:
             keys = {k: base64.b64decode(v) for k, v in json.loads(pii_keys).items()}
-            active = pii_active_key or sorted(keys)[-1]
+            if pii_active_key is None and len(keys) != 1:
+                raise ValueError("PII_ACTIVE_KEY must name the key for new writes")
+            active = pii_active_key or next(iter(keys))
             ring = cls(keys, active, base64.b64decode(blind_index_key))
         else:
             ring = cls._load_or_create_local(data_dir)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import registry
 from sqlalchemy.sql.dml import Insert
@@ -107,6 +107,27 @@ def insert_ignore(dialect_name: str, table: Any) -> Insert:
     if dialect_name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
+
+
+async def ensure_database(url: URL) -> None:
+    """Create a PostgreSQL database that does not exist yet (the embedded
+    default and the migrate command; SQLite files create themselves)."""
+    if url.get_backend_name() != "postgresql" or not url.database:
+        return
+    server = create_async_engine(
+        url.set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        async with server.connect() as conn:
+            exists = await conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": url.database},
+            )
+            if not exists:
+                quoted = url.database.replace('"', '""')
+                await conn.execute(text(f'CREATE DATABASE "{quoted}"'))
+    finally:
+        await server.dispose()
 
 
 async def ping(engine: AsyncEngine) -> None:

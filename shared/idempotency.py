@@ -43,7 +43,7 @@ class IdempotencyRecordBase(SQLModel):
 
 def fingerprint(route: str, body: BaseModel) -> str:
     return hashlib.sha256(
-        route.encode() + b"\0" + body.model_dump_json().encode()
+        route.encode() + b"\0" + body.model_dump_json(exclude_unset=True).encode()
     ).hexdigest()
 
 

@@ -117,11 +117,13 @@ class RequestGuard:
             await send(message)
 
         problem = self._reject(scope["method"], headers)
+        if problem is None and "content-length" not in headers:
+            receive, problem = await self._buffered(receive)
         try:
             if problem is not None:
                 await self._send_problem(problem, scope, send_with_id)
             else:
-                await self.app(scope, self._limited(receive), send_with_id)
+                await self.app(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
@@ -149,20 +151,28 @@ class RequestGuard:
                 return UnsupportedMediaType("Send the body as application/json.")
         return None
 
-    def _limited(self, receive: Receive) -> Receive:
+    async def _buffered(self, receive: Receive) -> tuple[Receive, Problem | None]:
+        """Read a body sent without Content-Length (chunked) up to the limit,
+        so an oversized one is refused before any route code runs."""
+        messages: list[Message] = []
         received = 0
-        limit = self.max_body_bytes
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
-            return message
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                return receive, PayloadTooLarge(
+                    f"The body is larger than {self.max_body_bytes} bytes."
+                )
+            if not message.get("more_body", False):
+                break
 
-        return limited_receive
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        return replay, None
 
     @staticmethod
     async def _send_problem(problem: Problem, scope: Scope, send: Send) -> None:

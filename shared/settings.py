@@ -105,8 +105,12 @@ class ServiceSettings(BaseSettings):
 def per_service_database(url: str, service_name: str) -> str:
     """Give each service its own database on a shared server."""
     parsed = make_url(url)
+    database = parsed.database or "mhpss"
     if parsed.get_backend_name() == "sqlite":
-        return url
-    return parsed.set(database=f"{parsed.database}_{service_name}").render_as_string(
-        hide_password=False
-    )
+        stem, dot, suffix = database.rpartition(".")
+        database = (
+            f"{stem}_{service_name}.{suffix}" if dot else f"{database}_{service_name}"
+        )
+    else:
+        database = f"{database}_{service_name}"
+    return parsed.set(database=database).render_as_string(hide_password=False)

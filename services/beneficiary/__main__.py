@@ -11,7 +11,6 @@ import argparse
 import asyncio
 
 from alembic import command
-from arq import run_worker
 from sqlalchemy.engine import Connection
 
 from services.beneficiary.migrations.runner import (
@@ -20,10 +19,10 @@ from services.beneficiary.migrations.runner import (
     upgrade_to_head,
 )
 from services.beneficiary.settings import BeneficiarySettings
-from services.beneficiary.worker import WorkerSettings
+from services.beneficiary.worker import JOB_FUNCTIONS, make_worker
+from shared.app import start_runtime
 from shared.db import make_engine
 from shared.observability import configure_logging
-from shared.queue import redis_settings
 
 
 async def _migrate(settings: BeneficiarySettings) -> None:
@@ -48,6 +47,16 @@ async def _new_migration(settings: BeneficiarySettings, message: str) -> None:
         await engine.dispose()
 
 
+async def _work(settings: BeneficiarySettings) -> None:
+    runtime = await start_runtime(settings, job_functions=JOB_FUNCTIONS)
+    worker = make_worker(runtime, handle_signals=True)
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+        await runtime.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m services.beneficiary")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,7 +74,7 @@ def main() -> None:
     elif args.command == "worker":
         if not settings.redis_url:
             parser.error("the worker needs REDIS_URL (or BENEFICIARY_REDIS_URL)")
-        run_worker(WorkerSettings, redis_settings=redis_settings(settings.redis_url))  # type: ignore[arg-type]
+        asyncio.run(_work(settings.model_copy(update={"auto_migrate": False})))
 
 
 if __name__ == "__main__":

@@ -1,45 +1,49 @@
-"""arq worker of the beneficiary service; start it with
-``python -m services.beneficiary worker`` (it reads REDIS_URL)."""
+"""The arq worker of the beneficiary service (``python -m services.beneficiary
+worker``); the embedded stack runs the same worker in-process when Redis is set."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 from arq import cron, func
+from arq.worker import Worker
 
 from services.beneficiary.outbox.jobs import publish_outbox
-from services.beneficiary.settings import BeneficiarySettings
-from shared.app import Runtime, start_runtime
-from shared.queue import JobContext, deserialize_job, serialize_job
+from shared.app import Runtime
+from shared.queue import deserialize_job, redis_settings, serialize_job
 
+QUEUE_NAME = "beneficiary"
 JOB_FUNCTIONS = [publish_outbox]
 
 
-async def startup(ctx: JobContext) -> None:
-    settings = BeneficiarySettings(auto_migrate=False)
-    ctx["runtime"] = await start_runtime(settings, job_functions=JOB_FUNCTIONS)
+def make_worker(
+    runtime: Runtime, *, burst: bool = False, handle_signals: bool = False
+) -> Worker:
+    """A worker whose jobs share ``runtime`` (engine, keys, queue) with the app.
 
-
-async def shutdown(ctx: JobContext) -> None:
-    runtime: Runtime = ctx["runtime"]
-    await runtime.close()
-
-
-class WorkerSettings:
-    queue_name = "beneficiary"
-    functions: ClassVar[list[Any]] = [func(publish_outbox, keep_result=0, timeout=60)]
-    cron_jobs: ClassVar[list[Any]] = [
-        cron(
-            publish_outbox,
-            second=set(range(60)),
-            unique=True,
-            keep_result=0,
-            timeout=60,
-        )
-    ]
-    on_startup = startup
-    on_shutdown = shutdown
-    job_serializer = staticmethod(serialize_job)
-    job_deserializer = staticmethod(deserialize_job)
-    max_jobs = 10
-    job_timeout = 60
+    publish_outbox also runs every second (not in burst mode, which drains the
+    queue and stops), so events are sequenced even when an enqueue was lost."""
+    assert runtime.settings.redis_url, "the worker needs REDIS_URL"
+    return Worker(
+        functions=[func(publish_outbox, keep_result=0, timeout=60)],
+        cron_jobs=None
+        if burst
+        else [
+            cron(
+                publish_outbox,
+                second=set(range(60)),
+                unique=True,
+                keep_result=0,
+                timeout=60,
+                run_at_startup=True,
+            )
+        ],
+        redis_settings=redis_settings(runtime.settings.redis_url),
+        queue_name=QUEUE_NAME,
+        ctx={"runtime": runtime},
+        burst=burst,
+        poll_delay=0.1 if burst else 0.5,
+        max_jobs=10,
+        job_timeout=60,
+        job_serializer=serialize_job,
+        job_deserializer=deserialize_job,
+        handle_signals=handle_signals,
+    )

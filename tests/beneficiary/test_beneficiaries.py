@@ -146,6 +146,20 @@ class TestBadInput:
         )
         await self._rejected(alice, engine, r, 413)
 
+    async def test_chunked_body_over_the_limit(
+        self, alice: Caller, engine: AsyncEngine
+    ) -> None:
+        async def chunks() -> Any:
+            for _ in range(30):
+                yield b"x" * 100_000
+
+        r = await alice.client.post(
+            "/v1/beneficiaries",
+            content=chunks(),
+            headers=alice.headers({"content-type": "application/json"}),
+        )
+        await self._rejected(alice, engine, r, 413)
+
     async def test_no_token(self, alice: Caller, engine: AsyncEngine) -> None:
         r = await alice.client.post("/v1/beneficiaries", json=beneficiary_body())
         await self._rejected(alice, engine, r, 401)

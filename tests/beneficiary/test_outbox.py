@@ -5,20 +5,17 @@ import json
 import random
 from typing import Any
 
-from arq import func
-from arq.worker import Worker
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
 from services.beneficiary.db import OutboxEvent
-from services.beneficiary.outbox.jobs import publish_outbox
+from services.beneficiary.worker import make_worker
 from shared.auth import Role
 from shared.contracts.events import EventFeedPage
-from shared.queue import deserialize_job, redis_settings, serialize_job
 from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
-from tests.conftest import REDIS_URL
 
 
 def raw_event(org_id: str, n: int) -> OutboxEvent:
@@ -133,7 +130,7 @@ class TestChangeFeed:
 
 class TestPublishJob:
     async def test_a_real_arq_worker_sequences_the_outbox(
-        self, app: FastAPI, engine: AsyncEngine, alice: Caller
+        self, app: FastAPI, engine: AsyncEngine, alice: Caller, redis: Redis
     ) -> None:
         """Writes enqueue publish_outbox on Redis; a real worker runs it."""
         await make_beneficiary(alice)
@@ -149,17 +146,12 @@ class TestPublishJob:
                 .all()
             )
         assert pending, "writes should leave events for the job to sequence"
-        worker = Worker(
-            functions=[func(publish_outbox, keep_result=0)],
-            redis_settings=redis_settings(REDIS_URL),
-            queue_name="beneficiary",
-            burst=True,
-            poll_delay=0.05,
-            ctx={"runtime": app.state.runtime},
-            job_serializer=serialize_job,
-            job_deserializer=deserialize_job,
-            handle_signals=False,
-        )
+        assert (
+            await redis.zcard("arq:queue:beneficiary")
+            + await redis.zcard("beneficiary")
+            >= 1
+        ), "the writes enqueued publish_outbox on Redis"
+        worker = make_worker(app.state.runtime, burst=True)
         try:
             await worker.main()
         finally:

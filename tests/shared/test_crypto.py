@@ -83,3 +83,14 @@ def test_blind_index_is_keyed_and_deterministic(keyring: KeyRing, value: str) ->
         assert first != keyring.blind_index("phone", normalised)
         other_key = KeyRing(keyring.keys, keyring.active, bytes(32))
         assert first != other_key.blind_index("name", normalised)
+
+
+def test_keys_come_both_or_neither(tmp_path: Path) -> None:
+    import base64
+    import json
+
+    key = base64.b64encode(bytes(32)).decode()
+    with pytest.raises(ValueError, match="both"):
+        KeyRing.from_settings(json.dumps({"k1": key}), "k1", None, tmp_path)
+    with pytest.raises(ValueError, match="PII_ACTIVE_KEY"):
+        KeyRing.from_settings(json.dumps({"k1": key, "k2": key}), None, key, tmp_path)

@@ -102,7 +102,7 @@ async def list_beneficiaries(
     """List or search (exact name or phone, via blind indexes). Rows carry no
     PII; read one record to see it."""
     async with session.begin():
-        return await beneficiaries_service.list_beneficiaries(
+        page = await beneficiaries_service.list_beneficiaries(
             session,
             actor.principal,
             runtime.keyring,
@@ -112,6 +112,15 @@ async def list_beneficiaries(
             cursor=cursor,
             limit=limit,
         )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="search" if name or phone else "list",
+            entity_type="beneficiary",
+            entity_ids=[b.id for b in page.items],
+        )
+    return page
 
 
 @router.get(
@@ -199,6 +208,14 @@ async def list_consents(
             session, actor.principal, beneficiary_id
         )
         entries = await consent_service.list_consent_ledger(session, beneficiary_id)
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="read_consents",
+            entity_type="beneficiary",
+            entity_ids=[beneficiary_id],
+        )
     return [ConsentEntryRead.model_validate(e) for e in entries]
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.beneficiary.locations.service import load_reference_locations
+from shared.db import ensure_database
 
 MIGRATIONS_DIR = Path(__file__).parent
 
@@ -27,6 +28,7 @@ async def upgrade_schema(engine: AsyncEngine) -> None:
     def upgrade(connection: Connection) -> None:
         command.upgrade(alembic_config(connection), "head")
 
+    await ensure_database(engine.url)
     async with engine.begin() as connection:
         await connection.run_sync(upgrade)
 

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
-from services.beneficiary.access import FieldStaff
+from services.beneficiary.access import FieldActor
+from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.db import IdempotencyRecord
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.service_records import service as records_service
@@ -21,6 +22,7 @@ from services.beneficiary.service_records.schemas import (
     VoidRequest,
 )
 from shared.app import RuntimeDep
+from shared.audit import Actor, record_access
 from shared.auth import PrincipalDep
 from shared.concurrency import etag, expected_version
 from shared.db import SessionDep
@@ -57,10 +59,11 @@ async def record_service(
     response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
-    principal: FieldStaff,
+    actor: FieldActor,
     idempotency_key: IdempotencyKey = None,
 ) -> ServiceRecordRead:
     """Record a service given to one registered, consenting beneficiary."""
+    principal = actor.principal
     async with session.begin():
         record, replayed = await create_once(
             session,
@@ -75,6 +78,13 @@ async def record_service(
             ),
         )
         read = ServiceRecordRead.model_validate(record)
+        _audit(
+            session,
+            actor,
+            "read" if replayed else "create",
+            "service_record",
+            [read.id],
+        )
     _replay_headers(response, replayed, read.version)
     if not replayed:
         await announce_writes(runtime)
@@ -84,13 +94,14 @@ async def record_service(
 @router.get("/v1/service-records", response_model=Page[ServiceRecordRead])
 async def list_service_records(
     session: SessionDep,
-    principal: FieldStaff,
+    actor: FieldActor,
     beneficiary_id: uuid.UUID | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[ServiceRecordRead]:
+    principal = actor.principal
     async with session.begin():
         page = await records_service.list_service_records(
             session,
@@ -101,6 +112,7 @@ async def list_service_records(
             cursor=cursor,
             limit=limit,
         )
+        _audit(session, actor, "list", "service_record", [r.id for r in page.items])
     return Page(
         items=[ServiceRecordRead.model_validate(r) for r in page.items],
         next_cursor=page.next_cursor,
@@ -113,10 +125,12 @@ async def list_service_records(
     responses=problem_responses(NotFound),
 )
 async def get_service_record(
-    record_id: uuid.UUID, response: Response, session: SessionDep, principal: FieldStaff
+    record_id: uuid.UUID, response: Response, session: SessionDep, actor: FieldActor
 ) -> ServiceRecordRead:
+    principal = actor.principal
     async with session.begin():
         record = await records_service.get_service_record(session, principal, record_id)
+        _audit(session, actor, "read", "service_record", [record.id])
     response.headers["ETag"] = etag(record.version)
     return ServiceRecordRead.model_validate(record)
 
@@ -134,16 +148,18 @@ async def update_service_record(
     response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
-    principal: FieldStaff,
+    actor: FieldActor,
     if_match: Annotated[str | None, Header()] = None,
 ) -> ServiceRecordRead:
     """Correct a record; If-Match must name the version you edited."""
     version = expected_version(if_match)
+    principal = actor.principal
     async with session.begin():
         record = await records_service.update_service_record(
             session, principal, record_id, body, version
         )
         read = ServiceRecordRead.model_validate(record)
+        _audit(session, actor, "update", "service_record", [record.id])
     await announce_writes(runtime)
     response.headers["ETag"] = etag(read.version)
     return read
@@ -159,14 +175,16 @@ async def void_service_record(
     body: VoidRequest,
     session: SessionDep,
     runtime: RuntimeDep,
-    principal: FieldStaff,
+    actor: FieldActor,
 ) -> ServiceRecordRead:
     """Void a record entered in error: it stops counting in every indicator."""
+    principal = actor.principal
     async with session.begin():
         record = await records_service.void_service_record(
             session, principal, record_id, body.reason
         )
         read = ServiceRecordRead.model_validate(record)
+        _audit(session, actor, "void", "service_record", [record.id])
     await announce_writes(runtime)
     return read
 
@@ -182,10 +200,11 @@ async def record_group_activity(
     response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
-    principal: FieldStaff,
+    actor: FieldActor,
     idempotency_key: IdempotencyKey = None,
 ) -> GroupActivityRead:
     """Record a group session with its attendance list."""
+    principal = actor.principal
     async with session.begin():
         group, replayed = await create_once(
             session,
@@ -200,6 +219,13 @@ async def record_group_activity(
             ),
         )
         read = await records_service.group_activity_read(session, group)
+        _audit(
+            session,
+            actor,
+            "read" if replayed else "create",
+            "group_activity",
+            [read.id],
+        )
     _replay_headers(response, replayed, read.version)
     if not replayed:
         await announce_writes(runtime)
@@ -212,10 +238,12 @@ async def record_group_activity(
     responses=problem_responses(NotFound),
 )
 async def get_group_activity(
-    group_id: uuid.UUID, session: SessionDep, principal: FieldStaff
+    group_id: uuid.UUID, session: SessionDep, actor: FieldActor
 ) -> GroupActivityRead:
+    principal = actor.principal
     async with session.begin():
         group = await records_service.get_group_activity(session, principal, group_id)
+        _audit(session, actor, "read", "group_activity", [group.id])
         return await records_service.group_activity_read(session, group)
 
 
@@ -230,11 +258,12 @@ async def record_anonymous_service(
     response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
-    principal: FieldStaff,
+    actor: FieldActor,
     idempotency_key: IdempotencyKey = None,
 ) -> AnonymousServiceRead:
     """Count people served without registration, by sex, age group and
     disability."""
+    principal = actor.principal
     async with session.begin():
         record, replayed = await create_once(
             session,
@@ -249,6 +278,13 @@ async def record_anonymous_service(
             ),
         )
         read = AnonymousServiceRead.model_validate(record)
+        _audit(
+            session,
+            actor,
+            "read" if replayed else "create",
+            "anonymous_service",
+            [read.id],
+        )
     _replay_headers(response, replayed, read.version)
     if not replayed:
         await announce_writes(runtime)
@@ -261,8 +297,9 @@ async def record_anonymous_service(
     responses=problem_responses(NotFound),
 )
 async def get_anonymous_service(
-    record_id: uuid.UUID, session: SessionDep, principal: FieldStaff
+    record_id: uuid.UUID, session: SessionDep, actor: FieldActor
 ) -> AnonymousServiceRead:
+    principal = actor.principal
     async with session.begin():
         record = await records_service.get_anonymous_service(
             session, principal, record_id
@@ -293,3 +330,20 @@ def _replay_headers(response: Response, replayed: bool, version: int) -> None:
     response.headers["ETag"] = etag(version)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
+
+
+def _audit(
+    session: SessionDep,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    ids: list[uuid.UUID],
+) -> None:
+    record_access(
+        session,
+        AuditEntry,
+        actor,
+        action=action,
+        entity_type=entity_type,
+        entity_ids=ids,
+    )

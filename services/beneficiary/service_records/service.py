@@ -39,6 +39,7 @@ from shared.contracts.events import (
 )
 from shared.db import utcnow
 from shared.errors import (
+    BadRequest,
     Conflict,
     FieldError,
     Forbidden,
@@ -271,7 +272,7 @@ async def list_service_records(
         try:
             last_date, last_id = date.fromisoformat(after[0]), uuid.UUID(after[1])
         except (TypeError, ValueError):
-            raise Invalid("The cursor is not one this API issued.") from None
+            raise BadRequest("The cursor is not one this API issued.") from None
         statement = statement.where(
             or_(
                 col(ServiceRecord.service_date) < last_date,
