@@ -21,6 +21,7 @@ from shared.errors import (
 )
 
 REQUEST_ID_HEADER = "x-request-id"
+log = structlog.get_logger("http")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
@@ -131,6 +132,13 @@ class RequestGuard:
             labels = (self.metrics.service, scope["method"], template)
             self.metrics.latency.labels(*labels).observe(elapsed)
             self.metrics.requests.labels(*labels, str(status_holder["status"])).inc()
+            log.info(
+                "request",
+                method=scope["method"],
+                route=template,
+                status=status_holder["status"],
+                duration_ms=round(elapsed * 1000, 1),
+            )
 
     def _reject(self, method: str, headers: dict[str, str]) -> Problem | None:
         length = headers.get("content-length")

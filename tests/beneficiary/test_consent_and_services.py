@@ -76,6 +76,23 @@ class TestConsent:
         search = await alice.get("/v1/beneficiaries", params={"phone": "0770 123 4567"})
         assert search.json()["items"] == []
 
+    async def test_an_entry_sent_twice_is_recorded_once(self, alice: Caller) -> None:
+        b = await make_beneficiary(alice)
+        entry = {
+            "id": "5b0f5d0e-3c1a-4a57-9a55-0d4f4f7f0a01",
+            "purpose": "referral",
+            "granted": True,
+            "form_version": "2024-1",
+            "agency": "Legal aid partner",
+        }
+        path = f"/v1/beneficiaries/{b['id']}/consents"
+        first = await alice.post(path, [entry])
+        again = await alice.post(path, [entry])
+        assert first.status_code == again.status_code == 201
+        assert again.json()[0]["id"] == entry["id"]
+        ledger = (await alice.get(path)).json()
+        assert [e["purpose"] for e in ledger].count("referral") == 1
+
     async def test_referral_agency_only_on_referral(self, alice: Caller) -> None:
         b = await make_beneficiary(alice)
         r = await alice.post(

@@ -13,6 +13,10 @@ class ConsentGiven(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    id: uuid.UUID | None = Field(
+        default=None,
+        description="Client-generated id: an entry sent twice is recorded once.",
+    )
     purpose: ConsentPurpose
     granted: bool
     form_version: str = Field(

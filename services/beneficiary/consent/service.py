@@ -19,7 +19,7 @@ from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import ConsentFacts
 from shared.db import utcnow
-from shared.errors import ConsentMissing
+from shared.errors import Conflict, ConsentMissing
 from shared.outbox import add_event
 
 
@@ -37,8 +37,18 @@ async def record_consents(
         )
     )
     recorded = []
-    for offset, entry in enumerate(entries, start=1):
+    offset = 0
+    for entry in entries:
+        if entry.id is not None:
+            existing = await session.get(ConsentEntry, entry.id)
+            if existing is not None:
+                if existing.beneficiary_id != beneficiary.id:
+                    raise Conflict("A consent entry with this id exists already.")
+                recorded.append(existing)
+                continue
+        offset += 1
         row = ConsentEntry(
+            id=entry.id or uuid.uuid4(),
             beneficiary_id=beneficiary.id,
             organisation_id=beneficiary.organisation_id,
             purpose=entry.purpose,
