@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import DateTime, MetaData, event, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
@@ -100,6 +100,52 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+M = TypeVar("M")
+_ABSENT = object()
+
+
+async def get_cached(session: AsyncSession, model: type[M], key: Any) -> M | None:
+    """``session.get`` that keeps what it loads for the rest of the session.
+
+    The identity map holds rows weakly, so a row looked up once per record of a
+    batch (the caller's organisation, a site) would be fetched again each time;
+    pinning it in ``session.info`` makes the repeats free."""
+    pinned: dict[tuple[type[Any], Any], Any] = session.info.setdefault("pinned", {})
+    row = pinned.get((model, key))
+    if row is _ABSENT:
+        return None
+    if row is not None and inspect(row).persistent:
+        return row  # type: ignore[no-any-return]
+    row = await session.get(model, key)
+    if row is not None:
+        pinned[(model, key)] = row
+    return row
+
+
+async def prefetch(
+    session: AsyncSession, model: type[Any], keys: Iterable[Any]
+) -> None:
+    """Load many rows by primary key in one query for ``get_cached``, and
+    remember which keys do not exist (so a batch's existence checks are free)."""
+    keys = set(keys)
+    if not keys:
+        return
+    primary_key = inspect(model).primary_key[0]
+    rows = await session.execute(select(model).where(primary_key.in_(keys)))
+    pinned = session.info.setdefault("pinned", {})
+    for row in rows.scalars():
+        pinned[(model, inspect(row).identity[0])] = row
+        keys.discard(inspect(row).identity[0])
+    for key in keys:
+        pinned[(model, key)] = _ABSENT
+
+
+def pin(session: AsyncSession, row: Any) -> None:
+    """Keep a row loaded by other means for ``get_cached``."""
+    state = inspect(row)
+    session.info.setdefault("pinned", {})[(type(row), state.identity[0])] = row
 
 
 def insert_ignore(dialect_name: str, table: Any) -> Insert:

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -204,7 +205,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_database_down(request: Request, exc: Exception) -> Response:
         return problem_response(
-            Unavailable("The database cannot be reached; try again shortly."),
+            Unavailable("The database is unavailable or busy; try again shortly."),
             request,
         )
 
@@ -213,4 +214,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(IntegrityError, on_integrity)
     app.add_exception_handler(OperationalError, on_database_down)
+    app.add_exception_handler(PoolTimeout, on_database_down)
     app.add_exception_handler(InterfaceError, on_database_down)

@@ -17,3 +17,11 @@ class BeneficiarySettings(ServiceSettings):
     sync_batch_limit: int = Field(
         default=2000, description="Most records accepted in one sync batch."
     )
+    sync_concurrency: int = Field(
+        default=4,
+        description="Sync batches applied at once per process; more wait up to "
+        "sync_wait_seconds, then get 503 with Retry-After.",
+    )
+    sync_wait_seconds: float = Field(
+        default=10.0, description="How long a sync batch may wait for a turn."
+    )

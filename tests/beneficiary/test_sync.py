@@ -188,3 +188,25 @@ class TestPull:
         later = (await alice.get("/v1/sync/changes", params={"cursor": cursor})).json()
         assert [b["nationality"] for b in later["beneficiaries"]] == ["SYR"]
         assert later["next_cursor"] > cursor
+
+
+class TestBackpressure:
+    async def test_a_crowd_of_devices_is_told_to_retry(
+        self, app: Any, alice: Caller, engine: AsyncEngine
+    ) -> None:
+        import asyncio
+
+        settings = app.state.runtime.settings
+        saved = getattr(app.state, "sync_gate", None), settings.sync_wait_seconds
+        app.state.sync_gate = asyncio.Semaphore(0)  # every turn taken
+        settings.sync_wait_seconds = 0.05
+        try:
+            r = await alice.post("/v1/sync", offline_batch())
+        finally:
+            app.state.sync_gate, settings.sync_wait_seconds = saved
+        assert r.status_code == 503
+        assert r.headers["retry-after"] == "5"
+        assert r.headers["content-type"] == "application/problem+json"
+        assert await count_rows(engine, "beneficiary") == 0
+        again = await alice.post("/v1/sync", offline_batch())
+        assert again.status_code == 200

@@ -31,7 +31,7 @@ from services.beneficiary.db import OutboxEvent
 from services.beneficiary.locations import service as locations_service
 from shared.auth import Principal
 from shared.crypto import KeyRing, normalise_name, normalise_phone
-from shared.db import utcnow
+from shared.db import get_cached, pin, utcnow
 from shared.errors import (
     BadRequest,
     Conflict,
@@ -66,16 +66,30 @@ async def get_beneficiary(
     *,
     for_update: bool = False,
 ) -> Beneficiary:
-    """One beneficiary in the caller's scope; anyone else's is a 404."""
-    statement = scoped(select(Beneficiary), principal).where(
-        col(Beneficiary.id) == beneficiary_id
-    )
+    """One beneficiary in the caller's scope; anyone else's is a 404.
+
+    ``for_update`` locks the row (edits check its version); a plain read may be
+    served from the session when the row was loaded earlier in the request."""
     if for_update:
-        statement = statement.with_for_update()
-    beneficiary = (await session.execute(statement)).scalar_one_or_none()
-    if beneficiary is None:
+        statement = scoped(select(Beneficiary), principal).where(
+            col(Beneficiary.id) == beneficiary_id
+        )
+        beneficiary = (
+            await session.execute(statement.with_for_update())
+        ).scalar_one_or_none()
+    else:
+        beneficiary = await get_cached(session, Beneficiary, beneficiary_id)
+    if beneficiary is None or not in_scope(beneficiary, principal):
         raise NotFound("No such beneficiary.")
+    pin(session, beneficiary)
     return beneficiary
+
+
+def in_scope(beneficiary: Beneficiary, principal: Principal) -> bool:
+    """The same rule as ``scoped``, for a row already in hand."""
+    return beneficiary.organisation_id == principal.organisation_id and (
+        principal.can_see_site(beneficiary.site_id)
+    )
 
 
 async def check_site_in_scope(
@@ -95,21 +109,22 @@ async def register_beneficiary(
     """Register a consenting person; flag likely duplicates by blind index."""
     await check_site_in_scope(session, principal, data.site_id)
     beneficiary_id = data.id or uuid.uuid4()
-    if await session.get(Beneficiary, beneficiary_id) is not None:
+    if await get_cached(session, Beneficiary, beneficiary_id) is not None:
         raise Conflict("A beneficiary with this id exists already.")
     beneficiary = Beneficiary(
         id=beneficiary_id,
-        code=await _new_code(session),
+        code=new_code(),
         organisation_id=principal.organisation_id,
         registered_by=principal.subject,
         **_columns(data, keyring, beneficiary_id),
     )
     session.add(beneficiary)
     await session.flush()
+    pin(session, beneficiary)
     await _flag_duplicates(session, beneficiary)
     _emit(session, beneficiary, "beneficiary.registered")
     await consent_service.record_consents(
-        session, principal, beneficiary, data.consents
+        session, principal, beneficiary, data.consents, new_ledger=True
     )
     await session.flush()
     return beneficiary
@@ -375,14 +390,10 @@ def _birth_from_age(registration_date: date, age: int) -> date:
         return registration_date.replace(year=year, day=28)
 
 
-async def _new_code(session: AsyncSession) -> str:
-    while True:
-        code = "B-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
-        taken = await session.execute(
-            select(col(Beneficiary.id)).where(col(Beneficiary.code) == code)
-        )
-        if taken.first() is None:
-            return code
+def new_code() -> str:
+    """A pseudonymous code; 32^8 values, the unique constraint catches the
+    (about one in a trillion) collision."""
+    return "B-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
 
 
 async def _flag_duplicates(session: AsyncSession, beneficiary: Beneficiary) -> None:

@@ -28,12 +28,20 @@ async def record_consents(
     principal: Principal,
     beneficiary: Beneficiary,
     entries: Sequence[ConsentGiven],
+    *,
+    new_ledger: bool = False,
 ) -> list[ConsentEntry]:
-    """Append to the ledger. Withdrawing consent to registration erases the
-    person's PII at once: only anonymous facts may be kept without it."""
-    last = await session.scalar(
-        select(func.max(col(ConsentEntry.sequence))).where(
-            col(ConsentEntry.beneficiary_id) == beneficiary.id
+    """Append to the ledger (``new_ledger``: the person was just registered).
+    Withdrawing consent to registration erases the person's PII at once: only
+    anonymous facts may be kept without it."""
+    _cache(session).pop(beneficiary.id, None)
+    last = (
+        0
+        if new_ledger
+        else await session.scalar(
+            select(func.max(col(ConsentEntry.sequence))).where(
+                col(ConsentEntry.beneficiary_id) == beneficiary.id
+            )
         )
     )
     recorded = []
@@ -90,24 +98,43 @@ async def record_consents(
                 facts=beneficiary_facts(beneficiary),
             )
     await session.flush()
+    if new_ledger:  # the whole ledger is what was just written
+        _cache(session)[beneficiary.id] = {e.purpose: e for e in recorded}
     return recorded
 
 
 async def consents_in_force(
     session: AsyncSession, beneficiary_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, dict[ConsentPurpose, ConsentEntry]]:
-    """The newest entry per purpose for each beneficiary."""
-    rows = await session.execute(
-        select(ConsentEntry)
-        .where(col(ConsentEntry.beneficiary_id).in_(beneficiary_ids))
-        .order_by(col(ConsentEntry.sequence))
+    """The newest entry per purpose for each beneficiary (remembered for the
+    rest of the session; recording consent forgets it)."""
+    cache = _cache(session)
+    missing = [b for b in beneficiary_ids if b not in cache]
+    if missing:
+        rows = await session.execute(
+            select(ConsentEntry)
+            .where(col(ConsentEntry.beneficiary_id).in_(missing))
+            .order_by(col(ConsentEntry.sequence))
+        )
+        for b in missing:
+            cache[b] = {}
+        for entry in rows.scalars():
+            cache[entry.beneficiary_id][entry.purpose] = entry
+    return {b: cache[b] for b in beneficiary_ids}
+
+
+def forget_consents(session: AsyncSession) -> None:
+    """Drop remembered consents (after a savepoint rolled back)."""
+    _cache(session).clear()
+
+
+def _cache(
+    session: AsyncSession,
+) -> dict[uuid.UUID, dict[ConsentPurpose, ConsentEntry]]:
+    cache: dict[uuid.UUID, dict[ConsentPurpose, ConsentEntry]] = (
+        session.info.setdefault("consents_in_force", {})
     )
-    in_force: dict[uuid.UUID, dict[ConsentPurpose, ConsentEntry]] = {
-        b: {} for b in beneficiary_ids
-    }
-    for entry in rows.scalars():
-        in_force[entry.beneficiary_id][entry.purpose] = entry
-    return in_force
+    return cache
 
 
 async def list_consent_ledger(

@@ -12,6 +12,7 @@ from sqlmodel import col
 from services.beneficiary.locations.models import Location
 from services.beneficiary.locations.schemas import LocationCreate
 from shared.contracts.enums import LocationLevel, SiteType
+from shared.db import get_cached
 from shared.errors import Conflict, FieldError, Invalid, NotFound
 
 PARENT_LEVELS = {
@@ -89,7 +90,7 @@ async def require_site(
     """Records point at sites, not governorates."""
     if site_id is None:
         return
-    location = await session.get(Location, site_id)
+    location = await get_cached(session, Location, site_id)
     if location is None or location.level != LocationLevel.site:
         raise Invalid(
             "The site does not exist.",

@@ -9,6 +9,7 @@ from sqlmodel import col
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.organisations.schemas import OrganisationCreate
 from shared.contracts.enums import DeliveredThrough
+from shared.db import get_cached
 from shared.errors import Conflict, FieldError, Invalid, NotFound
 
 
@@ -60,7 +61,7 @@ async def delivery_of(
 ) -> tuple[uuid.UUID, DeliveredThrough]:
     """The programme lead and whether work by this organisation is direct or
     through a partner (frozen on each record when it is written)."""
-    organisation = await session.get(Organisation, organisation_id)
+    organisation = await get_cached(session, Organisation, organisation_id)
     if organisation is None:
         raise Invalid("The caller's organisation is not registered on this platform.")
     if organisation.lead_organisation_id is None:

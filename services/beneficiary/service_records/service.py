@@ -37,7 +37,7 @@ from shared.contracts.events import (
     AnonymousServiceFacts,
     ServiceRecordFacts,
 )
-from shared.db import utcnow
+from shared.db import get_cached, pin, utcnow
 from shared.errors import (
     BadRequest,
     Conflict,
@@ -109,7 +109,7 @@ async def record_service(
     )
     await consent_service.require_consent(session, [beneficiary.id], *SERVICE_CONSENTS)
     record_id = data.id or uuid.uuid4()
-    if await session.get(ServiceRecord, record_id) is not None:
+    if await get_cached(session, ServiceRecord, record_id) is not None:
         raise Conflict("A service record with this id exists already.")
     record = ServiceRecord(
         id=record_id,
@@ -129,6 +129,7 @@ async def record_service(
     session.add(record)
     emit_service_record(session, record, beneficiary, "service_record.recorded")
     await session.flush()
+    pin(session, record)
     return record
 
 
@@ -139,15 +140,21 @@ async def get_service_record(
     *,
     for_update: bool = False,
 ) -> ServiceRecord:
-    statement = scoped(select(ServiceRecord), principal).where(
-        col(ServiceRecord.id) == record_id
-    )
+    """One record in the caller's scope (locked with ``for_update``)."""
+    record: ServiceRecord | None
     if for_update:
-        statement = statement.with_for_update()
-    record: ServiceRecord | None = (
-        await session.execute(statement)
-    ).scalar_one_or_none()
-    if record is None:
+        statement = scoped(select(ServiceRecord), principal).where(
+            col(ServiceRecord.id) == record_id
+        )
+        record = (
+            await session.execute(statement.with_for_update())
+        ).scalar_one_or_none()
+    else:
+        record = await get_cached(session, ServiceRecord, record_id)
+    if record is None or not (
+        record.organisation_id == principal.organisation_id
+        and principal.can_see_site(record.site_id)
+    ):
         raise NotFound("No such service record.")
     return record
 

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from services.beneficiary.access import FieldActor, SupervisorActor
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.db import OutboxCounter, OutboxEvent
 from services.beneficiary.outbox.jobs import announce_writes
+from services.beneficiary.settings import BeneficiarySettings
 from services.beneficiary.sync import service as sync_service
 from services.beneficiary.sync.models import ConflictStatus
 from services.beneficiary.sync.schemas import (
@@ -27,6 +31,7 @@ from shared.errors import (
     Invalid,
     NotFound,
     PayloadTooLarge,
+    Unavailable,
     problem_responses,
 )
 from shared.outbox import sequence_pending_events
@@ -37,18 +42,24 @@ router = APIRouter(prefix="/v1/sync", tags=["offline sync"])
 @router.post(
     "",
     response_model=SyncResponse,
-    responses=problem_responses(Invalid, PayloadTooLarge),
+    responses=problem_responses(Invalid, PayloadTooLarge, Unavailable),
 )
 async def sync_batch(
-    body: SyncBatch, session: SessionDep, runtime: RuntimeDep, actor: FieldActor
+    body: SyncBatch,
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: FieldActor,
 ) -> SyncResponse:
     """Upsert a device's offline batch in one transaction and answer per
     record: created, updated, unchanged, conflict (server copy returned, yours
     kept for a supervisor) or rejected (with errors)."""
-    limit = runtime.settings.sync_batch_limit  # type: ignore[attr-defined]
+    settings = runtime.settings
+    assert isinstance(settings, BeneficiarySettings)
+    limit = settings.sync_batch_limit
     if len(body.beneficiaries) + len(body.service_records) > limit:
         raise PayloadTooLarge(f"Send at most {limit} records per batch.")
-    async with session.begin():
+    async with _turn(request, settings), session.begin():
         results = await sync_service.apply_batch(
             session, actor.principal, runtime.keyring, body
         )
@@ -67,6 +78,30 @@ async def sync_batch(
     if any(r.status in (SyncStatus.created, SyncStatus.updated) for r in results):
         await announce_writes(runtime)
     return SyncResponse(results=results)
+
+
+@asynccontextmanager
+async def _turn(request: Request, settings: BeneficiarySettings) -> AsyncIterator[None]:
+    """Apply at most ``sync_concurrency`` batches at once: a crowd of devices
+    coming back online waits its turn, or is told to retry, instead of all
+    batches slowing down together and exhausting the connection pool."""
+    gate: asyncio.Semaphore | None = getattr(request.app.state, "sync_gate", None)
+    if gate is None:
+        gate = request.app.state.sync_gate = asyncio.Semaphore(
+            settings.sync_concurrency
+        )
+    try:
+        async with asyncio.timeout(settings.sync_wait_seconds):
+            await gate.acquire()
+    except TimeoutError:
+        raise Unavailable(
+            "Too many devices are syncing right now; send the batch again shortly.",
+            retry_after=5,
+        ) from None
+    try:
+        yield
+    finally:
+        gate.release()
 
 
 @router.get("/changes", response_model=ChangesPage)

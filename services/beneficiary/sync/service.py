@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -22,6 +23,7 @@ from services.beneficiary.beneficiaries.schemas import (
     BeneficiaryCreate,
     BeneficiaryFields,
 )
+from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.service_records import service as records_service
 from services.beneficiary.service_records.models import ServiceRecord
@@ -46,7 +48,7 @@ from services.beneficiary.sync.schemas import (
 )
 from shared.auth import Principal
 from shared.crypto import KeyRing
-from shared.db import utcnow
+from shared.db import prefetch, utcnow
 from shared.errors import Conflict, FieldError, NotFound, Problem
 
 CHANGES_PAGE_EVENTS = 1000
@@ -71,7 +73,7 @@ def entities(
     async def load_beneficiary(entity_id: uuid.UUID) -> Beneficiary | None:
         try:
             return await beneficiaries_service.get_beneficiary(
-                session, principal, entity_id, for_update=True
+                session, principal, entity_id
             )
         except NotFound:
             return None
@@ -100,7 +102,7 @@ def entities(
     async def load_record(entity_id: uuid.UUID) -> ServiceRecord | None:
         try:
             return await records_service.get_service_record(
-                session, principal, entity_id, for_update=True
+                session, principal, entity_id
             )
         except NotFound:
             return None
@@ -147,6 +149,7 @@ async def apply_batch(
     """Apply a device's batch in the caller's transaction, one savepoint per
     record: a rejected record leaves no trace, the rest still commit."""
     kinds = entities(session, principal, keyring)
+    await _load_batch(session, principal, batch)
     results = []
     changes: list[tuple[Entity, Any]] = [
         *((kinds["beneficiary"], c) for c in batch.beneficiaries),
@@ -158,7 +161,16 @@ async def apply_batch(
                 result = await _upsert(
                     session, principal, keyring, entity, change, batch.device_id
                 )
+        except IntegrityError:
+            consent_service.forget_consents(session)
+            result = SyncResult(
+                entity_type=entity.name,
+                id=change.id,
+                status=SyncStatus.rejected,
+                detail="The record clashes with an existing one; send it again.",
+            )
         except Problem as problem:
+            consent_service.forget_consents(session)
             result = SyncResult(
                 entity_type=entity.name,
                 id=change.id,
@@ -167,6 +179,7 @@ async def apply_batch(
                 errors=problem.errors,
             )
         except ValidationError as exc:
+            consent_service.forget_consents(session)
             result = SyncResult(
                 entity_type=entity.name,
                 id=change.id,
@@ -179,6 +192,31 @@ async def apply_batch(
             )
         results.append(result)
     return results
+
+
+async def _load_batch(
+    session: AsyncSession, principal: Principal, batch: SyncBatch
+) -> None:
+    """Lock the batch's existing rows in the caller's scope (in id order, so
+    two devices never deadlock), then load everything the batch touches in a
+    few queries instead of several per record."""
+    person_ids = {c.id for c in batch.beneficiaries} | {
+        c.data.beneficiary_id for c in batch.service_records
+    }
+    record_ids = {c.id for c in batch.service_records}
+    for model, scope, ids in (
+        (Beneficiary, beneficiaries_service.scoped, person_ids),
+        (ServiceRecord, records_service.scoped, record_ids),
+    ):
+        if ids:
+            await session.execute(
+                scope(select(model), principal)
+                .where(col(model.id).in_(ids))
+                .order_by(col(model.id))
+                .with_for_update()
+            )
+        await prefetch(session, model, ids)
+    await consent_service.consents_in_force(session, sorted(person_ids))
 
 
 async def _upsert(
@@ -347,13 +385,15 @@ async def resolve_conflict(
             .with_for_update()
         )
     ).scalar_one_or_none()
-    entity = (
-        entities(session, principal, keyring)[conflict.entity_type]
-        if conflict
-        else None
+    if conflict is None:
+        raise NotFound("No such conflict.")
+    entity = entities(session, principal, keyring)[conflict.entity_type]
+    model = Beneficiary if entity.name == "beneficiary" else ServiceRecord
+    await session.execute(  # lock before a possible edit
+        select(model).where(col(model.id) == conflict.entity_id).with_for_update()
     )
-    row = await entity.load(conflict.entity_id) if conflict and entity else None
-    if conflict is None or entity is None or row is None:
+    row = await entity.load(conflict.entity_id)
+    if row is None:
         raise NotFound("No such conflict.")
     if conflict.status == ConflictStatus.resolved:
         raise Conflict(f"This conflict was resolved already ({conflict.resolution}).")
