@@ -17,6 +17,6 @@ def expected_version(if_match: str | None) -> int:
             "Send If-Match with the version you edited (the ETag you read)."
         )
     value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= 9):
         raise BadRequest('If-Match must carry a version number, e.g. "3".')
     return int(value)

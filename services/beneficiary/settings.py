@@ -18,7 +18,7 @@ class BeneficiarySettings(ServiceSettings):
         default=2000, description="Most records accepted in one sync batch."
     )
     sync_concurrency: int = Field(
-        default=4,
+        default=2,
         description="Sync batches applied at once per process; more wait up to "
         "sync_wait_seconds, then get 503 with Retry-After.",
     )

@@ -77,7 +77,7 @@ def erase_pii(beneficiary: Beneficiary) -> None:
     beneficiary.name_index = None
     beneficiary.phone_index = None
     if beneficiary.date_of_birth is not None:
-        beneficiary.date_of_birth = beneficiary.date_of_birth.replace(month=7, day=1)
+        beneficiary.date_of_birth = beneficiary.date_of_birth.replace(month=1, day=1)
         beneficiary.date_of_birth_estimated = True
     beneficiary.pii_erased_at = utcnow()
 

@@ -26,6 +26,7 @@ from shared.contracts.enums import (
 from shared.db import utcnow
 
 OLDEST_BIRTH_YEAR = 1900
+EARLIEST_RECORD = date(1990, 1, 1)
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
 ]
@@ -49,7 +50,18 @@ def _not_future(value: date) -> date:
     return value
 
 
+def _record_date(value: date) -> date:
+    if value < EARLIEST_RECORD:
+        raise ValueError(f"must not be before {EARLIEST_RECORD}")
+    return _not_future(value)
+
+
 PastDate = Annotated[date, AfterValidator(_not_future)]
+RecordDate = Annotated[
+    date,
+    AfterValidator(_record_date),
+    Field(description="A date the programme recorded: 1990 or later, not future."),
+]
 
 
 class WashingtonGroupShortSet(BaseModel):
@@ -83,7 +95,9 @@ class BeneficiaryFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    full_name: Name
+    full_name: Name | None = Field(
+        default=None, description="Required, except on a record whose PII was erased."
+    )
     phone: Phone | None = None
     address: Address | None = None
     sex: Sex
@@ -102,7 +116,7 @@ class BeneficiaryFields(BaseModel):
     displacement_status: DisplacementStatus | None = None
     nationality: Nationality | None = None
     site_id: uuid.UUID | None = None
-    registration_date: PastDate = Field(default_factory=lambda: utcnow().date())
+    registration_date: RecordDate = Field(default_factory=lambda: utcnow().date())
     registration_channel: RegistrationChannel
 
     @model_validator(mode="after")
@@ -139,6 +153,8 @@ class BeneficiaryCreate(BeneficiaryFields):
 
     @model_validator(mode="after")
     def _registration_consent(self) -> BeneficiaryCreate:
+        if self.full_name is None:
+            raise ValueError("full_name is required to register someone")
         purposes = [c.purpose for c in self.consents]
         if len(purposes) != len(set(purposes)):
             raise ValueError("one consent entry per purpose")

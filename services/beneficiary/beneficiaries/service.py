@@ -173,6 +173,14 @@ async def update_beneficiary(
                 for e in exc.errors()
             ],
         ) from None
+    if fields.full_name is None and beneficiary.pii_erased_at is None:
+        raise Invalid(
+            "A registered person keeps a name; withdraw registration consent to "
+            "erase it.",
+            errors=[
+                FieldError(loc=["body", "full_name"], msg="required", type="missing")
+            ],
+        )
     await check_site_in_scope(session, principal, fields.site_id)
     apply_fields(session, beneficiary, fields, keyring)
     await session.flush()
@@ -186,8 +194,11 @@ def apply_fields(
     keyring: KeyRing,
 ) -> None:
     """Write a full state onto the row, bump its version and emit the event."""
+    erased = beneficiary.pii_erased_at is not None
     for column, value in _columns(fields, keyring, beneficiary.id).items():
         setattr(beneficiary, column, value)
+    if erased:  # only the birth year was kept
+        beneficiary.date_of_birth_estimated = True
     beneficiary.version += 1
     beneficiary.updated_at = utcnow()
     _emit(session, beneficiary, "beneficiary.updated")
@@ -196,9 +207,11 @@ def apply_fields(
 def current_fields(beneficiary: Beneficiary, keyring: KeyRing) -> BeneficiaryFields:
     """The row as the full state a client would send (PII decrypted)."""
     pii = decrypt_pii(beneficiary, keyring)
-    estimated = beneficiary.date_of_birth_estimated
+    estimated = (
+        beneficiary.date_of_birth_estimated and beneficiary.pii_erased_at is None
+    )
     return BeneficiaryFields.model_construct(
-        full_name=pii["full_name"] or "",
+        full_name=pii["full_name"],
         phone=pii["phone"],
         address=pii["address"],
         sex=beneficiary.sex,
@@ -316,12 +329,12 @@ async def list_beneficiaries(
         statement = statement.where(col(Beneficiary.site_id) == site_id)
     after = decode_cursor(cursor, 2)
     if after is not None:
-        created, last_id = after
+        created, last_id = _parse_dt(after[0]), _parse_uuid(after[1])
         statement = statement.where(
             or_(
-                col(Beneficiary.created_at) < _parse_dt(created),
-                (col(Beneficiary.created_at) == _parse_dt(created))
-                & (col(Beneficiary.id) < uuid.UUID(last_id)),
+                col(Beneficiary.created_at) < created,
+                (col(Beneficiary.created_at) == created)
+                & (col(Beneficiary.id) < last_id),
             )
         )
     statement = statement.order_by(
@@ -336,10 +349,20 @@ async def list_beneficiaries(
     return Page(items=[to_summary(r) for r in rows], next_cursor=next_cursor)
 
 
-def _parse_dt(value: str) -> datetime:
+def _parse_dt(value: object) -> datetime:
     try:
-        return datetime.fromisoformat(value)
-    except (TypeError, ValueError):
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise BadRequest("The cursor is not one this API issued.") from None
+    if parsed.tzinfo is None:
+        raise BadRequest("The cursor is not one this API issued.")
+    return parsed
+
+
+def _parse_uuid(value: object) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
         raise BadRequest("The cursor is not one this API issued.") from None
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -14,7 +14,8 @@ from services.beneficiary.beneficiaries.models import (
 )
 from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.consent.schemas import ConsentGiven
-from services.beneficiary.db import OutboxEvent
+from services.beneficiary.db import IdempotencyRecord, OutboxEvent
+from services.beneficiary.sync.models import SyncConflict
 from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import ConsentFacts
@@ -85,6 +86,7 @@ async def record_consents(
             entry.purpose == ConsentPurpose.registration and not entry.granted
         )
         if withdraws_registration and beneficiary.pii_erased_at is None:
+            await _forget_copies(session, beneficiary)
             erase_pii(beneficiary)
             beneficiary.version += 1
             beneficiary.updated_at = utcnow()
@@ -101,6 +103,43 @@ async def record_consents(
     if new_ledger:  # the whole ledger is what was just written
         _cache(session)[beneficiary.id] = {e.purpose: e for e in recorded}
     return recorded
+
+
+async def _forget_copies(session: AsyncSession, beneficiary: Beneficiary) -> None:
+    """Erasure reaches every copy of the PII: offline versions kept as sync
+    conflicts and the request fingerprints of idempotency records."""
+    await session.execute(
+        delete(SyncConflict).where(col(SyncConflict.entity_id) == beneficiary.id)
+    )
+    await session.execute(
+        delete(IdempotencyRecord).where(
+            col(IdempotencyRecord.resource_id) == beneficiary.id
+        )
+    )
+
+
+async def record_changed_consents(
+    session: AsyncSession,
+    principal: Principal,
+    beneficiary: Beneficiary,
+    entries: Sequence[ConsentGiven],
+) -> list[ConsentEntry]:
+    """Record only the entries that change what is in force, so a device that
+    resends its whole consent state (a replayed sync) adds nothing."""
+    in_force = (await consents_in_force(session, [beneficiary.id]))[beneficiary.id]
+    changes = [
+        entry
+        for entry in entries
+        if not (
+            entry.purpose in in_force
+            and (in_force[entry.purpose].granted, in_force[entry.purpose].form_version)
+            == (entry.granted, entry.form_version)
+            and in_force[entry.purpose].agency == entry.agency
+        )
+    ]
+    if not changes:
+        return []
+    return await record_consents(session, principal, beneficiary, changes)
 
 
 async def consents_in_force(

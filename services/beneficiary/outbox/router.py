@@ -9,6 +9,7 @@ from shared.app import RuntimeDep
 from shared.auth import Principal, Role, require
 from shared.contracts.events import EventFeedPage
 from shared.db import SessionDep
+from shared.errors import Forbidden
 from shared.outbox import read_feed, sequence_pending_events
 
 router = APIRouter(prefix="/v1/events", tags=["change feed"])
@@ -22,11 +23,18 @@ async def read_events(
         Principal,
         Depends(require(Role.service, Role.me_officer, Role.programme_manager)),
     ],
-    after: Annotated[int, Query(ge=0, description="Last position you hold.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=2**62, description="Last position you hold.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
 ) -> EventFeedPage:
     """The ordered change feed (no PII). Machine accounts of other services see
     every organisation; people see their own organisation's events."""
+    if Role.service not in principal.roles and principal.site_ids is not None:
+        raise Forbidden(
+            "The change feed covers every site of the organisation; a token "
+            "limited to some sites cannot read it."
+        )
     await sequence_pending_events(runtime.engine, OutboxEvent, OutboxCounter)
     organisation = (
         None if Role.service in principal.roles else principal.organisation_id

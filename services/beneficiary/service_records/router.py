@@ -218,7 +218,7 @@ async def record_group_activity(
                 session, principal, existing
             ),
         )
-        read = await records_service.group_activity_read(session, group)
+        read = await records_service.group_activity_read(session, principal, group)
         _audit(
             session,
             actor,
@@ -244,7 +244,7 @@ async def get_group_activity(
     async with session.begin():
         group = await records_service.get_group_activity(session, principal, group_id)
         _audit(session, actor, "read", "group_activity", [group.id])
-        return await records_service.group_activity_read(session, group)
+        return await records_service.group_activity_read(session, principal, group)
 
 
 @router.post(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from services.beneficiary.beneficiaries.schemas import PastDate
+from services.beneficiary.beneficiaries.schemas import RecordDate
 from shared.contracts.enums import (
     AgeGroup,
     DeliveredThrough,
@@ -34,7 +34,7 @@ class ServiceRecordFields(BaseModel):
 
     beneficiary_id: uuid.UUID
     activity_code: ActivityCode
-    service_date: PastDate
+    service_date: RecordDate
     site_id: uuid.UUID | None = None
     modality: Modality = Modality.in_person
     staff_id: StaffId | None = None
@@ -49,7 +49,7 @@ class ServiceRecordUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     activity_code: ActivityCode | None = None
-    service_date: PastDate | None = None
+    service_date: RecordDate | None = None
     site_id: uuid.UUID | None = None
     modality: Modality | None = None
     staff_id: StaffId | None = None
@@ -110,7 +110,7 @@ class AnonymousServiceCreate(BaseModel):
 
     id: uuid.UUID | None = None
     activity_code: ActivityCode
-    service_date: PastDate
+    service_date: RecordDate
     site_id: uuid.UUID | None = None
     modality: Modality = Modality.in_person
     staff_id: StaffId | None = None
@@ -150,7 +150,7 @@ class GroupActivityCreate(BaseModel):
 
     id: uuid.UUID | None = None
     activity_code: ActivityCode
-    activity_date: PastDate
+    activity_date: RecordDate
     site_id: uuid.UUID | None = None
     modality: Modality = Modality.in_person
     duration_minutes: Minutes | None = None

@@ -93,6 +93,20 @@ async def delivery(
     }
 
 
+def check_after_birth(beneficiary: Beneficiary, service_date: date) -> None:
+    if beneficiary.date_of_birth and service_date < beneficiary.date_of_birth:
+        raise Invalid(
+            "The service date is before the person's birth.",
+            errors=[
+                FieldError(
+                    loc=["body", "service_date"],
+                    msg="before date_of_birth",
+                    type="before_birth",
+                )
+            ],
+        )
+
+
 def scoped(statement: Any, principal: Principal, model: Any = ServiceRecord) -> Any:
     statement = statement.where(col(model.organisation_id) == principal.organisation_id)
     if principal.site_ids is not None:
@@ -101,13 +115,21 @@ def scoped(statement: Any, principal: Principal, model: Any = ServiceRecord) -> 
 
 
 async def record_service(
-    session: AsyncSession, principal: Principal, data: ServiceRecordCreate
+    session: AsyncSession,
+    principal: Principal,
+    data: ServiceRecordCreate,
+    *,
+    locked: bool = False,
 ) -> ServiceRecord:
-    """Record one service to a consenting beneficiary of the caller's scope."""
+    """Record one service to a consenting beneficiary of the caller's scope.
+
+    The person's row is locked (``locked``: the caller did it already), so a
+    consent withdrawal cannot commit between the check and the insert."""
     beneficiary = await beneficiaries_service.get_beneficiary(
-        session, principal, data.beneficiary_id
+        session, principal, data.beneficiary_id, for_update=not locked
     )
     await consent_service.require_consent(session, [beneficiary.id], *SERVICE_CONSENTS)
+    check_after_birth(beneficiary, data.service_date)
     record_id = data.id or uuid.uuid4()
     if await get_cached(session, ServiceRecord, record_id) is not None:
         raise Conflict("A service record with this id exists already.")
@@ -226,14 +248,15 @@ async def apply_fields(
     )
     for name in ("activity_code", "iasc_layer", "site_id"):
         setattr(record, name, columns[name])
+    beneficiary = await session.get(Beneficiary, record.beneficiary_id)
+    assert beneficiary is not None
+    check_after_birth(beneficiary, fields.service_date)
     record.service_date = fields.service_date
     record.modality = fields.modality
     record.staff_id = fields.staff_id
     record.duration_minutes = fields.duration_minutes
     record.version += 1
     record.updated_at = utcnow()
-    beneficiary = await session.get(Beneficiary, record.beneficiary_id)
-    assert beneficiary is not None
     emit_service_record(session, record, beneficiary, "service_record.updated")
     await session.flush()
 
@@ -326,8 +349,8 @@ async def record_group_activity(
     await session.flush()
     staff = data.facilitator_staff_ids[0] if data.facilitator_staff_ids else None
     for beneficiary in attendees:
+        check_after_birth(beneficiary, data.activity_date)
         record = ServiceRecord(
-            id=uuid.uuid5(group_id, f"attendee:{beneficiary.id}"),
             beneficiary_id=beneficiary.id,
             service_date=data.activity_date,
             staff_id=staff,
@@ -340,7 +363,7 @@ async def record_group_activity(
         emit_service_record(session, record, beneficiary, "service_record.recorded")
     if data.anonymous_attendees:
         anonymous = _anonymous_service(
-            uuid.uuid5(group_id, "anonymous"),
+            uuid.uuid4(),
             columns,
             data.activity_date,
             data.modality,
@@ -360,9 +383,10 @@ async def _attendees(
     if not ids:
         return []
     rows = await session.execute(
-        beneficiaries_service.scoped(select(Beneficiary), principal).where(
-            col(Beneficiary.id).in_(ids)
-        )
+        beneficiaries_service.scoped(select(Beneficiary), principal)
+        .where(col(Beneficiary.id).in_(ids))
+        .order_by(col(Beneficiary.id))
+        .with_for_update()
     )
     found = {b.id: b for b in rows.scalars()}
     unknown = [i for i in ids if i not in found]
@@ -397,18 +421,30 @@ async def get_group_activity(
 
 
 async def group_activity_read(
-    session: AsyncSession, group: GroupActivity
+    session: AsyncSession, principal: Principal, group: GroupActivity
 ) -> GroupActivityRead:
-    """The group with who attended (voided attendance left out)."""
-    group_id = group.id
-    records = await session.execute(
-        select(ServiceRecord).where(
-            col(ServiceRecord.group_activity_id) == group_id,
-            col(ServiceRecord.voided).is_(False),
+    """The group with who attended (voided attendance left out). Attendees
+    registered at sites outside the caller's scope are counted, not named."""
+    attended = (
+        await session.execute(
+            select(col(ServiceRecord.beneficiary_id), col(Beneficiary.site_id))
+            .join(Beneficiary, col(Beneficiary.id) == col(ServiceRecord.beneficiary_id))
+            .where(
+                col(ServiceRecord.group_activity_id) == group.id,
+                col(ServiceRecord.organisation_id) == group.organisation_id,
+                col(ServiceRecord.voided).is_(False),
+            )
         )
-    )
-    attendee_ids = [r.beneficiary_id for r in records.scalars()]
-    anonymous = await session.get(AnonymousService, uuid.uuid5(group_id, "anonymous"))
+    ).all()
+    attendee_ids = [b for b, site in attended if principal.can_see_site(site)]
+    anonymous = (
+        await session.execute(
+            select(AnonymousService).where(
+                col(AnonymousService.group_activity_id) == group.id,
+                col(AnonymousService.organisation_id) == group.organisation_id,
+            )
+        )
+    ).scalar_one_or_none()
     counts = (
         [AnonymousCountIn.model_validate(c) for c in anonymous.counts]
         if anonymous
@@ -428,7 +464,7 @@ async def group_activity_read(
         facilitator_staff_ids=group.facilitator_staff_ids,
         attendee_ids=attendee_ids,
         anonymous_attendees=counts,
-        served_total=len(attendee_ids) + sum(c.count for c in counts),
+        served_total=len(attended) + sum(c.count for c in counts),
         version=group.version,
         created_at=group.created_at,
     )

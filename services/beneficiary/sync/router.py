@@ -109,7 +109,7 @@ async def pull_changes(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
-    cursor: Annotated[int, Query(ge=0)] = 0,
+    cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> ChangesPage:
     """Records in your scope changed after ``cursor`` (0 for everything), as
     they are now. Keep calling with ``next_cursor`` while ``has_more``."""

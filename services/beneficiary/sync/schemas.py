@@ -29,6 +29,7 @@ class BeneficiaryChange(BaseModel):
     base_version: int | None = Field(
         default=None,
         ge=1,
+        le=2**31 - 1,
         description="The server version the device edited; null for a record "
         "created on the device.",
     )
@@ -43,7 +44,7 @@ class ServiceRecordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: uuid.UUID
-    base_version: int | None = Field(default=None, ge=1)
+    base_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
     data: ServiceRecordFields
 
 

@@ -54,6 +54,10 @@ from shared.errors import Conflict, FieldError, NotFound, Problem
 CHANGES_PAGE_EVENTS = 1000
 
 
+async def _nothing(row: Any, change: Any) -> bool:
+    return False
+
+
 @dataclass
 class Entity:
     """How sync reads, creates and edits one kind of record."""
@@ -65,6 +69,7 @@ class Entity:
     state: Callable[[Any], BaseModel]
     apply: Callable[[Any, Any], Awaitable[None]]
     read: Callable[[Any], Awaitable[dict[str, Any]]]
+    side_ledger: Callable[[Any, Any], Awaitable[bool]] = _nothing
 
 
 def entities(
@@ -95,6 +100,13 @@ def entities(
         beneficiaries_service.apply_fields(session, row, fields, keyring)
         await session.flush()
 
+    async def consents_of(row: Beneficiary, change: BeneficiaryChange) -> bool:
+        """Consent given or withdrawn offline for a known person."""
+        recorded = await consent_service.record_changed_consents(
+            session, principal, row, change.consents
+        )
+        return bool(recorded)
+
     async def read_beneficiary(row: Beneficiary) -> dict[str, Any]:
         read = await beneficiaries_service.to_read(session, keyring, row)
         return read.model_dump(mode="json")
@@ -111,7 +123,9 @@ def entities(
         data = ServiceRecordCreate.model_validate(
             {**change.data.model_dump(), "id": change.id}
         )
-        return await records_service.record_service(session, principal, data)
+        return await records_service.record_service(
+            session, principal, data, locked=True
+        )
 
     async def apply_record(row: ServiceRecord, fields: ServiceRecordFields) -> None:
         if row.voided:
@@ -130,6 +144,7 @@ def entities(
             lambda row: beneficiaries_service.current_fields(row, keyring),
             apply_beneficiary,
             read_beneficiary,
+            consents_of,
         ),
         "service_record": Entity(
             "service_record",
@@ -228,6 +243,29 @@ async def _upsert(
     device_id: str | None,
 ) -> SyncResult:
     row = await entity.load(change.id)
+    if row is not None and getattr(row, "pii_erased_at", None) is not None:
+        raise Conflict(
+            "This person withdrew consent and their identifying data was erased; "
+            "delete the copy on the device."
+        )
+    if row is not None and await entity.side_ledger(row, change):
+        await session.flush()
+        if getattr(row, "pii_erased_at", None) is not None:
+            return SyncResult(
+                entity_type=entity.name,
+                id=row.id,
+                status=SyncStatus.updated,
+                version=row.version,
+                detail="Registration consent withdrawn: identifying data erased; "
+                "delete the copy on the device.",
+            )
+        if _same(entity.state(row), change.data):
+            return SyncResult(
+                entity_type=entity.name,
+                id=row.id,
+                status=SyncStatus.updated,
+                version=row.version,
+            )
     if row is None:
         if change.base_version is not None:
             raise NotFound(
