@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -33,7 +33,6 @@ from shared.auth import Principal
 from shared.crypto import KeyRing, normalise_name, normalise_phone
 from shared.db import get_cached, pin, utcnow
 from shared.errors import (
-    BadRequest,
     Conflict,
     FieldError,
     Forbidden,
@@ -42,7 +41,7 @@ from shared.errors import (
     VersionConflict,
 )
 from shared.outbox import add_event
-from shared.pagination import Page, decode_cursor, encode_cursor
+from shared.pagination import Page, aware_datetime, keyset_page
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 PII_FIELDS = ("full_name", "phone", "address")
@@ -327,43 +326,15 @@ async def list_beneficiaries(
         )
     if site_id is not None:
         statement = statement.where(col(Beneficiary.site_id) == site_id)
-    after = decode_cursor(cursor, 2)
-    if after is not None:
-        created, last_id = _parse_dt(after[0]), _parse_uuid(after[1])
-        statement = statement.where(
-            or_(
-                col(Beneficiary.created_at) < created,
-                (col(Beneficiary.created_at) == created)
-                & (col(Beneficiary.id) < last_id),
-            )
-        )
-    statement = statement.order_by(
-        col(Beneficiary.created_at).desc(),
-        col(Beneficiary.id).desc(),
-    ).limit(limit + 1)
-    rows = list((await session.execute(statement)).scalars())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor([rows[-1].created_at.isoformat(), str(rows[-1].id)])
+    rows, next_cursor = await keyset_page(
+        session,
+        statement,
+        key=col(Beneficiary.created_at),
+        parse_key=aware_datetime,
+        cursor=cursor,
+        limit=limit,
+    )
     return Page(items=[to_summary(r) for r in rows], next_cursor=next_cursor)
-
-
-def _parse_dt(value: object) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise BadRequest("The cursor is not one this API issued.") from None
-    if parsed.tzinfo is None:
-        raise BadRequest("The cursor is not one this API issued.")
-    return parsed
-
-
-def _parse_uuid(value: object) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise BadRequest("The cursor is not one this API issued.") from None
 
 
 def _context(beneficiary_id: uuid.UUID, field: str) -> str:

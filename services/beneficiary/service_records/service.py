@@ -5,7 +5,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -39,7 +39,6 @@ from shared.contracts.events import (
 )
 from shared.db import get_cached, pin, utcnow
 from shared.errors import (
-    BadRequest,
     Conflict,
     FieldError,
     Forbidden,
@@ -48,7 +47,7 @@ from shared.errors import (
     VersionConflict,
 )
 from shared.outbox import add_event
-from shared.pagination import Page, decode_cursor, encode_cursor
+from shared.pagination import Page, keyset_page
 from shared.taxonomy.activities import ActivityKind, get_activity
 
 SERVICE_CONSENTS = (ConsentPurpose.registration, ConsentPurpose.services)
@@ -297,30 +296,14 @@ async def list_service_records(
         statement = statement.where(col(ServiceRecord.service_date) >= date_from)
     if date_to is not None:
         statement = statement.where(col(ServiceRecord.service_date) <= date_to)
-    after = decode_cursor(cursor, 2)
-    if after is not None:
-        try:
-            last_date, last_id = date.fromisoformat(after[0]), uuid.UUID(after[1])
-        except (TypeError, ValueError):
-            raise BadRequest("The cursor is not one this API issued.") from None
-        statement = statement.where(
-            or_(
-                col(ServiceRecord.service_date) < last_date,
-                (col(ServiceRecord.service_date) == last_date)
-                & (col(ServiceRecord.id) < last_id),
-            )
-        )
-    statement = statement.order_by(
-        col(ServiceRecord.service_date).desc(),
-        col(ServiceRecord.id).desc(),
-    ).limit(limit + 1)
-    rows = list((await session.execute(statement)).scalars())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(
-            [rows[-1].service_date.isoformat(), str(rows[-1].id)]
-        )
+    rows, next_cursor = await keyset_page(
+        session,
+        statement,
+        key=col(ServiceRecord.service_date),
+        parse_key=date.fromisoformat,
+        cursor=cursor,
+        limit=limit,
+    )
     return Page(items=rows, next_cursor=next_cursor)
 
 
