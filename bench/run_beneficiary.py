@@ -1,0 +1,721 @@
+"""Registration and batch-sync throughput of the beneficiary service on
+PostgreSQL, measured over real HTTP against a separate uvicorn process, so the
+numbers include the ASGI server, JSON, token checks, encryption and the
+database, as a field deployment would see them.
+
+    .venv/bin/python -m bench.run_beneficiary --duration 25 --concurrency 32
+
+Creates a fresh database, migrates it, starts the service, drives load for a
+fixed time per scenario, prints a table and writes JSON to bench/out/. The
+server is always stopped, even when the run fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import platform
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+
+from services.beneficiary.settings import BeneficiarySettings
+from shared.auth import LocalSigningKey, Role
+from shared.crypto import KeyRing
+
+REPO = Path(__file__).resolve().parent.parent
+OUT_DIR = REPO / "bench" / "out"
+ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/8"
+CONSENTS = [
+    {"purpose": "registration", "granted": True, "form_version": "2024-1"},
+    {"purpose": "services", "granted": True, "form_version": "2024-1"},
+]
+ERROR_LOG_PATTERN = re.compile(
+    r'"level":\s*"(error|critical|exception)"|Traceback|^ERROR', re.IGNORECASE
+)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+# A request body and how many records it carries.
+Build = Callable[[], tuple[dict[str, Any], int]]
+# Per-record outcomes read from a successful response.
+Outcomes = Callable[[httpx.Response], Counter[str]]
+
+
+# --------------------------------------------------------------------------
+# Request bodies
+
+
+def person() -> dict[str, Any]:
+    """A beneficiary like tests/beneficiary/conftest.py, with a unique name so
+    duplicate detection finds nothing and runs stay comparable."""
+    return {
+        "full_name": f"Person {uuid.uuid4().hex[:12]}",
+        "phone": None,
+        "sex": "female",
+        "date_of_birth": "1990-04-01",
+        "marital_status": "married",
+        "disability": "no",
+        "displacement_status": "idp",
+        "nationality": "IRQ",
+        "registration_channel": "outreach",
+        "registration_date": "2026-01-10",
+    }
+
+
+def registration_body() -> tuple[dict[str, Any], int]:
+    return {**person(), "consents": CONSENTS}, 1
+
+
+def sync_builder(batch_size: int, records_per_person: int) -> Build:
+    """Batches of new people and their services, as a tablet syncs after a day
+    offline: ``batch_size // (1 + records_per_person)`` people, the rest
+    service records spread over them."""
+    people = max(1, batch_size // (1 + records_per_person))
+    records = batch_size - people
+
+    def build() -> tuple[dict[str, Any], int]:
+        ids = [str(uuid.uuid4()) for _ in range(people)]
+        return {
+            "device_id": f"bench-{uuid.uuid4().hex[:8]}",
+            "beneficiaries": [
+                {"id": i, "data": person(), "consents": CONSENTS} for i in ids
+            ],
+            "service_records": [
+                {
+                    "id": str(uuid.uuid4()),
+                    "data": {
+                        "beneficiary_id": ids[n % people],
+                        "activity_code": "pfa",
+                        "service_date": "2026-02-03",
+                    },
+                }
+                for n in range(records)
+            ],
+        }, people + records
+
+    return build
+
+
+def registration_outcomes(response: httpx.Response) -> Counter[str]:
+    return Counter({"created": 1})
+
+
+def sync_outcomes(response: httpx.Response) -> Counter[str]:
+    return Counter(r["status"] for r in response.json()["results"])
+
+
+# --------------------------------------------------------------------------
+# Load driver
+
+
+@dataclass
+class Phase:
+    """What one timed phase of a scenario saw."""
+
+    elapsed: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    requests: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    error_samples: dict[str, str] = field(default_factory=dict)
+    error_seconds: dict[str, list[float]] = field(default_factory=dict)
+    records_sent: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    record_error_samples: list[str] = field(default_factory=list)
+
+    def fail(self, kind: str, text: str, after: float) -> None:
+        """Count an error; keep its first text and how long it took to come."""
+        self.errors[kind] += 1
+        self.error_samples.setdefault(kind, text[:1500])
+        self.error_seconds.setdefault(kind, []).append(round(after, 2))
+
+
+async def drive(
+    client: httpx.AsyncClient,
+    path: str,
+    headers: dict[str, str],
+    build: Build,
+    outcomes: Outcomes,
+    *,
+    seconds: float,
+    concurrency: int,
+    expected: int,
+    idempotency_key: bool,
+    max_requests: int | None = None,
+) -> Phase:
+    """``concurrency`` callers post back to back until ``seconds`` pass (or
+    ``max_requests`` are sent); the phase ends when the last request in flight
+    is answered or times out, so its length is bounded by seconds + timeout."""
+    phase = Phase()
+    deadline = time.monotonic() + seconds
+
+    async def caller() -> None:
+        while time.monotonic() < deadline and (
+            max_requests is None or phase.requests < max_requests
+        ):
+            body, records = build()
+            request_headers = headers
+            if idempotency_key:
+                request_headers = {**headers, "Idempotency-Key": uuid.uuid4().hex}
+            phase.requests += 1
+            phase.records_sent += records
+            started = time.perf_counter()
+            try:
+                response = await client.post(path, json=body, headers=request_headers)
+            except httpx.HTTPError as exc:
+                after = time.perf_counter() - started
+                phase.fail(type(exc).__name__, f"{type(exc).__name__}: {exc!r}", after)
+                continue
+            latency = time.perf_counter() - started
+            if response.status_code != expected:
+                phase.fail(f"HTTP {response.status_code}", response.text, latency)
+                continue
+            phase.latencies.append(latency)
+            seen = outcomes(response)
+            phase.outcomes.update(seen)
+            if set(seen) - {"created"} and len(phase.record_error_samples) < 5:
+                phase.record_error_samples.extend(
+                    json.dumps(r)[:500]
+                    for r in response.json().get("results", [])[:500]
+                    if r.get("status") != "created"
+                )
+                del phase.record_error_samples[5:]
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(concurrency)))
+    phase.elapsed = time.perf_counter() - started
+    return phase
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile; None when nothing succeeded."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, round(fraction * len(ordered) + 0.5))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def summarise(name: str, phase: Phase, usage: dict[str, float]) -> dict[str, Any]:
+    ok = len(phase.latencies)
+    created = phase.outcomes.get("created", 0)
+    p50 = percentile(phase.latencies, 0.50)
+    p99 = percentile(phase.latencies, 0.99)
+    return {
+        "scenario": name,
+        "seconds": round(phase.elapsed, 2),
+        "requests": phase.requests,
+        "requests_ok": ok,
+        "request_errors": sum(phase.errors.values()),
+        "errors_by_kind": dict(phase.errors),
+        "error_samples": phase.error_samples,
+        "error_latency_s": {
+            kind: {"min": min(v), "max": max(v)}
+            for kind, v in phase.error_seconds.items()
+        },
+        "requests_per_s": round(ok / phase.elapsed, 2),
+        "records_sent": phase.records_sent,
+        "records_created": created,
+        "records_not_created_in_ok_requests": sum(phase.outcomes.values()) - created,
+        "record_outcomes": dict(phase.outcomes),
+        "record_error_samples": phase.record_error_samples[:5],
+        "records_per_s": round(created / phase.elapsed, 1),
+        "latency_ms": {
+            "p50": None if p50 is None else round(p50 * 1000, 1),
+            "p99": None if p99 is None else round(p99 * 1000, 1),
+            "max": round(max(phase.latencies) * 1000, 1) if ok else None,
+        },
+        "cpu_seconds": usage,
+    }
+
+
+# --------------------------------------------------------------------------
+# Processes: the server, its memory and CPU, PostgreSQL's CPU
+
+
+def _stat(pid: int) -> tuple[str, int, float] | None:
+    """(comm, ppid, cpu seconds including reaped children) of one process."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2 :].split()
+    ticks = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return comm, int(fields[1]), ticks / CLOCK_TICKS
+
+
+def _all_stats() -> dict[int, tuple[str, int, float]]:
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
+            stats[int(entry.name)] = stat
+    return stats
+
+
+def process_tree(root: int) -> list[int]:
+    """The uvicorn supervisor and its worker processes (with --workers > 1)."""
+    stats = _all_stats()
+    tree, frontier = [root], [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, (_, ppid, _) in stats.items() if ppid == parent]
+        tree.extend(children)
+        frontier.extend(children)
+    return tree
+
+
+def rss_mib(pids: list[int]) -> float:
+    """Sum of VmRSS over the server's processes."""
+    total_kib = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        total_kib += int(match.group(1)) if match else 0
+    return round(total_kib / 1024, 1)
+
+
+def cpu_snapshot(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the server, all PostgreSQL processes, and us."""
+    stats = _all_stats()
+    tree = set(process_tree(server_pid))
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "server": sum(s[2] for pid, s in stats.items() if pid in tree),
+        "postgres": sum(s[2] for s in stats.values() if s[0] == "postgres"),
+        "bench_client": own.ru_utime + own.ru_stime,
+    }
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {key: round(after[key] - before[key], 1) for key in after}
+
+
+class Server:
+    """The service under test in its own process group, so stopping it also
+    stops uvicorn's worker processes."""
+
+    def __init__(self, env: dict[str, str], port: int, workers: int, log: Path):
+        self.env, self.port, self.workers, self.log = env, port, workers, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "bench.serve:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--no-access-log",
+        ]
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def stop(self) -> None:
+        """SIGTERM the group, SIGKILL whatever is left after 15 s."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.process.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    async def wait_ready(self, base_url: str, within: float = 90) -> None:
+        deadline = time.monotonic() + within
+        async with httpx.AsyncClient(base_url=base_url, timeout=2) as client:
+            while time.monotonic() < deadline:
+                if self.process is not None and self.process.poll() is not None:
+                    raise RuntimeError(f"server exited:\n{self.log_tail()}")
+                try:
+                    if (await client.get("/readyz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.25)
+        raise RuntimeError(f"server not ready in {within} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def error_lines(self) -> list[str]:
+        if not self.log.exists():
+            return []
+        text = self.log.read_text(errors="replace")
+        return [line for line in text.splitlines() if ERROR_LOG_PATTERN.search(line)]
+
+
+# --------------------------------------------------------------------------
+# Setup
+
+
+async def recreate_database(name: str) -> str:
+    url = make_url(ADMIN_URL)
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database=url.database
+    )
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+        version = str(await connection.fetchval("SHOW server_version"))
+    finally:
+        await connection.close()
+    return version
+
+
+async def flush_redis() -> None:
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        await redis.flushdb()
+    finally:
+        await redis.aclose()
+
+
+async def table_counts(database: str) -> dict[str, int]:
+    url = make_url(ADMIN_URL)
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database=database
+    )
+    try:
+        return {
+            table: int(await connection.fetchval(f"SELECT count(*) FROM {table}"))
+            for table in ("beneficiary", "service_record", "outbox_event")
+        }
+    finally:
+        await connection.close()
+
+
+def code_state() -> dict[str, Any]:
+    """Which code was measured: HEAD and uncommitted changes to the service."""
+
+    def git(*argv: str) -> str:
+        done = subprocess.run(
+            ["git", *argv], cwd=REPO, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip()
+
+    return {
+        "head": git("rev-parse", "--short", "HEAD"),
+        "dirty": git("status", "--porcelain", "--", "services", "shared").splitlines(),
+        "diff_sha1": hashlib.sha1(
+            git("diff", "HEAD", "--", "services", "shared").encode()
+        ).hexdigest()[:12],
+    }
+
+
+def load_average() -> list[float]:
+    """Other work on the machine skews a 2-core benchmark; record it."""
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+def migrate(env: dict[str, str]) -> None:
+    """Migrate once before the workers start, so two workers never race."""
+    done = subprocess.run(
+        [sys.executable, "-m", "services.beneficiary", "migrate"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"migrate failed:\n{done.stdout.decode()[-3000:]}")
+
+
+async def case_worker_headers(
+    base_url: str, settings: BeneficiarySettings
+) -> dict[str, str]:
+    """An organisation created through the API and a case worker's token."""
+    key = LocalSigningKey.load_or_create(settings.data_dir)
+
+    def token(org: uuid.UUID, role: Role) -> str:
+        return key.issue(
+            subject=f"bench-{role}",
+            organisation_id=org,
+            roles=[role],
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+        )
+
+    admin = {"Authorization": f"Bearer {token(uuid.UUID(int=0), Role.admin)}"}
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        r = await client.post(
+            "/v1/organisations",
+            json={"name": f"Bench {uuid.uuid4().hex[:6]}", "type": "un_agency"},
+            headers=admin,
+        )
+    if r.status_code != 201:
+        raise RuntimeError(f"creating the organisation: {r.status_code} {r.text}")
+    org = uuid.UUID(r.json()["id"])
+    return {"Authorization": f"Bearer {token(org, Role.case_worker)}"}
+
+
+# --------------------------------------------------------------------------
+# Run
+
+
+async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> Any:
+    code_before, load_before = code_state(), load_average()
+    pg_version = await recreate_database(args.database)
+    await flush_redis()
+    settings = BeneficiarySettings(
+        database_url=env["BENEFICIARY_DATABASE_URL"],
+        redis_url=REDIS_URL,
+        data_dir=Path(env["BENEFICIARY_DATA_DIR"]),
+    )
+    # Create the local signing and PII keys now, not in racing workers.
+    LocalSigningKey.load_or_create(settings.data_dir)
+    KeyRing.from_settings(None, None, None, settings.data_dir)
+    migrate(env)
+    server.start()
+    base_url = f"http://127.0.0.1:{args.port}"
+    await server.wait_ready(base_url)
+    headers = await case_worker_headers(base_url, settings)
+
+    scenarios: dict[str, tuple[str, Build, Outcomes, int]] = {
+        "register": (
+            "/v1/beneficiaries",
+            registration_body,
+            registration_outcomes,
+            201,
+        ),
+        "sync": (
+            "/v1/sync",
+            sync_builder(args.batch_size, args.records_per_person),
+            sync_outcomes,
+            200,
+        ),
+    }
+    most = max(args.concurrency, args.sync_concurrency or 0)
+    limits = httpx.Limits(max_connections=most, max_keepalive_connections=most)
+    results = []
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=args.timeout, limits=limits
+    ) as client:
+        for name in args.scenarios:
+            path, build, outcomes, expected = scenarios[name]
+            concurrency = args.concurrency
+            warmup = args.warmup
+            if name == "sync":
+                concurrency = args.sync_concurrency or args.concurrency
+                warmup = min(warmup, 1)  # one 500-record batch warms that path
+            options: dict[str, Any] = {
+                "expected": expected,
+                "idempotency_key": args.idempotency_key and name == "register",
+            }
+            if warmup > 0:
+                await drive(
+                    client,
+                    path,
+                    headers,
+                    build,
+                    outcomes,
+                    seconds=args.timeout,
+                    concurrency=min(concurrency, warmup),
+                    max_requests=warmup,
+                    **options,
+                )
+            before = cpu_snapshot(server.pid)
+            phase = await drive(
+                client,
+                path,
+                headers,
+                build,
+                outcomes,
+                seconds=args.duration,
+                concurrency=concurrency,
+                **options,
+            )
+            summary = summarise(
+                name, phase, cpu_delta(before, cpu_snapshot(server.pid))
+            )
+            summary["concurrency"] = concurrency
+            summary["server_rss_mib"] = rss_mib(process_tree(server.pid))
+            results.append(summary)
+            report_line(summary)
+
+    return {
+        "benchmark": "beneficiary",
+        "started_at": args.started_at,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "postgresql": pg_version,
+            "kernel": platform.release(),
+        },
+        "config": {
+            "workers": args.workers,
+            "concurrency": args.concurrency,
+            "sync_concurrency": args.sync_concurrency or args.concurrency,
+            "duration_s": args.duration,
+            "warmup_requests": args.warmup,
+            "batch_size": args.batch_size,
+            "records_per_person": args.records_per_person,
+            "timeout_s": args.timeout,
+            "idempotency_key": args.idempotency_key,
+            "database": args.database,
+        },
+        "code": code_before,
+        "code_changed_during_run": code_state() != code_before,
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+        "results": results,
+        "server_rss_mib_end": rss_mib(process_tree(server.pid)),
+        "server_processes": len(process_tree(server.pid)),
+        "table_counts_end": await table_counts(args.database),
+    }
+
+
+def report_line(summary: dict[str, Any]) -> None:
+    sys.stderr.write(
+        f"  {summary['scenario']}: {summary['requests_ok']} ok, "
+        f"{summary['request_errors']} errors in {summary['seconds']} s\n"
+    )
+
+
+def table(report: dict[str, Any]) -> str:
+    """The results as a Markdown table (also pasted into RESULTS.md)."""
+    head = (
+        "| scenario | workers | conc. | req ok | req/s | records/s | p50 ms | "
+        "p99 ms | max ms | errors | RSS MiB | CPU s server/pg/client |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    rows = []
+    config = report["config"]
+    for r in report["results"]:
+        lat, cpu = r["latency_ms"], r["cpu_seconds"]
+        errors = r["request_errors"]
+        rejected = r["records_not_created_in_ok_requests"]
+        kinds = ", ".join(f"{k}: {v}" for k, v in r["errors_by_kind"].items())
+        error_text = f"{errors} ({kinds})" if errors else "0"
+        if rejected > 0:
+            error_text += f"; {rejected} records not created"
+        rows.append(
+            f"| {r['scenario']} | {config['workers']} | {r['concurrency']} | "
+            f"{r['requests_ok']} | {r['requests_per_s']} | {r['records_per_s']} | "
+            f"{lat['p50']} | {lat['p99']} | {lat['max']} | {error_text} | "
+            f"{r['server_rss_mib']} | {cpu['server']}/{cpu['postgres']}/"
+            f"{cpu['bench_client']} |"
+        )
+    return head + "\n".join(rows) + "\n"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run_beneficiary", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--duration", type=float, default=25, help="s per scenario")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=64,
+        help="unmeasured registrations first (sync: one batch)",
+    )
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--sync-concurrency", type=int, help="sync callers (default: --concurrency)"
+    )
+    parser.add_argument("--batch-size", type=int, default=500, help="records/batch")
+    parser.add_argument(
+        "--records-per-person", type=int, default=4, help="service records each"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--timeout", type=float, default=60, help="s per request")
+    parser.add_argument(
+        "--scenarios",
+        type=lambda s: s.split(","),
+        default=["register", "sync"],
+        help="comma-separated: register,sync",
+    )
+    parser.add_argument("--database", default="mhpss_bench_beneficiary")
+    parser.add_argument(
+        "--idempotency-key",
+        action="store_true",
+        help="send a fresh Idempotency-Key with each registration",
+    )
+    args = parser.parse_args()
+    unknown = set(args.scenarios) - {"register", "sync"}
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    args.started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = OUT_DIR / f"beneficiary-{stamp}-w{args.workers}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    url = make_url(ADMIN_URL).set(database=args.database)
+    env = {
+        **os.environ,
+        "BENEFICIARY_DATABASE_URL": url.render_as_string(hide_password=False),
+        "BENEFICIARY_REDIS_URL": REDIS_URL,
+        "BENEFICIARY_DATA_DIR": str(run_dir / "data"),
+        "BENEFICIARY_AUTO_MIGRATE": "false",
+    }
+    server = Server(env, args.port, args.workers, run_dir / "server.log")
+    try:
+        report = asyncio.run(run(args, server, env))
+    finally:
+        server.stop()
+    errors = server.error_lines()
+    report["server_log"] = str(server.log.relative_to(REPO))
+    report["server_error_lines"] = len(errors)
+    report["server_error_samples"] = [line[:2000] for line in errors[:20]]
+    (run_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    sys.stdout.write(table(report))
+    sys.stdout.write(f"\nJSON: {(run_dir / 'report.json').relative_to(REPO)}\n")
+    if errors:
+        sys.stdout.write(f"server log has {len(errors)} error lines, first:\n")
+        sys.stdout.write(errors[0][:2000] + "\n")
+
+
+if __name__ == "__main__":
+    main()
