@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -157,7 +158,10 @@ def insert_ignore(dialect_name: str, table: Any) -> Insert:
 
 async def ensure_database(url: URL) -> None:
     """Create a PostgreSQL database that does not exist yet (the embedded
-    default and the migrate command; SQLite files create themselves)."""
+    default and the migrate command); for SQLite, the file's folder."""
+    if url.get_backend_name() == "sqlite" and url.database:
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        return
     if url.get_backend_name() != "postgresql" or not url.database:
         return
     server = create_async_engine(

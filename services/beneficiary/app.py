@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from services.beneficiary.audit.router import router as audit_router
 from services.beneficiary.beneficiaries.router import router as beneficiaries_router
+from services.beneficiary.cases.router import router as cases_router
 from services.beneficiary.locations.router import router as locations_router
 from services.beneficiary.migrations.runner import upgrade_to_head
 from services.beneficiary.organisations.router import router as organisations_router
@@ -32,6 +33,7 @@ def create_app(
             locations_router,
             beneficiaries_router,
             records_router,
+            cases_router,
             sync_router,
             outbox_router,
             audit_router,

@@ -2,6 +2,7 @@
 
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.beneficiaries.models import Beneficiary, DuplicateCandidate
+from services.beneficiary.cases.models import Assessment, Case
 from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.db import IdempotencyRecord, OutboxCounter, OutboxEvent
 from services.beneficiary.locations.models import Location
@@ -15,6 +16,8 @@ from services.beneficiary.sync.models import SyncConflict
 
 __all__ = [
     "AnonymousService",
+    "Assessment",
+    "Case",
     "AuditEntry",
     "Beneficiary",
     "ConsentEntry",

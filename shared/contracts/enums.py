@@ -106,3 +106,34 @@ class AgeGroup(StrEnum):
     under_18 = "under_18"
     adult = "adult"
     unknown = "unknown"
+
+
+class RiskLevel(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    imminent = "imminent"
+
+
+class CaseStatus(StrEnum):
+    """open (intake done) -> active (plan agreed) <-> on_hold -> closed."""
+
+    open = "open"
+    active = "active"
+    on_hold = "on_hold"
+    closed = "closed"
+
+
+class ClosureReason(StrEnum):
+    goals_met = "goals_met"
+    referred_out = "referred_out"
+    lost_to_follow_up = "lost_to_follow_up"
+    withdrew = "withdrew"
+    relocated = "relocated"
+    deceased = "deceased"
+
+
+class Timepoint(StrEnum):
+    baseline = "baseline"
+    follow_up = "follow_up"
+    closure = "closure"

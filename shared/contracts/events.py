@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.enums import (
     AgeGroup,
+    CaseStatus,
+    ClosureReason,
     ConsentPurpose,
     DeliveredThrough,
     DisabilityStatus,
@@ -22,7 +24,9 @@ from shared.contracts.enums import (
     MaritalStatus,
     Modality,
     RegistrationChannel,
+    RiskLevel,
     Sex,
+    Timepoint,
 )
 from shared.taxonomy.iasc import IascLayer
 
@@ -121,3 +125,35 @@ class AnonymousServiceFacts(_Facts):
     group_activity_id: uuid.UUID | None
     counts: list[AnonymousCount]
     voided: bool
+
+
+class CaseFacts(_Facts):
+    """case.opened / case.updated / case.status_changed: no notes, no names."""
+
+    case_id: uuid.UUID
+    beneficiary_id: uuid.UUID
+    organisation_id: uuid.UUID
+    site_id: uuid.UUID | None
+    status: CaseStatus
+    risk_level: RiskLevel
+    iasc_layer_needed: IascLayer
+    presenting_problems: list[str]
+    opened_on: date
+    closed_on: date | None
+    closure_reason: ClosureReason | None
+    version: int
+
+
+class AssessmentFacts(_Facts):
+    """assessment.recorded: scores and bands only, never item answers."""
+
+    assessment_id: uuid.UUID
+    case_id: uuid.UUID
+    beneficiary_id: uuid.UUID
+    organisation_id: uuid.UUID
+    instrument: str
+    timepoint: Timepoint
+    administered_on: date
+    scores: dict[str, float | None]
+    bands: dict[str, str | None]
+    risk_flagged: bool

@@ -51,3 +51,14 @@ def activities() -> dict[str, Activity]:
 
 def get_activity(code: str) -> Activity | None:
     return activities().get(code)
+
+
+@cache
+def presenting_problems() -> dict[str, str]:
+    """The controlled list of presenting problems for case intake, by code."""
+    text = (
+        resources.files("shared.taxonomy")
+        .joinpath("presenting_problems.csv")
+        .read_text()
+    )
+    return {row["code"]: row["name"] for row in csv.DictReader(text.splitlines())}

@@ -29,6 +29,16 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/sync/conflicts/{conflict_id}/resolve"): {
         "resolution": "apply_client"
     },
+    ("POST", "/v1/cases/{case_id}/transitions"): {
+        "status": "active",
+        "on": "2026-03-02",
+    },
+    ("POST", "/v1/cases/{case_id}/assessments"): {
+        "instrument": "who5",
+        "timepoint": "follow_up",
+        "administered_on": "2026-03-02",
+        "responses": {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1},
+    },
 }
 
 
@@ -85,12 +95,27 @@ async def alices_world(
     )
     conflict_id = sync.json()["results"][0]["conflict_id"]
     assert conflict_id
+    case = await alice.post(
+        "/v1/cases",
+        {
+            "beneficiary_id": person["id"],
+            "presenting_problems": ["grief"],
+            "risk_level": "low",
+            "iasc_layer_needed": "focused_non_specialized",
+            "case_worker": "alice",
+            "supervisor": "sam",
+            "intake_notes": "Lost her brother in 2017.",
+            "opened_on": "2026-03-01",
+        },
+    )
+    assert case.status_code == 201, case.text
     return {
         "beneficiary_id": person["id"],
         "record_id": record["id"],
         "group_id": group.json()["id"],
         "conflict_id": conflict_id,
         "anonymous_id": anonymous.json()["id"],
+        "case_id": case.json()["id"],
     }
 
 

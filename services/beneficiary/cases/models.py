@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Text
+from sqlmodel import Field
+
+from services.beneficiary.db import Table
+from shared.contracts.enums import CaseStatus, ClosureReason, RiskLevel, Timepoint
+from shared.db import UTCDateTime, utcnow
+from shared.taxonomy.iasc import IascLayer
+
+
+class Case(Table, table=True):
+    """A person followed through case management, from intake to closure."""
+
+    __tablename__ = "case_file"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
+    beneficiary_id: uuid.UUID = Field(foreign_key="beneficiary.id", index=True)
+    site_id: uuid.UUID | None = Field(default=None, foreign_key="location.id")
+    status: CaseStatus = CaseStatus.open
+    presenting_problems: list[str] = Field(sa_type=JSON)
+    risk_level: RiskLevel
+    iasc_layer_needed: IascLayer
+    case_worker: str = Field(max_length=255, index=True)
+    supervisor: str = Field(max_length=255, index=True)
+    intake_notes_enc: str | None = Field(default=None, sa_type=Text)
+    opened_on: date
+    closed_on: date | None = None
+    closure_reason: ClosureReason | None = None
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Assessment(Table, table=True):
+    """One administration of a standard instrument, with its computed scores."""
+
+    __tablename__ = "assessment"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="case_file.id", index=True)
+    organisation_id: uuid.UUID = Field(index=True)
+    beneficiary_id: uuid.UUID = Field(foreign_key="beneficiary.id")
+    instrument: str = Field(max_length=64, description="code@version")
+    timepoint: Timepoint
+    administered_on: date
+    administered_by: str = Field(max_length=255)
+    norm: str | None = Field(default=None, max_length=64)
+    responses: dict[str, Any] = Field(sa_type=JSON)
+    scores: dict[str, Any] = Field(sa_type=JSON)
+    bands: dict[str, Any] = Field(sa_type=JSON)
+    risk_flags: list[str] = Field(default_factory=list, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.cases import service as cases_service
+from services.beneficiary.cases.schemas import (
+    AssessmentCreate,
+    AssessmentRead,
+    CaseOpen,
+    CaseRead,
+    CaseTransition,
+    Outcome,
+)
+from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.outbox.jobs import announce_writes
+from shared.app import RuntimeDep
+from shared.audit import Actor, acting, record_access
+from shared.auth import PrincipalDep, Role
+from shared.concurrency import etag, expected_version
+from shared.contracts.enums import CaseStatus
+from shared.db import SessionDep
+from shared.errors import (
+    Conflict,
+    ConsentMissing,
+    Invalid,
+    NotFound,
+    PreconditionRequired,
+    VersionConflict,
+    problem_responses,
+)
+from shared.idempotency import create_once
+from shared.instruments import instruments
+from shared.pagination import MAX_LIMIT, Page
+
+router = APIRouter(tags=["cases"])
+CaseActor = Annotated[
+    Actor, Depends(acting(Role.case_worker, Role.supervisor, Role.programme_manager))
+]
+
+
+def _audit(
+    session: AsyncSession, actor: Actor, action: str, ids: list[uuid.UUID]
+) -> None:
+    record_access(
+        session, AuditEntry, actor, action=action, entity_type="case", entity_ids=ids
+    )
+
+
+@router.post(
+    "/v1/cases",
+    status_code=201,
+    response_model=CaseRead,
+    responses=problem_responses(NotFound, ConsentMissing, Conflict, Invalid),
+)
+async def open_case(
+    body: CaseOpen,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: CaseActor,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> CaseRead:
+    """Intake: open a case for a registered, consenting person."""
+    principal = actor.principal
+    async with session.begin():
+        case, replayed = await create_once(
+            session,
+            IdempotencyRecord,
+            principal,
+            idempotency_key,
+            "POST /v1/cases",
+            body,
+            lambda: cases_service.open_case(session, principal, runtime.keyring, body),
+            lambda existing: cases_service.get_case(session, principal, existing),
+        )
+        _audit(session, actor, "read" if replayed else "create", [case.id])
+        read = cases_service.to_read(case, runtime.keyring)
+    if not replayed:
+        await announce_writes(runtime)
+    response.headers["ETag"] = etag(read.version)
+    return read
+
+
+@router.get("/v1/cases", response_model=Page[CaseRead])
+async def list_cases(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: CaseActor,
+    beneficiary_id: uuid.UUID | None = None,
+    status: CaseStatus | None = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> Page[CaseRead]:
+    async with session.begin():
+        page = await cases_service.list_cases(
+            session,
+            actor.principal,
+            beneficiary_id=beneficiary_id,
+            status=status,
+            cursor=cursor,
+            limit=limit,
+        )
+        _audit(session, actor, "list", [c.id for c in page.items])
+    return Page(
+        items=[cases_service.to_read(c, runtime.keyring) for c in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
+    "/v1/cases/{case_id}",
+    response_model=CaseRead,
+    responses=problem_responses(NotFound),
+)
+async def get_case(
+    case_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: CaseActor,
+) -> CaseRead:
+    """A case with its intake notes; every read is audit-logged with the
+    X-Access-Reason header."""
+    async with session.begin():
+        case = await cases_service.get_case(session, actor.principal, case_id)
+        _audit(session, actor, "read", [case.id])
+    response.headers["ETag"] = etag(case.version)
+    return cases_service.to_read(case, runtime.keyring)
+
+
+@router.post(
+    "/v1/cases/{case_id}/transitions",
+    response_model=CaseRead,
+    responses=problem_responses(
+        NotFound, Conflict, VersionConflict, PreconditionRequired, Invalid
+    ),
+)
+async def transition_case(
+    case_id: uuid.UUID,
+    body: CaseTransition,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: CaseActor,
+    if_match: Annotated[str | None, Header()] = None,
+) -> CaseRead:
+    """open -> active (plan agreed) <-> on_hold -> closed (with a reason);
+    a closed case may be reopened. Other moves are a 409."""
+    version = expected_version(if_match)
+    async with session.begin():
+        case = await cases_service.transition_case(
+            session, actor.principal, runtime.keyring, case_id, body, version
+        )
+        _audit(session, actor, f"status:{case.status}", [case.id])
+        read = cases_service.to_read(case, runtime.keyring)
+    await announce_writes(runtime)
+    response.headers["ETag"] = etag(read.version)
+    return read
+
+
+@router.post(
+    "/v1/cases/{case_id}/assessments",
+    status_code=201,
+    response_model=AssessmentRead,
+    responses=problem_responses(NotFound, Conflict, Invalid),
+)
+async def record_assessment(
+    case_id: uuid.UUID,
+    body: AssessmentCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: CaseActor,
+) -> AssessmentRead:
+    """Record answers to a standard instrument; the server scores them."""
+    async with session.begin():
+        assessment = await cases_service.record_assessment(
+            session, actor.principal, case_id, body
+        )
+        _audit(session, actor, "assessment", [case_id])
+        read = AssessmentRead.model_validate(assessment)
+    await announce_writes(runtime)
+    return read
+
+
+@router.get(
+    "/v1/cases/{case_id}/assessments",
+    response_model=list[AssessmentRead],
+    responses=problem_responses(NotFound),
+)
+async def list_assessments(
+    case_id: uuid.UUID, session: SessionDep, actor: CaseActor
+) -> list[AssessmentRead]:
+    async with session.begin():
+        rows = await cases_service.list_assessments(session, actor.principal, case_id)
+        _audit(session, actor, "read_assessments", [case_id])
+    return [AssessmentRead.model_validate(r) for r in rows]
+
+
+@router.get(
+    "/v1/cases/{case_id}/outcomes",
+    response_model=list[Outcome],
+    responses=problem_responses(NotFound),
+)
+async def case_outcomes(
+    case_id: uuid.UUID, session: SessionDep, actor: CaseActor
+) -> list[Outcome]:
+    """Change from baseline to the latest assessment, per instrument."""
+    async with session.begin():
+        result = await cases_service.outcomes(session, actor.principal, case_id)
+        _audit(session, actor, "read_outcomes", [case_id])
+    return result
+
+
+@router.get("/v1/instruments", tags=["instruments"])
+async def list_instruments(_: PrincipalDep) -> list[dict[str, Any]]:
+    """Every instrument definition: items, scales, scores, bands, licence."""
+    return [i.model_dump(mode="json") for i in instruments().values()]
