@@ -745,3 +745,14 @@ def test_float_answers_are_refused() -> None:
     responses: dict[str, int | None] = dict.fromkeys(item_ids(9), 1)
     responses["1"] = 1.0  # type: ignore[assignment]
     assert not score(load("phq9"), responses).valid
+
+
+def test_docs_list_every_instrument_as_defined() -> None:
+    from pathlib import Path
+
+    from shared.instruments.catalogue import render
+
+    committed = Path(__file__).parents[2] / "docs" / "instruments.md"
+    assert committed.read_text() == render(), (
+        "run: python -m shared.instruments.catalogue > docs/instruments.md"
+    )
