@@ -17,8 +17,10 @@ import orjson
 import structlog
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
+from arq.worker import Retry
 
 log = structlog.get_logger(__name__)
+INLINE_MAX_TRIES = 20
 
 JobContext = dict[str, Any]
 JobFunction = Callable[..., Awaitable[Any]]
@@ -111,10 +113,15 @@ class InlineQueue:
     ) -> None:
         if job_id is not None:
             self._pending_ids.discard(job_id)
-        try:
-            await self.functions[function](self.ctx, **payload)
-        except Exception:
-            log.exception("inline_job_failed", function=function)
+        for _ in range(INLINE_MAX_TRIES):
+            try:
+                await self.functions[function](self.ctx, **payload)
+                return
+            except Retry as retry:  # as arq would: run again after the delay
+                await asyncio.sleep((retry.defer_score or 0) / 1000)
+            except Exception:
+                log.exception("inline_job_failed", function=function)
+                return
 
     async def drain(self) -> None:
         """Wait for every job enqueued so far (tests, shutdown)."""
@@ -123,6 +130,19 @@ class InlineQueue:
 
     async def close(self) -> None:
         await self.drain()
+
+
+def defer_job(session: Any, function: str, **kwargs: Any) -> None:
+    """Queue a job to send once the session's transaction has committed, so
+    no job ever runs for rows that were rolled back."""
+    session.info.setdefault("jobs_after_commit", []).append((function, kwargs))
+
+
+async def send_deferred_jobs(session: Any, queue: JobQueue) -> None:
+    """Call after the commit: enqueue what ``defer_job`` collected."""
+    for function, kwargs in session.info.pop("jobs_after_commit", []):
+        job_id = kwargs.pop("_job_id", None)
+        await queue.enqueue(function, job_id=job_id, **kwargs)
 
 
 def redis_settings(redis_url: str) -> RedisSettings:

@@ -12,6 +12,7 @@ from services.beneficiary.locations.router import router as locations_router
 from services.beneficiary.migrations.runner import upgrade_to_head
 from services.beneficiary.organisations.router import router as organisations_router
 from services.beneficiary.outbox.router import router as outbox_router
+from services.beneficiary.risk.router import router as risk_router
 from services.beneficiary.service_records.router import router as records_router
 from services.beneficiary.settings import BeneficiarySettings
 from services.beneficiary.sync.router import router as sync_router
@@ -34,6 +35,7 @@ def create_app(
             beneficiaries_router,
             records_router,
             cases_router,
+            risk_router,
             sync_router,
             outbox_router,
             audit_router,

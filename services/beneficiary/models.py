@@ -7,6 +7,7 @@ from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.db import IdempotencyRecord, OutboxCounter, OutboxEvent
 from services.beneficiary.locations.models import Location
 from services.beneficiary.organisations.models import Organisation
+from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.service_records.models import (
     AnonymousService,
     GroupActivity,
@@ -28,6 +29,7 @@ __all__ = [
     "Organisation",
     "OutboxCounter",
     "OutboxEvent",
+    "RiskAlert",
     "ServiceRecord",
     "SyncConflict",
 ]

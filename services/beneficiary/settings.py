@@ -25,3 +25,18 @@ class BeneficiarySettings(ServiceSettings):
     sync_wait_seconds: float = Field(
         default=10.0, description="How long a sync batch may wait for a turn."
     )
+    risk_webhook_url: str | None = Field(
+        default=None,
+        description="Where risk alerts are posted for the supervisor (e.g. a "
+        "messaging bridge). Unset: alerts stay visible in the API only.",
+    )
+    risk_webhook_secret: str | None = Field(
+        default=None,
+        description="HMAC-SHA256 key that signs each alert (X-MHPSS-Signature).",
+    )
+    risk_webhook_max_attempts: int = Field(
+        default=6, description="Tries before an alert is dead-lettered."
+    )
+    risk_webhook_backoff_seconds: float = Field(
+        default=10.0, description="First retry delay; doubles with each try."
+    )

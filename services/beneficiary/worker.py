@@ -7,11 +7,16 @@ from arq import cron, func
 from arq.worker import Worker
 
 from services.beneficiary.outbox.jobs import publish_outbox
+from services.beneficiary.risk.jobs import deliver_risk_alert, redeliver_risk_alerts
 from shared.app import Runtime
-from shared.queue import deserialize_job, redis_settings, serialize_job
+from shared.queue import JobFunction, deserialize_job, redis_settings, serialize_job
 
 QUEUE_NAME = "beneficiary"
-JOB_FUNCTIONS = [publish_outbox]
+JOB_FUNCTIONS: list[JobFunction] = [
+    publish_outbox,
+    deliver_risk_alert,
+    redeliver_risk_alerts,
+]
 
 
 def make_worker(
@@ -23,7 +28,12 @@ def make_worker(
     queue and stops), so events are sequenced even when an enqueue was lost."""
     assert runtime.settings.redis_url, "the worker needs REDIS_URL"
     return Worker(
-        functions=[func(publish_outbox, keep_result=0, timeout=60)],
+        functions=[
+            func(publish_outbox, keep_result=0, timeout=60),
+            # attempts are counted in the database; arq only schedules them
+            func(deliver_risk_alert, keep_result=0, timeout=30, max_tries=100),
+            func(redeliver_risk_alerts, keep_result=0, timeout=60),
+        ],
         cron_jobs=None
         if burst
         else [
@@ -34,7 +44,15 @@ def make_worker(
                 keep_result=0,
                 timeout=60,
                 run_at_startup=True,
-            )
+            ),
+            cron(
+                redeliver_risk_alerts,
+                second={7},
+                unique=True,
+                keep_result=0,
+                timeout=60,
+                run_at_startup=True,
+            ),
         ],
         redis_settings=redis_settings(runtime.settings.redis_url),
         queue_name=QUEUE_NAME,

@@ -33,6 +33,8 @@ BODIES: dict[tuple[str, str], Any] = {
         "status": "active",
         "on": "2026-03-02",
     },
+    ("POST", "/v1/cases/{case_id}/risk-flags"): {"flag": "suicide_risk"},
+    ("POST", "/v1/risk-alerts/{alert_id}/acknowledge"): {"action_taken": "hostile"},
     ("POST", "/v1/cases/{case_id}/assessments"): {
         "instrument": "who5",
         "timepoint": "follow_up",
@@ -109,6 +111,8 @@ async def alices_world(
         },
     )
     assert case.status_code == 201, case.text
+    alert = await alice.post(f"/v1/cases/{case.json()['id']}/risk-flags", {})
+    assert alert.status_code == 201, alert.text
     return {
         "beneficiary_id": person["id"],
         "record_id": record["id"],
@@ -116,6 +120,7 @@ async def alices_world(
         "conflict_id": conflict_id,
         "anonymous_id": anonymous.json()["id"],
         "case_id": case.json()["id"],
+        "alert_id": alert.json()["id"],
     }
 
 

@@ -36,6 +36,7 @@ from shared.errors import (
 from shared.idempotency import create_once
 from shared.instruments import instruments
 from shared.pagination import MAX_LIMIT, Page
+from shared.queue import send_deferred_jobs
 
 router = APIRouter(tags=["cases"])
 CaseActor = Annotated[
@@ -183,6 +184,7 @@ async def record_assessment(
         )
         _audit(session, actor, "assessment", [case_id])
         read = AssessmentRead.model_validate(assessment)
+    await send_deferred_jobs(session, runtime.queue)
     await announce_writes(runtime)
     return read
 

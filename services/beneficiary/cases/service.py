@@ -22,6 +22,7 @@ from services.beneficiary.cases.schemas import (
 )
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
+from services.beneficiary.risk import service as risk_service
 from shared.auth import Principal
 from shared.contracts.enums import CaseStatus, ConsentPurpose, Timepoint
 from shared.contracts.events import AssessmentFacts, CaseFacts
@@ -241,6 +242,15 @@ async def record_assessment(
         risk_flags=result.risk_flags,
     )
     session.add(assessment)
+    for flag in sorted(set(result.risk_flags) & risk_service.ALERTING_FLAGS):
+        risk_service.raise_alert(
+            session,
+            principal,
+            case,
+            flag=flag,
+            source="assessment",
+            assessment_id=assessment.id,
+        )
     add_event(
         session,
         OutboxEvent,

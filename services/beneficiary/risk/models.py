@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Text
+from sqlmodel import Field
+
+from services.beneficiary.db import Table
+from shared.db import UTCDateTime, utcnow
+
+
+class AlertStatus(StrEnum):
+    open = "open"
+    acknowledged = "acknowledged"
+
+
+class AlertDelivery(StrEnum):
+    pending = "pending"
+    delivered = "delivered"
+    dead_letter = "dead_letter"
+    not_configured = "not_configured"
+
+
+class RiskAlert(Table, table=True):
+    """A suicide-risk signal that stays open until someone acknowledges it
+    with the action taken; delivered to the supervisor through a webhook."""
+
+    __tablename__ = "risk_alert"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organisation_id: uuid.UUID = Field(index=True)
+    case_id: uuid.UUID = Field(foreign_key="case_file.id", index=True)
+    beneficiary_id: uuid.UUID = Field(foreign_key="beneficiary.id")
+    site_id: uuid.UUID | None = None
+    flag: str = Field(max_length=64)
+    source: str = Field(max_length=32, description="assessment or case_worker")
+    assessment_id: uuid.UUID | None = None
+    supervisor: str = Field(max_length=255, index=True)
+    raised_by: str = Field(max_length=255)
+    raised_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    status: AlertStatus = Field(default=AlertStatus.open, index=True)
+    acknowledged_by: str | None = Field(default=None, max_length=255)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    action_taken_enc: str | None = Field(default=None, sa_type=Text)
+    delivery: AlertDelivery = AlertDelivery.pending
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

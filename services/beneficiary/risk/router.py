@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.cases import service as cases_service
+from services.beneficiary.outbox.jobs import announce_writes
+from services.beneficiary.risk import service as risk_service
+from services.beneficiary.risk.models import AlertStatus
+from services.beneficiary.risk.service import Acknowledge, AlertRead, CaseWorkerFlag
+from shared.app import RuntimeDep
+from shared.audit import Actor, acting, record_access
+from shared.auth import Role
+from shared.db import SessionDep
+from shared.errors import Conflict, NotFound, problem_responses
+from shared.queue import send_deferred_jobs
+
+router = APIRouter(tags=["risk alerts"])
+CareActor = Annotated[
+    Actor, Depends(acting(Role.case_worker, Role.supervisor, Role.programme_manager))
+]
+
+
+@router.post(
+    "/v1/cases/{case_id}/risk-flags",
+    status_code=201,
+    response_model=AlertRead,
+    responses=problem_responses(NotFound),
+)
+async def flag_risk(
+    case_id: uuid.UUID,
+    body: CaseWorkerFlag,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: CareActor,
+) -> AlertRead:
+    """A case worker's high-risk flag: alerts the case's supervisor at once."""
+    async with session.begin():
+        case = await cases_service.get_case(session, actor.principal, case_id)
+        alert = risk_service.raise_alert(
+            session, actor.principal, case, flag=body.flag, source="case_worker"
+        )
+        await session.flush()
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="risk_flag",
+            entity_type="case",
+            entity_ids=[case.id],
+        )
+        read = risk_service.to_read(alert, runtime.keyring)
+    await send_deferred_jobs(session, runtime.queue)
+    await announce_writes(runtime)
+    return read
+
+
+@router.get("/v1/risk-alerts", response_model=list[AlertRead])
+async def list_alerts(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: CareActor,
+    status: AlertStatus | None = AlertStatus.open,
+) -> list[AlertRead]:
+    """Alerts of your organisation (open ones by default), newest first, with
+    their delivery state (pending, delivered, dead_letter, not_configured)."""
+    async with session.begin():
+        alerts = await risk_service.list_alerts(session, actor.principal, status)
+    return [risk_service.to_read(a, runtime.keyring) for a in alerts]
+
+
+@router.post(
+    "/v1/risk-alerts/{alert_id}/acknowledge",
+    response_model=AlertRead,
+    responses=problem_responses(NotFound, Conflict),
+)
+async def acknowledge_alert(
+    alert_id: uuid.UUID,
+    body: Acknowledge,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: CareActor,
+) -> AlertRead:
+    """Close an alert with the action taken."""
+    async with session.begin():
+        alert = await risk_service.acknowledge(
+            session, actor.principal, runtime.keyring, alert_id, body.action_taken
+        )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="acknowledge_alert",
+            entity_type="case",
+            entity_ids=[alert.case_id],
+        )
+        read = risk_service.to_read(alert, runtime.keyring)
+    await announce_writes(runtime)
+    return read

@@ -1,0 +1,197 @@
+"""Risk alerts: raised by a positive suicide item or a case worker's flag,
+delivered to the supervisor, open until acknowledged with the action taken."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.beneficiary.cases.models import Case
+from services.beneficiary.db import OutboxEvent
+from services.beneficiary.risk.models import AlertDelivery, AlertStatus, RiskAlert
+from shared.auth import Principal
+from shared.crypto import KeyRing
+from shared.db import utcnow
+from shared.errors import Conflict, NotFound
+from shared.outbox import add_event
+from shared.queue import defer_job
+
+ALERTING_FLAGS = {"suicide_risk"}
+
+
+class RiskAlertFacts(BaseModel):
+    """risk_alert.raised / risk_alert.acknowledged: no notes, no names."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alert_id: uuid.UUID
+    case_id: uuid.UUID
+    organisation_id: uuid.UUID
+    flag: str
+    source: str
+    status: AlertStatus
+
+
+class AlertRead(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    beneficiary_id: uuid.UUID
+    flag: str
+    source: str
+    assessment_id: uuid.UUID | None
+    supervisor: str
+    raised_by: str
+    raised_at: str
+    status: AlertStatus
+    acknowledged_by: str | None
+    acknowledged_at: str | None
+    action_taken: str | None
+    delivery: AlertDelivery
+    attempts: int
+    last_error: str | None
+
+
+class Acknowledge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action_taken: str = Field(
+        min_length=3,
+        max_length=2000,
+        description="What was done: called the person, safety plan reviewed, "
+        "referred to emergency care ...",
+    )
+
+
+class CaseWorkerFlag(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    flag: str = Field(default="suicide_risk", pattern=r"^suicide_risk$")
+
+
+def raise_alert(
+    session: AsyncSession,
+    principal: Principal,
+    case: Case,
+    *,
+    flag: str,
+    source: str,
+    assessment_id: uuid.UUID | None = None,
+) -> RiskAlert:
+    """Record the alert with the write that caused it; its delivery job is
+    sent once that transaction commits."""
+    alert = RiskAlert(
+        organisation_id=case.organisation_id,
+        case_id=case.id,
+        beneficiary_id=case.beneficiary_id,
+        site_id=case.site_id,
+        flag=flag,
+        source=source,
+        assessment_id=assessment_id,
+        supervisor=case.supervisor,
+        raised_by=principal.subject,
+    )
+    session.add(alert)
+    _emit(session, alert, "risk_alert.raised")
+    defer_job(
+        session,
+        "deliver_risk_alert",
+        alert_id=str(alert.id),
+        _job_id=f"risk_alert:{alert.id}",
+    )
+    return alert
+
+
+async def list_alerts(
+    session: AsyncSession, principal: Principal, status: AlertStatus | None
+) -> list[RiskAlert]:
+    statement = (
+        select(RiskAlert)
+        .where(col(RiskAlert.organisation_id) == principal.organisation_id)
+        .order_by(col(RiskAlert.raised_at).desc())
+        .limit(500)
+    )
+    if status is not None:
+        statement = statement.where(col(RiskAlert.status) == status)
+    rows = (await session.execute(statement)).scalars()
+    return [a for a in rows if principal.can_see_site(a.site_id)]
+
+
+async def acknowledge(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    alert_id: uuid.UUID,
+    action_taken: str,
+) -> RiskAlert:
+    """Close the alert with what was done about it (once)."""
+    alert = (
+        await session.execute(
+            select(RiskAlert)
+            .where(
+                col(RiskAlert.id) == alert_id,
+                col(RiskAlert.organisation_id) == principal.organisation_id,
+            )
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if alert is None or not principal.can_see_site(alert.site_id):
+        raise NotFound("No such risk alert.")
+    if alert.status == AlertStatus.acknowledged:
+        raise Conflict(f"Acknowledged already by {alert.acknowledged_by}.")
+    alert.status = AlertStatus.acknowledged
+    alert.acknowledged_by = principal.subject
+    alert.acknowledged_at = utcnow()
+    alert.action_taken_enc = keyring.encrypt(action_taken, _context(alert.id))
+    _emit(session, alert, "risk_alert.acknowledged")
+    await session.flush()
+    return alert
+
+
+def to_read(alert: RiskAlert, keyring: KeyRing) -> AlertRead:
+    return AlertRead(
+        id=alert.id,
+        case_id=alert.case_id,
+        beneficiary_id=alert.beneficiary_id,
+        flag=alert.flag,
+        source=alert.source,
+        assessment_id=alert.assessment_id,
+        supervisor=alert.supervisor,
+        raised_by=alert.raised_by,
+        raised_at=alert.raised_at.isoformat(),
+        status=alert.status,
+        acknowledged_by=alert.acknowledged_by,
+        acknowledged_at=alert.acknowledged_at.isoformat()
+        if alert.acknowledged_at
+        else None,
+        action_taken=keyring.decrypt(alert.action_taken_enc, _context(alert.id)),
+        delivery=alert.delivery,
+        attempts=alert.attempts,
+        last_error=alert.last_error,
+    )
+
+
+def _context(alert_id: uuid.UUID) -> str:
+    return f"risk_alert:{alert_id}:action_taken"
+
+
+def _emit(session: AsyncSession, alert: RiskAlert, event_type: str) -> None:
+    add_event(
+        session,
+        OutboxEvent,
+        type=event_type,
+        organisation_id=alert.organisation_id,
+        entity_type="risk_alert",
+        entity_id=alert.id,
+        facts=RiskAlertFacts(
+            alert_id=alert.id,
+            case_id=alert.case_id,
+            organisation_id=alert.organisation_id,
+            flag=alert.flag,
+            source=alert.source,
+            status=alert.status,
+        ),
+    )
