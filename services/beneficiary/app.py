@@ -7,11 +7,13 @@ from fastapi import FastAPI
 
 from services.beneficiary.audit.router import router as audit_router
 from services.beneficiary.beneficiaries.router import router as beneficiaries_router
+from services.beneficiary.cases.care_router import router as care_router
 from services.beneficiary.cases.router import router as cases_router
 from services.beneficiary.locations.router import router as locations_router
 from services.beneficiary.migrations.runner import upgrade_to_head
 from services.beneficiary.organisations.router import router as organisations_router
 from services.beneficiary.outbox.router import router as outbox_router
+from services.beneficiary.referrals.router import router as referrals_router
 from services.beneficiary.risk.router import router as risk_router
 from services.beneficiary.service_records.router import router as records_router
 from services.beneficiary.settings import BeneficiarySettings
@@ -35,6 +37,8 @@ def create_app(
             beneficiaries_router,
             records_router,
             cases_router,
+            care_router,
+            referrals_router,
             risk_router,
             sync_router,
             outbox_router,

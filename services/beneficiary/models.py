@@ -2,11 +2,18 @@
 
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.beneficiaries.models import Beneficiary, DuplicateCandidate
-from services.beneficiary.cases.models import Assessment, Case
+from services.beneficiary.cases.models import (
+    Assessment,
+    Case,
+    CasePlan,
+    FollowUp,
+    SafetyPlan,
+)
 from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.db import IdempotencyRecord, OutboxCounter, OutboxEvent
 from services.beneficiary.locations.models import Location
 from services.beneficiary.organisations.models import Organisation
+from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.service_records.models import (
     AnonymousService,
@@ -19,6 +26,10 @@ __all__ = [
     "AnonymousService",
     "Assessment",
     "Case",
+    "CasePlan",
+    "FollowUp",
+    "Referral",
+    "SafetyPlan",
     "AuditEntry",
     "Beneficiary",
     "ConsentEntry",

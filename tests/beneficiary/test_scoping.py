@@ -34,6 +34,13 @@ BODIES: dict[tuple[str, str], Any] = {
         "on": "2026-03-02",
     },
     ("POST", "/v1/cases/{case_id}/risk-flags"): {"flag": "suicide_risk"},
+    ("PUT", "/v1/cases/{case_id}/plan"): {"goals": ["hostile goal"]},
+    ("POST", "/v1/cases/{case_id}/follow-ups"): {"on": "2026-03-03"},
+    ("POST", "/v1/cases/{case_id}/safety-plans"): {"warning_signs": ["x"]},
+    ("POST", "/v1/referrals/{referral_id}/status"): {
+        "status": "declined",
+        "on": "2026-03-03",
+    },
     ("POST", "/v1/risk-alerts/{alert_id}/acknowledge"): {"action_taken": "hostile"},
     ("POST", "/v1/cases/{case_id}/assessments"): {
         "instrument": "who5",
@@ -113,6 +120,36 @@ async def alices_world(
     assert case.status_code == 201, case.text
     alert = await alice.post(f"/v1/cases/{case.json()['id']}/risk-flags", {})
     assert alert.status_code == 201, alert.text
+    cid = case.json()["id"]
+    assert (
+        await alice.client.put(
+            f"/v1/cases/{cid}/plan",
+            json={"goals": ["sleep better"]},
+            headers=alice.headers(),
+        )
+    ).status_code == 200
+    assert (
+        await alice.post(f"/v1/cases/{cid}/follow-ups", {"on": "2026-03-02"})
+    ).status_code == 201
+    assert (
+        await alice.post(f"/v1/cases/{cid}/safety-plans", {"warning_signs": ["a"]})
+    ).status_code == 201
+    await alice.post(
+        f"/v1/beneficiaries/{person['id']}/consents",
+        [{"purpose": "referral", "granted": True, "form_version": "1"}],
+    )
+    referral = await alice.post(
+        "/v1/referrals",
+        {
+            "beneficiary_id": person["id"],
+            "case_id": cid,
+            "kind": "external",
+            "area": "legal",
+            "receiving_party": "Legal aid NGO",
+            "sent_on": "2026-03-02",
+        },
+    )
+    assert referral.status_code == 201, referral.text
     return {
         "beneficiary_id": person["id"],
         "record_id": record["id"],
@@ -121,6 +158,7 @@ async def alices_world(
         "anonymous_id": anonymous.json()["id"],
         "case_id": case.json()["id"],
         "alert_id": alert.json()["id"],
+        "referral_id": referral.json()["id"],
     }
 
 
@@ -150,7 +188,7 @@ async def test_every_route_hides_another_organisations_data(
                     key = "anonymous_id" if "anonymous" in template else name
                     path = path.replace(f"{{{name}}}", ids[key])
                 body = BODIES.get((method, template))
-                if method in {"POST", "PATCH"}:
+                if method in {"POST", "PATCH", "PUT"}:
                     assert body is not None, f"add a body for {method} {template}"
                 response = await intruder.client.request(
                     method,

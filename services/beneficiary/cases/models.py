@@ -56,3 +56,50 @@ class Assessment(Table, table=True):
     bands: dict[str, Any] = Field(sa_type=JSON)
     risk_flags: list[str] = Field(default_factory=list, sa_type=JSON)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CasePlan(Table, table=True):
+    """The agreed plan; each change is a new version (the newest is in force)."""
+
+    __tablename__ = "case_plan"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="case_file.id", index=True)
+    version: int
+    goals_enc: str = Field(sa_type=Text, description="Encrypted JSON list of goals.")
+    planned_activities: list[str] = Field(sa_type=JSON)
+    review_on: date | None = None
+    created_by: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class FollowUp(Table, table=True):
+    """A case management contact; it is also a service record, counted once."""
+
+    __tablename__ = "follow_up"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="case_file.id", index=True)
+    service_record_id: uuid.UUID = Field(foreign_key="service_record.id")
+    on: date
+    notes_enc: str | None = Field(default=None, sa_type=Text)
+    next_follow_up_on: date | None = None
+    created_by: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SafetyPlan(Table, table=True):
+    """A suicide safety plan; versions are kept, the newest is in force."""
+
+    __tablename__ = "safety_plan"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="case_file.id", index=True)
+    version: int
+    content_enc: str = Field(
+        sa_type=Text,
+        description="Encrypted JSON: warning signs, coping strategies, "
+        "contacts, means restriction.",
+    )
+    created_by: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Text
+from sqlmodel import Field
+
+from services.beneficiary.db import Table
+from shared.db import UTCDateTime, utcnow
+
+
+class ReferralKind(StrEnum):
+    internal = "internal"  # another service or unit of the programme
+    external = "external"  # another provider
+
+
+class ReferralArea(StrEnum):
+    specialised_mental_health = "specialised_mental_health"
+    health = "health"
+    protection = "protection"
+    legal = "legal"
+    livelihoods = "livelihoods"
+    education = "education"
+    shelter = "shelter"
+    gbv_services = "gbv_services"
+    other = "other"
+
+
+class ReferralStatus(StrEnum):
+    sent = "sent"
+    accepted = "accepted"
+    declined = "declined"
+    completed = "completed"
+    no_response = "no_response"
+
+
+class Referral(Table, table=True):
+    """A person referred to another unit or provider, tracked to its outcome."""
+
+    __tablename__ = "referral"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organisation_id: uuid.UUID = Field(index=True)
+    beneficiary_id: uuid.UUID = Field(foreign_key="beneficiary.id", index=True)
+    case_id: uuid.UUID | None = Field(default=None, foreign_key="case_file.id")
+    site_id: uuid.UUID | None = None
+    kind: ReferralKind
+    area: ReferralArea
+    receiving_party: str = Field(max_length=200)
+    status: ReferralStatus = ReferralStatus.sent
+    sent_on: date
+    status_on: date
+    feedback_enc: str | None = Field(default=None, sa_type=Text)
+    created_by: str = Field(max_length=255)
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,265 @@
+"""Referrals: sent with the person's consent to that referral, then tracked
+(accepted, declined, completed, no response) with the receiver's feedback."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.beneficiary.beneficiaries import service as beneficiaries_service
+from services.beneficiary.beneficiaries.schemas import RecordDate
+from services.beneficiary.cases import service as cases_service
+from services.beneficiary.consent import service as consent_service
+from services.beneficiary.db import OutboxEvent
+from services.beneficiary.referrals.models import (
+    Referral,
+    ReferralArea,
+    ReferralKind,
+    ReferralStatus,
+)
+from shared.auth import Principal
+from shared.contracts.enums import ConsentPurpose
+from shared.crypto import KeyRing
+from shared.db import utcnow
+from shared.errors import Conflict, FieldError, Invalid, NotFound, VersionConflict
+from shared.outbox import add_event
+
+NEXT: dict[ReferralStatus, set[ReferralStatus]] = {
+    ReferralStatus.sent: {
+        ReferralStatus.accepted,
+        ReferralStatus.declined,
+        ReferralStatus.no_response,
+    },
+    ReferralStatus.accepted: {ReferralStatus.completed, ReferralStatus.no_response},
+    ReferralStatus.no_response: {ReferralStatus.accepted, ReferralStatus.declined},
+    ReferralStatus.declined: set(),
+    ReferralStatus.completed: set(),
+}
+
+
+class ReferralCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID | None = None
+    beneficiary_id: uuid.UUID
+    case_id: uuid.UUID | None = None
+    kind: ReferralKind
+    area: ReferralArea
+    receiving_party: str = Field(min_length=2, max_length=200)
+    sent_on: RecordDate
+
+
+class ReferralUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: ReferralStatus
+    on: RecordDate
+    feedback: str | None = Field(default=None, max_length=5000)
+
+    @model_validator(mode="after")
+    def _not_back_to_sent(self) -> ReferralUpdate:
+        if self.status == ReferralStatus.sent:
+            raise ValueError("a referral cannot go back to sent")
+        return self
+
+
+class ReferralRead(BaseModel):
+    id: uuid.UUID
+    beneficiary_id: uuid.UUID
+    case_id: uuid.UUID | None
+    kind: ReferralKind
+    area: ReferralArea
+    receiving_party: str
+    status: ReferralStatus
+    sent_on: date
+    status_on: date
+    feedback: str | None
+    version: int
+    created_by: str
+    created_at: datetime
+
+
+class ReferralFacts(BaseModel):
+    """referral.sent / referral.status_changed: type and outcome, no names."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    referral_id: uuid.UUID
+    beneficiary_id: uuid.UUID
+    organisation_id: uuid.UUID
+    case_id: uuid.UUID | None
+    site_id: uuid.UUID | None
+    kind: ReferralKind
+    area: ReferralArea
+    status: ReferralStatus
+    sent_on: date
+    status_on: date
+
+
+async def refer(
+    session: AsyncSession, principal: Principal, data: ReferralCreate
+) -> Referral:
+    """Refer a person who consents to being referred."""
+    beneficiary = await beneficiaries_service.get_beneficiary(
+        session, principal, data.beneficiary_id, for_update=True
+    )
+    await consent_service.require_consent(
+        session, [beneficiary.id], ConsentPurpose.registration, ConsentPurpose.referral
+    )
+    if data.case_id is not None:
+        case = await cases_service.get_case(session, principal, data.case_id)
+        if case.beneficiary_id != beneficiary.id:
+            raise Invalid(
+                "The case belongs to someone else.",
+                errors=[
+                    FieldError(loc=["body", "case_id"], msg="other person", type="case")
+                ],
+            )
+    referral_id = data.id or uuid.uuid4()
+    if await session.get(Referral, referral_id) is not None:
+        raise Conflict("A referral with this id exists already.")
+    referral = Referral(
+        id=referral_id,
+        organisation_id=principal.organisation_id,
+        beneficiary_id=beneficiary.id,
+        case_id=data.case_id,
+        site_id=beneficiary.site_id,
+        kind=data.kind,
+        area=data.area,
+        receiving_party=data.receiving_party,
+        sent_on=data.sent_on,
+        status_on=data.sent_on,
+        created_by=principal.subject,
+    )
+    session.add(referral)
+    _emit(session, referral, "referral.sent")
+    await session.flush()
+    return referral
+
+
+async def get_referral(
+    session: AsyncSession,
+    principal: Principal,
+    referral_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> Referral:
+    statement = select(Referral).where(
+        col(Referral.id) == referral_id,
+        col(Referral.organisation_id) == principal.organisation_id,
+    )
+    if for_update:
+        statement = statement.with_for_update()
+    referral = (await session.execute(statement)).scalar_one_or_none()
+    if referral is None or not principal.can_see_site(referral.site_id):
+        raise NotFound("No such referral.")
+    return referral
+
+
+async def update_referral(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    referral_id: uuid.UUID,
+    data: ReferralUpdate,
+    expected_version: int,
+) -> Referral:
+    """Record the receiver's answer or the outcome; illegal moves are 409."""
+    referral = await get_referral(session, principal, referral_id, for_update=True)
+    if referral.version != expected_version:
+        raise VersionConflict(
+            f"You edited version {expected_version}; the server has "
+            f"version {referral.version}.",
+            current=to_read(referral, keyring).model_dump(mode="json"),
+        )
+    if data.status not in NEXT[referral.status]:
+        allowed = ", ".join(sorted(NEXT[referral.status])) or "none (final)"
+        raise Conflict(
+            f"A referral cannot go from {referral.status} to {data.status}; "
+            f"allowed: {allowed}."
+        )
+    if data.on < referral.sent_on:
+        raise Invalid(
+            "The date is before the referral was sent.",
+            errors=[FieldError(loc=["body", "on"], msg="before sent_on", type="date")],
+        )
+    referral.status = data.status
+    referral.status_on = data.on
+    if data.feedback is not None:
+        referral.feedback_enc = keyring.encrypt(data.feedback, _context(referral.id))
+    referral.version += 1
+    referral.updated_at = utcnow()
+    _emit(session, referral, "referral.status_changed")
+    await session.flush()
+    return referral
+
+
+async def list_referrals(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    beneficiary_id: uuid.UUID | None,
+    case_id: uuid.UUID | None,
+) -> list[Referral]:
+    statement = (
+        select(Referral)
+        .where(col(Referral.organisation_id) == principal.organisation_id)
+        .order_by(col(Referral.sent_on).desc())
+        .limit(500)
+    )
+    if beneficiary_id is not None:
+        statement = statement.where(col(Referral.beneficiary_id) == beneficiary_id)
+    if case_id is not None:
+        statement = statement.where(col(Referral.case_id) == case_id)
+    rows = (await session.execute(statement)).scalars()
+    return [r for r in rows if principal.can_see_site(r.site_id)]
+
+
+def to_read(referral: Referral, keyring: KeyRing) -> ReferralRead:
+    return ReferralRead(
+        id=referral.id,
+        beneficiary_id=referral.beneficiary_id,
+        case_id=referral.case_id,
+        kind=referral.kind,
+        area=referral.area,
+        receiving_party=referral.receiving_party,
+        status=referral.status,
+        sent_on=referral.sent_on,
+        status_on=referral.status_on,
+        feedback=keyring.decrypt(referral.feedback_enc, _context(referral.id)),
+        version=referral.version,
+        created_by=referral.created_by,
+        created_at=referral.created_at,
+    )
+
+
+def _context(referral_id: uuid.UUID) -> str:
+    return f"referral:{referral_id}:feedback"
+
+
+def _emit(session: AsyncSession, referral: Referral, event_type: str) -> None:
+    add_event(
+        session,
+        OutboxEvent,
+        type=event_type,
+        organisation_id=referral.organisation_id,
+        entity_type="referral",
+        entity_id=referral.id,
+        facts=ReferralFacts(
+            referral_id=referral.id,
+            beneficiary_id=referral.beneficiary_id,
+            organisation_id=referral.organisation_id,
+            case_id=referral.case_id,
+            site_id=referral.site_id,
+            kind=referral.kind,
+            area=referral.area,
+            status=referral.status,
+            sent_on=referral.sent_on,
+            status_on=referral.status_on,
+        ),
+    )
