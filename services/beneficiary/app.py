@@ -9,6 +9,7 @@ from services.beneficiary.audit.router import router as audit_router
 from services.beneficiary.beneficiaries.router import router as beneficiaries_router
 from services.beneficiary.cases.care_router import router as care_router
 from services.beneficiary.cases.router import router as cases_router
+from services.beneficiary.interventions.router import router as enrolments_router
 from services.beneficiary.locations.router import router as locations_router
 from services.beneficiary.migrations.runner import upgrade_to_head
 from services.beneficiary.organisations.router import router as organisations_router
@@ -39,6 +40,7 @@ def create_app(
             cases_router,
             care_router,
             referrals_router,
+            enrolments_router,
             risk_router,
             sync_router,
             outbox_router,

@@ -11,6 +11,7 @@ from services.beneficiary.cases.models import (
 )
 from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.db import IdempotencyRecord, OutboxCounter, OutboxEvent
+from services.beneficiary.interventions.models import Enrolment, SessionAttendance
 from services.beneficiary.locations.models import Location
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.referrals.models import Referral
@@ -34,6 +35,7 @@ __all__ = [
     "Beneficiary",
     "ConsentEntry",
     "DuplicateCandidate",
+    "Enrolment",
     "GroupActivity",
     "IdempotencyRecord",
     "Location",
@@ -42,5 +44,6 @@ __all__ = [
     "OutboxEvent",
     "RiskAlert",
     "ServiceRecord",
+    "SessionAttendance",
     "SyncConflict",
 ]

@@ -35,6 +35,11 @@ BODIES: dict[tuple[str, str], Any] = {
     },
     ("POST", "/v1/cases/{case_id}/risk-flags"): {"flag": "suicide_risk"},
     ("PUT", "/v1/cases/{case_id}/plan"): {"goals": ["hostile goal"]},
+    ("POST", "/v1/enrolments/{enrolment_id}/sessions"): {
+        "session_number": 1,
+        "attended_on": "2026-03-03",
+    },
+    ("POST", "/v1/enrolments/{enrolment_id}/drop-out"): {"on": "2026-03-03"},
     ("POST", "/v1/cases/{case_id}/follow-ups"): {"on": "2026-03-03"},
     ("POST", "/v1/cases/{case_id}/safety-plans"): {"warning_signs": ["x"]},
     ("POST", "/v1/referrals/{referral_id}/status"): {
@@ -150,6 +155,15 @@ async def alices_world(
         },
     )
     assert referral.status_code == 201, referral.text
+    enrolment = await alice.post(
+        "/v1/enrolments",
+        {
+            "beneficiary_id": person["id"],
+            "intervention": "pm_plus",
+            "enrolled_on": "2026-03-01",
+        },
+    )
+    assert enrolment.status_code == 201, enrolment.text
     return {
         "beneficiary_id": person["id"],
         "record_id": record["id"],
@@ -159,6 +173,7 @@ async def alices_world(
         "case_id": case.json()["id"],
         "alert_id": alert.json()["id"],
         "referral_id": referral.json()["id"],
+        "enrolment_id": enrolment.json()["id"],
     }
 
 

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter
+
+from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.cases.router import CaseActor
+from services.beneficiary.interventions import service as enrolments_service
+from services.beneficiary.interventions.service import (
+    DropOut,
+    EnrolmentCreate,
+    EnrolmentRead,
+    SessionAttended,
+)
+from services.beneficiary.outbox.jobs import announce_writes
+from shared.app import RuntimeDep
+from shared.audit import Actor, record_access
+from shared.auth import PrincipalDep
+from shared.db import SessionDep
+from shared.errors import Conflict, ConsentMissing, Invalid, NotFound, problem_responses
+from shared.taxonomy.interventions import interventions
+
+router = APIRouter(tags=["structured interventions"])
+
+
+def _audit(
+    session: SessionDep, actor: Actor, action: str, ids: list[uuid.UUID]
+) -> None:
+    record_access(
+        session,
+        AuditEntry,
+        actor,
+        action=action,
+        entity_type="enrolment",
+        entity_ids=ids,
+    )
+
+
+@router.get("/v1/interventions")
+async def list_interventions(_: PrincipalDep) -> list[dict[str, Any]]:
+    """Every structured intervention definition (sessions, rule, windows)."""
+    return [i.model_dump(mode="json") for i in interventions().values()]
+
+
+@router.post(
+    "/v1/enrolments",
+    status_code=201,
+    response_model=EnrolmentRead,
+    responses=problem_responses(NotFound, ConsentMissing, Conflict, Invalid),
+)
+async def enrol(
+    body: EnrolmentCreate, session: SessionDep, runtime: RuntimeDep, actor: CaseActor
+) -> EnrolmentRead:
+    async with session.begin():
+        enrolment = await enrolments_service.enrol(session, actor.principal, body)
+        _audit(session, actor, "create", [enrolment.id])
+        read = await enrolments_service.to_read(session, enrolment)
+    await announce_writes(runtime)
+    return read
+
+
+@router.get(
+    "/v1/enrolments/{enrolment_id}",
+    response_model=EnrolmentRead,
+    responses=problem_responses(NotFound),
+)
+async def get_enrolment(
+    enrolment_id: uuid.UUID, session: SessionDep, actor: CaseActor
+) -> EnrolmentRead:
+    async with session.begin():
+        enrolment = await enrolments_service.get_enrolment(
+            session, actor.principal, enrolment_id
+        )
+        _audit(session, actor, "read", [enrolment.id])
+        return await enrolments_service.to_read(session, enrolment)
+
+
+@router.post(
+    "/v1/enrolments/{enrolment_id}/sessions",
+    response_model=EnrolmentRead,
+    responses=problem_responses(NotFound, Conflict, Invalid),
+)
+async def attend_session(
+    enrolment_id: uuid.UUID,
+    body: SessionAttended,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: CaseActor,
+) -> EnrolmentRead:
+    """Mark a protocol session attended (once per session)."""
+    async with session.begin():
+        enrolment = await enrolments_service.attend_session(
+            session, actor.principal, enrolment_id, body
+        )
+        _audit(session, actor, "session", [enrolment.id])
+        read = await enrolments_service.to_read(session, enrolment)
+    await announce_writes(runtime)
+    return read
+
+
+@router.post(
+    "/v1/enrolments/{enrolment_id}/drop-out",
+    response_model=EnrolmentRead,
+    responses=problem_responses(NotFound, Conflict, Invalid),
+)
+async def drop_out(
+    enrolment_id: uuid.UUID,
+    body: DropOut,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: CaseActor,
+) -> EnrolmentRead:
+    async with session.begin():
+        enrolment = await enrolments_service.drop_out(
+            session, actor.principal, enrolment_id, body.on
+        )
+        _audit(session, actor, "drop_out", [enrolment.id])
+        read = await enrolments_service.to_read(session, enrolment)
+    await announce_writes(runtime)
+    return read

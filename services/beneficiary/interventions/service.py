@@ -1,0 +1,402 @@
+"""Enrolment in structured interventions: sessions attended against the
+protocol, dose, completion by the intervention's rule, drop-out, and the
+follow-up windows for outcome measures."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.beneficiary.beneficiaries import service as beneficiaries_service
+from services.beneficiary.beneficiaries.schemas import RecordDate
+from services.beneficiary.cases import service as cases_service
+from services.beneficiary.consent import service as consent_service
+from services.beneficiary.db import OutboxEvent
+from services.beneficiary.interventions.models import (
+    Enrolment,
+    EnrolmentStatus,
+    SessionAttendance,
+)
+from services.beneficiary.service_records import service as records_service
+from services.beneficiary.service_records.models import ServiceRecord
+from services.beneficiary.service_records.schemas import ServiceRecordCreate
+from shared.auth import Principal
+from shared.contracts.enums import ConsentPurpose, Modality
+from shared.errors import Conflict, FieldError, Invalid, NotFound
+from shared.outbox import add_event
+from shared.taxonomy.interventions import Intervention, get_intervention
+
+
+class EnrolmentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID | None = None
+    beneficiary_id: uuid.UUID
+    intervention: str = Field(pattern=r"^[a-z0-9_]{2,32}$")
+    version: str | None = Field(default=None, max_length=16)
+    case_id: uuid.UUID | None = None
+    enrolled_on: RecordDate
+
+
+class SessionAttended(BaseModel):
+    """An individual session is recorded here; a group session points at the
+    group activity whose attendance list already counts the person."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_number: int = Field(ge=0, le=100)
+    attended_on: RecordDate | None = None
+    modality: Modality = Modality.in_person
+    duration_minutes: int | None = Field(default=None, ge=1, le=600)
+    group_activity_id: uuid.UUID | None = None
+
+
+class DropOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    on: RecordDate
+
+
+class Window(BaseModel):
+    name: str
+    opens_on: date
+    closes_on: date
+
+
+class EnrolmentRead(BaseModel):
+    id: uuid.UUID
+    beneficiary_id: uuid.UUID
+    case_id: uuid.UUID | None
+    intervention: str
+    enrolled_on: date
+    status: EnrolmentStatus
+    status_on: date
+    sessions_planned: int
+    sessions_attended: list[int]
+    dose: float = Field(description="Share of the protocol's sessions attended.")
+    completed: bool = Field(description="Dose reaches the intervention's rule.")
+    next_session: int | None
+    follow_up_windows: list[Window]
+    version: int
+
+
+class EnrolmentFacts(BaseModel):
+    """enrolment.updated: progress through the protocol, no names."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enrolment_id: uuid.UUID
+    beneficiary_id: uuid.UUID
+    organisation_id: uuid.UUID
+    intervention: str
+    status: EnrolmentStatus
+    sessions_attended: int
+    sessions_planned: int
+    completed: bool
+
+
+async def enrol(
+    session: AsyncSession, principal: Principal, data: EnrolmentCreate
+) -> Enrolment:
+    beneficiary = await beneficiaries_service.get_beneficiary(
+        session, principal, data.beneficiary_id, for_update=True
+    )
+    await consent_service.require_consent(
+        session, [beneficiary.id], ConsentPurpose.registration, ConsentPurpose.services
+    )
+    intervention = get_intervention(data.intervention, data.version)
+    if intervention is None:
+        raise Invalid(
+            "Unknown intervention or version.",
+            errors=[
+                FieldError(loc=["body", "intervention"], msg="unknown", type="unknown")
+            ],
+        )
+    if data.case_id is not None:
+        await cases_service.get_case(session, principal, data.case_id)
+    running = await session.execute(
+        select(col(Enrolment.id)).where(
+            col(Enrolment.beneficiary_id) == beneficiary.id,
+            col(Enrolment.intervention) == intervention.key,
+            col(Enrolment.status) == EnrolmentStatus.enrolled,
+        )
+    )
+    if running.first() is not None:
+        raise Conflict("This person is already enrolled in this intervention.")
+    enrolment = Enrolment(
+        id=data.id or uuid.uuid4(),
+        organisation_id=principal.organisation_id,
+        beneficiary_id=beneficiary.id,
+        case_id=data.case_id,
+        site_id=beneficiary.site_id,
+        intervention=intervention.key,
+        enrolled_on=data.enrolled_on,
+        status_on=data.enrolled_on,
+        created_by=principal.subject,
+    )
+    session.add(enrolment)
+    await session.flush()
+    await _emit(session, enrolment)
+    return enrolment
+
+
+async def get_enrolment(
+    session: AsyncSession,
+    principal: Principal,
+    enrolment_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> Enrolment:
+    statement = select(Enrolment).where(
+        col(Enrolment.id) == enrolment_id,
+        col(Enrolment.organisation_id) == principal.organisation_id,
+    )
+    if for_update:
+        statement = statement.with_for_update()
+    enrolment = (await session.execute(statement)).scalar_one_or_none()
+    if enrolment is None or not principal.can_see_site(enrolment.site_id):
+        raise NotFound("No such enrolment.")
+    return enrolment
+
+
+async def attend_session(
+    session: AsyncSession,
+    principal: Principal,
+    enrolment_id: uuid.UUID,
+    data: SessionAttended,
+) -> Enrolment:
+    """Mark a protocol session attended, counted by exactly one service
+    record: a new one for an individual session, the group's for a group one."""
+    enrolment = await get_enrolment(session, principal, enrolment_id, for_update=True)
+    if enrolment.status != EnrolmentStatus.enrolled:
+        raise Conflict(f"The enrolment is {enrolment.status}.")
+    intervention = _definition(enrolment)
+    protocol_session = intervention.session(data.session_number)
+    if protocol_session is None:
+        raise Invalid(
+            f"{intervention.name} has no session {data.session_number}.",
+            errors=[
+                FieldError(
+                    loc=["body", "session_number"],
+                    msg="not in protocol",
+                    type="session",
+                )
+            ],
+        )
+    taken = await session.execute(
+        select(col(SessionAttendance.id)).where(
+            col(SessionAttendance.enrolment_id) == enrolment.id,
+            col(SessionAttendance.session_number) == data.session_number,
+        )
+    )
+    if taken.first() is not None:
+        raise Conflict(f"Session {data.session_number} is recorded already.")
+    if intervention.is_group_session(data.session_number):
+        record = await _group_record(
+            session, principal, enrolment, data, protocol_session.activity
+        )
+    else:
+        if data.attended_on is None:
+            raise Invalid(
+                "An individual session needs attended_on.",
+                errors=[
+                    FieldError(
+                        loc=["body", "attended_on"], msg="required", type="missing"
+                    )
+                ],
+            )
+        record = await records_service.record_service(
+            session,
+            principal,
+            ServiceRecordCreate(
+                beneficiary_id=enrolment.beneficiary_id,
+                activity_code=protocol_session.activity,
+                service_date=data.attended_on,
+                site_id=enrolment.site_id,
+                modality=data.modality,
+                staff_id=principal.subject[:100],
+                duration_minutes=data.duration_minutes,
+            ),
+            locked=True,
+        )
+    if record.service_date < enrolment.enrolled_on:
+        raise Invalid(
+            "The session is before the enrolment.",
+            errors=[
+                FieldError(
+                    loc=["body", "attended_on"], msg="before enrolled_on", type="date"
+                )
+            ],
+        )
+    session.add(
+        SessionAttendance(
+            enrolment_id=enrolment.id,
+            session_number=data.session_number,
+            attended_on=record.service_date,
+            service_record_id=record.id,
+        )
+    )
+    enrolment.version += 1
+    await session.flush()
+    if set(await _attended(session, enrolment.id)) >= {
+        s.number for s in intervention.sessions
+    }:
+        enrolment.status = EnrolmentStatus.finished
+        enrolment.status_on = record.service_date
+    await _emit(session, enrolment)
+    return enrolment
+
+
+async def drop_out(
+    session: AsyncSession, principal: Principal, enrolment_id: uuid.UUID, on: date
+) -> Enrolment:
+    enrolment = await get_enrolment(session, principal, enrolment_id, for_update=True)
+    if enrolment.status != EnrolmentStatus.enrolled:
+        raise Conflict(f"The enrolment is {enrolment.status}.")
+    if on < enrolment.enrolled_on:
+        raise Invalid(
+            "The date is before the enrolment.",
+            errors=[
+                FieldError(loc=["body", "on"], msg="before enrolled_on", type="date")
+            ],
+        )
+    enrolment.status = EnrolmentStatus.dropped_out
+    enrolment.status_on = on
+    enrolment.version += 1
+    await session.flush()
+    await _emit(session, enrolment)
+    return enrolment
+
+
+async def to_read(session: AsyncSession, enrolment: Enrolment) -> EnrolmentRead:
+    intervention = _definition(enrolment)
+    attended = await _attended(session, enrolment.id)
+    planned = len(intervention.sessions)
+    dose = round(len(attended) / planned, 3)
+    remaining = [s.number for s in intervention.sessions if s.number not in attended]
+    last = max(attended.values(), default=None)
+    windows = (
+        [
+            Window(
+                name=w.name,
+                opens_on=last + timedelta(days=w.from_days),
+                closes_on=last + timedelta(days=w.to_days),
+            )
+            for w in intervention.follow_up_windows
+        ]
+        if last is not None and enrolment.status != EnrolmentStatus.enrolled
+        else []
+    )
+    return EnrolmentRead(
+        id=enrolment.id,
+        beneficiary_id=enrolment.beneficiary_id,
+        case_id=enrolment.case_id,
+        intervention=enrolment.intervention,
+        enrolled_on=enrolment.enrolled_on,
+        status=enrolment.status,
+        status_on=enrolment.status_on,
+        sessions_planned=planned,
+        sessions_attended=sorted(attended),
+        dose=dose,
+        completed=dose >= intervention.completion.min_share,
+        next_session=remaining[0]
+        if remaining and enrolment.status == EnrolmentStatus.enrolled
+        else None,
+        follow_up_windows=windows,
+        version=enrolment.version,
+    )
+
+
+def _definition(enrolment: Enrolment) -> Intervention:
+    code, _, version = enrolment.intervention.partition("@")
+    intervention = get_intervention(code, version)
+    assert intervention is not None, f"definition {enrolment.intervention} removed"
+    return intervention
+
+
+async def _attended(session: AsyncSession, enrolment_id: uuid.UUID) -> dict[int, date]:
+    rows = await session.execute(
+        select(
+            col(SessionAttendance.session_number), col(SessionAttendance.attended_on)
+        )
+        .join(
+            ServiceRecord,
+            col(ServiceRecord.id) == col(SessionAttendance.service_record_id),
+        )
+        .where(
+            col(SessionAttendance.enrolment_id) == enrolment_id,
+            col(ServiceRecord.voided).is_(False),
+        )
+    )
+    return dict(rows.all())
+
+
+async def _group_record(
+    session: AsyncSession,
+    principal: Principal,
+    enrolment: Enrolment,
+    data: SessionAttended,
+    activity: str,
+) -> ServiceRecord:
+    """The person's record in that group session's attendance list."""
+    if data.group_activity_id is None:
+        raise Invalid(
+            "A group session is recorded as a group activity; give its id.",
+            errors=[
+                FieldError(
+                    loc=["body", "group_activity_id"], msg="required", type="missing"
+                )
+            ],
+        )
+    group = await records_service.get_group_activity(
+        session, principal, data.group_activity_id
+    )
+    record = (
+        await session.execute(
+            select(ServiceRecord).where(
+                col(ServiceRecord.group_activity_id) == group.id,
+                col(ServiceRecord.beneficiary_id) == enrolment.beneficiary_id,
+                col(ServiceRecord.voided).is_(False),
+            )
+        )
+    ).scalar_one_or_none()
+    if record is None or group.activity_code != activity:
+        raise Invalid(
+            "The person is not on that group session's attendance list, or the "
+            f"group's activity is not {activity}.",
+            errors=[
+                FieldError(
+                    loc=["body", "group_activity_id"],
+                    msg="not attended",
+                    type="attendance",
+                )
+            ],
+        )
+    return record
+
+
+async def _emit(session: AsyncSession, enrolment: Enrolment) -> None:
+    read = await to_read(session, enrolment)
+    add_event(
+        session,
+        OutboxEvent,
+        type="enrolment.updated",
+        organisation_id=enrolment.organisation_id,
+        entity_type="enrolment",
+        entity_id=enrolment.id,
+        facts=EnrolmentFacts(
+            enrolment_id=enrolment.id,
+            beneficiary_id=enrolment.beneficiary_id,
+            organisation_id=enrolment.organisation_id,
+            intervention=enrolment.intervention,
+            status=enrolment.status,
+            sessions_attended=len(read.sessions_attended),
+            sessions_planned=read.sessions_planned,
+            completed=read.completed,
+        ),
+    )

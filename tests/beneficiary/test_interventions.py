@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.beneficiary.conftest import Caller, count_rows, make_beneficiary
+
+
+async def enrol(caller: Caller, person: dict[str, Any], code: str) -> dict[str, Any]:
+    r = await caller.post(
+        "/v1/enrolments",
+        {
+            "beneficiary_id": person["id"],
+            "intervention": code,
+            "enrolled_on": "2026-02-01",
+        },
+    )
+    assert r.status_code == 201, r.text
+    result: dict[str, Any] = r.json()
+    return result
+
+
+async def test_pm_plus_dose_completion_and_follow_up_windows(
+    alice: Caller, engine: AsyncEngine
+) -> None:
+    person = await make_beneficiary(alice)
+    enrolment = await enrol(alice, person, "pm_plus")
+    assert (enrolment["sessions_planned"], enrolment["next_session"]) == (5, 1)
+    path = f"/v1/enrolments/{enrolment['id']}/sessions"
+    for number, day in [(1, "2026-02-02"), (2, "2026-02-09"), (3, "2026-02-16")]:
+        r = await alice.post(path, {"session_number": number, "attended_on": day})
+        assert r.status_code == 200, r.text
+    progress = r.json()
+    assert (progress["dose"], progress["completed"]) == (0.6, False)
+    again = await alice.post(path, {"session_number": 3, "attended_on": "2026-02-17"})
+    assert again.status_code == 409
+    r = await alice.post(path, {"session_number": 5, "attended_on": "2026-03-02"})
+    assert (r.json()["dose"], r.json()["completed"]) == (0.8, True)  # >= 70 %
+    assert r.json()["next_session"] == 4
+    dropped = await alice.post(
+        f"/v1/enrolments/{enrolment['id']}/drop-out", {"on": "2026-03-10"}
+    )
+    assert dropped.json()["status"] == "dropped_out"
+    assert dropped.json()["completed"] is True
+    windows = {w["name"]: w for w in dropped.json()["follow_up_windows"]}
+    assert windows["three_months"]["opens_on"] == "2026-05-17"
+    # each session is one service record, counted once
+    assert await count_rows(engine, "service_record") == 4
+    records = (
+        await alice.get("/v1/service-records", params={"beneficiary_id": person["id"]})
+    ).json()["items"]
+    assert {x["activity_code"] for x in records} == {"pm_plus_individual"}
+
+
+async def test_group_ipt_counts_the_group_attendance_once(
+    alice: Caller, engine: AsyncEngine
+) -> None:
+    person = await make_beneficiary(alice)
+    enrolment = await enrol(alice, person, "ipt_group")
+    path = f"/v1/enrolments/{enrolment['id']}/sessions"
+    pre = await alice.post(path, {"session_number": 0, "attended_on": "2026-02-02"})
+    assert pre.status_code == 200, pre.text
+    group = await alice.post(
+        "/v1/group-activities",
+        {
+            "activity_code": "ipt_group_session",
+            "activity_date": "2026-02-09",
+            "attendee_ids": [person["id"]],
+            "anonymous_attendees": [
+                {"sex": "female", "age_group": "adult", "count": 5}
+            ],
+        },
+    )
+    without = await alice.post(path, {"session_number": 1})
+    assert without.status_code == 422
+    r = await alice.post(
+        path, {"session_number": 1, "group_activity_id": group.json()["id"]}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["sessions_attended"] == [0, 1]
+    assert await count_rows(engine, "service_record") == 2  # pre-group + group
+    stranger = await make_beneficiary(alice)
+    other = await enrol(alice, stranger, "ipt_group")
+    r = await alice.post(
+        f"/v1/enrolments/{other['id']}/sessions",
+        {"session_number": 1, "group_activity_id": group.json()["id"]},
+    )
+    assert r.status_code == 422  # not on that session's attendance list
+
+
+async def test_enrolment_rules(alice: Caller) -> None:
+    person = await make_beneficiary(alice)
+    await enrol(alice, person, "group_pm_plus")
+    twice = await alice.post(
+        "/v1/enrolments",
+        {
+            "beneficiary_id": person["id"],
+            "intervention": "group_pm_plus",
+            "enrolled_on": "2026-02-01",
+        },
+    )
+    assert twice.status_code == 409
+    unknown = await alice.post(
+        "/v1/enrolments",
+        {
+            "beneficiary_id": person["id"],
+            "intervention": "hypnosis",
+            "enrolled_on": "2026-02-01",
+        },
+    )
+    assert unknown.status_code == 422
+    listed = {i["code"] for i in (await alice.get("/v1/interventions")).json()}
+    assert listed == {"pm_plus", "group_pm_plus", "ipt_group"}
