@@ -51,6 +51,7 @@ async def start_runtime(
     settings: ServiceSettings,
     *,
     job_functions: Sequence[JobFunction] = (),
+    periodic: Sequence[tuple[JobFunction, float]] = (),
     migrate: Migrator | None = None,
     queue: JobQueue | None = None,
 ) -> Runtime:
@@ -90,6 +91,9 @@ async def start_runtime(
             queue = inline
     runtime = Runtime(settings, engine, keyring, http, queue, verifier)
     ctx["runtime"] = runtime
+    if isinstance(queue, InlineQueue):
+        for function, every in periodic:
+            queue.run_periodically(function, every)
     return runtime
 
 
@@ -141,6 +145,7 @@ def create_service_app(
     description: str,
     routers: Sequence[APIRouter],
     job_functions: Sequence[JobFunction] = (),
+    periodic: Sequence[tuple[JobFunction, float]] = (),
     migrate: Migrator | None = None,
     queue: JobQueue | None = None,
 ) -> FastAPI:
@@ -150,7 +155,11 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await start_runtime(
-            settings, job_functions=job_functions, migrate=migrate, queue=queue
+            settings,
+            job_functions=job_functions,
+            periodic=periodic,
+            migrate=migrate,
+            queue=queue,
         )
         app.state.runtime = runtime
         app.state.engine = runtime.engine

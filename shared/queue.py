@@ -20,7 +20,7 @@ from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Retry
 
 log = structlog.get_logger(__name__)
-INLINE_MAX_TRIES = 20
+INLINE_MAX_TRIES = 100  # as the worker's max_tries: jobs decide when to stop
 
 JobContext = dict[str, Any]
 JobFunction = Callable[..., Awaitable[Any]]
@@ -87,6 +87,7 @@ class InlineQueue:
         self.ctx = ctx
         self.functions: dict[str, JobFunction] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._periodic: list[asyncio.Task[None]] = []
         self._pending_ids: set[str] = set()
 
     def register(self, functions: Sequence[JobFunction]) -> None:
@@ -129,7 +130,25 @@ class InlineQueue:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def close(self) -> None:
-        await self.drain()
+        """Stop at once: a job cut short here is picked up again by the
+        periodic jobs at the next start (the database says what is pending)."""
+        for task in list(self._tasks) + list(self._periodic):
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._periodic, return_exceptions=True)
+
+    def run_periodically(self, function: JobFunction, every_seconds: float) -> None:
+        """The embedded default's stand-in for the worker's cron jobs; the
+        first run is at once."""
+
+        async def loop() -> None:
+            while True:
+                try:
+                    await function(self.ctx)
+                except Exception:
+                    log.exception("periodic_job_failed", function=function.__name__)
+                await asyncio.sleep(every_seconds)
+
+        self._periodic.append(asyncio.create_task(loop()))
 
 
 def defer_job(session: Any, function: str, **kwargs: Any) -> None:

@@ -19,7 +19,7 @@ from services.beneficiary.risk.router import router as risk_router
 from services.beneficiary.service_records.router import router as records_router
 from services.beneficiary.settings import BeneficiarySettings
 from services.beneficiary.sync.router import router as sync_router
-from services.beneficiary.worker import JOB_FUNCTIONS
+from services.beneficiary.worker import JOB_FUNCTIONS, PERIODIC_JOBS
 from shared.app import create_service_app
 from shared.queue import JobQueue
 
@@ -47,6 +47,7 @@ def create_app(
             audit_router,
         ],
         job_functions=JOB_FUNCTIONS,
+        periodic=PERIODIC_JOBS,
         migrate=upgrade_to_head,
         queue=queue,
     )

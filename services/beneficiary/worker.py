@@ -12,6 +12,9 @@ from shared.app import Runtime
 from shared.queue import JobFunction, deserialize_job, redis_settings, serialize_job
 
 QUEUE_NAME = "beneficiary"
+PERIODIC_JOBS: list[tuple[JobFunction, float]] = [
+    (redeliver_risk_alerts, 60.0),
+]
 JOB_FUNCTIONS: list[JobFunction] = [
     publish_outbox,
     deliver_risk_alert,

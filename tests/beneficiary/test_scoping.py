@@ -40,6 +40,7 @@ BODIES: dict[tuple[str, str], Any] = {
         "attended_on": "2026-03-03",
     },
     ("POST", "/v1/enrolments/{enrolment_id}/drop-out"): {"on": "2026-03-03"},
+    ("POST", "/v1/enrolments/{enrolment_id}/finish"): {"on": "2026-03-03"},
     ("POST", "/v1/cases/{case_id}/follow-ups"): {"on": "2026-03-03"},
     ("POST", "/v1/cases/{case_id}/safety-plans"): {"warning_signs": ["x"]},
     ("POST", "/v1/referrals/{referral_id}/status"): {

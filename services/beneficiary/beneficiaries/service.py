@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 from sqlmodel import col
@@ -25,10 +25,14 @@ from services.beneficiary.beneficiaries.schemas import (
     BeneficiaryUpdate,
     WashingtonGroupShortSet,
 )
+from services.beneficiary.cases.models import Case
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.schemas import ConsentEntryRead
 from services.beneficiary.db import OutboxEvent
+from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.locations import service as locations_service
+from services.beneficiary.referrals.models import Referral
+from services.beneficiary.risk.models import RiskAlert
 from shared.auth import Principal
 from shared.crypto import KeyRing, normalise_name, normalise_phone
 from shared.db import get_cached, pin, utcnow
@@ -181,12 +185,12 @@ async def update_beneficiary(
             ],
         )
     await check_site_in_scope(session, principal, fields.site_id)
-    apply_fields(session, beneficiary, fields, keyring)
+    await apply_fields(session, beneficiary, fields, keyring)
     await session.flush()
     return beneficiary
 
 
-def apply_fields(
+async def apply_fields(
     session: AsyncSession,
     beneficiary: Beneficiary,
     fields: BeneficiaryFields,
@@ -194,13 +198,27 @@ def apply_fields(
 ) -> None:
     """Write a full state onto the row, bump its version and emit the event."""
     erased = beneficiary.pii_erased_at is not None
+    moved = fields.site_id != beneficiary.site_id
     for column, value in _columns(fields, keyring, beneficiary.id).items():
         setattr(beneficiary, column, value)
+    if moved:
+        await _follow_person(session, beneficiary)
     if erased:  # only the birth year was kept
         beneficiary.date_of_birth_estimated = True
     beneficiary.version += 1
     beneficiary.updated_at = utcnow()
     _emit(session, beneficiary, "beneficiary.updated")
+
+
+async def _follow_person(session: AsyncSession, beneficiary: Beneficiary) -> None:
+    """Care records go where the person goes: their cases, referrals,
+    enrolments and alerts take the new site, so the team there can continue."""
+    for model in (Case, Referral, Enrolment, RiskAlert):
+        await session.execute(
+            update(model)
+            .where(col(model.beneficiary_id) == beneficiary.id)
+            .values(site_id=beneficiary.site_id)
+        )
 
 
 def current_fields(beneficiary: Beneficiary, keyring: KeyRing) -> BeneficiaryFields:

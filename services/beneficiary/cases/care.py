@@ -16,12 +16,13 @@ from sqlmodel import col
 from services.beneficiary.beneficiaries.schemas import RecordDate
 from services.beneficiary.cases import service as cases_service
 from services.beneficiary.cases.models import CasePlan, FollowUp, SafetyPlan
+from services.beneficiary.consent import service as consent_service
 from services.beneficiary.service_records import service as records_service
 from services.beneficiary.service_records.schemas import ServiceRecordCreate
 from shared.auth import Principal
-from shared.contracts.enums import CaseStatus, Modality
+from shared.contracts.enums import CaseStatus, ConsentPurpose, Modality
 from shared.crypto import KeyRing
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.taxonomy.activities import get_activity
 
 Text = str
@@ -143,10 +144,22 @@ async def record_follow_up(
     case_id: uuid.UUID,
     data: FollowUpWrite,
 ) -> FollowUpRead:
-    """A follow-up contact, recorded once as a case management service."""
+    """A follow-up contact, recorded once as a case management service. A
+    retry with the same client ``id`` returns the first one."""
     case = await cases_service.get_case(session, principal, case_id, for_update=True)
+    if data.id is not None:
+        existing = await session.get(FollowUp, data.id)
+        if existing is not None and existing.case_id == case.id:
+            return _follow_up_read(existing, keyring)
     if case.status == CaseStatus.closed:
         raise Conflict("The case is closed.")
+    if data.on < case.opened_on:
+        raise Invalid(
+            "The follow-up is dated before the case was opened.",
+            errors=[
+                FieldError(loc=["body", "on"], msg="before opened_on", type="date")
+            ],
+        )
     record = await records_service.record_service(
         session,
         principal,
@@ -195,6 +208,9 @@ async def write_safety_plan(
     data: SafetyPlanWrite,
 ) -> SafetyPlanRead:
     case = await cases_service.get_case(session, principal, case_id, for_update=True)
+    await consent_service.require_consent(
+        session, [case.beneficiary_id], ConsentPurpose.registration
+    )
     version = await _next_version(session, SafetyPlan, case.id)
     plan = SafetyPlan(
         case_id=case.id,

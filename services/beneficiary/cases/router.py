@@ -179,14 +179,16 @@ async def record_assessment(
 ) -> AssessmentRead:
     """Record answers to a standard instrument; the server scores them."""
     async with session.begin():
-        assessment = await cases_service.record_assessment(
+        assessment, problem = await cases_service.record_assessment(
             session, actor.principal, case_id, body
         )
         _audit(session, actor, "assessment", [case_id])
-        read = AssessmentRead.model_validate(assessment)
     await send_deferred_jobs(session, runtime.queue)
     await announce_writes(runtime)
-    return read
+    if problem is not None:  # incomplete, but the risk alert is committed
+        raise problem
+    assert assessment is not None
+    return AssessmentRead.model_validate(assessment)
 
 
 @router.get(

@@ -24,7 +24,12 @@ from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.risk import service as risk_service
 from shared.auth import Principal
-from shared.contracts.enums import CaseStatus, ConsentPurpose, Timepoint
+from shared.contracts.enums import (
+    CaseStatus,
+    ClosureReason,
+    ConsentPurpose,
+    Timepoint,
+)
 from shared.contracts.events import AssessmentFacts, CaseFacts
 from shared.crypto import KeyRing
 from shared.db import utcnow
@@ -157,6 +162,8 @@ async def transition_case(
             + ", ".join(sorted(allowed))
             + "."
         )
+    if data.status == CaseStatus.active and case.status == CaseStatus.closed:
+        await _check_reopen(session, case, data)
     if data.on < case.opened_on:
         raise Invalid(
             "The date is before the case was opened.",
@@ -174,16 +181,57 @@ async def transition_case(
     return case
 
 
+async def _check_reopen(
+    session: AsyncSession, case: Case, data: CaseTransition
+) -> None:
+    """Reopen only a case whose person is alive, still consents, has no other
+    running case, and only on or after the closing date."""
+    if case.closure_reason == ClosureReason.deceased:
+        raise Conflict("A case closed because the person died cannot be reopened.")
+    await consent_service.require_consent(
+        session, [case.beneficiary_id], *CASE_CONSENTS
+    )
+    running = await session.execute(
+        select(col(Case.id)).where(
+            col(Case.beneficiary_id) == case.beneficiary_id,
+            col(Case.status) != CaseStatus.closed,
+            col(Case.id) != case.id,
+        )
+    )
+    if running.first() is not None:
+        raise Conflict("This person has another case that is not closed.")
+    if case.closed_on is not None and data.on < case.closed_on:
+        raise Invalid(
+            "A case is reopened on or after the day it was closed.",
+            errors=[
+                FieldError(loc=["body", "on"], msg="before closed_on", type="date")
+            ],
+        )
+
+
 async def record_assessment(
     session: AsyncSession,
     principal: Principal,
     case_id: uuid.UUID,
     data: AssessmentCreate,
-) -> Assessment:
+) -> tuple[Assessment | None, Invalid | None]:
     """Validate every answer against the instrument, score it, and store both
-    the answers and the results. Incomplete or out-of-range answers are a 422
-    naming each item, and nothing is written."""
+    the answers and the results. Incomplete or out-of-range answers are
+    returned as a 422 naming each item, with nothing stored, except one thing:
+    an answer that signals suicide risk still raises the alert."""
     case = await get_case(session, principal, case_id, for_update=True)
+    await consent_service.require_consent(
+        session, [case.beneficiary_id], *CASE_CONSENTS
+    )
+    if data.administered_on < case.opened_on:
+        raise Invalid(
+            "The assessment is dated before the case was opened.",
+            errors=[
+                FieldError(
+                    loc=["body", "administered_on"], msg="before opened_on", type="date"
+                )
+            ],
+        )
     if case.status == CaseStatus.closed and data.timepoint != Timepoint.closure:
         raise Conflict("The case is closed; only a closure assessment may be added.")
     instrument = get_instrument(data.instrument, data.version)
@@ -219,13 +267,28 @@ async def record_assessment(
         )
     result = score(instrument, data.responses, norm)
     if not result.valid:
-        raise Invalid(
-            "The answers do not fit the instrument.",
+        alerting = sorted(set(result.risk_flags) & risk_service.ALERTING_FLAGS)
+        for flag in alerting:
+            risk_service.raise_alert(
+                session, principal, case, flag=flag, source="incomplete_assessment"
+            )
+        problem = Invalid(
+            "The answers do not fit the instrument."
+            + (
+                " A risk alert was raised anyway: the answers given signal "
+                "suicide risk."
+                if alerting
+                else ""
+            ),
             errors=[
                 FieldError(loc=["body", "responses", e.item], msg=e.msg, type=e.type)
                 for e in result.errors
             ],
         )
+        if not alerting:
+            raise problem
+        await session.flush()
+        return None, problem
     assessment = Assessment(
         id=data.id or uuid.uuid4(),
         case_id=case.id,
@@ -272,7 +335,7 @@ async def record_assessment(
         ),
     )
     await session.flush()
-    return assessment
+    return assessment, None
 
 
 async def list_assessments(

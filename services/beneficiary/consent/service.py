@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -12,9 +12,18 @@ from services.beneficiary.beneficiaries.models import (
     beneficiary_facts,
     erase_pii,
 )
+from services.beneficiary.cases.models import (
+    Assessment,
+    Case,
+    CasePlan,
+    FollowUp,
+    SafetyPlan,
+)
 from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.consent.schemas import ConsentGiven
 from services.beneficiary.db import IdempotencyRecord, OutboxEvent
+from services.beneficiary.referrals.models import Referral
+from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.sync.models import SyncConflict
 from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose
@@ -107,7 +116,36 @@ async def record_consents(
 
 async def _forget_copies(session: AsyncSession, beneficiary: Beneficiary) -> None:
     """Erasure reaches every copy of the PII: offline versions kept as sync
-    conflicts and the request fingerprints of idempotency records."""
+    conflicts, the request fingerprints of idempotency records, and all free
+    text and raw answers of the person's cases (scores, bands, dates and codes
+    stay for the counts)."""
+    person = beneficiary.id
+    cases = select(col(Case.id)).where(col(Case.beneficiary_id) == person)
+    await session.execute(
+        update(Case)
+        .where(col(Case.beneficiary_id) == person)
+        .values(intake_notes_enc=None)
+    )
+    await session.execute(delete(CasePlan).where(col(CasePlan.case_id).in_(cases)))
+    await session.execute(delete(SafetyPlan).where(col(SafetyPlan.case_id).in_(cases)))
+    await session.execute(
+        update(FollowUp).where(col(FollowUp.case_id).in_(cases)).values(notes_enc=None)
+    )
+    await session.execute(
+        update(Assessment)
+        .where(col(Assessment.beneficiary_id) == person)
+        .values(responses={})
+    )
+    await session.execute(
+        update(Referral)
+        .where(col(Referral.beneficiary_id) == person)
+        .values(feedback_enc=None)
+    )
+    await session.execute(
+        update(RiskAlert)
+        .where(col(RiskAlert.beneficiary_id) == person)
+        .values(action_taken_enc=None)
+    )
     await session.execute(
         delete(SyncConflict).where(col(SyncConflict.entity_id) == beneficiary.id)
     )

@@ -120,3 +120,26 @@ async def drop_out(
         read = await enrolments_service.to_read(session, enrolment)
     await announce_writes(runtime)
     return read
+
+
+@router.post(
+    "/v1/enrolments/{enrolment_id}/finish",
+    response_model=EnrolmentRead,
+    responses=problem_responses(NotFound, Conflict, Invalid),
+)
+async def finish(
+    enrolment_id: uuid.UUID,
+    body: DropOut,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: CaseActor,
+) -> EnrolmentRead:
+    """End the enrolment when the protocol is over, sessions missed or not."""
+    async with session.begin():
+        enrolment = await enrolments_service.finish(
+            session, actor.principal, enrolment_id, body.on
+        )
+        _audit(session, actor, "finish", [enrolment.id])
+        read = await enrolments_service.to_read(session, enrolment)
+    await announce_writes(runtime)
+    return read

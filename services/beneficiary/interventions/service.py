@@ -118,7 +118,14 @@ async def enrol(
             ],
         )
     if data.case_id is not None:
-        await cases_service.get_case(session, principal, data.case_id)
+        case = await cases_service.get_case(session, principal, data.case_id)
+        if case.beneficiary_id != beneficiary.id:
+            raise Invalid(
+                "The case belongs to someone else.",
+                errors=[
+                    FieldError(loc=["body", "case_id"], msg="other person", type="case")
+                ],
+            )
     running = await session.execute(
         select(col(Enrolment.id)).where(
             col(Enrolment.beneficiary_id) == beneficiary.id,
@@ -188,14 +195,25 @@ async def attend_session(
                 )
             ],
         )
-    taken = await session.execute(
-        select(col(SessionAttendance.id)).where(
-            col(SessionAttendance.enrolment_id) == enrolment.id,
-            col(SessionAttendance.session_number) == data.session_number,
+    earlier = (
+        await session.execute(
+            select(SessionAttendance, col(ServiceRecord.voided))
+            .join(
+                ServiceRecord,
+                col(ServiceRecord.id) == col(SessionAttendance.service_record_id),
+            )
+            .where(
+                col(SessionAttendance.enrolment_id) == enrolment.id,
+                col(SessionAttendance.session_number) == data.session_number,
+            )
         )
-    )
-    if taken.first() is not None:
-        raise Conflict(f"Session {data.session_number} is recorded already.")
+    ).first()
+    if earlier is not None:
+        attendance, voided = earlier
+        if not voided:
+            raise Conflict(f"Session {data.session_number} is recorded already.")
+        await session.delete(attendance)  # its record was voided: enter it again
+        await session.flush()
     if intervention.is_group_session(data.session_number):
         record = await _group_record(
             session, principal, enrolment, data, protocol_session.activity
@@ -222,7 +240,6 @@ async def attend_session(
                 staff_id=principal.subject[:100],
                 duration_minutes=data.duration_minutes,
             ),
-            locked=True,
         )
     if record.service_date < enrolment.enrolled_on:
         raise Invalid(
@@ -248,6 +265,29 @@ async def attend_session(
     }:
         enrolment.status = EnrolmentStatus.finished
         enrolment.status_on = record.service_date
+    await _emit(session, enrolment)
+    return enrolment
+
+
+async def finish(
+    session: AsyncSession, principal: Principal, enrolment_id: uuid.UUID, on: date
+) -> Enrolment:
+    """The protocol has ended for this person (completion is judged by the
+    dose against the rule, not by this)."""
+    enrolment = await get_enrolment(session, principal, enrolment_id, for_update=True)
+    if enrolment.status != EnrolmentStatus.enrolled:
+        raise Conflict(f"The enrolment is {enrolment.status}.")
+    if on < enrolment.enrolled_on:
+        raise Invalid(
+            "The date is before the enrolment.",
+            errors=[
+                FieldError(loc=["body", "on"], msg="before enrolled_on", type="date")
+            ],
+        )
+    enrolment.status = EnrolmentStatus.finished
+    enrolment.status_on = on
+    enrolment.version += 1
+    await session.flush()
     await _emit(session, enrolment)
     return enrolment
 

@@ -210,14 +210,14 @@ async def list_referrals(
         select(Referral)
         .where(col(Referral.organisation_id) == principal.organisation_id)
         .order_by(col(Referral.sent_on).desc())
-        .limit(500)
     )
+    if principal.site_ids is not None:
+        statement = statement.where(col(Referral.site_id).in_(principal.site_ids))
     if beneficiary_id is not None:
         statement = statement.where(col(Referral.beneficiary_id) == beneficiary_id)
     if case_id is not None:
         statement = statement.where(col(Referral.case_id) == case_id)
-    rows = (await session.execute(statement)).scalars()
-    return [r for r in rows if principal.can_see_site(r.site_id)]
+    return list((await session.execute(statement)).scalars())
 
 
 def to_read(referral: Referral, keyring: KeyRing) -> ReferralRead:

@@ -16,7 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.beneficiary.beneficiaries.models import Beneficiary
 from services.beneficiary.risk.models import AlertDelivery, RiskAlert
 from services.beneficiary.settings import BeneficiarySettings
 from shared.app import Runtime
@@ -50,18 +49,12 @@ async def deliver_risk_alert(ctx: JobContext, *, alert_id: str) -> str:
         if not settings.risk_webhook_url:
             alert.delivery = AlertDelivery.not_configured
             return "no webhook configured"
-        code = await session.scalar(
-            select(col(Beneficiary.code)).where(
-                col(Beneficiary.id) == alert.beneficiary_id
-            )
-        )
         body = json.dumps(
             {
                 "alert_id": str(alert.id),
                 "flag": alert.flag,
                 "source": alert.source,
                 "case_id": str(alert.case_id),
-                "beneficiary_code": code,
                 "site_id": str(alert.site_id) if alert.site_id else None,
                 "supervisor": alert.supervisor,
                 "raised_at": alert.raised_at.isoformat(),
@@ -117,13 +110,14 @@ async def redeliver_risk_alerts(ctx: JobContext) -> int:
     """Periodic safety net: re-send every alert still pending (a job lost with
     Redis, a worker killed mid-try). Job ids keep one delivery per alert."""
     runtime: Runtime = ctx["runtime"]
+    resend = [AlertDelivery.pending]
+    if getattr(runtime.settings, "risk_webhook_url", None):
+        resend.append(AlertDelivery.not_configured)  # configured since
     async with AsyncSession(runtime.engine) as session, session.begin():
         pending = (
             (
                 await session.execute(
-                    select(col(RiskAlert.id)).where(
-                        col(RiskAlert.delivery) == AlertDelivery.pending
-                    )
+                    select(col(RiskAlert.id)).where(col(RiskAlert.delivery).in_(resend))
                 )
             )
             .scalars()

@@ -69,6 +69,14 @@ async def list_alerts(
     their delivery state (pending, delivered, dead_letter, not_configured)."""
     async with session.begin():
         alerts = await risk_service.list_alerts(session, actor.principal, status)
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="read_alerts",
+            entity_type="case",
+            entity_ids=sorted({a.case_id for a in alerts}),
+        )
     return [risk_service.to_read(a, runtime.keyring) for a in alerts]
 
 

@@ -97,7 +97,7 @@ def entities(
         await beneficiaries_service.check_site_in_scope(
             session, principal, fields.site_id
         )
-        beneficiaries_service.apply_fields(session, row, fields, keyring)
+        await beneficiaries_service.apply_fields(session, row, fields, keyring)
         await session.flush()
 
     async def consents_of(row: Beneficiary, change: BeneficiaryChange) -> bool:
