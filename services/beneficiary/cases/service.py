@@ -33,10 +33,11 @@ from shared.contracts.enums import (
 from shared.contracts.events import AssessmentFacts, CaseFacts
 from shared.crypto import KeyRing
 from shared.db import utcnow
-from shared.errors import Conflict, FieldError, Invalid, NotFound, VersionConflict
+from shared.errors import Conflict, FieldError, Invalid, VersionConflict
 from shared.instruments import assess_change, get_instrument, score
 from shared.outbox import add_event
 from shared.pagination import Page, aware_datetime, keyset_page
+from shared.scoping import get_in_scope
 
 TRANSITIONS: dict[CaseStatus, set[CaseStatus]] = {
     CaseStatus.open: {CaseStatus.active, CaseStatus.on_hold, CaseStatus.closed},
@@ -97,16 +98,9 @@ async def get_case(
     for_update: bool = False,
 ) -> Case:
     """A case of the caller's organisation and sites; anything else is 404."""
-    statement = select(Case).where(
-        col(Case.id) == case_id,
-        col(Case.organisation_id) == principal.organisation_id,
+    return await get_in_scope(
+        session, principal, Case, case_id, what="case", for_update=for_update
     )
-    if for_update:
-        statement = statement.with_for_update()
-    case = (await session.execute(statement)).scalar_one_or_none()
-    if case is None or not principal.can_see_site(case.site_id):
-        raise NotFound("No such case.")
-    return case
 
 
 async def list_cases(

@@ -27,8 +27,9 @@ from services.beneficiary.service_records.models import ServiceRecord
 from services.beneficiary.service_records.schemas import ServiceRecordCreate
 from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose, Modality
-from shared.errors import Conflict, FieldError, Invalid, NotFound
+from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
+from shared.scoping import get_in_scope
 from shared.taxonomy.interventions import Intervention, get_intervention
 
 
@@ -159,16 +160,14 @@ async def get_enrolment(
     *,
     for_update: bool = False,
 ) -> Enrolment:
-    statement = select(Enrolment).where(
-        col(Enrolment.id) == enrolment_id,
-        col(Enrolment.organisation_id) == principal.organisation_id,
+    return await get_in_scope(
+        session,
+        principal,
+        Enrolment,
+        enrolment_id,
+        what="enrolment",
+        for_update=for_update,
     )
-    if for_update:
-        statement = statement.with_for_update()
-    enrolment = (await session.execute(statement)).scalar_one_or_none()
-    if enrolment is None or not principal.can_see_site(enrolment.site_id):
-        raise NotFound("No such enrolment.")
-    return enrolment
 
 
 async def attend_session(

@@ -26,8 +26,9 @@ from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose
 from shared.crypto import KeyRing
 from shared.db import utcnow
-from shared.errors import Conflict, FieldError, Invalid, NotFound, VersionConflict
+from shared.errors import Conflict, FieldError, Invalid, VersionConflict
 from shared.outbox import add_event
+from shared.scoping import get_in_scope
 
 NEXT: dict[ReferralStatus, set[ReferralStatus]] = {
     ReferralStatus.sent: {
@@ -149,16 +150,14 @@ async def get_referral(
     *,
     for_update: bool = False,
 ) -> Referral:
-    statement = select(Referral).where(
-        col(Referral.id) == referral_id,
-        col(Referral.organisation_id) == principal.organisation_id,
+    return await get_in_scope(
+        session,
+        principal,
+        Referral,
+        referral_id,
+        what="referral",
+        for_update=for_update,
     )
-    if for_update:
-        statement = statement.with_for_update()
-    referral = (await session.execute(statement)).scalar_one_or_none()
-    if referral is None or not principal.can_see_site(referral.site_id):
-        raise NotFound("No such referral.")
-    return referral
 
 
 async def update_referral(

@@ -16,9 +16,10 @@ from services.beneficiary.risk.models import AlertDelivery, AlertStatus, RiskAle
 from shared.auth import Principal
 from shared.crypto import KeyRing
 from shared.db import utcnow
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict
 from shared.outbox import add_event
 from shared.queue import defer_job
+from shared.scoping import get_in_scope
 
 ALERTING_FLAGS = {"suicide_risk"}
 
@@ -130,18 +131,9 @@ async def acknowledge(
     action_taken: str,
 ) -> RiskAlert:
     """Close the alert with what was done about it (once)."""
-    alert = (
-        await session.execute(
-            select(RiskAlert)
-            .where(
-                col(RiskAlert.id) == alert_id,
-                col(RiskAlert.organisation_id) == principal.organisation_id,
-            )
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
-    if alert is None or not principal.can_see_site(alert.site_id):
-        raise NotFound("No such risk alert.")
+    alert = await get_in_scope(
+        session, principal, RiskAlert, alert_id, what="risk alert", for_update=True
+    )
     if alert.status == AlertStatus.acknowledged:
         raise Conflict(f"Acknowledged already by {alert.acknowledged_by}.")
     alert.status = AlertStatus.acknowledged

@@ -1,0 +1,39 @@
+"""The one way to fetch a record by id inside the caller's scope."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from shared.auth import Principal
+from shared.errors import NotFound
+
+M = TypeVar("M")
+
+
+async def get_in_scope(
+    session: AsyncSession,
+    principal: Principal,
+    model: type[M],
+    row_id: uuid.UUID,
+    *,
+    what: str,
+    for_update: bool = False,
+) -> M:
+    """A row of the caller's organisation at a site they may see (locked with
+    ``for_update``); anything else is the same 404 as a row that never was."""
+    table: Any = model
+    statement = select(model).where(
+        col(table.id) == row_id,
+        col(table.organisation_id) == principal.organisation_id,
+    )
+    if for_update:
+        statement = statement.with_for_update()
+    row = (await session.execute(statement)).scalar_one_or_none()
+    if row is None or not principal.can_see_site(getattr(row, "site_id", None)):
+        raise NotFound(f"No such {what}.")
+    return row
