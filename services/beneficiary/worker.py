@@ -6,7 +6,7 @@ from __future__ import annotations
 from arq import cron, func
 from arq.worker import Worker
 
-from services.beneficiary.outbox.jobs import publish_outbox
+from services.beneficiary.outbox.jobs import publish_outbox, purge_idempotency_keys
 from services.beneficiary.risk.jobs import deliver_risk_alert, redeliver_risk_alerts
 from shared.app import Runtime
 from shared.queue import JobFunction, deserialize_job, redis_settings, serialize_job
@@ -14,11 +14,13 @@ from shared.queue import JobFunction, deserialize_job, redis_settings, serialize
 QUEUE_NAME = "beneficiary"
 PERIODIC_JOBS: list[tuple[JobFunction, float]] = [
     (redeliver_risk_alerts, 60.0),
+    (purge_idempotency_keys, 3600.0),
 ]
 JOB_FUNCTIONS: list[JobFunction] = [
     publish_outbox,
     deliver_risk_alert,
     redeliver_risk_alerts,
+    purge_idempotency_keys,
 ]
 
 
@@ -36,6 +38,7 @@ def make_worker(
             # attempts are counted in the database; arq only schedules them
             func(deliver_risk_alert, keep_result=0, timeout=30, max_tries=100),
             func(redeliver_risk_alerts, keep_result=0, timeout=60),
+            func(purge_idempotency_keys, keep_result=0, timeout=300),
         ],
         cron_jobs=None
         if burst
@@ -47,6 +50,14 @@ def make_worker(
                 keep_result=0,
                 timeout=60,
                 run_at_startup=True,
+            ),
+            cron(
+                purge_idempotency_keys,
+                minute={17},
+                second={0},
+                unique=True,
+                keep_result=0,
+                timeout=300,
             ),
             cron(
                 redeliver_risk_alerts,

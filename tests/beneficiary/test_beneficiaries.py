@@ -311,3 +311,28 @@ class TestAudit:
         assert ("read", "alice", "follow-up") in actions
         assert ("create", "alice", None) in actions
         assert (await alice.get("/v1/audit")).status_code == 403
+
+
+class TestIdempotencyHousekeeping:
+    async def test_keys_older_than_a_week_are_purged(
+        self, app: Any, alice: Caller, engine: AsyncEngine
+    ) -> None:
+        from sqlalchemy import text
+
+        from services.beneficiary.outbox.jobs import purge_idempotency_keys
+
+        await alice.post(
+            "/v1/beneficiaries", beneficiary_body(), headers={"Idempotency-Key": "old"}
+        )
+        await alice.post(
+            "/v1/beneficiaries", beneficiary_body(), headers={"Idempotency-Key": "new"}
+        )
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE idempotency_record "
+                    "SET created_at = now() - interval '8 days' WHERE key = 'old'"
+                )
+            )
+        assert await purge_idempotency_keys({"runtime": app.state.runtime}) == 1
+        assert await count_rows(engine, "idempotency_record") == 1

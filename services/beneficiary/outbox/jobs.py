@@ -1,13 +1,21 @@
-"""Jobs of the outbox: give committed events their feed positions."""
+"""Jobs of the outbox and housekeeping: feed positions, old idempotency keys."""
 
 from __future__ import annotations
 
-from services.beneficiary.db import OutboxCounter, OutboxEvent
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.beneficiary.db import IdempotencyRecord, OutboxCounter, OutboxEvent
 from shared.app import Runtime
+from shared.db import utcnow
 from shared.outbox import sequence_pending_events
 from shared.queue import JobContext
 
 PUBLISH_JOB_ID = "beneficiary:publish_outbox"
+IDEMPOTENCY_KEEP = timedelta(days=7)
 
 
 async def publish_outbox(ctx: JobContext) -> int:
@@ -19,3 +27,15 @@ async def publish_outbox(ctx: JobContext) -> int:
 async def announce_writes(runtime: Runtime) -> None:
     """Called after a commit that added events; repeated calls coalesce."""
     await runtime.queue.enqueue("publish_outbox", job_id=PUBLISH_JOB_ID)
+
+
+async def purge_idempotency_keys(ctx: JobContext) -> int:
+    """Forget Idempotency-Keys older than a week: a client retries within
+    minutes or days, and the table must not grow for ever."""
+    runtime: Runtime = ctx["runtime"]
+    cutoff = utcnow() - IDEMPOTENCY_KEEP
+    async with AsyncSession(runtime.engine) as session, session.begin():
+        result = await session.execute(
+            delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < cutoff)
+        )
+    return int(getattr(result, "rowcount", 0) or 0)
