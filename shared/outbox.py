@@ -10,19 +10,22 @@ writing transaction would not do: a transaction that took number 7 can commit
 after one that took 8, and a reader at 8 would skip 7.)
 """
 
-from __future__ import annotations
-
 import uuid
+from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import JSON, BigInteger, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import Field, SQLModel, col
 
-from shared.contracts.events import EventEnvelope
-from shared.db import UTCDateTime, utcnow
+from shared.app import RuntimeDep
+from shared.auth import Principal, Role, require
+from shared.contracts.events import EventEnvelope, EventFeedPage
+from shared.db import SessionDep, UTCDateTime, utcnow
+from shared.errors import Forbidden
 
 SEQUENCE_BATCH = 5000
 
@@ -149,3 +152,64 @@ async def read_feed(
         )
         for row in rows
     ]
+
+
+def make_publish_job(
+    model: type[OutboxEventBase], counter: type[OutboxCounterBase]
+) -> Callable[..., Coroutine[Any, Any, int]]:
+    """The service's ``publish_outbox`` job (enqueued by that name)."""
+
+    async def publish_outbox(ctx: dict[str, Any]) -> int:
+        """Sequence every committed event that has no feed position yet."""
+        return await sequence_pending_events(ctx["runtime"].engine, model, counter)
+
+    publish_outbox.__qualname__ = "publish_outbox"  # arq registers by qualname
+    return publish_outbox
+
+
+def feed_router(
+    *,
+    source: str,
+    model: type[OutboxEventBase],
+    counter: type[OutboxCounterBase],
+) -> APIRouter:
+    """``GET /v1/events?after=``: the service's ordered change feed (no PII).
+    Machine accounts of other services see every organisation; people see
+    their own organisation's, with a token not limited to some sites."""
+    router = APIRouter(prefix="/v1/events", tags=["change feed"])
+    reader = Annotated[
+        Principal,
+        Depends(require(Role.service, Role.me_officer, Role.programme_manager)),
+    ]
+
+    @router.get("", response_model=EventFeedPage)
+    async def read_events(
+        session: SessionDep,
+        runtime: RuntimeDep,
+        principal: reader,
+        after: Annotated[
+            int, Query(ge=0, le=2**62, description="Last position you hold.")
+        ] = 0,
+        limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    ) -> EventFeedPage:
+        machine = Role.service in principal.roles
+        if not machine and principal.site_ids is not None:
+            raise Forbidden(
+                "The change feed covers every site of the organisation; a token "
+                "limited to some sites cannot read it."
+            )
+        await sequence_pending_events(runtime.engine, model, counter)
+        async with session.begin():
+            events = await read_feed(
+                session,
+                model,
+                source=source,
+                after=after,
+                limit=limit,
+                organisation_id=None if machine else principal.organisation_id,
+            )
+        return EventFeedPage(
+            events=events, next_after=events[-1].position if events else after
+        )
+
+    return router

@@ -11,7 +11,7 @@ from services.beneficiary.cases.care_router import router as care_router
 from services.beneficiary.cases.router import router as cases_router
 from services.beneficiary.interventions.router import router as enrolments_router
 from services.beneficiary.locations.router import router as locations_router
-from services.beneficiary.migrations.runner import upgrade_to_head
+from services.beneficiary.migrations.runner import MIGRATIONS
 from services.beneficiary.organisations.router import router as organisations_router
 from services.beneficiary.outbox.router import router as outbox_router
 from services.beneficiary.referrals.router import router as referrals_router
@@ -48,6 +48,6 @@ def create_app(
         ],
         job_functions=JOB_FUNCTIONS,
         periodic=PERIODIC_JOBS,
-        migrate=upgrade_to_head,
+        migrate=MIGRATIONS.upgrade,
         queue=queue,
     )

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import pytest
-from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.beneficiary.db import metadata
-from services.beneficiary.migrations.runner import alembic_config, upgrade_to_head
+from services.beneficiary.migrations.runner import MIGRATIONS
 from shared.db import make_engine
 from tests.beneficiary.conftest import Caller, make_beneficiary
 from tests.conftest import recreate_database
@@ -18,7 +17,7 @@ async def test_empty_postgres_upgrades_to_head_and_back() -> None:
     url = await recreate_database("mhpss_test_migrations")
     engine = make_engine(url)
     try:
-        await upgrade_to_head(engine)
+        await MIGRATIONS.upgrade(engine)
         async with engine.connect() as conn:
             tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
             governorates = (
@@ -28,17 +27,13 @@ async def test_empty_postgres_upgrades_to_head_and_back() -> None:
             ).scalar_one()
         assert set(metadata.tables) <= tables
         assert governorates == 18
-        await upgrade_to_head(engine)  # idempotent, reference data not doubled
+        await MIGRATIONS.upgrade(engine)  # idempotent, reference data not doubled
 
-        def downgrade(connection: Connection) -> None:
-            command.downgrade(alembic_config(connection), "base")
-
-        async with engine.begin() as conn:
-            await conn.run_sync(downgrade)
+        await MIGRATIONS.downgrade_to_base(engine)
         async with engine.connect() as conn:
             left = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
         assert left <= {"alembic_version"}
-        await upgrade_to_head(engine)
+        await MIGRATIONS.upgrade(engine)
     finally:
         await engine.dispose()
 

@@ -11,17 +11,14 @@ from sqlmodel import col
 from services.beneficiary.db import IdempotencyRecord, OutboxCounter, OutboxEvent
 from shared.app import Runtime
 from shared.db import utcnow
-from shared.outbox import sequence_pending_events
+from shared.outbox import make_publish_job
 from shared.queue import JobContext
 
 PUBLISH_JOB_ID = "beneficiary:publish_outbox"
 IDEMPOTENCY_KEEP = timedelta(days=7)
 
 
-async def publish_outbox(ctx: JobContext) -> int:
-    """Sequence every committed event that has no feed position yet."""
-    runtime: Runtime = ctx["runtime"]
-    return await sequence_pending_events(runtime.engine, OutboxEvent, OutboxCounter)
+publish_outbox = make_publish_job(OutboxEvent, OutboxCounter)
 
 
 async def announce_writes(runtime: Runtime) -> None:
