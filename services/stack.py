@@ -23,13 +23,15 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from services import demo
 from services.beneficiary.app import create_app as create_beneficiary
-from services.beneficiary.worker import make_worker
+from services.beneficiary.worker import make_worker as beneficiary_worker
 from services.reporting.app import create_app as create_reporting
 from services.training.app import create_app as create_training
+from services.training.worker import make_worker as training_worker
 from shared.queue import ArqQueue
 from shared.settings import ServiceSettings
 
 SERVICES = ("beneficiary", "training", "reporting")
+WORKERS = {"beneficiary": beneficiary_worker, "training": training_worker}
 
 
 def create_stack(*, base_url: str, load_demo: bool = True) -> Starlette:
@@ -44,10 +46,12 @@ def create_stack(*, base_url: str, load_demo: bool = True) -> Starlette:
         async with AsyncExitStack() as stack:
             for app in apps.values():
                 await stack.enter_async_context(app.router.lifespan_context(app))
-            if isinstance(apps["beneficiary"].state.runtime.queue, ArqQueue):
-                worker = make_worker(apps["beneficiary"].state.runtime)
-                task = asyncio.create_task(worker.async_run())
-                stack.push_async_callback(_stop_worker, worker, task)
+            for name, make_worker in WORKERS.items():
+                runtime = apps[name].state.runtime
+                if isinstance(runtime.queue, ArqQueue):
+                    worker = make_worker(runtime)
+                    task = asyncio.create_task(worker.async_run())
+                    stack.push_async_callback(_stop_worker, worker, task)
             if load_demo:
                 await _load_demo(apps["beneficiary"], base_url)
             yield

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import LocalSigningKey, TokenVerifier
 from shared.crypto import KeyRing
-from shared.db import make_engine, ping
+from shared.db import ensure_database, make_engine, ping
 from shared.errors import Unavailable, install_problem_handlers
 from shared.http import make_client
 from shared.observability import Metrics, RequestGuard, configure_logging
@@ -58,8 +58,10 @@ async def start_runtime(
     """Build the runtime; with no Redis configured, jobs run in-process."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
-    if migrate is not None and settings.auto_migrate:
-        await migrate(engine)
+    if settings.auto_migrate:
+        await ensure_database(engine.url)
+        if migrate is not None:
+            await migrate(engine)
     keyring = KeyRing.from_settings(
         settings.pii_keys,
         settings.pii_active_key,

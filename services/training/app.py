@@ -1,12 +1,16 @@
-"""The training service. Its domain (courses, cohorts, ToT cascades,
-supervised practice, fidelity review) is built in its own issue; until then it
-runs the platform's common surface: auth, health, readiness, metrics."""
+"""The training service. Its foundation is in place (own database and
+migrations, outbox and change feed, auth, health, metrics); the training
+domain (courses, cohorts, ToT cascades, supervised practice, fidelity review)
+is built in its own issue."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.training.migrations.runner import MIGRATIONS
+from services.training.outbox.router import router as outbox_router
 from services.training.settings import TrainingSettings
+from services.training.worker import JOB_FUNCTIONS
 from shared.app import create_service_app
 from shared.queue import JobQueue
 
@@ -19,6 +23,8 @@ def create_app(
         title="MHPSS training service",
         description="Courses, training cohorts, ToT cascades, supervised "
         "practice and fidelity review.",
-        routers=[],
+        routers=[outbox_router],
+        job_functions=JOB_FUNCTIONS,
+        migrate=MIGRATIONS.upgrade,
         queue=queue,
     )

@@ -1,0 +1,15 @@
+"""Operations commands of the training service (see ``shared/cli.py``)."""
+
+from services.training.migrations.runner import MIGRATIONS
+from services.training.settings import TrainingSettings
+from services.training.worker import JOB_FUNCTIONS, make_worker
+from shared.cli import run_service_cli
+
+if __name__ == "__main__":
+    run_service_cli(
+        prog="python -m services.training",
+        settings=TrainingSettings(),
+        migrations=MIGRATIONS,
+        job_functions=JOB_FUNCTIONS,
+        make_worker=make_worker,
+    )

@@ -1,0 +1,37 @@
+"""The training service's own table base and infrastructure tables."""
+
+from __future__ import annotations
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import SQLModel
+
+from shared.audit import AuditEntryBase
+from shared.db import make_registry
+from shared.idempotency import IdempotencyRecordBase
+from shared.outbox import OutboxCounterBase, OutboxEventBase
+
+table_registry = make_registry()
+
+
+class Table(SQLModel, registry=table_registry):
+    """Base of every table of this service (its own metadata)."""
+
+
+metadata = Table.metadata
+
+
+class OutboxEvent(OutboxEventBase, Table, table=True):
+    __tablename__ = "outbox_event"
+
+
+class OutboxCounter(OutboxCounterBase, Table, table=True):
+    __tablename__ = "outbox_counter"
+
+
+class IdempotencyRecord(IdempotencyRecordBase, Table, table=True):
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("organisation_id", "subject", "key"),)
+
+
+class AuditEntry(AuditEntryBase, Table, table=True):
+    __tablename__ = "audit_entry"
