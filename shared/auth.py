@@ -38,6 +38,7 @@ class Role(StrEnum):
     outreach_worker = "outreach_worker"
     me_officer = "me_officer"
     auditor = "auditor"
+    trainer = "trainer"
     service = "service"  # machine account of another service (feeds only)
 
 

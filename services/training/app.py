@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.training.courses.router import router as courses_router
 from services.training.migrations.runner import MIGRATIONS
 from services.training.outbox.router import router as outbox_router
 from services.training.settings import TrainingSettings
+from services.training.trainees.router import router as trainees_router
 from services.training.worker import JOB_FUNCTIONS
 from shared.app import create_service_app
 from shared.queue import JobQueue
@@ -23,7 +25,7 @@ def create_app(
         title="MHPSS training service",
         description="Courses, training cohorts, ToT cascades, supervised "
         "practice and fidelity review.",
-        routers=[outbox_router],
+        routers=[courses_router, trainees_router, outbox_router],
         job_functions=JOB_FUNCTIONS,
         migrate=MIGRATIONS.upgrade,
         queue=queue,

@@ -137,3 +137,36 @@ class Timepoint(StrEnum):
     baseline = "baseline"
     follow_up = "follow_up"
     closure = "closure"
+
+
+class TrainingAudience(StrEnum):
+    """Who a trainee is, as programmes count capacity building by audience."""
+
+    own_staff = "own_staff"
+    ngo = "ngo"
+    cso = "cso"
+    government = "government"
+    community_volunteer = "community_volunteer"
+    medical_student = "medical_student"
+    media = "media"
+
+
+class CourseLevel(StrEnum):
+    foundational = "foundational"
+    tot = "tot"
+    refresher = "refresher"
+
+
+class CourseApproach(StrEnum):
+    ipt_g = "ipt_g"
+    pm_plus = "pm_plus"
+    pfa = "pfa"
+    remote_pfa = "remote_pfa"
+    tf_cbt = "tf_cbt"
+    caregiver_support = "caregiver_support"
+    suicide_prevention = "suicide_prevention"
+    responsible_media_suicide = "responsible_media_suicide"
+    basic_helping_skills = "basic_helping_skills"
+    case_management = "case_management"
+    staff_wellbeing = "staff_wellbeing"
+    other = "other"

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from services.training.courses import service as courses_service
+from services.training.courses.service import CourseCreate, CourseRead
+from shared.auth import Principal, PrincipalDep, Role, require
+from shared.contracts.enums import CourseApproach, CourseLevel
+from shared.db import SessionDep
+from shared.errors import Conflict, Invalid, NotFound, problem_responses
+
+router = APIRouter(prefix="/v1/courses", tags=["courses"])
+CourseKeeper = Annotated[
+    Principal, Depends(require(Role.trainer, Role.programme_manager))
+]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CourseRead,
+    responses=problem_responses(Conflict, Invalid),
+)
+async def create_course(
+    body: CourseCreate, session: SessionDep, principal: CourseKeeper
+) -> CourseRead:
+    async with session.begin():
+        course = await courses_service.create_course(session, principal, body)
+    return CourseRead.model_validate(course)
+
+
+@router.get("", response_model=list[CourseRead])
+async def list_courses(
+    session: SessionDep,
+    _: PrincipalDep,
+    level: CourseLevel | None = None,
+    approach: CourseApproach | None = None,
+) -> list[CourseRead]:
+    """The shared catalogue of curricula (no personal data)."""
+    async with session.begin():
+        rows = await courses_service.list_courses(session, level, approach)
+    return [CourseRead.model_validate(r) for r in rows]
+
+
+@router.get(
+    "/{course_id}", response_model=CourseRead, responses=problem_responses(NotFound)
+)
+async def get_course(
+    course_id: uuid.UUID, session: SessionDep, _: PrincipalDep
+) -> CourseRead:
+    async with session.begin():
+        return CourseRead.model_validate(
+            await courses_service.get_course(session, course_id)
+        )

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Text
+from sqlmodel import Field
+
+from services.training.db import Table
+from shared.contracts.enums import Sex, TrainingAudience
+from shared.db import UTCDateTime, utcnow
+
+
+class Trainee(Table, table=True):
+    """A person trained by the programme; contact details are encrypted."""
+
+    __tablename__ = "trainee"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organisation_id: uuid.UUID = Field(index=True, description="Who registered them.")
+    audience: TrainingAudience
+    affiliation: str = Field(max_length=200, description="Their employer or body.")
+    role: str = Field(max_length=100)
+    profession: str = Field(max_length=100)
+    sex: Sex
+    full_name_enc: str = Field(sa_type=Text)
+    phone_enc: str | None = Field(default=None, sa_type=Text)
+    email_enc: str | None = Field(default=None, sa_type=Text)
+    version: int = 1
+    created_by: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
