@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.training.cohorts.router import router as cohorts_router
 from services.training.courses.router import router as courses_router
 from services.training.migrations.runner import MIGRATIONS
 from services.training.outbox.router import router as outbox_router
@@ -25,7 +26,7 @@ def create_app(
         title="MHPSS training service",
         description="Courses, training cohorts, ToT cascades, supervised "
         "practice and fidelity review.",
-        routers=[courses_router, trainees_router, outbox_router],
+        routers=[courses_router, trainees_router, cohorts_router, outbox_router],
         job_functions=JOB_FUNCTIONS,
         migrate=MIGRATIONS.upgrade,
         queue=queue,

@@ -1,5 +1,11 @@
 """Every table of the training service, imported once for metadata users."""
 
+from services.training.cohorts.models import (
+    Attendance,
+    Cohort,
+    CohortEnrolment,
+    CohortSession,
+)
 from services.training.courses.models import Course
 from services.training.db import (
     AuditEntry,
@@ -10,7 +16,11 @@ from services.training.db import (
 from services.training.trainees.models import Trainee
 
 __all__ = [
+    "Attendance",
     "AuditEntry",
+    "Cohort",
+    "CohortEnrolment",
+    "CohortSession",
     "Course",
     "IdempotencyRecord",
     "OutboxCounter",

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, UniqueConstraint
+from sqlmodel import Field
+
+from services.training.db import Table
+from shared.db import UTCDateTime, utcnow
+
+
+class TrainingModality(StrEnum):
+    in_person = "in_person"
+    online = "online"
+    hybrid = "hybrid"
+
+
+class Cohort(Table, table=True):
+    """A training event: one run of a course for a group of trainees."""
+
+    __tablename__ = "cohort"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organisation_id: uuid.UUID = Field(index=True, description="The organiser.")
+    partner_organisation_id: uuid.UUID | None = None
+    course_id: uuid.UUID = Field(foreign_key="course.id", index=True)
+    title: str = Field(max_length=200)
+    starts_on: date
+    ends_on: date
+    modality: TrainingModality
+    location: str | None = Field(default=None, max_length=200)
+    facilitator_trainee_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    created_by: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CohortSession(Table, table=True):
+    __tablename__ = "cohort_session"
+    __table_args__ = (UniqueConstraint("cohort_id", "number"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    cohort_id: uuid.UUID = Field(foreign_key="cohort.id", index=True)
+    number: int
+    held_on: date
+    hours: float
+    topic: str | None = Field(default=None, max_length=200)
+
+
+class CohortEnrolment(Table, table=True):
+    __tablename__ = "cohort_enrolment"
+    __table_args__ = (UniqueConstraint("cohort_id", "trainee_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    cohort_id: uuid.UUID = Field(foreign_key="cohort.id", index=True)
+    trainee_id: uuid.UUID = Field(foreign_key="trainee.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Attendance(Table, table=True):
+    """Whether an enrolled trainee attended one session."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (UniqueConstraint("session_id", "trainee_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    session_id: uuid.UUID = Field(foreign_key="cohort_session.id", index=True)
+    trainee_id: uuid.UUID = Field(foreign_key="trainee.id", index=True)
+    present: bool

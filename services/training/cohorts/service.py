@@ -1,0 +1,364 @@
+"""Training events (cohorts): enrolment, sessions and attendance, and each
+trainee's hours and attendance share."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.training.cohorts.models import (
+    Attendance,
+    Cohort,
+    CohortEnrolment,
+    CohortSession,
+    TrainingModality,
+)
+from services.training.courses import service as courses_service
+from services.training.db import OutboxEvent
+from services.training.trainees.models import Trainee
+from shared.auth import Principal
+from shared.errors import Conflict, FieldError, Invalid
+from shared.outbox import add_event
+from shared.scoping import get_in_scope
+
+
+class CohortCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID | None = None
+    course_id: uuid.UUID
+    title: str = Field(min_length=2, max_length=200)
+    starts_on: date
+    ends_on: date
+    modality: TrainingModality
+    location: str | None = Field(default=None, max_length=200)
+    partner_organisation_id: uuid.UUID | None = None
+    facilitator_trainee_ids: list[uuid.UUID] = Field(
+        default_factory=list, max_length=20
+    )
+
+    @model_validator(mode="after")
+    def _dates(self) -> CohortCreate:
+        if self.ends_on < self.starts_on:
+            raise ValueError("ends_on is before starts_on")
+        return self
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: int = Field(ge=1, le=500)
+    held_on: date
+    hours: float = Field(gt=0, le=24)
+    topic: str | None = Field(default=None, max_length=200)
+
+
+class AttendanceWrite(BaseModel):
+    """Who was present; every other enrolled trainee is marked absent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    present: list[uuid.UUID] = Field(max_length=1000)
+
+
+class TraineeProgress(BaseModel):
+    trainee_id: uuid.UUID
+    sessions_attended: int
+    hours_completed: float
+    attendance_share: float
+
+
+class CohortRead(BaseModel):
+    id: uuid.UUID
+    course_id: uuid.UUID
+    title: str
+    starts_on: date
+    ends_on: date
+    modality: TrainingModality
+    location: str | None
+    partner_organisation_id: uuid.UUID | None
+    facilitator_trainee_ids: list[uuid.UUID]
+    enrolled: int
+    sessions: int
+    hours_delivered: float
+
+
+class AttendanceFacts(BaseModel):
+    """attendance.recorded: one trainee at one session, no PII."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cohort_id: uuid.UUID
+    session_id: uuid.UUID
+    trainee_id: uuid.UUID
+    organisation_id: uuid.UUID
+    held_on: date
+    hours: float
+    present: bool
+
+
+async def create_cohort(
+    session: AsyncSession, principal: Principal, data: CohortCreate
+) -> Cohort:
+    await courses_service.get_course(session, data.course_id)
+    await _own_trainees(
+        session, principal, data.facilitator_trainee_ids, "facilitator_trainee_ids"
+    )
+    cohort_id = data.id or uuid.uuid4()
+    if await session.get(Cohort, cohort_id) is not None:
+        raise Conflict("A cohort with this id exists already.")
+    cohort = Cohort(
+        id=cohort_id,
+        organisation_id=principal.organisation_id,
+        created_by=principal.subject,
+        **data.model_dump(exclude={"id", "facilitator_trainee_ids"}),
+        facilitator_trainee_ids=[str(t) for t in data.facilitator_trainee_ids],
+    )
+    session.add(cohort)
+    await session.flush()
+    return cohort
+
+
+async def get_cohort(
+    session: AsyncSession,
+    principal: Principal,
+    cohort_id: uuid.UUID,
+    *,
+    lock: bool = False,
+) -> Cohort:
+    return await get_in_scope(
+        session, principal, Cohort, cohort_id, what="cohort", for_update=lock
+    )
+
+
+async def enrol(
+    session: AsyncSession,
+    principal: Principal,
+    cohort_id: uuid.UUID,
+    trainee_ids: list[uuid.UUID],
+) -> Cohort:
+    """Enrol trainees of the caller's organisation; enrolling twice is a no-op."""
+    cohort = await get_cohort(session, principal, cohort_id, lock=True)
+    await _own_trainees(session, principal, trainee_ids, "trainee_ids")
+    enrolled = await _enrolled(session, cohort.id)
+    for trainee_id in dict.fromkeys(trainee_ids):
+        if trainee_id not in enrolled:
+            session.add(CohortEnrolment(cohort_id=cohort.id, trainee_id=trainee_id))
+    await session.flush()
+    return cohort
+
+
+async def add_session(
+    session: AsyncSession,
+    principal: Principal,
+    cohort_id: uuid.UUID,
+    data: SessionCreate,
+) -> CohortSession:
+    cohort = await get_cohort(session, principal, cohort_id, lock=True)
+    if not cohort.starts_on <= data.held_on <= cohort.ends_on:
+        raise Invalid(
+            "The session is outside the cohort's dates.",
+            errors=[
+                FieldError(loc=["body", "held_on"], msg="outside dates", type="date")
+            ],
+        )
+    taken = await session.execute(
+        select(col(CohortSession.id)).where(
+            col(CohortSession.cohort_id) == cohort.id,
+            col(CohortSession.number) == data.number,
+        )
+    )
+    if taken.first() is not None:
+        raise Conflict(f"Session {data.number} exists already.")
+    row = CohortSession(cohort_id=cohort.id, **data.model_dump())
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def record_attendance(
+    session: AsyncSession,
+    principal: Principal,
+    cohort_id: uuid.UUID,
+    number: int,
+    data: AttendanceWrite,
+) -> None:
+    """Set who attended a session (replacing any earlier list), with one
+    event per trainee whose attendance changed."""
+    cohort = await get_cohort(session, principal, cohort_id, lock=True)
+    held = (
+        await session.execute(
+            select(CohortSession).where(
+                col(CohortSession.cohort_id) == cohort.id,
+                col(CohortSession.number) == number,
+            )
+        )
+    ).scalar_one_or_none()
+    if held is None:
+        raise Invalid(
+            f"The cohort has no session {number}.",
+            errors=[
+                FieldError(
+                    loc=["path", "number"], msg="unknown session", type="session"
+                )
+            ],
+        )
+    enrolled = await _enrolled(session, cohort.id)
+    strangers = [t for t in data.present if t not in enrolled]
+    if strangers:
+        raise Invalid(
+            "Some trainees are not enrolled in this cohort.",
+            errors=[
+                FieldError(
+                    loc=["body", "present", data.present.index(t)],
+                    msg="not enrolled",
+                    type="enrolment",
+                )
+                for t in strangers
+            ],
+        )
+    earlier = {
+        a.trainee_id: a
+        for a in (
+            await session.execute(
+                select(Attendance).where(col(Attendance.session_id) == held.id)
+            )
+        ).scalars()
+    }
+    present = set(data.present)
+    for trainee_id in sorted(enrolled):
+        now_present = trainee_id in present
+        row = earlier.get(trainee_id)
+        if row is not None and row.present == now_present:
+            continue
+        if row is None:
+            session.add(
+                Attendance(
+                    session_id=held.id, trainee_id=trainee_id, present=now_present
+                )
+            )
+        else:
+            row.present = now_present
+        add_event(
+            session,
+            OutboxEvent,
+            type="attendance.recorded",
+            organisation_id=cohort.organisation_id,
+            entity_type="cohort",
+            entity_id=cohort.id,
+            facts=AttendanceFacts(
+                cohort_id=cohort.id,
+                session_id=held.id,
+                trainee_id=trainee_id,
+                organisation_id=cohort.organisation_id,
+                held_on=held.held_on,
+                hours=held.hours,
+                present=now_present,
+            ),
+        )
+    await session.flush()
+
+
+async def progress(
+    session: AsyncSession, principal: Principal, cohort_id: uuid.UUID
+) -> list[TraineeProgress]:
+    """Per enrolled trainee: sessions attended, hours completed, share."""
+    cohort = await get_cohort(session, principal, cohort_id)
+    sessions = list(
+        (
+            await session.execute(
+                select(CohortSession).where(col(CohortSession.cohort_id) == cohort.id)
+            )
+        ).scalars()
+    )
+    hours = {s.id: s.hours for s in sessions}
+    attended: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    if sessions:
+        rows = await session.execute(
+            select(Attendance).where(
+                col(Attendance.session_id).in_(list(hours)),
+                col(Attendance.present).is_(True),
+            )
+        )
+        for a in rows.scalars():
+            attended[a.trainee_id].append(a.session_id)
+    return [
+        TraineeProgress(
+            trainee_id=t,
+            sessions_attended=len(attended[t]),
+            hours_completed=round(sum(hours[s] for s in attended[t]), 2),
+            attendance_share=round(len(attended[t]) / len(sessions), 3)
+            if sessions
+            else 0.0,
+        )
+        for t in sorted(await _enrolled(session, cohort.id))
+    ]
+
+
+async def to_read(session: AsyncSession, cohort: Cohort) -> CohortRead:
+    sessions = list(
+        (
+            await session.execute(
+                select(CohortSession).where(col(CohortSession.cohort_id) == cohort.id)
+            )
+        ).scalars()
+    )
+    return CohortRead(
+        id=cohort.id,
+        course_id=cohort.course_id,
+        title=cohort.title,
+        starts_on=cohort.starts_on,
+        ends_on=cohort.ends_on,
+        modality=cohort.modality,
+        location=cohort.location,
+        partner_organisation_id=cohort.partner_organisation_id,
+        facilitator_trainee_ids=[uuid.UUID(t) for t in cohort.facilitator_trainee_ids],
+        enrolled=len(await _enrolled(session, cohort.id)),
+        sessions=len(sessions),
+        hours_delivered=round(sum(s.hours for s in sessions), 2),
+    )
+
+
+async def _enrolled(session: AsyncSession, cohort_id: uuid.UUID) -> set[uuid.UUID]:
+    rows = await session.execute(
+        select(col(CohortEnrolment.trainee_id)).where(
+            col(CohortEnrolment.cohort_id) == cohort_id
+        )
+    )
+    return set(rows.scalars())
+
+
+async def _own_trainees(
+    session: AsyncSession, principal: Principal, ids: list[uuid.UUID], field: str
+) -> None:
+    if not ids:
+        return
+    found = set(
+        (
+            await session.execute(
+                select(col(Trainee.id)).where(
+                    col(Trainee.id).in_(ids),
+                    col(Trainee.organisation_id) == principal.organisation_id,
+                )
+            )
+        ).scalars()
+    )
+    unknown = [i for i in ids if i not in found]
+    if unknown:
+        raise Invalid(
+            "Some trainees are not trainees of your organisation.",
+            errors=[
+                FieldError(
+                    loc=["body", field, ids.index(i)],
+                    msg="unknown trainee",
+                    type="trainee",
+                )
+                for i in unknown
+            ],
+        )
