@@ -11,6 +11,7 @@ from services.training.cohorts.router import router as cohorts_router
 from services.training.courses.router import router as courses_router
 from services.training.migrations.runner import MIGRATIONS
 from services.training.outbox.router import router as outbox_router
+from services.training.results.router import router as results_router
 from services.training.settings import TrainingSettings
 from services.training.trainees.router import router as trainees_router
 from services.training.worker import JOB_FUNCTIONS
@@ -26,7 +27,13 @@ def create_app(
         title="MHPSS training service",
         description="Courses, training cohorts, ToT cascades, supervised "
         "practice and fidelity review.",
-        routers=[courses_router, trainees_router, cohorts_router, outbox_router],
+        routers=[
+            courses_router,
+            trainees_router,
+            cohorts_router,
+            results_router,
+            outbox_router,
+        ],
         job_functions=JOB_FUNCTIONS,
         migrate=MIGRATIONS.upgrade,
         queue=queue,

@@ -13,11 +13,19 @@ from services.training.db import (
     OutboxCounter,
     OutboxEvent,
 )
+from services.training.results.models import (
+    Certification,
+    CompetencyAssessment,
+    KnowledgeTest,
+)
 from services.training.trainees.models import Trainee
 
 __all__ = [
     "Attendance",
     "AuditEntry",
+    "Certification",
+    "CompetencyAssessment",
+    "KnowledgeTest",
     "Cohort",
     "CohortEnrolment",
     "CohortSession",

@@ -146,7 +146,7 @@ async def enrol(
     """Enrol trainees of the caller's organisation; enrolling twice is a no-op."""
     cohort = await get_cohort(session, principal, cohort_id, lock=True)
     await _own_trainees(session, principal, trainee_ids, "trainee_ids")
-    enrolled = await _enrolled(session, cohort.id)
+    enrolled = await enrolled_trainees(session, cohort.id)
     for trainee_id in dict.fromkeys(trainee_ids):
         if trainee_id not in enrolled:
             session.add(CohortEnrolment(cohort_id=cohort.id, trainee_id=trainee_id))
@@ -209,7 +209,7 @@ async def record_attendance(
                 )
             ],
         )
-    enrolled = await _enrolled(session, cohort.id)
+    enrolled = await enrolled_trainees(session, cohort.id)
     strangers = [t for t in data.present if t not in enrolled]
     if strangers:
         raise Invalid(
@@ -297,7 +297,7 @@ async def progress(
             if sessions
             else 0.0,
         )
-        for t in sorted(await _enrolled(session, cohort.id))
+        for t in sorted(await enrolled_trainees(session, cohort.id))
     ]
 
 
@@ -319,13 +319,15 @@ async def to_read(session: AsyncSession, cohort: Cohort) -> CohortRead:
         location=cohort.location,
         partner_organisation_id=cohort.partner_organisation_id,
         facilitator_trainee_ids=[uuid.UUID(t) for t in cohort.facilitator_trainee_ids],
-        enrolled=len(await _enrolled(session, cohort.id)),
+        enrolled=len(await enrolled_trainees(session, cohort.id)),
         sessions=len(sessions),
         hours_delivered=round(sum(s.hours for s in sessions), 2),
     )
 
 
-async def _enrolled(session: AsyncSession, cohort_id: uuid.UUID) -> set[uuid.UUID]:
+async def enrolled_trainees(
+    session: AsyncSession, cohort_id: uuid.UUID
+) -> set[uuid.UUID]:
     rows = await session.execute(
         select(col(CohortEnrolment.trainee_id)).where(
             col(CohortEnrolment.cohort_id) == cohort_id

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON
 from sqlmodel import Field
@@ -23,5 +24,10 @@ class Course(Table, table=True):
     level: CourseLevel
     planned_hours: float
     target_competencies: list[str] = Field(default_factory=list, sa_type=JSON)
+    criteria: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_type=JSON,
+        description="Completion and certification rules (CourseCriteria).",
+    )
     created_by: str = Field(max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

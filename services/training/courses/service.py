@@ -13,7 +13,23 @@ from sqlmodel import col
 from services.training.courses.models import Course
 from shared.auth import Principal
 from shared.contracts.enums import CourseApproach, CourseLevel
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, FieldError, Invalid, NotFound
+from shared.taxonomy.competency import competency_tools
+
+
+class CourseCriteria(BaseModel):
+    """Explicit, per-course rules: completion needs the attendance share and
+    post-test score; certification also needs the competency level (with no
+    harmful behaviour observed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_attendance_share: float = Field(default=0.8, ge=0, le=1)
+    min_post_test_score: float | None = Field(default=None, ge=0, le=100)
+    min_competency_level: int | None = Field(default=None, ge=1, le=4)
+    competency_tool: str | None = Field(
+        default=None, description="code@version from the competency tools."
+    )
 
 
 class CourseCreate(BaseModel):
@@ -25,6 +41,7 @@ class CourseCreate(BaseModel):
     level: CourseLevel
     planned_hours: float = Field(gt=0, le=2000)
     target_competencies: list[str] = Field(default_factory=list, max_length=50)
+    criteria: CourseCriteria = Field(default_factory=CourseCriteria)
 
 
 class CourseRead(BaseModel):
@@ -37,6 +54,7 @@ class CourseRead(BaseModel):
     level: CourseLevel
     planned_hours: float
     target_competencies: list[str]
+    criteria: CourseCriteria
     created_at: datetime
 
 
@@ -46,11 +64,25 @@ async def create_course(
     course_id = data.id or uuid.uuid4()
     if await session.get(Course, course_id) is not None:
         raise Conflict("A course with this id exists already.")
+    if data.criteria.competency_tool and (
+        data.criteria.competency_tool not in competency_tools()
+    ):
+        raise Invalid(
+            "Unknown competency tool.",
+            errors=[
+                FieldError(
+                    loc=["body", "criteria", "competency_tool"],
+                    msg="unknown",
+                    type="unknown",
+                )
+            ],
+        )
     course = Course(
         id=course_id,
         organisation_id=principal.organisation_id,
         created_by=principal.subject,
-        **data.model_dump(exclude={"id"}),
+        **data.model_dump(exclude={"id", "criteria"}),
+        criteria=data.criteria.model_dump(),
     )
     session.add(course)
     await session.flush()

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, UniqueConstraint
+from sqlmodel import Field
+
+from services.training.db import Table
+from shared.db import UTCDateTime, utcnow
+
+
+class KnowledgeTestKind(StrEnum):
+    pre = "pre"
+    post = "post"
+
+
+class KnowledgeTest(Table, table=True):
+    """A trainee's pre- or post-test score (percentage) in a cohort."""
+
+    __tablename__ = "knowledge_test"
+    __table_args__ = (UniqueConstraint("cohort_id", "trainee_id", "kind"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    cohort_id: uuid.UUID = Field(foreign_key="cohort.id", index=True)
+    trainee_id: uuid.UUID = Field(foreign_key="trainee.id", index=True)
+    kind: KnowledgeTestKind
+    score: float
+    taken_on: date
+
+
+class CompetencyAssessment(Table, table=True):
+    """Items rated on levels; the overall level is the lowest item level."""
+
+    __tablename__ = "competency_assessment"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organisation_id: uuid.UUID = Field(index=True)
+    cohort_id: uuid.UUID | None = Field(default=None, foreign_key="cohort.id")
+    trainee_id: uuid.UUID = Field(foreign_key="trainee.id", index=True)
+    tool: str = Field(max_length=64)
+    mode: str = Field(max_length=32)
+    context: str = Field(max_length=32)
+    assessed_on: date
+    assessor: str = Field(max_length=255)
+    ratings: dict[str, Any] = Field(sa_type=JSON)
+    harmful_items: list[str] = Field(default_factory=list, sa_type=JSON)
+    overall_level: int
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Certification(Table, table=True):
+    """A trainee who met the course's criteria in a cohort."""
+
+    __tablename__ = "certification"
+    __table_args__ = (UniqueConstraint("cohort_id", "trainee_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organisation_id: uuid.UUID = Field(index=True)
+    cohort_id: uuid.UUID = Field(foreign_key="cohort.id", index=True)
+    trainee_id: uuid.UUID = Field(foreign_key="trainee.id", index=True)
+    certified_on: date
+    certified_by: str = Field(max_length=255)

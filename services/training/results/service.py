@@ -1,0 +1,291 @@
+"""Knowledge tests, competency assessments, and completion and certification
+judged by the course's explicit criteria."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.training.cohorts import service as cohorts_service
+from services.training.courses.models import Course
+from services.training.courses.service import CourseCriteria
+from services.training.db import OutboxEvent
+from services.training.results.models import (
+    Certification,
+    CompetencyAssessment,
+    KnowledgeTest,
+    KnowledgeTestKind,
+)
+from services.training.trainees import service as trainees_service
+from shared.auth import Principal
+from shared.errors import FieldError, Invalid
+from shared.outbox import add_event
+from shared.taxonomy.competency import competency_tools
+
+
+class TestScore(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    trainee_id: uuid.UUID
+    score: float = Field(ge=0, le=100)
+
+
+class TestsWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: KnowledgeTestKind
+    taken_on: date
+    results: list[TestScore] = Field(min_length=1, max_length=1000)
+
+
+class CompetencyWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    trainee_id: uuid.UUID
+    cohort_id: uuid.UUID | None = None
+    tool: str = Field(max_length=64, description="code@version")
+    mode: Literal["role_play", "live", "recording"]
+    context: Literal["pre", "post", "supervision"]
+    assessed_on: date
+    ratings: dict[str, int] = Field(max_length=100)
+
+
+class CompetencyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    trainee_id: uuid.UUID
+    tool: str
+    mode: str
+    context: str
+    assessed_on: date
+    ratings: dict[str, int]
+    harmful_items: list[str]
+    overall_level: int
+
+
+class TraineeResult(BaseModel):
+    trainee_id: uuid.UUID
+    attendance_share: float
+    hours_completed: float
+    pre_test: float | None
+    post_test: float | None
+    competency_level: int | None
+    completed: bool
+    certified: bool
+    reasons: list[str] = Field(description="Why a criterion is not met.")
+
+
+class ResultFacts(BaseModel):
+    """training_result.recorded: completion and certification, no PII."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cohort_id: uuid.UUID
+    trainee_id: uuid.UUID
+    organisation_id: uuid.UUID
+    completed: bool
+    certified: bool
+    pre_test: float | None
+    post_test: float | None
+
+
+async def record_tests(
+    session: AsyncSession, principal: Principal, cohort_id: uuid.UUID, data: TestsWrite
+) -> None:
+    """Pre- or post-test scores; a score sent again replaces the earlier one."""
+    cohort = await cohorts_service.get_cohort(session, principal, cohort_id, lock=True)
+    enrolled = await cohorts_service.enrolled_trainees(session, cohort.id)
+    strangers = [i for i, r in enumerate(data.results) if r.trainee_id not in enrolled]
+    if strangers:
+        raise Invalid(
+            "Some trainees are not enrolled in this cohort.",
+            errors=[
+                FieldError(
+                    loc=["body", "results", i], msg="not enrolled", type="enrolment"
+                )
+                for i in strangers
+            ],
+        )
+    for result in data.results:
+        existing = (
+            await session.execute(
+                select(KnowledgeTest).where(
+                    col(KnowledgeTest.cohort_id) == cohort.id,
+                    col(KnowledgeTest.trainee_id) == result.trainee_id,
+                    col(KnowledgeTest.kind) == data.kind,
+                )
+            )
+        ).scalar_one_or_none()
+        if existing is None:
+            session.add(
+                KnowledgeTest(
+                    cohort_id=cohort.id,
+                    trainee_id=result.trainee_id,
+                    kind=data.kind,
+                    score=result.score,
+                    taken_on=data.taken_on,
+                )
+            )
+        else:
+            existing.score, existing.taken_on = result.score, data.taken_on
+    await session.flush()
+
+
+async def assess_competency(
+    session: AsyncSession, principal: Principal, data: CompetencyWrite
+) -> CompetencyAssessment:
+    """Rate every item of the tool; harmful behaviours are flagged and set
+    the overall level to the lowest rating."""
+    await trainees_service.get_trainee(session, principal, data.trainee_id)
+    if data.cohort_id is not None:
+        await cohorts_service.get_cohort(session, principal, data.cohort_id)
+    tool = competency_tools().get(data.tool)
+    if tool is None:
+        raise Invalid(
+            "Unknown competency tool.",
+            errors=[FieldError(loc=["body", "tool"], msg="unknown", type="unknown")],
+        )
+    problems = tool.rating_errors(data.ratings)
+    if problems:
+        raise Invalid(
+            "The ratings do not fit the tool.",
+            errors=[
+                FieldError(loc=["body", "ratings", item], msg=msg, type="rating")
+                for item, msg in problems
+            ],
+        )
+    assessment = CompetencyAssessment(
+        organisation_id=principal.organisation_id,
+        cohort_id=data.cohort_id,
+        trainee_id=data.trainee_id,
+        tool=tool.key,
+        mode=data.mode,
+        context=data.context,
+        assessed_on=data.assessed_on,
+        assessor=principal.subject,
+        ratings=data.ratings,
+        harmful_items=sorted(
+            item for item, level in data.ratings.items() if level <= tool.harmful_level
+        ),
+        overall_level=min(data.ratings.values()),
+    )
+    session.add(assessment)
+    await session.flush()
+    return assessment
+
+
+async def results(
+    session: AsyncSession, principal: Principal, cohort_id: uuid.UUID
+) -> list[TraineeResult]:
+    """Every enrolled trainee judged against the course's criteria."""
+    cohort = await cohorts_service.get_cohort(session, principal, cohort_id)
+    course = await session.get(Course, cohort.course_id)
+    assert course is not None
+    criteria = CourseCriteria.model_validate(course.criteria)
+    tests = {
+        (t.trainee_id, t.kind): t.score
+        for t in (
+            await session.execute(
+                select(KnowledgeTest).where(col(KnowledgeTest.cohort_id) == cohort.id)
+            )
+        ).scalars()
+    }
+    latest_level: dict[uuid.UUID, int] = {}
+    for a in (
+        await session.execute(
+            select(CompetencyAssessment)
+            .where(col(CompetencyAssessment.cohort_id) == cohort.id)
+            .order_by(
+                col(CompetencyAssessment.assessed_on),
+                col(CompetencyAssessment.created_at),
+            )
+        )
+    ).scalars():
+        if criteria.competency_tool in (None, a.tool):
+            latest_level[a.trainee_id] = a.overall_level
+    judged = []
+    for p in await cohorts_service.progress(session, principal, cohort_id):
+        pre = tests.get((p.trainee_id, KnowledgeTestKind.pre))
+        post = tests.get((p.trainee_id, KnowledgeTestKind.post))
+        level = latest_level.get(p.trainee_id)
+        reasons = []
+        if p.attendance_share < criteria.min_attendance_share:
+            share, needed = p.attendance_share, criteria.min_attendance_share
+            reasons.append(f"attendance {share:.0%} < {needed:.0%}")
+        if criteria.min_post_test_score is not None and (
+            post is None or post < criteria.min_post_test_score
+        ):
+            reasons.append(f"post-test below {criteria.min_post_test_score:g}")
+        completed = not reasons
+        if criteria.min_competency_level is not None and (
+            level is None or level < criteria.min_competency_level
+        ):
+            reasons.append(f"competency below level {criteria.min_competency_level}")
+        judged.append(
+            TraineeResult(
+                trainee_id=p.trainee_id,
+                attendance_share=p.attendance_share,
+                hours_completed=p.hours_completed,
+                pre_test=pre,
+                post_test=post,
+                competency_level=level,
+                completed=completed,
+                certified=not reasons,
+                reasons=reasons,
+            )
+        )
+    return judged
+
+
+async def certify(
+    session: AsyncSession, principal: Principal, cohort_id: uuid.UUID, on: date
+) -> list[TraineeResult]:
+    """Close the cohort's results: certify who meets every criterion (once)
+    and emit each trainee's result for reporting."""
+    cohort = await cohorts_service.get_cohort(session, principal, cohort_id, lock=True)
+    judged = await results(session, principal, cohort_id)
+    certified = {
+        c.trainee_id
+        for c in (
+            await session.execute(
+                select(Certification).where(col(Certification.cohort_id) == cohort.id)
+            )
+        ).scalars()
+    }
+    for r in judged:
+        if r.certified and r.trainee_id not in certified:
+            session.add(
+                Certification(
+                    organisation_id=cohort.organisation_id,
+                    cohort_id=cohort.id,
+                    trainee_id=r.trainee_id,
+                    certified_on=on,
+                    certified_by=principal.subject,
+                )
+            )
+        add_event(
+            session,
+            OutboxEvent,
+            type="training_result.recorded",
+            organisation_id=cohort.organisation_id,
+            entity_type="cohort",
+            entity_id=cohort.id,
+            facts=ResultFacts(
+                cohort_id=cohort.id,
+                trainee_id=r.trainee_id,
+                organisation_id=cohort.organisation_id,
+                completed=r.completed,
+                certified=r.certified,
+                pre_test=r.pre_test,
+                post_test=r.post_test,
+            ),
+        )
+    await session.flush()
+    return judged

@@ -1,0 +1,173 @@
+"""Completion and certification by a course's explicit criteria."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from services.training.settings import TrainingSettings
+from shared.auth import Role
+from shared.taxonomy.competency import competency_tools
+from tests.training.test_courses_and_trainees import token, trainee
+
+TOOL = "helping_skills_core@1.0"
+
+
+def ratings(level: int, harmful: str | None = None) -> dict[str, int]:
+    items = {i.id: level for i in competency_tools()[TOOL].items}
+    if harmful:
+        items[harmful] = 1
+    return items
+
+
+async def test_completion_and_certification_follow_the_criteria(
+    training_client: httpx.AsyncClient, training_settings: TrainingSettings
+) -> None:
+    headers = token(training_settings, uuid.uuid4(), Role.trainer)
+    course = await training_client.post(
+        "/v1/courses",
+        json={
+            "title": "IPT-G foundations",
+            "approach": "ipt_g",
+            "level": "foundational",
+            "planned_hours": 20,
+            "criteria": {
+                "min_attendance_share": 0.75,
+                "min_post_test_score": 70,
+                "min_competency_level": 3,
+                "competency_tool": TOOL,
+            },
+        },
+        headers=headers,
+    )
+    assert course.status_code == 201, course.text
+    people = [
+        (
+            await training_client.post(
+                "/v1/trainees", json=trainee(full_name=f"T{i}"), headers=headers
+            )
+        ).json()["id"]
+        for i in range(4)
+    ]
+    cohort = (
+        await training_client.post(
+            "/v1/cohorts",
+            json={
+                "course_id": course.json()["id"],
+                "title": "c1",
+                "starts_on": "2026-03-01",
+                "ends_on": "2026-03-04",
+                "modality": "in_person",
+            },
+            headers=headers,
+        )
+    ).json()
+    path = f"/v1/cohorts/{cohort['id']}"
+    await training_client.post(
+        f"{path}/enrolments", json={"trainee_ids": people}, headers=headers
+    )
+    for day in range(1, 5):
+        await training_client.post(
+            f"{path}/sessions",
+            json={"number": day, "held_on": f"2026-03-0{day}", "hours": 5},
+            headers=headers,
+        )
+        present = people if day < 3 else people[:3]  # T3 misses half
+        await training_client.put(
+            f"{path}/sessions/{day}/attendance",
+            json={"present": present},
+            headers=headers,
+        )
+    await training_client.post(
+        f"{path}/knowledge-tests",
+        json={
+            "kind": "pre",
+            "taken_on": "2026-03-01",
+            "results": [{"trainee_id": p, "score": 40} for p in people],
+        },
+        headers=headers,
+    )
+    post = await training_client.post(
+        f"{path}/knowledge-tests",
+        json={
+            "kind": "post",
+            "taken_on": "2026-03-04",
+            "results": [
+                {"trainee_id": p, "score": s}
+                for p, s in zip(people, [85, 90, 60, 95], strict=True)
+            ],
+        },
+        headers=headers,
+    )
+    assert post.status_code == 200, post.text
+    for person, body in [
+        (people[0], ratings(3)),
+        (people[1], ratings(4, harmful="confidentiality")),
+        (people[2], ratings(4)),
+        (people[3], ratings(4)),
+    ]:
+        r = await training_client.post(
+            "/v1/competency-assessments",
+            json={
+                "trainee_id": person,
+                "cohort_id": cohort["id"],
+                "tool": TOOL,
+                "mode": "role_play",
+                "context": "post",
+                "assessed_on": "2026-03-04",
+                "ratings": body,
+            },
+            headers=headers,
+        )
+        assert r.status_code == 201, r.text
+    assert r.json()["overall_level"] == 4
+    certified = await training_client.post(
+        f"{path}/certify", json={"on": "2026-03-05"}, headers=headers
+    )
+    outcome = {x["trainee_id"]: x for x in certified.json()}
+    assert (outcome[people[0]]["completed"], outcome[people[0]]["certified"]) == (
+        True,
+        True,
+    )
+    assert outcome[people[1]]["competency_level"] == 1  # a harmful behaviour
+    assert (outcome[people[1]]["completed"], outcome[people[1]]["certified"]) == (
+        True,
+        False,
+    )
+    assert outcome[people[2]]["completed"] is False  # post-test 60 < 70
+    assert outcome[people[3]]["attendance_share"] == 0.5
+    assert outcome[people[3]]["completed"] is False
+    assert any("attendance" in reason for reason in outcome[people[3]]["reasons"])
+    again = await training_client.post(
+        f"{path}/certify", json={"on": "2026-03-06"}, headers=headers
+    )
+    assert again.status_code == 200
+
+
+async def test_ratings_must_fit_the_tool(
+    training_client: httpx.AsyncClient, training_settings: TrainingSettings
+) -> None:
+    headers = token(training_settings, uuid.uuid4(), Role.trainer)
+    person = (
+        await training_client.post("/v1/trainees", json=trainee(), headers=headers)
+    ).json()["id"]
+    incomplete = ratings(3)
+    incomplete.pop("empathy")
+    incomplete["charisma"] = 4
+    incomplete["rapport_building"] = 7
+    r = await training_client.post(
+        "/v1/competency-assessments",
+        json={
+            "trainee_id": person,
+            "tool": TOOL,
+            "mode": "live",
+            "context": "pre",
+            "assessed_on": "2026-03-01",
+            "ratings": incomplete,
+        },
+        headers=headers,
+    )
+    assert r.status_code == 422
+    located = {e["loc"][-1] for e in r.json()["errors"]}
+    assert located == {"empathy", "charisma", "rapport_building"}
