@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.training.cascades.router import router as cascades_router
 from services.training.cohorts.router import router as cohorts_router
 from services.training.courses.router import router as courses_router
 from services.training.migrations.runner import MIGRATIONS
@@ -32,6 +33,7 @@ def create_app(
             trainees_router,
             cohorts_router,
             results_router,
+            cascades_router,
             outbox_router,
         ],
         job_functions=JOB_FUNCTIONS,
