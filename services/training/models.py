@@ -18,6 +18,7 @@ from services.training.results.models import (
     CompetencyAssessment,
     KnowledgeTest,
 )
+from services.training.supervision.models import SupervisionSession
 from services.training.trainees.models import Trainee
 
 __all__ = [
@@ -33,5 +34,6 @@ __all__ = [
     "IdempotencyRecord",
     "OutboxCounter",
     "OutboxEvent",
+    "SupervisionSession",
     "Trainee",
 ]

@@ -107,7 +107,7 @@ async def create_cohort(
     session: AsyncSession, principal: Principal, data: CohortCreate
 ) -> Cohort:
     await courses_service.get_course(session, data.course_id)
-    await _own_trainees(
+    await own_trainees(
         session, principal, data.facilitator_trainee_ids, "facilitator_trainee_ids"
     )
     cohort_id = data.id or uuid.uuid4()
@@ -145,7 +145,7 @@ async def enrol(
 ) -> Cohort:
     """Enrol trainees of the caller's organisation; enrolling twice is a no-op."""
     cohort = await get_cohort(session, principal, cohort_id, lock=True)
-    await _own_trainees(session, principal, trainee_ids, "trainee_ids")
+    await own_trainees(session, principal, trainee_ids, "trainee_ids")
     enrolled = await enrolled_trainees(session, cohort.id)
     for trainee_id in dict.fromkeys(trainee_ids):
         if trainee_id not in enrolled:
@@ -336,7 +336,7 @@ async def enrolled_trainees(
     return set(rows.scalars())
 
 
-async def _own_trainees(
+async def own_trainees(
     session: AsyncSession, principal: Principal, ids: list[uuid.UUID], field: str
 ) -> None:
     if not ids:

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Text
+from sqlmodel import Field
+
+from services.training.db import Table
+from shared.db import UTCDateTime, utcnow
+
+
+class SupervisionSession(Table, table=True):
+    """Clinical supervision of trainees: individual or group, any mode."""
+
+    __tablename__ = "supervision_session"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organisation_id: uuid.UUID = Field(index=True)
+    supervisor: str = Field(max_length=255)
+    kind: str = Field(max_length=16)
+    mode: str = Field(max_length=16)
+    held_on: date = Field(index=True)
+    duration_minutes: int
+    supervisee_trainee_ids: list[str] = Field(sa_type=JSON)
+    cases_discussed: int = 0
+    notes_enc: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter
+
+from services.training.db import AuditEntry
+from services.training.outbox.jobs import announce_writes
+from services.training.supervision import service as supervision_service
+from services.training.supervision.service import SupervisionRead, SupervisionWrite
+from services.training.trainees.router import TrainingActor
+from shared.app import RuntimeDep
+from shared.audit import record_access
+from shared.db import SessionDep
+from shared.errors import Invalid, problem_responses
+
+router = APIRouter(prefix="/v1/supervision-sessions", tags=["supervision"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=SupervisionRead,
+    responses=problem_responses(Invalid),
+)
+async def record_supervision(
+    body: SupervisionWrite,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: TrainingActor,
+) -> SupervisionRead:
+    async with session.begin():
+        row = await supervision_service.record_supervision(
+            session, actor.principal, runtime.keyring, body
+        )
+        read = supervision_service.to_read(row, runtime.keyring)
+    await announce_writes(runtime)
+    return read
+
+
+@router.get("", response_model=list[SupervisionRead])
+async def list_supervision(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: TrainingActor,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> list[SupervisionRead]:
+    async with session.begin():
+        rows = await supervision_service.list_supervision(
+            session, actor.principal, date_from, date_to
+        )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="list",
+            entity_type="supervision_session",
+            entity_ids=[r.id for r in rows],
+        )
+    return [supervision_service.to_read(r, runtime.keyring) for r in rows]

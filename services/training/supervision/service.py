@@ -1,0 +1,151 @@
+"""Supervision sessions: who supervised whom, how, for how long, and how
+many cases were discussed (the notes are encrypted; events carry counts)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.training.cohorts.service import own_trainees
+from services.training.db import OutboxEvent
+from services.training.supervision.models import SupervisionSession
+from shared.auth import Principal
+from shared.crypto import KeyRing
+from shared.outbox import add_event
+
+
+class SupervisionWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID | None = None
+    kind: Literal["individual", "group"]
+    mode: Literal["in_person", "virtual", "phone"]
+    held_on: date
+    duration_minutes: int = Field(ge=5, le=600)
+    supervisee_trainee_ids: list[uuid.UUID] = Field(min_length=1, max_length=50)
+    cases_discussed: int = Field(default=0, ge=0, le=100)
+    notes: str | None = Field(default=None, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _kind(self) -> SupervisionWrite:
+        if self.kind == "individual" and len(self.supervisee_trainee_ids) != 1:
+            raise ValueError("individual supervision has exactly one supervisee")
+        return self
+
+
+class SupervisionRead(BaseModel):
+    id: uuid.UUID
+    supervisor: str
+    kind: str
+    mode: str
+    held_on: date
+    duration_minutes: int
+    supervisee_trainee_ids: list[uuid.UUID]
+    cases_discussed: int
+    notes: str | None
+
+
+class SupervisionFacts(BaseModel):
+    """supervision.recorded: counts only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    supervision_id: uuid.UUID
+    organisation_id: uuid.UUID
+    kind: str
+    mode: str
+    held_on: date
+    duration_minutes: int
+    supervisees: int
+    cases_discussed: int
+
+
+async def record_supervision(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    data: SupervisionWrite,
+) -> SupervisionSession:
+    """Record a session; sending the same client id again returns the first."""
+    if data.id is not None:
+        existing = await session.get(SupervisionSession, data.id)
+        if (
+            existing is not None
+            and existing.organisation_id == principal.organisation_id
+        ):
+            return existing
+    await own_trainees(
+        session, principal, data.supervisee_trainee_ids, "supervisee_trainee_ids"
+    )
+    row_id = data.id or uuid.uuid4()
+    row = SupervisionSession(
+        id=row_id,
+        organisation_id=principal.organisation_id,
+        supervisor=principal.subject,
+        kind=data.kind,
+        mode=data.mode,
+        held_on=data.held_on,
+        duration_minutes=data.duration_minutes,
+        supervisee_trainee_ids=[str(t) for t in data.supervisee_trainee_ids],
+        cases_discussed=data.cases_discussed,
+        notes_enc=keyring.encrypt(data.notes, f"supervision:{row_id}:notes"),
+    )
+    session.add(row)
+    add_event(
+        session,
+        OutboxEvent,
+        type="supervision.recorded",
+        organisation_id=row.organisation_id,
+        entity_type="supervision_session",
+        entity_id=row.id,
+        facts=SupervisionFacts(
+            supervision_id=row.id,
+            organisation_id=row.organisation_id,
+            kind=row.kind,
+            mode=row.mode,
+            held_on=row.held_on,
+            duration_minutes=row.duration_minutes,
+            supervisees=len(row.supervisee_trainee_ids),
+            cases_discussed=row.cases_discussed,
+        ),
+    )
+    await session.flush()
+    return row
+
+
+async def list_supervision(
+    session: AsyncSession,
+    principal: Principal,
+    date_from: date | None,
+    date_to: date | None,
+) -> list[SupervisionSession]:
+    statement = (
+        select(SupervisionSession)
+        .where(col(SupervisionSession.organisation_id) == principal.organisation_id)
+        .order_by(col(SupervisionSession.held_on))
+    )
+    if date_from is not None:
+        statement = statement.where(col(SupervisionSession.held_on) >= date_from)
+    if date_to is not None:
+        statement = statement.where(col(SupervisionSession.held_on) <= date_to)
+    return list((await session.execute(statement)).scalars())
+
+
+def to_read(row: SupervisionSession, keyring: KeyRing) -> SupervisionRead:
+    return SupervisionRead(
+        id=row.id,
+        supervisor=row.supervisor,
+        kind=row.kind,
+        mode=row.mode,
+        held_on=row.held_on,
+        duration_minutes=row.duration_minutes,
+        supervisee_trainee_ids=[uuid.UUID(t) for t in row.supervisee_trainee_ids],
+        cases_discussed=row.cases_discussed,
+        notes=keyring.decrypt(row.notes_enc, f"supervision:{row.id}:notes"),
+    )

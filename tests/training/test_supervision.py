@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from services.training.settings import TrainingSettings
+from shared.auth import Role
+from tests.training.test_courses_and_trainees import token, trainee
+
+
+async def test_virtual_group_supervision(
+    training_client: httpx.AsyncClient, training_settings: TrainingSettings
+) -> None:
+    headers = token(training_settings, uuid.uuid4(), Role.supervisor)
+    people = [
+        (
+            await training_client.post("/v1/trainees", json=trainee(), headers=headers)
+        ).json()["id"]
+        for _ in range(3)
+    ]
+    body = {
+        "id": str(uuid.uuid4()),
+        "kind": "group",
+        "mode": "virtual",
+        "held_on": "2026-04-02",
+        "duration_minutes": 90,
+        "supervisee_trainee_ids": people,
+        "cases_discussed": 4,
+        "notes": "Discussed a client with grief and suicidal thoughts",
+    }
+    first = await training_client.post(
+        "/v1/supervision-sessions", json=body, headers=headers
+    )
+    again = await training_client.post(
+        "/v1/supervision-sessions", json=body, headers=headers
+    )
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    listed = (
+        await training_client.get("/v1/supervision-sessions", headers=headers)
+    ).json()
+    assert len(listed) == 1
+    assert listed[0]["notes"].startswith("Discussed")
+    individual = {**body, "id": None, "kind": "individual"}
+    assert (
+        await training_client.post(
+            "/v1/supervision-sessions", json=individual, headers=headers
+        )
+    ).status_code == 422
+    stranger = token(training_settings, uuid.uuid4(), Role.supervisor)
+    assert (
+        await training_client.get("/v1/supervision-sessions", headers=stranger)
+    ).json() == []
+    foreign = {**body, "id": None}
+    assert (
+        await training_client.post(
+            "/v1/supervision-sessions", json=foreign, headers=stranger
+        )
+    ).status_code == 422
