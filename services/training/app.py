@@ -14,6 +14,7 @@ from services.training.migrations.runner import MIGRATIONS
 from services.training.outbox.router import router as outbox_router
 from services.training.results.router import router as results_router
 from services.training.settings import TrainingSettings
+from services.training.summary.router import router as summary_router
 from services.training.supervision.router import router as supervision_router
 from services.training.trainees.router import router as trainees_router
 from services.training.worker import JOB_FUNCTIONS
@@ -36,6 +37,7 @@ def create_app(
             results_router,
             cascades_router,
             supervision_router,
+            summary_router,
             outbox_router,
         ],
         job_functions=JOB_FUNCTIONS,

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from fastapi import APIRouter
+
+from services.training.summary import service as summary_service
+from services.training.summary.service import TrainingSummary
+from services.training.trainees.router import TrainingActor
+from shared.db import SessionDep
+from shared.errors import NotFound, problem_responses
+
+router = APIRouter(tags=["summary"])
+
+
+@router.get(
+    "/v1/training-summary",
+    response_model=TrainingSummary,
+    responses=problem_responses(NotFound),
+)
+async def training_summary(
+    session: SessionDep,
+    actor: TrainingActor,
+    cohort_id: uuid.UUID | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> TrainingSummary:
+    """People trained by sex and audience, hours, completion and certification
+    rates, pre/post change, ToT trainers produced, supervision: for one
+    cohort, or your whole programme over a period."""
+    async with session.begin():
+        return await summary_service.summary(
+            session,
+            actor.principal,
+            cohort_id=cohort_id,
+            date_from=date_from,
+            date_to=date_to,
+        )

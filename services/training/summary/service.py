@@ -1,0 +1,147 @@
+"""The training summary a programme reports, for one cohort or for the whole
+programme over a period."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import date
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.training.cohorts import service as cohorts_service
+from services.training.cohorts.models import Attendance, Cohort, CohortSession
+from services.training.courses.models import Course
+from services.training.results import service as results_service
+from services.training.results.models import Certification
+from services.training.supervision.models import SupervisionSession
+from services.training.trainees.models import Trainee
+from shared.auth import Principal
+from shared.contracts.enums import CourseLevel
+
+
+class TrainingSummary(BaseModel):
+    cohorts: int
+    people_trained: int = Field(description="Distinct trainees present at least once.")
+    by_sex: dict[str, int]
+    by_audience: dict[str, int]
+    hours_delivered: float = Field(description="Sum of session hours held.")
+    enrolled: int
+    completion_rate: float | None
+    certification_rate: float | None
+    mean_pre_test: float | None
+    mean_post_test: float | None
+    mean_test_change: float | None = Field(
+        description="Mean post minus pre, over trainees with both."
+    )
+    tot_trainers_certified: int
+    supervision_sessions: int
+    supervision_hours: float
+
+
+async def summary(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    cohort_id: uuid.UUID | None,
+    date_from: date | None,
+    date_to: date | None,
+) -> TrainingSummary:
+    if cohort_id is not None:
+        cohorts = [await cohorts_service.get_cohort(session, principal, cohort_id)]
+    else:
+        statement = select(Cohort).where(
+            col(Cohort.organisation_id) == principal.organisation_id
+        )
+        if date_from is not None:
+            statement = statement.where(col(Cohort.ends_on) >= date_from)
+        if date_to is not None:
+            statement = statement.where(col(Cohort.starts_on) <= date_to)
+        cohorts = list((await session.execute(statement)).scalars())
+    ids = [c.id for c in cohorts]
+    sessions = list(
+        (
+            await session.execute(
+                select(CohortSession).where(col(CohortSession.cohort_id).in_(ids))
+            )
+        ).scalars()
+    )
+    if date_from is not None:
+        sessions = [s for s in sessions if s.held_on >= date_from]
+    if date_to is not None:
+        sessions = [s for s in sessions if s.held_on <= date_to]
+    present = set(
+        (
+            await session.execute(
+                select(col(Attendance.trainee_id)).where(
+                    col(Attendance.session_id).in_([s.id for s in sessions]),
+                    col(Attendance.present).is_(True),
+                )
+            )
+        ).scalars()
+    )
+    trainees = list(
+        (
+            await session.execute(select(Trainee).where(col(Trainee.id).in_(present)))
+        ).scalars()
+    )
+    judged = [
+        r for c in ids for r in await results_service.results(session, principal, c)
+    ]
+    with_both = [
+        r for r in judged if r.pre_test is not None and r.post_test is not None
+    ]
+    pre = [r.pre_test for r in judged if r.pre_test is not None]
+    post = [r.post_test for r in judged if r.post_test is not None]
+    tot_cohorts = [
+        c.id
+        for c in cohorts
+        if (course := await session.get(Course, c.course_id)) is not None
+        and course.level == CourseLevel.tot
+    ]
+    tot_certified = len(
+        (
+            await session.execute(
+                select(col(Certification.trainee_id)).where(
+                    col(Certification.cohort_id).in_(tot_cohorts)
+                )
+            )
+        ).all()
+    )
+    supervision = select(SupervisionSession).where(
+        col(SupervisionSession.organisation_id) == principal.organisation_id
+    )
+    if date_from is not None:
+        supervision = supervision.where(col(SupervisionSession.held_on) >= date_from)
+    if date_to is not None:
+        supervision = supervision.where(col(SupervisionSession.held_on) <= date_to)
+    supervised = list((await session.execute(supervision)).scalars())
+    return TrainingSummary(
+        cohorts=len(cohorts),
+        people_trained=len(trainees),
+        by_sex=dict(Counter(str(t.sex) for t in trainees)),
+        by_audience=dict(Counter(str(t.audience) for t in trainees)),
+        hours_delivered=round(sum(s.hours for s in sessions), 2),
+        enrolled=len(judged),
+        completion_rate=_share(sum(r.completed for r in judged), len(judged)),
+        certification_rate=_share(sum(r.certified for r in judged), len(judged)),
+        mean_pre_test=_mean(pre),
+        mean_post_test=_mean(post),
+        mean_test_change=_mean(
+            [(r.post_test or 0) - (r.pre_test or 0) for r in with_both]
+        ),
+        tot_trainers_certified=tot_certified,
+        supervision_sessions=len(supervised),
+        supervision_hours=round(sum(s.duration_minutes for s in supervised) / 60, 2),
+    )
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 3) if whole else None
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 2) if values else None
