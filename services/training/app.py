@@ -12,6 +12,7 @@ from services.training.cohorts.router import router as cohorts_router
 from services.training.courses.router import router as courses_router
 from services.training.migrations.runner import MIGRATIONS
 from services.training.outbox.router import router as outbox_router
+from services.training.practice.router import router as practice_router
 from services.training.results.router import router as results_router
 from services.training.settings import TrainingSettings
 from services.training.summary.router import router as summary_router
@@ -36,6 +37,7 @@ def create_app(
             cohorts_router,
             results_router,
             cascades_router,
+            practice_router,
             supervision_router,
             summary_router,
             outbox_router,

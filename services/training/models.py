@@ -13,6 +13,11 @@ from services.training.db import (
     OutboxCounter,
     OutboxEvent,
 )
+from services.training.practice.models import (
+    FidelityReview,
+    PracticeGroup,
+    PracticeSession,
+)
 from services.training.results.models import (
     Certification,
     CompetencyAssessment,
@@ -31,9 +36,12 @@ __all__ = [
     "CohortEnrolment",
     "CohortSession",
     "Course",
+    "FidelityReview",
     "IdempotencyRecord",
     "OutboxCounter",
     "OutboxEvent",
+    "PracticeGroup",
+    "PracticeSession",
     "SupervisionSession",
     "Trainee",
 ]

@@ -2,6 +2,7 @@
 
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -11,4 +12,15 @@ class TrainingSettings(ServiceSettings):
     service_name: ClassVar[str] = "training"
     model_config = SettingsConfigDict(
         env_prefix="TRAINING_", extra="ignore", env_ignore_empty=True
+    )
+
+    beneficiary_url: str = Field(
+        default="http://127.0.0.1:8000/beneficiary",
+        description="Base URL of the beneficiary service (practice-group clients "
+        "are checked there by pseudonymous id).",
+    )
+    beneficiary_token: str | None = Field(
+        default=None,
+        description="Bearer token of this service's machine account at the "
+        "beneficiary service. Unset: signed with the local key (embedded default).",
     )

@@ -15,6 +15,20 @@ from sqlalchemy import text
 from services.training.app import create_app
 from services.training.db import metadata
 from services.training.settings import TrainingSettings
+from shared.http import make_client
+from tests.beneficiary.conftest import (  # noqa: F401  (beneficiary side)
+    alice,
+    app,
+    bob,
+    clean_tables,
+    client,
+    engine,
+    issue,
+    orgs,
+    settings,
+    signing_key,
+    site_ids,
+)
 from tests.conftest import REDIS_URL, recreate_database
 
 
@@ -39,9 +53,9 @@ async def clean_training_tables(request: pytest.FixtureRequest) -> AsyncIterator
     yield
     if "training_app" not in request.fixturenames:
         return
-    app: FastAPI = request.getfixturevalue("training_app")
+    training: FastAPI = request.getfixturevalue("training_app")
     tables = [t.name for t in metadata.sorted_tables]
-    async with app.state.engine.begin() as connection:
+    async with training.state.engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
         await connection.execute(
             text("INSERT INTO outbox_counter (id, last_position) VALUES (1, 0)")
@@ -53,3 +67,22 @@ async def training_client(training_app: FastAPI) -> AsyncIterator[httpx.AsyncCli
     transport = httpx.ASGITransport(app=training_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c
+
+
+@pytest.fixture
+async def linked_training(
+    training_app: FastAPI,
+    app: FastAPI,  # noqa: F811  (the beneficiary app fixture)
+) -> AsyncIterator[FastAPI]:
+    """The training app calling the (in-process) beneficiary app over HTTP."""
+    runtime = training_app.state.runtime
+    saved = runtime.http, runtime.settings.beneficiary_url
+    runtime.http = make_client(
+        mounts={"http://beneficiary": httpx.ASGITransport(app=app)}
+    )
+    runtime.settings.beneficiary_url = "http://beneficiary"
+    try:
+        yield training_app
+    finally:
+        await runtime.http.aclose()
+        runtime.http, runtime.settings.beneficiary_url = saved

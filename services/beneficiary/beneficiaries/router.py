@@ -3,11 +3,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlmodel import col
 
 from services.beneficiary.access import FieldActor
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.beneficiaries import service as beneficiaries_service
+from services.beneficiary.beneficiaries.models import Beneficiary
 from services.beneficiary.beneficiaries.schemas import (
     BeneficiaryCreate,
     BeneficiaryRead,
@@ -20,6 +24,7 @@ from services.beneficiary.db import IdempotencyRecord
 from services.beneficiary.outbox.jobs import announce_writes
 from shared.app import RuntimeDep
 from shared.audit import record_access
+from shared.auth import Principal, Role, require
 from shared.concurrency import etag, expected_version
 from shared.db import SessionDep
 from shared.errors import (
@@ -252,3 +257,34 @@ async def record_consents(
         )
     await announce_writes(runtime)
     return [ConsentEntryRead.model_validate(e) for e in entries]
+
+
+class LookupRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
+
+
+class LookupResult(BaseModel):
+    """Which pseudonymous ids exist, and their organisation: nothing else."""
+
+    found: dict[uuid.UUID, uuid.UUID] = Field(
+        description="beneficiary id -> organisation id"
+    )
+
+
+@router.post("/lookup", response_model=LookupResult)
+async def lookup_beneficiaries(
+    body: LookupRequest,
+    session: SessionDep,
+    _: Annotated[Principal, Depends(require(Role.service))],
+) -> LookupResult:
+    """For other services (machine accounts only): check pseudonymous ids
+    without ever copying a person's data."""
+    async with session.begin():
+        rows = await session.execute(
+            select(col(Beneficiary.id), col(Beneficiary.organisation_id)).where(
+                col(Beneficiary.id).in_(body.ids)
+            )
+        )
+        return LookupResult(found=dict(rows.all()))

@@ -4,7 +4,7 @@ programme over a period."""
 from __future__ import annotations
 
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import date
 
 from pydantic import BaseModel, Field
@@ -15,6 +15,11 @@ from sqlmodel import col
 from services.training.cohorts import service as cohorts_service
 from services.training.cohorts.models import Attendance, Cohort, CohortSession
 from services.training.courses.models import Course
+from services.training.practice.models import (
+    FidelityReview,
+    PracticeGroup,
+    PracticeSession,
+)
 from services.training.results import service as results_service
 from services.training.results.models import Certification
 from services.training.supervision.models import SupervisionSession
@@ -40,6 +45,15 @@ class TrainingSummary(BaseModel):
     tot_trainers_certified: int
     supervision_sessions: int
     supervision_hours: float
+    practice_groups: int
+    practice_sessions: int
+    recorded_sessions: int
+    practice_clients: int = Field(description="Distinct clients in the groups.")
+    fidelity_reviews: int
+    mean_fidelity: float | None
+    fidelity_trend: dict[str, float] = Field(
+        description="Mean adherence score by month of the session (YYYY-MM)."
+    )
 
 
 async def summary(
@@ -119,6 +133,41 @@ async def summary(
     if date_to is not None:
         supervision = supervision.where(col(SupervisionSession.held_on) <= date_to)
     supervised = list((await session.execute(supervision)).scalars())
+    groups_statement = select(PracticeGroup).where(
+        col(PracticeGroup.organisation_id) == principal.organisation_id
+    )
+    if cohort_id is not None:
+        groups_statement = groups_statement.where(
+            col(PracticeGroup.cohort_id) == cohort_id
+        )
+    groups = list((await session.execute(groups_statement)).scalars())
+    practice = [
+        s
+        for s in (
+            await session.execute(
+                select(PracticeSession).where(
+                    col(PracticeSession.group_id).in_([g.id for g in groups])
+                )
+            )
+        ).scalars()
+        if (date_from is None or s.held_on >= date_from)
+        and (date_to is None or s.held_on <= date_to)
+    ]
+    held_on = {s.id: s.held_on for s in practice}
+    reviews = list(
+        (
+            await session.execute(
+                select(FidelityReview).where(
+                    col(FidelityReview.session_id).in_(list(held_on))
+                )
+            )
+        ).scalars()
+    )
+    by_month: dict[str, list[float]] = defaultdict(list)
+    for review in reviews:
+        by_month[held_on[review.session_id].strftime("%Y-%m")].append(
+            review.adherence_score
+        )
     return TrainingSummary(
         cohorts=len(cohorts),
         people_trained=len(trainees),
@@ -136,6 +185,15 @@ async def summary(
         tot_trainers_certified=tot_certified,
         supervision_sessions=len(supervised),
         supervision_hours=round(sum(s.duration_minutes for s in supervised) / 60, 2),
+        practice_groups=len(groups),
+        practice_sessions=len(practice),
+        recorded_sessions=sum(s.recording_ref is not None for s in practice),
+        practice_clients=len({c for g in groups for c in g.client_ids}),
+        fidelity_reviews=len(reviews),
+        mean_fidelity=_mean([r.adherence_score for r in reviews]),
+        fidelity_trend={
+            month: _mean(scores) or 0.0 for month, scores in sorted(by_month.items())
+        },
     )
 
 

@@ -1,0 +1,348 @@
+"""Supervised practice: groups of real clients run by trainees, their
+sessions by phase, recordings as metadata, fidelity reviews."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.training.cohorts import service as cohorts_service
+from services.training.db import OutboxEvent
+from services.training.practice.models import (
+    FidelityReview,
+    PracticeGroup,
+    PracticeSession,
+)
+from services.training.settings import TrainingSettings
+from shared.app import Runtime
+from shared.auth import LocalSigningKey, Principal, Role
+from shared.errors import Conflict, FieldError, Invalid, Unavailable
+from shared.outbox import add_event
+from shared.scoping import get_in_scope
+from shared.taxonomy.fidelity import checklists
+
+Phase = Literal["pre_group", "initial", "middle", "termination"]
+
+
+class GroupCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID | None = None
+    cohort_id: uuid.UUID | None = None
+    name: str = Field(min_length=1, max_length=100)
+    approach: str = Field(default="ipt_g", pattern=r"^[a-z_]{2,32}$")
+    facilitator_trainee_ids: list[uuid.UUID] = Field(min_length=1, max_length=4)
+    client_ids: list[uuid.UUID] = Field(
+        min_length=1, max_length=20, description="Pseudonymous beneficiary ids."
+    )
+    started_on: date
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: int = Field(ge=0, le=100)
+    phase: Phase
+    held_on: date
+    attended_client_ids: list[uuid.UUID] = Field(max_length=20)
+    recording_ref: str | None = Field(
+        default=None, max_length=500, description="Where the media is kept."
+    )
+    recording_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+
+class ReviewCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    checklist: str = Field(default="ipt_g_fidelity@1.0", max_length=64)
+    reviewed_on: date
+    ratings: dict[str, int] = Field(max_length=100)
+    feedback: str | None = Field(default=None, max_length=5000)
+
+
+class GroupRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    approach: str
+    cohort_id: uuid.UUID | None
+    facilitator_trainee_ids: list[uuid.UUID]
+    clients: int
+    started_on: date
+
+
+class ReviewRead(BaseModel):
+    id: uuid.UUID
+    session_id: uuid.UUID
+    checklist: str
+    reviewer: str
+    reviewed_on: date
+    adherence_score: float
+
+
+class PracticeFacts(BaseModel):
+    """practice_session.recorded / fidelity_review.recorded: counts and scores."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group_id: uuid.UUID
+    session_id: uuid.UUID
+    organisation_id: uuid.UUID
+    held_on: date
+    phase: str
+    clients_attended: int
+    recorded: bool
+    adherence_score: float | None = None
+
+
+async def check_clients(
+    runtime: Runtime, organisation_id: uuid.UUID, client_ids: list[uuid.UUID]
+) -> None:
+    """Every client must be a beneficiary of this organisation, asked of the
+    beneficiary service over HTTP by pseudonymous id (nothing else crosses)."""
+    settings = runtime.settings
+    assert isinstance(settings, TrainingSettings)
+    token = settings.beneficiary_token or LocalSigningKey.load_or_create(
+        settings.data_dir
+    ).issue(
+        subject="training-service",
+        organisation_id=organisation_id,
+        roles=[Role.service],
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        ttl=timedelta(minutes=5),
+    )
+    try:
+        response = await runtime.http.post(
+            f"{settings.beneficiary_url}/v1/beneficiaries/lookup",
+            json={"ids": [str(c) for c in client_ids]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"The beneficiary service cannot be reached: {exc}") from None
+    if response.status_code != 200:
+        raise Unavailable(
+            f"The beneficiary service answered {response.status_code} "
+            "to a client check."
+        )
+    found: dict[str, str] = response.json()["found"]
+    bad = [
+        i for i, c in enumerate(client_ids) if found.get(str(c)) != str(organisation_id)
+    ]
+    if bad:
+        raise Invalid(
+            "Some clients are not beneficiaries of your organisation.",
+            errors=[
+                FieldError(
+                    loc=["body", "client_ids", i], msg="unknown client", type="client"
+                )
+                for i in bad
+            ],
+        )
+
+
+async def create_group(
+    session: AsyncSession, principal: Principal, runtime: Runtime, data: GroupCreate
+) -> PracticeGroup:
+    if data.cohort_id is not None:
+        await cohorts_service.get_cohort(session, principal, data.cohort_id)
+    await cohorts_service.own_trainees(
+        session, principal, data.facilitator_trainee_ids, "facilitator_trainee_ids"
+    )
+    await check_clients(runtime, principal.organisation_id, data.client_ids)
+    group_id = data.id or uuid.uuid4()
+    if await session.get(PracticeGroup, group_id) is not None:
+        raise Conflict("A practice group with this id exists already.")
+    group = PracticeGroup(
+        id=group_id,
+        organisation_id=principal.organisation_id,
+        cohort_id=data.cohort_id,
+        name=data.name,
+        approach=data.approach,
+        facilitator_trainee_ids=[str(t) for t in data.facilitator_trainee_ids],
+        client_ids=[str(c) for c in dict.fromkeys(data.client_ids)],
+        started_on=data.started_on,
+    )
+    session.add(group)
+    await session.flush()
+    return group
+
+
+async def get_group(
+    session: AsyncSession,
+    principal: Principal,
+    group_id: uuid.UUID,
+    *,
+    lock: bool = False,
+) -> PracticeGroup:
+    return await get_in_scope(
+        session,
+        principal,
+        PracticeGroup,
+        group_id,
+        what="practice group",
+        for_update=lock,
+    )
+
+
+async def record_session(
+    session: AsyncSession,
+    principal: Principal,
+    group_id: uuid.UUID,
+    data: SessionCreate,
+) -> PracticeSession:
+    group = await get_group(session, principal, group_id, lock=True)
+    strangers = [
+        i
+        for i, c in enumerate(data.attended_client_ids)
+        if str(c) not in group.client_ids
+    ]
+    if strangers:
+        raise Invalid(
+            "Some attendees are not clients of this group.",
+            errors=[
+                FieldError(
+                    loc=["body", "attended_client_ids", i],
+                    msg="not in group",
+                    type="client",
+                )
+                for i in strangers
+            ],
+        )
+    if data.held_on < group.started_on:
+        raise Invalid(
+            "The session is before the group started.",
+            errors=[
+                FieldError(
+                    loc=["body", "held_on"], msg="before started_on", type="date"
+                )
+            ],
+        )
+    taken = await session.execute(
+        select(col(PracticeSession.id)).where(
+            col(PracticeSession.group_id) == group.id,
+            col(PracticeSession.number) == data.number,
+        )
+    )
+    if taken.first() is not None:
+        raise Conflict(f"Session {data.number} is recorded already.")
+    row = PracticeSession(
+        group_id=group.id,
+        number=data.number,
+        phase=data.phase,
+        held_on=data.held_on,
+        attended_client_ids=[str(c) for c in dict.fromkeys(data.attended_client_ids)],
+        recording_ref=data.recording_ref,
+        recording_sha256=data.recording_sha256,
+    )
+    session.add(row)
+    _emit(session, group, row, "practice_session.recorded", None)
+    await session.flush()
+    return row
+
+
+async def review_session_fidelity(
+    session: AsyncSession,
+    principal: Principal,
+    runtime: Runtime,
+    group_id: uuid.UUID,
+    number: int,
+    data: ReviewCreate,
+) -> FidelityReview:
+    """Review a recorded session against the model checklist."""
+    group = await get_group(session, principal, group_id)
+    held = (
+        await session.execute(
+            select(PracticeSession).where(
+                col(PracticeSession.group_id) == group.id,
+                col(PracticeSession.number) == number,
+            )
+        )
+    ).scalar_one_or_none()
+    if held is None or held.recording_ref is None:
+        raise Invalid(
+            "Only a recorded session of this group can be reviewed.",
+            errors=[
+                FieldError(loc=["path", "number"], msg="no recording", type="recording")
+            ],
+        )
+    checklist = checklists().get(data.checklist)
+    if checklist is None:
+        raise Invalid(
+            "Unknown checklist.",
+            errors=[
+                FieldError(loc=["body", "checklist"], msg="unknown", type="unknown")
+            ],
+        )
+    problems = checklist.problems(data.ratings)
+    if problems:
+        raise Invalid(
+            "The ratings do not fit the checklist.",
+            errors=[
+                FieldError(loc=["body", "ratings", item], msg=msg, type="rating")
+                for item, msg in problems
+            ],
+        )
+    review_id = uuid.uuid4()
+    review = FidelityReview(
+        id=review_id,
+        organisation_id=group.organisation_id,
+        session_id=held.id,
+        checklist=checklist.key,
+        reviewer=principal.subject,
+        reviewed_on=data.reviewed_on,
+        ratings=data.ratings,
+        adherence_score=checklist.adherence(data.ratings),
+        feedback_enc=runtime.keyring.encrypt(
+            data.feedback, f"fidelity:{review_id}:feedback"
+        ),
+    )
+    session.add(review)
+    _emit(session, group, held, "fidelity_review.recorded", review.adherence_score)
+    await session.flush()
+    return review
+
+
+def to_group_read(group: PracticeGroup) -> GroupRead:
+    return GroupRead(
+        id=group.id,
+        name=group.name,
+        approach=group.approach,
+        cohort_id=group.cohort_id,
+        facilitator_trainee_ids=[uuid.UUID(t) for t in group.facilitator_trainee_ids],
+        clients=len(group.client_ids),
+        started_on=group.started_on,
+    )
+
+
+def _emit(
+    session: AsyncSession,
+    group: PracticeGroup,
+    held: PracticeSession,
+    event_type: str,
+    score: float | None,
+) -> None:
+    add_event(
+        session,
+        OutboxEvent,
+        type=event_type,
+        organisation_id=group.organisation_id,
+        entity_type="practice_group",
+        entity_id=group.id,
+        facts=PracticeFacts(
+            group_id=group.id,
+            session_id=held.id,
+            organisation_id=group.organisation_id,
+            held_on=held.held_on,
+            phase=held.phase,
+            clients_attended=len(held.attended_client_ids),
+            recorded=held.recording_ref is not None,
+            adherence_score=score,
+        ),
+    )

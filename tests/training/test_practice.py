@@ -1,0 +1,151 @@
+"""Supervised practice: client groups checked against the beneficiary
+service over HTTP by pseudonymous id, sessions by phase with recordings,
+fidelity reviews."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from services.training.settings import TrainingSettings
+from shared.auth import Role
+from tests.beneficiary.conftest import Caller, make_beneficiary
+from tests.training.test_courses_and_trainees import token, trainee
+
+SHA = "a" * 64
+
+
+async def test_groups_sessions_and_fidelity(
+    linked_training: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    alice: Caller,
+    bob: Caller,
+) -> None:
+    headers = token(training_settings, uuid.UUID(alice.org.id), Role.trainer)
+    facilitators = [
+        (
+            await training_client.post("/v1/trainees", json=trainee(), headers=headers)
+        ).json()["id"]
+        for _ in range(2)
+    ]
+    clients = [(await make_beneficiary(alice))["id"] for _ in range(6)]
+    body: dict[str, Any] = {
+        "name": "Zakho women's group",
+        "facilitator_trainee_ids": facilitators,
+        "client_ids": clients,
+        "started_on": "2026-04-01",
+    }
+    r = await training_client.post("/v1/practice-groups", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    group = r.json()
+    assert group["clients"] == 6
+    foreign = (await make_beneficiary(bob))["id"]
+    r = await training_client.post(
+        "/v1/practice-groups",
+        json={**body, "client_ids": [*clients, foreign]},
+        headers=headers,
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "client_ids", 6]
+
+    path = f"/v1/practice-groups/{group['id']}/sessions"
+    first = await training_client.post(
+        path,
+        json={
+            "number": 1,
+            "phase": "initial",
+            "held_on": "2026-04-08",
+            "attended_client_ids": clients[:5],
+            "recording_ref": "s3://rec/1.mp3",
+            "recording_sha256": SHA,
+        },
+        headers=headers,
+    )
+    assert first.status_code == 201, first.text
+    unrecorded = await training_client.post(
+        path,
+        json={
+            "number": 2,
+            "phase": "middle",
+            "held_on": "2026-04-15",
+            "attended_client_ids": clients,
+        },
+        headers=headers,
+    )
+    assert unrecorded.status_code == 201
+    stranger = await training_client.post(
+        path,
+        json={
+            "number": 3,
+            "phase": "middle",
+            "held_on": "2026-04-22",
+            "attended_client_ids": [foreign],
+        },
+        headers=headers,
+    )
+    assert stranger.status_code == 422
+
+    items = [
+        "session_structure",
+        "symptom_review",
+        "problem_area_link",
+        "group_participation",
+        "empathy_between_members",
+        "collaborative_problem_solving",
+        "homework",
+        "therapeutic_communication",
+        "time_management",
+        "risk_check",
+    ]
+    ratings = dict.fromkeys(items, 2)
+    ratings["homework"] = 0
+    review = await training_client.post(
+        f"{path}/1/fidelity-reviews",
+        json={
+            "reviewed_on": "2026-04-10",
+            "ratings": ratings,
+            "feedback": "Good structure; homework not reviewed",
+        },
+        headers=headers,
+    )
+    assert review.status_code == 201, review.text
+    assert review.json()["adherence_score"] == 90.0
+    no_recording = await training_client.post(
+        f"{path}/2/fidelity-reviews",
+        json={"reviewed_on": "2026-04-16", "ratings": ratings},
+        headers=headers,
+    )
+    assert no_recording.status_code == 422
+
+
+async def test_the_beneficiary_service_down_is_a_clear_503(
+    training_app: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+) -> None:
+    runtime = training_app.state.runtime
+    saved = runtime.settings.beneficiary_url
+    runtime.settings.beneficiary_url = "http://127.0.0.1:9"
+    try:
+        headers = token(training_settings, uuid.uuid4(), Role.trainer)
+        facilitator = (
+            await training_client.post("/v1/trainees", json=trainee(), headers=headers)
+        ).json()["id"]
+        r = await training_client.post(
+            "/v1/practice-groups",
+            json={
+                "name": "g",
+                "facilitator_trainee_ids": [facilitator],
+                "client_ids": [str(uuid.uuid4())],
+                "started_on": "2026-04-01",
+            },
+            headers=headers,
+        )
+    finally:
+        runtime.settings.beneficiary_url = saved
+    assert r.status_code == 503
+    assert r.headers["retry-after"]
