@@ -143,6 +143,8 @@ async def test_summary_figures(
     assert summary["mean_test_change"] == 26.67
     assert summary["supervision_sessions"] == 1
     assert summary["supervision_hours"] == 1.5
+    # the cohort (ngo, government, cso) and the supervision (ngo, government)
+    assert summary["activities_by_audience"] == {"ngo": 2, "government": 2, "cso": 1}
     period = (
         await training_client.get(
             "/v1/training-summary",

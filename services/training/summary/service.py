@@ -45,6 +45,10 @@ class TrainingSummary(BaseModel):
     tot_trainers_certified: int
     supervision_sessions: int
     supervision_hours: float
+    activities_by_audience: dict[str, int] = Field(
+        description="Capacity-building activities (cohorts and supervision "
+        "sessions) counted once for each audience among their participants."
+    )
     practice_groups: int
     practice_sessions: int
     recorded_sessions: int
@@ -168,6 +172,28 @@ async def summary(
         by_month[held_on[review.session_id].strftime("%Y-%m")].append(
             review.adherence_score
         )
+    audience_of = {
+        t.id: str(t.audience)
+        for t in (
+            await session.execute(
+                select(Trainee).where(
+                    col(Trainee.organisation_id) == principal.organisation_id
+                )
+            )
+        ).scalars()
+    }
+    activities: Counter[str] = Counter()
+    for c in ids:
+        members = await cohorts_service.enrolled_trainees(session, c)
+        activities.update({audience_of[m] for m in members if m in audience_of})
+    for s in supervised:
+        activities.update(
+            {
+                audience_of[uuid.UUID(t)]
+                for t in s.supervisee_trainee_ids
+                if uuid.UUID(t) in audience_of
+            }
+        )
     return TrainingSummary(
         cohorts=len(cohorts),
         people_trained=len(trainees),
@@ -185,6 +211,7 @@ async def summary(
         tot_trainers_certified=tot_certified,
         supervision_sessions=len(supervised),
         supervision_hours=round(sum(s.duration_minutes for s in supervised) / 60, 2),
+        activities_by_audience=dict(activities),
         practice_groups=len(groups),
         practice_sessions=len(practice),
         recorded_sessions=sum(s.recording_ref is not None for s in practice),
