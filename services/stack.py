@@ -26,6 +26,7 @@ from services.beneficiary.app import create_app as create_beneficiary
 from services.beneficiary.worker import make_worker as beneficiary_worker
 from services.reporting.app import create_app as create_reporting
 from services.training.app import create_app as create_training
+from services.training.settings import TrainingSettings
 from services.training.worker import make_worker as training_worker
 from shared.queue import ArqQueue
 from shared.settings import ServiceSettings
@@ -37,7 +38,9 @@ WORKERS = {"beneficiary": beneficiary_worker, "training": training_worker}
 def create_stack(*, base_url: str, load_demo: bool = True) -> Starlette:
     apps: dict[str, FastAPI] = {
         "beneficiary": create_beneficiary(),
-        "training": create_training(),
+        "training": create_training(
+            TrainingSettings(beneficiary_url=f"{base_url}/beneficiary")
+        ),
         "reporting": create_reporting(),
     }
 
