@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -38,9 +39,7 @@ WORKERS = {"beneficiary": beneficiary_worker, "training": training_worker}
 def create_stack(*, base_url: str, load_demo: bool = True) -> Starlette:
     apps: dict[str, FastAPI] = {
         "beneficiary": create_beneficiary(),
-        "training": create_training(
-            TrainingSettings(beneficiary_url=f"{base_url}/beneficiary")
-        ),
+        "training": create_training(_training_settings(base_url)),
         "reporting": create_reporting(),
     }
 
@@ -70,6 +69,13 @@ def create_stack(*, base_url: str, load_demo: bool = True) -> Starlette:
     routes: list[BaseRoute] = [Route("/", index), Route("/healthz", healthz)]
     routes += [Mount(f"/{name}", app=app) for name, app in apps.items()]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _training_settings(base_url: str) -> TrainingSettings:
+    """Point training at this stack's beneficiary service unless told otherwise."""
+    if os.environ.get("TRAINING_BENEFICIARY_URL"):
+        return TrainingSettings()
+    return TrainingSettings(beneficiary_url=f"{base_url}/beneficiary")
 
 
 async def _stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:
