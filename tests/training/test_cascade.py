@@ -52,7 +52,10 @@ async def test_reach_of_a_cascade(
         ]
 
     async def cohort(
-        course_id: str, members: list[str], facilitators: list[str]
+        course_id: str,
+        members: list[str],
+        facilitators: list[str],
+        starts_on: str = "2026-03-01",
     ) -> str:
         c = await make(
             training_client,
@@ -61,8 +64,8 @@ async def test_reach_of_a_cascade(
             {
                 "course_id": course_id,
                 "title": "cohort",
-                "starts_on": "2026-03-01",
-                "ends_on": "2026-03-10",
+                "starts_on": starts_on,
+                "ends_on": "2026-06-30",
                 "modality": "in_person",
                 "facilitator_trainee_ids": facilitators,
             },
@@ -86,9 +89,11 @@ async def test_reach_of_a_cascade(
         {"on": "2026-03-11"},
     )
     second = [
-        await cohort(foundational, await people(5), [trainer])
+        await cohort(foundational, await people(5), [trainer], "2026-04-01")
         for trainer in workers[:2]
     ]
+    # facilitated before the ToT certified them: not the cascade's reach
+    await cohort(foundational, await people(4), [workers[2]], "2026-03-05")
 
     r = await training_client.get(f"/v1/cascades/{tot_cohort}", headers=headers)
     assert r.status_code == 200, r.text

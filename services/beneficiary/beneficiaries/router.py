@@ -24,7 +24,7 @@ from services.beneficiary.db import IdempotencyRecord
 from services.beneficiary.outbox.jobs import announce_writes
 from shared.app import RuntimeDep
 from shared.audit import record_access
-from shared.auth import Principal, Role, require
+from shared.auth import Principal, PrincipalDep, Role
 from shared.concurrency import etag, expected_version
 from shared.db import SessionDep
 from shared.errors import (
@@ -273,18 +273,27 @@ class LookupResult(BaseModel):
     )
 
 
+async def machine_account(principal: PrincipalDep) -> Principal:
+    if Role.service not in principal.roles:
+        raise Forbidden("Only another service's machine account may look people up.")
+    return principal
+
+
 @router.post("/lookup", response_model=LookupResult)
 async def lookup_beneficiaries(
     body: LookupRequest,
     session: SessionDep,
-    _: Annotated[Principal, Depends(require(Role.service))],
+    principal: Annotated[Principal, Depends(machine_account)],
 ) -> LookupResult:
-    """For other services (machine accounts only): check pseudonymous ids
-    without ever copying a person's data."""
+    """For other services acting for an organisation (machine accounts only):
+    which of these pseudonymous ids are that organisation's registered people.
+    Nothing else is returned, and never another organisation's ids."""
     async with session.begin():
         rows = await session.execute(
             select(col(Beneficiary.id), col(Beneficiary.organisation_id)).where(
-                col(Beneficiary.id).in_(body.ids)
+                col(Beneficiary.id).in_(body.ids),
+                col(Beneficiary.organisation_id) == principal.organisation_id,
+                col(Beneficiary.pii_erased_at).is_(None),
             )
         )
         return LookupResult(found=dict(rows.all()))

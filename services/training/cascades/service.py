@@ -5,6 +5,7 @@ a cascade's reach is counted generation by generation."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -23,6 +24,8 @@ MAX_GENERATIONS = 10
 
 
 class Generation(BaseModel):
+    """Generation 0 is the ToT cohort itself (its participants are reached)."""
+
     number: int
     cohorts: list[uuid.UUID]
     trainees_reached: int
@@ -83,10 +86,11 @@ async def cascade(
 
 async def _certified_trainers(
     session: AsyncSession, cohort_ids: list[uuid.UUID]
-) -> set[str]:
-    """Trainees certified in the ToT cohorts among ``cohort_ids``."""
+) -> dict[str, date]:
+    """Trainees certified in the ToT cohorts among ``cohort_ids``, with the
+    date they became trainers."""
     rows = await session.execute(
-        select(col(Certification.trainee_id))
+        select(col(Certification.trainee_id), col(Certification.certified_on))
         .join(Cohort, col(Cohort.id) == col(Certification.cohort_id))
         .join(Course, col(Course.id) == col(Cohort.course_id))
         .where(
@@ -94,15 +98,24 @@ async def _certified_trainers(
             col(Course.level) == CourseLevel.tot,
         )
     )
-    return {str(t) for t in rows.scalars()}
+    return {str(t): on for t, on in rows.all()}
 
 
 async def _facilitated_by(
-    session: AsyncSession, principal: Principal, trainers: set[str]
+    session: AsyncSession, principal: Principal, trainers: dict[str, date]
 ) -> list[uuid.UUID]:
+    """Cohorts a trainer facilitated once certified (earlier ones are not
+    the cascade's reach)."""
     if not trainers:
         return []
     rows = await session.execute(
         select(Cohort).where(col(Cohort.organisation_id) == principal.organisation_id)
     )
-    return [c.id for c in rows.scalars() if trainers & set(c.facilitator_trainee_ids)]
+    return [
+        c.id
+        for c in rows.scalars()
+        if any(
+            t in trainers and c.starts_on >= trainers[t]
+            for t in c.facilitator_trainee_ids
+        )
+    ]

@@ -34,15 +34,17 @@ class TrainingSummary(BaseModel):
     by_sex: dict[str, int]
     by_audience: dict[str, int]
     hours_delivered: float = Field(description="Sum of session hours held.")
-    enrolled: int
-    completion_rate: float | None
-    certification_rate: float | None
+    enrolled: int = Field(description="Enrolments (a person in two cohorts: two).")
+    completion_rate: float | None = Field(description="Per enrolment, by criteria.")
+    certification_rate: float | None = Field(
+        description="Certificates issued (POST …/certify) per enrolment."
+    )
     mean_pre_test: float | None
     mean_post_test: float | None
     mean_test_change: float | None = Field(
         description="Mean post minus pre, over trainees with both."
     )
-    tot_trainers_certified: int
+    tot_trainers_certified: int = Field(description="Distinct people.")
     supervision_sessions: int
     supervision_hours: float
     activities_by_audience: dict[str, int] = Field(
@@ -52,7 +54,9 @@ class TrainingSummary(BaseModel):
     practice_groups: int
     practice_sessions: int
     recorded_sessions: int
-    practice_clients: int = Field(description="Distinct clients in the groups.")
+    practice_clients: int = Field(
+        description="Distinct clients who attended a session in the period."
+    )
     fidelity_reviews: int
     mean_fidelity: float | None
     fidelity_trend: dict[str, float] = Field(
@@ -120,14 +124,15 @@ async def summary(
         if (course := await session.get(Course, c.course_id)) is not None
         and course.level == CourseLevel.tot
     ]
-    tot_certified = len(
+    certifications = list(
         (
             await session.execute(
-                select(col(Certification.trainee_id)).where(
-                    col(Certification.cohort_id).in_(tot_cohorts)
-                )
+                select(Certification).where(col(Certification.cohort_id).in_(ids))
             )
-        ).all()
+        ).scalars()
+    )
+    tot_certified = len(
+        {c.trainee_id for c in certifications if c.cohort_id in set(tot_cohorts)}
     )
     supervision = select(SupervisionSession).where(
         col(SupervisionSession.organisation_id) == principal.organisation_id
@@ -137,6 +142,11 @@ async def summary(
     if date_to is not None:
         supervision = supervision.where(col(SupervisionSession.held_on) <= date_to)
     supervised = list((await session.execute(supervision)).scalars())
+    if cohort_id is not None:  # only supervision of this cohort's trainees
+        members = {
+            str(m) for m in await cohorts_service.enrolled_trainees(session, cohort_id)
+        }
+        supervised = [s for s in supervised if members & set(s.supervisee_trainee_ids)]
     groups_statement = select(PracticeGroup).where(
         col(PracticeGroup.organisation_id) == principal.organisation_id
     )
@@ -158,6 +168,10 @@ async def summary(
         and (date_to is None or s.held_on <= date_to)
     ]
     held_on = {s.id: s.held_on for s in practice}
+    if date_from is not None or date_to is not None:  # groups active in the period
+        active = {s.group_id for s in practice}
+        groups = [g for g in groups if g.id in active]
+    clients = {c for s in practice for c in s.attended_client_ids}
     reviews = list(
         (
             await session.execute(
@@ -184,8 +198,8 @@ async def summary(
     }
     activities: Counter[str] = Counter()
     for c in ids:
-        members = await cohorts_service.enrolled_trainees(session, c)
-        activities.update({audience_of[m] for m in members if m in audience_of})
+        enrolled_ids = await cohorts_service.enrolled_trainees(session, c)
+        activities.update({audience_of[m] for m in enrolled_ids if m in audience_of})
     for s in supervised:
         activities.update(
             {
@@ -202,7 +216,7 @@ async def summary(
         hours_delivered=round(sum(s.hours for s in sessions), 2),
         enrolled=len(judged),
         completion_rate=_share(sum(r.completed for r in judged), len(judged)),
-        certification_rate=_share(sum(r.certified for r in judged), len(judged)),
+        certification_rate=_share(len(certifications), len(judged)),
         mean_pre_test=_mean(pre),
         mean_post_test=_mean(post),
         mean_test_change=_mean(
@@ -215,7 +229,7 @@ async def summary(
         practice_groups=len(groups),
         practice_sessions=len(practice),
         recorded_sessions=sum(s.recording_ref is not None for s in practice),
-        practice_clients=len({c for g in groups for c in g.client_ids}),
+        practice_clients=len(clients),
         fidelity_reviews=len(reviews),
         mean_fidelity=_mean([r.adherence_score for r in reviews]),
         fidelity_trend={
