@@ -22,6 +22,7 @@ from services.training.results.models import (
     Certification,
     CompetencyAssessment,
     KnowledgeTest,
+    PublishedResult,
 )
 from services.training.supervision.models import SupervisionSession
 from services.training.trainees.models import Trainee
@@ -42,6 +43,7 @@ __all__ = [
     "OutboxEvent",
     "PracticeGroup",
     "PracticeSession",
+    "PublishedResult",
     "SupervisionSession",
     "Trainee",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 
 import httpx
+from fastapi import FastAPI
+from sqlalchemy import text
 
 from services.training.settings import TrainingSettings
 from shared.auth import Role
@@ -22,7 +24,9 @@ def ratings(level: int, harmful: str | None = None) -> dict[str, int]:
 
 
 async def test_completion_and_certification_follow_the_criteria(
-    training_client: httpx.AsyncClient, training_settings: TrainingSettings
+    training_app: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
 ) -> None:
     headers = token(training_settings, uuid.uuid4(), Role.trainer)
     course = await training_client.post(
@@ -143,6 +147,14 @@ async def test_completion_and_certification_follow_the_criteria(
         f"{path}/certify", json={"on": "2026-03-06"}, headers=headers
     )
     assert again.status_code == 200
+    async with training_app.state.engine.connect() as conn:
+        published = await conn.scalar(
+            text(
+                "SELECT count(*) FROM outbox_event "
+                "WHERE type = 'training_result.recorded'"
+            )
+        )
+    assert published == 4  # certifying again published nothing new
 
 
 async def test_ratings_must_fit_the_tool(

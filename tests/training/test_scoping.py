@@ -150,3 +150,66 @@ async def test_every_training_route_hides_another_organisations_data(
                     assert value not in r.text, (template, value)
             checked += 1
     assert checked >= 12
+
+    # bodies that name the first organisation's people are refused too
+    foreign_bodies = [
+        (
+            "/v1/cohorts",
+            {
+                "course_id": course,
+                "title": "Theirs",
+                "starts_on": "2026-03-01",
+                "ends_on": "2026-03-02",
+                "modality": "online",
+                "facilitator_trainee_ids": [person],
+            },
+        ),
+        (
+            "/v1/supervision-sessions",
+            {
+                "kind": "individual",
+                "mode": "virtual",
+                "held_on": "2026-04-03",
+                "duration_minutes": 30,
+                "supervisee_trainee_ids": [person],
+            },
+        ),
+        (
+            "/v1/competency-assessments",
+            {
+                "trainee_id": person,
+                "tool": "helping_skills_core@1.0",
+                "mode": "live",
+                "context": "pre",
+                "assessed_on": "2026-03-01",
+                "ratings": {},
+            },
+        ),
+    ]
+    for path, body in foreign_bodies:
+        r = await training_client.post(path, json=body, headers=intruder)
+        assert r.status_code in {404, 422}, (path, r.text)
+        assert "Hidden Trainee" not in r.text
+    own = (
+        await training_client.post("/v1/trainees", json=trainee(), headers=intruder)
+    ).json()["id"]
+    r = await training_client.post(
+        "/v1/practice-groups",
+        json={
+            "name": "G",
+            "facilitator_trainee_ids": [own],
+            "client_ids": [client_id],
+            "started_on": "2026-04-01",
+        },
+        headers=intruder,
+    )
+    assert r.status_code == 422  # the first organisation's client
+    summary = (
+        await training_client.get("/v1/training-summary", headers=intruder)
+    ).json()
+    assert (
+        summary["cohorts"],
+        summary["people_trained"],
+        summary["practice_groups"],
+        summary["supervision_sessions"],
+    ) == (0, 0, 0, 0)

@@ -63,3 +63,19 @@ class Certification(Table, table=True):
     trainee_id: uuid.UUID = Field(foreign_key="trainee.id", index=True)
     certified_on: date
     certified_by: str = Field(max_length=255)
+
+
+class PublishedResult(Table, table=True):
+    """The last result published for a trainee in a cohort, so certifying
+    again publishes only what changed."""
+
+    __tablename__ = "published_result"
+    __table_args__ = (UniqueConstraint("cohort_id", "trainee_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    cohort_id: uuid.UUID = Field(foreign_key="cohort.id", index=True)
+    trainee_id: uuid.UUID = Field(foreign_key="trainee.id")
+    completed: bool
+    certified: bool
+    pre_test: float | None = None
+    post_test: float | None = None

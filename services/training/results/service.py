@@ -21,6 +21,7 @@ from services.training.results.models import (
     CompetencyAssessment,
     KnowledgeTest,
     KnowledgeTestKind,
+    PublishedResult,
 )
 from services.training.trainees import service as trainees_service
 from shared.auth import Principal
@@ -259,6 +260,16 @@ async def certify(
             )
         ).scalars()
     }
+    published = {
+        p.trainee_id: p
+        for p in (
+            await session.execute(
+                select(PublishedResult).where(
+                    col(PublishedResult.cohort_id) == cohort.id
+                )
+            )
+        ).scalars()
+    }
     for r in judged:
         if r.certified and r.trainee_id not in certified:
             session.add(
@@ -270,6 +281,29 @@ async def certify(
                     certified_by=principal.subject,
                 )
             )
+        state = (r.completed, r.certified, r.pre_test, r.post_test)
+        last = published.get(r.trainee_id)
+        if last is not None and state == (
+            last.completed,
+            last.certified,
+            last.pre_test,
+            last.post_test,
+        ):
+            continue  # nothing new to publish
+        if last is None:
+            session.add(
+                PublishedResult(
+                    cohort_id=cohort.id,
+                    trainee_id=r.trainee_id,
+                    completed=r.completed,
+                    certified=r.certified,
+                    pre_test=r.pre_test,
+                    post_test=r.post_test,
+                )
+            )
+        else:
+            last.completed, last.certified = r.completed, r.certified
+            last.pre_test, last.post_test = r.pre_test, r.post_test
         add_event(
             session,
             OutboxEvent,
