@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.cases.router import CaseActor
 from services.beneficiary.interventions import service as enrolments_service
+from services.beneficiary.interventions.models import EnrolmentStatus
 from services.beneficiary.interventions.service import (
     DropOut,
     EnrolmentCreate,
@@ -113,8 +114,8 @@ async def drop_out(
     actor: CaseActor,
 ) -> EnrolmentRead:
     async with session.begin():
-        enrolment = await enrolments_service.drop_out(
-            session, actor.principal, enrolment_id, body.on
+        enrolment = await enrolments_service.close_enrolment(
+            session, actor.principal, enrolment_id, EnrolmentStatus.dropped_out, body.on
         )
         _audit(session, actor, "drop_out", [enrolment.id])
         read = await enrolments_service.to_read(session, enrolment)
@@ -136,8 +137,8 @@ async def finish(
 ) -> EnrolmentRead:
     """End the enrolment when the protocol is over, sessions missed or not."""
     async with session.begin():
-        enrolment = await enrolments_service.finish(
-            session, actor.principal, enrolment_id, body.on
+        enrolment = await enrolments_service.close_enrolment(
+            session, actor.principal, enrolment_id, EnrolmentStatus.finished, body.on
         )
         _audit(session, actor, "finish", [enrolment.id])
         read = await enrolments_service.to_read(session, enrolment)

@@ -268,11 +268,15 @@ async def attend_session(
     return enrolment
 
 
-async def finish(
-    session: AsyncSession, principal: Principal, enrolment_id: uuid.UUID, on: date
+async def close_enrolment(
+    session: AsyncSession,
+    principal: Principal,
+    enrolment_id: uuid.UUID,
+    status: EnrolmentStatus,
+    on: date,
 ) -> Enrolment:
-    """The protocol has ended for this person (completion is judged by the
-    dose against the rule, not by this)."""
+    """End an enrolment: ``finished`` when the protocol is over (completion is
+    judged by the dose against the rule, not by this) or ``dropped_out``."""
     enrolment = await get_enrolment(session, principal, enrolment_id, for_update=True)
     if enrolment.status != EnrolmentStatus.enrolled:
         raise Conflict(f"The enrolment is {enrolment.status}.")
@@ -283,28 +287,7 @@ async def finish(
                 FieldError(loc=["body", "on"], msg="before enrolled_on", type="date")
             ],
         )
-    enrolment.status = EnrolmentStatus.finished
-    enrolment.status_on = on
-    enrolment.version += 1
-    await session.flush()
-    await _emit(session, enrolment)
-    return enrolment
-
-
-async def drop_out(
-    session: AsyncSession, principal: Principal, enrolment_id: uuid.UUID, on: date
-) -> Enrolment:
-    enrolment = await get_enrolment(session, principal, enrolment_id, for_update=True)
-    if enrolment.status != EnrolmentStatus.enrolled:
-        raise Conflict(f"The enrolment is {enrolment.status}.")
-    if on < enrolment.enrolled_on:
-        raise Invalid(
-            "The date is before the enrolment.",
-            errors=[
-                FieldError(loc=["body", "on"], msg="before enrolled_on", type="date")
-            ],
-        )
-    enrolment.status = EnrolmentStatus.dropped_out
+    enrolment.status = status
     enrolment.status_on = on
     enrolment.version += 1
     await session.flush()
