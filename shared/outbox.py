@@ -21,7 +21,7 @@ from sqlalchemy import JSON, BigInteger, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import Field, SQLModel, col
 
-from shared.app import RuntimeDep
+from shared.app import Runtime, RuntimeDep
 from shared.auth import Principal, Role, require
 from shared.contracts.events import EventEnvelope, EventFeedPage
 from shared.db import SessionDep, UTCDateTime, utcnow
@@ -213,3 +213,11 @@ def feed_router(
         )
 
     return router
+
+
+async def announce_writes(runtime: Runtime) -> None:
+    """After a commit that added events: ask for them to be sequenced now.
+    One job id per service, so a burst of writes coalesces into one job."""
+    await runtime.queue.enqueue(
+        "publish_outbox", job_id=f"{runtime.settings.service_name}:publish_outbox"
+    )

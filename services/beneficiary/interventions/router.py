@@ -4,19 +4,20 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.cases.router import CaseActor
 from services.beneficiary.interventions import service as enrolments_service
 from services.beneficiary.interventions.models import EnrolmentStatus
 from services.beneficiary.interventions.service import (
-    DropOut,
+    EndedOn,
     EnrolmentCreate,
     EnrolmentRead,
     SessionAttended,
 )
 from services.beneficiary.outbox.jobs import announce_writes
-from shared.app import RuntimeDep
+from shared.app import Runtime, RuntimeDep
 from shared.audit import Actor, record_access
 from shared.auth import PrincipalDep
 from shared.db import SessionDep
@@ -108,19 +109,15 @@ async def attend_session(
 )
 async def drop_out(
     enrolment_id: uuid.UUID,
-    body: DropOut,
+    body: EndedOn,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
 ) -> EnrolmentRead:
-    async with session.begin():
-        enrolment = await enrolments_service.close_enrolment(
-            session, actor.principal, enrolment_id, EnrolmentStatus.dropped_out, body.on
-        )
-        _audit(session, actor, "drop_out", [enrolment.id])
-        read = await enrolments_service.to_read(session, enrolment)
-    await announce_writes(runtime)
-    return read
+    """The person left the intervention."""
+    return await _close(
+        session, runtime, actor, enrolment_id, EnrolmentStatus.dropped_out, body
+    )
 
 
 @router.post(
@@ -130,17 +127,30 @@ async def drop_out(
 )
 async def finish(
     enrolment_id: uuid.UUID,
-    body: DropOut,
+    body: EndedOn,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
 ) -> EnrolmentRead:
     """End the enrolment when the protocol is over, sessions missed or not."""
+    return await _close(
+        session, runtime, actor, enrolment_id, EnrolmentStatus.finished, body
+    )
+
+
+async def _close(
+    session: AsyncSession,
+    runtime: Runtime,
+    actor: Actor,
+    enrolment_id: uuid.UUID,
+    status: EnrolmentStatus,
+    body: EndedOn,
+) -> EnrolmentRead:
     async with session.begin():
         enrolment = await enrolments_service.close_enrolment(
-            session, actor.principal, enrolment_id, EnrolmentStatus.finished, body.on
+            session, actor.principal, enrolment_id, status, body.on
         )
-        _audit(session, actor, "finish", [enrolment.id])
+        _audit(session, actor, str(status), [enrolment.id])
         read = await enrolments_service.to_read(session, enrolment)
     await announce_writes(runtime)
     return read

@@ -57,7 +57,7 @@ class SessionAttended(BaseModel):
     group_activity_id: uuid.UUID | None = None
 
 
-class DropOut(BaseModel):
+class EndedOn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     on: RecordDate

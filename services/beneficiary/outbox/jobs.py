@@ -11,19 +11,14 @@ from sqlmodel import col
 from services.beneficiary.db import IdempotencyRecord, OutboxCounter, OutboxEvent
 from shared.app import Runtime
 from shared.db import utcnow
-from shared.outbox import make_publish_job
+from shared.outbox import announce_writes, make_publish_job
 from shared.queue import JobContext
 
-PUBLISH_JOB_ID = "beneficiary:publish_outbox"
 IDEMPOTENCY_KEEP = timedelta(days=7)
+__all__ = ["announce_writes", "publish_outbox", "purge_idempotency_keys"]
 
 
 publish_outbox = make_publish_job(OutboxEvent, OutboxCounter)
-
-
-async def announce_writes(runtime: Runtime) -> None:
-    """Called after a commit that added events; repeated calls coalesce."""
-    await runtime.queue.enqueue("publish_outbox", job_id=PUBLISH_JOB_ID)
 
 
 async def purge_idempotency_keys(ctx: JobContext) -> int:

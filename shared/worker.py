@@ -1,0 +1,55 @@
+"""The one way to build a service's arq worker: the app's runtime as job
+context, JSON payloads, and the outbox sequenced every second."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from arq import cron
+from arq.cron import CronJob
+from arq.worker import Function, Worker
+
+from shared.app import Runtime
+from shared.queue import JobFunction, deserialize_job, redis_settings, serialize_job
+
+
+def every_second(job: JobFunction) -> CronJob:
+    """publish_outbox's schedule: events are sequenced even when an enqueue
+    was lost with Redis."""
+    return cron(
+        job,  # type: ignore[arg-type]
+        second=set(range(60)),
+        unique=True,
+        keep_result=0,
+        timeout=60,
+        run_at_startup=True,
+    )
+
+
+def build_worker(
+    runtime: Runtime,
+    *,
+    queue_name: str,
+    functions: Sequence[Function],
+    cron_jobs: Sequence[CronJob],
+    burst: bool = False,
+    handle_signals: bool = False,
+) -> Worker:
+    """A worker whose jobs share ``runtime`` (engine, keys, queue) with the
+    app. Burst mode (tests) drains the queue and stops, so it runs no crons."""
+    assert runtime.settings.redis_url, "the worker needs REDIS_URL"
+    options: dict[str, Any] = {"max_jobs": 10, "job_timeout": 60}
+    return Worker(
+        functions=list(functions),
+        cron_jobs=None if burst else list(cron_jobs),
+        redis_settings=redis_settings(runtime.settings.redis_url),
+        queue_name=queue_name,
+        ctx={"runtime": runtime},
+        burst=burst,
+        poll_delay=0.1 if burst else 0.5,
+        job_serializer=serialize_job,
+        job_deserializer=deserialize_job,
+        handle_signals=handle_signals,
+        **options,
+    )
