@@ -215,4 +215,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, on_integrity)
     app.add_exception_handler(OperationalError, on_database_down)
     app.add_exception_handler(PoolTimeout, on_database_down)
+    # a refused or reset connection (asyncpg raises these unwrapped on connect)
+    app.add_exception_handler(ConnectionError, on_database_down)
     app.add_exception_handler(InterfaceError, on_database_down)
