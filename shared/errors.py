@@ -124,6 +124,13 @@ class PreconditionRequired(Problem):
     slug, title, status = "precondition-required", "Precondition required", 428
 
 
+class TooManyRequests(Problem):
+    slug, title, status = "too-many-requests", "Too many requests", 429
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
 class Unavailable(Problem):
     slug, title, status = "unavailable", "Service unavailable", 503
 

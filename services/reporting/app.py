@@ -1,12 +1,18 @@
-"""The reporting service. Its read model, indicator catalogue and feeds are
-built in its own issue; until then it runs the platform's common surface:
-auth, health, readiness, metrics."""
+"""The reporting service: the platform's read side. It folds the producers'
+events into facts (never PII) and answers indicators, the programme overview,
+exports and integrator feeds from them."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.reporting.access.router import router as api_keys_router
+from services.reporting.exports.router import router as exports_router
+from services.reporting.indicators.router import router as indicators_router
+from services.reporting.migrations.runner import MIGRATIONS
+from services.reporting.overview.router import router as overview_router
 from services.reporting.settings import ReportingSettings
+from services.reporting.worker import JOB_FUNCTIONS, PERIODIC_JOBS
 from shared.app import create_service_app
 from shared.queue import JobQueue
 
@@ -17,7 +23,16 @@ def create_app(
     return create_service_app(
         settings or ReportingSettings(),
         title="MHPSS reporting service",
-        description="Indicators, reports and integrator feeds, from events.",
-        routers=[],
+        description="Indicators, the programme overview, exports and integrator "
+        "feeds, from the producers' events; no PII.",
+        routers=[
+            indicators_router,
+            overview_router,
+            exports_router,
+            api_keys_router,
+        ],
+        job_functions=JOB_FUNCTIONS,
+        periodic=PERIODIC_JOBS,
+        migrate=MIGRATIONS.upgrade,
         queue=queue,
     )

@@ -2,6 +2,7 @@
 
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -11,4 +12,38 @@ class ReportingSettings(ServiceSettings):
     service_name: ClassVar[str] = "reporting"
     model_config = SettingsConfigDict(
         env_prefix="REPORTING_", extra="ignore", env_ignore_empty=True
+    )
+
+    beneficiary_url: str | None = Field(
+        default="http://127.0.0.1:8000/beneficiary",
+        description="Base URL of the beneficiary service, whose change feed "
+        "(and locations, organisations) reporting pulls. Empty: not pulled.",
+    )
+    training_url: str | None = Field(
+        default="http://127.0.0.1:8000/training",
+        description="Base URL of the training service, whose change feed "
+        "reporting pulls. Empty: not pulled.",
+    )
+    feed_token: str | None = Field(
+        default=None,
+        description="Bearer token of reporting's machine account (role "
+        "`service`) at the producers. Unset: signed with the local key "
+        "(embedded default).",
+    )
+    pull_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often the change feeds are pulled."
+    )
+    suppression_threshold: int = Field(
+        default=5,
+        ge=1,
+        description="Cells below this count are suppressed for callers "
+        "without record-level access (with complementary suppression).",
+    )
+    age_bands: str = Field(
+        default="0-17,18+",
+        description="Age groups for disaggregation, e.g. "
+        "`0-5,6-11,12-17,18-59,60+` (ages in completed years).",
+    )
+    export_dir_name: str = Field(
+        default="exports", description="Folder under the data dir for exports."
     )

@@ -1,0 +1,103 @@
+"""``/v1/api-keys``: integrators' keys, issued and revoked by a programme
+manager of the organisation whose figures they read."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from services.reporting.access.models import ApiKey
+from services.reporting.access.service import hash_secret, new_secret
+from services.reporting.catalogue.catalogue import indicators
+from shared.auth import Principal, Role, require
+from shared.db import SessionDep, utcnow
+from shared.errors import FieldError, Invalid, NotFound, problem_responses
+
+router = APIRouter(prefix="/v1/api-keys", tags=["integrator API keys"])
+Manager = Annotated[Principal, Depends(require(Role.programme_manager))]
+
+
+class ApiKeyCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200, description="Who uses it.")
+    indicators: list[str] | None = Field(
+        default=None, description="Indicators it may read; omit for all."
+    )
+    rate_per_minute: int = Field(default=60, ge=1, le=6000)
+
+
+class ApiKeyRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    indicators: list[str] | None
+    rate_per_minute: int
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiKeyIssued(ApiKeyRead):
+    key: str = Field(description="Shown once; send it as the X-API-Key header.")
+
+
+def _read(key: ApiKey) -> ApiKeyRead:
+    return ApiKeyRead.model_validate(key, from_attributes=True)
+
+
+@router.post("", status_code=201, response_model=ApiKeyIssued)
+async def issue_key(
+    body: ApiKeyCreate, session: SessionDep, principal: Manager
+) -> ApiKeyIssued:
+    if body.indicators is not None:
+        unknown = [i for i in body.indicators if i not in indicators()]
+        if unknown:
+            raise Invalid(
+                "Unknown indicators: " + ", ".join(unknown),
+                errors=[
+                    FieldError(loc=["body", "indicators"], msg=i, type="unknown")
+                    for i in unknown
+                ],
+            )
+    secret = new_secret()
+    key = ApiKey(
+        organisation_id=principal.organisation_id,
+        name=body.name,
+        secret_hash=hash_secret(secret),
+        indicators=body.indicators,
+        rate_per_minute=body.rate_per_minute,
+        created_by=principal.subject,
+    )
+    async with session.begin():
+        session.add(key)
+    return ApiKeyIssued(**_read(key).model_dump(), key=secret)
+
+
+@router.get("", response_model=list[ApiKeyRead])
+async def list_keys(session: SessionDep, principal: Manager) -> list[ApiKeyRead]:
+    async with session.begin():
+        rows = await session.execute(
+            select(ApiKey)
+            .where(ApiKey.organisation_id == principal.organisation_id)  # type: ignore[arg-type]
+            .order_by(ApiKey.created_at)  # type: ignore[arg-type]
+        )
+        return [_read(k) for k in rows.scalars()]
+
+
+@router.delete(
+    "/{key_id}", response_model=ApiKeyRead, responses=problem_responses(NotFound)
+)
+async def revoke_key(
+    key_id: uuid.UUID, session: SessionDep, principal: Manager
+) -> ApiKeyRead:
+    """Revoke at once: the next request with it is refused."""
+    async with session.begin():
+        key = await session.get(ApiKey, key_id, with_for_update=True)
+        if key is None or key.organisation_id != principal.organisation_id:
+            raise NotFound("There is no such API key.")
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()
+        return _read(key)

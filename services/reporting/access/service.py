@@ -1,0 +1,145 @@
+"""Who is asking: a person's bearer token or an integrator's API key, and
+what that lets them see (organisation and site scope, record-level access,
+allowed indicators). API keys are rate limited per minute."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.reporting.access.models import ApiKey
+from services.reporting.engine.query import Scope
+from shared.app import Runtime
+from shared.auth import Principal, Role, current_principal
+from shared.db import utcnow
+from shared.errors import Forbidden, TooManyRequests, Unauthorized
+from shared.queue import ArqQueue
+
+KEY_PREFIX = "mhpss_"
+READERS = frozenset(
+    {
+        Role.admin,
+        Role.programme_manager,
+        Role.me_officer,
+        Role.supervisor,
+        Role.case_worker,
+        Role.auditor,
+        Role.trainer,
+    }
+)
+RECORD_LEVEL = frozenset(
+    {
+        Role.admin,
+        Role.programme_manager,
+        Role.me_officer,
+        Role.supervisor,
+        Role.case_worker,
+    }
+)
+"""Roles that see individual records elsewhere: their tables are not
+suppressed. Everyone else (auditors, trainers, every API key) gets small
+cells suppressed."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    organisation_id: uuid.UUID
+    scope: Scope
+    record_level: bool
+    indicators: frozenset[str] | None  # None: every indicator
+    subject: str
+    api_key_id: uuid.UUID | None = None
+
+    def may_read(self, indicator: str) -> None:
+        if self.indicators is not None and indicator not in self.indicators:
+            raise Forbidden(f"This API key is not scoped to {indicator!r}.")
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def caller_from_principal(principal: Principal) -> Caller:
+    if not principal.has_any(READERS):
+        raise Forbidden("Reading indicators needs a programme, M&E or care role.")
+    return Caller(
+        organisation_id=principal.organisation_id,
+        scope=Scope(
+            organisations=frozenset({principal.organisation_id}),
+            sites=principal.site_ids,
+        ),
+        record_level=principal.has_any(RECORD_LEVEL),
+        indicators=None,
+        subject=principal.subject,
+    )
+
+
+class RateLimiter:
+    """Fixed one-minute windows: in Redis when the service has it (shared by
+    every process), else in this process."""
+
+    def __init__(self) -> None:
+        self.local: dict[tuple[str, int], int] = {}
+
+    async def hit(self, runtime: Runtime, key: str, limit: int) -> None:
+        window = int(time.time() // 60)
+        name = f"reporting:ratelimit:{key}:{window}"
+        if isinstance(runtime.queue, ArqQueue):
+            redis = runtime.queue.pool
+            count = int(await redis.incr(name))
+            if count == 1:
+                await redis.expire(name, 120)
+        else:
+            self.local = {k: v for k, v in self.local.items() if k[1] >= window}
+            count = self.local[(key, window)] = self.local.get((key, window), 0) + 1
+        if count > limit:
+            retry = 60 - int(time.time() % 60)
+            raise TooManyRequests(
+                f"More than {limit} requests a minute with this API key.", retry
+            )
+
+
+LIMITER = RateLimiter()
+
+
+async def current_caller(request: Request) -> Caller:
+    """An ``X-API-Key`` header, else a bearer token."""
+    secret = request.headers.get("x-api-key")
+    if not secret:
+        return caller_from_principal(await current_principal(request))
+    runtime: Runtime = request.app.state.runtime
+    async with AsyncSession(runtime.engine, expire_on_commit=False) as session:
+        async with session.begin():
+            from sqlalchemy import select
+
+            key = (
+                await session.execute(
+                    select(ApiKey).where(ApiKey.secret_hash == hash_secret(secret))  # type: ignore[arg-type]
+                )
+            ).scalar_one_or_none()
+            if key is None or key.revoked_at is not None:
+                raise Unauthorized("This API key is not valid (unknown or revoked).")
+            await LIMITER.hit(runtime, str(key.id), key.rate_per_minute)
+            key.last_used_at = utcnow()
+    return Caller(
+        organisation_id=key.organisation_id,
+        scope=Scope(organisations=frozenset({key.organisation_id})),
+        record_level=False,
+        indicators=frozenset(key.indicators) if key.indicators is not None else None,
+        subject=f"api-key:{key.id}",
+        api_key_id=key.id,
+    )
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]

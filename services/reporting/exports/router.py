@@ -1,0 +1,214 @@
+"""Exports (``/v1/exports``: a job writes the file, fetched by id) and the
+integrator feed (``/v1/feeds``: monthly values changed since a cursor)."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from services.reporting.access.service import CallerDep
+from services.reporting.exports.formats import CONTENT_TYPES, WRITERS
+from services.reporting.exports.jobs import export_dir
+from services.reporting.exports.models import Export
+from services.reporting.exports.service import export_rows, months
+from services.reporting.facts.models import IngestCounter, TouchedPeriod
+from services.reporting.indicators.service import (
+    check_query,
+    get_indicator,
+    parse_filters,
+    store_of,
+)
+from services.reporting.settings import ReportingSettings
+from shared.app import RuntimeDep
+from shared.db import SessionDep
+from shared.errors import BadRequest, Conflict, NotFound, problem_responses
+
+router = APIRouter(tags=["exports and feeds"])
+Format = Literal["json", "csv", "hxl", "xlsx", "dhis2", "adx"]
+
+
+class ExportRequest(BaseModel):
+    indicator: str
+    start: date
+    end: date
+    by: list[str] = Field(default_factory=list, max_length=3)
+    filters: dict[str, list[str]] = Field(default_factory=dict)
+    format: Format = "csv"
+    monthly: bool = Field(default=False, description="One value set per month.")
+    suppress: bool = Field(
+        default=False, description="Suppress small cells even with record access."
+    )
+
+
+class ExportStatus(BaseModel):
+    id: uuid.UUID
+    indicator: str
+    format: str
+    status: str = Field(description="pending, ready or failed")
+    rows: int | None
+    error: str | None
+    download: str | None
+
+
+def _status(export: Export, request: Request) -> ExportStatus:
+    return ExportStatus(
+        id=export.id,
+        indicator=export.indicator,
+        format=export.format,
+        status=export.status,
+        rows=export.rows,
+        error=export.error,
+        download=str(request.url_for("download_export", export_id=export.id))
+        if export.status == "ready"
+        else None,
+    )
+
+
+@router.post("/v1/exports", status_code=202, response_model=ExportStatus)
+async def request_export(
+    body: ExportRequest,
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    caller: CallerDep,
+) -> ExportStatus:
+    """Queue an export; poll ``GET /v1/exports/{id}`` until it is ready."""
+    indicator = get_indicator(body.indicator)
+    caller.may_read(indicator.id)
+    check_query(indicator, body.start, body.end, body.by, body.filters)
+    export = Export(
+        organisation_id=caller.organisation_id,
+        requested_by=caller.subject,
+        api_key_id=caller.api_key_id,
+        indicator=indicator.id,
+        format=body.format,
+        start=body.start,
+        end=body.end,
+        by=body.by,
+        filters=body.filters,
+        monthly=body.monthly,
+        suppressed=body.suppress or not caller.record_level,
+        scope_sites=sorted(str(s) for s in caller.scope.sites)
+        if caller.scope.sites is not None
+        else None,
+    )
+    async with session.begin():
+        session.add(export)
+    await runtime.queue.enqueue(
+        "run_export", job_id=f"export:{export.id}", export_id=str(export.id)
+    )
+    return _status(export, request)
+
+
+async def _own_export(
+    session: SessionDep, caller: CallerDep, export_id: uuid.UUID
+) -> Export:
+    async with session.begin():
+        export = await session.get(Export, export_id)
+    if export is None or export.organisation_id != caller.organisation_id:
+        raise NotFound("There is no such export.")
+    return export
+
+
+@router.get(
+    "/v1/exports/{export_id}",
+    response_model=ExportStatus,
+    responses=problem_responses(NotFound),
+)
+async def read_export(
+    export_id: uuid.UUID, request: Request, session: SessionDep, caller: CallerDep
+) -> ExportStatus:
+    return _status(await _own_export(session, caller, export_id), request)
+
+
+@router.get(
+    "/v1/exports/{export_id}/file",
+    name="download_export",
+    responses=problem_responses(NotFound, Conflict),
+)
+async def download_export(
+    export_id: uuid.UUID, request: Request, session: SessionDep, caller: CallerDep
+) -> FileResponse:
+    export = await _own_export(session, caller, export_id)
+    if export.status != "ready" or export.file_name is None:
+        raise Conflict(f"This export is {export.status}, not ready.")
+    settings: ReportingSettings = request.app.state.settings
+    media, extension = CONTENT_TYPES[export.format]
+    return FileResponse(
+        export_dir(settings) / export.file_name,
+        media_type=media,
+        filename=f"{export.indicator}-{export.start}-{export.end}.{extension}",
+    )
+
+
+@router.get("/v1/feeds/{indicator_id}", responses=problem_responses(NotFound))
+async def indicator_feed(
+    indicator_id: str,
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    since: Annotated[
+        int, Query(ge=0, description="The X-Feed-Cursor of your last pull; 0 at first.")
+    ] = 0,
+    by: Annotated[list[str] | None, Query()] = None,
+    format: Annotated[Format, Query()] = "json",
+    suppress: bool = False,
+) -> Response:
+    """Monthly values of the months whose figures changed since ``since``
+    (late data and corrections included): replace what you hold for those
+    months. The response's ``X-Feed-Cursor`` is your next ``since``."""
+    indicator = get_indicator(indicator_id)
+    caller.may_read(indicator.id)
+    dims = [d.strip() for value in by or [] for d in value.split(",") if d.strip()]
+    filters = parse_filters(
+        {k: request.query_params.getlist(k) for k in request.query_params},
+        indicator.disaggregations,
+    )
+    async with session.begin():
+        head = (await session.execute(select(IngestCounter.seq))).scalar() or 0  # type: ignore[call-overload]
+        if since > head:
+            raise BadRequest("This cursor is ahead of the feed; start from 0.")
+        changed = sorted(
+            m
+            for (m,) in await session.execute(
+                select(TouchedPeriod.month)
+                .where(TouchedPeriod.seq > since, TouchedPeriod.seq <= head)  # type: ignore[arg-type]
+                .group_by(TouchedPeriod.month)
+            )
+        )
+    periods = [p for m in changed for p in months(m, _month_end(m))]
+    if periods:
+        check_query(indicator, periods[0][0], periods[-1][1], dims, filters)
+    rows, mapping, export_dims = await export_rows(
+        store_of(request.app),
+        request.app.state.settings,
+        caller,
+        indicator,
+        periods=periods,
+        by=dims,
+        filters=filters,
+        suppress=suppress or not caller.record_level,
+    )
+    out = io.BytesIO()
+    try:
+        WRITERS[format](rows, out, mappings={indicator.id: mapping}, dims=export_dims)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    media, _ = CONTENT_TYPES[format]
+    return Response(
+        out.getvalue(), media_type=media, headers={"X-Feed-Cursor": str(head)}
+    )
+
+
+def _month_end(month: date) -> date:
+    return list(months(month, date(month.year + 1, 1, 1)))[0][1]
+
+
+_ = func

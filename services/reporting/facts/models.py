@@ -1,0 +1,240 @@
+"""The read model: one row per fact, folded from the producers' events.
+
+Every fact row keeps the feed ``position`` of the event it was last built
+from (an older or repeated event never overwrites a newer one, so ingestion is
+idempotent and order-tolerant) and the ``seq`` of the ingestion transaction
+that last changed it (query caches load only what changed since they last
+looked). Rows are never deleted: a voided or superseded fact has ``alive``
+false. No names, phone numbers, addresses or free text: events carry none.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, UniqueConstraint
+from sqlmodel import Field
+
+from services.reporting.db import Table
+from shared.db import UTCDateTime, utcnow
+
+
+class _Fact(Table):
+    key: int | None = Field(default=None, primary_key=True)
+    position: int = Field(default=0, sa_type=BigInteger)
+    seq: int = Field(default=0, sa_type=BigInteger, index=True)
+    alive: bool = True
+
+
+class BeneficiaryFact(_Fact, table=True):
+    """A registered person's reportable attributes; ``key`` is the dense
+    integer that exact distinct counts use."""
+
+    __tablename__ = "beneficiary_fact"
+
+    beneficiary_id: uuid.UUID = Field(unique=True)
+    organisation_id: uuid.UUID | None = None
+    site_id: uuid.UUID | None = None
+    sex: str | None = Field(default=None, max_length=16)
+    birth_year: int | None = None
+    marital_status: str | None = Field(default=None, max_length=16)
+    disability: str | None = Field(default=None, max_length=16)
+    displacement_status: str | None = Field(default=None, max_length=16)
+    registration_date: date | None = None
+    registration_channel: str | None = Field(default=None, max_length=16)
+    erased: bool = False
+
+
+class ServiceFact(_Fact, table=True):
+    """One service given to a registered person (``people`` is 1), or one
+    demographic line of an anonymous service (``people`` attended)."""
+
+    __tablename__ = "service_fact"
+    __table_args__ = (UniqueConstraint("record_id", "line"),)
+
+    record_id: uuid.UUID = Field(description="Service record or anonymous service.")
+    line: int = Field(default=0, description="Demographic line of an anonymous one.")
+    anonymous: bool = False
+    beneficiary_key: int | None = Field(default=None, index=True)
+    organisation_id: uuid.UUID
+    lead_organisation_id: uuid.UUID
+    delivered_through: str = Field(max_length=16)
+    activity_code: str = Field(max_length=64)
+    iasc_layer: str = Field(max_length=32)
+    service_date: date = Field(index=True)
+    site_id: uuid.UUID | None = None
+    modality: str = Field(max_length=32)
+    staff_id: str | None = Field(default=None, max_length=100)
+    duration_minutes: int | None = None
+    people: int = 1
+    sex: str | None = Field(default=None, max_length=16, description="Anonymous only.")
+    age_group: str | None = Field(default=None, max_length=16)
+    disability: str | None = Field(default=None, max_length=16)
+
+
+class ReferralFact(_Fact, table=True):
+    __tablename__ = "referral_fact"
+
+    referral_id: uuid.UUID = Field(unique=True)
+    beneficiary_key: int | None = None
+    organisation_id: uuid.UUID
+    site_id: uuid.UUID | None = None
+    kind: str = Field(max_length=32)
+    area: str = Field(max_length=32)
+    status: str = Field(max_length=32)
+    sent_on: date
+    status_on: date
+
+
+class CaseFact(_Fact, table=True):
+    __tablename__ = "case_fact"
+
+    case_id: uuid.UUID = Field(unique=True)
+    beneficiary_key: int | None = None
+    organisation_id: uuid.UUID
+    site_id: uuid.UUID | None = None
+    status: str = Field(max_length=16)
+    risk_level: str = Field(max_length=16)
+    iasc_layer_needed: str = Field(max_length=32)
+    opened_on: date
+    closed_on: date | None = None
+
+
+class AssessmentFact(_Fact, table=True):
+    """Scores only, never item answers."""
+
+    __tablename__ = "assessment_fact"
+
+    assessment_id: uuid.UUID = Field(unique=True)
+    case_id: uuid.UUID = Field(index=True)
+    beneficiary_key: int | None = None
+    organisation_id: uuid.UUID
+    instrument: str = Field(max_length=32)
+    timepoint: str = Field(max_length=16)
+    administered_on: date
+    scores: dict[str, Any] = Field(sa_type=JSON)
+    risk_flagged: bool = False
+
+
+class TraineeFact(_Fact, table=True):
+    __tablename__ = "trainee_fact"
+
+    trainee_id: uuid.UUID = Field(unique=True)
+    organisation_id: uuid.UUID | None = None
+    audience: str | None = Field(default=None, max_length=32)
+    sex: str | None = Field(default=None, max_length=16)
+    staff_id: str | None = Field(default=None, max_length=100, index=True)
+
+
+class AttendanceFact(_Fact, table=True):
+    __tablename__ = "attendance_fact"
+    __table_args__ = (UniqueConstraint("session_id", "trainee_id"),)
+
+    session_id: uuid.UUID
+    trainee_id: uuid.UUID
+    cohort_id: uuid.UUID
+    organisation_id: uuid.UUID
+    held_on: date
+    hours: float
+    present: bool
+
+
+class ResultFact(_Fact, table=True):
+    __tablename__ = "result_fact"
+    __table_args__ = (UniqueConstraint("cohort_id", "trainee_id"),)
+
+    cohort_id: uuid.UUID
+    trainee_id: uuid.UUID
+    organisation_id: uuid.UUID
+    course_level: str | None = Field(default=None, max_length=16)
+    decided_on: date | None = None
+    completed: bool
+    certified: bool
+    competency_level: int | None = None
+
+
+class CompetencyFact(_Fact, table=True):
+    __tablename__ = "competency_fact"
+
+    assessment_id: uuid.UUID = Field(unique=True)
+    trainee_id: uuid.UUID
+    organisation_id: uuid.UUID
+    assessed_on: date
+    overall_level: int
+    harmful: bool = False
+
+
+class PracticeSessionFact(_Fact, table=True):
+    __tablename__ = "practice_session_fact"
+
+    session_id: uuid.UUID = Field(unique=True)
+    group_id: uuid.UUID
+    organisation_id: uuid.UUID
+    held_on: date
+    phase: str = Field(max_length=32)
+    clients_attended: int
+    recorded: bool
+    adherence_score: float | None = None
+
+
+class SupervisionFact(_Fact, table=True):
+    __tablename__ = "supervision_fact"
+
+    supervision_id: uuid.UUID = Field(unique=True)
+    organisation_id: uuid.UUID
+    held_on: date
+    duration_minutes: int
+    supervisee_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+
+
+class LocationDim(Table, table=True):
+    """Governorates, districts and sites, copied from the beneficiary service."""
+
+    __tablename__ = "location_dim"
+
+    id: uuid.UUID = Field(primary_key=True)
+    name: str = Field(max_length=200)
+    pcode: str | None = Field(default=None, max_length=32)
+    level: str = Field(max_length=16)
+    parent_id: uuid.UUID | None = None
+
+
+class OrganisationDim(Table, table=True):
+    __tablename__ = "organisation_dim"
+
+    id: uuid.UUID = Field(primary_key=True)
+    name: str = Field(max_length=200)
+
+
+class FeedCursor(Table, table=True):
+    """How far each producer's change feed has been read, with nothing
+    missing up to ``position``."""
+
+    __tablename__ = "feed_cursor"
+
+    source: str = Field(primary_key=True, max_length=32)
+    position: int = Field(default=0, sa_type=BigInteger)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class IngestCounter(Table, table=True):
+    """The one-row counter of ingestion transactions (``seq``); its row lock
+    makes ingestions commit one after another, in ``seq`` order."""
+
+    __tablename__ = "ingest_counter"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = Field(default=0, sa_type=BigInteger)
+
+
+class TouchedPeriod(Table, table=True):
+    """Months whose figures an ingestion changed: what the integrator feed
+    re-sends after a cursor (late data and corrections included)."""
+
+    __tablename__ = "touched_period"
+
+    seq: int = Field(sa_type=BigInteger, primary_key=True)
+    month: date = Field(primary_key=True)
+    occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

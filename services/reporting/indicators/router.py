@@ -1,0 +1,80 @@
+"""``/v1/indicators``: the catalogue, and any indicator for any period."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from services.reporting.access.service import CallerDep
+from services.reporting.catalogue.catalogue import Indicator, indicators
+from services.reporting.indicators.service import (
+    IndicatorValues,
+    answer,
+    get_indicator,
+    parse_filters,
+    store_of,
+)
+from shared.errors import problem_responses
+
+router = APIRouter(prefix="/v1/indicators", tags=["indicators"])
+
+
+@router.get("", response_model=list[Indicator])
+async def list_indicators(caller: CallerDep) -> list[Indicator]:
+    """The catalogue: what each indicator counts, its allowed
+    disaggregations and its HXL/DHIS2 mappings."""
+    return [
+        i
+        for i in indicators().values()
+        if caller.indicators is None or i.id in caller.indicators
+    ]
+
+
+@router.get("/{indicator_id}", response_model=Indicator)
+async def read_indicator(indicator_id: str, caller: CallerDep) -> Indicator:
+    indicator = get_indicator(indicator_id)
+    caller.may_read(indicator.id)
+    return indicator
+
+
+@router.get(
+    "/{indicator_id}/values",
+    response_model=IndicatorValues,
+    responses=problem_responses(),
+)
+async def indicator_values(
+    indicator_id: str,
+    request: Request,
+    caller: CallerDep,
+    start: Annotated[date, Query(description="First day, inclusive.")],
+    end: Annotated[date, Query(description="Last day, inclusive.")],
+    by: Annotated[
+        list[str] | None,
+        Query(description="Disaggregations (up to 3), repeated or comma-separated."),
+    ] = None,
+    suppress: Annotated[
+        bool, Query(description="Suppress small cells even with record access.")
+    ] = False,
+) -> IndicatorValues:
+    """Any period (a day to many years), any allowed disaggregation; other
+    query parameters named after a disaggregation filter on it, e.g.
+    ``iasc_layer=specialized`` or ``site=<id>,<id>``."""
+    indicator = get_indicator(indicator_id)
+    dims = [d.strip() for value in by or [] for d in value.split(",") if d.strip()]
+    filters = parse_filters(
+        {k: request.query_params.getlist(k) for k in request.query_params},
+        indicator.disaggregations,
+    )
+    return await answer(
+        store_of(request.app),
+        request.app.state.settings,
+        caller,
+        indicator,
+        start=start,
+        end=end,
+        by=dims,
+        filters=filters,
+        suppress_cells=suppress,
+    )

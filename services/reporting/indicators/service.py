@@ -1,0 +1,259 @@
+"""Indicator answers: the engine's cells, margins and total, suppressed for
+callers without record-level access."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
+
+from services.reporting.access.service import Caller
+from services.reporting.catalogue.catalogue import Indicator, indicators
+from services.reporting.engine.query import (
+    AgeBands,
+    Answer,
+    Evaluator,
+    Query,
+    QueryError,
+)
+from services.reporting.engine.store import FactStore
+from services.reporting.settings import ReportingSettings
+from services.reporting.suppression import ALL, suppress, suppress_rate
+from shared.errors import BadRequest, FieldError, Invalid, NotFound
+
+MAX_DIMS = 3
+ZERO_FILL_LIMIT = 20_000
+
+
+class Cell(BaseModel):
+    dims: dict[str, str] = Field(description="Disaggregation values; '*' = all.")
+    value: float | None = Field(description="None when suppressed or undefined.")
+    numerator: float | None = None
+    denominator: float | None = None
+    suppressed: bool = False
+
+
+class IndicatorValues(BaseModel):
+    indicator: str
+    version: int
+    name: str
+    unit: str
+    start: date
+    end: date
+    disaggregations: list[str]
+    filters: dict[str, list[str]]
+    suppression_threshold: int | None = Field(
+        description="Cells below it are suppressed; None: not suppressed."
+    )
+    cells: list[Cell] = Field(description="Every combination with data.")
+    margins: list[Cell] = Field(
+        description="Totals over one or more dims ('*'), for tables of 2+ dims."
+    )
+    total: Cell
+    labels: dict[str, dict[str, str]]
+
+
+def get_indicator(indicator_id: str) -> Indicator:
+    found = indicators().get(indicator_id)
+    if found is None:
+        raise NotFound(f"There is no indicator {indicator_id!r}.")
+    return found
+
+
+def store_of(app: FastAPI) -> FactStore:
+    store: FactStore | None = getattr(app.state, "fact_store", None)
+    if store is None:
+        store = app.state.fact_store = FactStore(app.state.runtime.engine)
+    return store
+
+
+def check_query(
+    indicator: Indicator,
+    start: date,
+    end: date,
+    by: Sequence[str],
+    filters: dict[str, list[str]],
+) -> None:
+    errors = []
+    if end < start:
+        errors.append(FieldError(loc=["query", "end"], msg="before start", type="date"))
+    if (end - start).days > 366 * 20:
+        errors.append(
+            FieldError(loc=["query", "end"], msg="over 20 years", type="date")
+        )
+    if len(by) > MAX_DIMS or len(set(by)) != len(by):
+        errors.append(
+            FieldError(
+                loc=["query", "by"], msg=f"at most {MAX_DIMS}, distinct", type="by"
+            )
+        )
+    for name in by:
+        if name not in indicator.disaggregations:
+            errors.append(
+                FieldError(loc=["query", "by"], msg=f"{name!r} not allowed", type="by")
+            )
+    for name in filters:
+        if name not in indicator.disaggregations:
+            errors.append(
+                FieldError(loc=["query", name], msg="not a filter here", type="filter")
+            )
+    if errors:
+        raise Invalid(
+            f"This query does not fit indicator {indicator.id!r}; it allows "
+            f"disaggregations {', '.join(indicator.disaggregations)}.",
+            errors=errors,
+        )
+
+
+async def answer(
+    store: FactStore,
+    settings: ReportingSettings,
+    caller: Caller,
+    indicator: Indicator,
+    *,
+    start: date,
+    end: date,
+    by: Sequence[str] = (),
+    filters: dict[str, list[str]] | None = None,
+    suppress_cells: bool = False,
+) -> IndicatorValues:
+    """The indicator for a period, disaggregated and filtered, in the
+    caller's scope; suppressed unless the caller has record-level access and
+    did not ask for suppression."""
+    caller.may_read(indicator.id)
+    filters = filters or {}
+    check_query(indicator, start, end, by, filters)
+    await store.refresh()
+    evaluator = Evaluator(store, AgeBands.parse(settings.age_bands))
+    merged = {**filters, **indicator.filters}
+    for name, wanted in indicator.filters.items():
+        if name in filters:  # a caller's filter narrows, never widens
+            merged[name] = [v for v in filters[name] if v in wanted]
+    answers: dict[tuple[str, ...], Answer] = {}
+    try:
+        for size in range(len(by), -1, -1):
+            for subset in itertools.combinations(by, size):
+                query = Query(
+                    measure=indicator.measure,
+                    start=start,
+                    end=end,
+                    by=subset,
+                    filters=merged,
+                    parameters=indicator.parameters,
+                    scope=caller.scope,
+                )
+                answers[subset] = evaluator.evaluate(query)
+    except QueryError as exc:
+        raise BadRequest(str(exc)) from None
+    threshold = None
+    if suppress_cells or not caller.record_level:
+        threshold = settings.suppression_threshold
+    table = _table(list(by), answers)
+    hidden = _hidden(indicator, list(by), table, threshold)
+    cells: list[Cell] = []
+    margins: list[Cell] = []
+    for key, raw in table.items():
+        cell = _cell(list(by), key, raw, key in hidden)
+        if ALL in key and key != tuple(ALL for _ in by):
+            margins.append(cell)
+        elif ALL not in key:
+            cells.append(cell)
+    total_key = tuple(ALL for _ in by)
+    return IndicatorValues(
+        indicator=indicator.id,
+        version=indicator.version,
+        name=indicator.name,
+        unit=indicator.unit,
+        start=start,
+        end=end,
+        disaggregations=list(by),
+        filters={k: list(v) for k, v in merged.items()},
+        suppression_threshold=threshold,
+        cells=cells,
+        margins=margins if len(by) > 1 else [],
+        total=_cell(list(by), total_key, table[total_key], total_key in hidden),
+        labels=answers[tuple(by)].labels,
+    )
+
+
+Raw = tuple[float | None, float | None, float | None]
+
+
+def _table(
+    by: list[str], answers: dict[tuple[str, ...], Answer]
+) -> dict[tuple[str, ...], Raw]:
+    """Every answered key, margins with ALL in the dims summed over."""
+    table: dict[tuple[str, ...], Raw] = {}
+    for subset, found in answers.items():
+        for cell in found.cells if subset else []:
+            values = dict(zip(subset, cell.key, strict=True))
+            key = tuple(values.get(name, ALL) for name in by)
+            table[key] = (cell.value, cell.numerator, cell.denominator)
+    total = answers[()].total
+    table[tuple(ALL for _ in by)] = (total.value, total.numerator, total.denominator)
+    return table
+
+
+def _hidden(
+    indicator: Indicator,
+    by: list[str],
+    table: dict[tuple[str, ...], Raw],
+    threshold: int | None,
+) -> set[tuple[str, ...]]:
+    if threshold is None:
+        return set()
+    if indicator.kind != "count":
+        return {
+            key
+            for key, (_, numerator, denominator) in table.items()
+            if suppress_rate(int(numerator or 0), int(denominator or 0), threshold)
+        }
+    counts = {key: int(value or 0) for key, (value, _, _) in table.items()}
+    if by:  # zeros are published too: the attacker knows them, so must we
+        axes = [
+            sorted({key[i] for key in counts if key[i] != ALL}) + [ALL]
+            for i in range(len(by))
+        ]
+        if _product_size(axes) <= ZERO_FILL_LIMIT:
+            for key in itertools.product(*axes):
+                counts.setdefault(key, 0)
+    return suppress(counts, by, threshold)
+
+
+def _product_size(axes: list[list[str]]) -> int:
+    size = 1
+    for axis in axes:
+        size *= len(axis)
+    return size
+
+
+def _cell(by: list[str], key: tuple[str, ...], raw: Raw, hidden: bool) -> Cell:
+    value, numerator, denominator = raw
+    if hidden:
+        return Cell(dims=dict(zip(by, key, strict=True)), value=None, suppressed=True)
+    return Cell(
+        dims=dict(zip(by, key, strict=True)),
+        value=value,
+        numerator=numerator,
+        denominator=denominator,
+    )
+
+
+def parse_filters(
+    params: dict[str, Any], allowed: Sequence[str]
+) -> dict[str, list[str]]:
+    """Query parameters named after a disaggregation filter on it
+    (comma-separated or repeated values)."""
+    out: dict[str, list[str]] = {}
+    for name in allowed:
+        values = params.get(name)
+        if not values:
+            continue
+        flat = [v.strip() for value in values for v in value.split(",") if v.strip()]
+        if flat:
+            out[name] = flat
+    return out

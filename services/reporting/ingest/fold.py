@@ -1,0 +1,593 @@
+"""Fold producers' events into the fact tables, idempotently.
+
+A batch of events is applied in one transaction that first takes the next
+ingestion ``seq`` under the counter's row lock, so ingestions commit one after
+another and a query cache that has seen ``seq`` N never later finds a change
+at or below N. Each fact row is keyed by its entity and remembers the feed
+position it was built from; an upsert only overwrites a row with an event of
+a higher position, so the same event applied any number of times, or events
+applied out of order, leave the same facts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import structlog
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Table as CoreTable
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.reporting.facts.models import (
+    AssessmentFact,
+    AttendanceFact,
+    BeneficiaryFact,
+    CaseFact,
+    CompetencyFact,
+    IngestCounter,
+    PracticeSessionFact,
+    ReferralFact,
+    ResultFact,
+    ServiceFact,
+    SupervisionFact,
+    TouchedPeriod,
+    TraineeFact,
+)
+from shared.contracts.enums import ConsentPurpose
+from shared.contracts.events import (
+    AnonymousServiceFacts,
+    AssessmentFacts,
+    AttendanceFacts,
+    BeneficiaryFacts,
+    CaseFacts,
+    CompetencyFacts,
+    ConsentFacts,
+    EventEnvelope,
+    PracticeFacts,
+    ReferralFacts,
+    ResultFacts,
+    ServiceRecordFacts,
+    SupervisionFacts,
+    TraineeFacts,
+)
+from shared.db import insert_ignore
+
+log = structlog.get_logger(__name__)
+
+Row = dict[str, Any]
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+@dataclass
+class Batch:
+    """What one ingestion transaction writes, collected per fact table."""
+
+    seq: int = 0
+    beneficiaries: dict[uuid.UUID, Row] = field(default_factory=dict)
+    erased: dict[uuid.UUID, int] = field(default_factory=dict)
+    services: dict[tuple[uuid.UUID, int], Row] = field(default_factory=dict)
+    anonymous: dict[uuid.UUID, list[Row]] = field(default_factory=dict)
+    rows: dict[str, dict[Any, Row]] = field(default_factory=dict)
+    months: set[date] = field(default_factory=set)
+    rejected: int = 0
+
+    def keep(self, table: str, key: Any, row: Row) -> None:
+        """Keep the newest event's row per entity (a batch may hold several)."""
+        held = self.rows.setdefault(table, {})
+        if key not in held or held[key]["position"] < row["position"]:
+            held[key] = row
+
+
+def _beneficiary(batch: Batch, e: EventEnvelope, f: BeneficiaryFacts) -> None:
+    held = batch.beneficiaries.get(f.beneficiary_id)
+    if held is None or held["position"] < e.position:
+        batch.beneficiaries[f.beneficiary_id] = {
+            "beneficiary_id": f.beneficiary_id,
+            "organisation_id": f.organisation_id,
+            "site_id": f.site_id,
+            "sex": f.sex.value,
+            "birth_year": f.birth_year,
+            "marital_status": f.marital_status,
+            "disability": f.disability.value,
+            "displacement_status": f.displacement_status,
+            "registration_date": f.registration_date,
+            "registration_channel": f.registration_channel.value,
+            "position": e.position,
+        }
+    batch.months.add(month_of(f.registration_date))
+
+
+def _consent(batch: Batch, e: EventEnvelope, f: ConsentFacts) -> None:
+    """Withdrawing consent to registration erases the person: reporting
+    stops counting them as a person (their services still count)."""
+    if f.purpose == ConsentPurpose.registration and not f.granted:
+        batch.erased[f.beneficiary_id] = e.position
+
+
+def _service(batch: Batch, e: EventEnvelope, f: ServiceRecordFacts) -> None:
+    key = (f.service_record_id, 0)
+    held = batch.services.get(key)
+    if held is None or held["position"] < e.position:
+        batch.services[key] = {
+            "record_id": f.service_record_id,
+            "line": 0,
+            "anonymous": False,
+            "beneficiary_id": f.beneficiary_id,
+            "organisation_id": f.organisation_id,
+            "lead_organisation_id": f.lead_organisation_id,
+            "delivered_through": f.delivered_through.value,
+            "activity_code": f.activity_code,
+            "iasc_layer": f.iasc_layer.value,
+            "service_date": f.service_date,
+            "site_id": f.site_id,
+            "modality": f.modality.value,
+            "staff_id": f.staff_id,
+            "duration_minutes": f.duration_minutes,
+            "people": 1,
+            "sex": None,
+            "age_group": None,
+            "disability": None,
+            "alive": not f.voided,
+            "position": e.position,
+        }
+    batch.months.add(month_of(f.service_date))
+
+
+def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None:
+    held = batch.anonymous.get(f.anonymous_service_id)
+    if held and held[0]["position"] >= e.position:
+        return
+    batch.anonymous[f.anonymous_service_id] = [
+        {
+            "record_id": f.anonymous_service_id,
+            "line": line,
+            "anonymous": True,
+            "beneficiary_key": None,
+            "organisation_id": f.organisation_id,
+            "lead_organisation_id": f.lead_organisation_id,
+            "delivered_through": f.delivered_through.value,
+            "activity_code": f.activity_code,
+            "iasc_layer": f.iasc_layer.value,
+            "service_date": f.service_date,
+            "site_id": f.site_id,
+            "modality": f.modality.value,
+            "staff_id": f.staff_id,
+            "duration_minutes": None,
+            "people": count.count,
+            "sex": count.sex.value if count.sex else None,
+            "age_group": count.age_group.value,
+            "disability": count.disability.value,
+            "alive": not f.voided,
+            "position": e.position,
+        }
+        for line, count in enumerate(f.counts)
+    ]
+    batch.months.add(month_of(f.service_date))
+
+
+def _case(batch: Batch, e: EventEnvelope, f: CaseFacts) -> None:
+    batch.keep(
+        "case",
+        f.case_id,
+        {
+            "case_id": f.case_id,
+            "beneficiary_id": f.beneficiary_id,
+            "organisation_id": f.organisation_id,
+            "site_id": f.site_id,
+            "status": f.status.value,
+            "risk_level": f.risk_level.value,
+            "iasc_layer_needed": f.iasc_layer_needed.value,
+            "opened_on": f.opened_on,
+            "closed_on": f.closed_on,
+            "position": e.position,
+        },
+    )
+    batch.months.add(month_of(f.opened_on))
+
+
+def _assessment(batch: Batch, e: EventEnvelope, f: AssessmentFacts) -> None:
+    batch.keep(
+        "assessment",
+        f.assessment_id,
+        {
+            "assessment_id": f.assessment_id,
+            "case_id": f.case_id,
+            "beneficiary_id": f.beneficiary_id,
+            "organisation_id": f.organisation_id,
+            "instrument": f.instrument,
+            "timepoint": f.timepoint.value,
+            "administered_on": f.administered_on,
+            "scores": f.scores,
+            "risk_flagged": f.risk_flagged,
+            "position": e.position,
+        },
+    )
+    batch.months.add(month_of(f.administered_on))
+
+
+def _referral(batch: Batch, e: EventEnvelope, f: ReferralFacts) -> None:
+    batch.keep(
+        "referral",
+        f.referral_id,
+        {
+            "referral_id": f.referral_id,
+            "beneficiary_id": f.beneficiary_id,
+            "organisation_id": f.organisation_id,
+            "site_id": f.site_id,
+            "kind": f.kind.value,
+            "area": f.area.value,
+            "status": f.status.value,
+            "sent_on": f.sent_on,
+            "status_on": f.status_on,
+            "position": e.position,
+        },
+    )
+    batch.months.add(month_of(f.sent_on))
+
+
+def _trainee(batch: Batch, e: EventEnvelope, f: TraineeFacts) -> None:
+    batch.keep(
+        "trainee",
+        f.trainee_id,
+        {
+            "trainee_id": f.trainee_id,
+            "organisation_id": f.organisation_id,
+            "audience": f.audience.value,
+            "sex": f.sex.value,
+            "staff_id": f.staff_id,
+            "position": e.position,
+        },
+    )
+
+
+def _attendance(batch: Batch, e: EventEnvelope, f: AttendanceFacts) -> None:
+    batch.keep(
+        "attendance",
+        (f.session_id, f.trainee_id),
+        {
+            "session_id": f.session_id,
+            "trainee_id": f.trainee_id,
+            "cohort_id": f.cohort_id,
+            "organisation_id": f.organisation_id,
+            "held_on": f.held_on,
+            "hours": f.hours,
+            "present": f.present,
+            "position": e.position,
+        },
+    )
+    batch.months.add(month_of(f.held_on))
+
+
+def _result(batch: Batch, e: EventEnvelope, f: ResultFacts) -> None:
+    batch.keep(
+        "result",
+        (f.cohort_id, f.trainee_id),
+        {
+            "cohort_id": f.cohort_id,
+            "trainee_id": f.trainee_id,
+            "organisation_id": f.organisation_id,
+            "course_level": f.course_level.value,
+            "decided_on": f.decided_on,
+            "completed": f.completed,
+            "certified": f.certified,
+            "competency_level": f.competency_level,
+            "position": e.position,
+        },
+    )
+    batch.months.add(month_of(f.decided_on))
+
+
+def _competency(batch: Batch, e: EventEnvelope, f: CompetencyFacts) -> None:
+    batch.keep(
+        "competency",
+        f.assessment_id,
+        {
+            "assessment_id": f.assessment_id,
+            "trainee_id": f.trainee_id,
+            "organisation_id": f.organisation_id,
+            "assessed_on": f.assessed_on,
+            "overall_level": f.overall_level,
+            "harmful": f.harmful,
+            "position": e.position,
+        },
+    )
+    batch.months.add(month_of(f.assessed_on))
+
+
+def _practice(batch: Batch, e: EventEnvelope, f: PracticeFacts) -> None:
+    held = batch.rows.get("practice", {}).get(f.session_id)
+    row = {
+        "session_id": f.session_id,
+        "group_id": f.group_id,
+        "organisation_id": f.organisation_id,
+        "held_on": f.held_on,
+        "phase": f.phase,
+        "clients_attended": f.clients_attended,
+        "recorded": f.recorded,
+        "adherence_score": f.adherence_score,
+        "position": e.position,
+    }
+    if held is not None and row["adherence_score"] is None:
+        row["adherence_score"] = held["adherence_score"]
+    batch.keep("practice", f.session_id, row)
+    batch.months.add(month_of(f.held_on))
+
+
+def _supervision(batch: Batch, e: EventEnvelope, f: SupervisionFacts) -> None:
+    batch.keep(
+        "supervision",
+        f.supervision_id,
+        {
+            "supervision_id": f.supervision_id,
+            "organisation_id": f.organisation_id,
+            "held_on": f.held_on,
+            "duration_minutes": f.duration_minutes,
+            "supervisee_ids": [str(s) for s in f.supervisee_ids],
+            "position": e.position,
+        },
+    )
+    batch.months.add(month_of(f.held_on))
+
+
+Folder = tuple[type[BaseModel], Callable[[Batch, EventEnvelope, Any], None]]
+
+FOLDERS: dict[str, Folder] = {
+    "beneficiary": (BeneficiaryFacts, _beneficiary),
+    "consent": (ConsentFacts, _consent),
+    "service_record": (ServiceRecordFacts, _service),
+    "anonymous_service": (AnonymousServiceFacts, _anonymous),
+    "case": (CaseFacts, _case),
+    "assessment": (AssessmentFacts, _assessment),
+    "referral": (ReferralFacts, _referral),
+    "trainee": (TraineeFacts, _trainee),
+    "attendance": (AttendanceFacts, _attendance),
+    "training_result": (ResultFacts, _result),
+    "competency": (CompetencyFacts, _competency),
+    "practice_session": (PracticeFacts, _practice),
+    "fidelity_review": (PracticeFacts, _practice),
+    "supervision": (SupervisionFacts, _supervision),
+}
+"""Event families reporting folds, by the part of the type before the dot;
+other families (risk alerts, enrolments) carry nothing reported yet."""
+
+
+def collect(events: Iterable[EventEnvelope]) -> Batch:
+    batch = Batch()
+    for event in events:
+        folder = FOLDERS.get(event.type.split(".", 1)[0])
+        if folder is None:
+            continue
+        contract, fold = folder
+        try:
+            facts = contract.model_validate(event.data)
+        except ValidationError as exc:
+            batch.rejected += 1
+            log.error(
+                "event_rejected",
+                event_id=str(event.id),
+                type=event.type,
+                errors=exc.error_count(),
+            )
+            continue
+        fold(batch, event, facts)
+    return batch
+
+
+def _insert(dialect: str, table: CoreTable) -> Any:
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+async def _upsert(
+    session: AsyncSession,
+    model: type[Any],
+    rows: Sequence[Row],
+    *,
+    keys: Sequence[str],
+    seq: int,
+    guard: bool = True,
+) -> None:
+    """Insert or overwrite, but only with a newer event (``position``)."""
+    if not rows:
+        return
+    table: CoreTable = model.__table__
+    dialect = session.bind.dialect.name
+    statement = _insert(dialect, table)
+    columns = [c for c in rows[0] if c not in keys]
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={c: statement.excluded[c] for c in [*columns, "seq"]},
+        where=(table.c.position < statement.excluded.position) if guard else None,
+    )
+    await session.execute(statement, [{**row, "seq": seq} for row in rows])
+
+
+async def _beneficiary_keys(
+    session: AsyncSession, ids: set[uuid.UUID], seq: int
+) -> dict[uuid.UUID, int | None]:
+    """Dense keys of these people, creating placeholders for people whose
+    registration event has not arrived yet; erased people have no key."""
+    if not ids:
+        return {}
+    table: CoreTable = BeneficiaryFact.__table__  # type: ignore[attr-defined]
+    await session.execute(
+        insert_ignore(session.bind.dialect.name, table),
+        [{"beneficiary_id": i, "seq": seq, "position": 0} for i in ids],
+    )
+    found = await session.execute(
+        select(table.c.beneficiary_id, table.c.key, table.c.erased).where(
+            table.c.beneficiary_id.in_(ids)
+        )
+    )
+    return {i: None if erased else k for i, k, erased in found}
+
+
+async def _old_months(
+    session: AsyncSession, column: Any, key_column: Any, keys: Iterable[Any]
+) -> set[date]:
+    keys = list(keys)
+    months: set[date] = set()
+    for start in range(0, len(keys), 1000):
+        found = await session.execute(
+            select(column).where(key_column.in_(keys[start : start + 1000]))
+        )
+        months.update(month_of(d) for (d,) in found if d is not None)
+    return months
+
+
+async def bump_seq(session: AsyncSession) -> int:
+    """Take the next ingestion ``seq``, holding the counter's row lock until
+    the caller's transaction ends."""
+    bumped = await session.execute(
+        update(IngestCounter)
+        .where(IngestCounter.id == 1)  # type: ignore[arg-type]
+        .values(seq=IngestCounter.seq + 1)
+        .returning(IngestCounter.seq)
+    )
+    return int(bumped.scalar_one())
+
+
+async def apply(session: AsyncSession, batch: Batch) -> int:
+    """Write a collected batch; returns its ingestion ``seq``. The caller
+    owns the transaction."""
+    seq = batch.seq = await bump_seq(session)
+    ben = BeneficiaryFact.__table__  # type: ignore[attr-defined]
+    svc = ServiceFact.__table__  # type: ignore[attr-defined]
+
+    touched_people = list(set(batch.beneficiaries) | set(batch.erased))
+    if touched_people:  # their services' months change (demographics, erasure)
+        keyed = select(ben.c.key).where(ben.c.beneficiary_id.in_(touched_people))
+        batch.months |= {
+            month_of(d)
+            for (d,) in await session.execute(
+                select(svc.c.service_date)
+                .where(svc.c.beneficiary_key.in_(keyed))
+                .distinct()
+            )
+        }
+    people = list(batch.beneficiaries.values())
+    await _upsert(session, BeneficiaryFact, people, keys=["beneficiary_id"], seq=seq)
+    if batch.erased:
+        erased = list(batch.erased)
+        await _beneficiary_keys(session, set(erased), seq)
+        await session.execute(
+            update(ben)
+            .where(ben.c.beneficiary_id.in_(erased))
+            .values(erased=True, seq=seq)
+        )
+        erased_keys = select(ben.c.key).where(ben.c.beneficiary_id.in_(erased))
+        for model in (ServiceFact, ReferralFact, CaseFact, AssessmentFact):
+            table = model.__table__
+            await session.execute(
+                update(table)
+                .where(table.c.beneficiary_key.in_(erased_keys))
+                .values(beneficiary_key=None, seq=seq)
+            )
+
+    linked = {
+        row["beneficiary_id"]
+        for table in ("case", "assessment", "referral")
+        for row in batch.rows.get(table, {}).values()
+    } | {row["beneficiary_id"] for row in batch.services.values()}
+    keys = await _beneficiary_keys(session, linked, seq)
+
+    services = []
+    for row in batch.services.values():
+        services.append(
+            {
+                **{k: v for k, v in row.items() if k != "beneficiary_id"},
+                "beneficiary_key": keys.get(row["beneficiary_id"]),
+            }
+        )
+    if services:
+        batch.months |= await _old_months(
+            session,
+            svc.c.service_date,
+            svc.c.record_id,
+            {row["record_id"] for row in services},
+        )
+    await _upsert(session, ServiceFact, services, keys=["record_id", "line"], seq=seq)
+    await _replace_anonymous(session, batch, seq)
+
+    for name, model, natural in _LINKED:
+        rows = [
+            {
+                **{k: v for k, v in row.items() if k != "beneficiary_id"},
+                "beneficiary_key": keys.get(row["beneficiary_id"]),
+            }
+            for row in batch.rows.get(name, {}).values()
+        ]
+        await _upsert(session, model, rows, keys=natural, seq=seq)
+    for name, model, natural, date_column in _PLAIN:
+        rows = list(batch.rows.get(name, {}).values())
+        if rows and date_column and len(natural) == 1:
+            table = model.__table__
+            batch.months |= await _old_months(
+                session,
+                table.c[date_column],
+                table.c[natural[0]],
+                {row[natural[0]] for row in rows},
+            )
+        await _upsert(session, model, rows, keys=natural, seq=seq)
+    if batch.months:
+        await session.execute(
+            insert_ignore(session.bind.dialect.name, TouchedPeriod.__table__),  # type: ignore[attr-defined]
+            [{"seq": seq, "month": m} for m in sorted(batch.months)],
+        )
+    return seq
+
+
+_LINKED: list[tuple[str, type[Any], list[str]]] = [
+    ("case", CaseFact, ["case_id"]),
+    ("assessment", AssessmentFact, ["assessment_id"]),
+    ("referral", ReferralFact, ["referral_id"]),
+]
+_PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
+    ("trainee", TraineeFact, ["trainee_id"], None),
+    ("attendance", AttendanceFact, ["session_id", "trainee_id"], "held_on"),
+    ("result", ResultFact, ["cohort_id", "trainee_id"], "decided_on"),
+    ("competency", CompetencyFact, ["assessment_id"], "assessed_on"),
+    ("practice", PracticeSessionFact, ["session_id"], "held_on"),
+    ("supervision", SupervisionFact, ["supervision_id"], "held_on"),
+]
+
+
+async def _replace_anonymous(session: AsyncSession, batch: Batch, seq: int) -> None:
+    """An anonymous service's lines are replaced as a whole by a newer event
+    (its demographic lines can change in number)."""
+    if not batch.anonymous:
+        return
+    svc = ServiceFact.__table__  # type: ignore[attr-defined]
+    ids = list(batch.anonymous)
+    held = {
+        record_id: (position, service_date)
+        for record_id, position, service_date in await session.execute(
+            select(svc.c.record_id, svc.c.position, svc.c.service_date).where(
+                svc.c.record_id.in_(ids), svc.c.line == 0
+            )
+        )
+    }
+    fresh: list[Row] = []
+    for record_id, lines in batch.anonymous.items():
+        old = held.get(record_id)
+        if old is not None:
+            if old[0] >= lines[0]["position"]:
+                continue
+            batch.months.add(month_of(old[1]))
+        fresh.extend(lines)
+    replaced = [r for r in {row["record_id"] for row in fresh} if r in held]
+    if replaced:
+        await session.execute(
+            update(svc)
+            .where(svc.c.record_id.in_(replaced))
+            .values(alive=False, line=-svc.c.key, seq=seq)
+        )
+    await _upsert(session, ServiceFact, fresh, keys=["record_id", "line"], seq=seq)
