@@ -170,3 +170,39 @@ class CourseApproach(StrEnum):
     case_management = "case_management"
     staff_wellbeing = "staff_wellbeing"
     other = "other"
+
+
+class ReferralKind(StrEnum):
+    internal = "internal"  # another service or unit of the programme
+    external = "external"  # another provider
+
+
+class ReferralArea(StrEnum):
+    specialised_mental_health = "specialised_mental_health"
+    health = "health"
+    protection = "protection"
+    legal = "legal"
+    livelihoods = "livelihoods"
+    education = "education"
+    shelter = "shelter"
+    gbv_services = "gbv_services"
+    other = "other"
+
+
+class ReferralStatus(StrEnum):
+    sent = "sent"
+    accepted = "accepted"
+    declined = "declined"
+    completed = "completed"
+    no_response = "no_response"
+
+
+class AlertStatus(StrEnum):
+    open = "open"
+    acknowledged = "acknowledged"
+
+
+class EnrolmentStatus(StrEnum):
+    enrolled = "enrolled"
+    finished = "finished"
+    dropped_out = "dropped_out"

@@ -15,18 +15,25 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.enums import (
     AgeGroup,
+    AlertStatus,
     CaseStatus,
     ClosureReason,
     ConsentPurpose,
+    CourseLevel,
     DeliveredThrough,
     DisabilityStatus,
     DisplacementStatus,
+    EnrolmentStatus,
     MaritalStatus,
     Modality,
+    ReferralArea,
+    ReferralKind,
+    ReferralStatus,
     RegistrationChannel,
     RiskLevel,
     Sex,
     Timepoint,
+    TrainingAudience,
 )
 from shared.taxonomy.iasc import IascLayer
 
@@ -96,6 +103,10 @@ class ServiceRecordFacts(_Facts):
     service_date: date
     site_id: uuid.UUID | None
     modality: Modality
+    staff_id: str | None = Field(
+        description="The staff code of who delivered it (joins training's "
+        "trainees by their staff_id); never a name."
+    )
     duration_minutes: int | None
     group_activity_id: uuid.UUID | None
     age_at_service: int | None
@@ -122,6 +133,7 @@ class AnonymousServiceFacts(_Facts):
     service_date: date
     site_id: uuid.UUID | None
     modality: Modality
+    staff_id: str | None = Field(description="The staff code of who delivered it.")
     group_activity_id: uuid.UUID | None
     counts: list[AnonymousCount]
     voided: bool
@@ -157,3 +169,131 @@ class AssessmentFacts(_Facts):
     scores: dict[str, float | None]
     bands: dict[str, str | None]
     risk_flagged: bool
+
+
+class ReferralFacts(_Facts):
+    """referral.sent / referral.status_changed: type and outcome, no names."""
+
+    referral_id: uuid.UUID
+    beneficiary_id: uuid.UUID
+    organisation_id: uuid.UUID
+    case_id: uuid.UUID | None
+    site_id: uuid.UUID | None
+    kind: ReferralKind
+    area: ReferralArea
+    status: ReferralStatus
+    sent_on: date
+    status_on: date
+
+
+class RiskAlertFacts(_Facts):
+    """risk_alert.raised / risk_alert.acknowledged: no notes, no names."""
+
+    alert_id: uuid.UUID
+    case_id: uuid.UUID
+    organisation_id: uuid.UUID
+    flag: str
+    source: str
+    status: AlertStatus
+
+
+class EnrolmentFacts(_Facts):
+    """enrolment.updated: progress through the protocol, no names."""
+
+    enrolment_id: uuid.UUID
+    beneficiary_id: uuid.UUID
+    organisation_id: uuid.UUID
+    intervention: str
+    status: EnrolmentStatus
+    sessions_attended: int
+    sessions_planned: int
+    completed: bool
+
+
+class TraineeFacts(_Facts):
+    """trainee.registered: who is trained, by audience and sex, no PII."""
+
+    trainee_id: uuid.UUID
+    organisation_id: uuid.UUID
+    audience: TrainingAudience
+    sex: Sex
+    staff_id: str | None = Field(
+        description="The staff code the beneficiary service records as the "
+        "service records' staff_id, when the trainee is staff."
+    )
+
+
+class AttendanceFacts(_Facts):
+    """attendance.recorded: one trainee at one session, no PII."""
+
+    cohort_id: uuid.UUID
+    session_id: uuid.UUID
+    trainee_id: uuid.UUID
+    organisation_id: uuid.UUID
+    held_on: date
+    hours: float
+    present: bool
+
+
+class ResultFacts(_Facts):
+    """training_result.recorded: completion and certification, no PII."""
+
+    cohort_id: uuid.UUID
+    trainee_id: uuid.UUID
+    organisation_id: uuid.UUID
+    course_id: uuid.UUID
+    course_level: CourseLevel
+    decided_on: date = Field(description="The date the result was issued.")
+    completed: bool
+    certified: bool
+    pre_test: float | None
+    post_test: float | None
+    competency_level: int | None = Field(
+        description="The overall level of the trainee's latest competency "
+        "assessment in the cohort (on the course's tool, if it names one)."
+    )
+
+
+class CompetencyFacts(_Facts):
+    """competency.assessed: the overall level, never item ratings or notes."""
+
+    assessment_id: uuid.UUID
+    trainee_id: uuid.UUID
+    organisation_id: uuid.UUID
+    cohort_id: uuid.UUID | None
+    tool: str = Field(description="code@version")
+    mode: str
+    context: str = Field(description="pre, post or supervision")
+    assessed_on: date
+    overall_level: int
+    harmful: bool = Field(description="Some item was rated as harmful.")
+
+
+class SupervisionFacts(_Facts):
+    """supervision.recorded: counts and trainee ids only."""
+
+    supervision_id: uuid.UUID
+    organisation_id: uuid.UUID
+    kind: str
+    mode: str
+    held_on: date
+    duration_minutes: int
+    supervisees: int
+    supervisee_ids: list[uuid.UUID] = Field(description="Trainee ids.")
+    cases_discussed: int
+
+
+class PracticeFacts(_Facts):
+    """practice_session.recorded / fidelity_review.recorded: counts and scores."""
+
+    group_id: uuid.UUID
+    session_id: uuid.UUID
+    organisation_id: uuid.UUID
+    held_on: date
+    phase: str
+    clients_attended: int
+    recorded: bool
+    facilitator_ids: list[uuid.UUID] = Field(
+        description="The group's facilitators (trainee ids)."
+    )
+    adherence_score: float | None = None

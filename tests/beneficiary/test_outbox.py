@@ -68,6 +68,46 @@ class TestChangeFeed:
         positions = [e.position for e in page.events]
         assert positions == sorted(set(positions))
 
+    async def test_service_events_carry_the_staff_code(
+        self, alice: Caller, issue: Any
+    ) -> None:
+        people = [await make_beneficiary(alice) for _ in range(2)]
+        await record_service(alice, people[0]["id"], staff_id="staff-1")
+        group = await alice.post(
+            "/v1/group-activities",
+            {
+                "activity_code": "pm_plus_group",
+                "activity_date": "2026-03-01",
+                "facilitator_staff_ids": ["staff-7", "staff-8"],
+                "attendee_ids": [people[1]["id"]],
+                "anonymous_attendees": [
+                    {"sex": "male", "age_group": "adult", "count": 2}
+                ],
+            },
+        )
+        assert group.status_code == 201, group.text
+        anonymous = await alice.post(
+            "/v1/anonymous-services",
+            {
+                "activity_code": "awareness_session",
+                "service_date": "2026-03-02",
+                "counts": [{"sex": "female", "age_group": "adult", "count": 12}],
+            },
+        )
+        assert anonymous.status_code == 201, anonymous.text
+        page = await read_all(issue(alice.org, Role.service))
+        staff = {
+            (e.type, e.data.get("beneficiary_id"), e.data["staff_id"])
+            for e in page.events
+            if e.type in ("service_record.recorded", "anonymous_service.recorded")
+        }
+        assert staff == {
+            ("service_record.recorded", people[0]["id"], "staff-1"),
+            ("service_record.recorded", people[1]["id"], "staff-7"),
+            ("anonymous_service.recorded", None, "staff-7"),
+            ("anonymous_service.recorded", None, None),
+        }
+
     async def test_a_late_commit_is_not_skipped(
         self, engine: AsyncEngine, alice: Caller, issue: Any
     ) -> None:

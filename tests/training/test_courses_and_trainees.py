@@ -24,6 +24,21 @@ def token(settings: TrainingSettings, org: uuid.UUID, *roles: Role) -> dict[str,
     return {"Authorization": f"Bearer {issued}"}
 
 
+async def event_data(app: FastAPI, event_type: str) -> list[dict[str, Any]]:
+    """The facts of the training outbox's events of one type, oldest first."""
+    async with app.state.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT data FROM outbox_event WHERE type = :type "
+                    "ORDER BY occurred_at, id"
+                ),
+                {"type": event_type},
+            )
+        ).all()
+    return [row[0] for row in rows]
+
+
 def trainee(**overrides: Any) -> dict[str, Any]:
     body = {
         "full_name": "Rana Khalil",
@@ -101,6 +116,46 @@ async def test_trainees_are_private_to_their_organisation(
     assert "Rana" not in " ".join(str(v) for v in row.values())
     assert "Rana" not in json.dumps([e[0] for e in events])
     assert "rana@example.org" not in json.dumps([e[0] for e in events])
+
+
+async def test_a_trainee_may_carry_their_staff_code(
+    training_app: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+) -> None:
+    org = uuid.uuid4()
+    trainer = token(training_settings, org, Role.trainer)
+    staff = await training_client.post(
+        "/v1/trainees", json=trainee(staff_id=" staff-7 "), headers=trainer
+    )
+    volunteer = await training_client.post(
+        "/v1/trainees", json=trainee(audience="community_volunteer"), headers=trainer
+    )
+    assert staff.status_code == volunteer.status_code == 201, staff.text
+    assert (staff.json()["staff_id"], volunteer.json()["staff_id"]) == ("staff-7", None)
+    listed = (await training_client.get("/v1/trainees", headers=trainer)).json()
+    assert {t["staff_id"] for t in listed} == {"staff-7", None}
+    facts = await event_data(training_app, "trainee.registered")
+    assert facts == [
+        {
+            "trainee_id": staff.json()["id"],
+            "organisation_id": str(org),
+            "audience": "ngo",
+            "sex": "female",
+            "staff_id": "staff-7",
+        },
+        {
+            "trainee_id": volunteer.json()["id"],
+            "organisation_id": str(org),
+            "audience": "community_volunteer",
+            "sex": "female",
+            "staff_id": None,
+        },
+    ]
+    too_long = await training_client.post(
+        "/v1/trainees", json=trainee(staff_id="s" * 101), headers=trainer
+    )
+    assert too_long.status_code == 422
 
 
 async def test_bad_trainee_input(

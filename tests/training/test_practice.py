@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from services.training.settings import TrainingSettings
 from shared.auth import Role
 from tests.beneficiary.conftest import Caller, make_beneficiary
-from tests.training.test_courses_and_trainees import token, trainee
+from tests.training.test_courses_and_trainees import event_data, token, trainee
 
 SHA = "a" * 64
 
@@ -120,6 +120,15 @@ async def test_groups_sessions_and_fidelity(
         headers=headers,
     )
     assert no_recording.status_code == 422
+    sessions = await event_data(linked_training, "practice_session.recorded")
+    reviews = await event_data(linked_training, "fidelity_review.recorded")
+    assert [(s["clients_attended"], s["recorded"]) for s in sessions] == [
+        (5, True),
+        (6, False),
+    ]
+    assert [r["adherence_score"] for r in reviews] == [90.0]
+    for facts in sessions + reviews:
+        assert facts["facilitator_ids"] == facilitators
 
 
 async def test_the_beneficiary_service_down_is_a_clear_503(

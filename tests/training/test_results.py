@@ -11,7 +11,7 @@ from sqlalchemy import text
 from services.training.settings import TrainingSettings
 from shared.auth import Role
 from shared.taxonomy.competency import competency_tools
-from tests.training.test_courses_and_trainees import token, trainee
+from tests.training.test_courses_and_trainees import event_data, token, trainee
 
 TOOL = "helping_skills_core@1.0"
 
@@ -28,7 +28,8 @@ async def test_completion_and_certification_follow_the_criteria(
     training_client: httpx.AsyncClient,
     training_settings: TrainingSettings,
 ) -> None:
-    headers = token(training_settings, uuid.uuid4(), Role.trainer)
+    cohort_org = str(uuid.uuid4())
+    headers = token(training_settings, uuid.UUID(cohort_org), Role.trainer)
     course = await training_client.post(
         "/v1/courses",
         json={
@@ -155,6 +156,59 @@ async def test_completion_and_certification_follow_the_criteria(
             )
         )
     assert published == 4  # certifying again published nothing new
+    results = {
+        r["trainee_id"]: r
+        for r in await event_data(training_app, "training_result.recorded")
+    }
+    assert results[people[0]] == {
+        "cohort_id": cohort["id"],
+        "trainee_id": people[0],
+        "organisation_id": cohort_org,
+        "course_id": course.json()["id"],
+        "course_level": "foundational",
+        "decided_on": "2026-03-05",
+        "completed": True,
+        "certified": True,
+        "pre_test": 40.0,
+        "post_test": 85.0,
+        "competency_level": 3,
+    }
+    assert results[people[1]]["competency_level"] == 1
+    assessed = await event_data(training_app, "competency.assessed")
+    assert [(a["trainee_id"], a["overall_level"], a["harmful"]) for a in assessed] == [
+        (people[0], 3, False),
+        (people[1], 1, True),
+        (people[2], 4, False),
+        (people[3], 4, False),
+    ]
+    assert assessed[0]["cohort_id"] == cohort["id"]
+    assert (assessed[0]["tool"], assessed[0]["context"]) == (TOOL, "post")
+    assert assessed[0]["assessed_on"] == "2026-03-04"
+
+    reassessed = await training_client.post(
+        "/v1/competency-assessments",
+        json={
+            "trainee_id": people[0],
+            "cohort_id": cohort["id"],
+            "tool": TOOL,
+            "mode": "live",
+            "context": "supervision",
+            "assessed_on": "2026-03-06",
+            "ratings": ratings(4),
+        },
+        headers=headers,
+    )
+    assert reassessed.status_code == 201
+    await training_client.post(
+        f"{path}/certify", json={"on": "2026-03-07"}, headers=headers
+    )
+    latest = await event_data(training_app, "training_result.recorded")
+    assert len(latest) == 5  # only the level changed, for one trainee
+    assert (latest[-1]["trainee_id"], latest[-1]["competency_level"]) == (
+        people[0],
+        4,
+    )
+    assert latest[-1]["decided_on"] == "2026-03-07"
 
 
 async def test_ratings_must_fit_the_tool(

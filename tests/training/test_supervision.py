@@ -3,14 +3,17 @@ from __future__ import annotations
 import uuid
 
 import httpx
+from fastapi import FastAPI
 
 from services.training.settings import TrainingSettings
 from shared.auth import Role
-from tests.training.test_courses_and_trainees import token, trainee
+from tests.training.test_courses_and_trainees import event_data, token, trainee
 
 
 async def test_virtual_group_supervision(
-    training_client: httpx.AsyncClient, training_settings: TrainingSettings
+    training_app: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
 ) -> None:
     headers = token(training_settings, uuid.uuid4(), Role.supervisor)
     people = [
@@ -42,6 +45,10 @@ async def test_virtual_group_supervision(
     ).json()
     assert len(listed) == 1
     assert listed[0]["notes"].startswith("Discussed")
+    [facts] = await event_data(training_app, "supervision.recorded")
+    assert facts["supervisees"] == 3
+    assert sorted(facts["supervisee_ids"]) == sorted(people)
+    assert "grief" not in str(facts)
     individual = {**body, "id": None, "kind": "individual"}
     assert (
         await training_client.post(

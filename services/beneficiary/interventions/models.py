@@ -2,19 +2,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field
 
 from services.beneficiary.db import Table
+from shared.contracts.enums import EnrolmentStatus
 from shared.db import UTCDateTime, utcnow
-
-
-class EnrolmentStatus(StrEnum):
-    enrolled = "enrolled"
-    finished = "finished"
-    dropped_out = "dropped_out"
 
 
 class Enrolment(Table, table=True):

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.cases.router import CaseActor
 from services.beneficiary.interventions import service as enrolments_service
-from services.beneficiary.interventions.models import EnrolmentStatus
 from services.beneficiary.interventions.service import (
     EndedOn,
     EnrolmentCreate,
@@ -20,6 +19,7 @@ from services.beneficiary.outbox.jobs import announce_writes
 from shared.app import Runtime, RuntimeDep
 from shared.audit import Actor, record_access
 from shared.auth import PrincipalDep
+from shared.contracts.enums import EnrolmentStatus
 from shared.db import SessionDep
 from shared.errors import Conflict, ConsentMissing, Invalid, NotFound, problem_responses
 from shared.taxonomy.interventions import interventions

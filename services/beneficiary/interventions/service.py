@@ -17,16 +17,13 @@ from services.beneficiary.beneficiaries.schemas import RecordDate
 from services.beneficiary.cases import service as cases_service
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
-from services.beneficiary.interventions.models import (
-    Enrolment,
-    EnrolmentStatus,
-    SessionAttendance,
-)
+from services.beneficiary.interventions.models import Enrolment, SessionAttendance
 from services.beneficiary.service_records import service as records_service
 from services.beneficiary.service_records.models import ServiceRecord
 from services.beneficiary.service_records.schemas import ServiceRecordCreate
 from shared.auth import Principal
-from shared.contracts.enums import ConsentPurpose, Modality
+from shared.contracts.enums import ConsentPurpose, EnrolmentStatus, Modality
+from shared.contracts.events import EnrolmentFacts
 from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
 from shared.scoping import get_in_scope
@@ -84,21 +81,6 @@ class EnrolmentRead(BaseModel):
     next_session: int | None
     follow_up_windows: list[Window]
     version: int
-
-
-class EnrolmentFacts(BaseModel):
-    """enrolment.updated: progress through the protocol, no names."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    enrolment_id: uuid.UUID
-    beneficiary_id: uuid.UUID
-    organisation_id: uuid.UUID
-    intervention: str
-    status: EnrolmentStatus
-    sessions_attended: int
-    sessions_planned: int
-    completed: bool
 
 
 async def enrol(

@@ -2,38 +2,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from enum import StrEnum
 
 from sqlalchemy import Text
 from sqlmodel import Field
 
 from services.beneficiary.db import Table
+from shared.contracts.enums import ReferralArea, ReferralKind, ReferralStatus
 from shared.db import UTCDateTime, utcnow
-
-
-class ReferralKind(StrEnum):
-    internal = "internal"  # another service or unit of the programme
-    external = "external"  # another provider
-
-
-class ReferralArea(StrEnum):
-    specialised_mental_health = "specialised_mental_health"
-    health = "health"
-    protection = "protection"
-    legal = "legal"
-    livelihoods = "livelihoods"
-    education = "education"
-    shelter = "shelter"
-    gbv_services = "gbv_services"
-    other = "other"
-
-
-class ReferralStatus(StrEnum):
-    sent = "sent"
-    accepted = "accepted"
-    declined = "declined"
-    completed = "completed"
-    no_response = "no_response"
 
 
 class Referral(Table, table=True):

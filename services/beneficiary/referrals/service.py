@@ -16,14 +16,15 @@ from services.beneficiary.beneficiaries.schemas import RecordDate
 from services.beneficiary.cases import service as cases_service
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
-from services.beneficiary.referrals.models import (
-    Referral,
+from services.beneficiary.referrals.models import Referral
+from shared.auth import Principal
+from shared.contracts.enums import (
+    ConsentPurpose,
     ReferralArea,
     ReferralKind,
     ReferralStatus,
 )
-from shared.auth import Principal
-from shared.contracts.enums import ConsentPurpose
+from shared.contracts.events import ReferralFacts
 from shared.crypto import KeyRing
 from shared.db import utcnow
 from shared.errors import Conflict, FieldError, Invalid, VersionConflict
@@ -83,23 +84,6 @@ class ReferralRead(BaseModel):
     version: int
     created_by: str
     created_at: datetime
-
-
-class ReferralFacts(BaseModel):
-    """referral.sent / referral.status_changed: type and outcome, no names."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    referral_id: uuid.UUID
-    beneficiary_id: uuid.UUID
-    organisation_id: uuid.UUID
-    case_id: uuid.UUID | None
-    site_id: uuid.UUID | None
-    kind: ReferralKind
-    area: ReferralArea
-    status: ReferralStatus
-    sent_on: date
-    status_on: date
 
 
 async def refer(

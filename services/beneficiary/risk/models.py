@@ -8,12 +8,8 @@ from sqlalchemy import Text
 from sqlmodel import Field
 
 from services.beneficiary.db import Table
+from shared.contracts.enums import AlertStatus
 from shared.db import UTCDateTime, utcnow
-
-
-class AlertStatus(StrEnum):
-    open = "open"
-    acknowledged = "acknowledged"
 
 
 class AlertDelivery(StrEnum):

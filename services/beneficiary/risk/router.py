@@ -9,11 +9,11 @@ from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.cases import service as cases_service
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.risk import service as risk_service
-from services.beneficiary.risk.models import AlertStatus
 from services.beneficiary.risk.service import Acknowledge, AlertRead, CaseWorkerFlag
 from shared.app import RuntimeDep
 from shared.audit import Actor, acting, record_access
 from shared.auth import Role
+from shared.contracts.enums import AlertStatus
 from shared.db import SessionDep
 from shared.errors import Conflict, NotFound, problem_responses
 from shared.queue import send_deferred_jobs

@@ -12,8 +12,10 @@ from sqlmodel import col
 
 from services.beneficiary.cases.models import Case
 from services.beneficiary.db import OutboxEvent
-from services.beneficiary.risk.models import AlertDelivery, AlertStatus, RiskAlert
+from services.beneficiary.risk.models import AlertDelivery, RiskAlert
 from shared.auth import Principal
+from shared.contracts.enums import AlertStatus
+from shared.contracts.events import RiskAlertFacts
 from shared.crypto import KeyRing
 from shared.db import utcnow
 from shared.errors import Conflict
@@ -22,19 +24,6 @@ from shared.queue import defer_job
 from shared.scoping import get_in_scope
 
 ALERTING_FLAGS = {"suicide_risk"}
-
-
-class RiskAlertFacts(BaseModel):
-    """risk_alert.raised / risk_alert.acknowledged: no notes, no names."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    alert_id: uuid.UUID
-    case_id: uuid.UUID
-    organisation_id: uuid.UUID
-    flag: str
-    source: str
-    status: AlertStatus
 
 
 class AlertRead(BaseModel):

@@ -23,6 +23,7 @@ from services.training.courses import service as courses_service
 from services.training.db import OutboxEvent
 from services.training.trainees.models import Trainee
 from shared.auth import Principal
+from shared.contracts.events import AttendanceFacts
 from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
 from shared.scoping import get_in_scope
@@ -87,20 +88,6 @@ class CohortRead(BaseModel):
     enrolled: int
     sessions: int
     hours_delivered: float
-
-
-class AttendanceFacts(BaseModel):
-    """attendance.recorded: one trainee at one session, no PII."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    cohort_id: uuid.UUID
-    session_id: uuid.UUID
-    trainee_id: uuid.UUID
-    organisation_id: uuid.UUID
-    held_on: date
-    hours: float
-    present: bool
 
 
 async def create_cohort(

@@ -23,6 +23,7 @@ from services.training.practice.models import (
 from services.training.settings import TrainingSettings
 from shared.app import Runtime
 from shared.auth import LocalSigningKey, Principal, Role
+from shared.contracts.events import PracticeFacts
 from shared.errors import Conflict, FieldError, Invalid, Unavailable
 from shared.outbox import add_event
 from shared.scoping import get_in_scope
@@ -84,21 +85,6 @@ class ReviewRead(BaseModel):
     reviewer: str
     reviewed_on: date
     adherence_score: float
-
-
-class PracticeFacts(BaseModel):
-    """practice_session.recorded / fidelity_review.recorded: counts and scores."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    group_id: uuid.UUID
-    session_id: uuid.UUID
-    organisation_id: uuid.UUID
-    held_on: date
-    phase: str
-    clients_attended: int
-    recorded: bool
-    adherence_score: float | None = None
 
 
 async def check_clients(
@@ -343,6 +329,7 @@ def _emit(
             phase=held.phase,
             clients_attended=len(held.attended_client_ids),
             recorded=held.recording_ref is not None,
+            facilitator_ids=[uuid.UUID(t) for t in group.facilitator_trainee_ids],
             adherence_score=score,
         ),
     )

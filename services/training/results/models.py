@@ -79,3 +79,4 @@ class PublishedResult(Table, table=True):
     certified: bool
     pre_test: float | None = None
     post_test: float | None = None
+    competency_level: int | None = None

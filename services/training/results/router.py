@@ -44,7 +44,10 @@ async def record_tests(
     responses=problem_responses(NotFound, Invalid),
 )
 async def assess_competency(
-    body: CompetencyWrite, session: SessionDep, actor: TrainingActor
+    body: CompetencyWrite,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: TrainingActor,
 ) -> CompetencyRead:
     """Rate a trainee on a competency tool (role-play, live or recording)."""
     async with session.begin():
@@ -59,7 +62,9 @@ async def assess_competency(
             entity_type="trainee",
             entity_ids=[body.trainee_id],
         )
-        return CompetencyRead.model_validate(assessment)
+        read = CompetencyRead.model_validate(assessment)
+    await announce_writes(runtime)
+    return read
 
 
 @router.get(

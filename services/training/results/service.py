@@ -25,6 +25,7 @@ from services.training.results.models import (
 )
 from services.training.trainees import service as trainees_service
 from shared.auth import Principal
+from shared.contracts.events import CompetencyFacts, ResultFacts
 from shared.errors import FieldError, Invalid
 from shared.outbox import add_event
 from shared.taxonomy.competency import competency_tools
@@ -81,20 +82,6 @@ class TraineeResult(BaseModel):
     completed: bool
     certified: bool
     reasons: list[str] = Field(description="Why a criterion is not met.")
-
-
-class ResultFacts(BaseModel):
-    """training_result.recorded: completion and certification, no PII."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    cohort_id: uuid.UUID
-    trainee_id: uuid.UUID
-    organisation_id: uuid.UUID
-    completed: bool
-    certified: bool
-    pre_test: float | None
-    post_test: float | None
 
 
 async def record_tests(
@@ -178,6 +165,26 @@ async def assess_competency(
         overall_level=min(data.ratings.values()),
     )
     session.add(assessment)
+    add_event(
+        session,
+        OutboxEvent,
+        type="competency.assessed",
+        organisation_id=assessment.organisation_id,
+        entity_type="competency_assessment",
+        entity_id=assessment.id,
+        facts=CompetencyFacts(
+            assessment_id=assessment.id,
+            trainee_id=assessment.trainee_id,
+            organisation_id=assessment.organisation_id,
+            cohort_id=assessment.cohort_id,
+            tool=assessment.tool,
+            mode=assessment.mode,
+            context=assessment.context,
+            assessed_on=assessment.assessed_on,
+            overall_level=assessment.overall_level,
+            harmful=bool(assessment.harmful_items),
+        ),
+    )
     await session.flush()
     return assessment
 
@@ -251,6 +258,8 @@ async def certify(
     """Close the cohort's results: certify who meets every criterion (once)
     and emit each trainee's result for reporting."""
     cohort = await cohorts_service.get_cohort(session, principal, cohort_id, lock=True)
+    course = await session.get(Course, cohort.course_id)
+    assert course is not None
     judged = await results(session, principal, cohort_id)
     certified = {
         c.trainee_id
@@ -281,13 +290,14 @@ async def certify(
                     certified_by=principal.subject,
                 )
             )
-        state = (r.completed, r.certified, r.pre_test, r.post_test)
+        state = (r.completed, r.certified, r.pre_test, r.post_test, r.competency_level)
         last = published.get(r.trainee_id)
         if last is not None and state == (
             last.completed,
             last.certified,
             last.pre_test,
             last.post_test,
+            last.competency_level,
         ):
             continue  # nothing new to publish
         if last is None:
@@ -299,11 +309,13 @@ async def certify(
                     certified=r.certified,
                     pre_test=r.pre_test,
                     post_test=r.post_test,
+                    competency_level=r.competency_level,
                 )
             )
         else:
             last.completed, last.certified = r.completed, r.certified
             last.pre_test, last.post_test = r.pre_test, r.post_test
+            last.competency_level = r.competency_level
         add_event(
             session,
             OutboxEvent,
@@ -315,10 +327,14 @@ async def certify(
                 cohort_id=cohort.id,
                 trainee_id=r.trainee_id,
                 organisation_id=cohort.organisation_id,
+                course_id=course.id,
+                course_level=course.level,
+                decided_on=on,
                 completed=r.completed,
                 certified=r.certified,
                 pre_test=r.pre_test,
                 post_test=r.post_test,
+                competency_level=r.competency_level,
             ),
         )
     await session.flush()

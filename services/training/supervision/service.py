@@ -16,6 +16,7 @@ from services.training.cohorts.service import own_trainees
 from services.training.db import OutboxEvent
 from services.training.supervision.models import SupervisionSession
 from shared.auth import Principal
+from shared.contracts.events import SupervisionFacts
 from shared.crypto import KeyRing
 from shared.outbox import add_event
 
@@ -49,21 +50,6 @@ class SupervisionRead(BaseModel):
     supervisee_trainee_ids: list[uuid.UUID]
     cases_discussed: int
     notes: str | None
-
-
-class SupervisionFacts(BaseModel):
-    """supervision.recorded: counts only."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    supervision_id: uuid.UUID
-    organisation_id: uuid.UUID
-    kind: str
-    mode: str
-    held_on: date
-    duration_minutes: int
-    supervisees: int
-    cases_discussed: int
 
 
 async def record_supervision(
@@ -112,6 +98,7 @@ async def record_supervision(
             held_on=row.held_on,
             duration_minutes=row.duration_minutes,
             supervisees=len(row.supervisee_trainee_ids),
+            supervisee_ids=[uuid.UUID(t) for t in row.supervisee_trainee_ids],
             cases_discussed=row.cases_discussed,
         ),
     )

@@ -23,6 +23,12 @@ class Trainee(Table, table=True):
     role: str = Field(max_length=100)
     profession: str = Field(max_length=100)
     sex: Sex
+    staff_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Their staff code at the beneficiary service (service "
+        "records' staff_id), when they deliver services.",
+    )
     full_name_enc: str = Field(sa_type=Text)
     phone_enc: str | None = Field(default=None, sa_type=Text)
     email_enc: str | None = Field(default=None, sa_type=Text)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -15,6 +15,7 @@ from services.training.db import OutboxEvent
 from services.training.trainees.models import Trainee
 from shared.auth import Principal
 from shared.contracts.enums import Sex, TrainingAudience
+from shared.contracts.events import TraineeFacts
 from shared.crypto import KeyRing
 from shared.errors import Conflict, NotFound
 from shared.outbox import add_event
@@ -52,6 +53,11 @@ class TraineeCreate(BaseModel):
     role: Short
     profession: Short
     sex: Sex
+    staff_id: Short | None = Field(
+        default=None,
+        description="The staff code the beneficiary service records as "
+        "staff_id on this person's service records.",
+    )
 
 
 class TraineeSummary(BaseModel):
@@ -65,6 +71,7 @@ class TraineeSummary(BaseModel):
     role: str
     profession: str
     sex: Sex
+    staff_id: str | None
 
 
 class TraineeRead(TraineeSummary):
@@ -73,17 +80,6 @@ class TraineeRead(TraineeSummary):
     email: str | None
     version: int
     created_at: datetime
-
-
-class TraineeFacts(BaseModel):
-    """trainee.registered: who is trained, by audience and sex, no PII."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    trainee_id: uuid.UUID
-    organisation_id: uuid.UUID
-    audience: TrainingAudience
-    sex: Sex
 
 
 async def register_trainee(
@@ -100,6 +96,7 @@ async def register_trainee(
         role=data.role,
         profession=data.profession,
         sex=data.sex,
+        staff_id=data.staff_id,
         full_name_enc=keyring.encrypt(data.full_name, _context(trainee_id, "full_name"))
         or "",
         phone_enc=keyring.encrypt(data.phone, _context(trainee_id, "phone")),
@@ -119,6 +116,7 @@ async def register_trainee(
             organisation_id=trainee.organisation_id,
             audience=trainee.audience,
             sex=trainee.sex,
+            staff_id=trainee.staff_id,
         ),
     )
     await session.flush()
@@ -156,6 +154,7 @@ def to_read(trainee: Trainee, keyring: KeyRing) -> TraineeRead:
         role=trainee.role,
         profession=trainee.profession,
         sex=trainee.sex,
+        staff_id=trainee.staff_id,
         full_name=keyring.decrypt(
             trainee.full_name_enc, _context(trainee.id, "full_name")
         )
