@@ -88,7 +88,7 @@ async def start_runtime(
         if settings.redis_url:
             queue = await ArqQueue.connect(settings.redis_url, settings.service_name)
         else:
-            inline = InlineQueue(ctx)
+            inline = InlineQueue(ctx, settings.service_name)
             inline.register(job_functions)
             queue = inline
     runtime = Runtime(settings, engine, keyring, http, queue, verifier)

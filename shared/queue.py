@@ -4,6 +4,11 @@ in-process when no Redis is configured (the embedded default).
 Jobs are enqueued by name after the transaction that needs them commits.
 Payloads are JSON (never pickles, never PII). Enqueueing never fails a request:
 the outbox in the database is the source of truth and periodic jobs catch up.
+
+A job for another service goes onto that service's queue (``queue_name``),
+still by name: arq puts it on that queue in Redis; in-process, it is handed to
+that service's inline queue when the service runs in this process (the
+embedded stack) and dropped otherwise.
 """
 
 from __future__ import annotations
@@ -37,7 +42,12 @@ def deserialize_job(data: bytes) -> dict[str, Any]:
 
 class JobQueue(Protocol):
     async def enqueue(
-        self, function: str, *, job_id: str | None = None, **kwargs: Any
+        self,
+        function: str,
+        *,
+        job_id: str | None = None,
+        queue_name: str | None = None,
+        **kwargs: Any,
     ) -> None: ...
 
     async def close(self) -> None: ...
@@ -61,11 +71,20 @@ class ArqQueue:
         return cls(pool, queue_name)
 
     async def enqueue(
-        self, function: str, *, job_id: str | None = None, **kwargs: Any
+        self,
+        function: str,
+        *,
+        job_id: str | None = None,
+        queue_name: str | None = None,
+        **kwargs: Any,
     ) -> None:
+        """Onto ``queue_name`` (another service's queue) or this service's."""
         try:
             await self.pool.enqueue_job(
-                function, _job_id=job_id, _queue_name=self.queue_name, **kwargs
+                function,
+                _job_id=job_id,
+                _queue_name=queue_name or self.queue_name,
+                **kwargs,
             )
         except (TimeoutError, OSError) as exc:
             log.warning("enqueue_failed", function=function, error=str(exc))
@@ -76,27 +95,48 @@ class ArqQueue:
         await self.pool.aclose()
 
 
+_live_inline_queues: dict[str, InlineQueue] = {}  # by name, while open
+
+
 class InlineQueue:
     """Runs job functions in this process as background tasks.
 
     Payloads go through JSON exactly as they would through Redis, so a job that
-    works inline works on a worker.
+    works inline works on a worker. Each queue is named after its service and
+    is live (findable by that name) from creation until ``close``, so a job
+    for another service in the same process reaches that service's queue.
     """
 
-    def __init__(self, ctx: JobContext) -> None:
+    def __init__(self, ctx: JobContext, name: str) -> None:
         self.ctx = ctx
+        self.name = name
         self.functions: dict[str, JobFunction] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._periodic: list[asyncio.Task[None]] = []
         self._pending_ids: set[str] = set()
+        _live_inline_queues[name] = self
 
     def register(self, functions: Sequence[JobFunction]) -> None:
         for function in functions:
             self.functions[function.__name__] = function
 
     async def enqueue(
-        self, function: str, *, job_id: str | None = None, **kwargs: Any
+        self,
+        function: str,
+        *,
+        job_id: str | None = None,
+        queue_name: str | None = None,
+        **kwargs: Any,
     ) -> None:
+        """Run here, or on the live queue named ``queue_name`` (dropped when
+        that service does not run in this process)."""
+        if queue_name is not None and queue_name != self.name:
+            target = _live_inline_queues.get(queue_name)
+            if target is None:
+                log.debug("enqueue_dropped", function=function, queue=queue_name)
+                return
+            await target.enqueue(function, job_id=job_id, **kwargs)
+            return
         if function not in self.functions:
             log.warning("enqueue_unknown_job", function=function)
             return
@@ -132,6 +172,8 @@ class InlineQueue:
     async def close(self) -> None:
         """Stop at once: a job cut short here is picked up again by the
         periodic jobs at the next start (the database says what is pending)."""
+        if _live_inline_queues.get(self.name) is self:
+            del _live_inline_queues[self.name]
         for task in list(self._tasks) + list(self._periodic):
             task.cancel()
         await asyncio.gather(*self._tasks, *self._periodic, return_exceptions=True)
