@@ -24,6 +24,12 @@ from sqlmodel import Field, SQLModel, col
 from shared.app import Runtime, RuntimeDep
 from shared.auth import Principal, Role, require
 from shared.contracts.events import EventEnvelope, EventFeedPage
+from shared.contracts.ingest import (
+    INGEST_CHUNK,
+    INGEST_JOB,
+    REPORTING_QUEUE,
+    ingest_job_id,
+)
 from shared.db import SessionDep, UTCDateTime, utcnow
 from shared.errors import Forbidden
 
@@ -154,14 +160,64 @@ async def read_feed(
     ]
 
 
+async def last_position(engine: AsyncEngine, counter: type[OutboxCounterBase]) -> int:
+    """The highest feed position handed out so far."""
+    async with AsyncSession(engine) as session:
+        position = await session.scalar(
+            select(col(counter.last_position)).where(col(counter.id) == 1)
+        )
+    return position or 0
+
+
+async def send_to_reporting(
+    runtime: Runtime,
+    model: type[OutboxEventBase],
+    *,
+    source: str,
+    after: int,
+) -> int:
+    """Enqueue the events sequenced after ``after`` on reporting's queue, in
+    chunks with ids that a repeated publish cannot queue twice. Returns how
+    many events were sent."""
+    sent = 0
+    while True:
+        async with AsyncSession(runtime.engine) as session:
+            events = await read_feed(
+                session, model, source=source, after=after, limit=INGEST_CHUNK
+            )
+        if not events:
+            return sent
+        first, last = events[0].position, events[-1].position
+        await runtime.queue.enqueue(
+            INGEST_JOB,
+            job_id=ingest_job_id(source, first, last),
+            queue_name=REPORTING_QUEUE,
+            source=source,
+            events=[e.model_dump(mode="json") for e in events],
+        )
+        sent += len(events)
+        if len(events) < INGEST_CHUNK:
+            return sent
+        after = last
+
+
 def make_publish_job(
     model: type[OutboxEventBase], counter: type[OutboxCounterBase]
 ) -> Callable[..., Coroutine[Any, Any, int]]:
     """The service's ``publish_outbox`` job (enqueued by that name)."""
 
     async def publish_outbox(ctx: dict[str, Any]) -> int:
-        """Sequence every committed event that has no feed position yet."""
-        return await sequence_pending_events(ctx["runtime"].engine, model, counter)
+        """Sequence every committed event that has no feed position yet, then
+        send what was sequenced to reporting's queue (the fast path; the
+        change feed stays the source of truth)."""
+        runtime: Runtime = ctx["runtime"]
+        before = await last_position(runtime.engine, counter)
+        sequenced = await sequence_pending_events(runtime.engine, model, counter)
+        if sequenced and runtime.settings.publish_to_reporting:
+            await send_to_reporting(
+                runtime, model, source=runtime.settings.service_name, after=before
+            )
+        return sequenced
 
     publish_outbox.__qualname__ = "publish_outbox"  # arq registers by qualname
     return publish_outbox

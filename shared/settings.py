@@ -80,6 +80,12 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=2_000_000, description="Largest accepted request body."
     )
+    publish_to_reporting: bool = Field(
+        default=True,
+        description="After sequencing the outbox, also send the new events to "
+        "the reporting queue (the fast path). Off: reporting still pulls the "
+        "change feed.",
+    )
 
     def __init__(self, **values: Any) -> None:
         for name in PLATFORM_FIELDS:

@@ -3,24 +3,27 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import uuid
 from typing import Any
 
+from arq.jobs import JobDef
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
-from services.beneficiary.db import OutboxEvent
+from services.beneficiary.db import OutboxCounter, OutboxEvent
+from services.beneficiary.outbox.jobs import publish_outbox
 from services.beneficiary.worker import make_worker
 from shared.auth import Role
-from shared.contracts.events import EventFeedPage
+from shared.contracts.events import EventEnvelope, EventFeedPage
+from shared.contracts.ingest import INGEST_JOB, REPORTING_QUEUE
+from shared.queue import ArqQueue
 from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
 
 
 def raw_event(org_id: str, n: int) -> OutboxEvent:
-    import uuid
-
     return OutboxEvent(
         type="test.event",
         organisation_id=uuid.UUID(org_id),
@@ -212,3 +215,72 @@ class TestPublishJob:
             )
         assert None not in positions
         assert sorted(positions) == list(range(1, len(positions) + 1))  # type: ignore[type-var]
+
+
+async def reporting_jobs(app: FastAPI) -> list[JobDef]:
+    queue = app.state.runtime.queue
+    assert isinstance(queue, ArqQueue)
+    jobs: list[JobDef] = await queue.pool.queued_jobs(queue_name=REPORTING_QUEUE)
+    return sorted(jobs, key=lambda job: job.kwargs["events"][0]["position"])
+
+
+class TestFastPathToReporting:
+    async def test_published_events_wait_on_the_reporting_queue_without_pii(
+        self, app: FastAPI, alice: Caller, redis: Redis
+    ) -> None:
+        b = await make_beneficiary(
+            alice, full_name="Secret Name", phone="0770 111 9999"
+        )
+        worker = make_worker(app.state.runtime, burst=True)
+        try:
+            await worker.main()
+        finally:
+            await worker.close()
+        assert worker.jobs_failed == 0
+        [job] = await reporting_jobs(app)
+        assert job.function == INGEST_JOB
+        assert job.kwargs["source"] == "beneficiary"
+        events = [EventEnvelope.model_validate(e) for e in job.kwargs["events"]]
+        registered = [e for e in events if e.type == "beneficiary.registered"]
+        assert [e.entity_id for e in registered] == [uuid.UUID(b["id"])]
+        assert registered[0].source == "beneficiary"
+        assert [e.position for e in events] == list(range(1, len(events) + 1))
+        assert job.job_id == f"ingest:beneficiary:1-{len(events)}"
+        stored = await redis.get(f"arq:job:{job.job_id}")
+        assert stored is not None
+        for secret in (b"Secret Name", b"0770 111 9999", b"111 9999", b"1990-04-01"):
+            assert secret not in stored
+        assert await publish_outbox({"runtime": app.state.runtime}) == 0
+        assert len(await reporting_jobs(app)) == 1  # nothing new, nothing sent
+
+    async def test_chunks_of_a_thousand_that_a_repeat_does_not_duplicate(
+        self, app: FastAPI, engine: AsyncEngine, alice: Caller
+    ) -> None:
+        async with AsyncSession(engine) as session, session.begin():
+            session.add_all(raw_event(alice.org.id, n) for n in range(2500))
+        assert await publish_outbox({"runtime": app.state.runtime}) == 2500
+        jobs = await reporting_jobs(app)
+        assert [job.job_id for job in jobs] == [
+            "ingest:beneficiary:1-1000",
+            "ingest:beneficiary:1001-2000",
+            "ingest:beneficiary:2001-2500",
+        ]
+        assert [len(job.kwargs["events"]) for job in jobs] == [1000, 1000, 500]
+        async with AsyncSession(engine) as session, session.begin():
+            await session.execute(update(OutboxEvent).values(position=None))
+            await session.execute(update(OutboxCounter).values(last_position=0))
+        assert await publish_outbox({"runtime": app.state.runtime}) == 2500
+        assert len(await reporting_jobs(app)) == 3  # the same chunk ids
+
+    async def test_the_setting_turns_the_fast_path_off(
+        self, app: FastAPI, engine: AsyncEngine, alice: Caller
+    ) -> None:
+        settings = app.state.runtime.settings
+        settings.publish_to_reporting = False
+        try:
+            async with AsyncSession(engine) as session, session.begin():
+                session.add(raw_event(alice.org.id, 1))
+            assert await publish_outbox({"runtime": app.state.runtime}) == 1
+        finally:
+            settings.publish_to_reporting = True
+        assert await reporting_jobs(app) == []

@@ -31,3 +31,12 @@ def test_embedded_default_is_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
     assert BeneficiarySettings().resolved_database_url == (
         "sqlite+aiosqlite:///data/beneficiary.db"
     )
+
+
+def test_the_fast_path_to_reporting_is_on_unless_turned_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("BENEFICIARY_PUBLISH_TO_REPORTING", raising=False)
+    assert BeneficiarySettings().publish_to_reporting is True
+    monkeypatch.setenv("BENEFICIARY_PUBLISH_TO_REPORTING", "false")
+    assert BeneficiarySettings().publish_to_reporting is False
