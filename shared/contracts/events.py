@@ -140,7 +140,7 @@ class AnonymousServiceFacts(_Facts):
 
 
 class CaseFacts(_Facts):
-    """case.opened / case.updated / case.status_changed: no notes, no names."""
+    """case.opened / case.status_changed: no notes, no names."""
 
     case_id: uuid.UUID
     beneficiary_id: uuid.UUID
