@@ -265,3 +265,36 @@ async def test_roles_are_enforced(issue: Any, orgs: dict[str, Any]) -> None:
         "/v1/locations", {"name": "Test site", "level": "governorate"}
     )
     assert r.status_code == 403
+
+
+async def test_machine_accounts_read_the_directory_only(
+    issue: Any, orgs: dict[str, Any]
+) -> None:
+    """Reporting refreshes its location and organisation dimensions with a
+    machine token; that token reads nothing else and writes nothing."""
+    machine = issue(orgs["a"], Role.service, subject="reporting-service")
+    locations = await machine.get("/v1/locations")
+    assert locations.status_code == 200
+    assert locations.json()
+    assert {"id", "name", "level", "site_type", "pcode", "parent_id"} <= set(
+        locations.json()[0]
+    )
+    organisations = await machine.get("/v1/organisations")
+    assert organisations.status_code == 200
+    partner = next(o for o in organisations.json() if o["id"] == orgs["partner"].id)
+    assert (partner["type"], partner["lead_organisation_id"]) == (
+        "cso",
+        orgs["a"].id,
+    )
+    assert {o["id"] for o in organisations.json()} >= {
+        orgs["a"].id,
+        orgs["b"].id,
+    }
+    assert (await machine.get("/v1/beneficiaries")).status_code == 403
+    assert (await machine.get("/v1/service-records")).status_code == 403
+    r = await machine.post("/v1/organisations", {"name": "Rogue", "type": "cso"})
+    assert r.status_code == 403
+    r = await machine.post(
+        "/v1/locations", {"name": "Test site", "level": "governorate"}
+    )
+    assert r.status_code == 403
