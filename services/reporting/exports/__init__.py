@@ -1,0 +1,43 @@
+"""Indicator exports: streaming writers for JSON, CSV, HXL, XLSX, DHIS2 and ADX."""
+
+from services.reporting.exports.formats import (
+    ADX_NAMESPACE,
+    ADX_SCHEMA,
+    CONTENT_TYPES,
+    PROGRAMME_ORG_UNIT,
+    WRITERS,
+    CategoryMapping,
+    ExportRow,
+    IndicatorMapping,
+    NothingToExport,
+    Writer,
+    adx_period,
+    dhis2_period,
+    write_adx,
+    write_csv,
+    write_dhis2_json,
+    write_hxl_csv,
+    write_json,
+    write_xlsx,
+)
+
+__all__ = [
+    "ADX_NAMESPACE",
+    "ADX_SCHEMA",
+    "CONTENT_TYPES",
+    "PROGRAMME_ORG_UNIT",
+    "WRITERS",
+    "CategoryMapping",
+    "ExportRow",
+    "IndicatorMapping",
+    "NothingToExport",
+    "Writer",
+    "adx_period",
+    "dhis2_period",
+    "write_adx",
+    "write_csv",
+    "write_dhis2_json",
+    "write_hxl_csv",
+    "write_json",
+    "write_xlsx",
+]
