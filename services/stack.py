@@ -26,6 +26,8 @@ from services import demo
 from services.beneficiary.app import create_app as create_beneficiary
 from services.beneficiary.worker import make_worker as beneficiary_worker
 from services.reporting.app import create_app as create_reporting
+from services.reporting.settings import ReportingSettings
+from services.reporting.worker import make_worker as reporting_worker
 from services.training.app import create_app as create_training
 from services.training.settings import TrainingSettings
 from services.training.worker import make_worker as training_worker
@@ -33,14 +35,18 @@ from shared.queue import ArqQueue
 from shared.settings import ServiceSettings
 
 SERVICES = ("beneficiary", "training", "reporting")
-WORKERS = {"beneficiary": beneficiary_worker, "training": training_worker}
+WORKERS = {
+    "beneficiary": beneficiary_worker,
+    "training": training_worker,
+    "reporting": reporting_worker,
+}
 
 
 def create_stack(*, base_url: str, load_demo: bool = True) -> Starlette:
     apps: dict[str, FastAPI] = {
         "beneficiary": create_beneficiary(),
         "training": create_training(_training_settings(base_url)),
-        "reporting": create_reporting(),
+        "reporting": create_reporting(_reporting_settings(base_url)),
     }
 
     @asynccontextmanager
@@ -76,6 +82,16 @@ def _training_settings(base_url: str) -> TrainingSettings:
     if os.environ.get("TRAINING_BENEFICIARY_URL"):
         return TrainingSettings()
     return TrainingSettings(beneficiary_url=f"{base_url}/beneficiary")
+
+
+def _reporting_settings(base_url: str) -> ReportingSettings:
+    """Reporting pulls this stack's producers unless told otherwise."""
+    settings = ReportingSettings()
+    if not os.environ.get("REPORTING_BENEFICIARY_URL"):
+        settings.beneficiary_url = f"{base_url}/beneficiary"
+    if not os.environ.get("REPORTING_TRAINING_URL"):
+        settings.training_url = f"{base_url}/training"
+    return settings
 
 
 async def _stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:

@@ -30,8 +30,10 @@ class ReportingSettings(ServiceSettings):
         "`service`) at the producers. Unset: signed with the local key "
         "(embedded default).",
     )
-    pull_interval_seconds: float = Field(
-        default=5.0, gt=0, description="How often the change feeds are pulled."
+    pull_feeds: bool = Field(
+        default=True,
+        description="Pull the producers' change feeds (the repair path). Off "
+        "only to test the queue's fast path alone.",
     )
     suppression_threshold: int = Field(
         default=5,

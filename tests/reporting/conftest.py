@@ -86,7 +86,9 @@ async def clean_reporting_tables(request: pytest.FixtureRequest) -> AsyncIterato
     tables = [t.name for t in metadata.sorted_tables]
     async with reporting.state.engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
-        await connection.execute(text("INSERT INTO ingest_counter (id, seq) VALUES (1, 0)"))
+        await connection.execute(
+            text("INSERT INTO ingest_counter (id, seq) VALUES (1, 0)")
+        )
     reporting.state.fact_store = None
 
 

@@ -11,7 +11,11 @@ from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
 
 
 async def test_services_and_people_reach_indicators(
-    alice: Caller, issue: Any, orgs: Any, reporting_client: httpx.AsyncClient, catch_up: Any
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
 ) -> None:
     one = await make_beneficiary(alice, sex="female")
     two = await make_beneficiary(alice, sex="male")

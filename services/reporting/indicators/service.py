@@ -160,7 +160,7 @@ async def answer(
         cell = _cell(list(by), key, raw, key in hidden)
         if ALL in key and key != tuple(ALL for _ in by):
             margins.append(cell)
-        elif ALL not in key:
+        elif ALL not in key and by:
             cells.append(cell)
     total_key = tuple(ALL for _ in by)
     return IndicatorValues(

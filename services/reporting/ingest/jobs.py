@@ -88,6 +88,8 @@ def _token(settings: ReportingSettings) -> str:
 
 
 def sources(settings: ReportingSettings) -> dict[str, str]:
+    if not settings.pull_feeds:
+        return {}
     found = {
         "beneficiary": settings.beneficiary_url,
         "training": settings.training_url,

@@ -1,0 +1,36 @@
+"""Reading indicators in tests, as an M&E officer of an organisation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.beneficiary.conftest import Caller
+
+
+async def values(
+    client: httpx.AsyncClient,
+    reader: Caller,
+    indicator: str,
+    start: str = "2020-01-01",
+    end: str = "2030-12-31",
+    **params: Any,
+) -> dict[str, Any]:
+    r = await client.get(
+        f"/v1/indicators/{indicator}/values",
+        params={"start": start, "end": end, **params},
+        headers=reader.headers(),
+    )
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def by_value(body: dict[str, Any]) -> dict[Any, Any]:
+    """Cells keyed by their dim value (one dim) or tuple of values."""
+    out = {}
+    for cell in body["cells"]:
+        key = tuple(cell["dims"][d] for d in body["disaggregations"])
+        out[key[0] if len(key) == 1 else key] = cell["value"]
+    return out
