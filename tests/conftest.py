@@ -23,12 +23,17 @@ ADMIN_URL = os.environ.get(
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 
+DB_SUFFIX = os.environ.get("TEST_DB_SUFFIX", "")
+"""Appended to every test database's name, so two suites can run at once."""
+
+
 def database_url(name: str) -> str:
     return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
 
 async def recreate_database(name: str) -> str:
     """Drop and create a PostgreSQL database; fail loudly when there is no server."""
+    name += DB_SUFFIX
     url = make_url(ADMIN_URL)
     try:
         connection = await asyncpg.connect(
