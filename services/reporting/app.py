@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.reporting.access.router import router as api_keys_router
+from services.reporting.dashboard.router import router as dashboard_router
 from services.reporting.exports.router import router as exports_router
 from services.reporting.indicators.router import router as indicators_router
 from services.reporting.migrations.runner import MIGRATIONS
@@ -30,6 +31,7 @@ def create_app(
             overview_router,
             exports_router,
             api_keys_router,
+            dashboard_router,
         ],
         job_functions=JOB_FUNCTIONS,
         periodic=PERIODIC_JOBS,

@@ -33,7 +33,7 @@ def make_worker(
         ],
         cron_jobs=[
             cron(
-                pull_feeds,  # type: ignore[arg-type]
+                pull_feeds,
                 second=set(range(0, 60, int(PULL_SECONDS))),
                 unique=True,
                 keep_result=0,

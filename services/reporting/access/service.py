@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.reporting.access.models import ApiKey
 from services.reporting.engine.query import Scope
@@ -119,19 +121,19 @@ async def current_caller(request: Request) -> Caller:
     if not secret:
         return caller_from_principal(await current_principal(request))
     runtime: Runtime = request.app.state.runtime
-    async with AsyncSession(runtime.engine, expire_on_commit=False) as session:
-        async with session.begin():
-            from sqlalchemy import select
-
-            key = (
-                await session.execute(
-                    select(ApiKey).where(ApiKey.secret_hash == hash_secret(secret))  # type: ignore[arg-type]
-                )
-            ).scalar_one_or_none()
-            if key is None or key.revoked_at is not None:
-                raise Unauthorized("This API key is not valid (unknown or revoked).")
-            await LIMITER.hit(runtime, str(key.id), key.rate_per_minute)
-            key.last_used_at = utcnow()
+    async with (
+        AsyncSession(runtime.engine, expire_on_commit=False) as session,
+        session.begin(),
+    ):
+        key = (
+            await session.execute(
+                select(ApiKey).where(col(ApiKey.secret_hash) == hash_secret(secret))
+            )
+        ).scalar_one_or_none()
+        if key is None or key.revoked_at is not None:
+            raise Unauthorized("This API key is not valid (unknown or revoked).")
+        await LIMITER.hit(runtime, str(key.id), key.rate_per_minute)
+        key.last_used_at = utcnow()
     return Caller(
         organisation_id=key.organisation_id,
         scope=Scope(organisations=frozenset({key.organisation_id})),

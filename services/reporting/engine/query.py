@@ -9,7 +9,7 @@ its period, fixed filters, the caller's filters and the caller's scope.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -60,17 +60,14 @@ class AgeBands:
             if part.endswith("+"):
                 bounds.append((int(part[:-1]), None))
             else:
-                low, high = part.split("-")
-                bounds.append((int(low), int(high)))
-        expected = 0
+                first, last = part.split("-")
+                bounds.append((int(first), int(last)))
+        expected: int | None = 0
         for low, high in bounds:
             if low != expected:
                 raise ValueError(f"age bands must be contiguous from 0: {text!r}")
-            if high is None:
-                expected = -1
-            else:
-                expected = high + 1
-        if expected != -1:
+            expected = None if high is None else high + 1
+        if expected is not None:
             raise ValueError(f"the last age band must be open, like 60+: {text!r}")
         return cls(tuple(bounds))
 
@@ -114,7 +111,7 @@ class Query:
     start: date
     end: date
     by: Sequence[str] = ()
-    filters: dict[str, Sequence[str]] = field(default_factory=dict)
+    filters: Mapping[str, Sequence[str]] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
     scope: Scope = field(default_factory=Scope)
 
@@ -195,7 +192,7 @@ class Evaluator:
         if name == "age_group":
             birth = people.col("birth_year")[safe] if people.size else np.zeros(0)
             ages = np.where((person >= 0) & (birth > 0), end.year - birth, -1)
-            codes = self.bands.band(ages)
+            banded = self.bands.band(ages)
             if frame is not None:  # anonymous lines carry their own group
                 anonymous = frame.col("anonymous")
                 own = np.array(
@@ -208,17 +205,17 @@ class Evaluator:
                 )
                 raw = frame.col("age_group").astype(np.int64)
                 mapped = own[np.where(raw < 0, len(own) - 1, raw)]
-                codes = np.where(anonymous, mapped, codes)
-            return _from_codes(codes, self.bands.labels)
+                banded = np.where(anonymous, mapped, banded)
+            return _from_codes(banded, self.bands.labels)
         column = {"sex": "sex", "disability": "disability"}.get(name, name)
         labels = ENUM_LABELS.get(name)
         base = _encode(people, column, labels)
-        codes = base.codes[safe] if people.size else np.zeros(len(person), np.int64)
+        found = base.codes[safe] if people.size else np.zeros(len(person), np.int64)
         unknown = base.labels.index(UNKNOWN)
-        codes = np.where(person >= 0, codes, unknown)
+        codes: IntArray = np.where(person >= 0, found, unknown)
         if frame is not None and name in ("sex", "disability"):
-            own = _encode(frame, name, base.labels)
-            codes = np.where(frame.col("anonymous"), own.codes, codes)
+            lines = _encode(frame, name, base.labels)
+            codes = np.where(frame.col("anonymous"), lines.codes, codes)
         return Dim(codes, base.labels)
 
     def _place_dim(self, frame: Frame, column: str, level: str) -> Dim:
@@ -436,7 +433,8 @@ class Evaluator:
         if groups * people <= MATRIX_LIMIT:
             seen = np.zeros((groups, people), bool)
             seen[group, who] = True
-            return seen.sum(axis=1).astype(np.float64)
+            counted: NDArray[np.float64] = seen.sum(axis=1).astype(np.float64)
+            return counted
         pairs = np.unique(group * people + who)
         return np.bincount(pairs // people, minlength=groups).astype(np.float64)
 
@@ -555,7 +553,7 @@ def _improved_share(
     baseline: dict[tuple[int, str], tuple[int, float]] = {}
     latest: dict[tuple[int, str], tuple[int, float, int]] = {}
     end = day_number(q.end)
-    for row in np.flatnonzero(rows_all & (days <= end)):
+    for row in np.flatnonzero(rows_all & (days <= end)).tolist():
         instrument = instruments[frame.col("instrument")[row]]
         rule = rules.get(instrument)
         if rule is None:
@@ -571,7 +569,7 @@ def _improved_share(
         elif mask[row] and (key not in latest or day > latest[key][0]):
             latest[key] = (day, float(value), int(row))
     improved: dict[int, bool] = {}
-    where: dict[int, int] = {}
+    where: dict[int, tuple[int, int]] = {}
     for key, (day, value, row) in latest.items():
         base = baseline.get(key)
         if base is None or base[0] > day:
@@ -581,10 +579,11 @@ def _improved_share(
         gain = -change if rule.get("better", "lower") == "lower" else change
         case = key[0]
         improved[case] = improved.get(case, False) or gain >= float(rule["threshold"])
-        where.setdefault(case, row)
+        if case not in where or day > where[case][0]:
+            where[case] = (day, row)  # grouped by its latest follow-up
     numerator, denominator = _zeros(groups), _zeros(groups)
     for case, better in improved.items():
-        g = group[index_of_row[where[case]]]
+        g = group[index_of_row[where[case][1]]]
         denominator[g] += 1
         numerator[g] += better
     return numerator, denominator
@@ -616,19 +615,23 @@ def _supervision_per_provider_month(
 
 
 def _alive(frame: Frame) -> Mask:
-    return frame.col("alive")
+    alive: Mask = frame.col("alive")
+    return alive
 
 
 def _registered_person(frame: Frame) -> Mask:
-    return (frame.col("position") > 0) & ~frame.col("erased")
+    real: Mask = (frame.col("position") > 0) & ~frame.col("erased")
+    return real
 
 
 def _present(frame: Frame) -> Mask:
-    return frame.col("present")
+    present: Mask = frame.col("present")
+    return present
 
 
 def _certified(frame: Frame) -> Mask:
-    return frame.col("certified")
+    certified: Mask = frame.col("certified")
+    return certified
 
 
 FACT_FRAMES = {

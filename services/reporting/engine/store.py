@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Table as CoreTable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
 
 from services.reporting.facts.models import (
     AssessmentFact,
@@ -269,7 +270,7 @@ class FactStore:
 
     async def refresh(self) -> None:
         async with self.engine.connect() as conn:
-            head = (await conn.execute(select(IngestCounter.seq))).scalar() or 0  # type: ignore[call-overload]
+            head = (await conn.execute(select(col(IngestCounter.seq)))).scalar() or 0
         if head <= self.seq:
             return
         async with self._lock:
@@ -291,11 +292,11 @@ class FactStore:
 
     async def _load_places(self, conn: Any) -> None:
         places = Places()
-        for row in await conn.execute(select(LocationDim)):  # type: ignore[call-overload]
+        for row in await conn.execute(select(LocationDim)):
             places.names[row.id] = row.name
             places.pcodes[row.id] = row.pcode
             places.level[row.id] = row.level
             places.parent[row.id] = row.parent_id
-        for row in await conn.execute(select(OrganisationDim)):  # type: ignore[call-overload]
+        for row in await conn.execute(select(OrganisationDim)):
             places.organisations[row.id] = row.name
         self.places = places

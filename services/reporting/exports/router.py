@@ -11,7 +11,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlmodel import col
 
 from services.reporting.access.service import CallerDep
 from services.reporting.exports.formats import CONTENT_TYPES, WRITERS
@@ -172,15 +173,15 @@ async def indicator_feed(
         indicator.disaggregations,
     )
     async with session.begin():
-        head = (await session.execute(select(IngestCounter.seq))).scalar() or 0  # type: ignore[call-overload]
+        head = (await session.execute(select(col(IngestCounter.seq)))).scalar() or 0
         if since > head:
             raise BadRequest("This cursor is ahead of the feed; start from 0.")
         changed = sorted(
             m
             for (m,) in await session.execute(
-                select(TouchedPeriod.month)
-                .where(TouchedPeriod.seq > since, TouchedPeriod.seq <= head)  # type: ignore[arg-type]
-                .group_by(TouchedPeriod.month)
+                select(col(TouchedPeriod.month))
+                .where(col(TouchedPeriod.seq) > since, col(TouchedPeriod.seq) <= head)
+                .group_by(col(TouchedPeriod.month))
             )
         )
     periods = [p for m in changed for p in months(m, _month_end(m))]
@@ -209,6 +210,3 @@ async def indicator_feed(
 
 def _month_end(month: date) -> date:
     return list(months(month, date(month.year + 1, 1, 1)))[0][1]
-
-
-_ = func

@@ -382,6 +382,11 @@ def collect(events: Iterable[EventEnvelope]) -> Batch:
     return batch
 
 
+def _dialect(session: AsyncSession) -> str:
+    assert session.bind is not None
+    return session.bind.dialect.name
+
+
 def _insert(dialect: str, table: CoreTable) -> Any:
     return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
@@ -399,7 +404,7 @@ async def _upsert(
     if not rows:
         return
     table: CoreTable = model.__table__
-    dialect = session.bind.dialect.name
+    dialect = _dialect(session)
     statement = _insert(dialect, table)
     columns = [c for c in rows[0] if c not in keys]
     statement = statement.on_conflict_do_update(
@@ -419,7 +424,7 @@ async def _beneficiary_keys(
         return {}
     table: CoreTable = BeneficiaryFact.__table__  # type: ignore[attr-defined]
     await session.execute(
-        insert_ignore(session.bind.dialect.name, table),
+        insert_ignore(_dialect(session), table),
         [{"beneficiary_id": i, "seq": seq, "position": 0} for i in ids],
     )
     found = await session.execute(
@@ -446,11 +451,12 @@ async def _old_months(
 async def bump_seq(session: AsyncSession) -> int:
     """Take the next ingestion ``seq``, holding the counter's row lock until
     the caller's transaction ends."""
+    counter = IngestCounter.__table__  # type: ignore[attr-defined]
     bumped = await session.execute(
-        update(IngestCounter)
-        .where(IngestCounter.id == 1)  # type: ignore[arg-type]
-        .values(seq=IngestCounter.seq + 1)
-        .returning(IngestCounter.seq)
+        update(counter)
+        .where(counter.c.id == 1)
+        .values(seq=counter.c.seq + 1)
+        .returning(counter.c.seq)
     )
     return int(bumped.scalar_one())
 
@@ -485,7 +491,7 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
         )
         erased_keys = select(ben.c.key).where(ben.c.beneficiary_id.in_(erased))
         for model in (ServiceFact, ReferralFact, CaseFact, AssessmentFact):
-            table = model.__table__
+            table = model.__table__  # type: ignore[union-attr]
             await session.execute(
                 update(table)
                 .where(table.c.beneficiary_key.in_(erased_keys))
@@ -539,7 +545,7 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
         await _upsert(session, model, rows, keys=natural, seq=seq)
     if batch.months:
         await session.execute(
-            insert_ignore(session.bind.dialect.name, TouchedPeriod.__table__),  # type: ignore[attr-defined]
+            insert_ignore(_dialect(session), TouchedPeriod.__table__),  # type: ignore[attr-defined]
             [{"seq": seq, "month": m} for m in sorted(batch.months)],
         )
     return seq

@@ -138,10 +138,18 @@ async def refresh_dimensions(runtime: Runtime, url: str) -> None:
         }
         for item in locations.json():
             location_id = uuid.UUID(item["id"])
-            row = known.get(location_id) or LocationDim(id=location_id)
-            row.name, row.pcode = item["name"], item.get("pcode")
-            row.level = item["level"]
-            row.parent_id = uuid.UUID(item["parent_id"]) if item["parent_id"] else None
+            parent = uuid.UUID(item["parent_id"]) if item["parent_id"] else None
+            row = known.get(location_id)
+            if row is None:
+                row = LocationDim(
+                    id=location_id, name=item["name"], level=item["level"]
+                )
+            row.name, row.pcode, row.level = (
+                item["name"],
+                item.get("pcode"),
+                item["level"],
+            )
+            row.parent_id = parent
             session.add(row)
         orgs = {
             row.id: row
@@ -149,7 +157,9 @@ async def refresh_dimensions(runtime: Runtime, url: str) -> None:
         }
         for item in organisations.json():
             organisation_id = uuid.UUID(item["id"])
-            org = orgs.get(organisation_id) or OrganisationDim(id=organisation_id)
+            org = orgs.get(organisation_id) or OrganisationDim(
+                id=organisation_id, name=item["name"]
+            )
             org.name = item["name"]
             session.add(org)
         await bump_seq(session)  # query caches reload the dimensions
