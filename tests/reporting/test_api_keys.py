@@ -1,0 +1,111 @@
+"""Integrator API keys: issued by a programme manager, scoped, revocable,
+rate limited, never stored or shown again in clear."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from shared.auth import Role
+from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+
+PERIOD = {"start": "2026-01-01", "end": "2026-12-31"}
+
+
+async def test_a_key_reads_its_organisations_indicators_suppressed(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+) -> None:
+    manager = issue(orgs["a"], Role.programme_manager)
+    r = await reporting_client.post(
+        "/v1/api-keys",
+        json={"name": "MoH DHIS2", "indicators": ["people_reached"]},
+        headers=manager.headers(),
+    )
+    assert r.status_code == 201, r.text
+    issued = r.json()
+    secret = issued["key"]
+    for _ in range(3):
+        person = await make_beneficiary(alice)
+        await record_service(alice, person["id"])
+    await catch_up()
+    key = {"X-API-Key": secret}
+    r = await reporting_client.get(
+        "/v1/indicators/people_reached/values", params=PERIOD, headers=key
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["suppression_threshold"] == 5
+    assert body["total"]["suppressed"] and body["total"]["value"] is None  # 3 < 5
+    r = await reporting_client.get(
+        "/v1/indicators/services_delivered/values", params=PERIOD, headers=key
+    )
+    assert r.status_code == 403  # not scoped to it
+    r = await reporting_client.get("/v1/indicators", headers=key)
+    assert [i["id"] for i in r.json()] == ["people_reached"]
+
+    async with reporting_app.state.engine.connect() as conn:
+        stored = (await conn.execute(text("SELECT secret_hash FROM api_key"))).all()
+    assert secret not in str(stored)
+    listed = await reporting_client.get("/v1/api-keys", headers=manager.headers())
+    assert secret not in listed.text
+    assert [k["name"] for k in listed.json()] == ["MoH DHIS2"]
+
+    other = issue(orgs["b"], Role.programme_manager)
+    r = await reporting_client.delete(
+        f"/v1/api-keys/{issued['id']}", headers=other.headers()
+    )
+    assert r.status_code == 404
+    r = await reporting_client.delete(
+        f"/v1/api-keys/{issued['id']}", headers=manager.headers()
+    )
+    assert r.status_code == 200
+    assert r.json()["revoked_at"] is not None
+    r = await reporting_client.get(
+        "/v1/indicators/people_reached/values", params=PERIOD, headers=key
+    )
+    assert r.status_code == 401
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_keys_are_rate_limited_and_only_managers_issue_them(
+    issue: Any, orgs: Any, reporting_client: httpx.AsyncClient
+) -> None:
+    worker = issue(orgs["a"], Role.case_worker)
+    r = await reporting_client.post(
+        "/v1/api-keys", json={"name": "x"}, headers=worker.headers()
+    )
+    assert r.status_code == 403
+    manager = issue(orgs["a"], Role.programme_manager)
+    r = await reporting_client.post(
+        "/v1/api-keys",
+        json={"name": "x", "indicators": ["no_such_thing"]},
+        headers=manager.headers(),
+    )
+    assert r.status_code == 422
+    r = await reporting_client.post(
+        "/v1/api-keys",
+        json={"name": "slow", "rate_per_minute": 3},
+        headers=manager.headers(),
+    )
+    key = {"X-API-Key": r.json()["key"]}
+    answers = [
+        (await reporting_client.get("/v1/indicators", headers=key)).status_code
+        for _ in range(5)
+    ]
+    assert answers[:3] == [200, 200, 200]
+    assert 429 in answers[3:]
+    r = await reporting_client.get("/v1/indicators", headers=key)
+    assert r.status_code == 429
+    assert int(r.headers["Retry-After"]) >= 1
+    r = await reporting_client.get(
+        "/v1/indicators", headers={"X-API-Key": "mhpss_forged"}
+    )
+    assert r.status_code == 401

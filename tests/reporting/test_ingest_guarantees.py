@@ -1,0 +1,90 @@
+"""Ingestion is idempotent and order-tolerant: the same events applied
+many times, in any order, leave the same facts; the schema is migrated from
+empty and matches the models."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+
+from services.beneficiary.outbox.jobs import publish_outbox
+from services.reporting.db import metadata
+from services.reporting.ingest.jobs import ingest
+from services.reporting.migrations.runner import MIGRATIONS
+from shared.auth import Role
+from shared.contracts.events import EventFeedPage
+from shared.db import make_engine
+from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+from tests.conftest import recreate_database
+from tests.reporting.helpers import by_value, values
+
+
+async def test_the_same_events_count_once_in_any_order(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+) -> None:
+    people = [await make_beneficiary(alice, sex=s) for s in ("female", "male", "male")]
+    for i, person in enumerate(people):
+        record = await record_service(
+            alice, person["id"], service_date=f"2026-02-0{i + 1}"
+        )
+    await alice.post(
+        f"/v1/service-records/{record['id']}/void", {"reason": "wrong person"}
+    )
+    await publish_outbox({"runtime": app.state.runtime})
+    feed = await issue(orgs["a"], Role.me_officer).get(
+        "/v1/events", params={"limit": 5000}
+    )
+    events = EventFeedPage.model_validate(feed.json()).events
+    runtime = reporting_app.state.runtime
+    shuffled = list(events)
+    random.Random(7).shuffle(shuffled)
+    for batch in (events, events, list(reversed(events)), shuffled[:4], shuffled):
+        for one in batch:  # one at a time, out of order, repeated
+            await ingest(runtime, "beneficiary", [one])
+        await ingest(runtime, "beneficiary", batch)
+    reader = issue(orgs["a"], Role.me_officer)
+    reached = await values(reporting_client, reader, "people_reached", by="sex")
+    assert by_value(reached) == {"female": 1, "male": 1}
+    delivered = await values(reporting_client, reader, "services_delivered")
+    assert delivered["total"]["value"] == 2
+    registered = await values(reporting_client, reader, "new_beneficiaries")
+    assert registered["total"]["value"] == 3
+
+
+async def test_empty_postgres_upgrades_to_head_and_back() -> None:
+    engine = make_engine(await recreate_database("mhpss_test_reporting_migrations"))
+    try:
+        await MIGRATIONS.upgrade(engine)
+        async with engine.connect() as conn:
+            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        assert set(metadata.tables) <= tables
+        await MIGRATIONS.downgrade_to_base(engine)
+        async with engine.connect() as conn:
+            left = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        assert left <= {"alembic_version"}
+        await MIGRATIONS.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_schema_matches_the_models(reporting_app: FastAPI) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    def diff(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+    async with reporting_app.state.engine.connect() as conn:
+        assert await conn.run_sync(diff) == []
