@@ -1,0 +1,42 @@
+"""``/dashboard``: the programme overview as charts, for people with a token.
+
+One self-contained page (``page.html``: HTML, CSS and script inline, nothing
+fetched from elsewhere). Its script reads ``v1/overview`` by a relative URL,
+so the page works wherever the service is mounted (``/dashboard`` alone,
+``/reporting/dashboard`` in the stack), sending the token only to this
+origin as ``Authorization: Bearer``. The printable document needs the token
+too, so the page fetches it and shows it in a sandboxed ``srcdoc`` iframe
+(no scripts run in it) with a Print button.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+router = APIRouter(tags=["dashboard"])
+
+PAGE = Path(__file__).with_name("page.html")
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; "
+    "script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    # the address may carry ?token= until the script strips it
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+@cache
+def page() -> str:
+    return PAGE.read_text(encoding="utf-8")
+
+
+@router.get("/dashboard", include_in_schema=False)
+async def dashboard() -> HTMLResponse:
+    return HTMLResponse(page(), headers=HEADERS)

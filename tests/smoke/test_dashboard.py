@@ -1,0 +1,334 @@
+"""The dashboard as a browser shows it: the embedded stack on SQLite with its
+demo data, headless Chromium, and every figure equal to what the overview API
+answers for the same period and token."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import ConsoleMessage, Error, Page, Route, sync_playwright
+
+from shared.auth import LocalSigningKey, Role
+from shared.db import utcnow
+from shared.settings import ServiceSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HEADLINES = (
+    "people_reached",
+    "services_delivered",
+    "new_beneficiaries",
+    "people_reached_anonymous",
+)
+BAR_CHARTS = {  # data-chart: (indicator, disaggregation)
+    "iasc": ("services_delivered", "iasc_layer"),
+    "delivery": ("services_delivered", "delivered_through"),
+    "activities": ("services_delivered", "activity"),
+    "governorates": ("people_reached", "governorate"),
+    "training": ("people_trained", "audience"),
+}
+INGEST_TIMEOUT = 60.0
+
+
+@dataclass
+class Stack:
+    base: str
+    data_dir: Path
+    tokens: dict[str, str]
+    organisations: dict[str, str]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith(("DATABASE_URL", "REDIS_URL", "JWKS_URL"))
+    }
+    data_dir = tmp_path / "data"
+    env["DATA_DIR"] = str(data_dir)
+    log_path = tmp_path / "stack.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.stack", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        else:
+            raise AssertionError(log_path.read_text()[-3000:])
+        demo = json.loads((data_dir / "demo-tokens.json").read_text())
+        yield Stack(base, data_dir, demo["tokens"], demo["organisations"])
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def me_officer_token(stack: Stack) -> str:
+    """The demo's M&E officer; signed here with the stack's key while the
+    demo tokens have no such role."""
+    if "me_officer" in stack.tokens:
+        return stack.tokens["me_officer"]
+    settings = ServiceSettings(data_dir=stack.data_dir)
+    return LocalSigningKey.load_or_create(stack.data_dir).issue(
+        subject="demo-me-officer",
+        organisation_id=uuid.UUID(stack.organisations["lead"]),
+        roles=[Role.me_officer],
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        ttl=timedelta(hours=1),
+    )
+
+
+def fetch_overview(stack: Stack, token: str, start: date, end: date) -> Any:
+    response = httpx.get(
+        f"{stack.base}/reporting/v1/overview",
+        params={"start": start.isoformat(), "end": end.isoformat()},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def table(overview: Any, indicator: str, *by: str) -> Any:
+    return next(
+        t
+        for t in overview["tables"]
+        if t["values"]["indicator"] == indicator
+        and t["values"]["disaggregations"] == list(by)
+    )
+
+
+def wait_for_ingestion(stack: Stack, token: str, start: date, end: date) -> Any:
+    """The overview once reporting has the demo's people and, from its first
+    feed pull, the locations (every demo site lies in a known governorate),
+    and answers the same twice in a row."""
+    deadline = time.monotonic() + INGEST_TIMEOUT
+    previous = found = None
+    while time.monotonic() < deadline:
+        found = fetch_overview(stack, token, start, end)
+        reached = table(found, "people_reached")["values"]["total"]["value"] or 0
+        places = table(found, "people_reached", "governorate")["values"]["cells"]
+        located = all(c["dims"]["governorate"] != "unknown" for c in places)
+        if reached > 0 and located and found == previous:
+            return found
+        previous = found if reached > 0 and located else None
+        time.sleep(1)
+    pytest.fail(
+        f"reporting did not ingest the demo data within {INGEST_TIMEOUT:.0f} s; "
+        f"last overview: {json.dumps(found)[:1500]}"
+    )
+
+
+def show(page: Page, start: date, end: date, token: str | None = None) -> None:
+    if token is not None:
+        page.fill("#token", token)
+    page.fill("#start", start.isoformat())
+    page.fill("#end", end.isoformat())
+    page.click("#show")
+
+
+def wait_until_ready(page: Page, start: date, end: date) -> None:
+    page.wait_for_selector(
+        f'#results[data-state="ready"][data-start="{start}"][data-end="{end}"]'
+    )
+
+
+def assert_dashboard_matches(page: Page, overview: Any) -> None:
+    for indicator in HEADLINES:
+        total = table(overview, indicator)["values"]["total"]
+        figure = page.locator(f'[data-figure="{indicator}"]')
+        if total["suppressed"]:
+            assert figure.get_attribute("data-value") == "suppressed"
+            assert figure.text_content() == "suppressed"
+        else:
+            assert float(figure.get_attribute("data-value") or "nan") == total["value"]
+            assert figure.text_content() == f"{total['value']:,.0f}"
+    sites = page.locator('[data-figure="sites_active"]').get_attribute("data-value")
+    assert sites == str(overview["sites_active"])
+    for chart, (indicator, dim) in BAR_CHARTS.items():
+        values = table(overview, indicator, dim)["values"]
+        expected = {
+            c["dims"][dim]: "suppressed" if c["suppressed"] else c["value"]
+            for c in values["cells"]
+        }
+        bars = page.eval_on_selector_all(
+            f'[data-chart="{chart}"] [data-bar]',
+            "bars => bars.map(b => [b.dataset.key, b.dataset.value])",
+        )
+        shown = {
+            key: value if value == "suppressed" else float(value) for key, value in bars
+        }
+        if chart == "delivery":  # one split bar: only the parts it can draw
+            expected = {k: v for k, v in expected.items() if v != "suppressed" and v}
+        if chart == "activities":  # the top ten
+            assert len(shown) == min(10, len(expected)), chart
+            assert shown.items() <= expected.items(), chart
+        else:
+            assert shown == expected, chart
+        rows = page.locator(f'[data-chart="{chart}"] tbody th').all_text_contents()
+        labels = values["labels"].get(dim, {})
+        assert set(rows) >= {labels[key] for key in expected if key in labels}, chart
+    sex_age = table(overview, "people_reached", "sex", "age_group")["values"]
+    segments = page.eval_on_selector_all(
+        '[data-chart="sex-age"] [data-segment]',
+        "segments => segments.map(s => [s.dataset.segment, s.dataset.value])",
+    )
+    assert {key: float(value) for key, value in segments} == {
+        f"{c['dims']['sex']}|{c['dims']['age_group']}": c["value"]
+        for c in sex_age["cells"]
+        if not c["suppressed"] and c["value"]
+    }
+
+
+def test_dashboard_shows_the_overview(stack: Stack, tmp_path: Path) -> None:
+    today = utcnow().date()
+    start, end = today - timedelta(days=45), today  # the demo: today-30 to today-2
+    token = me_officer_token(stack)
+    overview = wait_for_ingestion(stack, token, start, end)
+    iasc = table(overview, "services_delivered", "iasc_layer")["values"]
+    assert iasc["cells"], "the demo services have IASC layers"
+    problems: list[str] = []
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            problems.append(f"console: {message.text}")
+
+    def page_error(error: Error) -> None:
+        problems.append(f"pageerror: {error}")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", console)
+            page.on("pageerror", page_error)
+            response = page.goto(f"{stack.base}/reporting/dashboard?token={token}")
+            assert response is not None
+            assert response.status == 200
+            assert response.headers["content-security-policy"].startswith(
+                "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+                "style-src 'self' 'unsafe-inline'; img-src 'self' data:"
+            )
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert "token=" not in page.url, "the token leaves the address bar"
+
+            show(page, start, end)
+            wait_until_ready(page, start, end)
+            assert_dashboard_matches(page, overview)
+            iasc_bars = page.locator('[data-chart="iasc"] [data-bar]')
+            assert iasc_bars.count() == len(iasc["cells"])
+            for figure in page.locator("figure[data-chart]").all():
+                assert figure.locator("figcaption").text_content()
+                svg = figure.locator("svg[role=img]")
+                if svg.count():
+                    assert svg.get_attribute("aria-label")
+            page.screenshot(path=tmp_path / "dashboard.png", full_page=True)
+
+            page.click("#document-button")
+            page.wait_for_selector(f'#document-panel[data-start="{start}"]')
+            document = page.frame_locator("#document-frame")
+            assert document.locator("h1").text_content() == "Programme overview"
+            period = document.locator("p").first.text_content() or ""
+            assert period.startswith(f"{start} to {end}")
+
+            auditor = stack.tokens["auditor"]
+            show(page, start, end, token=auditor)
+            page.wait_for_selector("#document-panel", state="hidden")
+            wait_until_ready(page, start, end)
+            small = fetch_overview(stack, auditor, start, end)
+            governorates = table(small, "people_reached", "governorate")["values"]
+            assert any(c["suppressed"] for c in governorates["cells"]), (
+                "the demo's small counts are suppressed for an auditor"
+            )
+            assert_dashboard_matches(page, small)
+            assert (
+                "suppressed"
+                in page.locator('[data-chart="governorates"] tbody').inner_text()
+            )
+            page.screenshot(path=tmp_path / "dashboard-suppressed.png", full_page=True)
+            assert problems == []
+
+            injected = '<img src="x" onerror="window.injected = 1">'
+
+            def inject(route: Route) -> None:
+                found = route.fetch().json()
+                iasc_table = table(found, "services_delivered", "iasc_layer")
+                names = iasc_table["values"]["labels"]["iasc_layer"]
+                names.update(dict.fromkeys(names, injected))
+                route.fulfill(json=found)
+
+            page.route("**/reporting/v1/overview?*", inject)
+            show(page, start, end, token=token)
+            wait_until_ready(page, start, end)
+            rows = page.locator('[data-chart="iasc"] tbody th').all_text_contents()
+            assert rows == [injected] * len(iasc["cells"]), "labels stay text"
+            assert page.evaluate("window.injected") is None
+            page.unroute("**/reporting/v1/overview?*")
+
+            show(page, start, end, token="not-a-token")
+            page.wait_for_selector('#results[data-state="error"]', state="attached")
+            rejected = httpx.get(
+                f"{stack.base}/reporting/v1/overview",
+                params={"start": start.isoformat(), "end": end.isoformat()},
+                headers={"Authorization": "Bearer not-a-token"},
+            )
+            assert rejected.status_code == 401
+            message = page.locator("#message")
+            assert message.is_visible()
+            assert rejected.json()["detail"] in (message.text_content() or "")
+            assert "401" in (message.text_content() or "")
+            assert page.locator("#results").is_hidden()
+            page.screenshot(path=tmp_path / "dashboard-401.png")
+            assert [p for p in problems if "status of 401" not in p] == []
+        finally:
+            browser.close()
