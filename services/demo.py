@@ -47,6 +47,10 @@ def demo_tokens(settings: ServiceSettings, orgs: dict[str, str]) -> dict[str, st
             "demo-partner-worker", orgs["partner"], Role.case_worker
         ),
         "auditor": token("demo-auditor", orgs["lead"], Role.auditor),
+        "me_officer": token("demo-me-officer", orgs["lead"], Role.me_officer),
+        "programme_manager": token(
+            "demo-programme-manager", orgs["lead"], Role.programme_manager
+        ),
         "reporting_service": token("reporting-service", orgs["lead"], Role.service),
     }
 

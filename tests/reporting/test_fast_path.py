@@ -157,7 +157,7 @@ async def test_a_killed_worker_and_a_flushed_redis_lose_nothing(
     delivered = await values(reporting_client, reader, "services_delivered")
     assert delivered["total"]["value"] == services
     reached = await values(reporting_client, reader, "people_reached", by="sex")
-    assert by_value(reached) == {sex: n for sex, n in distinct}
+    assert by_value(reached) == dict(distinct)
     by_day = await values(reporting_client, reader, "services_delivered", by="month")
     assert sum(by_value(by_day).values()) == services
     assert await _cursor(reporting_app) == await _head(engine)

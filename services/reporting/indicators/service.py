@@ -210,7 +210,7 @@ def _hidden(
         return {
             key
             for key, (_, numerator, denominator) in table.items()
-            if suppress_rate(int(numerator or 0), int(denominator or 0), threshold)
+            if _small_rate(indicator, numerator, denominator, threshold)
         }
     counts = {key: int(value or 0) for key, (value, _, _) in table.items()}
     if by:  # zeros are published too: the attacker knows them, so must we
@@ -222,6 +222,22 @@ def _hidden(
             for key in itertools.product(*axes):
                 counts.setdefault(key, 0)
     return suppress(counts, by, threshold)
+
+
+def _small_rate(
+    indicator: Indicator,
+    numerator: float | None,
+    denominator: float | None,
+    threshold: int,
+) -> bool:
+    """A rate of few people, or (for a share) one that says how few lack
+    it: 98 % of 100 tells that 2 did not improve."""
+    top, bottom = int(numerator or 0), int(denominator or 0)
+    if indicator.kind == "mean" or indicator.unit == "hours":  # not people counts
+        return bottom < threshold
+    if suppress_rate(top, bottom, threshold):
+        return True
+    return indicator.kind == "share" and 0 < bottom - top < threshold
 
 
 def _product_size(axes: list[list[str]]) -> int:
