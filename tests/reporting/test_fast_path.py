@@ -148,7 +148,8 @@ async def test_a_killed_worker_and_a_flushed_redis_lose_nothing(
             await conn.execute(
                 text(
                     "SELECT b.sex, count(DISTINCT s.beneficiary_id) "
-                    "FROM service_record s JOIN beneficiary b ON b.id = s.beneficiary_id "
+                    "FROM service_record s "
+                    "JOIN beneficiary b ON b.id = s.beneficiary_id "
                     "WHERE NOT s.voided GROUP BY b.sex"
                 )
             )
