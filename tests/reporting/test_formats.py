@@ -585,7 +585,7 @@ def many_rows(count: int) -> Iterator[ExportRow]:
 @pytest.mark.parametrize("fmt", sorted(WRITERS))
 def test_streaming_memory_stays_flat(fmt: str, tmp_path: Path) -> None:
     path = tmp_path / f"export.{CONTENT_TYPES[fmt][1]}"
-    rows = 200_000
+    rows = 30_000  # a writer that held them all would pass 3 MB
 
     with path.open("wb") as out:
         tracemalloc.start()
@@ -598,4 +598,4 @@ def test_streaming_memory_stays_flat(fmt: str, tmp_path: Path) -> None:
 
     assert count == (rows - len(range(0, rows, 7)) if fmt in {"dhis2", "adx"} else rows)
     assert path.stat().st_size > rows * 20
-    assert peak - before < 20 * 1024 * 1024
+    assert peak - before < 3 * 1024 * 1024
