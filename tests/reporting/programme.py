@@ -1,0 +1,472 @@
+"""One small MHPSS programme recorded through the producers' HTTP APIs, with
+every input fixed so that each reported figure can be worked out by hand.
+
+Org A (lead) and its implementing partner serve 12 registered people at three
+sites in two governorates (Duhok: Qadia camp and Dahuk City; Ninewa: Mosul
+City) from January to June 2026; org A also trains its staff.
+
+People (sex, birth year, marital, disability, displacement, registered, by):
+
+    p1  F 1990 married    no            idp       2026-01-05  A
+    p2  M 1985 single     yes           idp       2026-01-05  A
+    p3  F 1978 widowed    no            returnee  2026-01-12  A
+    p4  M 1995 married    no            host      2026-01-12  A
+    p5  F 1982 divorced   not_disclosed idp       2026-02-02  A
+    p6  F 2012 single     no            idp       2026-02-02  A
+    p7  M 2010 single     yes           refugee   2026-02-16  A
+    p8  F 2009 single     no            returnee  2026-03-02  A
+    p9  M 1960 widowed    yes           host      2026-03-02  A
+    p10 F 2000 married    no            idp       2025-12-15  A
+    p11 F 1993 separated  no            idp       2026-02-10  partner
+    p12 M 2011 (none)     no            returnee  2026-02-10  partner
+
+Services (activity, IASC layer, date, site, staff):
+
+    s1  p1  psychiatric_consultation  L4  2026-01-20  Qadia   staff-n
+    s2  p1  individual_counselling    L3  2026-02-20  Qadia   staff-q
+    s3  p2  individual_counselling    L3  2026-01-25  Qadia   staff-q
+    s4  p3  pm_plus_individual        L3  2026-02-25  Dahuk   staff-q
+    s5  p4  pm_plus_individual        L3  2026-03-10  Dahuk   staff-q
+    s6  p5  pm_plus_individual        L3  2026-03-12  Dahuk   staff-n
+    s7  p9  psychiatric_consultation  L4  2026-04-14  Mosul   (no staff)
+    s8  p10 referral_basic_services   L1  2026-01-08  Qadia   staff-n
+    s9  p6  pfa                       L3  2026-02-05  Qadia   staff-q
+    s10 p8  individual_counselling    L3  2026-03-05  Mosul   staff-q  VOIDED
+    s11 p11 individual_counselling    L3  2026-02-15  Mosul   staff-p  partner
+    s12 p12 pfa                       L3  2026-06-03  Mosul   staff-p  partner
+    group: recreational_activity      L2  2026-04-20  Mosul   staff-q  p6 p7 p8
+    anonymous: awareness_session      L1  2026-05-20  Dahuk   (no staff)
+               female adult 12, male under 18 7, male adult 5
+
+Referrals: p1 specialised_mental_health 01-22, p2 livelihoods 02-03,
+p4 legal 03-15, p7 livelihoods 04-22.
+
+Cases: p3 PHQ-9 18 (02-25) -> 10 (04-25); p4 PHQ-9 15 (03-10) -> 12 (05-10);
+p5 SRQ-20 11 (03-12) -> 6 (05-12).
+
+Training (org A): foundational course, sessions 02-09, 02-10, 02-11 (6 h):
+t1 (own_staff, staff-q), t2 (ngo), t3 (cso), t5 (ngo) at all three, t4
+(government) at the first only; certified 02-14: t1 t2 t3 t5. ToT course,
+sessions 03-02 and 03-03: t1 t2, certified 03-05. t6 (cso, staff-p) assessed
+at competency level 3 on 05-01. A practice group (facilitators t1 t2; clients
+p1 p2 p3) holds sessions on 03-10, 04-07, 05-05, reviewed at 90, 80 and 70.
+Supervision: 03-20 group 90 min (t1 t2), 04-17 individual 60 min (t1),
+05-15 group 120 min (t1 t2 t3).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import httpx
+
+from shared.auth import Role
+from shared.taxonomy.competency import competency_tools
+from shared.taxonomy.fidelity import checklists
+from tests.beneficiary.conftest import CONSENTS, Caller, Org, beneficiary_body
+from tests.training.test_courses_and_trainees import trainee
+
+QADIA = "Qadia camp"
+DAHUK_CITY = "Dahuk City"
+MOSUL = "Mosul City"
+CONSENTS_WITH_REFERRAL = [
+    *CONSENTS,
+    {"purpose": "referral", "granted": True, "form_version": "2024-1"},
+]
+
+
+class Person(NamedTuple):
+    sex: str
+    born: str
+    marital: str | None
+    disability: str
+    displacement: str
+    registered: str
+    site: str
+    partner: bool = False
+
+
+PEOPLE: dict[str, Person] = {
+    "p1": Person("female", "1990-04-01", "married", "no", "idp", "2026-01-05", QADIA),
+    "p2": Person("male", "1985-07-10", "single", "yes", "idp", "2026-01-05", QADIA),
+    "p3": Person("female", "1978-03-03", "widowed", "no", "returnee", "2026-01-12",
+                 DAHUK_CITY),
+    "p4": Person("male", "1995-11-20", "married", "no", "host_community",
+                 "2026-01-12", DAHUK_CITY),
+    "p5": Person("female", "1982-01-30", "divorced", "not_disclosed", "idp",
+                 "2026-02-02", DAHUK_CITY),
+    "p6": Person("female", "2012-05-01", "single", "no", "idp", "2026-02-02", QADIA),
+    "p7": Person("male", "2010-08-15", "single", "yes", "refugee", "2026-02-16",
+                 MOSUL),
+    "p8": Person("female", "2009-09-01", "single", "no", "returnee", "2026-03-02",
+                 MOSUL),
+    "p9": Person("male", "1960-02-02", "widowed", "yes", "host_community",
+                 "2026-03-02", MOSUL),
+    "p10": Person("female", "2000-06-06", "married", "no", "idp", "2025-12-15",
+                  QADIA),
+    "p11": Person("female", "1993-03-14", "separated", "no", "idp", "2026-02-10",
+                  MOSUL, partner=True),
+    "p12": Person("male", "2011-10-10", None, "no", "returnee", "2026-02-10", MOSUL,
+                  partner=True),
+}  # fmt: skip
+
+SERVICES: dict[str, tuple[str, str, str, str, str | None]] = {
+    # name: (person, activity, date, site, staff)
+    "s1": ("p1", "psychiatric_consultation", "2026-01-20", QADIA, "staff-n"),
+    "s2": ("p1", "individual_counselling", "2026-02-20", QADIA, "staff-q"),
+    "s3": ("p2", "individual_counselling", "2026-01-25", QADIA, "staff-q"),
+    "s4": ("p3", "pm_plus_individual", "2026-02-25", DAHUK_CITY, "staff-q"),
+    "s5": ("p4", "pm_plus_individual", "2026-03-10", DAHUK_CITY, "staff-q"),
+    "s6": ("p5", "pm_plus_individual", "2026-03-12", DAHUK_CITY, "staff-n"),
+    "s7": ("p9", "psychiatric_consultation", "2026-04-14", MOSUL, None),
+    "s8": ("p10", "referral_basic_services", "2026-01-08", QADIA, "staff-n"),
+    "s9": ("p6", "pfa", "2026-02-05", QADIA, "staff-q"),
+    "s10": ("p8", "individual_counselling", "2026-03-05", MOSUL, "staff-q"),
+    "s11": ("p11", "individual_counselling", "2026-02-15", MOSUL, "staff-p"),
+    "s12": ("p12", "pfa", "2026-06-03", MOSUL, "staff-p"),
+}
+
+REFERRALS = [
+    ("p1", "internal", "specialised_mental_health", "2026-01-22"),
+    ("p2", "external", "livelihoods", "2026-02-03"),
+    ("p4", "external", "legal", "2026-03-15"),
+    ("p7", "external", "livelihoods", "2026-04-22"),
+]
+
+TRAINEES: dict[str, dict[str, Any]] = {
+    "t1": {"audience": "own_staff", "sex": "female", "staff_id": "staff-q"},
+    "t2": {"audience": "ngo", "sex": "male"},
+    "t3": {"audience": "cso", "sex": "female"},
+    "t4": {"audience": "government", "sex": "male"},
+    "t5": {"audience": "ngo", "sex": "female"},
+    "t6": {"audience": "cso", "sex": "male", "staff_id": "staff-p"},
+}
+
+
+def phq9(*answers: int) -> dict[str, int]:
+    """Nine answers; item 9 (self-harm) stays 0 so no risk alert is raised."""
+    return {str(i + 1): a for i, a in enumerate([*answers, 0])}
+
+
+def srq20(yes: int) -> dict[str, int]:
+    """The first ``yes`` items answered yes (item 17, suicidal thoughts, never)."""
+    return {str(i): int(i <= yes) for i in range(1, 21)}
+
+
+CASES = [
+    # person, instrument, baseline on, answers, follow-up on, answers
+    ("p3", "phq9", "2026-02-25", phq9(3, 3, 2, 2, 2, 2, 2, 2),
+     "2026-04-25", phq9(2, 2, 1, 1, 1, 1, 1, 1)),  # 18 -> 10: improved by 8
+    ("p4", "phq9", "2026-03-10", phq9(2, 2, 2, 2, 2, 2, 2, 1),
+     "2026-05-10", phq9(2, 2, 2, 1, 1, 1, 2, 1)),  # 15 -> 12: by 3 only
+    ("p5", "srq20", "2026-03-12", srq20(11),
+     "2026-05-12", srq20(6)),  # 11 -> 6: improved by 5 (threshold 3)
+]  # fmt: skip
+
+
+@dataclass
+class Programme:
+    orgs: dict[str, Org]
+    sites: dict[str, str] = field(default_factory=dict)
+    """Site name -> location id."""
+    governorates: dict[str, str] = field(default_factory=dict)
+    """Governorate name -> location id."""
+    pcodes: dict[str, str] = field(default_factory=dict)
+    """Governorate name -> P-code."""
+    people: dict[str, str] = field(default_factory=dict)
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    trainees: dict[str, str] = field(default_factory=dict)
+
+    def names(self) -> dict[str, str]:
+        """Location and organisation id -> name, to read tables by name."""
+        return {
+            **{v: k for k, v in self.sites.items()},
+            **{v: k for k, v in self.governorates.items()},
+            self.orgs["a"].id: "Org A",
+            self.orgs["partner"].id: "Partner",
+        }
+
+
+async def _ok(response: httpx.Response) -> Any:
+    assert response.status_code in (200, 201), (
+        response.request.url,
+        response.text,
+    )
+    return response.json()
+
+
+async def record_programme(
+    alice: Caller,
+    issue: Any,
+    orgs: dict[str, Org],
+    training_client: httpx.AsyncClient,
+    training_headers: dict[str, str],
+) -> Programme:
+    """Record the module docstring's programme; only HTTP calls."""
+    programme = Programme(orgs=orgs)
+    partner = issue(orgs["partner"], Role.case_worker, subject="pat")
+    locations = await _ok(await alice.get("/v1/locations"))
+    by_id = {loc["id"]: loc for loc in locations}
+    for loc in locations:
+        if loc["level"] == "site" and loc["name"] in (QADIA, DAHUK_CITY, MOSUL):
+            programme.sites[loc["name"]] = loc["id"]
+            governorate = by_id[loc["parent_id"]]
+            assert governorate["level"] == "governorate"
+            programme.governorates[governorate["name"]] = governorate["id"]
+            programme.pcodes[governorate["name"]] = governorate["pcode"]
+    assert set(programme.governorates) == {"Duhok", "Ninewa"}
+
+    for name, p in PEOPLE.items():
+        body = beneficiary_body(
+            full_name=f"Programme {name}",
+            sex=p.sex,
+            date_of_birth=p.born,
+            marital_status=p.marital,
+            disability=p.disability,
+            displacement_status=p.displacement,
+            registration_date=p.registered,
+            site_id=programme.sites[p.site],
+            consents=CONSENTS_WITH_REFERRAL,
+        )
+        registered = await (partner if p.partner else alice).post(
+            "/v1/beneficiaries", body
+        )
+        programme.people[name] = (await _ok(registered))["id"]
+
+    for name, (person, activity, on, site, staff) in SERVICES.items():
+        caller = partner if PEOPLE[person].partner else alice
+        programme.services[name] = await _ok(
+            await caller.post(
+                "/v1/service-records",
+                {
+                    "beneficiary_id": programme.people[person],
+                    "activity_code": activity,
+                    "service_date": on,
+                    "site_id": programme.sites[site],
+                    "staff_id": staff,
+                    "duration_minutes": 45,
+                },
+            )
+        )
+    voided = await alice.post(
+        f"/v1/service-records/{programme.services['s10']['id']}/void",
+        {"reason": "recorded for the wrong person"},
+    )
+    assert (await _ok(voided))["voided"] is True
+
+    group = await _ok(
+        await alice.post(
+            "/v1/group-activities",
+            {
+                "activity_code": "recreational_activity",
+                "activity_date": "2026-04-20",
+                "site_id": programme.sites[MOSUL],
+                "facilitator_staff_ids": ["staff-q"],
+                "duration_minutes": 90,
+                "attendee_ids": [programme.people[p] for p in ("p6", "p7", "p8")],
+            },
+            headers={"Idempotency-Key": f"programme-{uuid.uuid4().hex}"},
+        )
+    )
+    assert group["served_total"] == 3
+    anonymous = await _ok(
+        await alice.post(
+            "/v1/anonymous-services",
+            {
+                "activity_code": "awareness_session",
+                "service_date": "2026-05-20",
+                "site_id": programme.sites[DAHUK_CITY],
+                "counts": [
+                    {"sex": "female", "age_group": "adult", "count": 12},
+                    {"sex": "male", "age_group": "under_18", "count": 7},
+                    {"sex": "male", "age_group": "adult", "count": 5},
+                ],
+            },
+        )
+    )
+    assert anonymous["total"] == 24
+
+    for person, kind, area, on in REFERRALS:
+        await _ok(
+            await alice.post(
+                "/v1/referrals",
+                {
+                    "beneficiary_id": programme.people[person],
+                    "kind": kind,
+                    "area": area,
+                    "receiving_party": "Receiving service",
+                    "sent_on": on,
+                },
+            )
+        )
+
+    for person, instrument, opened, baseline, followed, follow_up in CASES:
+        case = await _ok(
+            await alice.post(
+                "/v1/cases",
+                {
+                    "beneficiary_id": programme.people[person],
+                    "presenting_problems": ["low_mood"],
+                    "risk_level": "medium",
+                    "iasc_layer_needed": "focused_non_specialized",
+                    "case_worker": "alice",
+                    "supervisor": "sam",
+                    "intake_notes": "Programme test case.",
+                    "opened_on": opened,
+                },
+            )
+        )
+        for timepoint, on, responses in [
+            ("baseline", opened, baseline),
+            ("follow_up", followed, follow_up),
+        ]:
+            await _ok(
+                await alice.post(
+                    f"/v1/cases/{case['id']}/assessments",
+                    {
+                        "instrument": instrument,
+                        "timepoint": timepoint,
+                        "administered_on": on,
+                        "responses": responses,
+                    },
+                )
+            )
+
+    await record_training(programme, training_client, training_headers)
+    return programme
+
+
+async def record_training(
+    programme: Programme, client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    async def call(path: str, body: Any, method: str = "POST") -> Any:
+        return await _ok(await client.request(method, path, json=body, headers=headers))
+
+    for name, spec in TRAINEES.items():
+        body = trainee(full_name=f"Trainee {name}", **spec)
+        programme.trainees[name] = (await call("/v1/trainees", body))["id"]
+    t = programme.trainees
+
+    async def cohort(
+        level: str, days: list[str], attendance: list[list[str]], certify_on: str
+    ) -> str:
+        course = await call(
+            "/v1/courses",
+            {
+                "title": f"IPT-G {level}",
+                "approach": "ipt_g",
+                "level": level,
+                "planned_hours": 6 * len(days),
+                "criteria": {"min_attendance_share": 0.8},
+            },
+        )
+        found = await call(
+            "/v1/cohorts",
+            {
+                "course_id": course["id"],
+                "title": f"IPT-G {level} 2026",
+                "starts_on": days[0],
+                "ends_on": days[-1],
+                "modality": "in_person",
+            },
+        )
+        members = sorted({m for present in attendance for m in present})
+        await call(
+            f"/v1/cohorts/{found['id']}/enrolments",
+            {"trainee_ids": [t[m] for m in members]},
+        )
+        for number, (day, present) in enumerate(
+            zip(days, attendance, strict=True), start=1
+        ):
+            await call(
+                f"/v1/cohorts/{found['id']}/sessions",
+                {"number": number, "held_on": day, "hours": 6},
+            )
+            await call(
+                f"/v1/cohorts/{found['id']}/sessions/{number}/attendance",
+                {"present": [t[m] for m in present]},
+                method="PUT",
+            )
+        results = await call(f"/v1/cohorts/{found['id']}/certify", {"on": certify_on})
+        certified = {r["trainee_id"] for r in results if r["certified"]}
+        assert certified == {t[m] for m in members if m != "t4"}
+        return str(found["id"])
+
+    every = ["t1", "t2", "t3", "t4", "t5"]
+    rest = ["t1", "t2", "t3", "t5"]
+    await cohort(
+        "foundational",
+        ["2026-02-09", "2026-02-10", "2026-02-11"],
+        [every, rest, rest],
+        "2026-02-14",
+    )
+    tot = await cohort(
+        "tot", ["2026-03-02", "2026-03-03"], [["t1", "t2"], ["t1", "t2"]], "2026-03-05"
+    )
+
+    tool = "helping_skills_core@1.0"
+    assessed = await call(
+        "/v1/competency-assessments",
+        {
+            "trainee_id": t["t6"],
+            "tool": tool,
+            "mode": "live",
+            "context": "supervision",
+            "assessed_on": "2026-05-01",
+            "ratings": {i.id: 3 for i in competency_tools()[tool].items},
+        },
+    )
+    assert assessed["overall_level"] == 3
+
+    clients = [programme.people[p] for p in ("p1", "p2", "p3")]
+    group = await call(
+        "/v1/practice-groups",
+        {
+            "name": "Qadia women's group",
+            "cohort_id": tot,
+            "facilitator_trainee_ids": [t["t1"], t["t2"]],
+            "client_ids": clients,
+            "started_on": "2026-03-10",
+        },
+    )
+    items = [i.id for i in checklists()["ipt_g_fidelity@1.0"].items]
+    for number, (phase, on, not_done) in enumerate(
+        [("pre_group", "2026-03-10", 1), ("initial", "2026-04-07", 2),
+         ("middle", "2026-05-05", 3)]
+    ):  # fmt: skip
+        path = f"/v1/practice-groups/{group['id']}/sessions"
+        await call(
+            path,
+            {
+                "number": number,
+                "phase": phase,
+                "held_on": on,
+                "attended_client_ids": clients,
+                "recording_ref": f"recordings/{number}.mp3",
+                "recording_sha256": "c" * 64,
+            },
+        )
+        ratings = {item: 0 if i < not_done else 2 for i, item in enumerate(items)}
+        review = await call(
+            f"{path}/{number}/fidelity-reviews",
+            {"reviewed_on": on, "ratings": ratings},
+        )
+        assert review["adherence_score"] == 100 - 10 * not_done  # 10 items x 2
+
+    for kind, on, minutes, supervisees in [
+        ("group", "2026-03-20", 90, ["t1", "t2"]),
+        ("individual", "2026-04-17", 60, ["t1"]),
+        ("group", "2026-05-15", 120, ["t1", "t2", "t3"]),
+    ]:
+        await call(
+            "/v1/supervision-sessions",
+            {
+                "kind": kind,
+                "mode": "virtual",
+                "held_on": on,
+                "duration_minutes": minutes,
+                "supervisee_trainee_ids": [t[s] for s in supervisees],
+            },
+        )
