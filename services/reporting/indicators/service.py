@@ -120,6 +120,7 @@ async def answer(
     by: Sequence[str] = (),
     filters: dict[str, list[str]] | None = None,
     suppress_cells: bool = False,
+    refresh: bool = True,
 ) -> IndicatorValues:
     """The indicator for a period, disaggregated and filtered, in the
     caller's scope; suppressed unless the caller has record-level access and
@@ -127,7 +128,8 @@ async def answer(
     caller.may_read(indicator.id)
     filters = filters or {}
     check_query(indicator, start, end, by, filters)
-    await store.refresh()
+    if refresh:  # the overview refreshes once, so its tables agree
+        await store.refresh()
     evaluator = Evaluator(store, AgeBands.parse(settings.age_bands))
     merged = {**filters, **indicator.filters}
     for name, wanted in indicator.filters.items():

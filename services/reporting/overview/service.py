@@ -104,6 +104,7 @@ async def overview(
 ) -> Overview:
     tables = []
     catalogue = indicators()
+    await store.refresh()
     for section, title, indicator_id, by in SECTIONS:
         values = await answer(
             store,
@@ -113,6 +114,7 @@ async def overview(
             start=start,
             end=end,
             by=by,
+            refresh=False,
         )
         shares: dict[str, float | None] = {}
         total = values.total.value
