@@ -36,9 +36,9 @@ OVERVIEW = {
     "People reached without registration": {"total": 24},
     # 11 live individual services (s1-s12 but s10) + 3 group attendees + 24
     "Services delivered": {"total": 38},
-    # org A's people registered in the period: p1-p9 (p10 in 2025; p11 and
-    # p12 are the partner's registrations, in the partner's own scope)
-    "New beneficiaries registered": {"total": 9},
+    # people registered in the period by org A or its partner: p1-p9, p11,
+    # p12 (p10 in 2025); a lead sees its implementing partners' figures
+    "New beneficiaries registered": {"total": 11},
     "Services by IASC layer": {
         "total": 38,
         # s8 + 24 anonymous; the group x 3; s2 s3 s4 s5 s6 s9 s11 s12; s1 s7
@@ -216,7 +216,8 @@ CUT = {
     "Services delivered": {"total": 9},
     "People reached (registered)": {"total": 9},  # p1 p3 p11 p4 p5 p9 p6 p7 p8
     "People reached without registration": {"total": 0},
-    "New beneficiaries registered": {"total": 3},  # p7 (02-16), p8 p9 (03-02)
+    # p11 p12 (the partner's, 02-10), p7 (02-16), p8 p9 (03-02)
+    "New beneficiaries registered": {"total": 5},
     "Services by site": {
         "total": 9,
         "cells": {"Qadia camp": 1, "Dahuk City": 3, "Mosul City": 5},
@@ -373,7 +374,7 @@ async def test_the_overview_of_a_small_programme(
         ("People reached (registered)", "12 <span>people</span>"),
         ("People reached without registration", "24 <span>people</span>"),
         ("Services delivered", "38 <span>services</span>"),
-        ("New beneficiaries registered", "9 <span>people</span>"),
+        ("New beneficiaries registered", "11 <span>people</span>"),
         ("Reliable improvement (PHQ-9 or SRQ-20)", "66.7 <span>percent</span>"),
         ("ToT trainers certified", "2 <span>people</span>"),
         ("Supervision hours", "4.5 <span>hours</span>"),

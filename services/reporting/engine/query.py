@@ -309,13 +309,14 @@ class Evaluator:
     def _scope(self, fact: str, frame: Frame, scope: Scope) -> Mask:
         mask = np.ones(frame.size, bool)
         if scope.organisations is not None:
+            visible = self.store.places.with_partners(scope.organisations)
             columns = ["organisation_id"]
             if fact == "services":
                 columns.append("lead_organisation_id")
             seen = np.zeros(frame.size, bool)
             for column in columns:
                 values = frame.vocab[column].values
-                allowed = np.array([v in scope.organisations for v in values] + [False])
+                allowed = np.array([v in visible for v in values] + [False])
                 raw = frame.col(column).astype(np.int64)
                 seen |= allowed[np.where(raw < 0, len(values), raw)]
             mask &= seen
@@ -542,7 +543,7 @@ def _improved_share(
     case's dims at its latest follow-up row."""
     frame = ev.store.frames["assessments"]
     rules = {r["instrument"]: r for r in q.parameters.get("improvement", [])}
-    instruments = frame.vocab["instrument"].values
+    instruments = [str(v).split("@")[0] for v in frame.vocab["instrument"].values]
     timepoints = frame.vocab["timepoint"].values
     cases = frame.col("case_id")
     days = frame.col("administered_on")

@@ -247,6 +247,13 @@ class Places:
     level: dict[uuid.UUID, str] = field(default_factory=dict)
     parent: dict[uuid.UUID, uuid.UUID | None] = field(default_factory=dict)
     organisations: dict[uuid.UUID, str] = field(default_factory=dict)
+    lead: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+
+    def with_partners(self, organisations: frozenset[uuid.UUID]) -> set[uuid.UUID]:
+        """Organisations and the implementing partners they lead."""
+        return set(organisations) | {
+            partner for partner, lead in self.lead.items() if lead in organisations
+        }
 
     def ancestor(self, place: uuid.UUID | None, level: str) -> uuid.UUID | None:
         seen = 0
@@ -299,4 +306,6 @@ class FactStore:
             places.parent[row.id] = row.parent_id
         for row in await conn.execute(select(OrganisationDim)):
             places.organisations[row.id] = row.name
+            if row.lead_organisation_id is not None:
+                places.lead[row.id] = row.lead_organisation_id
         self.places = places

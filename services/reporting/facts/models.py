@@ -206,6 +206,9 @@ class OrganisationDim(Table, table=True):
 
     id: uuid.UUID = Field(primary_key=True)
     name: str = Field(max_length=200)
+    lead_organisation_id: uuid.UUID | None = Field(
+        default=None, description="Set for an implementing partner."
+    )
 
 
 class FeedCursor(Table, table=True):

@@ -161,6 +161,8 @@ async def refresh_dimensions(runtime: Runtime, url: str) -> None:
                 id=organisation_id, name=item["name"]
             )
             org.name = item["name"]
+            lead = item.get("lead_organisation_id")
+            org.lead_organisation_id = uuid.UUID(lead) if lead else None
             session.add(org)
         await bump_seq(session)  # query caches reload the dimensions
 

@@ -244,6 +244,7 @@ def upgrade() -> None:
         "organisation_dim",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("lead_organisation_id", sa.Uuid(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organisation_dim")),
     )
     op.create_table(
