@@ -14,6 +14,11 @@ from services.beneficiary.locations.router import router as locations_router
 from services.beneficiary.migrations.runner import MIGRATIONS
 from services.beneficiary.organisations.router import router as organisations_router
 from services.beneficiary.outbox.router import router as outbox_router
+from services.beneficiary.protection.access_review import (
+    router as access_review_router,
+)
+from services.beneficiary.protection.retention import router as retention_router
+from services.beneficiary.protection.sharing import router as sharing_router
 from services.beneficiary.referrals.router import router as referrals_router
 from services.beneficiary.risk.router import router as risk_router
 from services.beneficiary.service_records.router import router as records_router
@@ -38,6 +43,9 @@ def create_app(
             beneficiaries_router,
             records_router,
             cases_router,
+            retention_router,
+            access_review_router,
+            sharing_router,
             care_router,
             referrals_router,
             enrolments_router,

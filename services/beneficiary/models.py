@@ -14,6 +14,14 @@ from services.beneficiary.db import IdempotencyRecord, OutboxCounter, OutboxEven
 from services.beneficiary.interventions.models import Enrolment, SessionAttendance
 from services.beneficiary.locations.models import Location
 from services.beneficiary.organisations.models import Organisation
+from services.beneficiary.protection.models import (
+    AccessGrant,
+    ProtectionNotice,
+    RetentionPolicy,
+    RetentionRun,
+    SharingAgreement,
+    SharingExport,
+)
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.service_records.models import (
@@ -24,6 +32,12 @@ from services.beneficiary.service_records.models import (
 from services.beneficiary.sync.models import SyncConflict
 
 __all__ = [
+    "AccessGrant",
+    "ProtectionNotice",
+    "RetentionPolicy",
+    "RetentionRun",
+    "SharingAgreement",
+    "SharingExport",
     "AnonymousService",
     "Assessment",
     "Case",

@@ -40,3 +40,16 @@ class BeneficiarySettings(ServiceSettings):
     risk_webhook_backoff_seconds: float = Field(
         default=10.0, description="First retry delay; doubles with each try."
     )
+    dp_webhook_url: str | None = Field(
+        default=None,
+        description="Where notices to the data protection focal point are "
+        "posted (break-the-glass access, exports under sharing agreements). "
+        "Unset: notices stay visible in the API only.",
+    )
+    dp_webhook_secret: str | None = Field(
+        default=None,
+        description="HMAC-SHA256 key that signs each notice (X-MHPSS-Signature).",
+    )
+    break_glass_max_minutes: int = Field(
+        default=240, ge=1, description="Longest break-the-glass grant."
+    )

@@ -7,6 +7,11 @@ from arq import cron, func
 from arq.worker import Worker
 
 from services.beneficiary.outbox.jobs import publish_outbox, purge_idempotency_keys
+from services.beneficiary.protection.notices import (
+    deliver_protection_notice,
+    redeliver_protection_notices,
+)
+from services.beneficiary.protection.retention import apply_retention
 from services.beneficiary.risk.jobs import deliver_risk_alert, redeliver_risk_alerts
 from shared.app import Runtime
 from shared.queue import JobFunction
@@ -16,12 +21,17 @@ QUEUE_NAME = "beneficiary"
 PERIODIC_JOBS: list[tuple[JobFunction, float]] = [
     (redeliver_risk_alerts, 60.0),
     (purge_idempotency_keys, 3600.0),
+    (redeliver_protection_notices, 60.0),
+    (apply_retention, 24 * 3600.0),
 ]
 JOB_FUNCTIONS: list[JobFunction] = [
     publish_outbox,
     deliver_risk_alert,
     redeliver_risk_alerts,
     purge_idempotency_keys,
+    deliver_protection_notice,
+    redeliver_protection_notices,
+    apply_retention,
 ]
 
 
@@ -37,6 +47,9 @@ def make_worker(
             func(deliver_risk_alert, keep_result=0, timeout=30, max_tries=100),
             func(redeliver_risk_alerts, keep_result=0, timeout=60),
             func(purge_idempotency_keys, keep_result=0, timeout=300),
+            func(deliver_protection_notice, keep_result=0, timeout=30, max_tries=100),
+            func(redeliver_protection_notices, keep_result=0, timeout=60),
+            func(apply_retention, keep_result=0, timeout=3600),
         ],
         cron_jobs=[
             every_second(publish_outbox),
@@ -47,6 +60,22 @@ def make_worker(
                 unique=True,
                 keep_result=0,
                 timeout=300,
+            ),
+            cron(
+                redeliver_protection_notices,
+                second={37},
+                unique=True,
+                keep_result=0,
+                timeout=60,
+            ),
+            cron(  # daily, at a quiet hour (UTC)
+                apply_retention,
+                hour={2},
+                minute={30},
+                second={0},
+                unique=True,
+                keep_result=0,
+                timeout=3600,
             ),
             cron(
                 redeliver_risk_alerts,
