@@ -1,0 +1,351 @@
+"""Render the indicator catalogue as Markdown (``docs/indicators.md``):
+
+    python -m services.reporting.catalogue.docs > docs/indicators.md
+
+A test checks the committed file is what this prints, so the docs cannot drift
+from the catalogue files. Nothing here reads the environment: the age groups
+shown are the default of ``REPORTING_AGE_BANDS``."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from services.reporting.catalogue.catalogue import (
+    LOCATION_DIMS,
+    Indicator,
+    categories,
+    hxl_attribute,
+    indicators,
+    option_code,
+)
+from services.reporting.engine.query import FACT_ROWS, UNKNOWN, AgeBands
+from services.reporting.exports.formats import PROGRAMME_ORG_UNIT
+from services.reporting.settings import ReportingSettings
+from shared.contracts.enums import (
+    CaseStatus,
+    CourseLevel,
+    ReferralArea,
+    ReferralKind,
+    ReferralStatus,
+    RegistrationChannel,
+    RiskLevel,
+    TrainingAudience,
+)
+from shared.instruments.engine import instruments
+from shared.taxonomy.activities import activities
+
+DEFAULT_AGE_BANDS: str = ReportingSettings.model_fields["age_bands"].default
+
+MEASURES: dict[str, str] = {
+    "services": "service rows in the period, each weighted by `people` (1 for a "
+    "registered person's service, the recorded count for a line of an anonymous "
+    "service); voided services are left out",
+    "people": "distinct registered people with at least one service row in the "
+    "period (voided services left out); anonymous lines and people whose consent "
+    "to registration was withdrawn are not counted",
+    "anonymous_people": "the recorded counts of anonymous service lines in the "
+    "period, summed; not de-duplicated",
+    "qualified_services_share": "services (weighted by `people`) whose `staff_id` "
+    "is recorded: the percentage delivered by staff who, on or before the service "
+    "date, had a certified training result or a competency assessment at overall "
+    "level 3 or more; staff are matched to trainees by the trainee's `staff_id`",
+    "new_beneficiaries": "registered people whose registration date is in the "
+    "period, one row per person; people whose consent to registration was "
+    "withdrawn are not counted",
+    "referrals": "referrals whose sent date is in the period, one per referral, "
+    "with its latest status",
+    "cases_opened": "cases whose opening date is in the period",
+    "improved_share": "cases with a baseline and at least one later follow-up or "
+    "closure assessment in the period on an instrument of the rules: the "
+    "percentage whose latest such assessment improved on the earliest baseline by "
+    "at least the rule's threshold (on any of the rules); a case is grouped by its "
+    "latest assessment in the period; the baseline may be before the period",
+    "people_trained": "distinct trainees marked present at a training session in "
+    "the period",
+    "training_participations": "attendances marked present (one per trainee per "
+    "session) in the period",
+    "training_hours": "the session hours of attendances marked present, summed",
+    "people_certified": "distinct trainees with a certified result decided in the "
+    "period",
+    "practice_sessions": "supervised practice sessions held in the period",
+    "recorded_sessions": "supervised practice sessions with a recording, held in "
+    "the period",
+    "mean_fidelity": "the mean adherence score (0-100) of practice sessions held "
+    "in the period that have a fidelity review",
+    "supervision_sessions": "supervision sessions held in the period",
+    "supervision_hours": "the durations of supervision sessions held in the "
+    "period, in hours, summed",
+    "supervision_hours_per_provider_month": "the sum over supervision sessions of "
+    "hours × supervisees, divided by (distinct supervisees × calendar months from "
+    "the start's month to the end's month)",
+}
+"""Each engine measure in words (``engine/query.py: MEASURES``); a measure
+missing here fails the docs test."""
+
+KINDS = {
+    "count": "a count (or a sum)",
+    "share": "a percentage (0–100), with its numerator and denominator",
+    "mean": "a mean, with its numerator (the sum) and denominator (how many)",
+    "rate": "a ratio, with its numerator and denominator",
+}
+
+_ORG_EXAMPLE = uuid.UUID("2e53f332-4de7-450a-aeda-f960575bb1bc")
+
+
+def render() -> str:
+    catalogue = indicators()
+    lines = [
+        "# Indicators",
+        "",
+        "Generated from `services/reporting/catalogue/` (one JSON file per "
+        "indicator, plus `categories.json`) by `python -m "
+        "services.reporting.catalogue.docs`; do not edit by hand. How the "
+        "reporting service works and how to call it: "
+        "[reporting.md](reporting.md).",
+        "",
+        *_intro(),
+        "## Catalogue",
+        "",
+        "| id | name | unit | DHIS2 data element |",
+        "|---|---|---|---|",
+        *(
+            f"| [`{i.id}`](#{i.id}) | {i.name} | {i.unit} | `{i.dhis2.data_element}` |"
+            for i in catalogue.values()
+        ),
+        "",
+    ]
+    for indicator in catalogue.values():
+        lines += _section(indicator)
+    lines += _categories()
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _intro() -> list[str]:
+    bands = AgeBands.parse(DEFAULT_AGE_BANDS)
+    return [
+        "An indicator is a named, versioned question over reporting's facts: "
+        "a *measure* of the query engine (`services/reporting/engine/query.py`) "
+        "over one fact table, with fixed filters and parameters, the "
+        "disaggregations it allows and how it is exchanged (an HXL value tag "
+        "and a DHIS2 data element code). Every answer carries the indicator's "
+        "`version`.",
+        "",
+        "- **Period.** Any range from one day to 20 years, `start` and `end` "
+        "both inclusive. A fact is in the period when its own date is (each "
+        "indicator below names the date it uses); `month` groups by the "
+        "calendar month of that date (`2026-02`).",
+        "- **Exact.** Counts are computed from every fact row, not estimated. "
+        "Distinct people (or trainees) are counted once per group and once in "
+        "the total: a person served on two IASC layers counts once in each "
+        "layer and once in the total, so groups of people are not to be "
+        "summed. Counts of services and attendances do add up.",
+        "- **Values.** A count is a number; a share is a percentage (0–100, "
+        "four decimals) with its numerator and denominator; a mean or a rate "
+        "comes with its numerator and denominator. A share, mean or rate with "
+        "a denominator of 0 has no value (`null`).",
+        "- **Age groups.** `age_group` is the year of the period's end minus "
+        "the person's birth year (reporting receives the birth year, never the "
+        "date of birth), put into the bands of `REPORTING_AGE_BANDS` "
+        f"(default `{DEFAULT_AGE_BANDS}`, labels "
+        f"{', '.join(f'`{label}`' for label in bands.labels)}). Bands must "
+        "start at 0, be contiguous and end open (`60+`). No birth year: "
+        "`unknown`.",
+        "- **Anonymous counts** (awareness sessions, group events recorded "
+        "without registration) only carry under 18 or adult: under 18 goes to "
+        "the band that holds all of ages 0–17, adult to the band that holds "
+        "every age from 18 up, and either goes to `unknown` when no single band "
+        "does (with `0-5,6-11,12-17,18-59,60+` both go to `unknown`). Their sex "
+        "and disability are those recorded on the line.",
+        "- **Unknown.** A missing value (no site, no disability recorded, a "
+        "person whose registration was erased) is the group `unknown`.",
+        "- **Locations.** `governorate`, `district` and `site` come from the "
+        "fact's site, rolled up through the location hierarchy copied from "
+        "the beneficiary service about once a minute; answers label them by "
+        "name, exports to DHIS2 and ADX send P-codes.",
+        "- **Organisations.** `organisation` is the organisation that recorded "
+        "the fact; `lead_organisation` (services only) is the organisation "
+        "under whose lead a partner delivered it.",
+        "- **Filters.** A query may filter on any disaggregation the indicator "
+        "allows; a fixed filter of the indicator can only be narrowed by the "
+        "caller's filter, never widened.",
+        "",
+    ]
+
+
+def _section(i: Indicator) -> list[str]:
+    date_column = FACT_ROWS[i.fact][0]
+    note = MEASURES.get(i.measure)
+    if note is None:
+        raise KeyError(f"describe measure {i.measure!r} in MEASURES ({__name__})")
+    out = [
+        f'<a id="{i.id}"></a>',
+        "",
+        f"## {i.name}",
+        "",
+        f"- Id and version: `{i.id}`, version {i.version}.",
+        f"- Unit: {i.unit}; value: {KINDS[i.kind]}.",
+        f"- Definition: {i.description}",
+        f"- Measure `{i.measure}` over fact `{i.fact}` (dated by "
+        f"`{date_column}`): {note}.",
+        "- Fixed filters: " + _filters(i.filters) + ".",
+    ]
+    out += _parameters(i.parameters)
+    out += [
+        "- Disaggregations: " + ", ".join(f"`{d}`" for d in i.disaggregations) + ".",
+        f"- HXL value tag: `{i.hxl.value}`.",
+        f"- DHIS2 data element code: `{i.dhis2.data_element}`.",
+    ]
+    if i.framework:
+        out.append(f"- Framework: {i.framework}")
+    return [*out, ""]
+
+
+def _filters(filters: dict[str, list[str]]) -> str:
+    if not filters:
+        return "none"
+    return "; ".join(
+        f"`{name}` is " + " or ".join(f"`{v}`" for v in values)
+        for name, values in filters.items()
+    )
+
+
+def _parameters(parameters: dict[str, Any]) -> list[str]:
+    out = []
+    for name, value in parameters.items():
+        if name != "improvement":
+            out.append(f"- Parameter `{name}`: `{value}`.")
+            continue
+        out.append("- Improvement rules (a case improved on any one of them):")
+        for rule in value:
+            change = "fell" if rule.get("better", "lower") == "lower" else "rose"
+            out.append(
+                f"  - `{rule['instrument']}` (any version) score `{rule['score']}` "
+                f"{change} by at least {rule['threshold']:g} from baseline"
+                + _instrument_change(rule["instrument"])
+                + "."
+            )
+    return out
+
+
+def _instrument_change(code: str) -> str:
+    """What the instrument's own definition says about change, as a source."""
+    found = [i for i in instruments().values() if i.code == code]
+    notes = []
+    for instrument in found:
+        rule = instrument.change
+        if rule is None:
+            notes.append(f"`{instrument.key}` defines no change threshold")
+            continue
+        parts = [
+            f"reliable change {rule.reliable_change:g}"
+            if rule.reliable_change is not None
+            else "no reliable change",
+            f"clinically meaningful {rule.clinically_meaningful:g}"
+            if rule.clinically_meaningful is not None
+            else "no clinically meaningful change",
+        ]
+        notes.append(f"`{instrument.key}`: {', '.join(parts)}; {rule.source}")
+    if not notes:
+        return " (no instrument definition with this code)"
+    return " (instrument definition " + "; ".join(notes) + ")"
+
+
+def _known_values(dim: str) -> list[str] | None:
+    """Values a templated category takes, where the code knows them all."""
+    enums: dict[str, list[str]] = {
+        "registration_channel": [c.value for c in RegistrationChannel],
+        "kind": [k.value for k in ReferralKind],
+        "area": [a.value for a in ReferralArea],
+        "status": sorted({s.value for s in [*CaseStatus, *ReferralStatus]}),
+        "risk_level": [r.value for r in RiskLevel],
+        "audience": [a.value for a in TrainingAudience],
+        "course_level": [c.value for c in CourseLevel],
+        "instrument": sorted(instruments()),
+        "age_group": AgeBands.parse(DEFAULT_AGE_BANDS).labels,
+    }
+    return enums.get(dim)
+
+
+_EXAMPLES: dict[str, tuple[str, str]] = {
+    "activity": (
+        next(iter(activities())),
+        "the activity code in capitals; codes in [taxonomy.md](taxonomy.md)",
+    ),
+    "organisation": (
+        str(_ORG_EXAMPLE),
+        "`ORG_` and the first 12 hex digits of the organisation id, in capitals",
+    ),
+    "lead_organisation": (
+        str(_ORG_EXAMPLE),
+        "`ORG_` and the first 12 hex digits of the organisation id, in capitals",
+    ),
+    "phase": ("pre_group", "the practice session phase in capitals"),
+    "month": ("2026-02", "`M` and the month as `yyyyMM`"),
+}
+
+
+def _options(dim: str, spec: Any) -> str:
+    if isinstance(spec, dict):
+        return ", ".join(f"`{v}` → `{code}`" for v, code in spec.items())
+    known = _known_values(dim)
+    if known is not None:
+        values = [*known, UNKNOWN] if UNKNOWN not in known else known
+        listed = ", ".join(f"`{v}` → `{option_code(dim, v)}`" for v in values)
+        if dim == "age_group":
+            return f"`AGE` and the band label in capitals: {listed} (default bands)"
+        return listed
+    example, rule = _EXAMPLES[dim]
+    return f"{rule}, e.g. `{example}` → `{option_code(dim, example)}`"
+
+
+def _hxl(dim: str, spec: Any) -> str:
+    if spec is None:
+        return ""
+    if isinstance(spec, dict):
+        return ", ".join(f"`{v}` → `{attribute}`" for v, attribute in spec.items())
+    labels = AgeBands.parse(DEFAULT_AGE_BANDS).labels if dim == "age_group" else []
+    shown = ", ".join(f"`{v}` → `{hxl_attribute(dim, v)}`" for v in labels)
+    return f"`{spec}`" + (f": {shown}" if shown else "")
+
+
+def _categories() -> list[str]:
+    lines = [
+        "## Exchange categories",
+        "",
+        "How each disaggregation travels in DHIS2 dataValueSets and ADX "
+        "(from `categories.json`). Import with `idScheme=code`: create each "
+        "category with the code below, its category options with the option "
+        "codes, and the category option combos with the **combo code**: the "
+        "row's option codes joined by `_`, in the order of the `by` "
+        "disaggregations of the request (e.g. `by=sex,age_group` gives "
+        f"`{option_code('sex', 'female')}_{option_code('age_group', '18_plus')}`"
+        "). A row with no disaggregation has no `categoryOptionCombo` (DHIS2 "
+        "uses its default combo). In ADX each disaggregation is an attribute "
+        "named by its category code. `unknown` is always a possible value.",
+        "",
+        f"Locations ({', '.join(f'`{d}`' for d in LOCATION_DIMS)}) are not "
+        "categories: the first of them in `by` becomes the org unit, sent as "
+        "the location's P-code (its id when it has none); rows for the whole "
+        f"programme are sent with the org unit `{PROGRAMME_ORG_UNIT}`. DHIS2 "
+        "periods are `yyyyMMdd`, `yyyyMM`, `yyyyQn` or `yyyy`; ADX periods are "
+        "`start/P1M`, `P3M`, `P1Y` or `P<n>D`.",
+        "",
+        "HXL: an HXL export is long (one row per cell), with the value column "
+        "tagged with the indicator's value tag and each disaggregation in its "
+        "own `#meta+<dim>` column; the attributes below are for pivoted "
+        "tables (one column per group).",
+        "",
+        "| disaggregation | DHIS2 category | option codes | HXL attributes |",
+        "|---|---|---|---|",
+    ]
+    for dim, spec in categories().items():
+        lines.append(
+            f"| `{dim}` | `{spec['dhis2']}` | {_options(dim, spec['options'])} | "
+            f"{_hxl(dim, spec.get('hxl'))} |"
+        )
+    return [*lines, ""]
+
+
+if __name__ == "__main__":
+    print(render(), end="")  # noqa: T201
