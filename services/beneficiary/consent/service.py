@@ -95,7 +95,7 @@ async def record_consents(
             entry.purpose == ConsentPurpose.registration and not entry.granted
         )
         if withdraws_registration and beneficiary.pii_erased_at is None:
-            await _forget_copies(session, beneficiary)
+            await forget_copies(session, beneficiary)
             erase_pii(beneficiary)
             beneficiary.version += 1
             beneficiary.updated_at = utcnow()
@@ -114,7 +114,7 @@ async def record_consents(
     return recorded
 
 
-async def _forget_copies(session: AsyncSession, beneficiary: Beneficiary) -> None:
+async def forget_copies(session: AsyncSession, beneficiary: Beneficiary) -> None:
     """Erasure reaches every copy of the PII: offline versions kept as sync
     conflicts, the request fingerprints of idempotency records, and all free
     text and raw answers of the person's cases (scores, bands, dates and codes
