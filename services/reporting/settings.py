@@ -2,7 +2,7 @@
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -17,12 +17,12 @@ class ReportingSettings(ServiceSettings):
     beneficiary_url: str | None = Field(
         default="http://127.0.0.1:8000/beneficiary",
         description="Base URL of the beneficiary service, whose change feed "
-        "(and locations, organisations) reporting pulls. Empty: not pulled.",
+        "(and locations, organisations) reporting pulls.",
     )
     training_url: str | None = Field(
         default="http://127.0.0.1:8000/training",
         description="Base URL of the training service, whose change feed "
-        "reporting pulls. Empty: not pulled.",
+        "reporting pulls.",
     )
     feed_token: str | None = Field(
         default=None,
@@ -44,8 +44,18 @@ class ReportingSettings(ServiceSettings):
     age_bands: str = Field(
         default="0-17,18+",
         description="Age groups for disaggregation, e.g. "
-        "`0-5,6-11,12-17,18-59,60+` (ages in completed years).",
+        "`0-5,6-11,12-17,18-59,60+`; a person's age is the period's end year "
+        "minus their birth year (only the birth year crosses services).",
     )
+
+    @field_validator("age_bands")
+    @classmethod
+    def _bands_parse(cls, value: str) -> str:
+        from services.reporting.engine.query import AgeBands
+
+        AgeBands.parse(value)  # fail at start-up, not on every request
+        return value
+
     export_dir_name: str = Field(
         default="exports", description="Folder under the data dir for exports."
     )

@@ -320,7 +320,9 @@ class Evaluator:
                 raw = frame.col(column).astype(np.int64)
                 seen |= allowed[np.where(raw < 0, len(values), raw)]
             mask &= seen
-        if scope.sites is not None and "site_id" in frame.vocab:
+        if scope.sites is not None and "site_id" not in frame.vocab:
+            mask &= False  # facts with no site are not a site's to see
+        elif scope.sites is not None:
             values = frame.vocab["site_id"].values
             allowed = np.array([v in scope.sites for v in values] + [False])
             raw = frame.col("site_id").astype(np.int64)

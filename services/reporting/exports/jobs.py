@@ -83,6 +83,10 @@ async def run_export(ctx: dict[str, Any], export_id: str) -> None:
     except ValueError as exc:  # a period DHIS2 cannot name, nothing to export
         status, error = "failed", str(exc)[:500]
         partial.unlink(missing_ok=True)
+    except Exception:  # never left pending for ever; the log has the cause
+        log.exception("export_failed", export_id=export_id)
+        status, error = "failed", "The export failed; the service log has the cause."
+        partial.unlink(missing_ok=True)
     async with AsyncSession(runtime.engine) as session, session.begin():
         export = await session.get(Export, uuid.UUID(export_id))
         if export is not None:

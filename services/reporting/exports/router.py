@@ -15,10 +15,18 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from services.reporting.access.service import CallerDep
-from services.reporting.exports.formats import CONTENT_TYPES, WRITERS
+from services.reporting.exports.formats import (
+    CONTENT_TYPES,
+    WRITERS,
+    NothingToExport,
+)
 from services.reporting.exports.jobs import export_dir
 from services.reporting.exports.models import Export
-from services.reporting.exports.service import export_rows, months
+from services.reporting.exports.service import (
+    check_export_dims,
+    export_rows,
+    months,
+)
 from services.reporting.facts.models import IngestCounter, TouchedPeriod
 from services.reporting.indicators.service import (
     check_query,
@@ -84,6 +92,7 @@ async def request_export(
     indicator = get_indicator(body.indicator)
     caller.may_read(indicator.id)
     check_query(indicator, body.start, body.end, body.by, body.filters)
+    check_export_dims(body.by)
     export = Export(
         organisation_id=caller.organisation_id,
         requested_by=caller.subject,
@@ -111,9 +120,15 @@ async def request_export(
 async def _own_export(
     session: SessionDep, caller: CallerDep, export_id: uuid.UUID
 ) -> Export:
+    """Only who asked for an export reads it: it was made with their access
+    (an unsuppressed export is not for an API key or an auditor)."""
     async with session.begin():
         export = await session.get(Export, export_id)
-    if export is None or export.organisation_id != caller.organisation_id:
+    if (
+        export is None
+        or export.organisation_id != caller.organisation_id
+        or export.requested_by != caller.subject
+    ):
         raise NotFound("There is no such export.")
     return export
 
@@ -198,11 +213,13 @@ async def indicator_feed(
         suppress=suppress or not caller.record_level,
     )
     out = io.BytesIO()
+    media, _ = CONTENT_TYPES[format]
     try:
         WRITERS[format](rows, out, mappings={indicator.id: mapping}, dims=export_dims)
+    except NothingToExport:  # ADX cannot be empty: nothing changed to send
+        return Response(status_code=204, headers={"X-Feed-Cursor": str(head)})
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
-    media, _ = CONTENT_TYPES[format]
     return Response(
         out.getvalue(), media_type=media, headers={"X-Feed-Cursor": str(head)}
     )

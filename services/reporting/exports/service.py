@@ -22,6 +22,7 @@ from services.reporting.exports.formats import (
 )
 from services.reporting.indicators.service import answer
 from services.reporting.settings import ReportingSettings
+from shared.errors import FieldError, Invalid
 
 
 def months(start: date, end: date) -> Iterator[tuple[date, date]]:
@@ -46,7 +47,7 @@ async def export_rows(
 ) -> tuple[list[ExportRow], IndicatorMapping, list[str]]:
     """Rows for each period (cells, not margins: an importer sums what it
     needs), and the mapping their dims use."""
-    place, dims = _dims(by)
+    place, dims = check_export_dims(by)
     rows: list[ExportRow] = []
     seen: dict[str, set[str]] = {d: set() for d in dims}
     for start, end in periods:
@@ -84,8 +85,14 @@ async def export_rows(
     return rows, _mapping(indicator, dims, seen), dims
 
 
-def _dims(by: Sequence[str]) -> tuple[str | None, list[str]]:
+def check_export_dims(by: Sequence[str]) -> tuple[str | None, list[str]]:
     places = [d for d in by if d in LOCATION_DIMS]
+    if len(places) > 1:
+        raise Invalid(
+            "An export or feed travels by org unit: disaggregate by at most one "
+            f"of {', '.join(LOCATION_DIMS)} (asked: {', '.join(places)}).",
+            errors=[FieldError(loc=["query", "by"], msg="two places", type="by")],
+        )
     place = places[0] if places else None
     return place, [d for d in by if d != place]
 

@@ -26,7 +26,10 @@ from services.reporting.suppression import ALL, suppress, suppress_rate
 from shared.errors import BadRequest, FieldError, Invalid, NotFound
 
 MAX_DIMS = 3
-ZERO_FILL_LIMIT = 20_000
+SUPPRESSED_CELLS_LIMIT = 2_000
+"""Largest table (cells and margins) published with suppression: the
+audit of bigger ones is slow and their cells are mostly small anyway."""
+RESERVED_PARAMS = frozenset({"start", "end", "by", "suppress", "since", "format"})
 
 
 class Cell(BaseModel):
@@ -220,9 +223,14 @@ def _hidden(
             sorted({key[i] for key in counts if key[i] != ALL}) + [ALL]
             for i in range(len(by))
         ]
-        if _product_size(axes) <= ZERO_FILL_LIMIT:
-            for key in itertools.product(*axes):
-                counts.setdefault(key, 0)
+        if _product_size(axes) > SUPPRESSED_CELLS_LIMIT:
+            raise Invalid(
+                f"This table has {_product_size(axes)} cells; with small-cell "
+                f"suppression at most {SUPPRESSED_CELLS_LIMIT} can be published. "
+                "Use fewer or coarser disaggregations, or filters."
+            )
+        for key in itertools.product(*axes):
+            counts.setdefault(key, 0)
     return suppress(counts, by, threshold)
 
 
@@ -265,7 +273,18 @@ def parse_filters(
     params: dict[str, Any], allowed: Sequence[str]
 ) -> dict[str, list[str]]:
     """Query parameters named after a disaggregation filter on it
-    (comma-separated or repeated values)."""
+    (comma-separated or repeated values); any other name is a mistake
+    worth telling (a typo would otherwise widen the answer silently)."""
+    unknown = sorted(set(params) - set(allowed) - RESERVED_PARAMS)
+    if unknown:
+        raise Invalid(
+            "Unknown query parameters: " + ", ".join(unknown) + "; filters are "
+            "named after the indicator's disaggregations: " + ", ".join(allowed),
+            errors=[
+                FieldError(loc=["query", name], msg="unknown", type="unknown")
+                for name in unknown
+            ],
+        )
     out: dict[str, list[str]] = {}
     for name in allowed:
         values = params.get(name)
