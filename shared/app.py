@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import LocalSigningKey, TokenVerifier
-from shared.crypto import KeyRing
+from shared.crypto import KeyRing, keyring_from
 from shared.db import ensure_database, make_engine, ping
 from shared.errors import Unavailable, install_problem_handlers
 from shared.http import make_client
@@ -62,12 +62,7 @@ async def start_runtime(
         await ensure_database(engine.url)
         if migrate is not None:
             await migrate(engine)
-    keyring = KeyRing.from_settings(
-        settings.pii_keys,
-        settings.pii_active_key,
-        settings.blind_index_key,
-        settings.data_dir,
-    )
+    keyring = keyring_from(settings)
     http = make_client()
     if settings.auth_jwks_url:
         verifier = TokenVerifier(

@@ -4,7 +4,10 @@ Ciphertexts carry their key id (``v1.<kid>.<base64 nonce+ct>``), so keys rotate
 by adding a new active key while old ones still decrypt. The associated data
 binds a ciphertext to its record and field: a value copied into another row
 does not decrypt. Blind indexes are HMAC-SHA256 of a normalised value, so
-duplicates are found without ever comparing plaintext.
+duplicates are found without ever comparing plaintext. Blind-index keys have
+ids too, but a stored index does not say which key made it (the columns hold
+exactly one hex digest): lookups match the index under every key in the ring,
+and ``shared.rotation`` recomputes stored indexes under the active key.
 """
 
 from __future__ import annotations
@@ -17,12 +20,19 @@ import os
 import re
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+if TYPE_CHECKING:
+    from shared.settings import ServiceSettings
+
 LOCAL_KEY_FILE = "pii-keys.json"
+LEGACY_BLIND_INDEX_KEY_ID = "default"
+"""The id of a lone ``BLIND_INDEX_KEY`` (or of the one blind-index key in a
+key file written before blind-index keys had ids)."""
 _ARABIC_DIACRITICS = re.compile(r"[\u064B-\u065F\u0670\u0640]")
 _ARABIC_FOLDS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ة": "ه"})
 
@@ -33,11 +43,14 @@ class DecryptionError(Exception):
 
 @dataclass(frozen=True)
 class KeyRing:
-    """PII keys by id, the active one for new writes, and the blind-index key."""
+    """PII keys and blind-index keys by id, each with the active one for new
+    writes; old keys stay in the ring until ``rotate-keys`` has moved every
+    stored value to the active ones."""
 
-    keys: dict[str, bytes]
+    keys: dict[str, bytes] = field(repr=False)
     active: str
-    blind_index_key: bytes
+    blind_index_keys: dict[str, bytes] = field(repr=False)
+    blind_index_active: str
 
     @classmethod
     def from_settings(
@@ -46,15 +59,26 @@ class KeyRing:
         pii_active_key: str | None,
         blind_index_key: str | None,
         data_dir: Path,
+        *,
+        blind_index_keys: str | None = None,
+        blind_index_active: str | None = None,
     ) -> KeyRing:
-        if bool(pii_keys) != bool(blind_index_key):
-            raise ValueError("set both PII_KEYS and BLIND_INDEX_KEY, or neither")
-        if pii_keys and blind_index_key:
-            keys = {k: base64.b64decode(v) for k, v in json.loads(pii_keys).items()}
-            if pii_active_key is None and len(keys) != 1:
-                raise ValueError("PII_ACTIVE_KEY must name the key for new writes")
-            active = pii_active_key or next(iter(keys))
-            ring = cls(keys, active, base64.b64decode(blind_index_key))
+        """Keys from settings (all set) or from the generated file in data_dir."""
+        if blind_index_key and blind_index_keys:
+            raise ValueError("set BLIND_INDEX_KEY or BLIND_INDEX_KEYS, not both")
+        if blind_index_key:
+            blind_index_keys = json.dumps({LEGACY_BLIND_INDEX_KEY_ID: blind_index_key})
+        if bool(pii_keys) != bool(blind_index_keys):
+            raise ValueError(
+                "set both PII_KEYS and BLIND_INDEX_KEYS (or BLIND_INDEX_KEY), "
+                "or neither"
+            )
+        if pii_keys and blind_index_keys:
+            keys, active = _ring(pii_keys, pii_active_key, "PII_ACTIVE_KEY")
+            index_keys, index_active = _ring(
+                blind_index_keys, blind_index_active, "BLIND_INDEX_ACTIVE"
+            )
+            ring = cls(keys, active, index_keys, index_active)
         else:
             ring = cls._load_or_create_local(data_dir)
         ring.check()
@@ -66,26 +90,55 @@ class KeyRing:
         if not path.exists():
             data_dir.mkdir(parents=True, exist_ok=True)
             content = {
-                "pii_keys": {"k1": base64.b64encode(secrets.token_bytes(32)).decode()},
+                "pii_keys": {"k1": new_key()},
                 "pii_active_key": "k1",
-                "blind_index_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+                "blind_index_keys": {"b1": new_key()},
+                "blind_index_active": "b1",
             }
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
                 json.dump(content, f)
-        content = json.loads(path.read_text())
+        return cls.from_local_file(json.loads(path.read_text()))
+
+    @classmethod
+    def from_local_file(cls, content: dict[str, Any]) -> KeyRing:
+        """The key file's content; its older form has one ``blind_index_key``."""
+        if "blind_index_keys" in content:
+            index_keys = content["blind_index_keys"]
+            index_active = content["blind_index_active"]
+        else:
+            index_keys = {LEGACY_BLIND_INDEX_KEY_ID: content["blind_index_key"]}
+            index_active = LEGACY_BLIND_INDEX_KEY_ID
         return cls(
             {k: base64.b64decode(v) for k, v in content["pii_keys"].items()},
             content["pii_active_key"],
-            base64.b64decode(content["blind_index_key"]),
+            {k: base64.b64decode(v) for k, v in index_keys.items()},
+            index_active,
         )
 
     def check(self) -> None:
         if self.active not in self.keys:
             raise ValueError(f"active PII key {self.active!r} is not in the key ring")
-        for kid, key in {**self.keys, "blind-index": self.blind_index_key}.items():
+        if self.blind_index_active not in self.blind_index_keys:
+            raise ValueError(
+                f"active blind-index key {self.blind_index_active!r} is not in "
+                "the key ring"
+            )
+        for kid in self.keys:
+            if not kid or "." in kid:
+                raise ValueError(f"PII key id {kid!r} must be non-empty, without '.'")
+        named = {
+            **{f"PII key {k!r}": v for k, v in self.keys.items()},
+            **{f"blind-index key {k!r}": v for k, v in self.blind_index_keys.items()},
+        }
+        for name, key in named.items():
             if len(key) != 32:
-                raise ValueError(f"key {kid!r} must be 32 bytes")
+                raise ValueError(f"{name} must be 32 bytes")
+
+    @property
+    def blind_index_key(self) -> bytes:
+        """The active blind-index key."""
+        return self.blind_index_keys[self.blind_index_active]
 
     def encrypt(self, plaintext: str | None, context: str) -> str | None:
         """Encrypt with the active key; ``context`` (record id + field) is bound."""
@@ -113,14 +166,109 @@ class KeyRing:
         except Exception as exc:
             raise DecryptionError("ciphertext failed authentication") from exc
 
+    def digest(self, message: str, kid: str | None = None) -> str:
+        """HMAC-SHA256 (hex) under a blind-index key, the active one by default."""
+        key = self.blind_index_keys[kid or self.blind_index_active]
+        return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+    def digests(self, message: str) -> list[str]:
+        """The digest under every blind-index key, the active one first: stored
+        digests may have been made with any key in the ring."""
+        return [self.digest(message, kid) for kid in self._blind_index_ids()]
+
     def blind_index(self, kind: str, normalised: str | None) -> str | None:
-        """HMAC of a normalised value, namespaced by kind (name, phone ...)."""
+        """HMAC of a normalised value under the active key, namespaced by kind
+        (name, phone ...): what new writes store."""
         if not normalised:
             return None
-        digest = hmac.new(
-            self.blind_index_key, f"{kind}:{normalised}".encode(), hashlib.sha256
-        )
-        return digest.hexdigest()
+        return self.digest(f"{kind}:{normalised}")
+
+    def blind_indexes(self, kind: str, normalised: str | None) -> list[str]:
+        """Every value a stored index of this value may have (one per key in
+        the ring): lookups match any of them, so they keep working while
+        ``rotate-keys`` recomputes stored indexes under the active key."""
+        if not normalised:
+            return []
+        return self.digests(f"{kind}:{normalised}")
+
+    def _blind_index_ids(self) -> list[str]:
+        active = self.blind_index_active
+        return [active, *sorted(k for k in self.blind_index_keys if k != active)]
+
+
+def keyring_from(settings: ServiceSettings) -> KeyRing:
+    """The service's key ring, built alike by the app, its worker and
+    ``rotate-keys``."""
+    return KeyRing.from_settings(
+        settings.pii_keys,
+        settings.pii_active_key,
+        settings.blind_index_key,
+        settings.data_dir,
+        blind_index_keys=settings.blind_index_keys,
+        blind_index_active=settings.blind_index_active,
+    )
+
+
+def add_local_keys(data_dir: Path) -> tuple[str, str]:
+    """Add a fresh PII key and blind-index key to the embedded default's key
+    file and make them active (the old ones stay for reading); returns their
+    ids. Running services keep their ring until they restart."""
+    path = data_dir / LOCAL_KEY_FILE
+    ring = KeyRing._load_or_create_local(data_dir)
+    pii = _next_id("k", ring.keys)
+    blind = _next_id("b", ring.blind_index_keys)
+    content = {
+        "pii_keys": {
+            **{k: base64.b64encode(v).decode() for k, v in ring.keys.items()},
+            pii: new_key(),
+        },
+        "pii_active_key": pii,
+        "blind_index_keys": {
+            **{
+                k: base64.b64encode(v).decode()
+                for k, v in ring.blind_index_keys.items()
+            },
+            blind: new_key(),
+        },
+        "blind_index_active": blind,
+    }
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(content, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+    return pii, blind
+
+
+def _next_id(prefix: str, taken: dict[str, bytes]) -> str:
+    number = len(taken) + 1
+    while f"{prefix}{number}" in taken:
+        number += 1
+    return f"{prefix}{number}"
+
+
+def key_id(ciphertext: str) -> str | None:
+    """The id of the key that sealed a ciphertext (None if unreadable)."""
+    parts = ciphertext.split(".", 2)
+    return parts[1] if len(parts) == 3 and parts[0] == "v1" else None
+
+
+def new_key() -> str:
+    """A fresh 32-byte key, base64 (the form settings and the key file use)."""
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _ring(
+    setting: str, active: str | None, active_name: str
+) -> tuple[dict[str, bytes], str]:
+    keys = {k: base64.b64decode(v) for k, v in json.loads(setting).items()}
+    if not keys:
+        raise ValueError(f"the key ring for {active_name} is empty")
+    if active is None and len(keys) != 1:
+        raise ValueError(f"{active_name} must name the key for new writes")
+    return keys, active or next(iter(keys))
 
 
 def normalise_name(name: str | None) -> str | None:

@@ -26,6 +26,8 @@ PLATFORM_FIELDS = (
     "pii_keys",
     "pii_active_key",
     "blind_index_key",
+    "blind_index_keys",
+    "blind_index_active",
     "log_level",
     "auto_migrate",
     "max_body_bytes",
@@ -69,7 +71,16 @@ class ServiceSettings(BaseSettings):
     )
     blind_index_key: str | None = Field(
         default=None,
-        description="Base64 32-byte HMAC key for duplicate-detection indexes.",
+        description="Base64 32-byte HMAC key for duplicate-detection indexes "
+        "(one key, id 'default'); BLIND_INDEX_KEYS holds several for rotation.",
+    )
+    blind_index_keys: str | None = Field(
+        default=None,
+        description="JSON object key-id -> base64 32-byte HMAC key for blind "
+        "indexes; lookups match any key, new writes use BLIND_INDEX_ACTIVE.",
+    )
+    blind_index_active: str | None = Field(
+        default=None, description="Blind-index key id used for new indexes."
     )
     log_level: str = Field(default="INFO", description="Root log level.")
     auto_migrate: bool = Field(
