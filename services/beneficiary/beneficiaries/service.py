@@ -124,7 +124,7 @@ async def register_beneficiary(
     session.add(beneficiary)
     await session.flush()
     pin(session, beneficiary)
-    await _flag_duplicates(session, beneficiary)
+    await _flag_duplicates(session, keyring, beneficiary, data)
     _emit(session, beneficiary, "beneficiary.registered")
     await consent_service.record_consents(
         session, principal, beneficiary, data.consents, new_ledger=True
@@ -334,13 +334,15 @@ async def list_beneficiaries(
     statement = scoped(select(Beneficiary), principal)
     if name is not None:
         statement = statement.where(
-            col(Beneficiary.name_index)
-            == keyring.blind_index("name", normalise_name(name))
+            col(Beneficiary.name_index).in_(
+                keyring.blind_indexes("name", normalise_name(name))
+            )
         )
     if phone is not None:
         statement = statement.where(
-            col(Beneficiary.phone_index)
-            == keyring.blind_index("phone", normalise_phone(phone))
+            col(Beneficiary.phone_index).in_(
+                keyring.blind_indexes("phone", normalise_phone(phone))
+            )
         )
     if site_id is not None:
         statement = statement.where(col(Beneficiary.site_id) == site_id)
@@ -408,14 +410,22 @@ def new_code() -> str:
     return "B-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
 
 
-async def _flag_duplicates(session: AsyncSession, beneficiary: Beneficiary) -> None:
+async def _flag_duplicates(
+    session: AsyncSession,
+    keyring: KeyRing,
+    beneficiary: Beneficiary,
+    fields: BeneficiaryFields,
+) -> None:
     """Same phone, or same name with a birth year within two years, in the
-    same organisation. Indexes are compared, never plaintext."""
+    same organisation. Indexes are compared, never plaintext: the new person's
+    under every blind-index key, as others may not be re-indexed yet."""
+    phones = set(keyring.blind_indexes("phone", normalise_phone(fields.phone)))
+    names = set(keyring.blind_indexes("name", normalise_name(fields.full_name)))
     conditions = []
-    if beneficiary.phone_index:
-        conditions.append(col(Beneficiary.phone_index) == beneficiary.phone_index)
-    if beneficiary.name_index:
-        conditions.append(col(Beneficiary.name_index) == beneficiary.name_index)
+    if phones:
+        conditions.append(col(Beneficiary.phone_index).in_(phones))
+    if names:
+        conditions.append(col(Beneficiary.name_index).in_(names))
     if not conditions:
         return
     candidates = await session.execute(
@@ -427,11 +437,9 @@ async def _flag_duplicates(session: AsyncSession, beneficiary: Beneficiary) -> N
     )
     for other in candidates.scalars():
         reasons = []
-        if beneficiary.phone_index and other.phone_index == beneficiary.phone_index:
+        if other.phone_index in phones:
             reasons.append("same_phone")
-        if other.name_index == beneficiary.name_index and _close_birth(
-            beneficiary, other
-        ):
+        if other.name_index in names and _close_birth(beneficiary, other):
             reasons.append("same_name_close_birth_year")
         if reasons:
             session.add(

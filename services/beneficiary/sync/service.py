@@ -3,8 +3,6 @@ for a supervisor, and a per-client pull of changes since a cursor."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -327,19 +325,21 @@ async def _keep_losing_version(
     device_id: str | None,
 ) -> SyncConflict:
     payload = json.dumps(change.data.model_dump(mode="json"), sort_keys=True)
-    digest = hmac.new(
-        keyring.blind_index_key, payload.encode(), hashlib.sha256
-    ).hexdigest()
+    digest = keyring.digest(payload)
     base_version = change.base_version or 0
     existing = (
-        await session.execute(
-            select(SyncConflict).where(
-                col(SyncConflict.entity_id) == row.id,
-                col(SyncConflict.base_version) == base_version,
-                col(SyncConflict.payload_digest) == digest,
+        (
+            await session.execute(
+                select(SyncConflict).where(
+                    col(SyncConflict.entity_id) == row.id,
+                    col(SyncConflict.base_version) == base_version,
+                    col(SyncConflict.payload_digest).in_(keyring.digests(payload)),
+                )
             )
         )
-    ).scalar_one_or_none()
+        .scalars()
+        .first()
+    )
     if existing is not None:
         return existing
     conflict_id = uuid.uuid4()
