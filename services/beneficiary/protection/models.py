@@ -4,6 +4,7 @@ agreements and every export made under them."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
@@ -116,6 +117,12 @@ class SharingAgreement(Table, table=True):
     created_by: str = Field(max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    pseudonym_salt: str = Field(
+        default_factory=lambda: secrets.token_hex(32),
+        max_length=64,
+        description="Keys this agreement's pseudonyms, so they stay stable "
+        "through key rotation; never leaves the service.",
+    )
 
 
 class SharingExport(Table, table=True):

@@ -123,6 +123,11 @@ def upgrade() -> None:
         ),
         sa.Column("created_at", shared.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", shared.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "pseudonym_salt",
+            sqlmodel.sql.sqltypes.AutoString(length=64),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sharing_agreement")),
     )
     op.create_index(
