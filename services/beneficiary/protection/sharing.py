@@ -4,6 +4,206 @@ records, every one logged."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import csv
+import io
+import uuid
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.protection import sharing_service
+from services.beneficiary.protection.sharing_fields import Value
+from services.beneficiary.protection.sharing_schemas import (
+    SharedRecords,
+    SharingAgreementCreate,
+    SharingAgreementRead,
+    SharingExportRead,
+)
+from services.beneficiary.protection.sharing_service import AgreementNotInForce
+from shared.app import RuntimeDep
+from shared.audit import Actor, acting, record_access
+from shared.auth import Role
+from shared.db import SessionDep
+from shared.errors import Invalid, NotFound, problem_responses
+from shared.pagination import MAX_LIMIT, Page
+from shared.queue import send_deferred_jobs
 
 router = APIRouter(prefix="/v1/sharing-agreements", tags=["data protection"])
+
+Manager = Annotated[Actor, Depends(acting(Role.programme_manager))]
+Reader = Annotated[Actor, Depends(acting(Role.programme_manager, Role.auditor))]
+NO_STORE = {"Cache-Control": "no-store"}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ExportFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=SharingAgreementRead,
+    responses=problem_responses(Invalid),
+)
+async def create_agreement(
+    body: SharingAgreementCreate, session: SessionDep, actor: Manager
+) -> SharingAgreementRead:
+    """Record what may go to a partner, why, and until when (programme
+    managers and admins). Fields come from a fixed allow-list."""
+    async with session.begin():
+        agreement = await sharing_service.create_agreement(
+            session, actor.principal, body
+        )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="create",
+            entity_type="sharing_agreement",
+            entity_ids=[agreement.id],
+        )
+    return sharing_service.to_read(agreement)
+
+
+@router.get("", response_model=Page[SharingAgreementRead])
+async def list_agreements(
+    session: SessionDep,
+    actor: Reader,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> Page[SharingAgreementRead]:
+    """The organisation's agreements, newest first, with their status."""
+    async with session.begin():
+        return await sharing_service.list_agreements(
+            session, actor.principal, cursor=cursor, limit=limit
+        )
+
+
+@router.get(
+    "/{agreement_id}",
+    response_model=SharingAgreementRead,
+    responses=problem_responses(NotFound),
+)
+async def get_agreement(
+    agreement_id: uuid.UUID, session: SessionDep, actor: Reader
+) -> SharingAgreementRead:
+    """One agreement of the caller's organisation."""
+    async with session.begin():
+        agreement = await sharing_service.get_agreement(
+            session, actor.principal, agreement_id
+        )
+    return sharing_service.to_read(agreement)
+
+
+@router.post(
+    "/{agreement_id}/revoke",
+    response_model=SharingAgreementRead,
+    responses=problem_responses(NotFound),
+)
+async def revoke_agreement(
+    agreement_id: uuid.UUID, session: SessionDep, actor: Manager
+) -> SharingAgreementRead:
+    """End an agreement at once: no export under it from now on."""
+    async with session.begin():
+        agreement = await sharing_service.revoke_agreement(
+            session, actor.principal, agreement_id
+        )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="revoke",
+            entity_type="sharing_agreement",
+            entity_ids=[agreement.id],
+        )
+    return sharing_service.to_read(agreement)
+
+
+@router.post(
+    "/{agreement_id}/exports",
+    response_model=SharedRecords,
+    responses={
+        **problem_responses(NotFound, AgreementNotInForce),
+        200: {"content": {"text/csv": {}}},
+    },
+)
+async def export_shared_records(
+    agreement_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: Manager,
+    export_format: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.json,
+) -> Response | SharedRecords:
+    """The agreed fields of every person in your scope who consents to data
+    sharing now (never an erased record), as JSON or CSV; 409 unless the
+    agreement is in force today. Each export is logged, audited per person
+    and notified to the data protection focal point. Send X-Access-Reason."""
+    async with session.begin():
+        agreement, export, records = await sharing_service.export_shared_records(
+            session, actor, runtime.keyring, agreement_id
+        )
+    await send_deferred_jobs(session, runtime.queue)
+    headers = {**NO_STORE, "X-Sharing-Export-Id": str(export.id)}
+    if export_format == ExportFormat.csv:
+        return Response(
+            _csv(export.fields, records),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                **headers,
+                "Content-Disposition": (
+                    f'attachment; filename="sharing-export-{export.id}.csv"'
+                ),
+            },
+        )
+    response.headers.update(headers)
+    return SharedRecords(
+        export=SharingExportRead.model_validate(export),
+        partner=agreement.partner,
+        purpose=agreement.purpose,
+        fields=export.fields,
+        records=records,
+    )
+
+
+@router.get(
+    "/{agreement_id}/exports",
+    response_model=Page[SharingExportRead],
+    responses=problem_responses(NotFound),
+)
+async def list_exports(
+    agreement_id: uuid.UUID,
+    session: SessionDep,
+    actor: Reader,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> Page[SharingExportRead]:
+    """Every export made under an agreement: who, when, how many, which
+    fields, and the reason given."""
+    async with session.begin():
+        return await sharing_service.list_exports(
+            session, actor.principal, agreement_id, cursor=cursor, limit=limit
+        )
+
+
+def _csv(fields: list[str], records: list[dict[str, Value]]) -> str:
+    """One header row, then one row per person; a text cell that a
+    spreadsheet would run as a formula gets a leading ``'``."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(fields)
+    for record in records:
+        writer.writerow([_cell(record[f]) for f in fields])
+    return out.getvalue()
+
+
+def _cell(value: Value) -> str | int:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
