@@ -50,6 +50,12 @@ class BeneficiarySettings(ServiceSettings):
         default=None,
         description="HMAC-SHA256 key that signs each notice (X-MHPSS-Signature).",
     )
+    dp_webhook_max_attempts: int = Field(
+        default=6, ge=1, description="Tries before a notice is dead-lettered."
+    )
+    dp_webhook_backoff_seconds: float = Field(
+        default=10.0, ge=0, description="First retry delay; doubles with each try."
+    )
     break_glass_max_minutes: int = Field(
         default=240, ge=1, description="Longest break-the-glass grant."
     )
