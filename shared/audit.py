@@ -17,6 +17,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.auth import Principal, Role, require
 from shared.db import UTCDateTime, utcnow
+from shared.errors import FieldError, Invalid
 
 APPEND_ONLY_SQL = (
     """CREATE OR REPLACE FUNCTION refuse_audit_change() RETURNS trigger AS $$
@@ -27,6 +28,8 @@ APPEND_ONLY_SQL = (
     """CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
     FOR EACH ROW EXECUTE FUNCTION refuse_audit_change()""",
 )
+BREAK_GLASS = "break-glass:"
+_BREAK_GLASS_REASON = "break_glass_reason"
 
 
 class AuditEntryBase(SQLModel):
@@ -58,6 +61,16 @@ def acting(*roles: Role) -> Callable[..., Awaitable[Actor]]:
         principal: Annotated[Principal, Depends(role_check)],
         x_access_reason: Annotated[str | None, Header(max_length=500)] = None,
     ) -> Actor:
+        if x_access_reason and x_access_reason.strip().lower().startswith(BREAK_GLASS):
+            raise Invalid(
+                f"Reasons starting with {BREAK_GLASS!r} are written by the "
+                "server for access through a grant (POST /v1/break-glass).",
+                errors=[
+                    FieldError(
+                        loc=["header", "x-access-reason"], msg="reserved", type="value"
+                    )
+                ],
+            )
         return Actor(
             principal=principal,
             reason=x_access_reason,
@@ -65,6 +78,24 @@ def acting(*roles: Role) -> Callable[..., Awaitable[Actor]]:
         )
 
     return dependency
+
+
+def note_break_glass(session: AsyncSession, reason: str) -> None:
+    """This request reaches a record through a break-the-glass grant: every
+    audit row it writes says so (``break-glass: <grant reason>``), with the
+    caller's own reason, if any, after it."""
+    session.info.setdefault(_BREAK_GLASS_REASON, reason)
+
+
+def audit_reason(session: AsyncSession, actor: Actor) -> str | None:
+    """What the audit rows of this request give as the reason."""
+    granted = session.info.get(_BREAK_GLASS_REASON)
+    if granted is None:
+        return actor.reason
+    reason = f"{BREAK_GLASS} {granted}"
+    if actor.reason:
+        reason += f" | {actor.reason}"
+    return reason[:500]
 
 
 def record_access(
@@ -77,6 +108,7 @@ def record_access(
     entity_ids: Iterable[uuid.UUID],
 ) -> None:
     """Stage audit rows in the caller's transaction (no access without a trace)."""
+    reason = audit_reason(session, actor)
     for entity_id in entity_ids:
         session.add(
             model(
@@ -85,7 +117,7 @@ def record_access(
                 action=action,
                 entity_type=entity_type,
                 entity_id=entity_id,
-                reason=actor.reason,
+                reason=reason,
                 request_id=actor.request_id,
             )
         )

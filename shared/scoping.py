@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from shared.auth import Principal
 from shared.errors import NotFound
 
 M = TypeVar("M")
+BeyondSites = Callable[[AsyncSession, Principal, Any], Awaitable[bool]]
 
 
 async def get_in_scope(
@@ -23,9 +25,14 @@ async def get_in_scope(
     *,
     what: str,
     for_update: bool = False,
+    beyond_sites: BeyondSites | None = None,
 ) -> M:
     """A row of the caller's organisation at a site they may see (locked with
-    ``for_update``); anything else is the same 404 as a row that never was."""
+    ``for_update``); anything else is the same 404 as a row that never was.
+
+    ``beyond_sites`` is a service's own way past the site scope for a row of
+    the caller's organisation (the beneficiary service's break-the-glass
+    grants); nothing reaches past the organisation."""
     table: Any = model
     statement = select(model).where(
         col(table.id) == row_id,
@@ -34,6 +41,9 @@ async def get_in_scope(
     if for_update:
         statement = statement.with_for_update()
     row = (await session.execute(statement)).scalar_one_or_none()
-    if row is None or not principal.can_see_site(getattr(row, "site_id", None)):
+    if row is None or not (
+        principal.can_see_site(getattr(row, "site_id", None))
+        or (beyond_sites is not None and await beyond_sites(session, principal, row))
+    ):
         raise NotFound(f"No such {what}.")
     return row

@@ -48,6 +48,7 @@ BODIES: dict[tuple[str, str], Any] = {
         "on": "2026-03-03",
     },
     ("POST", "/v1/risk-alerts/{alert_id}/acknowledge"): {"action_taken": "hostile"},
+    ("POST", "/v1/break-glass/{grant_id}/revoke"): {},
     ("POST", "/v1/cases/{case_id}/assessments"): {
         "instrument": "who5",
         "timepoint": "follow_up",
@@ -165,6 +166,12 @@ async def alices_world(
         },
     )
     assert enrolment.status_code == 201, enrolment.text
+    elsewhere = issue(alice.org, Role.case_worker, sites=[site_ids[1]])
+    grant = await elsewhere.post(
+        "/v1/break-glass",
+        {"beneficiary_id": person["id"], "reason": "hostile sweep", "minutes": 5},
+    )
+    assert grant.status_code == 201, grant.text
     return {
         "beneficiary_id": person["id"],
         "record_id": record["id"],
@@ -175,6 +182,7 @@ async def alices_world(
         "alert_id": alert.json()["id"],
         "referral_id": referral.json()["id"],
         "enrolment_id": enrolment.json()["id"],
+        "grant_id": grant.json()["id"],
     }
 
 

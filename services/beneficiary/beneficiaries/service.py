@@ -31,6 +31,7 @@ from services.beneficiary.consent.schemas import ConsentEntryRead
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.locations import service as locations_service
+from services.beneficiary.protection import grants
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
 from shared.auth import Principal
@@ -74,15 +75,19 @@ async def get_beneficiary(
     ``for_update`` locks the row (edits check its version); a plain read may be
     served from the session when the row was loaded earlier in the request."""
     if for_update:
-        statement = scoped(select(Beneficiary), principal).where(
-            col(Beneficiary.id) == beneficiary_id
+        statement = select(Beneficiary).where(
+            col(Beneficiary.id) == beneficiary_id,
+            col(Beneficiary.organisation_id) == principal.organisation_id,
         )
         beneficiary = (
             await session.execute(statement.with_for_update())
         ).scalar_one_or_none()
     else:
         beneficiary = await get_cached(session, Beneficiary, beneficiary_id)
-    if beneficiary is None or not in_scope(beneficiary, principal):
+    if beneficiary is None or not (
+        in_scope(beneficiary, principal)
+        or await grants.granted(session, principal, beneficiary)
+    ):
         raise NotFound("No such beneficiary.")
     pin(session, beneficiary)
     return beneficiary
@@ -184,7 +189,8 @@ async def update_beneficiary(
                 FieldError(loc=["body", "full_name"], msg="required", type="missing")
             ],
         )
-    await check_site_in_scope(session, principal, fields.site_id)
+    if fields.site_id != beneficiary.site_id:  # moving them: to a site of yours
+        await check_site_in_scope(session, principal, fields.site_id)
     await apply_fields(session, beneficiary, fields, keyring)
     await session.flush()
     return beneficiary

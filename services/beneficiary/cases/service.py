@@ -22,6 +22,7 @@ from services.beneficiary.cases.schemas import (
 )
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
+from services.beneficiary.protection import grants
 from services.beneficiary.risk import service as risk_service
 from shared.auth import Principal
 from shared.contracts.enums import (
@@ -99,7 +100,13 @@ async def get_case(
 ) -> Case:
     """A case of the caller's organisation and sites; anything else is 404."""
     return await get_in_scope(
-        session, principal, Case, case_id, what="case", for_update=for_update
+        session,
+        principal,
+        Case,
+        case_id,
+        what="case",
+        for_update=for_update,
+        beyond_sites=grants.granted,
     )
 
 
@@ -115,6 +122,7 @@ async def list_cases(
     statement = select(Case).where(
         col(Case.organisation_id) == principal.organisation_id
     )
+    principal = await grants.listing_scope(session, principal, beneficiary_id)
     if principal.site_ids is not None:
         statement = statement.where(col(Case.site_id).in_(principal.site_ids))
     if beneficiary_id is not None:

@@ -16,6 +16,7 @@ from services.beneficiary.beneficiaries.schemas import RecordDate
 from services.beneficiary.cases import service as cases_service
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
+from services.beneficiary.protection import grants
 from services.beneficiary.referrals.models import Referral
 from shared.auth import Principal
 from shared.contracts.enums import (
@@ -141,6 +142,7 @@ async def get_referral(
         referral_id,
         what="referral",
         for_update=for_update,
+        beyond_sites=grants.granted,
     )
 
 
@@ -194,6 +196,7 @@ async def list_referrals(
         .where(col(Referral.organisation_id) == principal.organisation_id)
         .order_by(col(Referral.sent_on).desc())
     )
+    principal = await grants.listing_scope(session, principal, beneficiary_id)
     if principal.site_ids is not None:
         statement = statement.where(col(Referral.site_id).in_(principal.site_ids))
     if beneficiary_id is not None:

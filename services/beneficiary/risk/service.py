@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from services.beneficiary.cases.models import Case
 from services.beneficiary.db import OutboxEvent
+from services.beneficiary.protection import grants
 from services.beneficiary.risk.models import AlertDelivery, RiskAlert
 from shared.auth import Principal
 from shared.contracts.enums import AlertStatus
@@ -121,7 +122,13 @@ async def acknowledge(
 ) -> RiskAlert:
     """Close the alert with what was done about it (once)."""
     alert = await get_in_scope(
-        session, principal, RiskAlert, alert_id, what="risk alert", for_update=True
+        session,
+        principal,
+        RiskAlert,
+        alert_id,
+        what="risk alert",
+        for_update=True,
+        beyond_sites=grants.granted,
     )
     if alert.status == AlertStatus.acknowledged:
         raise Conflict(f"Acknowledged already by {alert.acknowledged_by}.")

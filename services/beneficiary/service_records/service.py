@@ -15,6 +15,7 @@ from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.locations import service as locations_service
 from services.beneficiary.organisations import service as organisations_service
+from services.beneficiary.protection import grants
 from services.beneficiary.service_records.models import (
     AnonymousService,
     GroupActivity,
@@ -164,8 +165,9 @@ async def get_service_record(
     """One record in the caller's scope (locked with ``for_update``)."""
     record: ServiceRecord | None
     if for_update:
-        statement = scoped(select(ServiceRecord), principal).where(
-            col(ServiceRecord.id) == record_id
+        statement = select(ServiceRecord).where(
+            col(ServiceRecord.id) == record_id,
+            col(ServiceRecord.organisation_id) == principal.organisation_id,
         )
         record = (
             await session.execute(statement.with_for_update())
@@ -174,7 +176,10 @@ async def get_service_record(
         record = await get_cached(session, ServiceRecord, record_id)
     if record is None or not (
         record.organisation_id == principal.organisation_id
-        and principal.can_see_site(record.site_id)
+        and (
+            principal.can_see_site(record.site_id)
+            or await grants.granted(session, principal, record)
+        )
     ):
         raise NotFound("No such service record.")
     return record
@@ -289,6 +294,7 @@ async def list_service_records(
     cursor: str | None,
     limit: int,
 ) -> Page[ServiceRecord]:
+    principal = await grants.listing_scope(session, principal, beneficiary_id)
     statement = scoped(select(ServiceRecord), principal)
     if beneficiary_id is not None:
         statement = statement.where(col(ServiceRecord.beneficiary_id) == beneficiary_id)
