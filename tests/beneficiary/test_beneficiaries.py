@@ -307,7 +307,8 @@ class TestAudit:
         auditor = issue(alice.org, Role.auditor)
         r = await auditor.get("/v1/audit", params={"entity_id": b["id"]})
         assert r.status_code == 200
-        actions = [(e["action"], e["subject"], e["reason"]) for e in r.json()]
+        entries = r.json()["items"]
+        actions = [(e["action"], e["subject"], e["reason"]) for e in entries]
         assert ("read", "alice", "follow-up") in actions
         assert ("create", "alice", None) in actions
         assert (await alice.get("/v1/audit")).status_code == 403

@@ -194,7 +194,8 @@ class TestAssessments:
             f"/v1/cases/{case['id']}", headers={"X-Access-Reason": "supervision"}
         )
         auditor = issue(alice.org, Role.auditor)
-        log = (await auditor.get("/v1/audit", params={"entity_id": case["id"]})).json()
+        r = await auditor.get("/v1/audit", params={"entity_id": case["id"]})
+        log = r.json()["items"]
         assert ("read", "supervision") in [(e["action"], e["reason"]) for e in log]
 
     async def test_outreach_workers_do_not_see_cases(

@@ -1,20 +1,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
-from sqlmodel import col
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, computed_field
 
-from services.beneficiary.access import Auditor
+from services.beneficiary.audit import service as audit_service
 from services.beneficiary.audit.models import AuditEntry
+from shared.audit import BREAK_GLASS, Actor, acting, record_access
+from shared.auth import Role
 from shared.db import SessionDep
-from shared.pagination import MAX_LIMIT
+from shared.errors import BadRequest, problem_responses
+from shared.pagination import MAX_LIMIT, Page
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+AuditorActor = Annotated[Actor, Depends(acting(Role.auditor))]
 
 
 class AuditEntryRead(BaseModel):
@@ -29,30 +31,63 @@ class AuditEntryRead(BaseModel):
     reason: str | None
     request_id: str | None
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def break_glass(self) -> bool:
+        """Access through a break-the-glass grant, outside the subject's sites."""
+        return bool(self.reason and self.reason.startswith(BREAK_GLASS))
 
-@router.get("", response_model=list[AuditEntryRead])
+
+@router.get(
+    "", response_model=Page[AuditEntryRead], responses=problem_responses(BadRequest)
+)
 async def list_audit_entries(
     session: SessionDep,
-    principal: Auditor,
+    actor: AuditorActor,
     entity_id: uuid.UUID | None = None,
+    beneficiary_id: Annotated[
+        uuid.UUID | None,
+        Query(
+            description="The person and every record of theirs: cases (with "
+            "their assessments and plans), referrals, enrolments, service "
+            "records, risk alerts."
+        ),
+    ] = None,
     subject: Annotated[str | None, Query(max_length=255)] = None,
+    action: Annotated[str | None, Query(max_length=32)] = None,
     since: datetime | None = None,
+    until: datetime | None = None,
+    break_glass: bool | None = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-) -> list[AuditEntryRead]:
-    """Who read or changed which record of your organisation, newest first."""
-    statement = (
-        select(AuditEntry)
-        .where(col(AuditEntry.organisation_id) == principal.organisation_id)
-        .order_by(col(AuditEntry.at).desc())
-        .limit(limit)
-    )
-    if entity_id is not None:
-        statement = statement.where(col(AuditEntry.entity_id) == entity_id)
-    if subject is not None:
-        statement = statement.where(col(AuditEntry.subject) == subject)
-    if since is not None:
-        since = since if since.tzinfo else since.replace(tzinfo=UTC)
-        statement = statement.where(col(AuditEntry.at) >= since)
+) -> Page[AuditEntryRead]:
+    """Who read or changed which record of your organisation, when and why
+    (``reason``: the X-Access-Reason header, or ``break-glass: ...`` for
+    access through a grant), newest first. Reading the log is audited too."""
+    principal = actor.principal
     async with session.begin():
-        rows = (await session.execute(statement)).scalars().all()
-    return [AuditEntryRead.model_validate(r) for r in rows]
+        page = await audit_service.list_entries(
+            session,
+            principal,
+            entity_id=entity_id,
+            beneficiary_id=beneficiary_id,
+            subject=subject,
+            action=action,
+            since=since,
+            until=until,
+            break_glass=break_glass,
+            cursor=cursor,
+            limit=limit,
+        )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="read_audit",
+            entity_type="audit_log",
+            entity_ids=[beneficiary_id or entity_id or principal.organisation_id],
+        )
+    return Page(
+        items=[AuditEntryRead.model_validate(e) for e in page.items],
+        next_cursor=page.next_cursor,
+    )

@@ -1,0 +1,88 @@
+"""Access review: who read or changed which record of the organisation, when,
+and why; a person's whole file (their cases, referrals, enrolments, service
+records and alerts) in one query."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import literal, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.cases.models import Case
+from services.beneficiary.interventions.models import Enrolment
+from services.beneficiary.referrals.models import Referral
+from services.beneficiary.risk.models import RiskAlert
+from services.beneficiary.service_records.models import ServiceRecord
+from shared.audit import BREAK_GLASS
+from shared.auth import Principal
+from shared.pagination import Page, aware_datetime, keyset_page
+
+PERSON_RECORDS = (Case, Referral, Enrolment, ServiceRecord, RiskAlert)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def list_entries(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    entity_id: uuid.UUID | None,
+    beneficiary_id: uuid.UUID | None,
+    subject: str | None,
+    action: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    break_glass: bool | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[AuditEntry]:
+    """The organisation's audit entries, newest first. ``beneficiary_id``
+    takes the person's own entries and those of every record of theirs."""
+    statement = select(AuditEntry).where(
+        col(AuditEntry.organisation_id) == principal.organisation_id
+    )
+    if entity_id is not None:
+        statement = statement.where(col(AuditEntry.entity_id) == entity_id)
+    if beneficiary_id is not None:
+        statement = statement.where(
+            col(AuditEntry.entity_id).in_(
+                union_all(
+                    select(literal(beneficiary_id)),
+                    *(
+                        select(col(model.id)).where(
+                            col(model.beneficiary_id) == beneficiary_id,
+                            col(model.organisation_id) == principal.organisation_id,
+                        )
+                        for model in PERSON_RECORDS
+                    ),
+                )
+            )
+        )
+    if subject is not None:
+        statement = statement.where(col(AuditEntry.subject) == subject)
+    if action is not None:
+        statement = statement.where(col(AuditEntry.action) == action)
+    if since is not None:
+        statement = statement.where(col(AuditEntry.at) >= _aware(since))
+    if until is not None:
+        statement = statement.where(col(AuditEntry.at) < _aware(until))
+    if break_glass is not None:
+        flagged = col(AuditEntry.reason).startswith(BREAK_GLASS)
+        statement = statement.where(
+            flagged if break_glass else ~flagged | col(AuditEntry.reason).is_(None)
+        )
+    rows, next_cursor = await keyset_page(
+        session,
+        statement,
+        key=col(AuditEntry.at),
+        parse_key=aware_datetime,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page(items=rows, next_cursor=next_cursor)
