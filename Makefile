@@ -36,5 +36,10 @@ migrate: $(STAMP)
 worker: $(STAMP)
 	$(BIN)/python -m services.beneficiary worker
 
+## Validate deploy/ (Dockerfile, Compose, Caddyfile, Kubernetes); needs caddy.
+.PHONY: validate-deploy
+validate-deploy: $(STAMP)
+	VENV=$(VENV) deploy/validate.sh
+
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
