@@ -3,21 +3,26 @@
 python -m services.<name> migrate                    # schema to head (+ reference data)
 python -m services.<name> worker                     # arq worker (needs REDIS_URL)
 python -m services.<name> new-migration -m "message" # developers
+python -m services.<name> rotate-keys [--check]      # data to the active keys
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import sys
 from collections.abc import Callable, Sequence
 
 from arq.worker import Worker
 
 from shared.app import Runtime, start_runtime
+from shared.crypto import LOCAL_KEY_FILE, add_local_keys, keyring_from
 from shared.db import make_engine
 from shared.migrations import Migrations
 from shared.observability import configure_logging
 from shared.queue import JobFunction
+from shared.rotation import DEFAULT_BATCH_SIZE, Registered, rotate_keys
 from shared.settings import ServiceSettings
 
 
@@ -28,6 +33,7 @@ def run_service_cli(
     migrations: Migrations,
     job_functions: Sequence[JobFunction] = (),
     make_worker: Callable[..., Worker] | None = None,
+    encrypted: Sequence[Registered] | None = None,
 ) -> None:
     parser = argparse.ArgumentParser(prog=prog)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -36,6 +42,21 @@ def run_service_cli(
         sub.add_parser("worker", help="run the arq worker")
     revision = sub.add_parser("new-migration", help="autogenerate a migration")
     revision.add_argument("-m", "--message", required=True)
+    if encrypted is not None:
+        rotate = sub.add_parser(
+            "rotate-keys",
+            help="re-encrypt and re-index stored values under the active keys",
+        )
+        rotate.add_argument(
+            "--check", action="store_true", help="count what is left; write nothing"
+        )
+        rotate.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+        rotate.add_argument(
+            "--new-local-keys",
+            action="store_true",
+            help="embedded default only: add fresh active keys to the key file "
+            "in DATA_DIR and stop (restart the services, then rotate)",
+        )
     args = parser.parse_args()
     configure_logging(settings.log_level)
     if args.command == "migrate":
@@ -50,6 +71,21 @@ def run_service_cli(
         if not settings.redis_url:
             parser.error("the worker needs REDIS_URL")
         asyncio.run(_work(settings, job_functions, make_worker))
+    elif args.command == "rotate-keys" and encrypted is not None:
+        if not settings.pii_keys and not (settings.data_dir / LOCAL_KEY_FILE).exists():
+            parser.error(
+                f"no keys: set PII_KEYS, or DATA_DIR to where {LOCAL_KEY_FILE} is"
+            )
+        if args.batch_size < 1:
+            parser.error("--batch-size must be at least 1")
+        if args.new_local_keys:
+            if settings.pii_keys:
+                parser.error("keys come from PII_KEYS: add the new ones there")
+            pii, blind = add_local_keys(settings.data_dir)
+            _report({"pii_active_key": pii, "blind_index_active_key": blind})
+            return
+        code = asyncio.run(_rotate(settings, encrypted, args.check, args.batch_size))
+        sys.exit(code)
 
 
 async def _with_engine(settings: ServiceSettings, step: Callable[..., object]) -> None:
@@ -58,6 +94,33 @@ async def _with_engine(settings: ServiceSettings, step: Callable[..., object]) -
         await step(engine)  # type: ignore[misc]
     finally:
         await engine.dispose()
+
+
+async def _rotate(
+    settings: ServiceSettings,
+    encrypted: Sequence[Registered],
+    check_only: bool,
+    batch_size: int,
+) -> int:
+    keyring = keyring_from(settings)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        summary = await rotate_keys(
+            engine, keyring, encrypted, check_only=check_only, batch_size=batch_size
+        )
+    except Exception as exc:  # reported as JSON like any other outcome
+        first_line = str(exc).splitlines()[0][:300] if str(exc) else ""
+        _report({"error": type(exc).__name__, "detail": first_line})
+        return 1
+    finally:
+        await engine.dispose()
+    _report({"service": settings.service_name, **summary.as_json()})
+    return summary.exit_code
+
+
+def _report(summary: dict[str, object]) -> None:
+    sys.stdout.write(json.dumps(summary) + "\n")
+    sys.stdout.flush()
 
 
 async def _work(

@@ -1,5 +1,6 @@
 """Operations commands of the beneficiary service (see ``shared/cli.py``)."""
 
+from services.beneficiary.encrypted import ENCRYPTED
 from services.beneficiary.migrations.runner import MIGRATIONS
 from services.beneficiary.settings import BeneficiarySettings
 from services.beneficiary.worker import JOB_FUNCTIONS, make_worker
@@ -12,4 +13,5 @@ if __name__ == "__main__":
         migrations=MIGRATIONS,
         job_functions=JOB_FUNCTIONS,
         make_worker=make_worker,
+        encrypted=ENCRYPTED,
     )

@@ -1,5 +1,6 @@
 """Operations commands of the training service (see ``shared/cli.py``)."""
 
+from services.training.encrypted import ENCRYPTED
 from services.training.migrations.runner import MIGRATIONS
 from services.training.settings import TrainingSettings
 from services.training.worker import JOB_FUNCTIONS, make_worker
@@ -12,4 +13,5 @@ if __name__ == "__main__":
         migrations=MIGRATIONS,
         job_functions=JOB_FUNCTIONS,
         make_worker=make_worker,
+        encrypted=ENCRYPTED,
     )
