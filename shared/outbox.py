@@ -11,7 +11,7 @@ after one that took 8, and a reader at 8 would skip 7.)
 """
 
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -134,8 +134,11 @@ async def read_feed(
     after: int,
     limit: int,
     organisation_id: uuid.UUID | None = None,
+    types: Sequence[str] = (),
+    up_to: int | None = None,
 ) -> list[EventEnvelope]:
-    """Sequenced events after a position, in feed order."""
+    """Sequenced events after a position, in feed order (only ``types``, and
+    none past ``up_to``, when given)."""
     statement = (
         select(model)
         .where(col(model.position) > after)
@@ -144,6 +147,10 @@ async def read_feed(
     )
     if organisation_id is not None:
         statement = statement.where(col(model.organisation_id) == organisation_id)
+    if types:
+        statement = statement.where(col(model.type).in_(types))
+    if up_to is not None:
+        statement = statement.where(col(model.position) <= up_to)
     rows = (await session.execute(statement)).scalars().all()
     return [
         EventEnvelope(
@@ -247,6 +254,14 @@ def feed_router(
             int, Query(ge=0, le=2**62, description="Last position you hold.")
         ] = 0,
         limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+        type: Annotated[
+            list[str] | None,
+            Query(
+                max_length=20,
+                description="Only events of these types (repeat the parameter); "
+                "next_after then skips past the events of other types.",
+            ),
+        ] = None,
     ) -> EventFeedPage:
         machine = Role.service in principal.roles
         if not machine and principal.site_ids is not None:
@@ -256,6 +271,11 @@ def feed_router(
             )
         await sequence_pending_events(runtime.engine, model, counter)
         async with session.begin():
+            # Every position up to the counter's is committed, so a filtered
+            # page that comes back short has seen all there is up to it.
+            up_to = await session.scalar(
+                select(col(counter.last_position)).where(col(counter.id) == 1)
+            )
             events = await read_feed(
                 session,
                 model,
@@ -263,10 +283,14 @@ def feed_router(
                 after=after,
                 limit=limit,
                 organisation_id=None if machine else principal.organisation_id,
+                types=type or (),
+                up_to=up_to if type else None,
             )
-        return EventFeedPage(
-            events=events, next_after=events[-1].position if events else after
-        )
+        if type and len(events) < limit:
+            next_after = max(after, up_to or 0)
+        else:
+            next_after = events[-1].position if events else after
+        return EventFeedPage(events=events, next_after=next_after)
 
     return router
 

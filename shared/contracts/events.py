@@ -64,7 +64,7 @@ class _Facts(BaseModel):
 
 
 class BeneficiaryFacts(_Facts):
-    """beneficiary.registered / beneficiary.updated / beneficiary.erased."""
+    """beneficiary.registered / beneficiary.updated."""
 
     beneficiary_id: uuid.UUID
     organisation_id: uuid.UUID
@@ -78,6 +78,16 @@ class BeneficiaryFacts(_Facts):
     registration_date: date
     registration_channel: RegistrationChannel
     version: int
+
+
+class BeneficiaryErasedFacts(_Facts):
+    """beneficiary.erased: the person's PII is gone from the beneficiary
+    service (an erasure request or a withdrawal of registration consent).
+    Other services drop every link from their data to this id; the event may
+    come again (a repeated request, a replay) and means the same each time."""
+
+    beneficiary_id: uuid.UUID
+    organisation_id: uuid.UUID
 
 
 class ConsentFacts(_Facts):
@@ -221,6 +231,14 @@ class TraineeFacts(_Facts):
         description="The staff code the beneficiary service records as the "
         "service records' staff_id, when the trainee is staff."
     )
+
+
+class TraineeErasedFacts(_Facts):
+    """trainee.erased: the trainee's PII is gone from the training service;
+    reporting replaces the trainee's id with a pseudonym it cannot reverse."""
+
+    trainee_id: uuid.UUID
+    organisation_id: uuid.UUID
 
 
 class AttendanceFacts(_Facts):
