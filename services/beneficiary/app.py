@@ -23,6 +23,7 @@ from services.beneficiary.referrals.router import router as referrals_router
 from services.beneficiary.risk.router import router as risk_router
 from services.beneficiary.service_records.router import router as records_router
 from services.beneficiary.settings import BeneficiarySettings
+from services.beneficiary.subject_rights.router import router as subject_rights_router
 from services.beneficiary.sync.router import router as sync_router
 from services.beneficiary.worker import JOB_FUNCTIONS, PERIODIC_JOBS
 from shared.app import create_service_app
@@ -41,6 +42,7 @@ def create_app(
             organisations_router,
             locations_router,
             beneficiaries_router,
+            subject_rights_router,
             records_router,
             cases_router,
             retention_router,

@@ -14,6 +14,17 @@ class BeneficiarySettings(ServiceSettings):
         env_prefix="BENEFICIARY_", extra="ignore", env_ignore_empty=True
     )
 
+    training_url: str | None = Field(
+        default="http://127.0.0.1:8000/training",
+        description="Base URL of the training service: a subject access export "
+        "asks it for the person's practice-group participation, and erasures "
+        "are sent to its queue. Empty: no training service runs.",
+    )
+    training_token: str | None = Field(
+        default=None,
+        description="Bearer token of this service's machine account at the "
+        "training service. Unset: signed with the local key (embedded default).",
+    )
     sync_batch_limit: int = Field(
         default=2000, description="Most records accepted in one sync batch."
     )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -69,8 +70,19 @@ class DuplicateCandidate(Table, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_code() -> str:
+    """A pseudonymous code; 32^8 values, the unique constraint catches the
+    (about one in a trillion) collision."""
+    return "B-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+
+
 def erase_pii(beneficiary: Beneficiary) -> None:
-    """Drop what identifies the person; keep the facts reports count."""
+    """Drop what identifies the person; keep the facts reports count. The
+    code changes too: the old one may be written next to the name on paper."""
+    beneficiary.code = new_code()
     beneficiary.full_name_enc = None
     beneficiary.phone_enc = None
     beneficiary.address_enc = None

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import secrets
 import uuid
 from datetime import date
 from typing import Any, TypeVar
@@ -16,6 +15,7 @@ from services.beneficiary.beneficiaries.models import (
     DuplicateCandidate,
     age_on,
     beneficiary_facts,
+    new_code,
 )
 from services.beneficiary.beneficiaries.schemas import (
     BeneficiaryCreate,
@@ -48,7 +48,6 @@ from shared.errors import (
 from shared.outbox import add_event
 from shared.pagination import Page, aware_datetime, keyset_page
 
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 PII_FIELDS = ("full_name", "phone", "address")
 S = TypeVar("S", bound=Select[Any])
 
@@ -408,12 +407,6 @@ def _birth_from_age(registration_date: date, age: int) -> date:
         return registration_date.replace(year=year)
     except ValueError:  # 29 February
         return registration_date.replace(year=year, day=28)
-
-
-def new_code() -> str:
-    """A pseudonymous code; 32^8 values, the unique constraint catches the
-    (about one in a trillion) collision."""
-    return "B-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
 
 
 async def _flag_duplicates(

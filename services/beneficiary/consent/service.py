@@ -3,12 +3,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Uuid, delete, func, literal, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.beneficiary.beneficiaries.models import (
     Beneficiary,
+    DuplicateCandidate,
     beneficiary_facts,
     erase_pii,
 )
@@ -22,12 +23,14 @@ from services.beneficiary.cases.models import (
 from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.consent.schemas import ConsentGiven
 from services.beneficiary.db import IdempotencyRecord, OutboxEvent
+from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
+from services.beneficiary.service_records.models import ServiceRecord
 from services.beneficiary.sync.models import SyncConflict
 from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose
-from shared.contracts.events import ConsentFacts
+from shared.contracts.events import BeneficiaryErasedFacts, ConsentFacts
 from shared.db import utcnow
 from shared.errors import Conflict, ConsentMissing
 from shared.outbox import add_event
@@ -95,32 +98,92 @@ async def record_consents(
             entry.purpose == ConsentPurpose.registration and not entry.granted
         )
         if withdraws_registration and beneficiary.pii_erased_at is None:
-            await forget_copies(session, beneficiary)
-            erase_pii(beneficiary)
-            beneficiary.version += 1
-            beneficiary.updated_at = utcnow()
-            add_event(
-                session,
-                OutboxEvent,
-                type="beneficiary.updated",
-                organisation_id=beneficiary.organisation_id,
-                entity_type="beneficiary",
-                entity_id=beneficiary.id,
-                facts=beneficiary_facts(beneficiary),
-            )
+            await erase_person(session, beneficiary)
     await session.flush()
     if new_ledger:  # the whole ledger is what was just written
         _cache(session)[beneficiary.id] = {e.purpose: e for e in recorded}
     return recorded
 
 
+async def erase_person(session: AsyncSession, beneficiary: Beneficiary) -> None:
+    """The one erasure of a person, whatever asked for it (withdrawal of
+    registration consent, an erasure request): every copy of their PII in
+    this service goes, the record keeps only non-identifying facts under a new
+    code, and ``beneficiary.erased`` tells the other services to drop their
+    links to the id. Running it again forgets whatever was added since and
+    announces the erasure again (other services ignore a repeat)."""
+    await forget_copies(session, beneficiary)
+    if beneficiary.pii_erased_at is None:
+        erase_pii(beneficiary)
+        beneficiary.version += 1
+        beneficiary.updated_at = utcnow()
+        add_event(
+            session,
+            OutboxEvent,
+            type="beneficiary.updated",
+            organisation_id=beneficiary.organisation_id,
+            entity_type="beneficiary",
+            entity_id=beneficiary.id,
+            facts=beneficiary_facts(beneficiary),
+        )
+    add_event(
+        session,
+        OutboxEvent,
+        type="beneficiary.erased",
+        organisation_id=beneficiary.organisation_id,
+        entity_type="beneficiary",
+        entity_id=beneficiary.id,
+        facts=BeneficiaryErasedFacts(
+            beneficiary_id=beneficiary.id,
+            organisation_id=beneficiary.organisation_id,
+        ),
+    )
+
+
 async def forget_copies(session: AsyncSession, beneficiary: Beneficiary) -> None:
     """Erasure reaches every copy of the PII: offline versions kept as sync
-    conflicts, the request fingerprints of idempotency records, and all free
-    text and raw answers of the person's cases (scores, bands, dates and codes
-    stay for the counts)."""
+    conflicts, the request fingerprints of idempotency records, duplicate
+    flags (a pair flagged by name says the two names were alike), the reasons
+    given for voiding the person's services, and all free text and raw
+    answers of the person's cases (scores, bands, dates and codes stay for
+    the counts)."""
     person = beneficiary.id
     cases = select(col(Case.id)).where(col(Case.beneficiary_id) == person)
+    records = select(col(ServiceRecord.id)).where(
+        col(ServiceRecord.beneficiary_id) == person
+    )
+    await session.execute(
+        update(ServiceRecord)
+        .where(col(ServiceRecord.beneficiary_id) == person)
+        .values(void_reason=None)
+    )
+    await session.execute(
+        delete(DuplicateCandidate).where(
+            or_(
+                col(DuplicateCandidate.beneficiary_id) == person,
+                col(DuplicateCandidate.candidate_id) == person,
+            )
+        )
+    )
+    owned = union_all(
+        select(literal(person, Uuid)),
+        cases,
+        records,
+        select(col(Referral.id)).where(col(Referral.beneficiary_id) == person),
+        select(col(Assessment.id)).where(col(Assessment.beneficiary_id) == person),
+        select(col(RiskAlert.id)).where(col(RiskAlert.beneficiary_id) == person),
+        select(col(Enrolment.id)).where(col(Enrolment.beneficiary_id) == person),
+        select(col(FollowUp.id)).where(col(FollowUp.case_id).in_(cases)),
+    )
+    owned_ids = list((await session.execute(owned)).scalars())
+    await session.execute(
+        delete(SyncConflict).where(col(SyncConflict.entity_id).in_(owned_ids))
+    )
+    await session.execute(
+        delete(IdempotencyRecord).where(
+            col(IdempotencyRecord.resource_id).in_(owned_ids)
+        )
+    )
     await session.execute(
         update(Case)
         .where(col(Case.beneficiary_id) == person)
@@ -145,14 +208,6 @@ async def forget_copies(session: AsyncSession, beneficiary: Beneficiary) -> None
         update(RiskAlert)
         .where(col(RiskAlert.beneficiary_id) == person)
         .values(action_taken_enc=None)
-    )
-    await session.execute(
-        delete(SyncConflict).where(col(SyncConflict.entity_id) == beneficiary.id)
-    )
-    await session.execute(
-        delete(IdempotencyRecord).where(
-            col(IdempotencyRecord.resource_id) == beneficiary.id
-        )
     )
 
 

@@ -9,16 +9,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.beneficiary.db import IdempotencyRecord, OutboxCounter, OutboxEvent
+from services.beneficiary.subject_rights.jobs import send_erasures_to_training
 from shared.app import Runtime
 from shared.db import utcnow
-from shared.outbox import announce_writes, make_publish_job
+from shared.outbox import announce_writes, last_position, make_publish_job
 from shared.queue import JobContext
 
 IDEMPOTENCY_KEEP = timedelta(days=7)
 __all__ = ["announce_writes", "publish_outbox", "purge_idempotency_keys"]
 
 
-publish_outbox = make_publish_job(OutboxEvent, OutboxCounter)
+_publish_outbox = make_publish_job(OutboxEvent, OutboxCounter)
+
+
+async def publish_outbox(ctx: JobContext) -> int:
+    """Sequence committed events and send them to reporting's queue, then
+    send the erasures among them to training's queue."""
+    runtime: Runtime = ctx["runtime"]
+    before = await last_position(runtime.engine, OutboxCounter)
+    sequenced = await _publish_outbox(ctx)
+    if sequenced:
+        await send_erasures_to_training(runtime, after=before)
+    return sequenced
 
 
 async def purge_idempotency_keys(ctx: JobContext) -> int:

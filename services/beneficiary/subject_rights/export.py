@@ -1,0 +1,288 @@
+"""The right of access: everything the platform holds about one person, as
+JSON and as a document they can be handed. The training service's part
+(practice groups the person is a client of) is asked for over HTTP by
+pseudonymous id; when training cannot answer, the export is refused with a
+503 rather than handed over incomplete."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.beneficiaries import service as beneficiaries_service
+from services.beneficiary.beneficiaries.models import Beneficiary
+from services.beneficiary.beneficiaries.schemas import BeneficiaryRead
+from services.beneficiary.cases import care
+from services.beneficiary.cases import service as cases_service
+from services.beneficiary.cases.care import FollowUpRead, PlanRead, SafetyPlanRead
+from services.beneficiary.cases.models import (
+    Assessment,
+    Case,
+    CasePlan,
+    FollowUp,
+    SafetyPlan,
+)
+from services.beneficiary.cases.schemas import AssessmentRead, CaseRead
+from services.beneficiary.consent import service as consent_service
+from services.beneficiary.consent.schemas import ConsentEntryRead
+from services.beneficiary.interventions import service as interventions_service
+from services.beneficiary.interventions.models import Enrolment
+from services.beneficiary.interventions.service import EnrolmentRead
+from services.beneficiary.referrals import service as referrals_service
+from services.beneficiary.referrals.models import Referral
+from services.beneficiary.referrals.service import ReferralRead
+from services.beneficiary.risk import service as risk_service
+from services.beneficiary.risk.models import RiskAlert
+from services.beneficiary.risk.service import AlertRead
+from services.beneficiary.service_records.models import ServiceRecord
+from services.beneficiary.service_records.schemas import ServiceRecordRead
+from services.beneficiary.settings import BeneficiarySettings
+from services.beneficiary.sync import service as sync_service
+from services.beneficiary.sync.models import SyncConflict
+from shared.app import Runtime
+from shared.auth import LocalSigningKey, Principal, Role
+from shared.contracts.erasure import ClientParticipation, PracticeGroupParticipation
+from shared.crypto import KeyRing
+from shared.db import utcnow
+from shared.errors import Unavailable
+
+RETRY_AFTER_SECONDS = 30
+
+
+class CaseRecord(BaseModel):
+    case: CaseRead
+    assessments: list[AssessmentRead]
+    plans: list[PlanRead] = Field(description="Every version, oldest first.")
+    follow_ups: list[FollowUpRead]
+    safety_plans: list[SafetyPlanRead] = Field(description="Every version.")
+
+
+class OfflineVersion(BaseModel):
+    """An offline edit of the person's record that lost to a newer version
+    and waits for a supervisor: it is a copy of their data too."""
+
+    id: uuid.UUID
+    entity_type: str
+    submitted_by: str
+    created_at: datetime
+    status: str
+    client_version: dict[str, Any]
+
+
+class AccessLogEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    subject: str = Field(description="Who (their account).")
+    action: str
+    entity_type: str
+    entity_id: uuid.UUID
+    reason: str | None
+
+
+class TrainingPart(BaseModel):
+    included: bool = Field(
+        description="False only when this deployment runs no training service."
+    )
+    practice_groups: list[PracticeGroupParticipation]
+
+
+class SubjectAccessExport(BaseModel):
+    """Everything held about one person, as of ``generated_at``."""
+
+    generated_at: datetime
+    generated_by: str
+    person: BeneficiaryRead
+    consent_ledger: list[ConsentEntryRead]
+    service_records: list[ServiceRecordRead]
+    cases: list[CaseRecord]
+    referrals: list[ReferralRead]
+    enrolments: list[EnrolmentRead]
+    risk_alerts: list[AlertRead]
+    offline_versions: list[OfflineVersion]
+    training: TrainingPart
+    access_log: list[AccessLogEntry] = Field(
+        description="Who read or changed the person's records, when and why "
+        "(this export's own entry is added after it was made)."
+    )
+
+
+async def training_part(
+    runtime: Runtime, principal: Principal, beneficiary_id: uuid.UUID
+) -> TrainingPart:
+    """The training service's data about the person, asked for with a
+    machine token of the caller's organisation; 503 when it cannot answer."""
+    settings = runtime.settings
+    assert isinstance(settings, BeneficiarySettings)
+    if not settings.training_url:
+        return TrainingPart(included=False, practice_groups=[])
+    token = settings.training_token or LocalSigningKey.load_or_create(
+        settings.data_dir
+    ).issue(
+        subject="beneficiary-service",
+        organisation_id=principal.organisation_id,
+        roles=[Role.service],
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        ttl=timedelta(minutes=5),
+    )
+    url = f"{settings.training_url.rstrip('/')}/v1/practice-clients/{beneficiary_id}"
+    unavailable = Unavailable(
+        "The training service cannot answer now, so the export would be "
+        "incomplete; try again later.",
+        retry_after=RETRY_AFTER_SECONDS,
+    )
+    try:
+        response = await runtime.http.get(
+            url, headers={"Authorization": f"Bearer {token}"}
+        )
+    except httpx.HTTPError:
+        raise unavailable from None
+    if response.status_code != 200:
+        raise unavailable
+    found = ClientParticipation.model_validate(response.json())
+    return TrainingPart(included=True, practice_groups=found.practice_groups)
+
+
+async def export_person(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    beneficiary: Beneficiary,
+    training: TrainingPart,
+) -> SubjectAccessExport:
+    """Read every record of the person, decrypted, whichever site or
+    partner recorded it."""
+    person = beneficiary.id
+    records = await _all(
+        session,
+        select(ServiceRecord)
+        .where(col(ServiceRecord.beneficiary_id) == person)
+        .order_by(col(ServiceRecord.service_date), col(ServiceRecord.created_at)),
+    )
+    cases = await _all(
+        session,
+        select(Case)
+        .where(col(Case.beneficiary_id) == person)
+        .order_by(col(Case.opened_on)),
+    )
+    case_records = [await _case_record(session, keyring, case) for case in cases]
+    referrals = await _all(
+        session,
+        select(Referral)
+        .where(col(Referral.beneficiary_id) == person)
+        .order_by(col(Referral.sent_on), col(Referral.created_at)),
+    )
+    enrolments = await _all(
+        session,
+        select(Enrolment)
+        .where(col(Enrolment.beneficiary_id) == person)
+        .order_by(col(Enrolment.enrolled_on)),
+    )
+    alerts = await _all(
+        session,
+        select(RiskAlert)
+        .where(col(RiskAlert.beneficiary_id) == person)
+        .order_by(col(RiskAlert.raised_at)),
+    )
+    owned = {
+        person,
+        *(r.id for r in records),
+        *(c.id for c in cases),
+        *(r.id for r in referrals),
+        *(e.id for e in enrolments),
+        *(a.id for a in alerts),
+        *(a.id for c in case_records for a in c.assessments),
+    }
+    conflicts = await _all(
+        session,
+        select(SyncConflict)
+        .where(col(SyncConflict.entity_id).in_(owned))
+        .order_by(col(SyncConflict.created_at)),
+    )
+    log = await _all(
+        session,
+        select(AuditEntry)
+        .where(col(AuditEntry.entity_id).in_(owned))
+        .order_by(col(AuditEntry.at)),
+    )
+    return SubjectAccessExport(
+        generated_at=utcnow(),
+        generated_by=principal.subject,
+        person=await beneficiaries_service.to_read(session, keyring, beneficiary),
+        consent_ledger=[
+            ConsentEntryRead.model_validate(e)
+            for e in await consent_service.list_consent_ledger(session, person)
+        ],
+        service_records=[ServiceRecordRead.model_validate(r) for r in records],
+        cases=case_records,
+        referrals=[referrals_service.to_read(r, keyring) for r in referrals],
+        enrolments=[
+            await interventions_service.to_read(session, e) for e in enrolments
+        ],
+        risk_alerts=[risk_service.to_read(a, keyring) for a in alerts],
+        offline_versions=[_offline(c, keyring) for c in conflicts],
+        training=training,
+        access_log=[AccessLogEntry.model_validate(e) for e in log],
+    )
+
+
+async def _case_record(
+    session: AsyncSession, keyring: KeyRing, case: Case
+) -> CaseRecord:
+    assessments = await _all(
+        session,
+        select(Assessment)
+        .where(col(Assessment.case_id) == case.id)
+        .order_by(col(Assessment.administered_on), col(Assessment.created_at)),
+    )
+    plans = await _all(
+        session,
+        select(CasePlan)
+        .where(col(CasePlan.case_id) == case.id)
+        .order_by(col(CasePlan.version)),
+    )
+    follow_ups = await _all(
+        session,
+        select(FollowUp)
+        .where(col(FollowUp.case_id) == case.id)
+        .order_by(col(FollowUp.on), col(FollowUp.created_at)),
+    )
+    safety = await _all(
+        session,
+        select(SafetyPlan)
+        .where(col(SafetyPlan.case_id) == case.id)
+        .order_by(col(SafetyPlan.version)),
+    )
+    return CaseRecord(
+        case=cases_service.to_read(case, keyring),
+        assessments=[AssessmentRead.model_validate(a) for a in assessments],
+        plans=[care._plan_read(p, keyring) for p in plans],
+        follow_ups=[care._follow_up_read(f, keyring) for f in follow_ups],
+        safety_plans=[care._safety_read(p, keyring) for p in safety],
+    )
+
+
+def _offline(conflict: SyncConflict, keyring: KeyRing) -> OfflineVersion:
+    read = sync_service.conflict_read(conflict, keyring)
+    return OfflineVersion(
+        id=conflict.id,
+        entity_type=conflict.entity_type,
+        submitted_by=conflict.submitted_by,
+        created_at=conflict.created_at,
+        status=str(conflict.status),
+        client_version=json.loads(json.dumps(read.client_version, default=str)),
+    )
+
+
+async def _all(session: AsyncSession, statement: Any) -> list[Any]:
+    return list((await session.execute(statement)).scalars())

@@ -1,0 +1,123 @@
+"""``POST /v1/beneficiaries/{id}/erasure`` and the subject access export."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+
+from services.beneficiary.access import SupervisorActor
+from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.beneficiaries import service as beneficiaries_service
+from services.beneficiary.outbox.jobs import announce_writes
+from services.beneficiary.subject_rights import export
+from services.beneficiary.subject_rights import service as rights_service
+from services.beneficiary.subject_rights.export import SubjectAccessExport
+from services.beneficiary.subject_rights.service import ErasureRead
+from shared.app import RuntimeDep
+from shared.audit import record_access
+from shared.db import SessionDep
+from shared.errors import Invalid, NotFound, Unavailable, problem_responses
+from shared.subject_rights import NO_STORE, document_response, require_reason
+
+router = APIRouter(prefix="/v1/beneficiaries", tags=["erasure and subject access"])
+
+
+@router.post(
+    "/{beneficiary_id}/erasure",
+    response_model=ErasureRead,
+    responses=problem_responses(NotFound, Invalid),
+)
+async def request_erasure(
+    beneficiary_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: SupervisorActor,
+) -> ErasureRead:
+    """Erase the person's names, phone, address and every free text about
+    them, here and (through events) in training and reporting, which drop
+    every link to their id. Their non-identifying facts stay, so services
+    given are still counted; they are no longer counted as a person.
+    Supervisors and programme managers; the X-Access-Reason header is
+    required and must not name the person (the audit log keeps it)."""
+    reason = require_reason(actor)
+    async with session.begin():
+        erased = await rights_service.request_erasure(
+            session, actor.principal, runtime.keyring, beneficiary_id, reason
+        )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="erase",
+            entity_type="beneficiary",
+            entity_ids=[erased.beneficiary_id],
+        )
+    await announce_writes(runtime)
+    response.headers.update(NO_STORE)
+    return erased
+
+
+@router.get(
+    "/{beneficiary_id}/subject-access",
+    response_model=SubjectAccessExport,
+    responses={
+        **problem_responses(NotFound, Invalid, Unavailable),
+        200: {"content": {"text/html": {}}},
+    },
+)
+async def export_subject_access(
+    beneficiary_id: uuid.UUID,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: SupervisorActor,
+    format: Annotated[
+        Literal["json", "html"],
+        Query(description="json, or html: a readable document to print."),
+    ] = "json",
+) -> Response:
+    """Everything held about the person in every service (their record with
+    PII, consents, services, cases with assessments, plans, follow-ups and
+    safety plans, referrals, enrolments, risk alerts, practice groups in
+    training, and who accessed their records), for a request of theirs.
+    Supervisors and programme managers; X-Access-Reason is required and the
+    export is audited. 503 (Retry-After) when the training service cannot
+    answer: an export is complete or not given."""
+    require_reason(actor)
+    async with session.begin():
+        await beneficiaries_service.get_beneficiary(
+            session, actor.principal, beneficiary_id
+        )
+    training = await export.training_part(runtime, actor.principal, beneficiary_id)
+    async with session.begin():
+        beneficiary = await beneficiaries_service.get_beneficiary(
+            session, actor.principal, beneficiary_id
+        )
+        found = await export.export_person(
+            session, actor.principal, runtime.keyring, beneficiary, training
+        )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="subject_access",
+            entity_type="beneficiary",
+            entity_ids=[beneficiary.id],
+        )
+    if format == "html":
+        return document_response(
+            f"Personal data held about {found.person.code}",
+            [
+                f"Subject access export made on "
+                f"{found.generated_at:%Y-%m-%d %H:%M} UTC by "
+                f"{found.generated_by}.",
+                "Everything the programme's beneficiary and training services "
+                "hold about this person. Staff accounts are named by their "
+                "login; other people are not shown.",
+            ],
+            found.model_dump(mode="json", exclude={"generated_at", "generated_by"}),
+        )
+    return JSONResponse(found.model_dump(mode="json"), headers=NO_STORE)

@@ -1,0 +1,75 @@
+"""The right to erasure: on a person's request, their PII goes from every
+service. Here it is a withdrawal of registration consent (so nothing new can
+be recorded for them), erased through the very function that withdrawal
+uses; ``beneficiary.erased`` then reaches training and reporting."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.beneficiary.beneficiaries import service as beneficiaries_service
+from services.beneficiary.consent import service as consent_service
+from services.beneficiary.consent.schemas import ConsentGiven
+from shared.auth import Principal
+from shared.contracts.enums import ConsentPurpose
+from shared.crypto import KeyRing
+from shared.subject_rights import refuse_identifying_reason
+
+ERASURE_FORM = "erasure-request"
+
+
+class ErasureRead(BaseModel):
+    beneficiary_id: uuid.UUID
+    code: str = Field(description="The record's new pseudonymous code.")
+    erased_at: datetime
+    already_erased: bool = Field(
+        description="The PII was erased before (withdrawal of consent or an "
+        "earlier request); anything added since was erased now and the other "
+        "services were told again."
+    )
+
+
+async def request_erasure(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    beneficiary_id: uuid.UUID,
+    reason: str,
+) -> ErasureRead:
+    """Erase a person's PII here and announce it to the other services; a
+    repeated request is harmless and repairs what a lost message missed."""
+    beneficiary = await beneficiaries_service.get_beneficiary(
+        session, principal, beneficiary_id, for_update=True
+    )
+    pii = beneficiaries_service.decrypt_pii(beneficiary, keyring)
+    refuse_identifying_reason(reason, [pii["full_name"]], [pii["phone"]])
+    already = beneficiary.pii_erased_at is not None
+    in_force = await consent_service.consents_in_force(session, [beneficiary.id])
+    registration = in_force[beneficiary.id].get(ConsentPurpose.registration)
+    if registration is None or registration.granted:
+        await consent_service.record_consents(
+            session,
+            principal,
+            beneficiary,
+            [
+                ConsentGiven(
+                    purpose=ConsentPurpose.registration,
+                    granted=False,
+                    form_version=ERASURE_FORM,
+                )
+            ],
+        )
+    if already or beneficiary.pii_erased_at is None:
+        await consent_service.erase_person(session, beneficiary)
+    await session.flush()
+    assert beneficiary.pii_erased_at is not None
+    return ErasureRead(
+        beneficiary_id=beneficiary.id,
+        code=beneficiary.code,
+        erased_at=beneficiary.pii_erased_at,
+        already_erased=already,
+    )
