@@ -15,7 +15,8 @@
 #                                blind-index keys (base64 32 bytes), per service
 #   token-signing-key.pem        the ES256 key that signs and verifies tokens
 #                                when no OIDC provider does (AUTH_JWKS_URL unset)
-#   risk_webhook_secret, training_beneficiary_token, reporting_feed_token
+#   risk_webhook_secret, training_beneficiary_token,
+#   beneficiary_training_token, reporting_feed_token
 #                                empty; fill them when you use a risk-alert
 #                                webhook or an OIDC provider (docs/deploy.md)
 set -eu
@@ -52,6 +53,7 @@ for service in beneficiary training; do
 done
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null |
   make_file token-signing-key.pem
-for empty in risk_webhook_secret training_beneficiary_token reporting_feed_token; do
+for empty in risk_webhook_secret training_beneficiary_token \
+  beneficiary_training_token reporting_feed_token; do
   printf '' | make_file "$empty"
 done
