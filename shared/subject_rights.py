@@ -35,7 +35,9 @@ _SHORTEST_PHONE_DIGITS = 6
 
 
 def require_reason(actor: Actor) -> str:
-    """The caller's ``X-Access-Reason``, which these routes cannot do without."""
+    """The caller's ``X-Access-Reason``, which these routes cannot do without
+    (checked once the record is known to be the caller's: another
+    organisation's is a 404 whatever the headers)."""
     reason = (actor.reason or "").strip()
     if not reason:
         raise Invalid(

@@ -23,6 +23,7 @@ SHARED_DIRECTORY = {
 OWN_SETTINGS = {"/v1/retention/policies/{record_type}"}
 
 BODIES: dict[tuple[str, str], Any] = {
+    ("POST", "/v1/beneficiaries/{beneficiary_id}/erasure"): {},
     ("PATCH", "/v1/beneficiaries/{beneficiary_id}"): {"marital_status": "single"},
     ("POST", "/v1/beneficiaries/{beneficiary_id}/consents"): [
         {"purpose": "services", "granted": False, "form_version": "x"}

@@ -43,10 +43,9 @@ async def request_erasure(
     given are still counted; they are no longer counted as a person.
     Supervisors and programme managers; the X-Access-Reason header is
     required and must not name the person (the audit log keeps it)."""
-    reason = require_reason(actor)
     async with session.begin():
         erased = await rights_service.request_erasure(
-            session, actor.principal, runtime.keyring, beneficiary_id, reason
+            session, actor.principal, runtime.keyring, beneficiary_id, actor
         )
         record_access(
             session,
@@ -86,11 +85,11 @@ async def export_subject_access(
     Supervisors and programme managers; X-Access-Reason is required and the
     export is audited. 503 (Retry-After) when the training service cannot
     answer: an export is complete or not given."""
-    require_reason(actor)
     async with session.begin():
         await beneficiaries_service.get_beneficiary(
             session, actor.principal, beneficiary_id
         )
+    require_reason(actor)
     training = await export.training_part(runtime, actor.principal, beneficiary_id)
     async with session.begin():
         beneficiary = await beneficiaries_service.get_beneficiary(

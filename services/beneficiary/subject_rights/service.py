@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.schemas import ConsentGiven
+from shared.audit import Actor
 from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose
 from shared.crypto import KeyRing
-from shared.subject_rights import refuse_identifying_reason
+from shared.subject_rights import refuse_identifying_reason, require_reason
 
 ERASURE_FORM = "erasure-request"
 
@@ -38,13 +39,14 @@ async def request_erasure(
     principal: Principal,
     keyring: KeyRing,
     beneficiary_id: uuid.UUID,
-    reason: str,
+    actor: Actor,
 ) -> ErasureRead:
     """Erase a person's PII here and announce it to the other services; a
     repeated request is harmless and repairs what a lost message missed."""
     beneficiary = await beneficiaries_service.get_beneficiary(
         session, principal, beneficiary_id, for_update=True
     )
+    reason = require_reason(actor)
     pii = beneficiaries_service.decrypt_pii(beneficiary, keyring)
     refuse_identifying_reason(reason, [pii["full_name"]], [pii["phone"]])
     already = beneficiary.pii_erased_at is not None
