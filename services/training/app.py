@@ -12,13 +12,14 @@ from services.training.cohorts.router import router as cohorts_router
 from services.training.courses.router import router as courses_router
 from services.training.migrations.runner import MIGRATIONS
 from services.training.outbox.router import router as outbox_router
+from services.training.practice.router import clients_router as practice_clients
 from services.training.practice.router import router as practice_router
 from services.training.results.router import router as results_router
 from services.training.settings import TrainingSettings
 from services.training.summary.router import router as summary_router
 from services.training.supervision.router import router as supervision_router
 from services.training.trainees.router import router as trainees_router
-from services.training.worker import JOB_FUNCTIONS
+from services.training.worker import JOB_FUNCTIONS, PERIODIC_JOBS
 from shared.app import create_service_app
 from shared.queue import JobQueue
 
@@ -38,11 +39,13 @@ def create_app(
             results_router,
             cascades_router,
             practice_router,
+            practice_clients,
             supervision_router,
             summary_router,
             outbox_router,
         ],
         job_functions=JOB_FUNCTIONS,
+        periodic=PERIODIC_JOBS,
         migrate=MIGRATIONS.upgrade,
         queue=queue,
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import UniqueConstraint
-from sqlmodel import SQLModel
+from datetime import datetime
+
+from sqlalchemy import BigInteger, UniqueConstraint
+from sqlmodel import Field, SQLModel
 
 from shared.audit import AuditEntryBase
-from shared.db import make_registry
+from shared.db import UTCDateTime, make_registry, utcnow
 from shared.idempotency import IdempotencyRecordBase
 from shared.outbox import OutboxCounterBase, OutboxEventBase
 
@@ -35,3 +37,14 @@ class IdempotencyRecord(IdempotencyRecordBase, Table, table=True):
 
 class AuditEntry(AuditEntryBase, Table, table=True):
     __tablename__ = "audit_entry"
+
+
+class FeedCursor(Table, table=True):
+    """How far another service's change feed has been read (the beneficiary
+    service's erasures: ``beneficiary.erased``)."""
+
+    __tablename__ = "feed_cursor"
+
+    source: str = Field(primary_key=True, max_length=32)
+    position: int = Field(default=0, sa_type=BigInteger)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -9,6 +9,7 @@ from services.training.cohorts.models import (
 from services.training.courses.models import Course
 from services.training.db import (
     AuditEntry,
+    FeedCursor,
     IdempotencyRecord,
     OutboxCounter,
     OutboxEvent,
@@ -37,6 +38,7 @@ __all__ = [
     "CohortEnrolment",
     "CohortSession",
     "Course",
+    "FeedCursor",
     "FidelityReview",
     "IdempotencyRecord",
     "OutboxCounter",

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from arq import func
+from arq import cron, func
 from arq.worker import Worker
 
 from services.training.outbox.jobs import publish_outbox
+from services.training.practice.jobs import (
+    forget_beneficiary,
+    pull_beneficiary_erasures,
+)
 from shared.app import Runtime
 from shared.queue import JobFunction
 from shared.worker import build_worker, every_second
 
 QUEUE_NAME = "training"
-JOB_FUNCTIONS: list[JobFunction] = [publish_outbox]
+PERIODIC_JOBS: list[tuple[JobFunction, float]] = [(pull_beneficiary_erasures, 60.0)]
+JOB_FUNCTIONS: list[JobFunction] = [
+    publish_outbox,
+    forget_beneficiary,
+    pull_beneficiary_erasures,
+]
 
 
 def make_worker(
@@ -20,8 +29,22 @@ def make_worker(
     return build_worker(
         runtime,
         queue_name=QUEUE_NAME,
-        functions=[func(publish_outbox, keep_result=0, timeout=60)],
-        cron_jobs=[every_second(publish_outbox)],
+        functions=[
+            func(publish_outbox, keep_result=0, timeout=60),
+            func(forget_beneficiary, keep_result=0, timeout=60, max_tries=20),
+            func(pull_beneficiary_erasures, keep_result=0, timeout=120),
+        ],
+        cron_jobs=[
+            every_second(publish_outbox),
+            cron(
+                pull_beneficiary_erasures,
+                second={41},
+                unique=True,
+                keep_result=0,
+                timeout=120,
+                run_at_startup=True,
+            ),
+        ],
         burst=burst,
         handle_signals=handle_signals,
     )

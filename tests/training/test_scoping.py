@@ -17,6 +17,7 @@ from tests.training.test_courses_and_trainees import token, trainee
 
 SHARED_CATALOGUE = {"/v1/courses/{course_id}"}
 BODIES: dict[tuple[str, str], Any] = {
+    ("POST", "/v1/trainees/{trainee_id}/erasure"): {},
     ("POST", "/v1/cohorts/{cohort_id}/enrolments"): {"trainee_ids": []},
     ("POST", "/v1/cohorts/{cohort_id}/sessions"): {
         "number": 9,

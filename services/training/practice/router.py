@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from services.training.outbox.jobs import announce_writes
 from services.training.practice import service as practice_service
@@ -15,8 +16,17 @@ from services.training.practice.service import (
 )
 from services.training.trainees.router import TrainingActor
 from shared.app import RuntimeDep
+from shared.auth import Principal, PrincipalDep, Role
+from shared.contracts.erasure import ClientParticipation
 from shared.db import SessionDep
-from shared.errors import Conflict, Invalid, NotFound, Unavailable, problem_responses
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unavailable,
+    problem_responses,
+)
 
 router = APIRouter(prefix="/v1/practice-groups", tags=["supervised practice"])
 
@@ -90,3 +100,31 @@ async def review_session_fidelity(
         )
     await announce_writes(runtime)
     return read
+
+
+clients_router = APIRouter(prefix="/v1/practice-clients", tags=["supervised practice"])
+
+
+async def machine_account(principal: PrincipalDep) -> Principal:
+    if Role.service not in principal.roles:
+        raise Forbidden("Only another service's machine account may ask this.")
+    return principal
+
+
+@clients_router.get(
+    "/{beneficiary_id}",
+    response_model=ClientParticipation,
+    responses=problem_responses(Forbidden),
+)
+async def client_participation(
+    beneficiary_id: uuid.UUID,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(machine_account)],
+) -> ClientParticipation:
+    """For the beneficiary service's subject access export (machine accounts
+    only): the practice groups of the token's organisation that this
+    pseudonymous id is a client of, and the sessions they attended."""
+    async with session.begin():
+        return await practice_service.client_participation(
+            session, principal.organisation_id, beneficiary_id
+        )

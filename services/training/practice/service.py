@@ -9,7 +9,7 @@ from typing import Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -23,6 +23,11 @@ from services.training.practice.models import (
 from services.training.settings import TrainingSettings
 from shared.app import Runtime
 from shared.auth import LocalSigningKey, Principal, Role
+from shared.contracts.erasure import (
+    ClientParticipation,
+    PracticeGroupParticipation,
+    PracticeSessionAttended,
+)
 from shared.contracts.events import PracticeFacts
 from shared.errors import Conflict, FieldError, Invalid, Unavailable
 from shared.outbox import add_event
@@ -333,3 +338,46 @@ def _emit(
             adherence_score=score,
         ),
     )
+
+
+async def client_participation(
+    session: AsyncSession, organisation_id: uuid.UUID, beneficiary_id: uuid.UUID
+) -> ClientParticipation:
+    """The practice groups of one organisation that a beneficiary is a client
+    of, with the sessions they attended (a subject access export)."""
+    target = str(beneficiary_id)
+    groups = await session.execute(
+        select(PracticeGroup)
+        .where(
+            col(PracticeGroup.organisation_id) == organisation_id,
+            cast(PracticeGroup.client_ids, String).contains(target),
+        )
+        .order_by(col(PracticeGroup.started_on))
+    )
+    found = []
+    for group in groups.scalars():
+        if target not in group.client_ids:
+            continue
+        sessions = await session.execute(
+            select(PracticeSession)
+            .where(col(PracticeSession.group_id) == group.id)
+            .order_by(col(PracticeSession.number))
+        )
+        found.append(
+            PracticeGroupParticipation(
+                group_id=group.id,
+                name=group.name,
+                approach=group.approach,
+                started_on=group.started_on,
+                sessions=[
+                    PracticeSessionAttended(
+                        number=s.number,
+                        phase=s.phase,
+                        held_on=s.held_on,
+                        attended=target in s.attended_client_ids,
+                    )
+                    for s in sessions.scalars()
+                ],
+            )
+        )
+    return ClientParticipation(beneficiary_id=beneficiary_id, practice_groups=found)

@@ -29,9 +29,12 @@ class Trainee(Table, table=True):
         description="Their staff code at the beneficiary service (service "
         "records' staff_id), when they deliver services.",
     )
-    full_name_enc: str = Field(sa_type=Text)
+    full_name_enc: str | None = Field(
+        default=None, sa_type=Text, description="None once erased."
+    )
     phone_enc: str | None = Field(default=None, sa_type=Text)
     email_enc: str | None = Field(default=None, sa_type=Text)
     version: int = 1
+    pii_erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_by: str = Field(max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

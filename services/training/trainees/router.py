@@ -1,24 +1,30 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import JSONResponse
 
 from services.training.db import AuditEntry
 from services.training.outbox.jobs import announce_writes
+from services.training.trainees import erasure as trainee_erasure
 from services.training.trainees import service as trainees_service
+from services.training.trainees import subject_access
+from services.training.trainees.erasure import TraineeErasureRead
 from services.training.trainees.service import (
     TraineeCreate,
     TraineeRead,
     TraineeSummary,
 )
+from services.training.trainees.subject_access import TraineeSubjectAccess
 from shared.app import RuntimeDep
 from shared.audit import Actor, acting, record_access
 from shared.auth import Role
 from shared.contracts.enums import TrainingAudience
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, NotFound, problem_responses
+from shared.subject_rights import NO_STORE, document_response, require_reason
 
 router = APIRouter(prefix="/v1/trainees", tags=["trainees"])
 TrainingActor = Annotated[
@@ -85,3 +91,93 @@ async def get_trainee(
             entity_ids=[trainee.id],
         )
     return trainees_service.to_read(trainee, runtime.keyring)
+
+
+ManagerActor = Annotated[Actor, Depends(acting(Role.programme_manager))]
+SubjectAccessActor = Annotated[
+    Actor, Depends(acting(Role.supervisor, Role.programme_manager))
+]
+
+
+@router.post(
+    "/{trainee_id}/erasure",
+    response_model=TraineeErasureRead,
+    responses=problem_responses(NotFound, Invalid),
+)
+async def erase_trainee(
+    trainee_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: ManagerActor,
+) -> TraineeErasureRead:
+    """Erase the trainee's name, phone, email, affiliation, role, profession,
+    staff code and the free text about them; their training facts stay, and
+    reporting replaces their id with a pseudonym. Programme managers; the
+    X-Access-Reason header is required and must not name the trainee."""
+    async with session.begin():
+        erased = await trainee_erasure.erase_trainee(
+            session, actor.principal, runtime.keyring, trainee_id, actor
+        )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="erase",
+            entity_type="trainee",
+            entity_ids=[erased.trainee_id],
+        )
+    await announce_writes(runtime)
+    response.headers.update(NO_STORE)
+    return erased
+
+
+@router.get(
+    "/{trainee_id}/subject-access",
+    response_model=TraineeSubjectAccess,
+    responses={
+        **problem_responses(NotFound, Invalid),
+        200: {"content": {"text/html": {}}},
+    },
+)
+async def export_subject_access(
+    trainee_id: uuid.UUID,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: SubjectAccessActor,
+    format: Annotated[
+        Literal["json", "html"],
+        Query(description="json, or html: a readable document to print."),
+    ] = "json",
+) -> Response:
+    """Everything the training service holds about the trainee, for a request
+    of theirs. Supervisors and programme managers; X-Access-Reason is
+    required and the export is audited."""
+    async with session.begin():
+        await trainees_service.get_trainee(session, actor.principal, trainee_id)
+        require_reason(actor)
+        found = await subject_access.export_trainee(
+            session, actor.principal, runtime.keyring, trainee_id
+        )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="subject_access",
+            entity_type="trainee",
+            entity_ids=[trainee_id],
+        )
+    if format == "html":
+        return document_response(
+            "Personal data held about a trainee",
+            [
+                f"Subject access export made on "
+                f"{found.generated_at:%Y-%m-%d %H:%M} UTC by "
+                f"{found.generated_by}.",
+                "Everything the training service holds about this trainee. "
+                "Other trainees appear only as counts; free text that also "
+                "concerns them is withheld.",
+            ],
+            found.model_dump(mode="json", exclude={"generated_at", "generated_by"}),
+        )
+    return JSONResponse(found.model_dump(mode="json"), headers=NO_STORE)

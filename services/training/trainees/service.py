@@ -75,9 +75,10 @@ class TraineeSummary(BaseModel):
 
 
 class TraineeRead(TraineeSummary):
-    full_name: str
+    full_name: str = Field(description="Empty once erased.")
     phone: str | None
     email: str | None
+    pii_erased: bool = False
     version: int
     created_at: datetime
 
@@ -161,6 +162,7 @@ def to_read(trainee: Trainee, keyring: KeyRing) -> TraineeRead:
         or "",
         phone=keyring.decrypt(trainee.phone_enc, _context(trainee.id, "phone")),
         email=keyring.decrypt(trainee.email_enc, _context(trainee.id, "email")),
+        pii_erased=trainee.pii_erased_at is not None,
         version=trainee.version,
         created_at=trainee.created_at,
     )

@@ -1,0 +1,136 @@
+"""Forgetting an erased beneficiary: their id goes from practice groups'
+client lists and session attendance, replaced by a pseudonym that means
+nothing outside this service, so the groups' counts stay.
+
+The beneficiary service's publish job enqueues ``forget_beneficiary`` on
+this service's queue for each ``beneficiary.erased`` event (the fast path);
+``pull_beneficiary_erasures`` reads the beneficiary change feed for those
+events every minute (the repair path). Forgetting is idempotent: once the id
+is gone there is nothing left to replace.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import httpx
+import structlog
+from sqlalchemy import String, cast, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.training.db import FeedCursor
+from services.training.practice.models import PracticeGroup, PracticeSession
+from services.training.settings import TrainingSettings
+from shared.app import Runtime
+from shared.auth import LocalSigningKey, Role
+from shared.contracts.erasure import ERASED_EVENT
+from shared.contracts.events import BeneficiaryErasedFacts, EventFeedPage
+from shared.db import utcnow
+from shared.queue import JobContext
+
+log = structlog.get_logger(__name__)
+ERASURES_CURSOR = "beneficiary.erased"
+PULL_PAGE = 1000
+
+
+async def forget_client(session: AsyncSession, beneficiary_id: uuid.UUID) -> int:
+    """Replace the person's id wherever a practice group holds it; returns
+    how many groups held it."""
+    target = str(beneficiary_id)
+    groups = (
+        await session.execute(
+            select(PracticeGroup)
+            .where(cast(PracticeGroup.client_ids, String).contains(target))
+            .with_for_update()
+        )
+    ).scalars()
+    pseudonym = str(uuid.uuid4())
+    changed = 0
+    for group in groups:
+        if target not in group.client_ids:
+            continue
+        group.client_ids = [pseudonym if c == target else c for c in group.client_ids]
+        sessions = await session.execute(
+            select(PracticeSession).where(col(PracticeSession.group_id) == group.id)
+        )
+        for held in sessions.scalars():
+            if target in held.attended_client_ids:
+                held.attended_client_ids = [
+                    pseudonym if c == target else c for c in held.attended_client_ids
+                ]
+        changed += 1
+    await session.flush()
+    return changed
+
+
+async def forget_beneficiary(
+    ctx: JobContext, beneficiary_id: str, organisation_id: str
+) -> int:
+    """The fast path: one erasure sent by the beneficiary service."""
+    runtime: Runtime = ctx["runtime"]
+    facts = BeneficiaryErasedFacts(
+        beneficiary_id=uuid.UUID(beneficiary_id),
+        organisation_id=uuid.UUID(organisation_id),
+    )
+    async with AsyncSession(runtime.engine) as session, session.begin():
+        changed = await forget_client(session, facts.beneficiary_id)
+    if changed:
+        log.info("beneficiary_forgotten", groups=changed)
+    return changed
+
+
+def _token(settings: TrainingSettings) -> str:
+    if settings.beneficiary_token:
+        return settings.beneficiary_token
+    return LocalSigningKey.load_or_create(settings.data_dir).issue(
+        subject="training-service",
+        organisation_id=uuid.UUID(int=0),
+        roles=[Role.service],
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        ttl=timedelta(minutes=5),
+    )
+
+
+async def pull_beneficiary_erasures(ctx: JobContext) -> int:
+    """The repair path (cron): every erasure in the beneficiary change feed
+    after this service's cursor, forgotten with the cursor moved in the same
+    transaction. Returns how many erasures were read."""
+    runtime: Runtime = ctx["runtime"]
+    settings = runtime.settings
+    assert isinstance(settings, TrainingSettings)
+    url = f"{settings.beneficiary_url.rstrip('/')}/v1/events"
+    total = 0
+    while True:
+        async with AsyncSession(runtime.engine) as session:
+            cursor = await session.get(FeedCursor, ERASURES_CURSOR)
+            after = cursor.position if cursor else 0
+        try:
+            response = await runtime.http.get(
+                url,
+                params={"after": after, "limit": PULL_PAGE, "type": ERASED_EVENT},
+                headers={"Authorization": f"Bearer {_token(settings)}"},
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            log.warning("erasure_pull_failed", error=str(exc))
+            return total
+        page = EventFeedPage.model_validate(response.json())
+        async with AsyncSession(runtime.engine) as session, session.begin():
+            for event in page.events:
+                if event.type == ERASED_EVENT:
+                    facts = BeneficiaryErasedFacts.model_validate(event.data)
+                    await forget_client(session, facts.beneficiary_id)
+            cursor = await session.get(
+                FeedCursor, ERASURES_CURSOR, with_for_update=True
+            )
+            if cursor is None:
+                cursor = FeedCursor(source=ERASURES_CURSOR, position=0)
+                session.add(cursor)
+            cursor.position = max(cursor.position, page.next_after)
+            cursor.updated_at = utcnow()
+        total += len(page.events)
+        if len(page.events) < PULL_PAGE:
+            return total
