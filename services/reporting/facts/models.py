@@ -222,6 +222,28 @@ class FeedCursor(Table, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class ErasedSubject(Table, table=True):
+    """A person erased at the producer, known only by a keyed digest of their
+    id (HMAC-SHA256 under ``PseudonymKey``), so that a late or repeated event
+    about them is recognised without the id being kept anywhere here."""
+
+    __tablename__ = "erased_subject"
+
+    digest: str = Field(primary_key=True, max_length=64)
+
+
+class PseudonymKey(Table, table=True):
+    """The one secret of the erasure digests and of erased trainees'
+    pseudonyms, made here on first need. It lives in this database, next to
+    what it keys, so it can never drift from them (a changed key would let a
+    late event link an erased person again); it never leaves it."""
+
+    __tablename__ = "pseudonym_key"
+
+    id: int = Field(default=1, primary_key=True)
+    secret: str = Field(max_length=64)
+
+
 class IngestCounter(Table, table=True):
     """The one-row counter of ingestion transactions (``seq``); its row lock
     makes ingestions commit one after another, in ``seq`` order."""

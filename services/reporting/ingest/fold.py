@@ -11,6 +11,9 @@ applied out of order, leave the same facts.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,8 +22,8 @@ from typing import Any
 
 import structlog
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import String, cast, select, update
 from sqlalchemy import Table as CoreTable
-from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,8 +33,10 @@ from services.reporting.facts.models import (
     BeneficiaryFact,
     CaseFact,
     CompetencyFact,
+    ErasedSubject,
     IngestCounter,
     PracticeSessionFact,
+    PseudonymKey,
     ReferralFact,
     ResultFact,
     ServiceFact,
@@ -44,6 +49,7 @@ from shared.contracts.events import (
     AnonymousServiceFacts,
     AssessmentFacts,
     AttendanceFacts,
+    BeneficiaryErasedFacts,
     BeneficiaryFacts,
     CaseFacts,
     CompetencyFacts,
@@ -54,6 +60,7 @@ from shared.contracts.events import (
     ResultFacts,
     ServiceRecordFacts,
     SupervisionFacts,
+    TraineeErasedFacts,
     TraineeFacts,
 )
 from shared.db import insert_ignore
@@ -74,6 +81,7 @@ class Batch:
     seq: int = 0
     beneficiaries: dict[uuid.UUID, Row] = field(default_factory=dict)
     erased: dict[uuid.UUID, int] = field(default_factory=dict)
+    erased_trainees: dict[uuid.UUID, int] = field(default_factory=dict)
     services: dict[tuple[uuid.UUID, int], Row] = field(default_factory=dict)
     anonymous: dict[uuid.UUID, list[Row]] = field(default_factory=dict)
     rows: dict[str, dict[Any, Row]] = field(default_factory=dict)
@@ -111,6 +119,16 @@ def _consent(batch: Batch, e: EventEnvelope, f: ConsentFacts) -> None:
     stops counting them as a person (their services still count)."""
     if f.purpose == ConsentPurpose.registration and not f.granted:
         batch.erased[f.beneficiary_id] = e.position
+
+
+def _beneficiary_erased(
+    batch: Batch, e: EventEnvelope, f: BeneficiaryErasedFacts
+) -> None:
+    batch.erased[f.beneficiary_id] = e.position
+
+
+def _trainee_erased(batch: Batch, e: EventEnvelope, f: TraineeErasedFacts) -> None:
+    batch.erased_trainees[f.trainee_id] = e.position
 
 
 def _service(batch: Batch, e: EventEnvelope, f: ServiceRecordFacts) -> None:
@@ -358,12 +376,17 @@ FOLDERS: dict[str, Folder] = {
 }
 """Event families reporting folds, by the part of the type before the dot;
 other families (risk alerts, enrolments) carry nothing reported yet."""
+ERASURES: dict[str, Folder] = {
+    "beneficiary.erased": (BeneficiaryErasedFacts, _beneficiary_erased),
+    "trainee.erased": (TraineeErasedFacts, _trainee_erased),
+}
+"""Event types folded apart from their family."""
 
 
 def collect(events: Iterable[EventEnvelope]) -> Batch:
     batch = Batch()
     for event in events:
-        folder = FOLDERS.get(event.type.split(".", 1)[0])
+        folder = ERASURES.get(event.type) or FOLDERS.get(event.type.split(".", 1)[0])
         if folder is None:
             continue
         contract, fold = folder
@@ -479,31 +502,21 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
                 .distinct()
             )
         }
-    people = list(batch.beneficiaries.values())
-    await _upsert(session, BeneficiaryFact, people, keys=["beneficiary_id"], seq=seq)
-    if batch.erased:
-        erased = list(batch.erased)
-        await _beneficiary_keys(session, set(erased), seq)
-        await session.execute(
-            update(ben)
-            .where(ben.c.beneficiary_id.in_(erased))
-            .values(erased=True, seq=seq)
-        )
-        erased_keys = select(ben.c.key).where(ben.c.beneficiary_id.in_(erased))
-        for model in (ServiceFact, ReferralFact, CaseFact, AssessmentFact):
-            table = model.__table__  # type: ignore[union-attr]
-            await session.execute(
-                update(table)
-                .where(table.c.beneficiary_key.in_(erased_keys))
-                .values(beneficiary_key=None, seq=seq)
-            )
-
     linked = {
         row["beneficiary_id"]
         for table in ("case", "assessment", "referral")
         for row in batch.rows.get(table, {}).values()
     } | {row["beneficiary_id"] for row in batch.services.values()}
-    keys = await _beneficiary_keys(session, linked, seq)
+    secret = await _secret(session)
+    gone = set(batch.erased) | await _erased(
+        session, secret, "beneficiary", set(batch.beneficiaries) | linked
+    )
+    people = [r for i, r in batch.beneficiaries.items() if i not in gone]
+    await _upsert(session, BeneficiaryFact, people, keys=["beneficiary_id"], seq=seq)
+    if batch.erased:
+        await _erase_beneficiaries(session, secret, set(batch.erased), seq)
+    keys = await _beneficiary_keys(session, linked - gone, seq)
+    await _erase_trainees(session, batch, secret, seq)
 
     services = []
     for row in batch.services.values():
@@ -564,6 +577,217 @@ _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
     ("practice", PracticeSessionFact, ["session_id"], "held_on"),
     ("supervision", SupervisionFact, ["supervision_id"], "held_on"),
 ]
+
+
+async def _secret(session: AsyncSession) -> bytes:
+    """The pseudonym key, made on first need (see ``PseudonymKey``)."""
+    table: CoreTable = PseudonymKey.__table__  # type: ignore[attr-defined]
+    await session.execute(
+        insert_ignore(_dialect(session), table),
+        [{"id": 1, "secret": secrets.token_hex(32)}],
+    )
+    found = await session.scalar(select(table.c.secret).where(table.c.id == 1))
+    return bytes.fromhex(str(found))
+
+
+def digest(secret: bytes, kind: str, subject_id: uuid.UUID) -> str:
+    """What ``erased_subject`` keeps of an erased person's id."""
+    message = f"erased:{kind}:{subject_id}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def pseudonym(secret: bytes, subject_id: uuid.UUID) -> uuid.UUID:
+    """An erased trainee's id here: the same for every event about them,
+    whatever order events come in, and not the id the training service uses."""
+    message = f"pseudonym:trainee:{subject_id}".encode()
+    return uuid.UUID(bytes=hmac.new(secret, message, hashlib.sha256).digest()[:16])
+
+
+async def _erased(
+    session: AsyncSession, secret: bytes, kind: str, ids: set[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these ids belong to people erased before."""
+    if not ids:
+        return set()
+    table: CoreTable = ErasedSubject.__table__  # type: ignore[attr-defined]
+    by_digest = {digest(secret, kind, i): i for i in ids}
+    found: set[uuid.UUID] = set()
+    digests = list(by_digest)
+    for start in range(0, len(digests), 1000):
+        rows = await session.execute(
+            select(table.c.digest).where(
+                table.c.digest.in_(digests[start : start + 1000])
+            )
+        )
+        found.update(by_digest[d] for (d,) in rows)
+    return found
+
+
+async def _remember_erased(
+    session: AsyncSession, secret: bytes, kind: str, ids: Iterable[uuid.UUID]
+) -> None:
+    table: CoreTable = ErasedSubject.__table__  # type: ignore[attr-defined]
+    rows = [{"digest": digest(secret, kind, i)} for i in ids]
+    if rows:
+        await session.execute(insert_ignore(_dialect(session), table), rows)
+
+
+_ERASED_PERSON = {
+    "organisation_id": None,
+    "site_id": None,
+    "sex": None,
+    "birth_year": None,
+    "marital_status": None,
+    "disability": None,
+    "displacement_status": None,
+    "registration_date": None,
+    "registration_channel": None,
+    "erased": True,
+}
+
+
+async def _erase_beneficiaries(
+    session: AsyncSession, secret: bytes, erased: set[uuid.UUID], seq: int
+) -> None:
+    """Unlink the people's services, referrals, cases and assessments, then
+    give their fact rows a random id and no attributes: nothing here can be
+    joined to the beneficiary service's record any more. The digest lets a
+    late event about them be recognised (and kept unlinked)."""
+    ben = BeneficiaryFact.__table__  # type: ignore[attr-defined]
+    held = list(
+        (
+            await session.execute(
+                select(ben.c.key).where(ben.c.beneficiary_id.in_(list(erased)))
+            )
+        ).scalars()
+    )
+    if held:
+        for model in (ServiceFact, ReferralFact, CaseFact, AssessmentFact):
+            table = model.__table__  # type: ignore[union-attr]
+            await session.execute(
+                update(table)
+                .where(table.c.beneficiary_key.in_(held))
+                .values(beneficiary_key=None, seq=seq)
+            )
+        for key in held:
+            await session.execute(
+                update(ben)
+                .where(ben.c.key == key)
+                .values(beneficiary_id=uuid.uuid4(), seq=seq, **_ERASED_PERSON)
+            )
+    await _remember_erased(session, secret, "beneficiary", erased)
+
+
+_TRAINEE_TABLES: list[tuple[str, type[Any]]] = [
+    ("trainee", TraineeFact),
+    ("attendance", AttendanceFact),
+    ("result", ResultFact),
+    ("competency", CompetencyFact),
+]
+
+
+async def _erase_trainees(
+    session: AsyncSession, batch: Batch, secret: bytes, seq: int
+) -> None:
+    """Erased trainees keep being counted, under a keyed pseudonym instead of
+    their id and without their staff code; events about them, before or after
+    the erasure, get the same pseudonym."""
+    mentioned = {
+        row["trainee_id"]
+        for name, _ in _TRAINEE_TABLES
+        for row in batch.rows.get(name, {}).values()
+    } | {
+        uuid.UUID(s)
+        for row in batch.rows.get("supervision", {}).values()
+        for s in row["supervisee_ids"]
+    }
+    erasing = set(batch.erased_trainees)
+    gone = erasing | await _erased(session, secret, "trainee", mentioned)
+    if not gone:
+        return
+    if erasing:  # rows already held move to the pseudonym before new ones land
+        await _pseudonymise_held(session, secret, erasing, batch, seq)
+        await _remember_erased(session, secret, "trainee", erasing)
+    alias = {str(t): str(pseudonym(secret, t)) for t in gone}
+    for name, _ in _TRAINEE_TABLES:
+        held = batch.rows.get(name, {})
+        for key, row in list(held.items()):
+            if row["trainee_id"] in gone:
+                del held[key]
+                row = {**row, "trainee_id": pseudonym(secret, row["trainee_id"])}
+                if name == "trainee":
+                    row["staff_id"] = None
+                held[_trainee_key(name, row)] = row
+    for row in batch.rows.get("supervision", {}).values():
+        row["supervisee_ids"] = [alias.get(s, s) for s in row["supervisee_ids"]]
+
+
+def _trainee_key(name: str, row: Row) -> Any:
+    if name == "trainee":
+        return row["trainee_id"]
+    if name == "attendance":
+        return (row["session_id"], row["trainee_id"])
+    if name == "result":
+        return (row["cohort_id"], row["trainee_id"])
+    return row["assessment_id"]
+
+
+async def _pseudonymise_held(
+    session: AsyncSession,
+    secret: bytes,
+    erasing: set[uuid.UUID],
+    batch: Batch,
+    seq: int,
+) -> None:
+    trainees = TraineeFact.__table__  # type: ignore[attr-defined]
+    services = ServiceFact.__table__  # type: ignore[attr-defined]
+    codes = [
+        code
+        for (code,) in await session.execute(
+            select(trainees.c.staff_id).where(
+                trainees.c.trainee_id.in_(list(erasing)),
+                trainees.c.staff_id.is_not(None),
+            )
+        )
+    ]
+    if codes:  # their services no longer count as by qualified staff
+        batch.months |= {
+            month_of(d)
+            for (d,) in await session.execute(
+                select(services.c.service_date)
+                .where(services.c.staff_id.in_(codes))
+                .distinct()
+            )
+        }
+    for trainee_id in erasing:
+        alias = pseudonym(secret, trainee_id)
+        for name, model in _TRAINEE_TABLES:
+            table = model.__table__
+            values: dict[str, Any] = {"trainee_id": alias, "seq": seq}
+            if name == "trainee":
+                values["staff_id"] = None
+            await session.execute(
+                update(table).where(table.c.trainee_id == trainee_id).values(**values)
+            )
+    supervision = SupervisionFact.__table__  # type: ignore[attr-defined]
+    for trainee_id in erasing:
+        target, alias_text = str(trainee_id), str(pseudonym(secret, trainee_id))
+        rows = await session.execute(
+            select(supervision.c.key, supervision.c.supervisee_ids).where(
+                cast(supervision.c.supervisee_ids, String).contains(target)
+            )
+        )
+        for key, supervisees in rows.all():
+            await session.execute(
+                update(supervision)
+                .where(supervision.c.key == key)
+                .values(
+                    supervisee_ids=[
+                        alias_text if s == target else s for s in supervisees
+                    ],
+                    seq=seq,
+                )
+            )
 
 
 async def _replace_anonymous(session: AsyncSession, batch: Batch, seq: int) -> None:

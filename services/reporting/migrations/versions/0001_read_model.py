@@ -217,6 +217,13 @@ def upgrade() -> None:
         op.f("ix_export_organisation_id"), "export", ["organisation_id"], unique=False
     )
     op.create_table(
+        "erased_subject",
+        sa.Column(
+            "digest", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("digest", name=op.f("pk_erased_subject")),
+    )
+    op.create_table(
         "feed_cursor",
         sa.Column(
             "source", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False
@@ -230,6 +237,14 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ingest_counter")),
+    )
+    op.create_table(
+        "pseudonym_key",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column(
+            "secret", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pseudonym_key")),
     )
     op.create_table(
         "location_dim",
@@ -458,6 +473,8 @@ def downgrade() -> None:
     op.drop_table("location_dim")
     op.drop_table("ingest_counter")
     op.drop_table("feed_cursor")
+    op.drop_table("pseudonym_key")
+    op.drop_table("erased_subject")
     op.drop_index(op.f("ix_export_organisation_id"), table_name="export")
     op.drop_table("export")
     op.drop_index(op.f("ix_competency_fact_seq"), table_name="competency_fact")
