@@ -128,8 +128,15 @@ def render_document(
     )
 
 
+_ACRONYMS = {"id": "ID", "ids": "IDs", "pii": "PII", "iasc": "IASC"}
+
+
 def _label(key: str) -> str:
-    return key.replace("_", " ").strip().capitalize()
+    words = key.replace("_", " ").strip().split()
+    if not words:
+        return key
+    words[0] = words[0].capitalize()
+    return " ".join(_ACRONYMS.get(w.lower(), w) for w in words)
 
 
 def _scalar(value: Any) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
@@ -23,6 +23,19 @@ from shared.errors import Invalid, NotFound, Unavailable, problem_responses
 from shared.subject_rights import NO_STORE, document_response, require_reason
 
 router = APIRouter(prefix="/v1/beneficiaries", tags=["erasure and subject access"])
+DOCUMENT_LEAVES_OUT: Any = {
+    "generated_at": True,
+    "generated_by": True,
+    "person": {"consents"},  # the ledger has them
+    "service_records": {
+        "__all__": {"beneficiary_id", "organisation_id", "lead_organisation_id"}
+    },
+    "cases": {"__all__": {"case": {"beneficiary_id", "organisation_id"}}},
+    "referrals": {"__all__": {"beneficiary_id"}},
+    "enrolments": {"__all__": {"beneficiary_id"}},
+    "risk_alerts": {"__all__": {"beneficiary_id"}},
+}
+"""Repeats and internal ids the printed document does without."""
 
 
 @router.post(
@@ -117,6 +130,6 @@ async def export_subject_access(
                 "hold about this person. Staff accounts are named by their "
                 "login; other people are not shown.",
             ],
-            found.model_dump(mode="json", exclude={"generated_at", "generated_by"}),
+            found.model_dump(mode="json", exclude=DOCUMENT_LEAVES_OUT),
         )
     return JSONResponse(found.model_dump(mode="json"), headers=NO_STORE)
