@@ -1,0 +1,313 @@
+"""The right of access: a person's complete record across the beneficiary
+and training services, as JSON and as a printable document, for authorised
+roles only, with a reason, audited; never an incomplete export."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from shared.auth import Role
+from shared.http import make_client
+from tests.beneficiary.conftest import Caller, Org
+from tests.e2e.person import ADDRESS, NAME, PHONE, SISTER_PHONE, ok, record_person
+from tests.training.conftest import (  # noqa: F401  (the training service)
+    clean_training_tables,
+    linked_training,
+    training_app,
+    training_client,
+    training_settings,
+)
+from tests.training.test_courses_and_trainees import token
+
+REASON = {"X-Access-Reason": "subject access request DP-12, received in writing"}
+
+
+@pytest.fixture
+async def linked_beneficiary(
+    app: FastAPI,
+    linked_training: FastAPI,  # noqa: F811
+) -> AsyncIterator[FastAPI]:
+    """The beneficiary app calling the (in-process) training app over HTTP."""
+    runtime = app.state.runtime
+    saved = runtime.http, runtime.settings.training_url
+    runtime.http = make_client(
+        mounts={"http://training": httpx.ASGITransport(app=linked_training)}
+    )
+    runtime.settings.training_url = "http://training"
+    try:
+        yield app
+    finally:
+        await runtime.http.aclose()
+        runtime.http, runtime.settings.training_url = saved
+
+
+async def actions(engine: Any, entity_id: str) -> list[tuple[str, str, str | None]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT subject, action, reason FROM audit_entry "
+                "WHERE entity_id = :id ORDER BY at"
+            ),
+            {"id": entity_id},
+        )
+        return [tuple(r) for r in rows.all()]
+
+
+async def test_the_export_holds_everything_about_the_person(
+    linked_beneficiary: FastAPI,
+    alice: Caller,
+    issue: Any,
+    orgs: dict[str, Org],
+    training_client: httpx.AsyncClient,  # noqa: F811
+    training_settings: Any,  # noqa: F811
+) -> None:
+    trainer = token(training_settings, uuid.UUID(orgs["a"].id), Role.trainer)
+    recorded = await record_person(alice, issue, training_client, trainer)
+    await ok(
+        await alice.post(
+            f"/v1/cases/{recorded.case}/follow-ups",
+            {"on": "2026-02-27", "notes": "<script>alert('x')</script> & more"},
+        ),
+        201,
+    )
+    supervisor = issue(orgs["a"], Role.supervisor, subject="sam")
+    path = f"/v1/beneficiaries/{recorded.person}/subject-access"
+    response = await supervisor.get(path, headers=REASON)
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    found = response.json()
+
+    person = found["person"]
+    assert (person["full_name"], person["phone"], person["address"]) == (
+        NAME,
+        PHONE,
+        ADDRESS,
+    )
+    assert [c["purpose"] for c in found["consent_ledger"]] == [
+        "registration",
+        "services",
+        "referral",
+    ]
+    records = {r["id"]: r for r in found["service_records"]}
+    assert set(recorded.services) < set(records)  # and this test's follow-up
+    assert len(records) == 4
+    assert records[recorded.services[1]]["void_reason"].startswith("entered twice")
+    [case] = found["cases"]
+    assert NAME in case["case"]["intake_notes"]
+    assert case["assessments"][0]["responses"]["9"] == 1
+    assert case["plans"][0]["goals"] == [f"{NAME} sleeps through the night"]
+    assert case["safety_plans"][0]["contacts"][0]["phone"] == SISTER_PHONE
+    assert [f["notes"] for f in case["follow_ups"]][0] == f"{NAME} is sleeping better."
+    assert found["referrals"][0]["feedback"] == f"Appointment set for {NAME}"
+    assert found["enrolments"][0]["intervention"].startswith("pm_plus")
+    assert found["risk_alerts"][0]["action_taken"] == f"Called {NAME} the same day."
+    [group] = found["training"]["practice_groups"]
+    assert found["training"]["included"] is True
+    assert (group["group_id"], group["name"]) == (
+        recorded.group,
+        "Women's group, Qadia",
+    )
+    assert [s["attended"] for s in group["sessions"]] == [True]
+    assert "facilitator" not in str(group).lower()  # other people's data stays out
+    log = {(e["subject"], e["action"]) for e in found["access_log"]}
+    assert {("alice", "create"), ("alice", "consent")} <= log
+    assert found["generated_by"] == "sam"
+
+    document = await supervisor.get(path, params={"format": "html"}, headers=REASON)
+    assert document.status_code == 200
+    assert document.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in document.headers["content-security-policy"]
+    assert document.headers["cache-control"] == "no-store"
+    page = document.text
+    for shown in (NAME, PHONE, ADDRESS, SISTER_PHONE, "Women&#x27;s group, Qadia"):
+        assert shown in page, shown
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in page
+    for heading in ("Consent ledger", "Cases", "Referrals", "Training", "Access log"):
+        assert f"<h2>{heading}</h2>" in page
+
+    audit = await actions(linked_beneficiary.state.engine, recorded.person)
+    assert audit.count(("sam", "subject_access", REASON["X-Access-Reason"])) == 2
+
+
+async def test_only_a_supervisor_or_manager_with_a_reason_of_the_same_organisation(
+    linked_beneficiary: FastAPI,
+    alice: Caller,
+    issue: Any,
+    orgs: dict[str, Org],
+    training_client: httpx.AsyncClient,  # noqa: F811
+    training_settings: Any,  # noqa: F811
+) -> None:
+    trainer = token(training_settings, uuid.UUID(orgs["a"].id), Role.trainer)
+    recorded = await record_person(alice, issue, training_client, trainer)
+    path = f"/v1/beneficiaries/{recorded.person}/subject-access"
+    assert (await alice.get(path, headers=REASON)).status_code == 403
+    other = issue(orgs["b"], Role.programme_manager)
+    assert (await other.get(path, headers=REASON)).status_code == 404
+    manager = issue(orgs["a"], Role.programme_manager, subject="maryam")
+    missing = await manager.get(path)
+    assert missing.status_code == 422
+    assert missing.json()["errors"][0]["loc"] == ["header", "X-Access-Reason"]
+    blank = await manager.get(path, headers={"X-Access-Reason": "   "})
+    assert blank.status_code == 422
+    assert (await manager.get(path, headers=REASON)).status_code == 200
+    audit = await actions(linked_beneficiary.state.engine, recorded.person)
+    assert [a for a in audit if a[1] == "subject_access"] == [
+        ("maryam", "subject_access", REASON["X-Access-Reason"])
+    ]
+
+
+async def test_no_export_when_training_cannot_answer(
+    app: FastAPI,
+    alice: Caller,
+    issue: Any,
+    orgs: dict[str, Org],
+) -> None:
+    person = await ok(
+        await alice.post(
+            "/v1/beneficiaries",
+            {
+                "full_name": NAME,
+                "sex": "female",
+                "date_of_birth": "1990-01-01",
+                "registration_channel": "outreach",
+                "registration_date": "2026-01-10",
+                "consents": [
+                    {"purpose": "registration", "granted": True, "form_version": "1"}
+                ],
+            },
+        ),
+        201,
+    )
+    path = f"/v1/beneficiaries/{person['id']}/subject-access"
+    manager = issue(orgs["a"], Role.programme_manager)
+    settings = app.state.runtime.settings
+    saved = settings.training_url
+    try:
+        settings.training_url = "http://127.0.0.1:9/training"  # nothing listens
+        down = await manager.get(path, headers=REASON)
+        assert down.status_code == 503
+        assert int(down.headers["retry-after"]) > 0
+        assert down.headers["content-type"].startswith("application/problem+json")
+        audit = await actions(app.state.engine, person["id"])
+        assert "subject_access" not in {a[1] for a in audit}
+
+        settings.training_url = None  # a deployment without training
+        alone = await ok(await manager.get(path, headers=REASON))
+        assert alone["training"] == {"included": False, "practice_groups": []}
+    finally:
+        settings.training_url = saved
+
+
+async def test_a_trainees_own_record(
+    training_client: httpx.AsyncClient,  # noqa: F811
+    training_app: FastAPI,  # noqa: F811
+    training_settings: Any,  # noqa: F811
+) -> None:
+    org = uuid.uuid4()
+    trainer = token(training_settings, org, Role.trainer)
+
+    async def call(path: str, body: Any, method: str = "POST") -> Any:
+        response = await training_client.request(
+            method, path, json=body, headers=trainer
+        )
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    base = {
+        "audience": "ngo",
+        "affiliation": "Local NGO",
+        "role": "psychosocial worker",
+        "profession": "social worker",
+        "sex": "female",
+    }
+    tid = (
+        await call(
+            "/v1/trainees",
+            {**base, "full_name": "Rana Khalil", "phone": "+964 750 000 1234",
+             "email": "rana@example.org"},
+        )
+    )["id"]  # fmt: skip
+    other = (await call("/v1/trainees", {**base, "full_name": "Someone Else"}))["id"]
+    course = await call(
+        "/v1/courses",
+        {
+            "title": "PFA",
+            "approach": "pfa",
+            "level": "foundational",
+            "planned_hours": 6,
+            "criteria": {"min_attendance_share": 0.5},
+        },
+    )
+    cohort = await call(
+        "/v1/cohorts",
+        {
+            "course_id": course["id"],
+            "title": "PFA March",
+            "starts_on": "2026-03-02",
+            "ends_on": "2026-03-02",
+            "modality": "in_person",
+        },
+    )
+    await call(f"/v1/cohorts/{cohort['id']}/enrolments", {"trainee_ids": [tid, other]})
+    await call(
+        f"/v1/cohorts/{cohort['id']}/sessions",
+        {"number": 1, "held_on": "2026-03-02", "hours": 6},
+    )
+    await call(
+        f"/v1/cohorts/{cohort['id']}/sessions/1/attendance", {"present": [tid]}, "PUT"
+    )
+    for supervisees, notes in [([tid], "Her own notes"), ([tid, other], "Shared")]:
+        await call(
+            "/v1/supervision-sessions",
+            {
+                "kind": "individual" if len(supervisees) == 1 else "group",
+                "mode": "in_person",
+                "held_on": "2026-03-09",
+                "duration_minutes": 45,
+                "supervisee_trainee_ids": supervisees,
+                "notes": notes,
+            },
+        )
+
+    path = f"/v1/trainees/{tid}/subject-access"
+    supervisor = token(training_settings, org, Role.supervisor)
+    response = await training_client.get(path, headers=supervisor | REASON)
+    assert response.status_code == 200, response.text
+    found = response.json()
+    assert found["trainee"]["full_name"] == "Rana Khalil"
+    assert found["trainee"]["email"] == "rana@example.org"
+    [record] = found["cohorts"]
+    assert (record["title"], record["course"]) == ("PFA March", "PFA")
+    assert [s["present"] for s in record["sessions"]] == [True]
+    alone, shared = sorted(found["supervision"], key=lambda s: s["other_supervisees"])
+    assert (alone["notes"], alone["notes_withheld"]) == ("Her own notes", False)
+    assert (shared["notes"], shared["notes_withheld"]) == (None, True)
+    assert other not in response.text  # other trainees are counts only
+    document = await training_client.get(
+        path, params={"format": "html"}, headers=supervisor | REASON
+    )
+    assert document.status_code == 200
+    assert "Rana Khalil" in document.text
+    assert "Her own notes" in document.text
+    assert "Shared" not in document.text
+
+    assert (
+        await training_client.get(path, headers=trainer | REASON)
+    ).status_code == 403
+    stranger = token(training_settings, uuid.uuid4(), Role.programme_manager)
+    assert (
+        await training_client.get(path, headers=stranger | REASON)
+    ).status_code == 404
+    assert (await training_client.get(path, headers=supervisor)).status_code == 422
+    audit = await actions(training_app.state.engine, tid)
+    assert [a[1:] for a in audit if a[1] == "subject_access"] == [
+        ("subject_access", REASON["X-Access-Reason"])
+    ] * 2
