@@ -9,9 +9,11 @@ needs work it decrypts with the key named in the ciphertext, re-encrypts with
 the active key and the same context, recomputes each blind index from the
 plaintext under the active blind-index key, and writes the row in its own
 transaction with ``UPDATE ... WHERE id = :id AND <every column read> = <value
-read>``. A request that changed the row in between wins (its values are newer
-and were written under the keys it holds); the rotation counts a lost race and
-the next pass takes the row again. Nothing else of the row changes: not its
+read>`` (a few rows at once, on separate connections, each holding one row
+lock at a time, so the rotation cannot deadlock with requests). A request
+that changed the row in between wins (its values are newer and were written
+under the keys it holds); the rotation counts a lost race and the next pass
+takes the row again. Nothing else of the row changes: not its
 version (clients' If-Match stays valid), not ``updated_at``, no outbox event.
 
 Passes repeat until one finds nothing left to do, so the summary's
@@ -21,6 +23,7 @@ logged: failures name the table, column, row id and key id only.
 
 from __future__ import annotations
 
+import asyncio
 import string
 import time
 from collections import defaultdict
@@ -31,7 +34,7 @@ from typing import Any
 import structlog
 from sqlalchemy import ColumnElement, Table, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import SQLModel
 
 from shared.crypto import DecryptionError, KeyRing, key_id
@@ -40,6 +43,7 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_MAX_PASSES = 5
+DEFAULT_CONCURRENCY = 4
 
 
 def _as_is(value: str | None) -> str | None:
@@ -165,10 +169,13 @@ async def rotate_keys(
     check_only: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_passes: int = DEFAULT_MAX_PASSES,
+    concurrency: int | None = None,
 ) -> RotationSummary:
     """Re-encrypt and re-index every registered column under the active keys
     (idempotent); with ``check_only``, only count what is left."""
     started = time.monotonic()
+    if concurrency is None:  # SQLite has one writer at a time anyway
+        concurrency = 1 if engine.dialect.name == "sqlite" else DEFAULT_CONCURRENCY
     summary = RotationSummary(keyring.active, keyring.blind_index_active, check_only)
     plans = _plans(registry)
     for item in registry:  # every column shows, so the summary says what it covered
@@ -178,7 +185,9 @@ async def rotate_keys(
         summary.passes += 1
         result = _PassResult()
         for plan in plans:
-            await _pass(engine, keyring, plan, summary, result, write, batch_size)
+            await _pass(
+                engine, keyring, plan, summary, result, write, batch_size, concurrency
+            )
         summary.races_lost += result.races_lost
         summary.failed_rows = result.failed_rows
         summary.remaining = result.needing - result.written - result.failed_rows
@@ -242,6 +251,7 @@ async def _pass(
     result: _PassResult,
     write: bool,
     batch_size: int,
+    concurrency: int,
 ) -> None:
     """One walk over a table in key order, a batch of rows at a time."""
     table, key = plan.table, plan.table.c[plan.key]
@@ -259,18 +269,19 @@ async def _pass(
         if not rows:
             return
         last = rows[-1][plan.key]
+        writes = []
         for row in rows:
             changes = _changes(keyring, plan, row, result)
             if changes is None:
                 result.needing += 1
                 result.failed_rows += 1
-                continue
-            if not changes:
-                continue
-            result.needing += 1
-            if not write:
-                continue
-            outcome = await _write(engine, plan, row, changes)
+            elif changes:
+                result.needing += 1
+                writes.append((row, changes))
+        if not write:
+            continue
+        outcomes = await _write_all(engine, plan, writes, concurrency)
+        for (_, changes), outcome in zip(writes, outcomes, strict=True):
             if outcome == "written":
                 result.written += 1
                 for column in changes:
@@ -338,15 +349,38 @@ def _changes(
     return changes
 
 
-async def _write(
+async def _write_all(
     engine: AsyncEngine,
+    plan: _TablePlan,
+    writes: list[tuple[dict[str, Any], dict[str, str | None]]],
+    concurrency: int,
+) -> list[str]:
+    """Each row in its own transaction, on a few connections at once (each
+    row once, so they never wait for each other)."""
+    outcomes = ["" for _ in writes]
+    pending = iter(range(len(writes)))
+
+    async def writer() -> None:
+        async with engine.connect() as connection:
+            if engine.dialect.name != "sqlite":  # one statement, one transaction
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+            for index in pending:
+                row, changes = writes[index]
+                outcomes[index] = await _write(connection, plan, row, changes)
+
+    await asyncio.gather(*(writer() for _ in range(min(concurrency, len(writes)))))
+    return outcomes
+
+
+async def _write(
+    connection: AsyncConnection,
     plan: _TablePlan,
     row: dict[str, Any],
     changes: dict[str, str | None],
 ) -> str:
     """Write one row in its own transaction, only if it is still as read
-    (so the rotation holds one row lock at a time and never overwrites a
-    concurrent edit)."""
+    (so the rotation holds one row lock per connection at a time and never
+    overwrites a concurrent edit)."""
     table = plan.table
     guards = [table.c[plan.key] == row[plan.key]]
     for name in plan.guarded_columns:
@@ -354,7 +388,7 @@ async def _write(
         guards.append(column.is_(None) if row[name] is None else column == row[name])
     statement = update(table).where(*guards).values(**changes)
     try:
-        async with engine.begin() as connection:
+        async with connection.begin():
             written = (await connection.execute(statement)).rowcount
     except IntegrityError:
         log.error(

@@ -745,22 +745,22 @@ async def assert_indexes_under(
 
 
 class EditFirst:
-    """An engine whose first write transaction lets a request commit an edit
-    first: the rotation then writes a row that changed since it read it."""
+    """An engine that lets a request commit an edit just before the rotation
+    opens its first write connection (its second connection: the first read
+    the rows), so the rotation writes a row that changed since it read it."""
 
     def __init__(self, engine: AsyncEngine, edit: Callable[[], Awaitable[None]]):
         self.engine = engine
-        self.edit: Callable[[], Awaitable[None]] | None = edit
-
-    def connect(self) -> AsyncConnection:
-        return self.engine.connect()
+        self.dialect = engine.dialect
+        self.edit = edit
+        self.connections = 0
 
     @asynccontextmanager
-    async def begin(self) -> AsyncIterator[AsyncConnection]:
-        if self.edit is not None:
-            edit, self.edit = self.edit, None
-            await edit()
-        async with self.engine.begin() as connection:
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        self.connections += 1
+        if self.connections == 2:
+            await self.edit()
+        async with self.engine.connect() as connection:
             yield connection
 
 
