@@ -854,9 +854,6 @@ async def test_rotation_on_sqlite_reports_what_it_cannot_read(
 
 
 def test_every_encrypted_column_is_registered() -> None:
-    """A new ``*_enc`` column (or blind index) that rotate-keys does not know
-    would keep its old key forever: register it in the service's
-    ``encrypted.py``."""
     for metadata, registry in (
         (beneficiary_metadata, BENEFICIARY_ENCRYPTED),
         (training_metadata, TRAINING_ENCRYPTED),
@@ -872,4 +869,7 @@ def test_every_encrypted_column_is_registered() -> None:
             for column in table.columns
             if column.name.endswith(("_enc", "_index", "_digest"))
         }
-        assert sealed <= registered, sealed - registered
+        assert sealed <= registered, (
+            f"register {sealed - registered} in the service's encrypted.py, "
+            "or rotate-keys leaves them under old keys"
+        )
