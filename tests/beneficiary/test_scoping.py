@@ -53,6 +53,8 @@ BODIES: dict[tuple[str, str], Any] = {
     },
     ("POST", "/v1/risk-alerts/{alert_id}/acknowledge"): {"action_taken": "hostile"},
     ("POST", "/v1/break-glass/{grant_id}/revoke"): {},
+    ("POST", "/v1/sharing-agreements/{agreement_id}/revoke"): {},
+    ("POST", "/v1/sharing-agreements/{agreement_id}/exports"): {},
     ("POST", "/v1/cases/{case_id}/assessments"): {
         "instrument": "who5",
         "timepoint": "follow_up",
@@ -180,6 +182,17 @@ async def alices_world(
         "/v1/retention/runs", {"dry_run": True}
     )
     assert retention.status_code == 201, retention.text
+    agreement = await issue(alice.org, Role.programme_manager).post(
+        "/v1/sharing-agreements",
+        {
+            "partner": "Partner",
+            "purpose": "Cash assistance follow-up",
+            "fields": ["pseudonym", "full_name"],
+            "valid_from": "2026-01-01",
+            "expires_on": "2099-12-31",
+        },
+    )
+    assert agreement.status_code == 201, agreement.text
     return {
         "beneficiary_id": person["id"],
         "record_id": record["id"],
@@ -192,6 +205,7 @@ async def alices_world(
         "enrolment_id": enrolment.json()["id"],
         "grant_id": grant.json()["id"],
         "run_id": retention.json()["id"],
+        "agreement_id": agreement.json()["id"],
     }
 
 
