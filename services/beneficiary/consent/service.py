@@ -105,13 +105,18 @@ async def record_consents(
     return recorded
 
 
-async def erase_person(session: AsyncSession, beneficiary: Beneficiary) -> None:
+async def erase_person(
+    session: AsyncSession, beneficiary: Beneficiary, *, announce: bool = True
+) -> None:
     """The one erasure of a person, whatever asked for it (withdrawal of
-    registration consent, an erasure request): every copy of their PII in
-    this service goes, the record keeps only non-identifying facts under a new
-    code, and ``beneficiary.erased`` tells the other services to drop their
-    links to the id. Running it again forgets whatever was added since and
-    announces the erasure again (other services ignore a repeat)."""
+    registration consent, an erasure request, a retention policy): every copy
+    of their PII in this service goes and the record keeps only
+    non-identifying facts under a new code. With ``announce``,
+    ``beneficiary.erased`` tells the other services to drop their links to
+    the id (a person's own request); retention does not announce, since the
+    non-identifying facts it keeps are what reports need. Running it again
+    forgets whatever was added since and announces the erasure again (other
+    services ignore a repeat)."""
     await forget_copies(session, beneficiary)
     if beneficiary.pii_erased_at is None:
         erase_pii(beneficiary)
@@ -126,6 +131,8 @@ async def erase_person(session: AsyncSession, beneficiary: Beneficiary) -> None:
             entity_id=beneficiary.id,
             facts=beneficiary_facts(beneficiary),
         )
+    if not announce:
+        return
     add_event(
         session,
         OutboxEvent,

@@ -44,8 +44,6 @@ from sqlmodel import col
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.beneficiaries.models import (
     Beneficiary,
-    beneficiary_facts,
-    erase_pii,
 )
 from services.beneficiary.cases.models import (
     Assessment,
@@ -55,8 +53,7 @@ from services.beneficiary.cases.models import (
     SafetyPlan,
 )
 from services.beneficiary.consent.models import ConsentEntry
-from services.beneficiary.consent.service import forget_copies
-from services.beneficiary.db import OutboxEvent
+from services.beneficiary.consent.service import erase_person
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.outbox.jobs import announce_writes
@@ -75,7 +72,6 @@ from shared.auth import Principal, Role, require
 from shared.contracts.enums import AlertStatus, CaseStatus
 from shared.db import SessionDep, utcnow
 from shared.errors import FieldError, Forbidden, Invalid, NotFound, problem_responses
-from shared.outbox import add_event
 from shared.pagination import MAX_LIMIT, Page, aware_datetime, keyset_page
 from shared.queue import JobContext
 
@@ -595,20 +591,9 @@ async def _apply_batch(
 
 
 async def _pseudonymise_person(session: AsyncSession, person: Beneficiary) -> None:
-    """The erasure of a withdrawal of registration consent, and its event."""
-    await forget_copies(session, person)
-    erase_pii(person)
-    person.version += 1
-    person.updated_at = utcnow()
-    add_event(
-        session,
-        OutboxEvent,
-        type="beneficiary.updated",
-        organisation_id=person.organisation_id,
-        entity_type="beneficiary",
-        entity_id=person.id,
-        facts=beneficiary_facts(person),
-    )
+    """The erasure of a person, unannounced: their facts stay linked for
+    the reports (see ``erase_person``)."""
+    await erase_person(session, person, announce=False)
 
 
 async def _erase_case_text(session: AsyncSession, case_ids: list[uuid.UUID]) -> None:
