@@ -3,7 +3,7 @@ token verifier), problem+json errors, the request guard, health and metrics."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -22,6 +22,7 @@ from shared.db import ensure_database, make_engine, ping
 from shared.errors import Unavailable, install_problem_handlers
 from shared.http import make_client
 from shared.observability import Metrics, RequestGuard, configure_logging
+from shared.ops_metrics import OperationsCollector, Probe
 from shared.queue import ArqQueue, InlineQueue, JobFunction, JobQueue
 from shared.settings import ServiceSettings
 
@@ -130,6 +131,9 @@ def health_router() -> APIRouter:
     @router.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
         registry = request.app.state.metrics.registry
+        runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+        if runtime is not None:
+            await request.app.state.operations.refresh(runtime)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
@@ -145,8 +149,10 @@ def create_service_app(
     periodic: Sequence[tuple[JobFunction, float]] = (),
     migrate: Migrator | None = None,
     queue: JobQueue | None = None,
+    probes: Mapping[str, Probe] | None = None,
 ) -> FastAPI:
-    """Assemble a service app; nothing is connected until the lifespan runs."""
+    """Assemble a service app; nothing is connected until the lifespan runs.
+    ``probes`` are the operational gauges read when ``/metrics`` is scraped."""
     configure_logging(settings.log_level)
 
     @asynccontextmanager
@@ -171,6 +177,8 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = Metrics(settings.service_name)
+    app.state.operations = OperationsCollector(dict(probes or {}))
+    app.state.metrics.registry.register(app.state.operations)
     install_problem_handlers(app)
     app.add_middleware(
         RequestGuard,

@@ -9,6 +9,7 @@ from services.beneficiary.audit.router import router as audit_router
 from services.beneficiary.beneficiaries.router import router as beneficiaries_router
 from services.beneficiary.cases.care_router import router as care_router
 from services.beneficiary.cases.router import router as cases_router
+from services.beneficiary.db import OutboxEvent
 from services.beneficiary.interventions.router import router as enrolments_router
 from services.beneficiary.locations.router import router as locations_router
 from services.beneficiary.migrations.runner import MIGRATIONS
@@ -17,16 +18,20 @@ from services.beneficiary.outbox.router import router as outbox_router
 from services.beneficiary.protection.access_review import (
     router as access_review_router,
 )
+from services.beneficiary.protection.models import ProtectionNotice
 from services.beneficiary.protection.retention import router as retention_router
 from services.beneficiary.protection.sharing import router as sharing_router
 from services.beneficiary.referrals.router import router as referrals_router
+from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.risk.router import router as risk_router
 from services.beneficiary.service_records.router import router as records_router
 from services.beneficiary.settings import BeneficiarySettings
 from services.beneficiary.subject_rights.router import router as subject_rights_router
 from services.beneficiary.sync.router import router as sync_router
-from services.beneficiary.worker import JOB_FUNCTIONS, PERIODIC_JOBS
+from services.beneficiary.worker import JOB_FUNCTIONS, PERIODIC_JOBS, QUEUE_NAME
 from shared.app import create_service_app
+from shared.contracts.ingest import REPORTING_QUEUE
+from shared.ops_metrics import outbox_probe, queue_probe, webhook_probe
 from shared.queue import JobQueue
 
 
@@ -60,4 +65,9 @@ def create_app(
         periodic=PERIODIC_JOBS,
         migrate=MIGRATIONS.upgrade,
         queue=queue,
+        probes={
+            "queue": queue_probe([QUEUE_NAME, REPORTING_QUEUE]),
+            "outbox": outbox_probe(OutboxEvent),
+            "webhooks": webhook_probe([RiskAlert, ProtectionNotice]),
+        },
     )

@@ -9,12 +9,14 @@ from fastapi import FastAPI
 from services.reporting.access.router import router as api_keys_router
 from services.reporting.dashboard.router import router as dashboard_router
 from services.reporting.exports.router import router as exports_router
+from services.reporting.facts.models import FeedCursor
 from services.reporting.indicators.router import router as indicators_router
 from services.reporting.migrations.runner import MIGRATIONS
 from services.reporting.overview.router import router as overview_router
 from services.reporting.settings import ReportingSettings
-from services.reporting.worker import JOB_FUNCTIONS, PERIODIC_JOBS
+from services.reporting.worker import JOB_FUNCTIONS, PERIODIC_JOBS, QUEUE_NAME
 from shared.app import create_service_app
+from shared.ops_metrics import feed_cursor_probe, queue_probe
 from shared.queue import JobQueue
 
 
@@ -37,4 +39,8 @@ def create_app(
         periodic=PERIODIC_JOBS,
         migrate=MIGRATIONS.upgrade,
         queue=queue,
+        probes={
+            "queue": queue_probe([QUEUE_NAME]),
+            "feeds": feed_cursor_probe(FeedCursor),
+        },
     )

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from services.training.cascades.router import router as cascades_router
 from services.training.cohorts.router import router as cohorts_router
 from services.training.courses.router import router as courses_router
+from services.training.db import OutboxEvent
 from services.training.migrations.runner import MIGRATIONS
 from services.training.outbox.router import router as outbox_router
 from services.training.practice.router import clients_router as practice_clients
@@ -19,8 +20,10 @@ from services.training.settings import TrainingSettings
 from services.training.summary.router import router as summary_router
 from services.training.supervision.router import router as supervision_router
 from services.training.trainees.router import router as trainees_router
-from services.training.worker import JOB_FUNCTIONS, PERIODIC_JOBS
+from services.training.worker import JOB_FUNCTIONS, PERIODIC_JOBS, QUEUE_NAME
 from shared.app import create_service_app
+from shared.contracts.ingest import REPORTING_QUEUE
+from shared.ops_metrics import outbox_probe, queue_probe
 from shared.queue import JobQueue
 
 
@@ -48,4 +51,8 @@ def create_app(
         periodic=PERIODIC_JOBS,
         migrate=MIGRATIONS.upgrade,
         queue=queue,
+        probes={
+            "queue": queue_probe([QUEUE_NAME, REPORTING_QUEUE]),
+            "outbox": outbox_probe(OutboxEvent),
+        },
     )
