@@ -242,11 +242,20 @@ class Evaluator:
         return Dim(codes.astype(np.int64), [str(m) for m in unique])
 
     def dim(self, fact: str, name: str, end: date) -> Dim:
-        frame = self.store.frames[FACT_FRAMES[fact]]
-        spec = FACT_DIMS[fact]
-        if name not in spec:
+        """A dimension over every row of the fact, computed once per store
+        state (the age group once per period end year): an overview's tables
+        and a table's margins share them."""
+        if name not in FACT_DIMS[fact]:
             raise QueryError(f"{name!r} is not a disaggregation of {fact}")
-        source = spec[name]
+        key = (fact, name, end.year if name == "age_group" else None)
+        found = self.store.derived.get(key)
+        if not isinstance(found, Dim):
+            found = self.store.derived[key] = self._dim(fact, name, end)
+        return found
+
+    def _dim(self, fact: str, name: str, end: date) -> Dim:
+        frame = self.store.frames[FACT_FRAMES[fact]]
+        source = FACT_DIMS[fact][name]
         if source == "person:key":  # the beneficiaries frame itself
             person = np.arange(frame.size, dtype=np.int64)
             return self._person_dim(name, person, end)

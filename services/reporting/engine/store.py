@@ -273,6 +273,9 @@ class FactStore:
         self.frames = new_frames()
         self.seq = 0
         self.places = Places()
+        self.derived: dict[tuple[Any, ...], Any] = {}
+        """What queries derive from the columns (dimensions), kept until the
+        columns change."""
         self._lock = asyncio.Lock()
 
     async def refresh(self) -> None:
@@ -295,6 +298,7 @@ class FactStore:
                     async for chunk in result.partitions(LOAD_CHUNK):
                         frame.load(chunk)
                 await self._load_places(conn)
+            self.derived.clear()
             self.seq = head
 
     async def _load_places(self, conn: Any) -> None:
