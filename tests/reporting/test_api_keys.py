@@ -110,3 +110,16 @@ async def test_keys_are_rate_limited_and_only_managers_issue_them(
         "/v1/indicators", headers={"X-API-Key": "mhpss_forged"}
     )
     assert r.status_code == 401
+
+
+async def test_a_name_with_a_nul_character_is_invalid_not_a_500(
+    issue: Any, orgs: Any, reporting_client: httpx.AsyncClient
+) -> None:
+    manager = issue(orgs["a"], Role.programme_manager)
+    r = await reporting_client.post(
+        "/v1/api-keys",
+        json={"name": "MoH\u0000DHIS2"},
+        headers=manager.headers(),
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["loc"] == ["body", "name"]

@@ -23,7 +23,12 @@ Manager = Annotated[Principal, Depends(require(Role.programme_manager))]
 
 
 class ApiKeyCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200, description="Who uses it.")
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00]*$",
+        description="Who uses it (PostgreSQL text holds no NUL).",
+    )
     indicators: list[str] | None = Field(
         default=None, description="Indicators it may read; omit for all."
     )
@@ -48,7 +53,12 @@ def _read(key: ApiKey) -> ApiKeyRead:
     return ApiKeyRead.model_validate(key, from_attributes=True)
 
 
-@router.post("", status_code=201, response_model=ApiKeyIssued)
+@router.post(
+    "",
+    status_code=201,
+    response_model=ApiKeyIssued,
+    responses=problem_responses(Invalid),
+)
 async def issue_key(
     body: ApiKeyCreate, session: SessionDep, principal: Manager
 ) -> ApiKeyIssued:
