@@ -36,7 +36,9 @@ def _audit(session: SessionDep, actor: Actor, action: str, case_id: uuid.UUID) -
 
 
 @router.put(
-    "/plan", response_model=PlanRead, responses=problem_responses(NotFound, Conflict)
+    "/plan",
+    response_model=PlanRead,
+    responses=problem_responses(NotFound, Conflict, Invalid),
 )
 async def write_plan(
     case_id: uuid.UUID,

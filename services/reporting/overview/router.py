@@ -12,13 +12,14 @@ from fastapi.responses import HTMLResponse
 from services.reporting.access.service import CallerDep
 from services.reporting.indicators.service import store_of
 from services.reporting.overview.service import Overview, OverviewTable, overview
+from shared.errors import Invalid, problem_responses
 
 router = APIRouter(prefix="/v1/overview", tags=["programme overview"])
 Start = Annotated[date, Query(description="First day, inclusive.")]
 End = Annotated[date, Query(description="Last day, inclusive.")]
 
 
-@router.get("", response_model=Overview)
+@router.get("", response_model=Overview, responses=problem_responses(Invalid))
 async def programme_overview(
     request: Request, caller: CallerDep, start: Start, end: End
 ) -> Overview:
@@ -29,7 +30,11 @@ async def programme_overview(
     )
 
 
-@router.get("/document", response_class=HTMLResponse)
+@router.get(
+    "/document",
+    response_class=HTMLResponse,
+    responses=problem_responses(Invalid),
+)
 async def programme_overview_document(
     request: Request, caller: CallerDep, start: Start, end: End
 ) -> HTMLResponse:
