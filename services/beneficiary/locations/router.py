@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from services.beneficiary.locations import service as locations_service
 from services.beneficiary.locations.schemas import LocationCreate, LocationRead
@@ -31,13 +31,13 @@ async def create_location(
     return LocationRead.model_validate(location)
 
 
-@router.get("", response_model=list[LocationRead])
+@router.get("", response_model=list[LocationRead], responses=problem_responses(Invalid))
 async def list_locations(
     session: SessionDep,
     _: PrincipalDep,
     level: LocationLevel | None = None,
     parent_id: uuid.UUID | None = None,
-    pcode: str | None = None,
+    pcode: Annotated[str | None, Query(pattern=r"^[^\x00]*$")] = None,
 ) -> list[LocationRead]:
     async with session.begin():
         rows = await locations_service.list_locations(

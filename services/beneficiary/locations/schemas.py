@@ -15,7 +15,7 @@ class LocationCreate(BaseModel):
     pcode: str | None = Field(
         default=None, min_length=2, max_length=32, pattern=r"^[A-Z]{2}[A-Z0-9]+$"
     )
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00]*$")
     level: LocationLevel
     site_type: SiteType | None = None
     parent_id: uuid.UUID | None = None
