@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -170,3 +171,18 @@ async def test_bad_trainee_input(
         r = await training_client.post("/v1/trainees", json=bad, headers=trainer)
         assert r.status_code == 422
         assert r.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("field", ["affiliation", "role", "profession"])
+async def test_a_nul_character_in_a_trainee_text_is_invalid_not_a_500(
+    field: str,
+    training_app: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+) -> None:
+    trainer = token(training_settings, uuid.uuid4(), Role.trainer)
+    r = await training_client.post(
+        "/v1/trainees", json=trainee(**{field: "Local\x00NGO"}), headers=trainer
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["loc"] == ["body", field]

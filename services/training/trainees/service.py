@@ -20,8 +20,14 @@ from shared.crypto import KeyRing
 from shared.errors import Conflict, NotFound
 from shared.outbox import add_event
 
+NO_NUL = r"^[^\x00]*$"
+"""PostgreSQL text holds no NUL character."""
+
 Short = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL
+    ),
 ]
 
 
@@ -48,7 +54,10 @@ class TraineeCreate(BaseModel):
     ) = None
     audience: TrainingAudience
     affiliation: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL
+        ),
     ]
     role: Short
     profession: Short
