@@ -23,10 +23,10 @@ from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.locations.models import Location
 from services.beneficiary.protection.models import (
-    ProtectionNotice,
     SharingAgreement,
     SharingExport,
 )
+from services.beneficiary.protection.notices import raise_notice
 from services.beneficiary.protection.sharing_fields import (
     LOCATION_FIELDS,
     ShareContext,
@@ -47,7 +47,6 @@ from shared.crypto import KeyRing
 from shared.db import utcnow
 from shared.errors import NotFound, Problem
 from shared.pagination import Page, aware_datetime, keyset_page
-from shared.queue import defer_job
 
 CONSENT_BATCH = 500
 REASON_LENGTH = 500  # AuditEntry.reason, SharingExport.reason
@@ -279,7 +278,8 @@ def _notify(
     """Tell the data protection focal point: who exported what to whom, how
     many records. No PII, and not the caller's free-text reason either (it
     may name someone); the export log has it."""
-    notice = ProtectionNotice(
+    raise_notice(
+        session,
         organisation_id=agreement.organisation_id,
         kind="sharing_export",
         subject=principal.subject,
@@ -293,13 +293,6 @@ def _notify(
             "identifying_fields": identifying(export.fields),
             "site_scope": _site_scope(principal.site_ids),
         },
-    )
-    session.add(notice)
-    defer_job(
-        session,
-        "deliver_protection_notice",
-        notice_id=str(notice.id),
-        _job_id=f"protection_notice:{notice.id}",
     )
 
 
