@@ -340,7 +340,9 @@ class Evaluator:
 
     # -- evaluation ---------------------------------------------------------
 
-    def evaluate(self, query: Query) -> Answer:
+    def evaluate(self, query: Query, *, with_total: bool = True) -> Answer:
+        """Cells of the query's disaggregation and, unless told not to (a
+        table's margins need no total of their own), its total."""
         measure = MEASURES.get(query.measure)
         if measure is None:
             raise QueryError(f"unknown measure {query.measure!r}")
@@ -353,9 +355,14 @@ class Evaluator:
             group = group * len(d.labels) + d.codes[mask]
         groups = int(np.prod(sizes)) if sizes else 1
         numerator, denominator = measure.compute(self, query, mask, group, groups)
-        total_num, total_den = measure.compute(
-            self, query, mask, np.zeros(len(group), np.int64), 1
-        )
+        if not dims:  # one group: it is the total
+            total_num, total_den = numerator, denominator
+        elif with_total:
+            total_num, total_den = measure.compute(
+                self, query, mask, np.zeros(len(group), np.int64), 1
+            )
+        else:
+            total_num, total_den = np.full(1, np.nan), np.full(1, np.nan)
         cells = []
         for g in np.flatnonzero((numerator != 0) | (denominator != 0)):
             key = []
@@ -559,6 +566,8 @@ def _improved_share(
     cases = frame.col("case_id")
     days = frame.col("administered_on")
     scores = frame.col("scores")
+    instrument_codes = frame.col("instrument")
+    timepoint_codes = frame.col("timepoint")
     rows_all = frame.present[: frame.size]
     index_of_row = np.full(frame.size, -1, np.int64)
     index_of_row[np.flatnonzero(mask)] = np.arange(int(mask.sum()))
@@ -566,7 +575,7 @@ def _improved_share(
     latest: dict[tuple[int, str], tuple[int, float, int]] = {}
     end = day_number(q.end)
     for row in np.flatnonzero(rows_all & (days <= end)).tolist():
-        instrument = instruments[frame.col("instrument")[row]]
+        instrument = instruments[instrument_codes[row]]
         rule = rules.get(instrument)
         if rule is None:
             continue
@@ -575,7 +584,7 @@ def _improved_share(
             continue
         key = (int(cases[row]), instrument)
         day = int(days[row])
-        if timepoints[frame.col("timepoint")[row]] == "baseline":
+        if timepoints[timepoint_codes[row]] == "baseline":
             if key not in baseline or day < baseline[key][0]:
                 baseline[key] = (day, float(value))
         elif mask[row] and (key not in latest or day > latest[key][0]):

@@ -151,7 +151,8 @@ async def answer(
                     parameters=indicator.parameters,
                     scope=caller.scope,
                 )
-                answers[subset] = evaluator.evaluate(query)
+                # the empty subset answers the total; the others need none
+                answers[subset] = evaluator.evaluate(query, with_total=not subset)
     except QueryError as exc:
         raise BadRequest(str(exc)) from None
     threshold = None
