@@ -10,11 +10,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+UNAVAILABLE_SQLSTATES = ("08", "53300", "57P01", "57P02", "57P03")
+"""PostgreSQL's codes for a server that cannot serve now (connection lost,
+too many connections, shutting down, starting up), not a bad request."""
 TYPE_BASE = "https://mhpss.dev/problems/"
 
 
@@ -225,3 +228,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     # a refused or reset connection (asyncpg raises these unwrapped on connect)
     app.add_exception_handler(ConnectionError, on_database_down)
     app.add_exception_handler(InterfaceError, on_database_down)
+
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        """asyncpg's errors while PostgreSQL restarts reach SQLAlchemy as a
+        bare DBAPIError; any other such error stays a 500."""
+        assert isinstance(exc, DBAPIError)
+        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+        if exc.connection_invalidated or sqlstate.startswith(UNAVAILABLE_SQLSTATES):
+            return await on_database_down(request, exc)
+        raise exc
+
+    app.add_exception_handler(DBAPIError, on_database_error)
