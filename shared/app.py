@@ -25,6 +25,7 @@ from shared.observability import Metrics, RequestGuard, configure_logging
 from shared.ops_metrics import OperationsCollector, Probe
 from shared.queue import ArqQueue, InlineQueue, JobFunction, JobQueue
 from shared.settings import ServiceSettings
+from shared.tracing import start_tracing_from_env, trace_engine
 
 log = structlog.get_logger(__name__)
 
@@ -58,13 +59,15 @@ async def start_runtime(
 ) -> Runtime:
     """Build the runtime; with no Redis configured, jobs run in-process."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    start_tracing_from_env()
     engine = make_engine(settings.resolved_database_url)
+    trace_engine(engine, settings.service_name)
     if settings.auto_migrate:
         await ensure_database(engine.url)
         if migrate is not None:
             await migrate(engine)
     keyring = keyring_from(settings)
-    http = make_client()
+    http = make_client(service=settings.service_name)
     if settings.auth_jwks_url:
         verifier = TokenVerifier(
             issuer=settings.auth_issuer,

@@ -1,11 +1,14 @@
 """The one way services call each other: an httpx client that carries the
-request id across the hop."""
+request id (and, with tracing on, the trace) across the hop."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import httpx
 import structlog
 
+from shared import tracing
 from shared.observability import REQUEST_ID_HEADER
 
 
@@ -15,16 +18,34 @@ async def _propagate_request_id(request: httpx.Request) -> None:
         request.headers[REQUEST_ID_HEADER] = str(request_id)
 
 
+class ServiceClient(httpx.AsyncClient):
+    """Calls made on behalf of ``service``: client spans of it (tracing on)."""
+
+    def __init__(self, *, service: str | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.service = service
+
+    async def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        with tracing.client_span(self.service, request) as span:
+            response = await super().send(request, **kwargs)
+            if span is not None:
+                tracing.record_status(span, response.status_code, error_from=400)
+            return response
+
+
 def make_client(
     *,
+    service: str | None = None,
     base_url: str = "",
     timeout: float = 10.0,
     transport: httpx.AsyncBaseTransport | None = None,
     mounts: dict[str, httpx.AsyncBaseTransport] | None = None,
 ) -> httpx.AsyncClient:
     """An AsyncClient with sane timeouts; ``mounts`` lets tests and the embedded
-    stack route calls to in-process apps."""
-    return httpx.AsyncClient(
+    stack route calls to in-process apps. Its calls are client spans of
+    ``service`` when tracing is on (without it, they only pass the trace on)."""
+    return ServiceClient(
+        service=service,
         base_url=base_url,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
         transport=transport,

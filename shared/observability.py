@@ -1,4 +1,5 @@
-"""JSON logs with request ids, Prometheus metrics, and the request guard."""
+"""JSON logs with request ids (and trace ids when tracing is on), Prometheus
+metrics, and the request guard."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import uuid
 from typing import Any
 
 import structlog
+from opentelemetry.trace import Span
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import tracing
 from shared.errors import (
     PayloadTooLarge,
     Problem,
@@ -29,6 +32,7 @@ def configure_logging(level: str = "INFO") -> None:
     """structlog renders every record, stdlib's included, as one JSON line."""
     shared_processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        tracing.add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
@@ -81,8 +85,9 @@ class Metrics:
 
 
 class RequestGuard:
-    """Pure ASGI middleware: request id and log context, metrics, body size
-    limit and JSON content type, before any route code runs."""
+    """Pure ASGI middleware: request id and log context, the request's span
+    (tracing on), metrics, body size limit and JSON content type, before any
+    route code runs."""
 
     def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
         self.app = app
@@ -99,11 +104,33 @@ class RequestGuard:
         request_id = headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
         if len(request_id) > 128 or not request_id.isprintable():
             request_id = uuid.uuid4().hex
+        callers_context = structlog.contextvars.get_contextvars()
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
             request_id=request_id, service=self.metrics.service
         )
         scope.setdefault("state", {})["request_id"] = request_id
+        try:
+            with tracing.server_span(
+                self.metrics.service,
+                scope["method"],
+                scope.get("scheme", "http"),
+                headers,
+            ) as span:
+                await self._guarded(scope, receive, send, headers, request_id, span)
+        finally:  # an in-process caller (ASGI transport) keeps its own context
+            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.bind_contextvars(**callers_context)
+
+    async def _guarded(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        request_id: str,
+        span: Span | None,
+    ) -> None:
         started = time.perf_counter()
         status_holder = {"status": 500}
 
@@ -132,6 +159,10 @@ class RequestGuard:
             labels = (self.metrics.service, scope["method"], template)
             self.metrics.latency.labels(*labels).observe(elapsed)
             self.metrics.requests.labels(*labels, str(status_holder["status"])).inc()
+            if span is not None:
+                tracing.finish_server_span(
+                    span, scope["method"], template, status_holder["status"]
+                )
             log.info(
                 "request",
                 method=scope["method"],

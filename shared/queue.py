@@ -9,13 +9,23 @@ A job for another service goes onto that service's queue (``queue_name``),
 still by name: arq puts it on that queue in Redis; in-process, it is handed to
 that service's inline queue when the service runs in this process (the
 embedded stack) and dropped otherwise.
+
+A job carries where it came from under the reserved argument ``_origin``: the
+request id bound in the enqueuer's log context and, with tracing on, its W3C
+trace context. The job runs with that request id in its log lines and its
+span a child of the enqueuer's; the job function never sees the argument. A
+cron or periodic run gets a request id of its own, which the jobs it enqueues
+carry on. A coalesced job (a fixed job id, e.g. ``publish_outbox``) keeps the
+origin of its first enqueuer: later ones are dropped with their payload.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import orjson
@@ -24,8 +34,11 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Retry
 
+from shared import tracing
+
 log = structlog.get_logger(__name__)
 INLINE_MAX_TRIES = 100  # as the worker's max_tries: jobs decide when to stop
+ORIGIN_KEY = "_origin"
 
 JobContext = dict[str, Any]
 JobFunction = Callable[..., Awaitable[Any]]
@@ -38,6 +51,41 @@ def serialize_job(data: dict[str, Any]) -> bytes:
 def deserialize_job(data: bytes) -> dict[str, Any]:
     loaded: dict[str, Any] = orjson.loads(data)
     return loaded
+
+
+def job_origin() -> dict[str, str]:
+    """What a job enqueued now carries: the bound request id and, with
+    tracing on, the current span's ``traceparent``."""
+    origin: dict[str, str] = {}
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    if request_id:
+        origin["request_id"] = str(request_id)
+    tracing.inject(origin)
+    return origin
+
+
+def with_origin(kwargs: dict[str, Any]) -> dict[str, Any]:
+    if ORIGIN_KEY in kwargs:
+        return kwargs
+    origin = job_origin()
+    return {**kwargs, ORIGIN_KEY: origin} if origin else kwargs
+
+
+@contextmanager
+def job_context(
+    queue_name: str, function: str, origin: Mapping[str, str] | None
+) -> Iterator[None]:
+    """Run a job in its enqueuer's request id and trace (see the module's
+    docstring); ``service`` and ``job`` name it in its log lines."""
+    origin = origin or {}
+    request_id = origin.get("request_id") or uuid.uuid4().hex
+    with (
+        structlog.contextvars.bound_contextvars(
+            request_id=request_id, service=queue_name, job=function
+        ),
+        tracing.job_span(queue_name, function, origin),
+    ):
+        yield
 
 
 class JobQueue(Protocol):
@@ -84,7 +132,7 @@ class ArqQueue:
                 function,
                 _job_id=job_id,
                 _queue_name=queue_name or self.queue_name,
-                **kwargs,
+                **with_origin(kwargs),
             )
         except (TimeoutError, OSError) as exc:
             log.warning("enqueue_failed", function=function, error=str(exc))
@@ -135,7 +183,7 @@ class InlineQueue:
             if target is None:
                 log.debug("enqueue_dropped", function=function, queue=queue_name)
                 return
-            await target.enqueue(function, job_id=job_id, **kwargs)
+            await target.enqueue(function, job_id=job_id, **with_origin(kwargs))
             return
         if function not in self.functions:
             log.warning("enqueue_unknown_job", function=function)
@@ -144,7 +192,7 @@ class InlineQueue:
             if job_id in self._pending_ids:
                 return
             self._pending_ids.add(job_id)
-        payload = json.loads(json.dumps(kwargs))
+        payload = json.loads(json.dumps(with_origin(kwargs)))
         task = asyncio.create_task(self._run(function, job_id, payload))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -154,9 +202,11 @@ class InlineQueue:
     ) -> None:
         if job_id is not None:
             self._pending_ids.discard(job_id)
+        origin = payload.pop(ORIGIN_KEY, None)
         for _ in range(INLINE_MAX_TRIES):
             try:
-                await self.functions[function](self.ctx, **payload)
+                with job_context(self.name, function, origin):
+                    await self.functions[function](self.ctx, **payload)
                 return
             except Retry as retry:  # as arq would: run again after the delay
                 await asyncio.sleep((retry.defer_score or 0) / 1000)
@@ -185,7 +235,8 @@ class InlineQueue:
         async def loop() -> None:
             while True:
                 try:
-                    await function(self.ctx)
+                    with job_context(self.name, function.__name__, None):
+                        await function(self.ctx)
                 except Exception:
                     log.exception("periodic_job_failed", function=function.__name__)
                 await asyncio.sleep(every_seconds)

@@ -1,17 +1,28 @@
 """The one way to build a service's arq worker: the app's runtime as job
-context, JSON payloads, and the outbox sequenced every second."""
+context, JSON payloads, each job in its enqueuer's request id and trace, and
+the outbox sequenced every second."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from arq import cron
 from arq.cron import CronJob
-from arq.worker import Function, Worker
+from arq.worker import Function, Worker, func
 
 from shared.app import Runtime
-from shared.queue import JobFunction, deserialize_job, redis_settings, serialize_job
+from shared.queue import (
+    ORIGIN_KEY,
+    JobFunction,
+    deserialize_job,
+    job_context,
+    redis_settings,
+    serialize_job,
+)
+
+Job = TypeVar("Job", Function, CronJob)
 
 
 def every_second(job: JobFunction) -> CronJob:
@@ -41,8 +52,10 @@ def build_worker(
     assert runtime.settings.redis_url, "the worker needs REDIS_URL"
     options: dict[str, Any] = {"max_jobs": 10, "job_timeout": 60}
     return Worker(
-        functions=list(functions),
-        cron_jobs=None if burst else list(cron_jobs),
+        functions=[in_origin_context(func(f), queue_name) for f in functions],
+        cron_jobs=None
+        if burst
+        else [in_origin_context(job, queue_name) for job in cron_jobs],
         redis_settings=redis_settings(runtime.settings.redis_url),
         queue_name=queue_name,
         ctx={"runtime": runtime},
@@ -53,3 +66,16 @@ def build_worker(
         handle_signals=handle_signals,
         **options,
     )
+
+
+def in_origin_context(job: Job, queue_name: str) -> Job:
+    """The job with its ``_origin`` argument taken off and applied
+    (``shared.queue.job_context``), as the inline queue does."""
+    coroutine = job.coroutine
+    name = coroutine.__qualname__  # as arq names it
+
+    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        with job_context(queue_name, name, kwargs.pop(ORIGIN_KEY, None)):
+            return await coroutine(ctx, *args, **kwargs)
+
+    return dataclasses.replace(job, coroutine=run)

@@ -78,7 +78,8 @@ async def linked_training(
     runtime = training_app.state.runtime
     saved = runtime.http, runtime.settings.beneficiary_url
     runtime.http = make_client(
-        mounts={"http://beneficiary": httpx.ASGITransport(app=app)}
+        service="training",
+        mounts={"http://beneficiary": httpx.ASGITransport(app=app)},
     )
     runtime.settings.beneficiary_url = "http://beneficiary"
     try:
