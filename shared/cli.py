@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
 
+import structlog
 from arq.worker import Worker
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.app import Runtime, start_runtime
 from shared.crypto import LOCAL_KEY_FILE, add_local_keys, keyring_from
@@ -24,6 +28,10 @@ from shared.observability import configure_logging
 from shared.queue import JobFunction
 from shared.rotation import DEFAULT_BATCH_SIZE, Registered, rotate_keys
 from shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+REDIS_LOST = (RedisConnectionError, RedisTimeoutError, OSError)
+RECONNECT_SECONDS = 1.0
 
 
 def run_service_cli(
@@ -128,12 +136,23 @@ async def _work(
     job_functions: Sequence[JobFunction],
     make_worker: Callable[..., Worker],
 ) -> None:
+    """Run the worker until a signal stops it. arq's worker stops when its
+    Redis connection fails (a Redis restart), so a new one is started once
+    Redis answers again: the worker rides out a Redis outage."""
     runtime: Runtime = await start_runtime(
         settings.model_copy(update={"auto_migrate": False}), job_functions=job_functions
     )
-    worker = make_worker(runtime, handle_signals=True)
     try:
-        await worker.async_run()
+        while True:
+            worker = make_worker(runtime, handle_signals=True)
+            try:
+                await worker.async_run()
+                return
+            except REDIS_LOST as exc:
+                log.warning("worker_redis_lost", error=repr(exc))
+            finally:
+                with contextlib.suppress(*REDIS_LOST):  # nothing to tidy in Redis
+                    await worker.close()
+            await asyncio.sleep(RECONNECT_SECONDS)
     finally:
-        await worker.close()
         await runtime.close()

@@ -138,6 +138,20 @@ class PrivateRedis:
             assert time.monotonic() < deadline, self.log_path.read_text()[-2000:]
             time.sleep(0.05)
 
+    def key_count(self) -> int:
+        """Keys in all databases: what a restart loses."""
+        found = subprocess.run(
+            ["redis-cli", "-p", str(self.port), "info", "keyspace"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return sum(
+            int(line.split("keys=")[1].split(",")[0])
+            for line in found.stdout.splitlines()
+            if "keys=" in line
+        )
+
     def kill(self) -> None:
         if self.process is not None:
             _own_group(self.process)
@@ -190,6 +204,14 @@ class Platform:
 
     def api_url(self, service: str, index: int = 0) -> str:
         return f"http://127.0.0.1:{self.ports[service][index]}"
+
+    def started_apis(self, service: str) -> list[str]:
+        """Base URLs of the API processes of ``service`` this test started."""
+        return [
+            p.url
+            for p in self.processes
+            if p.url is not None and p.name.startswith(f"{service}-api")
+        ]
 
     def env(self, **overrides: str) -> dict[str, str]:
         inherited = {
