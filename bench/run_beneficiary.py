@@ -312,32 +312,18 @@ def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, fl
     return {key: round(after[key] - before[key], 1) for key in after}
 
 
-class Server:
-    """The service under test in its own process group, so stopping it also
-    stops uvicorn's worker processes."""
+class ProcessGroup:
+    """A process started in its own process group, so stopping it also stops
+    its children (uvicorn's worker processes)."""
 
-    def __init__(self, env: dict[str, str], port: int, workers: int, log: Path):
-        self.env, self.port, self.workers, self.log = env, port, workers, log
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path):
+        self.argv, self.env, self.log = argv, env, log
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "bench.serve:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--workers",
-            str(self.workers),
-            "--no-access-log",
-        ]
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                command,
+                self.argv,
                 cwd=REPO,
                 env=self.env,
                 stdout=log,
@@ -365,6 +351,51 @@ class Server:
             except subprocess.TimeoutExpired:
                 continue
 
+    def log_tail(self, lines: int = 30) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def error_lines(self) -> list[str]:
+        if not self.log.exists():
+            return []
+        text = self.log.read_text(errors="replace")
+        return [line for line in text.splitlines() if ERROR_LOG_PATTERN.search(line)]
+
+
+def uvicorn_argv(app: str, port: int, workers: int) -> list[str]:
+    """The API as the container's entrypoint starts it (app factory, no
+    access log), on 127.0.0.1."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+    ]
+
+
+class Server(ProcessGroup):
+    """A uvicorn server under test."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        port: int,
+        workers: int,
+        log: Path,
+        app: str = "bench.serve:app",
+        wrap: list[str] | None = None,
+    ):
+        super().__init__([*(wrap or []), *uvicorn_argv(app, port, workers)], env, log)
+        self.port, self.workers = port, workers
+
     async def wait_ready(self, base_url: str, within: float = 90) -> None:
         deadline = time.monotonic() + within
         async with httpx.AsyncClient(base_url=base_url, timeout=2) as client:
@@ -378,16 +409,6 @@ class Server:
                     pass
                 await asyncio.sleep(0.25)
         raise RuntimeError(f"server not ready in {within} s:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 30) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def error_lines(self) -> list[str]:
-        if not self.log.exists():
-            return []
-        text = self.log.read_text(errors="replace")
-        return [line for line in text.splitlines() if ERROR_LOG_PATTERN.search(line)]
 
 
 # --------------------------------------------------------------------------
@@ -408,8 +429,8 @@ async def recreate_database(name: str) -> str:
     return version
 
 
-async def flush_redis() -> None:
-    redis = Redis.from_url(REDIS_URL)
+async def flush_redis(url: str = REDIS_URL) -> None:
+    redis = Redis.from_url(url)
     try:
         await redis.flushdb()
     finally:
@@ -453,10 +474,10 @@ def load_average() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
 
-def migrate(env: dict[str, str]) -> None:
+def migrate(env: dict[str, str], service: str = "beneficiary") -> None:
     """Migrate once before the workers start, so two workers never race."""
     done = subprocess.run(
-        [sys.executable, "-m", "services.beneficiary", "migrate"],
+        [sys.executable, "-m", f"services.{service}", "migrate"],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -679,19 +700,31 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="send a fresh Idempotency-Key with each registration",
     )
+    return parsed(parser, {"register", "sync"})
+
+
+def parsed(parser: argparse.ArgumentParser, scenarios: set[str]) -> argparse.Namespace:
+    """The arguments, with ``--scenarios`` checked and the start time noted."""
     args = parser.parse_args()
-    unknown = set(args.scenarios) - {"register", "sync"}
+    unknown = set(args.scenarios) - scenarios
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     args.started_at = datetime.now(UTC).isoformat(timespec="seconds")
     return args
 
 
+def run_folder(template: str) -> Path:
+    """A new folder under bench/out/, named by ``template`` with ``{stamp}``
+    replaced by the UTC time."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = OUT_DIR / template.format(stamp=stamp)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def main() -> None:
     args = parse_args()
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    run_dir = OUT_DIR / f"beneficiary-{stamp}-w{args.workers}"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = run_folder("beneficiary-{stamp}-w" + str(args.workers))
     url = make_url(ADMIN_URL).set(database=args.database)
     env = {
         **os.environ,
