@@ -8,11 +8,13 @@ its period, fixed filters, the caller's filters and the caller's scope.
 
 from __future__ import annotations
 
+import itertools
+import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,6 +42,9 @@ MATRIX_LIMIT = 64_000_000  # cells of the (group x person) matrix
 
 IntArray = NDArray[np.int64]
 Mask = NDArray[np.bool_]
+Axes = tuple[int, ...]
+"""Positions in a query's ``by``: the dims a cell or margin keeps."""
+T = TypeVar("T")
 
 
 class QueryError(ValueError):
@@ -128,6 +133,9 @@ class Cell:
 class Answer:
     dims: list[str]
     cells: list[Cell]
+    margins: dict[tuple[str, ...], list[Cell]]
+    """Cells over each proper, non-empty subset of ``dims`` (tables of two
+    or three dims), keyed by that subset."""
     total: Cell
     labels: dict[str, dict[str, str]]
 
@@ -174,11 +182,15 @@ ENUM_LABELS: dict[str, list[str]] = {
 
 
 class Evaluator:
-    """Answers queries against one refreshed store."""
+    """Answers queries against one refreshed store. What it derives for a
+    period, filters and scope (row masks, the rows' columns and dims) it
+    keeps for its own lifetime, so the tables of one overview answered by one
+    evaluator share them; build a new one after a refresh."""
 
     def __init__(self, store: FactStore, bands: AgeBands) -> None:
         self.store = store
         self.bands = bands
+        self.memo: dict[tuple[Any, ...], Any] = {}
 
     # -- dimensions ---------------------------------------------------------
 
@@ -299,21 +311,65 @@ class Evaluator:
 
     # -- rows ---------------------------------------------------------------
 
+    def _memo(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        if key not in self.memo:
+            self.memo[key] = make()
+        found: T = self.memo[key]
+        return found
+
+    @staticmethod
+    def _rows_key(fact: str, query: Query) -> tuple[Any, ...]:
+        """What decides a fact's rows: period, filters and scope."""
+        filters = tuple(sorted((k, tuple(v)) for k, v in query.filters.items()))
+        return (fact, query.start, query.end, filters, query.scope)
+
     def rows(self, fact: str, query: Query) -> Mask:
         """Rows of a fact in the period, filters and scope."""
+        return self._memo(
+            ("rows", *self._rows_key(fact, query)), lambda: self._rows(fact, query)
+        )
+
+    def _rows(self, fact: str, query: Query) -> Mask:
         frame = self.store.frames[FACT_FRAMES[fact]]
-        date_column, alive = FACT_ROWS[fact]
-        mask = frame.present[: frame.size].copy()
-        if alive:
-            mask &= alive(frame)
-        days = frame.col(date_column)
-        mask &= (days >= day_number(query.start)) & (days <= day_number(query.end))
-        mask &= self._scope(fact, frame, query.scope)
+        days = frame.col(FACT_ROWS[fact][0])
+        mask: Mask = (days >= day_number(query.start)) & (days <= day_number(query.end))
+        mask &= self._live(fact)
+        if query.scope != Scope():
+            mask &= self._scope(fact, frame, query.scope)
         for name, wanted in query.filters.items():
             dim = self.dim(fact, name, query.end)
             allowed = np.array([label in set(wanted) for label in dim.labels])
             mask &= allowed[dim.codes]
         return mask
+
+    def _live(self, fact: str) -> Mask:
+        """Rows that exist and count (not voided, erased...), once per store
+        state."""
+        found = self.store.derived.get(("live", fact))
+        if found is None:
+            frame = self.store.frames[FACT_FRAMES[fact]]
+            found = frame.present[: frame.size].copy()
+            alive = FACT_ROWS[fact][1]
+            if alive:
+                found &= alive(frame)
+            self.store.derived[("live", fact)] = found
+        live: Mask = found
+        return live
+
+    def column(self, fact: str, query: Query, name: str) -> NDArray[Any]:
+        """A fact's column on the query's rows."""
+        frame = self.store.frames[FACT_FRAMES[fact]]
+        return self._memo(
+            ("column", name, *self._rows_key(fact, query)),
+            lambda: frame.col(name)[self.rows(fact, query)],
+        )
+
+    def codes(self, fact: str, query: Query, name: str) -> IntArray:
+        """A dimension's label index on the query's rows."""
+        return self._memo(
+            ("codes", name, *self._rows_key(fact, query)),
+            lambda: self.dim(fact, name, query.end).codes[self.rows(fact, query)],
+        )
 
     def _scope(self, fact: str, frame: Frame, scope: Scope) -> Mask:
         mask = np.ones(frame.size, bool)
@@ -340,43 +396,42 @@ class Evaluator:
 
     # -- evaluation ---------------------------------------------------------
 
-    def evaluate(self, query: Query, *, with_total: bool = True) -> Answer:
-        """Cells of the query's disaggregation and, unless told not to (a
-        table's margins need no total of their own), its total."""
+    def evaluate(self, query: Query) -> Answer:
+        """Cells of the query's disaggregation, its margins and its total,
+        from one cross-tabulation of its rows (see ``Measure.compute``)."""
         measure = MEASURES.get(query.measure)
         if measure is None:
             raise QueryError(f"unknown measure {query.measure!r}")
         fact = measure.fact
-        mask = self.rows(fact, query)
         dims = [self.dim(fact, name, query.end) for name in query.by]
-        group = np.zeros(int(mask.sum()), np.int64)
+        parts = [self.codes(fact, query, name) for name in query.by]
         sizes = [len(d.labels) for d in dims]
-        for d in dims:
-            group = group * len(d.labels) + d.codes[mask]
-        groups = int(np.prod(sizes)) if sizes else 1
-        numerator, denominator = measure.compute(self, query, mask, group, groups)
-        if not dims:  # one group: it is the total
-            total_num, total_den = numerator, denominator
-        elif with_total:
-            total_num, total_den = measure.compute(
-                self, query, mask, np.zeros(len(group), np.int64), 1
-            )
-        else:
-            total_num, total_den = np.full(1, np.nan), np.full(1, np.nan)
-        cells = []
-        for g in np.flatnonzero((numerator != 0) | (denominator != 0)):
-            key = []
-            rest = int(g)
-            for size, d in zip(reversed(sizes), reversed(dims), strict=True):
-                key.append(d.labels[rest % size])
-                rest //= size
-            cells.append(
-                measure.cell(tuple(reversed(key)), numerator[g], denominator[g])
-            )
+        tables = measure.compute(self, query, self.rows(fact, query), parts, sizes)
+
+        def cells(axes: Axes) -> list[Cell]:
+            numerator, denominator = tables[axes]
+            out = []
+            for g in np.flatnonzero((numerator != 0) | (denominator != 0)).tolist():
+                key = []
+                rest = g
+                for axis in reversed(axes):
+                    key.append(dims[axis].labels[rest % sizes[axis]])
+                    rest //= sizes[axis]
+                out.append(
+                    measure.cell(tuple(reversed(key)), numerator[g], denominator[g])
+                )
+            return out
+
+        numerator, denominator = tables[()]
         return Answer(
             dims=list(query.by),
-            cells=cells,
-            total=measure.cell((), total_num[0], total_den[0]),
+            cells=cells(tuple(range(len(dims)))),
+            margins={
+                tuple(query.by[a] for a in axes): cells(axes)
+                for axes in tables
+                if 0 < len(axes) < len(dims)
+            },
+            total=measure.cell((), numerator[0], denominator[0]),
             labels=self.labels(list(query.by)),
         )
 
@@ -433,6 +488,22 @@ class Evaluator:
         )
         return since
 
+    def qualified_from(self) -> IntArray:
+        """Per services' staff code (and one past them for none), the first
+        day its person was qualified; never: the largest day. Once per store
+        state."""
+        found = self.store.derived.get(("qualified_from",))
+        if found is None:
+            qualified = self.qualified_since()
+            never = np.iinfo(np.int32).max
+            staff = self.store.frames["services"].vocab["staff_id"].values
+            found = np.array(
+                [qualified.get(s, never) for s in staff] + [never], np.int64
+            )
+            self.store.derived[("qualified_from",)] = found
+        since: IntArray = found
+        return since
+
     # -- helpers used by measures -------------------------------------------
 
     @staticmethod
@@ -441,33 +512,105 @@ class Evaluator:
     ) -> NDArray[np.float64]:
         return np.bincount(group, weights=weights, minlength=groups).astype(np.float64)
 
-    @staticmethod
-    def distinct(group: IntArray, groups: int, who: IntArray) -> NDArray[np.float64]:
-        """Exact number of distinct ``who`` (>= 0) per group."""
-        keep = who >= 0
-        group, who = group[keep], who[keep]
-        if len(who) == 0:
-            return np.zeros(groups)
-        people = int(who.max()) + 1
-        if groups * people <= MATRIX_LIMIT:
-            seen = np.zeros((groups, people), bool)
-            seen[group, who] = True
-            counted: NDArray[np.float64] = seen.sum(axis=1).astype(np.float64)
-            return counted
-        pairs = np.unique(group * people + who)
-        return np.bincount(pairs // people, minlength=groups).astype(np.float64)
+
+def lattice(dims: int) -> list[Axes]:
+    """Every subset of a table's dims, largest first: the cells, then the
+    margins, then the total ``()``; each one's supersets come before it."""
+    return [
+        axes
+        for size in range(dims, -1, -1)
+        for axes in itertools.combinations(range(dims), size)
+    ]
+
+
+def cross(parts: Sequence[IntArray], sizes: Sequence[int], rows: int) -> IntArray:
+    """Each row's cell in the cross-tab of ``parts`` (first dim most
+    significant)."""
+    group = np.zeros(rows, np.int64)
+    for part, size in zip(parts, sizes, strict=True):
+        group = group * size + part
+    return group
+
+
+def distinct_tables(
+    parts: Sequence[IntArray], sizes: Sequence[int], who: IntArray
+) -> dict[Axes, NDArray[np.float64]]:
+    """Exact number of distinct ``who`` (>= 0) in each cell of the cross-tab
+    of ``parts`` and of each of its margins (``lattice``). The (cell, person)
+    pairs are marked once in a boolean matrix and a margin's row is the OR of
+    its cells' rows; when the matrix would be large, the unique pairs are
+    projected onto each margin's dims and de-duplicated again."""
+    subsets = lattice(len(sizes))
+    if not (who >= 0).any():
+        return {a: np.zeros(math.prod(sizes[i] for i in a)) for a in subsets}
+    people = int(who.max()) + 1
+    if math.prod(sizes) * (people + 1) > MATRIX_LIMIT:
+        return _distinct_pairs(parts, sizes, who, people, subsets)
+    columns = people + 1  # the last one collects rows of nobody (-1)
+    seen = np.zeros(math.prod(sizes) * columns, bool)
+    cell = cross(parts, sizes, len(who))
+    seen[cell * columns + np.where(who >= 0, who, people)] = True
+    cubes: dict[Axes, NDArray[np.bool_]] = {subsets[0]: seen.reshape(*sizes, columns)}
+    for axes in subsets[1:]:
+        parent = min(
+            (tuple(sorted((*axes, a))) for a in subsets[0] if a not in axes),
+            key=lambda p: math.prod(sizes[i] for i in p),
+        )
+        dropped = next(i for i, a in enumerate(parent) if a not in axes)
+        cubes[axes] = np.logical_or.reduce(cubes[parent], axis=dropped)
+    return {
+        axes: np.array(
+            [np.count_nonzero(row[:people]) for row in cube.reshape(-1, columns)],
+            np.float64,
+        )
+        for axes, cube in cubes.items()
+    }
+
+
+def _distinct_pairs(
+    parts: Sequence[IntArray],
+    sizes: Sequence[int],
+    who: IntArray,
+    people: int,
+    subsets: list[Axes],
+) -> dict[Axes, NDArray[np.float64]]:
+    keep = who >= 0
+    cell = cross([part[keep] for part in parts], sizes, int(keep.sum()))
+    pairs = np.unique(cell * people + who[keep])
+    ids = pairs % people
+    cells = np.unravel_index(pairs // people, tuple(sizes)) if sizes else ()
+    out = {}
+    for axes in subsets:
+        chosen = [sizes[a] for a in axes]
+        kept = np.unique(
+            cross([cells[a] for a in axes], chosen, len(pairs)) * people + ids
+        )
+        out[axes] = np.bincount(kept // people, minlength=math.prod(chosen)).astype(
+            np.float64
+        )
+    return out
 
 
 # -- measures -----------------------------------------------------------------
 
 Computed = tuple[NDArray[np.float64], NDArray[np.float64]]
+"""Numerator and denominator per cell."""
+Tables = dict[Axes, Computed]
+"""A measure over a table's cells and over each of its margins (``lattice``)."""
+GroupCompute = Callable[["Evaluator", Query, Mask, IntArray, int], Computed]
+"""A measure per group: the query's rows, each row's group, the groups."""
+TableCompute = Callable[
+    ["Evaluator", Query, Mask, Sequence[IntArray], Sequence[int]], Tables
+]
+"""A measure per cell and margin: the query's rows, each dim's label index on
+those rows, and each dim's number of labels."""
 
 
 @dataclass(frozen=True)
 class Measure:
     fact: str
     kind: str  # count | share | mean | rate
-    compute: Callable[[Evaluator, Query, Mask, IntArray, int], Computed]
+    compute: TableCompute
 
     def cell(self, key: tuple[str, ...], numerator: float, denominator: float) -> Cell:
         if self.kind == "count":
@@ -484,34 +627,84 @@ def _zeros(groups: int) -> NDArray[np.float64]:
     return np.zeros(groups, np.float64)
 
 
-def _counted(
-    fact: str, weight: str | None = None, only: Callable[[Frame], Mask] | None = None
-) -> Measure:
-    def compute(
-        ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
-    ) -> Computed:
-        frame = ev.store.frames[FACT_FRAMES[fact]]
-        keep = np.ones(len(group), bool) if only is None else only(frame)[mask]
-        weights = (
-            None if weight is None else frame.col(weight)[mask][keep].astype(np.float64)
+def _grouped(compute: GroupCompute, *, adds_up: bool) -> TableCompute:
+    """A measure per group, over a table's cells and margins: measured once
+    on the cells when its numerator and denominator are whole numbers summed
+    over rows, or over cases that each fall in one cell (a margin is then
+    exactly the sum of its cells); otherwise (means, hours, distinct
+    supervisees) measured again for each margin on the same rows."""
+
+    def tables(
+        ev: Evaluator,
+        q: Query,
+        mask: Mask,
+        parts: Sequence[IntArray],
+        sizes: Sequence[int],
+    ) -> Tables:
+        rows = int(np.count_nonzero(mask))
+        subsets = lattice(len(sizes))
+        numerator, denominator = compute(
+            ev, q, mask, cross(parts, sizes, rows), math.prod(sizes)
         )
-        return ev.count(group[keep], groups, weights), _zeros(groups)
+        out = {subsets[0]: (numerator, denominator)}
+        for axes in subsets[1:]:
+            chosen = [sizes[a] for a in axes]
+            if adds_up:
+                others = tuple(a for a in subsets[0] if a not in axes)
+                out[axes] = (
+                    numerator.reshape(sizes).sum(axis=others).reshape(-1),
+                    denominator.reshape(sizes).sum(axis=others).reshape(-1),
+                )
+            else:
+                group = cross([parts[a] for a in axes], chosen, rows)
+                out[axes] = compute(ev, q, mask, group, math.prod(chosen))
+        return out
 
-    return Measure(fact, "count", compute)
+    return tables
 
 
-def _distinct(
-    fact: str, who: str, only: Callable[[Frame], Mask] | None = None
+def _counted(
+    fact: str,
+    weight: str | None = None,
+    only: str | None = None,
+    *,
+    whole_weights: bool = False,
 ) -> Measure:
+    """Rows (those whose boolean column ``only`` is set), or the sum of a
+    column ``weight`` over them."""
+
     def compute(
         ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
     ) -> Computed:
-        frame = ev.store.frames[FACT_FRAMES[fact]]
-        keep = np.ones(len(group), bool) if only is None else only(frame)[mask]
-        ids = frame.col(who)[mask][keep].astype(np.int64)
-        return ev.distinct(group[keep], groups, ids), _zeros(groups)
+        weights = None if weight is None else ev.column(fact, q, weight)
+        if only is not None:
+            keep = ev.column(fact, q, only)
+            group = group[keep]
+            weights = None if weights is None else weights[keep]
+        return ev.count(group, groups, weights), _zeros(groups)
 
-    return Measure(fact, "count", compute)
+    adds_up = weight is None or whole_weights
+    return Measure(fact, "count", _grouped(compute, adds_up=adds_up))
+
+
+def _distinct(fact: str, who: str, only: str | None = None) -> Measure:
+    """Distinct ``who`` (a person or trainee) among the rows (those whose
+    boolean column ``only`` is set)."""
+
+    def tables(
+        ev: Evaluator,
+        q: Query,
+        mask: Mask,
+        parts: Sequence[IntArray],
+        sizes: Sequence[int],
+    ) -> Tables:
+        ids = ev.column(fact, q, who).astype(np.int64)
+        if only is not None:
+            ids = np.where(ev.column(fact, q, only), ids, -1)
+        counted = distinct_tables(parts, sizes, ids)
+        return {axes: (found, _zeros(len(found))) for axes, found in counted.items()}
+
+    return Measure(fact, "count", tables)
 
 
 def _mean(fact: str, value: Callable[[Frame], NDArray[np.float64]]) -> Measure:
@@ -524,7 +717,7 @@ def _mean(fact: str, value: Callable[[Frame], NDArray[np.float64]]) -> Measure:
         total = ev.count(group[keep], groups, values[keep])
         return total, ev.count(group[keep], groups)
 
-    return Measure(fact, "mean", compute)
+    return Measure(fact, "mean", _grouped(compute, adds_up=False))
 
 
 def _qualified_share(
@@ -533,22 +726,13 @@ def _qualified_share(
     """Services (people served) by staff certified, or assessed at a
     competent level, on or before the service date, among services whose
     staff is known."""
-    services = ev.store.frames["services"]
-    qualified_from = ev.qualified_since()
-    staff_vocab = services.vocab["staff_id"].values
-    since = np.array(
-        [qualified_from.get(s, np.iinfo(np.int32).max) for s in staff_vocab]
-        + [np.iinfo(np.int32).max],
-        np.int64,
-    )
-    raw = services.col("staff_id").astype(np.int64)[mask]
-    known = raw >= 0
-    dates = services.col("service_date")[mask]
-    qualified = known & (since[np.where(known, raw, len(staff_vocab))] <= dates)
-    weights = services.col("people")[mask].astype(np.float64)
+    raw = ev.column("services", q, "staff_id")
+    # staff -1 (none) reads the last day of qualified_from: never
+    qualified = ev.qualified_from()[raw] <= ev.column("services", q, "service_date")
+    weights = ev.column("services", q, "people")
     return (
-        ev.count(group[qualified], groups, weights[qualified]),
-        ev.count(group[known], groups, weights[known]),
+        ev.count(group, groups, np.where(qualified, weights, 0)),
+        ev.count(group, groups, np.where(raw >= 0, weights, 0)),
     )
 
 
@@ -558,56 +742,94 @@ def _improved_share(
     """Cases whose latest follow-up in the period improved on baseline by
     at least the rule's threshold, on any of the rule's instruments; the
     denominator is cases with a baseline and such a follow-up. Grouped by the
-    case's dims at its latest follow-up row."""
+    case's dims at its latest follow-up row.
+
+    Per (case, instrument): the baseline is the earliest baseline row up to
+    the period's end, the follow-up the latest non-baseline row in the
+    period (the first row on equal days). A case is grouped at its latest
+    follow-up over instruments; on equal days, at the instrument whose first
+    follow-up row in the period comes first."""
     frame = ev.store.frames["assessments"]
     rules = {r["instrument"]: r for r in q.parameters.get("improvement", [])}
-    instruments = [str(v).split("@")[0] for v in frame.vocab["instrument"].values]
-    timepoints = frame.vocab["timepoint"].values
-    cases = frame.col("case_id")
-    days = frame.col("administered_on")
-    scores = frame.col("scores")
-    instrument_codes = frame.col("instrument")
-    timepoint_codes = frame.col("timepoint")
-    rows_all = frame.present[: frame.size]
-    index_of_row = np.full(frame.size, -1, np.int64)
-    index_of_row[np.flatnonzero(mask)] = np.arange(int(mask.sum()))
-    baseline: dict[tuple[int, str], tuple[int, float]] = {}
-    latest: dict[tuple[int, str], tuple[int, float, int]] = {}
-    end = day_number(q.end)
-    for row in np.flatnonzero(rows_all & (days <= end)).tolist():
-        instrument = instruments[instrument_codes[row]]
-        rule = rules.get(instrument)
-        if rule is None:
-            continue
-        value = (scores[row] or {}).get(rule["score"])
-        if value is None:
-            continue
-        key = (int(cases[row]), instrument)
-        day = int(days[row])
-        if timepoints[timepoint_codes[row]] == "baseline":
-            if key not in baseline or day < baseline[key][0]:
-                baseline[key] = (day, float(value))
-        elif mask[row] and (key not in latest or day > latest[key][0]):
-            latest[key] = (day, float(value), int(row))
-    improved: dict[int, bool] = {}
-    where: dict[int, tuple[int, int]] = {}
-    for key, (day, value, row) in latest.items():
-        base = baseline.get(key)
-        if base is None or base[0] > day:
-            continue
-        rule = rules[key[1]]
-        change = value - base[1]
-        gain = -change if rule.get("better", "lower") == "lower" else change
-        case = key[0]
-        improved[case] = improved.get(case, False) or gain >= float(rule["threshold"])
-        if case not in where or day > where[case][0]:
-            where[case] = (day, row)  # grouped by its latest follow-up
-    numerator, denominator = _zeros(groups), _zeros(groups)
-    for case, better in improved.items():
-        g = group[index_of_row[where[case][1]]]
-        denominator[g] += 1
-        numerator[g] += better
-    return numerator, denominator
+    names = list(rules)
+    values = _rule_scores(ev, rules)
+    rule_of = np.array(
+        [
+            names.index(name) if name in rules else -1
+            for name in (str(v).split("@")[0] for v in frame.vocab["instrument"].values)
+        ],
+        np.int64,
+    )[frame.col("instrument")]
+    is_baseline = np.array(
+        [v == "baseline" for v in frame.vocab["timepoint"].values], bool
+    )[frame.col("timepoint")]
+    days = frame.col("administered_on").astype(np.int64)
+    key = frame.col("case_id").astype(np.int64) * max(len(names), 1) + rule_of
+    usable = (
+        frame.present[: frame.size] & (days <= day_number(q.end)) & ~np.isnan(values)
+    )
+
+    def first_per_key(rows: IntArray, day_order: IntArray) -> IntArray:
+        """The first row of each key, by ``day_order`` then row."""
+        ordered = rows[np.lexsort((rows, day_order[rows], key[rows]))]
+        starts = np.ones(len(ordered), bool)
+        starts[1:] = key[ordered][1:] != key[ordered][:-1]
+        return ordered[starts]
+
+    baseline = first_per_key(np.flatnonzero(usable & is_baseline), days)
+    follow_rows = np.flatnonzero(usable & ~is_baseline & mask)
+    latest = first_per_key(follow_rows, -days)
+    first_seen = follow_rows[np.unique(key[follow_rows], return_index=True)[1]]
+    if len(baseline) == 0 or len(latest) == 0:
+        return _zeros(groups), _zeros(groups)
+    base = baseline[
+        np.minimum(np.searchsorted(key[baseline], key[latest]), len(baseline) - 1)
+    ]
+    valid = (key[base] == key[latest]) & (days[base] <= days[latest])
+    if not valid.any():
+        return _zeros(groups), _zeros(groups)
+    base, latest, first_seen = base[valid], latest[valid], first_seen[valid]
+    rule = rule_of[latest]
+    lower = np.array([rules[n].get("better", "lower") == "lower" for n in names])
+    threshold = np.array([float(rules[n]["threshold"]) for n in names])
+    change = values[latest] - values[base]
+    gain = np.where(lower[rule], -change, change)
+    better = gain >= threshold[rule]
+    case = key[latest] // max(len(names), 1)
+    order = np.lexsort((first_seen, -days[latest], case))
+    starts = np.ones(len(order), bool)
+    starts[1:] = case[order][1:] != case[order][:-1]
+    improved = np.logical_or.reduceat(better[order], np.flatnonzero(starts))
+    where = latest[order][starts]
+    g = group[np.searchsorted(np.flatnonzero(mask), where)]
+    return (
+        np.bincount(g, weights=improved, minlength=groups).astype(np.float64),
+        np.bincount(g, minlength=groups).astype(np.float64),
+    )
+
+
+def _rule_scores(ev: Evaluator, rules: dict[str, Any]) -> NDArray[np.float64]:
+    """Each assessment row's score named by its instrument's rule (NaN: no
+    rule or no such score), once per store state and rules."""
+    key = ("rule_scores", tuple(sorted((n, str(r["score"])) for n, r in rules.items())))
+    found = ev.store.derived.get(key)
+    if found is None:
+        frame = ev.store.frames["assessments"]
+        score_of = [
+            rules.get(str(v).split("@")[0], {}).get("score")
+            for v in frame.vocab["instrument"].values
+        ]
+        codes = frame.col("instrument")
+        scores = frame.col("scores")
+        found = np.full(frame.size, np.nan)
+        for row in np.flatnonzero(frame.present[: frame.size]).tolist():
+            name = score_of[codes[row]]
+            value = None if name is None else (scores[row] or {}).get(name)
+            if value is not None:
+                found[row] = float(value)
+        ev.store.derived[key] = found
+    values: NDArray[np.float64] = found
+    return values
 
 
 def _supervision_hours(
@@ -625,7 +847,8 @@ def _supervision_per_provider_month(
     the mean monthly hours of supervision each supervised provider received."""
     frame = ev.store.frames["supervision"]
     minutes = frame.col("duration_minutes")[mask].astype(np.float64)
-    supervisees = [frame.col("supervisee_ids")[i] or [] for i in np.flatnonzero(mask)]
+    column = frame.col("supervisee_ids")
+    supervisees = [column[i] or [] for i in np.flatnonzero(mask)]
     hours = _zeros(groups)
     people: list[set[str]] = [set() for _ in range(groups)]
     for g, m, who in zip(group.tolist(), minutes.tolist(), supervisees, strict=True):
@@ -757,27 +980,33 @@ FACT_DIMS: dict[str, dict[str, str]] = {
 }
 
 MEASURES: dict[str, Measure] = {
-    "services": _counted("services", weight="people"),
+    "services": _counted("services", weight="people", whole_weights=True),
     "people": _distinct("services", "beneficiary_key"),
     "anonymous_people": _counted(
-        "services", weight="people", only=lambda f: f.col("anonymous")
+        "services", weight="people", only="anonymous", whole_weights=True
     ),
-    "qualified_services_share": Measure("services", "share", _qualified_share),
+    "qualified_services_share": Measure(
+        "services", "share", _grouped(_qualified_share, adds_up=True)
+    ),
     "new_beneficiaries": _counted("beneficiaries"),
     "referrals": _counted("referrals"),
     "cases_opened": _counted("cases"),
-    "improved_share": Measure("assessments", "share", _improved_share),
+    "improved_share": Measure(
+        "assessments", "share", _grouped(_improved_share, adds_up=True)
+    ),
     "people_trained": _distinct("attendance", "trainee_id"),
     "training_participations": _counted("attendance"),
     "training_hours": _counted("attendance", weight="hours"),
-    "people_certified": _distinct("results", "trainee_id", only=_certified),
+    "people_certified": _distinct("results", "trainee_id", only="certified"),
     "practice_sessions": _counted("practice"),
-    "recorded_sessions": _counted("practice", only=lambda f: f.col("recorded")),
+    "recorded_sessions": _counted("practice", only="recorded"),
     "mean_fidelity": _mean("practice", lambda f: f.col("adherence_score")),
     "supervision_sessions": _counted("supervision"),
-    "supervision_hours": Measure("supervision", "count", _supervision_hours),
+    "supervision_hours": Measure(
+        "supervision", "count", _grouped(_supervision_hours, adds_up=False)
+    ),
     "supervision_hours_per_provider_month": Measure(
-        "supervision", "rate", _supervision_per_provider_month
+        "supervision", "rate", _grouped(_supervision_per_provider_month, adds_up=False)
     ),
 }
 """What an indicator file's ``measure`` may name, with the fact it reads."""

@@ -123,42 +123,40 @@ async def answer(
     by: Sequence[str] = (),
     filters: dict[str, list[str]] | None = None,
     suppress_cells: bool = False,
-    refresh: bool = True,
+    evaluator: Evaluator | None = None,
 ) -> IndicatorValues:
     """The indicator for a period, disaggregated and filtered, in the
     caller's scope; suppressed unless the caller has record-level access and
-    did not ask for suppression."""
+    did not ask for suppression. An overview passes one ``evaluator`` for
+    all its tables: it refreshed the store once, so they agree, and they
+    share what the evaluator derives."""
     caller.may_read(indicator.id)
     filters = filters or {}
     check_query(indicator, start, end, by, filters)
-    if refresh:  # the overview refreshes once, so its tables agree
+    if evaluator is None:
         await store.refresh()
-    evaluator = Evaluator(store, AgeBands.parse(settings.age_bands))
+        evaluator = Evaluator(store, AgeBands.parse(settings.age_bands))
     merged = {**filters, **indicator.filters}
     for name, wanted in indicator.filters.items():
         if name in filters:  # a caller's filter narrows, never widens
             merged[name] = [v for v in filters[name] if v in wanted]
-    answers: dict[tuple[str, ...], Answer] = {}
+    query = Query(
+        measure=indicator.measure,
+        start=start,
+        end=end,
+        by=list(by),
+        filters=merged,
+        parameters=indicator.parameters,
+        scope=caller.scope,
+    )
     try:
-        for size in range(len(by), -1, -1):
-            for subset in itertools.combinations(by, size):
-                query = Query(
-                    measure=indicator.measure,
-                    start=start,
-                    end=end,
-                    by=subset,
-                    filters=merged,
-                    parameters=indicator.parameters,
-                    scope=caller.scope,
-                )
-                # the empty subset answers the total; the others need none
-                answers[subset] = evaluator.evaluate(query, with_total=not subset)
+        found = evaluator.evaluate(query)
     except QueryError as exc:
         raise BadRequest(str(exc)) from None
     threshold = None
     if suppress_cells or not caller.record_level:
         threshold = settings.suppression_threshold
-    table = _table(list(by), answers)
+    table = _table(list(by), found)
     hidden = _hidden(indicator, list(by), table, threshold)
     cells: list[Cell] = []
     margins: list[Cell] = []
@@ -182,24 +180,23 @@ async def answer(
         cells=cells,
         margins=margins if len(by) > 1 else [],
         total=_cell(list(by), total_key, table[total_key], total_key in hidden),
-        labels=answers[tuple(by)].labels,
+        labels=found.labels,
     )
 
 
 Raw = tuple[float | None, float | None, float | None]
 
 
-def _table(
-    by: list[str], answers: dict[tuple[str, ...], Answer]
-) -> dict[tuple[str, ...], Raw]:
+def _table(by: list[str], found: Answer) -> dict[tuple[str, ...], Raw]:
     """Every answered key, margins with ALL in the dims summed over."""
     table: dict[tuple[str, ...], Raw] = {}
-    for subset, found in answers.items():
-        for cell in found.cells if subset else []:
+    margins = [(tuple(by), found.cells)] if by else []
+    for subset, cells in [*margins, *found.margins.items()]:
+        for cell in cells:
             values = dict(zip(subset, cell.key, strict=True))
             key = tuple(values.get(name, ALL) for name in by)
             table[key] = (cell.value, cell.numerator, cell.denominator)
-    total = answers[()].total
+    total = found.total
     table[tuple(ALL for _ in by)] = (total.value, total.numerator, total.denominator)
     return table
 

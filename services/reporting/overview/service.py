@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from services.reporting.access.service import Caller
 from services.reporting.catalogue.catalogue import indicators
+from services.reporting.engine.query import AgeBands, Evaluator
 from services.reporting.engine.store import FactStore
 from services.reporting.indicators.service import IndicatorValues, answer
 from services.reporting.settings import ReportingSettings
@@ -105,6 +106,7 @@ async def overview(
     tables = []
     catalogue = indicators()
     await store.refresh()
+    evaluator = Evaluator(store, AgeBands.parse(settings.age_bands))
     for section, title, indicator_id, by in SECTIONS:
         values = await answer(
             store,
@@ -114,7 +116,7 @@ async def overview(
             start=start,
             end=end,
             by=by,
-            refresh=False,
+            evaluator=evaluator,
         )
         shares: dict[str, float | None] = {}
         total = values.total.value
