@@ -41,7 +41,9 @@ from typing import Any
 import asyncpg
 import numpy as np
 from numpy.typing import NDArray
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.run_beneficiary import (
     ADMIN_URL,
@@ -1318,24 +1320,81 @@ async def existing_people(conn: Any, n: int) -> list[Person]:
     return [Person(**dict(row)) for row in rows]
 
 
+class StatementTimes:
+    """Time spent in each kind of SQL statement (verb, table and the first
+    column it filters on), summed over an ingestion: where a batch waits on
+    PostgreSQL. The rest of a batch's time is Python (validation, folding,
+    SQL compilation)."""
+
+    LABEL = re.compile(
+        r"^\s*(?:WITH\s.*?\)\s*)?(INSERT INTO|UPDATE|DELETE FROM|SELECT(?: DISTINCT)?)"
+        r"\s(?:.*?\sFROM\s)?\s*(\w+)(?:.*?\sWHERE\s+\(?([\w.]+))?",
+        re.S,
+    )
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine.sync_engine
+        self.seconds: dict[str, float] = {}
+        self.started: list[float] = []
+
+    def label(self, statement: str) -> str:
+        found = self.LABEL.match(statement)
+        if found is None:
+            return statement.split(None, 1)[0]
+        verb, table, column = found.groups()
+        if verb == "INSERT INTO":
+            conflict = "DO UPDATE" in statement, "DO NOTHING" in statement
+            return f"{verb} {table}" + {(True, False): " (upsert)"}.get(
+                conflict, " (ignore)" if conflict[1] else ""
+            )
+        return f"{verb} {table}" + (f" WHERE {column}" if column else "")
+
+    def before(self, *_: Any) -> None:
+        self.started.append(time.perf_counter())
+
+    def after(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        took = time.perf_counter() - self.started.pop()
+        name = self.label(statement)
+        self.seconds[name] = self.seconds.get(name, 0.0) + took
+
+    def __enter__(self) -> StatementTimes:
+        event.listen(self.engine, "before_cursor_execute", self.before)
+        event.listen(self.engine, "after_cursor_execute", self.after)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        event.remove(self.engine, "before_cursor_execute", self.before)
+        event.remove(self.engine, "after_cursor_execute", self.after)
+
+    def per_batch_ms(self, batches: int) -> dict[str, float]:
+        ordered = sorted(self.seconds.items(), key=lambda item: -item[1])
+        return {name: round(s * 1000 / batches, 1) for name, s in ordered}
+
+
 async def ingest_batches(
     runtime: Runtime, batches: list[list[EventEnvelope]]
 ) -> dict[str, Any]:
     seconds = []
     folded = 0
-    for events in batches:
-        started = time.perf_counter()
-        folded += await ingest(runtime, "beneficiary", events)
-        seconds.append(time.perf_counter() - started)
+    with StatementTimes(runtime.engine) as statements:
+        for events in batches:
+            started = time.perf_counter()
+            folded += await ingest(runtime, "beneficiary", events)
+            seconds.append(time.perf_counter() - started)
     total = sum(len(b) for b in batches)
     if folded != total:
         raise SystemExit(f"ingest folded {folded} of {total} events (rejected?)")
+    sql_ms = statements.per_batch_ms(len(batches))
     return {
         "events": total,
         "batch_size": len(batches[0]),
         "seconds": round(sum(seconds), 2),
         "events_per_s": round(total / sum(seconds), 1),
         "batch": stats(seconds),
+        "statements_ms_per_batch": sql_ms,
+        "outside_sql_ms_per_batch": round(
+            sum(seconds) * 1000 / len(batches) - sum(sql_ms.values()), 1
+        ),
     }
 
 
@@ -1508,15 +1567,14 @@ async def profile_engine(bench: Bench, run_dir: Path) -> dict[str, Any]:
     return profiles
 
 
-async def measure_incremental(
-    bench: Bench, args: argparse.Namespace, w: World
+async def ingest_loaded(
+    settings: ReportingSettings, conn: Any, args: argparse.Namespace, w: World
 ) -> dict[str, Any]:
-    """Ingest more events into the big database (new people, updates of
-    existing people, services of both), then the store's refresh that picks
-    up only the changed rows; the engine must still equal SQL after it."""
-    runtime = await start_runtime(bench.settings)
+    """Ingest more events into the big database: new people, updates of
+    existing people, services of both."""
+    runtime = await start_runtime(settings)
     try:
-        cursor = await bench.conn.fetchval(
+        cursor = await conn.fetchval(
             "SELECT position FROM feed_cursor WHERE source = 'beneficiary'"
         )
         batches = event_batches(
@@ -1525,18 +1583,25 @@ async def measure_incremental(
             args.incremental_events,
             args.ingest_batch,
             int(cursor) + 1,
-            await existing_people(bench.conn, 2000),
+            await existing_people(conn, 2000),
             updates_per_batch=args.ingest_batch // 20,
         )
         result = await ingest_batches(runtime, batches)
     finally:
         await runtime.close()
     result["rows_changed"] = {
-        table: int(
-            await bench.conn.fetchval(f"SELECT count(*) FROM {table} WHERE seq > 1")
-        )
+        table: int(await conn.fetchval(f"SELECT count(*) FROM {table} WHERE seq > 1"))
         for table in ("beneficiary_fact", "service_fact")
     }
+    return result
+
+
+async def measure_incremental(
+    bench: Bench, args: argparse.Namespace, w: World
+) -> dict[str, Any]:
+    """Ingestion into the big database, then the store's refresh that picks
+    up only the changed rows; the engine must still equal SQL after it."""
+    result = await ingest_loaded(bench.settings, bench.conn, args, w)
     started = time.perf_counter()
     await bench.store.refresh()
     result["refresh_s"] = round(time.perf_counter() - started, 3)
@@ -1623,6 +1688,49 @@ async def run(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
         training_url=None,
     )
     w = world()
+    report: dict[str, Any] = {"data": loaded}
+    if args.only == "ingestion":
+        phases.start("incremental", f"{args.incremental_events:,} events")
+        conn = await connect(args.database)
+        try:
+            report["incremental"] = await ingest_loaded(settings, conn, args, w)
+        finally:
+            await conn.close()
+    else:
+        report.update(await measure_queries(args, run_dir, settings, w, phases))
+    phases.start("ingest", f"{args.ingest_events:,} events, fresh database")
+    report["ingest"] = await measure_ingest(args, settings, w)
+    report["phase_seconds"] = phases.seconds()
+    return {
+        "benchmark": "reporting",
+        "started_at": args.started_at,
+        "command": " ".join([".venv/bin/python -m bench.run_reporting", *sys.argv[1:]]),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "postgresql": loaded["postgresql"],
+            "kernel": platform.release(),
+        },
+        "config": {k: v for k, v in vars(args).items() if k != "started_at"},
+        "period": [QUERY_START.isoformat(), QUERY_END.isoformat()],
+        "code": code_before,
+        "code_changed_during_run": code_state() != code_before,
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+        **report,
+    }
+
+
+async def measure_queries(
+    args: argparse.Namespace,
+    run_dir: Path,
+    settings: ReportingSettings,
+    w: World,
+    phases: Phases,
+) -> dict[str, Any]:
+    """Everything on the loaded database but the fresh one's ingestion: cold
+    refresh, exactness, timings, profiles, then ingestion and refresh."""
     callers = [
         Caller(
             organisation_id=w.organisations[0],
@@ -1641,7 +1749,7 @@ async def run(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
         await connect(args.database),
         *callers,
     )
-    report: dict[str, Any] = {"data": loaded}
+    report: dict[str, Any] = {}
     try:
         report["postgresql_settings"] = {
             name: await bench.conn.fetchval(f"SHOW {name}")
@@ -1678,28 +1786,7 @@ async def run(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
     finally:
         await bench.conn.close()
         await engine.dispose()
-    phases.start("ingest", f"{args.ingest_events:,} events, fresh database")
-    report["ingest"] = await measure_ingest(args, settings, w)
-    report["phase_seconds"] = phases.seconds()
-    return {
-        "benchmark": "reporting",
-        "started_at": args.started_at,
-        "command": " ".join([".venv/bin/python -m bench.run_reporting", *sys.argv[1:]]),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "postgresql": loaded["postgresql"],
-            "kernel": platform.release(),
-        },
-        "config": {k: v for k, v in vars(args).items() if k != "started_at"},
-        "period": [QUERY_START.isoformat(), QUERY_END.isoformat()],
-        "code": code_before,
-        "code_changed_during_run": code_state() != code_before,
-        "load_average_before": load_before,
-        "load_average_after": load_average(),
-        **report,
-    }
+    return report
 
 
 def verdict(value: float | None, target: float, below: bool = True) -> str:
@@ -1745,6 +1832,17 @@ def table(report: dict[str, Any]) -> str:
         f"| `refresh()` after {inc['events']:,} more events "
         f"| {inc['refresh_s'] * 1000:.0f} | | | | | | |"
     )
+    lines.extend(ingest_lines(report))
+    lines.append("")
+    lines.append(
+        f"RSS after the cold refresh: {cold['rss_after_mib']} MiB "
+        f"(before: {cold['rss_before_mib']} MiB, peak {cold['peak_rss_mib']} MiB)."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def ingest_lines(report: dict[str, Any]) -> list[str]:
+    lines = []
     for name, key in (("fresh database", "ingest"), ("loaded database", "incremental")):
         ing = report[key]
         lines.append(
@@ -1753,10 +1851,30 @@ def table(report: dict[str, Any]) -> str:
             f"{ing['batch']['p95_ms']} | | | | ≥ {TARGET_EVENTS_PER_S:,.0f}/s | "
             f"{verdict(ing['events_per_s'], TARGET_EVENTS_PER_S, below=False)} |"
         )
-    lines.append("")
+    return lines
+
+
+def ingest_table(report: dict[str, Any]) -> str:
+    """Ingestion alone (``--only ingestion``), and where each batch waits."""
+    lines = [
+        "| measurement | p50 ms | p95 ms | | | | target | met |",
+        "|---|---|---|---|---|---|---|---|",
+        *ingest_lines(report),
+        "",
+        "| statement | fresh, ms per batch | loaded, ms per batch |",
+        "|---|---|---|",
+    ]
+    fresh, loaded = report["ingest"], report["incremental"]
+    names = list(loaded["statements_ms_per_batch"])
+    names += [n for n in fresh["statements_ms_per_batch"] if n not in names]
+    for name in names:
+        lines.append(
+            f"| `{name}` | {fresh['statements_ms_per_batch'].get(name, '')} | "
+            f"{loaded['statements_ms_per_batch'].get(name, '')} |"
+        )
     lines.append(
-        f"RSS after the cold refresh: {cold['rss_after_mib']} MiB "
-        f"(before: {cold['rss_before_mib']} MiB, peak {cold['peak_rss_mib']} MiB)."
+        f"| outside SQL (validation, folding, compiling) | "
+        f"{fresh['outside_sql_ms_per_batch']} | {loaded['outside_sql_ms_per_batch']} |"
     )
     return "\n".join(lines) + "\n"
 
@@ -1794,6 +1912,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--ingest-batch", type=int, default=1000)
     parser.add_argument("--database", default="mhpss_bench_reporting")
     parser.add_argument("--seed", type=int, default=20201001)
+    parser.add_argument(
+        "--only",
+        choices=["ingestion"],
+        help="load, then measure ingestion only (no refresh, checks or queries)",
+    )
     args = parser.parse_args()
     args.started_at = datetime.now(UTC).isoformat(timespec="seconds")
     return args
@@ -1809,9 +1932,12 @@ def main() -> None:
     report = asyncio.run(run(args, run_dir))
     report["wall_s"] = round(time.perf_counter() - started, 1)
     (run_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    sys.stdout.write(table(report))
-    sys.stdout.write("\n" + section_table(report))
-    if report["overview_differences"]:
+    if args.only == "ingestion":
+        sys.stdout.write(ingest_table(report))
+    else:
+        sys.stdout.write(table(report))
+        sys.stdout.write("\n" + section_table(report))
+    if report.get("overview_differences"):
         sys.stdout.write(
             "\nOverview tables that differ from SQL: "
             + ", ".join(report["overview_differences"])

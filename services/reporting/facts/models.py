@@ -14,7 +14,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, UniqueConstraint
 from sqlmodel import Field
 
 from services.reporting.db import Table
@@ -49,21 +49,32 @@ class BeneficiaryFact(_Fact, table=True):
 
 class ServiceFact(_Fact, table=True):
     """One service given to a registered person (``people`` is 1), or one
-    demographic line of an anonymous service (``people`` attended)."""
+    demographic line of an anonymous service (``people`` attended).
+
+    Indexed on ``(beneficiary_key, service_date)``: when a person's
+    attributes change, the months of their services come from the index
+    alone, not from their rows scattered over the table."""
 
     __tablename__ = "service_fact"
-    __table_args__ = (UniqueConstraint("record_id", "line"),)
+    __table_args__ = (
+        UniqueConstraint("record_id", "line"),
+        Index(
+            "ix_service_fact_beneficiary_key_service_date",
+            "beneficiary_key",
+            "service_date",
+        ),
+    )
 
     record_id: uuid.UUID = Field(description="Service record or anonymous service.")
     line: int = Field(default=0, description="Demographic line of an anonymous one.")
     anonymous: bool = False
-    beneficiary_key: int | None = Field(default=None, index=True)
+    beneficiary_key: int | None = None
     organisation_id: uuid.UUID
     lead_organisation_id: uuid.UUID
     delivered_through: str = Field(max_length=16)
     activity_code: str = Field(max_length=64)
     iasc_layer: str = Field(max_length=32)
-    service_date: date = Field(index=True)
+    service_date: date
     site_id: uuid.UUID | None = None
     modality: str = Field(max_length=32)
     staff_id: str | None = Field(default=None, max_length=100)

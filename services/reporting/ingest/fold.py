@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -22,7 +23,18 @@ from typing import Any
 
 import structlog
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import String, cast, select, update
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    String,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    select,
+    update,
+)
 from sqlalchemy import Table as CoreTable
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,7 +75,6 @@ from shared.contracts.events import (
     TraineeErasedFacts,
     TraineeFacts,
 )
-from shared.db import insert_ignore
 
 log = structlog.get_logger(__name__)
 
@@ -410,8 +421,43 @@ def _dialect(session: AsyncSession) -> str:
     return session.bind.dialect.name
 
 
-def _insert(dialect: str, table: CoreTable) -> Any:
-    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+def _among(dialect: str, column: Any, values: Iterable[Any]) -> Any:
+    """``column IN values``; on PostgreSQL as ``= ANY`` of one array
+    parameter, which neither renders nor plans a parameter per value."""
+    values = list(values)
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def _insert_rows(
+    dialect: str, table: CoreTable, rows: Sequence[Row]
+) -> tuple[Any, Any]:
+    """An INSERT of these rows (all with the same keys) and its parameters.
+    On PostgreSQL one statement inserts them all from one array per column
+    (``unnest``), instead of one execution per row: a batch's rows cost one
+    round of planning and parameter encoding, not hundreds."""
+    if dialect != "postgresql":
+        return sqlite.insert(table), list(rows)
+    names = list(rows[0])
+    arrays = select(*[_unnest(table.c[name]) for name in names])
+    statement = postgresql.insert(table).from_select(names, arrays)
+    parameters = {}
+    for name in names:
+        values = [row[name] for row in rows]
+        if isinstance(table.c[name].type, JSON):
+            values = [json.dumps(value) for value in values]
+        parameters[name] = values
+    return statement, parameters
+
+
+def _unnest(column: Any) -> Any:
+    """One row per element of the array parameter named after the column
+    (JSON values travel as their text: an array of JSON arrays would be read
+    as a two-dimensional array)."""
+    if isinstance(column.type, JSON):
+        return cast(func.unnest(bindparam(column.name, type_=ARRAY(Text))), JSON)
+    return func.unnest(bindparam(column.name, type_=ARRAY(column.type)))
 
 
 async def _upsert(
@@ -427,15 +473,23 @@ async def _upsert(
     if not rows:
         return
     table: CoreTable = model.__table__
-    dialect = _dialect(session)
-    statement = _insert(dialect, table)
+    statement, parameters = _insert_rows(
+        _dialect(session), table, [{**row, "seq": seq} for row in rows]
+    )
     columns = [c for c in rows[0] if c not in keys]
     statement = statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={c: statement.excluded[c] for c in [*columns, "seq"]},
         where=(table.c.position < statement.excluded.position) if guard else None,
     )
-    await session.execute(statement, [{**row, "seq": seq} for row in rows])
+    await session.execute(statement, parameters)
+
+
+async def _insert_new(session: AsyncSession, table: CoreTable, rows: list[Row]) -> None:
+    """Insert the rows whose unique key is not held yet; skip the others."""
+    if rows:
+        statement, parameters = _insert_rows(_dialect(session), table, rows)
+        await session.execute(statement.on_conflict_do_nothing(), parameters)
 
 
 async def _beneficiary_keys(
@@ -446,26 +500,39 @@ async def _beneficiary_keys(
     if not ids:
         return {}
     table: CoreTable = BeneficiaryFact.__table__  # type: ignore[attr-defined]
-    await session.execute(
-        insert_ignore(_dialect(session), table),
-        [{"beneficiary_id": i, "seq": seq, "position": 0} for i in ids],
-    )
-    found = await session.execute(
-        select(table.c.beneficiary_id, table.c.key, table.c.erased).where(
-            table.c.beneficiary_id.in_(ids)
+    dialect = _dialect(session)
+
+    async def held(among: Iterable[uuid.UUID]) -> dict[uuid.UUID, int | None]:
+        found = await session.execute(
+            select(table.c.beneficiary_id, table.c.key, table.c.erased).where(
+                _among(dialect, table.c.beneficiary_id, among)
+            )
         )
-    )
-    return {i: None if erased else k for i, k, erased in found}
+        return {i: None if erased else k for i, k, erased in found}
+
+    keys = await held(ids)
+    missing = ids - keys.keys()
+    if missing:
+        await _insert_new(
+            session,
+            table,
+            [{"beneficiary_id": i, "seq": seq, "position": 0} for i in missing],
+        )
+        keys |= await held(missing)
+    return keys
 
 
 async def _old_months(
     session: AsyncSession, column: Any, key_column: Any, keys: Iterable[Any]
 ) -> set[date]:
     keys = list(keys)
+    dialect = _dialect(session)
     months: set[date] = set()
     for start in range(0, len(keys), 1000):
         found = await session.execute(
-            select(column).where(key_column.in_(keys[start : start + 1000]))
+            select(column).where(
+                _among(dialect, key_column, keys[start : start + 1000])
+            )
         )
         months.update(month_of(d) for (d,) in found if d is not None)
     return months
@@ -488,16 +555,19 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
     """Write a collected batch; returns its ingestion ``seq``. The caller
     owns the transaction."""
     seq = batch.seq = await bump_seq(session)
+    dialect = _dialect(session)
     ben = BeneficiaryFact.__table__  # type: ignore[attr-defined]
     svc = ServiceFact.__table__  # type: ignore[attr-defined]
 
-    touched_people = list(set(batch.beneficiaries) | set(batch.erased))
+    touched_people = set(batch.beneficiaries) | set(batch.erased)
     if touched_people:  # their services' months change (demographics, erasure)
-        keyed = select(ben.c.key).where(ben.c.beneficiary_id.in_(touched_people))
+        keyed = select(ben.c.key).where(
+            _among(dialect, ben.c.beneficiary_id, touched_people)
+        )
         batch.months |= {
             month_of(d)
             for (d,) in await session.execute(
-                select(svc.c.service_date)
+                select(svc.c.service_date)  # from the index alone
                 .where(svc.c.beneficiary_key.in_(keyed))
                 .distinct()
             )
@@ -518,14 +588,7 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
     keys = await _beneficiary_keys(session, linked - gone, seq)
     await _erase_trainees(session, batch, secret, seq)
 
-    services = []
-    for row in batch.services.values():
-        services.append(
-            {
-                **{k: v for k, v in row.items() if k != "beneficiary_id"},
-                "beneficiary_key": keys.get(row["beneficiary_id"]),
-            }
-        )
+    services = [_keyed(row, keys) for row in batch.services.values()]
     if services:
         batch.months |= await _old_months(
             session,
@@ -537,13 +600,7 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
     await _replace_anonymous(session, batch, seq)
 
     for name, model, natural in _LINKED:
-        rows = [
-            {
-                **{k: v for k, v in row.items() if k != "beneficiary_id"},
-                "beneficiary_key": keys.get(row["beneficiary_id"]),
-            }
-            for row in batch.rows.get(name, {}).values()
-        ]
+        rows = [_keyed(row, keys) for row in batch.rows.get(name, {}).values()]
         await _upsert(session, model, rows, keys=natural, seq=seq)
     for name, model, natural, date_column in _PLAIN:
         rows = list(batch.rows.get(name, {}).values())
@@ -556,12 +613,19 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
                 {row[natural[0]] for row in rows},
             )
         await _upsert(session, model, rows, keys=natural, seq=seq)
-    if batch.months:
-        await session.execute(
-            insert_ignore(_dialect(session), TouchedPeriod.__table__),  # type: ignore[attr-defined]
-            [{"seq": seq, "month": m} for m in sorted(batch.months)],
-        )
+    await _insert_new(
+        session,
+        TouchedPeriod.__table__,  # type: ignore[attr-defined]
+        [{"seq": seq, "month": m} for m in sorted(batch.months)],
+    )
     return seq
+
+
+def _keyed(row: Row, keys: dict[uuid.UUID, int | None]) -> Row:
+    """A fact row as stored: the person's dense key instead of their id."""
+    stored = dict(row)
+    stored["beneficiary_key"] = keys.get(stored.pop("beneficiary_id"))
+    return stored
 
 
 _LINKED: list[tuple[str, type[Any], list[str]]] = [
@@ -582,10 +646,7 @@ _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
 async def _secret(session: AsyncSession) -> bytes:
     """The pseudonym key, made on first need (see ``PseudonymKey``)."""
     table: CoreTable = PseudonymKey.__table__  # type: ignore[attr-defined]
-    await session.execute(
-        insert_ignore(_dialect(session), table),
-        [{"id": 1, "secret": secrets.token_hex(32)}],
-    )
+    await _insert_new(session, table, [{"id": 1, "secret": secrets.token_hex(32)}])
     found = await session.scalar(select(table.c.secret).where(table.c.id == 1))
     return bytes.fromhex(str(found))
 
@@ -613,10 +674,11 @@ async def _erased(
     by_digest = {digest(secret, kind, i): i for i in ids}
     found: set[uuid.UUID] = set()
     digests = list(by_digest)
+    dialect = _dialect(session)
     for start in range(0, len(digests), 1000):
         rows = await session.execute(
             select(table.c.digest).where(
-                table.c.digest.in_(digests[start : start + 1000])
+                _among(dialect, table.c.digest, digests[start : start + 1000])
             )
         )
         found.update(by_digest[d] for (d,) in rows)
@@ -627,9 +689,9 @@ async def _remember_erased(
     session: AsyncSession, secret: bytes, kind: str, ids: Iterable[uuid.UUID]
 ) -> None:
     table: CoreTable = ErasedSubject.__table__  # type: ignore[attr-defined]
-    rows = [{"digest": digest(secret, kind, i)} for i in ids]
-    if rows:
-        await session.execute(insert_ignore(_dialect(session), table), rows)
+    await _insert_new(
+        session, table, [{"digest": digest(secret, kind, i)} for i in ids]
+    )
 
 
 _ERASED_PERSON = {
@@ -657,7 +719,9 @@ async def _erase_beneficiaries(
     held = list(
         (
             await session.execute(
-                select(ben.c.key).where(ben.c.beneficiary_id.in_(list(erased)))
+                select(ben.c.key).where(
+                    _among(_dialect(session), ben.c.beneficiary_id, erased)
+                )
             )
         ).scalars()
     )
@@ -666,7 +730,7 @@ async def _erase_beneficiaries(
             table = model.__table__  # type: ignore[union-attr]
             await session.execute(
                 update(table)
-                .where(table.c.beneficiary_key.in_(held))
+                .where(_among(_dialect(session), table.c.beneficiary_key, held))
                 .values(beneficiary_key=None, seq=seq)
             )
         for key in held:
@@ -745,7 +809,7 @@ async def _pseudonymise_held(
         code
         for (code,) in await session.execute(
             select(trainees.c.staff_id).where(
-                trainees.c.trainee_id.in_(list(erasing)),
+                _among(_dialect(session), trainees.c.trainee_id, erasing),
                 trainees.c.staff_id.is_not(None),
             )
         )
@@ -755,7 +819,7 @@ async def _pseudonymise_held(
             month_of(d)
             for (d,) in await session.execute(
                 select(services.c.service_date)
-                .where(services.c.staff_id.in_(codes))
+                .where(_among(_dialect(session), services.c.staff_id, codes))
                 .distinct()
             )
         }
@@ -801,7 +865,7 @@ async def _replace_anonymous(session: AsyncSession, batch: Batch, seq: int) -> N
         record_id: (position, service_date)
         for record_id, position, service_date in await session.execute(
             select(svc.c.record_id, svc.c.position, svc.c.service_date).where(
-                svc.c.record_id.in_(ids), svc.c.line == 0
+                _among(_dialect(session), svc.c.record_id, ids), svc.c.line == 0
             )
         )
     }
@@ -817,7 +881,7 @@ async def _replace_anonymous(session: AsyncSession, batch: Batch, seq: int) -> N
     if replaced:
         await session.execute(
             update(svc)
-            .where(svc.c.record_id.in_(replaced))
+            .where(_among(_dialect(session), svc.c.record_id, replaced))
             .values(alive=False, line=-svc.c.key, seq=seq)
         )
     await _upsert(session, ServiceFact, fresh, keys=["record_id", "line"], seq=seq)

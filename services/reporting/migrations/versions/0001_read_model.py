@@ -378,18 +378,12 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        op.f("ix_service_fact_beneficiary_key"),
+        "ix_service_fact_beneficiary_key_service_date",
         "service_fact",
-        ["beneficiary_key"],
+        ["beneficiary_key", "service_date"],
         unique=False,
     )
     op.create_index(op.f("ix_service_fact_seq"), "service_fact", ["seq"], unique=False)
-    op.create_index(
-        op.f("ix_service_fact_service_date"),
-        "service_fact",
-        ["service_date"],
-        unique=False,
-    )
     op.create_table(
         "supervision_fact",
         sa.Column("key", sa.Integer(), nullable=False),
@@ -457,9 +451,10 @@ def downgrade() -> None:
     op.drop_table("touched_period")
     op.drop_index(op.f("ix_supervision_fact_seq"), table_name="supervision_fact")
     op.drop_table("supervision_fact")
-    op.drop_index(op.f("ix_service_fact_service_date"), table_name="service_fact")
     op.drop_index(op.f("ix_service_fact_seq"), table_name="service_fact")
-    op.drop_index(op.f("ix_service_fact_beneficiary_key"), table_name="service_fact")
+    op.drop_index(
+        "ix_service_fact_beneficiary_key_service_date", table_name="service_fact"
+    )
     op.drop_table("service_fact")
     op.drop_index(op.f("ix_result_fact_seq"), table_name="result_fact")
     op.drop_table("result_fact")
