@@ -31,6 +31,7 @@ PLATFORM_FIELDS = (
     "log_level",
     "auto_migrate",
     "max_body_bytes",
+    "job_timeout_seconds",
 )
 
 
@@ -90,6 +91,14 @@ class ServiceSettings(BaseSettings):
     )
     max_body_bytes: int = Field(
         default=2_000_000, description="Largest accepted request body."
+    )
+    job_timeout_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Longest any job may run on this service's worker. arq "
+        "keeps a job whose worker died blocked for the longest job timeout of "
+        "the worker plus 10 s before another worker runs it again. Unset: each "
+        "job's own timeout (the longest is an hour, for retention).",
     )
     publish_to_reporting: bool = Field(
         default=True,

@@ -50,12 +50,15 @@ def build_worker(
     """A worker whose jobs share ``runtime`` (engine, keys, queue) with the
     app. Burst mode (tests) drains the queue and stops, so it runs no crons."""
     assert runtime.settings.redis_url, "the worker needs REDIS_URL"
-    options: dict[str, Any] = {"max_jobs": 10, "job_timeout": 60}
+    cap = runtime.settings.job_timeout_seconds
+    options: dict[str, Any] = {"max_jobs": 10, "job_timeout": min(60, cap or 60)}
     return Worker(
-        functions=[in_origin_context(func(f), queue_name) for f in functions],
+        functions=[
+            capped(in_origin_context(func(f), queue_name), cap) for f in functions
+        ],
         cron_jobs=None
         if burst
-        else [in_origin_context(job, queue_name) for job in cron_jobs],
+        else [capped(in_origin_context(job, queue_name), cap) for job in cron_jobs],
         redis_settings=redis_settings(runtime.settings.redis_url),
         queue_name=queue_name,
         ctx={"runtime": runtime},
@@ -66,6 +69,15 @@ def build_worker(
         handle_signals=handle_signals,
         **options,
     )
+
+
+def capped(job: Job, seconds: float | None) -> Job:
+    """The job with its timeout cut to ``seconds`` (JOB_TIMEOUT_SECONDS): arq
+    retries a job whose worker died only once the worker's longest timeout
+    (plus 10 s) has passed."""
+    if seconds is None or (job.timeout_s is not None and job.timeout_s <= seconds):
+        return job
+    return dataclasses.replace(job, timeout_s=seconds)
 
 
 def in_origin_context(job: Job, queue_name: str) -> Job:
