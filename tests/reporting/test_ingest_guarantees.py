@@ -62,6 +62,56 @@ async def test_the_same_events_count_once_in_any_order(
     assert registered["total"]["value"] == 3
 
 
+async def test_an_update_or_erasure_resends_exactly_the_persons_months(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+) -> None:
+    one = await make_beneficiary(alice, sex="female", registration_date="2026-01-10")
+    other = await make_beneficiary(alice, sex="male", registration_date="2026-02-10")
+    for day in ("2026-03-05", "2026-03-20", "2026-05-20"):
+        await record_service(alice, one["id"], service_date=day)
+    await record_service(alice, other["id"], service_date="2026-04-02")
+    await catch_up()
+    reader = issue(orgs["a"], Role.me_officer)
+
+    async def months_since(cursor: int) -> tuple[list[str], int]:
+        r = await reporting_client.get(
+            "/v1/feeds/people_reached",
+            params={"since": cursor},
+            headers=reader.headers(),
+        )
+        assert r.status_code == 200, r.text
+        rows = [row["period_start"] for row in r.json()["rows"]]
+        return rows, int(r.headers["X-Feed-Cursor"])
+
+    everything, cursor = await months_since(0)
+    assert everything == [f"2026-0{m}-01" for m in (1, 2, 3, 4, 5)]
+
+    r = await alice.patch(
+        f"/v1/beneficiaries/{one['id']}",
+        {"sex": "male"},
+        headers={"If-Match": f'"{one["version"]}"'},
+    )
+    assert r.status_code == 200, r.text
+    await catch_up()
+    changed, cursor = await months_since(cursor)
+    assert changed == ["2026-01-01", "2026-03-01", "2026-05-01"]
+
+    r = await alice.post(
+        f"/v1/beneficiaries/{one['id']}/consents",
+        [{"purpose": "registration", "granted": False, "form_version": "2024-1"}],
+    )
+    assert r.status_code in (200, 201), r.text
+    await catch_up()
+    changed, _ = await months_since(cursor)
+    assert changed == ["2026-01-01", "2026-03-01", "2026-05-01"]
+    reached = await values(reporting_client, reader, "people_reached", by="sex")
+    assert by_value(reached) == {"male": 1}
+
+
 async def test_empty_postgres_upgrades_to_head_and_back() -> None:
     engine = make_engine(await recreate_database("mhpss_test_reporting_migrations"))
     try:

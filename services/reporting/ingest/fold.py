@@ -646,8 +646,11 @@ _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
 async def _secret(session: AsyncSession) -> bytes:
     """The pseudonym key, made on first need (see ``PseudonymKey``)."""
     table: CoreTable = PseudonymKey.__table__  # type: ignore[attr-defined]
-    await _insert_new(session, table, [{"id": 1, "secret": secrets.token_hex(32)}])
-    found = await session.scalar(select(table.c.secret).where(table.c.id == 1))
+    held = select(table.c.secret).where(table.c.id == 1)
+    found = await session.scalar(held)
+    if found is None:  # the first ingestion ever
+        await _insert_new(session, table, [{"id": 1, "secret": secrets.token_hex(32)}])
+        found = await session.scalar(held)
     return bytes.fromhex(str(found))
 
 
