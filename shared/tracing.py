@@ -44,7 +44,6 @@ _SPAN_KEY = "_tracing_span"
 class _Tracing:
     processor: SpanProcessor | None = None
     tracers: dict[str, Tracer] = field(default_factory=dict)
-    providers: list[TracerProvider] = field(default_factory=list)
     exit_hook: bool = False
 
 
@@ -112,7 +111,6 @@ def stop_tracing() -> None:
     """Export what is pending and switch tracing off."""
     processor, _state.processor = _state.processor, None
     _state.tracers.clear()
-    _state.providers.clear()
     if processor is not None:
         processor.shutdown()
 
@@ -125,7 +123,6 @@ def tracer(service: str) -> Tracer | None:
     found = _state.tracers.get(service)
     if found is None:
         provider = _provider(service, processor)
-        _state.providers.append(provider)
         found = _state.tracers[service] = provider.get_tracer("shared.tracing")
     return found
 
