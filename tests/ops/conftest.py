@@ -36,9 +36,9 @@ def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
 async def platform(
     tmp_path: Path, postgres: PrivatePostgres, redis_server: PrivateRedis
 ) -> AsyncIterator[Platform]:
-    """Migrated databases; the test starts the processes it needs."""
+    """Configured, not migrated: the test migrates the services it runs,
+    then starts their processes."""
     stack = Platform(tmp_path, postgres, redis_server)
-    stack.migrate()
     try:
         yield stack
     finally:

@@ -230,6 +230,7 @@ class Platform:
             "PII_KEYS": self.pii_keys,
             "BLIND_INDEX_KEY": self.blind_index_key,
             "AUTO_MIGRATE": "false",
+            "PYTHONUNBUFFERED": "1",  # logs reach their files as they happen
             "ROOT_PATH": "",
             "GRACEFUL_SHUTDOWN_SECONDS": "2",
             "REPORTING_BENEFICIARY_URL": self.api_url("beneficiary"),
@@ -240,17 +241,22 @@ class Platform:
             **overrides,
         }
 
-    def migrate(self) -> None:
-        done = subprocess.run(
-            ["sh", str(ENTRYPOINT), "migrate", "all"],
-            env=self.env(),
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    def migrate(self, *services: str) -> None:
+        """``migrate <service>`` for each service (all by default), run side by
+        side as a deploy's one-off jobs would be."""
+        jobs = [
+            subprocess.Popen(
+                ["sh", str(ENTRYPOINT), "migrate", service],
+                env=self.env(),
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            for service in services or SERVICES
+        ]
+        for job in jobs:
+            output, _ = job.communicate(timeout=300)
+            assert job.returncode == 0, output.decode(errors="replace")[-3000:]
 
     def _spawn(self, name: str, args: Sequence[str], env: dict[str, str]) -> Process:
         log = self.root / f"{name}.log"

@@ -74,6 +74,7 @@ async def _write(
 async def test_postgres_restart_is_503_then_recovers_with_nothing_partial(
     platform: Platform,
 ) -> None:
+    platform.migrate("beneficiary", "training")
     apis = [platform.start_api("beneficiary"), platform.start_api("training")]
     workers = [platform.start_worker("beneficiary"), platform.start_worker("training")]
     await platform.wait_ready()

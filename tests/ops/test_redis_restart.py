@@ -30,6 +30,7 @@ SLOWEST_ALLOWED = 10.0
 
 
 async def test_redis_lost_and_restarted_loses_no_event(platform: Platform) -> None:
+    platform.migrate()
     for service in SERVICES:
         platform.start_api(service)
         platform.start_worker(service)

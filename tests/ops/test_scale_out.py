@@ -27,7 +27,7 @@ from tests.ops.checks import (
     sync_batch,
     wait_until_reporting_caught_up,
 )
-from tests.ops.harness import SERVICES, WORKER_SERVICES, Platform
+from tests.ops.harness import SERVICES, WORKER_SERVICES, Platform, log_lines
 
 CLIENTS = 8
 ROUNDS = 8
@@ -124,6 +124,7 @@ async def field_team(
 
 
 async def test_two_of_everything_serve_a_mixed_load(platform: Platform) -> None:
+    platform.migrate()
     for service in SERVICES:
         platform.start_api(service, 0)
         platform.start_api(service, 1)
@@ -172,7 +173,8 @@ async def test_two_of_everything_serve_a_mixed_load(platform: Platform) -> None:
     idle = [
         p.name
         for p in platform.processes
-        if "worker" in p.name and " → " not in p.log.read_text()
+        if "worker" in p.name
+        and not any("\u2192" in str(line.get("event")) for line in log_lines(p))
     ]
     assert idle == [], "every worker ran jobs"
     requests = sum(ledger.statuses.values())

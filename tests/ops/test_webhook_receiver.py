@@ -79,6 +79,7 @@ async def _wait_for(caller: Caller, delivery: str, seconds: float) -> dict[str, 
 async def test_slow_then_failing_receiver_dead_letters_then_recovers(
     platform: Platform,
 ) -> None:
+    platform.migrate("beneficiary")
     receiver = SlowThenFailing()
     async with serving(receiver) as url:
         webhook = {
