@@ -391,9 +391,8 @@ class Server(ProcessGroup):
         workers: int,
         log: Path,
         app: str = "bench.serve:app",
-        wrap: list[str] | None = None,
     ):
-        super().__init__([*(wrap or []), *uvicorn_argv(app, port, workers)], env, log)
+        super().__init__(uvicorn_argv(app, port, workers), env, log)
         self.port, self.workers = port, workers
 
     async def wait_ready(self, base_url: str, within: float = 90) -> None:

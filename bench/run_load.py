@@ -119,27 +119,12 @@ class Stack:
                 if service == "beneficiary"
                 else self.args.api_workers
             )
-            wrap = None
-            if self.args.profile and service == "beneficiary":
-                wrap = [
-                    str(Path(sys.executable).parent / "py-spy"),
-                    "record",
-                    "--subprocesses",
-                    "--format",
-                    "raw",
-                    "--rate",
-                    "50",
-                    "-o",
-                    str(self.run_dir / "profile-beneficiary-api.txt"),
-                    "--",
-                ]
             self.groups[f"{service}-api"] = Server(
                 self.env(service),
                 self.args.port + n,
                 workers,
                 self.run_dir / f"{service}-api.log",
                 app=f"services.{service}.app:create_app",
-                wrap=wrap,
             )
             self.groups[f"{service}-worker"] = ProcessGroup(
                 [sys.executable, "-m", f"services.{service}", "worker"],
@@ -370,6 +355,29 @@ async def run_scenario(
     pids = stack.pids()
     before = cpu_by_group(pids, args.database)
     locust.start()
+    profiler = None
+    if args.profile:  # the beneficiary API's processes, while the load runs
+        profiler = ProcessGroup(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "--pid",
+                str(stack.groups["beneficiary-api"].pid),
+                "--subprocesses",
+                "--nonblocking",
+                "--rate",
+                "100",
+                "--duration",
+                str(args.duration),
+                "--format",
+                "raw",
+                "-o",
+                str(stack.run_dir / f"profile-{scenario}.txt"),
+            ],
+            env,
+            stack.run_dir / f"py-spy-{scenario}.log",
+        )
+        profiler.start()
     peak: dict[str, float] = {}
     locust_cpu = 0.0
     assert locust.process is not None
@@ -384,6 +392,8 @@ async def run_scenario(
             sum(stats[p][2] for p in process_tree(locust.pid) if p in stats),
         )
     after = cpu_by_group(pids, args.database)
+    if profiler is not None and profiler.process is not None:
+        profiler.process.wait(timeout=60)
     if locust.process.returncode not in (0, 1):  # 1: some requests failed
         raise RuntimeError(f"locust failed:\n{locust.log_tail()}")
     requests = read_stats(prefix)
@@ -537,7 +547,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="run the beneficiary API under py-spy (raw stacks in the run folder)",
+        help="sample the beneficiary API with py-spy during each scenario "
+        "(collapsed stacks: profile-<scenario>.txt in the run folder)",
     )
     return parsed(parser, set(SCENARIOS))
 

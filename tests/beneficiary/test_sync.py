@@ -6,7 +6,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Role
-from tests.beneficiary.conftest import CONSENTS, Caller, beneficiary_body, count_rows
+from tests.beneficiary.conftest import (
+    CONSENTS,
+    Caller,
+    beneficiary_body,
+    count_rows,
+    make_beneficiary,
+)
 
 
 def offline_person(**overrides: Any) -> dict[str, Any]:
@@ -165,6 +171,126 @@ class TestBatch:
         assert (await alice.get(f"/v1/beneficiaries/{hijack['id']}")).json()[
             "version"
         ] == 1
+
+
+def new_person(**overrides: Any) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "data": offline_person(**overrides),
+        "consents": CONSENTS,
+    }
+
+
+def new_record(person_id: str) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "data": {
+            "beneficiary_id": person_id,
+            "activity_code": "pfa",
+            "service_date": "2026-02-03",
+        },
+    }
+
+
+class TestNewRecordsWrittenTogether:
+    async def test_every_row_event_and_consent_of_a_large_batch(
+        self, alice: Caller, engine: AsyncEngine
+    ) -> None:
+        people = [new_person() for _ in range(40)]
+        records = [new_record(people[n % 40]["id"]) for n in range(160)]
+        events = await count_rows(engine, "outbox_event")
+        r = await alice.post(
+            "/v1/sync", {"beneficiaries": people, "service_records": records}
+        )
+        assert r.status_code == 200, r.text
+        assert [x["status"] for x in r.json()["results"]] == ["created"] * 200
+        assert [x["id"] for x in r.json()["results"]] == [
+            c["id"] for c in people + records
+        ]
+        assert await count_rows(engine, "beneficiary") == 40
+        assert await count_rows(engine, "service_record") == 160
+        assert await count_rows(engine, "consent_entry") == 80
+        # registered + two consents per person, recorded per service
+        assert await count_rows(engine, "outbox_event") == events + 40 * 3 + 160
+        person = (await alice.get(f"/v1/beneficiaries/{people[0]['id']}")).json()
+        assert set(person["consents"]) == {"registration", "services"}
+        assert person["version"] == 1
+
+    async def test_duplicates_are_flagged_within_the_batch_and_against_the_server(
+        self, alice: Caller
+    ) -> None:
+        known = await make_beneficiary(alice, full_name="Huda Kareem Ali")
+        first = new_person(full_name="Other Name", phone="0750 123 4567")
+        second = new_person(full_name="Third Name", phone="0750 123 4567")
+        namesake = new_person(full_name="huda  kareem ali", date_of_birth="1991-01-01")
+        r = await alice.post("/v1/sync", {"beneficiaries": [first, second, namesake]})
+        assert [x["status"] for x in r.json()["results"]] == ["created"] * 3
+
+        async def flagged(person: dict[str, Any]) -> list[str]:
+            path = f"/v1/beneficiaries/{person['id']}"
+            found: list[str] = (await alice.get(path)).json()["possible_duplicates"]
+            return found
+
+        assert await flagged(first) == []
+        assert await flagged(second) == [first["id"]]
+        assert await flagged(namesake) == [known["id"]]
+
+    async def test_the_batch_order_still_decides(
+        self, alice: Caller, engine: AsyncEngine
+    ) -> None:
+        batch = offline_batch()
+        await alice.post("/v1/sync", batch)
+        known = batch["beneficiaries"][0]
+        withdrawn = {
+            **known,
+            "consents": [
+                *CONSENTS[:1],
+                {"purpose": "services", "granted": False, "form_version": "2024-1"},
+            ],
+        }
+        fresh = new_person()
+        repeated = new_record(fresh["id"])
+        r = await alice.post(
+            "/v1/sync",
+            {
+                "beneficiaries": [fresh, withdrawn, fresh],
+                "service_records": [new_record(known["id"]), repeated, repeated],
+            },
+        )
+        statuses = [x["status"] for x in r.json()["results"]]
+        assert statuses == [
+            "created",
+            "updated",
+            "unchanged",
+            "rejected",
+            "created",
+            "unchanged",
+        ]
+        assert "services" in r.json()["results"][3]["detail"]
+        assert await count_rows(engine, "service_record") == 3
+
+    async def test_a_clash_inside_the_new_records_rejects_only_that_record(
+        self, alice: Caller, engine: AsyncEngine
+    ) -> None:
+        entry_id = str(uuid.uuid4())
+        people = [new_person() for _ in range(3)]
+        for person in people[:2]:
+            person["consents"] = [{**CONSENTS[0], "id": entry_id}, CONSENTS[1]]
+        r = await alice.post("/v1/sync", {"beneficiaries": people})
+        results = r.json()["results"]
+        assert [x["status"] for x in results] == ["created", "rejected", "created"]
+        assert "consent entry" in results[1]["detail"]
+        assert await count_rows(engine, "beneficiary") == 2
+        assert await count_rows(engine, "consent_entry") == 4
+
+    async def test_an_id_of_another_organisation_is_rejected(
+        self, alice: Caller, bob: Caller
+    ) -> None:
+        taken = new_person()
+        await alice.post("/v1/sync", {"beneficiaries": [taken]})
+        mine = new_person()
+        r = await bob.post("/v1/sync", {"beneficiaries": [taken, mine]})
+        assert [x["status"] for x in r.json()["results"]] == ["rejected", "created"]
 
 
 class TestPull:

@@ -114,10 +114,30 @@ async def register_beneficiary(
     data: BeneficiaryCreate,
 ) -> Beneficiary:
     """Register a consenting person; flag likely duplicates by blind index."""
+    beneficiary = await stage_registration(session, principal, keyring, data)
+    await flag_duplicates(session, keyring, [(beneficiary, data)])
+    await session.flush()
+    pin(session, beneficiary)
+    return beneficiary
+
+
+async def stage_registration(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    data: BeneficiaryCreate,
+) -> Beneficiary:
+    """Every check of a registration, then the person, the event and the new
+    consent ledger added to the session unflushed (a sync batch writes its
+    people together). Consent entries with client ids are looked up first."""
     await check_site_in_scope(session, principal, data.site_id)
     beneficiary_id = data.id or uuid.uuid4()
-    if await get_cached(session, Beneficiary, beneficiary_id) is not None:
+    if (
+        data.id is not None
+        and await get_cached(session, Beneficiary, data.id) is not None
+    ):
         raise Conflict("A beneficiary with this id exists already.")
+    await consent_service.check_new_ledger(session, data.consents)
     beneficiary = Beneficiary(
         id=beneficiary_id,
         code=new_code(),
@@ -126,14 +146,8 @@ async def register_beneficiary(
         **_columns(data, keyring, beneficiary_id),
     )
     session.add(beneficiary)
-    await session.flush()
-    pin(session, beneficiary)
-    await _flag_duplicates(session, keyring, beneficiary, data)
     _emit(session, beneficiary, "beneficiary.registered")
-    await consent_service.record_consents(
-        session, principal, beneficiary, data.consents, new_ledger=True
-    )
-    await session.flush()
+    consent_service.start_ledger(session, principal, beneficiary, data.consents)
     return beneficiary
 
 
@@ -409,46 +423,62 @@ def _birth_from_age(registration_date: date, age: int) -> date:
         return registration_date.replace(year=year, day=28)
 
 
-async def _flag_duplicates(
+async def flag_duplicates(
     session: AsyncSession,
     keyring: KeyRing,
-    beneficiary: Beneficiary,
-    fields: BeneficiaryFields,
+    people: list[tuple[Beneficiary, BeneficiaryFields]],
 ) -> None:
     """Same phone, or same name with a birth year within two years, in the
-    same organisation. Indexes are compared, never plaintext: the new person's
-    under every blind-index key, as others may not be re-indexed yet."""
-    phones = set(keyring.blind_indexes("phone", normalise_phone(fields.phone)))
-    names = set(keyring.blind_indexes("name", normalise_name(fields.full_name)))
+    same organisation, among the people registered before each new one (in
+    the database, or earlier in ``people``): one query for all of them.
+    Indexes are compared, never plaintext: each new person's under every
+    blind-index key, as others may not be re-indexed yet."""
+    wanted = []
+    for beneficiary, fields in people:
+        phones = set(keyring.blind_indexes("phone", normalise_phone(fields.phone)))
+        names = set(keyring.blind_indexes("name", normalise_name(fields.full_name)))
+        wanted.append((beneficiary, phones, names))
+    all_phones = set().union(*(phones for _, phones, _ in wanted))
+    all_names = set().union(*(names for _, _, names in wanted))
     conditions = []
-    if phones:
-        conditions.append(col(Beneficiary.phone_index).in_(phones))
-    if names:
-        conditions.append(col(Beneficiary.name_index).in_(names))
+    if all_phones:
+        conditions.append(col(Beneficiary.phone_index).in_(all_phones))
+    if all_names:
+        conditions.append(col(Beneficiary.name_index).in_(all_names))
     if not conditions:
         return
-    candidates = await session.execute(
-        select(Beneficiary).where(
-            col(Beneficiary.organisation_id) == beneficiary.organisation_id,
-            col(Beneficiary.id) != beneficiary.id,
-            or_(*conditions),
-        )
-    )
-    for other in candidates.scalars():
-        reasons = []
-        if other.phone_index in phones:
-            reasons.append("same_phone")
-        if other.name_index in names and _close_birth(beneficiary, other):
-            reasons.append("same_name_close_birth_year")
-        if reasons:
-            session.add(
-                DuplicateCandidate(
-                    organisation_id=beneficiary.organisation_id,
-                    beneficiary_id=beneficiary.id,
-                    candidate_id=other.id,
-                    reasons=",".join(reasons),
+    new_ids = [beneficiary.id for beneficiary, _ in people]
+    organisations = {beneficiary.organisation_id for beneficiary, _ in people}
+    existing = list(
+        (
+            await session.execute(
+                select(Beneficiary).where(
+                    col(Beneficiary.organisation_id).in_(organisations),
+                    col(Beneficiary.id).not_in(new_ids),
+                    or_(*conditions),
                 )
             )
+        ).scalars()
+    )
+    for n, (beneficiary, phones, names) in enumerate(wanted):
+        earlier = [b for b, _, _ in wanted[:n]]
+        for other in [*existing, *earlier]:
+            if other.organisation_id != beneficiary.organisation_id:
+                continue
+            reasons = []
+            if other.phone_index in phones:
+                reasons.append("same_phone")
+            if other.name_index in names and _close_birth(beneficiary, other):
+                reasons.append("same_name_close_birth_year")
+            if reasons:
+                session.add(
+                    DuplicateCandidate(
+                        organisation_id=beneficiary.organisation_id,
+                        beneficiary_id=beneficiary.id,
+                        candidate_id=other.id,
+                        reasons=",".join(reasons),
+                    )
+                )
 
 
 def _close_birth(a: Beneficiary, b: Beneficiary) -> bool:

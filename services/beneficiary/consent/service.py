@@ -41,20 +41,14 @@ async def record_consents(
     principal: Principal,
     beneficiary: Beneficiary,
     entries: Sequence[ConsentGiven],
-    *,
-    new_ledger: bool = False,
 ) -> list[ConsentEntry]:
-    """Append to the ledger (``new_ledger``: the person was just registered).
-    Withdrawing consent to registration erases the person's PII at once: only
-    anonymous facts may be kept without it."""
+    """Append to a known person's ledger. Withdrawing consent to registration
+    erases the person's PII at once: only anonymous facts may be kept without
+    it."""
     _cache(session).pop(beneficiary.id, None)
-    last = (
-        0
-        if new_ledger
-        else await session.scalar(
-            select(func.max(col(ConsentEntry.sequence))).where(
-                col(ConsentEntry.beneficiary_id) == beneficiary.id
-            )
+    last = await session.scalar(
+        select(func.max(col(ConsentEntry.sequence))).where(
+            col(ConsentEntry.beneficiary_id) == beneficiary.id
         )
     )
     recorded = []
@@ -68,31 +62,8 @@ async def record_consents(
                 recorded.append(existing)
                 continue
         offset += 1
-        row = ConsentEntry(
-            id=entry.id or uuid.uuid4(),
-            beneficiary_id=beneficiary.id,
-            organisation_id=beneficiary.organisation_id,
-            purpose=entry.purpose,
-            granted=entry.granted,
-            form_version=entry.form_version,
-            agency=entry.agency,
-            recorded_by=principal.subject,
-            sequence=(last or 0) + offset,
-        )
-        session.add(row)
-        recorded.append(row)
-        add_event(
-            session,
-            OutboxEvent,
-            type="consent.recorded",
-            organisation_id=beneficiary.organisation_id,
-            entity_type="beneficiary",
-            entity_id=beneficiary.id,
-            facts=ConsentFacts(
-                beneficiary_id=beneficiary.id,
-                purpose=entry.purpose,
-                granted=entry.granted,
-            ),
+        recorded.append(
+            _append(session, principal, beneficiary, entry, (last or 0) + offset)
         )
         withdraws_registration = (
             entry.purpose == ConsentPurpose.registration and not entry.granted
@@ -100,9 +71,69 @@ async def record_consents(
         if withdraws_registration and beneficiary.pii_erased_at is None:
             await erase_person(session, beneficiary)
     await session.flush()
-    if new_ledger:  # the whole ledger is what was just written
-        _cache(session)[beneficiary.id] = {e.purpose: e for e in recorded}
     return recorded
+
+
+async def check_new_ledger(
+    session: AsyncSession, entries: Sequence[ConsentGiven]
+) -> None:
+    """A new person's entries may not reuse ids another person's ledger holds."""
+    ids = [entry.id for entry in entries if entry.id is not None]
+    if ids and await session.scalar(
+        select(func.count()).where(col(ConsentEntry.id).in_(ids))
+    ):
+        raise Conflict("A consent entry with this id exists already.")
+
+
+def start_ledger(
+    session: AsyncSession,
+    principal: Principal,
+    beneficiary: Beneficiary,
+    entries: Sequence[ConsentGiven],
+) -> list[ConsentEntry]:
+    """The ledger of a person registered now (``check_new_ledger`` first),
+    added to the session unflushed and remembered as what is in force."""
+    recorded = [
+        _append(session, principal, beneficiary, entry, sequence)
+        for sequence, entry in enumerate(entries, start=1)
+    ]
+    _cache(session)[beneficiary.id] = {e.purpose: e for e in recorded}
+    return recorded
+
+
+def _append(
+    session: AsyncSession,
+    principal: Principal,
+    beneficiary: Beneficiary,
+    entry: ConsentGiven,
+    sequence: int,
+) -> ConsentEntry:
+    row = ConsentEntry(
+        id=entry.id or uuid.uuid4(),
+        beneficiary_id=beneficiary.id,
+        organisation_id=beneficiary.organisation_id,
+        purpose=entry.purpose,
+        granted=entry.granted,
+        form_version=entry.form_version,
+        agency=entry.agency,
+        recorded_by=principal.subject,
+        sequence=sequence,
+    )
+    session.add(row)
+    add_event(
+        session,
+        OutboxEvent,
+        type="consent.recorded",
+        organisation_id=beneficiary.organisation_id,
+        entity_type="beneficiary",
+        entity_id=beneficiary.id,
+        facts=ConsentFacts(
+            beneficiary_id=beneficiary.id,
+            purpose=entry.purpose,
+            granted=entry.granted,
+        ),
+    )
+    return row
 
 
 async def erase_person(

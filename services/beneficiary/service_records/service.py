@@ -125,16 +125,33 @@ async def record_service(
 
     The person's row is locked (``locked``: the caller did it already), so a
     consent withdrawal cannot commit between the check and the insert."""
+    record = await stage_service_record(session, principal, data, locked=locked)
+    await session.flush()
+    pin(session, record)
+    return record
+
+
+async def stage_service_record(
+    session: AsyncSession,
+    principal: Principal,
+    data: ServiceRecordCreate,
+    *,
+    locked: bool = False,
+) -> ServiceRecord:
+    """Every check of ``record_service``, then the row and its event added to
+    the session unflushed, so a sync batch writes its records together."""
     beneficiary = await beneficiaries_service.get_beneficiary(
         session, principal, data.beneficiary_id, for_update=not locked
     )
     await consent_service.require_consent(session, [beneficiary.id], *SERVICE_CONSENTS)
     check_after_birth(beneficiary, data.service_date)
-    record_id = data.id or uuid.uuid4()
-    if await get_cached(session, ServiceRecord, record_id) is not None:
+    if (
+        data.id is not None
+        and await get_cached(session, ServiceRecord, data.id) is not None
+    ):
         raise Conflict("A service record with this id exists already.")
     record = ServiceRecord(
-        id=record_id,
+        id=data.id or uuid.uuid4(),
         beneficiary_id=beneficiary.id,
         service_date=data.service_date,
         staff_id=data.staff_id,
@@ -150,8 +167,6 @@ async def record_service(
     )
     session.add(record)
     emit_service_record(session, record, beneficiary, "service_record.recorded")
-    await session.flush()
-    pin(session, record)
     return record
 
 

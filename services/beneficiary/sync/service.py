@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 from sqlmodel import col
 
 from services.beneficiary.beneficiaries import service as beneficiaries_service
@@ -46,7 +46,7 @@ from services.beneficiary.sync.schemas import (
 )
 from shared.auth import Principal
 from shared.crypto import KeyRing
-from shared.db import prefetch, utcnow
+from shared.db import get_cached, pin, prefetch, utcnow
 from shared.errors import Conflict, FieldError, NotFound, Problem
 
 CHANGES_PAGE_EVENTS = 1000
@@ -54,6 +54,10 @@ CHANGES_PAGE_EVENTS = 1000
 
 async def _nothing(row: Any, change: Any) -> bool:
     return False
+
+
+async def _no_finish(staged: list[tuple[Any, Any]]) -> None:
+    return None
 
 
 @dataclass
@@ -67,7 +71,10 @@ class Entity:
     state: Callable[[Any], BaseModel]
     apply: Callable[[Any, Any], Awaitable[None]]
     read: Callable[[Any], Awaitable[dict[str, Any]]]
+    stage: Callable[[Any], Awaitable[Any]]
+    model: type[Any]
     side_ledger: Callable[[Any, Any], Awaitable[bool]] = _nothing
+    finish: Callable[[list[tuple[Any, Any]]], Awaitable[None]] = _no_finish
 
 
 def entities(
@@ -81,12 +88,24 @@ def entities(
         except NotFound:
             return None
 
-    async def create_beneficiary(change: BeneficiaryChange) -> Beneficiary:
-        data = BeneficiaryCreate.model_validate(
+    def registration(change: BeneficiaryChange) -> BeneficiaryCreate:
+        return BeneficiaryCreate.model_validate(
             {**change.data.model_dump(), "id": change.id, "consents": change.consents}
         )
+
+    async def create_beneficiary(change: BeneficiaryChange) -> Beneficiary:
         return await beneficiaries_service.register_beneficiary(
-            session, principal, keyring, data
+            session, principal, keyring, registration(change)
+        )
+
+    async def stage_beneficiary(change: BeneficiaryChange) -> Beneficiary:
+        return await beneficiaries_service.stage_registration(
+            session, principal, keyring, registration(change)
+        )
+
+    async def flag_staged(staged: list[tuple[Beneficiary, BeneficiaryChange]]) -> None:
+        await beneficiaries_service.flag_duplicates(
+            session, keyring, [(row, change.data) for row, change in staged]
         )
 
     async def apply_beneficiary(row: Beneficiary, fields: BeneficiaryFields) -> None:
@@ -117,12 +136,19 @@ def entities(
         except NotFound:
             return None
 
-    async def create_record(change: ServiceRecordChange) -> ServiceRecord:
-        data = ServiceRecordCreate.model_validate(
+    def service_record(change: ServiceRecordChange) -> ServiceRecordCreate:
+        return ServiceRecordCreate.model_validate(
             {**change.data.model_dump(), "id": change.id}
         )
+
+    async def create_record(change: ServiceRecordChange) -> ServiceRecord:
         return await records_service.record_service(
-            session, principal, data, locked=True
+            session, principal, service_record(change), locked=True
+        )
+
+    async def stage_record(change: ServiceRecordChange) -> ServiceRecord:
+        return await records_service.stage_service_record(
+            session, principal, service_record(change), locked=True
         )
 
     async def apply_record(row: ServiceRecord, fields: ServiceRecordFields) -> None:
@@ -142,7 +168,10 @@ def entities(
             lambda row: beneficiaries_service.current_fields(row, keyring),
             apply_beneficiary,
             read_beneficiary,
+            stage_beneficiary,
+            Beneficiary,
             consents_of,
+            flag_staged,
         ),
         "service_record": Entity(
             "service_record",
@@ -152,6 +181,8 @@ def entities(
             records_service.current_fields,
             apply_record,
             read_record,
+            stage_record,
+            ServiceRecord,
         ),
     }
 
@@ -159,52 +190,153 @@ def entities(
 async def apply_batch(
     session: AsyncSession, principal: Principal, keyring: KeyRing, batch: SyncBatch
 ) -> list[SyncResult]:
-    """Apply a device's batch in the caller's transaction, one savepoint per
-    record: a rejected record leaves no trace, the rest still commit."""
+    """Apply a device's batch in the caller's transaction, people first.
+
+    A record new to the server passes every check first and is then written
+    with the other new records of its kind, one multi-row insert per table
+    (duplicate flags found in one query). Any other record (an edit, a
+    conflict, a repeated id) runs alone in a savepoint, after the new records
+    before it are written, so the batch's order still decides. A rejected
+    record leaves no trace; the rest still commit."""
     kinds = entities(session, principal, keyring)
     await _load_batch(session, principal, batch)
-    results = []
-    changes: list[tuple[Entity, Any]] = [
-        *((kinds["beneficiary"], c) for c in batch.beneficiaries),
-        *((kinds["service_record"], c) for c in batch.service_records),
-    ]
-    for entity, change in changes:
-        try:
-            async with session.begin_nested():
-                result = await _upsert(
+    results: list[SyncResult] = []
+    seen: set[uuid.UUID] = set()
+    for entity, changes in (
+        (kinds["beneficiary"], batch.beneficiaries),
+        (kinds["service_record"], batch.service_records),
+    ):
+        staging = _Staging(session, principal, keyring, entity, results)
+        for change in changes:
+            new = (
+                change.base_version is None
+                and change.id not in seen
+                and await get_cached(session, entity.model, change.id) is None
+            )
+            seen.add(change.id)
+            if new:
+                await staging.stage(change)
+                continue
+            await staging.write()
+            results.append(
+                await _apply_one(
                     session, principal, keyring, entity, change, batch.device_id
                 )
-        except IntegrityError:
-            consent_service.forget_consents(session)
-            result = SyncResult(
-                entity_type=entity.name,
-                id=change.id,
-                status=SyncStatus.rejected,
-                detail="The record clashes with an existing one; send it again.",
             )
-        except Problem as problem:
-            consent_service.forget_consents(session)
-            result = SyncResult(
-                entity_type=entity.name,
-                id=change.id,
-                status=SyncStatus.rejected,
-                detail=problem.detail,
-                errors=problem.errors,
-            )
-        except ValidationError as exc:
-            consent_service.forget_consents(session)
-            result = SyncResult(
-                entity_type=entity.name,
-                id=change.id,
-                status=SyncStatus.rejected,
-                detail="The record is invalid.",
-                errors=[
-                    FieldError(loc=list(e["loc"]), msg=e["msg"], type=e["type"])
-                    for e in exc.errors()
-                ],
-            )
-        results.append(result)
+        await staging.write()
     return results
+
+
+class _Staging:
+    """New records of one kind, checked and added inside one savepoint (begun
+    before the first, as a savepoint flushes what is pending), then flushed
+    together. Should one clash with a row another transaction wrote
+    meanwhile, the savepoint is rolled back and each is applied again alone,
+    so only the clashing one is rejected."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        keyring: KeyRing,
+        entity: Entity,
+        results: list[SyncResult],
+    ):
+        self.session, self.principal, self.keyring = session, principal, keyring
+        self.entity, self.results = entity, results
+        self.savepoint: AsyncSessionTransaction | None = None
+        self.staged: list[tuple[int, Any, Any]] = []
+
+    async def stage(self, change: Any) -> None:
+        if self.savepoint is None:
+            self.savepoint = await self.session.begin_nested()
+        try:
+            row = await self.entity.stage(change)
+        except (Problem, ValidationError) as exc:
+            self.results.append(_rejected(self.entity, change, exc))
+            return
+        self.staged.append((len(self.results), change, row))
+        self.results.append(_created(self.entity, row))
+
+    async def write(self) -> None:
+        savepoint, staged = self.savepoint, self.staged
+        if savepoint is None:
+            return
+        self.savepoint, self.staged = None, []
+        try:
+            await self.entity.finish([(row, change) for _, change, row in staged])
+            await self.session.flush()
+        except IntegrityError:
+            await savepoint.rollback()
+            for pending in list(self.session.new):  # what the rollback left
+                self.session.expunge(pending)
+            consent_service.forget_consents(self.session)
+            for index, change, _ in staged:
+                self.results[index] = await _apply_one(
+                    self.session, self.principal, self.keyring, self.entity, change
+                )
+            return
+        await savepoint.commit()
+        for _, _, row in staged:
+            pin(self.session, row)
+
+
+async def _apply_one(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    entity: Entity,
+    change: Any,
+    device_id: str | None = None,
+) -> SyncResult:
+    """One record in a savepoint of its own: created, updated, unchanged,
+    conflict, or rejected with nothing written."""
+    try:
+        async with session.begin_nested():
+            return await _upsert(session, principal, keyring, entity, change, device_id)
+    except IntegrityError:
+        consent_service.forget_consents(session)
+        return SyncResult(
+            entity_type=entity.name,
+            id=change.id,
+            status=SyncStatus.rejected,
+            detail="The record clashes with an existing one; send it again.",
+        )
+    except (Problem, ValidationError) as exc:
+        consent_service.forget_consents(session)
+        return _rejected(entity, change, exc)
+
+
+def _created(entity: Entity, row: Any) -> SyncResult:
+    return SyncResult(
+        entity_type=entity.name,
+        id=row.id,
+        status=SyncStatus.created,
+        version=row.version,
+    )
+
+
+def _rejected(
+    entity: Entity, change: Any, exc: Problem | ValidationError
+) -> SyncResult:
+    if isinstance(exc, Problem):
+        return SyncResult(
+            entity_type=entity.name,
+            id=change.id,
+            status=SyncStatus.rejected,
+            detail=exc.detail,
+            errors=exc.errors,
+        )
+    return SyncResult(
+        entity_type=entity.name,
+        id=change.id,
+        status=SyncStatus.rejected,
+        detail="The record is invalid.",
+        errors=[
+            FieldError(loc=list(e["loc"]), msg=e["msg"], type=e["type"])
+            for e in exc.errors()
+        ],
+    )
 
 
 async def _load_batch(
@@ -270,13 +402,7 @@ async def _upsert(
                 f"No such {entity.name} (edited offline as version "
                 f"{change.base_version})."
             )
-        row = await entity.create(change)
-        return SyncResult(
-            entity_type=entity.name,
-            id=row.id,
-            status=SyncStatus.created,
-            version=row.version,
-        )
+        return _created(entity, await entity.create(change))
     if _same(entity.state(row), change.data):
         return SyncResult(
             entity_type=entity.name,
