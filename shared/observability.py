@@ -61,6 +61,9 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers = [handler]
     root.setLevel(level.upper())
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every call's full URL at INFO, query string included; a
+    # search by name or phone would put PII in the logs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class Metrics:
