@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.auth import LocalSigningKey, TokenVerifier
 from shared.crypto import KeyRing, keyring_from
 from shared.db import ensure_database, make_engine, ping
-from shared.errors import Unavailable, install_problem_handlers
+from shared.errors import Unavailable, document_problems, install_problem_handlers
 from shared.http import make_client
 from shared.observability import Metrics, RequestGuard, configure_logging
 from shared.ops_metrics import OperationsCollector, Probe
@@ -183,6 +183,7 @@ def create_service_app(
     app.state.operations = OperationsCollector(dict(probes or {}))
     app.state.metrics.registry.register(app.state.operations)
     install_problem_handlers(app)
+    document_problems(app)
     app.add_middleware(
         RequestGuard,
         metrics=app.state.metrics,

@@ -24,7 +24,8 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared.db import utcnow
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Forbidden, TooManyRequests, Unauthorized
+from shared.queue import ArqQueue
 
 ALGORITHMS = ["ES256", "RS256"]
 LOCAL_KEY_FILE = "token-signing-key.pem"
@@ -182,13 +183,81 @@ class TokenVerifier:
         self._jwks_fetched_at = time.monotonic()
 
 
+class RateLimiter:
+    """Counts per key in fixed one-minute windows: in Redis when the service
+    has it (shared by every process), else in this process."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.local: dict[tuple[str, int], int] = {}
+
+    async def count(self, request: Request, key: str, *, add: bool = True) -> int:
+        """This minute's count for ``key``, after adding one if ``add``."""
+        window = int(time.time() // 60)
+        queue = request.app.state.queue
+        if isinstance(queue, ArqQueue):
+            name = f"ratelimit:{self.name}:{key}:{window}"
+            if not add:
+                return int(await queue.pool.get(name) or 0)
+            count = int(await queue.pool.incr(name))
+            if count == 1:
+                await queue.pool.expire(name, 120)
+            return count
+        self.local = {k: v for k, v in self.local.items() if k[1] >= window}
+        count = self.local.get((key, window), 0) + int(add)
+        if add:
+            self.local[(key, window)] = count
+        return count
+
+    async def hit(self, request: Request, key: str, limit: int, detail: str) -> None:
+        """Count one request; past ``limit`` this minute, 429 until it ends."""
+        if await self.count(request, key) > limit:
+            raise TooManyRequests(detail, retry_after())
+
+
+def retry_after() -> int:
+    """Seconds until the current one-minute window ends."""
+    return 60 - int(time.time() % 60)
+
+
+AUTH_FAILURES = RateLimiter("auth-failures")
+
+
+def client_address(request: Request) -> str:
+    """The caller's address (behind the ingress, uvicorn's --proxy-headers
+    takes it from X-Forwarded-For)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def refuse_blocked_address(request: Request) -> None:
+    """429 for an address past its bad-credential limit this minute, before
+    its credentials are looked at: a right guess then tells nothing."""
+    limit: int = request.app.state.settings.auth_failures_per_minute
+    address = client_address(request)
+    if await AUTH_FAILURES.count(request, address, add=False) >= limit:
+        raise TooManyRequests(
+            "Too many requests with bad credentials from this address; "
+            "wait for the next minute.",
+            retry_after(),
+        )
+
+
+async def count_failure(request: Request) -> None:
+    await AUTH_FAILURES.count(request, client_address(request))
+
+
 async def current_principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("A bearer token is required.")
+    await refuse_blocked_address(request)
     verifier: TokenVerifier = request.app.state.token_verifier
-    principal = await verifier.verify(token.strip())
+    try:
+        principal = await verifier.verify(token.strip())
+    except Unauthorized:
+        await count_failure(request)
+        raise
     request.state.principal = principal
     return principal
 

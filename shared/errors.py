@@ -14,7 +14,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.contracts.text import NO_NUL
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+FASTAPI_UNPARSABLE_BODY = "There was an error parsing the body"
+"""FastAPI's 400 when ``json.loads`` fails outright (a UnicodeDecodeError,
+or a RecursionError on deep nesting, caught before any route runs)."""
 UNAVAILABLE_SQLSTATES = ("08", "53300", "57P01", "57P02", "57P03")
 """PostgreSQL's codes for a server that cannot serve now (connection lost,
 too many connections, shutting down, starting up), not a bad request."""
@@ -167,14 +172,21 @@ def problem_responses(*problems: type[Problem]) -> dict[int | str, dict[str, Any
 
 
 def field_errors_from_validation(exc: RequestValidationError) -> list[FieldError]:
-    return [
-        FieldError(
-            loc=[part for part in err.get("loc", ()) if isinstance(part, str | int)],
-            msg=str(err.get("msg", "")),
-            type=str(err.get("type", "")),
+    return [_field_error(err) for err in exc.errors()]
+
+
+def _field_error(err: dict[str, Any]) -> FieldError:
+    """Pydantic's error, with ``Text``'s NUL rule said in words, not a regex."""
+    loc = [part for part in err.get("loc", ()) if isinstance(part, str | int)]
+    if (err.get("ctx") or {}).get("pattern") == NO_NUL:
+        return FieldError(
+            loc=loc,
+            msg="Text must not contain a NUL character (U+0000).",
+            type="text_nul",
         )
-        for err in exc.errors()
-    ]
+    return FieldError(
+        loc=loc, msg=str(err.get("msg", "")), type=str(err.get("type", ""))
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -198,6 +210,14 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and exc.detail == FASTAPI_UNPARSABLE_BODY:
+            return problem_response(
+                MalformedJSON(
+                    "The request body is not JSON that can be read: invalid "
+                    "UTF-8, or nested deeper than a few hundred levels."
+                ),
+                request,
+            )
         status = HTTPStatus(exc.status_code)
         body = ProblemDetail(
             type=TYPE_BASE + status.phrase.lower().replace(" ", "-"),
@@ -239,3 +259,89 @@ def install_problem_handlers(app: FastAPI) -> None:
         raise exc
 
     app.add_exception_handler(DBAPIError, on_database_error)
+
+
+COMMON_PROBLEMS: dict[int, type[Problem]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+    422: Invalid,
+    429: TooManyRequests,
+    503: Unavailable,
+}
+
+
+def _common_statuses(path: str, method: str, operation: dict[str, Any]) -> list[int]:
+    """The problems any such operation may answer with, whatever its code:
+    the guard (413, 415), authentication and its rate limit (401, 403, 429),
+    validation (400, 422), a missing record (404, where the path names one),
+    a concurrent write (409) and an unavailable database (503)."""
+    if not path.startswith("/v1/"):
+        return [503]
+    statuses = [400, 401, 403, 429, 503]
+    if "{" in path:
+        statuses.append(404)
+    if operation.get("parameters") or operation.get("requestBody"):
+        statuses.append(422)
+    if method in {"post", "put", "patch", "delete"}:
+        statuses.append(409)
+    if method in {"post", "put", "patch"}:
+        statuses += [413, 415]
+    return statuses
+
+
+def _title(status: int) -> str:
+    known = COMMON_PROBLEMS.get(status)
+    return known.title if known else HTTPStatus(status).phrase
+
+
+def _is_problem(status: str, response: dict[str, Any]) -> bool:
+    """An error response as routes or FastAPI wrote it: ours (problem+json)
+    or FastAPI's default 422, which this app renders as problem+json too."""
+    if not status.isdigit() or int(status) < 400:
+        return False
+    content = response.get("content", {})
+    schema = content.get("application/json", {}).get("schema", {})
+    return (
+        not content
+        or PROBLEM_MEDIA_TYPE in content
+        or schema.get("$ref", "").endswith("/HTTPValidationError")
+    )
+
+
+def document_problems(app: FastAPI) -> None:
+    """Declare the common problem+json responses on every operation of the
+    app's OpenAPI, in one place, next to what each route declares itself."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        problem = ProblemDetail.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        components.update(problem.pop("$defs", {}))
+        components.setdefault("ProblemDetail", problem)
+        reference = {"$ref": "#/components/schemas/ProblemDetail"}
+        for path, methods in schema.get("paths", {}).items():
+            for method, operation in methods.items():
+                responses = operation.setdefault("responses", {})
+                for status in _common_statuses(path, method, operation):
+                    responses.setdefault(str(status), {})
+                for status, response in responses.items():
+                    if _is_problem(status, response):
+                        response["content"] = {
+                            PROBLEM_MEDIA_TYPE: {"schema": reference}
+                        }
+                        response.setdefault("description", _title(int(status)))
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 from sqlalchemy import JSON, BigInteger, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import Field, SQLModel, col
@@ -30,6 +30,7 @@ from shared.contracts.ingest import (
     REPORTING_QUEUE,
     ingest_job_id,
 )
+from shared.contracts.text import Text
 from shared.db import SessionDep, UTCDateTime, utcnow
 from shared.errors import Forbidden
 
@@ -255,7 +256,7 @@ def feed_router(
         ] = 0,
         limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
         type: Annotated[
-            list[str] | None,
+            list[Annotated[Text, StringConstraints(max_length=64)]] | None,
             Query(
                 max_length=20,
                 description="Only events of these types (repeat the parameter); "

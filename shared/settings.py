@@ -32,6 +32,7 @@ PLATFORM_FIELDS = (
     "auto_migrate",
     "max_body_bytes",
     "job_timeout_seconds",
+    "auth_failures_per_minute",
 )
 
 
@@ -91,6 +92,13 @@ class ServiceSettings(BaseSettings):
     )
     max_body_bytes: int = Field(
         default=2_000_000, description="Largest accepted request body."
+    )
+    auth_failures_per_minute: int = Field(
+        default=20,
+        ge=1,
+        description="Requests with a bad bearer token or API key one client "
+        "address may make in a minute; past it, every request from that "
+        "address (valid credentials too) is a 429 until the minute ends.",
     )
     job_timeout_seconds: float | None = Field(
         default=None,

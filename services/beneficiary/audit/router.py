@@ -11,6 +11,7 @@ from services.beneficiary.audit import service as audit_service
 from services.beneficiary.audit.models import AuditEntry
 from shared.audit import BREAK_GLASS, Actor, acting, record_access
 from shared.auth import Role
+from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import BadRequest, problem_responses
 from shared.pagination import MAX_LIMIT, Page
@@ -53,12 +54,12 @@ async def list_audit_entries(
             "records, risk alerts."
         ),
     ] = None,
-    subject: Annotated[str | None, Query(max_length=255)] = None,
-    action: Annotated[str | None, Query(max_length=32)] = None,
+    subject: Annotated[Text | None, Query(max_length=255)] = None,
+    action: Annotated[Text | None, Query(max_length=32)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     break_glass: bool | None = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: Annotated[Text | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> Page[AuditEntryRead]:
     """Who read or changed which record of your organisation, when and why

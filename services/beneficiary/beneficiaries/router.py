@@ -26,6 +26,7 @@ from shared.app import RuntimeDep
 from shared.audit import record_access
 from shared.auth import Principal, PrincipalDep, Role
 from shared.concurrency import etag, expected_version
+from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import (
     Conflict,
@@ -98,10 +99,10 @@ async def list_beneficiaries(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
-    name: Annotated[str | None, Query(max_length=200)] = None,
-    phone: Annotated[str | None, Query(max_length=32)] = None,
+    name: Annotated[Text | None, Query(max_length=200)] = None,
+    phone: Annotated[Text | None, Query(max_length=32)] = None,
     site_id: uuid.UUID | None = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: Annotated[Text | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[BeneficiarySummary]:
     """List or search (exact name or phone, via blind indexes). Rows carry no

@@ -23,12 +23,13 @@ from shared.contracts.enums import (
     Sex,
     WashingtonGroupAnswer,
 )
+from shared.contracts.text import Text
 from shared.db import utcnow
 
 OLDEST_BIRTH_YEAR = 1900
 EARLIEST_RECORD = date(1990, 1, 1)
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
 ]
 Phone = Annotated[
     str,
@@ -36,7 +37,7 @@ Phone = Annotated[
         strip_whitespace=True, max_length=32, pattern=r"^\+?[\d\s\-().٠-٩]{6,32}$"
     ),
 ]
-Address = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Address = Annotated[Text, StringConstraints(strip_whitespace=True, max_length=500)]
 Nationality = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z]{3}$"),

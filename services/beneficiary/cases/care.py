@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select
@@ -21,18 +21,23 @@ from services.beneficiary.service_records import service as records_service
 from services.beneficiary.service_records.schemas import ServiceRecordCreate
 from shared.auth import Principal
 from shared.contracts.enums import CaseStatus, ConsentPurpose, Modality
+from shared.contracts.text import Text
 from shared.crypto import KeyRing
 from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.taxonomy.activities import get_activity
 
-Text = str
+Item = Annotated[Text, Field(max_length=500)]
+ContactField = Annotated[Text, Field(max_length=32)]
+ContactValue = Annotated[Text, Field(max_length=200)]
 
 
 class PlanWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    goals: list[Text] = Field(min_length=1, max_length=20)
-    planned_activities: list[str] = Field(default_factory=list, max_length=20)
+    goals: list[Item] = Field(min_length=1, max_length=20)
+    planned_activities: list[Annotated[Text, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=20
+    )
     review_on: RecordDate | None = None
 
     @field_validator("goals")
@@ -67,7 +72,7 @@ class FollowUpWrite(BaseModel):
     on: RecordDate
     modality: Modality = Modality.in_person
     duration_minutes: int | None = Field(default=None, ge=1, le=600)
-    notes: str | None = Field(default=None, max_length=10_000)
+    notes: Text | None = Field(default=None, max_length=10_000)
     next_follow_up_on: date | None = None
 
 
@@ -86,14 +91,14 @@ class SafetyPlanWrite(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    warning_signs: list[Text] = Field(default_factory=list, max_length=20)
-    coping_strategies: list[Text] = Field(default_factory=list, max_length=20)
-    contacts: list[dict[str, str]] = Field(
+    warning_signs: list[Item] = Field(default_factory=list, max_length=20)
+    coping_strategies: list[Item] = Field(default_factory=list, max_length=20)
+    contacts: list[dict[ContactField, ContactValue]] = Field(
         default_factory=list,
         max_length=20,
         description="People and services to call: {name, relation, phone}.",
     )
-    means_restriction: list[Text] = Field(default_factory=list, max_length=20)
+    means_restriction: list[Item] = Field(default_factory=list, max_length=20)
 
 
 class SafetyPlanRead(SafetyPlanWrite):

@@ -23,6 +23,7 @@ from shared.audit import Actor, acting, record_access
 from shared.auth import PrincipalDep, Role
 from shared.concurrency import etag, expected_version
 from shared.contracts.enums import CaseStatus
+from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import (
     Conflict,
@@ -94,7 +95,7 @@ async def list_cases(
     actor: CaseActor,
     beneficiary_id: uuid.UUID | None = None,
     status: CaseStatus | None = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: Annotated[Text | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[CaseRead]:
     async with session.begin():

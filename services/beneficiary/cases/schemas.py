@@ -2,15 +2,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.beneficiary.beneficiaries.schemas import RecordDate
 from shared.contracts.enums import CaseStatus, ClosureReason, RiskLevel, Timepoint
+from shared.contracts.text import Text
 from shared.taxonomy.activities import presenting_problems
 from shared.taxonomy.iasc import IascLayer
 
-Subject = str
+Subject = Text
 
 
 class CaseOpen(BaseModel):
@@ -20,12 +22,14 @@ class CaseOpen(BaseModel):
 
     id: uuid.UUID | None = None
     beneficiary_id: uuid.UUID
-    presenting_problems: list[str] = Field(min_length=1, max_length=10)
+    presenting_problems: list[Annotated[Text, Field(max_length=64)]] = Field(
+        min_length=1, max_length=10
+    )
     risk_level: RiskLevel
     iasc_layer_needed: IascLayer
     case_worker: Subject = Field(min_length=1, max_length=255)
     supervisor: Subject = Field(min_length=1, max_length=255)
-    intake_notes: str | None = Field(default=None, max_length=10_000)
+    intake_notes: Text | None = Field(default=None, max_length=10_000)
     opened_on: RecordDate
 
     @field_validator("presenting_problems")
@@ -84,10 +88,10 @@ class AssessmentCreate(BaseModel):
     instrument: str = Field(
         pattern=r"^[a-z0-9_]{2,32}$", description="Code from GET /v1/instruments."
     )
-    version: str | None = Field(
+    version: Text | None = Field(
         default=None, max_length=16, description="Default: the newest version."
     )
-    norm: str | None = Field(default=None, max_length=64)
+    norm: Text | None = Field(default=None, max_length=64)
     timepoint: Timepoint
     administered_on: RecordDate
     responses: dict[str, int | None] = Field(max_length=100)

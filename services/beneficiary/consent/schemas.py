@@ -6,6 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts.enums import ConsentPurpose
+from shared.contracts.text import Text
 
 
 class ConsentGiven(BaseModel):
@@ -19,10 +20,10 @@ class ConsentGiven(BaseModel):
     )
     purpose: ConsentPurpose
     granted: bool
-    form_version: str = Field(
+    form_version: Text = Field(
         min_length=1, max_length=32, description="Version of the consent form used."
     )
-    agency: str | None = Field(
+    agency: Text | None = Field(
         default=None,
         max_length=200,
         description="For purpose=referral: the named agency the person agreed to.",

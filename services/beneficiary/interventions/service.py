@@ -25,6 +25,7 @@ from services.beneficiary.service_records.schemas import ServiceRecordCreate
 from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose, EnrolmentStatus, Modality
 from shared.contracts.events import EnrolmentFacts
+from shared.contracts.text import Text
 from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
 from shared.scoping import get_in_scope
@@ -37,7 +38,7 @@ class EnrolmentCreate(BaseModel):
     id: uuid.UUID | None = None
     beneficiary_id: uuid.UUID
     intervention: str = Field(pattern=r"^[a-z0-9_]{2,32}$")
-    version: str | None = Field(default=None, max_length=16)
+    version: Text | None = Field(default=None, max_length=16)
     case_id: uuid.UUID | None = None
     enrolled_on: RecordDate
 

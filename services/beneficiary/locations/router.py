@@ -9,6 +9,7 @@ from services.beneficiary.locations import service as locations_service
 from services.beneficiary.locations.schemas import LocationCreate, LocationRead
 from shared.auth import Principal, PrincipalDep, Role, require
 from shared.contracts.enums import LocationLevel
+from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, NotFound, problem_responses
 
@@ -37,7 +38,7 @@ async def list_locations(
     _: PrincipalDep,
     level: LocationLevel | None = None,
     parent_id: uuid.UUID | None = None,
-    pcode: Annotated[str | None, Query(pattern=r"^[^\x00]*$")] = None,
+    pcode: Annotated[Text | None, Query(max_length=32)] = None,
 ) -> list[LocationRead]:
     async with session.begin():
         rows = await locations_service.list_locations(

@@ -6,6 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts.enums import LocationLevel, SiteType
+from shared.contracts.text import Text
 
 
 class LocationCreate(BaseModel):
@@ -15,7 +16,7 @@ class LocationCreate(BaseModel):
     pcode: str | None = Field(
         default=None, min_length=2, max_length=32, pattern=r"^[A-Z]{2}[A-Z0-9]+$"
     )
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00]*$")
+    name: Text = Field(min_length=1, max_length=200)
     level: LocationLevel
     site_type: SiteType | None = None
     parent_id: uuid.UUID | None = None

@@ -6,13 +6,14 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.enums import OrganisationType
+from shared.contracts.text import Text
 
 
 class OrganisationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: uuid.UUID | None = None
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     type: OrganisationType
     lead_organisation_id: uuid.UUID | None = Field(
         default=None,

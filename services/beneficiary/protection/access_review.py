@@ -19,6 +19,7 @@ from services.beneficiary.settings import BeneficiarySettings
 from shared.app import RuntimeDep
 from shared.audit import Actor, acting, record_access
 from shared.auth import Role
+from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
 from shared.pagination import MAX_LIMIT, Page
@@ -65,9 +66,9 @@ async def list_grants(
     session: SessionDep,
     actor: ReviewActor,
     active: bool | None = None,
-    subject: Annotated[str | None, Query(max_length=255)] = None,
+    subject: Annotated[Text | None, Query(max_length=255)] = None,
     beneficiary_id: uuid.UUID | None = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: Annotated[Text | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[GrantRead]:
     """Your organisation's grants, newest first (``active=true``: those in
@@ -124,9 +125,9 @@ async def revoke_grant(
 async def list_notices(
     session: SessionDep,
     actor: ReviewActor,
-    kind: Annotated[str | None, Query(max_length=64)] = None,
+    kind: Annotated[Text | None, Query(max_length=64)] = None,
     delivery: NoticeDelivery | None = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: Annotated[Text | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[NoticeRead]:
     """Notices to the data protection focal point and whether their webhook

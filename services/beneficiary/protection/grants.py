@@ -20,6 +20,7 @@ from services.beneficiary.protection import notices
 from services.beneficiary.protection.models import AccessGrant
 from shared.audit import note_break_glass
 from shared.auth import Principal, Role
+from shared.contracts.text import Text
 from shared.db import utcnow
 from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from shared.pagination import Page, aware_datetime, keyset_page
@@ -32,7 +33,7 @@ class BreakGlass(BaseModel):
 
     beneficiary_id: uuid.UUID
     reason: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=10, max_length=480)
+        Text, StringConstraints(strip_whitespace=True, min_length=10, max_length=480)
     ] = Field(
         description="Why you need this person's records now. Auditors and "
         "programme managers read it; it is not sent to the focal point's "

@@ -70,6 +70,7 @@ from shared.app import Runtime, RuntimeDep
 from shared.audit import Actor, acting
 from shared.auth import Principal, Role, require
 from shared.contracts.enums import AlertStatus, CaseStatus
+from shared.contracts.text import Text
 from shared.db import SessionDep, utcnow
 from shared.errors import FieldError, Forbidden, Invalid, NotFound, problem_responses
 from shared.pagination import MAX_LIMIT, Page, aware_datetime, keyset_page
@@ -911,7 +912,7 @@ async def start_retention_run(
 async def list_retention_runs(
     session: SessionDep,
     principal: Reader,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: Annotated[Text | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[RetentionRunSummary]:
     """Your organisation's runs, newest first, with counts (ids: read a run)."""

@@ -25,6 +25,7 @@ from services.beneficiary.protection.sharing_service import AgreementNotInForce
 from shared.app import RuntimeDep
 from shared.audit import Actor, acting, record_access
 from shared.auth import Role
+from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import Invalid, NotFound, problem_responses
 from shared.pagination import MAX_LIMIT, Page
@@ -73,7 +74,7 @@ async def create_agreement(
 async def list_agreements(
     session: SessionDep,
     actor: Reader,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: Annotated[Text | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[SharingAgreementRead]:
     """The organisation's agreements, newest first, with their status."""
@@ -179,7 +180,7 @@ async def list_exports(
     agreement_id: uuid.UUID,
     session: SessionDep,
     actor: Reader,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: Annotated[Text | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[SharingExportRead]:
     """Every export made under an agreement: who, when, how many, which

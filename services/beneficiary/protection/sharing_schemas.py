@@ -10,9 +10,10 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.beneficiary.protection.sharing_fields import SharedField, Value
+from shared.contracts.text import Text
 from shared.db import utcnow
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+StrippedText = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
 class AgreementStatus(StrEnum):
@@ -30,10 +31,10 @@ class SharingAgreementCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    partner: Annotated[Text, Field(max_length=200)] = Field(
+    partner: Annotated[StrippedText, Field(max_length=200)] = Field(
         description="The organisation receiving the data."
     )
-    purpose: Annotated[Text, Field(max_length=500)] = Field(
+    purpose: Annotated[StrippedText, Field(max_length=500)] = Field(
         description="What the partner may use the data for."
     )
     fields: list[SharedField] = Field(

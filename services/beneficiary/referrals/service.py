@@ -26,6 +26,7 @@ from shared.contracts.enums import (
     ReferralStatus,
 )
 from shared.contracts.events import ReferralFacts
+from shared.contracts.text import Text
 from shared.crypto import KeyRing
 from shared.db import utcnow
 from shared.errors import Conflict, FieldError, Invalid, VersionConflict
@@ -53,7 +54,7 @@ class ReferralCreate(BaseModel):
     case_id: uuid.UUID | None = None
     kind: ReferralKind
     area: ReferralArea
-    receiving_party: str = Field(min_length=2, max_length=200)
+    receiving_party: Text = Field(min_length=2, max_length=200)
     sent_on: RecordDate
 
 
@@ -62,7 +63,7 @@ class ReferralUpdate(BaseModel):
 
     status: ReferralStatus
     on: RecordDate
-    feedback: str | None = Field(default=None, max_length=5000)
+    feedback: Text | None = Field(default=None, max_length=5000)
 
     @model_validator(mode="after")
     def _not_back_to_sent(self) -> ReferralUpdate:

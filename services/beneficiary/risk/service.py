@@ -17,6 +17,7 @@ from services.beneficiary.risk.models import AlertDelivery, RiskAlert
 from shared.auth import Principal
 from shared.contracts.enums import AlertStatus
 from shared.contracts.events import RiskAlertFacts
+from shared.contracts.text import Text
 from shared.crypto import KeyRing
 from shared.db import utcnow
 from shared.errors import Conflict
@@ -49,7 +50,7 @@ class AlertRead(BaseModel):
 class Acknowledge(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    action_taken: str = Field(
+    action_taken: Text = Field(
         min_length=3,
         max_length=2000,
         description="What was done: called the person, safety plan reviewed, "

@@ -25,6 +25,7 @@ from shared.app import RuntimeDep
 from shared.audit import Actor, record_access
 from shared.auth import PrincipalDep
 from shared.concurrency import etag, expected_version
+from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import (
     Conflict,
@@ -98,7 +99,7 @@ async def list_service_records(
     beneficiary_id: uuid.UUID | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: Annotated[Text | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[ServiceRecordRead]:
     principal = actor.principal

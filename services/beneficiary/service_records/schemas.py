@@ -14,6 +14,7 @@ from shared.contracts.enums import (
     Modality,
     Sex,
 )
+from shared.contracts.text import Text
 from shared.taxonomy.iasc import IascLayer
 
 ActivityCode = Annotated[
@@ -22,7 +23,7 @@ ActivityCode = Annotated[
     Field(description="A code from GET /v1/taxonomy/activities."),
 ]
 StaffId = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
 ]
 Minutes = Annotated[int, Field(ge=1, le=24 * 60)]
 
@@ -59,7 +60,7 @@ class ServiceRecordUpdate(BaseModel):
 class VoidRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=3, max_length=500)
+    reason: Text = Field(min_length=3, max_length=500)
 
 
 class ServiceRecordRead(BaseModel):

@@ -17,6 +17,7 @@ from services.beneficiary.service_records.schemas import (
     ServiceRecordRead,
 )
 from services.beneficiary.sync.models import ConflictResolution, ConflictStatus
+from shared.contracts.text import Text
 from shared.errors import FieldError
 
 
@@ -55,7 +56,7 @@ class SyncBatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    device_id: str | None = Field(default=None, max_length=100)
+    device_id: Text | None = Field(default=None, max_length=100)
     beneficiaries: list[BeneficiaryChange] = Field(default_factory=list)
     service_records: list[ServiceRecordChange] = Field(default_factory=list)
 

@@ -7,29 +7,44 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.reporting.access.models import ApiKey
 from services.reporting.access.service import hash_secret, new_secret
 from services.reporting.catalogue.catalogue import indicators
-from shared.auth import Principal, Role, require
+from shared.auth import Principal, RateLimiter, Role, require
+from shared.contracts.text import Text
 from shared.db import SessionDep, utcnow
 from shared.errors import FieldError, Invalid, NotFound, problem_responses
 
 router = APIRouter(prefix="/v1/api-keys", tags=["integrator API keys"])
-Manager = Annotated[Principal, Depends(require(Role.programme_manager))]
+KEY_MANAGEMENT_PER_MINUTE = 30
+KEY_MANAGEMENT = RateLimiter("api-key-management")
+
+
+async def key_manager(
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Role.programme_manager))],
+) -> Principal:
+    """A programme manager, at most KEY_MANAGEMENT_PER_MINUTE key requests a
+    minute per organisation: issuing keys in bulk is not a use."""
+    await KEY_MANAGEMENT.hit(
+        request,
+        str(principal.organisation_id),
+        KEY_MANAGEMENT_PER_MINUTE,
+        f"More than {KEY_MANAGEMENT_PER_MINUTE} API-key requests a minute.",
+    )
+    return principal
+
+
+Manager = Annotated[Principal, Depends(key_manager)]
 
 
 class ApiKeyCreate(BaseModel):
-    name: str = Field(
-        min_length=1,
-        max_length=200,
-        pattern=r"^[^\x00]*$",
-        description="Who uses it (PostgreSQL text holds no NUL).",
-    )
-    indicators: list[str] | None = Field(
+    name: Text = Field(min_length=1, max_length=200, description="Who uses it.")
+    indicators: list[Annotated[Text, Field(max_length=64)]] | None = Field(
         default=None, description="Indicators it may read; omit for all."
     )
     rate_per_minute: int = Field(default=60, ge=1, le=6000)

@@ -1,12 +1,12 @@
 """Who is asking: a person's bearer token or an integrator's API key, and
 what that lets them see (organisation and site scope, record-level access,
-allowed indicators). API keys are rate limited per minute."""
+allowed indicators). API keys are rate limited per minute, and bad keys and
+tokens per client address (``shared.auth``)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Annotated
@@ -19,10 +19,16 @@ from sqlmodel import col
 from services.reporting.access.models import ApiKey
 from services.reporting.engine.query import Scope
 from shared.app import Runtime
-from shared.auth import Principal, Role, current_principal
+from shared.auth import (
+    Principal,
+    RateLimiter,
+    Role,
+    count_failure,
+    current_principal,
+    refuse_blocked_address,
+)
 from shared.db import utcnow
-from shared.errors import Forbidden, TooManyRequests, Unauthorized
-from shared.queue import ArqQueue
+from shared.errors import Forbidden, Unauthorized
 
 KEY_PREFIX = "mhpss_"
 READERS = frozenset(
@@ -87,32 +93,7 @@ def caller_from_principal(principal: Principal) -> Caller:
     )
 
 
-class RateLimiter:
-    """Fixed one-minute windows: in Redis when the service has it (shared by
-    every process), else in this process."""
-
-    def __init__(self) -> None:
-        self.local: dict[tuple[str, int], int] = {}
-
-    async def hit(self, runtime: Runtime, key: str, limit: int) -> None:
-        window = int(time.time() // 60)
-        name = f"reporting:ratelimit:{key}:{window}"
-        if isinstance(runtime.queue, ArqQueue):
-            redis = runtime.queue.pool
-            count = int(await redis.incr(name))
-            if count == 1:
-                await redis.expire(name, 120)
-        else:
-            self.local = {k: v for k, v in self.local.items() if k[1] >= window}
-            count = self.local[(key, window)] = self.local.get((key, window), 0) + 1
-        if count > limit:
-            retry = 60 - int(time.time() % 60)
-            raise TooManyRequests(
-                f"More than {limit} requests a minute with this API key.", retry
-            )
-
-
-LIMITER = RateLimiter()
+API_KEY_USES = RateLimiter("api-key")
 
 
 async def current_caller(request: Request) -> Caller:
@@ -120,6 +101,7 @@ async def current_caller(request: Request) -> Caller:
     secret = request.headers.get("x-api-key")
     if not secret:
         return caller_from_principal(await current_principal(request))
+    await refuse_blocked_address(request)
     runtime: Runtime = request.app.state.runtime
     async with (
         AsyncSession(runtime.engine, expire_on_commit=False) as session,
@@ -131,8 +113,14 @@ async def current_caller(request: Request) -> Caller:
             )
         ).scalar_one_or_none()
         if key is None or key.revoked_at is not None:
+            await count_failure(request)
             raise Unauthorized("This API key is not valid (unknown or revoked).")
-        await LIMITER.hit(runtime, str(key.id), key.rate_per_minute)
+        await API_KEY_USES.hit(
+            request,
+            str(key.id),
+            key.rate_per_minute,
+            f"More than {key.rate_per_minute} requests a minute with this API key.",
+        )
         now = utcnow()
         if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
             key.last_used_at = now  # at most a write a minute per key

@@ -36,19 +36,25 @@ from services.reporting.indicators.service import (
 )
 from services.reporting.settings import ReportingSettings
 from shared.app import RuntimeDep
-from shared.db import SessionDep
+from shared.contracts.text import Text
+from shared.db import SessionDep, utcnow
 from shared.errors import BadRequest, Conflict, NotFound, problem_responses
 
 router = APIRouter(tags=["exports and feeds"])
 Format = Literal["json", "csv", "hxl", "xlsx", "dhis2", "adx"]
 
 
+Code = Annotated[Text, Field(max_length=64)]
+
+
 class ExportRequest(BaseModel):
-    indicator: str
+    indicator: Code
     start: date
     end: date
-    by: list[str] = Field(default_factory=list, max_length=3)
-    filters: dict[str, list[str]] = Field(default_factory=dict)
+    by: list[Code] = Field(default_factory=list, max_length=3)
+    filters: dict[Code, list[Annotated[Text, Field(max_length=200)]]] = Field(
+        default_factory=dict
+    )
     format: Format = "csv"
     monthly: bool = Field(default=False, description="One value set per month.")
     suppress: bool = Field(
@@ -80,7 +86,12 @@ def _status(export: Export, request: Request) -> ExportStatus:
     )
 
 
-@router.post("/v1/exports", status_code=202, response_model=ExportStatus)
+@router.post(
+    "/v1/exports",
+    status_code=202,
+    response_model=ExportStatus,
+    responses=problem_responses(NotFound),
+)
 async def request_export(
     body: ExportRequest,
     request: Request,
@@ -173,7 +184,7 @@ async def indicator_feed(
     since: Annotated[
         int, Query(ge=0, description="The X-Feed-Cursor of your last pull; 0 at first.")
     ] = 0,
-    by: Annotated[list[str] | None, Query()] = None,
+    by: Annotated[list[Code] | None, Query()] = None,
     format: Annotated[Format, Query()] = "json",
     suppress: bool = False,
 ) -> Response:
@@ -200,8 +211,9 @@ async def indicator_feed(
             )
         )
     periods = [p for m in changed for p in months(m, _month_end(m))]
-    if periods:
-        check_query(indicator, periods[0][0], periods[-1][1], dims, filters)
+    today = utcnow().date()  # an empty feed checks its query all the same
+    first, last = (periods[0][0], periods[-1][1]) if periods else (today, today)
+    check_query(indicator, first, last, dims, filters)
     rows, mapping, export_dims = await export_rows(
         store_of(request.app),
         request.app.state.settings,

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from pydantic import Field
 
 from services.reporting.access.service import CallerDep
 from services.reporting.catalogue.catalogue import Indicator, indicators
@@ -16,6 +17,7 @@ from services.reporting.indicators.service import (
     parse_filters,
     store_of,
 )
+from shared.contracts.text import Text
 from shared.errors import problem_responses
 
 router = APIRouter(prefix="/v1/indicators", tags=["indicators"])
@@ -51,7 +53,7 @@ async def indicator_values(
     start: Annotated[date, Query(description="First day, inclusive.")],
     end: Annotated[date, Query(description="Last day, inclusive.")],
     by: Annotated[
-        list[str] | None,
+        list[Annotated[Text, Field(max_length=200)]] | None,
         Query(description="Disaggregations (up to 3), repeated or comma-separated."),
     ] = None,
     suppress: Annotated[

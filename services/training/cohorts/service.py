@@ -24,6 +24,7 @@ from services.training.db import OutboxEvent
 from services.training.trainees.models import Trainee
 from shared.auth import Principal
 from shared.contracts.events import AttendanceFacts
+from shared.contracts.text import Text
 from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
 from shared.scoping import get_in_scope
@@ -34,11 +35,11 @@ class CohortCreate(BaseModel):
 
     id: uuid.UUID | None = None
     course_id: uuid.UUID
-    title: str = Field(min_length=2, max_length=200)
+    title: Text = Field(min_length=2, max_length=200)
     starts_on: date
     ends_on: date
     modality: TrainingModality
-    location: str | None = Field(default=None, max_length=200)
+    location: Text | None = Field(default=None, max_length=200)
     partner_organisation_id: uuid.UUID | None = None
     facilitator_trainee_ids: list[uuid.UUID] = Field(
         default_factory=list, max_length=20
@@ -57,7 +58,7 @@ class SessionCreate(BaseModel):
     number: int = Field(ge=1, le=500)
     held_on: date
     hours: float = Field(gt=0, le=24)
-    topic: str | None = Field(default=None, max_length=200)
+    topic: Text | None = Field(default=None, max_length=200)
 
 
 class AttendanceWrite(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from sqlmodel import col
 from services.training.courses.models import Course
 from shared.auth import Principal
 from shared.contracts.enums import CourseApproach, CourseLevel
+from shared.contracts.text import Text
 from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.taxonomy.competency import competency_tools
 
@@ -27,8 +29,10 @@ class CourseCriteria(BaseModel):
     min_attendance_share: float = Field(default=0.8, ge=0, le=1)
     min_post_test_score: float | None = Field(default=None, ge=0, le=100)
     min_competency_level: int | None = Field(default=None, ge=1, le=4)
-    competency_tool: str | None = Field(
-        default=None, description="code@version from the competency tools."
+    competency_tool: Text | None = Field(
+        default=None,
+        max_length=64,
+        description="code@version from the competency tools.",
     )
 
 
@@ -36,11 +40,13 @@ class CourseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: uuid.UUID | None = None
-    title: str = Field(min_length=2, max_length=200)
+    title: Text = Field(min_length=2, max_length=200)
     approach: CourseApproach
     level: CourseLevel
     planned_hours: float = Field(gt=0, le=2000)
-    target_competencies: list[str] = Field(default_factory=list, max_length=50)
+    target_competencies: list[Annotated[Text, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=50
+    )
     criteria: CourseCriteria = Field(default_factory=CourseCriteria)
 
 

@@ -29,6 +29,7 @@ from shared.contracts.erasure import (
     PracticeSessionAttended,
 )
 from shared.contracts.events import PracticeFacts
+from shared.contracts.text import Text
 from shared.errors import Conflict, FieldError, Invalid, Unavailable
 from shared.outbox import add_event
 from shared.scoping import get_in_scope
@@ -42,7 +43,7 @@ class GroupCreate(BaseModel):
 
     id: uuid.UUID | None = None
     cohort_id: uuid.UUID | None = None
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
     approach: str = Field(default="ipt_g", pattern=r"^[a-z_]{2,32}$")
     facilitator_trainee_ids: list[uuid.UUID] = Field(min_length=1, max_length=4)
     client_ids: list[uuid.UUID] = Field(
@@ -58,7 +59,7 @@ class SessionCreate(BaseModel):
     phase: Phase
     held_on: date
     attended_client_ids: list[uuid.UUID] = Field(max_length=20)
-    recording_ref: str | None = Field(
+    recording_ref: Text | None = Field(
         default=None, max_length=500, description="Where the media is kept."
     )
     recording_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
@@ -67,10 +68,10 @@ class SessionCreate(BaseModel):
 class ReviewCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    checklist: str = Field(default="ipt_g_fidelity@1.0", max_length=64)
+    checklist: Text = Field(default="ipt_g_fidelity@1.0", max_length=64)
     reviewed_on: date
     ratings: dict[str, int] = Field(max_length=100)
-    feedback: str | None = Field(default=None, max_length=5000)
+    feedback: Text | None = Field(default=None, max_length=5000)
 
 
 class GroupRead(BaseModel):

@@ -26,6 +26,7 @@ from services.training.results.models import (
 from services.training.trainees import service as trainees_service
 from shared.auth import Principal
 from shared.contracts.events import CompetencyFacts, ResultFacts
+from shared.contracts.text import Text
 from shared.errors import FieldError, Invalid
 from shared.outbox import add_event
 from shared.taxonomy.competency import competency_tools
@@ -51,7 +52,7 @@ class CompetencyWrite(BaseModel):
 
     trainee_id: uuid.UUID
     cohort_id: uuid.UUID | None = None
-    tool: str = Field(max_length=64, description="code@version")
+    tool: Text = Field(max_length=64, description="code@version")
     mode: Literal["role_play", "live", "recording"]
     context: Literal["pre", "post", "supervision"]
     assessed_on: date

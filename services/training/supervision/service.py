@@ -17,6 +17,7 @@ from services.training.db import OutboxEvent
 from services.training.supervision.models import SupervisionSession
 from shared.auth import Principal
 from shared.contracts.events import SupervisionFacts
+from shared.contracts.text import Text
 from shared.crypto import KeyRing
 from shared.outbox import add_event
 
@@ -31,7 +32,7 @@ class SupervisionWrite(BaseModel):
     duration_minutes: int = Field(ge=5, le=600)
     supervisee_trainee_ids: list[uuid.UUID] = Field(min_length=1, max_length=50)
     cases_discussed: int = Field(default=0, ge=0, le=100)
-    notes: str | None = Field(default=None, max_length=10_000)
+    notes: Text | None = Field(default=None, max_length=10_000)
 
     @model_validator(mode="after")
     def _kind(self) -> SupervisionWrite:

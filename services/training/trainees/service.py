@@ -16,18 +16,13 @@ from services.training.trainees.models import Trainee
 from shared.auth import Principal
 from shared.contracts.enums import Sex, TrainingAudience
 from shared.contracts.events import TraineeFacts
+from shared.contracts.text import Text
 from shared.crypto import KeyRing
 from shared.errors import Conflict, NotFound
 from shared.outbox import add_event
 
-NO_NUL = r"^[^\x00]*$"
-"""PostgreSQL text holds no NUL character."""
-
 Short = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL
-    ),
+    Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
 ]
 
 
@@ -36,7 +31,7 @@ class TraineeCreate(BaseModel):
 
     id: uuid.UUID | None = None
     full_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+        Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
     ]
     phone: (
         Annotated[
@@ -54,10 +49,7 @@ class TraineeCreate(BaseModel):
     ) = None
     audience: TrainingAudience
     affiliation: Annotated[
-        str,
-        StringConstraints(
-            strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL
-        ),
+        Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
     ]
     role: Short
     profession: Short

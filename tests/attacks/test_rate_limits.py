@@ -1,0 +1,162 @@
+"""Bad credentials are rate limited per client address on every service:
+after ``auth_failures_per_minute`` expired, tampered, wrong-audience,
+alg=none tokens or unknown API keys, that address gets 429 problem+json with
+Retry-After for the rest of the minute, valid credentials included, while
+other addresses go on. API-key management is rate limited per organisation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+
+from services.reporting.access.router import KEY_MANAGEMENT_PER_MINUTE
+from shared.auth import LocalSigningKey, Role
+from shared.errors import PROBLEM_MEDIA_TYPE
+from tests.beneficiary.conftest import Org
+
+LIMIT = 4
+ROUTES = {
+    "beneficiary": "/v1/beneficiaries",
+    "training": "/v1/courses",
+    "reporting": "/v1/indicators",
+}
+
+
+@pytest.fixture(autouse=True)
+async def whole_minute() -> None:
+    """The limits count per clock minute: start early in one."""
+    if time.time() % 60 > 45:
+        await asyncio.sleep(61 - time.time() % 60)
+
+
+@pytest.fixture
+def apps(
+    app: FastAPI, training_app: FastAPI, reporting_app: FastAPI
+) -> dict[str, FastAPI]:
+    return {"beneficiary": app, "training": training_app, "reporting": reporting_app}
+
+
+@pytest.fixture
+def low_limit(apps: dict[str, FastAPI], monkeypatch: pytest.MonkeyPatch) -> None:
+    for target in apps.values():
+        monkeypatch.setattr(target.state.settings, "auth_failures_per_minute", LIMIT)
+
+
+def from_address(target: FastAPI, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=target, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+def bad_tokens(signing_key: LocalSigningKey, good: str, settings: Any) -> list[str]:
+    """Expired, tampered, wrong-audience and alg=none."""
+    claims = jwt.decode(good, options={"verify_signature": False})
+    expired = signing_key.issue(
+        subject="x",
+        organisation_id=uuid.UUID(claims["org"]),
+        roles=[Role.programme_manager],
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        ttl=timedelta(seconds=-10),
+    )
+    wrong_audience = jwt.encode(
+        {**claims, "aud": "someone-else"}, signing_key.private_key, algorithm="ES256"
+    )
+    header, payload, signature = good.split(".")
+    tampered = f"{header}.{payload[:-4]}AAAA.{signature}"
+    unsigned = jwt.encode({**claims, "roles": ["admin"]}, key="", algorithm="none")
+    return [expired, tampered, wrong_audience, unsigned]
+
+
+def assert_too_many(response: httpx.Response) -> None:
+    assert response.status_code == 429, response.text
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert 0 < int(response.headers["retry-after"]) <= 60
+
+
+@pytest.mark.parametrize("service", ["beneficiary", "training", "reporting"])
+async def test_bad_tokens_block_the_address_for_the_minute(
+    service: str,
+    apps: dict[str, FastAPI],
+    low_limit: None,
+    issue: Any,
+    orgs: dict[str, Org],
+    signing_key: LocalSigningKey,
+) -> None:
+    target = apps[service]
+    good = issue(orgs["a"], Role.programme_manager, Role.trainer).token
+    tokens = bad_tokens(signing_key, good, target.state.settings)
+    attacker = f"203.0.113.{uuid.uuid4().int % 250 + 1}"
+    async with from_address(target, attacker) as http:
+        for token in tokens:
+            r = await http.get(
+                ROUTES[service], headers={"Authorization": f"Bearer {token}"}
+            )
+            assert r.status_code == 401, r.text
+        r = await http.get(
+            ROUTES[service], headers={"Authorization": f"Bearer {tokens[0]}"}
+        )
+        assert_too_many(r)
+        r = await http.get(ROUTES[service], headers={"Authorization": f"Bearer {good}"})
+        assert_too_many(r)  # a right guess says nothing until the minute ends
+    async with from_address(target, "198.51.100.9") as http:
+        r = await http.get(ROUTES[service], headers={"Authorization": f"Bearer {good}"})
+        assert r.status_code == 200, r.text
+
+
+async def test_missing_credentials_are_not_counted(
+    apps: dict[str, FastAPI], low_limit: None
+) -> None:
+    async with from_address(apps["beneficiary"], "192.0.2.44") as http:
+        for _ in range(LIMIT + 2):
+            r = await http.get(ROUTES["beneficiary"])
+            assert r.status_code == 401, r.text
+
+
+async def test_unknown_api_keys_block_the_address_for_the_minute(
+    apps: dict[str, FastAPI], low_limit: None, issue: Any, orgs: dict[str, Org]
+) -> None:
+    reporting = apps["reporting"]
+    manager = issue(orgs["a"], Role.programme_manager)
+    async with from_address(reporting, "192.0.2.10") as http:
+        issued = await http.post(
+            "/v1/api-keys", json={"name": "HMIS"}, headers=manager.headers()
+        )
+        assert issued.status_code == 201, issued.text
+    secret = issued.json()["key"]
+    async with from_address(reporting, "192.0.2.66") as http:
+        for _ in range(LIMIT):
+            r = await http.get(
+                "/v1/indicators", headers={"X-API-Key": f"mhpss_{uuid.uuid4().hex}"}
+            )
+            assert r.status_code == 401, r.text
+        assert_too_many(
+            await http.get("/v1/indicators", headers={"X-API-Key": "mhpss_guess"})
+        )
+        assert_too_many(await http.get("/v1/indicators", headers={"X-API-Key": secret}))
+    async with from_address(reporting, "192.0.2.67") as http:
+        r = await http.get("/v1/indicators", headers={"X-API-Key": secret})
+        assert r.status_code == 200, r.text
+
+
+async def test_api_key_management_is_rate_limited(
+    apps: dict[str, FastAPI], issue: Any
+) -> None:
+    manager = issue(Org(str(uuid.uuid4()), "Busy"), Role.programme_manager)
+    async with from_address(apps["reporting"], "192.0.2.20") as http:
+        for _ in range(KEY_MANAGEMENT_PER_MINUTE):
+            r = await http.get("/v1/api-keys", headers=manager.headers())
+            assert r.status_code == 200, r.text
+        assert_too_many(
+            await http.post(
+                "/v1/api-keys", json={"name": "one more"}, headers=manager.headers()
+            )
+        )
