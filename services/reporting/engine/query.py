@@ -202,7 +202,11 @@ class Evaluator:
         people = self.store.frames["beneficiaries"]
         safe = np.where(person >= 0, person, 0)
         if name == "age_group":
-            birth = people.col("birth_year")[safe] if people.size else np.zeros(0)
+            birth = (
+                people.col("birth_year")[safe]
+                if people.size
+                else np.zeros(len(person), np.int32)
+            )
             ages = np.where((person >= 0) & (birth > 0), end.year - birth, -1)
             banded = self.bands.band(ages)
             if frame is not None:  # anonymous lines carry their own group
