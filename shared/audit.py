@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from shared.auth import Principal, Role, require
+from shared.contracts.text import Text
 from shared.db import UTCDateTime, utcnow
 from shared.errors import FieldError, Invalid
 
@@ -59,7 +60,7 @@ def acting(*roles: Role) -> Callable[..., Awaitable[Actor]]:
     async def dependency(
         request: Request,
         principal: Annotated[Principal, Depends(role_check)],
-        x_access_reason: Annotated[str | None, Header(max_length=500)] = None,
+        x_access_reason: Annotated[Text | None, Header(max_length=500)] = None,
     ) -> Actor:
         if x_access_reason and x_access_reason.strip().lower().startswith(BREAK_GLASS):
             raise Invalid(

@@ -403,3 +403,16 @@ async def test_hostile_strings_are_refused_or_kept_verbatim(
     missing = MUST_ACCEPT[service] - attack.accepted
     assert not missing, "\n".join(f"{m}: {attack.refused.get(m)}" for m in missing)
     assert not attack.failures, "\n".join(attack.failures)
+
+
+async def test_a_nul_in_the_access_reason_is_invalid_not_a_500(
+    app: FastAPI, issue: Any, orgs: dict[str, Org]
+) -> None:
+    """The one free-text header, kept in the audit log."""
+    caller = issue(orgs["a"], Role.case_worker)
+    person = await make_beneficiary(caller)
+    r = await caller.get(
+        f"/v1/beneficiaries/{person['id']}", headers={"X-Access-Reason": "follow\x00up"}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["type"] == "text_nul"
