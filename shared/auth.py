@@ -18,14 +18,18 @@ from typing import Annotated, Any
 
 import httpx
 import jwt
+import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
+from redis.exceptions import RedisError
 
 from shared.db import utcnow
 from shared.errors import Forbidden, TooManyRequests, Unauthorized
 from shared.queue import ArqQueue
+
+log = structlog.get_logger(__name__)
 
 ALGORITHMS = ["ES256", "RS256"]
 LOCAL_KEY_FILE = "token-signing-key.pem"
@@ -185,7 +189,8 @@ class TokenVerifier:
 
 class RateLimiter:
     """Counts per key in fixed one-minute windows: in Redis when the service
-    has it (shared by every process), else in this process."""
+    has it (shared by every process), else, or while Redis does not answer,
+    in this process (a Redis outage must not fail every request)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -197,12 +202,15 @@ class RateLimiter:
         queue = request.app.state.queue
         if isinstance(queue, ArqQueue):
             name = f"ratelimit:{self.name}:{key}:{window}"
-            if not add:
-                return int(await queue.pool.get(name) or 0)
-            count = int(await queue.pool.incr(name))
-            if count == 1:
-                await queue.pool.expire(name, 120)
-            return count
+            try:
+                if not add:
+                    return int(await queue.pool.get(name) or 0)
+                count = int(await queue.pool.incr(name))
+                if count == 1:
+                    await queue.pool.expire(name, 120)
+                return count
+            except (RedisError, OSError) as exc:  # Redis down: count here
+                log.warning("rate_limit_redis_failed", error=repr(exc))
         self.local = {k: v for k, v in self.local.items() if k[1] >= window}
         count = self.local.get((key, window), 0) + int(add)
         if add:
