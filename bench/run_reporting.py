@@ -1371,16 +1371,52 @@ class StatementTimes:
         return {name: round(s * 1000 / batches, 1) for name, s in ordered}
 
 
+async def backend_cpu(database: str) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend connected to the
+    database, from /proc (the server runs on this machine): with the
+    process's own CPU time, the work a batch costs whatever else runs."""
+    conn = await connect(database)
+    try:
+        pids = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 "
+            "AND pid <> pg_backend_pid()",
+            database,
+        )
+    finally:
+        await conn.close()
+    return cpu_seconds([pid for (pid,) in pids])
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    used = {}
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # utime, stime: 14th, 15th
+        used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
 async def ingest_batches(
     runtime: Runtime, batches: list[list[EventEnvelope]]
 ) -> dict[str, Any]:
     seconds = []
     folded = 0
+    database = str(runtime.engine.url.database)
+    server_before = await backend_cpu(database)
+    client_before = time.process_time()
     with StatementTimes(runtime.engine) as statements:
         for events in batches:
             started = time.perf_counter()
             folded += await ingest(runtime, "beneficiary", events)
             seconds.append(time.perf_counter() - started)
+    client_cpu = time.process_time() - client_before
+    server_cpu = sum(
+        used - server_before.get(pid, 0.0)
+        for pid, used in (await backend_cpu(database)).items()
+    )
     total = sum(len(b) for b in batches)
     if folded != total:
         raise SystemExit(f"ingest folded {folded} of {total} events (rejected?)")
@@ -1391,6 +1427,10 @@ async def ingest_batches(
         "seconds": round(sum(seconds), 2),
         "events_per_s": round(total / sum(seconds), 1),
         "batch": stats(seconds),
+        "cpu_ms_per_batch": {
+            "python": round(client_cpu * 1000 / len(batches), 1),
+            "postgresql": round(server_cpu * 1000 / len(batches), 1),
+        },
         "statements_ms_per_batch": sql_ms,
         "outside_sql_ms_per_batch": round(
             sum(seconds) * 1000 / len(batches) - sum(sql_ms.values()), 1
@@ -1876,6 +1916,11 @@ def ingest_table(report: dict[str, Any]) -> str:
         f"| outside SQL (validation, folding, compiling) | "
         f"{fresh['outside_sql_ms_per_batch']} | {loaded['outside_sql_ms_per_batch']} |"
     )
+    for side in ("python", "postgresql"):
+        lines.append(
+            f"| CPU ms per batch, {side} | {fresh['cpu_ms_per_batch'][side]} | "
+            f"{loaded['cpu_ms_per_batch'][side]} |"
+        )
     return "\n".join(lines) + "\n"
 
 
