@@ -57,7 +57,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create the engine; SQLite gets WAL, foreign keys and one writer at a time."""
+    """Create the engine; SQLite gets WAL, foreign keys and one writer at a time.
+
+    PostgreSQL: up to 20 connections, all kept once opened. Overflow
+    connections are closed when returned, so a busy process would reconnect,
+    and prepare its statements again, on nearly every request."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _configure_sqlite(engine)
@@ -65,8 +69,8 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return create_async_engine(
         url,
         echo=echo,
-        pool_size=10,
-        max_overflow=10,
+        pool_size=20,
+        max_overflow=0,
         pool_pre_ping=True,
         pool_timeout=10,
     )

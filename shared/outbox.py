@@ -68,6 +68,10 @@ def add_event(
     """Stage an event in the caller's transaction; it commits with the data."""
     session.add(
         model(
+            # given, not defaulted: pydantic inspects a default factory's
+            # signature on every call, a third of building the row
+            id=uuid.uuid4(),
+            occurred_at=utcnow(),
             type=type,
             organisation_id=organisation_id,
             entity_type=entity_type,

@@ -138,11 +138,14 @@ async def stage_registration(
     ):
         raise Conflict("A beneficiary with this id exists already.")
     await consent_service.check_new_ledger(session, data.consents)
+    now = utcnow()
     beneficiary = Beneficiary(
         id=beneficiary_id,
         code=new_code(),
         organisation_id=principal.organisation_id,
         registered_by=principal.subject,
+        created_at=now,  # given, not defaulted: a default factory costs more
+        updated_at=now,
         **_columns(data, keyring, beneficiary_id),
     )
     session.add(beneficiary)

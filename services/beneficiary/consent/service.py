@@ -117,6 +117,7 @@ def _append(
         form_version=entry.form_version,
         agency=entry.agency,
         recorded_by=principal.subject,
+        recorded_at=utcnow(),  # given, not defaulted: a default factory costs more
         sequence=sequence,
     )
     session.add(row)

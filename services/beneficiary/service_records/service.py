@@ -150,8 +150,11 @@ async def stage_service_record(
         and await get_cached(session, ServiceRecord, data.id) is not None
     ):
         raise Conflict("A service record with this id exists already.")
+    now = utcnow()
     record = ServiceRecord(
         id=data.id or uuid.uuid4(),
+        created_at=now,  # given, not defaulted: a default factory costs more
+        updated_at=now,
         beneficiary_id=beneficiary.id,
         service_date=data.service_date,
         staff_id=data.staff_id,
