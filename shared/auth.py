@@ -194,7 +194,8 @@ class RateLimiter:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.local: dict[tuple[str, int], int] = {}
+        self.window = 0
+        self.local: dict[str, int] = {}
 
     async def count(self, request: Request, key: str, *, add: bool = True) -> int:
         """This minute's count for ``key``, after adding one if ``add``."""
@@ -211,10 +212,11 @@ class RateLimiter:
                 return count
             except (RedisError, OSError) as exc:  # Redis down: count here
                 log.warning("rate_limit_redis_failed", error=repr(exc))
-        self.local = {k: v for k, v in self.local.items() if k[1] >= window}
-        count = self.local.get((key, window), 0) + int(add)
+        if window != self.window:  # a new minute forgets the last one's counts
+            self.local, self.window = {}, window
+        count = self.local.get(key, 0) + int(add)
         if add:
-            self.local[(key, window)] = count
+            self.local[key] = count
         return count
 
     async def hit(self, request: Request, key: str, limit: int, detail: str) -> None:

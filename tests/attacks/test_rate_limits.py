@@ -16,11 +16,15 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from services.beneficiary.app import create_app
+from services.beneficiary.settings import BeneficiarySettings
 from services.reporting.access.router import KEY_MANAGEMENT_PER_MINUTE
 from shared.auth import LocalSigningKey, Role
 from shared.errors import PROBLEM_MEDIA_TYPE
+from shared.queue import InlineQueue
 from tests.beneficiary.conftest import Org
 
 LIMIT = 4
@@ -158,5 +162,28 @@ async def test_api_key_management_is_rate_limited(
         assert_too_many(
             await http.post(
                 "/v1/api-keys", json={"name": "one more"}, headers=manager.headers()
+            )
+        )
+
+
+async def test_without_redis_the_process_counts(
+    settings: BeneficiarySettings, issue: Any, orgs: dict[str, Org]
+) -> None:
+    """The embedded default: no Redis, the same limit held in the process."""
+    local = settings.model_copy(
+        update={"redis_url": None, "auth_failures_per_minute": LIMIT}
+    )
+    target = create_app(local)
+    good = issue(orgs["a"], Role.case_worker).token
+    async with LifespanManager(target), from_address(target, "192.0.2.80") as http:
+        assert isinstance(target.state.queue, InlineQueue)
+        for _ in range(LIMIT):
+            r = await http.get(
+                ROUTES["beneficiary"], headers={"Authorization": "Bearer x.y.z"}
+            )
+            assert r.status_code == 401, r.text
+        assert_too_many(
+            await http.get(
+                ROUTES["beneficiary"], headers={"Authorization": f"Bearer {good}"}
             )
         )
