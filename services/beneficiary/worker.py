@@ -38,6 +38,9 @@ JOB_FUNCTIONS: list[JobFunction] = [
 def make_worker(
     runtime: Runtime, *, burst: bool = False, handle_signals: bool = False
 ) -> Worker:
+    """No job here may run longer than 60 s: arq leaves a dead worker's job
+    (a risk alert's delivery too) until the longest timeout of its worker has
+    passed. Retention works in slices that queue the rest."""
     return build_worker(
         runtime,
         queue_name=QUEUE_NAME,
@@ -46,10 +49,10 @@ def make_worker(
             # attempts are counted in the database; arq only schedules them
             func(deliver_risk_alert, keep_result=0, timeout=30, max_tries=100),
             func(redeliver_risk_alerts, keep_result=0, timeout=60),
-            func(purge_idempotency_keys, keep_result=0, timeout=300),
+            func(purge_idempotency_keys, keep_result=0, timeout=60),
             func(deliver_protection_notice, keep_result=0, timeout=30, max_tries=100),
             func(redeliver_protection_notices, keep_result=0, timeout=60),
-            func(apply_retention, keep_result=0, timeout=3600),
+            func(apply_retention, keep_result=0, timeout=60),
         ],
         cron_jobs=[
             every_second(publish_outbox),
@@ -59,7 +62,7 @@ def make_worker(
                 second={0},
                 unique=True,
                 keep_result=0,
-                timeout=300,
+                timeout=60,
             ),
             cron(
                 redeliver_protection_notices,
@@ -75,7 +78,7 @@ def make_worker(
                 second={0},
                 unique=True,
                 keep_result=0,
-                timeout=3600,
+                timeout=60,
             ),
             cron(
                 redeliver_risk_alerts,

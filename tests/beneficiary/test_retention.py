@@ -13,12 +13,14 @@ from sqlalchemy import Date, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.beneficiary.db import metadata
+from services.beneficiary.protection import retention
 from services.beneficiary.protection.retention import (
     RecordType,
     apply_policies,
     apply_retention,
     platform_defaults,
 )
+from services.beneficiary.worker import make_worker
 from shared.auth import Role
 from shared.db import UTCDateTime, utcnow
 from tests.beneficiary.conftest import (
@@ -31,6 +33,7 @@ from tests.beneficiary.conftest import (
     record_service,
 )
 from tests.beneficiary.test_cases import intake, phq9
+from tests.beneficiary.test_risk_alerts import run_worker
 
 EIGHT_YEARS = 8 * 366
 BY_PERSON = "beneficiary_id = :id"
@@ -605,6 +608,58 @@ class TestJob:
         assert sorted(str(e["id"]) for e in erased) == sorted(
             [programme.old_person, programme.other_org_person]
         )
+
+    async def test_a_long_run_goes_on_in_slices_each_getting_further(
+        self,
+        programme: Programme,
+        app: FastAPI,
+        manager: Caller,
+        engine: AsyncEngine,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """With no time to spare, each job applies one step and queues the
+        rest; the worker's jobs finish the work, each record once."""
+        monkeypatch.setattr(retention, "RETENTION_SLICE_SECONDS", 0.0)
+        ctx = {"runtime": app.state.runtime}
+        first = await apply_retention(ctx)
+        assert 0 < first < 5
+        await run_worker(app)
+
+        runs = await sql(
+            engine,
+            "SELECT organisation_id, finished_at, affected FROM retention_run "
+            "ORDER BY started_at",
+        )
+        ours = [r for r in runs if str(r["organisation_id"]) == manager.org.id]
+        assert len(ours) > 2, "the run went on in several jobs"
+        assert [r["finished_at"] is not None for r in ours][-1]
+        assert not any(r["finished_at"] for r in ours[:-1])
+        applied: dict[str, list[str]] = {t: [] for t in programme.expected()}
+        for run in ours:
+            affected = run["affected"]
+            affected = json.loads(affected) if isinstance(affected, str) else affected
+            for record_type, done in affected.items():
+                applied[record_type] += done["ids"]
+        assert {t: sorted(ids) for t, ids in applied.items()} == programme.expected()
+        erased = await sql(
+            engine,
+            "SELECT id FROM beneficiary WHERE pii_erased_at IS NOT NULL ORDER BY id",
+        )
+        assert sorted(str(e["id"]) for e in erased) == sorted(
+            [programme.old_person, programme.other_org_person]
+        )
+        assert await apply_retention(ctx) == 0
+
+    async def test_no_job_holds_a_dead_workers_alerts_past_70_seconds(
+        self, app: FastAPI
+    ) -> None:
+        """arq leaves a dead worker's job (a risk alert's delivery too) until
+        the worker's longest job timeout + 10 s has passed."""
+        worker = make_worker(app.state.runtime, burst=True)
+        try:
+            assert worker.in_progress_timeout_s <= 70
+        finally:
+            await worker.close()
 
     async def test_the_clock_can_be_set_for_the_job(
         self, app: FastAPI, alice: Caller

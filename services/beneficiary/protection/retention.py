@@ -26,6 +26,7 @@ run does exactly what the dry run before it listed.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -82,6 +83,9 @@ router = APIRouter(prefix="/v1/retention", tags=["data protection"])
 DEFAULTS_FILE = Path(__file__).with_name("retention_defaults.json")
 JOB_SUBJECT = "retention-job"
 BATCH_SIZE = 200
+RETENTION_SLICE_SECONDS = 40.0
+"""How long one retention job works before it queues the rest (its timeout
+is 60 s)."""
 MAX_KEEP_DAYS = 36_500
 
 
@@ -649,10 +653,13 @@ async def apply_policies(
     now: datetime | None = None,
     request_id: str | None = None,
     batch_size: int = BATCH_SIZE,
+    deadline: float | None = None,
 ) -> RetentionRun:
     """Apply (or, dry, only list) one organisation's policies as of ``now``,
     and record the run. Each batch commits on its own: a run cut short keeps
-    what it did, and the next one carries on."""
+    what it did, and the next one carries on. Past ``deadline``
+    (``time.monotonic()``) it stops, unfinished, after a batch that changed
+    something, so a run carried on in slices always gets further."""
     now = now or utcnow()
     context = _Context(organisation_id, started_by, request_id)
     async with AsyncSession(engine, expire_on_commit=False) as session:
@@ -697,11 +704,14 @@ async def apply_policies(
                         elif batch:
                             ids += batch
                     session.expunge_all()
-                    if len(batch) < batch_size:
+                    if len(batch) < batch_size or (ids and _past(deadline)):
                         break
                     after = batch[-1]
                 affected[record_type].update(count=len(ids), ids=[str(i) for i in ids])
-            finished = True
+                if ids and _past(deadline):  # stops only after some progress
+                    break
+            else:
+                finished = True
         finally:
             async with session.begin():
                 stored = await session.get(RetentionRun, run.id)
@@ -719,20 +729,29 @@ async def apply_policies(
     return run
 
 
-async def apply_retention(ctx: JobContext, *, now: str | None = None) -> int:
-    """Apply every organisation's retention policies (the daily job); ``now``
-    (ISO 8601, tests and catch-up runs) replaces the clock. Returns how many
-    records it changed."""
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() > deadline
+
+
+async def apply_retention(
+    ctx: JobContext, *, now: str | None = None, from_organisation: str | None = None
+) -> int:
+    """Apply every organisation's policies (the daily job); ``now`` (ISO 8601,
+    tests and catch-up runs) replaces the clock. Returns how many records it
+    changed.
+
+    One run works for at most ``RETENTION_SLICE_SECONDS``, then queues the
+    rest (same clock, from the organisation it stopped in) as a new job: the
+    worker's longest job timeout is how long arq leaves a dead worker's job,
+    a risk alert's delivery included, before another worker takes it."""
     runtime: Runtime = ctx["runtime"]
     at = aware_datetime(now) if now else utcnow()
+    deadline = time.monotonic() + RETENTION_SLICE_SECONDS
+    query = select(col(Organisation.id)).order_by(col(Organisation.id))
+    if from_organisation:
+        query = query.where(col(Organisation.id) >= uuid.UUID(from_organisation))
     async with AsyncSession(runtime.engine) as session, session.begin():
-        organisations = list(
-            (
-                await session.execute(
-                    select(col(Organisation.id)).order_by(col(Organisation.id))
-                )
-            ).scalars()
-        )
+        organisations = list((await session.execute(query)).scalars())
     total = people = 0
     failed = []
     for organisation_id in organisations:
@@ -743,13 +762,23 @@ async def apply_retention(ctx: JobContext, *, now: str | None = None) -> int:
                 started_by=JOB_SUBJECT,
                 dry_run=False,
                 now=at,
+                deadline=deadline,
             )
         except Exception:
             log.exception("retention_failed", organisation_id=str(organisation_id))
             failed.append(str(organisation_id))
             continue
         total += sum(a["count"] for a in run.affected.values())
-        people += run.affected[RecordType.beneficiary]["count"]
+        people += run.affected.get(RecordType.beneficiary, {}).get("count", 0)
+        if run.finished_at is None:
+            await runtime.queue.enqueue(
+                "apply_retention",
+                job_id=f"apply_retention:{at.isoformat()}:{run.id}",
+                now=at.isoformat(),
+                from_organisation=str(organisation_id),
+            )
+            log.info("retention_continues", organisation_id=str(organisation_id))
+            break
     if people:
         await announce_writes(runtime)
     if failed:
