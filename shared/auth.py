@@ -159,6 +159,8 @@ class TokenVerifier:
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
             parsed = TokenClaims.model_validate(claims)
+        except jwt.ExpiredSignatureError:
+            raise ExpiredToken("The bearer token has expired.") from None
         except (jwt.PyJWTError, ValidationError) as exc:
             raise Unauthorized(f"Invalid bearer token: {exc}") from None
         return Principal(
@@ -233,6 +235,12 @@ def retry_after() -> int:
 AUTH_FAILURES = RateLimiter("auth-failures")
 
 
+class ExpiredToken(Unauthorized):
+    """A token with a good signature whose time has run out: a device back
+    from the field, not a guess, so it does not count towards the
+    bad-credential limit (PyJWT checks the signature before ``exp``)."""
+
+
 def client_address(request: Request) -> str:
     """The caller's address (behind the ingress, uvicorn's --proxy-headers
     takes it from X-Forwarded-For)."""
@@ -265,6 +273,8 @@ async def current_principal(request: Request) -> Principal:
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
         principal = await verifier.verify(token.strip())
+    except ExpiredToken:
+        raise
     except Unauthorized:
         await count_failure(request)
         raise

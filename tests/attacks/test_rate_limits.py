@@ -1,8 +1,10 @@
 """Bad credentials are rate limited per client address on every service:
-after ``auth_failures_per_minute`` expired, tampered, wrong-audience,
+after ``auth_failures_per_minute`` forged, tampered, wrong-audience,
 alg=none tokens or unknown API keys, that address gets 429 problem+json with
 Retry-After for the rest of the minute, valid credentials included, while
-other addresses go on. API-key management is rate limited per organisation.
+other addresses go on. Expired tokens with a good signature (devices back
+from the field) are refused but not counted. API-key management is rate
+limited per organisation.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import httpx
 import jwt
 import pytest
 from asgi_lifespan import LifespanManager
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 
 from services.beneficiary.app import create_app
@@ -60,10 +63,9 @@ def from_address(target: FastAPI, address: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://test")
 
 
-def bad_tokens(signing_key: LocalSigningKey, good: str, settings: Any) -> list[str]:
-    """Expired, tampered, wrong-audience and alg=none."""
+def expired_token(signing_key: LocalSigningKey, good: str, settings: Any) -> str:
     claims = jwt.decode(good, options={"verify_signature": False})
-    expired = signing_key.issue(
+    return signing_key.issue(
         subject="x",
         organisation_id=uuid.UUID(claims["org"]),
         roles=[Role.programme_manager],
@@ -71,13 +73,21 @@ def bad_tokens(signing_key: LocalSigningKey, good: str, settings: Any) -> list[s
         audience=settings.auth_audience,
         ttl=timedelta(seconds=-10),
     )
+
+
+def bad_tokens(signing_key: LocalSigningKey, good: str) -> list[str]:
+    """Forged (another key), tampered, wrong-audience and alg=none."""
+    claims = jwt.decode(good, options={"verify_signature": False})
+    forged = jwt.encode(
+        claims, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256"
+    )
     wrong_audience = jwt.encode(
         {**claims, "aud": "someone-else"}, signing_key.private_key, algorithm="ES256"
     )
     header, payload, signature = good.split(".")
     tampered = f"{header}.{payload[:-4]}AAAA.{signature}"
     unsigned = jwt.encode({**claims, "roles": ["admin"]}, key="", algorithm="none")
-    return [expired, tampered, wrong_audience, unsigned]
+    return [forged, tampered, wrong_audience, unsigned]
 
 
 def assert_too_many(response: httpx.Response) -> None:
@@ -97,7 +107,7 @@ async def test_bad_tokens_block_the_address_for_the_minute(
 ) -> None:
     target = apps[service]
     good = issue(orgs["a"], Role.programme_manager, Role.trainer).token
-    tokens = bad_tokens(signing_key, good, target.state.settings)
+    tokens = bad_tokens(signing_key, good)
     attacker = f"203.0.113.{uuid.uuid4().int % 250 + 1}"
     async with from_address(target, attacker) as http:
         for token in tokens:
@@ -113,6 +123,29 @@ async def test_bad_tokens_block_the_address_for_the_minute(
         assert_too_many(r)  # a right guess says nothing until the minute ends
     async with from_address(target, "198.51.100.9") as http:
         r = await http.get(ROUTES[service], headers={"Authorization": f"Bearer {good}"})
+        assert r.status_code == 200, r.text
+
+
+async def test_expired_tokens_are_refused_but_not_counted(
+    apps: dict[str, FastAPI],
+    low_limit: None,
+    issue: Any,
+    orgs: dict[str, Org],
+    signing_key: LocalSigningKey,
+) -> None:
+    target = apps["beneficiary"]
+    good = issue(orgs["a"], Role.programme_manager).token
+    expired = expired_token(signing_key, good, target.state.settings)
+    async with from_address(target, "192.0.2.45") as http:
+        for _ in range(LIMIT + 2):
+            r = await http.get(
+                ROUTES["beneficiary"], headers={"Authorization": f"Bearer {expired}"}
+            )
+            assert r.status_code == 401, r.text
+            assert r.json()["detail"] == "The bearer token has expired."
+        r = await http.get(
+            ROUTES["beneficiary"], headers={"Authorization": f"Bearer {good}"}
+        )
         assert r.status_code == 200, r.text
 
 
