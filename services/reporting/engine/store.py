@@ -307,10 +307,13 @@ class FactStore:
             if head <= self.seq:
                 return
             async with self.engine.connect() as conn:
-                if conn.dialect.name == "postgresql":  # big joins, no gain
+                # the first load: bulk; later ones are small, row by row is
+                # fewer round trips than a vocabulary query per column
+                bulk = conn.dialect.name == "postgresql" and self.seq == 0
+                if bulk:  # big joins, no gain
                     await conn.execute(text("SET LOCAL jit = off"))
                 for frame in self.frames.values():
-                    if conn.dialect.name == "postgresql" and frame.numeric:
+                    if bulk and frame.numeric:
                         await self._load_numbers(conn, frame, head)
                         continue
                     table = frame.table
