@@ -414,6 +414,10 @@ async def run_scenario(
         "failures": read_failures(prefix),
         "rss_mib_peak": peak,
         "rss_mib_end": rss_by_group(stack.pids()),
+        "rss_mib_end_per_process": {
+            name: [rss_mib([pid]) for pid in tree]
+            for name, tree in stack.pids().items()
+        },
         "cpu_seconds": cpu,
         "load_average_before": load_before,
         "load_average_after": load_average(),
