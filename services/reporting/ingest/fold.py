@@ -33,6 +33,7 @@ from sqlalchemy import (
     cast,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy import Table as CoreTable
@@ -423,7 +424,11 @@ def _dialect(session: AsyncSession) -> str:
 
 def _among(dialect: str, column: Any, values: Iterable[Any]) -> Any:
     """``column IN values``; on PostgreSQL as ``= ANY`` of one array
-    parameter, which neither renders nor plans a parameter per value."""
+    parameter, which neither renders nor plans a parameter per value. The
+    statement text is then the same for every batch, so PostgreSQL would
+    soon reuse one generic plan for it: one made while a table was small
+    scans it whole, comparing every row with every value, for as long as
+    the connection lives. ``apply`` asks for a plan per execution instead."""
     values = list(values)
     if dialect == "postgresql":
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
@@ -556,6 +561,8 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
     owns the transaction."""
     seq = batch.seq = await bump_seq(session)
     dialect = _dialect(session)
+    if dialect == "postgresql":  # see _among
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     ben = BeneficiaryFact.__table__  # type: ignore[attr-defined]
     svc = ServiceFact.__table__  # type: ignore[attr-defined]
 
