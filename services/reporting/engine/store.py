@@ -299,13 +299,17 @@ class FactStore:
         self._lock = asyncio.Lock()
 
     async def refresh(self) -> None:
+        """Bring the frames up to the ingestion head. Readers compute without
+        awaiting after this returns, so they never see a load halfway: a
+        reader that finds a refresh under way waits for it to end."""
         async with self.engine.connect() as conn:
             head = (await conn.execute(select(col(IngestCounter.seq)))).scalar() or 0
-        if head <= self.seq:
-            return
-        async with self._lock:
+        if head <= self.seq and not self._lock.locked():
+            return  # no await from here to the caller's reading
+        async with self._lock:  # wait out a refresh halfway through the frames
             if head <= self.seq:
                 return
+            self.derived.clear()  # a load that fails halfway leaves none stale
             async with self.engine.connect() as conn:
                 # the first load: bulk; later ones are small, row by row is
                 # fewer round trips than a vocabulary query per column
