@@ -384,6 +384,12 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(op.f("ix_service_fact_seq"), "service_fact", ["seq"], unique=False)
+    op.create_index(
+        op.f("ix_service_fact_service_date"),
+        "service_fact",
+        ["service_date"],
+        unique=False,
+    )
     op.create_table(
         "supervision_fact",
         sa.Column("key", sa.Integer(), nullable=False),
@@ -451,6 +457,7 @@ def downgrade() -> None:
     op.drop_table("touched_period")
     op.drop_index(op.f("ix_supervision_fact_seq"), table_name="supervision_fact")
     op.drop_table("supervision_fact")
+    op.drop_index(op.f("ix_service_fact_service_date"), table_name="service_fact")
     op.drop_index(op.f("ix_service_fact_seq"), table_name="service_fact")
     op.drop_index(
         "ix_service_fact_beneficiary_key_service_date", table_name="service_fact"
