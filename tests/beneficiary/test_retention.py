@@ -650,6 +650,23 @@ class TestJob:
         )
         assert await apply_retention(ctx) == 0
 
+    async def test_a_job_cancelled_anywhere_stops(
+        self, programme: Programme, app: FastAPI
+    ) -> None:
+        """Shutdown cancels the job: wherever the cancel lands it must end
+        the job (recording the run must not turn it into an error that the
+        loop over organisations swallows and carries on from)."""
+        ctx = {"runtime": app.state.runtime}
+        for step in range(40):
+            job = asyncio.create_task(apply_retention(ctx))
+            await asyncio.sleep(step * 0.002)
+            job.cancel()
+            try:  # any other exception fails the test
+                changed = await job
+            except asyncio.CancelledError:
+                continue
+            assert changed >= 0  # it finished before the cancel landed
+
     async def test_no_job_holds_a_dead_workers_alerts_past_70_seconds(
         self, app: FastAPI
     ) -> None:

@@ -672,6 +672,7 @@ async def apply_policies(
                 started_at=utcnow(),
             )
             session.add(run)
+        run_id = run.id  # a rollback below expires ``run``; no lazy load then
         affected: dict[str, dict[str, Any]] = {}
         finished = False
         try:
@@ -713,13 +714,20 @@ async def apply_policies(
             else:
                 finished = True
         finally:
-            async with session.begin():
-                stored = await session.get(RetentionRun, run.id)
-                assert stored is not None
-                stored.affected = affected
+            # recorded even when cut short (an error, or the task cancelled at
+            # shutdown), but failing to record must not hide why it stopped
+            try:
+                async with session.begin():
+                    stored = await session.get(RetentionRun, run_id)
+                    assert stored is not None
+                    stored.affected = affected
+                    if finished:
+                        stored.finished_at = utcnow()
+                run = stored
+            except Exception:
                 if finished:
-                    stored.finished_at = utcnow()
-            run = stored
+                    raise
+                log.exception("retention_run_not_recorded", run_id=str(run_id))
     log.info(
         "retention_applied",
         organisation_id=str(organisation_id),
