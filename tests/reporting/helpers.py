@@ -9,6 +9,22 @@ import httpx
 from tests.beneficiary.conftest import Caller
 
 
+async def awareness_session(recorder: Caller) -> None:
+    """An anonymous session: 12 adult women and 7 boys under 18."""
+    r = await recorder.post(
+        "/v1/anonymous-services",
+        {
+            "activity_code": "awareness_session",
+            "service_date": "2026-02-10",
+            "counts": [
+                {"sex": "female", "age_group": "adult", "count": 12},
+                {"sex": "male", "age_group": "under_18", "count": 7},
+            ],
+        },
+    )
+    assert r.status_code == 201, r.text
+
+
 async def values(
     client: httpx.AsyncClient,
     reader: Caller,

@@ -9,7 +9,7 @@ import httpx
 
 from shared.auth import Role
 from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
-from tests.reporting.helpers import by_value, values
+from tests.reporting.helpers import awareness_session, by_value, values
 
 
 async def test_void_correction_and_erasure_change_the_indicators(
@@ -69,18 +69,7 @@ async def test_anonymous_counts_layers_and_filters(
     person = await make_beneficiary(alice, sex="male", date_of_birth="2012-05-01")
     await record_service(alice, person["id"], activity_code="psychiatric_consultation")
     await record_service(alice, person["id"], activity_code="individual_counselling")
-    r = await alice.post(
-        "/v1/anonymous-services",
-        {
-            "activity_code": "awareness_session",
-            "service_date": "2026-02-10",
-            "counts": [
-                {"sex": "female", "age_group": "adult", "count": 12},
-                {"sex": "male", "age_group": "under_18", "count": 7},
-            ],
-        },
-    )
-    assert r.status_code == 201, r.text
+    await awareness_session(alice)
     await catch_up()
     layers = await values(
         reporting_client, reader, "services_delivered", by="iasc_layer"
