@@ -170,13 +170,19 @@ async def test_two_of_everything_serve_a_mixed_load(platform: Platform) -> None:
         feeds = await assert_feeds_have_no_gap(platform, client, org)
         counts = await assert_indicators_equal_sql(platform, client, org)
     assert platform.alive() == []
-    idle = [
-        p.name
+    # which of a service's two workers takes a job is a race (a coalesced
+    # publish_outbox may always go to the same one): each service's workers
+    # must have run jobs, not necessarily each worker
+    busy = {
+        p.name.rsplit("-", 1)[0]
         for p in platform.processes
         if "worker" in p.name
-        and not any("\u2192" in str(line.get("event")) for line in log_lines(p))
-    ]
-    assert idle == [], "every worker ran jobs"
+        and any("\u2192" in str(line.get("event")) for line in log_lines(p))
+    }
+    workers = {
+        p.name.rsplit("-", 1)[0] for p in platform.processes if "worker" in p.name
+    }
+    assert busy == workers, "each service's workers ran jobs"
     requests = sum(ledger.statuses.values())
     print(  # noqa: T201
         f"scale-out: {requests} requests in {load_seconds:.1f} s "
