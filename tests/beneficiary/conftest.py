@@ -237,3 +237,22 @@ async def count_rows(engine: AsyncEngine, table: str) -> int:
                 await connection.execute(text(f"SELECT count(*) FROM {table}"))
             ).scalar_one()
         )
+
+
+WITHDRAW_REGISTRATION = {
+    "purpose": "registration",
+    "granted": False,
+    "form_version": "2024-1",
+}
+ERASURE_REASON = {"X-Access-Reason": "written request received on 2026-03-01"}
+
+
+async def withdraw_registration(issue: Any, org: Org, person_id: str) -> httpx.Response:
+    """The person withdraws consent to registration: an erasure, so a
+    supervisor records it with a reason."""
+    supervisor: Caller = issue(org, Role.supervisor)
+    return await supervisor.post(
+        f"/v1/beneficiaries/{person_id}/consents",
+        [WITHDRAW_REGISTRATION],
+        headers=ERASURE_REASON,
+    )

@@ -12,11 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.beneficiary.risk.jobs import redeliver_risk_alerts
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, count_rows, make_beneficiary
+from tests.beneficiary.conftest import (
+    Caller,
+    count_rows,
+    make_beneficiary,
+    withdraw_registration,
+)
 from tests.beneficiary.test_cases import assess, intake, open_case, phq9
 from tests.beneficiary.test_risk_alerts import Receiver, run_worker, serving, webhook
-
-WITHDRAW = {"purpose": "registration", "granted": False, "form_version": "2024-1"}
 
 
 async def case_at(caller: Caller, site: str) -> dict[str, Any]:
@@ -73,7 +76,7 @@ async def test_an_incomplete_form_with_a_suicide_answer_still_alerts(
 
 
 async def test_erasure_reaches_case_notes_plans_and_answers(
-    alice: Caller, engine: AsyncEngine
+    alice: Caller, issue: Any, engine: AsyncEngine
 ) -> None:
     case = await open_case(alice, intake_notes="Private story")
     cid = case["id"]
@@ -88,9 +91,7 @@ async def test_erasure_reaches_case_notes_plans_and_answers(
         headers=alice.headers(),
     )
     await alice.post(f"/v1/cases/{cid}/follow-ups", {"on": "2026-02-01", "notes": "x"})
-    r = await alice.post(
-        f"/v1/beneficiaries/{case['beneficiary_id']}/consents", [WITHDRAW]
-    )
+    r = await withdraw_registration(issue, alice.org, case["beneficiary_id"])
     assert r.status_code == 201
     after = (await alice.get(f"/v1/cases/{cid}")).json()
     assert after["intake_notes"] is None

@@ -10,6 +10,7 @@ from tests.beneficiary.conftest import (
     count_rows,
     make_beneficiary,
     record_service,
+    withdraw_registration,
 )
 
 
@@ -44,15 +45,12 @@ class TestConsent:
         assert current["consents"]["services"]["granted"] is False
 
     async def test_withdrawing_registration_erases_pii(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, issue: Any, engine: AsyncEngine
     ) -> None:
         b = await make_beneficiary(
             alice, full_name="To Be Forgotten", phone="0770 123 4567"
         )
-        r = await alice.post(
-            f"/v1/beneficiaries/{b['id']}/consents",
-            [{"purpose": "registration", "granted": False, "form_version": "2024-1"}],
-        )
+        r = await withdraw_registration(issue, alice.org, b["id"])
         assert r.status_code == 201
         after = (await alice.get(f"/v1/beneficiaries/{b['id']}")).json()
         assert after["full_name"] is None

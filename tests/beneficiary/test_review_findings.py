@@ -17,19 +17,14 @@ from tests.beneficiary.conftest import (
     beneficiary_body,
     count_rows,
     make_beneficiary,
+    withdraw_registration,
 )
 from tests.beneficiary.test_sync import offline_batch, offline_person
-
-WITHDRAW_REGISTRATION = {
-    "purpose": "registration",
-    "granted": False,
-    "form_version": "2024-1",
-}
 
 
 class TestErasureReachesEveryCopy:
     async def test_conflicts_and_fingerprints_go_and_stale_devices_are_refused(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, issue: Any, engine: AsyncEngine
     ) -> None:
         body = beneficiary_body(full_name="Erase Me Completely", phone="0770 000 4444")
         created = await alice.post(
@@ -50,9 +45,7 @@ class TestErasureReachesEveryCopy:
         ] == "conflict"
         assert await count_rows(engine, "sync_conflict") == 1
 
-        r = await alice.post(
-            f"/v1/beneficiaries/{person['id']}/consents", [WITHDRAW_REGISTRATION]
-        )
+        r = await withdraw_registration(issue, alice.org, person["id"])
         assert r.status_code == 201
         assert await count_rows(engine, "sync_conflict") == 0
         assert await count_rows(engine, "idempotency_record") == 0
@@ -62,13 +55,13 @@ class TestErasureReachesEveryCopy:
         assert "erased" in again["detail"]
         assert await count_rows(engine, "sync_conflict") == 0
 
-    async def test_an_erased_record_can_still_be_corrected(self, alice: Caller) -> None:
+    async def test_an_erased_record_can_still_be_corrected(
+        self, alice: Caller, issue: Any
+    ) -> None:
         person = await make_beneficiary(
             alice, date_of_birth="2020-03-01", registration_date="2020-03-05"
         )
-        await alice.post(
-            f"/v1/beneficiaries/{person['id']}/consents", [WITHDRAW_REGISTRATION]
-        )
+        await withdraw_registration(issue, alice.org, person["id"])
         erased = (await alice.get(f"/v1/beneficiaries/{person['id']}")).json()
         assert erased["date_of_birth"] == "2020-01-01"
         r = await alice.patch(

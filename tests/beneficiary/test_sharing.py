@@ -19,6 +19,8 @@ from shared.auth import Role
 from shared.db import utcnow
 from tests.beneficiary.conftest import (
     CONSENTS,
+    ERASURE_REASON,
+    WITHDRAW_REGISTRATION,
     Caller,
     Org,
     count_rows,
@@ -249,7 +251,8 @@ class TestExport:
         )
         r = await maria.post(
             f"/v1/beneficiaries/{erased['id']}/consents",
-            [{"purpose": "registration", "granted": False, "form_version": "2024-1"}],
+            [WITHDRAW_REGISTRATION],
+            headers=ERASURE_REASON,
         )
         assert r.status_code == 201
         await make_beneficiary(

@@ -26,7 +26,13 @@ from shared.contracts.events import EventEnvelope, EventFeedPage
 from shared.crypto import normalise_name, normalise_phone
 from shared.taxonomy.competency import competency_tools
 from shared.taxonomy.fidelity import checklists
-from tests.beneficiary.conftest import Caller, Org, make_beneficiary, record_service
+from tests.beneficiary.conftest import (
+    Caller,
+    Org,
+    make_beneficiary,
+    record_service,
+    withdraw_registration,
+)
 from tests.e2e.person import ADDRESS, NAME, PHONE, SISTER_PHONE, ok, record_person
 from tests.e2e.traces import ciphertexts_of, needles, scan
 from tests.reporting.conftest import (  # noqa: F401  (the three services)
@@ -248,10 +254,7 @@ async def test_training_forgets_through_the_feed_when_the_queue_lost_the_job(
     org = uuid.UUID(orgs["a"].id)
     trainer = token(training_settings, org, Role.trainer)
     recorded = await record_person(alice, issue, training_client, trainer)
-    r = await alice.post(
-        f"/v1/beneficiaries/{recorded.person}/consents",
-        [{"purpose": "registration", "granted": False, "form_version": "2024-1"}],
-    )
+    r = await withdraw_registration(issue, orgs["a"], recorded.person)
     assert r.status_code == 201, r.text  # withdrawal erases the same way
     await publish_outbox({"runtime": app.state.runtime})
     await redis.flushdb()  # the forget_beneficiary job is lost

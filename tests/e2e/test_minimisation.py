@@ -55,6 +55,8 @@ from shared.taxonomy.competency import competency_tools
 from shared.taxonomy.fidelity import checklists
 from tests.beneficiary.conftest import (
     CONSENTS,
+    ERASURE_REASON,
+    WITHDRAW_REGISTRATION,
     Caller,
     Org,
     beneficiary_body,
@@ -439,9 +441,10 @@ async def record_beneficiaries(
     )
     await ok(alice.post(f"/v1/cases/{case['id']}/risk-flags", {"flag": "suicide_risk"}))
 
-    withdrawn = await alice.post(
+    withdrawn = await sam.post(
         f"/v1/beneficiaries/{p3['id']}/consents",
-        [{"purpose": "registration", "granted": False, "form_version": "2024-1"}],
+        [WITHDRAW_REGISTRATION],
+        headers=ERASURE_REASON,
     )
     assert withdrawn.status_code in (200, 201), withdrawn.text
     return done

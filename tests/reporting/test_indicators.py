@@ -8,7 +8,12 @@ from typing import Any
 import httpx
 
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+from tests.beneficiary.conftest import (
+    Caller,
+    make_beneficiary,
+    record_service,
+    withdraw_registration,
+)
 from tests.reporting.helpers import awareness_session, by_value, values
 
 
@@ -44,10 +49,7 @@ async def test_void_correction_and_erasure_change_the_indicators(
     services = await values(reporting_client, reader, "services_delivered")
     assert services["total"]["value"] == 1
 
-    r = await alice.post(
-        f"/v1/beneficiaries/{two['id']}/consents",
-        [{"purpose": "registration", "granted": False, "form_version": "2024-1"}],
-    )
+    r = await withdraw_registration(issue, orgs["a"], two["id"])
     assert r.status_code in (200, 201), r.text
     await catch_up()
     people = await values(reporting_client, reader, "people_reached")

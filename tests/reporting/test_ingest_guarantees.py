@@ -19,7 +19,12 @@ from services.reporting.migrations.runner import MIGRATIONS
 from shared.auth import Role
 from shared.contracts.events import EventFeedPage
 from shared.db import make_engine
-from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+from tests.beneficiary.conftest import (
+    Caller,
+    make_beneficiary,
+    record_service,
+    withdraw_registration,
+)
 from tests.conftest import recreate_database
 from tests.reporting.helpers import by_value, values
 
@@ -100,10 +105,7 @@ async def test_an_update_or_erasure_resends_exactly_the_persons_months(
     changed, cursor = await months_since(cursor)
     assert changed == ["2026-01-01", "2026-03-01", "2026-05-01"]
 
-    r = await alice.post(
-        f"/v1/beneficiaries/{one['id']}/consents",
-        [{"purpose": "registration", "granted": False, "form_version": "2024-1"}],
-    )
+    r = await withdraw_registration(issue, orgs["a"], one["id"])
     assert r.status_code in (200, 201), r.text
     await catch_up()
     changed, _ = await months_since(cursor)

@@ -22,10 +22,12 @@ from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.schemas import ConsentEntryRead, ConsentGiven
 from services.beneficiary.db import IdempotencyRecord
 from services.beneficiary.outbox.jobs import announce_writes
+from services.beneficiary.subject_rights import service as rights_service
 from shared.app import RuntimeDep
 from shared.audit import record_access
 from shared.auth import Principal, PrincipalDep, Role
 from shared.concurrency import etag, expected_version
+from shared.contracts.enums import ConsentPurpose
 from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import (
@@ -239,14 +241,20 @@ async def record_consents(
     actor: FieldActor,
 ) -> list[ConsentEntryRead]:
     """Grant or withdraw purposes. Withdrawing 'registration' erases the
-    person's identifying data at once; withdrawing 'services' stops new
-    service records."""
+    person's identifying data at once, so it is an erasure: supervisors and
+    programme managers only, X-Access-Reason required, audited as ``erase``.
+    Withdrawing 'services' stops new service records."""
+    erasure = [e for e in body if e.purpose == ConsentPurpose.registration]
+    if any(not e.granted for e in erasure):
+        rights_service.refuse_unless_may_erase(actor.principal)
     async with session.begin():
         beneficiary = await beneficiaries_service.get_beneficiary(
             session, actor.principal, beneficiary_id, for_update=True
         )
+        withdrawal = next((e for e in erasure if not e.granted), None)
+        others = [e for e in body if e is not withdrawal]
         entries = await consent_service.record_consents(
-            session, actor.principal, beneficiary, body
+            session, actor.principal, beneficiary, others
         )
         record_access(
             session,
@@ -256,6 +264,25 @@ async def record_consents(
             entity_type="beneficiary",
             entity_ids=[beneficiary.id],
         )
+        if withdrawal is not None:
+            await rights_service.request_erasure(
+                session,
+                actor.principal,
+                runtime.keyring,
+                beneficiary.id,
+                actor,
+                withdrawal,
+            )
+            record_access(
+                session,
+                AuditEntry,
+                actor,
+                action="erase",
+                entity_type="beneficiary",
+                entity_ids=[beneficiary.id],
+            )
+            ledger = await consent_service.list_consent_ledger(session, beneficiary.id)
+            entries.append(ledger[-1])  # the withdrawal, recorded last
     await announce_writes(runtime)
     return [ConsentEntryRead.model_validate(e) for e in entries]
 

@@ -227,6 +227,10 @@ class BeneficiaryRead(BaseModel):
     consents: dict[ConsentPurpose, ConsentEntryRead] = Field(
         description="The entry in force for each purpose."
     )
+    consent_version: int = Field(
+        description="The consent ledger's version (its newest entry's number); "
+        "send it back as consent_version in sync."
+    )
     possible_duplicates: list[uuid.UUID]
     pii_erased: bool
     version: int

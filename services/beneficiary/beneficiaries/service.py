@@ -107,6 +107,26 @@ async def check_site_in_scope(
         raise Forbidden("You may only record people at the sites you work at.")
 
 
+async def check_move(
+    session: AsyncSession,
+    principal: Principal,
+    beneficiary: Beneficiary,
+    site_id: uuid.UUID | None,
+) -> None:
+    """A person moves from a site of the caller's own scope to another of
+    theirs. A break-glass grant opens one person's file for a while; moving
+    them into the holder's sites would keep it open for ever, their cases,
+    referrals and alerts following."""
+    if site_id == beneficiary.site_id:
+        return
+    if not in_scope(beneficiary, principal):
+        raise Forbidden(
+            "Only staff of the person's current site may move them to another "
+            "site; a break-glass grant does not."
+        )
+    await check_site_in_scope(session, principal, site_id)
+
+
 async def register_beneficiary(
     session: AsyncSession,
     principal: Principal,
@@ -205,8 +225,7 @@ async def update_beneficiary(
                 FieldError(loc=["body", "full_name"], msg="required", type="missing")
             ],
         )
-    if fields.site_id != beneficiary.site_id:  # moving them: to a site of yours
-        await check_site_in_scope(session, principal, fields.site_id)
+    await check_move(session, principal, beneficiary, fields.site_id)
     await apply_fields(session, beneficiary, fields, keyring)
     await session.flush()
     return beneficiary
@@ -322,6 +341,7 @@ async def to_read(
         possible_duplicates=list(duplicates.scalars()),
         pii_erased=beneficiary.pii_erased_at is not None,
         version=beneficiary.version,
+        consent_version=consent_service.ledger_version(consents[beneficiary.id]),
         created_at=beneficiary.created_at,
         updated_at=beneficiary.updated_at,
     )

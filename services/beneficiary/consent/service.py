@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import Uuid, delete, func, literal, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,7 +45,14 @@ async def record_consents(
 ) -> list[ConsentEntry]:
     """Append to a known person's ledger. Withdrawing consent to registration
     erases the person's PII at once: only anonymous facts may be kept without
-    it."""
+    it. The callers let only those who may erase withdraw registration
+    (``subject_rights``); nothing is recorded for a person already erased,
+    who is registered anew if they come back."""
+    if beneficiary.pii_erased_at is not None:
+        raise Conflict(
+            "This person's identifying data was erased; register them anew if "
+            "they consent again."
+        )
     _cache(session).pop(beneficiary.id, None)
     last = await session.scalar(
         select(func.max(col(ConsentEntry.sequence))).where(
@@ -250,28 +258,72 @@ async def forget_copies(session: AsyncSession, beneficiary: Beneficiary) -> None
     )
 
 
-async def record_changed_consents(
-    session: AsyncSession,
-    principal: Principal,
-    beneficiary: Beneficiary,
+@dataclass
+class DeviceConsents:
+    """A device's consents for a person the server knows, sorted against the
+    ledger: what to record now, what is stale (for a supervisor), and a
+    withdrawal of registration (an erasure)."""
+
+    record: list[ConsentGiven] = field(default_factory=list)
+    stale: list[ConsentGiven] = field(default_factory=list)
+    withdraws_registration: ConsentGiven | None = None
+
+
+def ledger_version(in_force: dict[ConsentPurpose, ConsentEntry]) -> int:
+    """The newest entry's sequence: the ledger's version as a device saw it."""
+    return max((entry.sequence for entry in in_force.values()), default=0)
+
+
+def sort_device_consents(
+    in_force: dict[ConsentPurpose, ConsentEntry],
     entries: Sequence[ConsentGiven],
-) -> list[ConsentEntry]:
-    """Record only the entries that change what is in force, so a device that
-    resends its whole consent state (a replayed sync) adds nothing."""
-    in_force = (await consents_in_force(session, [beneficiary.id]))[beneficiary.id]
-    changes = [
-        entry
-        for entry in entries
-        if not (
-            entry.purpose in in_force
-            and (in_force[entry.purpose].granted, in_force[entry.purpose].form_version)
-            == (entry.granted, entry.form_version)
-            and in_force[entry.purpose].agency == entry.agency
-        )
-    ]
-    if not changes:
-        return []
-    return await record_consents(session, principal, beneficiary, changes)
+    seen: int,
+) -> DeviceConsents:
+    """Sort a device's entries against what is in force now, given ``seen``,
+    the ledger version the device last received (0: none). An entry equal to
+    what is in force changes nothing. A withdrawal is recorded: a person's no
+    beats any grant. A grant is recorded only when no decision for its
+    purpose was recorded after the device's copy; otherwise it is stale and
+    goes to a supervisor, so a replayed or week-old batch never re-grants
+    what the person withdrew since."""
+    sorted_ = DeviceConsents()
+    for entry in entries:
+        current = in_force.get(entry.purpose)
+        if current is not None and (
+            current.granted,
+            current.form_version,
+            current.agency,
+        ) == (entry.granted, entry.form_version, entry.agency):
+            continue
+        if entry.purpose == ConsentPurpose.registration and not entry.granted:
+            sorted_.withdraws_registration = entry
+        elif entry.granted and current is not None and current.sequence > seen:
+            sorted_.stale.append(entry)
+        else:
+            sorted_.record.append(entry)
+    return sorted_
+
+
+async def drop_recorded(
+    session: AsyncSession, beneficiary: Beneficiary, entries: Sequence[ConsentGiven]
+) -> list[ConsentGiven]:
+    """Entries whose client id the person's ledger holds already (a replay)
+    are dropped; an id of another person's ledger is refused."""
+    ids = [entry.id for entry in entries if entry.id is not None]
+    if not ids:
+        return list(entries)
+    owners = dict(
+        (
+            await session.execute(
+                select(col(ConsentEntry.id), col(ConsentEntry.beneficiary_id)).where(
+                    col(ConsentEntry.id).in_(ids)
+                )
+            )
+        ).all()
+    )
+    if any(owner != beneficiary.id for owner in owners.values()):
+        raise Conflict("A consent entry with this id exists already.")
+    return [entry for entry in entries if entry.id not in owners]
 
 
 async def consents_in_force(
@@ -324,9 +376,10 @@ async def require_consent(
     beneficiary_ids: Sequence[uuid.UUID],
     *purposes: ConsentPurpose,
 ) -> None:
-    """Refuse the action unless every person consents to all ``purposes`` now."""
+    """Refuse the action unless every person consents to all ``purposes`` now,
+    and to registration, without which nothing is recorded about them."""
     in_force = await consents_in_force(session, beneficiary_ids)
-    for purpose in purposes:
+    for purpose in dict.fromkeys((ConsentPurpose.registration, *purposes)):
         missing = [
             str(b)
             for b, entries in in_force.items()

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from services.beneficiary.access import SupervisorActor
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.cases import service as cases_service
 from services.beneficiary.outbox.jobs import announce_writes
@@ -15,7 +16,7 @@ from shared.audit import Actor, acting, record_access
 from shared.auth import Role
 from shared.contracts.enums import AlertStatus
 from shared.db import SessionDep
-from shared.errors import Conflict, NotFound, problem_responses
+from shared.errors import Conflict, Forbidden, NotFound, problem_responses
 from shared.queue import send_deferred_jobs
 
 router = APIRouter(tags=["risk alerts"])
@@ -83,16 +84,17 @@ async def list_alerts(
 @router.post(
     "/v1/risk-alerts/{alert_id}/acknowledge",
     response_model=AlertRead,
-    responses=problem_responses(NotFound, Conflict),
+    responses=problem_responses(NotFound, Conflict, Forbidden),
 )
 async def acknowledge_alert(
     alert_id: uuid.UUID,
     body: Acknowledge,
     session: SessionDep,
     runtime: RuntimeDep,
-    actor: CareActor,
+    actor: SupervisorActor,
 ) -> AlertRead:
-    """Close an alert with the action taken."""
+    """Close an alert with the action taken: a supervisor's act (the alert
+    goes to them), never the case worker's who raised it."""
     async with session.begin():
         alert = await risk_service.acknowledge(
             session, actor.principal, runtime.keyring, alert_id, body.action_taken

@@ -11,13 +11,15 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.beneficiary.access import SUPERVISORS
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.schemas import ConsentGiven
 from shared.audit import Actor
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.contracts.enums import ConsentPurpose
 from shared.crypto import KeyRing
+from shared.errors import Forbidden
 from shared.subject_rights import refuse_identifying_reason, require_reason
 
 ERASURE_FORM = "erasure-request"
@@ -40,25 +42,33 @@ async def request_erasure(
     keyring: KeyRing,
     beneficiary_id: uuid.UUID,
     actor: Actor,
+    withdrawal: ConsentGiven | None = None,
 ) -> ErasureRead:
     """Erase a person's PII here and announce it to the other services; a
-    repeated request is harmless and repairs what a lost message missed."""
+    repeated request is harmless and repairs what a lost message missed.
+    ``withdrawal`` is the person's own withdrawal of registration consent
+    (sent to ``/consents`` or by sync), recorded as given; it takes this path,
+    so it needs the same roles, reason and audit entry as a request."""
+    refuse_unless_may_erase(principal)
     beneficiary = await beneficiaries_service.get_beneficiary(
         session, principal, beneficiary_id, for_update=True
     )
     reason = require_reason(actor)
     pii = beneficiaries_service.decrypt_pii(beneficiary, keyring)
-    refuse_identifying_reason(reason, [pii["full_name"]], [pii["phone"]])
+    refuse_identifying_reason(
+        reason, [pii["full_name"]], [pii["phone"]], [beneficiary.code]
+    )
     already = beneficiary.pii_erased_at is not None
     in_force = await consent_service.consents_in_force(session, [beneficiary.id])
     registration = in_force[beneficiary.id].get(ConsentPurpose.registration)
-    if registration is None or registration.granted:
+    if not already and (registration is None or registration.granted):
         await consent_service.record_consents(
             session,
             principal,
             beneficiary,
             [
-                ConsentGiven(
+                withdrawal
+                or ConsentGiven(
                     purpose=ConsentPurpose.registration,
                     granted=False,
                     form_version=ERASURE_FORM,
@@ -75,3 +85,16 @@ async def request_erasure(
         erased_at=beneficiary.pii_erased_at,
         already_erased=already,
     )
+
+
+def may_erase(principal: Principal) -> bool:
+    return principal.has_any((*SUPERVISORS, Role.admin))
+
+
+def refuse_unless_may_erase(principal: Principal) -> None:
+    """Erasure, however it is asked for, is a supervisor's act."""
+    if not may_erase(principal):
+        raise Forbidden(
+            "Withdrawing registration consent erases the person: a supervisor or "
+            "programme manager does it, with a reason in X-Access-Reason."
+        )

@@ -60,9 +60,7 @@ async def sync_batch(
     if len(body.beneficiaries) + len(body.service_records) > limit:
         raise PayloadTooLarge(f"Send at most {limit} records per batch.")
     async with _turn(request, settings), session.begin():
-        results = await sync_service.apply_batch(
-            session, actor.principal, runtime.keyring, body
-        )
+        results = await sync_service.apply_batch(session, actor, runtime.keyring, body)
         record_access(
             session,
             AuditEntry,
@@ -167,7 +165,7 @@ async def resolve_conflict(
     """Keep the server's version, or apply the device's as a new version."""
     async with session.begin():
         conflict = await sync_service.resolve_conflict(
-            session, actor.principal, runtime.keyring, conflict_id, body.resolution
+            session, actor, runtime.keyring, conflict_id, body.resolution
         )
         record_access(
             session,

@@ -37,7 +37,18 @@ class BeneficiaryChange(BaseModel):
     data: BeneficiaryFields
     consents: list[ConsentGiven] = Field(
         default_factory=list,
-        description="Needed when the record is new (registration consent).",
+        description="Needed when the record is new (registration consent). For "
+        "a known person: their consents as the device holds them; see "
+        "consent_version.",
+    )
+    consent_version: int | None = Field(
+        default=None,
+        ge=0,
+        le=2**31 - 1,
+        description="The person's consent_version as the device last received "
+        "it (null or 0: never received). A grant for a purpose whose ledger "
+        "changed after that version is stale: it is kept as a conflict for a "
+        "supervisor, never recorded. Withdrawals are always recorded.",
     )
 
 

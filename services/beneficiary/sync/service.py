@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 from sqlmodel import col
 
+from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.beneficiaries.models import Beneficiary
 from services.beneficiary.beneficiaries.schemas import (
@@ -22,6 +23,7 @@ from services.beneficiary.beneficiaries.schemas import (
     BeneficiaryFields,
 )
 from services.beneficiary.consent import service as consent_service
+from services.beneficiary.consent.schemas import ConsentGiven
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.service_records import service as records_service
 from services.beneficiary.service_records.models import ServiceRecord
@@ -30,6 +32,7 @@ from services.beneficiary.service_records.schemas import (
     ServiceRecordFields,
     ServiceRecordRead,
 )
+from services.beneficiary.subject_rights import service as rights_service
 from services.beneficiary.sync.models import (
     ConflictResolution,
     ConflictStatus,
@@ -44,16 +47,29 @@ from services.beneficiary.sync.schemas import (
     SyncResult,
     SyncStatus,
 )
+from shared.audit import Actor, record_access
 from shared.auth import Principal
+from shared.contracts.enums import ConsentPurpose
 from shared.crypto import KeyRing
 from shared.db import get_cached, pin, prefetch, utcnow
 from shared.errors import Conflict, FieldError, NotFound, Problem
 
 CHANGES_PAGE_EVENTS = 1000
+CONSENT = "consent"
+"""The entity type of a conflict that keeps a device's stale consents."""
 
 
-async def _nothing(row: Any, change: Any) -> bool:
-    return False
+@dataclass
+class ConsentOutcome:
+    """What a device's consents for a known person came to."""
+
+    recorded: bool = False
+    conflict: SyncConflict | None = None
+    erased: bool = False
+
+
+async def _nothing(row: Any, change: Any, device_id: str | None) -> ConsentOutcome:
+    return ConsentOutcome()
 
 
 async def _no_finish(staged: list[tuple[Any, Any]]) -> None:
@@ -73,12 +89,15 @@ class Entity:
     read: Callable[[Any], Awaitable[dict[str, Any]]]
     stage: Callable[[Any], Awaitable[Any]]
     model: type[Any]
-    side_ledger: Callable[[Any, Any], Awaitable[bool]] = _nothing
+    side_ledger: Callable[[Any, Any, str | None], Awaitable[ConsentOutcome]] = _nothing
     finish: Callable[[list[tuple[Any, Any]]], Awaitable[None]] = _no_finish
 
 
 def entities(
-    session: AsyncSession, principal: Principal, keyring: KeyRing
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    actor: Actor | None = None,
 ) -> dict[str, Entity]:
     async def load_beneficiary(entity_id: uuid.UUID) -> Beneficiary | None:
         try:
@@ -111,18 +130,52 @@ def entities(
     async def apply_beneficiary(row: Beneficiary, fields: BeneficiaryFields) -> None:
         if row.pii_erased_at is not None:
             raise Conflict("This person's identifying data was erased.")
-        await beneficiaries_service.check_site_in_scope(
-            session, principal, fields.site_id
-        )
+        await beneficiaries_service.check_move(session, principal, row, fields.site_id)
         await beneficiaries_service.apply_fields(session, row, fields, keyring)
         await session.flush()
 
-    async def consents_of(row: Beneficiary, change: BeneficiaryChange) -> bool:
-        """Consent given or withdrawn offline for a known person."""
-        recorded = await consent_service.record_changed_consents(
-            session, principal, row, change.consents
+    async def consents_of(
+        row: Beneficiary, change: BeneficiaryChange, device_id: str | None
+    ) -> ConsentOutcome:
+        """Consent given or withdrawn offline for a known person: a replay
+        adds nothing, a stale grant is kept for a supervisor, and a withdrawal
+        of registration is an erasure (done now when the caller may erase and
+        gave a reason, else kept for a supervisor)."""
+        entries = await consent_service.drop_recorded(session, row, change.consents)
+        in_force = (await consent_service.consents_in_force(session, [row.id]))[row.id]
+        device = consent_service.sort_device_consents(
+            in_force, entries, change.consent_version or 0
         )
-        return bool(recorded)
+        outcome = ConsentOutcome(recorded=bool(device.record))
+        if device.record:
+            await consent_service.record_consents(
+                session, principal, row, device.record
+            )
+        stale = device.stale
+        withdrawal = device.withdraws_registration
+        if withdrawal is not None:
+            if (
+                actor is not None
+                and rights_service.may_erase(principal)
+                and actor.reason
+            ):
+                await _erase(session, actor, keyring, row, withdrawal)
+                outcome.erased = True
+                return outcome
+            stale = [*stale, withdrawal]
+        if stale:
+            outcome.conflict = await _keep_losing_version(
+                session,
+                principal,
+                keyring,
+                CONSENT,
+                row,
+                {"consents": [e.model_dump(mode="json") for e in stale]},
+                change.consent_version or 0,
+                consent_service.ledger_version(in_force),
+                device_id,
+            )
+        return outcome
 
     async def read_beneficiary(row: Beneficiary) -> dict[str, Any]:
         read = await beneficiaries_service.to_read(session, keyring, row)
@@ -188,7 +241,7 @@ def entities(
 
 
 async def apply_batch(
-    session: AsyncSession, principal: Principal, keyring: KeyRing, batch: SyncBatch
+    session: AsyncSession, actor: Actor, keyring: KeyRing, batch: SyncBatch
 ) -> list[SyncResult]:
     """Apply a device's batch in the caller's transaction, people first.
 
@@ -198,7 +251,8 @@ async def apply_batch(
     conflict, a repeated id) runs alone in a savepoint, after the new records
     before it are written, so the batch's order still decides. A rejected
     record leaves no trace; the rest still commit."""
-    kinds = entities(session, principal, keyring)
+    principal = actor.principal
+    kinds = entities(session, principal, keyring, actor)
     await _load_batch(session, principal, batch)
     results: list[SyncResult] = []
     seen: set[uuid.UUID] = set()
@@ -378,24 +432,6 @@ async def _upsert(
             "This person withdrew consent and their identifying data was erased; "
             "delete the copy on the device."
         )
-    if row is not None and await entity.side_ledger(row, change):
-        await session.flush()
-        if getattr(row, "pii_erased_at", None) is not None:
-            return SyncResult(
-                entity_type=entity.name,
-                id=row.id,
-                status=SyncStatus.updated,
-                version=row.version,
-                detail="Registration consent withdrawn: identifying data erased; "
-                "delete the copy on the device.",
-            )
-        if _same(entity.state(row), change.data):
-            return SyncResult(
-                entity_type=entity.name,
-                id=row.id,
-                status=SyncStatus.updated,
-                version=row.version,
-            )
     if row is None:
         if change.base_version is not None:
             raise NotFound(
@@ -403,6 +439,47 @@ async def _upsert(
                 f"{change.base_version})."
             )
         return _created(entity, await entity.create(change))
+    consents = await entity.side_ledger(row, change, device_id)
+    await session.flush()
+    if consents.erased:
+        return SyncResult(
+            entity_type=entity.name,
+            id=row.id,
+            status=SyncStatus.updated,
+            version=row.version,
+            detail="Registration consent withdrawn: identifying data erased; "
+            "delete the copy on the device.",
+        )
+    result = await _apply_fields(
+        session, principal, keyring, entity, row, change, device_id
+    )
+    if consents.conflict is not None and result.status != SyncStatus.conflict:
+        return SyncResult(
+            entity_type=entity.name,
+            id=row.id,
+            status=SyncStatus.conflict,
+            version=row.version,
+            conflict_id=consents.conflict.id,
+            server_copy=await entity.read(row),
+            detail="The person's consents changed on the server after the "
+            f"consent_version you sent ({change.consent_version or 0}); your "
+            "consents are kept for a supervisor to resolve, not recorded.",
+        )
+    if consents.recorded and result.status == SyncStatus.unchanged:
+        result.status = SyncStatus.updated
+    return result
+
+
+async def _apply_fields(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    entity: Entity,
+    row: Any,
+    change: Any,
+    device_id: str | None,
+) -> SyncResult:
+    """A known record's fields: unchanged, updated, or a conflict kept."""
     if _same(entity.state(row), change.data):
         return SyncResult(
             entity_type=entity.name,
@@ -419,7 +496,15 @@ async def _upsert(
             version=row.version,
         )
     conflict = await _keep_losing_version(
-        session, principal, keyring, entity.name, row, change, device_id
+        session,
+        principal,
+        keyring,
+        entity.name,
+        row,
+        change.data.model_dump(mode="json"),
+        change.base_version or 0,
+        row.version,
+        device_id,
     )
     return SyncResult(
         entity_type=entity.name,
@@ -437,6 +522,27 @@ async def _upsert(
     )
 
 
+async def _erase(
+    session: AsyncSession,
+    actor: Actor,
+    keyring: KeyRing,
+    row: Beneficiary,
+    withdrawal: ConsentGiven,
+) -> None:
+    """A withdrawal of registration consent, taken down the erasure path."""
+    await rights_service.request_erasure(
+        session, actor.principal, keyring, row.id, actor, withdrawal
+    )
+    record_access(
+        session,
+        AuditEntry,
+        actor,
+        action="erase",
+        entity_type="beneficiary",
+        entity_ids=[row.id],
+    )
+
+
 def _same(server: BaseModel, client: BaseModel) -> bool:
     return server.model_dump(mode="json") == client.model_dump(mode="json")
 
@@ -447,12 +553,14 @@ async def _keep_losing_version(
     keyring: KeyRing,
     entity_type: str,
     row: Any,
-    change: Any,
+    content: dict[str, Any],
+    base_version: int,
+    server_version: int,
     device_id: str | None,
 ) -> SyncConflict:
-    payload = json.dumps(change.data.model_dump(mode="json"), sort_keys=True)
+    """Keep what the device sent, once however often it is sent again."""
+    payload = json.dumps(content, sort_keys=True)
     digest = keyring.digest(payload)
-    base_version = change.base_version or 0
     existing = (
         (
             await session.execute(
@@ -477,7 +585,7 @@ async def _keep_losing_version(
         device_id=device_id,
         submitted_by=principal.subject,
         base_version=base_version,
-        server_version=row.version,
+        server_version=server_version,
         payload_enc=keyring.encrypt(payload, _conflict_context(conflict_id)) or "",
         payload_digest=digest,
     )
@@ -526,19 +634,29 @@ async def list_conflicts(
     kinds = entities(session, principal, keyring)
     visible = []
     for conflict in rows:  # site scope: only conflicts on records the caller sees
-        if await kinds[conflict.entity_type].load(conflict.entity_id) is not None:
+        if await _kind(kinds, conflict).load(conflict.entity_id) is not None:
             visible.append(conflict)
     return visible
 
 
+def _kind(kinds: dict[str, Entity], conflict: SyncConflict) -> Entity:
+    """A consent conflict is about the person."""
+    if conflict.entity_type == CONSENT:
+        return kinds["beneficiary"]
+    return kinds[conflict.entity_type]
+
+
 async def resolve_conflict(
     session: AsyncSession,
-    principal: Principal,
+    actor: Actor,
     keyring: KeyRing,
     conflict_id: uuid.UUID,
     resolution: ConflictResolution,
 ) -> SyncConflict:
-    """Keep the server's version, or apply the client's as a new version."""
+    """Keep the server's version, or apply the client's as a new version (for
+    consents: record them, once the supervisor has confirmed them with the
+    person; a withdrawal of registration erases, with a reason)."""
+    principal = actor.principal
     conflict = (
         await session.execute(
             select(SyncConflict)
@@ -551,7 +669,7 @@ async def resolve_conflict(
     ).scalar_one_or_none()
     if conflict is None:
         raise NotFound("No such conflict.")
-    entity = entities(session, principal, keyring)[conflict.entity_type]
+    entity = _kind(entities(session, principal, keyring), conflict)
     model = Beneficiary if entity.name == "beneficiary" else ServiceRecord
     await session.execute(  # lock before a possible edit
         select(model).where(col(model.id) == conflict.entity_id).with_for_update()
@@ -563,15 +681,43 @@ async def resolve_conflict(
         raise Conflict(f"This conflict was resolved already ({conflict.resolution}).")
     if resolution == ConflictResolution.apply_client:
         payload = keyring.decrypt(conflict.payload_enc, _conflict_context(conflict.id))
-        fields = entity.fields_model.model_validate(json.loads(payload or "{}"))
-        if not _same(entity.state(row), fields):
-            await entity.apply(row, fields)
+        content = json.loads(payload or "{}")
+        if conflict.entity_type == CONSENT:
+            await _apply_consents(session, actor, keyring, row, content["consents"])
+        else:
+            fields = entity.fields_model.model_validate(content)
+            if not _same(entity.state(row), fields):
+                await entity.apply(row, fields)
     conflict.status = ConflictStatus.resolved
     conflict.resolution = resolution
     conflict.resolved_by = principal.subject
     conflict.resolved_at = utcnow()
     await session.flush()
     return conflict
+
+
+async def _apply_consents(
+    session: AsyncSession,
+    actor: Actor,
+    keyring: KeyRing,
+    row: Beneficiary,
+    kept: list[dict[str, Any]],
+) -> None:
+    """The consents of a consent conflict, recorded as confirmed now."""
+    entries = [ConsentGiven.model_validate(e) for e in kept]
+    withdrawal = next(
+        (
+            e
+            for e in entries
+            if e.purpose == ConsentPurpose.registration and not e.granted
+        ),
+        None,
+    )
+    others = [e for e in entries if e is not withdrawal]
+    if others:
+        await consent_service.record_consents(session, actor.principal, row, others)
+    if withdrawal is not None:
+        await _erase(session, actor, keyring, row, withdrawal)
 
 
 async def changes_since(

@@ -1,0 +1,301 @@
+"""Consent and erasure integrity, through the API on PostgreSQL: an old or
+repeated request never undoes a newer decision (least of all a person's no),
+withdrawing registration is an erasure with an erasure's roles, reason and
+audit entry, an erased person gets nothing new, and a break-glass grant
+cannot move a person into the holder's own sites."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from shared.auth import Role
+from tests.beneficiary.conftest import (
+    CONSENTS,
+    Caller,
+    count_rows,
+    make_beneficiary,
+)
+from tests.beneficiary.test_access_review import break_glass, person_with_case
+from tests.beneficiary.test_risk_alerts import alerts, positive_item_9
+from tests.beneficiary.test_sharing import AGREEMENTS, SHARING, make_agreement
+from tests.beneficiary.test_sync import offline_batch, offline_person
+
+WITHDRAW_SHARING = {**SHARING, "granted": False}
+WITHDRAW_REGISTRATION = {**CONSENTS[0], "granted": False}
+WHY = {"X-Access-Reason": "written request received on 2026-03-01"}
+
+
+@pytest.fixture
+def sam(issue: Any, alice: Caller) -> Caller:
+    """A supervisor of org A."""
+    return issue(alice.org, Role.supervisor, subject="sam")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def omar(issue: Any, alice: Caller) -> Caller:
+    """An outreach worker of org A."""
+    return issue(alice.org, Role.outreach_worker, subject="omar")  # type: ignore[no-any-return]
+
+
+def registered_offline() -> dict[str, Any]:
+    batch = offline_batch()
+    batch["beneficiaries"][0]["consents"] = [*CONSENTS, SHARING]
+    batch["service_records"] = []
+    return batch
+
+
+async def in_force(caller: Caller, person_id: str) -> dict[str, bool]:
+    r = await caller.get(f"/v1/beneficiaries/{person_id}")
+    assert r.status_code == 200, r.text
+    return {p: e["granted"] for p, e in r.json()["consents"].items()}
+
+
+async def shared_names(manager: Caller) -> list[str]:
+    agreement = await make_agreement(manager)
+    r = await manager.post(f"{AGREEMENTS}/{agreement['id']}/exports")
+    assert r.status_code == 200, r.text
+    return [record["full_name"] for record in r.json()["records"]]
+
+
+async def audit_actions(caller: Caller, issue: Any, person_id: str) -> list[str]:
+    auditor = issue(caller.org, Role.auditor)
+    r = await auditor.get("/v1/audit", params={"entity_id": person_id})
+    assert r.status_code == 200, r.text
+    return [entry["action"] for entry in r.json()["items"]]
+
+
+class TestReplayedSync:
+    async def test_a_resent_batch_never_grants_again_what_was_withdrawn(
+        self, alice: Caller, sam: Caller, issue: Any
+    ) -> None:
+        batch = registered_offline()
+        person = batch["beneficiaries"][0]
+        assert (await alice.post("/v1/sync", batch)).json()["results"][0][
+            "status"
+        ] == "created"
+        r = await alice.post(
+            f"/v1/beneficiaries/{person['id']}/consents", [WITHDRAW_SHARING]
+        )
+        assert r.status_code == 201, r.text
+
+        results = []
+        for _ in range(2):
+            again = await alice.post("/v1/sync", batch)
+            assert again.status_code == 200, again.text
+            results.append(again.json()["results"][0])
+        assert [r["status"] for r in results] == ["conflict", "conflict"]
+        assert results[0]["conflict_id"] == results[1]["conflict_id"]
+        assert results[0]["server_copy"]["consents"]["data_sharing"]["granted"] is False
+        assert (await in_force(alice, person["id"]))["data_sharing"] is False
+        manager = issue(alice.org, Role.programme_manager)
+        assert person["data"]["full_name"] not in await shared_names(manager)
+
+        [conflict] = (await sam.get("/v1/sync/conflicts")).json()
+        assert conflict["entity_type"] == "consent"
+        assert conflict["entity_id"] == person["id"]
+        assert conflict["client_version"]["consents"][0]["purpose"] == "data_sharing"
+
+    async def test_a_grant_on_the_ledger_the_device_saw_is_recorded(
+        self, alice: Caller
+    ) -> None:
+        batch = registered_offline()
+        person = batch["beneficiaries"][0]
+        await alice.post("/v1/sync", batch)
+        await alice.post(
+            f"/v1/beneficiaries/{person['id']}/consents", [WITHDRAW_SHARING]
+        )
+        seen = (await alice.get(f"/v1/beneficiaries/{person['id']}")).json()
+        # the person agrees again, in the field, after the device pulled the withdrawal
+        change = {
+            **copy.deepcopy(person),
+            "consents": [*CONSENTS, {**SHARING, "form_version": "2026-2"}],
+            "consent_version": seen["consent_version"],
+        }
+        r = await alice.post("/v1/sync", {"beneficiaries": [change]})
+        assert r.json()["results"][0]["status"] == "updated", r.text
+        assert (await in_force(alice, person["id"]))["data_sharing"] is True
+
+    async def test_a_withdrawal_made_offline_wins_over_a_newer_grant(
+        self, alice: Caller
+    ) -> None:
+        batch = registered_offline()
+        person = batch["beneficiaries"][0]
+        await alice.post("/v1/sync", batch)
+        await alice.post(
+            f"/v1/beneficiaries/{person['id']}/consents",
+            [{**SHARING, "form_version": "2026-2"}],
+        )
+        change = {**person, "consents": [*CONSENTS, WITHDRAW_SHARING]}
+        r = await alice.post("/v1/sync", {"beneficiaries": [change]})
+        assert r.json()["results"][0]["status"] == "updated", r.text
+        assert (await in_force(alice, person["id"]))["data_sharing"] is False
+
+    async def test_a_supervisor_records_a_stale_grant_once_confirmed(
+        self, alice: Caller, sam: Caller
+    ) -> None:
+        batch = registered_offline()
+        person = batch["beneficiaries"][0]
+        await alice.post("/v1/sync", batch)
+        await alice.post(
+            f"/v1/beneficiaries/{person['id']}/consents", [WITHDRAW_SHARING]
+        )
+        result = (await alice.post("/v1/sync", batch)).json()["results"][0]
+        r = await sam.post(
+            f"/v1/sync/conflicts/{result['conflict_id']}/resolve",
+            {"resolution": "apply_client"},
+        )
+        assert r.status_code == 200, r.text
+        assert (await in_force(alice, person["id"]))["data_sharing"] is True
+
+
+class TestWithdrawingRegistrationIsAnErasure:
+    async def test_an_outreach_worker_cannot_erase_through_consents(
+        self, omar: Caller, issue: Any
+    ) -> None:
+        person = await make_beneficiary(omar, full_name="Rasha Kept")
+        r = await omar.post(
+            f"/v1/beneficiaries/{person['id']}/consents",
+            [WITHDRAW_REGISTRATION],
+            headers=WHY,
+        )
+        assert r.status_code == 403, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        kept = await omar.get(f"/v1/beneficiaries/{person['id']}")
+        assert kept.json()["full_name"] == "Rasha Kept"
+        assert "erase" not in await audit_actions(omar, issue, person["id"])
+
+    async def test_an_outreach_workers_offline_withdrawal_waits_for_a_supervisor(
+        self, omar: Caller, sam: Caller, issue: Any
+    ) -> None:
+        batch = registered_offline()
+        person = batch["beneficiaries"][0]
+        await omar.post("/v1/sync", batch)
+        change = {**person, "consents": [WITHDRAW_REGISTRATION]}
+        result = (await omar.post("/v1/sync", {"beneficiaries": [change]})).json()[
+            "results"
+        ][0]
+        assert result["status"] == "conflict", result
+        kept = await omar.get(f"/v1/beneficiaries/{person['id']}")
+        assert kept.json()["full_name"] == person["data"]["full_name"]
+
+        path = f"/v1/sync/conflicts/{result['conflict_id']}/resolve"
+        no_reason = await sam.post(path, {"resolution": "apply_client"})
+        assert no_reason.status_code == 422, no_reason.text
+        r = await sam.post(path, {"resolution": "apply_client"}, headers=WHY)
+        assert r.status_code == 200, r.text
+        erased = await sam.get(f"/v1/beneficiaries/{person['id']}")
+        assert erased.json()["pii_erased"] is True
+        assert "erase" in await audit_actions(sam, issue, person["id"])
+
+    async def test_a_supervisor_erases_with_a_reason_and_the_audit_says_erase(
+        self, sam: Caller, issue: Any
+    ) -> None:
+        person = await make_beneficiary(sam, full_name="Zina Gone")
+        path = f"/v1/beneficiaries/{person['id']}/consents"
+        no_reason = await sam.post(path, [WITHDRAW_REGISTRATION])
+        assert no_reason.status_code == 422, no_reason.text
+        assert (await sam.get(f"/v1/beneficiaries/{person['id']}")).json()[
+            "full_name"
+        ] == "Zina Gone"
+        r = await sam.post(path, [WITHDRAW_REGISTRATION], headers=WHY)
+        assert r.status_code == 201, r.text
+        assert [(e["purpose"], e["granted"]) for e in r.json()] == [
+            ("registration", False)
+        ]
+        assert (await sam.get(f"/v1/beneficiaries/{person['id']}")).json()[
+            "pii_erased"
+        ] is True
+        assert "erase" in await audit_actions(sam, issue, person["id"])
+
+    async def test_a_supervisor_erases_offline_with_a_reason(
+        self, sam: Caller, issue: Any
+    ) -> None:
+        batch = registered_offline()
+        person = batch["beneficiaries"][0]
+        await sam.post("/v1/sync", batch)
+        change = {**person, "consents": [WITHDRAW_REGISTRATION]}
+        r = await sam.post("/v1/sync", {"beneficiaries": [change]}, headers=WHY)
+        assert r.json()["results"][0]["status"] == "updated", r.text
+        assert "erase" in await audit_actions(sam, issue, person["id"])
+
+    async def test_a_reason_holding_the_persons_code_is_refused(
+        self, sam: Caller
+    ) -> None:
+        person = await make_beneficiary(sam)
+        r = await sam.post(
+            f"/v1/beneficiaries/{person['id']}/erasure",
+            headers={"X-Access-Reason": f"request about {person['code'].lower()}"},
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["msg"] == "identifies"
+
+
+class TestAnErasedPersonGetsNothingNew:
+    async def test_no_consent_and_no_service_after_erasure(
+        self, alice: Caller, sam: Caller, engine: Any
+    ) -> None:
+        person = await make_beneficiary(sam)
+        r = await sam.post(f"/v1/beneficiaries/{person['id']}/erasure", headers=WHY)
+        assert r.status_code == 200, r.text
+        ledger = await count_rows(engine, "consent_entry")
+        regrant = await alice.post(
+            f"/v1/beneficiaries/{person['id']}/consents", CONSENTS
+        )
+        assert regrant.status_code == 409, regrant.text
+        assert await count_rows(engine, "consent_entry") == ledger
+        service = await alice.post(
+            "/v1/service-records",
+            {
+                "beneficiary_id": person["id"],
+                "activity_code": "pfa",
+                "service_date": "2026-02-20",
+            },
+        )
+        assert service.status_code == 409, service.text
+        assert await count_rows(engine, "service_record") == 0
+
+
+class TestBreakGlassCannotMoveThePerson:
+    async def test_a_grant_holder_cannot_move_the_person_to_their_site(
+        self, alice: Caller, issue: Any, site_ids: list[str]
+    ) -> None:
+        here, there = site_ids[0], site_ids[1]
+        person, case_id = await person_with_case(alice, there)
+        lina = issue(alice.org, Role.case_worker, subject="lina", sites=[here])
+        assert (await break_glass(lina, person["id"])).status_code == 201
+        current = (await lina.get(f"/v1/beneficiaries/{person['id']}")).json()
+        moved = await lina.patch(
+            f"/v1/beneficiaries/{person['id']}",
+            {"site_id": here},
+            headers={"If-Match": f'"{current["version"]}"'},
+        )
+        assert moved.status_code == 403, moved.text
+        change = {
+            "id": person["id"],
+            "base_version": current["version"],
+            "data": offline_person(
+                full_name="Hana Yousef", phone="+964 750 123 4567", site_id=here
+            ),
+        }
+        synced = await lina.post("/v1/sync", {"beneficiaries": [change]})
+        assert synced.json()["results"][0]["status"] == "rejected", synced.text
+        stayed = (await alice.get(f"/v1/beneficiaries/{person['id']}")).json()
+        assert stayed["site_id"] == there
+        assert (await alice.get(f"/v1/cases/{case_id}")).json()["site_id"] == there
+
+
+class TestRiskAlertsAreAcknowledgedBySupervisors:
+    async def test_a_case_worker_cannot_close_a_suicide_risk_alert(
+        self, alice: Caller, sam: Caller
+    ) -> None:
+        await positive_item_9(alice)
+        [alert] = await alerts(alice)
+        path = f"/v1/risk-alerts/{alert['id']}/acknowledge"
+        r = await alice.post(path, {"action_taken": "Seen."})
+        assert r.status_code == 403, r.text
+        assert [a["id"] for a in await alerts(alice)] == [alert["id"]]
+        r = await sam.post(path, {"action_taken": "Called her; safety plan reviewed."})
+        assert r.status_code == 200, r.text
