@@ -5,6 +5,7 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.app import Runtime
 from shared.settings import ServiceSettings
 
 
@@ -24,6 +25,13 @@ class BeneficiarySettings(ServiceSettings):
         default=None,
         description="Bearer token of this service's machine account at the "
         "training service. Unset: signed with the local key (embedded default).",
+    )
+    anonymous_confirm_above: int = Field(
+        default=300,
+        ge=1,
+        description="Anonymous services and group activities counting more "
+        "unregistered people than this are recorded only by a supervisor or "
+        "programme manager (who thereby confirms the figure).",
     )
     sync_batch_limit: int = Field(
         default=2000, description="Most records accepted in one sync batch."
@@ -70,3 +78,10 @@ class BeneficiarySettings(ServiceSettings):
     break_glass_max_minutes: int = Field(
         default=240, ge=1, description="Longest break-the-glass grant."
     )
+
+
+def settings_of(runtime: Runtime) -> BeneficiarySettings:
+    """This service's own settings, typed, from the process's runtime."""
+    settings = runtime.settings
+    assert isinstance(settings, BeneficiarySettings)
+    return settings

@@ -299,3 +299,52 @@ class TestRiskAlertsAreAcknowledgedBySupervisors:
         assert [a["id"] for a in await alerts(alice)] == [alert["id"]]
         r = await sam.post(path, {"action_taken": "Called her; safety plan reviewed."})
         assert r.status_code == 200, r.text
+
+
+def awareness(*cells: tuple[str, str, str, int]) -> dict[str, Any]:
+    return {
+        "activity_code": "awareness_session",
+        "service_date": "2026-02-10",
+        "counts": [
+            {"sex": sex, "age_group": age, "disability": disability, "count": n}
+            for sex, age, disability, n in cells
+        ],
+    }
+
+
+class TestAnonymousCountsAreBounded:
+    async def test_a_request_cannot_add_millions_of_people(
+        self, sam: Caller, engine: Any
+    ) -> None:
+        huge = awareness(("female", "adult", "no", 100_000))
+        assert (await sam.post("/v1/anonymous-services", huge)).status_code == 422
+        many = awareness(
+            *[
+                (sex, age, disability, 5_000)
+                for sex in ("female", "male")
+                for age in ("adult", "under_18")
+                for disability in ("no", "yes")
+            ]
+        )
+        r = await sam.post("/v1/anonymous-services", many)
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert await count_rows(engine, "anonymous_service") == 0
+
+    @pytest.mark.parametrize("path", ["/v1/anonymous-services", "/v1/group-activities"])
+    async def test_a_large_count_needs_a_supervisor(
+        self, alice: Caller, sam: Caller, engine: Any, path: str
+    ) -> None:
+        body = awareness(("female", "adult", "no", 250), ("male", "adult", "no", 251))
+        if path == "/v1/group-activities":
+            body = {
+                "activity_code": "peer_support_group",
+                "activity_date": "2026-02-10",
+                "anonymous_attendees": body["counts"],
+            }
+        refused = await alice.post(path, body)
+        assert refused.status_code == 403, refused.text
+        assert "supervisor" in refused.json()["detail"]
+        assert await count_rows(engine, "anonymous_service") == 0
+        confirmed = await sam.post(path, body)
+        assert confirmed.status_code == 201, confirmed.text

@@ -21,6 +21,7 @@ from services.beneficiary.service_records.schemas import (
     ServiceRecordUpdate,
     VoidRequest,
 )
+from services.beneficiary.settings import settings_of
 from shared.app import RuntimeDep
 from shared.audit import Actor, record_access
 from shared.auth import PrincipalDep
@@ -206,6 +207,11 @@ async def record_group_activity(
 ) -> GroupActivityRead:
     """Record a group session with its attendance list."""
     principal = actor.principal
+    records_service.check_plausible(
+        principal,
+        body.anonymous_attendees,
+        settings_of(runtime).anonymous_confirm_above,
+    )
     async with session.begin():
         group, replayed = await create_once(
             session,
@@ -263,8 +269,12 @@ async def record_anonymous_service(
     idempotency_key: IdempotencyKey = None,
 ) -> AnonymousServiceRead:
     """Count people served without registration, by sex, age group and
-    disability."""
+    disability. More people than BENEFICIARY_ANONYMOUS_CONFIRM_ABOVE: a
+    supervisor or programme manager records it."""
     principal = actor.principal
+    records_service.check_plausible(
+        principal, body.counts, settings_of(runtime).anonymous_confirm_above
+    )
     async with session.begin():
         record, replayed = await create_once(
             session,

@@ -87,19 +87,28 @@ class ServiceRecordRead(BaseModel):
     updated_at: datetime
 
 
+ANONYMOUS_MAX_CELL = 5_000
+ANONYMOUS_MAX_TOTAL = 10_000
+"""No single activity serves more: larger figures are typing errors or
+attacks on the headline figures (a plausible large one needs a supervisor,
+``anonymous_confirm_above``)."""
+
+
 class AnonymousCountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sex: Sex | None = None
     age_group: AgeGroup = AgeGroup.unknown
     disability: DisabilityStatus = DisabilityStatus.not_disclosed
-    count: int = Field(ge=1, le=100_000)
+    count: int = Field(ge=1, le=ANONYMOUS_MAX_CELL)
 
 
 def _distinct_cells(counts: list[AnonymousCountIn]) -> list[AnonymousCountIn]:
     cells = [(c.sex, c.age_group, c.disability) for c in counts]
     if len(cells) != len(set(cells)):
         raise ValueError("each (sex, age_group, disability) cell may appear once")
+    if sum(c.count for c in counts) > ANONYMOUS_MAX_TOTAL:
+        raise ValueError(f"at most {ANONYMOUS_MAX_TOTAL} people in one record")
     return counts
 
 

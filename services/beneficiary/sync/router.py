@@ -12,7 +12,7 @@ from services.beneficiary.access import FieldActor, SupervisorActor
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.db import OutboxCounter, OutboxEvent
 from services.beneficiary.outbox.jobs import announce_writes
-from services.beneficiary.settings import BeneficiarySettings
+from services.beneficiary.settings import BeneficiarySettings, settings_of
 from services.beneficiary.sync import service as sync_service
 from services.beneficiary.sync.models import ConflictStatus
 from services.beneficiary.sync.schemas import (
@@ -54,8 +54,7 @@ async def sync_batch(
     """Upsert a device's offline batch in one transaction and answer per
     record: created, updated, unchanged, conflict (server copy returned, yours
     kept for a supervisor) or rejected (with errors)."""
-    settings = runtime.settings
-    assert isinstance(settings, BeneficiarySettings)
+    settings = settings_of(runtime)
     limit = settings.sync_batch_limit
     if len(body.beneficiaries) + len(body.service_records) > limit:
         raise PayloadTooLarge(f"Send at most {limit} records per batch.")
