@@ -348,3 +348,25 @@ class TestAnonymousCountsAreBounded:
         assert await count_rows(engine, "anonymous_service") == 0
         confirmed = await sam.post(path, body)
         assert confirmed.status_code == 201, confirmed.text
+
+
+class TestAStaleOnlineFormNeverGrantsAgain:
+    async def test_a_grant_sent_on_an_old_ledger_version_is_a_409(
+        self, alice: Caller, engine: Any
+    ) -> None:
+        person = await make_beneficiary(alice, consents=[*CONSENTS, SHARING])
+        path = f"/v1/beneficiaries/{person['id']}/consents"
+        seen = (await alice.get(path)).headers["etag"]
+        assert seen == f'"{person["consent_version"]}"'
+        r = await alice.post(path, [WITHDRAW_SHARING], headers={"If-Match": seen})
+        assert r.status_code == 201, r.text
+        entries = await count_rows(engine, "consent_entry")
+        # the form filled before the withdrawal is sent again
+        stale = {**SHARING, "form_version": "2026-2"}
+        r = await alice.post(path, [stale], headers={"If-Match": seen})
+        assert r.status_code == 409, r.text
+        assert r.json()["current"]["consents"]["data_sharing"]["granted"] is False
+        assert await count_rows(engine, "consent_entry") == entries
+        current = (await alice.get(path)).headers["etag"]
+        r = await alice.post(path, [stale], headers={"If-Match": current})
+        assert r.status_code == 201, r.text

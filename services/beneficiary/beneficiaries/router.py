@@ -208,14 +208,19 @@ async def update_beneficiary(
     responses=problem_responses(NotFound),
 )
 async def list_consents(
-    beneficiary_id: uuid.UUID, session: SessionDep, actor: FieldActor
+    beneficiary_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    actor: FieldActor,
 ) -> list[ConsentEntryRead]:
-    """The whole consent ledger, oldest first."""
+    """The whole consent ledger, oldest first. Its ETag is the ledger's
+    version (``consent_version``): send it as If-Match when recording."""
     async with session.begin():
         await beneficiaries_service.get_beneficiary(
             session, actor.principal, beneficiary_id
         )
         entries = await consent_service.list_consent_ledger(session, beneficiary_id)
+        response.headers["ETag"] = etag(entries[-1].sequence if entries else 0)
         record_access(
             session,
             AuditEntry,
@@ -231,7 +236,9 @@ async def list_consents(
     "/{beneficiary_id}/consents",
     status_code=201,
     response_model=list[ConsentEntryRead],
-    responses=problem_responses(NotFound, Invalid),
+    responses=problem_responses(
+        NotFound, Invalid, Forbidden, VersionConflict, Conflict
+    ),
 )
 async def record_consents(
     beneficiary_id: uuid.UUID,
@@ -239,18 +246,25 @@ async def record_consents(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
+    if_match: Annotated[str | None, Header()] = None,
 ) -> list[ConsentEntryRead]:
     """Grant or withdraw purposes. Withdrawing 'registration' erases the
     person's identifying data at once, so it is an erasure: supervisors and
     programme managers only, X-Access-Reason required, audited as ``erase``.
-    Withdrawing 'services' stops new service records."""
+    Withdrawing 'services' stops new service records. With If-Match (the
+    ledger's ETag, ``consent_version``), a grant for a purpose decided since
+    is a 409 with the consents in force, and nothing is recorded: a retried
+    or stale form never grants again what the person withdrew meanwhile."""
     erasure = [e for e in body if e.purpose == ConsentPurpose.registration]
     if any(not e.granted for e in erasure):
         rights_service.refuse_unless_may_erase(actor.principal)
+    seen = None if if_match is None else expected_version(if_match)
     async with session.begin():
         beneficiary = await beneficiaries_service.get_beneficiary(
             session, actor.principal, beneficiary_id, for_update=True
         )
+        if seen is not None:
+            await consent_service.refuse_stale_grants(session, beneficiary, body, seen)
         withdrawal = next((e for e in erasure if not e.granted), None)
         others = [e for e in body if e is not withdrawal]
         entries = await consent_service.record_consents(

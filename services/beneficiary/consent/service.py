@@ -22,7 +22,7 @@ from services.beneficiary.cases.models import (
     SafetyPlan,
 )
 from services.beneficiary.consent.models import ConsentEntry
-from services.beneficiary.consent.schemas import ConsentGiven
+from services.beneficiary.consent.schemas import ConsentEntryRead, ConsentGiven
 from services.beneficiary.db import IdempotencyRecord, OutboxEvent
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.referrals.models import Referral
@@ -33,7 +33,7 @@ from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import BeneficiaryErasedFacts, ConsentFacts
 from shared.db import utcnow
-from shared.errors import Conflict, ConsentMissing
+from shared.errors import Conflict, ConsentMissing, VersionConflict
 from shared.outbox import add_event
 
 
@@ -302,6 +302,31 @@ def sort_device_consents(
         else:
             sorted_.record.append(entry)
     return sorted_
+
+
+async def refuse_stale_grants(
+    session: AsyncSession,
+    beneficiary: Beneficiary,
+    entries: Sequence[ConsentGiven],
+    seen: int,
+) -> None:
+    """An online form sent with the ledger version it was filled on: a grant
+    for a purpose decided since is refused with what is in force now."""
+    in_force = (await consents_in_force(session, [beneficiary.id]))[beneficiary.id]
+    if sort_device_consents(in_force, entries, seen).stale:
+        raise VersionConflict(
+            f"The person's consents changed after version {seen}; confirm with "
+            "them and send the form again with the current version.",
+            current={
+                "consent_version": ledger_version(in_force),
+                "consents": {
+                    purpose: ConsentEntryRead.model_validate(entry).model_dump(
+                        mode="json"
+                    )
+                    for purpose, entry in in_force.items()
+                },
+            },
+        )
 
 
 async def drop_recorded(
