@@ -201,7 +201,12 @@ class KeyRing:
 
 def keyring_from(settings: ServiceSettings) -> KeyRing:
     """The service's key ring, built alike by the app, its worker and
-    ``rotate-keys``."""
+    ``rotate-keys``. A service that stores no PII gets fresh keys held in
+    memory only: it seals nothing, so it neither needs nor writes a key file."""
+    if not settings.holds_pii:
+        return KeyRing(
+            {"k1": secrets.token_bytes(32)}, "k1", {"b1": secrets.token_bytes(32)}, "b1"
+        )
     return KeyRing.from_settings(
         settings.pii_keys,
         settings.pii_active_key,

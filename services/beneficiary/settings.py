@@ -70,3 +70,11 @@ class BeneficiarySettings(ServiceSettings):
     break_glass_max_minutes: int = Field(
         default=240, ge=1, description="Longest break-the-glass grant."
     )
+
+    def production_needs(self) -> dict[str, bool]:
+        return {
+            **super().production_needs(),
+            "BENEFICIARY_TRAINING_TOKEN": bool(
+                self.training_token or not self.training_url
+            ),
+        }

@@ -1,5 +1,6 @@
-"""The embedded default's generated keys: made once, whole, for the service's
-user only, whichever of several processes starting together makes them."""
+"""The embedded default's files: generated keys made once, whole, whichever
+of several processes starting together makes them; keys and SQLite files
+for the service's user only, whatever the umask."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import stat
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
+from sqlalchemy import text
+
 from shared.auth import LOCAL_KEY_FILE as SIGNING_KEY_FILE
 from shared.auth import LocalSigningKey
 from shared.crypto import LOCAL_KEY_FILE as PII_KEY_FILE
 from shared.crypto import KeyRing
+from shared.db import make_engine
 
 RACERS = 8
 ROUNDS = 3
@@ -69,7 +73,9 @@ def test_processes_starting_together_share_one_pii_key_file(tmp_path: Path) -> N
         assert set(found) == {_pii_keys(data_dir)}, found
 
 
-def test_generated_keys_are_for_the_owner_only(tmp_path: Path) -> None:
+def test_generated_keys_are_for_the_owner_only(
+    open_umask: None, tmp_path: Path
+) -> None:
     data_dir = tmp_path / "data"
     LocalSigningKey.load_or_create(data_dir)
     KeyRing.from_settings(None, None, None, data_dir)
@@ -81,10 +87,32 @@ def test_generated_keys_are_for_the_owner_only(tmp_path: Path) -> None:
         assert stat.S_IMODE((data_dir / name).stat().st_mode) == 0o600, name
 
 
-def test_an_existing_data_folder_is_closed_to_others(tmp_path: Path) -> None:
+def test_an_existing_data_folder_is_closed_to_others(
+    open_umask: None, tmp_path: Path
+) -> None:
     """A folder an older version left readable by everyone is tightened."""
     data_dir = tmp_path / "data"
     data_dir.mkdir(mode=0o755)
     data_dir.chmod(0o755)
     LocalSigningKey.load_or_create(data_dir)
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+
+
+async def test_sqlite_files_are_for_the_owner_only(
+    open_umask: None, tmp_path: Path
+) -> None:
+    """The database and the -wal and -shm files SQLite makes beside it, in a
+    new folder and over a file an older version left readable."""
+    old = tmp_path / "old.db"
+    old.touch(mode=0o644)
+    old.chmod(0o644)
+    for path in (tmp_path / "data" / "new.db", old):
+        engine = make_engine(f"sqlite+aiosqlite:///{path}")
+        async with engine.connect() as connection:
+            await connection.execute(text("CREATE TABLE t (x INTEGER)"))
+            await connection.execute(text("INSERT INTO t VALUES (1)"))
+            files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+            for file in files:
+                assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+        await engine.dispose()
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
