@@ -17,7 +17,7 @@ from sqlalchemy.orm import registry
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
-from shared.files import PRIVATE_FILE, private_dir
+from shared.files import PRIVATE_DIR, PRIVATE_FILE
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -82,13 +82,14 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 
 def _create_private_sqlite_file(database: str | None) -> None:
-    """Create the SQLite file (mode 0600, folder 0700) before SQLite does:
-    SQLite gives its -wal, -shm and journal files the database's mode.
-    A file an older version made readable by others is tightened."""
+    """Create the SQLite file (mode 0600, a new folder 0700) before SQLite
+    does: SQLite gives its -wal, -shm and journal files the database's mode.
+    A file an older version made readable by others is tightened (an existing
+    folder is left as it is: it may be any folder the URL names)."""
     if not database or database == ":memory:" or database.startswith("file:"):
         return
     path = Path(database)
-    private_dir(path.parent)
+    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
     for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         if file.exists() and file.stat().st_mode & 0o077:
