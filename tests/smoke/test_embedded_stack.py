@@ -3,6 +3,7 @@ in-process jobs, demo data, and the API answering under one base URL."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -62,13 +63,10 @@ def stack_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return {**env, "DATA_DIR": str(data_dir), **extra}
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One stack for the module, on a port other than the default 8000."""
-    tmp_path = tmp_path_factory.mktemp("stack")
+@contextlib.contextmanager
+def running_stack(data_dir: Path, log_path: Path) -> Iterator[Stack]:
+    """The stack as ``make run`` starts it, on a port other than 8000."""
     port = free_port()
-    data_dir = tmp_path / "data"
-    log_path = tmp_path / "stack.log"
     log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "services.stack", "--port", str(port)],
@@ -98,6 +96,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One stack for the module."""
+    tmp_path = tmp_path_factory.mktemp("stack")
+    with running_stack(tmp_path / "data", tmp_path / "stack.log") as running:
+        yield running
 
 
 def test_stack_starts_with_demo_data_on_sqlite(stack: Stack) -> None:
@@ -173,6 +179,21 @@ def test_demo_tokens_are_short_lived_and_of_one_organisation(stack: Stack) -> No
         assert claims["exp"] - claims["iat"] <= timedelta(hours=12).total_seconds()
         assert Role.service not in claims["roles"], role
         assert claims["org"] in organisations, role
+
+
+def test_demo_tokens_are_new_at_each_start(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with running_stack(data_dir, tmp_path / "first.log") as first:
+        pass
+    with running_stack(data_dir, tmp_path / "second.log") as second:
+        assert second.demo["organisations"] == first.demo["organisations"]
+        for role, token in second.demo["tokens"].items():
+            assert token != first.demo["tokens"][role], role
+        worker = second.headers("case_worker")
+        listed = httpx.get(
+            f"{second.base}/beneficiary/v1/beneficiaries", headers=worker
+        )
+        assert listed.status_code == 200
 
 
 def test_subject_access_reaches_training_on_the_stacks_own_port(stack: Stack) -> None:
