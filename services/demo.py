@@ -20,6 +20,8 @@ PEOPLE = [
     ("Yousif Adel Jasim", "male", "1972-01-30", "divorced", "host_community", None),
     ("Noor Salim Mahmoud", "female", "1999-05-05", "separated", "refugee", None),
 ]
+TOKEN_HOURS = 12
+"""Lifetime of the demo tokens, written anew at each start of the stack."""
 CONSENTS = [
     {"purpose": "registration", "granted": True, "form_version": "2024-1"},
     {"purpose": "services", "granted": True, "form_version": "2024-1"},
@@ -27,6 +29,8 @@ CONSENTS = [
 
 
 def demo_tokens(settings: ServiceSettings, orgs: dict[str, str]) -> dict[str, str]:
+    """One token per demo user, each of one organisation; no machine account:
+    the service role reads every organisation's change feed."""
     key = LocalSigningKey.load_or_create(settings.data_dir)
 
     def token(sub: str, org: str, *roles: Role) -> str:
@@ -36,7 +40,7 @@ def demo_tokens(settings: ServiceSettings, orgs: dict[str, str]) -> dict[str, st
             roles=roles,
             issuer=settings.auth_issuer,
             audience=settings.auth_audience,
-            ttl=timedelta(days=30),
+            ttl=timedelta(hours=TOKEN_HOURS),
         )
 
     return {
@@ -51,7 +55,6 @@ def demo_tokens(settings: ServiceSettings, orgs: dict[str, str]) -> dict[str, st
         "programme_manager": token(
             "demo-programme-manager", orgs["lead"], Role.programme_manager
         ),
-        "reporting_service": token("reporting-service", orgs["lead"], Role.service),
     }
 
 

@@ -10,8 +10,11 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import httpx
 import uvicorn
@@ -24,6 +27,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from services import demo
 from services.beneficiary.app import create_app as create_beneficiary
+from services.beneficiary.settings import BeneficiarySettings
 from services.beneficiary.worker import make_worker as beneficiary_worker
 from services.reporting.app import create_app as create_reporting
 from services.reporting.settings import ReportingSettings
@@ -31,6 +35,7 @@ from services.reporting.worker import make_worker as reporting_worker
 from services.training.app import create_app as create_training
 from services.training.settings import TrainingSettings
 from services.training.worker import make_worker as training_worker
+from shared.files import private_umask, write_private
 from shared.queue import ArqQueue
 from shared.settings import ServiceSettings
 
@@ -40,13 +45,25 @@ WORKERS = {
     "training": training_worker,
     "reporting": reporting_worker,
 }
+INTERNAL_URLS = {
+    "beneficiary": {"training_url": "training"},
+    "training": {"beneficiary_url": "beneficiary"},
+    "reporting": {"beneficiary_url": "beneficiary", "training_url": "training"},
+}
+"""Each service's settings that name another service of the stack."""
 
 
 def create_stack(*, base_url: str, load_demo: bool = True) -> Starlette:
     apps: dict[str, FastAPI] = {
-        "beneficiary": create_beneficiary(),
-        "training": create_training(_training_settings(base_url)),
-        "reporting": create_reporting(_reporting_settings(base_url)),
+        "beneficiary": create_beneficiary(
+            BeneficiarySettings(**_internal_urls("beneficiary", base_url))
+        ),
+        "training": create_training(
+            TrainingSettings(**_internal_urls("training", base_url))
+        ),
+        "reporting": create_reporting(
+            ReportingSettings(**_internal_urls("reporting", base_url))
+        ),
     }
 
     @asynccontextmanager
@@ -77,21 +94,21 @@ def create_stack(*, base_url: str, load_demo: bool = True) -> Starlette:
     return Starlette(routes=routes, lifespan=lifespan)
 
 
-def _training_settings(base_url: str) -> TrainingSettings:
-    """Point training at this stack's beneficiary service unless told otherwise."""
-    if os.environ.get("TRAINING_BENEFICIARY_URL"):
-        return TrainingSettings()
-    return TrainingSettings(beneficiary_url=f"{base_url}/beneficiary")
+def _internal_urls(service: str, base_url: str) -> dict[str, Any]:
+    """The service's URLs of the other services, pointing at this stack
+    unless the environment names them (e.g. ``REPORTING_TRAINING_URL``)."""
+    return {
+        setting: f"{base_url}/{target}"
+        for setting, target in INTERNAL_URLS[service].items()
+        if not os.environ.get(f"{service}_{setting}".upper())
+    }
 
 
-def _reporting_settings(base_url: str) -> ReportingSettings:
-    """Reporting pulls this stack's producers unless told otherwise."""
-    settings = ReportingSettings()
-    if not os.environ.get("REPORTING_BENEFICIARY_URL"):
-        settings.beneficiary_url = f"{base_url}/beneficiary"
-    if not os.environ.get("REPORTING_TRAINING_URL"):
-        settings.training_url = f"{base_url}/training"
-    return settings
+def stack_url(host: str, port: int) -> str:
+    """Where this machine reaches a stack listening on ``host``: a wildcard
+    address at loopback."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 async def _stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:
@@ -112,12 +129,14 @@ async def _load_demo(beneficiary_app: FastAPI, base_url: str) -> None:
         orgs = await demo.seed(client, settings)
     tokens = demo.demo_tokens(settings, orgs)
     path = settings.data_dir / "demo-tokens.json"
-    path.write_text(json.dumps({"organisations": orgs, "tokens": tokens}, indent=2))
+    content = {"organisations": orgs, "tokens": tokens}
+    write_private(path, json.dumps(content, indent=2).encode())
     print(  # noqa: T201
         f"\nMHPSS platform running at {base_url}\n"
         f"  API docs: {base_url}/beneficiary/docs  {base_url}/training/docs  "
         f"{base_url}/reporting/docs\n"
-        f"  Demo tokens (30 days) are in {path}; for example:\n"
+        f"  Demo tokens ({demo.TOKEN_HOURS} hours, new at each start) are in "
+        f"{path}; for example:\n"
         f"    TOKEN=$(python -c \"import json;print(json.load(open('{path}'))"
         f"['tokens']['case_worker'])\")\n"
         f'    curl -H "Authorization: Bearer $TOKEN" '
@@ -134,9 +153,23 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--no-demo", action="store_true")
     args = parser.parse_args()
-    base_url = f"http://{args.host}:{args.port}"
-    app = create_stack(base_url=base_url, load_demo=not args.no_demo)
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False)
+    private_umask()
+    listener = _listen(args.host, args.port)
+    app = create_stack(
+        base_url=stack_url(args.host, args.port), load_demo=not args.no_demo
+    )
+    config = uvicorn.Config(app, host=args.host, port=args.port, access_log=False)
+    uvicorn.Server(config).run(sockets=[listener])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The stack's socket, bound before anything is loaded: a taken port
+    stops it on one line, with no database created and no file written."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        sys.exit(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 if __name__ == "__main__":

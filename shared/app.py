@@ -20,6 +20,7 @@ from shared.auth import LocalSigningKey, TokenVerifier
 from shared.crypto import KeyRing, keyring_from
 from shared.db import ensure_database, make_engine, ping
 from shared.errors import Unavailable, document_problems, install_problem_handlers
+from shared.files import private_dir
 from shared.http import make_client
 from shared.observability import Metrics, RequestGuard, configure_logging
 from shared.ops_metrics import OperationsCollector, Probe
@@ -58,7 +59,7 @@ async def start_runtime(
     queue: JobQueue | None = None,
 ) -> Runtime:
     """Build the runtime; with no Redis configured, jobs run in-process."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     start_tracing_from_env()
     engine = make_engine(settings.resolved_database_url)
     trace_engine(engine, settings.service_name)

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 
 from shared.db import utcnow
 from shared.errors import Forbidden, TooManyRequests, Unauthorized
+from shared.files import create_once, private_dir
 from shared.queue import ArqQueue
 
 log = structlog.get_logger(__name__)
@@ -83,21 +84,18 @@ class LocalSigningKey:
 
     @classmethod
     def load_or_create(cls, data_dir: Path) -> LocalSigningKey:
+        """The key in ``data_dir``, made on first use (mode 0600, folder
+        0700). Processes starting together on a fresh folder all end with the
+        key the first of them wrote."""
         path = data_dir / LOCAL_KEY_FILE
         if path.exists():
-            loaded = serialization.load_pem_private_key(path.read_bytes(), None)
-            assert isinstance(loaded, ec.EllipticCurvePrivateKey)
-            private_key = loaded
+            pem = path.read_bytes()
         else:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            private_key = ec.generate_private_key(ec.SECP256R1())
-            pem = private_key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            path.touch(mode=0o600)
-            path.write_bytes(pem)
+            private_dir(data_dir)
+            pem = create_once(path, _new_private_key_pem())
+        loaded = serialization.load_pem_private_key(pem, None)
+        assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+        private_key = loaded
         public = private_key.public_key().public_bytes(
             serialization.Encoding.DER,
             serialization.PublicFormat.SubjectPublicKeyInfo,
@@ -132,6 +130,14 @@ class LocalSigningKey:
         return jwt.encode(
             claims, self.private_key, algorithm="ES256", headers={"kid": self.kid}
         )
+
+
+def _new_private_key_pem() -> bytes:
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
 
 
 @dataclass

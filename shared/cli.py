@@ -23,6 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from shared.app import Runtime, start_runtime
 from shared.crypto import LOCAL_KEY_FILE, add_local_keys, keyring_from
 from shared.db import make_engine
+from shared.files import private_umask
 from shared.migrations import Migrations
 from shared.observability import configure_logging
 from shared.queue import JobFunction
@@ -66,6 +67,7 @@ def run_service_cli(
             "in DATA_DIR and stop (restart the services, then rotate)",
         )
     args = parser.parse_args()
+    private_umask()
     configure_logging(settings.log_level)
     if args.command == "migrate":
         asyncio.run(_with_engine(settings, migrations.upgrade))

@@ -16,7 +16,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
 import unicodedata
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from shared.files import create_once, private_dir, write_private
 
 if TYPE_CHECKING:
     from shared.settings import ServiceSettings
@@ -86,19 +87,21 @@ class KeyRing:
 
     @classmethod
     def _load_or_create_local(cls, data_dir: Path) -> KeyRing:
+        """The key file in ``data_dir``, made on first use (mode 0600, folder
+        0700); processes starting together all end with the first one's keys."""
         path = data_dir / LOCAL_KEY_FILE
-        if not path.exists():
-            data_dir.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            raw = path.read_bytes()
+        else:
+            private_dir(data_dir)
             content = {
                 "pii_keys": {"k1": new_key()},
                 "pii_active_key": "k1",
                 "blind_index_keys": {"b1": new_key()},
                 "blind_index_active": "b1",
             }
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(content, f)
-        return cls.from_local_file(json.loads(path.read_text()))
+            raw = create_once(path, json.dumps(content).encode())
+        return cls.from_local_file(json.loads(raw))
 
     @classmethod
     def from_local_file(cls, content: dict[str, Any]) -> KeyRing:
@@ -198,7 +201,12 @@ class KeyRing:
 
 def keyring_from(settings: ServiceSettings) -> KeyRing:
     """The service's key ring, built alike by the app, its worker and
-    ``rotate-keys``."""
+    ``rotate-keys``. A service that stores no PII gets fresh keys held in
+    memory only: it seals nothing, so it neither needs nor writes a key file."""
+    if not settings.holds_pii:
+        return KeyRing(
+            {"k1": secrets.token_bytes(32)}, "k1", {"b1": secrets.token_bytes(32)}, "b1"
+        )
     return KeyRing.from_settings(
         settings.pii_keys,
         settings.pii_active_key,
@@ -232,13 +240,7 @@ def add_local_keys(data_dir: Path) -> tuple[str, str]:
         },
         "blind_index_active": blind,
     }
-    temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(content, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
+    write_private(path, json.dumps(content).encode())
     return pii, blind
 
 

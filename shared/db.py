@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,11 +11,13 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, Dialect
+from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import registry
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
+
+from shared.files import PRIVATE_DIR, PRIVATE_FILE
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -57,12 +60,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create the engine; SQLite gets WAL, foreign keys and one writer at a time.
+    """Create the engine; SQLite gets WAL, foreign keys and one writer at a
+    time, in a file only its owner may read (created here if absent).
 
     PostgreSQL: up to 20 connections, all kept once opened. Overflow
     connections are closed when returned, so a busy process would reconnect,
     and prepare its statements again, on nearly every request."""
     if url.startswith("sqlite"):
+        _create_private_sqlite_file(make_url(url).database)
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
@@ -74,6 +79,21 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         pool_pre_ping=True,
         pool_timeout=10,
     )
+
+
+def _create_private_sqlite_file(database: str | None) -> None:
+    """Create the SQLite file (mode 0600, a new folder 0700) before SQLite
+    does: SQLite gives its -wal, -shm and journal files the database's mode.
+    A file an older version made readable by others is tightened (an existing
+    folder is left as it is: it may be any folder the URL names)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(PRIVATE_FILE)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -162,9 +182,9 @@ def insert_ignore(dialect_name: str, table: Any) -> Insert:
 
 async def ensure_database(url: URL) -> None:
     """Create a PostgreSQL database that does not exist yet (the embedded
-    default and the migrate command); for SQLite, the file's folder."""
-    if url.get_backend_name() == "sqlite" and url.database:
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    default and the migrate command); for SQLite, the file, private."""
+    if url.get_backend_name() == "sqlite":
+        _create_private_sqlite_file(url.database)
         return
     if url.get_backend_name() != "postgresql" or not url.database:
         return

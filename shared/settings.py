@@ -33,13 +33,22 @@ PLATFORM_FIELDS = (
     "max_body_bytes",
     "job_timeout_seconds",
     "auth_failures_per_minute",
+    "production",
 )
+
+
+class RefusedToStart(SystemExit):
+    """A configuration a service must not run with. A SystemExit, so every
+    entry point (the stack, uvicorn's app factory, the commands) stops on this
+    one line, with status 1, before it has loaded or written anything."""
 
 
 class ServiceSettings(BaseSettings):
     """Configuration shared by every service; subclasses set ``service_name``."""
 
     service_name: ClassVar[str] = "service"
+    holds_pii: ClassVar[bool] = True
+    """Whether the service stores PII (and so needs PII and blind-index keys)."""
     model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=True)
 
     database_url: str | None = Field(
@@ -115,6 +124,13 @@ class ServiceSettings(BaseSettings):
         "change feed.",
     )
 
+    production: bool = Field(
+        default=False,
+        description="Refuse to start with what only the embedded default may "
+        "use: a local signing key, PII or blind-index keys generated in "
+        "data_dir, machine tokens signed with the local key.",
+    )
+
     def __init__(self, **values: Any) -> None:
         for name in PLATFORM_FIELDS:
             prefixed = f"{self.service_name.upper()}_{name.upper()}"
@@ -127,6 +143,29 @@ class ServiceSettings(BaseSettings):
             elif os.environ.get(name.upper()):
                 values[name] = os.environ[name.upper()]
         super().__init__(**values)
+        if self.production:
+            self.refuse_embedded_keys()
+
+    def production_needs(self) -> dict[str, bool]:
+        """The settings production mode requires, each with whether it is set."""
+        needs = {"AUTH_JWKS_URL": bool(self.auth_jwks_url)}
+        if self.holds_pii:
+            needs["PII_KEYS"] = bool(self.pii_keys)
+            needs["BLIND_INDEX_KEY or BLIND_INDEX_KEYS"] = bool(
+                self.blind_index_key or self.blind_index_keys
+            )
+        return needs
+
+    def refuse_embedded_keys(self) -> None:
+        """Stop, naming every setting production mode needs and lacks."""
+        missing = [name for name, given in self.production_needs().items() if not given]
+        if missing:
+            raise RefusedToStart(
+                f"error: {self.service_name} refuses to start: PRODUCTION is "
+                f"true but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'}"
+                " unset (production never uses keys generated in DATA_DIR or "
+                "tokens signed with them)"
+            )
 
     @property
     def resolved_database_url(self) -> str:

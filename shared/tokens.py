@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 
 from shared.auth import LocalSigningKey, Role
+from shared.files import private_umask
 from shared.settings import ServiceSettings
 
 
@@ -32,6 +33,7 @@ def main() -> None:
     )
     parser.add_argument("--hours", type=float, default=12.0, help="lifetime")
     args = parser.parse_args()
+    private_umask()
     settings = ServiceSettings()
     if settings.auth_jwks_url:
         parser.error("tokens come from the OIDC provider when AUTH_JWKS_URL is set")

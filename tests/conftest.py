@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -52,6 +52,16 @@ async def recreate_database(name: str) -> str:
     finally:
         await connection.close()
     return database_url(name)
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """A umask that lets everyone read what is created (a common default)."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 @pytest.fixture(scope="session")

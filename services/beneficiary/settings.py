@@ -79,6 +79,14 @@ class BeneficiarySettings(ServiceSettings):
         default=240, ge=1, description="Longest break-the-glass grant."
     )
 
+    def production_needs(self) -> dict[str, bool]:
+        return {
+            **super().production_needs(),
+            "BENEFICIARY_TRAINING_TOKEN": bool(
+                self.training_token or not self.training_url
+            ),
+        }
+
 
 def settings_of(runtime: Runtime) -> BeneficiarySettings:
     """This service's own settings, typed, from the process's runtime."""

@@ -10,6 +10,7 @@ from shared.settings import ServiceSettings
 
 class ReportingSettings(ServiceSettings):
     service_name: ClassVar[str] = "reporting"
+    holds_pii: ClassVar[bool] = False
     model_config = SettingsConfigDict(
         env_prefix="REPORTING_", extra="ignore", env_ignore_empty=True
     )
@@ -59,3 +60,9 @@ class ReportingSettings(ServiceSettings):
     export_dir_name: str = Field(
         default="exports", description="Folder under the data dir for exports."
     )
+
+    def production_needs(self) -> dict[str, bool]:
+        return {
+            **super().production_needs(),
+            "REPORTING_FEED_TOKEN": bool(self.feed_token or not self.pull_feeds),
+        }

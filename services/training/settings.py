@@ -24,3 +24,9 @@ class TrainingSettings(ServiceSettings):
         description="Bearer token of this service's machine account at the "
         "beneficiary service. Unset: signed with the local key (embedded default).",
     )
+
+    def production_needs(self) -> dict[str, bool]:
+        return {
+            **super().production_needs(),
+            "TRAINING_BENEFICIARY_TOKEN": bool(self.beneficiary_token),
+        }

@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from services.beneficiary.settings import BeneficiarySettings
-from shared.settings import per_service_database
+from services.reporting.settings import ReportingSettings
+from services.training.settings import TrainingSettings
+from shared.crypto import keyring_from
+from shared.settings import RefusedToStart, ServiceSettings, per_service_database
 
 
 def test_a_shared_server_gets_one_database_per_service() -> None:
@@ -40,3 +48,102 @@ def test_the_fast_path_to_reporting_is_on_unless_turned_off(
     assert BeneficiarySettings().publish_to_reporting is True
     monkeypatch.setenv("BENEFICIARY_PUBLISH_TO_REPORTING", "false")
     assert BeneficiarySettings().publish_to_reporting is False
+
+
+PRODUCTION_READY = {
+    "AUTH_JWKS_URL": "https://idp.example/jwks",
+    "PII_KEYS": '{"k1": "' + "A" * 43 + '="}',
+    "BLIND_INDEX_KEY": "B" * 43 + "=",
+    "BENEFICIARY_TRAINING_TOKEN": "a-token",
+    "TRAINING_BENEFICIARY_TOKEN": "a-token",
+    "REPORTING_FEED_TOKEN": "a-token",
+}
+SERVICES: list[type[ServiceSettings]] = [
+    BeneficiarySettings,
+    TrainingSettings,
+    ReportingSettings,
+]
+
+
+@pytest.fixture
+def production(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """PRODUCTION=true with every setting it needs; tests remove one."""
+    for name in os.environ:
+        if name.endswith(("JWKS_URL", "PII_KEYS", "BLIND_INDEX_KEY", "_TOKEN")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PRODUCTION", "true")
+    for name, value in PRODUCTION_READY.items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_production_starts_with_every_key_given(
+    production: pytest.MonkeyPatch, service: type[ServiceSettings]
+) -> None:
+    assert service().production is True
+
+
+@pytest.mark.parametrize(
+    ("service", "unset"),
+    [
+        (service, name)
+        for service in SERVICES
+        for name in ("AUTH_JWKS_URL", "PII_KEYS", "BLIND_INDEX_KEY")
+        if service.holds_pii or name == "AUTH_JWKS_URL"
+    ]
+    + [
+        (BeneficiarySettings, "BENEFICIARY_TRAINING_TOKEN"),
+        (TrainingSettings, "TRAINING_BENEFICIARY_TOKEN"),
+        (ReportingSettings, "REPORTING_FEED_TOKEN"),
+    ],
+)
+def test_production_refuses_what_only_the_embedded_default_uses(
+    production: pytest.MonkeyPatch, service: type[ServiceSettings], unset: str
+) -> None:
+    """A local signing key, generated PII or blind-index keys, machine tokens
+    signed with the local key: one line names the missing setting."""
+    production.delenv(unset)
+    with pytest.raises(RefusedToStart) as refused:
+        service()
+    message = str(refused.value)
+    assert unset in message
+    assert "\n" not in message
+    assert refused.value.code == message  # printed as is, exit status 1
+
+
+def test_reporting_holds_no_pii_so_needs_no_pii_keys(
+    production: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """It is not refused for lacking them, and writes no key file."""
+    for name in ("PII_KEYS", "BLIND_INDEX_KEY"):
+        production.delenv(name)
+    settings = ReportingSettings(data_dir=tmp_path / "data")
+    keyring_from(settings)
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_service_command_refuses_on_one_line_before_writing(tmp_path: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith(("_URL", "PII_KEYS", "BLIND_INDEX_KEY", "_TOKEN"))
+    }
+    data_dir = tmp_path / "data"
+    env.update(PRODUCTION="true", DATA_DIR=str(data_dir))
+    result = subprocess.run(
+        [sys.executable, "-m", "services.beneficiary", "migrate"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: beneficiary refuses to start: PRODUCTION is true but "
+        "AUTH_JWKS_URL, PII_KEYS, BLIND_INDEX_KEY or BLIND_INDEX_KEYS, "
+        "BENEFICIARY_TRAINING_TOKEN are unset (production never uses keys "
+        "generated in DATA_DIR or tokens signed with them)"
+    ]
+    assert not data_dir.exists()

@@ -3,18 +3,53 @@ in-process jobs, demo data, and the API answering under one base URL."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+from starlette.routing import Mount
+
+from services.stack import create_stack, stack_url
+from shared.auth import LocalSigningKey, Role
+from shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
+CONFIGURATION = (
+    "_URL",
+    "_TOKEN",
+    "DATA_DIR",
+    "PRODUCTION",
+    "PII_KEYS",
+    "PII_ACTIVE_KEY",
+    "BLIND_INDEX_KEY",
+    "BLIND_INDEX_KEYS",
+    "BLIND_INDEX_ACTIVE",
+)
+"""Variables of the test's own environment the stack must not see."""
+
+
+@dataclass
+class Stack:
+    base: str
+    data_dir: Path
+    demo: dict[str, dict[str, str]]
+
+    def headers(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.demo['tokens'][role]}"}
 
 
 def free_port() -> int:
@@ -23,19 +58,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_stack_starts_with_demo_data_on_sqlite(tmp_path: Path) -> None:
+def stack_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith(CONFIGURATION)}
+    return {**env, "DATA_DIR": str(data_dir), **extra}
+
+
+@contextlib.contextmanager
+def running_stack(data_dir: Path, log_path: Path) -> Iterator[Stack]:
+    """The stack as ``make run`` starts it, on a port other than 8000."""
     port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.endswith(("DATABASE_URL", "REDIS_URL", "JWKS_URL"))
-    }
-    env["DATA_DIR"] = str(tmp_path / "data")
-    log = (tmp_path / "stack.log").open("w")
+    log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "services.stack", "--port", str(port)],
         cwd=ROOT,
-        env=env,
+        env=stack_env(data_dir),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -49,30 +85,9 @@ def test_stack_starts_with_demo_data_on_sqlite(tmp_path: Path) -> None:
             except httpx.TransportError:
                 time.sleep(0.3)
         else:
-            raise AssertionError((tmp_path / "stack.log").read_text()[-3000:])
-        for service in ("beneficiary", "training", "reporting"):
-            ready = httpx.get(f"{base}/{service}/readyz", timeout=5)
-            assert ready.status_code == 200, ready.text
-            assert httpx.get(f"{base}/{service}/docs", timeout=5).status_code == 200
-        assert (tmp_path / "data" / "beneficiary.db").exists()
-        tokens = json.loads((tmp_path / "data" / "demo-tokens.json").read_text())
-        worker = {"Authorization": f"Bearer {tokens['tokens']['case_worker']}"}
-        listed = httpx.get(f"{base}/beneficiary/v1/beneficiaries", headers=worker)
-        assert listed.status_code == 200
-        assert len(listed.json()["items"]) == 3
-        governorates = httpx.get(
-            f"{base}/beneficiary/v1/locations",
-            params={"level": "governorate"},
-            headers=worker,
-        ).json()
-        assert {g["pcode"] for g in governorates} >= {"IQG08", "IQG09", "IQG15"}
-        reader = {"Authorization": f"Bearer {tokens['tokens']['reporting_service']}"}
-        feed = httpx.get(f"{base}/beneficiary/v1/events", headers=reader).json()
-        assert feed["events"], "the demo writes reach the change feed"
-        assert "Layla" not in json.dumps(feed)
-        unauthenticated = httpx.get(f"{base}/beneficiary/v1/beneficiaries")
-        assert unauthenticated.status_code == 401
-        assert unauthenticated.headers["content-type"] == "application/problem+json"
+            raise AssertionError(log_path.read_text()[-3000:])
+        demo = json.loads((data_dir / "demo-tokens.json").read_text())
+        yield Stack(base, data_dir, demo)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -81,3 +96,192 @@ def test_stack_starts_with_demo_data_on_sqlite(tmp_path: Path) -> None:
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One stack for the module."""
+    tmp_path = tmp_path_factory.mktemp("stack")
+    with running_stack(tmp_path / "data", tmp_path / "stack.log") as running:
+        yield running
+
+
+def test_stack_starts_with_demo_data_on_sqlite(stack: Stack) -> None:
+    base = stack.base
+    for service in ("beneficiary", "training", "reporting"):
+        ready = httpx.get(f"{base}/{service}/readyz", timeout=5)
+        assert ready.status_code == 200, ready.text
+        assert httpx.get(f"{base}/{service}/docs", timeout=5).status_code == 200
+    assert (stack.data_dir / "beneficiary.db").exists()
+    worker = stack.headers("case_worker")
+    listed = httpx.get(f"{base}/beneficiary/v1/beneficiaries", headers=worker)
+    assert listed.status_code == 200
+    assert len(listed.json()["items"]) == 3
+    governorates = httpx.get(
+        f"{base}/beneficiary/v1/locations",
+        params={"level": "governorate"},
+        headers=worker,
+    ).json()
+    assert {g["pcode"] for g in governorates} >= {"IQG08", "IQG09", "IQG15"}
+    settings = ServiceSettings(data_dir=stack.data_dir)
+    machine = LocalSigningKey.load_or_create(stack.data_dir).issue(
+        subject="reporting-service",
+        organisation_id=stack.demo["organisations"]["lead"],  # type: ignore[arg-type]
+        roles=[Role.service],
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+    )
+    reader = {"Authorization": f"Bearer {machine}"}
+    feed = httpx.get(f"{base}/beneficiary/v1/events", headers=reader).json()
+    assert feed["events"], "the demo writes reach the change feed"
+    assert "Layla" not in json.dumps(feed)
+    unauthenticated = httpx.get(f"{base}/beneficiary/v1/beneficiaries")
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.headers["content-type"] == "application/problem+json"
+
+
+def test_embedded_files_are_for_their_owner_only(stack: Stack) -> None:
+    """Data folder 0700 and every file in it 0600: SQLite databases with their
+    -wal and -shm files, keys, demo tokens and exports."""
+    me = stack.headers("me_officer")
+    asked = httpx.post(
+        f"{stack.base}/reporting/v1/exports",
+        json={
+            "indicator": "people_reached",
+            "start": "2020-01-01",
+            "end": "2030-12-31",
+        },
+        headers=me,
+    )
+    assert asked.status_code in (201, 202), asked.text
+    export = f"{stack.base}/reporting/v1/exports/{asked.json()['id']}"
+    deadline = time.monotonic() + 30
+    while httpx.get(export, headers=me).json()["status"] != "ready":
+        assert time.monotonic() < deadline, httpx.get(export, headers=me).text
+        time.sleep(0.3)
+    names = {
+        p.relative_to(stack.data_dir).as_posix() for p in stack.data_dir.rglob("*")
+    }
+    assert {"beneficiary.db-wal", "beneficiary.db-shm", "exports"} <= names
+    assert stat.S_IMODE(stack.data_dir.stat().st_mode) == 0o700
+    for path in stack.data_dir.rglob("*"):
+        wanted = 0o700 if path.is_dir() else 0o600
+        assert stat.S_IMODE(path.stat().st_mode) == wanted, path
+
+
+def test_demo_tokens_are_short_lived_and_of_one_organisation(stack: Stack) -> None:
+    """No token in the file outlives half a day or reads more than its own
+    organisation (the stack's machine tokens stay in memory)."""
+    organisations = set(stack.demo["organisations"].values())
+    assert stack.demo["tokens"], "the file has demo tokens"
+    for role, token in stack.demo["tokens"].items():
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert claims["exp"] - claims["iat"] <= timedelta(hours=12).total_seconds()
+        assert Role.service not in claims["roles"], role
+        assert claims["org"] in organisations, role
+
+
+def test_demo_tokens_are_new_at_each_start(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with running_stack(data_dir, tmp_path / "first.log") as first:
+        pass
+    with running_stack(data_dir, tmp_path / "second.log") as second:
+        assert second.demo["organisations"] == first.demo["organisations"]
+        for role, token in second.demo["tokens"].items():
+            assert token != first.demo["tokens"][role], role
+        worker = second.headers("case_worker")
+        listed = httpx.get(
+            f"{second.base}/beneficiary/v1/beneficiaries", headers=worker
+        )
+        assert listed.status_code == 200
+
+
+def test_subject_access_reaches_training_on_the_stacks_own_port(stack: Stack) -> None:
+    """On a port other than 8000, the beneficiary service still asks this
+    stack's training service (not whatever listens on 8000)."""
+    supervisor = stack.headers("supervisor")
+    people = httpx.get(
+        f"{stack.base}/beneficiary/v1/beneficiaries", headers=supervisor
+    ).json()["items"]
+    response = httpx.get(
+        f"{stack.base}/beneficiary/v1/beneficiaries/{people[0]['id']}/subject-access",
+        headers={**supervisor, "X-Access-Reason": "the person asked for a copy"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["training"]["included"] is True
+
+
+def test_every_internal_url_follows_the_stack_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every setting naming another service points at the stack's own base
+    URL, so nothing (a signed token with a person's id included) goes to
+    another process on the default port."""
+    for name in list(os.environ):
+        if name.endswith(CONFIGURATION):
+            monkeypatch.delenv(name)
+    base = "http://127.0.0.1:8317"
+    app = create_stack(base_url=base, load_demo=False)
+    checked = 0
+    for route in app.routes:
+        if not isinstance(route, Mount):
+            continue
+        assert isinstance(route.app, FastAPI)
+        for name, value in route.app.state.settings:
+            if isinstance(value, str) and value.startswith(("http://", "https://")):
+                assert value.startswith(f"{base}/"), (route.path, name, value)
+                checked += 1
+    assert checked == 4  # training at beneficiary, the others' two ways
+
+
+def test_a_wildcard_host_is_reached_at_loopback() -> None:
+    assert stack_url("0.0.0.0", 8300) == "http://127.0.0.1:8300"
+    assert stack_url("::", 8300) == "http://[::1]:8300"
+    assert stack_url("10.0.0.5", 8300) == "http://10.0.0.5:8300"
+
+
+def run_stack(
+    data_dir: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.stack", *args],
+        cwd=ROOT,
+        env=stack_env(data_dir, **env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_a_taken_port_stops_the_stack_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = run_stack(data_dir, "--port", port)
+    assert result.returncode != 0
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert port in result.stderr
+    assert not data_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "refused"),
+    [
+        ({}, "AUTH_JWKS_URL"),
+        ({"AUTH_JWKS_URL": "https://idp.example/jwks"}, "PII_KEYS"),
+    ],
+)
+def test_production_refuses_generated_keys_before_anything_is_written(
+    tmp_path: Path, given: dict[str, str], refused: str
+) -> None:
+    data_dir = tmp_path / "data"
+    result = run_stack(data_dir, "--port", str(free_port()), PRODUCTION="true", **given)
+    assert result.returncode != 0
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert refused in result.stderr
+    assert not data_dir.exists()

@@ -19,14 +19,13 @@ from services.reporting.exports.service import export_rows, months
 from services.reporting.settings import ReportingSettings
 from shared.app import Runtime
 from shared.db import utcnow
+from shared.files import open_private, private_dir
 
 log = structlog.get_logger(__name__)
 
 
 def export_dir(settings: ReportingSettings) -> Path:
-    path = settings.data_dir / settings.export_dir_name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(settings.data_dir / settings.export_dir_name)
 
 
 def caller_of(export: Export) -> Caller:
@@ -77,7 +76,7 @@ async def run_export(ctx: dict[str, Any], export_id: str) -> None:
             filters=export.filters,
             suppress=export.suppressed,
         )
-        with partial.open("wb") as out:
+        with open_private(partial) as out:
             rows = WRITERS[export.format](
                 found, out, mappings={indicator.id: mapping}, dims=dims
             )
