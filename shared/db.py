@@ -167,6 +167,18 @@ async def prefetch(
         pinned[(model, key)] = _ABSENT
 
 
+async def get_many_cached(
+    session: AsyncSession, model: type[M], keys: Iterable[Any]
+) -> list[M]:
+    """``get_cached`` for many keys: those not remembered yet are loaded in
+    one query; keys with no row are left out."""
+    keys = list(keys)
+    pinned: dict[tuple[type[Any], Any], Any] = session.info.setdefault("pinned", {})
+    await prefetch(session, model, [k for k in keys if (model, k) not in pinned])
+    rows = [await get_cached(session, model, key) for key in keys]
+    return [row for row in rows if row is not None]
+
+
 def pin(session: AsyncSession, row: Any) -> None:
     """Keep a row loaded by other means for ``get_cached``."""
     state = inspect(row)

@@ -15,6 +15,12 @@ FIELD_STAFF = (
 )
 SUPERVISORS = (Role.supervisor, Role.programme_manager)
 
+
+def is_supervisor(principal: Principal) -> bool:
+    """Supervisors' acts (erasure, large anonymous counts) in service code."""
+    return principal.has_any((*SUPERVISORS, Role.admin))
+
+
 FieldActor = Annotated[Actor, Depends(acting(*FIELD_STAFF))]
 SupervisorActor = Annotated[Actor, Depends(acting(*SUPERVISORS))]
 FieldStaff = Annotated[Principal, Depends(require(*FIELD_STAFF))]

@@ -19,6 +19,7 @@ from tests.beneficiary.conftest import (
     make_beneficiary,
 )
 from tests.beneficiary.test_access_review import break_glass, person_with_case
+from tests.beneficiary.test_cases import intake
 from tests.beneficiary.test_risk_alerts import alerts, positive_item_9
 from tests.beneficiary.test_sharing import AGREEMENTS, SHARING, make_agreement
 from tests.beneficiary.test_sync import offline_batch, offline_person
@@ -45,6 +46,13 @@ def registered_offline() -> dict[str, Any]:
     batch["beneficiaries"][0]["consents"] = [*CONSENTS, SHARING]
     batch["service_records"] = []
     return batch
+
+
+async def grant(caller: Caller, person_id: str, *entries: Any) -> Any:
+    """An online consent form filled on the ledger as it is now."""
+    path = f"/v1/beneficiaries/{person_id}/consents"
+    version = (await caller.get(path)).headers["etag"]
+    return await caller.post(path, list(entries), headers={"If-Match": version})
 
 
 async def in_force(caller: Caller, person_id: str) -> dict[str, bool]:
@@ -241,9 +249,7 @@ class TestAnErasedPersonGetsNothingNew:
         r = await sam.post(f"/v1/beneficiaries/{person['id']}/erasure", headers=WHY)
         assert r.status_code == 200, r.text
         ledger = await count_rows(engine, "consent_entry")
-        regrant = await alice.post(
-            f"/v1/beneficiaries/{person['id']}/consents", CONSENTS
-        )
+        regrant = await grant(alice, person["id"], *CONSENTS)
         assert regrant.status_code == 409, regrant.text
         assert await count_rows(engine, "consent_entry") == ledger
         service = await alice.post(
@@ -370,3 +376,112 @@ class TestAStaleOnlineFormNeverGrantsAgain:
         current = (await alice.get(path)).headers["etag"]
         r = await alice.post(path, [stale], headers={"If-Match": current})
         assert r.status_code == 201, r.text
+
+
+class TestFoundInReview:
+    async def test_a_consent_version_that_never_was_grants_nothing(
+        self, alice: Caller
+    ) -> None:
+        batch = registered_offline()
+        person = batch["beneficiaries"][0]
+        await alice.post("/v1/sync", batch)
+        path = f"/v1/beneficiaries/{person['id']}/consents"
+        await alice.post(path, [WITHDRAW_SHARING])
+        real = (await alice.get(f"/v1/beneficiaries/{person['id']}")).json()
+        replay = {**person, "consent_version": real["consent_version"] + 1000}
+        r = await alice.post("/v1/sync", {"beneficiaries": [replay]})
+        assert r.json()["results"][0]["status"] == "conflict", r.text
+        online = await alice.post(
+            path,
+            [{**SHARING, "form_version": "2026-2"}],
+            headers={"If-Match": '"999999999"'},
+        )
+        assert online.status_code == 409, online.text
+        assert (await in_force(alice, person["id"]))["data_sharing"] is False
+
+    async def test_a_grant_without_the_ledger_version_is_428(
+        self, alice: Caller
+    ) -> None:
+        person = await make_beneficiary(alice)
+        path = f"/v1/beneficiaries/{person['id']}/consents"
+        assert (await grant(alice, person["id"], SHARING)).status_code == 201
+        assert (await alice.post(path, [WITHDRAW_SHARING])).status_code == 201
+        again = await alice.post(path, [SHARING])  # the same form, retried
+        assert again.status_code == 428, again.text
+        assert (await in_force(alice, person["id"]))["data_sharing"] is False
+
+    async def test_an_old_consent_conflict_cannot_undo_a_newer_withdrawal(
+        self, alice: Caller, sam: Caller
+    ) -> None:
+        batch = registered_offline()
+        person = batch["beneficiaries"][0]
+        path = f"/v1/beneficiaries/{person['id']}/consents"
+        await alice.post("/v1/sync", batch)
+        await alice.post(path, [WITHDRAW_SHARING])
+        result = (await alice.post("/v1/sync", batch)).json()["results"][0]
+        await grant(alice, person["id"], {**SHARING, "form_version": "2026-2"})
+        await alice.post(path, [{**WITHDRAW_SHARING, "form_version": "2026-3"}])
+        r = await sam.post(
+            f"/v1/sync/conflicts/{result['conflict_id']}/resolve",
+            {"resolution": "apply_client"},
+        )
+        assert r.status_code == 409, r.text
+        assert (await in_force(alice, person["id"]))["data_sharing"] is False
+
+    async def test_one_entry_per_purpose_so_no_withdrawal_skips_the_checks(
+        self, sam: Caller
+    ) -> None:
+        person = await make_beneficiary(sam, full_name="Zina Gone")
+        named = {"X-Access-Reason": "Zina Gone asked in person on 2026-03-01"}
+        twice = await sam.post(
+            f"/v1/beneficiaries/{person['id']}/consents",
+            [WITHDRAW_REGISTRATION, {**WITHDRAW_REGISTRATION, "form_version": "x"}],
+            headers=named,
+        )
+        assert twice.status_code == 422, twice.text
+        alone = await sam.post(
+            f"/v1/beneficiaries/{person['id']}/consents",
+            [WITHDRAW_REGISTRATION],
+            headers=named,
+        )
+        assert alone.status_code == 422, alone.text
+        assert (await sam.get(f"/v1/beneficiaries/{person['id']}")).json()[
+            "full_name"
+        ] == "Zina Gone"
+
+    async def test_a_withdrawal_cannot_reuse_the_id_of_the_grant(
+        self, alice: Caller, sam: Caller
+    ) -> None:
+        person = await make_beneficiary(sam)
+        path = f"/v1/beneficiaries/{person['id']}/consents"
+        ledger = (await sam.get(path)).json()
+        grant_id = next(e["id"] for e in ledger if e["purpose"] == "registration")
+        r = await sam.post(
+            path, [{**WITHDRAW_REGISTRATION, "id": grant_id}], headers=WHY
+        )
+        assert r.status_code == 409, r.text
+        assert (await sam.get(f"/v1/beneficiaries/{person['id']}")).json()[
+            "pii_erased"
+        ] is False
+
+    async def test_an_erased_persons_open_case_takes_no_new_text(
+        self, alice: Caller, sam: Caller
+    ) -> None:
+        person = await make_beneficiary(alice, full_name="Hana Yousef")
+        case = await alice.post("/v1/cases", intake(person["id"]))
+        case_id = case.json()["id"]
+        erased = await sam.post(
+            f"/v1/beneficiaries/{person['id']}/erasure", headers=WHY
+        )
+        assert erased.status_code == 200, erased.text
+        plan = await alice.client.put(
+            f"/v1/cases/{case_id}/plan",
+            json={"goals": ["Hana Yousef to sleep through the night"]},
+            headers=alice.headers(),
+        )
+        assert plan.status_code == 409, plan.text
+        follow_up = await alice.post(
+            f"/v1/cases/{case_id}/follow-ups",
+            {"on": "2026-02-01", "notes": "Hana called"},
+        )
+        assert follow_up.status_code == 409, follow_up.text

@@ -27,11 +27,11 @@ from shared.app import RuntimeDep
 from shared.audit import record_access
 from shared.auth import Principal, PrincipalDep, Role
 from shared.concurrency import etag, expected_version
-from shared.contracts.enums import ConsentPurpose
 from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import (
     Conflict,
+    FieldError,
     Forbidden,
     Invalid,
     NotFound,
@@ -248,24 +248,34 @@ async def record_consents(
     actor: FieldActor,
     if_match: Annotated[str | None, Header()] = None,
 ) -> list[ConsentEntryRead]:
-    """Grant or withdraw purposes. Withdrawing 'registration' erases the
-    person's identifying data at once, so it is an erasure: supervisors and
-    programme managers only, X-Access-Reason required, audited as ``erase``.
-    Withdrawing 'services' stops new service records. With If-Match (the
-    ledger's ETag, ``consent_version``), a grant for a purpose decided since
-    is a 409 with the consents in force, and nothing is recorded: a retried
-    or stale form never grants again what the person withdrew meanwhile."""
-    erasure = [e for e in body if e.purpose == ConsentPurpose.registration]
-    if any(not e.granted for e in erasure):
+    """Grant or withdraw purposes, one entry per purpose. A grant needs
+    If-Match with the ledger's ETag (``consent_version``) the form was filled
+    on: a grant for a purpose decided since is a 409 with the consents in
+    force, and nothing is recorded, so a retried or stale form never grants
+    again what the person withdrew meanwhile (428 without If-Match).
+    Withdrawals need no version: a person's no always goes through.
+    Withdrawing 'registration' erases the person's identifying data at once,
+    so it is an erasure: supervisors and programme managers only,
+    X-Access-Reason required, audited as ``erase``. Withdrawing 'services'
+    stops new service records."""
+    if len({e.purpose for e in body}) != len(body):
+        raise Invalid(
+            "Send one entry per purpose.",
+            errors=[FieldError(loc=["body"], msg="purpose repeated", type="value")],
+        )
+    withdrawal = next(
+        (e for e in body if consent_service.withdraws_registration(e)), None
+    )
+    if withdrawal is not None:
         rights_service.refuse_unless_may_erase(actor.principal)
-    seen = None if if_match is None else expected_version(if_match)
+    needs_version = if_match is not None or any(e.granted for e in body)
+    seen = expected_version(if_match) if needs_version else None
     async with session.begin():
         beneficiary = await beneficiaries_service.get_beneficiary(
             session, actor.principal, beneficiary_id, for_update=True
         )
         if seen is not None:
             await consent_service.refuse_stale_grants(session, beneficiary, body, seen)
-        withdrawal = next((e for e in erasure if not e.granted), None)
         others = [e for e in body if e is not withdrawal]
         entries = await consent_service.record_consents(
             session, actor.principal, beneficiary, others
@@ -279,21 +289,8 @@ async def record_consents(
             entity_ids=[beneficiary.id],
         )
         if withdrawal is not None:
-            await rights_service.request_erasure(
-                session,
-                actor.principal,
-                runtime.keyring,
-                beneficiary.id,
-                actor,
-                withdrawal,
-            )
-            record_access(
-                session,
-                AuditEntry,
-                actor,
-                action="erase",
-                entity_type="beneficiary",
-                entity_ids=[beneficiary.id],
+            await rights_service.erase_and_audit(
+                session, actor, runtime.keyring, beneficiary.id, withdrawal
             )
             ledger = await consent_service.list_consent_ledger(session, beneficiary.id)
             entries.append(ledger[-1])  # the withdrawal, recorded last

@@ -118,6 +118,7 @@ async def write_plan(
     case = await cases_service.get_case(session, principal, case_id, for_update=True)
     if case.status == CaseStatus.closed:
         raise Conflict("The case is closed.")
+    await consent_service.require_consent(session, [case.beneficiary_id])
     version = await _next_version(session, CasePlan, case.id)
     plan = CasePlan(
         case_id=case.id,
@@ -149,8 +150,9 @@ async def record_follow_up(
     case_id: uuid.UUID,
     data: FollowUpWrite,
 ) -> FollowUpRead:
-    """A follow-up contact, recorded once as a case management service. A
-    retry with the same client ``id`` returns the first one."""
+    """A follow-up contact, recorded once as a case management service (for
+    a registered person: an erased one gets no new notes). A retry with the
+    same client ``id`` returns the first one."""
     case = await cases_service.get_case(session, principal, case_id, for_update=True)
     if data.id is not None:
         existing = await session.get(FollowUp, data.id)

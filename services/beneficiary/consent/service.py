@@ -32,8 +32,8 @@ from services.beneficiary.sync.models import SyncConflict
 from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import BeneficiaryErasedFacts, ConsentFacts
-from shared.db import utcnow
-from shared.errors import Conflict, ConsentMissing, VersionConflict
+from shared.db import get_many_cached, utcnow
+from shared.errors import Conflict, ConsentMissing, Forbidden, VersionConflict
 from shared.outbox import add_event
 
 
@@ -42,17 +42,25 @@ async def record_consents(
     principal: Principal,
     beneficiary: Beneficiary,
     entries: Sequence[ConsentGiven],
+    *,
+    erasing: bool = False,
 ) -> list[ConsentEntry]:
-    """Append to a known person's ledger. Withdrawing consent to registration
-    erases the person's PII at once: only anonymous facts may be kept without
-    it. The callers let only those who may erase withdraw registration
-    (``subject_rights``); nothing is recorded for a person already erased,
-    who is registered anew if they come back."""
+    """Append to a known person's ledger (an entry whose client id the ledger
+    holds is a replay and is not added again). Withdrawing consent to
+    registration erases the person's PII at once, so only the erasure path
+    (``subject_rights``) may pass it, with ``erasing``. Nothing is recorded
+    for a person already erased, who is registered anew if they come back."""
     if beneficiary.pii_erased_at is not None:
         raise Conflict(
             "This person's identifying data was erased; register them anew if "
             "they consent again."
         )
+    if not erasing and any(withdraws_registration(e) for e in entries):
+        raise Forbidden(
+            "Withdrawing registration consent is an erasure: "
+            "POST /v1/beneficiaries/{id}/erasure, or /consents by a supervisor."
+        )
+    known = await _known_entries(session, beneficiary, entries)
     _cache(session).pop(beneficiary.id, None)
     last = await session.scalar(
         select(func.max(col(ConsentEntry.sequence))).where(
@@ -60,26 +68,44 @@ async def record_consents(
         )
     )
     recorded = []
-    offset = 0
     for entry in entries:
-        if entry.id is not None:
-            existing = await session.get(ConsentEntry, entry.id)
-            if existing is not None:
-                if existing.beneficiary_id != beneficiary.id:
-                    raise Conflict("A consent entry with this id exists already.")
-                recorded.append(existing)
-                continue
-        offset += 1
-        recorded.append(
-            _append(session, principal, beneficiary, entry, (last or 0) + offset)
-        )
-        withdraws_registration = (
-            entry.purpose == ConsentPurpose.registration and not entry.granted
-        )
-        if withdraws_registration and beneficiary.pii_erased_at is None:
+        if entry.id in known:
+            recorded.append(known[entry.id])
+            continue
+        last = (last or 0) + 1
+        recorded.append(_append(session, principal, beneficiary, entry, last))
+        if withdraws_registration(entry):
             await erase_person(session, beneficiary)
     await session.flush()
     return recorded
+
+
+def withdraws_registration(entry: ConsentGiven) -> bool:
+    return entry.purpose == ConsentPurpose.registration and not entry.granted
+
+
+async def _known_entries(
+    session: AsyncSession, beneficiary: Beneficiary, entries: Sequence[ConsentGiven]
+) -> dict[uuid.UUID, ConsentEntry]:
+    """The person's ledger entries with these client ids: a replay. An id of
+    another person's entry, or of one that said something else, is refused
+    (reusing the id of a grant must not turn a withdrawal into a no-op)."""
+    ids = [entry.id for entry in entries if entry.id is not None]
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(ConsentEntry).where(col(ConsentEntry.id).in_(ids))
+    )
+    known = {row.id: row for row in rows.scalars()}
+    for entry in entries:
+        row = known.get(entry.id) if entry.id is not None else None
+        if row is not None and (
+            row.beneficiary_id != beneficiary.id
+            or (row.purpose, row.granted, row.form_version, row.agency)
+            != (entry.purpose, entry.granted, entry.form_version, entry.agency)
+        ):
+            raise Conflict("A consent entry with this id exists already.")
+    return known
 
 
 async def check_new_ledger(
@@ -259,12 +285,12 @@ async def forget_copies(session: AsyncSession, beneficiary: Beneficiary) -> None
 
 
 @dataclass
-class DeviceConsents:
-    """A device's consents for a person the server knows, sorted against the
-    ledger: what to record now, what is stale (for a supervisor), and a
-    withdrawal of registration (an erasure)."""
+class LedgerCheck:
+    """Consents sent for a person the server knows, sorted against the
+    ledger: what to record now, what is stale (for a supervisor, or a 409),
+    and a withdrawal of registration (an erasure)."""
 
-    record: list[ConsentGiven] = field(default_factory=list)
+    to_record: list[ConsentGiven] = field(default_factory=list)
     stale: list[ConsentGiven] = field(default_factory=list)
     withdraws_registration: ConsentGiven | None = None
 
@@ -274,11 +300,11 @@ def ledger_version(in_force: dict[ConsentPurpose, ConsentEntry]) -> int:
     return max((entry.sequence for entry in in_force.values()), default=0)
 
 
-def sort_device_consents(
+def against_ledger(
     in_force: dict[ConsentPurpose, ConsentEntry],
     entries: Sequence[ConsentGiven],
     seen: int,
-) -> DeviceConsents:
+) -> LedgerCheck:
     """Sort a device's entries against what is in force now, given ``seen``,
     the ledger version the device last received (0: none). An entry equal to
     what is in force changes nothing. A withdrawal is recorded: a person's no
@@ -286,7 +312,9 @@ def sort_device_consents(
     purpose was recorded after the device's copy; otherwise it is stale and
     goes to a supervisor, so a replayed or week-old batch never re-grants
     what the person withdrew since."""
-    sorted_ = DeviceConsents()
+    if seen > ledger_version(in_force):  # a version that never was: trust none
+        seen = 0
+    check = LedgerCheck()
     for entry in entries:
         current = in_force.get(entry.purpose)
         if current is not None and (
@@ -295,13 +323,13 @@ def sort_device_consents(
             current.agency,
         ) == (entry.granted, entry.form_version, entry.agency):
             continue
-        if entry.purpose == ConsentPurpose.registration and not entry.granted:
-            sorted_.withdraws_registration = entry
+        if withdraws_registration(entry):
+            check.withdraws_registration = entry
         elif entry.granted and current is not None and current.sequence > seen:
-            sorted_.stale.append(entry)
+            check.stale.append(entry)
         else:
-            sorted_.record.append(entry)
-    return sorted_
+            check.to_record.append(entry)
+    return check
 
 
 async def refuse_stale_grants(
@@ -313,7 +341,7 @@ async def refuse_stale_grants(
     """An online form sent with the ledger version it was filled on: a grant
     for a purpose decided since is refused with what is in force now."""
     in_force = (await consents_in_force(session, [beneficiary.id]))[beneficiary.id]
-    if sort_device_consents(in_force, entries, seen).stale:
+    if against_ledger(in_force, entries, seen).stale:
         raise VersionConflict(
             f"The person's consents changed after version {seen}; confirm with "
             "them and send the form again with the current version.",
@@ -333,22 +361,9 @@ async def drop_recorded(
     session: AsyncSession, beneficiary: Beneficiary, entries: Sequence[ConsentGiven]
 ) -> list[ConsentGiven]:
     """Entries whose client id the person's ledger holds already (a replay)
-    are dropped; an id of another person's ledger is refused."""
-    ids = [entry.id for entry in entries if entry.id is not None]
-    if not ids:
-        return list(entries)
-    owners = dict(
-        (
-            await session.execute(
-                select(col(ConsentEntry.id), col(ConsentEntry.beneficiary_id)).where(
-                    col(ConsentEntry.id).in_(ids)
-                )
-            )
-        ).all()
-    )
-    if any(owner != beneficiary.id for owner in owners.values()):
-        raise Conflict("A consent entry with this id exists already.")
-    return [entry for entry in entries if entry.id not in owners]
+    are dropped; an id of another person's entry is refused."""
+    known = await _known_entries(session, beneficiary, entries)
+    return [entry for entry in entries if entry.id not in known]
 
 
 async def consents_in_force(
@@ -402,7 +417,14 @@ async def require_consent(
     *purposes: ConsentPurpose,
 ) -> None:
     """Refuse the action unless every person consents to all ``purposes`` now,
-    and to registration, without which nothing is recorded about them."""
+    and to registration, without which nothing is recorded about them; an
+    erased person (by request or by retention) gets nothing new."""
+    people = await get_many_cached(session, Beneficiary, beneficiary_ids)
+    if any(person.pii_erased_at is not None for person in people):
+        raise ConsentMissing(
+            "This person's identifying data was erased: nothing new is recorded "
+            "about them."
+        )
     in_force = await consents_in_force(session, beneficiary_ids)
     for purpose in dict.fromkeys((ConsentPurpose.registration, *purposes)):
         missing = [

@@ -174,6 +174,8 @@ async def update_referral(
             "The date is before the referral was sent.",
             errors=[FieldError(loc=["body", "on"], msg="before sent_on", type="date")],
         )
+    if data.feedback is not None:  # free text: never about an erased person
+        await consent_service.require_consent(session, [referral.beneficiary_id])
     referral.status = data.status
     referral.status_on = data.on
     if data.feedback is not None:

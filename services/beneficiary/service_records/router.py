@@ -207,7 +207,7 @@ async def record_group_activity(
 ) -> GroupActivityRead:
     """Record a group session with its attendance list."""
     principal = actor.principal
-    records_service.check_plausible(
+    records_service.confirm_large_count(
         principal,
         body.anonymous_attendees,
         settings_of(runtime).anonymous_confirm_above,
@@ -272,7 +272,7 @@ async def record_anonymous_service(
     disability. More people than BENEFICIARY_ANONYMOUS_CONFIRM_ABOVE: a
     supervisor or programme manager records it."""
     principal = actor.principal
-    records_service.check_plausible(
+    records_service.confirm_large_count(
         principal, body.counts, settings_of(runtime).anonymous_confirm_above
     )
     async with session.begin():

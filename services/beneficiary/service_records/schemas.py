@@ -87,11 +87,11 @@ class ServiceRecordRead(BaseModel):
     updated_at: datetime
 
 
+# No single activity serves more people: larger figures are typing errors or
+# attacks on the headline figures (a large plausible one needs a supervisor,
+# BENEFICIARY_ANONYMOUS_CONFIRM_ABOVE).
 ANONYMOUS_MAX_CELL = 5_000
 ANONYMOUS_MAX_TOTAL = 10_000
-"""No single activity serves more: larger figures are typing errors or
-attacks on the headline figures (a plausible large one needs a supervisor,
-``anonymous_confirm_above``)."""
 
 
 class AnonymousCountIn(BaseModel):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.beneficiary.access import SUPERVISORS
+from services.beneficiary.access import is_supervisor
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.beneficiaries.models import Beneficiary, age_on
 from services.beneficiary.consent import service as consent_service
@@ -33,7 +33,7 @@ from services.beneficiary.service_records.schemas import (
     ServiceRecordRead,
     ServiceRecordUpdate,
 )
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import (
     AnonymousCount,
@@ -479,13 +479,13 @@ async def group_activity_read(
     )
 
 
-def check_plausible(
+def confirm_large_count(
     principal: Principal, counts: Sequence[AnonymousCountIn], confirm_above: int
 ) -> None:
     """A large anonymous count moves the headline figures at once, so above
     ``confirm_above`` people it needs a supervisor's hand."""
     total = sum(c.count for c in counts)
-    if total > confirm_above and not principal.has_any((*SUPERVISORS, Role.admin)):
+    if total > confirm_above and not is_supervisor(principal):
         raise Forbidden(
             f"{total} unregistered people in one record is more than "
             f"{confirm_above}: a supervisor or programme manager records it, "

@@ -57,16 +57,8 @@ async def request_erasure(
     Supervisors and programme managers; the X-Access-Reason header is
     required and must not name the person (the audit log keeps it)."""
     async with session.begin():
-        erased = await rights_service.request_erasure(
-            session, actor.principal, runtime.keyring, beneficiary_id, actor
-        )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="erase",
-            entity_type="beneficiary",
-            entity_ids=[erased.beneficiary_id],
+        erased = await rights_service.erase_and_audit(
+            session, actor, runtime.keyring, beneficiary_id
         )
     await announce_writes(runtime)
     response.headers.update(NO_STORE)

@@ -11,12 +11,13 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.beneficiary.access import SUPERVISORS
+from services.beneficiary.access import is_supervisor
+from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.schemas import ConsentGiven
-from shared.audit import Actor
-from shared.auth import Principal, Role
+from shared.audit import Actor, record_access
+from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose
 from shared.crypto import KeyRing
 from shared.errors import Forbidden
@@ -74,6 +75,7 @@ async def request_erasure(
                     form_version=ERASURE_FORM,
                 )
             ],
+            erasing=True,
         )
     if already or beneficiary.pii_erased_at is None:
         await consent_service.erase_person(session, beneficiary)
@@ -87,13 +89,32 @@ async def request_erasure(
     )
 
 
-def may_erase(principal: Principal) -> bool:
-    return principal.has_any((*SUPERVISORS, Role.admin))
+async def erase_and_audit(
+    session: AsyncSession,
+    actor: Actor,
+    keyring: KeyRing,
+    beneficiary_id: uuid.UUID,
+    withdrawal: ConsentGiven | None = None,
+) -> ErasureRead:
+    """Every route that erases (a request, a withdrawal sent online, by sync
+    or kept in a conflict) comes here: the erasure and its audit entry."""
+    erased = await request_erasure(
+        session, actor.principal, keyring, beneficiary_id, actor, withdrawal
+    )
+    record_access(
+        session,
+        AuditEntry,
+        actor,
+        action="erase",
+        entity_type="beneficiary",
+        entity_ids=[erased.beneficiary_id],
+    )
+    return erased
 
 
 def refuse_unless_may_erase(principal: Principal) -> None:
     """Erasure, however it is asked for, is a supervisor's act."""
-    if not may_erase(principal):
+    if not is_supervisor(principal):
         raise Forbidden(
             "Withdrawing registration consent erases the person: a supervisor or "
             "programme manager does it, with a reason in X-Access-Reason."

@@ -41,12 +41,12 @@ class BeneficiaryChange(BaseModel):
         "a known person: their consents as the device holds them; see "
         "consent_version.",
     )
-    consent_version: int | None = Field(
-        default=None,
+    consent_version: int = Field(
+        default=0,
         ge=0,
         le=2**31 - 1,
         description="The person's consent_version as the device last received "
-        "it (null or 0: never received). A grant for a purpose whose ledger "
+        "it (0: never received). A grant for a purpose whose ledger "
         "changed after that version is stale: it is kept as a conflict for a "
         "supervisor, never recorded. Withdrawals are always recorded.",
     )

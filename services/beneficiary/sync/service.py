@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 from sqlmodel import col
 
-from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.access import is_supervisor
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.beneficiaries.models import Beneficiary
 from services.beneficiary.beneficiaries.schemas import (
@@ -47,9 +47,8 @@ from services.beneficiary.sync.schemas import (
     SyncResult,
     SyncStatus,
 )
-from shared.audit import Actor, record_access
+from shared.audit import Actor
 from shared.auth import Principal
-from shared.contracts.enums import ConsentPurpose
 from shared.crypto import KeyRing
 from shared.db import get_cached, pin, prefetch, utcnow
 from shared.errors import Conflict, FieldError, NotFound, Problem
@@ -143,23 +142,21 @@ def entities(
         gave a reason, else kept for a supervisor)."""
         entries = await consent_service.drop_recorded(session, row, change.consents)
         in_force = (await consent_service.consents_in_force(session, [row.id]))[row.id]
-        device = consent_service.sort_device_consents(
-            in_force, entries, change.consent_version or 0
+        device = consent_service.against_ledger(
+            in_force, entries, change.consent_version
         )
-        outcome = ConsentOutcome(recorded=bool(device.record))
-        if device.record:
+        outcome = ConsentOutcome(recorded=bool(device.to_record))
+        if device.to_record:
             await consent_service.record_consents(
-                session, principal, row, device.record
+                session, principal, row, device.to_record
             )
         stale = device.stale
         withdrawal = device.withdraws_registration
         if withdrawal is not None:
-            if (
-                actor is not None
-                and rights_service.may_erase(principal)
-                and actor.reason
-            ):
-                await _erase(session, actor, keyring, row, withdrawal)
+            if actor is not None and is_supervisor(principal) and actor.reason:
+                await rights_service.erase_and_audit(
+                    session, actor, keyring, row.id, withdrawal
+                )
                 outcome.erased = True
                 return outcome
             stale = [*stale, withdrawal]
@@ -171,7 +168,7 @@ def entities(
                 CONSENT,
                 row,
                 {"consents": [e.model_dump(mode="json") for e in stale]},
-                change.consent_version or 0,
+                change.consent_version,
                 consent_service.ledger_version(in_force),
                 device_id,
             )
@@ -462,7 +459,7 @@ async def _upsert(
             conflict_id=consents.conflict.id,
             server_copy=await entity.read(row),
             detail="The person's consents changed on the server after the "
-            f"consent_version you sent ({change.consent_version or 0}); your "
+            f"consent_version you sent ({change.consent_version}); your "
             "consents are kept for a supervisor to resolve, not recorded.",
         )
     if consents.recorded and result.status == SyncStatus.unchanged:
@@ -519,27 +516,6 @@ async def _apply_fields(
             if change.base_version is not None
             else "A record with this id exists with other content."
         ),
-    )
-
-
-async def _erase(
-    session: AsyncSession,
-    actor: Actor,
-    keyring: KeyRing,
-    row: Beneficiary,
-    withdrawal: ConsentGiven,
-) -> None:
-    """A withdrawal of registration consent, taken down the erasure path."""
-    await rights_service.request_erasure(
-        session, actor.principal, keyring, row.id, actor, withdrawal
-    )
-    record_access(
-        session,
-        AuditEntry,
-        actor,
-        action="erase",
-        entity_type="beneficiary",
-        entity_ids=[row.id],
     )
 
 
@@ -683,7 +659,14 @@ async def resolve_conflict(
         payload = keyring.decrypt(conflict.payload_enc, _conflict_context(conflict.id))
         content = json.loads(payload or "{}")
         if conflict.entity_type == CONSENT:
-            await _apply_consents(session, actor, keyring, row, content["consents"])
+            await _apply_consents(
+                session,
+                actor,
+                keyring,
+                row,
+                content["consents"],
+                conflict.server_version,
+            )
         else:
             fields = entity.fields_model.model_validate(content)
             if not _same(entity.state(row), fields):
@@ -702,22 +685,28 @@ async def _apply_consents(
     keyring: KeyRing,
     row: Beneficiary,
     kept: list[dict[str, Any]],
+    server_version: int,
 ) -> None:
-    """The consents of a consent conflict, recorded as confirmed now."""
+    """The consents of a consent conflict, recorded as confirmed now, unless
+    the ledger changed again since the conflict was kept: a grant decided
+    over since is refused (409), so resolving an old conflict never undoes
+    a newer no."""
     entries = [ConsentGiven.model_validate(e) for e in kept]
-    withdrawal = next(
-        (
-            e
-            for e in entries
-            if e.purpose == ConsentPurpose.registration and not e.granted
-        ),
-        None,
-    )
-    others = [e for e in entries if e is not withdrawal]
-    if others:
-        await consent_service.record_consents(session, actor.principal, row, others)
-    if withdrawal is not None:
-        await _erase(session, actor, keyring, row, withdrawal)
+    in_force = (await consent_service.consents_in_force(session, [row.id]))[row.id]
+    check = consent_service.against_ledger(in_force, entries, server_version)
+    if check.stale:
+        raise Conflict(
+            "The person's consents changed again after this conflict was kept; "
+            "keep the server's version and record their consent anew."
+        )
+    if check.to_record:
+        await consent_service.record_consents(
+            session, actor.principal, row, check.to_record
+        )
+    if check.withdraws_registration is not None:
+        await rights_service.erase_and_audit(
+            session, actor, keyring, row.id, check.withdraws_registration
+        )
 
 
 async def changes_since(
