@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import Depends
 
 from shared.audit import Actor, acting
-from shared.auth import Principal, Role, require
+from shared.auth import Principal, PrincipalDep, Role, require
+from shared.errors import Forbidden
 
 FIELD_STAFF = (
     Role.case_worker,
@@ -19,3 +20,15 @@ FieldActor = Annotated[Actor, Depends(acting(*FIELD_STAFF))]
 SupervisorActor = Annotated[Actor, Depends(acting(*SUPERVISORS))]
 FieldStaff = Annotated[Principal, Depends(require(*FIELD_STAFF))]
 Auditor = Annotated[Principal, Depends(require(Role.auditor))]
+
+
+async def platform_admin(principal: PrincipalDep) -> Principal:
+    """Registering organisations is the platform operator's act: the role
+    ``platform_admin`` itself, which an organisation's ``admin`` does not imply
+    (whatever ``org`` their token names)."""
+    if Role.platform_admin not in principal.roles:
+        raise Forbidden("Only a platform administrator may register organisations.")
+    return principal
+
+
+PlatformAdmin = Annotated[Principal, Depends(platform_admin)]

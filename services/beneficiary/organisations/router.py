@@ -5,14 +5,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from services.beneficiary.access import PlatformAdmin
+from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.organisations import service as organisations_service
 from services.beneficiary.organisations.schemas import (
     OrganisationCreate,
     OrganisationRead,
 )
-from shared.auth import Principal, PrincipalDep, Role, require
+from shared.audit import Actor, acting, record_access
+from shared.auth import PrincipalDep, Role
 from shared.db import SessionDep
-from shared.errors import Conflict, Invalid, NotFound, problem_responses
+from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
 
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 
@@ -21,15 +24,42 @@ router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
     "",
     status_code=201,
     response_model=OrganisationRead,
-    responses=problem_responses(Conflict, Invalid),
+    responses=problem_responses(Conflict, Forbidden, Invalid),
 )
 async def create_organisation(
-    body: OrganisationCreate,
-    session: SessionDep,
-    _: Annotated[Principal, Depends(require(Role.admin))],
+    body: OrganisationCreate, session: SessionDep, _: PlatformAdmin
 ) -> OrganisationRead:
+    """Register an organisation (role ``platform_admin`` only). A partner's
+    ``lead_organisation_id`` is a request until that lead's admin approves it."""
     async with session.begin():
         organisation = await organisations_service.create_organisation(session, body)
+    return OrganisationRead.model_validate(organisation)
+
+
+@router.post(
+    "/{organisation_id}/lead-approval",
+    response_model=OrganisationRead,
+    responses=problem_responses(NotFound, Forbidden, Conflict),
+)
+async def approve_partner(
+    organisation_id: uuid.UUID,
+    session: SessionDep,
+    actor: Annotated[Actor, Depends(acting(Role.admin))],
+) -> OrganisationRead:
+    """As the lead's admin, accept this organisation as your implementing
+    partner: its records written from now on count under your programme."""
+    async with session.begin():
+        organisation = await organisations_service.approve_partner(
+            session, actor.principal, organisation_id
+        )
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="approve_partner",
+            entity_type="organisation",
+            entity_ids=[organisation.id],
+        )
     return OrganisationRead.model_validate(organisation)
 
 
