@@ -212,7 +212,10 @@ async def export_person(
     log = await _all(
         session,
         select(AuditEntry)
-        .where(col(AuditEntry.entity_id).in_(owned))
+        .where(
+            col(AuditEntry.entity_id).in_(owned),
+            col(AuditEntry.organisation_id) == beneficiary.organisation_id,
+        )
         .order_by(col(AuditEntry.at)),
     )
     return SubjectAccessExport(
