@@ -22,6 +22,16 @@ FieldStaff = Annotated[Principal, Depends(require(*FIELD_STAFF))]
 Auditor = Annotated[Principal, Depends(require(Role.auditor))]
 
 
+def organisation_wide(principal: Principal) -> Principal:
+    """Acts on or over the whole organisation (its retention, every site's
+    runs) need a token not limited to some sites."""
+    if principal.site_ids is not None:
+        raise Forbidden(
+            "This acts on the whole organisation; a token limited to some sites cannot."
+        )
+    return principal
+
+
 async def platform_admin(principal: PrincipalDep) -> Principal:
     """Registering organisations is the platform operator's act: the role
     ``platform_admin`` itself, which an organisation's ``admin`` does not imply

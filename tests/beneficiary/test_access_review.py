@@ -424,3 +424,32 @@ async def test_a_site_scoped_auditor_sees_entries_about_their_sites_only(
     assert await audit(local, beneficiary_id=far) == []
     wide = {e["entity_id"] for e in await audit(issue(alice.org, Role.auditor))}
     assert {near, far} <= wide
+
+
+async def test_site_scoped_oversight_sees_only_its_sites(
+    alice: Caller, issue: Any, site_ids: list[str]
+) -> None:
+    """Review issue 12, finding 3: grants and notices about people at other
+    sites are hidden from a site-scoped manager, who cannot end them either."""
+    here, there = site_ids[0], site_ids[1]
+    far, _ = await person_with_case(alice, there)
+    lina = issue(alice.org, Role.case_worker, subject="lina", sites=[here])
+    far_grant = (await break_glass(lina, far["id"])).json()
+    near, _ = await person_with_case(alice, here)
+    omar = issue(alice.org, Role.case_worker, subject="omar", sites=[there])
+    near_grant = (await break_glass(omar, near["id"])).json()
+
+    local = issue(alice.org, Role.programme_manager, subject="pat", sites=[here])
+    grants = (await local.get("/v1/break-glass")).json()["items"]
+    assert [g["id"] for g in grants] == [near_grant["id"]]
+    notices = (await local.get("/v1/protection-notices")).json()["items"]
+    assert [n["entity_id"] for n in notices] == [near["id"]]
+    r = await local.post(f"/v1/break-glass/{far_grant['id']}/revoke")
+    assert r.status_code == 404
+    mine = (await lina.get("/v1/break-glass")).status_code
+    assert mine == 403  # a case worker does not review grants
+    wide = issue(alice.org, Role.programme_manager)
+    assert len((await wide.get("/v1/break-glass")).json()["items"]) == 2
+    assert len((await wide.get("/v1/protection-notices")).json()["items"]) == 2
+    r = await lina.post(f"/v1/break-glass/{far_grant['id']}/revoke")
+    assert r.status_code == 200, r.text  # the holder still ends their own

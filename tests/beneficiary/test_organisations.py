@@ -77,8 +77,9 @@ class TestPartnerApproval:
         assert r.status_code == 404
 
         lead_admin: Caller = issue(orgs["a"], Role.admin)
-        r = await lead_admin.post(path, headers={"X-Access-Reason": "contract 42"})
+        r = await lead_admin.post(path)
         assert r.status_code == 200, r.text
+        assert r.json()["lead_approved_by"] == lead_admin.subject
         assert r.json()["lead_organisation_id"] == orgs["a"].id
         assert r.json()["requested_lead_organisation_id"] is None
         assert (await lead_admin.post(path)).status_code == 403  # nothing pending

@@ -29,4 +29,6 @@ class Organisation(Table, table=True):
         foreign_key="organisation.id",
         description="A partner link waiting for the lead's admin to approve it.",
     )
+    lead_approved_by: str | None = Field(default=None, max_length=255)
+    lead_approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -6,14 +6,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from services.beneficiary.access import PlatformAdmin
-from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.organisations import service as organisations_service
 from services.beneficiary.organisations.schemas import (
     OrganisationCreate,
     OrganisationRead,
 )
-from shared.audit import Actor, acting, record_access
-from shared.auth import PrincipalDep, Role
+from shared.auth import Principal, PrincipalDep, Role, require
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
 
@@ -44,21 +42,14 @@ async def create_organisation(
 async def approve_partner(
     organisation_id: uuid.UUID,
     session: SessionDep,
-    actor: Annotated[Actor, Depends(acting(Role.admin))],
+    principal: Annotated[Principal, Depends(require(Role.admin))],
 ) -> OrganisationRead:
     """As the lead's admin, accept this organisation as your implementing
-    partner: its records written from now on count under your programme."""
+    partner: its records written from now on count under your programme.
+    Who approved, and when, stays on the organisation."""
     async with session.begin():
         organisation = await organisations_service.approve_partner(
-            session, actor.principal, organisation_id
-        )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="approve_partner",
-            entity_type="organisation",
-            entity_ids=[organisation.id],
+            session, principal, organisation_id
         )
     return OrganisationRead.model_validate(organisation)
 

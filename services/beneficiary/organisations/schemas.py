@@ -36,4 +36,8 @@ class OrganisationRead(BaseModel):
     requested_lead_organisation_id: uuid.UUID | None = Field(
         description="The lead this partner asked for, until its admin approves."
     )
+    lead_approved_by: str | None = Field(
+        description="The lead's admin who approved the link (token subject)."
+    )
+    lead_approved_at: datetime | None
     created_at: datetime

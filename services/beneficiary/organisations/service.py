@@ -10,7 +10,7 @@ from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.organisations.schemas import OrganisationCreate
 from shared.auth import Principal
 from shared.contracts.enums import DeliveredThrough
-from shared.db import get_cached
+from shared.db import get_cached, utcnow
 from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 
 
@@ -79,6 +79,8 @@ async def approve_partner(
         raise Conflict("Only a lead that is not a partner may lead, one level deep.")
     partner.lead_organisation_id = partner.requested_lead_organisation_id
     partner.requested_lead_organisation_id = None
+    partner.lead_approved_by = principal.subject
+    partner.lead_approved_at = utcnow()
     await session.flush()
     return partner
 

@@ -42,6 +42,7 @@ from sqlalchemy import ColumnElement, Select, and_, delete, exists, or_, select,
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
+from services.beneficiary.access import organisation_wide
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.beneficiaries.models import (
     Beneficiary,
@@ -841,7 +842,21 @@ def _summary(run: RetentionRun) -> RetentionRunSummary:
 # Endpoints
 
 Reader = Annotated[Principal, Depends(require(Role.programme_manager, Role.auditor))]
-Manager = Annotated[Actor, Depends(acting(Role.programme_manager))]
+
+
+async def _organisation_manager(
+    actor: Annotated[Actor, Depends(acting(Role.programme_manager))],
+) -> Actor:
+    organisation_wide(actor.principal)
+    return actor
+
+
+async def _organisation_reader(principal: Reader) -> Principal:
+    return organisation_wide(principal)
+
+
+Manager = Annotated[Actor, Depends(_organisation_manager)]
+RunReader = Annotated[Principal, Depends(_organisation_reader)]
 
 
 @router.get("/policies", response_model=list[RetentionPolicyRead])
@@ -945,10 +960,14 @@ async def start_retention_run(
     return RetentionRunRead.model_validate(run)
 
 
-@router.get("/runs", response_model=Page[RetentionRunSummary])
+@router.get(
+    "/runs",
+    response_model=Page[RetentionRunSummary],
+    responses=problem_responses(Forbidden),
+)
 async def list_retention_runs(
     session: SessionDep,
-    principal: Reader,
+    principal: RunReader,
     cursor: Annotated[Text | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[RetentionRunSummary]:
@@ -961,10 +980,10 @@ async def list_retention_runs(
 @router.get(
     "/runs/{run_id}",
     response_model=RetentionRunRead,
-    responses=problem_responses(NotFound),
+    responses=problem_responses(NotFound, Forbidden),
 )
 async def get_retention_run(
-    run_id: uuid.UUID, session: SessionDep, principal: Reader
+    run_id: uuid.UUID, session: SessionDep, principal: RunReader
 ) -> RetentionRunRead:
     async with session.begin():
         run = await get_run(session, principal, run_id)

@@ -11,7 +11,10 @@ review them with ``GET /v1/organisations`` after upgrading.
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
+
+import shared.db
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -23,6 +26,18 @@ def upgrade() -> None:
     with op.batch_alter_table("organisation", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("requested_lead_organisation_id", sa.Uuid(), nullable=True)
+        )
+        batch_op.add_column(
+            sa.Column(
+                "lead_approved_by",
+                sqlmodel.sql.sqltypes.AutoString(length=255),
+                nullable=True,
+            )
+        )
+        batch_op.add_column(
+            sa.Column(
+                "lead_approved_at", shared.db.UTCDateTime(timezone=True), nullable=True
+            )
         )
         batch_op.create_foreign_key(
             batch_op.f("fk_organisation_requested_lead_organisation_id_organisation"),
@@ -38,4 +53,6 @@ def downgrade() -> None:
             batch_op.f("fk_organisation_requested_lead_organisation_id_organisation"),
             type_="foreignkey",
         )
+        batch_op.drop_column("lead_approved_at")
+        batch_op.drop_column("lead_approved_by")
         batch_op.drop_column("requested_lead_organisation_id")
