@@ -182,7 +182,7 @@ async def break_glass(
     return grant
 
 
-def _visible_grants(principal: Principal) -> Select[tuple[AccessGrant]]:
+def _visible_grants(principal: Principal) -> Select[AccessGrant]:
     """The caller's organisation's grants; with a site-scoped token, only
     their own and those about people at their sites."""
     statement = select(AccessGrant).where(
