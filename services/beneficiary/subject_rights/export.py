@@ -221,7 +221,9 @@ async def export_person(
     return SubjectAccessExport(
         generated_at=utcnow(),
         generated_by=principal.subject,
-        person=await beneficiaries_service.to_read(session, keyring, beneficiary),
+        person=await beneficiaries_service.to_read(
+            session, keyring, beneficiary, principal
+        ),
         consent_ledger=[
             ConsentEntryRead.model_validate(e)
             for e in await consent_service.list_consent_ledger(session, person)
