@@ -32,6 +32,18 @@ def organisation_wide(principal: Principal) -> Principal:
     return principal
 
 
+async def organisation_manager(
+    actor: Annotated[Actor, Depends(acting(Role.programme_manager))],
+) -> Actor:
+    organisation_wide(actor.principal)
+    return actor
+
+
+OrganisationManager = Annotated[Actor, Depends(organisation_manager)]
+"""A programme manager acting for the whole organisation (its retention,
+its sharing agreements)."""
+
+
 async def platform_admin(principal: PrincipalDep) -> Principal:
     """Registering organisations is the platform operator's act: the role
     ``platform_admin`` itself, which an organisation's ``admin`` does not imply

@@ -42,7 +42,7 @@ from sqlalchemy import ColumnElement, Select, and_, delete, exists, or_, select,
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
-from services.beneficiary.access import organisation_wide
+from services.beneficiary.access import OrganisationManager, organisation_wide
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.beneficiaries.models import (
     Beneficiary,
@@ -69,7 +69,7 @@ from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.service_records.models import ServiceRecord
 from services.beneficiary.sync.models import SyncConflict
 from shared.app import Runtime, RuntimeDep
-from shared.audit import Actor, acting
+from shared.audit import Actor
 from shared.auth import Principal, Role, require
 from shared.contracts.enums import AlertStatus, CaseStatus
 from shared.contracts.text import Text
@@ -844,18 +844,11 @@ def _summary(run: RetentionRun) -> RetentionRunSummary:
 Reader = Annotated[Principal, Depends(require(Role.programme_manager, Role.auditor))]
 
 
-async def _organisation_manager(
-    actor: Annotated[Actor, Depends(acting(Role.programme_manager))],
-) -> Actor:
-    organisation_wide(actor.principal)
-    return actor
-
-
 async def _organisation_reader(principal: Reader) -> Principal:
     return organisation_wide(principal)
 
 
-Manager = Annotated[Actor, Depends(_organisation_manager)]
+Manager = OrganisationManager
 RunReader = Annotated[Principal, Depends(_organisation_reader)]
 
 
