@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Role
@@ -351,6 +352,16 @@ async def written(engine: AsyncEngine) -> dict[str, int]:
     return {table: await count_rows(engine, table) for table in WRITTEN}
 
 
+async def audited_by_intruder(engine: AsyncEngine, ids: list[str]) -> list[str]:
+    """Which of ``ids`` the intruder's requests wrote into an audit row (a
+    foreign id there lands in its owner's "who accessed your data")."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT entity_id FROM audit_entry WHERE subject = 'intruder'")
+        )
+        return [str(r[0]) for r in rows if str(r[0]) in ids]
+
+
 async def test_every_route_hides_another_organisations_data(
     app: FastAPI,
     alice: Caller,
@@ -372,6 +383,7 @@ async def test_every_route_hides_another_organisations_data(
         subject="intruder",
     )
     assert await walk(app, intruder, ids) >= 60
+    assert await audited_by_intruder(engine, list(ids.values())) == []
     after = (await alice.get(f"/v1/beneficiaries/{ids['beneficiary_id']}")).json()
     assert after["version"] == before["version"]
     assert after["consents"] == before["consents"]
@@ -409,6 +421,9 @@ async def test_every_route_hides_other_sites_data(
         skip_bodies={"/v1/break-glass"},
     )
     assert checked >= 60
+    own = ORGANISATION_LEVEL | {"organisation_id", "site_id"}
+    at_other_sites = [v for k, v in ids.items() if k not in own]
+    assert await audited_by_intruder(engine, at_other_sites) == []
     after = (await alice.get(f"/v1/beneficiaries/{ids['beneficiary_id']}")).json()
     assert after["version"] == before["version"]
     assert after["consents"] == before["consents"]
