@@ -68,6 +68,7 @@ class TestPartnerApproval:
             issue(rogue, Role.admin),
             issue(orgs["a"], Role.programme_manager),
             issue(PLATFORM, Role.platform_admin),
+            issue(orgs["a"], Role.admin, sites=[str(uuid.uuid4())]),
         ):
             r = await caller.post(path)
             assert r.status_code == 403, (caller.org.name, r.text)

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from services.beneficiary.access import organisation_wide
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.organisations.schemas import OrganisationCreate
 from shared.auth import Principal
@@ -52,8 +53,9 @@ async def approve_partner(
 ) -> Organisation:
     """The lead's admin accepts a partner's request: from now on the
     partner's new records count under the lead. Only the requested lead may
-    approve; a lead that has become a partner, or a partner that leads
-    others, would make a second level (409)."""
+    approve, with an organisation-wide token; a lead that has become a
+    partner, or a partner that leads others, would make a second level (409)."""
+    organisation_wide(principal)
     partner = (
         await session.execute(
             select(Organisation)
