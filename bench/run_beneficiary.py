@@ -502,7 +502,7 @@ async def case_worker_headers(
             audience=settings.auth_audience,
         )
 
-    admin = {"Authorization": f"Bearer {token(uuid.UUID(int=0), Role.admin)}"}
+    admin = {"Authorization": f"Bearer {token(uuid.UUID(int=0), Role.platform_admin)}"}
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         r = await client.post(
             "/v1/organisations",

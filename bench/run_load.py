@@ -163,7 +163,8 @@ async def seed(stack: Stack, people: int, trainees: int) -> dict[str, Any]:
     the APIs; then wait until reporting has ingested them, so reads read
     something."""
     key = LocalSigningKey.load_or_create(stack.key_dir)
-    admin = {"Authorization": f"Bearer {token(key, uuid.UUID(int=0), Role.admin)}"}
+    platform = token(key, uuid.UUID(int=0), Role.platform_admin)
+    admin = {"Authorization": f"Bearer {platform}"}
     limits = httpx.Limits(max_connections=16)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         base = stack.urls["beneficiary"]

@@ -64,7 +64,7 @@ async def seed(client: httpx.AsyncClient, settings: ServiceSettings) -> dict[str
     bootstrap = LocalSigningKey.load_or_create(settings.data_dir).issue(
         subject="demo-bootstrap",
         organisation_id=uuid.UUID(int=0),
-        roles=[Role.admin],
+        roles=[Role.platform_admin],
         issuer=settings.auth_issuer,
         audience=settings.auth_audience,
         ttl=timedelta(minutes=5),
@@ -95,6 +95,12 @@ async def seed(client: httpx.AsyncClient, settings: ServiceSettings) -> dict[str
     )
     orgs = {"lead": lead["id"], "partner": partner["id"]}
     tokens = demo_tokens(settings, orgs)
+    await _post(  # the lead's admin accepts its partner
+        client,
+        f"/v1/organisations/{partner['id']}/lead-approval",
+        _auth(tokens["admin"]),
+        None,
+    )
     sites = (
         await client.get(
             "/v1/locations", params={"level": "site"}, headers=_auth(tokens["admin"])

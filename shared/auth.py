@@ -46,6 +46,7 @@ class Role(StrEnum):
     auditor = "auditor"
     trainer = "trainer"
     service = "service"  # machine account of another service (feeds only)
+    platform_admin = "platform_admin"  # platform operator: registers organisations
 
 
 class Principal(BaseModel):

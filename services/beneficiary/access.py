@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import Depends
 
 from shared.audit import Actor, acting
-from shared.auth import Principal, Role, require
+from shared.auth import Principal, PrincipalDep, Role, require
+from shared.errors import Forbidden
 
 FIELD_STAFF = (
     Role.case_worker,
@@ -25,3 +26,37 @@ FieldActor = Annotated[Actor, Depends(acting(*FIELD_STAFF))]
 SupervisorActor = Annotated[Actor, Depends(acting(*SUPERVISORS))]
 FieldStaff = Annotated[Principal, Depends(require(*FIELD_STAFF))]
 Auditor = Annotated[Principal, Depends(require(Role.auditor))]
+
+
+def organisation_wide(principal: Principal) -> Principal:
+    """Acts on or over the whole organisation (its retention, every site's
+    runs) need a token not limited to some sites."""
+    if principal.site_ids is not None:
+        raise Forbidden(
+            "This acts on the whole organisation; a token limited to some sites cannot."
+        )
+    return principal
+
+
+async def organisation_manager(
+    actor: Annotated[Actor, Depends(acting(Role.programme_manager))],
+) -> Actor:
+    organisation_wide(actor.principal)
+    return actor
+
+
+OrganisationManager = Annotated[Actor, Depends(organisation_manager)]
+"""A programme manager acting for the whole organisation (its retention,
+its sharing agreements)."""
+
+
+async def platform_admin(principal: PrincipalDep) -> Principal:
+    """Registering organisations is the platform operator's act: the role
+    ``platform_admin`` itself, which an organisation's ``admin`` does not imply
+    (whatever ``org`` their token names)."""
+    if Role.platform_admin not in principal.roles:
+        raise Forbidden("Only a platform administrator may register organisations.")
+    return principal
+
+
+PlatformAdmin = Annotated[Principal, Depends(platform_admin)]

@@ -62,6 +62,7 @@ NEVER_STORED = {"nul", "lone_surrogate", "invalid_utf8", "huge"}
 """What no field may accept: the store cannot hold it, or it is too long."""
 ROLES = (
     Role.admin,
+    Role.platform_admin,
     Role.programme_manager,
     Role.me_officer,
     Role.supervisor,

@@ -140,8 +140,9 @@ def issue(
 
 @pytest.fixture
 async def orgs(issue: Any) -> dict[str, Org]:
-    """Lead organisation A, its implementing partner, and unrelated org B."""
-    admin = issue(Org(str(uuid.UUID(int=0)), "platform"), Role.admin)
+    """Lead organisation A, its implementing partner (approved by A), and
+    unrelated org B."""
+    admin = issue(Org(str(uuid.UUID(int=0)), "platform"), Role.platform_admin)
     created = {}
     for key, body in [
         ("a", {"name": "Org A (lead)", "type": "un_agency"}),
@@ -160,6 +161,10 @@ async def orgs(issue: Any) -> dict[str, Org]:
     )
     assert r.status_code == 201, r.text
     created["partner"] = Org(r.json()["id"], "Partner of A")
+    lead_admin = issue(created["a"], Role.admin)
+    partner = created["partner"].id
+    r = await lead_admin.post(f"/v1/organisations/{partner}/lead-approval")
+    assert r.status_code == 200, r.text
     return created
 
 

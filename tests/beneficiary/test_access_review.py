@@ -384,3 +384,72 @@ async def test_a_notice_waits_for_a_webhook_and_goes_once_one_is_set(
     assert len(receiver.calls) == 1
     [notice] = (await auditor.get("/v1/protection-notices")).json()["items"]
     assert notice["delivery"] == "delivered"
+
+
+async def test_a_read_of_the_log_names_only_what_the_reader_can_see(
+    alice: Caller, issue: Any, site_ids: list[str], engine: AsyncEngine
+) -> None:
+    """Review issue 12, finding 2: filters are recorded only when the reader
+    could see them; otherwise the row names the organisation."""
+    here, there = site_ids[0], site_ids[1]
+    person = (await make_beneficiary(alice, site_id=there))["id"]
+    local = issue(alice.org, Role.auditor, sites=[here], subject="local-auditor")
+    wide = issue(alice.org, Role.auditor, subject="wide-auditor")
+    assert (await local.get("/v1/audit", params={"beneficiary_id": person})).json()[
+        "items"
+    ] == []
+    assert await audit(wide, beneficiary_id=person)
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT subject, entity_id FROM audit_entry WHERE action = 'read_audit'"
+                " AND subject IN ('local-auditor', 'wide-auditor')"
+            )
+        )
+        named = {(s, str(e)) for s, e in rows.all()}
+    assert named == {("local-auditor", alice.org.id), ("wide-auditor", person)}
+
+
+async def test_a_site_scoped_auditor_sees_entries_about_their_sites_only(
+    alice: Caller, issue: Any, site_ids: list[str]
+) -> None:
+    """Review issue 12, finding 3."""
+    here, there = site_ids[0], site_ids[1]
+    near = (await make_beneficiary(alice, site_id=here))["id"]
+    far = (await make_beneficiary(alice, site_id=there))["id"]
+    local = issue(alice.org, Role.auditor, sites=[here])
+    seen = {e["entity_id"] for e in await audit(local)}
+    assert near in seen
+    assert far not in seen
+    assert await audit(local, beneficiary_id=far) == []
+    wide = {e["entity_id"] for e in await audit(issue(alice.org, Role.auditor))}
+    assert {near, far} <= wide
+
+
+async def test_site_scoped_oversight_sees_only_its_sites(
+    alice: Caller, issue: Any, site_ids: list[str]
+) -> None:
+    """Review issue 12, finding 3: grants and notices about people at other
+    sites are hidden from a site-scoped manager, who cannot end them either."""
+    here, there = site_ids[0], site_ids[1]
+    far, _ = await person_with_case(alice, there)
+    lina = issue(alice.org, Role.case_worker, subject="lina", sites=[here])
+    far_grant = (await break_glass(lina, far["id"])).json()
+    near, _ = await person_with_case(alice, here)
+    omar = issue(alice.org, Role.case_worker, subject="omar", sites=[there])
+    near_grant = (await break_glass(omar, near["id"])).json()
+
+    local = issue(alice.org, Role.programme_manager, subject="pat", sites=[here])
+    grants = (await local.get("/v1/break-glass")).json()["items"]
+    assert [g["id"] for g in grants] == [near_grant["id"]]
+    notices = (await local.get("/v1/protection-notices")).json()["items"]
+    assert [n["entity_id"] for n in notices] == [near["id"]]
+    r = await local.post(f"/v1/break-glass/{far_grant['id']}/revoke")
+    assert r.status_code == 404
+    mine = (await lina.get("/v1/break-glass")).status_code
+    assert mine == 403  # a case worker does not review grants
+    wide = issue(alice.org, Role.programme_manager)
+    assert len((await wide.get("/v1/break-glass")).json()["items"]) == 2
+    assert len((await wide.get("/v1/protection-notices")).json()["items"]) == 2
+    r = await lina.post(f"/v1/break-glass/{far_grant['id']}/revoke")
+    assert r.status_code == 200, r.text  # the holder still ends their own

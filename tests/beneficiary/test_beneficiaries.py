@@ -4,6 +4,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.auth import Role
 from tests.beneficiary.conftest import (
     Caller,
     beneficiary_body,
@@ -190,6 +191,28 @@ class TestDuplicates:
         assert second["possible_duplicates"] == [first["id"]]
         assert far["possible_duplicates"] == []
         assert other["possible_duplicates"] == []
+
+    async def test_flags_name_only_people_the_reader_can_see(
+        self, alice: Caller, issue: Any, site_ids: list[str]
+    ) -> None:
+        """Review issue 12, finding 4: a site-scoped reader learnt the ids of
+        people at other sites through the duplicate flags."""
+        here, there = site_ids[0], site_ids[1]
+        far = await make_beneficiary(alice, phone="0750 123 4567", site_id=there)
+        local = issue(alice.org, Role.case_worker, sites=[here])
+        near = await make_beneficiary(local, phone="0750 123 4567", site_id=here)
+        assert near["possible_duplicates"] == []
+        read = (await local.get(f"/v1/beneficiaries/{near['id']}")).json()
+        assert read["possible_duplicates"] == []
+        wide = (await alice.get(f"/v1/beneficiaries/{near['id']}")).json()
+        assert wide["possible_duplicates"] == [far["id"]]
+        stale = await local.patch(
+            f"/v1/beneficiaries/{near['id']}",
+            {"marital_status": "single"},
+            headers={"If-Match": '"7"'},
+        )
+        assert stale.status_code == 409
+        assert far["id"] not in stale.text
 
     async def test_other_organisations_people_are_never_compared(
         self, alice: Caller, bob: Caller

@@ -719,3 +719,29 @@ class TestJob:
             id=programme.old_person,
         )
         assert updates[0]["n"] == 1
+
+
+async def test_organisation_wide_retention_needs_an_organisation_wide_token(
+    issue: Any, orgs: dict[str, Org], site_ids: list[str], manager: Caller
+) -> None:
+    """Review issue 12, finding 3: a site-scoped manager ran and changed the
+    whole organisation's retention, and read every site's runs."""
+    run = await manager.post("/v1/retention/runs", {"dry_run": True})
+    assert run.status_code == 201, run.text
+    local = issue(orgs["a"], Role.programme_manager, Role.auditor, sites=site_ids[:1])
+    body = {"keep_days": 30, "action": "pseudonymise"}
+    refused = [
+        await put_policy(local, "closed_case", body),
+        await local.client.delete(
+            "/v1/retention/policies/closed_case", headers=local.headers()
+        ),
+        await local.post("/v1/retention/runs", {"dry_run": True}),
+        await local.get("/v1/retention/runs"),
+        await local.get(f"/v1/retention/runs/{run.json()['id']}"),
+    ]
+    for response in refused:
+        assert response.status_code == 403, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert (await local.get("/v1/retention/policies")).status_code == 200
+    runs = (await manager.get("/v1/retention/runs")).json()["items"]
+    assert [r["id"] for r in runs] == [run.json()["id"]]

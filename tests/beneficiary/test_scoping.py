@@ -8,10 +8,19 @@ import re
 import uuid
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+from tests.beneficiary.conftest import (
+    Caller,
+    beneficiary_body,
+    count_rows,
+    make_beneficiary,
+    record_service,
+)
 
 # Directory data every authenticated caller may read (not owned by an org).
 SHARED_DIRECTORY = {
@@ -23,6 +32,7 @@ SHARED_DIRECTORY = {
 OWN_SETTINGS = {"/v1/retention/policies/{record_type}"}
 
 BODIES: dict[tuple[str, str], Any] = {
+    ("POST", "/v1/organisations/{organisation_id}/lead-approval"): {},
     ("POST", "/v1/beneficiaries/{beneficiary_id}/erasure"): {},
     ("PATCH", "/v1/beneficiaries/{beneficiary_id}"): {"marital_status": "single"},
     ("POST", "/v1/beneficiaries/{beneficiary_id}/consents"): [
@@ -206,34 +216,92 @@ async def alices_world(
         "grant_id": grant.json()["id"],
         "run_id": retention.json()["id"],
         "agreement_id": agreement.json()["id"],
+        "organisation_id": alice.org.id,
+        "site_id": site_ids[0],
     }
 
 
-async def test_every_route_hides_another_organisations_data(
-    app: FastAPI, alice: Caller, issue: Any, bob: Caller, site_ids: list[str]
-) -> None:
-    ids = await alices_world(alice, issue, site_ids)
-    before = (await alice.get(f"/v1/beneficiaries/{ids['beneficiary_id']}")).json()
-    intruder = issue(
-        bob.org,
-        Role.case_worker,
-        Role.supervisor,
-        Role.programme_manager,
-        Role.auditor,
-        Role.me_officer,
-        subject="intruder",
-    )
+# Organisation-level objects a site-scoped token of the same organisation may
+# reach (they sit at no site): sharing agreements and their exports.
+ORGANISATION_LEVEL = {"agreement_id"}
+# Query parameters that name a record, filled from the sweep's ids.
+QUERY_IDS = {
+    "beneficiary_id": "beneficiary_id",
+    "entity_id": "beneficiary_id",
+    "case_id": "case_id",
+    "site_id": "site_id",
+}
+# Creates that name one of the first organisation's records in their body.
+BODY_IDS: dict[str, Any] = {
+    "/v1/service-records": lambda ids: {
+        "beneficiary_id": ids["beneficiary_id"],
+        "activity_code": "individual_counselling",
+        "service_date": "2026-03-02",
+    },
+    "/v1/group-activities": lambda ids: {
+        "activity_code": "caregiver_session",
+        "activity_date": "2026-03-02",
+        "attendee_ids": [ids["beneficiary_id"]],
+    },
+    "/v1/cases": lambda ids: {
+        "beneficiary_id": ids["beneficiary_id"],
+        "presenting_problems": ["grief"],
+        "risk_level": "low",
+        "iasc_layer_needed": "focused_non_specialized",
+        "case_worker": "intruder",
+        "supervisor": "intruder",
+        "opened_on": "2026-03-02",
+    },
+    "/v1/referrals": lambda ids: {
+        "beneficiary_id": ids["beneficiary_id"],
+        "case_id": ids["case_id"],
+        "kind": "external",
+        "area": "legal",
+        "receiving_party": "Hostile",
+        "sent_on": "2026-03-02",
+    },
+    "/v1/enrolments": lambda ids: {
+        "beneficiary_id": ids["beneficiary_id"],
+        "intervention": "pm_plus",
+        "enrolled_on": "2026-03-02",
+    },
+    "/v1/break-glass": lambda ids: {
+        "beneficiary_id": ids["beneficiary_id"],
+        "reason": "hostile sweep",
+        "minutes": 5,
+    },
+}
+WRITTEN = ("service_record", "group_activity", "case_file", "referral", "enrolment")
+
+
+async def walk(
+    app: FastAPI,
+    intruder: Caller,
+    ids: dict[str, str],
+    *,
+    reachable: set[str] = frozenset(),  # type: ignore[assignment]
+    skip_bodies: set[str] = frozenset(),  # type: ignore[assignment]
+) -> int:
+    """Every route with the first organisation's ids in the path, in the
+    query and in the body: each is a 403 or 404 (a 422 for a body naming
+    an unseen record), and no answer holds one of those ids. ``reachable``
+    names ids the intruder may legitimately reach."""
+    directory = {"site_id", "organisation_id"}  # public: locations, organisations
+    hidden = [v for k, v in ids.items() if k not in reachable | directory]
     checked = 0
     for template, operations in app.openapi()["paths"].items():
         skipped = template in SHARED_DIRECTORY or template in OWN_SETTINGS
         if not template.startswith("/v1") or skipped:
             continue
         params = re.findall(r"{(\w+)}", template)
-        for method in (m.upper() for m in operations):
+        for method, operation in operations.items():
+            method = method.upper()
             if params:
+                keys = [
+                    "anonymous_id" if "anonymous" in template else n for n in params
+                ]
                 path = template
-                for name in params:
-                    key = "anonymous_id" if "anonymous" in template else name
+                for name, key in zip(params, keys, strict=True):
                     path = path.replace(f"{{{name}}}", ids[key])
                 body = BODIES.get((method, template))
                 if method in {"POST", "PATCH", "PUT"}:
@@ -244,17 +312,178 @@ async def test_every_route_hides_another_organisations_data(
                     json=body,
                     headers=intruder.headers({"If-Match": '"1"'}),
                 )
-                assert response.status_code in {403, 404}, (method, path, response.text)
+                allowed = {200, 201} if set(keys) <= reachable else set()
+                assert response.status_code in {403, 404} | allowed, (
+                    method,
+                    path,
+                    response.text,
+                )
             elif method == "GET":
-                response = await intruder.get(template)
-                assert response.status_code in {200, 403}, (template, response.text)
-                leaked = [v for v in ids.values() if v in response.text]
-                assert not leaked, (template, leaked)
+                query = {
+                    p["name"]: ids[QUERY_IDS[p["name"]]]
+                    for p in operation.get("parameters", [])
+                    if p["in"] == "query" and p["name"] in QUERY_IDS
+                }
+                for params_sent in ({}, query) if query else ({},):
+                    response = await intruder.get(template, params=params_sent)
+                    assert response.status_code in {200, 403}, (
+                        template,
+                        params_sent,
+                        response.text,
+                    )
+            elif method == "POST" and template in BODY_IDS:
+                if template in skip_bodies:
+                    continue
+                response = await intruder.post(template, BODY_IDS[template](ids))
+                assert response.status_code in {403, 404, 422}, (
+                    template,
+                    response.text,
+                )
+            else:
+                continue
+            if response.is_success:  # a problem echoes only what was sent
+                leaked = [v for v in hidden if v in response.text]
+                assert not leaked, (method, template, leaked)
             checked += 1
-    assert checked >= 15
+    return checked
+
+
+async def written(engine: AsyncEngine) -> dict[str, int]:
+    return {table: await count_rows(engine, table) for table in WRITTEN}
+
+
+async def audited_by_intruder(engine: AsyncEngine, ids: list[str]) -> list[str]:
+    """Which of ``ids`` the intruder's requests wrote into an audit row (a
+    foreign id there lands in its owner's "who accessed your data")."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT entity_id FROM audit_entry WHERE subject = 'intruder'")
+        )
+        return [str(r[0]) for r in rows if str(r[0]) in ids]
+
+
+async def test_every_route_hides_another_organisations_data(
+    app: FastAPI,
+    alice: Caller,
+    issue: Any,
+    bob: Caller,
+    site_ids: list[str],
+    engine: AsyncEngine,
+) -> None:
+    ids = await alices_world(alice, issue, site_ids)
+    before = (await alice.get(f"/v1/beneficiaries/{ids['beneficiary_id']}")).json()
+    rows = await written(engine)
+    intruder = issue(
+        bob.org,
+        Role.case_worker,
+        Role.supervisor,
+        Role.programme_manager,
+        Role.auditor,
+        Role.me_officer,
+        subject="intruder",
+    )
+    assert await walk(app, intruder, ids) >= 60
+    assert await audited_by_intruder(engine, list(ids.values())) == []
     after = (await alice.get(f"/v1/beneficiaries/{ids['beneficiary_id']}")).json()
     assert after["version"] == before["version"]
     assert after["consents"] == before["consents"]
+    assert await written(engine) == rows
+
+
+async def test_every_route_hides_other_sites_data(
+    app: FastAPI,
+    alice: Caller,
+    issue: Any,
+    site_ids: list[str],
+    engine: AsyncEngine,
+) -> None:
+    """The same walk with a token of the same organisation limited to
+    another site: a record at a site outside the token's is as good as
+    absent (break-the-glass, the designed way in, is left out)."""
+    ids = await alices_world(alice, issue, site_ids)
+    before = (await alice.get(f"/v1/beneficiaries/{ids['beneficiary_id']}")).json()
+    rows = await written(engine)
+    intruder = issue(
+        alice.org,
+        Role.case_worker,
+        Role.supervisor,
+        Role.programme_manager,
+        Role.auditor,
+        Role.me_officer,
+        subject="intruder",
+        sites=[site_ids[1]],
+    )
+    checked = await walk(
+        app,
+        intruder,
+        ids,
+        reachable=ORGANISATION_LEVEL,
+        skip_bodies={"/v1/break-glass"},
+    )
+    assert checked >= 60
+    own = ORGANISATION_LEVEL | {"organisation_id", "site_id"}
+    at_other_sites = [v for k, v in ids.items() if k not in own]
+    assert await audited_by_intruder(engine, at_other_sites) == []
+    after = (await alice.get(f"/v1/beneficiaries/{ids['beneficiary_id']}")).json()
+    assert after["version"] == before["version"]
+    assert after["consents"] == before["consents"]
+    assert await written(engine) == rows
+
+
+# What any valid token may read: the shared directory and the vocabularies.
+DIRECTORY_READS = {
+    "/v1/organisations",
+    "/v1/organisations/{organisation_id}",
+    "/v1/locations",
+    "/v1/locations/{location_id}",
+    "/v1/taxonomy/activities",
+    "/v1/instruments",
+    "/v1/interventions",
+}
+
+
+async def test_every_route_refuses_a_role_without_the_right(
+    app: FastAPI, alice: Caller, issue: Any, site_ids: list[str]
+) -> None:
+    """Organisation-wide tokens of the same organisation whose role gives no
+    right here (a trainer, the platform operator) get 403 on every route but
+    the directory; an auditor reads but never writes."""
+    ids = await alices_world(alice, issue, site_ids)
+    ids["organisation_id"] = alice.org.id
+    callers = {
+        "trainer": issue(alice.org, Role.trainer),
+        "platform_admin": issue(alice.org, Role.platform_admin),
+        "auditor": issue(alice.org, Role.auditor),
+    }
+    checked = 0
+    for template, operations in app.openapi()["paths"].items():
+        if not template.startswith("/v1"):
+            continue
+        path = template
+        for name in re.findall(r"{(\w+)}", template):
+            key = "anonymous_id" if "anonymous" in template else name
+            path = path.replace(f"{{{name}}}", ids.get(key, "closed_case"))
+        for method in (m.upper() for m in operations):
+            body = BODIES.get((method, template), {})
+            if template in BODY_IDS:
+                body = BODY_IDS[template](ids)
+            for role, caller in callers.items():
+                if method == "GET" and template in DIRECTORY_READS:
+                    continue
+                if role == "auditor" and method == "GET":
+                    continue
+                if (method, template, role) == (
+                    "POST",
+                    "/v1/organisations",
+                    "platform_admin",
+                ):
+                    continue
+                response = await caller.client.request(
+                    method, path, json=body, headers=caller.headers()
+                )
+                assert response.status_code == 403, (role, method, path, response.text)
+                checked += 1
+    assert checked >= 150
 
 
 async def test_guessing_ids_reveals_nothing(alice: Caller, bob: Caller) -> None:
@@ -330,3 +559,17 @@ async def test_machine_accounts_read_the_directory_only(
         "/v1/locations", {"name": "Test site", "level": "governorate"}
     )
     assert r.status_code == 403
+
+
+@pytest.mark.xfail(
+    reason="review issue 12, finding 5, open: client ids are global primary "
+    "keys, so an id taken by another organisation cannot be accepted like a "
+    "free one; needs ids keyed per organisation (see the helper's report)"
+)
+async def test_a_client_id_taken_elsewhere_answers_like_a_free_one(
+    alice: Caller, bob: Caller
+) -> None:
+    theirs = await make_beneficiary(alice)
+    mine = await bob.post("/v1/beneficiaries", beneficiary_body(id=theirs["id"]))
+    free = await bob.post("/v1/beneficiaries", beneficiary_body(id=str(uuid.uuid4())))
+    assert mine.status_code == free.status_code == 201

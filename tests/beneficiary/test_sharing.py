@@ -358,6 +358,20 @@ class TestExport:
         ]
         assert len(await export(maria, agreement["id"])) == 3
 
+    async def test_agreements_are_made_and_ended_organisation_wide(
+        self, issue: Any, orgs: dict[str, Org], maria: Caller, site_ids: list[str]
+    ) -> None:
+        """An agreement binds every site: a site-scoped manager neither makes
+        nor ends one (review issue 12, the class of finding 3)."""
+        scoped = issue(orgs["a"], Role.programme_manager, sites=[site_ids[0]])
+        r = await scoped.post(AGREEMENTS, agreement_body())
+        assert r.status_code == 403, r.text
+        agreement = await make_agreement(maria)
+        r = await scoped.post(f"{AGREEMENTS}/{agreement['id']}/revoke")
+        assert r.status_code == 403, r.text
+        listed = (await maria.get(AGREEMENTS)).json()["items"]
+        assert [(a["id"], a["revoked_at"]) for a in listed] == [(agreement["id"], None)]
+
     async def test_every_export_is_logged(
         self, maria: Caller, engine: AsyncEngine, redis: Redis
     ) -> None:

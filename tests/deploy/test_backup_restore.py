@@ -147,7 +147,7 @@ async def test_beneficiary_database_restores_and_serves(tmp_path: Path) -> None:
         database_url=source_url, data_dir=data_dir, auto_migrate=True
     )
     async with serve(create_beneficiary(settings)) as client:
-        admin = bearer(data_dir, uuid.UUID(int=0), Role.admin)
+        admin = bearer(data_dir, uuid.UUID(int=0), Role.platform_admin)
         r = await client.post(
             "/v1/organisations",
             json={"name": "Restored NGO", "type": "international_ngo"},

@@ -159,7 +159,7 @@ def test_api_calls_through_the_ingress_with_the_shared_key(
         )
         return {"Authorization": f"Bearer {token}"}
 
-    admin = bearer(uuid.UUID(int=0), Role.admin)
+    admin = bearer(uuid.UUID(int=0), Role.platform_admin)
     assert httpx.get(f"{base}/beneficiary/v1/organisations").status_code == 401
     created = httpx.post(
         f"{base}/beneficiary/v1/organisations",

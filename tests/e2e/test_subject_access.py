@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from shared.auth import Role
 from shared.http import make_client
-from tests.beneficiary.conftest import Caller, Org
+from tests.beneficiary.conftest import Caller, Org, beneficiary_body
 from tests.e2e.person import ADDRESS, NAME, PHONE, SISTER_PHONE, ok, record_person
 from tests.training.conftest import (  # noqa: F401  (the training service)
     clean_training_tables,
@@ -311,3 +311,29 @@ async def test_a_trainees_own_record(
     assert [a[1:] for a in audit if a[1] == "subject_access"] == [
         ("subject_access", REASON["X-Access-Reason"])
     ] * 2
+
+
+async def test_another_organisation_cannot_write_into_who_accessed_your_data(
+    linked_beneficiary: FastAPI, alice: Caller, bob: Caller, issue: Any
+) -> None:
+    """Review issue 12, finding 2: a foreign auditor's filter on your person
+    used to land in that person's access log, with the auditor's text."""
+    person = (await alice.post("/v1/beneficiaries", beneficiary_body())).json()["id"]
+    injected = "Your file was sold; call +964 700 000 0000"
+    foreign = issue(bob.org, Role.auditor, subject="mallory")
+    for params in ({"beneficiary_id": person}, {"entity_id": person}):
+        r = await foreign.get(
+            "/v1/audit", params=params, headers={"X-Access-Reason": injected}
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["items"] == []
+    audit = await actions(linked_beneficiary.state.engine, person)
+    assert [a for a in audit if a[0] == "mallory"] == []
+
+    supervisor = issue(alice.org, Role.supervisor, subject="sam")
+    export = await supervisor.get(
+        f"/v1/beneficiaries/{person}/subject-access", headers=REASON
+    )
+    assert export.status_code == 200, export.text
+    assert injected not in export.text
+    assert "mallory" not in {e["subject"] for e in export.json()["access_log"]}

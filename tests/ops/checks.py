@@ -36,7 +36,7 @@ class Org:
 
 
 async def make_org(platform: Platform, client: httpx.AsyncClient) -> Org:
-    admin = platform.token(str(uuid.UUID(int=0)), Role.admin)
+    admin = platform.token(str(uuid.UUID(int=0)), Role.platform_admin)
     r = await client.post(
         f"{platform.api_url('beneficiary')}/v1/organisations",
         json={"name": f"Org {uuid.uuid4().hex[:6]}", "type": "international_ngo"},

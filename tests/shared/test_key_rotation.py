@@ -113,7 +113,7 @@ def caller(
 
 async def new_org(client: httpx.AsyncClient, data_dir: Path) -> Org:
     platform = Org(str(uuid.UUID(int=0)), "platform")
-    admin = caller(client, data_dir, platform, Role.admin, "admin")
+    admin = caller(client, data_dir, platform, Role.platform_admin, "platform-admin")
     r = await admin.post("/v1/organisations", {"name": "Org R", "type": "cso"})
     assert r.status_code == 201, r.text
     return Org(r.json()["id"], "Org R")

@@ -64,7 +64,10 @@ async def list_audit_entries(
 ) -> Page[AuditEntryRead]:
     """Who read or changed which record of your organisation, when and why
     (``reason``: the X-Access-Reason header, or ``break-glass: ...`` for
-    access through a grant), newest first. Reading the log is audited too."""
+    access through a grant), newest first. Reading the log is audited too,
+    against the person or record filtered on when you can see it, else
+    against the organisation. A token limited to some sites sees the entries
+    about people and records at those sites only."""
     principal = actor.principal
     async with session.begin():
         page = await audit_service.list_entries(
@@ -80,13 +83,16 @@ async def list_audit_entries(
             cursor=cursor,
             limit=limit,
         )
+        filtered = [i for i in (beneficiary_id, entity_id) if i is not None]
+        named = await audit_service.visible_ids(session, principal, filtered)
+        org = principal.organisation_id
         record_access(
             session,
             AuditEntry,
             actor,
             action="read_audit",
             entity_type="audit_log",
-            entity_ids=[beneficiary_id or entity_id or principal.organisation_id],
+            entity_ids=[next((i for i in filtered if i in named), org)],
         )
     return Page(
         items=[AuditEntryRead.model_validate(e) for e in page.items],

@@ -6,26 +6,71 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import CompoundSelect, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.beneficiary.audit.models import AuditEntry
-from services.beneficiary.cases.models import Case
+from services.beneficiary.beneficiaries.models import Beneficiary
+from services.beneficiary.cases.models import Assessment, Case
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
-from services.beneficiary.service_records.models import ServiceRecord
+from services.beneficiary.service_records.models import (
+    AnonymousService,
+    GroupActivity,
+    ServiceRecord,
+)
 from shared.audit import BREAK_GLASS
 from shared.auth import Principal
 from shared.pagination import Page, aware_datetime, keyset_page
 
 PERSON_RECORDS = (Case, Referral, Enrolment, ServiceRecord, RiskAlert)
+SITED_RECORDS = (
+    Beneficiary,
+    *PERSON_RECORDS,
+    GroupActivity,
+    AnonymousService,
+)
+"""Everything that sits at a site, so a site-scoped reader's limit applies."""
 
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _in_scope(model: Any, principal: Principal) -> list[Any]:
+    conditions = [col(model.organisation_id) == principal.organisation_id]
+    if principal.site_ids is not None:
+        conditions.append(col(model.site_id).in_(principal.site_ids))
+    return conditions
+
+
+def visible_records(principal: Principal) -> CompoundSelect[tuple[uuid.UUID]]:
+    """The ids of the people and records the caller can see (organisation
+    and sites), assessments through their case."""
+    return union_all(
+        *(select(col(m.id)).where(*_in_scope(m, principal)) for m in SITED_RECORDS),
+        select(col(Assessment.id))
+        .join(Case, col(Case.id) == col(Assessment.case_id))
+        .where(*_in_scope(Case, principal)),
+    )
+
+
+async def visible_ids(
+    session: AsyncSession, principal: Principal, ids: list[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Those of ``ids`` the caller can see: an audit row names nothing else
+    (a filter may carry another organisation's id)."""
+    if not ids:
+        return []
+    visible = visible_records(principal).subquery()
+    found = await session.execute(
+        select(visible.c[0]).where(visible.c[0].in_(ids)).distinct()
+    )
+    return list(found.scalars())
 
 
 async def list_entries(
@@ -43,10 +88,16 @@ async def list_entries(
     limit: int,
 ) -> Page[AuditEntry]:
     """The organisation's audit entries, newest first. ``beneficiary_id``
-    takes the person's own entries and those of every record of theirs."""
+    takes the person's own entries and those of every record of theirs. A
+    site-scoped reader sees only entries about people and records at their
+    sites (organisation-level entries need an organisation-wide token)."""
     statement = select(AuditEntry).where(
         col(AuditEntry.organisation_id) == principal.organisation_id
     )
+    if principal.site_ids is not None:
+        statement = statement.where(
+            col(AuditEntry.entity_id).in_(visible_records(principal))
+        )
     if entity_id is not None:
         statement = statement.where(col(AuditEntry.entity_id) == entity_id)
     if beneficiary_id is not None:

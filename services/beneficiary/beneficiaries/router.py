@@ -78,7 +78,7 @@ async def register_beneficiary(
             ),
         )
         read = await beneficiaries_service.to_read(
-            session, runtime.keyring, beneficiary
+            session, runtime.keyring, beneficiary, actor.principal
         )
         record_access(
             session,
@@ -149,7 +149,7 @@ async def get_beneficiary(
             session, actor.principal, beneficiary_id
         )
         read = await beneficiaries_service.to_read(
-            session, runtime.keyring, beneficiary
+            session, runtime.keyring, beneficiary, actor.principal
         )
         record_access(
             session,
@@ -187,7 +187,7 @@ async def update_beneficiary(
             session, actor.principal, runtime.keyring, beneficiary_id, body, version
         )
         read = await beneficiaries_service.to_read(
-            session, runtime.keyring, beneficiary
+            session, runtime.keyring, beneficiary, actor.principal
         )
         record_access(
             session,

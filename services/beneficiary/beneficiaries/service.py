@@ -188,7 +188,7 @@ async def update_beneficiary(
         session, principal, beneficiary_id, for_update=True
     )
     if beneficiary.version != expected_version:
-        current = await to_read(session, keyring, beneficiary)
+        current = await to_read(session, keyring, beneficiary, principal)
         raise VersionConflict(
             f"You edited version {expected_version}; the server has "
             f"version {beneficiary.version}.",
@@ -302,13 +302,22 @@ def decrypt_pii(beneficiary: Beneficiary, keyring: KeyRing) -> dict[str, str | N
 
 
 async def to_read(
-    session: AsyncSession, keyring: KeyRing, beneficiary: Beneficiary
+    session: AsyncSession,
+    keyring: KeyRing,
+    beneficiary: Beneficiary,
+    principal: Principal,
 ) -> BeneficiaryRead:
+    """The person as ``principal`` may see them: possible duplicates name
+    only people in the reader's scope (organisation and sites)."""
     consents = await consent_service.consents_in_force(session, [beneficiary.id])
     duplicates = await session.execute(
-        select(col(DuplicateCandidate.candidate_id)).where(
-            col(DuplicateCandidate.beneficiary_id) == beneficiary.id
-        )
+        scoped(
+            select(col(DuplicateCandidate.candidate_id)).join(
+                Beneficiary,
+                col(Beneficiary.id) == col(DuplicateCandidate.candidate_id),
+            ),
+            principal,
+        ).where(col(DuplicateCandidate.beneficiary_id) == beneficiary.id)
     )
     pii = decrypt_pii(beneficiary, keyring)
     return BeneficiaryRead(

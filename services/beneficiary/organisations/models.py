@@ -19,6 +19,16 @@ class Organisation(Table, table=True):
     name: str = Field(max_length=200, unique=True)
     type: OrganisationType
     lead_organisation_id: uuid.UUID | None = Field(
-        default=None, foreign_key="organisation.id"
+        default=None,
+        foreign_key="organisation.id",
+        description="The lead that approved this partner: only then does its "
+        "work count under the lead.",
     )
+    requested_lead_organisation_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="organisation.id",
+        description="A partner link waiting for the lead's admin to approve it.",
+    )
+    lead_approved_by: str | None = Field(default=None, max_length=255)
+    lead_approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from services.beneficiary.access import PlatformAdmin
 from services.beneficiary.organisations import service as organisations_service
 from services.beneficiary.organisations.schemas import (
     OrganisationCreate,
@@ -12,7 +13,7 @@ from services.beneficiary.organisations.schemas import (
 )
 from shared.auth import Principal, PrincipalDep, Role, require
 from shared.db import SessionDep
-from shared.errors import Conflict, Invalid, NotFound, problem_responses
+from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
 
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 
@@ -21,15 +22,35 @@ router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
     "",
     status_code=201,
     response_model=OrganisationRead,
-    responses=problem_responses(Conflict, Invalid),
+    responses=problem_responses(Conflict, Forbidden, Invalid),
 )
 async def create_organisation(
-    body: OrganisationCreate,
-    session: SessionDep,
-    _: Annotated[Principal, Depends(require(Role.admin))],
+    body: OrganisationCreate, session: SessionDep, _: PlatformAdmin
 ) -> OrganisationRead:
+    """Register an organisation (role ``platform_admin`` only). A partner's
+    ``lead_organisation_id`` is a request until that lead's admin approves it."""
     async with session.begin():
         organisation = await organisations_service.create_organisation(session, body)
+    return OrganisationRead.model_validate(organisation)
+
+
+@router.post(
+    "/{organisation_id}/lead-approval",
+    response_model=OrganisationRead,
+    responses=problem_responses(NotFound, Forbidden, Conflict),
+)
+async def approve_partner(
+    organisation_id: uuid.UUID,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Role.admin))],
+) -> OrganisationRead:
+    """As the lead's admin, accept this organisation as your implementing
+    partner: its records written from now on count under your programme.
+    Who approved, and when, stays on the organisation."""
+    async with session.begin():
+        organisation = await organisations_service.approve_partner(
+            session, principal, organisation_id
+        )
     return OrganisationRead.model_validate(organisation)
 
 

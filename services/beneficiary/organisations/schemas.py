@@ -18,7 +18,8 @@ class OrganisationCreate(BaseModel):
     lead_organisation_id: uuid.UUID | None = Field(
         default=None,
         description="Set for an implementing partner: the organisation whose "
-        "programme it delivers. Its services then count as through a partner.",
+        "programme it delivers. The link waits for that lead's admin to approve "
+        "it; only then do its services count as through a partner.",
     )
 
 
@@ -28,5 +29,15 @@ class OrganisationRead(BaseModel):
     id: uuid.UUID
     name: str
     type: OrganisationType
-    lead_organisation_id: uuid.UUID | None
+    lead_organisation_id: uuid.UUID | None = Field(
+        description="The lead that approved this partner (null for a lead, and "
+        "while the link waits for approval)."
+    )
+    requested_lead_organisation_id: uuid.UUID | None = Field(
+        description="The lead this partner asked for, until its admin approves."
+    )
+    lead_approved_by: str | None = Field(
+        description="The lead's admin who approved the link (token subject)."
+    )
+    lead_approved_at: datetime | None
     created_at: datetime

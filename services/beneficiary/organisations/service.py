@@ -6,18 +6,21 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from services.beneficiary.access import organisation_wide
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.organisations.schemas import OrganisationCreate
+from shared.auth import Principal
 from shared.contracts.enums import DeliveredThrough
-from shared.db import get_cached
-from shared.errors import Conflict, FieldError, Invalid, NotFound
+from shared.db import get_cached, utcnow
+from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 
 
 async def create_organisation(
     session: AsyncSession, data: OrganisationCreate
 ) -> Organisation:
-    """Add an organisation; a partner must name an existing lead that is not
-    itself a partner (one level, as programmes contract)."""
+    """Add an organisation (a platform act); a partner's lead must exist and
+    be a lead itself (one level, as programmes contract), and the link only
+    counts once that lead approves it (``approve_partner``)."""
     if data.lead_organisation_id is not None:
         lead = await session.get(Organisation, data.lead_organisation_id)
         if lead is None or lead.lead_organisation_id is not None:
@@ -36,10 +39,52 @@ async def create_organisation(
     )
     if clash.first() is not None:
         raise Conflict(f"An organisation named {data.name!r} exists already.")
-    organisation = Organisation(**data.model_dump(exclude_none=True))
+    organisation = Organisation(
+        **data.model_dump(exclude_none=True, exclude={"lead_organisation_id"}),
+        requested_lead_organisation_id=data.lead_organisation_id,
+    )
     session.add(organisation)
     await session.flush()
     return organisation
+
+
+async def approve_partner(
+    session: AsyncSession, principal: Principal, partner_id: uuid.UUID
+) -> Organisation:
+    """The lead's admin accepts a partner's request: from now on the
+    partner's new records count under the lead. Only the requested lead may
+    approve, with an organisation-wide token; a lead that has become a
+    partner, or a partner that leads others, would make a second level (409)."""
+    organisation_wide(principal)
+    partner = (
+        await session.execute(
+            select(Organisation)
+            .where(col(Organisation.id) == partner_id)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if partner is None:
+        raise NotFound("No such organisation.")
+    if partner.requested_lead_organisation_id != principal.organisation_id:
+        raise Forbidden("This organisation has not asked your organisation to lead it.")
+    lead = await session.get(Organisation, principal.organisation_id)
+    leads_others = await session.execute(
+        select(col(Organisation.id)).where(
+            col(Organisation.lead_organisation_id) == partner.id
+        )
+    )
+    if (
+        lead is None
+        or lead.lead_organisation_id is not None
+        or leads_others.first() is not None
+    ):
+        raise Conflict("Only a lead that is not a partner may lead, one level deep.")
+    partner.lead_organisation_id = partner.requested_lead_organisation_id
+    partner.requested_lead_organisation_id = None
+    partner.lead_approved_by = principal.subject
+    partner.lead_approved_at = utcnow()
+    await session.flush()
+    return partner
 
 
 async def get_organisation(
@@ -60,7 +105,8 @@ async def delivery_of(
     session: AsyncSession, organisation_id: uuid.UUID
 ) -> tuple[uuid.UUID, DeliveredThrough]:
     """The programme lead and whether work by this organisation is direct or
-    through a partner (frozen on each record when it is written)."""
+    through a partner (frozen on each record when it is written). Only an
+    approved link counts: a pending one is the organisation's own work."""
     organisation = await get_cached(session, Organisation, organisation_id)
     if organisation is None:
         raise Invalid("The caller's organisation is not registered on this platform.")

@@ -10,11 +10,12 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.beneficiary.access import SUPERVISORS
+from services.beneficiary.audit.service import visible_records
 from services.beneficiary.beneficiaries.models import Beneficiary
 from services.beneficiary.protection import notices
 from services.beneficiary.protection.models import AccessGrant
@@ -181,18 +182,31 @@ async def break_glass(
     return grant
 
 
+def _visible_grants(principal: Principal) -> Select[AccessGrant]:
+    """The caller's organisation's grants; with a site-scoped token, only
+    their own and those about people at their sites."""
+    statement = select(AccessGrant).where(
+        col(AccessGrant.organisation_id) == principal.organisation_id
+    )
+    if principal.site_ids is None:
+        return statement
+    return statement.where(
+        or_(
+            col(AccessGrant.subject) == principal.subject,
+            col(AccessGrant.beneficiary_id).in_(visible_records(principal)),
+        )
+    )
+
+
 async def revoke_grant(
     session: AsyncSession, principal: Principal, grant_id: uuid.UUID
 ) -> AccessGrant:
     """End a grant early: its holder when done, or a supervisor or programme
-    manager of the organisation."""
+    manager who can see the person."""
     grant = (
         await session.execute(
-            select(AccessGrant)
-            .where(
-                col(AccessGrant.id) == grant_id,
-                col(AccessGrant.organisation_id) == principal.organisation_id,
-            )
+            _visible_grants(principal)
+            .where(col(AccessGrant.id) == grant_id)
             .with_for_update()
         )
     ).scalar_one_or_none()
@@ -221,10 +235,9 @@ async def list_grants(
     cursor: str | None,
     limit: int,
 ) -> Page[AccessGrant]:
-    """The organisation's grants, newest first."""
-    statement = select(AccessGrant).where(
-        col(AccessGrant.organisation_id) == principal.organisation_id
-    )
+    """The organisation's grants, newest first (site scope as in
+    ``_visible_grants``)."""
+    statement = _visible_grants(principal)
     if active is True:
         statement = statement.where(_active())
     elif active is False:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from services.beneficiary.audit.service import visible_records
 from services.beneficiary.protection.models import NoticeDelivery, ProtectionNotice
 from services.beneficiary.settings import BeneficiarySettings
 from services.beneficiary.webhooks import deliver, redeliver
@@ -80,10 +81,16 @@ async def list_notices(
     cursor: str | None,
     limit: int,
 ) -> Page[ProtectionNotice]:
-    """The caller's organisation's notices, newest first."""
+    """The caller's organisation's notices, newest first. A site-scoped
+    caller sees only those about a person or record at their sites (a
+    break-the-glass notice names the person; others are organisation-wide)."""
     statement = select(ProtectionNotice).where(
         col(ProtectionNotice.organisation_id) == principal.organisation_id
     )
+    if principal.site_ids is not None:
+        statement = statement.where(
+            col(ProtectionNotice.entity_id).in_(visible_records(principal))
+        )
     if kind is not None:
         statement = statement.where(col(ProtectionNotice.kind) == kind)
     if delivery is not None:

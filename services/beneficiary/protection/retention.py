@@ -42,6 +42,7 @@ from sqlalchemy import ColumnElement, Select, and_, delete, exists, or_, select,
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
+from services.beneficiary.access import OrganisationManager, organisation_wide
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.beneficiaries.models import (
     Beneficiary,
@@ -68,7 +69,7 @@ from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.service_records.models import ServiceRecord
 from services.beneficiary.sync.models import SyncConflict
 from shared.app import Runtime, RuntimeDep
-from shared.audit import Actor, acting
+from shared.audit import Actor
 from shared.auth import Principal, Role, require
 from shared.contracts.enums import AlertStatus, CaseStatus
 from shared.contracts.text import Text
@@ -841,7 +842,14 @@ def _summary(run: RetentionRun) -> RetentionRunSummary:
 # Endpoints
 
 Reader = Annotated[Principal, Depends(require(Role.programme_manager, Role.auditor))]
-Manager = Annotated[Actor, Depends(acting(Role.programme_manager))]
+
+
+async def _organisation_reader(principal: Reader) -> Principal:
+    return organisation_wide(principal)
+
+
+Manager = OrganisationManager
+RunReader = Annotated[Principal, Depends(_organisation_reader)]
 
 
 @router.get("/policies", response_model=list[RetentionPolicyRead])
@@ -945,10 +953,14 @@ async def start_retention_run(
     return RetentionRunRead.model_validate(run)
 
 
-@router.get("/runs", response_model=Page[RetentionRunSummary])
+@router.get(
+    "/runs",
+    response_model=Page[RetentionRunSummary],
+    responses=problem_responses(Forbidden),
+)
 async def list_retention_runs(
     session: SessionDep,
-    principal: Reader,
+    principal: RunReader,
     cursor: Annotated[Text | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[RetentionRunSummary]:
@@ -961,10 +973,10 @@ async def list_retention_runs(
 @router.get(
     "/runs/{run_id}",
     response_model=RetentionRunRead,
-    responses=problem_responses(NotFound),
+    responses=problem_responses(NotFound, Forbidden),
 )
 async def get_retention_run(
-    run_id: uuid.UUID, session: SessionDep, principal: Reader
+    run_id: uuid.UUID, session: SessionDep, principal: RunReader
 ) -> RetentionRunRead:
     async with session.begin():
         run = await get_run(session, principal, run_id)

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from services.beneficiary.access import OrganisationManager
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.protection import sharing_service
 from services.beneficiary.protection.sharing_fields import Value
@@ -27,7 +28,7 @@ from shared.audit import Actor, acting, record_access
 from shared.auth import Role
 from shared.contracts.text import Text
 from shared.db import SessionDep
-from shared.errors import Invalid, NotFound, problem_responses
+from shared.errors import Forbidden, Invalid, NotFound, problem_responses
 from shared.pagination import MAX_LIMIT, Page
 from shared.queue import send_deferred_jobs
 
@@ -48,13 +49,14 @@ class ExportFormat(StrEnum):
     "",
     status_code=201,
     response_model=SharingAgreementRead,
-    responses=problem_responses(Invalid),
+    responses=problem_responses(Forbidden, Invalid),
 )
 async def create_agreement(
-    body: SharingAgreementCreate, session: SessionDep, actor: Manager
+    body: SharingAgreementCreate, session: SessionDep, actor: OrganisationManager
 ) -> SharingAgreementRead:
     """Record what may go to a partner, why, and until when (programme
-    managers and admins). Fields come from a fixed allow-list."""
+    managers and admins, with an organisation-wide token). Fields come from a
+    fixed allow-list."""
     async with session.begin():
         agreement = await sharing_service.create_agreement(
             session, actor.principal, body
@@ -103,10 +105,10 @@ async def get_agreement(
 @router.post(
     "/{agreement_id}/revoke",
     response_model=SharingAgreementRead,
-    responses=problem_responses(NotFound),
+    responses=problem_responses(NotFound, Forbidden),
 )
 async def revoke_agreement(
-    agreement_id: uuid.UUID, session: SessionDep, actor: Manager
+    agreement_id: uuid.UUID, session: SessionDep, actor: OrganisationManager
 ) -> SharingAgreementRead:
     """End an agreement at once: no export under it from now on."""
     async with session.begin():

@@ -212,13 +212,18 @@ async def export_person(
     log = await _all(
         session,
         select(AuditEntry)
-        .where(col(AuditEntry.entity_id).in_(owned))
+        .where(
+            col(AuditEntry.entity_id).in_(owned),
+            col(AuditEntry.organisation_id) == beneficiary.organisation_id,
+        )
         .order_by(col(AuditEntry.at)),
     )
     return SubjectAccessExport(
         generated_at=utcnow(),
         generated_by=principal.subject,
-        person=await beneficiaries_service.to_read(session, keyring, beneficiary),
+        person=await beneficiaries_service.to_read(
+            session, keyring, beneficiary, principal
+        ),
         consent_ledger=[
             ConsentEntryRead.model_validate(e)
             for e in await consent_service.list_consent_ledger(session, person)

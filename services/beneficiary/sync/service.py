@@ -175,7 +175,7 @@ def entities(
         return outcome
 
     async def read_beneficiary(row: Beneficiary) -> dict[str, Any]:
-        read = await beneficiaries_service.to_read(session, keyring, row)
+        read = await beneficiaries_service.to_read(session, keyring, row, principal)
         return read.model_dump(mode="json")
 
     async def load_record(entity_id: uuid.UUID) -> ServiceRecord | None:
@@ -755,7 +755,7 @@ async def changes_since(
     ).scalars()
     return ChangesPage(
         beneficiaries=[
-            await beneficiaries_service.to_read(session, keyring, b)
+            await beneficiaries_service.to_read(session, keyring, b, principal)
             for b in beneficiaries
         ],
         service_records=[ServiceRecordRead.model_validate(r) for r in records],
