@@ -261,3 +261,11 @@ async def withdraw_registration(issue: Any, org: Org, person_id: str) -> httpx.R
         [WITHDRAW_REGISTRATION],
         headers=ERASURE_REASON,
     )
+
+
+async def give_consent(caller: Caller, person_id: str, *entries: Any) -> httpx.Response:
+    """An online consent form, filled on the ledger as it is now (its ETag
+    sent as If-Match, which a grant needs)."""
+    path = f"/v1/beneficiaries/{person_id}/consents"
+    version = (await caller.get(path)).headers["etag"]
+    return await caller.post(path, list(entries), headers={"If-Match": version})

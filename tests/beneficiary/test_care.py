@@ -2,7 +2,12 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.beneficiary.conftest import Caller, count_rows, make_beneficiary
+from tests.beneficiary.conftest import (
+    Caller,
+    count_rows,
+    give_consent,
+    make_beneficiary,
+)
 from tests.beneficiary.test_cases import open_case
 
 
@@ -57,9 +62,10 @@ async def test_referral_needs_consent_and_follows_its_states(alice: Caller) -> N
         "sent_on": "2026-02-01",
     }
     assert (await alice.post("/v1/referrals", body)).status_code == 409
-    await alice.post(
-        f"/v1/beneficiaries/{person['id']}/consents",
-        [{"purpose": "referral", "granted": True, "form_version": "1"}],
+    await give_consent(
+        alice,
+        person["id"],
+        {"purpose": "referral", "granted": True, "form_version": "1"},
     )
     referral = (await alice.post("/v1/referrals", body)).json()
     path = f"/v1/referrals/{referral['id']}/status"

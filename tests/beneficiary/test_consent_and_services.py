@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.beneficiary.conftest import (
     Caller,
     count_rows,
+    give_consent,
     make_beneficiary,
     record_service,
     withdraw_registration,
@@ -84,8 +85,8 @@ class TestConsent:
             "agency": "Legal aid partner",
         }
         path = f"/v1/beneficiaries/{b['id']}/consents"
-        first = await alice.post(path, [entry])
-        again = await alice.post(path, [entry])
+        first = await give_consent(alice, b["id"], entry)
+        again = await give_consent(alice, b["id"], entry)
         assert first.status_code == again.status_code == 201
         assert again.json()[0]["id"] == entry["id"]
         ledger = (await alice.get(path)).json()
@@ -93,16 +94,15 @@ class TestConsent:
 
     async def test_referral_agency_only_on_referral(self, alice: Caller) -> None:
         b = await make_beneficiary(alice)
-        r = await alice.post(
-            f"/v1/beneficiaries/{b['id']}/consents",
-            [
-                {
-                    "purpose": "research",
-                    "granted": True,
-                    "form_version": "1",
-                    "agency": "X",
-                }
-            ],
+        r = await give_consent(
+            alice,
+            b["id"],
+            {
+                "purpose": "research",
+                "granted": True,
+                "form_version": "1",
+                "agency": "X",
+            },
         )
         assert r.status_code == 422
 

@@ -18,6 +18,7 @@ from tests.beneficiary.conftest import (
     Caller,
     beneficiary_body,
     count_rows,
+    give_consent,
     make_beneficiary,
     record_service,
 )
@@ -157,9 +158,10 @@ async def alices_world(
     assert (
         await alice.post(f"/v1/cases/{cid}/safety-plans", {"warning_signs": ["a"]})
     ).status_code == 201
-    await alice.post(
-        f"/v1/beneficiaries/{person['id']}/consents",
-        [{"purpose": "referral", "granted": True, "form_version": "1"}],
+    await give_consent(
+        alice,
+        person["id"],
+        {"purpose": "referral", "granted": True, "form_version": "1"},
     )
     referral = await alice.post(
         "/v1/referrals",

@@ -24,6 +24,7 @@ from tests.beneficiary.conftest import (
     Caller,
     Org,
     count_rows,
+    give_consent,
     make_beneficiary,
 )
 
@@ -64,9 +65,7 @@ async def make_agreement(caller: Caller, **overrides: Any) -> dict[str, Any]:
 
 
 async def consent_to_sharing(caller: Caller, person: str, granted: bool) -> None:
-    r = await caller.post(
-        f"/v1/beneficiaries/{person}/consents", [{**SHARING, "granted": granted}]
-    )
+    r = await give_consent(caller, person, {**SHARING, "granted": granted})
     assert r.status_code == 201, r.text
 
 

@@ -9,7 +9,12 @@ from typing import Any
 import httpx
 
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+from tests.beneficiary.conftest import (
+    Caller,
+    give_consent,
+    make_beneficiary,
+    record_service,
+)
 from tests.beneficiary.test_cases import assess, intake, phq9
 
 NAME = "Zaytouna Qaraghuli"
@@ -124,16 +129,15 @@ async def record_person(
         201,
     )
     await ok(
-        await alice.post(
-            f"/v1/beneficiaries/{pid}/consents",
-            [
-                {
-                    "purpose": "referral",
-                    "granted": True,
-                    "form_version": "2024-1",
-                    "agency": "Legal aid partner",
-                }
-            ],
+        await give_consent(
+            alice,
+            pid,
+            {
+                "purpose": "referral",
+                "granted": True,
+                "form_version": "2024-1",
+                "agency": "Legal aid partner",
+            },
         ),
         201,
     )

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller
+from tests.beneficiary.conftest import Caller, give_consent
 from tests.beneficiary.test_cases import assess, open_case, phq9, srq20
 from tests.beneficiary.test_risk_alerts import Receiver, run_worker, serving, webhook
 
@@ -65,16 +65,15 @@ async def test_intake_to_measured_improvement(
         {"status": "active", "on": "2026-01-20"},
         headers={"If-Match": '"1"'},
     )
-    await alice.post(
-        f"/v1/beneficiaries/{person}/consents",
-        [
-            {
-                "purpose": "referral",
-                "granted": True,
-                "form_version": "2024-1",
-                "agency": "Legal aid partner",
-            }
-        ],
+    await give_consent(
+        alice,
+        person,
+        {
+            "purpose": "referral",
+            "granted": True,
+            "form_version": "2024-1",
+            "agency": "Legal aid partner",
+        },
     )
     referral = await alice.post(
         "/v1/referrals",

@@ -60,6 +60,7 @@ from tests.beneficiary.conftest import (
     Caller,
     Org,
     beneficiary_body,
+    give_consent,
     make_beneficiary,
     record_service,
 )
@@ -738,9 +739,10 @@ async def exercise_rights(
     await ok(sam.post(f"/v1/break-glass/{grant['id']}/revoke"))
 
     await ok(
-        alice.post(
-            f"/v1/beneficiaries/{p1}/consents",
-            [{"purpose": "data_sharing", "granted": True, "form_version": "2024-1"}],
+        give_consent(
+            alice,
+            p1,
+            {"purpose": "data_sharing", "granted": True, "form_version": "2024-1"},
         )
     )
     today = utcnow().date()

@@ -43,7 +43,13 @@ from shared.auth import LocalSigningKey, Role
 from shared.crypto import KeyRing, key_id, new_key, normalise_name, normalise_phone
 from shared.http import make_client
 from shared.rotation import BlindIndexColumn, EncryptedColumn, Registered, rotate_keys
-from tests.beneficiary.conftest import CONSENTS, Caller, Org, beneficiary_body
+from tests.beneficiary.conftest import (
+    CONSENTS,
+    Caller,
+    Org,
+    beneficiary_body,
+    give_consent,
+)
 from tests.beneficiary.test_cases import intake, phq9
 from tests.conftest import REDIS_URL, recreate_database
 from tests.training.test_courses_and_trainees import trainee
@@ -246,9 +252,8 @@ async def seed(stack: Stack, world: World) -> None:
     world.notes["alert"] = alerts[0]["id"]
     world.check(
         "referral consent",
-        await alice.post(
-            f"/v1/beneficiaries/{person}/consents",
-            [{"purpose": "referral", "granted": True, "form_version": "1"}],
+        await give_consent(
+            alice, person, {"purpose": "referral", "granted": True, "form_version": "1"}
         ),
         201,
     )
