@@ -136,7 +136,10 @@ def main() -> None:
     args = parser.parse_args()
     base_url = f"http://{args.host}:{args.port}"
     app = create_stack(base_url=base_url, load_demo=not args.no_demo)
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False)
+    # X-Forwarded-For is the apps' to believe, from TRUSTED_PROXIES only
+    uvicorn.run(
+        app, host=args.host, port=args.port, access_log=False, proxy_headers=False
+    )
 
 
 if __name__ == "__main__":

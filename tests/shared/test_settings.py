@@ -40,3 +40,18 @@ def test_the_fast_path_to_reporting_is_on_unless_turned_off(
     assert BeneficiarySettings().publish_to_reporting is True
     monkeypatch.setenv("BENEFICIARY_PUBLISH_TO_REPORTING", "false")
     assert BeneficiarySettings().publish_to_reporting is False
+
+
+def test_trusted_proxies_are_addresses_and_networks_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No proxy is trusted unless named; ``*`` (any peer may say who the
+    client is) and names are refused at start-up."""
+    monkeypatch.delenv("TRUSTED_PROXIES", raising=False)
+    assert BeneficiarySettings().trusted_proxies == ""
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8, 172.31.250.2,fd00::/8")
+    assert BeneficiarySettings().trusted_proxies.startswith("10.0.0.0/8")
+    for bad in ("*", "ingress", "10.0.0.0/33"):
+        monkeypatch.setenv("TRUSTED_PROXIES", bad)
+        with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
+            BeneficiarySettings()

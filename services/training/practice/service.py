@@ -4,7 +4,7 @@ sessions by phase, recordings as metadata, fidelity reviews."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from typing import Literal
 
 import httpx
@@ -22,7 +22,7 @@ from services.training.practice.models import (
 )
 from services.training.settings import TrainingSettings
 from shared.app import Runtime
-from shared.auth import LocalSigningKey, Principal, Role
+from shared.auth import Principal, machine_headers
 from shared.contracts.erasure import (
     ClientParticipation,
     PracticeGroupParticipation,
@@ -100,21 +100,17 @@ async def check_clients(
     beneficiary service over HTTP by pseudonymous id (nothing else crosses)."""
     settings = runtime.settings
     assert isinstance(settings, TrainingSettings)
-    token = settings.beneficiary_token or LocalSigningKey.load_or_create(
-        settings.data_dir
-    ).issue(
+    headers = machine_headers(
+        settings,
+        settings.beneficiary_token,
         subject="training-service",
         organisation_id=organisation_id,
-        roles=[Role.service],
-        issuer=settings.auth_issuer,
-        audience=settings.auth_audience,
-        ttl=timedelta(minutes=5),
     )
     try:
         response = await runtime.http.post(
             f"{settings.beneficiary_url}/v1/beneficiaries/lookup",
             json={"ids": [str(c) for c in client_ids]},
-            headers={"Authorization": f"Bearer {token}"},
+            headers=headers,
         )
     except httpx.HTTPError as exc:
         raise Unavailable(f"The beneficiary service cannot be reached: {exc}") from None
