@@ -190,6 +190,16 @@ def create_service_app(
         RequestGuard,
         metrics=app.state.metrics,
         max_body_bytes=settings.max_body_bytes,
+        cacheable_paths=frozenset(
+            path
+            for path in (
+                app.openapi_url,
+                app.docs_url,
+                app.redoc_url,
+                app.swagger_ui_oauth2_redirect_url,
+            )
+            if path
+        ),
     )
     app.add_middleware(
         ProxyHeadersMiddleware,
