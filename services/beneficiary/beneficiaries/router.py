@@ -65,6 +65,7 @@ async def register_beneficiary(
             session,
             IdempotencyRecord,
             principal,
+            runtime.keyring,
             idempotency_key,
             "POST /v1/beneficiaries",
             body,
