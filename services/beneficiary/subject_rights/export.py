@@ -143,7 +143,10 @@ async def training_part(
         raise unavailable from None
     if response.status_code != 200:
         raise unavailable
-    found = ClientParticipation.model_validate(response.json())
+    try:
+        found = ClientParticipation.model_validate_json(response.content)
+    except ValueError:  # not its contract: a proxy's page, another version
+        raise unavailable from None
     return TrainingPart(included=True, practice_groups=found.practice_groups)
 
 

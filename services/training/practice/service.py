@@ -93,6 +93,12 @@ class ReviewRead(BaseModel):
     adherence_score: float
 
 
+class LookupAnswer(BaseModel):
+    """The beneficiary service's answer to a client check: id -> organisation."""
+
+    found: dict[str, str]
+
+
 async def check_clients(
     runtime: Runtime, organisation_id: uuid.UUID, client_ids: list[uuid.UUID]
 ) -> None:
@@ -119,7 +125,13 @@ async def check_clients(
             f"The beneficiary service answered {response.status_code} "
             "to a client check."
         )
-    found: dict[str, str] = response.json()["found"]
+    try:
+        found = LookupAnswer.model_validate_json(response.content).found
+    except ValueError:  # not its contract: a proxy's page, another version
+        raise Unavailable(
+            "The beneficiary service answered a client check with something "
+            "other than a lookup result."
+        ) from None
     bad = [
         i for i, c in enumerate(client_ids) if found.get(str(c)) != str(organisation_id)
     ]
