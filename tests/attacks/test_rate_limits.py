@@ -3,8 +3,10 @@ after ``auth_failures_per_minute`` forged, tampered, wrong-audience,
 alg=none tokens or unknown API keys, that address gets 429 problem+json with
 Retry-After for the rest of the minute, valid credentials included, while
 other addresses go on. Expired tokens with a good signature (devices back
-from the field) are refused but not counted. API-key management is rate
-limited per organisation.
+from the field) are refused but not counted. Another service's machine
+account is not refused for its address's count. The address is the TCP peer,
+or behind a proxy of TRUSTED_PROXIES the client's in X-Forwarded-For.
+API-key management is rate limited per organisation.
 """
 
 from __future__ import annotations
