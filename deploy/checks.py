@@ -2,7 +2,8 @@
 manifests rendered from kustomization.yaml and validated against the Kubernetes
 OpenAPI schemas (kubernetes-validate, strict), and the references between
 files that no schema sees (a Service that selects no pod, an HPA on a missing
-Deployment, a prefix the ingress strips that the API does not know ...).
+Deployment, a prefix the ingress strips that the API does not know, an
+ingress that lets the internet read /metrics ...).
 
     python deploy/checks.py [--deploy-dir DIR]
 
@@ -282,6 +283,11 @@ def check_k8s(docs: list[Doc], secrets: list[Doc]) -> list[str]:
                         f"Ingress/{name}: Service/{backend['name']} has no {port}"
                     )
                 prefix = re.match(r"(/[\w-]+)", path["path"])
+                if prefix and routes_metrics(path["path"], prefix[1]):
+                    errors.append(
+                        f"Ingress/{name} {path['path']}: routes {prefix[1]}/metrics "
+                        "to the API (metrics are for in-cluster monitoring only)"
+                    )
                 errors += check_root_path(
                     f"Ingress/{name} {path['path']}",
                     prefix[1] if prefix else "",
@@ -294,6 +300,22 @@ def check_k8s(docs: list[Doc], secrets: list[Doc]) -> list[str]:
                     ],
                 )
     return errors
+
+
+def routes_metrics(pattern: str, prefix: str) -> bool:
+    """Whether an ingress-nginx regex path (matched case-insensitively from
+    the start of the decoded path) lets ``<prefix>/metrics`` through."""
+    compiled = re.compile(pattern, re.IGNORECASE)
+    return any(compiled.match(f"{prefix}/metrics{tail}") for tail in ("", "/"))
+
+
+def caddy_hidden_paths(caddyfile: str) -> set[str]:
+    """The paths of the named matchers whose ``handle`` answers 404."""
+    hidden: set[str] = set()
+    for name, paths in re.findall(r"@(\w+) path ([^\n]+)", caddyfile):
+        if re.search(rf"handle @{name} \{{\s*respond [^\n]*\b404\b", caddyfile):
+            hidden.update(paths.split())
+    return hidden
 
 
 def check_root_path(where: str, prefix: str, workloads: list[Doc]) -> list[str]:
@@ -354,11 +376,13 @@ def check_compose(compose_file: Path, caddyfile: Path, init_secrets: Path) -> li
         file_name = Path(secret.get("file", "")).name
         if file_name and file_name not in script:
             errors.append(f"compose: {init_secrets.name} does not make {file_name}")
+    caddy = caddyfile.read_text()
     routes = re.findall(
         r"handle_path (/[\w-]+)/\*\s*\{\s*reverse_proxy\s*\{\s*dynamic a "
         r"\{\$\w+:([\w-]+)\}",
-        caddyfile.read_text(),
+        caddy,
     )
+    hidden = caddy_hidden_paths(caddy)
     if not routes:
         errors.append("Caddyfile: no handle_path routes found")
     for prefix, upstream in routes:
@@ -369,6 +393,11 @@ def check_compose(compose_file: Path, caddyfile: Path, init_secrets: Path) -> li
         root = (upstream_service.get("environment") or {}).get("ROOT_PATH")
         if root != prefix:
             errors.append(f"Caddyfile: strips {prefix} but {upstream} has {root!r}")
+        if not {f"{prefix}/metrics", f"{prefix}/metrics/*"} <= hidden:
+            errors.append(
+                f"Caddyfile: {prefix}/metrics reaches {upstream}: answer it 404 "
+                "(metrics are for monitoring inside the deployment only)"
+            )
     return errors
 
 

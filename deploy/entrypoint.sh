@@ -92,11 +92,13 @@ case "$command" in
     link_signing_key
     # ROOT_PATH: the prefix the ingress strips (/beneficiary ...), so links in
     # the API docs carry it; set it empty when the API is served at the root.
+    # X-Forwarded-* is believed by the app itself, from TRUSTED_PROXIES only
+    # (docs/configuration.md), never by uvicorn.
     exec uvicorn --factory "services.${service}.app:create_app" \
       --host "${HOST:-0.0.0.0}" --port "${PORT:-8000}" \
       --root-path "${ROOT_PATH-/$service}" \
       --workers "${WEB_CONCURRENCY:-1}" \
-      --proxy-headers --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}" \
+      --no-proxy-headers \
       --timeout-graceful-shutdown "${GRACEFUL_SHUTDOWN_SECONDS:-20}" \
       --no-access-log "$@"
     ;;

@@ -158,7 +158,10 @@ def main() -> None:
     app = create_stack(
         base_url=stack_url(args.host, args.port), load_demo=not args.no_demo
     )
-    config = uvicorn.Config(app, host=args.host, port=args.port, access_log=False)
+    # X-Forwarded-For is the apps' to believe, from TRUSTED_PROXIES only
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, access_log=False, proxy_headers=False
+    )
     uvicorn.Server(config).run(sockets=[listener])
 
 

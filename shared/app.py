@@ -1,5 +1,6 @@
 """What every service app has: runtime (engine, keys, queue, HTTP client,
-token verifier), problem+json errors, the request guard, health and metrics."""
+token verifier), problem+json errors, the request guard, the client address
+from trusted proxies only, health and metrics."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from shared.auth import LocalSigningKey, TokenVerifier
 from shared.crypto import KeyRing, keyring_from
@@ -25,7 +27,7 @@ from shared.http import make_client
 from shared.observability import Metrics, RequestGuard, configure_logging
 from shared.ops_metrics import OperationsCollector, Probe
 from shared.queue import ArqQueue, InlineQueue, JobFunction, JobQueue
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, trusted_proxy_list
 from shared.tracing import start_tracing_from_env, trace_engine
 
 log = structlog.get_logger(__name__)
@@ -189,6 +191,20 @@ def create_service_app(
         RequestGuard,
         metrics=app.state.metrics,
         max_body_bytes=settings.max_body_bytes,
+        cacheable_paths=frozenset(
+            path
+            for path in (
+                app.openapi_url,
+                app.docs_url,
+                app.redoc_url,
+                app.swagger_ui_oauth2_redirect_url,
+            )
+            if path
+        ),
+    )
+    app.add_middleware(
+        ProxyHeadersMiddleware,
+        trusted_hosts=trusted_proxy_list(settings.trusted_proxies),
     )
     app.include_router(health_router())
     for router in routers:

@@ -7,12 +7,14 @@ Roles, organisation and site scope come from the token's claims.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
+from math import ceil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,19 +22,24 @@ import httpx
 import jwt
 import structlog
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from fastapi import Depends, Request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from fastapi import Depends, Header, Request
+from pydantic import BaseModel, ConfigDict
 from redis.exceptions import RedisError
 
 from shared.db import utcnow
-from shared.errors import Forbidden, TooManyRequests, Unauthorized
+from shared.errors import Forbidden, TooManyRequests, Unauthorized, Unavailable
 from shared.files import create_once, private_dir
 from shared.queue import ArqQueue
+from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
 
-ALGORITHMS = ["ES256", "RS256"]
+ALGORITHMS = frozenset({"ES256", "RS256"})
+"""Asymmetric only: a JWKS that publishes a shared secret (``oct``) or an
+encryption key is not used to verify tokens."""
+JWKS_REFRESH_SECONDS = 30.0
+JWKS_RETRY_SECONDS = 5.0
 LOCAL_KEY_FILE = "token-signing-key.pem"
 
 
@@ -141,26 +148,62 @@ def _new_private_key_pem() -> bytes:
     )
 
 
+@dataclass(frozen=True)
+class VerificationKey:
+    """A public key and the one algorithm it verifies: a token whose header
+    names another algorithm is refused before the key is used, so a crafted
+    ``alg`` can never make PyJWT treat the key as something else."""
+
+    key: Any
+    algorithm: str
+
+    @classmethod
+    def of(cls, key: Any) -> VerificationKey:
+        """The local key pair's public half (ES256), or an RSA key (RS256)."""
+        if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(
+            key.curve, ec.SECP256R1
+        ):
+            return cls(key, "ES256")
+        if isinstance(key, rsa.RSAPublicKey):
+            return cls(key, "RS256")
+        raise ValueError(f"no supported token algorithm for {type(key).__name__}")
+
+
 @dataclass
 class TokenVerifier:
-    """Verifies bearer tokens with a fixed key or keys fetched from a JWKS URL."""
+    """Verifies bearer tokens with a fixed key or keys fetched from a JWKS URL.
+
+    Everything in a token is the caller's to craft, so any failure to read or
+    verify it is a 401 (counted by the bad-credential limit), never a 500;
+    failing to read the identity provider's keys is a 503, the provider's
+    fault, not the caller's."""
 
     issuer: str
     audience: str
     static_key: Any = None
     jwks_url: str | None = None
     http: httpx.AsyncClient | None = None
-    _jwks: dict[str, Any] = field(default_factory=dict)
-    _jwks_fetched_at: float = 0.0
+    _static: VerificationKey | None = None
+    _jwks: dict[str, VerificationKey] = field(default_factory=dict)
+    _next_refresh_at: float = 0.0
+    _jwks_failed: bool = False
+    _refreshing: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        if self.static_key is not None:
+            self._static = VerificationKey.of(self.static_key)
 
     async def verify(self, token: str) -> Principal:
         try:
-            header = jwt.get_unverified_header(token)
-            key = await self._key_for(header.get("kid"))
+            kid = jwt.get_unverified_header(token).get("kid")
+        except Exception as exc:  # crafted input: any failure is a bad token
+            raise Unauthorized(f"Invalid bearer token: {exc}") from None
+        key = await self._key_for(kid)
+        try:
             claims = jwt.decode(
                 token,
-                key,
-                algorithms=ALGORITHMS,
+                key.key,
+                algorithms=[key.algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
                 options={"require": ["exp", "iss", "aud", "sub"]},
@@ -168,7 +211,7 @@ class TokenVerifier:
             parsed = TokenClaims.model_validate(claims)
         except jwt.ExpiredSignatureError:
             raise ExpiredToken("The bearer token has expired.") from None
-        except (jwt.PyJWTError, ValidationError) as exc:
+        except Exception as exc:  # crafted input: any failure is a bad token
             raise Unauthorized(f"Invalid bearer token: {exc}") from None
         return Principal(
             subject=parsed.sub,
@@ -177,23 +220,48 @@ class TokenVerifier:
             site_ids=None if parsed.sites is None else frozenset(parsed.sites),
         )
 
-    async def _key_for(self, kid: str | None) -> Any:
-        if self.static_key is not None:
-            return self.static_key
-        if kid not in self._jwks and time.monotonic() - self._jwks_fetched_at > 30:
-            await self._refresh_jwks()
+    async def _key_for(self, kid: object) -> VerificationKey:
+        if self._static is not None:
+            return self._static
+        if not isinstance(kid, str):
+            raise Unauthorized("The token names no signing key (kid).")
         if kid not in self._jwks:
-            raise Unauthorized("The token's signing key is unknown.")
-        return self._jwks[kid]
+            async with self._refreshing:
+                if kid not in self._jwks and time.monotonic() >= self._next_refresh_at:
+                    await self._refresh_jwks()
+        if kid in self._jwks:
+            return self._jwks[kid]
+        if self._jwks_failed:
+            raise Unavailable(
+                "The identity provider's signing keys cannot be read now.",
+                retry_after=max(1, ceil(self._next_refresh_at - time.monotonic())),
+            )
+        raise Unauthorized("The token's signing key is unknown.")
 
     async def _refresh_jwks(self) -> None:
+        """Read the provider's key set, at most every ``JWKS_REFRESH_SECONDS``
+        (``JWKS_RETRY_SECONDS`` after a failure): unknown kids cannot make
+        every request call the provider."""
         assert self.jwks_url is not None
         assert self.http is not None
-        response = await self.http.get(self.jwks_url)
-        response.raise_for_status()
-        keys = jwt.PyJWKSet.from_dict(response.json())
-        self._jwks = {k.key_id: k.key for k in keys.keys if k.key_id}
-        self._jwks_fetched_at = time.monotonic()
+        try:
+            response = await self.http.get(self.jwks_url)
+            response.raise_for_status()
+            keys = jwt.PyJWKSet.from_dict(response.json()).keys
+        except Exception as exc:  # down, an error page, not a key set
+            log.warning("jwks_refresh_failed", url=self.jwks_url, error=repr(exc))
+            self._jwks_failed = True
+            self._next_refresh_at = time.monotonic() + JWKS_RETRY_SECONDS
+            return
+        self._jwks = {
+            k.key_id: VerificationKey(k.key, k.algorithm_name)
+            for k in keys
+            if isinstance(k.key_id, str)
+            and k.algorithm_name in ALGORITHMS
+            and k.public_key_use in (None, "sig")
+        }
+        self._jwks_failed = False
+        self._next_refresh_at = time.monotonic() + JWKS_REFRESH_SECONDS
 
 
 class RateLimiter:
@@ -249,14 +317,14 @@ class ExpiredToken(Unauthorized):
 
 
 def client_address(request: Request) -> str:
-    """The caller's address (behind the ingress, uvicorn's --proxy-headers
-    takes it from X-Forwarded-For)."""
+    """The caller's address: the TCP peer, or behind a trusted proxy
+    (``TRUSTED_PROXIES``) the nearest address in X-Forwarded-For that is not
+    one of them."""
     return request.client.host if request.client else "unknown"
 
 
 async def refuse_blocked_address(request: Request) -> None:
-    """429 for an address past its bad-credential limit this minute, before
-    its credentials are looked at: a right guess then tells nothing."""
+    """429 for an address past its bad-credential limit this minute."""
     limit: int = request.app.state.settings.auth_failures_per_minute
     address = client_address(request)
     if await AUTH_FAILURES.count(request, address, add=False) >= limit:
@@ -272,19 +340,25 @@ async def count_failure(request: Request) -> None:
 
 
 async def current_principal(request: Request) -> Principal:
+    """The token's principal. A blocked address gets 429 whatever it sends
+    (a right guess then tells nothing), except the platform's own machine
+    accounts: a token of role ``service`` cannot be guessed, and the other
+    services' calls must not share the fate of a client at the same address
+    (one host, one NAT, one proxy)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("A bearer token is required.")
-    await refuse_blocked_address(request)
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
         principal = await verifier.verify(token.strip())
-    except ExpiredToken:
+    except Unauthorized as refused:
+        await refuse_blocked_address(request)
+        if not isinstance(refused, ExpiredToken):
+            await count_failure(request)
         raise
-    except Unauthorized:
-        await count_failure(request)
-        raise
+    if Role.service not in principal.roles:
+        await refuse_blocked_address(request)
     request.state.principal = principal
     return principal
 
@@ -304,3 +378,58 @@ def require(*roles: Role) -> Callable[..., Any]:
         return principal
 
     return dependency
+
+
+ACTING_ORGANISATION_HEADER = "X-Acting-Organisation"
+MACHINE_ORGANISATION = uuid.UUID(int=0)
+"""The ``org`` claim of locally signed machine tokens: a machine account
+belongs to no organisation; a call for one names it in the header above."""
+
+
+async def machine_account(
+    principal: PrincipalDep,
+    x_acting_organisation: Annotated[
+        uuid.UUID | None,
+        Header(
+            description="Machine accounts only: the organisation the calling "
+            "service acts for (default: the token's)."
+        ),
+    ] = None,
+) -> Principal:
+    """Dependency: another service's machine account (role ``service``),
+    acting for the organisation its request names, so that one machine token
+    (with an identity provider, one static credential) serves every
+    organisation."""
+    if Role.service not in principal.roles:
+        raise Forbidden("Only another service's machine account may ask this.")
+    if x_acting_organisation is None:
+        return principal
+    return principal.model_copy(update={"organisation_id": x_acting_organisation})
+
+
+MachineDep = Annotated[Principal, Depends(machine_account)]
+
+
+def machine_headers(
+    settings: ServiceSettings,
+    token: str | None,
+    *,
+    subject: str,
+    organisation_id: uuid.UUID | None = None,
+) -> dict[str, str]:
+    """Headers of this service's call to another as its machine account: the
+    configured ``token``, else one signed with the local key (embedded
+    default), and the organisation the call is for, if it is for one."""
+    if token is None:
+        token = LocalSigningKey.load_or_create(settings.data_dir).issue(
+            subject=subject,
+            organisation_id=MACHINE_ORGANISATION,
+            roles=[Role.service],
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+            ttl=timedelta(minutes=10),
+        )
+    headers = {"Authorization": f"Bearer {token}"}
+    if organisation_id is not None:
+        headers[ACTING_ORGANISATION_HEADER] = str(organisation_id)
+    return headers

@@ -1,7 +1,7 @@
 """``Idempotency-Key`` on POST: a retried request returns the resource the
 first one created instead of creating it again.
 
-Only the key, a fingerprint of the request and the created resource's id are
+Only the key, a keyed fingerprint of the request and the created resource's id are
 kept (never the response body, which may hold PII); a replay re-reads the
 resource. The record commits in the same transaction as the write, so a key is
 remembered exactly when its effect happened.
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from shared.auth import Principal
+from shared.crypto import KeyRing
 from shared.db import UTCDateTime, utcnow
 from shared.errors import FieldError, Invalid
 
@@ -41,10 +42,14 @@ class IdempotencyRecordBase(SQLModel):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-def fingerprint(route: str, body: BaseModel) -> str:
-    return hashlib.sha256(
-        route.encode() + b"\0" + body.model_dump_json(exclude_unset=True).encode()
-    ).hexdigest()
+def fingerprints(keyring: KeyRing, route: str, body: BaseModel) -> list[str]:
+    """What a stored fingerprint of this request may be, the one to store
+    first: an HMAC under each blind-index key (the body holds names and phone
+    numbers, which an unkeyed hash would let anyone test guesses against),
+    then the unkeyed SHA-256 that records made before the HMAC may still
+    hold (their records are purged a week after they were made)."""
+    message = route + "\0" + body.model_dump_json(exclude_unset=True)
+    return [*keyring.digests(message), hashlib.sha256(message.encode()).hexdigest()]
 
 
 def check_key(key: str | None) -> str | None:
@@ -68,7 +73,7 @@ async def find_replay(
     principal: Principal,
     key: str,
     route: str,
-    request_fingerprint: str,
+    request_fingerprints: list[str],
 ) -> uuid.UUID | None:
     """The resource created by an earlier request with this key, if any.
 
@@ -85,7 +90,7 @@ async def find_replay(
     ).scalar_one_or_none()
     if record is None:
         return None
-    if record.route != route or record.fingerprint != request_fingerprint:
+    if record.route != route or record.fingerprint not in request_fingerprints:
         raise Invalid(
             "This Idempotency-Key was already used for a different request.",
             errors=[
@@ -124,6 +129,7 @@ async def create_once(
     session: AsyncSession,
     model: type[IdempotencyRecordBase],
     principal: Principal,
+    keyring: KeyRing,
     key: str | None,
     route: str,
     body: BaseModel,
@@ -135,14 +141,16 @@ async def create_once(
     key = check_key(key)
     if key is None:
         return await create(), False
-    request_fingerprint = fingerprint(route, body)
+    request_fingerprints = fingerprints(keyring, route, body)
     existing = await find_replay(
-        session, model, principal, key, route, request_fingerprint
+        session, model, principal, key, route, request_fingerprints
     )
     if existing is not None:
         return await load(existing), True
     resource = await create()
     resource_id = getattr(resource, "id", None)
     assert isinstance(resource_id, uuid.UUID)
-    remember(session, model, principal, key, route, request_fingerprint, resource_id)
+    remember(
+        session, model, principal, key, route, request_fingerprints[0], resource_id
+    )
     return resource, False

@@ -90,12 +90,22 @@ class Metrics:
 class RequestGuard:
     """Pure ASGI middleware: request id and log context, the request's span
     (tracing on), metrics, body size limit and JSON content type, before any
-    route code runs."""
+    route code runs; ``Cache-Control: no-store`` on every response but those
+    at ``cacheable_paths`` (the API docs), since any other may carry
+    personal data that no browser or proxy cache may keep."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        max_body_bytes: int,
+        cacheable_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.cacheable_paths = cacheable_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -136,15 +146,16 @@ class RequestGuard:
     ) -> None:
         started = time.perf_counter()
         status_holder = {"status": 500}
+        id_bytes = request_id.encode()
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    (b"x-request-id", request_id.encode()),
-                ]
+                sent = [*message.get("headers", []), (b"x-request-id", id_bytes)]
+                if app_path(scope) not in self.cacheable_paths:
+                    sent = [h for h in sent if h[0].lower() != b"cache-control"]
+                    sent.append((b"cache-control", b"no-store"))
+                message["headers"] = sent
             await send(message)
 
         problem = self._reject(scope["method"], headers)
@@ -221,6 +232,14 @@ class RequestGuard:
         body: ProblemDetail = problem.to_body(scope.get("path"))
         response = render_problem(body, problem.headers)
         await response(scope, _no_receive, send)
+
+
+def app_path(scope: Scope) -> str:
+    """The request's path within the app, without the prefix it is mounted
+    or served at (``root_path``)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 async def _no_receive() -> Message:

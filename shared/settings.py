@@ -8,11 +8,12 @@ PostgreSQL server while a cluster gives each service its own.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -34,6 +35,7 @@ PLATFORM_FIELDS = (
     "job_timeout_seconds",
     "auth_failures_per_minute",
     "production",
+    "trusted_proxies",
 )
 
 
@@ -109,6 +111,15 @@ class ServiceSettings(BaseSettings):
         "address may make in a minute; past it, every request from that "
         "address (valid credentials too) is a 429 until the minute ends.",
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks (CIDR) of the "
+        "reverse proxies in front of the API, whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed: the client address (for the "
+        "bad-credential limit) is then the nearest one in "
+        "X-Forwarded-For that is not a proxy. Empty: no proxy is trusted and "
+        "the address is the TCP peer.",
+    )
     job_timeout_seconds: float | None = Field(
         default=None,
         gt=0,
@@ -167,12 +178,30 @@ class ServiceSettings(BaseSettings):
                 "tokens signed with them)"
             )
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        """Fail at start-up on anything but addresses and networks (``*``,
+        trusting every peer, would let any client choose its address)."""
+        for entry in trusted_proxy_list(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"TRUSTED_PROXIES: {entry!r} is not an IP address or network"
+                ) from None
+        return value
+
     @property
     def resolved_database_url(self) -> str:
         """The URL to connect to, defaulting to a SQLite file in data_dir."""
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / self.service_name}.db"
+
+
+def trusted_proxy_list(value: str) -> list[str]:
+    return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
 def per_service_database(url: str, service_name: str) -> str:

@@ -1,5 +1,8 @@
 """The three apps as the other suites run them (fresh PostgreSQL, real Redis)."""
 
+import pytest
+from fastapi import FastAPI
+
 from tests.beneficiary.conftest import (  # noqa: F401  (beneficiary side)
     app,
     clean_tables,
@@ -21,3 +24,21 @@ from tests.training.conftest import (  # noqa: F401  (training side)
     training_app,
     training_settings,
 )
+
+LIMIT = 4
+"""The bad-credential limit the ``low_limit`` fixture sets."""
+
+
+@pytest.fixture
+def apps(
+    app: FastAPI,  # noqa: F811
+    training_app: FastAPI,  # noqa: F811
+    reporting_app: FastAPI,  # noqa: F811
+) -> dict[str, FastAPI]:
+    return {"beneficiary": app, "training": training_app, "reporting": reporting_app}
+
+
+@pytest.fixture
+def low_limit(apps: dict[str, FastAPI], monkeypatch: pytest.MonkeyPatch) -> None:
+    for target in apps.values():
+        monkeypatch.setattr(target.state.settings, "auth_failures_per_minute", LIMIT)

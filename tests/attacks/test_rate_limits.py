@@ -3,8 +3,10 @@ after ``auth_failures_per_minute`` forged, tampered, wrong-audience,
 alg=none tokens or unknown API keys, that address gets 429 problem+json with
 Retry-After for the rest of the minute, valid credentials included, while
 other addresses go on. Expired tokens with a good signature (devices back
-from the field) are refused but not counted. API-key management is rate
-limited per organisation.
+from the field) are refused but not counted. Another service's machine
+account is not refused for its address's count. The address is the TCP peer,
+or behind a proxy of TRUSTED_PROXIES the client's in X-Forwarded-For.
+API-key management is rate limited per organisation.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from services.reporting.access.router import KEY_MANAGEMENT_PER_MINUTE
 from shared.auth import LocalSigningKey, Role
 from shared.errors import PROBLEM_MEDIA_TYPE
 from shared.queue import InlineQueue
+from tests.attacks.conftest import LIMIT
 from tests.beneficiary.conftest import Org
 
-LIMIT = 4
 ROUTES = {
     "beneficiary": "/v1/beneficiaries",
     "training": "/v1/courses",
@@ -45,21 +47,11 @@ async def whole_minute() -> None:
         await asyncio.sleep(61 - time.time() % 60)
 
 
-@pytest.fixture
-def apps(
-    app: FastAPI, training_app: FastAPI, reporting_app: FastAPI
-) -> dict[str, FastAPI]:
-    return {"beneficiary": app, "training": training_app, "reporting": reporting_app}
-
-
-@pytest.fixture
-def low_limit(apps: dict[str, FastAPI], monkeypatch: pytest.MonkeyPatch) -> None:
-    for target in apps.values():
-        monkeypatch.setattr(target.state.settings, "auth_failures_per_minute", LIMIT)
-
-
 def from_address(target: FastAPI, address: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=target, client=(address, 40000))
+    """A client at ``address`` that sees a crash as the 500 a caller gets."""
+    transport = httpx.ASGITransport(
+        app=target, client=(address, 40000), raise_app_exceptions=False
+    )
     return httpx.AsyncClient(transport=transport, base_url="http://test")
 
 
@@ -220,3 +212,81 @@ async def test_without_redis_the_process_counts(
                 ROUTES["beneficiary"], headers={"Authorization": f"Bearer {good}"}
             )
         )
+
+
+@pytest.mark.parametrize("service", ["beneficiary", "training"])
+async def test_machine_accounts_are_not_limited_as_clients(
+    service: str,
+    apps: dict[str, FastAPI],
+    low_limit: None,
+    issue: Any,
+    orgs: dict[str, Org],
+    signing_key: LocalSigningKey,
+) -> None:
+    """An address blocked for bad tokens (one host, one NAT, the embedded
+    stack's 127.0.0.1) still serves another service's machine account: the
+    reporting worker's feed pulls go on; a person's token there waits."""
+    target = apps[service]
+    person = issue(orgs["a"], Role.programme_manager).token
+    machine = issue(Org(str(uuid.UUID(int=0)), "none"), Role.service).token
+    async with from_address(target, "127.0.0.1") as http:
+        for token in bad_tokens(signing_key, person)[:LIMIT]:
+            r = await http.get(
+                "/v1/events", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert r.status_code == 401, r.text
+        r = await http.get("/v1/events", headers={"Authorization": f"Bearer {machine}"})
+        assert r.status_code == 200, r.text
+        assert_too_many(
+            await http.get("/v1/events", headers={"Authorization": f"Bearer {person}"})
+        )
+
+
+async def test_forwarded_for_is_believed_from_trusted_proxies_only(
+    settings: BeneficiarySettings,
+    issue: Any,
+    orgs: dict[str, Org],
+    signing_key: LocalSigningKey,
+) -> None:
+    """Behind a proxy of TRUSTED_PROXIES each client is counted by its own
+    address (the nearest untrusted one in X-Forwarded-For, so a client's own
+    X-Forwarded-For entries change nothing); from anyone else the header is
+    ignored, so a client cannot pick a fresh address for each guess."""
+    proxied = settings.model_copy(
+        update={"trusted_proxies": "10.9.0.0/16", "auth_failures_per_minute": LIMIT}
+    )
+    target = create_app(proxied)
+    good = issue(orgs["a"], Role.case_worker).token
+    forged = bad_tokens(signing_key, good)[0]
+
+    def via(forwarded_for: str, token: str) -> dict[str, str]:
+        return {"X-Forwarded-For": forwarded_for, "Authorization": f"Bearer {token}"}
+
+    async with LifespanManager(target):
+        async with from_address(target, "10.9.0.1") as proxy:
+            for _ in range(LIMIT):
+                r = await proxy.get(
+                    ROUTES["beneficiary"], headers=via("198.51.100.7", forged)
+                )
+                assert r.status_code == 401, r.text
+            other = await proxy.get(
+                ROUTES["beneficiary"], headers=via("198.51.100.8", good)
+            )
+            assert other.status_code == 200, other.text
+            assert_too_many(
+                await proxy.get(
+                    ROUTES["beneficiary"],
+                    headers=via("203.0.113.50, 198.51.100.7", good),
+                )
+            )
+        async with from_address(target, "192.0.2.91") as direct:
+            for n in range(LIMIT):
+                r = await direct.get(
+                    ROUTES["beneficiary"], headers=via(f"203.0.113.{n + 1}", forged)
+                )
+                assert r.status_code == 401, r.text
+            assert_too_many(
+                await direct.get(
+                    ROUTES["beneficiary"], headers=via("203.0.113.99", good)
+                )
+            )

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import hashlib
+import secrets
+from dataclasses import replace
 from typing import Any
 
+import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.beneficiary.beneficiaries.schemas import BeneficiaryCreate
 from shared.auth import Role
+from shared.crypto import KeyRing
 from tests.beneficiary.conftest import (
     Caller,
     beneficiary_body,
@@ -315,6 +322,87 @@ class TestIdempotencyKey:
         )
         assert r.status_code == 422
         assert r.json()["errors"][0]["type"] == "idempotency_key_reused"
+
+    async def test_the_fingerprint_is_keyed(
+        self, app: Any, alice: Caller, engine: AsyncEngine
+    ) -> None:
+        """The stored fingerprint is an HMAC under the blind-index key: whoever
+        reads the table cannot test guesses of a person's name against it."""
+        body = beneficiary_body()
+        r = await alice.post(
+            "/v1/beneficiaries", body, headers={"Idempotency-Key": "k-3"}
+        )
+        assert r.status_code == 201, r.text
+        message = request_message(body)
+        stored = await stored_fingerprint(engine, "k-3")
+        assert stored == app.state.runtime.keyring.digest(message)
+        assert stored != hashlib.sha256(message.encode()).hexdigest()
+
+    async def test_fingerprints_from_before_the_upgrade_still_match(
+        self, alice: Caller, engine: AsyncEngine
+    ) -> None:
+        """A record made before fingerprints were keyed (an unkeyed SHA-256)
+        still recognises its retry, and still refuses another body."""
+        body = beneficiary_body()
+        first = await alice.post(
+            "/v1/beneficiaries", body, headers={"Idempotency-Key": "k-4"}
+        )
+        legacy = hashlib.sha256(request_message(body).encode()).hexdigest()
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "UPDATE idempotency_record SET fingerprint = :f WHERE key = 'k-4'"
+                ),
+                {"f": legacy},
+            )
+        again = await alice.post(
+            "/v1/beneficiaries", body, headers={"Idempotency-Key": "k-4"}
+        )
+        assert again.status_code == 201, again.text
+        assert again.json()["id"] == first.json()["id"]
+        other = await alice.post(
+            "/v1/beneficiaries", beneficiary_body(), headers={"Idempotency-Key": "k-4"}
+        )
+        assert other.status_code == 422, other.text
+
+    async def test_fingerprints_survive_a_blind_index_key_rotation(
+        self, app: Any, alice: Caller, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        body = beneficiary_body()
+        first = await alice.post(
+            "/v1/beneficiaries", body, headers={"Idempotency-Key": "k-5"}
+        )
+        runtime = app.state.runtime
+        ring: KeyRing = runtime.keyring
+        rotated = replace(
+            ring,
+            blind_index_keys={
+                **ring.blind_index_keys,
+                "b-new": secrets.token_bytes(32),
+            },
+            blind_index_active="b-new",
+        )
+        monkeypatch.setattr(runtime, "keyring", rotated)
+        again = await alice.post(
+            "/v1/beneficiaries", body, headers={"Idempotency-Key": "k-5"}
+        )
+        assert again.status_code == 201, again.text
+        assert again.json()["id"] == first.json()["id"]
+
+
+def request_message(body: dict[str, Any]) -> str:
+    """What the fingerprint of a registration covers: route and parsed body."""
+    parsed = BeneficiaryCreate.model_validate(body)
+    return "POST /v1/beneficiaries\0" + parsed.model_dump_json(exclude_unset=True)
+
+
+async def stored_fingerprint(engine: AsyncEngine, key: str) -> str:
+    async with engine.connect() as connection:
+        found = await connection.execute(
+            text("SELECT fingerprint FROM idempotency_record WHERE key = :k"),
+            {"k": key},
+        )
+        return str(found.scalar_one())
 
 
 class TestAudit:

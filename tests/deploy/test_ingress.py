@@ -2,7 +2,8 @@
 three APIs started by deploy/entrypoint.sh (as the containers start them, on
 the embedded SQLite default), one signing key shared through
 LOCAL_SIGNING_KEY_PATH. Every prefix reaches its service, stripped, and each
-API's docs link to its own prefixed OpenAPI document."""
+API's docs link to its own prefixed OpenAPI document; /metrics is not
+reachable through it."""
 
 from __future__ import annotations
 
@@ -131,7 +132,10 @@ def test_each_prefix_reaches_its_service(stack: tuple[str, Path], service: str) 
     assert f"/{service}/openapi.json" in docs.text
     spec = httpx.get(f"{base}/{service}/openapi.json").json()
     assert spec["info"]["title"] == f"MHPSS {service} service"
-    assert httpx.get(f"{base}/{service}/metrics").status_code == 200
+    for hidden in ("metrics", "metrics/", "METRICS", "%6Detrics", "./metrics"):
+        outside = httpx.get(f"{base}/{service}/{hidden}")
+        assert outside.status_code == 404, hidden
+        assert "http_requests_total" not in outside.text
 
 
 def test_unknown_paths_and_bare_prefixes(stack: tuple[str, Path]) -> None:

@@ -41,6 +41,18 @@ BROKEN = {
         "handle_path /trainings/*",
         "strips /trainings but training-api",
     ),
+    "caddy-metrics-public": (
+        "Caddyfile",
+        "/training/metrics /training/metrics/* ",
+        "",
+        "Caddyfile: /training/metrics reaches training-api",
+    ),
+    "k8s-metrics-public": (
+        "k8s/ingress.yaml",
+        "/reporting(/|$)((?!metrics(?:/|$)).*)",
+        "/reporting(/|$)(.*)",
+        "routes /reporting/metrics to the API",
+    ),
     "k8s-unknown-field": (
         "k8s/training.yaml",
         "periodSeconds: 20",

@@ -199,6 +199,20 @@ async def test_no_export_when_training_cannot_answer(
         audit = await actions(app.state.engine, person["id"])
         assert "subject_access" not in {a[1] for a in audit}
 
+        settings.training_url = "http://training"
+        runtime = app.state.runtime
+        saved_http = runtime.http
+        runtime.http = httpx.AsyncClient(
+            transport=httpx.MockTransport(
+                lambda _: httpx.Response(200, json={"practice_groups": "?"})
+            )
+        )
+        try:  # an answer that is not the contract: as incomplete as none
+            nonsense = await manager.get(path, headers=REASON)
+        finally:
+            runtime.http = saved_http
+        assert nonsense.status_code == 503, nonsense.text
+
         settings.training_url = None  # a deployment without training
         alone = await ok(await manager.get(path, headers=REASON))
         assert alone["training"] == {"included": False, "practice_groups": []}

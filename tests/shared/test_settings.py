@@ -147,3 +147,18 @@ def test_a_service_command_refuses_on_one_line_before_writing(tmp_path: Path) ->
         "generated in DATA_DIR or tokens signed with them)"
     ]
     assert not data_dir.exists()
+
+
+def test_trusted_proxies_are_addresses_and_networks_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No proxy is trusted unless named; ``*`` (any peer may say who the
+    client is) and names are refused at start-up."""
+    monkeypatch.delenv("TRUSTED_PROXIES", raising=False)
+    assert BeneficiarySettings().trusted_proxies == ""
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8, 172.31.250.2,fd00::/8")
+    assert BeneficiarySettings().trusted_proxies.startswith("10.0.0.0/8")
+    for bad in ("*", "ingress", "10.0.0.0/33"):
+        monkeypatch.setenv("TRUSTED_PROXIES", bad)
+        with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
+            BeneficiarySettings()

@@ -1,15 +1,25 @@
-"""Bearer tokens: expired, tampered, wrong-audience and alg=none are refused."""
+"""Bearer tokens: expired, tampered, wrong-audience and alg=none are refused,
+and any crafted token is either verified or Unauthorized (never another
+exception, which would be a 500)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from shared.auth import LocalSigningKey, Role, TokenVerifier
 from shared.errors import Unauthorized
@@ -145,3 +155,112 @@ async def test_unknown_role(key: LocalSigningKey, verifier: TokenVerifier) -> No
     )
     with pytest.raises(Unauthorized):
         await verifier.verify(token)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+"""Any JSON value: what a crafted header field or claim may hold."""
+
+
+def header_values() -> st.SearchStrategy[dict[str, object]]:
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "alg": st.sampled_from(["ES256", "RS256", "HS256", "none", "ES384"]) | JSON,
+            "kid": st.sampled_from(["k", "rsa-1", "ec-1"]) | JSON,
+            "typ": st.just("JWT") | JSON,
+            "crit": JSON,
+            "b64": JSON,
+        },
+    )
+
+
+def claim_values() -> st.SearchStrategy[dict[str, object]]:
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "sub": st.just("u1") | JSON,
+            "org": st.just(str(ORG)) | JSON,
+            "roles": st.just(["admin"]) | JSON,
+            "sites": JSON,
+            "iss": st.just("iss") | JSON,
+            "aud": st.just("aud") | JSON,
+            "exp": st.just(9999999999) | JSON,
+            "nbf": JSON,
+            "iat": JSON,
+        },
+    )
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def crafted(header: object, claims: object, signer: str, key: Any) -> str:
+    """A token with this header and claims, signed by ``key`` as ``signer``
+    says (ES256 or RS256 whatever the header claims), or with junk."""
+    signing_input = (
+        f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    )
+    if signer == "ES256":
+        signature = ECAlgorithm(ECAlgorithm.SHA256).sign(signing_input.encode(), key)
+    elif signer == "RS256":
+        signature = RSAAlgorithm(RSAAlgorithm.SHA256).sign(
+            signing_input.encode(), RSA_KEY
+        )
+    else:
+        signature = b"\x00" * 64
+    return f"{signing_input}.{b64(signature)}"
+
+
+RSA_KEY = rsa.generate_private_key(65537, 2048)
+
+
+async def verify_outcome(verifier: TokenVerifier, token: str) -> None:
+    """Verified, or a 401: nothing else (no TypeError, no 500)."""
+    with contextlib.suppress(Unauthorized):
+        await verifier.verify(token)
+
+
+def jwks_verifier(key: LocalSigningKey) -> TokenVerifier:
+    rsa_jwk = RSAAlgorithm.to_jwk(RSA_KEY.public_key(), as_dict=True)
+    ec_jwk = ECAlgorithm.to_jwk(key.private_key.public_key(), as_dict=True)
+    key_set = {"keys": [{**rsa_jwk, "kid": "rsa-1"}, {**ec_jwk, "kid": "ec-1"}]}
+    return TokenVerifier(
+        issuer="iss",
+        audience="aud",
+        jwks_url="https://idp.test/certs",
+        http=httpx.AsyncClient(
+            transport=httpx.MockTransport(lambda _: httpx.Response(200, json=key_set))
+        ),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    header=header_values() | JSON,
+    claims=claim_values() | JSON,
+    signer=st.sampled_from(["ES256", "RS256", "junk"]),
+    raw=st.none() | st.text(max_size=40),
+)
+def test_any_crafted_token_is_verified_or_a_401(
+    key: LocalSigningKey, header: object, claims: object, signer: str, raw: str | None
+) -> None:
+    """Whatever header, claims and signature: both verifiers (the local key,
+    a JWKS with an RSA and an EC key) answer a principal or Unauthorized."""
+    token = raw if raw is not None else crafted(header, claims, signer, key.private_key)
+    static = TokenVerifier(
+        issuer="iss", audience="aud", static_key=key.private_key.public_key()
+    )
+
+    async def both() -> None:
+        await verify_outcome(static, token)
+        await verify_outcome(jwks_verifier(key), token)
+
+    asyncio.run(both())

@@ -252,7 +252,13 @@ def test_dashboard_shows_the_overview(stack: Stack, tmp_path: Path) -> None:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", console)
             page.on("pageerror", page_error)
-            response = page.goto(f"{stack.base}/reporting/dashboard?token={token}")
+            refused = browser.new_page()
+            in_address = refused.goto(f"{stack.base}/reporting/dashboard?token={token}")
+            assert in_address is not None
+            assert in_address.status == 400, "a token in the address is refused"
+            assert token not in refused.content()
+            refused.close()
+            response = page.goto(f"{stack.base}/reporting/dashboard")
             assert response is not None
             assert response.status == 200
             assert response.headers["content-security-policy"].startswith(
@@ -260,8 +266,15 @@ def test_dashboard_shows_the_overview(stack: Stack, tmp_path: Path) -> None:
                 "style-src 'self' 'unsafe-inline'; img-src 'self' data:"
             )
             assert response.headers["x-content-type-options"] == "nosniff"
-            assert "token=" not in page.url, "the token leaves the address bar"
+            assert page.input_value("#token") == ""
 
+            show(page, start, end, token=token)
+            wait_until_ready(page, start, end)
+            assert "token" not in page.url, "the token never enters the address"
+            stored = page.evaluate("sessionStorage.getItem('mhpss.dashboard.token')")
+            assert stored == token, "kept in the tab, sent as Authorization"
+            page.reload()
+            assert page.input_value("#token") == token
             show(page, start, end)
             wait_until_ready(page, start, end)
             assert_dashboard_matches(page, overview)

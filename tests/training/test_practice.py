@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from services.training.settings import TrainingSettings
@@ -157,4 +158,46 @@ async def test_the_beneficiary_service_down_is_a_clear_503(
     finally:
         runtime.settings.beneficiary_url = saved
     assert r.status_code == 503
+    assert r.headers["retry-after"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, text="<html>proxy login</html>"),
+        httpx.Response(200, json={"unexpected": True}),
+        httpx.Response(200, json={"found": ["a list"]}),
+    ],
+    ids=["not-json", "no-found", "found-not-a-map"],
+)
+async def test_a_beneficiary_service_answering_nonsense_is_a_503(
+    training_app: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: httpx.Response,
+) -> None:
+    """An answer that is not a lookup result (a proxy's page, another
+    version) says nothing about the clients: 503, never a 500."""
+    runtime = training_app.state.runtime
+    monkeypatch.setattr(
+        runtime,
+        "http",
+        httpx.AsyncClient(transport=httpx.MockTransport(lambda _: answer)),
+    )
+    headers = token(training_settings, uuid.uuid4(), Role.trainer)
+    facilitator = (
+        await training_client.post("/v1/trainees", json=trainee(), headers=headers)
+    ).json()["id"]
+    r = await training_client.post(
+        "/v1/practice-groups",
+        json={
+            "name": "g",
+            "facilitator_trainee_ids": [facilitator],
+            "client_ids": [str(uuid.uuid4())],
+            "started_on": "2026-04-01",
+        },
+        headers=headers,
+    )
+    assert r.status_code == 503, r.text
     assert r.headers["retry-after"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Response
+from fastapi import APIRouter, Body, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlmodel import col
@@ -25,7 +25,7 @@ from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.subject_rights import service as rights_service
 from shared.app import RuntimeDep
 from shared.audit import record_access
-from shared.auth import Principal, PrincipalDep, Role
+from shared.auth import MachineDep
 from shared.concurrency import etag, expected_version
 from shared.contracts.text import Text
 from shared.db import SessionDep
@@ -67,6 +67,7 @@ async def register_beneficiary(
             session,
             IdempotencyRecord,
             principal,
+            runtime.keyring,
             idempotency_key,
             "POST /v1/beneficiaries",
             body,
@@ -312,17 +313,11 @@ class LookupResult(BaseModel):
     )
 
 
-async def machine_account(principal: PrincipalDep) -> Principal:
-    if Role.service not in principal.roles:
-        raise Forbidden("Only another service's machine account may look people up.")
-    return principal
-
-
 @router.post("/lookup", response_model=LookupResult)
 async def lookup_beneficiaries(
     body: LookupRequest,
     session: SessionDep,
-    principal: Annotated[Principal, Depends(machine_account)],
+    principal: MachineDep,
 ) -> LookupResult:
     """For other services acting for an organisation (machine accounts only):
     which of these pseudonymous ids are that organisation's registered people.

@@ -74,6 +74,7 @@ async def open_case(
             session,
             IdempotencyRecord,
             principal,
+            runtime.keyring,
             idempotency_key,
             "POST /v1/cases",
             body,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -49,7 +49,7 @@ from services.beneficiary.settings import BeneficiarySettings
 from services.beneficiary.sync import service as sync_service
 from services.beneficiary.sync.models import SyncConflict
 from shared.app import Runtime
-from shared.auth import LocalSigningKey, Principal, Role
+from shared.auth import Principal, machine_headers
 from shared.contracts.erasure import ClientParticipation, PracticeGroupParticipation
 from shared.crypto import KeyRing
 from shared.db import utcnow
@@ -125,15 +125,11 @@ async def training_part(
     assert isinstance(settings, BeneficiarySettings)
     if not settings.training_url:
         return TrainingPart(included=False, practice_groups=[])
-    token = settings.training_token or LocalSigningKey.load_or_create(
-        settings.data_dir
-    ).issue(
+    headers = machine_headers(
+        settings,
+        settings.training_token,
         subject="beneficiary-service",
         organisation_id=principal.organisation_id,
-        roles=[Role.service],
-        issuer=settings.auth_issuer,
-        audience=settings.auth_audience,
-        ttl=timedelta(minutes=5),
     )
     url = f"{settings.training_url.rstrip('/')}/v1/practice-clients/{beneficiary_id}"
     unavailable = Unavailable(
@@ -142,14 +138,15 @@ async def training_part(
         retry_after=RETRY_AFTER_SECONDS,
     )
     try:
-        response = await runtime.http.get(
-            url, headers={"Authorization": f"Bearer {token}"}
-        )
+        response = await runtime.http.get(url, headers=headers)
     except httpx.HTTPError:
         raise unavailable from None
     if response.status_code != 200:
         raise unavailable
-    found = ClientParticipation.model_validate(response.json())
+    try:
+        found = ClientParticipation.model_validate_json(response.content)
+    except ValueError:  # not its contract: a proxy's page, another version
+        raise unavailable from None
     return TrainingPart(included=True, practice_groups=found.practice_groups)
 
 

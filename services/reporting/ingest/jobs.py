@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -24,14 +23,13 @@ from services.reporting.facts.models import FeedCursor, LocationDim, Organisatio
 from services.reporting.ingest.fold import apply, bump_seq, collect
 from services.reporting.settings import ReportingSettings
 from shared.app import Runtime
-from shared.auth import LocalSigningKey, Role
+from shared.auth import machine_headers
 from shared.contracts.events import EventEnvelope, EventFeedPage
 from shared.db import utcnow
 
 log = structlog.get_logger(__name__)
 PULL_PAGE = 2000
 DIMENSIONS_EVERY_SECONDS = 60.0
-MACHINE_ORGANISATION = uuid.UUID(int=0)
 
 
 async def ingest(runtime: Runtime, source: str, events: list[EventEnvelope]) -> int:
@@ -74,17 +72,9 @@ async def ingest_events(ctx: dict[str, Any], source: str, events: list[Any]) -> 
     return await ingest(ctx["runtime"], source, envelopes)
 
 
-def _token(settings: ReportingSettings) -> str:
-    if settings.feed_token:
-        return settings.feed_token
-    return LocalSigningKey.load_or_create(settings.data_dir).issue(
-        subject="reporting-service",
-        organisation_id=MACHINE_ORGANISATION,
-        roles=[Role.service],
-        issuer=settings.auth_issuer,
-        audience=settings.auth_audience,
-        ttl=timedelta(minutes=10),
-    )
+def _headers(settings: ReportingSettings) -> dict[str, str]:
+    """Reporting's machine account reads every organisation's events."""
+    return machine_headers(settings, settings.feed_token, subject="reporting-service")
 
 
 def sources(settings: ReportingSettings) -> dict[str, str]:
@@ -101,7 +91,7 @@ async def pull_source(runtime: Runtime, source: str, url: str) -> int:
     """Read one producer's feed from the cursor to its end."""
     settings = runtime.settings
     assert isinstance(settings, ReportingSettings)
-    headers = {"Authorization": f"Bearer {_token(settings)}"}
+    headers = _headers(settings)
     total = 0
     while True:
         async with AsyncSession(runtime.engine) as session:
@@ -126,7 +116,7 @@ async def refresh_dimensions(runtime: Runtime, url: str) -> None:
     """Locations and organisation names, from the beneficiary service."""
     settings = runtime.settings
     assert isinstance(settings, ReportingSettings)
-    headers = {"Authorization": f"Bearer {_token(settings)}"}
+    headers = _headers(settings)
     locations = await runtime.http.get(f"{url}/v1/locations", headers=headers)
     locations.raise_for_status()
     organisations = await runtime.http.get(f"{url}/v1/organisations", headers=headers)

@@ -12,7 +12,6 @@ is gone there is nothing left to replace.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 import httpx
 import structlog
@@ -24,7 +23,7 @@ from services.training.db import FeedCursor
 from services.training.practice.models import PracticeGroup, PracticeSession
 from services.training.settings import TrainingSettings
 from shared.app import Runtime
-from shared.auth import LocalSigningKey, Role
+from shared.auth import machine_headers
 from shared.contracts.erasure import ERASED_EVENT
 from shared.contracts.events import BeneficiaryErasedFacts, EventFeedPage
 from shared.db import utcnow
@@ -81,19 +80,6 @@ async def forget_beneficiary(
     return changed
 
 
-def _token(settings: TrainingSettings) -> str:
-    if settings.beneficiary_token:
-        return settings.beneficiary_token
-    return LocalSigningKey.load_or_create(settings.data_dir).issue(
-        subject="training-service",
-        organisation_id=uuid.UUID(int=0),
-        roles=[Role.service],
-        issuer=settings.auth_issuer,
-        audience=settings.auth_audience,
-        ttl=timedelta(minutes=5),
-    )
-
-
 async def pull_beneficiary_erasures(ctx: JobContext) -> int:
     """The repair path (cron): every erasure in the beneficiary change feed
     after this service's cursor, forgotten with the cursor moved in the same
@@ -111,7 +97,9 @@ async def pull_beneficiary_erasures(ctx: JobContext) -> int:
             response = await runtime.http.get(
                 url,
                 params={"after": after, "limit": PULL_PAGE, "type": ERASED_EVENT},
-                headers={"Authorization": f"Bearer {_token(settings)}"},
+                headers=machine_headers(
+                    settings, settings.beneficiary_token, subject="training-service"
+                ),
             )
             response.raise_for_status()
         except httpx.HTTPError as exc:

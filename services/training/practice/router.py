@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from services.training.outbox.jobs import announce_writes
 from services.training.practice import service as practice_service
@@ -16,7 +15,7 @@ from services.training.practice.service import (
 )
 from services.training.trainees.router import TrainingActor
 from shared.app import RuntimeDep
-from shared.auth import Principal, PrincipalDep, Role
+from shared.auth import MachineDep
 from shared.contracts.erasure import ClientParticipation
 from shared.db import SessionDep
 from shared.errors import (
@@ -105,12 +104,6 @@ async def review_session_fidelity(
 clients_router = APIRouter(prefix="/v1/practice-clients", tags=["supervised practice"])
 
 
-async def machine_account(principal: PrincipalDep) -> Principal:
-    if Role.service not in principal.roles:
-        raise Forbidden("Only another service's machine account may ask this.")
-    return principal
-
-
 @clients_router.get(
     "/{beneficiary_id}",
     response_model=ClientParticipation,
@@ -119,10 +112,10 @@ async def machine_account(principal: PrincipalDep) -> Principal:
 async def client_participation(
     beneficiary_id: uuid.UUID,
     session: SessionDep,
-    principal: Annotated[Principal, Depends(machine_account)],
+    principal: MachineDep,
 ) -> ClientParticipation:
     """For the beneficiary service's subject access export (machine accounts
-    only): the practice groups of the token's organisation that this
+    only): the practice groups of the organisation it acts for that this
     pseudonymous id is a client of, and the sessions they attended."""
     async with session.begin():
         return await practice_service.client_participation(

@@ -4,7 +4,7 @@ sessions by phase, recordings as metadata, fidelity reviews."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from typing import Literal
 
 import httpx
@@ -22,7 +22,7 @@ from services.training.practice.models import (
 )
 from services.training.settings import TrainingSettings
 from shared.app import Runtime
-from shared.auth import LocalSigningKey, Principal, Role
+from shared.auth import Principal, machine_headers
 from shared.contracts.erasure import (
     ClientParticipation,
     PracticeGroupParticipation,
@@ -93,6 +93,12 @@ class ReviewRead(BaseModel):
     adherence_score: float
 
 
+class LookupAnswer(BaseModel):
+    """The beneficiary service's answer to a client check: id -> organisation."""
+
+    found: dict[str, str]
+
+
 async def check_clients(
     runtime: Runtime, organisation_id: uuid.UUID, client_ids: list[uuid.UUID]
 ) -> None:
@@ -100,21 +106,17 @@ async def check_clients(
     beneficiary service over HTTP by pseudonymous id (nothing else crosses)."""
     settings = runtime.settings
     assert isinstance(settings, TrainingSettings)
-    token = settings.beneficiary_token or LocalSigningKey.load_or_create(
-        settings.data_dir
-    ).issue(
+    headers = machine_headers(
+        settings,
+        settings.beneficiary_token,
         subject="training-service",
         organisation_id=organisation_id,
-        roles=[Role.service],
-        issuer=settings.auth_issuer,
-        audience=settings.auth_audience,
-        ttl=timedelta(minutes=5),
     )
     try:
         response = await runtime.http.post(
             f"{settings.beneficiary_url}/v1/beneficiaries/lookup",
             json={"ids": [str(c) for c in client_ids]},
-            headers={"Authorization": f"Bearer {token}"},
+            headers=headers,
         )
     except httpx.HTTPError as exc:
         raise Unavailable(f"The beneficiary service cannot be reached: {exc}") from None
@@ -123,7 +125,13 @@ async def check_clients(
             f"The beneficiary service answered {response.status_code} "
             "to a client check."
         )
-    found: dict[str, str] = response.json()["found"]
+    try:
+        found = LookupAnswer.model_validate_json(response.content).found
+    except ValueError:  # not its contract: a proxy's page, another version
+        raise Unavailable(
+            "The beneficiary service answered a client check with something "
+            "other than a lookup result."
+        ) from None
     bad = [
         i for i, c in enumerate(client_ids) if found.get(str(c)) != str(organisation_id)
     ]
