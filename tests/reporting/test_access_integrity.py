@@ -1,0 +1,104 @@
+"""Security review, issue 12 (consent and access integrity), reporting side:
+another organisation cannot change this one's figures, an API key sees no
+more than its issuer, exports never stay pending."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from shared.auth import Role
+from shared.taxonomy.competency import competency_tools
+from tests.beneficiary.conftest import Caller, Org, make_beneficiary, record_service
+from tests.reporting.helpers import values
+from tests.training.test_courses_and_trainees import token, trainee
+
+TOOL = "helping_skills_core@1.0"
+
+
+async def competent_trainee(
+    training_client: httpx.AsyncClient, headers: dict[str, str], staff_id: str
+) -> None:
+    """A trainee with this staff code, assessed competent (level 3) in January."""
+    r = await training_client.post(
+        "/v1/trainees", json=trainee(staff_id=staff_id), headers=headers
+    )
+    assert r.status_code == 201, r.text
+    r = await training_client.post(
+        "/v1/competency-assessments",
+        json={
+            "trainee_id": r.json()["id"],
+            "tool": TOOL,
+            "mode": "live",
+            "context": "supervision",
+            "assessed_on": "2026-01-10",
+            "ratings": {i.id: 3 for i in competency_tools()[TOOL].items},
+        },
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["overall_level"] == 3
+
+
+async def test_another_organisations_trainee_never_qualifies_your_staff(
+    alice: Caller,
+    issue: Any,
+    orgs: dict[str, Org],
+    reporting_client: httpx.AsyncClient,
+    training_client: httpx.AsyncClient,
+    training_settings: Any,
+    catch_up: Any,
+) -> None:
+    person = await make_beneficiary(alice)
+    await record_service(alice, person["id"], staff_id="A-0042")
+    other_org = token(training_settings, uuid.UUID(orgs["b"].id), Role.trainer)
+    await competent_trainee(training_client, other_org, "A-0042")
+    await catch_up()
+    reader = issue(orgs["a"], Role.me_officer)
+    total = (await values(reporting_client, reader, "services_by_qualified_staff"))[
+        "total"
+    ]
+    assert (total["numerator"], total["denominator"]) == (0, 1)
+
+    own_org = token(training_settings, uuid.UUID(orgs["a"].id), Role.trainer)
+    await competent_trainee(training_client, own_org, "A-0042")
+    await catch_up()
+    total = (await values(reporting_client, reader, "services_by_qualified_staff"))[
+        "total"
+    ]
+    assert (total["numerator"], total["denominator"]) == (1, 1)
+
+
+async def test_a_lead_organisations_trainee_qualifies_its_partners_staff(
+    issue: Any,
+    orgs: dict[str, Org],
+    reporting_client: httpx.AsyncClient,
+    training_client: httpx.AsyncClient,
+    training_settings: Any,
+    catch_up: Any,
+    reporting_app: FastAPI,
+) -> None:
+    """The lead trains its implementing partners' staff (audience cso/ngo);
+    a partner's trainee never qualifies the lead's staff."""
+    partner = issue(orgs["partner"], Role.case_worker)
+    lead = issue(orgs["a"], Role.case_worker)
+    for caller, code in ((partner, "P-7"), (lead, "L-7")):
+        person = await make_beneficiary(caller)
+        await record_service(caller, person["id"], staff_id=code)
+    lead_training = token(training_settings, uuid.UUID(orgs["a"].id), Role.trainer)
+    await competent_trainee(training_client, lead_training, "P-7")
+    partner_training = token(
+        training_settings, uuid.UUID(orgs["partner"].id), Role.trainer
+    )
+    await competent_trainee(training_client, partner_training, "L-7")
+    await catch_up()
+    reader = issue(orgs["a"], Role.me_officer)
+    body = await values(
+        reporting_client, reader, "services_by_qualified_staff", by="organisation"
+    )
+    cells = {c["dims"]["organisation"]: c for c in body["cells"]}
+    qualified = {org: cells[orgs[org].id]["numerator"] for org in ("partner", "a")}
+    assert qualified == {"partner": 1, "a": 0}
