@@ -102,3 +102,67 @@ async def test_a_lead_organisations_trainee_qualifies_its_partners_staff(
     cells = {c["dims"]["organisation"]: c for c in body["cells"]}
     qualified = {org: cells[orgs[org].id]["numerator"] for org in ("partner", "a")}
     assert qualified == {"partner": 1, "a": 0}
+
+
+async def test_an_api_key_sees_no_more_than_its_issuers_sites(
+    alice: Caller,
+    issue: Any,
+    orgs: dict[str, Org],
+    site_ids: list[str],
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+) -> None:
+    for site, count in ((site_ids[0], 12), (site_ids[1], 7)):
+        r = await alice.post(
+            "/v1/anonymous-services",
+            {
+                "activity_code": "awareness_session",
+                "service_date": "2026-02-10",
+                "site_id": site,
+                "counts": [{"sex": "female", "age_group": "adult", "count": count}],
+            },
+        )
+        assert r.status_code == 201, r.text
+    await catch_up()
+    limited = issue(orgs["a"], Role.programme_manager, sites=site_ids[:1])
+    everywhere = issue(orgs["a"], Role.programme_manager)
+    issued = {}
+    for name, manager in (("limited", limited), ("everywhere", everywhere)):
+        r = await reporting_client.post(
+            "/v1/api-keys", json={"name": name}, headers=manager.headers()
+        )
+        assert r.status_code == 201, r.text
+        issued[name] = r.json()
+    assert issued["limited"]["site_ids"] == site_ids[:1]
+    assert issued["everywhere"]["site_ids"] is None
+
+    async def total(key: str) -> Any:
+        r = await reporting_client.get(
+            "/v1/indicators/services_delivered/values",
+            params={"start": "2026-01-01", "end": "2026-12-31"},
+            headers={"X-API-Key": key},
+        )
+        assert r.status_code == 200, r.text
+        return r.json()["total"]["value"]
+
+    assert await total(issued["limited"]["key"]) == 12
+    assert await total(issued["everywhere"]["key"]) == 19
+
+    listed = await reporting_client.get("/v1/api-keys", headers=limited.headers())
+    assert [k["name"] for k in listed.json()] == ["limited"]
+    listed = await reporting_client.get("/v1/api-keys", headers=everywhere.headers())
+    assert [k["name"] for k in listed.json()] == ["limited", "everywhere"]
+    r = await reporting_client.delete(
+        f"/v1/api-keys/{issued['everywhere']['id']}", headers=limited.headers()
+    )
+    assert r.status_code == 404, r.text
+    assert await total(issued["everywhere"]["key"]) == 19
+    elsewhere = issue(orgs["a"], Role.programme_manager, sites=site_ids[1:2])
+    r = await reporting_client.delete(
+        f"/v1/api-keys/{issued['limited']['id']}", headers=elsewhere.headers()
+    )
+    assert r.status_code == 404, r.text
+    r = await reporting_client.delete(
+        f"/v1/api-keys/{issued['limited']['id']}", headers=everywhere.headers()
+    )
+    assert r.status_code == 200, r.text

@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting.access.service import Caller
+from services.reporting.access.service import Caller, loaded_sites
 from services.reporting.catalogue.catalogue import indicators
 from services.reporting.engine.query import Scope
 from services.reporting.engine.store import FactStore
@@ -31,14 +31,12 @@ def export_dir(settings: ReportingSettings) -> Path:
 
 def caller_of(export: Export) -> Caller:
     """The requester's view, as recorded when the export was asked for."""
-    sites = (
-        frozenset(uuid.UUID(s) for s in export.scope_sites)
-        if export.scope_sites is not None
-        else None
-    )
     return Caller(
         organisation_id=export.organisation_id,
-        scope=Scope(organisations=frozenset({export.organisation_id}), sites=sites),
+        scope=Scope(
+            organisations=frozenset({export.organisation_id}),
+            sites=loaded_sites(export.scope_sites),
+        ),
         record_level=not export.suppressed,
         indicators=None,
         subject=export.requested_by,

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlmodel import col
 
-from services.reporting.access.service import CallerDep
+from services.reporting.access.service import CallerDep, stored_sites
 from services.reporting.exports.formats import (
     CONTENT_TYPES,
     WRITERS,
@@ -116,9 +116,7 @@ async def request_export(
         filters=body.filters,
         monthly=body.monthly,
         suppressed=body.suppress or not caller.record_level,
-        scope_sites=sorted(str(s) for s in caller.scope.sites)
-        if caller.scope.sites is not None
-        else None,
+        scope_sites=stored_sites(caller.scope.sites),
     )
     async with session.begin():
         session.add(export)
