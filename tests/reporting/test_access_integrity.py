@@ -8,8 +8,10 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
+from services.reporting.exports.jobs import run_export
 from shared.auth import Role
 from shared.taxonomy.competency import competency_tools
 from tests.beneficiary.conftest import Caller, Org, make_beneficiary, record_service
@@ -164,5 +166,39 @@ async def test_an_api_key_sees_no_more_than_its_issuers_sites(
     assert r.status_code == 404, r.text
     r = await reporting_client.delete(
         f"/v1/api-keys/{issued['limited']['id']}", headers=everywhere.headers()
+    )
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("export_format", ["csv", "dhis2", "adx"])
+async def test_an_export_at_the_end_of_the_calendar_never_stays_pending(
+    export_format: str,
+    issue: Any,
+    orgs: dict[str, Org],
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+) -> None:
+    manager = issue(orgs["a"], Role.programme_manager)
+    r = await reporting_client.post(
+        "/v1/exports",
+        json={
+            "indicator": "services_delivered",
+            "start": "9999-11-01",
+            "end": "9999-12-31",
+            "monthly": True,
+            "format": export_format,
+        },
+        headers=manager.headers(),
+    )
+    assert r.status_code == 202, r.text
+    await run_export({"runtime": reporting_app.state.runtime}, r.json()["id"])
+    r = await reporting_client.get(
+        f"/v1/exports/{r.json()['id']}", headers=manager.headers()
+    )
+    assert r.json()["status"] == "ready", r.text
+    r = await reporting_client.get(
+        "/v1/indicators/services_delivered/values",
+        params={"start": "9999-12-01", "end": "9999-12-31", "by": "month"},
+        headers=manager.headers(),
     )
     assert r.status_code == 200, r.text

@@ -56,6 +56,7 @@ Disaggregations (DHIS2, ADX)
 
 from __future__ import annotations
 
+import calendar
 import csv
 import io
 import itertools
@@ -64,7 +65,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -87,6 +88,7 @@ __all__ = [
     "Writer",
     "adx_period",
     "dhis2_period",
+    "month_end",
     "write_adx",
     "write_csv",
     "write_dhis2_json",
@@ -234,10 +236,12 @@ def _exported(exported_at: datetime | None) -> datetime:
     return exported_at if exported_at is not None else datetime.now(UTC)
 
 
-def _month_end(day: date, months_ahead: int = 0) -> date:
-    """The last day of the month ``months_ahead`` after ``day``'s."""
-    following = day.month + months_ahead  # zero-based index of the month after
-    return date(day.year + following // 12, following % 12 + 1, 1) - timedelta(1)
+def month_end(day: date, months_ahead: int = 0) -> date:
+    """The last day of the month ``months_ahead`` after ``day``'s, computed
+    without going past it (December 9999 has an end; its next month not)."""
+    index = day.month - 1 + months_ahead
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, calendar.monthrange(year, month)[1])
 
 
 def _period_kind(start: date, end: date) -> str:
@@ -246,9 +250,9 @@ def _period_kind(start: date, end: date) -> str:
     if start == end:
         return "day"
     if start.day == 1:
-        if end == _month_end(start):
+        if end == month_end(start):
             return "month"
-        if start.month % 3 == 1 and end == _month_end(start, 2):
+        if start.month % 3 == 1 and end == month_end(start, 2):
             return "quarter"
         if start.month == 1 and end == date(start.year, 12, 31):
             return "year"

@@ -54,17 +54,17 @@ async def run_export(ctx: dict[str, Any], export_id: str) -> None:
         export = await session.get(Export, uuid.UUID(export_id))
         if export is None or export.status == "ready":
             return
-    indicator = indicators()[export.indicator]
-    periods = (
-        list(months(export.start, export.end))
-        if export.monthly
-        else [(export.start, export.end)]
-    )
     _, extension = CONTENT_TYPES[export.format]
     target = export_dir(settings) / f"{export.id}.{extension}"
     partial = target.with_suffix(".part")
     status, rows, error = "ready", 0, None
-    try:
+    try:  # everything computed from the request: nothing may leave it pending
+        indicator = indicators()[export.indicator]
+        periods = (
+            list(months(export.start, export.end))
+            if export.monthly
+            else [(export.start, export.end)]
+        )
         found, mapping, dims = await export_rows(
             store,
             settings,
