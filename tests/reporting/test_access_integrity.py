@@ -12,10 +12,13 @@ import pytest
 from fastapi import FastAPI
 
 from services.reporting.exports.jobs import run_export
+from services.reporting.ingest.jobs import ingest_events
 from shared.auth import Role
+from shared.spreadsheet import unguard
 from shared.taxonomy.competency import competency_tools
 from tests.beneficiary.conftest import Caller, Org, make_beneficiary, record_service
 from tests.reporting.helpers import values
+from tests.shared.test_spreadsheet import no_formula_either_way
 from tests.training.test_courses_and_trainees import token, trainee
 
 TOOL = "helping_skills_core@1.0"
@@ -202,3 +205,54 @@ async def test_an_export_at_the_end_of_the_calendar_never_stays_pending(
         headers=manager.headers(),
     )
     assert r.status_code == 200, r.text
+
+
+async def test_a_csv_cell_never_opens_as_a_formula_with_either_separator(
+    issue: Any,
+    orgs: dict[str, Org],
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+) -> None:
+    """A producer's code reaches CSV cells as it is (the beneficiary service
+    checks activity codes; reporting takes what the feed says)."""
+    organisation = uuid.UUID(orgs["a"].id)
+    code = "Ali;=1+2;x"
+    facts = {
+        "service_record_id": str(uuid.uuid4()),
+        "beneficiary_id": str(uuid.uuid4()),
+        "organisation_id": str(organisation),
+        "lead_organisation_id": str(organisation),
+        "delivered_through": "direct",
+        "activity_code": code,
+        "iasc_layer": "focused_non_specialized",
+        "service_date": "2026-02-01",
+        "site_id": None,
+        "modality": "in_person",
+        "staff_id": None,
+        "duration_minutes": 30,
+        "group_activity_id": None,
+        "age_at_service": 30,
+        "voided": False,
+        "version": 1,
+    }
+    event = {
+        "id": str(uuid.uuid4()),
+        "position": 1,
+        "type": "service_record.recorded",
+        "source": "beneficiary",
+        "organisation_id": str(organisation),
+        "entity_id": facts["service_record_id"],
+        "occurred_at": "2026-02-01T10:00:00Z",
+        "data": facts,
+    }
+    context = {"runtime": reporting_app.state.runtime}
+    assert await ingest_events(context, "beneficiary", [event]) == 1
+    reader = issue(orgs["a"], Role.me_officer)
+    r = await reporting_client.get(
+        "/v1/feeds/services_delivered",
+        params={"by": "activity", "format": "csv"},
+        headers=reader.headers(),
+    )
+    assert r.status_code == 200, r.text
+    rows = no_formula_either_way(r.text)
+    assert unguard(rows[1][rows[0].index("activity")]) == code
