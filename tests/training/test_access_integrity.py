@@ -242,3 +242,27 @@ async def test_an_erased_trainee_leaves_no_free_text_linked_to_them(
         ref and feedback
         for ref, feedback in await free_text(linked_training, not_facilitated)
     )
+
+
+async def test_another_organisations_supervision_id_is_a_conflict(
+    training_client: httpx.AsyncClient, training_settings: TrainingSettings
+) -> None:
+    """A client-chosen id is global: reusing another organisation's is a
+    409 that tells nothing about theirs, never a 500 or their row."""
+    sent = {
+        "id": str(uuid.uuid4()),
+        "kind": "individual",
+        "mode": "phone",
+        "held_on": "2026-02-02",
+        "duration_minutes": 30,
+    }
+    for org in (uuid.uuid4(), uuid.uuid4()):
+        headers = token(training_settings, org, Role.trainer, Role.supervisor)
+        r = await training_client.post("/v1/trainees", json=trainee(), headers=headers)
+        r = await training_client.post(
+            "/v1/supervision-sessions",
+            json={**sent, "supervisee_trainee_ids": [r.json()["id"]]},
+            headers=headers,
+        )
+    assert r.status_code == 409, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
