@@ -883,16 +883,21 @@ def qualified_sql(filters: dict[str, list[str]]) -> str:
     for name, wanted in filters.items():
         where.append(f"{SERVICE_FILTERS[name]} IN ({quoted(wanted)})")
     return (
-        "WITH qualified AS (SELECT t.staff_id, min(q.day) AS since "
-        "FROM trainee_fact t JOIN ("
-        "SELECT trainee_id, decided_on AS day FROM result_fact "
+        "WITH qualified AS (SELECT t.organisation_id, t.staff_id, "
+        "min(q.day) AS since FROM trainee_fact t JOIN ("
+        "SELECT trainee_id, organisation_id, decided_on AS day FROM result_fact "
         "WHERE certified AND decided_on IS NOT NULL UNION ALL "
-        "SELECT trainee_id, assessed_on FROM competency_fact "
+        "SELECT trainee_id, organisation_id, assessed_on FROM competency_fact "
         "WHERE overall_level >= 3) q ON q.trainee_id = t.trainee_id "
-        "WHERE t.staff_id IS NOT NULL GROUP BY t.staff_id) "
-        "SELECT COALESCE(sum(s.people) FILTER (WHERE q.since <= s.service_date), 0), "
+        "AND q.organisation_id = t.organisation_id "
+        "WHERE t.staff_id IS NOT NULL GROUP BY t.organisation_id, t.staff_id) "
+        "SELECT COALESCE(sum(s.people) FILTER "
+        "(WHERE least(q.since, l.since) <= s.service_date), 0), "
         "COALESCE(sum(s.people) FILTER (WHERE s.staff_id IS NOT NULL), 0) "
         "FROM service_fact s LEFT JOIN qualified q ON q.staff_id = s.staff_id "
+        "AND q.organisation_id = s.organisation_id "
+        "LEFT JOIN qualified l ON l.staff_id = s.staff_id "
+        "AND l.organisation_id = s.lead_organisation_id "
         f"WHERE {' AND '.join(where)}"
     )
 

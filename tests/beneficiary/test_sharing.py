@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Role
 from shared.db import utcnow
+from shared.spreadsheet import unguard
 from tests.beneficiary.conftest import (
     CONSENTS,
     ERASURE_REASON,
@@ -27,6 +28,7 @@ from tests.beneficiary.conftest import (
     give_consent,
     make_beneficiary,
 )
+from tests.shared.test_spreadsheet import no_formula_either_way
 
 SHARING = {"purpose": "data_sharing", "granted": True, "form_version": "2024-1"}
 AGREEMENTS = "/v1/sharing-agreements"
@@ -469,6 +471,27 @@ class TestExport:
         ]
         log = (await maria.get(f"{AGREEMENTS}/{agreement['id']}/exports")).json()
         assert log["items"][0]["records"] == 1
+
+    async def test_csv_opens_without_formulas_whatever_the_separator(
+        self, maria: Caller
+    ) -> None:
+        name = "Ali;=1+2;x"
+        await make_beneficiary(
+            maria,
+            full_name=name,
+            address="Street 4,-2+3;@SUM(A1)\n=1",
+            consents=[*CONSENTS, SHARING],
+        )
+        agreement = await make_agreement(maria, fields=["full_name", "address"])
+        r = await maria.post(
+            f"{AGREEMENTS}/{agreement['id']}/exports", params={"format": "csv"}
+        )
+        assert r.status_code == 200, r.text
+        rows = no_formula_either_way(r.text)
+        assert [unguard(cell) for cell in rows[1]] == [
+            name,
+            "Street 4,-2+3;@SUM(A1)\n=1",
+        ]
 
     async def test_an_empty_export_is_logged_too(
         self, maria: Caller, engine: AsyncEngine

@@ -549,10 +549,11 @@ async def test_an_erased_trainee_leaves_no_trace_outside_training(
         feedback = (
             await conn.execute(text("SELECT feedback_enc FROM fidelity_review"))
         ).scalar_one()
+    # every note of a session they were supervised in, named or not
     assert kept == {
         notes["alone"]: False,
         notes["named"]: False,
-        notes["unnamed"]: True,
+        notes["unnamed"]: False,
     }
     assert feedback is None
 

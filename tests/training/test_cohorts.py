@@ -92,7 +92,9 @@ async def test_sessions_attendance_and_hours(
     assert progress[people[0]]["attendance_share"] == 0.9
     assert progress[people[1]]["sessions_attended"] == 10
     again = await training_client.put(
-        f"{path}/sessions/10/attendance", json={"present": people}, headers=headers
+        f"{path}/sessions/10/attendance",
+        json={"present": people},
+        headers={**headers, "If-Match": r.headers["ETag"]},
     )
     assert again.status_code == 200
     async with training_app.state.engine.connect() as conn:

@@ -4,7 +4,6 @@ records, every one logged."""
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from enum import StrEnum
@@ -31,13 +30,13 @@ from shared.db import SessionDep
 from shared.errors import Forbidden, Invalid, NotFound, problem_responses
 from shared.pagination import MAX_LIMIT, Page
 from shared.queue import send_deferred_jobs
+from shared.spreadsheet import write_csv_row
 
 router = APIRouter(prefix="/v1/sharing-agreements", tags=["data protection"])
 
 Manager = Annotated[Actor, Depends(acting(Role.programme_manager))]
 Reader = Annotated[Actor, Depends(acting(Role.programme_manager, Role.auditor))]
 NO_STORE = {"Cache-Control": "no-store"}
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ExportFormat(StrEnum):
@@ -194,19 +193,10 @@ async def list_exports(
 
 
 def _csv(fields: list[str], records: list[dict[str, Value]]) -> str:
-    """One header row, then one row per person; a text cell that a
-    spreadsheet would run as a formula gets a leading ``'``."""
+    """One header row, then one row per person; text is written so that no
+    spreadsheet runs it as a formula (``shared.spreadsheet``)."""
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(fields)
+    write_csv_row(out, fields)
     for record in records:
-        writer.writerow([_cell(record[f]) for f in fields])
+        write_csv_row(out, [record[f] for f in fields])
     return out.getvalue()
-
-
-def _cell(value: Value) -> str | int:
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value

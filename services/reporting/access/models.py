@@ -1,5 +1,5 @@
-"""Integrator API keys: scoped to one organisation and some indicators,
-revocable, stored as a hash (the key itself is shown once)."""
+"""Integrator API keys: scoped to one organisation, its issuer's sites and
+some indicators, revocable, stored as a hash (the key itself is shown once)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ class ApiKey(Table, table=True):
     secret_hash: str = Field(max_length=64, unique=True)
     indicators: list[str] | None = Field(
         default=None, sa_type=JSON, description="None: every indicator."
+    )
+    site_ids: list[str] | None = Field(
+        default=None,
+        sa_type=JSON,
+        description="The issuer's site scope, which the key never exceeds; "
+        "None: every site (an issuer with no site limit).",
     )
     rate_per_minute: int = 60
     created_by: str = Field(max_length=255)

@@ -1,5 +1,7 @@
 """``/v1/api-keys``: integrators' keys, issued and revoked by a programme
-manager of the organisation whose figures they read."""
+manager of the organisation whose figures they read. A key carries its
+issuer's site scope; a site-limited manager sees and revokes only keys
+within their own sites."""
 
 from __future__ import annotations
 
@@ -12,7 +14,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.reporting.access.models import ApiKey
-from services.reporting.access.service import hash_secret, new_secret
+from services.reporting.access.service import (
+    hash_secret,
+    loaded_sites,
+    new_secret,
+    stored_sites,
+)
 from services.reporting.catalogue.catalogue import indicators
 from shared.auth import Principal, RateLimiter, Role, require
 from shared.contracts.text import Text
@@ -54,6 +61,9 @@ class ApiKeyRead(BaseModel):
     id: uuid.UUID
     name: str
     indicators: list[str] | None
+    site_ids: list[uuid.UUID] | None = Field(
+        description="The sites it reads, its issuer's; null: every site."
+    )
     rate_per_minute: int
     created_at: datetime
     revoked_at: datetime | None
@@ -66,6 +76,16 @@ class ApiKeyIssued(ApiKeyRead):
 
 def _read(key: ApiKey) -> ApiKeyRead:
     return ApiKeyRead.model_validate(key, from_attributes=True)
+
+
+def _within_scope(key: ApiKey, principal: Principal) -> bool:
+    """A key of the manager's organisation whose sites are all theirs."""
+    if key.organisation_id != principal.organisation_id:
+        return False
+    if principal.site_ids is None:
+        return True
+    sites = loaded_sites(key.site_ids)
+    return sites is not None and sites <= principal.site_ids
 
 
 @router.post(
@@ -93,6 +113,7 @@ async def issue_key(
         name=body.name,
         secret_hash=hash_secret(secret),
         indicators=body.indicators,
+        site_ids=stored_sites(principal.site_ids),
         rate_per_minute=body.rate_per_minute,
         created_by=principal.subject,
     )
@@ -109,7 +130,7 @@ async def list_keys(session: SessionDep, principal: Manager) -> list[ApiKeyRead]
             .where(ApiKey.organisation_id == principal.organisation_id)  # type: ignore[arg-type]
             .order_by(ApiKey.created_at)  # type: ignore[arg-type]
         )
-        return [_read(k) for k in rows.scalars()]
+        return [_read(k) for k in rows.scalars() if _within_scope(k, principal)]
 
 
 @router.delete(
@@ -121,7 +142,7 @@ async def revoke_key(
     """Revoke at once: the next request with it is refused."""
     async with session.begin():
         key = await session.get(ApiKey, key_id, with_for_update=True)
-        if key is None or key.organisation_id != principal.organisation_id:
+        if key is None or not _within_scope(key, principal):
             raise NotFound("There is no such API key.")
         if key.revoked_at is None:
             key.revoked_at = utcnow()

@@ -70,6 +70,15 @@ class Caller:
             raise Forbidden(f"This API key is not scoped to {indicator!r}.")
 
 
+def stored_sites(sites: frozenset[uuid.UUID] | None) -> list[str] | None:
+    """A site scope as a JSON column keeps it (None: every site)."""
+    return sorted(str(s) for s in sites) if sites is not None else None
+
+
+def loaded_sites(stored: list[str] | None) -> frozenset[uuid.UUID] | None:
+    return frozenset(uuid.UUID(s) for s in stored) if stored is not None else None
+
+
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -126,7 +135,10 @@ async def current_caller(request: Request) -> Caller:
             key.last_used_at = now  # at most a write a minute per key
     return Caller(
         organisation_id=key.organisation_id,
-        scope=Scope(organisations=frozenset({key.organisation_id})),
+        scope=Scope(
+            organisations=frozenset({key.organisation_id}),
+            sites=loaded_sites(key.site_ids),
+        ),
         record_level=False,
         indicators=frozenset(key.indicators) if key.indicators is not None else None,
         subject=f"api-key:{key.id}",

@@ -49,7 +49,11 @@ MEASURES: dict[str, str] = {
     "qualified_services_share": "services (weighted by `people`) whose `staff_id` "
     "is recorded: the percentage delivered by staff who, on or before the service "
     "date, had a certified training result or a competency assessment at overall "
-    "level 3 or more; staff are matched to trainees by the trainee's `staff_id`",
+    "level 3 or more; staff are matched to trainees by the trainee's `staff_id` "
+    "within one organisation: the trainee's organisation is the one that "
+    "delivered the service or, for a partner's service, the programme's lead "
+    "(which trains its partners' staff); another organisation's trainee with "
+    "the same code never counts",
     "new_beneficiaries": "registered people whose registration date is in the "
     "period, one row per person; people whose consent to registration was "
     "withdrawn are not counted",

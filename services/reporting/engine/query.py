@@ -455,26 +455,37 @@ class Evaluator:
                 out[name] = {a.code: a.name for a in activities().values()}
         return out
 
-    def qualified_since(self, competent_level: int = 3) -> dict[str, int]:
-        """Staff id -> first day the person was certified or assessed competent."""
+    def qualified_since(self, competent_level: int = 3) -> dict[tuple[Any, str], int]:
+        """(organisation id, staff id) -> first day the person was certified
+        or assessed competent. A staff code is the registering
+        organisation's own: another organisation's trainee with the same
+        code is someone else."""
         trainees = self.store.frames["trainees"]
-        staff_of: dict[Any, str] = {}
+        staff_of: dict[Any, tuple[Any, str]] = {}
         ids = trainees.vocab["trainee_id"].values
+        organisations = trainees.vocab["organisation_id"].values
         staff = trainees.vocab["staff_id"].values
         present = trainees.present[: trainees.size]
-        for row in np.flatnonzero(present & (trainees.col("staff_id") >= 0)):
-            staff_of[ids[trainees.col("trainee_id")[row]]] = staff[
-                trainees.col("staff_id")[row]
-            ]
-        since: dict[str, int] = {}
+        known = (trainees.col("staff_id") >= 0) & (trainees.col("organisation_id") >= 0)
+        for row in np.flatnonzero(present & known):
+            staff_of[ids[trainees.col("trainee_id")[row]]] = (
+                organisations[trainees.col("organisation_id")[row]],
+                staff[trainees.col("staff_id")[row]],
+            )
+        since: dict[tuple[Any, str], int] = {}
 
         def note(frame: Frame, rows: Mask, date_column: str) -> None:
+            """A decision counts only when the trainee's organisation made it."""
             tid = frame.col("trainee_id")
+            oid = frame.col("organisation_id")
             days = frame.col(date_column)
             vocab = frame.vocab["trainee_id"].values
-            for row in np.flatnonzero(rows):
+            deciders = frame.vocab["organisation_id"].values
+            for row in np.flatnonzero(rows & (oid >= 0)):
                 code = staff_of.get(vocab[tid[row]])
-                if code is not None and days[row] != NO_DATE:
+                if code is None or days[row] == NO_DATE:
+                    continue
+                if code[0] == deciders[oid[row]]:
                     since[code] = min(since.get(code, int(days[row])), int(days[row]))
 
         results = self.store.frames["results"]
@@ -492,20 +503,35 @@ class Evaluator:
         )
         return since
 
-    def qualified_from(self) -> IntArray:
-        """Per services' staff code (and one past them for none), the first
-        day its person was qualified; never: the largest day. Once per store
-        state."""
-        found = self.store.derived.get(("qualified_from",))
+    def qualified_from(self, fact: str, query: Query, column: str) -> IntArray:
+        """Per service of the query, the first day its staff code was
+        qualified within the organisation in ``column`` (who delivered it,
+        or the programme's lead, which trains its partners' staff); never:
+        the largest day."""
+        found = self.store.derived.get(("qualified_from", column))
         if found is None:
-            qualified = self.qualified_since()
-            never = np.iinfo(np.int32).max
-            staff = self.store.frames["services"].vocab["staff_id"].values
-            found = np.array(
-                [qualified.get(s, never) for s in staff] + [never], np.int64
-            )
-            self.store.derived[("qualified_from",)] = found
-        since: IntArray = found
+            services = self.store.frames["services"]
+            width = len(services.vocab["staff_id"].values) + 1
+            organisations = {v: i for i, v in enumerate(services.vocab[column].values)}
+            staff = {v: i for i, v in enumerate(services.vocab["staff_id"].values)}
+            days = {
+                organisations[o] * width + staff[s]: day
+                for (o, s), day in self.qualified_since().items()
+                if o in organisations and s in staff
+            }
+            keys = np.array(sorted(days), np.int64)
+            found = (keys, np.array([days[k] for k in keys], np.int64), width)
+            self.store.derived[("qualified_from", column)] = found
+        keys, qualified_days, width = found
+        organisation = self.column(fact, query, column).astype(np.int64)
+        code = self.column(fact, query, "staff_id").astype(np.int64)
+        never = np.full(len(code), np.iinfo(np.int32).max, np.int64)
+        if not len(keys):
+            return never
+        wanted = organisation * width + code
+        at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+        hit = (keys[at] == wanted) & (code >= 0) & (organisation >= 0)
+        since: IntArray = np.where(hit, qualified_days[at], never)
         return since
 
     # -- helpers used by measures -------------------------------------------
@@ -731,8 +757,11 @@ def _qualified_share(
     competent level, on or before the service date, among services whose
     staff is known."""
     raw = ev.column("services", q, "staff_id")
-    # staff -1 (none) reads the last day of qualified_from: never
-    qualified = ev.qualified_from()[raw] <= ev.column("services", q, "service_date")
+    since = np.minimum(
+        ev.qualified_from("services", q, "organisation_id"),
+        ev.qualified_from("services", q, "lead_organisation_id"),
+    )
+    qualified = since <= ev.column("services", q, "service_date")
     weights = ev.column("services", q, "people")
     return (
         ev.count(group, groups, np.where(qualified, weights, 0)),

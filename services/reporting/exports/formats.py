@@ -15,8 +15,12 @@ Suppression
     has a "suppressed" value), as is a row with no value.
 Spreadsheet cells (CSV, HXL, XLSX)
     A text cell starting with ``=``, ``+``, ``-``, ``@``, tab or CR gets a
-    leading ``'`` so spreadsheets do not run it as a formula; numbers, dates
-    and booleans are written as such and are never altered.
+    leading ``'`` so spreadsheets do not run it as a formula; in CSV and HXL
+    so does every such start after a separator, line break or quote inside
+    the cell, and a cell holding one is quoted, so a spreadsheet splitting on
+    ``;`` instead of ``,`` finds no formula either (``shared.spreadsheet``).
+    Lines end with LF. Numbers, dates and booleans are written as such and
+    are never altered.
 HXL
     The hashtag row sits directly under the header row. One column per field,
     tagged ``#indicator+code``, ``#date+start``, ``#date+end``, ``#adm1+code``
@@ -56,7 +60,7 @@ Disaggregations (DHIS2, ADX)
 
 from __future__ import annotations
 
-import csv
+import calendar
 import io
 import itertools
 import math
@@ -64,7 +68,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -73,6 +77,8 @@ from xml.sax.saxutils import quoteattr
 
 import orjson
 import xlsxwriter  # type: ignore[import-untyped]
+
+from shared.spreadsheet import Number, guard_leading, write_csv_row
 
 __all__ = [
     "ADX_NAMESPACE",
@@ -87,6 +93,7 @@ __all__ = [
     "Writer",
     "adx_period",
     "dhis2_period",
+    "month_end",
     "write_adx",
     "write_csv",
     "write_dhis2_json",
@@ -176,7 +183,6 @@ _HXL_TAG = re.compile(r"#[A-Za-z][A-Za-z0-9_]*(\s*\+[A-Za-z][A-Za-z0-9_]*)*")
 _XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*")
 _XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _ADX_RESERVED = frozenset({"dataElement", "value", "categoryOptionCombo"})
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _check_dims(dims: Sequence[str]) -> None:
@@ -225,19 +231,16 @@ def _number(value: float) -> str:
     return text
 
 
-def _cell(text: str) -> str:
-    """Neutralise spreadsheet formula injection."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def _exported(exported_at: datetime | None) -> datetime:
     return exported_at if exported_at is not None else datetime.now(UTC)
 
 
-def _month_end(day: date, months_ahead: int = 0) -> date:
-    """The last day of the month ``months_ahead`` after ``day``'s."""
-    following = day.month + months_ahead  # zero-based index of the month after
-    return date(day.year + following // 12, following % 12 + 1, 1) - timedelta(1)
+def month_end(day: date, months_ahead: int = 0) -> date:
+    """The last day of the month ``months_ahead`` after ``day``'s, computed
+    without going past it (December 9999 has an end; its next month not)."""
+    index = day.month - 1 + months_ahead
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, calendar.monthrange(year, month)[1])
 
 
 def _period_kind(start: date, end: date) -> str:
@@ -246,9 +249,9 @@ def _period_kind(start: date, end: date) -> str:
     if start == end:
         return "day"
     if start.day == 1:
-        if end == _month_end(start):
+        if end == month_end(start):
             return "month"
-        if start.month % 3 == 1 and end == _month_end(start, 2):
+        if start.month % 3 == 1 and end == month_end(start, 2):
             return "quarter"
         if start.month == 1 and end == date(start.year, 12, 31):
             return "year"
@@ -364,12 +367,12 @@ def _value_tagger(
 def _csv_cells(row: ExportRow, dims: Sequence[str]) -> list[str]:
     value = _reported(row)
     return [
-        _cell(row.indicator_id),
+        row.indicator_id,
         row.period_start.isoformat(),
         row.period_end.isoformat(),
-        _cell(row.org_unit or ""),
-        *(_cell(row.dims.get(dim, "")) for dim in dims),
-        "" if value is None else _number(value),
+        row.org_unit or "",
+        *(row.dims.get(dim, "") for dim in dims),
+        "" if value is None else Number(_number(value)),
         "true" if row.suppressed else "false",
     ]
 
@@ -382,13 +385,12 @@ def _write_delimited(
 ) -> int:
     text = io.TextIOWrapper(out, encoding="utf-8", newline="")
     try:
-        writer = csv.writer(text)
-        writer.writerow([_cell(column) for column in _text_columns(dims)])
+        write_csv_row(text, _text_columns(dims))
         if tags is not None:
-            writer.writerow(tags())
+            write_csv_row(text, tags())
         count = 0
         for row in rows:
-            writer.writerow(_csv_cells(row, dims))
+            write_csv_row(text, _csv_cells(row, dims))
             count += 1
         return count
     finally:
@@ -492,7 +494,7 @@ def write_xlsx(
         date_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
         try:
             for col, name in enumerate(_text_columns(dims)):
-                sheet.write_string(0, col, _cell(name))
+                sheet.write_string(0, col, guard_leading(name))
             for col, tag in enumerate(_hxl_tags(dims, value_tag)):
                 sheet.write_string(1, col, tag)
             count = 0
@@ -503,15 +505,15 @@ def write_xlsx(
                         f"XLSX holds at most {max_rows} rows: export CSV instead"
                     )
                 line = count + 2
-                sheet.write_string(line, 0, _cell(row.indicator_id))
+                sheet.write_string(line, 0, guard_leading(row.indicator_id))
                 sheet.write_datetime(line, 1, row.period_start, date_format)
                 sheet.write_datetime(line, 2, row.period_end, date_format)
                 if row.org_unit:
-                    sheet.write_string(line, 3, _cell(row.org_unit))
+                    sheet.write_string(line, 3, guard_leading(row.org_unit))
                 for col, dim in enumerate(dims, start=len(_BASE_COLUMNS)):
                     dim_value = row.dims.get(dim)
                     if dim_value:
-                        sheet.write_string(line, col, _cell(dim_value))
+                        sheet.write_string(line, col, guard_leading(dim_value))
                 value = _reported(row)
                 if value is not None:
                     sheet.write_number(line, value_col, value)

@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting.access.service import Caller
+from services.reporting.access.service import Caller, loaded_sites
 from services.reporting.catalogue.catalogue import indicators
 from services.reporting.engine.query import Scope
 from services.reporting.engine.store import FactStore
@@ -30,14 +30,12 @@ def export_dir(settings: ReportingSettings) -> Path:
 
 def caller_of(export: Export) -> Caller:
     """The requester's view, as recorded when the export was asked for."""
-    sites = (
-        frozenset(uuid.UUID(s) for s in export.scope_sites)
-        if export.scope_sites is not None
-        else None
-    )
     return Caller(
         organisation_id=export.organisation_id,
-        scope=Scope(organisations=frozenset({export.organisation_id}), sites=sites),
+        scope=Scope(
+            organisations=frozenset({export.organisation_id}),
+            sites=loaded_sites(export.scope_sites),
+        ),
         record_level=not export.suppressed,
         indicators=None,
         subject=export.requested_by,
@@ -55,17 +53,17 @@ async def run_export(ctx: dict[str, Any], export_id: str) -> None:
         export = await session.get(Export, uuid.UUID(export_id))
         if export is None or export.status == "ready":
             return
-    indicator = indicators()[export.indicator]
-    periods = (
-        list(months(export.start, export.end))
-        if export.monthly
-        else [(export.start, export.end)]
-    )
     _, extension = CONTENT_TYPES[export.format]
     target = export_dir(settings) / f"{export.id}.{extension}"
     partial = target.with_suffix(".part")
     status, rows, error = "ready", 0, None
-    try:
+    try:  # everything computed from the request: nothing may leave it pending
+        indicator = indicators()[export.indicator]
+        periods = (
+            list(months(export.start, export.end))
+            if export.monthly
+            else [(export.start, export.end)]
+        )
         found, mapping, dims = await export_rows(
             store,
             settings,

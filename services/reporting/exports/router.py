@@ -14,18 +14,18 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlmodel import col
 
-from services.reporting.access.service import CallerDep
+from services.reporting.access.service import CallerDep, stored_sites
 from services.reporting.exports.formats import (
     CONTENT_TYPES,
     WRITERS,
     NothingToExport,
+    month_end,
 )
 from services.reporting.exports.jobs import export_dir
 from services.reporting.exports.models import Export
 from services.reporting.exports.service import (
     check_export_dims,
     export_rows,
-    months,
 )
 from services.reporting.facts.models import IngestCounter, TouchedPeriod
 from services.reporting.indicators.service import (
@@ -116,9 +116,7 @@ async def request_export(
         filters=body.filters,
         monthly=body.monthly,
         suppressed=body.suppress or not caller.record_level,
-        scope_sites=sorted(str(s) for s in caller.scope.sites)
-        if caller.scope.sites is not None
-        else None,
+        scope_sites=stored_sites(caller.scope.sites),
     )
     async with session.begin():
         session.add(export)
@@ -210,7 +208,7 @@ async def indicator_feed(
                 .group_by(col(TouchedPeriod.month))
             )
         )
-    periods = [p for m in changed for p in months(m, _month_end(m))]
+    periods = [(m, month_end(m)) for m in changed]
     today = utcnow().date()  # an empty feed checks its query all the same
     first, last = (periods[0][0], periods[-1][1]) if periods else (today, today)
     check_query(indicator, first, last, dims, filters)
@@ -235,7 +233,3 @@ async def indicator_feed(
     return Response(
         out.getvalue(), media_type=media, headers={"X-Feed-Cursor": str(head)}
     )
-
-
-def _month_end(month: date) -> date:
-    return list(months(month, date(month.year + 1, 1, 1)))[0][1]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from services.reporting.access.service import Caller
 from services.reporting.catalogue.catalogue import (
@@ -19,6 +18,7 @@ from services.reporting.exports.formats import (
     CategoryMapping,
     ExportRow,
     IndicatorMapping,
+    month_end,
 )
 from services.reporting.indicators.service import answer
 from services.reporting.settings import ReportingSettings
@@ -28,10 +28,12 @@ from shared.errors import FieldError, Invalid
 def months(start: date, end: date) -> Iterator[tuple[date, date]]:
     """Calendar months overlapping [start, end], clipped to it."""
     day = start.replace(day=1)
-    while day <= end:
-        last = date(day.year, day.month, calendar.monthrange(day.year, day.month)[1])
+    while True:
+        last = month_end(day)
         yield max(day, start), min(last, end)
-        day = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        if last >= end:
+            return
+        day = last + timedelta(days=1)
 
 
 async def export_rows(

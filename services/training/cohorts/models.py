@@ -46,6 +46,11 @@ class CohortSession(Table, table=True):
     held_on: date
     hours: float
     topic: str | None = Field(default=None, max_length=200)
+    attendance_version: int = Field(
+        default=0,
+        description="Bumped by each attendance write that changes something; "
+        "0: none recorded yet. The attendance's ETag.",
+    )
 
 
 class CohortEnrolment(Table, table=True):

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Header, Response
 
 from services.training.cohorts import service as cohorts_service
 from services.training.cohorts.service import (
+    AttendanceRead,
     AttendanceWrite,
     CohortCreate,
     CohortRead,
@@ -17,8 +19,16 @@ from services.training.outbox.jobs import announce_writes
 from services.training.trainees.router import TrainingActor
 from shared.app import RuntimeDep
 from shared.audit import record_access
+from shared.concurrency import etag, expected_version
 from shared.db import SessionDep
-from shared.errors import Conflict, Invalid, NotFound, problem_responses
+from shared.errors import (
+    Conflict,
+    Invalid,
+    NotFound,
+    PreconditionRequired,
+    VersionConflict,
+    problem_responses,
+)
 
 router = APIRouter(prefix="/v1/cohorts", tags=["cohorts"])
 
@@ -91,26 +101,55 @@ async def add_session(
         return await cohorts_service.to_read(session, cohort)
 
 
+@router.get(
+    "/{cohort_id}/sessions/{number}/attendance",
+    response_model=AttendanceRead,
+    responses=problem_responses(NotFound, Invalid),
+)
+async def get_attendance(
+    cohort_id: uuid.UUID,
+    number: int,
+    response: Response,
+    session: SessionDep,
+    actor: TrainingActor,
+) -> AttendanceRead:
+    """Who attended the session, and its version (also the ETag)."""
+    async with session.begin():
+        read = await cohorts_service.get_attendance(
+            session, actor.principal, cohort_id, number
+        )
+    response.headers["ETag"] = etag(read.version)
+    return read
+
+
 @router.put(
     "/{cohort_id}/sessions/{number}/attendance",
     response_model=list[TraineeProgress],
-    responses=problem_responses(NotFound, Invalid),
+    responses=problem_responses(
+        NotFound, Invalid, VersionConflict, PreconditionRequired
+    ),
 )
 async def record_attendance(
     cohort_id: uuid.UUID,
     number: int,
     body: AttendanceWrite,
+    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
+    if_match: Annotated[str | None, Header()] = None,
 ) -> list[TraineeProgress]:
-    """Who attended the session; everyone else enrolled is marked absent."""
+    """Who attended the session; everyone else enrolled is marked absent.
+    Once recorded, a change needs If-Match with the version it was read at
+    (428 without it; 409 with the server's copy when it is stale)."""
+    expected = expected_version(if_match) if if_match is not None else None
     async with session.begin():
-        await cohorts_service.record_attendance(
-            session, actor.principal, cohort_id, number, body
+        version = await cohorts_service.record_attendance(
+            session, actor.principal, cohort_id, number, body, expected
         )
         result = await cohorts_service.progress(session, actor.principal, cohort_id)
     await announce_writes(runtime)
+    response.headers["ETag"] = etag(version)
     return result
 
 

@@ -25,7 +25,13 @@ from services.training.trainees.models import Trainee
 from shared.auth import Principal
 from shared.contracts.events import AttendanceFacts
 from shared.contracts.text import Text
-from shared.errors import Conflict, FieldError, Invalid
+from shared.errors import (
+    Conflict,
+    FieldError,
+    Invalid,
+    PreconditionRequired,
+    VersionConflict,
+)
 from shared.outbox import add_event
 from shared.scoping import get_in_scope
 
@@ -67,6 +73,11 @@ class AttendanceWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     present: list[uuid.UUID] = Field(max_length=1000)
+
+
+class AttendanceRead(BaseModel):
+    present: list[uuid.UUID] = Field(description="Everyone else enrolled: absent.")
+    version: int = Field(description="Send it back as If-Match to change it.")
 
 
 class TraineeProgress(BaseModel):
@@ -170,16 +181,7 @@ async def add_session(
     return row
 
 
-async def record_attendance(
-    session: AsyncSession,
-    principal: Principal,
-    cohort_id: uuid.UUID,
-    number: int,
-    data: AttendanceWrite,
-) -> None:
-    """Set who attended a session (replacing any earlier list), with one
-    event per trainee whose attendance changed."""
-    cohort = await get_cohort(session, principal, cohort_id, lock=True)
+async def _session(session: AsyncSession, cohort: Cohort, number: int) -> CohortSession:
     held = (
         await session.execute(
             select(CohortSession).where(
@@ -196,6 +198,56 @@ async def record_attendance(
                     loc=["path", "number"], msg="unknown session", type="session"
                 )
             ],
+        )
+    return held
+
+
+async def _attendance(session: AsyncSession, held: CohortSession) -> AttendanceRead:
+    present = await session.execute(
+        select(col(Attendance.trainee_id))
+        .where(
+            col(Attendance.session_id) == held.id,
+            col(Attendance.present).is_(True),
+        )
+        .order_by(col(Attendance.trainee_id))
+    )
+    return AttendanceRead(
+        present=list(present.scalars()), version=held.attendance_version
+    )
+
+
+async def get_attendance(
+    session: AsyncSession, principal: Principal, cohort_id: uuid.UUID, number: int
+) -> AttendanceRead:
+    cohort = await get_cohort(session, principal, cohort_id)
+    return await _attendance(session, await _session(session, cohort, number))
+
+
+async def record_attendance(
+    session: AsyncSession,
+    principal: Principal,
+    cohort_id: uuid.UUID,
+    number: int,
+    data: AttendanceWrite,
+    expected_version: int | None,
+) -> int:
+    """Set who attended a session (replacing any earlier list), with one
+    event per trainee whose attendance changed; returns the attendance's
+    version. Changing recorded attendance needs the version it was read at
+    (If-Match): an old or repeated request must not undo a newer one."""
+    cohort = await get_cohort(session, principal, cohort_id, lock=True)
+    held = await _session(session, cohort, number)
+    if expected_version is None and held.attendance_version > 0:
+        raise PreconditionRequired(
+            "This session's attendance is recorded already: send If-Match with "
+            "the version you are changing (the ETag of GET .../attendance)."
+        )
+    if expected_version is not None and expected_version != held.attendance_version:
+        current = await _attendance(session, held)
+        raise VersionConflict(
+            f"You changed version {expected_version} of this attendance; the "
+            f"server has version {held.attendance_version}.",
+            current=current.model_dump(mode="json"),
         )
     enrolled = await enrolled_trainees(session, cohort.id)
     strangers = [t for t in data.present if t not in enrolled]
@@ -220,11 +272,13 @@ async def record_attendance(
         ).scalars()
     }
     present = set(data.present)
+    changed = False
     for trainee_id in sorted(enrolled):
         now_present = trainee_id in present
         row = earlier.get(trainee_id)
         if row is not None and row.present == now_present:
             continue
+        changed = True
         if row is None:
             session.add(
                 Attendance(
@@ -250,7 +304,10 @@ async def record_attendance(
                 present=now_present,
             ),
         )
+    if changed or held.attendance_version == 0:
+        held.attendance_version += 1
     await session.flush()
+    return held.attendance_version
 
 
 async def progress(

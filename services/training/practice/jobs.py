@@ -1,6 +1,7 @@
 """Forgetting an erased beneficiary: their id goes from practice groups'
 client lists and session attendance, replaced by a pseudonym that means
-nothing outside this service, so the groups' counts stay.
+nothing outside this service, so the groups' counts stay; the recording
+references and review feedback of those groups' sessions are erased.
 
 The beneficiary service's publish job enqueues ``forget_beneficiary`` on
 this service's queue for each ``beneficiary.erased`` event (the fast path);
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.training.db import FeedCursor
+from services.training.practice import service as practice_service
 from services.training.practice.models import PracticeGroup, PracticeSession
 from services.training.settings import TrainingSettings
 from shared.app import Runtime
@@ -35,7 +37,8 @@ PULL_PAGE = 1000
 
 
 async def forget_client(session: AsyncSession, beneficiary_id: uuid.UUID) -> int:
-    """Replace the person's id wherever a practice group holds it; returns
+    """Replace the person's id wherever a practice group holds it, and erase
+    the free text about those groups' sessions (it could name them); returns
     how many groups held it."""
     target = str(beneficiary_id)
     groups = (
@@ -46,7 +49,7 @@ async def forget_client(session: AsyncSession, beneficiary_id: uuid.UUID) -> int
         )
     ).scalars()
     pseudonym = str(uuid.uuid4())
-    changed = 0
+    changed: list[uuid.UUID] = []
     for group in groups:
         if target not in group.client_ids:
             continue
@@ -59,9 +62,10 @@ async def forget_client(session: AsyncSession, beneficiary_id: uuid.UUID) -> int
                 held.attended_client_ids = [
                     pseudonym if c == target else c for c in held.attended_client_ids
                 ]
-        changed += 1
+        changed.append(group.id)
+    await practice_service.forget_session_text(session, changed)
     await session.flush()
-    return changed
+    return len(changed)
 
 
 async def forget_beneficiary(

@@ -4,6 +4,7 @@ sessions by phase, recordings as metadata, fidelity reviews."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from typing import Literal
 
@@ -60,7 +61,11 @@ class SessionCreate(BaseModel):
     held_on: date
     attended_client_ids: list[uuid.UUID] = Field(max_length=20)
     recording_ref: Text | None = Field(
-        default=None, max_length=500, description="Where the media is kept."
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Where the media is kept. Read back empty once erased "
+        "with a client or facilitator of the group (it was recorded).",
     )
     recording_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
@@ -307,6 +312,37 @@ async def review_session_fidelity(
     _emit(session, group, held, "fidelity_review.recorded", review.adherence_score)
     await session.flush()
     return review
+
+
+ERASED_REFERENCE = ""
+"""A recording reference erased: the session was recorded (it still counts
+as recorded and can be reviewed), where the media is kept is not said."""
+
+
+async def forget_session_text(
+    session: AsyncSession, group_ids: Sequence[uuid.UUID]
+) -> None:
+    """Erase what was written about these groups' sessions: recording
+    references and fidelity-review feedback can name any client or
+    facilitator, and training never holds a client's name to check them
+    for it (nor every way a trainee is called), so they go with any of them."""
+    if not group_ids:
+        return
+    sessions = await session.execute(
+        select(PracticeSession).where(col(PracticeSession.group_id).in_(group_ids))
+    )
+    held = list(sessions.scalars())
+    for row in held:
+        if row.recording_ref is not None:
+            row.recording_ref = ERASED_REFERENCE
+    reviews = await session.execute(
+        select(FidelityReview).where(
+            col(FidelityReview.session_id).in_([row.id for row in held]),
+            col(FidelityReview.feedback_enc).is_not(None),
+        )
+    )
+    for review in reviews.scalars():
+        review.feedback_enc = None
 
 
 def to_group_read(group: PracticeGroup) -> GroupRead:

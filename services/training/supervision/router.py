@@ -12,7 +12,7 @@ from services.training.trainees.router import TrainingActor
 from shared.app import RuntimeDep
 from shared.audit import record_access
 from shared.db import SessionDep
-from shared.errors import Invalid, problem_responses
+from shared.errors import Conflict, Invalid, problem_responses
 
 router = APIRouter(prefix="/v1/supervision-sessions", tags=["supervision"])
 
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/supervision-sessions", tags=["supervision"])
     "",
     status_code=201,
     response_model=SupervisionRead,
-    responses=problem_responses(Invalid),
+    responses=problem_responses(Invalid, Conflict),
 )
 async def record_supervision(
     body: SupervisionWrite,

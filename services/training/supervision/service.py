@@ -19,6 +19,7 @@ from shared.auth import Principal
 from shared.contracts.events import SupervisionFacts
 from shared.contracts.text import Text
 from shared.crypto import KeyRing
+from shared.errors import Conflict
 from shared.outbox import add_event
 
 
@@ -59,13 +60,13 @@ async def record_supervision(
     keyring: KeyRing,
     data: SupervisionWrite,
 ) -> SupervisionSession:
-    """Record a session; sending the same client id again returns the first."""
+    """Record a session; sending the same client id again returns the first
+    (another organisation's id is a conflict, as for every client-chosen id)."""
     if data.id is not None:
         existing = await session.get(SupervisionSession, data.id)
-        if (
-            existing is not None
-            and existing.organisation_id == principal.organisation_id
-        ):
+        if existing is not None:
+            if existing.organisation_id != principal.organisation_id:
+                raise Conflict("A supervision session with this id exists already.")
             return existing
     await own_trainees(
         session, principal, data.supervisee_trainee_ids, "supervisee_trainee_ids"

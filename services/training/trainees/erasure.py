@@ -1,8 +1,9 @@
 """A trainee's right to erasure: their name, phone, email, what they do and
 where (affiliation, role, profession), their staff code and the free text
-written about them go; their training facts stay under the same pseudonymous
-id, and ``trainee.erased`` makes reporting replace that id with a pseudonym
-of its own."""
+linked to them (supervision notes, recording references and review feedback
+of the groups they facilitated) go; their training facts stay under the same
+pseudonymous id, and ``trainee.erased`` makes reporting replace that id with
+a pseudonym of its own."""
 
 from __future__ import annotations
 
@@ -16,11 +17,8 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col
 
 from services.training.db import IdempotencyRecord, OutboxEvent
-from services.training.practice.models import (
-    FidelityReview,
-    PracticeGroup,
-    PracticeSession,
-)
+from services.training.practice import service as practice_service
+from services.training.practice.models import PracticeGroup
 from services.training.supervision.models import SupervisionSession
 from services.training.trainees import service as trainees_service
 from services.training.trainees.models import Trainee
@@ -30,11 +28,7 @@ from shared.contracts.events import TraineeErasedFacts
 from shared.crypto import KeyRing
 from shared.db import utcnow
 from shared.outbox import add_event
-from shared.subject_rights import (
-    mentions,
-    refuse_identifying_reason,
-    require_reason,
-)
+from shared.subject_rights import refuse_identifying_reason, require_reason
 
 ERASED_TEXT = ""
 
@@ -62,7 +56,7 @@ async def erase_trainee(
     names, phones, emails = [read.full_name or None], [read.phone], [read.email]
     refuse_identifying_reason(reason, names, phones, emails)
     already = trainee.pii_erased_at is not None
-    await _forget_free_text(session, keyring, trainee, names, phones, emails)
+    await _forget_free_text(session, trainee)
     await _forget_staff_code(session, trainee)
     await session.execute(
         delete(IdempotencyRecord).where(
@@ -93,18 +87,12 @@ async def erase_trainee(
     )
 
 
-async def _forget_free_text(
-    session: AsyncSession,
-    keyring: KeyRing,
-    trainee: Trainee,
-    names: list[str | None],
-    phones: list[str | None],
-    emails: list[str | None],
-) -> None:
-    """Notes of their individual supervision go; notes of group supervision
-    and feedback on practice sessions they facilitated go when they name the
-    trainee (checked before the name is erased), since they are others'
-    records too."""
+async def _forget_free_text(session: AsyncSession, trainee: Trainee) -> None:
+    """Notes of every supervision session they were supervised in, and the
+    recording references and review feedback of the sessions of practice
+    groups they facilitated, go: free text about them can single them out
+    without their name in it (a nickname, a misspelling, "the nurse from
+    Zakho"), so it is not searched for the name but erased whole."""
     tid = str(trainee.id)
     supervision = await session.execute(
         select(SupervisionSession).where(
@@ -113,34 +101,16 @@ async def _forget_free_text(
         )
     )
     for row in supervision.scalars():
-        if tid not in row.supervisee_trainee_ids:
-            continue
-        notes = keyring.decrypt(row.notes_enc, f"supervision:{row.id}:notes")
-        alone = len(row.supervisee_trainee_ids) == 1
-        if alone or mentions(notes, names, phones, emails):
+        if tid in row.supervisee_trainee_ids:
             row.notes_enc = None
     groups = await session.execute(
         select(PracticeGroup).where(
             col(PracticeGroup.organisation_id) == trainee.organisation_id
         )
     )
-    facilitated = [g.id for g in groups.scalars() if tid in g.facilitator_trainee_ids]
-    if not facilitated:
-        return
-    reviews = await session.execute(
-        select(FidelityReview)
-        .join(PracticeSession, col(PracticeSession.id) == FidelityReview.session_id)
-        .where(
-            col(PracticeSession.group_id).in_(facilitated),
-            col(FidelityReview.feedback_enc).is_not(None),
-        )
+    await practice_service.forget_session_text(
+        session, [g.id for g in groups.scalars() if tid in g.facilitator_trainee_ids]
     )
-    for review in reviews.scalars():
-        feedback = keyring.decrypt(
-            review.feedback_enc, f"fidelity:{review.id}:feedback"
-        )
-        if mentions(feedback, names, phones, emails):
-            review.feedback_enc = None
 
 
 async def _forget_staff_code(session: AsyncSession, trainee: Trainee) -> None:
