@@ -564,9 +564,9 @@ async def test_machine_accounts_read_the_directory_only(
 
 
 @pytest.mark.xfail(
-    reason="review issue 12, finding 5, open: client ids are global primary "
-    "keys, so an id taken by another organisation cannot be accepted like a "
-    "free one; needs ids keyed per organisation (see the helper's report)"
+    reason="issue 12, finding 5, open: client ids are global primary keys, so "
+    "an id taken by another organisation cannot be accepted like a free one; "
+    "it needs ids keyed per organisation (docs/security.md, known limits)"
 )
 async def test_a_client_id_taken_elsewhere_answers_like_a_free_one(
     alice: Caller, bob: Caller
