@@ -16,6 +16,7 @@ from tests.beneficiary.conftest import (
     CONSENTS,
     Caller,
     count_rows,
+    give_consent,
     make_beneficiary,
 )
 from tests.beneficiary.test_access_review import break_glass, person_with_case
@@ -48,11 +49,24 @@ def registered_offline() -> dict[str, Any]:
     return batch
 
 
-async def grant(caller: Caller, person_id: str, *entries: Any) -> Any:
-    """An online consent form filled on the ledger as it is now."""
-    path = f"/v1/beneficiaries/{person_id}/consents"
-    version = (await caller.get(path)).headers["etag"]
-    return await caller.post(path, list(entries), headers={"If-Match": version})
+async def synced(caller: Caller) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A batch that registered a person sharing their data, and that person."""
+    batch = registered_offline()
+    r = await caller.post("/v1/sync", batch)
+    assert r.json()["results"][0]["status"] == "created", r.text
+    return batch, batch["beneficiaries"][0]
+
+
+async def synced_then_withdrawn(
+    caller: Caller,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The same, after the person withdrew data sharing at the office."""
+    batch, person = await synced(caller)
+    r = await caller.post(
+        f"/v1/beneficiaries/{person['id']}/consents", [WITHDRAW_SHARING]
+    )
+    assert r.status_code == 201, r.text
+    return batch, person
 
 
 async def in_force(caller: Caller, person_id: str) -> dict[str, bool]:
@@ -79,15 +93,7 @@ class TestReplayedSync:
     async def test_a_resent_batch_never_grants_again_what_was_withdrawn(
         self, alice: Caller, sam: Caller, issue: Any
     ) -> None:
-        batch = registered_offline()
-        person = batch["beneficiaries"][0]
-        assert (await alice.post("/v1/sync", batch)).json()["results"][0][
-            "status"
-        ] == "created"
-        r = await alice.post(
-            f"/v1/beneficiaries/{person['id']}/consents", [WITHDRAW_SHARING]
-        )
-        assert r.status_code == 201, r.text
+        batch, person = await synced_then_withdrawn(alice)
 
         results = []
         for _ in range(2):
@@ -109,12 +115,7 @@ class TestReplayedSync:
     async def test_a_grant_on_the_ledger_the_device_saw_is_recorded(
         self, alice: Caller
     ) -> None:
-        batch = registered_offline()
-        person = batch["beneficiaries"][0]
-        await alice.post("/v1/sync", batch)
-        await alice.post(
-            f"/v1/beneficiaries/{person['id']}/consents", [WITHDRAW_SHARING]
-        )
+        batch, person = await synced_then_withdrawn(alice)
         seen = (await alice.get(f"/v1/beneficiaries/{person['id']}")).json()
         # the person agrees again, in the field, after the device pulled the withdrawal
         change = {
@@ -129,9 +130,7 @@ class TestReplayedSync:
     async def test_a_withdrawal_made_offline_wins_over_a_newer_grant(
         self, alice: Caller
     ) -> None:
-        batch = registered_offline()
-        person = batch["beneficiaries"][0]
-        await alice.post("/v1/sync", batch)
+        _, person = await synced(alice)
         await alice.post(
             f"/v1/beneficiaries/{person['id']}/consents",
             [{**SHARING, "form_version": "2026-2"}],
@@ -144,12 +143,7 @@ class TestReplayedSync:
     async def test_a_supervisor_records_a_stale_grant_once_confirmed(
         self, alice: Caller, sam: Caller
     ) -> None:
-        batch = registered_offline()
-        person = batch["beneficiaries"][0]
-        await alice.post("/v1/sync", batch)
-        await alice.post(
-            f"/v1/beneficiaries/{person['id']}/consents", [WITHDRAW_SHARING]
-        )
+        batch, person = await synced_then_withdrawn(alice)
         result = (await alice.post("/v1/sync", batch)).json()["results"][0]
         r = await sam.post(
             f"/v1/sync/conflicts/{result['conflict_id']}/resolve",
@@ -178,9 +172,7 @@ class TestWithdrawingRegistrationIsAnErasure:
     async def test_an_outreach_workers_offline_withdrawal_waits_for_a_supervisor(
         self, omar: Caller, sam: Caller, issue: Any
     ) -> None:
-        batch = registered_offline()
-        person = batch["beneficiaries"][0]
-        await omar.post("/v1/sync", batch)
+        _, person = await synced(omar)
         change = {**person, "consents": [WITHDRAW_REGISTRATION]}
         result = (await omar.post("/v1/sync", {"beneficiaries": [change]})).json()[
             "results"
@@ -221,9 +213,7 @@ class TestWithdrawingRegistrationIsAnErasure:
     async def test_a_supervisor_erases_offline_with_a_reason(
         self, sam: Caller, issue: Any
     ) -> None:
-        batch = registered_offline()
-        person = batch["beneficiaries"][0]
-        await sam.post("/v1/sync", batch)
+        _, person = await synced(sam)
         change = {**person, "consents": [WITHDRAW_REGISTRATION]}
         r = await sam.post("/v1/sync", {"beneficiaries": [change]}, headers=WHY)
         assert r.json()["results"][0]["status"] == "updated", r.text
@@ -249,7 +239,7 @@ class TestAnErasedPersonGetsNothingNew:
         r = await sam.post(f"/v1/beneficiaries/{person['id']}/erasure", headers=WHY)
         assert r.status_code == 200, r.text
         ledger = await count_rows(engine, "consent_entry")
-        regrant = await grant(alice, person["id"], *CONSENTS)
+        regrant = await give_consent(alice, person["id"], *CONSENTS)
         assert regrant.status_code == 409, regrant.text
         assert await count_rows(engine, "consent_entry") == ledger
         service = await alice.post(
@@ -382,11 +372,8 @@ class TestFoundInReview:
     async def test_a_consent_version_that_never_was_grants_nothing(
         self, alice: Caller
     ) -> None:
-        batch = registered_offline()
-        person = batch["beneficiaries"][0]
-        await alice.post("/v1/sync", batch)
+        _, person = await synced_then_withdrawn(alice)
         path = f"/v1/beneficiaries/{person['id']}/consents"
-        await alice.post(path, [WITHDRAW_SHARING])
         real = (await alice.get(f"/v1/beneficiaries/{person['id']}")).json()
         replay = {**person, "consent_version": real["consent_version"] + 1000}
         r = await alice.post("/v1/sync", {"beneficiaries": [replay]})
@@ -404,7 +391,7 @@ class TestFoundInReview:
     ) -> None:
         person = await make_beneficiary(alice)
         path = f"/v1/beneficiaries/{person['id']}/consents"
-        assert (await grant(alice, person["id"], SHARING)).status_code == 201
+        assert (await give_consent(alice, person["id"], SHARING)).status_code == 201
         assert (await alice.post(path, [WITHDRAW_SHARING])).status_code == 201
         again = await alice.post(path, [SHARING])  # the same form, retried
         assert again.status_code == 428, again.text
@@ -413,13 +400,10 @@ class TestFoundInReview:
     async def test_an_old_consent_conflict_cannot_undo_a_newer_withdrawal(
         self, alice: Caller, sam: Caller
     ) -> None:
-        batch = registered_offline()
-        person = batch["beneficiaries"][0]
+        batch, person = await synced_then_withdrawn(alice)
         path = f"/v1/beneficiaries/{person['id']}/consents"
-        await alice.post("/v1/sync", batch)
-        await alice.post(path, [WITHDRAW_SHARING])
         result = (await alice.post("/v1/sync", batch)).json()["results"][0]
-        await grant(alice, person["id"], {**SHARING, "form_version": "2026-2"})
+        await give_consent(alice, person["id"], {**SHARING, "form_version": "2026-2"})
         await alice.post(path, [{**WITHDRAW_SHARING, "form_version": "2026-3"}])
         r = await sam.post(
             f"/v1/sync/conflicts/{result['conflict_id']}/resolve",
