@@ -132,6 +132,26 @@ async def test_groups_sessions_and_fidelity(
         assert facts["facilitator_ids"] == facilitators
 
 
+async def start_group_with_one_client(
+    training_client: httpx.AsyncClient, training_settings: TrainingSettings
+) -> httpx.Response:
+    """A practice group whose one client the beneficiary service must check."""
+    headers = token(training_settings, uuid.uuid4(), Role.trainer)
+    facilitator = (
+        await training_client.post("/v1/trainees", json=trainee(), headers=headers)
+    ).json()["id"]
+    return await training_client.post(
+        "/v1/practice-groups",
+        json={
+            "name": "g",
+            "facilitator_trainee_ids": [facilitator],
+            "client_ids": [str(uuid.uuid4())],
+            "started_on": "2026-04-01",
+        },
+        headers=headers,
+    )
+
+
 async def test_the_beneficiary_service_down_is_a_clear_503(
     training_app: FastAPI,
     training_client: httpx.AsyncClient,
@@ -141,20 +161,7 @@ async def test_the_beneficiary_service_down_is_a_clear_503(
     saved = runtime.settings.beneficiary_url
     runtime.settings.beneficiary_url = "http://127.0.0.1:9"
     try:
-        headers = token(training_settings, uuid.uuid4(), Role.trainer)
-        facilitator = (
-            await training_client.post("/v1/trainees", json=trainee(), headers=headers)
-        ).json()["id"]
-        r = await training_client.post(
-            "/v1/practice-groups",
-            json={
-                "name": "g",
-                "facilitator_trainee_ids": [facilitator],
-                "client_ids": [str(uuid.uuid4())],
-                "started_on": "2026-04-01",
-            },
-            headers=headers,
-        )
+        r = await start_group_with_one_client(training_client, training_settings)
     finally:
         runtime.settings.beneficiary_url = saved
     assert r.status_code == 503
@@ -185,19 +192,6 @@ async def test_a_beneficiary_service_answering_nonsense_is_a_503(
         "http",
         httpx.AsyncClient(transport=httpx.MockTransport(lambda _: answer)),
     )
-    headers = token(training_settings, uuid.uuid4(), Role.trainer)
-    facilitator = (
-        await training_client.post("/v1/trainees", json=trainee(), headers=headers)
-    ).json()["id"]
-    r = await training_client.post(
-        "/v1/practice-groups",
-        json={
-            "name": "g",
-            "facilitator_trainee_ids": [facilitator],
-            "client_ids": [str(uuid.uuid4())],
-            "started_on": "2026-04-01",
-        },
-        headers=headers,
-    )
+    r = await start_group_with_one_client(training_client, training_settings)
     assert r.status_code == 503, r.text
     assert r.headers["retry-after"]
