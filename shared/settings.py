@@ -126,7 +126,7 @@ class ServiceSettings(BaseSettings):
         description="Longest any job may run on this service's worker. arq "
         "keeps a job whose worker died blocked for the longest job timeout of "
         "the worker plus 10 s before another worker runs it again. Unset: each "
-        "job's own timeout (the longest is an hour, for retention).",
+        "job's own timeout (the longest is 30 minutes, for reporting's exports).",
     )
     publish_to_reporting: bool = Field(
         default=True,
