@@ -6,13 +6,15 @@ in the path, the query and the body, called by
   an organisation-wide caller saw when that site alone had data (no figure,
   export, feed row or key of another site), while the organisation-wide
   caller sees the other site's data too (the comparison is not empty);
-- a revoked key (401 everywhere), a key on the key routes (401), and roles
-  without the right (403).
+- a revoked key (401 everywhere), a key on the key routes (401), a key
+  scoped to some indicators on the others (403), and roles without the
+  right (403).
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -353,6 +355,53 @@ async def test_a_revoked_key_and_a_key_on_the_key_routes_are_refused(
     )
     r = await reporting_client.get(KEY_ROUTES, headers=manager.headers())
     assert {k["name"]: k["revoked_at"] for k in r.json()}["live"] is None
+
+
+async def test_a_key_reads_no_other_indicator_on_any_route(
+    issue: Any,
+    orgs: dict[str, Org],
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+) -> None:
+    """A key scoped to some indicators: every route that answers another
+    indicator (the overview answers them all) is a 403."""
+    manager = issue(orgs["a"], Role.programme_manager)
+    body = {"name": "one", "indicators": ["people_reached"], "rate_per_minute": 600}
+    r = await reporting_client.post(KEY_ROUTES, json=body, headers=manager.headers())
+    assert r.status_code == 201, r.text
+    key = key_headers(r.json())
+    unknown = str(uuid.uuid4())
+    ids = {
+        "indicator_id": "services_delivered",
+        "export_id": unknown,
+        "key_id": unknown,
+    }
+
+    def call(route: Route) -> Call:
+        body = BODIES.get((route.method, route.template))
+        if route.method == "POST":
+            body = {
+                **BODIES[("POST", "/v1/exports")],
+                "indicator": "services_delivered",
+            }
+        return Call(route.path(ids), PERIOD if route.method == "GET" else {}, body)
+
+    def exempt(route: Route, caller: str) -> bool:
+        """Routes that answer no one indicator, or not to keys (above)."""
+        answers = "{indicator_id}" in route.template or route.template in {
+            "/v1/overview",
+            "/v1/overview/document",
+            "/v1/exports",
+        }
+        return not answers
+
+    swept = routes(reporting_app)
+    assert (
+        await assert_refused(reporting_client, swept, {"key": key}, call, exempt=exempt)
+        >= 6
+    )
+    listed = await reporting_client.get("/v1/indicators", headers=key)
+    assert [i["id"] for i in listed.json()] == ["people_reached"]
 
 
 NO_READING = (Role.outreach_worker, Role.platform_admin, Role.service)
