@@ -1,5 +1,14 @@
-"""Every training route with another organisation's token: nothing of the
-first organisation's trainees, cohorts, groups or results."""
+"""The training authorisation sweep: every training route with another
+organisation's token (nothing of the first organisation's trainees,
+cohorts, groups or results), and with each role of the same organisation
+on the routes it has no right to (403), ids in the path, query and body.
+
+Training has no site dimension: trainees, cohorts, practice groups and
+supervision belong to an organisation, not to a site (no record has a
+site_id; a practice group's clients are checked as the organisation's
+beneficiaries by pseudonymous id). A token limited to some sites is
+therefore treated as its organisation's on every route but the change
+feed, which covers every site and refuses it (the last test)."""
 
 from __future__ import annotations
 
@@ -13,6 +22,7 @@ from fastapi import FastAPI
 from services.training.settings import TrainingSettings
 from shared.auth import Role
 from tests.beneficiary.conftest import Caller, make_beneficiary
+from tests.sweep import Call, Route, assert_refused, routes
 from tests.training.test_courses_and_trainees import token, trainee
 
 SHARED_CATALOGUE = {"/v1/courses/{course_id}"}
@@ -44,18 +54,26 @@ BODIES: dict[tuple[str, str], Any] = {
 }
 
 
-async def test_every_training_route_hides_another_organisations_data(
-    linked_training: FastAPI,
-    training_client: httpx.AsyncClient,
-    training_settings: TrainingSettings,
-    alice: Caller,
-) -> None:
-    mine = token(
-        training_settings, uuid.UUID(alice.org.id), Role.trainer, Role.supervisor
-    )
+def supervision(trainee_id: str) -> dict[str, Any]:
+    return {
+        "kind": "individual",
+        "mode": "virtual",
+        "held_on": "2026-04-03",
+        "duration_minutes": 30,
+        "supervisee_trainee_ids": [trainee_id],
+    }
 
-    async def call(path: str, body: Any, method: str = "POST") -> Any:
-        r = await training_client.request(method, path, json=body, headers=mine)
+
+async def first_organisations_world(
+    client: httpx.AsyncClient, headers: dict[str, str], alice: Caller
+) -> dict[str, str]:
+    """One of each training record of Alice's organisation, made by a
+    trainer and supervisor of it: a trainee enrolled in a cohort of a new
+    course with a session, a practice group of one of its beneficiaries with
+    a session, and a supervision session."""
+
+    async def call(path: str, body: Any) -> Any:
+        r = await client.post(path, json=body, headers=headers)
         assert r.status_code in (200, 201), r.text
         return r.json()
 
@@ -106,17 +124,59 @@ async def test_every_training_route_hides_another_organisations_data(
             "recording_sha256": "c" * 64,
         },
     )
-    await call(
-        "/v1/supervision-sessions",
-        {
-            "kind": "individual",
-            "mode": "virtual",
-            "held_on": "2026-04-03",
-            "duration_minutes": 30,
-            "supervisee_trainee_ids": [person],
-        },
+    await call("/v1/supervision-sessions", supervision(person))
+    return {
+        "trainee_id": person,
+        "course_id": course,
+        "cohort_id": cohort,
+        "group_id": group,
+        "number": "1",
+        "beneficiary_id": client_id,
+    }
+
+
+def named_in_bodies(ids: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
+    """Creates whose body names the first organisation's trainee or course."""
+    person, course = ids["trainee_id"], ids["course_id"]
+    return [
+        (
+            "/v1/cohorts",
+            {
+                "course_id": course,
+                "title": "Theirs",
+                "starts_on": "2026-03-01",
+                "ends_on": "2026-03-02",
+                "modality": "online",
+                "facilitator_trainee_ids": [person],
+            },
+        ),
+        ("/v1/supervision-sessions", supervision(person)),
+        (
+            "/v1/competency-assessments",
+            {
+                "trainee_id": person,
+                "tool": "helping_skills_core@1.0",
+                "mode": "live",
+                "context": "pre",
+                "assessed_on": "2026-03-01",
+                "ratings": {},
+            },
+        ),
+    ]
+
+
+async def test_every_training_route_hides_another_organisations_data(
+    linked_training: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    alice: Caller,
+) -> None:
+    mine = token(
+        training_settings, uuid.UUID(alice.org.id), Role.trainer, Role.supervisor
     )
-    ids = {"trainee_id": person, "cohort_id": cohort, "group_id": group, "number": "1"}
+    ids = await first_organisations_world(training_client, mine, alice)
+    person, cohort, group = ids["trainee_id"], ids["cohort_id"], ids["group_id"]
+    client_id = ids["beneficiary_id"]
 
     intruder = token(
         training_settings,
@@ -153,40 +213,7 @@ async def test_every_training_route_hides_another_organisations_data(
     assert checked >= 12
 
     # bodies that name the first organisation's people are refused too
-    foreign_bodies = [
-        (
-            "/v1/cohorts",
-            {
-                "course_id": course,
-                "title": "Theirs",
-                "starts_on": "2026-03-01",
-                "ends_on": "2026-03-02",
-                "modality": "online",
-                "facilitator_trainee_ids": [person],
-            },
-        ),
-        (
-            "/v1/supervision-sessions",
-            {
-                "kind": "individual",
-                "mode": "virtual",
-                "held_on": "2026-04-03",
-                "duration_minutes": 30,
-                "supervisee_trainee_ids": [person],
-            },
-        ),
-        (
-            "/v1/competency-assessments",
-            {
-                "trainee_id": person,
-                "tool": "helping_skills_core@1.0",
-                "mode": "live",
-                "context": "pre",
-                "assessed_on": "2026-03-01",
-                "ratings": {},
-            },
-        ),
-    ]
+    foreign_bodies = named_in_bodies(ids)
     for path, body in foreign_bodies:
         r = await training_client.post(path, json=body, headers=intruder)
         assert r.status_code in {404, 422}, (path, r.text)
@@ -214,3 +241,92 @@ async def test_every_training_route_hides_another_organisations_data(
         summary["practice_groups"],
         summary["supervision_sessions"],
     ) == (0, 0, 0, 0)
+
+
+EVERYONE = frozenset(Role)
+ALLOWED: dict[tuple[str, str], frozenset[Role]] = {
+    ("GET", "/v1/courses"): EVERYONE,  # the shared catalogue
+    ("GET", "/v1/courses/{course_id}"): EVERYONE,
+    ("POST", "/v1/courses"): frozenset({Role.trainer, Role.programme_manager}),
+    ("POST", "/v1/trainees/{trainee_id}/erasure"): frozenset({Role.programme_manager}),
+    ("GET", "/v1/trainees/{trainee_id}/subject-access"): frozenset(
+        {Role.supervisor, Role.programme_manager}
+    ),
+    ("GET", "/v1/practice-clients/{beneficiary_id}"): frozenset({Role.service}),
+    ("GET", "/v1/events"): frozenset(
+        {Role.service, Role.me_officer, Role.programme_manager}
+    ),
+}
+"""Who may call a route (admin always may); every other route is for the
+trainers, supervisors and programme managers who run the training."""
+TRAINING_STAFF = frozenset({Role.trainer, Role.supervisor, Role.programme_manager})
+
+
+async def test_every_route_refuses_a_role_without_the_right(
+    linked_training: FastAPI,
+    training_client: httpx.AsyncClient,
+    issue: Any,
+    alice: Caller,
+) -> None:
+    """Each role but admin, with a token of the same organisation, on each
+    route it has no right to (an auditor, an M&E officer, a case or outreach
+    worker on the trainers' routes; a trainer on erasure; a person on the
+    machine routes): 403, with the organisation's own ids in the path, the
+    query and the body."""
+    staff = issue(alice.org, *TRAINING_STAFF).headers()
+    ids = await first_organisations_world(training_client, staff, alice)
+    person = ids["trainee_id"]
+    bodies: dict[tuple[str, str], Any] = {
+        **BODIES,
+        ("POST", "/v1/cohorts/{cohort_id}/enrolments"): {"trainee_ids": [person]},
+        ("PUT", "/v1/cohorts/{cohort_id}/sessions/{number}/attendance"): {
+            "present": [person]
+        },
+        ("POST", "/v1/trainees"): trainee(),
+        ("POST", "/v1/practice-groups"): {
+            "name": "Rogue",
+            "facilitator_trainee_ids": [person],
+            "client_ids": [ids["beneficiary_id"]],
+            "started_on": "2026-04-01",
+        },
+        ("POST", "/v1/courses"): {
+            "title": "Rogue",
+            "approach": "ipt_g",
+            "level": "tot",
+            "planned_hours": 1,
+        },
+        **{("POST", path): body for path, body in named_in_bodies(ids)},
+    }
+    callers = {str(role): issue(alice.org, role).headers() for role in Role}
+    del callers[Role.admin]
+
+    def call(route: Route) -> Call:
+        body = bodies.get((route.method, route.template))
+        if route.method in {"POST", "PUT"}:
+            assert body is not None, f"add a body for {route.method} {route.template}"
+        return Call(route.path(ids), route.query_ids(ids), body)
+
+    def exempt(route: Route, role: str) -> bool:
+        return role in ALLOWED.get((route.method, route.template), TRAINING_STAFF)
+
+    checked = await assert_refused(
+        training_client, routes(linked_training), callers, call, exempt=exempt
+    )
+    assert checked >= 150
+    r = await training_client.get(f"/v1/trainees/{person}", headers=staff)
+    assert r.json()["full_name"] == "Hidden Trainee"  # never erased
+    r = await training_client.get(f"/v1/cohorts/{ids['cohort_id']}", headers=staff)
+    assert r.json()["enrolled"] == 1, r.text
+
+
+async def test_a_site_limited_token_reads_no_change_feed(
+    training_client: httpx.AsyncClient, issue: Any, alice: Caller, site_ids: list[str]
+) -> None:
+    """The change feed covers every site of the organisation."""
+    for role in (Role.me_officer, Role.programme_manager):
+        limited = issue(alice.org, role, sites=site_ids[:1])
+        r = await training_client.get("/v1/events", headers=limited.headers())
+        assert r.status_code == 403, r.text
+        everywhere = issue(alice.org, role)
+        r = await training_client.get("/v1/events", headers=everywhere.headers())
+        assert r.status_code == 200, r.text
