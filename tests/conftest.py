@@ -20,7 +20,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 ADMIN_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -66,6 +68,18 @@ async def recreate_database(name: str) -> str:
     finally:
         await connection.close()
     return database_url(name)
+
+
+async def truncate_filled(connection: AsyncConnection, tables: list[str]) -> None:
+    """TRUNCATE ... CASCADE the tables that hold rows. Truncating an empty
+    table costs as much as a full one (new files for it and its indexes: about
+    0.1 s a test for a service's ~30 tables), and a test fills only a few."""
+    probe = " UNION ALL ".join(
+        f"SELECT '{table}' WHERE EXISTS (SELECT FROM {table})" for table in tables
+    )
+    filled = list((await connection.execute(text(probe))).scalars())
+    if filled:
+        await connection.execute(text(f"TRUNCATE {', '.join(filled)} CASCADE"))
 
 
 @pytest.fixture(scope="session")
