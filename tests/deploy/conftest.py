@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import ADMIN_URL
@@ -15,6 +17,15 @@ from tests.conftest import ADMIN_URL
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 PYTHON_BIN = str(Path(sys.executable).parent)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def venv_tools_on_path() -> Iterator[None]:
+    """caddy, hadolint and shellcheck come with the lock into the venv's bin/,
+    which make puts on PATH, but not pytest started by its path."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", f"{PYTHON_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+        yield
 
 
 def pg_environment() -> dict[str, str]:

@@ -34,7 +34,7 @@ from tests.beneficiary.conftest import (  # noqa: F401  (beneficiary side)
     signing_key,
     site_ids,
 )
-from tests.conftest import REDIS_URL, recreate_database
+from tests.conftest import REDIS_URL, recreate_database, truncate_filled
 from tests.training.conftest import (  # noqa: F401  (training side)
     clean_training_tables,
     training_app,
@@ -85,7 +85,7 @@ async def clean_reporting_tables(request: pytest.FixtureRequest) -> AsyncIterato
     reporting: FastAPI = request.getfixturevalue("reporting_app")
     tables = [t.name for t in metadata.sorted_tables]
     async with reporting.state.engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        await truncate_filled(connection, tables)
         await connection.execute(
             text("INSERT INTO ingest_counter (id, seq) VALUES (1, 0)")
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -97,76 +98,109 @@ def answer_of(r: httpx.Response) -> str:
     return f"{r.status_code} {json.dumps(body, sort_keys=True)}"
 
 
-async def sweep(
-    app: FastAPI, client: httpx.AsyncClient, headers: Headers, ids: dict[str, str]
-) -> Answers:
+@dataclass
+class Sweep:
     """What one caller gets from every route, by request. ``ids``: another
     caller's export and key (path), another site (query and body)."""
-    runtime = {"runtime": app.state.runtime}
-    other_site = {"site": ids["site"]}
 
-    async def get(path: str, params: dict[str, Any] | None = None) -> str:
-        return answer_of(await client.get(path, params=params, headers=headers))
+    app: FastAPI
+    client: httpx.AsyncClient
+    headers: Headers
+    ids: dict[str, str]
 
-    async def export(filters: dict[str, list[str]]) -> str:
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> str:
+        r = await self.client.get(path, params=params, headers=self.headers)
+        return answer_of(r)
+
+    async def export(self, filters: dict[str, list[str]]) -> str:
         body = {**BODIES[("POST", "/v1/exports")], "by": ["site"], "filters": filters}
-        r = await client.post("/v1/exports", json=body, headers=headers)
+        r = await self.client.post("/v1/exports", json=body, headers=self.headers)
         if r.status_code != 202:
             return answer_of(r)
         own = f"/v1/exports/{r.json()['id']}"
-        await run_export(runtime, r.json()["id"])
-        status = (await client.get(own, headers=headers)).json()
+        await run_export({"runtime": self.app.state.runtime}, r.json()["id"])
+        status = (await self.client.get(own, headers=self.headers)).json()
         assert "rows" in status, status
-        return f"{status['status']} {status['rows']} {await get(own + '/file')}"
+        return f"{status['status']} {status['rows']} {await self.get(own + '/file')}"
 
-    async def keys() -> str:
-        r = await client.get(KEY_ROUTES, headers=headers)
+    async def keys(self) -> str:
+        r = await self.client.get(KEY_ROUTES, headers=self.headers)
         if r.status_code != 200:
             return answer_of(r)
         return json.dumps(sorted([k["name"], k["site_ids"] or []] for k in r.json()))
 
-    found: Answers = {}
-    for route in routes(app):
+    async def values(self, label: str) -> Answers:
+        other_site = {"site": self.ids["site"]}
+        answers: Answers = {}
+        for indicator in indicators():
+            path = f"/v1/indicators/{indicator}/values"
+            answers[f"{label} {indicator}"] = await self.get(path, PERIOD)
+            if indicator in SITED:
+                by_site = {**PERIOD, "by": "site"}
+                answers[f"{label} {indicator} by site"] = await self.get(path, by_site)
+                at_other = {**PERIOD, **other_site}
+                answers[f"{label} {indicator} at"] = await self.get(path, at_other)
+        return answers
+
+    async def feeds(self, label: str) -> Answers:
+        answers: Answers = {}
+        for indicator in SITED:
+            path = f"/v1/feeds/{indicator}"
+            answers[f"{label} {indicator}"] = await self.get(path, {"by": "site"})
+            at = {"site": self.ids["site"]}
+            answers[f"{label} {indicator} at"] = await self.get(path, at)
+        return answers
+
+    async def key_routes(self, route: Any, label: str) -> Answers:
+        if label == "GET /v1/api-keys":
+            return {label: await self.keys()}
+        if label == "POST /v1/api-keys":
+            r = await self.client.post(
+                route.template, json={"name": "s"}, headers=self.headers
+            )
+            issued = r.json().get("site_ids") if r.status_code == 201 else r.text
+            return {
+                label: f"{r.status_code} {issued}",
+                f"{label}, then GET": await self.keys(),
+            }
+        r = await self.client.delete(route.path(self.ids), headers=self.headers)
+        return {label: answer_of(r), f"{label}, then GET": await self.keys()}
+
+    async def route(self, route: Any) -> Answers:
         label = f"{route.method} {route.template}"
         if label == "GET /v1/indicators":
-            found[label] = await get(route.template)
-        elif label == "GET /v1/indicators/{indicator_id}":
-            for indicator in SITED:
-                found[f"{label} {indicator}"] = await get(f"/v1/indicators/{indicator}")
-        elif label == "GET /v1/indicators/{indicator_id}/values":
-            for indicator in indicators():
-                path = f"/v1/indicators/{indicator}/values"
-                found[f"{label} {indicator}"] = await get(path, PERIOD)
-                if indicator in SITED:
-                    by_site = {**PERIOD, "by": "site"}
-                    found[f"{label} {indicator} by site"] = await get(path, by_site)
-                    at_other = {**PERIOD, **other_site}
-                    found[f"{label} {indicator} at"] = await get(path, at_other)
-        elif label in ("GET /v1/overview", "GET /v1/overview/document"):
-            found[label] = await get(route.template, PERIOD)
-        elif label == "POST /v1/exports":
-            found[label] = await export({})
-            found[f"{label} at"] = await export({"site": [ids["site"]]})
-        elif route.template.startswith("/v1/exports/{export_id}"):
-            found[label] = await get(route.path(ids))
-        elif label == "GET /v1/feeds/{indicator_id}":
-            for indicator in SITED:
-                path = f"/v1/feeds/{indicator}"
-                found[f"{label} {indicator}"] = await get(path, {"by": "site"})
-                found[f"{label} {indicator} at"] = await get(path, other_site)
-        elif label == "GET /v1/api-keys":
-            found[label] = await keys()
-        elif label == "POST /v1/api-keys":
-            r = await client.post(route.template, json={"name": "s"}, headers=headers)
-            issued = r.json().get("site_ids") if r.status_code == 201 else r.text
-            found[label] = f"{r.status_code} {issued}"
-            found[f"{label}, then GET"] = await keys()
-        elif label == "DELETE /v1/api-keys/{key_id}":
-            r = await client.delete(route.path(ids), headers=headers)
-            found[label] = answer_of(r)
-            found[f"{label}, then GET"] = await keys()
-        else:
-            raise AssertionError(f"add {label} to the reporting sweep")
+            return {label: await self.get(route.template)}
+        if label == "GET /v1/indicators/{indicator_id}":
+            return {
+                f"{label} {indicator}": await self.get(f"/v1/indicators/{indicator}")
+                for indicator in SITED
+            }
+        if label == "GET /v1/indicators/{indicator_id}/values":
+            return await self.values(label)
+        if label in ("GET /v1/overview", "GET /v1/overview/document"):
+            return {label: await self.get(route.template, PERIOD)}
+        if label == "POST /v1/exports":
+            return {
+                label: await self.export({}),
+                f"{label} at": await self.export({"site": [self.ids["site"]]}),
+            }
+        if route.template.startswith("/v1/exports/{export_id}"):
+            return {label: await self.get(route.path(self.ids))}
+        if label == "GET /v1/feeds/{indicator_id}":
+            return await self.feeds(label)
+        if route.template.startswith("/v1/api-keys"):
+            return await self.key_routes(route, label)
+        raise AssertionError(f"add {label} to the reporting sweep")
+
+
+async def sweep(
+    app: FastAPI, client: httpx.AsyncClient, headers: Headers, ids: dict[str, str]
+) -> Answers:
+    """What one caller gets from every route, by request."""
+    caller = Sweep(app, client, headers, ids)
+    found: Answers = {}
+    for route in routes(app):
+        found.update(await caller.route(route))
     return found
 
 

@@ -29,7 +29,7 @@ from tests.beneficiary.conftest import (  # noqa: F401  (beneficiary side)
     signing_key,
     site_ids,
 )
-from tests.conftest import REDIS_URL, recreate_database
+from tests.conftest import REDIS_URL, recreate_database, truncate_filled
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +56,7 @@ async def clean_training_tables(request: pytest.FixtureRequest) -> AsyncIterator
     training: FastAPI = request.getfixturevalue("training_app")
     tables = [t.name for t in metadata.sorted_tables]
     async with training.state.engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        await truncate_filled(connection, tables)
         await connection.execute(
             text("INSERT INTO outbox_counter (id, last_position) VALUES (1, 0)")
         )

@@ -136,43 +136,9 @@ def entities(
     async def consents_of(
         row: Beneficiary, change: BeneficiaryChange, device_id: str | None
     ) -> ConsentOutcome:
-        """Consent given or withdrawn offline for a known person: a replay
-        adds nothing, a stale grant is kept for a supervisor, and a withdrawal
-        of registration is an erasure (done now when the caller may erase and
-        gave a reason, else kept for a supervisor)."""
-        entries = await consent_service.drop_recorded(session, row, change.consents)
-        in_force = (await consent_service.consents_in_force(session, [row.id]))[row.id]
-        device = consent_service.against_ledger(
-            in_force, entries, change.consent_version
+        return await _device_consents(
+            session, principal, keyring, actor, row, change, device_id
         )
-        outcome = ConsentOutcome(recorded=bool(device.to_record))
-        if device.to_record:
-            await consent_service.record_consents(
-                session, principal, row, device.to_record
-            )
-        stale = device.stale
-        withdrawal = device.withdraws_registration
-        if withdrawal is not None:
-            if actor is not None and is_supervisor(principal) and actor.reason:
-                await rights_service.erase_and_audit(
-                    session, actor, keyring, row.id, withdrawal
-                )
-                outcome.erased = True
-                return outcome
-            stale = [*stale, withdrawal]
-        if stale:
-            outcome.conflict = await _keep_losing_version(
-                session,
-                principal,
-                keyring,
-                CONSENT,
-                row,
-                {"consents": [e.model_dump(mode="json") for e in stale]},
-                change.consent_version,
-                consent_service.ledger_version(in_force),
-                device_id,
-            )
-        return outcome
 
     async def read_beneficiary(row: Beneficiary) -> dict[str, Any]:
         read = await beneficiaries_service.to_read(session, keyring, row, principal)
@@ -235,6 +201,50 @@ def entities(
             ServiceRecord,
         ),
     }
+
+
+async def _device_consents(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    actor: Actor | None,
+    row: Beneficiary,
+    change: BeneficiaryChange,
+    device_id: str | None,
+) -> ConsentOutcome:
+    """Consent given or withdrawn offline for a known person: a replay adds
+    nothing, a stale grant is kept for a supervisor, and a withdrawal of
+    registration is an erasure (done now when the caller may erase and gave
+    a reason, else kept for a supervisor)."""
+    entries = await consent_service.drop_recorded(session, row, change.consents)
+    in_force = (await consent_service.consents_in_force(session, [row.id]))[row.id]
+    device = consent_service.against_ledger(in_force, entries, change.consent_version)
+    outcome = ConsentOutcome(recorded=bool(device.to_record))
+    if device.to_record:
+        await consent_service.record_consents(session, principal, row, device.to_record)
+    stale = device.stale
+    withdrawal = device.withdraws_registration
+    if withdrawal is not None:
+        if actor is not None and is_supervisor(principal) and actor.reason:
+            await rights_service.erase_and_audit(
+                session, actor, keyring, row.id, withdrawal
+            )
+            outcome.erased = True
+            return outcome
+        stale = [*stale, withdrawal]
+    if stale:
+        outcome.conflict = await _keep_losing_version(
+            session,
+            principal,
+            keyring,
+            CONSENT,
+            row,
+            {"consents": [e.model_dump(mode="json") for e in stale]},
+            change.consent_version,
+            consent_service.ledger_version(in_force),
+            device_id,
+        )
+    return outcome
 
 
 async def apply_batch(
