@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from services.reporting.catalogue.catalogue import indicators
@@ -82,7 +81,9 @@ def answer_of(r: httpx.Response) -> str:
     """The status and body, without what differs between two equal answers
     (when a file was written) or what is not the figures' (the location
     directory's names, which every caller may read); a feed's rows without
-    a figure are left out too (see the xfail below)."""
+    a figure are left out too: touched months are kept per organisation, not
+    per site, so a site-limited caller is re-sent, as zeros, months another
+    site of its organisation changed (docs/security.md, known limits)."""
     try:
         body = r.json()
     except ValueError:
@@ -487,13 +488,6 @@ async def test_every_route_refuses_a_role_without_the_right(
     assert r.json()[0]["revoked_at"] is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: the feed re-sends every month any ingestion touched "
-    "(touched_period has no organisation or site), so a caller learns, as "
-    "rows of value 0, in which months another organisation or site had data "
-    "changed; needs touched months kept per organisation and site",
-)
 async def test_a_feed_lists_no_month_only_another_organisation_touched(
     alice: Caller,
     issue: Any,
@@ -510,3 +504,29 @@ async def test_a_feed_lists_no_month_only_another_organisation_touched(
     )
     assert r.status_code == 200, r.text
     assert r.json()["rows"] == []
+
+
+async def test_a_feed_re_sends_the_months_a_partner_touched_to_its_lead(
+    issue: Any,
+    orgs: dict[str, Org],
+    site_ids: list[str],
+    reporting_client: httpx.AsyncClient,
+    catch_up: Callable[[], Awaitable[int]],
+) -> None:
+    """Touched months are kept per organisation, never fewer than a caller
+    needs: the partner's services count under its lead."""
+    partner = issue(orgs["partner"], Role.case_worker)
+    lead, other = (issue(orgs[o], Role.me_officer) for o in ("a", "b"))
+    await people_served_at(partner, site_ids[0], 1, "2026-03-10")
+    await catch_up()
+
+    async def months(reader: Caller) -> set[str]:
+        r = await reporting_client.get(
+            "/v1/feeds/services_delivered", headers=reader.headers()
+        )
+        assert r.status_code == 200, r.text
+        return {row["period_start"] for row in r.json()["rows"]}
+
+    # registered in January (the default registration date), served in March
+    assert await months(lead) == {"2026-01-01", "2026-03-01"}
+    assert await months(other) == set()

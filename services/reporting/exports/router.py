@@ -11,10 +11,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.reporting.access.service import CallerDep, stored_sites
+from services.reporting.access.service import Caller, CallerDep, stored_sites
 from services.reporting.exports.formats import (
     CONTENT_TYPES,
     WRITERS,
@@ -27,7 +28,12 @@ from services.reporting.exports.service import (
     check_export_dims,
     export_rows,
 )
-from services.reporting.facts.models import IngestCounter, TouchedPeriod
+from services.reporting.facts.models import (
+    EVERYONE,
+    IngestCounter,
+    OrganisationDim,
+    TouchedPeriod,
+)
 from services.reporting.indicators.service import (
     check_query,
     get_indicator,
@@ -173,6 +179,35 @@ async def download_export(
     )
 
 
+async def feed_organisations(
+    session: AsyncSession, caller: Caller
+) -> set[uuid.UUID] | None:
+    """Whose touched months a caller's feed re-sends: its own organisation's,
+    its partners' (their services count under it), its lead's (the lead
+    trains its partners' staff), and those kept before months had an
+    organisation. Never another organisation's: when their data changed is
+    theirs to know."""
+    organisations = caller.scope.organisations
+    if organisations is None:
+        return None
+    dim = OrganisationDim
+    related = await session.execute(
+        select(col(dim.id), col(dim.lead_organisation_id)).where(
+            or_(
+                col(dim.id).in_(organisations),
+                col(dim.lead_organisation_id).in_(organisations),
+            )
+        )
+    )
+    linked = {
+        other
+        for organisation, lead in related.all()
+        for other in (organisation, lead)
+        if other is not None
+    }
+    return set(organisations) | linked | {EVERYONE}
+
+
 @router.get("/v1/feeds/{indicator_id}", responses=problem_responses(NotFound))
 async def indicator_feed(
     indicator_id: str,
@@ -200,12 +235,18 @@ async def indicator_feed(
         head = (await session.execute(select(col(IngestCounter.seq)))).scalar() or 0
         if since > head:
             raise BadRequest("This cursor is ahead of the feed; start from 0.")
+        touched = select(col(TouchedPeriod.month)).where(
+            col(TouchedPeriod.seq) > since, col(TouchedPeriod.seq) <= head
+        )
+        organisations = await feed_organisations(session, caller)
+        if organisations is not None:
+            touched = touched.where(
+                col(TouchedPeriod.organisation_id).in_(organisations)
+            )
         changed = sorted(
             m
             for (m,) in await session.execute(
-                select(col(TouchedPeriod.month))
-                .where(col(TouchedPeriod.seq) > since, col(TouchedPeriod.seq) <= head)
-                .group_by(col(TouchedPeriod.month))
+                touched.group_by(col(TouchedPeriod.month))
             )
         )
     periods = [(m, month_end(m)) for m in changed]

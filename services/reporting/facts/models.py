@@ -267,12 +267,20 @@ class IngestCounter(Table, table=True):
     seq: int = Field(default=0, sa_type=BigInteger)
 
 
+EVERYONE = uuid.UUID(int=0)
+"""The organisation of a month touched before months were kept per
+organisation: every caller's feed re-sends it."""
+
+
 class TouchedPeriod(Table, table=True):
-    """Months whose figures an ingestion changed: what the integrator feed
-    re-sends after a cursor (late data and corrections included)."""
+    """Months whose figures an ingestion changed, and in which organisation:
+    what the integrator feed re-sends after a cursor (late data and
+    corrections included) to callers who see that organisation, so a feed
+    never tells when another organisation's data changed."""
 
     __tablename__ = "touched_period"
 
     seq: int = Field(sa_type=BigInteger, primary_key=True)
     month: date = Field(primary_key=True)
+    organisation_id: uuid.UUID = Field(primary_key=True)
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -41,6 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting.facts.models import (
+    EVERYONE,
     AssessmentFact,
     AttendanceFact,
     BeneficiaryFact,
@@ -97,8 +98,14 @@ class Batch:
     services: dict[tuple[uuid.UUID, int], Row] = field(default_factory=dict)
     anonymous: dict[uuid.UUID, list[Row]] = field(default_factory=dict)
     rows: dict[str, dict[Any, Row]] = field(default_factory=dict)
-    months: set[date] = field(default_factory=set)
+    months: set[tuple[date, uuid.UUID]] = field(default_factory=set)
     rejected: int = 0
+
+    def touch(self, day: date | None, organisation_id: uuid.UUID | None) -> None:
+        """The month of ``day`` changed in this organisation's figures: the
+        feeds re-send it to callers who see that organisation."""
+        if day is not None:
+            self.months.add((month_of(day), organisation_id or EVERYONE))
 
     def keep(self, table: str, key: Any, row: Row) -> None:
         """Keep the newest event's row per entity (a batch may hold several)."""
@@ -123,7 +130,7 @@ def _beneficiary(batch: Batch, e: EventEnvelope, f: BeneficiaryFacts) -> None:
             "registration_channel": f.registration_channel.value,
             "position": e.position,
         }
-    batch.months.add(month_of(f.registration_date))
+    batch.touch(f.registration_date, e.organisation_id)
 
 
 def _consent(batch: Batch, e: EventEnvelope, f: ConsentFacts) -> None:
@@ -169,7 +176,7 @@ def _service(batch: Batch, e: EventEnvelope, f: ServiceRecordFacts) -> None:
             "alive": not f.voided,
             "position": e.position,
         }
-    batch.months.add(month_of(f.service_date))
+    batch.touch(f.service_date, e.organisation_id)
 
 
 def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None:
@@ -201,7 +208,7 @@ def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None
         }
         for line, count in enumerate(f.counts)
     ]
-    batch.months.add(month_of(f.service_date))
+    batch.touch(f.service_date, e.organisation_id)
 
 
 def _case(batch: Batch, e: EventEnvelope, f: CaseFacts) -> None:
@@ -221,7 +228,7 @@ def _case(batch: Batch, e: EventEnvelope, f: CaseFacts) -> None:
             "position": e.position,
         },
     )
-    batch.months.add(month_of(f.opened_on))
+    batch.touch(f.opened_on, e.organisation_id)
 
 
 def _assessment(batch: Batch, e: EventEnvelope, f: AssessmentFacts) -> None:
@@ -241,7 +248,7 @@ def _assessment(batch: Batch, e: EventEnvelope, f: AssessmentFacts) -> None:
             "position": e.position,
         },
     )
-    batch.months.add(month_of(f.administered_on))
+    batch.touch(f.administered_on, e.organisation_id)
 
 
 def _referral(batch: Batch, e: EventEnvelope, f: ReferralFacts) -> None:
@@ -261,7 +268,7 @@ def _referral(batch: Batch, e: EventEnvelope, f: ReferralFacts) -> None:
             "position": e.position,
         },
     )
-    batch.months.add(month_of(f.sent_on))
+    batch.touch(f.sent_on, e.organisation_id)
 
 
 def _trainee(batch: Batch, e: EventEnvelope, f: TraineeFacts) -> None:
@@ -294,7 +301,7 @@ def _attendance(batch: Batch, e: EventEnvelope, f: AttendanceFacts) -> None:
             "position": e.position,
         },
     )
-    batch.months.add(month_of(f.held_on))
+    batch.touch(f.held_on, e.organisation_id)
 
 
 def _result(batch: Batch, e: EventEnvelope, f: ResultFacts) -> None:
@@ -313,7 +320,7 @@ def _result(batch: Batch, e: EventEnvelope, f: ResultFacts) -> None:
             "position": e.position,
         },
     )
-    batch.months.add(month_of(f.decided_on))
+    batch.touch(f.decided_on, e.organisation_id)
 
 
 def _competency(batch: Batch, e: EventEnvelope, f: CompetencyFacts) -> None:
@@ -330,7 +337,7 @@ def _competency(batch: Batch, e: EventEnvelope, f: CompetencyFacts) -> None:
             "position": e.position,
         },
     )
-    batch.months.add(month_of(f.assessed_on))
+    batch.touch(f.assessed_on, e.organisation_id)
 
 
 def _practice(batch: Batch, e: EventEnvelope, f: PracticeFacts) -> None:
@@ -349,7 +356,7 @@ def _practice(batch: Batch, e: EventEnvelope, f: PracticeFacts) -> None:
     if held is not None and row["adherence_score"] is None:
         row["adherence_score"] = held["adherence_score"]
     batch.keep("practice", f.session_id, row)
-    batch.months.add(month_of(f.held_on))
+    batch.touch(f.held_on, e.organisation_id)
 
 
 def _supervision(batch: Batch, e: EventEnvelope, f: SupervisionFacts) -> None:
@@ -365,7 +372,7 @@ def _supervision(batch: Batch, e: EventEnvelope, f: SupervisionFacts) -> None:
             "position": e.position,
         },
     )
-    batch.months.add(month_of(f.held_on))
+    batch.touch(f.held_on, e.organisation_id)
 
 
 Folder = tuple[type[BaseModel], Callable[[Batch, EventEnvelope, Any], None]]
@@ -527,20 +534,25 @@ async def _beneficiary_keys(
     return keys
 
 
-async def _old_months(
-    session: AsyncSession, column: Any, key_column: Any, keys: Iterable[Any]
-) -> set[date]:
+async def _touch_old_months(
+    session: AsyncSession,
+    batch: Batch,
+    column: Any,
+    key_column: Any,
+    keys: Iterable[Any],
+) -> None:
+    """The months these rows were in before this batch moves them."""
     keys = list(keys)
     dialect = _dialect(session)
-    months: set[date] = set()
+    organisation = column.table.c.organisation_id
     for start in range(0, len(keys), 1000):
         found = await session.execute(
-            select(column).where(
+            select(column, organisation).where(
                 _among(dialect, key_column, keys[start : start + 1000])
             )
         )
-        months.update(month_of(d) for (d,) in found if d is not None)
-    return months
+        for day, organisation_id in found:
+            batch.touch(day, organisation_id)
 
 
 async def bump_seq(session: AsyncSession) -> int:
@@ -571,14 +583,12 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
         keyed = select(ben.c.key).where(
             _among(dialect, ben.c.beneficiary_id, touched_people)
         )
-        batch.months |= {
-            month_of(d)
-            for (d,) in await session.execute(
-                select(svc.c.service_date)  # from the index alone
-                .where(svc.c.beneficiary_key.in_(keyed))
-                .distinct()
-            )
-        }
+        for day, organisation_id in await session.execute(
+            select(svc.c.service_date, svc.c.organisation_id)
+            .where(svc.c.beneficiary_key.in_(keyed))
+            .distinct()
+        ):
+            batch.touch(day, organisation_id)
     linked = {
         row["beneficiary_id"]
         for table in ("case", "assessment", "referral")
@@ -597,8 +607,9 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
 
     services = [_keyed(row, keys) for row in batch.services.values()]
     if services:
-        batch.months |= await _old_months(
+        await _touch_old_months(
             session,
+            batch,
             svc.c.service_date,
             svc.c.record_id,
             {row["record_id"] for row in services},
@@ -613,8 +624,9 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
         rows = list(batch.rows.get(name, {}).values())
         if rows and date_column and len(natural) == 1:
             table = model.__table__
-            batch.months |= await _old_months(
+            await _touch_old_months(
                 session,
+                batch,
                 table.c[date_column],
                 table.c[natural[0]],
                 {row[natural[0]] for row in rows},
@@ -623,7 +635,10 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
     await _insert_new(
         session,
         TouchedPeriod.__table__,  # type: ignore[attr-defined]
-        [{"seq": seq, "month": m} for m in sorted(batch.months)],
+        [
+            {"seq": seq, "month": month, "organisation_id": organisation_id}
+            for month, organisation_id in sorted(batch.months)
+        ],
     )
     return seq
 
@@ -825,14 +840,12 @@ async def _pseudonymise_held(
         )
     ]
     if codes:  # their services no longer count as by qualified staff
-        batch.months |= {
-            month_of(d)
-            for (d,) in await session.execute(
-                select(services.c.service_date)
-                .where(_among(_dialect(session), services.c.staff_id, codes))
-                .distinct()
-            )
-        }
+        for day, organisation_id in await session.execute(
+            select(services.c.service_date, services.c.organisation_id)
+            .where(_among(_dialect(session), services.c.staff_id, codes))
+            .distinct()
+        ):
+            batch.touch(day, organisation_id)
     for trainee_id in erasing:
         alias = pseudonym(secret, trainee_id)
         for name, model in _TRAINEE_TABLES:
@@ -872,11 +885,14 @@ async def _replace_anonymous(session: AsyncSession, batch: Batch, seq: int) -> N
     svc = ServiceFact.__table__  # type: ignore[attr-defined]
     ids = list(batch.anonymous)
     held = {
-        record_id: (position, service_date)
-        for record_id, position, service_date in await session.execute(
-            select(svc.c.record_id, svc.c.position, svc.c.service_date).where(
-                _among(_dialect(session), svc.c.record_id, ids), svc.c.line == 0
-            )
+        record_id: (position, service_date, organisation_id)
+        for record_id, position, service_date, organisation_id in await session.execute(
+            select(
+                svc.c.record_id,
+                svc.c.position,
+                svc.c.service_date,
+                svc.c.organisation_id,
+            ).where(_among(_dialect(session), svc.c.record_id, ids), svc.c.line == 0)
         )
     }
     fresh: list[Row] = []
@@ -885,7 +901,7 @@ async def _replace_anonymous(session: AsyncSession, batch: Batch, seq: int) -> N
         if old is not None:
             if old[0] >= lines[0]["position"]:
                 continue
-            batch.months.add(month_of(old[1]))
+            batch.touch(old[1], old[2])
         fresh.extend(lines)
     replaced = [r for r in {row["record_id"] for row in fresh} if r in held]
     if replaced:
