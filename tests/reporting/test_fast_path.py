@@ -132,9 +132,11 @@ async def test_a_killed_worker_and_a_flushed_redis_lose_nothing(
         await asyncio.sleep(1.0)
     finally:
         stop.set()
-        recorded = await loader
-        worker.kill()
-        worker.wait(timeout=20)
+        try:
+            recorded = await loader
+        finally:  # never leave a worker behind to take later tests' jobs
+            worker.kill()
+            worker.wait(timeout=20)
     await catch_up()  # the repair path: the change feed from the cursor
 
     reader = issue(orgs["a"], Role.me_officer)
