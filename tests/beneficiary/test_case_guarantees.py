@@ -1,4 +1,6 @@
-"""Regressions for the review of case management, risk and interventions."""
+"""Case management, risk and interventions at their edges: alerts reach the
+right supervisor and are never lost, erasure reaches case notes, consent and
+the one-running-case rule hold, and cases follow the person."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Regressions for defects found in review: erasure reaching every copy,
-offline consent, crafted input, dates, feed scope, savepoint isolation."""
+"""What holds for every record whatever is sent: erasure reaches every copy,
+offline consent takes effect, crafted input is a clear problem, dates are
+plausible, feeds keep their scope, and a failing record leaves nothing."""
 
 from __future__ import annotations
 
