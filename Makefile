@@ -10,6 +10,9 @@ PORT ?= 8000
 LOCK := requirements/dev.txt
 STAMP := $(VENV)/.installed
 FAST := not ops and not browser and not deploy
+# make test-fast runs this many pytest-xdist workers, each with its own
+# databases and Redis database (tests/conftest.py); one per core by default.
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
 # The venv's tools (caddy, hadolint, shellcheck, ...) come first for every recipe.
 export PATH := $(abspath $(BIN)):$(PATH)
@@ -36,7 +39,7 @@ test: $(STAMP)
 ## Everyday loop: all but the ops, browser and deploy suites (PostgreSQL and Redis only).
 test-fast: $(STAMP)
 	scripts/test-deps services
-	$(BIN)/python -m pytest -m "$(FAST)"
+	$(BIN)/python -m pytest -m "$(FAST)" -n $(WORKERS)
 
 ## Install or start what the suite needs (Chromium, Caddy, PostgreSQL, Redis).
 test-deps: $(STAMP)

@@ -27,7 +27,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 ADMIN_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+"""The index of this pytest-xdist worker (0 without xdist): each worker has
+its own databases (a name suffix) and its own Redis database (the next
+numbers after TEST_REDIS_URL's)."""
+
+
+def _worker_redis(url: str) -> str:
+    """TEST_REDIS_URL (which names its database: ``redis://host:port/9``)
+    moved on by the worker's index."""
+    server, _, database = url.rpartition("/")
+    return f"{server}/{int(database) + WORKER}" if WORKER else url
+
+
+REDIS_URL = _worker_redis(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9"))
 
 
 TESTS = Path(__file__).parent
@@ -39,7 +52,7 @@ PROCESS_SUITES = {
 """Path under tests/ (folder or module) -> marker of a suite that runs whole
 processes; `make test-fast` deselects these markers."""
 
-DB_SUFFIX = os.environ.get("TEST_DB_SUFFIX", "")
+DB_SUFFIX = os.environ.get("TEST_DB_SUFFIX", "") + (f"_w{WORKER}" if WORKER else "")
 """Appended to every test database's name, so two suites can run at once."""
 
 
