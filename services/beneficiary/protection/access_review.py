@@ -15,7 +15,7 @@ from services.beneficiary.protection import grants, notices
 from services.beneficiary.protection.grants import BreakGlass, GrantRead
 from services.beneficiary.protection.models import NoticeDelivery
 from services.beneficiary.protection.notices import NoticeRead
-from services.beneficiary.settings import BeneficiarySettings
+from services.beneficiary.settings import settings_of
 from shared.app import RuntimeDep
 from shared.audit import Actor, acting, record_access
 from shared.auth import Role
@@ -42,8 +42,7 @@ async def break_glass(
     reason. The data protection focal point is notified, and every access
     under the grant is audited as ``break-glass: <reason>``. Another
     organisation's person is a 404; someone you can see already is a 409."""
-    settings = runtime.settings
-    assert isinstance(settings, BeneficiarySettings)
+    settings = settings_of(runtime)
     async with session.begin():
         grant = await grants.break_glass(
             session, actor.principal, body, settings.break_glass_max_minutes

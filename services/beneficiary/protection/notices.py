@@ -20,7 +20,7 @@ from sqlmodel import col
 
 from services.beneficiary.audit.service import visible_records
 from services.beneficiary.protection.models import NoticeDelivery, ProtectionNotice
-from services.beneficiary.settings import BeneficiarySettings
+from services.beneficiary.settings import settings_of
 from services.beneficiary.webhooks import deliver, redeliver
 from shared.app import Runtime
 from shared.auth import Principal
@@ -121,8 +121,7 @@ def _payload(notice: ProtectionNotice) -> dict[str, Any]:
 async def deliver_protection_notice(ctx: JobContext, notice_id: str) -> str:
     """Post one notice; retry with doubling delays until max attempts."""
     runtime: Runtime = ctx["runtime"]
-    settings = runtime.settings
-    assert isinstance(settings, BeneficiarySettings)
+    settings = settings_of(runtime)
     return await deliver(
         runtime,
         ProtectionNotice,

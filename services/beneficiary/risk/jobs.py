@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.beneficiary.risk.models import RiskAlert
-from services.beneficiary.settings import BeneficiarySettings
+from services.beneficiary.settings import settings_of
 from services.beneficiary.webhooks import deliver, redeliver
 from shared.app import Runtime
 from shared.queue import JobContext
@@ -27,8 +27,7 @@ def _payload(alert: RiskAlert) -> dict[str, Any]:
 async def deliver_risk_alert(ctx: JobContext, *, alert_id: str) -> str:
     """Post one alert; retry with doubling delays until max attempts."""
     runtime: Runtime = ctx["runtime"]
-    settings = runtime.settings
-    assert isinstance(settings, BeneficiarySettings)
+    settings = settings_of(runtime)
     return await deliver(
         runtime,
         RiskAlert,

@@ -45,7 +45,7 @@ from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.risk.service import AlertRead
 from services.beneficiary.service_records.models import ServiceRecord
 from services.beneficiary.service_records.schemas import ServiceRecordRead
-from services.beneficiary.settings import BeneficiarySettings
+from services.beneficiary.settings import settings_of
 from services.beneficiary.sync import service as sync_service
 from services.beneficiary.sync.models import SyncConflict
 from shared.app import Runtime
@@ -121,8 +121,7 @@ async def training_part(
 ) -> TrainingPart:
     """The training service's data about the person, asked for with a
     machine token of the caller's organisation; 503 when it cannot answer."""
-    settings = runtime.settings
-    assert isinstance(settings, BeneficiarySettings)
+    settings = settings_of(runtime)
     if not settings.training_url:
         return TrainingPart(included=False, practice_groups=[])
     headers = machine_headers(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.db import OutboxEvent
-from services.beneficiary.settings import BeneficiarySettings
+from services.beneficiary.settings import settings_of
 from shared.app import Runtime
 from shared.contracts.erasure import (
     ERASED_EVENT,
@@ -24,8 +24,7 @@ PAGE = 1000
 async def send_erasures_to_training(runtime: Runtime, *, after: int) -> int:
     """Enqueue ``forget_beneficiary`` for every erasure sequenced after
     ``after``; returns how many were sent."""
-    settings = runtime.settings
-    assert isinstance(settings, BeneficiarySettings)
+    settings = settings_of(runtime)
     if not settings.training_url:
         return 0
     sent = 0
