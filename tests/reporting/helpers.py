@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
-from tests.beneficiary.conftest import Caller
+from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+
+
+async def one_service_counted(
+    recorder: Caller, catch_up: Callable[[], Awaitable[Any]]
+) -> None:
+    """A person registered and served once, and reporting caught up."""
+    person = await make_beneficiary(recorder)
+    await record_service(recorder, person["id"])
+    await catch_up()
 
 
 async def awareness_session(recorder: Caller) -> None:

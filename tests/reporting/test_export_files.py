@@ -11,7 +11,8 @@ from fastapi import FastAPI
 
 from services.reporting.exports.jobs import export_dir, run_export
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+from tests.beneficiary.conftest import Caller
+from tests.reporting.helpers import one_service_counted
 
 
 async def test_an_export_file_is_readable_by_its_owner_only(
@@ -23,9 +24,7 @@ async def test_an_export_file_is_readable_by_its_owner_only(
     reporting_client: httpx.AsyncClient,
     catch_up: Any,
 ) -> None:
-    person = await make_beneficiary(alice)
-    await record_service(alice, person["id"])
-    await catch_up()
+    await one_service_counted(alice, catch_up)
     settings = reporting_app.state.settings
     folder = settings.data_dir / settings.export_dir_name
     folder.mkdir(mode=0o755, exist_ok=True)

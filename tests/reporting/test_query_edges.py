@@ -15,6 +15,7 @@ from services.reporting.indicators import service as indicators_service
 from services.reporting.settings import ReportingSettings
 from shared.auth import Role
 from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+from tests.reporting.helpers import one_service_counted
 
 PERIOD = {"start": "2026-01-01", "end": "2026-12-31"}
 
@@ -26,9 +27,7 @@ async def test_bad_feed_and_export_queries_are_refused(
     reporting_client: httpx.AsyncClient,
     catch_up: Any,
 ) -> None:
-    person = await make_beneficiary(alice)
-    await record_service(alice, person["id"])
-    await catch_up()
+    await one_service_counted(alice, catch_up)
     reader = issue(orgs["a"], Role.me_officer)
     r = await reporting_client.get(
         "/v1/feeds/services_delivered",
@@ -59,9 +58,7 @@ async def test_an_export_is_read_only_by_who_asked_for_it(
     reporting_client: httpx.AsyncClient,
     catch_up: Any,
 ) -> None:
-    person = await make_beneficiary(alice)
-    await record_service(alice, person["id"])
-    await catch_up()
+    await one_service_counted(alice, catch_up)
     manager = issue(orgs["a"], Role.programme_manager, subject="manager")
     r = await reporting_client.post(
         "/v1/exports",
