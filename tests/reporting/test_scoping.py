@@ -21,9 +21,11 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from services.reporting.catalogue.catalogue import indicators
 from services.reporting.exports.jobs import run_export
+from services.reporting.facts.models import EVERYONE
 from shared.auth import Role
 from tests.beneficiary.conftest import Caller, Org, make_beneficiary, record_service
 from tests.sweep import Call, Route, assert_refused, routes
@@ -530,3 +532,33 @@ async def test_a_feed_re_sends_the_months_a_partner_touched_to_its_lead(
     # registered in January (the default registration date), served in March
     assert await months(lead) == {"2026-01-01", "2026-03-01"}
     assert await months(other) == set()
+
+
+async def test_months_touched_before_they_had_an_organisation_go_to_everyone(
+    alice: Caller,
+    issue: Any,
+    orgs: dict[str, Org],
+    site_ids: list[str],
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Callable[[], Awaitable[int]],
+) -> None:
+    """A row kept before migration 0003 names no organisation (EVERYONE):
+    every caller's feed re-sends its month, as every feed did then."""
+    await people_served_at(alice, site_ids[0], 1, "2026-02-10")
+    await catch_up()
+    async with reporting_app.state.engine.begin() as conn:
+        head = (await conn.execute(text("SELECT seq FROM ingest_counter"))).scalar()
+        await conn.execute(
+            text(
+                "INSERT INTO touched_period (seq, month, organisation_id, "
+                "occurred_at) VALUES (:seq, '2026-05-01', :everyone, now())"
+            ),
+            {"seq": head, "everyone": EVERYONE},
+        )
+    theirs = issue(orgs["b"], Role.me_officer)
+    r = await reporting_client.get(
+        "/v1/feeds/services_delivered", headers=theirs.headers()
+    )
+    assert r.status_code == 200, r.text
+    assert {row["period_start"] for row in r.json()["rows"]} == {"2026-05-01"}
