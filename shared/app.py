@@ -26,7 +26,7 @@ from shared.files import private_dir
 from shared.http import make_client
 from shared.observability import Metrics, RequestGuard, configure_logging
 from shared.ops_metrics import OperationsCollector, Probe
-from shared.queue import ArqQueue, InlineQueue, JobFunction, JobQueue
+from shared.queue import ArqQueue, InlineQueue, Job, JobQueue
 from shared.settings import ServiceSettings, trusted_proxy_list
 from shared.tracing import start_tracing_from_env, trace_engine
 
@@ -55,8 +55,7 @@ class Runtime:
 async def start_runtime(
     settings: ServiceSettings,
     *,
-    job_functions: Sequence[JobFunction] = (),
-    periodic: Sequence[tuple[JobFunction, float]] = (),
+    jobs: Sequence[Job] = (),
     migrate: Migrator | None = None,
     queue: JobQueue | None = None,
 ) -> Runtime:
@@ -91,13 +90,14 @@ async def start_runtime(
             queue = await ArqQueue.connect(settings.redis_url, settings.service_name)
         else:
             inline = InlineQueue(ctx, settings.service_name)
-            inline.register(job_functions)
+            inline.register([job.function for job in jobs])
             queue = inline
     runtime = Runtime(settings, engine, keyring, http, queue, verifier)
     ctx["runtime"] = runtime
     if isinstance(queue, InlineQueue):
-        for function, every in periodic:
-            queue.run_periodically(function, every)
+        for job in jobs:
+            if job.schedule is not None and job.schedule.inline:
+                queue.run_periodically(job.function, job.schedule.period_seconds)
     return runtime
 
 
@@ -151,8 +151,7 @@ def create_service_app(
     title: str,
     description: str,
     routers: Sequence[APIRouter],
-    job_functions: Sequence[JobFunction] = (),
-    periodic: Sequence[tuple[JobFunction, float]] = (),
+    jobs: Sequence[Job] = (),
     migrate: Migrator | None = None,
     queue: JobQueue | None = None,
     probes: Mapping[str, Probe] | None = None,
@@ -165,8 +164,7 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await start_runtime(
             settings,
-            job_functions=job_functions,
-            periodic=periodic,
+            jobs=jobs,
             migrate=migrate,
             queue=queue,
         )

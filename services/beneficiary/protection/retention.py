@@ -781,7 +781,7 @@ async def apply_retention(
         people += run.affected.get(RecordType.beneficiary, {}).get("count", 0)
         if run.finished_at is None:
             await runtime.queue.enqueue(
-                "apply_retention",
+                apply_retention.__name__,
                 job_id=f"apply_retention:{at.isoformat()}:{run.id}",
                 now=at.isoformat(),
                 from_organisation=str(organisation_id),

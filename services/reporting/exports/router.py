@@ -22,7 +22,7 @@ from services.reporting.exports.formats import (
     NothingToExport,
     month_end,
 )
-from services.reporting.exports.jobs import export_dir
+from services.reporting.exports.jobs import export_dir, run_export
 from services.reporting.exports.models import Export
 from services.reporting.exports.service import (
     check_export_dims,
@@ -127,7 +127,7 @@ async def request_export(
     async with session.begin():
         session.add(export)
     await runtime.queue.enqueue(
-        "run_export", job_id=f"export:{export.id}", export_id=str(export.id)
+        run_export.__name__, job_id=f"export:{export.id}", export_id=str(export.id)
     )
     return _status(export, request)
 
