@@ -11,7 +11,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,11 +48,10 @@ from services.beneficiary.settings import settings_of
 from services.beneficiary.sync import service as sync_service
 from services.beneficiary.sync.models import SyncConflict
 from shared.app import Runtime
-from shared.auth import Principal, machine_headers
+from shared.auth import Principal
 from shared.contracts.erasure import ClientParticipation, PracticeGroupParticipation
 from shared.crypto import KeyRing
 from shared.db import utcnow
-from shared.errors import Unavailable
 
 RETRY_AFTER_SECONDS = 30
 
@@ -121,31 +119,16 @@ async def training_part(
 ) -> TrainingPart:
     """The training service's data about the person, asked for with a
     machine token of the caller's organisation; 503 when it cannot answer."""
-    settings = settings_of(runtime)
-    if not settings.training_url:
+    training = settings_of(runtime).training
+    if training is None:
         return TrainingPart(included=False, practice_groups=[])
-    headers = machine_headers(
-        settings,
-        settings.training_token,
-        subject="beneficiary-service",
+    found = await training.get(
+        runtime,
+        f"/v1/practice-clients/{beneficiary_id}",
+        ClientParticipation,
         organisation_id=principal.organisation_id,
-    )
-    url = f"{settings.training_url.rstrip('/')}/v1/practice-clients/{beneficiary_id}"
-    unavailable = Unavailable(
-        "The training service cannot answer now, so the export would be "
-        "incomplete; try again later.",
         retry_after=RETRY_AFTER_SECONDS,
     )
-    try:
-        response = await runtime.http.get(url, headers=headers)
-    except httpx.HTTPError:
-        raise unavailable from None
-    if response.status_code != 200:
-        raise unavailable
-    try:
-        found = ClientParticipation.model_validate_json(response.content)
-    except ValueError:  # not its contract: a proxy's page, another version
-        raise unavailable from None
     return TrainingPart(included=True, practice_groups=found.practice_groups)
 
 
