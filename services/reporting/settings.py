@@ -53,7 +53,7 @@ class ReportingSettings(ServiceSettings):
     @field_validator("age_bands")
     @classmethod
     def _bands_parse(cls, value: str) -> str:
-        from services.reporting.engine.query import AgeBands
+        from services.reporting.engine.evaluator import AgeBands
 
         AgeBands.parse(value)  # fail at start-up, not on every request
         return value

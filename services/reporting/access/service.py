@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.reporting.access.models import ApiKey
-from services.reporting.engine.query import Scope
+from services.reporting.engine.evaluator import Scope
 from shared.app import Runtime
 from shared.auth import (
     Principal,

@@ -13,13 +13,14 @@ from pydantic import BaseModel, Field
 
 from services.reporting.access.service import Caller
 from services.reporting.catalogue.catalogue import Indicator, indicators
-from services.reporting.engine.query import (
+from services.reporting.engine.evaluator import (
     AgeBands,
     Answer,
     Evaluator,
     Query,
     QueryError,
 )
+from services.reporting.engine.measures import evaluator as make_evaluator
 from services.reporting.engine.store import FactStore
 from services.reporting.settings import ReportingSettings
 from services.reporting.suppression import ALL, suppress, suppress_rate
@@ -135,7 +136,7 @@ async def answer(
     check_query(indicator, start, end, by, filters)
     if evaluator is None:
         await store.refresh()
-        evaluator = Evaluator(store, AgeBands.parse(settings.age_bands))
+        evaluator = make_evaluator(store, AgeBands.parse(settings.age_bands))
     merged = {**filters, **indicator.filters}
     for name, wanted in indicator.filters.items():
         if name in filters:  # a caller's filter narrows, never widens
