@@ -18,6 +18,7 @@ from sqlmodel import col
 from services.reporting.access.service import Caller, CallerDep, stored_sites
 from services.reporting.exports.formats import (
     CONTENT_TYPES,
+    FILE_RESPONSE,
     WRITERS,
     NothingToExport,
     month_end,
@@ -41,7 +42,7 @@ from services.reporting.indicators.service import (
     store_of,
 )
 from services.reporting.settings import ReportingSettings
-from shared.app import RuntimeDep
+from shared.app import RuntimeDep, checks_own_query
 from shared.contracts.text import Text
 from shared.db import SessionDep, utcnow
 from shared.errors import BadRequest, Conflict, NotFound, problem_responses
@@ -162,7 +163,8 @@ async def read_export(
 @router.get(
     "/v1/exports/{export_id}/file",
     name="download_export",
-    responses=problem_responses(NotFound, Conflict),
+    response_class=Response,
+    responses={**FILE_RESPONSE, **problem_responses(NotFound, Conflict)},
 )
 async def download_export(
     export_id: uuid.UUID, request: Request, session: SessionDep, caller: CallerDep
@@ -208,7 +210,12 @@ async def feed_organisations(
     return set(organisations) | linked | {EVERYONE}
 
 
-@router.get("/v1/feeds/{indicator_id}", responses=problem_responses(NotFound))
+@router.get(
+    "/v1/feeds/{indicator_id}",
+    response_class=Response,
+    responses={**FILE_RESPONSE, **problem_responses(NotFound)},
+)
+@checks_own_query
 async def indicator_feed(
     indicator_id: str,
     request: Request,

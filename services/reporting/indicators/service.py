@@ -24,7 +24,7 @@ from services.reporting.engine.measures import evaluator as make_evaluator
 from services.reporting.engine.store import FactStore
 from services.reporting.settings import ReportingSettings
 from services.reporting.suppression import ALL, suppress, suppress_rate
-from shared.errors import BadRequest, FieldError, Invalid, NotFound
+from shared.errors import BadRequest, FieldError, Invalid, NotFound, UnknownParameters
 
 MAX_DIMS = 3
 SUPPRESSED_CELLS_LIMIT = 2_000
@@ -276,14 +276,7 @@ def parse_filters(
     worth telling (a typo would otherwise widen the answer silently)."""
     unknown = sorted(set(params) - set(allowed) - RESERVED_PARAMS)
     if unknown:
-        raise Invalid(
-            "Unknown query parameters: " + ", ".join(unknown) + "; filters are "
-            "named after the indicator's disaggregations: " + ", ".join(allowed),
-            errors=[
-                FieldError(loc=["query", name], msg="unknown", type="unknown")
-                for name in unknown
-            ],
-        )
+        raise UnknownParameters(unknown, sorted(RESERVED_PARAMS | set(allowed)))
     out: dict[str, list[str]] = {}
     for name in allowed:
         values = params.get(name)

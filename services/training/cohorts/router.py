@@ -11,7 +11,7 @@ from services.training.cohorts.service import (
     AttendanceWrite,
     CohortCreate,
     CohortRead,
-    SessionCreate,
+    CohortSessionCreate,
     TraineeProgress,
 )
 from services.training.db import AuditEntry
@@ -93,7 +93,10 @@ async def enrol(
     responses=problem_responses(NotFound, Conflict, Invalid),
 )
 async def add_session(
-    cohort_id: uuid.UUID, body: SessionCreate, session: SessionDep, actor: TrainingActor
+    cohort_id: uuid.UUID,
+    body: CohortSessionCreate,
+    session: SessionDep,
+    actor: TrainingActor,
 ) -> CohortRead:
     async with session.begin():
         await cohorts_service.add_session(session, actor.principal, cohort_id, body)

@@ -9,9 +9,9 @@ from services.training.practice import service as practice_service
 from services.training.practice.service import (
     GroupCreate,
     GroupRead,
+    PracticeSessionCreate,
     ReviewCreate,
     ReviewRead,
-    SessionCreate,
 )
 from services.training.trainees.router import TrainingActor
 from shared.app import RuntimeDep
@@ -56,7 +56,7 @@ async def create_group(
 )
 async def record_session(
     group_id: uuid.UUID,
-    body: SessionCreate,
+    body: PracticeSessionCreate,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,

@@ -52,7 +52,7 @@ class GroupCreate(BaseModel):
     started_on: date
 
 
-class SessionCreate(BaseModel):
+class PracticeSessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     number: int = Field(ge=0, le=100)
@@ -182,7 +182,7 @@ async def record_session(
     session: AsyncSession,
     principal: Principal,
     group_id: uuid.UUID,
-    data: SessionCreate,
+    data: PracticeSessionCreate,
 ) -> PracticeSession:
     group = await get_group(session, principal, group_id, lock=True)
     strangers = [
