@@ -1,3 +1,9 @@
+"""The person as stored: a pseudonymous code, PII encrypted with blind indexes
+for exact search, and duplicate candidates left for a supervisor. Also what may
+leave the service about a person (``beneficiary_facts()``: no PII, birth year
+only) and what erasure keeps (``erase_pii()``).
+"""
+
 from __future__ import annotations
 
 import secrets

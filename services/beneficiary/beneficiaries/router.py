@@ -1,3 +1,10 @@
+"""HTTP API for registered people: register (once per ``Idempotency-Key``),
+list and search, read, update under ``If-Match``, and each person's consent
+ledger. Every read or write of a person is audited in its transaction;
+``POST /lookup`` answers other services' machine accounts with ids and
+organisations only.
+"""
+
 from __future__ import annotations
 
 import uuid

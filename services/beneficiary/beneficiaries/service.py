@@ -1,3 +1,10 @@
+"""The rules for registering and keeping a person: the caller's scope (another
+organisation's person is a 404, another site's too unless a break-the-glass
+grant opens it), PII encrypted with blind indexes, duplicates flagged by
+comparing indexes, never plaintext, and the ``beneficiary.*`` events. Functions
+flush; the handler commits.
+"""
+
 from __future__ import annotations
 
 import uuid

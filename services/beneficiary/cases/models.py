@@ -1,3 +1,8 @@
+"""Tables of case management: the case, each assessment with its computed
+scores, and the versioned plan, follow-ups and safety plans. Free text (intake
+notes, plans) is stored encrypted like other PII.
+"""
+
 from __future__ import annotations
 
 import uuid

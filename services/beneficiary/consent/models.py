@@ -1,3 +1,7 @@
+"""The ``consent_entry`` table: one line of a person's ledger per purpose given
+or withdrawn, never edited, so the ledger shows what was in force at any time.
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -1,3 +1,9 @@
+"""Consent rules: appending to a ledger (replays and stale offline grants
+sorted out), what is in force for whom, ``require_consent()`` before any new
+record, and ``erase_person()``, the one erasure that a withdrawal of
+registration consent, an erasure request and retention all go through.
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -1,3 +1,8 @@
+"""Tables of structured interventions: a person's enrolment and each protocol
+session they attended, tied to the service record that counts it, so a session
+is never counted twice.
+"""
+
 from __future__ import annotations
 
 import uuid

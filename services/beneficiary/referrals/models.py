@@ -1,3 +1,8 @@
+"""The ``referral`` table: who was referred where, for what, and how far it
+got. The receiver's feedback is free text about a person, so it is stored
+encrypted.
+"""
+
 from __future__ import annotations
 
 import uuid

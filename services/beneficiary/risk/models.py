@@ -1,3 +1,8 @@
+"""The ``risk_alert`` table: the signal, who must answer it, its webhook
+delivery state (attempts, last error) and its acknowledgement, with the action
+taken stored encrypted.
+"""
+
 from __future__ import annotations
 
 import uuid

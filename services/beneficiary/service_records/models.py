@@ -1,3 +1,9 @@
+"""Tables of services delivered: a service record per person, a group activity,
+and anonymous services kept as demographic counts only. They share the delivery
+columns (who, where, which IASC layer, direct or through a partner, voided or
+not), so reporting counts every kind alike.
+"""
+
 from __future__ import annotations
 
 import uuid

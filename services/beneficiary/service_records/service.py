@@ -1,3 +1,10 @@
+"""The rules of recording a service: the person in the caller's scope and
+consenting (their row locked so a withdrawal cannot slip in between), the
+activity from the taxonomy, the site in scope, direct or partner delivery fixed
+at the time, and the ``service_record.*`` events reporting counts. Functions
+flush; the handler commits.
+"""
+
 from __future__ import annotations
 
 import uuid

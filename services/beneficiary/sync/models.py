@@ -1,3 +1,9 @@
+"""The ``sync_conflict`` table: an offline edit that lost to a newer server
+version, kept encrypted (it holds PII) until a supervisor keeps the server's
+version or applies the device's. The same edit sent again finds its row rather
+than adding one.
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -1,3 +1,8 @@
+"""HTTP API for cohorts: create and read one, enrol trainees (twice changes
+nothing), add sessions, read and record attendance (a change to recorded
+attendance needs ``If-Match``), and each trainee's hours.
+"""
+
 from __future__ import annotations
 
 import uuid

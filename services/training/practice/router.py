@@ -1,3 +1,9 @@
+"""HTTP API for supervised practice: create a group, record its sessions,
+review a session's fidelity; and ``GET /v1/practice-clients/{beneficiary_id}``,
+which tells the beneficiary service's machine account, for its subject access
+export, which groups a person took part in.
+"""
+
 from __future__ import annotations
 
 import uuid
