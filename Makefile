@@ -9,6 +9,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 LOCK := requirements/dev.txt
 STAMP := $(VENV)/.installed
+RUNTIME_LOCK := requirements/runtime.txt
+RUNTIME_STAMP := $(VENV)/.runtime
 FAST := not ops and not browser and not deploy
 # make test-fast runs this many pytest-xdist workers, each with its own
 # databases and Redis database (tests/conftest.py); one per core by default.
@@ -27,8 +29,17 @@ $(STAMP): pyproject.toml $(LOCK)
 
 install: $(STAMP)
 
+# `make run` needs only the services' own dependencies (no test, bench or
+# deploy-check tools); a full install satisfies it too.
+$(RUNTIME_STAMP): pyproject.toml $(RUNTIME_LOCK)
+	@if [ -f $(STAMP) ] && [ $(STAMP) -nt $(RUNTIME_LOCK) ]; then touch $@; exit 0; fi; \
+	$(PYTHON) -m venv $(VENV) && \
+	$(BIN)/pip install --quiet --require-hashes -r $(RUNTIME_LOCK) && \
+	$(BIN)/pip install --quiet --no-deps -e . && \
+	touch $@
+
 ## Start all services on the embedded default (SQLite under ./data, jobs in-process).
-run: $(STAMP)
+run: $(RUNTIME_STAMP)
 	$(BIN)/python -m services.stack --host $(HOST) --port $(PORT)
 
 ## Run the whole suite, after installing or starting what it needs.
