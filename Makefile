@@ -81,6 +81,11 @@ migrate: $(STAMP)
 worker: $(STAMP)
 	$(BIN)/python -m services.beneficiary worker
 
+## Write the published OpenAPI documents (docs/openapi/) after an API change.
+.PHONY: openapi
+openapi: $(STAMP)
+	$(BIN)/python -m services.openapi
+
 ## Validate deploy/ (Dockerfile, Compose, Caddyfile, Kubernetes).
 .PHONY: validate-deploy
 validate-deploy: $(STAMP)

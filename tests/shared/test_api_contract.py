@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from services.beneficiary.app import create_app as beneficiary_app
 from services.beneficiary.settings import BeneficiarySettings
+from services.openapi import SNAPSHOTS, document
 from services.reporting.app import create_app as reporting_app
 from services.reporting.settings import ReportingSettings
 from services.training.app import create_app as training_app
@@ -198,3 +199,12 @@ async def test_configured_origins_may_call_with_the_api_headers(
 def test_anything_but_an_origin_is_refused_at_start(origins: str) -> None:
     with pytest.raises(ValueError, match="CORS_ORIGINS"):
         BeneficiarySettings(cors_origins=origins)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_published_openapi_changes_only_on_purpose(service: str) -> None:
+    committed = (SNAPSHOTS / f"{service}.json").read_text()
+    assert document(service) == committed, (
+        f"the {service} API changed: if on purpose, run `make openapi` and "
+        "commit docs/openapi/ (the diff is the change clients will see)"
+    )
