@@ -115,9 +115,9 @@ class Query:
 @dataclass
 class Cell:
     key: tuple[str, ...]
-    value: float | None
-    numerator: float | None = None
-    denominator: float | None = None
+    value: int | float | None
+    numerator: int | float | None = None
+    denominator: int | float | None = None
 
 
 @dataclass
@@ -525,16 +525,23 @@ class Measure:
     fact: str
     kind: str  # count | share | mean | rate
     compute: TableCompute
+    whole: bool = False
+    """Numerator and denominator count rows, people or cases: answered as
+    integers (``3``, not ``3.0``). Hours and scores are not."""
 
     def cell(self, key: tuple[str, ...], numerator: float, denominator: float) -> Cell:
+        top, bottom = self._number(numerator), self._number(denominator)
         if self.kind == "count":
-            return Cell(key, float(numerator))
+            return Cell(key, top)
         if denominator == 0:
-            return Cell(key, None, float(numerator), float(denominator))
+            return Cell(key, None, top, bottom)
         value = numerator / denominator
         if self.kind == "share":
             value *= 100
-        return Cell(key, round(float(value), 4), float(numerator), float(denominator))
+        return Cell(key, round(float(value), 4), top, bottom)
+
+    def _number(self, value: float) -> int | float:
+        return int(round(value)) if self.whole else float(value)
 
 
 def zeros(groups: int) -> NDArray[np.float64]:

@@ -173,7 +173,7 @@ def _counted(
         return ev.count(group, groups, weights), zeros(groups)
 
     adds_up = weight is None or whole_weights
-    return Measure(fact, "count", grouped(compute, adds_up=adds_up))
+    return Measure(fact, "count", grouped(compute, adds_up=adds_up), whole=adds_up)
 
 
 def _distinct(fact: str, who: str, only: str | None = None) -> Measure:
@@ -193,7 +193,7 @@ def _distinct(fact: str, who: str, only: str | None = None) -> Measure:
         counted = distinct_tables(parts, sizes, ids)
         return {axes: (found, zeros(len(found))) for axes, found in counted.items()}
 
-    return Measure(fact, "count", tables)
+    return Measure(fact, "count", tables, whole=True)
 
 
 def _mean(fact: str, value: Callable[[Frame], NDArray[np.float64]]) -> Measure:
@@ -478,13 +478,13 @@ MEASURES: dict[str, Measure] = {
         "services", weight="people", only="anonymous", whole_weights=True
     ),
     "qualified_services_share": Measure(
-        "services", "share", grouped(_qualified_share, adds_up=True)
+        "services", "share", grouped(_qualified_share, adds_up=True), whole=True
     ),
     "new_beneficiaries": _counted("beneficiaries"),
     "referrals": _counted("referrals"),
     "cases_opened": _counted("cases"),
     "improved_share": Measure(
-        "assessments", "share", grouped(_improved_share, adds_up=True)
+        "assessments", "share", grouped(_improved_share, adds_up=True), whole=True
     ),
     "people_trained": _distinct("attendance", "trainee_id"),
     "training_participations": _counted("attendance"),

@@ -35,9 +35,12 @@ RESERVED_PARAMS = frozenset({"start", "end", "by", "suppress", "since", "format"
 
 class Cell(BaseModel):
     dims: dict[str, str] = Field(description="Disaggregation values; '*' = all.")
-    value: float | None = Field(description="None when suppressed or undefined.")
-    numerator: float | None = None
-    denominator: float | None = None
+    value: int | float | None = Field(
+        description="An integer for counts of rows, people or cases; None when "
+        "suppressed or undefined."
+    )
+    numerator: int | float | None = None
+    denominator: int | float | None = None
     suppressed: bool = False
 
 
