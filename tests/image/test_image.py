@@ -97,8 +97,10 @@ class Image:
 
     @property
     def uid_gid(self) -> tuple[int, int]:
-        uid, _, gid = self.config["Config"]["User"].partition(":")
-        return int(uid), int(gid)
+        user = self.config["Config"]["User"]
+        match = re.fullmatch(r"(\d+):(\d+)", user)
+        assert match, f"USER {user!r} is not uid:gid (runAsNonRoot needs numbers)"
+        return int(match[1]), int(match[2])
 
     @property
     def env(self) -> dict[str, str]:
