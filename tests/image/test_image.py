@@ -273,6 +273,7 @@ class Stack:
     root: Path
     base: str = ""
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    named: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: list[IO[bytes]] = field(default_factory=list)
     ports: dict[str, int] = field(default_factory=dict)
     settings: dict[str, str] = field(default_factory=dict)
@@ -317,6 +318,7 @@ class Stack:
             stderr=subprocess.STDOUT,
         )
         self.processes.append(process)
+        self.named[name] = process
         return process
 
     def log(self, name: str) -> str:
@@ -405,7 +407,7 @@ def stack(image: Image, database_urls: dict[str, str]) -> Iterator[Stack]:
 
 def test_processes_run_as_the_image_user_on_a_read_only_tree(stack: Stack) -> None:
     uid, gid = stack.image.uid_gid
-    for process in stack.processes[:-1]:  # all but Caddy
+    for process in stack.named.values():
         status = Path(f"/proc/{process.pid}/status").read_text().splitlines()
         ids = {name: value for name, _, value in (s.partition(":") for s in status)}
         assert ids["Uid"].split() == [str(uid)] * 4
@@ -432,15 +434,18 @@ def test_health_and_readiness_through_the_ingress(stack: Stack) -> None:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_each_worker_passes_the_image_health_check(stack: Stack, service: str) -> None:
+    """The image's `healthcheck worker` pings Redis and prints the queue's
+    health record, which arq writes once the worker polls: wait for it."""
     deadline = time.monotonic() + 60
     while True:
         checked = stack.run("healthcheck", "worker", service)
-        if checked.returncode == 0:
+        if checked.returncode == 0 and f"{service} worker: " in checked.stdout:
             break
-        assert time.monotonic() < deadline, checked.stderr + stack.log(
-            f"{service}-worker"
+        assert time.monotonic() < deadline, (
+            checked.stdout + checked.stderr + stack.log(f"{service}-worker")
         )
         time.sleep(1)
+    assert stack.named[f"{service}-worker"].poll() is None
 
 
 def test_a_write_reaches_an_indicator_through_the_ingress(stack: Stack) -> None:
