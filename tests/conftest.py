@@ -5,9 +5,10 @@ create fresh test databases); TEST_REDIS_URL a Redis database the suite may
 flush. When either cannot be reached the suite fails: it never skips.
 
 Every test carries the marker of its suite (the folder under tests/, e.g.
-``-m reporting``), and the suites of whole processes carry ``ops``, ``browser``
-or ``deploy`` too, so ``make test-fast`` leaves them out without their modules
-saying so.
+``-m reporting``), and the suites of whole processes carry ``ops``, ``browser``,
+``deploy`` or ``image`` too, so ``make test-fast`` leaves them out without their
+modules saying so (and ``make test`` leaves out ``image``, which needs the
+image ``make image`` builds: ``make image-check`` runs it).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ PROCESS_SUITES = {
     "ops": "ops",
     "smoke/test_dashboard.py": "browser",
     "deploy": "deploy",
+    "image": "image",
 }
 """Path under tests/ (folder or module) -> marker of a suite that runs whole
 processes; `make test-fast` deselects these markers."""
@@ -132,7 +134,8 @@ def unique() -> str:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test with its suite folder and, for suites of whole
-    processes, with ``ops``, ``browser`` or ``deploy`` (pyproject registers them)."""
+    processes, with ``ops``, ``browser``, ``deploy`` or ``image`` (pyproject
+    registers them)."""
     for item in items:
         if not item.path.is_relative_to(TESTS):
             continue
