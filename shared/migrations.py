@@ -56,5 +56,34 @@ class Migrations:
 
     @staticmethod
     async def _run(engine: AsyncEngine, step: Callable[[Connection], object]) -> None:
-        async with engine.begin() as connection:
-            await connection.run_sync(step)
+        """One transaction per step. On SQLite, foreign keys are off meanwhile
+        (as SQLite's own procedure for altering a table says: a batch
+        migration copies a parent table, and dropping the old copy would
+        break its children) and checked before the commit."""
+        async with engine.connect() as connection:
+            sqlite = engine.dialect.name == "sqlite"
+            if sqlite:
+                await connection.run_sync(_sqlite_foreign_keys, "OFF")
+            try:
+                async with connection.begin():
+                    await connection.run_sync(step)
+                    if sqlite:
+                        await connection.run_sync(_no_broken_references)
+            finally:
+                if sqlite:
+                    await connection.run_sync(_sqlite_foreign_keys, "ON")
+
+
+def _sqlite_foreign_keys(connection: Connection, state: str) -> None:
+    """Outside any transaction (SQLite ignores the pragma inside one)."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={state}")
+    finally:
+        cursor.close()
+
+
+def _no_broken_references(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"The migration broke references: {broken[:5]}")
