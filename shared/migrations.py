@@ -29,11 +29,11 @@ class Migrations:
         config.attributes["connection"] = connection
         return config
 
-    async def upgrade_schema(self, engine: AsyncEngine) -> None:
-        """The schema at head (a no-op when it is there); creates the database
-        first when it does not exist."""
+    async def upgrade_schema(self, engine: AsyncEngine, revision: str = "head") -> None:
+        """The schema at head, or at ``revision`` (a no-op when it is there);
+        creates the database first when it does not exist."""
         await ensure_database(engine.url)
-        await self._run(engine, lambda c: command.upgrade(self.config(c), "head"))
+        await self._run(engine, lambda c: command.upgrade(self.config(c), revision))
 
     async def upgrade(self, engine: AsyncEngine) -> None:
         """The schema at head, then ``after_upgrade``."""
