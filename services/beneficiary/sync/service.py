@@ -666,7 +666,12 @@ async def resolve_conflict(
     entity = _kind(entities(session, principal, keyring), conflict)
     model = Beneficiary if entity.name == "beneficiary" else ServiceRecord
     await session.execute(  # lock before a possible edit
-        select(model).where(col(model.id) == conflict.entity_id).with_for_update()
+        select(model)
+        .where(
+            col(model.organisation_id) == conflict.organisation_id,
+            col(model.id) == conflict.entity_id,
+        )
+        .with_for_update()
     )
     row = await entity.load(conflict.entity_id)
     if row is None:
