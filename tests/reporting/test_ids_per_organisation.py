@@ -18,6 +18,7 @@ from tests.beneficiary.conftest import (
     record_service,
     withdraw_registration,
 )
+from tests.beneficiary.test_cases import assess, intake, phq9
 from tests.reporting.helpers import by_value, values
 
 
@@ -67,3 +68,35 @@ async def test_the_same_ids_in_two_organisations_are_two_people_and_two_services
     services = await values(reporting_client, readers["b"], "services_delivered")
     assert (by_value(people), services["total"]["value"]) == ({"male": 1}, 2)
     assert await _facts(reporting_app, "beneficiary_fact") == 1
+
+
+async def test_a_lead_sees_its_partners_case_apart_from_its_own_under_one_id(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+) -> None:
+    """Improvement pairs a case's baseline with its follow-up by case: a
+    partner's case under the lead's case id is another case."""
+    case_id = str(uuid.uuid4())
+    partner = issue(orgs["partner"], Role.case_worker)
+    for caller, follow_up in (
+        (alice, phq9(1, 1, 1, 1, 1, 1, 1, 1, 0)),
+        (partner, None),
+    ):
+        person = await make_beneficiary(caller)
+        r = await caller.post("/v1/cases", intake(person["id"], id=case_id))
+        assert r.status_code == 201, r.text
+        baseline = phq9(3, 3, 2, 2, 2, 2, 2, 1, 0)
+        answers = [("baseline", "2026-01-15", baseline)]
+        answers.append(("follow_up", "2026-02-20", follow_up or baseline))
+        for timepoint, day, responses in answers:
+            r = await assess(
+                caller, case_id, "phq9", responses, timepoint=timepoint, on=day
+            )
+            assert r.status_code == 201, r.text
+    await catch_up()
+    lead = issue(orgs["a"], Role.me_officer)
+    body = await values(reporting_client, lead, "reliable_improvement_phq9_srq20")
+    assert body["total"]["value"] == 50.0
