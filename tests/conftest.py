@@ -17,9 +17,11 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+import sqlalchemy as sa
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -105,6 +107,22 @@ async def truncate_filled(connection: AsyncConnection, tables: list[str]) -> Non
     filled = list((await connection.execute(text(probe))).scalars())
     if filled:
         await connection.execute(text(f"TRUNCATE {', '.join(filled)} CASCADE"))
+
+
+async def insert_as_stored(
+    connection: AsyncConnection, table: str, **values: Any
+) -> None:
+    """Insert a row into a table as the database has it, not as the models
+    say (a migration test's database is at an older revision): its enums on
+    PostgreSQL, its CHAR(32) uuids on SQLite."""
+    reflected = await connection.run_sync(
+        lambda c: sa.Table(table, sa.MetaData(), autoload_with=c)
+    )
+    if connection.dialect.name == "sqlite":
+        values = {
+            k: v.hex if isinstance(v, uuid.UUID) else v for k, v in values.items()
+        }
+    await connection.execute(sa.insert(reflected).values(**values))
 
 
 @pytest.fixture(scope="session")

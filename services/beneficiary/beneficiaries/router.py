@@ -224,10 +224,10 @@ async def list_consents(
     """The whole consent ledger, oldest first. Its ETag is the ledger's
     version (``consent_version``): send it as If-Match when recording."""
     async with session.begin():
-        await beneficiaries_service.get_beneficiary(
+        beneficiary = await beneficiaries_service.get_beneficiary(
             session, actor.principal, beneficiary_id
         )
-        entries = await consent_service.list_consent_ledger(session, beneficiary_id)
+        entries = await consent_service.list_consent_ledger(session, beneficiary)
         response.headers["ETag"] = etag(entries[-1].sequence if entries else 0)
         record_access(
             session,
@@ -300,7 +300,7 @@ async def record_consents(
             await rights_service.erase_and_audit(
                 session, actor, runtime.keyring, beneficiary.id, withdrawal
             )
-            ledger = await consent_service.list_consent_ledger(session, beneficiary.id)
+            ledger = await consent_service.list_consent_ledger(session, beneficiary)
             entries.append(ledger[-1])  # the withdrawal, recorded last
     await announce_writes(runtime)
     return [ConsentEntryRead.model_validate(e) for e in entries]

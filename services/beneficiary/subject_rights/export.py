@@ -33,6 +33,7 @@ from services.beneficiary.cases.models import (
 from services.beneficiary.cases.schemas import AssessmentRead, CaseRead
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.schemas import ConsentEntryRead
+from services.beneficiary.db import under
 from services.beneficiary.interventions import service as interventions_service
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.interventions.service import EnrolmentRead
@@ -145,32 +146,32 @@ async def export_person(
     records = await _all(
         session,
         select(ServiceRecord)
-        .where(col(ServiceRecord.beneficiary_id) == person)
+        .where(under(ServiceRecord.beneficiary_id, beneficiary))
         .order_by(col(ServiceRecord.service_date), col(ServiceRecord.created_at)),
     )
     cases = await _all(
         session,
         select(Case)
-        .where(col(Case.beneficiary_id) == person)
+        .where(under(Case.beneficiary_id, beneficiary))
         .order_by(col(Case.opened_on)),
     )
     case_records = [await _case_record(session, keyring, case) for case in cases]
     referrals = await _all(
         session,
         select(Referral)
-        .where(col(Referral.beneficiary_id) == person)
+        .where(under(Referral.beneficiary_id, beneficiary))
         .order_by(col(Referral.sent_on), col(Referral.created_at)),
     )
     enrolments = await _all(
         session,
         select(Enrolment)
-        .where(col(Enrolment.beneficiary_id) == person)
+        .where(under(Enrolment.beneficiary_id, beneficiary))
         .order_by(col(Enrolment.enrolled_on)),
     )
     alerts = await _all(
         session,
         select(RiskAlert)
-        .where(col(RiskAlert.beneficiary_id) == person)
+        .where(under(RiskAlert.beneficiary_id, beneficiary))
         .order_by(col(RiskAlert.raised_at)),
     )
     owned = {
@@ -185,7 +186,10 @@ async def export_person(
     conflicts = await _all(
         session,
         select(SyncConflict)
-        .where(col(SyncConflict.entity_id).in_(owned))
+        .where(
+            col(SyncConflict.entity_id).in_(owned),
+            col(SyncConflict.organisation_id) == beneficiary.organisation_id,
+        )
         .order_by(col(SyncConflict.created_at)),
     )
     log = await _all(
@@ -205,7 +209,7 @@ async def export_person(
         ),
         consent_ledger=[
             ConsentEntryRead.model_validate(e)
-            for e in await consent_service.list_consent_ledger(session, person)
+            for e in await consent_service.list_consent_ledger(session, beneficiary)
         ],
         service_records=[ServiceRecordRead.model_validate(r) for r in records],
         cases=case_records,
@@ -226,25 +230,25 @@ async def _case_record(
     assessments = await _all(
         session,
         select(Assessment)
-        .where(col(Assessment.case_id) == case.id)
+        .where(under(Assessment.case_id, case))
         .order_by(col(Assessment.administered_on), col(Assessment.created_at)),
     )
     plans = await _all(
         session,
         select(CasePlan)
-        .where(col(CasePlan.case_id) == case.id)
+        .where(under(CasePlan.case_id, case))
         .order_by(col(CasePlan.version)),
     )
     follow_ups = await _all(
         session,
         select(FollowUp)
-        .where(col(FollowUp.case_id) == case.id)
+        .where(under(FollowUp.case_id, case))
         .order_by(col(FollowUp.on), col(FollowUp.created_at)),
     )
     safety = await _all(
         session,
         select(SafetyPlan)
-        .where(col(SafetyPlan.case_id) == case.id)
+        .where(under(SafetyPlan.case_id, case))
         .order_by(col(SafetyPlan.version)),
     )
     return CaseRecord(

@@ -256,7 +256,12 @@ def _improved_share(
         [v == "baseline" for v in frame.vocab["timepoint"].values], bool
     )[frame.col("timepoint")]
     days = frame.col("administered_on").astype(np.int64)
-    key = frame.col("case_id").astype(np.int64) * max(len(names), 1) + rule_of
+    organisations = max(len(frame.vocab["organisation_id"].values), 1)
+    case = (  # case ids are unique per organisation only
+        frame.col("case_id").astype(np.int64) * organisations
+        + frame.col("organisation_id").astype(np.int64)
+    )
+    key = case * max(len(names), 1) + rule_of
     usable = (
         frame.present[: frame.size] & (days <= day_number(q.end)) & ~np.isnan(values)
     )
