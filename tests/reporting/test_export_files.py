@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import stat
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -79,10 +80,26 @@ async def sites(alice: Caller, catch_up: Any) -> dict[str, str]:
     return found
 
 
+Export = Callable[..., Awaitable[tuple[dict[str, Any], httpx.Response | None]]]
+
+
+@pytest.fixture
+def export(
+    issue: Any, orgs: Any, reporting_app: FastAPI, reporting_client: httpx.AsyncClient
+) -> Export:
+    """Export as a programme manager of org A: its status once the job ran,
+    and its file if it is ready."""
+    manager = issue(orgs["a"], Role.programme_manager, subject="manager")
+
+    async def run(**body: Any) -> tuple[dict[str, Any], httpx.Response | None]:
+        return await exported(reporting_client, reporting_app, manager, **body)
+
+    return run
+
+
 async def exported(
     client: httpx.AsyncClient, app: FastAPI, caller: Caller, **body: Any
 ) -> tuple[dict[str, Any], httpx.Response | None]:
-    """The export's status once its job ran, and its file if it is ready."""
     asked = await client.post(
         "/v1/exports",
         json={"indicator": "people_reached", **PERIOD, **body},
@@ -100,18 +117,9 @@ async def exported(
 
 
 async def test_an_xlsx_export_is_a_table_people_can_read(
-    sites: dict[str, str],
-    issue: Any,
-    orgs: Any,
-    reporting_app: FastAPI,
-    reporting_client: httpx.AsyncClient,
+    sites: dict[str, str], export: Export
 ) -> None:
-    manager = issue(orgs["a"], Role.programme_manager, subject="manager")
-
-    status, file = await exported(
-        reporting_client,
-        reporting_app,
-        manager,
+    status, file = await export(
         format="xlsx",
         by=["site", "iasc_layer", "sex"],
     )
@@ -170,18 +178,9 @@ async def test_an_xlsx_export_is_a_table_people_can_read(
 
 
 async def test_a_suppressed_xlsx_export_says_so(
-    sites: dict[str, str],
-    issue: Any,
-    orgs: Any,
-    reporting_app: FastAPI,
-    reporting_client: httpx.AsyncClient,
+    sites: dict[str, str], export: Export, reporting_app: FastAPI
 ) -> None:
-    manager = issue(orgs["a"], Role.programme_manager, subject="manager")
-
-    _, file = await exported(
-        reporting_client,
-        reporting_app,
-        manager,
+    _, file = await export(
         format="xlsx",
         by=["sex"],
         filters={"sex": ["female"]},
@@ -202,18 +201,9 @@ async def test_a_suppressed_xlsx_export_says_so(
 
 
 async def test_a_csv_export_reads_with_pandas(
-    sites: dict[str, str],
-    issue: Any,
-    orgs: Any,
-    reporting_app: FastAPI,
-    reporting_client: httpx.AsyncClient,
+    sites: dict[str, str], export: Export
 ) -> None:
-    manager = issue(orgs["a"], Role.programme_manager, subject="manager")
-
-    _, file = await exported(
-        reporting_client,
-        reporting_app,
-        manager,
+    _, file = await export(
         format="csv",
         by=["governorate", "sex"],
     )
@@ -243,17 +233,9 @@ async def test_a_csv_export_reads_with_pandas(
 
 
 async def test_an_hxl_export_tags_org_units_by_level_and_sex_by_attribute(
-    sites: dict[str, str],
-    issue: Any,
-    orgs: Any,
-    reporting_app: FastAPI,
-    reporting_client: httpx.AsyncClient,
+    sites: dict[str, str], export: Export
 ) -> None:
-    manager = issue(orgs["a"], Role.programme_manager, subject="manager")
-
-    _, file = await exported(
-        reporting_client, reporting_app, manager, format="hxl", by=["site", "sex"]
-    )
+    _, file = await export(format="hxl", by=["site", "sex"])
 
     assert file is not None
     dataset = hxl.data(io.BytesIO(file.content)).cache()
@@ -273,9 +255,7 @@ async def test_an_hxl_export_tags_org_units_by_level_and_sex_by_attribute(
     ) == [("Mosul City", "1", None), ("Qadia camp", "1", "1")]
     assert {row.get("#loc+code") for row in dataset} == set(sites.values())
 
-    _, file = await exported(
-        reporting_client, reporting_app, manager, format="hxl", by=["governorate"]
-    )
+    _, file = await export(format="hxl", by=["governorate"])
     assert file is not None
     dataset = hxl.data(io.BytesIO(file.content)).cache()
     assert dataset.display_tags[3:6] == ["#adm1+code", "#adm1+name", "#reached+ind"]
@@ -286,19 +266,12 @@ async def test_an_hxl_export_tags_org_units_by_level_and_sex_by_attribute(
 
 
 async def test_each_format_downloads_under_its_own_name(
-    sites: dict[str, str],
-    issue: Any,
-    orgs: Any,
-    reporting_app: FastAPI,
-    reporting_client: httpx.AsyncClient,
+    sites: dict[str, str], export: Export
 ) -> None:
-    manager = issue(orgs["a"], Role.programme_manager, subject="manager")
     names = {}
 
     for fmt in ("json", "csv", "hxl", "xlsx", "dhis2", "adx"):
-        _, file = await exported(
-            reporting_client, reporting_app, manager, format=fmt, by=["governorate"]
-        )
+        _, file = await export(format=fmt, by=["governorate"])
         assert file is not None, fmt
         disposition = file.headers["content-disposition"]
         names[fmt] = disposition.split("filename=")[1].strip('"')
@@ -322,16 +295,12 @@ async def test_each_format_downloads_under_its_own_name(
 
 async def test_dhis2_refuses_a_site_without_a_pcode_by_name(
     sites: dict[str, str],
+    export: Export,
     issue: Any,
     orgs: Any,
-    reporting_app: FastAPI,
     reporting_client: httpx.AsyncClient,
 ) -> None:
-    manager = issue(orgs["a"], Role.programme_manager, subject="manager")
-
-    status, file = await exported(
-        reporting_client, reporting_app, manager, format="dhis2", by=["site"]
-    )
+    status, file = await export(format="dhis2", by=["site"])
 
     assert file is None
     assert status["status"] == "failed"
@@ -339,9 +308,7 @@ async def test_dhis2_refuses_a_site_without_a_pcode_by_name(
     assert "'Mosul City'" in status["error"] or "'Qadia camp'" in status["error"]
     assert "unknown" not in status["error"]
 
-    _, file = await exported(
-        reporting_client, reporting_app, manager, format="dhis2", by=["governorate"]
-    )
+    _, file = await export(format="dhis2", by=["governorate"])
     assert file is not None
     assert {
         (value["orgUnit"], value["value"]) for value in file.json()["dataValues"]
@@ -361,19 +328,11 @@ async def test_dhis2_refuses_a_site_without_a_pcode_by_name(
 
 
 async def test_dhis2_never_sends_unknown_as_an_org_unit(
-    alice: Caller,
-    catch_up: Any,
-    issue: Any,
-    orgs: Any,
-    reporting_app: FastAPI,
-    reporting_client: httpx.AsyncClient,
+    alice: Caller, catch_up: Any, export: Export
 ) -> None:
     await one_service_counted(alice, catch_up)  # at no site
-    manager = issue(orgs["a"], Role.programme_manager, subject="manager")
 
-    status, file = await exported(
-        reporting_client, reporting_app, manager, format="adx", by=["governorate"]
-    )
+    status, file = await export(format="adx", by=["governorate"])
 
     assert file is None
     assert status["status"] == "failed"
