@@ -18,6 +18,7 @@ import openpyxl
 import pandas
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from services.reporting.catalogue.catalogue import indicators
 from services.reporting.exports.jobs import export_dir, run_export
@@ -293,21 +294,45 @@ async def test_each_format_downloads_under_its_own_name(
     }
 
 
-async def test_dhis2_refuses_a_site_without_a_pcode_by_name(
+async def test_dhis2_by_sites_without_pcodes_is_refused_when_asked(
+    sites: dict[str, str],
+    issue: Any,
+    orgs: Any,
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+) -> None:
+    qadia = issue(
+        orgs["a"], Role.programme_manager, subject="qadia", sites=[sites[SITES[0]]]
+    )
+    everywhere = issue(orgs["a"], Role.programme_manager, subject="manager")
+
+    details = {}
+    for caller, fmt in [(qadia, "dhis2"), (everywhere, "adx")]:
+        r = await reporting_client.post(
+            "/v1/exports",
+            json={"indicator": "people_reached", **PERIOD, "by": ["site"]}
+            | {"format": fmt},
+            headers=caller.headers(),
+        )
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["errors"][0]["loc"] == ["body", "by"]
+        details[caller.subject] = r.json()["detail"]
+    assert details["qadia"].startswith("No site you can export has a P-code (Qadia")
+    assert "has a P-code (" in details["manager"]
+    async with reporting_app.state.engine.connect() as connection:
+        assert (
+            await connection.execute(text("SELECT count(*) FROM export"))
+        ).scalar() == 0
+
+
+async def test_a_feed_by_sites_without_pcodes_is_refused_by_name(
     sites: dict[str, str],
     export: Export,
     issue: Any,
     orgs: Any,
     reporting_client: httpx.AsyncClient,
 ) -> None:
-    status, file = await export(format="dhis2", by=["site"])
-
-    assert file is None
-    assert status["status"] == "failed"
-    assert "has no P-code" in status["error"]
-    assert "'Mosul City'" in status["error"] or "'Qadia camp'" in status["error"]
-    assert "unknown" not in status["error"]
-
     _, file = await export(format="dhis2", by=["governorate"])
     assert file is not None
     assert {
@@ -323,7 +348,9 @@ async def test_dhis2_refuses_a_site_without_a_pcode_by_name(
         )
         assert r.status_code == 422, r.text
         assert r.headers["content-type"] == "application/problem+json"
-        assert "has no P-code" in r.json()["detail"]
+        detail = r.json()["detail"]
+        assert "has no P-code" in detail
+        assert "'Mosul City'" in detail or "'Qadia camp'" in detail
         assert r.json()["errors"][0]["loc"] == ["query", "by"]
 
 

@@ -27,7 +27,7 @@ from services.reporting.exports.formats import (
 from services.reporting.exports.jobs import export_dir, run_export
 from services.reporting.exports.models import Export
 from services.reporting.exports.service import (
-    check_export_dims,
+    check_org_unit_codes,
     export_rows,
 )
 from services.reporting.facts.models import (
@@ -118,7 +118,7 @@ async def request_export(
     indicator = get_indicator(body.indicator)
     caller.may_read(indicator.id)
     check_query(indicator, body.start, body.end, body.by, body.filters)
-    check_export_dims(body.by)
+    await check_org_unit_codes(store_of(request.app), caller, body.by, body.format)
     export = Export(
         organisation_id=caller.organisation_id,
         requested_by=caller.subject,

@@ -146,6 +146,38 @@ def check_export_dims(by: Sequence[str]) -> tuple[str | None, list[str]]:
     return place, [d for d in by if d != place]
 
 
+CODED_FORMATS = frozenset({"dhis2", "adx"})
+"""Formats whose org units must be codes an HMIS knows (P-codes)."""
+
+
+async def check_org_unit_codes(
+    store: FactStore, caller: Caller, by: Sequence[str], fmt: str
+) -> None:
+    """Refuse at once a DHIS2 or ADX export by a level none of whose places
+    in the caller's scope has a P-code: every value would be refused. Where
+    some have one, only the figures tell, and the export's job refuses a
+    value at a place without one, naming it."""
+    place, _ = check_export_dims(by)
+    if place is None or fmt not in CODED_FORMATS:
+        return
+    await store.refresh()
+    places = store.places
+    sites = caller.scope.sites
+    candidates = {p for p, level in places.level.items() if level == place}
+    if sites is not None:
+        candidates = {a for s in sites if (a := places.ancestor(s, place))}
+    if not candidates or any(places.pcodes.get(p) for p in candidates):
+        return
+    named = sorted(places.names.get(p, str(p)) for p in candidates)
+    shown = ", ".join(named[:3]) + (", ..." if len(named) > 3 else "")
+    raise Invalid(
+        f"No {place} you can export has a P-code ({shown}), and DHIS2 and ADX "
+        f"need an org unit code: export by a level with P-codes (governorate), "
+        f"give the {place}s P-codes, or choose another format.",
+        errors=[FieldError(loc=["body", "by"], msg="no P-code", type="by")],
+    )
+
+
 def _org_unit(store: FactStore, value: str) -> tuple[str, bool]:
     """A location's P-code, else its id (programmes' own sites have none) or
     ``unknown``; and whether it is a P-code."""
