@@ -20,13 +20,14 @@ from services.reporting.exports.formats import (
     CONTENT_TYPES,
     FILE_RESPONSE,
     WRITERS,
+    NoOrgUnitCode,
     NothingToExport,
     month_end,
 )
 from services.reporting.exports.jobs import export_dir, run_export
 from services.reporting.exports.models import Export
 from services.reporting.exports.service import (
-    check_export_dims,
+    check_org_unit_codes,
     export_rows,
 )
 from services.reporting.facts.models import (
@@ -45,7 +46,14 @@ from services.reporting.settings import ReportingSettings
 from shared.app import RuntimeDep, checks_own_query
 from shared.contracts.text import Text
 from shared.db import SessionDep, utcnow
-from shared.errors import BadRequest, Conflict, NotFound, problem_responses
+from shared.errors import (
+    BadRequest,
+    Conflict,
+    FieldError,
+    Invalid,
+    NotFound,
+    problem_responses,
+)
 
 router = APIRouter(tags=["exports and feeds"])
 Format = Literal["json", "csv", "hxl", "xlsx", "dhis2", "adx"]
@@ -110,7 +118,7 @@ async def request_export(
     indicator = get_indicator(body.indicator)
     caller.may_read(indicator.id)
     check_query(indicator, body.start, body.end, body.by, body.filters)
-    check_export_dims(body.by)
+    await check_org_unit_codes(store_of(request.app), caller, body.by, body.format)
     export = Export(
         organisation_id=caller.organisation_id,
         requested_by=caller.subject,
@@ -260,7 +268,7 @@ async def indicator_feed(
     today = utcnow().date()  # an empty feed checks its query all the same
     first, last = (periods[0][0], periods[-1][1]) if periods else (today, today)
     check_query(indicator, first, last, dims, filters)
-    rows, mapping, export_dims = await export_rows(
+    table = await export_rows(
         store_of(request.app),
         request.app.state.settings,
         caller,
@@ -273,9 +281,14 @@ async def indicator_feed(
     out = io.BytesIO()
     media, _ = CONTENT_TYPES[format]
     try:
-        WRITERS[format](rows, out, mappings={indicator.id: mapping}, dims=export_dims)
+        WRITERS[format](table.rows, out, **table.layout())
     except NothingToExport:  # ADX cannot be empty: nothing changed to send
         return Response(status_code=204, headers={"X-Feed-Cursor": str(head)})
+    except NoOrgUnitCode as exc:
+        raise Invalid(
+            str(exc),
+            errors=[FieldError(loc=["query", "by"], msg="no P-code", type="by")],
+        ) from None
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     return Response(
