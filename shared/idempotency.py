@@ -1,10 +1,12 @@
-"""``Idempotency-Key`` on POST: a retried request returns the resource the
-first one created instead of creating it again.
+"""``Idempotency-Key`` on every write: a retried request gets the answer of
+the first one instead of acting again.
 
-Only the key, a keyed fingerprint of the request and the created resource's id are
-kept (never the response body, which may hold PII); a replay re-reads the
-resource. The record commits in the same transaction as the write, so a key is
-remembered exactly when its effect happened.
+Only the key, a keyed fingerprint of the request and the id of the resource the
+first request created or acted on are kept (never the response body, which may
+hold PII); a replay re-reads that resource. The record commits in the same
+transaction as the write, so a key is remembered exactly when its effect
+happened. A replay is not a new act: the caller adds no audit row, no event and
+no job for it (docs/decisions/0006-a-replay-is-not-a-new-act.md).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
 
+from fastapi import Header, Response
 from pydantic import BaseModel
+from pydantic_core import to_json
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
@@ -26,7 +30,19 @@ from shared.db import UTCDateTime, utcnow
 from shared.errors import FieldError, Invalid
 
 MAX_KEY_LENGTH = 200
+REPLAYED_HEADER = "Idempotent-Replayed"
 T = TypeVar("T")
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        description="Any unique string (a UUID) the client keeps for this "
+        "request: sent again with the same body, the request is not done again "
+        "and gets the first answer (with Idempotent-Replayed: true); with "
+        "another body, 422 `idempotency_key_reused`. Kept a week.",
+    ),
+]
+"""The header every POST, PUT and PATCH takes."""
 
 
 class IdempotencyRecordBase(SQLModel):
@@ -42,13 +58,18 @@ class IdempotencyRecordBase(SQLModel):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-def fingerprints(keyring: KeyRing, route: str, body: BaseModel) -> list[str]:
+def fingerprints(keyring: KeyRing, route: str, body: Any) -> list[str]:
     """What a stored fingerprint of this request may be, the one to store
     first: an HMAC under each blind-index key (the body holds names and phone
     numbers, which an unkeyed hash would let anyone test guesses against),
     then the unkeyed SHA-256 that records made before the HMAC may still
     hold (their records are purged a week after they were made)."""
-    message = route + "\0" + body.model_dump_json(exclude_unset=True)
+    dumped = (
+        body.model_dump_json(exclude_unset=True)
+        if isinstance(body, BaseModel)
+        else to_json(body).decode()
+    )
+    message = route + "\0" + dumped
     return [*keyring.digests(message), hashlib.sha256(message.encode()).hexdigest()]
 
 
@@ -132,12 +153,19 @@ async def create_once(
     keyring: KeyRing,
     key: str | None,
     route: str,
-    body: BaseModel,
+    body: Any,
     create: Callable[[], Awaitable[T]],
     load: Callable[[uuid.UUID], Awaitable[T]],
+    identify: Callable[[T], uuid.UUID] | None = None,
 ) -> tuple[T, bool]:
     """Run ``create`` once per Idempotency-Key; a retry gets ``load`` of the
-    first result. Returns the resource and whether it was a replay."""
+    first result. Returns the resource and whether it was a replay.
+
+    ``route`` names the request with its path ids (so a key reused on another
+    record is refused); ``identify`` gives the id to re-read from a result
+    that is not itself a row with an ``id``. An action whose answer is read
+    afresh after it returns the id it acted on, with ``acted_on`` as ``load``.
+    """
     key = check_key(key)
     if key is None:
         return await create(), False
@@ -148,9 +176,27 @@ async def create_once(
     if existing is not None:
         return await load(existing), True
     resource = await create()
-    resource_id = getattr(resource, "id", None)
+    resource_id: object
+    if identify is not None:
+        resource_id = identify(resource)
+    elif isinstance(resource, uuid.UUID):
+        resource_id = resource
+    else:
+        resource_id = getattr(resource, "id", None)
     assert isinstance(resource_id, uuid.UUID)
     remember(
         session, model, principal, key, route, request_fingerprints[0], resource_id
     )
     return resource, False
+
+
+def mark_replay(response: Response, replayed: bool) -> None:
+    """Tell the client its request was answered from the first one."""
+    if replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+
+
+async def acted_on(resource_id: uuid.UUID) -> uuid.UUID:
+    """``load`` for an action that returns the id it acted on and whose
+    answer the handler reads afresh after it, replay or not."""
+    return resource_id

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Response
 
 from services.training.cohorts import service as cohorts_service
+from services.training.cohorts.models import Cohort
 from services.training.cohorts.service import (
     AttendanceRead,
     AttendanceWrite,
@@ -14,7 +15,7 @@ from services.training.cohorts.service import (
     SessionCreate,
     TraineeProgress,
 )
-from services.training.db import AuditEntry
+from services.training.db import AuditEntry, IdempotencyRecord
 from services.training.outbox.jobs import announce_writes
 from services.training.trainees.router import TrainingActor
 from shared.app import RuntimeDep
@@ -29,6 +30,12 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
+from shared.idempotency import (
+    IdempotencyKey,
+    acted_on,
+    create_once,
+    mark_replay,
+)
 
 router = APIRouter(prefix="/v1/cohorts", tags=["cohorts"])
 
@@ -40,12 +47,30 @@ router = APIRouter(prefix="/v1/cohorts", tags=["cohorts"])
     responses=problem_responses(NotFound, Conflict, Invalid),
 )
 async def create_cohort(
-    body: CohortCreate, session: SessionDep, actor: TrainingActor
+    body: CohortCreate,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: TrainingActor,
+    idempotency_key: IdempotencyKey = None,
 ) -> CohortRead:
     """A training event: a run of a course with dates, modality and facilitators."""
+    principal = actor.principal
     async with session.begin():
-        cohort = await cohorts_service.create_cohort(session, actor.principal, body)
-        return await cohorts_service.to_read(session, cohort)
+        cohort, replayed = await create_once(
+            session,
+            IdempotencyRecord,
+            principal,
+            runtime.keyring,
+            idempotency_key,
+            "POST /v1/cohorts",
+            body,
+            lambda: cohorts_service.create_cohort(session, principal, body),
+            lambda existing: cohorts_service.get_cohort(session, principal, existing),
+        )
+        read = await cohorts_service.to_read(session, cohort)
+    mark_replay(response, replayed)
+    return read
 
 
 @router.get(
@@ -66,15 +91,18 @@ async def get_cohort(
 )
 async def enrol(
     cohort_id: uuid.UUID,
+    response: Response,
     session: SessionDep,
+    runtime: RuntimeDep,
     actor: TrainingActor,
     trainee_ids: list[uuid.UUID] = Body(embed=True, max_length=1000),  # noqa: B008
+    idempotency_key: IdempotencyKey = None,
 ) -> CohortRead:
     """Enrol trainees (enrolling someone twice changes nothing)."""
-    async with session.begin():
-        cohort = await cohorts_service.enrol(
-            session, actor.principal, cohort_id, trainee_ids
-        )
+    principal = actor.principal
+
+    async def enrol_trainees() -> Cohort:
+        cohort = await cohorts_service.enrol(session, principal, cohort_id, trainee_ids)
         record_access(
             session,
             AuditEntry,
@@ -83,7 +111,23 @@ async def enrol(
             entity_type="trainee",
             entity_ids=trainee_ids,
         )
-        return await cohorts_service.to_read(session, cohort)
+        return cohort
+
+    async with session.begin():
+        cohort, replayed = await create_once(
+            session,
+            IdempotencyRecord,
+            principal,
+            runtime.keyring,
+            idempotency_key,
+            f"POST /v1/cohorts/{cohort_id}/enrolments",
+            {"trainee_ids": trainee_ids},
+            enrol_trainees,
+            lambda existing: cohorts_service.get_cohort(session, principal, existing),
+        )
+        read = await cohorts_service.to_read(session, cohort)
+    mark_replay(response, replayed)
+    return read
 
 
 @router.post(
@@ -93,12 +137,35 @@ async def enrol(
     responses=problem_responses(NotFound, Conflict, Invalid),
 )
 async def add_session(
-    cohort_id: uuid.UUID, body: SessionCreate, session: SessionDep, actor: TrainingActor
+    cohort_id: uuid.UUID,
+    body: SessionCreate,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: TrainingActor,
+    idempotency_key: IdempotencyKey = None,
 ) -> CohortRead:
+    principal = actor.principal
+
+    async def add() -> Cohort:
+        await cohorts_service.add_session(session, principal, cohort_id, body)
+        return await cohorts_service.get_cohort(session, principal, cohort_id)
+
     async with session.begin():
-        await cohorts_service.add_session(session, actor.principal, cohort_id, body)
-        cohort = await cohorts_service.get_cohort(session, actor.principal, cohort_id)
-        return await cohorts_service.to_read(session, cohort)
+        cohort, replayed = await create_once(
+            session,
+            IdempotencyRecord,
+            principal,
+            runtime.keyring,
+            idempotency_key,
+            f"POST /v1/cohorts/{cohort_id}/sessions",
+            body,
+            add,
+            lambda existing: cohorts_service.get_cohort(session, principal, existing),
+        )
+        read = await cohorts_service.to_read(session, cohort)
+    mark_replay(response, replayed)
+    return read
 
 
 @router.get(
@@ -138,17 +205,41 @@ async def record_attendance(
     runtime: RuntimeDep,
     actor: TrainingActor,
     if_match: Annotated[str | None, Header()] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> list[TraineeProgress]:
     """Who attended the session; everyone else enrolled is marked absent.
     Once recorded, a change needs If-Match with the version it was read at
-    (428 without it; 409 with the server's copy when it is stale)."""
+    (428 without it; 409 with the server's copy when it is stale). A retry
+    with the same Idempotency-Key gets the first answer, not a 409."""
     expected = expected_version(if_match) if if_match is not None else None
-    async with session.begin():
-        version = await cohorts_service.record_attendance(
-            session, actor.principal, cohort_id, number, body, expected
+    principal = actor.principal
+
+    async def record() -> uuid.UUID:
+        await cohorts_service.record_attendance(
+            session, principal, cohort_id, number, body, expected
         )
-        result = await cohorts_service.progress(session, actor.principal, cohort_id)
-    await announce_writes(runtime)
+        return cohort_id
+
+    async with session.begin():
+        _, replayed = await create_once(
+            session,
+            IdempotencyRecord,
+            principal,
+            runtime.keyring,
+            idempotency_key,
+            f"PUT /v1/cohorts/{cohort_id}/sessions/{number}/attendance "
+            f"If-Match: {if_match}",
+            body,
+            record,
+            acted_on,
+        )
+        version = (
+            await cohorts_service.get_attendance(session, principal, cohort_id, number)
+        ).version
+        result = await cohorts_service.progress(session, principal, cohort_id)
+    mark_replay(response, replayed)
+    if not replayed:
+        await announce_writes(runtime)
     response.headers["ETag"] = etag(version)
     return result
 

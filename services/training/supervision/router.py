@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
-from services.training.db import AuditEntry
+from services.training.db import AuditEntry, IdempotencyRecord
 from services.training.outbox.jobs import announce_writes
 from services.training.supervision import service as supervision_service
 from services.training.supervision.service import SupervisionRead, SupervisionWrite
@@ -13,6 +13,7 @@ from shared.app import RuntimeDep
 from shared.audit import record_access
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, problem_responses
+from shared.idempotency import IdempotencyKey, create_once, mark_replay
 
 router = APIRouter(prefix="/v1/supervision-sessions", tags=["supervision"])
 
@@ -25,16 +26,33 @@ router = APIRouter(prefix="/v1/supervision-sessions", tags=["supervision"])
 )
 async def record_supervision(
     body: SupervisionWrite,
+    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
+    idempotency_key: IdempotencyKey = None,
 ) -> SupervisionRead:
+    principal = actor.principal
     async with session.begin():
-        row = await supervision_service.record_supervision(
-            session, actor.principal, runtime.keyring, body
+        row, replayed = await create_once(
+            session,
+            IdempotencyRecord,
+            principal,
+            runtime.keyring,
+            idempotency_key,
+            "POST /v1/supervision-sessions",
+            body,
+            lambda: supervision_service.record_supervision(
+                session, principal, runtime.keyring, body
+            ),
+            lambda existing: supervision_service.get_supervision(
+                session, principal, existing
+            ),
         )
         read = supervision_service.to_read(row, runtime.keyring)
-    await announce_writes(runtime)
+    mark_replay(response, replayed)
+    if not replayed:
+        await announce_writes(runtime)
     return read
 
 

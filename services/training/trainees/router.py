@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
-from services.training.db import AuditEntry
+from services.training.db import AuditEntry, IdempotencyRecord
 from services.training.outbox.jobs import announce_writes
 from services.training.trainees import erasure as trainee_erasure
 from services.training.trainees import service as trainees_service
@@ -24,6 +24,7 @@ from shared.auth import Role
 from shared.contracts.enums import TrainingAudience
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, NotFound, problem_responses
+from shared.idempotency import IdempotencyKey, create_once, mark_replay
 from shared.subject_rights import NO_STORE, document_response, require_reason
 
 router = APIRouter(prefix="/v1/trainees", tags=["trainees"])
@@ -39,22 +40,41 @@ TrainingActor = Annotated[
     responses=problem_responses(Conflict, Invalid),
 )
 async def register_trainee(
-    body: TraineeCreate, session: SessionDep, runtime: RuntimeDep, actor: TrainingActor
+    body: TraineeCreate,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: TrainingActor,
+    idempotency_key: IdempotencyKey = None,
 ) -> TraineeRead:
+    principal = actor.principal
     async with session.begin():
-        trainee = await trainees_service.register_trainee(
-            session, actor.principal, runtime.keyring, body
-        )
-        record_access(
+        trainee, replayed = await create_once(
             session,
-            AuditEntry,
-            actor,
-            action="create",
-            entity_type="trainee",
-            entity_ids=[trainee.id],
+            IdempotencyRecord,
+            principal,
+            runtime.keyring,
+            idempotency_key,
+            "POST /v1/trainees",
+            body,
+            lambda: trainees_service.register_trainee(
+                session, principal, runtime.keyring, body
+            ),
+            lambda existing: trainees_service.get_trainee(session, principal, existing),
         )
+        if not replayed:
+            record_access(
+                session,
+                AuditEntry,
+                actor,
+                action="create",
+                entity_type="trainee",
+                entity_ids=[trainee.id],
+            )
         read = trainees_service.to_read(trainee, runtime.keyring)
-    await announce_writes(runtime)
+    mark_replay(response, replayed)
+    if not replayed:
+        await announce_writes(runtime)
     return read
 
 
@@ -110,14 +130,19 @@ async def erase_trainee(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: ManagerActor,
+    idempotency_key: IdempotencyKey = None,
 ) -> TraineeErasureRead:
     """Erase the trainee's name, phone, email, affiliation, role, profession,
     staff code and the free text about them; their training facts stay, and
     reporting replaces their id with a pseudonym. Programme managers; the
-    X-Access-Reason header is required and must not name the trainee."""
-    async with session.begin():
+    X-Access-Reason header is required and must not name the trainee. A
+    replay (same Idempotency-Key) re-reads the erasure: ``already_erased``
+    is then true."""
+    principal = actor.principal
+
+    async def erase() -> TraineeErasureRead:
         erased = await trainee_erasure.erase_trainee(
-            session, actor.principal, runtime.keyring, trainee_id, actor
+            session, principal, runtime.keyring, trainee_id, actor
         )
         record_access(
             session,
@@ -127,7 +152,24 @@ async def erase_trainee(
             entity_type="trainee",
             entity_ids=[erased.trainee_id],
         )
-    await announce_writes(runtime)
+        return erased
+
+    async with session.begin():
+        erased, replayed = await create_once(
+            session,
+            IdempotencyRecord,
+            principal,
+            runtime.keyring,
+            idempotency_key,
+            f"POST /v1/trainees/{trainee_id}/erasure",
+            None,
+            erase,
+            lambda existing: trainee_erasure.erasure_of(session, principal, existing),
+            identify=lambda done: done.trainee_id,
+        )
+    mark_replay(response, replayed)
+    if not replayed:
+        await announce_writes(runtime)
     response.headers.update(NO_STORE)
     return erased
 
