@@ -15,7 +15,7 @@ import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Header, Response
 from pydantic import BaseModel
@@ -24,7 +24,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
-from shared.auth import Principal
 from shared.crypto import KeyRing
 from shared.db import UTCDateTime, utcnow
 from shared.errors import FieldError, Invalid
@@ -43,6 +42,17 @@ IdempotencyKey = Annotated[
     ),
 ]
 """The header every POST, PUT and PATCH takes."""
+
+
+class Requester(Protocol):
+    """Whose keys these are: a person's token (``Principal``) or a reporting
+    caller (token or API key)."""
+
+    @property
+    def organisation_id(self) -> uuid.UUID: ...
+
+    @property
+    def subject(self) -> str: ...
 
 
 class IdempotencyRecordBase(SQLModel):
@@ -91,7 +101,7 @@ def check_key(key: str | None) -> str | None:
 async def find_replay(
     session: AsyncSession,
     model: type[IdempotencyRecordBase],
-    principal: Principal,
+    principal: Requester,
     key: str,
     route: str,
     request_fingerprints: list[str],
@@ -128,7 +138,7 @@ async def find_replay(
 def remember(
     session: AsyncSession,
     model: type[IdempotencyRecordBase],
-    principal: Principal,
+    principal: Requester,
     key: str,
     route: str,
     request_fingerprint: str,
@@ -149,7 +159,7 @@ def remember(
 async def create_once(
     session: AsyncSession,
     model: type[IdempotencyRecordBase],
-    principal: Principal,
+    principal: Requester,
     keyring: KeyRing,
     key: str | None,
     route: str,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import SQLModel
 
 from shared.db import make_registry
+from shared.idempotency import IdempotencyRecordBase
 
 table_registry = make_registry()
 
@@ -14,3 +16,8 @@ class Table(SQLModel, registry=table_registry):
 
 
 metadata = Table.metadata
+
+
+class IdempotencyRecord(IdempotencyRecordBase, Table, table=True):
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("organisation_id", "subject", "key"),)

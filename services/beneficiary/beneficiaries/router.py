@@ -39,7 +39,7 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.idempotency import create_once
+from shared.idempotency import IdempotencyKey, create_once, mark_replay
 from shared.pagination import MAX_LIMIT, Page
 
 router = APIRouter(prefix="/v1/beneficiaries", tags=["beneficiaries"])
@@ -57,7 +57,7 @@ async def register_beneficiary(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> BeneficiaryRead:
     """Register a person with their consent. Send an Idempotency-Key so a
     retried request cannot register them twice."""
@@ -81,17 +81,17 @@ async def register_beneficiary(
         read = await beneficiaries_service.to_read(
             session, runtime.keyring, beneficiary, actor.principal
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="read" if replayed else "create",
-            entity_type="beneficiary",
-            entity_ids=[beneficiary.id],
-        )
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    else:
+        if not replayed:
+            record_access(
+                session,
+                AuditEntry,
+                actor,
+                action="create",
+                entity_type="beneficiary",
+                entity_ids=[beneficiary.id],
+            )
+    mark_replay(response, replayed)
+    if not replayed:
         await announce_writes(runtime)
     response.headers["ETag"] = etag(read.version)
     return read

@@ -34,7 +34,7 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.idempotency import create_once
+from shared.idempotency import IdempotencyKey, create_once, mark_replay
 from shared.instruments import instruments
 from shared.pagination import MAX_LIMIT, Page
 from shared.queue import send_deferred_jobs
@@ -65,7 +65,7 @@ async def open_case(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> CaseRead:
     """Intake: open a case for a registered, consenting person."""
     principal = actor.principal
@@ -81,8 +81,10 @@ async def open_case(
             lambda: cases_service.open_case(session, principal, runtime.keyring, body),
             lambda existing: cases_service.get_case(session, principal, existing),
         )
-        _audit(session, actor, "read" if replayed else "create", [case.id])
+        if not replayed:
+            _audit(session, actor, "create", [case.id])
         read = cases_service.to_read(case, runtime.keyring)
+    mark_replay(response, replayed)
     if not replayed:
         await announce_writes(runtime)
     response.headers["ETag"] = etag(read.version)

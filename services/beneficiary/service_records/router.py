@@ -38,7 +38,7 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.idempotency import create_once
+from shared.idempotency import IdempotencyKey, create_once, mark_replay
 from shared.pagination import MAX_LIMIT, Page
 from shared.taxonomy.activities import (
     ACTIVITY_TAXONOMY_VERSION,
@@ -47,7 +47,6 @@ from shared.taxonomy.activities import (
 )
 
 router = APIRouter(tags=["service records"])
-IdempotencyKey = Annotated[str | None, Header()]
 
 
 @router.post(
@@ -81,13 +80,8 @@ async def record_service(
             ),
         )
         read = ServiceRecordRead.model_validate(record)
-        _audit(
-            session,
-            actor,
-            "read" if replayed else "create",
-            "service_record",
-            [read.id],
-        )
+        if not replayed:
+            _audit(session, actor, "create", "service_record", [read.id])
     _replay_headers(response, replayed, read.version)
     if not replayed:
         await announce_writes(runtime)
@@ -228,13 +222,8 @@ async def record_group_activity(
             ),
         )
         read = await records_service.group_activity_read(session, principal, group)
-        _audit(
-            session,
-            actor,
-            "read" if replayed else "create",
-            "group_activity",
-            [read.id],
-        )
+        if not replayed:
+            _audit(session, actor, "create", "group_activity", [read.id])
     _replay_headers(response, replayed, read.version)
     if not replayed:
         await announce_writes(runtime)
@@ -292,13 +281,8 @@ async def record_anonymous_service(
             ),
         )
         read = AnonymousServiceRead.model_validate(record)
-        _audit(
-            session,
-            actor,
-            "read" if replayed else "create",
-            "anonymous_service",
-            [read.id],
-        )
+        if not replayed:
+            _audit(session, actor, "create", "anonymous_service", [read.id])
     _replay_headers(response, replayed, read.version)
     if not replayed:
         await announce_writes(runtime)
@@ -342,8 +326,7 @@ async def list_activities(_: PrincipalDep) -> dict[str, object]:
 
 def _replay_headers(response: Response, replayed: bool, version: int) -> None:
     response.headers["ETag"] = etag(version)
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+    mark_replay(response, replayed)
 
 
 def _audit(
