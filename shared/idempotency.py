@@ -24,13 +24,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
+from shared.app import Runtime
 from shared.crypto import KeyRing
 from shared.db import UTCDateTime, utcnow
 from shared.errors import FieldError, Invalid
+from shared.outbox import announce_writes
+from shared.queue import send_deferred_jobs
 
 MAX_KEY_LENGTH = 200
 REPLAYED_HEADER = "Idempotent-Replayed"
 T = TypeVar("T")
+R = TypeVar("R")
 
 IdempotencyKey = Annotated[
     str | None,
@@ -166,14 +170,15 @@ async def create_once(
     body: Any,
     create: Callable[[], Awaitable[T]],
     load: Callable[[uuid.UUID], Awaitable[T]],
-    identify: Callable[[T], uuid.UUID] | None = None,
+    identify: Callable[[T], uuid.UUID | None] | None = None,
 ) -> tuple[T, bool]:
     """Run ``create`` once per Idempotency-Key; a retry gets ``load`` of the
     first result. Returns the resource and whether it was a replay.
 
     ``route`` names the request with its path ids (so a key reused on another
     record is refused); ``identify`` gives the id to re-read from a result
-    that is not itself a row with an ``id``. An action whose answer is read
+    that is not itself a row with an ``id`` (``None``: nothing to replay, the
+    key is not kept). An action whose answer is read
     afresh after it returns the id it acted on, with ``acted_on`` as ``load``.
     """
     key = check_key(key)
@@ -189,6 +194,8 @@ async def create_once(
     resource_id: object
     if identify is not None:
         resource_id = identify(resource)
+        if resource_id is None:  # nothing was made that a retry could get
+            return resource, False
     elif isinstance(resource, uuid.UUID):
         resource_id = resource
     else:
@@ -210,3 +217,32 @@ async def acted_on(resource_id: uuid.UUID) -> uuid.UUID:
     """``load`` for an action that returns the id it acted on and whose
     answer the handler reads afresh after it, replay or not."""
     return resource_id
+
+
+async def answer_once(
+    response: Response,
+    session: AsyncSession,
+    model: type[IdempotencyRecordBase],
+    requester: Requester,
+    runtime: Runtime,
+    key: str | None,
+    route: str,
+    body: Any,
+    act: Callable[[], Awaitable[T]],
+    load: Callable[[uuid.UUID], Awaitable[T]],
+    render: Callable[[T], Awaitable[R]],
+) -> R:
+    """A write handler's whole transaction: ``act`` once per key (a replay
+    re-reads its result with ``load``), the answer rendered inside the
+    transaction, then, after the commit and only for a first request, the
+    deferred jobs sent and the outbox announced."""
+    async with session.begin():
+        result, replayed = await create_once(
+            session, model, requester, runtime.keyring, key, route, body, act, load
+        )
+        answer = await render(result)
+    mark_replay(response, replayed)
+    if not replayed:
+        await send_deferred_jobs(session, runtime.queue)
+        await announce_writes(runtime)
+    return answer

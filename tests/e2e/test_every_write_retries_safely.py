@@ -27,8 +27,10 @@ from tests.beneficiary.conftest import (
     Caller,
     Org,
     beneficiary_body,
+    give_consent,
     make_beneficiary,
 )
+from tests.beneficiary.test_cases import open_case
 from tests.sweep import routes
 from tests.training.test_courses_and_trainees import trainee
 from tests.training.test_results import ratings
@@ -446,6 +448,165 @@ async def _open_case(world: World) -> Write:
     return Write(worker, "/v1/cases", body, table="case_file")
 
 
+async def _case(world: World) -> tuple[Caller, dict[str, Any]]:
+    worker = _worker(world)
+    return worker, await open_case(worker)
+
+
+@walks("beneficiary", "POST", "/v1/cases/{case_id}/transitions")
+async def _transition_case(world: World) -> Write:
+    worker, case = await _case(world)
+    return Write(
+        worker,
+        f"/v1/cases/{case['id']}/transitions",
+        {"status": "active", "on": "2026-03-02"},
+        if_match='"1"',
+    )
+
+
+@walks("beneficiary", "POST", "/v1/cases/{case_id}/assessments")
+async def _record_assessment(world: World) -> Write:
+    worker, case = await _case(world)
+    body = {
+        "instrument": "who5",
+        "timepoint": "baseline",
+        "administered_on": "2026-03-02",
+        "responses": {"1": 3, "2": 3, "3": 3, "4": 3, "5": 3},
+    }
+    return Write(
+        worker, f"/v1/cases/{case['id']}/assessments", body, table="assessment"
+    )
+
+
+@walks("beneficiary", "PUT", "/v1/cases/{case_id}/plan")
+async def _write_plan(world: World) -> Write:
+    worker, case = await _case(world)
+    path = f"/v1/cases/{case['id']}/plan"
+    first = await worker.client.put(
+        path, json={"goals": ["sleep"]}, headers=worker.headers()
+    )
+    assert first.status_code == 200, first.text
+    return Write(
+        worker, path, {"goals": ["sleep", "work"]}, table="case_plan", if_match='"1"'
+    )
+
+
+@walks("beneficiary", "POST", "/v1/cases/{case_id}/follow-ups")
+async def _record_follow_up(world: World) -> Write:
+    worker, case = await _case(world)
+    return Write(
+        worker,
+        f"/v1/cases/{case['id']}/follow-ups",
+        {"on": "2026-03-03"},
+        table="follow_up",
+    )
+
+
+@walks("beneficiary", "POST", "/v1/cases/{case_id}/safety-plans")
+async def _write_safety_plan(world: World) -> Write:
+    worker, case = await _case(world)
+    return Write(
+        worker,
+        f"/v1/cases/{case['id']}/safety-plans",
+        {"warning_signs": ["insomnia"]},
+        table="safety_plan",
+    )
+
+
+@walks("beneficiary", "POST", "/v1/cases/{case_id}/risk-flags")
+async def _flag_risk(world: World) -> Write:
+    worker, case = await _case(world)
+    return Write(worker, f"/v1/cases/{case['id']}/risk-flags", {}, table="risk_alert")
+
+
+@walks("beneficiary", "POST", "/v1/risk-alerts/{alert_id}/acknowledge")
+async def _acknowledge_alert(world: World) -> Write:
+    worker, case = await _case(world)
+    alert = await _ok(await worker.post(f"/v1/cases/{case['id']}/risk-flags", {}))
+    supervisor = world.caller("beneficiary", Role.supervisor)
+    return Write(
+        supervisor,
+        f"/v1/risk-alerts/{alert['id']}/acknowledge",
+        {"action_taken": "called the person; safe with family"},
+    )
+
+
+async def _referral(world: World) -> tuple[Caller, dict[str, Any]]:
+    worker, case = await _case(world)
+    person = case["beneficiary_id"]
+    await give_consent(
+        worker, person, {"purpose": "referral", "granted": True, "form_version": "1"}
+    )
+    body = {
+        "beneficiary_id": person,
+        "case_id": case["id"],
+        "kind": "external",
+        "area": "legal",
+        "receiving_party": "Legal aid NGO",
+        "sent_on": "2026-03-02",
+    }
+    return worker, body
+
+
+@walks("beneficiary", "POST", "/v1/referrals")
+async def _refer(world: World) -> Write:
+    worker, body = await _referral(world)
+    return Write(worker, "/v1/referrals", body, table="referral")
+
+
+@walks("beneficiary", "POST", "/v1/referrals/{referral_id}/status")
+async def _update_referral(world: World) -> Write:
+    worker, body = await _referral(world)
+    referral = await _ok(await worker.post("/v1/referrals", body))
+    return Write(
+        worker,
+        f"/v1/referrals/{referral['id']}/status",
+        {"status": "accepted", "on": "2026-03-03"},
+        if_match='"1"',
+    )
+
+
+async def _enrolment(world: World) -> tuple[Caller, dict[str, Any]]:
+    worker = _worker(world)
+    person = await make_beneficiary(worker)
+    return worker, {
+        "beneficiary_id": person["id"],
+        "intervention": "pm_plus",
+        "enrolled_on": "2026-03-01",
+    }
+
+
+@walks("beneficiary", "POST", "/v1/enrolments")
+async def _enrol_in_intervention(world: World) -> Write:
+    worker, body = await _enrolment(world)
+    return Write(worker, "/v1/enrolments", body, table="enrolment")
+
+
+async def _enrolled(world: World) -> tuple[Caller, str]:
+    worker, body = await _enrolment(world)
+    enrolment = await _ok(await worker.post("/v1/enrolments", body))
+    return worker, f"/v1/enrolments/{enrolment['id']}"
+
+
+@walks("beneficiary", "POST", "/v1/enrolments/{enrolment_id}/sessions")
+async def _attend_session(world: World) -> Write:
+    worker, path = await _enrolled(world)
+    body = {"session_number": 1, "attended_on": "2026-03-03"}
+    return Write(worker, f"{path}/sessions", body, table="session_attendance")
+
+
+@walks("beneficiary", "POST", "/v1/enrolments/{enrolment_id}/drop-out")
+async def _drop_out(world: World) -> Write:
+    worker, path = await _enrolled(world)
+    return Write(worker, f"{path}/drop-out", {"on": "2026-03-04"})
+
+
+@walks("beneficiary", "POST", "/v1/enrolments/{enrolment_id}/finish")
+async def _finish(world: World) -> Write:
+    worker, path = await _enrolled(world)
+    return Write(worker, f"{path}/finish", {"on": "2026-03-04"})
+
+
 NOT_YET: dict[tuple[str, str, str], str] = dict.fromkeys(
     [
         ("beneficiary", "POST", "/v1/organisations"),
@@ -457,8 +618,6 @@ NOT_YET: dict[tuple[str, str, str], str] = dict.fromkeys(
         ("beneficiary", "POST", "/v1/beneficiaries/{beneficiary_id}/erasure"),
         ("beneficiary", "PATCH", "/v1/service-records/{record_id}"),
         ("beneficiary", "POST", "/v1/service-records/{record_id}/void"),
-        ("beneficiary", "POST", "/v1/cases/{case_id}/transitions"),
-        ("beneficiary", "POST", "/v1/cases/{case_id}/assessments"),
         ("beneficiary", "PUT", "/v1/retention/policies/{record_type}"),
         ("beneficiary", "POST", "/v1/retention/runs"),
         ("beneficiary", "POST", "/v1/break-glass"),
@@ -466,17 +625,6 @@ NOT_YET: dict[tuple[str, str, str], str] = dict.fromkeys(
         ("beneficiary", "POST", "/v1/sharing-agreements"),
         ("beneficiary", "POST", "/v1/sharing-agreements/{agreement_id}/revoke"),
         ("beneficiary", "POST", "/v1/sharing-agreements/{agreement_id}/exports"),
-        ("beneficiary", "PUT", "/v1/cases/{case_id}/plan"),
-        ("beneficiary", "POST", "/v1/cases/{case_id}/follow-ups"),
-        ("beneficiary", "POST", "/v1/cases/{case_id}/safety-plans"),
-        ("beneficiary", "POST", "/v1/referrals"),
-        ("beneficiary", "POST", "/v1/referrals/{referral_id}/status"),
-        ("beneficiary", "POST", "/v1/enrolments"),
-        ("beneficiary", "POST", "/v1/enrolments/{enrolment_id}/sessions"),
-        ("beneficiary", "POST", "/v1/enrolments/{enrolment_id}/drop-out"),
-        ("beneficiary", "POST", "/v1/enrolments/{enrolment_id}/finish"),
-        ("beneficiary", "POST", "/v1/cases/{case_id}/risk-flags"),
-        ("beneficiary", "POST", "/v1/risk-alerts/{alert_id}/acknowledge"),
         ("beneficiary", "POST", "/v1/sync"),
         ("beneficiary", "POST", "/v1/sync/conflicts/{conflict_id}/resolve"),
     ],

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.cases import service as cases_service
+from services.beneficiary.cases.models import Assessment, Case
 from services.beneficiary.cases.schemas import (
     AssessmentCreate,
     AssessmentRead,
@@ -31,6 +32,7 @@ from shared.errors import (
     Invalid,
     NotFound,
     PreconditionRequired,
+    Problem,
     VersionConflict,
     problem_responses,
 )
@@ -38,6 +40,7 @@ from shared.idempotency import IdempotencyKey, create_once, mark_replay
 from shared.instruments import instruments
 from shared.pagination import MAX_LIMIT, Page
 from shared.queue import send_deferred_jobs
+from shared.scoping import get_in_scope
 
 router = APIRouter(tags=["cases"])
 CaseActor = Annotated[
@@ -153,17 +156,36 @@ async def transition_case(
     runtime: RuntimeDep,
     actor: CaseActor,
     if_match: Annotated[str | None, Header()] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> CaseRead:
     """open -> active (plan agreed) <-> on_hold -> closed (with a reason);
     a closed case may be reopened. Other moves are a 409."""
     version = expected_version(if_match)
-    async with session.begin():
+    principal = actor.principal
+
+    async def move() -> Case:
         case = await cases_service.transition_case(
-            session, actor.principal, runtime.keyring, case_id, body, version
+            session, principal, runtime.keyring, case_id, body, version
         )
         _audit(session, actor, f"status:{case.status}", [case.id])
+        return case
+
+    async with session.begin():
+        case, replayed = await create_once(
+            session,
+            IdempotencyRecord,
+            principal,
+            runtime.keyring,
+            idempotency_key,
+            f"POST /v1/cases/{case_id}/transitions If-Match: {version}",
+            body,
+            move,
+            lambda existing: cases_service.get_case(session, principal, existing),
+        )
         read = cases_service.to_read(case, runtime.keyring)
-    await announce_writes(runtime)
+    mark_replay(response, replayed)
+    if not replayed:
+        await announce_writes(runtime)
     response.headers["ETag"] = etag(read.version)
     return read
 
@@ -177,18 +199,43 @@ async def transition_case(
 async def record_assessment(
     case_id: uuid.UUID,
     body: AssessmentCreate,
+    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
+    idempotency_key: IdempotencyKey = None,
 ) -> AssessmentRead:
     """Record answers to a standard instrument; the server scores them."""
-    async with session.begin():
-        assessment, problem = await cases_service.record_assessment(
-            session, actor.principal, case_id, body
-        )
+    principal = actor.principal
+
+    async def record() -> tuple[Assessment | None, Problem | None]:
+        done = await cases_service.record_assessment(session, principal, case_id, body)
         _audit(session, actor, "assessment", [case_id])
-    await send_deferred_jobs(session, runtime.queue)
-    await announce_writes(runtime)
+        return done
+
+    async def load(existing: uuid.UUID) -> tuple[Assessment | None, Problem | None]:
+        found = await get_in_scope(
+            session, principal, Assessment, existing, what="assessment"
+        )
+        return found, None
+
+    async with session.begin():
+        (assessment, problem), replayed = await create_once(
+            session,
+            IdempotencyRecord,
+            principal,
+            runtime.keyring,
+            idempotency_key,
+            f"POST /v1/cases/{case_id}/assessments",
+            body,
+            record,
+            load,
+            identify=lambda done: done[0].id if done[0] is not None else None,
+        )
+    mark_replay(response, replayed)
+    if not replayed:
+        await send_deferred_jobs(session, runtime.queue)
+        await announce_writes(runtime)
     if problem is not None:  # incomplete, but the risk alert is committed
         raise problem
     assert assessment is not None
