@@ -246,3 +246,45 @@ async def answer_once(
         await send_deferred_jobs(session, runtime.queue)
         await announce_writes(runtime)
     return answer
+
+
+async def run_once(
+    session: AsyncSession,
+    model: type[IdempotencyRecordBase],
+    requester: Requester,
+    keyring: KeyRing,
+    key: str | None,
+    route: str,
+    body: Any,
+    act: Callable[[], Awaitable[T]],
+    load: Callable[[uuid.UUID], Awaitable[T]],
+) -> tuple[T, bool]:
+    """``create_once`` for an act that commits its own transactions (in
+    batches): the key is looked up before it and remembered after it, each in
+    a transaction of ``session``. A retry that arrives between the two runs
+    the act again, so only an act that is itself harmless to repeat (a
+    retention run) may use this."""
+    key = check_key(key)
+    if key is None:
+        return await act(), False
+    request_fingerprints = fingerprints(keyring, route, body)
+    async with session.begin():
+        existing = await find_replay(
+            session, model, requester, key, route, request_fingerprints
+        )
+        if existing is not None:
+            return await load(existing), True
+    result = await act()
+    resource_id = getattr(result, "id", None)
+    assert isinstance(resource_id, uuid.UUID)
+    async with session.begin():
+        remember(
+            session,
+            model,
+            requester,
+            key,
+            route,
+            request_fingerprints[0],
+            resource_id,
+        )
+    return result, False

@@ -1,19 +1,26 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.access import PlatformAdmin
+from services.beneficiary.db import IdempotencyRecord
 from services.beneficiary.organisations import service as organisations_service
+from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.organisations.schemas import (
     OrganisationCreate,
     OrganisationRead,
 )
+from shared.app import Runtime, RuntimeDep
 from shared.auth import Principal, PrincipalDep, Role, require
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
+from shared.idempotency import IdempotencyKey, answer_once
 
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 
@@ -25,13 +32,25 @@ router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
     responses=problem_responses(Conflict, Forbidden, Invalid),
 )
 async def create_organisation(
-    body: OrganisationCreate, session: SessionDep, _: PlatformAdmin
+    body: OrganisationCreate,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PlatformAdmin,
+    idempotency_key: IdempotencyKey = None,
 ) -> OrganisationRead:
     """Register an organisation (role ``platform_admin`` only). A partner's
     ``lead_organisation_id`` is a request until that lead's admin approves it."""
-    async with session.begin():
-        organisation = await organisations_service.create_organisation(session, body)
-    return OrganisationRead.model_validate(organisation)
+    return await _once(
+        response,
+        session,
+        runtime,
+        principal,
+        idempotency_key,
+        "POST /v1/organisations",
+        body,
+        lambda: organisations_service.create_organisation(session, body),
+    )
 
 
 @router.post(
@@ -41,17 +60,57 @@ async def create_organisation(
 )
 async def approve_partner(
     organisation_id: uuid.UUID,
+    response: Response,
     session: SessionDep,
+    runtime: RuntimeDep,
     principal: Annotated[Principal, Depends(require(Role.admin))],
+    idempotency_key: IdempotencyKey = None,
 ) -> OrganisationRead:
     """As the lead's admin, accept this organisation as your implementing
     partner: its records written from now on count under your programme.
     Who approved, and when, stays on the organisation."""
-    async with session.begin():
-        organisation = await organisations_service.approve_partner(
+    return await _once(
+        response,
+        session,
+        runtime,
+        principal,
+        idempotency_key,
+        f"POST /v1/organisations/{organisation_id}/lead-approval",
+        None,
+        lambda: organisations_service.approve_partner(
             session, principal, organisation_id
-        )
-    return OrganisationRead.model_validate(organisation)
+        ),
+    )
+
+
+async def _once(
+    response: Response,
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    idempotency_key: str | None,
+    route: str,
+    body: BaseModel | None,
+    act: Callable[[], Awaitable[Organisation]],
+) -> OrganisationRead:
+    """Run ``act`` once per Idempotency-Key; a replay answers the organisation."""
+
+    async def render(organisation: Organisation) -> OrganisationRead:
+        return OrganisationRead.model_validate(organisation)
+
+    return await answer_once(
+        response,
+        session,
+        IdempotencyRecord,
+        principal,
+        runtime,
+        idempotency_key,
+        route,
+        body,
+        act,
+        lambda existing: organisations_service.get_organisation(session, existing),
+        render,
+    )
 
 
 @router.get("", response_model=list[OrganisationRead])

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from sqlalchemy import ColumnElement, Select, and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -56,6 +56,7 @@ from services.beneficiary.cases.models import (
 )
 from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.consent.service import erase_person
+from services.beneficiary.db import IdempotencyRecord
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.outbox.jobs import announce_writes
@@ -75,6 +76,7 @@ from shared.contracts.enums import AlertStatus, CaseStatus
 from shared.contracts.text import Text
 from shared.db import SessionDep, utcnow
 from shared.errors import FieldError, Forbidden, Invalid, NotFound, problem_responses
+from shared.idempotency import IdempotencyKey, create_once, mark_replay, run_once
 from shared.pagination import MAX_LIMIT, Page, aware_datetime, keyset_page
 from shared.queue import JobContext
 
@@ -884,16 +886,41 @@ async def get_retention_policy(
 async def set_retention_policy(
     record_type: RecordType,
     body: RetentionPolicyWrite,
+    response: Response,
     session: SessionDep,
+    runtime: RuntimeDep,
     actor: Manager,
+    idempotency_key: IdempotencyKey = None,
 ) -> RetentionPolicyRead:
     """Set how long your organisation keeps one record type (programme
     managers). Try it with a dry run before the nightly job applies it."""
     principal = actor.principal
-    async with session.begin():
+
+    async def set_it() -> RetentionPolicy:
         row = await set_policy(session, principal, record_type, body)
         _audit_policy(session, actor, row.id)
+        return row
+
+    async def load(existing: uuid.UUID) -> RetentionPolicy:
+        row = await session.get(RetentionPolicy, existing)
+        if row is None or row.organisation_id != principal.organisation_id:
+            raise NotFound("No such retention policy.")
+        return row
+
+    async with session.begin():
+        _, replayed = await create_once(
+            session,
+            IdempotencyRecord,
+            principal,
+            runtime.keyring,
+            idempotency_key,
+            f"PUT /v1/retention/policies/{record_type}",
+            body,
+            set_it,
+            load,
+        )
         policies = await effective_policies(session, principal.organisation_id)
+    mark_replay(response, replayed)
     return policies[record_type].read()
 
 
@@ -936,19 +963,45 @@ def _audit_policy(session: AsyncSession, actor: Actor, policy_id: uuid.UUID) -> 
     responses=problem_responses(Forbidden, Invalid),
 )
 async def start_retention_run(
-    body: RetentionRunCreate, runtime: RuntimeDep, actor: Manager
+    body: RetentionRunCreate,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: Manager,
+    idempotency_key: IdempotencyKey = None,
 ) -> RetentionRunRead:
     """Apply your organisation's policies now, or with ``dry_run`` only list
     the records they would affect (nothing changes). Batches commit one by
-    one, so this handler does not hold one transaction."""
-    run = await apply_policies(
-        runtime.engine,
-        organisation_id=actor.principal.organisation_id,
-        started_by=actor.principal.subject,
-        dry_run=body.dry_run,
-        request_id=actor.request_id,
+    one, so this handler does not hold one transaction; a retry with the same
+    Idempotency-Key answers the first run."""
+    principal = actor.principal
+
+    async def run_policies() -> RetentionRun:
+        return await apply_policies(
+            runtime.engine,
+            organisation_id=principal.organisation_id,
+            started_by=principal.subject,
+            dry_run=body.dry_run,
+            request_id=actor.request_id,
+        )
+
+    run, replayed = await run_once(
+        session,
+        IdempotencyRecord,
+        principal,
+        runtime.keyring,
+        idempotency_key,
+        "POST /v1/retention/runs",
+        body,
+        run_policies,
+        lambda existing: get_run(session, principal, existing),
     )
-    if not body.dry_run and run.affected[RecordType.beneficiary]["count"]:
+    mark_replay(response, replayed)
+    if (
+        not replayed
+        and not body.dry_run
+        and run.affected[RecordType.beneficiary]["count"]
+    ):
         await announce_writes(runtime)
     return RetentionRunRead.model_validate(run)
 

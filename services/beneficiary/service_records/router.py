@@ -1,16 +1,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.access import FieldActor
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.db import IdempotencyRecord
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.service_records import service as records_service
+from services.beneficiary.service_records.models import ServiceRecord
 from services.beneficiary.service_records.schemas import (
     AnonymousServiceCreate,
     AnonymousServiceRead,
@@ -22,7 +26,7 @@ from services.beneficiary.service_records.schemas import (
     VoidRequest,
 )
 from services.beneficiary.settings import settings_of
-from shared.app import RuntimeDep
+from shared.app import Runtime, RuntimeDep
 from shared.audit import Actor, record_access
 from shared.auth import PrincipalDep
 from shared.concurrency import etag, expected_version
@@ -38,7 +42,12 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.idempotency import IdempotencyKey, create_once, mark_replay
+from shared.idempotency import (
+    IdempotencyKey,
+    answer_once,
+    create_once,
+    mark_replay,
+)
 from shared.pagination import MAX_LIMIT, Page
 from shared.taxonomy.activities import (
     ACTIVITY_TAXONOMY_VERSION,
@@ -147,17 +156,28 @@ async def update_service_record(
     runtime: RuntimeDep,
     actor: FieldActor,
     if_match: Annotated[str | None, Header()] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> ServiceRecordRead:
     """Correct a record; If-Match must name the version you edited."""
     version = expected_version(if_match)
-    principal = actor.principal
-    async with session.begin():
+
+    async def update() -> ServiceRecord:
         record = await records_service.update_service_record(
-            session, principal, record_id, body, version
+            session, actor.principal, record_id, body, version
         )
-        read = ServiceRecordRead.model_validate(record)
         _audit(session, actor, "update", "service_record", [record.id])
-    await announce_writes(runtime)
+        return record
+
+    read = await _record_once(
+        response,
+        session,
+        runtime,
+        actor,
+        idempotency_key,
+        f"PATCH /v1/service-records/{record_id} If-Match: {version}",
+        body,
+        update,
+    )
     response.headers["ETag"] = etag(read.version)
     return read
 
@@ -170,20 +190,64 @@ async def update_service_record(
 async def void_service_record(
     record_id: uuid.UUID,
     body: VoidRequest,
+    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
+    idempotency_key: IdempotencyKey = None,
 ) -> ServiceRecordRead:
     """Void a record entered in error: it stops counting in every indicator."""
-    principal = actor.principal
-    async with session.begin():
+
+    async def void() -> ServiceRecord:
         record = await records_service.void_service_record(
-            session, principal, record_id, body.reason
+            session, actor.principal, record_id, body.reason
         )
-        read = ServiceRecordRead.model_validate(record)
         _audit(session, actor, "void", "service_record", [record.id])
-    await announce_writes(runtime)
-    return read
+        return record
+
+    return await _record_once(
+        response,
+        session,
+        runtime,
+        actor,
+        idempotency_key,
+        f"POST /v1/service-records/{record_id}/void",
+        body,
+        void,
+    )
+
+
+async def _record_once(
+    response: Response,
+    session: AsyncSession,
+    runtime: Runtime,
+    actor: Actor,
+    idempotency_key: str | None,
+    route: str,
+    body: BaseModel,
+    act: Callable[[], Awaitable[ServiceRecord]],
+) -> ServiceRecordRead:
+    """Run ``act`` once per Idempotency-Key; a replay answers the record."""
+    principal = actor.principal
+
+    async def render(record: ServiceRecord) -> ServiceRecordRead:
+        return ServiceRecordRead.model_validate(record)
+
+    return await answer_once(
+        response,
+        session,
+        IdempotencyRecord,
+        principal,
+        runtime,
+        idempotency_key,
+        route,
+        body,
+        act,
+        lambda existing: records_service.get_service_record(
+            session, principal, existing
+        ),
+        render,
+    )
 
 
 @router.post(

@@ -6,21 +6,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from services.beneficiary.access import FieldActor, SupervisorActor
 from services.beneficiary.audit.models import AuditEntry
-from services.beneficiary.db import OutboxCounter, OutboxEvent
+from services.beneficiary.db import IdempotencyRecord, OutboxCounter, OutboxEvent
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.settings import BeneficiarySettings, settings_of
 from services.beneficiary.sync import service as sync_service
-from services.beneficiary.sync.models import ConflictStatus
+from services.beneficiary.sync.models import ConflictStatus, SyncConflict
 from services.beneficiary.sync.schemas import (
     ChangesPage,
     ConflictRead,
     ConflictResolve,
     SyncBatch,
     SyncResponse,
+    SyncResult,
     SyncStatus,
 )
 from shared.app import RuntimeDep
@@ -33,6 +34,12 @@ from shared.errors import (
     PayloadTooLarge,
     Unavailable,
     problem_responses,
+)
+from shared.idempotency import (
+    IdempotencyKey,
+    answer_once,
+    create_once,
+    mark_replay,
 )
 from shared.outbox import sequence_pending_events
 
@@ -47,34 +54,67 @@ router = APIRouter(prefix="/v1/sync", tags=["offline sync"])
 async def sync_batch(
     body: SyncBatch,
     request: Request,
+    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
+    idempotency_key: IdempotencyKey = None,
 ) -> SyncResponse:
     """Upsert a device's offline batch in one transaction and answer per
     record: created, updated, unchanged, conflict (server copy returned, yours
-    kept for a supervisor) or rejected (with errors)."""
+    kept for a supervisor) or rejected (with errors). A batch sent again
+    changes nothing: with its Idempotency-Key or without, each record is
+    answered as it stands now (``unchanged`` for what the first one applied),
+    and only records that changed or conflict are audited."""
     settings = settings_of(runtime)
     limit = settings.sync_batch_limit
     if len(body.beneficiaries) + len(body.service_records) > limit:
         raise PayloadTooLarge(f"Send at most {limit} records per batch.")
+
+    async def apply() -> list[SyncResult]:
+        return await sync_service.apply_batch(session, actor, runtime.keyring, body)
+
+    async def apply_again(_: uuid.UUID) -> list[SyncResult]:
+        return await apply()
+
     async with _turn(request, settings), session.begin():
-        results = await sync_service.apply_batch(session, actor, runtime.keyring, body)
-        record_access(
+        results, replayed = await create_once(
             session,
-            AuditEntry,
-            actor,
-            action="sync",
-            entity_type="beneficiary",
-            entity_ids=[
-                r.id
-                for r in results
-                if r.entity_type == "beneficiary" and r.status != SyncStatus.rejected
-            ],
+            IdempotencyRecord,
+            actor.principal,
+            runtime.keyring,
+            idempotency_key,
+            "POST /v1/sync",
+            body,
+            apply,
+            apply_again,
+            identify=lambda _: SYNC_BATCH,
         )
+        touched = [
+            r.id
+            for r in results
+            if r.entity_type == "beneficiary" and r.status in TOUCHED
+        ]
+        if touched:
+            record_access(
+                session,
+                AuditEntry,
+                actor,
+                action="sync",
+                entity_type="beneficiary",
+                entity_ids=touched,
+            )
+    mark_replay(response, replayed)
     if any(r.status in (SyncStatus.created, SyncStatus.updated) for r in results):
         await announce_writes(runtime)
     return SyncResponse(results=results)
+
+
+SYNC_BATCH = uuid.UUID("5e7c0b1a-0000-4000-8000-000000000000")
+"""What a sync batch's key remembers: a batch creates no one resource, and a
+replay applies the batch again (it is replay-safe) rather than re-reading."""
+TOUCHED = (SyncStatus.created, SyncStatus.updated, SyncStatus.conflict)
+"""Results that wrote, or answered with the server's copy: audited."""
 
 
 @asynccontextmanager
@@ -157,12 +197,16 @@ async def list_conflicts(
 async def resolve_conflict(
     conflict_id: uuid.UUID,
     body: ConflictResolve,
+    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: SupervisorActor,
+    idempotency_key: IdempotencyKey = None,
 ) -> ConflictRead:
     """Keep the server's version, or apply the device's as a new version."""
-    async with session.begin():
+    principal = actor.principal
+
+    async def resolve() -> SyncConflict:
         conflict = await sync_service.resolve_conflict(
             session, actor, runtime.keyring, conflict_id, body.resolution
         )
@@ -174,6 +218,27 @@ async def resolve_conflict(
             entity_type=conflict.entity_type,
             entity_ids=[conflict.entity_id],
         )
-        read = sync_service.conflict_read(conflict, runtime.keyring)
-    await announce_writes(runtime)
-    return read
+        return conflict
+
+    async def load(existing: uuid.UUID) -> SyncConflict:
+        conflict = await session.get(SyncConflict, existing)
+        if conflict is None or conflict.organisation_id != principal.organisation_id:
+            raise NotFound("No such conflict.")
+        return conflict
+
+    async def render(conflict: SyncConflict) -> ConflictRead:
+        return sync_service.conflict_read(conflict, runtime.keyring)
+
+    return await answer_once(
+        response,
+        session,
+        IdempotencyRecord,
+        principal,
+        runtime,
+        idempotency_key,
+        f"POST /v1/sync/conflicts/{conflict_id}/resolve",
+        body,
+        resolve,
+        load,
+        render,
+    )
