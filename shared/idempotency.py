@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Header, Response
 from pydantic import BaseModel
 from pydantic_core import to_json
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
@@ -32,6 +32,8 @@ from shared.outbox import announce_writes
 from shared.queue import send_deferred_jobs
 
 MAX_KEY_LENGTH = 200
+KEEP = timedelta(days=7)
+"""How long a key is remembered: a client retries within minutes or days."""
 REPLAYED_HEADER = "Idempotent-Replayed"
 T = TypeVar("T")
 R = TypeVar("R")
@@ -288,3 +290,21 @@ async def run_once(
             resource_id,
         )
     return result, False
+
+
+def make_purge_job(
+    model: type[IdempotencyRecordBase],
+) -> Callable[..., Coroutine[Any, Any, int]]:
+    """The service's ``purge_idempotency_keys`` job (enqueued by that name)."""
+
+    async def purge_idempotency_keys(ctx: dict[str, Any]) -> int:
+        """Forget keys older than ``KEEP``: the table must not grow for ever."""
+        runtime: Runtime = ctx["runtime"]
+        async with AsyncSession(runtime.engine) as session, session.begin():
+            result = await session.execute(
+                delete(model).where(col(model.created_at) < utcnow() - KEEP)
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    purge_idempotency_keys.__qualname__ = "purge_idempotency_keys"
+    return purge_idempotency_keys

@@ -5,7 +5,7 @@ from __future__ import annotations
 from arq import cron, func
 from arq.worker import Worker
 
-from services.training.outbox.jobs import publish_outbox
+from services.training.outbox.jobs import publish_outbox, purge_idempotency_keys
 from services.training.practice.jobs import (
     forget_beneficiary,
     pull_beneficiary_erasures,
@@ -15,11 +15,15 @@ from shared.queue import JobFunction
 from shared.worker import build_worker, every_second
 
 QUEUE_NAME = "training"
-PERIODIC_JOBS: list[tuple[JobFunction, float]] = [(pull_beneficiary_erasures, 60.0)]
+PERIODIC_JOBS: list[tuple[JobFunction, float]] = [
+    (pull_beneficiary_erasures, 60.0),
+    (purge_idempotency_keys, 3600.0),
+]
 JOB_FUNCTIONS: list[JobFunction] = [
     publish_outbox,
     forget_beneficiary,
     pull_beneficiary_erasures,
+    purge_idempotency_keys,
 ]
 
 
@@ -33,6 +37,7 @@ def make_worker(
             func(publish_outbox, keep_result=0, timeout=60),
             func(forget_beneficiary, keep_result=0, timeout=60, max_tries=20),
             func(pull_beneficiary_erasures, keep_result=0, timeout=120),
+            func(purge_idempotency_keys, keep_result=0, timeout=60),
         ],
         cron_jobs=[
             every_second(publish_outbox),
@@ -43,6 +48,14 @@ def make_worker(
                 keep_result=0,
                 timeout=120,
                 run_at_startup=True,
+            ),
+            cron(
+                purge_idempotency_keys,
+                minute={17},
+                second={0},
+                unique=True,
+                keep_result=0,
+                timeout=60,
             ),
         ],
         burst=burst,

@@ -11,6 +11,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from services.training.outbox.jobs import purge_idempotency_keys
 from services.training.settings import TrainingSettings
 from shared.auth import Role
 from tests.beneficiary.conftest import Caller, make_beneficiary
@@ -171,3 +172,26 @@ async def test_a_fidelity_review_sent_again_is_made_once(
         assert r.status_code == 201, r.text
     assert await count(linked_training, "fidelity_review") == 2
     assert len(await event_data(linked_training, "fidelity_review.recorded")) == 2
+
+
+async def test_keys_older_than_a_week_are_forgotten(
+    training_app: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+) -> None:
+    headers = token(training_settings, uuid.uuid4(), Role.trainer)
+    for key in ("old", "new"):
+        r = await training_client.post(
+            "/v1/trainees", json=trainee(), headers={**headers, "Idempotency-Key": key}
+        )
+        assert r.status_code == 201, r.text
+    async with training_app.state.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE idempotency_record "
+                "SET created_at = now() - interval '8 days' WHERE key = 'old'"
+            )
+        )
+    runtime = {"runtime": training_app.state.runtime}
+    assert await purge_idempotency_keys(runtime) == 1
+    assert await count(training_app, "idempotency_record") == 1
