@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Protocol, TypeVar
 
@@ -24,9 +25,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
-from shared.app import Runtime
+from shared.app import Runtime, RuntimeDep
 from shared.crypto import KeyRing
-from shared.db import UTCDateTime, utcnow
+from shared.db import SessionDep, UTCDateTime, utcnow
 from shared.errors import FieldError, Invalid
 from shared.outbox import announce_writes
 from shared.queue import send_deferred_jobs
@@ -221,33 +222,102 @@ async def acted_on(resource_id: uuid.UUID) -> uuid.UUID:
     return resource_id
 
 
-async def answer_once(
-    response: Response,
-    session: AsyncSession,
-    model: type[IdempotencyRecordBase],
-    requester: Requester,
-    runtime: Runtime,
-    key: str | None,
-    route: str,
-    body: Any,
-    act: Callable[[], Awaitable[T]],
-    load: Callable[[uuid.UUID], Awaitable[T]],
-    render: Callable[[T], Awaitable[R]],
-) -> R:
-    """A write handler's whole transaction: ``act`` once per key (a replay
-    re-reads its result with ``load``), the answer rendered inside the
-    transaction, then, after the commit and only for a first request, the
-    deferred jobs sent and the outbox announced."""
-    async with session.begin():
+@dataclass(frozen=True)
+class Once:
+    """A write request's Idempotency-Key with what acting once needs: the
+    request's session and response, the service's key table and runtime.
+    Handlers get it from their service's ``OnceDep``."""
+
+    session: AsyncSession
+    response: Response
+    runtime: Runtime
+    model: type[IdempotencyRecordBase]
+    key: str | None
+
+    async def act(
+        self,
+        requester: Requester,
+        route: str,
+        body: Any,
+        act: Callable[[], Awaitable[T]],
+        load: Callable[[uuid.UUID], Awaitable[T]],
+        identify: Callable[[T], uuid.UUID | None] | None = None,
+    ) -> tuple[T, bool]:
+        """``create_once`` inside the handler's transaction, and the replay
+        header on the answer."""
         result, replayed = await create_once(
-            session, model, requester, runtime.keyring, key, route, body, act, load
+            self.session,
+            self.model,
+            requester,
+            self.runtime.keyring,
+            self.key,
+            route,
+            body,
+            act,
+            load,
+            identify,
         )
-        answer = await render(result)
-    mark_replay(response, replayed)
-    if not replayed:
-        await send_deferred_jobs(session, runtime.queue)
-        await announce_writes(runtime)
-    return answer
+        mark_replay(self.response, replayed)
+        return result, replayed
+
+    async def run(
+        self,
+        requester: Requester,
+        route: str,
+        body: Any,
+        act: Callable[[], Awaitable[T]],
+        load: Callable[[uuid.UUID], Awaitable[T]],
+    ) -> tuple[T, bool]:
+        """``run_once`` (an act that commits its own transactions), and the
+        replay header on the answer."""
+        result, replayed = await run_once(
+            self.session,
+            self.model,
+            requester,
+            self.runtime.keyring,
+            self.key,
+            route,
+            body,
+            act,
+            load,
+        )
+        mark_replay(self.response, replayed)
+        return result, replayed
+
+    async def answer(
+        self,
+        requester: Requester,
+        route: str,
+        body: Any,
+        act: Callable[[], Awaitable[T]],
+        load: Callable[[uuid.UUID], Awaitable[T]],
+        render: Callable[[T], Awaitable[R]],
+    ) -> R:
+        """A write handler's whole transaction: ``act`` once per key, the
+        answer rendered inside the transaction, then, after the commit and
+        only for a first request, the deferred jobs sent and the outbox
+        announced."""
+        async with self.session.begin():
+            result, replayed = await self.act(requester, route, body, act, load)
+            answer = await render(result)
+        if not replayed:
+            await send_deferred_jobs(self.session, self.runtime.queue)
+            await announce_writes(self.runtime)
+        return answer
+
+
+def once_for(model: type[IdempotencyRecordBase]) -> Callable[..., Once]:
+    """The FastAPI dependency of a service's ``Once`` (it reads the header)."""
+
+    def once(
+        session: SessionDep,
+        runtime: RuntimeDep,
+        response: Response,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Once:
+        return Once(session, response, runtime, model, idempotency_key)
+
+    return once
 
 
 async def run_once(

@@ -21,7 +21,7 @@ from services.beneficiary.beneficiaries.schemas import (
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.consent.schemas import ConsentEntryRead, ConsentGiven
-from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.subject_rights import service as rights_service
 from shared.app import RuntimeDep
@@ -40,12 +40,6 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.idempotency import (
-    IdempotencyKey,
-    answer_once,
-    create_once,
-    mark_replay,
-)
 from shared.pagination import MAX_LIMIT, Page
 
 router = APIRouter(prefix="/v1/beneficiaries", tags=["beneficiaries"])
@@ -63,18 +57,14 @@ async def register_beneficiary(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> BeneficiaryRead:
     """Register a person with their consent. Send an Idempotency-Key so a
     retried request cannot register them twice."""
     principal = actor.principal
     async with session.begin():
-        beneficiary, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        beneficiary, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/beneficiaries",
             body,
             lambda: beneficiaries_service.register_beneficiary(
@@ -96,7 +86,6 @@ async def register_beneficiary(
                 entity_type="beneficiary",
                 entity_ids=[beneficiary.id],
             )
-    mark_replay(response, replayed)
     if not replayed:
         await announce_writes(runtime)
     response.headers["ETag"] = etag(read.version)
@@ -184,8 +173,8 @@ async def update_beneficiary(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
+    once: OnceDep,
     if_match: Annotated[str | None, Header()] = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> BeneficiaryRead:
     """Edit fields of the version named in If-Match; a stale edit gets 409
     with the server's copy in ``current``."""
@@ -206,13 +195,8 @@ async def update_beneficiary(
         )
         return beneficiary
 
-    read = await answer_once(
-        response,
-        session,
-        IdempotencyRecord,
+    read = await once.answer(
         principal,
-        runtime,
-        idempotency_key,
         f"PATCH /v1/beneficiaries/{beneficiary_id} If-Match: {version}",
         body,
         update,
@@ -268,12 +252,11 @@ async def list_consents(
 async def record_consents(
     beneficiary_id: uuid.UUID,
     body: Annotated[list[ConsentGiven], Body(min_length=1, max_length=10)],
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
+    once: OnceDep,
     if_match: Annotated[str | None, Header()] = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> list[ConsentEntryRead]:
     """Grant or withdraw purposes, one entry per purpose. A grant needs
     If-Match with the ledger's ETag (``consent_version``) the form was filled
@@ -335,19 +318,14 @@ async def record_consents(
         return ledger[start : start + len(body)]
 
     async with session.begin():
-        entries, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        entries, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             f"POST /v1/beneficiaries/{beneficiary_id}/consents If-Match: {seen}",
             body,
             record,
             load,
             identify=lambda done: done[0].id if done else None,
         )
-    mark_replay(response, replayed)
     if not replayed:
         await announce_writes(runtime)
     return [ConsentEntryRead.model_validate(e) for e in entries]

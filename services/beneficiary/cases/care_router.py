@@ -17,7 +17,7 @@ from services.beneficiary.cases.care import (
     SafetyPlanWrite,
 )
 from services.beneficiary.cases.router import CaseActor
-from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from shared.app import RuntimeDep
 from shared.audit import Actor, record_access
@@ -31,7 +31,6 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.idempotency import IdempotencyKey, create_once, mark_replay
 
 router = APIRouter(prefix="/v1/cases/{case_id}", tags=["cases"])
 
@@ -61,8 +60,8 @@ async def write_plan(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
+    once: OnceDep,
     if_match: Annotated[str | None, Header()] = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> PlanRead:
     """Agree or revise the case plan (a new version each time). Revising
     needs If-Match with the version read (428 without it, 409 when stale)."""
@@ -87,19 +86,14 @@ async def write_plan(
         return plan
 
     async with session.begin():
-        plan, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        plan, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             f"PUT /v1/cases/{case_id}/plan If-Match: {expected}",
             body,
             write,
             lambda _: care.current_plan(session, principal, runtime.keyring, case_id),
             identify=lambda _: case_id,
         )
-    mark_replay(response, replayed)
     response.headers["ETag"] = etag(plan.version)
     return plan
 
@@ -142,11 +136,10 @@ async def read_plan(
 async def record_follow_up(
     case_id: uuid.UUID,
     body: FollowUpWrite,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> FollowUpRead:
     """A follow-up contact; it also counts once as a service to the person."""
     principal = actor.principal
@@ -163,18 +156,13 @@ async def record_follow_up(
         return next(f for f in rows if f.id == existing)
 
     async with session.begin():
-        follow_up, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        follow_up, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             f"POST /v1/cases/{case_id}/follow-ups",
             body,
             record,
             load,
         )
-    mark_replay(response, replayed)
     if not replayed:
         await announce_writes(runtime)
     return follow_up
@@ -205,11 +193,10 @@ async def list_follow_ups(
 async def write_safety_plan(
     case_id: uuid.UUID,
     body: SafetyPlanWrite,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> SafetyPlanRead:
     """Record a new version of the person's safety plan. A replay (same
     Idempotency-Key) answers the version in force."""
@@ -227,19 +214,14 @@ async def write_safety_plan(
         return plans[0]
 
     async with session.begin():
-        plan, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        plan, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             f"POST /v1/cases/{case_id}/safety-plans",
             body,
             write,
             load,
             identify=lambda _: case_id,
         )
-    mark_replay(response, replayed)
     return plan
 
 

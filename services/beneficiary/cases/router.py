@@ -17,7 +17,7 @@ from services.beneficiary.cases.schemas import (
     CaseTransition,
     Outcome,
 )
-from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from shared.app import RuntimeDep
 from shared.audit import Actor, acting, record_access
@@ -36,7 +36,6 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.idempotency import IdempotencyKey, create_once, mark_replay
 from shared.instruments import instruments
 from shared.pagination import MAX_LIMIT, Page
 from shared.queue import send_deferred_jobs
@@ -68,17 +67,13 @@ async def open_case(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> CaseRead:
     """Intake: open a case for a registered, consenting person."""
     principal = actor.principal
     async with session.begin():
-        case, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        case, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/cases",
             body,
             lambda: cases_service.open_case(session, principal, runtime.keyring, body),
@@ -87,7 +82,6 @@ async def open_case(
         if not replayed:
             _audit(session, actor, "create", [case.id])
         read = cases_service.to_read(case, runtime.keyring)
-    mark_replay(response, replayed)
     if not replayed:
         await announce_writes(runtime)
     response.headers["ETag"] = etag(read.version)
@@ -155,8 +149,8 @@ async def transition_case(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
+    once: OnceDep,
     if_match: Annotated[str | None, Header()] = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> CaseRead:
     """open -> active (plan agreed) <-> on_hold -> closed (with a reason);
     a closed case may be reopened. Other moves are a 409."""
@@ -171,19 +165,14 @@ async def transition_case(
         return case
 
     async with session.begin():
-        case, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        case, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             f"POST /v1/cases/{case_id}/transitions If-Match: {version}",
             body,
             move,
             lambda existing: cases_service.get_case(session, principal, existing),
         )
         read = cases_service.to_read(case, runtime.keyring)
-    mark_replay(response, replayed)
     if not replayed:
         await announce_writes(runtime)
     response.headers["ETag"] = etag(read.version)
@@ -199,11 +188,10 @@ async def transition_case(
 async def record_assessment(
     case_id: uuid.UUID,
     body: AssessmentCreate,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> AssessmentRead:
     """Record answers to a standard instrument; the server scores them."""
     principal = actor.principal
@@ -220,19 +208,14 @@ async def record_assessment(
         return found, None
 
     async with session.begin():
-        (assessment, problem), replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        (assessment, problem), replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             f"POST /v1/cases/{case_id}/assessments",
             body,
             record,
             load,
             identify=lambda done: done[0].id if done[0] is not None else None,
         )
-    mark_replay(response, replayed)
     if not replayed:
         await send_deferred_jobs(session, runtime.queue)
         await announce_writes(runtime)

@@ -4,12 +4,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.cases.router import CaseActor
-from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.db import OnceDep
 from services.beneficiary.interventions import service as enrolments_service
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.interventions.service import (
@@ -18,13 +18,12 @@ from services.beneficiary.interventions.service import (
     EnrolmentRead,
     SessionAttended,
 )
-from shared.app import Runtime, RuntimeDep
 from shared.audit import Actor, record_access
 from shared.auth import PrincipalDep
 from shared.contracts.enums import EnrolmentStatus
 from shared.db import SessionDep
 from shared.errors import Conflict, ConsentMissing, Invalid, NotFound, problem_responses
-from shared.idempotency import IdempotencyKey, answer_once
+from shared.idempotency import Once
 from shared.taxonomy.interventions import interventions
 
 router = APIRouter(tags=["structured interventions"])
@@ -57,11 +56,9 @@ async def list_interventions(_: PrincipalDep) -> list[dict[str, Any]]:
 )
 async def enrol(
     body: EnrolmentCreate,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: CaseActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> EnrolmentRead:
     async def create() -> Enrolment:
         enrolment = await enrolments_service.enrol(session, actor.principal, body)
@@ -69,11 +66,8 @@ async def enrol(
         return enrolment
 
     return await _once(
-        session,
-        response,
-        runtime,
+        once,
         actor,
-        idempotency_key,
         "POST /v1/enrolments",
         body,
         create,
@@ -104,11 +98,9 @@ async def get_enrolment(
 async def attend_session(
     enrolment_id: uuid.UUID,
     body: SessionAttended,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: CaseActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> EnrolmentRead:
     """Mark a protocol session attended (once per session)."""
 
@@ -120,11 +112,8 @@ async def attend_session(
         return enrolment
 
     return await _once(
-        session,
-        response,
-        runtime,
+        once,
         actor,
-        idempotency_key,
         f"POST /v1/enrolments/{enrolment_id}/sessions",
         body,
         attend,
@@ -139,22 +128,13 @@ async def attend_session(
 async def drop_out(
     enrolment_id: uuid.UUID,
     body: EndedOn,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: CaseActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> EnrolmentRead:
     """The person left the intervention."""
     return await _close(
-        session,
-        response,
-        runtime,
-        actor,
-        enrolment_id,
-        EnrolmentStatus.dropped_out,
-        body,
-        idempotency_key,
+        session, once, actor, enrolment_id, EnrolmentStatus.dropped_out, body
     )
 
 
@@ -166,34 +146,23 @@ async def drop_out(
 async def finish(
     enrolment_id: uuid.UUID,
     body: EndedOn,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: CaseActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> EnrolmentRead:
     """End the enrolment when the protocol is over, sessions missed or not."""
     return await _close(
-        session,
-        response,
-        runtime,
-        actor,
-        enrolment_id,
-        EnrolmentStatus.finished,
-        body,
-        idempotency_key,
+        session, once, actor, enrolment_id, EnrolmentStatus.finished, body
     )
 
 
 async def _close(
     session: AsyncSession,
-    response: Response,
-    runtime: Runtime,
+    once: Once,
     actor: Actor,
     enrolment_id: uuid.UUID,
     status: EnrolmentStatus,
     body: EndedOn,
-    idempotency_key: str | None,
 ) -> EnrolmentRead:
     async def close() -> Enrolment:
         enrolment = await enrolments_service.close_enrolment(
@@ -203,11 +172,8 @@ async def _close(
         return enrolment
 
     return await _once(
-        session,
-        response,
-        runtime,
+        once,
         actor,
-        idempotency_key,
         f"POST /v1/enrolments/{enrolment_id} {status}",
         body,
         close,
@@ -215,24 +181,16 @@ async def _close(
 
 
 async def _once(
-    session: AsyncSession,
-    response: Response,
-    runtime: Runtime,
+    once: Once,
     actor: Actor,
-    idempotency_key: str | None,
     route: str,
     body: object,
     act: Callable[[], Awaitable[Enrolment]],
 ) -> EnrolmentRead:
     """Run ``act`` once per Idempotency-Key; a replay answers the enrolment."""
-    principal = actor.principal
-    return await answer_once(
-        response,
-        session,
-        IdempotencyRecord,
+    principal, session = actor.principal, once.session
+    return await once.answer(
         principal,
-        runtime,
-        idempotency_key,
         route,
         body,
         act,

@@ -3,18 +3,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query
 
-from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.db import OnceDep
 from services.beneficiary.locations import service as locations_service
 from services.beneficiary.locations.schemas import LocationCreate, LocationRead
-from shared.app import RuntimeDep
 from shared.auth import Principal, PrincipalDep, Role, require
 from shared.contracts.enums import LocationLevel
 from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, NotFound, problem_responses
-from shared.idempotency import IdempotencyKey, create_once, mark_replay
 
 router = APIRouter(prefix="/v1/locations", tags=["locations"])
 
@@ -27,25 +25,18 @@ router = APIRouter(prefix="/v1/locations", tags=["locations"])
 )
 async def create_location(
     body: LocationCreate,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     principal: Annotated[Principal, Depends(require(Role.programme_manager))],
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> LocationRead:
     async with session.begin():
-        location, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        location, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/locations",
             body,
             lambda: locations_service.create_location(session, body),
             lambda existing: locations_service.get_location(session, existing),
         )
-    mark_replay(response, replayed)
     return LocationRead.model_validate(location)
 
 

@@ -4,23 +4,21 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.access import PlatformAdmin
-from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.db import OnceDep
 from services.beneficiary.organisations import service as organisations_service
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.organisations.schemas import (
     OrganisationCreate,
     OrganisationRead,
 )
-from shared.app import Runtime, RuntimeDep
 from shared.auth import Principal, PrincipalDep, Role, require
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
-from shared.idempotency import IdempotencyKey, answer_once
+from shared.idempotency import Once
 
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 
@@ -33,20 +31,15 @@ router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 )
 async def create_organisation(
     body: OrganisationCreate,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     principal: PlatformAdmin,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> OrganisationRead:
     """Register an organisation (role ``platform_admin`` only). A partner's
     ``lead_organisation_id`` is a request until that lead's admin approves it."""
     return await _once(
-        response,
-        session,
-        runtime,
+        once,
         principal,
-        idempotency_key,
         "POST /v1/organisations",
         body,
         lambda: organisations_service.create_organisation(session, body),
@@ -60,21 +53,16 @@ async def create_organisation(
 )
 async def approve_partner(
     organisation_id: uuid.UUID,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     principal: Annotated[Principal, Depends(require(Role.admin))],
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> OrganisationRead:
     """As the lead's admin, accept this organisation as your implementing
     partner: its records written from now on count under your programme.
     Who approved, and when, stays on the organisation."""
     return await _once(
-        response,
-        session,
-        runtime,
+        once,
         principal,
-        idempotency_key,
         f"POST /v1/organisations/{organisation_id}/lead-approval",
         None,
         lambda: organisations_service.approve_partner(
@@ -84,27 +72,20 @@ async def approve_partner(
 
 
 async def _once(
-    response: Response,
-    session: AsyncSession,
-    runtime: Runtime,
+    once: Once,
     principal: Principal,
-    idempotency_key: str | None,
     route: str,
     body: BaseModel | None,
     act: Callable[[], Awaitable[Organisation]],
 ) -> OrganisationRead:
     """Run ``act`` once per Idempotency-Key; a replay answers the organisation."""
+    session = once.session
 
     async def render(organisation: Organisation) -> OrganisationRead:
         return OrganisationRead.model_validate(organisation)
 
-    return await answer_once(
-        response,
-        session,
-        IdempotencyRecord,
+    return await once.answer(
         principal,
-        runtime,
-        idempotency_key,
         route,
         body,
         act,

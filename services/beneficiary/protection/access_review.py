@@ -8,25 +8,25 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.access import FieldActor
 from services.beneficiary.audit.models import AuditEntry
-from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.db import OnceDep
 from services.beneficiary.protection import grants, notices
 from services.beneficiary.protection.grants import BreakGlass, GrantRead
 from services.beneficiary.protection.models import AccessGrant, NoticeDelivery
 from services.beneficiary.protection.notices import NoticeRead
 from services.beneficiary.settings import settings_of
-from shared.app import Runtime, RuntimeDep
+from shared.app import RuntimeDep
 from shared.audit import Actor, acting, record_access
 from shared.auth import Role
 from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
-from shared.idempotency import IdempotencyKey, answer_once
+from shared.idempotency import Once
 from shared.pagination import MAX_LIMIT, Page
 
 router = APIRouter(tags=["data protection"])
@@ -41,11 +41,10 @@ ReviewActor = Annotated[Actor, Depends(acting(Role.auditor, Role.programme_manag
 )
 async def break_glass(
     body: BreakGlass,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> GrantRead:
     """Open one person's records outside your sites for a while, with a
     reason. The data protection focal point is notified, and every access
@@ -60,9 +59,7 @@ async def break_glass(
         _audit(session, actor, "break_glass", grant.beneficiary_id)
         return grant
 
-    return await _grant_once(
-        response, session, runtime, actor, idempotency_key, "", body, open_grant
-    )
+    return await _grant_once(once, actor, "", body, open_grant)
 
 
 @router.get("/v1/break-glass", response_model=Page[GrantRead])
@@ -108,11 +105,9 @@ async def list_grants(
 )
 async def revoke_grant(
     grant_id: uuid.UUID,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: FieldActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> GrantRead:
     """End a grant now: its holder when done, or a supervisor or programme
     manager. From then on the person's records are a 404 again."""
@@ -122,16 +117,7 @@ async def revoke_grant(
         _audit(session, actor, "revoke_break_glass", grant.beneficiary_id)
         return grant
 
-    return await _grant_once(
-        response,
-        session,
-        runtime,
-        actor,
-        idempotency_key,
-        f"/{grant_id}/revoke",
-        None,
-        revoke,
-    )
+    return await _grant_once(once, actor, f"/{grant_id}/revoke", None, revoke)
 
 
 def _audit(
@@ -148,16 +134,14 @@ def _audit(
 
 
 async def _grant_once(
-    response: Response,
-    session: AsyncSession,
-    runtime: Runtime,
+    once: Once,
     actor: Actor,
-    idempotency_key: str | None,
     path: str,
     body: BaseModel | None,
     act: Callable[[], Awaitable[AccessGrant]],
 ) -> GrantRead:
     """Run ``act`` once per Idempotency-Key; a replay answers the grant."""
+    session = once.session
     principal = actor.principal
 
     async def render(grant: AccessGrant) -> GrantRead:
@@ -171,13 +155,8 @@ async def _grant_once(
             raise NotFound("No such grant.")
         return grant
 
-    return await answer_once(
-        response,
-        session,
-        IdempotencyRecord,
+    return await once.answer(
         principal,
-        runtime,
-        idempotency_key,
         f"POST /v1/break-glass{path}",
         body,
         act,

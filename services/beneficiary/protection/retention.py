@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from sqlalchemy import ColumnElement, Select, and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -56,7 +56,7 @@ from services.beneficiary.cases.models import (
 )
 from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.consent.service import erase_person
-from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.db import OnceDep
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.outbox.jobs import announce_writes
@@ -76,7 +76,6 @@ from shared.contracts.enums import AlertStatus, CaseStatus
 from shared.contracts.text import Text
 from shared.db import SessionDep, utcnow
 from shared.errors import FieldError, Forbidden, Invalid, NotFound, problem_responses
-from shared.idempotency import IdempotencyKey, create_once, mark_replay, run_once
 from shared.pagination import MAX_LIMIT, Page, aware_datetime, keyset_page
 from shared.queue import JobContext
 
@@ -886,11 +885,9 @@ async def get_retention_policy(
 async def set_retention_policy(
     record_type: RecordType,
     body: RetentionPolicyWrite,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: Manager,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> RetentionPolicyRead:
     """Set how long your organisation keeps one record type (programme
     managers). Try it with a dry run before the nightly job applies it."""
@@ -908,19 +905,14 @@ async def set_retention_policy(
         return row
 
     async with session.begin():
-        _, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        _, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             f"PUT /v1/retention/policies/{record_type}",
             body,
             set_it,
             load,
         )
         policies = await effective_policies(session, principal.organisation_id)
-    mark_replay(response, replayed)
     return policies[record_type].read()
 
 
@@ -964,11 +956,10 @@ def _audit_policy(session: AsyncSession, actor: Actor, policy_id: uuid.UUID) -> 
 )
 async def start_retention_run(
     body: RetentionRunCreate,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: Manager,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> RetentionRunRead:
     """Apply your organisation's policies now, or with ``dry_run`` only list
     the records they would affect (nothing changes). Batches commit one by
@@ -985,18 +976,13 @@ async def start_retention_run(
             request_id=actor.request_id,
         )
 
-    run, replayed = await run_once(
-        session,
-        IdempotencyRecord,
+    run, replayed = await once.run(
         principal,
-        runtime.keyring,
-        idempotency_key,
         "POST /v1/retention/runs",
         body,
         run_policies,
         lambda existing: get_run(session, principal, existing),
     )
-    mark_replay(response, replayed)
     if (
         not replayed
         and not body.dry_run

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.access import OrganisationManager
 from services.beneficiary.audit.models import AuditEntry
-from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.db import OnceDep
 from services.beneficiary.protection import sharing_service
 from services.beneficiary.protection.models import SharingAgreement
 from services.beneficiary.protection.sharing_fields import Value
@@ -27,13 +27,13 @@ from services.beneficiary.protection.sharing_schemas import (
     SharingExportRead,
 )
 from services.beneficiary.protection.sharing_service import AgreementNotInForce
-from shared.app import Runtime, RuntimeDep
+from shared.app import RuntimeDep
 from shared.audit import Actor, acting, record_access
 from shared.auth import Role
 from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import Forbidden, Invalid, NotFound, problem_responses
-from shared.idempotency import IdempotencyKey, answer_once
+from shared.idempotency import Once
 from shared.pagination import MAX_LIMIT, Page
 from shared.queue import send_deferred_jobs
 from shared.spreadsheet import write_csv_row
@@ -58,11 +58,9 @@ class ExportFormat(StrEnum):
 )
 async def create_agreement(
     body: SharingAgreementCreate,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: OrganisationManager,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> SharingAgreementRead:
     """Record what may go to a partner, why, and until when (programme
     managers and admins, with an organisation-wide token). Fields come from a
@@ -75,9 +73,7 @@ async def create_agreement(
         _audit(session, actor, "create", agreement.id)
         return agreement
 
-    return await _agreement_once(
-        response, session, runtime, actor, idempotency_key, "", body, create
-    )
+    return await _agreement_once(once, actor, "", body, create)
 
 
 @router.get("", response_model=Page[SharingAgreementRead])
@@ -117,11 +113,9 @@ async def get_agreement(
 )
 async def revoke_agreement(
     agreement_id: uuid.UUID,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: OrganisationManager,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> SharingAgreementRead:
     """End an agreement at once: no export under it from now on."""
 
@@ -132,16 +126,7 @@ async def revoke_agreement(
         _audit(session, actor, "revoke", agreement.id)
         return agreement
 
-    return await _agreement_once(
-        response,
-        session,
-        runtime,
-        actor,
-        idempotency_key,
-        f"/{agreement_id}/revoke",
-        None,
-        revoke,
-    )
+    return await _agreement_once(once, actor, f"/{agreement_id}/revoke", None, revoke)
 
 
 def _audit(
@@ -158,28 +143,21 @@ def _audit(
 
 
 async def _agreement_once(
-    response: Response,
-    session: AsyncSession,
-    runtime: Runtime,
+    once: Once,
     actor: Actor,
-    idempotency_key: str | None,
     path: str,
     body: BaseModel | None,
     act: Callable[[], Awaitable[SharingAgreement]],
 ) -> SharingAgreementRead:
     """Run ``act`` once per Idempotency-Key; a replay answers the agreement."""
+    session = once.session
     principal = actor.principal
 
     async def render(agreement: SharingAgreement) -> SharingAgreementRead:
         return sharing_service.to_read(agreement)
 
-    return await answer_once(
-        response,
-        session,
-        IdempotencyRecord,
+    return await once.answer(
         principal,
-        runtime,
-        idempotency_key,
         f"POST /v1/sharing-agreements{path}",
         body,
         act,

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Response
 
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.cases.router import CaseActor
-from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.referrals import service as referrals_service
 from services.beneficiary.referrals.models import Referral
@@ -29,7 +29,6 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.idempotency import IdempotencyKey, create_once, mark_replay
 
 router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
 
@@ -46,7 +45,7 @@ async def refer(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> ReferralRead:
     """Refer a person (internal unit or external provider) with their consent."""
     principal = actor.principal
@@ -57,12 +56,8 @@ async def refer(
         return referral
 
     async with session.begin():
-        referral, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        referral, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/referrals",
             body,
             create,
@@ -111,8 +106,8 @@ async def update_referral(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
+    once: OnceDep,
     if_match: Annotated[str | None, Header()] = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> ReferralRead:
     """sent -> accepted | declined | no_response; accepted -> completed."""
     version = expected_version(if_match)
@@ -126,12 +121,8 @@ async def update_referral(
         return referral
 
     async with session.begin():
-        referral, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        referral, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             f"POST /v1/referrals/{referral_id}/status If-Match: {version}",
             body,
             update,
@@ -163,7 +154,6 @@ def _audit(
 async def _answer(
     response: Response, runtime: Runtime, read: ReferralRead, replayed: bool
 ) -> ReferralRead:
-    mark_replay(response, replayed)
     if not replayed:
         await announce_writes(runtime)
     response.headers["ETag"] = etag(read.version)

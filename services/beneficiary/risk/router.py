@@ -4,24 +4,24 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.access import SupervisorActor
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.cases import service as cases_service
-from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.db import OnceDep
 from services.beneficiary.risk import service as risk_service
 from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.risk.service import Acknowledge, AlertRead, CaseWorkerFlag
-from shared.app import Runtime, RuntimeDep
+from shared.app import RuntimeDep
 from shared.audit import Actor, acting, record_access
 from shared.auth import Role
 from shared.contracts.enums import AlertStatus
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, NotFound, problem_responses
-from shared.idempotency import IdempotencyKey, answer_once
+from shared.idempotency import Once
 from shared.scoping import get_in_scope
 
 router = APIRouter(tags=["risk alerts"])
@@ -39,11 +39,9 @@ CareActor = Annotated[
 async def flag_risk(
     case_id: uuid.UUID,
     body: CaseWorkerFlag,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: CareActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> AlertRead:
     """A case worker's high-risk flag: alerts the case's supervisor at once."""
     principal = actor.principal
@@ -57,16 +55,7 @@ async def flag_risk(
         _audit(session, actor, "risk_flag", case.id)
         return alert
 
-    return await _once(
-        session,
-        response,
-        runtime,
-        actor,
-        idempotency_key,
-        f"POST /v1/cases/{case_id}/risk-flags",
-        body,
-        flag,
-    )
+    return await _once(once, actor, f"POST /v1/cases/{case_id}/risk-flags", body, flag)
 
 
 @router.get("/v1/risk-alerts", response_model=list[AlertRead])
@@ -99,11 +88,10 @@ async def list_alerts(
 async def acknowledge_alert(
     alert_id: uuid.UUID,
     body: Acknowledge,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: SupervisorActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> AlertRead:
     """Close an alert with the action taken: a supervisor's act (the alert
     goes to them), never the case worker's who raised it."""
@@ -116,14 +104,7 @@ async def acknowledge_alert(
         return alert
 
     return await _once(
-        session,
-        response,
-        runtime,
-        actor,
-        idempotency_key,
-        f"POST /v1/risk-alerts/{alert_id}/acknowledge",
-        body,
-        acknowledge,
+        once, actor, f"POST /v1/risk-alerts/{alert_id}/acknowledge", body, acknowledge
     )
 
 
@@ -141,28 +122,21 @@ def _audit(
 
 
 async def _once(
-    session: AsyncSession,
-    response: Response,
-    runtime: Runtime,
+    once: Once,
     actor: Actor,
-    idempotency_key: str | None,
     route: str,
     body: BaseModel,
     act: Callable[[], Awaitable[RiskAlert]],
 ) -> AlertRead:
     """Run ``act`` once per Idempotency-Key; a replay answers the alert."""
+    session = once.session
     principal = actor.principal
 
     async def render(alert: RiskAlert) -> AlertRead:
-        return risk_service.to_read(alert, runtime.keyring)
+        return risk_service.to_read(alert, once.runtime.keyring)
 
-    return await answer_once(
-        response,
-        session,
-        IdempotencyRecord,
+    return await once.answer(
         principal,
-        runtime,
-        idempotency_key,
         route,
         body,
         act,

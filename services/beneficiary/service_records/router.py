@@ -7,11 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.access import FieldActor
 from services.beneficiary.audit.models import AuditEntry
-from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.service_records import service as records_service
 from services.beneficiary.service_records.models import ServiceRecord
@@ -26,7 +25,7 @@ from services.beneficiary.service_records.schemas import (
     VoidRequest,
 )
 from services.beneficiary.settings import settings_of
-from shared.app import Runtime, RuntimeDep
+from shared.app import RuntimeDep
 from shared.audit import Actor, record_access
 from shared.auth import PrincipalDep
 from shared.concurrency import etag, expected_version
@@ -42,12 +41,7 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.idempotency import (
-    IdempotencyKey,
-    answer_once,
-    create_once,
-    mark_replay,
-)
+from shared.idempotency import Once
 from shared.pagination import MAX_LIMIT, Page
 from shared.taxonomy.activities import (
     ACTIVITY_TAXONOMY_VERSION,
@@ -66,21 +60,16 @@ router = APIRouter(tags=["service records"])
 )
 async def record_service(
     body: ServiceRecordCreate,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> ServiceRecordRead:
     """Record a service given to one registered, consenting beneficiary."""
     principal = actor.principal
     async with session.begin():
-        record, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        record, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/service-records",
             body,
             lambda: records_service.record_service(session, principal, body),
@@ -91,7 +80,7 @@ async def record_service(
         read = ServiceRecordRead.model_validate(record)
         if not replayed:
             _audit(session, actor, "create", "service_record", [read.id])
-    _replay_headers(response, replayed, read.version)
+    once.response.headers["ETag"] = etag(read.version)
     if not replayed:
         await announce_writes(runtime)
     return read
@@ -151,12 +140,10 @@ async def get_service_record(
 async def update_service_record(
     record_id: uuid.UUID,
     body: ServiceRecordUpdate,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: FieldActor,
+    once: OnceDep,
     if_match: Annotated[str | None, Header()] = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> ServiceRecordRead:
     """Correct a record; If-Match must name the version you edited."""
     version = expected_version(if_match)
@@ -169,16 +156,13 @@ async def update_service_record(
         return record
 
     read = await _record_once(
-        response,
-        session,
-        runtime,
+        once,
         actor,
-        idempotency_key,
         f"PATCH /v1/service-records/{record_id} If-Match: {version}",
         body,
         update,
     )
-    response.headers["ETag"] = etag(read.version)
+    once.response.headers["ETag"] = etag(read.version)
     return read
 
 
@@ -190,11 +174,9 @@ async def update_service_record(
 async def void_service_record(
     record_id: uuid.UUID,
     body: VoidRequest,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: FieldActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> ServiceRecordRead:
     """Void a record entered in error: it stops counting in every indicator."""
 
@@ -206,40 +188,26 @@ async def void_service_record(
         return record
 
     return await _record_once(
-        response,
-        session,
-        runtime,
-        actor,
-        idempotency_key,
-        f"POST /v1/service-records/{record_id}/void",
-        body,
-        void,
+        once, actor, f"POST /v1/service-records/{record_id}/void", body, void
     )
 
 
 async def _record_once(
-    response: Response,
-    session: AsyncSession,
-    runtime: Runtime,
+    once: Once,
     actor: Actor,
-    idempotency_key: str | None,
     route: str,
     body: BaseModel,
     act: Callable[[], Awaitable[ServiceRecord]],
 ) -> ServiceRecordRead:
     """Run ``act`` once per Idempotency-Key; a replay answers the record."""
+    session = once.session
     principal = actor.principal
 
     async def render(record: ServiceRecord) -> ServiceRecordRead:
         return ServiceRecordRead.model_validate(record)
 
-    return await answer_once(
-        response,
-        session,
-        IdempotencyRecord,
+    return await once.answer(
         principal,
-        runtime,
-        idempotency_key,
         route,
         body,
         act,
@@ -258,11 +226,10 @@ async def _record_once(
 )
 async def record_group_activity(
     body: GroupActivityCreate,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> GroupActivityRead:
     """Record a group session with its attendance list."""
     principal = actor.principal
@@ -272,12 +239,8 @@ async def record_group_activity(
         settings_of(runtime).anonymous_confirm_above,
     )
     async with session.begin():
-        group, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        group, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/group-activities",
             body,
             lambda: records_service.record_group_activity(session, principal, body),
@@ -288,7 +251,7 @@ async def record_group_activity(
         read = await records_service.group_activity_read(session, principal, group)
         if not replayed:
             _audit(session, actor, "create", "group_activity", [read.id])
-    _replay_headers(response, replayed, read.version)
+    once.response.headers["ETag"] = etag(read.version)
     if not replayed:
         await announce_writes(runtime)
     return read
@@ -317,11 +280,10 @@ async def get_group_activity(
 )
 async def record_anonymous_service(
     body: AnonymousServiceCreate,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> AnonymousServiceRead:
     """Count people served without registration, by sex, age group and
     disability. More people than BENEFICIARY_ANONYMOUS_CONFIRM_ABOVE: a
@@ -331,12 +293,8 @@ async def record_anonymous_service(
         principal, body.counts, settings_of(runtime).anonymous_confirm_above
     )
     async with session.begin():
-        record, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        record, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/anonymous-services",
             body,
             lambda: records_service.record_anonymous_service(session, principal, body),
@@ -347,7 +305,7 @@ async def record_anonymous_service(
         read = AnonymousServiceRead.model_validate(record)
         if not replayed:
             _audit(session, actor, "create", "anonymous_service", [read.id])
-    _replay_headers(response, replayed, read.version)
+    once.response.headers["ETag"] = etag(read.version)
     if not replayed:
         await announce_writes(runtime)
     return read
@@ -386,11 +344,6 @@ async def list_activities(_: PrincipalDep) -> dict[str, object]:
             for a in items
         ],
     }
-
-
-def _replay_headers(response: Response, replayed: bool, version: int) -> None:
-    response.headers["ETag"] = etag(version)
-    mark_replay(response, replayed)
 
 
 def _audit(

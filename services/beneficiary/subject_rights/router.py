@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from services.beneficiary.access import SupervisorActor
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.beneficiaries import service as beneficiaries_service
-from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.subject_rights import export
 from services.beneficiary.subject_rights import service as rights_service
@@ -21,7 +21,6 @@ from shared.app import RuntimeDep
 from shared.audit import record_access
 from shared.db import SessionDep
 from shared.errors import Invalid, NotFound, Unavailable, problem_responses
-from shared.idempotency import IdempotencyKey, create_once, mark_replay
 from shared.subject_rights import NO_STORE, document_response, require_reason
 
 router = APIRouter(prefix="/v1/beneficiaries", tags=["erasure and subject access"])
@@ -51,7 +50,7 @@ async def request_erasure(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: SupervisorActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> ErasureRead:
     """Erase the person's names, phone, address and every free text about
     them, here and (through events) in training and reporting, which drop
@@ -81,19 +80,14 @@ async def request_erasure(
         )
 
     async with session.begin():
-        erased, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        erased, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             f"POST /v1/beneficiaries/{beneficiary_id}/erasure",
             None,
             erase,
             load,
             identify=lambda done: done.beneficiary_id,
         )
-    mark_replay(response, replayed)
     if not replayed:
         await announce_writes(runtime)
     response.headers.update(NO_STORE)

@@ -6,11 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 
 from services.beneficiary.access import FieldActor, SupervisorActor
 from services.beneficiary.audit.models import AuditEntry
-from services.beneficiary.db import IdempotencyRecord, OutboxCounter, OutboxEvent
+from services.beneficiary.db import (
+    OnceDep,
+    OutboxCounter,
+    OutboxEvent,
+)
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.settings import BeneficiarySettings, settings_of
 from services.beneficiary.sync import service as sync_service
@@ -35,12 +39,6 @@ from shared.errors import (
     Unavailable,
     problem_responses,
 )
-from shared.idempotency import (
-    IdempotencyKey,
-    answer_once,
-    create_once,
-    mark_replay,
-)
 from shared.outbox import sequence_pending_events
 
 router = APIRouter(prefix="/v1/sync", tags=["offline sync"])
@@ -54,11 +52,10 @@ router = APIRouter(prefix="/v1/sync", tags=["offline sync"])
 async def sync_batch(
     body: SyncBatch,
     request: Request,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> SyncResponse:
     """Upsert a device's offline batch in one transaction and answer per
     record: created, updated, unchanged, conflict (server copy returned, yours
@@ -78,12 +75,8 @@ async def sync_batch(
         return await apply()
 
     async with _turn(request, settings), session.begin():
-        results, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        results, replayed = await once.act(
             actor.principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/sync",
             body,
             apply,
@@ -104,7 +97,6 @@ async def sync_batch(
                 entity_type="beneficiary",
                 entity_ids=touched,
             )
-    mark_replay(response, replayed)
     if any(r.status in (SyncStatus.created, SyncStatus.updated) for r in results):
         await announce_writes(runtime)
     return SyncResponse(results=results)
@@ -197,11 +189,10 @@ async def list_conflicts(
 async def resolve_conflict(
     conflict_id: uuid.UUID,
     body: ConflictResolve,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: SupervisorActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> ConflictRead:
     """Keep the server's version, or apply the device's as a new version."""
     principal = actor.principal
@@ -229,13 +220,8 @@ async def resolve_conflict(
     async def render(conflict: SyncConflict) -> ConflictRead:
         return sync_service.conflict_read(conflict, runtime.keyring)
 
-    return await answer_once(
-        response,
-        session,
-        IdempotencyRecord,
+    return await once.answer(
         principal,
-        runtime,
-        idempotency_key,
         f"POST /v1/sync/conflicts/{conflict_id}/resolve",
         body,
         resolve,

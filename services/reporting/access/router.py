@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -21,13 +21,11 @@ from services.reporting.access.service import (
     stored_sites,
 )
 from services.reporting.catalogue.catalogue import indicators
-from services.reporting.db import IdempotencyRecord
-from shared.app import RuntimeDep
+from services.reporting.db import OnceDep
 from shared.auth import Principal, RateLimiter, Role, require
 from shared.contracts.text import Text
 from shared.db import SessionDep, utcnow
 from shared.errors import FieldError, Invalid, NotFound, problem_responses
-from shared.idempotency import IdempotencyKey, create_once, mark_replay
 
 router = APIRouter(prefix="/v1/api-keys", tags=["integrator API keys"])
 KEY_MANAGEMENT_PER_MINUTE = 30
@@ -102,11 +100,9 @@ def _within_scope(key: ApiKey, principal: Principal) -> bool:
 )
 async def issue_key(
     body: ApiKeyCreate,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     principal: Manager,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> ApiKeyIssued:
     """Issue a key. A retry with the same Idempotency-Key answers the same
     key without its secret (``key`` null), which is shown only once: if the
@@ -143,18 +139,13 @@ async def issue_key(
         return key
 
     async with session.begin():
-        key, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        key, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/api-keys",
             body,
             issue,
             load,
         )
-    mark_replay(response, replayed)
     return ApiKeyIssued(**_read(key).model_dump(), key=None if replayed else secret)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.reporting.access.service import Caller, CallerDep, stored_sites
-from services.reporting.db import IdempotencyRecord
+from services.reporting.db import OnceDep
 from services.reporting.exports.formats import (
     CONTENT_TYPES,
     WRITERS,
@@ -46,7 +46,6 @@ from shared.app import RuntimeDep
 from shared.contracts.text import Text
 from shared.db import SessionDep, utcnow
 from shared.errors import BadRequest, Conflict, NotFound, problem_responses
-from shared.idempotency import IdempotencyKey, create_once, mark_replay
 
 router = APIRouter(tags=["exports and feeds"])
 Format = Literal["json", "csv", "hxl", "xlsx", "dhis2", "adx"]
@@ -103,11 +102,10 @@ def _status(export: Export, request: Request) -> ExportStatus:
 async def request_export(
     body: ExportRequest,
     request: Request,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     caller: CallerDep,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> ExportStatus:
     """Queue an export; poll ``GET /v1/exports/{id}`` until it is ready. A
     retry with the same Idempotency-Key answers the first export's status."""
@@ -138,18 +136,13 @@ async def request_export(
         return _mine(await session.get(Export, existing), caller)
 
     async with session.begin():
-        export, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        export, replayed = await once.act(
             caller,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/exports",
             body,
             create,
             load,
         )
-    mark_replay(response, replayed)
     if not replayed:
         await runtime.queue.enqueue(
             "run_export", job_id=f"export:{export.id}", export_id=str(export.id)

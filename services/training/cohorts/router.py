@@ -15,7 +15,7 @@ from services.training.cohorts.service import (
     SessionCreate,
     TraineeProgress,
 )
-from services.training.db import AuditEntry, IdempotencyRecord
+from services.training.db import AuditEntry, OnceDep
 from services.training.outbox.jobs import announce_writes
 from services.training.trainees.router import TrainingActor
 from shared.app import RuntimeDep
@@ -30,12 +30,7 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.idempotency import (
-    IdempotencyKey,
-    acted_on,
-    create_once,
-    mark_replay,
-)
+from shared.idempotency import acted_on
 
 router = APIRouter(prefix="/v1/cohorts", tags=["cohorts"])
 
@@ -48,28 +43,21 @@ router = APIRouter(prefix="/v1/cohorts", tags=["cohorts"])
 )
 async def create_cohort(
     body: CohortCreate,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: TrainingActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> CohortRead:
     """A training event: a run of a course with dates, modality and facilitators."""
     principal = actor.principal
     async with session.begin():
-        cohort, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        cohort, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/cohorts",
             body,
             lambda: cohorts_service.create_cohort(session, principal, body),
             lambda existing: cohorts_service.get_cohort(session, principal, existing),
         )
         read = await cohorts_service.to_read(session, cohort)
-    mark_replay(response, replayed)
     return read
 
 
@@ -91,12 +79,10 @@ async def get_cohort(
 )
 async def enrol(
     cohort_id: uuid.UUID,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: TrainingActor,
+    once: OnceDep,
     trainee_ids: list[uuid.UUID] = Body(embed=True, max_length=1000),  # noqa: B008
-    idempotency_key: IdempotencyKey = None,
 ) -> CohortRead:
     """Enrol trainees (enrolling someone twice changes nothing)."""
     principal = actor.principal
@@ -114,19 +100,14 @@ async def enrol(
         return cohort
 
     async with session.begin():
-        cohort, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        cohort, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             f"POST /v1/cohorts/{cohort_id}/enrolments",
             {"trainee_ids": trainee_ids},
             enrol_trainees,
             lambda existing: cohorts_service.get_cohort(session, principal, existing),
         )
         read = await cohorts_service.to_read(session, cohort)
-    mark_replay(response, replayed)
     return read
 
 
@@ -139,11 +120,9 @@ async def enrol(
 async def add_session(
     cohort_id: uuid.UUID,
     body: SessionCreate,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: TrainingActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> CohortRead:
     principal = actor.principal
 
@@ -152,19 +131,14 @@ async def add_session(
         return await cohorts_service.get_cohort(session, principal, cohort_id)
 
     async with session.begin():
-        cohort, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        cohort, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             f"POST /v1/cohorts/{cohort_id}/sessions",
             body,
             add,
             lambda existing: cohorts_service.get_cohort(session, principal, existing),
         )
         read = await cohorts_service.to_read(session, cohort)
-    mark_replay(response, replayed)
     return read
 
 
@@ -204,8 +178,8 @@ async def record_attendance(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
+    once: OnceDep,
     if_match: Annotated[str | None, Header()] = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> list[TraineeProgress]:
     """Who attended the session; everyone else enrolled is marked absent.
     Once recorded, a change needs If-Match with the version it was read at
@@ -221,12 +195,8 @@ async def record_attendance(
         return cohort_id
 
     async with session.begin():
-        _, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        _, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             f"PUT /v1/cohorts/{cohort_id}/sessions/{number}/attendance "
             f"If-Match: {if_match}",
             body,
@@ -237,7 +207,6 @@ async def record_attendance(
             await cohorts_service.get_attendance(session, principal, cohort_id, number)
         ).version
         result = await cohorts_service.progress(session, principal, cohort_id)
-    mark_replay(response, replayed)
     if not replayed:
         await announce_writes(runtime)
     response.headers["ETag"] = etag(version)

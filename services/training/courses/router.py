@@ -3,17 +3,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends
 
 from services.training.courses import service as courses_service
 from services.training.courses.service import CourseCreate, CourseRead
-from services.training.db import IdempotencyRecord
-from shared.app import RuntimeDep
+from services.training.db import OnceDep
 from shared.auth import Principal, PrincipalDep, Role, require
 from shared.contracts.enums import CourseApproach, CourseLevel
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, NotFound, problem_responses
-from shared.idempotency import IdempotencyKey, create_once, mark_replay
 
 router = APIRouter(prefix="/v1/courses", tags=["courses"])
 CourseKeeper = Annotated[
@@ -29,26 +27,19 @@ CourseKeeper = Annotated[
 )
 async def create_course(
     body: CourseCreate,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     principal: CourseKeeper,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> CourseRead:
     async with session.begin():
-        course, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        course, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/courses",
             body,
             lambda: courses_service.create_course(session, principal, body),
             lambda existing: courses_service.get_course(session, existing),
         )
         read = CourseRead.model_validate(course)
-    mark_replay(response, replayed)
     return read
 
 

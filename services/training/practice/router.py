@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
-from services.training.db import IdempotencyRecord
+from services.training.db import OnceDep
 from services.training.outbox.jobs import announce_writes
 from services.training.practice import service as practice_service
 from services.training.practice.models import FidelityReview
@@ -28,7 +28,7 @@ from shared.errors import (
     Unavailable,
     problem_responses,
 )
-from shared.idempotency import IdempotencyKey, acted_on, create_once, mark_replay
+from shared.idempotency import acted_on, mark_replay
 
 router = APIRouter(prefix="/v1/practice-groups", tags=["supervised practice"])
 
@@ -41,29 +41,23 @@ router = APIRouter(prefix="/v1/practice-groups", tags=["supervised practice"])
 )
 async def create_group(
     body: GroupCreate,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> GroupRead:
     """A client group run by trainees; clients are checked by pseudonymous id
     with the beneficiary service."""
     principal = actor.principal
     async with session.begin():
-        group, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        group, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/practice-groups",
             body,
             lambda: practice_service.create_group(session, principal, runtime, body),
             lambda existing: practice_service.get_group(session, principal, existing),
         )
         read = practice_service.to_group_read(group)
-    mark_replay(response, replayed)
     return read
 
 
@@ -76,11 +70,10 @@ async def create_group(
 async def record_session(
     group_id: uuid.UUID,
     body: SessionCreate,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> GroupRead:
     """A session by phase, with client attendance and recording metadata."""
     principal = actor.principal
@@ -90,12 +83,8 @@ async def record_session(
         return group_id
 
     async with session.begin():
-        _, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        _, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             f"POST /v1/practice-groups/{group_id}/sessions",
             body,
             record,
@@ -103,7 +92,6 @@ async def record_session(
         )
         group = await practice_service.get_group(session, principal, group_id)
         read = practice_service.to_group_read(group)
-    mark_replay(response, replayed)
     if not replayed:
         await announce_writes(runtime)
     return read
@@ -119,11 +107,10 @@ async def review_session_fidelity(
     group_id: uuid.UUID,
     number: int,
     body: ReviewCreate,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> ReviewRead:
     """Review a recorded session against the model's fidelity checklist.
     Send a client ``id`` (or an Idempotency-Key) so a retry reviews once."""
@@ -133,12 +120,8 @@ async def review_session_fidelity(
         return await practice_service.get_review(session, principal, existing), False
 
     async with session.begin():
-        (review, created), _ = await create_once(
-            session,
-            IdempotencyRecord,
+        (review, created), _ = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             f"POST /v1/practice-groups/{group_id}/sessions/{number}/fidelity-reviews",
             body,
             lambda: practice_service.review_session_fidelity(
@@ -148,7 +131,7 @@ async def review_session_fidelity(
             identify=lambda done: done[0].id,
         )
         read = practice_service.to_review_read(review)
-    mark_replay(response, not created)
+    mark_replay(once.response, not created)
     if created:
         await announce_writes(runtime)
     return read

@@ -3,9 +3,9 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body
 
-from services.training.db import AuditEntry, IdempotencyRecord
+from services.training.db import AuditEntry, OnceDep
 from services.training.outbox.jobs import announce_writes
 from services.training.results import service as results_service
 from services.training.results.models import CompetencyAssessment
@@ -20,12 +20,7 @@ from shared.app import RuntimeDep
 from shared.audit import record_access
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, NotFound, problem_responses
-from shared.idempotency import (
-    IdempotencyKey,
-    acted_on,
-    create_once,
-    mark_replay,
-)
+from shared.idempotency import acted_on, mark_replay
 
 router = APIRouter(tags=["results"])
 
@@ -38,11 +33,9 @@ router = APIRouter(tags=["results"])
 async def record_tests(
     cohort_id: uuid.UUID,
     body: TestsWrite,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: TrainingActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> list[TraineeResult]:
     """Pre- or post-test scores (percentages) of enrolled trainees."""
     principal = actor.principal
@@ -52,19 +45,14 @@ async def record_tests(
         return cohort_id
 
     async with session.begin():
-        _, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        _, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             f"POST /v1/cohorts/{cohort_id}/knowledge-tests",
             body,
             record,
             acted_on,
         )
         read = await results_service.results(session, principal, cohort_id)
-    mark_replay(response, replayed)
     return read
 
 
@@ -76,11 +64,10 @@ async def record_tests(
 )
 async def assess_competency(
     body: CompetencyWrite,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> CompetencyRead:
     """Rate a trainee on a competency tool (role-play, live or recording).
     Send a client ``id`` (or an Idempotency-Key) so a retry assesses once."""
@@ -90,12 +77,8 @@ async def assess_competency(
         return await results_service.get_assessment(session, principal, existing), False
 
     async with session.begin():
-        (assessment, created), replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        (assessment, created), replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/competency-assessments",
             body,
             lambda: results_service.assess_competency(session, principal, body),
@@ -112,7 +95,7 @@ async def assess_competency(
                 entity_ids=[body.trainee_id],
             )
         read = CompetencyRead.model_validate(assessment)
-    mark_replay(response, not created)
+    mark_replay(once.response, not created)
     if created:
         await announce_writes(runtime)
     return read
@@ -138,12 +121,11 @@ async def results(
 )
 async def certify(
     cohort_id: uuid.UUID,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
+    once: OnceDep,
     on: date = Body(embed=True),  # noqa: B008
-    idempotency_key: IdempotencyKey = None,
 ) -> list[TraineeResult]:
     """Certify every trainee who meets all criteria (certifying twice changes
     nothing) and publish each trainee's result."""
@@ -154,19 +136,14 @@ async def certify(
         return cohort_id
 
     async with session.begin():
-        _, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        _, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             f"POST /v1/cohorts/{cohort_id}/certify",
             {"on": on},
             certify_cohort,
             acted_on,
         )
         judged = await results_service.results(session, principal, cohort_id)
-    mark_replay(response, replayed)
     if not replayed:
         await announce_writes(runtime)
     return judged

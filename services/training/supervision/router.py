@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
-from services.training.db import AuditEntry, IdempotencyRecord
+from services.training.db import AuditEntry, OnceDep
 from services.training.outbox.jobs import announce_writes
 from services.training.supervision import service as supervision_service
 from services.training.supervision.service import SupervisionRead, SupervisionWrite
@@ -13,7 +13,6 @@ from shared.app import RuntimeDep
 from shared.audit import record_access
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, problem_responses
-from shared.idempotency import IdempotencyKey, create_once, mark_replay
 
 router = APIRouter(prefix="/v1/supervision-sessions", tags=["supervision"])
 
@@ -26,20 +25,15 @@ router = APIRouter(prefix="/v1/supervision-sessions", tags=["supervision"])
 )
 async def record_supervision(
     body: SupervisionWrite,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> SupervisionRead:
     principal = actor.principal
     async with session.begin():
-        row, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        row, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/supervision-sessions",
             body,
             lambda: supervision_service.record_supervision(
@@ -50,7 +44,6 @@ async def record_supervision(
             ),
         )
         read = supervision_service.to_read(row, runtime.keyring)
-    mark_replay(response, replayed)
     if not replayed:
         await announce_writes(runtime)
     return read

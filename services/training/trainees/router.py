@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
-from services.training.db import AuditEntry, IdempotencyRecord
+from services.training.db import AuditEntry, OnceDep
 from services.training.outbox.jobs import announce_writes
 from services.training.trainees import erasure as trainee_erasure
 from services.training.trainees import service as trainees_service
@@ -24,7 +24,6 @@ from shared.auth import Role
 from shared.contracts.enums import TrainingAudience
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, NotFound, problem_responses
-from shared.idempotency import IdempotencyKey, create_once, mark_replay
 from shared.subject_rights import NO_STORE, document_response, require_reason
 
 router = APIRouter(prefix="/v1/trainees", tags=["trainees"])
@@ -41,20 +40,15 @@ TrainingActor = Annotated[
 )
 async def register_trainee(
     body: TraineeCreate,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> TraineeRead:
     principal = actor.principal
     async with session.begin():
-        trainee, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        trainee, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/trainees",
             body,
             lambda: trainees_service.register_trainee(
@@ -72,7 +66,6 @@ async def register_trainee(
                 entity_ids=[trainee.id],
             )
         read = trainees_service.to_read(trainee, runtime.keyring)
-    mark_replay(response, replayed)
     if not replayed:
         await announce_writes(runtime)
     return read
@@ -130,7 +123,7 @@ async def erase_trainee(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: ManagerActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> TraineeErasureRead:
     """Erase the trainee's name, phone, email, affiliation, role, profession,
     staff code and the free text about them; their training facts stay, and
@@ -155,19 +148,14 @@ async def erase_trainee(
         return erased
 
     async with session.begin():
-        erased, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        erased, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             f"POST /v1/trainees/{trainee_id}/erasure",
             None,
             erase,
             lambda existing: trainee_erasure.erasure_of(session, principal, existing),
             identify=lambda done: done.trainee_id,
         )
-    mark_replay(response, replayed)
     if not replayed:
         await announce_writes(runtime)
     response.headers.update(NO_STORE)
