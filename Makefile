@@ -9,7 +9,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 LOCK := requirements/dev.txt
 STAMP := $(VENV)/.installed
-FAST := not ops and not browser and not deploy
+RUNTIME_LOCK := requirements/runtime.txt
+RUNTIME_STAMP := $(VENV)/.runtime
+FAST := not ops and not browser and not deploy and not image
+# The image `make image` builds and `make image-smoke` tests.
+IMAGE ?= localhost/mhpss-platform:latest
 # make test-fast runs this many pytest-xdist workers, each with its own
 # databases and Redis database (tests/conftest.py); one per core by default.
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -17,7 +21,8 @@ WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 # The venv's tools (caddy, hadolint, shellcheck, ...) come first for every recipe.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test test-fast test-deps lint lock lock-check install migrate worker clean
+.PHONY: run test test-fast test-deps lint lock lock-check install migrate worker clean \
+	image image-smoke image-check
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -27,16 +32,26 @@ $(STAMP): pyproject.toml $(LOCK)
 
 install: $(STAMP)
 
+# `make run` needs only the services' own dependencies (no test, bench or
+# deploy-check tools); a full install satisfies it too.
+$(RUNTIME_STAMP): pyproject.toml $(RUNTIME_LOCK)
+	@if [ -f $(STAMP) ] && [ $(STAMP) -nt $(RUNTIME_LOCK) ]; then touch $@; exit 0; fi; \
+	$(PYTHON) -m venv $(VENV) && \
+	$(BIN)/pip install --quiet --require-hashes -r $(RUNTIME_LOCK) && \
+	$(BIN)/pip install --quiet --no-deps -e . && \
+	touch $@
+
 ## Start all services on the embedded default (SQLite under ./data, jobs in-process).
-run: $(STAMP)
+run: $(RUNTIME_STAMP)
 	$(BIN)/python -m services.stack --host $(HOST) --port $(PORT)
 
-## Run the whole suite, after installing or starting what it needs.
+## Run the whole suite, after installing or starting what it needs; all but
+## the image's smoke test (make image-check).
 test: $(STAMP)
 	scripts/test-deps all
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not image"
 
-## Everyday loop: all but the ops, browser and deploy suites (PostgreSQL and Redis only).
+## Everyday loop: all but the ops, browser, deploy and image suites (PostgreSQL and Redis only).
 test-fast: $(STAMP)
 	scripts/test-deps services
 	$(BIN)/python -m pytest -m "$(FAST)" -n $(WORKERS)
@@ -70,10 +85,30 @@ migrate: $(STAMP)
 worker: $(STAMP)
 	$(BIN)/python -m services.beneficiary worker
 
+## Write the published OpenAPI documents (docs/openapi/) after an API change.
+.PHONY: openapi
+openapi: $(STAMP)
+	$(BIN)/python -m services.openapi
+
 ## Validate deploy/ (Dockerfile, Compose, Caddyfile, Kubernetes).
 .PHONY: validate-deploy
 validate-deploy: $(STAMP)
 	VENV=$(VENV) deploy/validate.sh
+
+## Build the image (deploy/Dockerfile) with podman: vfs storage, chroot
+## isolation, the base from Debian's packages when no registry answers, pip
+## trusting this machine's CA bundle (a build secret); prints its size.
+image:
+	IMAGE=$(IMAGE) scripts/image build
+
+## Smoke-test the built image (tests/image): its processes started from its
+## mounted tree as its user, behind the Caddyfile, on the test PostgreSQL and Redis.
+image-smoke: $(STAMP)
+	scripts/test-deps image
+	MHPSS_IMAGE=$(IMAGE) $(BIN)/python -m pytest tests/image
+
+## Both, as CI runs them.
+image-check: image image-smoke
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .hypothesis .schemathesis

@@ -54,7 +54,7 @@ from bench.run_beneficiary import (
 )
 from services.reporting.access.service import Caller
 from services.reporting.catalogue.catalogue import Indicator, indicators
-from services.reporting.engine.query import AgeBands, Scope
+from services.reporting.engine.evaluator import AgeBands, Scope
 from services.reporting.engine.store import FactStore
 from services.reporting.indicators.service import IndicatorValues, answer
 from services.reporting.ingest.jobs import ingest

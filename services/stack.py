@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -137,12 +138,12 @@ async def _load_demo(beneficiary_app: FastAPI, base_url: str) -> None:
         f"{base_url}/reporting/docs\n"
         f"  Demo tokens ({demo.TOKEN_HOURS} hours, new at each start) are in "
         f"{path}; for example:\n"
-        f"    TOKEN=$(python -c \"import json;print(json.load(open('{path}'))"
+        f"    TOKEN=$(python3 -c \"import json;print(json.load(open('{path}'))"
         f"['tokens']['case_worker'])\")\n"
         f'    curl -H "Authorization: Bearer $TOKEN" '
         f"{base_url}/beneficiary/v1/beneficiaries\n"
-        "  Other tokens: python -m shared.tokens --org <org id> "
-        "--role case_worker --sub <user>\n",
+        f"  Other tokens: {shlex.quote(sys.executable)} -m shared.tokens "
+        "--org <org id> --role case_worker --sub <user>\n",
         flush=True,
     )
 

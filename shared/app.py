@@ -7,12 +7,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import httpx
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,18 +25,46 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from shared.auth import LocalSigningKey, TokenVerifier
 from shared.crypto import KeyRing, keyring_from
 from shared.db import ensure_database, make_engine, ping
-from shared.errors import Unavailable, document_problems, install_problem_handlers
+from shared.errors import (
+    Unavailable,
+    UnknownParameters,
+    document_problems,
+    install_problem_handlers,
+)
 from shared.files import private_dir
 from shared.http import make_client
 from shared.observability import Metrics, RequestGuard, configure_logging
 from shared.ops_metrics import OperationsCollector, Probe
-from shared.queue import ArqQueue, InlineQueue, JobFunction, JobQueue
-from shared.settings import ServiceSettings, trusted_proxy_list
+from shared.queue import ArqQueue, InlineQueue, Job, JobQueue
+from shared.settings import ServiceSettings, comma_list
 from shared.tracing import start_tracing_from_env, trace_engine
 
 log = structlog.get_logger(__name__)
 
 Migrator = Callable[[AsyncEngine], Awaitable[None]]
+API_VERSION = "1"
+DOCS_ASSETS = "/docs-assets"
+"""Swagger UI and ReDoc are served from here (fastapi-offline's copies), so
+the docs pages work in a field office with no internet."""
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "Idempotency-Key",
+    "X-Access-Reason",
+    "X-API-Key",
+    "X-Request-ID",
+]
+CORS_RESPONSE_HEADERS = [
+    "ETag",
+    "Location",
+    "Retry-After",
+    "Idempotent-Replayed",
+    "X-Feed-Cursor",
+    "X-Request-ID",
+]
+"""What a web app on an allowed origin may send and read (CORS_ORIGINS)."""
+DOCS_ASSET_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js")
 
 
 @dataclass
@@ -55,8 +87,7 @@ class Runtime:
 async def start_runtime(
     settings: ServiceSettings,
     *,
-    job_functions: Sequence[JobFunction] = (),
-    periodic: Sequence[tuple[JobFunction, float]] = (),
+    jobs: Sequence[Job] = (),
     migrate: Migrator | None = None,
     queue: JobQueue | None = None,
 ) -> Runtime:
@@ -91,13 +122,14 @@ async def start_runtime(
             queue = await ArqQueue.connect(settings.redis_url, settings.service_name)
         else:
             inline = InlineQueue(ctx, settings.service_name)
-            inline.register(job_functions)
+            inline.register([job.function for job in jobs])
             queue = inline
     runtime = Runtime(settings, engine, keyring, http, queue, verifier)
     ctx["runtime"] = runtime
     if isinstance(queue, InlineQueue):
-        for function, every in periodic:
-            queue.run_periodically(function, every)
+        for job in jobs:
+            if job.schedule is not None and job.schedule.inline:
+                queue.run_periodically(job.function, job.schedule.period_seconds)
     return runtime
 
 
@@ -151,8 +183,7 @@ def create_service_app(
     title: str,
     description: str,
     routers: Sequence[APIRouter],
-    job_functions: Sequence[JobFunction] = (),
-    periodic: Sequence[tuple[JobFunction, float]] = (),
+    jobs: Sequence[Job] = (),
     migrate: Migrator | None = None,
     queue: JobQueue | None = None,
     probes: Mapping[str, Probe] | None = None,
@@ -165,8 +196,7 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await start_runtime(
             settings,
-            job_functions=job_functions,
-            periodic=periodic,
+            jobs=jobs,
             migrate=migrate,
             queue=queue,
         )
@@ -180,7 +210,16 @@ def create_service_app(
         finally:
             await runtime.close()
 
-    app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
+    app = FastAPIOffline(
+        title=title,
+        description=description,
+        version=API_VERSION,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        dependencies=[Depends(refuse_unknown_query)],
+        static_url=DOCS_ASSETS,
+        favicon_url="data:,",  # no request for an icon nobody ships
+    )
     app.state.settings = settings
     app.state.metrics = Metrics(settings.service_name)
     app.state.operations = OperationsCollector(dict(probes or {}))
@@ -195,21 +234,72 @@ def create_service_app(
             path
             for path in (
                 app.openapi_url,
-                app.docs_url,
-                app.redoc_url,
+                "/docs",
+                "/redoc",
                 app.swagger_ui_oauth2_redirect_url,
+                *(f"{DOCS_ASSETS}/{name}" for name in DOCS_ASSET_FILES),
             )
             if path
         ),
     )
     app.add_middleware(
         ProxyHeadersMiddleware,
-        trusted_hosts=trusted_proxy_list(settings.trusted_proxies),
+        trusted_hosts=comma_list(settings.trusted_proxies),
     )
+    if settings.cors_origins:  # outermost: a preflight never reaches the guard
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=comma_list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_RESPONSE_HEADERS,
+            max_age=600,
+        )
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)
     return app
+
+
+def operation_id(route: APIRoute) -> str:
+    """The route function's name (``list_beneficiaries``), not FastAPI's
+    ``list_beneficiaries_v1_beneficiaries_get``: it becomes a generated
+    client's method name. Unique per service (tests/shared/test_openapi.py)."""
+    return route.name
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def checks_own_query(endpoint: F) -> F:
+    """Mark a route that reads query parameters the OpenAPI cannot name and
+    checks them itself: an indicator's filters (named after its
+    disaggregations, unknown ones refused) or a page's own (the dashboard's
+    script reads them)."""
+    endpoint.__checks_own_query__ = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+def query_names(dependant: Dependant) -> frozenset[str]:
+    """The query parameters a route reads, its dependencies' included."""
+    names = {param.alias for param in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= query_names(dependency)
+    return frozenset(names)
+
+
+async def refuse_unknown_query(request: Request) -> None:
+    """Every route refuses query parameters it does not read (400, naming
+    them), on all three services alike."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or getattr(
+        route.endpoint, "__checks_own_query__", False
+    ):
+        return
+    known = query_names(route.dependant)  # a few dependants: microseconds
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise UnknownParameters(unknown, sorted(known))
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -24,6 +24,7 @@ import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
 from redis.exceptions import RedisError
 
@@ -339,7 +340,18 @@ async def count_failure(request: Request) -> None:
     await AUTH_FAILURES.count(request, client_address(request))
 
 
-async def current_principal(request: Request) -> Principal:
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description="A token from the identity provider (on the embedded default, "
+    "from `python -m shared.tokens`).",
+    auto_error=False,  # current_principal answers a missing token itself
+)
+"""Declares the bearer scheme in the OpenAPI of every route that needs a token."""
+BearerDoc = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
+async def current_principal(request: Request, _bearer: BearerDoc = None) -> Principal:
     """The token's principal. A blocked address gets 429 whatever it sends
     (a right guess then tells nothing), except the platform's own machine
     accounts: a token of role ``service`` cannot be guessed, and the other

@@ -26,7 +26,7 @@ from shared.db import make_engine
 from shared.files import private_umask
 from shared.migrations import Migrations
 from shared.observability import configure_logging
-from shared.queue import JobFunction
+from shared.queue import Job
 from shared.rotation import DEFAULT_BATCH_SIZE, Registered, rotate_keys
 from shared.settings import ServiceSettings
 
@@ -40,7 +40,7 @@ def run_service_cli(
     prog: str,
     settings: ServiceSettings,
     migrations: Migrations,
-    job_functions: Sequence[JobFunction] = (),
+    jobs: Sequence[Job] = (),
     make_worker: Callable[..., Worker] | None = None,
     encrypted: Sequence[Registered] | None = None,
 ) -> None:
@@ -80,7 +80,7 @@ def run_service_cli(
     elif args.command == "worker" and make_worker is not None:
         if not settings.redis_url:
             parser.error("the worker needs REDIS_URL")
-        asyncio.run(_work(settings, job_functions, make_worker))
+        asyncio.run(_work(settings, jobs, make_worker))
     elif args.command == "rotate-keys" and encrypted is not None:
         if not settings.pii_keys and not (settings.data_dir / LOCAL_KEY_FILE).exists():
             parser.error(
@@ -135,14 +135,14 @@ def _report(summary: dict[str, object]) -> None:
 
 async def _work(
     settings: ServiceSettings,
-    job_functions: Sequence[JobFunction],
+    jobs: Sequence[Job],
     make_worker: Callable[..., Worker],
 ) -> None:
     """Run the worker until a signal stops it. arq's worker stops when its
     Redis connection fails (a Redis restart), so a new one is started once
     Redis answers again: the worker rides out a Redis outage."""
     runtime: Runtime = await start_runtime(
-        settings.model_copy(update={"auto_migrate": False}), job_functions=job_functions
+        settings.model_copy(update={"auto_migrate": False}), jobs=jobs
     )
     try:
         while True:

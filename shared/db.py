@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, event, inspect, select, text
+from sqlalchemy import DateTime, MetaData, event, inspect, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
@@ -131,8 +131,16 @@ M = TypeVar("M")
 _ABSENT = object()
 
 
+def _identity(row: Any) -> Any:
+    """A row's key as ``get_cached`` takes it: the value of a one-column
+    primary key, the tuple of a composite one (in the key's column order)."""
+    identity = inspect(row).identity
+    return identity[0] if len(identity) == 1 else identity
+
+
 async def get_cached(session: AsyncSession, model: type[M], key: Any) -> M | None:
-    """``session.get`` that keeps what it loads for the rest of the session.
+    """``session.get`` that keeps what it loads for the rest of the session;
+    ``key`` is a tuple for a composite primary key.
 
     The identity map holds rows weakly, so a row looked up once per record of a
     batch (the caller's organisation, a site) would be fetched again each time;
@@ -157,12 +165,13 @@ async def prefetch(
     keys = set(keys)
     if not keys:
         return
-    primary_key = inspect(model).primary_key[0]
+    columns = inspect(model).primary_key
+    primary_key = columns[0] if len(columns) == 1 else tuple_(*columns)
     rows = await session.execute(select(model).where(primary_key.in_(keys)))
     pinned = session.info.setdefault("pinned", {})
     for row in rows.scalars():
-        pinned[(model, inspect(row).identity[0])] = row
-        keys.discard(inspect(row).identity[0])
+        pinned[(model, _identity(row))] = row
+        keys.discard(_identity(row))
     for key in keys:
         pinned[(model, key)] = _ABSENT
 
@@ -181,8 +190,7 @@ async def get_many_cached(
 
 def pin(session: AsyncSession, row: Any) -> None:
     """Keep a row loaded by other means for ``get_cached``."""
-    state = inspect(row)
-    session.info.setdefault("pinned", {})[(type(row), state.identity[0])] = row
+    session.info.setdefault("pinned", {})[(type(row), _identity(row))] = row
 
 
 def insert_ignore(dialect_name: str, table: Any) -> Insert:

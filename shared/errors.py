@@ -85,6 +85,23 @@ class BadRequest(Problem):
     slug, title, status = "bad-request", "Bad request", 400
 
 
+class UnknownParameters(Problem):
+    """A query parameter no route reads: a typo would otherwise widen an
+    answer silently (a filter ignored), so it is refused by name."""
+
+    slug, title, status = "unknown-query-parameters", "Unknown query parameters", 400
+
+    def __init__(self, unknown: Sequence[str], known: Sequence[str]) -> None:
+        super().__init__(
+            f"Unknown query parameters: {', '.join(unknown)}. This route reads: "
+            f"{', '.join(known) or 'none'}.",
+            errors=[
+                FieldError(loc=["query", name], msg="unknown parameter", type="unknown")
+                for name in unknown
+            ],
+        )
+
+
 class MalformedJSON(Problem):
     slug, title, status = "malformed-json", "Malformed JSON", 400
 

@@ -6,7 +6,7 @@ first request created or acted on are kept (never the response body, which may
 hold PII); a replay re-reads that resource. The record commits in the same
 transaction as the write, so a key is remembered exactly when its effect
 happened. A replay is not a new act: the caller adds no audit row, no event and
-no job for it (docs/decisions/0006-a-replay-is-not-a-new-act.md).
+no job for it (docs/decisions/0007-a-replay-is-not-a-new-act.md).
 """
 
 from __future__ import annotations

@@ -29,11 +29,11 @@ class Migrations:
         config.attributes["connection"] = connection
         return config
 
-    async def upgrade_schema(self, engine: AsyncEngine) -> None:
-        """The schema at head (a no-op when it is there); creates the database
-        first when it does not exist."""
+    async def upgrade_schema(self, engine: AsyncEngine, revision: str = "head") -> None:
+        """The schema at head, or at ``revision`` (a no-op when it is there);
+        creates the database first when it does not exist."""
         await ensure_database(engine.url)
-        await self._run(engine, lambda c: command.upgrade(self.config(c), "head"))
+        await self._run(engine, lambda c: command.upgrade(self.config(c), revision))
 
     async def upgrade(self, engine: AsyncEngine) -> None:
         """The schema at head, then ``after_upgrade``."""
@@ -56,5 +56,34 @@ class Migrations:
 
     @staticmethod
     async def _run(engine: AsyncEngine, step: Callable[[Connection], object]) -> None:
-        async with engine.begin() as connection:
-            await connection.run_sync(step)
+        """One transaction per step. On SQLite, foreign keys are off meanwhile
+        (as SQLite's own procedure for altering a table says: a batch
+        migration copies a parent table, and dropping the old copy would
+        break its children) and checked before the commit."""
+        async with engine.connect() as connection:
+            sqlite = engine.dialect.name == "sqlite"
+            if sqlite:
+                await connection.run_sync(_sqlite_foreign_keys, "OFF")
+            try:
+                async with connection.begin():
+                    await connection.run_sync(step)
+                    if sqlite:
+                        await connection.run_sync(_no_broken_references)
+            finally:
+                if sqlite:
+                    await connection.run_sync(_sqlite_foreign_keys, "ON")
+
+
+def _sqlite_foreign_keys(connection: Connection, state: str) -> None:
+    """Outside any transaction (SQLite ignores the pragma inside one)."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={state}")
+    finally:
+        cursor.close()
+
+
+def _no_broken_references(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"The migration broke references: {broken[:5]}")

@@ -147,12 +147,14 @@ class RequestGuard:
         started = time.perf_counter()
         status_holder = {"status": 500}
         id_bytes = request_id.encode()
+        # now: routing into a mount (the docs assets) moves scope's root_path
+        cacheable = app_path(scope) in self.cacheable_paths
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 sent = [*message.get("headers", []), (b"x-request-id", id_bytes)]
-                if app_path(scope) not in self.cacheable_paths:
+                if not cacheable:
                     sent = [h for h in sent if h[0].lower() != b"cache-control"]
                     sent.append((b"cache-control", b"no-store"))
                 message["headers"] = sent

@@ -35,6 +35,8 @@ from shared.db import SessionDep, UTCDateTime, utcnow
 from shared.errors import Forbidden
 
 SEQUENCE_BATCH = 5000
+PUBLISH_OUTBOX_JOB = "publish_outbox"
+"""The name each producer's sequencing job has (its ``worker.JOBS``)."""
 
 
 class OutboxEventBase(SQLModel):
@@ -304,5 +306,6 @@ async def announce_writes(runtime: Runtime) -> None:
     """After a commit that added events: ask for them to be sequenced now.
     One job id per service, so a burst of writes coalesces into one job."""
     await runtime.queue.enqueue(
-        "publish_outbox", job_id=f"{runtime.settings.service_name}:publish_outbox"
+        PUBLISH_OUTBOX_JOB,
+        job_id=f"{runtime.settings.service_name}:{PUBLISH_OUTBOX_JOB}",
     )

@@ -24,8 +24,16 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Collection,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
@@ -42,6 +50,46 @@ ORIGIN_KEY = "_origin"
 
 JobContext = dict[str, Any]
 JobFunction = Callable[..., Awaitable[Any]]
+DAY_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a periodic job runs: on arq at these cron fields (values in UTC;
+    an hour or minute left out means every one); in-process once per
+    ``period_seconds``, which follows from them. ``inline=False`` leaves it to
+    the worker (publish_outbox: an inline queue cannot lose an enqueue)."""
+
+    second: Collection[int]
+    minute: Collection[int] | None = None
+    hour: Collection[int] | None = None
+    run_at_startup: bool = False
+    inline: bool = True
+
+    @property
+    def period_seconds(self) -> float:
+        """A day when the hour is fixed, an hour when the minute is, else a
+        minute over the number of seconds named (evenly spaced)."""
+        if self.hour is not None:
+            return float(DAY_SECONDS)
+        if self.minute is not None:
+            return 3600.0
+        return 60 / len(self.second)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job declared once, for the arq worker and the in-process queue alike:
+    its function (enqueued by ``name``), timeout, tries and schedule."""
+
+    function: JobFunction
+    timeout_seconds: float = 60
+    max_tries: int | None = None
+    schedule: Schedule | None = field(default=None)
+
+    @property
+    def name(self) -> str:
+        return self.function.__name__
 
 
 def serialize_job(data: dict[str, Any]) -> bytes:

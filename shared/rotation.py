@@ -4,11 +4,12 @@ active keys, row by row, while the service keeps serving.
 Each service lists its encrypted columns (``EncryptedColumn``: table, column,
 and the context string its write path binds) and its blind indexes
 (``BlindIndexColumn``: which encrypted column they index and how). A pass reads
-rows in primary-key order, a batch at a time, without locks. For a row that
-needs work it decrypts with the key named in the ciphertext, re-encrypts with
-the active key and the same context, recomputes each blind index from the
-plaintext under the active blind-index key, and writes the row in its own
-transaction with ``UPDATE ... WHERE id = :id AND <every column read> = <value
+rows in primary-key order (a key may have several columns), a batch at a
+time, without locks. For a row that needs work it decrypts with the key named
+in the ciphertext, re-encrypts with the active key and the same context,
+recomputes each blind index from the plaintext under the active blind-index
+key, and writes the row in its own transaction with
+``UPDATE ... WHERE <its key> AND <every column read> = <value
 read>`` (a few rows at once, on separate connections, each holding one row
 lock at a time, so the rotation cannot deadlock with requests). A request
 that changed the row in between wins (its values are newer and were written
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, Table, and_, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import SQLModel
@@ -143,13 +144,15 @@ class _PassResult:
 @dataclass(frozen=True)
 class _TablePlan:
     table: Table
-    key: str
+    keys: list[str]
+    """The primary key's columns (several where ids are unique per
+    organisation: ``(organisation_id, id)``)."""
     encrypted: list[EncryptedColumn]
     indexes: list[BlindIndexColumn]
 
     @property
     def read_columns(self) -> list[str]:
-        names = {self.key}
+        names = set(self.keys)
         for enc in self.encrypted:
             names.add(enc.column)
             names.update(_context_fields(enc.context))
@@ -158,7 +161,11 @@ class _TablePlan:
 
     @property
     def guarded_columns(self) -> list[str]:
-        return [name for name in self.read_columns if name != self.key]
+        return [name for name in self.read_columns if name not in self.keys]
+
+    def row_id(self, row: dict[str, Any]) -> str:
+        """The row's key as logged (ids only)."""
+        return ":".join(str(row[name]) for name in self.keys)
 
 
 async def rotate_keys(
@@ -216,7 +223,7 @@ def _plans(registry: Sequence[Registered]) -> list[_TablePlan]:
     plans = []
     for entries in by_table.values():
         table = _table(entries[0].model)
-        [key] = [c.name for c in table.primary_key.columns]
+        keys = [c.name for c in table.primary_key.columns]
         encrypted = [e for e in entries if isinstance(e, EncryptedColumn)]
         indexes = [e for e in entries if isinstance(e, BlindIndexColumn)]
         sources = {e.column for e in encrypted}
@@ -226,10 +233,10 @@ def _plans(registry: Sequence[Registered]) -> list[_TablePlan]:
                     f"{table.name}.{index.column} indexes {index.source}, "
                     "which is not a registered encrypted column"
                 )
-        for name in [*(e.column for e in entries), key]:
+        for name in [*(e.column for e in entries), *keys]:
             if name not in table.columns:
                 raise ValueError(f"{table.name} has no column {name!r}")
-        plans.append(_TablePlan(table, key, encrypted, indexes))
+        plans.append(_TablePlan(table, keys, encrypted, indexes))
     return plans
 
 
@@ -254,21 +261,22 @@ async def _pass(
     concurrency: int,
 ) -> None:
     """One walk over a table in key order, a batch of rows at a time."""
-    table, key = plan.table, plan.table.c[plan.key]
+    table = plan.table
+    keys = [table.c[name] for name in plan.keys]
     columns = [table.c[name] for name in plan.read_columns]
     candidates = _candidates(plan, keyring)
-    last: Any = None
+    last: tuple[Any, ...] | None = None
     while True:
-        statement = select(*columns).order_by(key).limit(batch_size)
+        statement = select(*columns).order_by(*keys).limit(batch_size)
         if candidates is not None:
             statement = statement.where(candidates)
         if last is not None:
-            statement = statement.where(key > last)
+            statement = statement.where(tuple_(*keys) > tuple_(*last))
         async with engine.connect() as connection:
             rows = [dict(r._mapping) for r in await connection.execute(statement)]
         if not rows:
             return
-        last = rows[-1][plan.key]
+        last = tuple(rows[-1][name] for name in plan.keys)
         writes = []
         for row in rows:
             changes = _changes(keyring, plan, row, result)
@@ -335,7 +343,7 @@ def _changes(
                 "rotate_keys.unreadable",
                 table=plan.table.name,
                 column=enc.column,
-                row_id=str(row[plan.key]),
+                row_id=plan.row_id(row),
                 key_id=key_id(stored),
             )
             return None
@@ -382,7 +390,7 @@ async def _write(
     (so the rotation holds one row lock per connection at a time and never
     overwrites a concurrent edit)."""
     table = plan.table
-    guards = [table.c[plan.key] == row[plan.key]]
+    guards = [table.c[name] == row[name] for name in plan.keys]
     for name in plan.guarded_columns:
         column = table.c[name]
         guards.append(column.is_(None) if row[name] is None else column == row[name])
@@ -395,7 +403,7 @@ async def _write(
             "rotate_keys.constraint",
             table=table.name,
             columns=sorted(changes),
-            row_id=str(row[plan.key]),
+            row_id=plan.row_id(row),
         )
         return "failed"
     return "written" if written == 1 else "race"

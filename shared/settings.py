@@ -36,6 +36,7 @@ PLATFORM_FIELDS = (
     "auth_failures_per_minute",
     "production",
     "trusted_proxies",
+    "cors_origins",
 )
 
 
@@ -178,12 +179,34 @@ class ServiceSettings(BaseSettings):
                 "tokens signed with them)"
             )
 
+    cors_origins: str = Field(
+        default="",
+        description="Comma-separated origins (``https://app.example.org``) of "
+        "web apps served elsewhere that may call the API from a browser. "
+        "Empty: no cross-origin call is allowed (the default).",
+    )
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_parse(cls, value: str) -> str:
+        """An origin is a scheme and host, no path; ``*`` is refused: every
+        route is authenticated, and any web page should not drive a user's
+        session."""
+        for origin in comma_list(value):
+            scheme, _, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not rest or "/" in rest:
+                raise ValueError(
+                    f"CORS_ORIGINS: {origin!r} is not an origin like "
+                    "https://app.example.org"
+                )
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies_parse(cls, value: str) -> str:
         """Fail at start-up on anything but addresses and networks (``*``,
         trusting every peer, would let any client choose its address)."""
-        for entry in trusted_proxy_list(value):
+        for entry in comma_list(value):
             try:
                 ipaddress.ip_network(entry, strict=False)
             except ValueError:
@@ -200,7 +223,7 @@ class ServiceSettings(BaseSettings):
         return f"sqlite+aiosqlite:///{self.data_dir / self.service_name}.db"
 
 
-def trusted_proxy_list(value: str) -> list[str]:
+def comma_list(value: str) -> list[str]:
     return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 

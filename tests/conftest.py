@@ -5,9 +5,10 @@ create fresh test databases); TEST_REDIS_URL a Redis database the suite may
 flush. When either cannot be reached the suite fails: it never skips.
 
 Every test carries the marker of its suite (the folder under tests/, e.g.
-``-m reporting``), and the suites of whole processes carry ``ops``, ``browser``
-or ``deploy`` too, so ``make test-fast`` leaves them out without their modules
-saying so.
+``-m reporting``), and the suites of whole processes carry ``ops``, ``browser``,
+``deploy`` or ``image`` too, so ``make test-fast`` leaves them out without their
+modules saying so (and ``make test`` leaves out ``image``, which needs the
+image ``make image`` builds: ``make image-check`` runs it).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+import sqlalchemy as sa
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -48,6 +51,7 @@ PROCESS_SUITES = {
     "ops": "ops",
     "smoke/test_dashboard.py": "browser",
     "deploy": "deploy",
+    "image": "image",
 }
 """Path under tests/ (folder or module) -> marker of a suite that runs whole
 processes; `make test-fast` deselects these markers."""
@@ -105,6 +109,22 @@ async def truncate_filled(connection: AsyncConnection, tables: list[str]) -> Non
         await connection.execute(text(f"TRUNCATE {', '.join(filled)} CASCADE"))
 
 
+async def insert_as_stored(
+    connection: AsyncConnection, table: str, **values: Any
+) -> None:
+    """Insert a row into a table as the database has it, not as the models
+    say (a migration test's database is at an older revision): its enums on
+    PostgreSQL, its CHAR(32) uuids on SQLite."""
+    reflected = await connection.run_sync(
+        lambda c: sa.Table(table, sa.MetaData(), autoload_with=c)
+    )
+    if connection.dialect.name == "sqlite":
+        values = {
+            k: v.hex if isinstance(v, uuid.UUID) else v for k, v in values.items()
+        }
+    await connection.execute(sa.insert(reflected).values(**values))
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("data")
@@ -132,7 +152,8 @@ def unique() -> str:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test with its suite folder and, for suites of whole
-    processes, with ``ops``, ``browser`` or ``deploy`` (pyproject registers them)."""
+    processes, with ``ops``, ``browser``, ``deploy`` or ``image`` (pyproject
+    registers them)."""
     for item in items:
         if not item.path.is_relative_to(TESTS):
             continue

@@ -32,6 +32,14 @@ class Route:
             path = path.replace(f"{{{name}}}", value)
         return path
 
+    def read(self, params: Mapping[str, str]) -> dict[str, str]:
+        """The ``params`` the route reads (others are refused with a 400):
+        its declared ones, or any on an indicator's values and feed, whose
+        filters are named after the indicator's disaggregations."""
+        if self.template.endswith("/values") or "/feeds/" in self.template:
+            return dict(params)
+        return {name: value for name, value in params.items() if name in self.query}
+
     def query_ids(self, ids: Mapping[str, str]) -> dict[str, str]:
         """Its query parameters that name a record, filled from ``ids``."""
         return {name: ids[name] for name in sorted(self.query) if name in ids}

@@ -3,7 +3,7 @@
 from services.beneficiary.encrypted import ENCRYPTED
 from services.beneficiary.migrations.runner import MIGRATIONS
 from services.beneficiary.settings import BeneficiarySettings
-from services.beneficiary.worker import JOB_FUNCTIONS, make_worker
+from services.beneficiary.worker import JOBS, make_worker
 from shared.cli import run_service_cli
 
 if __name__ == "__main__":
@@ -11,7 +11,7 @@ if __name__ == "__main__":
         prog="python -m services.beneficiary",
         settings=BeneficiarySettings(),
         migrations=MIGRATIONS,
-        job_functions=JOB_FUNCTIONS,
+        jobs=JOBS,
         make_worker=make_worker,
         encrypted=ENCRYPTED,
     )

@@ -28,7 +28,7 @@ from services.beneficiary.service_records.router import router as records_router
 from services.beneficiary.settings import BeneficiarySettings
 from services.beneficiary.subject_rights.router import router as subject_rights_router
 from services.beneficiary.sync.router import router as sync_router
-from services.beneficiary.worker import JOB_FUNCTIONS, PERIODIC_JOBS, QUEUE_NAME
+from services.beneficiary.worker import JOBS, QUEUE_NAME
 from shared.app import create_service_app
 from shared.contracts.ingest import REPORTING_QUEUE
 from shared.ops_metrics import outbox_probe, queue_probe, webhook_probe
@@ -61,8 +61,7 @@ def create_app(
             outbox_router,
             audit_router,
         ],
-        job_functions=JOB_FUNCTIONS,
-        periodic=PERIODIC_JOBS,
+        jobs=JOBS,
         migrate=MIGRATIONS.upgrade,
         queue=queue,
         probes={

@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.app import Runtime
+from shared.peers import Peer
 from shared.settings import ServiceSettings
 
 
@@ -78,6 +79,13 @@ class BeneficiarySettings(ServiceSettings):
     break_glass_max_minutes: int = Field(
         default=240, ge=1, description="Longest break-the-glass grant."
     )
+
+    @property
+    def training(self) -> Peer | None:
+        """None when no training service runs."""
+        if not self.training_url:
+            return None
+        return Peer("training", self.training_url, self.training_token)
 
     def production_needs(self) -> dict[str, bool]:
         return {

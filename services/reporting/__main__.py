@@ -2,7 +2,7 @@
 
 from services.reporting.migrations.runner import MIGRATIONS
 from services.reporting.settings import ReportingSettings
-from services.reporting.worker import JOB_FUNCTIONS, make_worker
+from services.reporting.worker import JOBS, make_worker
 from shared.cli import run_service_cli
 
 if __name__ == "__main__":
@@ -10,6 +10,6 @@ if __name__ == "__main__":
         prog="python -m services.reporting",
         settings=ReportingSettings(),
         migrations=MIGRATIONS,
-        job_functions=JOB_FUNCTIONS,
+        jobs=JOBS,
         make_worker=make_worker,
     )

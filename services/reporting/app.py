@@ -14,7 +14,7 @@ from services.reporting.indicators.router import router as indicators_router
 from services.reporting.migrations.runner import MIGRATIONS
 from services.reporting.overview.router import router as overview_router
 from services.reporting.settings import ReportingSettings
-from services.reporting.worker import JOB_FUNCTIONS, PERIODIC_JOBS, QUEUE_NAME
+from services.reporting.worker import JOBS, QUEUE_NAME
 from shared.app import create_service_app
 from shared.ops_metrics import feed_cursor_probe, queue_probe
 from shared.queue import JobQueue
@@ -35,8 +35,7 @@ def create_app(
             api_keys_router,
             dashboard_router,
         ],
-        job_functions=JOB_FUNCTIONS,
-        periodic=PERIODIC_JOBS,
+        jobs=JOBS,
         migrate=MIGRATIONS.upgrade,
         queue=queue,
         probes={

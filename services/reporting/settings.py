@@ -5,6 +5,7 @@ from typing import ClassVar
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from shared.peers import Peer
 from shared.settings import ServiceSettings
 
 
@@ -52,7 +53,7 @@ class ReportingSettings(ServiceSettings):
     @field_validator("age_bands")
     @classmethod
     def _bands_parse(cls, value: str) -> str:
-        from services.reporting.engine.query import AgeBands
+        from services.reporting.engine.evaluator import AgeBands
 
         AgeBands.parse(value)  # fail at start-up, not on every request
         return value
@@ -60,6 +61,14 @@ class ReportingSettings(ServiceSettings):
     export_dir_name: str = Field(
         default="exports", description="Folder under the data dir for exports."
     )
+
+    @property
+    def producers(self) -> list[Peer]:
+        """The services whose change feeds reporting pulls (the repair path)."""
+        if not self.pull_feeds:
+            return []
+        named = {"beneficiary": self.beneficiary_url, "training": self.training_url}
+        return [Peer(name, url, self.feed_token) for name, url in named.items() if url]
 
     def production_needs(self) -> dict[str, bool]:
         return {

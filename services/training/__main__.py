@@ -3,7 +3,7 @@
 from services.training.encrypted import ENCRYPTED
 from services.training.migrations.runner import MIGRATIONS
 from services.training.settings import TrainingSettings
-from services.training.worker import JOB_FUNCTIONS, make_worker
+from services.training.worker import JOBS, make_worker
 from shared.cli import run_service_cli
 
 if __name__ == "__main__":
@@ -11,7 +11,7 @@ if __name__ == "__main__":
         prog="python -m services.training",
         settings=TrainingSettings(),
         migrations=MIGRATIONS,
-        job_functions=JOB_FUNCTIONS,
+        jobs=JOBS,
         make_worker=make_worker,
         encrypted=ENCRYPTED,
     )

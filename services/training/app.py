@@ -20,7 +20,7 @@ from services.training.settings import TrainingSettings
 from services.training.summary.router import router as summary_router
 from services.training.supervision.router import router as supervision_router
 from services.training.trainees.router import router as trainees_router
-from services.training.worker import JOB_FUNCTIONS, PERIODIC_JOBS, QUEUE_NAME
+from services.training.worker import JOBS, QUEUE_NAME
 from shared.app import create_service_app
 from shared.contracts.ingest import REPORTING_QUEUE
 from shared.ops_metrics import outbox_probe, queue_probe
@@ -47,8 +47,7 @@ def create_app(
             summary_router,
             outbox_router,
         ],
-        job_functions=JOB_FUNCTIONS,
-        periodic=PERIODIC_JOBS,
+        jobs=JOBS,
         migrate=MIGRATIONS.upgrade,
         queue=queue,
         probes={

@@ -5,6 +5,7 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.peers import Peer
 from shared.settings import ServiceSettings
 
 
@@ -24,6 +25,10 @@ class TrainingSettings(ServiceSettings):
         description="Bearer token of this service's machine account at the "
         "beneficiary service. Unset: signed with the local key (embedded default).",
     )
+
+    @property
+    def beneficiary(self) -> Peer:
+        return Peer("beneficiary", self.beneficiary_url, self.beneficiary_token)
 
     def production_needs(self) -> dict[str, bool]:
         return {

@@ -1,63 +1,25 @@
-"""The arq worker of the training service (``python -m services.training worker``)."""
+"""The jobs of the training service, declared once for the arq worker
+(``python -m services.training worker``) and the in-process queue."""
 
 from __future__ import annotations
-
-from arq import cron, func
-from arq.worker import Worker
 
 from services.training.outbox.jobs import publish_outbox, purge_idempotency_keys
 from services.training.practice.jobs import (
     forget_beneficiary,
     pull_beneficiary_erasures,
 )
-from shared.app import Runtime
-from shared.queue import JobFunction
-from shared.worker import build_worker, every_second
+from shared.queue import Job, Schedule
+from shared.worker import OUTBOX_SCHEDULE, make_worker_factory
 
 QUEUE_NAME = "training"
-PERIODIC_JOBS: list[tuple[JobFunction, float]] = [
-    (pull_beneficiary_erasures, 60.0),
-    (purge_idempotency_keys, 3600.0),
-]
-JOB_FUNCTIONS: list[JobFunction] = [
-    publish_outbox,
-    forget_beneficiary,
-    pull_beneficiary_erasures,
-    purge_idempotency_keys,
-]
-
-
-def make_worker(
-    runtime: Runtime, *, burst: bool = False, handle_signals: bool = False
-) -> Worker:
-    return build_worker(
-        runtime,
-        queue_name=QUEUE_NAME,
-        functions=[
-            func(publish_outbox, keep_result=0, timeout=60),
-            func(forget_beneficiary, keep_result=0, timeout=60, max_tries=20),
-            func(pull_beneficiary_erasures, keep_result=0, timeout=120),
-            func(purge_idempotency_keys, keep_result=0, timeout=60),
-        ],
-        cron_jobs=[
-            every_second(publish_outbox),
-            cron(
-                pull_beneficiary_erasures,
-                second={41},
-                unique=True,
-                keep_result=0,
-                timeout=120,
-                run_at_startup=True,
-            ),
-            cron(
-                purge_idempotency_keys,
-                minute={17},
-                second={0},
-                unique=True,
-                keep_result=0,
-                timeout=60,
-            ),
-        ],
-        burst=burst,
-        handle_signals=handle_signals,
-    )
+JOBS = (
+    Job(publish_outbox, schedule=OUTBOX_SCHEDULE),
+    Job(forget_beneficiary, max_tries=20),
+    Job(
+        pull_beneficiary_erasures,
+        timeout_seconds=120,
+        schedule=Schedule(second={41}, run_at_startup=True),
+    ),
+    Job(purge_idempotency_keys, schedule=Schedule(minute={17}, second={0})),
+)
+make_worker = make_worker_factory(QUEUE_NAME, JOBS)

@@ -1,16 +1,25 @@
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import col
 
+from services.beneficiary.beneficiaries.models import Beneficiary
+from services.beneficiary.cases.models import CasePlan, FollowUp, SafetyPlan
 from services.beneficiary.db import metadata
+from services.beneficiary.interventions.models import SessionAttendance
 from services.beneficiary.migrations.runner import MIGRATIONS
 from shared.db import make_engine
 from tests.beneficiary.conftest import Caller, make_beneficiary
-from tests.conftest import recreate_database
+from tests.conftest import insert_as_stored, recreate_database
 
 
 async def test_empty_postgres_upgrades_to_head_and_back() -> None:
@@ -59,3 +68,177 @@ async def test_the_audit_log_is_append_only(alice: Caller, engine: AsyncEngine) 
         await conn.rollback()
         with pytest.raises(DBAPIError, match="append-only"):
             await conn.execute(text("DELETE FROM audit_entry"))
+
+
+def _row(table: str, **values: Any) -> tuple[str, dict[str, Any]]:
+    return table, values
+
+
+async def _data_at_0007(engine: AsyncEngine) -> dict[str, uuid.UUID]:
+    """One person of each of two organisations with a case (plan, safety
+    plan, follow-up), services and an enrolment with an attended session."""
+    ids = {name: uuid.uuid4() for name in ("org", "other", "person", "case")}
+    ids |= {name: uuid.uuid4() for name in ("record", "follow_up", "enrolment")}
+    now, day = datetime.now(UTC), date(2026, 2, 1)
+    made = {"created_at": now}
+    rows = [
+        _row("organisation", id=ids["org"], name="A", type="cso", **made),
+        _row("organisation", id=ids["other"], name="B", type="cso", **made),
+        _row(
+            "beneficiary",
+            id=ids["person"],
+            code="B-MIGRATE1",
+            organisation_id=ids["org"],
+            sex="female",
+            date_of_birth_estimated=False,
+            disability="no",
+            registration_date=day,
+            registration_channel="outreach",
+            registered_by="alice",
+            version=1,
+            updated_at=now,
+            **made,
+        ),
+        _row(
+            "case_file",
+            id=ids["case"],
+            organisation_id=ids["org"],
+            beneficiary_id=ids["person"],
+            status="open",
+            presenting_problems=["grief"],
+            risk_level="low",
+            iasc_layer_needed="focused_non_specialized",
+            case_worker="alice",
+            supervisor="sam",
+            opened_on=day,
+            version=1,
+            updated_at=now,
+            **made,
+        ),
+        *(
+            _row(
+                table,
+                id=uuid.uuid4(),
+                case_id=ids["case"],
+                version=1,
+                created_by="alice",
+                **{column: "sealed"},
+                **extra,
+                **made,
+            )
+            for table, column, extra in (
+                ("case_plan", "goals_enc", {"planned_activities": ["pm_plus"]}),
+                ("safety_plan", "content_enc", {}),
+            )
+        ),
+        _row(
+            "service_record",
+            id=ids["record"],
+            organisation_id=ids["org"],
+            lead_organisation_id=ids["org"],
+            delivered_through="direct",
+            activity_code="pm_plus_individual",
+            iasc_layer="focused_non_specialized",
+            modality="in_person",
+            created_by="alice",
+            voided=False,
+            version=1,
+            updated_at=now,
+            beneficiary_id=ids["person"],
+            service_date=day,
+            **made,
+        ),
+        _row(
+            "follow_up",
+            id=ids["follow_up"],
+            case_id=ids["case"],
+            service_record_id=ids["record"],
+            on=day,
+            created_by="alice",
+            **made,
+        ),
+        _row(
+            "enrolment",
+            id=ids["enrolment"],
+            organisation_id=ids["org"],
+            beneficiary_id=ids["person"],
+            intervention="pm_plus@1",
+            enrolled_on=day,
+            status="enrolled",
+            status_on=day,
+            version=1,
+            created_by="alice",
+            **made,
+        ),
+        _row(
+            "session_attendance",
+            id=uuid.uuid4(),
+            enrolment_id=ids["enrolment"],
+            session_number=1,
+            attended_on=day,
+            service_record_id=ids["record"],
+            **made,
+        ),
+    ]
+    async with engine.begin() as connection:
+        for table, values in rows:
+            await insert_as_stored(connection, table, **values)
+    return ids
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_ids_per_organisation_keep_the_data_of_0007(
+    backend: str, tmp_path: Path
+) -> None:
+    """Migration 0008 on a database with data: every id is kept, the
+    children take their parent's organisation, and the same id may then
+    name a row of another organisation."""
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'beneficiary.db'}"
+    else:
+        url = await recreate_database("mhpss_test_migrations")
+    engine = make_engine(url)
+    try:
+        await MIGRATIONS.upgrade_schema(engine, "0007")
+        ids = await _data_at_0007(engine)
+        await MIGRATIONS.upgrade(engine)
+        async with AsyncSession(engine) as session:
+            person = await session.get(Beneficiary, (ids["org"], ids["person"]))
+            assert person is not None
+            assert person.code == "B-MIGRATE1"
+            for model in (CasePlan, SafetyPlan, FollowUp, SessionAttendance):
+                owners = (
+                    await session.execute(select(col(model.organisation_id)))
+                ).all()
+                assert owners == [(ids["org"],)], model
+        async with engine.begin() as connection:  # a migrated parent's new child
+            await insert_as_stored(
+                connection,
+                "consent_entry",
+                id=uuid.uuid4(),
+                beneficiary_id=ids["person"],
+                organisation_id=ids["org"],
+                purpose="registration",
+                granted=True,
+                form_version="1",
+                recorded_by="alice",
+                recorded_at=datetime.now(UTC),
+                sequence=1,
+            )
+        async with AsyncSession(engine) as session, session.begin():
+            session.add(
+                Beneficiary.model_validate(
+                    {
+                        **person.model_dump(),
+                        "organisation_id": ids["other"],
+                        "code": "B-MIGRATE2",
+                    }
+                )
+            )
+        async with engine.connect() as connection:
+            keys = await connection.run_sync(
+                lambda c: inspect(c).get_pk_constraint("beneficiary")
+            )
+        assert keys["constrained_columns"] == ["organisation_id", "id"]
+    finally:
+        await engine.dispose()

@@ -8,7 +8,6 @@ import re
 import uuid
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -560,11 +559,6 @@ async def test_machine_accounts_read_the_directory_only(
     assert r.status_code == 403
 
 
-@pytest.mark.xfail(
-    reason="issue 12, finding 5, open: client ids are global primary keys, so "
-    "an id taken by another organisation cannot be accepted like a free one; "
-    "it needs ids keyed per organisation (docs/security.md, known limits)"
-)
 async def test_a_client_id_taken_elsewhere_answers_like_a_free_one(
     alice: Caller, bob: Caller
 ) -> None:

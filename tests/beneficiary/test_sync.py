@@ -283,14 +283,16 @@ class TestNewRecordsWrittenTogether:
         assert await count_rows(engine, "beneficiary") == 2
         assert await count_rows(engine, "consent_entry") == 4
 
-    async def test_an_id_of_another_organisation_is_rejected(
+    async def test_an_id_of_another_organisation_is_a_free_id(
         self, alice: Caller, bob: Caller
     ) -> None:
+        """Ids are unique per organisation (decision 0006): rejecting it would
+        tell that the id exists elsewhere."""
         taken = new_person()
         await alice.post("/v1/sync", {"beneficiaries": [taken]})
         mine = new_person()
         r = await bob.post("/v1/sync", {"beneficiaries": [taken, mine]})
-        assert [x["status"] for x in r.json()["results"]] == ["rejected", "created"]
+        assert [x["status"] for x in r.json()["results"]] == ["created", "created"]
 
 
 class TestPull:

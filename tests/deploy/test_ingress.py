@@ -8,10 +8,7 @@ reachable through it."""
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,36 +18,22 @@ import httpx
 import pytest
 
 from shared.auth import LocalSigningKey, Role
-from tests.deploy.conftest import DEPLOY, PYTHON_BIN
+from tests.beneficiary.test_risk_alerts import free_port
+from tests.deploy.conftest import (
+    DEPLOY,
+    PYTHON_BIN,
+    bearer,
+    start_caddy,
+    stop,
+    wait_until_up,
+)
 
 SERVICES = ("beneficiary", "training", "reporting")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until_up(url: str, processes: list[subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        for process in processes:
-            assert process.poll() is None, f"{process.args!r} exited"
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"{url} did not come up")
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """Caddy on a free port in front of the three APIs; yields its base URL."""
-    caddy = shutil.which("caddy")
-    assert caddy, "caddy is required (apt-get install caddy)"
     root = tmp_path_factory.mktemp("ingress")
     key_file = root / "token-signing-key.pem"
     LocalSigningKey.load_or_create(root)
@@ -62,23 +45,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]
     base_env["PATH"] = f"{PYTHON_BIN}{os.pathsep}{os.environ['PATH']}"
     processes: list[subprocess.Popen[bytes]] = []
     logs: list[BinaryIO] = []
-    caddy_env = {
-        **base_env,
-        "HOME": str(root),
-        "XDG_DATA_HOME": str(root / "caddy-data"),
-        "XDG_CONFIG_HOME": str(root / "caddy-config"),
-        "MHPSS_SITE_ADDRESS": f":{free_port()}",
-        "MHPSS_HEALTH_ADDRESS": f":{free_port()}",
-    }
+    ports = {service: free_port() for service in SERVICES}
     try:
         for service in SERVICES:
-            port = free_port()
-            data = root / service
             env = {
                 **base_env,
-                "DATA_DIR": str(data),
+                "DATA_DIR": str(root / service),
                 "HOST": "127.0.0.1",
-                "PORT": str(port),
+                "PORT": str(ports[service]),
                 "LOCAL_SIGNING_KEY_PATH": str(key_file),
                 "REPORTING_PULL_FEEDS": "false",
             }
@@ -93,32 +67,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]
                     stderr=subprocess.STDOUT,
                 )
             )
-            caddy_env[f"{service.upper()}_UPSTREAM_HOST"] = "127.0.0.1"
-            caddy_env[f"{service.upper()}_UPSTREAM_PORT"] = str(port)
         logs.append((root / "caddy.log").open("wb"))
-        processes.append(
-            subprocess.Popen(
-                [caddy, "run", "--adapter", "caddyfile"]
-                + ["--config", str(DEPLOY / "Caddyfile")],
-                env=caddy_env,
-                cwd=root,
-                stdout=logs[-1],
-                stderr=subprocess.STDOUT,
-            )
-        )
-        base = f"http://127.0.0.1{caddy_env['MHPSS_SITE_ADDRESS']}"
+        caddy, base = start_caddy(root, ports, base_env, logs[-1])
+        processes.append(caddy)
         for service in SERVICES:
             wait_until_up(f"{base}/{service}/healthz", processes)
         yield base, key_file.parent
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(processes)
         for opened in logs:
             opened.close()
 
@@ -151,19 +107,7 @@ def test_api_calls_through_the_ingress_with_the_shared_key(
     stack: tuple[str, Path],
 ) -> None:
     base, key_dir = stack
-    key = LocalSigningKey.load_or_create(key_dir)
-
-    def bearer(org: uuid.UUID, role: Role) -> dict[str, str]:
-        token = key.issue(
-            subject="ops",
-            organisation_id=org,
-            roles=[role],
-            issuer="mhpss-local",
-            audience="mhpss",
-        )
-        return {"Authorization": f"Bearer {token}"}
-
-    admin = bearer(uuid.UUID(int=0), Role.platform_admin)
+    admin = bearer(key_dir, uuid.UUID(int=0), Role.platform_admin)
     assert httpx.get(f"{base}/beneficiary/v1/organisations").status_code == 401
     created = httpx.post(
         f"{base}/beneficiary/v1/organisations",
@@ -173,6 +117,6 @@ def test_api_calls_through_the_ingress_with_the_shared_key(
     assert created.status_code == 201, created.text
     listed = httpx.get(f"{base}/beneficiary/v1/organisations", headers=admin)
     assert created.json()["id"] in [o["id"] for o in listed.json()]
-    trainer = bearer(uuid.UUID(created.json()["id"]), Role.trainer)
+    trainer = bearer(key_dir, uuid.UUID(created.json()["id"]), Role.trainer)
     courses = httpx.get(f"{base}/training/v1/courses", headers=trainer)
     assert courses.status_code == 200, courses.text

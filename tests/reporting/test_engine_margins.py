@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.reporting.engine import query as engine_query
-from services.reporting.engine.query import AgeBands, Answer, Evaluator, Query
+from services.reporting.engine import evaluator as engine_evaluator
+from services.reporting.engine.evaluator import AgeBands, Answer, Evaluator, Query
+from services.reporting.engine.measures import evaluator as make_evaluator
 from services.reporting.engine.store import FactStore
 
 ORGS = [uuid.UUID(int=1), uuid.UUID(int=2)]
@@ -46,19 +47,19 @@ def store_of(**rows: list[tuple[Any, ...]]) -> FactStore:
 
 
 def evaluator(store: FactStore) -> Evaluator:
-    return Evaluator(store, AgeBands.parse("0-17,18-59,60+"))
+    return make_evaluator(store, AgeBands.parse("0-17,18-59,60+"))
 
 
 @contextmanager
 def matrix_limit(limit: int) -> Iterator[None]:
     """Small enough, it sends distinct counts down the de-duplicated pairs
     path instead of the boolean matrix."""
-    saved = engine_query.MATRIX_LIMIT
-    engine_query.MATRIX_LIMIT = limit
+    saved = engine_evaluator.MATRIX_LIMIT
+    engine_evaluator.MATRIX_LIMIT = limit
     try:
         yield
     finally:
-        engine_query.MATRIX_LIMIT = saved
+        engine_evaluator.MATRIX_LIMIT = saved
 
 
 people_rows = st.lists(
@@ -160,7 +161,7 @@ def test_margins_equal_the_same_query_by_fewer_dims(
     store = service_store(people, services)
     start = FIRST_DAY + timedelta(days=first)
     end = start + timedelta(days=days)
-    with matrix_limit(1 if pairs else engine_query.MATRIX_LIMIT):
+    with matrix_limit(1 if pairs else engine_evaluator.MATRIX_LIMIT):
         found = evaluator(store).evaluate(Query(measure, start, end, by))
         for size in range(1, len(by)):
             for subset, cells in found.margins.items():

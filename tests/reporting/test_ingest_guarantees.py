@@ -5,15 +5,22 @@ empty and matches the models."""
 from __future__ import annotations
 
 import random
+import uuid
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.beneficiary.outbox.jobs import publish_outbox
 from services.reporting.db import metadata
+from services.reporting.facts.models import BeneficiaryFact
 from services.reporting.ingest.jobs import ingest
 from services.reporting.migrations.runner import MIGRATIONS
 from shared.auth import Role
@@ -25,7 +32,7 @@ from tests.beneficiary.conftest import (
     record_service,
     withdraw_registration,
 )
-from tests.conftest import recreate_database
+from tests.conftest import insert_as_stored, recreate_database
 from tests.reporting.helpers import by_value, values
 
 
@@ -140,3 +147,65 @@ async def test_schema_matches_the_models(reporting_app: FastAPI) -> None:
 
     async with reporting_app.state.engine.connect() as conn:
         assert await conn.run_sync(diff) == []
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_facts_per_organisation_keep_a_placeholder_linked(
+    backend: str, tmp_path: Path
+) -> None:
+    """Reporting migration 0004: a person known so far only through a
+    service (registration not ingested yet) takes the service's
+    organisation, so the registration, folded by (organisation, id), lands
+    on the same fact row and the service stays linked to it."""
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"
+    else:
+        url = await recreate_database("mhpss_test_reporting_migrations")
+    engine = make_engine(url)
+    organisation, person = uuid.uuid4(), uuid.uuid4()
+    try:
+        await MIGRATIONS.upgrade_schema(engine, "0003")
+        async with engine.begin() as connection:
+            await insert_as_stored(
+                connection,
+                "beneficiary_fact",
+                key=7,
+                beneficiary_id=person,
+                position=0,
+                seq=1,
+                alive=True,
+                erased=False,
+            )
+            await insert_as_stored(
+                connection,
+                "service_fact",
+                key=1,
+                position=3,
+                seq=1,
+                alive=True,
+                record_id=uuid.uuid4(),
+                line=0,
+                anonymous=False,
+                beneficiary_key=7,
+                organisation_id=organisation,
+                lead_organisation_id=organisation,
+                delivered_through="direct",
+                activity_code="individual_counselling",
+                iasc_layer="focused_non_specialized",
+                service_date=date(2026, 2, 1),
+                modality="in_person",
+                people=1,
+            )
+        await MIGRATIONS.upgrade(engine)
+        async with AsyncSession(engine) as session:
+            placeholder = (
+                await session.execute(
+                    select(BeneficiaryFact).where(col(BeneficiaryFact.key) == 7)
+                )
+            ).scalar_one()
+        assert (placeholder.organisation_id, placeholder.beneficiary_id) == (
+            organisation,
+            person,
+        )
+    finally:
+        await engine.dispose()

@@ -46,7 +46,7 @@ async def test_bad_feed_and_export_queries_are_refused(
         params={**PERIOD, "iasc_layr": "specialized"},  # a typo
         headers=reader.headers(),
     )
-    assert r.status_code == 422
+    assert r.status_code == 400
     assert "iasc_layr" in r.json()["detail"]
 
 

@@ -375,7 +375,9 @@ async def test_a_revoked_key_and_a_key_on_the_key_routes_are_refused(
     def call(route: Route) -> Call:
         return Call(
             route.path(ids),
-            {**PERIOD, "site": site_ids[0]} if route.method == "GET" else {},
+            route.read({**PERIOD, "site": site_ids[0]})
+            if route.method == "GET"
+            else {},
             BODIES.get((route.method, route.template)),
         )
 
@@ -420,7 +422,9 @@ async def test_a_key_reads_no_other_indicator_on_any_route(
                 **BODIES[("POST", "/v1/exports")],
                 "indicator": "services_delivered",
             }
-        return Call(route.path(ids), PERIOD if route.method == "GET" else {}, body)
+        return Call(
+            route.path(ids), route.read(PERIOD) if route.method == "GET" else {}, body
+        )
 
     def exempt(route: Route, caller: str) -> bool:
         """Routes that answer no one indicator, or not to keys (above)."""
@@ -474,7 +478,7 @@ async def test_every_route_refuses_a_role_without_the_right(
         body = BODIES.get((route.method, route.template))
         if route.method == "POST" and route.template == "/v1/exports":
             body = {**BODIES[("POST", "/v1/exports")], "filters": {"site": [here]}}
-        query = {**PERIOD, "site": here} if route.method == "GET" else {}
+        query = route.read({**PERIOD, "site": here}) if route.method == "GET" else {}
         return Call(route.path(ids), query, body)
 
     def exempt(route: Route, role: str) -> bool:

@@ -1,0 +1,5 @@
+"""The beneficiary service's audit log: the table every read or write of a
+person's records adds a row to (through ``record_access()`` in
+``shared/audit.py``, in the same transaction), and the auditors' API over it.
+Nothing here edits or deletes an entry. Layers: router -> service -> models.
+"""

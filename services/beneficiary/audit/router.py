@@ -1,3 +1,8 @@
+"""``GET /v1/audit`` for auditors: who read or changed which record of the
+organisation, when and why, filtered by record, person, subject, action, period
+or break-the-glass use. Reading the log is itself written to it.
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import CompoundSelect, literal, select, union_all
+from sqlalchemy import CompoundSelect, and_, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -54,7 +54,13 @@ def visible_records(principal: Principal) -> CompoundSelect[tuple[uuid.UUID]]:
     return union_all(
         *(select(col(m.id)).where(*_in_scope(m, principal)) for m in SITED_RECORDS),
         select(col(Assessment.id))
-        .join(Case, col(Case.id) == col(Assessment.case_id))
+        .join(
+            Case,
+            and_(
+                col(Case.organisation_id) == col(Assessment.organisation_id),
+                col(Case.id) == col(Assessment.case_id),
+            ),
+        )
         .where(*_in_scope(Case, principal)),
     )
 

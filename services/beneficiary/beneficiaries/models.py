@@ -1,3 +1,9 @@
+"""The person as stored: a pseudonymous code, PII encrypted with blind indexes
+for exact search, and duplicate candidates left for a supervisor. Also what may
+leave the service about a person (``beneficiary_facts()``: no PII, birth year
+only) and what erasure keeps (``erase_pii()``).
+"""
+
 from __future__ import annotations
 
 import secrets
@@ -8,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Text, UniqueConstraint
 from sqlmodel import Field
 
-from services.beneficiary.db import Table
+from services.beneficiary.db import Table, organisation_key, same_organisation
 from shared.contracts.enums import (
     DisabilityStatus,
     DisplacementStatus,
@@ -25,10 +31,13 @@ class Beneficiary(Table, table=True):
     the ``*_index`` columns are keyed blind indexes for duplicate detection."""
 
     __tablename__ = "beneficiary"
+    __table_args__ = (organisation_key(),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     code: str = Field(max_length=32, unique=True)
-    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
+    organisation_id: uuid.UUID = Field(
+        foreign_key="organisation.id", primary_key=True, index=True
+    )
     site_id: uuid.UUID | None = Field(
         default=None, foreign_key="location.id", index=True
     )
@@ -60,12 +69,21 @@ class DuplicateCandidate(Table, table=True):
     """A likely duplicate flagged at registration, for a supervisor to review."""
 
     __tablename__ = "duplicate_candidate"
-    __table_args__ = (UniqueConstraint("beneficiary_id", "candidate_id"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "beneficiary_id",
+            "candidate_id",
+            "organisation_id",
+            name="uq_duplicate_candidate_pair",
+        ),
+        same_organisation("beneficiary_id", "beneficiary"),
+        same_organisation("candidate_id", "beneficiary"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     organisation_id: uuid.UUID = Field(index=True)
-    beneficiary_id: uuid.UUID = Field(foreign_key="beneficiary.id", index=True)
-    candidate_id: uuid.UUID = Field(foreign_key="beneficiary.id")
+    beneficiary_id: uuid.UUID = Field(index=True)
+    candidate_id: uuid.UUID
     reasons: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -1,3 +1,10 @@
+"""HTTP API for registered people: register (once per ``Idempotency-Key``),
+list and search, read, update under ``If-Match``, and each person's consent
+ledger. Every read or write of a person is audited in its transaction;
+``POST /lookup`` answers other services' machine accounts with ids and
+organisations only.
+"""
+
 from __future__ import annotations
 
 import uuid
@@ -225,10 +232,10 @@ async def list_consents(
     """The whole consent ledger, oldest first. Its ETag is the ledger's
     version (``consent_version``): send it as If-Match when recording."""
     async with session.begin():
-        await beneficiaries_service.get_beneficiary(
+        beneficiary = await beneficiaries_service.get_beneficiary(
             session, actor.principal, beneficiary_id
         )
-        entries = await consent_service.list_consent_ledger(session, beneficiary_id)
+        entries = await consent_service.list_consent_ledger(session, beneficiary)
         response.headers["ETag"] = etag(entries[-1].sequence if entries else 0)
         record_access(
             session,
@@ -305,15 +312,17 @@ async def record_consents(
             await rights_service.erase_and_audit(
                 session, actor, runtime.keyring, beneficiary.id, withdrawal
             )
-            ledger = await consent_service.list_consent_ledger(session, beneficiary.id)
+            ledger = await consent_service.list_consent_ledger(session, beneficiary)
             entries.append(ledger[-1])  # the withdrawal, recorded last
         return entries
 
     async def load(first: uuid.UUID) -> list[ConsentEntry]:
         """The entries recorded from the first request's first one on, as
         many as it could record (one per purpose sent)."""
-        await beneficiaries_service.get_beneficiary(session, principal, beneficiary_id)
-        ledger = await consent_service.list_consent_ledger(session, beneficiary_id)
+        person = await beneficiaries_service.get_beneficiary(
+            session, principal, beneficiary_id
+        )
+        ledger = await consent_service.list_consent_ledger(session, person)
         start = next(i for i, e in enumerate(ledger) if e.id == first)
         return ledger[start : start + len(body)]
 

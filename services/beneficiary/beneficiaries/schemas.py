@@ -1,3 +1,9 @@
+"""Request and response models for people: the fields a registration records
+(also the full state an offline sync sends), a partial update, a list row
+without PII, and the full read. Dates that cannot be true (future, records
+before 1990, births before 1900) are refused before anything is written.
+"""
+
 from __future__ import annotations
 
 import uuid

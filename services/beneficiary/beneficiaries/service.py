@@ -1,3 +1,10 @@
+"""The rules for registering and keeping a person: the caller's scope (another
+organisation's person is a 404, another site's too unless a break-the-glass
+grant opens it), PII encrypted with blind indexes, duplicates flagged by
+comparing indexes, never plaintext, and the ``beneficiary.*`` events. Functions
+flush; the handler commits.
+"""
+
 from __future__ import annotations
 
 import uuid
@@ -5,7 +12,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 from sqlmodel import col
@@ -82,7 +89,9 @@ async def get_beneficiary(
             await session.execute(statement.with_for_update())
         ).scalar_one_or_none()
     else:
-        beneficiary = await get_cached(session, Beneficiary, beneficiary_id)
+        beneficiary = await get_cached(
+            session, Beneficiary, (principal.organisation_id, beneficiary_id)
+        )
     if beneficiary is None or not (
         in_scope(beneficiary, principal)
         or await grants.granted(session, principal, beneficiary)
@@ -154,10 +163,13 @@ async def stage_registration(
     beneficiary_id = data.id or uuid.uuid4()
     if (
         data.id is not None
-        and await get_cached(session, Beneficiary, data.id) is not None
+        and await get_cached(session, Beneficiary, (principal.organisation_id, data.id))
+        is not None
     ):
         raise Conflict("A beneficiary with this id exists already.")
-    await consent_service.check_new_ledger(session, data.consents)
+    await consent_service.check_new_ledger(
+        session, principal.organisation_id, data.consents
+    )
     now = utcnow()
     beneficiary = Beneficiary(
         id=beneficiary_id,
@@ -257,7 +269,10 @@ async def _follow_person(session: AsyncSession, beneficiary: Beneficiary) -> Non
     for model in (Case, Referral, Enrolment, RiskAlert):
         await session.execute(
             update(model)
-            .where(col(model.beneficiary_id) == beneficiary.id)
+            .where(
+                col(model.organisation_id) == beneficiary.organisation_id,
+                col(model.beneficiary_id) == beneficiary.id,
+            )
             .values(site_id=beneficiary.site_id)
         )
 
@@ -309,15 +324,24 @@ async def to_read(
 ) -> BeneficiaryRead:
     """The person as ``principal`` may see them: possible duplicates name
     only people in the reader's scope (organisation and sites)."""
-    consents = await consent_service.consents_in_force(session, [beneficiary.id])
+    consents = await consent_service.consents_in_force(
+        session, beneficiary.organisation_id, [beneficiary.id]
+    )
     duplicates = await session.execute(
         scoped(
             select(col(DuplicateCandidate.candidate_id)).join(
                 Beneficiary,
-                col(Beneficiary.id) == col(DuplicateCandidate.candidate_id),
+                and_(
+                    col(Beneficiary.organisation_id)
+                    == col(DuplicateCandidate.organisation_id),
+                    col(Beneficiary.id) == col(DuplicateCandidate.candidate_id),
+                ),
             ),
             principal,
-        ).where(col(DuplicateCandidate.beneficiary_id) == beneficiary.id)
+        ).where(
+            col(DuplicateCandidate.organisation_id) == beneficiary.organisation_id,
+            col(DuplicateCandidate.beneficiary_id) == beneficiary.id,
+        )
     )
     pii = decrypt_pii(beneficiary, keyring)
     return BeneficiaryRead(

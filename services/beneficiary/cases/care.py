@@ -9,13 +9,13 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.beneficiary.beneficiaries.schemas import RecordDate
 from services.beneficiary.cases import service as cases_service
-from services.beneficiary.cases.models import CasePlan, FollowUp, SafetyPlan
+from services.beneficiary.cases.models import Case, CasePlan, FollowUp, SafetyPlan
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.service_records import service as records_service
 from services.beneficiary.service_records.schemas import ServiceRecordCreate
@@ -118,9 +118,12 @@ async def write_plan(
     case = await cases_service.get_case(session, principal, case_id, for_update=True)
     if case.status == CaseStatus.closed:
         raise Conflict("The case is closed.")
-    await consent_service.require_consent(session, [case.beneficiary_id])
-    version = await _next_version(session, CasePlan, case.id)
+    await consent_service.require_consent(
+        session, case.organisation_id, [case.beneficiary_id]
+    )
+    version = await _next_version(session, CasePlan, case)
     plan = CasePlan(
+        organisation_id=case.organisation_id,
         case_id=case.id,
         version=version,
         goals_enc=_seal(keyring, data.goals, f"case_plan:{case.id}:{version}"),
@@ -136,8 +139,8 @@ async def write_plan(
 async def current_plan(
     session: AsyncSession, principal: Principal, keyring: KeyRing, case_id: uuid.UUID
 ) -> PlanRead:
-    await cases_service.get_case(session, principal, case_id)
-    plan = await _latest(session, CasePlan, case_id)
+    case = await cases_service.get_case(session, principal, case_id)
+    plan = await _latest(session, CasePlan, case)
     if plan is None:
         raise NotFound("This case has no plan yet.")
     return _plan_read(plan, keyring)
@@ -155,7 +158,7 @@ async def record_follow_up(
     same client ``id`` returns the first one."""
     case = await cases_service.get_case(session, principal, case_id, for_update=True)
     if data.id is not None:
-        existing = await session.get(FollowUp, data.id)
+        existing = await session.get(FollowUp, (case.organisation_id, data.id))
         if existing is not None and existing.case_id == case.id:
             return _follow_up_read(existing, keyring)
     if case.status == CaseStatus.closed:
@@ -183,6 +186,7 @@ async def record_follow_up(
     follow_up_id = data.id or uuid.uuid4()
     follow_up = FollowUp(
         id=follow_up_id,
+        organisation_id=case.organisation_id,
         case_id=case.id,
         service_record_id=record.id,
         on=data.on,
@@ -201,7 +205,10 @@ async def list_follow_ups(
     await cases_service.get_case(session, principal, case_id)
     rows = await session.execute(
         select(FollowUp)
-        .where(col(FollowUp.case_id) == case_id)
+        .where(
+            col(FollowUp.organisation_id) == principal.organisation_id,
+            col(FollowUp.case_id) == case_id,
+        )
         .order_by(col(FollowUp.on), col(FollowUp.created_at))
     )
     return [_follow_up_read(f, keyring) for f in rows.scalars()]
@@ -216,10 +223,14 @@ async def write_safety_plan(
 ) -> SafetyPlanRead:
     case = await cases_service.get_case(session, principal, case_id, for_update=True)
     await consent_service.require_consent(
-        session, [case.beneficiary_id], ConsentPurpose.registration
+        session,
+        case.organisation_id,
+        [case.beneficiary_id],
+        ConsentPurpose.registration,
     )
-    version = await _next_version(session, SafetyPlan, case.id)
+    version = await _next_version(session, SafetyPlan, case)
     plan = SafetyPlan(
+        organisation_id=case.organisation_id,
         case_id=case.id,
         version=version,
         content_enc=_seal(
@@ -239,7 +250,10 @@ async def safety_plans(
     await cases_service.get_case(session, principal, case_id)
     rows = await session.execute(
         select(SafetyPlan)
-        .where(col(SafetyPlan.case_id) == case_id)
+        .where(
+            col(SafetyPlan.organisation_id) == principal.organisation_id,
+            col(SafetyPlan.case_id) == case_id,
+        )
         .order_by(col(SafetyPlan.version).desc())
     )
     return [_safety_read(p, keyring) for p in rows.scalars()]
@@ -292,22 +306,29 @@ def _safety_read(plan: SafetyPlan, keyring: KeyRing) -> SafetyPlanRead:
     )
 
 
+def _of_case(model: type[CasePlan] | type[SafetyPlan], case: Case) -> Any:
+    return and_(
+        col(model.organisation_id) == case.organisation_id,
+        col(model.case_id) == case.id,
+    )
+
+
 async def _next_version(
-    session: AsyncSession, model: type[CasePlan] | type[SafetyPlan], case_id: uuid.UUID
+    session: AsyncSession, model: type[CasePlan] | type[SafetyPlan], case: Case
 ) -> int:
     latest = await session.scalar(
-        select(func.max(col(model.version))).where(col(model.case_id) == case_id)
+        select(func.max(col(model.version))).where(_of_case(model, case))
     )
     return int(latest or 0) + 1
 
 
 async def _latest(
-    session: AsyncSession, model: type[CasePlan], case_id: uuid.UUID
+    session: AsyncSession, model: type[CasePlan], case: Case
 ) -> CasePlan | None:
     return (
         await session.execute(
             select(model)
-            .where(col(model.case_id) == case_id)
+            .where(_of_case(model, case))
             .order_by(col(model.version).desc())
             .limit(1)
         )

@@ -1,3 +1,8 @@
+"""HTTP API for the care inside one case (``/v1/cases/{case_id}``): the plan,
+follow-up contacts and safety plans. Every read or write is audited as an
+access to the case.
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -1,3 +1,9 @@
+"""HTTP API for cases: open one (once per ``Idempotency-Key``), list, read,
+move it along its state machine under ``If-Match``, record and list
+assessments, and its outcomes; also ``GET /v1/instruments``. Each handler
+audits what it touched, and risk alerts are sent only after the commit.
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -1,3 +1,8 @@
+"""Request and response models for cases and assessments. Intake refuses
+presenting problems outside the taxonomy, and a transition takes a closure
+reason when it closes the case and only then.
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -60,9 +60,12 @@ async def open_case(
     beneficiary = await beneficiaries_service.get_beneficiary(
         session, principal, data.beneficiary_id, for_update=True
     )
-    await consent_service.require_consent(session, [beneficiary.id], *CASE_CONSENTS)
+    await consent_service.require_consent(
+        session, beneficiary.organisation_id, [beneficiary.id], *CASE_CONSENTS
+    )
     running = await session.execute(
         select(col(Case.id)).where(
+            col(Case.organisation_id) == beneficiary.organisation_id,
             col(Case.beneficiary_id) == beneficiary.id,
             col(Case.status) != CaseStatus.closed,
         )
@@ -70,7 +73,7 @@ async def open_case(
     if running.first() is not None:
         raise Conflict("This person already has a case that is not closed.")
     case_id = data.id or uuid.uuid4()
-    if await session.get(Case, case_id) is not None:
+    if await session.get(Case, (principal.organisation_id, case_id)) is not None:
         raise Conflict("A case with this id exists already.")
     case = Case(
         id=case_id,
@@ -191,10 +194,11 @@ async def _check_reopen(
     if case.closure_reason == ClosureReason.deceased:
         raise Conflict("A case closed because the person died cannot be reopened.")
     await consent_service.require_consent(
-        session, [case.beneficiary_id], *CASE_CONSENTS
+        session, case.organisation_id, [case.beneficiary_id], *CASE_CONSENTS
     )
     running = await session.execute(
         select(col(Case.id)).where(
+            col(Case.organisation_id) == case.organisation_id,
             col(Case.beneficiary_id) == case.beneficiary_id,
             col(Case.status) != CaseStatus.closed,
             col(Case.id) != case.id,
@@ -223,7 +227,7 @@ async def record_assessment(
     an answer that signals suicide risk still raises the alert."""
     case = await get_case(session, principal, case_id, for_update=True)
     await consent_service.require_consent(
-        session, [case.beneficiary_id], *CASE_CONSENTS
+        session, case.organisation_id, [case.beneficiary_id], *CASE_CONSENTS
     )
     if data.administered_on < case.opened_on:
         raise Invalid(
@@ -346,7 +350,10 @@ async def list_assessments(
     await get_case(session, principal, case_id)
     rows = await session.execute(
         select(Assessment)
-        .where(col(Assessment.case_id) == case_id)
+        .where(
+            col(Assessment.organisation_id) == principal.organisation_id,
+            col(Assessment.case_id) == case_id,
+        )
         .order_by(col(Assessment.administered_on), col(Assessment.created_at))
     )
     return list(rows.scalars())

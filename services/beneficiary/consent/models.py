@@ -1,3 +1,7 @@
+"""The ``consent_entry`` table: one line of a person's ledger per purpose given
+or withdrawn, never edited, so the ledger shows what was in force at any time.
+"""
+
 from __future__ import annotations
 
 import uuid
@@ -5,7 +9,7 @@ from datetime import datetime
 
 from sqlmodel import Field
 
-from services.beneficiary.db import Table
+from services.beneficiary.db import Table, organisation_key, same_organisation
 from shared.contracts.enums import ConsentPurpose
 from shared.db import UTCDateTime, utcnow
 
@@ -15,10 +19,14 @@ class ConsentEntry(Table, table=True):
     is in force. Entries are never edited: a withdrawal is a new entry."""
 
     __tablename__ = "consent_entry"
+    __table_args__ = (
+        organisation_key(),
+        same_organisation("beneficiary_id", "beneficiary"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    beneficiary_id: uuid.UUID = Field(foreign_key="beneficiary.id", index=True)
-    organisation_id: uuid.UUID = Field(index=True)
+    beneficiary_id: uuid.UUID = Field(index=True)
+    organisation_id: uuid.UUID = Field(primary_key=True, index=True)
     purpose: ConsentPurpose
     granted: bool
     form_version: str = Field(max_length=32)

@@ -1,3 +1,7 @@
+"""Consent on the wire: an entry as a client sends it (with a client id, so an
+entry sent twice is recorded once) and as it is read back.
+"""
+
 from __future__ import annotations
 
 import uuid

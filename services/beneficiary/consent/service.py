@@ -1,10 +1,27 @@
+"""Consent rules: appending to a ledger (replays and stale offline grants
+sorted out), what is in force for whom, ``require_consent()`` before any new
+record, and ``erase_person()``, the one erasure that a withdrawal of
+registration consent, an erasure request and retention all go through.
+"""
+
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Uuid, delete, func, literal, or_, select, union_all, update
+from sqlalchemy import (
+    Uuid,
+    and_,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -23,7 +40,7 @@ from services.beneficiary.cases.models import (
 )
 from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.consent.schemas import ConsentEntryRead, ConsentGiven
-from services.beneficiary.db import IdempotencyRecord, OutboxEvent
+from services.beneficiary.db import IdempotencyRecord, OutboxEvent, under
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
@@ -61,10 +78,11 @@ async def record_consents(
             "POST /v1/beneficiaries/{id}/erasure, or /consents by a supervisor."
         )
     known = await _known_entries(session, beneficiary, entries)
-    _cache(session).pop(beneficiary.id, None)
+    _cache(session).pop((beneficiary.organisation_id, beneficiary.id), None)
     last = await session.scalar(
         select(func.max(col(ConsentEntry.sequence))).where(
-            col(ConsentEntry.beneficiary_id) == beneficiary.id
+            col(ConsentEntry.organisation_id) == beneficiary.organisation_id,
+            col(ConsentEntry.beneficiary_id) == beneficiary.id,
         )
     )
     recorded = []
@@ -94,7 +112,10 @@ async def _known_entries(
     if not ids:
         return {}
     rows = await session.execute(
-        select(ConsentEntry).where(col(ConsentEntry.id).in_(ids))
+        select(ConsentEntry).where(
+            col(ConsentEntry.organisation_id) == beneficiary.organisation_id,
+            col(ConsentEntry.id).in_(ids),
+        )
     )
     known = {row.id: row for row in rows.scalars()}
     for entry in entries:
@@ -109,12 +130,18 @@ async def _known_entries(
 
 
 async def check_new_ledger(
-    session: AsyncSession, entries: Sequence[ConsentGiven]
+    session: AsyncSession,
+    organisation_id: uuid.UUID,
+    entries: Sequence[ConsentGiven],
 ) -> None:
-    """A new person's entries may not reuse ids another person's ledger holds."""
+    """A new person's entries may not reuse ids another person's ledger holds
+    in the same organisation (another organisation's ids are not seen)."""
     ids = [entry.id for entry in entries if entry.id is not None]
     if ids and await session.scalar(
-        select(func.count()).where(col(ConsentEntry.id).in_(ids))
+        select(func.count()).where(
+            col(ConsentEntry.organisation_id) == organisation_id,
+            col(ConsentEntry.id).in_(ids),
+        )
     ):
         raise Conflict("A consent entry with this id exists already.")
 
@@ -131,7 +158,9 @@ def start_ledger(
         _append(session, principal, beneficiary, entry, sequence)
         for sequence, entry in enumerate(entries, start=1)
     ]
-    _cache(session)[beneficiary.id] = {e.purpose: e for e in recorded}
+    _cache(session)[(beneficiary.organisation_id, beneficiary.id)] = {
+        e.purpose: e for e in recorded
+    }
     return recorded
 
 
@@ -220,67 +249,67 @@ async def forget_copies(session: AsyncSession, beneficiary: Beneficiary) -> None
     given for voiding the person's services, and all free text and raw
     answers of the person's cases (scores, bands, dates and codes stay for
     the counts)."""
-    person = beneficiary.id
-    cases = select(col(Case.id)).where(col(Case.beneficiary_id) == person)
-    records = select(col(ServiceRecord.id)).where(
-        col(ServiceRecord.beneficiary_id) == person
-    )
+    person, org = beneficiary.id, beneficiary.organisation_id
+
+    def of_person(model: Any) -> Any:
+        return under(model.beneficiary_id, beneficiary)
+
+    def of_cases(model: Any) -> Any:
+        return and_(col(model.organisation_id) == org, col(model.case_id).in_(cases))
+
+    cases = select(col(Case.id)).where(of_person(Case))
+    records = select(col(ServiceRecord.id)).where(of_person(ServiceRecord))
     await session.execute(
-        update(ServiceRecord)
-        .where(col(ServiceRecord.beneficiary_id) == person)
-        .values(void_reason=None)
+        update(ServiceRecord).where(of_person(ServiceRecord)).values(void_reason=None)
     )
     await session.execute(
         delete(DuplicateCandidate).where(
+            col(DuplicateCandidate.organisation_id) == org,
             or_(
                 col(DuplicateCandidate.beneficiary_id) == person,
                 col(DuplicateCandidate.candidate_id) == person,
-            )
+            ),
         )
     )
     owned = union_all(
         select(literal(person, Uuid)),
         cases,
         records,
-        select(col(Referral.id)).where(col(Referral.beneficiary_id) == person),
-        select(col(Assessment.id)).where(col(Assessment.beneficiary_id) == person),
-        select(col(RiskAlert.id)).where(col(RiskAlert.beneficiary_id) == person),
-        select(col(Enrolment.id)).where(col(Enrolment.beneficiary_id) == person),
-        select(col(FollowUp.id)).where(col(FollowUp.case_id).in_(cases)),
+        select(col(Referral.id)).where(of_person(Referral)),
+        select(col(Assessment.id)).where(of_person(Assessment)),
+        select(col(RiskAlert.id)).where(of_person(RiskAlert)),
+        select(col(Enrolment.id)).where(of_person(Enrolment)),
+        select(col(FollowUp.id)).where(of_cases(FollowUp)),
     )
     owned_ids = list((await session.execute(owned)).scalars())
     await session.execute(
-        delete(SyncConflict).where(col(SyncConflict.entity_id).in_(owned_ids))
-    )
-    await session.execute(
-        delete(IdempotencyRecord).where(
-            col(IdempotencyRecord.resource_id).in_(owned_ids)
+        delete(SyncConflict).where(
+            col(SyncConflict.organisation_id) == org,
+            col(SyncConflict.entity_id).in_(owned_ids),
         )
     )
     await session.execute(
-        update(Case)
-        .where(col(Case.beneficiary_id) == person)
-        .values(intake_notes_enc=None)
-    )
-    await session.execute(delete(CasePlan).where(col(CasePlan.case_id).in_(cases)))
-    await session.execute(delete(SafetyPlan).where(col(SafetyPlan.case_id).in_(cases)))
-    await session.execute(
-        update(FollowUp).where(col(FollowUp.case_id).in_(cases)).values(notes_enc=None)
+        delete(IdempotencyRecord).where(
+            col(IdempotencyRecord.organisation_id) == org,
+            col(IdempotencyRecord.resource_id).in_(owned_ids),
+        )
     )
     await session.execute(
-        update(Assessment)
-        .where(col(Assessment.beneficiary_id) == person)
-        .values(responses={})
+        update(Case).where(of_person(Case)).values(intake_notes_enc=None)
+    )
+    await session.execute(delete(CasePlan).where(of_cases(CasePlan)))
+    await session.execute(delete(SafetyPlan).where(of_cases(SafetyPlan)))
+    await session.execute(
+        update(FollowUp).where(of_cases(FollowUp)).values(notes_enc=None)
     )
     await session.execute(
-        update(Referral)
-        .where(col(Referral.beneficiary_id) == person)
-        .values(feedback_enc=None)
+        update(Assessment).where(of_person(Assessment)).values(responses={})
     )
     await session.execute(
-        update(RiskAlert)
-        .where(col(RiskAlert.beneficiary_id) == person)
-        .values(action_taken_enc=None)
+        update(Referral).where(of_person(Referral)).values(feedback_enc=None)
+    )
+    await session.execute(
+        update(RiskAlert).where(of_person(RiskAlert)).values(action_taken_enc=None)
     )
 
 
@@ -340,7 +369,9 @@ async def refuse_stale_grants(
 ) -> None:
     """An online form sent with the ledger version it was filled on: a grant
     for a purpose decided since is refused with what is in force now."""
-    in_force = (await consents_in_force(session, [beneficiary.id]))[beneficiary.id]
+    in_force = (
+        await consents_in_force(session, beneficiary.organisation_id, [beneficiary.id])
+    )[beneficiary.id]
     if against_ledger(in_force, entries, seen).stale:
         raise VersionConflict(
             f"The person's consents changed after version {seen}; confirm with "
@@ -367,23 +398,29 @@ async def drop_recorded(
 
 
 async def consents_in_force(
-    session: AsyncSession, beneficiary_ids: Sequence[uuid.UUID]
+    session: AsyncSession,
+    organisation_id: uuid.UUID,
+    beneficiary_ids: Sequence[uuid.UUID],
 ) -> dict[uuid.UUID, dict[ConsentPurpose, ConsentEntry]]:
-    """The newest entry per purpose for each beneficiary (remembered for the
-    rest of the session; recording consent forgets it)."""
+    """The newest entry per purpose for each of the organisation's
+    beneficiaries (remembered for the rest of the session; recording consent
+    forgets it)."""
     cache = _cache(session)
-    missing = [b for b in beneficiary_ids if b not in cache]
+    missing = [b for b in beneficiary_ids if (organisation_id, b) not in cache]
     if missing:
         rows = await session.execute(
             select(ConsentEntry)
-            .where(col(ConsentEntry.beneficiary_id).in_(missing))
+            .where(
+                col(ConsentEntry.organisation_id) == organisation_id,
+                col(ConsentEntry.beneficiary_id).in_(missing),
+            )
             .order_by(col(ConsentEntry.sequence))
         )
         for b in missing:
-            cache[b] = {}
+            cache[(organisation_id, b)] = {}
         for entry in rows.scalars():
-            cache[entry.beneficiary_id][entry.purpose] = entry
-    return {b: cache[b] for b in beneficiary_ids}
+            cache[(organisation_id, entry.beneficiary_id)][entry.purpose] = entry
+    return {b: cache[(organisation_id, b)] for b in beneficiary_ids}
 
 
 def forget_consents(session: AsyncSession) -> None:
@@ -391,21 +428,24 @@ def forget_consents(session: AsyncSession) -> None:
     _cache(session).clear()
 
 
-def _cache(
-    session: AsyncSession,
-) -> dict[uuid.UUID, dict[ConsentPurpose, ConsentEntry]]:
-    cache: dict[uuid.UUID, dict[ConsentPurpose, ConsentEntry]] = (
-        session.info.setdefault("consents_in_force", {})
-    )
+_Ledgers = dict[tuple[uuid.UUID, uuid.UUID], dict[ConsentPurpose, ConsentEntry]]
+
+
+def _cache(session: AsyncSession) -> _Ledgers:
+    """Consents in force by (organisation, beneficiary id)."""
+    cache: _Ledgers = session.info.setdefault("consents_in_force", {})
     return cache
 
 
 async def list_consent_ledger(
-    session: AsyncSession, beneficiary_id: uuid.UUID
+    session: AsyncSession, beneficiary: Beneficiary
 ) -> list[ConsentEntry]:
     rows = await session.execute(
         select(ConsentEntry)
-        .where(col(ConsentEntry.beneficiary_id) == beneficiary_id)
+        .where(
+            col(ConsentEntry.organisation_id) == beneficiary.organisation_id,
+            col(ConsentEntry.beneficiary_id) == beneficiary.id,
+        )
         .order_by(col(ConsentEntry.sequence))
     )
     return list(rows.scalars())
@@ -413,19 +453,23 @@ async def list_consent_ledger(
 
 async def require_consent(
     session: AsyncSession,
+    organisation_id: uuid.UUID,
     beneficiary_ids: Sequence[uuid.UUID],
     *purposes: ConsentPurpose,
 ) -> None:
-    """Refuse the action unless every person consents to all ``purposes`` now,
-    and to registration, without which nothing is recorded about them; an
-    erased person (by request or by retention) gets nothing new."""
-    people = await get_many_cached(session, Beneficiary, beneficiary_ids)
+    """Refuse the action unless every person (of ``organisation_id``)
+    consents to all ``purposes`` now, and to registration, without which
+    nothing is recorded about them; an erased person (by request or by
+    retention) gets nothing new."""
+    people = await get_many_cached(
+        session, Beneficiary, [(organisation_id, b) for b in beneficiary_ids]
+    )
     if any(person.pii_erased_at is not None for person in people):
         raise ConsentMissing(
             "This person's identifying data was erased: nothing new is recorded "
             "about them."
         )
-    in_force = await consents_in_force(session, beneficiary_ids)
+    in_force = await consents_in_force(session, organisation_id, beneficiary_ids)
     for purpose in dict.fromkeys((ConsentPurpose.registration, *purposes)):
         missing = [
             str(b)

@@ -1,3 +1,8 @@
+"""HTTP API for structured interventions: the definitions, enrolment, sessions
+attended, drop-out and finish. Each write is audited and announced to the
+outbox after it commits.
+"""
+
 from __future__ import annotations
 
 import uuid

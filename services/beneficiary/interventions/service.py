@@ -8,7 +8,7 @@ import uuid
 from datetime import date, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -92,7 +92,11 @@ async def enrol(
         session, principal, data.beneficiary_id, for_update=True
     )
     await consent_service.require_consent(
-        session, [beneficiary.id], ConsentPurpose.registration, ConsentPurpose.services
+        session,
+        beneficiary.organisation_id,
+        [beneficiary.id],
+        ConsentPurpose.registration,
+        ConsentPurpose.services,
     )
     intervention = get_intervention(data.intervention, data.version)
     if intervention is None:
@@ -113,6 +117,7 @@ async def enrol(
             )
     running = await session.execute(
         select(col(Enrolment.id)).where(
+            col(Enrolment.organisation_id) == beneficiary.organisation_id,
             col(Enrolment.beneficiary_id) == beneficiary.id,
             col(Enrolment.intervention) == intervention.key,
             col(Enrolment.status) == EnrolmentStatus.enrolled,
@@ -182,11 +187,9 @@ async def attend_session(
     earlier = (
         await session.execute(
             select(SessionAttendance, col(ServiceRecord.voided))
-            .join(
-                ServiceRecord,
-                col(ServiceRecord.id) == col(SessionAttendance.service_record_id),
-            )
+            .join(ServiceRecord, _counted_by)
             .where(
+                col(SessionAttendance.organisation_id) == enrolment.organisation_id,
                 col(SessionAttendance.enrolment_id) == enrolment.id,
                 col(SessionAttendance.session_number) == data.session_number,
             )
@@ -236,6 +239,7 @@ async def attend_session(
         )
     session.add(
         SessionAttendance(
+            organisation_id=enrolment.organisation_id,
             enrolment_id=enrolment.id,
             session_number=data.session_number,
             attended_on=record.service_date,
@@ -244,7 +248,7 @@ async def attend_session(
     )
     enrolment.version += 1
     await session.flush()
-    if set(await _attended(session, enrolment.id)) >= {
+    if set(await _attended(session, enrolment)) >= {
         s.number for s in intervention.sessions
     }:
         enrolment.status = EnrolmentStatus.finished
@@ -282,7 +286,7 @@ async def close_enrolment(
 
 async def to_read(session: AsyncSession, enrolment: Enrolment) -> EnrolmentRead:
     intervention = _definition(enrolment)
-    attended = await _attended(session, enrolment.id)
+    attended = await _attended(session, enrolment)
     planned = len(intervention.sessions)
     dose = round(len(attended) / planned, 3)
     remaining = [s.number for s in intervention.sessions if s.number not in attended]
@@ -326,17 +330,22 @@ def _definition(enrolment: Enrolment) -> Intervention:
     return intervention
 
 
-async def _attended(session: AsyncSession, enrolment_id: uuid.UUID) -> dict[int, date]:
+_counted_by = and_(
+    col(ServiceRecord.organisation_id) == col(SessionAttendance.organisation_id),
+    col(ServiceRecord.id) == col(SessionAttendance.service_record_id),
+)
+"""A session attendance's service record (of the same organisation)."""
+
+
+async def _attended(session: AsyncSession, enrolment: Enrolment) -> dict[int, date]:
     rows = await session.execute(
         select(
             col(SessionAttendance.session_number), col(SessionAttendance.attended_on)
         )
-        .join(
-            ServiceRecord,
-            col(ServiceRecord.id) == col(SessionAttendance.service_record_id),
-        )
+        .join(ServiceRecord, _counted_by)
         .where(
-            col(SessionAttendance.enrolment_id) == enrolment_id,
+            col(SessionAttendance.organisation_id) == enrolment.organisation_id,
+            col(SessionAttendance.enrolment_id) == enrolment.id,
             col(ServiceRecord.voided).is_(False),
         )
     )
@@ -366,6 +375,7 @@ async def _group_record(
     record = (
         await session.execute(
             select(ServiceRecord).where(
+                col(ServiceRecord.organisation_id) == group.organisation_id,
                 col(ServiceRecord.group_activity_id) == group.id,
                 col(ServiceRecord.beneficiary_id) == enrolment.beneficiary_id,
                 col(ServiceRecord.voided).is_(False),

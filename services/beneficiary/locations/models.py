@@ -1,3 +1,8 @@
+"""The ``location`` table: one tree of governorates, districts and sites, a
+name unique under its parent. It has no organisation column: every organisation
+uses the same places.
+"""
+
 from __future__ import annotations
 
 import uuid

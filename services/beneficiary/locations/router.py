@@ -1,3 +1,7 @@
+"""HTTP API for places: any signed-in caller may list and read them, and only a
+programme manager may add one.
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -1,3 +1,8 @@
+"""Request and response models for places. A new place is refused unless its
+shape fits its level: only a site has a site type, and a district or site needs
+a parent.
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -1,3 +1,9 @@
+"""The rules of the place tree: each level under a parent of the right level,
+records pointed at sites only (``require_site()``), and the loading of Iraq's
+governorates and programme sites from ``reference_data/``, safe to repeat after
+each migration.
+"""
+
 from __future__ import annotations
 
 import csv

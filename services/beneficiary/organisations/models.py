@@ -1,3 +1,8 @@
+"""The ``organisation`` table. A partner's requested lead and its approved lead
+are separate columns, so a partner cannot count its work under a lead that did
+not accept it; who approved, and when, stays on the row.
+"""
+
 from __future__ import annotations
 
 import uuid

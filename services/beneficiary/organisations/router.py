@@ -1,3 +1,7 @@
+"""HTTP API for organisations: a platform admin registers one, the lead's admin
+approves a partner, and any signed-in caller may list and read them.
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -1,3 +1,5 @@
+"""Request and response models for organisations."""
+
 from __future__ import annotations
 
 import uuid

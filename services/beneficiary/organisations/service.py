@@ -1,3 +1,8 @@
+"""Rules for organisations: a partner's lead must exist, only the lead's own
+admin approves a partner, and ``delivery_of()`` tells each record whether the
+work was direct or through a partner, and under which lead.
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field
 
-from services.beneficiary.db import Table
+from services.beneficiary.db import Table, same_organisation
 from shared.db import UTCDateTime, utcnow
 
 
@@ -63,11 +63,12 @@ class AccessGrant(Table, table=True):
     outside their site scope, with the reason they gave."""
 
     __tablename__ = "access_grant"
+    __table_args__ = (same_organisation("beneficiary_id", "beneficiary"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     organisation_id: uuid.UUID = Field(index=True)
     subject: str = Field(max_length=255, index=True)
-    beneficiary_id: uuid.UUID = Field(foreign_key="beneficiary.id", index=True)
+    beneficiary_id: uuid.UUID = Field(index=True)
     reason: str = Field(max_length=500)
     granted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -65,7 +65,7 @@ def raise_notice(
     session.add(notice)
     defer_job(
         session,
-        "deliver_protection_notice",
+        deliver_protection_notice.__name__,
         notice_id=str(notice.id),
         _job_id=f"protection_notice:{notice.id}",
     )
@@ -142,7 +142,7 @@ async def redeliver_protection_notices(ctx: JobContext) -> int:
     return await redeliver(
         runtime,
         ProtectionNotice,
-        job="deliver_protection_notice",
+        job=deliver_protection_notice.__name__,
         argument="notice_id",
         configured=bool(getattr(runtime.settings, "dp_webhook_url", None)),
     )

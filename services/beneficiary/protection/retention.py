@@ -417,24 +417,24 @@ def _eligible(
             ),
         ]
     if record_type == RecordType.closed_case:
-        case = col(Case.id)
-        return case, [
+
+        def of_case(model: type[Any]) -> ColumnElement[bool]:
+            return and_(
+                col(model.organisation_id) == organisation_id,
+                col(model.case_id) == col(Case.id),
+            )
+
+        return col(Case.id), [
             col(Case.organisation_id) == organisation_id,
             col(Case.status) == CaseStatus.closed,
             col(Case.closed_on) < day,
             or_(
                 col(Case.intake_notes_enc).is_not(None),
-                _any(FollowUp, col(FollowUp.case_id) == case, _set(FollowUp.notes_enc)),
-                _any(CasePlan, col(CasePlan.case_id) == case),
-                _any(SafetyPlan, col(SafetyPlan.case_id) == case),
-                _any(
-                    Referral, col(Referral.case_id) == case, _set(Referral.feedback_enc)
-                ),
-                _any(
-                    RiskAlert,
-                    col(RiskAlert.case_id) == case,
-                    _set(RiskAlert.action_taken_enc),
-                ),
+                _any(FollowUp, of_case(FollowUp), _set(FollowUp.notes_enc)),
+                _any(CasePlan, of_case(CasePlan)),
+                _any(SafetyPlan, of_case(SafetyPlan)),
+                _any(Referral, of_case(Referral), _set(Referral.feedback_enc)),
+                _any(RiskAlert, of_case(RiskAlert), _set(RiskAlert.action_taken_enc)),
             ),
         ]
     if record_type == RecordType.beneficiary:
@@ -462,16 +462,27 @@ def _signs_of_life(day: date, before: datetime) -> list[ColumnElement[bool]]:
     The person qualifies when none exists (each one a top-level NOT EXISTS, so
     PostgreSQL plans anti-joins; a case's records are reached through its
     indexed ``case_id``)."""
-    person = col(Beneficiary.id)
+
+    def of_person(model: type[Any]) -> ColumnElement[bool]:
+        return and_(
+            col(model.organisation_id) == col(Beneficiary.organisation_id),
+            col(model.beneficiary_id) == col(Beneficiary.id),
+        )
 
     def about(model: type[Any], *recent: ColumnElement[bool]) -> ColumnElement[bool]:
-        return _any(model, col(model.beneficiary_id) == person, or_(*recent))
+        return _any(model, of_person(model), or_(*recent))
 
     def in_cases(model: type[Any], *recent: ColumnElement[bool]) -> ColumnElement[bool]:
         return exists(
             select(col(model.id))
-            .join(Case, col(Case.id) == col(model.case_id))
-            .where(col(Case.beneficiary_id) == person, or_(*recent))
+            .join(
+                Case,
+                and_(
+                    col(Case.organisation_id) == col(model.organisation_id),
+                    col(Case.id) == col(model.case_id),
+                ),
+            )
+            .where(of_person(Case), or_(*recent))
         )
 
     return [
@@ -542,7 +553,7 @@ async def _apply_batch(
     )
     await session.execute(
         select(id_column)
-        .where(id_column.in_(ids))
+        .where(id_column.in_(ids), conditions[0])  # the organisation's rows
         .order_by(id_column)
         .with_for_update()
     )
@@ -570,7 +581,7 @@ async def _apply_batch(
             ).scalars()
         )
         if done and policy.record_type == RecordType.closed_case:
-            await _erase_case_text(session, done)
+            await _erase_case_text(session, context.organisation_id, done)
         elif done:
             await session.execute(
                 delete(SyncConflict).where(col(SyncConflict.id).in_(done))
@@ -603,29 +614,31 @@ async def _pseudonymise_person(session: AsyncSession, person: Beneficiary) -> No
     await erase_person(session, person, announce=False)
 
 
-async def _erase_case_text(session: AsyncSession, case_ids: list[uuid.UUID]) -> None:
+async def _erase_case_text(
+    session: AsyncSession, organisation_id: uuid.UUID, case_ids: list[uuid.UUID]
+) -> None:
     """Free text goes; what indicators use (status, dates, scores) stays. Plans
     and safety plans are their text, so their rows go, as on erasure."""
+
+    def of_cases(column: Any) -> ColumnElement[bool]:
+        return and_(
+            column.class_.organisation_id == organisation_id, column.in_(case_ids)
+        )
+
     await session.execute(
-        update(Case).where(col(Case.id).in_(case_ids)).values(intake_notes_enc=None)
+        update(Case).where(of_cases(Case.id)).values(intake_notes_enc=None)
     )
     await session.execute(
-        update(FollowUp)
-        .where(col(FollowUp.case_id).in_(case_ids))
-        .values(notes_enc=None)
+        update(FollowUp).where(of_cases(FollowUp.case_id)).values(notes_enc=None)
     )
-    await session.execute(delete(CasePlan).where(col(CasePlan.case_id).in_(case_ids)))
+    await session.execute(delete(CasePlan).where(of_cases(CasePlan.case_id)))
+    await session.execute(delete(SafetyPlan).where(of_cases(SafetyPlan.case_id)))
     await session.execute(
-        delete(SafetyPlan).where(col(SafetyPlan.case_id).in_(case_ids))
-    )
-    await session.execute(
-        update(Referral)
-        .where(col(Referral.case_id).in_(case_ids))
-        .values(feedback_enc=None)
+        update(Referral).where(of_cases(Referral.case_id)).values(feedback_enc=None)
     )
     await session.execute(
         update(RiskAlert)
-        .where(col(RiskAlert.case_id).in_(case_ids))
+        .where(of_cases(RiskAlert.case_id))
         .values(action_taken_enc=None)
     )
 
@@ -782,7 +795,7 @@ async def apply_retention(
         people += run.affected.get(RecordType.beneficiary, {}).get("count", 0)
         if run.finished_at is None:
             await runtime.queue.enqueue(
-                "apply_retention",
+                apply_retention.__name__,
                 job_id=f"apply_retention:{at.isoformat()}:{run.id}",
                 now=at.isoformat(),
                 from_organisation=str(organisation_id),

@@ -239,6 +239,7 @@ async def _consenting_people(
     sharing is in force now (the consent ledger's own rule decides; the SQL
     only skips those who never granted it)."""
     ever_granted = exists().where(
+        col(ConsentEntry.organisation_id) == col(Beneficiary.organisation_id),
         col(ConsentEntry.beneficiary_id) == col(Beneficiary.id),
         col(ConsentEntry.purpose) == ConsentPurpose.data_sharing,
         col(ConsentEntry.granted).is_(True),
@@ -253,7 +254,7 @@ async def _consenting_people(
     for start in range(0, len(candidates), CONSENT_BATCH):
         batch = candidates[start : start + CONSENT_BATCH]
         in_force = await consent_service.consents_in_force(
-            session, [b.id for b in batch]
+            session, principal.organisation_id, [b.id for b in batch]
         )
         people.extend(b for b in batch if _consents(in_force[b.id]))
     return people

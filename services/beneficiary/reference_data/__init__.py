@@ -1,0 +1,5 @@
+"""Reference places shipped with the code as CSV: Iraq's governorates (P-codes)
+and programme sites, read by ``load_reference_locations()`` in
+``locations/service.py``. A package only so that ``importlib.resources`` finds
+the files once installed.
+"""

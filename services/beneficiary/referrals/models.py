@@ -1,3 +1,8 @@
+"""The ``referral`` table: who was referred where, for what, and how far it
+got. The receiver's feedback is free text about a person, so it is stored
+encrypted.
+"""
+
 from __future__ import annotations
 
 import uuid
@@ -6,7 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import Text
 from sqlmodel import Field
 
-from services.beneficiary.db import Table
+from services.beneficiary.db import Table, organisation_key, same_organisation
 from shared.contracts.enums import ReferralArea, ReferralKind, ReferralStatus
 from shared.db import UTCDateTime, utcnow
 
@@ -15,11 +20,16 @@ class Referral(Table, table=True):
     """A person referred to another unit or provider, tracked to its outcome."""
 
     __tablename__ = "referral"
+    __table_args__ = (
+        organisation_key(),
+        same_organisation("beneficiary_id", "beneficiary"),
+        same_organisation("case_id", "case_file"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    organisation_id: uuid.UUID = Field(index=True)
-    beneficiary_id: uuid.UUID = Field(foreign_key="beneficiary.id", index=True)
-    case_id: uuid.UUID | None = Field(default=None, foreign_key="case_file.id")
+    organisation_id: uuid.UUID = Field(primary_key=True, index=True)
+    beneficiary_id: uuid.UUID = Field(index=True)
+    case_id: uuid.UUID | None = None
     site_id: uuid.UUID | None = None
     kind: ReferralKind
     area: ReferralArea

@@ -1,3 +1,7 @@
+"""HTTP API for referrals: refer, list, and record the receiver's answer or the
+outcome. Each write is audited and announced to the outbox after it commits.
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -96,7 +96,11 @@ async def refer(
         session, principal, data.beneficiary_id, for_update=True
     )
     await consent_service.require_consent(
-        session, [beneficiary.id], ConsentPurpose.registration, ConsentPurpose.referral
+        session,
+        beneficiary.organisation_id,
+        [beneficiary.id],
+        ConsentPurpose.registration,
+        ConsentPurpose.referral,
     )
     if data.case_id is not None:
         case = await cases_service.get_case(session, principal, data.case_id)
@@ -108,7 +112,10 @@ async def refer(
                 ],
             )
     referral_id = data.id or uuid.uuid4()
-    if await session.get(Referral, referral_id) is not None:
+    if (
+        await session.get(Referral, (principal.organisation_id, referral_id))
+        is not None
+    ):
         raise Conflict("A referral with this id exists already.")
     referral = Referral(
         id=referral_id,
@@ -175,7 +182,9 @@ async def update_referral(
             errors=[FieldError(loc=["body", "on"], msg="before sent_on", type="date")],
         )
     if data.feedback is not None:  # free text: never about an erased person
-        await consent_service.require_consent(session, [referral.beneficiary_id])
+        await consent_service.require_consent(
+            session, referral.organisation_id, [referral.beneficiary_id]
+        )
     referral.status = data.status
     referral.status_on = data.on
     if data.feedback is not None:

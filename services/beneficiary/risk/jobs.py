@@ -47,7 +47,7 @@ async def redeliver_risk_alerts(ctx: JobContext) -> int:
     return await redeliver(
         runtime,
         RiskAlert,
-        job="deliver_risk_alert",
+        job=deliver_risk_alert.__name__,
         argument="alert_id",
         configured=bool(getattr(runtime.settings, "risk_webhook_url", None)),
     )

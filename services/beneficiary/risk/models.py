@@ -1,3 +1,8 @@
+"""The ``risk_alert`` table: the signal, who must answer it, its webhook
+delivery state (attempts, last error) and its acknowledgement, with the action
+taken stored encrypted.
+"""
+
 from __future__ import annotations
 
 import uuid
@@ -7,7 +12,7 @@ from enum import StrEnum
 from sqlalchemy import Text
 from sqlmodel import Field
 
-from services.beneficiary.db import Table
+from services.beneficiary.db import Table, same_organisation
 from shared.contracts.enums import AlertStatus
 from shared.db import UTCDateTime, utcnow
 
@@ -24,11 +29,15 @@ class RiskAlert(Table, table=True):
     with the action taken; delivered to the supervisor through a webhook."""
 
     __tablename__ = "risk_alert"
+    __table_args__ = (
+        same_organisation("case_id", "case_file"),
+        same_organisation("beneficiary_id", "beneficiary"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     organisation_id: uuid.UUID = Field(index=True)
-    case_id: uuid.UUID = Field(foreign_key="case_file.id", index=True)
-    beneficiary_id: uuid.UUID = Field(foreign_key="beneficiary.id")
+    case_id: uuid.UUID = Field(index=True)
+    beneficiary_id: uuid.UUID
     site_id: uuid.UUID | None = None
     flag: str = Field(max_length=64)
     source: str = Field(max_length=32, description="assessment or case_worker")

@@ -1,3 +1,8 @@
+"""HTTP API for risk alerts: a case worker's flag on a case, the organisation's
+alerts (open ones first), and the acknowledgement, a supervisor's act. Each is
+audited; a new alert's delivery is sent after the commit.
+"""
+
 from __future__ import annotations
 
 import uuid

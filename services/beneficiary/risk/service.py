@@ -13,6 +13,7 @@ from sqlmodel import col
 from services.beneficiary.cases.models import Case
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.protection import grants
+from services.beneficiary.risk.jobs import deliver_risk_alert
 from services.beneficiary.risk.models import AlertDelivery, RiskAlert
 from shared.auth import Principal
 from shared.contracts.enums import AlertStatus
@@ -90,7 +91,7 @@ def raise_alert(
     _emit(session, alert, "risk_alert.raised")
     defer_job(
         session,
-        "deliver_risk_alert",
+        deliver_risk_alert.__name__,
         alert_id=str(alert.id),
         _job_id=f"risk_alert:{alert.id}",
     )

@@ -1,3 +1,9 @@
+"""Tables of services delivered: a service record per person, a group activity,
+and anonymous services kept as demographic counts only. They share the delivery
+columns (who, where, which IASC layer, direct or through a partner, voided or
+not), so reporting counts every kind alike.
+"""
+
 from __future__ import annotations
 
 import uuid
@@ -7,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON
 from sqlmodel import Field
 
-from services.beneficiary.db import Table
+from services.beneficiary.db import Table, organisation_key, same_organisation
 from shared.contracts.enums import DeliveredThrough, Modality
 from shared.db import UTCDateTime, utcnow
 from shared.taxonomy.iasc import IascLayer
@@ -16,7 +22,9 @@ from shared.taxonomy.iasc import IascLayer
 class _Delivery(Table):
     """Who delivered, where and how: common to every kind of record."""
 
-    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
+    organisation_id: uuid.UUID = Field(
+        foreign_key="organisation.id", primary_key=True, index=True
+    )
     lead_organisation_id: uuid.UUID = Field(foreign_key="organisation.id")
     delivered_through: DeliveredThrough
     activity_code: str = Field(max_length=64)
@@ -38,6 +46,7 @@ class GroupActivity(_Delivery, table=True):
     record, unregistered attendees are anonymous counts."""
 
     __tablename__ = "group_activity"
+    __table_args__ = (organisation_key(),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     activity_date: date
@@ -49,27 +58,32 @@ class ServiceRecord(_Delivery, table=True):
     """One service given to one registered beneficiary on one date."""
 
     __tablename__ = "service_record"
+    __table_args__ = (
+        organisation_key(),
+        same_organisation("beneficiary_id", "beneficiary"),
+        same_organisation("group_activity_id", "group_activity"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    beneficiary_id: uuid.UUID = Field(foreign_key="beneficiary.id", index=True)
+    beneficiary_id: uuid.UUID = Field(index=True)
     service_date: date = Field(index=True)
     staff_id: str | None = Field(default=None, max_length=100)
     duration_minutes: int | None = None
-    group_activity_id: uuid.UUID | None = Field(
-        default=None, foreign_key="group_activity.id", index=True
-    )
+    group_activity_id: uuid.UUID | None = Field(default=None, index=True)
 
 
 class AnonymousService(_Delivery, table=True):
     """People served without registration, as demographic counts only."""
 
     __tablename__ = "anonymous_service"
+    __table_args__ = (
+        organisation_key(),
+        same_organisation("group_activity_id", "group_activity"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     service_date: date = Field(index=True)
     staff_id: str | None = Field(default=None, max_length=100)
-    group_activity_id: uuid.UUID | None = Field(
-        default=None, foreign_key="group_activity.id", index=True
-    )
+    group_activity_id: uuid.UUID | None = Field(default=None, index=True)
     counts: list[dict[str, Any]] = Field(sa_type=JSON)
     total: int

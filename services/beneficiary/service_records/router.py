@@ -1,3 +1,9 @@
+"""HTTP API for services delivered: record, list, read, correct under
+``If-Match`` and void a service record; group activities; anonymous services;
+and the activity taxonomy. Creates retried by offline clients are idempotent,
+and every write is audited and then announced to the outbox.
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -1,3 +1,8 @@
+"""Request and response models for services delivered. Activity codes must come
+from the taxonomy, durations fit in a day, and anonymous counts are bounded per
+cell and in total, with each (sex, age group, disability) cell given once.
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -1,3 +1,10 @@
+"""The rules of recording a service: the person in the caller's scope and
+consenting (their row locked so a withdrawal cannot slip in between), the
+activity from the taxonomy, the site in scope, direct or partner delivery fixed
+at the time, and the ``service_record.*`` events reporting counts. Functions
+flush; the handler commits.
+"""
+
 from __future__ import annotations
 
 import uuid
@@ -6,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -145,11 +152,16 @@ async def stage_service_record(
     beneficiary = await beneficiaries_service.get_beneficiary(
         session, principal, data.beneficiary_id, for_update=not locked
     )
-    await consent_service.require_consent(session, [beneficiary.id], *SERVICE_CONSENTS)
+    await consent_service.require_consent(
+        session, beneficiary.organisation_id, [beneficiary.id], *SERVICE_CONSENTS
+    )
     check_after_birth(beneficiary, data.service_date)
     if (
         data.id is not None
-        and await get_cached(session, ServiceRecord, data.id) is not None
+        and await get_cached(
+            session, ServiceRecord, (principal.organisation_id, data.id)
+        )
+        is not None
     ):
         raise Conflict("A service record with this id exists already.")
     now = utcnow()
@@ -193,7 +205,9 @@ async def get_service_record(
             await session.execute(statement.with_for_update())
         ).scalar_one_or_none()
     else:
-        record = await get_cached(session, ServiceRecord, record_id)
+        record = await get_cached(
+            session, ServiceRecord, (principal.organisation_id, record_id)
+        )
     if record is None or not (
         record.organisation_id == principal.organisation_id
         and (
@@ -272,7 +286,9 @@ async def apply_fields(
     )
     for name in ("activity_code", "iasc_layer", "site_id"):
         setattr(record, name, columns[name])
-    beneficiary = await session.get(Beneficiary, record.beneficiary_id)
+    beneficiary = await session.get(
+        Beneficiary, (record.organisation_id, record.beneficiary_id)
+    )
     assert beneficiary is not None
     check_after_birth(beneficiary, fields.service_date)
     record.service_date = fields.service_date
@@ -297,7 +313,9 @@ async def void_service_record(
     record.void_reason = reason
     record.version += 1
     record.updated_at = utcnow()
-    beneficiary = await session.get(Beneficiary, record.beneficiary_id)
+    beneficiary = await session.get(
+        Beneficiary, (record.organisation_id, record.beneficiary_id)
+    )
     assert beneficiary is not None
     emit_service_record(session, record, beneficiary, "service_record.voided")
     await session.flush()
@@ -339,13 +357,18 @@ async def record_group_activity(
     """One group session: a service record per registered attendee (each is
     served) and one anonymous count for the unregistered ones."""
     group_id = data.id or uuid.uuid4()
-    if await session.get(GroupActivity, group_id) is not None:
+    if (
+        await session.get(GroupActivity, (principal.organisation_id, group_id))
+        is not None
+    ):
         raise Conflict("A group activity with this id exists already.")
     columns = await delivery(
         session, principal, data.activity_code, data.site_id, ActivityKind.group
     )
     attendees = await _attendees(session, principal, data.attendee_ids)
-    await consent_service.require_consent(session, data.attendee_ids, *SERVICE_CONSENTS)
+    await consent_service.require_consent(
+        session, principal.organisation_id, data.attendee_ids, *SERVICE_CONSENTS
+    )
     group = GroupActivity(
         id=group_id,
         activity_date=data.activity_date,
@@ -437,7 +460,14 @@ async def group_activity_read(
     attended = (
         await session.execute(
             select(col(ServiceRecord.beneficiary_id), col(Beneficiary.site_id))
-            .join(Beneficiary, col(Beneficiary.id) == col(ServiceRecord.beneficiary_id))
+            .join(
+                Beneficiary,
+                and_(
+                    col(Beneficiary.organisation_id)
+                    == col(ServiceRecord.organisation_id),
+                    col(Beneficiary.id) == col(ServiceRecord.beneficiary_id),
+                ),
+            )
             .where(
                 col(ServiceRecord.group_activity_id) == group.id,
                 col(ServiceRecord.organisation_id) == group.organisation_id,
@@ -499,7 +529,10 @@ async def record_anonymous_service(
     """Count people served without registering them (no consent to keep
     their identity is needed for a count)."""
     record_id = data.id or uuid.uuid4()
-    if await session.get(AnonymousService, record_id) is not None:
+    if (
+        await session.get(AnonymousService, (principal.organisation_id, record_id))
+        is not None
+    ):
         raise Conflict("An anonymous service with this id exists already.")
     columns = await delivery(
         session, principal, data.activity_code, data.site_id, ActivityKind.any

@@ -11,7 +11,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +33,7 @@ from services.beneficiary.cases.models import (
 from services.beneficiary.cases.schemas import AssessmentRead, CaseRead
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.schemas import ConsentEntryRead
+from services.beneficiary.db import under
 from services.beneficiary.interventions import service as interventions_service
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.interventions.service import EnrolmentRead
@@ -49,11 +49,10 @@ from services.beneficiary.settings import settings_of
 from services.beneficiary.sync import service as sync_service
 from services.beneficiary.sync.models import SyncConflict
 from shared.app import Runtime
-from shared.auth import Principal, machine_headers
+from shared.auth import Principal
 from shared.contracts.erasure import ClientParticipation, PracticeGroupParticipation
 from shared.crypto import KeyRing
 from shared.db import utcnow
-from shared.errors import Unavailable
 
 RETRY_AFTER_SECONDS = 30
 
@@ -121,31 +120,16 @@ async def training_part(
 ) -> TrainingPart:
     """The training service's data about the person, asked for with a
     machine token of the caller's organisation; 503 when it cannot answer."""
-    settings = settings_of(runtime)
-    if not settings.training_url:
+    training = settings_of(runtime).training
+    if training is None:
         return TrainingPart(included=False, practice_groups=[])
-    headers = machine_headers(
-        settings,
-        settings.training_token,
-        subject="beneficiary-service",
+    found = await training.get(
+        runtime,
+        f"/v1/practice-clients/{beneficiary_id}",
+        ClientParticipation,
         organisation_id=principal.organisation_id,
-    )
-    url = f"{settings.training_url.rstrip('/')}/v1/practice-clients/{beneficiary_id}"
-    unavailable = Unavailable(
-        "The training service cannot answer now, so the export would be "
-        "incomplete; try again later.",
         retry_after=RETRY_AFTER_SECONDS,
     )
-    try:
-        response = await runtime.http.get(url, headers=headers)
-    except httpx.HTTPError:
-        raise unavailable from None
-    if response.status_code != 200:
-        raise unavailable
-    try:
-        found = ClientParticipation.model_validate_json(response.content)
-    except ValueError:  # not its contract: a proxy's page, another version
-        raise unavailable from None
     return TrainingPart(included=True, practice_groups=found.practice_groups)
 
 
@@ -162,32 +146,32 @@ async def export_person(
     records = await _all(
         session,
         select(ServiceRecord)
-        .where(col(ServiceRecord.beneficiary_id) == person)
+        .where(under(ServiceRecord.beneficiary_id, beneficiary))
         .order_by(col(ServiceRecord.service_date), col(ServiceRecord.created_at)),
     )
     cases = await _all(
         session,
         select(Case)
-        .where(col(Case.beneficiary_id) == person)
+        .where(under(Case.beneficiary_id, beneficiary))
         .order_by(col(Case.opened_on)),
     )
     case_records = [await _case_record(session, keyring, case) for case in cases]
     referrals = await _all(
         session,
         select(Referral)
-        .where(col(Referral.beneficiary_id) == person)
+        .where(under(Referral.beneficiary_id, beneficiary))
         .order_by(col(Referral.sent_on), col(Referral.created_at)),
     )
     enrolments = await _all(
         session,
         select(Enrolment)
-        .where(col(Enrolment.beneficiary_id) == person)
+        .where(under(Enrolment.beneficiary_id, beneficiary))
         .order_by(col(Enrolment.enrolled_on)),
     )
     alerts = await _all(
         session,
         select(RiskAlert)
-        .where(col(RiskAlert.beneficiary_id) == person)
+        .where(under(RiskAlert.beneficiary_id, beneficiary))
         .order_by(col(RiskAlert.raised_at)),
     )
     owned = {
@@ -202,7 +186,10 @@ async def export_person(
     conflicts = await _all(
         session,
         select(SyncConflict)
-        .where(col(SyncConflict.entity_id).in_(owned))
+        .where(
+            col(SyncConflict.entity_id).in_(owned),
+            col(SyncConflict.organisation_id) == beneficiary.organisation_id,
+        )
         .order_by(col(SyncConflict.created_at)),
     )
     log = await _all(
@@ -222,7 +209,7 @@ async def export_person(
         ),
         consent_ledger=[
             ConsentEntryRead.model_validate(e)
-            for e in await consent_service.list_consent_ledger(session, person)
+            for e in await consent_service.list_consent_ledger(session, beneficiary)
         ],
         service_records=[ServiceRecordRead.model_validate(r) for r in records],
         cases=case_records,
@@ -243,25 +230,25 @@ async def _case_record(
     assessments = await _all(
         session,
         select(Assessment)
-        .where(col(Assessment.case_id) == case.id)
+        .where(under(Assessment.case_id, case))
         .order_by(col(Assessment.administered_on), col(Assessment.created_at)),
     )
     plans = await _all(
         session,
         select(CasePlan)
-        .where(col(CasePlan.case_id) == case.id)
+        .where(under(CasePlan.case_id, case))
         .order_by(col(CasePlan.version)),
     )
     follow_ups = await _all(
         session,
         select(FollowUp)
-        .where(col(FollowUp.case_id) == case.id)
+        .where(under(FollowUp.case_id, case))
         .order_by(col(FollowUp.on), col(FollowUp.created_at)),
     )
     safety = await _all(
         session,
         select(SafetyPlan)
-        .where(col(SafetyPlan.case_id) == case.id)
+        .where(under(SafetyPlan.case_id, case))
         .order_by(col(SafetyPlan.version)),
     )
     return CaseRecord(

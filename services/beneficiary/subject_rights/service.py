@@ -60,7 +60,9 @@ async def request_erasure(
         reason, [pii["full_name"]], [pii["phone"]], [beneficiary.code]
     )
     already = beneficiary.pii_erased_at is not None
-    in_force = await consent_service.consents_in_force(session, [beneficiary.id])
+    in_force = await consent_service.consents_in_force(
+        session, beneficiary.organisation_id, [beneficiary.id]
+    )
     registration = in_force[beneficiary.id].get(ConsentPurpose.registration)
     if not already and (registration is None or registration.granted):
         await consent_service.record_consents(

@@ -1,3 +1,9 @@
+"""The ``sync_conflict`` table: an offline edit that lost to a newer server
+version, kept encrypted (it holds PII) until a supervisor keeps the server's
+version or applies the device's. The same edit sent again finds its row rather
+than adding one.
+"""
+
 from __future__ import annotations
 
 import uuid
@@ -26,7 +32,15 @@ class SyncConflict(Table, table=True):
     version is kept (encrypted: it holds PII) until a supervisor resolves it."""
 
     __tablename__ = "sync_conflict"
-    __table_args__ = (UniqueConstraint("entity_id", "base_version", "payload_digest"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "entity_id",
+            "base_version",
+            "payload_digest",
+            "organisation_id",
+            name="uq_sync_conflict_submission",
+        ),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     organisation_id: uuid.UUID = Field(index=True)

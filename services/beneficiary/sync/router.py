@@ -1,3 +1,9 @@
+"""HTTP API for offline sync: push a batch, pull changes since a cursor, list
+and resolve conflicts. Batches are limited in size and in how many are applied
+at once, so a crowd of devices coming back online together waits its turn (or
+is told to retry) instead of exhausting the connection pool.
+"""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,3 +1,9 @@
+"""What a device sends and gets back: the full state of each record with the
+server version it edited, people before their service records, and an outcome
+per record (created, updated, unchanged, conflict with the server's copy, or
+rejected with its errors).
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -217,7 +217,9 @@ async def _device_consents(
     registration is an erasure (done now when the caller may erase and gave
     a reason, else kept for a supervisor)."""
     entries = await consent_service.drop_recorded(session, row, change.consents)
-    in_force = (await consent_service.consents_in_force(session, [row.id]))[row.id]
+    in_force = (
+        await consent_service.consents_in_force(session, row.organisation_id, [row.id])
+    )[row.id]
     device = consent_service.against_ledger(in_force, entries, change.consent_version)
     outcome = ConsentOutcome(recorded=bool(device.to_record))
     if device.to_record:
@@ -272,7 +274,10 @@ async def apply_batch(
             new = (
                 change.base_version is None
                 and change.id not in seen
-                and await get_cached(session, entity.model, change.id) is None
+                and await get_cached(
+                    session, entity.model, (principal.organisation_id, change.id)
+                )
+                is None
             )
             seen.add(change.id)
             if new:
@@ -421,8 +426,10 @@ async def _load_batch(
                 .order_by(col(model.id))
                 .with_for_update()
             )
-        await prefetch(session, model, ids)
-    await consent_service.consents_in_force(session, sorted(person_ids))
+        await prefetch(session, model, [(principal.organisation_id, i) for i in ids])
+    await consent_service.consents_in_force(
+        session, principal.organisation_id, sorted(person_ids)
+    )
 
 
 async def _upsert(
@@ -551,6 +558,7 @@ async def _keep_losing_version(
         (
             await session.execute(
                 select(SyncConflict).where(
+                    col(SyncConflict.organisation_id) == principal.organisation_id,
                     col(SyncConflict.entity_id) == row.id,
                     col(SyncConflict.base_version) == base_version,
                     col(SyncConflict.payload_digest).in_(keyring.digests(payload)),
@@ -658,7 +666,12 @@ async def resolve_conflict(
     entity = _kind(entities(session, principal, keyring), conflict)
     model = Beneficiary if entity.name == "beneficiary" else ServiceRecord
     await session.execute(  # lock before a possible edit
-        select(model).where(col(model.id) == conflict.entity_id).with_for_update()
+        select(model)
+        .where(
+            col(model.organisation_id) == conflict.organisation_id,
+            col(model.id) == conflict.entity_id,
+        )
+        .with_for_update()
     )
     row = await entity.load(conflict.entity_id)
     if row is None:
@@ -702,7 +715,9 @@ async def _apply_consents(
     over since is refused (409), so resolving an old conflict never undoes
     a newer no."""
     entries = [ConsentGiven.model_validate(e) for e in kept]
-    in_force = (await consent_service.consents_in_force(session, [row.id]))[row.id]
+    in_force = (
+        await consent_service.consents_in_force(session, row.organisation_id, [row.id])
+    )[row.id]
     check = consent_service.against_ledger(in_force, entries, server_version)
     if check.stale:
         raise Conflict(

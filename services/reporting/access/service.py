@@ -12,14 +12,16 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.reporting.access.models import ApiKey
-from services.reporting.engine.query import Scope
+from services.reporting.engine.evaluator import Scope
 from shared.app import Runtime
 from shared.auth import (
+    BearerDoc,
     Principal,
     RateLimiter,
     Role,
@@ -105,7 +107,21 @@ def caller_from_principal(principal: Principal) -> Caller:
 API_KEY_USES = RateLimiter("api-key")
 
 
-async def current_caller(request: Request) -> Caller:
+API_KEY = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="api_key",
+    description="An integrator's key, issued by an organisation's admin at "
+    "`POST /v1/api-keys`.",
+    auto_error=False,  # current_caller falls back to a bearer token
+)
+"""Declares the API-key scheme next to the bearer one in the OpenAPI."""
+
+
+async def current_caller(
+    request: Request,
+    _key: Annotated[str | None, Depends(API_KEY)] = None,
+    _bearer: BearerDoc = None,
+) -> Caller:
     """An ``X-API-Key`` header, else a bearer token."""
     secret = request.headers.get("x-api-key")
     if not secret:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.reporting.engine.query import FACT_DIMS, MEASURES
+from services.reporting.engine.measures import FACT_DIMS, MEASURES
 
 HERE = Path(__file__).parent
 LOCATION_DIMS = ("governorate", "district", "site")

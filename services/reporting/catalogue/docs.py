@@ -19,7 +19,8 @@ from services.reporting.catalogue.catalogue import (
     indicators,
     option_code,
 )
-from services.reporting.engine.query import FACT_ROWS, UNKNOWN, AgeBands
+from services.reporting.engine.evaluator import UNKNOWN, AgeBands
+from services.reporting.engine.measures import FACT_ROWS
 from services.reporting.exports.formats import PROGRAMME_ORG_UNIT
 from services.reporting.settings import ReportingSettings
 from shared.contracts.enums import (
@@ -84,7 +85,7 @@ MEASURES: dict[str, str] = {
     "hours × supervisees, divided by (distinct supervisees × calendar months from "
     "the start's month to the end's month)",
 }
-"""Each engine measure in words (``engine/query.py: MEASURES``); a measure
+"""Each engine measure in words (``engine/measures.py: MEASURES``); a measure
 missing here fails the docs test."""
 
 KINDS = {
@@ -129,7 +130,9 @@ def _intro() -> list[str]:
     bands = AgeBands.parse(DEFAULT_AGE_BANDS)
     return [
         "An indicator is a named, versioned question over reporting's facts: "
-        "a *measure* of the query engine (`services/reporting/engine/query.py`) "
+        "a *measure* of the query engine "
+        "(`services/reporting/engine/measures.py`, answered by the generic "
+        "evaluator in `engine/evaluator.py`) "
         "over one fact table, with fixed filters and parameters, the "
         "disaggregations it allows and how it is exchanged (an HXL value tag "
         "and a DHIS2 data element code). Every answer carries the indicator's "

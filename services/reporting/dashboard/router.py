@@ -20,6 +20,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from shared.app import checks_own_query
 from shared.errors import BadRequest
 
 router = APIRouter(tags=["dashboard"])
@@ -43,6 +44,7 @@ def page() -> str:
 
 
 @router.get("/dashboard", include_in_schema=False)
+@checks_own_query
 async def dashboard(request: Request) -> HTMLResponse:
     if TOKEN_PARAMETERS & request.query_params.keys():
         raise BadRequest(

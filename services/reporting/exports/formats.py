@@ -72,7 +72,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 from xml.sax.saxutils import quoteattr
 
 import orjson
@@ -84,6 +84,7 @@ __all__ = [
     "ADX_NAMESPACE",
     "ADX_SCHEMA",
     "CONTENT_TYPES",
+    "FILE_RESPONSE",
     "PROGRAMME_ORG_UNIT",
     "WRITERS",
     "CategoryMapping",
@@ -120,6 +121,17 @@ CONTENT_TYPES: dict[str, tuple[str, str]] = {
     "adx": ("application/adx+xml", "xml"),
 }
 """Format name -> (media type, file extension)."""
+FILE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file, in the media type of its format (JSON, CSV, "
+        "HXL-tagged CSV, XLSX, DHIS2 JSON or ADX XML).",
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media, _ in sorted(set(CONTENT_TYPES.values()))
+        },
+    }
+}
+"""What a download answers, declared so generated clients read it as a file."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting.access.service import Caller, loaded_sites
 from services.reporting.catalogue.catalogue import indicators
-from services.reporting.engine.query import Scope
+from services.reporting.engine.evaluator import Scope
 from services.reporting.engine.store import FactStore
 from services.reporting.exports.formats import CONTENT_TYPES, WRITERS
 from services.reporting.exports.models import Export

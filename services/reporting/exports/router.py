@@ -19,11 +19,12 @@ from services.reporting.access.service import Caller, CallerDep, stored_sites
 from services.reporting.db import OnceDep
 from services.reporting.exports.formats import (
     CONTENT_TYPES,
+    FILE_RESPONSE,
     WRITERS,
     NothingToExport,
     month_end,
 )
-from services.reporting.exports.jobs import export_dir
+from services.reporting.exports.jobs import export_dir, run_export
 from services.reporting.exports.models import Export
 from services.reporting.exports.service import (
     check_export_dims,
@@ -42,7 +43,7 @@ from services.reporting.indicators.service import (
     store_of,
 )
 from services.reporting.settings import ReportingSettings
-from shared.app import RuntimeDep
+from shared.app import RuntimeDep, checks_own_query
 from shared.contracts.text import Text
 from shared.db import SessionDep, utcnow
 from shared.errors import BadRequest, Conflict, NotFound, problem_responses
@@ -145,7 +146,7 @@ async def request_export(
         )
     if not replayed:
         await runtime.queue.enqueue(
-            "run_export", job_id=f"export:{export.id}", export_id=str(export.id)
+            run_export.__name__, job_id=f"export:{export.id}", export_id=str(export.id)
         )
     return _status(export, request)
 
@@ -183,7 +184,8 @@ async def read_export(
 @router.get(
     "/v1/exports/{export_id}/file",
     name="download_export",
-    responses=problem_responses(NotFound, Conflict),
+    response_class=Response,
+    responses={**FILE_RESPONSE, **problem_responses(NotFound, Conflict)},
 )
 async def download_export(
     export_id: uuid.UUID, request: Request, session: SessionDep, caller: CallerDep
@@ -229,7 +231,12 @@ async def feed_organisations(
     return set(organisations) | linked | {EVERYONE}
 
 
-@router.get("/v1/feeds/{indicator_id}", responses=problem_responses(NotFound))
+@router.get(
+    "/v1/feeds/{indicator_id}",
+    response_class=Response,
+    responses={**FILE_RESPONSE, **problem_responses(NotFound)},
+)
+@checks_own_query
 async def indicator_feed(
     indicator_id: str,
     request: Request,

@@ -6,6 +6,10 @@ idempotent and order-tolerant) and the ``seq`` of the ingestion transaction
 that last changed it (query caches load only what changed since they last
 looked). Rows are never deleted: a voided or superseded fact has ``alive``
 false. No names, phone numbers, addresses or free text: events carry none.
+
+The beneficiary service's ids are unique within an organisation only
+(docs/decisions/0006-ids-per-organisation.md), so its facts are unique per
+(organisation_id, producer id); the training service's ids are global.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ class BeneficiaryFact(_Fact, table=True):
     integer that exact distinct counts use."""
 
     __tablename__ = "beneficiary_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "beneficiary_id"),)
 
-    beneficiary_id: uuid.UUID = Field(unique=True)
+    beneficiary_id: uuid.UUID
     organisation_id: uuid.UUID | None = None
     site_id: uuid.UUID | None = None
     sex: str | None = Field(default=None, max_length=16)
@@ -59,7 +64,7 @@ class ServiceFact(_Fact, table=True):
 
     __tablename__ = "service_fact"
     __table_args__ = (
-        UniqueConstraint("record_id", "line"),
+        UniqueConstraint("organisation_id", "record_id", "line"),
         Index(
             "ix_service_fact_beneficiary_key_service_date",
             "beneficiary_key",
@@ -89,8 +94,9 @@ class ServiceFact(_Fact, table=True):
 
 class ReferralFact(_Fact, table=True):
     __tablename__ = "referral_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "referral_id"),)
 
-    referral_id: uuid.UUID = Field(unique=True)
+    referral_id: uuid.UUID
     beneficiary_key: int | None = None
     organisation_id: uuid.UUID
     site_id: uuid.UUID | None = None
@@ -103,8 +109,9 @@ class ReferralFact(_Fact, table=True):
 
 class CaseFact(_Fact, table=True):
     __tablename__ = "case_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "case_id"),)
 
-    case_id: uuid.UUID = Field(unique=True)
+    case_id: uuid.UUID
     beneficiary_key: int | None = None
     organisation_id: uuid.UUID
     site_id: uuid.UUID | None = None
@@ -119,8 +126,9 @@ class AssessmentFact(_Fact, table=True):
     """Scores only, never item answers."""
 
     __tablename__ = "assessment_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "assessment_id"),)
 
-    assessment_id: uuid.UUID = Field(unique=True)
+    assessment_id: uuid.UUID
     case_id: uuid.UUID = Field(index=True)
     beneficiary_key: int | None = None
     organisation_id: uuid.UUID

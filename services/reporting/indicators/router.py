@@ -17,6 +17,7 @@ from services.reporting.indicators.service import (
     parse_filters,
     store_of,
 )
+from shared.app import checks_own_query
 from shared.contracts.text import Text
 from shared.errors import problem_responses
 
@@ -46,6 +47,7 @@ async def read_indicator(indicator_id: str, caller: CallerDep) -> Indicator:
     response_model=IndicatorValues,
     responses=problem_responses(),
 )
+@checks_own_query
 async def indicator_values(
     indicator_id: str,
     request: Request,

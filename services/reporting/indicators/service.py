@@ -13,17 +13,18 @@ from pydantic import BaseModel, Field
 
 from services.reporting.access.service import Caller
 from services.reporting.catalogue.catalogue import Indicator, indicators
-from services.reporting.engine.query import (
+from services.reporting.engine.evaluator import (
     AgeBands,
     Answer,
     Evaluator,
     Query,
     QueryError,
 )
+from services.reporting.engine.measures import evaluator as make_evaluator
 from services.reporting.engine.store import FactStore
 from services.reporting.settings import ReportingSettings
 from services.reporting.suppression import ALL, suppress, suppress_rate
-from shared.errors import BadRequest, FieldError, Invalid, NotFound
+from shared.errors import BadRequest, FieldError, Invalid, NotFound, UnknownParameters
 
 MAX_DIMS = 3
 SUPPRESSED_CELLS_LIMIT = 2_000
@@ -34,9 +35,12 @@ RESERVED_PARAMS = frozenset({"start", "end", "by", "suppress", "since", "format"
 
 class Cell(BaseModel):
     dims: dict[str, str] = Field(description="Disaggregation values; '*' = all.")
-    value: float | None = Field(description="None when suppressed or undefined.")
-    numerator: float | None = None
-    denominator: float | None = None
+    value: int | float | None = Field(
+        description="An integer for counts of rows, people or cases; None when "
+        "suppressed or undefined."
+    )
+    numerator: int | float | None = None
+    denominator: int | float | None = None
     suppressed: bool = False
 
 
@@ -135,7 +139,7 @@ async def answer(
     check_query(indicator, start, end, by, filters)
     if evaluator is None:
         await store.refresh()
-        evaluator = Evaluator(store, AgeBands.parse(settings.age_bands))
+        evaluator = make_evaluator(store, AgeBands.parse(settings.age_bands))
     merged = {**filters, **indicator.filters}
     for name, wanted in indicator.filters.items():
         if name in filters:  # a caller's filter narrows, never widens
@@ -275,14 +279,7 @@ def parse_filters(
     worth telling (a typo would otherwise widen the answer silently)."""
     unknown = sorted(set(params) - set(allowed) - RESERVED_PARAMS)
     if unknown:
-        raise Invalid(
-            "Unknown query parameters: " + ", ".join(unknown) + "; filters are "
-            "named after the indicator's disaggregations: " + ", ".join(allowed),
-            errors=[
-                FieldError(loc=["query", name], msg="unknown", type="unknown")
-                for name in unknown
-            ],
-        )
+        raise UnknownParameters(unknown, sorted(RESERVED_PARAMS | set(allowed)))
     out: dict[str, list[str]] = {}
     for name in allowed:
         values = params.get(name)

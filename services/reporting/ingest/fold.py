@@ -81,6 +81,9 @@ from shared.contracts.events import (
 log = structlog.get_logger(__name__)
 
 Row = dict[str, Any]
+Owned = tuple[uuid.UUID, uuid.UUID]
+"""(organisation_id, id) of a beneficiary-service row: its ids are unique
+within an organisation only."""
 
 
 def month_of(day: date) -> date:
@@ -92,11 +95,11 @@ class Batch:
     """What one ingestion transaction writes, collected per fact table."""
 
     seq: int = 0
-    beneficiaries: dict[uuid.UUID, Row] = field(default_factory=dict)
-    erased: dict[uuid.UUID, int] = field(default_factory=dict)
+    beneficiaries: dict[Owned, Row] = field(default_factory=dict)
+    erased: dict[Owned, int] = field(default_factory=dict)
     erased_trainees: dict[uuid.UUID, int] = field(default_factory=dict)
-    services: dict[tuple[uuid.UUID, int], Row] = field(default_factory=dict)
-    anonymous: dict[uuid.UUID, list[Row]] = field(default_factory=dict)
+    services: dict[Owned, Row] = field(default_factory=dict)
+    anonymous: dict[Owned, list[Row]] = field(default_factory=dict)
     rows: dict[str, dict[Any, Row]] = field(default_factory=dict)
     months: set[tuple[date, uuid.UUID]] = field(default_factory=set)
     rejected: int = 0
@@ -115,9 +118,10 @@ class Batch:
 
 
 def _beneficiary(batch: Batch, e: EventEnvelope, f: BeneficiaryFacts) -> None:
-    held = batch.beneficiaries.get(f.beneficiary_id)
+    owned = (f.organisation_id, f.beneficiary_id)
+    held = batch.beneficiaries.get(owned)
     if held is None or held["position"] < e.position:
-        batch.beneficiaries[f.beneficiary_id] = {
+        batch.beneficiaries[owned] = {
             "beneficiary_id": f.beneficiary_id,
             "organisation_id": f.organisation_id,
             "site_id": f.site_id,
@@ -137,13 +141,13 @@ def _consent(batch: Batch, e: EventEnvelope, f: ConsentFacts) -> None:
     """Withdrawing consent to registration erases the person: reporting
     stops counting them as a person (their services still count)."""
     if f.purpose == ConsentPurpose.registration and not f.granted:
-        batch.erased[f.beneficiary_id] = e.position
+        batch.erased[(e.organisation_id, f.beneficiary_id)] = e.position
 
 
 def _beneficiary_erased(
     batch: Batch, e: EventEnvelope, f: BeneficiaryErasedFacts
 ) -> None:
-    batch.erased[f.beneficiary_id] = e.position
+    batch.erased[(f.organisation_id, f.beneficiary_id)] = e.position
 
 
 def _trainee_erased(batch: Batch, e: EventEnvelope, f: TraineeErasedFacts) -> None:
@@ -151,7 +155,7 @@ def _trainee_erased(batch: Batch, e: EventEnvelope, f: TraineeErasedFacts) -> No
 
 
 def _service(batch: Batch, e: EventEnvelope, f: ServiceRecordFacts) -> None:
-    key = (f.service_record_id, 0)
+    key = (f.organisation_id, f.service_record_id)
     held = batch.services.get(key)
     if held is None or held["position"] < e.position:
         batch.services[key] = {
@@ -180,10 +184,11 @@ def _service(batch: Batch, e: EventEnvelope, f: ServiceRecordFacts) -> None:
 
 
 def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None:
-    held = batch.anonymous.get(f.anonymous_service_id)
+    owned = (f.organisation_id, f.anonymous_service_id)
+    held = batch.anonymous.get(owned)
     if held and held[0]["position"] >= e.position:
         return
-    batch.anonymous[f.anonymous_service_id] = [
+    batch.anonymous[owned] = [
         {
             "record_id": f.anonymous_service_id,
             "line": line,
@@ -214,7 +219,7 @@ def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None
 def _case(batch: Batch, e: EventEnvelope, f: CaseFacts) -> None:
     batch.keep(
         "case",
-        f.case_id,
+        (f.organisation_id, f.case_id),
         {
             "case_id": f.case_id,
             "beneficiary_id": f.beneficiary_id,
@@ -234,7 +239,7 @@ def _case(batch: Batch, e: EventEnvelope, f: CaseFacts) -> None:
 def _assessment(batch: Batch, e: EventEnvelope, f: AssessmentFacts) -> None:
     batch.keep(
         "assessment",
-        f.assessment_id,
+        (f.organisation_id, f.assessment_id),
         {
             "assessment_id": f.assessment_id,
             "case_id": f.case_id,
@@ -254,7 +259,7 @@ def _assessment(batch: Batch, e: EventEnvelope, f: AssessmentFacts) -> None:
 def _referral(batch: Batch, e: EventEnvelope, f: ReferralFacts) -> None:
     batch.keep(
         "referral",
-        f.referral_id,
+        (f.organisation_id, f.referral_id),
         {
             "referral_id": f.referral_id,
             "beneficiary_id": f.beneficiary_id,
@@ -504,31 +509,52 @@ async def _insert_new(session: AsyncSession, table: CoreTable, rows: list[Row]) 
         await session.execute(statement.on_conflict_do_nothing(), parameters)
 
 
+async def _held(
+    session: AsyncSession,
+    table: CoreTable,
+    id_column: str,
+    owned: set[Owned],
+    *columns: Any,
+) -> list[Any]:
+    """Rows ``(organisation_id, id, *columns)`` of ``table`` for exactly
+    these (organisation, id) pairs: each column is matched against one array
+    (see ``_among``), the few rows of an id reused by another organisation of
+    the batch are dropped here."""
+    if not owned:
+        return []
+    dialect = _dialect(session)
+    found = await session.execute(
+        select(table.c.organisation_id, table.c[id_column], *columns).where(
+            _among(dialect, table.c[id_column], {i for _, i in owned}),
+            _among(dialect, table.c.organisation_id, {o for o, _ in owned}),
+        )
+    )
+    return [row for row in found if (row[0], row[1]) in owned]
+
+
 async def _beneficiary_keys(
-    session: AsyncSession, ids: set[uuid.UUID], seq: int
-) -> dict[uuid.UUID, int | None]:
+    session: AsyncSession, people: set[Owned], seq: int
+) -> dict[Owned, int | None]:
     """Dense keys of these people, creating placeholders for people whose
     registration event has not arrived yet; erased people have no key."""
-    if not ids:
-        return {}
     table: CoreTable = BeneficiaryFact.__table__  # type: ignore[attr-defined]
-    dialect = _dialect(session)
 
-    async def held(among: Iterable[uuid.UUID]) -> dict[uuid.UUID, int | None]:
-        found = await session.execute(
-            select(table.c.beneficiary_id, table.c.key, table.c.erased).where(
-                _among(dialect, table.c.beneficiary_id, among)
-            )
+    async def held(among: set[Owned]) -> dict[Owned, int | None]:
+        rows = await _held(
+            session, table, "beneficiary_id", among, table.c.key, table.c.erased
         )
-        return {i: None if erased else k for i, k, erased in found}
+        return {(o, i): None if erased else k for o, i, k, erased in rows}
 
-    keys = await held(ids)
-    missing = ids - keys.keys()
+    keys = await held(people)
+    missing = people - keys.keys()
     if missing:
         await _insert_new(
             session,
             table,
-            [{"beneficiary_id": i, "seq": seq, "position": 0} for i in missing],
+            [
+                {"organisation_id": o, "beneficiary_id": i, "seq": seq, "position": 0}
+                for o, i in missing
+            ],
         )
         keys |= await held(missing)
     return keys
@@ -579,27 +605,36 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
     svc = ServiceFact.__table__  # type: ignore[attr-defined]
 
     touched_people = set(batch.beneficiaries) | set(batch.erased)
-    if touched_people:  # their services' months change (demographics, erasure)
-        keyed = select(ben.c.key).where(
-            _among(dialect, ben.c.beneficiary_id, touched_people)
+    keyed = [
+        key
+        for _, _, key in await _held(
+            session, ben, "beneficiary_id", touched_people, ben.c.key
         )
+    ]
+    if keyed:  # their services' months change (demographics, erasure)
         for day, organisation_id in await session.execute(
             select(svc.c.service_date, svc.c.organisation_id)
-            .where(svc.c.beneficiary_key.in_(keyed))
+            .where(_among(dialect, svc.c.beneficiary_key, keyed))
             .distinct()
         ):
             batch.touch(day, organisation_id)
     linked = {
-        row["beneficiary_id"]
+        _person(row)
         for table in ("case", "assessment", "referral")
         for row in batch.rows.get(table, {}).values()
-    } | {row["beneficiary_id"] for row in batch.services.values()}
+    } | {_person(row) for row in batch.services.values()}
     secret = await _secret(session)
-    gone = set(batch.erased) | await _erased(
-        session, secret, "beneficiary", set(batch.beneficiaries) | linked
+    gone = set(batch.erased) | await _erased_people(
+        session, secret, set(batch.beneficiaries) | linked
     )
     people = [r for i, r in batch.beneficiaries.items() if i not in gone]
-    await _upsert(session, BeneficiaryFact, people, keys=["beneficiary_id"], seq=seq)
+    await _upsert(
+        session,
+        BeneficiaryFact,
+        people,
+        keys=["organisation_id", "beneficiary_id"],
+        seq=seq,
+    )
     if batch.erased:
         await _erase_beneficiaries(session, secret, set(batch.erased), seq)
     keys = await _beneficiary_keys(session, linked - gone, seq)
@@ -614,7 +649,13 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
             svc.c.record_id,
             {row["record_id"] for row in services},
         )
-    await _upsert(session, ServiceFact, services, keys=["record_id", "line"], seq=seq)
+    await _upsert(
+        session,
+        ServiceFact,
+        services,
+        keys=["organisation_id", "record_id", "line"],
+        seq=seq,
+    )
     await _replace_anonymous(session, batch, seq)
 
     for name, model, natural in _LINKED:
@@ -643,17 +684,23 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
     return seq
 
 
-def _keyed(row: Row, keys: dict[uuid.UUID, int | None]) -> Row:
+def _person(row: Row) -> Owned:
+    """The person a fact is about: one of its own organisation."""
+    return (row["organisation_id"], row["beneficiary_id"])
+
+
+def _keyed(row: Row, keys: dict[Owned, int | None]) -> Row:
     """A fact row as stored: the person's dense key instead of their id."""
     stored = dict(row)
-    stored["beneficiary_key"] = keys.get(stored.pop("beneficiary_id"))
+    stored["beneficiary_key"] = keys.get(_person(row))
+    del stored["beneficiary_id"]
     return stored
 
 
 _LINKED: list[tuple[str, type[Any], list[str]]] = [
-    ("case", CaseFact, ["case_id"]),
-    ("assessment", AssessmentFact, ["assessment_id"]),
-    ("referral", ReferralFact, ["referral_id"]),
+    ("case", CaseFact, ["organisation_id", "case_id"]),
+    ("assessment", AssessmentFact, ["organisation_id", "assessment_id"]),
+    ("referral", ReferralFact, ["organisation_id", "referral_id"]),
 ]
 _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
     ("trainee", TraineeFact, ["trainee_id"], None),
@@ -676,9 +723,11 @@ async def _secret(session: AsyncSession) -> bytes:
     return bytes.fromhex(str(found))
 
 
-def digest(secret: bytes, kind: str, subject_id: uuid.UUID) -> str:
-    """What ``erased_subject`` keeps of an erased person's id."""
-    message = f"erased:{kind}:{subject_id}".encode()
+def digest(secret: bytes, kind: str, subject: uuid.UUID | Owned) -> str:
+    """What ``erased_subject`` keeps of an erased person's id (a trainee's;
+    a beneficiary's with its organisation, as ids are unique only there)."""
+    named = subject if isinstance(subject, uuid.UUID) else f"{subject[0]}:{subject[1]}"
+    message = f"erased:{kind}:{named}".encode()
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
@@ -689,15 +738,27 @@ def pseudonym(secret: bytes, subject_id: uuid.UUID) -> uuid.UUID:
     return uuid.UUID(bytes=hmac.new(secret, message, hashlib.sha256).digest()[:16])
 
 
+async def _erased_people(
+    session: AsyncSession, secret: bytes, people: set[Owned]
+) -> set[Owned]:
+    """Which of these beneficiaries were erased before: by the digest of
+    (organisation, id), or of the id alone as kept before ids were per
+    organisation (such an id reused by another organisation since is taken
+    as erased too: uncounted, never joined back to anyone)."""
+    found = await _erased(session, secret, "beneficiary", people)
+    legacy = await _erased(session, secret, "beneficiary", {i for _, i in people})
+    return found | {p for p in people if p[1] in legacy}
+
+
 async def _erased(
-    session: AsyncSession, secret: bytes, kind: str, ids: set[uuid.UUID]
-) -> set[uuid.UUID]:
-    """Which of these ids belong to people erased before."""
+    session: AsyncSession, secret: bytes, kind: str, ids: set[Any]
+) -> set[Any]:
+    """Which of these subjects (see ``digest``) were erased before."""
     if not ids:
         return set()
     table: CoreTable = ErasedSubject.__table__  # type: ignore[attr-defined]
     by_digest = {digest(secret, kind, i): i for i in ids}
-    found: set[uuid.UUID] = set()
+    found: set[Any] = set()
     digests = list(by_digest)
     dialect = _dialect(session)
     for start in range(0, len(digests), 1000):
@@ -711,7 +772,7 @@ async def _erased(
 
 
 async def _remember_erased(
-    session: AsyncSession, secret: bytes, kind: str, ids: Iterable[uuid.UUID]
+    session: AsyncSession, secret: bytes, kind: str, ids: Iterable[Any]
 ) -> None:
     table: CoreTable = ErasedSubject.__table__  # type: ignore[attr-defined]
     await _insert_new(
@@ -734,22 +795,17 @@ _ERASED_PERSON = {
 
 
 async def _erase_beneficiaries(
-    session: AsyncSession, secret: bytes, erased: set[uuid.UUID], seq: int
+    session: AsyncSession, secret: bytes, erased: set[Owned], seq: int
 ) -> None:
     """Unlink the people's services, referrals, cases and assessments, then
     give their fact rows a random id and no attributes: nothing here can be
     joined to the beneficiary service's record any more. The digest lets a
     late event about them be recognised (and kept unlinked)."""
     ben = BeneficiaryFact.__table__  # type: ignore[attr-defined]
-    held = list(
-        (
-            await session.execute(
-                select(ben.c.key).where(
-                    _among(_dialect(session), ben.c.beneficiary_id, erased)
-                )
-            )
-        ).scalars()
-    )
+    held = [
+        key
+        for _, _, key in await _held(session, ben, "beneficiary_id", erased, ben.c.key)
+    ]
     if held:
         for model in (ServiceFact, ReferralFact, CaseFact, AssessmentFact):
             table = model.__table__  # type: ignore[union-attr]
@@ -883,31 +939,40 @@ async def _replace_anonymous(session: AsyncSession, batch: Batch, seq: int) -> N
     if not batch.anonymous:
         return
     svc = ServiceFact.__table__  # type: ignore[attr-defined]
-    ids = list(batch.anonymous)
+    rows = await _held(
+        session,
+        svc,
+        "record_id",
+        set(batch.anonymous),
+        svc.c.key,
+        svc.c.line,
+        svc.c.position,
+        svc.c.service_date,
+    )
     held = {
-        record_id: (position, service_date, organisation_id)
-        for record_id, position, service_date, organisation_id in await session.execute(
-            select(
-                svc.c.record_id,
-                svc.c.position,
-                svc.c.service_date,
-                svc.c.organisation_id,
-            ).where(_among(_dialect(session), svc.c.record_id, ids), svc.c.line == 0)
-        )
+        (o, i): (position, day) for o, i, _, line, position, day in rows if line == 0
     }
     fresh: list[Row] = []
-    for record_id, lines in batch.anonymous.items():
-        old = held.get(record_id)
+    replaced: set[Owned] = set()
+    for owned, lines in batch.anonymous.items():
+        old = held.get(owned)
         if old is not None:
             if old[0] >= lines[0]["position"]:
                 continue
-            batch.touch(old[1], old[2])
+            batch.touch(old[1], owned[0])
+            replaced.add(owned)
         fresh.extend(lines)
-    replaced = [r for r in {row["record_id"] for row in fresh} if r in held]
-    if replaced:
+    lines_replaced = [key for o, i, key, line, _, _ in rows if (o, i) in replaced]
+    if lines_replaced:
         await session.execute(
             update(svc)
-            .where(_among(_dialect(session), svc.c.record_id, replaced))
+            .where(_among(_dialect(session), svc.c.key, lines_replaced))
             .values(alive=False, line=-svc.c.key, seq=seq)
         )
-    await _upsert(session, ServiceFact, fresh, keys=["record_id", "line"], seq=seq)
+    await _upsert(
+        session,
+        ServiceFact,
+        fresh,
+        keys=["organisation_id", "record_id", "line"],
+        seq=seq,
+    )

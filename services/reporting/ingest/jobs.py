@@ -14,8 +14,8 @@ import time
 import uuid
 from typing import Any
 
-import httpx
 import structlog
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,9 +23,9 @@ from services.reporting.facts.models import FeedCursor, LocationDim, Organisatio
 from services.reporting.ingest.fold import apply, bump_seq, collect
 from services.reporting.settings import ReportingSettings
 from shared.app import Runtime
-from shared.auth import machine_headers
 from shared.contracts.events import EventEnvelope, EventFeedPage
 from shared.db import utcnow
+from shared.peers import Peer, PeerUnavailable
 
 log = structlog.get_logger(__name__)
 PULL_PAGE = 2000
@@ -72,87 +72,69 @@ async def ingest_events(ctx: dict[str, Any], source: str, events: list[Any]) -> 
     return await ingest(ctx["runtime"], source, envelopes)
 
 
-def _headers(settings: ReportingSettings) -> dict[str, str]:
-    """Reporting's machine account reads every organisation's events."""
-    return machine_headers(settings, settings.feed_token, subject="reporting-service")
-
-
-def sources(settings: ReportingSettings) -> dict[str, str]:
-    if not settings.pull_feeds:
-        return {}
-    found = {
-        "beneficiary": settings.beneficiary_url,
-        "training": settings.training_url,
-    }
-    return {name: url.rstrip("/") for name, url in found.items() if url}
-
-
-async def pull_source(runtime: Runtime, source: str, url: str) -> int:
+async def pull_source(runtime: Runtime, producer: Peer) -> int:
     """Read one producer's feed from the cursor to its end."""
-    settings = runtime.settings
-    assert isinstance(settings, ReportingSettings)
-    headers = _headers(settings)
     total = 0
     while True:
         async with AsyncSession(runtime.engine) as session:
-            cursor = await session.get(FeedCursor, source)
+            cursor = await session.get(FeedCursor, producer.name)
             after = cursor.position if cursor else 0
-        response = await runtime.http.get(
-            f"{url}/v1/events",
+        page = await producer.get(
+            runtime,
+            "/v1/events",
+            EventFeedPage,
             params={"after": after, "limit": PULL_PAGE},
-            headers=headers,
         )
-        response.raise_for_status()
-        page = EventFeedPage.model_validate(response.json())
         if not page.events:
             return total
-        await ingest(runtime, source, page.events)
+        await ingest(runtime, producer.name, page.events)
         total += len(page.events)
         if len(page.events) < PULL_PAGE:
             return total
 
 
-async def refresh_dimensions(runtime: Runtime, url: str) -> None:
+class LocationItem(BaseModel):
+    id: uuid.UUID
+    name: str
+    level: str
+    pcode: str | None = None
+    parent_id: uuid.UUID | None = None
+
+
+class OrganisationItem(BaseModel):
+    id: uuid.UUID
+    name: str
+    lead_organisation_id: uuid.UUID | None = None
+
+
+async def refresh_dimensions(runtime: Runtime, beneficiary: Peer) -> None:
     """Locations and organisation names, from the beneficiary service."""
-    settings = runtime.settings
-    assert isinstance(settings, ReportingSettings)
-    headers = _headers(settings)
-    locations = await runtime.http.get(f"{url}/v1/locations", headers=headers)
-    locations.raise_for_status()
-    organisations = await runtime.http.get(f"{url}/v1/organisations", headers=headers)
-    organisations.raise_for_status()
+    locations = await beneficiary.get(runtime, "/v1/locations", list[LocationItem])
+    organisations = await beneficiary.get(
+        runtime, "/v1/organisations", list[OrganisationItem]
+    )
     async with AsyncSession(runtime.engine) as session, session.begin():
         known = {
             row.id: row
             for row in (await session.execute(select(LocationDim))).scalars()
         }
-        for item in locations.json():
-            location_id = uuid.UUID(item["id"])
-            parent = uuid.UUID(item["parent_id"]) if item["parent_id"] else None
-            row = known.get(location_id)
-            if row is None:
-                row = LocationDim(
-                    id=location_id, name=item["name"], level=item["level"]
-                )
-            row.name, row.pcode, row.level = (
-                item["name"],
-                item.get("pcode"),
-                item["level"],
+        for item in locations:
+            row = known.get(item.id) or LocationDim(
+                id=item.id, name=item.name, level=item.level
             )
-            row.parent_id = parent
+            row.name, row.pcode, row.level = item.name, item.pcode, item.level
+            row.parent_id = item.parent_id
             session.add(row)
         orgs = {
             row.id: row
             for row in (await session.execute(select(OrganisationDim))).scalars()
         }
-        for item in organisations.json():
-            organisation_id = uuid.UUID(item["id"])
-            org = orgs.get(organisation_id) or OrganisationDim(
-                id=organisation_id, name=item["name"]
+        for org_item in organisations:
+            org = orgs.get(org_item.id) or OrganisationDim(
+                id=org_item.id, name=org_item.name
             )
-            org.name = item["name"]
-            lead = item.get("lead_organisation_id")
-            org.lead_organisation_id = uuid.UUID(lead) if lead else None
+            org.name = org_item.name
+            org.lead_organisation_id = org_item.lead_organisation_id
             session.add(org)
         await bump_seq(session)  # query caches reload the dimensions
 
@@ -163,14 +145,14 @@ async def pull_feeds(ctx: dict[str, Any]) -> int:
     settings = runtime.settings
     assert isinstance(settings, ReportingSettings)
     total = 0
-    for source, url in sources(settings).items():
+    for producer in settings.producers:
         try:
-            if source == "beneficiary":
+            if producer.name == "beneficiary":
                 last = ctx.get("dimensions_at", 0.0)
                 if time.monotonic() - last > DIMENSIONS_EVERY_SECONDS:
-                    await refresh_dimensions(runtime, url)
+                    await refresh_dimensions(runtime, producer)
                     ctx["dimensions_at"] = time.monotonic()
-            total += await pull_source(runtime, source, url)
-        except httpx.HTTPError as exc:
-            log.warning("feed_pull_failed", source=source, error=str(exc))
+            total += await pull_source(runtime, producer)
+        except PeerUnavailable as exc:
+            log.warning("feed_pull_failed", source=producer.name, error=exc.detail)
     return total

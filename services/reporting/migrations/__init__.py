@@ -1,0 +1,1 @@
+"""Alembic migrations of the reporting database, applied by ``runner.py``."""

@@ -9,7 +9,8 @@ from pydantic import BaseModel
 
 from services.reporting.access.service import Caller
 from services.reporting.catalogue.catalogue import indicators
-from services.reporting.engine.query import AgeBands, Evaluator
+from services.reporting.engine.evaluator import AgeBands
+from services.reporting.engine.measures import evaluator as make_evaluator
 from services.reporting.engine.store import FactStore
 from services.reporting.indicators.service import IndicatorValues, answer
 from services.reporting.settings import ReportingSettings
@@ -106,7 +107,7 @@ async def overview(
     tables = []
     catalogue = indicators()
     await store.refresh()
-    evaluator = Evaluator(store, AgeBands.parse(settings.age_bands))
+    evaluator = make_evaluator(store, AgeBands.parse(settings.age_bands))
     for section, title, indicator_id, by in SECTIONS:
         values = await answer(
             store,

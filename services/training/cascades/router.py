@@ -1,3 +1,7 @@
+"""``GET /v1/cascades/{cohort_id}``: the reach of one ToT cohort of the
+caller's organisation, for trainers, supervisors and programme managers.
+"""
+
 from __future__ import annotations
 
 import uuid

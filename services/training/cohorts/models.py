@@ -1,3 +1,8 @@
+"""Tables of training events: the cohort, its numbered sessions, enrolments and
+one attendance row per trainee and session, from which hours and attendance
+shares are worked out.
+"""
+
 from __future__ import annotations
 
 import uuid

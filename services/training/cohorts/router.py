@@ -1,3 +1,8 @@
+"""HTTP API for cohorts: create and read one, enrol trainees (twice changes
+nothing), add sessions, read and record attendance (a change to recorded
+attendance needs ``If-Match``), and each trainee's hours.
+"""
+
 from __future__ import annotations
 
 import uuid
@@ -12,7 +17,7 @@ from services.training.cohorts.service import (
     AttendanceWrite,
     CohortCreate,
     CohortRead,
-    SessionCreate,
+    CohortSessionCreate,
     TraineeProgress,
 )
 from services.training.db import AuditEntry, OnceDep
@@ -119,7 +124,7 @@ async def enrol(
 )
 async def add_session(
     cohort_id: uuid.UUID,
-    body: SessionCreate,
+    body: CohortSessionCreate,
     session: SessionDep,
     actor: TrainingActor,
     once: OnceDep,

@@ -58,7 +58,7 @@ class CohortCreate(BaseModel):
         return self
 
 
-class SessionCreate(BaseModel):
+class CohortSessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     number: int = Field(ge=1, le=500)
@@ -157,7 +157,7 @@ async def add_session(
     session: AsyncSession,
     principal: Principal,
     cohort_id: uuid.UUID,
-    data: SessionCreate,
+    data: CohortSessionCreate,
 ) -> CohortSession:
     cohort = await get_cohort(session, principal, cohort_id, lock=True)
     if not cohort.starts_on <= data.held_on <= cohort.ends_on:

@@ -1,3 +1,8 @@
+"""The ``course`` table. Completion and certification rules are stored with the
+course (``criteria``, checked as ``CourseCriteria``), so each cohort is judged
+by its own course's written rules.
+"""
+
 from __future__ import annotations
 
 import uuid

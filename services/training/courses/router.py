@@ -1,3 +1,7 @@
+"""HTTP API for the course catalogue: trainers and programme managers add
+courses, and any signed-in caller may list and read them.
+"""
+
 from __future__ import annotations
 
 import uuid

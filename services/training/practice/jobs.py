@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 import structlog
 from sqlalchemy import String, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,10 +24,10 @@ from services.training.practice import service as practice_service
 from services.training.practice.models import PracticeGroup, PracticeSession
 from services.training.settings import TrainingSettings
 from shared.app import Runtime
-from shared.auth import machine_headers
 from shared.contracts.erasure import ERASED_EVENT
 from shared.contracts.events import BeneficiaryErasedFacts, EventFeedPage
 from shared.db import utcnow
+from shared.peers import PeerUnavailable
 from shared.queue import JobContext
 
 log = structlog.get_logger(__name__)
@@ -91,25 +90,21 @@ async def pull_beneficiary_erasures(ctx: JobContext) -> int:
     runtime: Runtime = ctx["runtime"]
     settings = runtime.settings
     assert isinstance(settings, TrainingSettings)
-    url = f"{settings.beneficiary_url.rstrip('/')}/v1/events"
     total = 0
     while True:
         async with AsyncSession(runtime.engine) as session:
             cursor = await session.get(FeedCursor, ERASURES_CURSOR)
             after = cursor.position if cursor else 0
         try:
-            response = await runtime.http.get(
-                url,
+            page = await settings.beneficiary.get(
+                runtime,
+                "/v1/events",
+                EventFeedPage,
                 params={"after": after, "limit": PULL_PAGE, "type": ERASED_EVENT},
-                headers=machine_headers(
-                    settings, settings.beneficiary_token, subject="training-service"
-                ),
             )
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            log.warning("erasure_pull_failed", error=str(exc))
+        except PeerUnavailable as exc:
+            log.warning("erasure_pull_failed", error=exc.detail)
             return total
-        page = EventFeedPage.model_validate(response.json())
         async with AsyncSession(runtime.engine) as session, session.begin():
             for event in page.events:
                 if event.type == ERASED_EVENT:

@@ -1,3 +1,8 @@
+"""Tables of supervised practice: client groups, their sessions and the
+fidelity reviews of recorded sessions. Clients are stored as the beneficiary
+service's pseudonymous ids, never as personal data.
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -1,3 +1,9 @@
+"""HTTP API for supervised practice: create a group, record its sessions,
+review a session's fidelity; and ``GET /v1/practice-clients/{beneficiary_id}``,
+which tells the beneficiary service's machine account, for its subject access
+export, which groups a person took part in.
+"""
+
 from __future__ import annotations
 
 import uuid
@@ -11,9 +17,9 @@ from services.training.practice.models import FidelityReview
 from services.training.practice.service import (
     GroupCreate,
     GroupRead,
+    PracticeSessionCreate,
     ReviewCreate,
     ReviewRead,
-    SessionCreate,
 )
 from services.training.trainees.router import TrainingActor
 from shared.app import RuntimeDep
@@ -69,7 +75,7 @@ async def create_group(
 )
 async def record_session(
     group_id: uuid.UUID,
-    body: SessionCreate,
+    body: PracticeSessionCreate,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import String, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +22,7 @@ from services.training.practice.models import (
 )
 from services.training.settings import TrainingSettings
 from shared.app import Runtime
-from shared.auth import Principal, machine_headers
+from shared.auth import Principal
 from shared.contracts.erasure import (
     ClientParticipation,
     PracticeGroupParticipation,
@@ -31,7 +30,7 @@ from shared.contracts.erasure import (
 )
 from shared.contracts.events import PracticeFacts
 from shared.contracts.text import Text
-from shared.errors import Conflict, FieldError, Invalid, Unavailable
+from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
 from shared.scoping import get_in_scope
 from shared.taxonomy.fidelity import checklists
@@ -53,7 +52,7 @@ class GroupCreate(BaseModel):
     started_on: date
 
 
-class SessionCreate(BaseModel):
+class PracticeSessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     number: int = Field(ge=0, le=100)
@@ -112,32 +111,15 @@ async def check_clients(
     beneficiary service over HTTP by pseudonymous id (nothing else crosses)."""
     settings = runtime.settings
     assert isinstance(settings, TrainingSettings)
-    headers = machine_headers(
-        settings,
-        settings.beneficiary_token,
-        subject="training-service",
-        organisation_id=organisation_id,
-    )
-    try:
-        response = await runtime.http.post(
-            f"{settings.beneficiary_url}/v1/beneficiaries/lookup",
+    found = (
+        await settings.beneficiary.post(
+            runtime,
+            "/v1/beneficiaries/lookup",
+            LookupAnswer,
             json={"ids": [str(c) for c in client_ids]},
-            headers=headers,
+            organisation_id=organisation_id,
         )
-    except httpx.HTTPError as exc:
-        raise Unavailable(f"The beneficiary service cannot be reached: {exc}") from None
-    if response.status_code != 200:
-        raise Unavailable(
-            f"The beneficiary service answered {response.status_code} "
-            "to a client check."
-        )
-    try:
-        found = LookupAnswer.model_validate_json(response.content).found
-    except ValueError:  # not its contract: a proxy's page, another version
-        raise Unavailable(
-            "The beneficiary service answered a client check with something "
-            "other than a lookup result."
-        ) from None
+    ).found
     bad = [
         i for i, c in enumerate(client_ids) if found.get(str(c)) != str(organisation_id)
     ]
@@ -201,7 +183,7 @@ async def record_session(
     session: AsyncSession,
     principal: Principal,
     group_id: uuid.UUID,
-    data: SessionCreate,
+    data: PracticeSessionCreate,
 ) -> PracticeSession:
     group = await get_group(session, principal, group_id, lock=True)
     strangers = [

@@ -1,3 +1,8 @@
+"""Tables of results: pre- and post-test scores, competency ratings (the
+overall level is the lowest item's), certifications, and the last result
+published per trainee and cohort, so certifying again sends only what changed.
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -1,3 +1,8 @@
+"""HTTP API for results: record knowledge tests and competency assessments,
+read each trainee against the course's criteria, and certify (certifying twice
+changes nothing).
+"""
+
 from __future__ import annotations
 
 import uuid

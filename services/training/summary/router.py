@@ -1,3 +1,7 @@
+"""``GET /v1/training-summary``: the summary for one cohort, or for the
+caller's whole programme over a period.
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -1,3 +1,7 @@
+"""The ``supervision_session`` table. Notes are free text about people, so they
+are stored encrypted and erased with the trainee; events carry only the counts.
+"""
+
 from __future__ import annotations
 
 import uuid

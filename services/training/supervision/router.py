@@ -1,3 +1,7 @@
+"""HTTP API for supervision sessions: record one (audited, then announced to
+the outbox) and list the organisation's.
+"""
+
 from __future__ import annotations
 
 from datetime import date

@@ -1,3 +1,7 @@
+"""The ``trainee`` table. Name, phone and email are encrypted; erasure empties
+them and keeps the training facts under the same id.
+"""
+
 from __future__ import annotations
 
 import uuid

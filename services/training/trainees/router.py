@@ -1,3 +1,8 @@
+"""HTTP API for trainees: register, list (without names or contact details),
+read with contact details (every read audited), erase, and the subject access
+export.
+"""
+
 from __future__ import annotations
 
 import uuid

@@ -1,4 +1,6 @@
-"""Indicator arithmetic over the columnar store: filter, group, aggregate.
+"""The query engine's generic half: filter, group and aggregate the columnar
+store, exactly. What there is to measure (facts, dims, measures) is the
+catalogue's business (``engine/measures.py``), handed to each ``Evaluator``.
 
 Every measure is exact. Distinct counts (people, trainees) mark each
 (group, person) pair in a boolean matrix, or de-duplicate pair codes when the
@@ -25,17 +27,6 @@ from services.reporting.engine.store import (
     Frame,
     day_number,
 )
-from shared.contracts.enums import (
-    CourseLevel,
-    DeliveredThrough,
-    DisabilityStatus,
-    DisplacementStatus,
-    MaritalStatus,
-    Modality,
-    Sex,
-    TrainingAudience,
-)
-from shared.taxonomy.iasc import IascLayer
 
 UNKNOWN = "unknown"
 MATRIX_LIMIT = 64_000_000  # cells of the (group x person) matrix
@@ -124,9 +115,9 @@ class Query:
 @dataclass
 class Cell:
     key: tuple[str, ...]
-    value: float | None
-    numerator: float | None = None
-    denominator: float | None = None
+    value: int | float | None
+    numerator: int | float | None = None
+    denominator: int | float | None = None
 
 
 @dataclass
@@ -168,28 +159,16 @@ def _from_codes(codes: IntArray, labels: list[str]) -> Dim:
     return Dim(np.where(codes < 0, len(labels) - 1, codes), labels)
 
 
-ENUM_LABELS: dict[str, list[str]] = {
-    "sex": [s.value for s in Sex],
-    "disability": [d.value for d in DisabilityStatus],
-    "marital_status": [m.value for m in MaritalStatus],
-    "displacement_status": [d.value for d in DisplacementStatus],
-    "iasc_layer": [layer.value for layer in IascLayer],
-    "delivered_through": [d.value for d in DeliveredThrough],
-    "modality": [m.value for m in Modality],
-    "audience": [a.value for a in TrainingAudience],
-    "course_level": [c.value for c in CourseLevel],
-}
-
-
 class Evaluator:
     """Answers queries against one refreshed store. What it derives for a
     period, filters and scope (row masks, the rows' columns and dims) it
     keeps for its own lifetime, so the tables of one overview answered by one
     evaluator share them; build a new one after a refresh."""
 
-    def __init__(self, store: FactStore, bands: AgeBands) -> None:
+    def __init__(self, store: FactStore, bands: AgeBands, catalogue: Catalogue) -> None:
         self.store = store
         self.bands = bands
+        self.catalogue = catalogue
         self.memo: dict[tuple[Any, ...], Any] = {}
 
     # -- dimensions ---------------------------------------------------------
@@ -224,7 +203,7 @@ class Evaluator:
                 banded = np.where(anonymous, mapped, banded)
             return _from_codes(banded, self.bands.labels)
         column = {"sex": "sex", "disability": "disability"}.get(name, name)
-        labels = ENUM_LABELS.get(name)
+        labels = self.catalogue.enum_labels.get(name)
         base = _encode(people, column, labels)
         found = base.codes[safe] if people.size else np.zeros(len(person), np.int64)
         unknown = base.labels.index(UNKNOWN)
@@ -261,7 +240,7 @@ class Evaluator:
         """A dimension over every row of the fact, computed once per store
         state (the age group once per period end year): an overview's tables
         and a table's margins share them."""
-        if name not in FACT_DIMS[fact]:
+        if name not in self.catalogue.dims[fact]:
             raise QueryError(f"{name!r} is not a disaggregation of {fact}")
         key = (fact, name, end.year if name == "age_group" else None)
         found = self.store.derived.get(key)
@@ -270,8 +249,8 @@ class Evaluator:
         return found
 
     def _dim(self, fact: str, name: str, end: date) -> Dim:
-        frame = self.store.frames[FACT_FRAMES[fact]]
-        source = FACT_DIMS[fact][name]
+        frame = self.store.frames[self.catalogue.frames[fact]]
+        source = self.catalogue.dims[fact][name]
         if source == "person:key":  # the beneficiaries frame itself
             person = np.arange(frame.size, dtype=np.int64)
             return self._person_dim(name, person, end)
@@ -287,11 +266,11 @@ class Evaluator:
             return self._month_dim(frame.col(source.split(":", 1)[1]))
         if source.startswith("trainee:"):
             return self._trainee_dim(frame, source.split(":", 1)[1])
-        return _encode(frame, source, ENUM_LABELS.get(name))
+        return _encode(frame, source, self.catalogue.enum_labels.get(name))
 
     def _trainee_dim(self, frame: Frame, column: str) -> Dim:
         trainees = self.store.frames["trainees"]
-        base = _encode(trainees, column, ENUM_LABELS.get(column))
+        base = _encode(trainees, column, self.catalogue.enum_labels.get(column))
         row_of = self._trainee_rows(frame)
         unknown = base.labels.index(UNKNOWN)
         safe = np.where(row_of >= 0, row_of, 0)
@@ -334,8 +313,8 @@ class Evaluator:
         )
 
     def _rows(self, fact: str, query: Query) -> Mask:
-        frame = self.store.frames[FACT_FRAMES[fact]]
-        days = frame.col(FACT_ROWS[fact][0])
+        frame = self.store.frames[self.catalogue.frames[fact]]
+        days = frame.col(self.catalogue.rows[fact][0])
         mask: Mask = (days >= day_number(query.start)) & (days <= day_number(query.end))
         mask &= self._live(fact)
         if query.scope != Scope():
@@ -351,9 +330,9 @@ class Evaluator:
         state."""
         found = self.store.derived.get(("live", fact))
         if found is None:
-            frame = self.store.frames[FACT_FRAMES[fact]]
+            frame = self.store.frames[self.catalogue.frames[fact]]
             found = frame.present[: frame.size].copy()
-            alive = FACT_ROWS[fact][1]
+            alive = self.catalogue.rows[fact][1]
             if alive:
                 found &= alive(frame)
             self.store.derived[("live", fact)] = found
@@ -362,7 +341,7 @@ class Evaluator:
 
     def column(self, fact: str, query: Query, name: str) -> NDArray[Any]:
         """A fact's column on the query's rows."""
-        frame = self.store.frames[FACT_FRAMES[fact]]
+        frame = self.store.frames[self.catalogue.frames[fact]]
         return self._memo(
             ("column", name, *self._rows_key(fact, query)),
             lambda: frame.col(name)[self.rows(fact, query)],
@@ -403,7 +382,7 @@ class Evaluator:
     def evaluate(self, query: Query) -> Answer:
         """Cells of the query's disaggregation, its margins and its total,
         from one cross-tabulation of its rows (see ``Measure.compute``)."""
-        measure = MEASURES.get(query.measure)
+        measure = self.catalogue.measures.get(query.measure)
         if measure is None:
             raise QueryError(f"unknown measure {query.measure!r}")
         fact = measure.fact
@@ -436,103 +415,8 @@ class Evaluator:
                 if 0 < len(axes) < len(dims)
             },
             total=measure.cell((), numerator[0], denominator[0]),
-            labels=self.labels(list(query.by)),
+            labels=self.catalogue.labels(self, list(query.by)),
         )
-
-    def labels(self, dims: list[str]) -> dict[str, dict[str, str]]:
-        places = self.store.places
-        out: dict[str, dict[str, str]] = {}
-        for name in dims:
-            if name in ("site", "district", "governorate"):
-                out[name] = {str(k): v for k, v in places.names.items()}
-            elif name in ("organisation", "lead_organisation"):
-                out[name] = {str(k): v for k, v in places.organisations.items()}
-            elif name == "iasc_layer":
-                out[name] = {layer.value: layer.label for layer in IascLayer}
-            elif name == "activity":
-                from shared.taxonomy.activities import activities
-
-                out[name] = {a.code: a.name for a in activities().values()}
-        return out
-
-    def qualified_since(self, competent_level: int = 3) -> dict[tuple[Any, str], int]:
-        """(organisation id, staff id) -> first day the person was certified
-        or assessed competent. A staff code is the registering
-        organisation's own: another organisation's trainee with the same
-        code is someone else."""
-        trainees = self.store.frames["trainees"]
-        staff_of: dict[Any, tuple[Any, str]] = {}
-        ids = trainees.vocab["trainee_id"].values
-        organisations = trainees.vocab["organisation_id"].values
-        staff = trainees.vocab["staff_id"].values
-        present = trainees.present[: trainees.size]
-        known = (trainees.col("staff_id") >= 0) & (trainees.col("organisation_id") >= 0)
-        for row in np.flatnonzero(present & known):
-            staff_of[ids[trainees.col("trainee_id")[row]]] = (
-                organisations[trainees.col("organisation_id")[row]],
-                staff[trainees.col("staff_id")[row]],
-            )
-        since: dict[tuple[Any, str], int] = {}
-
-        def note(frame: Frame, rows: Mask, date_column: str) -> None:
-            """A decision counts only when the trainee's organisation made it."""
-            tid = frame.col("trainee_id")
-            oid = frame.col("organisation_id")
-            days = frame.col(date_column)
-            vocab = frame.vocab["trainee_id"].values
-            deciders = frame.vocab["organisation_id"].values
-            for row in np.flatnonzero(rows & (oid >= 0)):
-                code = staff_of.get(vocab[tid[row]])
-                if code is None or days[row] == NO_DATE:
-                    continue
-                if code[0] == deciders[oid[row]]:
-                    since[code] = min(since.get(code, int(days[row])), int(days[row]))
-
-        results = self.store.frames["results"]
-        note(
-            results,
-            results.present[: results.size] & results.col("certified"),
-            "decided_on",
-        )
-        competency = self.store.frames["competency"]
-        note(
-            competency,
-            competency.present[: competency.size]
-            & (competency.col("overall_level") >= competent_level),
-            "assessed_on",
-        )
-        return since
-
-    def qualified_from(self, fact: str, query: Query, column: str) -> IntArray:
-        """Per service of the query, the first day its staff code was
-        qualified within the organisation in ``column`` (who delivered it,
-        or the programme's lead, which trains its partners' staff); never:
-        the largest day."""
-        found = self.store.derived.get(("qualified_from", column))
-        if found is None:
-            services = self.store.frames["services"]
-            width = len(services.vocab["staff_id"].values) + 1
-            organisations = {v: i for i, v in enumerate(services.vocab[column].values)}
-            staff = {v: i for i, v in enumerate(services.vocab["staff_id"].values)}
-            days = {
-                organisations[o] * width + staff[s]: day
-                for (o, s), day in self.qualified_since().items()
-                if o in organisations and s in staff
-            }
-            keys = np.array(sorted(days), np.int64)
-            found = (keys, np.array([days[k] for k in keys], np.int64), width)
-            self.store.derived[("qualified_from", column)] = found
-        keys, qualified_days, width = found
-        organisation = self.column(fact, query, column).astype(np.int64)
-        code = self.column(fact, query, "staff_id").astype(np.int64)
-        never = np.full(len(code), np.iinfo(np.int32).max, np.int64)
-        if not len(keys):
-            return never
-        wanted = organisation * width + code
-        at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-        hit = (keys[at] == wanted) & (code >= 0) & (organisation >= 0)
-        since: IntArray = np.where(hit, qualified_days[at], never)
-        return since
 
     # -- helpers used by measures -------------------------------------------
 
@@ -641,23 +525,30 @@ class Measure:
     fact: str
     kind: str  # count | share | mean | rate
     compute: TableCompute
+    whole: bool = False
+    """Numerator and denominator count rows, people or cases: answered as
+    integers (``3``, not ``3.0``). Hours and scores are not."""
 
     def cell(self, key: tuple[str, ...], numerator: float, denominator: float) -> Cell:
+        top, bottom = self._number(numerator), self._number(denominator)
         if self.kind == "count":
-            return Cell(key, float(numerator))
+            return Cell(key, top)
         if denominator == 0:
-            return Cell(key, None, float(numerator), float(denominator))
+            return Cell(key, None, top, bottom)
         value = numerator / denominator
         if self.kind == "share":
             value *= 100
-        return Cell(key, round(float(value), 4), float(numerator), float(denominator))
+        return Cell(key, round(float(value), 4), top, bottom)
+
+    def _number(self, value: float) -> int | float:
+        return int(round(value)) if self.whole else float(value)
 
 
-def _zeros(groups: int) -> NDArray[np.float64]:
+def zeros(groups: int) -> NDArray[np.float64]:
     return np.zeros(groups, np.float64)
 
 
-def _grouped(compute: GroupCompute, *, adds_up: bool) -> TableCompute:
+def grouped(compute: GroupCompute, *, adds_up: bool) -> TableCompute:
     """A measure per group, over a table's cells and margins: measured once
     on the cells when its numerator and denominator are whole numbers summed
     over rows, or over cases that each fall in one cell (a margin is then
@@ -693,353 +584,18 @@ def _grouped(compute: GroupCompute, *, adds_up: bool) -> TableCompute:
     return tables
 
 
-def _counted(
-    fact: str,
-    weight: str | None = None,
-    only: str | None = None,
-    *,
-    whole_weights: bool = False,
-) -> Measure:
-    """Rows (those whose boolean column ``only`` is set), or the sum of a
-    column ``weight`` over them."""
+@dataclass(frozen=True)
+class Catalogue:
+    """What an evaluator can answer (``engine/measures.py`` holds the one in
+    use): per fact, its frame in the store, its date column and which rows
+    count; its dims (a column, or a source like ``person:<key column>``,
+    ``place:<column>:<level>``, ``month:<date column>``, ``trainee:<column>``);
+    the fixed label lists of categorical dims; the measures by name; and the
+    readable labels of dim values."""
 
-    def compute(
-        ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
-    ) -> Computed:
-        weights = None if weight is None else ev.column(fact, q, weight)
-        if only is not None:
-            keep = ev.column(fact, q, only)
-            group = group[keep]
-            weights = None if weights is None else weights[keep]
-        return ev.count(group, groups, weights), _zeros(groups)
-
-    adds_up = weight is None or whole_weights
-    return Measure(fact, "count", _grouped(compute, adds_up=adds_up))
-
-
-def _distinct(fact: str, who: str, only: str | None = None) -> Measure:
-    """Distinct ``who`` (a person or trainee) among the rows (those whose
-    boolean column ``only`` is set)."""
-
-    def tables(
-        ev: Evaluator,
-        q: Query,
-        mask: Mask,
-        parts: Sequence[IntArray],
-        sizes: Sequence[int],
-    ) -> Tables:
-        ids = ev.column(fact, q, who).astype(np.int64)
-        if only is not None:
-            ids = np.where(ev.column(fact, q, only), ids, -1)
-        counted = distinct_tables(parts, sizes, ids)
-        return {axes: (found, _zeros(len(found))) for axes, found in counted.items()}
-
-    return Measure(fact, "count", tables)
-
-
-def _mean(fact: str, value: Callable[[Frame], NDArray[np.float64]]) -> Measure:
-    def compute(
-        ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
-    ) -> Computed:
-        frame = ev.store.frames[FACT_FRAMES[fact]]
-        values = value(frame)[mask]
-        keep = ~np.isnan(values)
-        total = ev.count(group[keep], groups, values[keep])
-        return total, ev.count(group[keep], groups)
-
-    return Measure(fact, "mean", _grouped(compute, adds_up=False))
-
-
-def _qualified_share(
-    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
-) -> Computed:
-    """Services (people served) by staff certified, or assessed at a
-    competent level, on or before the service date, among services whose
-    staff is known."""
-    raw = ev.column("services", q, "staff_id")
-    since = np.minimum(
-        ev.qualified_from("services", q, "organisation_id"),
-        ev.qualified_from("services", q, "lead_organisation_id"),
-    )
-    qualified = since <= ev.column("services", q, "service_date")
-    weights = ev.column("services", q, "people")
-    return (
-        ev.count(group, groups, np.where(qualified, weights, 0)),
-        ev.count(group, groups, np.where(raw >= 0, weights, 0)),
-    )
-
-
-def _improved_share(
-    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
-) -> Computed:
-    """Cases whose latest follow-up in the period improved on baseline by
-    at least the rule's threshold, on any of the rule's instruments; the
-    denominator is cases with a baseline and such a follow-up. Grouped by the
-    case's dims at its latest follow-up row.
-
-    Per (case, instrument): the baseline is the earliest baseline row up to
-    the period's end, the follow-up the latest non-baseline row in the
-    period (the first row on equal days). A case is grouped at its latest
-    follow-up over instruments; on equal days, at the instrument whose first
-    follow-up row in the period comes first."""
-    frame = ev.store.frames["assessments"]
-    rules = {r["instrument"]: r for r in q.parameters.get("improvement", [])}
-    names = list(rules)
-    values = _rule_scores(ev, rules)
-    rule_of = np.array(
-        [
-            names.index(name) if name in rules else -1
-            for name in (str(v).split("@")[0] for v in frame.vocab["instrument"].values)
-        ],
-        np.int64,
-    )[frame.col("instrument")]
-    is_baseline = np.array(
-        [v == "baseline" for v in frame.vocab["timepoint"].values], bool
-    )[frame.col("timepoint")]
-    days = frame.col("administered_on").astype(np.int64)
-    key = frame.col("case_id").astype(np.int64) * max(len(names), 1) + rule_of
-    usable = (
-        frame.present[: frame.size] & (days <= day_number(q.end)) & ~np.isnan(values)
-    )
-
-    def first_per_key(rows: IntArray, day_order: IntArray) -> IntArray:
-        """The first row of each key, by ``day_order`` then row."""
-        ordered = rows[np.lexsort((rows, day_order[rows], key[rows]))]
-        starts = np.ones(len(ordered), bool)
-        starts[1:] = key[ordered][1:] != key[ordered][:-1]
-        return ordered[starts]
-
-    baseline = first_per_key(np.flatnonzero(usable & is_baseline), days)
-    follow_rows = np.flatnonzero(usable & ~is_baseline & mask)
-    latest = first_per_key(follow_rows, -days)
-    first_seen = follow_rows[np.unique(key[follow_rows], return_index=True)[1]]
-    if len(baseline) == 0 or len(latest) == 0:
-        return _zeros(groups), _zeros(groups)
-    base = baseline[
-        np.minimum(np.searchsorted(key[baseline], key[latest]), len(baseline) - 1)
-    ]
-    valid = (key[base] == key[latest]) & (days[base] <= days[latest])
-    if not valid.any():
-        return _zeros(groups), _zeros(groups)
-    base, latest, first_seen = base[valid], latest[valid], first_seen[valid]
-    rule = rule_of[latest]
-    lower = np.array([rules[n].get("better", "lower") == "lower" for n in names])
-    threshold = np.array([float(rules[n]["threshold"]) for n in names])
-    change = values[latest] - values[base]
-    gain = np.where(lower[rule], -change, change)
-    better = gain >= threshold[rule]
-    case = key[latest] // max(len(names), 1)
-    order = np.lexsort((first_seen, -days[latest], case))
-    starts = np.ones(len(order), bool)
-    starts[1:] = case[order][1:] != case[order][:-1]
-    improved = np.logical_or.reduceat(better[order], np.flatnonzero(starts))
-    where = latest[order][starts]
-    g = group[np.searchsorted(np.flatnonzero(mask), where)]
-    return (
-        np.bincount(g, weights=improved, minlength=groups).astype(np.float64),
-        np.bincount(g, minlength=groups).astype(np.float64),
-    )
-
-
-def _rule_scores(ev: Evaluator, rules: dict[str, Any]) -> NDArray[np.float64]:
-    """Each assessment row's score named by its instrument's rule (NaN: no
-    rule or no such score), once per store state and rules."""
-    key = ("rule_scores", tuple(sorted((n, str(r["score"])) for n, r in rules.items())))
-    found = ev.store.derived.get(key)
-    if found is None:
-        frame = ev.store.frames["assessments"]
-        score_of = [
-            rules.get(str(v).split("@")[0], {}).get("score")
-            for v in frame.vocab["instrument"].values
-        ]
-        codes = frame.col("instrument")
-        scores = frame.col("scores")
-        found = np.full(frame.size, np.nan)
-        for row in np.flatnonzero(frame.present[: frame.size]).tolist():
-            name = score_of[codes[row]]
-            value = None if name is None else (scores[row] or {}).get(name)
-            if value is not None:
-                found[row] = float(value)
-        ev.store.derived[key] = found
-    values: NDArray[np.float64] = found
-    return values
-
-
-def _supervision_hours(
-    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
-) -> Computed:
-    frame = ev.store.frames["supervision"]
-    minutes = frame.col("duration_minutes")[mask].astype(np.float64)
-    return ev.count(group, groups, minutes / 60.0), _zeros(groups)
-
-
-def _supervision_per_provider_month(
-    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
-) -> Computed:
-    """Supervisee-hours over (distinct supervisees x months in the period):
-    the mean monthly hours of supervision each supervised provider received."""
-    frame = ev.store.frames["supervision"]
-    minutes = frame.col("duration_minutes")[mask].astype(np.float64)
-    column = frame.col("supervisee_ids")
-    supervisees = [column[i] or [] for i in np.flatnonzero(mask)]
-    hours = _zeros(groups)
-    people: list[set[str]] = [set() for _ in range(groups)]
-    for g, m, who in zip(group.tolist(), minutes.tolist(), supervisees, strict=True):
-        hours[g] += m / 60.0 * len(who)
-        people[g].update(who)
-    months = (q.end.year - q.start.year) * 12 + q.end.month - q.start.month + 1
-    return hours, np.array([len(p) * months for p in people], np.float64)
-
-
-def _alive(frame: Frame) -> Mask:
-    alive: Mask = frame.col("alive")
-    return alive
-
-
-def _registered_person(frame: Frame) -> Mask:
-    real: Mask = (frame.col("position") > 0) & ~frame.col("erased")
-    return real
-
-
-def _present(frame: Frame) -> Mask:
-    present: Mask = frame.col("present")
-    return present
-
-
-def _certified(frame: Frame) -> Mask:
-    certified: Mask = frame.col("certified")
-    return certified
-
-
-FACT_FRAMES = {
-    "services": "services",
-    "beneficiaries": "beneficiaries",
-    "referrals": "referrals",
-    "cases": "cases",
-    "assessments": "assessments",
-    "attendance": "attendance",
-    "results": "results",
-    "practice": "practice",
-    "supervision": "supervision",
-}
-FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
-    "services": ("service_date", _alive),
-    "beneficiaries": ("registration_date", _registered_person),
-    "referrals": ("sent_on", None),
-    "cases": ("opened_on", None),
-    "assessments": ("administered_on", None),
-    "attendance": ("held_on", _present),
-    "results": ("decided_on", None),
-    "practice": ("held_on", None),
-    "supervision": ("held_on", None),
-}
-_PERSON = {
-    "sex": "person:beneficiary_key",
-    "age_group": "person:beneficiary_key",
-    "marital_status": "person:beneficiary_key",
-    "disability": "person:beneficiary_key",
-    "displacement_status": "person:beneficiary_key",
-}
-_PLACES = {
-    "governorate": "place:site_id:governorate",
-    "district": "place:site_id:district",
-    "site": "place:site_id:site",
-}
-_TRAINEE = {"audience": "trainee:audience", "sex": "trainee:sex"}
-FACT_DIMS: dict[str, dict[str, str]] = {
-    "services": {
-        **_PERSON,
-        **_PLACES,
-        "organisation": "organisation_id",
-        "lead_organisation": "lead_organisation_id",
-        "delivered_through": "delivered_through",
-        "iasc_layer": "iasc_layer",
-        "activity": "activity_code",
-        "modality": "modality",
-        "month": "month:service_date",
-    },
-    "beneficiaries": {
-        "sex": "sex",
-        "age_group": "person:key",
-        "marital_status": "marital_status",
-        "disability": "disability",
-        "displacement_status": "displacement_status",
-        **_PLACES,
-        "organisation": "organisation_id",
-        "registration_channel": "registration_channel",
-        "month": "month:registration_date",
-    },
-    "referrals": {
-        **_PERSON,
-        **_PLACES,
-        "organisation": "organisation_id",
-        "kind": "kind",
-        "area": "area",
-        "status": "status",
-        "month": "month:sent_on",
-    },
-    "cases": {
-        **_PERSON,
-        **_PLACES,
-        "organisation": "organisation_id",
-        "status": "status",
-        "risk_level": "risk_level",
-        "iasc_layer": "iasc_layer_needed",
-        "month": "month:opened_on",
-    },
-    "assessments": {
-        **_PERSON,
-        "organisation": "organisation_id",
-        "instrument": "instrument",
-        "month": "month:administered_on",
-    },
-    "attendance": {
-        **_TRAINEE,
-        "organisation": "organisation_id",
-        "month": "month:held_on",
-    },
-    "results": {
-        **_TRAINEE,
-        "organisation": "organisation_id",
-        "course_level": "course_level",
-        "month": "month:decided_on",
-    },
-    "practice": {
-        "organisation": "organisation_id",
-        "phase": "phase",
-        "month": "month:held_on",
-    },
-    "supervision": {"organisation": "organisation_id", "month": "month:held_on"},
-}
-
-MEASURES: dict[str, Measure] = {
-    "services": _counted("services", weight="people", whole_weights=True),
-    "people": _distinct("services", "beneficiary_key"),
-    "anonymous_people": _counted(
-        "services", weight="people", only="anonymous", whole_weights=True
-    ),
-    "qualified_services_share": Measure(
-        "services", "share", _grouped(_qualified_share, adds_up=True)
-    ),
-    "new_beneficiaries": _counted("beneficiaries"),
-    "referrals": _counted("referrals"),
-    "cases_opened": _counted("cases"),
-    "improved_share": Measure(
-        "assessments", "share", _grouped(_improved_share, adds_up=True)
-    ),
-    "people_trained": _distinct("attendance", "trainee_id"),
-    "training_participations": _counted("attendance"),
-    "training_hours": _counted("attendance", weight="hours"),
-    "people_certified": _distinct("results", "trainee_id", only="certified"),
-    "practice_sessions": _counted("practice"),
-    "recorded_sessions": _counted("practice", only="recorded"),
-    "mean_fidelity": _mean("practice", lambda f: f.col("adherence_score")),
-    "supervision_sessions": _counted("supervision"),
-    "supervision_hours": Measure(
-        "supervision", "count", _grouped(_supervision_hours, adds_up=False)
-    ),
-    "supervision_hours_per_provider_month": Measure(
-        "supervision", "rate", _grouped(_supervision_per_provider_month, adds_up=False)
-    ),
-}
-"""What an indicator file's ``measure`` may name, with the fact it reads."""
+    frames: Mapping[str, str]
+    rows: Mapping[str, tuple[str, Callable[[Frame], Mask] | None]]
+    dims: Mapping[str, Mapping[str, str]]
+    enum_labels: Mapping[str, list[str]]
+    measures: Mapping[str, Measure]
+    labels: Callable[[Evaluator, list[str]], dict[str, dict[str, str]]]

@@ -1,0 +1,524 @@
+"""The measure catalogue: which facts the engine reads, how each may be
+disaggregated, and every measure an indicator file may name. The arithmetic
+that answers them is generic (``engine/evaluator.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from services.reporting.engine.evaluator import (
+    AgeBands,
+    Catalogue,
+    Computed,
+    Evaluator,
+    IntArray,
+    Mask,
+    Measure,
+    Query,
+    Tables,
+    distinct_tables,
+    grouped,
+    zeros,
+)
+from services.reporting.engine.store import NO_DATE, FactStore, Frame, day_number
+from shared.contracts.enums import (
+    CourseLevel,
+    DeliveredThrough,
+    DisabilityStatus,
+    DisplacementStatus,
+    MaritalStatus,
+    Modality,
+    Sex,
+    TrainingAudience,
+)
+from shared.taxonomy.iasc import IascLayer
+
+ENUM_LABELS: dict[str, list[str]] = {
+    "sex": [s.value for s in Sex],
+    "disability": [d.value for d in DisabilityStatus],
+    "marital_status": [m.value for m in MaritalStatus],
+    "displacement_status": [d.value for d in DisplacementStatus],
+    "iasc_layer": [layer.value for layer in IascLayer],
+    "delivered_through": [d.value for d in DeliveredThrough],
+    "modality": [m.value for m in Modality],
+    "audience": [a.value for a in TrainingAudience],
+    "course_level": [c.value for c in CourseLevel],
+}
+
+
+def dim_labels(ev: Evaluator, dims: list[str]) -> dict[str, dict[str, str]]:
+    """Readable names of place, organisation, layer and activity values."""
+    places = ev.store.places
+    out: dict[str, dict[str, str]] = {}
+    for name in dims:
+        if name in ("site", "district", "governorate"):
+            out[name] = {str(k): v for k, v in places.names.items()}
+        elif name in ("organisation", "lead_organisation"):
+            out[name] = {str(k): v for k, v in places.organisations.items()}
+        elif name == "iasc_layer":
+            out[name] = {layer.value: layer.label for layer in IascLayer}
+        elif name == "activity":
+            from shared.taxonomy.activities import activities
+
+            out[name] = {a.code: a.name for a in activities().values()}
+    return out
+
+
+def qualified_since(
+    store: FactStore, competent_level: int = 3
+) -> dict[tuple[Any, str], int]:
+    """(organisation id, staff id) -> first day the person was certified
+    or assessed competent. A staff code is the registering
+    organisation's own: another organisation's trainee with the same
+    code is someone else."""
+    trainees = store.frames["trainees"]
+    staff_of: dict[Any, tuple[Any, str]] = {}
+    ids = trainees.vocab["trainee_id"].values
+    organisations = trainees.vocab["organisation_id"].values
+    staff = trainees.vocab["staff_id"].values
+    present = trainees.present[: trainees.size]
+    known = (trainees.col("staff_id") >= 0) & (trainees.col("organisation_id") >= 0)
+    for row in np.flatnonzero(present & known):
+        staff_of[ids[trainees.col("trainee_id")[row]]] = (
+            organisations[trainees.col("organisation_id")[row]],
+            staff[trainees.col("staff_id")[row]],
+        )
+    since: dict[tuple[Any, str], int] = {}
+
+    def note(frame: Frame, rows: Mask, date_column: str) -> None:
+        """A decision counts only when the trainee's organisation made it."""
+        tid = frame.col("trainee_id")
+        oid = frame.col("organisation_id")
+        days = frame.col(date_column)
+        vocab = frame.vocab["trainee_id"].values
+        deciders = frame.vocab["organisation_id"].values
+        for row in np.flatnonzero(rows & (oid >= 0)):
+            code = staff_of.get(vocab[tid[row]])
+            if code is None or days[row] == NO_DATE:
+                continue
+            if code[0] == deciders[oid[row]]:
+                since[code] = min(since.get(code, int(days[row])), int(days[row]))
+
+    results = store.frames["results"]
+    note(
+        results,
+        results.present[: results.size] & results.col("certified"),
+        "decided_on",
+    )
+    competency = store.frames["competency"]
+    note(
+        competency,
+        competency.present[: competency.size]
+        & (competency.col("overall_level") >= competent_level),
+        "assessed_on",
+    )
+    return since
+
+
+def qualified_from(ev: Evaluator, fact: str, query: Query, column: str) -> IntArray:
+    """Per service of the query, the first day its staff code was
+    qualified within the organisation in ``column`` (who delivered it,
+    or the programme's lead, which trains its partners' staff); never:
+    the largest day."""
+    found = ev.store.derived.get(("qualified_from", column))
+    if found is None:
+        services = ev.store.frames["services"]
+        width = len(services.vocab["staff_id"].values) + 1
+        organisations = {v: i for i, v in enumerate(services.vocab[column].values)}
+        staff = {v: i for i, v in enumerate(services.vocab["staff_id"].values)}
+        days = {
+            organisations[o] * width + staff[s]: day
+            for (o, s), day in qualified_since(ev.store).items()
+            if o in organisations and s in staff
+        }
+        keys = np.array(sorted(days), np.int64)
+        found = (keys, np.array([days[k] for k in keys], np.int64), width)
+        ev.store.derived[("qualified_from", column)] = found
+    keys, qualified_days, width = found
+    organisation = ev.column(fact, query, column).astype(np.int64)
+    code = ev.column(fact, query, "staff_id").astype(np.int64)
+    never = np.full(len(code), np.iinfo(np.int32).max, np.int64)
+    if not len(keys):
+        return never
+    wanted = organisation * width + code
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    hit = (keys[at] == wanted) & (code >= 0) & (organisation >= 0)
+    since: IntArray = np.where(hit, qualified_days[at], never)
+    return since
+
+
+def _counted(
+    fact: str,
+    weight: str | None = None,
+    only: str | None = None,
+    *,
+    whole_weights: bool = False,
+) -> Measure:
+    """Rows (those whose boolean column ``only`` is set), or the sum of a
+    column ``weight`` over them."""
+
+    def compute(
+        ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+    ) -> Computed:
+        weights = None if weight is None else ev.column(fact, q, weight)
+        if only is not None:
+            keep = ev.column(fact, q, only)
+            group = group[keep]
+            weights = None if weights is None else weights[keep]
+        return ev.count(group, groups, weights), zeros(groups)
+
+    adds_up = weight is None or whole_weights
+    return Measure(fact, "count", grouped(compute, adds_up=adds_up), whole=adds_up)
+
+
+def _distinct(fact: str, who: str, only: str | None = None) -> Measure:
+    """Distinct ``who`` (a person or trainee) among the rows (those whose
+    boolean column ``only`` is set)."""
+
+    def tables(
+        ev: Evaluator,
+        q: Query,
+        mask: Mask,
+        parts: Sequence[IntArray],
+        sizes: Sequence[int],
+    ) -> Tables:
+        ids = ev.column(fact, q, who).astype(np.int64)
+        if only is not None:
+            ids = np.where(ev.column(fact, q, only), ids, -1)
+        counted = distinct_tables(parts, sizes, ids)
+        return {axes: (found, zeros(len(found))) for axes, found in counted.items()}
+
+    return Measure(fact, "count", tables, whole=True)
+
+
+def _mean(fact: str, value: Callable[[Frame], NDArray[np.float64]]) -> Measure:
+    def compute(
+        ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+    ) -> Computed:
+        frame = ev.store.frames[FACT_FRAMES[fact]]
+        values = value(frame)[mask]
+        keep = ~np.isnan(values)
+        total = ev.count(group[keep], groups, values[keep])
+        return total, ev.count(group[keep], groups)
+
+    return Measure(fact, "mean", grouped(compute, adds_up=False))
+
+
+def _qualified_share(
+    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+) -> Computed:
+    """Services (people served) by staff certified, or assessed at a
+    competent level, on or before the service date, among services whose
+    staff is known."""
+    raw = ev.column("services", q, "staff_id")
+    since = np.minimum(
+        qualified_from(ev, "services", q, "organisation_id"),
+        qualified_from(ev, "services", q, "lead_organisation_id"),
+    )
+    qualified = since <= ev.column("services", q, "service_date")
+    weights = ev.column("services", q, "people")
+    return (
+        ev.count(group, groups, np.where(qualified, weights, 0)),
+        ev.count(group, groups, np.where(raw >= 0, weights, 0)),
+    )
+
+
+def _improved_share(
+    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+) -> Computed:
+    """Cases whose latest follow-up in the period improved on baseline by
+    at least the rule's threshold, on any of the rule's instruments; the
+    denominator is cases with a baseline and such a follow-up. Grouped by the
+    case's dims at its latest follow-up row.
+
+    Per (case, instrument): the baseline is the earliest baseline row up to
+    the period's end, the follow-up the latest non-baseline row in the
+    period (the first row on equal days). A case is grouped at its latest
+    follow-up over instruments; on equal days, at the instrument whose first
+    follow-up row in the period comes first."""
+    frame = ev.store.frames["assessments"]
+    rules = {r["instrument"]: r for r in q.parameters.get("improvement", [])}
+    names = list(rules)
+    values = _rule_scores(ev, rules)
+    rule_of = np.array(
+        [
+            names.index(name) if name in rules else -1
+            for name in (str(v).split("@")[0] for v in frame.vocab["instrument"].values)
+        ],
+        np.int64,
+    )[frame.col("instrument")]
+    is_baseline = np.array(
+        [v == "baseline" for v in frame.vocab["timepoint"].values], bool
+    )[frame.col("timepoint")]
+    days = frame.col("administered_on").astype(np.int64)
+    organisations = max(len(frame.vocab["organisation_id"].values), 1)
+    case = (  # case ids are unique per organisation only
+        frame.col("case_id").astype(np.int64) * organisations
+        + frame.col("organisation_id").astype(np.int64)
+    )
+    key = case * max(len(names), 1) + rule_of
+    usable = (
+        frame.present[: frame.size] & (days <= day_number(q.end)) & ~np.isnan(values)
+    )
+
+    def first_per_key(rows: IntArray, day_order: IntArray) -> IntArray:
+        """The first row of each key, by ``day_order`` then row."""
+        ordered = rows[np.lexsort((rows, day_order[rows], key[rows]))]
+        starts = np.ones(len(ordered), bool)
+        starts[1:] = key[ordered][1:] != key[ordered][:-1]
+        return ordered[starts]
+
+    baseline = first_per_key(np.flatnonzero(usable & is_baseline), days)
+    follow_rows = np.flatnonzero(usable & ~is_baseline & mask)
+    latest = first_per_key(follow_rows, -days)
+    first_seen = follow_rows[np.unique(key[follow_rows], return_index=True)[1]]
+    if len(baseline) == 0 or len(latest) == 0:
+        return zeros(groups), zeros(groups)
+    base = baseline[
+        np.minimum(np.searchsorted(key[baseline], key[latest]), len(baseline) - 1)
+    ]
+    valid = (key[base] == key[latest]) & (days[base] <= days[latest])
+    if not valid.any():
+        return zeros(groups), zeros(groups)
+    base, latest, first_seen = base[valid], latest[valid], first_seen[valid]
+    rule = rule_of[latest]
+    lower = np.array([rules[n].get("better", "lower") == "lower" for n in names])
+    threshold = np.array([float(rules[n]["threshold"]) for n in names])
+    change = values[latest] - values[base]
+    gain = np.where(lower[rule], -change, change)
+    better = gain >= threshold[rule]
+    case = key[latest] // max(len(names), 1)
+    order = np.lexsort((first_seen, -days[latest], case))
+    starts = np.ones(len(order), bool)
+    starts[1:] = case[order][1:] != case[order][:-1]
+    improved = np.logical_or.reduceat(better[order], np.flatnonzero(starts))
+    where = latest[order][starts]
+    g = group[np.searchsorted(np.flatnonzero(mask), where)]
+    return (
+        np.bincount(g, weights=improved, minlength=groups).astype(np.float64),
+        np.bincount(g, minlength=groups).astype(np.float64),
+    )
+
+
+def _rule_scores(ev: Evaluator, rules: dict[str, Any]) -> NDArray[np.float64]:
+    """Each assessment row's score named by its instrument's rule (NaN: no
+    rule or no such score), once per store state and rules."""
+    key = ("rule_scores", tuple(sorted((n, str(r["score"])) for n, r in rules.items())))
+    found = ev.store.derived.get(key)
+    if found is None:
+        frame = ev.store.frames["assessments"]
+        score_of = [
+            rules.get(str(v).split("@")[0], {}).get("score")
+            for v in frame.vocab["instrument"].values
+        ]
+        codes = frame.col("instrument")
+        scores = frame.col("scores")
+        found = np.full(frame.size, np.nan)
+        for row in np.flatnonzero(frame.present[: frame.size]).tolist():
+            name = score_of[codes[row]]
+            value = None if name is None else (scores[row] or {}).get(name)
+            if value is not None:
+                found[row] = float(value)
+        ev.store.derived[key] = found
+    values: NDArray[np.float64] = found
+    return values
+
+
+def _supervision_hours(
+    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+) -> Computed:
+    frame = ev.store.frames["supervision"]
+    minutes = frame.col("duration_minutes")[mask].astype(np.float64)
+    return ev.count(group, groups, minutes / 60.0), zeros(groups)
+
+
+def _supervision_per_provider_month(
+    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+) -> Computed:
+    """Supervisee-hours over (distinct supervisees x months in the period):
+    the mean monthly hours of supervision each supervised provider received."""
+    frame = ev.store.frames["supervision"]
+    minutes = frame.col("duration_minutes")[mask].astype(np.float64)
+    column = frame.col("supervisee_ids")
+    supervisees = [column[i] or [] for i in np.flatnonzero(mask)]
+    hours = zeros(groups)
+    people: list[set[str]] = [set() for _ in range(groups)]
+    for g, m, who in zip(group.tolist(), minutes.tolist(), supervisees, strict=True):
+        hours[g] += m / 60.0 * len(who)
+        people[g].update(who)
+    months = (q.end.year - q.start.year) * 12 + q.end.month - q.start.month + 1
+    return hours, np.array([len(p) * months for p in people], np.float64)
+
+
+def _alive(frame: Frame) -> Mask:
+    alive: Mask = frame.col("alive")
+    return alive
+
+
+def _registered_person(frame: Frame) -> Mask:
+    real: Mask = (frame.col("position") > 0) & ~frame.col("erased")
+    return real
+
+
+def _present(frame: Frame) -> Mask:
+    present: Mask = frame.col("present")
+    return present
+
+
+def _certified(frame: Frame) -> Mask:
+    certified: Mask = frame.col("certified")
+    return certified
+
+
+FACT_FRAMES = {
+    "services": "services",
+    "beneficiaries": "beneficiaries",
+    "referrals": "referrals",
+    "cases": "cases",
+    "assessments": "assessments",
+    "attendance": "attendance",
+    "results": "results",
+    "practice": "practice",
+    "supervision": "supervision",
+}
+FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
+    "services": ("service_date", _alive),
+    "beneficiaries": ("registration_date", _registered_person),
+    "referrals": ("sent_on", None),
+    "cases": ("opened_on", None),
+    "assessments": ("administered_on", None),
+    "attendance": ("held_on", _present),
+    "results": ("decided_on", None),
+    "practice": ("held_on", None),
+    "supervision": ("held_on", None),
+}
+_PERSON = {
+    "sex": "person:beneficiary_key",
+    "age_group": "person:beneficiary_key",
+    "marital_status": "person:beneficiary_key",
+    "disability": "person:beneficiary_key",
+    "displacement_status": "person:beneficiary_key",
+}
+_PLACES = {
+    "governorate": "place:site_id:governorate",
+    "district": "place:site_id:district",
+    "site": "place:site_id:site",
+}
+_TRAINEE = {"audience": "trainee:audience", "sex": "trainee:sex"}
+FACT_DIMS: dict[str, dict[str, str]] = {
+    "services": {
+        **_PERSON,
+        **_PLACES,
+        "organisation": "organisation_id",
+        "lead_organisation": "lead_organisation_id",
+        "delivered_through": "delivered_through",
+        "iasc_layer": "iasc_layer",
+        "activity": "activity_code",
+        "modality": "modality",
+        "month": "month:service_date",
+    },
+    "beneficiaries": {
+        "sex": "sex",
+        "age_group": "person:key",
+        "marital_status": "marital_status",
+        "disability": "disability",
+        "displacement_status": "displacement_status",
+        **_PLACES,
+        "organisation": "organisation_id",
+        "registration_channel": "registration_channel",
+        "month": "month:registration_date",
+    },
+    "referrals": {
+        **_PERSON,
+        **_PLACES,
+        "organisation": "organisation_id",
+        "kind": "kind",
+        "area": "area",
+        "status": "status",
+        "month": "month:sent_on",
+    },
+    "cases": {
+        **_PERSON,
+        **_PLACES,
+        "organisation": "organisation_id",
+        "status": "status",
+        "risk_level": "risk_level",
+        "iasc_layer": "iasc_layer_needed",
+        "month": "month:opened_on",
+    },
+    "assessments": {
+        **_PERSON,
+        "organisation": "organisation_id",
+        "instrument": "instrument",
+        "month": "month:administered_on",
+    },
+    "attendance": {
+        **_TRAINEE,
+        "organisation": "organisation_id",
+        "month": "month:held_on",
+    },
+    "results": {
+        **_TRAINEE,
+        "organisation": "organisation_id",
+        "course_level": "course_level",
+        "month": "month:decided_on",
+    },
+    "practice": {
+        "organisation": "organisation_id",
+        "phase": "phase",
+        "month": "month:held_on",
+    },
+    "supervision": {"organisation": "organisation_id", "month": "month:held_on"},
+}
+
+MEASURES: dict[str, Measure] = {
+    "services": _counted("services", weight="people", whole_weights=True),
+    "people": _distinct("services", "beneficiary_key"),
+    "anonymous_people": _counted(
+        "services", weight="people", only="anonymous", whole_weights=True
+    ),
+    "qualified_services_share": Measure(
+        "services", "share", grouped(_qualified_share, adds_up=True), whole=True
+    ),
+    "new_beneficiaries": _counted("beneficiaries"),
+    "referrals": _counted("referrals"),
+    "cases_opened": _counted("cases"),
+    "improved_share": Measure(
+        "assessments", "share", grouped(_improved_share, adds_up=True), whole=True
+    ),
+    "people_trained": _distinct("attendance", "trainee_id"),
+    "training_participations": _counted("attendance"),
+    "training_hours": _counted("attendance", weight="hours"),
+    "people_certified": _distinct("results", "trainee_id", only="certified"),
+    "practice_sessions": _counted("practice"),
+    "recorded_sessions": _counted("practice", only="recorded"),
+    "mean_fidelity": _mean("practice", lambda f: f.col("adherence_score")),
+    "supervision_sessions": _counted("supervision"),
+    "supervision_hours": Measure(
+        "supervision", "count", grouped(_supervision_hours, adds_up=False)
+    ),
+    "supervision_hours_per_provider_month": Measure(
+        "supervision", "rate", grouped(_supervision_per_provider_month, adds_up=False)
+    ),
+}
+"""What an indicator file's ``measure`` may name, with the fact it reads."""
+
+
+CATALOGUE = Catalogue(
+    frames=FACT_FRAMES,
+    rows=FACT_ROWS,
+    dims=FACT_DIMS,
+    enum_labels=ENUM_LABELS,
+    measures=MEASURES,
+    labels=dim_labels,
+)
+
+
+def evaluator(store: FactStore, bands: AgeBands) -> Evaluator:
+    """An evaluator of this catalogue over one refreshed store."""
+    return Evaluator(store, bands, CATALOGUE)

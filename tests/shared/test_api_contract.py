@@ -1,0 +1,210 @@
+"""What client generators and web apps meet in every service, the same in
+all three: people's operation ids, unique model names, security schemes on
+every operation, files declared as files, docs that load with no internet,
+CORS only for configured origins, unknown query parameters refused."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.beneficiary.app import create_app as beneficiary_app
+from services.beneficiary.settings import BeneficiarySettings
+from services.openapi import SNAPSHOTS, document
+from services.reporting.app import create_app as reporting_app
+from services.reporting.settings import ReportingSettings
+from services.training.app import create_app as training_app
+from services.training.settings import TrainingSettings
+from shared.app import CORS_REQUEST_HEADERS, DOCS_ASSET_FILES, DOCS_ASSETS
+from shared.settings import ServiceSettings
+
+Factory = Callable[[Any], FastAPI]
+SERVICES: dict[str, tuple[Factory, type[ServiceSettings], str]] = {
+    "beneficiary": (beneficiary_app, BeneficiarySettings, "/v1/beneficiaries"),
+    "training": (training_app, TrainingSettings, "/v1/trainees"),
+    "reporting": (reporting_app, ReportingSettings, "/v1/indicators"),
+}
+PUBLIC = {"/healthz", "/readyz"}
+
+
+def build(service: str, data_dir: Path, **overrides: Any) -> FastAPI:
+    """The app as deployed, not started: documents and the request guard
+    need no database."""
+    factory, settings_class, _ = SERVICES[service]
+    return factory(settings_class(data_dir=data_dir, **overrides))
+
+
+def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, methods in spec["paths"].items()
+        for method, operation in methods.items()
+    ]
+
+
+@pytest.fixture
+async def unstarted(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = build(request.param, tmp_path)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        yield c
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_operation_ids_are_the_route_names_and_unique(
+    service: str, tmp_path: Path
+) -> None:
+    spec = build(service, tmp_path).openapi()
+    ids = [op["operationId"] for _, _, op in operations(spec)]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", i) for i in ids), ids
+    assert not [i for i in ids if re.search(r"_v1_|_(get|post|put|patch)$", i)]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_model_names_are_unique_without_module_paths(
+    service: str, tmp_path: Path
+) -> None:
+    spec = build(service, tmp_path).openapi()
+    assert not [n for n in spec["components"]["schemas"] if "__" in n]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_operation_but_health_names_its_security(
+    service: str, tmp_path: Path
+) -> None:
+    spec = build(service, tmp_path).openapi()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": schemes["bearer"]["description"],
+    }
+    for method, path, operation in operations(spec):
+        if path in PUBLIC:
+            assert "security" not in operation
+            continue
+        accepted = {name for entry in operation["security"] for name in entry}
+        if service == "reporting" and not path.startswith("/v1/api-keys"):
+            assert accepted == {"bearer", "api_key"}, (method, path)
+        else:  # keys are managed by people, with a token
+            assert accepted == {"bearer"}, (method, path)
+    if service == "reporting":
+        assert schemes["api_key"]["in"] == "header"
+        assert schemes["api_key"]["name"] == "X-API-Key"
+
+
+def test_downloads_are_declared_as_files(tmp_path: Path) -> None:
+    spec = build("reporting", tmp_path).openapi()
+    for path in ("/v1/exports/{export_id}/file", "/v1/feeds/{indicator_id}"):
+        content = spec["paths"][path]["get"]["responses"]["200"]["content"]
+        assert {"text/csv", "application/adx+xml"} <= content.keys()
+        assert content["text/csv"]["schema"] == {"type": "string", "format": "binary"}
+
+
+@pytest.mark.parametrize("unstarted", SERVICES, indirect=True)
+async def test_the_docs_pages_load_their_assets_from_the_service(
+    unstarted: httpx.AsyncClient,
+) -> None:
+    for page, assets in (
+        ("/docs", ("swagger-ui-bundle.js", "swagger-ui.css")),
+        ("/redoc", ("redoc.standalone.js",)),
+    ):
+        html = (await unstarted.get(page)).text
+        assert "cdn." not in html
+        assert "googleapis" not in html
+        for asset in assets:
+            assert f"{DOCS_ASSETS}/{asset}" in html
+    for asset in DOCS_ASSET_FILES:
+        served = await unstarted.get(f"{DOCS_ASSETS}/{asset}")
+        assert served.status_code == 200
+        assert len(served.content) > 100_000  # the real bundle, not a stub
+        assert served.headers.get("cache-control") != "no-store"  # public code
+
+
+@pytest.mark.parametrize("unstarted", SERVICES, indirect=True)
+async def test_unknown_query_parameters_are_refused_by_name(
+    unstarted: httpx.AsyncClient, request: pytest.FixtureRequest
+) -> None:
+    _, _, path = SERVICES[request.node.callspec.params["unstarted"]]
+    r = await unstarted.get(path, params={"limt": "5", "sort": "name"})
+    assert r.status_code == 400
+    assert r.headers["content-type"] == "application/problem+json"
+    problem = r.json()
+    assert problem["type"].endswith("/unknown-query-parameters")
+    assert [e["loc"] for e in problem["errors"]] == [
+        ["query", "limt"],
+        ["query", "sort"],
+    ]
+    assert "limt" in problem["detail"]
+
+
+@pytest.mark.parametrize("unstarted", SERVICES, indirect=True)
+async def test_no_cross_origin_call_by_default(unstarted: httpx.AsyncClient) -> None:
+    r = await unstarted.options(
+        "/healthz",
+        headers={
+            "Origin": "https://app.example.org",
+            "Access-Control-Request-Method": "GET",
+        },
+    )
+    assert "access-control-allow-origin" not in r.headers
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_configured_origins_may_call_with_the_api_headers(
+    service: str, tmp_path: Path
+) -> None:
+    app = build(service, tmp_path, cors_origins="https://app.example.org")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        allowed = await c.options(
+            SERVICES[service][2],
+            headers={
+                "Origin": "https://app.example.org",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, if-match, "
+                "idempotency-key, x-access-reason",
+            },
+        )
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == (
+            "https://app.example.org"
+        )
+        sent = allowed.headers["access-control-allow-headers"].lower()
+        for header in CORS_REQUEST_HEADERS:
+            assert header.lower() in sent
+        other = await c.options(
+            SERVICES[service][2],
+            headers={
+                "Origin": "https://evil.example.com",
+                "Access-Control-Request-Method": "POST",
+            },
+        )
+        assert "access-control-allow-origin" not in other.headers
+        simple = await c.get("/healthz", headers={"Origin": "https://app.example.org"})
+        assert "etag" in simple.headers["access-control-expose-headers"].lower()
+
+
+@pytest.mark.parametrize("origins", ["*", "https://app.example.org/path", "app.org"])
+def test_anything_but_an_origin_is_refused_at_start(origins: str) -> None:
+    with pytest.raises(ValueError, match="CORS_ORIGINS"):
+        BeneficiarySettings(cors_origins=origins)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_published_openapi_changes_only_on_purpose(service: str) -> None:
+    committed = (SNAPSHOTS / f"{service}.json").read_text()
+    assert document(service) == committed, (
+        f"the {service} API changed: if on purpose, run `make openapi` and "
+        "commit docs/openapi/ (the diff is the change clients will see)"
+    )
