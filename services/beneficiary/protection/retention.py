@@ -56,6 +56,7 @@ from services.beneficiary.cases.models import (
 )
 from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.consent.service import erase_person
+from services.beneficiary.db import OnceDep
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.outbox.jobs import announce_writes
@@ -899,13 +900,31 @@ async def set_retention_policy(
     body: RetentionPolicyWrite,
     session: SessionDep,
     actor: Manager,
+    once: OnceDep,
 ) -> RetentionPolicyRead:
     """Set how long your organisation keeps one record type (programme
     managers). Try it with a dry run before the nightly job applies it."""
     principal = actor.principal
-    async with session.begin():
+
+    async def set_it() -> RetentionPolicy:
         row = await set_policy(session, principal, record_type, body)
         _audit_policy(session, actor, row.id)
+        return row
+
+    async def load(existing: uuid.UUID) -> RetentionPolicy:
+        row = await session.get(RetentionPolicy, existing)
+        if row is None or row.organisation_id != principal.organisation_id:
+            raise NotFound("No such retention policy.")
+        return row
+
+    async with session.begin():
+        _, replayed = await once.act(
+            principal,
+            f"PUT /v1/retention/policies/{record_type}",
+            body,
+            set_it,
+            load,
+        )
         policies = await effective_policies(session, principal.organisation_id)
     return policies[record_type].read()
 
@@ -949,19 +968,39 @@ def _audit_policy(session: AsyncSession, actor: Actor, policy_id: uuid.UUID) -> 
     responses=problem_responses(Forbidden, Invalid),
 )
 async def start_retention_run(
-    body: RetentionRunCreate, runtime: RuntimeDep, actor: Manager
+    body: RetentionRunCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: Manager,
+    once: OnceDep,
 ) -> RetentionRunRead:
     """Apply your organisation's policies now, or with ``dry_run`` only list
     the records they would affect (nothing changes). Batches commit one by
-    one, so this handler does not hold one transaction."""
-    run = await apply_policies(
-        runtime.engine,
-        organisation_id=actor.principal.organisation_id,
-        started_by=actor.principal.subject,
-        dry_run=body.dry_run,
-        request_id=actor.request_id,
+    one, so this handler does not hold one transaction; a retry with the same
+    Idempotency-Key answers the first run."""
+    principal = actor.principal
+
+    async def run_policies() -> RetentionRun:
+        return await apply_policies(
+            runtime.engine,
+            organisation_id=principal.organisation_id,
+            started_by=principal.subject,
+            dry_run=body.dry_run,
+            request_id=actor.request_id,
+        )
+
+    run, replayed = await once.run(
+        principal,
+        "POST /v1/retention/runs",
+        body,
+        run_policies,
+        lambda existing: get_run(session, principal, existing),
     )
-    if not body.dry_run and run.affected[RecordType.beneficiary]["count"]:
+    if (
+        not replayed
+        and not body.dry_run
+        and run.affected[RecordType.beneficiary]["count"]
+    ):
         await announce_writes(runtime)
     return RetentionRunRead.model_validate(run)
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.reporting.access.service import Caller, CallerDep, stored_sites
+from services.reporting.db import OnceDep
 from services.reporting.exports.formats import (
     CONTENT_TYPES,
     FILE_RESPONSE,
@@ -113,41 +114,54 @@ async def request_export(
     session: SessionDep,
     runtime: RuntimeDep,
     caller: CallerDep,
+    once: OnceDep,
 ) -> ExportStatus:
-    """Queue an export; poll ``GET /v1/exports/{id}`` until it is ready."""
+    """Queue an export; poll ``GET /v1/exports/{id}`` until it is ready. A
+    retry with the same Idempotency-Key answers the first export's status."""
     indicator = get_indicator(body.indicator)
     caller.may_read(indicator.id)
     check_query(indicator, body.start, body.end, body.by, body.filters)
     await check_org_unit_codes(store_of(request.app), caller, body.by, body.format)
-    export = Export(
-        organisation_id=caller.organisation_id,
-        requested_by=caller.subject,
-        api_key_id=caller.api_key_id,
-        indicator=indicator.id,
-        format=body.format,
-        start=body.start,
-        end=body.end,
-        by=body.by,
-        filters=body.filters,
-        monthly=body.monthly,
-        suppressed=body.suppress or not caller.record_level,
-        scope_sites=stored_sites(caller.scope.sites),
-    )
-    async with session.begin():
+
+    async def create() -> Export:
+        export = Export(
+            organisation_id=caller.organisation_id,
+            requested_by=caller.subject,
+            api_key_id=caller.api_key_id,
+            indicator=indicator.id,
+            format=body.format,
+            start=body.start,
+            end=body.end,
+            by=body.by,
+            filters=body.filters,
+            monthly=body.monthly,
+            suppressed=body.suppress or not caller.record_level,
+            scope_sites=stored_sites(caller.scope.sites),
+        )
         session.add(export)
-    await runtime.queue.enqueue(
-        run_export.__name__, job_id=f"export:{export.id}", export_id=str(export.id)
-    )
+        return export
+
+    async def load(existing: uuid.UUID) -> Export:
+        return _mine(await session.get(Export, existing), caller)
+
+    async with session.begin():
+        export, replayed = await once.act(
+            caller,
+            "POST /v1/exports",
+            body,
+            create,
+            load,
+        )
+    if not replayed:
+        await runtime.queue.enqueue(
+            run_export.__name__, job_id=f"export:{export.id}", export_id=str(export.id)
+        )
     return _status(export, request)
 
 
-async def _own_export(
-    session: SessionDep, caller: CallerDep, export_id: uuid.UUID
-) -> Export:
+def _mine(export: Export | None, caller: Caller) -> Export:
     """Only who asked for an export reads it: it was made with their access
     (an unsuppressed export is not for an API key or an auditor)."""
-    async with session.begin():
-        export = await session.get(Export, export_id)
     if (
         export is None
         or export.organisation_id != caller.organisation_id
@@ -155,6 +169,13 @@ async def _own_export(
     ):
         raise NotFound("There is no such export.")
     return export
+
+
+async def _own_export(
+    session: SessionDep, caller: CallerDep, export_id: uuid.UUID
+) -> Export:
+    async with session.begin():
+        return _mine(await session.get(Export, export_id), caller)
 
 
 @router.get(

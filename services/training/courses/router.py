@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends
 
 from services.training.courses import service as courses_service
 from services.training.courses.service import CourseCreate, CourseRead
+from services.training.db import OnceDep
 from shared.auth import Principal, PrincipalDep, Role, require
 from shared.contracts.enums import CourseApproach, CourseLevel
 from shared.db import SessionDep
@@ -29,11 +30,21 @@ CourseKeeper = Annotated[
     responses=problem_responses(Conflict, Invalid),
 )
 async def create_course(
-    body: CourseCreate, session: SessionDep, principal: CourseKeeper
+    body: CourseCreate,
+    session: SessionDep,
+    principal: CourseKeeper,
+    once: OnceDep,
 ) -> CourseRead:
     async with session.begin():
-        course = await courses_service.create_course(session, principal, body)
-    return CourseRead.model_validate(course)
+        course, replayed = await once.act(
+            principal,
+            "POST /v1/courses",
+            body,
+            lambda: courses_service.create_course(session, principal, body),
+            lambda existing: courses_service.get_course(session, existing),
+        )
+        read = CourseRead.model_validate(course)
+    return read
 
 
 @router.get("", response_model=list[CourseRead])

@@ -21,6 +21,7 @@ from shared.contracts.text import Text
 from shared.crypto import KeyRing
 from shared.errors import Conflict
 from shared.outbox import add_event
+from shared.scoping import get_in_scope
 
 
 class SupervisionWrite(BaseModel):
@@ -106,6 +107,14 @@ async def record_supervision(
     )
     await session.flush()
     return row
+
+
+async def get_supervision(
+    session: AsyncSession, principal: Principal, row_id: uuid.UUID
+) -> SupervisionSession:
+    return await get_in_scope(
+        session, principal, SupervisionSession, row_id, what="supervision session"
+    )
 
 
 async def list_supervision(

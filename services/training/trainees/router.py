@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
-from services.training.db import AuditEntry
+from services.training.db import AuditEntry, OnceDep
 from services.training.outbox.jobs import announce_writes
 from services.training.trainees import erasure as trainee_erasure
 from services.training.trainees import service as trainees_service
@@ -44,22 +44,35 @@ TrainingActor = Annotated[
     responses=problem_responses(Conflict, Invalid),
 )
 async def register_trainee(
-    body: TraineeCreate, session: SessionDep, runtime: RuntimeDep, actor: TrainingActor
+    body: TraineeCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: TrainingActor,
+    once: OnceDep,
 ) -> TraineeRead:
+    principal = actor.principal
     async with session.begin():
-        trainee = await trainees_service.register_trainee(
-            session, actor.principal, runtime.keyring, body
+        trainee, replayed = await once.act(
+            principal,
+            "POST /v1/trainees",
+            body,
+            lambda: trainees_service.register_trainee(
+                session, principal, runtime.keyring, body
+            ),
+            lambda existing: trainees_service.get_trainee(session, principal, existing),
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="create",
-            entity_type="trainee",
-            entity_ids=[trainee.id],
-        )
+        if not replayed:
+            record_access(
+                session,
+                AuditEntry,
+                actor,
+                action="create",
+                entity_type="trainee",
+                entity_ids=[trainee.id],
+            )
         read = trainees_service.to_read(trainee, runtime.keyring)
-    await announce_writes(runtime)
+    if not replayed:
+        await announce_writes(runtime)
     return read
 
 
@@ -115,14 +128,19 @@ async def erase_trainee(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: ManagerActor,
+    once: OnceDep,
 ) -> TraineeErasureRead:
     """Erase the trainee's name, phone, email, affiliation, role, profession,
     staff code and the free text about them; their training facts stay, and
     reporting replaces their id with a pseudonym. Programme managers; the
-    X-Access-Reason header is required and must not name the trainee."""
-    async with session.begin():
+    X-Access-Reason header is required and must not name the trainee. A
+    replay (same Idempotency-Key) re-reads the erasure: ``already_erased``
+    is then true."""
+    principal = actor.principal
+
+    async def erase() -> TraineeErasureRead:
         erased = await trainee_erasure.erase_trainee(
-            session, actor.principal, runtime.keyring, trainee_id, actor
+            session, principal, runtime.keyring, trainee_id, actor
         )
         record_access(
             session,
@@ -132,7 +150,19 @@ async def erase_trainee(
             entity_type="trainee",
             entity_ids=[erased.trainee_id],
         )
-    await announce_writes(runtime)
+        return erased
+
+    async with session.begin():
+        erased, replayed = await once.act(
+            principal,
+            f"POST /v1/trainees/{trainee_id}/erasure",
+            None,
+            erase,
+            lambda existing: trainee_erasure.erasure_of(session, principal, existing),
+            identify=lambda done: done.trainee_id,
+        )
+    if not replayed:
+        await announce_writes(runtime)
     response.headers.update(NO_STORE)
     return erased
 
