@@ -48,7 +48,7 @@ from services.beneficiary.service_records.models import ServiceRecord
 from services.beneficiary.sync.models import SyncConflict
 from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose
-from shared.contracts.events import BeneficiaryErasedFacts, ConsentFacts
+from shared.contracts.events import BeneficiaryErasedFacts, ConsentFacts, EventType
 from shared.db import get_many_cached, utcnow
 from shared.errors import Conflict, ConsentMissing, Forbidden, VersionConflict
 from shared.outbox import add_event
@@ -187,7 +187,7 @@ def _append(
     add_event(
         session,
         OutboxEvent,
-        type="consent.recorded",
+        type=EventType.consent_recorded,
         organisation_id=beneficiary.organisation_id,
         entity_type="beneficiary",
         entity_id=beneficiary.id,
@@ -220,7 +220,7 @@ async def erase_person(
         add_event(
             session,
             OutboxEvent,
-            type="beneficiary.updated",
+            type=EventType.beneficiary_updated,
             organisation_id=beneficiary.organisation_id,
             entity_type="beneficiary",
             entity_id=beneficiary.id,
@@ -231,7 +231,7 @@ async def erase_person(
     add_event(
         session,
         OutboxEvent,
-        type="beneficiary.erased",
+        type=EventType.beneficiary_erased,
         organisation_id=beneficiary.organisation_id,
         entity_type="beneficiary",
         entity_id=beneficiary.id,

@@ -28,7 +28,7 @@ from shared.contracts.erasure import (
     PracticeGroupParticipation,
     PracticeSessionAttended,
 )
-from shared.contracts.events import PracticeFacts
+from shared.contracts.events import EventType, PracticeFacts
 from shared.contracts.text import Text
 from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
@@ -230,7 +230,7 @@ async def record_session(
         recording_sha256=data.recording_sha256,
     )
     session.add(row)
-    _emit(session, group, row, "practice_session.recorded", None)
+    _emit(session, group, row, EventType.practice_session_recorded, None)
     await session.flush()
     return row
 
@@ -301,7 +301,9 @@ async def review_session_fidelity(
         ),
     )
     session.add(review)
-    _emit(session, group, held, "fidelity_review.recorded", review.adherence_score)
+    _emit(
+        session, group, held, EventType.fidelity_review_recorded, review.adherence_score
+    )
     await session.flush()
     return review, True
 
@@ -389,7 +391,7 @@ def _emit(
     session: AsyncSession,
     group: PracticeGroup,
     held: PracticeSession,
-    event_type: str,
+    event_type: EventType,
     score: float | None,
 ) -> None:
     add_event(

@@ -25,7 +25,7 @@ from services.training.results.models import (
 )
 from services.training.trainees import service as trainees_service
 from shared.auth import Principal
-from shared.contracts.events import CompetencyFacts, ResultFacts
+from shared.contracts.events import CompetencyFacts, EventType, ResultFacts
 from shared.contracts.text import Text
 from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
@@ -182,7 +182,7 @@ async def assess_competency(
     add_event(
         session,
         OutboxEvent,
-        type="competency.assessed",
+        type=EventType.competency_assessed,
         organisation_id=assessment.organisation_id,
         entity_type="competency_assessment",
         entity_id=assessment.id,
@@ -369,7 +369,7 @@ async def certify(
         add_event(
             session,
             OutboxEvent,
-            type="training_result.recorded",
+            type=EventType.training_result_recorded,
             organisation_id=cohort.organisation_id,
             entity_type="cohort",
             entity_id=cohort.id,

@@ -16,7 +16,7 @@ from services.training.cohorts.service import own_trainees
 from services.training.db import OutboxEvent
 from services.training.supervision.models import SupervisionSession
 from shared.auth import Principal
-from shared.contracts.events import SupervisionFacts
+from shared.contracts.events import EventType, SupervisionFacts
 from shared.contracts.text import Text
 from shared.crypto import KeyRing
 from shared.errors import Conflict
@@ -89,7 +89,7 @@ async def record_supervision(
     add_event(
         session,
         OutboxEvent,
-        type="supervision.recorded",
+        type=EventType.supervision_recorded,
         organisation_id=row.organisation_id,
         entity_type="supervision_session",
         entity_id=row.id,

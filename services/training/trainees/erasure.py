@@ -24,7 +24,7 @@ from services.training.trainees import service as trainees_service
 from services.training.trainees.models import Trainee
 from shared.audit import Actor
 from shared.auth import Principal
-from shared.contracts.events import TraineeErasedFacts
+from shared.contracts.events import EventType, TraineeErasedFacts
 from shared.crypto import KeyRing
 from shared.db import utcnow
 from shared.errors import NotFound
@@ -73,7 +73,7 @@ async def erase_trainee(
     add_event(
         session,
         OutboxEvent,
-        type="trainee.erased",
+        type=EventType.trainee_erased,
         organisation_id=trainee.organisation_id,
         entity_type="trainee",
         entity_id=trainee.id,
