@@ -55,7 +55,6 @@ from services.beneficiary.cases.models import (
     SafetyPlan,
 )
 from services.beneficiary.consent.models import ConsentEntry
-from services.beneficiary.consent.service import erase_person
 from services.beneficiary.db import OnceDep
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.organisations.models import Organisation
@@ -68,6 +67,7 @@ from services.beneficiary.protection.models import (
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.service_records.models import ServiceRecord
+from services.beneficiary.subject_rights.erasure import erase_person
 from services.beneficiary.sync.models import SyncConflict
 from shared.app import Runtime, RuntimeDep
 from shared.audit import Actor
