@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
+from services.beneficiary.access import CaseActor
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.cases import care
 from services.beneficiary.cases import service as cases_service
@@ -21,7 +22,6 @@ from services.beneficiary.cases.care import (
     SafetyPlanRead,
     SafetyPlanWrite,
 )
-from services.beneficiary.cases.router import CaseActor
 from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from shared.app import RuntimeDep

@@ -9,9 +9,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.beneficiary.access import CaseActor
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.cases import service as cases_service
 from services.beneficiary.cases.models import Assessment, Case
@@ -26,8 +27,8 @@ from services.beneficiary.cases.schemas import (
 from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from shared.app import RuntimeDep
-from shared.audit import Actor, acting, record_access
-from shared.auth import PrincipalDep, Role
+from shared.audit import Actor, record_access
+from shared.auth import PrincipalDep
 from shared.concurrency import etag, expected_version
 from shared.contracts.enums import CaseStatus
 from shared.contracts.text import Text
@@ -48,9 +49,6 @@ from shared.queue import send_deferred_jobs
 from shared.scoping import get_in_scope
 
 router = APIRouter(tags=["cases"])
-CaseActor = Annotated[
-    Actor, Depends(acting(Role.case_worker, Role.supervisor, Role.programme_manager))
-]
 
 
 def _audit(

@@ -12,8 +12,8 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.beneficiary.access import CaseActor
 from services.beneficiary.audit.models import AuditEntry
-from services.beneficiary.cases.router import CaseActor
 from services.beneficiary.db import OnceDep
 from services.beneficiary.interventions import service as enrolments_service
 from services.beneficiary.interventions.models import Enrolment

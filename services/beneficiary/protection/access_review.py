@@ -8,11 +8,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.beneficiary.access import FieldActor
+from services.beneficiary.access import FieldActor, OversightActor
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.db import OnceDep
 from services.beneficiary.protection import grants, notices
@@ -21,8 +21,7 @@ from services.beneficiary.protection.models import AccessGrant, NoticeDelivery
 from services.beneficiary.protection.notices import NoticeRead
 from services.beneficiary.settings import settings_of
 from shared.app import RuntimeDep
-from shared.audit import Actor, acting, record_access
-from shared.auth import Role
+from shared.audit import Actor, record_access
 from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
@@ -30,7 +29,6 @@ from shared.idempotency import Once
 from shared.pagination import MAX_LIMIT, Page
 
 router = APIRouter(tags=["data protection"])
-ReviewActor = Annotated[Actor, Depends(acting(Role.auditor, Role.programme_manager))]
 
 
 @router.post(
@@ -65,7 +63,7 @@ async def break_glass(
 @router.get("/v1/break-glass", response_model=Page[GrantRead])
 async def list_grants(
     session: SessionDep,
-    actor: ReviewActor,
+    actor: OversightActor,
     active: bool | None = None,
     subject: Annotated[Text | None, Query(max_length=255)] = None,
     beneficiary_id: uuid.UUID | None = None,
@@ -168,7 +166,7 @@ async def _grant_once(
 @router.get("/v1/protection-notices", response_model=Page[NoticeRead])
 async def list_notices(
     session: SessionDep,
-    actor: ReviewActor,
+    actor: OversightActor,
     kind: Annotated[Text | None, Query(max_length=64)] = None,
     delivery: NoticeDelivery | None = None,
     cursor: Annotated[Text | None, Query(max_length=500)] = None,

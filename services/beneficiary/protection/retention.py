@@ -42,7 +42,11 @@ from sqlalchemy import ColumnElement, Select, and_, delete, exists, or_, select,
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
-from services.beneficiary.access import OrganisationManager, organisation_wide
+from services.beneficiary.access import (
+    OrganisationManager,
+    Oversight,
+    organisation_wide,
+)
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.beneficiaries.models import (
     Beneficiary,
@@ -71,7 +75,7 @@ from services.beneficiary.subject_rights.erasure import erase_person
 from services.beneficiary.sync.models import SyncConflict
 from shared.app import Runtime, RuntimeDep
 from shared.audit import Actor
-from shared.auth import Principal, Role, require
+from shared.auth import Principal
 from shared.contracts.enums import AlertStatus, CaseStatus
 from shared.contracts.text import Text
 from shared.db import SessionDep, utcnow
@@ -855,10 +859,8 @@ def _summary(run: RetentionRun) -> RetentionRunSummary:
 
 # Endpoints
 
-Reader = Annotated[Principal, Depends(require(Role.programme_manager, Role.auditor))]
 
-
-async def _organisation_reader(principal: Reader) -> Principal:
+async def _organisation_reader(principal: Oversight) -> Principal:
     return organisation_wide(principal)
 
 
@@ -868,7 +870,7 @@ RunReader = Annotated[Principal, Depends(_organisation_reader)]
 
 @router.get("/policies", response_model=list[RetentionPolicyRead])
 async def list_retention_policies(
-    session: SessionDep, principal: Reader
+    session: SessionDep, principal: Oversight
 ) -> list[RetentionPolicyRead]:
     """Your organisation's policy for every record type (its own or the
     platform default, which each programme is expected to review)."""
@@ -883,7 +885,7 @@ async def list_retention_policies(
     responses=problem_responses(Invalid),
 )
 async def get_retention_policy(
-    record_type: RecordType, session: SessionDep, principal: Reader
+    record_type: RecordType, session: SessionDep, principal: Oversight
 ) -> RetentionPolicyRead:
     async with session.begin():
         policies = await effective_policies(session, principal.organisation_id)

@@ -10,11 +10,15 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.beneficiary.access import OrganisationManager
+from services.beneficiary.access import (
+    ManagerActor,
+    OrganisationManager,
+    OversightActor,
+)
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.db import OnceDep
 from services.beneficiary.protection import sharing_service
@@ -28,8 +32,7 @@ from services.beneficiary.protection.sharing_schemas import (
 )
 from services.beneficiary.protection.sharing_service import AgreementNotInForce
 from shared.app import RuntimeDep
-from shared.audit import Actor, acting, record_access
-from shared.auth import Role
+from shared.audit import Actor, record_access
 from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import Forbidden, Invalid, NotFound, problem_responses
@@ -40,8 +43,6 @@ from shared.spreadsheet import write_csv_row
 
 router = APIRouter(prefix="/v1/sharing-agreements", tags=["data protection"])
 
-Manager = Annotated[Actor, Depends(acting(Role.programme_manager))]
-Reader = Annotated[Actor, Depends(acting(Role.programme_manager, Role.auditor))]
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -79,7 +80,7 @@ async def create_agreement(
 @router.get("", response_model=Page[SharingAgreementRead])
 async def list_agreements(
     session: SessionDep,
-    actor: Reader,
+    actor: OversightActor,
     cursor: Annotated[Text | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[SharingAgreementRead]:
@@ -96,7 +97,7 @@ async def list_agreements(
     responses=problem_responses(NotFound),
 )
 async def get_agreement(
-    agreement_id: uuid.UUID, session: SessionDep, actor: Reader
+    agreement_id: uuid.UUID, session: SessionDep, actor: OversightActor
 ) -> SharingAgreementRead:
     """One agreement of the caller's organisation."""
     async with session.begin():
@@ -179,7 +180,7 @@ async def export_shared_records(
     response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
-    actor: Manager,
+    actor: ManagerActor,
     export_format: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.json,
 ) -> Response | SharedRecords:
     """The agreed fields of every person in your scope who consents to data
@@ -221,7 +222,7 @@ async def export_shared_records(
 async def list_exports(
     agreement_id: uuid.UUID,
     session: SessionDep,
-    actor: Reader,
+    actor: OversightActor,
     cursor: Annotated[Text | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[SharingExportRead]:

@@ -9,8 +9,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
+from services.beneficiary.access import CaseActor
 from services.beneficiary.audit.models import AuditEntry
-from services.beneficiary.cases.router import CaseActor
 from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.referrals import service as referrals_service

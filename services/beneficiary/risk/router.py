@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.beneficiary.access import SupervisorActor
+from services.beneficiary.access import CaseActor, SupervisorActor
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.cases import service as cases_service
 from services.beneficiary.db import OnceDep
@@ -21,8 +20,7 @@ from services.beneficiary.risk import service as risk_service
 from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.risk.service import Acknowledge, AlertRead, CaseWorkerFlag
 from shared.app import RuntimeDep
-from shared.audit import Actor, acting, record_access
-from shared.auth import Role
+from shared.audit import Actor, record_access
 from shared.contracts.enums import AlertStatus
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, NotFound, problem_responses
@@ -30,9 +28,6 @@ from shared.idempotency import Once
 from shared.scoping import get_in_scope
 
 router = APIRouter(tags=["risk alerts"])
-CareActor = Annotated[
-    Actor, Depends(acting(Role.case_worker, Role.supervisor, Role.programme_manager))
-]
 
 
 @router.post(
@@ -45,7 +40,7 @@ async def flag_risk(
     case_id: uuid.UUID,
     body: CaseWorkerFlag,
     session: SessionDep,
-    actor: CareActor,
+    actor: CaseActor,
     once: OnceDep,
 ) -> AlertRead:
     """A case worker's high-risk flag: alerts the case's supervisor at once."""
@@ -67,7 +62,7 @@ async def flag_risk(
 async def list_alerts(
     session: SessionDep,
     runtime: RuntimeDep,
-    actor: CareActor,
+    actor: CaseActor,
     status: AlertStatus | None = AlertStatus.open,
 ) -> list[AlertRead]:
     """Alerts of your organisation (open ones by default), newest first, with

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Response
 
+from services.training.access import TrainingActor
 from services.training.cohorts import service as cohorts_service
 from services.training.cohorts.models import Cohort
 from services.training.cohorts.service import (
@@ -22,7 +23,6 @@ from services.training.cohorts.service import (
 )
 from services.training.db import AuditEntry, OnceDep
 from services.training.outbox.jobs import announce_writes
-from services.training.trainees.router import TrainingActor
 from shared.app import RuntimeDep
 from shared.audit import record_access
 from shared.concurrency import etag, expected_version

@@ -5,22 +5,19 @@ courses, and any signed-in caller may list and read them.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
+from services.training.access import CourseKeeper
 from services.training.courses import service as courses_service
 from services.training.courses.service import CourseCreate, CourseRead
 from services.training.db import OnceDep
-from shared.auth import Principal, PrincipalDep, Role, require
+from shared.auth import PrincipalDep
 from shared.contracts.enums import CourseApproach, CourseLevel
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, NotFound, problem_responses
 
 router = APIRouter(prefix="/v1/courses", tags=["courses"])
-CourseKeeper = Annotated[
-    Principal, Depends(require(Role.trainer, Role.programme_manager))
-]
 
 
 @router.post(

@@ -10,6 +10,7 @@ import uuid
 
 from fastapi import APIRouter
 
+from services.training.access import TrainingActor
 from services.training.db import OnceDep
 from services.training.outbox.jobs import announce_writes
 from services.training.practice import service as practice_service
@@ -21,7 +22,6 @@ from services.training.practice.service import (
     ReviewCreate,
     ReviewRead,
 )
-from services.training.trainees.router import TrainingActor
 from shared.app import RuntimeDep
 from shared.auth import MachineDep
 from shared.contracts.erasure import ClientParticipation

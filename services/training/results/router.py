@@ -10,6 +10,7 @@ from datetime import date
 
 from fastapi import APIRouter, Body
 
+from services.training.access import TrainingActor
 from services.training.db import AuditEntry, OnceDep
 from services.training.outbox.jobs import announce_writes
 from services.training.results import service as results_service
@@ -20,7 +21,6 @@ from services.training.results.service import (
     TestsWrite,
     TraineeResult,
 )
-from services.training.trainees.router import TrainingActor
 from shared.app import RuntimeDep
 from shared.audit import record_access
 from shared.db import SessionDep

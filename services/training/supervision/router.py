@@ -8,11 +8,11 @@ from datetime import date
 
 from fastapi import APIRouter
 
+from services.training.access import TrainingActor
 from services.training.db import AuditEntry, OnceDep
 from services.training.outbox.jobs import announce_writes
 from services.training.supervision import service as supervision_service
 from services.training.supervision.service import SupervisionRead, SupervisionWrite
-from services.training.trainees.router import TrainingActor
 from shared.app import RuntimeDep
 from shared.audit import record_access
 from shared.db import SessionDep

@@ -8,9 +8,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
+from services.training.access import ManagerActor, SubjectAccessActor, TrainingActor
 from services.training.db import AuditEntry, OnceDep
 from services.training.outbox.jobs import announce_writes
 from services.training.trainees import erasure as trainee_erasure
@@ -24,17 +25,13 @@ from services.training.trainees.service import (
 )
 from services.training.trainees.subject_access import TraineeSubjectAccess
 from shared.app import RuntimeDep
-from shared.audit import Actor, acting, record_access
-from shared.auth import Role
+from shared.audit import record_access
 from shared.contracts.enums import TrainingAudience
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, NotFound, problem_responses
 from shared.subject_rights import NO_STORE, document_response, require_reason
 
 router = APIRouter(prefix="/v1/trainees", tags=["trainees"])
-TrainingActor = Annotated[
-    Actor, Depends(acting(Role.trainer, Role.supervisor, Role.programme_manager))
-]
 
 
 @router.post(
@@ -109,12 +106,6 @@ async def get_trainee(
             entity_ids=[trainee.id],
         )
     return trainees_service.to_read(trainee, runtime.keyring)
-
-
-ManagerActor = Annotated[Actor, Depends(acting(Role.programme_manager))]
-SubjectAccessActor = Annotated[
-    Actor, Depends(acting(Role.supervisor, Role.programme_manager))
-]
 
 
 @router.post(
