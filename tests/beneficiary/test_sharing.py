@@ -565,3 +565,63 @@ class TestOutsideTheAgreement:
         assert await nothing_exported(engine)
         log = (await caller.get(f"{AGREEMENTS}/{agreement_id}/exports")).json()
         assert log["items"] == []
+
+
+class TestRetriedExport:
+    """A retry of an export (same Idempotency-Key) is the same export, never
+    a way around a person's "no" given since or a revoked agreement."""
+
+    async def test_is_the_same_export_without_whoever_withdrew_since(
+        self, maria: Caller, engine: AsyncEngine
+    ) -> None:
+        stays = await make_beneficiary(
+            maria, full_name="Amal Stays", consents=[*CONSENTS, SHARING]
+        )
+        leaves = await make_beneficiary(
+            maria, full_name="Badr Leaves", consents=[*CONSENTS, SHARING]
+        )
+        agreement = await make_agreement(maria)
+        path = f"{AGREEMENTS}/{agreement['id']}/exports"
+        key = {"Idempotency-Key": "export-once"}
+        first = await maria.post(path, headers=key)
+        assert first.status_code == 200, first.text
+        assert len(first.json()["records"]) == 2
+
+        await consent_to_sharing(maria, leaves["id"], granted=False)
+        again = await maria.post(path, headers=key)
+        assert again.status_code == 200, again.text
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert (
+            again.headers["X-Sharing-Export-Id"]
+            == (first.headers["X-Sharing-Export-Id"])
+        )
+        assert [r["full_name"] for r in again.json()["records"]] == ["Amal Stays"]
+        assert await count_rows(engine, "sharing_export") == 1
+        assert await count_rows(engine, "protection_notice") == 1
+        async with engine.connect() as connection:
+            shared = (
+                await connection.execute(
+                    text("SELECT entity_id FROM audit_entry WHERE action = 'share'")
+                )
+            ).scalars()
+            shared_ids = sorted(str(i) for i in shared)
+        # what left again is audited again: both people once, then one of them
+        assert shared_ids == sorted([stays["id"], leaves["id"], stays["id"]])
+
+        other_format = await maria.post(path, params={"format": "csv"}, headers=key)
+        assert other_format.status_code == 422
+        assert other_format.json()["errors"][0]["type"] == "idempotency_key_reused"
+
+    async def test_is_refused_once_the_agreement_is_revoked(
+        self, maria: Caller, engine: AsyncEngine
+    ) -> None:
+        await make_beneficiary(maria, consents=[*CONSENTS, SHARING])
+        agreement = await make_agreement(maria)
+        path = f"{AGREEMENTS}/{agreement['id']}/exports"
+        key = {"Idempotency-Key": "export-before-revoke"}
+        assert (await maria.post(path, headers=key)).status_code == 200
+        revoked = await maria.post(f"{AGREEMENTS}/{agreement['id']}/revoke")
+        assert revoked.status_code == 200, revoked.text
+        again = await maria.post(path, headers=key)
+        assert again.status_code == 409
+        assert "records" not in again.json()

@@ -30,7 +30,7 @@ from services.beneficiary.protection.sharing_schemas import (
     SharingAgreementRead,
     SharingExportRead,
 )
-from services.beneficiary.protection.sharing_service import AgreementNotInForce
+from services.beneficiary.protection.sharing_service import AgreementNotInForce, Shared
 from shared.app import RuntimeDep
 from shared.audit import Actor, record_access
 from shared.contracts.text import Text
@@ -181,17 +181,38 @@ async def export_shared_records(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: ManagerActor,
+    once: OnceDep,
     export_format: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.json,
 ) -> Response | SharedRecords:
     """The agreed fields of every person in your scope who consents to data
     sharing now (never an erased record), as JSON or CSV; 409 unless the
     agreement is in force today. Each export is logged, audited per person
-    and notified to the data protection focal point. Send X-Access-Reason."""
-    async with session.begin():
-        agreement, export, records = await sharing_service.export_shared_records(
+    and notified to the data protection focal point. Send X-Access-Reason.
+    A retry with the same Idempotency-Key is the same export (no second log
+    entry or notice), its records as people consent at the retry: anyone who
+    withdrew since is left out, and it is audited again."""
+
+    async def first() -> Shared:
+        return await sharing_service.export_shared_records(
             session, actor, runtime.keyring, agreement_id
         )
-    await send_deferred_jobs(session, runtime.queue)
+
+    async def again(export_id: uuid.UUID) -> Shared:
+        return await sharing_service.repeat_export(
+            session, actor, runtime.keyring, agreement_id, export_id
+        )
+
+    async with session.begin():
+        (agreement, export, records), replayed = await once.act(
+            actor.principal,
+            f"POST /v1/sharing-agreements/{agreement_id}/exports",
+            {"format": export_format},
+            first,
+            again,
+            identify=lambda shared: shared[1].id,
+        )
+    if not replayed:
+        await send_deferred_jobs(session, runtime.queue)
     headers = {**NO_STORE, "X-Sharing-Export-Id": str(export.id)}
     if export_format == ExportFormat.csv:
         return Response(

@@ -154,37 +154,88 @@ async def revoke_agreement(
     return agreement
 
 
+Shared = tuple[SharingAgreement, SharingExport, list[dict[str, Value]]]
+"""An export: the agreement, its log entry and the records that left."""
+
+
 async def export_shared_records(
     session: AsyncSession, actor: Actor, keyring: KeyRing, agreement_id: uuid.UUID
-) -> tuple[SharingAgreement, SharingExport, list[dict[str, Value]]]:
+) -> Shared:
     """Apply the agreement and log the export; refused (nothing written)
     unless the agreement is in force today."""
     principal = actor.principal
-    agreement = await get_agreement(session, principal, agreement_id, share_lock=True)
-    status = agreement_status(agreement)
-    if status != AgreementStatus.active:
-        raise AgreementNotInForce(_refusal(agreement, status))
-    people = await _consenting_people(session, principal)
-    ctx = ShareContext(
-        pseudonym_salt=agreement.pseudonym_salt,
-        keyring=keyring,
-        today=utcnow().date(),
-        locations=await _locations(session)
-        if LOCATION_FIELDS.intersection(agreement.fields)
-        else {},
-    )
-    records = [shared_record(b, agreement.fields, ctx) for b in people]
+    agreement = await _in_force(session, principal, agreement_id)
     export = SharingExport(
         agreement_id=agreement.id,
         organisation_id=agreement.organisation_id,
         exported_by=principal.subject,
-        records=len(records),
+        records=0,
         fields=list(agreement.fields),
         reason=actor.reason,
     )
     session.add(export)
     await session.flush()
-    why = f"sharing agreement {agreement.id} with {agreement.partner}"
+    records = await _share(session, actor, keyring, agreement, export.fields, "")
+    export.records = len(records)
+    _notify(session, agreement, export, principal)
+    await session.flush()
+    return agreement, export, records
+
+
+async def repeat_export(
+    session: AsyncSession,
+    actor: Actor,
+    keyring: KeyRing,
+    agreement_id: uuid.UUID,
+    export_id: uuid.UUID,
+) -> Shared:
+    """A retried export (same Idempotency-Key): the same export, not a new
+    one (no second log entry or notice), its fields as people consent now.
+    Someone who withdrew since is left out and an agreement no longer in
+    force refuses it: a retry never discloses what a fresh request could not.
+    What leaves again is audited again, as the repeat it is."""
+    principal = actor.principal
+    agreement = await _in_force(session, principal, agreement_id)
+    export = await session.get(SharingExport, export_id)
+    if export is None or export.agreement_id != agreement.id:
+        raise NotFound("The export this request repeats is gone.")
+    records = await _share(
+        session, actor, keyring, agreement, export.fields, f" (repeat of {export.id})"
+    )
+    return agreement, export, records
+
+
+async def _in_force(
+    session: AsyncSession, principal: Principal, agreement_id: uuid.UUID
+) -> SharingAgreement:
+    agreement = await get_agreement(session, principal, agreement_id, share_lock=True)
+    status = agreement_status(agreement)
+    if status != AgreementStatus.active:
+        raise AgreementNotInForce(_refusal(agreement, status))
+    return agreement
+
+
+async def _share(
+    session: AsyncSession,
+    actor: Actor,
+    keyring: KeyRing,
+    agreement: SharingAgreement,
+    fields: list[str],
+    repeat: str,
+) -> list[dict[str, Value]]:
+    """The agreed fields of everyone in scope who consents to sharing now,
+    each person audited as shared under the agreement."""
+    people = await _consenting_people(session, actor.principal)
+    ctx = ShareContext(
+        pseudonym_salt=agreement.pseudonym_salt,
+        keyring=keyring,
+        today=utcnow().date(),
+        locations=await _locations(session)
+        if LOCATION_FIELDS.intersection(fields)
+        else {},
+    )
+    records = [shared_record(b, fields, ctx) for b in people]
+    why = f"sharing agreement {agreement.id} with {agreement.partner}{repeat}"
     if actor.reason:
         why += f": {actor.reason}"
     record_access(
@@ -195,9 +246,7 @@ async def export_shared_records(
         entity_type="beneficiary",
         entity_ids=[b.id for b in people],
     )
-    _notify(session, agreement, export, principal)
-    await session.flush()
-    return agreement, export, records
+    return records
 
 
 async def list_exports(
