@@ -254,9 +254,16 @@ def auditor(issue: Any, orgs: dict[str, Org]) -> Caller:
     return issue(orgs["a"], Role.auditor, subject="audrey")  # type: ignore[no-any-return]
 
 
-async def put_policy(caller: Caller, record_type: str, body: Any) -> Any:
+async def put_policy(
+    caller: Caller, record_type: str, body: Any, *, if_match: str | None = None
+) -> Any:
+    """As a client does: If-Match with the version just read, unless given."""
+    path = f"/v1/retention/policies/{record_type}"
+    if if_match is None:
+        read = await caller.get(path)
+        if_match = read.headers.get("ETag", '"0"')
     return await caller.client.put(
-        f"/v1/retention/policies/{record_type}", json=body, headers=caller.headers()
+        path, json=body, headers=caller.headers({"If-Match": if_match})
     )
 
 
@@ -370,6 +377,40 @@ class TestPolicies:
         assert r.status_code == 200, r.text
         ours = (await manager.get("/v1/retention/policies/closed_case")).json()
         assert (ours["action"], ours["source"]) == ("pseudonymise", "platform_default")
+
+    async def test_a_late_edit_never_undoes_a_newer_policy(
+        self, manager: Caller
+    ) -> None:
+        """Two managers read the default; the second one's edit, made on what
+        it read, must not replace the first one's newer decision."""
+        path = "/v1/retention/policies/closed_case"
+        read = await manager.get(path)
+        assert read.headers["ETag"] == '"0"'
+        assert read.json()["version"] == 0
+        first = await put_policy(
+            manager,
+            "closed_case",
+            {"keep_days": 30, "action": "pseudonymise"},
+            if_match='"0"',
+        )
+        assert first.status_code == 200, first.text
+        assert first.headers["ETag"] == '"1"'
+        late = await put_policy(
+            manager,
+            "closed_case",
+            {"keep_days": None, "action": "keep"},
+            if_match='"0"',
+        )
+        assert late.status_code == 409
+        assert late.json()["current"]["keep_days"] == 30
+        unversioned = await manager.client.put(
+            path,
+            json={"keep_days": None, "action": "keep"},
+            headers=manager.headers(),
+        )
+        assert unversioned.status_code == 428
+        now = (await manager.get(path)).json()
+        assert (now["keep_days"], now["version"]) == (30, 1)
 
     async def test_the_defaults_file_covers_every_record_type(self) -> None:
         assert set(platform_defaults()) == set(RecordType)

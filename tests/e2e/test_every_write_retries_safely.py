@@ -759,6 +759,7 @@ async def _set_retention_policy(world: World) -> Write:
         "/v1/retention/policies/closed_case",
         body,
         table="retention_policy",
+        if_match='"0"',  # the platform default's version
         headers=REASON,
     )
 

@@ -37,6 +37,7 @@ class RetentionPolicy(Table, table=True):
     action: RetentionAction = RetentionAction.pseudonymise
     updated_by: str = Field(max_length=255)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 class RetentionRun(Table, table=True):

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from sqlalchemy import ColumnElement, Select, and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -76,10 +76,19 @@ from services.beneficiary.sync.models import SyncConflict
 from shared.app import Runtime, RuntimeDep
 from shared.audit import Actor
 from shared.auth import Principal
+from shared.concurrency import etag, expected_version
 from shared.contracts.enums import AlertStatus, CaseStatus
 from shared.contracts.text import Text
 from shared.db import SessionDep, utcnow
-from shared.errors import FieldError, Forbidden, Invalid, NotFound, problem_responses
+from shared.errors import (
+    FieldError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PreconditionRequired,
+    VersionConflict,
+    problem_responses,
+)
 from shared.pagination import MAX_LIMIT, Page, aware_datetime, keyset_page
 from shared.queue import JobContext
 
@@ -198,6 +207,10 @@ class RetentionPolicyRead(BaseModel):
     applies_to: str
     updated_by: str | None = None
     updated_at: datetime | None = None
+    version: int = Field(
+        description="Send it back as If-Match to change the policy; 0 while "
+        "the platform default applies."
+    )
 
 
 class RetentionRunCreate(BaseModel):
@@ -294,6 +307,7 @@ class EffectivePolicy:
     source: PolicySource
     updated_by: str | None = None
     updated_at: datetime | None = None
+    version: int = 0
 
     @property
     def enforced(self) -> bool:
@@ -310,6 +324,7 @@ class EffectivePolicy:
             applies_to=RULES[self.record_type].applies_to,
             updated_by=self.updated_by,
             updated_at=self.updated_at,
+            version=self.version,
         )
 
 
@@ -334,6 +349,7 @@ async def effective_policies(
                 PolicySource.organisation,
                 row.updated_by,
                 row.updated_at,
+                row.version,
             )
             if row is not None
             else EffectivePolicy(
@@ -351,8 +367,12 @@ async def set_policy(
     principal: Principal,
     record_type: RecordType,
     data: RetentionPolicyWrite,
+    expected_version: int,
 ) -> RetentionPolicy:
-    """Create or replace the organisation's policy for one record type."""
+    """Create or replace the organisation's policy for one record type, as
+    edited at ``expected_version`` (0: the platform default); a stale edit
+    is a 409 with the policy in force, so a late request never undoes a
+    newer decision."""
     errors = check_policy(record_type, data)
     if errors:
         raise Invalid("The policy breaks the rules of its record type.", errors=errors)
@@ -366,13 +386,23 @@ async def set_policy(
             .with_for_update()
         )
     ).scalar_one_or_none()
+    current = 0 if row is None else row.version
+    if current != expected_version:
+        policies = await effective_policies(session, principal.organisation_id)
+        raise VersionConflict(
+            f"You edited version {expected_version} of this policy; the server "
+            f"has version {current}.",
+            current=policies[record_type].read().model_dump(mode="json"),
+        )
     if row is None:
         row = RetentionPolicy(
             organisation_id=principal.organisation_id,
             record_type=record_type,
             updated_by=principal.subject,
+            version=0,
         )
         session.add(row)
+    row.version = current + 1
     row.keep_days = data.keep_days
     row.action = data.action
     row.updated_by = principal.subject
@@ -885,31 +915,44 @@ async def list_retention_policies(
     responses=problem_responses(Invalid),
 )
 async def get_retention_policy(
-    record_type: RecordType, session: SessionDep, principal: Oversight
+    record_type: RecordType,
+    response: Response,
+    session: SessionDep,
+    principal: Oversight,
 ) -> RetentionPolicyRead:
     async with session.begin():
         policies = await effective_policies(session, principal.organisation_id)
-    return policies[record_type].read()
+    read = policies[record_type].read()
+    response.headers["ETag"] = etag(read.version)
+    return read
 
 
 @router.put(
     "/policies/{record_type}",
     response_model=RetentionPolicyRead,
-    responses=problem_responses(Forbidden, Invalid),
+    responses=problem_responses(
+        Forbidden, Invalid, PreconditionRequired, VersionConflict
+    ),
 )
 async def set_retention_policy(
     record_type: RecordType,
     body: RetentionPolicyWrite,
+    response: Response,
     session: SessionDep,
     actor: Manager,
     once: OnceDep,
+    if_match: Annotated[str | None, Header()] = None,
 ) -> RetentionPolicyRead:
     """Set how long your organisation keeps one record type (programme
-    managers). Try it with a dry run before the nightly job applies it."""
+    managers), with If-Match naming the version you read (``"0"`` while the
+    platform default applies): 428 without it, 409 with the policy in force
+    when someone changed it since. Try it with a dry run before the nightly
+    job applies it."""
     principal = actor.principal
+    version = expected_version(if_match)
 
     async def set_it() -> RetentionPolicy:
-        row = await set_policy(session, principal, record_type, body)
+        row = await set_policy(session, principal, record_type, body, version)
         _audit_policy(session, actor, row.id)
         return row
 
@@ -922,13 +965,15 @@ async def set_retention_policy(
     async with session.begin():
         _, replayed = await once.act(
             principal,
-            f"PUT /v1/retention/policies/{record_type}",
+            f"PUT /v1/retention/policies/{record_type} If-Match: {version}",
             body,
             set_it,
             load,
         )
         policies = await effective_policies(session, principal.organisation_id)
-    return policies[record_type].read()
+    read = policies[record_type].read()
+    response.headers["ETag"] = etag(read.version)
+    return read
 
 
 @router.delete(
