@@ -205,7 +205,8 @@ def new_frames() -> dict[str, Frame]:
             "alive:bool anonymous:bool beneficiary_key:int organisation_id:cat "
             "lead_organisation_id:cat delivered_through:cat activity_code:cat "
             "iasc_layer:cat service_date:date site_id:cat modality:cat "
-            "staff_id:cat people:int sex:cat age_group:cat disability:cat",
+            "staff_id:cat people:int sex:cat age_group:cat disability:cat "
+            "age_at_service:int",
         ),
         "beneficiaries": _frame(
             BeneficiaryFact,

@@ -36,6 +36,8 @@ from services.reporting.facts.models import (
     TouchedPeriod,
 )
 from services.reporting.indicators.service import (
+    AGE_BANDS_HELP,
+    age_bands,
     check_query,
     get_indicator,
     parse_filters,
@@ -63,6 +65,9 @@ class ExportRequest(BaseModel):
         default_factory=dict
     )
     format: Format = "csv"
+    age_bands: Annotated[Text, Field(max_length=200)] | None = Field(
+        default=None, description=AGE_BANDS_HELP
+    )
     monthly: bool = Field(default=False, description="One value set per month.")
     suppress: bool = Field(
         default=False, description="Suppress small cells even with record access."
@@ -109,7 +114,8 @@ async def request_export(
     """Queue an export; poll ``GET /v1/exports/{id}`` until it is ready."""
     indicator = get_indicator(body.indicator)
     caller.may_read(indicator.id)
-    check_query(indicator, body.start, body.end, body.by, body.filters)
+    bands = age_bands(body.age_bands, request.app.state.settings)
+    check_query(indicator, body.start, body.end, body.by, body.filters, bands)
     check_export_dims(body.by)
     export = Export(
         organisation_id=caller.organisation_id,
@@ -124,6 +130,7 @@ async def request_export(
         monthly=body.monthly,
         suppressed=body.suppress or not caller.record_level,
         scope_sites=stored_sites(caller.scope.sites),
+        age_bands=bands.text,
     )
     async with session.begin():
         session.add(export)
@@ -227,6 +234,10 @@ async def indicator_feed(
     by: Annotated[list[Code] | None, Query()] = None,
     format: Annotated[Format, Query()] = "json",
     suppress: bool = False,
+    age_bands_text: Annotated[
+        Text | None,
+        Query(alias="age_bands", max_length=200, description=AGE_BANDS_HELP),
+    ] = None,
 ) -> Response:
     """Monthly values of the months whose figures changed since ``since``
     (late data and corrections included): replace what you hold for those
@@ -259,7 +270,8 @@ async def indicator_feed(
     periods = [(m, month_end(m)) for m in changed]
     today = utcnow().date()  # an empty feed checks its query all the same
     first, last = (periods[0][0], periods[-1][1]) if periods else (today, today)
-    check_query(indicator, first, last, dims, filters)
+    bands = age_bands(age_bands_text, request.app.state.settings)
+    check_query(indicator, first, last, dims, filters, bands)
     rows, mapping, export_dims = await export_rows(
         store_of(request.app),
         request.app.state.settings,
@@ -269,6 +281,7 @@ async def indicator_feed(
         by=dims,
         filters=filters,
         suppress=suppress or not caller.record_level,
+        bands=bands,
     )
     out = io.BytesIO()
     media, _ = CONTENT_TYPES[format]

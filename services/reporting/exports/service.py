@@ -13,6 +13,7 @@ from services.reporting.catalogue.catalogue import (
     hxl_attribute,
     option_code,
 )
+from services.reporting.engine.ages import AgeBands
 from services.reporting.engine.store import FactStore
 from services.reporting.exports.formats import (
     CategoryMapping,
@@ -46,6 +47,7 @@ async def export_rows(
     by: Sequence[str],
     filters: dict[str, list[str]],
     suppress: bool,
+    bands: AgeBands,
 ) -> tuple[list[ExportRow], IndicatorMapping, list[str]]:
     """Rows for each period (cells, not margins: an importer sums what it
     needs), and the mapping their dims use."""
@@ -63,6 +65,7 @@ async def export_rows(
             by=list(by),
             filters=filters,
             suppress_cells=suppress,
+            bands=bands,
         )
         cells = values.cells if by else [values.total]
         for cell in cells:

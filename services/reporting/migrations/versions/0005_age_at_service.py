@@ -1,0 +1,34 @@
+"""Services keep the age on the service date; exports their age bands
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-04 19:55:00.000000
+
+``service_record`` events always carried ``age_at_service`` and reporting
+dropped it, counting people by their age at the period's end. Rows folded
+before this revision have none and are banded by the service year minus the
+birth year until their record changes again. An export keeps the age bands
+it was asked with (none before: the deployment's default).
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("service_fact", sa.Column("age_at_service", sa.Integer()))
+    op.add_column("export", sa.Column("age_bands", sa.String(length=200)))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("export") as batch:
+        batch.drop_column("age_bands")
+    with op.batch_alter_table("service_fact") as batch:
+        batch.drop_column("age_at_service")
