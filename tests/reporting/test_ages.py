@@ -56,6 +56,10 @@ async def test_a_person_turning_18_is_counted_by_the_age_on_each_service(
         reporting_client, reader, "people_reached", **YEAR, age_group="18_plus"
     )
     assert adults["total"]["value"] == 1  # served at 18 in the year
+    registered = await values(
+        reporting_client, reader, "new_beneficiaries", **YEAR, by="age_group"
+    )
+    assert by_value(registered) == {"0_17": 2}  # both 17 on 10 January
 
 
 async def test_two_band_sets_in_one_run_give_two_tables(

@@ -106,6 +106,7 @@ def service_store(
             "host",
             FIRST_DAY,
             "in_person",
+            None,  # age at registration
         )
         for key, (sex, birth_year, disability) in enumerate(people, start=1)
     ]

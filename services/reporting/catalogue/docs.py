@@ -153,21 +153,21 @@ def _intro() -> list[str]:
         "comes with its numerator and denominator. A share, mean or rate with "
         "a denominator of 0 has no value (`null`).",
         "- **Age groups.** `age_group` is a person's age on the date of each "
-        "fact: a service's age is the one the beneficiary service computed "
-        "from the date of birth on the service date, so a person who turns 18 "
-        "during the period counts under 0–17 for services before the birthday "
-        "and 18+ after. Other facts (registrations, referrals, cases, "
-        "assessments), services folded before reporting migration 0005, and "
-        "services whose person's birth year was corrected since, use the "
-        "birth-year rule: the year of the fact's date minus the birth year "
-        "(reporting receives the birth year, never the date of birth), which "
+        "fact: a service's (a registration's) age is the one the beneficiary "
+        "service computed from the date of birth on the service (registration) "
+        "date, so a person who turns 18 during the period counts under 0–17 "
+        "for services before the birthday and 18+ after. Other facts "
+        "(referrals, cases, assessments), services and registrations folded "
+        "before reporting migration 0005, and those whose person's birth year "
+        "was corrected since, use the birth-year rule: the year of the fact's "
+        "date minus the birth year (reporting receives the birth year, never "
+        "the date of birth), which "
         "can be one year more than the true age before the birthday. No birth "
         "year: `unknown`.",
         "- **People by age group** (`people_reached` and other distinct "
         "people) count each person once, at their age on their first service "
         "in the period (and in the query's filters); a filter on `age_group` "
-        "keeps the services given at that age. New beneficiaries: the age at "
-        "registration.",
+        "keeps the services given at that age.",
         "- **Age bands** are chosen per query: `age_bands=0-17,18-59,60+` (on "
         "values, feeds, exports and the overview) or a preset's name ("
         + ", ".join(f"`{n}` = `{b}`" for n, b in AGE_BAND_PRESETS.items())

@@ -143,10 +143,11 @@ class Evaluator:
 
     def _age_bands(self, person: IntArray, fact: str, frame: Frame) -> IntArray:
         """Each row's band of the person's age on the row's date (a
-        service, a registration, a referral...). A service carries the age
-        its producer computed from the date of birth; elsewhere, or when
-        the birth year has been corrected since, the age is the date's year
-        minus the birth year. Anonymous lines carry their own group."""
+        service, a registration, a referral...). Services and registrations
+        carry the age their producer computed from the date of birth
+        (``Catalogue.ages``); elsewhere, or when the birth year has been
+        corrected since, the age is the date's year minus the birth year.
+        Anonymous lines carry their own group."""
         people = self.store.frames["beneficiaries"]
         safe = np.where(person >= 0, person, 0)
         birth = (
@@ -164,8 +165,9 @@ class Evaluator:
         )
         known = (person >= 0) & (birth > 0) & (days != NO_DATE)
         ages = np.where(known, years - birth, -1)
-        if fact == "services":
-            given = frame.col("age_at_service").astype(np.int64)
+        carried = self.catalogue.ages.get(fact)
+        if carried is not None:
+            given = frame.col(carried).astype(np.int64)
             agrees = (birth <= 0) | (ages - given == 0) | (ages - given == 1)
             use = (person >= 0) & (given >= 0) & agrees
             ages = np.where(use, given, ages)
@@ -586,8 +588,8 @@ class Catalogue:
     use): per fact, its frame in the store, its date column and which rows
     count; its dims (a column, or a source like ``person:<key column>``,
     ``place:<column>:<level>``, ``month:<date column>``, ``trainee:<column>``);
-    the fixed label lists of categorical dims; the measures by name; and the
-    readable labels of dim values."""
+    the fixed label lists of categorical dims; the measures by name; the
+    readable labels of dim values; and where ages on a fact's date are."""
 
     frames: Mapping[str, str]
     rows: Mapping[str, tuple[str, Callable[[Frame], Mask] | None]]
@@ -595,3 +597,6 @@ class Catalogue:
     enum_labels: Mapping[str, list[str]]
     measures: Mapping[str, Measure]
     labels: Callable[[Evaluator, list[str]], dict[str, dict[str, str]]]
+    ages: Mapping[str, str] = field(default_factory=dict)
+    """Per fact, the column holding the age its producer computed on the
+    fact's date (from the date of birth, which reporting never sees)."""

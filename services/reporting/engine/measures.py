@@ -559,6 +559,7 @@ CATALOGUE = Catalogue(
     enum_labels=ENUM_LABELS,
     measures=MEASURES,
     labels=dim_labels,
+    ages={"services": "age_at_service", "beneficiaries": "age_at_registration"},
 )
 
 

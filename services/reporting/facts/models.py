@@ -50,6 +50,11 @@ class BeneficiaryFact(_Fact, table=True):
     registration_date: date | None = None
     registration_channel: str | None = Field(default=None, max_length=16)
     erased: bool = False
+    age_at_registration: int | None = Field(
+        default=None,
+        description="Age in whole years on the registration date, as the "
+        "producer computed it from the date of birth.",
+    )
 
 
 class ServiceFact(_Fact, table=True):

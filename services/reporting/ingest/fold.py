@@ -132,6 +132,7 @@ def _beneficiary(batch: Batch, e: EventEnvelope, f: BeneficiaryFacts) -> None:
             "displacement_status": f.displacement_status,
             "registration_date": f.registration_date,
             "registration_channel": f.registration_channel.value,
+            "age_at_registration": f.age_at_registration,
             "position": e.position,
         }
     batch.touch(f.registration_date, e.organisation_id)
@@ -800,6 +801,7 @@ _ERASED_PERSON = {
     "displacement_status": None,
     "registration_date": None,
     "registration_channel": None,
+    "age_at_registration": None,
     "erased": True,
 }
 
