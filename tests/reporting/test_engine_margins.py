@@ -310,3 +310,36 @@ def test_improvement_share_follows_the_rule_case_by_case(
         assert (found.total.numerator, found.total.denominator) == (top, bottom)
     else:
         assert found.total.value is None
+
+
+def test_a_store_keeps_the_age_groups_of_a_few_band_sets_only() -> None:
+    people = [("female", 2000, "no"), ("male", 1950, "yes")]
+    services = [
+        (
+            True,
+            person,
+            ORGS[0],
+            "direct",
+            "specialized",
+            3,
+            SITES[0],
+            1,
+            None,
+            None,
+            None,
+        )
+        for person in (0, 1)
+    ]
+    store = service_store(people, services)
+    start, end = FIRST_DAY, FIRST_DAY + timedelta(days=30)
+    assert engine_evaluator.BAND_SETS_KEPT < 13
+    for last in range(20, 33):
+        bands = AgeBands.parse(f"0-{last - 1},{last}+")
+        found = make_evaluator(store, bands).evaluate(
+            Query("services", start, end, ["age_group"])
+        )
+        young, old = bands.labels
+        expected = {(young,): 1.0, (old,): 1.0} if last > 26 else {(old,): 2.0}
+        assert cells_of(found) == expected  # aged 26 and 76
+    kept = {key[2] for key in store.derived if key[1:2] == ("age_group",)}
+    assert len(kept) == engine_evaluator.BAND_SETS_KEPT

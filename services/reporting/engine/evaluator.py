@@ -31,6 +31,8 @@ from services.reporting.engine.store import (
 
 UNKNOWN = "unknown"
 MATRIX_LIMIT = 64_000_000  # cells of the (group x person) matrix
+BAND_SETS_KEPT = 8
+"""Age band sets whose age groups a store keeps between queries."""
 
 IntArray = NDArray[np.int64]
 Mask = NDArray[np.bool_]
@@ -208,14 +210,22 @@ class Evaluator:
 
     def dim(self, fact: str, name: str) -> Dim:
         """A dimension over every row of the fact, computed once per store
-        state (the age group once per band set): an overview's tables and a
-        table's margins share them."""
+        state (the age group once per band set, for the first
+        ``BAND_SETS_KEPT`` band sets asked for; any other is kept by this
+        evaluator only, so callers choosing bands cannot grow the store's
+        memory): an overview's tables and a table's margins share them."""
         if name not in self.catalogue.dims[fact]:
             raise QueryError(f"{name!r} is not a disaggregation of {fact}")
         key = (fact, name, self.bands if name == "age_group" else None)
         found = self.store.derived.get(key)
-        if not isinstance(found, Dim):
-            found = self.store.derived[key] = self._dim(fact, name)
+        if isinstance(found, Dim):
+            return found
+        if name == "age_group":
+            kept: set[AgeBands] = self.store.derived.setdefault(("band sets",), set())
+            if self.bands not in kept and len(kept) >= BAND_SETS_KEPT:
+                return self._memo(("dim", *key), lambda: self._dim(fact, name))
+            kept.add(self.bands)
+        found = self.store.derived[key] = self._dim(fact, name)
         return found
 
     def _dim(self, fact: str, name: str) -> Dim:
