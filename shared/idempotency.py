@@ -1,32 +1,65 @@
-"""``Idempotency-Key`` on POST: a retried request returns the resource the
-first one created instead of creating it again.
+"""``Idempotency-Key`` on every write: a retried request gets the answer of
+the first one instead of acting again.
 
-Only the key, a keyed fingerprint of the request and the created resource's id are
-kept (never the response body, which may hold PII); a replay re-reads the
-resource. The record commits in the same transaction as the write, so a key is
-remembered exactly when its effect happened.
+Only the key, a keyed fingerprint of the request and the id of the resource the
+first request created or acted on are kept (never the response body, which may
+hold PII); a replay re-reads that resource. The record commits in the same
+transaction as the write, so a key is remembered exactly when its effect
+happened. A replay is not a new act: the caller adds no audit row, no event and
+no job for it (docs/decisions/0007-a-replay-is-not-a-new-act.md).
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Protocol, TypeVar
 
+from fastapi import Header, Response
 from pydantic import BaseModel
-from sqlalchemy import select
+from pydantic_core import to_json
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
-from shared.auth import Principal
+from shared.app import Runtime, RuntimeDep
 from shared.crypto import KeyRing
-from shared.db import UTCDateTime, utcnow
+from shared.db import SessionDep, UTCDateTime, utcnow
 from shared.errors import FieldError, Invalid
+from shared.outbox import announce_writes
+from shared.queue import send_deferred_jobs
 
 MAX_KEY_LENGTH = 200
+KEEP = timedelta(days=7)
+"""How long a key is remembered: a client retries within minutes or days."""
+REPLAYED_HEADER = "Idempotent-Replayed"
 T = TypeVar("T")
+R = TypeVar("R")
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        description="Any unique string (a UUID) the client keeps for this "
+        "request: sent again with the same body, the request is not done again "
+        "and gets the first answer (with Idempotent-Replayed: true); with "
+        "another body, 422 `idempotency_key_reused`. Kept a week.",
+    ),
+]
+"""The header every POST, PUT and PATCH takes."""
+
+
+class Requester(Protocol):
+    """Whose keys these are: a person's token (``Principal``) or a reporting
+    caller (token or API key)."""
+
+    @property
+    def organisation_id(self) -> uuid.UUID: ...
+
+    @property
+    def subject(self) -> str: ...
 
 
 class IdempotencyRecordBase(SQLModel):
@@ -42,13 +75,18 @@ class IdempotencyRecordBase(SQLModel):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-def fingerprints(keyring: KeyRing, route: str, body: BaseModel) -> list[str]:
+def fingerprints(keyring: KeyRing, route: str, body: Any) -> list[str]:
     """What a stored fingerprint of this request may be, the one to store
     first: an HMAC under each blind-index key (the body holds names and phone
     numbers, which an unkeyed hash would let anyone test guesses against),
     then the unkeyed SHA-256 that records made before the HMAC may still
     hold (their records are purged a week after they were made)."""
-    message = route + "\0" + body.model_dump_json(exclude_unset=True)
+    dumped = (
+        body.model_dump_json(exclude_unset=True)
+        if isinstance(body, BaseModel)
+        else to_json(body).decode()
+    )
+    message = route + "\0" + dumped
     return [*keyring.digests(message), hashlib.sha256(message.encode()).hexdigest()]
 
 
@@ -70,7 +108,7 @@ def check_key(key: str | None) -> str | None:
 async def find_replay(
     session: AsyncSession,
     model: type[IdempotencyRecordBase],
-    principal: Principal,
+    principal: Requester,
     key: str,
     route: str,
     request_fingerprints: list[str],
@@ -107,7 +145,7 @@ async def find_replay(
 def remember(
     session: AsyncSession,
     model: type[IdempotencyRecordBase],
-    principal: Principal,
+    principal: Requester,
     key: str,
     route: str,
     request_fingerprint: str,
@@ -128,16 +166,24 @@ def remember(
 async def create_once(
     session: AsyncSession,
     model: type[IdempotencyRecordBase],
-    principal: Principal,
+    principal: Requester,
     keyring: KeyRing,
     key: str | None,
     route: str,
-    body: BaseModel,
+    body: Any,
     create: Callable[[], Awaitable[T]],
     load: Callable[[uuid.UUID], Awaitable[T]],
+    identify: Callable[[T], uuid.UUID | None] | None = None,
 ) -> tuple[T, bool]:
     """Run ``create`` once per Idempotency-Key; a retry gets ``load`` of the
-    first result. Returns the resource and whether it was a replay."""
+    first result. Returns the resource and whether it was a replay.
+
+    ``route`` names the request with its path ids (so a key reused on another
+    record is refused); ``identify`` gives the id to re-read from a result
+    that is not itself a row with an ``id`` (``None``: nothing to replay, the
+    key is not kept). An action whose answer is read
+    afresh after it returns the id it acted on, with ``acted_on`` as ``load``.
+    """
     key = check_key(key)
     if key is None:
         return await create(), False
@@ -148,9 +194,187 @@ async def create_once(
     if existing is not None:
         return await load(existing), True
     resource = await create()
-    resource_id = getattr(resource, "id", None)
+    resource_id: object
+    if identify is not None:
+        resource_id = identify(resource)
+        if resource_id is None:  # nothing was made that a retry could get
+            return resource, False
+    elif isinstance(resource, uuid.UUID):
+        resource_id = resource
+    else:
+        resource_id = getattr(resource, "id", None)
     assert isinstance(resource_id, uuid.UUID)
     remember(
         session, model, principal, key, route, request_fingerprints[0], resource_id
     )
     return resource, False
+
+
+def mark_replay(response: Response, replayed: bool) -> None:
+    """Tell the client its request was answered from the first one."""
+    if replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+
+
+async def acted_on(resource_id: uuid.UUID) -> uuid.UUID:
+    """``load`` for an action that returns the id it acted on and whose
+    answer the handler reads afresh after it, replay or not."""
+    return resource_id
+
+
+@dataclass(frozen=True)
+class Once:
+    """A write request's Idempotency-Key with what acting once needs: the
+    request's session and response, the service's key table and runtime.
+    Handlers get it from their service's ``OnceDep``."""
+
+    session: AsyncSession
+    response: Response
+    runtime: Runtime
+    model: type[IdempotencyRecordBase]
+    key: str | None
+
+    async def act(
+        self,
+        requester: Requester,
+        route: str,
+        body: Any,
+        act: Callable[[], Awaitable[T]],
+        load: Callable[[uuid.UUID], Awaitable[T]],
+        identify: Callable[[T], uuid.UUID | None] | None = None,
+    ) -> tuple[T, bool]:
+        """``create_once`` inside the handler's transaction, and the replay
+        header on the answer."""
+        result, replayed = await create_once(
+            self.session,
+            self.model,
+            requester,
+            self.runtime.keyring,
+            self.key,
+            route,
+            body,
+            act,
+            load,
+            identify,
+        )
+        mark_replay(self.response, replayed)
+        return result, replayed
+
+    async def run(
+        self,
+        requester: Requester,
+        route: str,
+        body: Any,
+        act: Callable[[], Awaitable[T]],
+        load: Callable[[uuid.UUID], Awaitable[T]],
+    ) -> tuple[T, bool]:
+        """``run_once`` (an act that commits its own transactions), and the
+        replay header on the answer."""
+        result, replayed = await run_once(
+            self.session,
+            self.model,
+            requester,
+            self.runtime.keyring,
+            self.key,
+            route,
+            body,
+            act,
+            load,
+        )
+        mark_replay(self.response, replayed)
+        return result, replayed
+
+    async def answer(
+        self,
+        requester: Requester,
+        route: str,
+        body: Any,
+        act: Callable[[], Awaitable[T]],
+        load: Callable[[uuid.UUID], Awaitable[T]],
+        render: Callable[[T], Awaitable[R]],
+    ) -> R:
+        """A write handler's whole transaction: ``act`` once per key, the
+        answer rendered inside the transaction, then, after the commit and
+        only for a first request, the deferred jobs sent and the outbox
+        announced."""
+        async with self.session.begin():
+            result, replayed = await self.act(requester, route, body, act, load)
+            answer = await render(result)
+        if not replayed:
+            await send_deferred_jobs(self.session, self.runtime.queue)
+            await announce_writes(self.runtime)
+        return answer
+
+
+def once_for(model: type[IdempotencyRecordBase]) -> Callable[..., Once]:
+    """The FastAPI dependency of a service's ``Once`` (it reads the header)."""
+
+    def once(
+        session: SessionDep,
+        runtime: RuntimeDep,
+        response: Response,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Once:
+        return Once(session, response, runtime, model, idempotency_key)
+
+    return once
+
+
+async def run_once(
+    session: AsyncSession,
+    model: type[IdempotencyRecordBase],
+    requester: Requester,
+    keyring: KeyRing,
+    key: str | None,
+    route: str,
+    body: Any,
+    act: Callable[[], Awaitable[T]],
+    load: Callable[[uuid.UUID], Awaitable[T]],
+) -> tuple[T, bool]:
+    """``create_once`` for an act that commits its own transactions (in
+    batches): the key is looked up before it and remembered after it, each in
+    a transaction of ``session``. A retry that arrives between the two runs
+    the act again, so only an act that is itself harmless to repeat (a
+    retention run) may use this."""
+    key = check_key(key)
+    if key is None:
+        return await act(), False
+    request_fingerprints = fingerprints(keyring, route, body)
+    async with session.begin():
+        existing = await find_replay(
+            session, model, requester, key, route, request_fingerprints
+        )
+        if existing is not None:
+            return await load(existing), True
+    result = await act()
+    resource_id = getattr(result, "id", None)
+    assert isinstance(resource_id, uuid.UUID)
+    async with session.begin():
+        remember(
+            session,
+            model,
+            requester,
+            key,
+            route,
+            request_fingerprints[0],
+            resource_id,
+        )
+    return result, False
+
+
+def make_purge_job(
+    model: type[IdempotencyRecordBase],
+) -> Callable[..., Coroutine[Any, Any, int]]:
+    """The service's ``purge_idempotency_keys`` job (enqueued by that name)."""
+
+    async def purge_idempotency_keys(ctx: dict[str, Any]) -> int:
+        """Forget keys older than ``KEEP``: the table must not grow for ever."""
+        runtime: Runtime = ctx["runtime"]
+        async with AsyncSession(runtime.engine) as session, session.begin():
+            result = await session.execute(
+                delete(model).where(col(model.created_at) < utcnow() - KEEP)
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    purge_idempotency_keys.__qualname__ = "purge_idempotency_keys"
+    return purge_idempotency_keys

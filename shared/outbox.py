@@ -23,7 +23,12 @@ from sqlmodel import Field, SQLModel, col
 
 from shared.app import Runtime, RuntimeDep
 from shared.auth import Principal, Role, require
-from shared.contracts.events import EventEnvelope, EventFeedPage
+from shared.contracts.events import (
+    EVENT_FACTS,
+    EventEnvelope,
+    EventFeedPage,
+    EventType,
+)
 from shared.contracts.ingest import (
     INGEST_CHUNK,
     INGEST_JOB,
@@ -61,13 +66,19 @@ def add_event(
     session: AsyncSession,
     model: type[OutboxEventBase],
     *,
-    type: str,
+    type: EventType,
     organisation_id: uuid.UUID,
     entity_type: str,
     entity_id: uuid.UUID,
     facts: BaseModel,
 ) -> None:
-    """Stage an event in the caller's transaction; it commits with the data."""
+    """Stage an event in the caller's transaction; it commits with the data.
+    Its payload must be the type's declared one (``EVENT_FACTS``)."""
+    if not isinstance(facts, EVENT_FACTS[type]):
+        raise TypeError(
+            f"{type} carries {EVENT_FACTS[type].__name__}, "
+            f"not {facts.__class__.__name__}"
+        )
     session.add(
         model(
             # given, not defaulted: pydantic inspects a default factory's

@@ -1,4 +1,5 @@
-"""Who may do what in the beneficiary service."""
+"""Who may do what in the beneficiary service: every route's actor
+dependency is declared here, so the roles of a route are read in one place."""
 
 from typing import Annotated
 
@@ -15,6 +16,9 @@ FIELD_STAFF = (
     Role.programme_manager,
 )
 SUPERVISORS = (Role.supervisor, Role.programme_manager)
+CASE_STAFF = (Role.case_worker, Role.supervisor, Role.programme_manager)
+"""Case management, care and referrals: not outreach workers."""
+OVERSIGHT = (Role.programme_manager, Role.auditor)
 
 
 def is_supervisor(principal: Principal) -> bool:
@@ -26,6 +30,13 @@ FieldActor = Annotated[Actor, Depends(acting(*FIELD_STAFF))]
 SupervisorActor = Annotated[Actor, Depends(acting(*SUPERVISORS))]
 FieldStaff = Annotated[Principal, Depends(require(*FIELD_STAFF))]
 Auditor = Annotated[Principal, Depends(require(Role.auditor))]
+AuditorActor = Annotated[Actor, Depends(acting(Role.auditor))]
+CaseActor = Annotated[Actor, Depends(acting(*CASE_STAFF))]
+ManagerActor = Annotated[Actor, Depends(acting(Role.programme_manager))]
+OversightActor = Annotated[Actor, Depends(acting(*OVERSIGHT))]
+"""Programme managers and auditors reading what the organisation holds
+(sharing agreements, access reviews)."""
+Oversight = Annotated[Principal, Depends(require(*OVERSIGHT))]
 
 
 def organisation_wide(principal: Principal) -> Principal:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends
 from sqlalchemy import (
     ColumnElement,
     ForeignKeyConstraint,
@@ -14,7 +15,7 @@ from sqlalchemy import (
 from sqlmodel import SQLModel
 
 from shared.db import make_registry
-from shared.idempotency import IdempotencyRecordBase
+from shared.idempotency import IdempotencyRecordBase, Once, once_for
 from shared.outbox import OutboxCounterBase, OutboxEventBase
 
 table_registry = make_registry()
@@ -63,3 +64,7 @@ class OutboxCounter(OutboxCounterBase, Table, table=True):
 class IdempotencyRecord(IdempotencyRecordBase, Table, table=True):
     __tablename__ = "idempotency_record"
     __table_args__ = (UniqueConstraint("organisation_id", "subject", "key"),)
+
+
+OnceDep = Annotated[Once, Depends(once_for(IdempotencyRecord))]
+"""A write handler's Idempotency-Key (``shared.idempotency.Once``)."""

@@ -1,6 +1,7 @@
 """Every table of the reporting service, imported once for metadata users."""
 
 from services.reporting.access.models import ApiKey
+from services.reporting.db import IdempotencyRecord
 from services.reporting.exports.models import Export
 from services.reporting.facts.models import (
     AssessmentFact,
@@ -30,6 +31,7 @@ __all__ = [
     "CompetencyFact",
     "Export",
     "FeedCursor",
+    "IdempotencyRecord",
     "IngestCounter",
     "LocationDim",
     "OrganisationDim",

@@ -5,9 +5,11 @@ killed batch is re-delivered or pulled again."""
 
 from __future__ import annotations
 
+from services.reporting.db import IdempotencyRecord
 from services.reporting.exports.jobs import run_export
 from services.reporting.ingest.jobs import ingest_events, pull_feeds
 from shared.contracts.ingest import REPORTING_QUEUE
+from shared.idempotency import make_purge_job
 from shared.queue import Job, Schedule
 from shared.worker import make_worker_factory
 
@@ -21,5 +23,9 @@ JOBS = (
         schedule=Schedule(second=range(0, 60, PULL_EVERY_SECONDS), run_at_startup=True),
     ),
     Job(run_export, timeout_seconds=1800, max_tries=3),
+    Job(
+        make_purge_job(IdempotencyRecord),
+        schedule=Schedule(minute={17}, second={0}),
+    ),
 )
 make_worker = make_worker_factory(QUEUE_NAME, JOBS)

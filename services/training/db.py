@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
+from fastapi import Depends
 from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shared.audit import AuditEntryBase
 from shared.db import UTCDateTime, make_registry, utcnow
-from shared.idempotency import IdempotencyRecordBase
+from shared.idempotency import IdempotencyRecordBase, Once, once_for
 from shared.outbox import OutboxCounterBase, OutboxEventBase
 
 table_registry = make_registry()
@@ -48,3 +50,7 @@ class FeedCursor(Table, table=True):
     source: str = Field(primary_key=True, max_length=32)
     position: int = Field(default=0, sa_type=BigInteger)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+OnceDep = Annotated[Once, Depends(once_for(IdempotencyRecord))]
+"""A write handler's Idempotency-Key (``shared.idempotency.Once``)."""

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from services.training.outbox.jobs import publish_outbox
+from services.training.outbox.jobs import publish_outbox, purge_idempotency_keys
 from services.training.practice.jobs import (
     forget_beneficiary,
     pull_beneficiary_erasures,
@@ -20,5 +20,6 @@ JOBS = (
         timeout_seconds=120,
         schedule=Schedule(second={41}, run_at_startup=True),
     ),
+    Job(purge_idempotency_keys, schedule=Schedule(minute={17}, second={0})),
 )
 make_worker = make_worker_factory(QUEUE_NAME, JOBS)

@@ -26,9 +26,11 @@ from typing import Final
 
 from pydantic import BaseModel, Field
 
+from shared.contracts.events import EventType
+
 TRAINING_QUEUE: Final = "training"
 FORGET_BENEFICIARY_JOB: Final = "forget_beneficiary"
-ERASED_EVENT: Final = "beneficiary.erased"
+ERASED_EVENT: Final = EventType.beneficiary_erased
 
 
 def forget_job_id(event_id: uuid.UUID) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -321,3 +322,67 @@ class PracticeFacts(_Facts):
         description="The group's facilitators (trainee ids)."
     )
     adherence_score: float | None = None
+
+
+class EventType(StrEnum):
+    """Every event a producer writes, declared once: the part before the dot
+    is the family reporting folds by, the rest what happened."""
+
+    beneficiary_registered = "beneficiary.registered"
+    beneficiary_updated = "beneficiary.updated"
+    beneficiary_erased = "beneficiary.erased"
+    consent_recorded = "consent.recorded"
+    service_record_recorded = "service_record.recorded"
+    service_record_updated = "service_record.updated"
+    service_record_voided = "service_record.voided"
+    anonymous_service_recorded = "anonymous_service.recorded"
+    case_opened = "case.opened"
+    case_status_changed = "case.status_changed"
+    assessment_recorded = "assessment.recorded"
+    referral_sent = "referral.sent"
+    referral_status_changed = "referral.status_changed"
+    risk_alert_raised = "risk_alert.raised"
+    risk_alert_acknowledged = "risk_alert.acknowledged"
+    enrolment_updated = "enrolment.updated"
+    trainee_registered = "trainee.registered"
+    trainee_erased = "trainee.erased"
+    attendance_recorded = "attendance.recorded"
+    training_result_recorded = "training_result.recorded"
+    competency_assessed = "competency.assessed"
+    supervision_recorded = "supervision.recorded"
+    practice_session_recorded = "practice_session.recorded"
+    fidelity_review_recorded = "fidelity_review.recorded"
+
+    @property
+    def family(self) -> str:
+        return self.value.split(".", 1)[0]
+
+
+EVENT_FACTS: dict[EventType, type[_Facts]] = {
+    EventType.beneficiary_registered: BeneficiaryFacts,
+    EventType.beneficiary_updated: BeneficiaryFacts,
+    EventType.beneficiary_erased: BeneficiaryErasedFacts,
+    EventType.consent_recorded: ConsentFacts,
+    EventType.service_record_recorded: ServiceRecordFacts,
+    EventType.service_record_updated: ServiceRecordFacts,
+    EventType.service_record_voided: ServiceRecordFacts,
+    EventType.anonymous_service_recorded: AnonymousServiceFacts,
+    EventType.case_opened: CaseFacts,
+    EventType.case_status_changed: CaseFacts,
+    EventType.assessment_recorded: AssessmentFacts,
+    EventType.referral_sent: ReferralFacts,
+    EventType.referral_status_changed: ReferralFacts,
+    EventType.risk_alert_raised: RiskAlertFacts,
+    EventType.risk_alert_acknowledged: RiskAlertFacts,
+    EventType.enrolment_updated: EnrolmentFacts,
+    EventType.trainee_registered: TraineeFacts,
+    EventType.trainee_erased: TraineeErasedFacts,
+    EventType.attendance_recorded: AttendanceFacts,
+    EventType.training_result_recorded: ResultFacts,
+    EventType.competency_assessed: CompetencyFacts,
+    EventType.supervision_recorded: SupervisionFacts,
+    EventType.practice_session_recorded: PracticeFacts,
+    EventType.fidelity_review_recorded: PracticeFacts,
+}
+"""Each event type's payload: ``add_event`` refuses any other, and reporting
+validates what it reads with it."""

@@ -13,6 +13,7 @@ from tests.beneficiary.conftest import (  # noqa: F401  (beneficiary side)
     settings,
     signing_key,
 )
+from tests.e2e.conftest import apps  # noqa: F401  (the three, by name)
 from tests.reporting.conftest import (  # noqa: F401  (reporting side)
     clean_reporting_tables,
     reporting_app,
@@ -30,15 +31,9 @@ LIMIT = 4
 
 
 @pytest.fixture
-def apps(
-    app: FastAPI,  # noqa: F811
-    training_app: FastAPI,  # noqa: F811
-    reporting_app: FastAPI,  # noqa: F811
-) -> dict[str, FastAPI]:
-    return {"beneficiary": app, "training": training_app, "reporting": reporting_app}
-
-
-@pytest.fixture
-def low_limit(apps: dict[str, FastAPI], monkeypatch: pytest.MonkeyPatch) -> None:
+def low_limit(
+    apps: dict[str, FastAPI],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     for target in apps.values():
         monkeypatch.setattr(target.state.settings, "auth_failures_per_minute", LIMIT)

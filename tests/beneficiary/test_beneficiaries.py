@@ -313,6 +313,27 @@ class TestIdempotencyKey:
         assert again.json()["id"] == first.json()["id"]
         assert await count_rows(engine, "beneficiary") == 1
 
+    async def test_a_replay_is_not_audited_or_published_again(
+        self, alice: Caller, engine: AsyncEngine
+    ) -> None:
+        """A retried import must not double the audit log (52,000 rows became
+        105,000) nor the change feed."""
+        body = beneficiary_body()
+        written = []
+        for _ in range(3):
+            r = await alice.post(
+                "/v1/beneficiaries", body, headers={"Idempotency-Key": "k-audit"}
+            )
+            assert r.status_code == 201, r.text
+            written.append(
+                (
+                    await count_rows(engine, "audit_entry"),
+                    await count_rows(engine, "outbox_event"),
+                )
+            )
+        assert written[0][0] == 1
+        assert written == [written[0]] * 3
+
     async def test_same_key_other_body_is_refused(self, alice: Caller) -> None:
         await alice.post(
             "/v1/beneficiaries", beneficiary_body(), headers={"Idempotency-Key": "k-2"}

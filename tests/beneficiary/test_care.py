@@ -14,17 +14,32 @@ from tests.beneficiary.test_cases import open_case
 async def test_plans_and_safety_plans_are_versioned(alice: Caller) -> None:
     case = await open_case(alice)
     path = f"/v1/cases/{case['id']}"
+    headers = alice.headers()
     for goals in (["sleep"], ["sleep", "return to work"]):
         r = await alice.client.put(
-            f"{path}/plan", json={"goals": goals}, headers=alice.headers()
+            f"{path}/plan", json={"goals": goals}, headers=headers
         )
-        assert r.status_code == 200
-    plan = (await alice.get(f"{path}/plan")).json()
+        assert r.status_code == 200, r.text
+        headers = alice.headers({"If-Match": r.headers["ETag"]})
+    read = await alice.get(f"{path}/plan")
+    plan = read.json()
     assert (plan["version"], plan["goals"]) == (2, ["sleep", "return to work"])
+    assert read.headers["ETag"] == '"2"'
+    unversioned = await alice.client.put(
+        f"{path}/plan", json={"goals": ["older form"]}, headers=alice.headers()
+    )
+    assert unversioned.status_code == 428
+    stale = await alice.client.put(
+        f"{path}/plan",
+        json={"goals": ["older form"]},
+        headers=alice.headers({"If-Match": '"1"'}),
+    )
+    assert stale.status_code == 409
+    assert stale.json()["current"]["version"] == 2
     bad = await alice.client.put(
         f"{path}/plan",
         json={"goals": ["x"], "planned_activities": ["astrology"]},
-        headers=alice.headers(),
+        headers=headers,
     )
     assert bad.status_code == 422
     for signs in (["a"], ["a", "b"]):

@@ -35,21 +35,7 @@ from tests.beneficiary.conftest import (
 )
 from tests.e2e.person import ADDRESS, NAME, PHONE, SISTER_PHONE, ok, record_person
 from tests.e2e.traces import ciphertexts_of, needles, scan
-from tests.reporting.conftest import (  # noqa: F401  (the three services)
-    catch_up,
-    clean_reporting_tables,
-    reporting_app,
-    reporting_client,
-    reporting_settings,
-)
 from tests.reporting.helpers import values
-from tests.training.conftest import (  # noqa: F401
-    clean_training_tables,
-    linked_training,
-    training_app,
-    training_client,
-    training_settings,
-)
 from tests.training.test_courses_and_trainees import token
 
 REASON = {"X-Access-Reason": "written request received 2026-03-01, ref DP-7"}
@@ -108,12 +94,12 @@ async def test_an_erased_person_leaves_no_trace_in_any_database(
     alice: Caller,
     issue: Any,
     orgs: dict[str, Org],
-    linked_training: FastAPI,  # noqa: F811
-    training_client: httpx.AsyncClient,  # noqa: F811
-    training_settings: TrainingSettings,  # noqa: F811
-    reporting_app: FastAPI,  # noqa: F811
-    reporting_client: httpx.AsyncClient,  # noqa: F811
-    catch_up: Any,  # noqa: F811
+    linked_training: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
 ) -> None:
     org = uuid.UUID(orgs["a"].id)
     trainer = token(training_settings, org, Role.trainer)
@@ -204,9 +190,9 @@ async def test_a_rebuilt_read_model_never_links_an_erased_person(
     alice: Caller,
     issue: Any,
     orgs: dict[str, Org],
-    reporting_app: FastAPI,  # noqa: F811
-    reporting_client: httpx.AsyncClient,  # noqa: F811
-    catch_up: Any,  # noqa: F811
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
 ) -> None:
     kept = await make_beneficiary(alice, sex="male")
     gone = await make_beneficiary(alice, sex="female")
@@ -247,9 +233,9 @@ async def test_training_forgets_through_the_feed_when_the_queue_lost_the_job(
     issue: Any,
     orgs: dict[str, Org],
     redis: Redis,
-    linked_training: FastAPI,  # noqa: F811
-    training_client: httpx.AsyncClient,  # noqa: F811
-    training_settings: TrainingSettings,  # noqa: F811
+    linked_training: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
 ) -> None:
     org = uuid.UUID(orgs["a"].id)
     trainer = token(training_settings, org, Role.trainer)
@@ -421,12 +407,12 @@ async def test_an_erased_trainee_leaves_no_trace_outside_training(
     alice: Caller,
     issue: Any,
     orgs: dict[str, Org],
-    linked_training: FastAPI,  # noqa: F811
-    training_client: httpx.AsyncClient,  # noqa: F811
-    training_settings: TrainingSettings,  # noqa: F811
-    reporting_app: FastAPI,  # noqa: F811
-    reporting_client: httpx.AsyncClient,  # noqa: F811
-    catch_up: Any,  # noqa: F811
+    linked_training: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
 ) -> None:
     org = uuid.UUID(orgs["a"].id)
     trainer = token(training_settings, org, Role.trainer)

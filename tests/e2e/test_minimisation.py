@@ -69,20 +69,6 @@ from tests.beneficiary.test_cases import phq9, srq20
 from tests.beneficiary.test_risk_alerts import Receiver, serving, webhook
 from tests.e2e.pii import Pii, Scan
 from tests.e2e.test_subject_access import linked_beneficiary  # noqa: F401
-from tests.reporting.conftest import (  # noqa: F401  (reporting, joined to both)
-    catch_up,
-    clean_reporting_tables,
-    reporting_app,
-    reporting_client,
-    reporting_settings,
-)
-from tests.training.conftest import (  # noqa: F401  (training, joined to beneficiary)
-    clean_training_tables,
-    linked_training,
-    training_app,
-    training_client,
-    training_settings,
-)
 from tests.training.test_courses_and_trainees import token, trainee
 
 START, END = "2026-01-01", "2026-06-30"
@@ -908,13 +894,13 @@ async def test_no_pii_leaves_the_producers(
     redis: Redis,
     app: FastAPI,
     client: httpx.AsyncClient,
-    linked_training: FastAPI,  # noqa: F811
+    linked_training: FastAPI,
     linked_beneficiary: FastAPI,  # noqa: F811
-    training_client: httpx.AsyncClient,  # noqa: F811
-    training_settings: TrainingSettings,  # noqa: F811
-    reporting_app: FastAPI,  # noqa: F811
-    reporting_client: httpx.AsyncClient,  # noqa: F811
-    catch_up: Callable[[], Awaitable[int]],  # noqa: F811
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Callable[[], Awaitable[int]],
     alice: Caller,
     bob: Caller,
     issue: Any,

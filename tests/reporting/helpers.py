@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -60,3 +61,8 @@ def by_value(body: dict[str, Any]) -> dict[Any, Any]:
         key = tuple(cell["dims"][d] for d in body["disaggregations"])
         out[key[0] if len(key) == 1 else key] = cell["value"]
     return out
+
+
+def cell_time(text: str) -> datetime:
+    """A spreadsheet's date or time cell as openpyxl reads it: naive (UTC)."""
+    return datetime.fromisoformat(text)

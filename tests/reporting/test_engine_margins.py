@@ -227,22 +227,23 @@ def improvement_by_hand(
     rows: list[tuple[Any, ...]], start: date, end: date, group_of: Any
 ) -> dict[Any, tuple[int, int]]:
     """The rule applied case by case, rows in key order: (improved, cases)
-    per group of the case's latest follow-up row."""
+    per group of the case's latest follow-up row. A case is its id within
+    its organisation (ids are unique per organisation only)."""
     rules = {r["instrument"]: r for r in RULES}
-    baseline: dict[tuple[int, str], tuple[date, int]] = {}
-    latest: dict[tuple[int, str], tuple[date, int, int]] = {}
-    for row, (case, _, instrument, timepoint, day, score) in enumerate(rows):
+    baseline: dict[tuple[Any, str], tuple[date, int]] = {}
+    latest: dict[tuple[Any, str], tuple[date, int, int]] = {}
+    for row, (case, org, instrument, timepoint, day, score) in enumerate(rows):
         when = FIRST_DAY + timedelta(days=day)
         if instrument not in rules or score is None or when > end:
             continue
-        key = (case, instrument)
+        key = ((case, org), instrument)
         if timepoint == "baseline":
             if key not in baseline or when < baseline[key][0]:
                 baseline[key] = (when, score)
         elif when >= start and (key not in latest or when > latest[key][0]):
             latest[key] = (when, score, row)
-    improved: dict[int, bool] = {}
-    where: dict[int, tuple[date, int]] = {}
+    improved: dict[Any, bool] = {}
+    where: dict[Any, tuple[date, int]] = {}
     for key, (when, score, row) in latest.items():
         if key not in baseline or baseline[key][0] > when:
             continue

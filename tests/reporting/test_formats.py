@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import hxl
 import numpy as np
+import openpyxl
+import pandas
 import pytest
 import xmlschema
 from hypothesis import given
@@ -25,8 +28,10 @@ from services.reporting.exports.formats import (
     CONTENT_TYPES,
     WRITERS,
     CategoryMapping,
+    ExportInfo,
     ExportRow,
     IndicatorMapping,
+    NoOrgUnitCode,
     NothingToExport,
     Writer,
     adx_period,
@@ -39,6 +44,7 @@ from services.reporting.exports.formats import (
     write_xlsx,
 )
 from shared.spreadsheet import guard_cell, unguard
+from tests.reporting.helpers import cell_time
 
 SEX = CategoryMapping("MHPSS_SEX", {"female": "FMLE", "male": "MLE"})
 AGE = CategoryMapping("MHPSS_AGE", {"0_17": "AGE0_17", "18_plus": "AGE18PLUS"})
@@ -46,7 +52,10 @@ REACHED = IndicatorMapping(
     indicator_id="reached",
     name="People reached",
     hxl_value_tag="#reached+ind",
-    hxl_dim_attributes={"sex": {"female": "+f", "male": "+m"}},
+    hxl_dim_attributes={
+        "sex": {"female": "+f", "male": "+m"},
+        "age_group": {"0_17": "+age0_17", "18_plus": "+age18_plus"},
+    },
     dhis2_data_element="MHPSS_REACHED",
     dhis2_categories={"sex": SEX, "age_group": AGE},
 )
@@ -63,21 +72,11 @@ DIMS = ("sex", "age_group")
 EXPORTED = datetime(2026, 11, 22, 5, 25, 11, tzinfo=UTC)
 JAN = (date(2021, 1, 1), date(2021, 1, 31))
 Q1 = (date(2021, 1, 1), date(2021, 3, 31))
-HXL_TAGS = [
-    "#indicator+code",
-    "#date+start",
-    "#date+end",
-    "#adm1+code",
-    "#meta+sex",
-    "#meta+age_group",
-    "#reached+ind",
-    "#meta+suppressed",
-]
 HEADER = [
     "indicator",
     "period_start",
     "period_end",
-    "org_unit",
+    "governorate",
     "sex",
     "age_group",
     "value",
@@ -94,6 +93,8 @@ def make_row(
     suppressed: bool = False,
     period: tuple[date, date] = JAN,
     indicator: str = "reached",
+    labels: dict[str, str] | None = None,
+    coded: bool = True,
 ) -> ExportRow:
     return ExportRow(
         indicator_id=indicator,
@@ -103,6 +104,8 @@ def make_row(
         dims={"sex": sex, "age_group": age},
         value=value,
         suppressed=suppressed,
+        labels=labels or {},
+        coded=coded,
     )
 
 
@@ -120,6 +123,7 @@ def write(writer: Writer, rows: list[ExportRow], **kwargs: Any) -> tuple[int, by
     options: dict[str, Any] = {
         "mappings": MAPPINGS,
         "dims": DIMS,
+        "place": "governorate",
         "exported_at": EXPORTED,
     }
     count = writer(rows, out, **(options | kwargs))
@@ -131,26 +135,11 @@ def read_csv(data: bytes) -> list[list[str]]:
 
 
 def read_sheet(data: bytes) -> list[list[Any]]:
-    ns = {"s": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    workbook = openpyxl.load_workbook(io.BytesIO(data))
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        names = archive.namelist()
-        sheet = ElementTree.fromstring(archive.read("xl/worksheets/sheet1.xml"))
-    assert "xl/sharedStrings.xml" not in names
-    assert sheet.find(".//s:f", ns) is None
-    table: list[list[Any]] = []
-    for row in sheet.iterfind("s:sheetData/s:row", ns):
-        cells: list[Any] = [None] * len(HEADER)
-        for cell in row.iterfind("s:c", ns):
-            column = ord(cell.attrib["r"][0]) - ord("A")
-            kind = cell.get("t")
-            if kind == "inlineStr":
-                cells[column] = cell.findtext("s:is/s:t", namespaces=ns)
-            elif kind == "b":
-                cells[column] = cell.findtext("s:v", namespaces=ns) == "1"
-            else:
-                cells[column] = float(cell.findtext("s:v", namespaces=ns) or "nan")
-        table.append(cells)
-    return table
+        for name in archive.namelist():
+            assert b"<f>" not in archive.read(name), name
+    return [list(row) for row in workbook["data"].iter_rows(values_only=True)]
 
 
 class TestCsv:
@@ -213,16 +202,97 @@ class TestCsv:
             write(write_csv, [make_row(value=float("nan"))])
 
 
-class TestHxl:
-    def test_hashtag_row_is_under_the_header(self) -> None:
-        count, data = write(write_hxl_csv, ROWS)
-        _, plain = write(write_csv, ROWS)
+def read_hxl(data: bytes) -> hxl.model.Dataset:
+    return hxl.data(io.BytesIO(data)).cache()
 
-        table = read_csv(data)
+
+class TestHxl:
+    def test_disaggregations_are_attributes_of_the_value_columns(self) -> None:
+        count, data = write(write_hxl_csv, ROWS)
+
+        dataset = read_hxl(data)
         assert count == 5
-        assert table[0] == HEADER
-        assert table[1] == HXL_TAGS
-        assert table[2:] == read_csv(plain)[1:]
+        assert dataset.display_tags == [
+            "#indicator+code",
+            "#date+start",
+            "#date+end",
+            "#adm1+code",
+            "#reached+ind+f+age0_17",
+            "#reached+ind+f+age18_plus",
+            "#reached+ind+m+age0_17",
+            "#reached+ind+m+age18_plus",
+            "#meta+suppressed",
+        ]
+        assert dataset.headers[4] == "value sex=female age_group=0_17"
+        assert [row.values for row in dataset] == [
+            ["reached", "2021-01-01", "2021-01-31", "IQG09", "3.5", "12", "", ""]
+            + ["true"],
+            ["reached", "2021-01-01", "2021-01-31", "IQG10", "", "", "7", ""]
+            + ["false"],
+            ["reached", "2021-01-01", "2021-03-31", "", "", "40", "", ""] + ["false"],
+        ]
+        women = [row.get("#reached+f+age18_plus") for row in dataset]
+        assert women == ["12", None, "40"]
+
+    @pytest.mark.parametrize(
+        ("place", "tag"),
+        [("governorate", "#adm1"), ("district", "#adm2"), ("site", "#loc")],
+    )
+    def test_the_org_unit_is_tagged_by_its_level(self, place: str, tag: str) -> None:
+        row = make_row(labels={place: "Qadia camp"})
+
+        _, data = write(write_hxl_csv, [row], dims=[], place=place, labelled=[place])
+
+        dataset = read_hxl(data)
+        assert dataset.display_tags[3:5] == [f"{tag}+code", f"{tag}+name"]
+        assert dataset.headers[3:5] == [place, f"{place}_label"]
+        assert [row.values[3:5] for row in dataset] == [["IQG09", "Qadia camp"]]
+
+    def test_dims_without_attributes_stay_columns_with_their_labels(self) -> None:
+        rows = [
+            ExportRow(
+                "sessions",
+                *JAN,
+                None,
+                {"organisation": "org-1", "activity": "pfa"},
+                2.0,
+                False,
+                labels={"organisation": "Aid", "activity": "Psychological first aid"},
+            )
+        ]
+
+        _, data = write(
+            write_hxl_csv,
+            rows,
+            dims=["organisation", "activity"],
+            place=None,
+            labelled=["organisation", "activity"],
+        )
+
+        dataset = read_hxl(data)
+        assert dataset.display_tags == [
+            "#indicator+code",
+            "#date+start",
+            "#date+end",
+            "#org+code",
+            "#org+name",
+            "#activity+code",
+            "#activity+name",
+            "#activity+num",
+            "#meta+suppressed",
+        ]
+        assert [row.values[3:8] for row in dataset] == [
+            ["org-1", "Aid", "pfa", "Psychological first aid", "2"]
+        ]
+
+    def test_formula_injection_is_neutralised(self) -> None:
+        rows = [make_row(org_unit="=HYPERLINK(1)", value=-1.0)]
+
+        _, data = write(write_hxl_csv, rows)
+
+        cells = read_csv(data)[2]
+        assert cells[3] == "'=HYPERLINK(1)"
+        assert "-1" in cells
 
     def test_one_value_tag_per_file(self) -> None:
         rows = [*ROWS, make_row(indicator="sessions", value=2.0)]
@@ -234,11 +304,29 @@ class TestHxl:
         count, data = write(write_hxl_csv, [])
 
         assert count == 0
-        assert read_csv(data)[1][6] == "#indicator+value+num"
+        assert read_csv(data)[1][-2] == "#indicator+value+num"
 
     def test_unmapped_indicator(self) -> None:
         with pytest.raises(ValueError, match="'unknown' has no catalogue mapping"):
             write(write_hxl_csv, [make_row(indicator="unknown")])
+
+
+ABOUT = ExportInfo(
+    indicator_id="reached",
+    name="People reached",
+    definition="Distinct people served at least once.",
+    version=2,
+    unit="people",
+    start=date(2021, 1, 1),
+    end=date(2021, 3, 31),
+    monthly=True,
+    filters={"sex": ["female", "male"]},
+    disaggregations=["governorate", "sex", "age_group"],
+    org_unit_level="governorate",
+    suppression_threshold=5,
+    generated_at=EXPORTED,
+    generated_by="api-key:1234",
+)
 
 
 class TestJson:
@@ -254,43 +342,129 @@ class TestJson:
             "period_end": "2021-01-31",
             "org_unit": "IQG09",
             "dims": {"sex": "female", "age_group": "18_plus"},
+            "labels": {},
             "value": 12.0,
             "suppressed": False,
         }
         assert [row["value"] for row in document["rows"]] == [12, None, 3.5, 7, 40]
         assert document["rows"][4]["org_unit"] is None
 
+    def test_labels(self) -> None:
+        row = make_row(labels={"governorate": "Duhok"})
+
+        _, data = write(write_json, [row], labelled=["governorate", "sex"])
+
+        assert json.loads(data)["rows"][0]["labels"] == {
+            "governorate": "Duhok",
+            "sex": None,
+        }
+
+    def test_about(self) -> None:
+        _, data = write(write_json, ROWS, about=ABOUT)
+
+        assert json.loads(data)["about"] == {
+            "indicator_id": "reached",
+            "name": "People reached",
+            "definition": "Distinct people served at least once.",
+            "version": 2,
+            "unit": "people",
+            "start": "2021-01-01",
+            "end": "2021-03-31",
+            "monthly": True,
+            "filters": {"sex": ["female", "male"]},
+            "disaggregations": ["governorate", "sex", "age_group"],
+            "org_unit_level": "governorate",
+            "suppression_threshold": 5,
+            "generated_at": "2026-11-22T05:25:11+00:00",
+            "generated_by": "api-key:1234",
+        }
+
     def test_no_rows(self) -> None:
         _, data = write(write_json, [])
 
         assert json.loads(data)["rows"] == []
+        assert "about" not in json.loads(data)
 
 
 class TestXlsx:
-    def test_round_trip(self) -> None:
+    def test_the_data_starts_on_the_second_row_typed(self) -> None:
         count, data = write(write_xlsx, ROWS)
 
         table = read_sheet(data)
         assert count == 5
         assert table[0] == HEADER
-        assert table[1] == HXL_TAGS
-        jan_1, jan_31, mar_31 = 44197.0, 44227.0, 44286.0
-        assert table[2:] == [
-            ["reached", jan_1, jan_31, "IQG09", "female", "18_plus", 12.0, False],
+        jan_1, jan_31 = cell_time("2021-01-01"), cell_time("2021-01-31")
+        assert table[1:] == [
+            ["reached", jan_1, jan_31, "IQG09", "female", "18_plus", 12, False],
             ["reached", jan_1, jan_31, "IQG09", "male", "18_plus", None, True],
             ["reached", jan_1, jan_31, "IQG09", "female", "0_17", 3.5, False],
-            ["reached", jan_1, jan_31, "IQG10", "male", "0_17", 7.0, False],
-            ["reached", jan_1, mar_31, None, "female", "18_plus", 40.0, False],
+            ["reached", jan_1, jan_31, "IQG10", "male", "0_17", 7, False],
+            ["reached", jan_1, cell_time("2021-03-31"), None, "female", "18_plus"]
+            + [40, False],
         ]
+
+    def test_a_header_people_can_use(self) -> None:
+        _, data = write(write_xlsx, ROWS)
+
+        sheet = openpyxl.load_workbook(io.BytesIO(data))["data"]
+        assert sheet.freeze_panes == "A2"
+        assert sheet.auto_filter.ref == "A1:H6"
+        assert all(cell.font.b for cell in sheet[1])
+        assert {cell.fill.fgColor.rgb for cell in sheet[1]} == {"FFDDEBF7"}
+        assert sheet.column_dimensions["A"].width > 20
+        assert sheet["B2"].number_format == "yyyy-mm-dd"
+
+    def test_each_code_is_followed_by_its_label(self) -> None:
+        row = make_row(labels={"governorate": "Duhok"})
+
+        _, data = write(write_xlsx, [row], labelled=["governorate"])
+
+        frame = pandas.read_excel(io.BytesIO(data), sheet_name="data")
+        assert list(frame.columns) == [
+            *HEADER[:4],
+            "governorate_label",
+            *HEADER[4:],
+        ]
+        assert frame.loc[0, "governorate"] == "IQG09"
+        assert frame.loc[0, "governorate_label"] == "Duhok"
+        assert frame["period_start"].dtype.kind == "M"
+        assert frame["value"].dtype.kind in "if"
+
+    def test_the_about_sheet_says_what_the_file_holds(self) -> None:
+        _, data = write(write_xlsx, ROWS, about=ABOUT)
+
+        workbook = openpyxl.load_workbook(io.BytesIO(data))
+        assert workbook.sheetnames == ["data", "About"]
+        about = dict(workbook["About"].iter_rows(values_only=True))
+        assert about == {
+            "Indicator": "reached",
+            "Name": "People reached",
+            "Definition": "Distinct people served at least once.",
+            "Version": 2,
+            "Unit": "people",
+            "Period start": cell_time("2021-01-01"),
+            "Period end": cell_time("2021-03-31"),
+            "Values per": "calendar month",
+            "Filters": "sex = female, male",
+            "Disaggregations": "governorate, sex, age_group",
+            "Org units": "governorate",
+            "Suppression threshold": 5,
+            "Suppression applied": "yes",
+            "Suppressed cells": 1,
+            "Rows": 5,
+            "Generated at (UTC)": cell_time("2026-11-22 05:25:11"),
+            "Generated by": "api-key:1234",
+        }
+        assert pandas.read_excel(io.BytesIO(data)).shape == (5, len(HEADER))
 
     def test_formula_injection_is_neutralised(self) -> None:
         rows = [make_row(org_unit="=HYPERLINK(1)", sex="@SUM(A1)", value=-1.0)]
 
         _, data = write(write_xlsx, rows)
 
-        cells = read_sheet(data)[2]
+        cells = read_sheet(data)[1]
         assert cells[3:5] == ["'=HYPERLINK(1)", "'@SUM(A1)"]
-        assert cells[6] == -1.0
+        assert cells[6] == -1
 
     def test_too_many_rows_writes_nothing(
         self, monkeypatch: pytest.MonkeyPatch
@@ -298,8 +472,8 @@ class TestXlsx:
         monkeypatch.setattr(formats, "XLSX_MAX_ROWS", 5)
         out = io.BytesIO()
 
-        with pytest.raises(ValueError, match="at most 3 rows"):
-            write_xlsx(ROWS, out, mappings=MAPPINGS, dims=DIMS)
+        with pytest.raises(ValueError, match="at most 4 rows"):
+            write_xlsx(ROWS, out, mappings=MAPPINGS, dims=DIMS, about=ABOUT)
         assert out.getvalue() == b""
 
 
@@ -561,8 +735,11 @@ def test_numpy_values(fmt: str) -> None:
 
 def test_every_format_has_a_writer_and_content_type() -> None:
     assert WRITERS.keys() == CONTENT_TYPES.keys()
-    assert CONTENT_TYPES["adx"] == ("application/adx+xml", "xml")
-    assert CONTENT_TYPES["hxl"][0] == "text/csv"
+    assert CONTENT_TYPES["adx"] == ("application/adx+xml", "adx.xml")
+    assert CONTENT_TYPES["hxl"] == ("text/csv", "hxl.csv")
+    assert CONTENT_TYPES["dhis2"] == ("application/json", "dhis2.json")
+    extensions = [extension for _, extension in CONTENT_TYPES.values()]
+    assert len(set(extensions)) == len(extensions)
 
 
 def many_rows(count: int) -> Iterator[ExportRow]:
@@ -574,7 +751,7 @@ def many_rows(count: int) -> Iterator[ExportRow]:
             indicator_id="reached",
             period_start=date(2021, month + 1, 1),
             period_end=date(2021, month + 1, last_day),
-            org_unit=f"IQG{org_unit:03d}",
+            org_unit=f"IQG{org_unit:03d}-{i // 4}",
             dims={"sex": sexes[i % 2], "age_group": ages[i // 2 % 2]},
             value=float(i % 50),
             suppressed=i % 7 == 0,
@@ -596,5 +773,33 @@ def test_streaming_memory_stays_flat(fmt: str, tmp_path: Path) -> None:
             tracemalloc.stop()
 
     assert count == (rows - len(range(0, rows, 7)) if fmt in {"dhis2", "adx"} else rows)
-    assert path.stat().st_size > rows * 20
+    # HXL folds the 4 sex and age cells of a place and month into one line
+    lines = rows // 4 if fmt == "hxl" else rows
+    assert path.stat().st_size > lines * 20
     assert peak - before < 3 * 1024 * 1024
+
+
+@pytest.mark.parametrize("writer", [write_dhis2_json, write_adx])
+def test_a_site_without_a_pcode_is_refused_by_name(writer: Writer) -> None:
+    site = "0b9f3c1e-0000-4000-8000-000000000001"
+    rows = [make_row(site, labels={"site": "Qadia camp"}, coded=False)]
+
+    with pytest.raises(NoOrgUnitCode, match=f"site 'Qadia camp' \\({site}\\)"):
+        write(writer, rows, place="site")
+
+
+@pytest.mark.parametrize("writer", [write_dhis2_json, write_adx])
+def test_an_unknown_org_unit_is_never_sent(writer: Writer) -> None:
+    rows = [make_row(), make_row("unknown", coded=False)]
+
+    with pytest.raises(NoOrgUnitCode, match="no known governorate"):
+        write(writer, rows)
+
+
+@pytest.mark.parametrize("writer", [write_dhis2_json, write_adx])
+def test_a_suppressed_uncoded_row_is_left_out_like_any_other(writer: Writer) -> None:
+    rows = [make_row(), make_row("unknown", suppressed=True, coded=False)]
+
+    count, _ = write(writer, rows)
+
+    assert count == 1

@@ -4,13 +4,13 @@ and exports checked against numbers worked out by hand."""
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from typing import Any
 from xml.etree import ElementTree
 
 import httpx
+import hxl
 import xmlschema
 from fastapi import FastAPI
 
@@ -434,42 +434,42 @@ async def test_feeds_and_exports_of_a_small_programme(
     assert again.json()["rows"] == []
     assert int(again.headers["X-Feed-Cursor"]) == cursor
 
-    # HXL: governorates travel as the org unit (P-code), sex as a column
-    hxl = await feed("people_reached", since=0, by="governorate,sex", format="hxl")
-    lines = list(csv.reader(io.StringIO(hxl.text)))
-    assert lines[0] == [
+    # HXL: governorates travel as the org unit (P-code, name), sex as the
+    # attributes of the value columns
+    r = await feed("people_reached", since=0, by="governorate,sex", format="hxl")
+    dataset = hxl.data(io.BytesIO(r.content)).cache()
+    assert dataset.headers == [
         "indicator",
         "period_start",
         "period_end",
-        "org_unit",
-        "sex",
-        "value",
+        "governorate",
+        "governorate_label",
+        "value sex=female",
+        "value sex=male",
         "suppressed",
     ]
-    assert lines[1] == [
+    assert dataset.display_tags == [
         "#indicator+code",
         "#date+start",
         "#date+end",
         "#adm1+code",
-        "#meta+sex",
-        "#reached+ind",
+        "#adm1+name",
+        "#reached+ind+f",
+        "#reached+ind+m",
         "#meta+suppressed",
     ]
     dahuk, ninewa = programme.pcodes["Duhok"], programme.pcodes["Ninewa"]
     assert (dahuk, ninewa) == ("IQG09", "IQG15")
-    assert [line[1:6] for line in lines[2:]] == [
-        [*month(1), dahuk, "female", "2"],  # p1 p10
-        [*month(1), dahuk, "male", "1"],  # p2
-        [*month(2), dahuk, "female", "3"],  # p1 p3 p6
-        [*month(3), dahuk, "female", "1"],  # p5
-        [*month(3), dahuk, "male", "1"],  # p4
-        [*month(2), ninewa, "female", "1"],  # p11
-        [*month(4), ninewa, "female", "2"],  # p6 p8
-        [*month(4), ninewa, "male", "2"],  # p9 p7
-        [*month(6), ninewa, "male", "1"],  # p12
+    assert [row.values[1:7] for row in dataset] == [
+        [*month(1), dahuk, "Duhok", "2", "1"],  # p1 p10; p2
+        [*month(2), dahuk, "Duhok", "3", ""],  # p1 p3 p6
+        [*month(3), dahuk, "Duhok", "1", "1"],  # p5; p4
+        [*month(2), ninewa, "Ninewa", "1", ""],  # p11
+        [*month(4), ninewa, "Ninewa", "2", "2"],  # p6 p8; p9 p7
+        [*month(6), ninewa, "Ninewa", "", "1"],  # p12
     ]
-    assert {line[0] for line in lines[2:]} == {"people_reached"}
-    assert {line[6] for line in lines[2:]} == {"false"}
+    assert {row.get("#indicator+code") for row in dataset} == {"people_reached"}
+    assert {row.get("#meta+suppressed") for row in dataset} == {"false"}
 
     # ADX: services by sex, monthly; anonymous lines carry their own sex
     adx = await feed("services_delivered", since=0, by="sex", format="adx")

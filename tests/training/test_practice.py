@@ -17,6 +17,18 @@ from tests.beneficiary.conftest import Caller, make_beneficiary
 from tests.training.test_courses_and_trainees import event_data, token, trainee
 
 SHA = "a" * 64
+FIDELITY_ITEMS = (
+    "session_structure",
+    "symptom_review",
+    "problem_area_link",
+    "group_participation",
+    "empathy_between_members",
+    "collaborative_problem_solving",
+    "homework",
+    "therapeutic_communication",
+    "time_management",
+    "risk_check",
+)
 
 
 async def test_groups_sessions_and_fidelity(
@@ -90,19 +102,7 @@ async def test_groups_sessions_and_fidelity(
     )
     assert stranger.status_code == 422
 
-    items = [
-        "session_structure",
-        "symptom_review",
-        "problem_area_link",
-        "group_participation",
-        "empathy_between_members",
-        "collaborative_problem_solving",
-        "homework",
-        "therapeutic_communication",
-        "time_management",
-        "risk_check",
-    ]
-    ratings = dict.fromkeys(items, 2)
+    ratings = dict.fromkeys(FIDELITY_ITEMS, 2)
     ratings["homework"] = 0
     review = await training_client.post(
         f"{path}/1/fidelity-reviews",

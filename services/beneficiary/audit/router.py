@@ -9,20 +9,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, computed_field
 
+from services.beneficiary.access import AuditorActor
 from services.beneficiary.audit import service as audit_service
 from services.beneficiary.audit.models import AuditEntry
-from shared.audit import BREAK_GLASS, Actor, acting, record_access
-from shared.auth import Role
+from shared.audit import BREAK_GLASS, record_access
 from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import BadRequest, problem_responses
 from shared.pagination import MAX_LIMIT, Page
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
-AuditorActor = Annotated[Actor, Depends(acting(Role.auditor))]
 
 
 class AuditEntryRead(BaseModel):

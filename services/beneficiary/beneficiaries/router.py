@@ -26,8 +26,9 @@ from services.beneficiary.beneficiaries.schemas import (
     BeneficiaryUpdate,
 )
 from services.beneficiary.consent import service as consent_service
+from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.consent.schemas import ConsentEntryRead, ConsentGiven
-from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.subject_rights import service as rights_service
 from shared.app import RuntimeDep
@@ -46,7 +47,6 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.idempotency import create_once
 from shared.pagination import MAX_LIMIT, Page
 
 router = APIRouter(prefix="/v1/beneficiaries", tags=["beneficiaries"])
@@ -64,18 +64,14 @@ async def register_beneficiary(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    once: OnceDep,
 ) -> BeneficiaryRead:
     """Register a person with their consent. Send an Idempotency-Key so a
     retried request cannot register them twice."""
     principal = actor.principal
     async with session.begin():
-        beneficiary, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        beneficiary, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/beneficiaries",
             body,
             lambda: beneficiaries_service.register_beneficiary(
@@ -88,17 +84,16 @@ async def register_beneficiary(
         read = await beneficiaries_service.to_read(
             session, runtime.keyring, beneficiary, actor.principal
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="read" if replayed else "create",
-            entity_type="beneficiary",
-            entity_ids=[beneficiary.id],
-        )
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    else:
+        if not replayed:
+            record_access(
+                session,
+                AuditEntry,
+                actor,
+                action="create",
+                entity_type="beneficiary",
+                entity_ids=[beneficiary.id],
+            )
+    if not replayed:
         await announce_writes(runtime)
     response.headers["ETag"] = etag(read.version)
     return read
@@ -185,17 +180,17 @@ async def update_beneficiary(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
+    once: OnceDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> BeneficiaryRead:
     """Edit fields of the version named in If-Match; a stale edit gets 409
     with the server's copy in ``current``."""
     version = expected_version(if_match)
-    async with session.begin():
+    principal = actor.principal
+
+    async def update() -> Beneficiary:
         beneficiary = await beneficiaries_service.update_beneficiary(
-            session, actor.principal, runtime.keyring, beneficiary_id, body, version
-        )
-        read = await beneficiaries_service.to_read(
-            session, runtime.keyring, beneficiary, actor.principal
+            session, principal, runtime.keyring, beneficiary_id, body, version
         )
         record_access(
             session,
@@ -205,7 +200,20 @@ async def update_beneficiary(
             entity_type="beneficiary",
             entity_ids=[beneficiary.id],
         )
-    await announce_writes(runtime)
+        return beneficiary
+
+    read = await once.answer(
+        principal,
+        f"PATCH /v1/beneficiaries/{beneficiary_id} If-Match: {version}",
+        body,
+        update,
+        lambda existing: beneficiaries_service.get_beneficiary(
+            session, principal, existing
+        ),
+        lambda beneficiary: beneficiaries_service.to_read(
+            session, runtime.keyring, beneficiary, principal
+        ),
+    )
     response.headers["ETag"] = etag(read.version)
     return read
 
@@ -254,6 +262,7 @@ async def record_consents(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
+    once: OnceDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> list[ConsentEntryRead]:
     """Grant or withdraw purposes, one entry per purpose. A grant needs
@@ -265,7 +274,8 @@ async def record_consents(
     Withdrawing 'registration' erases the person's identifying data at once,
     so it is an erasure: supervisors and programme managers only,
     X-Access-Reason required, audited as ``erase``. Withdrawing 'services'
-    stops new service records."""
+    stops new service records. A replay (same Idempotency-Key) answers the
+    entries the first request recorded."""
     if len({e.purpose for e in body}) != len(body):
         raise Invalid(
             "Send one entry per purpose.",
@@ -278,15 +288,17 @@ async def record_consents(
         rights_service.refuse_unless_may_erase(actor.principal)
     needs_version = if_match is not None or any(e.granted for e in body)
     seen = expected_version(if_match) if needs_version else None
-    async with session.begin():
+    principal = actor.principal
+
+    async def record() -> list[ConsentEntry]:
         beneficiary = await beneficiaries_service.get_beneficiary(
-            session, actor.principal, beneficiary_id, for_update=True
+            session, principal, beneficiary_id, for_update=True
         )
         if seen is not None:
             await consent_service.refuse_stale_grants(session, beneficiary, body, seen)
         others = [e for e in body if e is not withdrawal]
         entries = await consent_service.record_consents(
-            session, actor.principal, beneficiary, others
+            session, principal, beneficiary, others
         )
         record_access(
             session,
@@ -302,7 +314,29 @@ async def record_consents(
             )
             ledger = await consent_service.list_consent_ledger(session, beneficiary)
             entries.append(ledger[-1])  # the withdrawal, recorded last
-    await announce_writes(runtime)
+        return entries
+
+    async def load(first: uuid.UUID) -> list[ConsentEntry]:
+        """The entries recorded from the first request's first one on, as
+        many as it could record (one per purpose sent)."""
+        person = await beneficiaries_service.get_beneficiary(
+            session, principal, beneficiary_id
+        )
+        ledger = await consent_service.list_consent_ledger(session, person)
+        start = next(i for i, e in enumerate(ledger) if e.id == first)
+        return ledger[start : start + len(body)]
+
+    async with session.begin():
+        entries, replayed = await once.act(
+            principal,
+            f"POST /v1/beneficiaries/{beneficiary_id}/consents If-Match: {seen}",
+            body,
+            record,
+            load,
+            identify=lambda done: done[0].id if done else None,
+        )
+    if not replayed:
+        await announce_writes(runtime)
     return [ConsentEntryRead.model_validate(e) for e in entries]
 
 

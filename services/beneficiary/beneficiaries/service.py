@@ -42,6 +42,7 @@ from services.beneficiary.protection import grants
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
 from shared.auth import Principal
+from shared.contracts.events import EventType
 from shared.crypto import KeyRing, normalise_name, normalise_phone
 from shared.db import get_cached, pin, utcnow
 from shared.errors import (
@@ -181,7 +182,7 @@ async def stage_registration(
         **_columns(data, keyring, beneficiary_id),
     )
     session.add(beneficiary)
-    _emit(session, beneficiary, "beneficiary.registered")
+    _emit(session, beneficiary, EventType.beneficiary_registered)
     consent_service.start_ledger(session, principal, beneficiary, data.consents)
     return beneficiary
 
@@ -260,7 +261,7 @@ async def apply_fields(
         beneficiary.date_of_birth_estimated = True
     beneficiary.version += 1
     beneficiary.updated_at = utcnow()
-    _emit(session, beneficiary, "beneficiary.updated")
+    _emit(session, beneficiary, EventType.beneficiary_updated)
 
 
 async def _follow_person(session: AsyncSession, beneficiary: Beneficiary) -> None:
@@ -543,7 +544,9 @@ def _close_birth(a: Beneficiary, b: Beneficiary) -> bool:
     return abs(a.date_of_birth.year - b.date_of_birth.year) <= 2
 
 
-def _emit(session: AsyncSession, beneficiary: Beneficiary, event_type: str) -> None:
+def _emit(
+    session: AsyncSession, beneficiary: Beneficiary, event_type: EventType
+) -> None:
     add_event(
         session,
         OutboxEvent,

@@ -9,11 +9,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.beneficiary.access import CaseActor
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.cases import service as cases_service
+from services.beneficiary.cases.models import Assessment, Case
 from services.beneficiary.cases.schemas import (
     AssessmentCreate,
     AssessmentRead,
@@ -22,11 +24,11 @@ from services.beneficiary.cases.schemas import (
     CaseTransition,
     Outcome,
 )
-from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from shared.app import RuntimeDep
-from shared.audit import Actor, acting, record_access
-from shared.auth import PrincipalDep, Role
+from shared.audit import Actor, record_access
+from shared.auth import PrincipalDep
 from shared.concurrency import etag, expected_version
 from shared.contracts.enums import CaseStatus
 from shared.contracts.text import Text
@@ -37,18 +39,16 @@ from shared.errors import (
     Invalid,
     NotFound,
     PreconditionRequired,
+    Problem,
     VersionConflict,
     problem_responses,
 )
-from shared.idempotency import create_once
 from shared.instruments import instruments
 from shared.pagination import MAX_LIMIT, Page
 from shared.queue import send_deferred_jobs
+from shared.scoping import get_in_scope
 
 router = APIRouter(tags=["cases"])
-CaseActor = Annotated[
-    Actor, Depends(acting(Role.case_worker, Role.supervisor, Role.programme_manager))
-]
 
 
 def _audit(
@@ -71,23 +71,20 @@ async def open_case(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    once: OnceDep,
 ) -> CaseRead:
     """Intake: open a case for a registered, consenting person."""
     principal = actor.principal
     async with session.begin():
-        case, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        case, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/cases",
             body,
             lambda: cases_service.open_case(session, principal, runtime.keyring, body),
             lambda existing: cases_service.get_case(session, principal, existing),
         )
-        _audit(session, actor, "read" if replayed else "create", [case.id])
+        if not replayed:
+            _audit(session, actor, "create", [case.id])
         read = cases_service.to_read(case, runtime.keyring)
     if not replayed:
         await announce_writes(runtime)
@@ -156,18 +153,32 @@ async def transition_case(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
+    once: OnceDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> CaseRead:
     """open -> active (plan agreed) <-> on_hold -> closed (with a reason);
     a closed case may be reopened. Other moves are a 409."""
     version = expected_version(if_match)
-    async with session.begin():
+    principal = actor.principal
+
+    async def move() -> Case:
         case = await cases_service.transition_case(
-            session, actor.principal, runtime.keyring, case_id, body, version
+            session, principal, runtime.keyring, case_id, body, version
         )
         _audit(session, actor, f"status:{case.status}", [case.id])
+        return case
+
+    async with session.begin():
+        case, replayed = await once.act(
+            principal,
+            f"POST /v1/cases/{case_id}/transitions If-Match: {version}",
+            body,
+            move,
+            lambda existing: cases_service.get_case(session, principal, existing),
+        )
         read = cases_service.to_read(case, runtime.keyring)
-    await announce_writes(runtime)
+    if not replayed:
+        await announce_writes(runtime)
     response.headers["ETag"] = etag(read.version)
     return read
 
@@ -184,15 +195,34 @@ async def record_assessment(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
+    once: OnceDep,
 ) -> AssessmentRead:
     """Record answers to a standard instrument; the server scores them."""
-    async with session.begin():
-        assessment, problem = await cases_service.record_assessment(
-            session, actor.principal, case_id, body
-        )
+    principal = actor.principal
+
+    async def record() -> tuple[Assessment | None, Problem | None]:
+        done = await cases_service.record_assessment(session, principal, case_id, body)
         _audit(session, actor, "assessment", [case_id])
-    await send_deferred_jobs(session, runtime.queue)
-    await announce_writes(runtime)
+        return done
+
+    async def load(existing: uuid.UUID) -> tuple[Assessment | None, Problem | None]:
+        found = await get_in_scope(
+            session, principal, Assessment, existing, what="assessment"
+        )
+        return found, None
+
+    async with session.begin():
+        (assessment, problem), replayed = await once.act(
+            principal,
+            f"POST /v1/cases/{case_id}/assessments",
+            body,
+            record,
+            load,
+            identify=lambda done: done[0].id if done[0] is not None else None,
+        )
+    if not replayed:
+        await send_deferred_jobs(session, runtime.queue)
+        await announce_writes(runtime)
     if problem is not None:  # incomplete, but the risk alert is committed
         raise problem
     assert assessment is not None

@@ -31,7 +31,7 @@ from shared.contracts.enums import (
     ConsentPurpose,
     Timepoint,
 )
-from shared.contracts.events import AssessmentFacts, CaseFacts
+from shared.contracts.events import AssessmentFacts, CaseFacts, EventType
 from shared.crypto import KeyRing
 from shared.db import utcnow
 from shared.errors import Conflict, FieldError, Invalid, VersionConflict
@@ -89,7 +89,7 @@ async def open_case(
         opened_on=data.opened_on,
     )
     session.add(case)
-    _emit(session, case, "case.opened")
+    _emit(session, case, EventType.case_opened)
     await session.flush()
     return case
 
@@ -181,7 +181,7 @@ async def transition_case(
     case.closed_on = data.on if data.status == CaseStatus.closed else None
     case.version += 1
     case.updated_at = utcnow()
-    _emit(session, case, "case.status_changed")
+    _emit(session, case, EventType.case_status_changed)
     await session.flush()
     return case
 
@@ -323,7 +323,7 @@ async def record_assessment(
     add_event(
         session,
         OutboxEvent,
-        type="assessment.recorded",
+        type=EventType.assessment_recorded,
         organisation_id=case.organisation_id,
         entity_type="case",
         entity_id=case.id,
@@ -429,7 +429,7 @@ def to_read(case: Case, keyring: KeyRing) -> CaseRead:
     )
 
 
-def _emit(session: AsyncSession, case: Case, event_type: str) -> None:
+def _emit(session: AsyncSession, case: Case, event_type: EventType) -> None:
     add_event(
         session,
         OutboxEvent,

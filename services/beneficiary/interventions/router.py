@@ -6,27 +6,29 @@ outbox after it commits.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.beneficiary.access import CaseActor
 from services.beneficiary.audit.models import AuditEntry
-from services.beneficiary.cases.router import CaseActor
+from services.beneficiary.db import OnceDep
 from services.beneficiary.interventions import service as enrolments_service
+from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.interventions.service import (
     EndedOn,
     EnrolmentCreate,
     EnrolmentRead,
     SessionAttended,
 )
-from services.beneficiary.outbox.jobs import announce_writes
-from shared.app import Runtime, RuntimeDep
 from shared.audit import Actor, record_access
 from shared.auth import PrincipalDep
 from shared.contracts.enums import EnrolmentStatus
 from shared.db import SessionDep
 from shared.errors import Conflict, ConsentMissing, Invalid, NotFound, problem_responses
+from shared.idempotency import Once
 from shared.taxonomy.interventions import interventions
 
 router = APIRouter(tags=["structured interventions"])
@@ -58,14 +60,23 @@ async def list_interventions(_: PrincipalDep) -> list[dict[str, Any]]:
     responses=problem_responses(NotFound, ConsentMissing, Conflict, Invalid),
 )
 async def enrol(
-    body: EnrolmentCreate, session: SessionDep, runtime: RuntimeDep, actor: CaseActor
+    body: EnrolmentCreate,
+    session: SessionDep,
+    actor: CaseActor,
+    once: OnceDep,
 ) -> EnrolmentRead:
-    async with session.begin():
+    async def create() -> Enrolment:
         enrolment = await enrolments_service.enrol(session, actor.principal, body)
         _audit(session, actor, "create", [enrolment.id])
-        read = await enrolments_service.to_read(session, enrolment)
-    await announce_writes(runtime)
-    return read
+        return enrolment
+
+    return await _once(
+        once,
+        actor,
+        "POST /v1/enrolments",
+        body,
+        create,
+    )
 
 
 @router.get(
@@ -93,18 +104,25 @@ async def attend_session(
     enrolment_id: uuid.UUID,
     body: SessionAttended,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: CaseActor,
+    once: OnceDep,
 ) -> EnrolmentRead:
     """Mark a protocol session attended (once per session)."""
-    async with session.begin():
+
+    async def attend() -> Enrolment:
         enrolment = await enrolments_service.attend_session(
             session, actor.principal, enrolment_id, body
         )
         _audit(session, actor, "session", [enrolment.id])
-        read = await enrolments_service.to_read(session, enrolment)
-    await announce_writes(runtime)
-    return read
+        return enrolment
+
+    return await _once(
+        once,
+        actor,
+        f"POST /v1/enrolments/{enrolment_id}/sessions",
+        body,
+        attend,
+    )
 
 
 @router.post(
@@ -116,12 +134,12 @@ async def drop_out(
     enrolment_id: uuid.UUID,
     body: EndedOn,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: CaseActor,
+    once: OnceDep,
 ) -> EnrolmentRead:
     """The person left the intervention."""
     return await _close(
-        session, runtime, actor, enrolment_id, EnrolmentStatus.dropped_out, body
+        session, once, actor, enrolment_id, EnrolmentStatus.dropped_out, body
     )
 
 
@@ -134,28 +152,53 @@ async def finish(
     enrolment_id: uuid.UUID,
     body: EndedOn,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: CaseActor,
+    once: OnceDep,
 ) -> EnrolmentRead:
     """End the enrolment when the protocol is over, sessions missed or not."""
     return await _close(
-        session, runtime, actor, enrolment_id, EnrolmentStatus.finished, body
+        session, once, actor, enrolment_id, EnrolmentStatus.finished, body
     )
 
 
 async def _close(
     session: AsyncSession,
-    runtime: Runtime,
+    once: Once,
     actor: Actor,
     enrolment_id: uuid.UUID,
     status: EnrolmentStatus,
     body: EndedOn,
 ) -> EnrolmentRead:
-    async with session.begin():
+    async def close() -> Enrolment:
         enrolment = await enrolments_service.close_enrolment(
             session, actor.principal, enrolment_id, status, body.on
         )
         _audit(session, actor, str(status), [enrolment.id])
-        read = await enrolments_service.to_read(session, enrolment)
-    await announce_writes(runtime)
-    return read
+        return enrolment
+
+    return await _once(
+        once,
+        actor,
+        f"POST /v1/enrolments/{enrolment_id} {status}",
+        body,
+        close,
+    )
+
+
+async def _once(
+    once: Once,
+    actor: Actor,
+    route: str,
+    body: object,
+    act: Callable[[], Awaitable[Enrolment]],
+) -> EnrolmentRead:
+    """Run ``act`` once per Idempotency-Key; a replay answers the enrolment."""
+    principal, session = actor.principal, once.session
+    return await once.answer(
+        principal,
+        route,
+        body,
+        act,
+        lambda existing: enrolments_service.get_enrolment(session, principal, existing),
+        lambda enrolment: enrolments_service.to_read(session, enrolment),
+    )

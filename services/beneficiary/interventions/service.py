@@ -24,7 +24,7 @@ from services.beneficiary.service_records.models import ServiceRecord
 from services.beneficiary.service_records.schemas import ServiceRecordCreate
 from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose, EnrolmentStatus, Modality
-from shared.contracts.events import EnrolmentFacts
+from shared.contracts.events import EnrolmentFacts, EventType
 from shared.contracts.text import Text
 from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
@@ -402,7 +402,7 @@ async def _emit(session: AsyncSession, enrolment: Enrolment) -> None:
     add_event(
         session,
         OutboxEvent,
-        type="enrolment.updated",
+        type=EventType.enrolment_updated,
         organisation_id=enrolment.organisation_id,
         entity_type="enrolment",
         entity_id=enrolment.id,

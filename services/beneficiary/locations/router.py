@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from services.beneficiary.db import OnceDep
 from services.beneficiary.locations import service as locations_service
 from services.beneficiary.locations.schemas import LocationCreate, LocationRead
 from shared.auth import Principal, PrincipalDep, Role, require
@@ -29,10 +30,17 @@ router = APIRouter(prefix="/v1/locations", tags=["locations"])
 async def create_location(
     body: LocationCreate,
     session: SessionDep,
-    _: Annotated[Principal, Depends(require(Role.programme_manager))],
+    principal: Annotated[Principal, Depends(require(Role.programme_manager))],
+    once: OnceDep,
 ) -> LocationRead:
     async with session.begin():
-        location = await locations_service.create_location(session, body)
+        location, replayed = await once.act(
+            principal,
+            "POST /v1/locations",
+            body,
+            lambda: locations_service.create_location(session, body),
+            lambda existing: locations_service.get_location(session, existing),
+        )
     return LocationRead.model_validate(location)
 
 

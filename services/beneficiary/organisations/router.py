@@ -5,12 +5,16 @@ approves a partner, and any signed-in caller may list and read them.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from pydantic import BaseModel
 
 from services.beneficiary.access import PlatformAdmin
+from services.beneficiary.db import OnceDep
 from services.beneficiary.organisations import service as organisations_service
+from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.organisations.schemas import (
     OrganisationCreate,
     OrganisationRead,
@@ -18,6 +22,7 @@ from services.beneficiary.organisations.schemas import (
 from shared.auth import Principal, PrincipalDep, Role, require
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
+from shared.idempotency import Once
 
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 
@@ -29,13 +34,20 @@ router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
     responses=problem_responses(Conflict, Forbidden, Invalid),
 )
 async def create_organisation(
-    body: OrganisationCreate, session: SessionDep, _: PlatformAdmin
+    body: OrganisationCreate,
+    session: SessionDep,
+    principal: PlatformAdmin,
+    once: OnceDep,
 ) -> OrganisationRead:
     """Register an organisation (role ``platform_admin`` only). A partner's
     ``lead_organisation_id`` is a request until that lead's admin approves it."""
-    async with session.begin():
-        organisation = await organisations_service.create_organisation(session, body)
-    return OrganisationRead.model_validate(organisation)
+    return await _once(
+        once,
+        principal,
+        "POST /v1/organisations",
+        body,
+        lambda: organisations_service.create_organisation(session, body),
+    )
 
 
 @router.post(
@@ -47,15 +59,43 @@ async def approve_partner(
     organisation_id: uuid.UUID,
     session: SessionDep,
     principal: Annotated[Principal, Depends(require(Role.admin))],
+    once: OnceDep,
 ) -> OrganisationRead:
     """As the lead's admin, accept this organisation as your implementing
     partner: its records written from now on count under your programme.
     Who approved, and when, stays on the organisation."""
-    async with session.begin():
-        organisation = await organisations_service.approve_partner(
+    return await _once(
+        once,
+        principal,
+        f"POST /v1/organisations/{organisation_id}/lead-approval",
+        None,
+        lambda: organisations_service.approve_partner(
             session, principal, organisation_id
-        )
-    return OrganisationRead.model_validate(organisation)
+        ),
+    )
+
+
+async def _once(
+    once: Once,
+    principal: Principal,
+    route: str,
+    body: BaseModel | None,
+    act: Callable[[], Awaitable[Organisation]],
+) -> OrganisationRead:
+    """Run ``act`` once per Idempotency-Key; a replay answers the organisation."""
+    session = once.session
+
+    async def render(organisation: Organisation) -> OrganisationRead:
+        return OrganisationRead.model_validate(organisation)
+
+    return await once.answer(
+        principal,
+        route,
+        body,
+        act,
+        lambda existing: organisations_service.get_organisation(session, existing),
+        render,
+    )
 
 
 @router.get("", response_model=list[OrganisationRead])

@@ -5,28 +5,30 @@ focal point. (Who read which record is ``GET /v1/audit``.)"""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.beneficiary.access import FieldActor
+from services.beneficiary.access import FieldActor, OversightActor
 from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.db import OnceDep
 from services.beneficiary.protection import grants, notices
 from services.beneficiary.protection.grants import BreakGlass, GrantRead
-from services.beneficiary.protection.models import NoticeDelivery
+from services.beneficiary.protection.models import AccessGrant, NoticeDelivery
 from services.beneficiary.protection.notices import NoticeRead
 from services.beneficiary.settings import settings_of
 from shared.app import RuntimeDep
-from shared.audit import Actor, acting, record_access
-from shared.auth import Role
+from shared.audit import Actor, record_access
 from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
+from shared.idempotency import Once
 from shared.pagination import MAX_LIMIT, Page
-from shared.queue import send_deferred_jobs
 
 router = APIRouter(tags=["data protection"])
-ReviewActor = Annotated[Actor, Depends(acting(Role.auditor, Role.programme_manager))]
 
 
 @router.post(
@@ -36,34 +38,32 @@ ReviewActor = Annotated[Actor, Depends(acting(Role.auditor, Role.programme_manag
     responses=problem_responses(NotFound, Conflict, Invalid),
 )
 async def break_glass(
-    body: BreakGlass, session: SessionDep, runtime: RuntimeDep, actor: FieldActor
+    body: BreakGlass,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: FieldActor,
+    once: OnceDep,
 ) -> GrantRead:
     """Open one person's records outside your sites for a while, with a
     reason. The data protection focal point is notified, and every access
     under the grant is audited as ``break-glass: <reason>``. Another
     organisation's person is a 404; someone you can see already is a 409."""
     settings = settings_of(runtime)
-    async with session.begin():
+
+    async def open_grant() -> AccessGrant:
         grant = await grants.break_glass(
             session, actor.principal, body, settings.break_glass_max_minutes
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="break_glass",
-            entity_type="beneficiary",
-            entity_ids=[grant.beneficiary_id],
-        )
-        read = grants.to_read(grant)
-    await send_deferred_jobs(session, runtime.queue)
-    return read
+        _audit(session, actor, "break_glass", grant.beneficiary_id)
+        return grant
+
+    return await _grant_once(once, actor, "", body, open_grant)
 
 
 @router.get("/v1/break-glass", response_model=Page[GrantRead])
 async def list_grants(
     session: SessionDep,
-    actor: ReviewActor,
+    actor: OversightActor,
     active: bool | None = None,
     subject: Annotated[Text | None, Query(max_length=255)] = None,
     beneficiary_id: uuid.UUID | None = None,
@@ -102,28 +102,71 @@ async def list_grants(
     responses=problem_responses(NotFound, Forbidden, Conflict),
 )
 async def revoke_grant(
-    grant_id: uuid.UUID, session: SessionDep, actor: FieldActor
+    grant_id: uuid.UUID,
+    session: SessionDep,
+    actor: FieldActor,
+    once: OnceDep,
 ) -> GrantRead:
     """End a grant now: its holder when done, or a supervisor or programme
     manager. From then on the person's records are a 404 again."""
-    async with session.begin():
+
+    async def revoke() -> AccessGrant:
         grant = await grants.revoke_grant(session, actor.principal, grant_id)
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="revoke_break_glass",
-            entity_type="beneficiary",
-            entity_ids=[grant.beneficiary_id],
-        )
-        read = grants.to_read(grant)
-    return read
+        _audit(session, actor, "revoke_break_glass", grant.beneficiary_id)
+        return grant
+
+    return await _grant_once(once, actor, f"/{grant_id}/revoke", None, revoke)
+
+
+def _audit(
+    session: AsyncSession, actor: Actor, action: str, beneficiary_id: uuid.UUID
+) -> None:
+    record_access(
+        session,
+        AuditEntry,
+        actor,
+        action=action,
+        entity_type="beneficiary",
+        entity_ids=[beneficiary_id],
+    )
+
+
+async def _grant_once(
+    once: Once,
+    actor: Actor,
+    path: str,
+    body: BaseModel | None,
+    act: Callable[[], Awaitable[AccessGrant]],
+) -> GrantRead:
+    """Run ``act`` once per Idempotency-Key; a replay answers the grant."""
+    session = once.session
+    principal = actor.principal
+
+    async def render(grant: AccessGrant) -> GrantRead:
+        return grants.to_read(grant)
+
+    async def load(existing: uuid.UUID) -> AccessGrant:
+        """The grant this caller opened or ended (their key): held at another
+        site than theirs, so not read through the site scope."""
+        grant = await session.get(AccessGrant, existing)
+        if grant is None or grant.organisation_id != principal.organisation_id:
+            raise NotFound("No such grant.")
+        return grant
+
+    return await once.answer(
+        principal,
+        f"POST /v1/break-glass{path}",
+        body,
+        act,
+        load,
+        render,
+    )
 
 
 @router.get("/v1/protection-notices", response_model=Page[NoticeRead])
 async def list_notices(
     session: SessionDep,
-    actor: ReviewActor,
+    actor: OversightActor,
     kind: Annotated[Text | None, Query(max_length=64)] = None,
     delivery: NoticeDelivery | None = None,
     cursor: Annotated[Text | None, Query(max_length=500)] = None,

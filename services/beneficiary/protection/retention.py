@@ -42,7 +42,11 @@ from sqlalchemy import ColumnElement, Select, and_, delete, exists, or_, select,
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
-from services.beneficiary.access import OrganisationManager, organisation_wide
+from services.beneficiary.access import (
+    OrganisationManager,
+    Oversight,
+    organisation_wide,
+)
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.beneficiaries.models import (
     Beneficiary,
@@ -55,7 +59,7 @@ from services.beneficiary.cases.models import (
     SafetyPlan,
 )
 from services.beneficiary.consent.models import ConsentEntry
-from services.beneficiary.consent.service import erase_person
+from services.beneficiary.db import OnceDep
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.outbox.jobs import announce_writes
@@ -67,10 +71,11 @@ from services.beneficiary.protection.models import (
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.service_records.models import ServiceRecord
+from services.beneficiary.subject_rights.erasure import erase_person
 from services.beneficiary.sync.models import SyncConflict
 from shared.app import Runtime, RuntimeDep
 from shared.audit import Actor
-from shared.auth import Principal, Role, require
+from shared.auth import Principal
 from shared.contracts.enums import AlertStatus, CaseStatus
 from shared.contracts.text import Text
 from shared.db import SessionDep, utcnow
@@ -854,10 +859,8 @@ def _summary(run: RetentionRun) -> RetentionRunSummary:
 
 # Endpoints
 
-Reader = Annotated[Principal, Depends(require(Role.programme_manager, Role.auditor))]
 
-
-async def _organisation_reader(principal: Reader) -> Principal:
+async def _organisation_reader(principal: Oversight) -> Principal:
     return organisation_wide(principal)
 
 
@@ -867,7 +870,7 @@ RunReader = Annotated[Principal, Depends(_organisation_reader)]
 
 @router.get("/policies", response_model=list[RetentionPolicyRead])
 async def list_retention_policies(
-    session: SessionDep, principal: Reader
+    session: SessionDep, principal: Oversight
 ) -> list[RetentionPolicyRead]:
     """Your organisation's policy for every record type (its own or the
     platform default, which each programme is expected to review)."""
@@ -882,7 +885,7 @@ async def list_retention_policies(
     responses=problem_responses(Invalid),
 )
 async def get_retention_policy(
-    record_type: RecordType, session: SessionDep, principal: Reader
+    record_type: RecordType, session: SessionDep, principal: Oversight
 ) -> RetentionPolicyRead:
     async with session.begin():
         policies = await effective_policies(session, principal.organisation_id)
@@ -899,13 +902,31 @@ async def set_retention_policy(
     body: RetentionPolicyWrite,
     session: SessionDep,
     actor: Manager,
+    once: OnceDep,
 ) -> RetentionPolicyRead:
     """Set how long your organisation keeps one record type (programme
     managers). Try it with a dry run before the nightly job applies it."""
     principal = actor.principal
-    async with session.begin():
+
+    async def set_it() -> RetentionPolicy:
         row = await set_policy(session, principal, record_type, body)
         _audit_policy(session, actor, row.id)
+        return row
+
+    async def load(existing: uuid.UUID) -> RetentionPolicy:
+        row = await session.get(RetentionPolicy, existing)
+        if row is None or row.organisation_id != principal.organisation_id:
+            raise NotFound("No such retention policy.")
+        return row
+
+    async with session.begin():
+        _, replayed = await once.act(
+            principal,
+            f"PUT /v1/retention/policies/{record_type}",
+            body,
+            set_it,
+            load,
+        )
         policies = await effective_policies(session, principal.organisation_id)
     return policies[record_type].read()
 
@@ -949,19 +970,39 @@ def _audit_policy(session: AsyncSession, actor: Actor, policy_id: uuid.UUID) -> 
     responses=problem_responses(Forbidden, Invalid),
 )
 async def start_retention_run(
-    body: RetentionRunCreate, runtime: RuntimeDep, actor: Manager
+    body: RetentionRunCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: Manager,
+    once: OnceDep,
 ) -> RetentionRunRead:
     """Apply your organisation's policies now, or with ``dry_run`` only list
     the records they would affect (nothing changes). Batches commit one by
-    one, so this handler does not hold one transaction."""
-    run = await apply_policies(
-        runtime.engine,
-        organisation_id=actor.principal.organisation_id,
-        started_by=actor.principal.subject,
-        dry_run=body.dry_run,
-        request_id=actor.request_id,
+    one, so this handler does not hold one transaction; a retry with the same
+    Idempotency-Key answers the first run."""
+    principal = actor.principal
+
+    async def run_policies() -> RetentionRun:
+        return await apply_policies(
+            runtime.engine,
+            organisation_id=principal.organisation_id,
+            started_by=principal.subject,
+            dry_run=body.dry_run,
+            request_id=actor.request_id,
+        )
+
+    run, replayed = await once.run(
+        principal,
+        "POST /v1/retention/runs",
+        body,
+        run_policies,
+        lambda existing: get_run(session, principal, existing),
     )
-    if not body.dry_run and run.affected[RecordType.beneficiary]["count"]:
+    if (
+        not replayed
+        and not body.dry_run
+        and run.affected[RecordType.beneficiary]["count"]
+    ):
         await announce_writes(runtime)
     return RetentionRunRead.model_validate(run)
 

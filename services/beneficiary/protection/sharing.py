@@ -6,14 +6,23 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.beneficiary.access import OrganisationManager
+from services.beneficiary.access import (
+    ManagerActor,
+    OrganisationManager,
+    OversightActor,
+)
 from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.db import OnceDep
 from services.beneficiary.protection import sharing_service
+from services.beneficiary.protection.models import SharingAgreement
 from services.beneficiary.protection.sharing_fields import Value
 from services.beneficiary.protection.sharing_schemas import (
     SharedRecords,
@@ -23,19 +32,17 @@ from services.beneficiary.protection.sharing_schemas import (
 )
 from services.beneficiary.protection.sharing_service import AgreementNotInForce
 from shared.app import RuntimeDep
-from shared.audit import Actor, acting, record_access
-from shared.auth import Role
+from shared.audit import Actor, record_access
 from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import Forbidden, Invalid, NotFound, problem_responses
+from shared.idempotency import Once
 from shared.pagination import MAX_LIMIT, Page
 from shared.queue import send_deferred_jobs
 from shared.spreadsheet import write_csv_row
 
 router = APIRouter(prefix="/v1/sharing-agreements", tags=["data protection"])
 
-Manager = Annotated[Actor, Depends(acting(Role.programme_manager))]
-Reader = Annotated[Actor, Depends(acting(Role.programme_manager, Role.auditor))]
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -51,30 +58,29 @@ class ExportFormat(StrEnum):
     responses=problem_responses(Forbidden, Invalid),
 )
 async def create_agreement(
-    body: SharingAgreementCreate, session: SessionDep, actor: OrganisationManager
+    body: SharingAgreementCreate,
+    session: SessionDep,
+    actor: OrganisationManager,
+    once: OnceDep,
 ) -> SharingAgreementRead:
     """Record what may go to a partner, why, and until when (programme
     managers and admins, with an organisation-wide token). Fields come from a
     fixed allow-list."""
-    async with session.begin():
+
+    async def create() -> SharingAgreement:
         agreement = await sharing_service.create_agreement(
             session, actor.principal, body
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="create",
-            entity_type="sharing_agreement",
-            entity_ids=[agreement.id],
-        )
-    return sharing_service.to_read(agreement)
+        _audit(session, actor, "create", agreement.id)
+        return agreement
+
+    return await _agreement_once(once, actor, "", body, create)
 
 
 @router.get("", response_model=Page[SharingAgreementRead])
 async def list_agreements(
     session: SessionDep,
-    actor: Reader,
+    actor: OversightActor,
     cursor: Annotated[Text | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[SharingAgreementRead]:
@@ -91,7 +97,7 @@ async def list_agreements(
     responses=problem_responses(NotFound),
 )
 async def get_agreement(
-    agreement_id: uuid.UUID, session: SessionDep, actor: Reader
+    agreement_id: uuid.UUID, session: SessionDep, actor: OversightActor
 ) -> SharingAgreementRead:
     """One agreement of the caller's organisation."""
     async with session.begin():
@@ -107,22 +113,58 @@ async def get_agreement(
     responses=problem_responses(NotFound, Forbidden),
 )
 async def revoke_agreement(
-    agreement_id: uuid.UUID, session: SessionDep, actor: OrganisationManager
+    agreement_id: uuid.UUID,
+    session: SessionDep,
+    actor: OrganisationManager,
+    once: OnceDep,
 ) -> SharingAgreementRead:
     """End an agreement at once: no export under it from now on."""
-    async with session.begin():
+
+    async def revoke() -> SharingAgreement:
         agreement = await sharing_service.revoke_agreement(
             session, actor.principal, agreement_id
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="revoke",
-            entity_type="sharing_agreement",
-            entity_ids=[agreement.id],
-        )
-    return sharing_service.to_read(agreement)
+        _audit(session, actor, "revoke", agreement.id)
+        return agreement
+
+    return await _agreement_once(once, actor, f"/{agreement_id}/revoke", None, revoke)
+
+
+def _audit(
+    session: AsyncSession, actor: Actor, action: str, agreement_id: uuid.UUID
+) -> None:
+    record_access(
+        session,
+        AuditEntry,
+        actor,
+        action=action,
+        entity_type="sharing_agreement",
+        entity_ids=[agreement_id],
+    )
+
+
+async def _agreement_once(
+    once: Once,
+    actor: Actor,
+    path: str,
+    body: BaseModel | None,
+    act: Callable[[], Awaitable[SharingAgreement]],
+) -> SharingAgreementRead:
+    """Run ``act`` once per Idempotency-Key; a replay answers the agreement."""
+    session = once.session
+    principal = actor.principal
+
+    async def render(agreement: SharingAgreement) -> SharingAgreementRead:
+        return sharing_service.to_read(agreement)
+
+    return await once.answer(
+        principal,
+        f"POST /v1/sharing-agreements{path}",
+        body,
+        act,
+        lambda existing: sharing_service.get_agreement(session, principal, existing),
+        render,
+    )
 
 
 @router.post(
@@ -138,7 +180,7 @@ async def export_shared_records(
     response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
-    actor: Manager,
+    actor: ManagerActor,
     export_format: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.json,
 ) -> Response | SharedRecords:
     """The agreed fields of every person in your scope who consents to data
@@ -180,7 +222,7 @@ async def export_shared_records(
 async def list_exports(
     agreement_id: uuid.UUID,
     session: SessionDep,
-    actor: Reader,
+    actor: OversightActor,
     cursor: Annotated[Text | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[SharingExportRead]:

@@ -9,17 +9,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
+from services.beneficiary.access import CaseActor
 from services.beneficiary.audit.models import AuditEntry
-from services.beneficiary.cases.router import CaseActor
+from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.referrals import service as referrals_service
+from services.beneficiary.referrals.models import Referral
 from services.beneficiary.referrals.service import (
     ReferralCreate,
     ReferralRead,
     ReferralUpdate,
 )
-from shared.app import RuntimeDep
-from shared.audit import record_access
+from shared.app import Runtime, RuntimeDep
+from shared.audit import Actor, record_access
 from shared.concurrency import etag, expected_version
 from shared.db import SessionDep
 from shared.errors import (
@@ -47,22 +49,28 @@ async def refer(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
+    once: OnceDep,
 ) -> ReferralRead:
     """Refer a person (internal unit or external provider) with their consent."""
+    principal = actor.principal
+
+    async def create() -> Referral:
+        referral = await referrals_service.refer(session, principal, body)
+        _audit(session, actor, "refer", "beneficiary", referral.beneficiary_id)
+        return referral
+
     async with session.begin():
-        referral = await referrals_service.refer(session, actor.principal, body)
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="refer",
-            entity_type="beneficiary",
-            entity_ids=[referral.beneficiary_id],
+        referral, replayed = await once.act(
+            principal,
+            "POST /v1/referrals",
+            body,
+            create,
+            lambda existing: referrals_service.get_referral(
+                session, principal, existing
+            ),
         )
         read = referrals_service.to_read(referral, runtime.keyring)
-    await announce_writes(runtime)
-    response.headers["ETag"] = etag(read.version)
-    return read
+    return await _answer(response, runtime, read, replayed)
 
 
 @router.get("", response_model=list[ReferralRead])
@@ -102,23 +110,55 @@ async def update_referral(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
+    once: OnceDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> ReferralRead:
     """sent -> accepted | declined | no_response; accepted -> completed."""
     version = expected_version(if_match)
-    async with session.begin():
+    principal = actor.principal
+
+    async def update() -> Referral:
         referral = await referrals_service.update_referral(
-            session, actor.principal, runtime.keyring, referral_id, body, version
+            session, principal, runtime.keyring, referral_id, body, version
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="referral_status",
-            entity_type="referral",
-            entity_ids=[referral.id],
+        _audit(session, actor, "referral_status", "referral", referral.id)
+        return referral
+
+    async with session.begin():
+        referral, replayed = await once.act(
+            principal,
+            f"POST /v1/referrals/{referral_id}/status If-Match: {version}",
+            body,
+            update,
+            lambda existing: referrals_service.get_referral(
+                session, principal, existing
+            ),
         )
         read = referrals_service.to_read(referral, runtime.keyring)
-    await announce_writes(runtime)
+    return await _answer(response, runtime, read, replayed)
+
+
+def _audit(
+    session: SessionDep,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: uuid.UUID,
+) -> None:
+    record_access(
+        session,
+        AuditEntry,
+        actor,
+        action=action,
+        entity_type=entity_type,
+        entity_ids=[entity_id],
+    )
+
+
+async def _answer(
+    response: Response, runtime: Runtime, read: ReferralRead, replayed: bool
+) -> ReferralRead:
+    if not replayed:
+        await announce_writes(runtime)
     response.headers["ETag"] = etag(read.version)
     return read

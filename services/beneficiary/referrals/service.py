@@ -25,7 +25,7 @@ from shared.contracts.enums import (
     ReferralKind,
     ReferralStatus,
 )
-from shared.contracts.events import ReferralFacts
+from shared.contracts.events import EventType, ReferralFacts
 from shared.contracts.text import Text
 from shared.crypto import KeyRing
 from shared.db import utcnow
@@ -131,7 +131,7 @@ async def refer(
         created_by=principal.subject,
     )
     session.add(referral)
-    _emit(session, referral, "referral.sent")
+    _emit(session, referral, EventType.referral_sent)
     await session.flush()
     return referral
 
@@ -191,7 +191,7 @@ async def update_referral(
         referral.feedback_enc = keyring.encrypt(data.feedback, _context(referral.id))
     referral.version += 1
     referral.updated_at = utcnow()
-    _emit(session, referral, "referral.status_changed")
+    _emit(session, referral, EventType.referral_status_changed)
     await session.flush()
     return referral
 
@@ -240,7 +240,7 @@ def _context(referral_id: uuid.UUID) -> str:
     return f"referral:{referral_id}:feedback"
 
 
-def _emit(session: AsyncSession, referral: Referral, event_type: str) -> None:
+def _emit(session: AsyncSession, referral: Referral, event_type: EventType) -> None:
     add_event(
         session,
         OutboxEvent,

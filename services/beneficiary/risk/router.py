@@ -6,28 +6,28 @@ audited; a new alert's delivery is sent after the commit.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Awaitable, Callable
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.beneficiary.access import SupervisorActor
+from services.beneficiary.access import CaseActor, SupervisorActor
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.cases import service as cases_service
-from services.beneficiary.outbox.jobs import announce_writes
+from services.beneficiary.db import OnceDep
 from services.beneficiary.risk import service as risk_service
+from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.risk.service import Acknowledge, AlertRead, CaseWorkerFlag
 from shared.app import RuntimeDep
-from shared.audit import Actor, acting, record_access
-from shared.auth import Role
+from shared.audit import Actor, record_access
 from shared.contracts.enums import AlertStatus
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, NotFound, problem_responses
-from shared.queue import send_deferred_jobs
+from shared.idempotency import Once
+from shared.scoping import get_in_scope
 
 router = APIRouter(tags=["risk alerts"])
-CareActor = Annotated[
-    Actor, Depends(acting(Role.case_worker, Role.supervisor, Role.programme_manager))
-]
 
 
 @router.post(
@@ -40,35 +40,29 @@ async def flag_risk(
     case_id: uuid.UUID,
     body: CaseWorkerFlag,
     session: SessionDep,
-    runtime: RuntimeDep,
-    actor: CareActor,
+    actor: CaseActor,
+    once: OnceDep,
 ) -> AlertRead:
     """A case worker's high-risk flag: alerts the case's supervisor at once."""
-    async with session.begin():
-        case = await cases_service.get_case(session, actor.principal, case_id)
+    principal = actor.principal
+
+    async def flag() -> RiskAlert:
+        case = await cases_service.get_case(session, principal, case_id)
         alert = risk_service.raise_alert(
-            session, actor.principal, case, flag=body.flag, source="case_worker"
+            session, principal, case, flag=body.flag, source="case_worker"
         )
         await session.flush()
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="risk_flag",
-            entity_type="case",
-            entity_ids=[case.id],
-        )
-        read = risk_service.to_read(alert, runtime.keyring)
-    await send_deferred_jobs(session, runtime.queue)
-    await announce_writes(runtime)
-    return read
+        _audit(session, actor, "risk_flag", case.id)
+        return alert
+
+    return await _once(once, actor, f"POST /v1/cases/{case_id}/risk-flags", body, flag)
 
 
 @router.get("/v1/risk-alerts", response_model=list[AlertRead])
 async def list_alerts(
     session: SessionDep,
     runtime: RuntimeDep,
-    actor: CareActor,
+    actor: CaseActor,
     status: AlertStatus | None = AlertStatus.open,
 ) -> list[AlertRead]:
     """Alerts of your organisation (open ones by default), newest first, with
@@ -97,21 +91,57 @@ async def acknowledge_alert(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: SupervisorActor,
+    once: OnceDep,
 ) -> AlertRead:
     """Close an alert with the action taken: a supervisor's act (the alert
     goes to them), never the case worker's who raised it."""
-    async with session.begin():
+
+    async def acknowledge() -> RiskAlert:
         alert = await risk_service.acknowledge(
             session, actor.principal, runtime.keyring, alert_id, body.action_taken
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="acknowledge_alert",
-            entity_type="case",
-            entity_ids=[alert.case_id],
-        )
-        read = risk_service.to_read(alert, runtime.keyring)
-    await announce_writes(runtime)
-    return read
+        _audit(session, actor, "acknowledge_alert", alert.case_id)
+        return alert
+
+    return await _once(
+        once, actor, f"POST /v1/risk-alerts/{alert_id}/acknowledge", body, acknowledge
+    )
+
+
+def _audit(
+    session: AsyncSession, actor: Actor, action: str, case_id: uuid.UUID
+) -> None:
+    record_access(
+        session,
+        AuditEntry,
+        actor,
+        action=action,
+        entity_type="case",
+        entity_ids=[case_id],
+    )
+
+
+async def _once(
+    once: Once,
+    actor: Actor,
+    route: str,
+    body: BaseModel,
+    act: Callable[[], Awaitable[RiskAlert]],
+) -> AlertRead:
+    """Run ``act`` once per Idempotency-Key; a replay answers the alert."""
+    session = once.session
+    principal = actor.principal
+
+    async def render(alert: RiskAlert) -> AlertRead:
+        return risk_service.to_read(alert, once.runtime.keyring)
+
+    return await once.answer(
+        principal,
+        route,
+        body,
+        act,
+        lambda existing: get_in_scope(
+            session, principal, RiskAlert, existing, what="risk alert"
+        ),
+        render,
+    )

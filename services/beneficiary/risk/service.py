@@ -17,7 +17,7 @@ from services.beneficiary.risk.jobs import deliver_risk_alert
 from services.beneficiary.risk.models import AlertDelivery, RiskAlert
 from shared.auth import Principal
 from shared.contracts.enums import AlertStatus
-from shared.contracts.events import RiskAlertFacts
+from shared.contracts.events import EventType, RiskAlertFacts
 from shared.contracts.text import Text
 from shared.crypto import KeyRing
 from shared.db import utcnow
@@ -88,7 +88,7 @@ def raise_alert(
         raised_by=principal.subject,
     )
     session.add(alert)
-    _emit(session, alert, "risk_alert.raised")
+    _emit(session, alert, EventType.risk_alert_raised)
     defer_job(
         session,
         deliver_risk_alert.__name__,
@@ -138,7 +138,7 @@ async def acknowledge(
     alert.acknowledged_by = principal.subject
     alert.acknowledged_at = utcnow()
     alert.action_taken_enc = keyring.encrypt(action_taken, _context(alert.id))
-    _emit(session, alert, "risk_alert.acknowledged")
+    _emit(session, alert, EventType.risk_alert_acknowledged)
     await session.flush()
     return alert
 
@@ -170,7 +170,7 @@ def _context(alert_id: uuid.UUID) -> str:
     return f"risk_alert:{alert_id}:action_taken"
 
 
-def _emit(session: AsyncSession, alert: RiskAlert, event_type: str) -> None:
+def _emit(session: AsyncSession, alert: RiskAlert, event_type: EventType) -> None:
     add_event(
         session,
         OutboxEvent,

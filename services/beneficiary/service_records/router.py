@@ -7,16 +7,19 @@ and every write is audited and then announced to the outbox.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
+from pydantic import BaseModel
 
 from services.beneficiary.access import FieldActor
 from services.beneficiary.audit.models import AuditEntry
-from services.beneficiary.db import IdempotencyRecord
+from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.service_records import service as records_service
+from services.beneficiary.service_records.models import ServiceRecord
 from services.beneficiary.service_records.schemas import (
     AnonymousServiceCreate,
     AnonymousServiceRead,
@@ -44,7 +47,7 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.idempotency import create_once
+from shared.idempotency import Once
 from shared.pagination import MAX_LIMIT, Page
 from shared.taxonomy.activities import (
     ACTIVITY_TAXONOMY_VERSION,
@@ -53,7 +56,6 @@ from shared.taxonomy.activities import (
 )
 
 router = APIRouter(tags=["service records"])
-IdempotencyKey = Annotated[str | None, Header()]
 
 
 @router.post(
@@ -64,21 +66,16 @@ IdempotencyKey = Annotated[str | None, Header()]
 )
 async def record_service(
     body: ServiceRecordCreate,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> ServiceRecordRead:
     """Record a service given to one registered, consenting beneficiary."""
     principal = actor.principal
     async with session.begin():
-        record, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        record, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/service-records",
             body,
             lambda: records_service.record_service(session, principal, body),
@@ -87,14 +84,9 @@ async def record_service(
             ),
         )
         read = ServiceRecordRead.model_validate(record)
-        _audit(
-            session,
-            actor,
-            "read" if replayed else "create",
-            "service_record",
-            [read.id],
-        )
-    _replay_headers(response, replayed, read.version)
+        if not replayed:
+            _audit(session, actor, "create", "service_record", [read.id])
+    once.response.headers["ETag"] = etag(read.version)
     if not replayed:
         await announce_writes(runtime)
     return read
@@ -154,23 +146,29 @@ async def get_service_record(
 async def update_service_record(
     record_id: uuid.UUID,
     body: ServiceRecordUpdate,
-    response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: FieldActor,
+    once: OnceDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> ServiceRecordRead:
     """Correct a record; If-Match must name the version you edited."""
     version = expected_version(if_match)
-    principal = actor.principal
-    async with session.begin():
+
+    async def update() -> ServiceRecord:
         record = await records_service.update_service_record(
-            session, principal, record_id, body, version
+            session, actor.principal, record_id, body, version
         )
-        read = ServiceRecordRead.model_validate(record)
         _audit(session, actor, "update", "service_record", [record.id])
-    await announce_writes(runtime)
-    response.headers["ETag"] = etag(read.version)
+        return record
+
+    read = await _record_once(
+        once,
+        actor,
+        f"PATCH /v1/service-records/{record_id} If-Match: {version}",
+        body,
+        update,
+    )
+    once.response.headers["ETag"] = etag(read.version)
     return read
 
 
@@ -183,19 +181,47 @@ async def void_service_record(
     record_id: uuid.UUID,
     body: VoidRequest,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: FieldActor,
+    once: OnceDep,
 ) -> ServiceRecordRead:
     """Void a record entered in error: it stops counting in every indicator."""
-    principal = actor.principal
-    async with session.begin():
+
+    async def void() -> ServiceRecord:
         record = await records_service.void_service_record(
-            session, principal, record_id, body.reason
+            session, actor.principal, record_id, body.reason
         )
-        read = ServiceRecordRead.model_validate(record)
         _audit(session, actor, "void", "service_record", [record.id])
-    await announce_writes(runtime)
-    return read
+        return record
+
+    return await _record_once(
+        once, actor, f"POST /v1/service-records/{record_id}/void", body, void
+    )
+
+
+async def _record_once(
+    once: Once,
+    actor: Actor,
+    route: str,
+    body: BaseModel,
+    act: Callable[[], Awaitable[ServiceRecord]],
+) -> ServiceRecordRead:
+    """Run ``act`` once per Idempotency-Key; a replay answers the record."""
+    session = once.session
+    principal = actor.principal
+
+    async def render(record: ServiceRecord) -> ServiceRecordRead:
+        return ServiceRecordRead.model_validate(record)
+
+    return await once.answer(
+        principal,
+        route,
+        body,
+        act,
+        lambda existing: records_service.get_service_record(
+            session, principal, existing
+        ),
+        render,
+    )
 
 
 @router.post(
@@ -206,11 +232,10 @@ async def void_service_record(
 )
 async def record_group_activity(
     body: GroupActivityCreate,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> GroupActivityRead:
     """Record a group session with its attendance list."""
     principal = actor.principal
@@ -220,12 +245,8 @@ async def record_group_activity(
         settings_of(runtime).anonymous_confirm_above,
     )
     async with session.begin():
-        group, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        group, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/group-activities",
             body,
             lambda: records_service.record_group_activity(session, principal, body),
@@ -234,14 +255,9 @@ async def record_group_activity(
             ),
         )
         read = await records_service.group_activity_read(session, principal, group)
-        _audit(
-            session,
-            actor,
-            "read" if replayed else "create",
-            "group_activity",
-            [read.id],
-        )
-    _replay_headers(response, replayed, read.version)
+        if not replayed:
+            _audit(session, actor, "create", "group_activity", [read.id])
+    once.response.headers["ETag"] = etag(read.version)
     if not replayed:
         await announce_writes(runtime)
     return read
@@ -270,11 +286,10 @@ async def get_group_activity(
 )
 async def record_anonymous_service(
     body: AnonymousServiceCreate,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
-    idempotency_key: IdempotencyKey = None,
+    once: OnceDep,
 ) -> AnonymousServiceRead:
     """Count people served without registration, by sex, age group and
     disability. More people than BENEFICIARY_ANONYMOUS_CONFIRM_ABOVE: a
@@ -284,12 +299,8 @@ async def record_anonymous_service(
         principal, body.counts, settings_of(runtime).anonymous_confirm_above
     )
     async with session.begin():
-        record, replayed = await create_once(
-            session,
-            IdempotencyRecord,
+        record, replayed = await once.act(
             principal,
-            runtime.keyring,
-            idempotency_key,
             "POST /v1/anonymous-services",
             body,
             lambda: records_service.record_anonymous_service(session, principal, body),
@@ -298,14 +309,9 @@ async def record_anonymous_service(
             ),
         )
         read = AnonymousServiceRead.model_validate(record)
-        _audit(
-            session,
-            actor,
-            "read" if replayed else "create",
-            "anonymous_service",
-            [read.id],
-        )
-    _replay_headers(response, replayed, read.version)
+        if not replayed:
+            _audit(session, actor, "create", "anonymous_service", [read.id])
+    once.response.headers["ETag"] = etag(read.version)
     if not replayed:
         await announce_writes(runtime)
     return read
@@ -344,12 +350,6 @@ async def list_activities(_: PrincipalDep) -> dict[str, object]:
             for a in items
         ],
     }
-
-
-def _replay_headers(response: Response, replayed: bool, version: int) -> None:
-    response.headers["ETag"] = etag(version)
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
 
 
 def _audit(

@@ -45,6 +45,7 @@ from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import (
     AnonymousCount,
     AnonymousServiceFacts,
+    EventType,
     ServiceRecordFacts,
 )
 from shared.db import get_cached, pin, utcnow
@@ -183,7 +184,7 @@ async def stage_service_record(
         ),
     )
     session.add(record)
-    emit_service_record(session, record, beneficiary, "service_record.recorded")
+    emit_service_record(session, record, beneficiary, EventType.service_record_recorded)
     return record
 
 
@@ -297,7 +298,7 @@ async def apply_fields(
     record.duration_minutes = fields.duration_minutes
     record.version += 1
     record.updated_at = utcnow()
-    emit_service_record(session, record, beneficiary, "service_record.updated")
+    emit_service_record(session, record, beneficiary, EventType.service_record_updated)
     await session.flush()
 
 
@@ -317,7 +318,7 @@ async def void_service_record(
         Beneficiary, (record.organisation_id, record.beneficiary_id)
     )
     assert beneficiary is not None
-    emit_service_record(session, record, beneficiary, "service_record.voided")
+    emit_service_record(session, record, beneficiary, EventType.service_record_voided)
     await session.flush()
     return record
 
@@ -392,7 +393,9 @@ async def record_group_activity(
             **columns,
         )
         session.add(record)
-        emit_service_record(session, record, beneficiary, "service_record.recorded")
+        emit_service_record(
+            session, record, beneficiary, EventType.service_record_recorded
+        )
     if data.anonymous_attendees:
         anonymous = _anonymous_service(
             uuid.uuid4(),
@@ -596,7 +599,7 @@ def emit_service_record(
     session: AsyncSession,
     record: ServiceRecord,
     beneficiary: Beneficiary,
-    event_type: str,
+    event_type: EventType,
 ) -> None:
     add_event(
         session,
@@ -630,7 +633,7 @@ def emit_anonymous(session: AsyncSession, record: AnonymousService) -> None:
     add_event(
         session,
         OutboxEvent,
-        type="anonymous_service.recorded",
+        type=EventType.anonymous_service_recorded,
         organisation_id=record.organisation_id,
         entity_type="anonymous_service",
         entity_id=record.id,

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from services.beneficiary.access import SupervisorActor
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.beneficiaries import service as beneficiaries_service
+from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.subject_rights import export
 from services.beneficiary.subject_rights import service as rights_service
@@ -49,18 +50,46 @@ async def request_erasure(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: SupervisorActor,
+    once: OnceDep,
 ) -> ErasureRead:
     """Erase the person's names, phone, address and every free text about
     them, here and (through events) in training and reporting, which drop
     every link to their id. Their non-identifying facts stay, so services
     given are still counted; they are no longer counted as a person.
     Supervisors and programme managers; the X-Access-Reason header is
-    required and must not name the person (the audit log keeps it)."""
-    async with session.begin():
-        erased = await rights_service.erase_and_audit(
+    required and must not name the person (the audit log keeps it). A
+    replay (same Idempotency-Key) re-reads the erasure."""
+    principal = actor.principal
+
+    async def erase() -> ErasureRead:
+        return await rights_service.erase_and_audit(
             session, actor, runtime.keyring, beneficiary_id
         )
-    await announce_writes(runtime)
+
+    async def load(existing: uuid.UUID) -> ErasureRead:
+        """The erasure read again: the person was erased before the replay."""
+        person = await beneficiaries_service.get_beneficiary(
+            session, principal, existing
+        )
+        assert person.pii_erased_at is not None
+        return ErasureRead(
+            beneficiary_id=person.id,
+            code=person.code,
+            erased_at=person.pii_erased_at,
+            already_erased=True,
+        )
+
+    async with session.begin():
+        erased, replayed = await once.act(
+            principal,
+            f"POST /v1/beneficiaries/{beneficiary_id}/erasure",
+            None,
+            erase,
+            load,
+            identify=lambda done: done.beneficiary_id,
+        )
+    if not replayed:
+        await announce_writes(runtime)
     response.headers.update(NO_STORE)
     return erased
 

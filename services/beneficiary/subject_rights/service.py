@@ -16,6 +16,7 @@ from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.schemas import ConsentGiven
+from services.beneficiary.subject_rights.erasure import erase_person
 from shared.audit import Actor, record_access
 from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose
@@ -80,7 +81,7 @@ async def request_erasure(
             erasing=True,
         )
     if already or beneficiary.pii_erased_at is None:
-        await consent_service.erase_person(session, beneficiary)
+        await erase_person(session, beneficiary)
     await session.flush()
     assert beneficiary.pii_erased_at is not None
     return ErasureRead(

@@ -16,17 +16,22 @@ from fastapi import APIRouter, Query, Request
 
 from services.beneficiary.access import FieldActor, SupervisorActor
 from services.beneficiary.audit.models import AuditEntry
-from services.beneficiary.db import OutboxCounter, OutboxEvent
+from services.beneficiary.db import (
+    OnceDep,
+    OutboxCounter,
+    OutboxEvent,
+)
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.settings import BeneficiarySettings, settings_of
 from services.beneficiary.sync import service as sync_service
-from services.beneficiary.sync.models import ConflictStatus
+from services.beneficiary.sync.models import ConflictStatus, SyncConflict
 from services.beneficiary.sync.schemas import (
     ChangesPage,
     ConflictRead,
     ConflictResolve,
     SyncBatch,
     SyncResponse,
+    SyncResult,
     SyncStatus,
 )
 from shared.app import RuntimeDep
@@ -56,31 +61,58 @@ async def sync_batch(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
+    once: OnceDep,
 ) -> SyncResponse:
     """Upsert a device's offline batch in one transaction and answer per
     record: created, updated, unchanged, conflict (server copy returned, yours
-    kept for a supervisor) or rejected (with errors)."""
+    kept for a supervisor) or rejected (with errors). A batch sent again
+    changes nothing: with its Idempotency-Key or without, each record is
+    answered as it stands now (``unchanged`` for what the first one applied),
+    and only records that changed or conflict are audited."""
     settings = settings_of(runtime)
     limit = settings.sync_batch_limit
     if len(body.beneficiaries) + len(body.service_records) > limit:
         raise PayloadTooLarge(f"Send at most {limit} records per batch.")
+
+    async def apply() -> list[SyncResult]:
+        return await sync_service.apply_batch(session, actor, runtime.keyring, body)
+
+    async def apply_again(_: uuid.UUID) -> list[SyncResult]:
+        return await apply()
+
     async with _turn(request, settings), session.begin():
-        results = await sync_service.apply_batch(session, actor, runtime.keyring, body)
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="sync",
-            entity_type="beneficiary",
-            entity_ids=[
-                r.id
-                for r in results
-                if r.entity_type == "beneficiary" and r.status != SyncStatus.rejected
-            ],
+        results, replayed = await once.act(
+            actor.principal,
+            "POST /v1/sync",
+            body,
+            apply,
+            apply_again,
+            identify=lambda _: SYNC_BATCH,
         )
+        touched = [
+            r.id
+            for r in results
+            if r.entity_type == "beneficiary" and r.status in TOUCHED
+        ]
+        if touched:
+            record_access(
+                session,
+                AuditEntry,
+                actor,
+                action="sync",
+                entity_type="beneficiary",
+                entity_ids=touched,
+            )
     if any(r.status in (SyncStatus.created, SyncStatus.updated) for r in results):
         await announce_writes(runtime)
     return SyncResponse(results=results)
+
+
+SYNC_BATCH = uuid.UUID("5e7c0b1a-0000-4000-8000-000000000000")
+"""What a sync batch's key remembers: a batch creates no one resource, and a
+replay applies the batch again (it is replay-safe) rather than re-reading."""
+TOUCHED = (SyncStatus.created, SyncStatus.updated, SyncStatus.conflict)
+"""Results that wrote, or answered with the server's copy: audited."""
 
 
 @asynccontextmanager
@@ -166,9 +198,12 @@ async def resolve_conflict(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: SupervisorActor,
+    once: OnceDep,
 ) -> ConflictRead:
     """Keep the server's version, or apply the device's as a new version."""
-    async with session.begin():
+    principal = actor.principal
+
+    async def resolve() -> SyncConflict:
         conflict = await sync_service.resolve_conflict(
             session, actor, runtime.keyring, conflict_id, body.resolution
         )
@@ -180,6 +215,22 @@ async def resolve_conflict(
             entity_type=conflict.entity_type,
             entity_ids=[conflict.entity_id],
         )
-        read = sync_service.conflict_read(conflict, runtime.keyring)
-    await announce_writes(runtime)
-    return read
+        return conflict
+
+    async def load(existing: uuid.UUID) -> SyncConflict:
+        conflict = await session.get(SyncConflict, existing)
+        if conflict is None or conflict.organisation_id != principal.organisation_id:
+            raise NotFound("No such conflict.")
+        return conflict
+
+    async def render(conflict: SyncConflict) -> ConflictRead:
+        return sync_service.conflict_read(conflict, runtime.keyring)
+
+    return await once.answer(
+        principal,
+        f"POST /v1/sync/conflicts/{conflict_id}/resolve",
+        body,
+        resolve,
+        load,
+        render,
+    )

@@ -21,6 +21,7 @@ from services.reporting.access.service import (
     stored_sites,
 )
 from services.reporting.catalogue.catalogue import indicators
+from services.reporting.db import OnceDep
 from shared.auth import Principal, RateLimiter, Role, require
 from shared.contracts.text import Text
 from shared.db import SessionDep, utcnow
@@ -71,7 +72,10 @@ class ApiKeyRead(BaseModel):
 
 
 class ApiKeyIssued(ApiKeyRead):
-    key: str = Field(description="Shown once; send it as the X-API-Key header.")
+    key: str | None = Field(
+        description="Shown once; send it as the X-API-Key header. Null in the "
+        "answer to a retried request (same Idempotency-Key)."
+    )
 
 
 def _read(key: ApiKey) -> ApiKeyRead:
@@ -95,8 +99,14 @@ def _within_scope(key: ApiKey, principal: Principal) -> bool:
     responses=problem_responses(Invalid),
 )
 async def issue_key(
-    body: ApiKeyCreate, session: SessionDep, principal: Manager
+    body: ApiKeyCreate,
+    session: SessionDep,
+    principal: Manager,
+    once: OnceDep,
 ) -> ApiKeyIssued:
+    """Issue a key. A retry with the same Idempotency-Key answers the same
+    key without its secret (``key`` null), which is shown only once: if the
+    first answer was lost, revoke that key and issue another."""
     if body.indicators is not None:
         unknown = [i for i in body.indicators if i not in indicators()]
         if unknown:
@@ -108,18 +118,35 @@ async def issue_key(
                 ],
             )
     secret = new_secret()
-    key = ApiKey(
-        organisation_id=principal.organisation_id,
-        name=body.name,
-        secret_hash=hash_secret(secret),
-        indicators=body.indicators,
-        site_ids=stored_sites(principal.site_ids),
-        rate_per_minute=body.rate_per_minute,
-        created_by=principal.subject,
-    )
-    async with session.begin():
+
+    async def issue() -> ApiKey:
+        key = ApiKey(
+            organisation_id=principal.organisation_id,
+            name=body.name,
+            secret_hash=hash_secret(secret),
+            indicators=body.indicators,
+            site_ids=stored_sites(principal.site_ids),
+            rate_per_minute=body.rate_per_minute,
+            created_by=principal.subject,
+        )
         session.add(key)
-    return ApiKeyIssued(**_read(key).model_dump(), key=secret)
+        return key
+
+    async def load(existing: uuid.UUID) -> ApiKey:
+        key = await session.get(ApiKey, existing)
+        if key is None:
+            raise NotFound("There is no such key.")
+        return key
+
+    async with session.begin():
+        key, replayed = await once.act(
+            principal,
+            "POST /v1/api-keys",
+            body,
+            issue,
+            load,
+        )
+    return ApiKeyIssued(**_read(key).model_dump(), key=None if replayed else secret)
 
 
 @router.get("", response_model=list[ApiKeyRead])

@@ -158,7 +158,7 @@ def _intro() -> list[str]:
         "date, so a person who turns 18 during the period counts under 0–17 "
         "for services before the birthday and 18+ after. Other facts "
         "(referrals, cases, assessments), services and registrations folded "
-        "before reporting migration 0005, and those whose person's birth year "
+        "before reporting migration 0006, and those whose person's birth year "
         "was corrected since, use the birth-year rule: the year of the fact's "
         "date minus the birth year (reporting receives the birth year, never "
         "the date of birth), which "
@@ -356,16 +356,18 @@ def _categories() -> list[str]:
         "named by its category code. `unknown` is always a possible value.",
         "",
         f"Locations ({', '.join(f'`{d}`' for d in LOCATION_DIMS)}) are not "
-        "categories: the first of them in `by` becomes the org unit, sent as "
-        "the location's P-code (its id when it has none); rows for the whole "
+        "categories: the one in `by` becomes the org unit, sent as the "
+        "location's P-code; a value at a site without one, or at an unknown "
+        "place, is refused by name, never sent. Rows for the whole "
         f"programme are sent with the org unit `{PROGRAMME_ORG_UNIT}`. DHIS2 "
         "periods are `yyyyMMdd`, `yyyyMM`, `yyyyQn` or `yyyy`; ADX periods are "
         "`start/P1M`, `P3M`, `P1Y` or `P<n>D`.",
         "",
-        "HXL: an HXL export is long (one row per cell), with the value column "
-        "tagged with the indicator's value tag and each disaggregation in its "
-        "own `#meta+<dim>` column; the attributes below are for pivoted "
-        "tables (one column per group).",
+        "HXL: the org unit is tagged by its level (`#adm1`, `#adm2`, `#loc`, "
+        "`+code` and `+name`). A disaggregation with HXL attributes below "
+        "becomes a value column per value, tagged with the indicator's value "
+        "tag and the attribute (`#reached+ind+f`; a value with none listed "
+        "gets `+<dim>_<value>`); the others stay columns of their own.",
         "",
         "| disaggregation | DHIS2 category | option codes | HXL attributes |",
         "|---|---|---|---|",

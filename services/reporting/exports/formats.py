@@ -9,6 +9,14 @@ written before that row should be discarded.
 
 Conventions
 -----------
+Columns (CSV, XLSX, HXL)
+    ``indicator``, ``period_start``, ``period_end``; the org unit, named after
+    its level (``governorate``, ``district`` or ``site``: the ``place``
+    keyword) when one was asked, none for the whole programme; each
+    disaggregation in ``dims`` order; then ``value`` and ``suppressed``. A
+    code column whose values have names (``labelled``: places,
+    organisations, IASC layers, activities) is followed by ``<name>_label``.
+    Labels come from the rows; a writer never makes one up.
 Suppression
     A suppressed row never shows its value: the cell is empty in CSV, HXL and
     XLSX, ``null`` in JSON, and the row is left out of DHIS2 and ADX (neither
@@ -21,18 +29,26 @@ Spreadsheet cells (CSV, HXL, XLSX)
     ``;`` instead of ``,`` finds no formula either (``shared.spreadsheet``).
     Lines end with LF. Numbers, dates and booleans are written as such and
     are never altered.
+XLSX
+    Sheet "data": the header row (bold, filled, frozen, with a filter), then
+    the rows from row 2, so pandas and pivot tables read row 1 as the header
+    and nothing else as anything but data. Given ``about``, a sheet "About"
+    says what the file holds (:class:`ExportInfo`).
 HXL
-    The hashtag row sits directly under the header row. One column per field,
-    tagged ``#indicator+code``, ``#date+start``, ``#date+end``, ``#adm1+code``
-    (the org unit P-code; empty for the whole programme), ``#meta+<dim>`` for
-    each disaggregation in ``dims`` order, the indicator's ``hxl_value_tag``
-    for the value and ``#meta+suppressed``. HXL tags are per column, so one
-    file carries one value tag: the first row's indicator sets it, and a later
-    indicator with another value tag is an error (export those separately).
-    An export with no rows tags the value column ``#indicator+value+num``.
-    ``hxl_dim_attributes`` (``+f``, ``+adults``...) are for pivoted, one column
-    per disaggregation layouts; this long layout keeps dims in their own
-    columns and does not use them.
+    Its own format: the header row, the hashtag row, then the data. The org
+    unit is tagged by its level (``#adm1``, ``#adm2``, ``#loc``; ``+code``
+    the P-code or id, ``+name`` its name). Disaggregations with HXL
+    attributes (the indicator's ``hxl_dim_attributes``: sex ``+f``/``+m``,
+    age ``+age18_plus``...) become a value column per combination, tagged
+    with the indicator's ``hxl_value_tag`` and their attributes
+    (``#reached+ind+f+age18_plus``), so a line holds one org unit and period;
+    the other disaggregations stay columns (``#org``, ``#activity``,
+    ``#meta+<dim>``, each ``+code`` and ``+name``). ``#meta+suppressed`` is
+    true when a value on the line is suppressed. HXL tags are per column, so
+    one file carries one value tag: the first row's indicator sets it, and a
+    later indicator with another value tag is an error (export those
+    separately). An export with no rows tags the value column
+    ``#indicator+value+num``.
 DHIS2 dataValueSets
     Bulk form: ``period`` and ``orgUnit`` on each data value, ``value`` as a
     string. Periods: a day ``yyyyMMdd``, a calendar month ``yyyyMM``, a quarter
@@ -52,7 +68,10 @@ ADX (IHE QRPH, ``urn:ihe:qrph:adx:2015``)
     module is the base message schema.
 Org units
     DHIS2 and ADX need one, so a programme-wide row (``org_unit`` None) is sent
-    as ``programme_org_unit``; the other formats leave it empty.
+    as ``programme_org_unit``; the other formats leave it empty. A value whose
+    org unit is no code an HMIS knows (``coded`` false: a site without a
+    P-code, ``unknown``) raises :class:`NoOrgUnitCode` naming it: it is never
+    sent as an org unit.
 Disaggregations (DHIS2, ADX)
     A row must carry a value for every category of its indicator and no
     other dimension, or values would overwrite each other in DHIS2.
@@ -66,8 +85,8 @@ import itertools
 import math
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -85,11 +104,14 @@ __all__ = [
     "ADX_SCHEMA",
     "CONTENT_TYPES",
     "FILE_RESPONSE",
+    "ORG_UNIT_TAGS",
     "PROGRAMME_ORG_UNIT",
     "WRITERS",
     "CategoryMapping",
+    "ExportInfo",
     "ExportRow",
     "IndicatorMapping",
+    "NoOrgUnitCode",
     "NothingToExport",
     "Writer",
     "adx_period",
@@ -112,15 +134,16 @@ XLSX_MAX_ROWS = 1_048_576
 CONTENT_TYPES: dict[str, tuple[str, str]] = {
     "json": ("application/json", "json"),
     "csv": ("text/csv", "csv"),
-    "hxl": ("text/csv", "csv"),
+    "hxl": ("text/csv", "hxl.csv"),
     "xlsx": (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "xlsx",
     ),
-    "dhis2": ("application/json", "json"),
-    "adx": ("application/adx+xml", "xml"),
+    "dhis2": ("application/json", "dhis2.json"),
+    "adx": ("application/adx+xml", "adx.xml"),
 }
-"""Format name -> (media type, file extension)."""
+"""Format name -> (media type, file extension); each format's extension is
+its own, so two downloads of one export never share a file name."""
 FILE_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The file, in the media type of its format (JSON, CSV, "
@@ -146,6 +169,35 @@ class ExportRow:
     """Disaggregation name -> value code, e.g. ``{"sex": "female"}``."""
     value: float | None
     suppressed: bool
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Column (a dim, or the org unit's level) -> readable name of its value,
+    where a source of names exists (places, organisations, layers,
+    activities)."""
+    coded: bool = True
+    """Whether ``org_unit`` is a code an HMIS knows (a P-code), not a site's
+    id or ``unknown``: DHIS2 and ADX refuse a value whose org unit is not."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportInfo:
+    """What a file holds, for people: the XLSX "About" sheet, JSON's ``about``."""
+
+    indicator_id: str
+    name: str
+    definition: str
+    version: int
+    unit: str
+    start: date
+    end: date
+    monthly: bool
+    filters: Mapping[str, Sequence[str]]
+    disaggregations: Sequence[str]
+    org_unit_level: str | None
+    suppression_threshold: int | None
+    """None: not suppressed."""
+    generated_at: datetime
+    generated_by: str
+    """The requester's subject (``api-key:<id>`` for a key); nothing more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +226,11 @@ class NothingToExport(ValueError):
     """The export has no reportable value and the format cannot be empty."""
 
 
+class NoOrgUnitCode(ValueError):
+    """A value's org unit has no code an HMIS knows (a site without a P-code,
+    or ``unknown``): DHIS2 and ADX cannot take it."""
+
+
 class Writer(Protocol):
     def __call__(
         self,
@@ -182,31 +239,67 @@ class Writer(Protocol):
         *,
         mappings: Mapping[str, IndicatorMapping],
         dims: Sequence[str],
+        place: str | None = None,
+        labelled: Collection[str] = (),
+        about: ExportInfo | None = None,
         data_set: str = "MHPSS",
         exported_at: datetime | None = None,
         programme_org_unit: str = PROGRAMME_ORG_UNIT,
     ) -> int: ...
 
 
-_BASE_COLUMNS = ("indicator", "period_start", "period_end", "org_unit")
-_TAIL_COLUMNS = ("value", "suppressed")
+ORG_UNIT_TAGS = {"governorate": "#adm1", "district": "#adm2", "site": "#loc"}
+"""Org unit level -> its HXL hashtag (``+code`` the P-code, ``+name`` the name)."""
+_HXL_DIM_TAGS = {
+    "organisation": "#org",
+    "lead_organisation": "#org+lead",
+    "activity": "#activity",
+}
 _DIM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _HXL_TAG = re.compile(r"#[A-Za-z][A-Za-z0-9_]*(\s*\+[A-Za-z][A-Za-z0-9_]*)*")
+_HXL_ATTRIBUTES = re.compile(r"(\+[a-z][a-z0-9_]*)+")
 _XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*")
 _XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _ADX_RESERVED = frozenset({"dataElement", "value", "categoryOptionCombo"})
 
 
-def _check_dims(dims: Sequence[str]) -> None:
-    seen: set[str] = set()
+@dataclass(frozen=True, slots=True)
+class _Column:
+    name: str
+    kind: str
+    """indicator, start, end, org_unit, dim, label, value or suppressed."""
+    key: str = ""
+    """The dim (or org unit level) a dim or label column is about."""
+
+
+def _columns(
+    dims: Sequence[str], place: str | None, labelled: Collection[str]
+) -> list[_Column]:
+    """The long layout's columns, each code followed by its label where one
+    exists; checks the names."""
     for dim in dims:
         if not _DIM_NAME.fullmatch(dim):
             raise ValueError(
                 f"dimension name {dim!r} must be a letter then letters, digits or _"
             )
-        if dim in seen or dim in _BASE_COLUMNS or dim in _TAIL_COLUMNS:
-            raise ValueError(f"dimension name {dim!r} repeats a column name")
-        seen.add(dim)
+    if place is not None and place not in ORG_UNIT_TAGS:
+        raise ValueError(f"org unit level {place!r} is not one of {ORG_UNIT_TAGS}")
+    columns = [
+        _Column("indicator", "indicator"),
+        _Column("period_start", "start"),
+        _Column("period_end", "end"),
+    ]
+    keys = [(place, "org_unit")] if place is not None else []
+    for key, kind in [*keys, *((dim, "dim") for dim in dims)]:
+        columns.append(_Column(key, kind, key))
+        if key in labelled:
+            columns.append(_Column(f"{key}_label", "label", key))
+    columns += [_Column("value", "value"), _Column("suppressed", "suppressed")]
+    names = [column.name for column in columns]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f"dimension name {name!r} repeats a column name")
+    return columns
 
 
 def _mapping(
@@ -325,20 +418,22 @@ def _options(row: ExportRow, mapping: IndicatorMapping) -> list[tuple[str, str]]
     return pairs
 
 
-def _text_columns(dims: Sequence[str]) -> list[str]:
-    return [*_BASE_COLUMNS, *dims, *_TAIL_COLUMNS]
-
-
-def _hxl_tags(dims: Sequence[str], value_tag: str) -> list[str]:
-    return [
-        "#indicator+code",
-        "#date+start",
-        "#date+end",
-        "#adm1+code",
-        *(f"#meta+{dim.lower()}" for dim in dims),
-        value_tag,
-        "#meta+suppressed",
-    ]
+def _org_unit_code(row: ExportRow, place: str | None, programme: str) -> str:
+    """The org unit DHIS2 and ADX get: a P-code, or the programme's unit."""
+    if row.org_unit is None:
+        return programme
+    if not row.coded:
+        level = place or "org unit"
+        name = row.labels.get(place or "")
+        which = f"{name!r} ({row.org_unit})" if name else repr(row.org_unit)
+        raise NoOrgUnitCode(
+            f"{level} {which} has no P-code, and DHIS2 and ADX need an org unit "
+            f"code: give the {level} a P-code, or export without by={level}"
+            if row.org_unit != "unknown"
+            else f"some values have no known {level}, and DHIS2 and ADX need an "
+            f"org unit code: export without by={level}, or filter by {level}"
+        )
+    return row.org_unit
 
 
 def _hxl_value_tag(mapping: IndicatorMapping) -> str:
@@ -350,15 +445,17 @@ def _hxl_value_tag(mapping: IndicatorMapping) -> str:
     return tag
 
 
-def _value_tagger(
+def _first_mapping(
     rows: Iterable[ExportRow], mappings: Mapping[str, IndicatorMapping]
-) -> tuple[str, Iterator[ExportRow]]:
-    """The file's HXL value tag (from the first row) and rows checked against it."""
+) -> tuple[IndicatorMapping | None, Iterator[ExportRow]]:
+    """The first row's indicator mapping (it sets the HXL value column) and
+    rows checked to share its value tag."""
     iterator = iter(rows)
     first = next(iterator, None)
     if first is None:
-        return HXL_FALLBACK_VALUE_TAG, iterator
-    tag = _hxl_value_tag(_mapping(mappings, first.indicator_id))
+        return None, iterator
+    mapping = _mapping(mappings, first.indicator_id)
+    tag = _hxl_value_tag(mapping)
 
     def checked() -> Iterator[ExportRow]:
         agreed = {first.indicator_id}
@@ -373,38 +470,44 @@ def _value_tagger(
                 agreed.add(row.indicator_id)
             yield row
 
-    return tag, checked()
+    return mapping, checked()
 
 
-def _csv_cells(row: ExportRow, dims: Sequence[str]) -> list[str]:
-    value = _reported(row)
-    return [
-        row.indicator_id,
-        row.period_start.isoformat(),
-        row.period_end.isoformat(),
-        row.org_unit or "",
-        *(row.dims.get(dim, "") for dim in dims),
-        "" if value is None else Number(_number(value)),
-        "true" if row.suppressed else "false",
-    ]
+def _cell(row: ExportRow, column: _Column) -> Any:
+    """A column's cell of a row, typed (dates, float or None, bool, text)."""
+    kind = column.kind
+    if kind == "indicator":
+        return row.indicator_id
+    if kind == "start":
+        return row.period_start
+    if kind == "end":
+        return row.period_end
+    if kind == "org_unit":
+        return row.org_unit or ""
+    if kind == "dim":
+        return row.dims.get(column.key, "")
+    if kind == "label":
+        return row.labels.get(column.key, "")
+    if kind == "value":
+        return _reported(row)
+    return row.suppressed
 
 
-def _write_delimited(
-    rows: Iterable[ExportRow],
-    out: BinaryIO,
-    dims: Sequence[str],
-    tags: Callable[[], list[str]] | None,
-) -> int:
+def _csv_text(cell: Any) -> str:
+    if isinstance(cell, bool):
+        return "true" if cell else "false"
+    if isinstance(cell, date):
+        return cell.isoformat()
+    if isinstance(cell, float):
+        return Number(_number(cell))
+    return "" if cell is None else str(cell)
+
+
+def _write_lines(out: BinaryIO, lines: Iterable[Sequence[str]]) -> None:
     text = io.TextIOWrapper(out, encoding="utf-8", newline="")
     try:
-        write_csv_row(text, _text_columns(dims))
-        if tags is not None:
-            write_csv_row(text, tags())
-        count = 0
-        for row in rows:
-            write_csv_row(text, _csv_cells(row, dims))
-            count += 1
-        return count
+        for line in lines:
+            write_csv_row(text, line)
     finally:
         text.flush()
         text.detach()
@@ -416,13 +519,107 @@ def write_csv(
     *,
     mappings: Mapping[str, IndicatorMapping],
     dims: Sequence[str],
+    place: str | None = None,
+    labelled: Collection[str] = (),
+    about: ExportInfo | None = None,
     data_set: str = "MHPSS",
     exported_at: datetime | None = None,
     programme_org_unit: str = PROGRAMME_ORG_UNIT,
 ) -> int:
-    """UTF-8 CSV: a header row, then one line per row."""
-    _check_dims(dims)
-    return _write_delimited(rows, out, dims, None)
+    """UTF-8 CSV: a header row, then one line per row, each code column
+    followed by its label where one exists."""
+    columns = _columns(dims, place, labelled)
+    count = 0
+
+    def lines() -> Iterator[list[str]]:
+        nonlocal count
+        yield [column.name for column in columns]
+        for row in rows:
+            yield [_csv_text(_cell(row, column)) for column in columns]
+            count += 1
+
+    _write_lines(out, lines())
+    return count
+
+
+@dataclass(frozen=True, slots=True)
+class _HxlLayout:
+    """The HXL file's columns: keys (long), then one value column per
+    combination of the disaggregations HXL has attributes for."""
+
+    keys: list[tuple[_Column, str]]
+    pivoted: list[str]
+    values: list[tuple[tuple[str, ...], str, str]]
+    """(dim values, header, hashtag) of each value column."""
+
+    @classmethod
+    def of(
+        cls,
+        mapping: IndicatorMapping | None,
+        dims: Sequence[str],
+        place: str | None,
+        labelled: Collection[str],
+    ) -> _HxlLayout:
+        columns = _columns(dims, place, labelled)
+        attributes = mapping.hxl_dim_attributes if mapping is not None else {}
+        pivoted = [dim for dim in dims if attributes.get(dim)]
+        keys: list[tuple[_Column, str]] = []
+        for column in columns:
+            if column.key in pivoted or column.kind in ("value", "suppressed"):
+                continue
+            keys.append((column, _hxl_key_tag(column)))
+        value_tag = (
+            _hxl_value_tag(mapping) if mapping is not None else HXL_FALLBACK_VALUE_TAG
+        )
+        values = []
+        seen: set[str] = set()
+        for combination in itertools.product(
+            *(list(attributes[dim].items()) for dim in pivoted)
+        ):
+            codes = tuple(code for code, _ in combination)
+            for _, attribute in combination:
+                if not _HXL_ATTRIBUTES.fullmatch(attribute):
+                    raise ValueError(f"{attribute!r} is not a list of HXL attributes")
+            tag = value_tag + "".join(attribute for _, attribute in combination)
+            if tag in seen:
+                raise ValueError(f"two value columns would both be tagged {tag}")
+            seen.add(tag)
+            header = " ".join(
+                ["value", *(f"{d}={c}" for d, c in zip(pivoted, codes, strict=True))]
+            )
+            values.append((codes, header, tag))
+        return cls(keys, pivoted, values)
+
+    def header(self) -> list[str]:
+        return [
+            *(column.name for column, _ in self.keys),
+            *(header for _, header, _ in self.values),
+            "suppressed",
+        ]
+
+    def tags(self) -> list[str]:
+        return [
+            *(tag for _, tag in self.keys),
+            *(tag for _, _, tag in self.values),
+            "#meta+suppressed",
+        ]
+
+
+def _hxl_key_tag(column: _Column) -> str:
+    fixed = {
+        "indicator": "#indicator+code",
+        "start": "#date+start",
+        "end": "#date+end",
+    }
+    if column.kind in fixed:
+        return fixed[column.kind]
+    if column.kind == "org_unit" or (
+        column.kind == "label" and column.key in ORG_UNIT_TAGS
+    ):
+        base = ORG_UNIT_TAGS[column.key]
+    else:
+        base = _HXL_DIM_TAGS.get(column.key, f"#meta+{column.key.lower()}")
+    return base + ("+name" if column.kind == "label" else "+code")
 
 
 def write_hxl_csv(
@@ -431,14 +628,102 @@ def write_hxl_csv(
     *,
     mappings: Mapping[str, IndicatorMapping],
     dims: Sequence[str],
+    place: str | None = None,
+    labelled: Collection[str] = (),
+    about: ExportInfo | None = None,
     data_set: str = "MHPSS",
     exported_at: datetime | None = None,
     programme_org_unit: str = PROGRAMME_ORG_UNIT,
 ) -> int:
-    """The CSV with the HXL hashtag row under its header, for HDX and HXL tools."""
-    _check_dims(dims)
-    value_tag, checked = _value_tagger(rows, mappings)
-    return _write_delimited(checked, out, dims, lambda: _hxl_tags(dims, value_tag))
+    """HXL-tagged CSV for HDX and HXL tools: the header row, the hashtag row,
+    then a line per org unit, period and undisaggregated-by-HXL dims, with a
+    value column per combination of the dims HXL has attributes for
+    (``#reached+ind+f+age18_plus``). Returns the rows (values) written.
+
+    Rows come sorted by org unit and period (as ADX needs); a line holds the
+    rows of one run of those.
+    """
+    mapping, checked = _first_mapping(rows, mappings)
+    layout = _HxlLayout.of(mapping, dims, place, labelled)
+    index = {codes: i for i, (codes, _, _) in enumerate(layout.values)}
+    count = 0
+
+    def line_of(row: ExportRow) -> tuple[str, ...]:
+        return tuple(_csv_text(_cell(row, column)) for column, _ in layout.keys)
+
+    def flush(run: dict[tuple[str, ...], list[Any]]) -> Iterator[list[str]]:
+        for key, (values, suppressed) in run.items():
+            yield [*key, *map(_csv_text, values), _csv_text(suppressed)]
+
+    def lines() -> Iterator[list[str]]:
+        nonlocal count
+        yield layout.header()
+        yield layout.tags()
+        run: dict[tuple[str, ...], list[Any]] = {}
+        group: tuple[Any, ...] | None = None
+        for row in checked:
+            at = (row.indicator_id, row.org_unit, row.period_start, row.period_end)
+            if at != group:
+                yield from flush(run)
+                run, group = {}, at
+            codes = tuple(row.dims.get(dim, "") for dim in layout.pivoted)
+            if codes not in index:
+                raise ValueError(
+                    f"{dict(zip(layout.pivoted, codes, strict=True))} has no HXL "
+                    f"value column (indicator {row.indicator_id!r})"
+                )
+            entry = run.setdefault(line_of(row), [[None] * len(index), False])
+            entry[0][index[codes]] = _reported(row)
+            entry[1] = entry[1] or row.suppressed
+            count += 1
+        yield from flush(run)
+
+    _write_lines(out, lines())
+    return count
+
+
+def _about_items(
+    about: ExportInfo, *, rows: int, suppressed: int
+) -> list[tuple[str, Any]]:
+    """The "About" sheet's lines: what the file holds, for whoever opens it."""
+    threshold = about.suppression_threshold
+    filters = "; ".join(
+        f"{name} = {', '.join(values)}" for name, values in about.filters.items()
+    )
+    return [
+        ("Indicator", about.indicator_id),
+        ("Name", about.name),
+        ("Definition", about.definition),
+        ("Version", about.version),
+        ("Unit", about.unit),
+        ("Period start", about.start),
+        ("Period end", about.end),
+        ("Values per", "calendar month" if about.monthly else "whole period"),
+        ("Filters", filters or "none"),
+        ("Disaggregations", ", ".join(about.disaggregations) or "none"),
+        ("Org units", about.org_unit_level or "whole programme"),
+        (
+            "Suppression threshold",
+            threshold if threshold is not None else "not applied",
+        ),
+        ("Suppression applied", "yes" if threshold is not None else "no"),
+        ("Suppressed cells", suppressed),
+        ("Rows", rows),
+        ("Generated at (UTC)", about.generated_at.astimezone(UTC).replace(tzinfo=None)),
+        ("Generated by", about.generated_by),
+    ]
+
+
+_XLSX_WIDTHS = {
+    "indicator": 28,
+    "start": 12,
+    "end": 12,
+    "org_unit": 16,
+    "dim": 18,
+    "label": 36,
+    "value": 12,
+    "suppressed": 12,
+}
 
 
 def write_json(
@@ -447,14 +732,21 @@ def write_json(
     *,
     mappings: Mapping[str, IndicatorMapping],
     dims: Sequence[str],
+    place: str | None = None,
+    labelled: Collection[str] = (),
+    about: ExportInfo | None = None,
     data_set: str = "MHPSS",
     exported_at: datetime | None = None,
     programme_org_unit: str = PROGRAMME_ORG_UNIT,
 ) -> int:
-    """``{"exported_at": ..., "rows": [...]}``, each row with its dims nested."""
-    _check_dims(dims)
+    """``{"exported_at": ..., "about": ..., "rows": [...]}``, each row with its
+    dims and their labels nested; ``about`` (:class:`ExportInfo`) when given."""
+    _columns(dims, place, labelled)
     exported = orjson.dumps(_exported(exported_at).isoformat(timespec="seconds"))
-    out.write(b'{"exported_at":' + exported + b',"rows":[')
+    out.write(b'{"exported_at":' + exported)
+    if about is not None:
+        out.write(b',"about":' + orjson.dumps(about))
+    out.write(b',"rows":[')
     count = 0
     for row in rows:
         item = {
@@ -463,6 +755,7 @@ def write_json(
             "period_end": row.period_end.isoformat(),
             "org_unit": row.org_unit,
             "dims": {dim: row.dims.get(dim) for dim in dims},
+            "labels": {key: row.labels.get(key) for key in labelled},
             "value": _reported(row),
             "suppressed": row.suppressed,
         }
@@ -478,18 +771,22 @@ def write_xlsx(
     *,
     mappings: Mapping[str, IndicatorMapping],
     dims: Sequence[str],
+    place: str | None = None,
+    labelled: Collection[str] = (),
+    about: ExportInfo | None = None,
     data_set: str = "MHPSS",
     exported_at: datetime | None = None,
     programme_org_unit: str = PROGRAMME_ORG_UNIT,
 ) -> int:
-    """One sheet: header row, HXL hashtag row, then rows; dates and numbers typed.
+    """A "data" sheet (a styled, frozen, filtered header row, then a row per
+    row from row 2, dates and numbers typed, each code followed by its label)
+    and, given ``about``, an "About" sheet saying what the file holds.
 
     Nothing reaches ``out`` until every row is written (xlsxwriter spools rows
     to a temporary file), so a failure leaves ``out`` untouched.
     """
-    _check_dims(dims)
-    value_tag, checked = _value_tagger(rows, mappings)
-    max_rows = XLSX_MAX_ROWS - 2
+    columns = _columns(dims, place, labelled)
+    max_rows = XLSX_MAX_ROWS - 1
     with tempfile.TemporaryDirectory(prefix="xlsx-export-") as tmpdir:
         workbook = xlsxwriter.Workbook(
             out,
@@ -502,41 +799,73 @@ def write_xlsx(
             },
         )
         workbook.set_properties({"created": _exported(exported_at)})
-        sheet = workbook.add_worksheet("indicators")
+        sheet = workbook.add_worksheet("data")
+        about_sheet = workbook.add_worksheet("About") if about is not None else None
+        header = workbook.add_format(
+            {"bold": True, "bg_color": "#DDEBF7", "bottom": 1, "text_wrap": True}
+        )
         date_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
+        sheets = [sheet] if about_sheet is None else [sheet, about_sheet]
         try:
-            for col, name in enumerate(_text_columns(dims)):
-                sheet.write_string(0, col, guard_leading(name))
-            for col, tag in enumerate(_hxl_tags(dims, value_tag)):
-                sheet.write_string(1, col, tag)
-            count = 0
-            value_col = len(_BASE_COLUMNS) + len(dims)
-            for row in checked:
+            for col, column in enumerate(columns):
+                sheet.set_column(col, col, _XLSX_WIDTHS[column.kind])
+                sheet.write_string(0, col, guard_leading(column.name), header)
+            sheet.freeze_panes(1, 0)
+            count = suppressed = 0
+            for row in rows:
                 if count == max_rows:
                     raise ValueError(
                         f"XLSX holds at most {max_rows} rows: export CSV instead"
                     )
-                line = count + 2
-                sheet.write_string(line, 0, guard_leading(row.indicator_id))
-                sheet.write_datetime(line, 1, row.period_start, date_format)
-                sheet.write_datetime(line, 2, row.period_end, date_format)
-                if row.org_unit:
-                    sheet.write_string(line, 3, guard_leading(row.org_unit))
-                for col, dim in enumerate(dims, start=len(_BASE_COLUMNS)):
-                    dim_value = row.dims.get(dim)
-                    if dim_value:
-                        sheet.write_string(line, col, guard_leading(dim_value))
-                value = _reported(row)
-                if value is not None:
-                    sheet.write_number(line, value_col, value)
-                sheet.write_boolean(line, value_col + 1, row.suppressed)
+                line = count + 1
+                for col, column in enumerate(columns):
+                    cell = _cell(row, column)
+                    if isinstance(cell, bool):
+                        sheet.write_boolean(line, col, cell)
+                    elif isinstance(cell, date):
+                        sheet.write_datetime(line, col, cell, date_format)
+                    elif isinstance(cell, float):
+                        sheet.write_number(line, col, cell)
+                    elif cell:
+                        sheet.write_string(line, col, guard_leading(cell))
+                suppressed += row.suppressed
                 count += 1
+            sheet.autofilter(0, 0, count, len(columns) - 1)
+            if about_sheet is not None and about is not None:
+                _write_about(workbook, about_sheet, about, count, suppressed)
         except BaseException:
-            if sheet.row_data_fh is not None:
-                sheet.row_data_fh.close()
+            for each in sheets:
+                if each.row_data_fh is not None:
+                    each.row_data_fh.close()
             raise
         workbook.close()
     return count
+
+
+def _write_about(
+    workbook: Any, sheet: Any, about: ExportInfo, rows: int, suppressed: int
+) -> None:
+    bold = workbook.add_format({"bold": True, "valign": "top"})
+    wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
+    when = workbook.add_format(
+        {"num_format": "yyyy-mm-dd hh:mm:ss", "align": "left", "valign": "top"}
+    )
+    day = workbook.add_format(
+        {"num_format": "yyyy-mm-dd", "align": "left", "valign": "top"}
+    )
+    sheet.set_column(0, 0, 24)
+    sheet.set_column(1, 1, 80)
+    items = _about_items(about, rows=rows, suppressed=suppressed)
+    for line, (name, value) in enumerate(items):
+        sheet.write_string(line, 0, name, bold)
+        if isinstance(value, datetime):
+            sheet.write_datetime(line, 1, value, when)
+        elif isinstance(value, date):
+            sheet.write_datetime(line, 1, value, day)
+        elif isinstance(value, int):
+            sheet.write_number(line, 1, value, wrap)
+        else:
+            sheet.write_string(line, 1, guard_leading(str(value)), wrap)
 
 
 def write_dhis2_json(
@@ -545,6 +874,9 @@ def write_dhis2_json(
     *,
     mappings: Mapping[str, IndicatorMapping],
     dims: Sequence[str],
+    place: str | None = None,
+    labelled: Collection[str] = (),
+    about: ExportInfo | None = None,
     data_set: str = "MHPSS",
     exported_at: datetime | None = None,
     programme_org_unit: str = PROGRAMME_ORG_UNIT,
@@ -560,7 +892,7 @@ def write_dhis2_json(
         item = {
             "dataElement": mapping.dhis2_data_element,
             "period": dhis2_period(row.period_start, row.period_end),
-            "orgUnit": row.org_unit or programme_org_unit,
+            "orgUnit": _org_unit_code(row, place, programme_org_unit),
         }
         options = _options(row, mapping)
         if options:
@@ -602,6 +934,9 @@ def write_adx(
     *,
     mappings: Mapping[str, IndicatorMapping],
     dims: Sequence[str],
+    place: str | None = None,
+    labelled: Collection[str] = (),
+    about: ExportInfo | None = None,
     data_set: str = "MHPSS",
     exported_at: datetime | None = None,
     programme_org_unit: str = PROGRAMME_ORG_UNIT,
@@ -625,7 +960,7 @@ def write_adx(
             checked.add(row.indicator_id)
         options = _options(row, mapping)
         key = (
-            row.org_unit or programme_org_unit,
+            _org_unit_code(row, place, programme_org_unit),
             adx_period(row.period_start, row.period_end),
         )
         parts = []

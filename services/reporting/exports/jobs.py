@@ -14,7 +14,7 @@ from services.reporting.catalogue.catalogue import indicators
 from services.reporting.engine.ages import AgeBands
 from services.reporting.engine.evaluator import Scope
 from services.reporting.engine.store import FactStore
-from services.reporting.exports.formats import CONTENT_TYPES, WRITERS
+from services.reporting.exports.formats import CONTENT_TYPES, WRITERS, ExportInfo
 from services.reporting.exports.models import Export
 from services.reporting.exports.service import export_rows, months
 from services.reporting.settings import ReportingSettings
@@ -56,7 +56,7 @@ async def run_export(ctx: dict[str, Any], export_id: str) -> None:
             return
     _, extension = CONTENT_TYPES[export.format]
     target = export_dir(settings) / f"{export.id}.{extension}"
-    partial = target.with_suffix(".part")
+    partial = target.with_name(f"{export.id}.part")
     status, rows, error = "ready", 0, None
     try:  # everything computed from the request: nothing may leave it pending
         indicator = indicators()[export.indicator]
@@ -65,7 +65,7 @@ async def run_export(ctx: dict[str, Any], export_id: str) -> None:
             if export.monthly
             else [(export.start, export.end)]
         )
-        found, mapping, dims = await export_rows(
+        table = await export_rows(
             store,
             settings,
             caller_of(export),
@@ -76,12 +76,29 @@ async def run_export(ctx: dict[str, Any], export_id: str) -> None:
             suppress=export.suppressed,
             bands=AgeBands.parse(export.age_bands or settings.age_bands),
         )
+        about = ExportInfo(
+            indicator_id=indicator.id,
+            name=indicator.name,
+            definition=indicator.description,
+            version=indicator.version,
+            unit=indicator.unit,
+            start=export.start,
+            end=export.end,
+            monthly=export.monthly,
+            filters=export.filters,
+            disaggregations=export.by,
+            org_unit_level=table.place,
+            suppression_threshold=table.suppression_threshold,
+            generated_at=utcnow(),
+            generated_by=export.requested_by,
+        )
         with open_private(partial) as out:
             rows = WRITERS[export.format](
-                found, out, mappings={indicator.id: mapping}, dims=dims
+                table.rows, out, **table.layout(), about=about
             )
         partial.replace(target)
-    except ValueError as exc:  # a period DHIS2 cannot name, nothing to export
+    except ValueError as exc:  # a period DHIS2 cannot name, a site with no
+        # P-code for DHIS2, nothing to export
         status, error = "failed", str(exc)[:500]
         partial.unlink(missing_ok=True)
     except Exception:  # never left pending for ever; the log has the cause

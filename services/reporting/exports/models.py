@@ -33,7 +33,7 @@ class Export(Table, table=True):
         default=None,
         max_length=200,
         description="The bands asked for, resolved (None: before migration "
-        "0005, the deployment's default).",
+        "0006, the deployment's default).",
     )
     status: str = Field(default="pending", max_length=16)
     rows: int | None = None

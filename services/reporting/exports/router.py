@@ -16,17 +16,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.reporting.access.service import Caller, CallerDep, stored_sites
+from services.reporting.db import OnceDep
 from services.reporting.exports.formats import (
     CONTENT_TYPES,
     FILE_RESPONSE,
     WRITERS,
+    NoOrgUnitCode,
     NothingToExport,
     month_end,
 )
 from services.reporting.exports.jobs import export_dir, run_export
 from services.reporting.exports.models import Export
 from services.reporting.exports.service import (
-    check_export_dims,
+    check_org_unit_codes,
     export_rows,
 )
 from services.reporting.facts.models import (
@@ -47,7 +49,14 @@ from services.reporting.settings import ReportingSettings
 from shared.app import RuntimeDep, checks_own_query
 from shared.contracts.text import Text
 from shared.db import SessionDep, utcnow
-from shared.errors import BadRequest, Conflict, NotFound, problem_responses
+from shared.errors import (
+    BadRequest,
+    Conflict,
+    FieldError,
+    Invalid,
+    NotFound,
+    problem_responses,
+)
 
 router = APIRouter(tags=["exports and feeds"])
 Format = Literal["json", "csv", "hxl", "xlsx", "dhis2", "adx"]
@@ -110,43 +119,56 @@ async def request_export(
     session: SessionDep,
     runtime: RuntimeDep,
     caller: CallerDep,
+    once: OnceDep,
 ) -> ExportStatus:
-    """Queue an export; poll ``GET /v1/exports/{id}`` until it is ready."""
+    """Queue an export; poll ``GET /v1/exports/{id}`` until it is ready. A
+    retry with the same Idempotency-Key answers the first export's status."""
     indicator = get_indicator(body.indicator)
     caller.may_read(indicator.id)
     bands = age_bands(body.age_bands, request.app.state.settings)
     check_query(indicator, body.start, body.end, body.by, body.filters, bands)
-    check_export_dims(body.by)
-    export = Export(
-        organisation_id=caller.organisation_id,
-        requested_by=caller.subject,
-        api_key_id=caller.api_key_id,
-        indicator=indicator.id,
-        format=body.format,
-        start=body.start,
-        end=body.end,
-        by=body.by,
-        filters=body.filters,
-        monthly=body.monthly,
-        suppressed=body.suppress or not caller.record_level,
-        scope_sites=stored_sites(caller.scope.sites),
-        age_bands=bands.text,
-    )
-    async with session.begin():
+    await check_org_unit_codes(store_of(request.app), caller, body.by, body.format)
+
+    async def create() -> Export:
+        export = Export(
+            organisation_id=caller.organisation_id,
+            requested_by=caller.subject,
+            api_key_id=caller.api_key_id,
+            indicator=indicator.id,
+            format=body.format,
+            start=body.start,
+            end=body.end,
+            by=body.by,
+            filters=body.filters,
+            monthly=body.monthly,
+            suppressed=body.suppress or not caller.record_level,
+            scope_sites=stored_sites(caller.scope.sites),
+            age_bands=bands.text,
+        )
         session.add(export)
-    await runtime.queue.enqueue(
-        run_export.__name__, job_id=f"export:{export.id}", export_id=str(export.id)
-    )
+        return export
+
+    async def load(existing: uuid.UUID) -> Export:
+        return _mine(await session.get(Export, existing), caller)
+
+    async with session.begin():
+        export, replayed = await once.act(
+            caller,
+            "POST /v1/exports",
+            body,
+            create,
+            load,
+        )
+    if not replayed:
+        await runtime.queue.enqueue(
+            run_export.__name__, job_id=f"export:{export.id}", export_id=str(export.id)
+        )
     return _status(export, request)
 
 
-async def _own_export(
-    session: SessionDep, caller: CallerDep, export_id: uuid.UUID
-) -> Export:
+def _mine(export: Export | None, caller: Caller) -> Export:
     """Only who asked for an export reads it: it was made with their access
     (an unsuppressed export is not for an API key or an auditor)."""
-    async with session.begin():
-        export = await session.get(Export, export_id)
     if (
         export is None
         or export.organisation_id != caller.organisation_id
@@ -154,6 +176,13 @@ async def _own_export(
     ):
         raise NotFound("There is no such export.")
     return export
+
+
+async def _own_export(
+    session: SessionDep, caller: CallerDep, export_id: uuid.UUID
+) -> Export:
+    async with session.begin():
+        return _mine(await session.get(Export, export_id), caller)
 
 
 @router.get(
@@ -272,7 +301,7 @@ async def indicator_feed(
     first, last = (periods[0][0], periods[-1][1]) if periods else (today, today)
     bands = age_bands(age_bands_text, request.app.state.settings)
     check_query(indicator, first, last, dims, filters, bands)
-    rows, mapping, export_dims = await export_rows(
+    table = await export_rows(
         store_of(request.app),
         request.app.state.settings,
         caller,
@@ -286,9 +315,14 @@ async def indicator_feed(
     out = io.BytesIO()
     media, _ = CONTENT_TYPES[format]
     try:
-        WRITERS[format](rows, out, mappings={indicator.id: mapping}, dims=export_dims)
+        WRITERS[format](table.rows, out, **table.layout())
     except NothingToExport:  # ADX cannot be empty: nothing changed to send
         return Response(status_code=204, headers={"X-Feed-Cursor": str(head)})
+    except NoOrgUnitCode as exc:
+        raise Invalid(
+            str(exc),
+            errors=[FieldError(loc=["query", "by"], msg="no P-code", type="by")],
+        ) from None
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     return Response(

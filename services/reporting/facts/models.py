@@ -97,7 +97,7 @@ class ServiceFact(_Fact, table=True):
         default=None,
         max_length=16,
         description="Anonymous only: a band label like 0_17 (under_18 and "
-        "adult in rows written before migration 0005).",
+        "adult in rows written before migration 0006).",
     )
     disability: str | None = Field(default=None, max_length=16)
     age_at_service: int | None = Field(

@@ -22,7 +22,7 @@ from datetime import date
 from typing import Any
 
 import structlog
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import (
     ARRAY,
     JSON,
@@ -60,6 +60,7 @@ from services.reporting.facts.models import (
 )
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import (
+    EVENT_FACTS,
     AnonymousServiceFacts,
     AssessmentFacts,
     AttendanceFacts,
@@ -69,6 +70,7 @@ from shared.contracts.events import (
     CompetencyFacts,
     ConsentFacts,
     EventEnvelope,
+    EventType,
     PracticeFacts,
     ReferralFacts,
     ResultFacts,
@@ -383,40 +385,53 @@ def _supervision(batch: Batch, e: EventEnvelope, f: SupervisionFacts) -> None:
     batch.touch(f.held_on, e.organisation_id)
 
 
-Folder = tuple[type[BaseModel], Callable[[Batch, EventEnvelope, Any], None]]
+Fold = Callable[[Batch, EventEnvelope, Any], None]
 
-FOLDERS: dict[str, Folder] = {
-    "beneficiary": (BeneficiaryFacts, _beneficiary),
-    "consent": (ConsentFacts, _consent),
-    "service_record": (ServiceRecordFacts, _service),
-    "anonymous_service": (AnonymousServiceFacts, _anonymous),
-    "case": (CaseFacts, _case),
-    "assessment": (AssessmentFacts, _assessment),
-    "referral": (ReferralFacts, _referral),
-    "trainee": (TraineeFacts, _trainee),
-    "attendance": (AttendanceFacts, _attendance),
-    "training_result": (ResultFacts, _result),
-    "competency": (CompetencyFacts, _competency),
-    "practice_session": (PracticeFacts, _practice),
-    "fidelity_review": (PracticeFacts, _practice),
-    "supervision": (SupervisionFacts, _supervision),
+FOLDS: dict[EventType, Fold] = {
+    EventType.beneficiary_registered: _beneficiary,
+    EventType.beneficiary_updated: _beneficiary,
+    EventType.beneficiary_erased: _beneficiary_erased,
+    EventType.consent_recorded: _consent,
+    EventType.service_record_recorded: _service,
+    EventType.service_record_updated: _service,
+    EventType.service_record_voided: _service,
+    EventType.anonymous_service_recorded: _anonymous,
+    EventType.case_opened: _case,
+    EventType.case_status_changed: _case,
+    EventType.assessment_recorded: _assessment,
+    EventType.referral_sent: _referral,
+    EventType.referral_status_changed: _referral,
+    EventType.trainee_registered: _trainee,
+    EventType.trainee_erased: _trainee_erased,
+    EventType.attendance_recorded: _attendance,
+    EventType.training_result_recorded: _result,
+    EventType.competency_assessed: _competency,
+    EventType.practice_session_recorded: _practice,
+    EventType.fidelity_review_recorded: _practice,
+    EventType.supervision_recorded: _supervision,
 }
-"""Event families reporting folds, by the part of the type before the dot;
-other families (risk alerts, enrolments) carry nothing reported yet."""
-ERASURES: dict[str, Folder] = {
-    "beneficiary.erased": (BeneficiaryErasedFacts, _beneficiary_erased),
-    "trainee.erased": (TraineeErasedFacts, _trainee_erased),
-}
-"""Event types folded apart from their family."""
+"""How each reported event type becomes facts; its payload is validated
+against the producers' declaration (``EVENT_FACTS``) first."""
+NOT_FOLDED = frozenset(
+    {
+        EventType.risk_alert_raised,  # nothing reported yet
+        EventType.risk_alert_acknowledged,
+        EventType.enrolment_updated,
+    }
+)
 
 
 def collect(events: Iterable[EventEnvelope]) -> Batch:
     batch = Batch()
     for event in events:
-        folder = ERASURES.get(event.type) or FOLDERS.get(event.type.split(".", 1)[0])
-        if folder is None:
+        try:
+            kind = EventType(event.type)
+        except ValueError:  # a newer producer's type: not reported here yet
             continue
-        contract, fold = folder
+        fold = FOLDS.get(kind)
+        if fold is None:
+            continue
+        contract = EVENT_FACTS[kind]
         try:
             facts = contract.model_validate(event.data)
         except ValidationError as exc:

@@ -8,9 +8,9 @@ import uuid
 
 from fastapi import APIRouter
 
+from services.training.access import TrainingActor
 from services.training.cascades import service as cascades_service
 from services.training.cascades.service import Cascade
-from services.training.trainees.router import TrainingActor
 from shared.db import SessionDep
 from shared.errors import Invalid, NotFound, problem_responses
 

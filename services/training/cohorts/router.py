@@ -10,7 +10,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Response
 
+from services.training.access import TrainingActor
 from services.training.cohorts import service as cohorts_service
+from services.training.cohorts.models import Cohort
 from services.training.cohorts.service import (
     AttendanceRead,
     AttendanceWrite,
@@ -19,9 +21,8 @@ from services.training.cohorts.service import (
     CohortSessionCreate,
     TraineeProgress,
 )
-from services.training.db import AuditEntry
+from services.training.db import AuditEntry, OnceDep
 from services.training.outbox.jobs import announce_writes
-from services.training.trainees.router import TrainingActor
 from shared.app import RuntimeDep
 from shared.audit import record_access
 from shared.concurrency import etag, expected_version
@@ -34,6 +35,7 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
+from shared.idempotency import acted_on
 
 router = APIRouter(prefix="/v1/cohorts", tags=["cohorts"])
 
@@ -45,12 +47,23 @@ router = APIRouter(prefix="/v1/cohorts", tags=["cohorts"])
     responses=problem_responses(NotFound, Conflict, Invalid),
 )
 async def create_cohort(
-    body: CohortCreate, session: SessionDep, actor: TrainingActor
+    body: CohortCreate,
+    session: SessionDep,
+    actor: TrainingActor,
+    once: OnceDep,
 ) -> CohortRead:
     """A training event: a run of a course with dates, modality and facilitators."""
+    principal = actor.principal
     async with session.begin():
-        cohort = await cohorts_service.create_cohort(session, actor.principal, body)
-        return await cohorts_service.to_read(session, cohort)
+        cohort, replayed = await once.act(
+            principal,
+            "POST /v1/cohorts",
+            body,
+            lambda: cohorts_service.create_cohort(session, principal, body),
+            lambda existing: cohorts_service.get_cohort(session, principal, existing),
+        )
+        read = await cohorts_service.to_read(session, cohort)
+    return read
 
 
 @router.get(
@@ -73,13 +86,14 @@ async def enrol(
     cohort_id: uuid.UUID,
     session: SessionDep,
     actor: TrainingActor,
+    once: OnceDep,
     trainee_ids: list[uuid.UUID] = Body(embed=True, max_length=1000),  # noqa: B008
 ) -> CohortRead:
     """Enrol trainees (enrolling someone twice changes nothing)."""
-    async with session.begin():
-        cohort = await cohorts_service.enrol(
-            session, actor.principal, cohort_id, trainee_ids
-        )
+    principal = actor.principal
+
+    async def enrol_trainees() -> Cohort:
+        cohort = await cohorts_service.enrol(session, principal, cohort_id, trainee_ids)
         record_access(
             session,
             AuditEntry,
@@ -88,7 +102,18 @@ async def enrol(
             entity_type="trainee",
             entity_ids=trainee_ids,
         )
-        return await cohorts_service.to_read(session, cohort)
+        return cohort
+
+    async with session.begin():
+        cohort, replayed = await once.act(
+            principal,
+            f"POST /v1/cohorts/{cohort_id}/enrolments",
+            {"trainee_ids": trainee_ids},
+            enrol_trainees,
+            lambda existing: cohorts_service.get_cohort(session, principal, existing),
+        )
+        read = await cohorts_service.to_read(session, cohort)
+    return read
 
 
 @router.post(
@@ -102,11 +127,24 @@ async def add_session(
     body: CohortSessionCreate,
     session: SessionDep,
     actor: TrainingActor,
+    once: OnceDep,
 ) -> CohortRead:
+    principal = actor.principal
+
+    async def add() -> Cohort:
+        await cohorts_service.add_session(session, principal, cohort_id, body)
+        return await cohorts_service.get_cohort(session, principal, cohort_id)
+
     async with session.begin():
-        await cohorts_service.add_session(session, actor.principal, cohort_id, body)
-        cohort = await cohorts_service.get_cohort(session, actor.principal, cohort_id)
-        return await cohorts_service.to_read(session, cohort)
+        cohort, replayed = await once.act(
+            principal,
+            f"POST /v1/cohorts/{cohort_id}/sessions",
+            body,
+            add,
+            lambda existing: cohorts_service.get_cohort(session, principal, existing),
+        )
+        read = await cohorts_service.to_read(session, cohort)
+    return read
 
 
 @router.get(
@@ -145,18 +183,37 @@ async def record_attendance(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
+    once: OnceDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> list[TraineeProgress]:
     """Who attended the session; everyone else enrolled is marked absent.
     Once recorded, a change needs If-Match with the version it was read at
-    (428 without it; 409 with the server's copy when it is stale)."""
+    (428 without it; 409 with the server's copy when it is stale). A retry
+    with the same Idempotency-Key gets the first answer, not a 409."""
     expected = expected_version(if_match) if if_match is not None else None
-    async with session.begin():
-        version = await cohorts_service.record_attendance(
-            session, actor.principal, cohort_id, number, body, expected
+    principal = actor.principal
+
+    async def record() -> uuid.UUID:
+        await cohorts_service.record_attendance(
+            session, principal, cohort_id, number, body, expected
         )
-        result = await cohorts_service.progress(session, actor.principal, cohort_id)
-    await announce_writes(runtime)
+        return cohort_id
+
+    async with session.begin():
+        _, replayed = await once.act(
+            principal,
+            f"PUT /v1/cohorts/{cohort_id}/sessions/{number}/attendance "
+            f"If-Match: {if_match}",
+            body,
+            record,
+            acted_on,
+        )
+        version = (
+            await cohorts_service.get_attendance(session, principal, cohort_id, number)
+        ).version
+        result = await cohorts_service.progress(session, principal, cohort_id)
+    if not replayed:
+        await announce_writes(runtime)
     response.headers["ETag"] = etag(version)
     return result
 

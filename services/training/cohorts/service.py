@@ -23,7 +23,7 @@ from services.training.courses import service as courses_service
 from services.training.db import OutboxEvent
 from services.training.trainees.models import Trainee
 from shared.auth import Principal
-from shared.contracts.events import AttendanceFacts
+from shared.contracts.events import AttendanceFacts, EventType
 from shared.contracts.text import Text
 from shared.errors import (
     Conflict,
@@ -290,7 +290,7 @@ async def record_attendance(
         add_event(
             session,
             OutboxEvent,
-            type="attendance.recorded",
+            type=EventType.attendance_recorded,
             organisation_id=cohort.organisation_id,
             entity_type="cohort",
             entity_id=cohort.id,

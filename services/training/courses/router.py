@@ -5,21 +5,19 @@ courses, and any signed-in caller may list and read them.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
+from services.training.access import CourseKeeper
 from services.training.courses import service as courses_service
 from services.training.courses.service import CourseCreate, CourseRead
-from shared.auth import Principal, PrincipalDep, Role, require
+from services.training.db import OnceDep
+from shared.auth import PrincipalDep
 from shared.contracts.enums import CourseApproach, CourseLevel
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, NotFound, problem_responses
 
 router = APIRouter(prefix="/v1/courses", tags=["courses"])
-CourseKeeper = Annotated[
-    Principal, Depends(require(Role.trainer, Role.programme_manager))
-]
 
 
 @router.post(
@@ -29,11 +27,21 @@ CourseKeeper = Annotated[
     responses=problem_responses(Conflict, Invalid),
 )
 async def create_course(
-    body: CourseCreate, session: SessionDep, principal: CourseKeeper
+    body: CourseCreate,
+    session: SessionDep,
+    principal: CourseKeeper,
+    once: OnceDep,
 ) -> CourseRead:
     async with session.begin():
-        course = await courses_service.create_course(session, principal, body)
-    return CourseRead.model_validate(course)
+        course, replayed = await once.act(
+            principal,
+            "POST /v1/courses",
+            body,
+            lambda: courses_service.create_course(session, principal, body),
+            lambda existing: courses_service.get_course(session, existing),
+        )
+        read = CourseRead.model_validate(course)
+    return read
 
 
 @router.get("", response_model=list[CourseRead])

@@ -31,7 +31,7 @@ from shared.peers import PeerUnavailable
 from shared.queue import JobContext
 
 log = structlog.get_logger(__name__)
-ERASURES_CURSOR = "beneficiary.erased"
+ERASURES_CURSOR = "beneficiary.erased"  # the feed cursor's name
 PULL_PAGE = 1000
 
 

@@ -10,8 +10,11 @@ import uuid
 
 from fastapi import APIRouter
 
+from services.training.access import TrainingActor
+from services.training.db import OnceDep
 from services.training.outbox.jobs import announce_writes
 from services.training.practice import service as practice_service
+from services.training.practice.models import FidelityReview
 from services.training.practice.service import (
     GroupCreate,
     GroupRead,
@@ -19,7 +22,6 @@ from services.training.practice.service import (
     ReviewCreate,
     ReviewRead,
 )
-from services.training.trainees.router import TrainingActor
 from shared.app import RuntimeDep
 from shared.auth import MachineDep
 from shared.contracts.erasure import ClientParticipation
@@ -32,6 +34,7 @@ from shared.errors import (
     Unavailable,
     problem_responses,
 )
+from shared.idempotency import acted_on, mark_replay
 
 router = APIRouter(prefix="/v1/practice-groups", tags=["supervised practice"])
 
@@ -43,15 +46,25 @@ router = APIRouter(prefix="/v1/practice-groups", tags=["supervised practice"])
     responses=problem_responses(NotFound, Conflict, Invalid, Unavailable),
 )
 async def create_group(
-    body: GroupCreate, session: SessionDep, runtime: RuntimeDep, actor: TrainingActor
+    body: GroupCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: TrainingActor,
+    once: OnceDep,
 ) -> GroupRead:
     """A client group run by trainees; clients are checked by pseudonymous id
     with the beneficiary service."""
+    principal = actor.principal
     async with session.begin():
-        group = await practice_service.create_group(
-            session, actor.principal, runtime, body
+        group, replayed = await once.act(
+            principal,
+            "POST /v1/practice-groups",
+            body,
+            lambda: practice_service.create_group(session, principal, runtime, body),
+            lambda existing: practice_service.get_group(session, principal, existing),
         )
-        return practice_service.to_group_read(group)
+        read = practice_service.to_group_read(group)
+    return read
 
 
 @router.post(
@@ -66,13 +79,27 @@ async def record_session(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
+    once: OnceDep,
 ) -> GroupRead:
     """A session by phase, with client attendance and recording metadata."""
+    principal = actor.principal
+
+    async def record() -> uuid.UUID:
+        await practice_service.record_session(session, principal, group_id, body)
+        return group_id
+
     async with session.begin():
-        await practice_service.record_session(session, actor.principal, group_id, body)
-        group = await practice_service.get_group(session, actor.principal, group_id)
+        _, replayed = await once.act(
+            principal,
+            f"POST /v1/practice-groups/{group_id}/sessions",
+            body,
+            record,
+            acted_on,
+        )
+        group = await practice_service.get_group(session, principal, group_id)
         read = practice_service.to_group_read(group)
-    await announce_writes(runtime)
+    if not replayed:
+        await announce_writes(runtime)
     return read
 
 
@@ -80,7 +107,7 @@ async def record_session(
     "/{group_id}/sessions/{number}/fidelity-reviews",
     status_code=201,
     response_model=ReviewRead,
-    responses=problem_responses(NotFound, Invalid),
+    responses=problem_responses(NotFound, Conflict, Invalid),
 )
 async def review_session_fidelity(
     group_id: uuid.UUID,
@@ -89,21 +116,30 @@ async def review_session_fidelity(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
+    once: OnceDep,
 ) -> ReviewRead:
-    """Review a recorded session against the model's fidelity checklist."""
+    """Review a recorded session against the model's fidelity checklist.
+    Send a client ``id`` (or an Idempotency-Key) so a retry reviews once."""
+    principal = actor.principal
+
+    async def load(existing: uuid.UUID) -> tuple[FidelityReview, bool]:
+        return await practice_service.get_review(session, principal, existing), False
+
     async with session.begin():
-        review = await practice_service.review_session_fidelity(
-            session, actor.principal, runtime, group_id, number, body
+        (review, created), _ = await once.act(
+            principal,
+            f"POST /v1/practice-groups/{group_id}/sessions/{number}/fidelity-reviews",
+            body,
+            lambda: practice_service.review_session_fidelity(
+                session, principal, runtime, group_id, number, body
+            ),
+            load,
+            identify=lambda done: done[0].id,
         )
-        read = ReviewRead(
-            id=review.id,
-            session_id=review.session_id,
-            checklist=review.checklist,
-            reviewer=review.reviewer,
-            reviewed_on=review.reviewed_on,
-            adherence_score=review.adherence_score,
-        )
-    await announce_writes(runtime)
+        read = practice_service.to_review_read(review)
+    mark_replay(once.response, not created)
+    if created:
+        await announce_writes(runtime)
     return read
 
 

@@ -28,7 +28,7 @@ from shared.contracts.erasure import (
     PracticeGroupParticipation,
     PracticeSessionAttended,
 )
-from shared.contracts.events import PracticeFacts
+from shared.contracts.events import EventType, PracticeFacts
 from shared.contracts.text import Text
 from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
@@ -72,6 +72,7 @@ class PracticeSessionCreate(BaseModel):
 class ReviewCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    id: uuid.UUID | None = None
     checklist: Text = Field(default="ipt_g_fidelity@1.0", max_length=64)
     reviewed_on: date
     ratings: dict[str, int] = Field(max_length=100)
@@ -229,7 +230,7 @@ async def record_session(
         recording_sha256=data.recording_sha256,
     )
     session.add(row)
-    _emit(session, group, row, "practice_session.recorded", None)
+    _emit(session, group, row, EventType.practice_session_recorded, None)
     await session.flush()
     return row
 
@@ -241,8 +242,10 @@ async def review_session_fidelity(
     group_id: uuid.UUID,
     number: int,
     data: ReviewCreate,
-) -> FidelityReview:
-    """Review a recorded session against the model checklist."""
+) -> tuple[FidelityReview, bool]:
+    """Review a recorded session against the model checklist. The same client
+    id sent again with the same review answers the first one (``False``:
+    nothing new); with another review it is a 409."""
     group = await get_group(session, principal, group_id)
     held = (
         await session.execute(
@@ -276,7 +279,14 @@ async def review_session_fidelity(
                 for item, msg in problems
             ],
         )
-    review_id = uuid.uuid4()
+    review_id = data.id or uuid.uuid4()
+    existing = await session.get(FidelityReview, review_id)
+    if existing is not None:
+        if existing.organisation_id != principal.organisation_id or (
+            _reviewed(existing, runtime) != _asked(data, held.id, checklist.key)
+        ):
+            raise Conflict("A fidelity review with this id exists already.")
+        return existing, False
     review = FidelityReview(
         id=review_id,
         organisation_id=group.organisation_id,
@@ -291,9 +301,47 @@ async def review_session_fidelity(
         ),
     )
     session.add(review)
-    _emit(session, group, held, "fidelity_review.recorded", review.adherence_score)
+    _emit(
+        session, group, held, EventType.fidelity_review_recorded, review.adherence_score
+    )
     await session.flush()
-    return review
+    return review, True
+
+
+def _reviewed(review: FidelityReview, runtime: Runtime) -> tuple[object, ...]:
+    feedback = runtime.keyring.decrypt(
+        review.feedback_enc, f"fidelity:{review.id}:feedback"
+    )
+    return (
+        review.session_id,
+        review.checklist,
+        review.reviewed_on,
+        review.ratings,
+        feedback,
+    )
+
+
+def _asked(data: ReviewCreate, session_id: uuid.UUID, key: str) -> tuple[object, ...]:
+    return (session_id, key, data.reviewed_on, data.ratings, data.feedback)
+
+
+async def get_review(
+    session: AsyncSession, principal: Principal, review_id: uuid.UUID
+) -> FidelityReview:
+    return await get_in_scope(
+        session, principal, FidelityReview, review_id, what="fidelity review"
+    )
+
+
+def to_review_read(review: FidelityReview) -> ReviewRead:
+    return ReviewRead(
+        id=review.id,
+        session_id=review.session_id,
+        checklist=review.checklist,
+        reviewer=review.reviewer,
+        reviewed_on=review.reviewed_on,
+        adherence_score=review.adherence_score,
+    )
 
 
 ERASED_REFERENCE = ""
@@ -343,7 +391,7 @@ def _emit(
     session: AsyncSession,
     group: PracticeGroup,
     held: PracticeSession,
-    event_type: str,
+    event_type: EventType,
     score: float | None,
 ) -> None:
     add_event(

@@ -10,20 +10,22 @@ from datetime import date
 
 from fastapi import APIRouter, Body
 
-from services.training.db import AuditEntry
+from services.training.access import TrainingActor
+from services.training.db import AuditEntry, OnceDep
 from services.training.outbox.jobs import announce_writes
 from services.training.results import service as results_service
+from services.training.results.models import CompetencyAssessment
 from services.training.results.service import (
     CompetencyRead,
     CompetencyWrite,
     TestsWrite,
     TraineeResult,
 )
-from services.training.trainees.router import TrainingActor
 from shared.app import RuntimeDep
 from shared.audit import record_access
 from shared.db import SessionDep
-from shared.errors import Invalid, NotFound, problem_responses
+from shared.errors import Conflict, Invalid, NotFound, problem_responses
+from shared.idempotency import acted_on, mark_replay
 
 router = APIRouter(tags=["results"])
 
@@ -34,41 +36,73 @@ router = APIRouter(tags=["results"])
     responses=problem_responses(NotFound, Invalid),
 )
 async def record_tests(
-    cohort_id: uuid.UUID, body: TestsWrite, session: SessionDep, actor: TrainingActor
+    cohort_id: uuid.UUID,
+    body: TestsWrite,
+    session: SessionDep,
+    actor: TrainingActor,
+    once: OnceDep,
 ) -> list[TraineeResult]:
     """Pre- or post-test scores (percentages) of enrolled trainees."""
+    principal = actor.principal
+
+    async def record() -> uuid.UUID:
+        await results_service.record_tests(session, principal, cohort_id, body)
+        return cohort_id
+
     async with session.begin():
-        await results_service.record_tests(session, actor.principal, cohort_id, body)
-        return await results_service.results(session, actor.principal, cohort_id)
+        _, replayed = await once.act(
+            principal,
+            f"POST /v1/cohorts/{cohort_id}/knowledge-tests",
+            body,
+            record,
+            acted_on,
+        )
+        read = await results_service.results(session, principal, cohort_id)
+    return read
 
 
 @router.post(
     "/v1/competency-assessments",
     status_code=201,
     response_model=CompetencyRead,
-    responses=problem_responses(NotFound, Invalid),
+    responses=problem_responses(NotFound, Conflict, Invalid),
 )
 async def assess_competency(
     body: CompetencyWrite,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
+    once: OnceDep,
 ) -> CompetencyRead:
-    """Rate a trainee on a competency tool (role-play, live or recording)."""
+    """Rate a trainee on a competency tool (role-play, live or recording).
+    Send a client ``id`` (or an Idempotency-Key) so a retry assesses once."""
+    principal = actor.principal
+
+    async def load(existing: uuid.UUID) -> tuple[CompetencyAssessment, bool]:
+        return await results_service.get_assessment(session, principal, existing), False
+
     async with session.begin():
-        assessment = await results_service.assess_competency(
-            session, actor.principal, body
+        (assessment, created), replayed = await once.act(
+            principal,
+            "POST /v1/competency-assessments",
+            body,
+            lambda: results_service.assess_competency(session, principal, body),
+            load,
+            identify=lambda done: done[0].id,
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="assess",
-            entity_type="trainee",
-            entity_ids=[body.trainee_id],
-        )
+        if created:
+            record_access(
+                session,
+                AuditEntry,
+                actor,
+                action="assess",
+                entity_type="trainee",
+                entity_ids=[body.trainee_id],
+            )
         read = CompetencyRead.model_validate(assessment)
-    await announce_writes(runtime)
+    mark_replay(once.response, not created)
+    if created:
+        await announce_writes(runtime)
     return read
 
 
@@ -95,11 +129,26 @@ async def certify(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
+    once: OnceDep,
     on: date = Body(embed=True),  # noqa: B008
 ) -> list[TraineeResult]:
     """Certify every trainee who meets all criteria (certifying twice changes
     nothing) and publish each trainee's result."""
+    principal = actor.principal
+
+    async def certify_cohort() -> uuid.UUID:
+        await results_service.certify(session, principal, cohort_id, on)
+        return cohort_id
+
     async with session.begin():
-        judged = await results_service.certify(session, actor.principal, cohort_id, on)
-    await announce_writes(runtime)
+        _, replayed = await once.act(
+            principal,
+            f"POST /v1/cohorts/{cohort_id}/certify",
+            {"on": on},
+            certify_cohort,
+            acted_on,
+        )
+        judged = await results_service.results(session, principal, cohort_id)
+    if not replayed:
+        await announce_writes(runtime)
     return judged

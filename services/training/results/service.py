@@ -25,10 +25,11 @@ from services.training.results.models import (
 )
 from services.training.trainees import service as trainees_service
 from shared.auth import Principal
-from shared.contracts.events import CompetencyFacts, ResultFacts
+from shared.contracts.events import CompetencyFacts, EventType, ResultFacts
 from shared.contracts.text import Text
-from shared.errors import FieldError, Invalid
+from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
+from shared.scoping import get_in_scope
 from shared.taxonomy.competency import competency_tools
 
 
@@ -50,6 +51,7 @@ class TestsWrite(BaseModel):
 class CompetencyWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    id: uuid.UUID | None = None
     trainee_id: uuid.UUID
     cohort_id: uuid.UUID | None = None
     tool: Text = Field(max_length=64, description="code@version")
@@ -129,9 +131,11 @@ async def record_tests(
 
 async def assess_competency(
     session: AsyncSession, principal: Principal, data: CompetencyWrite
-) -> CompetencyAssessment:
+) -> tuple[CompetencyAssessment, bool]:
     """Rate every item of the tool; harmful behaviours are flagged and set
-    the overall level to the lowest rating."""
+    the overall level to the lowest rating. The same client id sent again
+    with the same assessment answers the first one (``False``: nothing new);
+    with another assessment it is a 409."""
     await trainees_service.get_trainee(session, principal, data.trainee_id)
     if data.cohort_id is not None:
         await cohorts_service.get_cohort(session, principal, data.cohort_id)
@@ -150,7 +154,16 @@ async def assess_competency(
                 for item, msg in problems
             ],
         )
+    assessment_id = data.id or uuid.uuid4()
+    existing = await session.get(CompetencyAssessment, assessment_id)
+    if existing is not None:
+        if existing.organisation_id != principal.organisation_id or (
+            _assessed(existing) != _asked(data, tool.key)
+        ):
+            raise Conflict("A competency assessment with this id exists already.")
+        return existing, False
     assessment = CompetencyAssessment(
+        id=assessment_id,
         organisation_id=principal.organisation_id,
         cohort_id=data.cohort_id,
         trainee_id=data.trainee_id,
@@ -169,7 +182,7 @@ async def assess_competency(
     add_event(
         session,
         OutboxEvent,
-        type="competency.assessed",
+        type=EventType.competency_assessed,
         organisation_id=assessment.organisation_id,
         entity_type="competency_assessment",
         entity_id=assessment.id,
@@ -187,7 +200,43 @@ async def assess_competency(
         ),
     )
     await session.flush()
-    return assessment
+    return assessment, True
+
+
+def _assessed(row: CompetencyAssessment) -> tuple[object, ...]:
+    return (
+        row.trainee_id,
+        row.cohort_id,
+        row.tool,
+        row.mode,
+        row.context,
+        row.assessed_on,
+        row.ratings,
+    )
+
+
+def _asked(data: CompetencyWrite, tool: str) -> tuple[object, ...]:
+    return (
+        data.trainee_id,
+        data.cohort_id,
+        tool,
+        data.mode,
+        data.context,
+        data.assessed_on,
+        data.ratings,
+    )
+
+
+async def get_assessment(
+    session: AsyncSession, principal: Principal, assessment_id: uuid.UUID
+) -> CompetencyAssessment:
+    return await get_in_scope(
+        session,
+        principal,
+        CompetencyAssessment,
+        assessment_id,
+        what="competency assessment",
+    )
 
 
 async def results(
@@ -320,7 +369,7 @@ async def certify(
         add_event(
             session,
             OutboxEvent,
-            type="training_result.recorded",
+            type=EventType.training_result_recorded,
             organisation_id=cohort.organisation_id,
             entity_type="cohort",
             entity_id=cohort.id,

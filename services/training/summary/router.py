@@ -9,9 +9,9 @@ from datetime import date
 
 from fastapi import APIRouter
 
+from services.training.access import TrainingActor
 from services.training.summary import service as summary_service
 from services.training.summary.service import TrainingSummary
-from services.training.trainees.router import TrainingActor
 from shared.db import SessionDep
 from shared.errors import NotFound, problem_responses
 

@@ -8,11 +8,11 @@ from datetime import date
 
 from fastapi import APIRouter
 
-from services.training.db import AuditEntry
+from services.training.access import TrainingActor
+from services.training.db import AuditEntry, OnceDep
 from services.training.outbox.jobs import announce_writes
 from services.training.supervision import service as supervision_service
 from services.training.supervision.service import SupervisionRead, SupervisionWrite
-from services.training.trainees.router import TrainingActor
 from shared.app import RuntimeDep
 from shared.audit import record_access
 from shared.db import SessionDep
@@ -32,13 +32,24 @@ async def record_supervision(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
+    once: OnceDep,
 ) -> SupervisionRead:
+    principal = actor.principal
     async with session.begin():
-        row = await supervision_service.record_supervision(
-            session, actor.principal, runtime.keyring, body
+        row, replayed = await once.act(
+            principal,
+            "POST /v1/supervision-sessions",
+            body,
+            lambda: supervision_service.record_supervision(
+                session, principal, runtime.keyring, body
+            ),
+            lambda existing: supervision_service.get_supervision(
+                session, principal, existing
+            ),
         )
         read = supervision_service.to_read(row, runtime.keyring)
-    await announce_writes(runtime)
+    if not replayed:
+        await announce_writes(runtime)
     return read
 
 

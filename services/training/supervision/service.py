@@ -16,11 +16,12 @@ from services.training.cohorts.service import own_trainees
 from services.training.db import OutboxEvent
 from services.training.supervision.models import SupervisionSession
 from shared.auth import Principal
-from shared.contracts.events import SupervisionFacts
+from shared.contracts.events import EventType, SupervisionFacts
 from shared.contracts.text import Text
 from shared.crypto import KeyRing
 from shared.errors import Conflict
 from shared.outbox import add_event
+from shared.scoping import get_in_scope
 
 
 class SupervisionWrite(BaseModel):
@@ -88,7 +89,7 @@ async def record_supervision(
     add_event(
         session,
         OutboxEvent,
-        type="supervision.recorded",
+        type=EventType.supervision_recorded,
         organisation_id=row.organisation_id,
         entity_type="supervision_session",
         entity_id=row.id,
@@ -106,6 +107,14 @@ async def record_supervision(
     )
     await session.flush()
     return row
+
+
+async def get_supervision(
+    session: AsyncSession, principal: Principal, row_id: uuid.UUID
+) -> SupervisionSession:
+    return await get_in_scope(
+        session, principal, SupervisionSession, row_id, what="supervision session"
+    )
 
 
 async def list_supervision(

@@ -24,9 +24,10 @@ from services.training.trainees import service as trainees_service
 from services.training.trainees.models import Trainee
 from shared.audit import Actor
 from shared.auth import Principal
-from shared.contracts.events import TraineeErasedFacts
+from shared.contracts.events import EventType, TraineeErasedFacts
 from shared.crypto import KeyRing
 from shared.db import utcnow
+from shared.errors import NotFound
 from shared.outbox import add_event
 from shared.subject_rights import refuse_identifying_reason, require_reason
 
@@ -72,7 +73,7 @@ async def erase_trainee(
     add_event(
         session,
         OutboxEvent,
-        type="trainee.erased",
+        type=EventType.trainee_erased,
         organisation_id=trainee.organisation_id,
         entity_type="trainee",
         entity_id=trainee.id,
@@ -84,6 +85,18 @@ async def erase_trainee(
     assert trainee.pii_erased_at is not None
     return TraineeErasureRead(
         trainee_id=trainee.id, erased_at=trainee.pii_erased_at, already_erased=already
+    )
+
+
+async def erasure_of(
+    session: AsyncSession, principal: Principal, trainee_id: uuid.UUID
+) -> TraineeErasureRead:
+    """A done erasure read again (the answer to a replayed request)."""
+    trainee = await trainees_service.get_trainee(session, principal, trainee_id)
+    if trainee.pii_erased_at is None:
+        raise NotFound("No erasure of this trainee is recorded.")
+    return TraineeErasureRead(
+        trainee_id=trainee.id, erased_at=trainee.pii_erased_at, already_erased=True
     )
 
 

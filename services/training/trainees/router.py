@@ -8,10 +8,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
-from services.training.db import AuditEntry
+from services.training.access import ManagerActor, SubjectAccessActor, TrainingActor
+from services.training.db import AuditEntry, OnceDep
 from services.training.outbox.jobs import announce_writes
 from services.training.trainees import erasure as trainee_erasure
 from services.training.trainees import service as trainees_service
@@ -24,17 +25,13 @@ from services.training.trainees.service import (
 )
 from services.training.trainees.subject_access import TraineeSubjectAccess
 from shared.app import RuntimeDep
-from shared.audit import Actor, acting, record_access
-from shared.auth import Role
+from shared.audit import record_access
 from shared.contracts.enums import TrainingAudience
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, NotFound, problem_responses
 from shared.subject_rights import NO_STORE, document_response, require_reason
 
 router = APIRouter(prefix="/v1/trainees", tags=["trainees"])
-TrainingActor = Annotated[
-    Actor, Depends(acting(Role.trainer, Role.supervisor, Role.programme_manager))
-]
 
 
 @router.post(
@@ -44,22 +41,35 @@ TrainingActor = Annotated[
     responses=problem_responses(Conflict, Invalid),
 )
 async def register_trainee(
-    body: TraineeCreate, session: SessionDep, runtime: RuntimeDep, actor: TrainingActor
+    body: TraineeCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: TrainingActor,
+    once: OnceDep,
 ) -> TraineeRead:
+    principal = actor.principal
     async with session.begin():
-        trainee = await trainees_service.register_trainee(
-            session, actor.principal, runtime.keyring, body
+        trainee, replayed = await once.act(
+            principal,
+            "POST /v1/trainees",
+            body,
+            lambda: trainees_service.register_trainee(
+                session, principal, runtime.keyring, body
+            ),
+            lambda existing: trainees_service.get_trainee(session, principal, existing),
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="create",
-            entity_type="trainee",
-            entity_ids=[trainee.id],
-        )
+        if not replayed:
+            record_access(
+                session,
+                AuditEntry,
+                actor,
+                action="create",
+                entity_type="trainee",
+                entity_ids=[trainee.id],
+            )
         read = trainees_service.to_read(trainee, runtime.keyring)
-    await announce_writes(runtime)
+    if not replayed:
+        await announce_writes(runtime)
     return read
 
 
@@ -98,12 +108,6 @@ async def get_trainee(
     return trainees_service.to_read(trainee, runtime.keyring)
 
 
-ManagerActor = Annotated[Actor, Depends(acting(Role.programme_manager))]
-SubjectAccessActor = Annotated[
-    Actor, Depends(acting(Role.supervisor, Role.programme_manager))
-]
-
-
 @router.post(
     "/{trainee_id}/erasure",
     response_model=TraineeErasureRead,
@@ -115,14 +119,19 @@ async def erase_trainee(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: ManagerActor,
+    once: OnceDep,
 ) -> TraineeErasureRead:
     """Erase the trainee's name, phone, email, affiliation, role, profession,
     staff code and the free text about them; their training facts stay, and
     reporting replaces their id with a pseudonym. Programme managers; the
-    X-Access-Reason header is required and must not name the trainee."""
-    async with session.begin():
+    X-Access-Reason header is required and must not name the trainee. A
+    replay (same Idempotency-Key) re-reads the erasure: ``already_erased``
+    is then true."""
+    principal = actor.principal
+
+    async def erase() -> TraineeErasureRead:
         erased = await trainee_erasure.erase_trainee(
-            session, actor.principal, runtime.keyring, trainee_id, actor
+            session, principal, runtime.keyring, trainee_id, actor
         )
         record_access(
             session,
@@ -132,7 +141,19 @@ async def erase_trainee(
             entity_type="trainee",
             entity_ids=[erased.trainee_id],
         )
-    await announce_writes(runtime)
+        return erased
+
+    async with session.begin():
+        erased, replayed = await once.act(
+            principal,
+            f"POST /v1/trainees/{trainee_id}/erasure",
+            None,
+            erase,
+            lambda existing: trainee_erasure.erasure_of(session, principal, existing),
+            identify=lambda done: done.trainee_id,
+        )
+    if not replayed:
+        await announce_writes(runtime)
     response.headers.update(NO_STORE)
     return erased
 

@@ -15,7 +15,7 @@ from services.training.db import OutboxEvent
 from services.training.trainees.models import Trainee
 from shared.auth import Principal
 from shared.contracts.enums import Sex, TrainingAudience
-from shared.contracts.events import TraineeFacts
+from shared.contracts.events import EventType, TraineeFacts
 from shared.contracts.text import Text
 from shared.crypto import KeyRing
 from shared.errors import Conflict, NotFound
@@ -109,7 +109,7 @@ async def register_trainee(
     add_event(
         session,
         OutboxEvent,
-        type="trainee.registered",
+        type=EventType.trainee_registered,
         organisation_id=trainee.organisation_id,
         entity_type="trainee",
         entity_id=trainee.id,

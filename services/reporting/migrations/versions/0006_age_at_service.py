@@ -1,15 +1,15 @@
 """Ages on the service and registration dates; exports keep their bands
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-04 19:55:00.000000
 
 ``service_record`` events always carried ``age_at_service`` and reporting
 dropped it, counting people by their age at the period's end. Rows folded
 before this revision have none and are banded by the service year minus the
 birth year until their record changes again; registrations likewise, with
-``beneficiary`` events now carrying ``age_at_registration``. An export keeps the age bands
-it was asked with (none before: the deployment's default).
+``beneficiary`` events now carrying ``age_at_registration``. An export keeps
+the age bands it was asked with (none before: the deployment's default).
 """
 
 from collections.abc import Sequence
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

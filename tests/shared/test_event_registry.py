@@ -1,0 +1,47 @@
+"""Event types and payloads are declared once (``shared/contracts/events.py``)
+and both sides read the declaration: producers cannot write a payload other
+than the type's, reporting folds or deliberately skips every type."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.beneficiary.db import OutboxEvent
+from services.reporting.ingest.fold import FOLDS, NOT_FOLDED
+from shared.contracts.events import (
+    EVENT_FACTS,
+    ConsentFacts,
+    EventType,
+    TraineeErasedFacts,
+)
+from shared.outbox import add_event
+
+
+def test_every_type_has_a_payload() -> None:
+    assert set(EVENT_FACTS) == set(EventType)
+
+
+def test_reporting_folds_or_deliberately_skips_every_type() -> None:
+    assert set(FOLDS).isdisjoint(NOT_FOLDED)
+    assert set(FOLDS) | NOT_FOLDED == set(EventType)
+
+
+def test_a_payload_other_than_the_declared_one_is_refused() -> None:
+    session = AsyncSession()  # nothing is added: the check comes first
+    with pytest.raises(TypeError, match="consent.recorded carries ConsentFacts"):
+        add_event(
+            session,
+            OutboxEvent,
+            type=EventType.consent_recorded,
+            organisation_id=uuid.uuid4(),
+            entity_type="beneficiary",
+            entity_id=uuid.uuid4(),
+            facts=TraineeErasedFacts(
+                trainee_id=uuid.uuid4(), organisation_id=uuid.uuid4()
+            ),
+        )
+    assert not session.new
+    assert ConsentFacts is EVENT_FACTS[EventType.consent_recorded]
