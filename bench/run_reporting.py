@@ -54,7 +54,8 @@ from bench.run_beneficiary import (
 )
 from services.reporting.access.service import Caller
 from services.reporting.catalogue.catalogue import Indicator, indicators
-from services.reporting.engine.evaluator import AgeBands, Scope
+from services.reporting.engine.ages import AgeBands
+from services.reporting.engine.evaluator import Scope
 from services.reporting.engine.store import FactStore
 from services.reporting.indicators.service import IndicatorValues, answer
 from services.reporting.ingest.jobs import ingest
@@ -210,6 +211,7 @@ class People:
     site: IntArray
     registered: IntArray  # day numbers
     site_weight: NDArray[np.float64]
+    birth: IntArray  # years
 
 
 async def copy(conn: Any, table: str, columns: dict[str, list[Any]]) -> int:
@@ -287,7 +289,7 @@ async def copy_people(conn: Any, rng: np.random.Generator, w: World, n: int) -> 
             "erased": [False] * n,
         },
     )
-    return People(organisation, site, registered, site_weight)
+    return People(organisation, site, registered, site_weight, birth)
 
 
 async def copy_services(
@@ -389,6 +391,7 @@ async def copy_services(
         "age_group": np.concatenate(
             [np.full(n_reg, -1), choose(rng, [0.4, 0.55, 0.05], n_anon)]
         ),
+        "age_at_service": np.full(n, -1),  # registered lines' below
         "disability": np.concatenate(
             [np.full(n_reg, -1), choose(rng, [0.1, 0.85, 0.05], n_anon)]
         ),
@@ -398,6 +401,15 @@ async def copy_services(
         "record_id": record_ids,
         "line": np.concatenate([np.zeros(n_reg, np.int64), line_no]),
     }
+    served = columns["day"][:n_reg].astype("datetime64[D]").astype("datetime64[Y]")
+    columns["age_at_service"][:n_reg] = np.maximum(
+        served.astype(np.int64)
+        + 1970
+        - people.birth[person]
+        - rng.integers(0, 2, n_reg)
+        - (rng.random(n_reg) < 0.02) * 5,  # a few from a since-corrected birth year
+        -1,
+    )
     order = np.argsort(columns["day"], kind="stable")
     columns = {name: values[order] for name, values in columns.items()}
 
@@ -441,6 +453,7 @@ async def copy_services(
                 "sex": sexes[c["sex"]].tolist(),
                 "age_group": age_groups[c["age_group"]].tolist(),
                 "disability": disabilities[c["disability"]].tolist(),
+                "age_at_service": none_below_zero(c["age_at_service"]),
             },
         )
     return {
@@ -796,22 +809,27 @@ def assemble(
     return f"SELECT {', '.join([*heads, *aggregates])} FROM ({sub}) q GROUP BY {group}"
 
 
-def age_case(bands: AgeBands, year: int, anonymous: bool) -> str:
-    """The engine's age group: completed years at the end of the period's
-    year from ``b.birth_year``; anonymous lines map their own group."""
+def age_case(bands: AgeBands, anonymous: bool) -> str:
+    """The engine's age group: the age the service carries when it agrees
+    with the birth year, else the service's year minus the birth year;
+    anonymous lines map their own group."""
+    by_year = "EXTRACT(YEAR FROM s.service_date)::int - b.birth_year"
+    age = (
+        "CASE WHEN s.beneficiary_key IS NOT NULL AND s.age_at_service >= 0 "
+        "AND (b.birth_year IS NULL OR b.birth_year <= 0 "
+        f"OR {by_year} - s.age_at_service IN (0, 1)) THEN s.age_at_service "
+        f"WHEN b.birth_year > 0 THEN {by_year} END"
+    )
     whens = []
     for (low, high), label in zip(bands.bounds, bands.labels, strict=True):
         test = f">= {low}" if high is None else f"BETWEEN {low} AND {high}"
-        whens.append(f"WHEN {year} - b.birth_year {test} THEN '{label}'")
-    registered = (
-        f"CASE WHEN b.birth_year > 0 THEN CASE {' '.join(whens)} "
-        "ELSE 'unknown' END ELSE 'unknown' END"
-    )
+        whens.append(f"WHEN ({age}) {test} THEN '{label}'")
+    registered = f"CASE {' '.join(whens)} ELSE 'unknown' END"
     if not anonymous:
         return registered
     own = [
         f"WHEN '{group}' THEN '{bands.labels[band]}'"
-        for group in ("under_18", "adult")
+        for group in ("under_18", "adult", "0_17", "18_plus")
         if (band := bands.of_anonymous(group)) >= 0
     ]
     mapped = (
@@ -820,9 +838,11 @@ def age_case(bands: AgeBands, year: int, anonymous: bool) -> str:
     return f"CASE WHEN s.anonymous THEN {mapped} ELSE {registered} END"
 
 
-def service_dim(name: str, people: bool, bands: AgeBands, year: int) -> str:
+def service_dim(name: str, people: bool, bands: AgeBands) -> str:
+    if name == "age_group" and people:
+        return "f.age_group"  # at the person's first service (services_sql)
     if name == "age_group":
-        return age_case(bands, year, anonymous=not people)
+        return age_case(bands, anonymous=True)
     if name in ("sex", "disability") and not people:
         return (
             f"CASE WHEN s.anonymous THEN COALESCE(s.{name}, 'unknown') "
@@ -868,7 +888,15 @@ def services_sql(
         where.append("s.anonymous")
     for name, wanted in filters.items():
         where.append(f"{SERVICE_FILTERS[name]} IN ({quoted(wanted)})")
-    dims = [service_dim(name, people, bands, QUERY_END.year) for name in by]
+    if people and "age_group" in by:  # each person at their first service
+        source += (
+            " JOIN (SELECT DISTINCT ON (s.beneficiary_key) s.beneficiary_key AS "
+            f"who, {age_case(bands, anonymous=False)} AS age_group FROM "
+            "service_fact s LEFT JOIN beneficiary_fact b ON b.key = "
+            f"s.beneficiary_key WHERE {' AND '.join(where)} ORDER BY "
+            "s.beneficiary_key, s.service_date, s.key) f ON f.who = s.beneficiary_key"
+        )
+    dims = [service_dim(name, people, bands) for name in by]
     if people:
         return assemble(
             dims, ["s.beneficiary_key AS k"], source, where, ["count(DISTINCT k)"], cube
@@ -1468,10 +1496,13 @@ class Bench:
             start=QUERY_START,
             end=QUERY_END,
             by=by,
+            bands=self.bands,
         )
 
     async def overview(self, caller: Caller) -> Overview:
-        return await overview(self.store, self.settings, caller, QUERY_START, QUERY_END)
+        return await overview(
+            self.store, self.settings, caller, QUERY_START, QUERY_END, self.bands
+        )
 
     async def sql(self, statements: Sequence[str]) -> None:
         for statement in statements:

@@ -157,7 +157,7 @@ async def seed(client: httpx.AsyncClient, settings: ServiceSettings) -> dict[str
             "duration_minutes": 90,
             "attendee_ids": [p["id"] for p, _ in people[:3]],
             "anonymous_attendees": [
-                {"sex": "female", "age_group": "adult", "count": 4},
+                {"sex": "female", "age_group": "18_plus", "count": 4},
             ],
         },
     )
@@ -170,9 +170,9 @@ async def seed(client: httpx.AsyncClient, settings: ServiceSettings) -> dict[str
             "service_date": str(today - timedelta(days=2)),
             "site_id": site_ids[1],
             "counts": [
-                {"sex": "female", "age_group": "adult", "count": 23},
-                {"sex": "male", "age_group": "adult", "count": 17},
-                {"sex": "female", "age_group": "under_18", "count": 9},
+                {"sex": "female", "age_group": "18_plus", "count": 23},
+                {"sex": "male", "age_group": "18_plus", "count": 17},
+                {"sex": "female", "age_group": "0_17", "count": 9},
             ],
         },
     )

@@ -45,15 +45,16 @@ class ReportingSettings(ServiceSettings):
     )
     age_bands: str = Field(
         default="0-17,18+",
-        description="Age groups for disaggregation, e.g. "
-        "`0-5,6-11,12-17,18-59,60+`; a person's age is the period's end year "
-        "minus their birth year (only the birth year crosses services).",
+        description="Default age groups of `age_group` when a query names "
+        "none (`age_bands=`): bands like `0-5,6-11,12-17,18-59,60+` or a "
+        "preset (`children_adults`, `hpc`, `unhcr_agd`). Ages are on the "
+        "service date (docs/reporting.md, Ages).",
     )
 
     @field_validator("age_bands")
     @classmethod
     def _bands_parse(cls, value: str) -> str:
-        from services.reporting.engine.evaluator import AgeBands
+        from services.reporting.engine.ages import AgeBands
 
         AgeBands.parse(value)  # fail at start-up, not on every request
         return value

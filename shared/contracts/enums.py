@@ -101,11 +101,19 @@ class ConsentPurpose(StrEnum):
 
 
 class AgeGroup(StrEnum):
-    """Age groups for anonymous counts, where no date of birth exists."""
+    """Age groups for anonymous counts, where no date of birth exists. The
+    values are reporting's age band labels (``0-17,18+``), so a count is
+    read back under the name it was written with; ``under_18`` and
+    ``adult``, the names before, are still accepted and mean the same."""
 
-    under_18 = "under_18"
-    adult = "adult"
+    age_0_17 = "0_17"
+    age_18_plus = "18_plus"
     unknown = "unknown"
+
+    @classmethod
+    def _missing_(cls, value: object) -> "AgeGroup | None":
+        legacy = {"under_18": cls.age_0_17, "adult": cls.age_18_plus}
+        return legacy.get(value) if isinstance(value, str) else None
 
 
 class RiskLevel(StrEnum):

@@ -79,6 +79,12 @@ class BeneficiaryFacts(_Facts):
     registration_date: date
     registration_channel: RegistrationChannel
     version: int
+    age_at_registration: int | None = Field(
+        default=None,
+        description="Age in whole years on the registration date (from the "
+        "date of birth, which never leaves the service); absent in events "
+        "written before it was sent.",
+    )
 
 
 class BeneficiaryErasedFacts(_Facts):

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.reporting.engine import evaluator as engine_evaluator
-from services.reporting.engine.evaluator import AgeBands, Answer, Evaluator, Query
+from services.reporting.engine.ages import AgeBands
+from services.reporting.engine.evaluator import Answer, Evaluator, Query
 from services.reporting.engine.measures import evaluator as make_evaluator
 from services.reporting.engine.store import FactStore
 
@@ -81,7 +82,8 @@ service_rows = st.lists(
         st.sampled_from(SITES),
         st.integers(1, 5),  # people on an anonymous line
         st.sampled_from(["female", "male", None]),
-        st.sampled_from(["under_18", "adult", None]),
+        st.sampled_from(["under_18", "adult", "0_17", "18_plus", None]),
+        st.one_of(st.none(), st.integers(0, 90)),  # age at service
     ),
     max_size=40,
 )
@@ -104,12 +106,13 @@ def service_store(
             "host",
             FIRST_DAY,
             "in_person",
+            None,  # age at registration
         )
         for key, (sex, birth_year, disability) in enumerate(people, start=1)
     ]
     lines = []
     for key, line in enumerate(services, start=1):
-        alive, person, org, through, layer, day, site, count, sex, age = line
+        alive, person, org, through, layer, day, site, count, sex, age, aged = line
         anonymous = person < 0 or person >= len(people)
         lines.append(
             (
@@ -130,6 +133,7 @@ def service_store(
                 sex if anonymous else None,
                 age if anonymous else None,
                 None,
+                None if anonymous else aged,
             )
         )
     return store_of(beneficiaries=beneficiaries, services=lines)
@@ -175,11 +179,24 @@ def test_margins_equal_the_same_query_by_fewer_dims(
 
     ev = evaluator(store)
     mask = ev.rows("services", Query(measure, start, end, by))
-    dims = [ev.dim("services", name, end) for name in by]
+    dims = [ev.dim("services", name) for name in by]
     frame = store.frames["services"]
+    first_age: dict[int, int] = {}  # a person's age group: at their first service
+    if "age_group" in by and measure == "people":
+        ages = dims[by.index("age_group")]
+        days_of = frame.col("service_date")
+        for row in sorted(mask.nonzero()[0].tolist(), key=lambda r: days_of[r]):
+            who = int(frame.col("beneficiary_key")[row])
+            first_age.setdefault(who, int(ages.codes[row]))
     expected: dict[tuple[str, ...], Any] = {}
     for row in mask.nonzero()[0].tolist():
-        key = tuple(d.labels[d.codes[row]] for d in dims)
+        who = int(frame.col("beneficiary_key")[row])
+        key = tuple(
+            d.labels[first_age.get(who, d.codes[row])]
+            if name == "age_group"
+            else d.labels[d.codes[row]]
+            for name, d in zip(by, dims, strict=True)
+        )
         if measure == "services":
             expected[key] = expected.get(key, 0) + int(frame.col("people")[row])
         elif frame.col("beneficiary_key")[row] >= 0:
@@ -294,3 +311,36 @@ def test_improvement_share_follows_the_rule_case_by_case(
         assert (found.total.numerator, found.total.denominator) == (top, bottom)
     else:
         assert found.total.value is None
+
+
+def test_a_store_keeps_the_age_groups_of_a_few_band_sets_only() -> None:
+    people = [("female", 2000, "no"), ("male", 1950, "yes")]
+    services = [
+        (
+            True,
+            person,
+            ORGS[0],
+            "direct",
+            "specialized",
+            3,
+            SITES[0],
+            1,
+            None,
+            None,
+            None,
+        )
+        for person in (0, 1)
+    ]
+    store = service_store(people, services)
+    start, end = FIRST_DAY, FIRST_DAY + timedelta(days=30)
+    assert engine_evaluator.BAND_SETS_KEPT < 13
+    for last in range(20, 33):
+        bands = AgeBands.parse(f"0-{last - 1},{last}+")
+        found = make_evaluator(store, bands).evaluate(
+            Query("services", start, end, ["age_group"])
+        )
+        young, old = bands.labels
+        expected = {(young,): 1.0, (old,): 1.0} if last > 26 else {(old,): 2.0}
+        assert cells_of(found) == expected  # aged 26 and 76
+    kept = {key[2] for key in store.derived if key[1:2] == ("age_group",)}
+    assert len(kept) == engine_evaluator.BAND_SETS_KEPT

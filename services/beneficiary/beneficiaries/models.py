@@ -129,6 +129,9 @@ def beneficiary_facts(beneficiary: Beneficiary) -> BeneficiaryFacts:
         registration_date=beneficiary.registration_date,
         registration_channel=beneficiary.registration_channel,
         version=beneficiary.version,
+        age_at_registration=age_on(
+            beneficiary.date_of_birth, beneficiary.registration_date
+        ),
     )
 
 

@@ -19,7 +19,8 @@ from services.reporting.catalogue.catalogue import (
     indicators,
     option_code,
 )
-from services.reporting.engine.evaluator import UNKNOWN, AgeBands
+from services.reporting.engine.ages import AGE_BAND_PRESETS, AgeBands
+from services.reporting.engine.evaluator import UNKNOWN
 from services.reporting.engine.measures import FACT_ROWS
 from services.reporting.exports.formats import PROGRAMME_ORG_UNIT
 from services.reporting.settings import ReportingSettings
@@ -151,19 +152,42 @@ def _intro() -> list[str]:
         "four decimals) with its numerator and denominator; a mean or a rate "
         "comes with its numerator and denominator. A share, mean or rate with "
         "a denominator of 0 has no value (`null`).",
-        "- **Age groups.** `age_group` is the year of the period's end minus "
-        "the person's birth year (reporting receives the birth year, never the "
-        "date of birth), put into the bands of `REPORTING_AGE_BANDS` "
-        f"(default `{DEFAULT_AGE_BANDS}`, labels "
-        f"{', '.join(f'`{label}`' for label in bands.labels)}). Bands must "
-        "start at 0, be contiguous and end open (`60+`). No birth year: "
-        "`unknown`.",
+        "- **Age groups.** `age_group` is a person's age on the date of each "
+        "fact: a service's (a registration's) age is the one the beneficiary "
+        "service computed from the date of birth on the service (registration) "
+        "date, so a person who turns 18 during the period counts under 0–17 "
+        "for services before the birthday and 18+ after. Other facts "
+        "(referrals, cases, assessments), services and registrations folded "
+        "before reporting migration 0006, and those whose person's birth year "
+        "was corrected since, use the birth-year rule: the year of the fact's "
+        "date minus the birth year (reporting receives the birth year, never "
+        "the date of birth), which "
+        "can be one year more than the true age before the birthday. No birth "
+        "year: `unknown`.",
+        "- **People by age group** (`people_reached` and other distinct "
+        "people) count each person once, at their age on their first service "
+        "in the period (and in the query's filters); a filter on `age_group` "
+        "keeps the services given at that age.",
+        "- **Age bands** are chosen per query: `age_bands=0-17,18-59,60+` (on "
+        "values, feeds, exports and the overview) or a preset's name ("
+        + ", ".join(f"`{n}` = `{b}`" for n, b in AGE_BAND_PRESETS.items())
+        + f"); without it, `REPORTING_AGE_BANDS` (default `{DEFAULT_AGE_BANDS}`, "
+        f"labels {', '.join(f'`{label}`' for label in bands.labels)}). Bands "
+        "must start at 0, be contiguous and end open (`60+`); a band's label "
+        "is its range (`18_59`, `60_plus`).",
         "- **Anonymous counts** (awareness sessions, group events recorded "
-        "without registration) only carry under 18 or adult: under 18 goes to "
-        "the band that holds all of ages 0–17, adult to the band that holds "
-        "every age from 18 up, and either goes to `unknown` when no single band "
-        "does (with `0-5,6-11,12-17,18-59,60+` both go to `unknown`). Their sex "
-        "and disability are those recorded on the line.",
+        "without registration) carry a group written with the same labels, "
+        "`0_17` or `18_plus` (`under_18` and `adult`, the names before, are "
+        "still accepted and read the same). A group goes to the band that "
+        "holds its whole range, and to `unknown` when no single band does "
+        "(with `0-17,18-59,60+` an anonymous `18_plus` is `unknown`). Their "
+        "sex and disability are those recorded on the line.",
+        "- **Filters are strict.** A filter value a disaggregation never takes "
+        "(`sex=femal`, an `age_group` not among the chosen bands' labels) is a "
+        "422 naming it and listing the allowed values; ids (`site`, "
+        "`organisation`...) must look like a UUID (or be `unknown`) but are not "
+        "looked up; `month` must look like `2026-03`; `instrument` and `phase` "
+        "are the producers' own codes and are not checked.",
         "- **Unknown.** A missing value (no site, no disability recorded, a "
         "person whose registration was erased) is the group `unknown`.",
         "- **Locations.** `governorate`, `district` and `site` come from the "

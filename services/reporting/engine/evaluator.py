@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from services.reporting.engine.ages import AgeBands
 from services.reporting.engine.store import (
     NO_DATE,
     FactStore,
@@ -30,6 +31,8 @@ from services.reporting.engine.store import (
 
 UNKNOWN = "unknown"
 MATRIX_LIMIT = 64_000_000  # cells of the (group x person) matrix
+BAND_SETS_KEPT = 8
+"""Age band sets whose age groups a store keeps between queries."""
 
 IntArray = NDArray[np.int64]
 Mask = NDArray[np.bool_]
@@ -40,57 +43,6 @@ T = TypeVar("T")
 
 class QueryError(ValueError):
     """A query the catalogue does not allow (unknown dim, bad filter)."""
-
-
-@dataclass(frozen=True)
-class AgeBands:
-    """Age groups like ``0-17,18+``: labels ``0_17`` and ``18_plus``."""
-
-    bounds: tuple[tuple[int, int | None], ...]
-
-    @classmethod
-    def parse(cls, text: str) -> AgeBands:
-        bounds: list[tuple[int, int | None]] = []
-        for part in text.split(","):
-            part = part.strip()
-            if part.endswith("+"):
-                bounds.append((int(part[:-1]), None))
-            else:
-                first, last = part.split("-")
-                bounds.append((int(first), int(last)))
-        expected: int | None = 0
-        for low, high in bounds:
-            if low != expected:
-                raise ValueError(f"age bands must be contiguous from 0: {text!r}")
-            expected = None if high is None else high + 1
-        if expected is not None:
-            raise ValueError(f"the last age band must be open, like 60+: {text!r}")
-        return cls(tuple(bounds))
-
-    @property
-    def labels(self) -> list[str]:
-        return [
-            f"{low}_plus" if high is None else f"{low}_{high}"
-            for low, high in self.bounds
-        ]
-
-    def band(self, ages: NDArray[Any]) -> IntArray:
-        """Band index per age; -1 where the age is unknown (negative)."""
-        edges = np.array([low for low, _ in self.bounds[1:]])
-        out = np.searchsorted(edges, ages, side="right").astype(np.int64)
-        out[ages < 0] = -1
-        return out
-
-    def of_anonymous(self, group: str | None) -> int:
-        """Anonymous counts only know under/over 18: map when a band says
-        exactly that much, else unknown."""
-        under = self.band(np.array([0, 17]))
-        adult = self.band(np.array([18, 130]))
-        if group == "under_18" and under[0] == under[1]:
-            return int(under[0])
-        if group == "adult" and adult[0] == adult[1]:
-            return int(adult[0])
-        return -1
 
 
 @dataclass(frozen=True)
@@ -173,45 +125,65 @@ class Evaluator:
 
     # -- dimensions ---------------------------------------------------------
 
-    def _person_dim(
-        self, name: str, person: IntArray, end: date, frame: Frame | None = None
-    ) -> Dim:
+    def _person_dim(self, name: str, person: IntArray, fact: str, frame: Frame) -> Dim:
         """A person's attribute for rows pointing at beneficiary keys
         (``-1``: not a registered person)."""
         people = self.store.frames["beneficiaries"]
         safe = np.where(person >= 0, person, 0)
         if name == "age_group":
-            birth = (
-                people.col("birth_year")[safe]
-                if people.size
-                else np.zeros(len(person), np.int32)
-            )
-            ages = np.where((person >= 0) & (birth > 0), end.year - birth, -1)
-            banded = self.bands.band(ages)
-            if frame is not None:  # anonymous lines carry their own group
-                anonymous = frame.col("anonymous")
-                own = np.array(
-                    [
-                        self.bands.of_anonymous(v)
-                        for v in frame.vocab["age_group"].values
-                    ]
-                    + [-1],
-                    np.int64,
-                )
-                raw = frame.col("age_group").astype(np.int64)
-                mapped = own[np.where(raw < 0, len(own) - 1, raw)]
-                banded = np.where(anonymous, mapped, banded)
-            return _from_codes(banded, self.bands.labels)
+            return _from_codes(self._age_bands(person, fact, frame), self.bands.labels)
         column = {"sex": "sex", "disability": "disability"}.get(name, name)
         labels = self.catalogue.enum_labels.get(name)
         base = _encode(people, column, labels)
         found = base.codes[safe] if people.size else np.zeros(len(person), np.int64)
         unknown = base.labels.index(UNKNOWN)
         codes: IntArray = np.where(person >= 0, found, unknown)
-        if frame is not None and name in ("sex", "disability"):
+        if fact == "services" and name in ("sex", "disability"):
             lines = _encode(frame, name, base.labels)
             codes = np.where(frame.col("anonymous"), lines.codes, codes)
         return Dim(codes, base.labels)
+
+    def _age_bands(self, person: IntArray, fact: str, frame: Frame) -> IntArray:
+        """Each row's band of the person's age on the row's date (a
+        service, a registration, a referral...). Services and registrations
+        carry the age their producer computed from the date of birth
+        (``Catalogue.ages``); elsewhere, or when the birth year has been
+        corrected since, the age is the date's year minus the birth year.
+        Anonymous lines carry their own group."""
+        people = self.store.frames["beneficiaries"]
+        safe = np.where(person >= 0, person, 0)
+        birth = (
+            people.col("birth_year")[safe]
+            if people.size
+            else np.full(len(person), -1, np.int32)
+        ).astype(np.int64)
+        days = frame.col(self.catalogue.rows[fact][0])
+        years = (
+            np.where(days == NO_DATE, 0, days)
+            .astype("datetime64[D]")
+            .astype("datetime64[Y]")
+            .astype(np.int64)
+            + 1970
+        )
+        known = (person >= 0) & (birth > 0) & (days != NO_DATE)
+        ages = np.where(known, years - birth, -1)
+        carried = self.catalogue.ages.get(fact)
+        if carried is not None:
+            given = frame.col(carried).astype(np.int64)
+            agrees = (birth <= 0) | (ages - given == 0) | (ages - given == 1)
+            use = (person >= 0) & (given >= 0) & agrees
+            ages = np.where(use, given, ages)
+        banded = self.bands.band(ages)
+        if fact == "services":
+            own = np.array(
+                [self.bands.of_anonymous(v) for v in frame.vocab["age_group"].values]
+                + [-1],
+                np.int64,
+            )
+            raw = frame.col("age_group").astype(np.int64)
+            mapped = own[np.where(raw < 0, len(own) - 1, raw)]
+            banded = np.where(frame.col("anonymous"), mapped, banded)
+        return banded
 
     def _place_dim(self, frame: Frame, column: str, level: str) -> Dim:
         places = self.store.places
@@ -236,29 +208,35 @@ class Evaluator:
         unique, codes = np.unique(months, return_inverse=True)
         return Dim(codes.astype(np.int64), [str(m) for m in unique])
 
-    def dim(self, fact: str, name: str, end: date) -> Dim:
+    def dim(self, fact: str, name: str) -> Dim:
         """A dimension over every row of the fact, computed once per store
-        state (the age group once per period end year): an overview's tables
-        and a table's margins share them."""
+        state (the age group once per band set, for the first
+        ``BAND_SETS_KEPT`` band sets asked for; any other is kept by this
+        evaluator only, so callers choosing bands cannot grow the store's
+        memory): an overview's tables and a table's margins share them."""
         if name not in self.catalogue.dims[fact]:
             raise QueryError(f"{name!r} is not a disaggregation of {fact}")
-        key = (fact, name, end.year if name == "age_group" else None)
+        key = (fact, name, self.bands if name == "age_group" else None)
         found = self.store.derived.get(key)
-        if not isinstance(found, Dim):
-            found = self.store.derived[key] = self._dim(fact, name, end)
+        if isinstance(found, Dim):
+            return found
+        if name == "age_group":
+            kept: set[AgeBands] = self.store.derived.setdefault(("band sets",), set())
+            if self.bands not in kept and len(kept) >= BAND_SETS_KEPT:
+                return self._memo(("dim", *key), lambda: self._dim(fact, name))
+            kept.add(self.bands)
+        found = self.store.derived[key] = self._dim(fact, name)
         return found
 
-    def _dim(self, fact: str, name: str, end: date) -> Dim:
+    def _dim(self, fact: str, name: str) -> Dim:
         frame = self.store.frames[self.catalogue.frames[fact]]
         source = self.catalogue.dims[fact][name]
         if source == "person:key":  # the beneficiaries frame itself
             person = np.arange(frame.size, dtype=np.int64)
-            return self._person_dim(name, person, end)
+            return self._person_dim(name, person, fact, frame)
         if source.startswith("person:"):
             person = frame.col(source.split(":", 1)[1]).astype(np.int64)
-            return self._person_dim(
-                name, person, end, frame if fact == "services" else None
-            )
+            return self._person_dim(name, person, fact, frame)
         if source.startswith("place:"):
             _, column, level = source.split(":")
             return self._place_dim(frame, column, level)
@@ -320,7 +298,7 @@ class Evaluator:
         if query.scope != Scope():
             mask &= self._scope(fact, frame, query.scope)
         for name, wanted in query.filters.items():
-            dim = self.dim(fact, name, query.end)
+            dim = self.dim(fact, name)
             allowed = np.array([label in set(wanted) for label in dim.labels])
             mask &= allowed[dim.codes]
         return mask
@@ -351,8 +329,30 @@ class Evaluator:
         """A dimension's label index on the query's rows."""
         return self._memo(
             ("codes", name, *self._rows_key(fact, query)),
-            lambda: self.dim(fact, name, query.end).codes[self.rows(fact, query)],
+            lambda: self.dim(fact, name).codes[self.rows(fact, query)],
         )
+
+    def at_first_row(self, fact: str, query: Query, who: str, name: str) -> IntArray:
+        """A dimension's label index on the query's rows, each person's
+        taken from their first row among them (earliest date, then key):
+        people reached by age group are counted once, at the age of their
+        first service in the period."""
+
+        def make() -> IntArray:
+            codes = self.codes(fact, query, name)
+            person = self.column(fact, query, who).astype(np.int64)
+            days = self.column(fact, query, self.catalogue.rows[fact][0])
+            order = np.lexsort((np.arange(len(person)), days, person))
+            ordered = person[order]
+            starts = np.ones(len(order), bool)
+            starts[1:] = ordered[1:] != ordered[:-1]
+            first = codes[order][starts][np.cumsum(starts) - 1]
+            out = np.empty_like(codes)
+            out[order] = first
+            found: IntArray = np.where(person >= 0, out, codes)
+            return found
+
+        return self._memo(("first", who, name, *self._rows_key(fact, query)), make)
 
     def _scope(self, fact: str, frame: Frame, scope: Scope) -> Mask:
         mask = np.ones(frame.size, bool)
@@ -386,8 +386,13 @@ class Evaluator:
         if measure is None:
             raise QueryError(f"unknown measure {query.measure!r}")
         fact = measure.fact
-        dims = [self.dim(fact, name, query.end) for name in query.by]
-        parts = [self.codes(fact, query, name) for name in query.by]
+        dims = [self.dim(fact, name) for name in query.by]
+        parts = [
+            self.at_first_row(fact, query, measure.person, name)
+            if measure.person and name == "age_group"
+            else self.codes(fact, query, name)
+            for name in query.by
+        ]
         sizes = [len(d.labels) for d in dims]
         tables = measure.compute(self, query, self.rows(fact, query), parts, sizes)
 
@@ -528,6 +533,9 @@ class Measure:
     whole: bool = False
     """Numerator and denominator count rows, people or cases: answered as
     integers (``3``, not ``3.0``). Hours and scores are not."""
+    person: str | None = None
+    """The column of the people a distinct count counts: their age group
+    is the one of their first row in the query (``at_first_row``)."""
 
     def cell(self, key: tuple[str, ...], numerator: float, denominator: float) -> Cell:
         top, bottom = self._number(numerator), self._number(denominator)
@@ -590,8 +598,8 @@ class Catalogue:
     use): per fact, its frame in the store, its date column and which rows
     count; its dims (a column, or a source like ``person:<key column>``,
     ``place:<column>:<level>``, ``month:<date column>``, ``trainee:<column>``);
-    the fixed label lists of categorical dims; the measures by name; and the
-    readable labels of dim values."""
+    the fixed label lists of categorical dims; the measures by name; the
+    readable labels of dim values; and where ages on a fact's date are."""
 
     frames: Mapping[str, str]
     rows: Mapping[str, tuple[str, Callable[[Frame], Mask] | None]]
@@ -599,3 +607,6 @@ class Catalogue:
     enum_labels: Mapping[str, list[str]]
     measures: Mapping[str, Measure]
     labels: Callable[[Evaluator, list[str]], dict[str, dict[str, str]]]
+    ages: Mapping[str, str] = field(default_factory=dict)
+    """Per fact, the column holding the age its producer computed on the
+    fact's date (from the date of birth, which reporting never sees)."""

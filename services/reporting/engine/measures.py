@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from services.reporting.engine.ages import AgeBands
 from services.reporting.engine.evaluator import (
-    AgeBands,
+    UNKNOWN,
     Catalogue,
     Computed,
     Evaluator,
@@ -27,12 +28,18 @@ from services.reporting.engine.evaluator import (
 )
 from services.reporting.engine.store import NO_DATE, FactStore, Frame, day_number
 from shared.contracts.enums import (
+    CaseStatus,
     CourseLevel,
     DeliveredThrough,
     DisabilityStatus,
     DisplacementStatus,
     MaritalStatus,
     Modality,
+    ReferralArea,
+    ReferralKind,
+    ReferralStatus,
+    RegistrationChannel,
+    RiskLevel,
     Sex,
     TrainingAudience,
 )
@@ -49,6 +56,42 @@ ENUM_LABELS: dict[str, list[str]] = {
     "audience": [a.value for a in TrainingAudience],
     "course_level": [c.value for c in CourseLevel],
 }
+
+
+_FACT_ENUMS: dict[tuple[str, str], list[str]] = {
+    ("beneficiaries", "registration_channel"): [c.value for c in RegistrationChannel],
+    ("referrals", "kind"): [k.value for k in ReferralKind],
+    ("referrals", "area"): [a.value for a in ReferralArea],
+    ("referrals", "status"): [s.value for s in ReferralStatus],
+    ("cases", "status"): [s.value for s in CaseStatus],
+    ("cases", "risk_level"): [r.value for r in RiskLevel],
+}
+ID_DIMS = frozenset(
+    {"governorate", "district", "site", "organisation", "lead_organisation"}
+)
+"""Dims whose values are ids: a filter value must look like a UUID; whether
+such a place or organisation exists is not checked (it would only answer 0)."""
+OPEN_DIMS = frozenset({"instrument", "phase"})
+"""Dims whose values are free codes of the producers: not checked."""
+
+
+def allowed_values(fact: str, name: str, bands: AgeBands) -> list[str] | None:
+    """The values a filter on a dim of a fact may name (``unknown``
+    included); None for ids, months and open codes, checked by form or not
+    at all (``ID_DIMS``, ``OPEN_DIMS``)."""
+    if name in ID_DIMS or name in OPEN_DIMS or name == "month":
+        return None
+    if name == "age_group":
+        values = bands.labels
+    elif name == "activity":
+        from shared.taxonomy.activities import activities
+
+        values = sorted(activities())
+    elif (fact, name) in _FACT_ENUMS:
+        values = _FACT_ENUMS[(fact, name)]
+    else:
+        values = ENUM_LABELS[name]
+    return [*values, UNKNOWN]
 
 
 def dim_labels(ev: Evaluator, dims: list[str]) -> dict[str, dict[str, str]]:
@@ -193,7 +236,7 @@ def _distinct(fact: str, who: str, only: str | None = None) -> Measure:
         counted = distinct_tables(parts, sizes, ids)
         return {axes: (found, zeros(len(found))) for axes, found in counted.items()}
 
-    return Measure(fact, "count", tables, whole=True)
+    return Measure(fact, "count", tables, whole=True, person=who)
 
 
 def _mean(fact: str, value: Callable[[Frame], NDArray[np.float64]]) -> Measure:
@@ -516,6 +559,7 @@ CATALOGUE = Catalogue(
     enum_labels=ENUM_LABELS,
     measures=MEASURES,
     labels=dim_labels,
+    ages={"services": "age_at_service", "beneficiaries": "age_at_registration"},
 )
 
 

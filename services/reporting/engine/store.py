@@ -205,14 +205,15 @@ def new_frames() -> dict[str, Frame]:
             "alive:bool anonymous:bool beneficiary_key:int organisation_id:cat "
             "lead_organisation_id:cat delivered_through:cat activity_code:cat "
             "iasc_layer:cat service_date:date site_id:cat modality:cat "
-            "staff_id:cat people:int sex:cat age_group:cat disability:cat",
+            "staff_id:cat people:int sex:cat age_group:cat disability:cat "
+            "age_at_service:int",
         ),
         "beneficiaries": _frame(
             BeneficiaryFact,
             "position:int erased:bool organisation_id:cat site_id:cat sex:cat "
             "birth_year:int marital_status:cat disability:cat "
             "displacement_status:cat registration_date:date "
-            "registration_channel:cat",
+            "registration_channel:cat age_at_registration:int",
         ),
         "referrals": _frame(
             ReferralFact,

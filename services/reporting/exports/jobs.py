@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting.access.service import Caller, loaded_sites
 from services.reporting.catalogue.catalogue import indicators
+from services.reporting.engine.ages import AgeBands
 from services.reporting.engine.evaluator import Scope
 from services.reporting.engine.store import FactStore
 from services.reporting.exports.formats import CONTENT_TYPES, WRITERS, ExportInfo
@@ -73,6 +74,7 @@ async def run_export(ctx: dict[str, Any], export_id: str) -> None:
             by=export.by,
             filters=export.filters,
             suppress=export.suppressed,
+            bands=AgeBands.parse(export.age_bands or settings.age_bands),
         )
         about = ExportInfo(
             indicator_id=indicator.id,

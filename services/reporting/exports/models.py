@@ -29,6 +29,12 @@ class Export(Table, table=True):
     monthly: bool = False
     suppressed: bool = True
     scope_sites: list[str] | None = Field(default=None, sa_type=JSON)
+    age_bands: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The bands asked for, resolved (None: before migration "
+        "0006, the deployment's default).",
+    )
     status: str = Field(default="pending", max_length=16)
     rows: int | None = None
     error: str | None = Field(default=None, max_length=500)

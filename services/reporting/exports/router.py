@@ -38,6 +38,8 @@ from services.reporting.facts.models import (
     TouchedPeriod,
 )
 from services.reporting.indicators.service import (
+    AGE_BANDS_HELP,
+    age_bands,
     check_query,
     get_indicator,
     parse_filters,
@@ -72,6 +74,9 @@ class ExportRequest(BaseModel):
         default_factory=dict
     )
     format: Format = "csv"
+    age_bands: Annotated[Text, Field(max_length=200)] | None = Field(
+        default=None, description=AGE_BANDS_HELP
+    )
     monthly: bool = Field(default=False, description="One value set per month.")
     suppress: bool = Field(
         default=False, description="Suppress small cells even with record access."
@@ -120,7 +125,8 @@ async def request_export(
     retry with the same Idempotency-Key answers the first export's status."""
     indicator = get_indicator(body.indicator)
     caller.may_read(indicator.id)
-    check_query(indicator, body.start, body.end, body.by, body.filters)
+    bands = age_bands(body.age_bands, request.app.state.settings)
+    check_query(indicator, body.start, body.end, body.by, body.filters, bands)
     await check_org_unit_codes(store_of(request.app), caller, body.by, body.format)
 
     async def create() -> Export:
@@ -137,6 +143,7 @@ async def request_export(
             monthly=body.monthly,
             suppressed=body.suppress or not caller.record_level,
             scope_sites=stored_sites(caller.scope.sites),
+            age_bands=bands.text,
         )
         session.add(export)
         return export
@@ -256,6 +263,10 @@ async def indicator_feed(
     by: Annotated[list[Code] | None, Query()] = None,
     format: Annotated[Format, Query()] = "json",
     suppress: bool = False,
+    age_bands_text: Annotated[
+        Text | None,
+        Query(alias="age_bands", max_length=200, description=AGE_BANDS_HELP),
+    ] = None,
 ) -> Response:
     """Monthly values of the months whose figures changed since ``since``
     (late data and corrections included): replace what you hold for those
@@ -288,7 +299,8 @@ async def indicator_feed(
     periods = [(m, month_end(m)) for m in changed]
     today = utcnow().date()  # an empty feed checks its query all the same
     first, last = (periods[0][0], periods[-1][1]) if periods else (today, today)
-    check_query(indicator, first, last, dims, filters)
+    bands = age_bands(age_bands_text, request.app.state.settings)
+    check_query(indicator, first, last, dims, filters, bands)
     table = await export_rows(
         store_of(request.app),
         request.app.state.settings,
@@ -298,6 +310,7 @@ async def indicator_feed(
         by=dims,
         filters=filters,
         suppress=suppress or not caller.record_level,
+        bands=bands,
     )
     out = io.BytesIO()
     media, _ = CONTENT_TYPES[format]

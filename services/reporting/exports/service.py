@@ -17,6 +17,7 @@ from services.reporting.catalogue.catalogue import (
     hxl_attribute,
     option_code,
 )
+from services.reporting.engine.ages import AgeBands
 from services.reporting.engine.store import FactStore
 from services.reporting.exports.formats import (
     CategoryMapping,
@@ -75,6 +76,7 @@ async def export_rows(
     by: Sequence[str],
     filters: dict[str, list[str]],
     suppress: bool,
+    bands: AgeBands,
 ) -> ExportTable:
     """Rows for each period (cells, not margins: an importer sums what it
     needs), with the names of their values, and the mapping their dims use."""
@@ -94,6 +96,7 @@ async def export_rows(
             by=list(by),
             filters=filters,
             suppress_cells=suppress,
+            bands=bands,
         )
         threshold = values.suppression_threshold
         names = values.labels

@@ -50,6 +50,11 @@ class BeneficiaryFact(_Fact, table=True):
     registration_date: date | None = None
     registration_channel: str | None = Field(default=None, max_length=16)
     erased: bool = False
+    age_at_registration: int | None = Field(
+        default=None,
+        description="Age in whole years on the registration date, as the "
+        "producer computed it from the date of birth.",
+    )
 
 
 class ServiceFact(_Fact, table=True):
@@ -88,8 +93,18 @@ class ServiceFact(_Fact, table=True):
     duration_minutes: int | None = None
     people: int = 1
     sex: str | None = Field(default=None, max_length=16, description="Anonymous only.")
-    age_group: str | None = Field(default=None, max_length=16)
+    age_group: str | None = Field(
+        default=None,
+        max_length=16,
+        description="Anonymous only: a band label like 0_17 (under_18 and "
+        "adult in rows written before migration 0006).",
+    )
     disability: str | None = Field(default=None, max_length=16)
+    age_at_service: int | None = Field(
+        default=None,
+        description="Registered only: age in whole years on the service date, "
+        "as the producer computed it from the date of birth.",
+    )
 
 
 class ReferralFact(_Fact, table=True):

@@ -11,7 +11,9 @@ from pydantic import Field
 from services.reporting.access.service import CallerDep
 from services.reporting.catalogue.catalogue import Indicator, indicators
 from services.reporting.indicators.service import (
+    AGE_BANDS_HELP,
     IndicatorValues,
+    age_bands,
     answer,
     get_indicator,
     parse_filters,
@@ -61,6 +63,10 @@ async def indicator_values(
     suppress: Annotated[
         bool, Query(description="Suppress small cells even with record access.")
     ] = False,
+    bands: Annotated[
+        Text | None,
+        Query(alias="age_bands", max_length=200, description=AGE_BANDS_HELP),
+    ] = None,
 ) -> IndicatorValues:
     """Any period (a day to many years), any allowed disaggregation; other
     query parameters named after a disaggregation filter on it, e.g.
@@ -81,4 +87,5 @@ async def indicator_values(
         by=dims,
         filters=filters,
         suppress_cells=suppress,
+        bands=age_bands(bands, request.app.state.settings),
     )

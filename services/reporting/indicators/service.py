@@ -4,6 +4,8 @@ callers without record-level access."""
 from __future__ import annotations
 
 import itertools
+import re
+import uuid
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -13,13 +15,14 @@ from pydantic import BaseModel, Field
 
 from services.reporting.access.service import Caller
 from services.reporting.catalogue.catalogue import Indicator, indicators
+from services.reporting.engine.ages import AGE_BAND_PRESETS, AgeBands
 from services.reporting.engine.evaluator import (
-    AgeBands,
     Answer,
     Evaluator,
     Query,
     QueryError,
 )
+from services.reporting.engine.measures import ID_DIMS, allowed_values
 from services.reporting.engine.measures import evaluator as make_evaluator
 from services.reporting.engine.store import FactStore
 from services.reporting.settings import ReportingSettings
@@ -30,7 +33,15 @@ MAX_DIMS = 3
 SUPPRESSED_CELLS_LIMIT = 2_000
 """Largest table (cells and margins) published with suppression: the
 audit of bigger ones is slow and their cells are mostly small anyway."""
-RESERVED_PARAMS = frozenset({"start", "end", "by", "suppress", "since", "format"})
+RESERVED_PARAMS = frozenset(
+    {"start", "end", "by", "suppress", "since", "format", "age_bands"}
+)
+AGE_BANDS_HELP = (
+    "Age groups of `age_group`: bands like `0-17,18-59,60+` (contiguous from "
+    f"0, the last open) or a preset ({', '.join(AGE_BAND_PRESETS)}); default "
+    "REPORTING_AGE_BANDS."
+)
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 class Cell(BaseModel):
@@ -78,12 +89,58 @@ def store_of(app: FastAPI) -> FactStore:
     return store
 
 
+def age_bands(text: str | None, settings: ReportingSettings) -> AgeBands:
+    """The band set a query asks for (bands or a preset's name), or the
+    deployment's default."""
+    try:
+        return AgeBands.parse(text if text else settings.age_bands)
+    except ValueError as exc:
+        raise Invalid(
+            f"age_bands: {exc}.",
+            errors=[FieldError(loc=["query", "age_bands"], msg=str(exc), type="bands")],
+        ) from None
+
+
+def _value_errors(
+    indicator: Indicator, filters: dict[str, list[str]], bands: AgeBands
+) -> list[FieldError]:
+    """A filter value a dim never takes would silently answer 0: name it
+    and list what is allowed (ids and months are checked by form only)."""
+    errors = []
+    for name, values in filters.items():
+        if name not in indicator.disaggregations:
+            continue
+        allowed = allowed_values(indicator.fact, name, bands)
+        for value in values:
+            if allowed is not None and value not in allowed:
+                msg = f"{value!r} is not a value of {name}; allowed: " + ", ".join(
+                    allowed
+                )
+            elif name in ID_DIMS and value != "unknown" and not _is_uuid(value):
+                msg = f"{value!r} is not an id of {name} (a UUID, or unknown)"
+            elif name == "month" and not _MONTH.match(value):
+                msg = f"{value!r} is not a month like 2026-03"
+            else:
+                continue
+            errors.append(FieldError(loc=["query", name], msg=msg, type="filter"))
+    return errors
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 def check_query(
     indicator: Indicator,
     start: date,
     end: date,
     by: Sequence[str],
     filters: dict[str, list[str]],
+    bands: AgeBands,
 ) -> None:
     errors = []
     if end < start:
@@ -114,6 +171,12 @@ def check_query(
             f"disaggregations {', '.join(indicator.disaggregations)}.",
             errors=errors,
         )
+    values = _value_errors(indicator, filters, bands)
+    if values:
+        raise Invalid(
+            "Unknown filter values: " + "; ".join(e.msg for e in values) + ".",
+            errors=values,
+        )
 
 
 async def answer(
@@ -127,19 +190,25 @@ async def answer(
     by: Sequence[str] = (),
     filters: dict[str, list[str]] | None = None,
     suppress_cells: bool = False,
+    bands: AgeBands | None = None,
     evaluator: Evaluator | None = None,
 ) -> IndicatorValues:
     """The indicator for a period, disaggregated and filtered, in the
     caller's scope; suppressed unless the caller has record-level access and
-    did not ask for suppression. An overview passes one ``evaluator`` for
-    all its tables: it refreshed the store once, so they agree, and they
-    share what the evaluator derives."""
+    did not ask for suppression. Age groups are ``bands`` (default: the
+    deployment's). An overview passes one ``evaluator`` for all its tables:
+    it refreshed the store once, so they agree, and they share what the
+    evaluator derives (its bands are the tables' bands)."""
     caller.may_read(indicator.id)
     filters = filters or {}
-    check_query(indicator, start, end, by, filters)
+    if evaluator is not None:
+        bands = evaluator.bands
+    elif bands is None:
+        bands = age_bands(None, settings)
+    check_query(indicator, start, end, by, filters, bands)
     if evaluator is None:
         await store.refresh()
-        evaluator = make_evaluator(store, AgeBands.parse(settings.age_bands))
+        evaluator = make_evaluator(store, bands)
     merged = {**filters, **indicator.filters}
     for name, wanted in indicator.filters.items():
         if name in filters:  # a caller's filter narrows, never widens

@@ -134,6 +134,7 @@ def _beneficiary(batch: Batch, e: EventEnvelope, f: BeneficiaryFacts) -> None:
             "displacement_status": f.displacement_status,
             "registration_date": f.registration_date,
             "registration_channel": f.registration_channel.value,
+            "age_at_registration": f.age_at_registration,
             "position": e.position,
         }
     batch.touch(f.registration_date, e.organisation_id)
@@ -179,6 +180,7 @@ def _service(batch: Batch, e: EventEnvelope, f: ServiceRecordFacts) -> None:
             "sex": None,
             "age_group": None,
             "disability": None,
+            "age_at_service": f.age_at_service,
             "alive": not f.voided,
             "position": e.position,
         }
@@ -210,6 +212,7 @@ def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None
             "sex": count.sex.value if count.sex else None,
             "age_group": count.age_group.value,
             "disability": count.disability.value,
+            "age_at_service": None,
             "alive": not f.voided,
             "position": e.position,
         }
@@ -655,7 +658,7 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
     keys = await _beneficiary_keys(session, linked - gone, seq)
     await _erase_trainees(session, batch, secret, seq)
 
-    services = [_keyed(row, keys) for row in batch.services.values()]
+    services = [_unaged(_keyed(row, keys)) for row in batch.services.values()]
     if services:
         await _touch_old_months(
             session,
@@ -710,6 +713,14 @@ def _keyed(row: Row, keys: dict[Owned, int | None]) -> Row:
     stored["beneficiary_key"] = keys.get(_person(row))
     del stored["beneficiary_id"]
     return stored
+
+
+def _unaged(row: Row) -> Row:
+    """A service of nobody (its person erased) keeps no age: with its
+    date and site it would say too much about who it was."""
+    if row["beneficiary_key"] is None:
+        row["age_at_service"] = None
+    return row
 
 
 _LINKED: list[tuple[str, type[Any], list[str]]] = [
@@ -805,6 +816,7 @@ _ERASED_PERSON = {
     "displacement_status": None,
     "registration_date": None,
     "registration_channel": None,
+    "age_at_registration": None,
     "erased": True,
 }
 
@@ -824,10 +836,13 @@ async def _erase_beneficiaries(
     if held:
         for model in (ServiceFact, ReferralFact, CaseFact, AssessmentFact):
             table = model.__table__  # type: ignore[union-attr]
+            unlinked: dict[str, Any] = {"beneficiary_key": None, "seq": seq}
+            if model is ServiceFact:
+                unlinked["age_at_service"] = None
             await session.execute(
                 update(table)
                 .where(_among(_dialect(session), table.c.beneficiary_key, held))
-                .values(beneficiary_key=None, seq=seq)
+                .values(**unlinked)
             )
         for key in held:
             await session.execute(

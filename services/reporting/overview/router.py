@@ -10,23 +10,28 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from services.reporting.access.service import CallerDep
-from services.reporting.indicators.service import store_of
+from services.reporting.indicators.service import AGE_BANDS_HELP, age_bands, store_of
 from services.reporting.overview.service import Overview, OverviewTable, overview
+from shared.contracts.text import Text
 from shared.errors import Invalid, problem_responses
 
 router = APIRouter(prefix="/v1/overview", tags=["programme overview"])
 Start = Annotated[date, Query(description="First day, inclusive.")]
 End = Annotated[date, Query(description="Last day, inclusive.")]
+Bands = Annotated[
+    Text | None, Query(alias="age_bands", max_length=200, description=AGE_BANDS_HELP)
+]
 
 
 @router.get("", response_model=Overview, responses=problem_responses(Invalid))
 async def programme_overview(
-    request: Request, caller: CallerDep, start: Start, end: End
+    request: Request, caller: CallerDep, start: Start, end: End, bands: Bands = None
 ) -> Overview:
     """Totals, IASC layers, demographics, direct vs partner, activities,
     locations, cases, capacity building and quality of care."""
+    settings = request.app.state.settings
     return await overview(
-        store_of(request.app), request.app.state.settings, caller, start, end
+        store_of(request.app), settings, caller, start, end, age_bands(bands, settings)
     )
 
 
@@ -36,11 +41,12 @@ async def programme_overview(
     responses=problem_responses(Invalid),
 )
 async def programme_overview_document(
-    request: Request, caller: CallerDep, start: Start, end: End
+    request: Request, caller: CallerDep, start: Start, end: End, bands: Bands = None
 ) -> HTMLResponse:
     """The same overview as a printable HTML document."""
+    settings = request.app.state.settings
     found = await overview(
-        store_of(request.app), request.app.state.settings, caller, start, end
+        store_of(request.app), settings, caller, start, end, age_bands(bands, settings)
     )
     return HTMLResponse(render_document(found))
 

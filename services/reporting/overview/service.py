@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from services.reporting.access.service import Caller
 from services.reporting.catalogue.catalogue import indicators
-from services.reporting.engine.evaluator import AgeBands
+from services.reporting.engine.ages import AgeBands
 from services.reporting.engine.measures import evaluator as make_evaluator
 from services.reporting.engine.store import FactStore
 from services.reporting.indicators.service import IndicatorValues, answer
@@ -103,11 +103,12 @@ async def overview(
     caller: Caller,
     start: date,
     end: date,
+    bands: AgeBands,
 ) -> Overview:
     tables = []
     catalogue = indicators()
     await store.refresh()
-    evaluator = make_evaluator(store, AgeBands.parse(settings.age_bands))
+    evaluator = make_evaluator(store, bands)
     for section, title, indicator_id, by in SECTIONS:
         values = await answer(
             store,
