@@ -288,6 +288,16 @@ def query_names(dependant: Dependant) -> frozenset[str]:
     return frozenset(names)
 
 
+def _known_query(route: APIRoute) -> frozenset[str]:
+    """``query_names`` once per route (kept on the route: routes are not
+    hashable), not on every request."""
+    known: frozenset[str] | None = getattr(route, "_known_query", None)
+    if known is None:
+        known = query_names(route.dependant)
+        route._known_query = known  # type: ignore[attr-defined]
+    return known
+
+
 async def refuse_unknown_query(request: Request) -> None:
     """Every route refuses query parameters it does not read (400, naming
     them), on all three services alike."""
@@ -296,7 +306,7 @@ async def refuse_unknown_query(request: Request) -> None:
         route.endpoint, "__checks_own_query__", False
     ):
         return
-    known = query_names(route.dependant)  # a few dependants: microseconds
+    known = _known_query(route)
     unknown = sorted(set(request.query_params) - known)
     if unknown:
         raise UnknownParameters(unknown, sorted(known))

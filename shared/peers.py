@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 import structlog
@@ -25,6 +25,18 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
+
+
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+
+
+def _adapter(answer: type[T]) -> TypeAdapter[T]:
+    """Built once per answer type: building one costs a schema compile, and
+    a pull or a client check calls every few seconds."""
+    found = _ADAPTERS.get(answer)
+    if found is None:
+        found = _ADAPTERS[answer] = TypeAdapter(answer)
+    return cast("TypeAdapter[T]", found)
 
 
 class PeerUnavailable(Unavailable):
@@ -113,7 +125,7 @@ class Peer:
         if response.status_code != 200:
             raise self._unavailable(f"answered {response.status_code}", retry_after)
         try:
-            return TypeAdapter(answer).validate_json(response.content)
+            return _adapter(answer).validate_json(response.content)
         except ValidationError:
             raise self._unavailable(
                 "answered with something other than its contract", retry_after
