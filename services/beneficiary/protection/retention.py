@@ -74,7 +74,7 @@ from services.beneficiary.service_records.models import ServiceRecord
 from services.beneficiary.subject_rights.erasure import erase_person
 from services.beneficiary.sync.models import SyncConflict
 from shared.app import Runtime, RuntimeDep
-from shared.audit import Actor
+from shared.audit import Actor, record_access
 from shared.auth import Principal
 from shared.concurrency import etag, expected_version
 from shared.contracts.enums import AlertStatus, CaseStatus
@@ -995,16 +995,13 @@ async def reset_retention_policy(
 
 
 def _audit_policy(session: AsyncSession, actor: Actor, policy_id: uuid.UUID) -> None:
-    session.add(
-        AuditEntry(
-            organisation_id=actor.principal.organisation_id,
-            subject=actor.principal.subject,
-            action="update",
-            entity_type="retention_policy",
-            entity_id=policy_id,
-            reason=actor.reason,
-            request_id=actor.request_id,
-        )
+    record_access(
+        session,
+        AuditEntry,
+        actor,
+        action="update",
+        entity_type="retention_policy",
+        entity_ids=[policy_id],
     )
 
 
