@@ -150,3 +150,35 @@ def test_age_bands_are_checked_at_start_up() -> None:
     with pytest.raises(ValidationError):
         ReportingSettings(age_bands="0-17,20+")
     assert ReportingSettings(age_bands="0-5,6-17,18-59,60+").age_bands
+
+
+async def test_counts_are_integers_and_shares_are_not(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+) -> None:
+    """A count of rows, people or cases is ``1``, not ``1.0``: typed clients
+    read it as an integer. A share keeps its decimals."""
+    await one_service_counted(alice, catch_up)
+    reader = issue(orgs["a"], Role.me_officer)
+    for indicator in ("services_delivered", "people_reached", "new_beneficiaries"):
+        r = await reporting_client.get(
+            f"/v1/indicators/{indicator}/values",
+            params={**PERIOD, "by": "sex"},
+            headers=reader.headers(),
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert type(body["total"]["value"]) is int, (indicator, body["total"])
+        assert all(type(cell["value"]) is int for cell in body["cells"]), indicator
+    r = await reporting_client.get(
+        "/v1/indicators/services_by_qualified_staff/values",
+        params=PERIOD,
+        headers=reader.headers(),
+    )
+    assert r.status_code == 200, r.text
+    total = r.json()["total"]
+    assert type(total["numerator"]) is int
+    assert total["value"] is None or type(total["value"]) is float
