@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.beneficiary.protection.notices import redeliver_protection_notices
+from services.beneficiary.protection.notices.jobs import redeliver_protection_notices
 from shared.auth import Role
 from tests.beneficiary.alerts import Receiver, run_worker, serving
 from tests.beneficiary.api import (

@@ -13,9 +13,9 @@ from sqlalchemy import Date, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.beneficiary.db import metadata
-from services.beneficiary.protection import retention
-from services.beneficiary.protection.retention import (
-    RecordType,
+from services.beneficiary.protection.retention import service as retention
+from services.beneficiary.protection.retention.schemas import RecordType
+from services.beneficiary.protection.retention.service import (
     apply_policies,
     apply_retention,
     platform_defaults,

@@ -38,7 +38,7 @@ from services.beneficiary.consent.schemas import ConsentEntryRead
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.locations import service as locations_service
-from services.beneficiary.protection import grants
+from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
 from shared.auth import Principal

@@ -24,7 +24,7 @@ from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.locations import service as locations_service
 from services.beneficiary.organisations import service as organisations_service
-from services.beneficiary.protection import grants
+from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.service_records.models import (
     AnonymousService,
     GroupActivity,

@@ -21,16 +21,16 @@ from services.beneficiary.access import (
 )
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.db import OnceDep
-from services.beneficiary.protection import sharing_service
-from services.beneficiary.protection.models import SharingAgreement
-from services.beneficiary.protection.sharing_fields import Value
-from services.beneficiary.protection.sharing_schemas import (
+from services.beneficiary.protection.sharing import service as sharing_service
+from services.beneficiary.protection.sharing.fields import Value
+from services.beneficiary.protection.sharing.models import SharingAgreement
+from services.beneficiary.protection.sharing.schemas import (
     SharedRecords,
     SharingAgreementCreate,
     SharingAgreementRead,
     SharingExportRead,
 )
-from services.beneficiary.protection.sharing_service import AgreementNotInForce, Shared
+from services.beneficiary.protection.sharing.service import AgreementNotInForce, Shared
 from shared.app import RuntimeDep
 from shared.audit import Actor, record_access
 from shared.contracts.text import Text
@@ -42,6 +42,7 @@ from shared.queue import send_deferred_jobs
 from shared.spreadsheet import write_csv_row
 
 router = APIRouter(prefix="/v1/sharing-agreements", tags=["data protection"])
+
 
 NO_STORE = {"Cache-Control": "no-store"}
 

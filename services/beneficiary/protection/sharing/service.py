@@ -5,8 +5,7 @@ the organisation (and of the caller's sites) whose consent to data sharing is
 in force now and whose identifying data was not erased, and only while the
 agreement is in force (``valid_from`` to ``expires_on``, both days included,
 in UTC, and not revoked). Every export writes a log row, an audit entry per
-person shared, and a notice to the data protection focal point.
-"""
+person shared, and a notice to the data protection focal point."""
 
 from __future__ import annotations
 
@@ -22,19 +21,19 @@ from services.beneficiary.beneficiaries.models import Beneficiary
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.locations.models import Location
-from services.beneficiary.protection.models import (
-    SharingAgreement,
-    SharingExport,
-)
-from services.beneficiary.protection.notices import raise_notice
-from services.beneficiary.protection.sharing_fields import (
+from services.beneficiary.protection.notices.service import raise_notice
+from services.beneficiary.protection.sharing.fields import (
     LOCATION_FIELDS,
     ShareContext,
     Value,
     identifying,
     shared_record,
 )
-from services.beneficiary.protection.sharing_schemas import (
+from services.beneficiary.protection.sharing.models import (
+    SharingAgreement,
+    SharingExport,
+)
+from services.beneficiary.protection.sharing.schemas import (
     AgreementStatus,
     SharingAgreementCreate,
     SharingAgreementRead,
@@ -49,6 +48,8 @@ from shared.errors import NotFound, Problem
 from shared.pagination import Page, aware_datetime, keyset_page
 
 CONSENT_BATCH = 500
+
+
 REASON_LENGTH = 500  # AuditEntry.reason, SharingExport.reason
 
 

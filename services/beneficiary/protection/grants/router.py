@@ -15,10 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.beneficiary.access import FieldActor, OversightActor
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.db import OnceDep
-from services.beneficiary.protection import grants, notices
-from services.beneficiary.protection.grants import BreakGlass, GrantRead
-from services.beneficiary.protection.models import AccessGrant, NoticeDelivery
-from services.beneficiary.protection.notices import NoticeRead
+from services.beneficiary.protection.grants import service as grants
+from services.beneficiary.protection.grants.models import AccessGrant
+from services.beneficiary.protection.grants.schemas import BreakGlass, GrantRead
 from services.beneficiary.settings import settings_of
 from shared.app import RuntimeDep
 from shared.audit import Actor, record_access
@@ -160,40 +159,4 @@ async def _grant_once(
         act,
         load,
         render,
-    )
-
-
-@router.get("/v1/protection-notices", response_model=Page[NoticeRead])
-async def list_notices(
-    session: SessionDep,
-    actor: OversightActor,
-    kind: Annotated[Text | None, Query(max_length=64)] = None,
-    delivery: NoticeDelivery | None = None,
-    cursor: Annotated[Text | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-) -> Page[NoticeRead]:
-    """Notices to the data protection focal point and whether their webhook
-    took them (``dead_letter``: it never did; ``not_configured``: no webhook),
-    newest first."""
-    principal = actor.principal
-    async with session.begin():
-        page = await notices.list_notices(
-            session,
-            principal,
-            kind=kind,
-            delivery=delivery,
-            cursor=cursor,
-            limit=limit,
-        )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="read_notices",
-            entity_type="organisation",
-            entity_ids=[principal.organisation_id],
-        )
-    return Page(
-        items=[NoticeRead.model_validate(n) for n in page.items],
-        next_cursor=page.next_cursor,
     )
