@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from shared.app import Runtime, RuntimeDep
+from shared.audit import Trail
 from shared.crypto import KeyRing
 from shared.db import SessionDep, UTCDateTime, utcnow
 from shared.errors import FieldError, Invalid
@@ -292,13 +293,18 @@ class Once:
         act: Callable[[], Awaitable[T]],
         load: Callable[[uuid.UUID], Awaitable[T]],
         render: Callable[[T], Awaitable[R]],
+        *,
+        audit: Trail[T] | None,
     ) -> R:
-        """A write handler's whole transaction: ``act`` once per key, the
+        """A write handler's whole transaction: ``act`` once per key with its
+        ``audit`` rows (``None`` only where the act stages its own), the
         answer rendered inside the transaction, then, after the commit and
         only for a first request, the deferred jobs sent and the outbox
-        announced."""
+        announced. A replay is not a new act: no rows, no jobs."""
         async with self.session.begin():
             result, replayed = await self.act(requester, route, body, act, load)
+            if audit is not None and not replayed:
+                audit.write(self.session, result)
             answer = await render(result)
         if not replayed:
             await send_deferred_jobs(self.session, self.runtime.queue)

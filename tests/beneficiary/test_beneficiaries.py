@@ -451,6 +451,36 @@ class TestAudit:
         assert ("create", "alice", None) in actions
         assert (await alice.get("/v1/audit")).status_code == 403
 
+    async def test_reading_anonymous_counts_is_logged_too(
+        self, alice: Caller, issue: Any
+    ) -> None:
+        from shared.auth import Role
+
+        r = await alice.post(
+            "/v1/anonymous-services",
+            {
+                "activity_code": "awareness_session",
+                "service_date": "2026-03-02",
+                "counts": [{"sex": "female", "age_group": "adult", "count": 12}],
+            },
+        )
+        assert r.status_code == 201, r.text
+        record_id = r.json()["id"]
+        read = await alice.get(
+            f"/v1/anonymous-services/{record_id}",
+            headers={"X-Access-Reason": "monthly check"},
+        )
+        assert read.status_code == 200, read.text
+        auditor = issue(alice.org, Role.auditor)
+        r = await auditor.get("/v1/audit", params={"entity_id": record_id})
+        assert r.status_code == 200, r.text
+        entries = [
+            (e["action"], e["entity_type"], e["subject"], e["reason"])
+            for e in r.json()["items"]
+        ]
+        assert ("read", "anonymous_service", "alice", "monthly check") in entries
+        assert ("create", "anonymous_service", "alice", None) in entries
+
 
 class TestIdempotencyHousekeeping:
     async def test_keys_older_than_a_week_are_purged(

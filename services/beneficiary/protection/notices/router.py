@@ -7,11 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from services.beneficiary.access import OversightActor
-from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.protection.notices import service as notices
 from services.beneficiary.protection.notices.models import NoticeDelivery
 from services.beneficiary.protection.notices.schemas import NoticeRead
-from shared.audit import record_access
 from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.pagination import MAX_LIMIT, Page
@@ -41,13 +40,8 @@ async def list_notices(
             cursor=cursor,
             limit=limit,
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="read_notices",
-            entity_type="organisation",
-            entity_ids=[principal.organisation_id],
+        audit_log.record(
+            session, actor, "read_notices", "organisation", [principal.organisation_id]
         )
     return Page(
         items=[NoticeRead.model_validate(n) for n in page.items],

@@ -6,14 +6,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.access import (
     OrganisationManager,
     Oversight,
     organisation_wide,
 )
-from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.protection.retention.models import (
@@ -38,7 +37,6 @@ from services.beneficiary.protection.retention.service import (
     set_policy,
 )
 from shared.app import RuntimeDep
-from shared.audit import Actor, record_access
 from shared.auth import Principal
 from shared.concurrency import etag, expected_version
 from shared.contracts.text import Text
@@ -121,7 +119,7 @@ async def set_retention_policy(
 
     async def set_it() -> RetentionPolicy:
         row = await set_policy(session, principal, record_type, body, version)
-        _audit_policy(session, actor, row.id)
+        audit_log.record(session, actor, "update", "retention_policy", [row.id])
         return row
 
     async def load(existing: uuid.UUID) -> RetentionPolicy:
@@ -157,20 +155,9 @@ async def reset_retention_policy(
     async with session.begin():
         dropped = await reset_policy(session, principal, record_type)
         if dropped is not None:
-            _audit_policy(session, actor, dropped)
+            audit_log.record(session, actor, "update", "retention_policy", [dropped])
         policies = await effective_policies(session, principal.organisation_id)
     return policies[record_type].read()
-
-
-def _audit_policy(session: AsyncSession, actor: Actor, policy_id: uuid.UUID) -> None:
-    record_access(
-        session,
-        AuditEntry,
-        actor,
-        action="update",
-        entity_type="retention_policy",
-        entity_ids=[policy_id],
-    )
 
 
 @router.post(

@@ -15,7 +15,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.beneficiaries.models import Beneficiary
 from services.beneficiary.consent import service as consent_service
@@ -39,7 +39,7 @@ from services.beneficiary.protection.sharing.schemas import (
     SharingAgreementRead,
     SharingExportRead,
 )
-from shared.audit import Actor, record_access
+from shared.audit import Actor
 from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose
 from shared.crypto import KeyRing
@@ -239,13 +239,12 @@ async def _share(
     why = f"sharing agreement {agreement.id} with {agreement.partner}{repeat}"
     if actor.reason:
         why += f": {actor.reason}"
-    record_access(
+    audit_log.record(
         session,
-        AuditEntry,
         actor.model_copy(update={"reason": why[:REASON_LENGTH]}),
-        action="share",
-        entity_type="beneficiary",
-        entity_ids=[b.id for b in people],
+        "share",
+        "beneficiary",
+        [b.id for b in people],
     )
     return records
 
