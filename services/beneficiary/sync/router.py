@@ -45,6 +45,7 @@ from shared.errors import (
     problem_responses,
 )
 from shared.outbox import sequence_pending_events
+from shared.scoping import get_in_scope
 
 router = APIRouter(prefix="/v1/sync", tags=["offline sync"])
 
@@ -203,10 +204,14 @@ async def resolve_conflict(
         return conflict
 
     async def load(existing: uuid.UUID) -> SyncConflict:
-        conflict = await session.get(SyncConflict, existing)
-        if conflict is None or conflict.organisation_id != principal.organisation_id:
-            raise NotFound("No such conflict.")
-        return conflict
+        return await get_in_scope(
+            session,
+            principal,
+            SyncConflict,
+            existing,
+            what="conflict",
+            site_scoped=False,
+        )
 
     async def render(conflict: SyncConflict) -> ConflictRead:
         return sync_service.conflict_read(conflict, runtime.keyring)

@@ -25,6 +25,7 @@ from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
 from shared.idempotency import Once
 from shared.pagination import MAX_LIMIT, Page
+from shared.scoping import get_in_scope
 
 router = APIRouter(tags=["data protection"])
 
@@ -146,10 +147,9 @@ async def _grant_once(
     async def load(existing: uuid.UUID) -> AccessGrant:
         """The grant this caller opened or ended (their key): held at another
         site than theirs, so not read through the site scope."""
-        grant = await session.get(AccessGrant, existing)
-        if grant is None or grant.organisation_id != principal.organisation_id:
-            raise NotFound("No such grant.")
-        return grant
+        return await get_in_scope(
+            session, principal, AccessGrant, existing, what="grant", site_scoped=False
+        )
 
     return await once.answer(
         principal,

@@ -50,6 +50,7 @@ from shared.errors import (
     problem_responses,
 )
 from shared.pagination import MAX_LIMIT, Page
+from shared.scoping import get_in_scope
 
 router = APIRouter(prefix="/v1/retention", tags=["data protection"])
 
@@ -123,10 +124,14 @@ async def set_retention_policy(
         return row
 
     async def load(existing: uuid.UUID) -> RetentionPolicy:
-        row = await session.get(RetentionPolicy, existing)
-        if row is None or row.organisation_id != principal.organisation_id:
-            raise NotFound("No such retention policy.")
-        return row
+        return await get_in_scope(
+            session,
+            principal,
+            RetentionPolicy,
+            existing,
+            what="retention policy",
+            site_scoped=False,
+        )
 
     async with session.begin():
         _, replayed = await once.act(

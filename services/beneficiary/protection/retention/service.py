@@ -79,11 +79,11 @@ from shared.db import utcnow
 from shared.errors import (
     FieldError,
     Invalid,
-    NotFound,
     VersionConflict,
 )
 from shared.pagination import Page, aware_datetime, keyset_page
 from shared.queue import JobContext
+from shared.scoping import get_in_scope
 
 log = structlog.get_logger(__name__)
 
@@ -754,10 +754,14 @@ async def get_run(
     session: AsyncSession, principal: Principal, run_id: uuid.UUID
 ) -> RetentionRun:
     """One run of the caller's organisation; anyone else's is a 404."""
-    run = await session.get(RetentionRun, run_id)
-    if run is None or run.organisation_id != principal.organisation_id:
-        raise NotFound("No such retention run.")
-    return run
+    return await get_in_scope(
+        session,
+        principal,
+        RetentionRun,
+        run_id,
+        what="retention run",
+        site_scoped=False,
+    )
 
 
 def run_summary(run: RetentionRun) -> RetentionRunSummary:
