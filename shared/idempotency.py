@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Header, Response
@@ -243,35 +244,16 @@ class Once:
         act: Callable[[], Awaitable[T]],
         load: Callable[[uuid.UUID], Awaitable[T]],
         identify: Callable[[T], uuid.UUID | None] | None = None,
+        *,
+        commits_itself: bool = False,
     ) -> tuple[T, bool]:
-        """``create_once`` inside the handler's transaction, and the replay
+        """``create_once`` inside the handler's transaction (or, for an act
+        that ``commits_itself`` in batches, ``run_once``), and the replay
         header on the answer."""
-        result, replayed = await create_once(
-            self.session,
-            self.model,
-            requester,
-            self.runtime.keyring,
-            self.key,
-            route,
-            body,
-            act,
-            load,
-            identify,
+        once_per_key = (
+            run_once if commits_itself else partial(create_once, identify=identify)
         )
-        mark_replay(self.response, replayed)
-        return result, replayed
-
-    async def run(
-        self,
-        requester: Requester,
-        route: str,
-        body: Any,
-        act: Callable[[], Awaitable[T]],
-        load: Callable[[uuid.UUID], Awaitable[T]],
-    ) -> tuple[T, bool]:
-        """``run_once`` (an act that commits its own transactions), and the
-        replay header on the answer."""
-        result, replayed = await run_once(
+        result, replayed = await once_per_key(
             self.session,
             self.model,
             requester,

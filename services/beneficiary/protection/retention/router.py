@@ -193,12 +193,13 @@ async def start_retention_run(
             request_id=actor.request_id,
         )
 
-    run, replayed = await once.run(
+    run, replayed = await once.act(
         principal,
         "POST /v1/retention/runs",
         body,
         run_policies,
         lambda existing: get_run(session, principal, existing),
+        commits_itself=True,  # a run commits batch by batch
     )
     if (
         not replayed
