@@ -156,6 +156,26 @@ class AnonymousServiceFacts(_Facts):
     voided: bool
 
 
+class GroupActivityFacts(_Facts):
+    """group_activity.recorded: one group session or meeting held, as a unit
+    (its attendees' services are their own events), with how many attended."""
+
+    group_activity_id: uuid.UUID
+    organisation_id: uuid.UUID
+    lead_organisation_id: uuid.UUID
+    delivered_through: DeliveredThrough
+    activity_code: str
+    iasc_layer: IascLayer
+    activity_date: date
+    site_id: uuid.UUID | None
+    modality: Modality
+    duration_minutes: int | None
+    registered_attendees: int
+    anonymous_attendees: int
+    facilitators: int
+    voided: bool = False
+
+
 class CaseFacts(_Facts):
     """case.opened / case.status_changed: no notes, no names."""
 
@@ -336,6 +356,7 @@ class EventType(StrEnum):
     service_record_updated = "service_record.updated"
     service_record_voided = "service_record.voided"
     anonymous_service_recorded = "anonymous_service.recorded"
+    group_activity_recorded = "group_activity.recorded"
     case_opened = "case.opened"
     case_status_changed = "case.status_changed"
     assessment_recorded = "assessment.recorded"
@@ -367,6 +388,7 @@ EVENT_FACTS: dict[EventType, type[_Facts]] = {
     EventType.service_record_updated: ServiceRecordFacts,
     EventType.service_record_voided: ServiceRecordFacts,
     EventType.anonymous_service_recorded: AnonymousServiceFacts,
+    EventType.group_activity_recorded: GroupActivityFacts,
     EventType.case_opened: CaseFacts,
     EventType.case_status_changed: CaseFacts,
     EventType.assessment_recorded: AssessmentFacts,

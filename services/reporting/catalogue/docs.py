@@ -56,6 +56,15 @@ MEASURES: dict[str, str] = {
     "delivered the service or, for a partner's service, the programme's lead "
     "(which trains its partners' staff); another organisation's trainee with "
     "the same code never counts",
+    "group_activities_held": "group sessions and meetings held in the period, "
+    "one per group activity and one per anonymous service of a group activity "
+    "recorded on its own (not part of a group activity), however many "
+    "attended; `unit` (the taxonomy's) tells meetings from sessions",
+    "group_attendance": "the attendees of group sessions and meetings held in "
+    "the period (registered attendees plus anonymous counts), summed; not "
+    "de-duplicated",
+    "mean_group_attendance": "attendees per group session or meeting held in "
+    "the period: the summed attendees over the sessions and meetings",
     "new_beneficiaries": "registered people whose registration date is in the "
     "period, one row per person; people whose consent to registration was "
     "withdrawn are not counted",

@@ -43,6 +43,7 @@ from shared.contracts.enums import (
     Sex,
     TrainingAudience,
 )
+from shared.taxonomy.activities import ActivityUnit
 from shared.taxonomy.iasc import IascLayer
 
 ENUM_LABELS: dict[str, list[str]] = {
@@ -55,6 +56,7 @@ ENUM_LABELS: dict[str, list[str]] = {
     "modality": [m.value for m in Modality],
     "audience": [a.value for a in TrainingAudience],
     "course_level": [c.value for c in CourseLevel],
+    "unit": [u.value for u in ActivityUnit],
 }
 
 
@@ -420,6 +422,7 @@ def _certified(frame: Frame) -> Mask:
 
 FACT_FRAMES = {
     "services": "services",
+    "group_activities": "group_activities",
     "beneficiaries": "beneficiaries",
     "referrals": "referrals",
     "cases": "cases",
@@ -431,6 +434,7 @@ FACT_FRAMES = {
 }
 FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
     "services": ("service_date", _alive),
+    "group_activities": ("held_on", _alive),
     "beneficiaries": ("registration_date", _registered_person),
     "referrals": ("sent_on", None),
     "cases": ("opened_on", None),
@@ -464,6 +468,17 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "activity": "activity_code",
         "modality": "modality",
         "month": "month:service_date",
+    },
+    "group_activities": {
+        **_PLACES,
+        "organisation": "organisation_id",
+        "lead_organisation": "lead_organisation_id",
+        "delivered_through": "delivered_through",
+        "iasc_layer": "iasc_layer",
+        "activity": "activity_code",
+        "unit": "unit",
+        "modality": "modality",
+        "month": "month:held_on",
     },
     "beneficiaries": {
         "sex": "sex",
@@ -527,6 +542,13 @@ MEASURES: dict[str, Measure] = {
     ),
     "qualified_services_share": Measure(
         "services", "share", grouped(_qualified_share, adds_up=True), whole=True
+    ),
+    "group_activities_held": _counted("group_activities"),
+    "group_attendance": _counted(
+        "group_activities", weight="attendees", whole_weights=True
+    ),
+    "mean_group_attendance": _mean(
+        "group_activities", lambda f: f.col("attendees").astype(np.float64)
     ),
     "new_beneficiaries": _counted("beneficiaries"),
     "referrals": _counted("referrals"),

@@ -32,6 +32,7 @@ from services.reporting.facts.models import (
     BeneficiaryFact,
     CaseFact,
     CompetencyFact,
+    GroupActivityFact,
     IngestCounter,
     LocationDim,
     OrganisationDim,
@@ -214,6 +215,13 @@ def new_frames() -> dict[str, Frame]:
             "birth_year:int marital_status:cat disability:cat "
             "displacement_status:cat registration_date:date "
             "registration_channel:cat age_at_registration:int",
+        ),
+        "group_activities": _frame(
+            GroupActivityFact,
+            "alive:bool organisation_id:cat lead_organisation_id:cat "
+            "delivered_through:cat activity_code:cat unit:cat iasc_layer:cat "
+            "held_on:date site_id:cat modality:cat duration_minutes:int "
+            "attendees:int",
         ),
         "referrals": _frame(
             ReferralFact,

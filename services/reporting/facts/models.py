@@ -107,6 +107,32 @@ class ServiceFact(_Fact, table=True):
     )
 
 
+class GroupActivityFact(_Fact, table=True):
+    """One group session or meeting held, counted once however many
+    attended: a group activity, or an anonymous service of a group
+    activity recorded on its own (an awareness session, a coordination
+    meeting typed in as counts). ``unit`` is the taxonomy's ``meeting`` or
+    ``session``."""
+
+    __tablename__ = "group_activity_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "activity_id"),)
+
+    activity_id: uuid.UUID = Field(
+        description="The group activity, or the anonymous service."
+    )
+    organisation_id: uuid.UUID
+    lead_organisation_id: uuid.UUID
+    delivered_through: str = Field(max_length=16)
+    activity_code: str = Field(max_length=64)
+    unit: str = Field(max_length=16)
+    iasc_layer: str = Field(max_length=32)
+    held_on: date
+    site_id: uuid.UUID | None = None
+    modality: str = Field(max_length=32)
+    duration_minutes: int | None = None
+    attendees: int = Field(description="Registered attendees plus anonymous counts.")
+
+
 class ReferralFact(_Fact, table=True):
     __tablename__ = "referral_fact"
     __table_args__ = (UniqueConstraint("organisation_id", "referral_id"),)

@@ -48,6 +48,7 @@ from services.reporting.facts.models import (
     CaseFact,
     CompetencyFact,
     ErasedSubject,
+    GroupActivityFact,
     IngestCounter,
     PracticeSessionFact,
     PseudonymKey,
@@ -71,6 +72,7 @@ from shared.contracts.events import (
     ConsentFacts,
     EventEnvelope,
     EventType,
+    GroupActivityFacts,
     PracticeFacts,
     ReferralFacts,
     ResultFacts,
@@ -79,6 +81,7 @@ from shared.contracts.events import (
     TraineeErasedFacts,
     TraineeFacts,
 )
+from shared.taxonomy.activities import ActivityKind, ActivityUnit, get_activity
 
 log = structlog.get_logger(__name__)
 
@@ -219,6 +222,66 @@ def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None
         for line, count in enumerate(f.counts)
     ]
     batch.touch(f.service_date, e.organisation_id)
+    activity = get_activity(f.activity_code)
+    grouped = activity is not None and activity.kind != ActivityKind.individual
+    if f.group_activity_id is None and grouped:
+        _unit(
+            batch,
+            e,
+            f.anonymous_service_id,
+            {
+                "organisation_id": f.organisation_id,
+                "lead_organisation_id": f.lead_organisation_id,
+                "delivered_through": f.delivered_through.value,
+                "activity_code": f.activity_code,
+                "iasc_layer": f.iasc_layer.value,
+                "held_on": f.service_date,
+                "site_id": f.site_id,
+                "modality": f.modality.value,
+                "duration_minutes": None,
+                "attendees": sum(c.count for c in f.counts),
+                "alive": not f.voided,
+            },
+        )
+
+
+def _group_activity(batch: Batch, e: EventEnvelope, f: GroupActivityFacts) -> None:
+    _unit(
+        batch,
+        e,
+        f.group_activity_id,
+        {
+            "organisation_id": f.organisation_id,
+            "lead_organisation_id": f.lead_organisation_id,
+            "delivered_through": f.delivered_through.value,
+            "activity_code": f.activity_code,
+            "iasc_layer": f.iasc_layer.value,
+            "held_on": f.activity_date,
+            "site_id": f.site_id,
+            "modality": f.modality.value,
+            "duration_minutes": f.duration_minutes,
+            "attendees": f.registered_attendees + f.anonymous_attendees,
+            "alive": not f.voided,
+        },
+    )
+
+
+def _unit(batch: Batch, e: EventEnvelope, activity_id: uuid.UUID, row: Row) -> None:
+    """A group session or meeting held, once: its unit from the taxonomy
+    (an unknown code, from a newer producer, is a session)."""
+    activity = get_activity(row["activity_code"])
+    unit = activity.unit if activity else ActivityUnit.session
+    batch.keep(
+        "group_activity",
+        (row["organisation_id"], activity_id),
+        {
+            **row,
+            "activity_id": activity_id,
+            "unit": unit.value,
+            "position": e.position,
+        },
+    )
+    batch.touch(row["held_on"], row["organisation_id"])
 
 
 def _case(batch: Batch, e: EventEnvelope, f: CaseFacts) -> None:
@@ -396,6 +459,7 @@ FOLDS: dict[EventType, Fold] = {
     EventType.service_record_updated: _service,
     EventType.service_record_voided: _service,
     EventType.anonymous_service_recorded: _anonymous,
+    EventType.group_activity_recorded: _group_activity,
     EventType.case_opened: _case,
     EventType.case_status_changed: _case,
     EventType.assessment_recorded: _assessment,
@@ -729,6 +793,7 @@ _LINKED: list[tuple[str, type[Any], list[str]]] = [
     ("referral", ReferralFact, ["organisation_id", "referral_id"]),
 ]
 _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
+    ("group_activity", GroupActivityFact, ["organisation_id", "activity_id"], None),
     ("trainee", TraineeFact, ["trainee_id"], None),
     ("attendance", AttendanceFact, ["session_id", "trainee_id"], "held_on"),
     ("result", ResultFact, ["cohort_id", "trainee_id"], "decided_on"),
