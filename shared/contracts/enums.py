@@ -159,6 +159,14 @@ class TrainingAudience(StrEnum):
     media = "media"
 
 
+class TrainingModality(StrEnum):
+    """How a training event is given (reports count training by it)."""
+
+    in_person = "in_person"
+    online = "online"
+    hybrid = "hybrid"
+
+
 class CourseLevel(StrEnum):
     foundational = "foundational"
     tot = "tot"

@@ -20,6 +20,7 @@ from shared.contracts.enums import (
     CaseStatus,
     ClosureReason,
     ConsentPurpose,
+    CourseApproach,
     CourseLevel,
     DeliveredThrough,
     DisabilityStatus,
@@ -258,6 +259,11 @@ class TraineeFacts(_Facts):
         description="The staff code the beneficiary service records as the "
         "service records' staff_id, when the trainee is staff."
     )
+    affiliation_organisation_id: uuid.UUID | None = Field(
+        default=None,
+        description="The organisation the trainee works for (an id of the "
+        "beneficiary service's organisation list), when it is on it.",
+    )
 
 
 class TraineeErasedFacts(_Facts):
@@ -278,6 +284,21 @@ class AttendanceFacts(_Facts):
     held_on: date
     hours: float
     present: bool
+    course_id: uuid.UUID | None = Field(
+        default=None, description="Absent in events written before it was sent."
+    )
+    course_approach: CourseApproach | None = None
+    course_level: CourseLevel | None = None
+    modality: str | None = Field(
+        default=None, description="The cohort's: in_person, online or hybrid."
+    )
+    site_id: uuid.UUID | None = Field(
+        default=None, description="The cohort's site (beneficiary's locations)."
+    )
+    topic_code: str | None = Field(default=None, description="The session's topic.")
+    partner_organisation_id: uuid.UUID | None = Field(
+        default=None, description="The cohort's partner organisation."
+    )
 
 
 class ResultFacts(_Facts):

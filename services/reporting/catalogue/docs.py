@@ -26,6 +26,7 @@ from services.reporting.exports.formats import PROGRAMME_ORG_UNIT
 from services.reporting.settings import ReportingSettings
 from shared.contracts.enums import (
     CaseStatus,
+    CourseApproach,
     CourseLevel,
     ReferralArea,
     ReferralKind,
@@ -80,6 +81,12 @@ MEASURES: dict[str, str] = {
     "the period",
     "training_participations": "attendances marked present (one per trainee per "
     "session) in the period",
+    "training_sessions": "distinct training sessions with at least one "
+    "trainee marked present, held in the period",
+    "organisations_trained": "distinct organisations that trainees marked "
+    "present at a training session in the period work for (the trainee's "
+    "own `affiliation_organisation_id`, not the cohort's partner); trainees "
+    "with none on record are left out",
     "training_hours": "the session hours of attendances marked present, summed",
     "people_certified": "distinct trainees with a certified result decided in the "
     "period",
@@ -301,6 +308,7 @@ def _known_values(dim: str) -> list[str] | None:
         "risk_level": [r.value for r in RiskLevel],
         "audience": [a.value for a in TrainingAudience],
         "course_level": [c.value for c in CourseLevel],
+        "approach": [a.value for a in CourseApproach],
         "instrument": sorted(instruments()),
         "age_group": AgeBands.parse(DEFAULT_AGE_BANDS).labels,
     }
@@ -320,6 +328,19 @@ _EXAMPLES: dict[str, tuple[str, str]] = {
         str(_ORG_EXAMPLE),
         "`ORG_` and the first 12 hex digits of the organisation id, in capitals",
     ),
+    "partner_organisation": (
+        str(_ORG_EXAMPLE),
+        "`ORG_` and the first 12 hex digits of the organisation id, in capitals",
+    ),
+    "participant_organisation": (
+        str(_ORG_EXAMPLE),
+        "`ORG_` and the first 12 hex digits of the organisation id, in capitals",
+    ),
+    "course": (
+        str(_ORG_EXAMPLE),
+        "`COURSE_` and the first 12 hex digits of the course id, in capitals",
+    ),
+    "topic": ("suicide_prevention", "the session's topic code in capitals"),
     "phase": ("pre_group", "the practice session phase in capitals"),
     "month": ("2026-02", "`M` and the month as `yyyyMM`"),
 }

@@ -29,6 +29,7 @@ from services.reporting.engine.evaluator import (
 from services.reporting.engine.store import NO_DATE, FactStore, Frame, day_number
 from shared.contracts.enums import (
     CaseStatus,
+    CourseApproach,
     CourseLevel,
     DeliveredThrough,
     DisabilityStatus,
@@ -42,6 +43,7 @@ from shared.contracts.enums import (
     RiskLevel,
     Sex,
     TrainingAudience,
+    TrainingModality,
 )
 from shared.taxonomy.activities import ActivityUnit
 from shared.taxonomy.iasc import IascLayer
@@ -56,6 +58,8 @@ ENUM_LABELS: dict[str, list[str]] = {
     "modality": [m.value for m in Modality],
     "audience": [a.value for a in TrainingAudience],
     "course_level": [c.value for c in CourseLevel],
+    "approach": [a.value for a in CourseApproach],
+    "training_modality": [m.value for m in TrainingModality],
     "unit": [u.value for u in ActivityUnit],
 }
 
@@ -69,11 +73,20 @@ _FACT_ENUMS: dict[tuple[str, str], list[str]] = {
     ("cases", "risk_level"): [r.value for r in RiskLevel],
 }
 ID_DIMS = frozenset(
-    {"governorate", "district", "site", "organisation", "lead_organisation"}
+    {
+        "governorate",
+        "district",
+        "site",
+        "organisation",
+        "lead_organisation",
+        "course",
+        "partner_organisation",
+        "participant_organisation",
+    }
 )
 """Dims whose values are ids: a filter value must look like a UUID; whether
 such a place or organisation exists is not checked (it would only answer 0)."""
-OPEN_DIMS = frozenset({"instrument", "phase"})
+OPEN_DIMS = frozenset({"instrument", "phase", "topic"})
 """Dims whose values are free codes of the producers: not checked."""
 
 
@@ -103,7 +116,7 @@ def dim_labels(ev: Evaluator, dims: list[str]) -> dict[str, dict[str, str]]:
     for name in dims:
         if name in ("site", "district", "governorate"):
             out[name] = {str(k): v for k, v in places.names.items()}
-        elif name in ("organisation", "lead_organisation"):
+        elif name in ORGANISATION_DIMS:
             out[name] = {str(k): v for k, v in places.organisations.items()}
         elif name == "iasc_layer":
             out[name] = {layer.value: layer.label for layer in IascLayer}
@@ -112,6 +125,14 @@ def dim_labels(ev: Evaluator, dims: list[str]) -> dict[str, dict[str, str]]:
 
             out[name] = {a.code: a.name for a in activities().values()}
     return out
+
+
+ORGANISATION_DIMS = (
+    "organisation",
+    "lead_organisation",
+    "partner_organisation",
+    "participant_organisation",
+)
 
 
 def qualified_since(
@@ -400,6 +421,22 @@ def _supervision_per_provider_month(
     return hours, np.array([len(p) * months for p in people], np.float64)
 
 
+def _participant_organisations(
+    ev: Evaluator,
+    q: Query,
+    mask: Mask,
+    parts: Sequence[IntArray],
+    sizes: Sequence[int],
+) -> Tables:
+    """Distinct organisations the present trainees work for (their own,
+    not the cohort's partner's); trainees with none on record are left out."""
+    dim = ev.dim("attendance", "participant_organisation")
+    codes = ev.codes("attendance", q, "participant_organisation").astype(np.int64)
+    ids = np.where(codes == dim.labels.index(UNKNOWN), -1, codes)
+    counted = distinct_tables(parts, sizes, ids)
+    return {axes: (found, zeros(len(found))) for axes, found in counted.items()}
+
+
 def _alive(frame: Frame) -> Mask:
     alive: Mask = frame.col("alive")
     return alive
@@ -456,7 +493,11 @@ _PLACES = {
     "district": "place:site_id:district",
     "site": "place:site_id:site",
 }
-_TRAINEE = {"audience": "trainee:audience", "sex": "trainee:sex"}
+_TRAINEE = {
+    "audience": "trainee:audience",
+    "sex": "trainee:sex",
+    "participant_organisation": "trainee:affiliation_organisation_id",
+}
 FACT_DIMS: dict[str, dict[str, str]] = {
     "services": {
         **_PERSON,
@@ -518,11 +559,19 @@ FACT_DIMS: dict[str, dict[str, str]] = {
     "attendance": {
         **_TRAINEE,
         "organisation": "organisation_id",
+        "partner_organisation": "partner_organisation_id",
+        "course": "course_id",
+        "approach": "course_approach",
+        "course_level": "course_level",
+        "training_modality": "modality",
+        "topic": "topic_code",
+        **_PLACES,
         "month": "month:held_on",
     },
     "results": {
         **_TRAINEE,
         "organisation": "organisation_id",
+        "course": "course_id",
         "course_level": "course_level",
         "month": "month:decided_on",
     },
@@ -558,6 +607,10 @@ MEASURES: dict[str, Measure] = {
     ),
     "people_trained": _distinct("attendance", "trainee_id"),
     "training_participations": _counted("attendance"),
+    "training_sessions": _distinct("attendance", "session_id"),
+    "organisations_trained": Measure(
+        "attendance", "count", _participant_organisations, whole=True
+    ),
     "training_hours": _counted("attendance", weight="hours"),
     "people_certified": _distinct("results", "trainee_id", only="certified"),
     "practice_sessions": _counted("practice"),

@@ -240,15 +240,20 @@ def new_frames() -> dict[str, Frame]:
         ),
         "trainees": _frame(
             TraineeFact,
-            "trainee_id:cat organisation_id:cat audience:cat sex:cat staff_id:cat",
+            "trainee_id:cat organisation_id:cat audience:cat sex:cat staff_id:cat "
+            "affiliation_organisation_id:cat",
         ),
         "attendance": _frame(
             AttendanceFact,
-            "trainee_id:cat organisation_id:cat held_on:date hours:float present:bool",
+            "trainee_id:cat organisation_id:cat held_on:date hours:float "
+            "present:bool session_id:cat course_id:cat course_approach:cat "
+            "course_level:cat modality:cat site_id:cat topic_code:cat "
+            "partner_organisation_id:cat",
         ),
         "results": _frame(
             ResultFact,
-            "trainee_id:cat organisation_id:cat course_level:cat decided_on:date "
+            "trainee_id:cat organisation_id:cat course_id:cat course_level:cat "
+            "decided_on:date "
             "completed:bool certified:bool competency_level:int",
         ),
         "competency": _frame(

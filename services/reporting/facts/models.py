@@ -188,6 +188,9 @@ class TraineeFact(_Fact, table=True):
     audience: str | None = Field(default=None, max_length=32)
     sex: str | None = Field(default=None, max_length=16)
     staff_id: str | None = Field(default=None, max_length=100, index=True)
+    affiliation_organisation_id: uuid.UUID | None = Field(
+        default=None, description="The organisation the trainee works for."
+    )
 
 
 class AttendanceFact(_Fact, table=True):
@@ -201,6 +204,13 @@ class AttendanceFact(_Fact, table=True):
     held_on: date
     hours: float
     present: bool
+    course_id: uuid.UUID | None = None
+    course_approach: str | None = Field(default=None, max_length=32)
+    course_level: str | None = Field(default=None, max_length=16)
+    modality: str | None = Field(default=None, max_length=16)
+    site_id: uuid.UUID | None = None
+    topic_code: str | None = Field(default=None, max_length=64)
+    partner_organisation_id: uuid.UUID | None = None
 
 
 class ResultFact(_Fact, table=True):
@@ -210,6 +220,7 @@ class ResultFact(_Fact, table=True):
     cohort_id: uuid.UUID
     trainee_id: uuid.UUID
     organisation_id: uuid.UUID
+    course_id: uuid.UUID | None = None
     course_level: str | None = Field(default=None, max_length=16)
     decided_on: date | None = None
     completed: bool
