@@ -167,6 +167,15 @@ class TrainingModality(StrEnum):
     hybrid = "hybrid"
 
 
+class SupervisionPurpose(StrEnum):
+    """What a supervision session was for: capacity building counts
+    supervision, coaching and mentoring as its parts."""
+
+    supervision = "supervision"
+    coaching = "coaching"
+    mentoring = "mentoring"
+
+
 class CourseLevel(StrEnum):
     foundational = "foundational"
     tot = "tot"

@@ -34,6 +34,7 @@ from shared.contracts.enums import (
     RegistrationChannel,
     RiskLevel,
     Sex,
+    SupervisionPurpose,
     Timepoint,
     TrainingAudience,
 )
@@ -235,8 +236,17 @@ class RiskAlertFacts(_Facts):
     status: AlertStatus
 
 
+class EnrolmentSession(_Facts):
+    """One session of the protocol and the date it was attended (None: not,
+    or its service record was voided)."""
+
+    number: int
+    attended_on: date | None
+
+
 class EnrolmentFacts(_Facts):
-    """enrolment.updated: progress through the protocol, no names."""
+    """enrolment.updated: progress through the protocol, no names. The
+    dates and sessions are absent in events written before they were sent."""
 
     enrolment_id: uuid.UUID
     beneficiary_id: uuid.UUID
@@ -246,6 +256,14 @@ class EnrolmentFacts(_Facts):
     sessions_attended: int
     sessions_planned: int
     completed: bool
+    enrolled_on: date | None = None
+    status_on: date | None = Field(
+        default=None, description="The last session's date, or the closure's."
+    )
+    site_id: uuid.UUID | None = None
+    sessions: list[EnrolmentSession] | None = Field(
+        default=None, description="Every session of the protocol, in order."
+    )
 
 
 class TraineeFacts(_Facts):
@@ -341,6 +359,7 @@ class SupervisionFacts(_Facts):
     supervision_id: uuid.UUID
     organisation_id: uuid.UUID
     kind: str
+    purpose: SupervisionPurpose = SupervisionPurpose.supervision
     mode: str
     held_on: date
     duration_minutes: int

@@ -186,3 +186,80 @@ async def test_people_trained_by_every_training_dimension(
         headers=reader.headers(),
     )
     assert r.status_code == 422, r.text
+
+
+async def test_capacity_building_parts_add_up_to_the_family_total(
+    issue: Any,
+    orgs: dict[str, Org],
+    site_ids: list[str],
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+) -> None:
+    """Training attended (9: ngo 5, government 3, cso 1), supervision (4 to
+    ngo staff), coaching (1 to government) and mentoring (government 1, cso
+    1): 16 services, by part and by audience."""
+    headers = token(
+        training_settings, uuid.UUID(orgs["a"].id), Role.trainer, Role.supervisor
+    )
+    recorded = await record_two_trainings(training_client, headers, orgs, site_ids)
+    t = recorded["trainees"]
+    for kind, purpose, day, supervisees in [
+        ("group", "supervision", "2026-04-01", ["t1", "t2", "t3"]),
+        ("individual", "supervision", "2026-04-08", ["t1"]),
+        ("individual", "coaching", "2026-04-09", ["t4"]),
+        ("group", "mentoring", "2026-05-02", ["t5", "t6"]),
+    ]:
+        r = await training_client.post(
+            "/v1/supervision-sessions",
+            json={
+                "kind": kind,
+                "purpose": purpose,
+                "mode": "in_person",
+                "held_on": day,
+                "duration_minutes": 60,
+                "supervisee_trainee_ids": [t[s] for s in supervisees],
+            },
+            headers=headers,
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["purpose"] == purpose
+    await catch_up()
+    reader = issue(orgs["a"], Role.me_officer)
+
+    family = await values(
+        reporting_client,
+        reader,
+        "capacity_building_services",
+        **YEAR,
+        by="component,audience",
+    )
+    cells = by_value(family)
+    assert cells == {
+        ("training", "ngo"): 5,
+        ("training", "government"): 3,
+        ("training", "cso"): 1,
+        ("supervision", "ngo"): 4,
+        ("coaching", "government"): 1,
+        ("mentoring", "government"): 1,
+        ("mentoring", "cso"): 1,
+    }
+    assert family["total"]["value"] == sum(cells.values()) == 16
+    for part, expected in [("training", 9), ("supervision", 4), ("coaching", 1)]:
+        part_only = await values(
+            reporting_client,
+            reader,
+            "capacity_building_services",
+            **YEAR,
+            component=part,
+        )
+        assert part_only["total"]["value"] == expected
+    audiences = await values(
+        reporting_client, reader, "capacity_building_services", **YEAR, by="audience"
+    )
+    assert by_value(audiences) == {"ngo": 9, "government": 5, "cso": 2}
+    trained = await values(
+        reporting_client, reader, "capacity_building_participations", **YEAR
+    )
+    assert trained["total"]["value"] == 9  # the training part is the same count

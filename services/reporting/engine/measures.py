@@ -34,6 +34,7 @@ from shared.contracts.enums import (
     DeliveredThrough,
     DisabilityStatus,
     DisplacementStatus,
+    EnrolmentStatus,
     MaritalStatus,
     Modality,
     ReferralArea,
@@ -42,11 +43,13 @@ from shared.contracts.enums import (
     RegistrationChannel,
     RiskLevel,
     Sex,
+    SupervisionPurpose,
     TrainingAudience,
     TrainingModality,
 )
 from shared.taxonomy.activities import ActivityUnit
 from shared.taxonomy.iasc import IascLayer
+from shared.taxonomy.interventions import interventions as intervention_definitions
 
 ENUM_LABELS: dict[str, list[str]] = {
     "sex": [s.value for s in Sex],
@@ -61,7 +64,13 @@ ENUM_LABELS: dict[str, list[str]] = {
     "approach": [a.value for a in CourseApproach],
     "training_modality": [m.value for m in TrainingModality],
     "unit": [u.value for u in ActivityUnit],
+    "component": ["training", *(p.value for p in SupervisionPurpose)],
 }
+
+
+def interventions_known() -> set[str]:
+    """The codes of the structured interventions defined (any version)."""
+    return {code.split("@", 1)[0] for code in intervention_definitions()}
 
 
 _FACT_ENUMS: dict[tuple[str, str], list[str]] = {
@@ -71,7 +80,14 @@ _FACT_ENUMS: dict[tuple[str, str], list[str]] = {
     ("referrals", "status"): [s.value for s in ReferralStatus],
     ("cases", "status"): [s.value for s in CaseStatus],
     ("cases", "risk_level"): [r.value for r in RiskLevel],
+    ("enrolments", "status"): [s.value for s in EnrolmentStatus],
+    ("enrolment_outcomes", "status"): [s.value for s in EnrolmentStatus],
+    ("enrolments", "intervention"): sorted(interventions_known()),
+    ("enrolment_outcomes", "intervention"): sorted(interventions_known()),
+    ("intervention_sessions", "intervention"): sorted(interventions_known()),
 }
+
+
 ID_DIMS = frozenset(
     {
         "governorate",
@@ -465,6 +481,10 @@ FACT_FRAMES = {
     "cases": "cases",
     "assessments": "assessments",
     "attendance": "attendance",
+    "capacity": "capacity",
+    "enrolments": "enrolments",
+    "enrolment_outcomes": "enrolments",
+    "intervention_sessions": "intervention_sessions",
     "results": "results",
     "practice": "practice",
     "supervision": "supervision",
@@ -477,6 +497,10 @@ FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
     "cases": ("opened_on", None),
     "assessments": ("administered_on", None),
     "attendance": ("held_on", _present),
+    "capacity": ("held_on", _alive),
+    "enrolments": ("enrolled_on", None),
+    "enrolment_outcomes": ("status_on", None),
+    "intervention_sessions": ("held_on", _alive),
     "results": ("decided_on", None),
     "practice": ("held_on", None),
     "supervision": ("held_on", None),
@@ -568,6 +592,35 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         **_PLACES,
         "month": "month:held_on",
     },
+    "enrolments": {
+        **_PERSON,
+        **_PLACES,
+        "organisation": "organisation_id",
+        "intervention": "intervention",
+        "status": "status",
+        "month": "month:enrolled_on",
+    },
+    "enrolment_outcomes": {
+        **_PERSON,
+        **_PLACES,
+        "organisation": "organisation_id",
+        "intervention": "intervention",
+        "status": "status",
+        "month": "month:status_on",
+    },
+    "intervention_sessions": {
+        **_PERSON,
+        **_PLACES,
+        "organisation": "organisation_id",
+        "intervention": "intervention",
+        "month": "month:held_on",
+    },
+    "capacity": {
+        **_TRAINEE,
+        "organisation": "organisation_id",
+        "component": "component",
+        "month": "month:held_on",
+    },
     "results": {
         **_TRAINEE,
         "organisation": "organisation_id",
@@ -599,6 +652,12 @@ MEASURES: dict[str, Measure] = {
     "mean_group_attendance": _mean(
         "group_activities", lambda f: f.col("attendees").astype(np.float64)
     ),
+    "enrolments": _counted("enrolments"),
+    "people_completing": _distinct(
+        "enrolment_outcomes", "beneficiary_key", only="completed"
+    ),
+    "enrolment_outcomes": _counted("enrolment_outcomes"),
+    "intervention_sessions_attended": _counted("intervention_sessions"),
     "new_beneficiaries": _counted("beneficiaries"),
     "referrals": _counted("referrals"),
     "cases_opened": _counted("cases"),
@@ -612,6 +671,7 @@ MEASURES: dict[str, Measure] = {
         "attendance", "count", _participant_organisations, whole=True
     ),
     "training_hours": _counted("attendance", weight="hours"),
+    "capacity_building_services": _counted("capacity"),
     "people_certified": _distinct("results", "trainee_id", only="certified"),
     "practice_sessions": _counted("practice"),
     "recorded_sessions": _counted("practice", only="recorded"),

@@ -30,10 +30,13 @@ from services.reporting.facts.models import (
     AssessmentFact,
     AttendanceFact,
     BeneficiaryFact,
+    CapacityFact,
     CaseFact,
     CompetencyFact,
+    EnrolmentFact,
     GroupActivityFact,
     IngestCounter,
+    InterventionSessionFact,
     LocationDim,
     OrganisationDim,
     PracticeSessionFact,
@@ -238,6 +241,17 @@ def new_frames() -> dict[str, Frame]:
             "case_id:cat beneficiary_key:int organisation_id:cat instrument:cat "
             "timepoint:cat administered_on:date scores:obj",
         ),
+        "enrolments": _frame(
+            EnrolmentFact,
+            "beneficiary_key:int organisation_id:cat site_id:cat intervention:cat "
+            "status:cat enrolled_on:date status_on:date sessions_attended:int "
+            "sessions_planned:int completed:bool",
+        ),
+        "intervention_sessions": _frame(
+            InterventionSessionFact,
+            "alive:bool beneficiary_key:int organisation_id:cat site_id:cat "
+            "intervention:cat held_on:date",
+        ),
         "trainees": _frame(
             TraineeFact,
             "trainee_id:cat organisation_id:cat audience:cat sex:cat staff_id:cat "
@@ -249,6 +263,10 @@ def new_frames() -> dict[str, Frame]:
             "present:bool session_id:cat course_id:cat course_approach:cat "
             "course_level:cat modality:cat site_id:cat topic_code:cat "
             "partner_organisation_id:cat",
+        ),
+        "capacity": _frame(
+            CapacityFact,
+            "alive:bool trainee_id:cat organisation_id:cat component:cat held_on:date",
         ),
         "results": _frame(
             ResultFact,

@@ -180,6 +180,49 @@ class AssessmentFact(_Fact, table=True):
     risk_flagged: bool = False
 
 
+class EnrolmentFact(_Fact, table=True):
+    """A person's course through a structured intervention, as it stands:
+    ``status_on`` is the last session's date or the closure's."""
+
+    __tablename__ = "enrolment_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "enrolment_id"),)
+
+    enrolment_id: uuid.UUID
+    beneficiary_key: int | None = None
+    organisation_id: uuid.UUID
+    site_id: uuid.UUID | None = None
+    intervention: str = Field(max_length=32, description="Its code, no version.")
+    status: str = Field(max_length=16)
+    enrolled_on: date
+    status_on: date
+    sessions_attended: int
+    sessions_planned: int
+    completed: bool
+
+
+class InterventionSessionFact(_Fact, table=True):
+    """One session of an enrolment's protocol: ``alive`` while attended
+    (its service record not voided), dated when it was."""
+
+    __tablename__ = "intervention_session_fact"
+    __table_args__ = (
+        UniqueConstraint(
+            "organisation_id",
+            "enrolment_id",
+            "number",
+            name="uq_intervention_session_fact_session",
+        ),
+    )
+
+    enrolment_id: uuid.UUID
+    number: int
+    beneficiary_key: int | None = None
+    organisation_id: uuid.UUID
+    site_id: uuid.UUID | None = None
+    intervention: str = Field(max_length=32)
+    held_on: date
+
+
 class TraineeFact(_Fact, table=True):
     __tablename__ = "trainee_fact"
 
@@ -211,6 +254,24 @@ class AttendanceFact(_Fact, table=True):
     site_id: uuid.UUID | None = None
     topic_code: str | None = Field(default=None, max_length=64)
     partner_organisation_id: uuid.UUID | None = None
+
+
+class CapacityFact(_Fact, table=True):
+    """One capacity-building service to one trainee: a training session
+    attended (``alive`` while marked present) or a supervision, coaching or
+    mentoring session taken part in. Every part of the family is a row of
+    the same table, so the family's total is the sum of its parts."""
+
+    __tablename__ = "capacity_fact"
+    __table_args__ = (UniqueConstraint("source_id", "trainee_id"),)
+
+    source_id: uuid.UUID = Field(description="Training or supervision session.")
+    trainee_id: uuid.UUID
+    organisation_id: uuid.UUID
+    component: str = Field(
+        max_length=16, description="training, supervision, coaching or mentoring"
+    )
+    held_on: date
 
 
 class ResultFact(_Fact, table=True):
