@@ -6,7 +6,8 @@ Create Date: 2026-12-04 21:40:00.000000
 
 A group activity's attendees were each a service, and nothing counted the
 session or meeting itself. ``group_activity_fact`` holds one row per group
-activity (``group_activity.recorded``, emitted from now on) and per
+activity (``group_activity.recorded``, emitted from now on, and once for
+earlier ones by the beneficiary service's migration 0010) and per
 anonymous service of a group activity recorded on its own. Anonymous
 services already folded are not replayed here: a deployment that wants
 their units re-reads the beneficiary feed from 0 (ingestion is idempotent).

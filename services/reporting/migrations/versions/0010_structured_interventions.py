@@ -7,8 +7,8 @@ Create Date: 2026-12-04 22:10:00.000000
 ``enrolment.updated`` events were ignored. They now carry the enrolment and
 status dates, the site and every protocol session's date; reporting folds
 them into ``enrolment_fact`` and ``intervention_session_fact``. Events
-written before carry no dates and are skipped; re-reading the beneficiary
-feed does not bring them back (the next change of each enrolment does).
+written before carry no dates and are skipped; the beneficiary service's
+migration 0010 sends every enrolment again, as it stands.
 """
 
 from collections.abc import Sequence
