@@ -159,6 +159,23 @@ class TrainingAudience(StrEnum):
     media = "media"
 
 
+class TrainingModality(StrEnum):
+    """How a training event is given (reports count training by it)."""
+
+    in_person = "in_person"
+    online = "online"
+    hybrid = "hybrid"
+
+
+class SupervisionPurpose(StrEnum):
+    """What a supervision session was for: capacity building counts
+    supervision, coaching and mentoring as its parts."""
+
+    supervision = "supervision"
+    coaching = "coaching"
+    mentoring = "mentoring"
+
+
 class CourseLevel(StrEnum):
     foundational = "foundational"
     tot = "tot"

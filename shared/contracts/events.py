@@ -20,6 +20,7 @@ from shared.contracts.enums import (
     CaseStatus,
     ClosureReason,
     ConsentPurpose,
+    CourseApproach,
     CourseLevel,
     DeliveredThrough,
     DisabilityStatus,
@@ -33,6 +34,7 @@ from shared.contracts.enums import (
     RegistrationChannel,
     RiskLevel,
     Sex,
+    SupervisionPurpose,
     Timepoint,
     TrainingAudience,
 )
@@ -156,6 +158,26 @@ class AnonymousServiceFacts(_Facts):
     voided: bool
 
 
+class GroupActivityFacts(_Facts):
+    """group_activity.recorded: one group session or meeting held, as a unit
+    (its attendees' services are their own events), with how many attended."""
+
+    group_activity_id: uuid.UUID
+    organisation_id: uuid.UUID
+    lead_organisation_id: uuid.UUID
+    delivered_through: DeliveredThrough
+    activity_code: str
+    iasc_layer: IascLayer
+    activity_date: date
+    site_id: uuid.UUID | None
+    modality: Modality
+    duration_minutes: int | None
+    registered_attendees: int
+    anonymous_attendees: int
+    facilitators: int
+    voided: bool = False
+
+
 class CaseFacts(_Facts):
     """case.opened / case.status_changed: no notes, no names."""
 
@@ -214,8 +236,17 @@ class RiskAlertFacts(_Facts):
     status: AlertStatus
 
 
+class EnrolmentSession(_Facts):
+    """One session of the protocol and the date it was attended (None: not,
+    or its service record was voided)."""
+
+    number: int
+    attended_on: date | None
+
+
 class EnrolmentFacts(_Facts):
-    """enrolment.updated: progress through the protocol, no names."""
+    """enrolment.updated: progress through the protocol, no names. The
+    dates and sessions are absent in events written before they were sent."""
 
     enrolment_id: uuid.UUID
     beneficiary_id: uuid.UUID
@@ -225,6 +256,14 @@ class EnrolmentFacts(_Facts):
     sessions_attended: int
     sessions_planned: int
     completed: bool
+    enrolled_on: date | None = None
+    status_on: date | None = Field(
+        default=None, description="The last session's date, or the closure's."
+    )
+    site_id: uuid.UUID | None = None
+    sessions: list[EnrolmentSession] | None = Field(
+        default=None, description="Every session of the protocol, in order."
+    )
 
 
 class TraineeFacts(_Facts):
@@ -237,6 +276,11 @@ class TraineeFacts(_Facts):
     staff_id: str | None = Field(
         description="The staff code the beneficiary service records as the "
         "service records' staff_id, when the trainee is staff."
+    )
+    affiliation_organisation_id: uuid.UUID | None = Field(
+        default=None,
+        description="The organisation the trainee works for (an id of the "
+        "beneficiary service's organisation list), when it is on it.",
     )
 
 
@@ -258,6 +302,21 @@ class AttendanceFacts(_Facts):
     held_on: date
     hours: float
     present: bool
+    course_id: uuid.UUID | None = Field(
+        default=None, description="Absent in events written before it was sent."
+    )
+    course_approach: CourseApproach | None = None
+    course_level: CourseLevel | None = None
+    modality: str | None = Field(
+        default=None, description="The cohort's: in_person, online or hybrid."
+    )
+    site_id: uuid.UUID | None = Field(
+        default=None, description="The cohort's site (beneficiary's locations)."
+    )
+    topic_code: str | None = Field(default=None, description="The session's topic.")
+    partner_organisation_id: uuid.UUID | None = Field(
+        default=None, description="The cohort's partner organisation."
+    )
 
 
 class ResultFacts(_Facts):
@@ -300,6 +359,7 @@ class SupervisionFacts(_Facts):
     supervision_id: uuid.UUID
     organisation_id: uuid.UUID
     kind: str
+    purpose: SupervisionPurpose = SupervisionPurpose.supervision
     mode: str
     held_on: date
     duration_minutes: int
@@ -336,6 +396,7 @@ class EventType(StrEnum):
     service_record_updated = "service_record.updated"
     service_record_voided = "service_record.voided"
     anonymous_service_recorded = "anonymous_service.recorded"
+    group_activity_recorded = "group_activity.recorded"
     case_opened = "case.opened"
     case_status_changed = "case.status_changed"
     assessment_recorded = "assessment.recorded"
@@ -367,6 +428,7 @@ EVENT_FACTS: dict[EventType, type[_Facts]] = {
     EventType.service_record_updated: ServiceRecordFacts,
     EventType.service_record_voided: ServiceRecordFacts,
     EventType.anonymous_service_recorded: AnonymousServiceFacts,
+    EventType.group_activity_recorded: GroupActivityFacts,
     EventType.case_opened: CaseFacts,
     EventType.case_status_changed: CaseFacts,
     EventType.assessment_recorded: AssessmentFacts,

@@ -16,7 +16,7 @@ from importlib import resources
 
 from shared.taxonomy.iasc import IascLayer
 
-ACTIVITY_TAXONOMY_VERSION = "2026.1"
+ACTIVITY_TAXONOMY_VERSION = "2026.2"
 
 
 class ActivityKind(StrEnum):
@@ -25,12 +25,21 @@ class ActivityKind(StrEnum):
     any = "any"
 
 
+class ActivityUnit(StrEnum):
+    """What one holding of a group activity is counted as: reports give
+    meetings held apart from sessions held."""
+
+    session = "session"
+    meeting = "meeting"
+
+
 @dataclass(frozen=True)
 class Activity:
     code: str
     name: str
     iasc_layer: IascLayer
     kind: ActivityKind
+    unit: ActivityUnit
 
 
 @cache
@@ -44,6 +53,7 @@ def activities() -> dict[str, Activity]:
             name=row["name"],
             iasc_layer=IascLayer(row["iasc_layer"]),
             kind=ActivityKind(row["kind"]),
+            unit=ActivityUnit(row["unit"]),
         )
         for row in rows
     }

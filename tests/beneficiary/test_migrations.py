@@ -14,9 +14,10 @@ from sqlmodel import col
 
 from services.beneficiary.beneficiaries.models import Beneficiary
 from services.beneficiary.cases.models import CasePlan, FollowUp, SafetyPlan
-from services.beneficiary.db import metadata
+from services.beneficiary.db import OutboxEvent, metadata
 from services.beneficiary.interventions.models import SessionAttendance
 from services.beneficiary.migrations.runner import MIGRATIONS
+from shared.contracts.events import EnrolmentFacts, GroupActivityFacts
 from shared.db import make_engine
 from tests.beneficiary.api import make_beneficiary
 from tests.callers import Caller
@@ -245,3 +246,161 @@ async def test_ids_per_organisation_keep_the_data_of_0007(
         assert keys["constrained_columns"] == ["organisation_id", "id"]
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_group_activities_and_enrolments_are_sent_again(
+    backend: str, tmp_path: Path
+) -> None:
+    """Migration 0010 stages one event per group activity (its live
+    registered and anonymous attendees) and per enrolment (every protocol
+    session with its date), so reporting can count what was recorded
+    before those events existed."""
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'beneficiary.db'}"
+    else:
+        url = await recreate_database("mhpss_test_migrations")
+    engine = make_engine(url)
+    org, person, group, enrolment = (uuid.uuid4() for _ in range(4))
+    now, day = datetime.now(UTC), date(2026, 2, 1)
+    delivery = {
+        "organisation_id": org,
+        "lead_organisation_id": org,
+        "delivered_through": "direct",
+        "iasc_layer": "community_family",
+        "modality": "in_person",
+        "created_by": "alice",
+        "version": 1,
+        "updated_at": now,
+        "created_at": now,
+    }
+    records = {n: uuid.uuid4() for n in ("present", "voided", "first", "second")}
+    try:
+        await MIGRATIONS.upgrade_schema(engine, "0009")
+        rows = [
+            _row("organisation", id=org, name="A", type="cso", created_at=now),
+            _row(
+                "beneficiary",
+                id=person,
+                code="B-RESEND1",
+                organisation_id=org,
+                sex="female",
+                date_of_birth_estimated=False,
+                disability="no",
+                registration_date=day,
+                registration_channel="outreach",
+                registered_by="alice",
+                version=1,
+                updated_at=now,
+                created_at=now,
+            ),
+            _row(
+                "group_activity",
+                id=group,
+                activity_code="peer_support_group",
+                activity_date=day,
+                facilitator_staff_ids=["s-1", "s-2"],
+                voided=False,
+                **delivery,
+            ),
+            *(
+                _row(
+                    "service_record",
+                    id=records[name],
+                    beneficiary_id=person,
+                    service_date=day,
+                    activity_code=activity,
+                    group_activity_id=group if activity == "peer_support_group"
+                    else None,
+                    voided=name == "voided",
+                    **{**delivery, "iasc_layer": "focused_non_specialized"},
+                )
+                for name, activity in [
+                    ("present", "peer_support_group"),
+                    ("voided", "peer_support_group"),
+                    ("first", "pm_plus_individual"),
+                    ("second", "pm_plus_individual"),
+                ]
+            ),
+            _row(
+                "anonymous_service",
+                id=uuid.uuid4(),
+                activity_code="peer_support_group",
+                service_date=day,
+                group_activity_id=group,
+                counts=[{"sex": "male", "age_group": "18_plus", "count": 6}],
+                total=6,
+                voided=False,
+                **delivery,
+            ),
+            _row(
+                "enrolment",
+                id=enrolment,
+                organisation_id=org,
+                beneficiary_id=person,
+                intervention="pm_plus@1.0",
+                enrolled_on=day,
+                status="enrolled",
+                status_on=date(2026, 2, 8),
+                version=1,
+                created_by="alice",
+                created_at=now,
+            ),
+            _row(
+                "enrolment",
+                id=uuid.uuid4(),
+                organisation_id=org,
+                beneficiary_id=person,
+                intervention="retired_protocol@0.1",
+                enrolled_on=day,
+                status="enrolled",
+                status_on=day,
+                version=1,
+                created_by="alice",
+                created_at=now,
+            ),
+            *(
+                _row(
+                    "session_attendance",
+                    id=uuid.uuid4(),
+                    organisation_id=org,
+                    enrolment_id=enrolment,
+                    session_number=number,
+                    attended_on=on,
+                    service_record_id=records[name],
+                    created_at=now,
+                )
+                for name, number, on in [
+                    ("first", 1, day),
+                    ("second", 2, date(2026, 2, 8)),
+                ]
+            ),
+        ]  # fmt: skip
+        async with engine.begin() as connection:
+            for table, values in rows:
+                await insert_as_stored(connection, table, **values)
+        await MIGRATIONS.upgrade(engine)
+        async with AsyncSession(engine) as session:
+            staged = {
+                e.type: e
+                for e in (await session.execute(select(OutboxEvent))).scalars()
+            }
+    finally:
+        await engine.dispose()
+    assert set(staged) == {"group_activity.recorded", "enrolment.updated"}
+    held = GroupActivityFacts.model_validate(staged["group_activity.recorded"].data)
+    assert (held.group_activity_id, held.organisation_id) == (group, org)
+    assert (held.registered_attendees, held.anonymous_attendees) == (1, 6)
+    assert (held.facilitators, held.activity_code) == (2, "peer_support_group")
+    assert staged["group_activity.recorded"].position is None  # numbered later
+    enrolled = EnrolmentFacts.model_validate(staged["enrolment.updated"].data)
+    assert enrolled.enrolment_id == enrolment
+    assert (enrolled.sessions_attended, enrolled.sessions_planned) == (2, 5)
+    assert (enrolled.completed, enrolled.status_on) == (False, date(2026, 2, 8))
+    assert [(s.number, s.attended_on) for s in enrolled.sessions or []] == [
+        (1, day),
+        (2, date(2026, 2, 8)),
+        (3, None),
+        (4, None),
+        (5, None),
+    ]

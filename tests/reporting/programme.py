@@ -471,3 +471,181 @@ async def record_training(
                 "supervisee_trainee_ids": [t[s] for s in supervisees],
             },
         )
+
+
+PUBLISHED_LINES = """
+The published lines added on top (``record_published_lines``):
+
+    meetings: coordination_meeting 06-02 Mosul, A, counts F 6 M 8;
+              06-09 Mosul, A, counts F 4 M 5;
+              06-16 Mosul, partner, group activity: p11 p12 and M 5
+    livelihood integration (A, Dahuk City, counts):
+              mli_awareness_session 06-03 F 20 M 15, 06-10 F 10 M 12;
+              mli_peer_support_group 06-05 F 8 M 6, 06-12 F 8 M 6
+    PFA and suicide prevention (foundational, pfa), one course, three sites:
+              Dahuk City 06-01 topic pfa t7 t8, 06-02 suicide_prevention t7;
+              Mosul 06-08 pfa t9 t10; Qadia 06-15 suicide_prevention t11
+              t7 t8 t10 ngo at the partner, t9 government at org B,
+              t11 cso at no listed organisation
+    coaching: 06-20 individual, t9
+    PM+ enrolments: p3 sessions 1-4 (06-01, 06-08, 06-15, 06-22), finished
+              06-26; p4 session 1 (06-02), dropped out 06-20
+"""
+
+PFA_TRAINEES: dict[str, tuple[str, str, str | None]] = {
+    # name: (audience, sex, employer: an org key or None)
+    "t7": ("ngo", "female", "partner"),
+    "t8": ("ngo", "male", "partner"),
+    "t9": ("government", "female", "b"),
+    "t10": ("ngo", "female", "partner"),
+    "t11": ("cso", "male", None),
+}
+
+
+async def record_published_lines(
+    programme: Programme,
+    alice: Caller,
+    partner: Caller,
+    training_client: httpx.AsyncClient,
+    training_headers: dict[str, str],
+) -> str:
+    """Record ``PUBLISHED_LINES``; returns the PFA course's id."""
+    sites, people = programme.sites, programme.people
+
+    def counts(female: int, male: int) -> list[dict[str, Any]]:
+        return [
+            {"sex": "female", "age_group": "18_plus", "count": female},
+            {"sex": "male", "age_group": "18_plus", "count": male},
+        ]
+
+    for activity, on, site, female, male in [
+        ("coordination_meeting", "2026-06-02", MOSUL, 6, 8),
+        ("coordination_meeting", "2026-06-09", MOSUL, 4, 5),
+        ("mli_awareness_session", "2026-06-03", DAHUK_CITY, 20, 15),
+        ("mli_awareness_session", "2026-06-10", DAHUK_CITY, 10, 12),
+        ("mli_peer_support_group", "2026-06-05", DAHUK_CITY, 8, 6),
+        ("mli_peer_support_group", "2026-06-12", DAHUK_CITY, 8, 6),
+    ]:
+        await _ok(
+            await alice.post(
+                "/v1/anonymous-services",
+                {
+                    "activity_code": activity,
+                    "service_date": on,
+                    "site_id": sites[site],
+                    "counts": counts(female, male),
+                },
+            )
+        )
+    await _ok(
+        await partner.post(
+            "/v1/group-activities",
+            {
+                "activity_code": "coordination_meeting",
+                "activity_date": "2026-06-16",
+                "site_id": sites[MOSUL],
+                "attendee_ids": [people["p11"], people["p12"]],
+                "anonymous_attendees": [
+                    {"sex": "male", "age_group": "18_plus", "count": 5}
+                ],
+            },
+        )
+    )
+
+    async def call(path: str, body: Any, method: str = "POST") -> Any:
+        return await _ok(
+            await training_client.request(
+                method, path, json=body, headers=training_headers
+            )
+        )
+
+    t = programme.trainees
+    for name, (audience, sex, employer) in PFA_TRAINEES.items():
+        body = trainee(
+            full_name=f"Trainee {name}",
+            audience=audience,
+            sex=sex,
+            affiliation_organisation_id=programme.orgs[employer].id
+            if employer
+            else None,
+        )
+        t[name] = (await call("/v1/trainees", body))["id"]
+    course = await call(
+        "/v1/courses",
+        {
+            "title": "PFA and suicide prevention",
+            "approach": "pfa",
+            "level": "foundational",
+            "planned_hours": 6,
+        },
+    )
+    for site, sessions in [
+        (DAHUK_CITY, [("2026-06-01", "pfa", ["t7", "t8"]),
+                      ("2026-06-02", "suicide_prevention", ["t7"])]),
+        (MOSUL, [("2026-06-08", "pfa", ["t9", "t10"])]),
+        (QADIA, [("2026-06-15", "suicide_prevention", ["t11"])]),
+    ]:  # fmt: skip
+        cohort = await call(
+            "/v1/cohorts",
+            {
+                "course_id": course["id"],
+                "title": f"PFA {site}",
+                "starts_on": "2026-06-01",
+                "ends_on": "2026-06-30",
+                "modality": "in_person",
+                "site_id": sites[site],
+            },
+        )
+        members = sorted({m for _, _, present in sessions for m in present})
+        await call(
+            f"/v1/cohorts/{cohort['id']}/enrolments",
+            {"trainee_ids": [t[m] for m in members]},
+        )
+        for number, (day, topic, present) in enumerate(sessions, start=1):
+            await call(
+                f"/v1/cohorts/{cohort['id']}/sessions",
+                {"number": number, "held_on": day, "hours": 3, "topic_code": topic},
+            )
+            await call(
+                f"/v1/cohorts/{cohort['id']}/sessions/{number}/attendance",
+                {"present": [t[m] for m in present]},
+                method="PUT",
+            )
+    await call(
+        "/v1/supervision-sessions",
+        {
+            "kind": "individual",
+            "purpose": "coaching",
+            "mode": "in_person",
+            "held_on": "2026-06-20",
+            "duration_minutes": 60,
+            "supervisee_trainee_ids": [t["t9"]],
+        },
+    )
+
+    for person, attended, end, on in [
+        ("p3", ["2026-06-01", "2026-06-08", "2026-06-15", "2026-06-22"], "finish",
+         "2026-06-26"),
+        ("p4", ["2026-06-02"], "drop-out", "2026-06-20"),
+    ]:  # fmt: skip
+        enrolment = await _ok(
+            await alice.post(
+                "/v1/enrolments",
+                {
+                    "beneficiary_id": people[person],
+                    "intervention": "pm_plus",
+                    "enrolled_on": attended[0],
+                },
+            )
+        )
+        for number, held_on in enumerate(attended, start=1):
+            await _ok(
+                await alice.post(
+                    f"/v1/enrolments/{enrolment['id']}/sessions",
+                    {"session_number": number, "attended_on": held_on},
+                )
+            )
+        await _ok(
+            await alice.post(f"/v1/enrolments/{enrolment['id']}/{end}", {"on": on})
+        )
+    return str(course["id"])

@@ -19,7 +19,15 @@ from services.reporting.exports.jobs import run_export
 from services.training.settings import TrainingSettings
 from shared.auth import Role
 from tests.callers import Caller, Org
-from tests.reporting.programme import Programme, record_programme
+from tests.reporting.helpers import by_value, values
+from tests.reporting.programme import (
+    DAHUK_CITY,
+    MOSUL,
+    QADIA,
+    Programme,
+    record_programme,
+    record_published_lines,
+)
 from tests.training.api import token
 
 START, END = "2026-01-01", "2026-06-30"
@@ -161,6 +169,14 @@ OVERVIEW = {
             "referral_basic_services": 2.6,
         },
     },
+    # each once, however many attended: the group (04-20), the awareness
+    # session (05-20)
+    "Group sessions held": {
+        "total": 2,
+        "cells": {"recreational_activity": 1, "awareness_session": 1},
+        "shares": {"recreational_activity": 50.0, "awareness_session": 50.0},
+    },
+    "Meetings held": {"total": 0},
     "People reached by governorate": {
         "total": 12,
         # Duhok: p1 p2 p10 p6 (Qadia) p3 p4 p5 (Dahuk City);
@@ -189,6 +205,13 @@ OVERVIEW = {
         "total": 5,  # t1-t5 (t4 at one session); t6 was only assessed
         "cells": {"own_staff": 1, "ngo": 2, "cso": 1, "government": 1},
         "shares": {"own_staff": 20.0, "ngo": 40.0, "cso": 20.0, "government": 20.0},
+    },
+    "Training sessions held": {"total": 5},  # 3 foundational, 2 ToT
+    # attendances 5 x 3 - 2 (t4) + 2 x 2 = 17; supervisees 2 + 1 + 3 = 6
+    "Capacity-building services by part": {
+        "total": 23,
+        "cells": {"training": 17, "supervision": 6},
+        "shares": {"training": 73.9, "supervision": 26.1},
     },
     "People certified": {
         "total": 4,  # t1 t2 t3 t5, t1 and t2 counted once
@@ -570,3 +593,122 @@ async def test_feeds_and_exports_of_a_small_programme(
     }
     assert totals["Services delivered"] == 37
     assert totals["People reached (registered)"] == 11  # p2 had only s3
+
+
+async def test_the_published_lines_of_a_small_programme(
+    linked_training: FastAPI,  # noqa: F811
+    alice: Caller,
+    issue: Any,
+    orgs: dict[str, Org],
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+) -> None:
+    """Meetings and sessions held, livelihood-integration participants by
+    sex, PFA training by site, topic and participants' organisations,
+    capacity building by part and audience, PM+ completion and drop-out:
+    ``PUBLISHED_LINES`` on top of the programme, worked out by hand."""
+    training = token(
+        training_settings, uuid.UUID(orgs["a"].id), Role.trainer, Role.supervisor
+    )
+    programme = await record_programme(alice, issue, orgs, training_client, training)
+    partner = issue(orgs["partner"], Role.case_worker, subject="pat")
+    pfa = await record_published_lines(
+        programme, alice, partner, training_client, training
+    )
+    await catch_up()
+    me = issue(orgs["a"], Role.me_officer)
+    names = programme.names()
+
+    async def table(indicator: str, by: str = "", **filters: str) -> dict[Any, Any]:
+        """The total and the cells, places and organisations by name."""
+        params = {"by": by} if by else {}
+        body = await values(
+            reporting_client, me, indicator, START, END, **params, **filters
+        )
+        cells = {names.get(k, k): v for k, v in by_value(body).items()} if by else {}
+        return {"total": body["total"]["value"], **cells}
+
+    assert await table("meetings_held", "organisation") == {
+        "total": 3,
+        "Org A": 2,
+        "Partner": 1,
+    }
+    assert await table("group_attendance", "unit") == {
+        "total": 30 + 3 + 24 + 85,
+        "meeting": 14 + 9 + 7,
+        "session": 3 + 24 + 85,  # recreational, awareness, livelihoods
+    }
+    assert await table("group_sessions_held", "activity") == {
+        "total": 6,
+        "recreational_activity": 1,
+        "awareness_session": 1,
+        "mli_awareness_session": 2,
+        "mli_peer_support_group": 2,
+    }
+    livelihoods = "mli_awareness_session,mli_peer_support_group"
+    assert await table("services_delivered", "sex", activity=livelihoods) == {
+        "total": 85,
+        "female": 46,
+        "male": 39,
+    }
+
+    assert await table("people_trained", "approach") == {
+        "total": 10,
+        "ipt_g": 5,
+        "pfa": 5,
+    }
+    assert await table("people_trained", "site", course=pfa) == {
+        "total": 5,
+        DAHUK_CITY: 2,
+        MOSUL: 2,
+        QADIA: 1,
+    }
+    assert await table("people_trained", "topic", course=pfa) == {
+        "total": 5,
+        "pfa": 4,
+        "suicide_prevention": 2,
+    }
+    assert await table("people_trained", "participant_organisation", course=pfa) == {
+        "total": 5,
+        "Partner": 3,
+        orgs["b"].id: 1,
+        "unknown": 1,
+    }
+    assert await table("organisations_trained", "course", course=pfa) == {
+        "total": 2,
+        pfa: 2,
+    }
+    assert await table("training_sessions_held", "approach") == {
+        "total": 9,
+        "ipt_g": 5,
+        "pfa": 4,
+    }
+
+    family = await table("capacity_building_services", "component")
+    assert family == {"total": 30, "training": 23, "supervision": 6, "coaching": 1}
+    by_audience = await table("capacity_building_services", "audience")
+    assert by_audience == {
+        "total": 30,
+        "own_staff": 8,
+        "ngo": 14,
+        "cso": 5,
+        "government": 3,
+    }
+    assert by_audience["total"] == sum(v for k, v in family.items() if k != "total")
+
+    assert await table("structured_enrolments", "status") == {
+        "total": 2,
+        "finished": 1,
+        "dropped_out": 1,
+    }
+    assert await table("structured_sessions_attended", "month") == {
+        "total": 5,
+        "2026-06": 5,
+    }
+    assert await table("structured_completions", "intervention") == {
+        "total": 1,
+        "pm_plus": 1,
+    }
+    assert await table("structured_dropouts") == {"total": 1}

@@ -102,6 +102,7 @@ async def test_a_trainee_may_carry_their_staff_code(
             "audience": "ngo",
             "sex": "female",
             "staff_id": "staff-7",
+            "affiliation_organisation_id": None,
         },
         {
             "trainee_id": volunteer.json()["id"],
@@ -109,6 +110,7 @@ async def test_a_trainee_may_carry_their_staff_code(
             "audience": "community_volunteer",
             "sex": "female",
             "staff_id": None,
+            "affiliation_organisation_id": None,
         },
     ]
     too_long = await training_client.post(

@@ -24,7 +24,7 @@ from services.beneficiary.service_records.models import ServiceRecord
 from services.beneficiary.service_records.schemas import ServiceRecordCreate
 from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose, EnrolmentStatus, Modality
-from shared.contracts.events import EnrolmentFacts, EventType
+from shared.contracts.events import EnrolmentFacts, EnrolmentSession, EventType
 from shared.contracts.text import Text
 from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
@@ -399,6 +399,7 @@ async def _group_record(
 
 async def _emit(session: AsyncSession, enrolment: Enrolment) -> None:
     read = await to_read(session, enrolment)
+    attended = await _attended(session, enrolment)
     add_event(
         session,
         OutboxEvent,
@@ -415,5 +416,12 @@ async def _emit(session: AsyncSession, enrolment: Enrolment) -> None:
             sessions_attended=len(read.sessions_attended),
             sessions_planned=read.sessions_planned,
             completed=read.completed,
+            enrolled_on=enrolment.enrolled_on,
+            status_on=enrolment.status_on,
+            site_id=enrolment.site_id,
+            sessions=[
+                EnrolmentSession(number=s.number, attended_on=attended.get(s.number))
+                for s in _definition(enrolment).sessions
+            ],
         ),
     )

@@ -362,6 +362,7 @@ async def list_activities(_: PrincipalDep) -> dict[str, object]:
                 "iasc_layer": a.iasc_layer,
                 "iasc_layer_number": a.iasc_layer.number,
                 "kind": a.kind,
+                "unit": a.unit,
             }
             for a in items
         ],

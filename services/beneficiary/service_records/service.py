@@ -46,6 +46,7 @@ from shared.contracts.events import (
     AnonymousCount,
     AnonymousServiceFacts,
     EventType,
+    GroupActivityFacts,
     ServiceRecordFacts,
 )
 from shared.db import get_cached, pin, utcnow
@@ -397,6 +398,12 @@ async def record_group_activity(
         )
         session.add(anonymous)
         emit_anonymous(session, anonymous)
+    emit_group_activity(
+        session,
+        group,
+        registered=len(attendees),
+        anonymous=sum(c.count for c in data.anonymous_attendees),
+    )
     await session.flush()
     return group
 
@@ -483,15 +490,7 @@ async def group_activity_read(
     )
     return GroupActivityRead(
         id=group.id,
-        organisation_id=group.organisation_id,
-        lead_organisation_id=group.lead_organisation_id,
-        delivered_through=group.delivered_through,
-        activity_code=group.activity_code,
-        iasc_layer=group.iasc_layer,
-        activity_date=group.activity_date,
-        site_id=group.site_id,
-        modality=group.modality,
-        duration_minutes=group.duration_minutes,
+        **_group_delivery(group),
         facilitator_staff_ids=group.facilitator_staff_ids,
         attendee_ids=attendee_ids,
         anonymous_attendees=counts,
@@ -614,6 +613,47 @@ def emit_service_record(
             age_at_service=age_on(beneficiary.date_of_birth, record.service_date),
             voided=record.voided,
             version=record.version,
+        ),
+    )
+
+
+def _group_delivery(group: GroupActivity) -> dict[str, Any]:
+    """Who held a group activity, what, where and how: what its read model
+    and its event share."""
+    return group.model_dump(
+        include={
+            "organisation_id",
+            "lead_organisation_id",
+            "delivered_through",
+            "activity_code",
+            "iasc_layer",
+            "activity_date",
+            "site_id",
+            "modality",
+            "duration_minutes",
+        }
+    )
+
+
+def emit_group_activity(
+    session: AsyncSession, group: GroupActivity, *, registered: int, anonymous: int
+) -> None:
+    """The session or meeting itself, once: reporting counts it as one unit
+    however many attended (their services are events of their own)."""
+    add_event(
+        session,
+        OutboxEvent,
+        type=EventType.group_activity_recorded,
+        organisation_id=group.organisation_id,
+        entity_type="group_activity",
+        entity_id=group.id,
+        facts=GroupActivityFacts(
+            group_activity_id=group.id,
+            **_group_delivery(group),
+            registered_attendees=registered,
+            anonymous_attendees=anonymous,
+            facilitators=len(group.facilitator_staff_ids),
+            voided=group.voided,
         ),
     )
 

@@ -21,12 +21,14 @@ from services.reporting.catalogue.catalogue import (
 )
 from services.reporting.engine.ages import AGE_BAND_PRESETS, AgeBands
 from services.reporting.engine.evaluator import UNKNOWN
-from services.reporting.engine.measures import FACT_ROWS
+from services.reporting.engine.measures import FACT_ROWS, interventions_known
 from services.reporting.exports.formats import PROGRAMME_ORG_UNIT
 from services.reporting.settings import ReportingSettings
 from shared.contracts.enums import (
     CaseStatus,
+    CourseApproach,
     CourseLevel,
+    EnrolmentStatus,
     ReferralArea,
     ReferralKind,
     ReferralStatus,
@@ -56,6 +58,26 @@ MEASURES: dict[str, str] = {
     "delivered the service or, for a partner's service, the programme's lead "
     "(which trains its partners' staff); another organisation's trainee with "
     "the same code never counts",
+    "group_activities_held": "group sessions and meetings held in the period, "
+    "one per group activity and one per anonymous service of a group activity "
+    "recorded on its own (not part of a group activity), however many "
+    "attended; `unit` (the taxonomy's) tells meetings from sessions",
+    "group_attendance": "the attendees of group sessions and meetings held in "
+    "the period (registered attendees plus anonymous counts), summed; not "
+    "de-duplicated",
+    "mean_group_attendance": "attendees per group session or meeting held in "
+    "the period: the summed attendees over the sessions and meetings",
+    "enrolments": "enrolments in a structured intervention whose enrolment "
+    "date is in the period, with their current status",
+    "people_completing": "distinct people with an enrolment whose sessions "
+    "attended reach the intervention's completion rule (its share of the "
+    "protocol's sessions), counted in the period of the enrolment's latest "
+    "status date (its last session, or its closure)",
+    "enrolment_outcomes": "enrolments whose latest status date (last session "
+    "or closure) is in the period, one per enrolment, by their status",
+    "intervention_sessions_attended": "protocol sessions of structured "
+    "interventions attended in the period (their service record not voided), "
+    "one per enrolment and session",
     "new_beneficiaries": "registered people whose registration date is in the "
     "period, one row per person; people whose consent to registration was "
     "withdrawn are not counted",
@@ -71,7 +93,18 @@ MEASURES: dict[str, str] = {
     "the period",
     "training_participations": "attendances marked present (one per trainee per "
     "session) in the period",
+    "training_sessions": "distinct training sessions with at least one "
+    "trainee marked present, held in the period",
+    "organisations_trained": "distinct organisations that trainees marked "
+    "present at a training session in the period work for (the trainee's "
+    "own `affiliation_organisation_id`, not the cohort's partner); trainees "
+    "with none on record are left out",
     "training_hours": "the session hours of attendances marked present, summed",
+    "capacity_building_services": "capacity-building services to trainees in "
+    "the period, one per trainee per training session attended (marked "
+    "present) and one per supervisee of each supervision, coaching or "
+    "mentoring session held; `component` names the part, and the parts add "
+    "up to the total",
     "people_certified": "distinct trainees with a certified result decided in the "
     "period",
     "practice_sessions": "supervised practice sessions held in the period",
@@ -288,10 +321,14 @@ def _known_values(dim: str) -> list[str] | None:
         "registration_channel": [c.value for c in RegistrationChannel],
         "kind": [k.value for k in ReferralKind],
         "area": [a.value for a in ReferralArea],
-        "status": sorted({s.value for s in [*CaseStatus, *ReferralStatus]}),
+        "status": sorted(
+            {s.value for s in [*CaseStatus, *ReferralStatus, *EnrolmentStatus]}
+        ),
+        "intervention": sorted(interventions_known()),
         "risk_level": [r.value for r in RiskLevel],
         "audience": [a.value for a in TrainingAudience],
         "course_level": [c.value for c in CourseLevel],
+        "approach": [a.value for a in CourseApproach],
         "instrument": sorted(instruments()),
         "age_group": AgeBands.parse(DEFAULT_AGE_BANDS).labels,
     }
@@ -311,6 +348,19 @@ _EXAMPLES: dict[str, tuple[str, str]] = {
         str(_ORG_EXAMPLE),
         "`ORG_` and the first 12 hex digits of the organisation id, in capitals",
     ),
+    "partner_organisation": (
+        str(_ORG_EXAMPLE),
+        "`ORG_` and the first 12 hex digits of the organisation id, in capitals",
+    ),
+    "participant_organisation": (
+        str(_ORG_EXAMPLE),
+        "`ORG_` and the first 12 hex digits of the organisation id, in capitals",
+    ),
+    "course": (
+        str(_ORG_EXAMPLE),
+        "`COURSE_` and the first 12 hex digits of the course id, in capitals",
+    ),
+    "topic": ("suicide_prevention", "the session's topic code in capitals"),
     "phase": ("pre_group", "the practice session phase in capitals"),
     "month": ("2026-02", "`M` and the month as `yyyyMM`"),
 }

@@ -359,7 +359,7 @@ class Evaluator:
         if scope.organisations is not None:
             visible = self.store.places.with_partners(scope.organisations)
             columns = ["organisation_id"]
-            if fact == "services":
+            if "lead_organisation_id" in frame.vocab:
                 columns.append("lead_organisation_id")
             seen = np.zeros(frame.size, bool)
             for column in columns:

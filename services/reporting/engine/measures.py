@@ -29,10 +29,12 @@ from services.reporting.engine.evaluator import (
 from services.reporting.engine.store import NO_DATE, FactStore, Frame, day_number
 from shared.contracts.enums import (
     CaseStatus,
+    CourseApproach,
     CourseLevel,
     DeliveredThrough,
     DisabilityStatus,
     DisplacementStatus,
+    EnrolmentStatus,
     MaritalStatus,
     Modality,
     ReferralArea,
@@ -41,9 +43,13 @@ from shared.contracts.enums import (
     RegistrationChannel,
     RiskLevel,
     Sex,
+    SupervisionPurpose,
     TrainingAudience,
+    TrainingModality,
 )
+from shared.taxonomy.activities import ActivityUnit
 from shared.taxonomy.iasc import IascLayer
+from shared.taxonomy.interventions import interventions as intervention_definitions
 
 ENUM_LABELS: dict[str, list[str]] = {
     "sex": [s.value for s in Sex],
@@ -55,7 +61,16 @@ ENUM_LABELS: dict[str, list[str]] = {
     "modality": [m.value for m in Modality],
     "audience": [a.value for a in TrainingAudience],
     "course_level": [c.value for c in CourseLevel],
+    "approach": [a.value for a in CourseApproach],
+    "training_modality": [m.value for m in TrainingModality],
+    "unit": [u.value for u in ActivityUnit],
+    "component": ["training", *(p.value for p in SupervisionPurpose)],
 }
+
+
+def interventions_known() -> set[str]:
+    """The codes of the structured interventions defined (any version)."""
+    return {code.split("@", 1)[0] for code in intervention_definitions()}
 
 
 _FACT_ENUMS: dict[tuple[str, str], list[str]] = {
@@ -65,13 +80,29 @@ _FACT_ENUMS: dict[tuple[str, str], list[str]] = {
     ("referrals", "status"): [s.value for s in ReferralStatus],
     ("cases", "status"): [s.value for s in CaseStatus],
     ("cases", "risk_level"): [r.value for r in RiskLevel],
+    ("enrolments", "status"): [s.value for s in EnrolmentStatus],
+    ("enrolment_outcomes", "status"): [s.value for s in EnrolmentStatus],
+    ("enrolments", "intervention"): sorted(interventions_known()),
+    ("enrolment_outcomes", "intervention"): sorted(interventions_known()),
+    ("intervention_sessions", "intervention"): sorted(interventions_known()),
 }
+
+
 ID_DIMS = frozenset(
-    {"governorate", "district", "site", "organisation", "lead_organisation"}
+    {
+        "governorate",
+        "district",
+        "site",
+        "organisation",
+        "lead_organisation",
+        "course",
+        "partner_organisation",
+        "participant_organisation",
+    }
 )
 """Dims whose values are ids: a filter value must look like a UUID; whether
 such a place or organisation exists is not checked (it would only answer 0)."""
-OPEN_DIMS = frozenset({"instrument", "phase"})
+OPEN_DIMS = frozenset({"instrument", "phase", "topic"})
 """Dims whose values are free codes of the producers: not checked."""
 
 
@@ -101,7 +132,7 @@ def dim_labels(ev: Evaluator, dims: list[str]) -> dict[str, dict[str, str]]:
     for name in dims:
         if name in ("site", "district", "governorate"):
             out[name] = {str(k): v for k, v in places.names.items()}
-        elif name in ("organisation", "lead_organisation"):
+        elif name in ORGANISATION_DIMS:
             out[name] = {str(k): v for k, v in places.organisations.items()}
         elif name == "iasc_layer":
             out[name] = {layer.value: layer.label for layer in IascLayer}
@@ -110,6 +141,14 @@ def dim_labels(ev: Evaluator, dims: list[str]) -> dict[str, dict[str, str]]:
 
             out[name] = {a.code: a.name for a in activities().values()}
     return out
+
+
+ORGANISATION_DIMS = (
+    "organisation",
+    "lead_organisation",
+    "partner_organisation",
+    "participant_organisation",
+)
 
 
 def qualified_since(
@@ -398,6 +437,22 @@ def _supervision_per_provider_month(
     return hours, np.array([len(p) * months for p in people], np.float64)
 
 
+def _participant_organisations(
+    ev: Evaluator,
+    q: Query,
+    mask: Mask,
+    parts: Sequence[IntArray],
+    sizes: Sequence[int],
+) -> Tables:
+    """Distinct organisations the present trainees work for (their own,
+    not the cohort's partner's); trainees with none on record are left out."""
+    dim = ev.dim("attendance", "participant_organisation")
+    codes = ev.codes("attendance", q, "participant_organisation").astype(np.int64)
+    ids = np.where(codes == dim.labels.index(UNKNOWN), -1, codes)
+    counted = distinct_tables(parts, sizes, ids)
+    return {axes: (found, zeros(len(found))) for axes, found in counted.items()}
+
+
 def _alive(frame: Frame) -> Mask:
     alive: Mask = frame.col("alive")
     return alive
@@ -420,22 +475,32 @@ def _certified(frame: Frame) -> Mask:
 
 FACT_FRAMES = {
     "services": "services",
+    "group_activities": "group_activities",
     "beneficiaries": "beneficiaries",
     "referrals": "referrals",
     "cases": "cases",
     "assessments": "assessments",
     "attendance": "attendance",
+    "capacity": "capacity",
+    "enrolments": "enrolments",
+    "enrolment_outcomes": "enrolments",
+    "intervention_sessions": "intervention_sessions",
     "results": "results",
     "practice": "practice",
     "supervision": "supervision",
 }
 FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
     "services": ("service_date", _alive),
+    "group_activities": ("held_on", _alive),
     "beneficiaries": ("registration_date", _registered_person),
     "referrals": ("sent_on", None),
     "cases": ("opened_on", None),
     "assessments": ("administered_on", None),
     "attendance": ("held_on", _present),
+    "capacity": ("held_on", _alive),
+    "enrolments": ("enrolled_on", None),
+    "enrolment_outcomes": ("status_on", None),
+    "intervention_sessions": ("held_on", _alive),
     "results": ("decided_on", None),
     "practice": ("held_on", None),
     "supervision": ("held_on", None),
@@ -452,7 +517,11 @@ _PLACES = {
     "district": "place:site_id:district",
     "site": "place:site_id:site",
 }
-_TRAINEE = {"audience": "trainee:audience", "sex": "trainee:sex"}
+_TRAINEE = {
+    "audience": "trainee:audience",
+    "sex": "trainee:sex",
+    "participant_organisation": "trainee:affiliation_organisation_id",
+}
 FACT_DIMS: dict[str, dict[str, str]] = {
     "services": {
         **_PERSON,
@@ -464,6 +533,17 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "activity": "activity_code",
         "modality": "modality",
         "month": "month:service_date",
+    },
+    "group_activities": {
+        **_PLACES,
+        "organisation": "organisation_id",
+        "lead_organisation": "lead_organisation_id",
+        "delivered_through": "delivered_through",
+        "iasc_layer": "iasc_layer",
+        "activity": "activity_code",
+        "unit": "unit",
+        "modality": "modality",
+        "month": "month:held_on",
     },
     "beneficiaries": {
         "sex": "sex",
@@ -503,11 +583,48 @@ FACT_DIMS: dict[str, dict[str, str]] = {
     "attendance": {
         **_TRAINEE,
         "organisation": "organisation_id",
+        "partner_organisation": "partner_organisation_id",
+        "course": "course_id",
+        "approach": "course_approach",
+        "course_level": "course_level",
+        "training_modality": "modality",
+        "topic": "topic_code",
+        **_PLACES,
+        "month": "month:held_on",
+    },
+    "enrolments": {
+        **_PERSON,
+        **_PLACES,
+        "organisation": "organisation_id",
+        "intervention": "intervention",
+        "status": "status",
+        "month": "month:enrolled_on",
+    },
+    "enrolment_outcomes": {
+        **_PERSON,
+        **_PLACES,
+        "organisation": "organisation_id",
+        "intervention": "intervention",
+        "status": "status",
+        "month": "month:status_on",
+    },
+    "intervention_sessions": {
+        **_PERSON,
+        **_PLACES,
+        "organisation": "organisation_id",
+        "intervention": "intervention",
+        "month": "month:held_on",
+    },
+    "capacity": {
+        **_TRAINEE,
+        "organisation": "organisation_id",
+        "component": "component",
         "month": "month:held_on",
     },
     "results": {
         **_TRAINEE,
         "organisation": "organisation_id",
+        "course": "course_id",
         "course_level": "course_level",
         "month": "month:decided_on",
     },
@@ -528,6 +645,19 @@ MEASURES: dict[str, Measure] = {
     "qualified_services_share": Measure(
         "services", "share", grouped(_qualified_share, adds_up=True), whole=True
     ),
+    "group_activities_held": _counted("group_activities"),
+    "group_attendance": _counted(
+        "group_activities", weight="attendees", whole_weights=True
+    ),
+    "mean_group_attendance": _mean(
+        "group_activities", lambda f: f.col("attendees").astype(np.float64)
+    ),
+    "enrolments": _counted("enrolments"),
+    "people_completing": _distinct(
+        "enrolment_outcomes", "beneficiary_key", only="completed"
+    ),
+    "enrolment_outcomes": _counted("enrolment_outcomes"),
+    "intervention_sessions_attended": _counted("intervention_sessions"),
     "new_beneficiaries": _counted("beneficiaries"),
     "referrals": _counted("referrals"),
     "cases_opened": _counted("cases"),
@@ -536,7 +666,12 @@ MEASURES: dict[str, Measure] = {
     ),
     "people_trained": _distinct("attendance", "trainee_id"),
     "training_participations": _counted("attendance"),
+    "training_sessions": _distinct("attendance", "session_id"),
+    "organisations_trained": Measure(
+        "attendance", "count", _participant_organisations, whole=True
+    ),
     "training_hours": _counted("attendance", weight="hours"),
+    "capacity_building_services": _counted("capacity"),
     "people_certified": _distinct("results", "trainee_id", only="certified"),
     "practice_sessions": _counted("practice"),
     "recorded_sessions": _counted("practice", only="recorded"),

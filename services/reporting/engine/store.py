@@ -30,9 +30,13 @@ from services.reporting.facts.models import (
     AssessmentFact,
     AttendanceFact,
     BeneficiaryFact,
+    CapacityFact,
     CaseFact,
     CompetencyFact,
+    EnrolmentFact,
+    GroupActivityFact,
     IngestCounter,
+    InterventionSessionFact,
     LocationDim,
     OrganisationDim,
     PracticeSessionFact,
@@ -215,6 +219,13 @@ def new_frames() -> dict[str, Frame]:
             "displacement_status:cat registration_date:date "
             "registration_channel:cat age_at_registration:int",
         ),
+        "group_activities": _frame(
+            GroupActivityFact,
+            "alive:bool organisation_id:cat lead_organisation_id:cat "
+            "delivered_through:cat activity_code:cat unit:cat iasc_layer:cat "
+            "held_on:date site_id:cat modality:cat duration_minutes:int "
+            "attendees:int",
+        ),
         "referrals": _frame(
             ReferralFact,
             "beneficiary_key:int organisation_id:cat site_id:cat kind:cat "
@@ -230,17 +241,37 @@ def new_frames() -> dict[str, Frame]:
             "case_id:cat beneficiary_key:int organisation_id:cat instrument:cat "
             "timepoint:cat administered_on:date scores:obj",
         ),
+        "enrolments": _frame(
+            EnrolmentFact,
+            "beneficiary_key:int organisation_id:cat site_id:cat intervention:cat "
+            "status:cat enrolled_on:date status_on:date sessions_attended:int "
+            "sessions_planned:int completed:bool",
+        ),
+        "intervention_sessions": _frame(
+            InterventionSessionFact,
+            "alive:bool beneficiary_key:int organisation_id:cat site_id:cat "
+            "intervention:cat held_on:date",
+        ),
         "trainees": _frame(
             TraineeFact,
-            "trainee_id:cat organisation_id:cat audience:cat sex:cat staff_id:cat",
+            "trainee_id:cat organisation_id:cat audience:cat sex:cat staff_id:cat "
+            "affiliation_organisation_id:cat",
         ),
         "attendance": _frame(
             AttendanceFact,
-            "trainee_id:cat organisation_id:cat held_on:date hours:float present:bool",
+            "trainee_id:cat organisation_id:cat held_on:date hours:float "
+            "present:bool session_id:cat course_id:cat course_approach:cat "
+            "course_level:cat modality:cat site_id:cat topic_code:cat "
+            "partner_organisation_id:cat",
+        ),
+        "capacity": _frame(
+            CapacityFact,
+            "alive:bool trainee_id:cat organisation_id:cat component:cat held_on:date",
         ),
         "results": _frame(
             ResultFact,
-            "trainee_id:cat organisation_id:cat course_level:cat decided_on:date "
+            "trainee_id:cat organisation_id:cat course_id:cat course_level:cat "
+            "decided_on:date "
             "completed:bool certified:bool competency_level:int",
         ),
         "competency": _frame(

@@ -107,6 +107,32 @@ class ServiceFact(_Fact, table=True):
     )
 
 
+class GroupActivityFact(_Fact, table=True):
+    """One group session or meeting held, counted once however many
+    attended: a group activity, or an anonymous service of a group
+    activity recorded on its own (an awareness session, a coordination
+    meeting typed in as counts). ``unit`` is the taxonomy's ``meeting`` or
+    ``session``."""
+
+    __tablename__ = "group_activity_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "activity_id"),)
+
+    activity_id: uuid.UUID = Field(
+        description="The group activity, or the anonymous service."
+    )
+    organisation_id: uuid.UUID
+    lead_organisation_id: uuid.UUID
+    delivered_through: str = Field(max_length=16)
+    activity_code: str = Field(max_length=64)
+    unit: str = Field(max_length=16)
+    iasc_layer: str = Field(max_length=32)
+    held_on: date
+    site_id: uuid.UUID | None = None
+    modality: str = Field(max_length=32)
+    duration_minutes: int | None = None
+    attendees: int = Field(description="Registered attendees plus anonymous counts.")
+
+
 class ReferralFact(_Fact, table=True):
     __tablename__ = "referral_fact"
     __table_args__ = (UniqueConstraint("organisation_id", "referral_id"),)
@@ -154,6 +180,49 @@ class AssessmentFact(_Fact, table=True):
     risk_flagged: bool = False
 
 
+class EnrolmentFact(_Fact, table=True):
+    """A person's course through a structured intervention, as it stands:
+    ``status_on`` is the last session's date or the closure's."""
+
+    __tablename__ = "enrolment_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "enrolment_id"),)
+
+    enrolment_id: uuid.UUID
+    beneficiary_key: int | None = None
+    organisation_id: uuid.UUID
+    site_id: uuid.UUID | None = None
+    intervention: str = Field(max_length=32, description="Its code, no version.")
+    status: str = Field(max_length=16)
+    enrolled_on: date
+    status_on: date
+    sessions_attended: int
+    sessions_planned: int
+    completed: bool
+
+
+class InterventionSessionFact(_Fact, table=True):
+    """One session of an enrolment's protocol: ``alive`` while attended
+    (its service record not voided), dated when it was."""
+
+    __tablename__ = "intervention_session_fact"
+    __table_args__ = (
+        UniqueConstraint(
+            "organisation_id",
+            "enrolment_id",
+            "number",
+            name="uq_intervention_session_fact_session",
+        ),
+    )
+
+    enrolment_id: uuid.UUID
+    number: int
+    beneficiary_key: int | None = None
+    organisation_id: uuid.UUID
+    site_id: uuid.UUID | None = None
+    intervention: str = Field(max_length=32)
+    held_on: date
+
+
 class TraineeFact(_Fact, table=True):
     __tablename__ = "trainee_fact"
 
@@ -162,6 +231,9 @@ class TraineeFact(_Fact, table=True):
     audience: str | None = Field(default=None, max_length=32)
     sex: str | None = Field(default=None, max_length=16)
     staff_id: str | None = Field(default=None, max_length=100, index=True)
+    affiliation_organisation_id: uuid.UUID | None = Field(
+        default=None, description="The organisation the trainee works for."
+    )
 
 
 class AttendanceFact(_Fact, table=True):
@@ -175,6 +247,31 @@ class AttendanceFact(_Fact, table=True):
     held_on: date
     hours: float
     present: bool
+    course_id: uuid.UUID | None = None
+    course_approach: str | None = Field(default=None, max_length=32)
+    course_level: str | None = Field(default=None, max_length=16)
+    modality: str | None = Field(default=None, max_length=16)
+    site_id: uuid.UUID | None = None
+    topic_code: str | None = Field(default=None, max_length=64)
+    partner_organisation_id: uuid.UUID | None = None
+
+
+class CapacityFact(_Fact, table=True):
+    """One capacity-building service to one trainee: a training session
+    attended (``alive`` while marked present) or a supervision, coaching or
+    mentoring session taken part in. Every part of the family is a row of
+    the same table, so the family's total is the sum of its parts."""
+
+    __tablename__ = "capacity_fact"
+    __table_args__ = (UniqueConstraint("source_id", "trainee_id"),)
+
+    source_id: uuid.UUID = Field(description="Training or supervision session.")
+    trainee_id: uuid.UUID
+    organisation_id: uuid.UUID
+    component: str = Field(
+        max_length=16, description="training, supervision, coaching or mentoring"
+    )
+    held_on: date
 
 
 class ResultFact(_Fact, table=True):
@@ -184,6 +281,7 @@ class ResultFact(_Fact, table=True):
     cohort_id: uuid.UUID
     trainee_id: uuid.UUID
     organisation_id: uuid.UUID
+    course_id: uuid.UUID | None = None
     course_level: str | None = Field(default=None, max_length=16)
     decided_on: date | None = None
     completed: bool

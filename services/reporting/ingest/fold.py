@@ -45,10 +45,14 @@ from services.reporting.facts.models import (
     AssessmentFact,
     AttendanceFact,
     BeneficiaryFact,
+    CapacityFact,
     CaseFact,
     CompetencyFact,
+    EnrolmentFact,
     ErasedSubject,
+    GroupActivityFact,
     IngestCounter,
+    InterventionSessionFact,
     PracticeSessionFact,
     PseudonymKey,
     ReferralFact,
@@ -69,8 +73,10 @@ from shared.contracts.events import (
     CaseFacts,
     CompetencyFacts,
     ConsentFacts,
+    EnrolmentFacts,
     EventEnvelope,
     EventType,
+    GroupActivityFacts,
     PracticeFacts,
     ReferralFacts,
     ResultFacts,
@@ -79,6 +85,7 @@ from shared.contracts.events import (
     TraineeErasedFacts,
     TraineeFacts,
 )
+from shared.taxonomy.activities import ActivityKind, ActivityUnit, get_activity
 
 log = structlog.get_logger(__name__)
 
@@ -219,6 +226,66 @@ def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None
         for line, count in enumerate(f.counts)
     ]
     batch.touch(f.service_date, e.organisation_id)
+    activity = get_activity(f.activity_code)
+    grouped = activity is not None and activity.kind != ActivityKind.individual
+    if f.group_activity_id is None and grouped:
+        _unit(
+            batch,
+            e,
+            f.anonymous_service_id,
+            {
+                "organisation_id": f.organisation_id,
+                "lead_organisation_id": f.lead_organisation_id,
+                "delivered_through": f.delivered_through.value,
+                "activity_code": f.activity_code,
+                "iasc_layer": f.iasc_layer.value,
+                "held_on": f.service_date,
+                "site_id": f.site_id,
+                "modality": f.modality.value,
+                "duration_minutes": None,
+                "attendees": sum(c.count for c in f.counts),
+                "alive": not f.voided,
+            },
+        )
+
+
+def _group_activity(batch: Batch, e: EventEnvelope, f: GroupActivityFacts) -> None:
+    _unit(
+        batch,
+        e,
+        f.group_activity_id,
+        {
+            "organisation_id": f.organisation_id,
+            "lead_organisation_id": f.lead_organisation_id,
+            "delivered_through": f.delivered_through.value,
+            "activity_code": f.activity_code,
+            "iasc_layer": f.iasc_layer.value,
+            "held_on": f.activity_date,
+            "site_id": f.site_id,
+            "modality": f.modality.value,
+            "duration_minutes": f.duration_minutes,
+            "attendees": f.registered_attendees + f.anonymous_attendees,
+            "alive": not f.voided,
+        },
+    )
+
+
+def _unit(batch: Batch, e: EventEnvelope, activity_id: uuid.UUID, row: Row) -> None:
+    """A group session or meeting held, once: its unit from the taxonomy
+    (an unknown code, from a newer producer, is a session)."""
+    activity = get_activity(row["activity_code"])
+    unit = activity.unit if activity else ActivityUnit.session
+    batch.keep(
+        "group_activity",
+        (row["organisation_id"], activity_id),
+        {
+            **row,
+            "activity_id": activity_id,
+            "unit": unit.value,
+            "position": e.position,
+        },
+    )
+    batch.touch(row["held_on"], row["organisation_id"])
 
 
 def _case(batch: Batch, e: EventEnvelope, f: CaseFacts) -> None:
@@ -281,6 +348,50 @@ def _referral(batch: Batch, e: EventEnvelope, f: ReferralFacts) -> None:
     batch.touch(f.sent_on, e.organisation_id)
 
 
+def _enrolment(batch: Batch, e: EventEnvelope, f: EnrolmentFacts) -> None:
+    """An enrolment as it stands, and each protocol session: attended (with
+    its date) or not. Events from before the dates were sent are skipped."""
+    if f.enrolled_on is None or f.status_on is None or f.sessions is None:
+        return
+    code = f.intervention.split("@", 1)[0]
+    owned = (f.organisation_id, f.enrolment_id)
+    common = {
+        "enrolment_id": f.enrolment_id,
+        "beneficiary_id": f.beneficiary_id,
+        "organisation_id": f.organisation_id,
+        "site_id": f.site_id,
+        "intervention": code,
+        "position": e.position,
+    }
+    batch.keep(
+        "enrolment",
+        owned,
+        {
+            **common,
+            "status": f.status.value,
+            "enrolled_on": f.enrolled_on,
+            "status_on": f.status_on,
+            "sessions_attended": f.sessions_attended,
+            "sessions_planned": f.sessions_planned,
+            "completed": f.completed,
+        },
+    )
+    for held in f.sessions:
+        batch.keep(
+            "intervention_session",
+            (*owned, held.number),
+            {
+                **common,
+                "number": held.number,
+                "held_on": held.attended_on or f.enrolled_on,
+                "alive": held.attended_on is not None,
+            },
+        )
+        batch.touch(held.attended_on, e.organisation_id)
+    batch.touch(f.enrolled_on, e.organisation_id)
+    batch.touch(f.status_on, e.organisation_id)
+
+
 def _trainee(batch: Batch, e: EventEnvelope, f: TraineeFacts) -> None:
     batch.keep(
         "trainee",
@@ -291,6 +402,7 @@ def _trainee(batch: Batch, e: EventEnvelope, f: TraineeFacts) -> None:
             "audience": f.audience.value,
             "sex": f.sex.value,
             "staff_id": f.staff_id,
+            "affiliation_organisation_id": f.affiliation_organisation_id,
             "position": e.position,
         },
     )
@@ -308,10 +420,43 @@ def _attendance(batch: Batch, e: EventEnvelope, f: AttendanceFacts) -> None:
             "held_on": f.held_on,
             "hours": f.hours,
             "present": f.present,
+            "course_id": f.course_id,
+            "course_approach": f.course_approach and f.course_approach.value,
+            "course_level": f.course_level and f.course_level.value,
+            "modality": f.modality,
+            "site_id": f.site_id,
+            "topic_code": f.topic_code,
+            "partner_organisation_id": f.partner_organisation_id,
             "position": e.position,
         },
     )
+    _capacity(batch, e, f.session_id, f.trainee_id, "training", f.held_on, f.present)
     batch.touch(f.held_on, e.organisation_id)
+
+
+def _capacity(
+    batch: Batch,
+    e: EventEnvelope,
+    source_id: uuid.UUID,
+    trainee_id: uuid.UUID,
+    component: str,
+    held_on: date,
+    alive: bool,
+) -> None:
+    """One capacity-building service to one trainee (see ``CapacityFact``)."""
+    batch.keep(
+        "capacity",
+        (source_id, trainee_id),
+        {
+            "source_id": source_id,
+            "trainee_id": trainee_id,
+            "organisation_id": e.organisation_id,
+            "component": component,
+            "held_on": held_on,
+            "alive": alive,
+            "position": e.position,
+        },
+    )
 
 
 def _result(batch: Batch, e: EventEnvelope, f: ResultFacts) -> None:
@@ -322,6 +467,7 @@ def _result(batch: Batch, e: EventEnvelope, f: ResultFacts) -> None:
             "cohort_id": f.cohort_id,
             "trainee_id": f.trainee_id,
             "organisation_id": f.organisation_id,
+            "course_id": f.course_id,
             "course_level": f.course_level.value,
             "decided_on": f.decided_on,
             "completed": f.completed,
@@ -382,6 +528,10 @@ def _supervision(batch: Batch, e: EventEnvelope, f: SupervisionFacts) -> None:
             "position": e.position,
         },
     )
+    for supervisee in f.supervisee_ids:
+        _capacity(
+            batch, e, f.supervision_id, supervisee, f.purpose.value, f.held_on, True
+        )
     batch.touch(f.held_on, e.organisation_id)
 
 
@@ -396,11 +546,13 @@ FOLDS: dict[EventType, Fold] = {
     EventType.service_record_updated: _service,
     EventType.service_record_voided: _service,
     EventType.anonymous_service_recorded: _anonymous,
+    EventType.group_activity_recorded: _group_activity,
     EventType.case_opened: _case,
     EventType.case_status_changed: _case,
     EventType.assessment_recorded: _assessment,
     EventType.referral_sent: _referral,
     EventType.referral_status_changed: _referral,
+    EventType.enrolment_updated: _enrolment,
     EventType.trainee_registered: _trainee,
     EventType.trainee_erased: _trainee_erased,
     EventType.attendance_recorded: _attendance,
@@ -416,7 +568,6 @@ NOT_FOLDED = frozenset(
     {
         EventType.risk_alert_raised,  # nothing reported yet
         EventType.risk_alert_acknowledged,
-        EventType.enrolment_updated,
     }
 )
 
@@ -638,7 +789,7 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
             batch.touch(day, organisation_id)
     linked = {
         _person(row)
-        for table in ("case", "assessment", "referral")
+        for table, _, _ in _LINKED
         for row in batch.rows.get(table, {}).values()
     } | {_person(row) for row in batch.services.values()}
     secret = await _secret(session)
@@ -727,12 +878,20 @@ _LINKED: list[tuple[str, type[Any], list[str]]] = [
     ("case", CaseFact, ["organisation_id", "case_id"]),
     ("assessment", AssessmentFact, ["organisation_id", "assessment_id"]),
     ("referral", ReferralFact, ["organisation_id", "referral_id"]),
+    ("enrolment", EnrolmentFact, ["organisation_id", "enrolment_id"]),
+    (
+        "intervention_session",
+        InterventionSessionFact,
+        ["organisation_id", "enrolment_id", "number"],
+    ),
 ]
 _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
+    ("group_activity", GroupActivityFact, ["organisation_id", "activity_id"], None),
     ("trainee", TraineeFact, ["trainee_id"], None),
     ("attendance", AttendanceFact, ["session_id", "trainee_id"], "held_on"),
     ("result", ResultFact, ["cohort_id", "trainee_id"], "decided_on"),
     ("competency", CompetencyFact, ["assessment_id"], "assessed_on"),
+    ("capacity", CapacityFact, ["source_id", "trainee_id"], "held_on"),
     ("practice", PracticeSessionFact, ["session_id"], "held_on"),
     ("supervision", SupervisionFact, ["supervision_id"], "held_on"),
 ]
@@ -834,8 +993,9 @@ async def _erase_beneficiaries(
         for _, _, key in await _held(session, ben, "beneficiary_id", erased, ben.c.key)
     ]
     if held:
-        for model in (ServiceFact, ReferralFact, CaseFact, AssessmentFact):
-            table = model.__table__  # type: ignore[union-attr]
+        linked: list[type[Any]] = [ServiceFact, *(m for _, m, _ in _LINKED)]
+        for model in linked:
+            table = model.__table__
             unlinked: dict[str, Any] = {"beneficiary_key": None, "seq": seq}
             if model is ServiceFact:
                 unlinked["age_at_service"] = None
@@ -858,6 +1018,7 @@ _TRAINEE_TABLES: list[tuple[str, type[Any]]] = [
     ("attendance", AttendanceFact),
     ("result", ResultFact),
     ("competency", CompetencyFact),
+    ("capacity", CapacityFact),
 ]
 
 
@@ -904,6 +1065,8 @@ def _trainee_key(name: str, row: Row) -> Any:
         return (row["session_id"], row["trainee_id"])
     if name == "result":
         return (row["cohort_id"], row["trainee_id"])
+    if name == "capacity":
+        return (row["source_id"], row["trainee_id"])
     return row["assessment_id"]
 
 

@@ -7,19 +7,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from enum import StrEnum
 
 from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field
 
 from services.training.db import Table
+from shared.contracts.enums import TrainingModality
 from shared.db import UTCDateTime, utcnow
-
-
-class TrainingModality(StrEnum):
-    in_person = "in_person"
-    online = "online"
-    hybrid = "hybrid"
 
 
 class Cohort(Table, table=True):
@@ -36,6 +30,11 @@ class Cohort(Table, table=True):
     ends_on: date
     modality: TrainingModality
     location: str | None = Field(default=None, max_length=200)
+    site_id: uuid.UUID | None = Field(
+        default=None,
+        description="Where it was held: a site of the beneficiary service's "
+        "location list (reports roll it up to district and governorate).",
+    )
     facilitator_trainee_ids: list[str] = Field(default_factory=list, sa_type=JSON)
     created_by: str = Field(max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -51,6 +50,12 @@ class CohortSession(Table, table=True):
     held_on: date
     hours: float
     topic: str | None = Field(default=None, max_length=200)
+    topic_code: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The topic as a code reports can count by (``topic`` is "
+        "free text and stays here).",
+    )
     attendance_version: int = Field(
         default=0,
         description="Bumped by each attendance write that changes something; "

@@ -6,8 +6,15 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import date
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -17,12 +24,13 @@ from services.training.cohorts.models import (
     Cohort,
     CohortEnrolment,
     CohortSession,
-    TrainingModality,
 )
 from services.training.courses import service as courses_service
+from services.training.courses.models import Course
 from services.training.db import OutboxEvent
 from services.training.trainees.models import Trainee
 from shared.auth import Principal
+from shared.contracts.enums import TrainingModality
 from shared.contracts.events import AttendanceFacts, EventType
 from shared.contracts.text import Text
 from shared.errors import (
@@ -35,6 +43,15 @@ from shared.errors import (
 from shared.outbox import add_event
 from shared.scoping import get_in_scope
 
+TopicCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9_]{2,64}$"),
+    Field(
+        description="The session's topic as a code (suicide_prevention, "
+        "parenting...): what reports count training by topic with."
+    ),
+]
+
 
 class CohortCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -46,6 +63,11 @@ class CohortCreate(BaseModel):
     ends_on: date
     modality: TrainingModality
     location: Text | None = Field(default=None, max_length=200)
+    site_id: uuid.UUID | None = Field(
+        default=None,
+        description="Where it is held: a site id of the beneficiary service's "
+        "location list (reports count by site, district and governorate).",
+    )
     partner_organisation_id: uuid.UUID | None = None
     facilitator_trainee_ids: list[uuid.UUID] = Field(
         default_factory=list, max_length=20
@@ -65,6 +87,7 @@ class CohortSessionCreate(BaseModel):
     held_on: date
     hours: float = Field(gt=0, le=24)
     topic: Text | None = Field(default=None, max_length=200)
+    topic_code: TopicCode | None = None
 
 
 class AttendanceWrite(BaseModel):
@@ -95,6 +118,7 @@ class CohortRead(BaseModel):
     ends_on: date
     modality: TrainingModality
     location: str | None
+    site_id: uuid.UUID | None
     partner_organisation_id: uuid.UUID | None
     facilitator_trainee_ids: list[uuid.UUID]
     enrolled: int
@@ -249,6 +273,7 @@ async def record_attendance(
             f"server has version {held.attendance_version}.",
             current=current.model_dump(mode="json"),
         )
+    course = await courses_service.get_course(session, cohort.course_id)
     enrolled = await enrolled_trainees(session, cohort.id)
     strangers = [t for t in data.present if t not in enrolled]
     if strangers:
@@ -302,12 +327,29 @@ async def record_attendance(
                 held_on=held.held_on,
                 hours=held.hours,
                 present=now_present,
+                **training_dimensions(course, cohort, held),
             ),
         )
     if changed or held.attendance_version == 0:
         held.attendance_version += 1
     await session.flush()
     return held.attendance_version
+
+
+def training_dimensions(
+    course: Course, cohort: Cohort, held: CohortSession
+) -> dict[str, Any]:
+    """What reports break an attendance down by: the course and how it was
+    given, where, on which topic, with which partner (codes and ids only)."""
+    return {
+        "course_id": course.id,
+        "course_approach": course.approach,
+        "course_level": course.level,
+        "modality": cohort.modality.value,
+        "site_id": cohort.site_id,
+        "topic_code": held.topic_code,
+        "partner_organisation_id": cohort.partner_organisation_id,
+    }
 
 
 async def progress(
@@ -362,6 +404,7 @@ async def to_read(session: AsyncSession, cohort: Cohort) -> CohortRead:
         ends_on=cohort.ends_on,
         modality=cohort.modality,
         location=cohort.location,
+        site_id=cohort.site_id,
         partner_organisation_id=cohort.partner_organisation_id,
         facilitator_trainee_ids=[uuid.UUID(t) for t in cohort.facilitator_trainee_ids],
         enrolled=len(await enrolled_trainees(session, cohort.id)),

@@ -23,6 +23,12 @@ class SupervisionSession(Table, table=True):
     organisation_id: uuid.UUID = Field(index=True)
     supervisor: str = Field(max_length=255)
     kind: str = Field(max_length=16)
+    purpose: str = Field(
+        default="supervision",
+        max_length=16,
+        sa_column_kwargs={"server_default": "supervision"},
+        description="supervision, coaching or mentoring",
+    )
     mode: str = Field(max_length=16)
     held_on: date = Field(index=True)
     duration_minutes: int

@@ -16,6 +16,7 @@ from services.training.cohorts.service import own_trainees
 from services.training.db import OutboxEvent
 from services.training.supervision.models import SupervisionSession
 from shared.auth import Principal
+from shared.contracts.enums import SupervisionPurpose
 from shared.contracts.events import EventType, SupervisionFacts
 from shared.contracts.text import Text
 from shared.crypto import KeyRing
@@ -29,6 +30,7 @@ class SupervisionWrite(BaseModel):
 
     id: uuid.UUID | None = None
     kind: Literal["individual", "group"]
+    purpose: SupervisionPurpose = SupervisionPurpose.supervision
     mode: Literal["in_person", "virtual", "phone"]
     held_on: date
     duration_minutes: int = Field(ge=5, le=600)
@@ -47,6 +49,7 @@ class SupervisionRead(BaseModel):
     id: uuid.UUID
     supervisor: str
     kind: str
+    purpose: SupervisionPurpose
     mode: str
     held_on: date
     duration_minutes: int
@@ -78,6 +81,7 @@ async def record_supervision(
         organisation_id=principal.organisation_id,
         supervisor=principal.subject,
         kind=data.kind,
+        purpose=data.purpose,
         mode=data.mode,
         held_on=data.held_on,
         duration_minutes=data.duration_minutes,
@@ -97,6 +101,7 @@ async def record_supervision(
             supervision_id=row.id,
             organisation_id=row.organisation_id,
             kind=row.kind,
+            purpose=SupervisionPurpose(row.purpose),
             mode=row.mode,
             held_on=row.held_on,
             duration_minutes=row.duration_minutes,
@@ -140,6 +145,7 @@ def to_read(row: SupervisionSession, keyring: KeyRing) -> SupervisionRead:
         id=row.id,
         supervisor=row.supervisor,
         kind=row.kind,
+        purpose=SupervisionPurpose(row.purpose),
         mode=row.mode,
         held_on=row.held_on,
         duration_minutes=row.duration_minutes,

@@ -24,6 +24,11 @@ class Trainee(Table, table=True):
     organisation_id: uuid.UUID = Field(index=True, description="Who registered them.")
     audience: TrainingAudience
     affiliation: str = Field(max_length=200, description="Their employer or body.")
+    affiliation_organisation_id: uuid.UUID | None = Field(
+        default=None,
+        description="Their employer as an organisation of the platform's list "
+        "(what reports count organisations trained by), when it is on it.",
+    )
     role: str = Field(max_length=100)
     profession: str = Field(max_length=100)
     sex: Sex

@@ -52,6 +52,12 @@ class TraineeCreate(BaseModel):
     affiliation: Annotated[
         Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
     ]
+    affiliation_organisation_id: uuid.UUID | None = Field(
+        default=None,
+        description="Their employer as an organisation id of the beneficiary "
+        "service's list (GET /v1/organisations there), when it is on it: "
+        "reports count organisations trained by it.",
+    )
     role: Short
     profession: Short
     sex: Sex
@@ -70,6 +76,7 @@ class TraineeSummary(BaseModel):
     id: uuid.UUID
     audience: TrainingAudience
     affiliation: str
+    affiliation_organisation_id: uuid.UUID | None = None
     role: str
     profession: str
     sex: Sex
@@ -96,6 +103,7 @@ async def register_trainee(
         organisation_id=principal.organisation_id,
         audience=data.audience,
         affiliation=data.affiliation,
+        affiliation_organisation_id=data.affiliation_organisation_id,
         role=data.role,
         profession=data.profession,
         sex=data.sex,
@@ -120,6 +128,7 @@ async def register_trainee(
             audience=trainee.audience,
             sex=trainee.sex,
             staff_id=trainee.staff_id,
+            affiliation_organisation_id=trainee.affiliation_organisation_id,
         ),
     )
     await session.flush()
@@ -153,6 +162,7 @@ def to_read(trainee: Trainee, keyring: KeyRing) -> TraineeRead:
         id=trainee.id,
         audience=trainee.audience,
         affiliation=trainee.affiliation,
+        affiliation_organisation_id=trainee.affiliation_organisation_id,
         role=trainee.role,
         profession=trainee.profession,
         sex=trainee.sex,
