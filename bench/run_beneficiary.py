@@ -428,7 +428,7 @@ async def recreate_database(name: str) -> str:
     return version
 
 
-async def flush_redis(url: str = REDIS_URL) -> None:
+async def flush_redis(url: str) -> None:
     redis = Redis.from_url(url)
     try:
         await redis.flushdb()
@@ -448,6 +448,58 @@ async def table_counts(database: str) -> dict[str, int]:
         }
     finally:
         await connection.close()
+
+
+COPIED_TABLES = (
+    "beneficiary",
+    "consent_entry",
+    "service_record",
+    "outbox_event",
+    "audit_entry",
+    "duplicate_candidate",
+)
+
+
+async def plain_copy(database: str, records: int, batch_size: int) -> dict[str, Any]:
+    """The floor sync is compared with: the rows sync wrote (people, consents,
+    services, events, audit, duplicate flags), COPYed again by asyncpg into
+    empty twins of their tables (same columns and indexes), one transaction
+    per ``batch_size`` records, as one client with nothing else to do."""
+    url = make_url(ADMIN_URL)
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database=database
+    )
+    try:
+        rows: dict[str, list[Any]] = {}
+        for table in COPIED_TABLES:
+            rows[table] = [tuple(r) for r in await connection.fetch(f"TABLE {table}")]
+            await connection.execute(
+                f"DROP TABLE IF EXISTS copy_{table}; "
+                f"CREATE TABLE copy_{table} (LIKE {table} INCLUDING ALL)"
+            )
+        total = len(rows["beneficiary"]) + len(rows["service_record"])
+        batches = max(1, total // batch_size)
+        started = time.perf_counter()
+        for n in range(batches):
+            async with connection.transaction():
+                for table, table_rows in rows.items():
+                    step = -(-len(table_rows) // batches)
+                    chunk = table_rows[n * step : (n + 1) * step]
+                    if chunk:
+                        await connection.copy_records_to_table(
+                            f"copy_{table}", records=chunk
+                        )
+        seconds = time.perf_counter() - started
+        for table in COPIED_TABLES:
+            await connection.execute(f"DROP TABLE copy_{table}")
+    finally:
+        await connection.close()
+    return {
+        "records": total,
+        "rows": {t: len(r) for t, r in rows.items()},
+        "seconds": round(seconds, 2),
+        "records_per_s": round(total / seconds, 1),
+    }
 
 
 def code_state() -> dict[str, Any]:
@@ -522,10 +574,10 @@ async def case_worker_headers(
 async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> Any:
     code_before, load_before = code_state(), load_average()
     pg_version = await recreate_database(args.database)
-    await flush_redis()
+    await flush_redis(args.redis_url)
     settings = BeneficiarySettings(
         database_url=env["BENEFICIARY_DATABASE_URL"],
-        redis_url=REDIS_URL,
+        redis_url=args.redis_url,
         data_dir=Path(env["BENEFICIARY_DATA_DIR"]),
     )
     # Create the local signing and PII keys now, not in racing workers.
@@ -580,6 +632,7 @@ async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> 
                     max_requests=warmup,
                     **options,
                 )
+            profiler = profile(args, server, name)
             before = cpu_snapshot(server.pid)
             phase = await drive(
                 client,
@@ -594,8 +647,21 @@ async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> 
             summary = summarise(
                 name, phase, cpu_delta(before, cpu_snapshot(server.pid))
             )
+            if profiler is not None:
+                profiler.wait(timeout=60)
             summary["concurrency"] = concurrency
             summary["server_rss_mib"] = rss_mib(process_tree(server.pid))
+            created = summary["records_created"]
+            if created:
+                summary["api_cpu_ms_per_record"] = round(
+                    1000 * summary["cpu_seconds"]["server"] / created, 3
+                )
+            if name == "sync" and created:
+                copy = await plain_copy(args.database, created, args.batch_size)
+                summary["plain_copy"] = copy
+                summary["copy_over_api"] = round(
+                    copy["records_per_s"] / summary["records_per_s"], 2
+                )
             results.append(summary)
             report_line(summary)
 
@@ -631,6 +697,25 @@ async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> 
     }
 
 
+def profile(
+    args: argparse.Namespace, server: Server, scenario: str
+) -> subprocess.Popen[bytes] | None:
+    """With ``--profile``: py-spy samples the server while a phase runs
+    (collapsed stacks in profile-<scenario>.txt in the run folder)."""
+    if not args.profile:
+        return None
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            *("record", "--pid", str(server.pid), "--subprocesses", "--nonblocking"),
+            *("--rate", "100", "--duration", str(int(args.duration))),
+            *("--format", "raw", "-o", str(args.run_dir / f"profile-{scenario}.txt")),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def report_line(summary: dict[str, Any]) -> None:
     sys.stderr.write(
         f"  {summary['scenario']}: {summary['requests_ok']} ok, "
@@ -642,8 +727,9 @@ def table(report: dict[str, Any]) -> str:
     """The results as a Markdown table (also pasted into RESULTS.md)."""
     head = (
         "| scenario | workers | conc. | req ok | req/s | records/s | p50 ms | "
-        "p99 ms | max ms | errors | RSS MiB | CPU s server/pg/client |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "p99 ms | max ms | errors | RSS MiB | CPU s server/pg/client | "
+        "API CPU ms/record | plain COPY records/s (ratio) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     rows = []
     config = report["config"]
@@ -660,7 +746,13 @@ def table(report: dict[str, Any]) -> str:
             f"{r['requests_ok']} | {r['requests_per_s']} | {r['records_per_s']} | "
             f"{lat['p50']} | {lat['p99']} | {lat['max']} | {error_text} | "
             f"{r['server_rss_mib']} | {cpu['server']}/{cpu['postgres']}/"
-            f"{cpu['bench_client']} |"
+            f"{cpu['bench_client']} | {r.get('api_cpu_ms_per_record')} | "
+            + (
+                f"{r['plain_copy']['records_per_s']} ({r['copy_over_api']}×)"
+                if "plain_copy" in r
+                else "–"
+            )
+            + " |"
         )
     return head + "\n".join(rows) + "\n"
 
@@ -694,6 +786,10 @@ def parse_args() -> argparse.Namespace:
         help="comma-separated: register,sync",
     )
     parser.add_argument("--database", default="mhpss_bench_beneficiary")
+    parser.add_argument("--redis-url", default=REDIS_URL)
+    parser.add_argument(
+        "--profile", action="store_true", help="sample the server with py-spy"
+    )
     parser.add_argument(
         "--idempotency-key",
         action="store_true",
@@ -723,12 +819,12 @@ def run_folder(template: str) -> Path:
 
 def main() -> None:
     args = parse_args()
-    run_dir = run_folder("beneficiary-{stamp}-w" + str(args.workers))
+    run_dir = args.run_dir = run_folder("beneficiary-{stamp}-w" + str(args.workers))
     url = make_url(ADMIN_URL).set(database=args.database)
     env = {
         **os.environ,
         "BENEFICIARY_DATABASE_URL": url.render_as_string(hide_password=False),
-        "BENEFICIARY_REDIS_URL": REDIS_URL,
+        "BENEFICIARY_REDIS_URL": args.redis_url,
         "BENEFICIARY_DATA_DIR": str(run_dir / "data"),
         "BENEFICIARY_AUTO_MIGRATE": "false",
     }

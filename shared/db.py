@@ -188,6 +188,12 @@ async def get_many_cached(
     return [row for row in rows if row is not None]
 
 
+def forget(session: AsyncSession, model: type[Any], key: Any) -> None:
+    """Drop what ``get_cached`` remembers of a key (say, that it had no row,
+    after the row was written without the ORM), so it is read again."""
+    session.info.setdefault("pinned", {}).pop((model, key), None)
+
+
 def pin(session: AsyncSession, row: Any) -> None:
     """Keep a row loaded by other means for ``get_cached``."""
     session.info.setdefault("pinned", {})[(type(row), _identity(row))] = row
