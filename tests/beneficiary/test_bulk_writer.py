@@ -105,13 +105,14 @@ class TestSameAsOneByOne:
             r = await alice.post("/v1/service-records", body)
             assert r.status_code == 201, r.text
             one_by_one.append(r.json()["id"])
-        batch = [{"id": str(uuid.uuid4()), "data": body} for body in bodies]
+        ids = [str(uuid.uuid4()) for _ in bodies]
+        batch = [{"id": i, "data": body} for i, body in zip(ids, bodies, strict=True)]
         r = await alice.post("/v1/sync", {"service_records": batch})
         assert r.status_code == 200, r.text
         assert [x["status"] for x in r.json()["results"]] == ["created"] * 40
         assert [x["version"] for x in r.json()["results"]] == [1] * 40
         single = await rows_and_events(engine, one_by_one)
-        bulk = await rows_and_events(engine, [c["id"] for c in batch])
+        bulk = await rows_and_events(engine, ids)
         assert bulk == single
 
     async def test_a_refused_record_leaves_nothing_and_later_ones_are_written(
