@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy import Table, insert
@@ -78,6 +78,18 @@ async def _copy(connection: Any, table: Table, rows: list[dict[str, Any]]) -> No
         )
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise IntegrityError(f"COPY {table.name}", None, exc) from exc
+
+
+M = TypeVar("M")
+
+
+def unsaved(model: type[M], columns: dict[str, Any]) -> M:
+    """An instance of ``model`` holding a bulk-written row's columns, to read
+    (say, a consent in force for the rest of the batch), built without the
+    cost of the model's constructor; never add it to a session."""
+    instance: M = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
+    instance.__dict__.update(columns)
+    return instance
 
 
 def collecting(session: AsyncSession) -> Rows | None:

@@ -282,3 +282,48 @@ class TestSQLite:
             )
             assert [x["status"] for x in again.json()["results"]] == ["unchanged"] * 4
             assert await count_rows(engine, "outbox_event") == 6
+
+
+class TestPeople:
+    async def test_a_person_sent_twice_in_a_batch_reads_their_new_ledger(
+        self, alice: Caller
+    ) -> None:
+        """The second copy is answered from the consents the bulk writer
+        just wrote (kept in memory for the batch), as one by one would."""
+        person = {"id": str(uuid.uuid4()), "data": offline_person()}
+        person["consents"] = CONSENTS
+        edited = {
+            **person,
+            "base_version": 1,
+            "consent_version": 2,
+            "data": {**person["data"], "marital_status": "widowed"},
+        }
+        r = await alice.post("/v1/sync", {"beneficiaries": [person, edited]})
+        assert [(x["status"], x["version"]) for x in r.json()["results"]] == [
+            ("created", 1),
+            ("updated", 2),
+        ]
+        read = (await alice.get(f"/v1/beneficiaries/{person['id']}")).json()
+        assert read["consent_version"] == 2
+        assert {p: e["granted"] for p, e in read["consents"].items()} == {
+            "registration": True,
+            "services": True,
+        }
+
+    async def test_a_stale_copy_in_the_same_batch_gets_the_server_copy(
+        self, alice: Caller
+    ) -> None:
+        person = {"id": str(uuid.uuid4()), "data": offline_person()}
+        person["consents"] = CONSENTS
+        stale = {
+            **person,
+            "consent_version": 0,
+            "consents": [
+                {"purpose": "services", "granted": True, "form_version": "2025-1"}
+            ],
+        }
+        r = await alice.post("/v1/sync", {"beneficiaries": [person, stale]})
+        created, conflict = r.json()["results"]
+        assert created["status"] == "created"
+        assert conflict["status"] == "conflict", conflict
+        assert set(conflict["server_copy"]["consents"]) == {"registration", "services"}

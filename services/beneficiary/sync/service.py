@@ -51,7 +51,7 @@ from shared.audit import Actor
 from shared.auth import Principal
 from shared.bulk import Rows, collect, collecting
 from shared.crypto import KeyRing
-from shared.db import forget, get_cached, pin, prefetch, utcnow
+from shared.db import among, forget, get_cached, pin, prefetch, utcnow
 from shared.errors import Conflict, FieldError, NotFound, Problem
 
 CHANGES_PAGE_EVENTS = 1000
@@ -441,7 +441,7 @@ async def _load_batch(
         if ids:
             await session.execute(
                 scope(select(model), principal)
-                .where(col(model.id).in_(ids))
+                .where(among(session, col(model.id), ids))
                 .order_by(col(model.id))
                 .with_for_update()
             )
