@@ -290,7 +290,7 @@ class TestPeople:
     ) -> None:
         """The second copy is answered from the consents the bulk writer
         just wrote (kept in memory for the batch), as one by one would."""
-        person = {"id": str(uuid.uuid4()), "data": offline_person()}
+        person: dict[str, Any] = {"id": str(uuid.uuid4()), "data": offline_person()}
         person["consents"] = CONSENTS
         edited = {
             **person,
@@ -313,7 +313,7 @@ class TestPeople:
     async def test_a_stale_copy_in_the_same_batch_gets_the_server_copy(
         self, alice: Caller
     ) -> None:
-        person = {"id": str(uuid.uuid4()), "data": offline_person()}
+        person: dict[str, Any] = {"id": str(uuid.uuid4()), "data": offline_person()}
         person["consents"] = CONSENTS
         stale = {
             **person,

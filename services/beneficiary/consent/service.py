@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import (
     func,
@@ -150,7 +151,7 @@ def _append(
     entry: ConsentGiven,
     sequence: int,
 ) -> ConsentEntry:
-    columns = {
+    columns: dict[str, Any] = {
         "id": entry.id or uuid.uuid4(),
         "beneficiary_id": beneficiary.id,
         "organisation_id": beneficiary.organisation_id,
