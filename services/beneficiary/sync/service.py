@@ -344,7 +344,8 @@ class _Staging:
             return
         self.savepoint, self.staged = None, []
         try:
-            await self.entity.finish([(row, change) for _, change, row in staged])
+            with collect(self.session, self.rows):
+                await self.entity.finish([(row, change) for _, change, row in staged])
             await self.rows.write(self.session)
         except IntegrityError:
             self.rows.clear()
