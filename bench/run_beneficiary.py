@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import platform
+import random
 import re
 import resource
 import signal
@@ -28,7 +29,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,116 @@ def sync_builder(batch_size: int, records_per_person: int) -> Build:
                 for n in range(records)
             ],
         }, people + records
+
+    return build
+
+
+FIRST_NAMES = (
+    "محمد",
+    "أحمد",
+    "علي",
+    "حسين",
+    "فاطمة",
+    "زينب",
+    "مريم",
+    "عمر",
+    "حسن",
+    "نور",
+)
+FAMILY_NAMES = ("الجبوري", "العبيدي", "الدليمي", "التميمي", "الشمري")
+COMMON_NAMES = [f"{a} {b}" for a in FIRST_NAMES for b in FAMILY_NAMES]
+"""50 common names: in a large programme most people share one with many."""
+
+
+def common_people_builder(batch_size: int, seed: int = 17) -> Build:
+    """Batches of new people only, each named from ``COMMON_NAMES`` with a
+    birth date in 1950-2010 and, for one in ten, a phone from a small pool
+    (households share phones), so duplicate detection has real work."""
+    rng = random.Random(seed)
+
+    def build() -> tuple[dict[str, Any], int]:
+        people = []
+        for _ in range(batch_size):
+            data = person()
+            data["full_name"] = rng.choice(COMMON_NAMES)
+            born = date(1950, 1, 1) + timedelta(days=rng.randrange(60 * 365))
+            data["date_of_birth"] = born.isoformat()
+            if rng.random() < 0.1:
+                data["phone"] = f"0750 {rng.randrange(10_000):04d} 000"
+            people.append({"id": str(uuid.uuid4()), "data": data, "consents": CONSENTS})
+        return {"device_id": "bench-common", "beneficiaries": people}, batch_size
+
+    return build
+
+
+async def register_many(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    build: Build,
+    total: int,
+    concurrency: int,
+) -> list[tuple[float, int]]:
+    """Send batches until ``total`` people are created; (seconds since the
+    start, people created by then) after each answer."""
+    progress: list[tuple[float, int]] = []
+    created = sent = 0
+    started = time.perf_counter()
+
+    async def caller() -> None:
+        nonlocal created, sent
+        while sent < total:
+            body, records = build()
+            sent += records
+            response = await client.post("/v1/sync", json=body, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"sync: {response.status_code} {response.text}")
+            created += sync_outcomes(response).get("created", 0)
+            progress.append((time.perf_counter() - started, created))
+
+    await asyncio.gather(*(caller() for _ in range(concurrency)))
+    return progress
+
+
+def window_rates(progress: list[tuple[float, int]], window: int) -> dict[str, Any]:
+    """People/s over the first and the last ``window`` people created."""
+    end_time, total = progress[-1]
+    first = next(p for p in progress if p[1] >= window)
+    last_start = max((p for p in progress if p[1] <= total - window), default=(0.0, 0))
+    rate_first = first[1] / first[0]
+    rate_last = (total - last_start[1]) / (end_time - last_start[0])
+    return {
+        "people": total,
+        "seconds": round(end_time, 1),
+        "window": window,
+        "first_rate": round(rate_first, 1),
+        "last_rate": round(rate_last, 1),
+        "last_over_first": round(rate_last / rate_first, 3),
+    }
+
+
+async def service_record_builder(base_url: str, headers: dict[str, str]) -> Build:
+    """One service record at a time for one of 200 people registered first
+    (by sync, unmeasured), as a field worker records after a session."""
+    people = [str(uuid.uuid4()) for _ in range(200)]
+    body = {
+        "beneficiaries": [
+            {"id": i, "data": person(), "consents": CONSENTS} for i in people
+        ]
+    }
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        r = await client.post("/v1/sync", json=body, headers=headers)
+    if r.status_code != 200:
+        raise RuntimeError(f"registering people: {r.status_code} {r.text}")
+    rng = random.Random(3)
+
+    def build() -> tuple[dict[str, Any], int]:
+        return {
+            "beneficiary_id": rng.choice(people),
+            "activity_code": "individual_counselling",
+            "service_date": "2026-02-01",
+            "staff_id": "staff-1",
+            "duration_minutes": 50,
+        }, 1
 
     return build
 
@@ -444,7 +555,12 @@ async def table_counts(database: str) -> dict[str, int]:
     try:
         return {
             table: int(await connection.fetchval(f"SELECT count(*) FROM {table}"))
-            for table in ("beneficiary", "service_record", "outbox_event")
+            for table in (
+                "beneficiary",
+                "service_record",
+                "outbox_event",
+                "duplicate_candidate",
+            )
         }
     finally:
         await connection.close()
@@ -603,6 +719,13 @@ async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> 
             200,
         ),
     }
+    if "service-records" in args.scenarios:
+        scenarios["service-records"] = (
+            "/v1/service-records",
+            await service_record_builder(base_url, headers),
+            registration_outcomes,
+            201,
+        )
     most = max(args.concurrency, args.sync_concurrency or 0)
     limits = httpx.Limits(max_connections=most, max_keepalive_connections=most)
     results = []
@@ -610,6 +733,9 @@ async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> 
         base_url=base_url, timeout=args.timeout, limits=limits
     ) as client:
         for name in args.scenarios:
+            if name == "duplicates":
+                results.append(await duplicates_phase(args, server, client, headers))
+                continue
             path, build, outcomes, expected = scenarios[name]
             concurrency = args.concurrency
             warmup = args.warmup
@@ -618,7 +744,8 @@ async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> 
                 warmup = min(warmup, 1)  # one 500-record batch warms that path
             options: dict[str, Any] = {
                 "expected": expected,
-                "idempotency_key": args.idempotency_key and name == "register",
+                "idempotency_key": args.idempotency_key
+                and name in ("register", "service-records"),
             }
             if warmup > 0:
                 await drive(
@@ -697,6 +824,32 @@ async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> 
     }
 
 
+async def duplicates_phase(
+    args: argparse.Namespace,
+    server: Server,
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+) -> dict[str, Any]:
+    """``--people`` registered by sync batches from 50 common names: does the
+    rate of the last 10 000 hold up against the first 10 000?"""
+    before = cpu_snapshot(server.pid)
+    progress = await register_many(
+        client,
+        headers,
+        common_people_builder(args.batch_size),
+        args.people,
+        args.sync_concurrency or 2,
+    )
+    summary = window_rates(progress, min(10_000, args.people // 4))
+    summary["scenario"] = "duplicates"
+    summary["cpu_seconds"] = cpu_delta(before, cpu_snapshot(server.pid))
+    summary["duplicate_candidates"] = (await table_counts(args.database)).get(
+        "duplicate_candidate"
+    )
+    sys.stderr.write(f"  duplicates: {json.dumps(summary)}\n")
+    return summary
+
+
 def profile(
     args: argparse.Namespace, server: Server, scenario: str
 ) -> subprocess.Popen[bytes] | None:
@@ -734,6 +887,17 @@ def table(report: dict[str, Any]) -> str:
     rows = []
     config = report["config"]
     for r in report["results"]:
+        if r["scenario"] == "duplicates":
+            rows.append(
+                f"| duplicates | {config['workers']} | "
+                f"{config['sync_concurrency']} | {r['people']} people in "
+                f"{r['seconds']} s | first {r['window']}: {r['first_rate']}/s | "
+                f"last {r['window']}: {r['last_rate']}/s | ratio "
+                f"{r['last_over_first']} | | | | | {r['cpu_seconds']['server']}/"
+                f"{r['cpu_seconds']['postgres']}/{r['cpu_seconds']['bench_client']}"
+                f" | {r['duplicate_candidates']} candidate rows | |"
+            )
+            continue
         lat, cpu = r["latency_ms"], r["cpu_seconds"]
         errors = r["request_errors"]
         rejected = r["records_not_created_in_ok_requests"]
@@ -783,7 +947,7 @@ def parse_args() -> argparse.Namespace:
         "--scenarios",
         type=lambda s: s.split(","),
         default=["register", "sync"],
-        help="comma-separated: register,sync",
+        help="comma-separated: register,sync,duplicates,service-records",
     )
     parser.add_argument("--database", default="mhpss_bench_beneficiary")
     parser.add_argument("--redis-url", default=REDIS_URL)
@@ -795,7 +959,10 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="send a fresh Idempotency-Key with each registration",
     )
-    return parsed(parser, {"register", "sync"})
+    parser.add_argument(
+        "--people", type=int, default=200_000, help="duplicates: people in all"
+    )
+    return parsed(parser, {"register", "sync", "duplicates", "service-records"})
 
 
 def parsed(parser: argparse.ArgumentParser, scenarios: set[str]) -> argparse.Namespace:

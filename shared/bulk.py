@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy import Table, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 ROWS_KEY = "bulk_rows"
@@ -78,6 +78,8 @@ async def _copy(connection: Any, table: Table, rows: list[dict[str, Any]]) -> No
         )
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise IntegrityError(f"COPY {table.name}", None, exc) from exc
+    except (asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError) as exc:
+        raise InterfaceError(f"COPY {table.name}", None, exc) from exc  # a 503
 
 
 M = TypeVar("M")
