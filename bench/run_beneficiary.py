@@ -860,7 +860,7 @@ def profile(
     return subprocess.Popen(
         [
             str(Path(sys.executable).parent / "py-spy"),
-            *("record", "--pid", str(server.pid), "--subprocesses", "--nonblocking"),
+            *("record", "--pid", str(server.pid), "--subprocesses", "--gil"),
             *("--rate", "100", "--duration", str(int(args.duration))),
             *("--format", "raw", "-o", str(args.run_dir / f"profile-{scenario}.txt")),
         ],
