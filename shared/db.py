@@ -77,10 +77,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
     PostgreSQL: up to 20 connections, all kept once opened. Overflow
     connections are closed when returned, so a busy process would reconnect,
-    and prepare its statements again, on nearly every request. No pre-ping
-    (a round trip on every checkout): a connection found dead when used
-    answers that request 503 with Retry-After (``shared/errors.py``) and
-    makes the pool replace every connection opened before it."""
+    and prepare its statements again, on nearly every request."""
     if url.startswith("sqlite"):
         _create_private_sqlite_file(make_url(url).database)
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
@@ -91,6 +88,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         echo=echo,
         pool_size=20,
         max_overflow=0,
+        pool_pre_ping=True,
         pool_timeout=10,
     )
 
