@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import platform
+import random
 import re
 import resource
 import signal
@@ -28,7 +29,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,116 @@ def sync_builder(batch_size: int, records_per_person: int) -> Build:
                 for n in range(records)
             ],
         }, people + records
+
+    return build
+
+
+FIRST_NAMES = (
+    "محمد",
+    "أحمد",
+    "علي",
+    "حسين",
+    "فاطمة",
+    "زينب",
+    "مريم",
+    "عمر",
+    "حسن",
+    "نور",
+)
+FAMILY_NAMES = ("الجبوري", "العبيدي", "الدليمي", "التميمي", "الشمري")
+COMMON_NAMES = [f"{a} {b}" for a in FIRST_NAMES for b in FAMILY_NAMES]
+"""50 common names: in a large programme most people share one with many."""
+
+
+def common_people_builder(batch_size: int, seed: int = 17) -> Build:
+    """Batches of new people only, each named from ``COMMON_NAMES`` with a
+    birth date in 1950-2010 and, for one in ten, a phone from a small pool
+    (households share phones), so duplicate detection has real work."""
+    rng = random.Random(seed)
+
+    def build() -> tuple[dict[str, Any], int]:
+        people = []
+        for _ in range(batch_size):
+            data = person()
+            data["full_name"] = rng.choice(COMMON_NAMES)
+            born = date(1950, 1, 1) + timedelta(days=rng.randrange(60 * 365))
+            data["date_of_birth"] = born.isoformat()
+            if rng.random() < 0.1:
+                data["phone"] = f"0750 {rng.randrange(10_000):04d} 000"
+            people.append({"id": str(uuid.uuid4()), "data": data, "consents": CONSENTS})
+        return {"device_id": "bench-common", "beneficiaries": people}, batch_size
+
+    return build
+
+
+async def register_many(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    build: Build,
+    total: int,
+    concurrency: int,
+) -> list[tuple[float, int]]:
+    """Send batches until ``total`` people are created; (seconds since the
+    start, people created by then) after each answer."""
+    progress: list[tuple[float, int]] = []
+    created = sent = 0
+    started = time.perf_counter()
+
+    async def caller() -> None:
+        nonlocal created, sent
+        while sent < total:
+            body, records = build()
+            sent += records
+            response = await client.post("/v1/sync", json=body, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"sync: {response.status_code} {response.text}")
+            created += sync_outcomes(response).get("created", 0)
+            progress.append((time.perf_counter() - started, created))
+
+    await asyncio.gather(*(caller() for _ in range(concurrency)))
+    return progress
+
+
+def window_rates(progress: list[tuple[float, int]], window: int) -> dict[str, Any]:
+    """People/s over the first and the last ``window`` people created."""
+    end_time, total = progress[-1]
+    first = next(p for p in progress if p[1] >= window)
+    last_start = max((p for p in progress if p[1] <= total - window), default=(0.0, 0))
+    rate_first = first[1] / first[0]
+    rate_last = (total - last_start[1]) / (end_time - last_start[0])
+    return {
+        "people": total,
+        "seconds": round(end_time, 1),
+        "window": window,
+        "first_rate": round(rate_first, 1),
+        "last_rate": round(rate_last, 1),
+        "last_over_first": round(rate_last / rate_first, 3),
+    }
+
+
+async def service_record_builder(base_url: str, headers: dict[str, str]) -> Build:
+    """One service record at a time for one of 200 people registered first
+    (by sync, unmeasured), as a field worker records after a session."""
+    people = [str(uuid.uuid4()) for _ in range(200)]
+    body = {
+        "beneficiaries": [
+            {"id": i, "data": person(), "consents": CONSENTS} for i in people
+        ]
+    }
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        r = await client.post("/v1/sync", json=body, headers=headers)
+    if r.status_code != 200:
+        raise RuntimeError(f"registering people: {r.status_code} {r.text}")
+    rng = random.Random(3)
+
+    def build() -> tuple[dict[str, Any], int]:
+        return {
+            "beneficiary_id": rng.choice(people),
+            "activity_code": "individual_counselling",
+            "service_date": "2026-02-01",
+            "staff_id": "staff-1",
+            "duration_minutes": 50,
+        }, 1
 
     return build
 
@@ -428,7 +539,7 @@ async def recreate_database(name: str) -> str:
     return version
 
 
-async def flush_redis(url: str = REDIS_URL) -> None:
+async def flush_redis(url: str) -> None:
     redis = Redis.from_url(url)
     try:
         await redis.flushdb()
@@ -444,10 +555,67 @@ async def table_counts(database: str) -> dict[str, int]:
     try:
         return {
             table: int(await connection.fetchval(f"SELECT count(*) FROM {table}"))
-            for table in ("beneficiary", "service_record", "outbox_event")
+            for table in (
+                "beneficiary",
+                "service_record",
+                "outbox_event",
+                "duplicate_candidate",
+            )
         }
     finally:
         await connection.close()
+
+
+COPIED_TABLES = (
+    "beneficiary",
+    "consent_entry",
+    "service_record",
+    "outbox_event",
+    "audit_entry",
+    "duplicate_candidate",
+)
+
+
+async def plain_copy(database: str, records: int, batch_size: int) -> dict[str, Any]:
+    """The floor sync is compared with: the rows sync wrote (people, consents,
+    services, events, audit, duplicate flags), COPYed again by asyncpg into
+    empty twins of their tables (same columns and indexes), one transaction
+    per ``batch_size`` records, as one client with nothing else to do."""
+    url = make_url(ADMIN_URL)
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database=database
+    )
+    try:
+        rows: dict[str, list[Any]] = {}
+        for table in COPIED_TABLES:
+            rows[table] = [tuple(r) for r in await connection.fetch(f"TABLE {table}")]
+            await connection.execute(
+                f"DROP TABLE IF EXISTS copy_{table}; "
+                f"CREATE TABLE copy_{table} (LIKE {table} INCLUDING ALL)"
+            )
+        total = len(rows["beneficiary"]) + len(rows["service_record"])
+        batches = max(1, total // batch_size)
+        started = time.perf_counter()
+        for n in range(batches):
+            async with connection.transaction():
+                for table, table_rows in rows.items():
+                    step = -(-len(table_rows) // batches)
+                    chunk = table_rows[n * step : (n + 1) * step]
+                    if chunk:
+                        await connection.copy_records_to_table(
+                            f"copy_{table}", records=chunk
+                        )
+        seconds = time.perf_counter() - started
+        for table in COPIED_TABLES:
+            await connection.execute(f"DROP TABLE copy_{table}")
+    finally:
+        await connection.close()
+    return {
+        "records": total,
+        "rows": {t: len(r) for t, r in rows.items()},
+        "seconds": round(seconds, 2),
+        "records_per_s": round(total / seconds, 1),
+    }
 
 
 def code_state() -> dict[str, Any]:
@@ -522,10 +690,10 @@ async def case_worker_headers(
 async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> Any:
     code_before, load_before = code_state(), load_average()
     pg_version = await recreate_database(args.database)
-    await flush_redis()
+    await flush_redis(args.redis_url)
     settings = BeneficiarySettings(
         database_url=env["BENEFICIARY_DATABASE_URL"],
-        redis_url=REDIS_URL,
+        redis_url=args.redis_url,
         data_dir=Path(env["BENEFICIARY_DATA_DIR"]),
     )
     # Create the local signing and PII keys now, not in racing workers.
@@ -551,6 +719,13 @@ async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> 
             200,
         ),
     }
+    if "service-records" in args.scenarios:
+        scenarios["service-records"] = (
+            "/v1/service-records",
+            await service_record_builder(base_url, headers),
+            registration_outcomes,
+            201,
+        )
     most = max(args.concurrency, args.sync_concurrency or 0)
     limits = httpx.Limits(max_connections=most, max_keepalive_connections=most)
     results = []
@@ -558,6 +733,9 @@ async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> 
         base_url=base_url, timeout=args.timeout, limits=limits
     ) as client:
         for name in args.scenarios:
+            if name == "duplicates":
+                results.append(await duplicates_phase(args, server, client, headers))
+                continue
             path, build, outcomes, expected = scenarios[name]
             concurrency = args.concurrency
             warmup = args.warmup
@@ -566,7 +744,8 @@ async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> 
                 warmup = min(warmup, 1)  # one 500-record batch warms that path
             options: dict[str, Any] = {
                 "expected": expected,
-                "idempotency_key": args.idempotency_key and name == "register",
+                "idempotency_key": args.idempotency_key
+                and name in ("register", "service-records"),
             }
             if warmup > 0:
                 await drive(
@@ -580,6 +759,7 @@ async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> 
                     max_requests=warmup,
                     **options,
                 )
+            profiler = profile(args, server, name)
             before = cpu_snapshot(server.pid)
             phase = await drive(
                 client,
@@ -594,8 +774,21 @@ async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> 
             summary = summarise(
                 name, phase, cpu_delta(before, cpu_snapshot(server.pid))
             )
+            if profiler is not None:
+                profiler.wait(timeout=60)
             summary["concurrency"] = concurrency
             summary["server_rss_mib"] = rss_mib(process_tree(server.pid))
+            created = summary["records_created"]
+            if created:
+                summary["api_cpu_ms_per_record"] = round(
+                    1000 * summary["cpu_seconds"]["server"] / created, 3
+                )
+            if name == "sync" and created:
+                copy = await plain_copy(args.database, created, args.batch_size)
+                summary["plain_copy"] = copy
+                summary["copy_over_api"] = round(
+                    copy["records_per_s"] / summary["records_per_s"], 2
+                )
             results.append(summary)
             report_line(summary)
 
@@ -631,6 +824,51 @@ async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> 
     }
 
 
+async def duplicates_phase(
+    args: argparse.Namespace,
+    server: Server,
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+) -> dict[str, Any]:
+    """``--people`` registered by sync batches from 50 common names: does the
+    rate of the last 10 000 hold up against the first 10 000?"""
+    before = cpu_snapshot(server.pid)
+    progress = await register_many(
+        client,
+        headers,
+        common_people_builder(args.batch_size),
+        args.people,
+        args.sync_concurrency or 2,
+    )
+    summary = window_rates(progress, min(10_000, args.people // 4))
+    summary["scenario"] = "duplicates"
+    summary["cpu_seconds"] = cpu_delta(before, cpu_snapshot(server.pid))
+    summary["duplicate_candidates"] = (await table_counts(args.database)).get(
+        "duplicate_candidate"
+    )
+    sys.stderr.write(f"  duplicates: {json.dumps(summary)}\n")
+    return summary
+
+
+def profile(
+    args: argparse.Namespace, server: Server, scenario: str
+) -> subprocess.Popen[bytes] | None:
+    """With ``--profile``: py-spy samples the server while a phase runs
+    (collapsed stacks in profile-<scenario>.txt in the run folder)."""
+    if not args.profile:
+        return None
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            *("record", "--pid", str(server.pid), "--subprocesses", "--gil"),
+            *("--rate", "100", "--duration", str(int(args.duration))),
+            *("--format", "raw", "-o", str(args.run_dir / f"profile-{scenario}.txt")),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def report_line(summary: dict[str, Any]) -> None:
     sys.stderr.write(
         f"  {summary['scenario']}: {summary['requests_ok']} ok, "
@@ -642,12 +880,24 @@ def table(report: dict[str, Any]) -> str:
     """The results as a Markdown table (also pasted into RESULTS.md)."""
     head = (
         "| scenario | workers | conc. | req ok | req/s | records/s | p50 ms | "
-        "p99 ms | max ms | errors | RSS MiB | CPU s server/pg/client |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "p99 ms | max ms | errors | RSS MiB | CPU s server/pg/client | "
+        "API CPU ms/record | plain COPY records/s (ratio) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     rows = []
     config = report["config"]
     for r in report["results"]:
+        if r["scenario"] == "duplicates":
+            rows.append(
+                f"| duplicates | {config['workers']} | "
+                f"{config['sync_concurrency']} | {r['people']} people in "
+                f"{r['seconds']} s | first {r['window']}: {r['first_rate']}/s | "
+                f"last {r['window']}: {r['last_rate']}/s | ratio "
+                f"{r['last_over_first']} | | | | | {r['cpu_seconds']['server']}/"
+                f"{r['cpu_seconds']['postgres']}/{r['cpu_seconds']['bench_client']}"
+                f" | {r['duplicate_candidates']} candidate rows | |"
+            )
+            continue
         lat, cpu = r["latency_ms"], r["cpu_seconds"]
         errors = r["request_errors"]
         rejected = r["records_not_created_in_ok_requests"]
@@ -660,7 +910,13 @@ def table(report: dict[str, Any]) -> str:
             f"{r['requests_ok']} | {r['requests_per_s']} | {r['records_per_s']} | "
             f"{lat['p50']} | {lat['p99']} | {lat['max']} | {error_text} | "
             f"{r['server_rss_mib']} | {cpu['server']}/{cpu['postgres']}/"
-            f"{cpu['bench_client']} |"
+            f"{cpu['bench_client']} | {r.get('api_cpu_ms_per_record')} | "
+            + (
+                f"{r['plain_copy']['records_per_s']} ({r['copy_over_api']}×)"
+                if "plain_copy" in r
+                else "–"
+            )
+            + " |"
         )
     return head + "\n".join(rows) + "\n"
 
@@ -691,15 +947,22 @@ def parse_args() -> argparse.Namespace:
         "--scenarios",
         type=lambda s: s.split(","),
         default=["register", "sync"],
-        help="comma-separated: register,sync",
+        help="comma-separated: register,sync,duplicates,service-records",
     )
     parser.add_argument("--database", default="mhpss_bench_beneficiary")
+    parser.add_argument("--redis-url", default=REDIS_URL)
+    parser.add_argument(
+        "--profile", action="store_true", help="sample the server with py-spy"
+    )
     parser.add_argument(
         "--idempotency-key",
         action="store_true",
         help="send a fresh Idempotency-Key with each registration",
     )
-    return parsed(parser, {"register", "sync"})
+    parser.add_argument(
+        "--people", type=int, default=200_000, help="duplicates: people in all"
+    )
+    return parsed(parser, {"register", "sync", "duplicates", "service-records"})
 
 
 def parsed(parser: argparse.ArgumentParser, scenarios: set[str]) -> argparse.Namespace:
@@ -723,12 +986,12 @@ def run_folder(template: str) -> Path:
 
 def main() -> None:
     args = parse_args()
-    run_dir = run_folder("beneficiary-{stamp}-w" + str(args.workers))
+    run_dir = args.run_dir = run_folder("beneficiary-{stamp}-w" + str(args.workers))
     url = make_url(ADMIN_URL).set(database=args.database)
     env = {
         **os.environ,
         "BENEFICIARY_DATABASE_URL": url.render_as_string(hide_password=False),
-        "BENEFICIARY_REDIS_URL": REDIS_URL,
+        "BENEFICIARY_REDIS_URL": args.redis_url,
         "BENEFICIARY_DATA_DIR": str(run_dir / "data"),
         "BENEFICIARY_AUTO_MIGRATE": "false",
     }

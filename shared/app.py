@@ -312,7 +312,9 @@ async def refuse_unknown_query(request: Request) -> None:
         raise UnknownParameters(unknown, sorted(known))
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """Async although it awaits nothing: FastAPI runs a plain ``def``
+    dependency in a worker thread, a hand-off on every request."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 

@@ -9,7 +9,19 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, event, inspect, select, text, tuple_
+from sqlalchemy import (
+    ARRAY,
+    DateTime,
+    MetaData,
+    and_,
+    any_,
+    bindparam,
+    event,
+    inspect,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
@@ -157,6 +169,16 @@ async def get_cached(session: AsyncSession, model: type[M], key: Any) -> M | Non
     return row
 
 
+def among(session: AsyncSession, column: Any, values: Iterable[Any]) -> Any:
+    """``column IN values``; on PostgreSQL one array parameter (``= ANY``),
+    so a batch's hundreds of ids are neither rendered one by one nor planned
+    as hundreds of parameters."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
 async def prefetch(
     session: AsyncSession, model: type[Any], keys: Iterable[Any]
 ) -> None:
@@ -166,8 +188,15 @@ async def prefetch(
     if not keys:
         return
     columns = inspect(model).primary_key
-    primary_key = columns[0] if len(columns) == 1 else tuple_(*columns)
-    rows = await session.execute(select(model).where(primary_key.in_(keys)))
+    firsts = {key[0] for key in keys} if len(columns) == 2 else set()
+    if len(firsts) == 1:  # one organisation's ids: an array of ids
+        where = and_(
+            columns[0] == firsts.pop(), among(session, columns[1], [k[1] for k in keys])
+        )
+    else:
+        primary_key = columns[0] if len(columns) == 1 else tuple_(*columns)
+        where = primary_key.in_(keys)
+    rows = await session.execute(select(model).where(where))
     pinned = session.info.setdefault("pinned", {})
     for row in rows.scalars():
         pinned[(model, _identity(row))] = row
@@ -186,6 +215,12 @@ async def get_many_cached(
     await prefetch(session, model, [k for k in keys if (model, k) not in pinned])
     rows = [await get_cached(session, model, key) for key in keys]
     return [row for row in rows if row is not None]
+
+
+def forget(session: AsyncSession, model: type[Any], key: Any) -> None:
+    """Drop what ``get_cached`` remembers of a key (say, that it had no row,
+    after the row was written without the ORM), so it is read again."""
+    session.info.setdefault("pinned", {}).pop((model, key), None)
 
 
 def pin(session: AsyncSession, row: Any) -> None:

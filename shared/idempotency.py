@@ -294,10 +294,12 @@ class Once:
         return answer
 
 
-def once_for(model: type[IdempotencyRecordBase]) -> Callable[..., Once]:
+def once_for(
+    model: type[IdempotencyRecordBase],
+) -> Callable[..., Awaitable[Once]]:
     """The FastAPI dependency of a service's ``Once`` (it reads the header)."""
 
-    def once(
+    async def once(  # async: a plain def would run in a worker thread
         session: SessionDep,
         runtime: RuntimeDep,
         response: Response,

@@ -23,6 +23,7 @@ from sqlmodel import Field, SQLModel, col
 
 from shared.app import Runtime, RuntimeDep
 from shared.auth import Principal, Role, require
+from shared.bulk import collecting
 from shared.contracts.events import (
     EVENT_FACTS,
     EventEnvelope,
@@ -79,19 +80,22 @@ def add_event(
             f"{type} carries {EVENT_FACTS[type].__name__}, "
             f"not {facts.__class__.__name__}"
         )
-    session.add(
-        model(
-            # given, not defaulted: pydantic inspects a default factory's
-            # signature on every call, a third of building the row
-            id=uuid.uuid4(),
-            occurred_at=utcnow(),
-            type=type,
-            organisation_id=organisation_id,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            data=facts.model_dump(mode="json"),
-        )
-    )
+    columns: dict[str, Any] = {
+        # given, not defaulted: pydantic inspects a default factory's
+        # signature on every call, a third of building the row
+        "id": uuid.uuid4(),
+        "occurred_at": utcnow(),
+        "type": type,
+        "organisation_id": organisation_id,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "data": facts.model_dump(mode="json"),
+    }
+    rows = collecting(session)
+    if rows is not None:  # a bulk writer's batch: a plain row, no position yet
+        rows.add(model.__table__, {**columns, "position": None})  # type: ignore[attr-defined]
+    else:
+        session.add(model(**columns))
 
 
 async def sequence_pending_events(

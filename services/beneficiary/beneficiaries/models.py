@@ -11,7 +11,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, Text, UniqueConstraint
 from sqlmodel import Field
 
 from services.beneficiary.db import Table, organisation_key, same_organisation
@@ -31,7 +31,22 @@ class Beneficiary(Table, table=True):
     the ``*_index`` columns are keyed blind indexes for duplicate detection."""
 
     __tablename__ = "beneficiary"
-    __table_args__ = (organisation_key(),)
+    __table_args__ = (
+        organisation_key(),
+        # duplicate candidates: a bounded range read per new person
+        Index(
+            "ix_beneficiary_duplicate_name",
+            "organisation_id",
+            "name_index",
+            "date_of_birth",
+        ),
+        Index(
+            "ix_beneficiary_duplicate_phone",
+            "organisation_id",
+            "phone_index",
+            "created_at",
+        ),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     code: str = Field(max_length=32, unique=True)

@@ -8,11 +8,12 @@ flush; the handler commits.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 from sqlmodel import col
@@ -42,6 +43,7 @@ from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
 from shared.auth import Principal
+from shared.bulk import collecting
 from shared.contracts.events import EventType
 from shared.crypto import KeyRing, normalise_name, normalise_phone
 from shared.db import get_cached, pin, utcnow
@@ -473,6 +475,29 @@ def _birth_from_age(registration_date: date, age: int) -> date:
         return registration_date.replace(year=year, day=28)
 
 
+CANDIDATES_PER_KEY = 5
+"""How many existing people one key may flag for a new person: the nearest
+birth dates on each side for a name, the latest registrations for a phone.
+A common name then costs a bounded read however many people share it."""
+
+
+@dataclass
+class _Keys:
+    """A new person's duplicate keys (one per blind-index key in the ring)."""
+
+    beneficiary: Beneficiary
+    names: set[str]
+    phones: set[str]
+
+
+@dataclass
+class _Candidate:
+    id: uuid.UUID
+    name_index: str | None
+    phone_index: str | None
+    date_of_birth: date | None
+
+
 async def flag_duplicates(
     session: AsyncSession,
     keyring: KeyRing,
@@ -480,60 +505,191 @@ async def flag_duplicates(
 ) -> None:
     """Same phone, or same name with a birth year within two years, in the
     same organisation, among the people registered before each new one (in
-    the database, or earlier in ``people``): one query for all of them.
-    Indexes are compared, never plaintext: each new person's under every
-    blind-index key, as others may not be re-indexed yet."""
-    wanted = []
-    for beneficiary, fields in people:
-        phones = set(keyring.blind_indexes("phone", normalise_phone(fields.phone)))
-        names = set(keyring.blind_indexes("name", normalise_name(fields.full_name)))
-        wanted.append((beneficiary, phones, names))
-    all_phones = set().union(*(phones for _, phones, _ in wanted))
-    all_names = set().union(*(names for _, _, names in wanted))
-    conditions = []
-    if all_phones:
-        conditions.append(col(Beneficiary.phone_index).in_(all_phones))
-    if all_names:
-        conditions.append(col(Beneficiary.name_index).in_(all_names))
-    if not conditions:
-        return
-    new_ids = [beneficiary.id for beneficiary, _ in people]
-    organisations = {beneficiary.organisation_id for beneficiary, _ in people}
-    existing = list(
-        (
-            await session.execute(
-                select(Beneficiary).where(
-                    col(Beneficiary.organisation_id).in_(organisations),
-                    col(Beneficiary.id).not_in(new_ids),
-                    or_(*conditions),
-                )
-            )
-        ).scalars()
-    )
-    for n, (beneficiary, phones, names) in enumerate(wanted):
-        earlier = [b for b, _, _ in wanted[:n]]
-        for other in [*existing, *earlier]:
-            if other.organisation_id != beneficiary.organisation_id:
-                continue
+    the database, or earlier in ``people``). Indexes are compared, never
+    plaintext: each new person's under every blind-index key, as others may
+    not be re-indexed yet. Candidates are read by indexed keys (name with
+    birth date, phone), at most ``CANDIDATES_PER_KEY`` per key and side, and
+    pairs within ``people`` are found in one pass."""
+    wanted = [
+        _Keys(
+            beneficiary,
+            set(keyring.blind_indexes("name", normalise_name(fields.full_name))),
+            set(keyring.blind_indexes("phone", normalise_phone(fields.phone))),
+        )
+        for beneficiary, fields in people
+    ]
+    found = await _stored_candidates(session, wanted)
+    by_name: dict[tuple[uuid.UUID, str], list[Beneficiary]] = {}
+    by_phone: dict[tuple[uuid.UUID, str], list[Beneficiary]] = {}
+    rows = collecting(session)
+    for n, keys in enumerate(wanted):
+        beneficiary = keys.beneficiary
+        organisation_id = beneficiary.organisation_id
+        earlier: list[_Candidate | Beneficiary] = []
+        for name in keys.names:
+            earlier += by_name.get((organisation_id, name), [])[-CANDIDATES_PER_KEY:]
+        for phone in keys.phones:
+            earlier += by_phone.get((organisation_id, phone), [])[-CANDIDATES_PER_KEY:]
+        flagged: set[uuid.UUID] = set()
+        for other in [*found.get(n, []), *earlier]:
             reasons = []
-            if other.phone_index in phones:
+            if other.phone_index in keys.phones:
                 reasons.append("same_phone")
-            if other.name_index in names and _close_birth(beneficiary, other):
+            if other.name_index in keys.names and _close_birth(beneficiary, other):
                 reasons.append("same_name_close_birth_year")
-            if reasons:
-                session.add(
-                    DuplicateCandidate(
-                        organisation_id=beneficiary.organisation_id,
-                        beneficiary_id=beneficiary.id,
-                        candidate_id=other.id,
-                        reasons=",".join(reasons),
-                    )
+            if not reasons or other.id in flagged or other.id == beneficiary.id:
+                continue
+            flagged.add(other.id)
+            columns: dict[str, Any] = {
+                "id": uuid.uuid4(),
+                "organisation_id": organisation_id,
+                "beneficiary_id": beneficiary.id,
+                "candidate_id": other.id,
+                "reasons": ",".join(reasons),
+                "created_at": utcnow(),
+            }
+            if rows is not None:
+                rows.add(DuplicateCandidate.__table__, columns)  # type: ignore[attr-defined]
+            else:
+                session.add(DuplicateCandidate(**columns))
+        if beneficiary.name_index is not None:
+            by_name.setdefault((organisation_id, beneficiary.name_index), []).append(
+                beneficiary
+            )
+        if beneficiary.phone_index is not None:
+            by_phone.setdefault((organisation_id, beneficiary.phone_index), []).append(
+                beneficiary
+            )
+
+
+async def _stored_candidates(
+    session: AsyncSession, wanted: list[_Keys]
+) -> dict[int, list[_Candidate]]:
+    """People already stored who share a key with each new person (by the
+    new person's position in ``wanted``), a bounded number per key."""
+    probes: list[tuple[int, uuid.UUID, str, str, date | None]] = []
+    for n, keys in enumerate(wanted):
+        organisation_id = keys.beneficiary.organisation_id
+        born = keys.beneficiary.date_of_birth
+        probes += [(n, organisation_id, "name", k, born) for k in keys.names]
+        probes += [(n, organisation_id, "phone", k, None) for k in keys.phones]
+    if not probes:
+        return {}
+    if session.get_bind().dialect.name == "postgresql":
+        rows = await _probe_lateral(session, probes)
+    else:
+        rows = await _probe_one_by_one(session, probes)
+    new_ids = {keys.beneficiary.id for keys in wanted}
+    found: dict[int, list[_Candidate]] = {}
+    for n, *columns in rows:
+        if columns[0] not in new_ids:
+            found.setdefault(n, []).append(_Candidate(*columns))
+    return found
+
+
+def _birth_window(born: date) -> tuple[date, date]:
+    return date(born.year - 2, 1, 1), date(born.year + 2, 12, 31)
+
+
+_LATERAL = text(
+    """
+    SELECT p.n, c.id, c.name_index, c.phone_index, c.date_of_birth
+    FROM unnest(
+        CAST(:n AS integer[]), CAST(:organisation_id AS uuid[]),
+        CAST(:kind AS text[]), CAST(:key AS text[]), CAST(:born AS date[])
+    ) AS p(n, organisation_id, kind, key, born)
+    CROSS JOIN LATERAL (
+        (SELECT b.id, b.name_index, b.phone_index, b.date_of_birth
+         FROM beneficiary b
+         WHERE p.kind = 'name' AND b.organisation_id = p.organisation_id
+           AND b.name_index = p.key AND b.date_of_birth >= p.born
+           AND b.date_of_birth <= make_date(extract(year FROM p.born)::int + 2, 12, 31)
+         ORDER BY b.date_of_birth LIMIT :per_key)
+        UNION ALL
+        (SELECT b.id, b.name_index, b.phone_index, b.date_of_birth
+         FROM beneficiary b
+         WHERE p.kind = 'name' AND b.organisation_id = p.organisation_id
+           AND b.name_index = p.key AND b.date_of_birth < p.born
+           AND b.date_of_birth >= make_date(extract(year FROM p.born)::int - 2, 1, 1)
+         ORDER BY b.date_of_birth DESC LIMIT :per_key)
+        UNION ALL
+        (SELECT b.id, b.name_index, b.phone_index, b.date_of_birth
+         FROM beneficiary b
+         WHERE p.kind = 'phone' AND b.organisation_id = p.organisation_id
+           AND b.phone_index = p.key
+         ORDER BY b.created_at DESC LIMIT :per_key)
+    ) AS c
+    """
+)
+
+
+async def _probe_lateral(
+    session: AsyncSession, probes: list[tuple[int, uuid.UUID, str, str, date | None]]
+) -> list[Any]:
+    """PostgreSQL: every probe in one statement, each an index range read
+    with a limit (the nearest birth dates on each side, the latest phones)."""
+    result = await session.execute(
+        _LATERAL,
+        {
+            "n": [p[0] for p in probes],
+            "organisation_id": [p[1] for p in probes],
+            "kind": [p[2] for p in probes],
+            "key": [p[3] for p in probes],
+            "born": [p[4] for p in probes],
+            "per_key": CANDIDATES_PER_KEY,
+        },
+    )
+    return list(result.all())
+
+
+async def _probe_one_by_one(
+    session: AsyncSession, probes: list[tuple[int, uuid.UUID, str, str, date | None]]
+) -> list[Any]:
+    """Elsewhere (SQLite, embedded and small): the same reads, one query per
+    probe and side."""
+    columns = (
+        col(Beneficiary.id),
+        col(Beneficiary.name_index),
+        col(Beneficiary.phone_index),
+        col(Beneficiary.date_of_birth),
+    )
+    found: list[Any] = []
+    for n, organisation_id, kind, key, born in probes:
+        statement = select(*columns).where(
+            col(Beneficiary.organisation_id) == organisation_id
+        )
+        if kind == "phone":
+            sides = [
+                statement.where(col(Beneficiary.phone_index) == key).order_by(
+                    col(Beneficiary.created_at).desc()
                 )
+            ]
+        elif born is None:
+            continue
+        else:
+            low, high = _birth_window(born)
+            named = statement.where(col(Beneficiary.name_index) == key)
+            sides = [
+                named.where(
+                    col(Beneficiary.date_of_birth) >= born,
+                    col(Beneficiary.date_of_birth) <= high,
+                ).order_by(col(Beneficiary.date_of_birth)),
+                named.where(
+                    col(Beneficiary.date_of_birth) < born,
+                    col(Beneficiary.date_of_birth) >= low,
+                ).order_by(col(Beneficiary.date_of_birth).desc()),
+            ]
+        for side in sides:
+            rows = await session.execute(side.limit(CANDIDATES_PER_KEY))
+            found += [(n, *row) for row in rows.all()]
+    return found
 
 
-def _close_birth(a: Beneficiary, b: Beneficiary) -> bool:
+def _close_birth(a: Beneficiary, b: Beneficiary | _Candidate) -> bool:
+    """Birth years within two years; a person without a birth date (none is
+    registered so) is never a candidate by name alone."""
     if a.date_of_birth is None or b.date_of_birth is None:
-        return True
+        return False
     return abs(a.date_of_birth.year - b.date_of_birth.year) <= 2
 
 

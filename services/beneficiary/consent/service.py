@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import (
     func,
@@ -25,6 +26,7 @@ from services.beneficiary.consent.schemas import ConsentEntryRead, ConsentGiven
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.subject_rights.erasure import erase_person
 from shared.auth import Principal
+from shared.bulk import collecting, unsaved
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import ConsentFacts, EventType
 from shared.db import get_many_cached, utcnow
@@ -149,19 +151,25 @@ def _append(
     entry: ConsentGiven,
     sequence: int,
 ) -> ConsentEntry:
-    row = ConsentEntry(
-        id=entry.id or uuid.uuid4(),
-        beneficiary_id=beneficiary.id,
-        organisation_id=beneficiary.organisation_id,
-        purpose=entry.purpose,
-        granted=entry.granted,
-        form_version=entry.form_version,
-        agency=entry.agency,
-        recorded_by=principal.subject,
-        recorded_at=utcnow(),  # given, not defaulted: a default factory costs more
-        sequence=sequence,
-    )
-    session.add(row)
+    columns: dict[str, Any] = {
+        "id": entry.id or uuid.uuid4(),
+        "beneficiary_id": beneficiary.id,
+        "organisation_id": beneficiary.organisation_id,
+        "purpose": entry.purpose,
+        "granted": entry.granted,
+        "form_version": entry.form_version,
+        "agency": entry.agency,
+        "recorded_by": principal.subject,
+        "recorded_at": utcnow(),  # given, not defaulted: a default factory costs more
+        "sequence": sequence,
+    }
+    rows = collecting(session)
+    if rows is not None:  # a bulk writer's batch: a plain row, read back as is
+        rows.add(ConsentEntry.__table__, columns)  # type: ignore[attr-defined]
+        row = unsaved(ConsentEntry, columns)
+    else:
+        row = ConsentEntry(**columns)
+        session.add(row)
     add_event(
         session,
         OutboxEvent,

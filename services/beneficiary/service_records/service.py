@@ -41,6 +41,7 @@ from services.beneficiary.service_records.schemas import (
     ServiceRecordUpdate,
 )
 from shared.auth import Principal
+from shared.bulk import Rows
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import (
     AnonymousCount,
@@ -151,7 +152,47 @@ async def stage_service_record(
     locked: bool = False,
 ) -> ServiceRecord:
     """Every check of ``record_service``, then the row and its event added to
-    the session unflushed, so a sync batch writes its records together."""
+    the session unflushed."""
+    columns, beneficiary = await _checked_columns(session, principal, data, locked)
+    record = ServiceRecord(**columns)
+    session.add(record)
+    emit_service_record(session, record, beneficiary, EventType.service_record_recorded)
+    return record
+
+
+async def stage_service_row(
+    session: AsyncSession,
+    principal: Principal,
+    data: ServiceRecordCreate,
+    rows: Rows,
+    *,
+    locked: bool = False,
+) -> uuid.UUID:
+    """``stage_service_record`` for a bulk writer: the same checks, then the
+    record and its event as plain rows in ``rows``; returns the record's id."""
+    columns, beneficiary = await _checked_columns(session, principal, data, locked)
+    rows.add(ServiceRecord.__table__, columns)  # type: ignore[attr-defined]
+    add_event(
+        session,
+        OutboxEvent,
+        type=EventType.service_record_recorded,
+        organisation_id=columns["organisation_id"],
+        entity_type="service_record",
+        entity_id=columns["id"],
+        facts=_facts(columns, beneficiary),
+    )
+    return uuid.UUID(str(columns["id"]))
+
+
+async def _checked_columns(
+    session: AsyncSession,
+    principal: Principal,
+    data: ServiceRecordCreate,
+    locked: bool,
+) -> tuple[dict[str, Any], Beneficiary]:
+    """A new record's every column once every check passed: the person in
+    scope (locked unless ``locked``) and consenting, born before the
+    service, the id free, the activity and the site allowed."""
     beneficiary = await beneficiaries_service.get_beneficiary(
         session, principal, data.beneficiary_id, for_update=not locked
     )
@@ -168,15 +209,19 @@ async def stage_service_record(
     ):
         raise Conflict("A service record with this id exists already.")
     now = utcnow()
-    record = ServiceRecord(
-        id=data.id or uuid.uuid4(),
-        created_at=now,  # given, not defaulted: a default factory costs more
-        updated_at=now,
-        beneficiary_id=beneficiary.id,
-        service_date=data.service_date,
-        staff_id=data.staff_id,
-        duration_minutes=data.duration_minutes,
-        modality=data.modality,
+    return {
+        "id": data.id or uuid.uuid4(),
+        "created_at": now,  # given, not defaulted: a default factory costs more
+        "updated_at": now,
+        "beneficiary_id": beneficiary.id,
+        "service_date": data.service_date,
+        "staff_id": data.staff_id,
+        "duration_minutes": data.duration_minutes,
+        "modality": data.modality,
+        "group_activity_id": None,
+        "voided": False,
+        "void_reason": None,
+        "version": 1,
         **await delivery(
             session,
             principal,
@@ -184,10 +229,7 @@ async def stage_service_record(
             data.site_id,
             ActivityKind.individual,
         ),
-    )
-    session.add(record)
-    emit_service_record(session, record, beneficiary, EventType.service_record_recorded)
-    return record
+    }, beneficiary
 
 
 async def get_service_record(
@@ -596,23 +638,8 @@ def emit_service_record(
         organisation_id=record.organisation_id,
         entity_type="service_record",
         entity_id=record.id,
-        facts=ServiceRecordFacts(
-            service_record_id=record.id,
-            beneficiary_id=record.beneficiary_id,
-            organisation_id=record.organisation_id,
-            lead_organisation_id=record.lead_organisation_id,
-            delivered_through=record.delivered_through,
-            activity_code=record.activity_code,
-            iasc_layer=record.iasc_layer,
-            service_date=record.service_date,
-            site_id=record.site_id,
-            modality=record.modality,
-            staff_id=record.staff_id,
-            duration_minutes=record.duration_minutes,
-            group_activity_id=record.group_activity_id,
-            age_at_service=age_on(beneficiary.date_of_birth, record.service_date),
-            voided=record.voided,
-            version=record.version,
+        facts=_facts(
+            {name: getattr(record, name) for name in FACT_COLUMNS}, beneficiary
         ),
     )
 
@@ -655,6 +682,47 @@ def emit_group_activity(
             facilitators=len(group.facilitator_staff_ids),
             voided=group.voided,
         ),
+    )
+
+
+FACT_COLUMNS = (
+    "id",
+    "beneficiary_id",
+    "organisation_id",
+    "lead_organisation_id",
+    "delivered_through",
+    "activity_code",
+    "iasc_layer",
+    "service_date",
+    "site_id",
+    "modality",
+    "staff_id",
+    "duration_minutes",
+    "group_activity_id",
+    "voided",
+    "version",
+)
+
+
+def _facts(columns: dict[str, Any], beneficiary: Beneficiary) -> ServiceRecordFacts:
+    """What reporting learns of a record, from its columns (a row or a dict)."""
+    return ServiceRecordFacts(
+        service_record_id=columns["id"],
+        beneficiary_id=columns["beneficiary_id"],
+        organisation_id=columns["organisation_id"],
+        lead_organisation_id=columns["lead_organisation_id"],
+        delivered_through=columns["delivered_through"],
+        activity_code=columns["activity_code"],
+        iasc_layer=columns["iasc_layer"],
+        service_date=columns["service_date"],
+        site_id=columns["site_id"],
+        modality=columns["modality"],
+        staff_id=columns["staff_id"],
+        duration_minutes=columns["duration_minutes"],
+        group_activity_id=columns["group_activity_id"],
+        age_at_service=age_on(beneficiary.date_of_birth, columns["service_date"]),
+        voided=columns["voided"],
+        version=columns["version"],
     )
 
 

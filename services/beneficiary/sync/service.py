@@ -49,8 +49,9 @@ from services.beneficiary.sync.schemas import (
 )
 from shared.audit import Actor
 from shared.auth import Principal
+from shared.bulk import Rows, collect, collecting
 from shared.crypto import KeyRing
-from shared.db import get_cached, pin, prefetch, utcnow
+from shared.db import among, forget, get_cached, pin, prefetch, utcnow
 from shared.errors import Conflict, FieldError, NotFound, Problem
 
 CHANGES_PAGE_EVENTS = 1000
@@ -73,6 +74,14 @@ async def _nothing(row: Any, change: Any, device_id: str | None) -> ConsentOutco
 
 async def _no_finish(staged: list[tuple[Any, Any]]) -> None:
     return None
+
+
+@dataclass
+class Staged:
+    """A new record staged as plain rows (no ORM instance) for the batch."""
+
+    id: uuid.UUID
+    version: int = 1
 
 
 @dataclass
@@ -162,10 +171,13 @@ def entities(
             session, principal, service_record(change), locked=True
         )
 
-    async def stage_record(change: ServiceRecordChange) -> ServiceRecord:
-        return await records_service.stage_service_record(
-            session, principal, service_record(change), locked=True
+    async def stage_record(change: ServiceRecordChange) -> Staged:
+        rows = collecting(session)
+        assert rows is not None, "staged records are written by _Staging"
+        record_id = await records_service.stage_service_row(
+            session, principal, service_record(change), rows, locked=True
         )
+        return Staged(record_id)
 
     async def apply_record(row: ServiceRecord, fields: ServiceRecordFields) -> None:
         if row.voided:
@@ -312,12 +324,14 @@ class _Staging:
         self.entity, self.results = entity, results
         self.savepoint: AsyncSessionTransaction | None = None
         self.staged: list[tuple[int, Any, Any]] = []
+        self.rows = Rows()
 
     async def stage(self, change: Any) -> None:
         if self.savepoint is None:
             self.savepoint = await self.session.begin_nested()
         try:
-            row = await self.entity.stage(change)
+            with collect(self.session, self.rows):
+                row = await self.entity.stage(change)
         except (Problem, ValidationError) as exc:
             self.results.append(_rejected(self.entity, change, exc))
             return
@@ -330,9 +344,11 @@ class _Staging:
             return
         self.savepoint, self.staged = None, []
         try:
-            await self.entity.finish([(row, change) for _, change, row in staged])
-            await self.session.flush()
+            with collect(self.session, self.rows):
+                await self.entity.finish([(row, change) for _, change, row in staged])
+            await self.rows.write(self.session)
         except IntegrityError:
+            self.rows.clear()
             await savepoint.rollback()
             for pending in list(self.session.new):  # what the rollback left
                 self.session.expunge(pending)
@@ -343,8 +359,12 @@ class _Staging:
                 )
             return
         await savepoint.commit()
+        organisation_id = self.principal.organisation_id
         for _, _, row in staged:
-            pin(self.session, row)
+            if isinstance(row, Staged):  # written as a plain row: load if asked
+                forget(self.session, self.entity.model, (organisation_id, row.id))
+            else:
+                pin(self.session, row)
 
 
 async def _apply_one(
@@ -422,7 +442,7 @@ async def _load_batch(
         if ids:
             await session.execute(
                 scope(select(model), principal)
-                .where(col(model.id).in_(ids))
+                .where(among(session, col(model.id), ids))
                 .order_by(col(model.id))
                 .with_for_update()
             )

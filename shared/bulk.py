@@ -1,0 +1,118 @@
+"""Rows written many at a time without ORM instances.
+
+Building a SQLModel row costs more than checking it: SQLAlchemy gives each
+instance its state and the unit of work sorts them again at flush. A batch
+(a device's sync, an import) instead collects plain column dicts per table and
+writes each table with one statement: COPY on PostgreSQL (asyncpg), an
+executemany INSERT elsewhere. Values pass through the columns' own types first
+(enums by name, JSON, UTC datetimes), so a row reads back as the ORM wrote it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import asyncpg
+from sqlalchemy import Table, insert
+from sqlalchemy.exc import IntegrityError, InterfaceError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+ROWS_KEY = "bulk_rows"
+
+
+class Rows:
+    """Column dicts per table, kept in the order tables were first added
+    (parents before children, as foreign keys need)."""
+
+    def __init__(self) -> None:
+        self.tables: dict[Table, list[dict[str, Any]]] = {}
+
+    def add(self, table: Table, row: dict[str, Any]) -> None:
+        self.tables.setdefault(table, []).append(row)
+
+    def mark(self) -> dict[Table, int]:
+        return {table: len(rows) for table, rows in self.tables.items()}
+
+    def undo(self, mark: dict[Table, int]) -> None:
+        """Drop what was added after ``mark`` (a record refused half-way)."""
+        for table, rows in self.tables.items():
+            del rows[mark.get(table, 0) :]
+
+    def clear(self) -> None:
+        self.tables.clear()
+
+    async def write(self, session: AsyncSession) -> None:
+        """Write every table's rows in the session's transaction, then forget
+        them. The ORM's pending rows are flushed first (they may be parents)."""
+        await session.flush()
+        tables, self.tables = self.tables, {}
+        connection = await session.connection()
+        for table, rows in tables.items():
+            if not rows:
+                continue
+            if connection.dialect.name == "postgresql":
+                await _copy(connection, table, rows)
+            else:
+                await connection.execute(insert(table), rows)
+
+
+async def _copy(connection: Any, table: Table, rows: list[dict[str, Any]]) -> None:
+    """COPY ``rows`` into ``table`` through asyncpg, each value bound by its
+    column's type as an INSERT would bind it."""
+    dialect = connection.dialect
+    columns = [c for c in table.columns if c.name in rows[0]]
+    binders = [c.type._cached_bind_processor(dialect) for c in columns]
+    records = [
+        tuple(
+            value if bind is None else bind(value)
+            for bind, value in zip(binders, (row[c.name] for c in columns), strict=True)
+        )
+        for row in rows
+    ]
+    raw = await connection.get_raw_connection()
+    try:
+        await raw.driver_connection.copy_records_to_table(
+            table.name, records=records, columns=[c.name for c in columns]
+        )
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(f"COPY {table.name}", None, exc) from exc
+    except (asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError) as exc:
+        raise InterfaceError(f"COPY {table.name}", None, exc) from exc  # a 503
+
+
+M = TypeVar("M")
+
+
+def unsaved(model: type[M], columns: dict[str, Any]) -> M:
+    """An instance of ``model`` holding a bulk-written row's columns, to read
+    (say, a consent in force for the rest of the batch), built without the
+    cost of the model's constructor; never add it to a session."""
+    instance: M = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
+    instance.__dict__.update(columns)
+    return instance
+
+
+def collecting(session: AsyncSession) -> Rows | None:
+    """The batch's rows while a bulk writer collects them, else None (write
+    ORM rows as usual)."""
+    rows = session.info.get(ROWS_KEY)
+    return rows if isinstance(rows, Rows) else None
+
+
+@contextmanager
+def collect(session: AsyncSession, rows: Rows) -> Iterator[Rows]:
+    """Within this block, writers that support it add plain rows to ``rows``
+    instead of ORM instances to the session; a record refused half-way
+    leaves none behind."""
+    previous = session.info.get(ROWS_KEY)
+    session.info[ROWS_KEY] = rows
+    mark = rows.mark()
+    try:
+        yield rows
+    except BaseException:
+        rows.undo(mark)
+        raise
+    finally:
+        session.info[ROWS_KEY] = previous

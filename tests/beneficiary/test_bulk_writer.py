@@ -1,0 +1,324 @@
+"""The bulk writer behind ``POST /v1/sync`` writes exactly what the one-by-one
+path writes: the same columns, the same events, nothing for a refused record,
+and only the clashing record set aside when another transaction takes an id
+while the batch is being written."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from asgi_lifespan import LifespanManager
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.beneficiary.app import create_app
+from services.beneficiary.settings import BeneficiarySettings
+from shared.auth import LocalSigningKey, Role
+from tests.beneficiary.api import CONSENTS, count_rows, make_beneficiary, offline_person
+from tests.callers import Caller
+from tests.databases import REDIS_URL
+
+INDIVIDUAL = [
+    "pfa",
+    "remote_pfa",
+    "individual_counselling",
+    "psychiatric_consultation",
+    "family_psychoeducation",
+    "case_management_follow_up",
+]
+MODALITIES = ["in_person", "remote_phone", "remote_video", "remote_messaging"]
+IGNORED = {"id", "created_at", "updated_at"}
+
+
+def random_record(rng: random.Random, person_id: str, site_id: str) -> dict[str, Any]:
+    """A valid individual service record with each optional field present or
+    absent at random."""
+    data: dict[str, Any] = {
+        "beneficiary_id": person_id,
+        "activity_code": rng.choice(INDIVIDUAL),
+        "service_date": str(date(2026, 1, 10) + timedelta(days=rng.randrange(300))),
+        "modality": rng.choice(MODALITIES),
+    }
+    if rng.random() < 0.5:
+        data["site_id"] = site_id
+    if rng.random() < 0.5:
+        data["staff_id"] = f"staff-{rng.randrange(99)}"
+    if rng.random() < 0.5:
+        data["duration_minutes"] = rng.randrange(5, 180)
+    return data
+
+
+async def rows_and_events(
+    engine: AsyncEngine, ids: list[str]
+) -> list[tuple[dict[str, Any], dict[str, Any], str]]:
+    """Each record's columns (ids and timestamps left out) and its event."""
+    found = []
+    async with engine.connect() as connection:
+        for record_id in ids:
+            row = (
+                (
+                    await connection.execute(
+                        text("SELECT * FROM service_record WHERE id = :id"),
+                        {"id": uuid.UUID(record_id)},
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            event = (
+                await connection.execute(
+                    text("SELECT type, data FROM outbox_event WHERE entity_id = :id"),
+                    {"id": uuid.UUID(record_id)},
+                )
+            ).one()
+            data = dict(event.data)
+            data.pop("service_record_id")
+            found.append(
+                ({k: v for k, v in row.items() if k not in IGNORED}, data, event.type)
+            )
+    return found
+
+
+class TestSameAsOneByOne:
+    async def test_random_records_write_the_same_rows_and_events(
+        self, alice: Caller, beneficiary_engine: AsyncEngine, site_ids: list[str]
+    ) -> None:
+        rng = random.Random(20261204)
+        people = [(await make_beneficiary(alice))["id"] for _ in range(3)]
+        bodies = [
+            random_record(rng, rng.choice(people), rng.choice(site_ids))
+            for _ in range(40)
+        ]
+        one_by_one = []
+        for body in bodies:
+            r = await alice.post("/v1/service-records", body)
+            assert r.status_code == 201, r.text
+            one_by_one.append(r.json()["id"])
+        ids = [str(uuid.uuid4()) for _ in bodies]
+        batch = [{"id": i, "data": body} for i, body in zip(ids, bodies, strict=True)]
+        r = await alice.post("/v1/sync", {"service_records": batch})
+        assert r.status_code == 200, r.text
+        assert [x["status"] for x in r.json()["results"]] == ["created"] * 40
+        assert [x["version"] for x in r.json()["results"]] == [1] * 40
+        single = await rows_and_events(beneficiary_engine, one_by_one)
+        bulk = await rows_and_events(beneficiary_engine, ids)
+        assert bulk == single
+
+    async def test_a_refused_record_leaves_nothing_and_later_ones_are_written(
+        self, alice: Caller, beneficiary_engine: AsyncEngine
+    ) -> None:
+        person = (await make_beneficiary(alice, date_of_birth="2000-01-01"))["id"]
+        good = {"beneficiary_id": person, "activity_code": "pfa"}
+        batch = [
+            {"id": str(uuid.uuid4()), "data": {**good, "service_date": "2026-02-01"}},
+            {"id": str(uuid.uuid4()), "data": {**good, "service_date": "1999-02-01"}},
+            {"id": str(uuid.uuid4()), "data": {**good, "service_date": "2026-03-01"}},
+        ]
+        events = await count_rows(beneficiary_engine, "outbox_event")
+        r = await alice.post("/v1/sync", {"service_records": batch})
+        statuses = [x["status"] for x in r.json()["results"]]
+        assert statuses == ["created", "rejected", "created"]
+        assert await count_rows(beneficiary_engine, "service_record") == 2
+        assert await count_rows(beneficiary_engine, "outbox_event") == events + 2
+
+    async def test_a_record_created_then_edited_in_one_batch(
+        self, alice: Caller
+    ) -> None:
+        """The second change of an id finds the row the bulk writer wrote."""
+        person = (await make_beneficiary(alice))["id"]
+        record_id = str(uuid.uuid4())
+        data = {"beneficiary_id": person, "activity_code": "pfa"}
+        batch = [
+            {"id": record_id, "data": {**data, "service_date": "2026-02-01"}},
+            {
+                "id": record_id,
+                "base_version": 1,
+                "data": {**data, "service_date": "2026-02-02"},
+            },
+        ]
+        r = await alice.post("/v1/sync", {"service_records": batch})
+        assert [(x["status"], x["version"]) for x in r.json()["results"]] == [
+            ("created", 1),
+            ("updated", 2),
+        ]
+
+
+class TestClash:
+    async def test_an_id_taken_meanwhile_refuses_only_that_record(
+        self, alice: Caller, beneficiary_engine: AsyncEngine
+    ) -> None:
+        """Another transaction writes one of the batch's ids after the batch
+        looked it up: COPY waits for it, fails, and the batch falls back to
+        one record at a time, so only that record is answered otherwise (a
+        conflict: the id now holds other content), as one by one would."""
+        person = (await make_beneficiary(alice))["id"]
+        template = (
+            await alice.post(
+                "/v1/service-records",
+                {
+                    "beneficiary_id": person,
+                    "activity_code": "pfa",
+                    "service_date": "2026-02-01",
+                },
+            )
+        ).json()["id"]
+        taken = str(uuid.uuid4())
+        batch = [
+            {
+                "id": record_id,
+                "data": {
+                    "beneficiary_id": person,
+                    "activity_code": "pfa",
+                    "service_date": "2026-02-03",
+                },
+            }
+            for record_id in (str(uuid.uuid4()), taken, str(uuid.uuid4()))
+        ]
+        async with beneficiary_engine.connect() as other:
+            columns = (
+                await other.execute(
+                    text(
+                        "SELECT string_agg(column_name, ', ') FROM "
+                        "information_schema.columns WHERE table_name = "
+                        "'service_record' AND column_name <> 'id'"
+                    )
+                )
+            ).scalar_one()
+            await other.execute(
+                text(
+                    f"INSERT INTO service_record (id, {columns}) "
+                    f"SELECT :taken, {columns} FROM service_record "
+                    "WHERE id = :template"
+                ),
+                {"taken": uuid.UUID(taken), "template": uuid.UUID(template)},
+            )
+
+            async def commit_later() -> None:
+                await asyncio.sleep(1.0)
+                await other.commit()
+
+            sent, _ = await asyncio.gather(
+                alice.post("/v1/sync", {"service_records": batch}), commit_later()
+            )
+        results = sent.json()["results"]
+        assert [x["status"] for x in results] == ["created", "conflict", "created"]
+        assert results[1]["server_copy"]["service_date"] == "2026-02-01"
+        assert await count_rows(beneficiary_engine, "service_record") == 4
+        assert await count_rows(beneficiary_engine, "sync_conflict") == 1
+
+
+class TestSQLite:
+    async def test_the_embedded_database_takes_a_batch_with_executemany(
+        self, tmp_path: Path
+    ) -> None:
+        settings = BeneficiarySettings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'b.db'}",
+            redis_url=REDIS_URL,
+            data_dir=tmp_path / "data",
+            auto_migrate=True,
+        )
+        application = create_app(settings)
+        async with (
+            LifespanManager(application),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=application), base_url="http://t"
+            ) as client,
+        ):
+            key = LocalSigningKey.load_or_create(settings.data_dir)
+
+            def bearer(org: str, role: Role) -> dict[str, str]:
+                token = key.issue(
+                    subject="someone",
+                    organisation_id=uuid.UUID(org),
+                    roles=[role],
+                    issuer=settings.auth_issuer,
+                    audience=settings.auth_audience,
+                )
+                return {"Authorization": f"Bearer {token}"}
+
+            r = await client.post(
+                "/v1/organisations",
+                json={"name": "Embedded", "type": "cso"},
+                headers=bearer(str(uuid.UUID(int=0)), Role.platform_admin),
+            )
+            org = r.json()["id"]
+            person = str(uuid.uuid4())
+            batch = {
+                "beneficiaries": [
+                    {"id": person, "data": offline_person(), "consents": CONSENTS}
+                ],
+                "service_records": [
+                    {
+                        "id": str(uuid.uuid4()),
+                        "data": {
+                            "beneficiary_id": person,
+                            "activity_code": "pfa",
+                            "service_date": "2026-02-03",
+                        },
+                    }
+                    for _ in range(3)
+                ],
+            }
+            r = await client.post(
+                "/v1/sync", json=batch, headers=bearer(org, Role.case_worker)
+            )
+            assert [x["status"] for x in r.json()["results"]] == ["created"] * 4
+            engine: AsyncEngine = application.state.engine
+            assert await count_rows(engine, "service_record") == 3
+            assert await count_rows(engine, "outbox_event") == 6  # 1 + 2 + 3
+            again = await client.post(
+                "/v1/sync", json=batch, headers=bearer(org, Role.case_worker)
+            )
+            assert [x["status"] for x in again.json()["results"]] == ["unchanged"] * 4
+            assert await count_rows(engine, "outbox_event") == 6
+
+
+class TestPeople:
+    async def test_a_person_sent_twice_in_a_batch_reads_their_new_ledger(
+        self, alice: Caller
+    ) -> None:
+        """The second copy is answered from the consents the bulk writer
+        just wrote (kept in memory for the batch), as one by one would."""
+        person: dict[str, Any] = {"id": str(uuid.uuid4()), "data": offline_person()}
+        person["consents"] = CONSENTS
+        edited = {
+            **person,
+            "base_version": 1,
+            "consent_version": 2,
+            "data": {**person["data"], "marital_status": "widowed"},
+        }
+        r = await alice.post("/v1/sync", {"beneficiaries": [person, edited]})
+        assert [(x["status"], x["version"]) for x in r.json()["results"]] == [
+            ("created", 1),
+            ("updated", 2),
+        ]
+        read = (await alice.get(f"/v1/beneficiaries/{person['id']}")).json()
+        assert read["consent_version"] == 2
+        assert {p: e["granted"] for p, e in read["consents"].items()} == {
+            "registration": True,
+            "services": True,
+        }
+
+    async def test_a_stale_copy_in_the_same_batch_gets_the_server_copy(
+        self, alice: Caller
+    ) -> None:
+        person: dict[str, Any] = {"id": str(uuid.uuid4()), "data": offline_person()}
+        person["consents"] = CONSENTS
+        stale = {
+            **person,
+            "consent_version": 0,
+            "consents": [
+                {"purpose": "services", "granted": True, "form_version": "2025-1"}
+            ],
+        }
+        r = await alice.post("/v1/sync", {"beneficiaries": [person, stale]})
+        created, conflict = r.json()["results"]
+        assert created["status"] == "created"
+        assert conflict["status"] == "conflict", conflict
+        assert set(conflict["server_copy"]["consents"]) == {"registration", "services"}
