@@ -184,7 +184,7 @@ def bob(issue: Any, orgs: dict[str, Org]) -> Caller:
 async def site_ids(alice: Caller) -> list[str]:
     r = await alice.get("/v1/locations", params={"level": "site"})
     assert r.status_code == 200
-    return [s["id"] for s in r.json()][:4]
+    return [s["id"] for s in r.json()["items"]][:4]
 
 
 CONSENTS = [

@@ -95,5 +95,5 @@ async def test_referral_needs_consent_and_follows_its_states(alice: Caller) -> N
     assert "final" in final.json()["detail"]
     listed = (
         await alice.get("/v1/referrals", params={"beneficiary_id": person["id"]})
-    ).json()
+    ).json()["items"]
     assert [r["status"] for r in listed] == ["declined"]

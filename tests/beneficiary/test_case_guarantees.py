@@ -41,7 +41,7 @@ async def test_site_limited_supervisors_see_their_sites_alerts(
         there = await case_at(alice, site_ids[1])
         await alice.post(f"/v1/cases/{there['id']}/risk-flags", {})
     local = issue(alice.org, Role.supervisor, sites=[site_ids[0]])
-    seen = (await local.get("/v1/risk-alerts")).json()
+    seen = (await local.get("/v1/risk-alerts")).json()["items"]
     assert [a["case_id"] for a in seen] == [here["id"]]
 
 
@@ -59,7 +59,7 @@ async def test_a_lost_alert_job_is_redelivered(
             assert await redeliver_risk_alerts({"runtime": app.state.runtime}) == 1
             await run_worker(app)
     assert len(receiver.calls) == 1
-    [alert] = (await alice.get("/v1/risk-alerts")).json()
+    [alert] = (await alice.get("/v1/risk-alerts")).json()["items"]
     assert alert["delivery"] == "delivered"
 
 
@@ -73,7 +73,7 @@ async def test_an_incomplete_form_with_a_suicide_answer_still_alerts(
     assert r.status_code == 422
     assert "risk alert was raised" in r.json()["detail"]
     assert await count_rows(engine, "assessment") == 0
-    [alert] = (await alice.get("/v1/risk-alerts")).json()
+    [alert] = (await alice.get("/v1/risk-alerts")).json()["items"]
     assert alert["source"] == "incomplete_assessment"
 
 

@@ -107,7 +107,7 @@ class TestReplayedSync:
         manager = issue(alice.org, Role.programme_manager)
         assert person["data"]["full_name"] not in await shared_names(manager)
 
-        [conflict] = (await sam.get("/v1/sync/conflicts")).json()
+        [conflict] = (await sam.get("/v1/sync/conflicts")).json()["items"]
         assert conflict["entity_type"] == "consent"
         assert conflict["entity_id"] == person["id"]
         assert conflict["client_version"]["consents"][0]["purpose"] == "data_sharing"

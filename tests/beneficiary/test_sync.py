@@ -114,7 +114,7 @@ class TestBatch:
 
         assert (await alice.get("/v1/sync/conflicts")).status_code == 403
         supervisor = issue(alice.org, Role.supervisor)
-        conflicts = (await supervisor.get("/v1/sync/conflicts")).json()
+        conflicts = (await supervisor.get("/v1/sync/conflicts")).json()["items"]
         assert len(conflicts) == 1
         assert conflicts[0]["client_version"]["phone"] == "0770 555 6666"
         assert conflicts[0]["device_id"] == "tablet-9"
@@ -131,7 +131,7 @@ class TestBatch:
             {"resolution": "keep_server"},
         )
         assert twice.status_code == 409
-        assert (await supervisor.get("/v1/sync/conflicts")).json() == []
+        assert (await supervisor.get("/v1/sync/conflicts")).json()["items"] == []
 
     async def test_rejected_record_leaves_no_trace_and_others_commit(
         self, alice: Caller, engine: AsyncEngine

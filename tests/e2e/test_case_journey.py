@@ -34,7 +34,7 @@ async def test_intake_to_measured_improvement(
     assert json.loads(receiver.calls[0][1])["case_id"] == cid
 
     supervisor = issue(alice.org, Role.supervisor, subject="sam")
-    [alert] = (await supervisor.get("/v1/risk-alerts")).json()
+    [alert] = (await supervisor.get("/v1/risk-alerts")).json()["items"]
     assert alert["delivery"] == "delivered"
     await supervisor.post(
         f"/v1/risk-alerts/{alert['id']}/acknowledge",

@@ -700,7 +700,7 @@ async def _create_location(world: World) -> Write:
 
 async def _sites(world: World) -> list[str]:
     sites = await _worker(world).get("/v1/locations", params={"level": "site"})
-    return [s["id"] for s in sites.json()][:2]
+    return [s["id"] for s in sites.json()["items"]][:2]
 
 
 async def _grant_body(world: World) -> tuple[Caller, dict[str, Any]]:

@@ -478,7 +478,7 @@ async def record_case(
     )
     assert baseline["risk_flags"] == ["suicide_risk"]
     await assess("srq20", srq20(12), "2026-01-15", "baseline")
-    [alert, *_] = await ok(sam.get("/v1/risk-alerts"))
+    [alert, *_] = (await ok(sam.get("/v1/risk-alerts")))["items"]
     await ok(
         sam.post(
             f"/v1/risk-alerts/{alert['id']}/acknowledge",

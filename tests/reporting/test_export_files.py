@@ -72,8 +72,8 @@ PERIOD = {"start": "2026-01-01", "end": "2026-12-31"}
 async def sites(alice: Caller, catch_up: Any) -> dict[str, str]:
     """Two women and a man served by counselling: a woman and the man at
     Qadia camp (Duhok), a woman at Mosul City (Ninewa). Site name -> id."""
-    r = await alice.get("/v1/locations", params={"level": "site"})
-    found = {s["name"]: s["id"] for s in r.json() if s["name"] in SITES}
+    r = await alice.get("/v1/locations", params={"level": "site", "limit": 500})
+    found = {s["name"]: s["id"] for s in r.json()["items"] if s["name"] in SITES}
     for site, sex in [(SITES[0], "female"), (SITES[0], "male"), (SITES[1], "female")]:
         person = await make_beneficiary(alice, sex=sex)
         await record_service(alice, person["id"], site_id=found[site])

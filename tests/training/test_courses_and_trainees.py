@@ -73,7 +73,7 @@ async def test_course_catalogue(
     listed = await training_client.get(
         "/v1/courses", params={"level": "foundational"}, headers=other
     )
-    assert r.json()["id"] in [c["id"] for c in listed.json()]
+    assert r.json()["id"] in [c["id"] for c in listed.json()["items"]]
     refused = await training_client.post("/v1/courses", json=body, headers=other)
     assert refused.status_code == 403
     bad = await training_client.post(
@@ -94,7 +94,7 @@ async def test_trainees_are_private_to_their_organisation(
     created = r.json()
     assert created["full_name"] == "Rana Khalil"
     listed = (await training_client.get("/v1/trainees", headers=trainer)).json()
-    assert "full_name" not in listed[0]
+    assert "full_name" not in listed["items"][0]
     stranger = token(training_settings, theirs, Role.trainer, Role.programme_manager)
     assert (
         await training_client.get(f"/v1/trainees/{created['id']}", headers=stranger)
@@ -135,7 +135,7 @@ async def test_a_trainee_may_carry_their_staff_code(
     assert staff.status_code == volunteer.status_code == 201, staff.text
     assert (staff.json()["staff_id"], volunteer.json()["staff_id"]) == ("staff-7", None)
     listed = (await training_client.get("/v1/trainees", headers=trainer)).json()
-    assert {t["staff_id"] for t in listed} == {"staff-7", None}
+    assert {t["staff_id"] for t in listed["items"]} == {"staff-7", None}
     facts = await event_data(training_app, "trainee.registered")
     assert facts == [
         {

@@ -109,9 +109,9 @@ class OrganisationItem(BaseModel):
 
 async def refresh_dimensions(runtime: Runtime, beneficiary: Peer) -> None:
     """Locations and organisation names, from the beneficiary service."""
-    locations = await beneficiary.get(runtime, "/v1/locations", list[LocationItem])
-    organisations = await beneficiary.get(
-        runtime, "/v1/organisations", list[OrganisationItem]
+    locations = await beneficiary.get_all(runtime, "/v1/locations", LocationItem)
+    organisations = await beneficiary.get_all(
+        runtime, "/v1/organisations", OrganisationItem
     )
     async with AsyncSession(runtime.engine) as session, session.begin():
         known = {

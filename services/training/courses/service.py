@@ -16,6 +16,7 @@ from shared.auth import Principal
 from shared.contracts.enums import CourseApproach, CourseLevel
 from shared.contracts.text import Text
 from shared.errors import Conflict, FieldError, Invalid, NotFound
+from shared.pagination import Page, ordered_page
 from shared.taxonomy.competency import competency_tools
 
 
@@ -103,11 +104,24 @@ async def get_course(session: AsyncSession, course_id: uuid.UUID) -> Course:
 
 
 async def list_courses(
-    session: AsyncSession, level: CourseLevel | None, approach: CourseApproach | None
-) -> list[Course]:
-    statement = select(Course).order_by(col(Course.title))
+    session: AsyncSession,
+    level: CourseLevel | None,
+    approach: CourseApproach | None,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Page[Course]:
+    """The shared catalogue by title."""
+    statement = select(Course)
     if level is not None:
         statement = statement.where(col(Course.level) == level)
     if approach is not None:
         statement = statement.where(col(Course.approach) == approach)
-    return list((await session.execute(statement)).scalars())
+    rows, next_cursor = await ordered_page(
+        session,
+        statement,
+        keys=[(col(Course.title), str)],
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page(items=rows, next_cursor=next_cursor)

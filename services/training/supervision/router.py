@@ -17,6 +17,7 @@ from shared.app import RuntimeDep
 from shared.audit import record_access
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, problem_responses
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 
 router = APIRouter(prefix="/v1/supervision-sessions", tags=["supervision"])
 
@@ -53,17 +54,19 @@ async def record_supervision(
     return read
 
 
-@router.get("", response_model=list[SupervisionRead])
+@router.get("", response_model=Page[SupervisionRead])
 async def list_supervision(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
     date_from: date | None = None,
     date_to: date | None = None,
-) -> list[SupervisionRead]:
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[SupervisionRead]:
     async with session.begin():
-        rows = await supervision_service.list_supervision(
-            session, actor.principal, date_from, date_to
+        page = await supervision_service.list_supervision(
+            session, actor.principal, date_from, date_to, cursor=cursor, limit=limit
         )
         record_access(
             session,
@@ -71,6 +74,9 @@ async def list_supervision(
             actor,
             action="list",
             entity_type="supervision_session",
-            entity_ids=[r.id for r in rows],
+            entity_ids=[r.id for r in page.items],
         )
-    return [supervision_service.to_read(r, runtime.keyring) for r in rows]
+    return Page(
+        items=[supervision_service.to_read(r, runtime.keyring) for r in page.items],
+        next_cursor=page.next_cursor,
+    )

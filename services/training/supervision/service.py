@@ -21,6 +21,7 @@ from shared.contracts.text import Text
 from shared.crypto import KeyRing
 from shared.errors import Conflict
 from shared.outbox import add_event
+from shared.pagination import Page, ordered_page
 from shared.scoping import get_in_scope
 
 
@@ -122,17 +123,26 @@ async def list_supervision(
     principal: Principal,
     date_from: date | None,
     date_to: date | None,
-) -> list[SupervisionSession]:
-    statement = (
-        select(SupervisionSession)
-        .where(col(SupervisionSession.organisation_id) == principal.organisation_id)
-        .order_by(col(SupervisionSession.held_on))
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Page[SupervisionSession]:
+    """The organisation's supervision sessions, the earliest held first."""
+    statement = select(SupervisionSession).where(
+        col(SupervisionSession.organisation_id) == principal.organisation_id
     )
     if date_from is not None:
         statement = statement.where(col(SupervisionSession.held_on) >= date_from)
     if date_to is not None:
         statement = statement.where(col(SupervisionSession.held_on) <= date_to)
-    return list((await session.execute(statement)).scalars())
+    rows, next_cursor = await ordered_page(
+        session,
+        statement,
+        keys=[(col(SupervisionSession.held_on), date.fromisoformat)],
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page(items=rows, next_cursor=next_cursor)
 
 
 def to_read(row: SupervisionSession, keyring: KeyRing) -> SupervisionRead:

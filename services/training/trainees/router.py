@@ -29,6 +29,7 @@ from shared.audit import record_access
 from shared.contracts.enums import TrainingAudience
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, NotFound, problem_responses
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from shared.subject_rights import NO_STORE, document_response, require_reason
 
 router = APIRouter(prefix="/v1/trainees", tags=["trainees"])
@@ -73,14 +74,23 @@ async def register_trainee(
     return read
 
 
-@router.get("", response_model=list[TraineeSummary])
+@router.get("", response_model=Page[TraineeSummary])
 async def list_trainees(
-    session: SessionDep, actor: TrainingActor, audience: TrainingAudience | None = None
-) -> list[TraineeSummary]:
+    session: SessionDep,
+    actor: TrainingActor,
+    audience: TrainingAudience | None = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[TraineeSummary]:
     """Your organisation's trainees, without names or contact details."""
     async with session.begin():
-        rows = await trainees_service.list_trainees(session, actor.principal, audience)
-    return [TraineeSummary.model_validate(r) for r in rows]
+        page = await trainees_service.list_trainees(
+            session, actor.principal, audience, cursor=cursor, limit=limit
+        )
+    return Page(
+        items=[TraineeSummary.model_validate(r) for r in page.items],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.get(

@@ -20,6 +20,7 @@ from shared.contracts.text import Text
 from shared.crypto import KeyRing
 from shared.errors import Conflict, NotFound
 from shared.outbox import add_event
+from shared.pagination import Page, aware_datetime, ordered_page
 
 Short = Annotated[
     Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
@@ -136,16 +137,27 @@ async def get_trainee(
 
 
 async def list_trainees(
-    session: AsyncSession, principal: Principal, audience: TrainingAudience | None
-) -> list[Trainee]:
-    statement = (
-        select(Trainee)
-        .where(col(Trainee.organisation_id) == principal.organisation_id)
-        .order_by(col(Trainee.created_at))
+    session: AsyncSession,
+    principal: Principal,
+    audience: TrainingAudience | None,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Page[Trainee]:
+    """The organisation's trainees in the order they were registered."""
+    statement = select(Trainee).where(
+        col(Trainee.organisation_id) == principal.organisation_id
     )
     if audience is not None:
         statement = statement.where(col(Trainee.audience) == audience)
-    return list((await session.execute(statement)).scalars())
+    rows, next_cursor = await ordered_page(
+        session,
+        statement,
+        keys=[(col(Trainee.created_at), aware_datetime)],
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page(items=rows, next_cursor=next_cursor)
 
 
 def to_read(trainee: Trainee, keyring: KeyRing) -> TraineeRead:
