@@ -104,7 +104,7 @@ async def ordered_page(
     cursor: str | None,
     limit: int,
     descending: bool = False,
-) -> tuple[list[Any], str | None]:
+) -> Page[Any]:
     """Rows in the order of ``keys`` then id, resuming after the cursor's row.
 
     Stable under concurrent inserts: a row is identified by its sort keys and
@@ -124,10 +124,12 @@ async def ordered_page(
         (await session.execute(statement.order_by(*order).limit(limit + 1))).scalars()
     )
     if len(rows) <= limit:
-        return rows, None
+        return Page(items=rows)
     rows = rows[:limit]
     last = rows[-1]
-    return rows, encode_cursor([getattr(last, c.key) for c in columns])
+    return Page(
+        items=rows, next_cursor=encode_cursor([getattr(last, c.key) for c in columns])
+    )
 
 
 async def keyset_page(
@@ -140,7 +142,7 @@ async def keyset_page(
     limit: int,
 ) -> tuple[list[Any], str | None]:
     """Rows newest first by (``key``, id), resuming after the cursor's row."""
-    return await ordered_page(
+    page = await ordered_page(
         session,
         statement,
         keys=[(key, parse_key)],
@@ -148,21 +150,27 @@ async def keyset_page(
         limit=limit,
         descending=True,
     )
+    return page.items, page.next_cursor
 
 
 def listed_page(
     items: Sequence[T], *, key: Callable[[T], str], cursor: str | None, limit: int
 ) -> Page[T]:
-    """A page of a list the service holds in memory (a catalogue, a cohort's
-    trainees), ordered by a unique string ``key``: the same shape and cursor
-    rules as a table's pages."""
+    """A page of a list read whole (a catalogue, one case's assessments, a
+    cohort's trainees), in the order given: the cursor names the last item
+    by its unique ``key`` and the next page starts after it. Such lists only
+    grow at the end, so the item is still there; if it is not, the cursor
+    is refused and the client starts again."""
     after = decode_cursor(cursor, 1)
-    ordered = sorted(items, key=key)
+    start = 0
     if after is not None:
-        ordered = [item for item in ordered if key(item) > str(after[0])]
-    if len(ordered) <= limit:
-        return Page(items=ordered)
-    page = ordered[:limit]
+        keys = [key(item) for item in items]
+        if after[0] not in keys:
+            raise BadRequest("The cursor's item is gone: read from the first page.")
+        start = keys.index(after[0]) + 1
+    page = list(items[start : start + limit])
+    if start + limit >= len(items):
+        return Page(items=page)
     return Page(items=page, next_cursor=encode_cursor([key(page[-1])]))
 
 

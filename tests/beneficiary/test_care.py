@@ -44,7 +44,7 @@ async def test_plans_and_safety_plans_are_versioned(alice: Caller) -> None:
     assert bad.status_code == 422
     for signs in (["a"], ["a", "b"]):
         await alice.post(f"{path}/safety-plans", {"warning_signs": signs})
-    versions = (await alice.get(f"{path}/safety-plans")).json()
+    versions = (await alice.get(f"{path}/safety-plans")).json()["items"]
     assert [v["version"] for v in versions] == [2, 1]
     assert versions[0]["warning_signs"] == ["a", "b"]
 

@@ -97,14 +97,14 @@ async def test_erasure_reaches_case_notes_plans_and_answers(
     assert r.status_code == 201
     after = (await alice.get(f"/v1/cases/{cid}")).json()
     assert after["intake_notes"] is None
-    assert (await alice.get(f"/v1/cases/{cid}/safety-plans")).json() == []
+    assert (await alice.get(f"/v1/cases/{cid}/safety-plans")).json()["items"] == []
     assert (await alice.get(f"/v1/cases/{cid}/plan")).status_code == 404
     async with engine.connect() as conn:
         answers = await conn.scalar(text("SELECT responses::text FROM assessment"))
         notes = await conn.scalar(text("SELECT notes_enc FROM follow_up"))
     assert answers == "{}"
     assert notes is None
-    outcomes = (await alice.get(f"/v1/cases/{cid}/outcomes")).json()
+    outcomes = (await alice.get(f"/v1/cases/{cid}/outcomes")).json()["items"]
     assert outcomes[0]["baseline"] == 8.0  # scores stay for the counts
 
 

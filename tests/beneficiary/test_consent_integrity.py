@@ -438,7 +438,7 @@ class TestFoundInReview:
     ) -> None:
         person = await make_beneficiary(sam)
         path = f"/v1/beneficiaries/{person['id']}/consents"
-        ledger = (await sam.get(path)).json()
+        ledger = (await sam.get(path)).json()["items"]
         grant_id = next(e["id"] for e in ledger if e["purpose"] == "registration")
         r = await sam.post(
             path, [{**WITHDRAW_REGISTRATION, "id": grant_id}], headers=WHY

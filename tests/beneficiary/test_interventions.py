@@ -110,5 +110,5 @@ async def test_enrolment_rules(alice: Caller) -> None:
         },
     )
     assert unknown.status_code == 422
-    listed = {i["code"] for i in (await alice.get("/v1/interventions")).json()}
+    listed = {i["code"] for i in (await alice.get("/v1/interventions")).json()["items"]}
     assert listed == {"pm_plus", "group_pm_plus", "ipt_group"}

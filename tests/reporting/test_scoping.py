@@ -132,7 +132,9 @@ class Sweep:
         r = await self.client.get(KEY_ROUTES, headers=self.headers)
         if r.status_code != 200:
             return answer_of(r)
-        return json.dumps(sorted([k["name"], k["site_ids"] or []] for k in r.json()))
+        return json.dumps(
+            sorted([k["name"], k["site_ids"] or []] for k in r.json()["items"])
+        )
 
     async def values(self, label: str) -> Answers:
         other_site = {"site": self.ids["site"]}
@@ -351,7 +353,7 @@ async def test_a_site_sees_nothing_of_another_site_on_any_route(
     names = [k[0] for k in json.loads(after["token"]["GET /v1/api-keys"])]
     assert {"everywhere", "elsewhere", "local"} <= set(names)
     r = await reporting_client.get(KEY_ROUTES, headers=everywhere.headers())
-    assert {k["name"]: k["revoked_at"] for k in r.json()}["everywhere"] is None
+    assert {k["name"]: k["revoked_at"] for k in r.json()["items"]}["everywhere"] is None
 
 
 async def test_a_revoked_key_and_a_key_on_the_key_routes_are_refused(
@@ -394,7 +396,7 @@ async def test_a_revoked_key_and_a_key_on_the_key_routes_are_refused(
         reporting_client, key_routes, {"live": key_headers(live)}, call, status=401
     )
     r = await reporting_client.get(KEY_ROUTES, headers=manager.headers())
-    assert {k["name"]: k["revoked_at"] for k in r.json()}["live"] is None
+    assert {k["name"]: k["revoked_at"] for k in r.json()["items"]}["live"] is None
 
 
 async def test_a_key_reads_no_other_indicator_on_any_route(
@@ -443,7 +445,7 @@ async def test_a_key_reads_no_other_indicator_on_any_route(
         >= 6
     )
     listed = await reporting_client.get("/v1/indicators", headers=key)
-    assert [i["id"] for i in listed.json()] == ["people_reached"]
+    assert [i["id"] for i in listed.json()["items"]] == ["people_reached"]
 
 
 NO_READING = (Role.outreach_worker, Role.platform_admin, Role.service)
@@ -491,8 +493,8 @@ async def test_every_route_refuses_a_role_without_the_right(
     )
     assert checked >= 40
     r = await reporting_client.get(KEY_ROUTES, headers=manager.headers())
-    assert [k["name"] for k in r.json()] == ["owner's"]
-    assert r.json()[0]["revoked_at"] is None
+    assert [k["name"] for k in r.json()["items"]] == ["owner's"]
+    assert r.json()["items"][0]["revoked_at"] is None
 
 
 async def test_a_feed_lists_no_month_only_another_organisation_touched(

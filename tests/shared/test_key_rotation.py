@@ -528,8 +528,12 @@ async def read_everything(stack: Stack, world: World) -> None:
     path = f"/v1/cases/{world.notes['case']}"
     case = world.check("case", await alice.get(path), 200)
     plan = world.check("plan", await alice.get(f"{path}/plan"), 200)
-    safety = world.check("safety", await alice.get(f"{path}/safety-plans"), 200)
-    follow_ups = world.check("follow-ups", await alice.get(f"{path}/follow-ups"), 200)
+    safety = world.check("safety", await alice.get(f"{path}/safety-plans"), 200)[
+        "items"
+    ]
+    follow_ups = world.check("follow-ups", await alice.get(f"{path}/follow-ups"), 200)[
+        "items"
+    ]
     acknowledged = world.check(
         "alerts",
         await alice.get("/v1/risk-alerts", params={"status": "acknowledged"}),

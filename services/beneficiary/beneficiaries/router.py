@@ -47,7 +47,14 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.pagination import MAX_LIMIT, Page
+from shared.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    CursorQuery,
+    LimitQuery,
+    Page,
+    listed_page,
+)
 
 router = APIRouter(prefix="/v1/beneficiaries", tags=["beneficiaries"])
 
@@ -220,7 +227,7 @@ async def update_beneficiary(
 
 @router.get(
     "/{beneficiary_id}/consents",
-    response_model=list[ConsentEntryRead],
+    response_model=Page[ConsentEntryRead],
     responses=problem_responses(NotFound),
 )
 async def list_consents(
@@ -228,7 +235,9 @@ async def list_consents(
     response: Response,
     session: SessionDep,
     actor: FieldActor,
-) -> list[ConsentEntryRead]:
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[ConsentEntryRead]:
     """The whole consent ledger, oldest first. Its ETag is the ledger's
     version (``consent_version``): send it as If-Match when recording."""
     async with session.begin():
@@ -245,7 +254,12 @@ async def list_consents(
             entity_type="beneficiary",
             entity_ids=[beneficiary_id],
         )
-    return [ConsentEntryRead.model_validate(e) for e in entries]
+    return listed_page(
+        [ConsentEntryRead.model_validate(e) for e in entries],
+        key=lambda e: str(e.id),
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 @router.post(

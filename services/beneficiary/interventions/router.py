@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +28,8 @@ from shared.contracts.enums import EnrolmentStatus
 from shared.db import SessionDep
 from shared.errors import Conflict, ConsentMissing, Invalid, NotFound, problem_responses
 from shared.idempotency import Once
-from shared.taxonomy.interventions import interventions
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, listed_page
+from shared.taxonomy.interventions import Intervention, interventions
 
 router = APIRouter(tags=["structured interventions"])
 
@@ -48,9 +48,18 @@ def _audit(
 
 
 @router.get("/v1/interventions")
-async def list_interventions(_: PrincipalDep) -> list[dict[str, Any]]:
+async def list_interventions(
+    _: PrincipalDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[Intervention]:
     """Every structured intervention definition (sessions, rule, windows)."""
-    return [i.model_dump(mode="json") for i in interventions().values()]
+    return listed_page(
+        list(interventions().values()),
+        key=lambda i: f"{i.code}@{i.version}",
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 @router.post(

@@ -91,14 +91,13 @@ async def list_locations(
         statement = statement.where(col(Location.parent_id) == parent_id)
     if pcode is not None:
         statement = statement.where(col(Location.pcode) == pcode)
-    rows, next_cursor = await ordered_page(
+    return await ordered_page(
         session,
         statement,
         keys=[(col(Location.level), LocationLevel), (col(Location.name), str)],
         cursor=cursor,
         limit=limit,
     )
-    return Page(items=rows, next_cursor=next_cursor)
 
 
 async def require_site(

@@ -106,14 +106,13 @@ async def list_organisations(
     session: AsyncSession, *, cursor: str | None, limit: int
 ) -> Page[Organisation]:
     """Every registered organisation by name: a partner picks its lead here."""
-    rows, next_cursor = await ordered_page(
+    return await ordered_page(
         session,
         select(Organisation),
         keys=[(col(Organisation.name), str)],
         cursor=cursor,
         limit=limit,
     )
-    return Page(items=rows, next_cursor=next_cursor)
 
 
 async def delivery_of(

@@ -116,14 +116,13 @@ async def list_alerts(
         statement = statement.where(col(RiskAlert.site_id).in_(principal.site_ids))
     if status is not None:
         statement = statement.where(col(RiskAlert.status) == status)
-    rows, next_cursor = await ordered_page(
+    return await ordered_page(
         session,
         statement,
         keys=[(col(RiskAlert.raised_at), aware_datetime)],
         cursor=cursor,
         limit=limit,
     )
-    return Page(items=rows, next_cursor=next_cursor)
 
 
 async def acknowledge(

@@ -632,16 +632,17 @@ async def list_conflicts(
     kinds = entities(session, principal, keyring)
     visible: list[SyncConflict] = []
     while True:
-        rows, cursor = await ordered_page(
+        scanned = await ordered_page(
             session,
             statement,
             keys=[(col(SyncConflict.created_at), aware_datetime)],
             cursor=cursor,
             limit=limit - len(visible),
         )
-        for conflict in rows:
+        for conflict in scanned.items:
             if await _kind(kinds, conflict).load(conflict.entity_id) is not None:
                 visible.append(conflict)
+        cursor = scanned.next_cursor
         if cursor is None or len(visible) == limit:
             return Page(items=visible, next_cursor=cursor)
 

@@ -36,6 +36,7 @@ from shared.errors import (
     problem_responses,
 )
 from shared.idempotency import acted_on
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, listed_page
 
 router = APIRouter(prefix="/v1/cohorts", tags=["cohorts"])
 
@@ -220,12 +221,19 @@ async def record_attendance(
 
 @router.get(
     "/{cohort_id}/progress",
-    response_model=list[TraineeProgress],
+    response_model=Page[TraineeProgress],
     responses=problem_responses(NotFound),
 )
 async def progress(
-    cohort_id: uuid.UUID, session: SessionDep, actor: TrainingActor
-) -> list[TraineeProgress]:
+    cohort_id: uuid.UUID,
+    session: SessionDep,
+    actor: TrainingActor,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[TraineeProgress]:
     """Per trainee: sessions attended, hours completed, attendance share."""
     async with session.begin():
-        return await cohorts_service.progress(session, actor.principal, cohort_id)
+        rows = await cohorts_service.progress(session, actor.principal, cohort_id)
+    return listed_page(
+        rows, key=lambda p: str(p.trainee_id), cursor=cursor, limit=limit
+    )

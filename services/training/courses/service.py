@@ -117,11 +117,10 @@ async def list_courses(
         statement = statement.where(col(Course.level) == level)
     if approach is not None:
         statement = statement.where(col(Course.approach) == approach)
-    rows, next_cursor = await ordered_page(
+    return await ordered_page(
         session,
         statement,
         keys=[(col(Course.title), str)],
         cursor=cursor,
         limit=limit,
     )
-    return Page(items=rows, next_cursor=next_cursor)

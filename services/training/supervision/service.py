@@ -121,8 +121,8 @@ async def get_supervision(
 async def list_supervision(
     session: AsyncSession,
     principal: Principal,
-    date_from: date | None,
-    date_to: date | None,
+    start: date | None,
+    end: date | None,
     *,
     cursor: str | None,
     limit: int,
@@ -131,18 +131,17 @@ async def list_supervision(
     statement = select(SupervisionSession).where(
         col(SupervisionSession.organisation_id) == principal.organisation_id
     )
-    if date_from is not None:
-        statement = statement.where(col(SupervisionSession.held_on) >= date_from)
-    if date_to is not None:
-        statement = statement.where(col(SupervisionSession.held_on) <= date_to)
-    rows, next_cursor = await ordered_page(
+    if start is not None:
+        statement = statement.where(col(SupervisionSession.held_on) >= start)
+    if end is not None:
+        statement = statement.where(col(SupervisionSession.held_on) <= end)
+    return await ordered_page(
         session,
         statement,
         keys=[(col(SupervisionSession.held_on), date.fromisoformat)],
         cursor=cursor,
         limit=limit,
     )
-    return Page(items=rows, next_cursor=next_cursor)
 
 
 def to_read(row: SupervisionSession, keyring: KeyRing) -> SupervisionRead:

@@ -150,14 +150,13 @@ async def list_trainees(
     )
     if audience is not None:
         statement = statement.where(col(Trainee.audience) == audience)
-    rows, next_cursor = await ordered_page(
+    return await ordered_page(
         session,
         statement,
         keys=[(col(Trainee.created_at), aware_datetime)],
         cursor=cursor,
         limit=limit,
     )
-    return Page(items=rows, next_cursor=next_cursor)
 
 
 def to_read(trainee: Trainee, keyring: KeyRing) -> TraineeRead:
