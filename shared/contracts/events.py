@@ -54,10 +54,18 @@ class EventEnvelope(BaseModel):
 
 
 class EventFeedPage(BaseModel):
-    """A page of the change feed; ask again with ``after=next_after``."""
+    """A page of the change feed; ask again with ``cursor=next_cursor``.
 
-    events: list[EventEnvelope]
-    next_after: int = Field(description="The position to resume after.")
+    A feed never ends: ``next_cursor`` is always there (a position to keep
+    between pulls), and ``has_more`` false means caught up for now."""
+
+    items: list[EventEnvelope]
+    next_cursor: int = Field(
+        description="The position to resume after: send it back as `cursor`."
+    )
+    has_more: bool = Field(
+        description="False when the page was short: caught up until new events."
+    )
 
 
 class _Facts(BaseModel):

@@ -328,8 +328,8 @@ async def list_service_records(
     principal: Principal,
     *,
     beneficiary_id: uuid.UUID | None,
-    date_from: date | None,
-    date_to: date | None,
+    start: date | None,
+    end: date | None,
     cursor: str | None,
     limit: int,
 ) -> Page[ServiceRecord]:
@@ -337,10 +337,10 @@ async def list_service_records(
     statement = scoped(select(ServiceRecord), principal)
     if beneficiary_id is not None:
         statement = statement.where(col(ServiceRecord.beneficiary_id) == beneficiary_id)
-    if date_from is not None:
-        statement = statement.where(col(ServiceRecord.service_date) >= date_from)
-    if date_to is not None:
-        statement = statement.where(col(ServiceRecord.service_date) <= date_to)
+    if start is not None:
+        statement = statement.where(col(ServiceRecord.service_date) >= start)
+    if end is not None:
+        statement = statement.where(col(ServiceRecord.service_date) <= end)
     rows, next_cursor = await keyset_page(
         session,
         statement,

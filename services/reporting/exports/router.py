@@ -49,6 +49,7 @@ from services.reporting.settings import ReportingSettings
 from shared.app import RuntimeDep, checks_own_query
 from shared.contracts.text import Text
 from shared.db import SessionDep, utcnow
+from shared.deprecation import either, renamed_to
 from shared.errors import (
     BadRequest,
     Conflict,
@@ -257,9 +258,10 @@ async def indicator_feed(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
-    since: Annotated[
-        int, Query(ge=0, description="The X-Feed-Cursor of your last pull; 0 at first.")
-    ] = 0,
+    cursor: Annotated[
+        int | None,
+        Query(ge=0, description="The X-Feed-Cursor of your last pull; 0 at first."),
+    ] = None,
     by: Annotated[list[Code] | None, Query()] = None,
     format: Annotated[Format, Query()] = "json",
     suppress: bool = False,
@@ -267,10 +269,12 @@ async def indicator_feed(
         Text | None,
         Query(alias="age_bands", max_length=200, description=AGE_BANDS_HELP),
     ] = None,
+    since: Annotated[int | None, renamed_to("cursor", ge=0)] = None,
 ) -> Response:
-    """Monthly values of the months whose figures changed since ``since``
+    """Monthly values of the months whose figures changed after ``cursor``
     (late data and corrections included): replace what you hold for those
-    months. The response's ``X-Feed-Cursor`` is your next ``since``."""
+    months. The response's ``X-Feed-Cursor`` is your next ``cursor``."""
+    after = either(cursor, since, new="cursor", old="since") or 0
     indicator = get_indicator(indicator_id)
     caller.may_read(indicator.id)
     dims = [d.strip() for value in by or [] for d in value.split(",") if d.strip()]
@@ -280,10 +284,10 @@ async def indicator_feed(
     )
     async with session.begin():
         head = (await session.execute(select(col(IngestCounter.seq)))).scalar() or 0
-        if since > head:
+        if after > head:
             raise BadRequest("This cursor is ahead of the feed; start from 0.")
         touched = select(col(TouchedPeriod.month)).where(
-            col(TouchedPeriod.seq) > since, col(TouchedPeriod.seq) <= head
+            col(TouchedPeriod.seq) > after, col(TouchedPeriod.seq) <= head
         )
         organisations = await feed_organisations(session, caller)
         if organisations is not None:

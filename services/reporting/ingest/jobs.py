@@ -83,13 +83,13 @@ async def pull_source(runtime: Runtime, producer: Peer) -> int:
             runtime,
             "/v1/events",
             EventFeedPage,
-            params={"after": after, "limit": PULL_PAGE},
+            params={"cursor": after, "limit": PULL_PAGE},
         )
-        if not page.events:
+        if not page.items:
             return total
-        await ingest(runtime, producer.name, page.events)
-        total += len(page.events)
-        if len(page.events) < PULL_PAGE:
+        await ingest(runtime, producer.name, page.items)
+        total += len(page.items)
+        if not page.has_more:
             return total
 
 

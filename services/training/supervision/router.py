@@ -4,8 +4,6 @@ the outbox) and list the organisation's.
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter
 
 from services.training.access import TrainingActor
@@ -16,8 +14,10 @@ from services.training.supervision.service import SupervisionRead, SupervisionWr
 from shared.app import RuntimeDep
 from shared.audit import record_access
 from shared.db import SessionDep
+from shared.deprecation import either
 from shared.errors import Conflict, Invalid, problem_responses
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from shared.periods import EndDate, OldEndDate, OldStartDate, StartDate
 
 router = APIRouter(prefix="/v1/supervision-sessions", tags=["supervision"])
 
@@ -59,14 +59,22 @@ async def list_supervision(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
-    date_from: date | None = None,
-    date_to: date | None = None,
+    start: StartDate = None,
+    end: EndDate = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
+    date_from: OldStartDate = None,
+    date_to: OldEndDate = None,
 ) -> Page[SupervisionRead]:
+    """Your organisation's supervision sessions, the earliest first."""
     async with session.begin():
         page = await supervision_service.list_supervision(
-            session, actor.principal, date_from, date_to, cursor=cursor, limit=limit
+            session,
+            actor.principal,
+            either(start, date_from, new="start", old="date_from"),
+            either(end, date_to, new="end", old="date_to"),
+            cursor=cursor,
+            limit=limit,
         )
         record_access(
             session,
