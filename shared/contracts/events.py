@@ -236,7 +236,8 @@ class EnrolmentFacts(_Facts):
 
 
 class TraineeFacts(_Facts):
-    """trainee.registered: who is trained, by audience and sex, no PII."""
+    """trainee.registered / trainee.updated: who is trained, by audience and
+    sex, no PII."""
 
     trainee_id: uuid.UUID
     organisation_id: uuid.UUID
@@ -353,6 +354,7 @@ class EventType(StrEnum):
     risk_alert_acknowledged = "risk_alert.acknowledged"
     enrolment_updated = "enrolment.updated"
     trainee_registered = "trainee.registered"
+    trainee_updated = "trainee.updated"
     trainee_erased = "trainee.erased"
     attendance_recorded = "attendance.recorded"
     training_result_recorded = "training_result.recorded"
@@ -384,6 +386,7 @@ EVENT_FACTS: dict[EventType, type[_Facts]] = {
     EventType.risk_alert_acknowledged: RiskAlertFacts,
     EventType.enrolment_updated: EnrolmentFacts,
     EventType.trainee_registered: TraineeFacts,
+    EventType.trainee_updated: TraineeFacts,
     EventType.trainee_erased: TraineeErasedFacts,
     EventType.attendance_recorded: AttendanceFacts,
     EventType.training_result_recorded: ResultFacts,

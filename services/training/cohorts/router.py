@@ -37,6 +37,7 @@ from shared.errors import (
 )
 from shared.idempotency import acted_on
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, listed_page
+from shared.periods import EndDate, StartDate
 
 router = APIRouter(prefix="/v1/cohorts", tags=["cohorts"])
 
@@ -65,6 +66,32 @@ async def create_cohort(
         )
         read = await cohorts_service.to_read(session, cohort)
     return read
+
+
+@router.get("", response_model=Page[CohortRead])
+async def list_cohorts(
+    session: SessionDep,
+    actor: TrainingActor,
+    course_id: uuid.UUID | None = None,
+    start: StartDate = None,
+    end: EndDate = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[CohortRead]:
+    """Your organisation's cohorts, the latest to start first; with ``start``
+    and ``end``, those running on at least one day of the period."""
+    async with session.begin():
+        page = await cohorts_service.list_cohorts(
+            session,
+            actor.principal,
+            course_id=course_id,
+            start=start,
+            end=end,
+            cursor=cursor,
+            limit=limit,
+        )
+        items = [await cohorts_service.to_read(session, c) for c in page.items]
+    return Page(items=items, next_cursor=page.next_cursor)
 
 
 @router.get(

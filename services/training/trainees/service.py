@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -18,12 +18,21 @@ from shared.contracts.enums import Sex, TrainingAudience
 from shared.contracts.events import EventType, TraineeFacts
 from shared.contracts.text import Text
 from shared.crypto import KeyRing
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, NotFound, VersionConflict
 from shared.outbox import add_event
 from shared.pagination import Page, aware_datetime, ordered_page
 
 Short = Annotated[
     Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+]
+Long = Annotated[
+    Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[\d\s\-().]{6,32}$")
+]
+Email = Annotated[
+    str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ]
 
 
@@ -31,27 +40,11 @@ class TraineeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: uuid.UUID | None = None
-    full_name: Annotated[
-        Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-    ]
-    phone: (
-        Annotated[
-            str,
-            StringConstraints(strip_whitespace=True, pattern=r"^\+?[\d\s\-().]{6,32}$"),
-        ]
-        | None
-    ) = None
-    email: (
-        Annotated[
-            str,
-            StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
-        ]
-        | None
-    ) = None
+    full_name: Long
+    phone: Phone | None = None
+    email: Email | None = None
     audience: TrainingAudience
-    affiliation: Annotated[
-        Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-    ]
+    affiliation: Long
     role: Short
     profession: Short
     sex: Sex
@@ -60,6 +53,41 @@ class TraineeCreate(BaseModel):
         description="The staff code the beneficiary service records as "
         "staff_id on this person's service records.",
     )
+
+
+class TraineeUpdate(BaseModel):
+    """The fields to change; a field left out stays as it is. ``phone``,
+    ``email`` and ``staff_id`` may be set to null, the others not."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"role": "Senior counsellor", "phone": None}]},
+    )
+
+    full_name: Long | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    audience: TrainingAudience | None = None
+    affiliation: Long | None = None
+    role: Short | None = None
+    profession: Short | None = None
+    sex: Sex | None = None
+    staff_id: Short | None = None
+
+    @model_validator(mode="after")
+    def _required_stay_set(self) -> TraineeUpdate:
+        cleared = [
+            name
+            for name in REQUIRED_FIELDS
+            if name in self.model_fields_set and getattr(self, name) is None
+        ]
+        if cleared:
+            raise ValueError(f"{', '.join(cleared)} cannot be removed, only changed")
+        return self
+
+
+REQUIRED_FIELDS = ("full_name", "audience", "affiliation", "role", "profession", "sex")
+SEALED_FIELDS = ("full_name", "phone", "email")
 
 
 class TraineeSummary(BaseModel):
@@ -127,10 +155,14 @@ async def register_trainee(
 
 
 async def get_trainee(
-    session: AsyncSession, principal: Principal, trainee_id: uuid.UUID
+    session: AsyncSession,
+    principal: Principal,
+    trainee_id: uuid.UUID,
+    *,
+    lock: bool = False,
 ) -> Trainee:
     """A trainee of the caller's organisation; anyone else's is a 404."""
-    trainee = await session.get(Trainee, trainee_id)
+    trainee = await session.get(Trainee, trainee_id, with_for_update=lock)
     if trainee is None or trainee.organisation_id != principal.organisation_id:
         raise NotFound("No such trainee.")
     return trainee
@@ -157,6 +189,55 @@ async def list_trainees(
         cursor=cursor,
         limit=limit,
     )
+
+
+async def update_trainee(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    trainee_id: uuid.UUID,
+    data: TraineeUpdate,
+    expected_version: int,
+) -> Trainee:
+    """Apply a partial edit made on ``expected_version``; a stale edit is a 409
+    that carries the server's copy. An erased trainee stays erased: an edit
+    would bring back what erasure removed (reporting pseudonymised them)."""
+    trainee = await get_trainee(session, principal, trainee_id, lock=True)
+    if trainee.version != expected_version:
+        raise VersionConflict(
+            f"You edited version {expected_version}; the server has "
+            f"version {trainee.version}.",
+            current=to_read(trainee, keyring).model_dump(mode="json"),
+        )
+    if trainee.pii_erased_at is not None:
+        raise Conflict("This trainee's data was erased; the record cannot be edited.")
+    patch = data.model_dump(exclude_unset=True)
+    for name, value in patch.items():
+        if name in SEALED_FIELDS:
+            sealed = keyring.encrypt(value, _context(trainee.id, name))
+            setattr(
+                trainee, f"{name}_enc", sealed or "" if name == "full_name" else sealed
+            )
+        else:
+            setattr(trainee, name, value)
+    trainee.version += 1
+    add_event(
+        session,
+        OutboxEvent,
+        type=EventType.trainee_updated,
+        organisation_id=trainee.organisation_id,
+        entity_type="trainee",
+        entity_id=trainee.id,
+        facts=TraineeFacts(
+            trainee_id=trainee.id,
+            organisation_id=trainee.organisation_id,
+            audience=trainee.audience,
+            sex=trainee.sex,
+            staff_id=trainee.staff_id,
+        ),
+    )
+    await session.flush()
+    return trainee
 
 
 def to_read(trainee: Trainee, keyring: KeyRing) -> TraineeRead:
