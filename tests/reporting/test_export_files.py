@@ -62,6 +62,30 @@ async def test_an_export_file_is_readable_by_its_owner_only(
     files = list(folder.glob(f"{export_id}.*"))
     assert len(files) == 1
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    again = await reporting_client.post(
+        "/v1/exports",
+        json={
+            "start": "2026-02-01",
+            "end": "2026-02-28",
+            "indicator": "people_reached",
+        },
+        headers=manager.headers(),
+    )
+    listed = await reporting_client.get(
+        "/v1/exports", params={"limit": 1}, headers=manager.headers()
+    )
+    [latest] = listed.json()["items"]
+    assert (latest["id"], latest["start"]) == (again.json()["id"], "2026-02-01")
+    rest = await reporting_client.get(
+        "/v1/exports",
+        params={"cursor": listed.json()["next_cursor"]},
+        headers=manager.headers(),
+    )
+    assert [e["id"] for e in rest.json()["items"]] == [export_id]
+    assert rest.json()["items"][0]["download"].endswith(f"/v1/exports/{export_id}/file")
+    colleague = issue(orgs["a"], Role.programme_manager, subject="colleague")
+    theirs = await reporting_client.get("/v1/exports", headers=colleague.headers())
+    assert theirs.json()["items"] == []  # made with the manager's access
 
 
 SITES = ("Qadia camp", "Mosul City")

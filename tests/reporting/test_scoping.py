@@ -193,6 +193,11 @@ class Sweep:
             }
         if route.template.startswith("/v1/exports/{export_id}"):
             return {label: await self.get(route.path(self.ids))}
+        if label == "GET /v1/exports":  # its own exports; never the other's
+            r = await self.client.get(route.template, headers=self.headers)
+            listed = r.json()["items"] if r.status_code == 200 else []
+            others = [e for e in listed if e["id"] == self.ids.get("export_id")]
+            return {label: f"{r.status_code} others' exports: {others}"}
         if label == "GET /v1/feeds/{indicator_id}":
             return await self.feeds(label)
         if route.template.startswith("/v1/api-keys"):
@@ -222,9 +227,12 @@ async def sweep_all(
 
 def figures(found: Answers) -> Answers:
     """The answers about data: not the key routes' (keys, not figures) nor
-    another caller's export's (a 404, checked on its own)."""
+    another caller's export's (a 404, checked on its own) nor the caller's
+    own exports listed."""
     return {
-        k: v for k, v in found.items() if KEY_ROUTES not in k and "{export_id}" not in k
+        k: v
+        for k, v in found.items()
+        if KEY_ROUTES not in k and "{export_id}" not in k and k != "GET /v1/exports"
     }
 
 
@@ -236,6 +244,7 @@ def refused_others(found: Answers) -> None:
         "DELETE /v1/api-keys/{key_id}",
     ):
         assert found[label].split()[0] in {"404", "401"}, (label, found[label])
+    assert found["GET /v1/exports"].endswith("others' exports: []")
 
 
 def differing(a: Answers, b: Answers) -> set[str]:
@@ -437,7 +446,8 @@ async def test_a_key_reads_no_other_indicator_on_any_route(
             "/v1/overview/document",
             "/v1/exports",
         }
-        return not answers
+        own_exports = (route.method, route.template) == ("GET", "/v1/exports")
+        return not answers or own_exports
 
     swept = routes(reporting_app)
     assert (

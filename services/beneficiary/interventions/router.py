@@ -88,6 +88,33 @@ async def enrol(
     )
 
 
+@router.get("/v1/enrolments", response_model=Page[EnrolmentRead])
+async def list_enrolments(
+    session: SessionDep,
+    actor: CaseActor,
+    beneficiary_id: uuid.UUID | None = None,
+    case_id: uuid.UUID | None = None,
+    status: EnrolmentStatus | None = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[EnrolmentRead]:
+    """Enrolments in structured interventions at your sites, the latest
+    enrolled first; filter by person, case or status."""
+    async with session.begin():
+        page = await enrolments_service.list_enrolments(
+            session,
+            actor.principal,
+            beneficiary_id=beneficiary_id,
+            case_id=case_id,
+            status=status,
+            cursor=cursor,
+            limit=limit,
+        )
+        _audit(session, actor, "list", [e.id for e in page.items])
+        items = [await enrolments_service.to_read(session, e) for e in page.items]
+    return Page(items=items, next_cursor=page.next_cursor)
+
+
 @router.get(
     "/v1/enrolments/{enrolment_id}",
     response_model=EnrolmentRead,

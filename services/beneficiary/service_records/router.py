@@ -266,6 +266,38 @@ async def record_group_activity(
     return read
 
 
+@router.get("/v1/group-activities", response_model=Page[GroupActivityRead])
+async def list_group_activities(
+    session: SessionDep,
+    actor: FieldActor,
+    site_id: uuid.UUID | None = None,
+    start: StartDate = None,
+    end: EndDate = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[GroupActivityRead]:
+    """Group sessions at your sites, the latest held first, each with who
+    attended (attendees registered at sites outside your scope counted, not
+    named)."""
+    principal = actor.principal
+    async with session.begin():
+        page = await records_service.list_group_activities(
+            session,
+            principal,
+            site_id=site_id,
+            start=start,
+            end=end,
+            cursor=cursor,
+            limit=limit,
+        )
+        items = [
+            await records_service.group_activity_read(session, principal, group)
+            for group in page.items
+        ]
+        _audit(session, actor, "list", "group_activity", [g.id for g in items])
+    return Page(items=items, next_cursor=page.next_cursor)
+
+
 @router.get(
     "/v1/group-activities/{group_id}",
     response_model=GroupActivityRead,

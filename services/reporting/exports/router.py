@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -58,6 +58,14 @@ from shared.errors import (
     NotFound,
     problem_responses,
 )
+from shared.pagination import (
+    DEFAULT_LIMIT,
+    CursorQuery,
+    LimitQuery,
+    Page,
+    aware_datetime,
+    keyset_page,
+)
 
 router = APIRouter(tags=["exports and feeds"])
 Format = Literal["json", "csv", "hxl", "xlsx", "dhis2", "adx"]
@@ -88,6 +96,9 @@ class ExportStatus(BaseModel):
     id: uuid.UUID
     indicator: str
     format: str
+    start: date
+    end: date
+    created_at: datetime
     status: str = Field(description="pending, ready or failed")
     rows: int | None
     error: str | None
@@ -99,6 +110,9 @@ def _status(export: Export, request: Request) -> ExportStatus:
         id=export.id,
         indicator=export.indicator,
         format=export.format,
+        start=export.start,
+        end=export.end,
+        created_at=export.created_at,
         status=export.status,
         rows=export.rows,
         error=export.error,
@@ -184,6 +198,32 @@ async def _own_export(
 ) -> Export:
     async with session.begin():
         return _mine(await session.get(Export, export_id), caller)
+
+
+@router.get("/v1/exports", response_model=Page[ExportStatus])
+async def list_exports(
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[ExportStatus]:
+    """The exports you asked for, the latest first (an export is made with
+    its requester's access, so no one else's is listed)."""
+    async with session.begin():
+        page = await keyset_page(
+            session,
+            select(Export).where(
+                col(Export.organisation_id) == caller.organisation_id,
+                col(Export.requested_by) == caller.subject,
+            ),
+            key=col(Export.created_at),
+            parse_key=aware_datetime,
+            cursor=cursor,
+            limit=limit,
+        )
+    rows, next_cursor = page
+    return Page(items=[_status(e, request) for e in rows], next_cursor=next_cursor)
 
 
 @router.get(
