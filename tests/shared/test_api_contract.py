@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 from services.beneficiary.settings import BeneficiarySettings
 from services.openapi import APPS, SNAPSHOTS, document
@@ -234,3 +235,31 @@ def test_every_list_is_a_page_with_a_cursor_and_a_limit(
         assert {"cursor", "limit"} <= params, path
     assert not arrays, f"lists answered as bare arrays: {sorted(arrays)}"
     assert pages >= 2
+
+
+def _models_with_examples(package: str) -> list[type[BaseModel]]:
+    """Every model of a service's modules that shows examples."""
+    found, stack = [], list(BaseModel.__subclasses__())
+    while stack:
+        model = stack.pop()
+        stack.extend(model.__subclasses__())
+        extra = model.model_config.get("json_schema_extra")
+        if model.__module__.startswith(package) and isinstance(extra, dict):
+            found.append(model)
+    return found
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_request_examples_are_valid_bodies(service: str, tmp_path: Path) -> None:
+    """An example a client copies from the docs is accepted as it stands."""
+    spec = build(service, tmp_path).openapi()  # imports every module
+    models = _models_with_examples(f"services.{service}.")
+    for model in models:
+        extra = model.model_config.get("json_schema_extra")
+        assert isinstance(extra, dict)
+        examples = extra["examples"]
+        assert isinstance(examples, list)
+        for example in examples:
+            model.model_validate(example)  # raises, naming the model, if stale
+        assert spec["components"]["schemas"][model.__name__]["examples"] == examples
+    assert len(models) >= 2

@@ -34,7 +34,18 @@ from shared.taxonomy.interventions import Intervention, get_intervention
 
 
 class EnrolmentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "beneficiary_id": "81bb90a8-efe9-49dc-ae33-a9fddce37fce",
+                    "intervention": "pm_plus",
+                    "enrolled_on": "2026-02-01",
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID | None = None
     beneficiary_id: uuid.UUID

@@ -48,7 +48,20 @@ NEXT: dict[ReferralStatus, set[ReferralStatus]] = {
 
 
 class ReferralCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "beneficiary_id": "81bb90a8-efe9-49dc-ae33-a9fddce37fce",
+                    "kind": "external",
+                    "area": "health",
+                    "receiving_party": "Duhok PHC mental health unit",
+                    "sent_on": "2026-02-03",
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID | None = None
     beneficiary_id: uuid.UUID

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from services.reporting.access.models import ApiKey
@@ -52,6 +52,18 @@ Manager = Annotated[Principal, Depends(key_manager)]
 
 
 class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "MoH DHIS2",
+                    "indicators": ["people_reached", "services_delivered"],
+                    "rate_per_minute": 60,
+                }
+            ]
+        }
+    )
+
     name: Text = Field(min_length=1, max_length=200, description="Who uses it.")
     indicators: list[Annotated[Text, Field(max_length=64)]] | None = Field(
         default=None, description="Indicators it may read; omit for all."

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -75,6 +75,21 @@ Code = Annotated[Text, Field(max_length=64)]
 
 
 class ExportRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "indicator": "people_reached",
+                    "start": "2026-01-01",
+                    "end": "2026-03-31",
+                    "by": ["sex", "age_group"],
+                    "format": "csv",
+                    "age_bands": "0-17,18-59,60+",
+                }
+            ]
+        }
+    )
+
     indicator: Code
     start: date
     end: date

@@ -38,7 +38,21 @@ from shared.scoping import get_in_scope
 
 
 class CohortCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "course_id": "2e53f332-4de7-450a-aeda-f960575bb1bc",
+                    "title": "Duhok cohort 1",
+                    "starts_on": "2026-03-01",
+                    "ends_on": "2026-03-10",
+                    "modality": "hybrid",
+                    "location": "Duhok",
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID | None = None
     course_id: uuid.UUID

@@ -38,7 +38,20 @@ class CourseCriteria(BaseModel):
 
 
 class CourseCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "IPT-G foundations",
+                    "approach": "ipt_g",
+                    "level": "foundational",
+                    "planned_hours": 60,
+                    "criteria": {"min_attendance_share": 0.8},
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID | None = None
     title: Text = Field(min_length=2, max_length=200)

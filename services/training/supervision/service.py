@@ -26,7 +26,25 @@ from shared.scoping import get_in_scope
 
 
 class SupervisionWrite(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "group",
+                    "mode": "in_person",
+                    "held_on": "2026-04-03",
+                    "duration_minutes": 90,
+                    "supervisee_trainee_ids": [
+                        "2e53f332-4de7-450a-aeda-f960575bb1bc",
+                        "6de441c2-2574-4ba8-b6a9-0b3662631976",
+                    ],
+                    "cases_discussed": 2,
+                    "notes": "Grief work; pacing the middle phase.",
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID | None = None
     kind: Literal["individual", "group"]

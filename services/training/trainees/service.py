@@ -37,7 +37,24 @@ Email = Annotated[
 
 
 class TraineeCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "full_name": "Rana Khalil",
+                    "phone": "+964 750 000 1234",
+                    "email": "rana@example.org",
+                    "audience": "ngo",
+                    "affiliation": "Local NGO",
+                    "role": "psychosocial worker",
+                    "profession": "social worker",
+                    "sex": "female",
+                    "staff_id": "staff-7",
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID | None = None
     full_name: Long
@@ -61,7 +78,9 @@ class TraineeUpdate(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"role": "Senior counsellor", "phone": None}]},
+        json_schema_extra={
+            "examples": [{"role": "senior counsellor", "email": "rk@example.org"}]
+        },
     )
 
     full_name: Long | None = None
