@@ -193,6 +193,15 @@ async def _register_trainee(world: World) -> Write:
     return Write(_trainer(world), "/v1/trainees", trainee(), table="trainee")
 
 
+@walks("training", "PATCH", "/v1/trainees/{trainee_id}")
+async def _update_trainee(world: World) -> Write:
+    trainer = _trainer(world)
+    person = await _trainee(trainer)
+    return Write(
+        trainer, f"/v1/trainees/{person}", {"role": "counsellor"}, if_match='"1"'
+    )
+
+
 @walks("training", "POST", "/v1/trainees/{trainee_id}/erasure")
 async def _erase_trainee(world: World) -> Write:
     manager = world.caller("training", Role.programme_manager)
