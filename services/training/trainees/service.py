@@ -154,21 +154,7 @@ async def register_trainee(
         created_by=principal.subject,
     )
     session.add(trainee)
-    add_event(
-        session,
-        OutboxEvent,
-        type=EventType.trainee_registered,
-        organisation_id=trainee.organisation_id,
-        entity_type="trainee",
-        entity_id=trainee.id,
-        facts=TraineeFacts(
-            trainee_id=trainee.id,
-            organisation_id=trainee.organisation_id,
-            audience=trainee.audience,
-            sex=trainee.sex,
-            staff_id=trainee.staff_id,
-        ),
-    )
+    _publish(session, trainee, EventType.trainee_registered)
     await session.flush()
     return trainee
 
@@ -240,10 +226,17 @@ async def update_trainee(
         else:
             setattr(trainee, name, value)
     trainee.version += 1
+    _publish(session, trainee, EventType.trainee_updated)
+    await session.flush()
+    return trainee
+
+
+def _publish(session: AsyncSession, trainee: Trainee, type: EventType) -> None:
+    """The facts reporting counts a trainee by, as they stand: never a name."""
     add_event(
         session,
         OutboxEvent,
-        type=EventType.trainee_updated,
+        type=type,
         organisation_id=trainee.organisation_id,
         entity_type="trainee",
         entity_id=trainee.id,
@@ -255,8 +248,6 @@ async def update_trainee(
             staff_id=trainee.staff_id,
         ),
     )
-    await session.flush()
-    return trainee
 
 
 def to_read(trainee: Trainee, keyring: KeyRing) -> TraineeRead:
