@@ -184,7 +184,7 @@ async def seed(stack: Stack, people: int, trainees: int) -> dict[str, Any]:
             f"{base}/v1/locations", params={"level": "site"}, headers=worker
         )
         sites.raise_for_status()
-        site_ids = [s["id"] for s in sites.json()][:10]
+        site_ids = [s["id"] for s in sites.json()["items"]][:10]
         if not site_ids:
             raise RuntimeError("no sites after migration (reference data missing)")
 

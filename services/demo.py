@@ -11,6 +11,7 @@ import httpx
 
 from shared.auth import LocalSigningKey, Role
 from shared.db import utcnow
+from shared.pagination import MAX_LIMIT
 from shared.settings import ServiceSettings
 
 PEOPLE = [
@@ -70,8 +71,10 @@ async def seed(client: httpx.AsyncClient, settings: ServiceSettings) -> dict[str
         ttl=timedelta(minutes=5),
     )
     admin = {"Authorization": f"Bearer {bootstrap}"}
-    existing = (await client.get("/v1/organisations", headers=admin)).json()
-    by_name = {o["name"]: o["id"] for o in existing}
+    existing = await client.get(
+        "/v1/organisations", params={"limit": MAX_LIMIT}, headers=admin
+    )
+    by_name = {o["name"]: o["id"] for o in existing.json()["items"]}
     if "IOM Iraq MHPSS (demo)" in by_name:
         return {
             "lead": by_name["IOM Iraq MHPSS (demo)"],
@@ -105,7 +108,7 @@ async def seed(client: httpx.AsyncClient, settings: ServiceSettings) -> dict[str
         await client.get(
             "/v1/locations", params={"level": "site"}, headers=_auth(tokens["admin"])
         )
-    ).json()
+    ).json()["items"]
     site_ids = [s["id"] for s in sites[:3]]
     today = utcnow().date()
     people = []

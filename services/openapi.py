@@ -30,12 +30,14 @@ APPS: dict[str, tuple[Callable[[Any], FastAPI], type[Any]]] = {
 
 
 def document(service: str) -> str:
-    """The service's OpenAPI as committed: sorted keys, two-space indent.
-    Built from default settings (no service is started)."""
+    """The service's OpenAPI as committed, in the order the service serves
+    it (the order of media types and properties tells generators what to
+    prefer), two-space indent. Built from default settings (no service is
+    started)."""
     factory, settings_class = APPS[service]
     with tempfile.TemporaryDirectory() as data_dir:
         app = factory(settings_class(data_dir=Path(data_dir)))
-        return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
+        return json.dumps(app.openapi(), indent=2) + "\n"
 
 
 def main() -> None:

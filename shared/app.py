@@ -25,6 +25,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from shared.auth import LocalSigningKey, TokenVerifier
 from shared.crypto import KeyRing, keyring_from
 from shared.db import ensure_database, make_engine, ping
+from shared.deprecation import DEPRECATION_HEADERS, DeprecationHeaders
 from shared.errors import (
     Unavailable,
     UnknownParameters,
@@ -62,6 +63,7 @@ CORS_RESPONSE_HEADERS = [
     "Idempotent-Replayed",
     "X-Feed-Cursor",
     "X-Request-ID",
+    *DEPRECATION_HEADERS,
 ]
 """What a web app on an allowed origin may send and read (CORS_ORIGINS)."""
 DOCS_ASSET_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js")
@@ -226,6 +228,7 @@ def create_service_app(
     app.state.metrics.registry.register(app.state.operations)
     install_problem_handlers(app)
     document_problems(app)
+    app.add_middleware(DeprecationHeaders)
     app.add_middleware(
         RequestGuard,
         metrics=app.state.metrics,

@@ -38,6 +38,7 @@ from shared.contracts.ingest import (
 )
 from shared.contracts.text import Text
 from shared.db import SessionDep, UTCDateTime, utcnow
+from shared.deprecation import either, renamed_to
 from shared.errors import Forbidden
 
 SEQUENCE_BATCH = 5000
@@ -258,7 +259,7 @@ def feed_router(
     model: type[OutboxEventBase],
     counter: type[OutboxCounterBase],
 ) -> APIRouter:
-    """``GET /v1/events?after=``: the service's ordered change feed (no PII).
+    """``GET /v1/events?cursor=``: the service's ordered change feed (no PII).
     Machine accounts of other services see every organisation; people see
     their own organisation's, with a token not limited to some sites."""
     router = APIRouter(prefix="/v1/events", tags=["change feed"])
@@ -272,19 +273,26 @@ def feed_router(
         session: SessionDep,
         runtime: RuntimeDep,
         principal: reader,
-        after: Annotated[
-            int, Query(ge=0, le=2**62, description="Last position you hold.")
-        ] = 0,
+        cursor: Annotated[
+            int | None,
+            Query(
+                ge=0,
+                le=2**62,
+                description="The `next_cursor` you hold; 0 at first.",
+            ),
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
         type: Annotated[
             list[Annotated[Text, StringConstraints(max_length=64)]] | None,
             Query(
                 max_length=20,
                 description="Only events of these types (repeat the parameter); "
-                "next_after then skips past the events of other types.",
+                "next_cursor then skips past the events of other types.",
             ),
         ] = None,
+        after: Annotated[int | None, renamed_to("cursor", ge=0, le=2**62)] = None,
     ) -> EventFeedPage:
+        after = either(cursor, after, new="cursor", old="after") or 0
         machine = Role.service in principal.roles
         if not machine and principal.site_ids is not None:
             raise Forbidden(
@@ -309,10 +317,12 @@ def feed_router(
                 up_to=up_to if type else None,
             )
         if type and len(events) < limit:
-            next_after = max(after, up_to or 0)
+            next_cursor = max(after, up_to or 0)
         else:
-            next_after = events[-1].position if events else after
-        return EventFeedPage(events=events, next_after=next_after)
+            next_cursor = events[-1].position if events else after
+        return EventFeedPage(
+            items=events, next_cursor=next_cursor, has_more=len(events) == limit
+        )
 
     return router
 

@@ -3,22 +3,37 @@
 from __future__ import annotations
 
 import base64
+import enum
 import json
 import uuid
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field
-from sqlalchemy import and_, or_
+from fastapi import Query
+from pydantic import BaseModel, Field, computed_field
+from sqlalchemy import and_, false, or_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import col
 
+from shared.contracts.text import Text
 from shared.errors import BadRequest
 
 T = TypeVar("T")
 MAX_LIMIT = 500
+DEFAULT_LIMIT = 50
+
+CursorQuery = Annotated[
+    Text | None,
+    Query(
+        max_length=500,
+        description="The `next_cursor` of the previous page; absent for the first.",
+    ),
+]
+LimitQuery = Annotated[
+    int, Query(ge=1, le=MAX_LIMIT, description="The most items to answer.")
+]
 
 
 class Page(BaseModel, Generic[T]):
@@ -26,12 +41,29 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     next_cursor: str | None = Field(
-        default=None, description="Opaque; absent on the last page."
+        default=None, description="Opaque; null on the last page."
     )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def has_more(self) -> bool:
+        """True while another page follows: the same fact as a ``next_cursor``,
+        spelt for clients that loop on a boolean."""
+        return self.next_cursor is not None
+
+
+def _cursor_value(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
 
 
 def encode_cursor(values: list[Any]) -> str:
-    raw = json.dumps(values, default=str, separators=(",", ":")).encode()
+    raw = json.dumps(
+        [_cursor_value(v) for v in values], default=str, separators=(",", ":")
+    ).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -49,6 +81,57 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
     return values
 
 
+SortKey = tuple[Any, Callable[[str], Any]]
+"""A column to order by and how to read its value back from a cursor."""
+
+
+def _after(
+    keys: Sequence[Any], values: Sequence[Any], descending: bool
+) -> ColumnElement[bool]:
+    """Rows strictly past ``values`` in the lexicographic order of ``keys``."""
+    condition: ColumnElement[bool] = false()
+    for column, value in reversed(list(zip(keys, values, strict=True))):
+        past = column < value if descending else column > value
+        condition = or_(past, and_(column == value, condition))
+    return condition
+
+
+async def ordered_page(
+    session: AsyncSession,
+    statement: Select[Any],
+    *,
+    keys: Sequence[SortKey],
+    cursor: str | None,
+    limit: int,
+    descending: bool = False,
+) -> Page[Any]:
+    """Rows in the order of ``keys`` then id, resuming after the cursor's row.
+
+    Stable under concurrent inserts: a row is identified by its sort keys and
+    id, never by an offset. Sort keys must not be null."""
+    model = statement.column_descriptions[0]["entity"]
+    columns = [column for column, _ in keys] + [col(model.id)]
+    parsers = [parse for _, parse in keys] + [uuid.UUID]
+    after = decode_cursor(cursor, len(columns))
+    if after is not None:
+        try:
+            values = [parse(str(v)) for parse, v in zip(parsers, after, strict=True)]
+        except (TypeError, ValueError):
+            raise BadRequest("The cursor is not one this API issued.") from None
+        statement = statement.where(_after(columns, values, descending))
+    order = [c.desc() if descending else c.asc() for c in columns]
+    rows = list(
+        (await session.execute(statement.order_by(*order).limit(limit + 1))).scalars()
+    )
+    if len(rows) <= limit:
+        return Page(items=rows)
+    rows = rows[:limit]
+    last = rows[-1]
+    return Page(
+        items=rows, next_cursor=encode_cursor([getattr(last, c.key) for c in columns])
+    )
+
+
 async def keyset_page(
     session: AsyncSession,
     statement: Select[Any],
@@ -58,28 +141,37 @@ async def keyset_page(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[Any], str | None]:
-    """Rows newest first by (``key``, id), resuming after the cursor's row.
+    """Rows newest first by (``key``, id), resuming after the cursor's row."""
+    page = await ordered_page(
+        session,
+        statement,
+        keys=[(key, parse_key)],
+        cursor=cursor,
+        limit=limit,
+        descending=True,
+    )
+    return page.items, page.next_cursor
 
-    Stable under concurrent inserts: a row is identified by its sort key and
-    id, never by an offset."""
-    model = statement.column_descriptions[0]["entity"]
-    id_column = col(model.id)
-    after = decode_cursor(cursor, 2)
+
+def listed_page(
+    items: Sequence[T], *, key: Callable[[T], str], cursor: str | None, limit: int
+) -> Page[T]:
+    """A page of a list read whole (a catalogue, one case's assessments, a
+    cohort's trainees), in the order given: the cursor names the last item
+    by its unique ``key`` and the next page starts after it. Such lists only
+    grow at the end, so the item is still there; if it is not, the cursor
+    is refused and the client starts again."""
+    after = decode_cursor(cursor, 1)
+    start = 0
     if after is not None:
-        try:
-            last_key, last_id = parse_key(str(after[0])), uuid.UUID(str(after[1]))
-        except (TypeError, ValueError):
-            raise BadRequest("The cursor is not one this API issued.") from None
-        statement = statement.where(
-            or_(key < last_key, and_(key == last_key, id_column < last_id))
-        )
-    statement = statement.order_by(key.desc(), id_column.desc()).limit(limit + 1)
-    rows = list((await session.execute(statement)).scalars())
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    last = rows[-1]
-    return rows, encode_cursor([getattr(last, key.key).isoformat(), str(last.id)])
+        keys = [key(item) for item in items]
+        if after[0] not in keys:
+            raise BadRequest("The cursor's item is gone: read from the first page.")
+        start = keys.index(after[0]) + 1
+    page = list(items[start : start + limit])
+    if start + limit >= len(items):
+        return Page(items=page)
+    return Page(items=page, next_cursor=encode_cursor([key(page[-1])]))
 
 
 def aware_datetime(value: str) -> datetime:

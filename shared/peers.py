@@ -19,6 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from shared.auth import machine_headers
 from shared.errors import Unavailable
+from shared.pagination import MAX_LIMIT, Page
 
 if TYPE_CHECKING:
     from shared.app import Runtime
@@ -72,6 +73,27 @@ class Peer:
             organisation_id=organisation_id,
             retry_after=retry_after,
         )
+
+    async def get_all(
+        self,
+        runtime: Runtime,
+        path: str,
+        item: type[T],
+        *,
+        params: dict[str, Any] | None = None,
+    ) -> list[T]:
+        """Every item of a paged list, following ``next_cursor`` to the end."""
+        items: list[T] = []
+        cursor: str | None = None
+        while True:
+            query = {**(params or {}), "limit": MAX_LIMIT}
+            if cursor is not None:
+                query["cursor"] = cursor
+            page = await self.get(runtime, path, Page[item], params=query)  # type: ignore[valid-type]
+            items.extend(page.items)
+            if page.next_cursor is None:
+                return items
+            cursor = page.next_cursor
 
     async def post(
         self,

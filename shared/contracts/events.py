@@ -56,10 +56,18 @@ class EventEnvelope(BaseModel):
 
 
 class EventFeedPage(BaseModel):
-    """A page of the change feed; ask again with ``after=next_after``."""
+    """A page of the change feed; ask again with ``cursor=next_cursor``.
 
-    events: list[EventEnvelope]
-    next_after: int = Field(description="The position to resume after.")
+    A feed never ends: ``next_cursor`` is always there (a position to keep
+    between pulls), and ``has_more`` false means caught up for now."""
+
+    items: list[EventEnvelope]
+    next_cursor: int = Field(
+        description="The position to resume after: send it back as `cursor`."
+    )
+    has_more: bool = Field(
+        description="False when the page was short: caught up until new events."
+    )
 
 
 class _Facts(BaseModel):
@@ -267,7 +275,8 @@ class EnrolmentFacts(_Facts):
 
 
 class TraineeFacts(_Facts):
-    """trainee.registered: who is trained, by audience and sex, no PII."""
+    """trainee.registered / trainee.updated: who is trained, by audience and
+    sex, no PII."""
 
     trainee_id: uuid.UUID
     organisation_id: uuid.UUID
@@ -406,6 +415,7 @@ class EventType(StrEnum):
     risk_alert_acknowledged = "risk_alert.acknowledged"
     enrolment_updated = "enrolment.updated"
     trainee_registered = "trainee.registered"
+    trainee_updated = "trainee.updated"
     trainee_erased = "trainee.erased"
     attendance_recorded = "attendance.recorded"
     training_result_recorded = "training_result.recorded"
@@ -438,6 +448,7 @@ EVENT_FACTS: dict[EventType, type[_Facts]] = {
     EventType.risk_alert_acknowledged: RiskAlertFacts,
     EventType.enrolment_updated: EnrolmentFacts,
     EventType.trainee_registered: TraineeFacts,
+    EventType.trainee_updated: TraineeFacts,
     EventType.trainee_erased: TraineeErasedFacts,
     EventType.attendance_recorded: AttendanceFacts,
     EventType.training_result_recorded: ResultFacts,

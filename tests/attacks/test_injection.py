@@ -300,7 +300,7 @@ async def beneficiary_hints(caller: Caller) -> dict[str, Any]:
         "beneficiary_id": person["id"],
         "record_id": service["id"],
         "case_id": case.json()["id"],
-        "site_id": sites.json()[0]["id"],
+        "site_id": sites.json()["items"][0]["id"],
         "record_type": "service_record",
         "activity_code": "individual_counselling",
         "instrument": "phq9",

@@ -262,7 +262,7 @@ async def positive_item_9(alice: Any) -> dict[str, Any]:
 async def alerts(caller: Any, status: str = "open") -> list[dict[str, Any]]:
     r = await caller.get("/v1/risk-alerts", params={"status": status})
     assert r.status_code == 200, r.text
-    result: list[dict[str, Any]] = r.json()
+    result: list[dict[str, Any]] = r.json()["items"]
     return result
 
 

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.beneficiary.protection.notices.jobs import redeliver_protection_notices
 from shared.auth import Role
+from shared.deprecation import DEPRECATION_HEADERS
 from tests.beneficiary.alerts import Receiver, run_worker, serving
 from tests.beneficiary.api import (
     BREAK_GLASS_REASON,
@@ -289,11 +291,27 @@ async def test_an_auditor_sees_who_read_a_case_when_and_why(
     assert [e["action"] for e in only_case] == ["read_assessments"]
     reads = await audit(auditor, beneficiary_id=person["id"], action="read")
     assert {e["subject"] for e in reads} == {"alice", "sam"}
-    since = reads[-1]["at"]
-    later = await audit(auditor, beneficiary_id=person["id"], since=since)
+    at = reads[-1]["at"]
+    later = await audit(auditor, beneficiary_id=person["id"], start=at)
     assert reads[-1]["id"] in [e["id"] for e in later]
-    before = await audit(auditor, beneficiary_id=person["id"], until=since)
+    through = await audit(auditor, beneficiary_id=person["id"], end=at)
+    assert reads[-1]["id"] in [e["id"] for e in through]  # end is inclusive
+    earlier = (datetime.fromisoformat(at) - timedelta(microseconds=1)).isoformat()
+    before = await audit(auditor, beneficiary_id=person["id"], end=earlier)
     assert reads[-1]["id"] not in [e["id"] for e in before]
+    reads_on_case = {"action": "read_assessments", "entity_id": case_id}
+    old = await auditor.get("/v1/audit", params={"since": at, **reads_on_case})
+    assert old.status_code == 200, old.text  # the old name, read until sunset
+    new = await auditor.get("/v1/audit", params={"start": at, **reads_on_case})
+    assert old.json()["items"] == new.json()["items"]
+    assert old.headers["Deprecation"] == DEPRECATION_HEADERS["Deprecation"]
+    assert old.headers["Sunset"] == "Wed, 30 Jun 2027 00:00:00 GMT"
+    assert 'rel="deprecation"' in old.headers["Link"]
+    current = await auditor.get("/v1/audit", params={"start": at})
+    assert "Deprecation" not in current.headers
+    both = await auditor.get("/v1/audit", params={"start": at, "since": earlier})
+    assert both.status_code == 400
+    assert "`start`" in both.json()["detail"]
     assert await audit(auditor, entity_id=bob_person["id"]) == []
     assert await audit(auditor, beneficiary_id=person["id"], break_glass=True) == []
 

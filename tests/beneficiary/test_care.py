@@ -39,7 +39,7 @@ async def test_plans_and_safety_plans_are_versioned(alice: Caller) -> None:
     assert bad.status_code == 422
     for signs in (["a"], ["a", "b"]):
         await alice.post(f"{path}/safety-plans", {"warning_signs": signs})
-    versions = (await alice.get(f"{path}/safety-plans")).json()
+    versions = (await alice.get(f"{path}/safety-plans")).json()["items"]
     assert [v["version"] for v in versions] == [2, 1]
     assert versions[0]["warning_signs"] == ["a", "b"]
 
@@ -90,5 +90,5 @@ async def test_referral_needs_consent_and_follows_its_states(alice: Caller) -> N
     assert "final" in final.json()["detail"]
     listed = (
         await alice.get("/v1/referrals", params={"beneficiary_id": person["id"]})
-    ).json()
+    ).json()["items"]
     assert [r["status"] for r in listed] == ["declined"]

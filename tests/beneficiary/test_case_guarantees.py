@@ -44,7 +44,7 @@ async def test_site_limited_supervisors_see_their_sites_alerts(
         there = await case_at(alice, site_ids[1])
         await alice.post(f"/v1/cases/{there['id']}/risk-flags", {})
     local = issue(alice.org, Role.supervisor, sites=[site_ids[0]])
-    seen = (await local.get("/v1/risk-alerts")).json()
+    seen = (await local.get("/v1/risk-alerts")).json()["items"]
     assert [a["case_id"] for a in seen] == [here["id"]]
 
 
@@ -65,7 +65,7 @@ async def test_a_lost_alert_job_is_redelivered(
             )
             await run_worker(beneficiary_app)
     assert len(receiver.calls) == 1
-    [alert] = (await alice.get("/v1/risk-alerts")).json()
+    [alert] = (await alice.get("/v1/risk-alerts")).json()["items"]
     assert alert["delivery"] == "delivered"
 
 
@@ -79,7 +79,7 @@ async def test_an_incomplete_form_with_a_suicide_answer_still_alerts(
     assert r.status_code == 422
     assert "risk alert was raised" in r.json()["detail"]
     assert await count_rows(beneficiary_engine, "assessment") == 0
-    [alert] = (await alice.get("/v1/risk-alerts")).json()
+    [alert] = (await alice.get("/v1/risk-alerts")).json()["items"]
     assert alert["source"] == "incomplete_assessment"
 
 
@@ -103,14 +103,14 @@ async def test_erasure_reaches_case_notes_plans_and_answers(
     assert r.status_code == 201
     after = (await alice.get(f"/v1/cases/{cid}")).json()
     assert after["intake_notes"] is None
-    assert (await alice.get(f"/v1/cases/{cid}/safety-plans")).json() == []
+    assert (await alice.get(f"/v1/cases/{cid}/safety-plans")).json()["items"] == []
     assert (await alice.get(f"/v1/cases/{cid}/plan")).status_code == 404
     async with beneficiary_engine.connect() as conn:
         answers = await conn.scalar(text("SELECT responses::text FROM assessment"))
         notes = await conn.scalar(text("SELECT notes_enc FROM follow_up"))
     assert answers == "{}"
     assert notes is None
-    outcomes = (await alice.get(f"/v1/cases/{cid}/outcomes")).json()
+    outcomes = (await alice.get(f"/v1/cases/{cid}/outcomes")).json()["items"]
     assert outcomes[0]["baseline"] == 8.0  # scores stay for the counts
 
 

@@ -60,7 +60,7 @@ class TestCaseLifecycle:
 
         outcomes = {
             o["instrument"]: o
-            for o in (await alice.get(f"/v1/cases/{cid}/outcomes")).json()
+            for o in (await alice.get(f"/v1/cases/{cid}/outcomes")).json()["items"]
         }
         phq = outcomes["phq9@1.0"]
         assert (phq["baseline"], phq["latest"], phq["change"]) == (18.0, 6.0, -12.0)
@@ -141,7 +141,7 @@ class TestAssessments:
         await assess(alice, case["id"], "phq9", phq9(0, 1, 2, 3, 0, 1, 2, 3, 1))
         reader = issue(alice.org, Role.service)
         events = (await reader.get("/v1/events", params={"limit": 5000})).json()[
-            "events"
+            "items"
         ]
         recorded = [e for e in events if e["type"] == "assessment.recorded"]
         assert recorded[0]["data"]["scores"] == {"total": 13.0}
@@ -170,5 +170,7 @@ class TestAssessments:
         assert (await outreach.get(f"/v1/cases/{case['id']}")).status_code == 403
 
     async def test_instrument_catalogue(self, alice: Caller) -> None:
-        listed = {i["code"] for i in (await alice.get("/v1/instruments")).json()}
+        listed = {
+            i["code"] for i in (await alice.get("/v1/instruments")).json()["items"]
+        }
         assert {"phq9", "gad7", "srq20", "who5", "whodas12", "sdq_p4_17"} <= listed

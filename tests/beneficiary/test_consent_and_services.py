@@ -36,7 +36,9 @@ class TestConsent:
         )
         assert r.status_code == 409
         assert r.json()["type"].endswith("consent-missing")
-        ledger = (await alice.get(f"/v1/beneficiaries/{b['id']}/consents")).json()
+        ledger = (await alice.get(f"/v1/beneficiaries/{b['id']}/consents")).json()[
+            "items"
+        ]
         assert [(e["purpose"], e["granted"]) for e in ledger] == [
             ("registration", True),
             ("services", True),
@@ -89,7 +91,7 @@ class TestConsent:
         again = await give_consent(alice, b["id"], entry)
         assert first.status_code == again.status_code == 201
         assert again.json()[0]["id"] == entry["id"]
-        ledger = (await alice.get(path)).json()
+        ledger = (await alice.get(path)).json()["items"]
         assert [e["purpose"] for e in ledger].count("referral") == 1
 
     async def test_referral_agency_only_on_referral(self, alice: Caller) -> None:

@@ -112,7 +112,7 @@ class TestReplayedSync:
         manager = issue(alice.org, Role.programme_manager)
         assert person["data"]["full_name"] not in await shared_names(manager)
 
-        [conflict] = (await sam.get("/v1/sync/conflicts")).json()
+        [conflict] = (await sam.get("/v1/sync/conflicts")).json()["items"]
         assert conflict["entity_type"] == "consent"
         assert conflict["entity_id"] == person["id"]
         assert conflict["client_version"]["consents"][0]["purpose"] == "data_sharing"
@@ -443,7 +443,7 @@ class TestConsentLedgerEdges:
     ) -> None:
         person = await make_beneficiary(sam)
         path = f"/v1/beneficiaries/{person['id']}/consents"
-        ledger = (await sam.get(path)).json()
+        ledger = (await sam.get(path)).json()["items"]
         grant_id = next(e["id"] for e in ledger if e["purpose"] == "registration")
         r = await sam.post(
             path, [{**WITHDRAW_REGISTRATION, "id": grant_id}], headers=WHY

@@ -4,6 +4,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.auth import Role
 from tests.beneficiary.api import count_rows, make_beneficiary
 from tests.callers import Caller
 
@@ -113,5 +114,58 @@ async def test_enrolment_rules(alice: Caller) -> None:
         },
     )
     assert unknown.status_code == 422
-    listed = {i["code"] for i in (await alice.get("/v1/interventions")).json()}
+    listed = {i["code"] for i in (await alice.get("/v1/interventions")).json()["items"]}
     assert listed == {"pm_plus", "group_pm_plus", "ipt_group"}
+
+
+async def test_enrolments_and_group_activities_list_in_the_callers_scope(
+    alice: Caller, bob: Caller, issue: Any, site_ids: list[str]
+) -> None:
+    here, there = site_ids[:2]
+    people = [
+        await make_beneficiary(alice, site_id=site) for site in (here, there, here)
+    ]
+    enrolled = [await enrol(alice, p, "pm_plus") for p in people]
+    for site, day in ((here, "2026-02-09"), (there, "2026-02-10")):
+        r = await alice.post(
+            "/v1/group-activities",
+            {
+                "activity_code": "ipt_group_session",
+                "activity_date": day,
+                "site_id": site,
+                "attendee_ids": [p["id"] for p in people],
+            },
+        )
+        assert r.status_code == 201, r.text
+
+    async def ids(caller: Caller, path: str, **params: Any) -> list[str]:
+        found, cursor = [], None
+        while True:
+            query = {**params, "limit": 1, **({"cursor": cursor} if cursor else {})}
+            r = await caller.get(path, params=query)
+            assert r.status_code == 200, r.text
+            found += [item["id"] for item in r.json()["items"]]
+            cursor = r.json()["next_cursor"]
+            if cursor is None:
+                return found
+
+    assert sorted(await ids(alice, "/v1/enrolments")) == sorted(
+        e["id"] for e in enrolled
+    )
+    mine = await ids(alice, "/v1/enrolments", beneficiary_id=people[1]["id"])
+    assert mine == [enrolled[1]["id"]]
+    local = issue(alice.org, Role.case_worker, sites=[here])
+    assert sorted(await ids(local, "/v1/enrolments")) == sorted(
+        [enrolled[0]["id"], enrolled[2]["id"]]
+    )
+    assert await ids(bob, "/v1/enrolments") == []
+
+    groups = await ids(alice, "/v1/group-activities")
+    assert len(groups) == 2
+    r = await local.get("/v1/group-activities")
+    [seen] = r.json()["items"]
+    assert seen["site_id"] == here
+    assert people[1]["id"] not in seen["attendee_ids"]  # registered elsewhere
+    after = await alice.get("/v1/group-activities", params={"start": "2026-02-10"})
+    assert [g["activity_date"] for g in after.json()["items"]] == ["2026-02-10"]
+    assert await ids(bob, "/v1/group-activities") == []

@@ -29,7 +29,7 @@ class TestCreateOrganisation:
             assert r.status_code == 403, r.text
             assert r.headers["content-type"].startswith("application/problem+json")
         listed = await issue(orgs["a"], Role.admin).get("/v1/organisations")
-        assert "Rogue" not in {o["name"] for o in listed.json()}
+        assert "Rogue" not in {o["name"] for o in listed.json()["items"]}
 
     async def test_platform_admin_holds_no_organisation_powers(
         self, issue: Any, orgs: dict[str, Org]

@@ -35,7 +35,7 @@ def raw_event(org_id: str, n: int) -> OutboxEvent:
 
 
 async def read_all(reader: Caller, after: int = 0) -> EventFeedPage:
-    r = await reader.get("/v1/events", params={"after": after, "limit": 5000})
+    r = await reader.get("/v1/events", params={"cursor": after, "limit": 5000})
     assert r.status_code == 200, r.text
     return EventFeedPage.model_validate(r.json())
 
@@ -53,14 +53,14 @@ class TestChangeFeed:
         await record_service(alice, b["id"])
         reader = issue(alice.org, Role.service)
         page = await read_all(reader)
-        types = [e.type for e in page.events]
+        types = [e.type for e in page.items]
         assert types[:3] == [
             "beneficiary.registered",
             "consent.recorded",
             "consent.recorded",
         ]
         assert "service_record.recorded" in types
-        dumped = json.dumps([e.model_dump(mode="json") for e in page.events])
+        dumped = json.dumps([e.model_dump(mode="json") for e in page.items])
         for secret in (
             "Secret Name",
             "0770 111 9999",
@@ -69,7 +69,7 @@ class TestChangeFeed:
             "1990-04-01",
         ):
             assert secret not in dumped
-        positions = [e.position for e in page.events]
+        positions = [e.position for e in page.items]
         assert positions == sorted(set(positions))
 
     async def test_service_events_carry_the_staff_code(
@@ -102,7 +102,7 @@ class TestChangeFeed:
         page = await read_all(issue(alice.org, Role.service))
         staff = {
             (e.type, e.data.get("beneficiary_id"), e.data["staff_id"])
-            for e in page.events
+            for e in page.items
             if e.type in ("service_record.recorded", "anonymous_service.recorded")
         }
         assert staff == {
@@ -125,11 +125,11 @@ class TestChangeFeed:
             async with AsyncSession(beneficiary_engine) as fast, fast.begin():
                 fast.add(raw_event(alice.org.id, 2))
             first = await read_all(reader)
-            assert [e.data["n"] for e in first.events] == [2]
+            assert [e.data["n"] for e in first.items] == [2]
             await slow.commit()
-        second = await read_all(reader, first.next_after)
-        assert [e.data["n"] for e in second.events] == [1]
-        assert second.events[0].position > first.next_after
+        second = await read_all(reader, first.next_cursor)
+        assert [e.data["n"] for e in second.items] == [1]
+        assert second.items[0].position > first.next_cursor
 
     async def test_concurrent_writers_and_a_polling_reader(
         self, beneficiary_engine: AsyncEngine, alice: Caller, issue: Any
@@ -153,9 +153,9 @@ class TestChangeFeed:
             nonlocal after
             while len(seen) < writers:
                 page = await read_all(reader, after)
-                seen.extend(e.data["n"] for e in page.events)
-                positions.extend(e.position for e in page.events)
-                after = page.next_after
+                seen.extend(e.data["n"] for e in page.items)
+                positions.extend(e.position for e in page.items)
+                after = page.next_cursor
                 await asyncio.sleep(0.005)
 
         await asyncio.wait_for(
@@ -172,8 +172,8 @@ class TestChangeFeed:
         await make_beneficiary(bob)
         manager = issue(bob.org, Role.programme_manager)
         page = await read_all(manager)
-        assert page.events
-        assert all(str(e.organisation_id) == bob.org.id for e in page.events)
+        assert page.items
+        assert all(str(e.organisation_id) == bob.org.id for e in page.items)
         assert mine["id"] not in json.dumps(page.model_dump(mode="json"))
         assert (await alice.get("/v1/events")).status_code == 403
 

@@ -95,7 +95,9 @@ class TestOfflineConsent:
         assert r.json()["results"][0]["status"] == "updated"
         replay = await alice.post("/v1/sync", {"beneficiaries": [change]})
         assert replay.json()["results"][0]["status"] == "unchanged"
-        ledger = (await alice.get(f"/v1/beneficiaries/{person['id']}/consents")).json()
+        ledger = (await alice.get(f"/v1/beneficiaries/{person['id']}/consents")).json()[
+            "items"
+        ]
         assert [(e["purpose"], e["granted"]) for e in ledger][-1] == ("services", False)
         assert len(ledger) == 3
         refused = await alice.post(
@@ -144,7 +146,7 @@ class TestCraftedInput:
 
     async def test_feed_position_out_of_range(self, alice: Caller, issue: Any) -> None:
         reader = issue(alice.org, Role.service)
-        r = await reader.get("/v1/events", params={"after": 10**20})
+        r = await reader.get("/v1/events", params={"cursor": 10**20})
         assert r.status_code == 422
 
     async def test_huge_base_version(self, alice: Caller) -> None:

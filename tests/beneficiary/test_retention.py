@@ -295,7 +295,7 @@ class TestPolicies:
         assert r.status_code == 200, r.text
         assert [
             (p["record_type"], p["keep_days"], p["action"], p["source"])
-            for p in r.json()
+            for p in r.json()["items"]
         ] == [
             ("beneficiary", 2557, "pseudonymise", "platform_default"),
             ("closed_case", 1826, "pseudonymise", "platform_default"),
@@ -538,7 +538,7 @@ class TestRuns:
     ) -> None:
         old = f"/v1/cases/{programme.old_case}"
         before = (await alice.get(old)).json()
-        scores = (await alice.get(f"{old}/assessments")).json()
+        scores = (await alice.get(f"{old}/assessments")).json()["items"]
         await run(manager, dry_run=False)
 
         after = (await alice.get(old)).json()
@@ -551,17 +551,17 @@ class TestRuns:
             "risk_level",
         ):
             assert after[kept] == before[kept]
-        assert (await alice.get(f"{old}/assessments")).json() == scores
-        [follow_up] = (await alice.get(f"{old}/follow-ups")).json()
+        assert (await alice.get(f"{old}/assessments")).json()["items"] == scores
+        [follow_up] = (await alice.get(f"{old}/follow-ups")).json()["items"]
         assert follow_up["notes"] is None
         assert follow_up["on"] == before["opened_on"]
         assert (await alice.get(f"{old}/plan")).status_code == 404
-        assert (await alice.get(f"{old}/safety-plans")).json() == []
+        assert (await alice.get(f"{old}/safety-plans")).json()["items"] == []
 
         recent = f"/v1/cases/{programme.recent_case}"
         assert (await alice.get(recent)).json()["intake_notes"] is not None
         assert (await alice.get(f"{recent}/plan")).json()["goals"] == ["sleep again"]
-        [note] = (await alice.get(f"{recent}/follow-ups")).json()
+        [note] = (await alice.get(f"{recent}/follow-ups")).json()["items"]
         assert note["notes"] == "Talked about the camp."
 
     async def test_old_sync_conflicts_go_and_anonymous_counts_stay(

@@ -75,7 +75,7 @@ class TestBatch:
 
         assert (await alice.get("/v1/sync/conflicts")).status_code == 403
         supervisor = issue(alice.org, Role.supervisor)
-        conflicts = (await supervisor.get("/v1/sync/conflicts")).json()
+        conflicts = (await supervisor.get("/v1/sync/conflicts")).json()["items"]
         assert len(conflicts) == 1
         assert conflicts[0]["client_version"]["phone"] == "0770 555 6666"
         assert conflicts[0]["device_id"] == "tablet-9"
@@ -92,7 +92,7 @@ class TestBatch:
             {"resolution": "keep_server"},
         )
         assert twice.status_code == 409
-        assert (await supervisor.get("/v1/sync/conflicts")).json() == []
+        assert (await supervisor.get("/v1/sync/conflicts")).json()["items"] == []
 
     async def test_rejected_record_leaves_no_trace_and_others_commit(
         self, alice: Caller, beneficiary_engine: AsyncEngine
@@ -305,3 +305,45 @@ class TestBackpressure:
         assert await count_rows(beneficiary_engine, "beneficiary") == 0
         again = await alice.post("/v1/sync", offline_batch())
         assert again.status_code == 200
+
+
+async def _conflict_at(alice: Caller, site_id: str) -> None:
+    """A person at the site, edited online, then offline on the old version."""
+    person: dict[str, Any] = {"id": str(uuid.uuid4()), "consents": CONSENTS}
+    person["data"] = offline_person(site_id=site_id)
+    assert (
+        await alice.post("/v1/sync", {"beneficiaries": [person]})
+    ).status_code == 200
+    online = await alice.patch(
+        f"/v1/beneficiaries/{person['id']}",
+        {"marital_status": "divorced"},
+        headers={"If-Match": '"1"'},
+    )
+    assert online.status_code == 200, online.text
+    offline = {**person, "base_version": 1}
+    offline["data"] = {**person["data"], "phone": "0770 555 6666"}
+    r = await alice.post("/v1/sync", {"beneficiaries": [offline]})
+    assert r.json()["results"][0]["status"] == "conflict"
+
+
+async def _conflict_pages(caller: Caller) -> list[int]:
+    sizes, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await caller.get("/v1/sync/conflicts", params=params)).json()
+        sizes.append(len(page["items"]))
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return sizes
+
+
+async def test_a_site_scoped_supervisor_gets_full_pages_of_their_conflicts(
+    alice: Caller, issue: Any, site_ids: list[str]
+) -> None:
+    here, there = site_ids[:2]
+    for site in (there, here, there, here, here):
+        await _conflict_at(alice, site)
+    everywhere = issue(alice.org, Role.supervisor)
+    assert await _conflict_pages(everywhere) == [2, 2, 1]
+    local = issue(alice.org, Role.supervisor, sites=[here])
+    assert await _conflict_pages(local) == [2, 1]

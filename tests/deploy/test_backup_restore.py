@@ -264,7 +264,7 @@ async def test_training_database_restores_and_serves(tmp_path: Path) -> None:
         for field in ("full_name", "phone", "email"):
             assert r.json()[field] == trainee[field]
         courses = await client.get("/v1/courses", headers=trainer)
-        assert course_id in [c["id"] for c in courses.json()]
+        assert course_id in [c["id"] for c in courses.json()["items"]]
         r = await client.post(
             "/v1/trainees", json={**trainee, "full_name": "Sami Daoud"}, headers=trainer
         )

@@ -97,7 +97,7 @@ async def record_person(
     assessed = await ok(
         await assess(alice, cid, "phq9", phq9(3, 3, 2, 2, 2, 2, 2, 2, 1)), 201
     )
-    [alert] = await ok(await supervisor.get("/v1/risk-alerts"))
+    [alert] = (await ok(await supervisor.get("/v1/risk-alerts")))["items"]
     await ok(
         await supervisor.post(
             f"/v1/risk-alerts/{alert['id']}/acknowledge",

@@ -34,7 +34,7 @@ async def test_intake_to_measured_improvement(
     assert json.loads(receiver.calls[0][1])["case_id"] == cid
 
     supervisor = issue(alice.org, Role.supervisor, subject="sam")
-    [alert] = (await supervisor.get("/v1/risk-alerts")).json()
+    [alert] = (await supervisor.get("/v1/risk-alerts")).json()["items"]
     assert alert["delivery"] == "delivered"
     await supervisor.post(
         f"/v1/risk-alerts/{alert['id']}/acknowledge",
@@ -113,7 +113,7 @@ async def test_intake_to_measured_improvement(
 
     outcomes = {
         o["instrument"]: o
-        for o in (await alice.get(f"/v1/cases/{cid}/outcomes")).json()
+        for o in (await alice.get(f"/v1/cases/{cid}/outcomes")).json()["items"]
     }
     assert outcomes["phq9@1.0"]["change"] == -15.0
     assert outcomes["phq9@1.0"]["reliable"] is True
@@ -121,7 +121,7 @@ async def test_intake_to_measured_improvement(
     assert outcomes["srq20@1.0"]["change"] == -9.0
 
     reader = issue(alice.org, Role.service)
-    events = (await reader.get("/v1/events", params={"limit": 5000})).json()["events"]
+    events = (await reader.get("/v1/events", params={"limit": 5000})).json()["items"]
     types = {e["type"] for e in events}
     assert {
         "case.opened",

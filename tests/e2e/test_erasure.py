@@ -77,7 +77,7 @@ def person_needles(app: FastAPI, person: str) -> dict[str, str]:
 
 async def feed(caller: Caller) -> list[EventEnvelope]:
     page = await caller.get("/v1/events", params={"limit": 5000})
-    return EventFeedPage.model_validate(page.json()).events
+    return EventFeedPage.model_validate(page.json()).items
 
 
 async def run_training_worker(training: FastAPI) -> None:
@@ -276,7 +276,9 @@ async def test_erasure_requests_are_guarded(
     repeat = await ok(await supervisor.post(path, headers=REASON))
     assert (first["already_erased"], repeat["already_erased"]) == (False, True)
     assert repeat["code"] == first["code"]
-    consents = await ok(await alice.get(f"/v1/beneficiaries/{person['id']}/consents"))
+    consents = (
+        await ok(await alice.get(f"/v1/beneficiaries/{person['id']}/consents"))
+    )["items"]
     withdrawn = [c for c in consents if c["purpose"] == "registration"]
     assert [c["granted"] for c in withdrawn] == [True, False]  # recorded once
     refused = await alice.post(
@@ -457,7 +459,7 @@ async def test_an_erased_trainee_leaves_no_trace_outside_training(
                 "/v1/events", params={"limit": 5000}, headers=machine
             )
         ).json()
-    ).events
+    ).items
     trainee_needles = needles(
         {
             "name": TRAINEE["full_name"],

@@ -191,6 +191,15 @@ async def _register_trainee(world: World) -> Write:
     return Write(_trainer(world), "/v1/trainees", trainee(), table="trainee")
 
 
+@walks("training", "PATCH", "/v1/trainees/{trainee_id}")
+async def _update_trainee(world: World) -> Write:
+    trainer = _trainer(world)
+    person = await _trainee(trainer)
+    return Write(
+        trainer, f"/v1/trainees/{person}", {"role": "counsellor"}, if_match='"1"'
+    )
+
+
 @walks("training", "POST", "/v1/trainees/{trainee_id}/erasure")
 async def _erase_trainee(world: World) -> Write:
     manager = world.caller("training", Role.programme_manager)
@@ -698,7 +707,7 @@ async def _create_location(world: World) -> Write:
 
 async def _sites(world: World) -> list[str]:
     sites = await _worker(world).get("/v1/locations", params={"level": "site"})
-    return [s["id"] for s in sites.json()][:2]
+    return [s["id"] for s in sites.json()["items"]][:2]
 
 
 async def _grant_body(world: World) -> tuple[Caller, dict[str, Any]]:

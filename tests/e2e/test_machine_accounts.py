@@ -108,7 +108,7 @@ async def test_one_static_machine_token_serves_every_organisation(
         headers={"Authorization": f"Bearer {idp.issue(PLATFORM, Role.service)}"},
     )
     assert feed.status_code == 200, feed.text
-    seen = {e["organisation_id"] for e in feed.json()["events"]}
+    seen = {e["organisation_id"] for e in feed.json()["items"]}
     assert {orgs["a"].id, orgs["b"].id} <= seen
 
 

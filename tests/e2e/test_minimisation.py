@@ -437,7 +437,7 @@ async def record_case(
     )
     assert baseline["risk_flags"] == ["suicide_risk"]
     await assess("srq20", srq20(12), "2026-01-15", "baseline")
-    [alert, *_] = await ok(sam.get("/v1/risk-alerts"))
+    [alert, *_] = (await ok(sam.get("/v1/risk-alerts")))["items"]
     await ok(
         sam.post(
             f"/v1/risk-alerts/{alert['id']}/acknowledge",
@@ -773,7 +773,7 @@ async def read_reporting(
         assert r.status_code == 200, (path, r.text)
         scan.check("reporting responses", f"GET {path} {params}", r.text)
 
-    indicators = await ok(client.get("/v1/indicators", headers=me.headers()))
+    indicators = (await ok(client.get("/v1/indicators", headers=me.headers())))["items"]
     assert len(indicators) >= 5
     for indicator in indicators:
         await read(f"/v1/indicators/{indicator['id']}/values", me.headers(), **period)
@@ -781,7 +781,7 @@ async def read_reporting(
     await read("/v1/overview", me.headers(), **period)
     await read("/v1/overview/document", me.headers(), **period)
     for fmt in ("json", "hxl", "adx"):
-        await read("/v1/feeds/services_delivered", me.headers(), since=0, format=fmt)
+        await read("/v1/feeds/services_delivered", me.headers(), cursor=0, format=fmt)
     issued = await ok(
         client.post(
             "/v1/api-keys",
@@ -816,13 +816,13 @@ async def feed_pages(client: httpx.AsyncClient, headers: dict[str, str]) -> list
     while True:
         page = await ok(
             client.get(
-                "/v1/events", params={"after": after, "limit": 50}, headers=headers
+                "/v1/events", params={"cursor": after, "limit": 50}, headers=headers
             )
         )
-        events.extend(page["events"])
-        if not page["events"]:
+        events.extend(page["items"])
+        if not page["items"]:
             return events
-        after = page["next_after"]
+        after = page["next_cursor"]
 
 
 async def table_rows(engine: AsyncEngine, *names: str) -> dict[str, list[Json]]:

@@ -133,7 +133,7 @@ async def test_two_organisations_from_registration_to_the_change_feed(
     # free of PII.
     reader = issue(alice.org, Role.service)
     feed = (await reader.get("/v1/events", params={"limit": 5000})).json()
-    events = feed["events"]
+    events = feed["items"]
     assert [e["position"] for e in events] == list(range(1, len(events) + 1))
     counts = Counter(e["type"] for e in events)
     assert counts["beneficiary.registered"] == 4

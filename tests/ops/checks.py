@@ -189,11 +189,11 @@ async def assert_feeds_have_no_gap(
             while True:
                 r = await client.get(
                     f"{url}/v1/events",
-                    params={"after": after, "limit": 1000},
+                    params={"cursor": after, "limit": 1000},
                     headers=org.service,
                 )
                 assert r.status_code == 200, r.text
-                events = r.json()["events"]
+                events = r.json()["items"]
                 if not events:
                     break
                 positions += [e["position"] for e in events]

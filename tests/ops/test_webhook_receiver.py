@@ -119,7 +119,7 @@ async def test_slow_then_failing_receiver_dead_letters_then_recovers(
             listed = await client.get(
                 "/v1/risk-alerts", params={"status": "open"}, headers=supervisor
             )
-            assert {a["delivery"] for a in listed.json()} == {
+            assert {a["delivery"] for a in listed.json()["items"]} == {
                 "dead_letter",
                 "delivered",
             }

@@ -208,7 +208,9 @@ async def record_programme(
     """Record the module docstring's programme; only HTTP calls."""
     programme = Programme(orgs=orgs)
     partner = issue(orgs["partner"], Role.case_worker, subject="pat")
-    locations = await _ok(await alice.get("/v1/locations"))
+    locations = (await _ok(await alice.get("/v1/locations", params={"limit": 500})))[
+        "items"
+    ]
     by_id = {loc["id"]: loc for loc in locations}
     for loc in locations:
         if loc["level"] == "site" and loc["name"] in (QADIA, DAHUK_CITY, MOSUL):

@@ -51,14 +51,14 @@ async def test_a_key_reads_its_organisations_indicators_suppressed(
     )
     assert r.status_code == 403  # not scoped to it
     r = await reporting_client.get("/v1/indicators", headers=key)
-    assert [i["id"] for i in r.json()] == ["people_reached"]
+    assert [i["id"] for i in r.json()["items"]] == ["people_reached"]
 
     async with reporting_app.state.engine.connect() as conn:
         stored = (await conn.execute(text("SELECT secret_hash FROM api_key"))).all()
     assert secret not in str(stored)
     listed = await reporting_client.get("/v1/api-keys", headers=manager.headers())
     assert secret not in listed.text
-    assert [k["name"] for k in listed.json()] == ["MoH DHIS2"]
+    assert [k["name"] for k in listed.json()["items"]] == ["MoH DHIS2"]
 
     other = issue(orgs["b"], Role.programme_manager)
     r = await reporting_client.delete(

@@ -63,6 +63,30 @@ async def test_an_export_file_is_readable_by_its_owner_only(
     files = list(folder.glob(f"{export_id}.*"))
     assert len(files) == 1
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    again = await reporting_client.post(
+        "/v1/exports",
+        json={
+            "start": "2026-02-01",
+            "end": "2026-02-28",
+            "indicator": "people_reached",
+        },
+        headers=manager.headers(),
+    )
+    listed = await reporting_client.get(
+        "/v1/exports", params={"limit": 1}, headers=manager.headers()
+    )
+    [latest] = listed.json()["items"]
+    assert (latest["id"], latest["start"]) == (again.json()["id"], "2026-02-01")
+    rest = await reporting_client.get(
+        "/v1/exports",
+        params={"cursor": listed.json()["next_cursor"]},
+        headers=manager.headers(),
+    )
+    assert [e["id"] for e in rest.json()["items"]] == [export_id]
+    assert rest.json()["items"][0]["download"].endswith(f"/v1/exports/{export_id}/file")
+    colleague = issue(orgs["a"], Role.programme_manager, subject="colleague")
+    theirs = await reporting_client.get("/v1/exports", headers=colleague.headers())
+    assert theirs.json()["items"] == []  # made with the manager's access
 
 
 SITES = ("Qadia camp", "Mosul City")
@@ -73,8 +97,8 @@ PERIOD = {"start": "2026-01-01", "end": "2026-12-31"}
 async def sites(alice: Caller, catch_up: Any) -> dict[str, str]:
     """Two women and a man served by counselling: a woman and the man at
     Qadia camp (Duhok), a woman at Mosul City (Ninewa). Site name -> id."""
-    r = await alice.get("/v1/locations", params={"level": "site"})
-    found = {s["name"]: s["id"] for s in r.json() if s["name"] in SITES}
+    r = await alice.get("/v1/locations", params={"level": "site", "limit": 500})
+    found = {s["name"]: s["id"] for s in r.json()["items"] if s["name"] in SITES}
     for site, sex in [(SITES[0], "female"), (SITES[0], "male"), (SITES[1], "female")]:
         person = await make_beneficiary(alice, sex=sex)
         await record_service(alice, person["id"], site_id=found[site])

@@ -57,7 +57,7 @@ async def test_the_same_events_count_once_in_any_order(
     feed = await issue(orgs["a"], Role.me_officer).get(
         "/v1/events", params={"limit": 5000}
     )
-    events = EventFeedPage.model_validate(feed.json()).events
+    events = EventFeedPage.model_validate(feed.json()).items
     runtime = reporting_app.state.runtime
     shuffled = list(events)
     random.Random(7).shuffle(shuffled)
@@ -92,7 +92,7 @@ async def test_an_update_or_erasure_resends_exactly_the_persons_months(
     async def months_since(cursor: int) -> tuple[list[str], int]:
         r = await reporting_client.get(
             "/v1/feeds/people_reached",
-            params={"since": cursor},
+            params={"cursor": cursor},
             headers=reader.headers(),
         )
         assert r.status_code == 200, r.text

@@ -437,7 +437,7 @@ async def test_feeds_and_exports_of_a_small_programme(
 
     # every month something happened in: p10 registered in December 2025,
     # then services from January to June
-    first = await feed("services_delivered", since=0)
+    first = await feed("services_delivered", cursor=0)
     cursor = int(first.headers["X-Feed-Cursor"])
     assert cursor > 0
     assert [
@@ -452,13 +452,13 @@ async def test_feeds_and_exports_of_a_small_programme(
         (*month(5), 24),  # the awareness session
         (*month(6), 1),  # s12
     ]
-    again = await feed("services_delivered", since=cursor)
+    again = await feed("services_delivered", cursor=cursor)
     assert again.json()["rows"] == []
     assert int(again.headers["X-Feed-Cursor"]) == cursor
 
     # HXL: governorates travel as the org unit (P-code, name), sex as the
     # attributes of the value columns
-    r = await feed("people_reached", since=0, by="governorate,sex", format="hxl")
+    r = await feed("people_reached", cursor=0, by="governorate,sex", format="hxl")
     dataset = hxl.data(io.BytesIO(r.content)).cache()
     assert dataset.headers == [
         "indicator",
@@ -494,7 +494,7 @@ async def test_feeds_and_exports_of_a_small_programme(
     assert {row.get("#meta+suppressed") for row in dataset} == {"false"}
 
     # ADX: services by sex, monthly; anonymous lines carry their own sex
-    adx = await feed("services_delivered", since=0, by="sex", format="adx")
+    adx = await feed("services_delivered", cursor=0, by="sex", format="adx")
     assert adx.headers["content-type"].startswith("application/adx+xml")
     xmlschema.XMLSchema(ADX_SCHEMA).validate(adx.text)
     root = ElementTree.fromstring(adx.content)
@@ -577,14 +577,14 @@ async def test_feeds_and_exports_of_a_small_programme(
     )
     assert r.status_code == 200, r.text
     await catch_up()
-    corrected = await feed("services_delivered", since=cursor)
+    corrected = await feed("services_delivered", cursor=cursor)
     assert [
         (row["period_start"], row["period_end"], row["value"])
         for row in corrected.json()["rows"]
     ] == [(*month(1), 2)]  # s1 s8
     later = int(corrected.headers["X-Feed-Cursor"])
     assert later > cursor
-    assert (await feed("services_delivered", since=later)).json()["rows"] == []
+    assert (await feed("services_delivered", cursor=later)).json()["rows"] == []
     reached = await get_overview(reporting_client, me, START, END)
     totals = {
         t["title"]: t["values"]["total"]["value"]
@@ -596,7 +596,7 @@ async def test_feeds_and_exports_of_a_small_programme(
 
 
 async def test_the_published_lines_of_a_small_programme(
-    linked_training: FastAPI,  # noqa: F811
+    linked_training: FastAPI,
     alice: Caller,
     issue: Any,
     orgs: dict[str, Org],

@@ -104,11 +104,20 @@ async def test_empty_adx_feed_says_so_with_a_cursor(
 ) -> None:
     r = await reporting_client.get(
         "/v1/feeds/services_delivered",
-        params={"format": "adx", "since": 0},
+        params={"format": "adx", "cursor": 0},
         headers=issue(orgs["a"], Role.me_officer).headers(),
     )
     assert r.status_code == 204
     assert r.headers["X-Feed-Cursor"] == "0"
+    assert "Deprecation" not in r.headers
+    old = await reporting_client.get(  # the old name of cursor, until its sunset
+        "/v1/feeds/services_delivered",
+        params={"format": "adx", "since": 0},
+        headers=issue(orgs["a"], Role.me_officer).headers(),
+    )
+    assert old.status_code == 204
+    assert old.headers["X-Feed-Cursor"] == "0"
+    assert old.headers["Sunset"] == "Wed, 30 Jun 2027 00:00:00 GMT"
 
 
 async def test_tables_too_big_to_suppress_safely_are_refused(

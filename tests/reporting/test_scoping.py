@@ -133,7 +133,9 @@ class Sweep:
         r = await self.client.get(KEY_ROUTES, headers=self.headers)
         if r.status_code != 200:
             return answer_of(r)
-        return json.dumps(sorted([k["name"], k["site_ids"] or []] for k in r.json()))
+        return json.dumps(
+            sorted([k["name"], k["site_ids"] or []] for k in r.json()["items"])
+        )
 
     async def values(self, label: str) -> Answers:
         other_site = {"site": self.ids["site"]}
@@ -192,6 +194,11 @@ class Sweep:
             }
         if route.template.startswith("/v1/exports/{export_id}"):
             return {label: await self.get(route.path(self.ids))}
+        if label == "GET /v1/exports":  # its own exports; never the other's
+            r = await self.client.get(route.template, headers=self.headers)
+            listed = r.json()["items"] if r.status_code == 200 else []
+            others = [e for e in listed if e["id"] == self.ids.get("export_id")]
+            return {label: f"{r.status_code} others' exports: {others}"}
         if label == "GET /v1/feeds/{indicator_id}":
             return await self.feeds(label)
         if route.template.startswith("/v1/api-keys"):
@@ -221,9 +228,12 @@ async def sweep_all(
 
 def figures(found: Answers) -> Answers:
     """The answers about data: not the key routes' (keys, not figures) nor
-    another caller's export's (a 404, checked on its own)."""
+    another caller's export's (a 404, checked on its own) nor the caller's
+    own exports listed."""
     return {
-        k: v for k, v in found.items() if KEY_ROUTES not in k and "{export_id}" not in k
+        k: v
+        for k, v in found.items()
+        if KEY_ROUTES not in k and "{export_id}" not in k and k != "GET /v1/exports"
     }
 
 
@@ -235,6 +245,7 @@ def refused_others(found: Answers) -> None:
         "DELETE /v1/api-keys/{key_id}",
     ):
         assert found[label].split()[0] in {"404", "401"}, (label, found[label])
+    assert found["GET /v1/exports"].endswith("others' exports: []")
 
 
 def differing(a: Answers, b: Answers) -> set[str]:
@@ -352,7 +363,7 @@ async def test_a_site_sees_nothing_of_another_site_on_any_route(
     names = [k[0] for k in json.loads(after["token"]["GET /v1/api-keys"])]
     assert {"everywhere", "elsewhere", "local"} <= set(names)
     r = await reporting_client.get(KEY_ROUTES, headers=everywhere.headers())
-    assert {k["name"]: k["revoked_at"] for k in r.json()}["everywhere"] is None
+    assert {k["name"]: k["revoked_at"] for k in r.json()["items"]}["everywhere"] is None
 
 
 async def test_a_revoked_key_and_a_key_on_the_key_routes_are_refused(
@@ -395,7 +406,7 @@ async def test_a_revoked_key_and_a_key_on_the_key_routes_are_refused(
         reporting_client, key_routes, {"live": key_headers(live)}, call, status=401
     )
     r = await reporting_client.get(KEY_ROUTES, headers=manager.headers())
-    assert {k["name"]: k["revoked_at"] for k in r.json()}["live"] is None
+    assert {k["name"]: k["revoked_at"] for k in r.json()["items"]}["live"] is None
 
 
 async def test_a_key_reads_no_other_indicator_on_any_route(
@@ -436,7 +447,8 @@ async def test_a_key_reads_no_other_indicator_on_any_route(
             "/v1/overview/document",
             "/v1/exports",
         }
-        return not answers
+        own_exports = (route.method, route.template) == ("GET", "/v1/exports")
+        return not answers or own_exports
 
     swept = routes(reporting_app)
     assert (
@@ -444,7 +456,7 @@ async def test_a_key_reads_no_other_indicator_on_any_route(
         >= 6
     )
     listed = await reporting_client.get("/v1/indicators", headers=key)
-    assert [i["id"] for i in listed.json()] == ["people_reached"]
+    assert [i["id"] for i in listed.json()["items"]] == ["people_reached"]
 
 
 NO_READING = (Role.outreach_worker, Role.platform_admin, Role.service)
@@ -492,8 +504,8 @@ async def test_every_route_refuses_a_role_without_the_right(
     )
     assert checked >= 40
     r = await reporting_client.get(KEY_ROUTES, headers=manager.headers())
-    assert [k["name"] for k in r.json()] == ["owner's"]
-    assert r.json()[0]["revoked_at"] is None
+    assert [k["name"] for k in r.json()["items"]] == ["owner's"]
+    assert r.json()["items"][0]["revoked_at"] is None
 
 
 async def test_a_feed_lists_no_month_only_another_organisation_touched(

@@ -155,9 +155,9 @@ async def test_an_api_key_sees_no_more_than_its_issuers_sites(
     assert await total(issued["everywhere"]["key"]) == 19
 
     listed = await reporting_client.get("/v1/api-keys", headers=limited.headers())
-    assert [k["name"] for k in listed.json()] == ["limited"]
+    assert [k["name"] for k in listed.json()["items"]] == ["limited"]
     listed = await reporting_client.get("/v1/api-keys", headers=everywhere.headers())
-    assert [k["name"] for k in listed.json()] == ["limited", "everywhere"]
+    assert [k["name"] for k in listed.json()["items"]] == ["limited", "everywhere"]
     r = await reporting_client.delete(
         f"/v1/api-keys/{issued['everywhere']['id']}", headers=limited.headers()
     )

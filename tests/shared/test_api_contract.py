@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 from services.beneficiary.settings import BeneficiarySettings
 from services.openapi import APPS, SNAPSHOTS, document
@@ -202,3 +203,63 @@ def test_the_published_openapi_changes_only_on_purpose(service: str) -> None:
         f"the {service} API changed: if on purpose, run `make openapi` and "
         "commit docs/openapi/ (the diff is the change clients will see)"
     )
+
+
+def _json_schema(operation: dict[str, Any]) -> dict[str, Any]:
+    content = operation["responses"].get("200", {}).get("content", {})
+    schema: dict[str, Any] = content.get("application/json", {}).get("schema", {})
+    return schema
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_list_is_a_page_with_a_cursor_and_a_limit(
+    service: str, tmp_path: Path
+) -> None:
+    spec = build(service, tmp_path).openapi()
+    schemas = spec["components"]["schemas"]
+    arrays, pages = set(), 0
+    for method, path, operation in operations(spec):
+        schema = _json_schema(operation)
+        if method != "get":
+            continue
+        if schema.get("type") == "array":
+            arrays.add(path)
+        name = schema.get("$ref", "").rsplit("/", 1)[-1]
+        if not name.startswith("Page_"):
+            continue
+        pages += 1
+        page = schemas[name]
+        assert set(page["properties"]) == {"items", "next_cursor", "has_more"}
+        assert set(page["required"]) == {"items", "has_more"}
+        params = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+        assert {"cursor", "limit"} <= params, path
+    assert not arrays, f"lists answered as bare arrays: {sorted(arrays)}"
+    assert pages >= 2
+
+
+def _models_with_examples(package: str) -> list[type[BaseModel]]:
+    """Every model of a service's modules that shows examples."""
+    found, stack = [], list(BaseModel.__subclasses__())
+    while stack:
+        model = stack.pop()
+        stack.extend(model.__subclasses__())
+        extra = model.model_config.get("json_schema_extra")
+        if model.__module__.startswith(package) and isinstance(extra, dict):
+            found.append(model)
+    return found
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_request_examples_are_valid_bodies(service: str, tmp_path: Path) -> None:
+    """An example a client copies from the docs is accepted as it stands."""
+    spec = build(service, tmp_path).openapi()  # imports every module
+    models = _models_with_examples(f"services.{service}.")
+    for model in models:
+        extra = model.model_config.get("json_schema_extra")
+        assert isinstance(extra, dict)
+        examples = extra["examples"]
+        assert isinstance(examples, list)
+        for example in examples:
+            model.model_validate(example)  # raises, naming the model, if stale
+        assert spec["components"]["schemas"][model.__name__]["examples"] == examples
+    assert len(models) >= 2

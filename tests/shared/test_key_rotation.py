@@ -234,7 +234,7 @@ async def seed(stack: Stack, world: World) -> None:
     )
     r = await alice.post(f"{path}/assessments", assessment())
     world.check("assessment", r, 201)
-    alerts = world.check("alerts", await alice.get("/v1/risk-alerts"), 200)
+    alerts = world.check("alerts", await alice.get("/v1/risk-alerts"), 200)["items"]
     world.check(
         "acknowledge",
         await sam.post(
@@ -522,15 +522,21 @@ async def read_everything(stack: Stack, world: World) -> None:
     path = f"/v1/cases/{world.notes['case']}"
     case = world.check("case", await alice.get(path), 200)
     plan = world.check("plan", await alice.get(f"{path}/plan"), 200)
-    safety = world.check("safety", await alice.get(f"{path}/safety-plans"), 200)
-    follow_ups = world.check("follow-ups", await alice.get(f"{path}/follow-ups"), 200)
+    safety = world.check("safety", await alice.get(f"{path}/safety-plans"), 200)[
+        "items"
+    ]
+    follow_ups = world.check("follow-ups", await alice.get(f"{path}/follow-ups"), 200)[
+        "items"
+    ]
     acknowledged = world.check(
         "alerts",
         await alice.get("/v1/risk-alerts", params={"status": "acknowledged"}),
         200,
-    )
+    )["items"]
     referrals = world.check("referrals", await alice.get("/v1/referrals"), 200)
+    referrals = referrals["items"]
     conflicts = world.check("conflicts", await sam.get("/v1/sync/conflicts"), 200)
+    conflicts = conflicts["items"]
     assert case["intake_notes"] == "Intake: grief."
     assert plan["goals"] == ["sleep through the night", "return to work"]
     assert safety[0]["warning_signs"] == ["withdrawal"]
@@ -556,7 +562,7 @@ async def read_everything(stack: Stack, world: World) -> None:
             "/v1/supervision-sessions", headers=world.notes["supervision_headers"]
         ),
         200,
-    )
+    )["items"]
     assert [s["notes"] for s in sessions] == ["Discussed grief work."]
     runtime = stack.training.state.runtime
     async with runtime.engine.connect() as connection:

@@ -141,3 +141,44 @@ async def test_other_organisations_see_nothing(
         headers=stranger,
     )
     assert taken.status_code == 422  # another organisation's trainees
+
+
+async def test_cohorts_list_by_course_and_period_in_pages(
+    training_client: httpx.AsyncClient, training_settings: TrainingSettings
+) -> None:
+    headers, first, _ = await cohort_of_trainees(
+        training_client, training_settings, workers=0
+    )
+    for starts, ends in (("2026-04-01", "2026-04-05"), ("2026-05-01", "2026-05-09")):
+        r = await training_client.post(
+            "/v1/cohorts",
+            json={
+                "course_id": first["course_id"],
+                "title": f"From {starts}",
+                "starts_on": starts,
+                "ends_on": ends,
+                "modality": "online",
+            },
+            headers=headers,
+        )
+        assert r.status_code == 201, r.text
+
+    async def listed(**params: Any) -> list[list[str]]:
+        pages, cursor = [], None
+        while True:
+            query = {**params, **({"cursor": cursor} if cursor else {})}
+            r = await training_client.get("/v1/cohorts", params=query, headers=headers)
+            assert r.status_code == 200, r.text
+            pages.append([c["starts_on"] for c in r.json()["items"]])
+            cursor = r.json()["next_cursor"]
+            if cursor is None:
+                return pages
+
+    assert await listed(limit=2) == [["2026-05-01", "2026-04-01"], ["2026-03-01"]]
+    assert await listed(start="2026-03-10", end="2026-04-01") == [
+        ["2026-04-01", "2026-03-01"]  # the first one ends on the 10th
+    ]
+    assert await listed(course_id=str(uuid.uuid4())) == [[]]
+    stranger = token(training_settings, uuid.uuid4(), Role.trainer)
+    r = await training_client.get("/v1/cohorts", headers=stranger)
+    assert r.json() == {"items": [], "next_cursor": None, "has_more": False}

@@ -31,7 +31,7 @@ async def test_course_catalogue(
     listed = await training_client.get(
         "/v1/courses", params={"level": "foundational"}, headers=other
     )
-    assert r.json()["id"] in [c["id"] for c in listed.json()]
+    assert r.json()["id"] in [c["id"] for c in listed.json()["items"]]
     refused = await training_client.post("/v1/courses", json=body, headers=other)
     assert refused.status_code == 403
     bad = await training_client.post(
@@ -52,7 +52,7 @@ async def test_trainees_are_private_to_their_organisation(
     created = r.json()
     assert created["full_name"] == "Rana Khalil"
     listed = (await training_client.get("/v1/trainees", headers=trainer)).json()
-    assert "full_name" not in listed[0]
+    assert "full_name" not in listed["items"][0]
     stranger = token(training_settings, theirs, Role.trainer, Role.programme_manager)
     assert (
         await training_client.get(f"/v1/trainees/{created['id']}", headers=stranger)
@@ -93,7 +93,7 @@ async def test_a_trainee_may_carry_their_staff_code(
     assert staff.status_code == volunteer.status_code == 201, staff.text
     assert (staff.json()["staff_id"], volunteer.json()["staff_id"]) == ("staff-7", None)
     listed = (await training_client.get("/v1/trainees", headers=trainer)).json()
-    assert {t["staff_id"] for t in listed} == {"staff-7", None}
+    assert {t["staff_id"] for t in listed["items"]} == {"staff-7", None}
     facts = await event_data(training_app, "trainee.registered")
     assert facts == [
         {
@@ -146,3 +146,65 @@ async def test_a_nul_character_in_a_trainee_text_is_invalid_not_a_500(
     )
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["loc"] == ["body", field]
+
+
+async def test_a_trainee_is_edited_under_if_match(
+    training_app: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+) -> None:
+    org = uuid.uuid4()
+    trainer = token(training_settings, org, Role.trainer)
+    created = (
+        await training_client.post("/v1/trainees", json=trainee(), headers=trainer)
+    ).json()
+    path = f"/v1/trainees/{created['id']}"
+    read = await training_client.get(path, headers=trainer)
+    assert read.headers["ETag"] == '"1"'
+    edit = {"role": "senior counsellor", "phone": None, "email": "rk@example.org"}
+    r = await training_client.patch(path, json=edit, headers=trainer)
+    assert r.status_code == 428, r.text
+    key = {"Idempotency-Key": str(uuid.uuid4()), "If-Match": '"1"'}
+    r = await training_client.patch(path, json=edit, headers=trainer | key)
+    assert r.status_code == 200, r.text
+    assert r.headers["ETag"] == '"2"'
+    assert (r.json()["role"], r.json()["phone"], r.json()["email"]) == (
+        "senior counsellor",
+        None,
+        "rk@example.org",
+    )
+    assert r.json()["full_name"] == "Rana Khalil"  # left out: unchanged
+    again = await training_client.patch(path, json=edit, headers=trainer | key)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json()["version"] == 2
+    stale = await training_client.patch(
+        path, json={"sex": "male"}, headers=trainer | {"If-Match": '"1"'}
+    )
+    assert stale.status_code == 409, stale.text
+    assert stale.json()["current"]["role"] == "senior counsellor"
+    cleared = await training_client.patch(
+        path, json={"role": None}, headers=trainer | {"If-Match": '"2"'}
+    )
+    assert cleared.status_code == 422, cleared.text
+    stranger = token(training_settings, uuid.uuid4(), Role.trainer)
+    r = await training_client.patch(
+        path, json={"sex": "male"}, headers=stranger | {"If-Match": '"2"'}
+    )
+    assert r.status_code == 404
+    [registered, updated] = [
+        *await event_data(training_app, "trainee.registered"),
+        *await event_data(training_app, "trainee.updated"),
+    ]
+    assert updated == registered  # nothing reporting counts changed
+    assert "rk@example.org" not in json.dumps(updated)
+
+    manager = token(training_settings, org, Role.programme_manager)
+    reason = {"X-Access-Reason": "written request received 2026-03-01"}
+    r = await training_client.post(f"{path}/erasure", headers=manager | reason)
+    assert r.status_code == 200, r.text
+    version = (await training_client.get(path, headers=trainer)).headers["ETag"]
+    r = await training_client.patch(
+        path, json={"full_name": "Back Again"}, headers=trainer | {"If-Match": version}
+    )
+    assert r.status_code == 409, r.text
+    assert "erased" in r.json()["detail"]

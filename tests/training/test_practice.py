@@ -182,3 +182,54 @@ async def test_a_beneficiary_service_answering_nonsense_is_a_503(
     r = await start_group_with_one_client(training_client, training_settings)
     assert r.status_code == 503, r.text
     assert r.headers["retry-after"]
+
+
+async def test_practice_groups_are_listed_and_read_by_their_organisation(
+    linked_training: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    alice: Caller,
+) -> None:
+    headers = token(training_settings, uuid.UUID(alice.org.id), Role.trainer)
+    facilitator = (
+        await training_client.post("/v1/trainees", json=trainee(), headers=headers)
+    ).json()["id"]
+    client = (await make_beneficiary(alice))["id"]
+    made = []
+    for started in ("2026-04-01", "2026-05-01"):
+        r = await training_client.post(
+            "/v1/practice-groups",
+            json={
+                "name": f"Group {started}",
+                "facilitator_trainee_ids": [facilitator],
+                "client_ids": [client],
+                "started_on": started,
+            },
+            headers=headers,
+        )
+        assert r.status_code == 201, r.text
+        made.append(r.json())
+    first = await training_client.get(
+        "/v1/practice-groups", params={"limit": 1}, headers=headers
+    )
+    assert [g["id"] for g in first.json()["items"]] == [made[1]["id"]]
+    rest = await training_client.get(
+        "/v1/practice-groups",
+        params={"limit": 1, "cursor": first.json()["next_cursor"]},
+        headers=headers,
+    )
+    assert [g["id"] for g in rest.json()["items"]] == [made[0]["id"]]
+    assert rest.json()["has_more"] is False
+    assert client not in first.text + rest.text  # counts, not client ids
+    one = await training_client.get(
+        f"/v1/practice-groups/{made[0]['id']}", headers=headers
+    )
+    assert one.json() == made[0]
+    stranger = token(training_settings, uuid.uuid4(), Role.trainer)
+    r = await training_client.get(
+        f"/v1/practice-groups/{made[0]['id']}", headers=stranger
+    )
+    assert r.status_code == 404
+    assert (await training_client.get("/v1/practice-groups", headers=stranger)).json()[
+        "items"
+    ] == []

@@ -216,7 +216,7 @@ async def test_an_ipt_g_cascade_programme(
     summary = (
         await training_client.get(
             "/v1/training-summary",
-            params={"date_from": "2026-01-01", "date_to": "2026-06-30"},
+            params={"start": "2026-01-01", "end": "2026-06-30"},
             headers=headers,
         )
     ).json()

@@ -77,7 +77,7 @@ async def test_change_feed_serves_committed_events_in_order(
         "/v1/events", headers={"Authorization": f"Bearer {token}"}
     )
     assert r.status_code == 200, r.text
-    events = r.json()["events"]
+    events = r.json()["items"]
     assert [e["source"] for e in events] == ["training"] * 3
     positions = [e["position"] for e in events]
     assert positions == sorted(positions)

@@ -29,6 +29,7 @@ from tests.training.api import token, trainee
 SHARED_CATALOGUE = {"/v1/courses/{course_id}"}
 BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/trainees/{trainee_id}/erasure"): {},
+    ("PATCH", "/v1/trainees/{trainee_id}"): {"role": "Rogue"},
     ("POST", "/v1/cohorts/{cohort_id}/enrolments"): {"trainee_ids": []},
     ("POST", "/v1/cohorts/{cohort_id}/sessions"): {
         "number": 9,
@@ -202,7 +203,7 @@ async def test_every_training_route_hides_another_organisations_data(
                 if method in {"POST", "PUT", "PATCH"}:
                     assert body is not None, f"add a body for {method} {template}"
                 r = await training_client.request(
-                    method, path, json=body, headers=intruder
+                    method, path, json=body, headers={**intruder, "If-Match": '"1"'}
                 )
                 assert r.status_code in {403, 404}, (method, path, r.text)
             elif method == "GET":

@@ -65,7 +65,9 @@ async def test_a_stale_or_repeated_attendance_write_never_undoes_a_newer_one(
     assert r.headers["ETag"] == '"2"'
     assert r.json() == {"present": people[:1], "version": 2}
     progress = await training_client.get(f"{path}/progress", headers=headers)
-    attended = {p["trainee_id"]: p["sessions_attended"] for p in progress.json()}
+    attended = {
+        p["trainee_id"]: p["sessions_attended"] for p in progress.json()["items"]
+    }
     assert attended == {people[0]: 1, people[1]: 0}
 
     unchanged = await training_client.put(

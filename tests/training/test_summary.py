@@ -148,7 +148,7 @@ async def test_summary_figures(
     period = (
         await training_client.get(
             "/v1/training-summary",
-            params={"date_from": "2026-03-02", "date_to": "2026-03-31"},
+            params={"start": "2026-03-02", "end": "2026-03-31"},
             headers=headers,
         )
     ).json()

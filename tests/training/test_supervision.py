@@ -42,7 +42,7 @@ async def test_virtual_group_supervision(
     assert again.json()["id"] == first.json()["id"]
     listed = (
         await training_client.get("/v1/supervision-sessions", headers=headers)
-    ).json()
+    ).json()["items"]
     assert len(listed) == 1
     assert listed[0]["notes"].startswith("Discussed")
     [facts] = await event_data(training_app, "supervision.recorded")
@@ -58,7 +58,7 @@ async def test_virtual_group_supervision(
     stranger = token(training_settings, uuid.uuid4(), Role.supervisor)
     assert (
         await training_client.get("/v1/supervision-sessions", headers=stranger)
-    ).json() == []
+    ).json()["items"] == []
     foreign = {**body, "id": None}
     assert (
         await training_client.post(

@@ -18,8 +18,10 @@ from services.beneficiary.audit.models import audit_log
 from shared.audit import BREAK_GLASS
 from shared.contracts.text import Text
 from shared.db import SessionDep
+from shared.deprecation import either
 from shared.errors import BadRequest, problem_responses
-from shared.pagination import MAX_LIMIT, Page
+from shared.pagination import CursorQuery, LimitQuery, Page
+from shared.periods import EndTime, OldEndTime, OldStartTime, StartTime
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -60,11 +62,13 @@ async def list_audit_entries(
     ] = None,
     subject: Annotated[Text | None, Query(max_length=255)] = None,
     action: Annotated[Text | None, Query(max_length=32)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    start: StartTime = None,
+    end: EndTime = None,
     break_glass: bool | None = None,
-    cursor: Annotated[Text | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 100,
+    since: OldStartTime = None,
+    until: OldEndTime = None,
 ) -> Page[AuditEntryRead]:
     """Who read or changed which record of your organisation, when and why
     (``reason``: the X-Access-Reason header, or ``break-glass: ...`` for
@@ -81,8 +85,8 @@ async def list_audit_entries(
             beneficiary_id=beneficiary_id,
             subject=subject,
             action=action,
-            since=since,
-            until=until,
+            start=either(start, since, new="start", old="since"),
+            end=either(end, until, new="end", old="until"),
             break_glass=break_glass,
             cursor=cursor,
             limit=limit,

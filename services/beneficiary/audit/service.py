@@ -87,8 +87,8 @@ async def list_entries(
     beneficiary_id: uuid.UUID | None,
     subject: str | None,
     action: str | None,
-    since: datetime | None,
-    until: datetime | None,
+    start: datetime | None,
+    end: datetime | None,
     break_glass: bool | None,
     cursor: str | None,
     limit: int,
@@ -125,10 +125,10 @@ async def list_entries(
         statement = statement.where(col(AuditEntry.subject) == subject)
     if action is not None:
         statement = statement.where(col(AuditEntry.action) == action)
-    if since is not None:
-        statement = statement.where(col(AuditEntry.at) >= _aware(since))
-    if until is not None:
-        statement = statement.where(col(AuditEntry.at) < _aware(until))
+    if start is not None:
+        statement = statement.where(col(AuditEntry.at) >= _aware(start))
+    if end is not None:
+        statement = statement.where(col(AuditEntry.at) <= _aware(end))
     if break_glass is not None:
         flagged = col(AuditEntry.reason).startswith(BREAK_GLASS)
         statement = statement.where(

@@ -46,7 +46,14 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.pagination import MAX_LIMIT, Page
+from shared.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    CursorQuery,
+    LimitQuery,
+    Page,
+    listed_page,
+)
 
 router = APIRouter(prefix="/v1/beneficiaries", tags=["beneficiaries"])
 
@@ -197,7 +204,7 @@ async def update_beneficiary(
 
 @router.get(
     "/{beneficiary_id}/consents",
-    response_model=list[ConsentEntryRead],
+    response_model=Page[ConsentEntryRead],
     responses=problem_responses(NotFound),
 )
 async def list_consents(
@@ -205,7 +212,9 @@ async def list_consents(
     response: Response,
     session: SessionDep,
     actor: FieldActor,
-) -> list[ConsentEntryRead]:
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[ConsentEntryRead]:
     """The whole consent ledger, oldest first. Its ETag is the ledger's
     version (``consent_version``): send it as If-Match when recording."""
     async with session.begin():
@@ -217,7 +226,12 @@ async def list_consents(
         audit_log.record(
             session, actor, "read_consents", "beneficiary", [beneficiary_id]
         )
-    return [ConsentEntryRead.model_validate(e) for e in entries]
+    return listed_page(
+        [ConsentEntryRead.model_validate(e) for e in entries],
+        key=lambda e: str(e.id),
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 @router.post(

@@ -148,6 +148,39 @@ class BeneficiaryFields(BaseModel):
 
 
 class BeneficiaryCreate(BeneficiaryFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "full_name": "Layla Hassan",
+                    "phone": "0750 123 4567",
+                    "sex": "female",
+                    "date_of_birth": "1990-04-01",
+                    "marital_status": "married",
+                    "disability": "no",
+                    "displacement_status": "idp",
+                    "nationality": "IRQ",
+                    "site_id": "5bee242a-be00-4c7f-8670-9ac196c8dc17",
+                    "registration_date": "2026-01-10",
+                    "registration_channel": "outreach",
+                    "id": "81bb90a8-efe9-49dc-ae33-a9fddce37fce",
+                    "consents": [
+                        {
+                            "purpose": "registration",
+                            "granted": True,
+                            "form_version": "2024-1",
+                        },
+                        {
+                            "purpose": "services",
+                            "granted": True,
+                            "form_version": "2024-1",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID | None = Field(
         default=None,
         description="Client-generated id (offline apps); else the server's.",

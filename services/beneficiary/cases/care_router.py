@@ -36,6 +36,7 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, listed_page
 
 router = APIRouter(prefix="/v1/cases/{case_id}", tags=["cases"])
 
@@ -164,18 +165,24 @@ async def record_follow_up(
 
 @router.get(
     "/follow-ups",
-    response_model=list[FollowUpRead],
+    response_model=Page[FollowUpRead],
     responses=problem_responses(NotFound),
 )
 async def list_follow_ups(
-    case_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, actor: CaseActor
-) -> list[FollowUpRead]:
+    case_id: uuid.UUID,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: CaseActor,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[FollowUpRead]:
+    """The case's follow-ups, the earliest first."""
     async with session.begin():
         rows = await care.list_follow_ups(
             session, actor.principal, runtime.keyring, case_id
         )
         audit_log.record(session, actor, "read_follow_ups", "case", [case_id])
-    return rows
+    return listed_page(rows, key=lambda f: str(f.id), cursor=cursor, limit=limit)
 
 
 @router.post(
@@ -221,16 +228,21 @@ async def write_safety_plan(
 
 @router.get(
     "/safety-plans",
-    response_model=list[SafetyPlanRead],
+    response_model=Page[SafetyPlanRead],
     responses=problem_responses(NotFound),
 )
 async def list_safety_plans(
-    case_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, actor: CaseActor
-) -> list[SafetyPlanRead]:
+    case_id: uuid.UUID,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: CaseActor,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[SafetyPlanRead]:
     """Every version, newest (in force) first."""
     async with session.begin():
         plans = await care.safety_plans(
             session, actor.principal, runtime.keyring, case_id
         )
         audit_log.record(session, actor, "read_safety_plans", "case", [case_id])
-    return plans
+    return listed_page(plans, key=lambda p: str(p.version), cursor=cursor, limit=limit)

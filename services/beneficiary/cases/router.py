@@ -7,7 +7,7 @@ audits what it touched, and risk alerts are sent only after the commit.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
@@ -41,8 +41,15 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.instruments import instruments
-from shared.pagination import MAX_LIMIT, Page
+from shared.instruments import Instrument, instruments
+from shared.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    CursorQuery,
+    LimitQuery,
+    Page,
+    listed_page,
+)
 from shared.queue import send_deferred_jobs
 from shared.scoping import get_in_scope
 
@@ -221,34 +228,57 @@ async def record_assessment(
 
 @router.get(
     "/v1/cases/{case_id}/assessments",
-    response_model=list[AssessmentRead],
+    response_model=Page[AssessmentRead],
     responses=problem_responses(NotFound),
 )
 async def list_assessments(
-    case_id: uuid.UUID, session: SessionDep, actor: CaseActor
-) -> list[AssessmentRead]:
+    case_id: uuid.UUID,
+    session: SessionDep,
+    actor: CaseActor,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[AssessmentRead]:
+    """The case's assessments, the first administered first."""
     async with session.begin():
         rows = await cases_service.list_assessments(session, actor.principal, case_id)
         audit_log.record(session, actor, "read_assessments", "case", [case_id])
-    return [AssessmentRead.model_validate(r) for r in rows]
+    return listed_page(
+        [AssessmentRead.model_validate(r) for r in rows],
+        key=lambda a: str(a.id),
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 @router.get(
     "/v1/cases/{case_id}/outcomes",
-    response_model=list[Outcome],
+    response_model=Page[Outcome],
     responses=problem_responses(NotFound),
 )
 async def case_outcomes(
-    case_id: uuid.UUID, session: SessionDep, actor: CaseActor
-) -> list[Outcome]:
+    case_id: uuid.UUID,
+    session: SessionDep,
+    actor: CaseActor,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[Outcome]:
     """Change from baseline to the latest assessment, per instrument."""
     async with session.begin():
         result = await cases_service.outcomes(session, actor.principal, case_id)
         audit_log.record(session, actor, "read_outcomes", "case", [case_id])
-    return result
+    return listed_page(result, key=lambda o: o.instrument, cursor=cursor, limit=limit)
 
 
 @router.get("/v1/instruments", tags=["instruments"])
-async def list_instruments(_: PrincipalDep) -> list[dict[str, Any]]:
+async def list_instruments(
+    _: PrincipalDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[Instrument]:
     """Every instrument definition: items, scales, scores, bands, licence."""
-    return [i.model_dump(mode="json") for i in instruments().values()]
+    return listed_page(
+        list(instruments().values()),
+        key=lambda i: f"{i.code}@{i.version}",
+        cursor=cursor,
+        limit=limit,
+    )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,15 +28,25 @@ from shared.contracts.enums import EnrolmentStatus
 from shared.db import SessionDep
 from shared.errors import Conflict, ConsentMissing, Invalid, NotFound, problem_responses
 from shared.idempotency import Once
-from shared.taxonomy.interventions import interventions
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, listed_page
+from shared.taxonomy.interventions import Intervention, interventions
 
 router = APIRouter(tags=["structured interventions"])
 
 
 @router.get("/v1/interventions")
-async def list_interventions(_: PrincipalDep) -> list[dict[str, Any]]:
+async def list_interventions(
+    _: PrincipalDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[Intervention]:
     """Every structured intervention definition (sessions, rule, windows)."""
-    return [i.model_dump(mode="json") for i in interventions().values()]
+    return listed_page(
+        list(interventions().values()),
+        key=lambda i: f"{i.code}@{i.version}",
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 @router.post(
@@ -64,6 +73,35 @@ async def enrol(
         create,
         audit_log.trail(actor, "create", "enrolment"),
     )
+
+
+@router.get("/v1/enrolments", response_model=Page[EnrolmentRead])
+async def list_enrolments(
+    session: SessionDep,
+    actor: CaseActor,
+    beneficiary_id: uuid.UUID | None = None,
+    case_id: uuid.UUID | None = None,
+    status: EnrolmentStatus | None = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[EnrolmentRead]:
+    """Enrolments in structured interventions at your sites, the latest
+    enrolled first; filter by person, case or status."""
+    async with session.begin():
+        page = await enrolments_service.list_enrolments(
+            session,
+            actor.principal,
+            beneficiary_id=beneficiary_id,
+            case_id=case_id,
+            status=status,
+            cursor=cursor,
+            limit=limit,
+        )
+        audit_log.record(
+            session, actor, "list", "enrolment", [e.id for e in page.items]
+        )
+        items = [await enrolments_service.to_read(session, e) for e in page.items]
+    return Page(items=items, next_cursor=page.next_cursor)
 
 
 @router.get(

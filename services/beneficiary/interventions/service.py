@@ -28,12 +28,24 @@ from shared.contracts.events import EnrolmentFacts, EnrolmentSession, EventType
 from shared.contracts.text import Text
 from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
+from shared.pagination import Page, ordered_page
 from shared.scoping import get_in_scope
 from shared.taxonomy.interventions import Intervention, get_intervention
 
 
 class EnrolmentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "beneficiary_id": "81bb90a8-efe9-49dc-ae33-a9fddce37fce",
+                    "intervention": "pm_plus",
+                    "enrolled_on": "2026-02-01",
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID | None = None
     beneficiary_id: uuid.UUID
@@ -157,6 +169,40 @@ async def get_enrolment(
         what="enrolment",
         for_update=for_update,
         beyond_sites=grants.granted,
+    )
+
+
+async def list_enrolments(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    beneficiary_id: uuid.UUID | None,
+    case_id: uuid.UUID | None,
+    status: EnrolmentStatus | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[Enrolment]:
+    """Enrolments in the caller's scope (a break-the-glass grant widens it
+    for its person), the latest enrolled first."""
+    principal = await grants.listing_scope(session, principal, beneficiary_id)
+    statement = select(Enrolment).where(
+        col(Enrolment.organisation_id) == principal.organisation_id
+    )
+    if principal.site_ids is not None:
+        statement = statement.where(col(Enrolment.site_id).in_(principal.site_ids))
+    if beneficiary_id is not None:
+        statement = statement.where(col(Enrolment.beneficiary_id) == beneficiary_id)
+    if case_id is not None:
+        statement = statement.where(col(Enrolment.case_id) == case_id)
+    if status is not None:
+        statement = statement.where(col(Enrolment.status) == status)
+    return await ordered_page(
+        session,
+        statement,
+        keys=[(col(Enrolment.enrolled_on), date.fromisoformat)],
+        cursor=cursor,
+        limit=limit,
+        descending=True,
     )
 
 

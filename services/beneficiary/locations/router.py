@@ -17,6 +17,7 @@ from shared.contracts.enums import LocationLevel
 from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, NotFound, problem_responses
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 
 router = APIRouter(prefix="/v1/locations", tags=["locations"])
 
@@ -44,19 +45,29 @@ async def create_location(
     return LocationRead.model_validate(location)
 
 
-@router.get("", response_model=list[LocationRead], responses=problem_responses(Invalid))
+@router.get("", response_model=Page[LocationRead], responses=problem_responses(Invalid))
 async def list_locations(
     session: SessionDep,
     _: PrincipalDep,
     level: LocationLevel | None = None,
     parent_id: uuid.UUID | None = None,
     pcode: Annotated[Text | None, Query(max_length=32)] = None,
-) -> list[LocationRead]:
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[LocationRead]:
     async with session.begin():
-        rows = await locations_service.list_locations(
-            session, level=level, parent_id=parent_id, pcode=pcode
+        page = await locations_service.list_locations(
+            session,
+            level=level,
+            parent_id=parent_id,
+            pcode=pcode,
+            cursor=cursor,
+            limit=limit,
         )
-    return [LocationRead.model_validate(r) for r in rows]
+    return Page(
+        items=[LocationRead.model_validate(r) for r in page.items],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.get(

@@ -20,6 +20,7 @@ from services.beneficiary.locations.schemas import LocationCreate
 from shared.contracts.enums import LocationLevel, SiteType
 from shared.db import get_cached
 from shared.errors import Conflict, FieldError, Invalid, NotFound
+from shared.pagination import Page, ordered_page
 
 PARENT_LEVELS = {
     LocationLevel.district: {LocationLevel.governorate},
@@ -79,15 +80,24 @@ async def list_locations(
     level: LocationLevel | None,
     parent_id: uuid.UUID | None,
     pcode: str | None,
-) -> list[Location]:
-    statement = select(Location).order_by(col(Location.level), col(Location.name))
+    cursor: str | None,
+    limit: int,
+) -> Page[Location]:
+    """Places by level (governorate, district, site) then name."""
+    statement = select(Location)
     if level is not None:
         statement = statement.where(col(Location.level) == level)
     if parent_id is not None:
         statement = statement.where(col(Location.parent_id) == parent_id)
     if pcode is not None:
         statement = statement.where(col(Location.pcode) == pcode)
-    return list((await session.execute(statement)).scalars())
+    return await ordered_page(
+        session,
+        statement,
+        keys=[(col(Location.level), LocationLevel), (col(Location.name), str)],
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 async def require_site(

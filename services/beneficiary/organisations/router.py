@@ -23,6 +23,7 @@ from shared.auth import Principal, PrincipalDep, Role, require
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
 from shared.idempotency import Once
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 
@@ -99,13 +100,21 @@ async def _once(
     )
 
 
-@router.get("", response_model=list[OrganisationRead])
+@router.get("", response_model=Page[OrganisationRead])
 async def list_organisations(
-    session: SessionDep, _: PrincipalDep
-) -> list[OrganisationRead]:
+    session: SessionDep,
+    _: PrincipalDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[OrganisationRead]:
     async with session.begin():
-        rows = await organisations_service.list_organisations(session)
-    return [OrganisationRead.model_validate(r) for r in rows]
+        page = await organisations_service.list_organisations(
+            session, cursor=cursor, limit=limit
+        )
+    return Page(
+        items=[OrganisationRead.model_validate(r) for r in page.items],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.get(

@@ -18,6 +18,7 @@ from shared.auth import Principal
 from shared.contracts.enums import DeliveredThrough
 from shared.db import get_cached, utcnow
 from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from shared.pagination import Page, ordered_page
 
 
 async def create_organisation(
@@ -101,9 +102,17 @@ async def get_organisation(
     return organisation
 
 
-async def list_organisations(session: AsyncSession) -> list[Organisation]:
-    rows = await session.execute(select(Organisation).order_by(col(Organisation.name)))
-    return list(rows.scalars())
+async def list_organisations(
+    session: AsyncSession, *, cursor: str | None, limit: int
+) -> Page[Organisation]:
+    """Every registered organisation by name: a partner picks its lead here."""
+    return await ordered_page(
+        session,
+        select(Organisation),
+        keys=[(col(Organisation.name), str)],
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 async def delivery_of(

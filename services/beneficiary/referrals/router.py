@@ -32,6 +32,7 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 
 router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
 
@@ -74,20 +75,30 @@ async def refer(
     return await _answer(response, runtime, read, replayed)
 
 
-@router.get("", response_model=list[ReferralRead])
+@router.get("", response_model=Page[ReferralRead])
 async def list_referrals(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
     beneficiary_id: uuid.UUID | None = None,
     case_id: uuid.UUID | None = None,
-) -> list[ReferralRead]:
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[ReferralRead]:
     async with session.begin():
-        rows = await referrals_service.list_referrals(
-            session, actor.principal, beneficiary_id=beneficiary_id, case_id=case_id
+        page = await referrals_service.list_referrals(
+            session,
+            actor.principal,
+            beneficiary_id=beneficiary_id,
+            case_id=case_id,
+            cursor=cursor,
+            limit=limit,
         )
-        audit_log.record(session, actor, "list", "referral", [r.id for r in rows])
-    return [referrals_service.to_read(r, runtime.keyring) for r in rows]
+        audit_log.record(session, actor, "list", "referral", [r.id for r in page.items])
+    return Page(
+        items=[referrals_service.to_read(r, runtime.keyring) for r in page.items],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.post(

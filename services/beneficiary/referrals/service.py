@@ -31,6 +31,7 @@ from shared.crypto import KeyRing
 from shared.db import utcnow
 from shared.errors import Conflict, FieldError, Invalid, VersionConflict
 from shared.outbox import add_event
+from shared.pagination import Page, keyset_page
 from shared.scoping import get_in_scope
 
 NEXT: dict[ReferralStatus, set[ReferralStatus]] = {
@@ -47,7 +48,20 @@ NEXT: dict[ReferralStatus, set[ReferralStatus]] = {
 
 
 class ReferralCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "beneficiary_id": "81bb90a8-efe9-49dc-ae33-a9fddce37fce",
+                    "kind": "external",
+                    "area": "health",
+                    "receiving_party": "Duhok PHC mental health unit",
+                    "sent_on": "2026-02-03",
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID | None = None
     beneficiary_id: uuid.UUID
@@ -202,11 +216,12 @@ async def list_referrals(
     *,
     beneficiary_id: uuid.UUID | None,
     case_id: uuid.UUID | None,
-) -> list[Referral]:
-    statement = (
-        select(Referral)
-        .where(col(Referral.organisation_id) == principal.organisation_id)
-        .order_by(col(Referral.sent_on).desc())
+    cursor: str | None,
+    limit: int,
+) -> Page[Referral]:
+    """Referrals in the caller's scope, the most recently sent first."""
+    statement = select(Referral).where(
+        col(Referral.organisation_id) == principal.organisation_id
     )
     principal = await grants.listing_scope(session, principal, beneficiary_id)
     if principal.site_ids is not None:
@@ -215,7 +230,15 @@ async def list_referrals(
         statement = statement.where(col(Referral.beneficiary_id) == beneficiary_id)
     if case_id is not None:
         statement = statement.where(col(Referral.case_id) == case_id)
-    return list((await session.execute(statement)).scalars())
+    rows, next_cursor = await keyset_page(
+        session,
+        statement,
+        key=col(Referral.sent_on),
+        parse_key=date.fromisoformat,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page(items=rows, next_cursor=next_cursor)
 
 
 def to_read(referral: Referral, keyring: KeyRing) -> ReferralRead:

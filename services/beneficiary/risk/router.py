@@ -24,6 +24,7 @@ from shared.contracts.enums import AlertStatus
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, NotFound, problem_responses
 from shared.idempotency import Once
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from shared.scoping import get_in_scope
 
 router = APIRouter(tags=["risk alerts"])
@@ -63,21 +64,32 @@ async def flag_risk(
     )
 
 
-@router.get("/v1/risk-alerts", response_model=list[AlertRead])
+@router.get("/v1/risk-alerts", response_model=Page[AlertRead])
 async def list_alerts(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
     status: AlertStatus | None = AlertStatus.open,
-) -> list[AlertRead]:
-    """Alerts of your organisation (open ones by default), newest first, with
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[AlertRead]:
+    """Alerts of your organisation (open ones by default), oldest first, with
     their delivery state (pending, delivered, dead_letter, not_configured)."""
     async with session.begin():
-        alerts = await risk_service.list_alerts(session, actor.principal, status)
-        audit_log.record(
-            session, actor, "read_alerts", "case", sorted({a.case_id for a in alerts})
+        page = await risk_service.list_alerts(
+            session, actor.principal, status, cursor=cursor, limit=limit
         )
-    return [risk_service.to_read(a, runtime.keyring) for a in alerts]
+        audit_log.record(
+            session,
+            actor,
+            "read_alerts",
+            "case",
+            sorted({a.case_id for a in page.items}),
+        )
+    return Page(
+        items=[risk_service.to_read(a, runtime.keyring) for a in page.items],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.post(

@@ -23,6 +23,7 @@ from shared.crypto import KeyRing
 from shared.db import utcnow
 from shared.errors import Conflict
 from shared.outbox import add_event
+from shared.pagination import Page, aware_datetime, ordered_page
 from shared.queue import defer_job
 from shared.scoping import get_in_scope
 
@@ -99,20 +100,29 @@ def raise_alert(
 
 
 async def list_alerts(
-    session: AsyncSession, principal: Principal, status: AlertStatus | None
-) -> list[RiskAlert]:
-    """Every alert in the caller's scope (open ones first to be seen: oldest
-    first, so nothing waits behind newer alerts)."""
-    statement = (
-        select(RiskAlert)
-        .where(col(RiskAlert.organisation_id) == principal.organisation_id)
-        .order_by(col(RiskAlert.raised_at), col(RiskAlert.id))
+    session: AsyncSession,
+    principal: Principal,
+    status: AlertStatus | None,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Page[RiskAlert]:
+    """Alerts in the caller's scope, oldest first, so nothing waits behind
+    newer alerts."""
+    statement = select(RiskAlert).where(
+        col(RiskAlert.organisation_id) == principal.organisation_id
     )
     if principal.site_ids is not None:
         statement = statement.where(col(RiskAlert.site_id).in_(principal.site_ids))
     if status is not None:
         statement = statement.where(col(RiskAlert.status) == status)
-    return list((await session.execute(statement)).scalars())
+    return await ordered_page(
+        session,
+        statement,
+        keys=[(col(RiskAlert.raised_at), aware_datetime)],
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 async def acknowledge(

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel
 
 from services.beneficiary.access import FieldActor
@@ -35,8 +34,8 @@ from shared.app import RuntimeDep
 from shared.audit import Actor, Trail
 from shared.auth import PrincipalDep
 from shared.concurrency import etag, expected_version
-from shared.contracts.text import Text
 from shared.db import SessionDep
+from shared.deprecation import either
 from shared.errors import (
     Conflict,
     ConsentMissing,
@@ -48,7 +47,8 @@ from shared.errors import (
     problem_responses,
 )
 from shared.idempotency import Once
-from shared.pagination import MAX_LIMIT, Page
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from shared.periods import EndDate, OldEndDate, OldStartDate, StartDate
 from shared.taxonomy.activities import (
     ACTIVITY_TAXONOMY_VERSION,
     Activity,
@@ -97,19 +97,22 @@ async def list_service_records(
     session: SessionDep,
     actor: FieldActor,
     beneficiary_id: uuid.UUID | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    cursor: Annotated[Text | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    start: StartDate = None,
+    end: EndDate = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    date_from: OldStartDate = None,
+    date_to: OldEndDate = None,
 ) -> Page[ServiceRecordRead]:
+    """Service records in your scope, the latest service date first."""
     principal = actor.principal
     async with session.begin():
         page = await records_service.list_service_records(
             session,
             principal,
             beneficiary_id=beneficiary_id,
-            date_from=date_from,
-            date_to=date_to,
+            start=either(start, date_from, new="start", old="date_from"),
+            end=either(end, date_to, new="end", old="date_to"),
             cursor=cursor,
             limit=limit,
         )
@@ -272,6 +275,40 @@ async def record_group_activity(
     if not replayed:
         await announce_writes(runtime)
     return read
+
+
+@router.get("/v1/group-activities", response_model=Page[GroupActivityRead])
+async def list_group_activities(
+    session: SessionDep,
+    actor: FieldActor,
+    site_id: uuid.UUID | None = None,
+    start: StartDate = None,
+    end: EndDate = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[GroupActivityRead]:
+    """Group sessions at your sites, the latest held first, each with who
+    attended (attendees registered at sites outside your scope counted, not
+    named)."""
+    principal = actor.principal
+    async with session.begin():
+        page = await records_service.list_group_activities(
+            session,
+            principal,
+            site_id=site_id,
+            start=start,
+            end=end,
+            cursor=cursor,
+            limit=limit,
+        )
+        items = [
+            await records_service.group_activity_read(session, principal, group)
+            for group in page.items
+        ]
+        audit_log.record(
+            session, actor, "list", "group_activity", [g.id for g in items]
+        )
+    return Page(items=items, next_cursor=page.next_cursor)
 
 
 @router.get(

@@ -48,6 +48,22 @@ class ServiceRecordFields(BaseModel):
 
 
 class ServiceRecordCreate(ServiceRecordFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "beneficiary_id": "81bb90a8-efe9-49dc-ae33-a9fddce37fce",
+                    "activity_code": "individual_counselling",
+                    "service_date": "2026-02-01",
+                    "modality": "in_person",
+                    "staff_id": "staff-1",
+                    "duration_minutes": 50,
+                    "id": "0f3e2a14-58f5-4a44-9a1e-3b0d8c6b9e21",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID | None = None
 
 
@@ -121,7 +137,22 @@ class AnonymousServiceCreate(BaseModel):
     """An activity for people who are not registered (awareness sessions,
     coordination meetings): counts by sex, age group and disability."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "activity_code": "awareness_session",
+                    "service_date": "2026-02-10",
+                    "site_id": "5bee242a-be00-4c7f-8670-9ac196c8dc17",
+                    "counts": [
+                        {"sex": "female", "age_group": "18_plus", "count": 12},
+                        {"sex": "male", "age_group": "0_17", "count": 7},
+                    ],
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID | None = None
     activity_code: ActivityCode
@@ -161,7 +192,26 @@ class AnonymousServiceRead(BaseModel):
 class GroupActivityCreate(BaseModel):
     """A group session: registered attendees each count as served."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "6de441c2-2574-4ba8-b6a9-0b3662631976",
+                    "activity_code": "ipt_group_session",
+                    "activity_date": "2026-02-09",
+                    "site_id": "5bee242a-be00-4c7f-8670-9ac196c8dc17",
+                    "modality": "in_person",
+                    "duration_minutes": 90,
+                    "facilitator_staff_ids": ["staff-1"],
+                    "attendee_ids": ["81bb90a8-efe9-49dc-ae33-a9fddce37fce"],
+                    "anonymous_attendees": [
+                        {"sex": "female", "age_group": "18_plus", "count": 5}
+                    ],
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID | None = None
     activity_code: ActivityCode

@@ -60,7 +60,7 @@ from shared.errors import (
     VersionConflict,
 )
 from shared.outbox import add_event
-from shared.pagination import Page, keyset_page
+from shared.pagination import Page, keyset_page, ordered_page
 from shared.scoping import get_in_scope
 from shared.taxonomy.activities import ActivityKind, get_activity
 
@@ -360,8 +360,8 @@ async def list_service_records(
     principal: Principal,
     *,
     beneficiary_id: uuid.UUID | None,
-    date_from: date | None,
-    date_to: date | None,
+    start: date | None,
+    end: date | None,
     cursor: str | None,
     limit: int,
 ) -> Page[ServiceRecord]:
@@ -369,10 +369,10 @@ async def list_service_records(
     statement = scoped(select(ServiceRecord), principal)
     if beneficiary_id is not None:
         statement = statement.where(col(ServiceRecord.beneficiary_id) == beneficiary_id)
-    if date_from is not None:
-        statement = statement.where(col(ServiceRecord.service_date) >= date_from)
-    if date_to is not None:
-        statement = statement.where(col(ServiceRecord.service_date) <= date_to)
+    if start is not None:
+        statement = statement.where(col(ServiceRecord.service_date) >= start)
+    if end is not None:
+        statement = statement.where(col(ServiceRecord.service_date) <= end)
     rows, next_cursor = await keyset_page(
         session,
         statement,
@@ -491,6 +491,34 @@ async def get_group_activity(
     if group is None:
         raise NotFound("No such group activity.")
     return group
+
+
+async def list_group_activities(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    site_id: uuid.UUID | None,
+    start: date | None,
+    end: date | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[GroupActivity]:
+    """Group sessions at the caller's sites, the latest held first."""
+    statement = scoped(select(GroupActivity), principal, GroupActivity)
+    if site_id is not None:
+        statement = statement.where(col(GroupActivity.site_id) == site_id)
+    if start is not None:
+        statement = statement.where(col(GroupActivity.activity_date) >= start)
+    if end is not None:
+        statement = statement.where(col(GroupActivity.activity_date) <= end)
+    return await ordered_page(
+        session,
+        statement,
+        keys=[(col(GroupActivity.activity_date), date.fromisoformat)],
+        cursor=cursor,
+        limit=limit,
+        descending=True,
+    )
 
 
 async def group_activity_read(

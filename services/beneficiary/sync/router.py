@@ -45,6 +45,7 @@ from shared.errors import (
     problem_responses,
 )
 from shared.outbox import sequence_pending_events
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from shared.scoping import get_in_scope
 
 router = APIRouter(prefix="/v1/sync", tags=["offline sync"])
@@ -156,22 +157,36 @@ async def pull_changes(
     return page
 
 
-@router.get("/conflicts", response_model=list[ConflictRead])
+@router.get("/conflicts", response_model=Page[ConflictRead])
 async def list_conflicts(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: SupervisorActor,
     status: ConflictStatus | None = ConflictStatus.open,
-) -> list[ConflictRead]:
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[ConflictRead]:
     """Offline edits that lost to a newer version, with the losing content."""
     async with session.begin():
-        conflicts = await sync_service.list_conflicts(
-            session, actor.principal, runtime.keyring, status
+        page = await sync_service.list_conflicts(
+            session,
+            actor.principal,
+            runtime.keyring,
+            status,
+            cursor=cursor,
+            limit=limit,
         )
         audit_log.record(
-            session, actor, "read_conflict", "sync_conflict", [c.id for c in conflicts]
+            session,
+            actor,
+            "read_conflict",
+            "sync_conflict",
+            [c.id for c in page.items],
         )
-        return [sync_service.conflict_read(c, runtime.keyring) for c in conflicts]
+        return Page(
+            items=[sync_service.conflict_read(c, runtime.keyring) for c in page.items],
+            next_cursor=page.next_cursor,
+        )
 
 
 @router.post(

@@ -71,7 +71,59 @@ class SyncBatch(BaseModel):
     service records, so a batch may register a person and record their
     services together. Replaying a batch changes nothing."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "device_id": "tablet-7",
+                    "beneficiaries": [
+                        {
+                            "id": "81bb90a8-efe9-49dc-ae33-a9fddce37fce",
+                            "data": {
+                                "full_name": "Layla Hassan",
+                                "phone": "0750 123 4567",
+                                "sex": "female",
+                                "date_of_birth": "1990-04-01",
+                                "marital_status": "married",
+                                "disability": "no",
+                                "displacement_status": "idp",
+                                "nationality": "IRQ",
+                                "site_id": "5bee242a-be00-4c7f-8670-9ac196c8dc17",
+                                "registration_date": "2026-01-10",
+                                "registration_channel": "outreach",
+                            },
+                            "consents": [
+                                {
+                                    "purpose": "registration",
+                                    "granted": True,
+                                    "form_version": "2024-1",
+                                },
+                                {
+                                    "purpose": "services",
+                                    "granted": True,
+                                    "form_version": "2024-1",
+                                },
+                            ],
+                        }
+                    ],
+                    "service_records": [
+                        {
+                            "id": "0f3e2a14-58f5-4a44-9a1e-3b0d8c6b9e21",
+                            "data": {
+                                "beneficiary_id": "81bb90a8-efe9-49dc-ae33-a9fddce37fce",  # noqa: E501
+                                "activity_code": "individual_counselling",
+                                "service_date": "2026-02-01",
+                                "modality": "in_person",
+                                "staff_id": "staff-1",
+                                "duration_minutes": 50,
+                            },
+                        }
+                    ],
+                }
+            ]
+        },
+    )
 
     device_id: Text | None = Field(default=None, max_length=100)
     beneficiaries: list[BeneficiaryChange] = Field(default_factory=list)

@@ -53,6 +53,7 @@ from shared.bulk import Rows, collect, collecting
 from shared.crypto import KeyRing
 from shared.db import among, forget, get_cached, pin, prefetch, utcnow
 from shared.errors import Conflict, FieldError, NotFound, Problem
+from shared.pagination import Page, aware_datetime, ordered_page
 
 CHANGES_PAGE_EVENTS = 1000
 CONSENT = "consent"
@@ -636,21 +637,34 @@ async def list_conflicts(
     principal: Principal,
     keyring: KeyRing,
     status: ConflictStatus | None,
-) -> list[SyncConflict]:
-    statement = (
-        select(SyncConflict)
-        .where(col(SyncConflict.organisation_id) == principal.organisation_id)
-        .order_by(col(SyncConflict.created_at))
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Page[SyncConflict]:
+    """Conflicts on records the caller sees (site scope), oldest first. Pages
+    are filled past the conflicts on records out of scope, so a short page
+    means the last."""
+    statement = select(SyncConflict).where(
+        col(SyncConflict.organisation_id) == principal.organisation_id
     )
     if status is not None:
         statement = statement.where(col(SyncConflict.status) == status)
-    rows = list((await session.execute(statement)).scalars())
     kinds = entities(session, principal, keyring)
-    visible = []
-    for conflict in rows:  # site scope: only conflicts on records the caller sees
-        if await _kind(kinds, conflict).load(conflict.entity_id) is not None:
-            visible.append(conflict)
-    return visible
+    visible: list[SyncConflict] = []
+    while True:
+        scanned = await ordered_page(
+            session,
+            statement,
+            keys=[(col(SyncConflict.created_at), aware_datetime)],
+            cursor=cursor,
+            limit=limit - len(visible),
+        )
+        for conflict in scanned.items:
+            if await _kind(kinds, conflict).load(conflict.entity_id) is not None:
+                visible.append(conflict)
+        cursor = scanned.next_cursor
+        if cursor is None or len(visible) == limit:
+            return Page(items=visible, next_cursor=cursor)
 
 
 def _kind(kinds: dict[str, Entity], conflict: SyncConflict) -> Entity:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from services.reporting.access.models import ApiKey
@@ -26,6 +26,7 @@ from shared.auth import Principal, RateLimiter, Role, require
 from shared.contracts.text import Text
 from shared.db import SessionDep, utcnow
 from shared.errors import FieldError, Invalid, NotFound, problem_responses
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, listed_page
 
 router = APIRouter(prefix="/v1/api-keys", tags=["integrator API keys"])
 KEY_MANAGEMENT_PER_MINUTE = 30
@@ -51,6 +52,18 @@ Manager = Annotated[Principal, Depends(key_manager)]
 
 
 class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "MoH DHIS2",
+                    "indicators": ["people_reached", "services_delivered"],
+                    "rate_per_minute": 60,
+                }
+            ]
+        }
+    )
+
     name: Text = Field(min_length=1, max_length=200, description="Who uses it.")
     indicators: list[Annotated[Text, Field(max_length=64)]] | None = Field(
         default=None, description="Indicators it may read; omit for all."
@@ -149,15 +162,22 @@ async def issue_key(
     return ApiKeyIssued(**_read(key).model_dump(), key=None if replayed else secret)
 
 
-@router.get("", response_model=list[ApiKeyRead])
-async def list_keys(session: SessionDep, principal: Manager) -> list[ApiKeyRead]:
+@router.get("", response_model=Page[ApiKeyRead])
+async def list_keys(
+    session: SessionDep,
+    principal: Manager,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[ApiKeyRead]:
+    """The organisation's keys within the caller's sites, the oldest first."""
     async with session.begin():
         rows = await session.execute(
             select(ApiKey)
             .where(ApiKey.organisation_id == principal.organisation_id)  # type: ignore[arg-type]
-            .order_by(ApiKey.created_at)  # type: ignore[arg-type]
+            .order_by(ApiKey.created_at, ApiKey.id)  # type: ignore[arg-type]
         )
-        return [_read(k) for k in rows.scalars() if _within_scope(k, principal)]
+        keys = [_read(k) for k in rows.scalars() if _within_scope(k, principal)]
+    return listed_page(keys, key=lambda k: str(k.id), cursor=cursor, limit=limit)
 
 
 @router.delete(

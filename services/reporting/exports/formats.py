@@ -150,11 +150,16 @@ FILE_RESPONSE: dict[int | str, dict[str, Any]] = {
         "HXL-tagged CSV, XLSX, DHIS2 JSON or ADX XML).",
         "content": {
             media: {"schema": {"type": "string", "format": "binary"}}
-            for media, _ in sorted(set(CONTENT_TYPES.values()))
+            for media in (
+                "application/octet-stream",
+                *sorted({media for media, _ in CONTENT_TYPES.values()}),
+            )
         },
     }
 }
-"""What a download answers, declared so generated clients read it as a file."""
+"""What a download answers, declared so generated clients read it as a file:
+``application/octet-stream`` first, since generators take the first media
+type they know and would parse a CSV or XLSX declared after JSON as JSON."""
 
 
 @dataclass(frozen=True, slots=True)

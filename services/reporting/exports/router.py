@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import io
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -49,6 +49,7 @@ from services.reporting.settings import ReportingSettings
 from shared.app import RuntimeDep, checks_own_query
 from shared.contracts.text import Text
 from shared.db import SessionDep, utcnow
+from shared.deprecation import either, renamed_to
 from shared.errors import (
     BadRequest,
     Conflict,
@@ -56,6 +57,14 @@ from shared.errors import (
     Invalid,
     NotFound,
     problem_responses,
+)
+from shared.pagination import (
+    DEFAULT_LIMIT,
+    CursorQuery,
+    LimitQuery,
+    Page,
+    aware_datetime,
+    keyset_page,
 )
 
 router = APIRouter(tags=["exports and feeds"])
@@ -66,6 +75,21 @@ Code = Annotated[Text, Field(max_length=64)]
 
 
 class ExportRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "indicator": "people_reached",
+                    "start": "2026-01-01",
+                    "end": "2026-03-31",
+                    "by": ["sex", "age_group"],
+                    "format": "csv",
+                    "age_bands": "0-17,18-59,60+",
+                }
+            ]
+        }
+    )
+
     indicator: Code
     start: date
     end: date
@@ -87,6 +111,9 @@ class ExportStatus(BaseModel):
     id: uuid.UUID
     indicator: str
     format: str
+    start: date
+    end: date
+    created_at: datetime
     status: str = Field(description="pending, ready or failed")
     rows: int | None
     error: str | None
@@ -98,6 +125,9 @@ def _status(export: Export, request: Request) -> ExportStatus:
         id=export.id,
         indicator=export.indicator,
         format=export.format,
+        start=export.start,
+        end=export.end,
+        created_at=export.created_at,
         status=export.status,
         rows=export.rows,
         error=export.error,
@@ -185,6 +215,32 @@ async def _own_export(
         return _mine(await session.get(Export, export_id), caller)
 
 
+@router.get("/v1/exports", response_model=Page[ExportStatus])
+async def list_exports(
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[ExportStatus]:
+    """The exports you asked for, the latest first (an export is made with
+    its requester's access, so no one else's is listed)."""
+    async with session.begin():
+        page = await keyset_page(
+            session,
+            select(Export).where(
+                col(Export.organisation_id) == caller.organisation_id,
+                col(Export.requested_by) == caller.subject,
+            ),
+            key=col(Export.created_at),
+            parse_key=aware_datetime,
+            cursor=cursor,
+            limit=limit,
+        )
+    rows, next_cursor = page
+    return Page(items=[_status(e, request) for e in rows], next_cursor=next_cursor)
+
+
 @router.get(
     "/v1/exports/{export_id}",
     response_model=ExportStatus,
@@ -257,9 +313,10 @@ async def indicator_feed(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
-    since: Annotated[
-        int, Query(ge=0, description="The X-Feed-Cursor of your last pull; 0 at first.")
-    ] = 0,
+    cursor: Annotated[
+        int | None,
+        Query(ge=0, description="The X-Feed-Cursor of your last pull; 0 at first."),
+    ] = None,
     by: Annotated[list[Code] | None, Query()] = None,
     format: Annotated[Format, Query()] = "json",
     suppress: bool = False,
@@ -267,10 +324,12 @@ async def indicator_feed(
         Text | None,
         Query(alias="age_bands", max_length=200, description=AGE_BANDS_HELP),
     ] = None,
+    since: Annotated[int | None, renamed_to("cursor", ge=0)] = None,
 ) -> Response:
-    """Monthly values of the months whose figures changed since ``since``
+    """Monthly values of the months whose figures changed after ``cursor``
     (late data and corrections included): replace what you hold for those
-    months. The response's ``X-Feed-Cursor`` is your next ``since``."""
+    months. The response's ``X-Feed-Cursor`` is your next ``cursor``."""
+    after = either(cursor, since, new="cursor", old="since") or 0
     indicator = get_indicator(indicator_id)
     caller.may_read(indicator.id)
     dims = [d.strip() for value in by or [] for d in value.split(",") if d.strip()]
@@ -280,10 +339,10 @@ async def indicator_feed(
     )
     async with session.begin():
         head = (await session.execute(select(col(IngestCounter.seq)))).scalar() or 0
-        if since > head:
+        if after > head:
             raise BadRequest("This cursor is ahead of the feed; start from 0.")
         touched = select(col(TouchedPeriod.month)).where(
-            col(TouchedPeriod.seq) > since, col(TouchedPeriod.seq) <= head
+            col(TouchedPeriod.seq) > after, col(TouchedPeriod.seq) <= head
         )
         organisations = await feed_organisations(session, caller)
         if organisations is not None:

@@ -22,19 +22,25 @@ from services.reporting.indicators.service import (
 from shared.app import checks_own_query
 from shared.contracts.text import Text
 from shared.errors import problem_responses
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, listed_page
 
 router = APIRouter(prefix="/v1/indicators", tags=["indicators"])
 
 
-@router.get("", response_model=list[Indicator])
-async def list_indicators(caller: CallerDep) -> list[Indicator]:
+@router.get("", response_model=Page[Indicator])
+async def list_indicators(
+    caller: CallerDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[Indicator]:
     """The catalogue: what each indicator counts, its allowed
     disaggregations and its HXL/DHIS2 mappings."""
-    return [
+    readable = [
         i
         for i in indicators().values()
         if caller.indicators is None or i.id in caller.indicators
     ]
+    return listed_page(readable, key=lambda i: i.id, cursor=cursor, limit=limit)
 
 
 @router.get("/{indicator_id}", response_model=Indicator)

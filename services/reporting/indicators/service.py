@@ -34,7 +34,7 @@ SUPPRESSED_CELLS_LIMIT = 2_000
 """Largest table (cells and margins) published with suppression: the
 audit of bigger ones is slow and their cells are mostly small anyway."""
 RESERVED_PARAMS = frozenset(
-    {"start", "end", "by", "suppress", "since", "format", "age_bands"}
+    {"start", "end", "by", "suppress", "cursor", "since", "format", "age_bands"}
 )
 AGE_BANDS_HELP = (
     "Age groups of `age_group`: bands like `0-17,18-59,60+` (contiguous from "

@@ -554,6 +554,7 @@ FOLDS: dict[EventType, Fold] = {
     EventType.referral_status_changed: _referral,
     EventType.enrolment_updated: _enrolment,
     EventType.trainee_registered: _trainee,
+    EventType.trainee_updated: _trainee,
     EventType.trainee_erased: _trainee_erased,
     EventType.attendance_recorded: _attendance,
     EventType.training_result_recorded: _result,

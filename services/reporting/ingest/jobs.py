@@ -83,13 +83,13 @@ async def pull_source(runtime: Runtime, producer: Peer) -> int:
             runtime,
             "/v1/events",
             EventFeedPage,
-            params={"after": after, "limit": PULL_PAGE},
+            params={"cursor": after, "limit": PULL_PAGE},
         )
-        if not page.events:
+        if not page.items:
             return total
-        await ingest(runtime, producer.name, page.events)
-        total += len(page.events)
-        if len(page.events) < PULL_PAGE:
+        await ingest(runtime, producer.name, page.items)
+        total += len(page.items)
+        if not page.has_more:
             return total
 
 
@@ -109,9 +109,9 @@ class OrganisationItem(BaseModel):
 
 async def refresh_dimensions(runtime: Runtime, beneficiary: Peer) -> None:
     """Locations and organisation names, from the beneficiary service."""
-    locations = await beneficiary.get(runtime, "/v1/locations", list[LocationItem])
-    organisations = await beneficiary.get(
-        runtime, "/v1/organisations", list[OrganisationItem]
+    locations = await beneficiary.get_all(runtime, "/v1/locations", LocationItem)
+    organisations = await beneficiary.get_all(
+        runtime, "/v1/organisations", OrganisationItem
     )
     async with AsyncSession(runtime.engine) as session, session.begin():
         known = {

@@ -35,6 +35,8 @@ from shared.errors import (
     problem_responses,
 )
 from shared.idempotency import acted_on
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, listed_page
+from shared.periods import EndDate, StartDate
 
 router = APIRouter(prefix="/v1/cohorts", tags=["cohorts"])
 
@@ -63,6 +65,32 @@ async def create_cohort(
         )
         read = await cohorts_service.to_read(session, cohort)
     return read
+
+
+@router.get("", response_model=Page[CohortRead])
+async def list_cohorts(
+    session: SessionDep,
+    actor: TrainingActor,
+    course_id: uuid.UUID | None = None,
+    start: StartDate = None,
+    end: EndDate = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[CohortRead]:
+    """Your organisation's cohorts, the latest to start first; with ``start``
+    and ``end``, those running on at least one day of the period."""
+    async with session.begin():
+        page = await cohorts_service.list_cohorts(
+            session,
+            actor.principal,
+            course_id=course_id,
+            start=start,
+            end=end,
+            cursor=cursor,
+            limit=limit,
+        )
+        items = [await cohorts_service.to_read(session, c) for c in page.items]
+    return Page(items=items, next_cursor=page.next_cursor)
 
 
 @router.get(
@@ -212,12 +240,19 @@ async def record_attendance(
 
 @router.get(
     "/{cohort_id}/progress",
-    response_model=list[TraineeProgress],
+    response_model=Page[TraineeProgress],
     responses=problem_responses(NotFound),
 )
 async def progress(
-    cohort_id: uuid.UUID, session: SessionDep, actor: TrainingActor
-) -> list[TraineeProgress]:
+    cohort_id: uuid.UUID,
+    session: SessionDep,
+    actor: TrainingActor,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[TraineeProgress]:
     """Per trainee: sessions attended, hours completed, attendance share."""
     async with session.begin():
-        return await cohorts_service.progress(session, actor.principal, cohort_id)
+        rows = await cohorts_service.progress(session, actor.principal, cohort_id)
+    return listed_page(
+        rows, key=lambda p: str(p.trainee_id), cursor=cursor, limit=limit
+    )

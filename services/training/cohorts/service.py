@@ -41,6 +41,7 @@ from shared.errors import (
     VersionConflict,
 )
 from shared.outbox import add_event
+from shared.pagination import Page, ordered_page
 from shared.scoping import get_in_scope
 
 TopicCode = Annotated[
@@ -54,7 +55,21 @@ TopicCode = Annotated[
 
 
 class CohortCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "course_id": "2e53f332-4de7-450a-aeda-f960575bb1bc",
+                    "title": "Duhok cohort 1",
+                    "starts_on": "2026-03-01",
+                    "ends_on": "2026-03-10",
+                    "modality": "hybrid",
+                    "location": "Duhok",
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID | None = None
     course_id: uuid.UUID
@@ -157,6 +172,37 @@ async def get_cohort(
 ) -> Cohort:
     return await get_in_scope(
         session, principal, Cohort, cohort_id, what="cohort", for_update=lock
+    )
+
+
+async def list_cohorts(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    course_id: uuid.UUID | None,
+    start: date | None,
+    end: date | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[Cohort]:
+    """The organisation's cohorts, the latest to start first; with a period,
+    those that run on at least one of its days."""
+    statement = select(Cohort).where(
+        col(Cohort.organisation_id) == principal.organisation_id
+    )
+    if course_id is not None:
+        statement = statement.where(col(Cohort.course_id) == course_id)
+    if start is not None:
+        statement = statement.where(col(Cohort.ends_on) >= start)
+    if end is not None:
+        statement = statement.where(col(Cohort.starts_on) <= end)
+    return await ordered_page(
+        session,
+        statement,
+        keys=[(col(Cohort.starts_on), date.fromisoformat)],
+        cursor=cursor,
+        limit=limit,
+        descending=True,
     )
 
 

@@ -16,6 +16,7 @@ from shared.auth import PrincipalDep
 from shared.contracts.enums import CourseApproach, CourseLevel
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, NotFound, problem_responses
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 
 router = APIRouter(prefix="/v1/courses", tags=["courses"])
 
@@ -44,17 +45,24 @@ async def create_course(
     return read
 
 
-@router.get("", response_model=list[CourseRead])
+@router.get("", response_model=Page[CourseRead])
 async def list_courses(
     session: SessionDep,
     _: PrincipalDep,
     level: CourseLevel | None = None,
     approach: CourseApproach | None = None,
-) -> list[CourseRead]:
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[CourseRead]:
     """The shared catalogue of curricula (no personal data)."""
     async with session.begin():
-        rows = await courses_service.list_courses(session, level, approach)
-    return [CourseRead.model_validate(r) for r in rows]
+        page = await courses_service.list_courses(
+            session, level, approach, cursor=cursor, limit=limit
+        )
+    return Page(
+        items=[CourseRead.model_validate(r) for r in page.items],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.get(

@@ -16,6 +16,7 @@ from shared.auth import Principal
 from shared.contracts.enums import CourseApproach, CourseLevel
 from shared.contracts.text import Text
 from shared.errors import Conflict, FieldError, Invalid, NotFound
+from shared.pagination import Page, ordered_page
 from shared.taxonomy.competency import competency_tools
 
 
@@ -37,7 +38,20 @@ class CourseCriteria(BaseModel):
 
 
 class CourseCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "IPT-G foundations",
+                    "approach": "ipt_g",
+                    "level": "foundational",
+                    "planned_hours": 60,
+                    "criteria": {"min_attendance_share": 0.8},
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID | None = None
     title: Text = Field(min_length=2, max_length=200)
@@ -103,11 +117,23 @@ async def get_course(session: AsyncSession, course_id: uuid.UUID) -> Course:
 
 
 async def list_courses(
-    session: AsyncSession, level: CourseLevel | None, approach: CourseApproach | None
-) -> list[Course]:
-    statement = select(Course).order_by(col(Course.title))
+    session: AsyncSession,
+    level: CourseLevel | None,
+    approach: CourseApproach | None,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Page[Course]:
+    """The shared catalogue by title."""
+    statement = select(Course)
     if level is not None:
         statement = statement.where(col(Course.level) == level)
     if approach is not None:
         statement = statement.where(col(Course.approach) == approach)
-    return list((await session.execute(statement)).scalars())
+    return await ordered_page(
+        session,
+        statement,
+        keys=[(col(Course.title), str)],
+        cursor=cursor,
+        limit=limit,
+    )

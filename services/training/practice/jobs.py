@@ -100,13 +100,13 @@ async def pull_beneficiary_erasures(ctx: JobContext) -> int:
                 runtime,
                 "/v1/events",
                 EventFeedPage,
-                params={"after": after, "limit": PULL_PAGE, "type": ERASED_EVENT},
+                params={"cursor": after, "limit": PULL_PAGE, "type": ERASED_EVENT},
             )
         except PeerUnavailable as exc:
             log.warning("erasure_pull_failed", error=exc.detail)
             return total
         async with AsyncSession(runtime.engine) as session, session.begin():
-            for event in page.events:
+            for event in page.items:
                 if event.type == ERASED_EVENT:
                     facts = BeneficiaryErasedFacts.model_validate(event.data)
                     await forget_client(session, facts.beneficiary_id)
@@ -116,8 +116,8 @@ async def pull_beneficiary_erasures(ctx: JobContext) -> int:
             if cursor is None:
                 cursor = FeedCursor(source=ERASURES_CURSOR, position=0)
                 session.add(cursor)
-            cursor.position = max(cursor.position, page.next_after)
+            cursor.position = max(cursor.position, page.next_cursor)
             cursor.updated_at = utcnow()
-        total += len(page.events)
-        if len(page.events) < PULL_PAGE:
+        total += len(page.items)
+        if not page.has_more:
             return total

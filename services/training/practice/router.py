@@ -35,8 +35,40 @@ from shared.errors import (
     problem_responses,
 )
 from shared.idempotency import acted_on, mark_replay
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 
 router = APIRouter(prefix="/v1/practice-groups", tags=["supervised practice"])
+
+
+@router.get("", response_model=Page[GroupRead])
+async def list_groups(
+    session: SessionDep,
+    actor: TrainingActor,
+    cohort_id: uuid.UUID | None = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[GroupRead]:
+    """Your organisation's practice groups, the latest started first (client
+    counts, never client ids)."""
+    async with session.begin():
+        page = await practice_service.list_groups(
+            session, actor.principal, cohort_id=cohort_id, cursor=cursor, limit=limit
+        )
+    return Page(
+        items=[practice_service.to_group_read(g) for g in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
+    "/{group_id}", response_model=GroupRead, responses=problem_responses(NotFound)
+)
+async def get_group(
+    group_id: uuid.UUID, session: SessionDep, actor: TrainingActor
+) -> GroupRead:
+    async with session.begin():
+        group = await practice_service.get_group(session, actor.principal, group_id)
+    return practice_service.to_group_read(group)
 
 
 @router.post(

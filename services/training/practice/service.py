@@ -32,6 +32,7 @@ from shared.contracts.events import EventType, PracticeFacts
 from shared.contracts.text import Text
 from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
+from shared.pagination import Page, ordered_page
 from shared.scoping import get_in_scope
 from shared.taxonomy.fidelity import checklists
 
@@ -176,6 +177,30 @@ async def get_group(
         group_id,
         what="practice group",
         for_update=lock,
+    )
+
+
+async def list_groups(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    cohort_id: uuid.UUID | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[PracticeGroup]:
+    """The organisation's practice groups, the latest started first."""
+    statement = select(PracticeGroup).where(
+        col(PracticeGroup.organisation_id) == principal.organisation_id
+    )
+    if cohort_id is not None:
+        statement = statement.where(col(PracticeGroup.cohort_id) == cohort_id)
+    return await ordered_page(
+        session,
+        statement,
+        keys=[(col(PracticeGroup.started_on), date.fromisoformat)],
+        cursor=cursor,
+        limit=limit,
+        descending=True,
     )
 
 

@@ -25,6 +25,7 @@ from shared.app import RuntimeDep
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, NotFound, problem_responses
 from shared.idempotency import acted_on, mark_replay
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, listed_page
 
 router = APIRouter(tags=["results"])
 
@@ -100,15 +101,22 @@ async def assess_competency(
 
 @router.get(
     "/v1/cohorts/{cohort_id}/results",
-    response_model=list[TraineeResult],
+    response_model=Page[TraineeResult],
     responses=problem_responses(NotFound),
 )
 async def results(
-    cohort_id: uuid.UUID, session: SessionDep, actor: TrainingActor
-) -> list[TraineeResult]:
+    cohort_id: uuid.UUID,
+    session: SessionDep,
+    actor: TrainingActor,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[TraineeResult]:
     """Each trainee against the course's criteria, with the reasons."""
     async with session.begin():
-        return await results_service.results(session, actor.principal, cohort_id)
+        rows = await results_service.results(session, actor.principal, cohort_id)
+    return listed_page(
+        rows, key=lambda r: str(r.trainee_id), cursor=cursor, limit=limit
+    )
 
 
 @router.post(

@@ -5,7 +5,6 @@ caller's whole programme over a period.
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 from fastapi import APIRouter
 
@@ -13,7 +12,9 @@ from services.training.access import TrainingActor
 from services.training.summary import service as summary_service
 from services.training.summary.service import TrainingSummary
 from shared.db import SessionDep
+from shared.deprecation import either
 from shared.errors import NotFound, problem_responses
+from shared.periods import EndDate, OldEndDate, OldStartDate, StartDate
 
 router = APIRouter(tags=["summary"])
 
@@ -27,8 +28,10 @@ async def training_summary(
     session: SessionDep,
     actor: TrainingActor,
     cohort_id: uuid.UUID | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
+    start: StartDate = None,
+    end: EndDate = None,
+    date_from: OldStartDate = None,
+    date_to: OldEndDate = None,
 ) -> TrainingSummary:
     """People trained by sex and audience, hours, completion and certification
     rates, pre/post change, ToT trainers produced, supervision: for one
@@ -38,6 +41,6 @@ async def training_summary(
             session,
             actor.principal,
             cohort_id=cohort_id,
-            date_from=date_from,
-            date_to=date_to,
+            date_from=either(start, date_from, new="start", old="date_from"),
+            date_to=either(end, date_to, new="end", old="date_to"),
         )

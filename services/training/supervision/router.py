@@ -4,8 +4,6 @@ the outbox) and list the organisation's.
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter
 
 from services.training.access import TrainingActor
@@ -15,7 +13,10 @@ from services.training.supervision import service as supervision_service
 from services.training.supervision.service import SupervisionRead, SupervisionWrite
 from shared.app import RuntimeDep
 from shared.db import SessionDep
+from shared.deprecation import either
 from shared.errors import Conflict, Invalid, problem_responses
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from shared.periods import EndDate, OldEndDate, OldStartDate, StartDate
 
 router = APIRouter(prefix="/v1/supervision-sessions", tags=["supervision"])
 
@@ -52,19 +53,32 @@ async def record_supervision(
     return read
 
 
-@router.get("", response_model=list[SupervisionRead])
+@router.get("", response_model=Page[SupervisionRead])
 async def list_supervision(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
-    date_from: date | None = None,
-    date_to: date | None = None,
-) -> list[SupervisionRead]:
+    start: StartDate = None,
+    end: EndDate = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    date_from: OldStartDate = None,
+    date_to: OldEndDate = None,
+) -> Page[SupervisionRead]:
+    """Your organisation's supervision sessions, the earliest first."""
     async with session.begin():
-        rows = await supervision_service.list_supervision(
-            session, actor.principal, date_from, date_to
+        page = await supervision_service.list_supervision(
+            session,
+            actor.principal,
+            either(start, date_from, new="start", old="date_from"),
+            either(end, date_to, new="end", old="date_to"),
+            cursor=cursor,
+            limit=limit,
         )
         audit_log.record(
-            session, actor, "list", "supervision_session", [r.id for r in rows]
+            session, actor, "list", "supervision_session", [r.id for r in page.items]
         )
-    return [supervision_service.to_read(r, runtime.keyring) for r in rows]
+    return Page(
+        items=[supervision_service.to_read(r, runtime.keyring) for r in page.items],
+        next_cursor=page.next_cursor,
+    )

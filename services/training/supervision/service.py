@@ -22,11 +22,30 @@ from shared.contracts.text import Text
 from shared.crypto import KeyRing
 from shared.errors import Conflict
 from shared.outbox import add_event
+from shared.pagination import Page, ordered_page
 from shared.scoping import get_in_scope
 
 
 class SupervisionWrite(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "group",
+                    "mode": "in_person",
+                    "held_on": "2026-04-03",
+                    "duration_minutes": 90,
+                    "supervisee_trainee_ids": [
+                        "2e53f332-4de7-450a-aeda-f960575bb1bc",
+                        "6de441c2-2574-4ba8-b6a9-0b3662631976",
+                    ],
+                    "cases_discussed": 2,
+                    "notes": "Grief work; pacing the middle phase.",
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID | None = None
     kind: Literal["individual", "group"]
@@ -125,19 +144,27 @@ async def get_supervision(
 async def list_supervision(
     session: AsyncSession,
     principal: Principal,
-    date_from: date | None,
-    date_to: date | None,
-) -> list[SupervisionSession]:
-    statement = (
-        select(SupervisionSession)
-        .where(col(SupervisionSession.organisation_id) == principal.organisation_id)
-        .order_by(col(SupervisionSession.held_on))
+    start: date | None,
+    end: date | None,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Page[SupervisionSession]:
+    """The organisation's supervision sessions, the earliest held first."""
+    statement = select(SupervisionSession).where(
+        col(SupervisionSession.organisation_id) == principal.organisation_id
     )
-    if date_from is not None:
-        statement = statement.where(col(SupervisionSession.held_on) >= date_from)
-    if date_to is not None:
-        statement = statement.where(col(SupervisionSession.held_on) <= date_to)
-    return list((await session.execute(statement)).scalars())
+    if start is not None:
+        statement = statement.where(col(SupervisionSession.held_on) >= start)
+    if end is not None:
+        statement = statement.where(col(SupervisionSession.held_on) <= end)
+    return await ordered_page(
+        session,
+        statement,
+        keys=[(col(SupervisionSession.held_on), date.fromisoformat)],
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 def to_read(row: SupervisionSession, keyring: KeyRing) -> SupervisionRead:

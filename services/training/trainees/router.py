@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
 
 from services.training.access import ManagerActor, SubjectAccessActor, TrainingActor
@@ -18,16 +18,27 @@ from services.training.trainees import erasure as trainee_erasure
 from services.training.trainees import service as trainees_service
 from services.training.trainees import subject_access
 from services.training.trainees.erasure import TraineeErasureRead
+from services.training.trainees.models import Trainee
 from services.training.trainees.service import (
     TraineeCreate,
     TraineeRead,
     TraineeSummary,
+    TraineeUpdate,
 )
 from services.training.trainees.subject_access import TraineeSubjectAccess
 from shared.app import RuntimeDep
+from shared.concurrency import etag, expected_version
 from shared.contracts.enums import TrainingAudience
 from shared.db import SessionDep
-from shared.errors import Conflict, Invalid, NotFound, problem_responses
+from shared.errors import (
+    Conflict,
+    Invalid,
+    NotFound,
+    PreconditionRequired,
+    VersionConflict,
+    problem_responses,
+)
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from shared.subject_rights import NO_STORE, document_response, require_reason
 
 router = APIRouter(prefix="/v1/trainees", tags=["trainees"])
@@ -65,14 +76,23 @@ async def register_trainee(
     return read
 
 
-@router.get("", response_model=list[TraineeSummary])
+@router.get("", response_model=Page[TraineeSummary])
 async def list_trainees(
-    session: SessionDep, actor: TrainingActor, audience: TrainingAudience | None = None
-) -> list[TraineeSummary]:
+    session: SessionDep,
+    actor: TrainingActor,
+    audience: TrainingAudience | None = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[TraineeSummary]:
     """Your organisation's trainees, without names or contact details."""
     async with session.begin():
-        rows = await trainees_service.list_trainees(session, actor.principal, audience)
-    return [TraineeSummary.model_validate(r) for r in rows]
+        page = await trainees_service.list_trainees(
+            session, actor.principal, audience, cursor=cursor, limit=limit
+        )
+    return Page(
+        items=[TraineeSummary.model_validate(r) for r in page.items],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.get(
@@ -80,17 +100,64 @@ async def list_trainees(
 )
 async def get_trainee(
     trainee_id: uuid.UUID,
+    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: TrainingActor,
 ) -> TraineeRead:
-    """One trainee with contact details; every read is audit-logged."""
+    """One trainee with contact details; every read is audit-logged. The
+    ETag is the version to send as If-Match when editing."""
     async with session.begin():
         trainee = await trainees_service.get_trainee(
             session, actor.principal, trainee_id
         )
         audit_log.record(session, actor, "read", "trainee", [trainee.id])
+    response.headers["ETag"] = etag(trainee.version)
     return trainees_service.to_read(trainee, runtime.keyring)
+
+
+@router.patch(
+    "/{trainee_id}",
+    response_model=TraineeRead,
+    responses=problem_responses(
+        NotFound, VersionConflict, PreconditionRequired, Conflict, Invalid
+    ),
+)
+async def update_trainee(
+    trainee_id: uuid.UUID,
+    body: TraineeUpdate,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: TrainingActor,
+    once: OnceDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> TraineeRead:
+    """Edit fields of the version named in If-Match (428 without it); a stale
+    edit gets 409 with the server's copy in ``current``."""
+    version = expected_version(if_match)
+    principal = actor.principal
+
+    async def update() -> Trainee:
+        trainee = await trainees_service.update_trainee(
+            session, principal, runtime.keyring, trainee_id, body, version
+        )
+        return trainee
+
+    async def render(trainee: Trainee) -> TraineeRead:
+        return trainees_service.to_read(trainee, runtime.keyring)
+
+    read = await once.answer(
+        principal,
+        f"PATCH /v1/trainees/{trainee_id} If-Match: {version}",
+        body,
+        update,
+        lambda existing: trainees_service.get_trainee(session, principal, existing),
+        render,
+        audit=audit_log.trail(actor, "update", "trainee"),
+    )
+    response.headers["ETag"] = etag(read.version)
+    return read
 
 
 @router.post(

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -18,40 +18,51 @@ from shared.contracts.enums import Sex, TrainingAudience
 from shared.contracts.events import EventType, TraineeFacts
 from shared.contracts.text import Text
 from shared.crypto import KeyRing
-from shared.errors import Conflict
+from shared.errors import Conflict, VersionConflict
 from shared.outbox import add_event
+from shared.pagination import Page, aware_datetime, ordered_page
 from shared.scoping import get_in_scope
 
 Short = Annotated[
     Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
 ]
+Long = Annotated[
+    Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[\d\s\-().]{6,32}$")
+]
+Email = Annotated[
+    str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+]
 
 
 class TraineeCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "full_name": "Rana Khalil",
+                    "phone": "+964 750 000 1234",
+                    "email": "rana@example.org",
+                    "audience": "ngo",
+                    "affiliation": "Local NGO",
+                    "role": "psychosocial worker",
+                    "profession": "social worker",
+                    "sex": "female",
+                    "staff_id": "staff-7",
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID | None = None
-    full_name: Annotated[
-        Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-    ]
-    phone: (
-        Annotated[
-            str,
-            StringConstraints(strip_whitespace=True, pattern=r"^\+?[\d\s\-().]{6,32}$"),
-        ]
-        | None
-    ) = None
-    email: (
-        Annotated[
-            str,
-            StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
-        ]
-        | None
-    ) = None
+    full_name: Long
+    phone: Phone | None = None
+    email: Email | None = None
     audience: TrainingAudience
-    affiliation: Annotated[
-        Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-    ]
+    affiliation: Long
     affiliation_organisation_id: uuid.UUID | None = Field(
         default=None,
         description="Their employer as an organisation id of the beneficiary "
@@ -66,6 +77,44 @@ class TraineeCreate(BaseModel):
         description="The staff code the beneficiary service records as "
         "staff_id on this person's service records.",
     )
+
+
+class TraineeUpdate(BaseModel):
+    """The fields to change; a field left out stays as it is. ``phone``,
+    ``email`` and ``staff_id`` may be set to null, the others not."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"role": "senior counsellor", "email": "rk@example.org"}]
+        },
+    )
+
+    full_name: Long | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    audience: TrainingAudience | None = None
+    affiliation: Long | None = None
+    affiliation_organisation_id: uuid.UUID | None = None
+    role: Short | None = None
+    profession: Short | None = None
+    sex: Sex | None = None
+    staff_id: Short | None = None
+
+    @model_validator(mode="after")
+    def _required_stay_set(self) -> TraineeUpdate:
+        cleared = [
+            name
+            for name in REQUIRED_FIELDS
+            if name in self.model_fields_set and getattr(self, name) is None
+        ]
+        if cleared:
+            raise ValueError(f"{', '.join(cleared)} cannot be removed, only changed")
+        return self
+
+
+REQUIRED_FIELDS = ("full_name", "audience", "affiliation", "role", "profession", "sex")
+SEALED_FIELDS = ("full_name", "phone", "email")
 
 
 class TraineeSummary(BaseModel):
@@ -115,10 +164,94 @@ async def register_trainee(
         created_by=principal.subject,
     )
     session.add(trainee)
+    _publish(session, trainee, EventType.trainee_registered)
+    await session.flush()
+    return trainee
+
+
+async def get_trainee(
+    session: AsyncSession,
+    principal: Principal,
+    trainee_id: uuid.UUID,
+    *,
+    lock: bool = False,
+) -> Trainee:
+    """A trainee of the caller's organisation; anyone else's is a 404."""
+    return await get_in_scope(
+        session,
+        principal,
+        Trainee,
+        trainee_id,
+        what="trainee",
+        for_update=lock,
+        site_scoped=False,
+    )
+
+
+async def list_trainees(
+    session: AsyncSession,
+    principal: Principal,
+    audience: TrainingAudience | None,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Page[Trainee]:
+    """The organisation's trainees in the order they were registered."""
+    statement = select(Trainee).where(
+        col(Trainee.organisation_id) == principal.organisation_id
+    )
+    if audience is not None:
+        statement = statement.where(col(Trainee.audience) == audience)
+    return await ordered_page(
+        session,
+        statement,
+        keys=[(col(Trainee.created_at), aware_datetime)],
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+async def update_trainee(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    trainee_id: uuid.UUID,
+    data: TraineeUpdate,
+    expected_version: int,
+) -> Trainee:
+    """Apply a partial edit made on ``expected_version``; a stale edit is a 409
+    that carries the server's copy. An erased trainee stays erased: an edit
+    would bring back what erasure removed (reporting pseudonymised them)."""
+    trainee = await get_trainee(session, principal, trainee_id, lock=True)
+    if trainee.version != expected_version:
+        raise VersionConflict(
+            f"You edited version {expected_version}; the server has "
+            f"version {trainee.version}.",
+            current=to_read(trainee, keyring).model_dump(mode="json"),
+        )
+    if trainee.pii_erased_at is not None:
+        raise Conflict("This trainee's data was erased; the record cannot be edited.")
+    patch = data.model_dump(exclude_unset=True)
+    for name, value in patch.items():
+        if name in SEALED_FIELDS:
+            sealed = keyring.encrypt(value, _context(trainee.id, name))
+            setattr(
+                trainee, f"{name}_enc", sealed or "" if name == "full_name" else sealed
+            )
+        else:
+            setattr(trainee, name, value)
+    trainee.version += 1
+    _publish(session, trainee, EventType.trainee_updated)
+    await session.flush()
+    return trainee
+
+
+def _publish(session: AsyncSession, trainee: Trainee, type: EventType) -> None:
+    """The facts reporting counts a trainee by, as they stand: never a name."""
     add_event(
         session,
         OutboxEvent,
-        type=EventType.trainee_registered,
+        type=type,
         organisation_id=trainee.organisation_id,
         entity_type="trainee",
         entity_id=trainee.id,
@@ -131,30 +264,6 @@ async def register_trainee(
             affiliation_organisation_id=trainee.affiliation_organisation_id,
         ),
     )
-    await session.flush()
-    return trainee
-
-
-async def get_trainee(
-    session: AsyncSession, principal: Principal, trainee_id: uuid.UUID
-) -> Trainee:
-    """A trainee of the caller's organisation; anyone else's is a 404."""
-    return await get_in_scope(
-        session, principal, Trainee, trainee_id, what="trainee", site_scoped=False
-    )
-
-
-async def list_trainees(
-    session: AsyncSession, principal: Principal, audience: TrainingAudience | None
-) -> list[Trainee]:
-    statement = (
-        select(Trainee)
-        .where(col(Trainee.organisation_id) == principal.organisation_id)
-        .order_by(col(Trainee.created_at))
-    )
-    if audience is not None:
-        statement = statement.where(col(Trainee.audience) == audience)
-    return list((await session.execute(statement)).scalars())
 
 
 def to_read(trainee: Trainee, keyring: KeyRing) -> TraineeRead:

@@ -49,7 +49,14 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.pagination import MAX_LIMIT, Page
+from shared.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    CursorQuery,
+    LimitQuery,
+    Page,
+    listed_page,
+)
 from shared.scoping import get_in_scope
 
 router = APIRouter(prefix="/v1/retention", tags=["data protection"])
@@ -65,15 +72,23 @@ Manager = OrganisationManager
 RunReader = Annotated[Principal, Depends(_organisation_reader)]
 
 
-@router.get("/policies", response_model=list[RetentionPolicyRead])
+@router.get("/policies", response_model=Page[RetentionPolicyRead])
 async def list_retention_policies(
-    session: SessionDep, principal: Oversight
-) -> list[RetentionPolicyRead]:
+    session: SessionDep,
+    principal: Oversight,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[RetentionPolicyRead]:
     """Your organisation's policy for every record type (its own or the
     platform default, which each programme is expected to review)."""
     async with session.begin():
         policies = await effective_policies(session, principal.organisation_id)
-    return [policies[t].read() for t in RecordType]
+    return listed_page(
+        [policies[t].read() for t in RecordType],
+        key=lambda p: p.record_type.value,
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 @router.get(
