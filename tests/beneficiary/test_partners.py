@@ -34,7 +34,12 @@ async def prospective(manager: Caller, name: str, **extra: Any) -> dict[str, Any
     return await ok(  # type: ignore[no-any-return]
         await manager.post(
             "/v1/partner-profiles",
-            {"organisation_id": str(uuid.uuid4()), "name": name, "type": "cso", **extra},
+            {
+                "organisation_id": str(uuid.uuid4()),
+                "name": name,
+                "type": "cso",
+                **extra,
+            },
         )
     )
 
@@ -80,7 +85,8 @@ async def test_a_lead_manager_registers_a_prospective_organisation(
         headers={"If-Match": '"1"'},
     )
     assert r.status_code == 200, r.text
-    assert r.json()["languages"] == ["en"] and r.headers["ETag"] == '"2"'
+    assert r.json()["languages"] == ["en"]
+    assert r.headers["ETag"] == '"2"'
     r = await manager.patch(
         f"/v1/partner-profiles/{profile['organisation_id']}",
         {"languages": ["ar"]},
