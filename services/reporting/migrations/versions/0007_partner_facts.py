@@ -11,9 +11,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import shared.db
-
-
 revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
