@@ -252,17 +252,7 @@ async def visits_of(
 async def points_of(
     session: AsyncSession, principal: Principal, visit_ids: list[uuid.UUID]
 ) -> list[ActionPoint]:
-    if not visit_ids:
-        return []
-    rows = await session.execute(
-        select(ActionPoint)
-        .where(
-            col(ActionPoint.visit_id).in_(visit_ids),
-            col(ActionPoint.organisation_id) == principal.organisation_id,
-        )
-        .order_by(col(ActionPoint.due_on), col(ActionPoint.id))
-    )
-    return list(rows.scalars())
+    return await _points_in(session, principal.organisation_id, visit_ids)
 
 
 async def update_action_point(
@@ -358,3 +348,46 @@ async def progress(
         },
         capacity_change=f"/v1/capacity-change?mentoring_plan_id={plan.id}",
     )
+
+
+async def forget_text_about(
+    session: AsyncSession, organisation_id: uuid.UUID, trainee_id: str
+) -> None:
+    """A trainee's erasure: observations of the visits they took part in, the
+    wording of those visits' action points and of every visit of a plan for
+    them go whole (free text can single them out without their name)."""
+    plans = await session.execute(
+        select(col(MentoringPlan.id)).where(
+            col(MentoringPlan.organisation_id) == organisation_id,
+            col(MentoringPlan.trainee_id) == uuid.UUID(trainee_id),
+        )
+    )
+    theirs = set(plans.scalars())
+    visits = await session.execute(
+        select(MentoringVisit).where(
+            col(MentoringVisit.organisation_id) == organisation_id
+        )
+    )
+    touched = []
+    for visit in visits.scalars():
+        if trainee_id in visit.participant_trainee_ids or visit.plan_id in theirs:
+            visit.observations_enc = None
+            touched.append(visit.id)
+    for point in await _points_in(session, organisation_id, touched):
+        point.details_enc = None
+
+
+async def _points_in(
+    session: AsyncSession, organisation_id: uuid.UUID, visit_ids: list[uuid.UUID]
+) -> list[ActionPoint]:
+    if not visit_ids:
+        return []
+    rows = await session.execute(
+        select(ActionPoint)
+        .where(
+            col(ActionPoint.organisation_id) == organisation_id,
+            col(ActionPoint.visit_id).in_(visit_ids),
+        )
+        .order_by(col(ActionPoint.due_on), col(ActionPoint.id))
+    )
+    return list(rows.scalars())
