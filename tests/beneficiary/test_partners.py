@@ -119,3 +119,107 @@ def test_the_ranking_is_deterministic_and_breaks_ties_by_weight() -> None:
     assert order == [c.id, a.id, b.id]
     again = [r.application.id for r in rank(criteria, [b, c, a], scores)]
     assert again == order
+
+
+def test_a_domain_score_is_the_mean_of_its_items() -> None:
+    tool = capacity_tools()[TOOL]
+    scored = dict.fromkeys(tool.domain_of(), 1) | {"gov1": 4, "gov2": 3}
+    assert tool.domain_scores(scored)["governance"] == round(8 / 3, 2)
+    assert tool.score_errors({"gov1": 5}) != []
+
+
+async def test_bad_partner_input_is_a_problem_and_writes_nothing(
+    issue: Any, orgs: dict[str, Org], site_ids: list[str], engine: AsyncEngine
+) -> None:
+    manager = issue(orgs["a"], Role.programme_manager)
+    foreign = issue(orgs["b"], Role.programme_manager)
+    theirs = await prospective(foreign, "Their CSO")
+    mine = await prospective(manager, "My CSO")
+    r = await manager.post(
+        "/v1/capacity-assessments",
+        {
+            "assessed_organisation_id": theirs["organisation_id"],
+            "tool": TOOL,
+            "timepoint": "baseline",
+            "assessed_on": "2026-02-01",
+            "items": levels(2),
+        },
+    )
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    r = await manager.post(
+        "/v1/capacity-assessments",
+        {
+            "assessed_organisation_id": mine["organisation_id"],
+            "tool": "oca_mhpss@9.9",
+            "timepoint": "baseline",
+            "assessed_on": "2026-02-01",
+            "items": levels(2),
+        },
+    )
+    assert r.status_code == 422
+    r = await manager.post(
+        "/v1/mapping-exercises",
+        {
+            "title": "M",
+            "conducted_from": "2026-01-02",
+            "conducted_to": "2026-01-01",
+            "method": "survey",
+            "findings": [{"organisation_id": str(uuid.uuid4()), "relevance": "low"}],
+        },
+    )
+    assert r.status_code == 422
+    round_ = await ok(
+        await manager.post(
+            "/v1/selection-rounds",
+            {
+                "title": "R",
+                "opened_on": "2026-01-01",
+                "criteria": [
+                    {"code": "reach", "label": "Reach", "weight": 1, "max_score": 5}
+                ],
+            },
+        )
+    )
+    path = f"/v1/selection-rounds/{round_['id']}"
+    r = await manager.post(
+        f"{path}/applications",
+        {
+            "candidate_organisation_id": theirs["organisation_id"],
+            "channel": "nomination",
+        },
+    )
+    assert r.status_code == 422  # not this lead's concern: as if unknown
+    application = await ok(
+        await manager.post(
+            f"{path}/applications",
+            {
+                "candidate_organisation_id": mine["organisation_id"],
+                "channel": "application",
+            },
+        )
+    )
+    r = await manager.post(
+        f"{path}/scores", {"application_id": application["id"], "scores": {"reach": 9}}
+    )
+    assert r.status_code == 422
+    r = await manager.post(f"{path}/decision", {"decided_on": "2026-02-01"})
+    assert r.status_code == 428
+    limited = issue(orgs["a"], Role.programme_manager, sites=[site_ids[0]])
+    assert (await limited.get(path)).status_code == 403
+    assert (await foreign.get(path)).status_code == 404
+    for table in ("capacity_assessment", "mapping_exercise", "selection_score"):
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text(f"SELECT count(*) FROM {table}"))).one()
+        assert rows[0] == 0, table
+    decided = await ok(
+        await manager.post(
+            f"{path}/decision",
+            {"decided_on": "2026-02-01", "select_top": 1},
+            headers={"If-Match": '"1"'},
+        ),
+        200,
+    )
+    assert decided["version"] == 2
+    [only] = (await manager.get(f"{path}/applications")).json()
+    assert (only["outcome"], only["reason"]) == ("not_selected", "not_scored")

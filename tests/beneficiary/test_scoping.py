@@ -322,7 +322,6 @@ QUERY_IDS = {
     "case_id": "case_id",
     "site_id": "site_id",
     "assessed_organisation_id": "partner_id",
-    "mentoring_plan_id": "round_id",
 }
 # Creates that name one of the first organisation's records in their body.
 BODY_IDS: dict[str, Any] = {

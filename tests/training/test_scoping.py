@@ -244,7 +244,7 @@ async def test_every_training_route_hides_another_organisations_data(
                 if method in {"POST", "PUT", "PATCH"}:
                     assert body is not None, f"add a body for {method} {template}"
                 r = await training_client.request(
-                    method, path, json=body, headers=intruder
+                    method, path, json=body, headers={**intruder, "If-Match": '"1"'}
                 )
                 assert r.status_code in {403, 404}, (method, path, r.text)
             elif method == "GET":

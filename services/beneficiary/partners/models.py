@@ -42,6 +42,11 @@ class OrganisationProfile(Table, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
+    @property
+    def id(self) -> uuid.UUID:
+        """The profiled organisation's id (what a retried write re-reads)."""
+        return self.organisation_id
+
 
 class MappingExercise(Table, table=True):
     """A dated record of which organisations were found where, with the

@@ -104,6 +104,25 @@ async def _write(
     return await once.answer(actor.principal, route, body, audited, load, render)
 
 
+async def _own_page(
+    session: Any,
+    actor: Actor,
+    model: type[Any],
+    schema: type[R],
+    cursor: str | None,
+    limit: int,
+) -> Page[R]:
+    """A page of the caller's organisation's ``model`` rows as ``schema``."""
+    async with session.begin():
+        page = await partners_service.list_own(
+            session, actor.principal, model, cursor, limit
+        )
+    return Page(
+        items=[schema.model_validate(r) for r in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
 # --- profiles and prospective organisations --------------------------------
 
 
@@ -268,14 +287,7 @@ async def list_mappings(
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> Page[MappingRead]:
-    async with session.begin():
-        page = await partners_service.list_own(
-            session, actor.principal, MappingExercise, cursor, limit
-        )
-    return Page(
-        items=[MappingRead.model_validate(r) for r in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return await _own_page(session, actor, MappingExercise, MappingRead, cursor, limit)
 
 
 @router.get(
@@ -442,13 +454,8 @@ async def open_round(
 async def list_rounds(
     session: SessionDep, actor: PartnerReader, cursor: Cursor = None, limit: Limit = 100
 ) -> Page[SelectionRoundRead]:
-    async with session.begin():
-        page = await partners_service.list_own(
-            session, actor.principal, SelectionRound, cursor, limit
-        )
-    return Page(
-        items=[SelectionRoundRead.model_validate(r) for r in page.items],
-        next_cursor=page.next_cursor,
+    return await _own_page(
+        session, actor, SelectionRound, SelectionRoundRead, cursor, limit
     )
 
 
@@ -665,13 +672,8 @@ async def record_needs_assessment(
 async def list_needs_assessments(
     session: SessionDep, actor: PartnerReader, cursor: Cursor = None, limit: Limit = 100
 ) -> Page[NeedsAssessmentRead]:
-    async with session.begin():
-        page = await partners_service.list_own(
-            session, actor.principal, NeedsAssessment, cursor, limit
-        )
-    return Page(
-        items=[NeedsAssessmentRead.model_validate(r) for r in page.items],
-        next_cursor=page.next_cursor,
+    return await _own_page(
+        session, actor, NeedsAssessment, NeedsAssessmentRead, cursor, limit
     )
 
 

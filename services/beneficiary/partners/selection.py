@@ -33,7 +33,12 @@ from services.beneficiary.partners.schemas import (
     ScoreCreate,
     SelectionRoundCreate,
 )
-from services.beneficiary.partners.service import invalid, note_history, require_concern
+from services.beneficiary.partners.service import (
+    invalid,
+    note_history,
+    require_concern,
+    sent_before,
+)
 from shared.auth import Principal
 from shared.contracts.events import EventType, SelectionFacts, SelectionOutcome
 from shared.errors import Conflict, FieldError, Invalid, VersionConflict
@@ -51,13 +56,10 @@ async def open_round(
     session: AsyncSession, principal: Principal, data: SelectionRoundCreate
 ) -> SelectionRound:
     """Open a call with its criteria and weights (criteria version 1)."""
+    existing = await sent_before(session, principal, SelectionRound, data.id)
+    if existing is not None:
+        return existing
     row_id = data.id or uuid.uuid4()
-    if data.id is not None:
-        existing = await session.get(
-            SelectionRound, (principal.organisation_id, row_id)
-        )
-        if existing is not None:
-            return existing
     row = SelectionRound(
         id=row_id,
         organisation_id=principal.organisation_id,
@@ -143,13 +145,10 @@ async def add_application(
     data: ApplicationCreate,
 ) -> SelectionApplication:
     """An organisation applies or is nominated; once per round."""
+    existing = await sent_before(session, principal, SelectionApplication, data.id)
+    if existing is not None:
+        return existing
     row_id = data.id or uuid.uuid4()
-    if data.id is not None:
-        existing = await session.get(
-            SelectionApplication, (principal.organisation_id, row_id)
-        )
-        if existing is not None:
-            return existing
     selection = await get_round(session, principal, round_id, for_update=True)
     _still_open(selection)
     await require_concern(
@@ -204,13 +203,10 @@ async def score_application(
 ) -> SelectionScore:
     """One reviewer's scores of one application, against every criterion
     of the round's current criteria version."""
+    existing = await sent_before(session, principal, SelectionScore, data.id)
+    if existing is not None:
+        return existing
     row_id = data.id or uuid.uuid4()
-    if data.id is not None:
-        existing = await session.get(
-            SelectionScore, (principal.organisation_id, row_id)
-        )
-        if existing is not None:
-            return existing
     selection = await get_round(session, principal, round_id, for_update=True)
     _still_open(selection)
     application = await session.get(

@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,6 +69,22 @@ from shared.pagination import (
 from shared.scoping import get_in_scope
 from shared.taxonomy.activities import activities
 from shared.taxonomy.capacity import capacity_tools
+
+M = TypeVar("M")
+
+
+async def sent_before(
+    session: AsyncSession,
+    principal: Principal,
+    model: type[M],
+    client_id: uuid.UUID | None,
+) -> M | None:
+    """The caller's own record with this client-chosen id: a device's retry
+    gets it back (another organisation's id is simply free here, as ids are
+    unique per organisation)."""
+    if client_id is None:
+        return None
+    return await session.get(model, (principal.organisation_id, client_id))
 
 
 def invalid(loc: list[str | int], msg: str, kind: str) -> Invalid:
@@ -382,13 +398,10 @@ async def record_mapping(
     session: AsyncSession, principal: Principal, data: MappingCreate
 ) -> MappingExercise:
     """A dated mapping; every organisation found goes on its history."""
+    existing = await sent_before(session, principal, MappingExercise, data.id)
+    if existing is not None:
+        return existing
     row_id = data.id or uuid.uuid4()
-    if data.id is not None:
-        existing = await session.get(
-            MappingExercise, (principal.organisation_id, row_id)
-        )
-        if existing is not None:
-            return existing
     found = [f.organisation_id for f in data.findings]
     await require_organisations(session, found, ["body", "findings"])
     await require_locations(
@@ -484,13 +497,10 @@ async def record_capacity_assessment(
 ) -> CapacityAssessment:
     """Score an organisation with a shipped tool version; domain scores are
     the means of their items' levels (evidence is kept encrypted)."""
+    existing = await sent_before(session, principal, CapacityAssessment, data.id)
+    if existing is not None:
+        return existing
     row_id = data.id or uuid.uuid4()
-    if data.id is not None:
-        existing = await session.get(
-            CapacityAssessment, (principal.organisation_id, row_id)
-        )
-        if existing is not None:
-            return existing
     tool = capacity_tools().get(data.tool)
     if tool is None:
         raise invalid(["body", "tool"], "unknown capacity tool", "tool")
@@ -658,13 +668,10 @@ async def record_needs_assessment(
     session: AsyncSession, principal: Principal, data: NeedsAssessmentCreate
 ) -> NeedsAssessment:
     """A light needs assessment whose findings are coded topics."""
+    existing = await sent_before(session, principal, NeedsAssessment, data.id)
+    if existing is not None:
+        return existing
     row_id = data.id or uuid.uuid4()
-    if data.id is not None:
-        existing = await session.get(
-            NeedsAssessment, (principal.organisation_id, row_id)
-        )
-        if existing is not None:
-            return existing
     await require_locations(session, [data.location_id], ["body", "location_id"])
     row = NeedsAssessment(
         id=row_id,
