@@ -110,7 +110,7 @@ def test_the_ranking_is_deterministic_and_breaks_ties_by_weight() -> None:
         )
         for i in (1, 2, 3)
     )
-    scores = {
+    scores: dict[uuid.UUID, list[dict[str, float]]] = {
         a.id: [{"experience": 4, "reach": 2}],  # 70
         b.id: [{"experience": 3, "reach": 5}],  # 70: less experience
         c.id: [{"experience": 4, "reach": 2}],  # 70: same as a, lower org id

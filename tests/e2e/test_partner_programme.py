@@ -27,7 +27,7 @@ from tests.training.test_courses_and_trainees import token
 
 TOOL = "oca_mhpss@1.0"
 MAPPED, SELECTED = 40, 35
-CRITERIA = [
+CRITERIA: list[dict[str, Any]] = [
     {
         "code": "mhpss_experience",
         "label": "MHPSS experience",
@@ -76,7 +76,7 @@ def review(i: int, reviewer: int) -> dict[str, float]:
 
 
 def weighted(i: int) -> float:
-    total = sum(c["weight"] for c in CRITERIA)
+    total = float(sum(c["weight"] for c in CRITERIA))
     score = 0.0
     for c in CRITERIA:
         mean = (review(i, 0)[c["code"]] + review(i, 1)[c["code"]]) / 2
