@@ -1,6 +1,7 @@
 """Who may do what in the beneficiary service: every route's actor
 dependency is declared here, so the roles of a route are read in one place."""
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends
@@ -71,3 +72,26 @@ async def platform_admin(principal: PrincipalDep) -> Principal:
 
 
 PlatformAdmin = Annotated[Principal, Depends(platform_admin)]
+
+
+PARTNER_MANAGERS = (Role.admin, Role.programme_manager)
+"""Who registers prospective organisations, maps, opens selection rounds and
+decides them: the lead's admin or programme manager."""
+PARTNER_STAFF = (*PARTNER_MANAGERS, Role.me_officer, Role.supervisor)
+"""Who also assesses capacity, scores applications and records needs."""
+
+
+def _partner_work(*roles: Role) -> Callable[..., Awaitable[Actor]]:
+    """Partner work is about whole organisations: an organisation-wide
+    token with one of ``roles``."""
+
+    async def actor(actor: Annotated[Actor, Depends(acting(*roles))]) -> Actor:
+        organisation_wide(actor.principal)
+        return actor
+
+    return actor
+
+
+PartnerManager = Annotated[Actor, Depends(_partner_work(*PARTNER_MANAGERS))]
+PartnerStaff = Annotated[Actor, Depends(_partner_work(*PARTNER_STAFF))]
+PartnerReader = Annotated[Actor, Depends(_partner_work(*PARTNER_STAFF, Role.auditor))]

@@ -15,6 +15,7 @@ from services.beneficiary.locations.router import router as locations_router
 from services.beneficiary.migrations.runner import MIGRATIONS
 from services.beneficiary.organisations.router import router as organisations_router
 from services.beneficiary.outbox.router import router as outbox_router
+from services.beneficiary.partners.router import router as partners_router
 from services.beneficiary.protection.grants.router import router as grants_router
 from services.beneficiary.protection.notices.models import ProtectionNotice
 from services.beneficiary.protection.notices.router import router as notices_router
@@ -44,6 +45,7 @@ def create_app(
         "receive; offline sync for field apps; the change feed for reporting.",
         routers=[
             organisations_router,
+            partners_router,
             locations_router,
             beneficiaries_router,
             subject_rights_router,

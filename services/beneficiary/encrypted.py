@@ -4,6 +4,7 @@ active keys. A test fails when a ``*_enc`` column is missing here."""
 
 from services.beneficiary.beneficiaries.models import Beneficiary
 from services.beneficiary.cases.models import Case, CasePlan, FollowUp, SafetyPlan
+from services.beneficiary.partners.models import CapacityAssessment, OrganisationProfile
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.sync.models import SyncConflict
@@ -22,6 +23,14 @@ ENCRYPTED: list[Registered] = [
     EncryptedColumn(CasePlan, "goals_enc", "case_plan:{case_id}:{version}"),
     EncryptedColumn(FollowUp, "notes_enc", "follow_up:{id}:notes"),
     EncryptedColumn(SafetyPlan, "content_enc", "safety_plan:{case_id}:{version}"),
+    EncryptedColumn(
+        OrganisationProfile,
+        "contact_enc",
+        "organisation_profile:{organisation_id}:contact",
+    ),
+    EncryptedColumn(
+        CapacityAssessment, "evidence_enc", "capacity_assessment:{id}:evidence"
+    ),
     EncryptedColumn(Referral, "feedback_enc", "referral:{id}:feedback"),
     EncryptedColumn(RiskAlert, "action_taken_enc", "risk_alert:{id}:action_taken"),
     EncryptedColumn(SyncConflict, "payload_enc", "sync_conflict:{id}:payload"),

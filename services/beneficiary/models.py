@@ -14,6 +14,15 @@ from services.beneficiary.db import IdempotencyRecord, OutboxCounter, OutboxEven
 from services.beneficiary.interventions.models import Enrolment, SessionAttendance
 from services.beneficiary.locations.models import Location
 from services.beneficiary.organisations.models import Organisation
+from services.beneficiary.partners.models import (
+    CapacityAssessment,
+    MappingExercise,
+    NeedsAssessment,
+    OrganisationProfile,
+    SelectionApplication,
+    SelectionRound,
+    SelectionScore,
+)
 from services.beneficiary.protection.grants.models import AccessGrant
 from services.beneficiary.protection.notices.models import ProtectionNotice
 from services.beneficiary.protection.retention.models import (
@@ -34,6 +43,13 @@ from services.beneficiary.service_records.models import (
 from services.beneficiary.sync.models import SyncConflict
 
 __all__ = [
+    "CapacityAssessment",
+    "MappingExercise",
+    "NeedsAssessment",
+    "OrganisationProfile",
+    "SelectionApplication",
+    "SelectionRound",
+    "SelectionScore",
     "AccessGrant",
     "ProtectionNotice",
     "RetentionPolicy",

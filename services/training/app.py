@@ -11,6 +11,7 @@ from services.training.cascades.router import router as cascades_router
 from services.training.cohorts.router import router as cohorts_router
 from services.training.courses.router import router as courses_router
 from services.training.db import OutboxEvent
+from services.training.mentoring.router import router as mentoring_router
 from services.training.migrations.runner import MIGRATIONS
 from services.training.outbox.router import router as outbox_router
 from services.training.practice.router import clients_router as practice_clients
@@ -44,6 +45,7 @@ def create_app(
             practice_router,
             practice_clients,
             supervision_router,
+            mentoring_router,
             summary_router,
             outbox_router,
         ],

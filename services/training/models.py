@@ -14,6 +14,11 @@ from services.training.db import (
     OutboxCounter,
     OutboxEvent,
 )
+from services.training.mentoring.models import (
+    ActionPoint,
+    MentoringPlan,
+    MentoringVisit,
+)
 from services.training.practice.models import (
     FidelityReview,
     PracticeGroup,
@@ -29,6 +34,9 @@ from services.training.supervision.models import SupervisionSession
 from services.training.trainees.models import Trainee
 
 __all__ = [
+    "ActionPoint",
+    "MentoringPlan",
+    "MentoringVisit",
     "Attendance",
     "AuditEntry",
     "Certification",

@@ -393,6 +393,84 @@ class PracticeFacts(_Facts):
     adherence_score: float | None = None
 
 
+class MappingFacts(_Facts):
+    """mapping_exercise.recorded: which organisations a lead found where."""
+
+    exercise_id: uuid.UUID
+    organisation_id: uuid.UUID = Field(description="The lead that mapped.")
+    conducted_on: date
+    location_id: uuid.UUID | None = None
+    mapped_organisation_ids: list[uuid.UUID]
+
+
+class CapacityFacts(_Facts):
+    """capacity_assessment.recorded: domain scores (means of levels 1-4)."""
+
+    assessment_id: uuid.UUID
+    organisation_id: uuid.UUID = Field(description="The assessing lead.")
+    assessed_organisation_id: uuid.UUID
+    tool: str = Field(description="code@version")
+    timepoint: str = Field(description="baseline or follow_up")
+    assessed_on: date
+    domain_scores: dict[str, float]
+    mentoring_plan_id: uuid.UUID | None = None
+
+
+class SelectionOutcome(_Facts):
+    candidate_organisation_id: uuid.UUID
+    selected: bool
+    score: float = Field(description="Weighted total, 0-100.")
+    reason: str | None = Field(default=None, description="A coded reason.")
+
+
+class SelectionFacts(_Facts):
+    """selection_round.decided: every candidate's outcome, score and reason code."""
+
+    round_id: uuid.UUID
+    organisation_id: uuid.UUID
+    decided_on: date
+    outcomes: list[SelectionOutcome]
+
+
+class MentoringVisitFacts(_Facts):
+    """mentoring_visit.recorded: counts only (observations stay in training)."""
+
+    visit_id: uuid.UUID
+    plan_id: uuid.UUID
+    organisation_id: uuid.UUID
+    mentored_organisation_id: uuid.UUID | None = None
+    held_on: date
+    mode: str
+    duration_minutes: int
+    participants: int
+    action_points: int
+
+
+class ActionPointFacts(_Facts):
+    """action_point.updated: an action point's status (no text)."""
+
+    action_point_id: uuid.UUID
+    visit_id: uuid.UUID
+    plan_id: uuid.UUID
+    organisation_id: uuid.UUID
+    mentored_organisation_id: uuid.UUID | None = None
+    due_on: date
+    status: str
+    completed_on: date | None = None
+
+
+class NeedsAssessmentFacts(_Facts):
+    """needs_assessment.recorded: method, size and coded findings."""
+
+    needs_assessment_id: uuid.UUID
+    organisation_id: uuid.UUID
+    conducted_on: date
+    method: str
+    location_id: uuid.UUID | None = None
+    sample_size: int
+    topics: list[str]
+
+
 class EventType(StrEnum):
     """Every event a producer writes, declared once: the part before the dot
     is the family reporting folds by, the rest what happened."""
@@ -423,6 +501,12 @@ class EventType(StrEnum):
     supervision_recorded = "supervision.recorded"
     practice_session_recorded = "practice_session.recorded"
     fidelity_review_recorded = "fidelity_review.recorded"
+    mapping_exercise_recorded = "mapping_exercise.recorded"
+    capacity_assessment_recorded = "capacity_assessment.recorded"
+    selection_round_decided = "selection_round.decided"
+    needs_assessment_recorded = "needs_assessment.recorded"
+    mentoring_visit_recorded = "mentoring_visit.recorded"
+    action_point_updated = "action_point.updated"
 
     @property
     def family(self) -> str:
@@ -456,6 +540,12 @@ EVENT_FACTS: dict[EventType, type[_Facts]] = {
     EventType.supervision_recorded: SupervisionFacts,
     EventType.practice_session_recorded: PracticeFacts,
     EventType.fidelity_review_recorded: PracticeFacts,
+    EventType.mapping_exercise_recorded: MappingFacts,
+    EventType.capacity_assessment_recorded: CapacityFacts,
+    EventType.selection_round_decided: SelectionFacts,
+    EventType.needs_assessment_recorded: NeedsAssessmentFacts,
+    EventType.mentoring_visit_recorded: MentoringVisitFacts,
+    EventType.action_point_updated: ActionPointFacts,
 }
 """Each event type's payload: ``add_event`` refuses any other, and reporting
 validates what it reads with it."""

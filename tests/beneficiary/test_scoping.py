@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Role
+from shared.taxonomy.capacity import capacity_tools
 from tests.beneficiary.api import (
     beneficiary_body,
     count_rows,
@@ -66,6 +67,22 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/break-glass/{grant_id}/revoke"): {},
     ("POST", "/v1/sharing-agreements/{agreement_id}/revoke"): {},
     ("POST", "/v1/sharing-agreements/{agreement_id}/exports"): {},
+    ("PATCH", "/v1/partner-profiles/{organisation_id}"): {"languages": ["en"]},
+    ("PUT", "/v1/selection-rounds/{round_id}/criteria"): {
+        "criteria": [{"code": "x", "label": "X", "weight": 1, "max_score": 5}]
+    },
+    ("POST", "/v1/selection-rounds/{round_id}/applications"): {
+        "candidate_organisation_id": str(uuid.uuid4()),
+        "channel": "application",
+    },
+    ("POST", "/v1/selection-rounds/{round_id}/scores"): {
+        "application_id": str(uuid.uuid4()),
+        "scores": {"reach": 1},
+    },
+    ("POST", "/v1/selection-rounds/{round_id}/decision"): {
+        "decided_on": "2026-03-03",
+        "select_top": 1,
+    },
     ("POST", "/v1/cases/{case_id}/assessments"): {
         "instrument": "who5",
         "timepoint": "follow_up",
@@ -205,7 +222,9 @@ async def alices_world(
         },
     )
     assert agreement.status_code == 201, agreement.text
+    partners = await partner_records(issue(alice.org, Role.programme_manager))
     return {
+        **partners,
         "beneficiary_id": person["id"],
         "record_id": record["id"],
         "group_id": group.json()["id"],
@@ -223,6 +242,76 @@ async def alices_world(
     }
 
 
+async def partner_records(manager: Caller) -> dict[str, str]:
+    """The partner arc's records of the first organisation: its own profile,
+    a prospective partner, a mapping, an assessment, a round with an
+    application, a needs assessment."""
+
+    async def made(path: str, body: Any) -> Any:
+        r = await manager.post(path, body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    await made("/v1/partner-profiles", {"organisation_id": manager.org.id})
+    partner = (
+        await made("/v1/partner-profiles", {"name": "Sweep CSO", "type": "cso"})
+    )["organisation_id"]
+    exercise = await made(
+        "/v1/mapping-exercises",
+        {
+            "title": "Sweep",
+            "conducted_from": "2026-01-01",
+            "conducted_to": "2026-01-02",
+            "method": "desk_review",
+            "findings": [{"organisation_id": partner, "relevance": "high"}],
+        },
+    )
+    assessment = await made(
+        "/v1/capacity-assessments",
+        {
+            "assessed_organisation_id": partner,
+            "tool": "oca_mhpss@1.0",
+            "timepoint": "baseline",
+            "assessed_on": "2026-01-03",
+            "items": {
+                i: {"level": 2} for i in capacity_tools()["oca_mhpss@1.0"].domain_of()
+            },
+        },
+    )
+    selection = await made(
+        "/v1/selection-rounds",
+        {
+            "title": "Sweep round",
+            "opened_on": "2026-01-04",
+            "criteria": [
+                {"code": "reach", "label": "Reach", "weight": 1, "max_score": 5}
+            ],
+        },
+    )
+    await made(
+        f"/v1/selection-rounds/{selection['id']}/applications",
+        {"candidate_organisation_id": partner, "channel": "nomination"},
+    )
+    needs = await made(
+        "/v1/needs-assessments",
+        {
+            "conducted_on": "2026-01-05",
+            "method": "focus_groups",
+            "population": "idp",
+            "sample_size": 12,
+            "sample_unit": "groups",
+            "findings": [{"topic": "livelihoods", "severity": "high"}],
+        },
+    )
+    return {
+        "partner_id": partner,
+        "exercise_id": exercise["id"],
+        "assessment_id": assessment["id"],
+        "round_id": selection["id"],
+        "needs_assessment_id": needs["id"],
+    }
+
+
 # Organisation-level objects a site-scoped token of the same organisation may
 # reach (they sit at no site): sharing agreements and their exports.
 ORGANISATION_LEVEL = {"agreement_id"}
@@ -232,6 +321,7 @@ QUERY_IDS = {
     "entity_id": "beneficiary_id",
     "case_id": "case_id",
     "site_id": "site_id",
+    "assessed_organisation_id": "partner_id",
 }
 # Creates that name one of the first organisation's records in their body.
 BODY_IDS: dict[str, Any] = {
@@ -267,6 +357,19 @@ BODY_IDS: dict[str, Any] = {
         "intervention": "pm_plus",
         "enrolled_on": "2026-03-02",
     },
+    "/v1/partner-profiles": lambda ids: {
+        "organisation_id": ids["partner_id"],
+        "legal_status": "other",
+    },
+    "/v1/capacity-assessments": lambda ids: {
+        "assessed_organisation_id": ids["partner_id"],
+        "tool": "oca_mhpss@1.0",
+        "timepoint": "follow_up",
+        "assessed_on": "2026-03-02",
+        "items": {
+            i: {"level": 1} for i in capacity_tools()["oca_mhpss@1.0"].domain_of()
+        },
+    },
     "/v1/break-glass": lambda ids: {
         "beneficiary_id": ids["beneficiary_id"],
         "reason": "hostile sweep",
@@ -288,7 +391,8 @@ async def walk(
     query and in the body: each is a 403 or 404 (a 422 for a body naming
     an unseen record), and no answer holds one of those ids. ``reachable``
     names ids the intruder may legitimately reach."""
-    directory = {"site_id", "organisation_id"}  # public: locations, organisations
+    # public: locations, organisations (prospective ones too)
+    directory = {"site_id", "organisation_id", "partner_id"}
     hidden = [v for k, v in ids.items() if k not in reachable | directory]
     checked = 0
     for template, operations in app.openapi()["paths"].items():

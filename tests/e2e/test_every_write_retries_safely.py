@@ -22,6 +22,7 @@ from sqlalchemy import text
 from services.reporting.db import metadata as reporting_metadata
 from shared.auth import Role
 from shared.idempotency import REPLAYED_HEADER
+from shared.taxonomy.capacity import capacity_tools
 from shared.taxonomy.fidelity import checklists
 from tests.beneficiary.api import (
     beneficiary_body,
@@ -818,6 +819,191 @@ async def _resolve_conflict(world: World) -> Write:
         world.caller("beneficiary", Role.supervisor),
         f"/v1/sync/conflicts/{conflict}/resolve",
         {"resolution": "apply_client"},
+    )
+
+
+# --- the partner arc -------------------------------------------------------
+
+
+def _manager(world: World) -> Caller:
+    return world.caller("beneficiary", Role.programme_manager)
+
+
+CRITERIA = [{"code": "reach", "label": "Reach", "weight": 1, "max_score": 5}]
+
+
+async def _round(world: World) -> tuple[Caller, str]:
+    manager = _manager(world)
+    body = {"title": "Round", "opened_on": "2026-03-01", "criteria": CRITERIA}
+    selection = await _ok(await manager.post("/v1/selection-rounds", body))
+    return manager, f"/v1/selection-rounds/{selection['id']}"
+
+
+async def _application(world: World) -> tuple[Caller, str, str]:
+    manager, path = await _round(world)
+    body = {"candidate_organisation_id": world.org.id, "channel": "application"}
+    application = await _ok(await manager.post(f"{path}/applications", body))
+    return manager, path, application["id"]
+
+
+@walks("beneficiary", "POST", "/v1/partner-profiles")
+async def _create_profile(world: World) -> Write:
+    body = {"name": "Prospective CSO", "type": "cso", "languages": ["ar"]}
+    return Write(
+        _manager(world), "/v1/partner-profiles", body, table="organisation_profile"
+    )
+
+
+@walks("beneficiary", "PATCH", "/v1/partner-profiles/{organisation_id}")
+async def _update_profile(world: World) -> Write:
+    manager = _manager(world)
+    profile = await _ok(
+        await manager.post("/v1/partner-profiles", {"name": "CSO P", "type": "cso"})
+    )
+    return Write(
+        manager,
+        f"/v1/partner-profiles/{profile['organisation_id']}",
+        {"languages": ["ku"]},
+        if_match='"1"',
+    )
+
+
+@walks("beneficiary", "POST", "/v1/mapping-exercises")
+async def _record_mapping(world: World) -> Write:
+    body = {
+        "title": "Mapping",
+        "conducted_from": "2026-03-01",
+        "conducted_to": "2026-03-02",
+        "method": "desk_review",
+        "findings": [{"organisation_id": world.org.id, "relevance": "high"}],
+    }
+    return Write(
+        _manager(world), "/v1/mapping-exercises", body, table="mapping_exercise"
+    )
+
+
+@walks("beneficiary", "POST", "/v1/capacity-assessments")
+async def _assess_capacity(world: World) -> Write:
+    items = capacity_tools()["oca_mhpss@1.0"].domain_of()
+    body = {
+        "assessed_organisation_id": world.org.id,
+        "tool": "oca_mhpss@1.0",
+        "timepoint": "baseline",
+        "assessed_on": "2026-03-01",
+        "items": {i: {"level": 2, "evidence": "seen"} for i in items},
+    }
+    return Write(
+        world.caller("beneficiary", Role.me_officer),
+        "/v1/capacity-assessments",
+        body,
+        table="capacity_assessment",
+    )
+
+
+@walks("beneficiary", "POST", "/v1/selection-rounds")
+async def _open_round(world: World) -> Write:
+    body = {"title": "Round", "opened_on": "2026-03-01", "criteria": CRITERIA}
+    return Write(_manager(world), "/v1/selection-rounds", body, table="selection_round")
+
+
+@walks("beneficiary", "PUT", "/v1/selection-rounds/{round_id}/criteria")
+async def _revise_criteria(world: World) -> Write:
+    manager, path = await _round(world)
+    body = {"criteria": [{**CRITERIA[0], "weight": 2}]}
+    return Write(manager, f"{path}/criteria", body, if_match='"1"')
+
+
+@walks("beneficiary", "POST", "/v1/selection-rounds/{round_id}/applications")
+async def _apply(world: World) -> Write:
+    manager, path = await _round(world)
+    body = {"candidate_organisation_id": world.org.id, "channel": "nomination"}
+    return Write(manager, f"{path}/applications", body, table="selection_application")
+
+
+@walks("beneficiary", "POST", "/v1/selection-rounds/{round_id}/scores")
+async def _score(world: World) -> Write:
+    manager, path, application = await _application(world)
+    body = {"application_id": application, "scores": {"reach": 4}}
+    return Write(manager, f"{path}/scores", body, table="selection_score")
+
+
+@walks("beneficiary", "POST", "/v1/selection-rounds/{round_id}/decision")
+async def _decide(world: World) -> Write:
+    manager, path, application = await _application(world)
+    await _ok(
+        await manager.post(
+            f"{path}/scores", {"application_id": application, "scores": {"reach": 4}}
+        )
+    )
+    body = {"decided_on": "2026-03-05", "select_top": 1}
+    return Write(manager, f"{path}/decision", body, if_match='"1"')
+
+
+@walks("beneficiary", "POST", "/v1/needs-assessments")
+async def _record_needs(world: World) -> Write:
+    body = {
+        "conducted_on": "2026-03-01",
+        "method": "household_survey",
+        "population": "idp",
+        "sample_size": 94,
+        "sample_unit": "households",
+        "findings": [{"topic": "livelihoods", "severity": "high"}],
+    }
+    return Write(
+        _manager(world), "/v1/needs-assessments", body, table="needs_assessment"
+    )
+
+
+PLAN = {
+    "mentored_organisation_id": str(uuid.uuid4()),
+    "capacity_tool": "oca_mhpss@1.0",
+    "starts_on": "2026-03-01",
+    "ends_on": "2026-05-31",
+    "goals": [{"code": "sop", "capacity_domain": "mhpss_technical"}],
+}
+VISIT = {
+    "held_on": "2026-03-10",
+    "mode": "remote_video",
+    "duration_minutes": 60,
+    "participants": 2,
+    "topics": ["referral_pathways"],
+    "observations": "SOP drafted",
+    "action_points": [
+        {"description": "Adopt", "owner": "Director", "due_on": "2026-03-20"}
+    ],
+}
+
+
+@walks("training", "POST", "/v1/mentoring-plans")
+async def _create_mentoring_plan(world: World) -> Write:
+    return Write(_trainer(world), "/v1/mentoring-plans", PLAN, table="mentoring_plan")
+
+
+@walks("training", "POST", "/v1/mentoring-plans/{plan_id}/visits")
+async def _record_mentoring_visit(world: World) -> Write:
+    mentor = _trainer(world)
+    plan = await _ok(await mentor.post("/v1/mentoring-plans", PLAN))
+    return Write(
+        mentor,
+        f"/v1/mentoring-plans/{plan['id']}/visits",
+        VISIT,
+        table="mentoring_visit",
+    )
+
+
+@walks("training", "POST", "/v1/action-points/{action_point_id}/status")
+async def _follow_action_point(world: World) -> Write:
+    mentor = _trainer(world)
+    plan = await _ok(await mentor.post("/v1/mentoring-plans", PLAN))
+    visit = await _ok(
+        await mentor.post(f"/v1/mentoring-plans/{plan['id']}/visits", VISIT)
+    )
+    point = visit["action_points"][0]["id"]
+    return Write(
+        mentor,
+        f"/v1/action-points/{point}/status",
+        {"status": "done", "on": "2026-03-15"},
+        if_match='"1"',
     )
 
 

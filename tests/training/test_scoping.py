@@ -49,6 +49,17 @@ BODIES: dict[tuple[str, str], Any] = {
         "held_on": "2026-04-02",
         "attended_client_ids": [],
     },
+    ("POST", "/v1/mentoring-plans/{plan_id}/visits"): {
+        "held_on": "2026-04-02",
+        "mode": "phone",
+        "duration_minutes": 30,
+        "participants": 1,
+        "topics": ["other"],
+    },
+    ("POST", "/v1/action-points/{action_point_id}/status"): {
+        "status": "done",
+        "on": "2026-04-03",
+    },
     ("POST", "/v1/practice-groups/{group_id}/sessions/{number}/fidelity-reviews"): {
         "reviewed_on": "2026-04-02",
         "ratings": {},
@@ -127,13 +138,44 @@ async def first_organisations_world(
         },
     )
     await call("/v1/supervision-sessions", supervision(person))
+    plan = (await call("/v1/mentoring-plans", mentoring_plan(person)))["id"]
+    visit = await call(
+        f"/v1/mentoring-plans/{plan}/visits",
+        {
+            "held_on": "2026-04-02",
+            "mode": "in_person",
+            "duration_minutes": 60,
+            "participants": 1,
+            "participant_trainee_ids": [person],
+            "topics": ["counselling_skills"],
+            "observations": "Hidden Trainee needs practice",
+            "action_points": [
+                {
+                    "description": "Role-play",
+                    "owner": "Hidden Trainee",
+                    "due_on": "2026-04-09",
+                }
+            ],
+        },
+    )
     return {
+        "plan_id": plan,
+        "action_point_id": visit["action_points"][0]["id"],
         "trainee_id": person,
         "course_id": course,
         "cohort_id": cohort,
         "group_id": group,
         "number": "1",
         "beneficiary_id": client_id,
+    }
+
+
+def mentoring_plan(trainee_id: str) -> dict[str, Any]:
+    return {
+        "trainee_id": trainee_id,
+        "starts_on": "2026-04-01",
+        "ends_on": "2026-06-30",
+        "goals": [{"code": "empathy", "competency_item": "empathy"}],
     }
 
 
@@ -153,6 +195,7 @@ def named_in_bodies(ids: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
             },
         ),
         ("/v1/supervision-sessions", supervision(person)),
+        ("/v1/mentoring-plans", mentoring_plan(person)),
         (
             "/v1/competency-assessments",
             {

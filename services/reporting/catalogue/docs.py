@@ -38,6 +38,7 @@ from shared.contracts.enums import (
 )
 from shared.instruments.engine import instruments
 from shared.taxonomy.activities import activities
+from shared.taxonomy.capacity import capacity_domains, capacity_tools
 
 DEFAULT_AGE_BANDS: str = ReportingSettings.model_fields["age_bands"].default
 
@@ -118,6 +119,21 @@ MEASURES: dict[str, str] = {
     "supervision_hours_per_provider_month": "the sum over supervision sessions of "
     "hours × supervisees, divided by (distinct supervisees × calendar months from "
     "the start's month to the end's month)",
+    "organisations_mapped": "distinct organisations found by mapping exercises "
+    "completed in the period",
+    "organisations_assessed": "distinct organisations with a capacity "
+    "assessment (baseline or follow-up) in the period",
+    "organisations_selected": "distinct organisations selected by selection "
+    "rounds decided in the period",
+    "mentoring_visits": "mentoring visits and remote sessions held in the period",
+    "mentoring_hours": "the durations of mentoring visits held in the period, in "
+    "hours, summed",
+    "organisations_mentored": "distinct mentored organisations with a visit in "
+    "the period",
+    "action_points_completed": "action points marked done in the period",
+    "capacity_change": "for each (organisation, domain, tool), the latest "
+    "follow-up domain score minus the first baseline score in the period, "
+    "summed (numerator) over the pairs that have both (denominator)",
 }
 """Each engine measure in words (``engine/measures.py: MEASURES``); a measure
 missing here fails the docs test."""
@@ -330,6 +346,10 @@ def _known_values(dim: str) -> list[str] | None:
         "course_level": [c.value for c in CourseLevel],
         "approach": [a.value for a in CourseApproach],
         "instrument": sorted(instruments()),
+        "domain": sorted(capacity_domains()),
+        "tool": sorted(capacity_tools()),
+        "timepoint": ["baseline", "follow_up"],
+        "mode": ["in_person", "remote_video", "phone", "remote_message"],
         "age_group": AgeBands.parse(DEFAULT_AGE_BANDS).labels,
     }
     return enums.get(dim)

@@ -453,6 +453,47 @@ def _participant_organisations(
     return {axes: (found, zeros(len(found))) for axes, found in counted.items()}
 
 
+def _mentoring_hours(
+    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+) -> Computed:
+    frame = ev.store.frames["mentoring"]
+    minutes = frame.col("duration_minutes")[mask].astype(np.float64)
+    return ev.count(group, groups, minutes / 60.0), zeros(groups)
+
+
+def _capacity_change(
+    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+) -> Computed:
+    """Per (group, tool, organisation, domain): the latest follow-up score
+    minus the first baseline score in the period; summed over the pairs that
+    have both, and divided by their number (the mean change)."""
+    frame = ev.store.frames["capacity_score"]
+    timepoints = frame.vocab["timepoint"].values
+    columns = [
+        frame.col(name)[mask]
+        for name in ("tool", "assessed_organisation_id", "domain", "timepoint")
+    ]
+    days = frame.col("assessed_on")[mask]
+    scores = frame.col("score")[mask]
+    first: dict[tuple[int, ...], tuple[int, float]] = {}
+    last: dict[tuple[int, ...], tuple[int, float]] = {}
+    for i, g in enumerate(group.tolist()):
+        tool, who, domain, timepoint = (int(c[i]) for c in columns)
+        key: tuple[int, ...] = (int(g), tool, who, domain)
+        seen = (int(days[i]), float(scores[i]))
+        if timepoints[timepoint] == "baseline":
+            if key not in first or seen[0] < first[key][0]:
+                first[key] = seen
+        elif key not in last or seen[0] >= last[key][0]:
+            last[key] = seen
+    change, pairs = zeros(groups), zeros(groups)
+    for pair, (day, score) in last.items():
+        if pair in first and first[pair][0] <= day:
+            change[pair[0]] += score - first[pair][1]
+            pairs[pair[0]] += 1
+    return change, pairs
+
+
 def _alive(frame: Frame) -> Mask:
     alive: Mask = frame.col("alive")
     return alive
@@ -466,6 +507,11 @@ def _registered_person(frame: Frame) -> Mask:
 def _present(frame: Frame) -> Mask:
     present: Mask = frame.col("present")
     return present
+
+
+def _completed(frame: Frame) -> Mask:
+    completed: Mask = frame.col("completed")
+    return completed
 
 
 def _certified(frame: Frame) -> Mask:
@@ -488,6 +534,11 @@ FACT_FRAMES = {
     "results": "results",
     "practice": "practice",
     "supervision": "supervision",
+    "mapping": "mapping",
+    "capacity_score": "capacity_score",
+    "selection": "selection",
+    "mentoring": "mentoring",
+    "action_points": "action_points",
 }
 FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
     "services": ("service_date", _alive),
@@ -504,6 +555,11 @@ FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
     "results": ("decided_on", None),
     "practice": ("held_on", None),
     "supervision": ("held_on", None),
+    "mapping": ("conducted_on", None),
+    "capacity_score": ("assessed_on", None),
+    "selection": ("decided_on", None),
+    "mentoring": ("held_on", None),
+    "action_points": ("completed_on", _completed),
 }
 _PERSON = {
     "sex": "person:beneficiary_key",
@@ -634,6 +690,30 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "month": "month:held_on",
     },
     "supervision": {"organisation": "organisation_id", "month": "month:held_on"},
+    "mapping": {
+        "organisation": "organisation_id",
+        "governorate": "place:location_id:governorate",
+        "district": "place:location_id:district",
+        "month": "month:conducted_on",
+    },
+    "capacity_score": {
+        "organisation": "organisation_id",
+        "domain": "domain",
+        "tool": "tool",
+        "timepoint": "timepoint",
+        "month": "month:assessed_on",
+    },
+    "selection": {
+        "organisation": "organisation_id",
+        "score_band": "score_band",
+        "month": "month:decided_on",
+    },
+    "mentoring": {
+        "organisation": "organisation_id",
+        "mode": "mode",
+        "month": "month:held_on",
+    },
+    "action_points": {"organisation": "organisation_id", "month": "month:completed_on"},
 }
 
 MEASURES: dict[str, Measure] = {
@@ -682,6 +762,20 @@ MEASURES: dict[str, Measure] = {
     ),
     "supervision_hours_per_provider_month": Measure(
         "supervision", "rate", grouped(_supervision_per_provider_month, adds_up=False)
+    ),
+    "organisations_mapped": _distinct("mapping", "mapped_organisation_id"),
+    "organisations_assessed": _distinct("capacity_score", "assessed_organisation_id"),
+    "organisations_selected": _distinct(
+        "selection", "candidate_organisation_id", only="selected"
+    ),
+    "mentoring_visits": _counted("mentoring"),
+    "mentoring_hours": Measure(
+        "mentoring", "count", grouped(_mentoring_hours, adds_up=False)
+    ),
+    "organisations_mentored": _distinct("mentoring", "mentored_organisation_id"),
+    "action_points_completed": _counted("action_points"),
+    "capacity_change": Measure(
+        "capacity_score", "mean", grouped(_capacity_change, adds_up=False)
     ),
 }
 """What an indicator file's ``measure`` may name, with the fact it reads."""

@@ -27,10 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col
 
 from services.reporting.facts.models import (
+    ActionPointFact,
     AssessmentFact,
     AttendanceFact,
     BeneficiaryFact,
     CapacityFact,
+    CapacityScoreFact,
     CaseFact,
     CompetencyFact,
     EnrolmentFact,
@@ -38,10 +40,13 @@ from services.reporting.facts.models import (
     IngestCounter,
     InterventionSessionFact,
     LocationDim,
+    MentoringVisitFact,
     OrganisationDim,
+    PartnerMappingFact,
     PracticeSessionFact,
     ReferralFact,
     ResultFact,
+    SelectionFact,
     ServiceFact,
     SupervisionFact,
     TraineeFact,
@@ -286,6 +291,31 @@ def new_frames() -> dict[str, Frame]:
         "supervision": _frame(
             SupervisionFact,
             "organisation_id:cat held_on:date duration_minutes:int supervisee_ids:obj",
+        ),
+        "mapping": _frame(
+            PartnerMappingFact,
+            "organisation_id:cat mapped_organisation_id:cat location_id:cat "
+            "conducted_on:date",
+        ),
+        "capacity_score": _frame(
+            CapacityScoreFact,
+            "organisation_id:cat assessed_organisation_id:cat tool:cat "
+            "timepoint:cat assessed_on:date domain:cat score:float",
+        ),
+        "selection": _frame(
+            SelectionFact,
+            "organisation_id:cat candidate_organisation_id:cat decided_on:date "
+            "selected:bool score:float score_band:cat reason:cat",
+        ),
+        "mentoring": _frame(
+            MentoringVisitFact,
+            "organisation_id:cat mentored_organisation_id:cat held_on:date "
+            "mode:cat duration_minutes:int participants:int action_points:int",
+        ),
+        "action_points": _frame(
+            ActionPointFact,
+            "organisation_id:cat mentored_organisation_id:cat due_on:date "
+            "completed:bool completed_on:date",
         ),
     }
 

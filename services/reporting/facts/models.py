@@ -323,6 +323,84 @@ class SupervisionFact(_Fact, table=True):
     supervisee_ids: list[str] = Field(default_factory=list, sa_type=JSON)
 
 
+class PartnerMappingFact(_Fact, table=True):
+    """One organisation found by one mapping exercise."""
+
+    __tablename__ = "partner_mapping_fact"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "exercise_id", "mapped_organisation_id"),
+    )
+
+    organisation_id: uuid.UUID
+    exercise_id: uuid.UUID
+    mapped_organisation_id: uuid.UUID
+    location_id: uuid.UUID | None = None
+    conducted_on: date
+
+
+class CapacityScoreFact(_Fact, table=True):
+    """One domain's score of one capacity assessment."""
+
+    __tablename__ = "capacity_score_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "assessment_id", "domain"),)
+
+    organisation_id: uuid.UUID
+    assessment_id: uuid.UUID
+    assessed_organisation_id: uuid.UUID
+    tool: str = Field(max_length=64)
+    timepoint: str = Field(max_length=16)
+    assessed_on: date
+    domain: str = Field(max_length=64)
+    score: float
+    mentoring_plan_id: uuid.UUID | None = None
+
+
+class SelectionFact(_Fact, table=True):
+    """One candidate's outcome in one selection round."""
+
+    __tablename__ = "selection_fact"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "round_id", "candidate_organisation_id"),
+    )
+
+    organisation_id: uuid.UUID
+    round_id: uuid.UUID
+    candidate_organisation_id: uuid.UUID
+    decided_on: date
+    selected: bool
+    score: float
+    score_band: str = Field(max_length=16)
+    reason: str | None = Field(default=None, max_length=32)
+
+
+class MentoringVisitFact(_Fact, table=True):
+    __tablename__ = "mentoring_visit_fact"
+
+    visit_id: uuid.UUID = Field(unique=True)
+    plan_id: uuid.UUID
+    organisation_id: uuid.UUID
+    mentored_organisation_id: uuid.UUID | None = None
+    held_on: date
+    mode: str = Field(max_length=16)
+    duration_minutes: int
+    participants: int
+    action_points: int
+
+
+class ActionPointFact(_Fact, table=True):
+    __tablename__ = "action_point_fact"
+
+    action_point_id: uuid.UUID = Field(unique=True)
+    visit_id: uuid.UUID
+    plan_id: uuid.UUID
+    organisation_id: uuid.UUID
+    mentored_organisation_id: uuid.UUID | None = None
+    due_on: date
+    status: str = Field(max_length=16)
+    completed: bool = False
+    completed_on: date | None = None
+
+
 class LocationDim(Table, table=True):
     """Governorates, districts and sites, copied from the beneficiary service."""
 

@@ -42,10 +42,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting.facts.models import (
     EVERYONE,
+    ActionPointFact,
     AssessmentFact,
     AttendanceFact,
     BeneficiaryFact,
     CapacityFact,
+    CapacityScoreFact,
     CaseFact,
     CompetencyFact,
     EnrolmentFact,
@@ -53,10 +55,13 @@ from services.reporting.facts.models import (
     GroupActivityFact,
     IngestCounter,
     InterventionSessionFact,
+    MentoringVisitFact,
+    PartnerMappingFact,
     PracticeSessionFact,
     PseudonymKey,
     ReferralFact,
     ResultFact,
+    SelectionFact,
     ServiceFact,
     SupervisionFact,
     TouchedPeriod,
@@ -65,11 +70,13 @@ from services.reporting.facts.models import (
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import (
     EVENT_FACTS,
+    ActionPointFacts,
     AnonymousServiceFacts,
     AssessmentFacts,
     AttendanceFacts,
     BeneficiaryErasedFacts,
     BeneficiaryFacts,
+    CapacityFacts,
     CaseFacts,
     CompetencyFacts,
     ConsentFacts,
@@ -77,9 +84,12 @@ from shared.contracts.events import (
     EventEnvelope,
     EventType,
     GroupActivityFacts,
+    MappingFacts,
+    MentoringVisitFacts,
     PracticeFacts,
     ReferralFacts,
     ResultFacts,
+    SelectionFacts,
     ServiceRecordFacts,
     SupervisionFacts,
     TraineeErasedFacts,
@@ -535,6 +545,91 @@ def _supervision(batch: Batch, e: EventEnvelope, f: SupervisionFacts) -> None:
     batch.touch(f.held_on, e.organisation_id)
 
 
+SCORE_BANDS = ((85.0, "85-100"), (70.0, "70-84"), (50.0, "50-69"), (0.0, "0-49"))
+"""Selection score bands (weighted totals, 0-100), highest first."""
+
+
+def score_band(score: float) -> str:
+    return next(label for floor, label in SCORE_BANDS if score >= floor)
+
+
+def _mapping(batch: Batch, e: EventEnvelope, f: MappingFacts) -> None:
+    for mapped in f.mapped_organisation_ids:
+        batch.keep(
+            "mapping",
+            (f.organisation_id, f.exercise_id, mapped),
+            {
+                "organisation_id": f.organisation_id,
+                "exercise_id": f.exercise_id,
+                "mapped_organisation_id": mapped,
+                "location_id": f.location_id,
+                "conducted_on": f.conducted_on,
+                "position": e.position,
+            },
+        )
+    batch.touch(f.conducted_on, e.organisation_id)
+
+
+def _capacity_score(batch: Batch, e: EventEnvelope, f: CapacityFacts) -> None:
+    for domain, score in f.domain_scores.items():
+        batch.keep(
+            "capacity_score",
+            (f.organisation_id, f.assessment_id, domain),
+            {
+                "organisation_id": f.organisation_id,
+                "assessment_id": f.assessment_id,
+                "assessed_organisation_id": f.assessed_organisation_id,
+                "tool": f.tool,
+                "timepoint": f.timepoint,
+                "assessed_on": f.assessed_on,
+                "domain": domain,
+                "score": score,
+                "mentoring_plan_id": f.mentoring_plan_id,
+                "position": e.position,
+            },
+        )
+    batch.touch(f.assessed_on, e.organisation_id)
+
+
+def _selection(batch: Batch, e: EventEnvelope, f: SelectionFacts) -> None:
+    for outcome in f.outcomes:
+        candidate = outcome.candidate_organisation_id
+        batch.keep(
+            "selection",
+            (f.organisation_id, f.round_id, candidate),
+            {
+                "organisation_id": f.organisation_id,
+                "round_id": f.round_id,
+                "candidate_organisation_id": candidate,
+                "decided_on": f.decided_on,
+                "selected": outcome.selected,
+                "score": outcome.score,
+                "score_band": score_band(outcome.score),
+                "reason": outcome.reason,
+                "position": e.position,
+            },
+        )
+    batch.touch(f.decided_on, e.organisation_id)
+
+
+def _mentoring(batch: Batch, e: EventEnvelope, f: MentoringVisitFacts) -> None:
+    batch.keep(
+        "mentoring",
+        f.visit_id,
+        {**f.model_dump(), "position": e.position},
+    )
+    batch.touch(f.held_on, e.organisation_id)
+
+
+def _action_point(batch: Batch, e: EventEnvelope, f: ActionPointFacts) -> None:
+    batch.keep(
+        "action_point",
+        f.action_point_id,
+        {**f.model_dump(), "completed": f.status == "done", "position": e.position},
+    )
+    batch.touch(f.completed_on or f.due_on, e.organisation_id)
+
+
 Fold = Callable[[Batch, EventEnvelope, Any], None]
 
 FOLDS: dict[EventType, Fold] = {
@@ -562,6 +657,11 @@ FOLDS: dict[EventType, Fold] = {
     EventType.practice_session_recorded: _practice,
     EventType.fidelity_review_recorded: _practice,
     EventType.supervision_recorded: _supervision,
+    EventType.mapping_exercise_recorded: _mapping,
+    EventType.capacity_assessment_recorded: _capacity_score,
+    EventType.selection_round_decided: _selection,
+    EventType.mentoring_visit_recorded: _mentoring,
+    EventType.action_point_updated: _action_point,
 }
 """How each reported event type becomes facts; its payload is validated
 against the producers' declaration (``EVENT_FACTS``) first."""
@@ -569,6 +669,7 @@ NOT_FOLDED = frozenset(
     {
         EventType.risk_alert_raised,  # nothing reported yet
         EventType.risk_alert_acknowledged,
+        EventType.needs_assessment_recorded,  # listed, not counted yet
     }
 )
 
@@ -895,6 +996,26 @@ _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
     ("capacity", CapacityFact, ["source_id", "trainee_id"], "held_on"),
     ("practice", PracticeSessionFact, ["session_id"], "held_on"),
     ("supervision", SupervisionFact, ["supervision_id"], "held_on"),
+    (
+        "mapping",
+        PartnerMappingFact,
+        ["organisation_id", "exercise_id", "mapped_organisation_id"],
+        None,
+    ),
+    (
+        "capacity_score",
+        CapacityScoreFact,
+        ["organisation_id", "assessment_id", "domain"],
+        None,
+    ),
+    (
+        "selection",
+        SelectionFact,
+        ["organisation_id", "round_id", "candidate_organisation_id"],
+        None,
+    ),
+    ("mentoring", MentoringVisitFact, ["visit_id"], "held_on"),
+    ("action_point", ActionPointFact, ["action_point_id"], "completed_on"),
 ]
 
 

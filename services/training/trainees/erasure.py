@@ -17,6 +17,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col
 
 from services.training.db import IdempotencyRecord, OutboxEvent
+from services.training.mentoring import service as mentoring_service
 from services.training.practice import service as practice_service
 from services.training.practice.models import PracticeGroup
 from services.training.supervision.models import SupervisionSession
@@ -116,6 +117,7 @@ async def _forget_free_text(session: AsyncSession, trainee: Trainee) -> None:
     for row in supervision.scalars():
         if tid in row.supervisee_trainee_ids:
             row.notes_enc = None
+    await mentoring_service.forget_text_about(session, trainee.organisation_id, tid)
     groups = await session.execute(
         select(PracticeGroup).where(
             col(PracticeGroup.organisation_id) == trainee.organisation_id

@@ -1,0 +1,690 @@
+"""HTTP API of the partner arc: profiles (and prospective organisations),
+mapping exercises, capacity tools and assessments, selection rounds and needs
+assessments. Every write is audited, acts once per Idempotency-Key, and is
+announced to the outbox after it commits; updates need If-Match."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Header, Query, Response
+from pydantic import BaseModel
+
+from services.beneficiary.access import PartnerManager, PartnerReader, PartnerStaff
+from services.beneficiary.audit.models import audit_log
+from services.beneficiary.db import OnceDep
+from services.beneficiary.partners import selection as selection_service
+from services.beneficiary.partners import service as partners_service
+from services.beneficiary.partners.models import (
+    CapacityAssessment,
+    MappingExercise,
+    NeedsAssessment,
+    SelectionApplication,
+    SelectionRound,
+    SelectionScore,
+)
+from services.beneficiary.partners.schemas import (
+    ApplicationCreate,
+    ApplicationRead,
+    CapacityAssessmentCreate,
+    CapacityAssessmentRead,
+    CapacityChange,
+    CriteriaUpdate,
+    DecisionCreate,
+    MappingCreate,
+    MappingRead,
+    NeedsAssessmentCreate,
+    NeedsAssessmentRead,
+    ProfileCreate,
+    ProfileRead,
+    ProfileUpdate,
+    Ranking,
+    ScoreCreate,
+    ScoreRead,
+    SelectionRoundCreate,
+    SelectionRoundRead,
+)
+from shared.app import RuntimeDep
+from shared.audit import Actor
+from shared.concurrency import etag, expected_version
+from shared.contracts.text import Text
+from shared.db import SessionDep
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PreconditionRequired,
+    VersionConflict,
+    problem_responses,
+)
+from shared.idempotency import Once
+from shared.pagination import MAX_LIMIT, Page
+from shared.scoping import get_in_scope
+from shared.taxonomy.capacity import CapacityTool, capacity_tools
+
+router = APIRouter(tags=["partners"])
+T = TypeVar("T")
+R = TypeVar("R", bound=BaseModel)
+Cursor = Annotated[Text | None, Query(max_length=500)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+IfMatch = Annotated[str | None, Header()]
+WRITE_PROBLEMS = problem_responses(Invalid, Conflict, Forbidden, NotFound)
+UPDATE_PROBLEMS = problem_responses(
+    Invalid, Conflict, NotFound, VersionConflict, PreconditionRequired
+)
+
+
+async def _write(
+    once: Once,
+    actor: Actor,
+    route: str,
+    body: BaseModel | None,
+    act: Callable[[], Awaitable[T]],
+    load: Callable[[uuid.UUID], Awaitable[T]],
+    render: Callable[[T], Awaitable[R]],
+    audit: tuple[str, str, Callable[[T], uuid.UUID]],
+) -> R:
+    """Act once per key, audited, then announce; the answer is ``render``."""
+    action, kind, identify = audit
+    return await once.answer(
+        actor.principal,
+        route,
+        body,
+        act,
+        load,
+        render,
+        audit=audit_log.trail(actor, action, kind, lambda result: [identify(result)]),
+    )
+
+
+async def _own_page(
+    session: Any,
+    actor: Actor,
+    model: type[Any],
+    schema: type[R],
+    cursor: str | None,
+    limit: int,
+) -> Page[R]:
+    """A page of the caller's organisation's ``model`` rows as ``schema``."""
+    async with session.begin():
+        page = await partners_service.list_own(
+            session, actor.principal, model, cursor, limit
+        )
+    return Page(
+        items=[schema.model_validate(r) for r in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+# --- profiles and prospective organisations --------------------------------
+
+
+@router.post(
+    "/v1/partner-profiles",
+    status_code=201,
+    response_model=ProfileRead,
+    responses=WRITE_PROBLEMS,
+)
+async def create_profile(
+    body: ProfileCreate,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: PartnerManager,
+    once: OnceDep,
+) -> ProfileRead:
+    """Profile your organisation or a partner, or register a prospective
+    organisation (``name`` and ``type``, no users) that your organisation keeps."""
+    principal = actor.principal
+
+    async def render(profile: Any) -> ProfileRead:
+        return await partners_service.profile_read(session, profile, runtime.keyring)
+
+    read = await _write(
+        once,
+        actor,
+        "POST /v1/partner-profiles",
+        body,
+        lambda: partners_service.create_profile(
+            session, principal, runtime.keyring, body
+        ),
+        lambda existing: partners_service.get_profile(session, principal, existing),
+        render,
+        ("create", "organisation_profile", lambda p: p.organisation_id),
+    )
+    response.headers["ETag"] = etag(read.version)
+    return read
+
+
+@router.get("/v1/partner-profiles", response_model=Page[ProfileRead])
+async def list_profiles(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: PartnerReader,
+    programme_status: Annotated[Text | None, Query(max_length=32)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> Page[ProfileRead]:
+    async with session.begin():
+        page = await partners_service.list_profiles(
+            session, actor.principal, programme_status, cursor, limit
+        )
+        items = [
+            await partners_service.profile_read(session, p, runtime.keyring)
+            for p in page.items
+        ]
+        audit_log.record(
+            session,
+            actor,
+            "list",
+            "organisation_profile",
+            [p.organisation_id for p in page.items],
+        )
+    return Page(items=items, next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/v1/partner-profiles/{organisation_id}",
+    response_model=ProfileRead,
+    responses=problem_responses(NotFound),
+)
+async def get_profile(
+    organisation_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: PartnerReader,
+) -> ProfileRead:
+    async with session.begin():
+        profile = await partners_service.get_profile(
+            session, actor.principal, organisation_id
+        )
+        read = await partners_service.profile_read(session, profile, runtime.keyring)
+        audit_log.record(
+            session, actor, "read", "organisation_profile", [organisation_id]
+        )
+    response.headers["ETag"] = etag(read.version)
+    return read
+
+
+@router.patch(
+    "/v1/partner-profiles/{organisation_id}",
+    response_model=ProfileRead,
+    responses=UPDATE_PROBLEMS,
+)
+async def update_profile(
+    organisation_id: uuid.UUID,
+    body: ProfileUpdate,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: PartnerManager,
+    once: OnceDep,
+    if_match: IfMatch = None,
+) -> ProfileRead:
+    """Edit the version you read (If-Match); a stale edit is 409."""
+    version = expected_version(if_match)
+    principal = actor.principal
+
+    async def render(profile: Any) -> ProfileRead:
+        return await partners_service.profile_read(session, profile, runtime.keyring)
+
+    read = await _write(
+        once,
+        actor,
+        f"PATCH /v1/partner-profiles/{organisation_id} If-Match: {version}",
+        body,
+        lambda: partners_service.update_profile(
+            session, principal, runtime.keyring, organisation_id, body, version
+        ),
+        lambda existing: partners_service.get_profile(session, principal, existing),
+        render,
+        ("update", "organisation_profile", lambda p: p.organisation_id),
+    )
+    response.headers["ETag"] = etag(read.version)
+    return read
+
+
+# --- mapping ---------------------------------------------------------------
+
+
+async def _mapping_read(row: MappingExercise) -> MappingRead:
+    return MappingRead.model_validate(row)
+
+
+@router.post(
+    "/v1/mapping-exercises",
+    status_code=201,
+    response_model=MappingRead,
+    responses=WRITE_PROBLEMS,
+)
+async def record_mapping(
+    body: MappingCreate, session: SessionDep, actor: PartnerManager, once: OnceDep
+) -> MappingRead:
+    """A dated mapping: which organisations were found where, and the analysis."""
+    principal = actor.principal
+    return await _write(
+        once,
+        actor,
+        "POST /v1/mapping-exercises",
+        body,
+        lambda: partners_service.record_mapping(session, principal, body),
+        lambda existing: partners_service.get_mapping(session, principal, existing),
+        _mapping_read,
+        ("create", "mapping_exercise", lambda r: r.id),
+    )
+
+
+@router.get("/v1/mapping-exercises", response_model=Page[MappingRead])
+async def list_mappings(
+    session: SessionDep,
+    actor: PartnerReader,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> Page[MappingRead]:
+    return await _own_page(session, actor, MappingExercise, MappingRead, cursor, limit)
+
+
+@router.get(
+    "/v1/mapping-exercises/{exercise_id}",
+    response_model=MappingRead,
+    responses=problem_responses(NotFound),
+)
+async def get_mapping(
+    exercise_id: uuid.UUID, session: SessionDep, actor: PartnerReader
+) -> MappingRead:
+    async with session.begin():
+        row = await partners_service.get_mapping(session, actor.principal, exercise_id)
+    return MappingRead.model_validate(row)
+
+
+# --- capacity --------------------------------------------------------------
+
+
+@router.get("/v1/capacity-tools", response_model=list[CapacityTool])
+async def list_capacity_tools(_: PartnerReader) -> list[CapacityTool]:
+    """The shipped organisational capacity tools (data, versioned)."""
+    return [capacity_tools()[key] for key in sorted(capacity_tools())]
+
+
+@router.post(
+    "/v1/capacity-assessments",
+    status_code=201,
+    response_model=CapacityAssessmentRead,
+    responses=WRITE_PROBLEMS,
+)
+async def record_capacity_assessment(
+    body: CapacityAssessmentCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: PartnerStaff,
+    once: OnceDep,
+) -> CapacityAssessmentRead:
+    """A baseline or follow-up; a follow-up may name the mentoring plan it
+    measures."""
+    principal = actor.principal
+
+    async def render(row: CapacityAssessment) -> CapacityAssessmentRead:
+        return partners_service.capacity_read(row, runtime.keyring)
+
+    return await _write(
+        once,
+        actor,
+        "POST /v1/capacity-assessments",
+        body,
+        lambda: partners_service.record_capacity_assessment(
+            session, principal, runtime.keyring, body
+        ),
+        lambda existing: partners_service.get_capacity_assessment(
+            session, principal, existing
+        ),
+        render,
+        ("create", "capacity_assessment", lambda r: r.id),
+    )
+
+
+@router.get("/v1/capacity-assessments", response_model=Page[CapacityAssessmentRead])
+async def list_capacity_assessments(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: PartnerReader,
+    assessed_organisation_id: uuid.UUID | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> Page[CapacityAssessmentRead]:
+    where = (
+        []
+        if assessed_organisation_id is None
+        else [CapacityAssessment.assessed_organisation_id == assessed_organisation_id]
+    )
+    async with session.begin():
+        page = await partners_service.list_own(
+            session, actor.principal, CapacityAssessment, cursor, limit, *where
+        )
+        audit_log.record(
+            session, actor, "list", "capacity_assessment", [r.id for r in page.items]
+        )
+    return Page(
+        items=[partners_service.capacity_read(r, runtime.keyring) for r in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
+    "/v1/capacity-assessments/{assessment_id}",
+    response_model=CapacityAssessmentRead,
+    responses=problem_responses(NotFound),
+)
+async def get_capacity_assessment(
+    assessment_id: uuid.UUID,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: PartnerReader,
+) -> CapacityAssessmentRead:
+    async with session.begin():
+        row = await partners_service.get_capacity_assessment(
+            session, actor.principal, assessment_id
+        )
+        audit_log.record(session, actor, "read", "capacity_assessment", [row.id])
+    return partners_service.capacity_read(row, runtime.keyring)
+
+
+@router.get("/v1/capacity-change", response_model=CapacityChange)
+async def capacity_change(
+    session: SessionDep,
+    actor: PartnerReader,
+    tool: Annotated[Text, Query(max_length=64)] = "oca_mhpss@1.0",
+    assessed_organisation_id: uuid.UUID | None = None,
+    mentoring_plan_id: uuid.UUID | None = None,
+) -> CapacityChange:
+    """Change per domain, baseline to follow-up; with ``mentoring_plan_id``
+    the change measured for that plan."""
+    async with session.begin():
+        return await partners_service.capacity_change(
+            session, actor.principal, tool, assessed_organisation_id, mentoring_plan_id
+        )
+
+
+# --- selection rounds ------------------------------------------------------
+
+
+async def _round_read(row: SelectionRound) -> SelectionRoundRead:
+    return SelectionRoundRead.model_validate(row)
+
+
+async def _application_read(row: SelectionApplication) -> ApplicationRead:
+    return ApplicationRead.model_validate(row)
+
+
+@router.post(
+    "/v1/selection-rounds",
+    status_code=201,
+    response_model=SelectionRoundRead,
+    responses=WRITE_PROBLEMS,
+)
+async def open_round(
+    body: SelectionRoundCreate,
+    response: Response,
+    session: SessionDep,
+    actor: PartnerManager,
+    once: OnceDep,
+) -> SelectionRoundRead:
+    """Open a call with criteria and weights (criteria version 1)."""
+    principal = actor.principal
+    read = await _write(
+        once,
+        actor,
+        "POST /v1/selection-rounds",
+        body,
+        lambda: selection_service.open_round(session, principal, body),
+        lambda existing: selection_service.get_round(session, principal, existing),
+        _round_read,
+        ("create", "selection_round", lambda r: r.id),
+    )
+    response.headers["ETag"] = etag(read.version)
+    return read
+
+
+@router.get("/v1/selection-rounds", response_model=Page[SelectionRoundRead])
+async def list_rounds(
+    session: SessionDep, actor: PartnerReader, cursor: Cursor = None, limit: Limit = 100
+) -> Page[SelectionRoundRead]:
+    return await _own_page(
+        session, actor, SelectionRound, SelectionRoundRead, cursor, limit
+    )
+
+
+@router.get(
+    "/v1/selection-rounds/{round_id}",
+    response_model=SelectionRoundRead,
+    responses=problem_responses(NotFound),
+)
+async def get_round(
+    round_id: uuid.UUID, response: Response, session: SessionDep, actor: PartnerReader
+) -> SelectionRoundRead:
+    async with session.begin():
+        row = await selection_service.get_round(session, actor.principal, round_id)
+    response.headers["ETag"] = etag(row.version)
+    return SelectionRoundRead.model_validate(row)
+
+
+@router.put(
+    "/v1/selection-rounds/{round_id}/criteria",
+    response_model=SelectionRoundRead,
+    responses=UPDATE_PROBLEMS,
+)
+async def revise_criteria(
+    round_id: uuid.UUID,
+    body: CriteriaUpdate,
+    response: Response,
+    session: SessionDep,
+    actor: PartnerManager,
+    once: OnceDep,
+    if_match: IfMatch = None,
+) -> SelectionRoundRead:
+    """New criteria or weights (a new criteria version), before any score."""
+    version = expected_version(if_match)
+    principal = actor.principal
+    read = await _write(
+        once,
+        actor,
+        f"PUT /v1/selection-rounds/{round_id}/criteria If-Match: {version}",
+        body,
+        lambda: selection_service.revise_criteria(
+            session, principal, round_id, body, version
+        ),
+        lambda existing: selection_service.get_round(session, principal, existing),
+        _round_read,
+        ("update", "selection_round", lambda r: r.id),
+    )
+    response.headers["ETag"] = etag(read.version)
+    return read
+
+
+@router.post(
+    "/v1/selection-rounds/{round_id}/applications",
+    status_code=201,
+    response_model=ApplicationRead,
+    responses=WRITE_PROBLEMS,
+)
+async def add_application(
+    round_id: uuid.UUID,
+    body: ApplicationCreate,
+    session: SessionDep,
+    actor: PartnerManager,
+    once: OnceDep,
+) -> ApplicationRead:
+    """An organisation applies, or is nominated, while the round is open."""
+    principal = actor.principal
+    return await _write(
+        once,
+        actor,
+        f"POST /v1/selection-rounds/{round_id}/applications",
+        body,
+        lambda: selection_service.add_application(session, principal, round_id, body),
+        lambda existing: selection_service.get_application(
+            session, principal, existing
+        ),
+        _application_read,
+        ("create", "selection_application", lambda r: r.id),
+    )
+
+
+@router.get(
+    "/v1/selection-rounds/{round_id}/applications",
+    response_model=list[ApplicationRead],
+    responses=problem_responses(NotFound),
+)
+async def list_applications(
+    round_id: uuid.UUID, session: SessionDep, actor: PartnerReader
+) -> list[ApplicationRead]:
+    """Every application of the round with its outcome and reason."""
+    async with session.begin():
+        ranked = await selection_service.ranking(session, actor.principal, round_id)
+        rows = [
+            await selection_service.get_application(
+                session, actor.principal, r.application_id
+            )
+            for r in ranked.ranking
+        ]
+    return [ApplicationRead.model_validate(r) for r in rows]
+
+
+@router.post(
+    "/v1/selection-rounds/{round_id}/scores",
+    status_code=201,
+    response_model=ScoreRead,
+    responses=WRITE_PROBLEMS,
+)
+async def score_application(
+    round_id: uuid.UUID,
+    body: ScoreCreate,
+    session: SessionDep,
+    actor: PartnerStaff,
+    once: OnceDep,
+) -> ScoreRead:
+    """Your scores of one application, against every criterion."""
+    principal = actor.principal
+
+    async def load(existing: uuid.UUID) -> Any:
+        return await get_in_scope(
+            session, principal, SelectionScore, existing, what="score"
+        )
+
+    async def render(row: Any) -> ScoreRead:
+        return ScoreRead.model_validate(row)
+
+    return await _write(
+        once,
+        actor,
+        f"POST /v1/selection-rounds/{round_id}/scores",
+        body,
+        lambda: selection_service.score_application(session, principal, round_id, body),
+        load,
+        render,
+        ("create", "selection_score", lambda r: r.id),
+    )
+
+
+@router.get(
+    "/v1/selection-rounds/{round_id}/ranking",
+    response_model=Ranking,
+    responses=problem_responses(NotFound),
+)
+async def ranking(
+    round_id: uuid.UUID, session: SessionDep, actor: PartnerReader
+) -> Ranking:
+    """The deterministic ranking (its tie-break is in the answer)."""
+    async with session.begin():
+        return await selection_service.ranking(session, actor.principal, round_id)
+
+
+@router.post(
+    "/v1/selection-rounds/{round_id}/decision",
+    response_model=SelectionRoundRead,
+    responses=UPDATE_PROBLEMS,
+)
+async def decide(
+    round_id: uuid.UUID,
+    body: DecisionCreate,
+    response: Response,
+    session: SessionDep,
+    actor: PartnerManager,
+    once: OnceDep,
+    if_match: IfMatch = None,
+) -> SelectionRoundRead:
+    """Decide the round (If-Match: the round's version): who is selected,
+    and every other organisation's reason."""
+    version = expected_version(if_match)
+    principal = actor.principal
+    read = await _write(
+        once,
+        actor,
+        f"POST /v1/selection-rounds/{round_id}/decision If-Match: {version}",
+        body,
+        lambda: selection_service.decide(session, principal, round_id, body, version),
+        lambda existing: selection_service.get_round(session, principal, existing),
+        _round_read,
+        ("decide", "selection_round", lambda r: r.id),
+    )
+    response.headers["ETag"] = etag(read.version)
+    return read
+
+
+# --- needs assessments -----------------------------------------------------
+
+
+async def _needs_read(row: NeedsAssessment) -> NeedsAssessmentRead:
+    return NeedsAssessmentRead.model_validate(row)
+
+
+@router.post(
+    "/v1/needs-assessments",
+    status_code=201,
+    response_model=NeedsAssessmentRead,
+    responses=WRITE_PROBLEMS,
+)
+async def record_needs_assessment(
+    body: NeedsAssessmentCreate, session: SessionDep, actor: PartnerStaff, once: OnceDep
+) -> NeedsAssessmentRead:
+    """A light needs assessment with coded findings."""
+    principal = actor.principal
+    return await _write(
+        once,
+        actor,
+        "POST /v1/needs-assessments",
+        body,
+        lambda: partners_service.record_needs_assessment(session, principal, body),
+        lambda existing: partners_service.get_needs_assessment(
+            session, principal, existing
+        ),
+        _needs_read,
+        ("create", "needs_assessment", lambda r: r.id),
+    )
+
+
+@router.get("/v1/needs-assessments", response_model=Page[NeedsAssessmentRead])
+async def list_needs_assessments(
+    session: SessionDep, actor: PartnerReader, cursor: Cursor = None, limit: Limit = 100
+) -> Page[NeedsAssessmentRead]:
+    return await _own_page(
+        session, actor, NeedsAssessment, NeedsAssessmentRead, cursor, limit
+    )
+
+
+@router.get(
+    "/v1/needs-assessments/{needs_assessment_id}",
+    response_model=NeedsAssessmentRead,
+    responses=problem_responses(NotFound),
+)
+async def get_needs_assessment(
+    needs_assessment_id: uuid.UUID, session: SessionDep, actor: PartnerReader
+) -> NeedsAssessmentRead:
+    async with session.begin():
+        row = await partners_service.get_needs_assessment(
+            session, actor.principal, needs_assessment_id
+        )
+    return NeedsAssessmentRead.model_validate(row)

@@ -1,0 +1,163 @@
+"""Request and response models of mentoring."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.contracts.text import Text
+
+Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+ActionStatus = Literal["open", "in_progress", "done", "dropped"]
+VisitMode = Literal["in_person", "remote_video", "phone", "remote_message"]
+Topic = Literal[
+    "governance",
+    "mhpss_technical",
+    "safeguarding",
+    "data_protection",
+    "finance",
+    "monitoring_evaluation",
+    "case_management",
+    "referral_pathways",
+    "group_facilitation",
+    "psychological_first_aid",
+    "counselling_skills",
+    "conflict_mediation",
+    "recreational_activities",
+    "project_cycle",
+    "staff_care",
+    "other",
+]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Goal(_In):
+    code: Code
+    capacity_domain: Code | None = Field(
+        default=None, description="A domain of the plan's capacity tool."
+    )
+    competency_item: Code | None = Field(
+        default=None, description="An item of a competency tool (plans for a person)."
+    )
+    target_level: float | None = Field(default=None, ge=1, le=4)
+    description: Text | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _linked(self) -> Goal:
+        if (self.capacity_domain is None) == (self.competency_item is None):
+            raise ValueError("a goal names a capacity_domain or a competency_item")
+        return self
+
+
+class PlanCreate(_In):
+    id: uuid.UUID | None = None
+    mentored_organisation_id: uuid.UUID | None = None
+    trainee_id: uuid.UUID | None = None
+    capacity_tool: str | None = Field(default=None, max_length=64)
+    starts_on: date
+    ends_on: date
+    goals: list[Goal] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> PlanCreate:
+        if (self.mentored_organisation_id is None) == (self.trainee_id is None):
+            raise ValueError("a plan is for one organisation or one trainee")
+        if self.ends_on < self.starts_on:
+            raise ValueError("ends_on is before starts_on")
+        codes = [g.code for g in self.goals]
+        if len(set(codes)) != len(codes):
+            raise ValueError("goal codes must be unique")
+        return self
+
+
+class ActionPointCreate(_In):
+    id: uuid.UUID | None = None
+    description: Text = Field(min_length=1, max_length=1000)
+    owner: Text = Field(min_length=1, max_length=200)
+    due_on: date
+
+
+class VisitCreate(_In):
+    id: uuid.UUID | None = None
+    held_on: date
+    mode: VisitMode
+    duration_minutes: int = Field(ge=5, le=720)
+    participant_trainee_ids: list[uuid.UUID] = Field(
+        default_factory=list, max_length=100
+    )
+    participants: int = Field(
+        ge=0, le=500, description="Everyone who took part, trainees or not."
+    )
+    topics: list[Topic] = Field(min_length=1, max_length=20)
+    goal_codes: list[Code] = Field(default_factory=list, max_length=50)
+    observations: Text | None = Field(default=None, max_length=10_000)
+    action_points: list[ActionPointCreate] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _counts(self) -> VisitCreate:
+        if self.participants < len(self.participant_trainee_ids):
+            raise ValueError("participants is fewer than the trainees named")
+        return self
+
+
+class ActionPointUpdate(_In):
+    status: ActionStatus
+    on: date
+
+
+class ActionPointRead(BaseModel):
+    id: uuid.UUID
+    plan_id: uuid.UUID
+    visit_id: uuid.UUID
+    description: str | None
+    owner: str | None
+    due_on: date
+    status: ActionStatus
+    completed_on: date | None
+    version: int
+
+
+class VisitRead(BaseModel):
+    id: uuid.UUID
+    plan_id: uuid.UUID
+    held_on: date
+    mode: VisitMode
+    duration_minutes: int
+    mentor: str
+    participant_trainee_ids: list[uuid.UUID]
+    participants: int
+    topics: list[str]
+    goal_codes: list[str]
+    observations: str | None
+    action_points: list[ActionPointRead]
+
+
+class PlanRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    mentored_organisation_id: uuid.UUID | None
+    trainee_id: uuid.UUID | None
+    capacity_tool: str | None
+    starts_on: date
+    ends_on: date
+    goals: list[Goal]
+    created_by: str
+
+
+class PlanProgress(BaseModel):
+    """A plan with its visits' totals and action points by status. The
+    change it brought is measured by the next capacity assessment naming the
+    plan (beneficiary service, ``GET /v1/capacity-change?mentoring_plan_id=``)."""
+
+    plan: PlanRead
+    visits: int
+    hours: float
+    action_points: dict[str, int]
+    capacity_change: str = Field(description="Where the plan's change is measured.")

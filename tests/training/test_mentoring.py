@@ -1,0 +1,140 @@
+"""Mentoring: plans with goals on capacity domains, visits with action
+points followed up under If-Match, and a trainee's erasure clearing the
+mentoring text about them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from services.training.settings import TrainingSettings
+from shared.auth import Role
+from tests.training.api import token, trainee
+
+REASON = {"X-Access-Reason": "written request received 2026-03-01, ref DP-9"}
+
+
+def plan(**overrides: Any) -> dict[str, Any]:
+    return {
+        "mentored_organisation_id": str(uuid.uuid4()),
+        "capacity_tool": "oca_mhpss@1.0",
+        "starts_on": "2026-02-01",
+        "ends_on": "2026-04-30",
+        "goals": [{"code": "sop", "capacity_domain": "mhpss_technical"}],
+        **overrides,
+    }
+
+
+def visit(**overrides: Any) -> dict[str, Any]:
+    return {
+        "held_on": "2026-02-10",
+        "mode": "in_person",
+        "duration_minutes": 90,
+        "participants": 2,
+        "topics": ["referral_pathways"],
+        "observations": "The coordinator from Zakho leads the SOP.",
+        "action_points": [
+            {
+                "description": "Adopt the SOP",
+                "owner": "Coordinator",
+                "due_on": "2026-02-24",
+            }
+        ],
+        **overrides,
+    }
+
+
+async def test_action_points_are_followed_up_under_if_match(
+    training_client: httpx.AsyncClient, training_settings: TrainingSettings
+) -> None:
+    headers = token(training_settings, uuid.uuid4(), Role.supervisor)
+    r = await training_client.post(
+        "/v1/mentoring-plans",
+        json=plan(goals=[{"code": "x", "capacity_domain": "astrology"}]),
+        headers=headers,
+    )
+    assert r.status_code == 422
+    made = (
+        await training_client.post("/v1/mentoring-plans", json=plan(), headers=headers)
+    ).json()
+    r = await training_client.post(
+        f"/v1/mentoring-plans/{made['id']}/visits",
+        json=visit(goal_codes=["not_a_goal"]),
+        headers=headers,
+    )
+    assert r.status_code == 422
+    seen = await training_client.post(
+        f"/v1/mentoring-plans/{made['id']}/visits", json=visit(), headers=headers
+    )
+    assert seen.status_code == 201, seen.text
+    [point] = seen.json()["action_points"]
+    assert (point["status"], point["owner"]) == ("open", "Coordinator")
+    path = f"/v1/action-points/{point['id']}/status"
+    body = {"status": "done", "on": "2026-02-20"}
+    assert (
+        await training_client.post(path, json=body, headers=headers)
+    ).status_code == 428
+    early = {"status": "done", "on": "2026-02-01"}
+    r = await training_client.post(
+        path, json=early, headers={**headers, "If-Match": '"1"'}
+    )
+    assert r.status_code == 422
+    r = await training_client.post(
+        path, json=body, headers={**headers, "If-Match": '"1"'}
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["completed_on"], r.headers["ETag"]) == ("2026-02-20", '"2"')
+    r = await training_client.post(
+        path, json=body, headers={**headers, "If-Match": '"1"'}
+    )
+    assert r.status_code == 409
+    other = token(training_settings, uuid.uuid4(), Role.supervisor)
+    r = await training_client.post(
+        path, json=body, headers={**other, "If-Match": '"2"'}
+    )
+    assert r.status_code == 404
+    progress = (
+        await training_client.get(f"/v1/mentoring-plans/{made['id']}", headers=headers)
+    ).json()
+    assert (progress["visits"], progress["hours"]) == (1, 1.5)
+    assert progress["action_points"]["done"] == 1
+
+
+async def test_a_trainees_erasure_clears_the_mentoring_text_about_them(
+    linked_training: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+) -> None:
+    org = uuid.uuid4()
+    headers = token(training_settings, org, Role.supervisor)
+    person = (
+        await training_client.post("/v1/trainees", json=trainee(), headers=headers)
+    ).json()["id"]
+    made = (
+        await training_client.post("/v1/mentoring-plans", json=plan(), headers=headers)
+    ).json()
+    with_them = visit(participant_trainee_ids=[person])
+    for body in (with_them, visit()):
+        r = await training_client.post(
+            f"/v1/mentoring-plans/{made['id']}/visits", json=body, headers=headers
+        )
+        assert r.status_code == 201, r.text
+    manager = token(training_settings, org, Role.programme_manager)
+    r = await training_client.post(
+        f"/v1/trainees/{person}/erasure", headers=manager | REASON
+    )
+    assert r.status_code == 200, r.text
+    async with linked_training.state.engine.connect() as conn:
+        kept = (
+            await conn.execute(
+                text(
+                    "SELECT v.observations_enc IS NOT NULL, a.details_enc IS NOT NULL "
+                    "FROM mentoring_visit v JOIN action_point a ON a.visit_id = v.id"
+                )
+            )
+        ).all()
+    assert sorted(tuple(k) for k in kept) == [(False, False), (True, True)]
