@@ -224,5 +224,5 @@ async def test_bad_partner_input_is_a_problem_and_writes_nothing(
         200,
     )
     assert decided["version"] == 2
-    [only] = (await manager.get(f"{path}/applications")).json()
+    [only] = (await manager.get(f"{path}/applications")).json()["items"]
     assert (only["outcome"], only["reason"]) == ("not_selected", "not_scored")

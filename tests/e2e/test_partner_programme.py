@@ -123,7 +123,7 @@ async def build_partner_arc(
     places = await ok(
         await manager.get("/v1/locations", params={"level": "governorate"}), 200
     )
-    arc = PartnerArc(lead=lead, city_id=places[0]["id"])
+    arc = PartnerArc(lead=lead, city_id=places["items"][0]["id"])
 
     needs = await ok(
         await manager.post(
@@ -268,7 +268,7 @@ async def build_partner_arc(
     )
     reasons = {
         index[a["candidate_organisation_id"]]: a["reason"]
-        for a in outcome
+        for a in outcome["items"]
         if a["outcome"] == "not_selected"
     }
     assert reasons == {

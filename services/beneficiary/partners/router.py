@@ -61,15 +61,19 @@ from shared.errors import (
     problem_responses,
 )
 from shared.idempotency import Once
-from shared.pagination import MAX_LIMIT, Page
+from shared.pagination import (
+    DEFAULT_LIMIT,
+    CursorQuery,
+    LimitQuery,
+    Page,
+    listed_page,
+)
 from shared.scoping import get_in_scope
 from shared.taxonomy.capacity import CapacityTool, capacity_tools
 
 router = APIRouter(tags=["partners"])
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
-Cursor = Annotated[Text | None, Query(max_length=500)]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 IfMatch = Annotated[str | None, Header()]
 WRITE_PROBLEMS = problem_responses(Invalid, Conflict, Forbidden, NotFound)
 UPDATE_PROBLEMS = problem_responses(
@@ -165,8 +169,8 @@ async def list_profiles(
     runtime: RuntimeDep,
     actor: PartnerReader,
     programme_status: Annotated[Text | None, Query(max_length=32)] = None,
-    cursor: Cursor = None,
-    limit: Limit = 100,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[ProfileRead]:
     async with session.begin():
         page = await partners_service.list_profiles(
@@ -282,8 +286,8 @@ async def record_mapping(
 async def list_mappings(
     session: SessionDep,
     actor: PartnerReader,
-    cursor: Cursor = None,
-    limit: Limit = 100,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[MappingRead]:
     return await _own_page(session, actor, MappingExercise, MappingRead, cursor, limit)
 
@@ -304,10 +308,18 @@ async def get_mapping(
 # --- capacity --------------------------------------------------------------
 
 
-@router.get("/v1/capacity-tools", response_model=list[CapacityTool])
-async def list_capacity_tools(_: PartnerReader) -> list[CapacityTool]:
+@router.get("/v1/capacity-tools", response_model=Page[CapacityTool])
+async def list_capacity_tools(
+    _: PartnerReader, cursor: CursorQuery = None, limit: LimitQuery = DEFAULT_LIMIT
+) -> Page[CapacityTool]:
     """The shipped organisational capacity tools (data, versioned)."""
-    return [capacity_tools()[key] for key in sorted(capacity_tools())]
+    tools = capacity_tools()
+    return listed_page(
+        [tools[key] for key in sorted(tools)],
+        key=lambda tool: f"{tool.code}@{tool.version}",
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 @router.post(
@@ -352,8 +364,8 @@ async def list_capacity_assessments(
     runtime: RuntimeDep,
     actor: PartnerReader,
     assessed_organisation_id: uuid.UUID | None = None,
-    cursor: Cursor = None,
-    limit: Limit = 100,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[CapacityAssessmentRead]:
     where = (
         []
@@ -450,7 +462,10 @@ async def open_round(
 
 @router.get("/v1/selection-rounds", response_model=Page[SelectionRoundRead])
 async def list_rounds(
-    session: SessionDep, actor: PartnerReader, cursor: Cursor = None, limit: Limit = 100
+    session: SessionDep,
+    actor: PartnerReader,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[SelectionRoundRead]:
     return await _own_page(
         session, actor, SelectionRound, SelectionRoundRead, cursor, limit
@@ -535,12 +550,16 @@ async def add_application(
 
 @router.get(
     "/v1/selection-rounds/{round_id}/applications",
-    response_model=list[ApplicationRead],
+    response_model=Page[ApplicationRead],
     responses=problem_responses(NotFound),
 )
 async def list_applications(
-    round_id: uuid.UUID, session: SessionDep, actor: PartnerReader
-) -> list[ApplicationRead]:
+    round_id: uuid.UUID,
+    session: SessionDep,
+    actor: PartnerReader,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[ApplicationRead]:
     """Every application of the round with its outcome and reason."""
     async with session.begin():
         ranked = await selection_service.ranking(session, actor.principal, round_id)
@@ -550,7 +569,12 @@ async def list_applications(
             )
             for r in ranked.ranking
         ]
-    return [ApplicationRead.model_validate(r) for r in rows]
+    return listed_page(
+        [ApplicationRead.model_validate(r) for r in rows],
+        key=lambda a: str(a.id),
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 @router.post(
@@ -668,7 +692,10 @@ async def record_needs_assessment(
 
 @router.get("/v1/needs-assessments", response_model=Page[NeedsAssessmentRead])
 async def list_needs_assessments(
-    session: SessionDep, actor: PartnerReader, cursor: Cursor = None, limit: Limit = 100
+    session: SessionDep,
+    actor: PartnerReader,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[NeedsAssessmentRead]:
     return await _own_page(
         session, actor, NeedsAssessment, NeedsAssessmentRead, cursor, limit

@@ -102,17 +102,25 @@ async def create_plan(
     )
 
 
-@router.get("/v1/mentoring-plans", response_model=list[PlanRead])
+@router.get("/v1/mentoring-plans", response_model=Page[PlanRead])
 async def list_plans(
     session: SessionDep,
     actor: TrainingActor,
     mentored_organisation_id: uuid.UUID | None = None,
-) -> list[PlanRead]:
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[PlanRead]:
+    """Your organisation's mentoring plans, oldest first."""
     async with session.begin():
         rows = await mentoring_service.list_plans(
             session, actor.principal, mentored_organisation_id
         )
-    return [PlanRead.model_validate(r) for r in rows]
+    return listed_page(
+        [PlanRead.model_validate(r) for r in rows],
+        key=lambda plan: str(plan.id),
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 @router.get(
