@@ -23,10 +23,23 @@ Row = Mapping[str, Any]
 def read_file(content: bytes, kind: str) -> list[Row]:
     """Every data row of the first sheet, keyed by the header row."""
     if kind == "csv":
-        text = content.decode("utf-8-sig")
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-        return list(csv.DictReader(io.StringIO(text), dialect=dialect))
+        return _read_csv(content)
     return _read_xlsx(content)
+
+
+def _read_csv(content: bytes) -> list[Row]:
+    """UTF-8 (with or without a byte-order mark, as Excel saves it), with
+    commas, semicolons or tabs between values."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Invalid("The CSV file is not UTF-8 text.") from None
+    header = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=header.count)
+    try:
+        return list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error as exc:
+        raise Invalid(f"The CSV file cannot be read ({exc}).") from None
 
 
 def _read_xlsx(content: bytes) -> list[Row]:
