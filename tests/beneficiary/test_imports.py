@@ -25,7 +25,7 @@ from services.beneficiary.imports import service as imports_service
 from services.beneficiary.imports.jobs import run_import
 from services.beneficiary.imports.mapping import record_id
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, Org, count_rows
+from tests.beneficiary.conftest import Caller, Org, count_rows, give_consent
 
 MAPPING = json.loads(
     (
@@ -550,3 +550,43 @@ async def test_a_kobo_pull_refuses_unknown_servers_and_bad_tokens(
     assert status == "failed"
     failed = (await manager.get(f"/v1/imports/{import_id}")).json()
     assert "403" in failed["error"]
+
+
+async def test_an_import_never_undoes_a_newer_withdrawal(
+    app: FastAPI, manager: Caller, engine: AsyncEngine
+) -> None:
+    """Consent as sync holds it: a submission imported again cannot bring
+    back a consent the person withdrew since, and no service is recorded
+    for a person without consent to services."""
+    mapping_id = await make_mapping(manager)
+    first = as_csv([submission(1)])
+    await finish(app, manager, (await start(manager, mapping_id, first))["id"])
+    person_id = str(
+        record_id(uuid.UUID(manager.org.id), "person", submission(1)["_uuid"])
+    )
+    withdrawn = await give_consent(
+        manager,
+        person_id,
+        {"purpose": "services", "granted": False, "form_version": "paper-1"},
+    )
+    assert withdrawn.status_code in (200, 201), withdrawn.text
+    again = await finish(app, manager, (await start(manager, mapping_id, first))["id"])
+    assert again["refused"] == 0
+    consents = (await manager.get(f"/v1/beneficiaries/{person_id}")).json()["consents"]
+    assert consents["services"]["granted"] is False
+
+    followup = json.loads(json.dumps(MAPPING))
+    followup["name"] = "Kobo: follow-up session"
+    followup["spec"].pop("person")
+    followup["spec"]["service"]["person"] = "registration_uuid"
+    header = [*HEADER, "registration_uuid"]
+    row = submission(900, registration_uuid=submission(1)["_uuid"])
+    job = await start(
+        manager, await make_mapping(manager, followup), as_csv([row], header)
+    )
+    done = await finish(app, manager, job["id"])
+    assert done["refused"] == 1
+    assert done["outcomes"]["service_record"] == {"rejected": 1}
+    refused = await refusals(manager, job["id"])
+    assert "consent" in " ".join(r["reason"] for r in refused).lower(), refused
+    assert await count_rows(engine, "service_record") == 1

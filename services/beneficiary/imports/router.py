@@ -14,7 +14,7 @@ from services.beneficiary.access import ManagerActor
 from services.beneficiary.db import OnceDep
 from services.beneficiary.imports import service as imports_service
 from services.beneficiary.imports.jobs import run_import
-from services.beneficiary.imports.models import ImportJob, ImportMapping
+from services.beneficiary.imports.models import ImportJob, ImportMapping, ImportStatus
 from services.beneficiary.imports.schemas import (
     ImportCreate,
     ImportMappingCreate,
@@ -200,17 +200,29 @@ async def list_import_refusals(
     responses=problem_responses(NotFound, Forbidden),
 )
 async def resume_import(
-    import_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, actor: ManagerActor
+    import_id: uuid.UUID, session: SessionDep, actor: ManagerActor, once: OnceDep
 ) -> ImportRead:
     """Go on with a failed import (its source stopped answering) from the
     row its last batch ended at. Safe to send twice."""
-    async with session.begin():
-        job = await imports_service.resume_import(session, actor.principal, import_id)
-        answer = imports_service.read_model(job)
-    if answer.status != "done":
-        await runtime.queue.enqueue(
-            run_import.__name__,
-            job_id=f"run_import:{import_id}:resume:{job.updated_at.isoformat()}",
-            import_id=str(import_id),
-        )
-    return answer
+    principal = actor.principal
+
+    async def resume() -> ImportJob:
+        job = await imports_service.resume_import(session, principal, import_id)
+        if job.status != ImportStatus.done:
+            defer_job(
+                session,
+                run_import.__name__,
+                _job_id=f"run_import:{import_id}:resume:{job.updated_at.isoformat()}",
+                import_id=str(import_id),
+            )
+        return job
+
+    async def load(existing: uuid.UUID) -> ImportJob:
+        return await imports_service.get_import(session, principal, existing)
+
+    async def render(job: ImportJob) -> ImportRead:
+        return imports_service.read_model(job)
+
+    return await once.answer(
+        principal, f"POST /v1/imports/{import_id}/resume", None, resume, load, render
+    )
