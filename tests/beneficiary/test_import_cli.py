@@ -46,8 +46,8 @@ async def test_a_killed_import_resumes_to_the_same_result(
     tmp_path: Path,
 ) -> None:
     export = tmp_path / "export.csv"
-    with export.open("w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=HEADER)
+    with export.open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=HEADER)
         writer.writeheader()
         writer.writerows(submission(n) for n in range(1, ROWS + 1))
     command = [sys.executable, "-m", "services.beneficiary", "import"]

@@ -158,6 +158,13 @@ async def written(engine: AsyncEngine) -> tuple[int, int, int]:
     )
 
 
+async def still_kept(engine: AsyncEngine, column: str) -> int:
+    """Imports still holding their file or Kobo token."""
+    async with engine.connect() as conn:
+        query = f"SELECT count(*) FROM import_job WHERE {column} IS NOT NULL"
+        return int((await conn.execute(text(query))).scalar_one())
+
+
 async def test_a_kobo_csv_export_imports_once(
     app: FastAPI, manager: Caller, engine: AsyncEngine
 ) -> None:
@@ -189,13 +196,7 @@ async def test_a_kobo_csv_export_imports_once(
     assert person.status_code == 200, person.text
     assert person.json()["full_name"] == "Person 1"
     assert person.json()["sex"] == "female"
-    async with engine.connect() as conn:
-        stored = (
-            await conn.execute(
-                text("SELECT count(*) FROM import_job WHERE source_enc IS NOT NULL")
-            )
-        ).scalar_one()
-    assert stored == 0  # the file is dropped once the import is done
+    assert await still_kept(engine, "source_enc") == 0  # dropped once done
 
 
 async def test_a_dry_run_reports_and_writes_nothing(
@@ -495,13 +496,7 @@ async def test_a_kobo_pull_pages_and_retries(
     done = (await manager.get(f"/v1/imports/{import_id}")).json()
     assert (done["total"], done["done"], done["refused"]) == (23, 23, 0)
     assert await written(engine) == (23, 23, 46)
-    async with engine.connect() as conn:
-        token = (
-            await conn.execute(
-                text("SELECT count(*) FROM import_job WHERE kobo_token_enc IS NOT NULL")
-            )
-        ).scalar_one()
-    assert token == 0
+    assert await still_kept(engine, "kobo_token_enc") == 0
 
 
 async def test_a_kobo_server_that_keeps_failing_loses_nothing(
