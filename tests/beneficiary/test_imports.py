@@ -23,7 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.beneficiary.imports import service as imports_service
 from services.beneficiary.imports.jobs import run_import
-from services.beneficiary.imports.mapping import record_id
+from services.beneficiary.imports.mapping import (
+    MappingSpec,
+    Sites,
+    convert,
+    lookup,
+    record_id,
+)
 from shared.auth import Role
 from tests.beneficiary.conftest import Caller, Org, count_rows, give_consent
 
@@ -585,3 +591,21 @@ async def test_an_import_never_undoes_a_newer_withdrawal(
     refused = await refusals(manager, job["id"])
     assert "consent" in " ".join(r["reason"] for r in refused).lower(), refused
     assert await count_rows(engine, "service_record") == 1
+
+
+def test_a_column_is_found_as_kobo_or_odk_names_it() -> None:
+    assert lookup({"respondent-sex": "f"}, "respondent/sex") == "f"
+    assert lookup({"grp/respondent/sex": " m "}, "respondent/sex") == "m"
+    assert lookup({"a/sex": "f", "b/sex": "m"}, "sex") is None  # ambiguous
+    assert lookup({"respondent/sex": ""}, "respondent/sex") is None
+
+
+def test_a_repeat_group_is_refused_not_flattened() -> None:
+    spec = MappingSpec.model_validate(MAPPING["spec"])
+    row = submission(1, **{"respondent/full_name": [{"x": 1}]})
+    sites = Sites(by_pcode={}, by_name={"qadia camp": uuid.uuid4()})
+    converted = convert(spec, row, 2, uuid.uuid4(), sites)
+    assert converted.person is None
+    assert [(r.field, r.row_number) for r in converted.refusals] == [
+        ("respondent/full_name", 2)
+    ]

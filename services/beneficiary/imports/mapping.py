@@ -227,6 +227,8 @@ def _values(
         value = lookup(row, column)
         if value is None:
             continue
+        if isinstance(value, list | dict):
+            raise _Refused(column, "a repeat group or nested answer, not one value")
         if target in choices:
             known = choices[target]
             name = str(value).strip()

@@ -90,6 +90,7 @@ class KoboPull:
             "format": "json",
             "limit": limit,
             "start": start,
+            "sort": '{"_id": 1}',  # oldest first: new submissions come last
         }
         headers = {"Authorization": f"Token {self.token}", "Accept": "application/json"}
         last = ""
