@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.beneficiary.imports import service as imports_service
-from services.beneficiary.imports.jobs import run_import
+from services.beneficiary.imports.jobs import resume_imports, run_import
 from services.beneficiary.imports.mapping import (
     MappingSpec,
     Sites,
@@ -368,6 +368,13 @@ async def test_an_import_killed_between_batches_resumes_without_doubles(
             progress=crash_after_two,
         )
     halfway = (await manager.get(f"/v1/imports/{job['id']}")).json()
+    ctx = {"runtime": runtime}
+    assert await resume_imports(ctx) == 0  # still moving, as far as anyone knows
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE import_job SET updated_at = now() - interval '10 minutes'")
+        )
+    assert await resume_imports(ctx) == 1  # stalled: queued again
     assert halfway["status"] == "running"
     assert halfway["done"] == 20
     assert halfway["seconds_left"] is not None
