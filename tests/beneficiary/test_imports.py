@@ -244,6 +244,19 @@ async def test_a_dry_run_reports_and_writes_nothing(
     assert await written(engine) == (2, 1, 4)
 
 
+async def test_a_submission_twice_in_one_file_is_written_once(
+    app: FastAPI, manager: Caller, engine: AsyncEngine
+) -> None:
+    mapping_id = await make_mapping(manager)
+    rows = [submission(1), submission(2), submission(1)]
+    done = await finish(
+        app, manager, (await start(manager, mapping_id, as_csv(rows)))["id"]
+    )
+    assert done["refused"] == 0
+    assert done["outcomes"]["beneficiary"] == {"created": 2, "unchanged": 1}
+    assert await written(engine) == (2, 2, 4)
+
+
 async def test_an_xlsx_export_imports(
     app: FastAPI, manager: Caller, engine: AsyncEngine
 ) -> None:

@@ -553,7 +553,7 @@ def _refusals(
     spec: MappingSpec, converted: list[Converted], results: list[SyncResult]
 ) -> list[Refusal]:
     """The mapping's refusals, and the records ``apply_batch`` rejected, by
-    row (results come people first, then service records, in batch order)."""
+    row: a result names its record's id, which names the row."""
     refusals = [r for c in converted for r in c.refusals]
     columns: dict[str, str] = {}
     for part in (spec.service, spec.person):
@@ -561,20 +561,26 @@ def _refusals(
             columns.update({str(k): v for k, v in part.fields.items()})
     if spec.sites is not None:
         columns["site_id"] = spec.sites.field
-    owners = [c for c in converted if c.person is not None] + [
-        c for c in converted if c.service is not None
-    ]
-    for owner, result in zip(owners, results, strict=False):
+    rows: dict[tuple[str, uuid.UUID], list[int]] = {}
+    for c in converted:  # a submission repeated in the file: one row each
+        for entity, change in (
+            ("beneficiary", c.person),
+            ("service_record", c.service),
+        ):
+            if change is not None:
+                rows.setdefault((entity, change.id), []).append(c.row_number)
+    for result in results:
+        row_number = rows[(result.entity_type, result.id)].pop(0)
         if result.status != SyncStatus.rejected:
             continue
         kind = "person" if result.entity_type == "beneficiary" else "service"
         if not result.errors:
-            refusals.append(Refusal(owner.row_number, kind, result.detail or "refused"))
+            refusals.append(Refusal(row_number, kind, result.detail or "refused"))
         for error in result.errors:
             name = next((str(p) for p in reversed(error.loc) if p != "data"), kind)
             refusals.append(
                 Refusal(
-                    owner.row_number,
+                    row_number,
                     columns.get(name, name),
                     f"{kind}: {error.msg}" if error.msg else result.detail or "",
                 )

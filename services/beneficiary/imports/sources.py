@@ -43,7 +43,10 @@ def _read_csv(content: bytes) -> list[Row]:
 
 
 def _read_xlsx(content: bytes) -> list[Row]:
-    import openpyxl  # only imports of spreadsheets need it
+    try:
+        import openpyxl  # only imports of spreadsheets need it
+    except ImportError:  # an installation without it
+        raise Invalid("This installation reads CSV only; export as CSV.") from None
 
     try:
         book = openpyxl.load_workbook(io.BytesIO(content), read_only=True)
