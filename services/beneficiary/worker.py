@@ -4,7 +4,7 @@ in-process queue both read ``JOBS``.
 
 No job here may run longer than 60 s: arq leaves a dead worker's job (a risk
 alert's delivery too) until the longest timeout of its worker has passed.
-Retention works in slices that queue the rest. Deliveries count their
+Retention and imports work in slices that queue the rest. Deliveries count their
 attempts in the database; arq only schedules them."""
 
 from __future__ import annotations
