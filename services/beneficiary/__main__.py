@@ -1,12 +1,17 @@
 """Operations commands of the beneficiary service (see ``shared/cli.py``)."""
 
+import sys
+
 from services.beneficiary.encrypted import ENCRYPTED
+from services.beneficiary.imports import cli as imports_cli
 from services.beneficiary.migrations.runner import MIGRATIONS
 from services.beneficiary.settings import BeneficiarySettings
 from services.beneficiary.worker import JOBS, make_worker
 from shared.cli import run_service_cli
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["import"]:
+        sys.exit(imports_cli.main(sys.argv[2:], BeneficiarySettings()))
     run_service_cli(
         prog="python -m services.beneficiary",
         settings=BeneficiarySettings(),

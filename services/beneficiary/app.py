@@ -10,6 +10,7 @@ from services.beneficiary.beneficiaries.router import router as beneficiaries_ro
 from services.beneficiary.cases.care_router import router as care_router
 from services.beneficiary.cases.router import router as cases_router
 from services.beneficiary.db import OutboxEvent
+from services.beneficiary.imports.router import router as imports_router
 from services.beneficiary.interventions.router import router as enrolments_router
 from services.beneficiary.locations.router import router as locations_router
 from services.beneficiary.migrations.runner import MIGRATIONS
@@ -60,6 +61,7 @@ def create_app(
             enrolments_router,
             risk_router,
             sync_router,
+            imports_router,
             outbox_router,
             audit_router,
         ],

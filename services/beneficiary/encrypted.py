@@ -4,6 +4,7 @@ active keys. A test fails when a ``*_enc`` column is missing here."""
 
 from services.beneficiary.beneficiaries.models import Beneficiary
 from services.beneficiary.cases.models import Case, CasePlan, FollowUp, SafetyPlan
+from services.beneficiary.imports.models import ImportJob
 from services.beneficiary.partners.models import CapacityAssessment, OrganisationProfile
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
@@ -35,4 +36,6 @@ ENCRYPTED: list[Registered] = [
     EncryptedColumn(RiskAlert, "action_taken_enc", "risk_alert:{id}:action_taken"),
     EncryptedColumn(SyncConflict, "payload_enc", "sync_conflict:{id}:payload"),
     BlindIndexColumn(SyncConflict, "payload_digest", "payload_enc", None),
+    EncryptedColumn(ImportJob, "source_enc", "import_job:{id}:source"),
+    EncryptedColumn(ImportJob, "kobo_token_enc", "import_job:{id}:token"),
 ]

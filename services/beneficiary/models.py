@@ -11,6 +11,7 @@ from services.beneficiary.cases.models import (
 )
 from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.db import IdempotencyRecord, OutboxCounter, OutboxEvent
+from services.beneficiary.imports.models import ImportJob, ImportMapping, ImportRefusal
 from services.beneficiary.interventions.models import Enrolment, SessionAttendance
 from services.beneficiary.locations.models import Location
 from services.beneficiary.organisations.models import Organisation
@@ -70,6 +71,9 @@ __all__ = [
     "Enrolment",
     "GroupActivity",
     "IdempotencyRecord",
+    "ImportJob",
+    "ImportMapping",
+    "ImportRefusal",
     "Location",
     "Organisation",
     "OutboxCounter",

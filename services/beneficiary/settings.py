@@ -79,6 +79,29 @@ class BeneficiarySettings(ServiceSettings):
     break_glass_max_minutes: int = Field(
         default=240, ge=1, description="Longest break-the-glass grant."
     )
+    import_batch_rows: int = Field(
+        default=500,
+        ge=1,
+        le=1000,
+        description="Rows of an import written per batch (one transaction, "
+        "its progress committed with it).",
+    )
+    import_kobo_servers: list[str] = Field(
+        default=["https://kf.kobotoolbox.org", "https://eu.kobotoolbox.org"],
+        description="KoboToolbox servers an import may pull from (JSON list): "
+        "the platform reaches no other address on a caller's behalf.",
+    )
+    import_kobo_timeout_seconds: float = Field(
+        default=30, gt=0, description="Longest wait for one page from Kobo."
+    )
+    import_kobo_tries: int = Field(
+        default=5, ge=1, description="Tries per Kobo page before the import fails."
+    )
+    import_kobo_backoff_seconds: float = Field(
+        default=2,
+        ge=0,
+        description="Wait before the second try of a Kobo page; doubled each try.",
+    )
 
     @property
     def training(self) -> Peer | None:

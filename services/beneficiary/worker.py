@@ -4,11 +4,12 @@ in-process queue both read ``JOBS``.
 
 No job here may run longer than 60 s: arq leaves a dead worker's job (a risk
 alert's delivery too) until the longest timeout of its worker has passed.
-Retention works in slices that queue the rest. Deliveries count their
+Retention and imports work in slices that queue the rest. Deliveries count their
 attempts in the database; arq only schedules them."""
 
 from __future__ import annotations
 
+from services.beneficiary.imports.jobs import resume_imports, run_import
 from services.beneficiary.outbox.jobs import publish_outbox, purge_idempotency_keys
 from services.beneficiary.protection.notices.jobs import (
     deliver_protection_notice,
@@ -30,6 +31,8 @@ JOBS = (
     Job(purge_idempotency_keys, schedule=Schedule(minute={17}, second={0})),
     Job(deliver_protection_notice, timeout_seconds=30, max_tries=100),
     Job(redeliver_protection_notices, schedule=Schedule(second={37})),
+    Job(run_import, timeout_seconds=60, max_tries=100),
+    Job(resume_imports, schedule=Schedule(second={47})),
     # daily, at a quiet hour (UTC)
     Job(apply_retention, schedule=Schedule(hour={2}, minute={30}, second={0})),
 )

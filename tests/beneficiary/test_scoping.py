@@ -65,6 +65,7 @@ BODIES: dict[tuple[str, str], Any] = {
     },
     ("POST", "/v1/risk-alerts/{alert_id}/acknowledge"): {"action_taken": "hostile"},
     ("POST", "/v1/break-glass/{grant_id}/revoke"): {},
+    ("POST", "/v1/imports/{import_id}/resume"): {},
     ("POST", "/v1/sharing-agreements/{agreement_id}/revoke"): {},
     ("POST", "/v1/sharing-agreements/{agreement_id}/exports"): {},
     ("PATCH", "/v1/partner-profiles/{organisation_id}"): {"languages": ["en"]},
@@ -223,6 +224,7 @@ async def alices_world(
     )
     assert agreement.status_code == 201, agreement.text
     partners = await partner_records(issue(alice.org, Role.programme_manager))
+    mapping, started = await start_an_import(issue(alice.org, Role.programme_manager))
     return {
         **partners,
         "beneficiary_id": person["id"],
@@ -237,6 +239,8 @@ async def alices_world(
         "grant_id": grant.json()["id"],
         "run_id": retention.json()["id"],
         "agreement_id": agreement.json()["id"],
+        "mapping_id": mapping,
+        "import_id": started,
         "organisation_id": alice.org.id,
         "site_id": site_ids[0],
     }
@@ -312,9 +316,37 @@ async def partner_records(manager: Caller) -> dict[str, str]:
     }
 
 
+async def start_an_import(manager: Caller) -> tuple[str, str]:
+    """An import mapping and an import (a dry run) of the organisation."""
+    mapping = await manager.post(
+        "/v1/import-mappings",
+        {
+            "name": "Sweep form",
+            "spec": {
+                "person": {
+                    "fields": {"full_name": "name", "sex": "sex"},
+                    "constants": {"registration_channel": "outreach"},
+                }
+            },
+        },
+    )
+    assert mapping.status_code == 201, mapping.text
+    started = await manager.post(
+        "/v1/imports",
+        {
+            "mapping_id": mapping.json()["id"],
+            "dry_run": True,
+            "file": {"name": "a.csv", "format": "csv", "content_base64": "X3V1aWQK"},
+        },
+    )
+    assert started.status_code == 202, started.text
+    return mapping.json()["id"], started.json()["id"]
+
+
 # Organisation-level objects a site-scoped token of the same organisation may
-# reach (they sit at no site): sharing agreements and their exports.
-ORGANISATION_LEVEL = {"agreement_id"}
+# reach (they sit at no site): sharing agreements and their exports, and the
+# organisation's import mappings.
+ORGANISATION_LEVEL = {"agreement_id", "mapping_id"}
 # Query parameters that name a record, filled from the sweep's ids.
 QUERY_IDS = {
     "beneficiary_id": "beneficiary_id",
@@ -375,8 +407,21 @@ BODY_IDS: dict[str, Any] = {
         "reason": "hostile sweep",
         "minutes": 5,
     },
+    "/v1/imports": lambda ids: {
+        "mapping_id": ids["mapping_id"],
+        "dry_run": False,
+        "file": {"name": "a.csv", "format": "csv", "content_base64": "X3V1aWQK"},
+    },
 }
-WRITTEN = ("service_record", "group_activity", "case_file", "referral", "enrolment")
+WRITTEN = (
+    "service_record",
+    "group_activity",
+    "case_file",
+    "referral",
+    "enrolment",
+    "import_mapping",
+    "import_job",
+)
 
 
 async def walk(
@@ -529,7 +574,7 @@ async def test_every_route_hides_other_sites_data(
         intruder,
         ids,
         reachable=ORGANISATION_LEVEL,
-        skip_bodies={"/v1/break-glass"},
+        skip_bodies={"/v1/break-glass", "/v1/imports"},  # the designed ways in
     )
     assert checked >= 60
     own = ORGANISATION_LEVEL | {"organisation_id", "site_id"}

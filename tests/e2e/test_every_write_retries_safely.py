@@ -9,6 +9,7 @@ an entry with its reason in ``DISCLOSES``)."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -782,6 +783,75 @@ async def _start_retention_run(world: World) -> Write:
         table="retention_run",
         headers=REASON,
     )
+
+
+IMPORT_PROGRESS = frozenset(
+    {
+        "status",
+        "total",
+        "done",
+        "refused",
+        "outcomes",
+        "rows_per_second",
+        "seconds_left",
+        "error",
+        "started_at",
+        "finished_at",
+    }
+)
+"""An import's answer is its progress now: the job may move between the two."""
+
+
+async def _an_import_mapping(manager: Caller) -> str:
+    r = await manager.post("/v1/import-mappings", IMPORT_MAPPING)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+IMPORT_MAPPING = {
+    "name": "Walk form",
+    "spec": {
+        "person": {
+            "fields": {"full_name": "name", "sex": "sex", "estimated_age": "age"},
+            "constants": {"registration_channel": "outreach"},
+        }
+    },
+}
+
+
+def _import_body(mapping_id: str) -> dict[str, Any]:
+    content = base64.b64encode(b"_uuid,name,sex,age\nu-1,Walker,female,30\n")
+    return {
+        "mapping_id": mapping_id,
+        "dry_run": True,
+        "file": {"name": "a.csv", "format": "csv", "content_base64": content.decode()},
+    }
+
+
+@walks("beneficiary", "POST", "/v1/import-mappings")
+async def _store_import_mapping(world: World) -> Write:
+    manager = world.caller("beneficiary", Role.programme_manager)
+    return Write(manager, "/v1/import-mappings", IMPORT_MAPPING, table="import_mapping")
+
+
+@walks("beneficiary", "POST", "/v1/imports")
+async def _start_import(world: World) -> Write:
+    manager = world.caller("beneficiary", Role.programme_manager)
+    body = _import_body(await _an_import_mapping(manager))
+    return Write(
+        manager, "/v1/imports", body, table="import_job", volatile=IMPORT_PROGRESS
+    )
+
+
+@walks("beneficiary", "POST", "/v1/imports/{import_id}/resume")
+async def _resume_import(world: World) -> Write:
+    manager = world.caller("beneficiary", Role.programme_manager)
+    started = await manager.post(
+        "/v1/imports", _import_body(await _an_import_mapping(manager))
+    )
+    assert started.status_code == 202, started.text
+    path = f"/v1/imports/{started.json()['id']}/resume"
+    return Write(manager, path, volatile=IMPORT_PROGRESS)
 
 
 def _synced_person() -> dict[str, Any]:
