@@ -159,6 +159,28 @@ async def test_sessions_and_meetings_are_counted_once_each(
     assert mean["total"]["value"] == 4
     assert (mean["total"]["numerator"], mean["total"]["denominator"]) == (8, 2)
 
+    # an attendee's service voided: the session still happened, with 3
+    records = (
+        await alice.get(
+            "/v1/service-records", params={"beneficiary_id": people[0]["id"]}
+        )
+    ).json()["items"]
+    peer = next(x for x in records if x["service_date"] == "2026-02-10")
+    r = await alice.post(
+        f"/v1/service-records/{peer['id']}/void", {"reason": "left early"}
+    )
+    assert r.status_code == 200, r.text
+    await catch_up()
+    peer_support = {**YEAR, "activity": "peer_support_group"}
+    attendance = await values(
+        reporting_client, reader, "group_attendance", **peer_support, by="month"
+    )
+    assert by_value(attendance) == {"2026-02": 3, "2026-03": 4}
+    sessions = await values(
+        reporting_client, reader, "group_sessions_held", **peer_support
+    )
+    assert sessions["total"]["value"] == 2
+
     partner_reader = issue(orgs["partner"], Role.me_officer)
     own = await values(reporting_client, partner_reader, "group_sessions_held", **YEAR)
     assert own["total"]["value"] == 1  # a partner sees its own work only

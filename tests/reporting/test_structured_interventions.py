@@ -143,6 +143,26 @@ async def test_enrolments_sessions_completion_and_drop_out(
     )
     assert by_value(dropped) == {"pm_plus": 1}
 
+    # a session's service record voided: 3 of 5 sessions no longer complete
+    records = await _ok(
+        await alice.get(
+            "/v1/service-records", params={"beneficiary_id": finisher["id"]}
+        )
+    )
+    fifth = next(x for x in records["items"] if x["service_date"] == "2026-02-23")
+    await _ok(
+        await alice.post(
+            f"/v1/service-records/{fifth['id']}/void", {"reason": "wrong person"}
+        )
+    )
+    await catch_up()
+    sessions = await values(
+        reporting_client, reader, "structured_sessions_attended", **YEAR
+    )
+    assert sessions["total"]["value"] == 7
+    completed = await values(reporting_client, reader, "structured_completions", **YEAR)
+    assert completed["total"]["value"] == 0
+
     r = await reporting_client.get(
         "/v1/indicators/structured_enrolments/values",
         params={**YEAR, "intervention": "pm_pluss"},

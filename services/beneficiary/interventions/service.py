@@ -443,6 +443,31 @@ async def _group_record(
     return record
 
 
+async def record_voided(session: AsyncSession, record: ServiceRecord) -> None:
+    """A voided service record takes its protocol session away: the
+    enrolment it counted for is sent again as it now stands."""
+    enrolment = (
+        await session.execute(
+            select(Enrolment)
+            .join(
+                SessionAttendance,
+                and_(
+                    col(SessionAttendance.organisation_id)
+                    == col(Enrolment.organisation_id),
+                    col(SessionAttendance.enrolment_id) == col(Enrolment.id),
+                ),
+            )
+            .where(
+                col(SessionAttendance.organisation_id) == record.organisation_id,
+                col(SessionAttendance.service_record_id) == record.id,
+            )
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if enrolment is not None:
+        await _emit(session, enrolment)
+
+
 async def _emit(session: AsyncSession, enrolment: Enrolment) -> None:
     read = await to_read(session, enrolment)
     attended = await _attended(session, enrolment)

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from services.beneficiary.access import FieldActor
 from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OnceDep
+from services.beneficiary.interventions import service as interventions_service
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.service_records import service as records_service
 from services.beneficiary.service_records.models import ServiceRecord
@@ -198,6 +199,7 @@ async def void_service_record(
         record = await records_service.void_service_record(
             session, actor.principal, record_id, body.reason
         )
+        await interventions_service.record_voided(session, record)
         return record
 
     return await _record_once(

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -352,7 +352,35 @@ async def void_service_record(
     assert beneficiary is not None
     emit_service_record(session, record, beneficiary, EventType.service_record_voided)
     await session.flush()
+    if record.group_activity_id is not None:
+        await resend_group_activity(session, record)
     return record
+
+
+async def resend_group_activity(session: AsyncSession, record: ServiceRecord) -> None:
+    """The group activity of a record that stopped counting, with the
+    attendees who still count: reporting's attendance follows."""
+    group = await session.get(
+        GroupActivity, (record.organisation_id, record.group_activity_id)
+    )
+    assert group is not None
+    registered = await session.scalar(
+        select(func.count()).where(
+            col(ServiceRecord.organisation_id) == group.organisation_id,
+            col(ServiceRecord.group_activity_id) == group.id,
+            col(ServiceRecord.voided).is_(False),
+        )
+    )
+    anonymous = await session.scalar(
+        select(func.coalesce(func.sum(AnonymousService.total), 0)).where(
+            col(AnonymousService.organisation_id) == group.organisation_id,
+            col(AnonymousService.group_activity_id) == group.id,
+            col(AnonymousService.voided).is_(False),
+        )
+    )
+    emit_group_activity(
+        session, group, registered=int(registered or 0), anonymous=int(anonymous or 0)
+    )
 
 
 async def list_service_records(
