@@ -20,14 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.beneficiary.app import create_app
 from services.beneficiary.settings import BeneficiarySettings
 from shared.auth import LocalSigningKey, Role
-from tests.beneficiary.conftest import (
+from tests.beneficiary.api import (
     CONSENTS,
-    Caller,
     count_rows,
     make_beneficiary,
+    offline_person,
 )
-from tests.beneficiary.test_sync import offline_person
-from tests.conftest import REDIS_URL
+from tests.callers import Caller
+from tests.databases import REDIS_URL
 
 INDIVIDUAL = [
     "pfa",
@@ -92,7 +92,7 @@ async def rows_and_events(
 
 class TestSameAsOneByOne:
     async def test_random_records_write_the_same_rows_and_events(
-        self, alice: Caller, engine: AsyncEngine, site_ids: list[str]
+        self, alice: Caller, beneficiary_engine: AsyncEngine, site_ids: list[str]
     ) -> None:
         rng = random.Random(20261204)
         people = [(await make_beneficiary(alice))["id"] for _ in range(3)]
@@ -111,12 +111,12 @@ class TestSameAsOneByOne:
         assert r.status_code == 200, r.text
         assert [x["status"] for x in r.json()["results"]] == ["created"] * 40
         assert [x["version"] for x in r.json()["results"]] == [1] * 40
-        single = await rows_and_events(engine, one_by_one)
-        bulk = await rows_and_events(engine, ids)
+        single = await rows_and_events(beneficiary_engine, one_by_one)
+        bulk = await rows_and_events(beneficiary_engine, ids)
         assert bulk == single
 
     async def test_a_refused_record_leaves_nothing_and_later_ones_are_written(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         person = (await make_beneficiary(alice, date_of_birth="2000-01-01"))["id"]
         good = {"beneficiary_id": person, "activity_code": "pfa"}
@@ -125,12 +125,12 @@ class TestSameAsOneByOne:
             {"id": str(uuid.uuid4()), "data": {**good, "service_date": "1999-02-01"}},
             {"id": str(uuid.uuid4()), "data": {**good, "service_date": "2026-03-01"}},
         ]
-        events = await count_rows(engine, "outbox_event")
+        events = await count_rows(beneficiary_engine, "outbox_event")
         r = await alice.post("/v1/sync", {"service_records": batch})
         statuses = [x["status"] for x in r.json()["results"]]
         assert statuses == ["created", "rejected", "created"]
-        assert await count_rows(engine, "service_record") == 2
-        assert await count_rows(engine, "outbox_event") == events + 2
+        assert await count_rows(beneficiary_engine, "service_record") == 2
+        assert await count_rows(beneficiary_engine, "outbox_event") == events + 2
 
     async def test_a_record_created_then_edited_in_one_batch(
         self, alice: Caller
@@ -156,7 +156,7 @@ class TestSameAsOneByOne:
 
 class TestClash:
     async def test_an_id_taken_meanwhile_refuses_only_that_record(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         """Another transaction writes one of the batch's ids after the batch
         looked it up: COPY waits for it, fails, and the batch falls back to
@@ -185,7 +185,7 @@ class TestClash:
             }
             for record_id in (str(uuid.uuid4()), taken, str(uuid.uuid4()))
         ]
-        async with engine.connect() as other:
+        async with beneficiary_engine.connect() as other:
             columns = (
                 await other.execute(
                     text(
@@ -214,8 +214,8 @@ class TestClash:
         results = sent.json()["results"]
         assert [x["status"] for x in results] == ["created", "conflict", "created"]
         assert results[1]["server_copy"]["service_date"] == "2026-02-01"
-        assert await count_rows(engine, "service_record") == 4
-        assert await count_rows(engine, "sync_conflict") == 1
+        assert await count_rows(beneficiary_engine, "service_record") == 4
+        assert await count_rows(beneficiary_engine, "sync_conflict") == 1
 
 
 class TestSQLite:
