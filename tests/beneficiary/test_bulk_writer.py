@@ -20,7 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.beneficiary.app import create_app
 from services.beneficiary.settings import BeneficiarySettings
 from shared.auth import LocalSigningKey, Role
-from tests.beneficiary.api import CONSENTS, count_rows, make_beneficiary, offline_person
+from tests.beneficiary.api import (
+    CONSENTS,
+    count_rows,
+    make_beneficiary,
+    offline_person,
+)
 from tests.callers import Caller
 from tests.databases import REDIS_URL
 
