@@ -19,7 +19,6 @@ from typing import Any
 
 import jwt
 import pytest
-from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 
@@ -30,6 +29,7 @@ from shared.auth import LocalSigningKey, Role
 from shared.queue import InlineQueue
 from tests.attacks.limits import LIMIT, assert_too_many, from_address
 from tests.callers import Org
+from tests.lifespan import running
 
 ROUTES = {
     "beneficiary": "/v1/beneficiaries",
@@ -184,7 +184,7 @@ async def test_without_redis_the_process_counts(
     )
     target = create_app(local)
     good = issue(orgs["a"], Role.case_worker).token
-    async with LifespanManager(target), from_address(target, "192.0.2.80") as http:
+    async with running(target), from_address(target, "192.0.2.80") as http:
         assert isinstance(target.state.queue, InlineQueue)
         for _ in range(LIMIT):
             r = await http.get(
@@ -246,7 +246,7 @@ async def test_forwarded_for_is_believed_from_trusted_proxies_only(
     def via(forwarded_for: str, token: str) -> dict[str, str]:
         return {"X-Forwarded-For": forwarded_for, "Authorization": f"Bearer {token}"}
 
-    async with LifespanManager(target):
+    async with running(target):
         async with from_address(target, "10.9.0.1") as proxy:
             for _ in range(LIMIT):
                 r = await proxy.get(

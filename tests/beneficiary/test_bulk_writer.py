@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,6 +27,7 @@ from tests.beneficiary.api import (
 )
 from tests.callers import Caller
 from tests.databases import REDIS_URL
+from tests.lifespan import running
 
 INDIVIDUAL = [
     "pfa",
@@ -230,7 +230,7 @@ class TestSQLite:
         )
         application = create_app(settings)
         async with (
-            LifespanManager(application),
+            running(application),
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=application), base_url="http://t"
             ) as client,

@@ -7,11 +7,11 @@ import uuid
 from pathlib import Path
 
 import httpx
-from asgi_lifespan import LifespanManager
 
 from services.beneficiary.app import create_app
 from services.beneficiary.settings import BeneficiarySettings
 from shared.auth import LocalSigningKey, Role
+from tests.lifespan import running
 
 
 async def test_unreachable_database_is_a_503(tmp_path: Path) -> None:
@@ -22,7 +22,7 @@ async def test_unreachable_database_is_a_503(tmp_path: Path) -> None:
         auto_migrate=False,
     )
     app = create_app(settings)
-    async with LifespanManager(app):
+    async with running(app):
         token = LocalSigningKey.load_or_create(tmp_path).issue(
             subject="u",
             organisation_id=uuid.uuid4(),

@@ -25,7 +25,6 @@ from typing import Any, cast
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -46,6 +45,7 @@ from shared.rotation import BlindIndexColumn, EncryptedColumn, Registered, rotat
 from tests.beneficiary.api import CONSENTS, beneficiary_body, give_consent, intake, phq9
 from tests.callers import Caller, Org
 from tests.databases import REDIS_URL, recreate_database
+from tests.lifespan import running
 from tests.training.api import trainee
 
 KEYS = {kid: new_key() for kid in ("k1", "k2", "b1", "b2")}
@@ -137,7 +137,7 @@ async def stack(data_dir: Path, redis: Redis) -> AsyncIterator[Stack]:
     )
     beneficiary = services.beneficiary.app.create_app(beneficiary_settings)
     training = services.training.app.create_app(training_settings)
-    async with LifespanManager(beneficiary), LifespanManager(training):
+    async with running(beneficiary), running(training):
         runtime = training.state.runtime
         await runtime.http.aclose()
         runtime.http = make_client(
@@ -804,7 +804,7 @@ async def test_rotation_on_sqlite_reports_what_it_cannot_read(
         database_url=url, redis_url=REDIS_URL, data_dir=data_dir, **key_settings(OLD)
     )
     app = services.beneficiary.app.create_app(settings)
-    async with LifespanManager(app):
+    async with running(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://s") as c:
             org = await new_org(c, data_dir)
