@@ -263,12 +263,14 @@ async def build_partner_arc(
         200,
     )
     assert decided["status"] == "decided"
-    outcome = await ok(
-        await manager.get(f"/v1/selection-rounds/{call['id']}/applications"), 200
-    )
+    outcome = (
+        await ok(
+            await manager.get(f"/v1/selection-rounds/{call['id']}/applications"), 200
+        )
+    )["items"]
     reasons = {
         index[a["candidate_organisation_id"]]: a["reason"]
-        for a in outcome["items"]
+        for a in outcome
         if a["outcome"] == "not_selected"
     }
     assert reasons == {
