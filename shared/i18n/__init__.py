@@ -160,6 +160,9 @@ class Language:
         return shown.translate(_ARABIC_INDIC) if self.code in RIGHT_TO_LEFT else shown
 
 
+IN_ENGLISH = Language(ENGLISH)
+
+
 def language_of(
     request: Request,
     response: Response,
