@@ -135,9 +135,13 @@ class World:
 
 
 def world() -> World:
-    with (REFERENCE / "iraq_governorates.csv").open() as f:
+    with (REFERENCE / "iraq_admin1.csv").open(encoding="utf-8") as f:
         governorates = [
-            (uuid.uuid5(NAMESPACE, f"gov:{row['pcode']}"), row["pcode"], row["name"])
+            (
+                uuid.uuid5(NAMESPACE, f"gov:{row['ADM1_PCODE']}"),
+                row["ADM1_PCODE"],
+                row["ADM1_EN"],
+            )
             for row in csv.DictReader(f)
         ]
     by_pcode = {pcode: gid for gid, pcode, _ in governorates}

@@ -1,6 +1,7 @@
 """Operations commands of the beneficiary service (see ``shared/cli.py``)."""
 
 from services.beneficiary.encrypted import ENCRYPTED
+from services.beneficiary.locations.command import LOCATIONS_LOAD
 from services.beneficiary.migrations.runner import MIGRATIONS
 from services.beneficiary.settings import BeneficiarySettings
 from services.beneficiary.worker import JOBS, make_worker
@@ -14,4 +15,5 @@ if __name__ == "__main__":
         jobs=JOBS,
         make_worker=make_worker,
         encrypted=ENCRYPTED,
+        commands={"locations-load": LOCATIONS_LOAD},
     )

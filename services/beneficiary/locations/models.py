@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field
 
 from services.beneficiary.db import Table
@@ -25,6 +25,9 @@ class Location(Table, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     pcode: str | None = Field(default=None, max_length=32, unique=True)
     name: str = Field(max_length=200)
+    """In English: the name reports and exchange formats use."""
+    names: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    """Language (en, ar, ckb) -> name, from the P-code tables."""
     level: LocationLevel
     site_type: SiteType | None = None
     parent_id: uuid.UUID | None = Field(

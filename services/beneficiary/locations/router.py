@@ -1,5 +1,6 @@
-"""HTTP API for places: any signed-in caller may list and read them, and only a
-programme manager may add one.
+"""HTTP API for places: any signed-in caller may list and read them (with
+names in their language), a programme manager may add one, and the platform
+operator loads a country's P-code tables.
 """
 
 from __future__ import annotations
@@ -7,18 +8,36 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
+from services.beneficiary.access import PlatformAdmin
+from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.db import OnceDep
+from services.beneficiary.locations import gazetteer
 from services.beneficiary.locations import service as locations_service
-from services.beneficiary.locations.schemas import LocationCreate, LocationRead
+from services.beneficiary.locations.models import Location
+from services.beneficiary.locations.schemas import (
+    GazetteerLoad,
+    GazetteerReport,
+    LocationCreate,
+    LocationRead,
+)
+from shared.audit import Actor, record_access
 from shared.auth import Principal, PrincipalDep, Role, require
 from shared.contracts.enums import LocationLevel
 from shared.contracts.text import Text
 from shared.db import SessionDep
-from shared.errors import Conflict, Invalid, NotFound, problem_responses
+from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
+from shared.i18n import IN_ENGLISH, Language, LanguageDep
 
 router = APIRouter(prefix="/v1/locations", tags=["locations"])
+
+
+def read(location: Location, language: Language = IN_ENGLISH) -> LocationRead:
+    """A location with its name in the caller's language."""
+    found = LocationRead.model_validate(location)
+    found.label = found.names.get(language.code) or found.name
+    return found
 
 
 @router.post(
@@ -41,13 +60,66 @@ async def create_location(
             lambda: locations_service.create_location(session, body),
             lambda existing: locations_service.get_location(session, existing),
         )
-    return LocationRead.model_validate(location)
+    return read(location)
+
+
+@router.post(
+    "/gazetteer",
+    response_model=GazetteerReport,
+    responses=problem_responses(Invalid, Forbidden),
+)
+async def load_gazetteer(
+    body: GazetteerLoad,
+    request: Request,
+    session: SessionDep,
+    principal: PlatformAdmin,
+    once: OnceDep,
+) -> GazetteerReport:
+    """Load a country's admin 1-3 units (P-codes, names in en/ar/ckb) from
+    the rows of a COD-AB-shaped table; the platform operator's act, since
+    every organisation shares the tree. Keyed on the P-code and safe to
+    repeat: a second load of the same rows reports them unchanged (so a
+    retried request has nothing to replay). A bad row refuses the whole
+    load, naming the row and column. See docs/locations.md."""
+    mapping = body.mapping or gazetteer.cod_ab_mapping(
+        n for n in (1, 2, 3) if f"adm{n}_pcode" in {k.lower() for k in body.rows[0]}
+    )
+    units = gazetteer.units_of(body.rows, body.country, mapping)
+    actor = Actor(
+        principal=principal,
+        reason=None,
+        request_id=getattr(request.state, "request_id", None),
+    )
+
+    async def load() -> gazetteer.LoadReport:
+        report = await gazetteer.load_units(session, units)
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="load_gazetteer",
+            entity_type="location",
+            entity_ids=report.changed_ids,
+        )
+        return report
+
+    async with session.begin():
+        report, _ = await once.act(
+            principal,
+            "POST /v1/locations/gazetteer",
+            body,
+            load,
+            lambda _: load(),
+            identify=lambda _: None,
+        )
+    return GazetteerReport(**report.as_json())
 
 
 @router.get("", response_model=list[LocationRead], responses=problem_responses(Invalid))
 async def list_locations(
     session: SessionDep,
     _: PrincipalDep,
+    language: LanguageDep,
     level: LocationLevel | None = None,
     parent_id: uuid.UUID | None = None,
     pcode: Annotated[Text | None, Query(max_length=32)] = None,
@@ -56,15 +128,15 @@ async def list_locations(
         rows = await locations_service.list_locations(
             session, level=level, parent_id=parent_id, pcode=pcode
         )
-    return [LocationRead.model_validate(r) for r in rows]
+    return [read(r, language) for r in rows]
 
 
 @router.get(
     "/{location_id}", response_model=LocationRead, responses=problem_responses(NotFound)
 )
 async def get_location(
-    location_id: uuid.UUID, session: SessionDep, _: PrincipalDep
+    location_id: uuid.UUID, session: SessionDep, _: PrincipalDep, language: LanguageDep
 ) -> LocationRead:
     async with session.begin():
         location = await locations_service.get_location(session, location_id)
-    return LocationRead.model_validate(location)
+    return read(location, language)
