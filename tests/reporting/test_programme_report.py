@@ -390,6 +390,24 @@ async def test_the_overview_of_a_small_programme(
     assert wrong == {}
     await the_overview_in_arabic_and_kurdish(reporting_client, me)
 
+    women = await reporting_client.get(
+        "/v1/overview",
+        params={"start": START, "end": END, "sex": "female", "age_group": "18_plus"},
+        headers=me.headers(),
+    )
+    assert women.status_code == 200, women.text
+    narrowed = women.json()
+    assert narrowed["filters"] == {"sex": ["female"], "age_group": ["18_plus"]}
+    by_title = {t["title"]: t["values"] for t in narrowed["tables"]}
+    assert by_title["People reached (registered)"]["total"]["value"] == 5
+    assert "People trained by audience" not in by_title  # cannot be narrowed
+    document = await reporting_client.get(
+        "/v1/overview/document",
+        params={"start": START, "end": END, "sex": "female", "lang": "ar"},
+        headers=me.headers(),
+    )
+    assert "فقط: أنثى" in document.text
+
 
 async def the_overview_in_arabic_and_kurdish(
     reporting_client: httpx.AsyncClient, me: Caller

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from pydantic import Field
 
 from services.reporting.access.service import CallerDep
 from services.reporting.indicators.service import (
@@ -18,6 +20,7 @@ from services.reporting.indicators.service import (
     store_of,
 )
 from services.reporting.overview.service import Overview, OverviewTable, overview
+from shared.contracts.enums import Sex
 from shared.contracts.text import Text
 from shared.errors import Invalid, problem_responses
 from shared.i18n import Language, LanguageDep
@@ -27,6 +30,18 @@ HERE = Path(__file__).parent
 router = APIRouter(prefix="/v1/overview", tags=["programme overview"])
 Start = Annotated[date, Query(description="First day, inclusive.")]
 End = Annotated[date, Query(description="Last day, inclusive.")]
+Sites = Annotated[
+    list[uuid.UUID] | None,
+    Query(alias="site", description="Only these sites (repeat)."),
+]
+Sexes = Annotated[list[Sex] | None, Query(alias="sex", description="Repeat.")]
+AgeGroups = Annotated[
+    list[Annotated[Text, Field(max_length=64)]] | None,
+    Query(
+        alias="age_group",
+        description="Age groups of the bands in use, e.g. 18_plus (repeat).",
+    ),
+]
 Bands = Annotated[
     Text | None, Query(alias="age_bands", max_length=200, description=AGE_BANDS_HELP)
 ]
@@ -40,6 +55,9 @@ async def programme_overview(
     start: Start,
     end: End,
     bands: Bands = None,
+    sites: Sites = None,
+    sexes: Sexes = None,
+    age_groups: AgeGroups = None,
 ) -> Overview:
     """Totals, IASC layers, demographics, direct vs partner, activities,
     locations, cases, capacity building and quality of care."""
@@ -52,6 +70,11 @@ async def programme_overview(
         end,
         age_bands(bands, settings),
         language,
+        {
+            "site": [str(s) for s in sites or []],
+            "sex": [s.value for s in sexes or []],
+            "age_group": list(age_groups or []),
+        },
     )
 
 
@@ -67,6 +90,9 @@ async def programme_overview_document(
     start: Start,
     end: End,
     bands: Bands = None,
+    sites: Sites = None,
+    sexes: Sexes = None,
+    age_groups: AgeGroups = None,
 ) -> HTMLResponse:
     """The same overview as a printable HTML document, in the language
     asked for (``lang``, else Accept-Language), right to left for Arabic
@@ -80,6 +106,11 @@ async def programme_overview_document(
         end,
         age_bands(bands, settings),
         language,
+        {
+            "site": [str(s) for s in sites or []],
+            "sex": [s.value for s in sexes or []],
+            "age_group": list(age_groups or []),
+        },
     )
     return HTMLResponse(
         render_document(found, language),
@@ -100,11 +131,22 @@ def render_document(found: Overview, language: Language) -> str:
     def cell_words(values: IndicatorValues, cell: Cell) -> list[str]:
         return [values.labels.get(d, {}).get(v, v) for d, v in cell.dims.items()]
 
+    named = {
+        dim: names
+        for table in found.tables
+        for dim, names in table.values.labels.items()
+    }
+    filter_words = [
+        named.get(dim, {}).get(value) or language.label(dim, value)
+        for dim, values in found.filters.items()
+        for value in values
+    ]
     return render(
         HERE,
         "document.html",
         language,
         found=found,
+        filter_words=filter_words,
         sections=sections,
         shown=shown,
         cell_words=cell_words,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.reporting.access.service import Caller
 from services.reporting.catalogue.catalogue import indicators
@@ -80,6 +80,11 @@ class OverviewTable(BaseModel):
 class Overview(BaseModel):
     start: date
     end: date
+    filters: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="What the tables are narrowed to; a table whose "
+        "indicator cannot be narrowed by one of them is left out.",
+    )
     sites_active: int | None
     tables: list[OverviewTable]
 
@@ -92,12 +97,16 @@ async def overview(
     end: date,
     bands: AgeBands,
     language: Language,
+    filters: dict[str, list[str]] | None = None,
 ) -> Overview:
     tables = []
     catalogue = indicators()
+    filters = {name: wanted for name, wanted in (filters or {}).items() if wanted}
     await store.refresh()
     evaluator = make_evaluator(store, bands)
     for section, indicator_id, by in SECTIONS:
+        if not set(filters) <= set(catalogue[indicator_id].disaggregations):
+            continue  # a figure that cannot be narrowed is not shown as if it were
         values = await answer(
             store,
             settings,
@@ -106,6 +115,7 @@ async def overview(
             start=start,
             end=end,
             by=by,
+            filters=filters,
             evaluator=evaluator,
         )
         shares: dict[str, float | None] = {}
@@ -126,11 +136,12 @@ async def overview(
                 shares=shares,
             )
         )
-    sites = next(t for t in tables if t.values.disaggregations == ["site"])
-    active = [c for c in sites.values.cells if c.dims["site"] != "unknown"]
+    sites = next((t for t in tables if t.values.disaggregations == ["site"]), None)
+    active = (
+        None
+        if sites is None
+        else len([c for c in sites.values.cells if c.dims["site"] != UNKNOWN])
+    )
     return Overview(
-        start=start,
-        end=end,
-        sites_active=len(active),
-        tables=tables,
+        start=start, end=end, filters=filters, sites_active=active, tables=tables
     )
