@@ -107,6 +107,8 @@ FIELD_VOCABULARY = {
     "modality": "modality",
     "activity_code": "activity",
     "area": "area",
+    "registration_channel": "registration_channel",
+    "purpose": "purpose",
 }
 """Fields whose values are codes of a vocabulary, shown as its words."""
 NAMED_IDS = frozenset({"site_id", "organisation_id", "lead_organisation_id"})

@@ -15,6 +15,7 @@ from services.beneficiary.subject_rights.export import SubjectAccessExport
 from services.reporting.catalogue.catalogue import indicators
 from services.reporting.overview.service import SECTIONS
 from shared.contracts.enums import (
+    ConsentPurpose,
     CourseLevel,
     DeliveredThrough,
     DisabilityStatus,
@@ -23,6 +24,7 @@ from shared.contracts.enums import (
     MaritalStatus,
     Modality,
     ReferralArea,
+    RegistrationChannel,
     Sex,
     SiteType,
     TrainingAudience,
@@ -52,6 +54,8 @@ VOCABULARIES: dict[str, type[StrEnum]] = {
     "area": ReferralArea,
     "level": LocationLevel,
     "site_type": SiteType,
+    "registration_channel": RegistrationChannel,
+    "purpose": ConsentPurpose,
 }
 
 

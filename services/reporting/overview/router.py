@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import Field
 
@@ -47,35 +48,63 @@ Bands = Annotated[
 ]
 
 
-@router.get("", response_model=Overview, responses=problem_responses(Invalid))
-async def programme_overview(
-    request: Request,
-    caller: CallerDep,
-    language: LanguageDep,
+@dataclass(frozen=True)
+class Asked:
+    """What an overview request asks for: period, age bands and filters."""
+
+    start: date
+    end: date
+    bands: str | None
+    filters: dict[str, list[str]]
+
+
+def asked(
     start: Start,
     end: End,
     bands: Bands = None,
     sites: Sites = None,
     sexes: Sexes = None,
     age_groups: AgeGroups = None,
-) -> Overview:
-    """Totals, IASC layers, demographics, direct vs partner, activities,
-    locations, cases, capacity building and quality of care."""
-    settings = request.app.state.settings
-    return await overview(
-        store_of(request.app),
-        settings,
-        caller,
+) -> Asked:
+    return Asked(
         start,
         end,
-        age_bands(bands, settings),
-        language,
+        bands,
         {
             "site": [str(s) for s in sites or []],
             "sex": [s.value for s in sexes or []],
             "age_group": list(age_groups or []),
         },
     )
+
+
+AskedDep = Annotated[Asked, Depends(asked)]
+
+
+async def answer_overview(
+    request: Request, caller: CallerDep, language: LanguageDep, query: AskedDep
+) -> Overview:
+    settings = request.app.state.settings
+    return await overview(
+        store_of(request.app),
+        settings,
+        caller,
+        query.start,
+        query.end,
+        age_bands(query.bands, settings),
+        language,
+        query.filters,
+    )
+
+
+@router.get("", response_model=Overview, responses=problem_responses(Invalid))
+async def programme_overview(
+    found: Annotated[Overview, Depends(answer_overview)],
+) -> Overview:
+    """Totals, IASC layers, demographics, direct vs partner, activities,
+    locations, cases, capacity building and quality of care, in the
+    language asked for (``lang``, else Accept-Language)."""
+    return found
 
 
 @router.get(
@@ -84,34 +113,11 @@ async def programme_overview(
     responses=problem_responses(Invalid),
 )
 async def programme_overview_document(
-    request: Request,
-    caller: CallerDep,
-    language: LanguageDep,
-    start: Start,
-    end: End,
-    bands: Bands = None,
-    sites: Sites = None,
-    sexes: Sexes = None,
-    age_groups: AgeGroups = None,
+    found: Annotated[Overview, Depends(answer_overview)], language: LanguageDep
 ) -> HTMLResponse:
     """The same overview as a printable HTML document, in the language
     asked for (``lang``, else Accept-Language), right to left for Arabic
     and Kurdish."""
-    settings = request.app.state.settings
-    found = await overview(
-        store_of(request.app),
-        settings,
-        caller,
-        start,
-        end,
-        age_bands(bands, settings),
-        language,
-        {
-            "site": [str(s) for s in sites or []],
-            "sex": [s.value for s in sexes or []],
-            "age_group": list(age_groups or []),
-        },
-    )
     return HTMLResponse(
         render_document(found, language),
         headers={"Content-Language": language.code},
