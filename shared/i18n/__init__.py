@@ -153,11 +153,15 @@ class Language:
         return shown.translate(_ARABIC_INDIC) if self.code in RIGHT_TO_LEFT else shown
 
     def date(self, day: date | datetime) -> str:
-        """ISO order (unambiguous in every script), in the language's digits."""
+        """ISO order (unambiguous in every script), in the language's digits;
+        in right-to-left text isolated left to right (U+2066 ... U+2069), or
+        the bidi algorithm would show 2026-03-01 as 01-03-2026."""
         shown = (
             day.strftime("%Y-%m-%d %H:%M") if isinstance(day, datetime) else str(day)
         )
-        return shown.translate(_ARABIC_INDIC) if self.code in RIGHT_TO_LEFT else shown
+        if self.code not in RIGHT_TO_LEFT:
+            return shown
+        return f"\u2066{shown.translate(_ARABIC_INDIC)}\u2069"
 
 
 IN_ENGLISH = Language(ENGLISH)

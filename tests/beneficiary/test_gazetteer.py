@@ -31,6 +31,10 @@ PLATFORM = Org(str(uuid.UUID(int=0)), "platform")
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def report(answer: dict[str, Any]) -> dict[str, Any]:
+    return {k: answer[k] for k in ("added", "renamed", "unchanged", "by_level")}
+
+
 def rows() -> list[dict[str, str]]:
     with TABLE.open(encoding="utf-8") as f:
         return list(csv.DictReader(f))
@@ -57,16 +61,22 @@ async def test_a_country_loads_by_the_api_once_and_in_its_languages(
     before = await count_rows(engine, "location")
     r = await platform.post("/v1/locations/gazetteer", body)
     assert r.status_code == 200, r.text
-    assert r.json() == {
+    assert report(r.json()) == {
         "added": 9,
         "renamed": 0,
         "unchanged": 0,
         "by_level": {"governorate": 2, "district": 3, "subdistrict": 4},
     }
+    assert (r.json()["country"], r.json()["loaded_by"]) == ("LY", platform.subject)
     assert await count_rows(engine, "location") == before + 9
 
     again = await platform.post("/v1/locations/gazetteer", body)
-    assert again.json() == {"added": 0, "renamed": 0, "unchanged": 9, "by_level": {}}
+    assert report(again.json()) == {
+        "added": 0,
+        "renamed": 0,
+        "unchanged": 9,
+        "by_level": {},
+    }
     assert await count_rows(engine, "location") == before + 9
 
     alice = issue(orgs["a"], Role.case_worker)
@@ -138,6 +148,18 @@ async def test_a_bad_row_refuses_the_whole_load(
     assert r.status_code == 422, r.text
     [error] = r.json()["errors"]
     assert (error["loc"], error["type"]) == (["body", "rows", 1, column], kind)
+    assert await count_rows(engine, "location") == before
+
+
+async def test_a_table_without_cod_ab_columns_needs_a_mapping(
+    issue: Any, engine: AsyncEngine
+) -> None:
+    before = await count_rows(engine, "location")
+    r = await issue(PLATFORM, Role.platform_admin).post(
+        "/v1/locations/gazetteer", {"country": "LY", "rows": rows()}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["loc"] == ["body", "mapping", "levels"]
     assert await count_rows(engine, "location") == before
 
 

@@ -423,7 +423,8 @@ async def the_overview_in_arabic_and_kurdish(
     assert '<html lang="ar" dir="rtl">' in page
     assert "<h1>نظرة عامة على البرنامج</h1>" in page
     assert "<tr><td>أنثى، ١٨ فما فوق</td>" in page
-    assert "من ٢٠٢٦-٠١-٠١ إلى ٢٠٢٦-٠٦-٣٠ · ٣ مواقع نشطة" in page
+    period = "من \u2066٢٠٢٦-٠١-٠١\u2069 إلى \u2066٢٠٢٦-٠٦-٣٠\u2069"
+    assert f"{period} · ٣ مواقع نشطة" in page
     text = re.sub(r"<[^>]+>", " ", page.split("<body>")[1])
     for code in ("female", "18_plus", "not_disclosed", "idp", "Iasc", "unknown"):
         assert code not in text, code

@@ -35,10 +35,7 @@ async def _run(engine: AsyncEngine, args: argparse.Namespace) -> dict[str, objec
     if args.mapping:
         mapping = gazetteer.ColumnMapping.model_validate_json(args.mapping.read_text())
     else:
-        heads = {str(k).lower() for k in rows[0]}
-        mapping = gazetteer.cod_ab_mapping(
-            n for n in (1, 2, 3) if f"adm{n}_pcode" in heads
-        )
+        mapping = gazetteer.cod_ab_mapping(rows[0])
     units = gazetteer.units_of(rows, args.country.upper(), mapping)
     async with AsyncSession(engine) as session, session.begin():
         report = await gazetteer.load_units(session, units)

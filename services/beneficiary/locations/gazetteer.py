@@ -58,8 +58,18 @@ class ColumnMapping(BaseModel):
     levels: dict[int, LevelColumns] = Field(min_length=1, max_length=3)
 
 
-def cod_ab_mapping(levels: Iterable[int] = (1, 2, 3)) -> ColumnMapping:
-    """The usual COD-AB spelling (matched without regard to case)."""
+def cod_ab_mapping(columns: Iterable[str]) -> ColumnMapping:
+    """The usual COD-AB spelling (matched without regard to case), for the
+    levels whose P-code column the table has."""
+    heads = {str(c).strip().lower() for c in columns}
+    levels = [n for n in (1, 2, 3) if f"adm{n}_pcode" in heads]
+    if not levels:
+        raise _problem(
+            "the table has no ADM1_PCODE column: send a mapping of its columns",
+            None,
+            "levels",
+            "missing",
+        )
     return ColumnMapping(
         levels={
             n: LevelColumns(
@@ -208,7 +218,9 @@ def units_of(
 
 async def load_units(session: AsyncSession, units: Sequence[Unit]) -> LoadReport:
     """Add or rename units by P-code (a unit entered by hand with the same
-    name under the same parent gets its P-code); parents come first."""
+    name under the same parent gets its P-code); parents come first. Names
+    in languages the table does not give are kept (a COD-AB file with
+    English and Arabic leaves the Kurdish names shipped for Iraq)."""
     report = LoadReport()
     pcodes = [u.pcode for u in units]
     by_pcode = {
@@ -252,11 +264,11 @@ async def load_units(session: AsyncSession, units: Sequence[Unit]) -> LoadReport
         elif (location.pcode, location.name, location.names, location.parent_id) != (
             unit.pcode,
             name,
-            unit.names,
+            names := {**location.names, **unit.names},
             parent_id,
         ):
             location.pcode, location.name = unit.pcode, name
-            location.names, location.parent_id = dict(unit.names), parent_id
+            location.names, location.parent_id = names, parent_id
             session.add(location)
             report.renamed += 1
         else:

@@ -34,3 +34,19 @@ class Location(Table, table=True):
         default=None, foreign_key="location.id", index=True
     )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LocationLoad(Table, table=True):
+    """One load of a country's P-code tables: what it added and renamed, by
+    whom, when (the answer a retried request gets again)."""
+
+    __tablename__ = "location_load"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    country: str = Field(max_length=2)
+    added: int
+    renamed: int
+    unchanged: int
+    by_level: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
+    loaded_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -15,7 +15,7 @@ from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.db import OnceDep
 from services.beneficiary.locations import gazetteer
 from services.beneficiary.locations import service as locations_service
-from services.beneficiary.locations.models import Location
+from services.beneficiary.locations.models import Location, LocationLoad
 from services.beneficiary.locations.schemas import (
     GazetteerLoad,
     GazetteerReport,
@@ -78,12 +78,11 @@ async def load_gazetteer(
     """Load a country's admin 1-3 units (P-codes, names in en/ar/ckb) from
     the rows of a COD-AB-shaped table; the platform operator's act, since
     every organisation shares the tree. Keyed on the P-code and safe to
-    repeat: a second load of the same rows reports them unchanged (so a
-    retried request has nothing to replay). A bad row refuses the whole
-    load, naming the row and column. See docs/locations.md."""
-    mapping = body.mapping or gazetteer.cod_ab_mapping(
-        n for n in (1, 2, 3) if f"adm{n}_pcode" in {k.lower() for k in body.rows[0]}
-    )
+    repeat: a second load of the same rows reports them unchanged, and a
+    retried request (same Idempotency-Key) gets the first answer. A bad row
+    refuses the whole load, naming the row and column. See
+    docs/locations.md."""
+    mapping = body.mapping or gazetteer.cod_ab_mapping(body.rows[0])
     units = gazetteer.units_of(body.rows, body.country, mapping)
     actor = Actor(
         principal=principal,
@@ -91,8 +90,12 @@ async def load_gazetteer(
         request_id=getattr(request.state, "request_id", None),
     )
 
-    async def load() -> gazetteer.LoadReport:
+    async def load() -> LocationLoad:
         report = await gazetteer.load_units(session, units)
+        done = LocationLoad(
+            country=body.country, loaded_by=principal.subject, **report.as_json()
+        )
+        session.add(done)
         record_access(
             session,
             AuditEntry,
@@ -101,18 +104,19 @@ async def load_gazetteer(
             entity_type="location",
             entity_ids=report.changed_ids,
         )
-        return report
+        await session.flush()
+        return done
+
+    async def again(load_id: uuid.UUID) -> LocationLoad:
+        found = await session.get(LocationLoad, load_id)
+        assert found is not None
+        return found
 
     async with session.begin():
-        report, _ = await once.act(
-            principal,
-            "POST /v1/locations/gazetteer",
-            body,
-            load,
-            lambda _: load(),
-            identify=lambda _: None,
+        done, _ = await once.act(
+            principal, "POST /v1/locations/gazetteer", body, load, again
         )
-    return GazetteerReport(**report.as_json())
+    return GazetteerReport.model_validate(done)
 
 
 @router.get("", response_model=list[LocationRead], responses=problem_responses(Invalid))

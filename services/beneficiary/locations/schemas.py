@@ -79,7 +79,15 @@ class GazetteerLoad(BaseModel):
 
 
 class GazetteerReport(BaseModel):
+    """What one load did (kept: a retried request gets it again)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    country: str
     added: int
     renamed: int
     unchanged: int
     by_level: dict[str, int]
+    loaded_by: str
+    created_at: datetime
