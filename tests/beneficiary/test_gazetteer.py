@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.beneficiary.locations.command import LOCATIONS_LOAD
 from shared.auth import Role
-from tests.beneficiary.conftest import Org, count_rows
+from tests.beneficiary.api import count_rows
+from tests.callers import Org
 
 DATA = Path(__file__).with_name("data")
 TABLE = DATA / "libya_like_adm3.csv"
@@ -41,10 +42,10 @@ def rows() -> list[dict[str, str]]:
 
 
 @pytest.fixture(autouse=True)
-async def forget_libya(engine: AsyncEngine) -> AsyncIterator[None]:
+async def forget_libya(beneficiary_engine: AsyncEngine) -> AsyncIterator[None]:
     """The place tree outlives each test; this test's country does not."""
     yield
-    async with engine.begin() as connection:
+    async with beneficiary_engine.begin() as connection:
         await connection.execute(
             text(
                 "DELETE FROM location WHERE pcode LIKE 'LY%' "
@@ -54,11 +55,11 @@ async def forget_libya(engine: AsyncEngine) -> AsyncIterator[None]:
 
 
 async def test_a_country_loads_by_the_api_once_and_in_its_languages(
-    issue: Any, orgs: dict[str, Org], engine: AsyncEngine
+    issue: Any, orgs: dict[str, Org], beneficiary_engine: AsyncEngine
 ) -> None:
     platform = issue(PLATFORM, Role.platform_admin)
     body = {"country": "LY", "mapping": MAPPING, "rows": rows()}
-    before = await count_rows(engine, "location")
+    before = await count_rows(beneficiary_engine, "location")
     r = await platform.post("/v1/locations/gazetteer", body)
     assert r.status_code == 200, r.text
     assert report(r.json()) == {
@@ -68,7 +69,7 @@ async def test_a_country_loads_by_the_api_once_and_in_its_languages(
         "by_level": {"governorate": 2, "district": 3, "subdistrict": 4},
     }
     assert (r.json()["country"], r.json()["loaded_by"]) == ("LY", platform.subject)
-    assert await count_rows(engine, "location") == before + 9
+    assert await count_rows(beneficiary_engine, "location") == before + 9
 
     again = await platform.post("/v1/locations/gazetteer", body)
     assert report(again.json()) == {
@@ -77,7 +78,7 @@ async def test_a_country_loads_by_the_api_once_and_in_its_languages(
         "unchanged": 9,
         "by_level": {},
     }
-    assert await count_rows(engine, "location") == before + 9
+    assert await count_rows(beneficiary_engine, "location") == before + 9
 
     alice = issue(orgs["a"], Role.case_worker)
     [tripoli] = (
@@ -134,55 +135,55 @@ async def test_a_country_loads_by_the_api_once_and_in_its_languages(
 )
 async def test_a_bad_row_refuses_the_whole_load(
     issue: Any,
-    engine: AsyncEngine,
+    beneficiary_engine: AsyncEngine,
     change: dict[str, str],
     column: str,
     kind: str,
 ) -> None:
     table = rows()
     table[1] = table[1] | change
-    before = await count_rows(engine, "location")
+    before = await count_rows(beneficiary_engine, "location")
     r = await issue(PLATFORM, Role.platform_admin).post(
         "/v1/locations/gazetteer", {"country": "LY", "mapping": MAPPING, "rows": table}
     )
     assert r.status_code == 422, r.text
     [error] = r.json()["errors"]
     assert (error["loc"], error["type"]) == (["body", "rows", 1, column], kind)
-    assert await count_rows(engine, "location") == before
+    assert await count_rows(beneficiary_engine, "location") == before
 
 
 async def test_a_table_without_cod_ab_columns_needs_a_mapping(
-    issue: Any, engine: AsyncEngine
+    issue: Any, beneficiary_engine: AsyncEngine
 ) -> None:
-    before = await count_rows(engine, "location")
+    before = await count_rows(beneficiary_engine, "location")
     r = await issue(PLATFORM, Role.platform_admin).post(
         "/v1/locations/gazetteer", {"country": "LY", "rows": rows()}
     )
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["loc"] == ["body", "mapping", "levels"]
-    assert await count_rows(engine, "location") == before
+    assert await count_rows(beneficiary_engine, "location") == before
 
 
 async def test_only_the_platform_operator_loads_places(
-    issue: Any, orgs: dict[str, Org], engine: AsyncEngine
+    issue: Any, orgs: dict[str, Org], beneficiary_engine: AsyncEngine
 ) -> None:
-    before = await count_rows(engine, "location")
+    before = await count_rows(beneficiary_engine, "location")
     body = {"country": "LY", "mapping": MAPPING, "rows": rows()}
     for role in (Role.admin, Role.programme_manager):
         r = await issue(orgs["a"], role).post("/v1/locations/gazetteer", body)
         assert r.status_code == 403, r.text
-    assert await count_rows(engine, "location") == before
+    assert await count_rows(beneficiary_engine, "location") == before
 
 
 async def test_the_command_loads_the_same_table_and_repeats_safely(
-    engine: AsyncEngine, tmp_path: Path
+    beneficiary_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     mapping = tmp_path / "mapping.json"
     mapping.write_text(json.dumps(MAPPING))
     args = argparse.Namespace(file=TABLE, country="ly", mapping=mapping, sheet=None)
-    first = await LOCATIONS_LOAD.run(engine, args)
+    first = await LOCATIONS_LOAD.run(beneficiary_engine, args)
     assert (first["added"], first["country"]) == (9, "LY")
-    second = await LOCATIONS_LOAD.run(engine, args)
+    second = await LOCATIONS_LOAD.run(beneficiary_engine, args)
     assert (second["added"], second["unchanged"]) == (0, 9)
 
 
