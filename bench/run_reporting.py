@@ -79,6 +79,7 @@ from shared.contracts.events import (
     ServiceRecordFacts,
 )
 from shared.db import make_engine
+from shared.i18n import IN_ENGLISH
 from shared.observability import configure_logging
 from shared.taxonomy.activities import activities
 from shared.taxonomy.iasc import IascLayer
@@ -135,9 +136,13 @@ class World:
 
 
 def world() -> World:
-    with (REFERENCE / "iraq_governorates.csv").open() as f:
+    with (REFERENCE / "iraq_admin1.csv").open(encoding="utf-8") as f:
         governorates = [
-            (uuid.uuid5(NAMESPACE, f"gov:{row['pcode']}"), row["pcode"], row["name"])
+            (
+                uuid.uuid5(NAMESPACE, f"gov:{row['ADM1_PCODE']}"),
+                row["ADM1_PCODE"],
+                row["ADM1_EN"],
+            )
             for row in csv.DictReader(f)
         ]
     by_pcode = {pcode: gid for gid, pcode, _ in governorates}
@@ -1501,7 +1506,13 @@ class Bench:
 
     async def overview(self, caller: Caller) -> Overview:
         return await overview(
-            self.store, self.settings, caller, QUERY_START, QUERY_END, self.bands
+            self.store,
+            self.settings,
+            caller,
+            QUERY_START,
+            QUERY_END,
+            self.bands,
+            IN_ENGLISH,
         )
 
     async def sql(self, statements: Sequence[str]) -> None:
@@ -1541,9 +1552,8 @@ async def check_overview(bench: Bench) -> dict[str, list[str]]:
     titles of those that differ, with the first differences."""
     found = {}
     published = await bench.overview(bench.full)
-    for table, (_, title, indicator_id, by) in zip(
-        published.tables, SECTIONS, strict=True
-    ):
+    for table, (_, indicator_id, by) in zip(published.tables, SECTIONS, strict=True):
+        title = table.title
         sql, kind = indicator_sql(indicators()[indicator_id], by, bench.bands, True)
         different = differences(
             engine_values(table.values, kind, cells_only=False),
@@ -1560,8 +1570,8 @@ async def time_queries(bench: Bench, args: argparse.Namespace) -> dict[str, Any]
     margins (CUBE) is an extra, run ``--section-runs`` times: an overview of
     it takes seconds."""
     runs, warmup = args.runs, args.warmup
-    plain = [bench.indicator_sql(i, by, False) for _, _, i, by in SECTIONS]
-    cube = [bench.indicator_sql(i, by, True) for _, _, i, by in SECTIONS]
+    plain = [bench.indicator_sql(i, by, False) for _, i, by in SECTIONS]
+    cube = [bench.indicator_sql(i, by, True) for _, i, by in SECTIONS]
     timings: dict[str, Any] = {
         "overview_record_level": timed(
             await repeat(partial(bench.overview, bench.full), runs, warmup)
@@ -1595,16 +1605,16 @@ async def time_queries(bench: Bench, args: argparse.Namespace) -> dict[str, Any]
 async def time_sections(bench: Bench, runs: int) -> list[dict[str, Any]]:
     """Each overview table alone, engine and SQL, to see where time goes."""
     out = []
-    for (_, title, indicator_id, by), plain, cube in zip(
+    for (_, indicator_id, by), plain, cube in zip(
         SECTIONS,
-        [bench.indicator_sql(i, by, False) for _, _, i, by in SECTIONS],
-        [bench.indicator_sql(i, by, True) for _, _, i, by in SECTIONS],
+        [bench.indicator_sql(i, by, False) for _, i, by in SECTIONS],
+        [bench.indicator_sql(i, by, True) for _, i, by in SECTIONS],
         strict=True,
     ):
         engine = await repeat(partial(bench.indicator, indicator_id, by), runs, 1)
         out.append(
             {
-                "title": title,
+                "title": IN_ENGLISH.text(".".join(["table", indicator_id, *by])),
                 "indicator": indicator_id,
                 "by": by,
                 "engine_p50_ms": timed(engine)["p50_ms"],

@@ -4,6 +4,9 @@ python -m services.<name> migrate                    # schema to head (+ referen
 python -m services.<name> worker                     # arq worker (needs REDIS_URL)
 python -m services.<name> new-migration -m "message" # developers
 python -m services.<name> rotate-keys [--check]      # data to the active keys
+
+A service adds its own commands with ``commands`` (the beneficiary service's
+``locations load``).
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import structlog
 from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.app import Runtime, start_runtime
 from shared.crypto import LOCAL_KEY_FILE, add_local_keys, keyring_from
@@ -35,6 +40,16 @@ REDIS_LOST = (RedisConnectionError, RedisTimeoutError, OSError)
 RECONNECT_SECONDS = 1.0
 
 
+@dataclass(frozen=True)
+class Command:
+    """A service's own command: its arguments, and what it does with the
+    database (its answer is printed as one JSON line; 0 is success)."""
+
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[AsyncEngine, argparse.Namespace], Awaitable[dict[str, object]]]
+
+
 def run_service_cli(
     *,
     prog: str,
@@ -43,9 +58,12 @@ def run_service_cli(
     jobs: Sequence[Job] = (),
     make_worker: Callable[..., Worker] | None = None,
     encrypted: Sequence[Registered] | None = None,
+    commands: Mapping[str, Command] | None = None,
 ) -> None:
     parser = argparse.ArgumentParser(prog=prog)
     sub = parser.add_subparsers(dest="command", required=True)
+    for name, command in (commands or {}).items():
+        command.arguments(sub.add_parser(name, help=command.help))
     sub.add_parser("migrate", help="upgrade the database to head")
     if make_worker is not None:
         sub.add_parser("worker", help="run the arq worker")
@@ -81,6 +99,8 @@ def run_service_cli(
         if not settings.redis_url:
             parser.error("the worker needs REDIS_URL")
         asyncio.run(_work(settings, jobs, make_worker))
+    elif commands and args.command in commands:
+        sys.exit(asyncio.run(_own(settings, commands[args.command], args)))
     elif args.command == "rotate-keys" and encrypted is not None:
         if not settings.pii_keys and not (settings.data_dir / LOCAL_KEY_FILE).exists():
             parser.error(
@@ -104,6 +124,28 @@ async def _with_engine(settings: ServiceSettings, step: Callable[..., object]) -
         await step(engine)  # type: ignore[misc]
     finally:
         await engine.dispose()
+
+
+async def _own(
+    settings: ServiceSettings, command: Command, args: argparse.Namespace
+) -> int:
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        _report(await command.run(engine, args))
+    except Exception as exc:  # reported as JSON like any other outcome
+        detail = getattr(exc, "detail", None) or str(exc)
+        errors = getattr(exc, "errors", None)
+        _report(
+            {
+                "error": type(exc).__name__,
+                "detail": str(detail).splitlines()[0][:300] if detail else "",
+                **({"errors": [e.model_dump() for e in errors]} if errors else {}),
+            }
+        )
+        return 1
+    finally:
+        await engine.dispose()
+    return 0
 
 
 async def _rotate(

@@ -3,15 +3,16 @@ reason is required (it goes to the audit log, which keeps it for ever), and
 a record is rendered as one readable, printable HTML document.
 
 The document is built from the same JSON the API returns, so the two can
-never say different things; every value is escaped.
+never say different things; every value is escaped (Jinja2 autoescape), codes
+of vocabularies are shown as words and places and organisations by name, in
+the language asked for.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping, Sequence
-from datetime import datetime
-from html import escape
+from pathlib import Path
 from typing import Any
 
 from fastapi.responses import HTMLResponse
@@ -19,6 +20,8 @@ from fastapi.responses import HTMLResponse
 from shared.audit import Actor
 from shared.crypto import normalise_name, normalise_phone
 from shared.errors import FieldError, Invalid
+from shared.i18n import IN_ENGLISH, Language
+from shared.i18n.templates import render
 
 NO_STORE = {
     "Cache-Control": "no-store",
@@ -93,38 +96,107 @@ def refuse_identifying_reason(
         )
 
 
+FIELD_VOCABULARY = {
+    "sex": "sex",
+    "disability": "disability",
+    "marital_status": "marital_status",
+    "displacement_status": "displacement_status",
+    "iasc_layer": "iasc_layer",
+    "iasc_layer_needed": "iasc_layer",
+    "delivered_through": "delivered_through",
+    "modality": "modality",
+    "activity_code": "activity",
+    "area": "area",
+    "registration_channel": "registration_channel",
+    "purpose": "purpose",
+}
+"""Fields whose values are codes of a vocabulary, shown as its words."""
+NAMED_IDS = frozenset({"site_id", "organisation_id", "lead_organisation_id"})
+"""Fields holding the id of a place or an organisation: the document shows
+its name (``names``), never the id."""
+TEMPLATES = Path(__file__).with_name("templates")
+
+
 def document_response(
-    title: str, intro: Sequence[str], sections: Mapping[str, Any]
+    title: str,
+    intro: Sequence[str],
+    sections: Mapping[str, Any],
+    language: Language = IN_ENGLISH,
+    names: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
     """A printable page, never cached, that loads nothing from anywhere."""
     return HTMLResponse(
-        render_document(title, intro, sections), headers=DOCUMENT_HEADERS
+        render_document(title, intro, sections, language, names or {}),
+        headers=DOCUMENT_HEADERS | {"Content-Language": language.code},
     )
+
+
+def ids_to_name(value: Any) -> set[str]:
+    """The place and organisation ids a record mentions (to look up their
+    names once)."""
+    found: set[str] = set()
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key in NAMED_IDS and isinstance(item, str):
+                found.add(item)
+            else:
+                found |= ids_to_name(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            found |= ids_to_name(item)
+    return found
 
 
 def render_document(
-    title: str, intro: Sequence[str], sections: Mapping[str, Any]
+    title: str,
+    intro: Sequence[str],
+    sections: Mapping[str, Any],
+    language: Language = IN_ENGLISH,
+    names: Mapping[str, str] | None = None,
 ) -> str:
-    body = "".join(
-        f"<section><h2>{escape(_label(name))}</h2>{_value(value)}</section>"
-        for name, value in sections.items()
-    )
-    lead = "".join(f"<p>{escape(line)}</p>" for line in intro)
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>{escape(title)}</title><style>"
-        "body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#222}"
-        "h2{border-bottom:2px solid #444;margin-top:1.6em}"
-        "table{border-collapse:collapse;margin:.4em 0 1em}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;"
-        "vertical-align:top}th{background:#f3f3f3}"
-        "dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;"
-        "margin:.4em 0 1em}dt{font-weight:600}dd{margin:0}"
-        ".item{border-left:3px solid #bbb;padding-left:10px;margin:.6em 0}"
-        ".none{color:#777;font-style:italic}"
-        "section{page-break-inside:auto}@media print{body{margin:0}}"
-        "</style></head><body>"
-        f"<h1>{escape(title)}</h1>{lead}{body}</body></html>"
+    named = names or {}
+
+    def heading(key: str) -> str:
+        field = f"field.{key}"
+        return language.text(field) if language.has(field) else _label(key)
+
+    def word(key: str, item: Any) -> str:
+        if key in NAMED_IDS:
+            return named.get(str(item), language.text("value.unknown"))
+        if key in FIELD_VOCABULARY and isinstance(item, str):
+            return language.label(FIELD_VOCABULARY[key], item)
+        if isinstance(item, int | float):
+            return language.number(item)
+        return str(item)
+
+    def shown(key: str, item: Any) -> bool:
+        """Internal ids stay out of a document for people; places and
+        organisations are named instead."""
+        if key in NAMED_IDS:
+            return True
+        return not (
+            (key == "id" or key.endswith("_id")) and isinstance(item, str | None)
+        )
+
+    return render(
+        TEMPLATES,
+        "record.html",
+        language,
+        title=title,
+        intro=intro,
+        sections=sections,
+        heading=heading,
+        word=word,
+        shown=shown,
+        words=lambda key, items: [word(key, i) for i in items],
+        flat=_flat,
+        all_flat=lambda items: all(_flat(v) for v in items),
+        table_like=lambda items: all(
+            isinstance(v, Mapping) and all(_flat(x) for x in v.values()) for v in items
+        ),
+        columns_of=lambda items: [
+            c for c in dict.fromkeys(k for v in items for k in v) if shown(c, "")
+        ],
     )
 
 
@@ -139,47 +211,5 @@ def _label(key: str) -> str:
     return " ".join(_ACRONYMS.get(w.lower(), w) for w in words)
 
 
-def _scalar(value: Any) -> str:
-    if value is None or value == "":
-        return "<span class=none>–</span>"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime):
-        return escape(value.isoformat(timespec="seconds"))
-    return escape(str(value))
-
-
 def _flat(value: Any) -> bool:
     return not isinstance(value, Mapping | list | tuple)
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, Mapping):
-        if not value:
-            return "<p class=none>none</p>"
-        rows = "".join(
-            f"<dt>{escape(_label(str(key)))}</dt><dd>"
-            + (_scalar(item) if _flat(item) else _value(item))
-            + "</dd>"
-            for key, item in value.items()
-        )
-        return f"<dl>{rows}</dl>"
-    if isinstance(value, list | tuple):
-        if not value:
-            return "<p class=none>none</p>"
-        if all(_flat(v) for v in value):
-            return escape(", ".join(str(v) for v in value))
-        if all(
-            isinstance(v, Mapping) and all(_flat(x) for x in v.values()) for v in value
-        ):
-            columns = list(dict.fromkeys(k for v in value for k in v))
-            head = "".join(f"<th>{escape(_label(str(c)))}</th>" for c in columns)
-            rows = "".join(
-                "<tr>"
-                + "".join(f"<td>{_scalar(v.get(c))}</td>" for c in columns)
-                + "</tr>"
-                for v in value
-            )
-            return f"<table><tr>{head}</tr>{rows}</table>"
-        return "".join(f"<div class=item>{_value(v)}</div>" for v in value)
-    return f"<p>{_scalar(value)}</p>"

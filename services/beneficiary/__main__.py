@@ -4,6 +4,7 @@ import sys
 
 from services.beneficiary.encrypted import ENCRYPTED
 from services.beneficiary.imports import cli as imports_cli
+from services.beneficiary.locations.command import LOCATIONS_LOAD
 from services.beneficiary.migrations.runner import MIGRATIONS
 from services.beneficiary.settings import BeneficiarySettings
 from services.beneficiary.worker import JOBS, make_worker
@@ -19,4 +20,5 @@ if __name__ == "__main__":
         jobs=JOBS,
         make_worker=make_worker,
         encrypted=ENCRYPTED,
+        commands={"locations-load": LOCATIONS_LOAD},
     )

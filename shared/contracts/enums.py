@@ -74,8 +74,12 @@ class OrganisationType(StrEnum):
 
 
 class LocationLevel(StrEnum):
+    """Admin 1 (governorate), admin 2 (district), admin 3 (sub-district,
+    nahiya), and the programme's sites below the lowest level known."""
+
     governorate = "governorate"
     district = "district"
+    subdistrict = "subdistrict"
     site = "site"
 
 

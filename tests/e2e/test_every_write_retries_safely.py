@@ -700,6 +700,16 @@ async def _approve_partner(world: World) -> Write:
     return Write(admin, f"/v1/organisations/{partner['id']}/lead-approval")
 
 
+@walks("beneficiary", "POST", "/v1/locations/gazetteer")
+async def _load_gazetteer(world: World) -> Write:
+    """Iraq's first governorate as shipped: nothing changes but the load is
+    kept, once."""
+    platform: Caller = world.issue(PLATFORM, Role.platform_admin, subject="walker")
+    row = {"ADM1_PCODE": "IQG01", "ADM1_EN": "Anbar", "ADM1_AR": "الأنبار"}
+    body = {"country": "IQ", "rows": [row]}
+    return Write(platform, "/v1/locations/gazetteer", body, table="location_load")
+
+
 @walks("beneficiary", "POST", "/v1/locations")
 async def _create_location(world: World) -> Write:
     manager = world.caller("beneficiary", Role.programme_manager)

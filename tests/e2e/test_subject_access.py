@@ -4,6 +4,8 @@ roles only, with a reason, audited; never an incomplete export."""
 
 from __future__ import annotations
 
+import html
+import re
 import uuid
 from typing import Any
 
@@ -12,7 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from shared.auth import Role
-from tests.beneficiary.api import beneficiary_body
+from tests.beneficiary.api import beneficiary_body, record_service
 from tests.callers import Caller, Org
 from tests.e2e.person import (
     ADDRESS,
@@ -104,15 +106,43 @@ async def test_the_export_holds_everything_about_the_person(
     assert "default-src 'none'" in document.headers["content-security-policy"]
     assert document.headers["cache-control"] == "no-store"
     page = document.text
-    for shown in (NAME, PHONE, ADDRESS, SISTER_PHONE, "Women&#x27;s group, Qadia"):
+    for shown in (NAME, PHONE, ADDRESS, SISTER_PHONE, "Women&#39;s group, Qadia"):
         assert shown in page, shown
     assert "<script>" not in page
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in page
-    for heading in ("Consent ledger", "Cases", "Referrals", "Training", "Access log"):
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more" in page
+    for heading in (
+        "Consents given and withdrawn",
+        "Cases",
+        "Referrals",
+        "Training",
+        "Who looked at the records",
+    ):
         assert f"<h2>{heading}</h2>" in page
+    assert document.headers["content-language"] == "en"
+    organisation = found["service_records"][0]["organisation_id"]
+    assert f">{html.escape(orgs['a'].name)}</" in page
+    ids = re.findall(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", page
+    )
+    assert ids == []
+    assert organisation not in page
+
+    sites = (await alice.get("/v1/locations", params={"level": "site"})).json()["items"]
+    site, site_name = sites[0]["id"], sites[0]["name"]
+    await record_service(alice, recorded.person, site_id=site)
+    arabic = await supervisor.get(
+        path, params={"format": "html", "lang": "ar"}, headers=REASON
+    )
+    assert arabic.headers["content-language"] == "ar"
+    assert '<html lang="ar" dir="rtl">' in arabic.text
+    assert "<h2>الإحالات</h2>" in arabic.text
+    assert "<dt>الجنس</dt><dd>أنثى</dd>" in arabic.text
+    assert "Subject access" not in arabic.text
+    assert f"<td>{html.escape(site_name)}</td>" in arabic.text
+    assert site not in arabic.text
 
     audit = await actions(linked_beneficiary.state.engine, recorded.person)
-    assert audit.count(("sam", "subject_access", REASON["X-Access-Reason"])) == 2
+    assert audit.count(("sam", "subject_access", REASON["X-Access-Reason"])) == 3
 
 
 async def test_only_a_supervisor_or_manager_with_a_reason_of_the_same_organisation(

@@ -5,6 +5,7 @@ and exports checked against numbers worked out by hand."""
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from typing import Any
 from xml.etree import ElementTree
@@ -390,7 +391,9 @@ async def test_the_overview_of_a_small_programme(
     )
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/html")
-    page = r.text
+    assert r.headers["content-language"] == "en"
+    page = re.sub(r">\s+<", "><", r.text)
+    assert '<html lang="en" dir="ltr">' in page
     assert "2026-01-01 to 2026-06-30 · 3 sites active" in page
     for heading, figure in [
         ("People reached (registered)", "12 <span>people</span>"),
@@ -401,10 +404,67 @@ async def test_the_overview_of_a_small_programme(
         ("ToT trainers certified", "2 <span>people</span>"),
         ("Supervision hours", "4.5 <span>hours</span>"),
     ]:
-        if f"<h3>{heading}</h3><p class=figure>{figure}</p>" not in page:
+        if f'<h3>{heading}</h3><p class="figure">{figure}</p>' not in page:
             wrong[f"{heading} (document)"] = {"expected": figure}
     assert "<tr><td>Dahuk City</td><td>27</td><td>71.1 %</td></tr>" in page
+    assert "<tr><td>Female, 18 and over</td>" in page
+    assert "<h2>IASC intervention pyramid</h2>" in page
     assert wrong == {}
+    await the_overview_in_arabic_and_kurdish(reporting_client, me)
+
+    women = await reporting_client.get(
+        "/v1/overview",
+        params={"start": START, "end": END, "sex": "female", "age_group": "18_plus"},
+        headers=me.headers(),
+    )
+    assert women.status_code == 200, women.text
+    narrowed = women.json()
+    assert narrowed["filters"] == {"sex": ["female"], "age_group": ["18_plus"]}
+    by_title = {t["title"]: t["values"] for t in narrowed["tables"]}
+    assert by_title["People reached (registered)"]["total"]["value"] == 5
+    assert "People trained by audience" not in by_title  # cannot be narrowed
+    document = await reporting_client.get(
+        "/v1/overview/document",
+        params={"start": START, "end": END, "sex": "female", "lang": "ar"},
+        headers=me.headers(),
+    )
+    assert "فقط: أنثى" in document.text
+
+
+async def the_overview_in_arabic_and_kurdish(
+    reporting_client: httpx.AsyncClient, me: Caller
+) -> None:
+    """``lang`` wins over Accept-Language; words, not codes, right to left."""
+    r = await reporting_client.get(
+        "/v1/overview/document",
+        params={"start": START, "end": END, "lang": "ar"},
+        headers=me.headers() | {"Accept-Language": "ckb, en;q=0.5"},
+    )
+    assert r.headers["content-language"] == "ar"
+    page = re.sub(r">\s+<", "><", r.text)
+    assert '<html lang="ar" dir="rtl">' in page
+    assert "<h1>نظرة عامة على البرنامج</h1>" in page
+    assert "<tr><td>أنثى، ١٨ فما فوق</td>" in page
+    period = "من \u2066٢٠٢٦-٠١-٠١\u2069 إلى \u2066٢٠٢٦-٠٦-٣٠\u2069"
+    assert f"{period} · ٣ مواقع نشطة" in page
+    text = re.sub(r"<[^>]+>", " ", page.split("<body>")[1])
+    for code in ("female", "18_plus", "not_disclosed", "idp", "Iasc", "unknown"):
+        assert code not in text, code
+
+    kurdish = await reporting_client.get(
+        "/v1/overview",
+        params={"start": START, "end": END},
+        headers=me.headers() | {"Accept-Language": "ckb-IQ, ar;q=0.8"},
+    )
+    assert kurdish.headers["content-language"] == "ckb"
+    by_sex = next(
+        t
+        for t in kurdish.json()["tables"]
+        if t["values"]["disaggregations"][:1] == ["sex"]
+    )
+    assert by_sex["title"] == "کەسانی گەیشتنپێکراو بەپێی ڕەگەز و تەمەن"
+    assert by_sex["values"]["labels"]["sex"]["female"] == "مێ"
+    assert by_sex["values"]["labels"]["age_group"]["18_plus"] == "١٨ و سەرووتر"
 
 
 def month(number: int) -> tuple[str, str]:

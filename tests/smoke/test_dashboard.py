@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,10 +21,18 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import ConsoleMessage, Error, Page, Route, sync_playwright
+from playwright.sync_api import (
+    ConsoleMessage,
+    Error,
+    Page,
+    Route,
+    ViewportSize,
+    sync_playwright,
+)
 
 from shared.auth import LocalSigningKey, Role
 from shared.db import utcnow
+from shared.i18n import catalogue
 from shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -343,5 +352,127 @@ def test_dashboard_shows_the_overview(stack: Stack, tmp_path: Path) -> None:
             assert page.locator("#results").is_hidden()
             page.screenshot(path=tmp_path / "dashboard-401.png")
             assert [p for p in problems if "status of 401" not in p] == []
+        finally:
+            browser.close()
+
+
+CODES = ("female", "18_plus", "0_17", "not_disclosed", "idp", "Iasc", "unknown")
+UUID = re.compile(r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}")
+PHONE: ViewportSize = {"width": 375, "height": 800}
+
+
+def no_overflow(page: Page) -> None:
+    """Nothing wider than the screen: no sideways scrolling on a phone."""
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], widths
+
+
+def visible_text(page: Page) -> str:
+    return str(page.evaluate("document.body.innerText"))
+
+
+@pytest.mark.parametrize("lang", ["ar", "ckb"])
+def test_the_dashboard_and_documents_in_the_people_s_language(
+    stack: Stack, tmp_path: Path, lang: str
+) -> None:
+    """Arabic and Kurdish, right to left, words instead of codes, at phone
+    width; the subject-access document names places and organisations.
+    Screenshots are kept in the test's tmp_path."""
+    words = {k: v for k, v in catalogue(lang).items() if isinstance(v, str)}
+    today = utcnow().date()
+    start, end = today - timedelta(days=45), today
+    token = me_officer_token(stack)
+    overview = wait_for_ingestion(stack, token, start, end)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page(viewport=PHONE, locale=lang)
+            response = page.goto(f"{stack.base}/reporting/dashboard?lang={lang}")
+            assert response is not None
+            assert response.headers["content-language"] == lang
+            assert page.get_attribute("html", "dir") == "rtl"
+            assert page.get_attribute("html", "lang") == lang
+            assert page.locator("h1").text_content() == words["dashboard.title"]
+            show(page, start, end, token=token)
+            wait_until_ready(page, start, end)
+            reached = page.locator('[data-figure="people_reached"]')
+            total = table(overview, "people_reached")["values"]["total"]["value"]
+            assert float(reached.get_attribute("data-value") or "nan") == total
+            text = visible_text(page)
+            assert words["sex.female"] in text
+            assert words["dashboard.training_title"] in text
+            for code in CODES:
+                assert code not in text, code
+            assert page.locator("[data-download]").count() >= 5
+            no_overflow(page)
+            page.screenshot(path=tmp_path / f"dashboard-{lang}-phone-top.png")
+            page.locator('[data-chart="sex-age"]').screenshot(
+                path=tmp_path / f"dashboard-{lang}-phone-sex-age.png"
+            )
+            page.screenshot(
+                path=tmp_path / f"dashboard-{lang}-phone.png", full_page=True
+            )
+
+            page.select_option("#filter-sex", "female")
+            show(page, start, end)
+            page.wait_for_url(re.compile(r"[?&]sex=female"))
+            wait_until_ready(page, start, end)
+            women = httpx.get(
+                f"{stack.base}/reporting/v1/overview",
+                params={"start": str(start), "end": str(end), "sex": "female"},
+                headers={"Authorization": f"Bearer {token}"},
+            ).json()
+            expected = table(women, "people_reached")["values"]["total"]["value"]
+            assert float(reached.get_attribute("data-value") or "nan") == expected
+
+            page.click("#document-button")
+            page.wait_for_selector(f'#document-panel[data-start="{start}"]')
+            document = page.frame_locator("#document-frame")
+            assert document.locator("html").get_attribute("dir") == "rtl"
+            assert document.locator("h1").text_content() == words["overview.title"]
+            shown = document.locator("body").inner_text()
+            assert words["sex.female"] in shown
+            assert words["section.iasc"] in shown
+            for code in CODES:
+                assert code not in shown, code
+            page.locator("#document-panel").screenshot(
+                path=tmp_path / f"overview-{lang}.png"
+            )
+
+            supervisor = stack.tokens["supervisor"]
+            people = httpx.get(
+                f"{stack.base}/beneficiary/v1/beneficiaries",
+                headers={"Authorization": f"Bearer {supervisor}"},
+            ).json()["items"]
+            person = next(p for p in people if p.get("site_id"))
+            access = browser.new_page(
+                viewport={"width": 1000, "height": 900},
+                extra_http_headers={
+                    "Authorization": f"Bearer {supervisor}",
+                    "X-Access-Reason": "subject access request, browser test",
+                    "Accept-Language": f"{lang}, en;q=0.5",
+                },
+            )
+            answered = access.goto(
+                f"{stack.base}/beneficiary/v1/beneficiaries/{person['id']}"
+                "/subject-access?format=html"
+            )
+            assert answered is not None
+            assert answered.status == 200
+            assert answered.headers["content-language"] == lang
+            assert access.get_attribute("html", "dir") == "rtl"
+            shown = visible_text(access)
+            assert UUID.findall(shown) == []
+            site = httpx.get(
+                f"{stack.base}/beneficiary/v1/locations/{person['site_id']}",
+                headers={"Authorization": f"Bearer {supervisor}"},
+            ).json()
+            assert site["name"] in shown
+            assert words["field.service_records"] in shown
+            access.screenshot(
+                path=tmp_path / f"subject-access-{lang}.png", full_page=True
+            )
         finally:
             browser.close()

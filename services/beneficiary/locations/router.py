@@ -1,5 +1,6 @@
-"""HTTP API for places: any signed-in caller may list and read them, and only a
-programme manager may add one.
+"""HTTP API for places: any signed-in caller may list and read them (with
+names in their language), a programme manager may add one, and the platform
+operator loads a country's P-code tables.
 """
 
 from __future__ import annotations
@@ -7,19 +8,37 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
+from services.beneficiary.access import PlatformAdmin
+from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.db import OnceDep
+from services.beneficiary.locations import gazetteer
 from services.beneficiary.locations import service as locations_service
-from services.beneficiary.locations.schemas import LocationCreate, LocationRead
+from services.beneficiary.locations.models import Location, LocationLoad
+from services.beneficiary.locations.schemas import (
+    GazetteerLoad,
+    GazetteerReport,
+    LocationCreate,
+    LocationRead,
+)
+from shared.audit import Actor, record_access
 from shared.auth import Principal, PrincipalDep, Role, require
 from shared.contracts.enums import LocationLevel
 from shared.contracts.text import Text
 from shared.db import SessionDep
-from shared.errors import Conflict, Invalid, NotFound, problem_responses
+from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
+from shared.i18n import IN_ENGLISH, Language, LanguageDep
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 
 router = APIRouter(prefix="/v1/locations", tags=["locations"])
+
+
+def read(location: Location, language: Language = IN_ENGLISH) -> LocationRead:
+    """A location with its name in the caller's language."""
+    found = LocationRead.model_validate(location)
+    found.label = found.names.get(language.code) or found.name
+    return found
 
 
 @router.post(
@@ -42,13 +61,70 @@ async def create_location(
             lambda: locations_service.create_location(session, body),
             lambda existing: locations_service.get_location(session, existing),
         )
-    return LocationRead.model_validate(location)
+    return read(location)
+
+
+@router.post(
+    "/gazetteer",
+    response_model=GazetteerReport,
+    responses=problem_responses(Invalid, Forbidden),
+)
+async def load_gazetteer(
+    body: GazetteerLoad,
+    request: Request,
+    session: SessionDep,
+    principal: PlatformAdmin,
+    once: OnceDep,
+) -> GazetteerReport:
+    """Load a country's admin 1-3 units (P-codes, names in en/ar/ckb) from
+    the rows of a COD-AB-shaped table; the platform operator's act, since
+    every organisation shares the tree. Keyed on the P-code and safe to
+    repeat: a second load of the same rows reports them unchanged, and a
+    retried request (same Idempotency-Key) gets the first answer. A bad row
+    refuses the whole load, naming the row and column. See
+    docs/locations.md."""
+    mapping = body.mapping or gazetteer.cod_ab_mapping(body.rows[0])
+    units = gazetteer.units_of(body.rows, body.country, mapping)
+    actor = Actor(
+        principal=principal,
+        reason=None,
+        request_id=getattr(request.state, "request_id", None),
+    )
+
+    async def load() -> LocationLoad:
+        report = await gazetteer.load_units(session, units)
+        done = LocationLoad(
+            country=body.country, loaded_by=principal.subject, **report.as_json()
+        )
+        session.add(done)
+        record_access(
+            session,
+            AuditEntry,
+            actor,
+            action="load_gazetteer",
+            entity_type="location",
+            entity_ids=report.changed_ids,
+        )
+        await session.flush()
+        return done
+
+    async def again(load_id: uuid.UUID) -> LocationLoad:
+        found = await session.get(LocationLoad, load_id)
+        assert found is not None
+        return found
+
+    async with session.begin():
+        done, _ = await once.act(
+            principal, "POST /v1/locations/gazetteer", body, load, again
+        )
+    return GazetteerReport.model_validate(done)
 
 
 @router.get("", response_model=Page[LocationRead], responses=problem_responses(Invalid))
 async def list_locations(
     session: SessionDep,
     _: PrincipalDep,
+    language: LanguageDep,
     level: LocationLevel | None = None,
     parent_id: uuid.UUID | None = None,
     pcode: Annotated[Text | None, Query(max_length=32)] = None,
@@ -65,7 +141,7 @@ async def list_locations(
             limit=limit,
         )
     return Page(
-        items=[LocationRead.model_validate(r) for r in page.items],
+        items=[read(r, language) for r in page.items],
         next_cursor=page.next_cursor,
     )
 
@@ -74,8 +150,8 @@ async def list_locations(
     "/{location_id}", response_model=LocationRead, responses=problem_responses(NotFound)
 )
 async def get_location(
-    location_id: uuid.UUID, session: SessionDep, _: PrincipalDep
+    location_id: uuid.UUID, session: SessionDep, _: PrincipalDep, language: LanguageDep
 ) -> LocationRead:
     async with session.begin():
         location = await locations_service.get_location(session, location_id)
-    return LocationRead.model_validate(location)
+    return read(location, language)

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.beneficiary.locations.gazetteer import MAX_ROWS, ColumnMapping
 from shared.contracts.enums import LocationLevel, SiteType
 from shared.contracts.text import Text
 
@@ -42,8 +43,51 @@ class LocationRead(BaseModel):
 
     id: uuid.UUID
     pcode: str | None
-    name: str
+    name: str = Field(description="In English, as reports and exchanges use it.")
+    names: dict[str, str] = Field(
+        default_factory=dict, description="Language (en, ar, ckb) -> name."
+    )
+    label: str = Field(
+        default="",
+        description="The name in the request's language (lang, else "
+        "Accept-Language), English when the tables give none in it.",
+    )
     level: LocationLevel
     site_type: SiteType | None
     parent_id: uuid.UUID | None
+    created_at: datetime
+
+
+class GazetteerLoad(BaseModel):
+    """A country's administrative units as rows of a COD-AB-shaped table
+    (a client reads the CSV or XLSX and sends its rows)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    country: str = Field(
+        pattern=r"^[A-Z]{2}$",
+        description="ISO 3166-1 alpha-2 code: every P-code must start with it.",
+    )
+    mapping: ColumnMapping | None = Field(
+        default=None,
+        description="Columns per admin level; default: COD-AB's ADMn_PCODE, "
+        "ADMn_EN, ADMn_AR for the levels the table has.",
+    )
+    rows: list[dict[str, str | int | float | None]] = Field(
+        min_length=1, max_length=MAX_ROWS
+    )
+
+
+class GazetteerReport(BaseModel):
+    """What one load did (kept: a retried request gets it again)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    country: str
+    added: int
+    renamed: int
+    unchanged: int
+    by_level: dict[str, int]
+    loaded_by: str
     created_at: datetime

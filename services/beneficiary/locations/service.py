@@ -15,16 +15,28 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from services.beneficiary.locations.gazetteer import (
+    ColumnMapping,
+    LevelColumns,
+    load_units,
+    units_of,
+)
 from services.beneficiary.locations.models import Location
 from services.beneficiary.locations.schemas import LocationCreate
 from shared.contracts.enums import LocationLevel, SiteType
 from shared.db import get_cached
 from shared.errors import Conflict, FieldError, Invalid, NotFound
+from shared.i18n import ENGLISH
 from shared.pagination import Page, ordered_page
 
 PARENT_LEVELS = {
     LocationLevel.district: {LocationLevel.governorate},
-    LocationLevel.site: {LocationLevel.governorate, LocationLevel.district},
+    LocationLevel.subdistrict: {LocationLevel.district},
+    LocationLevel.site: {
+        LocationLevel.governorate,
+        LocationLevel.district,
+        LocationLevel.subdistrict,
+    },
 }
 
 
@@ -61,7 +73,9 @@ async def create_location(session: AsyncSession, data: LocationCreate) -> Locati
         )
     if (await session.execute(clash)).first() is not None:
         raise Conflict("A location with this P-code or name exists already.")
-    location = Location(**data.model_dump(exclude_none=True))
+    location = Location(
+        **data.model_dump(exclude_none=True), names={ENGLISH: data.name}
+    )
     session.add(location)
     await session.flush()
     return location
@@ -123,38 +137,53 @@ def _reference_rows(name: str) -> list[dict[str, str]]:
     return list(csv.DictReader(text.splitlines()))
 
 
-async def load_reference_locations(session: AsyncSession) -> int:
-    """Load Iraq governorates (P-codes) and programme sites; safe to re-run."""
-    existing = {
-        (loc.parent_id, loc.level, loc.name): loc
-        for loc in (await session.execute(select(Location))).scalars()
+IRAQ_ADMIN1 = ColumnMapping(
+    levels={
+        1: LevelColumns(
+            pcode="ADM1_PCODE",
+            names={"en": "ADM1_EN", "ar": "ADM1_AR", "ckb": "ADM1_CKB"},
+        )
     }
-    by_pcode = {loc.pcode: loc for loc in existing.values() if loc.pcode}
-    added = 0
-    aliases: dict[str, Location] = {}
-    for row in _reference_rows("iraq_governorates.csv"):
-        governorate = by_pcode.get(row["pcode"])
-        if governorate is None:
-            governorate = Location(
-                pcode=row["pcode"], name=row["name"], level=LocationLevel.governorate
+)
+"""The shipped Iraq governorates table: COD-AB's admin 1 columns plus
+Kurdish names."""
+
+
+async def load_reference_locations(session: AsyncSession) -> int:
+    """Load Iraq's governorates (P-codes, names in en/ar/ckb) and programme
+    sites; safe to re-run."""
+    units = units_of(_reference_rows("iraq_admin1.csv"), "IQ", IRAQ_ADMIN1)
+    added = (await load_units(session, units)).added
+    aliases = {
+        loc.pcode: loc
+        for loc in (
+            await session.execute(
+                select(Location).where(col(Location.level) == LocationLevel.governorate)
             )
-            session.add(governorate)
-            added += 1
-        aliases[row["pcode"]] = governorate
-    await session.flush()
+        ).scalars()
+    }
+    existing = {
+        (loc.parent_id, loc.name)
+        for loc in (
+            await session.execute(
+                select(Location).where(col(Location.level) == LocationLevel.site)
+            )
+        ).scalars()
+    }
     for row in _reference_rows("iraq_sites.csv"):
         parent = aliases[row["governorate_pcode"]]
-        key = (parent.id, LocationLevel.site, row["site"])
-        if key in existing:
+        if (parent.id, row["site"]) in existing:
             continue
-        site = Location(
-            name=row["site"],
-            level=LocationLevel.site,
-            site_type=SiteType(row["site_type"]),
-            parent_id=parent.id,
+        session.add(
+            Location(
+                name=row["site"],
+                names={ENGLISH: row["site"]},
+                level=LocationLevel.site,
+                site_type=SiteType(row["site_type"]),
+                parent_id=parent.id,
+            )
         )
-        session.add(site)
-        existing[key] = site
+        existing.add((parent.id, row["site"]))
         added += 1
     await session.flush()
     return added

@@ -37,6 +37,8 @@ from services.beneficiary.db import under
 from services.beneficiary.interventions import service as interventions_service
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.interventions.service import EnrolmentRead
+from services.beneficiary.locations.models import Location
+from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.referrals import service as referrals_service
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.referrals.service import ReferralRead
@@ -274,3 +276,19 @@ def _offline(conflict: SyncConflict, keyring: KeyRing) -> OfflineVersion:
 
 async def _all(session: AsyncSession, statement: Any) -> list[Any]:
     return list((await session.execute(statement)).scalars())
+
+
+async def names_of(session: AsyncSession, ids: set[str]) -> dict[str, str]:
+    """Names of the places and organisations a document mentions by id."""
+    wanted = [uuid.UUID(i) for i in ids]
+    places = select(col(Location.id), col(Location.name)).where(
+        col(Location.id).in_(wanted)
+    )
+    organisations = select(col(Organisation.id), col(Organisation.name)).where(
+        col(Organisation.id).in_(wanted)
+    )
+    return {
+        str(key): name
+        for statement in (places, organisations)
+        for key, name in (await session.execute(statement)).all()
+    }

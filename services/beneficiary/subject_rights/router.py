@@ -20,7 +20,13 @@ from services.beneficiary.subject_rights.service import ErasureRead
 from shared.app import RuntimeDep
 from shared.db import SessionDep
 from shared.errors import Invalid, NotFound, Unavailable, problem_responses
-from shared.subject_rights import NO_STORE, document_response, require_reason
+from shared.i18n import LanguageDep
+from shared.subject_rights import (
+    NO_STORE,
+    document_response,
+    ids_to_name,
+    require_reason,
+)
 
 router = APIRouter(prefix="/v1/beneficiaries", tags=["erasure and subject access"])
 DOCUMENT_LEAVES_OUT: Any = {
@@ -106,9 +112,13 @@ async def export_subject_access(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: SupervisorActor,
+    language: LanguageDep,
     format: Annotated[
         Literal["json", "html"],
-        Query(description="json, or html: a readable document to print."),
+        Query(
+            description="json, or html: a readable document to print, in the "
+            "language asked for (lang, else Accept-Language)."
+        ),
     ] = "json",
 ) -> Response:
     """Everything held about the person in every service (their record with
@@ -135,16 +145,17 @@ async def export_subject_access(
             session, actor, "subject_access", "beneficiary", [beneficiary.id]
         )
     if format == "html":
+        sections = found.model_dump(mode="json", exclude=DOCUMENT_LEAVES_OUT)
+        async with session.begin():
+            names = await export.names_of(session, ids_to_name(sections))
         return document_response(
-            f"Personal data held about {found.person.code}",
+            language.text("sar.title", code=found.person.code),
             [
-                f"Subject access export made on "
-                f"{found.generated_at:%Y-%m-%d %H:%M} UTC by "
-                f"{found.generated_by}.",
-                "Everything the programme's beneficiary and training services "
-                "hold about this person. Staff accounts are named by their "
-                "login; other people are not shown.",
+                language.text("sar.made", when=language.date(found.generated_at)),
+                language.text("sar.scope"),
             ],
-            found.model_dump(mode="json", exclude=DOCUMENT_LEAVES_OUT),
+            sections,
+            language,
+            names,
         )
     return JSONResponse(found.model_dump(mode="json"), headers=NO_STORE)

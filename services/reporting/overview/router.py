@@ -2,37 +2,109 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import date
-from html import escape
+from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
+from pydantic import Field
 
 from services.reporting.access.service import CallerDep
-from services.reporting.indicators.service import AGE_BANDS_HELP, age_bands, store_of
+from services.reporting.indicators.service import (
+    AGE_BANDS_HELP,
+    Cell,
+    IndicatorValues,
+    age_bands,
+    store_of,
+)
 from services.reporting.overview.service import Overview, OverviewTable, overview
+from shared.contracts.enums import Sex
 from shared.contracts.text import Text
 from shared.errors import Invalid, problem_responses
+from shared.i18n import Language, LanguageDep
+from shared.i18n.templates import render
 
+HERE = Path(__file__).parent
 router = APIRouter(prefix="/v1/overview", tags=["programme overview"])
 Start = Annotated[date, Query(description="First day, inclusive.")]
 End = Annotated[date, Query(description="Last day, inclusive.")]
+Sites = Annotated[
+    list[uuid.UUID] | None,
+    Query(alias="site", description="Only these sites (repeat)."),
+]
+Sexes = Annotated[list[Sex] | None, Query(alias="sex", description="Repeat.")]
+AgeGroups = Annotated[
+    list[Annotated[Text, Field(max_length=64)]] | None,
+    Query(
+        alias="age_group",
+        description="Age groups of the bands in use, e.g. 18_plus (repeat).",
+    ),
+]
 Bands = Annotated[
     Text | None, Query(alias="age_bands", max_length=200, description=AGE_BANDS_HELP)
 ]
 
 
-@router.get("", response_model=Overview, responses=problem_responses(Invalid))
-async def programme_overview(
-    request: Request, caller: CallerDep, start: Start, end: End, bands: Bands = None
+@dataclass(frozen=True)
+class Asked:
+    """What an overview request asks for: period, age bands and filters."""
+
+    start: date
+    end: date
+    bands: str | None
+    filters: dict[str, list[str]]
+
+
+def asked(
+    start: Start,
+    end: End,
+    bands: Bands = None,
+    sites: Sites = None,
+    sexes: Sexes = None,
+    age_groups: AgeGroups = None,
+) -> Asked:
+    return Asked(
+        start,
+        end,
+        bands,
+        {
+            "site": [str(s) for s in sites or []],
+            "sex": [s.value for s in sexes or []],
+            "age_group": list(age_groups or []),
+        },
+    )
+
+
+AskedDep = Annotated[Asked, Depends(asked)]
+
+
+async def answer_overview(
+    request: Request, caller: CallerDep, language: LanguageDep, query: AskedDep
 ) -> Overview:
-    """Totals, IASC layers, demographics, direct vs partner, activities,
-    locations, cases, capacity building and quality of care."""
     settings = request.app.state.settings
     return await overview(
-        store_of(request.app), settings, caller, start, end, age_bands(bands, settings)
+        store_of(request.app),
+        settings,
+        caller,
+        query.start,
+        query.end,
+        age_bands(query.bands, settings),
+        language,
+        query.filters,
     )
+
+
+@router.get("", response_model=Overview, responses=problem_responses(Invalid))
+async def programme_overview(
+    found: Annotated[Overview, Depends(answer_overview)],
+) -> Overview:
+    """Totals, IASC layers, demographics, direct vs partner, activities,
+    locations, cases, capacity building and quality of care, in the
+    language asked for (``lang``, else Accept-Language)."""
+    return found
 
 
 @router.get(
@@ -41,73 +113,48 @@ async def programme_overview(
     responses=problem_responses(Invalid),
 )
 async def programme_overview_document(
-    request: Request, caller: CallerDep, start: Start, end: End, bands: Bands = None
+    found: Annotated[Overview, Depends(answer_overview)], language: LanguageDep
 ) -> HTMLResponse:
-    """The same overview as a printable HTML document."""
-    settings = request.app.state.settings
-    found = await overview(
-        store_of(request.app), settings, caller, start, end, age_bands(bands, settings)
-    )
-    return HTMLResponse(render_document(found))
-
-
-def _number(value: float | None, suppressed: bool) -> str:
-    if suppressed:
-        return "<i>suppressed</i>"
-    if value is None:
-        return "–"
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-
-
-def _table(table: OverviewTable) -> str:
-    values = table.values
-    labels = values.labels
-    unit = escape(values.unit)
-    head = f"<h3>{escape(table.title)}</h3>"
-    if not values.disaggregations:
-        return head + (
-            f"<p class=figure>{_number(values.total.value, values.total.suppressed)}"
-            f" <span>{unit}</span></p>"
-        )
-    rows = []
-    for cell in sorted(values.cells, key=lambda c: -(c.value or 0)):
-        names = " / ".join(
-            escape(labels.get(d, {}).get(v, v)) for d, v in cell.dims.items()
-        )
-        share = table.shares.get("|".join(cell.dims.values()))
-        rows.append(
-            f"<tr><td>{names}</td><td>{_number(cell.value, cell.suppressed)}</td>"
-            f"<td>{'' if share is None else f'{share:.1f} %'}</td></tr>"
-        )
-    total = _number(values.total.value, values.total.suppressed)
-    return (
-        head
-        + f"<table><tr><th></th><th>{unit}</th><th>share</th></tr>"
-        + "".join(rows)
-        + f"<tr class=total><td>Total</td><td>{total}</td><td></td></tr></table>"
+    """The same overview as a printable HTML document, in the language
+    asked for (``lang``, else Accept-Language), right to left for Arabic
+    and Kurdish."""
+    return HTMLResponse(
+        render_document(found, language),
+        headers={"Content-Language": language.code},
     )
 
 
-def render_document(found: Overview) -> str:
-    sections: dict[str, list[str]] = {}
+def render_document(found: Overview, language: Language) -> str:
+    sections: dict[str, list[OverviewTable]] = {}
     for table in found.tables:
-        sections.setdefault(table.section, []).append(_table(table))
-    body = "".join(
-        f"<section><h2>{escape(name.title())}</h2>{''.join(parts)}</section>"
-        for name, parts in sections.items()
-    )
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>Programme overview {found.start} to {found.end}</title><style>"
-        "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}"
-        "table{border-collapse:collapse;margin-bottom:1em}"
-        "td,th{border-bottom:1px solid #ccc;padding:2px 10px;text-align:right}"
-        "td:first-child{text-align:left}.total td{font-weight:bold}"
-        ".figure{font-size:22px;font-weight:bold}.figure span{font-size:13px}"
-        "section{page-break-inside:avoid}@media print{body{margin:0}}"
-        "</style></head><body>"
-        f"<h1>Programme overview</h1><p>{found.start} to {found.end} · "
-        f"{found.sites_active} sites active. People counted once per group; "
-        "groups of distinct people are not to be summed.</p>"
-        f"{body}</body></html>"
+        sections.setdefault(table.section, []).append(table)
+
+    def shown(cell: Cell) -> str:
+        if cell.suppressed:
+            return language.text("overview.suppressed")
+        return "–" if cell.value is None else language.number(cell.value)
+
+    def cell_words(values: IndicatorValues, cell: Cell) -> list[str]:
+        return [values.labels.get(d, {}).get(v, v) for d, v in cell.dims.items()]
+
+    named = {
+        dim: names
+        for table in found.tables
+        for dim, names in table.values.labels.items()
+    }
+    filter_words = [
+        named.get(dim, {}).get(value) or language.label(dim, value)
+        for dim, values in found.filters.items()
+        for value in values
+    ]
+    return render(
+        HERE,
+        "document.html",
+        language,
+        found=found,
+        filter_words=filter_words,
+        sections=sections,
+        shown=shown,
+        cell_words=cell_words,
+        ordered=lambda cells: sorted(cells, key=lambda c: -(c.value or 0)),
     )

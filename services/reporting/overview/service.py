@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.reporting.access.service import Caller
 from services.reporting.catalogue.catalogue import indicators
@@ -14,85 +14,67 @@ from services.reporting.engine.measures import evaluator as make_evaluator
 from services.reporting.engine.store import FactStore
 from services.reporting.indicators.service import IndicatorValues, answer
 from services.reporting.settings import ReportingSettings
+from shared.i18n import UNKNOWN, Language
 
-SECTIONS: list[tuple[str, str, str, list[str]]] = [
-    # (section, title, indicator, disaggregations)
-    ("totals", "People reached (registered)", "people_reached", []),
-    ("totals", "People reached without registration", "people_reached_anonymous", []),
-    ("totals", "Services delivered", "services_delivered", []),
-    ("totals", "New beneficiaries registered", "new_beneficiaries", []),
-    ("iasc", "Services by IASC layer", "services_delivered", ["iasc_layer"]),
-    ("iasc", "People reached by IASC layer", "people_reached", ["iasc_layer"]),
-    (
-        "demographics",
-        "People reached by sex and age",
-        "people_reached",
-        ["sex", "age_group"],
-    ),
-    ("demographics", "People reached by disability", "people_reached", ["disability"]),
-    (
-        "demographics",
-        "People reached by displacement status",
-        "people_reached",
-        ["displacement_status"],
-    ),
-    (
-        "demographics",
-        "People reached by marital status",
-        "people_reached",
-        ["marital_status"],
-    ),
-    (
-        "delivery",
-        "Services, direct and through partners",
-        "services_delivered",
-        ["delivered_through"],
-    ),
-    ("delivery", "Services by organisation", "services_delivered", ["organisation"]),
-    ("activities", "Services by activity", "services_delivered", ["activity"]),
-    ("activities", "Group sessions held", "group_sessions_held", ["activity"]),
-    ("activities", "Meetings held", "meetings_held", []),
-    ("locations", "People reached by governorate", "people_reached", ["governorate"]),
-    ("locations", "Services by site", "services_delivered", ["site"]),
-    ("cases", "Referrals made", "referrals_made", ["area"]),
-    (
-        "cases",
-        "Reliable improvement (PHQ-9 or SRQ-20)",
-        "reliable_improvement_phq9_srq20",
-        [],
-    ),
-    ("capacity", "People trained by audience", "people_trained", ["audience"]),
-    ("capacity", "Training sessions held", "training_sessions_held", []),
-    (
-        "capacity",
-        "Capacity-building services by part",
-        "capacity_building_services",
-        ["component"],
-    ),
-    ("capacity", "People certified", "people_certified", ["course_level"]),
-    ("capacity", "ToT trainers certified", "tot_trainers_certified", []),
-    ("capacity", "Supervised practice sessions", "supervised_practice_sessions", []),
-    ("capacity", "Mean fidelity of reviewed sessions", "mean_fidelity", []),
-    ("capacity", "Supervision hours", "supervision_hours", []),
-    ("quality", "Services by qualified staff", "services_by_qualified_staff", []),
-    (
-        "quality",
-        "Structured sessions by qualified staff",
-        "structured_sessions_by_qualified_staff",
-        [],
-    ),
-    (
-        "quality",
-        "Supervision hours per provider per month",
-        "supervision_hours_per_provider_month",
-        [],
-    ),
+PLACE_OR_ORGANISATION = frozenset(
+    {"governorate", "district", "site", "organisation", "lead_organisation"}
+)
+SECTIONS: list[tuple[str, str, list[str]]] = [
+    # (section, indicator, disaggregations); titles are in the catalogue
+    # (shared/i18n) as table.<indicator>[.<disaggregation>...]
+    ("totals", "people_reached", []),
+    ("totals", "people_reached_anonymous", []),
+    ("totals", "services_delivered", []),
+    ("totals", "new_beneficiaries", []),
+    ("iasc", "services_delivered", ["iasc_layer"]),
+    ("iasc", "people_reached", ["iasc_layer"]),
+    ("demographics", "people_reached", ["sex", "age_group"]),
+    ("demographics", "people_reached", ["disability"]),
+    ("demographics", "people_reached", ["displacement_status"]),
+    ("demographics", "people_reached", ["marital_status"]),
+    ("delivery", "services_delivered", ["delivered_through"]),
+    ("delivery", "services_delivered", ["organisation"]),
+    ("activities", "services_delivered", ["activity"]),
+    ("activities", "group_sessions_held", ["activity"]),
+    ("activities", "meetings_held", []),
+    ("locations", "people_reached", ["governorate"]),
+    ("locations", "services_delivered", ["site"]),
+    ("cases", "referrals_made", ["area"]),
+    ("cases", "reliable_improvement_phq9_srq20", []),
+    ("capacity", "people_trained", ["audience"]),
+    ("capacity", "training_sessions_held", []),
+    ("capacity", "capacity_building_services", ["component"]),
+    ("capacity", "people_certified", ["course_level"]),
+    ("capacity", "tot_trainers_certified", []),
+    ("capacity", "supervised_practice_sessions", []),
+    ("capacity", "mean_fidelity", []),
+    ("capacity", "supervision_hours", []),
+    ("quality", "services_by_qualified_staff", []),
+    ("quality", "structured_sessions_by_qualified_staff", []),
+    ("quality", "supervision_hours_per_provider_month", []),
 ]
+
+
+def _worded(values: IndicatorValues, language: Language) -> IndicatorValues:
+    """Every code of the values named in the language: vocabularies from
+    the catalogue, activities and layers too; places and organisations keep
+    the names the engine gave them (there is no code to translate)."""
+    labels = {dim: dict(names) for dim, names in values.labels.items()}
+    for dim in values.disaggregations:
+        named = labels.setdefault(dim, {})
+        for cell in values.cells:
+            code = cell.dims[dim]
+            if dim in PLACE_OR_ORGANISATION and code in named and code != UNKNOWN:
+                continue
+            named[code] = language.label(dim, code)
+    name = language.text(f"indicator.{values.indicator}")
+    return values.model_copy(update={"labels": labels, "name": name})
 
 
 class OverviewTable(BaseModel):
     section: str
     title: str
+    """In the request's language, like the labels of the values."""
     values: IndicatorValues
     shares: dict[str, float | None]
     """Each cell's share of the total in percent (counts only; keyed by the
@@ -102,6 +84,11 @@ class OverviewTable(BaseModel):
 class Overview(BaseModel):
     start: date
     end: date
+    filters: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="What the tables are narrowed to; a table whose "
+        "indicator cannot be narrowed by one of them is left out.",
+    )
     sites_active: int | None
     tables: list[OverviewTable]
 
@@ -113,12 +100,17 @@ async def overview(
     start: date,
     end: date,
     bands: AgeBands,
+    language: Language,
+    filters: dict[str, list[str]] | None = None,
 ) -> Overview:
     tables = []
     catalogue = indicators()
+    filters = {name: wanted for name, wanted in (filters or {}).items() if wanted}
     await store.refresh()
     evaluator = make_evaluator(store, bands)
-    for section, title, indicator_id, by in SECTIONS:
+    for section, indicator_id, by in SECTIONS:
+        if not set(filters) <= set(catalogue[indicator_id].disaggregations):
+            continue  # a figure that cannot be narrowed is not shown as if it were
         values = await answer(
             store,
             settings,
@@ -127,6 +119,7 @@ async def overview(
             start=start,
             end=end,
             by=by,
+            filters=filters,
             evaluator=evaluator,
         )
         shares: dict[str, float | None] = {}
@@ -140,13 +133,19 @@ async def overview(
                     else None
                 )
         tables.append(
-            OverviewTable(section=section, title=title, values=values, shares=shares)
+            OverviewTable(
+                section=section,
+                title=language.text("table." + ".".join([indicator_id, *by])),
+                values=_worded(values, language),
+                shares=shares,
+            )
         )
-    sites = next(t for t in tables if t.values.disaggregations == ["site"])
-    active = [c for c in sites.values.cells if c.dims["site"] != "unknown"]
+    sites = next((t for t in tables if t.values.disaggregations == ["site"]), None)
+    active = (
+        None
+        if sites is None
+        else len([c for c in sites.values.cells if c.dims["site"] != UNKNOWN])
+    )
     return Overview(
-        start=start,
-        end=end,
-        sites_active=len(active),
-        tables=tables,
+        start=start, end=end, filters=filters, sites_active=active, tables=tables
     )
