@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, make_beneficiary
+from tests.beneficiary.api import make_beneficiary
+from tests.callers import Caller
 from tests.reporting.helpers import by_value, values
 
 YEAR = {"start": "2026-01-01", "end": "2026-12-31"}

@@ -10,9 +10,9 @@ import httpx
 
 from services.training.settings import TrainingSettings
 from shared.auth import Role
-from tests.beneficiary.conftest import Org
+from tests.callers import Org
 from tests.reporting.helpers import by_value, values
-from tests.training.test_courses_and_trainees import token, trainee
+from tests.training.api import token, trainee
 
 YEAR = {"start": "2026-01-01", "end": "2026-12-31"}
 
