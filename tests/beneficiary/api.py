@@ -284,3 +284,17 @@ def agreement_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+async def enrol(caller: Caller, person: dict[str, Any], code: str) -> dict[str, Any]:
+    r = await caller.post(
+        "/v1/enrolments",
+        {
+            "beneficiary_id": person["id"],
+            "intervention": code,
+            "enrolled_on": "2026-02-01",
+        },
+    )
+    assert r.status_code == 201, r.text
+    result: dict[str, Any] = r.json()
+    return result

@@ -5,22 +5,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Role
-from tests.beneficiary.api import count_rows, make_beneficiary
+from tests.beneficiary.api import count_rows, enrol, make_beneficiary
 from tests.callers import Caller
-
-
-async def enrol(caller: Caller, person: dict[str, Any], code: str) -> dict[str, Any]:
-    r = await caller.post(
-        "/v1/enrolments",
-        {
-            "beneficiary_id": person["id"],
-            "intervention": code,
-            "enrolled_on": "2026-02-01",
-        },
-    )
-    assert r.status_code == 201, r.text
-    result: dict[str, Any] = r.json()
-    return result
 
 
 async def test_pm_plus_dose_completion_and_follow_up_windows(

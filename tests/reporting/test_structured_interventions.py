@@ -9,8 +9,7 @@ from typing import Any
 import httpx
 
 from shared.auth import Role
-from tests.beneficiary.api import make_beneficiary
-from tests.beneficiary.test_interventions import enrol
+from tests.beneficiary.api import enrol, make_beneficiary
 from tests.callers import Caller
 from tests.reporting.helpers import by_value, values
 

@@ -180,6 +180,21 @@ async def test_people_trained_by_every_training_dimension(
     assert by_value(sessions) == {pfa: 2, tot: 1}
     assert sessions["total"]["value"] == 3
 
+    # erased, t4 is still trained but no longer works anywhere on record
+    manager = token(training_settings, uuid.UUID(orgs["a"].id), Role.programme_manager)
+    r = await training_client.post(
+        f"/v1/trainees/{courses['trainees']['t4']}/erasure",
+        headers=manager | {"X-Access-Reason": "written request, ref DP-9"},
+    )
+    assert r.status_code == 200, r.text
+    await catch_up()
+    assert await trained("course") == {pfa: 4, tot: 3}
+    assert await trained("participant_organisation") == {
+        orgs["partner"].id: 3,
+        orgs["b"].id: 1,
+        "unknown": 2,
+    }
+
     r = await reporting_client.get(
         "/v1/indicators/people_trained/values",
         params={**YEAR, "training_modality": "onlin"},

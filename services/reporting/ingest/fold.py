@@ -1174,7 +1174,7 @@ async def _erase_trainees(
                 del held[key]
                 row = {**row, "trainee_id": pseudonym(secret, row["trainee_id"])}
                 if name == "trainee":
-                    row["staff_id"] = None
+                    row["staff_id"] = row["affiliation_organisation_id"] = None
                 held[_trainee_key(name, row)] = row
     for row in batch.rows.get("supervision", {}).values():
         row["supervisee_ids"] = [alias.get(s, s) for s in row["supervisee_ids"]]
@@ -1223,7 +1223,7 @@ async def _pseudonymise_held(
             table = model.__table__
             values: dict[str, Any] = {"trainee_id": alias, "seq": seq}
             if name == "trainee":
-                values["staff_id"] = None
+                values["staff_id"] = values["affiliation_organisation_id"] = None
             await session.execute(
                 update(table).where(table.c.trainee_id == trainee_id).values(**values)
             )

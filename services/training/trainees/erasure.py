@@ -68,7 +68,7 @@ async def erase_trainee(
     if not already:
         trainee.full_name_enc = trainee.phone_enc = trainee.email_enc = None
         trainee.affiliation = trainee.role = trainee.profession = ERASED_TEXT
-        trainee.staff_id = None
+        trainee.staff_id = trainee.affiliation_organisation_id = None
         trainee.version += 1
         trainee.pii_erased_at = utcnow()
     add_event(
@@ -139,6 +139,10 @@ async def _forget_staff_code(session: AsyncSession, trainee: Trainee) -> None:
         )
     )
     for event in events.scalars():
-        if event.data.get("staff_id") is not None:
-            event.data = {**event.data, "staff_id": None}
+        if any(event.data.get(name) is not None for name in _EMPLOYER):
+            event.data = {**event.data, **dict.fromkeys(_EMPLOYER)}
             flag_modified(event, "data")
+
+
+_EMPLOYER = ("staff_id", "affiliation_organisation_id")
+"""What ties a trainee to their workplace in the feed's history of them."""
