@@ -6,8 +6,12 @@ sites writes into those sites only, as sync would."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.access import ManagerActor
 from services.beneficiary.audit.models import audit_log
@@ -24,12 +28,52 @@ from services.beneficiary.imports.schemas import (
 )
 from services.beneficiary.settings import settings_of
 from shared.app import RuntimeDep
+from shared.audit import Actor
 from shared.db import SessionDep
 from shared.errors import Forbidden, Invalid, NotFound, problem_responses
+from shared.idempotency import Once
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from shared.queue import defer_job
 
 router = APIRouter(tags=["imports"])
+R = TypeVar("R", bound=BaseModel)
+
+
+def _page_as(page: Page[Any], convert: Callable[[Any], R]) -> Page[R]:
+    """The same page with each stored row as its read model."""
+    return Page(
+        items=[convert(row) for row in page.items], next_cursor=page.next_cursor
+    )
+
+
+async def _answer_job(
+    once: Once,
+    session: AsyncSession,
+    actor: Actor,
+    route: str,
+    body: ImportCreate | None,
+    act: Callable[[], Awaitable[ImportJob]],
+    action: str,
+) -> ImportRead:
+    """Start or resume an import once per key, audited; the answer is the job
+    as it stands (a replay loads the job the first request touched)."""
+    principal = actor.principal
+
+    async def load(existing: uuid.UUID) -> ImportJob:
+        return await imports_service.get_import(session, principal, existing)
+
+    async def render(job: ImportJob) -> ImportRead:
+        return imports_service.read_model(job)
+
+    return await once.answer(
+        principal,
+        route,
+        body,
+        act,
+        load,
+        render,
+        audit=audit_log.trail(actor, action, "import_job"),
+    )
 
 
 @router.post(
@@ -80,10 +124,7 @@ async def list_import_mappings(
         page = await imports_service.list_mappings(
             session, actor.principal, cursor, limit
         )
-        return Page(
-            items=[ImportMappingRead.model_validate(m) for m in page.items],
-            next_cursor=page.next_cursor,
-        )
+        return _page_as(page, ImportMappingRead.model_validate)
 
 
 @router.get(
@@ -128,20 +169,8 @@ async def start_import(
         defer_job(session, run_import.__name__, import_id=str(job.id))
         return job
 
-    async def load(existing: uuid.UUID) -> ImportJob:
-        return await imports_service.get_import(session, principal, existing)
-
-    async def render(job: ImportJob) -> ImportRead:
-        return imports_service.read_model(job)
-
-    return await once.answer(
-        principal,
-        "POST /v1/imports",
-        body,
-        start,
-        load,
-        render,
-        audit=audit_log.trail(actor, "create", "import_job"),
+    return await _answer_job(
+        once, session, actor, "POST /v1/imports", body, start, "create"
     )
 
 
@@ -161,10 +190,7 @@ async def list_imports(
         page = await imports_service.list_imports(
             session, actor.principal, cursor, limit
         )
-        return Page(
-            items=[imports_service.read_model(j) for j in page.items],
-            next_cursor=page.next_cursor,
-        )
+        return _page_as(page, imports_service.read_model)
 
 
 @router.get(
@@ -198,10 +224,7 @@ async def list_import_refusals(
         page = await imports_service.list_refusals(
             session, actor.principal, import_id, cursor, limit
         )
-        return Page(
-            items=[ImportRefusalRead.model_validate(r) for r in page.items],
-            next_cursor=page.next_cursor,
-        )
+        return _page_as(page, ImportRefusalRead.model_validate)
 
 
 @router.post(
@@ -228,18 +251,12 @@ async def resume_import(
             )
         return job
 
-    async def load(existing: uuid.UUID) -> ImportJob:
-        return await imports_service.get_import(session, principal, existing)
-
-    async def render(job: ImportJob) -> ImportRead:
-        return imports_service.read_model(job)
-
-    return await once.answer(
-        principal,
+    return await _answer_job(
+        once,
+        session,
+        actor,
         f"POST /v1/imports/{import_id}/resume",
         None,
         resume,
-        load,
-        render,
-        audit=audit_log.trail(actor, "resume", "import_job"),
+        "resume",
     )
