@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.access import PartnerManager, PartnerReader, PartnerStaff
 from services.beneficiary.audit.models import audit_log
@@ -21,7 +22,6 @@ from services.beneficiary.partners.models import (
     CapacityAssessment,
     MappingExercise,
     NeedsAssessment,
-    SelectionApplication,
     SelectionRound,
     SelectionScore,
 )
@@ -50,6 +50,7 @@ from shared.app import RuntimeDep
 from shared.audit import Actor
 from shared.concurrency import etag, expected_version
 from shared.contracts.text import Text
+from shared.crypto import KeyRing
 from shared.db import SessionDep
 from shared.errors import (
     Conflict,
@@ -81,6 +82,13 @@ UPDATE_PROBLEMS = problem_responses(
 )
 
 
+class _Versioned(Protocol):
+    version: int
+
+
+V = TypeVar("V", bound=_Versioned)
+
+
 async def _write(
     once: Once,
     actor: Actor,
@@ -102,6 +110,32 @@ async def _write(
         render,
         audit=audit_log.trail(actor, action, kind, lambda result: [identify(result)]),
     )
+
+
+def _tagged(response: Response, read: V) -> V:
+    """``read`` with its ETag, so the next update can send If-Match."""
+    response.headers["ETag"] = etag(read.version)
+    return read
+
+
+def _validated(schema: type[R]) -> Callable[[Any], Awaitable[R]]:
+    """A ``render`` for ``_write`` that answers the row as ``schema``."""
+
+    async def render(row: Any) -> R:
+        return schema.model_validate(row)
+
+    return render
+
+
+def _profile_render(
+    session: AsyncSession, keyring: KeyRing
+) -> Callable[[Any], Awaitable[ProfileRead]]:
+    """A ``render`` for ``_write`` that answers a profile (contacts decrypted)."""
+
+    async def render(profile: Any) -> ProfileRead:
+        return await partners_service.profile_read(session, profile, keyring)
+
+    return render
 
 
 async def _own_page(
@@ -143,10 +177,6 @@ async def create_profile(
     """Profile your organisation or a partner, or register a prospective
     organisation (``name`` and ``type``, no users) that your organisation keeps."""
     principal = actor.principal
-
-    async def render(profile: Any) -> ProfileRead:
-        return await partners_service.profile_read(session, profile, runtime.keyring)
-
     read = await _write(
         once,
         actor,
@@ -156,11 +186,10 @@ async def create_profile(
             session, principal, runtime.keyring, body
         ),
         lambda existing: partners_service.get_profile(session, principal, existing),
-        render,
+        _profile_render(session, runtime.keyring),
         ("create", "organisation_profile", lambda p: p.organisation_id),
     )
-    response.headers["ETag"] = etag(read.version)
-    return read
+    return _tagged(response, read)
 
 
 @router.get("/v1/partner-profiles", response_model=Page[ProfileRead])
@@ -210,8 +239,7 @@ async def get_profile(
         audit_log.record(
             session, actor, "read", "organisation_profile", [organisation_id]
         )
-    response.headers["ETag"] = etag(read.version)
-    return read
+    return _tagged(response, read)
 
 
 @router.patch(
@@ -232,10 +260,6 @@ async def update_profile(
     """Edit the version you read (If-Match); a stale edit is 409."""
     version = expected_version(if_match)
     principal = actor.principal
-
-    async def render(profile: Any) -> ProfileRead:
-        return await partners_service.profile_read(session, profile, runtime.keyring)
-
     read = await _write(
         once,
         actor,
@@ -245,18 +269,13 @@ async def update_profile(
             session, principal, runtime.keyring, organisation_id, body, version
         ),
         lambda existing: partners_service.get_profile(session, principal, existing),
-        render,
+        _profile_render(session, runtime.keyring),
         ("update", "organisation_profile", lambda p: p.organisation_id),
     )
-    response.headers["ETag"] = etag(read.version)
-    return read
+    return _tagged(response, read)
 
 
 # --- mapping ---------------------------------------------------------------
-
-
-async def _mapping_read(row: MappingExercise) -> MappingRead:
-    return MappingRead.model_validate(row)
 
 
 @router.post(
@@ -277,7 +296,7 @@ async def record_mapping(
         body,
         lambda: partners_service.record_mapping(session, principal, body),
         lambda existing: partners_service.get_mapping(session, principal, existing),
-        _mapping_read,
+        _validated(MappingRead),
         ("create", "mapping_exercise", lambda r: r.id),
     )
 
@@ -423,14 +442,6 @@ async def capacity_change(
 # --- selection rounds ------------------------------------------------------
 
 
-async def _round_read(row: SelectionRound) -> SelectionRoundRead:
-    return SelectionRoundRead.model_validate(row)
-
-
-async def _application_read(row: SelectionApplication) -> ApplicationRead:
-    return ApplicationRead.model_validate(row)
-
-
 @router.post(
     "/v1/selection-rounds",
     status_code=201,
@@ -453,11 +464,10 @@ async def open_round(
         body,
         lambda: selection_service.open_round(session, principal, body),
         lambda existing: selection_service.get_round(session, principal, existing),
-        _round_read,
+        _validated(SelectionRoundRead),
         ("create", "selection_round", lambda r: r.id),
     )
-    response.headers["ETag"] = etag(read.version)
-    return read
+    return _tagged(response, read)
 
 
 @router.get("/v1/selection-rounds", response_model=Page[SelectionRoundRead])
@@ -512,11 +522,10 @@ async def revise_criteria(
             session, principal, round_id, body, version
         ),
         lambda existing: selection_service.get_round(session, principal, existing),
-        _round_read,
+        _validated(SelectionRoundRead),
         ("update", "selection_round", lambda r: r.id),
     )
-    response.headers["ETag"] = etag(read.version)
-    return read
+    return _tagged(response, read)
 
 
 @router.post(
@@ -543,7 +552,7 @@ async def add_application(
         lambda existing: selection_service.get_application(
             session, principal, existing
         ),
-        _application_read,
+        _validated(ApplicationRead),
         ("create", "selection_application", lambda r: r.id),
     )
 
@@ -598,9 +607,6 @@ async def score_application(
             session, principal, SelectionScore, existing, what="score"
         )
 
-    async def render(row: Any) -> ScoreRead:
-        return ScoreRead.model_validate(row)
-
     return await _write(
         once,
         actor,
@@ -608,7 +614,7 @@ async def score_application(
         body,
         lambda: selection_service.score_application(session, principal, round_id, body),
         load,
-        render,
+        _validated(ScoreRead),
         ("create", "selection_score", lambda r: r.id),
     )
 
@@ -651,18 +657,13 @@ async def decide(
         body,
         lambda: selection_service.decide(session, principal, round_id, body, version),
         lambda existing: selection_service.get_round(session, principal, existing),
-        _round_read,
+        _validated(SelectionRoundRead),
         ("decide", "selection_round", lambda r: r.id),
     )
-    response.headers["ETag"] = etag(read.version)
-    return read
+    return _tagged(response, read)
 
 
 # --- needs assessments -----------------------------------------------------
-
-
-async def _needs_read(row: NeedsAssessment) -> NeedsAssessmentRead:
-    return NeedsAssessmentRead.model_validate(row)
 
 
 @router.post(
@@ -685,7 +686,7 @@ async def record_needs_assessment(
         lambda existing: partners_service.get_needs_assessment(
             session, principal, existing
         ),
-        _needs_read,
+        _validated(NeedsAssessmentRead),
         ("create", "needs_assessment", lambda r: r.id),
     )
 
