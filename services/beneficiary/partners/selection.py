@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.beneficiary.db import OutboxEvent, under
+from services.beneficiary.db import under
 from services.beneficiary.partners.models import (
     SelectionApplication,
     SelectionRound,
@@ -34,6 +34,7 @@ from services.beneficiary.partners.schemas import (
     SelectionRoundCreate,
 )
 from services.beneficiary.partners.service import (
+    announce,
     invalid,
     note_history,
     require_concern,
@@ -42,7 +43,6 @@ from services.beneficiary.partners.service import (
 from shared.auth import Principal
 from shared.contracts.events import EventType, SelectionFacts, SelectionOutcome
 from shared.errors import Conflict, FieldError, Invalid, VersionConflict
-from shared.outbox import add_event
 from shared.scoping import get_in_scope
 
 TIE_BREAK = (
@@ -405,14 +405,13 @@ async def decide(
     selection.decided_on = data.decided_on
     selection.decided_by = principal.subject
     selection.version += 1
-    add_event(
+    announce(
         session,
-        OutboxEvent,
-        type=EventType.selection_round_decided,
-        organisation_id=principal.organisation_id,
-        entity_type="selection_round",
-        entity_id=selection.id,
-        facts=SelectionFacts(
+        principal,
+        EventType.selection_round_decided,
+        "selection_round",
+        selection.id,
+        SelectionFacts(
             round_id=selection.id,
             organisation_id=principal.organisation_id,
             decided_on=data.decided_on,

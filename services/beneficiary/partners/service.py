@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -172,6 +173,27 @@ LIST_FIELDS = frozenset(
 
 def _contact_context(organisation_id: uuid.UUID) -> str:
     return f"organisation_profile:{organisation_id}:contact"
+
+
+def announce(
+    session: AsyncSession,
+    principal: Principal,
+    event_type: EventType,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    facts: BaseModel,
+) -> None:
+    """Stage the acting organisation's outbox event for a partner-arc write;
+    it commits with the rows."""
+    add_event(
+        session,
+        OutboxEvent,
+        type=event_type,
+        organisation_id=principal.organisation_id,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        facts=facts,
+    )
 
 
 def _note(profile: OrganisationProfile, on: date, event: str, ref: uuid.UUID) -> None:
@@ -435,14 +457,13 @@ async def record_mapping(
         await note_history(
             session, principal, organisation_id, data.conducted_to, "mapped", row_id
         )
-    add_event(
+    announce(
         session,
-        OutboxEvent,
-        type=EventType.mapping_exercise_recorded,
-        organisation_id=principal.organisation_id,
-        entity_type="mapping_exercise",
-        entity_id=row_id,
-        facts=MappingFacts(
+        principal,
+        EventType.mapping_exercise_recorded,
+        "mapping_exercise",
+        row_id,
+        MappingFacts(
             exercise_id=row_id,
             organisation_id=principal.organisation_id,
             conducted_on=data.conducted_to,
@@ -546,14 +567,13 @@ async def record_capacity_assessment(
         f"capacity_{data.timepoint}",
         row_id,
     )
-    add_event(
+    announce(
         session,
-        OutboxEvent,
-        type=EventType.capacity_assessment_recorded,
-        organisation_id=principal.organisation_id,
-        entity_type="capacity_assessment",
-        entity_id=row_id,
-        facts=CapacityFacts(
+        principal,
+        EventType.capacity_assessment_recorded,
+        "capacity_assessment",
+        row_id,
+        CapacityFacts(
             assessment_id=row_id,
             organisation_id=principal.organisation_id,
             assessed_organisation_id=row.assessed_organisation_id,
@@ -686,14 +706,13 @@ async def record_needs_assessment(
         recorded_by=principal.subject,
     )
     session.add(row)
-    add_event(
+    announce(
         session,
-        OutboxEvent,
-        type=EventType.needs_assessment_recorded,
-        organisation_id=principal.organisation_id,
-        entity_type="needs_assessment",
-        entity_id=row_id,
-        facts=NeedsAssessmentFacts(
+        principal,
+        EventType.needs_assessment_recorded,
+        "needs_assessment",
+        row_id,
+        NeedsAssessmentFacts(
             needs_assessment_id=row_id,
             organisation_id=principal.organisation_id,
             conducted_on=data.conducted_on,
