@@ -15,6 +15,7 @@ from shared.errors import NotFound
 
 M = TypeVar("M")
 BeyondSites = Callable[[AsyncSession, Principal, Any], Awaitable[bool]]
+TeamOf = Callable[[AsyncSession, Any], Awaitable[uuid.UUID | None]]
 
 
 async def get_in_scope(
@@ -26,13 +27,18 @@ async def get_in_scope(
     what: str,
     for_update: bool = False,
     beyond_sites: BeyondSites | None = None,
+    team_of: TeamOf | None = None,
 ) -> M:
     """A row of the caller's organisation at a site they may see (locked with
     ``for_update``); anything else is the same 404 as a row that never was.
 
     ``beyond_sites`` is a service's own way past the site scope for a row of
     the caller's organisation (the beneficiary service's break-the-glass
-    grants); nothing reaches past the organisation."""
+    grants); nothing reaches past the organisation.
+
+    A team-scoped caller sees a row of its own team only: the row's
+    ``team_id``, or what ``team_of`` finds for it (the team of the person it
+    is about); a row with neither is hidden from every team-scoped token."""
     table: Any = model
     statement = select(model).where(
         col(table.id) == row_id,
@@ -46,4 +52,11 @@ async def get_in_scope(
         or (beyond_sites is not None and await beyond_sites(session, principal, row))
     ):
         raise NotFound(f"No such {what}.")
+    if principal.team_id is not None:
+        if hasattr(row, "team_id"):
+            team = row.team_id
+        else:
+            team = await team_of(session, row) if team_of is not None else None
+        if team != principal.team_id:
+            raise NotFound(f"No such {what}.")
     return row

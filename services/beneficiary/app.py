@@ -15,6 +15,8 @@ from services.beneficiary.locations.router import router as locations_router
 from services.beneficiary.migrations.runner import MIGRATIONS
 from services.beneficiary.organisations.router import router as organisations_router
 from services.beneficiary.outbox.router import router as outbox_router
+from services.beneficiary.partnerships.router import router as partnerships_router
+from services.beneficiary.projects.router import router as projects_router
 from services.beneficiary.protection.access_review import (
     router as access_review_router,
 )
@@ -28,6 +30,7 @@ from services.beneficiary.service_records.router import router as records_router
 from services.beneficiary.settings import BeneficiarySettings
 from services.beneficiary.subject_rights.router import router as subject_rights_router
 from services.beneficiary.sync.router import router as sync_router
+from services.beneficiary.teams.router import router as teams_router
 from services.beneficiary.worker import JOBS, QUEUE_NAME
 from shared.app import create_service_app
 from shared.contracts.ingest import REPORTING_QUEUE
@@ -45,6 +48,9 @@ def create_app(
         "receive; offline sync for field apps; the change feed for reporting.",
         routers=[
             organisations_router,
+            teams_router,
+            projects_router,
+            partnerships_router,
             locations_router,
             beneficiaries_router,
             subject_rights_router,

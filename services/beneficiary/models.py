@@ -14,6 +14,8 @@ from services.beneficiary.db import IdempotencyRecord, OutboxCounter, OutboxEven
 from services.beneficiary.interventions.models import Enrolment, SessionAttendance
 from services.beneficiary.locations.models import Location
 from services.beneficiary.organisations.models import Organisation
+from services.beneficiary.partnerships.models import Partnership
+from services.beneficiary.projects.models import Project
 from services.beneficiary.protection.models import (
     AccessGrant,
     ProtectionNotice,
@@ -30,8 +32,12 @@ from services.beneficiary.service_records.models import (
     ServiceRecord,
 )
 from services.beneficiary.sync.models import SyncConflict
+from services.beneficiary.teams.models import Team
 
 __all__ = [
+    "Partnership",
+    "Project",
+    "Team",
     "AccessGrant",
     "ProtectionNotice",
     "RetentionPolicy",

@@ -22,6 +22,7 @@ from shared.contracts.enums import (
     ConsentPurpose,
     CourseLevel,
     DeliveredThrough,
+    DeliveryMode,
     DisabilityStatus,
     DisplacementStatus,
     EnrolmentStatus,
@@ -129,6 +130,15 @@ class ServiceRecordFacts(_Facts):
     age_at_service: int | None
     voided: bool
     version: int
+    team_id: uuid.UUID | None = Field(
+        default=None, description="The team of the organisation that gave it."
+    )
+    delivery_mode: DeliveryMode | None = Field(
+        default=None, description="Centre, mobile team or outreach visit."
+    )
+    project_id: uuid.UUID | None = Field(
+        default=None, description="The project the service was given under."
+    )
 
 
 class AnonymousCount(_Facts):
@@ -154,6 +164,15 @@ class AnonymousServiceFacts(_Facts):
     group_activity_id: uuid.UUID | None
     counts: list[AnonymousCount]
     voided: bool
+    team_id: uuid.UUID | None = Field(
+        default=None, description="The team of the organisation that gave it."
+    )
+    delivery_mode: DeliveryMode | None = Field(
+        default=None, description="Centre, mobile team or outreach visit."
+    )
+    project_id: uuid.UUID | None = Field(
+        default=None, description="The project the service was given under."
+    )
 
 
 class CaseFacts(_Facts):
@@ -258,6 +277,9 @@ class AttendanceFacts(_Facts):
     held_on: date
     hours: float
     present: bool
+    project_id: uuid.UUID | None = Field(
+        default=None, description="The project the cohort was trained under."
+    )
 
 
 class ResultFacts(_Facts):
@@ -276,6 +298,9 @@ class ResultFacts(_Facts):
     competency_level: int | None = Field(
         description="The overall level of the trainee's latest competency "
         "assessment in the cohort (on the course's tool, if it names one)."
+    )
+    project_id: uuid.UUID | None = Field(
+        default=None, description="The project the cohort was trained under."
     )
 
 
@@ -324,6 +349,29 @@ class PracticeFacts(_Facts):
     adherence_score: float | None = None
 
 
+class ProjectTarget(_Facts):
+    indicator: str = Field(description="An indicator id of the catalogue.")
+    target: float
+    dims: dict[str, str] = Field(
+        default_factory=dict,
+        description="A disaggregation the target is set for, e.g. "
+        '{"sex": "female"}; empty: the whole indicator.',
+    )
+
+
+class ProjectFacts(_Facts):
+    """project.saved: a project's period, organisations and targets (its
+    name and donor are not facts reporting counts; no PII either way)."""
+
+    project_id: uuid.UUID
+    organisation_id: uuid.UUID = Field(description="The lead organisation.")
+    partner_organisation_ids: list[uuid.UUID]
+    start: date
+    end: date
+    targets: list[ProjectTarget]
+    version: int
+
+
 class EventType(StrEnum):
     """Every event a producer writes, declared once: the part before the dot
     is the family reporting folds by, the rest what happened."""
@@ -352,6 +400,7 @@ class EventType(StrEnum):
     supervision_recorded = "supervision.recorded"
     practice_session_recorded = "practice_session.recorded"
     fidelity_review_recorded = "fidelity_review.recorded"
+    project_saved = "project.saved"
 
     @property
     def family(self) -> str:
@@ -383,6 +432,7 @@ EVENT_FACTS: dict[EventType, type[_Facts]] = {
     EventType.supervision_recorded: SupervisionFacts,
     EventType.practice_session_recorded: PracticeFacts,
     EventType.fidelity_review_recorded: PracticeFacts,
+    EventType.project_saved: ProjectFacts,
 }
 """Each event type's payload: ``add_event`` refuses any other, and reporting
 validates what it reads with it."""

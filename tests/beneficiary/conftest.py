@@ -121,6 +121,7 @@ def issue(
         *roles: Role,
         subject: str | None = None,
         sites: list[str] | None = None,
+        team: str | None = None,
         ttl: timedelta = timedelta(hours=1),
     ) -> Caller:
         subject = subject or f"user-{uuid.uuid4().hex[:6]}"
@@ -129,6 +130,7 @@ def issue(
             organisation_id=uuid.UUID(org.id),
             roles=roles,
             site_ids=[uuid.UUID(s) for s in sites] if sites is not None else None,
+            team_id=uuid.UUID(team) if team is not None else None,
             issuer=settings.auth_issuer,
             audience=settings.auth_audience,
             ttl=ttl,

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.beneficiary.audit.service import visible_records
+from services.beneficiary.audit.service import limited, visible_records
 from services.beneficiary.protection.models import NoticeDelivery, ProtectionNotice
 from services.beneficiary.settings import settings_of
 from services.beneficiary.webhooks import deliver, redeliver
@@ -87,7 +87,7 @@ async def list_notices(
     statement = select(ProtectionNotice).where(
         col(ProtectionNotice.organisation_id) == principal.organisation_id
     )
-    if principal.site_ids is not None:
+    if limited(principal):
         statement = statement.where(
             col(ProtectionNotice.entity_id).in_(visible_records(principal))
         )

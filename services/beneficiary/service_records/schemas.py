@@ -15,6 +15,7 @@ from services.beneficiary.beneficiaries.schemas import RecordDate
 from shared.contracts.enums import (
     AgeGroup,
     DeliveredThrough,
+    DeliveryMode,
     DisabilityStatus,
     Modality,
     Sex,
@@ -33,7 +34,32 @@ StaffId = Annotated[
 Minutes = Annotated[int, Field(ge=1, le=24 * 60)]
 
 
-class ServiceRecordFields(BaseModel):
+class DeliveryTags(BaseModel):
+    """Which team gave it, how, and under which project."""
+
+    team_id: uuid.UUID | None = Field(
+        default=None,
+        description="A team of your organisation (GET /v1/teams); a "
+        "team-scoped user's records are always its own team's.",
+    )
+    delivery_mode: DeliveryMode | None = Field(
+        default=None,
+        description="At a centre, by a mobile team or on an outreach visit.",
+    )
+    project_id: uuid.UUID | None = Field(
+        default=None,
+        description="A project your organisation leads or is a partner in "
+        "(GET /v1/projects), running on the record's date.",
+    )
+
+
+class DeliveryTagsRead(BaseModel):
+    team_id: uuid.UUID | None
+    delivery_mode: DeliveryMode | None
+    project_id: uuid.UUID | None
+
+
+class ServiceRecordFields(DeliveryTags):
     """The full state of a service record (what a sync sends)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -51,7 +77,7 @@ class ServiceRecordCreate(ServiceRecordFields):
     id: uuid.UUID | None = None
 
 
-class ServiceRecordUpdate(BaseModel):
+class ServiceRecordUpdate(DeliveryTags):
     model_config = ConfigDict(extra="forbid")
 
     activity_code: ActivityCode | None = None
@@ -68,7 +94,7 @@ class VoidRequest(BaseModel):
     reason: Text = Field(min_length=3, max_length=500)
 
 
-class ServiceRecordRead(BaseModel):
+class ServiceRecordRead(DeliveryTagsRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -117,7 +143,7 @@ def _distinct_cells(counts: list[AnonymousCountIn]) -> list[AnonymousCountIn]:
     return counts
 
 
-class AnonymousServiceCreate(BaseModel):
+class AnonymousServiceCreate(DeliveryTags):
     """An activity for people who are not registered (awareness sessions,
     coordination meetings): counts by sex, age group and disability."""
 
@@ -137,7 +163,7 @@ class AnonymousServiceCreate(BaseModel):
         return self
 
 
-class AnonymousServiceRead(BaseModel):
+class AnonymousServiceRead(DeliveryTagsRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -158,7 +184,7 @@ class AnonymousServiceRead(BaseModel):
     created_at: datetime
 
 
-class GroupActivityCreate(BaseModel):
+class GroupActivityCreate(DeliveryTags):
     """A group session: registered attendees each count as served."""
 
     model_config = ConfigDict(extra="forbid")
@@ -185,7 +211,7 @@ class GroupActivityCreate(BaseModel):
         return self
 
 
-class GroupActivityRead(BaseModel):
+class GroupActivityRead(DeliveryTagsRead):
     id: uuid.UUID
     organisation_id: uuid.UUID
     lead_organisation_id: uuid.UUID
