@@ -230,10 +230,14 @@ async def alices_world(
 
 async def _structures(manager: Caller) -> dict[str, str]:
     """A team, a project and a partnership of the manager's organisation."""
-    team = await manager.post("/v1/teams", {"name": "Duhok team", "kind": "governorate"})
+    team = await manager.post(
+        "/v1/teams", {"name": "Duhok team", "kind": "governorate"}
+    )
     assert team.status_code == 201, team.text
     organisations = (await manager.get("/v1/organisations")).json()
-    partner = next(o for o in organisations if o["lead_organisation_id"] == manager.org.id)
+    partner = next(
+        o for o in organisations if o["lead_organisation_id"] == manager.org.id
+    )
     project = await manager.post(
         "/v1/projects",
         {
