@@ -31,6 +31,7 @@ from shared.contracts.enums import (
     CaseStatus,
     CourseLevel,
     DeliveredThrough,
+    DeliveryMode,
     DisabilityStatus,
     DisplacementStatus,
     MaritalStatus,
@@ -55,6 +56,7 @@ ENUM_LABELS: dict[str, list[str]] = {
     "modality": [m.value for m in Modality],
     "audience": [a.value for a in TrainingAudience],
     "course_level": [c.value for c in CourseLevel],
+    "delivery_mode": [m.value for m in DeliveryMode],
 }
 
 
@@ -67,7 +69,15 @@ _FACT_ENUMS: dict[tuple[str, str], list[str]] = {
     ("cases", "risk_level"): [r.value for r in RiskLevel],
 }
 ID_DIMS = frozenset(
-    {"governorate", "district", "site", "organisation", "lead_organisation"}
+    {
+        "governorate",
+        "district",
+        "site",
+        "organisation",
+        "lead_organisation",
+        "team",
+        "project",
+    }
 )
 """Dims whose values are ids: a filter value must look like a UUID; whether
 such a place or organisation exists is not checked (it would only answer 0)."""
@@ -463,6 +473,9 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "iasc_layer": "iasc_layer",
         "activity": "activity_code",
         "modality": "modality",
+        "team": "team_id",
+        "delivery_mode": "delivery_mode",
+        "project": "project_id",
         "month": "month:service_date",
     },
     "beneficiaries": {
@@ -503,11 +516,13 @@ FACT_DIMS: dict[str, dict[str, str]] = {
     "attendance": {
         **_TRAINEE,
         "organisation": "organisation_id",
+        "project": "project_id",
         "month": "month:held_on",
     },
     "results": {
         **_TRAINEE,
         "organisation": "organisation_id",
+        "project": "project_id",
         "course_level": "course_level",
         "month": "month:decided_on",
     },

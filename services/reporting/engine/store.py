@@ -206,7 +206,7 @@ def new_frames() -> dict[str, Frame]:
             "lead_organisation_id:cat delivered_through:cat activity_code:cat "
             "iasc_layer:cat service_date:date site_id:cat modality:cat "
             "staff_id:cat people:int sex:cat age_group:cat disability:cat "
-            "age_at_service:int",
+            "age_at_service:int team_id:cat delivery_mode:cat project_id:cat",
         ),
         "beneficiaries": _frame(
             BeneficiaryFact,
@@ -236,12 +236,13 @@ def new_frames() -> dict[str, Frame]:
         ),
         "attendance": _frame(
             AttendanceFact,
-            "trainee_id:cat organisation_id:cat held_on:date hours:float present:bool",
+            "trainee_id:cat organisation_id:cat held_on:date hours:float "
+            "present:bool project_id:cat",
         ),
         "results": _frame(
             ResultFact,
             "trainee_id:cat organisation_id:cat course_level:cat decided_on:date "
-            "completed:bool certified:bool competency_level:int",
+            "completed:bool certified:bool competency_level:int project_id:cat",
         ),
         "competency": _frame(
             CompetencyFact,

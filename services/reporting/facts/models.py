@@ -105,6 +105,9 @@ class ServiceFact(_Fact, table=True):
         description="Registered only: age in whole years on the service date, "
         "as the producer computed it from the date of birth.",
     )
+    team_id: uuid.UUID | None = None
+    delivery_mode: str | None = Field(default=None, max_length=16)
+    project_id: uuid.UUID | None = Field(default=None, index=True)
 
 
 class ReferralFact(_Fact, table=True):
@@ -175,6 +178,7 @@ class AttendanceFact(_Fact, table=True):
     held_on: date
     hours: float
     present: bool
+    project_id: uuid.UUID | None = None
 
 
 class ResultFact(_Fact, table=True):
@@ -189,6 +193,7 @@ class ResultFact(_Fact, table=True):
     completed: bool
     certified: bool
     competency_level: int | None = None
+    project_id: uuid.UUID | None = None
 
 
 class CompetencyFact(_Fact, table=True):
@@ -223,6 +228,21 @@ class SupervisionFact(_Fact, table=True):
     held_on: date
     duration_minutes: int
     supervisee_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+
+
+class ProjectFact(_Fact, table=True):
+    """A project's period, organisations and targets (``project.saved``):
+    what its progress is measured against."""
+
+    __tablename__ = "project_fact"
+
+    project_id: uuid.UUID = Field(unique=True)
+    organisation_id: uuid.UUID = Field(description="The lead organisation.")
+    partner_organisation_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    start: date
+    end: date
+    targets: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    version: int = 1
 
 
 class LocationDim(Table, table=True):

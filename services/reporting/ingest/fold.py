@@ -50,6 +50,7 @@ from services.reporting.facts.models import (
     ErasedSubject,
     IngestCounter,
     PracticeSessionFact,
+    ProjectFact,
     PseudonymKey,
     ReferralFact,
     ResultFact,
@@ -72,6 +73,7 @@ from shared.contracts.events import (
     EventEnvelope,
     EventType,
     PracticeFacts,
+    ProjectFacts,
     ReferralFacts,
     ResultFacts,
     ServiceRecordFacts,
@@ -181,6 +183,9 @@ def _service(batch: Batch, e: EventEnvelope, f: ServiceRecordFacts) -> None:
             "age_group": None,
             "disability": None,
             "age_at_service": f.age_at_service,
+            "team_id": f.team_id,
+            "delivery_mode": f.delivery_mode.value if f.delivery_mode else None,
+            "project_id": f.project_id,
             "alive": not f.voided,
             "position": e.position,
         }
@@ -213,6 +218,9 @@ def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None
             "age_group": count.age_group.value,
             "disability": count.disability.value,
             "age_at_service": None,
+            "team_id": f.team_id,
+            "delivery_mode": f.delivery_mode.value if f.delivery_mode else None,
+            "project_id": f.project_id,
             "alive": not f.voided,
             "position": e.position,
         }
@@ -308,6 +316,7 @@ def _attendance(batch: Batch, e: EventEnvelope, f: AttendanceFacts) -> None:
             "held_on": f.held_on,
             "hours": f.hours,
             "present": f.present,
+            "project_id": f.project_id,
             "position": e.position,
         },
     )
@@ -327,6 +336,7 @@ def _result(batch: Batch, e: EventEnvelope, f: ResultFacts) -> None:
             "completed": f.completed,
             "certified": f.certified,
             "competency_level": f.competency_level,
+            "project_id": f.project_id,
             "position": e.position,
         },
     )
@@ -385,6 +395,23 @@ def _supervision(batch: Batch, e: EventEnvelope, f: SupervisionFacts) -> None:
     batch.touch(f.held_on, e.organisation_id)
 
 
+def _project(batch: Batch, e: EventEnvelope, f: ProjectFacts) -> None:
+    batch.keep(
+        "project",
+        f.project_id,
+        {
+            "project_id": f.project_id,
+            "organisation_id": f.organisation_id,
+            "partner_organisation_ids": [str(p) for p in f.partner_organisation_ids],
+            "start": f.start,
+            "end": f.end,
+            "targets": [t.model_dump(mode="json") for t in f.targets],
+            "version": f.version,
+            "position": e.position,
+        },
+    )
+
+
 Fold = Callable[[Batch, EventEnvelope, Any], None]
 
 FOLDS: dict[EventType, Fold] = {
@@ -409,6 +436,7 @@ FOLDS: dict[EventType, Fold] = {
     EventType.practice_session_recorded: _practice,
     EventType.fidelity_review_recorded: _practice,
     EventType.supervision_recorded: _supervision,
+    EventType.project_saved: _project,
 }
 """How each reported event type becomes facts; its payload is validated
 against the producers' declaration (``EVENT_FACTS``) first."""
@@ -735,6 +763,7 @@ _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
     ("competency", CompetencyFact, ["assessment_id"], "assessed_on"),
     ("practice", PracticeSessionFact, ["session_id"], "held_on"),
     ("supervision", SupervisionFact, ["supervision_id"], "held_on"),
+    ("project", ProjectFact, ["project_id"], None),
 ]
 
 

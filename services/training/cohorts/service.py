@@ -47,6 +47,12 @@ class CohortCreate(BaseModel):
     modality: TrainingModality
     location: Text | None = Field(default=None, max_length=200)
     partner_organisation_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = Field(
+        default=None,
+        description="A project of the beneficiary service (GET /v1/projects "
+        "there), kept as given: reporting counts the cohort under it only "
+        "for callers who lead or partner in that project.",
+    )
     facilitator_trainee_ids: list[uuid.UUID] = Field(
         default_factory=list, max_length=20
     )
@@ -96,6 +102,7 @@ class CohortRead(BaseModel):
     modality: TrainingModality
     location: str | None
     partner_organisation_id: uuid.UUID | None
+    project_id: uuid.UUID | None
     facilitator_trainee_ids: list[uuid.UUID]
     enrolled: int
     sessions: int
@@ -302,6 +309,7 @@ async def record_attendance(
                 held_on=held.held_on,
                 hours=held.hours,
                 present=now_present,
+                project_id=cohort.project_id,
             ),
         )
     if changed or held.attendance_version == 0:
@@ -363,6 +371,7 @@ async def to_read(session: AsyncSession, cohort: Cohort) -> CohortRead:
         modality=cohort.modality,
         location=cohort.location,
         partner_organisation_id=cohort.partner_organisation_id,
+        project_id=cohort.project_id,
         facilitator_trainee_ids=[uuid.UUID(t) for t in cohort.facilitator_trainee_ids],
         enrolled=len(await enrolled_trainees(session, cohort.id)),
         sessions=len(sessions),
