@@ -2,7 +2,7 @@
 admin approves a partner, and ``delivery_of()`` tells each record whether the
 work was direct or through a partner, and under which lead: through a
 partner only while a partnership covers the record's date, site and activity
-(docs/decisions/0009-projects-teams-partnerships.md).
+(docs/decisions/0008-projects-teams-partnerships.md).
 """
 
 from __future__ import annotations

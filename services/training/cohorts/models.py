@@ -34,7 +34,7 @@ class Cohort(Table, table=True):
         default=None,
         index=True,
         description="The beneficiary service's project it is trained under, "
-        "carried as an opaque id (docs/decisions/0009-projects-teams-"
+        "carried as an opaque id (docs/decisions/0008-projects-teams-"
         "partnerships.md).",
     )
     course_id: uuid.UUID = Field(foreign_key="course.id", index=True)

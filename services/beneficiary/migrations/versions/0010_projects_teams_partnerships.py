@@ -8,7 +8,7 @@ Every partner approved before this revision gets an open-ended
 partnership over every place and activity (origin ``lead_approval``), so
 its new records keep counting under its lead until the lead ends it;
 records already written keep how they counted
-(docs/decisions/0009-projects-teams-partnerships.md).
+(docs/decisions/0008-projects-teams-partnerships.md).
 """
 
 import uuid
