@@ -39,6 +39,14 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 T = TypeVar("T")
 R = TypeVar("R")
 
+
+class Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+V = TypeVar("V", bound=Versioned)
+
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -283,6 +291,21 @@ class Once:
         )
         mark_replay(self.response, replayed)
         return result, replayed
+
+    async def answer_versioned(
+        self,
+        requester: Requester,
+        route: str,
+        body: Any,
+        act: Callable[[], Awaitable[T]],
+        load: Callable[[uuid.UUID], Awaitable[T]],
+        render: Callable[[T], Awaitable[V]],
+    ) -> V:
+        """``answer``, with the answer's version as its ``ETag`` (what an
+        edit sends back as ``If-Match``)."""
+        read = await self.answer(requester, route, body, act, load, render)
+        self.response.headers["ETag"] = f'"{read.version}"'
+        return read
 
     async def answer(
         self,

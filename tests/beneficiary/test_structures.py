@@ -355,3 +355,70 @@ class TestPartnerships:
             assert r.status_code == 422, (change, r.text)
             assert r.headers["content-type"] == PROBLEM
         assert await count_rows(engine, "partnership") == before
+
+
+async def test_a_partnership_covers_its_places_only(
+    issue: Any, orgs: dict[str, Org], alice: Caller
+) -> None:
+    sites = (await alice.get("/v1/locations", params={"level": "site"})).json()
+
+    async def governorate_of(site: dict[str, Any]) -> str:
+        place = site
+        while place["level"] != "governorate":
+            place = (await alice.get(f"/v1/locations/{place['parent_id']}")).json()
+        return str(place["id"])
+
+    by_governorate: dict[str, str] = {}
+    for site in sites:
+        by_governorate.setdefault(await governorate_of(site), site["id"])
+        if len(by_governorate) == 2:
+            break
+    (covered_gov, inside), (_, outside) = list(by_governorate.items())
+    partner = await rogue_partner(issue, orgs["a"], "CSO places")
+    r = await manager_of(issue, orgs["a"]).post(
+        "/v1/partnerships",
+        {
+            "partner_organisation_id": partner.id,
+            "start": "2026-01-01",
+            "end": "2026-12-31",
+            "location_ids": [covered_gov],
+        },
+    )
+    assert r.status_code == 201, r.text
+    worker = issue(partner, Role.case_worker)
+    person = await make_beneficiary(worker)
+    through = [
+        (await record_service(worker, person["id"], site_id=site))["delivered_through"]
+        for site in (inside, outside, None)
+    ]
+    assert through == ["partner", "direct", "direct"]
+
+
+async def test_a_group_activity_carries_its_team_and_project(
+    issue: Any, orgs: dict[str, Org], alice: Caller
+) -> None:
+    manager = manager_of(issue, orgs["a"])
+    team = (await manager.post("/v1/teams", {"name": "M", "kind": "mobile"})).json()
+    project = (await manager.post("/v1/projects", PROJECT)).json()["id"]
+    person = await make_beneficiary(alice)
+    tags = {
+        "team_id": team["id"],
+        "delivery_mode": "outreach_visit",
+        "project_id": project,
+    }
+    r = await alice.post(
+        "/v1/group-activities",
+        {
+            "activity_code": "caregiver_session",
+            "activity_date": "2026-03-01",
+            "attendee_ids": [person["id"]],
+            "anonymous_attendees": [{"count": 4}],
+            **tags,
+        },
+    )
+    assert r.status_code == 201, r.text
+    assert {k: r.json()[k] for k in tags} == tags
+    [record] = (
+        await alice.get("/v1/service-records", params={"beneficiary_id": person["id"]})
+    ).json()["items"]
+    assert {k: record[k] for k in tags} == tags

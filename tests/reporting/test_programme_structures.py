@@ -16,6 +16,7 @@ from shared.auth import Role
 from tests.beneficiary.conftest import Caller, Org, make_beneficiary, record_service
 from tests.beneficiary.test_organisations import PLATFORM
 from tests.reporting.helpers import by_value, values
+from tests.training.test_courses_and_trainees import trainee
 
 
 @dataclass
@@ -307,3 +308,63 @@ async def test_a_team_scoped_user_sees_only_its_team(issue: Any) -> None:
         f"/v1/teams/{duhok_id}", {"name": "Mine"}, headers={"If-Match": '"1"'}
     )
     assert r.status_code == 403, r.text
+
+
+async def test_a_cohort_trained_under_the_project_counts_in_its_progress(
+    issue: Any,
+    training_client: httpx.AsyncClient,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+) -> None:
+    programme = await build_programme(issue)
+    manager: Caller = issue(programme.lead, Role.programme_manager)
+    r = await manager.patch(
+        f"/v1/projects/{programme.project}",
+        {"targets": [{"indicator": "people_trained", "target": 4}]},
+        headers={"If-Match": '"1"'},
+    )
+    assert r.status_code == 200, r.text
+    trainer = {"Authorization": f"Bearer {issue(programme.lead, Role.trainer).token}"}
+
+    async def call(path: str, body: Any, method: str = "POST") -> Any:
+        r = await training_client.request(method, path, json=body, headers=trainer)
+        assert r.status_code < 300, r.text
+        return r.json()
+
+    course = await call(
+        "/v1/courses",
+        {
+            "title": "PFA",
+            "approach": "pfa",
+            "level": "foundational",
+            "planned_hours": 6,
+        },
+    )
+    people = [(await call("/v1/trainees", trainee()))["id"] for _ in range(3)]
+    for project, day in ((programme.project, "2026-02-10"), (None, "2026-02-11")):
+        cohort = await call(
+            "/v1/cohorts",
+            {
+                "course_id": course["id"],
+                "title": f"PFA {day}",
+                "starts_on": day,
+                "ends_on": day,
+                "modality": "in_person",
+                "project_id": project,
+            },
+        )
+        assert cohort["project_id"] == project
+        path = f"/v1/cohorts/{cohort['id']}"
+        await call(f"{path}/enrolments", {"trainee_ids": people})
+        await call(f"{path}/sessions", {"number": 1, "held_on": day, "hours": 6})
+        present = people if project else people[:1]
+        await call(f"{path}/sessions/1/attendance", {"present": present}, "PUT")
+    await catch_up()
+    reader = issue(programme.lead, Role.me_officer)
+    trained = await values(reporting_client, reader, "people_trained", by="project")
+    assert by_value(trained) == {programme.project: 3, "unknown": 1}
+    r = await reporting_client.get(
+        f"/v1/projects/{programme.project}/progress", headers=reader.headers()
+    )
+    [target] = r.json()["targets"]
+    assert (target["target"], target["actual"], target["percent"]) == (4, 3, 75.0)

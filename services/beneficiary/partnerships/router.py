@@ -54,7 +54,7 @@ async def create_partnership(
     """As the lead, agree a partnership with an organisation that asked you
     to lead it: its records count under yours only while one covers them
     (date, place, activity)."""
-    read = await once.answer(
+    return await once.answer_versioned(
         principal,
         "POST /v1/partnerships",
         body,
@@ -64,8 +64,6 @@ async def create_partnership(
         ),
         _render,
     )
-    once.response.headers["ETag"] = etag(read.version)
-    return read
 
 
 @router.get("", response_model=Page[PartnershipRead])
@@ -129,7 +127,7 @@ async def update_partnership(
     If-Match names your version. Records already written keep how they
     counted."""
     version = expected_version(if_match)
-    read = await once.answer(
+    return await once.answer_versioned(
         principal,
         f"PATCH /v1/partnerships/{partnership_id} If-Match: {version}",
         body,
@@ -141,5 +139,3 @@ async def update_partnership(
         ),
         _render,
     )
-    once.response.headers["ETag"] = etag(read.version)
-    return read

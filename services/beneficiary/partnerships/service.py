@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.beneficiary.locations.models import Location
+from services.beneficiary.locations import service as locations_service
 from services.beneficiary.organisations import service as organisations_service
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.partnerships.models import Partnership
@@ -25,37 +25,21 @@ from services.beneficiary.partnerships.schemas import (
 from services.beneficiary.projects.models import Project
 from shared.auth import Principal
 from shared.db import utcnow
-from shared.errors import FieldError, Forbidden, Invalid, NotFound, VersionConflict
+from shared.errors import Forbidden, Invalid, NotFound, VersionConflict
 from shared.pagination import Page, aware_datetime, keyset_page
 from shared.taxonomy.activities import get_activity
-
-
-def _invalid(field: str, msg: str, kind: str, detail: str) -> Invalid:
-    return Invalid(detail, errors=[FieldError(loc=["body", field], msg=msg, type=kind)])
 
 
 async def _check_scope(
     session: AsyncSession, location_ids: list[uuid.UUID], activity_codes: list[str]
 ) -> None:
-    if location_ids:
-        found = set(
-            (
-                await session.execute(
-                    select(col(Location.id)).where(col(Location.id).in_(location_ids))
-                )
-            ).scalars()
-        )
-        if len(found) != len(set(location_ids)):
-            raise _invalid(
-                "location_ids",
-                "unknown location",
-                "unknown_location",
-                "Some locations do not exist.",
-            )
+    await locations_service.require_locations(
+        session, location_ids, ["body", "location_ids"]
+    )
     unknown = [code for code in activity_codes if get_activity(code) is None]
     if unknown:
-        raise _invalid(
-            "activity_codes",
+        raise Invalid.field(
+            ["body", "activity_codes"],
             "unknown activity",
             "activity",
             f"Unknown activities: {', '.join(unknown)}.",
@@ -70,8 +54,8 @@ async def create_partnership(
     named, is one the caller's organisation leads and lists the partner."""
     partner = await session.get(Organisation, data.partner_organisation_id)
     if partner is None:
-        raise _invalid(
-            "partner_organisation_id",
+        raise Invalid.field(
+            ["body", "partner_organisation_id"],
             "unknown organisation",
             "unknown_organisation",
             "The partner organisation is not registered.",
@@ -88,15 +72,15 @@ async def create_partnership(
     if data.project_id is not None:
         project = await session.get(Project, data.project_id)
         if project is None or project.organisation_id != lead_id:
-            raise _invalid(
-                "project_id",
+            raise Invalid.field(
+                ["body", "project_id"],
                 "unknown project",
                 "unknown_project",
                 "The project is not one your organisation leads.",
             )
         if str(partner.id) not in project.partner_organisation_ids:
-            raise _invalid(
-                "project_id",
+            raise Invalid.field(
+                ["body", "project_id"],
                 "partner not in project",
                 "not_a_project_partner",
                 "List the partner among the project's partners first.",
@@ -191,7 +175,9 @@ async def update_partnership(
     start = data.start if "start" in changes else partnership.start
     end = data.end if "end" in changes else partnership.end
     if start is not None and end is not None and end < start:
-        raise _invalid("end", "before start", "period", "The end is before the start.")
+        raise Invalid.field(
+            ["body", "end"], "before start", "period", "The end is before the start."
+        )
     await _check_scope(session, data.location_ids or [], data.activity_codes or [])
     partnership.start, partnership.end = start, end
     for name in ("location_ids", "activity_codes"):

@@ -52,7 +52,7 @@ async def create_project(
 ) -> ProjectRead:
     """Set up a project your organisation leads: donor, grant, period,
     partners, places and targets per indicator."""
-    read = await once.answer(
+    return await once.answer_versioned(
         principal,
         "POST /v1/projects",
         body,
@@ -60,8 +60,6 @@ async def create_project(
         lambda existing: projects_service.get_project(session, principal, existing),
         _render,
     )
-    once.response.headers["ETag"] = etag(read.version)
-    return read
 
 
 @router.get("", response_model=Page[ProjectRead])
@@ -114,7 +112,7 @@ async def update_project(
 ) -> ProjectRead:
     """Edit a project your organisation leads; If-Match names your version."""
     version = expected_version(if_match)
-    read = await once.answer(
+    return await once.answer_versioned(
         principal,
         f"PATCH /v1/projects/{project_id} If-Match: {version}",
         body,
@@ -124,5 +122,3 @@ async def update_project(
         lambda existing: projects_service.get_project(session, principal, existing),
         _render,
     )
-    once.response.headers["ETag"] = etag(read.version)
-    return read

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.beneficiary.db import OutboxEvent
-from services.beneficiary.locations.models import Location
+from services.beneficiary.locations import service as locations_service
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.projects.models import Project
 from services.beneficiary.projects.schemas import (
@@ -29,10 +29,6 @@ from shared.outbox import add_event
 from shared.pagination import Page, keyset_page
 
 
-def _invalid(field: str, msg: str, kind: str, detail: str) -> Invalid:
-    return Invalid(detail, errors=[FieldError(loc=["body", field], msg=msg, type=kind)])
-
-
 async def _check_members(
     session: AsyncSession,
     lead_id: uuid.UUID,
@@ -42,8 +38,8 @@ async def _check_members(
     """Partners are registered organisations other than the lead; places
     are known locations (any level: a governorate covers its sites)."""
     if lead_id in partner_ids:
-        raise _invalid(
-            "partner_organisation_ids",
+        raise Invalid.field(
+            ["body", "partner_organisation_ids"],
             "the lead itself",
             "lead_as_partner",
             "The lead organisation is not its own partner.",
@@ -59,27 +55,15 @@ async def _check_members(
             ).scalars()
         )
         if len(found) != len(set(partner_ids)):
-            raise _invalid(
-                "partner_organisation_ids",
+            raise Invalid.field(
+                ["body", "partner_organisation_ids"],
                 "unknown organisation",
                 "unknown_organisation",
                 "Some partner organisations are not registered.",
             )
-    if location_ids:
-        found = set(
-            (
-                await session.execute(
-                    select(col(Location.id)).where(col(Location.id).in_(location_ids))
-                )
-            ).scalars()
-        )
-        if len(found) != len(set(location_ids)):
-            raise _invalid(
-                "location_ids",
-                "unknown location",
-                "unknown_location",
-                "Some locations do not exist.",
-            )
+    await locations_service.require_locations(
+        session, location_ids, ["body", "location_ids"]
+    )
 
 
 async def create_project(
@@ -185,11 +169,15 @@ async def update_project(
     changes = data.model_dump(mode="json", exclude_unset=True)
     for name in ("name", "donor", "start", "end"):
         if name in changes and changes[name] is None:
-            raise _invalid(name, "required", "null", f"{name} cannot be emptied.")
+            raise Invalid.field(
+                ["body", name], "required", "null", f"{name} cannot be emptied."
+            )
     start = data.start if data.start is not None else project.start
     end = data.end if data.end is not None else project.end
     if end < start:
-        raise _invalid("end", "before start", "period", "The end is before the start.")
+        raise Invalid.field(
+            ["body", "end"], "before start", "period", "The end is before the start."
+        )
     await _check_members(
         session,
         project.organisation_id,

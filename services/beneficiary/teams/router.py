@@ -45,7 +45,7 @@ async def create_team(
     body: TeamCreate, session: SessionDep, principal: StructureManager, once: OnceDep
 ) -> TeamRead:
     """Add a governorate team or a mobile team to your organisation."""
-    read = await once.answer(
+    return await once.answer_versioned(
         principal,
         "POST /v1/teams",
         body,
@@ -53,8 +53,6 @@ async def create_team(
         lambda existing: teams_service.get_team(session, principal, existing),
         _render,
     )
-    once.response.headers["ETag"] = etag(read.version)
-    return read
 
 
 @router.get("", response_model=Page[TeamRead])
@@ -106,7 +104,7 @@ async def update_team(
 ) -> TeamRead:
     """Edit a team; If-Match must name the version you edited."""
     version = expected_version(if_match)
-    read = await once.answer(
+    return await once.answer_versioned(
         principal,
         f"PATCH /v1/teams/{team_id} If-Match: {version}",
         body,
@@ -114,5 +112,3 @@ async def update_team(
         lambda existing: teams_service.get_team(session, principal, existing),
         _render,
     )
-    once.response.headers["ETag"] = etag(read.version)
-    return read
