@@ -235,6 +235,25 @@ async def test_project_actuals_against_targets(
                 "this indicator is not broken down by project",
             ),
         }
+    # An integrator's key reads the targets on the indicators it was issued for.
+    manager = issue(programme.lead, Role.programme_manager)
+    r = await reporting_client.post(
+        "/v1/api-keys",
+        json={"name": "donor portal", "indicators": ["services_delivered"]},
+        headers=manager.headers(),
+    )
+    assert r.status_code == 201, r.text
+    key = {"X-API-Key": r.json()["key"]}
+    r = await reporting_client.get(
+        f"/v1/projects/{programme.project}/progress", headers=key
+    )
+    assert r.status_code == 200, r.text
+    by_target = {
+        (t["indicator"], tuple(t["dims"].items())): t for t in r.json()["targets"]
+    }
+    assert by_target[("services_delivered", ())]["actual"] == 8
+    assert by_target[("people_reached", ())]["actual"] is None
+    assert "not scoped" in by_target[("people_reached", ())]["note"]
     # A partner reads the project's progress over its own scope.
     partner = issue(programme.partners[1], Role.me_officer)
     r = await reporting_client.get(
