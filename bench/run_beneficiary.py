@@ -65,7 +65,7 @@ Outcomes = Callable[[httpx.Response], Counter[str]]
 
 
 def person() -> dict[str, Any]:
-    """A beneficiary like tests/beneficiary/conftest.py, with a unique name so
+    """A beneficiary like tests/beneficiary/api.py, with a unique name so
     duplicate detection finds nothing and runs stay comparable."""
     return {
         "full_name": f"Person {uuid.uuid4().hex[:12]}",

@@ -7,8 +7,9 @@ and DELETE, so not even a bug in the application can rewrite history.
 
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Request
 from pydantic import BaseModel
@@ -29,6 +30,7 @@ APPEND_ONLY_SQL = (
     """CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
     FOR EACH ROW EXECUTE FUNCTION refuse_audit_change()""",
 )
+T = TypeVar("T")
 BREAK_GLASS = "break-glass:"
 _BREAK_GLASS_REASON = "break_glass_reason"
 
@@ -121,4 +123,77 @@ def record_access(
                 reason=reason,
                 request_id=actor.request_id,
             )
+        )
+
+
+def own_id(record: Any) -> list[uuid.UUID]:
+    """The audited ids of a result that is one row: its own."""
+    return [record.id]
+
+
+@dataclass(frozen=True)
+class AuditLog:
+    """A service's audit table, bound once: the one way its routes leave a
+    trace. ``record`` stages rows in the caller's transaction; ``read`` is a
+    read's whole transaction, rows included; ``trail`` says which rows a
+    write leaves, for ``Once.answer`` to stage with a first request's act."""
+
+    model: type[AuditEntryBase]
+
+    def record(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        action: str,
+        entity_type: str,
+        entity_ids: Iterable[uuid.UUID],
+    ) -> None:
+        record_access(
+            session,
+            self.model,
+            actor,
+            action=action,
+            entity_type=entity_type,
+            entity_ids=entity_ids,
+        )
+
+    async def read(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        action: str,
+        entity_type: str,
+        fetch: Callable[[], Awaitable[T]],
+        ids: Callable[[T], Iterable[uuid.UUID]] = own_id,
+    ) -> T:
+        """Fetch in a transaction that also stages the read's audit rows, so
+        what was read and the trace of reading it commit together."""
+        async with session.begin():
+            found = await fetch()
+            self.record(session, actor, action, entity_type, ids(found))
+        return found
+
+    def trail(
+        self,
+        actor: Actor,
+        action: str,
+        entity_type: str,
+        ids: Callable[[T], Iterable[uuid.UUID]] = own_id,
+    ) -> "Trail[T]":
+        return Trail(self, actor, action, entity_type, ids)
+
+
+@dataclass(frozen=True)
+class Trail(Generic[T]):
+    """The audit rows a write leaves, from the result of its act."""
+
+    log: AuditLog
+    actor: Actor
+    action: str
+    entity_type: str
+    ids: Callable[[T], Iterable[uuid.UUID]]
+
+    def write(self, session: AsyncSession, result: T) -> None:
+        self.log.record(
+            session, self.actor, self.action, self.entity_type, self.ids(result)
         )

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Header, Response
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from shared.app import Runtime, RuntimeDep
+from shared.audit import Trail
 from shared.crypto import KeyRing
 from shared.db import SessionDep, UTCDateTime, utcnow
 from shared.errors import FieldError, Invalid
@@ -250,35 +252,16 @@ class Once:
         act: Callable[[], Awaitable[T]],
         load: Callable[[uuid.UUID], Awaitable[T]],
         identify: Callable[[T], uuid.UUID | None] | None = None,
+        *,
+        commits_itself: bool = False,
     ) -> tuple[T, bool]:
-        """``create_once`` inside the handler's transaction, and the replay
+        """``create_once`` inside the handler's transaction (or, for an act
+        that ``commits_itself`` in batches, ``run_once``), and the replay
         header on the answer."""
-        result, replayed = await create_once(
-            self.session,
-            self.model,
-            requester,
-            self.runtime.keyring,
-            self.key,
-            route,
-            body,
-            act,
-            load,
-            identify,
+        once_per_key = (
+            run_once if commits_itself else partial(create_once, identify=identify)
         )
-        mark_replay(self.response, replayed)
-        return result, replayed
-
-    async def run(
-        self,
-        requester: Requester,
-        route: str,
-        body: Any,
-        act: Callable[[], Awaitable[T]],
-        load: Callable[[uuid.UUID], Awaitable[T]],
-    ) -> tuple[T, bool]:
-        """``run_once`` (an act that commits its own transactions), and the
-        replay header on the answer."""
-        result, replayed = await run_once(
+        result, replayed = await once_per_key(
             self.session,
             self.model,
             requester,
@@ -300,10 +283,12 @@ class Once:
         act: Callable[[], Awaitable[T]],
         load: Callable[[uuid.UUID], Awaitable[T]],
         render: Callable[[T], Awaitable[V]],
+        *,
+        audit: Trail[T] | None,
     ) -> V:
         """``answer``, with the answer's version as its ``ETag`` (what an
         edit sends back as ``If-Match``)."""
-        read = await self.answer(requester, route, body, act, load, render)
+        read = await self.answer(requester, route, body, act, load, render, audit=audit)
         self.response.headers["ETag"] = f'"{read.version}"'
         return read
 
@@ -315,13 +300,18 @@ class Once:
         act: Callable[[], Awaitable[T]],
         load: Callable[[uuid.UUID], Awaitable[T]],
         render: Callable[[T], Awaitable[R]],
+        *,
+        audit: Trail[T] | None,
     ) -> R:
-        """A write handler's whole transaction: ``act`` once per key, the
+        """A write handler's whole transaction: ``act`` once per key with its
+        ``audit`` rows (``None`` only where the act stages its own), the
         answer rendered inside the transaction, then, after the commit and
         only for a first request, the deferred jobs sent and the outbox
-        announced."""
+        announced. A replay is not a new act: no rows, no jobs."""
         async with self.session.begin():
             result, replayed = await self.act(requester, route, body, act, load)
+            if audit is not None and not replayed:
+                audit.write(self.session, result)
             answer = await render(result)
         if not replayed:
             await send_deferred_jobs(self.session, self.runtime.queue)

@@ -6,11 +6,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from shared.auth import Principal
+from shared.db import get_cached
 from shared.errors import NotFound
 
 M = TypeVar("M")
@@ -26,37 +27,60 @@ async def get_in_scope(
     *,
     what: str,
     for_update: bool = False,
+    cached: bool = False,
+    site_scoped: bool = True,
     beyond_sites: BeyondSites | None = None,
     team_of: TeamOf | None = None,
 ) -> M:
     """A row of the caller's organisation at a site they may see (locked with
     ``for_update``); anything else is the same 404 as a row that never was.
 
-    ``beyond_sites`` is a service's own way past the site scope for a row of
-    the caller's organisation (the beneficiary service's break-the-glass
-    grants); nothing reaches past the organisation.
+    ``cached`` reads through ``get_cached`` (a row looked up again in the
+    request costs nothing; not with ``for_update``). ``site_scoped=False`` is
+    for a record of the whole organisation (a policy, a grant, a trainee),
+    which a site-scoped token reaches too. ``beyond_sites`` is a service's own
+    way past the site scope for a row of the caller's organisation (the
+    beneficiary service's break-the-glass grants); nothing reaches past the
+    organisation.
 
-    A team-scoped caller sees a row of its own team only: the row's
-    ``team_id``, or what ``team_of`` finds for it (the team of the person it
-    is about); a row with neither is hidden from every team-scoped token."""
+    A team-scoped caller sees a site-scoped row of its own team only: the
+    row's ``team_id``, or what ``team_of`` finds for it (the team of the
+    person it is about); a row with neither is hidden from every team-scoped
+    token."""
     table: Any = model
-    statement = select(model).where(
-        col(table.id) == row_id,
-        col(table.organisation_id) == principal.organisation_id,
-    )
-    if for_update:
-        statement = statement.with_for_update()
-    row = (await session.execute(statement)).scalar_one_or_none()
+    row: Any
+    if cached and not for_update:
+        row = await get_cached(session, model, _key(model, principal, row_id))
+        if row is not None and row.organisation_id != principal.organisation_id:
+            row = None
+    else:
+        statement = select(model).where(
+            col(table.id) == row_id,
+            col(table.organisation_id) == principal.organisation_id,
+        )
+        if for_update:
+            statement = statement.with_for_update()
+        row = (await session.execute(statement)).scalar_one_or_none()
     if row is None or not (
-        principal.can_see_site(getattr(row, "site_id", None))
+        not site_scoped
+        or principal.can_see_site(getattr(row, "site_id", None))
         or (beyond_sites is not None and await beyond_sites(session, principal, row))
     ):
         raise NotFound(f"No such {what}.")
-    if principal.team_id is not None:
+    if site_scoped and principal.team_id is not None:
         if hasattr(row, "team_id"):
             team = row.team_id
         else:
             team = await team_of(session, row) if team_of is not None else None
         if team != principal.team_id:
             raise NotFound(f"No such {what}.")
-    return row
+    return row  # type: ignore[no-any-return]
+
+
+def _key(model: type[Any], principal: Principal, row_id: uuid.UUID) -> Any:
+    """The primary key of ``row_id``: with the caller's organisation where
+    ids are unique per organisation (decision 0006)."""
+    columns = [c.name for c in inspect(model).primary_key]
+    if columns == ["organisation_id", "id"]:
+        return (principal.organisation_id, row_id)
+    return row_id

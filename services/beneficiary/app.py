@@ -17,12 +17,11 @@ from services.beneficiary.organisations.router import router as organisations_ro
 from services.beneficiary.outbox.router import router as outbox_router
 from services.beneficiary.partnerships.router import router as partnerships_router
 from services.beneficiary.projects.router import router as projects_router
-from services.beneficiary.protection.access_review import (
-    router as access_review_router,
-)
-from services.beneficiary.protection.models import ProtectionNotice
-from services.beneficiary.protection.retention import router as retention_router
-from services.beneficiary.protection.sharing import router as sharing_router
+from services.beneficiary.protection.grants.router import router as grants_router
+from services.beneficiary.protection.notices.models import ProtectionNotice
+from services.beneficiary.protection.notices.router import router as notices_router
+from services.beneficiary.protection.retention.router import router as retention_router
+from services.beneficiary.protection.sharing.router import router as sharing_router
 from services.beneficiary.referrals.router import router as referrals_router
 from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.risk.router import router as risk_router
@@ -57,7 +56,8 @@ def create_app(
             records_router,
             cases_router,
             retention_router,
-            access_review_router,
+            grants_router,
+            notices_router,
             sharing_router,
             care_router,
             referrals_router,

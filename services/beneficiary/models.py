@@ -16,11 +16,13 @@ from services.beneficiary.locations.models import Location
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.partnerships.models import Partnership
 from services.beneficiary.projects.models import Project
-from services.beneficiary.protection.models import (
-    AccessGrant,
-    ProtectionNotice,
+from services.beneficiary.protection.grants.models import AccessGrant
+from services.beneficiary.protection.notices.models import ProtectionNotice
+from services.beneficiary.protection.retention.models import (
     RetentionPolicy,
     RetentionRun,
+)
+from services.beneficiary.protection.sharing.models import (
     SharingAgreement,
     SharingExport,
 )

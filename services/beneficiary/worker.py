@@ -10,11 +10,11 @@ attempts in the database; arq only schedules them."""
 from __future__ import annotations
 
 from services.beneficiary.outbox.jobs import publish_outbox, purge_idempotency_keys
-from services.beneficiary.protection.notices import (
+from services.beneficiary.protection.notices.jobs import (
     deliver_protection_notice,
     redeliver_protection_notices,
 )
-from services.beneficiary.protection.retention import apply_retention
+from services.beneficiary.protection.retention.service import apply_retention
 from services.beneficiary.risk.jobs import deliver_risk_alert, redeliver_risk_alerts
 from shared.queue import Job, Schedule
 from shared.worker import OUTBOX_SCHEDULE, make_worker_factory

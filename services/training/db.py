@@ -9,7 +9,7 @@ from fastapi import Depends
 from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from shared.audit import AuditEntryBase
+from shared.audit import AuditEntryBase, AuditLog
 from shared.db import UTCDateTime, make_registry, utcnow
 from shared.idempotency import IdempotencyRecordBase, Once, once_for
 from shared.outbox import OutboxCounterBase, OutboxEventBase
@@ -39,6 +39,10 @@ class IdempotencyRecord(IdempotencyRecordBase, Table, table=True):
 
 class AuditEntry(AuditEntryBase, Table, table=True):
     __tablename__ = "audit_entry"
+
+
+audit_log = AuditLog(AuditEntry)
+"""The one way this service's routes write ``audit_entry`` rows."""
 
 
 class FeedCursor(Table, table=True):

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from shared.auth import Role
 from shared.errors import PROBLEM_MEDIA_TYPE, TYPE_BASE
 from tests.attacks.openapi_bodies import operations
-from tests.beneficiary.conftest import Org
+from tests.callers import Org
 
 DEEP = 100_000
 ROLES = (Role.admin, Role.programme_manager, Role.case_worker, Role.trainer)
@@ -45,15 +45,17 @@ async def chunks(size: int) -> AsyncIterator[bytes]:
 @pytest.mark.parametrize("service", ["beneficiary", "training", "reporting"])
 async def test_hostile_bodies_are_refused_before_they_cost(
     service: str,
-    app: FastAPI,
+    beneficiary_app: FastAPI,
     training_app: FastAPI,
     reporting_app: FastAPI,
     issue: Any,
     orgs: dict[str, Org],
 ) -> None:
-    target = {"beneficiary": app, "training": training_app, "reporting": reporting_app}[
-        service
-    ]
+    target = {
+        "beneficiary": beneficiary_app,
+        "training": training_app,
+        "reporting": reporting_app,
+    }[service]
     caller = issue(orgs["a"], *ROLES)
     headers = {**caller.headers(), "Content-Type": "application/json"}
     limit: int = target.state.settings.max_body_bytes

@@ -20,9 +20,8 @@ from jwt.algorithms import ECAlgorithm
 
 from shared.auth import LocalSigningKey, Role
 from shared.errors import PROBLEM_MEDIA_TYPE
-from tests.attacks.conftest import LIMIT
-from tests.attacks.test_rate_limits import assert_too_many, from_address
-from tests.beneficiary.conftest import Org
+from tests.attacks.limits import LIMIT, assert_too_many, from_address
+from tests.callers import Org
 from tests.idp import IdentityProvider
 
 ROUTE = "/v1/beneficiaries"

@@ -34,15 +34,14 @@ from tests.attacks.openapi_bodies import (
     string_fields,
     with_value,
 )
-from tests.beneficiary.conftest import (
-    Caller,
-    Org,
+from tests.beneficiary.api import (
     beneficiary_body,
+    intake,
     make_beneficiary,
     record_service,
 )
-from tests.beneficiary.test_cases import intake
-from tests.training.test_courses_and_trainees import trainee as trainee_body
+from tests.callers import Caller, Org
+from tests.training.api import trainee as trainee_body
 
 RAW_UTF8 = "\ue000invalid-utf8\ue000"
 """Stands for the field's value; its bytes become b"\\xff\\xfe" on the wire."""
@@ -364,14 +363,14 @@ async def training_hints(http: httpx.AsyncClient, caller: Caller) -> dict[str, A
 @pytest.mark.parametrize("service", ["beneficiary", "training", "reporting"])
 async def test_hostile_strings_are_refused_or_kept_verbatim(
     service: str,
-    app: FastAPI,
+    beneficiary_app: FastAPI,
     linked_training: FastAPI,
     reporting_app: FastAPI,
     issue: Any,
     orgs: dict[str, Org],
 ) -> None:
     target = {
-        "beneficiary": app,
+        "beneficiary": beneficiary_app,
         "training": linked_training,
         "reporting": reporting_app,
     }[service]
@@ -407,7 +406,7 @@ async def test_hostile_strings_are_refused_or_kept_verbatim(
 
 
 async def test_a_nul_in_the_access_reason_is_invalid_not_a_500(
-    app: FastAPI, issue: Any, orgs: dict[str, Org]
+    beneficiary_app: FastAPI, issue: Any, orgs: dict[str, Org]
 ) -> None:
     """The one free-text header, kept in the audit log."""
     caller = issue(orgs["a"], Role.case_worker)

@@ -12,7 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, Org, beneficiary_body
+from tests.beneficiary.api import beneficiary_body
+from tests.callers import Caller, Org
 
 READS = {
     "beneficiary": "/v1/beneficiaries",

@@ -17,7 +17,6 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 from asgi_lifespan import LifespanManager
@@ -28,10 +27,9 @@ from services.beneficiary.app import create_app
 from services.beneficiary.settings import BeneficiarySettings
 from services.reporting.access.router import KEY_MANAGEMENT_PER_MINUTE
 from shared.auth import LocalSigningKey, Role
-from shared.errors import PROBLEM_MEDIA_TYPE
 from shared.queue import InlineQueue
-from tests.attacks.conftest import LIMIT
-from tests.beneficiary.conftest import Org
+from tests.attacks.limits import LIMIT, assert_too_many, from_address
+from tests.callers import Org
 
 ROUTES = {
     "beneficiary": "/v1/beneficiaries",
@@ -45,14 +43,6 @@ async def whole_minute() -> None:
     """The limits count per clock minute: start early in one."""
     if time.time() % 60 > 54:
         await asyncio.sleep(61 - time.time() % 60)
-
-
-def from_address(target: FastAPI, address: str) -> httpx.AsyncClient:
-    """A client at ``address`` that sees a crash as the 500 a caller gets."""
-    transport = httpx.ASGITransport(
-        app=target, client=(address, 40000), raise_app_exceptions=False
-    )
-    return httpx.AsyncClient(transport=transport, base_url="http://test")
 
 
 def expired_token(signing_key: LocalSigningKey, good: str, settings: Any) -> str:
@@ -80,12 +70,6 @@ def bad_tokens(signing_key: LocalSigningKey, good: str) -> list[str]:
     tampered = f"{header}.{payload[:-4]}AAAA.{signature}"
     unsigned = jwt.encode({**claims, "roles": ["admin"]}, key="", algorithm="none")
     return [forged, tampered, wrong_audience, unsigned]
-
-
-def assert_too_many(response: httpx.Response) -> None:
-    assert response.status_code == 429, response.text
-    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
-    assert 0 < int(response.headers["retry-after"]) <= 60
 
 
 @pytest.mark.parametrize("service", ["beneficiary", "training", "reporting"])
@@ -192,10 +176,10 @@ async def test_api_key_management_is_rate_limited(
 
 
 async def test_without_redis_the_process_counts(
-    settings: BeneficiarySettings, issue: Any, orgs: dict[str, Org]
+    beneficiary_settings: BeneficiarySettings, issue: Any, orgs: dict[str, Org]
 ) -> None:
     """The embedded default: no Redis, the same limit held in the process."""
-    local = settings.model_copy(
+    local = beneficiary_settings.model_copy(
         update={"redis_url": None, "auth_failures_per_minute": LIMIT}
     )
     target = create_app(local)
@@ -243,7 +227,7 @@ async def test_machine_accounts_are_not_limited_as_clients(
 
 
 async def test_forwarded_for_is_believed_from_trusted_proxies_only(
-    settings: BeneficiarySettings,
+    beneficiary_settings: BeneficiarySettings,
     issue: Any,
     orgs: dict[str, Org],
     signing_key: LocalSigningKey,
@@ -252,7 +236,7 @@ async def test_forwarded_for_is_believed_from_trusted_proxies_only(
     address (the nearest untrusted one in X-Forwarded-For, so a client's own
     X-Forwarded-For entries change nothing); from anyone else the header is
     ignored, so a client cannot pick a fresh address for each guess."""
-    proxied = settings.model_copy(
+    proxied = beneficiary_settings.model_copy(
         update={"trusted_proxies": "10.9.0.0/16", "auth_failures_per_minute": LIMIT}
     )
     target = create_app(proxied)

@@ -10,60 +10,27 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.beneficiary.protection.notices import redeliver_protection_notices
+from services.beneficiary.protection.notices.jobs import redeliver_protection_notices
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, count_rows, make_beneficiary
-from tests.beneficiary.test_cases import assess, intake, phq9
-from tests.beneficiary.test_risk_alerts import Receiver, run_worker, serving
-
-SECRET = "focal-point-secret"
-REASON = "Came to our clinic in crisis; her own site is closed tonight."
-
-
-@contextmanager
-def focal_point(app: FastAPI, url: str | None, attempts: int = 4) -> Iterator[None]:
-    settings = app.state.runtime.settings
-    saved = (
-        settings.dp_webhook_url,
-        settings.dp_webhook_secret,
-        settings.dp_webhook_max_attempts,
-        settings.dp_webhook_backoff_seconds,
-    )
-    settings.dp_webhook_url = url
-    settings.dp_webhook_secret = SECRET
-    settings.dp_webhook_max_attempts = attempts
-    settings.dp_webhook_backoff_seconds = 0.05
-    try:
-        yield
-    finally:
-        (
-            settings.dp_webhook_url,
-            settings.dp_webhook_secret,
-            settings.dp_webhook_max_attempts,
-            settings.dp_webhook_backoff_seconds,
-        ) = saved
-
-
-async def person_with_case(alice: Caller, site: str) -> tuple[dict[str, Any], str]:
-    person = await make_beneficiary(
-        alice, site_id=site, full_name="Hana Yousef", phone="+964 750 123 4567"
-    )
-    r = await alice.post("/v1/cases", intake(person["id"]))
-    assert r.status_code == 201, r.text
-    return person, r.json()["id"]
-
-
-async def break_glass(caller: Caller, person_id: str, **overrides: Any) -> Any:
-    body = {"beneficiary_id": person_id, "reason": REASON, "minutes": 30}
-    return await caller.post("/v1/break-glass", {**body, **overrides})
+from tests.beneficiary.alerts import Receiver, run_worker, serving
+from tests.beneficiary.api import (
+    BREAK_GLASS_REASON,
+    FOCAL_POINT_SECRET,
+    assess,
+    break_glass,
+    count_rows,
+    focal_point,
+    make_beneficiary,
+    person_with_case,
+    phq9,
+)
+from tests.callers import Caller
 
 
 async def audit(auditor: Caller, **params: Any) -> list[dict[str, Any]]:
@@ -81,7 +48,7 @@ async def audit(auditor: Caller, **params: Any) -> list[dict[str, Any]]:
 
 
 async def test_a_grant_opens_one_persons_file_for_a_while_and_tells_the_focal_point(
-    app: FastAPI, alice: Caller, issue: Any, site_ids: list[str]
+    beneficiary_app: FastAPI, alice: Caller, issue: Any, site_ids: list[str]
 ) -> None:
     here, there = site_ids[0], site_ids[1]
     person, case_id = await person_with_case(alice, there)
@@ -96,13 +63,13 @@ async def test_a_grant_opens_one_persons_file_for_a_while_and_tells_the_focal_po
 
     receiver = Receiver()
     async with serving(receiver) as url:
-        with focal_point(app, url):
+        with focal_point(beneficiary_app, url):
             r = await break_glass(lina, pid)
             assert r.status_code == 201, r.text
             grant = r.json()
-            assert (grant["subject"], grant["reason"]) == ("lina", REASON)
+            assert (grant["subject"], grant["reason"]) == ("lina", BREAK_GLASS_REASON)
             assert grant["active"] is True
-            await run_worker(app)
+            await run_worker(beneficiary_app)
 
     why = {"X-Access-Reason": "crisis visit"}
     r = await lina.get(f"/v1/beneficiaries/{pid}", headers=why)
@@ -126,7 +93,7 @@ async def test_a_grant_opens_one_persons_file_for_a_while_and_tells_the_focal_po
 
     [(headers, body)] = receiver.calls
     expected = hmac.new(
-        SECRET.encode(),
+        FOCAL_POINT_SECRET.encode(),
         headers["x-mhpss-timestamp"].encode() + b"." + body,
         hashlib.sha256,
     ).hexdigest()
@@ -157,9 +124,11 @@ async def test_a_grant_opens_one_persons_file_for_a_while_and_tells_the_focal_po
         ("update", "beneficiary"),
     }
     assert all(e["break_glass"] for e in by_lina)
-    assert all(e["reason"].startswith(f"break-glass: {REASON}") for e in by_lina)
+    assert all(
+        e["reason"].startswith(f"break-glass: {BREAK_GLASS_REASON}") for e in by_lina
+    )
     [read] = [e for e in by_lina if e["action"] == "read" and e["entity_id"] == pid]
-    assert read["reason"] == f"break-glass: {REASON} | crisis visit"
+    assert read["reason"] == f"break-glass: {BREAK_GLASS_REASON} | crisis visit"
     by_alice = [e for e in entries if e["subject"] == "alice"]
     assert by_alice
     assert not any(e["break_glass"] for e in by_alice)
@@ -180,13 +149,13 @@ async def test_a_grant_opens_one_persons_file_for_a_while_and_tells_the_focal_po
 
 
 async def test_an_expired_grant_opens_nothing(
-    alice: Caller, issue: Any, site_ids: list[str], engine: AsyncEngine
+    alice: Caller, issue: Any, site_ids: list[str], beneficiary_engine: AsyncEngine
 ) -> None:
     person, case_id = await person_with_case(alice, site_ids[1])
     lina = issue(alice.org, Role.case_worker, subject="lina", sites=[site_ids[0]])
     grant = (await break_glass(lina, person["id"], minutes=1)).json()
     assert (await lina.get(f"/v1/cases/{case_id}")).status_code == 200
-    async with engine.begin() as conn:
+    async with beneficiary_engine.begin() as conn:
         await conn.execute(
             text(
                 "UPDATE access_grant SET expires_at = now() - interval '1 second' "
@@ -206,21 +175,25 @@ async def test_an_expired_grant_opens_nothing(
 
 
 async def test_no_reason_no_grant_and_nothing_written(
-    app: FastAPI,
+    beneficiary_app: FastAPI,
     alice: Caller,
     issue: Any,
     site_ids: list[str],
-    engine: AsyncEngine,
+    beneficiary_engine: AsyncEngine,
 ) -> None:
     person, _ = await person_with_case(alice, site_ids[1])
     lina = issue(alice.org, Role.case_worker, subject="lina", sites=[site_ids[0]])
-    longest = app.state.runtime.settings.break_glass_max_minutes
+    longest = beneficiary_app.state.runtime.settings.break_glass_max_minutes
     bad = [
         {"beneficiary_id": person["id"], "minutes": 30},
         {"beneficiary_id": person["id"], "minutes": 30, "reason": "   urgent   "},
-        {"beneficiary_id": person["id"], "reason": REASON},
-        {"beneficiary_id": person["id"], "reason": REASON, "minutes": 0},
-        {"beneficiary_id": person["id"], "reason": REASON, "minutes": longest + 1},
+        {"beneficiary_id": person["id"], "reason": BREAK_GLASS_REASON},
+        {"beneficiary_id": person["id"], "reason": BREAK_GLASS_REASON, "minutes": 0},
+        {
+            "beneficiary_id": person["id"],
+            "reason": BREAK_GLASS_REASON,
+            "minutes": longest + 1,
+        },
     ]
     for body in bad:
         r = await lina.post("/v1/break-glass", body)
@@ -231,9 +204,9 @@ async def test_no_reason_no_grant_and_nothing_written(
         headers={"X-Access-Reason": "Break-glass: trust me"},
     )
     assert forged.status_code == 422
-    assert await count_rows(engine, "access_grant") == 0
-    assert await count_rows(engine, "protection_notice") == 0
-    async with engine.connect() as conn:
+    assert await count_rows(beneficiary_engine, "access_grant") == 0
+    assert await count_rows(beneficiary_engine, "protection_notice") == 0
+    async with beneficiary_engine.connect() as conn:
         lina_rows = await conn.scalar(
             text("SELECT count(*) FROM audit_entry WHERE subject = 'lina'")
         )
@@ -242,7 +215,11 @@ async def test_no_reason_no_grant_and_nothing_written(
 
 
 async def test_another_organisations_person_is_a_404_like_nobody(
-    alice: Caller, bob: Caller, issue: Any, site_ids: list[str], engine: AsyncEngine
+    alice: Caller,
+    bob: Caller,
+    issue: Any,
+    site_ids: list[str],
+    beneficiary_engine: AsyncEngine,
 ) -> None:
     theirs = await make_beneficiary(bob, site_id=site_ids[1])
     lina = issue(alice.org, Role.case_worker, subject="lina", sites=[site_ids[0]])
@@ -250,19 +227,19 @@ async def test_another_organisations_person_is_a_404_like_nobody(
     nobody = await break_glass(lina, str(uuid.uuid4()))
     assert foreign.status_code == nobody.status_code == 404
     assert foreign.json()["detail"] == nobody.json()["detail"]
-    assert await count_rows(engine, "access_grant") == 0
-    assert await count_rows(engine, "protection_notice") == 0
+    assert await count_rows(beneficiary_engine, "access_grant") == 0
+    assert await count_rows(beneficiary_engine, "protection_notice") == 0
     assert (await lina.get(f"/v1/beneficiaries/{theirs['id']}")).status_code == 404
 
 
 async def test_no_grant_for_someone_you_can_see_already(
-    alice: Caller, issue: Any, site_ids: list[str], engine: AsyncEngine
+    alice: Caller, issue: Any, site_ids: list[str], beneficiary_engine: AsyncEngine
 ) -> None:
     local_person, _ = await person_with_case(alice, site_ids[0])
     lina = issue(alice.org, Role.case_worker, subject="lina", sites=[site_ids[0]])
     assert (await break_glass(alice, local_person["id"])).status_code == 409
     assert (await break_glass(lina, local_person["id"])).status_code == 409
-    assert await count_rows(engine, "access_grant") == 0
+    assert await count_rows(beneficiary_engine, "access_grant") == 0
 
 
 async def test_only_the_holder_or_a_supervisor_ends_a_grant(
@@ -330,15 +307,15 @@ async def test_an_auditor_sees_who_read_a_case_when_and_why(
 
 
 async def test_a_dead_receiver_dead_letters_the_notice_which_stays_visible(
-    app: FastAPI, alice: Caller, issue: Any, site_ids: list[str]
+    beneficiary_app: FastAPI, alice: Caller, issue: Any, site_ids: list[str]
 ) -> None:
     person, _ = await person_with_case(alice, site_ids[1])
     lina = issue(alice.org, Role.case_worker, subject="lina", sites=[site_ids[0]])
     receiver = Receiver(failures=100)
     async with serving(receiver) as url:
-        with focal_point(app, url, attempts=3):
+        with focal_point(beneficiary_app, url, attempts=3):
             assert (await break_glass(lina, person["id"])).status_code == 201
-            await run_worker(app)
+            await run_worker(beneficiary_app)
     assert [json.loads(body)["attempt"] for _, body in receiver.calls] == [1, 2, 3]
     manager = issue(alice.org, Role.programme_manager)
     r = await manager.get("/v1/protection-notices", params={"delivery": "dead_letter"})
@@ -350,15 +327,15 @@ async def test_a_dead_receiver_dead_letters_the_notice_which_stays_visible(
 
 
 async def test_a_receiver_failing_twice_gets_the_notice_on_the_third_try(
-    app: FastAPI, alice: Caller, issue: Any, site_ids: list[str]
+    beneficiary_app: FastAPI, alice: Caller, issue: Any, site_ids: list[str]
 ) -> None:
     person, _ = await person_with_case(alice, site_ids[1])
     lina = issue(alice.org, Role.case_worker, subject="lina", sites=[site_ids[0]])
     receiver = Receiver(failures=2)
     async with serving(receiver) as url:
-        with focal_point(app, url):
+        with focal_point(beneficiary_app, url):
             await break_glass(lina, person["id"])
-            await run_worker(app)
+            await run_worker(beneficiary_app)
     assert len(receiver.calls) == 3
     auditor = issue(alice.org, Role.auditor)
     [notice] = (await auditor.get("/v1/protection-notices")).json()["items"]
@@ -366,29 +343,29 @@ async def test_a_receiver_failing_twice_gets_the_notice_on_the_third_try(
 
 
 async def test_a_notice_waits_for_a_webhook_and_goes_once_one_is_set(
-    app: FastAPI, alice: Caller, issue: Any, site_ids: list[str]
+    beneficiary_app: FastAPI, alice: Caller, issue: Any, site_ids: list[str]
 ) -> None:
     person, _ = await person_with_case(alice, site_ids[1])
     lina = issue(alice.org, Role.case_worker, subject="lina", sites=[site_ids[0]])
     auditor = issue(alice.org, Role.auditor)
-    with focal_point(app, None):
+    with focal_point(beneficiary_app, None):
         await break_glass(lina, person["id"])
-        await run_worker(app)
+        await run_worker(beneficiary_app)
     [notice] = (await auditor.get("/v1/protection-notices")).json()["items"]
     assert notice["delivery"] == "not_configured"
     receiver = Receiver()
     async with serving(receiver) as url:
-        with focal_point(app, url):
-            ctx = {"runtime": app.state.runtime}
+        with focal_point(beneficiary_app, url):
+            ctx = {"runtime": beneficiary_app.state.runtime}
             assert await redeliver_protection_notices(ctx) == 1
-            await run_worker(app)
+            await run_worker(beneficiary_app)
     assert len(receiver.calls) == 1
     [notice] = (await auditor.get("/v1/protection-notices")).json()["items"]
     assert notice["delivery"] == "delivered"
 
 
 async def test_a_read_of_the_log_names_only_what_the_reader_can_see(
-    alice: Caller, issue: Any, site_ids: list[str], engine: AsyncEngine
+    alice: Caller, issue: Any, site_ids: list[str], beneficiary_engine: AsyncEngine
 ) -> None:
     """Review issue 12, finding 2: filters are recorded only when the reader
     could see them; otherwise the row names the organisation."""
@@ -400,7 +377,7 @@ async def test_a_read_of_the_log_names_only_what_the_reader_can_see(
         "items"
     ] == []
     assert await audit(wide, beneficiary_id=person)
-    async with engine.connect() as conn:
+    async with beneficiary_engine.connect() as conn:
         rows = await conn.execute(
             text(
                 "SELECT subject, entity_id FROM audit_entry WHERE action = 'read_audit'"

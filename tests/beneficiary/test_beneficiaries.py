@@ -12,12 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.beneficiary.beneficiaries.schemas import BeneficiaryCreate
 from shared.auth import Role
 from shared.crypto import KeyRing
-from tests.beneficiary.conftest import (
-    Caller,
-    beneficiary_body,
-    count_rows,
-    make_beneficiary,
-)
+from tests.beneficiary.api import beneficiary_body, count_rows, make_beneficiary
+from tests.callers import Caller
 
 
 class TestRegisterBeneficiary:
@@ -40,14 +36,14 @@ class TestRegisterBeneficiary:
         assert body["possible_duplicates"] == []
 
     async def test_pii_is_encrypted_at_rest(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         from sqlalchemy import text
 
         await make_beneficiary(
             alice, full_name="Unique Plaintext Name", phone="0770 999 8888"
         )
-        async with engine.connect() as conn:
+        async with beneficiary_engine.connect() as conn:
             row = (
                 (await conn.execute(text("SELECT * FROM beneficiary"))).mappings().one()
             )
@@ -57,7 +53,7 @@ class TestRegisterBeneficiary:
         assert row["full_name_enc"].startswith("v1.")
 
     async def test_without_registration_consent_nothing_is_written(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         r = await alice.post(
             "/v1/beneficiaries",
@@ -68,7 +64,7 @@ class TestRegisterBeneficiary:
         assert r.status_code == 422
         assert r.headers["content-type"] == "application/problem+json"
         assert "anonymous" in r.text
-        assert await count_rows(engine, "beneficiary") == 0
+        assert await count_rows(beneficiary_engine, "beneficiary") == 0
 
     async def test_estimated_age(self, alice: Caller) -> None:
         b = await make_beneficiary(
@@ -108,35 +104,43 @@ class TestBadInput:
         return body
 
     async def test_future_date_of_birth(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         r = await alice.post(
             "/v1/beneficiaries", beneficiary_body(date_of_birth="2999-01-01")
         )
-        body = await self._rejected(alice, engine, r, 422)
+        body = await self._rejected(alice, beneficiary_engine, r, 422)
         assert any(e["loc"][-1] == "date_of_birth" for e in body["errors"])
 
-    async def test_unknown_enum_value(self, alice: Caller, engine: AsyncEngine) -> None:
+    async def test_unknown_enum_value(
+        self, alice: Caller, beneficiary_engine: AsyncEngine
+    ) -> None:
         r = await alice.post(
             "/v1/beneficiaries", beneficiary_body(marital_status="complicated")
         )
-        body = await self._rejected(alice, engine, r, 422)
+        body = await self._rejected(alice, beneficiary_engine, r, 422)
         assert body["errors"][0]["loc"] == ["body", "marital_status"]
 
-    async def test_unknown_field(self, alice: Caller, engine: AsyncEngine) -> None:
+    async def test_unknown_field(
+        self, alice: Caller, beneficiary_engine: AsyncEngine
+    ) -> None:
         r = await alice.post("/v1/beneficiaries", beneficiary_body(religion="x"))
-        await self._rejected(alice, engine, r, 422)
+        await self._rejected(alice, beneficiary_engine, r, 422)
 
-    async def test_malformed_json(self, alice: Caller, engine: AsyncEngine) -> None:
+    async def test_malformed_json(
+        self, alice: Caller, beneficiary_engine: AsyncEngine
+    ) -> None:
         r = await alice.client.post(
             "/v1/beneficiaries",
             content=b'{"full_name": "x",',
             headers=alice.headers({"content-type": "application/json"}),
         )
-        body = await self._rejected(alice, engine, r, 400)
+        body = await self._rejected(alice, beneficiary_engine, r, 400)
         assert body["type"].endswith("malformed-json")
 
-    async def test_wrong_content_type(self, alice: Caller, engine: AsyncEngine) -> None:
+    async def test_wrong_content_type(
+        self, alice: Caller, beneficiary_engine: AsyncEngine
+    ) -> None:
         r = await alice.client.post(
             "/v1/beneficiaries",
             content=b"full_name=x",
@@ -144,18 +148,18 @@ class TestBadInput:
                 {"content-type": "application/x-www-form-urlencoded"}
             ),
         )
-        await self._rejected(alice, engine, r, 415)
+        await self._rejected(alice, beneficiary_engine, r, 415)
 
     async def test_body_over_the_limit(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         r = await alice.post(
             "/v1/beneficiaries", beneficiary_body(address="x" * 3_000_000)
         )
-        await self._rejected(alice, engine, r, 413)
+        await self._rejected(alice, beneficiary_engine, r, 413)
 
     async def test_chunked_body_over_the_limit(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         async def chunks() -> Any:
             for _ in range(30):
@@ -166,11 +170,13 @@ class TestBadInput:
             content=chunks(),
             headers=alice.headers({"content-type": "application/json"}),
         )
-        await self._rejected(alice, engine, r, 413)
+        await self._rejected(alice, beneficiary_engine, r, 413)
 
-    async def test_no_token(self, alice: Caller, engine: AsyncEngine) -> None:
+    async def test_no_token(
+        self, alice: Caller, beneficiary_engine: AsyncEngine
+    ) -> None:
         r = await alice.client.post("/v1/beneficiaries", json=beneficiary_body())
-        await self._rejected(alice, engine, r, 401)
+        await self._rejected(alice, beneficiary_engine, r, 401)
         assert r.headers["www-authenticate"] == "Bearer"
 
 
@@ -299,7 +305,7 @@ class TestUpdate:
 
 class TestIdempotencyKey:
     async def test_retry_returns_the_first_result(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         body = beneficiary_body()
         first = await alice.post(
@@ -311,10 +317,10 @@ class TestIdempotencyKey:
         assert first.status_code == again.status_code == 201
         assert again.headers["idempotent-replayed"] == "true"
         assert again.json()["id"] == first.json()["id"]
-        assert await count_rows(engine, "beneficiary") == 1
+        assert await count_rows(beneficiary_engine, "beneficiary") == 1
 
     async def test_a_replay_is_not_audited_or_published_again(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         """A retried import must not double the audit log (52,000 rows became
         105,000) nor the change feed."""
@@ -327,8 +333,8 @@ class TestIdempotencyKey:
             assert r.status_code == 201, r.text
             written.append(
                 (
-                    await count_rows(engine, "audit_entry"),
-                    await count_rows(engine, "outbox_event"),
+                    await count_rows(beneficiary_engine, "audit_entry"),
+                    await count_rows(beneficiary_engine, "outbox_event"),
                 )
             )
         assert written[0][0] == 1
@@ -345,7 +351,7 @@ class TestIdempotencyKey:
         assert r.json()["errors"][0]["type"] == "idempotency_key_reused"
 
     async def test_the_fingerprint_is_keyed(
-        self, app: Any, alice: Caller, engine: AsyncEngine
+        self, beneficiary_app: Any, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         """The stored fingerprint is an HMAC under the blind-index key: whoever
         reads the table cannot test guesses of a person's name against it."""
@@ -355,12 +361,12 @@ class TestIdempotencyKey:
         )
         assert r.status_code == 201, r.text
         message = request_message(body)
-        stored = await stored_fingerprint(engine, "k-3")
-        assert stored == app.state.runtime.keyring.digest(message)
+        stored = await stored_fingerprint(beneficiary_engine, "k-3")
+        assert stored == beneficiary_app.state.runtime.keyring.digest(message)
         assert stored != hashlib.sha256(message.encode()).hexdigest()
 
     async def test_fingerprints_from_before_the_upgrade_still_match(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         """A record made before fingerprints were keyed (an unkeyed SHA-256)
         still recognises its retry, and still refuses another body."""
@@ -369,7 +375,7 @@ class TestIdempotencyKey:
             "/v1/beneficiaries", body, headers={"Idempotency-Key": "k-4"}
         )
         legacy = hashlib.sha256(request_message(body).encode()).hexdigest()
-        async with engine.begin() as connection:
+        async with beneficiary_engine.begin() as connection:
             await connection.execute(
                 text(
                     "UPDATE idempotency_record SET fingerprint = :f WHERE key = 'k-4'"
@@ -387,13 +393,13 @@ class TestIdempotencyKey:
         assert other.status_code == 422, other.text
 
     async def test_fingerprints_survive_a_blind_index_key_rotation(
-        self, app: Any, alice: Caller, monkeypatch: pytest.MonkeyPatch
+        self, beneficiary_app: Any, alice: Caller, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         body = beneficiary_body()
         first = await alice.post(
             "/v1/beneficiaries", body, headers={"Idempotency-Key": "k-5"}
         )
-        runtime = app.state.runtime
+        runtime = beneficiary_app.state.runtime
         ring: KeyRing = runtime.keyring
         rotated = replace(
             ring,
@@ -445,10 +451,40 @@ class TestAudit:
         assert ("create", "alice", None) in actions
         assert (await alice.get("/v1/audit")).status_code == 403
 
+    async def test_reading_anonymous_counts_is_logged_too(
+        self, alice: Caller, issue: Any
+    ) -> None:
+        from shared.auth import Role
+
+        r = await alice.post(
+            "/v1/anonymous-services",
+            {
+                "activity_code": "awareness_session",
+                "service_date": "2026-03-02",
+                "counts": [{"sex": "female", "age_group": "adult", "count": 12}],
+            },
+        )
+        assert r.status_code == 201, r.text
+        record_id = r.json()["id"]
+        read = await alice.get(
+            f"/v1/anonymous-services/{record_id}",
+            headers={"X-Access-Reason": "monthly check"},
+        )
+        assert read.status_code == 200, read.text
+        auditor = issue(alice.org, Role.auditor)
+        r = await auditor.get("/v1/audit", params={"entity_id": record_id})
+        assert r.status_code == 200, r.text
+        entries = [
+            (e["action"], e["entity_type"], e["subject"], e["reason"])
+            for e in r.json()["items"]
+        ]
+        assert ("read", "anonymous_service", "alice", "monthly check") in entries
+        assert ("create", "anonymous_service", "alice", None) in entries
+
 
 class TestIdempotencyHousekeeping:
     async def test_keys_older_than_a_week_are_purged(
-        self, app: Any, alice: Caller, engine: AsyncEngine
+        self, beneficiary_app: Any, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         from sqlalchemy import text
 
@@ -460,12 +496,15 @@ class TestIdempotencyHousekeeping:
         await alice.post(
             "/v1/beneficiaries", beneficiary_body(), headers={"Idempotency-Key": "new"}
         )
-        async with engine.begin() as conn:
+        async with beneficiary_engine.begin() as conn:
             await conn.execute(
                 text(
                     "UPDATE idempotency_record "
                     "SET created_at = now() - interval '8 days' WHERE key = 'old'"
                 )
             )
-        assert await purge_idempotency_keys({"runtime": app.state.runtime}) == 1
-        assert await count_rows(engine, "idempotency_record") == 1
+        assert (
+            await purge_idempotency_keys({"runtime": beneficiary_app.state.runtime})
+            == 1
+        )
+        assert await count_rows(beneficiary_engine, "idempotency_record") == 1

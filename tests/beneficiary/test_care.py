@@ -2,13 +2,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.beneficiary.conftest import (
-    Caller,
-    count_rows,
-    give_consent,
-    make_beneficiary,
-)
-from tests.beneficiary.test_cases import open_case
+from tests.beneficiary.api import count_rows, give_consent, make_beneficiary, open_case
+from tests.callers import Caller
 
 
 async def test_plans_and_safety_plans_are_versioned(alice: Caller) -> None:
@@ -50,7 +45,7 @@ async def test_plans_and_safety_plans_are_versioned(alice: Caller) -> None:
 
 
 async def test_a_follow_up_counts_once_as_a_service(
-    alice: Caller, engine: AsyncEngine
+    alice: Caller, beneficiary_engine: AsyncEngine
 ) -> None:
     case = await open_case(alice)
     r = await alice.post(f"/v1/cases/{case['id']}/follow-ups", {"on": "2026-02-01"})
@@ -64,7 +59,7 @@ async def test_a_follow_up_counts_once_as_a_service(
         "case_management_follow_up"
     ]
     assert records["items"][0]["id"] == r.json()["service_record_id"]
-    assert await count_rows(engine, "service_record") == 1
+    assert await count_rows(beneficiary_engine, "service_record") == 1
 
 
 async def test_referral_needs_consent_and_follows_its_states(alice: Caller) -> None:

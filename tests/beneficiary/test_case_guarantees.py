@@ -14,14 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.beneficiary.risk.jobs import redeliver_risk_alerts
 from shared.auth import Role
-from tests.beneficiary.conftest import (
-    Caller,
+from tests.beneficiary.alerts import Receiver, run_worker, serving, webhook
+from tests.beneficiary.api import (
+    assess,
     count_rows,
+    intake,
     make_beneficiary,
+    open_case,
+    phq9,
     withdraw_registration,
 )
-from tests.beneficiary.test_cases import assess, intake, open_case, phq9
-from tests.beneficiary.test_risk_alerts import Receiver, run_worker, serving, webhook
+from tests.callers import Caller
 
 
 async def case_at(caller: Caller, site: str) -> dict[str, Any]:
@@ -46,25 +49,28 @@ async def test_site_limited_supervisors_see_their_sites_alerts(
 
 
 async def test_a_lost_alert_job_is_redelivered(
-    app: FastAPI, alice: Caller, redis: Redis
+    beneficiary_app: FastAPI, alice: Caller, redis: Redis
 ) -> None:
     receiver = Receiver()
     async with serving(receiver) as url:
-        with webhook(app, None):
+        with webhook(beneficiary_app, None):
             case = await open_case(alice)
             await alice.post(f"/v1/cases/{case['id']}/risk-flags", {})
-            await run_worker(app)  # no webhook yet: not_configured
-        with webhook(app, url):
+            await run_worker(beneficiary_app)  # no webhook yet: not_configured
+        with webhook(beneficiary_app, url):
             await redis.flushdb()  # and any job Redis held is gone
-            assert await redeliver_risk_alerts({"runtime": app.state.runtime}) == 1
-            await run_worker(app)
+            assert (
+                await redeliver_risk_alerts({"runtime": beneficiary_app.state.runtime})
+                == 1
+            )
+            await run_worker(beneficiary_app)
     assert len(receiver.calls) == 1
     [alert] = (await alice.get("/v1/risk-alerts")).json()
     assert alert["delivery"] == "delivered"
 
 
 async def test_an_incomplete_form_with_a_suicide_answer_still_alerts(
-    alice: Caller, engine: AsyncEngine
+    alice: Caller, beneficiary_engine: AsyncEngine
 ) -> None:
     case = await open_case(alice)
     answers: dict[str, int] = phq9(1, 1, 1, 1, 1, 1, 1, 1, 3)
@@ -72,13 +78,13 @@ async def test_an_incomplete_form_with_a_suicide_answer_still_alerts(
     r = await assess(alice, case["id"], "phq9", answers)
     assert r.status_code == 422
     assert "risk alert was raised" in r.json()["detail"]
-    assert await count_rows(engine, "assessment") == 0
+    assert await count_rows(beneficiary_engine, "assessment") == 0
     [alert] = (await alice.get("/v1/risk-alerts")).json()
     assert alert["source"] == "incomplete_assessment"
 
 
 async def test_erasure_reaches_case_notes_plans_and_answers(
-    alice: Caller, issue: Any, engine: AsyncEngine
+    alice: Caller, issue: Any, beneficiary_engine: AsyncEngine
 ) -> None:
     case = await open_case(alice, intake_notes="Private story")
     cid = case["id"]
@@ -99,7 +105,7 @@ async def test_erasure_reaches_case_notes_plans_and_answers(
     assert after["intake_notes"] is None
     assert (await alice.get(f"/v1/cases/{cid}/safety-plans")).json() == []
     assert (await alice.get(f"/v1/cases/{cid}/plan")).status_code == 404
-    async with engine.connect() as conn:
+    async with beneficiary_engine.connect() as conn:
         answers = await conn.scalar(text("SELECT responses::text FROM assessment"))
         notes = await conn.scalar(text("SELECT notes_enc FROM follow_up"))
     assert answers == "{}"
@@ -167,13 +173,15 @@ async def test_a_case_follows_the_person_to_a_new_site(
     assert (await here.get(f"/v1/cases/{case['id']}")).status_code == 404
 
 
-async def test_follow_up_retry_and_dates(alice: Caller, engine: AsyncEngine) -> None:
+async def test_follow_up_retry_and_dates(
+    alice: Caller, beneficiary_engine: AsyncEngine
+) -> None:
     case = await open_case(alice)
     body = {"id": str(uuid.uuid4()), "on": "2026-02-01"}
     first = await alice.post(f"/v1/cases/{case['id']}/follow-ups", body)
     again = await alice.post(f"/v1/cases/{case['id']}/follow-ups", body)
     assert again.json()["id"] == first.json()["id"]
-    assert await count_rows(engine, "service_record") == 1
+    assert await count_rows(beneficiary_engine, "service_record") == 1
     early = await alice.post(f"/v1/cases/{case['id']}/follow-ups", {"on": "2020-01-01"})
     assert early.status_code == 422
 

@@ -7,52 +7,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, count_rows, make_beneficiary
-
-
-def intake(beneficiary_id: str, **overrides: Any) -> dict[str, Any]:
-    body = {
-        "beneficiary_id": beneficiary_id,
-        "presenting_problems": ["low_mood", "grief"],
-        "risk_level": "medium",
-        "iasc_layer_needed": "focused_non_specialized",
-        "case_worker": "alice",
-        "supervisor": "sam",
-        "intake_notes": "Lost two sons in 2017; sleeps badly since.",
-        "opened_on": "2026-01-15",
-    }
-    body.update(overrides)
-    return body
-
-
-def phq9(*answers: int) -> dict[str, int]:
-    return {str(i + 1): a for i, a in enumerate(answers)}
-
-
-def srq20(yes: int) -> dict[str, int]:
-    return {str(i): int(i <= yes) for i in range(1, 21)}
-
-
-async def open_case(caller: Caller, **overrides: Any) -> dict[str, Any]:
-    person = await make_beneficiary(caller, date_of_birth="1985-06-01")
-    r = await caller.post("/v1/cases", intake(person["id"], **overrides))
-    assert r.status_code == 201, r.text
-    result: dict[str, Any] = r.json()
-    return result
-
-
-async def assess(
-    caller: Caller, case_id: str, instrument: str, responses: dict[str, int], **kw: Any
-) -> Any:
-    return await caller.post(
-        f"/v1/cases/{case_id}/assessments",
-        {
-            "instrument": instrument,
-            "timepoint": kw.get("timepoint", "baseline"),
-            "administered_on": kw.get("on", "2026-01-15"),
-            "responses": responses,
-        },
-    )
+from tests.beneficiary.api import (
+    assess,
+    count_rows,
+    intake,
+    make_beneficiary,
+    open_case,
+    phq9,
+    srq20,
+)
+from tests.callers import Caller
 
 
 class TestCaseLifecycle:
@@ -147,7 +111,7 @@ class TestCaseLifecycle:
 
 class TestAssessments:
     async def test_incomplete_and_out_of_range_answers_name_each_item(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         case = await open_case(alice)
         answers: dict[str, int] = phq9(1, 1, 1, 1, 1, 1, 1, 1, 1)
@@ -160,7 +124,7 @@ class TestAssessments:
         assert located[("body", "responses", "4")] == "out_of_scale"
         assert located[("body", "responses", "9")] == "missing"
         assert located[("body", "responses", "11")] == "unknown_item"
-        assert await count_rows(engine, "assessment") == 0
+        assert await count_rows(beneficiary_engine, "assessment") == 0
 
     async def test_age_range_and_unknown_instrument(self, alice: Caller) -> None:
         case = await open_case(alice)
@@ -171,7 +135,7 @@ class TestAssessments:
         assert (await assess(alice, case["id"], "bdi", {"1": 1})).status_code == 422
 
     async def test_events_carry_scores_not_answers_and_notes_are_encrypted(
-        self, alice: Caller, issue: Any, engine: AsyncEngine
+        self, alice: Caller, issue: Any, beneficiary_engine: AsyncEngine
     ) -> None:
         case = await open_case(alice, intake_notes="Secret intake narrative")
         await assess(alice, case["id"], "phq9", phq9(0, 1, 2, 3, 0, 1, 2, 3, 1))
@@ -184,7 +148,7 @@ class TestAssessments:
         assert recorded[0]["data"]["risk_flagged"] is True
         assert "responses" not in recorded[0]["data"]
         assert "Secret intake" not in json.dumps(events)
-        async with engine.connect() as conn:
+        async with beneficiary_engine.connect() as conn:
             stored = await conn.scalar(text("SELECT intake_notes_enc FROM case_file"))
         assert "Secret" not in stored
 

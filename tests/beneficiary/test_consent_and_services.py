@@ -5,14 +5,14 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.beneficiary.conftest import (
-    Caller,
+from tests.beneficiary.api import (
     count_rows,
     give_consent,
     make_beneficiary,
     record_service,
     withdraw_registration,
 )
+from tests.callers import Caller
 
 
 class TestConsent:
@@ -46,7 +46,7 @@ class TestConsent:
         assert current["consents"]["services"]["granted"] is False
 
     async def test_withdrawing_registration_erases_pii(
-        self, alice: Caller, issue: Any, engine: AsyncEngine
+        self, alice: Caller, issue: Any, beneficiary_engine: AsyncEngine
     ) -> None:
         b = await make_beneficiary(
             alice, full_name="To Be Forgotten", phone="0770 123 4567"
@@ -58,7 +58,7 @@ class TestConsent:
         assert after["phone"] is None
         assert after["pii_erased"] is True
         assert after["version"] == b["version"] + 1
-        async with engine.connect() as conn:
+        async with beneficiary_engine.connect() as conn:
             row = (
                 (
                     await conn.execute(
@@ -170,7 +170,7 @@ class TestServiceRecords:
         assert r.status_code == 409
 
     async def test_group_activity_counts_each_attendee(
-        self, alice: Caller, engine: AsyncEngine, site_ids: list[str]
+        self, alice: Caller, beneficiary_engine: AsyncEngine, site_ids: list[str]
     ) -> None:
         people = [await make_beneficiary(alice) for _ in range(3)]
         body = {
@@ -193,7 +193,7 @@ class TestServiceRecords:
             "/v1/group-activities", body, headers={"Idempotency-Key": "g1"}
         )
         assert replay.json()["id"] == group["id"]
-        assert await count_rows(engine, "service_record") == 3
+        assert await count_rows(beneficiary_engine, "service_record") == 3
         records = (
             await alice.get(
                 "/v1/service-records", params={"beneficiary_id": people[0]["id"]}
@@ -202,7 +202,7 @@ class TestServiceRecords:
         assert records["items"][0]["group_activity_id"] == group["id"]
 
     async def test_group_without_consent_is_refused_whole(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         ok = await make_beneficiary(alice)
         withdrawn = await make_beneficiary(alice)
@@ -220,8 +220,8 @@ class TestServiceRecords:
         )
         assert r.status_code == 409
         assert withdrawn["id"] in r.json()["detail"]
-        assert await count_rows(engine, "group_activity") == 0
-        assert await count_rows(engine, "service_record") == 0
+        assert await count_rows(beneficiary_engine, "group_activity") == 0
+        assert await count_rows(beneficiary_engine, "service_record") == 0
 
     async def test_anonymous_service(self, alice: Caller) -> None:
         r = await alice.post(

@@ -12,18 +12,23 @@ from typing import Any
 import pytest
 
 from shared.auth import Role
-from tests.beneficiary.conftest import (
+from tests.beneficiary.api import (
+    AGREEMENTS,
     CONSENTS,
-    Caller,
+    SHARING,
+    alerts,
+    break_glass,
     count_rows,
     give_consent,
+    intake,
+    make_agreement,
     make_beneficiary,
+    offline_batch,
+    offline_person,
+    person_with_case,
+    positive_item_9,
 )
-from tests.beneficiary.test_access_review import break_glass, person_with_case
-from tests.beneficiary.test_cases import intake
-from tests.beneficiary.test_risk_alerts import alerts, positive_item_9
-from tests.beneficiary.test_sharing import AGREEMENTS, SHARING, make_agreement
-from tests.beneficiary.test_sync import offline_batch, offline_person
+from tests.callers import Caller
 
 WITHDRAW_SHARING = {**SHARING, "granted": False}
 WITHDRAW_REGISTRATION = {**CONSENTS[0], "granted": False}
@@ -233,15 +238,15 @@ class TestWithdrawingRegistrationIsAnErasure:
 
 class TestAnErasedPersonGetsNothingNew:
     async def test_no_consent_and_no_service_after_erasure(
-        self, alice: Caller, sam: Caller, engine: Any
+        self, alice: Caller, sam: Caller, beneficiary_engine: Any
     ) -> None:
         person = await make_beneficiary(sam)
         r = await sam.post(f"/v1/beneficiaries/{person['id']}/erasure", headers=WHY)
         assert r.status_code == 200, r.text
-        ledger = await count_rows(engine, "consent_entry")
+        ledger = await count_rows(beneficiary_engine, "consent_entry")
         regrant = await give_consent(alice, person["id"], *CONSENTS)
         assert regrant.status_code == 409, regrant.text
-        assert await count_rows(engine, "consent_entry") == ledger
+        assert await count_rows(beneficiary_engine, "consent_entry") == ledger
         service = await alice.post(
             "/v1/service-records",
             {
@@ -251,7 +256,7 @@ class TestAnErasedPersonGetsNothingNew:
             },
         )
         assert service.status_code == 409, service.text
-        assert await count_rows(engine, "service_record") == 0
+        assert await count_rows(beneficiary_engine, "service_record") == 0
 
 
 class TestBreakGlassCannotMoveThePerson:
@@ -310,7 +315,7 @@ def awareness(*cells: tuple[str, str, str, int]) -> dict[str, Any]:
 
 class TestAnonymousCountsAreBounded:
     async def test_a_request_cannot_add_millions_of_people(
-        self, sam: Caller, engine: Any
+        self, sam: Caller, beneficiary_engine: Any
     ) -> None:
         huge = awareness(("female", "adult", "no", 100_000))
         assert (await sam.post("/v1/anonymous-services", huge)).status_code == 422
@@ -325,11 +330,11 @@ class TestAnonymousCountsAreBounded:
         r = await sam.post("/v1/anonymous-services", many)
         assert r.status_code == 422, r.text
         assert r.headers["content-type"] == "application/problem+json"
-        assert await count_rows(engine, "anonymous_service") == 0
+        assert await count_rows(beneficiary_engine, "anonymous_service") == 0
 
     @pytest.mark.parametrize("path", ["/v1/anonymous-services", "/v1/group-activities"])
     async def test_a_large_count_needs_a_supervisor(
-        self, alice: Caller, sam: Caller, engine: Any, path: str
+        self, alice: Caller, sam: Caller, beneficiary_engine: Any, path: str
     ) -> None:
         body = awareness(("female", "adult", "no", 250), ("male", "adult", "no", 251))
         if path == "/v1/group-activities":
@@ -341,14 +346,14 @@ class TestAnonymousCountsAreBounded:
         refused = await alice.post(path, body)
         assert refused.status_code == 403, refused.text
         assert "supervisor" in refused.json()["detail"]
-        assert await count_rows(engine, "anonymous_service") == 0
+        assert await count_rows(beneficiary_engine, "anonymous_service") == 0
         confirmed = await sam.post(path, body)
         assert confirmed.status_code == 201, confirmed.text
 
 
 class TestAStaleOnlineFormNeverGrantsAgain:
     async def test_a_grant_sent_on_an_old_ledger_version_is_a_409(
-        self, alice: Caller, engine: Any
+        self, alice: Caller, beneficiary_engine: Any
     ) -> None:
         person = await make_beneficiary(alice, consents=[*CONSENTS, SHARING])
         path = f"/v1/beneficiaries/{person['id']}/consents"
@@ -356,19 +361,19 @@ class TestAStaleOnlineFormNeverGrantsAgain:
         assert seen == f'"{person["consent_version"]}"'
         r = await alice.post(path, [WITHDRAW_SHARING], headers={"If-Match": seen})
         assert r.status_code == 201, r.text
-        entries = await count_rows(engine, "consent_entry")
+        entries = await count_rows(beneficiary_engine, "consent_entry")
         # the form filled before the withdrawal is sent again
         stale = {**SHARING, "form_version": "2026-2"}
         r = await alice.post(path, [stale], headers={"If-Match": seen})
         assert r.status_code == 409, r.text
         assert r.json()["current"]["consents"]["data_sharing"]["granted"] is False
-        assert await count_rows(engine, "consent_entry") == entries
+        assert await count_rows(beneficiary_engine, "consent_entry") == entries
         current = (await alice.get(path)).headers["etag"]
         r = await alice.post(path, [stale], headers={"If-Match": current})
         assert r.status_code == 201, r.text
 
 
-class TestFoundInReview:
+class TestConsentLedgerEdges:
     async def test_a_consent_version_that_never_was_grants_nothing(
         self, alice: Caller
     ) -> None:

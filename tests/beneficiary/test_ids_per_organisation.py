@@ -15,13 +15,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.beneficiary.conftest import (
-    Caller,
+from tests.beneficiary.api import (
     give_consent,
+    intake,
     make_beneficiary,
+    phq9,
     record_service,
 )
-from tests.beneficiary.test_cases import intake, phq9
+from tests.callers import Caller
 
 State = dict[str, Any]
 """What a kind made for one caller (its parents' ids)."""
@@ -69,7 +70,7 @@ async def _among(caller: Caller, path: str, record_id: str, **params: str) -> An
 
 
 async def create_beneficiary(caller: Caller, id: str, state: State) -> httpx.Response:
-    from tests.beneficiary.conftest import beneficiary_body
+    from tests.beneficiary.api import beneficiary_body
 
     return await caller.post("/v1/beneficiaries", beneficiary_body(id=id))
 
@@ -317,13 +318,13 @@ async def test_an_id_taken_elsewhere_is_a_free_id_here(
 
 
 async def test_a_child_cannot_name_another_organisations_parent(
-    alice: Caller, bob: Caller, engine: AsyncEngine
+    alice: Caller, bob: Caller, beneficiary_engine: AsyncEngine
 ) -> None:
     """The composite foreign keys: even a write that skipped every check in
     the code could not put a service under another organisation's person."""
     person = await make_beneficiary(alice)
     record = await record_service(alice, person["id"])
-    async with engine.connect() as connection:
+    async with beneficiary_engine.connect() as connection:
         with pytest.raises(Exception, match="foreign key"):
             await connection.execute(
                 text(
@@ -339,7 +340,7 @@ async def test_a_sync_batch_is_looked_up_in_the_callers_organisation(
 ) -> None:
     """A device of B sending a new person under an id A holds creates B's
     person, as a free id would; A's person is untouched."""
-    from tests.beneficiary.conftest import beneficiary_body
+    from tests.beneficiary.api import beneficiary_body
 
     theirs = await make_beneficiary(alice, full_name="Amal A")
     fields = {

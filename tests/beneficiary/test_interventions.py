@@ -4,7 +4,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.beneficiary.conftest import Caller, count_rows, make_beneficiary
+from tests.beneficiary.api import count_rows, make_beneficiary
+from tests.callers import Caller
 
 
 async def enrol(caller: Caller, person: dict[str, Any], code: str) -> dict[str, Any]:
@@ -22,7 +23,7 @@ async def enrol(caller: Caller, person: dict[str, Any], code: str) -> dict[str, 
 
 
 async def test_pm_plus_dose_completion_and_follow_up_windows(
-    alice: Caller, engine: AsyncEngine
+    alice: Caller, beneficiary_engine: AsyncEngine
 ) -> None:
     person = await make_beneficiary(alice)
     enrolment = await enrol(alice, person, "pm_plus")
@@ -46,7 +47,7 @@ async def test_pm_plus_dose_completion_and_follow_up_windows(
     windows = {w["name"]: w for w in dropped.json()["follow_up_windows"]}
     assert windows["three_months"]["opens_on"] == "2026-05-17"
     # each session is one service record, counted once
-    assert await count_rows(engine, "service_record") == 4
+    assert await count_rows(beneficiary_engine, "service_record") == 4
     records = (
         await alice.get("/v1/service-records", params={"beneficiary_id": person["id"]})
     ).json()["items"]
@@ -54,7 +55,7 @@ async def test_pm_plus_dose_completion_and_follow_up_windows(
 
 
 async def test_group_ipt_counts_the_group_attendance_once(
-    alice: Caller, engine: AsyncEngine
+    alice: Caller, beneficiary_engine: AsyncEngine
 ) -> None:
     person = await make_beneficiary(alice)
     enrolment = await enrol(alice, person, "ipt_group")
@@ -79,7 +80,9 @@ async def test_group_ipt_counts_the_group_attendance_once(
     )
     assert r.status_code == 200, r.text
     assert r.json()["sessions_attended"] == [0, 1]
-    assert await count_rows(engine, "service_record") == 2  # pre-group + group
+    assert (
+        await count_rows(beneficiary_engine, "service_record") == 2
+    )  # pre-group + group
     stranger = await make_beneficiary(alice)
     other = await enrol(alice, stranger, "ipt_group")
     r = await alice.post(

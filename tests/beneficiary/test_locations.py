@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller
+from tests.callers import Caller
 
 
 async def test_a_pcode_query_with_a_nul_character_is_invalid_not_a_500(

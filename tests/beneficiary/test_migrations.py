@@ -18,8 +18,9 @@ from services.beneficiary.db import metadata
 from services.beneficiary.interventions.models import SessionAttendance
 from services.beneficiary.migrations.runner import MIGRATIONS
 from shared.db import make_engine
-from tests.beneficiary.conftest import Caller, make_beneficiary
-from tests.conftest import insert_as_stored, recreate_database
+from tests.beneficiary.api import make_beneficiary
+from tests.callers import Caller
+from tests.databases import insert_as_stored, recreate_database
 
 
 async def test_empty_postgres_upgrades_to_head_and_back() -> None:
@@ -47,7 +48,7 @@ async def test_empty_postgres_upgrades_to_head_and_back() -> None:
         await engine.dispose()
 
 
-async def test_schema_matches_the_models(engine: AsyncEngine) -> None:
+async def test_schema_matches_the_models(beneficiary_engine: AsyncEngine) -> None:
     """No model change without a migration."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
@@ -56,13 +57,15 @@ async def test_schema_matches_the_models(engine: AsyncEngine) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         return list(compare_metadata(context, metadata))
 
-    async with engine.connect() as conn:
+    async with beneficiary_engine.connect() as conn:
         assert await conn.run_sync(diff) == []
 
 
-async def test_the_audit_log_is_append_only(alice: Caller, engine: AsyncEngine) -> None:
+async def test_the_audit_log_is_append_only(
+    alice: Caller, beneficiary_engine: AsyncEngine
+) -> None:
     await make_beneficiary(alice)
-    async with engine.connect() as conn:
+    async with beneficiary_engine.connect() as conn:
         with pytest.raises(DBAPIError, match="append-only"):
             await conn.execute(text("UPDATE audit_entry SET subject = 'someone else'"))
         await conn.rollback()

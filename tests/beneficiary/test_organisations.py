@@ -7,21 +7,13 @@ import uuid
 from typing import Any
 
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, Org, make_beneficiary, record_service
-
-PLATFORM = Org(str(uuid.UUID(int=0)), "platform")
-
-
-async def rogue_partner(issue: Any, lead: Org, name: str = "Rogue") -> Org:
-    """A partner the platform registered naming ``lead``, not approved."""
-    r = await issue(PLATFORM, Role.platform_admin).post(
-        "/v1/organisations",
-        {"name": name, "type": "cso", "lead_organisation_id": lead.id},
-    )
-    assert r.status_code == 201, r.text
-    assert r.json()["lead_organisation_id"] is None
-    assert r.json()["requested_lead_organisation_id"] == lead.id
-    return Org(r.json()["id"], name)
+from tests.beneficiary.api import (
+    PLATFORM,
+    make_beneficiary,
+    record_service,
+    rogue_partner,
+)
+from tests.callers import Caller, Org
 
 
 class TestCreateOrganisation:

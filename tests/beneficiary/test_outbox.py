@@ -20,7 +20,8 @@ from shared.auth import Role
 from shared.contracts.events import EventEnvelope, EventFeedPage
 from shared.contracts.ingest import INGEST_JOB, REPORTING_QUEUE
 from shared.queue import ArqQueue
-from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+from tests.beneficiary.api import make_beneficiary, record_service
+from tests.callers import Caller
 
 
 def raw_event(org_id: str, n: int) -> OutboxEvent:
@@ -112,16 +113,16 @@ class TestChangeFeed:
         }
 
     async def test_a_late_commit_is_not_skipped(
-        self, engine: AsyncEngine, alice: Caller, issue: Any
+        self, beneficiary_engine: AsyncEngine, alice: Caller, issue: Any
     ) -> None:
         """A transaction that started first but commits last still appears
         after the reader's cursor."""
         reader = issue(alice.org, Role.service)
-        async with AsyncSession(engine) as slow:
+        async with AsyncSession(beneficiary_engine) as slow:
             await slow.begin()
             slow.add(raw_event(alice.org.id, 1))
             await slow.flush()
-            async with AsyncSession(engine) as fast, fast.begin():
+            async with AsyncSession(beneficiary_engine) as fast, fast.begin():
                 fast.add(raw_event(alice.org.id, 2))
             first = await read_all(reader)
             assert [e.data["n"] for e in first.events] == [2]
@@ -131,7 +132,7 @@ class TestChangeFeed:
         assert second.events[0].position > first.next_after
 
     async def test_concurrent_writers_and_a_polling_reader(
-        self, engine: AsyncEngine, alice: Caller, issue: Any
+        self, beneficiary_engine: AsyncEngine, alice: Caller, issue: Any
     ) -> None:
         """Writers commit in random order while a reader polls: the reader
         ends with every event exactly once, in increasing positions."""
@@ -139,7 +140,7 @@ class TestChangeFeed:
         writers = 40
 
         async def write(n: int) -> None:
-            async with AsyncSession(engine) as session, session.begin():
+            async with AsyncSession(beneficiary_engine) as session, session.begin():
                 session.add(raw_event(alice.org.id, n))
                 await session.flush()
                 await asyncio.sleep(random.uniform(0, 0.05))
@@ -179,12 +180,16 @@ class TestChangeFeed:
 
 class TestPublishJob:
     async def test_a_real_arq_worker_sequences_the_outbox(
-        self, app: FastAPI, engine: AsyncEngine, alice: Caller, redis: Redis
+        self,
+        beneficiary_app: FastAPI,
+        beneficiary_engine: AsyncEngine,
+        alice: Caller,
+        redis: Redis,
     ) -> None:
         """Writes enqueue publish_outbox on Redis; a real worker runs it."""
         await make_beneficiary(alice)
         await make_beneficiary(alice)
-        async with AsyncSession(engine) as session:
+        async with AsyncSession(beneficiary_engine) as session:
             pending = (
                 (
                     await session.execute(
@@ -200,14 +205,14 @@ class TestPublishJob:
             + await redis.zcard("beneficiary")
             >= 1
         ), "the writes enqueued publish_outbox on Redis"
-        worker = make_worker(app.state.runtime, burst=True)
+        worker = make_worker(beneficiary_app.state.runtime, burst=True)
         try:
             await worker.main()
         finally:
             await worker.close()
         assert worker.jobs_complete >= 1
         assert worker.jobs_failed == 0
-        async with AsyncSession(engine) as session:
+        async with AsyncSession(beneficiary_engine) as session:
             positions = (
                 (await session.execute(select(col(OutboxEvent.position))))
                 .scalars()
@@ -226,18 +231,18 @@ async def reporting_jobs(app: FastAPI) -> list[JobDef]:
 
 class TestFastPathToReporting:
     async def test_published_events_wait_on_the_reporting_queue_without_pii(
-        self, app: FastAPI, alice: Caller, redis: Redis
+        self, beneficiary_app: FastAPI, alice: Caller, redis: Redis
     ) -> None:
         b = await make_beneficiary(
             alice, full_name="Secret Name", phone="0770 111 9999"
         )
-        worker = make_worker(app.state.runtime, burst=True)
+        worker = make_worker(beneficiary_app.state.runtime, burst=True)
         try:
             await worker.main()
         finally:
             await worker.close()
         assert worker.jobs_failed == 0
-        [job] = await reporting_jobs(app)
+        [job] = await reporting_jobs(beneficiary_app)
         assert job.function == INGEST_JOB
         assert job.kwargs["source"] == "beneficiary"
         events = [EventEnvelope.model_validate(e) for e in job.kwargs["events"]]
@@ -250,37 +255,39 @@ class TestFastPathToReporting:
         assert stored is not None
         for secret in (b"Secret Name", b"0770 111 9999", b"111 9999", b"1990-04-01"):
             assert secret not in stored
-        assert await publish_outbox({"runtime": app.state.runtime}) == 0
-        assert len(await reporting_jobs(app)) == 1  # nothing new, nothing sent
+        assert await publish_outbox({"runtime": beneficiary_app.state.runtime}) == 0
+        assert (
+            len(await reporting_jobs(beneficiary_app)) == 1
+        )  # nothing new, nothing sent
 
     async def test_chunks_of_a_thousand_that_a_repeat_does_not_duplicate(
-        self, app: FastAPI, engine: AsyncEngine, alice: Caller
+        self, beneficiary_app: FastAPI, beneficiary_engine: AsyncEngine, alice: Caller
     ) -> None:
-        async with AsyncSession(engine) as session, session.begin():
+        async with AsyncSession(beneficiary_engine) as session, session.begin():
             session.add_all(raw_event(alice.org.id, n) for n in range(2500))
-        assert await publish_outbox({"runtime": app.state.runtime}) == 2500
-        jobs = await reporting_jobs(app)
+        assert await publish_outbox({"runtime": beneficiary_app.state.runtime}) == 2500
+        jobs = await reporting_jobs(beneficiary_app)
         assert [job.job_id for job in jobs] == [
             "ingest:beneficiary:1-1000",
             "ingest:beneficiary:1001-2000",
             "ingest:beneficiary:2001-2500",
         ]
         assert [len(job.kwargs["events"]) for job in jobs] == [1000, 1000, 500]
-        async with AsyncSession(engine) as session, session.begin():
+        async with AsyncSession(beneficiary_engine) as session, session.begin():
             await session.execute(update(OutboxEvent).values(position=None))
             await session.execute(update(OutboxCounter).values(last_position=0))
-        assert await publish_outbox({"runtime": app.state.runtime}) == 2500
-        assert len(await reporting_jobs(app)) == 3  # the same chunk ids
+        assert await publish_outbox({"runtime": beneficiary_app.state.runtime}) == 2500
+        assert len(await reporting_jobs(beneficiary_app)) == 3  # the same chunk ids
 
     async def test_the_setting_turns_the_fast_path_off(
-        self, app: FastAPI, engine: AsyncEngine, alice: Caller
+        self, beneficiary_app: FastAPI, beneficiary_engine: AsyncEngine, alice: Caller
     ) -> None:
-        settings = app.state.runtime.settings
+        settings = beneficiary_app.state.runtime.settings
         settings.publish_to_reporting = False
         try:
-            async with AsyncSession(engine) as session, session.begin():
+            async with AsyncSession(beneficiary_engine) as session, session.begin():
                 session.add(raw_event(alice.org.id, 1))
-            assert await publish_outbox({"runtime": app.state.runtime}) == 1
+            assert await publish_outbox({"runtime": beneficiary_app.state.runtime}) == 1
         finally:
             settings.publish_to_reporting = True
-        assert await reporting_jobs(app) == []
+        assert await reporting_jobs(beneficiary_app) == []

@@ -12,20 +12,21 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Role
-from tests.beneficiary.conftest import (
+from tests.beneficiary.api import (
     CONSENTS,
-    Caller,
     beneficiary_body,
     count_rows,
     make_beneficiary,
+    offline_batch,
+    offline_person,
     withdraw_registration,
 )
-from tests.beneficiary.test_sync import offline_batch, offline_person
+from tests.callers import Caller
 
 
 class TestErasureReachesEveryCopy:
     async def test_conflicts_and_fingerprints_go_and_stale_devices_are_refused(
-        self, alice: Caller, issue: Any, engine: AsyncEngine
+        self, alice: Caller, issue: Any, beneficiary_engine: AsyncEngine
     ) -> None:
         body = beneficiary_body(full_name="Erase Me Completely", phone="0770 000 4444")
         created = await alice.post(
@@ -44,17 +45,17 @@ class TestErasureReachesEveryCopy:
         assert (await alice.post("/v1/sync", sync)).json()["results"][0][
             "status"
         ] == "conflict"
-        assert await count_rows(engine, "sync_conflict") == 1
+        assert await count_rows(beneficiary_engine, "sync_conflict") == 1
 
         r = await withdraw_registration(issue, alice.org, person["id"])
         assert r.status_code == 201
-        assert await count_rows(engine, "sync_conflict") == 0
-        assert await count_rows(engine, "idempotency_record") == 0
+        assert await count_rows(beneficiary_engine, "sync_conflict") == 0
+        assert await count_rows(beneficiary_engine, "idempotency_record") == 0
 
         again = (await alice.post("/v1/sync", sync)).json()["results"][0]
         assert again["status"] == "rejected"
         assert "erased" in again["detail"]
-        assert await count_rows(engine, "sync_conflict") == 0
+        assert await count_rows(beneficiary_engine, "sync_conflict") == 0
 
     async def test_an_erased_record_can_still_be_corrected(
         self, alice: Caller, issue: Any
@@ -214,7 +215,7 @@ class TestScope:
 
 class TestSavepoints:
     async def test_a_record_failing_after_its_rows_were_written_leaves_nothing(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         entry_id = str(uuid.uuid4())
         twice = [{**CONSENTS[0], "id": entry_id}, {**CONSENTS[1], "id": entry_id}]
@@ -222,8 +223,8 @@ class TestSavepoints:
         good = {"id": str(uuid.uuid4()), "data": offline_person(), "consents": CONSENTS}
         r = await alice.post("/v1/sync", {"beneficiaries": [bad, good]})
         assert [x["status"] for x in r.json()["results"]] == ["rejected", "created"]
-        assert await count_rows(engine, "beneficiary") == 1
-        async with engine.connect() as conn:
+        assert await count_rows(beneficiary_engine, "beneficiary") == 1
+        async with beneficiary_engine.connect() as conn:
             leftovers = await conn.scalar(
                 text("SELECT count(*) FROM outbox_event WHERE entity_id = :id"),
                 {"id": bad["id"]},

@@ -13,9 +13,9 @@ from sqlalchemy import Date, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.beneficiary.db import metadata
-from services.beneficiary.protection import retention
-from services.beneficiary.protection.retention import (
-    RecordType,
+from services.beneficiary.protection.retention import service as retention
+from services.beneficiary.protection.retention.schemas import RecordType
+from services.beneficiary.protection.retention.service import (
     apply_policies,
     apply_retention,
     platform_defaults,
@@ -23,17 +23,17 @@ from services.beneficiary.protection.retention import (
 from services.beneficiary.worker import make_worker
 from shared.auth import Role
 from shared.db import UTCDateTime, utcnow
-from tests.beneficiary.conftest import (
+from tests.beneficiary.alerts import run_worker
+from tests.beneficiary.api import (
     CONSENTS,
-    Caller,
-    Org,
     beneficiary_body,
     count_rows,
+    intake,
     make_beneficiary,
+    phq9,
     record_service,
 )
-from tests.beneficiary.test_cases import intake, phq9
-from tests.beneficiary.test_risk_alerts import run_worker
+from tests.callers import Caller, Org
 
 EIGHT_YEARS = 8 * 366
 BY_PERSON = "beneficiary_id = :id"
@@ -168,7 +168,9 @@ class Programme:
 
 
 @pytest.fixture
-async def programme(alice: Caller, bob: Caller, engine: AsyncEngine) -> Programme:
+async def programme(
+    alice: Caller, bob: Caller, beneficiary_engine: AsyncEngine
+) -> Programme:
     old = await make_beneficiary(
         alice, full_name="Old Person", phone="0770 111 2222", address="Camp 4, C12"
     )
@@ -177,17 +179,17 @@ async def programme(alice: Caller, bob: Caller, engine: AsyncEngine) -> Programm
     assert r.status_code == 201, r.text
     old_person_case = r.json()
     await close(alice, old_person_case, ago(days=10))
-    await backdate(engine, old["id"], EIGHT_YEARS)
+    await backdate(beneficiary_engine, old["id"], EIGHT_YEARS)
 
     recent = await make_beneficiary(alice, full_name="Recent Person")
 
     open_case = await make_beneficiary(alice, registration_date=ago(days=10))
     r = await alice.post("/v1/cases", intake(open_case["id"], opened_on=ago(days=5)))
     assert r.status_code == 201, r.text
-    await backdate(engine, open_case["id"], EIGHT_YEARS)
+    await backdate(beneficiary_engine, open_case["id"], EIGHT_YEARS)
 
     returning = await make_beneficiary(alice, registration_date=ago(days=10))
-    await backdate(engine, returning["id"], EIGHT_YEARS)
+    await backdate(beneficiary_engine, returning["id"], EIGHT_YEARS)
     await record_service(alice, returning["id"], service_date=ago(days=1))
 
     old_case = await closed_case(alice, ago(years=7), ago(years=6))
@@ -210,7 +212,7 @@ async def programme(alice: Caller, bob: Caller, engine: AsyncEngine) -> Programm
     old_conflict = await conflict(alice, person_id, data, "0770 000 0001")
     new_conflict = await conflict(alice, person_id, data, "0770 000 0002")
     await sql(
-        engine,
+        beneficiary_engine,
         "UPDATE sync_conflict SET created_at = created_at - interval '100 days' "
         "WHERE id = :id",
         id=old_conflict,
@@ -227,7 +229,7 @@ async def programme(alice: Caller, bob: Caller, engine: AsyncEngine) -> Programm
     assert r.status_code == 201, r.text
 
     other = await make_beneficiary(bob, full_name="Other Org Person")
-    await backdate(engine, other["id"], EIGHT_YEARS)
+    await backdate(beneficiary_engine, other["id"], EIGHT_YEARS)
 
     return Programme(
         old_person=old["id"],
@@ -335,25 +337,29 @@ class TestPolicies:
         ],
     )
     async def test_bad_input_is_422_and_writes_nothing(
-        self, manager: Caller, engine: AsyncEngine, record_type: str, body: Any
+        self,
+        manager: Caller,
+        beneficiary_engine: AsyncEngine,
+        record_type: str,
+        body: Any,
     ) -> None:
         r = await put_policy(manager, record_type, body)
         assert r.status_code == 422, r.text
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["errors"]
-        assert await count_rows(engine, "retention_policy") == 0
-        assert await count_rows(engine, "audit_entry") == 0
+        assert await count_rows(beneficiary_engine, "retention_policy") == 0
+        assert await count_rows(beneficiary_engine, "audit_entry") == 0
 
     async def test_a_run_request_needs_an_explicit_boolean(
-        self, manager: Caller, engine: AsyncEngine
+        self, manager: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         for body in ({}, {"dry_run": "yes"}, {"dry_run": 1}):
             r = await manager.post("/v1/retention/runs", body)
             assert r.status_code == 422, r.text
-        assert await count_rows(engine, "retention_run") == 0
+        assert await count_rows(beneficiary_engine, "retention_run") == 0
 
     async def test_only_managers_change_policies_or_run_them(
-        self, alice: Caller, auditor: Caller, engine: AsyncEngine
+        self, alice: Caller, auditor: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         body = {"keep_days": 400, "action": "pseudonymise"}
         for caller in (alice, auditor):
@@ -366,8 +372,8 @@ class TestPolicies:
             assert r.status_code == 403
         assert (await alice.get("/v1/retention/policies")).status_code == 403
         assert (await alice.get("/v1/retention/runs")).status_code == 403
-        assert await count_rows(engine, "retention_policy") == 0
-        assert await count_rows(engine, "retention_run") == 0
+        assert await count_rows(beneficiary_engine, "retention_policy") == 0
+        assert await count_rows(beneficiary_engine, "retention_run") == 0
 
     async def test_a_policy_is_the_callers_organisations_only(
         self, manager: Caller, issue: Any, orgs: dict[str, Org]
@@ -423,10 +429,10 @@ class TestRuns:
         manager: Caller,
         alice: Caller,
         auditor: Caller,
-        engine: AsyncEngine,
+        beneficiary_engine: AsyncEngine,
     ) -> None:
-        events = await count_rows(engine, "outbox_event")
-        audit = await count_rows(engine, "audit_entry")
+        events = await count_rows(beneficiary_engine, "outbox_event")
+        audit = await count_rows(beneficiary_engine, "audit_entry")
         dry = await run(manager, dry_run=True)
         assert dry["dry_run"] is True
         assert dry["started_by"] == "pat"
@@ -438,9 +444,11 @@ class TestRuns:
         assert person["phone"] == "0770 111 2222"
         case = (await alice.get(f"/v1/cases/{programme.old_case}")).json()
         assert case["intake_notes"] is not None
-        assert await count_rows(engine, "sync_conflict") == 2
-        assert await count_rows(engine, "outbox_event") == events
-        assert await count_rows(engine, "audit_entry") == audit + 2  # the two reads
+        assert await count_rows(beneficiary_engine, "sync_conflict") == 2
+        assert await count_rows(beneficiary_engine, "outbox_event") == events
+        assert (
+            await count_rows(beneficiary_engine, "audit_entry") == audit + 2
+        )  # the two reads
 
         real = await run(manager, dry_run=False)
         assert real["dry_run"] is False
@@ -455,7 +463,11 @@ class TestRuns:
         assert counts(await run(manager, dry_run=True)) == NOTHING
 
     async def test_a_real_run_pseudonymises_the_inactive_and_keeps_the_facts(
-        self, programme: Programme, manager: Caller, alice: Caller, engine: AsyncEngine
+        self,
+        programme: Programme,
+        manager: Caller,
+        alice: Caller,
+        beneficiary_engine: AsyncEngine,
     ) -> None:
         before = (await alice.get(f"/v1/beneficiaries/{programme.old_person}")).json()
         await run(manager, dry_run=False)
@@ -479,7 +491,7 @@ class TestRuns:
             programme.other_org_person,
         ):
             rows = await sql(
-                engine,
+                beneficiary_engine,
                 "SELECT full_name_enc, pii_erased_at FROM beneficiary WHERE id = :id",
                 id=kept,
             )
@@ -491,7 +503,7 @@ class TestRuns:
         assert recent["full_name"] == "Recent Person"
 
         events = await sql(
-            engine,
+            beneficiary_engine,
             "SELECT type, data FROM outbox_event WHERE entity_id = :id "
             "ORDER BY occurred_at DESC",
             id=programme.old_person,
@@ -508,7 +520,7 @@ class TestRuns:
         assert not {"full_name", "phone", "address", "date_of_birth"} & set(facts)
 
         trail = await sql(
-            engine,
+            beneficiary_engine,
             "SELECT subject, entity_type, entity_id FROM audit_entry "
             "WHERE action = 'retention' ORDER BY entity_type",
         )
@@ -553,13 +565,16 @@ class TestRuns:
         assert note["notes"] == "Talked about the camp."
 
     async def test_old_sync_conflicts_go_and_anonymous_counts_stay(
-        self, programme: Programme, manager: Caller, engine: AsyncEngine
+        self, programme: Programme, manager: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
-        anonymous = await sql(engine, "SELECT * FROM anonymous_service")
+        anonymous = await sql(beneficiary_engine, "SELECT * FROM anonymous_service")
         await run(manager, dry_run=False)
-        left = await sql(engine, "SELECT id FROM sync_conflict")
+        left = await sql(beneficiary_engine, "SELECT id FROM sync_conflict")
         assert [str(c["id"]) for c in left] == [programme.new_conflict]
-        assert await sql(engine, "SELECT * FROM anonymous_service") == anonymous
+        assert (
+            await sql(beneficiary_engine, "SELECT * FROM anonymous_service")
+            == anonymous
+        )
 
     async def test_an_organisation_policy_overrides_the_default(
         self, programme: Programme, manager: Caller, alice: Caller
@@ -613,19 +628,23 @@ class TestRuns:
 
 class TestJob:
     async def test_the_job_applies_every_organisations_policies_once(
-        self, programme: Programme, app: FastAPI, manager: Caller, engine: AsyncEngine
+        self,
+        programme: Programme,
+        beneficiary_app: FastAPI,
+        manager: Caller,
+        beneficiary_engine: AsyncEngine,
     ) -> None:
-        ctx = {"runtime": app.state.runtime}
+        ctx = {"runtime": beneficiary_app.state.runtime}
         changed = await apply_retention(ctx)
         assert changed == 5  # a person and two cases of A, a conflict, B's person
         assert await apply_retention(ctx) == 0
 
         runs = await sql(
-            engine,
+            beneficiary_engine,
             "SELECT organisation_id, started_by, dry_run, finished_at, affected "
             "FROM retention_run ORDER BY started_at",
         )
-        assert len(runs) == 2 * await count_rows(engine, "organisation")
+        assert len(runs) == 2 * await count_rows(beneficiary_engine, "organisation")
         assert {r["started_by"] for r in runs} == {"retention-job"}
         assert not any(r["dry_run"] for r in runs)
         assert all(r["finished_at"] is not None for r in runs)
@@ -638,12 +657,12 @@ class TestJob:
         listed = (await manager.get("/v1/retention/runs")).json()["items"]
         assert len(listed) == 2
         trail = await sql(
-            engine,
+            beneficiary_engine,
             "SELECT DISTINCT subject FROM audit_entry WHERE action = 'retention'",
         )
         assert [t["subject"] for t in trail] == ["retention-job"]
         erased = await sql(
-            engine,
+            beneficiary_engine,
             "SELECT id FROM beneficiary WHERE pii_erased_at IS NOT NULL ORDER BY id",
         )
         assert sorted(str(e["id"]) for e in erased) == sorted(
@@ -653,21 +672,21 @@ class TestJob:
     async def test_a_long_run_goes_on_in_slices_each_getting_further(
         self,
         programme: Programme,
-        app: FastAPI,
+        beneficiary_app: FastAPI,
         manager: Caller,
-        engine: AsyncEngine,
+        beneficiary_engine: AsyncEngine,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         """With no time to spare, each job applies one step and queues the
         rest; the worker's jobs finish the work, each record once."""
         monkeypatch.setattr(retention, "RETENTION_SLICE_SECONDS", 0.0)
-        ctx = {"runtime": app.state.runtime}
+        ctx = {"runtime": beneficiary_app.state.runtime}
         first = await apply_retention(ctx)
         assert 0 < first < 5
-        await run_worker(app)
+        await run_worker(beneficiary_app)
 
         runs = await sql(
-            engine,
+            beneficiary_engine,
             "SELECT organisation_id, finished_at, affected FROM retention_run "
             "ORDER BY started_at",
         )
@@ -683,7 +702,7 @@ class TestJob:
                 applied[record_type] += done["ids"]
         assert {t: sorted(ids) for t, ids in applied.items()} == programme.expected()
         erased = await sql(
-            engine,
+            beneficiary_engine,
             "SELECT id FROM beneficiary WHERE pii_erased_at IS NOT NULL ORDER BY id",
         )
         assert sorted(str(e["id"]) for e in erased) == sorted(
@@ -692,12 +711,12 @@ class TestJob:
         assert await apply_retention(ctx) == 0
 
     async def test_a_job_cancelled_anywhere_stops(
-        self, programme: Programme, app: FastAPI
+        self, programme: Programme, beneficiary_app: FastAPI
     ) -> None:
         """Shutdown cancels the job: wherever the cancel lands it must end
         the job (recording the run must not turn it into an error that the
         loop over organisations swallows and carries on from)."""
-        ctx = {"runtime": app.state.runtime}
+        ctx = {"runtime": beneficiary_app.state.runtime}
         for step in range(40):
             job = asyncio.create_task(apply_retention(ctx))
             await asyncio.sleep(step * 0.002)
@@ -709,24 +728,24 @@ class TestJob:
             assert changed >= 0  # it finished before the cancel landed
 
     async def test_no_job_holds_a_dead_workers_alerts_past_70_seconds(
-        self, app: FastAPI
+        self, beneficiary_app: FastAPI
     ) -> None:
         """arq leaves a dead worker's job (a risk alert's delivery too) until
         the worker's longest job timeout + 10 s has passed."""
-        worker = make_worker(app.state.runtime, burst=True)
+        worker = make_worker(beneficiary_app.state.runtime, burst=True)
         try:
             assert worker.in_progress_timeout_s <= 70
         finally:
             await worker.close()
 
     async def test_the_clock_can_be_set_for_the_job(
-        self, app: FastAPI, alice: Caller
+        self, beneficiary_app: FastAPI, alice: Caller
     ) -> None:
         closed_on = utcnow().date() - timedelta(days=1826 - 30)
         case = await closed_case(
             alice, (closed_on - timedelta(days=30)).isoformat(), closed_on.isoformat()
         )
-        ctx = {"runtime": app.state.runtime}
+        ctx = {"runtime": beneficiary_app.state.runtime}
         assert await apply_retention(ctx) == 0
         later = closed_on + timedelta(days=1826 + 1)
         assert (
@@ -735,12 +754,12 @@ class TestJob:
         assert (await alice.get(f"/v1/cases/{case}")).json()["intake_notes"] is None
 
     async def test_two_runs_at_once_apply_each_record_once(
-        self, programme: Programme, engine: AsyncEngine, manager: Caller
+        self, programme: Programme, beneficiary_engine: AsyncEngine, manager: Caller
     ) -> None:
         runs = await asyncio.gather(
             *(
                 apply_policies(
-                    engine,
+                    beneficiary_engine,
                     organisation_id=uuid.UUID(manager.org.id),
                     started_by=f"run-{n}",
                     dry_run=False,
@@ -754,7 +773,7 @@ class TestJob:
             assert done[0][record_type] | done[1][record_type] == set(expected)
             assert not done[0][record_type] & done[1][record_type]
         updates = await sql(
-            engine,
+            beneficiary_engine,
             "SELECT count(*) AS n FROM outbox_event "
             "WHERE type = 'beneficiary.updated' AND entity_id = :id",
             id=programme.old_person,

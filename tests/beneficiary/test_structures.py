@@ -9,14 +9,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Role
-from tests.beneficiary.conftest import (
-    Caller,
-    Org,
+from tests.beneficiary.api import (
     count_rows,
     make_beneficiary,
     record_service,
+    rogue_partner,
 )
-from tests.beneficiary.test_organisations import rogue_partner
+from tests.callers import Caller, Org
 
 PROBLEM = "application/problem+json"
 PROJECT = {
@@ -35,7 +34,7 @@ def manager_of(issue: Any, org: Org) -> Caller:
 
 class TestTeams:
     async def test_create_replay_edit(
-        self, issue: Any, orgs: dict[str, Org], engine: AsyncEngine
+        self, issue: Any, orgs: dict[str, Org], beneficiary_engine: AsyncEngine
     ) -> None:
         manager = manager_of(issue, orgs["a"])
         key = {"Idempotency-Key": "team-1"}
@@ -45,7 +44,7 @@ class TestTeams:
         assert first.status_code == again.status_code == 201, first.text
         assert first.json()["id"] == again.json()["id"]
         assert first.headers["ETag"] == '"1"'
-        assert await count_rows(engine, "team") == 1
+        assert await count_rows(beneficiary_engine, "team") == 1
         team = first.json()["id"]
 
         r = await manager.patch(f"/v1/teams/{team}", {"name": "Dohuk"})
@@ -63,7 +62,7 @@ class TestTeams:
         assert r.json()["current"]["name"] == "Dohuk"
 
     async def test_bad_input_is_a_problem_and_writes_nothing(
-        self, issue: Any, orgs: dict[str, Org], engine: AsyncEngine
+        self, issue: Any, orgs: dict[str, Org], beneficiary_engine: AsyncEngine
     ) -> None:
         manager = manager_of(issue, orgs["a"])
         for body in (
@@ -79,7 +78,7 @@ class TestTeams:
         ).is_success
         r = await manager.post("/v1/teams", {"name": "M", "kind": "mobile"})
         assert r.status_code == 409
-        assert await count_rows(engine, "team") == 1
+        assert await count_rows(beneficiary_engine, "team") == 1
 
     async def test_who_may_set_up_and_read(
         self, issue: Any, orgs: dict[str, Org], site_ids: list[str]
@@ -153,7 +152,7 @@ class TestTeams:
 
 class TestProjects:
     async def test_create_read_edit(
-        self, issue: Any, orgs: dict[str, Org], engine: AsyncEngine
+        self, issue: Any, orgs: dict[str, Org], beneficiary_engine: AsyncEngine
     ) -> None:
         manager = manager_of(issue, orgs["a"])
         body = {**PROJECT, "partner_organisation_ids": [orgs["partner"].id]}
@@ -162,7 +161,7 @@ class TestProjects:
         again = await manager.post("/v1/projects", body, headers=key)
         assert first.status_code == again.status_code == 201, first.text
         assert first.json()["id"] == again.json()["id"]
-        assert await count_rows(engine, "project") == 1
+        assert await count_rows(beneficiary_engine, "project") == 1
         project = first.json()["id"]
         # The partner reads it; another organisation does not see it.
         partner = issue(orgs["partner"], Role.case_worker)
@@ -191,7 +190,7 @@ class TestProjects:
             [],
             2,
         )
-        async with engine.connect() as conn:
+        async with beneficiary_engine.connect() as conn:
             from sqlalchemy import text
 
             saved = await conn.execute(
@@ -200,7 +199,7 @@ class TestProjects:
             assert saved.scalar_one() == 2
 
     async def test_bad_input_is_a_problem_and_writes_nothing(
-        self, issue: Any, orgs: dict[str, Org], engine: AsyncEngine
+        self, issue: Any, orgs: dict[str, Org], beneficiary_engine: AsyncEngine
     ) -> None:
         manager = manager_of(issue, orgs["a"])
         for change in (
@@ -220,7 +219,7 @@ class TestProjects:
             r = await manager.post("/v1/projects", {**PROJECT, **change})
             assert r.status_code == 422, (change, r.text)
             assert r.headers["content-type"] == PROBLEM
-        assert await count_rows(engine, "project") == 0
+        assert await count_rows(beneficiary_engine, "project") == 0
 
     async def test_records_name_a_running_project_they_take_part_in(
         self, issue: Any, orgs: dict[str, Org], alice: Caller, bob: Caller
@@ -322,9 +321,9 @@ class TestPartnerships:
         assert r.status_code == 403
 
     async def test_who_may_agree_one(
-        self, issue: Any, orgs: dict[str, Org], engine: AsyncEngine
+        self, issue: Any, orgs: dict[str, Org], beneficiary_engine: AsyncEngine
     ) -> None:
-        before = await count_rows(engine, "partnership")
+        before = await count_rows(beneficiary_engine, "partnership")
         body = {
             "partner_organisation_id": orgs["b"].id,
             "start": "2026-01-01",
@@ -354,7 +353,7 @@ class TestPartnerships:
             )
             assert r.status_code == 422, (change, r.text)
             assert r.headers["content-type"] == PROBLEM
-        assert await count_rows(engine, "partnership") == before
+        assert await count_rows(beneficiary_engine, "partnership") == before
 
 
 async def test_a_partnership_covers_its_places_only(

@@ -6,71 +6,32 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Role
-from tests.beneficiary.conftest import (
+from tests.beneficiary.api import (
     CONSENTS,
-    Caller,
-    beneficiary_body,
     count_rows,
     make_beneficiary,
+    offline_batch,
+    offline_person,
 )
-
-
-def offline_person(**overrides: Any) -> dict[str, Any]:
-    data = beneficiary_body(**overrides)
-    data.pop("consents")
-    return data
-
-
-def offline_batch() -> dict[str, Any]:
-    person_id = str(uuid.uuid4())
-    return {
-        "device_id": "tablet-7",
-        "beneficiaries": [
-            {
-                "id": person_id,
-                "data": offline_person(full_name="Offline Person"),
-                "consents": CONSENTS,
-            }
-        ],
-        "service_records": [
-            {
-                "id": str(uuid.uuid4()),
-                "data": {
-                    "beneficiary_id": person_id,
-                    "activity_code": "pfa",
-                    "service_date": "2026-02-03",
-                    "modality": "in_person",
-                },
-            },
-            {
-                "id": str(uuid.uuid4()),
-                "data": {
-                    "beneficiary_id": person_id,
-                    "activity_code": "remote_pfa",
-                    "service_date": "2026-02-05",
-                    "modality": "remote_phone",
-                },
-            },
-        ],
-    }
+from tests.callers import Caller
 
 
 class TestBatch:
     async def test_created_then_replayed_three_times_changes_nothing(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         batch = offline_batch()
         first = await alice.post("/v1/sync", batch)
         assert first.status_code == 200, first.text
         assert [r["status"] for r in first.json()["results"]] == ["created"] * 3
-        events = await count_rows(engine, "outbox_event")
+        events = await count_rows(beneficiary_engine, "outbox_event")
         for _ in range(3):
             again = await alice.post("/v1/sync", batch)
             assert [r["status"] for r in again.json()["results"]] == ["unchanged"] * 3
-        assert await count_rows(engine, "beneficiary") == 1
-        assert await count_rows(engine, "service_record") == 2
-        assert await count_rows(engine, "outbox_event") == events
-        assert await count_rows(engine, "sync_conflict") == 0
+        assert await count_rows(beneficiary_engine, "beneficiary") == 1
+        assert await count_rows(beneficiary_engine, "service_record") == 2
+        assert await count_rows(beneficiary_engine, "outbox_event") == events
+        assert await count_rows(beneficiary_engine, "sync_conflict") == 0
 
     async def test_offline_edit_on_current_version_applies(self, alice: Caller) -> None:
         batch = offline_batch()
@@ -134,7 +95,7 @@ class TestBatch:
         assert (await supervisor.get("/v1/sync/conflicts")).json() == []
 
     async def test_rejected_record_leaves_no_trace_and_others_commit(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         batch = offline_batch()
         batch["service_records"][0]["data"]["activity_code"] = "no_such_activity"
@@ -142,7 +103,7 @@ class TestBatch:
         statuses = [x["status"] for x in r.json()["results"]]
         assert statuses == ["created", "rejected", "created"]
         assert r.json()["results"][1]["errors"][0]["loc"] == ["body", "activity_code"]
-        assert await count_rows(engine, "service_record") == 1
+        assert await count_rows(beneficiary_engine, "service_record") == 1
 
     async def test_new_person_without_consent_is_rejected(self, alice: Caller) -> None:
         batch = offline_batch()
@@ -152,13 +113,13 @@ class TestBatch:
         assert r.json()["results"][0]["status"] == "rejected"
 
     async def test_malformed_batch_writes_nothing(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         batch = offline_batch()
         batch["service_records"][1]["data"]["service_date"] = "2999-01-01"
         r = await alice.post("/v1/sync", batch)
         assert r.status_code == 422
-        assert await count_rows(engine, "beneficiary") == 0
+        assert await count_rows(beneficiary_engine, "beneficiary") == 0
 
     async def test_other_organisations_ids_are_not_found(
         self, alice: Caller, bob: Caller
@@ -194,11 +155,11 @@ def new_record(person_id: str) -> dict[str, Any]:
 
 class TestNewRecordsWrittenTogether:
     async def test_every_row_event_and_consent_of_a_large_batch(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         people = [new_person() for _ in range(40)]
         records = [new_record(people[n % 40]["id"]) for n in range(160)]
-        events = await count_rows(engine, "outbox_event")
+        events = await count_rows(beneficiary_engine, "outbox_event")
         r = await alice.post(
             "/v1/sync", {"beneficiaries": people, "service_records": records}
         )
@@ -207,11 +168,14 @@ class TestNewRecordsWrittenTogether:
         assert [x["id"] for x in r.json()["results"]] == [
             c["id"] for c in people + records
         ]
-        assert await count_rows(engine, "beneficiary") == 40
-        assert await count_rows(engine, "service_record") == 160
-        assert await count_rows(engine, "consent_entry") == 80
+        assert await count_rows(beneficiary_engine, "beneficiary") == 40
+        assert await count_rows(beneficiary_engine, "service_record") == 160
+        assert await count_rows(beneficiary_engine, "consent_entry") == 80
         # registered + two consents per person, recorded per service
-        assert await count_rows(engine, "outbox_event") == events + 40 * 3 + 160
+        assert (
+            await count_rows(beneficiary_engine, "outbox_event")
+            == events + 40 * 3 + 160
+        )
         person = (await alice.get(f"/v1/beneficiaries/{people[0]['id']}")).json()
         assert set(person["consents"]) == {"registration", "services"}
         assert person["version"] == 1
@@ -236,7 +200,7 @@ class TestNewRecordsWrittenTogether:
         assert await flagged(namesake) == [known["id"]]
 
     async def test_the_batch_order_still_decides(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         batch = offline_batch()
         await alice.post("/v1/sync", batch)
@@ -267,10 +231,10 @@ class TestNewRecordsWrittenTogether:
             "unchanged",
         ]
         assert "services" in r.json()["results"][3]["detail"]
-        assert await count_rows(engine, "service_record") == 3
+        assert await count_rows(beneficiary_engine, "service_record") == 3
 
     async def test_a_clash_inside_the_new_records_rejects_only_that_record(
-        self, alice: Caller, engine: AsyncEngine
+        self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         entry_id = str(uuid.uuid4())
         people = [new_person() for _ in range(3)]
@@ -280,8 +244,8 @@ class TestNewRecordsWrittenTogether:
         results = r.json()["results"]
         assert [x["status"] for x in results] == ["created", "rejected", "created"]
         assert "consent entry" in results[1]["detail"]
-        assert await count_rows(engine, "beneficiary") == 2
-        assert await count_rows(engine, "consent_entry") == 4
+        assert await count_rows(beneficiary_engine, "beneficiary") == 2
+        assert await count_rows(beneficiary_engine, "consent_entry") == 4
 
     async def test_an_id_of_another_organisation_is_a_free_id(
         self, alice: Caller, bob: Caller
@@ -320,21 +284,24 @@ class TestPull:
 
 class TestBackpressure:
     async def test_a_crowd_of_devices_is_told_to_retry(
-        self, app: Any, alice: Caller, engine: AsyncEngine
+        self, beneficiary_app: Any, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
         import asyncio
 
-        settings = app.state.runtime.settings
-        saved = getattr(app.state, "sync_gate", None), settings.sync_wait_seconds
-        app.state.sync_gate = asyncio.Semaphore(0)  # every turn taken
+        settings = beneficiary_app.state.runtime.settings
+        saved = (
+            getattr(beneficiary_app.state, "sync_gate", None),
+            settings.sync_wait_seconds,
+        )
+        beneficiary_app.state.sync_gate = asyncio.Semaphore(0)  # every turn taken
         settings.sync_wait_seconds = 0.05
         try:
             r = await alice.post("/v1/sync", offline_batch())
         finally:
-            app.state.sync_gate, settings.sync_wait_seconds = saved
+            beneficiary_app.state.sync_gate, settings.sync_wait_seconds = saved
         assert r.status_code == 503
         assert r.headers["retry-after"] == "5"
         assert r.headers["content-type"] == "application/problem+json"
-        assert await count_rows(engine, "beneficiary") == 0
+        assert await count_rows(beneficiary_engine, "beneficiary") == 0
         again = await alice.post("/v1/sync", offline_batch())
         assert again.status_code == 200

@@ -27,8 +27,8 @@ from services.beneficiary.settings import BeneficiarySettings
 from services.training.app import create_app as create_training
 from services.training.settings import TrainingSettings
 from shared.auth import LocalSigningKey, Role
-from tests.conftest import ADMIN_URL, DB_SUFFIX, database_url, recreate_database
-from tests.deploy.conftest import DEPLOY, pg_environment, run
+from tests.databases import ADMIN_URL, DB_SUFFIX, database_url, recreate_database
+from tests.deploy.processes import DEPLOY, pg_environment, run
 
 CONSENTS = [
     {"purpose": "registration", "granted": True, "form_version": "2024-1"},

@@ -9,8 +9,8 @@ import importlib
 import sys
 from pathlib import Path
 
-from tests.conftest import recreate_database
-from tests.deploy.conftest import DEPLOY, pg_environment, run
+from tests.databases import recreate_database
+from tests.deploy.processes import DEPLOY, pg_environment, run
 
 sys.path.insert(0, str(DEPLOY))
 container = importlib.import_module("container")

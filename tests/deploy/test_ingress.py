@@ -18,8 +18,7 @@ import httpx
 import pytest
 
 from shared.auth import LocalSigningKey, Role
-from tests.beneficiary.test_risk_alerts import free_port
-from tests.deploy.conftest import (
+from tests.deploy.processes import (
     DEPLOY,
     PYTHON_BIN,
     bearer,
@@ -27,6 +26,7 @@ from tests.deploy.conftest import (
     stop,
     wait_until_up,
 )
+from tests.ports import free_port
 
 SERVICES = ("beneficiary", "training", "reporting")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import DEPLOY, run
+from tests.deploy.processes import DEPLOY, run
 
 BROKEN = {
     "dockerfile-lint": (

@@ -9,13 +9,15 @@ from typing import Any
 import httpx
 
 from shared.auth import Role
-from tests.beneficiary.conftest import (
-    Caller,
+from tests.beneficiary.api import (
+    assess,
     give_consent,
+    intake,
     make_beneficiary,
+    phq9,
     record_service,
 )
-from tests.beneficiary.test_cases import assess, intake, phq9
+from tests.callers import Caller
 
 NAME = "Zaytouna Qaraghuli"
 PHONE = "+964 771 839 2046"
@@ -232,3 +234,6 @@ async def record_person(
         group=group["id"],
         trainee=facilitator["id"],
     )
+
+
+REASON = {"X-Access-Reason": "subject access request DP-12, received in writing"}

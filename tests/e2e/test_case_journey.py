@@ -11,17 +11,17 @@ from typing import Any
 from fastapi import FastAPI
 
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, give_consent
-from tests.beneficiary.test_cases import assess, open_case, phq9, srq20
-from tests.beneficiary.test_risk_alerts import Receiver, run_worker, serving, webhook
+from tests.beneficiary.alerts import Receiver, run_worker, serving, webhook
+from tests.beneficiary.api import assess, give_consent, open_case, phq9, srq20
+from tests.callers import Caller
 
 
 async def test_intake_to_measured_improvement(
-    app: FastAPI, alice: Caller, issue: Any
+    beneficiary_app: FastAPI, alice: Caller, issue: Any
 ) -> None:
     receiver = Receiver()
     async with serving(receiver) as url:
-        with webhook(app, url):
+        with webhook(beneficiary_app, url):
             case = await open_case(alice, intake_notes="Confidential intake story")
             cid, person = case["id"], case["beneficiary_id"]
             baseline = await assess(alice, cid, "phq9", phq9(3, 3, 2, 2, 2, 2, 2, 2, 1))
@@ -29,7 +29,7 @@ async def test_intake_to_measured_improvement(
             assert baseline.json()["risk_flags"] == ["suicide_risk"]
             srq = await assess(alice, cid, "srq20", srq20(12))
             assert srq.json()["scores"]["total"] == 12.0
-            await run_worker(app)
+            await run_worker(beneficiary_app)
     assert len(receiver.calls) == 1
     assert json.loads(receiver.calls[0][1])["case_id"] == cid
 

@@ -26,17 +26,16 @@ from shared.contracts.events import EventEnvelope, EventFeedPage
 from shared.crypto import normalise_name, normalise_phone
 from shared.taxonomy.competency import competency_tools
 from shared.taxonomy.fidelity import checklists
-from tests.beneficiary.conftest import (
-    Caller,
-    Org,
+from tests.beneficiary.api import (
     make_beneficiary,
     record_service,
     withdraw_registration,
 )
+from tests.callers import Caller, Org
 from tests.e2e.person import ADDRESS, NAME, PHONE, SISTER_PHONE, ok, record_person
 from tests.e2e.traces import ciphertexts_of, needles, scan
 from tests.reporting.helpers import values
-from tests.training.test_courses_and_trainees import token
+from tests.training.api import token
 
 REASON = {"X-Access-Reason": "written request received 2026-03-01, ref DP-7"}
 # The person's id may stay only in the beneficiary service, where it is the
@@ -90,7 +89,7 @@ async def run_training_worker(training: FastAPI) -> None:
 
 
 async def test_an_erased_person_leaves_no_trace_in_any_database(
-    app: FastAPI,
+    beneficiary_app: FastAPI,
     alice: Caller,
     issue: Any,
     orgs: dict[str, Org],
@@ -106,11 +105,11 @@ async def test_an_erased_person_leaves_no_trace_in_any_database(
     recorded = await record_person(alice, issue, training_client, trainer)
     await catch_up()
     engines = {
-        "beneficiary": app.state.engine,
+        "beneficiary": beneficiary_app.state.engine,
         "training": linked_training.state.engine,
         "reporting": reporting_app.state.engine,
     }
-    search = person_needles(app, recorded.person)
+    search = person_needles(beneficiary_app, recorded.person)
     before = {name: await scan(engine, search) for name, engine in engines.items()}
     # the scan finds what is there: the id in training and reporting, the
     # name and phone typed into a void reason, the blind indexes
@@ -152,7 +151,7 @@ async def test_an_erased_person_leaves_no_trace_in_any_database(
     assert after["reporting"] == {}
     assert set(after["beneficiary"]) <= OWN_RECORD
     assert all(found <= {"id"} for found in after["beneficiary"].values())
-    assert await ciphertexts_of(app.state.engine, recorded.ids()) == {}
+    assert await ciphertexts_of(beneficiary_app.state.engine, recorded.ids()) == {}
 
     async with linked_training.state.engine.connect() as conn:
         group = (
@@ -186,7 +185,7 @@ async def test_an_erased_person_leaves_no_trace_in_any_database(
 
 
 async def test_a_rebuilt_read_model_never_links_an_erased_person(
-    app: FastAPI,
+    beneficiary_app: FastAPI,
     alice: Caller,
     issue: Any,
     orgs: dict[str, Org],
@@ -201,7 +200,7 @@ async def test_a_rebuilt_read_model_never_links_an_erased_person(
     manager = issue(orgs["a"], Role.programme_manager)
     path = f"/v1/beneficiaries/{gone['id']}/erasure"
     await ok(await manager.post(path, headers=REASON))
-    await publish_outbox({"runtime": app.state.runtime})
+    await publish_outbox({"runtime": beneficiary_app.state.runtime})
     history = await feed(issue(orgs["a"], Role.service))
     assert "beneficiary.erased" in {e.type for e in history}
     runtime = reporting_app.state.runtime
@@ -228,7 +227,7 @@ async def test_a_rebuilt_read_model_never_links_an_erased_person(
 
 
 async def test_training_forgets_through_the_feed_when_the_queue_lost_the_job(
-    app: FastAPI,
+    beneficiary_app: FastAPI,
     alice: Caller,
     issue: Any,
     orgs: dict[str, Org],
@@ -242,7 +241,7 @@ async def test_training_forgets_through_the_feed_when_the_queue_lost_the_job(
     recorded = await record_person(alice, issue, training_client, trainer)
     r = await withdraw_registration(issue, orgs["a"], recorded.person)
     assert r.status_code == 201, r.text  # withdrawal erases the same way
-    await publish_outbox({"runtime": app.state.runtime})
+    await publish_outbox({"runtime": beneficiary_app.state.runtime})
     await redis.flushdb()  # the forget_beneficiary job is lost
     await run_training_worker(linked_training)
     search = needles({"id": recorded.person})
@@ -403,7 +402,7 @@ async def record_trainee(
 
 
 async def test_an_erased_trainee_leaves_no_trace_outside_training(
-    app: FastAPI,
+    beneficiary_app: FastAPI,
     alice: Caller,
     issue: Any,
     orgs: dict[str, Org],
@@ -491,7 +490,7 @@ async def test_an_erased_trainee_leaves_no_trace_outside_training(
         await ingest(runtime, "training", batch)
 
     engines = {
-        "beneficiary": app.state.engine,
+        "beneficiary": beneficiary_app.state.engine,
         "training": linked_training.state.engine,
         "reporting": reporting_app.state.engine,
     }

@@ -23,18 +23,16 @@ from services.reporting.db import metadata as reporting_metadata
 from shared.auth import Role
 from shared.idempotency import REPLAYED_HEADER
 from shared.taxonomy.fidelity import checklists
-from tests.beneficiary.conftest import (
-    Caller,
-    Org,
+from tests.beneficiary.api import (
     beneficiary_body,
     give_consent,
     make_beneficiary,
+    open_case,
     record_service,
 )
-from tests.beneficiary.test_cases import open_case
+from tests.callers import Caller, Org
 from tests.sweep import routes
-from tests.training.test_courses_and_trainees import trainee
-from tests.training.test_results import ratings
+from tests.training.api import ratings, trainee
 
 WRITE_METHODS = {"POST", "PUT", "PATCH"}
 PLATFORM = Org(str(uuid.UUID(int=0)), "platform")
@@ -1065,7 +1063,7 @@ async def test_a_write_sent_twice_acts_once(
 def world(
     apps: dict[str, FastAPI],
     linked_training: FastAPI,
-    client: httpx.AsyncClient,
+    beneficiary_client: httpx.AsyncClient,
     training_client: httpx.AsyncClient,
     reporting_client: httpx.AsyncClient,
     issue: Any,
@@ -1075,7 +1073,7 @@ def world(
     return World(
         apps=apps,
         clients={
-            "beneficiary": client,
+            "beneficiary": beneficiary_client,
             "training": training_client,
             "reporting": reporting_client,
         },

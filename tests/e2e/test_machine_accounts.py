@@ -15,19 +15,11 @@ import pytest
 from fastapi import FastAPI
 
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, Org, make_beneficiary
-from tests.e2e.test_subject_access import REASON, linked_beneficiary
+from tests.beneficiary.api import make_beneficiary
+from tests.callers import Caller, Org
+from tests.e2e.person import REASON
 from tests.idp import IdentityProvider
-from tests.training.conftest import (  # noqa: F401  (the training service)
-    clean_training_tables,
-    linked_training,
-    training_app,
-    training_client,
-    training_settings,
-)
-from tests.training.test_courses_and_trainees import trainee
-
-__all__ = ["linked_beneficiary"]  # a fixture, used by name
+from tests.training.api import trainee
 
 PLATFORM = uuid.UUID(int=0)
 """The organisation the provider puts in the machine accounts' tokens."""
@@ -36,7 +28,7 @@ PLATFORM = uuid.UUID(int=0)
 @pytest.fixture
 def idp(
     linked_beneficiary: FastAPI,
-    linked_training: FastAPI,  # noqa: F811
+    linked_training: FastAPI,
     orgs: dict[str, Org],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[IdentityProvider]:
@@ -77,14 +69,16 @@ async def practice_group(
 
 async def test_one_static_machine_token_serves_every_organisation(
     idp: IdentityProvider,
-    client: httpx.AsyncClient,
-    training_client: httpx.AsyncClient,  # noqa: F811
+    beneficiary_client: httpx.AsyncClient,
+    training_client: httpx.AsyncClient,
     orgs: dict[str, Org],
 ) -> None:
     groups: dict[str, tuple[str, str]] = {}
     for name in ("a", "b"):
         org = orgs[name]
-        worker = Caller(client, idp.issue(org.id, Role.case_worker), org, "cw")
+        worker = Caller(
+            beneficiary_client, idp.issue(org.id, Role.case_worker), org, "cw"
+        )
         person = (await make_beneficiary(worker))["id"]
         created = await practice_group(idp, training_client, org, [person])
         assert created.status_code == 201, created.text  # clients checked for org
@@ -97,7 +91,7 @@ async def test_one_static_machine_token_serves_every_organisation(
     # the subject access export asks training for the person's organisation
     person, group = groups["b"]
     supervisor = Caller(
-        client, idp.issue(orgs["b"].id, Role.supervisor), orgs["b"], "sup"
+        beneficiary_client, idp.issue(orgs["b"].id, Role.supervisor), orgs["b"], "sup"
     )
     export = await supervisor.get(
         f"/v1/beneficiaries/{person}/subject-access", headers=REASON
@@ -108,7 +102,7 @@ async def test_one_static_machine_token_serves_every_organisation(
     assert [g["group_id"] for g in found["practice_groups"]] == [group]
 
     # reporting's static token reads every organisation's change feed
-    feed = await client.get(
+    feed = await beneficiary_client.get(
         "/v1/events",
         params={"limit": 1000},
         headers={"Authorization": f"Bearer {idp.issue(PLATFORM, Role.service)}"},
@@ -120,21 +114,23 @@ async def test_one_static_machine_token_serves_every_organisation(
 
 async def test_people_cannot_act_for_another_organisation(
     idp: IdentityProvider,
-    client: httpx.AsyncClient,
-    training_client: httpx.AsyncClient,  # noqa: F811
+    beneficiary_client: httpx.AsyncClient,
+    training_client: httpx.AsyncClient,
     orgs: dict[str, Org],
 ) -> None:
     """The header is a machine account's only: a person's token is refused
     at the machine routes, and elsewhere the header changes nothing."""
     org_b = orgs["b"]
-    worker = Caller(client, idp.issue(org_b.id, Role.case_worker), org_b, "cw")
+    worker = Caller(
+        beneficiary_client, idp.issue(org_b.id, Role.case_worker), org_b, "cw"
+    )
     person = (await make_beneficiary(worker))["id"]
     manager = idp.issue(orgs["a"].id, Role.programme_manager)
     acting_for_b = {
         "Authorization": f"Bearer {manager}",
         "X-Acting-Organisation": org_b.id,
     }
-    lookup = await client.post(
+    lookup = await beneficiary_client.post(
         "/v1/beneficiaries/lookup", json={"ids": [person]}, headers=acting_for_b
     )
     assert lookup.status_code == 403, lookup.text
@@ -142,6 +138,6 @@ async def test_people_cannot_act_for_another_organisation(
         f"/v1/practice-clients/{person}", headers=acting_for_b
     )
     assert participation.status_code == 403, participation.text
-    listed = await client.get("/v1/beneficiaries", headers=acting_for_b)
+    listed = await beneficiary_client.get("/v1/beneficiaries", headers=acting_for_b)
     assert listed.status_code == 200, listed.text
     assert person not in {b["id"] for b in listed.json()["items"]}

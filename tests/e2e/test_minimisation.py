@@ -23,7 +23,6 @@ tables; the test checks it finds it there, so a pass cannot be vacuous.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -41,7 +40,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from structlog.processors import JSONRenderer
 
 from services.beneficiary.outbox.jobs import publish_outbox as publish_beneficiary
 from services.beneficiary.worker import make_worker as beneficiary_worker
@@ -53,60 +51,29 @@ from shared.auth import Role
 from shared.db import utcnow
 from shared.taxonomy.competency import competency_tools
 from shared.taxonomy.fidelity import checklists
-from tests.beneficiary.conftest import (
+from tests.beneficiary.alerts import Receiver, serving, webhook
+from tests.beneficiary.api import (
     CONSENTS,
     ERASURE_REASON,
     WITHDRAW_REGISTRATION,
-    Caller,
-    Org,
     beneficiary_body,
+    focal_point,
     give_consent,
     make_beneficiary,
+    phq9,
     record_service,
+    srq20,
 )
-from tests.beneficiary.test_access_review import focal_point
-from tests.beneficiary.test_cases import phq9, srq20
-from tests.beneficiary.test_risk_alerts import Receiver, serving, webhook
+from tests.callers import Caller, Org
 from tests.e2e.pii import Pii, Scan
-from tests.e2e.test_subject_access import linked_beneficiary  # noqa: F401
-from tests.training.test_courses_and_trainees import token, trainee
+from tests.fixtures.logs import Json, LogLine
+from tests.training.api import token, trainee
+from tests.workers import run_burst
 
 START, END = "2026-01-01", "2026-06-30"
 CANARY = "control canary:"
 """The start of a line the test itself logs with a name in it, to show the
 log scan finds what is there."""
-Json = dict[str, Any]
-
-
-@dataclass
-class LogLine:
-    event: Json
-    rendered: str
-
-
-@pytest.fixture
-def log_lines(monkeypatch: pytest.MonkeyPatch) -> list[LogLine]:
-    """Every line rendered while the test runs: structlog's own loggers and
-    stdlib's (arq, httpx) through the root handler alike.
-
-    The recorder wraps the renderer itself rather than adding a processor:
-    loggers are cached on first use with the processor chain of the
-    ``configure_logging`` call current then (each app makes one), so a
-    processor added now would miss most of them; every chain ends in a
-    ``JSONRenderer``."""
-    lines: list[LogLine] = []
-    render = JSONRenderer.__call__
-
-    def recording(
-        self: JSONRenderer, logger: Any, name: str, event_dict: Json
-    ) -> str | bytes:
-        out = render(self, logger, name, event_dict)
-        rendered = out.decode() if isinstance(out, bytes) else out
-        lines.append(LogLine(dict(event_dict), rendered))
-        return out
-
-    monkeypatch.setattr(JSONRenderer, "__call__", recording)
-    return lines
 
 
 class RedisTap:
@@ -165,14 +132,6 @@ async def ok(response: Awaitable[httpx.Response], *codes: int) -> Any:
     r = await response
     assert r.status_code in (codes or (200, 201)), (r.request.url, r.text)
     return r.json() if "json" in r.headers.get("content-type", "") else r.text
-
-
-async def run_burst(make: Callable[..., Any], runtime: Any) -> None:
-    worker = make(runtime, burst=True)
-    try:
-        await asyncio.wait_for(worker.main(), 30)
-    finally:
-        await worker.close()
 
 
 @dataclass
@@ -894,10 +853,10 @@ async def table_rows(engine: AsyncEngine, *names: str) -> dict[str, list[Json]]:
 async def test_no_pii_leaves_the_producers(
     log_lines: list[LogLine],
     redis: Redis,
-    app: FastAPI,
-    client: httpx.AsyncClient,
+    beneficiary_app: FastAPI,
+    beneficiary_client: httpx.AsyncClient,
     linked_training: FastAPI,
-    linked_beneficiary: FastAPI,  # noqa: F811
+    linked_beneficiary: FastAPI,
     training_client: httpx.AsyncClient,
     training_settings: TrainingSettings,
     reporting_app: FastAPI,
@@ -919,7 +878,7 @@ async def test_no_pii_leaves_the_producers(
     me = issue(orgs["a"], Role.me_officer)
     manager = issue(orgs["a"], Role.programme_manager)
 
-    beneficiary_ctx = {"runtime": app.state.runtime}
+    beneficiary_ctx = {"runtime": beneficiary_app.state.runtime}
 
     async def publish() -> int:
         sequenced: int = await publish_beneficiary(beneficiary_ctx)
@@ -933,7 +892,7 @@ async def test_no_pii_leaves_the_producers(
     await exercise_rights(
         pii, alice, issue, orgs, site_ids, training_client, training_settings, done
     )
-    pii.add_blind_indexes(app.state.runtime.keyring)
+    pii.add_blind_indexes(beneficiary_app.state.runtime.keyring)
     await tap.snapshot("after the writes")
     assert await publish() > 0
     assert await publish_training({"runtime": linked_training.state.runtime}) > 0
@@ -941,8 +900,8 @@ async def test_no_pii_leaves_the_producers(
 
     receiver = Receiver()
     async with serving(receiver) as url:
-        with webhook(app, url), focal_point(app, url):
-            await run_burst(beneficiary_worker, app.state.runtime)
+        with webhook(beneficiary_app, url), focal_point(beneficiary_app, url):
+            await run_burst(beneficiary_worker, beneficiary_app.state.runtime)
     await run_burst(training_worker, linked_training.state.runtime)
     await tap.snapshot("after the producers' workers")
     await run_burst(reporting_worker, reporting_app.state.runtime)
@@ -967,7 +926,7 @@ async def test_no_pii_leaves_the_producers(
     outbox_types: Counter[str] = Counter()
     outbox_ids: set[str] = set()
     for source, producer, reader, headers in [
-        ("beneficiary", app, client, machine),
+        ("beneficiary", beneficiary_app, beneficiary_client, machine),
         ("training", linked_training, training_client, training_machine),
     ]:
         [events] = (await table_rows(producer.state.engine, "outbox_event")).values()
@@ -985,7 +944,7 @@ async def test_no_pii_leaves_the_producers(
     scan.check_all("redis", tap.items())
     control = Scan(pii)
     control.check_all("responses", done.controls)
-    [people] = (await table_rows(app.state.engine, "beneficiary")).values()
+    [people] = (await table_rows(beneficiary_app.state.engine, "beneficiary")).values()
     control.check_all("beneficiary rows", [("", person) for person in people])
     for i, (headers_seen, body) in enumerate(receiver.calls):
         scan.check("webhooks", f"call {i}", [headers_seen, body])
@@ -1001,7 +960,7 @@ async def test_no_pii_leaves_the_producers(
 
     label_values: set[str] = set()
     for service, http in [
-        ("beneficiary", client),
+        ("beneficiary", beneficiary_client),
         ("training", training_client),
         ("reporting", reporting_client),
     ]:

@@ -11,7 +11,8 @@ from collections import Counter
 from typing import Any
 
 from shared.auth import Role
-from tests.beneficiary.conftest import CONSENTS, Caller, beneficiary_body
+from tests.beneficiary.api import CONSENTS, beneficiary_body
+from tests.callers import Caller
 
 
 async def test_two_organisations_from_registration_to_the_change_feed(

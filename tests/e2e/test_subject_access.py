@@ -5,47 +5,25 @@ roles only, with a reason, audited; never an incomplete export."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
 from shared.auth import Role
-from shared.http import make_client
-from tests.beneficiary.conftest import Caller, Org, beneficiary_body
-from tests.e2e.person import ADDRESS, NAME, PHONE, SISTER_PHONE, ok, record_person
-from tests.training.conftest import (  # noqa: F401  (the training service)
-    clean_training_tables,
-    linked_training,
-    training_app,
-    training_client,
-    training_settings,
+from tests.beneficiary.api import beneficiary_body
+from tests.callers import Caller, Org
+from tests.e2e.person import (
+    ADDRESS,
+    NAME,
+    PHONE,
+    REASON,
+    SISTER_PHONE,
+    ok,
+    record_person,
 )
-from tests.training.test_courses_and_trainees import token
-
-REASON = {"X-Access-Reason": "subject access request DP-12, received in writing"}
-
-
-@pytest.fixture
-async def linked_beneficiary(
-    app: FastAPI,
-    linked_training: FastAPI,  # noqa: F811
-) -> AsyncIterator[FastAPI]:
-    """The beneficiary app calling the (in-process) training app over HTTP."""
-    runtime = app.state.runtime
-    saved = runtime.http, runtime.settings.training_url
-    runtime.http = make_client(
-        mounts={"http://training": httpx.ASGITransport(app=linked_training)}
-    )
-    runtime.settings.training_url = "http://training"
-    try:
-        yield app
-    finally:
-        await runtime.http.aclose()
-        runtime.http, runtime.settings.training_url = saved
+from tests.training.api import token
 
 
 async def actions(engine: Any, entity_id: str) -> list[tuple[str, str, str | None]]:
@@ -65,8 +43,8 @@ async def test_the_export_holds_everything_about_the_person(
     alice: Caller,
     issue: Any,
     orgs: dict[str, Org],
-    training_client: httpx.AsyncClient,  # noqa: F811
-    training_settings: Any,  # noqa: F811
+    training_client: httpx.AsyncClient,
+    training_settings: Any,
 ) -> None:
     trainer = token(training_settings, uuid.UUID(orgs["a"].id), Role.trainer)
     recorded = await record_person(alice, issue, training_client, trainer)
@@ -142,8 +120,8 @@ async def test_only_a_supervisor_or_manager_with_a_reason_of_the_same_organisati
     alice: Caller,
     issue: Any,
     orgs: dict[str, Org],
-    training_client: httpx.AsyncClient,  # noqa: F811
-    training_settings: Any,  # noqa: F811
+    training_client: httpx.AsyncClient,
+    training_settings: Any,
 ) -> None:
     trainer = token(training_settings, uuid.UUID(orgs["a"].id), Role.trainer)
     recorded = await record_person(alice, issue, training_client, trainer)
@@ -165,7 +143,7 @@ async def test_only_a_supervisor_or_manager_with_a_reason_of_the_same_organisati
 
 
 async def test_no_export_when_training_cannot_answer(
-    app: FastAPI,
+    beneficiary_app: FastAPI,
     alice: Caller,
     issue: Any,
     orgs: dict[str, Org],
@@ -188,7 +166,7 @@ async def test_no_export_when_training_cannot_answer(
     )
     path = f"/v1/beneficiaries/{person['id']}/subject-access"
     manager = issue(orgs["a"], Role.programme_manager)
-    settings = app.state.runtime.settings
+    settings = beneficiary_app.state.runtime.settings
     saved = settings.training_url
     try:
         settings.training_url = "http://127.0.0.1:9/training"  # nothing listens
@@ -196,11 +174,11 @@ async def test_no_export_when_training_cannot_answer(
         assert down.status_code == 503
         assert int(down.headers["retry-after"]) > 0
         assert down.headers["content-type"].startswith("application/problem+json")
-        audit = await actions(app.state.engine, person["id"])
+        audit = await actions(beneficiary_app.state.engine, person["id"])
         assert "subject_access" not in {a[1] for a in audit}
 
         settings.training_url = "http://training"
-        runtime = app.state.runtime
+        runtime = beneficiary_app.state.runtime
         saved_http = runtime.http
         runtime.http = httpx.AsyncClient(
             transport=httpx.MockTransport(
@@ -221,9 +199,9 @@ async def test_no_export_when_training_cannot_answer(
 
 
 async def test_a_trainees_own_record(
-    training_client: httpx.AsyncClient,  # noqa: F811
-    training_app: FastAPI,  # noqa: F811
-    training_settings: Any,  # noqa: F811
+    training_client: httpx.AsyncClient,
+    training_app: FastAPI,
+    training_settings: Any,
 ) -> None:
     org = uuid.uuid4()
     trainer = token(training_settings, org, Role.trainer)

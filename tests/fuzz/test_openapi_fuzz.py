@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from shared.auth import Role
-from tests.beneficiary.conftest import Org
+from tests.callers import Org
 
 MAX_EXAMPLES = 10
 ROLES = (
@@ -85,15 +85,17 @@ def httpx_kwargs(case: Case[Any], headers: dict[str, str]) -> dict[str, Any]:
 @pytest.mark.parametrize("service", ["beneficiary", "training", "reporting"])
 async def test_no_server_error_and_responses_conform(
     service: str,
-    app: FastAPI,
+    beneficiary_app: FastAPI,
     training_app: FastAPI,
     reporting_app: FastAPI,
     issue: Any,
     orgs: dict[str, Org],
 ) -> None:
-    target = {"beneficiary": app, "training": training_app, "reporting": reporting_app}[
-        service
-    ]
+    target = {
+        "beneficiary": beneficiary_app,
+        "training": training_app,
+        "reporting": reporting_app,
+    }[service]
     caller = issue(orgs["a"], *ROLES)
     authenticated = {"Authorization": f"Bearer {caller.token}"}
     failures: list[str] = []

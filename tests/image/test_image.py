@@ -34,10 +34,9 @@ import pytest
 from redis import Redis
 
 from shared.auth import LocalSigningKey, Role
-from tests.beneficiary.conftest import beneficiary_body
-from tests.beneficiary.test_risk_alerts import free_port
-from tests.conftest import REDIS_URL, recreate_database
-from tests.deploy.conftest import (
+from tests.beneficiary.api import beneficiary_body
+from tests.databases import REDIS_URL, recreate_database
+from tests.deploy.processes import (
     PYTHON_BIN,
     REPO,
     bearer,
@@ -45,6 +44,7 @@ from tests.deploy.conftest import (
     stop,
     wait_until_up,
 )
+from tests.ports import free_port
 
 IMAGE = os.environ.get("MHPSS_IMAGE", "localhost/mhpss-platform:latest")
 IMAGE_SCRIPT = REPO / "scripts" / "image"

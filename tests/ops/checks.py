@@ -15,10 +15,9 @@ import asyncpg
 import httpx
 
 from shared.auth import Role
-from tests.beneficiary.conftest import CONSENTS, beneficiary_body
-from tests.beneficiary.test_sync import offline_person
+from tests.beneficiary.api import CONSENTS, beneficiary_body, offline_person
 from tests.ops.harness import Platform, service_database
-from tests.training.test_courses_and_trainees import trainee
+from tests.training.api import trainee
 
 PRODUCERS = ("beneficiary", "training")
 EVERYTHING = {"start": "2020-01-01", "end": "2030-12-31"}

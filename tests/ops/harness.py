@@ -30,7 +30,7 @@ import httpx
 import pytest
 
 from shared.auth import LocalSigningKey, Role
-from tests.beneficiary.test_risk_alerts import free_port
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRYPOINT = REPO / "deploy" / "entrypoint.sh"

@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 
 from shared.errors import PROBLEM_MEDIA_TYPE
-from tests.beneficiary.conftest import beneficiary_body
+from tests.beneficiary.api import beneficiary_body
 from tests.ops.checks import fetch, make_org, scalar
 from tests.ops.harness import Platform
-from tests.training.test_courses_and_trainees import trainee
+from tests.training.api import trainee
 
 WRITERS = 6
 OUTAGE_SECONDS = 3.0

@@ -20,15 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller
-from tests.beneficiary.conftest import Org as CallerOrg
-from tests.beneficiary.test_risk_alerts import (
-    SECRET,
-    Receiver,
-    alerts,
-    positive_item_9,
-    serving,
-)
+from tests.beneficiary.alerts import SECRET, Receiver, serving
+from tests.beneficiary.api import alerts, positive_item_9
+from tests.callers import Caller
+from tests.callers import Org as CallerOrg
 from tests.ops.checks import make_org
 from tests.ops.harness import Platform
 

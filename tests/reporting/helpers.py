@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 
-from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+from tests.beneficiary.api import make_beneficiary, record_service
+from tests.callers import Caller
 
 
 async def one_service_counted(

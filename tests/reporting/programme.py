@@ -65,8 +65,9 @@ import httpx
 from shared.auth import Role
 from shared.taxonomy.competency import competency_tools
 from shared.taxonomy.fidelity import checklists
-from tests.beneficiary.conftest import CONSENTS, Caller, Org, beneficiary_body
-from tests.training.test_courses_and_trainees import trainee
+from tests.beneficiary.api import CONSENTS, beneficiary_body
+from tests.callers import Caller, Org
+from tests.training.api import trainee
 
 QADIA = "Qadia camp"
 DAHUK_CITY = "Dahuk City"

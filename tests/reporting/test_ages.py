@@ -12,7 +12,8 @@ from fastapi import FastAPI
 
 from services.reporting.exports.jobs import run_export
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+from tests.beneficiary.api import make_beneficiary, record_service
+from tests.callers import Caller
 from tests.reporting.helpers import by_value, values
 
 YEAR = {"start": "2026-01-01", "end": "2026-12-31"}

@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+from tests.beneficiary.api import make_beneficiary, record_service
+from tests.callers import Caller
 
 PERIOD = {"start": "2026-01-01", "end": "2026-12-31"}
 

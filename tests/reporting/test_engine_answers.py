@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller
+from tests.callers import Caller
 from tests.reporting.helpers import awareness_session, by_value, values
 
 

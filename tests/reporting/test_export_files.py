@@ -23,7 +23,8 @@ from sqlalchemy import text
 from services.reporting.catalogue.catalogue import indicators
 from services.reporting.exports.jobs import export_dir, run_export
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+from tests.beneficiary.api import make_beneficiary, record_service
+from tests.callers import Caller
 from tests.reporting.helpers import cell_time, one_service_counted
 
 

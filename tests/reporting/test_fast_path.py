@@ -23,7 +23,8 @@ from services.beneficiary.outbox.jobs import publish_outbox as publish_beneficia
 from services.reporting.settings import ReportingSettings
 from services.reporting.worker import make_worker
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+from tests.beneficiary.api import make_beneficiary, record_service
+from tests.callers import Caller
 from tests.reporting.helpers import by_value, values
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,8 +48,8 @@ async def test_events_arrive_through_the_queue_without_a_pull(
     alice: Caller,
     issue: Any,
     orgs: Any,
-    app: FastAPI,
-    engine: AsyncEngine,
+    beneficiary_app: FastAPI,
+    beneficiary_engine: AsyncEngine,
     reporting_app: FastAPI,
     reporting_client: httpx.AsyncClient,
 ) -> None:
@@ -56,7 +57,9 @@ async def test_events_arrive_through_the_queue_without_a_pull(
     person = await make_beneficiary(alice, sex="female")
     written = time.monotonic()
     await record_service(alice, person["id"])
-    await publish_beneficiary({"runtime": app.state.runtime})  # sends to the queue
+    await publish_beneficiary(
+        {"runtime": beneficiary_app.state.runtime}
+    )  # sends to the queue
     worker = make_worker(reporting_app.state.runtime, burst=True)
     try:
         await worker.async_run()
@@ -65,7 +68,7 @@ async def test_events_arrive_through_the_queue_without_a_pull(
     found = await values(reporting_client, reader, "people_reached", by="sex")
     freshness = time.monotonic() - written
     assert by_value(found) == {"female": 1}
-    assert await _cursor(reporting_app) == await _head(engine)
+    assert await _cursor(reporting_app) == await _head(beneficiary_engine)
     print(f"fast path: write to indicator in {freshness:.3f} s")  # noqa: T201
 
 
@@ -91,8 +94,8 @@ async def test_a_killed_worker_and_a_flushed_redis_lose_nothing(
     alice: Caller,
     issue: Any,
     orgs: Any,
-    app: FastAPI,
-    engine: AsyncEngine,
+    beneficiary_app: FastAPI,
+    beneficiary_engine: AsyncEngine,
     redis: Redis,
     reporting_app: FastAPI,
     reporting_settings: ReportingSettings,
@@ -114,7 +117,7 @@ async def test_a_killed_worker_and_a_flushed_redis_lose_nothing(
                 day = f"2026-02-{1 + recorded % 27:02d}"
                 await record_service(alice, person["id"], service_date=day)
                 recorded += 1
-            await publish_beneficiary({"runtime": app.state.runtime})
+            await publish_beneficiary({"runtime": beneficiary_app.state.runtime})
         return recorded
 
     loader = asyncio.create_task(load())
@@ -125,7 +128,7 @@ async def test_a_killed_worker_and_a_flushed_redis_lose_nothing(
             await asyncio.sleep(0.05)
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
-        behind = await _head(engine) - await _cursor(reporting_app)
+        behind = await _head(beneficiary_engine) - await _cursor(reporting_app)
         await redis.flushdb()  # whatever the queue held is gone
         await asyncio.sleep(0.5)  # more writes while no worker runs
         worker = _start_worker(reporting_settings, log)
@@ -140,7 +143,7 @@ async def test_a_killed_worker_and_a_flushed_redis_lose_nothing(
     await catch_up()  # the repair path: the change feed from the cursor
 
     reader = issue(orgs["a"], Role.me_officer)
-    async with engine.connect() as conn:
+    async with beneficiary_engine.connect() as conn:
         services = (
             await conn.execute(
                 text("SELECT count(*) FROM service_record WHERE NOT voided")
@@ -163,5 +166,5 @@ async def test_a_killed_worker_and_a_flushed_redis_lose_nothing(
     assert by_value(reached) == dict(distinct)
     by_day = await values(reporting_client, reader, "services_delivered", by="month")
     assert sum(by_value(by_day).values()) == services
-    assert await _cursor(reporting_app) == await _head(engine)
+    assert await _cursor(reporting_app) == await _head(beneficiary_engine)
     print(f"killed {behind} events behind the head; {recorded} services")  # noqa: T201

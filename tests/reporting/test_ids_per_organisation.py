@@ -12,13 +12,15 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from shared.auth import Role
-from tests.beneficiary.conftest import (
-    Caller,
+from tests.beneficiary.api import (
+    assess,
+    intake,
     make_beneficiary,
+    phq9,
     record_service,
     withdraw_registration,
 )
-from tests.beneficiary.test_cases import assess, intake, phq9
+from tests.callers import Caller
 from tests.reporting.helpers import by_value, values
 
 

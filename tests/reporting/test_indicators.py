@@ -8,12 +8,12 @@ from typing import Any
 import httpx
 
 from shared.auth import Role
-from tests.beneficiary.conftest import (
-    Caller,
+from tests.beneficiary.api import (
     make_beneficiary,
     record_service,
     withdraw_registration,
 )
+from tests.callers import Caller
 from tests.reporting.helpers import awareness_session, by_value, values
 
 

@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+from tests.beneficiary.api import make_beneficiary, record_service
+from tests.callers import Caller
 
 
 async def test_services_and_people_reach_indicators(

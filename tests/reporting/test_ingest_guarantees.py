@@ -26,13 +26,13 @@ from services.reporting.migrations.runner import MIGRATIONS
 from shared.auth import Role
 from shared.contracts.events import EventFeedPage
 from shared.db import make_engine
-from tests.beneficiary.conftest import (
-    Caller,
+from tests.beneficiary.api import (
     make_beneficiary,
     record_service,
     withdraw_registration,
 )
-from tests.conftest import insert_as_stored, recreate_database
+from tests.callers import Caller
+from tests.databases import insert_as_stored, recreate_database
 from tests.reporting.helpers import by_value, values
 
 
@@ -40,8 +40,8 @@ async def test_the_same_events_count_once_in_any_order(
     alice: Caller,
     issue: Any,
     orgs: Any,
-    app: FastAPI,
-    client: httpx.AsyncClient,
+    beneficiary_app: FastAPI,
+    beneficiary_client: httpx.AsyncClient,
     reporting_app: FastAPI,
     reporting_client: httpx.AsyncClient,
 ) -> None:
@@ -53,7 +53,7 @@ async def test_the_same_events_count_once_in_any_order(
     await alice.post(
         f"/v1/service-records/{record['id']}/void", {"reason": "wrong person"}
     )
-    await publish_outbox({"runtime": app.state.runtime})
+    await publish_outbox({"runtime": beneficiary_app.state.runtime})
     feed = await issue(orgs["a"], Role.me_officer).get(
         "/v1/events", params={"limit": 5000}
     )

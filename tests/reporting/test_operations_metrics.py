@@ -18,8 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.ops_metrics import Sample
-from tests.beneficiary.conftest import Caller, make_beneficiary
-from tests.beneficiary.test_risk_alerts import positive_item_9
+from tests.beneficiary.api import make_beneficiary, positive_item_9
+from tests.callers import Caller
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -44,18 +44,22 @@ async def scalar(engine: AsyncEngine, sql: str) -> Any:
 
 
 async def test_beneficiary_reports_queues_outbox_lag_and_dead_letters(
-    app: FastAPI, client: httpx.AsyncClient, alice: Caller, redis: Redis
+    beneficiary_app: FastAPI,
+    beneficiary_client: httpx.AsyncClient,
+    alice: Caller,
+    redis: Redis,
 ) -> None:
     await positive_item_9(alice)  # events, a publish job, a pending alert
-    async with app.state.engine.begin() as connection:
+    async with beneficiary_app.state.engine.begin() as connection:
         await connection.execute(text("UPDATE risk_alert SET delivery='dead_letter'"))
     two_minutes_ago_ms = (time.time() - 120) * 1000
     await redis.zadd("reporting", {"arq:job:waiting": two_minutes_ago_ms})
 
-    samples = await scrape(client)
+    samples = await scrape(beneficiary_client)
 
     unsequenced = await scalar(
-        app.state.engine, "SELECT count(*) FROM outbox_event WHERE position IS NULL"
+        beneficiary_app.state.engine,
+        "SELECT count(*) FROM outbox_event WHERE position IS NULL",
     )
     assert unsequenced >= 3
     assert gauge(samples, "mhpss_outbox_unsequenced_events") == unsequenced
@@ -76,9 +80,9 @@ async def test_beneficiary_reports_queues_outbox_lag_and_dead_letters(
 
 
 async def test_an_empty_queue_and_outbox_report_zero(
-    client: httpx.AsyncClient,
+    beneficiary_client: httpx.AsyncClient,
 ) -> None:
-    samples = await scrape(client)
+    samples = await scrape(beneficiary_client)
     assert gauge(samples, "mhpss_outbox_unsequenced_events") == 0
     assert gauge(samples, "mhpss_outbox_oldest_unsequenced_age_seconds") == 0
     assert gauge(samples, "mhpss_queue_depth", queue="reporting") == 0
@@ -86,7 +90,9 @@ async def test_an_empty_queue_and_outbox_report_zero(
 
 
 async def test_a_failing_or_slow_source_is_down_and_the_scrape_still_answers(
-    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    beneficiary_app: FastAPI,
+    beneficiary_client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async def broken(runtime: Any) -> list[Sample]:
         raise ConnectionError("redis is gone")
@@ -95,12 +101,12 @@ async def test_a_failing_or_slow_source_is_down_and_the_scrape_still_answers(
         await asyncio.sleep(5)
         return [Sample("mhpss_queue_depth", {"queue": "never"}, 1)]
 
-    operations = app.state.operations
+    operations = beneficiary_app.state.operations
     monkeypatch.setattr(operations, "timeout", 0.2)
     monkeypatch.setitem(operations.probes, "broken", broken)
     monkeypatch.setitem(operations.probes, "slow", slow)
 
-    samples = await scrape(client)
+    samples = await scrape(beneficiary_client)
 
     assert gauge(samples, "mhpss_scrape_source_up", source="broken") == 0
     assert gauge(samples, "mhpss_scrape_source_up", source="slow") == 0

@@ -8,8 +8,7 @@ from typing import Any
 import httpx
 
 from shared.auth import Role
-from tests.beneficiary.conftest import make_beneficiary, record_service
-from tests.beneficiary.test_organisations import rogue_partner
+from tests.beneficiary.api import make_beneficiary, record_service, rogue_partner
 from tests.reporting.helpers import by_value, values
 
 

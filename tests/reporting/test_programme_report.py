@@ -18,10 +18,9 @@ from services.reporting.exports.formats import ADX_NAMESPACE, ADX_SCHEMA
 from services.reporting.exports.jobs import run_export
 from services.training.settings import TrainingSettings
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, Org
+from tests.callers import Caller, Org
 from tests.reporting.programme import Programme, record_programme
-from tests.training.conftest import linked_training  # noqa: F401
-from tests.training.test_courses_and_trainees import token
+from tests.training.api import token
 
 START, END = "2026-01-01", "2026-06-30"
 CUT_START, CUT_END = "2026-02-10", "2026-04-27"
@@ -300,7 +299,7 @@ async def recorded(
 
 
 async def test_the_overview_of_a_small_programme(
-    linked_training: FastAPI,  # noqa: F811
+    linked_training: FastAPI,
     reporting_client: httpx.AsyncClient,
     training_client: httpx.AsyncClient,
     training_settings: TrainingSettings,
@@ -391,7 +390,7 @@ def month(number: int) -> tuple[str, str]:
 
 
 async def test_feeds_and_exports_of_a_small_programme(
-    linked_training: FastAPI,  # noqa: F811
+    linked_training: FastAPI,
     reporting_app: FastAPI,
     reporting_client: httpx.AsyncClient,
     training_client: httpx.AsyncClient,

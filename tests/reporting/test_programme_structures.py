@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, Org, make_beneficiary, record_service
-from tests.beneficiary.test_organisations import PLATFORM
+from tests.beneficiary.api import PLATFORM, make_beneficiary, record_service
+from tests.callers import Caller, Org
 from tests.reporting.helpers import by_value, values
-from tests.training.test_courses_and_trainees import trainee
+from tests.training.api import trainee
 
 
 @dataclass

@@ -14,7 +14,8 @@ from services.reporting.exports.jobs import run_export
 from services.reporting.indicators import service as indicators_service
 from services.reporting.settings import ReportingSettings
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, make_beneficiary, record_service
+from tests.beneficiary.api import make_beneficiary, record_service
+from tests.callers import Caller
 from tests.reporting.helpers import one_service_counted
 
 PERIOD = {"start": "2026-01-01", "end": "2026-12-31"}

@@ -27,7 +27,8 @@ from services.reporting.catalogue.catalogue import indicators
 from services.reporting.exports.jobs import run_export
 from services.reporting.facts.models import EVERYONE
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, Org, make_beneficiary, record_service
+from tests.beneficiary.api import make_beneficiary, record_service
+from tests.callers import Caller, Org
 from tests.sweep import Call, Route, assert_refused, routes
 
 PERIOD = {"start": "2026-01-01", "end": "2026-12-31"}

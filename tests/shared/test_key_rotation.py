@@ -43,16 +43,10 @@ from shared.auth import LocalSigningKey, Role
 from shared.crypto import KeyRing, key_id, new_key, normalise_name, normalise_phone
 from shared.http import make_client
 from shared.rotation import BlindIndexColumn, EncryptedColumn, Registered, rotate_keys
-from tests.beneficiary.conftest import (
-    CONSENTS,
-    Caller,
-    Org,
-    beneficiary_body,
-    give_consent,
-)
-from tests.beneficiary.test_cases import intake, phq9
-from tests.conftest import REDIS_URL, recreate_database
-from tests.training.test_courses_and_trainees import trainee
+from tests.beneficiary.api import CONSENTS, beneficiary_body, give_consent, intake, phq9
+from tests.callers import Caller, Org
+from tests.databases import REDIS_URL, recreate_database
+from tests.training.api import trainee
 
 KEYS = {kid: new_key() for kid in ("k1", "k2", "b1", "b2")}
 ROOT = Path(__file__).resolve().parents[2]

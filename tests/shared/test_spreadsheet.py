@@ -3,13 +3,13 @@ guesses, and the text comes back as written (pure logic: no database)."""
 
 from __future__ import annotations
 
-import csv
 import io
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from shared.spreadsheet import FORMULA_START, guard_cell, unguard, write_csv_row
+from shared.spreadsheet import guard_cell, unguard, write_csv_row
+from tests.shared.spreadsheets import no_formula_either_way
 
 TRICKY = st.text(alphabet=st.sampled_from(list("=+-@\t\r\n;,\"' a1")), max_size=12)
 CELLS = st.lists(st.one_of(TRICKY, st.text(max_size=20)), min_size=1, max_size=4)
@@ -20,20 +20,6 @@ def written(rows: list[list[str]]) -> str:
     for row in rows:
         write_csv_row(out, row)
     return out.getvalue()
-
-
-def read(text: str, delimiter: str) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-
-
-def no_formula_either_way(text: str) -> list[list[str]]:
-    """CSV text read with ``,`` and with ``;``: no field starts a formula.
-    Returns the ``,`` reading."""
-    for delimiter in (",", ";"):
-        for fields in read(text, delimiter):
-            for field in fields:
-                assert not field.startswith(FORMULA_START), (delimiter, field, text)
-    return read(text, ",")
 
 
 @settings(max_examples=2000)

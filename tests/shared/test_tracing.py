@@ -41,34 +41,12 @@ from shared.auth import Role
 from shared.http import make_client
 from shared.observability import configure_logging
 from shared.queue import InlineQueue
-from tests.beneficiary.conftest import (  # noqa: F401  (the beneficiary app)
-    Caller,
-    Org,
-    alice,
-    app,
-    beneficiary_body,
-    clean_tables,
-    client,
-    engine,
-    issue,
-    orgs,
-    settings,
-    signing_key,
-)
+from tests.beneficiary.api import beneficiary_body
+from tests.callers import Caller, Org
 from tests.e2e.person import NAME, PHONE
-from tests.e2e.test_minimisation import LogLine, log_lines, run_burst  # noqa: F401
-from tests.reporting.conftest import (  # noqa: F401  (reporting, joined to both)
-    clean_reporting_tables,
-    reporting_app,
-    reporting_settings,
-)
-from tests.training.conftest import (  # noqa: F401  (training, joined to beneficiary)
-    clean_training_tables,
-    linked_training,
-    training_app,
-    training_settings,
-)
-from tests.training.test_courses_and_trainees import token, trainee
+from tests.fixtures.logs import LogLine
+from tests.training.api import token, trainee
+from tests.workers import run_burst
 
 TRAINEE_NAME = "Shirin Abdulkarimova"
 TRAINEE_PHONE = "+964 750 482 9917"
@@ -115,20 +93,20 @@ def events_ingested(lines: list[LogLine]) -> list[dict[str, Any]]:
 
 async def test_a_visit_is_one_trace_across_services_and_jobs(
     spans: InMemorySpanExporter,
-    log_lines: list[LogLine],  # noqa: F811
-    app: FastAPI,  # noqa: F811
-    linked_training: FastAPI,  # noqa: F811
-    reporting_app: FastAPI,  # noqa: F811
-    alice: Caller,  # noqa: F811
-    orgs: dict[str, Org],  # noqa: F811
-    training_settings: TrainingSettings,  # noqa: F811
+    log_lines: list[LogLine],
+    beneficiary_app: FastAPI,
+    linked_training: FastAPI,
+    reporting_app: FastAPI,
+    alice: Caller,
+    orgs: dict[str, Org],
+    training_settings: TrainingSettings,
     redis: Redis,
 ) -> None:
     trainer = token(training_settings, uuid.UUID(orgs["a"].id), Role.trainer)
     beneficiary = make_client(
         service="field-app",
         base_url="http://beneficiary",
-        transport=httpx.ASGITransport(app=app),
+        transport=httpx.ASGITransport(app=beneficiary_app),
     )
     training = make_client(
         service="field-app",
@@ -168,7 +146,7 @@ async def test_a_visit_is_one_trace_across_services_and_jobs(
                 headers=trainer,
             )
             assert group.status_code == 201, group.text
-    await run_burst(beneficiary_worker, app.state.runtime)
+    await run_burst(beneficiary_worker, beneficiary_app.state.runtime)
     await run_burst(reporting_worker, reporting_app.state.runtime)
 
     finished = spans.get_finished_spans()
@@ -248,10 +226,10 @@ async def test_a_visit_is_one_trace_across_services_and_jobs(
 
 
 async def test_with_tracing_off_the_request_id_still_follows_the_jobs(
-    log_lines: list[LogLine],  # noqa: F811
-    app: FastAPI,  # noqa: F811
-    reporting_app: FastAPI,  # noqa: F811
-    alice: Caller,  # noqa: F811
+    log_lines: list[LogLine],
+    beneficiary_app: FastAPI,
+    reporting_app: FastAPI,
+    alice: Caller,
     redis: Redis,
 ) -> None:
     assert tracing.tracer("beneficiary") is None
@@ -265,7 +243,7 @@ async def test_with_tracing_off_the_request_id_still_follows_the_jobs(
     origin = {"request_id": request_id}
     published = json.loads(await redis.get("arq:job:beneficiary:publish_outbox"))
     assert published["k"] == {"_origin": origin}
-    await run_burst(beneficiary_worker, app.state.runtime)
+    await run_burst(beneficiary_worker, beneficiary_app.state.runtime)
     jobs = [json.loads(await redis.get(key)) for key in await redis.keys("arq:job:*")]
     assert [j["k"]["_origin"] for j in jobs if j["f"] == "ingest_events"] == [origin]
     await run_burst(reporting_worker, reporting_app.state.runtime)
@@ -278,7 +256,7 @@ async def test_with_tracing_off_the_request_id_still_follows_the_jobs(
 
 async def test_the_inline_queue_carries_them_too(
     spans: InMemorySpanExporter,
-    log_lines: list[LogLine],  # noqa: F811
+    log_lines: list[LogLine],
 ) -> None:
     """The embedded default: a job enqueued in a request, the job it
     enqueues, and a periodic run that starts its own request id."""

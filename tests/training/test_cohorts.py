@@ -13,51 +13,7 @@ from sqlalchemy import text
 
 from services.training.settings import TrainingSettings
 from shared.auth import Role
-from tests.training.test_courses_and_trainees import token, trainee
-
-
-async def setup(
-    client: httpx.AsyncClient, settings: TrainingSettings, workers: int = 5
-) -> tuple[dict[str, str], dict[str, Any], list[str]]:
-    headers = token(settings, uuid.uuid4(), Role.trainer)
-    course = (
-        await client.post(
-            "/v1/courses",
-            json={
-                "title": "IPT-G foundations",
-                "approach": "ipt_g",
-                "level": "foundational",
-                "planned_hours": 60,
-            },
-            headers=headers,
-        )
-    ).json()
-    people = [
-        (
-            await client.post(
-                "/v1/trainees",
-                json=trainee(
-                    full_name=f"Worker {i}", sex="female" if i % 2 else "male"
-                ),
-                headers=headers,
-            )
-        ).json()["id"]
-        for i in range(workers)
-    ]
-    cohort = await client.post(
-        "/v1/cohorts",
-        json={
-            "course_id": course["id"],
-            "title": "Duhok cohort 1",
-            "starts_on": "2026-03-01",
-            "ends_on": "2026-03-10",
-            "modality": "hybrid",
-            "location": "Duhok",
-        },
-        headers=headers,
-    )
-    assert cohort.status_code == 201, cohort.text
-    return headers, cohort.json(), people
+from tests.training.api import cohort_of_trainees, token
 
 
 async def test_sessions_attendance_and_hours(
@@ -65,7 +21,9 @@ async def test_sessions_attendance_and_hours(
     training_client: httpx.AsyncClient,
     training_settings: TrainingSettings,
 ) -> None:
-    headers, cohort, people = await setup(training_client, training_settings)
+    headers, cohort, people = await cohort_of_trainees(
+        training_client, training_settings
+    )
     path = f"/v1/cohorts/{cohort['id']}"
     r = await training_client.post(
         f"{path}/enrolments", json={"trainee_ids": people + people[:2]}, headers=headers
@@ -116,7 +74,9 @@ async def test_sessions_attendance_and_hours(
 async def test_bad_attendance_and_dates(
     training_client: httpx.AsyncClient, training_settings: TrainingSettings
 ) -> None:
-    headers, cohort, people = await setup(training_client, training_settings, workers=2)
+    headers, cohort, people = await cohort_of_trainees(
+        training_client, training_settings, workers=2
+    )
     path = f"/v1/cohorts/{cohort['id']}"
     outside = await training_client.post(
         f"{path}/sessions",
@@ -142,7 +102,9 @@ async def test_bad_attendance_and_dates(
 async def test_other_organisations_see_nothing(
     training_client: httpx.AsyncClient, training_settings: TrainingSettings
 ) -> None:
-    headers, cohort, people = await setup(training_client, training_settings, workers=1)
+    headers, cohort, people = await cohort_of_trainees(
+        training_client, training_settings, workers=1
+    )
     stranger = token(
         training_settings, uuid.uuid4(), Role.trainer, Role.programme_manager
     )

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
 
 import httpx
 import pytest
@@ -10,49 +9,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from services.training.settings import TrainingSettings
-from shared.auth import LocalSigningKey, Role
-
-
-def token(settings: TrainingSettings, org: uuid.UUID, *roles: Role) -> dict[str, str]:
-    key = LocalSigningKey.load_or_create(settings.data_dir)
-    issued = key.issue(
-        subject=f"user-{uuid.uuid4().hex[:6]}",
-        organisation_id=org,
-        roles=roles,
-        issuer=settings.auth_issuer,
-        audience=settings.auth_audience,
-    )
-    return {"Authorization": f"Bearer {issued}"}
-
-
-async def event_data(app: FastAPI, event_type: str) -> list[dict[str, Any]]:
-    """The facts of the training outbox's events of one type, oldest first."""
-    async with app.state.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT data FROM outbox_event WHERE type = :type "
-                    "ORDER BY occurred_at, id"
-                ),
-                {"type": event_type},
-            )
-        ).all()
-    return [row[0] for row in rows]
-
-
-def trainee(**overrides: Any) -> dict[str, Any]:
-    body = {
-        "full_name": "Rana Khalil",
-        "phone": "+964 750 000 1234",
-        "email": "rana@example.org",
-        "audience": "ngo",
-        "affiliation": "Local NGO",
-        "role": "psychosocial worker",
-        "profession": "social worker",
-        "sex": "female",
-    }
-    body.update(overrides)
-    return body
+from shared.auth import Role
+from tests.training.api import event_data, token, trainee
 
 
 async def test_course_catalogue(

@@ -13,22 +13,9 @@ from fastapi import FastAPI
 
 from services.training.settings import TrainingSettings
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, make_beneficiary
-from tests.training.test_courses_and_trainees import event_data, token, trainee
-
-SHA = "a" * 64
-FIDELITY_ITEMS = (
-    "session_structure",
-    "symptom_review",
-    "problem_area_link",
-    "group_participation",
-    "empathy_between_members",
-    "collaborative_problem_solving",
-    "homework",
-    "therapeutic_communication",
-    "time_management",
-    "risk_check",
-)
+from tests.beneficiary.api import make_beneficiary
+from tests.callers import Caller
+from tests.training.api import FIDELITY_ITEMS, SHA, event_data, token, trainee
 
 
 async def test_groups_sessions_and_fidelity(

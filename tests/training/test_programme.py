@@ -17,8 +17,9 @@ from fastapi import FastAPI
 from services.training.settings import TrainingSettings
 from shared.auth import Role
 from shared.taxonomy.fidelity import checklists
-from tests.beneficiary.conftest import Caller, make_beneficiary
-from tests.training.test_courses_and_trainees import token, trainee
+from tests.beneficiary.api import make_beneficiary
+from tests.callers import Caller
+from tests.training.api import token, trainee
 
 SHA = "b" * 64
 

@@ -10,17 +10,7 @@ from sqlalchemy import text
 
 from services.training.settings import TrainingSettings
 from shared.auth import Role
-from shared.taxonomy.competency import competency_tools
-from tests.training.test_courses_and_trainees import event_data, token, trainee
-
-TOOL = "helping_skills_core@1.0"
-
-
-def ratings(level: int, harmful: str | None = None) -> dict[str, int]:
-    items = {i.id: level for i in competency_tools()[TOOL].items}
-    if harmful:
-        items[harmful] = 1
-    return items
+from tests.training.api import TOOL, event_data, ratings, token, trainee
 
 
 async def test_completion_and_certification_follow_the_criteria(

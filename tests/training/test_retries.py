@@ -14,10 +14,9 @@ from sqlalchemy import text
 from services.training.outbox.jobs import purge_idempotency_keys
 from services.training.settings import TrainingSettings
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, make_beneficiary
-from tests.training.test_courses_and_trainees import event_data, token, trainee
-from tests.training.test_practice import FIDELITY_ITEMS, SHA
-from tests.training.test_results import ratings
+from tests.beneficiary.api import make_beneficiary
+from tests.callers import Caller
+from tests.training.api import FIDELITY_ITEMS, SHA, event_data, ratings, token, trainee
 
 
 async def count(app: FastAPI, table: str) -> int:

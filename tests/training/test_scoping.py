@@ -21,9 +21,10 @@ from fastapi import FastAPI
 
 from services.training.settings import TrainingSettings
 from shared.auth import Role
-from tests.beneficiary.conftest import Caller, make_beneficiary
+from tests.beneficiary.api import make_beneficiary
+from tests.callers import Caller
 from tests.sweep import Call, Route, assert_refused, routes
-from tests.training.test_courses_and_trainees import token, trainee
+from tests.training.api import token, trainee
 
 SHARED_CATALOGUE = {"/v1/courses/{course_id}"}
 BODIES: dict[tuple[str, str], Any] = {

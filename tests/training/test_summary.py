@@ -9,7 +9,7 @@ import httpx
 
 from services.training.settings import TrainingSettings
 from shared.auth import Role
-from tests.training.test_courses_and_trainees import token, trainee
+from tests.training.api import token, trainee
 
 
 async def post(

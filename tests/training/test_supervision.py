@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from services.training.settings import TrainingSettings
 from shared.auth import Role
-from tests.training.test_courses_and_trainees import event_data, token, trainee
+from tests.training.api import event_data, token, trainee
 
 
 async def test_virtual_group_supervision(

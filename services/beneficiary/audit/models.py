@@ -5,8 +5,12 @@ append-only.
 """
 
 from services.beneficiary.db import Table
-from shared.audit import AuditEntryBase
+from shared.audit import AuditEntryBase, AuditLog
 
 
 class AuditEntry(AuditEntryBase, Table, table=True):
     __tablename__ = "audit_entry"
+
+
+audit_log = AuditLog(AuditEntry)
+"""The one way this service's routes write ``audit_entry`` rows."""

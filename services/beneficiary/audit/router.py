@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, computed_field
 
 from services.beneficiary.access import AuditorActor
 from services.beneficiary.audit import service as audit_service
-from services.beneficiary.audit.models import AuditEntry
-from shared.audit import BREAK_GLASS, record_access
+from services.beneficiary.audit.models import audit_log
+from shared.audit import BREAK_GLASS
 from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import BadRequest, problem_responses
@@ -90,13 +90,12 @@ async def list_audit_entries(
         filtered = [i for i in (beneficiary_id, entity_id) if i is not None]
         named = await audit_service.visible_ids(session, principal, filtered)
         org = principal.organisation_id
-        record_access(
+        audit_log.record(
             session,
-            AuditEntry,
             actor,
-            action="read_audit",
-            entity_type="audit_log",
-            entity_ids=[next((i for i in filtered if i in named), org)],
+            "read_audit",
+            "audit_log",
+            [next((i for i in filtered if i in named), org)],
         )
     return Page(
         items=[AuditEntryRead.model_validate(e) for e in page.items],

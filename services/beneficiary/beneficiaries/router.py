@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from services.beneficiary.access import FieldActor
-from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.beneficiaries.models import Beneficiary
 from services.beneficiary.beneficiaries.schemas import (
@@ -32,7 +32,6 @@ from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.subject_rights import service as rights_service
 from shared.app import RuntimeDep
-from shared.audit import record_access
 from shared.auth import MachineDep
 from shared.concurrency import etag, expected_version
 from shared.contracts.text import Text
@@ -85,14 +84,7 @@ async def register_beneficiary(
             session, runtime.keyring, beneficiary, actor.principal
         )
         if not replayed:
-            record_access(
-                session,
-                AuditEntry,
-                actor,
-                action="create",
-                entity_type="beneficiary",
-                entity_ids=[beneficiary.id],
-            )
+            audit_log.record(session, actor, "create", "beneficiary", [beneficiary.id])
     if not replayed:
         await announce_writes(runtime)
     response.headers["ETag"] = etag(read.version)
@@ -123,13 +115,12 @@ async def list_beneficiaries(
             cursor=cursor,
             limit=limit,
         )
-        record_access(
+        audit_log.record(
             session,
-            AuditEntry,
             actor,
-            action="search" if name or phone else "list",
-            entity_type="beneficiary",
-            entity_ids=[b.id for b in page.items],
+            "search" if name or phone else "list",
+            "beneficiary",
+            [b.id for b in page.items],
         )
     return page
 
@@ -154,14 +145,7 @@ async def get_beneficiary(
         read = await beneficiaries_service.to_read(
             session, runtime.keyring, beneficiary, actor.principal
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="read",
-            entity_type="beneficiary",
-            entity_ids=[beneficiary.id],
-        )
+        audit_log.record(session, actor, "read", "beneficiary", [beneficiary.id])
     response.headers["ETag"] = etag(read.version)
     return read
 
@@ -192,14 +176,6 @@ async def update_beneficiary(
         beneficiary = await beneficiaries_service.update_beneficiary(
             session, principal, runtime.keyring, beneficiary_id, body, version
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="update",
-            entity_type="beneficiary",
-            entity_ids=[beneficiary.id],
-        )
         return beneficiary
 
     read = await once.answer(
@@ -213,6 +189,7 @@ async def update_beneficiary(
         lambda beneficiary: beneficiaries_service.to_read(
             session, runtime.keyring, beneficiary, principal
         ),
+        audit=audit_log.trail(actor, "update", "beneficiary"),
     )
     response.headers["ETag"] = etag(read.version)
     return read
@@ -237,13 +214,8 @@ async def list_consents(
         )
         entries = await consent_service.list_consent_ledger(session, beneficiary)
         response.headers["ETag"] = etag(entries[-1].sequence if entries else 0)
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="read_consents",
-            entity_type="beneficiary",
-            entity_ids=[beneficiary_id],
+        audit_log.record(
+            session, actor, "read_consents", "beneficiary", [beneficiary_id]
         )
     return [ConsentEntryRead.model_validate(e) for e in entries]
 
@@ -300,14 +272,7 @@ async def record_consents(
         entries = await consent_service.record_consents(
             session, principal, beneficiary, others
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="consent",
-            entity_type="beneficiary",
-            entity_ids=[beneficiary.id],
-        )
+        audit_log.record(session, actor, "consent", "beneficiary", [beneficiary.id])
         if withdrawal is not None:
             await rights_service.erase_and_audit(
                 session, actor, runtime.keyring, beneficiary.id, withdrawal

@@ -38,7 +38,7 @@ from services.beneficiary.consent.schemas import ConsentEntryRead
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.locations import service as locations_service
-from services.beneficiary.protection import grants
+from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
 from shared.auth import Principal
@@ -50,11 +50,11 @@ from shared.errors import (
     FieldError,
     Forbidden,
     Invalid,
-    NotFound,
     VersionConflict,
 )
 from shared.outbox import add_event
 from shared.pagination import Page, aware_datetime, keyset_page
+from shared.scoping import get_in_scope
 
 PII_FIELDS = ("full_name", "phone", "address")
 S = TypeVar("S", bound=Select[Any])
@@ -84,23 +84,16 @@ async def get_beneficiary(
 
     ``for_update`` locks the row (edits check its version); a plain read may be
     served from the session when the row was loaded earlier in the request."""
-    if for_update:
-        statement = select(Beneficiary).where(
-            col(Beneficiary.id) == beneficiary_id,
-            col(Beneficiary.organisation_id) == principal.organisation_id,
-        )
-        beneficiary = (
-            await session.execute(statement.with_for_update())
-        ).scalar_one_or_none()
-    else:
-        beneficiary = await get_cached(
-            session, Beneficiary, (principal.organisation_id, beneficiary_id)
-        )
-    if beneficiary is None or not (
-        in_scope(beneficiary, principal)
-        or await grants.granted(session, principal, beneficiary)
-    ):
-        raise NotFound("No such beneficiary.")
+    beneficiary = await get_in_scope(
+        session,
+        principal,
+        Beneficiary,
+        beneficiary_id,
+        what="beneficiary",
+        for_update=for_update,
+        cached=True,
+        beyond_sites=grants.granted,
+    )
     pin(session, beneficiary)
     return beneficiary
 

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from services.beneficiary.access import CaseActor
-from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.cases import care
 from services.beneficiary.cases import service as cases_service
 from services.beneficiary.cases.care import (
@@ -25,7 +25,7 @@ from services.beneficiary.cases.care import (
 from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from shared.app import RuntimeDep
-from shared.audit import Actor, record_access
+from shared.audit import Actor
 from shared.concurrency import etag, expected_version
 from shared.db import SessionDep
 from shared.errors import (
@@ -38,17 +38,6 @@ from shared.errors import (
 )
 
 router = APIRouter(prefix="/v1/cases/{case_id}", tags=["cases"])
-
-
-def _audit(session: SessionDep, actor: Actor, action: str, case_id: uuid.UUID) -> None:
-    record_access(
-        session,
-        AuditEntry,
-        actor,
-        action=action,
-        entity_type="case",
-        entity_ids=[case_id],
-    )
 
 
 @router.put(
@@ -87,7 +76,7 @@ async def write_plan(
                 current=current.model_dump(mode="json") if current else None,
             )
         plan = await care.write_plan(session, principal, runtime.keyring, case_id, body)
-        _audit(session, actor, "write_plan", case_id)
+        audit_log.record(session, actor, "write_plan", "case", [case_id])
         return plan
 
     async with session.begin():
@@ -127,7 +116,7 @@ async def read_plan(
         plan = await care.current_plan(
             session, actor.principal, runtime.keyring, case_id
         )
-        _audit(session, actor, "read_plan", case_id)
+        audit_log.record(session, actor, "read_plan", "case", [case_id])
     response.headers["ETag"] = etag(plan.version)
     return plan
 
@@ -153,7 +142,7 @@ async def record_follow_up(
         follow_up = await care.record_follow_up(
             session, principal, runtime.keyring, case_id, body
         )
-        _audit(session, actor, "follow_up", case_id)
+        audit_log.record(session, actor, "follow_up", "case", [case_id])
         return follow_up
 
     async def load(existing: uuid.UUID) -> FollowUpRead:
@@ -185,7 +174,7 @@ async def list_follow_ups(
         rows = await care.list_follow_ups(
             session, actor.principal, runtime.keyring, case_id
         )
-        _audit(session, actor, "read_follow_ups", case_id)
+        audit_log.record(session, actor, "read_follow_ups", "case", [case_id])
     return rows
 
 
@@ -211,7 +200,7 @@ async def write_safety_plan(
         plan = await care.write_safety_plan(
             session, principal, runtime.keyring, case_id, body
         )
-        _audit(session, actor, "write_safety_plan", case_id)
+        audit_log.record(session, actor, "write_safety_plan", "case", [case_id])
         return plan
 
     async def load(_: uuid.UUID) -> SafetyPlanRead:
@@ -243,5 +232,5 @@ async def list_safety_plans(
         plans = await care.safety_plans(
             session, actor.principal, runtime.keyring, case_id
         )
-        _audit(session, actor, "read_safety_plans", case_id)
+        audit_log.record(session, actor, "read_safety_plans", "case", [case_id])
     return plans

@@ -10,10 +10,9 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.access import CaseActor
-from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.cases import service as cases_service
 from services.beneficiary.cases.models import Assessment, Case
@@ -28,7 +27,6 @@ from services.beneficiary.cases.schemas import (
 from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from shared.app import RuntimeDep
-from shared.audit import Actor, record_access
 from shared.auth import PrincipalDep
 from shared.concurrency import etag, expected_version
 from shared.contracts.enums import CaseStatus
@@ -50,14 +48,6 @@ from shared.queue import send_deferred_jobs
 from shared.scoping import get_in_scope
 
 router = APIRouter(tags=["cases"])
-
-
-def _audit(
-    session: AsyncSession, actor: Actor, action: str, ids: list[uuid.UUID]
-) -> None:
-    record_access(
-        session, AuditEntry, actor, action=action, entity_type="case", entity_ids=ids
-    )
 
 
 @router.post(
@@ -85,7 +75,7 @@ async def open_case(
             lambda existing: cases_service.get_case(session, principal, existing),
         )
         if not replayed:
-            _audit(session, actor, "create", [case.id])
+            audit_log.record(session, actor, "create", "case", [case.id])
         read = cases_service.to_read(case, runtime.keyring)
     if not replayed:
         await announce_writes(runtime)
@@ -112,7 +102,7 @@ async def list_cases(
             cursor=cursor,
             limit=limit,
         )
-        _audit(session, actor, "list", [c.id for c in page.items])
+        audit_log.record(session, actor, "list", "case", [c.id for c in page.items])
     return Page(
         items=[cases_service.to_read(c, runtime.keyring) for c in page.items],
         next_cursor=page.next_cursor,
@@ -135,7 +125,7 @@ async def get_case(
     X-Access-Reason header."""
     async with session.begin():
         case = await cases_service.get_case(session, actor.principal, case_id)
-        _audit(session, actor, "read", [case.id])
+        audit_log.record(session, actor, "read", "case", [case.id])
     response.headers["ETag"] = etag(case.version)
     return cases_service.to_read(case, runtime.keyring)
 
@@ -166,7 +156,7 @@ async def transition_case(
         case = await cases_service.transition_case(
             session, principal, runtime.keyring, case_id, body, version
         )
-        _audit(session, actor, f"status:{case.status}", [case.id])
+        audit_log.record(session, actor, f"status:{case.status}", "case", [case.id])
         return case
 
     async with session.begin():
@@ -203,7 +193,7 @@ async def record_assessment(
 
     async def record() -> tuple[Assessment | None, Problem | None]:
         done = await cases_service.record_assessment(session, principal, case_id, body)
-        _audit(session, actor, "assessment", [case_id])
+        audit_log.record(session, actor, "assessment", "case", [case_id])
         return done
 
     async def load(existing: uuid.UUID) -> tuple[Assessment | None, Problem | None]:
@@ -245,7 +235,7 @@ async def list_assessments(
 ) -> list[AssessmentRead]:
     async with session.begin():
         rows = await cases_service.list_assessments(session, actor.principal, case_id)
-        _audit(session, actor, "read_assessments", [case_id])
+        audit_log.record(session, actor, "read_assessments", "case", [case_id])
     return [AssessmentRead.model_validate(r) for r in rows]
 
 
@@ -260,7 +250,7 @@ async def case_outcomes(
     """Change from baseline to the latest assessment, per instrument."""
     async with session.begin():
         result = await cases_service.outcomes(session, actor.principal, case_id)
-        _audit(session, actor, "read_outcomes", [case_id])
+        audit_log.record(session, actor, "read_outcomes", "case", [case_id])
     return result
 
 

@@ -22,7 +22,7 @@ from services.beneficiary.cases.schemas import (
 )
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
-from services.beneficiary.protection import grants
+from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.risk import service as risk_service
 from shared.auth import Principal
 from shared.contracts.enums import (

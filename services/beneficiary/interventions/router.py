@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.access import CaseActor
-from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OnceDep
 from services.beneficiary.interventions import service as enrolments_service
 from services.beneficiary.interventions.models import Enrolment
@@ -23,7 +23,7 @@ from services.beneficiary.interventions.service import (
     EnrolmentRead,
     SessionAttended,
 )
-from shared.audit import Actor, record_access
+from shared.audit import Actor, Trail
 from shared.auth import PrincipalDep
 from shared.contracts.enums import EnrolmentStatus
 from shared.db import SessionDep
@@ -32,19 +32,6 @@ from shared.idempotency import Once
 from shared.taxonomy.interventions import interventions
 
 router = APIRouter(tags=["structured interventions"])
-
-
-def _audit(
-    session: SessionDep, actor: Actor, action: str, ids: list[uuid.UUID]
-) -> None:
-    record_access(
-        session,
-        AuditEntry,
-        actor,
-        action=action,
-        entity_type="enrolment",
-        entity_ids=ids,
-    )
 
 
 @router.get("/v1/interventions")
@@ -67,7 +54,6 @@ async def enrol(
 ) -> EnrolmentRead:
     async def create() -> Enrolment:
         enrolment = await enrolments_service.enrol(session, actor.principal, body)
-        _audit(session, actor, "create", [enrolment.id])
         return enrolment
 
     return await _once(
@@ -76,6 +62,7 @@ async def enrol(
         "POST /v1/enrolments",
         body,
         create,
+        audit_log.trail(actor, "create", "enrolment"),
     )
 
 
@@ -91,7 +78,7 @@ async def get_enrolment(
         enrolment = await enrolments_service.get_enrolment(
             session, actor.principal, enrolment_id
         )
-        _audit(session, actor, "read", [enrolment.id])
+        audit_log.record(session, actor, "read", "enrolment", [enrolment.id])
         return await enrolments_service.to_read(session, enrolment)
 
 
@@ -113,7 +100,6 @@ async def attend_session(
         enrolment = await enrolments_service.attend_session(
             session, actor.principal, enrolment_id, body
         )
-        _audit(session, actor, "session", [enrolment.id])
         return enrolment
 
     return await _once(
@@ -122,6 +108,7 @@ async def attend_session(
         f"POST /v1/enrolments/{enrolment_id}/sessions",
         body,
         attend,
+        audit_log.trail(actor, "session", "enrolment"),
     )
 
 
@@ -173,7 +160,6 @@ async def _close(
         enrolment = await enrolments_service.close_enrolment(
             session, actor.principal, enrolment_id, status, body.on
         )
-        _audit(session, actor, str(status), [enrolment.id])
         return enrolment
 
     return await _once(
@@ -182,6 +168,7 @@ async def _close(
         f"POST /v1/enrolments/{enrolment_id} {status}",
         body,
         close,
+        audit_log.trail(actor, str(status), "enrolment"),
     )
 
 
@@ -191,6 +178,7 @@ async def _once(
     route: str,
     body: object,
     act: Callable[[], Awaitable[Enrolment]],
+    audit: Trail[Enrolment] | None,
 ) -> EnrolmentRead:
     """Run ``act`` once per Idempotency-Key; a replay answers the enrolment."""
     principal, session = actor.principal, once.session
@@ -201,4 +189,5 @@ async def _once(
         act,
         lambda existing: enrolments_service.get_enrolment(session, principal, existing),
         lambda enrolment: enrolments_service.to_read(session, enrolment),
+        audit=audit,
     )

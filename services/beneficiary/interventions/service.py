@@ -18,7 +18,7 @@ from services.beneficiary.cases import service as cases_service
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.interventions.models import Enrolment, SessionAttendance
-from services.beneficiary.protection import grants
+from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.service_records import service as records_service
 from services.beneficiary.service_records.models import ServiceRecord
 from services.beneficiary.service_records.schemas import ServiceRecordCreate

@@ -95,6 +95,7 @@ async def _once(
         act,
         lambda existing: organisations_service.get_organisation(session, existing),
         render,
+        audit=None,  # no person's record: the row keeps who approved it
     )
 
 

@@ -63,6 +63,7 @@ async def create_partnership(
             session, principal, existing
         ),
         _render,
+        audit=None,  # no person's record: the row keeps who made it
     )
 
 
@@ -138,4 +139,5 @@ async def update_partnership(
             session, principal, existing
         ),
         _render,
+        audit=None,  # no person's record: the row keeps who made it
     )

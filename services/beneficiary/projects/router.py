@@ -59,6 +59,7 @@ async def create_project(
         lambda: projects_service.create_project(session, principal, body),
         lambda existing: projects_service.get_project(session, principal, existing),
         _render,
+        audit=None,  # no person's record: the row keeps who made it
     )
 
 
@@ -121,4 +122,5 @@ async def update_project(
         ),
         lambda existing: projects_service.get_project(session, principal, existing),
         _render,
+        audit=None,  # no person's record: the row keeps who made it
     )

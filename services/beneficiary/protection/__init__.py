@@ -1,7 +1,8 @@
-"""Data protection beyond scope checks: break-the-glass grants, notices to the
-data protection focal point, retention policies and their runs, and
-data-sharing agreements with the exports made under them. Outside the layer
-contract: each concern pairs its routes with its logic (``access_review.py``
-with ``grants.py``, ``sharing.py`` with ``sharing_service.py``;
-``retention.py`` holds both).
+"""Data protection beyond scope checks, one package per concern, each with
+its router, service, schemas and models like every domain:
+
+- ``grants/``: break-the-glass grants and the access review of them;
+- ``notices/``: notices to the data protection focal point and their delivery;
+- ``retention/``: retention policies and the runs that apply them;
+- ``sharing/``: data-sharing agreements and the exports made under them.
 """

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from services.beneficiary.access import CaseActor
-from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.referrals import service as referrals_service
@@ -21,7 +21,6 @@ from services.beneficiary.referrals.service import (
     ReferralUpdate,
 )
 from shared.app import Runtime, RuntimeDep
-from shared.audit import Actor, record_access
 from shared.concurrency import etag, expected_version
 from shared.db import SessionDep
 from shared.errors import (
@@ -56,7 +55,9 @@ async def refer(
 
     async def create() -> Referral:
         referral = await referrals_service.refer(session, principal, body)
-        _audit(session, actor, "refer", "beneficiary", referral.beneficiary_id)
+        audit_log.record(
+            session, actor, "refer", "beneficiary", [referral.beneficiary_id]
+        )
         return referral
 
     async with session.begin():
@@ -85,14 +86,7 @@ async def list_referrals(
         rows = await referrals_service.list_referrals(
             session, actor.principal, beneficiary_id=beneficiary_id, case_id=case_id
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="list",
-            entity_type="referral",
-            entity_ids=[r.id for r in rows],
-        )
+        audit_log.record(session, actor, "list", "referral", [r.id for r in rows])
     return [referrals_service.to_read(r, runtime.keyring) for r in rows]
 
 
@@ -121,7 +115,7 @@ async def update_referral(
         referral = await referrals_service.update_referral(
             session, principal, runtime.keyring, referral_id, body, version
         )
-        _audit(session, actor, "referral_status", "referral", referral.id)
+        audit_log.record(session, actor, "referral_status", "referral", [referral.id])
         return referral
 
     async with session.begin():
@@ -136,23 +130,6 @@ async def update_referral(
         )
         read = referrals_service.to_read(referral, runtime.keyring)
     return await _answer(response, runtime, read, replayed)
-
-
-def _audit(
-    session: SessionDep,
-    actor: Actor,
-    action: str,
-    entity_type: str,
-    entity_id: uuid.UUID,
-) -> None:
-    record_access(
-        session,
-        AuditEntry,
-        actor,
-        action=action,
-        entity_type=entity_type,
-        entity_ids=[entity_id],
-    )
 
 
 async def _answer(

@@ -16,7 +16,7 @@ from services.beneficiary.beneficiaries.schemas import RecordDate
 from services.beneficiary.cases import service as cases_service
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
-from services.beneficiary.protection import grants
+from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.referrals.models import Referral
 from shared.auth import Principal
 from shared.contracts.enums import (

@@ -10,10 +10,9 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.access import CaseActor, SupervisorActor
-from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.cases import service as cases_service
 from services.beneficiary.db import OnceDep
@@ -21,7 +20,7 @@ from services.beneficiary.risk import service as risk_service
 from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.risk.service import Acknowledge, AlertRead, CaseWorkerFlag
 from shared.app import RuntimeDep
-from shared.audit import Actor, record_access
+from shared.audit import Actor, Trail
 from shared.contracts.enums import AlertStatus
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, NotFound, problem_responses
@@ -53,10 +52,16 @@ async def flag_risk(
             session, principal, case, flag=body.flag, source="case_worker"
         )
         await session.flush()
-        _audit(session, actor, "risk_flag", case.id)
         return alert
 
-    return await _once(once, actor, f"POST /v1/cases/{case_id}/risk-flags", body, flag)
+    return await _once(
+        once,
+        actor,
+        f"POST /v1/cases/{case_id}/risk-flags",
+        body,
+        flag,
+        audit_log.trail(actor, "risk_flag", "case", _case_of),
+    )
 
 
 @router.get("/v1/risk-alerts", response_model=list[AlertRead])
@@ -70,13 +75,8 @@ async def list_alerts(
     their delivery state (pending, delivered, dead_letter, not_configured)."""
     async with session.begin():
         alerts = await risk_service.list_alerts(session, actor.principal, status)
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="read_alerts",
-            entity_type="case",
-            entity_ids=sorted({a.case_id for a in alerts}),
+        audit_log.record(
+            session, actor, "read_alerts", "case", sorted({a.case_id for a in alerts})
         )
     return [risk_service.to_read(a, runtime.keyring) for a in alerts]
 
@@ -101,25 +101,21 @@ async def acknowledge_alert(
         alert = await risk_service.acknowledge(
             session, actor.principal, runtime.keyring, alert_id, body.action_taken
         )
-        _audit(session, actor, "acknowledge_alert", alert.case_id)
         return alert
 
     return await _once(
-        once, actor, f"POST /v1/risk-alerts/{alert_id}/acknowledge", body, acknowledge
-    )
-
-
-def _audit(
-    session: AsyncSession, actor: Actor, action: str, case_id: uuid.UUID
-) -> None:
-    record_access(
-        session,
-        AuditEntry,
+        once,
         actor,
-        action=action,
-        entity_type="case",
-        entity_ids=[case_id],
+        f"POST /v1/risk-alerts/{alert_id}/acknowledge",
+        body,
+        acknowledge,
+        audit_log.trail(actor, "acknowledge_alert", "case", _case_of),
     )
+
+
+def _case_of(alert: RiskAlert) -> list[uuid.UUID]:
+    """An alert is audited as an act on its case."""
+    return [alert.case_id]
 
 
 async def _once(
@@ -128,6 +124,7 @@ async def _once(
     route: str,
     body: BaseModel,
     act: Callable[[], Awaitable[RiskAlert]],
+    audit: Trail[RiskAlert] | None,
 ) -> AlertRead:
     """Run ``act`` once per Idempotency-Key; a replay answers the alert."""
     session = once.session
@@ -150,4 +147,5 @@ async def _once(
             what="risk alert",
         ),
         render,
+        audit=audit,
     )

@@ -13,7 +13,7 @@ from sqlmodel import col
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.cases.models import Case
 from services.beneficiary.db import OutboxEvent
-from services.beneficiary.protection import grants
+from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.risk.jobs import deliver_risk_alert
 from services.beneficiary.risk.models import AlertDelivery, RiskAlert
 from shared.auth import Principal

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel
 
 from services.beneficiary.access import FieldActor
-from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.service_records import service as records_service
@@ -32,7 +32,7 @@ from services.beneficiary.service_records.schemas import (
 )
 from services.beneficiary.settings import settings_of
 from shared.app import RuntimeDep
-from shared.audit import Actor, record_access
+from shared.audit import Actor, Trail
 from shared.auth import PrincipalDep
 from shared.concurrency import etag, expected_version
 from shared.contracts.text import Text
@@ -85,7 +85,7 @@ async def record_service(
         )
         read = ServiceRecordRead.model_validate(record)
         if not replayed:
-            _audit(session, actor, "create", "service_record", [read.id])
+            audit_log.record(session, actor, "create", "service_record", [read.id])
     once.response.headers["ETag"] = etag(read.version)
     if not replayed:
         await announce_writes(runtime)
@@ -113,7 +113,9 @@ async def list_service_records(
             cursor=cursor,
             limit=limit,
         )
-        _audit(session, actor, "list", "service_record", [r.id for r in page.items])
+        audit_log.record(
+            session, actor, "list", "service_record", [r.id for r in page.items]
+        )
     return Page(
         items=[ServiceRecordRead.model_validate(r) for r in page.items],
         next_cursor=page.next_cursor,
@@ -128,10 +130,13 @@ async def list_service_records(
 async def get_service_record(
     record_id: uuid.UUID, response: Response, session: SessionDep, actor: FieldActor
 ) -> ServiceRecordRead:
-    principal = actor.principal
-    async with session.begin():
-        record = await records_service.get_service_record(session, principal, record_id)
-        _audit(session, actor, "read", "service_record", [record.id])
+    record = await audit_log.read(
+        session,
+        actor,
+        "read",
+        "service_record",
+        lambda: records_service.get_service_record(session, actor.principal, record_id),
+    )
     response.headers["ETag"] = etag(record.version)
     return ServiceRecordRead.model_validate(record)
 
@@ -158,7 +163,6 @@ async def update_service_record(
         record = await records_service.update_service_record(
             session, actor.principal, record_id, body, version
         )
-        _audit(session, actor, "update", "service_record", [record.id])
         return record
 
     read = await _record_once(
@@ -167,6 +171,7 @@ async def update_service_record(
         f"PATCH /v1/service-records/{record_id} If-Match: {version}",
         body,
         update,
+        audit_log.trail(actor, "update", "service_record"),
     )
     once.response.headers["ETag"] = etag(read.version)
     return read
@@ -190,11 +195,15 @@ async def void_service_record(
         record = await records_service.void_service_record(
             session, actor.principal, record_id, body.reason
         )
-        _audit(session, actor, "void", "service_record", [record.id])
         return record
 
     return await _record_once(
-        once, actor, f"POST /v1/service-records/{record_id}/void", body, void
+        once,
+        actor,
+        f"POST /v1/service-records/{record_id}/void",
+        body,
+        void,
+        audit_log.trail(actor, "void", "service_record"),
     )
 
 
@@ -204,6 +213,7 @@ async def _record_once(
     route: str,
     body: BaseModel,
     act: Callable[[], Awaitable[ServiceRecord]],
+    audit: Trail[ServiceRecord] | None,
 ) -> ServiceRecordRead:
     """Run ``act`` once per Idempotency-Key; a replay answers the record."""
     session = once.session
@@ -221,6 +231,7 @@ async def _record_once(
             session, principal, existing
         ),
         render,
+        audit=audit,
     )
 
 
@@ -256,7 +267,7 @@ async def record_group_activity(
         )
         read = await records_service.group_activity_read(session, principal, group)
         if not replayed:
-            _audit(session, actor, "create", "group_activity", [read.id])
+            audit_log.record(session, actor, "create", "group_activity", [read.id])
     once.response.headers["ETag"] = etag(read.version)
     if not replayed:
         await announce_writes(runtime)
@@ -274,7 +285,7 @@ async def get_group_activity(
     principal = actor.principal
     async with session.begin():
         group = await records_service.get_group_activity(session, principal, group_id)
-        _audit(session, actor, "read", "group_activity", [group.id])
+        audit_log.record(session, actor, "read", "group_activity", [group.id])
         return await records_service.group_activity_read(session, principal, group)
 
 
@@ -310,7 +321,7 @@ async def record_anonymous_service(
         )
         read = AnonymousServiceRead.model_validate(record)
         if not replayed:
-            _audit(session, actor, "create", "anonymous_service", [read.id])
+            audit_log.record(session, actor, "create", "anonymous_service", [read.id])
     once.response.headers["ETag"] = etag(read.version)
     if not replayed:
         await announce_writes(runtime)
@@ -325,11 +336,16 @@ async def record_anonymous_service(
 async def get_anonymous_service(
     record_id: uuid.UUID, session: SessionDep, actor: FieldActor
 ) -> AnonymousServiceRead:
-    principal = actor.principal
-    async with session.begin():
-        record = await records_service.get_anonymous_service(
-            session, principal, record_id
-        )
+    """One anonymous service record; the read is audited like any other."""
+    record = await audit_log.read(
+        session,
+        actor,
+        "read",
+        "anonymous_service",
+        lambda: records_service.get_anonymous_service(
+            session, actor.principal, record_id
+        ),
+    )
     return AnonymousServiceRead.model_validate(record)
 
 
@@ -350,20 +366,3 @@ async def list_activities(_: PrincipalDep) -> dict[str, object]:
             for a in items
         ],
     }
-
-
-def _audit(
-    session: SessionDep,
-    actor: Actor,
-    action: str,
-    entity_type: str,
-    ids: list[uuid.UUID],
-) -> None:
-    record_access(
-        session,
-        AuditEntry,
-        actor,
-        action=action,
-        entity_type=entity_type,
-        entity_ids=ids,
-    )

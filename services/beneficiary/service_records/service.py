@@ -25,7 +25,7 @@ from services.beneficiary.db import OutboxEvent
 from services.beneficiary.locations import service as locations_service
 from services.beneficiary.organisations import service as organisations_service
 from services.beneficiary.projects import service as projects_service
-from services.beneficiary.protection import grants
+from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.service_records.models import (
     AnonymousService,
     GroupActivity,
@@ -62,6 +62,7 @@ from shared.errors import (
 )
 from shared.outbox import add_event
 from shared.pagination import Page, keyset_page
+from shared.scoping import get_in_scope
 from shared.taxonomy.activities import ActivityKind, get_activity
 
 SERVICE_CONSENTS = (ConsentPurpose.registration, ConsentPurpose.services)
@@ -221,29 +222,16 @@ async def get_service_record(
     for_update: bool = False,
 ) -> ServiceRecord:
     """One record in the caller's scope (locked with ``for_update``)."""
-    record: ServiceRecord | None
-    if for_update:
-        statement = select(ServiceRecord).where(
-            col(ServiceRecord.id) == record_id,
-            col(ServiceRecord.organisation_id) == principal.organisation_id,
-        )
-        record = (
-            await session.execute(statement.with_for_update())
-        ).scalar_one_or_none()
-    else:
-        record = await get_cached(
-            session, ServiceRecord, (principal.organisation_id, record_id)
-        )
-    if record is None or not (
-        record.organisation_id == principal.organisation_id
-        and principal.can_see_team(record.team_id)
-        and (
-            principal.can_see_site(record.site_id)
-            or await grants.granted(session, principal, record)
-        )
-    ):
-        raise NotFound("No such service record.")
-    return record
+    return await get_in_scope(
+        session,
+        principal,
+        ServiceRecord,
+        record_id,
+        what="service record",
+        for_update=for_update,
+        cached=True,
+        beyond_sites=grants.granted,
+    )
 
 
 def current_fields(record: ServiceRecord) -> ServiceRecordFields:

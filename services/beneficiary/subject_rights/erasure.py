@@ -1,6 +1,6 @@
 """The one erasure of a person, whatever asked for it: a withdrawal of
 registration consent (``consent/``), an erasure request (``service.py``
-here) or a retention policy (``protection/retention.py``). Every copy of
+here) or a retention policy (``protection/retention/``). Every copy of
 their PII in this service goes; the record keeps only non-identifying facts.
 """
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from services.beneficiary.access import SupervisorActor
-from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.db import OnceDep
 from services.beneficiary.outbox.jobs import announce_writes
@@ -18,7 +18,6 @@ from services.beneficiary.subject_rights import service as rights_service
 from services.beneficiary.subject_rights.export import SubjectAccessExport
 from services.beneficiary.subject_rights.service import ErasureRead
 from shared.app import RuntimeDep
-from shared.audit import record_access
 from shared.db import SessionDep
 from shared.errors import Invalid, NotFound, Unavailable, problem_responses
 from shared.subject_rights import NO_STORE, document_response, require_reason
@@ -132,13 +131,8 @@ async def export_subject_access(
         found = await export.export_person(
             session, actor.principal, runtime.keyring, beneficiary, training
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="subject_access",
-            entity_type="beneficiary",
-            entity_ids=[beneficiary.id],
+        audit_log.record(
+            session, actor, "subject_access", "beneficiary", [beneficiary.id]
         )
     if format == "html":
         return document_response(

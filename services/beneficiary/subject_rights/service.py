@@ -12,12 +12,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.access import is_supervisor
-from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.schemas import ConsentGiven
 from services.beneficiary.subject_rights.erasure import erase_person
-from shared.audit import Actor, record_access
+from shared.audit import Actor
 from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose
 from shared.crypto import KeyRing
@@ -104,14 +104,7 @@ async def erase_and_audit(
     erased = await request_erasure(
         session, actor.principal, keyring, beneficiary_id, actor, withdrawal
     )
-    record_access(
-        session,
-        AuditEntry,
-        actor,
-        action="erase",
-        entity_type="beneficiary",
-        entity_ids=[erased.beneficiary_id],
-    )
+    audit_log.record(session, actor, "erase", "beneficiary", [erased.beneficiary_id])
     return erased
 
 

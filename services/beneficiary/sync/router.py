@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from services.beneficiary.access import FieldActor, SupervisorActor
-from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import (
     OnceDep,
     OutboxCounter,
@@ -35,7 +35,6 @@ from services.beneficiary.sync.schemas import (
     SyncStatus,
 )
 from shared.app import RuntimeDep
-from shared.audit import record_access
 from shared.db import SessionDep
 from shared.errors import (
     Conflict,
@@ -46,6 +45,7 @@ from shared.errors import (
     problem_responses,
 )
 from shared.outbox import sequence_pending_events
+from shared.scoping import get_in_scope
 
 router = APIRouter(prefix="/v1/sync", tags=["offline sync"])
 
@@ -95,14 +95,7 @@ async def sync_batch(
             if r.entity_type == "beneficiary" and r.status in TOUCHED
         ]
         if touched:
-            record_access(
-                session,
-                AuditEntry,
-                actor,
-                action="sync",
-                entity_type="beneficiary",
-                entity_ids=touched,
-            )
+            audit_log.record(session, actor, "sync", "beneficiary", touched)
     if any(r.status in (SyncStatus.created, SyncStatus.updated) for r in results):
         await announce_writes(runtime)
     return SyncResponse(results=results)
@@ -153,13 +146,12 @@ async def pull_changes(
         page = await sync_service.changes_since(
             session, actor.principal, runtime.keyring, cursor
         )
-        record_access(
+        audit_log.record(
             session,
-            AuditEntry,
             actor,
-            action="sync_pull",
-            entity_type="beneficiary",
-            entity_ids=[b.id for b in page.beneficiaries],
+            "sync_pull",
+            "beneficiary",
+            [b.id for b in page.beneficiaries],
         )
     return page
 
@@ -176,13 +168,8 @@ async def list_conflicts(
         conflicts = await sync_service.list_conflicts(
             session, actor.principal, runtime.keyring, status
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="read_conflict",
-            entity_type="sync_conflict",
-            entity_ids=[c.id for c in conflicts],
+        audit_log.record(
+            session, actor, "read_conflict", "sync_conflict", [c.id for c in conflicts]
         )
         return [sync_service.conflict_read(c, runtime.keyring) for c in conflicts]
 
@@ -207,21 +194,24 @@ async def resolve_conflict(
         conflict = await sync_service.resolve_conflict(
             session, actor, runtime.keyring, conflict_id, body.resolution
         )
-        record_access(
+        audit_log.record(
             session,
-            AuditEntry,
             actor,
-            action="resolve_conflict",
-            entity_type=conflict.entity_type,
-            entity_ids=[conflict.entity_id],
+            "resolve_conflict",
+            conflict.entity_type,
+            [conflict.entity_id],
         )
         return conflict
 
     async def load(existing: uuid.UUID) -> SyncConflict:
-        conflict = await session.get(SyncConflict, existing)
-        if conflict is None or conflict.organisation_id != principal.organisation_id:
-            raise NotFound("No such conflict.")
-        return conflict
+        return await get_in_scope(
+            session,
+            principal,
+            SyncConflict,
+            existing,
+            what="conflict",
+            site_scoped=False,
+        )
 
     async def render(conflict: SyncConflict) -> ConflictRead:
         return sync_service.conflict_read(conflict, runtime.keyring)
@@ -233,4 +223,5 @@ async def resolve_conflict(
         resolve,
         load,
         render,
+        audit=None,  # resolve() audits the record, whose type the conflict names
     )

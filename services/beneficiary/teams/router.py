@@ -52,6 +52,7 @@ async def create_team(
         lambda: teams_service.create_team(session, principal, body),
         lambda existing: teams_service.get_team(session, principal, existing),
         _render,
+        audit=None,  # no person's record: the row keeps who made it
     )
 
 
@@ -111,4 +112,5 @@ async def update_team(
         lambda: teams_service.update_team(session, principal, team_id, body, version),
         lambda existing: teams_service.get_team(session, principal, existing),
         _render,
+        audit=None,  # no person's record: the row keeps who made it
     )

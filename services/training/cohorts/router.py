@@ -21,10 +21,9 @@ from services.training.cohorts.service import (
     CohortSessionCreate,
     TraineeProgress,
 )
-from services.training.db import AuditEntry, OnceDep
+from services.training.db import OnceDep, audit_log
 from services.training.outbox.jobs import announce_writes
 from shared.app import RuntimeDep
-from shared.audit import record_access
 from shared.concurrency import etag, expected_version
 from shared.db import SessionDep
 from shared.errors import (
@@ -94,14 +93,7 @@ async def enrol(
 
     async def enrol_trainees() -> Cohort:
         cohort = await cohorts_service.enrol(session, principal, cohort_id, trainee_ids)
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="enrol",
-            entity_type="trainee",
-            entity_ids=trainee_ids,
-        )
+        audit_log.record(session, actor, "enrol", "trainee", trainee_ids)
         return cohort
 
     async with session.begin():

@@ -11,7 +11,7 @@ from datetime import date
 from fastapi import APIRouter, Body
 
 from services.training.access import TrainingActor
-from services.training.db import AuditEntry, OnceDep
+from services.training.db import OnceDep, audit_log
 from services.training.outbox.jobs import announce_writes
 from services.training.results import service as results_service
 from services.training.results.models import CompetencyAssessment
@@ -22,7 +22,6 @@ from services.training.results.service import (
     TraineeResult,
 )
 from shared.app import RuntimeDep
-from shared.audit import record_access
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, NotFound, problem_responses
 from shared.idempotency import acted_on, mark_replay
@@ -91,14 +90,7 @@ async def assess_competency(
             identify=lambda done: done[0].id,
         )
         if created:
-            record_access(
-                session,
-                AuditEntry,
-                actor,
-                action="assess",
-                entity_type="trainee",
-                entity_ids=[body.trainee_id],
-            )
+            audit_log.record(session, actor, "assess", "trainee", [body.trainee_id])
         read = CompetencyRead.model_validate(assessment)
     mark_replay(once.response, not created)
     if created:

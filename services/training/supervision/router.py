@@ -9,12 +9,11 @@ from datetime import date
 from fastapi import APIRouter
 
 from services.training.access import TrainingActor
-from services.training.db import AuditEntry, OnceDep
+from services.training.db import OnceDep, audit_log
 from services.training.outbox.jobs import announce_writes
 from services.training.supervision import service as supervision_service
 from services.training.supervision.service import SupervisionRead, SupervisionWrite
 from shared.app import RuntimeDep
-from shared.audit import record_access
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, problem_responses
 
@@ -65,12 +64,7 @@ async def list_supervision(
         rows = await supervision_service.list_supervision(
             session, actor.principal, date_from, date_to
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="list",
-            entity_type="supervision_session",
-            entity_ids=[r.id for r in rows],
+        audit_log.record(
+            session, actor, "list", "supervision_session", [r.id for r in rows]
         )
     return [supervision_service.to_read(r, runtime.keyring) for r in rows]

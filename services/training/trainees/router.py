@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from services.training.access import ManagerActor, SubjectAccessActor, TrainingActor
-from services.training.db import AuditEntry, OnceDep
+from services.training.db import OnceDep, audit_log
 from services.training.outbox.jobs import announce_writes
 from services.training.trainees import erasure as trainee_erasure
 from services.training.trainees import service as trainees_service
@@ -25,7 +25,6 @@ from services.training.trainees.service import (
 )
 from services.training.trainees.subject_access import TraineeSubjectAccess
 from shared.app import RuntimeDep
-from shared.audit import record_access
 from shared.contracts.enums import TrainingAudience
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, NotFound, problem_responses
@@ -59,14 +58,7 @@ async def register_trainee(
             lambda existing: trainees_service.get_trainee(session, principal, existing),
         )
         if not replayed:
-            record_access(
-                session,
-                AuditEntry,
-                actor,
-                action="create",
-                entity_type="trainee",
-                entity_ids=[trainee.id],
-            )
+            audit_log.record(session, actor, "create", "trainee", [trainee.id])
         read = trainees_service.to_read(trainee, runtime.keyring)
     if not replayed:
         await announce_writes(runtime)
@@ -97,14 +89,7 @@ async def get_trainee(
         trainee = await trainees_service.get_trainee(
             session, actor.principal, trainee_id
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="read",
-            entity_type="trainee",
-            entity_ids=[trainee.id],
-        )
+        audit_log.record(session, actor, "read", "trainee", [trainee.id])
     return trainees_service.to_read(trainee, runtime.keyring)
 
 
@@ -133,14 +118,7 @@ async def erase_trainee(
         erased = await trainee_erasure.erase_trainee(
             session, principal, runtime.keyring, trainee_id, actor
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="erase",
-            entity_type="trainee",
-            entity_ids=[erased.trainee_id],
-        )
+        audit_log.record(session, actor, "erase", "trainee", [erased.trainee_id])
         return erased
 
     async with session.begin():
@@ -185,14 +163,7 @@ async def export_subject_access(
         found = await subject_access.export_trainee(
             session, actor.principal, runtime.keyring, trainee_id
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="subject_access",
-            entity_type="trainee",
-            entity_ids=[trainee_id],
-        )
+        audit_log.record(session, actor, "subject_access", "trainee", [trainee_id])
     if format == "html":
         return document_response(
             "Personal data held about a trainee",

@@ -18,8 +18,9 @@ from shared.contracts.enums import Sex, TrainingAudience
 from shared.contracts.events import EventType, TraineeFacts
 from shared.contracts.text import Text
 from shared.crypto import KeyRing
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict
 from shared.outbox import add_event
+from shared.scoping import get_in_scope
 
 Short = Annotated[
     Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
@@ -129,10 +130,9 @@ async def get_trainee(
     session: AsyncSession, principal: Principal, trainee_id: uuid.UUID
 ) -> Trainee:
     """A trainee of the caller's organisation; anyone else's is a 404."""
-    trainee = await session.get(Trainee, trainee_id)
-    if trainee is None or trainee.organisation_id != principal.organisation_id:
-        raise NotFound("No such trainee.")
-    return trainee
+    return await get_in_scope(
+        session, principal, Trainee, trainee_id, what="trainee", site_scoped=False
+    )
 
 
 async def list_trainees(

@@ -1,6 +1,6 @@
-"""Security review, issue 12 (consent and access integrity), reporting side:
-another organisation cannot change this one's figures, an API key sees no
-more than its issuer, exports never stay pending."""
+"""Reporting side of consent and access integrity: another organisation
+cannot change this one's figures, an API key sees no more than its issuer,
+exports never stay pending (found in the security review of issue 12)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ from services.reporting.ingest.jobs import ingest_events
 from shared.auth import Role
 from shared.spreadsheet import unguard
 from shared.taxonomy.competency import competency_tools
-from tests.beneficiary.conftest import Caller, Org, make_beneficiary, record_service
+from tests.beneficiary.api import make_beneficiary, record_service
+from tests.callers import Caller, Org
 from tests.reporting.helpers import values
-from tests.shared.test_spreadsheet import no_formula_either_way
-from tests.training.test_courses_and_trainees import token, trainee
+from tests.shared.spreadsheets import no_formula_either_way
+from tests.training.api import token, trainee
 
 TOOL = "helping_skills_core@1.0"
 

@@ -5,8 +5,7 @@ the organisation (and of the caller's sites) whose consent to data sharing is
 in force now and whose identifying data was not erased, and only while the
 agreement is in force (``valid_from`` to ``expires_on``, both days included,
 in UTC, and not revoked). Every export writes a log row, an audit entry per
-person shared, and a notice to the data protection focal point.
-"""
+person shared, and a notice to the data protection focal point."""
 
 from __future__ import annotations
 
@@ -16,31 +15,31 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.beneficiaries.models import Beneficiary
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.locations.models import Location
-from services.beneficiary.protection.models import (
-    SharingAgreement,
-    SharingExport,
-)
-from services.beneficiary.protection.notices import raise_notice
-from services.beneficiary.protection.sharing_fields import (
+from services.beneficiary.protection.notices.service import raise_notice
+from services.beneficiary.protection.sharing.fields import (
     LOCATION_FIELDS,
     ShareContext,
     Value,
     identifying,
     shared_record,
 )
-from services.beneficiary.protection.sharing_schemas import (
+from services.beneficiary.protection.sharing.models import (
+    SharingAgreement,
+    SharingExport,
+)
+from services.beneficiary.protection.sharing.schemas import (
     AgreementStatus,
     SharingAgreementCreate,
     SharingAgreementRead,
     SharingExportRead,
 )
-from shared.audit import Actor, record_access
+from shared.audit import Actor
 from shared.auth import Principal
 from shared.contracts.enums import ConsentPurpose
 from shared.crypto import KeyRing
@@ -49,6 +48,8 @@ from shared.errors import NotFound, Problem
 from shared.pagination import Page, aware_datetime, keyset_page
 
 CONSENT_BATCH = 500
+
+
 REASON_LENGTH = 500  # AuditEntry.reason, SharingExport.reason
 
 
@@ -238,13 +239,12 @@ async def _share(
     why = f"sharing agreement {agreement.id} with {agreement.partner}{repeat}"
     if actor.reason:
         why += f": {actor.reason}"
-    record_access(
+    audit_log.record(
         session,
-        AuditEntry,
         actor.model_copy(update={"reason": why[:REASON_LENGTH]}),
-        action="share",
-        entity_type="beneficiary",
-        entity_ids=[b.id for b in people],
+        "share",
+        "beneficiary",
+        [b.id for b in people],
     )
     return records
 

@@ -10,37 +10,21 @@ outside this service (a messaging bridge, a mailbox)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.beneficiary.audit.service import limited, visible_records
-from services.beneficiary.protection.models import NoticeDelivery, ProtectionNotice
-from services.beneficiary.settings import settings_of
-from services.beneficiary.webhooks import deliver, redeliver
-from shared.app import Runtime
+from services.beneficiary.protection.notices.jobs import deliver_protection_notice
+from services.beneficiary.protection.notices.models import (
+    NoticeDelivery,
+    ProtectionNotice,
+)
 from shared.auth import Principal
 from shared.pagination import Page, aware_datetime, keyset_page
-from shared.queue import JobContext, defer_job
-
-
-class NoticeRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    kind: str
-    subject: str
-    entity_id: uuid.UUID
-    detail: dict[str, Any]
-    created_at: datetime
-    delivery: NoticeDelivery
-    attempts: int
-    last_error: str | None
-    delivered_at: datetime | None
+from shared.queue import defer_job
 
 
 def raise_notice(
@@ -104,45 +88,3 @@ async def list_notices(
         limit=limit,
     )
     return Page(items=rows, next_cursor=next_cursor)
-
-
-def _payload(notice: ProtectionNotice) -> dict[str, Any]:
-    return {
-        "notice_id": str(notice.id),
-        "kind": notice.kind,
-        "organisation_id": str(notice.organisation_id),
-        "subject": notice.subject,
-        "entity_id": str(notice.entity_id),
-        "detail": notice.detail,
-        "created_at": notice.created_at.isoformat(),
-    }
-
-
-async def deliver_protection_notice(ctx: JobContext, notice_id: str) -> str:
-    """Post one notice; retry with doubling delays until max attempts."""
-    runtime: Runtime = ctx["runtime"]
-    settings = settings_of(runtime)
-    return await deliver(
-        runtime,
-        ProtectionNotice,
-        notice_id,
-        url=settings.dp_webhook_url,
-        secret=settings.dp_webhook_secret,
-        max_attempts=settings.dp_webhook_max_attempts,
-        backoff_seconds=settings.dp_webhook_backoff_seconds,
-        payload=_payload,
-    )
-
-
-async def redeliver_protection_notices(ctx: JobContext) -> int:
-    """Periodic safety net: re-send every notice still pending (a job lost
-    with Redis, a worker killed mid-try), and those left ``not_configured``
-    once a webhook is set."""
-    runtime: Runtime = ctx["runtime"]
-    return await redeliver(
-        runtime,
-        ProtectionNotice,
-        job=deliver_protection_notice.__name__,
-        argument="notice_id",
-        configured=bool(getattr(runtime.settings, "dp_webhook_url", None)),
-    )

@@ -12,27 +12,26 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.access import (
     ManagerActor,
     OrganisationManager,
     OversightActor,
 )
-from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OnceDep
-from services.beneficiary.protection import sharing_service
-from services.beneficiary.protection.models import SharingAgreement
-from services.beneficiary.protection.sharing_fields import Value
-from services.beneficiary.protection.sharing_schemas import (
+from services.beneficiary.protection.sharing import service as sharing_service
+from services.beneficiary.protection.sharing.fields import Value
+from services.beneficiary.protection.sharing.models import SharingAgreement
+from services.beneficiary.protection.sharing.schemas import (
     SharedRecords,
     SharingAgreementCreate,
     SharingAgreementRead,
     SharingExportRead,
 )
-from services.beneficiary.protection.sharing_service import AgreementNotInForce, Shared
+from services.beneficiary.protection.sharing.service import AgreementNotInForce, Shared
 from shared.app import RuntimeDep
-from shared.audit import Actor, record_access
+from shared.audit import Actor, Trail
 from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import Forbidden, Invalid, NotFound, problem_responses
@@ -43,7 +42,9 @@ from shared.spreadsheet import write_csv_row
 
 router = APIRouter(prefix="/v1/sharing-agreements", tags=["data protection"])
 
+
 NO_STORE = {"Cache-Control": "no-store"}
+AGREEMENT = "sharing_agreement"
 
 
 class ExportFormat(StrEnum):
@@ -71,10 +72,11 @@ async def create_agreement(
         agreement = await sharing_service.create_agreement(
             session, actor.principal, body
         )
-        _audit(session, actor, "create", agreement.id)
         return agreement
 
-    return await _agreement_once(once, actor, "", body, create)
+    return await _agreement_once(
+        once, actor, "", body, create, audit_log.trail(actor, "create", AGREEMENT)
+    )
 
 
 @router.get("", response_model=Page[SharingAgreementRead])
@@ -124,22 +126,15 @@ async def revoke_agreement(
         agreement = await sharing_service.revoke_agreement(
             session, actor.principal, agreement_id
         )
-        _audit(session, actor, "revoke", agreement.id)
         return agreement
 
-    return await _agreement_once(once, actor, f"/{agreement_id}/revoke", None, revoke)
-
-
-def _audit(
-    session: AsyncSession, actor: Actor, action: str, agreement_id: uuid.UUID
-) -> None:
-    record_access(
-        session,
-        AuditEntry,
+    return await _agreement_once(
+        once,
         actor,
-        action=action,
-        entity_type="sharing_agreement",
-        entity_ids=[agreement_id],
+        f"/{agreement_id}/revoke",
+        None,
+        revoke,
+        audit_log.trail(actor, "revoke", AGREEMENT),
     )
 
 
@@ -149,6 +144,7 @@ async def _agreement_once(
     path: str,
     body: BaseModel | None,
     act: Callable[[], Awaitable[SharingAgreement]],
+    audit: Trail[SharingAgreement] | None,
 ) -> SharingAgreementRead:
     """Run ``act`` once per Idempotency-Key; a replay answers the agreement."""
     session = once.session
@@ -164,6 +160,7 @@ async def _agreement_once(
         act,
         lambda existing: sharing_service.get_agreement(session, principal, existing),
         render,
+        audit=audit,
     )
 
 

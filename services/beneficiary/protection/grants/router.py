@@ -10,23 +10,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.beneficiary.access import FieldActor, OversightActor
-from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OnceDep
-from services.beneficiary.protection import grants, notices
-from services.beneficiary.protection.grants import BreakGlass, GrantRead
-from services.beneficiary.protection.models import AccessGrant, NoticeDelivery
-from services.beneficiary.protection.notices import NoticeRead
+from services.beneficiary.protection.grants import service as grants
+from services.beneficiary.protection.grants.models import AccessGrant
+from services.beneficiary.protection.grants.schemas import BreakGlass, GrantRead
 from services.beneficiary.settings import settings_of
 from shared.app import RuntimeDep
-from shared.audit import Actor, record_access
+from shared.audit import Actor, Trail
 from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
 from shared.idempotency import Once
 from shared.pagination import MAX_LIMIT, Page
+from shared.scoping import get_in_scope
 
 router = APIRouter(tags=["data protection"])
 
@@ -54,10 +53,16 @@ async def break_glass(
         grant = await grants.break_glass(
             session, actor.principal, body, settings.break_glass_max_minutes
         )
-        _audit(session, actor, "break_glass", grant.beneficiary_id)
         return grant
 
-    return await _grant_once(once, actor, "", body, open_grant)
+    return await _grant_once(
+        once,
+        actor,
+        "",
+        body,
+        open_grant,
+        audit_log.trail(actor, "break_glass", "beneficiary", _person_of),
+    )
 
 
 @router.get("/v1/break-glass", response_model=Page[GrantRead])
@@ -83,13 +88,8 @@ async def list_grants(
             cursor=cursor,
             limit=limit,
         )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="read_grants",
-            entity_type="organisation",
-            entity_ids=[principal.organisation_id],
+        audit_log.record(
+            session, actor, "read_grants", "organisation", [principal.organisation_id]
         )
     return Page(
         items=[grants.to_read(g) for g in page.items], next_cursor=page.next_cursor
@@ -112,23 +112,21 @@ async def revoke_grant(
 
     async def revoke() -> AccessGrant:
         grant = await grants.revoke_grant(session, actor.principal, grant_id)
-        _audit(session, actor, "revoke_break_glass", grant.beneficiary_id)
         return grant
 
-    return await _grant_once(once, actor, f"/{grant_id}/revoke", None, revoke)
-
-
-def _audit(
-    session: AsyncSession, actor: Actor, action: str, beneficiary_id: uuid.UUID
-) -> None:
-    record_access(
-        session,
-        AuditEntry,
+    return await _grant_once(
+        once,
         actor,
-        action=action,
-        entity_type="beneficiary",
-        entity_ids=[beneficiary_id],
+        f"/{grant_id}/revoke",
+        None,
+        revoke,
+        audit_log.trail(actor, "revoke_break_glass", "beneficiary", _person_of),
     )
+
+
+def _person_of(grant: AccessGrant) -> list[uuid.UUID]:
+    """A grant is audited as an act on the person it opens."""
+    return [grant.beneficiary_id]
 
 
 async def _grant_once(
@@ -137,6 +135,7 @@ async def _grant_once(
     path: str,
     body: BaseModel | None,
     act: Callable[[], Awaitable[AccessGrant]],
+    audit: Trail[AccessGrant] | None,
 ) -> GrantRead:
     """Run ``act`` once per Idempotency-Key; a replay answers the grant."""
     session = once.session
@@ -148,10 +147,9 @@ async def _grant_once(
     async def load(existing: uuid.UUID) -> AccessGrant:
         """The grant this caller opened or ended (their key): held at another
         site than theirs, so not read through the site scope."""
-        grant = await session.get(AccessGrant, existing)
-        if grant is None or grant.organisation_id != principal.organisation_id:
-            raise NotFound("No such grant.")
-        return grant
+        return await get_in_scope(
+            session, principal, AccessGrant, existing, what="grant", site_scoped=False
+        )
 
     return await once.answer(
         principal,
@@ -160,40 +158,5 @@ async def _grant_once(
         act,
         load,
         render,
-    )
-
-
-@router.get("/v1/protection-notices", response_model=Page[NoticeRead])
-async def list_notices(
-    session: SessionDep,
-    actor: OversightActor,
-    kind: Annotated[Text | None, Query(max_length=64)] = None,
-    delivery: NoticeDelivery | None = None,
-    cursor: Annotated[Text | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-) -> Page[NoticeRead]:
-    """Notices to the data protection focal point and whether their webhook
-    took them (``dead_letter``: it never did; ``not_configured``: no webhook),
-    newest first."""
-    principal = actor.principal
-    async with session.begin():
-        page = await notices.list_notices(
-            session,
-            principal,
-            kind=kind,
-            delivery=delivery,
-            cursor=cursor,
-            limit=limit,
-        )
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="read_notices",
-            entity_type="organisation",
-            entity_ids=[principal.organisation_id],
-        )
-    return Page(
-        items=[NoticeRead.model_validate(n) for n in page.items],
-        next_cursor=page.next_cursor,
+        audit=audit,
     )

@@ -20,8 +20,7 @@ An organisation's own policy beats the platform default
 batches, each batch its own transaction that locks its rows and checks them
 again, so a record that became active meanwhile is left alone and a second run
 finds nothing more to do. Conflicts go first and the people last, so a real
-run does exactly what the dry run before it listed.
-"""
+run does exactly what the dry run before it listed."""
 
 from __future__ import annotations
 
@@ -30,23 +29,15 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import structlog
-from fastapi import APIRouter, Depends, Header, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from sqlalchemy import ColumnElement, Select, and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
-from services.beneficiary.access import (
-    OrganisationManager,
-    Oversight,
-    organisation_wide,
-)
 from services.beneficiary.audit.models import AuditEntry
 from services.beneficiary.beneficiaries.models import (
     Beneficiary,
@@ -59,61 +50,56 @@ from services.beneficiary.cases.models import (
     SafetyPlan,
 )
 from services.beneficiary.consent.models import ConsentEntry
-from services.beneficiary.db import OnceDep
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.outbox.jobs import announce_writes
-from services.beneficiary.protection.models import (
+from services.beneficiary.protection.retention.models import (
     RetentionAction,
     RetentionPolicy,
     RetentionRun,
+)
+from services.beneficiary.protection.retention.schemas import (
+    DefaultPolicy,
+    DefaultsFile,
+    PolicySource,
+    RecordType,
+    RetentionPolicyRead,
+    RetentionPolicyWrite,
+    RetentionRunSummary,
 )
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.service_records.models import ServiceRecord
 from services.beneficiary.subject_rights.erasure import erase_person
 from services.beneficiary.sync.models import SyncConflict
-from shared.app import Runtime, RuntimeDep
-from shared.audit import Actor, record_access
+from shared.app import Runtime
 from shared.auth import Principal
-from shared.concurrency import etag, expected_version
 from shared.contracts.enums import AlertStatus, CaseStatus
-from shared.contracts.text import Text
-from shared.db import SessionDep, utcnow
+from shared.db import utcnow
 from shared.errors import (
     FieldError,
-    Forbidden,
     Invalid,
-    NotFound,
-    PreconditionRequired,
     VersionConflict,
-    problem_responses,
 )
-from shared.pagination import MAX_LIMIT, Page, aware_datetime, keyset_page
+from shared.pagination import Page, aware_datetime, keyset_page
 from shared.queue import JobContext
+from shared.scoping import get_in_scope
 
 log = structlog.get_logger(__name__)
-router = APIRouter(prefix="/v1/retention", tags=["data protection"])
+
 
 DEFAULTS_FILE = Path(__file__).with_name("retention_defaults.json")
+
+
 JOB_SUBJECT = "retention-job"
+
+
 BATCH_SIZE = 200
+
+
 RETENTION_SLICE_SECONDS = 40.0
 """How long one retention job works before it queues the rest (its timeout
 is 60 s)."""
-MAX_KEEP_DAYS = 36_500
-
-
-class RecordType(StrEnum):
-    beneficiary = "beneficiary"
-    closed_case = "closed_case"
-    sync_conflict = "sync_conflict"
-    anonymous_service = "anonymous_service"
-
-
-class PolicySource(StrEnum):
-    organisation = "organisation"
-    platform_default = "platform_default"
 
 
 @dataclass(frozen=True)
@@ -127,6 +113,8 @@ class RecordRule:
 
 
 BOTH = frozenset(RetentionAction)
+
+
 RULES: dict[RecordType, RecordRule] = {
     RecordType.beneficiary: RecordRule(
         "People with no activity for keep_days and no case or risk alert open: "
@@ -155,109 +143,14 @@ RULES: dict[RecordType, RecordRule] = {
         0,
     ),
 }
+
+
 ORDER = (  # each step leaves what the later ones select unchanged
     RecordType.sync_conflict,
     RecordType.closed_case,
     RecordType.beneficiary,
     RecordType.anonymous_service,
 )
-
-
-# Schemas
-
-
-class RetentionPolicyWrite(BaseModel):
-    """How long to keep one record type, and what to do after."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    keep_days: int | None = Field(
-        default=None,
-        ge=0,
-        le=MAX_KEEP_DAYS,
-        description="Days to keep; required for pseudonymise, empty for keep.",
-    )
-    action: RetentionAction
-
-    @model_validator(mode="after")
-    def _days_match_action(self) -> RetentionPolicyWrite:
-        if self.action == RetentionAction.keep and self.keep_days is not None:
-            raise ValueError("keep means without limit: leave keep_days empty")
-        if self.action == RetentionAction.pseudonymise and self.keep_days is None:
-            raise ValueError("pseudonymise needs keep_days (use keep for ever)")
-        return self
-
-
-class DefaultPolicy(RetentionPolicyWrite):
-    why: str
-
-
-class DefaultsFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    about: str
-    policies: dict[RecordType, DefaultPolicy]
-
-
-class RetentionPolicyRead(BaseModel):
-    record_type: RecordType
-    keep_days: int | None
-    action: RetentionAction
-    source: PolicySource
-    applies_to: str
-    updated_by: str | None = None
-    updated_at: datetime | None = None
-    version: int = Field(
-        description="Send it back as If-Match to change the policy; 0 while "
-        "the platform default applies."
-    )
-
-
-class RetentionRunCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    dry_run: StrictBool = Field(
-        description="true: only list what would be affected; false: apply now."
-    )
-
-
-class AffectedRecords(BaseModel):
-    """What one policy did (or would do) in a run; ids are record ids only."""
-
-    count: int
-    ids: list[uuid.UUID]
-    keep_days: int | None
-    action: RetentionAction
-    source: PolicySource
-    before: datetime | None = Field(
-        description="Records whose retention clock stopped before this instant."
-    )
-
-
-class RetentionRunRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    organisation_id: uuid.UUID | None
-    dry_run: bool
-    started_at: datetime
-    finished_at: datetime | None = Field(
-        description="Empty while running, or when the run stopped on an error."
-    )
-    started_by: str
-    affected: dict[RecordType, AffectedRecords]
-
-
-class RetentionRunSummary(BaseModel):
-    id: uuid.UUID
-    dry_run: bool
-    started_at: datetime
-    finished_at: datetime | None
-    started_by: str
-    counts: dict[str, int]
-
-
-# Policies
 
 
 @cache
@@ -430,9 +323,6 @@ async def reset_policy(
     return row.id
 
 
-# What each policy selects
-
-
 def _eligible(
     record_type: RecordType, organisation_id: uuid.UUID, before: datetime
 ) -> tuple[Any, list[ColumnElement[bool]]]:
@@ -561,9 +451,6 @@ def _signs_of_life(day: date, before: datetime) -> list[ColumnElement[bool]]:
             col(Enrolment.created_at) >= before,
         ),
     ]
-
-
-# Applying
 
 
 @dataclass
@@ -843,9 +730,6 @@ async def apply_retention(
     return total
 
 
-# Runs
-
-
 def _scoped_runs(principal: Principal) -> Select[Any]:
     return select(RetentionRun).where(
         col(RetentionRun.organisation_id) == principal.organisation_id
@@ -870,13 +754,17 @@ async def get_run(
     session: AsyncSession, principal: Principal, run_id: uuid.UUID
 ) -> RetentionRun:
     """One run of the caller's organisation; anyone else's is a 404."""
-    run = await session.get(RetentionRun, run_id)
-    if run is None or run.organisation_id != principal.organisation_id:
-        raise NotFound("No such retention run.")
-    return run
+    return await get_in_scope(
+        session,
+        principal,
+        RetentionRun,
+        run_id,
+        what="retention run",
+        site_scoped=False,
+    )
 
 
-def _summary(run: RetentionRun) -> RetentionRunSummary:
+def run_summary(run: RetentionRun) -> RetentionRunSummary:
     return RetentionRunSummary(
         id=run.id,
         dry_run=run.dry_run,
@@ -885,195 +773,3 @@ def _summary(run: RetentionRun) -> RetentionRunSummary:
         started_by=run.started_by,
         counts={t: int(a.get("count", 0)) for t, a in run.affected.items()},
     )
-
-
-# Endpoints
-
-
-async def _organisation_reader(principal: Oversight) -> Principal:
-    return organisation_wide(principal)
-
-
-Manager = OrganisationManager
-RunReader = Annotated[Principal, Depends(_organisation_reader)]
-
-
-@router.get("/policies", response_model=list[RetentionPolicyRead])
-async def list_retention_policies(
-    session: SessionDep, principal: Oversight
-) -> list[RetentionPolicyRead]:
-    """Your organisation's policy for every record type (its own or the
-    platform default, which each programme is expected to review)."""
-    async with session.begin():
-        policies = await effective_policies(session, principal.organisation_id)
-    return [policies[t].read() for t in RecordType]
-
-
-@router.get(
-    "/policies/{record_type}",
-    response_model=RetentionPolicyRead,
-    responses=problem_responses(Invalid),
-)
-async def get_retention_policy(
-    record_type: RecordType,
-    response: Response,
-    session: SessionDep,
-    principal: Oversight,
-) -> RetentionPolicyRead:
-    async with session.begin():
-        policies = await effective_policies(session, principal.organisation_id)
-    read = policies[record_type].read()
-    response.headers["ETag"] = etag(read.version)
-    return read
-
-
-@router.put(
-    "/policies/{record_type}",
-    response_model=RetentionPolicyRead,
-    responses=problem_responses(
-        Forbidden, Invalid, PreconditionRequired, VersionConflict
-    ),
-)
-async def set_retention_policy(
-    record_type: RecordType,
-    body: RetentionPolicyWrite,
-    response: Response,
-    session: SessionDep,
-    actor: Manager,
-    once: OnceDep,
-    if_match: Annotated[str | None, Header()] = None,
-) -> RetentionPolicyRead:
-    """Set how long your organisation keeps one record type (programme
-    managers), with If-Match naming the version you read (``"0"`` while the
-    platform default applies): 428 without it, 409 with the policy in force
-    when someone changed it since. Try it with a dry run before the nightly
-    job applies it."""
-    principal = actor.principal
-    version = expected_version(if_match)
-
-    async def set_it() -> RetentionPolicy:
-        row = await set_policy(session, principal, record_type, body, version)
-        _audit_policy(session, actor, row.id)
-        return row
-
-    async def load(existing: uuid.UUID) -> RetentionPolicy:
-        row = await session.get(RetentionPolicy, existing)
-        if row is None or row.organisation_id != principal.organisation_id:
-            raise NotFound("No such retention policy.")
-        return row
-
-    async with session.begin():
-        _, replayed = await once.act(
-            principal,
-            f"PUT /v1/retention/policies/{record_type} If-Match: {version}",
-            body,
-            set_it,
-            load,
-        )
-        policies = await effective_policies(session, principal.organisation_id)
-    read = policies[record_type].read()
-    response.headers["ETag"] = etag(read.version)
-    return read
-
-
-@router.delete(
-    "/policies/{record_type}",
-    response_model=RetentionPolicyRead,
-    responses=problem_responses(Forbidden, Invalid),
-)
-async def reset_retention_policy(
-    record_type: RecordType, session: SessionDep, actor: Manager
-) -> RetentionPolicyRead:
-    """Drop your organisation's own policy: the platform default applies."""
-    principal = actor.principal
-    async with session.begin():
-        dropped = await reset_policy(session, principal, record_type)
-        if dropped is not None:
-            _audit_policy(session, actor, dropped)
-        policies = await effective_policies(session, principal.organisation_id)
-    return policies[record_type].read()
-
-
-def _audit_policy(session: AsyncSession, actor: Actor, policy_id: uuid.UUID) -> None:
-    record_access(
-        session,
-        AuditEntry,
-        actor,
-        action="update",
-        entity_type="retention_policy",
-        entity_ids=[policy_id],
-    )
-
-
-@router.post(
-    "/runs",
-    status_code=201,
-    response_model=RetentionRunRead,
-    responses=problem_responses(Forbidden, Invalid),
-)
-async def start_retention_run(
-    body: RetentionRunCreate,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    actor: Manager,
-    once: OnceDep,
-) -> RetentionRunRead:
-    """Apply your organisation's policies now, or with ``dry_run`` only list
-    the records they would affect (nothing changes). Batches commit one by
-    one, so this handler does not hold one transaction; a retry with the same
-    Idempotency-Key answers the first run."""
-    principal = actor.principal
-
-    async def run_policies() -> RetentionRun:
-        return await apply_policies(
-            runtime.engine,
-            organisation_id=principal.organisation_id,
-            started_by=principal.subject,
-            dry_run=body.dry_run,
-            request_id=actor.request_id,
-        )
-
-    run, replayed = await once.run(
-        principal,
-        "POST /v1/retention/runs",
-        body,
-        run_policies,
-        lambda existing: get_run(session, principal, existing),
-    )
-    if (
-        not replayed
-        and not body.dry_run
-        and run.affected[RecordType.beneficiary]["count"]
-    ):
-        await announce_writes(runtime)
-    return RetentionRunRead.model_validate(run)
-
-
-@router.get(
-    "/runs",
-    response_model=Page[RetentionRunSummary],
-    responses=problem_responses(Forbidden),
-)
-async def list_retention_runs(
-    session: SessionDep,
-    principal: RunReader,
-    cursor: Annotated[Text | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-) -> Page[RetentionRunSummary]:
-    """Your organisation's runs, newest first, with counts (ids: read a run)."""
-    async with session.begin():
-        page = await list_runs(session, principal, cursor, limit)
-    return Page(items=[_summary(r) for r in page.items], next_cursor=page.next_cursor)
-
-
-@router.get(
-    "/runs/{run_id}",
-    response_model=RetentionRunRead,
-    responses=problem_responses(NotFound, Forbidden),
-)
-async def get_retention_run(
-    run_id: uuid.UUID, session: SessionDep, principal: RunReader
-) -> RetentionRunRead:
-    async with session.begin():
-        run = await get_run(session, principal, run_id)
-    return RetentionRunRead.model_validate(run)

@@ -1,6 +1,6 @@
-"""Security review, issue 12 (consent and access integrity), training side:
-an old or repeated attendance request never undoes a newer one; erasing a
-client or a trainee erases the free text linked to them."""
+"""Training side of consent and access integrity: an old or repeated
+attendance request never undoes a newer one; erasing a client or a trainee
+erases the free text linked to them (found in the security review of issue 12)."""
 
 from __future__ import annotations
 
@@ -16,15 +16,17 @@ from services.training.practice.jobs import pull_beneficiary_erasures
 from services.training.settings import TrainingSettings
 from shared.auth import Role
 from shared.taxonomy.fidelity import checklists
-from tests.beneficiary.conftest import Caller, Org, make_beneficiary
-from tests.training.test_cohorts import setup
-from tests.training.test_courses_and_trainees import token, trainee
+from tests.beneficiary.api import make_beneficiary
+from tests.callers import Caller, Org
+from tests.training.api import cohort_of_trainees, token, trainee
 
 
 async def test_a_stale_or_repeated_attendance_write_never_undoes_a_newer_one(
     training_client: httpx.AsyncClient, training_settings: TrainingSettings
 ) -> None:
-    headers, cohort, people = await setup(training_client, training_settings, 2)
+    headers, cohort, people = await cohort_of_trainees(
+        training_client, training_settings, 2
+    )
     path = f"/v1/cohorts/{cohort['id']}"
     r = await training_client.post(
         f"{path}/enrolments", json={"trainee_ids": people}, headers=headers
@@ -146,7 +148,7 @@ async def recorded_sessions(
 
 async def test_an_erased_client_leaves_no_free_text_in_practice_groups(
     linked_training: FastAPI,
-    app: FastAPI,
+    beneficiary_app: FastAPI,
     alice: Caller,
     issue: Any,
     orgs: dict[str, Org],
@@ -169,7 +171,7 @@ async def test_an_erased_client_leaves_no_free_text_in_practice_groups(
         f"/v1/beneficiaries/{clients[0]}/erasure", None, headers=REASON
     )
     assert r.status_code == 200, r.text
-    await publish_beneficiary({"runtime": app.state.runtime})
+    await publish_beneficiary({"runtime": beneficiary_app.state.runtime})
     await pull_beneficiary_erasures({"runtime": linked_training.state.runtime})
 
     assert await free_text(linked_training, group) == [("", None), ("", None)]

@@ -6,10 +6,9 @@ focal point."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
-from typing import Annotated, Any
+from datetime import timedelta
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -17,43 +16,16 @@ from sqlmodel import col
 from services.beneficiary.access import SUPERVISORS
 from services.beneficiary.audit.service import limited, visible_records
 from services.beneficiary.beneficiaries.models import Beneficiary
-from services.beneficiary.protection import notices
-from services.beneficiary.protection.models import AccessGrant
+from services.beneficiary.protection.grants.models import AccessGrant
+from services.beneficiary.protection.grants.schemas import BreakGlass, GrantRead
+from services.beneficiary.protection.notices import service as notices
 from shared.audit import note_break_glass
 from shared.auth import Principal, Role
-from shared.contracts.text import Text
 from shared.db import utcnow
 from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from shared.pagination import Page, aware_datetime, keyset_page
 
 BREAK_GLASS_NOTICE = "break_glass"
-
-
-class BreakGlass(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    beneficiary_id: uuid.UUID
-    reason: Annotated[
-        Text, StringConstraints(strip_whitespace=True, min_length=10, max_length=480)
-    ] = Field(
-        description="Why you need this person's records now. Auditors and "
-        "programme managers read it; it is not sent to the focal point's "
-        "webhook. Write the situation, not the person's name or health details."
-    )
-    minutes: int = Field(
-        ge=1, description="How long the grant lasts (at most the server's limit)."
-    )
-
-
-class GrantRead(BaseModel):
-    id: uuid.UUID
-    subject: str
-    beneficiary_id: uuid.UUID
-    reason: str
-    granted_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
-    active: bool
 
 
 def to_read(grant: AccessGrant) -> GrantRead:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from services.beneficiary.protection.sharing_fields import SharedField, Value
+from services.beneficiary.protection.sharing.fields import SharedField, Value
 from shared.contracts.text import Text
 from shared.db import utcnow
 

@@ -18,7 +18,7 @@ from services.training.migrations.runner import MIGRATIONS
 from services.training.settings import TrainingSettings
 from shared.auth import LocalSigningKey, Role
 from shared.db import make_engine
-from tests.conftest import recreate_database
+from tests.databases import recreate_database
 
 
 async def test_empty_postgres_upgrades_to_head_and_back() -> None:

@@ -20,8 +20,7 @@ rotation does not change it; it differs for every agreement, so two partners
 cannot join their files on it, and only the service, holding the secret and
 the ids, can link it back to a record. The secret is not under the PII keys:
 someone holding the database could link a partner's file to its rows, but
-they would hold those rows already.
-"""
+they would hold those rows already."""
 
 from __future__ import annotations
 
@@ -75,7 +74,11 @@ IDENTIFYING = frozenset(
         SharedField.date_of_birth,
     }
 )
+
+
 ENCRYPTED = frozenset({SharedField.full_name, SharedField.phone, SharedField.address})
+
+
 LOCATION_FIELDS = frozenset(
     {
         SharedField.governorate_pcode,
@@ -84,6 +87,8 @@ LOCATION_FIELDS = frozenset(
         SharedField.site_name,
     }
 )
+
+
 AGE_GROUPS: tuple[tuple[int, int | None], ...] = (
     (0, 4),
     (5, 11),

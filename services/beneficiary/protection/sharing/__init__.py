@@ -1,0 +1,1 @@
+"""Data-sharing agreements and the record-level exports made under them."""
