@@ -2,7 +2,7 @@
 
 Production verifies tokens against an OIDC provider's JWKS; the embedded
 default signs and verifies with a local ES256 key kept in the data folder.
-Roles, organisation and site scope come from the token's claims.
+Roles, organisation, site scope and team scope come from the token's claims.
 """
 
 from __future__ import annotations
@@ -58,9 +58,11 @@ class Role(StrEnum):
 
 
 class Principal(BaseModel):
-    """Who is calling: a user of one organisation, with roles and site scope.
+    """Who is calling: a user of one organisation, with roles, site scope
+    and team scope.
 
-    ``site_ids`` None means every site of the organisation.
+    ``site_ids`` None means every site of the organisation; ``team_id`` None
+    means every team (a team-scoped user sees only the records its team made).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -69,6 +71,7 @@ class Principal(BaseModel):
     organisation_id: uuid.UUID
     roles: frozenset[Role]
     site_ids: frozenset[uuid.UUID] | None = None
+    team_id: uuid.UUID | None = None
 
     def has_any(self, roles: Iterable[Role]) -> bool:
         return bool(self.roles.intersection(roles))
@@ -76,12 +79,16 @@ class Principal(BaseModel):
     def can_see_site(self, site_id: uuid.UUID | None) -> bool:
         return self.site_ids is None or site_id in self.site_ids
 
+    def can_see_team(self, team_id: uuid.UUID | None) -> bool:
+        return self.team_id is None or team_id == self.team_id
+
 
 class TokenClaims(BaseModel):
     sub: str
     org: uuid.UUID
     roles: list[Role]
     sites: list[uuid.UUID] | None = None
+    team: uuid.UUID | None = None
 
 
 @dataclass
@@ -119,6 +126,7 @@ class LocalSigningKey:
         organisation_id: uuid.UUID,
         roles: Iterable[Role],
         site_ids: Iterable[uuid.UUID] | None = None,
+        team_id: uuid.UUID | None = None,
         issuer: str,
         audience: str,
         ttl: timedelta = timedelta(hours=12),
@@ -136,6 +144,8 @@ class LocalSigningKey:
         }
         if site_ids is not None:
             claims["sites"] = [str(s) for s in site_ids]
+        if team_id is not None:
+            claims["team"] = str(team_id)
         return jwt.encode(
             claims, self.private_key, algorithm="ES256", headers={"kid": self.kid}
         )
@@ -219,6 +229,7 @@ class TokenVerifier:
             organisation_id=parsed.org,
             roles=frozenset(parsed.roles),
             site_ids=None if parsed.sites is None else frozenset(parsed.sites),
+            team_id=parsed.team,
         )
 
     async def _key_for(self, kid: object) -> VerificationKey:

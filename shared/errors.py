@@ -144,6 +144,11 @@ class UnsupportedMediaType(Problem):
 class Invalid(Problem):
     slug, title, status = "validation-error", "Invalid request", 422
 
+    @classmethod
+    def field(cls, loc: list[str | int], msg: str, kind: str, detail: str) -> Invalid:
+        """One field's error: ``loc`` like ``["body", "project_id"]``."""
+        return cls(detail, errors=[FieldError(loc=loc, msg=msg, type=kind)])
+
 
 class PreconditionRequired(Problem):
     slug, title, status = "precondition-required", "Precondition required", 428

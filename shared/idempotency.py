@@ -41,6 +41,14 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 T = TypeVar("T")
 R = TypeVar("R")
 
+
+class Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+V = TypeVar("V", bound=Versioned)
+
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -266,6 +274,23 @@ class Once:
         )
         mark_replay(self.response, replayed)
         return result, replayed
+
+    async def answer_versioned(
+        self,
+        requester: Requester,
+        route: str,
+        body: Any,
+        act: Callable[[], Awaitable[T]],
+        load: Callable[[uuid.UUID], Awaitable[T]],
+        render: Callable[[T], Awaitable[V]],
+        *,
+        audit: Trail[T] | None,
+    ) -> V:
+        """``answer``, with the answer's version as its ``ETag`` (what an
+        edit sends back as ``If-Match``)."""
+        read = await self.answer(requester, route, body, act, load, render, audit=audit)
+        self.response.headers["ETag"] = f'"{read.version}"'
+        return read
 
     async def answer(
         self,

@@ -294,10 +294,12 @@ def feed_router(
     ) -> EventFeedPage:
         after = either(cursor, after, new="cursor", old="after") or 0
         machine = Role.service in principal.roles
-        if not machine and principal.site_ids is not None:
+        if not machine and (
+            principal.site_ids is not None or principal.team_id is not None
+        ):
             raise Forbidden(
-                "The change feed covers every site of the organisation; a token "
-                "limited to some sites cannot read it."
+                "The change feed covers every site and team of the organisation; "
+                "a token limited to some sites or to one team cannot read it."
             )
         await sequence_pending_events(runtime.engine, model, counter)
         async with session.begin():

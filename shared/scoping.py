@@ -16,6 +16,7 @@ from shared.errors import NotFound
 
 M = TypeVar("M")
 BeyondSites = Callable[[AsyncSession, Principal, Any], Awaitable[bool]]
+TeamOf = Callable[[AsyncSession, Any], Awaitable[uuid.UUID | None]]
 
 
 async def get_in_scope(
@@ -29,6 +30,7 @@ async def get_in_scope(
     cached: bool = False,
     site_scoped: bool = True,
     beyond_sites: BeyondSites | None = None,
+    team_of: TeamOf | None = None,
 ) -> M:
     """A row of the caller's organisation at a site they may see (locked with
     ``for_update``); anything else is the same 404 as a row that never was.
@@ -39,7 +41,12 @@ async def get_in_scope(
     which a site-scoped token reaches too. ``beyond_sites`` is a service's own
     way past the site scope for a row of the caller's organisation (the
     beneficiary service's break-the-glass grants); nothing reaches past the
-    organisation."""
+    organisation.
+
+    A team-scoped caller sees a site-scoped row of its own team only: the
+    row's ``team_id``, or what ``team_of`` finds for it (the team of the
+    person it is about); a row with neither is hidden from every team-scoped
+    token."""
     table: Any = model
     row: Any
     if cached and not for_update:
@@ -60,6 +67,13 @@ async def get_in_scope(
         or (beyond_sites is not None and await beyond_sites(session, principal, row))
     ):
         raise NotFound(f"No such {what}.")
+    if site_scoped and principal.team_id is not None:
+        if hasattr(row, "team_id"):
+            team = row.team_id
+        else:
+            team = await team_of(session, row) if team_of is not None else None
+        if team != principal.team_id:
+            raise NotFound(f"No such {what}.")
     return row  # type: ignore[no-any-return]
 
 

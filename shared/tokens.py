@@ -31,6 +31,11 @@ def main() -> None:
         type=uuid.UUID,
         help="limit to these sites (repeat); default: every site",
     )
+    parser.add_argument(
+        "--team",
+        type=uuid.UUID,
+        help="limit to the records of this team; default: every team",
+    )
     parser.add_argument("--hours", type=float, default=12.0, help="lifetime")
     args = parser.parse_args()
     private_umask()
@@ -43,6 +48,7 @@ def main() -> None:
         organisation_id=args.org,
         roles=[Role(r) for r in args.role],
         site_ids=args.site,
+        team_id=args.team,
         issuer=settings.auth_issuer,
         audience=settings.auth_audience,
         ttl=timedelta(hours=args.hours),

@@ -42,10 +42,11 @@ Oversight = Annotated[Principal, Depends(require(*OVERSIGHT))]
 
 def organisation_wide(principal: Principal) -> Principal:
     """Acts on or over the whole organisation (its retention, every site's
-    runs) need a token not limited to some sites."""
-    if principal.site_ids is not None:
+    runs, its teams and projects) need a token limited to no sites and no team."""
+    if principal.site_ids is not None or principal.team_id is not None:
         raise Forbidden(
-            "This acts on the whole organisation; a token limited to some sites cannot."
+            "This acts on the whole organisation; a token limited to some sites "
+            "or to one team cannot."
         )
     return principal
 
@@ -95,3 +96,19 @@ def _partner_work(*roles: Role) -> Callable[..., Awaitable[Actor]]:
 PartnerManager = Annotated[Actor, Depends(_partner_work(*PARTNER_MANAGERS))]
 PartnerStaff = Annotated[Actor, Depends(_partner_work(*PARTNER_STAFF))]
 PartnerReader = Annotated[Actor, Depends(_partner_work(*PARTNER_STAFF, Role.auditor))]
+
+
+async def structure_manager(
+    principal: Annotated[Principal, Depends(require(Role.programme_manager))],
+) -> Principal:
+    return organisation_wide(principal)
+
+
+StructureManager = Annotated[Principal, Depends(structure_manager)]
+"""A programme manager (or admin) of the whole organisation: sets up its
+teams, projects and partnerships."""
+StructureReader = Annotated[
+    Principal,
+    Depends(require(*FIELD_STAFF, Role.me_officer, Role.auditor)),
+]
+"""The organisation's staff reading its teams, projects and partnerships."""

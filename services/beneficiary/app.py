@@ -17,6 +17,8 @@ from services.beneficiary.migrations.runner import MIGRATIONS
 from services.beneficiary.organisations.router import router as organisations_router
 from services.beneficiary.outbox.router import router as outbox_router
 from services.beneficiary.partners.router import router as partners_router
+from services.beneficiary.partnerships.router import router as partnerships_router
+from services.beneficiary.projects.router import router as projects_router
 from services.beneficiary.protection.grants.router import router as grants_router
 from services.beneficiary.protection.notices.models import ProtectionNotice
 from services.beneficiary.protection.notices.router import router as notices_router
@@ -29,6 +31,7 @@ from services.beneficiary.service_records.router import router as records_router
 from services.beneficiary.settings import BeneficiarySettings
 from services.beneficiary.subject_rights.router import router as subject_rights_router
 from services.beneficiary.sync.router import router as sync_router
+from services.beneficiary.teams.router import router as teams_router
 from services.beneficiary.worker import JOBS, QUEUE_NAME
 from shared.app import create_service_app
 from shared.contracts.ingest import REPORTING_QUEUE
@@ -47,6 +50,9 @@ def create_app(
         routers=[
             organisations_router,
             partners_router,
+            teams_router,
+            projects_router,
+            partnerships_router,
             locations_router,
             beneficiaries_router,
             subject_rights_router,

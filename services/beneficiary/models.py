@@ -24,6 +24,8 @@ from services.beneficiary.partners.models import (
     SelectionRound,
     SelectionScore,
 )
+from services.beneficiary.partnerships.models import Partnership
+from services.beneficiary.projects.models import Project
 from services.beneficiary.protection.grants.models import AccessGrant
 from services.beneficiary.protection.notices.models import ProtectionNotice
 from services.beneficiary.protection.retention.models import (
@@ -42,6 +44,7 @@ from services.beneficiary.service_records.models import (
     ServiceRecord,
 )
 from services.beneficiary.sync.models import SyncConflict
+from services.beneficiary.teams.models import Team
 
 __all__ = [
     "CapacityAssessment",
@@ -51,6 +54,9 @@ __all__ = [
     "SelectionApplication",
     "SelectionRound",
     "SelectionScore",
+    "Partnership",
+    "Project",
+    "Team",
     "AccessGrant",
     "ProtectionNotice",
     "RetentionPolicy",

@@ -13,6 +13,7 @@ from services.reporting.facts.models import FeedCursor
 from services.reporting.indicators.router import router as indicators_router
 from services.reporting.migrations.runner import MIGRATIONS
 from services.reporting.overview.router import router as overview_router
+from services.reporting.projects.router import router as projects_router
 from services.reporting.settings import ReportingSettings
 from services.reporting.worker import JOBS, QUEUE_NAME
 from shared.app import create_service_app
@@ -33,6 +34,7 @@ def create_app(
             overview_router,
             exports_router,
             api_keys_router,
+            projects_router,
             dashboard_router,
         ],
         jobs=JOBS,

@@ -63,6 +63,23 @@ class DeliveredThrough(StrEnum):
     partner = "partner"
 
 
+class DeliveryMode(StrEnum):
+    """Where a service was given: at a centre, by a mobile team, or on an
+    outreach visit (at home, in a tent, at a school)."""
+
+    centre = "centre"
+    mobile_team = "mobile_team"
+    outreach_visit = "outreach_visit"
+
+
+class TeamKind(StrEnum):
+    """A unit of one organisation: a governorate's team or a mobile team."""
+
+    governorate = "governorate"
+    mobile = "mobile"
+    other = "other"
+
+
 class OrganisationType(StrEnum):
     un_agency = "un_agency"
     international_ngo = "international_ngo"

@@ -23,6 +23,7 @@ from shared.contracts.enums import (
     CourseApproach,
     CourseLevel,
     DeliveredThrough,
+    DeliveryMode,
     DisabilityStatus,
     DisplacementStatus,
     EnrolmentStatus,
@@ -139,6 +140,15 @@ class ServiceRecordFacts(_Facts):
     age_at_service: int | None
     voided: bool
     version: int
+    team_id: uuid.UUID | None = Field(
+        default=None, description="The team of the organisation that gave it."
+    )
+    delivery_mode: DeliveryMode | None = Field(
+        default=None, description="Centre, mobile team or outreach visit."
+    )
+    project_id: uuid.UUID | None = Field(
+        default=None, description="The project the service was given under."
+    )
 
 
 class AnonymousCount(_Facts):
@@ -164,6 +174,15 @@ class AnonymousServiceFacts(_Facts):
     group_activity_id: uuid.UUID | None
     counts: list[AnonymousCount]
     voided: bool
+    team_id: uuid.UUID | None = Field(
+        default=None, description="The team of the organisation that gave it."
+    )
+    delivery_mode: DeliveryMode | None = Field(
+        default=None, description="Centre, mobile team or outreach visit."
+    )
+    project_id: uuid.UUID | None = Field(
+        default=None, description="The project the service was given under."
+    )
 
 
 class GroupActivityFacts(_Facts):
@@ -326,6 +345,9 @@ class AttendanceFacts(_Facts):
     partner_organisation_id: uuid.UUID | None = Field(
         default=None, description="The cohort's partner organisation."
     )
+    project_id: uuid.UUID | None = Field(
+        default=None, description="The project the cohort was trained under."
+    )
 
 
 class ResultFacts(_Facts):
@@ -344,6 +366,9 @@ class ResultFacts(_Facts):
     competency_level: int | None = Field(
         description="The overall level of the trainee's latest competency "
         "assessment in the cohort (on the course's tool, if it names one)."
+    )
+    project_id: uuid.UUID | None = Field(
+        default=None, description="The project the cohort was trained under."
     )
 
 
@@ -471,6 +496,29 @@ class NeedsAssessmentFacts(_Facts):
     topics: list[str]
 
 
+class ProjectTarget(_Facts):
+    indicator: str = Field(description="An indicator id of the catalogue.")
+    target: float
+    dims: dict[str, str] = Field(
+        default_factory=dict,
+        description="A disaggregation the target is set for, e.g. "
+        '{"sex": "female"}; empty: the whole indicator.',
+    )
+
+
+class ProjectFacts(_Facts):
+    """project.saved: a project's period, organisations and targets (its
+    name and donor are not facts reporting counts; no PII either way)."""
+
+    project_id: uuid.UUID
+    organisation_id: uuid.UUID = Field(description="The lead organisation.")
+    partner_organisation_ids: list[uuid.UUID]
+    start: date
+    end: date
+    targets: list[ProjectTarget]
+    version: int
+
+
 class EventType(StrEnum):
     """Every event a producer writes, declared once: the part before the dot
     is the family reporting folds by, the rest what happened."""
@@ -507,6 +555,7 @@ class EventType(StrEnum):
     needs_assessment_recorded = "needs_assessment.recorded"
     mentoring_visit_recorded = "mentoring_visit.recorded"
     action_point_updated = "action_point.updated"
+    project_saved = "project.saved"
 
     @property
     def family(self) -> str:
@@ -546,6 +595,7 @@ EVENT_FACTS: dict[EventType, type[_Facts]] = {
     EventType.needs_assessment_recorded: NeedsAssessmentFacts,
     EventType.mentoring_visit_recorded: MentoringVisitFacts,
     EventType.action_point_updated: ActionPointFacts,
+    EventType.project_saved: ProjectFacts,
 }
 """Each event type's payload: ``add_event`` refuses any other, and reporting
 validates what it reads with it."""

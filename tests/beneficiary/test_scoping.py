@@ -35,6 +35,9 @@ OWN_SETTINGS = {"/v1/retention/policies/{record_type}"}
 
 BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/organisations/{organisation_id}/lead-approval"): {},
+    ("PATCH", "/v1/teams/{team_id}"): {"name": "Hostile"},
+    ("PATCH", "/v1/projects/{project_id}"): {"donor": "Hostile"},
+    ("PATCH", "/v1/partnerships/{partnership_id}"): {"end": "2026-01-31"},
     ("POST", "/v1/beneficiaries/{beneficiary_id}/erasure"): {},
     ("PATCH", "/v1/beneficiaries/{beneficiary_id}"): {"marital_status": "single"},
     ("POST", "/v1/beneficiaries/{beneficiary_id}/consents"): [
@@ -225,8 +228,10 @@ async def alices_world(
     assert agreement.status_code == 201, agreement.text
     partners = await partner_records(issue(alice.org, Role.programme_manager))
     mapping, started = await start_an_import(issue(alice.org, Role.programme_manager))
+    structures = await _structures(issue(alice.org, Role.programme_manager))
     return {
         **partners,
+        **structures,
         "beneficiary_id": person["id"],
         "record_id": record["id"],
         "group_id": group.json()["id"],
@@ -347,6 +352,51 @@ async def start_an_import(manager: Caller) -> tuple[str, str]:
 # reach (they sit at no site): sharing agreements and their exports, and the
 # organisation's import mappings.
 ORGANISATION_LEVEL = {"agreement_id", "mapping_id"}
+
+
+async def _structures(manager: Caller) -> dict[str, str]:
+    """A team, a project and a partnership of the manager's organisation."""
+    team = await manager.post(
+        "/v1/teams", {"name": "Duhok team", "kind": "governorate"}
+    )
+    assert team.status_code == 201, team.text
+    organisations = (await manager.get("/v1/organisations")).json()
+    partner = next(
+        o for o in organisations if o["lead_organisation_id"] == manager.org.id
+    )
+    project = await manager.post(
+        "/v1/projects",
+        {
+            "name": "Resilience",
+            "donor": "A ministry",
+            "start": "2026-01-01",
+            "end": "2026-12-31",
+            "partner_organisation_ids": [partner["id"]],
+            "targets": [{"indicator": "people_reached", "target": 100}],
+        },
+    )
+    assert project.status_code == 201, project.text
+    partnership = await manager.post(
+        "/v1/partnerships",
+        {
+            "partner_organisation_id": partner["id"],
+            "project_id": project.json()["id"],
+            "start": "2026-01-01",
+            "end": "2026-06-30",
+        },
+    )
+    assert partnership.status_code == 201, partnership.text
+    return {
+        "team_id": team.json()["id"],
+        "project_id": project.json()["id"],
+        "partnership_id": partnership.json()["id"],
+    }
+
+
+# Organisation-level objects a site-scoped token of the same organisation may
+# reach (they sit at no site): sharing agreements and their exports, teams,
+# projects and partnerships.
+ORGANISATION_LEVEL = {"agreement_id", "team_id", "project_id", "partnership_id"}
 # Query parameters that name a record, filled from the sweep's ids.
 QUERY_IDS = {
     "beneficiary_id": "beneficiary_id",
@@ -402,6 +452,19 @@ BODY_IDS: dict[str, Any] = {
             i: {"level": 1} for i in capacity_tools()["oca_mhpss@1.0"].domain_of()
         },
     },
+    "/v1/partnerships": lambda ids: {
+        "partner_organisation_id": ids["organisation_id"],
+        "project_id": ids["project_id"],
+        "start": "2026-01-01",
+        "end": "2026-01-31",
+    },
+    "/v1/anonymous-services": lambda ids: {
+        "activity_code": "awareness_session",
+        "service_date": "2026-03-02",
+        "counts": [{"count": 3}],
+        "team_id": ids["team_id"],
+        "project_id": ids["project_id"],
+    },
     "/v1/break-glass": lambda ids: {
         "beneficiary_id": ids["beneficiary_id"],
         "reason": "hostile sweep",
@@ -416,11 +479,15 @@ BODY_IDS: dict[str, Any] = {
 WRITTEN = (
     "service_record",
     "group_activity",
+    "anonymous_service",
     "case_file",
     "referral",
     "enrolment",
     "import_mapping",
     "import_job",
+    "team",
+    "project",
+    "partnership",
 )
 
 
@@ -580,6 +647,38 @@ async def test_every_route_hides_other_sites_data(
     own = ORGANISATION_LEVEL | {"organisation_id", "site_id"}
     at_other_sites = [v for k, v in ids.items() if k not in own]
     assert await audited_by_intruder(beneficiary_engine, at_other_sites) == []
+    assert await snapshot(alice, beneficiary_engine, ids) == before  # nothing written
+
+
+async def test_every_route_hides_other_teams_data(
+    beneficiary_app: FastAPI,
+    alice: Caller,
+    issue: Any,
+    site_ids: list[str],
+    beneficiary_engine: AsyncEngine,
+) -> None:
+    """The same walk with a token of the same organisation limited to
+    another team: records its team did not make are as good as absent;
+    the organisation's projects and partnerships it may read, not change."""
+    ids = await alices_world(alice, issue, site_ids)
+    manager = issue(alice.org, Role.programme_manager)
+    other = await manager.post("/v1/teams", {"name": "Mobile 1", "kind": "mobile"})
+    assert other.status_code == 201, other.text
+    before = await snapshot(alice, beneficiary_engine, ids)
+    intruder = issue(
+        alice.org, *EVERY_READER, subject="intruder", team=other.json()["id"]
+    )
+    checked = await walk(
+        beneficiary_app,
+        intruder,
+        ids,
+        reachable=ORGANISATION_LEVEL - {"team_id"},
+        skip_bodies={"/v1/break-glass"},
+    )
+    assert checked >= 60
+    own = (ORGANISATION_LEVEL - {"team_id"}) | {"organisation_id"}
+    others = [v for k, v in ids.items() if k not in own | {"site_id"}]
+    assert await audited_by_intruder(beneficiary_engine, others) == []
     assert await snapshot(alice, beneficiary_engine, ids) == before  # nothing written
 
 

@@ -710,6 +710,79 @@ async def _load_gazetteer(world: World) -> Write:
     return Write(platform, "/v1/locations/gazetteer", body, table="location_load")
 
 
+def _manager(world: World) -> Caller:
+    return world.caller("beneficiary", Role.programme_manager)
+
+
+PROJECT = {
+    "name": "Resilience",
+    "donor": "A ministry",
+    "start": "2026-01-01",
+    "end": "2026-06-30",
+    "targets": [{"indicator": "people_reached", "target": 50}],
+}
+
+
+@walks("beneficiary", "POST", "/v1/teams")
+async def _create_team(world: World) -> Write:
+    body = {"name": "Mobile 1", "kind": "mobile"}
+    return Write(_manager(world), "/v1/teams", body, table="team")
+
+
+@walks("beneficiary", "PATCH", "/v1/teams/{team_id}")
+async def _update_team(world: World) -> Write:
+    manager = _manager(world)
+    team = await _ok(await manager.post("/v1/teams", {"name": "T", "kind": "mobile"}))
+    return Write(manager, f"/v1/teams/{team['id']}", {"name": "T2"}, if_match='"1"')
+
+
+@walks("beneficiary", "POST", "/v1/projects")
+async def _create_project(world: World) -> Write:
+    return Write(_manager(world), "/v1/projects", PROJECT, table="project")
+
+
+@walks("beneficiary", "PATCH", "/v1/projects/{project_id}")
+async def _update_project(world: World) -> Write:
+    manager = _manager(world)
+    project = await _ok(await manager.post("/v1/projects", PROJECT))
+    path = f"/v1/projects/{project['id']}"
+    return Write(manager, path, {"end": "2026-09-30"}, if_match='"1"')
+
+
+async def _requesting_partner(world: World, name: str) -> str:
+    platform: Caller = world.issue(PLATFORM, Role.platform_admin)
+    partner = await _ok(
+        await platform.post(
+            "/v1/organisations",
+            {"name": name, "type": "cso", "lead_organisation_id": world.org.id},
+        )
+    )
+    return str(partner["id"])
+
+
+@walks("beneficiary", "POST", "/v1/partnerships")
+async def _create_partnership(world: World) -> Write:
+    body = {
+        "partner_organisation_id": await _requesting_partner(world, "CSO P"),
+        "start": "2026-01-01",
+        "end": "2026-03-31",
+    }
+    return Write(_manager(world), "/v1/partnerships", body, table="partnership")
+
+
+@walks("beneficiary", "PATCH", "/v1/partnerships/{partnership_id}")
+async def _update_partnership(world: World) -> Write:
+    manager = _manager(world)
+    body = {
+        "partner_organisation_id": await _requesting_partner(world, "CSO Q"),
+        "start": "2026-01-01",
+        "end": "2026-03-31",
+    }
+    partnership = await _ok(await manager.post("/v1/partnerships", body))
+    path = f"/v1/partnerships/{partnership['id']}"
+    return Write(manager, path, {"end": "2026-02-28"}, if_match='"1"')
+
+
 @walks("beneficiary", "POST", "/v1/locations")
 async def _create_location(world: World) -> Write:
     manager = world.caller("beneficiary", Role.programme_manager)
@@ -903,10 +976,6 @@ async def _resolve_conflict(world: World) -> Write:
 
 
 # --- the partner arc -------------------------------------------------------
-
-
-def _manager(world: World) -> Caller:
-    return world.caller("beneficiary", Role.programme_manager)
 
 
 CRITERIA = [{"code": "reach", "label": "Reach", "weight": 1, "max_score": 5}]

@@ -134,6 +134,9 @@ def service_store(
                 age if anonymous else None,
                 None,
                 None if anonymous else aged,
+                None,  # team
+                None,  # delivery mode
+                None,  # project
             )
         )
     return store_of(beneficiaries=beneficiaries, services=lines)

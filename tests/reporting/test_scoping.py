@@ -50,13 +50,18 @@ Headers = dict[str, str]
 Answers = dict[str, str]
 
 
-async def people_served_at(caller: Caller, site: str, people: int, day: str) -> None:
+async def people_served_at(
+    caller: Caller, site: str, people: int, day: str, project: str | None = None
+) -> None:
     """``people`` registered at the site, each served there once, and an
     awareness session there for twice as many unregistered people (enough
-    for every cell to stay above the suppression threshold of 5)."""
+    for every cell to stay above the suppression threshold of 5), under
+    ``project`` if one is named."""
     for _ in range(people):
         person = await make_beneficiary(caller, site_id=site, sex="female")
-        await record_service(caller, person["id"], site_id=site, service_date=day)
+        await record_service(
+            caller, person["id"], site_id=site, service_date=day, project_id=project
+        )
     r = await caller.post(
         "/v1/anonymous-services",
         {
@@ -64,9 +69,30 @@ async def people_served_at(caller: Caller, site: str, people: int, day: str) -> 
             "service_date": day,
             "site_id": site,
             "counts": [{"sex": "female", "age_group": "adult", "count": 2 * people}],
+            "project_id": project,
         },
     )
     assert r.status_code == 201, r.text
+
+
+async def new_project(manager: Caller) -> str:
+    """A project of the manager's organisation, for 2026, with targets."""
+    r = await manager.post(
+        "/v1/projects",
+        {
+            "name": "Resilience",
+            "donor": "A ministry",
+            "start": "2026-01-01",
+            "end": "2026-12-31",
+            "targets": [
+                {"indicator": "people_reached", "target": 5},
+                {"indicator": "services_delivered", "target": 8},
+            ],
+        },
+    )
+    assert r.status_code == 201, r.text
+    project: str = r.json()["id"]
+    return project
 
 
 async def new_key(client: httpx.AsyncClient, manager: Caller, name: str) -> Any:
@@ -203,6 +229,8 @@ class Sweep:
             return await self.feeds(label)
         if route.template.startswith("/v1/api-keys"):
             return await self.key_routes(route, label)
+        if label == "GET /v1/projects/{project_id}/progress":
+            return {label: await self.get(route.path(self.ids))}
         raise AssertionError(f"add {label} to the reporting sweep")
 
 
@@ -275,14 +303,16 @@ async def test_another_organisation_sees_nothing_on_any_route(
     theirs = issue(orgs["b"], Role.programme_manager, Role.me_officer)
     their_key = key_headers(await new_key(reporting_client, theirs, "theirs"))
     owner = issue(orgs["a"], Role.programme_manager)
+    project = await new_project(owner)
     ids = {
         "export_id": await foreign_export(reporting_client, owner),
         "key_id": (await new_key(reporting_client, owner, "owner's"))["id"],
         "site": site_ids[0],
+        "project_id": project,
     }
     callers = {"token": theirs.headers(), "key": their_key}
     before = await sweep_all(reporting_app, reporting_client, callers, ids)
-    await people_served_at(alice, site_ids[0], 6, "2026-02-10")
+    await people_served_at(alice, site_ids[0], 6, "2026-02-10", project)
     await catch_up()
     after = await sweep_all(reporting_app, reporting_client, callers, ids)
     for caller in ("token", "key"):
@@ -314,12 +344,14 @@ async def test_a_site_sees_nothing_of_another_site_on_any_route(
     assert local_key["site_ids"] == [here]
     wide_key = await new_key(reporting_client, everywhere, "everywhere")
     elsewhere_key = await new_key(reporting_client, elsewhere, "elsewhere")
+    project = await new_project(everywhere)
     ids = {
         "export_id": await foreign_export(reporting_client, everywhere),
         "key_id": elsewhere_key["id"],
         "site": there,
+        "project_id": project,
     }
-    await people_served_at(alice, here, 5, "2026-02-10")
+    await people_served_at(alice, here, 5, "2026-02-10", project)
     await catch_up()
     callers = {
         "token": everywhere.headers(),
@@ -328,7 +360,7 @@ async def test_a_site_sees_nothing_of_another_site_on_any_route(
         "local key": key_headers(local_key),
     }
     before = await sweep_all(reporting_app, reporting_client, callers, ids)
-    await people_served_at(alice, there, 6, "2026-03-10")
+    await people_served_at(alice, there, 6, "2026-03-10", project)
     await catch_up()
     after = await sweep_all(reporting_app, reporting_client, callers, ids)
     for kind in ("token", "key"):
@@ -341,6 +373,7 @@ async def test_a_site_sees_nothing_of_another_site_on_any_route(
             "GET /v1/overview/document",
             "POST /v1/exports",
             "POST /v1/exports at",
+            "GET /v1/projects/{project_id}/progress",
             *(f"GET /v1/indicators/{{indicator_id}}/values {i}" for i in SERVED),
             *(f"GET /v1/feeds/{{indicator_id}} {i}" for i in SERVED),
         }, kind
@@ -384,6 +417,7 @@ async def test_a_revoked_key_and_a_key_on_the_key_routes_are_refused(
         "export_id": await foreign_export(reporting_client, manager),
         "key_id": live["id"],
         "indicator_id": "people_reached",
+        "project_id": str(uuid.uuid4()),
     }
 
     def call(route: Route) -> Call:
@@ -427,6 +461,7 @@ async def test_a_key_reads_no_other_indicator_on_any_route(
         "indicator_id": "services_delivered",
         "export_id": unknown,
         "key_id": unknown,
+        "project_id": unknown,
     }
 
     def call(route: Route) -> Call:
@@ -483,6 +518,7 @@ async def test_every_route_refuses_a_role_without_the_right(
         "export_id": await foreign_export(reporting_client, manager),
         "key_id": (await new_key(reporting_client, manager, "owner's"))["id"],
         "indicator_id": "people_reached",
+        "project_id": str(uuid.uuid4()),
     }
     callers = {
         str(role): issue(orgs["a"], role).headers() for role in NO_READING + NO_KEYS

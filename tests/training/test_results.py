@@ -162,6 +162,7 @@ async def test_completion_and_certification_follow_the_criteria(
         "pre_test": 40.0,
         "post_test": 85.0,
         "competency_level": 3,
+        "project_id": None,
     }
     assert results[people[1]]["competency_level"] == 1
     assessed = await event_data(training_app, "competency.assessed")

@@ -45,7 +45,25 @@ def _in_scope(model: Any, principal: Principal) -> list[Any]:
     conditions = [col(model.organisation_id) == principal.organisation_id]
     if principal.site_ids is not None:
         conditions.append(col(model.site_id).in_(principal.site_ids))
+    if principal.team_id is not None:
+        if hasattr(model, "team_id"):
+            conditions.append(col(model.team_id) == principal.team_id)
+        else:  # a record about a person: the team that registered them
+            conditions.append(
+                col(model.beneficiary_id).in_(
+                    select(col(Beneficiary.id)).where(
+                        col(Beneficiary.organisation_id) == principal.organisation_id,
+                        col(Beneficiary.team_id) == principal.team_id,
+                    )
+                )
+            )
     return conditions
+
+
+def limited(principal: Principal) -> bool:
+    """A token limited to some sites or to a team: it sees only the
+    records inside them."""
+    return principal.site_ids is not None or principal.team_id is not None
 
 
 def visible_records(principal: Principal) -> CompoundSelect[tuple[uuid.UUID]]:
@@ -100,7 +118,7 @@ async def list_entries(
     statement = select(AuditEntry).where(
         col(AuditEntry.organisation_id) == principal.organisation_id
     )
-    if principal.site_ids is not None:
+    if limited(principal):
         statement = statement.where(
             col(AuditEntry.entity_id).in_(visible_records(principal))
         )

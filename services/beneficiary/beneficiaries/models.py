@@ -56,6 +56,13 @@ class Beneficiary(Table, table=True):
     site_id: uuid.UUID | None = Field(
         default=None, foreign_key="location.id", index=True
     )
+    team_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="team.id",
+        index=True,
+        description="The team that registered the person: a team-scoped "
+        "user sees the people its team registered.",
+    )
     full_name_enc: str | None = Field(default=None, sa_type=Text)
     phone_enc: str | None = Field(default=None, sa_type=Text)
     address_enc: str | None = Field(default=None, sa_type=Text)

@@ -63,12 +63,15 @@ S = TypeVar("S", bound=Select[Any])
 
 
 def scoped(statement: S, principal: Principal) -> S:
-    """Every read of beneficiaries starts here: own organisation, own sites."""
+    """Every read of beneficiaries starts here: own organisation, own sites,
+    and for a team-scoped user the people its team registered."""
     statement = statement.where(
         col(Beneficiary.organisation_id) == principal.organisation_id
     )
     if principal.site_ids is not None:
         statement = statement.where(col(Beneficiary.site_id).in_(principal.site_ids))
+    if principal.team_id is not None:
+        statement = statement.where(col(Beneficiary.team_id) == principal.team_id)
     return statement
 
 
@@ -97,10 +100,37 @@ async def get_beneficiary(
     return beneficiary
 
 
+async def team_of(session: AsyncSession, row: Any) -> uuid.UUID | None:
+    """The team of the person a row (a case, a referral) is about: a
+    team-scoped user sees what concerns the people its team registered."""
+    person = await get_cached(
+        session, Beneficiary, (row.organisation_id, row.beneficiary_id)
+    )
+    return person.team_id if person is not None else None
+
+
+def team_people(principal: Principal) -> Any:
+    """The ids of the people a team-scoped caller's team registered."""
+    return select(col(Beneficiary.id)).where(
+        col(Beneficiary.organisation_id) == principal.organisation_id,
+        col(Beneficiary.team_id) == principal.team_id,
+    )
+
+
+def in_team(statement: S, principal: Principal, model: Any) -> S:
+    """A list of rows about people (cases, referrals ...) cut to the
+    people of a team-scoped caller's team."""
+    if principal.team_id is None:
+        return statement
+    return statement.where(col(model.beneficiary_id).in_(team_people(principal)))
+
+
 def in_scope(beneficiary: Beneficiary, principal: Principal) -> bool:
     """The same rule as ``scoped``, for a row already in hand."""
-    return beneficiary.organisation_id == principal.organisation_id and (
-        principal.can_see_site(beneficiary.site_id)
+    return (
+        beneficiary.organisation_id == principal.organisation_id
+        and principal.can_see_site(beneficiary.site_id)
+        and principal.can_see_team(beneficiary.team_id)
     )
 
 
@@ -172,6 +202,7 @@ async def stage_registration(
         code=new_code(),
         organisation_id=principal.organisation_id,
         registered_by=principal.subject,
+        team_id=principal.team_id,
         created_at=now,  # given, not defaulted: a default factory costs more
         updated_at=now,
         **_columns(data, keyring, beneficiary_id),

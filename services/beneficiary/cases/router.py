@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, Query, Response
 
 from services.beneficiary.access import CaseActor
 from services.beneficiary.audit.models import audit_log
+from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.cases import service as cases_service
 from services.beneficiary.cases.models import Assessment, Case
 from services.beneficiary.cases.schemas import (
@@ -204,7 +205,12 @@ async def record_assessment(
 
     async def load(existing: uuid.UUID) -> tuple[Assessment | None, Problem | None]:
         found = await get_in_scope(
-            session, principal, Assessment, existing, what="assessment"
+            session,
+            principal,
+            Assessment,
+            existing,
+            team_of=beneficiaries_service.team_of,
+            what="assessment",
         )
         return found, None
 

@@ -110,6 +110,7 @@ async def get_case(
         what="case",
         for_update=for_update,
         beyond_sites=grants.granted,
+        team_of=beneficiaries_service.team_of,
     )
 
 
@@ -128,6 +129,7 @@ async def list_cases(
     principal = await grants.listing_scope(session, principal, beneficiary_id)
     if principal.site_ids is not None:
         statement = statement.where(col(Case.site_id).in_(principal.site_ids))
+    statement = beneficiaries_service.in_team(statement, principal, Case)
     if beneficiary_id is not None:
         statement = statement.where(col(Case.beneficiary_id) == beneficiary_id)
     if status is not None:

@@ -4,6 +4,7 @@ the row is refused. Pure logic: no database, no network."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -212,6 +213,19 @@ def _as_whole(value: Any, column: str) -> int:
     return int(number)
 
 
+CODE_LIKE = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
+"""What a choice name or a P-code looks like in XLSForm and COD tables."""
+
+
+def shown(value: str) -> str:
+    """A refused value as a refusal may show it: refusals are kept
+    unencrypted, so only a code-like value is named (a free-text answer
+    mapped as a choice by mistake could hold a name or a story)."""
+    if CODE_LIKE.fullmatch(value):
+        return repr(value)
+    return "(not shown: it is not a code)"
+
+
 def _values(
     row: Mapping[str, Any],
     fields: Mapping[Any, str],
@@ -221,7 +235,7 @@ def _values(
 ) -> dict[str, Any]:
     """The platform fields of one row; raises ``_Refused`` at the first
     value that cannot be mapped (its column and why, never its content
-    unless it is a choice name)."""
+    unless it is code-like: see ``shown``)."""
     out: dict[str, Any] = {str(k): v for k, v in constants.items()}
     for target, column in fields.items():
         value = lookup(row, column)
@@ -235,7 +249,7 @@ def _values(
             if name in known:
                 value = known[name]
             elif name not in known.values():
-                raise _Refused(column, f"unknown choice {name[:60]!r} for {target}")
+                raise _Refused(column, f"unknown choice {shown(name)} for {target}")
         elif target in DATE_FIELDS:
             value = _as_date(value, date_formats, column)
         elif target in WHOLE_NUMBERS:
@@ -260,7 +274,7 @@ def _site(row: Mapping[str, Any], spec: SiteMapping | None, sites: Sites) -> Any
         else sites.by_name.get(code.lower())
     )
     if found is None:
-        raise _Refused(spec.field, f"no site with {spec.match} {code[:60]!r}")
+        raise _Refused(spec.field, f"no site with {spec.match} {shown(code)}")
     return str(found)
 
 

@@ -169,6 +169,7 @@ async def get_enrolment(
         what="enrolment",
         for_update=for_update,
         beyond_sites=grants.granted,
+        team_of=beneficiaries_service.team_of,
     )
 
 

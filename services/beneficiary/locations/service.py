@@ -128,6 +128,21 @@ async def require_site(
         )
 
 
+async def require_locations(
+    session: AsyncSession, location_ids: list[uuid.UUID], loc: list[str | int]
+) -> None:
+    """Places a project or partnership names exist (at any level)."""
+    if not location_ids:
+        return
+    found = await session.execute(
+        select(col(Location.id)).where(col(Location.id).in_(location_ids))
+    )
+    if len(set(found.scalars())) != len(set(location_ids)):
+        raise Invalid.field(
+            loc, "unknown location", "unknown_location", "Some locations do not exist."
+        )
+
+
 def _reference_rows(name: str) -> list[dict[str, str]]:
     text = (
         resources.files("services.beneficiary.reference_data")

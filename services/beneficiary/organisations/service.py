@@ -1,19 +1,24 @@
 """Rules for organisations: a partner's lead must exist, only the lead's own
 admin approves a partner, and ``delivery_of()`` tells each record whether the
-work was direct or through a partner, and under which lead.
+work was direct or through a partner, and under which lead: through a
+partner only while a partnership covers the record's date, site and activity
+(docs/decisions/0012-projects-teams-partnerships.md).
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.beneficiary.access import organisation_wide
+from services.beneficiary.locations.models import Location
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.organisations.schemas import OrganisationCreate
+from services.beneficiary.partnerships.models import Partnership, PartnershipOrigin
 from shared.auth import Principal
 from shared.contracts.enums import DeliveredThrough
 from shared.db import get_cached, utcnow
@@ -55,12 +60,20 @@ async def create_organisation(
 
 
 async def approve_partner(
-    session: AsyncSession, principal: Principal, partner_id: uuid.UUID
+    session: AsyncSession,
+    principal: Principal,
+    partner_id: uuid.UUID,
+    *,
+    open_ended: bool = True,
 ) -> Organisation:
-    """The lead's admin accepts a partner's request: from now on the
-    partner's new records count under the lead. Only the requested lead may
-    approve, with an organisation-wide token; a lead that has become a
-    partner, or a partner that leads others, would make a second level (409)."""
+    """The lead's admin accepts a partner's request. Only the requested lead
+    may approve, with an organisation-wide token; a lead that has become a
+    partner, or a partner that leads others, would make a second level (409).
+
+    ``open_ended``: the approval is also an open-ended partnership over every
+    place and activity, so the partner's records count under the lead as
+    they did before partnerships existed, until the lead ends it; a
+    partnership agreement approves without one (``open_ended=False``)."""
     organisation_wide(principal)
     partner = (
         await session.execute(
@@ -89,6 +102,15 @@ async def approve_partner(
     partner.requested_lead_organisation_id = None
     partner.lead_approved_by = principal.subject
     partner.lead_approved_at = utcnow()
+    if open_ended:
+        session.add(
+            Partnership(
+                lead_organisation_id=principal.organisation_id,
+                partner_organisation_id=partner.id,
+                origin=PartnershipOrigin.lead_approval,
+                created_by=principal.subject,
+            )
+        )
     await session.flush()
     return partner
 
@@ -116,14 +138,63 @@ async def list_organisations(
 
 
 async def delivery_of(
-    session: AsyncSession, organisation_id: uuid.UUID
+    session: AsyncSession,
+    organisation_id: uuid.UUID,
+    *,
+    on: date,
+    site_id: uuid.UUID | None,
+    activity_code: str,
 ) -> tuple[uuid.UUID, DeliveredThrough]:
     """The programme lead and whether work by this organisation is direct or
-    through a partner (frozen on each record when it is written). Only an
-    approved link counts: a pending one is the organisation's own work."""
+    through a partner (frozen on each record when it is written). A
+    partner's work counts under its approved lead only while a partnership
+    covers it: its date, its site (under one of the partnership's places)
+    and its activity; anything else is the organisation's own work."""
     organisation = await get_cached(session, Organisation, organisation_id)
     if organisation is None:
         raise Invalid("The caller's organisation is not registered on this platform.")
-    if organisation.lead_organisation_id is None:
+    lead = organisation.lead_organisation_id
+    if lead is None:
         return organisation.id, DeliveredThrough.direct
-    return organisation.lead_organisation_id, DeliveredThrough.partner
+    partnerships = (
+        await session.execute(
+            select(Partnership).where(
+                col(Partnership.lead_organisation_id) == lead,
+                col(Partnership.partner_organisation_id) == organisation.id,
+            )
+        )
+    ).scalars()
+    places = await _places_of(session, site_id)
+    for partnership in partnerships:
+        if covers(partnership, on, places, activity_code):
+            return lead, DeliveredThrough.partner
+    return organisation.id, DeliveredThrough.direct
+
+
+def covers(
+    partnership: Partnership, on: date, places: set[str], activity_code: str
+) -> bool:
+    """Whether a partnership covers a record of that date, at a site with
+    those ``places`` (the site and its ancestors), of that activity."""
+    return (
+        (partnership.start is None or partnership.start <= on)
+        and (partnership.end is None or on <= partnership.end)
+        and (
+            not partnership.location_ids or bool(places & set(partnership.location_ids))
+        )
+        and (
+            not partnership.activity_codes
+            or activity_code in partnership.activity_codes
+        )
+    )
+
+
+async def _places_of(session: AsyncSession, site_id: uuid.UUID | None) -> set[str]:
+    """The site and every place above it, as strings."""
+    found: set[str] = set()
+    place_id = site_id
+    while place_id is not None and len(found) < 8:
+        found.add(str(place_id))
+        place = await get_cached(session, Location, place_id)
+        place_id = place.parent_id if place is not None else None
+    return found

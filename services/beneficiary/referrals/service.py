@@ -165,6 +165,7 @@ async def get_referral(
         what="referral",
         for_update=for_update,
         beyond_sites=grants.granted,
+        team_of=beneficiaries_service.team_of,
     )
 
 
@@ -226,6 +227,7 @@ async def list_referrals(
     principal = await grants.listing_scope(session, principal, beneficiary_id)
     if principal.site_ids is not None:
         statement = statement.where(col(Referral.site_id).in_(principal.site_ids))
+    statement = beneficiaries_service.in_team(statement, principal, Referral)
     if beneficiary_id is not None:
         statement = statement.where(col(Referral.beneficiary_id) == beneficiary_id)
     if case_id is not None:

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from services.beneficiary.access import CaseActor, SupervisorActor
 from services.beneficiary.audit.models import audit_log
+from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.cases import service as cases_service
 from services.beneficiary.db import OnceDep
 from services.beneficiary.risk import service as risk_service
@@ -150,7 +151,12 @@ async def _once(
         body,
         act,
         lambda existing: get_in_scope(
-            session, principal, RiskAlert, existing, what="risk alert"
+            session,
+            principal,
+            RiskAlert,
+            existing,
+            team_of=beneficiaries_service.team_of,
+            what="risk alert",
         ),
         render,
         audit=audit,

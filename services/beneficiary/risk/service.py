@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.cases.models import Case
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.protection.grants import service as grants
@@ -114,6 +115,7 @@ async def list_alerts(
     )
     if principal.site_ids is not None:
         statement = statement.where(col(RiskAlert.site_id).in_(principal.site_ids))
+    statement = beneficiaries_service.in_team(statement, principal, RiskAlert)
     if status is not None:
         statement = statement.where(col(RiskAlert.status) == status)
     return await ordered_page(
@@ -141,6 +143,7 @@ async def acknowledge(
         what="risk alert",
         for_update=True,
         beyond_sites=grants.granted,
+        team_of=beneficiaries_service.team_of,
     )
     if alert.status == AlertStatus.acknowledged:
         raise Conflict(f"Acknowledged already by {alert.acknowledged_by}.")

@@ -14,7 +14,7 @@ from sqlalchemy import JSON
 from sqlmodel import Field
 
 from services.beneficiary.db import Table, organisation_key, same_organisation
-from shared.contracts.enums import DeliveredThrough, Modality
+from shared.contracts.enums import DeliveredThrough, DeliveryMode, Modality
 from shared.db import UTCDateTime, utcnow
 from shared.taxonomy.iasc import IascLayer
 
@@ -31,6 +31,11 @@ class _Delivery(Table):
     iasc_layer: IascLayer
     site_id: uuid.UUID | None = Field(default=None, foreign_key="location.id")
     modality: Modality
+    team_id: uuid.UUID | None = Field(default=None, foreign_key="team.id", index=True)
+    delivery_mode: DeliveryMode | None = None
+    project_id: uuid.UUID | None = Field(
+        default=None, foreign_key="project.id", index=True
+    )
     created_by: str = Field(max_length=255)
     voided: bool = False
     void_reason: str | None = Field(default=None, max_length=500)

@@ -15,6 +15,7 @@ from services.beneficiary.beneficiaries.schemas import RecordDate
 from shared.contracts.enums import (
     AgeGroup,
     DeliveredThrough,
+    DeliveryMode,
     DisabilityStatus,
     Modality,
     Sex,
@@ -33,7 +34,32 @@ StaffId = Annotated[
 Minutes = Annotated[int, Field(ge=1, le=24 * 60)]
 
 
-class ServiceRecordFields(BaseModel):
+class DeliveryTags(BaseModel):
+    """Which team gave it, how, and under which project."""
+
+    team_id: uuid.UUID | None = Field(
+        default=None,
+        description="A team of your organisation (GET /v1/teams); a "
+        "team-scoped user's records are always its own team's.",
+    )
+    delivery_mode: DeliveryMode | None = Field(
+        default=None,
+        description="At a centre, by a mobile team or on an outreach visit.",
+    )
+    project_id: uuid.UUID | None = Field(
+        default=None,
+        description="A project your organisation leads or is a partner in "
+        "(GET /v1/projects), running on the record's date.",
+    )
+
+
+class DeliveryTagsRead(BaseModel):
+    team_id: uuid.UUID | None
+    delivery_mode: DeliveryMode | None
+    project_id: uuid.UUID | None
+
+
+class ServiceRecordFields(DeliveryTags):
     """The full state of a service record (what a sync sends)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -67,7 +93,7 @@ class ServiceRecordCreate(ServiceRecordFields):
     id: uuid.UUID | None = None
 
 
-class ServiceRecordUpdate(BaseModel):
+class ServiceRecordUpdate(DeliveryTags):
     model_config = ConfigDict(extra="forbid")
 
     activity_code: ActivityCode | None = None
@@ -84,7 +110,7 @@ class VoidRequest(BaseModel):
     reason: Text = Field(min_length=3, max_length=500)
 
 
-class ServiceRecordRead(BaseModel):
+class ServiceRecordRead(DeliveryTagsRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -133,7 +159,7 @@ def _distinct_cells(counts: list[AnonymousCountIn]) -> list[AnonymousCountIn]:
     return counts
 
 
-class AnonymousServiceCreate(BaseModel):
+class AnonymousServiceCreate(DeliveryTags):
     """An activity for people who are not registered (awareness sessions,
     coordination meetings): counts by sex, age group and disability."""
 
@@ -168,7 +194,7 @@ class AnonymousServiceCreate(BaseModel):
         return self
 
 
-class AnonymousServiceRead(BaseModel):
+class AnonymousServiceRead(DeliveryTagsRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -189,7 +215,7 @@ class AnonymousServiceRead(BaseModel):
     created_at: datetime
 
 
-class GroupActivityCreate(BaseModel):
+class GroupActivityCreate(DeliveryTags):
     """A group session: registered attendees each count as served."""
 
     model_config = ConfigDict(
@@ -235,7 +261,7 @@ class GroupActivityCreate(BaseModel):
         return self
 
 
-class GroupActivityRead(BaseModel):
+class GroupActivityRead(DeliveryTagsRead):
     id: uuid.UUID
     organisation_id: uuid.UUID
     lead_organisation_id: uuid.UUID

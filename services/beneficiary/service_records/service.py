@@ -24,6 +24,7 @@ from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.locations import service as locations_service
 from services.beneficiary.organisations import service as organisations_service
+from services.beneficiary.projects import service as projects_service
 from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.service_records.models import (
     AnonymousService,
@@ -33,6 +34,7 @@ from services.beneficiary.service_records.models import (
 from services.beneficiary.service_records.schemas import (
     AnonymousCountIn,
     AnonymousServiceCreate,
+    DeliveryTags,
     GroupActivityCreate,
     GroupActivityRead,
     ServiceRecordCreate,
@@ -40,6 +42,7 @@ from services.beneficiary.service_records.schemas import (
     ServiceRecordRead,
     ServiceRecordUpdate,
 )
+from services.beneficiary.teams import service as teams_service
 from shared.auth import Principal
 from shared.bulk import Rows
 from shared.contracts.enums import ConsentPurpose
@@ -73,10 +76,16 @@ async def delivery(
     activity_code: str,
     site_id: uuid.UUID | None,
     kind: ActivityKind,
+    *,
+    on: date,
+    tags: DeliveryTags,
 ) -> dict[str, Any]:
-    """Columns that say who delivered what where: the activity must exist in
-    the taxonomy and suit the record kind; the site must be in the caller's
-    scope. Direct or partner is frozen from the organisation's role now."""
+    """Columns that say who delivered what where, when and how: the activity
+    must exist in the taxonomy and suit the record kind; the site must be in
+    the caller's scope; the team one of the organisation's (a team-scoped
+    caller's own); the project one it takes part in, running ``on`` that
+    day. Direct or partner is frozen now, from the partnerships covering
+    the record."""
     activity = get_activity(activity_code)
     fits = activity is not None and (
         kind == ActivityKind.any or activity.kind in (ActivityKind.any, kind)
@@ -93,7 +102,11 @@ async def delivery(
     if not principal.can_see_site(site_id):
         raise Forbidden("You may only record services at the sites you work at.")
     lead, through = await organisations_service.delivery_of(
-        session, principal.organisation_id
+        session,
+        principal.organisation_id,
+        on=on,
+        site_id=site_id,
+        activity_code=activity.code,
     )
     return {
         "organisation_id": principal.organisation_id,
@@ -102,6 +115,13 @@ async def delivery(
         "activity_code": activity.code,
         "iasc_layer": activity.iasc_layer,
         "site_id": site_id,
+        "team_id": await teams_service.team_of_record(
+            session, principal, tags.team_id, ["body", "team_id"]
+        ),
+        "delivery_mode": tags.delivery_mode,
+        "project_id": await projects_service.project_of_record(
+            session, principal, tags.project_id, on, ["body", "project_id"]
+        ),
         "created_by": principal.subject,
     }
 
@@ -121,9 +141,12 @@ def check_after_birth(beneficiary: Beneficiary, service_date: date) -> None:
 
 
 def scoped(statement: Any, principal: Principal, model: Any = ServiceRecord) -> Any:
+    """Every read of services starts here: own organisation, sites, team."""
     statement = statement.where(col(model.organisation_id) == principal.organisation_id)
     if principal.site_ids is not None:
         statement = statement.where(col(model.site_id).in_(principal.site_ids))
+    if principal.team_id is not None:
+        statement = statement.where(col(model.team_id) == principal.team_id)
     return statement
 
 
@@ -228,6 +251,8 @@ async def _checked_columns(
             data.activity_code,
             data.site_id,
             ActivityKind.individual,
+            on=data.service_date,
+            tags=data,
         ),
     }, beneficiary
 
@@ -261,6 +286,9 @@ def current_fields(record: ServiceRecord) -> ServiceRecordFields:
         modality=record.modality,
         staff_id=record.staff_id,
         duration_minutes=record.duration_minutes,
+        team_id=record.team_id,
+        delivery_mode=record.delivery_mode,
+        project_id=record.project_id,
     )
 
 
@@ -315,9 +343,22 @@ async def apply_fields(
         )
     kind = ActivityKind.group if record.group_activity_id else ActivityKind.individual
     columns = await delivery(
-        session, principal, fields.activity_code, fields.site_id, kind
+        session,
+        principal,
+        fields.activity_code,
+        fields.site_id,
+        kind,
+        on=fields.service_date,
+        tags=fields,
     )
-    for name in ("activity_code", "iasc_layer", "site_id"):
+    for name in (
+        "activity_code",
+        "iasc_layer",
+        "site_id",
+        "team_id",
+        "delivery_mode",
+        "project_id",
+    ):
         setattr(record, name, columns[name])
     beneficiary = await session.get(
         Beneficiary, (record.organisation_id, record.beneficiary_id)
@@ -424,7 +465,13 @@ async def record_group_activity(
     ):
         raise Conflict("A group activity with this id exists already.")
     columns = await delivery(
-        session, principal, data.activity_code, data.site_id, ActivityKind.group
+        session,
+        principal,
+        data.activity_code,
+        data.site_id,
+        ActivityKind.group,
+        on=data.activity_date,
+        tags=data,
     )
     attendees = await _attendees(session, principal, data.attendee_ids)
     await consent_service.require_consent(
@@ -589,6 +636,9 @@ async def group_activity_read(
     return GroupActivityRead(
         id=group.id,
         **_group_delivery(group),
+        team_id=group.team_id,
+        delivery_mode=group.delivery_mode,
+        project_id=group.project_id,
         facilitator_staff_ids=group.facilitator_staff_ids,
         attendee_ids=attendee_ids,
         anonymous_attendees=counts,
@@ -624,7 +674,13 @@ async def record_anonymous_service(
     ):
         raise Conflict("An anonymous service with this id exists already.")
     columns = await delivery(
-        session, principal, data.activity_code, data.site_id, ActivityKind.any
+        session,
+        principal,
+        data.activity_code,
+        data.site_id,
+        ActivityKind.any,
+        on=data.service_date,
+        tags=data,
     )
     record = _anonymous_service(
         record_id,
@@ -757,6 +813,9 @@ FACT_COLUMNS = (
     "group_activity_id",
     "voided",
     "version",
+    "team_id",
+    "delivery_mode",
+    "project_id",
 )
 
 
@@ -779,6 +838,9 @@ def _facts(columns: dict[str, Any], beneficiary: Beneficiary) -> ServiceRecordFa
         age_at_service=age_on(beneficiary.date_of_birth, columns["service_date"]),
         voided=columns["voided"],
         version=columns["version"],
+        team_id=columns["team_id"],
+        delivery_mode=columns["delivery_mode"],
+        project_id=columns["project_id"],
     )
 
 
@@ -804,5 +866,8 @@ def emit_anonymous(session: AsyncSession, record: AnonymousService) -> None:
             group_activity_id=record.group_activity_id,
             counts=[AnonymousCount.model_validate(c) for c in record.counts],
             voided=record.voided,
+            team_id=record.team_id,
+            delivery_mode=record.delivery_mode,
+            project_id=record.project_id,
         ),
     )

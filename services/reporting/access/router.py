@@ -25,7 +25,7 @@ from services.reporting.db import OnceDep
 from shared.auth import Principal, RateLimiter, Role, require
 from shared.contracts.text import Text
 from shared.db import SessionDep, utcnow
-from shared.errors import FieldError, Invalid, NotFound, problem_responses
+from shared.errors import FieldError, Forbidden, Invalid, NotFound, problem_responses
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, listed_page
 
 router = APIRouter(prefix="/v1/api-keys", tags=["integrator API keys"])
@@ -38,7 +38,10 @@ async def key_manager(
     principal: Annotated[Principal, Depends(require(Role.programme_manager))],
 ) -> Principal:
     """A programme manager, at most KEY_MANAGEMENT_PER_MINUTE key requests a
-    minute per organisation: issuing keys in bulk is not a use."""
+    minute per organisation: issuing keys in bulk is not a use. A key keeps
+    a site scope but no team scope, so a team-scoped manager issues none."""
+    if principal.team_id is not None:
+        raise Forbidden("A token limited to one team cannot manage API keys.")
     await KEY_MANAGEMENT.hit(
         request,
         str(principal.organisation_id),

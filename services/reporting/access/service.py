@@ -97,6 +97,7 @@ def caller_from_principal(principal: Principal) -> Caller:
         scope=Scope(
             organisations=frozenset({principal.organisation_id}),
             sites=principal.site_ids,
+            teams=None if principal.team_id is None else frozenset({principal.team_id}),
         ),
         record_level=principal.has_any(RECORD_LEVEL),
         indicators=None,

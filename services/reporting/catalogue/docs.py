@@ -381,6 +381,14 @@ _EXAMPLES: dict[str, tuple[str, str]] = {
         "`COURSE_` and the first 12 hex digits of the course id, in capitals",
     ),
     "topic": ("suicide_prevention", "the session's topic code in capitals"),
+    "team": (
+        str(_ORG_EXAMPLE),
+        "`TEAM_` and the first 12 hex digits of the team id, in capitals",
+    ),
+    "project": (
+        str(_ORG_EXAMPLE),
+        "`PRJ_` and the first 12 hex digits of the project id, in capitals",
+    ),
     "phase": ("pre_group", "the practice session phase in capitals"),
     "month": ("2026-02", "`M` and the month as `yyyyMM`"),
 }

@@ -51,6 +51,7 @@ class Scope:
 
     organisations: frozenset[uuid.UUID] | None = None
     sites: frozenset[uuid.UUID] | None = None
+    teams: frozenset[uuid.UUID] | None = None
 
 
 @dataclass
@@ -360,6 +361,9 @@ class Evaluator:
             visible = self.store.places.with_partners(scope.organisations)
             columns = ["organisation_id"]
             if "lead_organisation_id" in frame.vocab:
+                # a partner's record counts under the lead only when a
+                # partnership covered it (frozen in lead_organisation_id)
+                visible = set(scope.organisations)
                 columns.append("lead_organisation_id")
             seen = np.zeros(frame.size, bool)
             for column in columns:
@@ -374,6 +378,13 @@ class Evaluator:
             values = frame.vocab["site_id"].values
             allowed = np.array([v in scope.sites for v in values] + [False])
             raw = frame.col("site_id").astype(np.int64)
+            mask &= allowed[np.where(raw < 0, len(values), raw)]
+        if scope.teams is not None and "team_id" not in frame.vocab:
+            mask &= False  # facts with no team are not a team's to see
+        elif scope.teams is not None:
+            values = frame.vocab["team_id"].values
+            allowed = np.array([v in scope.teams for v in values] + [False])
+            raw = frame.col("team_id").astype(np.int64)
             mask &= allowed[np.where(raw < 0, len(values), raw)]
         return mask
 

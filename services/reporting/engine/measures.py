@@ -32,6 +32,7 @@ from shared.contracts.enums import (
     CourseApproach,
     CourseLevel,
     DeliveredThrough,
+    DeliveryMode,
     DisabilityStatus,
     DisplacementStatus,
     EnrolmentStatus,
@@ -65,6 +66,7 @@ ENUM_LABELS: dict[str, list[str]] = {
     "training_modality": [m.value for m in TrainingModality],
     "unit": [u.value for u in ActivityUnit],
     "component": ["training", *(p.value for p in SupervisionPurpose)],
+    "delivery_mode": [m.value for m in DeliveryMode],
 }
 
 
@@ -98,6 +100,8 @@ ID_DIMS = frozenset(
         "course",
         "partner_organisation",
         "participant_organisation",
+        "team",
+        "project",
     }
 )
 """Dims whose values are ids: a filter value must look like a UUID; whether
@@ -588,6 +592,9 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "iasc_layer": "iasc_layer",
         "activity": "activity_code",
         "modality": "modality",
+        "team": "team_id",
+        "delivery_mode": "delivery_mode",
+        "project": "project_id",
         "month": "month:service_date",
     },
     "group_activities": {
@@ -645,6 +652,7 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "course_level": "course_level",
         "training_modality": "modality",
         "topic": "topic_code",
+        "project": "project_id",
         **_PLACES,
         "month": "month:held_on",
     },
@@ -681,6 +689,7 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         **_TRAINEE,
         "organisation": "organisation_id",
         "course": "course_id",
+        "project": "project_id",
         "course_level": "course_level",
         "month": "month:decided_on",
     },

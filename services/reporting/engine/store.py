@@ -215,7 +215,7 @@ def new_frames() -> dict[str, Frame]:
             "lead_organisation_id:cat delivered_through:cat activity_code:cat "
             "iasc_layer:cat service_date:date site_id:cat modality:cat "
             "staff_id:cat people:int sex:cat age_group:cat disability:cat "
-            "age_at_service:int",
+            "age_at_service:int team_id:cat delivery_mode:cat project_id:cat",
         ),
         "beneficiaries": _frame(
             BeneficiaryFact,
@@ -267,7 +267,7 @@ def new_frames() -> dict[str, Frame]:
             "trainee_id:cat organisation_id:cat held_on:date hours:float "
             "present:bool session_id:cat course_id:cat course_approach:cat "
             "course_level:cat modality:cat site_id:cat topic_code:cat "
-            "partner_organisation_id:cat",
+            "partner_organisation_id:cat project_id:cat",
         ),
         "capacity": _frame(
             CapacityFact,
@@ -277,7 +277,7 @@ def new_frames() -> dict[str, Frame]:
             ResultFact,
             "trainee_id:cat organisation_id:cat course_id:cat course_level:cat "
             "decided_on:date "
-            "completed:bool certified:bool competency_level:int",
+            "completed:bool certified:bool competency_level:int project_id:cat",
         ),
         "competency": _frame(
             CompetencyFact,

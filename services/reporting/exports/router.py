@@ -54,6 +54,7 @@ from shared.errors import (
     BadRequest,
     Conflict,
     FieldError,
+    Forbidden,
     Invalid,
     NotFound,
     problem_responses,
@@ -141,7 +142,7 @@ def _status(export: Export, request: Request) -> ExportStatus:
     "/v1/exports",
     status_code=202,
     response_model=ExportStatus,
-    responses=problem_responses(NotFound),
+    responses=problem_responses(NotFound, Forbidden),
 )
 async def request_export(
     body: ExportRequest,
@@ -153,6 +154,8 @@ async def request_export(
 ) -> ExportStatus:
     """Queue an export; poll ``GET /v1/exports/{id}`` until it is ready. A
     retry with the same Idempotency-Key answers the first export's status."""
+    if caller.scope.teams is not None:
+        raise Forbidden("An export keeps no team scope: a team-scoped token asks none.")
     indicator = get_indicator(body.indicator)
     caller.may_read(indicator.id)
     bands = age_bands(body.age_bands, request.app.state.settings)

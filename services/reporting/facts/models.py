@@ -105,6 +105,9 @@ class ServiceFact(_Fact, table=True):
         description="Registered only: age in whole years on the service date, "
         "as the producer computed it from the date of birth.",
     )
+    team_id: uuid.UUID | None = None
+    delivery_mode: str | None = Field(default=None, max_length=16)
+    project_id: uuid.UUID | None = Field(default=None, index=True)
 
 
 class GroupActivityFact(_Fact, table=True):
@@ -254,6 +257,7 @@ class AttendanceFact(_Fact, table=True):
     site_id: uuid.UUID | None = None
     topic_code: str | None = Field(default=None, max_length=64)
     partner_organisation_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
 
 
 class CapacityFact(_Fact, table=True):
@@ -287,6 +291,7 @@ class ResultFact(_Fact, table=True):
     completed: bool
     certified: bool
     competency_level: int | None = None
+    project_id: uuid.UUID | None = None
 
 
 class CompetencyFact(_Fact, table=True):
@@ -399,6 +404,21 @@ class ActionPointFact(_Fact, table=True):
     status: str = Field(max_length=16)
     completed: bool = False
     completed_on: date | None = None
+
+
+class ProjectFact(_Fact, table=True):
+    """A project's period, organisations and targets (``project.saved``):
+    what its progress is measured against."""
+
+    __tablename__ = "project_fact"
+
+    project_id: uuid.UUID = Field(unique=True)
+    organisation_id: uuid.UUID = Field(description="The lead organisation.")
+    partner_organisation_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    start: date
+    end: date
+    targets: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    version: int = 1
 
 
 class LocationDim(Table, table=True):

@@ -58,6 +58,7 @@ from services.reporting.facts.models import (
     MentoringVisitFact,
     PartnerMappingFact,
     PracticeSessionFact,
+    ProjectFact,
     PseudonymKey,
     ReferralFact,
     ResultFact,
@@ -87,6 +88,7 @@ from shared.contracts.events import (
     MappingFacts,
     MentoringVisitFacts,
     PracticeFacts,
+    ProjectFacts,
     ReferralFacts,
     ResultFacts,
     SelectionFacts,
@@ -198,6 +200,9 @@ def _service(batch: Batch, e: EventEnvelope, f: ServiceRecordFacts) -> None:
             "age_group": None,
             "disability": None,
             "age_at_service": f.age_at_service,
+            "team_id": f.team_id,
+            "delivery_mode": f.delivery_mode.value if f.delivery_mode else None,
+            "project_id": f.project_id,
             "alive": not f.voided,
             "position": e.position,
         }
@@ -230,6 +235,9 @@ def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None
             "age_group": count.age_group.value,
             "disability": count.disability.value,
             "age_at_service": None,
+            "team_id": f.team_id,
+            "delivery_mode": f.delivery_mode.value if f.delivery_mode else None,
+            "project_id": f.project_id,
             "alive": not f.voided,
             "position": e.position,
         }
@@ -437,6 +445,7 @@ def _attendance(batch: Batch, e: EventEnvelope, f: AttendanceFacts) -> None:
             "site_id": f.site_id,
             "topic_code": f.topic_code,
             "partner_organisation_id": f.partner_organisation_id,
+            "project_id": f.project_id,
             "position": e.position,
         },
     )
@@ -483,6 +492,7 @@ def _result(batch: Batch, e: EventEnvelope, f: ResultFacts) -> None:
             "completed": f.completed,
             "certified": f.certified,
             "competency_level": f.competency_level,
+            "project_id": f.project_id,
             "position": e.position,
         },
     )
@@ -630,6 +640,23 @@ def _action_point(batch: Batch, e: EventEnvelope, f: ActionPointFacts) -> None:
     batch.touch(f.completed_on or f.due_on, e.organisation_id)
 
 
+def _project(batch: Batch, e: EventEnvelope, f: ProjectFacts) -> None:
+    batch.keep(
+        "project",
+        f.project_id,
+        {
+            "project_id": f.project_id,
+            "organisation_id": f.organisation_id,
+            "partner_organisation_ids": [str(p) for p in f.partner_organisation_ids],
+            "start": f.start,
+            "end": f.end,
+            "targets": [t.model_dump(mode="json") for t in f.targets],
+            "version": f.version,
+            "position": e.position,
+        },
+    )
+
+
 Fold = Callable[[Batch, EventEnvelope, Any], None]
 
 FOLDS: dict[EventType, Fold] = {
@@ -662,6 +689,7 @@ FOLDS: dict[EventType, Fold] = {
     EventType.selection_round_decided: _selection,
     EventType.mentoring_visit_recorded: _mentoring,
     EventType.action_point_updated: _action_point,
+    EventType.project_saved: _project,
 }
 """How each reported event type becomes facts; its payload is validated
 against the producers' declaration (``EVENT_FACTS``) first."""
@@ -1016,6 +1044,7 @@ _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
     ),
     ("mentoring", MentoringVisitFact, ["visit_id"], "held_on"),
     ("action_point", ActionPointFact, ["action_point_id"], "completed_on"),
+    ("project", ProjectFact, ["project_id"], None),
 ]
 
 

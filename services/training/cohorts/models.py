@@ -24,6 +24,13 @@ class Cohort(Table, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     organisation_id: uuid.UUID = Field(index=True, description="The organiser.")
     partner_organisation_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = Field(
+        default=None,
+        index=True,
+        description="The beneficiary service's project it is trained under, "
+        "carried as an opaque id (docs/decisions/0012-projects-teams-"
+        "partnerships.md).",
+    )
     course_id: uuid.UUID = Field(foreign_key="course.id", index=True)
     title: str = Field(max_length=200)
     starts_on: date

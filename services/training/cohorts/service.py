@@ -84,6 +84,12 @@ class CohortCreate(BaseModel):
         "location list (reports count by site, district and governorate).",
     )
     partner_organisation_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = Field(
+        default=None,
+        description="A project of the beneficiary service (GET /v1/projects "
+        "there), kept as given: reporting counts the cohort under it only "
+        "for callers who lead or partner in that project.",
+    )
     facilitator_trainee_ids: list[uuid.UUID] = Field(
         default_factory=list, max_length=20
     )
@@ -135,6 +141,7 @@ class CohortRead(BaseModel):
     location: str | None
     site_id: uuid.UUID | None
     partner_organisation_id: uuid.UUID | None
+    project_id: uuid.UUID | None
     facilitator_trainee_ids: list[uuid.UUID]
     enrolled: int
     sessions: int
@@ -374,6 +381,7 @@ async def record_attendance(
                 hours=held.hours,
                 present=now_present,
                 **training_dimensions(course, cohort, held),
+                project_id=cohort.project_id,
             ),
         )
     if changed or held.attendance_version == 0:
@@ -452,6 +460,7 @@ async def to_read(session: AsyncSession, cohort: Cohort) -> CohortRead:
         location=cohort.location,
         site_id=cohort.site_id,
         partner_organisation_id=cohort.partner_organisation_id,
+        project_id=cohort.project_id,
         facilitator_trainee_ids=[uuid.UUID(t) for t in cohort.facilitator_trainee_ids],
         enrolled=len(await enrolled_trainees(session, cohort.id)),
         sessions=len(sessions),

@@ -385,6 +385,7 @@ async def certify(
                 pre_test=r.pre_test,
                 post_test=r.post_test,
                 competency_level=r.competency_level,
+                project_id=cohort.project_id,
             ),
         )
     await session.flush()

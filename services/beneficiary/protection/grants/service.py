@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.beneficiary.access import SUPERVISORS
-from services.beneficiary.audit.service import visible_records
+from services.beneficiary.audit.service import limited, visible_records
 from services.beneficiary.beneficiaries.models import Beneficiary
 from services.beneficiary.protection.grants.models import AccessGrant
 from services.beneficiary.protection.grants.schemas import BreakGlass, GrantRead
@@ -160,7 +160,7 @@ def _visible_grants(principal: Principal) -> Select[AccessGrant]:
     statement = select(AccessGrant).where(
         col(AccessGrant.organisation_id) == principal.organisation_id
     )
-    if principal.site_ids is None:
+    if not limited(principal):
         return statement
     return statement.where(
         or_(

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.beneficiary.audit.service import visible_records
+from services.beneficiary.audit.service import limited, visible_records
 from services.beneficiary.protection.notices.jobs import deliver_protection_notice
 from services.beneficiary.protection.notices.models import (
     NoticeDelivery,
@@ -71,7 +71,7 @@ async def list_notices(
     statement = select(ProtectionNotice).where(
         col(ProtectionNotice.organisation_id) == principal.organisation_id
     )
-    if principal.site_ids is not None:
+    if limited(principal):
         statement = statement.where(
             col(ProtectionNotice.entity_id).in_(visible_records(principal))
         )

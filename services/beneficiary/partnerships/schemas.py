@@ -1,0 +1,71 @@
+"""Request and response models for partnerships."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from services.beneficiary.partnerships.models import PartnershipOrigin
+
+ActivityCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{2,64}$")]
+
+
+class _Period(BaseModel):
+    @model_validator(mode="after")
+    def _ordered(self) -> _Period:
+        start, end = getattr(self, "start", None), getattr(self, "end", None)
+        if start is not None and end is not None and end < start:
+            raise ValueError("end is before start")
+        return self
+
+
+class PartnershipCreate(_Period):
+    model_config = ConfigDict(extra="forbid")
+
+    partner_organisation_id: uuid.UUID
+    project_id: uuid.UUID | None = Field(
+        default=None, description="A project your organisation leads."
+    )
+    start: date
+    end: date
+    location_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=500,
+        description="Places covered (a governorate covers its districts and "
+        "sites); empty: everywhere.",
+    )
+    activity_codes: list[ActivityCode] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Activities covered (taxonomy codes); empty: all.",
+    )
+
+
+class PartnershipUpdate(_Period):
+    model_config = ConfigDict(extra="forbid")
+
+    start: date | None = None
+    end: date | None = None
+    location_ids: list[uuid.UUID] | None = Field(default=None, max_length=500)
+    activity_codes: list[ActivityCode] | None = Field(default=None, max_length=100)
+
+
+class PartnershipRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    lead_organisation_id: uuid.UUID
+    partner_organisation_id: uuid.UUID
+    project_id: uuid.UUID | None
+    start: date | None = Field(description="Inclusive; null: open.")
+    end: date | None = Field(description="Inclusive; null: open.")
+    location_ids: list[uuid.UUID]
+    activity_codes: list[str]
+    origin: PartnershipOrigin
+    version: int
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
