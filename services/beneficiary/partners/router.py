@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel
@@ -61,7 +61,7 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.idempotency import Once
+from shared.idempotency import Once, Versioned
 from shared.pagination import (
     DEFAULT_LIMIT,
     CursorQuery,
@@ -75,18 +75,12 @@ from shared.taxonomy.capacity import CapacityTool, capacity_tools
 router = APIRouter(tags=["partners"])
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
+V = TypeVar("V", bound=Versioned)
 IfMatch = Annotated[str | None, Header()]
 WRITE_PROBLEMS = problem_responses(Invalid, Conflict, Forbidden, NotFound)
 UPDATE_PROBLEMS = problem_responses(
     Invalid, Conflict, NotFound, VersionConflict, PreconditionRequired
 )
-
-
-class _Versioned(Protocol):
-    version: int
-
-
-V = TypeVar("V", bound=_Versioned)
 
 
 async def _write(
