@@ -226,3 +226,88 @@ async def test_bad_partner_input_is_a_problem_and_writes_nothing(
     assert decided["version"] == 2
     [only] = (await manager.get(f"{path}/applications")).json()["items"]
     assert (only["outcome"], only["reason"]) == ("not_selected", "not_scored")
+
+
+async def test_only_the_lead_decides_a_partners_programme_status(
+    issue: Any, orgs: dict[str, Org]
+) -> None:
+    """The partner edits its own description, never the lead's decision
+    about it, neither by PATCH nor by deciding a selection round of its own."""
+    lead = issue(orgs["a"], Role.programme_manager)
+    partner = issue(orgs["partner"], Role.programme_manager)
+    partner_id = orgs["partner"].id
+    made = await ok(
+        await lead.post("/v1/partner-profiles", {"organisation_id": partner_id})
+    )
+    assert made["programme_status"] == "partner"
+    path = f"/v1/partner-profiles/{partner_id}"
+
+    r = await partner.patch(
+        path, {"programme_status": "selected"}, headers={"If-Match": '"1"'}
+    )
+    assert r.status_code == 403, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    r = await partner.patch(
+        path, {"languages": ["ar", "en"]}, headers={"If-Match": '"1"'}
+    )
+    assert r.status_code == 200, r.text  # its own description, yes
+
+    call = await ok(
+        await partner.post(
+            "/v1/selection-rounds",
+            {
+                "title": "Self-selection",
+                "opened_on": "2026-01-04",
+                "criteria": [
+                    {"code": "reach", "label": "Reach", "weight": 1, "max_score": 5}
+                ],
+            },
+        )
+    )
+    applied = await ok(
+        await partner.post(
+            f"/v1/selection-rounds/{call['id']}/applications",
+            {"candidate_organisation_id": partner_id, "channel": "nomination"},
+        )
+    )
+    await ok(
+        await partner.post(
+            f"/v1/selection-rounds/{call['id']}/scores",
+            {"application_id": applied["id"], "scores": {"reach": 5}},
+        )
+    )
+    decided = await partner.post(
+        f"/v1/selection-rounds/{call['id']}/decision",
+        {"decided_on": "2026-01-05", "select_top": 1},
+        headers={"If-Match": '"1"'},
+    )
+    assert decided.status_code == 200, decided.text  # its own round, its own call
+    seen = await ok(await lead.get(path), 200)
+    assert seen["programme_status"] == "partner"
+    assert seen["history"] == made["history"]
+
+
+async def test_a_requested_lead_gets_no_partner_rights_before_approval(
+    issue: Any, orgs: dict[str, Org]
+) -> None:
+    platform = issue(Org(str(uuid.UUID(int=0)), "platform"), Role.platform_admin)
+    asking = await ok(
+        await platform.post(
+            "/v1/organisations",
+            {"name": "Asks A", "type": "cso", "lead_organisation_id": orgs["a"].id},
+        )
+    )
+    lead = issue(orgs["a"], Role.programme_manager)
+    r = await lead.post("/v1/partner-profiles", {"organisation_id": asking["id"]})
+    assert r.status_code in (403, 404, 422), r.text
+    r = await lead.post(
+        "/v1/capacity-assessments",
+        {
+            "assessed_organisation_id": asking["id"],
+            "tool": TOOL,
+            "timepoint": "baseline",
+            "assessed_on": "2026-01-03",
+            "items": levels(2),
+        },
+    )
+    assert r.status_code in (403, 404, 422), r.text

@@ -101,11 +101,8 @@ async def concerns(
     found = await session.get(Organisation, organisation_id)
     if found is None:
         return False
-    if principal.organisation_id in (
-        found.lead_organisation_id,
-        found.requested_lead_organisation_id,
-    ):
-        return True
+    if principal.organisation_id == found.lead_organisation_id:
+        return True  # a requested lead gains nothing until its admin approves
     profile = await session.get(OrganisationProfile, organisation_id)
     return profile is not None and profile.steward_organisation_id == (
         principal.organisation_id
@@ -208,11 +205,8 @@ async def _stewarded(
     session: AsyncSession, principal: Principal, organisation_id: uuid.UUID
 ) -> OrganisationProfile | None:
     profile = await session.get(OrganisationProfile, organisation_id)
-    if profile is None or principal.organisation_id not in (
-        profile.steward_organisation_id,
-        profile.organisation_id,
-    ):
-        return None
+    if profile is None or principal.organisation_id != profile.steward_organisation_id:
+        return None  # the lead's record of the programme is the lead's alone
     return profile
 
 
@@ -351,6 +345,13 @@ async def update_profile(
         raise VersionConflict(
             f"You edited version {expected_version}; the server has "
             f"version {profile.version}.",
+        )
+    if (
+        data.programme_status is not None
+        and principal.organisation_id != profile.steward_organisation_id
+    ):
+        raise Forbidden(
+            "Only the lead that keeps this profile sets its programme status."
         )
     await _apply_fields(session, keyring, profile, data)
     if data.programme_status is not None:
