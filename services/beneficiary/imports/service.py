@@ -48,7 +48,7 @@ from shared.auth import Principal, Role
 from shared.contracts.enums import LocationLevel
 from shared.crypto import KeyRing
 from shared.db import utcnow
-from shared.errors import FieldError, Invalid, NotFound
+from shared.errors import FieldError, Forbidden, Invalid, NotFound
 from shared.outbox import PUBLISH_OUTBOX_JOB
 from shared.pagination import (
     Page,
@@ -154,7 +154,13 @@ async def start_import(
 ) -> ImportJob:
     """An import job, queued: the file (or the Kobo token) is stored
     encrypted for the job, which runs as the caller (their roles and
-    sites), so it can write nothing the caller could not."""
+    sites), so it can write nothing the caller could not. A token limited
+    to one team may not: the job keeps no team, so its records would land
+    outside the team the token is held to."""
+    if principal.team_id is not None:
+        raise Forbidden(
+            "Imports run for sites, not teams: ask for a token not limited to a team."
+        )
     mapping = await get_mapping(session, principal, data.mapping_id)
     job = ImportJob(
         id=data.id or uuid.uuid4(),
@@ -205,12 +211,12 @@ def _invalid(loc: list[str | int], msg: str) -> Invalid:
 
 
 def _readable(principal: Principal) -> Select[ImportJob]:
-    """A site-scoped manager sees the imports they started; a manager of
-    the whole organisation sees all of its imports."""
+    """A manager limited to some sites or to a team sees the imports they
+    started; a manager of the whole organisation sees all of its imports."""
     statement = select(ImportJob).where(
         col(ImportJob.organisation_id) == principal.organisation_id
     )
-    if principal.site_ids is not None:
+    if principal.site_ids is not None or principal.team_id is not None:
         statement = statement.where(col(ImportJob.started_by) == principal.subject)
     return statement
 

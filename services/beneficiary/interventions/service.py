@@ -191,6 +191,7 @@ async def list_enrolments(
     )
     if principal.site_ids is not None:
         statement = statement.where(col(Enrolment.site_id).in_(principal.site_ids))
+    statement = beneficiaries_service.in_team(statement, principal, Enrolment)
     if beneficiary_id is not None:
         statement = statement.where(col(Enrolment.beneficiary_id) == beneficiary_id)
     if case_id is not None:
