@@ -359,7 +359,9 @@ class TestPartnerships:
 async def test_a_partnership_covers_its_places_only(
     issue: Any, orgs: dict[str, Org], alice: Caller
 ) -> None:
-    sites = (await alice.get("/v1/locations", params={"level": "site"})).json()
+    sites = (
+        await alice.get("/v1/locations", params={"level": "site", "limit": 500})
+    ).json()["items"]
 
     async def governorate_of(site: dict[str, Any]) -> str:
         place = site
