@@ -115,8 +115,10 @@ def test_api_calls_through_the_ingress_with_the_shared_key(
         headers=admin,
     )
     assert created.status_code == 201, created.text
-    listed = httpx.get(f"{base}/beneficiary/v1/organisations", headers=admin)
-    assert created.json()["id"] in [o["id"] for o in listed.json()]
+    listed = httpx.get(
+        f"{base}/beneficiary/v1/organisations", params={"limit": 500}, headers=admin
+    )
+    assert created.json()["id"] in [o["id"] for o in listed.json()["items"]]
     trainer = bearer(key_dir, uuid.UUID(created.json()["id"]), Role.trainer)
     courses = httpx.get(f"{base}/training/v1/courses", headers=trainer)
     assert courses.status_code == 200, courses.text
