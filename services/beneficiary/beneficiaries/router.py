@@ -48,7 +48,6 @@ from shared.errors import (
 )
 from shared.pagination import (
     DEFAULT_LIMIT,
-    MAX_LIMIT,
     CursorQuery,
     LimitQuery,
     Page,
@@ -106,8 +105,8 @@ async def list_beneficiaries(
     name: Annotated[Text | None, Query(max_length=200)] = None,
     phone: Annotated[Text | None, Query(max_length=32)] = None,
     site_id: uuid.UUID | None = None,
-    cursor: Annotated[Text | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[BeneficiarySummary]:
     """List or search (exact name or phone, via blind indexes). Rows carry no
     PII; read one record to see it."""

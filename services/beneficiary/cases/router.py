@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Response
 
 from services.beneficiary.access import CaseActor
 from services.beneficiary.audit.models import audit_log
@@ -30,7 +30,6 @@ from shared.app import RuntimeDep
 from shared.auth import PrincipalDep
 from shared.concurrency import etag, expected_version
 from shared.contracts.enums import CaseStatus
-from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import (
     Conflict,
@@ -45,7 +44,6 @@ from shared.errors import (
 from shared.instruments import Instrument, instruments
 from shared.pagination import (
     DEFAULT_LIMIT,
-    MAX_LIMIT,
     CursorQuery,
     LimitQuery,
     Page,
@@ -97,8 +95,8 @@ async def list_cases(
     actor: CaseActor,
     beneficiary_id: uuid.UUID | None = None,
     status: CaseStatus | None = None,
-    cursor: Annotated[Text | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[CaseRead]:
     async with session.begin():
         page = await cases_service.list_cases(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Response
 
 from services.beneficiary.access import StructureManager, StructureReader
 from services.beneficiary.db import OnceDep
@@ -19,7 +19,6 @@ from services.beneficiary.partnerships.schemas import (
     PartnershipUpdate,
 )
 from shared.concurrency import etag, expected_version
-from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import (
     Conflict,
@@ -30,7 +29,7 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.pagination import MAX_LIMIT, Page
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 
 router = APIRouter(prefix="/v1/partnerships", tags=["partnerships"])
 
@@ -72,8 +71,8 @@ async def list_partnerships(
     session: SessionDep,
     principal: StructureReader,
     partner_organisation_id: uuid.UUID | None = None,
-    cursor: Annotated[Text | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[PartnershipRead]:
     """Partnerships your organisation leads or is the partner in."""
     async with session.begin():

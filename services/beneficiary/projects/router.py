@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Response
 
 from services.beneficiary.access import StructureManager, StructureReader
 from services.beneficiary.db import OnceDep
@@ -19,7 +19,6 @@ from services.beneficiary.projects.schemas import (
     ProjectUpdate,
 )
 from shared.concurrency import etag, expected_version
-from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import (
     Forbidden,
@@ -29,7 +28,7 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.pagination import MAX_LIMIT, Page
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
 
@@ -67,8 +66,8 @@ async def create_project(
 async def list_projects(
     session: SessionDep,
     principal: StructureReader,
-    cursor: Annotated[Text | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[ProjectRead]:
     """Projects your organisation leads or is a partner in."""
     async with session.begin():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Response
 
 from services.beneficiary.access import StructureManager, StructureReader
 from services.beneficiary.db import OnceDep
@@ -15,7 +15,6 @@ from services.beneficiary.teams import service as teams_service
 from services.beneficiary.teams.models import Team
 from services.beneficiary.teams.schemas import TeamCreate, TeamRead, TeamUpdate
 from shared.concurrency import etag, expected_version
-from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import (
     Conflict,
@@ -26,7 +25,7 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.pagination import MAX_LIMIT, Page
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 
 router = APIRouter(prefix="/v1/teams", tags=["teams"])
 
@@ -60,8 +59,8 @@ async def create_team(
 async def list_teams(
     session: SessionDep,
     principal: StructureReader,
-    cursor: Annotated[Text | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[TeamRead]:
     async with session.begin():
         page = await teams_service.list_teams(

@@ -24,7 +24,7 @@ from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
 from shared.idempotency import Once
-from shared.pagination import MAX_LIMIT, Page
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from shared.scoping import get_in_scope
 
 router = APIRouter(tags=["data protection"])
@@ -72,8 +72,8 @@ async def list_grants(
     active: bool | None = None,
     subject: Annotated[Text | None, Query(max_length=255)] = None,
     beneficiary_id: uuid.UUID | None = None,
-    cursor: Annotated[Text | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[GrantRead]:
     """Your organisation's grants, newest first (``active=true``: those in
     force now), with their reasons; this read is audited."""

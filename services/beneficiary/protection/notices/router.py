@@ -13,7 +13,7 @@ from services.beneficiary.protection.notices.models import NoticeDelivery
 from services.beneficiary.protection.notices.schemas import NoticeRead
 from shared.contracts.text import Text
 from shared.db import SessionDep
-from shared.pagination import MAX_LIMIT, Page
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 
 router = APIRouter(tags=["data protection"])
 
@@ -24,8 +24,8 @@ async def list_notices(
     actor: OversightActor,
     kind: Annotated[Text | None, Query(max_length=64)] = None,
     delivery: NoticeDelivery | None = None,
-    cursor: Annotated[Text | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[NoticeRead]:
     """Notices to the data protection focal point and whether their webhook
     took them (``dead_letter``: it never did; ``not_configured``: no webhook),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Response
 
 from services.beneficiary.access import (
     OrganisationManager,
@@ -39,7 +39,6 @@ from services.beneficiary.protection.retention.service import (
 from shared.app import RuntimeDep
 from shared.auth import Principal
 from shared.concurrency import etag, expected_version
-from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import (
     Forbidden,
@@ -51,7 +50,6 @@ from shared.errors import (
 )
 from shared.pagination import (
     DEFAULT_LIMIT,
-    MAX_LIMIT,
     CursorQuery,
     LimitQuery,
     Page,
@@ -233,8 +231,8 @@ async def start_retention_run(
 async def list_retention_runs(
     session: SessionDep,
     principal: RunReader,
-    cursor: Annotated[Text | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[RetentionRunSummary]:
     """Your organisation's runs, newest first, with counts (ids: read a run)."""
     async with session.begin():

@@ -32,11 +32,10 @@ from services.beneficiary.protection.sharing.schemas import (
 from services.beneficiary.protection.sharing.service import AgreementNotInForce, Shared
 from shared.app import RuntimeDep
 from shared.audit import Actor, Trail
-from shared.contracts.text import Text
 from shared.db import SessionDep
 from shared.errors import Forbidden, Invalid, NotFound, problem_responses
 from shared.idempotency import Once
-from shared.pagination import MAX_LIMIT, Page
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from shared.queue import send_deferred_jobs
 from shared.spreadsheet import write_csv_row
 
@@ -83,8 +82,8 @@ async def create_agreement(
 async def list_agreements(
     session: SessionDep,
     actor: OversightActor,
-    cursor: Annotated[Text | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[SharingAgreementRead]:
     """The organisation's agreements, newest first, with their status."""
     async with session.begin():
@@ -241,8 +240,8 @@ async def list_exports(
     agreement_id: uuid.UUID,
     session: SessionDep,
     actor: OversightActor,
-    cursor: Annotated[Text | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[SharingExportRead]:
     """Every export made under an agreement: who, when, how many, which
     fields, and the reason given."""
