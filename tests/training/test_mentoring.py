@@ -138,3 +138,41 @@ async def test_a_trainees_erasure_clears_the_mentoring_text_about_them(
             )
         ).all()
     assert sorted(tuple(k) for k in kept) == [(False, False), (True, True)]
+
+
+async def test_plans_and_visits_are_read_a_page_at_a_time(
+    training_client: httpx.AsyncClient, training_settings: TrainingSettings
+) -> None:
+    headers = token(training_settings, uuid.uuid4(), Role.supervisor)
+    made = [
+        (
+            await training_client.post(
+                "/v1/mentoring-plans", json=plan(), headers=headers
+            )
+        ).json()["id"]
+        for _ in range(3)
+    ]
+    for day in ("2026-02-12", "2026-02-10", "2026-02-11"):
+        r = await training_client.post(
+            f"/v1/mentoring-plans/{made[0]}/visits",
+            json=visit(held_on=day),
+            headers=headers,
+        )
+        assert r.status_code == 201, r.text
+
+    async def every(path: str) -> list[dict[str, object]]:
+        found: list[dict[str, object]] = []
+        cursor = None
+        while True:
+            params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = await training_client.get(path, params=params, headers=headers)
+            assert page.status_code == 200, page.text
+            assert len(page.json()["items"]) <= 2
+            found += page.json()["items"]
+            cursor = page.json()["next_cursor"]
+            if cursor is None:
+                return found
+
+    assert sorted(p["id"] for p in await every("/v1/mentoring-plans")) == sorted(made)
+    visits = await every(f"/v1/mentoring-plans/{made[0]}/visits")
+    assert [v["held_on"] for v in visits] == ["2026-02-10", "2026-02-11", "2026-02-12"]

@@ -46,7 +46,6 @@ from shared.pagination import (
     CursorQuery,
     LimitQuery,
     Page,
-    listed_page,
 )
 
 router = APIRouter(tags=["mentoring"])
@@ -112,14 +111,16 @@ async def list_plans(
 ) -> Page[PlanRead]:
     """Your organisation's mentoring plans, oldest first."""
     async with session.begin():
-        rows = await mentoring_service.list_plans(
-            session, actor.principal, mentored_organisation_id
+        page = await mentoring_service.list_plans(
+            session,
+            actor.principal,
+            mentored_organisation_id,
+            cursor=cursor,
+            limit=limit,
         )
-    return listed_page(
-        [PlanRead.model_validate(r) for r in rows],
-        key=lambda plan: str(plan.id),
-        cursor=cursor,
-        limit=limit,
+    return Page(
+        items=[PlanRead.model_validate(r) for r in page.items],
+        next_cursor=page.next_cursor,
     )
 
 
@@ -186,18 +187,21 @@ async def list_visits(
 ) -> Page[VisitRead]:
     """A plan's visits and remote sessions, oldest first."""
     async with session.begin():
-        visits = await mentoring_service.visits_of(session, actor.principal, plan_id)
+        page = await mentoring_service.visit_page(
+            session, actor.principal, plan_id, cursor=cursor, limit=limit
+        )
+        visits = page.items
         points = await mentoring_service.points_of(
             session, actor.principal, [v.id for v in visits]
         )
         audit_log.record(
             session, actor, "list", "mentoring_visit", [v.id for v in visits]
         )
-    return listed_page(
-        [mentoring_service.visit_read(v, points, runtime.keyring) for v in visits],
-        key=lambda v: str(v.id),
-        cursor=cursor,
-        limit=limit,
+    return Page(
+        items=[
+            mentoring_service.visit_read(v, points, runtime.keyring) for v in visits
+        ],
+        next_cursor=page.next_cursor,
     )
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +36,7 @@ from shared.crypto import KeyRing
 from shared.db import utcnow
 from shared.errors import Conflict, FieldError, Invalid, VersionConflict
 from shared.outbox import add_event
+from shared.pagination import Page, ordered_page
 from shared.scoping import get_in_scope
 from shared.taxonomy.capacity import capacity_tools
 
@@ -95,17 +98,25 @@ async def list_plans(
     session: AsyncSession,
     principal: Principal,
     mentored_organisation_id: uuid.UUID | None,
-) -> list[MentoringPlan]:
-    statement = (
-        select(MentoringPlan)
-        .where(col(MentoringPlan.organisation_id) == principal.organisation_id)
-        .order_by(col(MentoringPlan.starts_on), col(MentoringPlan.id))
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Page[MentoringPlan]:
+    """The organisation's plans, the earliest start first, one page read."""
+    statement = select(MentoringPlan).where(
+        col(MentoringPlan.organisation_id) == principal.organisation_id
     )
     if mentored_organisation_id is not None:
         statement = statement.where(
             col(MentoringPlan.mentored_organisation_id) == mentored_organisation_id
         )
-    return list((await session.execute(statement)).scalars())
+    return await ordered_page(
+        session,
+        statement,
+        keys=[(col(MentoringPlan.starts_on), date.fromisoformat)],
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 def _observations(visit_id: uuid.UUID) -> str:
@@ -234,19 +245,42 @@ async def get_visit(
     )
 
 
+def _visits(plan: MentoringPlan) -> Any:
+    return select(MentoringVisit).where(
+        col(MentoringVisit.plan_id) == plan.id,
+        col(MentoringVisit.organisation_id) == plan.organisation_id,
+    )
+
+
 async def visits_of(
     session: AsyncSession, principal: Principal, plan_id: uuid.UUID
 ) -> list[MentoringVisit]:
+    """Every visit of a plan (its progress counts them all)."""
     plan = await get_plan(session, principal, plan_id)
     rows = await session.execute(
-        select(MentoringVisit)
-        .where(
-            col(MentoringVisit.plan_id) == plan.id,
-            col(MentoringVisit.organisation_id) == principal.organisation_id,
-        )
-        .order_by(col(MentoringVisit.held_on), col(MentoringVisit.id))
+        _visits(plan).order_by(col(MentoringVisit.held_on), col(MentoringVisit.id))
     )
     return list(rows.scalars())
+
+
+async def visit_page(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Page[MentoringVisit]:
+    """One page of a plan's visits, the earliest first: only its rows are
+    read, decrypted and audited."""
+    plan = await get_plan(session, principal, plan_id)
+    return await ordered_page(
+        session,
+        _visits(plan),
+        keys=[(col(MentoringVisit.held_on), date.fromisoformat)],
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 async def points_of(
