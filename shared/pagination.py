@@ -21,6 +21,7 @@ from shared.contracts.text import Text
 from shared.errors import BadRequest
 
 T = TypeVar("T")
+U = TypeVar("U")
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
 
@@ -50,6 +51,13 @@ class Page(BaseModel, Generic[T]):
         """True while another page follows: the same fact as a ``next_cursor``,
         spelt for clients that loop on a boolean."""
         return self.next_cursor is not None
+
+    def map(self, read: Callable[[T], U]) -> Page[U]:
+        """The same page with each item turned into what the route answers
+        (a row into its read model); the cursor stays."""
+        return Page[U](
+            items=[read(item) for item in self.items], next_cursor=self.next_cursor
+        )
 
 
 def _cursor_value(value: Any) -> Any:

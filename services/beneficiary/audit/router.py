@@ -101,7 +101,4 @@ async def list_audit_entries(
             "audit_log",
             [next((i for i in filtered if i in named), org)],
         )
-    return Page(
-        items=[AuditEntryRead.model_validate(e) for e in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(AuditEntryRead.model_validate)

@@ -108,10 +108,7 @@ async def list_cases(
             limit=limit,
         )
         audit_log.record(session, actor, "list", "case", [c.id for c in page.items])
-    return Page(
-        items=[cases_service.to_read(c, runtime.keyring) for c in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(lambda c: cases_service.to_read(c, runtime.keyring))
 
 
 @router.get(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from fastapi import APIRouter
 from pydantic import BaseModel
@@ -37,13 +37,6 @@ from shared.queue import defer_job
 
 router = APIRouter(tags=["imports"])
 R = TypeVar("R", bound=BaseModel)
-
-
-def _page_as(page: Page[Any], convert: Callable[[Any], R]) -> Page[R]:
-    """The same page with each stored row as its read model."""
-    return Page(
-        items=[convert(row) for row in page.items], next_cursor=page.next_cursor
-    )
 
 
 async def _answer_job(
@@ -124,7 +117,7 @@ async def list_import_mappings(
         page = await imports_service.list_mappings(
             session, actor.principal, cursor, limit
         )
-        return _page_as(page, ImportMappingRead.model_validate)
+        return page.map(ImportMappingRead.model_validate)
 
 
 @router.get(
@@ -190,7 +183,7 @@ async def list_imports(
         page = await imports_service.list_imports(
             session, actor.principal, cursor, limit
         )
-        return _page_as(page, imports_service.read_model)
+        return page.map(imports_service.read_model)
 
 
 @router.get(
@@ -224,7 +217,7 @@ async def list_import_refusals(
         page = await imports_service.list_refusals(
             session, actor.principal, import_id, cursor, limit
         )
-        return _page_as(page, ImportRefusalRead.model_validate)
+        return page.map(ImportRefusalRead.model_validate)
 
 
 @router.post(

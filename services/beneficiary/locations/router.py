@@ -140,10 +140,7 @@ async def list_locations(
             cursor=cursor,
             limit=limit,
         )
-    return Page(
-        items=[read(r, language) for r in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(lambda r: read(r, language))
 
 
 @router.get(

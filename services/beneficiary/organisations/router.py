@@ -111,10 +111,7 @@ async def list_organisations(
         page = await organisations_service.list_organisations(
             session, cursor=cursor, limit=limit
         )
-    return Page(
-        items=[OrganisationRead.model_validate(r) for r in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(OrganisationRead.model_validate)
 
 
 @router.get(

@@ -145,10 +145,7 @@ async def _own_page(
         page = await partners_service.list_own(
             session, actor.principal, model, cursor, limit
         )
-    return Page(
-        items=[schema.model_validate(r) for r in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(schema.model_validate)
 
 
 # --- profiles and prospective organisations --------------------------------
@@ -392,10 +389,7 @@ async def list_capacity_assessments(
         audit_log.record(
             session, actor, "list", "capacity_assessment", [r.id for r in page.items]
         )
-    return Page(
-        items=[partners_service.capacity_read(r, runtime.keyring) for r in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(lambda r: partners_service.capacity_read(r, runtime.keyring))
 
 
 @router.get(

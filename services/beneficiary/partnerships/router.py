@@ -83,10 +83,7 @@ async def list_partnerships(
             cursor=cursor,
             limit=limit,
         )
-    return Page(
-        items=[PartnershipRead.model_validate(p) for p in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(PartnershipRead.model_validate)
 
 
 @router.get(

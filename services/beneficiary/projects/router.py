@@ -74,10 +74,7 @@ async def list_projects(
         page = await projects_service.list_projects(
             session, principal, cursor=cursor, limit=limit
         )
-    return Page(
-        items=[ProjectRead.model_validate(p) for p in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(ProjectRead.model_validate)
 
 
 @router.get(

@@ -95,10 +95,7 @@ async def list_referrals(
             limit=limit,
         )
         audit_log.record(session, actor, "list", "referral", [r.id for r in page.items])
-    return Page(
-        items=[referrals_service.to_read(r, runtime.keyring) for r in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(lambda r: referrals_service.to_read(r, runtime.keyring))
 
 
 @router.post(

@@ -87,10 +87,7 @@ async def list_alerts(
             "case",
             sorted({a.case_id for a in page.items}),
         )
-    return Page(
-        items=[risk_service.to_read(a, runtime.keyring) for a in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(lambda a: risk_service.to_read(a, runtime.keyring))
 
 
 @router.post(

@@ -120,10 +120,7 @@ async def list_service_records(
         audit_log.record(
             session, actor, "list", "service_record", [r.id for r in page.items]
         )
-    return Page(
-        items=[ServiceRecordRead.model_validate(r) for r in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(ServiceRecordRead.model_validate)
 
 
 @router.get(

@@ -183,10 +183,7 @@ async def list_conflicts(
             "sync_conflict",
             [c.id for c in page.items],
         )
-        return Page(
-            items=[sync_service.conflict_read(c, runtime.keyring) for c in page.items],
-            next_cursor=page.next_cursor,
-        )
+        return page.map(lambda c: sync_service.conflict_read(c, runtime.keyring))
 
 
 @router.post(

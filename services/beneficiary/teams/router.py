@@ -66,10 +66,7 @@ async def list_teams(
         page = await teams_service.list_teams(
             session, principal, cursor=cursor, limit=limit
         )
-    return Page(
-        items=[TeamRead.model_validate(t) for t in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(TeamRead.model_validate)
 
 
 @router.get(

@@ -59,10 +59,7 @@ async def list_courses(
         page = await courses_service.list_courses(
             session, level, approach, cursor=cursor, limit=limit
         )
-    return Page(
-        items=[CourseRead.model_validate(r) for r in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(CourseRead.model_validate)
 
 
 @router.get(

@@ -118,10 +118,7 @@ async def list_plans(
             cursor=cursor,
             limit=limit,
         )
-    return Page(
-        items=[PlanRead.model_validate(r) for r in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(PlanRead.model_validate)
 
 
 @router.get(
@@ -197,12 +194,7 @@ async def list_visits(
         audit_log.record(
             session, actor, "list", "mentoring_visit", [v.id for v in visits]
         )
-    return Page(
-        items=[
-            mentoring_service.visit_read(v, points, runtime.keyring) for v in visits
-        ],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(lambda v: mentoring_service.visit_read(v, points, runtime.keyring))
 
 
 @router.post(

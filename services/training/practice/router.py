@@ -54,10 +54,7 @@ async def list_groups(
         page = await practice_service.list_groups(
             session, actor.principal, cohort_id=cohort_id, cursor=cursor, limit=limit
         )
-    return Page(
-        items=[practice_service.to_group_read(g) for g in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(practice_service.to_group_read)
 
 
 @router.get(

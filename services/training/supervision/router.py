@@ -78,7 +78,4 @@ async def list_supervision(
         audit_log.record(
             session, actor, "list", "supervision_session", [r.id for r in page.items]
         )
-    return Page(
-        items=[supervision_service.to_read(r, runtime.keyring) for r in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(lambda r: supervision_service.to_read(r, runtime.keyring))

@@ -89,10 +89,7 @@ async def list_trainees(
         page = await trainees_service.list_trainees(
             session, actor.principal, audience, cursor=cursor, limit=limit
         )
-    return Page(
-        items=[TraineeSummary.model_validate(r) for r in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(TraineeSummary.model_validate)
 
 
 @router.get(

@@ -91,9 +91,7 @@ async def list_grants(
         audit_log.record(
             session, actor, "read_grants", "organisation", [principal.organisation_id]
         )
-    return Page(
-        items=[grants.to_read(g) for g in page.items], next_cursor=page.next_cursor
-    )
+    return page.map(grants.to_read)
 
 
 @router.post(

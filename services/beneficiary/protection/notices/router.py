@@ -43,7 +43,4 @@ async def list_notices(
         audit_log.record(
             session, actor, "read_notices", "organisation", [principal.organisation_id]
         )
-    return Page(
-        items=[NoticeRead.model_validate(n) for n in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page.map(NoticeRead.model_validate)

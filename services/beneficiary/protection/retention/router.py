@@ -237,9 +237,7 @@ async def list_retention_runs(
     """Your organisation's runs, newest first, with counts (ids: read a run)."""
     async with session.begin():
         page = await list_runs(session, principal, cursor, limit)
-    return Page(
-        items=[run_summary(r) for r in page.items], next_cursor=page.next_cursor
-    )
+    return page.map(run_summary)
 
 
 @router.get(
