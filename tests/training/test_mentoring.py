@@ -173,6 +173,7 @@ async def test_plans_and_visits_are_read_a_page_at_a_time(
             if cursor is None:
                 return found
 
-    assert sorted(p["id"] for p in await every("/v1/mentoring-plans")) == sorted(made)
+    plans = await every("/v1/mentoring-plans")
+    assert sorted(str(p["id"]) for p in plans) == sorted(made)
     visits = await every(f"/v1/mentoring-plans/{made[0]}/visits")
     assert [v["held_on"] for v in visits] == ["2026-02-10", "2026-02-11", "2026-02-12"]
