@@ -136,6 +136,8 @@ async def start_runtime(
 
 
 class Health(BaseModel):
+    """Whether the service and what it depends on answer."""
+
     status: str
     checks: dict[str, str] = {}
 

@@ -292,6 +292,8 @@ def feed_router(
         ] = None,
         after: Annotated[int | None, renamed_to("cursor", ge=0, le=2**62)] = None,
     ) -> EventFeedPage:
+        """The service's change feed: events after a cursor, in commit order, without
+        PII."""
         after = either(cursor, after, new="cursor", old="after") or 0
         machine = Role.service in principal.roles
         if not machine and (

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 from sqlalchemy import and_, false, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
@@ -37,8 +37,20 @@ LimitQuery = Annotated[
 ]
 
 
+def _describe_page(schema: dict[str, Any], model: type) -> None:
+    """A parametrised page (``Page_CaseRead_``) has no docstring of its own;
+    this gives each one the description a generated client shows."""
+    schema.setdefault(
+        "description",
+        "One page of a list; pass `next_cursor` back as `cursor` to get the next "
+        "page. `has_more` is false on the last page.",
+    )
+
+
 class Page(BaseModel, Generic[T]):
     """One page of a list; pass ``next_cursor`` back to get the next page."""
+
+    model_config = ConfigDict(json_schema_extra=_describe_page)
 
     items: list[T]
     next_cursor: str | None = Field(

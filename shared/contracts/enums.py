@@ -4,12 +4,16 @@ from enum import StrEnum
 
 
 class Sex(StrEnum):
+    """The person's sex, as they gave it."""
+
     female = "female"
     male = "male"
     other = "other"
 
 
 class MaritalStatus(StrEnum):
+    """The person's marital status."""
+
     single = "single"
     married = "married"
     divorced = "divorced"
@@ -18,6 +22,8 @@ class MaritalStatus(StrEnum):
 
 
 class DisabilityStatus(StrEnum):
+    """Whether the person has a disability, as they chose to say."""
+
     yes = "yes"
     no = "no"
     not_disclosed = "not_disclosed"
@@ -34,6 +40,8 @@ class WashingtonGroupAnswer(StrEnum):
 
 
 class DisplacementStatus(StrEnum):
+    """The person's displacement status."""
+
     idp = "idp"
     returnee = "returnee"
     host_community = "host_community"
@@ -42,6 +50,8 @@ class DisplacementStatus(StrEnum):
 
 
 class RegistrationChannel(StrEnum):
+    """How the person came to the programme."""
+
     outreach = "outreach"
     referral = "referral"
     walk_in = "walk_in"
@@ -50,6 +60,8 @@ class RegistrationChannel(StrEnum):
 
 
 class Modality(StrEnum):
+    """How a service was delivered: in person or remotely, and how."""
+
     in_person = "in_person"
     remote_phone = "remote_phone"
     remote_video = "remote_video"
@@ -81,6 +93,8 @@ class TeamKind(StrEnum):
 
 
 class OrganisationType(StrEnum):
+    """The kind of organisation."""
+
     un_agency = "un_agency"
     international_ngo = "international_ngo"
     national_ngo = "national_ngo"
@@ -101,6 +115,8 @@ class LocationLevel(StrEnum):
 
 
 class SiteType(StrEnum):
+    """The kind of site where services are delivered."""
+
     camp = "camp"
     town = "town"
     phc = "phc"
@@ -138,6 +154,8 @@ class AgeGroup(StrEnum):
 
 
 class RiskLevel(StrEnum):
+    """How urgent a person's risk is."""
+
     low = "low"
     medium = "medium"
     high = "high"
@@ -154,6 +172,8 @@ class CaseStatus(StrEnum):
 
 
 class ClosureReason(StrEnum):
+    """Why a case was closed."""
+
     goals_met = "goals_met"
     referred_out = "referred_out"
     lost_to_follow_up = "lost_to_follow_up"
@@ -163,6 +183,8 @@ class ClosureReason(StrEnum):
 
 
 class Timepoint(StrEnum):
+    """When in a case an assessment was made."""
+
     baseline = "baseline"
     follow_up = "follow_up"
     closure = "closure"
@@ -198,12 +220,16 @@ class SupervisionPurpose(StrEnum):
 
 
 class CourseLevel(StrEnum):
+    """Whether a course is foundational, training of trainers or a refresher."""
+
     foundational = "foundational"
     tot = "tot"
     refresher = "refresher"
 
 
 class CourseApproach(StrEnum):
+    """The approach a course teaches (IPT-G, PM+, PFA, ...)."""
+
     ipt_g = "ipt_g"
     pm_plus = "pm_plus"
     pfa = "pfa"
@@ -219,11 +245,15 @@ class CourseApproach(StrEnum):
 
 
 class ReferralKind(StrEnum):
+    """Whether a referral stays inside the organisation."""
+
     internal = "internal"  # another service or unit of the programme
     external = "external"  # another provider
 
 
 class ReferralArea(StrEnum):
+    """The field a referral goes to."""
+
     specialised_mental_health = "specialised_mental_health"
     health = "health"
     protection = "protection"
@@ -236,6 +266,8 @@ class ReferralArea(StrEnum):
 
 
 class ReferralStatus(StrEnum):
+    """Where a referral stands."""
+
     sent = "sent"
     accepted = "accepted"
     declined = "declined"
@@ -244,11 +276,15 @@ class ReferralStatus(StrEnum):
 
 
 class AlertStatus(StrEnum):
+    """Whether a supervisor has acknowledged the alert."""
+
     open = "open"
     acknowledged = "acknowledged"
 
 
 class EnrolmentStatus(StrEnum):
+    """Where an enrolment in a structured intervention stands."""
+
     enrolled = "enrolled"
     finished = "finished"
     dropped_out = "dropped_out"

@@ -39,6 +39,8 @@ def forget_job_id(event_id: uuid.UUID) -> str:
 
 
 class PracticeSessionAttended(BaseModel):
+    """A practice session a person attended."""
+
     number: int
     phase: str
     held_on: date

@@ -17,11 +17,15 @@ class _Model(BaseModel):
 
 
 class AnswerOption(_Model):
+    """One answer an item offers, with the value it scores."""
+
     value: int
     label: str
 
 
 class Item(_Model):
+    """One question of an instrument."""
+
     id: str
     text: str | None = Field(
         default=None, description="Omitted where the licence forbids copying it."
@@ -31,6 +35,8 @@ class Item(_Model):
 
 
 class Band(_Model):
+    """A score range and the label it carries (for example "moderate")."""
+
     min: float
     max: float
     label: str
@@ -44,6 +50,8 @@ class MissingRule(_Model):
 
 
 class Score(_Model):
+    """How an instrument's score is computed from its items, and its bands."""
+
     id: str
     name: str
     items: list[str] = Field(default_factory=list)
@@ -79,6 +87,8 @@ class RiskRule(_Model):
 
 
 class ChangeRule(_Model):
+    """What change in a score counts as reliable or meaningful, with its source."""
+
     score: str
     better: Literal["lower", "higher"]
     reliable_change: float | None = None
@@ -87,6 +97,10 @@ class ChangeRule(_Model):
 
 
 class Instrument(_Model):
+    """A standard instrument (PHQ-9, GAD-7, ...) as data: items, scores, bands and risk
+    rules.
+    """
+
     code: str
     version: str
     name: str

@@ -27,6 +27,8 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
 class AuditEntryRead(BaseModel):
+    """One audited act: who, what, on which record, and why."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

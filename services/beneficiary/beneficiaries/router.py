@@ -243,7 +243,23 @@ async def list_consents(
 )
 async def record_consents(
     beneficiary_id: uuid.UUID,
-    body: Annotated[list[ConsentGiven], Body(min_length=1, max_length=10)],
+    body: Annotated[
+        list[ConsentGiven],
+        Body(
+            min_length=1,
+            max_length=10,
+            examples=[
+                [
+                    {
+                        "id": "3f0c9a52-1d8e-4b7a-9e55-6c2f1b8d7a04",
+                        "purpose": "data_sharing",
+                        "granted": False,
+                        "form_version": "2024-1",
+                    }
+                ]
+            ],
+        ),
+    ],
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
@@ -319,7 +335,14 @@ async def record_consents(
 
 
 class LookupRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """People to fetch by id in one call."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"ids": ["12fc499d-565b-470a-8330-8a86e8173165"]}]
+        },
+        extra="forbid",
+    )
 
     ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
 

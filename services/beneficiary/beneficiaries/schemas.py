@@ -148,6 +148,8 @@ class BeneficiaryFields(BaseModel):
 
 
 class BeneficiaryCreate(BeneficiaryFields):
+    """A person to register, with the consents they gave."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -212,7 +214,14 @@ class BeneficiaryCreate(BeneficiaryFields):
 class BeneficiaryUpdate(BaseModel):
     """A partial update (PATCH); send the version you edited in If-Match."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"phone": "+964 750 123 4567", "address": "House 12, Al-Zuhour, Mosul"}
+            ]
+        },
+        extra="forbid",
+    )
 
     full_name: Name | None = None
     phone: Phone | None = None
@@ -232,7 +241,23 @@ class BeneficiaryUpdate(BaseModel):
 class BeneficiarySummary(BaseModel):
     """A list row: no names, phones or addresses."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "de10058e-c4b4-45b6-a1a8-ab22a4b6320d",
+                    "code": "B-357XVNAQ",
+                    "organisation_id": "9388e81b-8c2d-4671-8b8b-87e34191e694",
+                    "site_id": "faaed83d-796b-484f-a1ac-8efd439dceda",
+                    "sex": "female",
+                    "age": 39,
+                    "registration_date": "2026-01-10",
+                    "version": 1,
+                }
+            ]
+        },
+        from_attributes=True,
+    )
 
     id: uuid.UUID
     code: str
@@ -245,6 +270,61 @@ class BeneficiarySummary(BaseModel):
 
 
 class BeneficiaryRead(BaseModel):
+    """A registered person as their organisation holds them."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "9e3c5d22-0875-408f-9337-f27cabfed186",
+                    "code": "B-Z5PZTDGM",
+                    "organisation_id": "9388e81b-8c2d-4671-8b8b-87e34191e694",
+                    "site_id": "faaed83d-796b-484f-a1ac-8efd439dceda",
+                    "full_name": "Omar Khalil",
+                    "phone": "+964 750 123 4567",
+                    "address": "House 12, Al-Zuhour, Mosul",
+                    "sex": "male",
+                    "date_of_birth": "1979-10-28",
+                    "date_of_birth_estimated": False,
+                    "age": 47,
+                    "marital_status": "married",
+                    "disability": "no",
+                    "washington_group": None,
+                    "displacement_status": "idp",
+                    "nationality": "IRQ",
+                    "registration_date": "2026-01-10",
+                    "registration_channel": "outreach",
+                    "consents": {
+                        "registration": {
+                            "id": "d755842f-08f9-4dc5-9345-847cfe044cdc",
+                            "purpose": "registration",
+                            "granted": True,
+                            "form_version": "2024-1",
+                            "agency": None,
+                            "recorded_by": "alice",
+                            "recorded_at": "2026-01-10T09:12:32.736279Z",
+                        },
+                        "services": {
+                            "id": "417e8970-03f4-4df7-a2ee-a687eb15edf0",
+                            "purpose": "services",
+                            "granted": True,
+                            "form_version": "2024-1",
+                            "agency": None,
+                            "recorded_by": "alice",
+                            "recorded_at": "2026-01-10T09:12:32.740662Z",
+                        },
+                    },
+                    "consent_version": 2,
+                    "possible_duplicates": [],
+                    "pii_erased": False,
+                    "version": 2,
+                    "created_at": "2026-01-10T09:12:32.733537Z",
+                    "updated_at": "2026-01-10T09:12:32.942040Z",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     code: str = Field(description="Pseudonymous code, safe to write on paper forms.")
     organisation_id: uuid.UUID

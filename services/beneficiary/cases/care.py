@@ -32,7 +32,19 @@ ContactValue = Annotated[Text, Field(max_length=200)]
 
 
 class PlanWrite(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A care plan to write; a new version replaces the last."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "goals": ["sleep through the night"],
+                    "planned_activities": ["pm_plus_individual"],
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     goals: list[Item] = Field(min_length=1, max_length=20)
     planned_activities: list[Annotated[Text, Field(max_length=64)]] = Field(
@@ -57,6 +69,8 @@ class PlanWrite(BaseModel):
 
 
 class PlanRead(BaseModel):
+    """A case's care plan, as last written."""
+
     version: int
     goals: list[str]
     planned_activities: list[str]
@@ -66,7 +80,19 @@ class PlanRead(BaseModel):
 
 
 class FollowUpWrite(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A follow-up contact to record in a case."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "on": "2026-02-01",
+                    "notes": "Sleeping better; attends the women's group weekly.",
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     id: uuid.UUID | None = None
     on: RecordDate
@@ -77,6 +103,8 @@ class FollowUpWrite(BaseModel):
 
 
 class FollowUpRead(BaseModel):
+    """A follow-up contact in a case."""
+
     id: uuid.UUID
     service_record_id: uuid.UUID
     on: date
@@ -89,7 +117,21 @@ class FollowUpRead(BaseModel):
 class SafetyPlanWrite(BaseModel):
     """Modelled on the Stanley-Brown safety plan, as programmes adapt it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "warning_signs": ["not sleeping", "giving things away"],
+                    "coping_strategies": ["walk with neighbour"],
+                    "contacts": [
+                        {"name": "Sister", "relation": "sister", "phone": "0750"}
+                    ],
+                    "means_restriction": ["medicines kept by sister"],
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     warning_signs: list[Item] = Field(default_factory=list, max_length=20)
     coping_strategies: list[Item] = Field(default_factory=list, max_length=20)
@@ -102,6 +144,8 @@ class SafetyPlanWrite(BaseModel):
 
 
 class SafetyPlanRead(SafetyPlanWrite):
+    """A case's safety plan, as last written."""
+
     version: int
     created_by: str
     created_at: datetime

@@ -98,6 +98,7 @@ async def list_cases(
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[CaseRead]:
+    """Cases in the caller's scope, filterable by status and case worker."""
     async with session.begin():
         page = await cases_service.list_cases(
             session,

@@ -23,7 +23,24 @@ Subject = Text
 class CaseOpen(BaseModel):
     """Intake: what brings the person, how at risk, which layer of care."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "beneficiary_id": "3e3c55ef-6ec2-426a-9f41-31406a5f19e5",
+                    "presenting_problems": ["low_mood", "grief"],
+                    "risk_level": "medium",
+                    "iasc_layer_needed": "focused_non_specialized",
+                    "case_worker": "alice",
+                    "supervisor": "sam",
+                    "intake_notes": "Lost two sons in 2017; sleeps badly since.",
+                    "opened_on": "2026-01-15",
+                    "id": "7a1cd4f2-50df-429b-b133-4d4298ce74c9",
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     id: uuid.UUID | None = None
     beneficiary_id: uuid.UUID
@@ -51,7 +68,14 @@ class CaseOpen(BaseModel):
 class CaseTransition(BaseModel):
     """Move a case along its state machine."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"status": "closed", "on": "2026-02-01", "closure_reason": "withdrew"}
+            ]
+        },
+        extra="forbid",
+    )
 
     status: CaseStatus
     on: RecordDate
@@ -65,6 +89,34 @@ class CaseTransition(BaseModel):
 
 
 class CaseRead(BaseModel):
+    """A case followed by a case worker, with its status and risk level."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "b1f6a113-8ed0-49aa-b501-993bcbc03564",
+                    "beneficiary_id": "bc539dad-1193-4379-a103-6589bb4676c0",
+                    "organisation_id": "9388e81b-8c2d-4671-8b8b-87e34191e694",
+                    "site_id": "faaed83d-796b-484f-a1ac-8efd439dceda",
+                    "status": "closed",
+                    "presenting_problems": ["low_mood", "grief"],
+                    "risk_level": "high",
+                    "iasc_layer_needed": "focused_non_specialized",
+                    "case_worker": "alice",
+                    "supervisor": "sam",
+                    "intake_notes": "Zahraa lost her son; Qxvnxdkqvzw sleeps badly",
+                    "opened_on": "2026-01-15",
+                    "closed_on": "2026-03-25",
+                    "closure_reason": "goals_met",
+                    "version": 3,
+                    "created_at": "2026-01-10T09:12:36.392370Z",
+                    "updated_at": "2026-01-10T09:12:38.062181Z",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     beneficiary_id: uuid.UUID
     organisation_id: uuid.UUID
@@ -87,7 +139,30 @@ class CaseRead(BaseModel):
 class AssessmentCreate(BaseModel):
     """Answers to one instrument; the server validates and scores them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "a9ea3f03-695d-4efa-8f1a-c3bb5ed36b9c",
+                    "instrument": "phq9",
+                    "timepoint": "baseline",
+                    "administered_on": "2026-01-15",
+                    "responses": {
+                        "1": 1,
+                        "2": 1,
+                        "3": 1,
+                        "4": 1,
+                        "5": 1,
+                        "6": 1,
+                        "7": 1,
+                        "8": 1,
+                        "9": 0,
+                    },
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     id: uuid.UUID | None = None
     instrument: str = Field(
@@ -103,7 +178,39 @@ class AssessmentCreate(BaseModel):
 
 
 class AssessmentRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """A scored instrument administered in a case, with bands and risk flags."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "9c18bf57-9ba2-4c5d-8536-bad509c8cfc9",
+                    "case_id": "b1f6a113-8ed0-49aa-b501-993bcbc03564",
+                    "instrument": "phq9@1.0",
+                    "timepoint": "baseline",
+                    "administered_on": "2026-01-15",
+                    "administered_by": "alice",
+                    "norm": "standard",
+                    "responses": {
+                        "1": 3,
+                        "2": 3,
+                        "3": 2,
+                        "4": 2,
+                        "5": 2,
+                        "6": 2,
+                        "7": 2,
+                        "8": 2,
+                        "9": 2,
+                    },
+                    "scores": {"total": 20.0},
+                    "bands": {"total": "severe"},
+                    "risk_flags": ["suicide_risk"],
+                    "created_at": "2026-01-10T09:12:36.461938Z",
+                }
+            ]
+        },
+        from_attributes=True,
+    )
 
     id: uuid.UUID
     case_id: uuid.UUID

@@ -41,6 +41,8 @@ class ConsentGiven(BaseModel):
 
 
 class ConsentEntryRead(BaseModel):
+    """One entry of a person's consent ledger; the newest per purpose is in force."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

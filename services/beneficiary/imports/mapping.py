@@ -71,6 +71,8 @@ class SiteMapping(BaseModel):
 
 
 class PersonMapping(BaseModel):
+    """Which form fields become a person, and with which consents."""
+
     model_config = ConfigDict(extra="forbid")
 
     fields: dict[PersonField, Column] = Field(
@@ -86,6 +88,8 @@ class PersonMapping(BaseModel):
 
 
 class ServiceMapping(BaseModel):
+    """Which form fields become a service record, and when a row is one."""
+
     model_config = ConfigDict(extra="forbid")
 
     fields: dict[ServiceField, Column]

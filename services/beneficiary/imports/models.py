@@ -34,6 +34,8 @@ class ImportMapping(Table, table=True):
 
 
 class ImportStatus(StrEnum):
+    """Where an import stands."""
+
     queued = "queued"
     running = "running"
     done = "done"
@@ -41,6 +43,8 @@ class ImportStatus(StrEnum):
 
 
 class SourceKind(StrEnum):
+    """Where an import's rows come from."""
+
     csv = "csv"
     xlsx = "xlsx"
     kobo = "kobo"

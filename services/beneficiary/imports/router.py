@@ -113,6 +113,7 @@ async def list_import_mappings(
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[ImportMappingRead]:
+    """The organisation's import mappings, newest version of each."""
     async with session.begin():
         page = await imports_service.list_mappings(
             session, actor.principal, cursor, limit
@@ -128,6 +129,7 @@ async def list_import_mappings(
 async def get_import_mapping(
     mapping_id: uuid.UUID, session: SessionDep, actor: ManagerActor
 ) -> ImportMappingRead:
+    """One import mapping version."""
     async with session.begin():
         row = await imports_service.get_mapping(session, actor.principal, mapping_id)
         return ImportMappingRead.model_validate(row)

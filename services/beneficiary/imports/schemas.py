@@ -16,7 +16,24 @@ from shared.contracts.text import Text
 
 
 class ImportMappingCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """How a form's fields and choices map to the platform's."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Kobo registration form v3",
+                    "spec": {
+                        "person": {
+                            "fields": {"full_name": "name", "sex": "sex"},
+                            "constants": {"registration_channel": "outreach"},
+                        }
+                    },
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     id: uuid.UUID | None = Field(default=None, description="Client-generated id.")
     name: Text = Field(
@@ -28,6 +45,8 @@ class ImportMappingCreate(BaseModel):
 
 
 class ImportMappingRead(BaseModel):
+    """A saved version of an import mapping."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -69,7 +88,27 @@ class KoboSource(BaseModel):
 
 
 class ImportCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """An import of a file or a Kobo form's submissions through a mapping."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "mapping_id": "4afa2929-7373-48bd-8412-94b559f413de",
+                    "dry_run": True,
+                    "file": {
+                        "name": "registrations-jan.csv",
+                        "format": "csv",
+                        "content_base64": (
+                            "X3V1aWQsbmFtZSxzZXgKN2YxYzJhNGUtNWI4ZC00YzNlLTlhMWYtMmQ2"
+                            "YjhlMGM0YTMxLExheWxhIEhhc3NhbixmZW1hbGUK"
+                        ),
+                    },
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     id: uuid.UUID | None = Field(default=None, description="Client-generated id.")
     mapping_id: uuid.UUID
@@ -88,6 +127,40 @@ class ImportCreate(BaseModel):
 
 
 class ImportRead(BaseModel):
+    """An import's progress and outcome."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "a71d5bfe-ff78-4f30-981e-6b028420eac3",
+                    "mapping_id": "1f9e506a-d4ac-4f7f-a82d-2600f7dec640",
+                    "dry_run": False,
+                    "status": "done",
+                    "source_kind": "kobo",
+                    "source_name": None,
+                    "kobo_asset_uid": "aXkqP3mLxR",
+                    "started_by": "pm-a",
+                    "total": 23,
+                    "done": 23,
+                    "refused": 0,
+                    "outcomes": {
+                        "beneficiary": {"created": 12},
+                        "service_record": {"created": 11},
+                    },
+                    "rows_per_second": 7.6,
+                    "seconds_left": 0,
+                    "error": "KoboToolbox did not answer the page starting at "
+                    "submission 10 after 3 tries (last: HTTP 500). Nothing is "
+                    "lost: resume the import to go on from there.",
+                    "created_at": "2026-12-05T00:47:43.411895Z",
+                    "started_at": "2026-12-05T00:47:43.592515Z",
+                    "finished_at": None,
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     mapping_id: uuid.UUID
     dry_run: bool
@@ -112,6 +185,8 @@ class ImportRead(BaseModel):
 
 
 class ImportRefusalRead(BaseModel):
+    """A row an import refused, with the field and the reason."""
+
     model_config = ConfigDict(from_attributes=True)
 
     row_number: int = Field(

@@ -61,6 +61,8 @@ async def enrol(
     actor: CaseActor,
     once: OnceDep,
 ) -> EnrolmentRead:
+    """Enrol a person in a structured intervention; needs consent to services."""
+
     async def create() -> Enrolment:
         enrolment = await enrolments_service.enrol(session, actor.principal, body)
         return enrolment
@@ -112,6 +114,7 @@ async def list_enrolments(
 async def get_enrolment(
     enrolment_id: uuid.UUID, session: SessionDep, actor: CaseActor
 ) -> EnrolmentRead:
+    """One enrolment with its dose and the next session due."""
     async with session.begin():
         enrolment = await enrolments_service.get_enrolment(
             session, actor.principal, enrolment_id

@@ -34,6 +34,8 @@ from shared.taxonomy.interventions import Intervention, get_intervention
 
 
 class EnrolmentCreate(BaseModel):
+    """A person enrolled in a structured intervention such as PM+ or Group IPT."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -59,7 +61,12 @@ class SessionAttended(BaseModel):
     """An individual session is recorded here; a group session points at the
     group activity whose attendance list already counts the person."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"session_number": 1, "attended_on": "2026-02-02"}]
+        },
+        extra="forbid",
+    )
 
     session_number: int = Field(ge=0, le=100)
     attended_on: RecordDate | None = None
@@ -69,18 +76,49 @@ class SessionAttended(BaseModel):
 
 
 class EndedOn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """The date an enrolment finished or was dropped."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"on": "2026-03-05"}]}, extra="forbid"
+    )
 
     on: RecordDate
 
 
 class Window(BaseModel):
+    """When a follow-up is due."""
+
     name: str
     opens_on: date
     closes_on: date
 
 
 class EnrolmentRead(BaseModel):
+    """An enrolment with its dose, status and the next session due."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "12e00026-1808-431b-b59b-3901405c6329",
+                    "beneficiary_id": "5d163806-d7e5-4cb4-ace6-1db73cbf94eb",
+                    "case_id": None,
+                    "intervention": "pm_plus@1.0",
+                    "enrolled_on": "2026-02-01",
+                    "status": "enrolled",
+                    "status_on": "2026-02-01",
+                    "sessions_planned": 5,
+                    "sessions_attended": [],
+                    "dose": 0.0,
+                    "completed": False,
+                    "next_session": 1,
+                    "follow_up_windows": [],
+                    "version": 2,
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     beneficiary_id: uuid.UUID
     case_id: uuid.UUID | None

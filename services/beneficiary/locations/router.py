@@ -53,6 +53,8 @@ async def create_location(
     principal: Annotated[Principal, Depends(require(Role.programme_manager))],
     once: OnceDep,
 ) -> LocationRead:
+    """Add a place to the shared location tree (platform admin); P-codes are
+    unique."""
     async with session.begin():
         location, replayed = await once.act(
             principal,
@@ -131,6 +133,8 @@ async def list_locations(
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[LocationRead]:
+    """Places in the location tree, filterable by level and parent, with names in the
+    caller's language."""
     async with session.begin():
         page = await locations_service.list_locations(
             session,
@@ -149,6 +153,7 @@ async def list_locations(
 async def get_location(
     location_id: uuid.UUID, session: SessionDep, _: PrincipalDep, language: LanguageDep
 ) -> LocationRead:
+    """One place with its names in each language."""
     async with session.begin():
         location = await locations_service.get_location(session, location_id)
     return read(location, language)

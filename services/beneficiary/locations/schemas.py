@@ -16,7 +16,21 @@ from shared.contracts.text import Text
 
 
 class LocationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A place: a governorate, district, subdistrict or site."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Al-Zuhour community centre",
+                    "level": "site",
+                    "site_type": "community_centre",
+                    "parent_id": "8b3c105f-3813-4b7a-a68a-732d71fe65eb",
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     id: uuid.UUID | None = None
     pcode: str | None = Field(
@@ -39,6 +53,8 @@ class LocationCreate(BaseModel):
 
 
 class LocationRead(BaseModel):
+    """A place with its names in each language."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -62,7 +78,56 @@ class GazetteerLoad(BaseModel):
     """A country's administrative units as rows of a COD-AB-shaped table
     (a client reads the CSV or XLSX and sends its rows)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "country": "LY",
+                    "mapping": {
+                        "levels": {
+                            "1": {
+                                "pcode": "admin1Pcode",
+                                "names": {"en": "admin1Name_en", "ar": "admin1Name_ar"},
+                            },
+                            "2": {
+                                "pcode": "admin2Pcode",
+                                "names": {"en": "admin2Name_en", "ar": "admin2Name_ar"},
+                            },
+                            "3": {
+                                "pcode": "admin3Pcode",
+                                "names": {"en": "admin3Name_en", "ar": "admin3Name_ar"},
+                            },
+                        }
+                    },
+                    "rows": [
+                        {
+                            "admin3Pcode": "LY01010101",
+                            "admin3Name_en": "Souq Aljumaa",
+                            "admin3Name_ar": "سوق الجمعة",
+                            "admin2Pcode": "LY010101",
+                            "admin2Name_en": "Tripoli",
+                            "admin2Name_ar": "طرابلس",
+                            "admin1Pcode": "LY0101",
+                            "admin1Name_en": "West",
+                            "admin1Name_ar": "الغرب",
+                        },
+                        {
+                            "admin3Pcode": "LY01010102",
+                            "admin3Name_en": "Hai Alandalus",
+                            "admin3Name_ar": "حي الأندلس",
+                            "admin2Pcode": "LY010101",
+                            "admin2Name_en": "Tripoli",
+                            "admin2Name_ar": "طرابلس",
+                            "admin1Pcode": "LY0101",
+                            "admin1Name_en": "West",
+                            "admin1Name_ar": "الغرب",
+                        },
+                    ],
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     country: str = Field(
         pattern=r"^[A-Z]{2}$",

@@ -107,6 +107,8 @@ async def list_organisations(
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[OrganisationRead]:
+    """Organisations the caller may see: their own, their partners and, for a platform
+    admin, all."""
     async with session.begin():
         page = await organisations_service.list_organisations(
             session, cursor=cursor, limit=limit
@@ -122,6 +124,7 @@ async def list_organisations(
 async def get_organisation(
     organisation_id: uuid.UUID, session: SessionDep, _: PrincipalDep
 ) -> OrganisationRead:
+    """One organisation the caller may see."""
     async with session.begin():
         organisation = await organisations_service.get_organisation(
             session, organisation_id

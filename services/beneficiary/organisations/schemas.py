@@ -12,7 +12,20 @@ from shared.contracts.text import Text
 
 
 class OrganisationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """An organisation, and the lead it asks to report to."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Al-Amal Community Association",
+                    "type": "cso",
+                    "lead_organisation_id": "9e9ece17-0ba9-4466-9e86-5c40dcdfcb9d",
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     id: uuid.UUID | None = None
     name: Text = Field(min_length=1, max_length=200)
@@ -26,6 +39,8 @@ class OrganisationCreate(BaseModel):
 
 
 class OrganisationRead(BaseModel):
+    """An organisation and its lead, once approved."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

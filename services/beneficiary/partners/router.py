@@ -192,6 +192,8 @@ async def list_profiles(
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[ProfileRead]:
+    """Profiles of the organisations this organisation stewards (partners and
+    prospects)."""
     async with session.begin():
         page = await partners_service.list_profiles(
             session, actor.principal, programme_status, cursor, limit
@@ -222,6 +224,8 @@ async def get_profile(
     runtime: RuntimeDep,
     actor: PartnerReader,
 ) -> ProfileRead:
+    """One organisation's profile; the contact person is decrypted for the
+    steward only."""
     async with session.begin():
         profile = await partners_service.get_profile(
             session, actor.principal, organisation_id
@@ -299,6 +303,7 @@ async def list_mappings(
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[MappingRead]:
+    """This organisation's mapping exercises, newest first."""
     return await _own_page(session, actor, MappingExercise, MappingRead, cursor, limit)
 
 
@@ -310,6 +315,7 @@ async def list_mappings(
 async def get_mapping(
     exercise_id: uuid.UUID, session: SessionDep, actor: PartnerReader
 ) -> MappingRead:
+    """One mapping exercise with its findings."""
     async with session.begin():
         row = await partners_service.get_mapping(session, actor.principal, exercise_id)
     return MappingRead.model_validate(row)
@@ -377,6 +383,8 @@ async def list_capacity_assessments(
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[CapacityAssessmentRead]:
+    """Capacity assessments this organisation made, filterable by the assessed
+    organisation."""
     where = (
         []
         if assessed_organisation_id is None
@@ -403,6 +411,7 @@ async def get_capacity_assessment(
     runtime: RuntimeDep,
     actor: PartnerReader,
 ) -> CapacityAssessmentRead:
+    """One capacity assessment with its domain scores."""
     async with session.begin():
         row = await partners_service.get_capacity_assessment(
             session, actor.principal, assessment_id
@@ -465,6 +474,7 @@ async def list_rounds(
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[SelectionRoundRead]:
+    """This organisation's selection rounds."""
     return await _own_page(
         session, actor, SelectionRound, SelectionRoundRead, cursor, limit
     )
@@ -478,6 +488,7 @@ async def list_rounds(
 async def get_round(
     round_id: uuid.UUID, response: Response, session: SessionDep, actor: PartnerReader
 ) -> SelectionRoundRead:
+    """One selection round and its decision."""
     async with session.begin():
         row = await selection_service.get_round(session, actor.principal, round_id)
     response.headers["ETag"] = etag(row.version)
@@ -686,6 +697,7 @@ async def list_needs_assessments(
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[NeedsAssessmentRead]:
+    """This organisation's needs assessments."""
     return await _own_page(
         session, actor, NeedsAssessment, NeedsAssessmentRead, cursor, limit
     )
@@ -699,6 +711,7 @@ async def list_needs_assessments(
 async def get_needs_assessment(
     needs_assessment_id: uuid.UUID, session: SessionDep, actor: PartnerReader
 ) -> NeedsAssessmentRead:
+    """One needs assessment with its coded findings."""
     async with session.begin():
         row = await partners_service.get_needs_assessment(
             session, actor.principal, needs_assessment_id

@@ -88,12 +88,16 @@ class _In(BaseModel):
 
 
 class StaffCount(_In):
+    """Staff and volunteers in one role."""
+
     role: StaffRole
     staff: int = Field(ge=0, le=100_000)
     volunteers: int = Field(default=0, ge=0, le=100_000)
 
 
 class ContactPerson(_In):
+    """Who to contact at an organisation; stored encrypted."""
+
     name: Text = Field(min_length=1, max_length=200)
     position: Text | None = Field(default=None, max_length=200)
     phone: Text | None = Field(default=None, max_length=40)
@@ -126,6 +130,32 @@ class ProfileCreate(ProfileFields):
     (not a user of the platform): give ``name`` and ``type`` and it is
     registered as ``prospective`` with the caller's organisation as steward."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "organisation_id": "12f35de4-035d-419d-943e-0ca3de416d7b",
+                    "name": "Al-Amal Community Association",
+                    "type": "cso",
+                    "legal_status": "registered_ngo",
+                    "area_location_ids": ["5e7fa2dd-055a-4419-b449-a2eef1b98654"],
+                    "iasc_layers": ["community_family"],
+                    "activity_codes": ["recreational_activity", "pfa"],
+                    "languages": ["ar"],
+                    "staff": [
+                        {"role": "community_worker", "staff": 3, "volunteers": 0}
+                    ],
+                    "network_memberships": ["mhpss_twg"],
+                    "contact": {
+                        "name": "Hana Yousif",
+                        "position": "Director",
+                        "phone": "+964 770 123 4567",
+                    },
+                }
+            ]
+        }
+    )
+
     organisation_id: uuid.UUID | None = Field(
         default=None,
         description="An existing organisation (yours or your partner's), or "
@@ -136,16 +166,24 @@ class ProfileCreate(ProfileFields):
 
 
 class ProfileUpdate(ProfileFields):
+    """Changes to an organisation's profile."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"languages": ["en"]}]})
+
     programme_status: ProgrammeStatus | None = None
 
 
 class HistoryEntry(BaseModel):
+    """A step in an organisation's history with the programme."""
+
     on: date
     event: str
     reference_id: uuid.UUID | None = None
 
 
 class ProfileRead(BaseModel):
+    """An organisation's profile: status, areas, services, staff and contact."""
+
     organisation_id: uuid.UUID
     name: str
     type: OrganisationType
@@ -168,6 +206,8 @@ class ProfileRead(BaseModel):
 
 
 class MappingFinding(_In):
+    """One organisation found by a mapping, where and on what."""
+
     organisation_id: uuid.UUID
     location_ids: list[uuid.UUID] = Field(default_factory=list, max_length=50)
     iasc_layers: list[IascLayer] = Field(default_factory=list, max_length=4)
@@ -190,6 +230,45 @@ class MappingAnalysis(_In):
 
 
 class MappingCreate(_In):
+    """A dated mapping of which organisations work where."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "CSOs relevant to psychosocial support in the city",
+                    "conducted_from": "2026-01-06",
+                    "conducted_to": "2026-01-20",
+                    "location_id": "5e7fa2dd-055a-4419-b449-a2eef1b98654",
+                    "method": "key_informants",
+                    "findings": [
+                        {
+                            "organisation_id": "12f35de4-035d-419d-943e-0ca3de416d7b",
+                            "location_ids": ["5e7fa2dd-055a-4419-b449-a2eef1b98654"],
+                            "iasc_layers": ["community_family"],
+                            "activity_codes": ["recreational_activity"],
+                            "relevance": "high",
+                        },
+                        {
+                            "organisation_id": "fa772f28-fc58-4b6e-9ce3-760420b07383",
+                            "location_ids": ["5e7fa2dd-055a-4419-b449-a2eef1b98654"],
+                            "iasc_layers": ["community_family"],
+                            "activity_codes": ["recreational_activity"],
+                            "relevance": "high",
+                        },
+                    ],
+                    "analysis": {
+                        "service_gaps": ["group_counselling", "pfa"],
+                        "recommended_organisation_ids": [
+                            "12f35de4-035d-419d-943e-0ca3de416d7b",
+                            "fa772f28-fc58-4b6e-9ce3-760420b07383",
+                        ],
+                    },
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID | None = None
     title: Text = Field(min_length=1, max_length=200)
     conducted_from: date
@@ -210,6 +289,8 @@ class MappingCreate(_In):
 
 
 class MappingRead(BaseModel):
+    """A mapping exercise and its findings."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -225,6 +306,8 @@ class MappingRead(BaseModel):
 
 
 class CapacityItemScore(_In):
+    """The level given to one item and the evidence seen."""
+
     level: int = Field(ge=1, le=4)
     evidence: Text | None = Field(
         default=None, max_length=2000, description="Stored encrypted."
@@ -232,6 +315,84 @@ class CapacityItemScore(_In):
 
 
 class CapacityAssessmentCreate(_In):
+    """An organisation scored on a capacity tool's items, with evidence."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "assessed_organisation_id": "12f35de4-035d-419d-943e-0ca3de416d7b",
+                    "tool": "oca_mhpss@1.0",
+                    "timepoint": "follow_up",
+                    "assessed_on": "2026-04-30",
+                    "items": {
+                        "gov1": {
+                            "level": 3,
+                            "evidence": "Policy document and minutes seen",
+                        },
+                        "gov2": {
+                            "level": 2,
+                            "evidence": "Policy document and minutes seen",
+                        },
+                        "gov3": {
+                            "level": 2,
+                            "evidence": "Policy document and minutes seen",
+                        },
+                        "tech1": {
+                            "level": 3,
+                            "evidence": "Policy document and minutes seen",
+                        },
+                        "tech2": {
+                            "level": 3,
+                            "evidence": "Policy document and minutes seen",
+                        },
+                        "tech3": {
+                            "level": 3,
+                            "evidence": "Policy document and minutes seen",
+                        },
+                        "safe1": {
+                            "level": 2,
+                            "evidence": "Policy document and minutes seen",
+                        },
+                        "safe2": {
+                            "level": 2,
+                            "evidence": "Policy document and minutes seen",
+                        },
+                        "safe3": {
+                            "level": 1,
+                            "evidence": "Policy document and minutes seen",
+                        },
+                        "fin1": {
+                            "level": 1,
+                            "evidence": "Policy document and minutes seen",
+                        },
+                        "fin2": {
+                            "level": 1,
+                            "evidence": "Policy document and minutes seen",
+                        },
+                        "fin3": {
+                            "level": 1,
+                            "evidence": "Policy document and minutes seen",
+                        },
+                        "me1": {
+                            "level": 2,
+                            "evidence": "Policy document and minutes seen",
+                        },
+                        "me2": {
+                            "level": 2,
+                            "evidence": "Policy document and minutes seen",
+                        },
+                        "me3": {
+                            "level": 2,
+                            "evidence": "Policy document and minutes seen",
+                        },
+                    },
+                    "mentoring_plan_id": "5602eb84-4a5e-4f8e-8d16-bd7502587f53",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID | None = None
     assessed_organisation_id: uuid.UUID
     tool: str = Field(
@@ -248,6 +409,8 @@ class CapacityAssessmentCreate(_In):
 
 
 class CapacityAssessmentRead(BaseModel):
+    """A capacity assessment with its score per domain."""
+
     id: uuid.UUID
     assessed_organisation_id: uuid.UUID
     tool: str
@@ -261,6 +424,8 @@ class CapacityAssessmentRead(BaseModel):
 
 
 class DomainChange(BaseModel):
+    """Mean capacity score change in one domain between baseline and follow-up."""
+
     domain: str
     organisations: int = Field(description="With a baseline and a follow-up.")
     mean_baseline: float
@@ -269,6 +434,8 @@ class DomainChange(BaseModel):
 
 
 class OrganisationChange(BaseModel):
+    """One organisation's capacity change between two assessments."""
+
     organisation_id: uuid.UUID
     baseline_id: uuid.UUID
     follow_up_id: uuid.UUID
@@ -285,6 +452,8 @@ class CapacityChange(BaseModel):
 
 
 class Criterion(_In):
+    """A selection criterion with its weight and highest score."""
+
     code: Code
     label: Text = Field(min_length=1, max_length=200)
     weight: float = Field(gt=0, le=100)
@@ -292,6 +461,33 @@ class Criterion(_In):
 
 
 class SelectionRoundCreate(_In):
+    """A call for organisations with weighted criteria."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "CSO partners for psychosocial support, Mosul 2026",
+                    "opened_on": "2026-01-01",
+                    "criteria": [
+                        {
+                            "code": "reach",
+                            "label": "Reach in the target districts",
+                            "weight": 2,
+                            "max_score": 5,
+                        },
+                        {
+                            "code": "mhpss_experience",
+                            "label": "MHPSS experience",
+                            "weight": 3,
+                            "max_score": 5,
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID | None = None
     title: Text = Field(min_length=1, max_length=200)
     opened_on: date
@@ -306,16 +502,72 @@ class SelectionRoundCreate(_In):
 
 
 class CriteriaUpdate(_In):
+    """A new version of a round's criteria, before its decision."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "criteria": [
+                        {
+                            "code": "reach",
+                            "label": "Reach in the target districts",
+                            "weight": 2,
+                            "max_score": 5,
+                        },
+                        {
+                            "code": "mhpss_experience",
+                            "label": "MHPSS experience",
+                            "weight": 3,
+                            "max_score": 5,
+                        },
+                        {
+                            "code": "safeguarding",
+                            "label": "Safeguarding policy in place",
+                            "weight": 1,
+                            "max_score": 5,
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
     criteria: list[Criterion] = Field(min_length=1, max_length=30)
 
 
 class Exclusion(_In):
+    """An application left out of a selection, and why."""
+
     application_id: uuid.UUID
     reason: NotSelectedReason
     note: Text | None = Field(default=None, max_length=1000)
 
 
 class DecisionCreate(_In):
+    """How a round selects: the top N, a minimum score, and exclusions with reasons."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "decided_on": "2026-02-01",
+                    "select_top": 35,
+                    "exclusions": [
+                        {
+                            "application_id": "cbc3e0ba-292b-4cc0-9783-55748ecc2c89",
+                            "reason": "ineligible_registration",
+                        },
+                        {
+                            "application_id": "583ee9b0-d10f-4237-9c32-1e98d6da7877",
+                            "reason": "outside_programme_area",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     decided_on: date
     select_top: int | None = Field(default=None, ge=1, le=10_000)
     min_score: float | None = Field(default=None, ge=0, le=100)
@@ -323,6 +575,8 @@ class DecisionCreate(_In):
 
 
 class SelectionRoundRead(BaseModel):
+    """A selection round and its decision."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -338,12 +592,27 @@ class SelectionRoundRead(BaseModel):
 
 
 class ApplicationCreate(_In):
+    """An organisation put forward for a selection round."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "candidate_organisation_id": "3f02a20b-770d-4be4-9fde-642d3bb43c36",
+                    "channel": "nomination",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID | None = None
     candidate_organisation_id: uuid.UUID
     channel: Literal["application", "nomination"]
 
 
 class ApplicationRead(BaseModel):
+    """An application with its score, rank and the decision's reason."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -358,12 +627,27 @@ class ApplicationRead(BaseModel):
 
 
 class ScoreCreate(_In):
+    """One reviewer's scores of an application, per criterion."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "application_id": "2c7d1134-52a9-4c32-870d-d7e742d621e5",
+                    "scores": {"reach": 4, "mhpss_experience": 3},
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID | None = None
     application_id: uuid.UUID
     scores: dict[str, float] = Field(min_length=1, max_length=30)
 
 
 class ScoreRead(BaseModel):
+    """A reviewer's scores."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -373,6 +657,8 @@ class ScoreRead(BaseModel):
 
 
 class RankedApplication(BaseModel):
+    """An application's place in a round's ranking, and why."""
+
     rank: int
     application_id: uuid.UUID
     candidate_organisation_id: uuid.UUID
@@ -384,6 +670,8 @@ class RankedApplication(BaseModel):
 
 
 class Ranking(BaseModel):
+    """A round's ranking, reproducible from its scores and criteria version."""
+
     round_id: uuid.UUID
     criteria_version: int
     tie_break: str
@@ -391,12 +679,35 @@ class Ranking(BaseModel):
 
 
 class NeedsFinding(_In):
+    """A coded finding of a needs assessment."""
+
     topic: NeedsTopic
     severity: Literal["low", "medium", "high"]
     share_reporting: float | None = Field(default=None, ge=0, le=1)
 
 
 class NeedsAssessmentCreate(_In):
+    """A dated needs assessment: method, place, population and findings."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "conducted_on": "2026-01-05",
+                    "method": "household_survey",
+                    "location_id": "5e7fa2dd-055a-4419-b449-a2eef1b98654",
+                    "population": "mixed",
+                    "sample_size": 94,
+                    "sample_unit": "households",
+                    "findings": [
+                        {"topic": "psychological_distress", "severity": "high"},
+                        {"topic": "community_conflict", "severity": "medium"},
+                    ],
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID | None = None
     conducted_on: date
     method: NeedsMethod
@@ -410,6 +721,8 @@ class NeedsAssessmentCreate(_In):
 
 
 class NeedsAssessmentRead(BaseModel):
+    """A needs assessment as recorded."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

@@ -15,6 +15,8 @@ from shared.db import UTCDateTime, utcnow
 
 
 class PartnershipOrigin(StrEnum):
+    """Whether a partnership came from an agreement or a lead's approval."""
+
     agreement = "agreement"
     lead_approval = "lead_approval"
     """Made by ``POST /v1/organisations/{id}/lead-approval`` (or for an

@@ -97,6 +97,7 @@ async def get_partnership(
     session: SessionDep,
     principal: StructureReader,
 ) -> PartnershipRead:
+    """One partnership the caller's organisation is a party to."""
     async with session.begin():
         partnership = await partnerships_service.get_partnership(
             session, principal, partnership_id

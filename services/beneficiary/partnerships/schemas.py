@@ -23,7 +23,21 @@ class _Period(BaseModel):
 
 
 class PartnershipCreate(_Period):
-    model_config = ConfigDict(extra="forbid")
+    """An agreement under which a partner's records roll up to the lead."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "partner_organisation_id": "02296082-9e39-43f6-a82e-0ca62b0a1746",
+                    "start": "2026-03-01",
+                    "end": "2026-03-31",
+                    "activity_codes": ["individual_counselling"],
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     partner_organisation_id: uuid.UUID
     project_id: uuid.UUID | None = Field(
@@ -45,7 +59,11 @@ class PartnershipCreate(_Period):
 
 
 class PartnershipUpdate(_Period):
-    model_config = ConfigDict(extra="forbid")
+    """A change to a partnership's period, places or activities."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"end": "2026-02-28"}]}, extra="forbid"
+    )
 
     start: date | None = None
     end: date | None = None
@@ -54,6 +72,8 @@ class PartnershipUpdate(_Period):
 
 
 class PartnershipRead(BaseModel):
+    """A partnership: who, for which project, period, places and activities."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

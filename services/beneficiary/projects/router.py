@@ -86,6 +86,7 @@ async def get_project(
     session: SessionDep,
     principal: StructureReader,
 ) -> ProjectRead:
+    """One project of the organisation, or one it is a partner in."""
     async with session.begin():
         project = await projects_service.get_project(session, principal, project_id)
     response.headers["ETag"] = etag(project.version)

@@ -17,6 +17,8 @@ DimValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.+:-]{1,64}$")
 
 
 class TargetIn(BaseModel):
+    """A project's target for one indicator, optionally for one breakdown."""
+
     model_config = ConfigDict(extra="forbid")
 
     indicator: IndicatorId = Field(description="An id of GET /v1/indicators.")
@@ -47,7 +49,30 @@ def _distinct_targets(targets: list[TargetIn] | None) -> None:
 
 
 class ProjectCreate(_Period):
-    model_config = ConfigDict(extra="forbid")
+    """A donor-funded project with its period, partners, places and targets."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Community resilience",
+                    "donor": "A foreign ministry",
+                    "grant_code": "FM-2026-07",
+                    "start": "2026-01-01",
+                    "end": "2026-06-30",
+                    "partner_organisation_ids": [
+                        "3ba27d16-9735-4847-8225-6492e7428299",
+                        "18432cb4-0b11-4522-a696-74427849884d",
+                    ],
+                    "targets": [
+                        {"indicator": "services_delivered", "target": 20},
+                        {"indicator": "people_reached", "target": 10},
+                    ],
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     name: Text = Field(min_length=1, max_length=200)
     donor: Text = Field(min_length=1, max_length=200)
@@ -67,7 +92,12 @@ class ProjectCreate(_Period):
 
 
 class ProjectUpdate(_Period):
-    model_config = ConfigDict(extra="forbid")
+    """Changes to a project."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"end": "2026-09-30", "targets": []}]},
+        extra="forbid",
+    )
 
     name: Text | None = Field(default=None, min_length=1, max_length=200)
     donor: Text | None = Field(default=None, min_length=1, max_length=200)
@@ -87,7 +117,37 @@ class ProjectUpdate(_Period):
 
 
 class ProjectRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """A project."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "a3c0e723-083d-4429-8a0e-7f70be1ed983",
+                    "organisation_id": "528b192b-5acd-450c-8b31-97469993c91a",
+                    "name": "Community resilience",
+                    "donor": "A foreign ministry",
+                    "grant_code": "FM-2026-07",
+                    "start": "2026-01-01",
+                    "end": "2026-06-30",
+                    "partner_organisation_ids": [
+                        "3ba27d16-9735-4847-8225-6492e7428299",
+                        "18432cb4-0b11-4522-a696-74427849884d",
+                    ],
+                    "location_ids": [],
+                    "targets": [
+                        {"indicator": "services_delivered", "target": 20.0, "dims": {}},
+                        {"indicator": "people_reached", "target": 10.0, "dims": {}},
+                    ],
+                    "version": 1,
+                    "created_by": "user-a6565f",
+                    "created_at": "2026-12-05T00:46:54.191139Z",
+                    "updated_at": "2026-12-05T00:46:54.191155Z",
+                }
+            ]
+        },
+        from_attributes=True,
+    )
 
     id: uuid.UUID
     organisation_id: uuid.UUID = Field(description="The lead organisation.")

@@ -85,6 +85,7 @@ async def list_referrals(
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[ReferralRead]:
+    """Referrals in the caller's scope, filterable by person, status and area."""
     async with session.begin():
         page = await referrals_service.list_referrals(
             session,

@@ -48,6 +48,8 @@ NEXT: dict[ReferralStatus, set[ReferralStatus]] = {
 
 
 class ReferralCreate(BaseModel):
+    """A referral of a person to another service."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -73,7 +75,20 @@ class ReferralCreate(BaseModel):
 
 
 class ReferralUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """News of a referral: accepted, declined, completed or no answer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "accepted",
+                    "on": "2026-01-25",
+                    "feedback": "Appointment set",
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     status: ReferralStatus
     on: RecordDate
@@ -87,6 +102,31 @@ class ReferralUpdate(BaseModel):
 
 
 class ReferralRead(BaseModel):
+    """A referral and what became of it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5a8c1e3f-7b2d-4f9a-8e6c-0d3b5a7f9e12",
+                    "beneficiary_id": "81bb90a8-efe9-49dc-ae33-a9fddce37fce",
+                    "case_id": "7a1cd4f2-50df-429b-b133-4d4298ce74c9",
+                    "kind": "external",
+                    "area": "specialised_mental_health",
+                    "receiving_party": "Psychiatric outpatient clinic, Al-Jumhuri "
+                    "hospital",
+                    "status": "accepted",
+                    "sent_on": "2026-01-20",
+                    "status_on": "2026-01-25",
+                    "feedback": "Appointment set",
+                    "version": 2,
+                    "created_by": "alice",
+                    "created_at": "2026-01-20T10:05:00Z",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     beneficiary_id: uuid.UUID
     case_id: uuid.UUID | None

@@ -18,6 +18,8 @@ from shared.db import UTCDateTime, utcnow
 
 
 class AlertDelivery(StrEnum):
+    """Whether the alert reached the supervisor's notification channel."""
+
     pending = "pending"
     delivered = "delivered"
     dead_letter = "dead_letter"

@@ -32,6 +32,8 @@ ALERTING_FLAGS = {"suicide_risk"}
 
 
 class AlertRead(BaseModel):
+    """A risk alert raised for a case, and who has acted on it."""
+
     id: uuid.UUID
     case_id: uuid.UUID
     beneficiary_id: uuid.UUID
@@ -51,7 +53,19 @@ class AlertRead(BaseModel):
 
 
 class Acknowledge(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """What a supervisor did about a risk alert when taking it on."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "action_taken": "Called the person at once; safety plan reviewed "
+                    "with the case worker."
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     action_taken: Text = Field(
         min_length=3,
@@ -62,7 +76,11 @@ class Acknowledge(BaseModel):
 
 
 class CaseWorkerFlag(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A risk a case worker saw outside an instrument."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"flag": "suicide_risk"}]}, extra="forbid"
+    )
 
     flag: str = Field(default="suicide_risk", pattern=r"^suicide_risk$")
 

@@ -131,6 +131,7 @@ async def list_service_records(
 async def get_service_record(
     record_id: uuid.UUID, response: Response, session: SessionDep, actor: FieldActor
 ) -> ServiceRecordRead:
+    """One service record in the caller's scope; the ETag guards corrections."""
     record = await audit_log.read(
         session,
         actor,
@@ -318,6 +319,7 @@ async def list_group_activities(
 async def get_group_activity(
     group_id: uuid.UUID, session: SessionDep, actor: FieldActor
 ) -> GroupActivityRead:
+    """One group session or meeting with its attendance."""
     principal = actor.principal
     async with session.begin():
         group = await records_service.get_group_activity(session, principal, group_id)

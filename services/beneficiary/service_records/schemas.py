@@ -74,6 +74,8 @@ class ServiceRecordFields(DeliveryTags):
 
 
 class ServiceRecordCreate(ServiceRecordFields):
+    """A service delivered to a registered person."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -94,7 +96,11 @@ class ServiceRecordCreate(ServiceRecordFields):
 
 
 class ServiceRecordUpdate(DeliveryTags):
-    model_config = ConfigDict(extra="forbid")
+    """A correction to a service record."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"activity_code": "pfa"}]}, extra="forbid"
+    )
 
     activity_code: ActivityCode | None = None
     service_date: RecordDate | None = None
@@ -105,13 +111,49 @@ class ServiceRecordUpdate(DeliveryTags):
 
 
 class VoidRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Why a service record is voided."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "wrong day"}]}, extra="forbid"
+    )
 
     reason: Text = Field(min_length=3, max_length=500)
 
 
 class ServiceRecordRead(DeliveryTagsRead):
-    model_config = ConfigDict(from_attributes=True)
+    """A service record."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "team_id": "2b69014d-12d6-46c0-8750-06cb70c5f54f",
+                    "delivery_mode": "centre",
+                    "project_id": "9740bbc3-824f-409a-87ae-5afcc5db235d",
+                    "id": "8587bca6-6109-4cde-9f76-8905f7c72342",
+                    "beneficiary_id": "90f2999d-8715-4725-a41c-90d7a11646c9",
+                    "organisation_id": "c5e1fc24-ed24-4989-a3cc-8b071fae7a10",
+                    "lead_organisation_id": "c5e1fc24-ed24-4989-a3cc-8b071fae7a10",
+                    "delivered_through": "direct",
+                    "activity_code": "individual_counselling",
+                    "iasc_layer": "focused_non_specialized",
+                    "service_date": "2026-02-01",
+                    "site_id": None,
+                    "modality": "in_person",
+                    "staff_id": "staff-1",
+                    "duration_minutes": 50,
+                    "group_activity_id": None,
+                    "voided": False,
+                    "void_reason": None,
+                    "version": 1,
+                    "created_by": "user-b3aa5e",
+                    "created_at": "2026-12-05T00:47:19.165336Z",
+                    "updated_at": "2026-12-05T00:47:19.165336Z",
+                }
+            ]
+        },
+        from_attributes=True,
+    )
 
     id: uuid.UUID
     beneficiary_id: uuid.UUID
@@ -142,6 +184,8 @@ ANONYMOUS_MAX_TOTAL = 10_000
 
 
 class AnonymousCountIn(BaseModel):
+    """People served without registration, counted by sex, age group and disability."""
+
     model_config = ConfigDict(extra="forbid")
 
     sex: Sex | None = None
@@ -195,6 +239,8 @@ class AnonymousServiceCreate(DeliveryTags):
 
 
 class AnonymousServiceRead(DeliveryTagsRead):
+    """An activity delivered to people who were counted, not registered."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -262,6 +308,43 @@ class GroupActivityCreate(DeliveryTags):
 
 
 class GroupActivityRead(DeliveryTagsRead):
+    """A group session or meeting, counted once, with its attendance."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "team_id": "563793d5-4719-4874-b90d-44d8ce6092be",
+                    "delivery_mode": "outreach_visit",
+                    "project_id": "8790a99b-c5ee-46be-9bd4-14564ee99459",
+                    "id": "54be4f02-40b4-4beb-bb34-c2c3ee0b7eed",
+                    "organisation_id": "58a9d726-0b8d-480a-ba96-80279eee9332",
+                    "lead_organisation_id": "58a9d726-0b8d-480a-ba96-80279eee9332",
+                    "delivered_through": "direct",
+                    "activity_code": "caregiver_session",
+                    "iasc_layer": "community_family",
+                    "activity_date": "2026-03-01",
+                    "site_id": None,
+                    "modality": "in_person",
+                    "duration_minutes": None,
+                    "facilitator_staff_ids": [],
+                    "attendee_ids": ["8adeb3cc-ded5-4db8-8a0e-427ba656a5b2"],
+                    "anonymous_attendees": [
+                        {
+                            "sex": None,
+                            "age_group": "unknown",
+                            "disability": "not_disclosed",
+                            "count": 4,
+                        }
+                    ],
+                    "served_total": 5,
+                    "version": 1,
+                    "created_at": "2026-12-05T00:49:15.835523Z",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     organisation_id: uuid.UUID
     lead_organisation_id: uuid.UUID

@@ -60,6 +60,8 @@ RETRY_AFTER_SECONDS = 30
 
 
 class CaseRecord(BaseModel):
+    """A case and everything recorded in it, for the person's own copy."""
+
     case: CaseRead
     assessments: list[AssessmentRead]
     plans: list[PlanRead] = Field(description="Every version, oldest first.")
@@ -80,6 +82,8 @@ class OfflineVersion(BaseModel):
 
 
 class AccessLogEntry(BaseModel):
+    """One time someone read or changed this person's records, and why."""
+
     model_config = ConfigDict(from_attributes=True)
 
     at: datetime
@@ -91,6 +95,8 @@ class AccessLogEntry(BaseModel):
 
 
 class TrainingPart(BaseModel):
+    """What the training service holds about the person."""
+
     included: bool = Field(
         description="False only when this deployment runs no training service."
     )

@@ -28,6 +28,8 @@ ERASURE_FORM = "erasure-request"
 
 
 class ErasureRead(BaseModel):
+    """What was erased for a person, and when."""
+
     beneficiary_id: uuid.UUID
     code: str = Field(description="The record's new pseudonymous code.")
     erased_at: datetime

@@ -18,11 +18,15 @@ from shared.db import UTCDateTime, utcnow
 
 
 class ConflictStatus(StrEnum):
+    """Whether a conflict still waits for a decision."""
+
     open = "open"
     resolved = "resolved"
 
 
 class ConflictResolution(StrEnum):
+    """Which version a supervisor kept."""
+
     keep_server = "keep_server"
     apply_client = "apply_client"
 

@@ -59,6 +59,8 @@ class BeneficiaryChange(BaseModel):
 
 
 class ServiceRecordChange(BaseModel):
+    """A device's change to a service record, with the version it saw."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: uuid.UUID
@@ -131,6 +133,8 @@ class SyncBatch(BaseModel):
 
 
 class SyncStatus(StrEnum):
+    """What became of a record sent by a device."""
+
     created = "created"
     updated = "updated"
     unchanged = "unchanged"
@@ -139,6 +143,8 @@ class SyncStatus(StrEnum):
 
 
 class SyncResult(BaseModel):
+    """What became of one record of a sync batch."""
+
     entity_type: str
     id: uuid.UUID
     status: SyncStatus
@@ -152,6 +158,56 @@ class SyncResult(BaseModel):
 
 
 class SyncResponse(BaseModel):
+    """One answer per record of the batch, in the batch's order."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "results": [
+                        {
+                            "entity_type": "beneficiary",
+                            "id": "81bb90a8-efe9-49dc-ae33-a9fddce37fce",
+                            "status": "created",
+                            "version": 1,
+                        },
+                        {
+                            "entity_type": "service_record",
+                            "id": "c2a7e5d1-3b4f-4a8e-9d6c-1f0b2e7a5c93",
+                            "status": "unchanged",
+                            "version": 1,
+                        },
+                        {
+                            "entity_type": "service_record",
+                            "id": "6e9d2c4b-8a1f-4f3e-b5d7-0c2a9e6f1b84",
+                            "status": "conflict",
+                            "version": 3,
+                            "conflict_id": "0d4f7b2e-9c1a-4e6d-8b3f-5a2c7e9d1f60",
+                            "server_copy": {
+                                "activity_code": "pfa",
+                                "service_date": "2026-01-12",
+                                "version": 3,
+                            },
+                            "detail": "changed on the server since version 2",
+                        },
+                        {
+                            "entity_type": "service_record",
+                            "id": "f1b8e3a6-2d7c-4b9e-a5f0-3c6e8d1a4b27",
+                            "status": "rejected",
+                            "errors": [
+                                {
+                                    "loc": ["service_date"],
+                                    "msg": "Input should be a valid date",
+                                    "type": "date_from_datetime_parsing",
+                                }
+                            ],
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
     results: list[SyncResult]
 
 
@@ -165,6 +221,8 @@ class ChangesPage(BaseModel):
 
 
 class ConflictRead(BaseModel):
+    """A device's change that met a newer one; a supervisor decides."""
+
     id: uuid.UUID
     entity_type: str
     entity_id: uuid.UUID
@@ -181,6 +239,10 @@ class ConflictRead(BaseModel):
 
 
 class ConflictResolve(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A supervisor's decision on a sync conflict."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"resolution": "apply_client"}]}, extra="forbid"
+    )
 
     resolution: ConflictResolution

@@ -62,6 +62,7 @@ async def list_teams(
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[TeamRead]:
+    """The organisation's teams; a team-scoped caller sees only their own."""
     async with session.begin():
         page = await teams_service.list_teams(
             session, principal, cursor=cursor, limit=limit
@@ -78,6 +79,7 @@ async def get_team(
     session: SessionDep,
     principal: StructureReader,
 ) -> TeamRead:
+    """One team of the organisation."""
     async with session.begin():
         team = await teams_service.get_team(session, principal, team_id)
     response.headers["ETag"] = etag(team.version)

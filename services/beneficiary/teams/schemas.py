@@ -12,7 +12,14 @@ from shared.contracts.text import Text
 
 
 class TeamCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A team of the organisation: a governorate team or a mobile team."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"name": "Mobile team Sinjar", "kind": "mobile"}]
+        },
+        extra="forbid",
+    )
 
     name: Text = Field(min_length=1, max_length=200)
     kind: TeamKind
@@ -22,7 +29,11 @@ class TeamCreate(BaseModel):
 
 
 class TeamUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Changes to a team."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "Dohuk"}]}, extra="forbid"
+    )
 
     name: Text | None = Field(default=None, min_length=1, max_length=200)
     kind: TeamKind | None = None
@@ -34,6 +45,8 @@ class TeamUpdate(BaseModel):
 
 
 class TeamRead(BaseModel):
+    """A team."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

@@ -55,6 +55,8 @@ Manager = Annotated[Principal, Depends(key_manager)]
 
 
 class ApiKeyCreate(BaseModel):
+    """A key for an integrator's feed, limited to some indicators and a rate."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -75,6 +77,8 @@ class ApiKeyCreate(BaseModel):
 
 
 class ApiKeyRead(BaseModel):
+    """An integrator's key, without its secret."""
+
     id: uuid.UUID
     name: str
     indicators: list[str] | None
@@ -88,6 +92,8 @@ class ApiKeyRead(BaseModel):
 
 
 class ApiKeyIssued(ApiKeyRead):
+    """A new key; the secret is shown this once and never stored in clear."""
+
     key: str | None = Field(
         description="Shown once; send it as the X-API-Key header. Null in the "
         "answer to a retried request (same Idempotency-Key)."

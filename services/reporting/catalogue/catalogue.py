@@ -27,14 +27,20 @@ class _Model(BaseModel):
 
 
 class HxlMapping(_Model):
+    """The HXL hashtag of an indicator's value column."""
+
     value: str = Field(pattern=r"^#[a-z][a-z0-9_]*(\+[a-z][a-z0-9_]*)*$")
 
 
 class Dhis2Mapping(_Model):
+    """The DHIS2 data element an indicator feeds."""
+
     data_element: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class Indicator(_Model):
+    """An indicator's definition: what it counts, its filters and breakdowns."""
+
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: int = Field(ge=1)
     name: str

@@ -76,6 +76,8 @@ Code = Annotated[Text, Field(max_length=64)]
 
 
 class ExportRequest(BaseModel):
+    """An indicator export to build in the background."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -109,6 +111,27 @@ class ExportRequest(BaseModel):
 
 
 class ExportStatus(BaseModel):
+    """An export's progress and, when done, where to download it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "dd0979a9-072e-4956-9d51-c0eedab4f3e6",
+                    "indicator": "services_delivered",
+                    "format": "csv",
+                    "start": "2026-01-01",
+                    "end": "2026-06-30",
+                    "created_at": "2026-01-10T09:12:53.217938Z",
+                    "status": "ready",
+                    "rows": 10,
+                    "error": None,
+                    "download": "https://mhpss.example.org/reporting/v1/exports/dd0979a9-072e-4956-9d51-c0eedab4f3e6/file",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     indicator: str
     format: str
@@ -252,6 +275,7 @@ async def list_exports(
 async def read_export(
     export_id: uuid.UUID, request: Request, session: SessionDep, caller: CallerDep
 ) -> ExportStatus:
+    """An export's progress; when done, it names the download."""
     return _status(await _own_export(session, caller, export_id), request)
 
 
@@ -264,6 +288,7 @@ async def read_export(
 async def download_export(
     export_id: uuid.UUID, request: Request, session: SessionDep, caller: CallerDep
 ) -> FileResponse:
+    """The finished export file, in the media type of its format."""
     export = await _own_export(session, caller, export_id)
     if export.status != "ready" or export.file_name is None:
         raise Conflict(f"This export is {export.status}, not ready.")

@@ -45,6 +45,7 @@ async def list_indicators(
 
 @router.get("/{indicator_id}", response_model=Indicator)
 async def read_indicator(indicator_id: str, caller: CallerDep) -> Indicator:
+    """One indicator's definition from the catalogue."""
     indicator = get_indicator(indicator_id)
     caller.may_read(indicator.id)
     return indicator

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from fastapi import FastAPI
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.reporting.access.service import Caller
 from services.reporting.catalogue.catalogue import Indicator, indicators
@@ -45,6 +45,8 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 class Cell(BaseModel):
+    """One figure of an indicator for one combination of breakdowns."""
+
     dims: dict[str, str] = Field(description="Disaggregation values; '*' = all.")
     value: int | float | None = Field(
         description="An integer for counts of rows, people or cases; None when "
@@ -56,6 +58,44 @@ class Cell(BaseModel):
 
 
 class IndicatorValues(BaseModel):
+    """An indicator's figures for a period, by the breakdowns asked for."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "indicator": "structured_dropouts",
+                    "version": 1,
+                    "name": "Drop-outs from structured interventions",
+                    "unit": "count",
+                    "start": "2026-01-01",
+                    "end": "2026-12-31",
+                    "disaggregations": ["intervention"],
+                    "filters": {"status": ["dropped_out"]},
+                    "suppression_threshold": None,
+                    "cells": [
+                        {
+                            "dims": {"intervention": "pm_plus"},
+                            "value": 1,
+                            "numerator": None,
+                            "denominator": None,
+                            "suppressed": False,
+                        }
+                    ],
+                    "margins": [],
+                    "total": {
+                        "dims": {"intervention": "*"},
+                        "value": 1,
+                        "numerator": None,
+                        "denominator": None,
+                        "suppressed": False,
+                    },
+                    "labels": {},
+                }
+            ]
+        }
+    )
+
     indicator: str
     version: int
     name: str

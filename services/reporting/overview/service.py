@@ -72,6 +72,8 @@ def _worded(values: IndicatorValues, language: Language) -> IndicatorValues:
 
 
 class OverviewTable(BaseModel):
+    """One table of the overview."""
+
     section: str
     title: str
     """In the request's language, like the labels of the values."""
@@ -82,6 +84,8 @@ class OverviewTable(BaseModel):
 
 
 class Overview(BaseModel):
+    """A period's figures in tables, as the printable overview shows them."""
+
     start: date
     end: date
     filters: dict[str, list[str]] = Field(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -22,6 +22,8 @@ from shared.errors import Forbidden, Invalid, NotFound
 
 
 class TargetProgress(BaseModel):
+    """One target and the actual figure so far."""
+
     indicator: str
     dims: dict[str, str] = Field(description="The target's cell; empty: all.")
     target: float
@@ -37,6 +39,33 @@ class TargetProgress(BaseModel):
 
 
 class ProjectProgress(BaseModel):
+    """A project's actual figures against its targets."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "project_id": "a212edd3-51a7-4427-a66a-00258e621ec8",
+                    "organisation_id": "20fcbd03-ebfd-4796-9629-6a9549084b51",
+                    "start": "2026-01-01",
+                    "end": "2026-06-30",
+                    "version": 2,
+                    "targets": [
+                        {
+                            "indicator": "people_trained",
+                            "dims": {},
+                            "target": 4.0,
+                            "actual": 3,
+                            "percent": 75.0,
+                            "suppressed": False,
+                            "note": None,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     project_id: uuid.UUID
     organisation_id: uuid.UUID = Field(description="The lead organisation.")
     start: date

@@ -33,6 +33,8 @@ class Generation(BaseModel):
 
 
 class Cascade(BaseModel):
+    """How far a cohort's training reached through the generations it trained."""
+
     root_cohort_id: uuid.UUID
     generations: list[Generation]
     total_reached: int

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Response
+from fastapi import APIRouter, Header, Response
 
 from services.training.access import TrainingActor
 from services.training.cohorts import service as cohorts_service
@@ -19,6 +19,7 @@ from services.training.cohorts.service import (
     CohortCreate,
     CohortRead,
     CohortSessionCreate,
+    EnrolmentWrite,
     TraineeProgress,
 )
 from services.training.db import OnceDep, audit_log
@@ -99,6 +100,7 @@ async def list_cohorts(
 async def get_cohort(
     cohort_id: uuid.UUID, session: SessionDep, actor: TrainingActor
 ) -> CohortRead:
+    """One cohort with its enrolment and sessions."""
     async with session.begin():
         cohort = await cohorts_service.get_cohort(session, actor.principal, cohort_id)
         return await cohorts_service.to_read(session, cohort)
@@ -114,10 +116,11 @@ async def enrol(
     session: SessionDep,
     actor: TrainingActor,
     once: OnceDep,
-    trainee_ids: list[uuid.UUID] = Body(embed=True, max_length=1000),  # noqa: B008
+    body: EnrolmentWrite,
 ) -> CohortRead:
     """Enrol trainees (enrolling someone twice changes nothing)."""
     principal = actor.principal
+    trainee_ids = body.trainee_ids
 
     async def enrol_trainees() -> Cohort:
         cohort = await cohorts_service.enrol(session, principal, cohort_id, trainee_ids)
@@ -149,6 +152,7 @@ async def add_session(
     actor: TrainingActor,
     once: OnceDep,
 ) -> CohortRead:
+    """Add a session to a cohort: date, hours and topic."""
     principal = actor.principal
 
     async def add() -> Cohort:

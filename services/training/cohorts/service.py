@@ -55,6 +55,8 @@ TopicCode = Annotated[
 
 
 class CohortCreate(BaseModel):
+    """A group of trainees taking one course together."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -102,7 +104,14 @@ class CohortCreate(BaseModel):
 
 
 class CohortSessionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """One session of a cohort: date, hours and topic."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"number": 1, "held_on": "2026-01-05", "hours": 6}]
+        },
+        extra="forbid",
+    )
 
     number: int = Field(ge=1, le=500)
     held_on: date
@@ -111,20 +120,49 @@ class CohortSessionCreate(BaseModel):
     topic_code: TopicCode | None = None
 
 
+class EnrolmentWrite(BaseModel):
+    """Trainees to enrol in a cohort; enrolling someone twice changes nothing."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "trainee_ids": [
+                        "0b6f1c1e-6a3f-4f55-9d8e-2f1f7c9d4a10",
+                        "5d2e8a44-91b7-4c1a-8f0e-7b3c2a6d9e21",
+                    ]
+                }
+            ]
+        },
+    )
+
+    trainee_ids: list[uuid.UUID] = Field(max_length=1000)
+
+
 class AttendanceWrite(BaseModel):
     """Who was present; every other enrolled trainee is marked absent."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"present": ["5e6e4556-eb83-4291-8485-5aad2ebb73cf"]}]
+        },
+        extra="forbid",
+    )
 
     present: list[uuid.UUID] = Field(max_length=1000)
 
 
 class AttendanceRead(BaseModel):
+    """Who was present at a training session; the version guards later changes."""
+
     present: list[uuid.UUID] = Field(description="Everyone else enrolled: absent.")
     version: int = Field(description="Send it back as If-Match to change it.")
 
 
 class TraineeProgress(BaseModel):
+    """A trainee's attendance in a cohort so far."""
+
     trainee_id: uuid.UUID
     sessions_attended: int
     hours_completed: float
@@ -132,6 +170,31 @@ class TraineeProgress(BaseModel):
 
 
 class CohortRead(BaseModel):
+    """A cohort with its enrolment and sessions so far."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "dd175b34-d2c0-4834-9ca2-21dd075695d5",
+                    "course_id": "701a46b1-ce06-421b-ab75-3713dc69a9c2",
+                    "title": "Foundational IPT-G, Duhok, March 2026",
+                    "starts_on": "2026-03-01",
+                    "ends_on": "2026-03-03",
+                    "modality": "online",
+                    "location": None,
+                    "site_id": None,
+                    "partner_organisation_id": None,
+                    "project_id": None,
+                    "facilitator_trainee_ids": [],
+                    "enrolled": 1,
+                    "sessions": 1,
+                    "hours_delivered": 2.0,
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     course_id: uuid.UUID
     title: str

@@ -33,6 +33,7 @@ async def create_course(
     principal: CourseKeeper,
     once: OnceDep,
 ) -> CourseRead:
+    """Create a course with its approach, level, hours and completion criteria."""
     async with session.begin():
         course, replayed = await once.act(
             principal,
@@ -68,6 +69,7 @@ async def list_courses(
 async def get_course(
     course_id: uuid.UUID, session: SessionDep, _: PrincipalDep
 ) -> CourseRead:
+    """One course of the organisation."""
     async with session.begin():
         return CourseRead.model_validate(
             await courses_service.get_course(session, course_id)

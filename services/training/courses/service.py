@@ -38,6 +38,8 @@ class CourseCriteria(BaseModel):
 
 
 class CourseCreate(BaseModel):
+    """A course: approach, level, planned hours and what completing it requires."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -65,7 +67,31 @@ class CourseCreate(BaseModel):
 
 
 class CourseRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """A course offered by an organisation."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "95f682b4-47a5-4444-8722-5a6736973ccf",
+                    "organisation_id": "d0f635e4-8bb8-49d1-93cd-b0bde012f209",
+                    "title": "Foundational IPT-G (10 days)",
+                    "approach": "ipt_g",
+                    "level": "foundational",
+                    "planned_hours": 60.0,
+                    "target_competencies": ["group facilitation", "problem areas"],
+                    "criteria": {
+                        "min_attendance_share": 0.8,
+                        "min_post_test_score": None,
+                        "min_competency_level": None,
+                        "competency_tool": None,
+                    },
+                    "created_at": "2026-01-10T09:14:39.615115Z",
+                }
+            ]
+        },
+        from_attributes=True,
+    )
 
     id: uuid.UUID
     organisation_id: uuid.UUID

@@ -38,6 +38,8 @@ class _In(BaseModel):
 
 
 class Goal(_In):
+    """A mentoring goal, tied to a capacity domain or a competency."""
+
     code: Code
     capacity_domain: Code | None = Field(
         default=None, description="A domain of the plan's capacity tool."
@@ -56,6 +58,26 @@ class Goal(_In):
 
 
 class PlanCreate(_In):
+    """A mentoring plan for an organisation or a person, with goals."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5602eb84-4a5e-4f8e-8d16-bd7502587f53",
+                    "mentored_organisation_id": "12f35de4-035d-419d-943e-0ca3de416d7b",
+                    "capacity_tool": "oca_mhpss@1.0",
+                    "starts_on": "2026-02-10",
+                    "ends_on": "2026-04-30",
+                    "goals": [
+                        {"code": "referral_sop", "capacity_domain": "mhpss_technical"},
+                        {"code": "board_minutes", "capacity_domain": "governance"},
+                    ],
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID | None = None
     mentored_organisation_id: uuid.UUID | None = None
     trainee_id: uuid.UUID | None = None
@@ -77,6 +99,8 @@ class PlanCreate(_In):
 
 
 class ActionPointCreate(_In):
+    """An action agreed at a mentoring visit, with who owns it and when it is due."""
+
     id: uuid.UUID | None = None
     description: Text = Field(min_length=1, max_length=1000)
     owner: Text = Field(min_length=1, max_length=200)
@@ -84,6 +108,34 @@ class ActionPointCreate(_In):
 
 
 class VisitCreate(_In):
+    """A mentoring visit or remote session with its action points."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "c355c71a-9d55-43f4-829a-149ccf027d25",
+                    "held_on": "2026-03-22",
+                    "mode": "remote_video",
+                    "duration_minutes": 60,
+                    "participants": 3,
+                    "topics": ["referral_pathways", "governance"],
+                    "goal_codes": ["referral_sop"],
+                    "observations": "Referral SOP drafted; not yet used.",
+                    "action_points": [
+                        {
+                            "id": "7773e05a-a76b-4bdb-8112-c36343e9951d",
+                            "description": "Adopt the referral SOP at the "
+                            "board meeting",
+                            "owner": "CSO director",
+                            "due_on": "2026-04-05",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID | None = None
     held_on: date
     mode: VisitMode
@@ -107,11 +159,19 @@ class VisitCreate(_In):
 
 
 class ActionPointUpdate(_In):
+    """A change of an action point's status, dated."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "done", "on": "2026-04-01"}]}
+    )
+
     status: ActionStatus
     on: date
 
 
 class ActionPointRead(BaseModel):
+    """An action point and how far it has got."""
+
     id: uuid.UUID
     plan_id: uuid.UUID
     visit_id: uuid.UUID
@@ -124,6 +184,8 @@ class ActionPointRead(BaseModel):
 
 
 class VisitRead(BaseModel):
+    """A mentoring visit."""
+
     id: uuid.UUID
     plan_id: uuid.UUID
     held_on: date
@@ -139,6 +201,8 @@ class VisitRead(BaseModel):
 
 
 class PlanRead(BaseModel):
+    """A mentoring plan."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

@@ -63,6 +63,7 @@ async def list_groups(
 async def get_group(
     group_id: uuid.UUID, session: SessionDep, actor: TrainingActor
 ) -> GroupRead:
+    """One supervised practice group."""
     async with session.begin():
         group = await practice_service.get_group(session, actor.principal, group_id)
     return practice_service.to_group_read(group)

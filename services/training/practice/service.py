@@ -40,7 +40,28 @@ Phase = Literal["pre_group", "initial", "middle", "termination"]
 
 
 class GroupCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A supervised practice group run by trainees for their clients."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Group 1",
+                    "cohort_id": "1d76975c-fd39-4ace-8d52-ebbc7a2b7896",
+                    "facilitator_trainee_ids": [
+                        "037a980a-8c84-467d-ae10-92ccb7880456",
+                        "0b081473-7e5e-4716-b316-96d45fad8a11",
+                    ],
+                    "client_ids": [
+                        "87a462e1-ef81-40b2-9568-7037f62a30e4",
+                        "328947c0-e559-4052-befa-0aed8b80823f",
+                    ],
+                    "started_on": "2026-02-15",
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     id: uuid.UUID | None = None
     cohort_id: uuid.UUID | None = None
@@ -54,7 +75,26 @@ class GroupCreate(BaseModel):
 
 
 class PracticeSessionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A session of a practice group and who attended."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "number": 1,
+                    "phase": "initial",
+                    "held_on": "2026-04-01",
+                    "attended_client_ids": ["1958160a-0725-4189-92fb-f2e56eb88ad6"],
+                    "recording_ref": "recordings/group-1/session-1.m4a",
+                    "recording_sha256": (
+                        "9f2b6c1e8d4a7f3b0c5e2d9a6b1f8c4e"
+                        "7d3a0b5f2e9c6d1a8b4f7e3c0d5a2b9f"
+                    ),
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     number: int = Field(ge=0, le=100)
     phase: Phase
@@ -71,7 +111,32 @@ class PracticeSessionCreate(BaseModel):
 
 
 class ReviewCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A fidelity review of a practice session against a checklist."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "8536d604-3be1-46d3-b4c8-14838bda0928",
+                    "reviewed_on": "2026-04-10",
+                    "ratings": {
+                        "session_structure": 2,
+                        "symptom_review": 2,
+                        "problem_area_link": 2,
+                        "group_participation": 2,
+                        "empathy_between_members": 2,
+                        "collaborative_problem_solving": 2,
+                        "homework": 2,
+                        "therapeutic_communication": 2,
+                        "time_management": 2,
+                        "risk_check": 2,
+                    },
+                    "feedback": "Good structure",
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     id: uuid.UUID | None = None
     checklist: Text = Field(default="ipt_g_fidelity@1.0", max_length=64)
@@ -81,6 +146,8 @@ class ReviewCreate(BaseModel):
 
 
 class GroupRead(BaseModel):
+    """A supervised practice group."""
+
     id: uuid.UUID
     name: str
     approach: str
@@ -91,6 +158,8 @@ class GroupRead(BaseModel):
 
 
 class ReviewRead(BaseModel):
+    """A fidelity review with its adherence score."""
+
     id: uuid.UUID
     session_id: uuid.UUID
     checklist: str

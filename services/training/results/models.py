@@ -18,6 +18,8 @@ from shared.db import UTCDateTime, utcnow
 
 
 class KnowledgeTestKind(StrEnum):
+    """Whether a knowledge test was taken before or after the course."""
+
     pre = "pre"
     post = "post"
 

@@ -6,9 +6,8 @@ changes nothing).
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter
 
 from services.training.access import TrainingActor
 from services.training.db import OnceDep, audit_log
@@ -16,6 +15,7 @@ from services.training.outbox.jobs import announce_writes
 from services.training.results import service as results_service
 from services.training.results.models import CompetencyAssessment
 from services.training.results.service import (
+    CertificationWrite,
     CompetencyRead,
     CompetencyWrite,
     TestsWrite,
@@ -130,11 +130,12 @@ async def certify(
     runtime: RuntimeDep,
     actor: TrainingActor,
     once: OnceDep,
-    on: date = Body(embed=True),  # noqa: B008
+    body: CertificationWrite,
 ) -> list[TraineeResult]:
     """Certify every trainee who meets all criteria (certifying twice changes
     nothing) and publish each trainee's result."""
     principal = actor.principal
+    on = body.on
 
     async def certify_cohort() -> uuid.UUID:
         await results_service.certify(session, principal, cohort_id, on)

@@ -34,6 +34,8 @@ from shared.taxonomy.competency import competency_tools
 
 
 class TestScore(BaseModel):
+    """One trainee's score on a knowledge test."""
+
     model_config = ConfigDict(extra="forbid")
 
     trainee_id: uuid.UUID
@@ -41,15 +43,80 @@ class TestScore(BaseModel):
 
 
 class TestsWrite(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A cohort's knowledge test results."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "pre",
+                    "taken_on": "2026-03-01",
+                    "results": [
+                        {
+                            "trainee_id": "13bf1ae2-53b4-42e6-a4ce-157aa0cbfe97",
+                            "score": 50,
+                        },
+                        {
+                            "trainee_id": "7de5e6cd-e7ce-4350-a7c3-b1f6e3d432c8",
+                            "score": 50,
+                        },
+                    ],
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     kind: KnowledgeTestKind
     taken_on: date
     results: list[TestScore] = Field(min_length=1, max_length=1000)
 
 
+class CertificationWrite(BaseModel):
+    """The date a cohort's certificates are issued on."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"on": "2026-03-12"}]}
+    )
+
+    on: date
+
+
 class CompetencyWrite(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Ratings of a trainee on a competency tool's items."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "trainee_id": "a5aeac72-2ad5-431b-a643-f32e33a27af9",
+                    "tool": "helping_skills_core@1.0",
+                    "mode": "role_play",
+                    "context": "post",
+                    "assessed_on": "2026-03-05",
+                    "ratings": {
+                        "non_verbal_communication": 3,
+                        "verbal_communication": 3,
+                        "rapport_building": 3,
+                        "exploring_feelings": 3,
+                        "empathy": 3,
+                        "impact_on_functioning": 3,
+                        "client_explanation": 3,
+                        "involving_family": 3,
+                        "collaborative_goals": 3,
+                        "promoting_hope": 3,
+                        "coping_mechanisms": 3,
+                        "psychoeducation": 3,
+                        "eliciting_feedback": 3,
+                        "confidentiality": 3,
+                        "suicide_self_harm_assessment": 3,
+                    },
+                    "id": "d665af7b-c80c-487d-888c-83d9a511b890",
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     id: uuid.UUID | None = None
     trainee_id: uuid.UUID
@@ -62,6 +129,8 @@ class CompetencyWrite(BaseModel):
 
 
 class CompetencyRead(BaseModel):
+    """A competency assessment of a trainee, with its overall level."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -76,6 +145,26 @@ class CompetencyRead(BaseModel):
 
 
 class TraineeResult(BaseModel):
+    """A trainee's result in a cohort and why they did or did not complete."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "trainee_id": "b1506abd-8a24-4cc2-bd9d-163978fae54b",
+                    "attendance_share": 1.0,
+                    "hours_completed": 12.0,
+                    "pre_test": 40.0,
+                    "post_test": 80.0,
+                    "competency_level": None,
+                    "completed": True,
+                    "certified": True,
+                    "reasons": [],
+                }
+            ]
+        }
+    )
+
     trainee_id: uuid.UUID
     attendance_share: float
     hours_completed: float

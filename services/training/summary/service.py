@@ -29,6 +29,8 @@ from shared.contracts.enums import CourseLevel
 
 
 class TrainingSummary(BaseModel):
+    """An organisation's training figures."""
+
     cohorts: int
     people_trained: int = Field(description="Distinct trainees present at least once.")
     by_sex: dict[str, int]

@@ -34,6 +34,7 @@ async def record_supervision(
     actor: TrainingActor,
     once: OnceDep,
 ) -> SupervisionRead:
+    """Record a supervision session with its supervisees."""
     principal = actor.principal
     async with session.begin():
         row, replayed = await once.act(

@@ -27,6 +27,8 @@ from shared.scoping import get_in_scope
 
 
 class SupervisionWrite(BaseModel):
+    """A supervision session: who, how, how long and about how many cases."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -65,6 +67,8 @@ class SupervisionWrite(BaseModel):
 
 
 class SupervisionRead(BaseModel):
+    """A supervision session."""
+
     id: uuid.UUID
     supervisor: str
     kind: str

@@ -36,6 +36,8 @@ ERASED_TEXT = ""
 
 
 class TraineeErasureRead(BaseModel):
+    """What was erased for a trainee, and when."""
+
     trainee_id: uuid.UUID
     erased_at: datetime
     already_erased: bool = Field(

@@ -57,6 +57,7 @@ async def register_trainee(
     actor: TrainingActor,
     once: OnceDep,
 ) -> TraineeRead:
+    """Register a person to train; a client id makes a retry safe."""
     principal = actor.principal
     async with session.begin():
         trainee, replayed = await once.act(

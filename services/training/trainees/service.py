@@ -38,6 +38,8 @@ Email = Annotated[
 
 
 class TraineeCreate(BaseModel):
+    """A person to train: staff, volunteer or partner staff."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -133,6 +135,31 @@ class TraineeSummary(BaseModel):
 
 
 class TraineeRead(TraineeSummary):
+    """A trainee."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "dc0307ea-c779-40f8-a38c-7d27952a4c0b",
+                    "audience": "ngo",
+                    "affiliation": "Al-Amal Community Association",
+                    "affiliation_organisation_id": None,
+                    "role": "psychosocial worker",
+                    "profession": "social worker",
+                    "sex": "female",
+                    "staff_id": "AA-017",
+                    "full_name": "Rana Saleh",
+                    "phone": "+964 750 987 6543",
+                    "email": "rana.saleh@example.org",
+                    "pii_erased": False,
+                    "version": 1,
+                    "created_at": "2026-02-01T08:30:00Z",
+                }
+            ]
+        }
+    )
+
     full_name: str = Field(description="Empty once erased.")
     phone: str | None
     email: str | None

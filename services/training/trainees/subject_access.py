@@ -42,6 +42,8 @@ from shared.db import utcnow
 
 
 class SessionAttended(BaseModel):
+    """A training session the trainee attended."""
+
     number: int
     held_on: date
     hours: float
@@ -50,12 +52,16 @@ class SessionAttended(BaseModel):
 
 
 class TestTaken(BaseModel):
+    """A knowledge test the trainee took."""
+
     kind: str
     score: float
     taken_on: date
 
 
 class CohortRecord(BaseModel):
+    """A cohort the trainee took part in and what was recorded for them."""
+
     cohort_id: uuid.UUID
     title: str
     course: str
@@ -69,6 +75,8 @@ class CohortRecord(BaseModel):
 
 
 class CohortFacilitated(BaseModel):
+    """A cohort the trainee facilitated."""
+
     cohort_id: uuid.UUID
     title: str
     starts_on: date
@@ -76,6 +84,8 @@ class CohortFacilitated(BaseModel):
 
 
 class CompetencyRecord(BaseModel):
+    """A competency assessment held about the trainee."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -90,6 +100,8 @@ class CompetencyRecord(BaseModel):
 
 
 class SupervisionRecord(BaseModel):
+    """A supervision session the trainee took part in."""
+
     id: uuid.UUID
     supervisor: str
     kind: str
@@ -105,6 +117,8 @@ class SupervisionRecord(BaseModel):
 
 
 class ReviewRecord(BaseModel):
+    """A fidelity review of a session the trainee facilitated."""
+
     session_number: int
     reviewed_on: date
     reviewer: str
@@ -117,6 +131,8 @@ class ReviewRecord(BaseModel):
 
 
 class PracticeGroupFacilitated(BaseModel):
+    """A practice group the trainee facilitated."""
+
     group_id: uuid.UUID
     name: str
     approach: str
@@ -128,6 +144,8 @@ class PracticeGroupFacilitated(BaseModel):
 
 
 class AccessLogEntry(BaseModel):
+    """One time someone read or changed this trainee's records, and why."""
+
     model_config = ConfigDict(from_attributes=True)
 
     at: datetime
@@ -137,6 +155,8 @@ class AccessLogEntry(BaseModel):
 
 
 class TraineeSubjectAccess(BaseModel):
+    """Everything held about a trainee, for their own copy."""
+
     generated_at: datetime
     generated_by: str
     trainee: TraineeRead

@@ -18,22 +18,30 @@ class _Model(BaseModel):
 
 
 class CapacityLevel(_Model):
+    """A level an item can be scored at, with its meaning."""
+
     level: int
     label: str
 
 
 class CapacityItem(_Model):
+    """One statement an organisation is scored on."""
+
     id: str
     text: str
 
 
 class CapacityDomain(_Model):
+    """A domain of organisational capacity and the items that measure it."""
+
     code: str
     name: str
     items: list[CapacityItem]
 
 
 class CapacityTool(_Model):
+    """A versioned organisational capacity assessment tool."""
+
     code: str
     version: str
     name: str

@@ -19,6 +19,8 @@ class _Model(BaseModel):
 
 
 class Session(_Model):
+    """One session of an intervention's protocol."""
+
     number: int = Field(ge=0)
     phase: str
     title: str
@@ -26,16 +28,22 @@ class Session(_Model):
 
 
 class Completion(_Model):
+    """The share of sessions that counts as completing an intervention."""
+
     min_share: float = Field(gt=0, le=1, description="Share of sessions attended.")
 
 
 class FollowUpWindow(_Model):
+    """A window after an intervention ends in which a follow-up is due."""
+
     name: str
     from_days: int = Field(ge=0, description="Days after the last session attended.")
     to_days: int
 
 
 class Intervention(_Model):
+    """A structured intervention's protocol: sessions, completion and follow-up."""
+
     code: str
     version: str
     name: str

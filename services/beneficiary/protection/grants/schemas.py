@@ -12,7 +12,20 @@ from shared.contracts.text import Text
 
 
 class BreakGlass(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A time-limited emergency access to one person, with the reason."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "beneficiary_id": "7218b453-555b-433f-b106-1e2442940543",
+                    "reason": "Imminent risk reported by phone; case worker away",
+                    "minutes": 30,
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     beneficiary_id: uuid.UUID
     reason: Annotated[
@@ -28,6 +41,8 @@ class BreakGlass(BaseModel):
 
 
 class GrantRead(BaseModel):
+    """An emergency access grant and whether it is still active."""
+
     id: uuid.UUID
     subject: str
     beneficiary_id: uuid.UUID

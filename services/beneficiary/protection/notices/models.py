@@ -15,6 +15,8 @@ from shared.db import UTCDateTime, utcnow
 
 
 class NoticeDelivery(StrEnum):
+    """Whether a notice reached its channel."""
+
     pending = "pending"
     delivered = "delivered"
     dead_letter = "dead_letter"

@@ -14,6 +14,8 @@ from services.beneficiary.protection.notices.models import (
 
 
 class NoticeRead(BaseModel):
+    """A notice sent to an organisation's data protection contact."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

@@ -15,6 +15,8 @@ from shared.db import UTCDateTime, utcnow
 
 
 class RetentionAction(StrEnum):
+    """What happens to a record when its retention period ends."""
+
     pseudonymise = "pseudonymise"  # PII erased, non-identifying facts kept
     keep = "keep"  # kept without limit (e.g. anonymous counts)
 

@@ -100,6 +100,8 @@ async def get_retention_policy(
     session: SessionDep,
     principal: Oversight,
 ) -> RetentionPolicyRead:
+    """How long one kind of record is kept here, and whether that is the
+    platform default."""
     async with session.begin():
         policies = await effective_policies(session, principal.organisation_id)
     read = policies[record_type].read()
@@ -248,6 +250,7 @@ async def list_retention_runs(
 async def get_retention_run(
     run_id: uuid.UUID, session: SessionDep, principal: RunReader
 ) -> RetentionRunRead:
+    """One retention run and what it touched."""
     async with session.begin():
         run = await get_run(session, principal, run_id)
     return RetentionRunRead.model_validate(run)

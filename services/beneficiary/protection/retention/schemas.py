@@ -16,6 +16,8 @@ MAX_KEEP_DAYS = 36_500
 
 
 class RecordType(StrEnum):
+    """A kind of record a retention policy applies to."""
+
     beneficiary = "beneficiary"
     closed_case = "closed_case"
     sync_conflict = "sync_conflict"
@@ -23,6 +25,8 @@ class RecordType(StrEnum):
 
 
 class PolicySource(StrEnum):
+    """Whether a retention period is the organisation's or the platform's default."""
+
     organisation = "organisation"
     platform_default = "platform_default"
 
@@ -30,7 +34,10 @@ class PolicySource(StrEnum):
 class RetentionPolicyWrite(BaseModel):
     """How long to keep one record type, and what to do after."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"keep_days": 30, "action": "pseudonymise"}]},
+        extra="forbid",
+    )
 
     keep_days: int | None = Field(
         default=None,
@@ -61,6 +68,8 @@ class DefaultsFile(BaseModel):
 
 
 class RetentionPolicyRead(BaseModel):
+    """How long a kind of record is kept, and what happens then."""
+
     record_type: RecordType
     keep_days: int | None
     action: RetentionAction
@@ -75,7 +84,11 @@ class RetentionPolicyRead(BaseModel):
 
 
 class RetentionRunCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A retention run; a dry run only counts."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"dry_run": True}]}, extra="forbid"
+    )
 
     dry_run: StrictBool = Field(
         description="true: only list what would be affected; false: apply now."
@@ -96,6 +109,8 @@ class AffectedRecords(BaseModel):
 
 
 class RetentionRunRead(BaseModel):
+    """A retention run and the records it touched."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -110,6 +125,8 @@ class RetentionRunRead(BaseModel):
 
 
 class RetentionRunSummary(BaseModel):
+    """A retention run's counts."""
+
     id: uuid.UUID
     dry_run: bool
     started_at: datetime

@@ -47,6 +47,8 @@ AGREEMENT = "sharing_agreement"
 
 
 class ExportFormat(StrEnum):
+    """The file format of a sharing export."""
+
     json = "json"
     csv = "csv"
 

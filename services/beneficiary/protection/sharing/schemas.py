@@ -17,6 +17,8 @@ StrippedText = Annotated[Text, StringConstraints(strip_whitespace=True, min_leng
 
 
 class AgreementStatus(StrEnum):
+    """Where a sharing agreement stands on today's date."""
+
     scheduled = "scheduled"  # before valid_from
     active = "active"
     expired = "expired"  # after expires_on
@@ -29,7 +31,20 @@ class SharingAgreementCreate(BaseModel):
     An agreement is never edited: to change its terms, revoke it and make a
     new one, so every export stays tied to the terms it was made under."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "partner": "Cash assistance partner (WFP cooperating partner)",
+                    "purpose": "Cash assistance follow-up",
+                    "fields": ["pseudonym", "full_name"],
+                    "valid_from": "2026-01-01",
+                    "expires_on": "2099-12-31",
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     partner: Annotated[StrippedText, Field(max_length=200)] = Field(
         description="The organisation receiving the data."
@@ -58,6 +73,8 @@ class SharingAgreementCreate(BaseModel):
 
 
 class SharingAgreementRead(BaseModel):
+    """An agreement to share some fields of consenting people with a partner."""
+
     id: uuid.UUID
     organisation_id: uuid.UUID
     partner: str
