@@ -95,6 +95,23 @@ function person(name: string): Schemas["BeneficiaryFields"] {
   };
 }
 
+/** Never called: tsc fails unless each of these is an error, so the generated
+ * types are strict (a wrong route, field, value or a missing parameter is
+ * caught before anything runs), not `any`. */
+export function strictness(): void {
+  // @ts-expect-error a route the contract does not have
+  void beneficiary.GET("/v1/no-such-route");
+  // @ts-expect-error a field BeneficiaryCreate does not have
+  const extra: Schemas["BeneficiaryCreate"] = { ...person("x"), consents, shoe_size: 42 };
+  // @ts-expect-error a value SyncStatus does not have
+  const merged: Schemas["SyncStatus"] = "merged";
+  void reporting.GET("/v1/indicators/{indicator_id}/values", {
+    // @ts-expect-error the required period (start, end) left out
+    params: { path: { indicator_id: "people_reached" } },
+  });
+  void [extra, merged];
+}
+
 // Register three people, each with consent, safe to retry (Idempotency-Key).
 const people: Registered[] = [];
 for (const name of ["Layla Hassan", "Noor Aziz", "Sara Karim"]) {
