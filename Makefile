@@ -12,6 +12,11 @@ STAMP := $(VENV)/.installed
 RUNTIME_LOCK := requirements/runtime.txt
 RUNTIME_STAMP := $(VENV)/.runtime
 FAST := not ops and not browser and not deploy and not image
+# The generated TypeScript client's npm project (tests/reporting/
+# test_typescript_client.py): its tools installed from its lock by `npm ci`,
+# which rewrites node_modules/.package-lock.json, the stamp.
+TS_CLIENT := clients/typescript
+TS_STAMP := $(TS_CLIENT)/node_modules/.package-lock.json
 # The image `make image` builds and `make image-smoke` tests.
 IMAGE ?= localhost/mhpss-platform:latest
 # make test-fast runs this many pytest-xdist workers, each with its own
@@ -22,7 +27,7 @@ WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: run test test-fast test-deps lint lock lock-check install migrate worker clean \
-	image image-smoke image-check
+	image image-smoke image-check client-deps
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +36,16 @@ $(STAMP): pyproject.toml $(LOCK)
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Node.js 20 and npm are the machine's (CI has them); packages come from the lock.
+$(TS_STAMP): $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
+	@command -v npm >/dev/null && node -e 'process.exit(+process.versions.node.split(".")[0] < 20 ? 1 : 0)' \
+		|| { echo "make: the TypeScript client's test needs Node.js 20 or later and npm on PATH" >&2; exit 1; }
+	cd $(TS_CLIENT) && npm ci --no-audit --no-fund
+	touch $@
+
+## Install the TypeScript client's tools (openapi-typescript, openapi-fetch, tsc) from its lock.
+client-deps: $(TS_STAMP)
 
 # `make run` needs only the services' own dependencies (no test, bench or
 # deploy-check tools); a full install satisfies it too.
@@ -47,17 +62,17 @@ run: $(RUNTIME_STAMP)
 
 ## Run the whole suite, after installing or starting what it needs; all but
 ## the image's smoke test (make image-check).
-test: $(STAMP)
+test: $(STAMP) $(TS_STAMP)
 	scripts/test-deps all
 	$(BIN)/python -m pytest -m "not image"
 
-## Everyday loop: all but the ops, browser, deploy and image suites (PostgreSQL and Redis only).
-test-fast: $(STAMP)
+## Everyday loop: all but the ops, browser, deploy and image suites (PostgreSQL, Redis, Node.js).
+test-fast: $(STAMP) $(TS_STAMP)
 	scripts/test-deps services
 	$(BIN)/python -m pytest -m "$(FAST)" -n $(WORKERS)
 
-## Install or start what the suite needs (Chromium, Caddy, PostgreSQL, Redis).
-test-deps: $(STAMP)
+## Install or start what the suite needs (Chromium, Caddy, PostgreSQL, Redis, the client's npm packages).
+test-deps: $(STAMP) $(TS_STAMP)
 	scripts/test-deps all
 
 lint: $(STAMP)
@@ -111,4 +126,5 @@ image-smoke: $(STAMP)
 image-check: image image-smoke
 
 clean:
+	rm -rf $(TS_CLIENT)/node_modules $(TS_CLIENT)/build $(TS_CLIENT)/src/generated
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .hypothesis .schemathesis
