@@ -383,3 +383,37 @@ class TestConflicts:
         written = await _counts(beneficiary_engine)
         assert await _statuses(alice, batch) == ["unchanged"]
         assert await _counts(beneficiary_engine) == written
+
+
+async def test_a_team_member_replays_records_their_team_was_given(
+    alice: Caller, issue: Any, beneficiary_engine: AsyncEngine
+) -> None:
+    """A team-scoped user's records are their team's though the device sent
+    no team: the same batch again is unchanged, not a conflict."""
+    manager = issue(alice.org, Role.programme_manager)
+    team = await manager.post("/v1/teams", {"name": "Mobile 2", "kind": "mobile"})
+    assert team.status_code == 201, team.text
+    member = issue(alice.org, Role.case_worker, team=team.json()["id"])
+    person = await make_beneficiary(member)
+    batch = {
+        "service_records": [
+            {
+                "id": str(uuid.uuid4()),
+                "data": {
+                    "beneficiary_id": person["id"],
+                    "activity_code": "pfa",
+                    "service_date": "2026-02-03",
+                },
+            }
+        ],
+        "group_activities": [group(person["id"])],
+        "anonymous_services": [anonymous()],
+    }
+    assert await _statuses(member, batch) == ["created"] * 3
+    counted = await member.get(
+        f"/v1/anonymous-services/{batch['anonymous_services'][0]['id']}"
+    )
+    assert counted.json()["team_id"] == team.json()["id"]
+    written = await _counts(beneficiary_engine)
+    assert await _statuses(member, batch) == ["unchanged"] * 3
+    assert await _counts(beneficiary_engine) == written

@@ -35,6 +35,7 @@ from services.beneficiary.service_records.schemas import (
     AnonymousServiceCreate,
     AnonymousServiceFields,
     AnonymousServiceRead,
+    DeliveryTags,
     GroupActivityCreate,
     GroupActivityFields,
     ServiceRecordCreate,
@@ -58,6 +59,7 @@ from services.beneficiary.sync.schemas import (
     SyncResult,
     SyncStatus,
 )
+from services.beneficiary.teams import service as teams_service
 from shared.audit import Actor
 from shared.auth import Principal
 from shared.bulk import Rows, collect, collecting
@@ -655,7 +657,7 @@ async def _apply_fields(
 ) -> SyncResult:
     """A known record's fields: unchanged, updated, or a conflict kept (a
     record never edited once recorded keeps every other content as one)."""
-    if await _same(entity, row, change.data):
+    if await _same(entity, principal, row, change.data):
         return SyncResult(
             entity_type=entity.name,
             id=row.id,
@@ -706,7 +708,14 @@ def _conflict_detail(entity: Entity, row: Any, base_version: int | None) -> str:
     )
 
 
-async def _same(entity: Entity, row: Any, client: BaseModel) -> bool:
+async def _same(
+    entity: Entity, principal: Principal, row: Any, client: BaseModel
+) -> bool:
+    """Whether the server holds what the device sent, as the server would
+    have recorded it (a team-scoped user's team filled in)."""
+    if isinstance(client, DeliveryTags):
+        team_id = teams_service.recorded_team(principal, client.team_id)
+        client = client.model_copy(update={"team_id": team_id})
     server = entity.canonical(await entity.state(row))
     return bool(server == entity.canonical(client))
 
@@ -876,7 +885,7 @@ async def resolve_conflict(
             )
         else:
             fields = entity.fields_model.model_validate(content)
-            if not await _same(entity, row, fields):
+            if not await _same(entity, principal, row, fields):
                 if entity.apply is None:
                     raise Conflict(
                         f"A {entity.name.replace('_', ' ')} is not edited once "
