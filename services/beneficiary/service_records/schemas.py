@@ -203,7 +203,27 @@ def _distinct_cells(counts: list[AnonymousCountIn]) -> list[AnonymousCountIn]:
     return counts
 
 
-class AnonymousServiceCreate(DeliveryTags):
+class AnonymousServiceFields(DeliveryTags):
+    """The full state of an anonymous service (what a sync sends): an activity
+    for people who are not registered (awareness sessions, coordination
+    meetings), counted by sex, age group and disability."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    activity_code: ActivityCode
+    service_date: RecordDate
+    site_id: uuid.UUID | None = None
+    modality: Modality = Modality.in_person
+    staff_id: StaffId | None = None
+    counts: list[AnonymousCountIn] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _cells(self) -> AnonymousServiceFields:
+        _distinct_cells(self.counts)
+        return self
+
+
+class AnonymousServiceCreate(AnonymousServiceFields):
     """An activity for people who are not registered (awareness sessions,
     coordination meetings): counts by sex, age group and disability."""
 
@@ -225,17 +245,6 @@ class AnonymousServiceCreate(DeliveryTags):
     )
 
     id: uuid.UUID | None = None
-    activity_code: ActivityCode
-    service_date: RecordDate
-    site_id: uuid.UUID | None = None
-    modality: Modality = Modality.in_person
-    staff_id: StaffId | None = None
-    counts: list[AnonymousCountIn] = Field(min_length=1, max_length=50)
-
-    @model_validator(mode="after")
-    def _cells(self) -> AnonymousServiceCreate:
-        _distinct_cells(self.counts)
-        return self
 
 
 class AnonymousServiceRead(DeliveryTagsRead):
@@ -261,7 +270,34 @@ class AnonymousServiceRead(DeliveryTagsRead):
     created_at: datetime
 
 
-class GroupActivityCreate(DeliveryTags):
+class GroupActivityFields(DeliveryTags):
+    """The full state of a group activity (what a sync sends): the session
+    and who attended, registered (each counts as served) or counted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    activity_code: ActivityCode
+    activity_date: RecordDate
+    site_id: uuid.UUID | None = None
+    modality: Modality = Modality.in_person
+    duration_minutes: Minutes | None = None
+    facilitator_staff_ids: list[StaffId] = Field(default_factory=list, max_length=20)
+    attendee_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
+    anonymous_attendees: list[AnonymousCountIn] = Field(
+        default_factory=list, max_length=50
+    )
+
+    @model_validator(mode="after")
+    def _attendance(self) -> GroupActivityFields:
+        if len(set(self.attendee_ids)) != len(self.attendee_ids):
+            raise ValueError("an attendee is listed twice")
+        if not self.attendee_ids and not self.anonymous_attendees:
+            raise ValueError("a group activity needs attendees")
+        _distinct_cells(self.anonymous_attendees)
+        return self
+
+
+class GroupActivityCreate(GroupActivityFields):
     """A group session: registered attendees each count as served."""
 
     model_config = ConfigDict(
@@ -286,25 +322,6 @@ class GroupActivityCreate(DeliveryTags):
     )
 
     id: uuid.UUID | None = None
-    activity_code: ActivityCode
-    activity_date: RecordDate
-    site_id: uuid.UUID | None = None
-    modality: Modality = Modality.in_person
-    duration_minutes: Minutes | None = None
-    facilitator_staff_ids: list[StaffId] = Field(default_factory=list, max_length=20)
-    attendee_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
-    anonymous_attendees: list[AnonymousCountIn] = Field(
-        default_factory=list, max_length=50
-    )
-
-    @model_validator(mode="after")
-    def _attendance(self) -> GroupActivityCreate:
-        if len(set(self.attendee_ids)) != len(self.attendee_ids):
-            raise ValueError("an attendee is listed twice")
-        if not self.attendee_ids and not self.anonymous_attendees:
-            raise ValueError("a group activity needs attendees")
-        _distinct_cells(self.anonymous_attendees)
-        return self
 
 
 class GroupActivityRead(DeliveryTagsRead):

@@ -34,8 +34,10 @@ from services.beneficiary.service_records.models import (
 from services.beneficiary.service_records.schemas import (
     AnonymousCountIn,
     AnonymousServiceCreate,
+    AnonymousServiceFields,
     DeliveryTags,
     GroupActivityCreate,
+    GroupActivityFields,
     GroupActivityRead,
     ServiceRecordCreate,
     ServiceRecordFields,
@@ -645,6 +647,61 @@ async def group_activity_read(
         served_total=len(attended) + sum(c.count for c in counts),
         version=group.version,
         created_at=group.created_at,
+    )
+
+
+async def group_activity_fields(
+    session: AsyncSession, group: GroupActivity
+) -> GroupActivityFields:
+    """The group as it was recorded (what a sync sends): every attendee it
+    was recorded with, a voided attendance included, so an old copy sent
+    again matches it rather than bringing the attendance back."""
+    attendee_ids = (
+        await session.execute(
+            select(col(ServiceRecord.beneficiary_id)).where(
+                col(ServiceRecord.group_activity_id) == group.id,
+                col(ServiceRecord.organisation_id) == group.organisation_id,
+            )
+        )
+    ).scalars()
+    anonymous = (
+        await session.execute(
+            select(AnonymousService).where(
+                col(AnonymousService.group_activity_id) == group.id,
+                col(AnonymousService.organisation_id) == group.organisation_id,
+            )
+        )
+    ).scalar_one_or_none()
+    return GroupActivityFields.model_construct(
+        activity_code=group.activity_code,
+        activity_date=group.activity_date,
+        site_id=group.site_id,
+        modality=group.modality,
+        duration_minutes=group.duration_minutes,
+        facilitator_staff_ids=list(group.facilitator_staff_ids),
+        attendee_ids=list(attendee_ids),
+        anonymous_attendees=[
+            AnonymousCountIn.model_validate(c)
+            for c in (anonymous.counts if anonymous else [])
+        ],
+        team_id=group.team_id,
+        delivery_mode=group.delivery_mode,
+        project_id=group.project_id,
+    )
+
+
+def anonymous_service_fields(record: AnonymousService) -> AnonymousServiceFields:
+    """An anonymous service as it was recorded (what a sync sends)."""
+    return AnonymousServiceFields.model_construct(
+        activity_code=record.activity_code,
+        service_date=record.service_date,
+        site_id=record.site_id,
+        modality=record.modality,
+        staff_id=record.staff_id,
+        counts=[AnonymousCountIn.model_validate(c) for c in record.counts],
+        team_id=record.team_id,
+        delivery_mode=record.delivery_mode,
+        project_id=record.project_id,
     )
 
 

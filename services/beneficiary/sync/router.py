@@ -64,19 +64,34 @@ async def sync_batch(
     actor: FieldActor,
     once: OnceDep,
 ) -> SyncResponse:
-    """Upsert a device's offline batch in one transaction and answer per
-    record: created, updated, unchanged, conflict (server copy returned, yours
-    kept for a supervisor) or rejected (with errors). A batch sent again
+    """Upsert a device's offline batch (people, service records, group
+    activities with their attendance, anonymous services) in one transaction
+    and answer per record: created, updated, unchanged, conflict (server copy
+    returned, yours kept for a supervisor) or rejected (with errors). Group
+    activities and anonymous services are recorded once, never edited: other
+    content under a known id is a conflict. A batch sent again
     changes nothing: with its Idempotency-Key or without, each record is
     answered as it stands now (``unchanged`` for what the first one applied),
     and only records that changed or conflict are audited."""
     settings = settings_of(runtime)
     limit = settings.sync_batch_limit
-    if len(body.beneficiaries) + len(body.service_records) > limit:
+    size = (
+        len(body.beneficiaries)
+        + len(body.service_records)
+        + len(body.group_activities)
+        + len(body.anonymous_services)
+    )
+    if size > limit:
         raise PayloadTooLarge(f"Send at most {limit} records per batch.")
 
     async def apply() -> list[SyncResult]:
-        return await sync_service.apply_batch(session, actor, runtime.keyring, body)
+        return await sync_service.apply_batch(
+            session,
+            actor,
+            runtime.keyring,
+            body,
+            confirm_above=settings.anonymous_confirm_above,
+        )
 
     async def apply_again(_: uuid.UUID) -> list[SyncResult]:
         return await apply()
@@ -90,13 +105,14 @@ async def sync_batch(
             apply_again,
             identify=lambda _: SYNC_BATCH,
         )
-        touched = [
-            r.id
-            for r in results
-            if r.entity_type == "beneficiary" and r.status in TOUCHED
-        ]
-        if touched:
-            audit_log.record(session, actor, "sync", "beneficiary", touched)
+        for entity_type in AUDITED:
+            touched = [
+                r.id
+                for r in results
+                if r.entity_type == entity_type and r.status in TOUCHED
+            ]
+            if touched:
+                audit_log.record(session, actor, "sync", entity_type, touched)
     if any(r.status in (SyncStatus.created, SyncStatus.updated) for r in results):
         await announce_writes(runtime)
     return SyncResponse(results=results)
@@ -107,6 +123,9 @@ SYNC_BATCH = uuid.UUID("5e7c0b1a-0000-4000-8000-000000000000")
 replay applies the batch again (it is replay-safe) rather than re-reading."""
 TOUCHED = (SyncStatus.created, SyncStatus.updated, SyncStatus.conflict)
 """Results that wrote, or answered with the server's copy: audited."""
+AUDITED = ("beneficiary", "group_activity", "anonymous_service")
+"""Kinds whose touched records a batch audits, as their single-write routes
+do (a group's server copy names its attendees)."""
 
 
 @asynccontextmanager

@@ -19,6 +19,8 @@ from services.beneficiary.beneficiaries.schemas import (
 )
 from services.beneficiary.consent.schemas import ConsentGiven
 from services.beneficiary.service_records.schemas import (
+    AnonymousServiceFields,
+    GroupActivityFields,
     ServiceRecordFields,
     ServiceRecordRead,
 )
@@ -68,10 +70,34 @@ class ServiceRecordChange(BaseModel):
     data: ServiceRecordFields
 
 
+class GroupActivityChange(BaseModel):
+    """A group session as the device recorded it, with its attendance. A
+    group activity is recorded once: sent again with the same content it is
+    unchanged, with other content it is a conflict kept for a supervisor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID
+    base_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    data: GroupActivityFields
+
+
+class AnonymousServiceChange(BaseModel):
+    """People served without registration, counted, as the device recorded
+    them; recorded once, like a group activity."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID
+    base_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    data: AnonymousServiceFields
+
+
 class SyncBatch(BaseModel):
-    """Everything a device recorded offline. Beneficiaries are applied before
-    service records, so a batch may register a person and record their
-    services together. Replaying a batch changes nothing."""
+    """Everything a device recorded offline. Beneficiaries are applied first,
+    then service records, group activities and anonymous services, so a batch
+    may register a person and record their services and group attendance
+    together. Replaying a batch changes nothing."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -122,6 +148,47 @@ class SyncBatch(BaseModel):
                             },
                         }
                     ],
+                    "group_activities": [
+                        {
+                            "id": "6de441c2-2574-4ba8-b6a9-0b3662631976",
+                            "data": {
+                                "activity_code": "ipt_group_session",
+                                "activity_date": "2026-02-09",
+                                "site_id": "5bee242a-be00-4c7f-8670-9ac196c8dc17",
+                                "modality": "in_person",
+                                "duration_minutes": 90,
+                                "facilitator_staff_ids": ["staff-1"],
+                                "attendee_ids": [
+                                    "81bb90a8-efe9-49dc-ae33-a9fddce37fce"
+                                ],
+                                "anonymous_attendees": [
+                                    {
+                                        "sex": "female",
+                                        "age_group": "18_plus",
+                                        "count": 5,
+                                    }
+                                ],
+                            },
+                        }
+                    ],
+                    "anonymous_services": [
+                        {
+                            "id": "2b4f7d0e-9c1a-4e53-8f6b-5a7c3d2e1f90",
+                            "data": {
+                                "activity_code": "awareness_session",
+                                "service_date": "2026-02-10",
+                                "site_id": "5bee242a-be00-4c7f-8670-9ac196c8dc17",
+                                "counts": [
+                                    {
+                                        "sex": "female",
+                                        "age_group": "18_plus",
+                                        "count": 12,
+                                    },
+                                    {"sex": "male", "age_group": "0_17", "count": 7},
+                                ],
+                            },
+                        }
+                    ],
                 }
             ]
         },
@@ -130,6 +197,15 @@ class SyncBatch(BaseModel):
     device_id: Text | None = Field(default=None, max_length=100)
     beneficiaries: list[BeneficiaryChange] = Field(default_factory=list)
     service_records: list[ServiceRecordChange] = Field(default_factory=list)
+    group_activities: list[GroupActivityChange] = Field(
+        default_factory=list,
+        description="Group sessions with their attendance: registered people "
+        "(in your scope, consenting to services) and anonymous counts.",
+    )
+    anonymous_services: list[AnonymousServiceChange] = Field(
+        default_factory=list,
+        description="People served without registration, as counts.",
+    )
 
 
 class SyncStatus(StrEnum):

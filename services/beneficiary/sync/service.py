@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +26,18 @@ from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.schemas import ConsentGiven
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.service_records import service as records_service
-from services.beneficiary.service_records.models import ServiceRecord
+from services.beneficiary.service_records.models import (
+    AnonymousService,
+    GroupActivity,
+    ServiceRecord,
+)
 from services.beneficiary.service_records.schemas import (
+    AnonymousServiceCreate,
+    AnonymousServiceFields,
+    AnonymousServiceRead,
+    DeliveryTags,
+    GroupActivityCreate,
+    GroupActivityFields,
     ServiceRecordCreate,
     ServiceRecordFields,
     ServiceRecordRead,
@@ -39,14 +49,17 @@ from services.beneficiary.sync.models import (
     SyncConflict,
 )
 from services.beneficiary.sync.schemas import (
+    AnonymousServiceChange,
     BeneficiaryChange,
     ChangesPage,
     ConflictRead,
+    GroupActivityChange,
     ServiceRecordChange,
     SyncBatch,
     SyncResult,
     SyncStatus,
 )
+from services.beneficiary.teams import service as teams_service
 from shared.audit import Actor
 from shared.auth import Principal
 from shared.bulk import Rows, collect, collecting
@@ -85,21 +98,33 @@ class Staged:
     version: int = 1
 
 
+def _as_sent(fields: BaseModel) -> Any:
+    return fields.model_dump(mode="json")
+
+
 @dataclass
 class Entity:
-    """How sync reads, creates and edits one kind of record."""
+    """How sync reads, creates and edits one kind of record. Without
+    ``apply`` a record is recorded once and never edited (an edit is kept as
+    a conflict); without ``stage`` each new record is created alone."""
 
     name: str
     fields_model: type[BaseModel]
     load: Callable[[uuid.UUID], Awaitable[Any]]
     create: Callable[[Any], Awaitable[Any]]
-    state: Callable[[Any], BaseModel]
-    apply: Callable[[Any, Any], Awaitable[None]]
+    state: Callable[[Any], Awaitable[BaseModel]]
+    apply: Callable[[Any, Any], Awaitable[None]] | None
     read: Callable[[Any], Awaitable[dict[str, Any]]]
-    stage: Callable[[Any], Awaitable[Any]]
+    stage: Callable[[Any], Awaitable[Any]] | None
     model: type[Any]
     side_ledger: Callable[[Any, Any, str | None], Awaitable[ConsentOutcome]] = _nothing
     finish: Callable[[list[tuple[Any, Any]]], Awaitable[None]] = _no_finish
+    canonical: Callable[[BaseModel], Any] = _as_sent
+    """The content compared, in an order that does not matter to the record."""
+
+
+async def _record_fields(row: ServiceRecord) -> ServiceRecordFields:
+    return records_service.current_fields(row)
 
 
 def entities(
@@ -107,7 +132,10 @@ def entities(
     principal: Principal,
     keyring: KeyRing,
     actor: Actor | None = None,
+    confirm_above: int | None = None,
 ) -> dict[str, Entity]:
+    """Every kind of record a batch holds."""
+
     async def load_beneficiary(entity_id: uuid.UUID) -> Beneficiary | None:
         try:
             return await beneficiaries_service.get_beneficiary(
@@ -188,13 +216,16 @@ def entities(
     async def read_record(row: ServiceRecord) -> dict[str, Any]:
         return records_service.read_dict(row)
 
+    async def beneficiary_fields(row: Beneficiary) -> BeneficiaryFields:
+        return beneficiaries_service.current_fields(row, keyring)
+
     return {
         "beneficiary": Entity(
             "beneficiary",
             BeneficiaryFields,
             load_beneficiary,
             create_beneficiary,
-            lambda row: beneficiaries_service.current_fields(row, keyring),
+            beneficiary_fields,
             apply_beneficiary,
             read_beneficiary,
             stage_beneficiary,
@@ -207,13 +238,109 @@ def entities(
             ServiceRecordFields,
             load_record,
             create_record,
-            records_service.current_fields,
+            _record_fields,
             apply_record,
             read_record,
             stage_record,
             ServiceRecord,
         ),
+        **_recorded_once(session, principal, confirm_above),
     }
+
+
+def _recorded_once(
+    session: AsyncSession, principal: Principal, confirm_above: int | None
+) -> dict[str, Entity]:
+    """Group activities (with their attendance) and anonymous services, made
+    by their single-write routes' functions and never edited.
+    ``confirm_above``: how many anonymous people one record may count before
+    a supervisor must record it (None: every count needs one)."""
+    large = 0 if confirm_above is None else confirm_above
+
+    async def load_group(entity_id: uuid.UUID) -> GroupActivity | None:
+        try:
+            return await records_service.get_group_activity(
+                session, principal, entity_id
+            )
+        except NotFound:
+            return None
+
+    async def create_group(change: GroupActivityChange) -> GroupActivity:
+        data = GroupActivityCreate.model_validate(
+            {**change.data.model_dump(), "id": change.id}
+        )
+        records_service.confirm_large_count(principal, data.anonymous_attendees, large)
+        return await records_service.record_group_activity(session, principal, data)
+
+    async def group_fields(row: GroupActivity) -> BaseModel:
+        return await records_service.group_activity_fields(session, row)
+
+    async def read_group(row: GroupActivity) -> dict[str, Any]:
+        read = await records_service.group_activity_read(session, principal, row)
+        return read.model_dump(mode="json")
+
+    async def load_anonymous(entity_id: uuid.UUID) -> AnonymousService | None:
+        try:
+            return await records_service.get_anonymous_service(
+                session, principal, entity_id
+            )
+        except NotFound:
+            return None
+
+    async def create_anonymous(change: AnonymousServiceChange) -> AnonymousService:
+        data = AnonymousServiceCreate.model_validate(
+            {**change.data.model_dump(), "id": change.id}
+        )
+        records_service.confirm_large_count(principal, data.counts, large)
+        return await records_service.record_anonymous_service(session, principal, data)
+
+    async def anonymous_fields(row: AnonymousService) -> BaseModel:
+        return records_service.anonymous_service_fields(row)
+
+    async def read_anonymous(row: AnonymousService) -> dict[str, Any]:
+        return AnonymousServiceRead.model_validate(row).model_dump(mode="json")
+
+    return {
+        "group_activity": Entity(
+            "group_activity",
+            GroupActivityFields,
+            load_group,
+            create_group,
+            group_fields,
+            None,
+            read_group,
+            None,
+            GroupActivity,
+            canonical=_unordered("attendee_ids", "anonymous_attendees"),
+        ),
+        "anonymous_service": Entity(
+            "anonymous_service",
+            AnonymousServiceFields,
+            load_anonymous,
+            create_anonymous,
+            anonymous_fields,
+            None,
+            read_anonymous,
+            None,
+            AnonymousService,
+            canonical=_unordered("counts"),
+        ),
+    }
+
+
+def _unordered(*lists: str) -> Callable[[BaseModel], Any]:
+    """Content in which the order of ``lists`` (attendees, count cells) does
+    not matter: a device may list them in any order."""
+
+    def canonical(fields: BaseModel) -> Any:
+        content = fields.model_dump(mode="json")
+        for name in lists:
+            content[name] = sorted(
+                content[name], key=lambda item: json.dumps(item, sort_keys=True)
+            )
+        return content
+
+    return canonical
 
 
 async def _device_consents(
@@ -263,9 +390,16 @@ async def _device_consents(
 
 
 async def apply_batch(
-    session: AsyncSession, actor: Actor, keyring: KeyRing, batch: SyncBatch
+    session: AsyncSession,
+    actor: Actor,
+    keyring: KeyRing,
+    batch: SyncBatch,
+    *,
+    confirm_above: int | None = None,
 ) -> list[SyncResult]:
-    """Apply a device's batch in the caller's transaction, people first.
+    """Apply a device's batch in the caller's transaction, people first,
+    then their services, group activities and anonymous services (the
+    single-write routes' own service functions, each in a savepoint).
 
     A record new to the server passes every check first and is then written
     with the other new records of its kind, one multi-row insert per table
@@ -274,18 +408,22 @@ async def apply_batch(
     before it are written, so the batch's order still decides. A rejected
     record leaves no trace; the rest still commit."""
     principal = actor.principal
-    kinds = entities(session, principal, keyring, actor)
+    kinds = entities(session, principal, keyring, actor, confirm_above)
     await _load_batch(session, principal, batch)
     results: list[SyncResult] = []
     seen: set[uuid.UUID] = set()
-    for entity, changes in (
+    batched: tuple[tuple[Entity, Sequence[Any]], ...] = (
         (kinds["beneficiary"], batch.beneficiaries),
         (kinds["service_record"], batch.service_records),
-    ):
+        (kinds["group_activity"], batch.group_activities),
+        (kinds["anonymous_service"], batch.anonymous_services),
+    )
+    for entity, changes in batched:
         staging = _Staging(session, principal, keyring, entity, results)
         for change in changes:
             new = (
-                change.base_version is None
+                entity.stage is not None
+                and change.base_version is None
                 and change.id not in seen
                 and await get_cached(
                     session, entity.model, (principal.organisation_id, change.id)
@@ -330,6 +468,7 @@ class _Staging:
     async def stage(self, change: Any) -> None:
         if self.savepoint is None:
             self.savepoint = await self.session.begin_nested()
+        assert self.entity.stage is not None, "only kinds that stage are staged"
         try:
             with collect(self.session, self.rows):
                 row = await self.entity.stage(change)
@@ -432,9 +571,11 @@ async def _load_batch(
     """Lock the batch's existing rows in the caller's scope (in id order, so
     two devices never deadlock), then load everything the batch touches in a
     few queries instead of several per record."""
-    person_ids = {c.id for c in batch.beneficiaries} | {
-        c.data.beneficiary_id for c in batch.service_records
-    }
+    person_ids = (
+        {c.id for c in batch.beneficiaries}
+        | {c.data.beneficiary_id for c in batch.service_records}
+        | {i for c in batch.group_activities for i in c.data.attendee_ids}
+    )
     record_ids = {c.id for c in batch.service_records}
     for model, scope, ids in (
         (Beneficiary, beneficiaries_service.scoped, person_ids),
@@ -514,15 +655,16 @@ async def _apply_fields(
     change: Any,
     device_id: str | None,
 ) -> SyncResult:
-    """A known record's fields: unchanged, updated, or a conflict kept."""
-    if _same(entity.state(row), change.data):
+    """A known record's fields: unchanged, updated, or a conflict kept (a
+    record never edited once recorded keeps every other content as one)."""
+    if await _same(entity, principal, row, change.data):
         return SyncResult(
             entity_type=entity.name,
             id=row.id,
             status=SyncStatus.unchanged,
             version=row.version,
         )
-    if change.base_version == row.version:
+    if change.base_version == row.version and entity.apply is not None:
         await entity.apply(row, change.data)
         return SyncResult(
             entity_type=entity.name,
@@ -548,17 +690,34 @@ async def _apply_fields(
         version=row.version,
         conflict_id=conflict.id,
         server_copy=await entity.read(row),
-        detail=(
-            "The server changed this record since your version "
-            f"{change.base_version}; yours is kept for a supervisor to resolve."
-            if change.base_version is not None
-            else "A record with this id exists with other content."
-        ),
+        detail=_conflict_detail(entity, row, change.base_version),
     )
 
 
-def _same(server: BaseModel, client: BaseModel) -> bool:
-    return server.model_dump(mode="json") == client.model_dump(mode="json")
+def _conflict_detail(entity: Entity, row: Any, base_version: int | None) -> str:
+    if base_version is None:
+        return "A record with this id exists with other content."
+    if base_version != row.version:
+        return (
+            "The server changed this record since your version "
+            f"{base_version}; yours is kept for a supervisor to resolve."
+        )
+    return (
+        f"A {entity.name.replace('_', ' ')} is recorded once and not edited; "
+        "yours is kept for a supervisor to resolve."
+    )
+
+
+async def _same(
+    entity: Entity, principal: Principal, row: Any, client: BaseModel
+) -> bool:
+    """Whether the server holds what the device sent, as the server would
+    have recorded it (a team-scoped user's team filled in)."""
+    if isinstance(client, DeliveryTags):
+        team_id = teams_service.recorded_team(principal, client.team_id)
+        client = client.model_copy(update={"team_id": team_id})
+    server = entity.canonical(await entity.state(row))
+    return bool(server == entity.canonical(client))
 
 
 async def _keep_losing_version(
@@ -698,7 +857,7 @@ async def resolve_conflict(
     if conflict is None:
         raise NotFound("No such conflict.")
     entity = _kind(entities(session, principal, keyring), conflict)
-    model = Beneficiary if entity.name == "beneficiary" else ServiceRecord
+    model = entity.model
     await session.execute(  # lock before a possible edit
         select(model)
         .where(
@@ -726,7 +885,12 @@ async def resolve_conflict(
             )
         else:
             fields = entity.fields_model.model_validate(content)
-            if not _same(entity.state(row), fields):
+            if not await _same(entity, principal, row, fields):
+                if entity.apply is None:
+                    raise Conflict(
+                        f"A {entity.name.replace('_', ' ')} is not edited once "
+                        "recorded; keep the server's version."
+                    )
                 await entity.apply(row, fields)
     conflict.status = ConflictStatus.resolved
     conflict.resolution = resolution

@@ -157,6 +157,13 @@ def read_dict(team: Team) -> dict[str, Any]:
     return TeamRead.model_validate(team).model_dump(mode="json")
 
 
+def recorded_team(principal: Principal, team_id: uuid.UUID | None) -> uuid.UUID | None:
+    """The team a record sent with ``team_id`` is kept under: a team-scoped
+    user's own when none is named (so a device that names none sends the
+    same record again, not another one)."""
+    return principal.team_id if team_id is None else team_id
+
+
 async def team_of_record(
     session: AsyncSession,
     principal: Principal,
@@ -166,10 +173,9 @@ async def team_of_record(
     """The team a new record names: a team-scoped user's own (naming another
     is a 403), else the one given, which must be an active team of the
     caller's organisation (422)."""
-    if principal.team_id is not None:
-        if team_id is not None and team_id != principal.team_id:
-            raise Forbidden("You may only record work for your own team.")
-        team_id = principal.team_id
+    if principal.team_id is not None and team_id not in (None, principal.team_id):
+        raise Forbidden("You may only record work for your own team.")
+    team_id = recorded_team(principal, team_id)
     if team_id is None:
         return None
     team = await get_cached(session, Team, team_id)
