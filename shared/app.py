@@ -25,7 +25,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from shared.auth import LocalSigningKey, TokenVerifier
 from shared.crypto import KeyRing, keyring_from
 from shared.db import ensure_database, make_engine, ping
-from shared.deprecation import DEPRECATION_HEADERS, DeprecationHeaders
+from shared.deprecation import API_VERSION, DEPRECATION_HEADERS, DeprecationHeaders
 from shared.errors import (
     Unavailable,
     UnknownParameters,
@@ -43,7 +43,6 @@ from shared.tracing import start_tracing_from_env, trace_engine
 log = structlog.get_logger(__name__)
 
 Migrator = Callable[[AsyncEngine], Awaitable[None]]
-API_VERSION = "1"
 DOCS_ASSETS = "/docs-assets"
 """Swagger UI and ReDoc are served from here (fastapi-offline's copies), so
 the docs pages work in a field office with no internet."""
@@ -63,6 +62,7 @@ CORS_RESPONSE_HEADERS = [
     "Idempotent-Replayed",
     "X-Feed-Cursor",
     "X-Request-ID",
+    "API-Version",
     *DEPRECATION_HEADERS,
 ]
 """What a web app on an allowed origin may send and read (CORS_ORIGINS)."""

@@ -25,6 +25,10 @@ from shared.errors import BadRequest
 
 T = TypeVar("T")
 
+API_VERSION = "1"
+"""The API's major version: in every path (``/v1``), each document's
+``info.version`` and every answer's ``API-Version`` header."""
+
 DEPRECATED_ON = date(2026, 12, 4)
 """When this version's renamed parameters were deprecated."""
 SUNSET_ON = date(2027, 6, 30)

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import tracing
+from shared.deprecation import API_VERSION
 from shared.errors import (
     PayloadTooLarge,
     Problem,
@@ -147,13 +148,18 @@ class RequestGuard:
         started = time.perf_counter()
         status_holder = {"status": 500}
         id_bytes = request_id.encode()
+        version = API_VERSION.encode()
         # now: routing into a mount (the docs assets) moves scope's root_path
         cacheable = app_path(scope) in self.cacheable_paths
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
-                sent = [*message.get("headers", []), (b"x-request-id", id_bytes)]
+                sent = [
+                    *message.get("headers", []),
+                    (b"x-request-id", id_bytes),
+                    (b"api-version", version),
+                ]
                 if not cacheable:
                     sent = [h for h in sent if h[0].lower() != b"cache-control"]
                     sent.append((b"cache-control", b"no-store"))

@@ -351,3 +351,15 @@ def test_every_request_body_and_main_answer_shows_an_example(
     schemas = spec["components"]["schemas"]
     without = sorted(n for n in MAIN_RESPONSES[service] if "examples" not in schemas[n])
     assert not without, f"main answers without an example: {without}"
+
+
+@pytest.mark.parametrize("unstarted", SERVICES, indirect=True)
+async def test_every_answer_names_the_api_version(
+    unstarted: httpx.AsyncClient,
+) -> None:
+    """A client logs which contract answered: success, problem and docs alike."""
+    for path in ("/healthz", "/openapi.json", "/v1/no-such-route"):
+        answer = await unstarted.get(path)
+        assert answer.headers["api-version"] == "1", path
+    spec = (await unstarted.get("/openapi.json")).json()
+    assert spec["info"]["version"] == "1"
