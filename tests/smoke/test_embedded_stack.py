@@ -54,6 +54,9 @@ class Stack:
     base: str
     data_dir: Path
     demo: dict[str, dict[str, str]]
+    waited: list[tuple[int, bool]]
+    """Each /healthz answer before the first 200: its status and whether
+    the demo tokens were written already."""
 
     def headers(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.demo['tokens'][role]}"}
@@ -85,16 +88,20 @@ def running_stack(data_dir: Path, log_path: Path) -> Iterator[Stack]:
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT
+        waited: list[tuple[int, bool]] = []
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                status = httpx.get(f"{base}/healthz", timeout=1).status_code
+                if status == 200:
                     break
+                waited.append((status, (data_dir / "demo-tokens.json").exists()))
             except httpx.TransportError:
-                time.sleep(0.3)
+                pass
+            time.sleep(0.3)
         else:
             raise AssertionError(log_path.read_text()[-3000:])
         demo = json.loads((data_dir / "demo-tokens.json").read_text())
-        yield Stack(base, data_dir, demo)
+        yield Stack(base, data_dir, demo, waited)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -111,6 +118,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp_path = tmp_path_factory.mktemp("stack")
     with running_stack(tmp_path / "data", tmp_path / "stack.log") as running:
         yield running
+
+
+def test_healthz_answers_once_the_demo_is_loaded(stack: Stack) -> None:
+    """The README waits for /healthz: on a first start it answers 503 while
+    the demo loads (the stack serves: its services call each other), and 200
+    only once the tokens the README reads next are written."""
+    assert stack.waited, "a first start is seen loading"
+    assert set(stack.waited) == {(503, False)}
 
 
 def test_stack_starts_with_demo_data_on_sqlite(stack: Stack) -> None:
