@@ -898,32 +898,27 @@ async def seed(client: httpx.AsyncClient, settings: ServiceSettings) -> dict[str
     orgs = {"lead": LEAD_ID, "partner": PARTNER_ID}
     tokens = {"platform": bootstrap, **demo_tokens(settings, orgs)}
     loader = Loader(client, tokens, today=date.min)
-    found = await client.get(
-        f"/beneficiary/v1/organisations/{LEAD_ID}",
-        headers={"Authorization": f"Bearer {bootstrap}"},
-    )
-    if found.status_code == 404:
-        lead = await loader.write(
-            "POST",
-            "/beneficiary/v1/organisations",
-            "platform",
-            {"id": LEAD_ID, "name": LEAD, "type": "un_agency"},
-        )
-        await loader.write(
-            "POST",
-            "/beneficiary/v1/organisations",
-            "platform",
-            {
-                "id": PARTNER_ID,
-                "name": PARTNER,
-                "type": "cso",
-                "lead_organisation_id": LEAD_ID,
-            },
-        )
-    elif found.status_code == 200:
-        lead = found.json()
-    else:
-        raise DemoError(f"demo: reading the lead -> {found.status_code}")
+    platform = {"Authorization": f"Bearer {bootstrap}"}
+    lead: dict[str, Any] = {}
+    for body in [
+        {"id": LEAD_ID, "name": LEAD, "type": "un_agency"},
+        {
+            "id": PARTNER_ID,
+            "name": PARTNER,
+            "type": "cso",
+            "lead_organisation_id": LEAD_ID,
+        },
+    ]:
+        path = f"/beneficiary/v1/organisations/{body['id']}"
+        found = await client.get(path, headers=platform)
+        if found.status_code == 404:
+            await loader.write(
+                "POST", "/beneficiary/v1/organisations", "platform", body
+            )
+            found = await client.get(path, headers=platform)
+        if found.status_code != 200:
+            raise DemoError(f"demo: GET {path} -> {found.status_code}")
+        lead = lead or found.json()
     sessions = await client.get(
         "/training/v1/supervision-sessions",
         params={"limit": MAX_LIMIT},
