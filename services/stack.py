@@ -11,10 +11,12 @@ import contextlib
 import json
 import os
 import shlex
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -55,6 +57,7 @@ INTERNAL_URLS = {
 
 
 def create_stack(*, base_url: str, load_demo: bool = True) -> Starlette:
+    ready = asyncio.Event()
     apps: dict[str, FastAPI] = {
         "beneficiary": create_beneficiary(
             BeneficiarySettings(**_internal_urls("beneficiary", base_url))
@@ -79,7 +82,10 @@ def create_stack(*, base_url: str, load_demo: bool = True) -> Starlette:
                     task = asyncio.create_task(worker.async_run())
                     stack.push_async_callback(_stop_worker, worker, task)
             if load_demo:
-                await _load_demo(apps["beneficiary"], base_url)
+                task = asyncio.create_task(_load_demo(base_url, ready))
+                stack.push_async_callback(_cancel, task)
+            else:
+                ready.set()
             yield
 
     async def index(_: Request) -> JSONResponse:
@@ -88,6 +94,9 @@ def create_stack(*, base_url: str, load_demo: bool = True) -> Starlette:
         )
 
     async def healthz(_: Request) -> JSONResponse:
+        """Ready once the demo is loaded: what the README's example waits for."""
+        if not ready.is_set():
+            return JSONResponse({"status": "loading demo data"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     routes: list[BaseRoute] = [Route("/", index), Route("/healthz", healthz)]
@@ -119,31 +128,52 @@ async def _stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:
     await worker.close()
 
 
-async def _load_demo(beneficiary_app: FastAPI, base_url: str) -> None:
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _load_demo(base_url: str, ready: asyncio.Event) -> None:
+    """Load the demo through the stack's own base URL once it serves (the
+    services call each other while it loads), then write the tokens and
+    print how to use them. A load that fails stops the stack: a newcomer
+    sees why instead of waiting for it."""
     settings = ServiceSettings()
-    if settings.auth_jwks_url:
-        return
-    transport = httpx.ASGITransport(app=beneficiary_app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://stack"
-    ) as client:
-        orgs = await demo.seed(client, settings)
-    tokens = demo.demo_tokens(settings, orgs)
-    path = settings.data_dir / "demo-tokens.json"
-    content = {"organisations": orgs, "tokens": tokens}
-    write_private(path, json.dumps(content, indent=2).encode())
+    if not settings.auth_jwks_url:
+        try:
+            async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+                orgs = await demo.seed(client, settings)
+        except (demo.DemoError, httpx.HTTPError) as exc:
+            print(f"error: the demo data did not load: {exc}", file=sys.stderr)  # noqa: T201
+            signal.raise_signal(signal.SIGTERM)
+            return
+        tokens = demo.demo_tokens(settings, orgs)
+        path = settings.data_dir / "demo-tokens.json"
+        content = {"organisations": orgs, "tokens": tokens}
+        write_private(path, json.dumps(content, indent=2).encode())
+        _banner(base_url, path, orgs["lead"])
+    ready.set()
+
+
+def _banner(base_url: str, path: Path, lead: str) -> None:
+    """What to do next, with commands that work as printed from any folder."""
+    python = shlex.quote(sys.executable)
+    tokens = shlex.quote(str(path.resolve()))
+    data_dir = shlex.quote(str(path.parent.resolve()))
     print(  # noqa: T201
-        f"\nMHPSS platform running at {base_url}\n"
+        f"\nMHPSS platform running at {base_url} with the demo programme\n"
+        f"  Dashboard: {base_url}/reporting/dashboard (paste the me_officer token)\n"
         f"  API docs: {base_url}/beneficiary/docs  {base_url}/training/docs  "
         f"{base_url}/reporting/docs\n"
         f"  Demo tokens ({demo.TOKEN_HOURS} hours, new at each start) are in "
-        f"{path}; for example:\n"
-        f"    TOKEN=$(python3 -c \"import json;print(json.load(open('{path}'))"
-        f"['tokens']['case_worker'])\")\n"
+        f"{path.resolve()}; for example:\n"
+        f'    TOKEN=$({python} -c "import json,sys;print(json.load(open(sys.argv[1]))'
+        f"['tokens']['case_worker'])\" {tokens})\n"
         f'    curl -H "Authorization: Bearer $TOKEN" '
         f"{base_url}/beneficiary/v1/beneficiaries\n"
-        f"  Other tokens: {shlex.quote(sys.executable)} -m shared.tokens "
-        "--org <org id> --role case_worker --sub <user>\n",
+        f"  Other tokens: DATA_DIR={data_dir} {python} -m shared.tokens "
+        f"--org {lead} --role supervisor --sub amal\n",
         flush=True,
     )
 

@@ -14,8 +14,9 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
@@ -23,8 +24,10 @@ import pytest
 from fastapi import FastAPI
 from starlette.routing import Mount
 
+from services import demo
 from services.stack import create_stack, stack_url
 from shared.auth import LocalSigningKey, Role
+from shared.db import utcnow
 from shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +43,10 @@ CONFIGURATION = (
     "BLIND_INDEX_ACTIVE",
 )
 """Variables of the test's own environment the stack must not see."""
+START_TIMEOUT = 300.0
+"""Seconds until the stack answers /healthz: its first start loads the demo
+programme through the API (a minute on an idle laptop)."""
+INGEST_TIMEOUT = 120.0
 
 
 @dataclass
@@ -47,6 +54,9 @@ class Stack:
     base: str
     data_dir: Path
     demo: dict[str, dict[str, str]]
+    waited: list[tuple[int, bool]]
+    """Each /healthz answer before the first 200: its status and whether
+    the demo tokens were written already."""
 
     def headers(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.demo['tokens'][role]}"}
@@ -77,17 +87,21 @@ def running_stack(data_dir: Path, log_path: Path) -> Iterator[Stack]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + START_TIMEOUT
+        waited: list[tuple[int, bool]] = []
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                status = httpx.get(f"{base}/healthz", timeout=1).status_code
+                if status == 200:
                     break
+                waited.append((status, (data_dir / "demo-tokens.json").exists()))
             except httpx.TransportError:
-                time.sleep(0.3)
+                pass
+            time.sleep(0.3)
         else:
             raise AssertionError(log_path.read_text()[-3000:])
         demo = json.loads((data_dir / "demo-tokens.json").read_text())
-        yield Stack(base, data_dir, demo)
+        yield Stack(base, data_dir, demo, waited)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -106,6 +120,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
+def test_healthz_answers_once_the_demo_is_loaded(stack: Stack) -> None:
+    """The README waits for /healthz: on a first start it answers 503 while
+    the demo loads (the stack serves: its services call each other), and 200
+    only once the tokens the README reads next are written."""
+    assert stack.waited, "a first start is seen loading"
+    assert set(stack.waited) == {(503, False)}
+
+
 def test_stack_starts_with_demo_data_on_sqlite(stack: Stack) -> None:
     base = stack.base
     for service in ("beneficiary", "training", "reporting"):
@@ -116,7 +138,15 @@ def test_stack_starts_with_demo_data_on_sqlite(stack: Stack) -> None:
     worker = stack.headers("case_worker")
     listed = httpx.get(f"{base}/beneficiary/v1/beneficiaries", headers=worker)
     assert listed.status_code == 200
-    assert len(listed.json()["items"]) == 3
+    people = listed.json()["items"]
+    assert len(people) == 50, "a first page of the demo's people"
+    assert listed.json()["next_cursor"]
+    names = [
+        httpx.get(
+            f"{base}/beneficiary/v1/beneficiaries/{p['id']}", headers=worker
+        ).json()["full_name"]
+        for p in people[:5]
+    ]
     governorates = httpx.get(
         f"{base}/beneficiary/v1/locations",
         params={"level": "governorate"},
@@ -134,7 +164,7 @@ def test_stack_starts_with_demo_data_on_sqlite(stack: Stack) -> None:
     reader = {"Authorization": f"Bearer {machine}"}
     feed = httpx.get(f"{base}/beneficiary/v1/events", headers=reader).json()
     assert feed["items"], "the demo writes reach the change feed"
-    assert "Layla" not in json.dumps(feed)
+    assert not [n for n in names if n in json.dumps(feed)], "no names in the feed"
     unauthenticated = httpx.get(f"{base}/beneficiary/v1/beneficiaries")
     assert unauthenticated.status_code == 401
     assert unauthenticated.headers["content-type"] == "application/problem+json"
@@ -285,3 +315,120 @@ def test_production_refuses_generated_keys_before_anything_is_written(
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert refused in result.stderr
     assert not data_dir.exists()
+
+
+def overview_of_the_year(stack: Stack) -> dict[str, Any]:
+    """The me_officer's overview of the dashboard's default period (the last
+    year) once reporting has folded the whole demo: it answers the same twice
+    in a row with every figure there."""
+    end = utcnow().date()
+    start = end - timedelta(days=364)
+    deadline = time.monotonic() + INGEST_TIMEOUT
+    previous: dict[str, Any] | None = None
+    while True:
+        found: dict[str, Any] = httpx.get(
+            f"{stack.base}/reporting/v1/overview",
+            params={"start": str(start), "end": str(end)},
+            headers=stack.headers("me_officer"),
+            timeout=30,
+        ).json()
+        folded = all(
+            overview_table(found, *table)["total"]["value"]
+            for table in (("people_reached",), ("people_trained", "audience"))
+        )
+        if folded and found == previous:
+            return found
+        assert time.monotonic() < deadline, json.dumps(found)[:2000]
+        previous = found
+        time.sleep(2)
+
+
+def overview_table(overview: dict[str, Any], indicator: str, *by: str) -> Any:
+    return next(
+        t["values"]
+        for t in overview["tables"]
+        if t["values"]["indicator"] == indicator
+        and t["values"]["disaggregations"] == list(by)
+    )
+
+
+def test_the_demo_is_a_programme_every_section_shows(stack: Stack) -> None:
+    """Issue 16: a few hundred people across several sites in two
+    governorates and a partner, groups, cases, training with certification,
+    so every table of the overview (each section of the dashboard) has a
+    figure for the last year."""
+    overview = overview_of_the_year(stack)
+    empty = [
+        (t["section"], t["values"]["indicator"], t["values"]["disaggregations"])
+        for t in overview["tables"]
+        if not t["values"]["total"]["value"] or t["values"]["total"]["suppressed"]
+    ]
+    assert empty == []
+    sections = {t["section"] for t in overview["tables"]}
+    assert sections >= {"totals", "iasc", "demographics", "delivery", "activities"}
+    assert sections >= {"locations", "cases", "capacity", "quality"}
+    assert 300 <= overview_table(overview, "people_reached")["total"]["value"] <= 400
+    assert overview["sites_active"] >= 5
+
+    def keys(indicator: str, by: str) -> set[str]:
+        cells = overview_table(overview, indicator, by)["cells"]
+        return {c["dims"][by] for c in cells if c["value"]}
+
+    places = overview_table(overview, "people_reached", "governorate")["labels"]
+    named = {
+        places["governorate"][key] for key in keys("people_reached", "governorate")
+    }
+    assert named == {"Duhok", "Ninewa"}
+    assert keys("services_delivered", "delivered_through") == {"direct", "partner"}
+    assert len(keys("people_reached", "displacement_status")) >= 4
+    assert len(keys("services_delivered", "iasc_layer")) == 4
+    assert keys("people_certified", "course_level") == {"foundational", "tot"}
+    assert len(keys("referrals_made", "area")) >= 5
+
+
+async def test_loading_the_demo_again_creates_nothing(stack: Stack) -> None:
+    """Every demo write has a client id or a natural key: the whole load sent
+    again to a stack that has it (as after an interrupted first start) answers
+    with what is there and adds no person, service, group, case or trainee."""
+    settings = ServiceSettings(data_dir=stack.data_dir)
+    organisations = stack.demo["organisations"]
+    tokens = demo.demo_tokens(settings, organisations)
+    lists = {
+        "/beneficiary/v1/beneficiaries": "supervisor",
+        "/beneficiary/v1/service-records": "supervisor",
+        "/beneficiary/v1/group-activities": "supervisor",
+        "/beneficiary/v1/referrals": "supervisor",
+        "/beneficiary/v1/cases": "supervisor",
+        "/training/v1/trainees": "trainer",
+        "/training/v1/cohorts": "trainer",
+        "/training/v1/supervision-sessions": "supervisor",
+    }
+    async with httpx.AsyncClient(base_url=stack.base, timeout=60) as client:
+
+        async def counts() -> dict[str, int]:
+            found = {}
+            for path, role in lists.items():
+                found[path], cursor = 0, None
+                while True:
+                    page = await client.get(
+                        path,
+                        params={"limit": 500, **({"cursor": cursor} if cursor else {})},
+                        headers={"Authorization": f"Bearer {tokens[role]}"},
+                    )
+                    assert page.status_code == 200, page.text
+                    found[path] += len(page.json()["items"])
+                    cursor = page.json()["next_cursor"]
+                    if not cursor:
+                        break
+            return found
+
+        before = await counts()
+        lead = await client.get(
+            f"/beneficiary/v1/organisations/{organisations['lead']}",
+            headers={"Authorization": f"Bearer {tokens['admin']}"},
+        )
+        first_day = date.fromisoformat(lead.json()["created_at"][:10])
+        await demo.Loader(client, tokens, today=first_day).load()
+        assert await counts() == before
+    assert before["/beneficiary/v1/beneficiaries"] > 200
+    assert before["/training/v1/cohorts"] == 2
