@@ -13,6 +13,7 @@ import os
 import shlex
 import socket
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -36,9 +37,11 @@ from services.reporting.worker import make_worker as reporting_worker
 from services.training.app import create_app as create_training
 from services.training.settings import TrainingSettings
 from services.training.worker import make_worker as training_worker
+from shared.auth import LocalSigningKey, Role
 from shared.files import private_umask, write_private
 from shared.queue import ArqQueue
 from shared.settings import ServiceSettings
+from shared.signin import SIGN_IN_MINUTES, issue_sign_in_code, sign_in_link
 
 SERVICES = ("beneficiary", "training", "reporting")
 WORKERS = {
@@ -129,11 +132,27 @@ async def _load_demo(beneficiary_app: FastAPI, base_url: str) -> None:
     ) as client:
         orgs = await demo.seed(client, settings)
     tokens = demo.demo_tokens(settings, orgs)
+    dashboard = f"{base_url}/reporting/dashboard"
+    link = sign_in_link(
+        dashboard,
+        issue_sign_in_code(
+            LocalSigningKey.load_or_create(settings.data_dir),
+            settings,
+            subject="demo-me-officer",
+            organisation_id=uuid.UUID(orgs["lead"]),
+            roles=[Role.me_officer],
+        ),
+    )
     path = settings.data_dir / "demo-tokens.json"
     content = {"organisations": orgs, "tokens": tokens}
     write_private(path, json.dumps(content, indent=2).encode())
     print(  # noqa: T201
         f"\nMHPSS platform running at {base_url}\n"
+        f"  Dashboard: {dashboard}\n"
+        f"    sign in as the demo M&E officer with this one-time link "
+        f"({SIGN_IN_MINUTES} minutes):\n    {link}\n"
+        f"    another: {shlex.quote(sys.executable)} -m shared.tokens --org "
+        f"{orgs['lead']} --role me_officer --sub <you> --sign-in {dashboard}\n"
         f"  API docs: {base_url}/beneficiary/docs  {base_url}/training/docs  "
         f"{base_url}/reporting/docs\n"
         f"  Demo tokens ({demo.TOKEN_HOURS} hours, new at each start) are in "
