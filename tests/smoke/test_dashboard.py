@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,19 +33,9 @@ from shared.auth import LocalSigningKey, Role
 from shared.db import utcnow
 from shared.i18n import catalogue
 from shared.settings import ServiceSettings
+from tests.smoke.browser import CHROMIUM, CHROMIUM_ARGS, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HEADLINES = (
     "people_reached",
     "services_delivered",
@@ -69,12 +58,6 @@ class Stack:
     data_dir: Path
     tokens: dict[str, str]
     organisations: dict[str, str]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
