@@ -167,6 +167,23 @@ async def test_with_an_identity_provider_the_page_signs_in_there(
     assert local.status_code == 404, local.text
 
 
+async def test_with_tokens_from_a_provider_but_no_client_a_token_is_pasted(
+    reporting_app: FastAPI, reporting_client: httpx.AsyncClient
+) -> None:
+    settings = reporting_app.state.settings
+    reporting_app.state.settings = settings.model_copy(
+        update={"auth_jwks_url": "https://idp.example.org/realms/mhpss/certs"}
+    )
+    try:
+        r = await reporting_client.get("/dashboard")
+    finally:
+        reporting_app.state.settings = settings
+
+    assert 'data-mode="token"' in r.text
+    assert "--sign-in <span" not in r.text, "no local links to offer there"
+    assert '<details id="token-details" open>' in r.text
+
+
 @pytest.mark.parametrize(
     "url", ["http://idp.example.org/auth", "ftp://idp/auth", "idp.example.org"]
 )

@@ -89,10 +89,11 @@ LANGUAGE_NAMES = [("en", "English"), ("ar", "العربية"), ("ckb", "کورد
 
 
 @cache
-def page(lang: str, oidc_json: str = "null") -> str:
+def page(lang: str, oidc_json: str = "null", local: bool = True) -> str:
     """The page in one language: its fixed text, the words its script needs
     (the catalogue's dashboard, overview, unit and list messages) and how
-    it signs people in (``oidc_json``: the provider, or null)."""
+    it signs people in (``oidc_json``: the provider, or null; ``local``:
+    one-time links, on the embedded default; neither: a pasted token)."""
     language = Language(lang)
     oidc = json.loads(oidc_json)
     named = (oidc or {}).get("name")
@@ -109,6 +110,7 @@ def page(lang: str, oidc_json: str = "null") -> str:
         sexes=[s.value for s in Sex],
         languages=LANGUAGE_NAMES,
         oidc=oidc,
+        local=local and oidc is None,
         provider=named or language.text("dashboard.identity_provider"),
     )
 
@@ -125,7 +127,11 @@ async def dashboard(request: Request, language: LanguageDep) -> HTMLResponse:
     settings: ReportingSettings = request.app.state.settings
     oidc = None if settings.auth_jwks_url is None else settings.dashboard_oidc
     return HTMLResponse(
-        page(language.code, json.dumps(oidc, sort_keys=True)),
+        page(
+            language.code,
+            json.dumps(oidc, sort_keys=True),
+            local=settings.auth_jwks_url is None,
+        ),
         headers=headers_for(oidc) | {"Content-Language": language.code},
     )
 
