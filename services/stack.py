@@ -14,6 +14,7 @@ import shlex
 import signal
 import socket
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -38,9 +39,11 @@ from services.reporting.worker import make_worker as reporting_worker
 from services.training.app import create_app as create_training
 from services.training.settings import TrainingSettings
 from services.training.worker import make_worker as training_worker
+from shared.auth import LocalSigningKey, Role
 from shared.files import private_umask, write_private
 from shared.queue import ArqQueue
 from shared.settings import ServiceSettings
+from shared.signin import SIGN_IN_MINUTES, issue_sign_in_code, sign_in_link
 
 SERVICES = ("beneficiary", "training", "reporting")
 WORKERS = {
@@ -152,18 +155,33 @@ async def _load_demo(base_url: str, ready: asyncio.Event) -> None:
         path = settings.data_dir / "demo-tokens.json"
         content = {"organisations": orgs, "tokens": tokens}
         write_private(path, json.dumps(content, indent=2).encode())
-        _banner(base_url, path, orgs["lead"])
+        _banner(base_url, path, orgs["lead"], settings)
     ready.set()
 
 
-def _banner(base_url: str, path: Path, lead: str) -> None:
+def _banner(base_url: str, path: Path, lead: str, settings: ServiceSettings) -> None:
     """What to do next, with commands that work as printed from any folder."""
     python = shlex.quote(sys.executable)
     tokens = shlex.quote(str(path.resolve()))
     data_dir = shlex.quote(str(path.parent.resolve()))
+    dashboard = f"{base_url}/reporting/dashboard"
+    link = sign_in_link(
+        dashboard,
+        issue_sign_in_code(
+            LocalSigningKey.load_or_create(settings.data_dir),
+            settings,
+            subject="demo-me-officer",
+            organisation_id=uuid.UUID(lead),
+            roles=[Role.me_officer],
+        ),
+    )
     print(  # noqa: T201
         f"\nMHPSS platform running at {base_url} with the demo programme\n"
-        f"  Dashboard: {base_url}/reporting/dashboard (paste the me_officer token)\n"
+        f"  Dashboard: {dashboard}\n"
+        f"    sign in as the demo M&E officer with this one-time link "
+        f"({SIGN_IN_MINUTES} minutes):\n    {link}\n"
+        f"    another: DATA_DIR={data_dir} {python} -m shared.tokens --org "
+        f"{lead} --role me_officer --sub <you> --sign-in {dashboard}\n"
         f"  API docs: {base_url}/beneficiary/docs  {base_url}/training/docs  "
         f"{base_url}/reporting/docs\n"
         f"  Demo tokens ({demo.TOKEN_HOURS} hours, new at each start) are in "

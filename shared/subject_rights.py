@@ -109,6 +109,8 @@ FIELD_VOCABULARY = {
     "area": "area",
     "registration_channel": "registration_channel",
     "purpose": "purpose",
+    "audience": "audience",
+    "level": "course_level",
 }
 """Fields whose values are codes of a vocabulary, shown as its words."""
 NAMED_IDS = frozenset({"site_id", "organisation_id", "lead_organisation_id"})

@@ -62,6 +62,62 @@ class ReportingSettings(ServiceSettings):
     export_dir_name: str = Field(
         default="exports", description="Folder under the data dir for exports."
     )
+    dashboard_oidc_authorization_url: str | None = Field(
+        default=None,
+        description="The identity provider's authorization endpoint: the "
+        "dashboard signs people in there (authorization code with PKCE). "
+        "Unset: the embedded default's one-time sign-in links.",
+    )
+    dashboard_oidc_token_url: str | None = Field(
+        default=None,
+        description="The identity provider's token endpoint, which the "
+        "dashboard's page calls from the browser (allow the dashboard's "
+        "origin there).",
+    )
+    dashboard_oidc_client_id: str | None = Field(
+        default=None,
+        description="The dashboard's client id at the identity provider: a "
+        "public client (no secret), redirect URI the dashboard's address.",
+    )
+    dashboard_oidc_scope: str = Field(
+        default="openid", description="Scopes the dashboard asks for."
+    )
+    dashboard_oidc_provider_name: str = Field(
+        default="",
+        max_length=80,
+        description="How the sign-in button names the identity provider "
+        "(e.g. 'IOM sign-in'); empty: a generic word.",
+    )
+
+    @field_validator("dashboard_oidc_authorization_url", "dashboard_oidc_token_url")
+    @classmethod
+    def _oidc_url(cls, value: str | None) -> str | None:
+        """HTTPS, or HTTP to this machine (a provider under test)."""
+        if value is None:
+            return value
+        scheme, _, rest = value.partition("://")
+        host = rest.split("/")[0].split(":")[0]
+        local = host in ("localhost", "127.0.0.1", "[")
+        if not rest or not (scheme == "https" or (scheme == "http" and local)):
+            raise ValueError(f"{value!r} must be an https:// URL")
+        return value
+
+    @property
+    def dashboard_oidc(self) -> dict[str, str] | None:
+        """What the dashboard's page needs for OIDC sign-in, or None when it
+        is not configured (all three of endpoint, token URL and client)."""
+        authorize = self.dashboard_oidc_authorization_url
+        token = self.dashboard_oidc_token_url
+        client = self.dashboard_oidc_client_id
+        if not (authorize and token and client):
+            return None
+        return {
+            "authorization_endpoint": authorize,
+            "token_endpoint": token,
+            "client_id": client,
+            "scope": self.dashboard_oidc_scope,
+            "name": self.dashboard_oidc_provider_name,
+        }
 
     @property
     def producers(self) -> list[Peer]:

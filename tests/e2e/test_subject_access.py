@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from shared.auth import Role
+from shared.i18n import catalogue
 from tests.beneficiary.api import beneficiary_body, record_service
 from tests.callers import Caller, Org
 from tests.e2e.person import (
@@ -320,6 +321,23 @@ async def test_a_trainees_own_record(
     assert "Rana Khalil" in document.text
     assert "Her own notes" in document.text
     assert "Shared" not in document.text
+    assert "<title>Personal data held about Rana Khalil</title>" in document.text
+    assert ">Courses attended<" in document.text
+    assert ">Foundational<" in document.text  # the course level, in words
+    for lang in ("ar", "ckb"):
+        words = catalogue(lang)
+        translated = await training_client.get(
+            path, params={"format": "html", "lang": lang}, headers=supervisor | REASON
+        )
+        assert translated.headers["content-language"] == lang
+        page = translated.text
+        assert f'<html lang="{lang}" dir="rtl">' in page
+        assert str(words["sar.trainee_title"]).format(name="Rana Khalil") in page
+        for key in ("field.cohorts", "field.supervision", "course_level.foundational"):
+            assert f">{words[key]}<" in page, key
+        for code in (tid, cohort["id"], course["id"], str(org), "foundational"):
+            assert code not in page, code  # names and words, never ids or codes
+        assert "Her own notes" in page
 
     assert (
         await training_client.get(path, headers=trainer | REASON)
@@ -332,7 +350,7 @@ async def test_a_trainees_own_record(
     audit = await actions(training_app.state.engine, tid)
     assert [a[1:] for a in audit if a[1] == "subject_access"] == [
         ("subject_access", REASON["X-Access-Reason"])
-    ] * 2
+    ] * 4  # JSON, then the document in English, Arabic and Kurdish
 
 
 async def test_another_organisation_cannot_write_into_who_accessed_your_data(

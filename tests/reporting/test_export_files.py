@@ -124,12 +124,17 @@ def export(
 
 
 async def exported(
-    client: httpx.AsyncClient, app: FastAPI, caller: Caller, **body: Any
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    caller: Caller,
+    accept_language: str | None = None,
+    **body: Any,
 ) -> tuple[dict[str, Any], httpx.Response | None]:
+    languages = {"Accept-Language": accept_language} if accept_language else {}
     asked = await client.post(
         "/v1/exports",
         json={"indicator": "people_reached", **PERIOD, **body},
-        headers=caller.headers(),
+        headers={**caller.headers(), **languages},
     )
     assert asked.status_code == 202, asked.text
     export_id = asked.json()["id"]
@@ -163,24 +168,25 @@ async def test_an_xlsx_export_is_a_table_people_can_read(
         "iasc_layer",
         "iasc_layer_label",
         "sex",
+        "sex_label",
         "value",
         "suppressed",
     ]
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == "A1:J4"
+    assert sheet.auto_filter.ref == "A1:K4"
     assert all(cell.font.b for cell in sheet[1])
     frame = pandas.read_excel(io.BytesIO(file.content))
     assert frame["period_start"].dtype.kind == "M"
     assert frame["value"].dtype.kind in "if"
     rows = {
-        (row.site_label, row.sex, row.value)
+        (row.site_label, row.sex_label, row.value)
         for row in frame.itertuples()
         if row.site == sites[row.site_label]
     }
     assert rows == {
-        ("Qadia camp", "female", 1),
-        ("Qadia camp", "male", 1),
-        ("Mosul City", "female", 1),
+        ("Qadia camp", "Female", 1),
+        ("Qadia camp", "Male", 1),
+        ("Mosul City", "Female", 1),
     }
     assert set(frame["iasc_layer"]) == {"focused_non_specialized"}
     assert set(frame["iasc_layer_label"]) == {"Focused, non-specialized support"}
@@ -220,7 +226,7 @@ async def test_a_suppressed_xlsx_export_says_so(
     assert about["Suppression threshold"] == threshold > 2
     assert about["Suppression applied"] == "yes"
     assert about["Suppressed cells"] == 1
-    assert about["Filters"] == "sex = female"
+    assert about["Filters"] == "sex = Female"
     frame = pandas.read_excel(io.BytesIO(file.content), sheet_name="data")
     assert frame[["sex", "suppressed"]].values.tolist() == [["female", True]]
     assert frame["value"].isna().all()
@@ -243,6 +249,7 @@ async def test_a_csv_export_reads_with_pandas(
         "governorate",
         "governorate_label",
         "sex",
+        "sex_label",
         "value",
         "suppressed",
     ]
@@ -250,11 +257,11 @@ async def test_a_csv_export_reads_with_pandas(
     assert frame["value"].dtype.kind == "i"
     assert frame["suppressed"].dtype.kind == "b"
     assert frame[
-        ["governorate", "governorate_label", "sex", "value"]
+        ["governorate", "governorate_label", "sex", "sex_label", "value"]
     ].values.tolist() == [
-        ["IQG09", "Duhok", "female", 1],
-        ["IQG09", "Duhok", "male", 1],
-        ["IQG15", "Ninewa", "female", 1],
+        ["IQG09", "Duhok", "female", "Female", 1],
+        ["IQG09", "Duhok", "male", "Male", 1],
+        ["IQG15", "Ninewa", "female", "Female", 1],
     ]
 
 
@@ -289,6 +296,81 @@ async def test_an_hxl_export_tags_org_units_by_level_and_sex_by_attribute(
         ["IQG09", "Duhok", "2"],
         ["IQG15", "Ninewa", "1"],
     ]
+
+
+async def test_labels_and_the_about_sheet_come_in_the_language_asked(
+    sites: dict[str, str], export: Export
+) -> None:
+    status, file = await export(
+        format="xlsx", by=["iasc_layer", "sex"], filters={"sex": ["female"]}, lang="ar"
+    )
+
+    assert file is not None, status
+    frame = pandas.read_excel(io.BytesIO(file.content), sheet_name="data")
+    assert frame[["sex", "sex_label"]].values.tolist() == [["female", "أنثى"]]
+    assert frame["iasc_layer"].tolist() == ["focused_non_specialized"]
+    assert frame["iasc_layer_label"].tolist() == ["دعم مركّز غير متخصص"]
+    assert frame["value"].tolist() == [2]
+    workbook = openpyxl.load_workbook(io.BytesIO(file.content))
+    about = dict(workbook["About"].iter_rows(values_only=True))
+    assert about["المؤشر"] == "people_reached"
+    assert about["الاسم"] == "الأشخاص الذين تم الوصول إليهم (مسجّلون، دون تكرار)"
+    assert about["عوامل التصفية"] == "sex = أنثى"
+    assert about["لغة التسميات"] == "ar"
+    assert workbook["About"].sheet_view.rightToLeft
+
+
+async def test_the_labels_follow_accept_language_and_stay_in_the_csv(
+    sites: dict[str, str],
+    issue: Any,
+    orgs: Any,
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+) -> None:
+    manager = issue(orgs["a"], Role.programme_manager, subject="manager")
+
+    _, file = await exported(
+        reporting_client,
+        reporting_app,
+        manager,
+        accept_language="ckb, en;q=0.5",
+        format="csv",
+        by=["sex"],
+    )
+
+    assert file is not None
+    frame = pandas.read_csv(io.BytesIO(file.content))
+    assert dict(zip(frame["sex"], frame["sex_label"], strict=True)) == {
+        "female": "مێ",
+        "male": "نێر",
+    }
+    assert frame["value"].tolist() == [2, 1]
+
+
+async def test_an_hxl_export_tags_age_groups_as_children_and_adults(
+    alice: Caller, catch_up: Any, export: Export
+) -> None:
+    for birth in ("2014-05-01", "1990-05-01", "1950-05-01"):
+        person = await make_beneficiary(alice, date_of_birth=birth)
+        await record_service(alice, person["id"])
+    await catch_up()
+
+    _, file = await export(
+        format="hxl", by=["sex", "age_group", "iasc_layer"], age_bands="0-17,18-59,60+"
+    )
+
+    assert file is not None
+    dataset = hxl.data(io.BytesIO(file.content)).cache()
+    tags = dataset.display_tags
+    assert "#meta+iasc_layer+name" in tags
+    assert "#reached+ind+f+children+age0_17" in tags
+    assert "#reached+ind+f+adults+age18_59" in tags
+    assert "#reached+ind+f+elderly+age60_plus" in tags
+    [row] = list(dataset)
+    assert row.get("#reached+f+children") == "1"
+    assert row.get("#reached+f+adults") == "1"
+    assert row.get("#reached+f+elderly") == "1"
+    assert row.get("#meta+iasc_layer+name") == "Focused, non-specialized support"
 
 
 async def test_each_format_downloads_under_its_own_name(

@@ -14,6 +14,7 @@ import pytest
 from services.beneficiary.subject_rights.export import SubjectAccessExport
 from services.reporting.catalogue.catalogue import indicators
 from services.reporting.overview.service import SECTIONS
+from services.training.trainees.subject_access import TraineeSubjectAccess
 from shared.contracts.enums import (
     ConsentPurpose,
     CourseLevel,
@@ -73,9 +74,10 @@ def expected_keys() -> set[str]:
     keys |= {f"indicator.{i}" for i in indicators()}
     keys |= {"table." + ".".join([i, *by]) for _, i, by in SECTIONS}
     keys |= {f"section.{section}" for section, _, _ in SECTIONS}
-    schema = SubjectAccessExport.model_json_schema()
-    for part in [schema, *schema.get("$defs", {}).values()]:
-        keys |= {f"field.{name}" for name in part.get("properties", {})}
+    for document in (SubjectAccessExport, TraineeSubjectAccess):
+        schema = document.model_json_schema()
+        for part in [schema, *schema.get("$defs", {}).values()]:
+            keys |= {f"field.{name}" for name in part.get("properties", {})}
     return keys
 
 

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,19 +33,9 @@ from shared.auth import LocalSigningKey, Role
 from shared.db import utcnow
 from shared.i18n import catalogue
 from shared.settings import ServiceSettings
+from tests.smoke.browser import CHROMIUM, CHROMIUM_ARGS, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HEADLINES = (
     "people_reached",
     "services_delivered",
@@ -72,12 +61,6 @@ class Stack:
     data_dir: Path
     tokens: dict[str, str]
     organisations: dict[str, str]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -181,7 +164,13 @@ def wait_for_ingestion(stack: Stack, token: str, start: date, end: date) -> Any:
 
 
 def show(page: Page, start: date, end: date, token: str | None = None) -> None:
+    """Show a period; with ``token``, as a person pasting it would: signing
+    out first if signed in, then under "Use a bearer token instead"."""
     if token is not None:
+        if page.is_visible("#forget"):
+            page.click("#forget")
+        if page.get_attribute("#token-details", "open") is None:
+            page.click("#token-details summary")
         page.fill("#token", token)
     page.fill("#start", start.isoformat())
     page.fill("#end", end.isoformat())
@@ -403,6 +392,103 @@ def no_overflow(page: Page) -> None:
     """Nothing wider than the screen: no sideways scrolling on a phone."""
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1], widths
+
+
+def sign_in_link(stack: Stack, url: str) -> str:
+    """A one-time link, made as a person running the stack would."""
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shared.tokens",
+            "--org",
+            stack.organisations["lead"],
+            "--role",
+            "me_officer",
+            "--sub",
+            "amal.m-and-e",
+            "--hours",
+            "1",
+            "--sign-in",
+            url,
+        ],
+        cwd=ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.endswith("JWKS_URL")},
+            "DATA_DIR": str(stack.data_dir),
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    link = made.stdout.strip()
+    assert link.startswith(f"{url}#sign-in="), made
+    return link
+
+
+def test_a_one_time_link_signs_in_without_a_token(stack: Stack, tmp_path: Path) -> None:
+    """The embedded default's sign-in: no token pasted, the code leaves the
+    address at once and works once. Screenshots in the test's tmp_path."""
+    today = utcnow().date()
+    start, end = today - timedelta(days=45), today
+    wait_for_ingestion(stack, me_officer_token(stack), start, end)
+    dashboard = f"{stack.base}/reporting/dashboard"
+    link = sign_in_link(stack, dashboard)
+    code = link.split("#sign-in=")[1]
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.goto(dashboard)
+            assert page.is_visible("#sign-in-form")
+            assert page.is_hidden("#token"), "the token field is tucked away"
+            assert page.is_hidden("#forget"), "no one to sign out yet"
+            assert page.text_content("#here") == dashboard
+            page.screenshot(path=tmp_path / "sign-in.png")
+
+            page.goto(f"{dashboard}?start={start}&end={end}#sign-in={code}")
+            wait_until_ready(page, start, end)
+            assert code not in page.url, "the code leaves the address at once"
+            assert "#" not in page.url
+            assert page.text_content("#who") == "Signed in as amal.m-and-e"
+            assert page.is_hidden("#signed-out")
+            token = page.evaluate("sessionStorage.getItem('mhpss.dashboard.token')")
+            assert token
+            assert token != code
+            page.screenshot(path=tmp_path / "signed-in.png", full_page=True)
+
+            again = browser.new_page()
+            again.goto(f"{dashboard}?lang=ar#sign-in={code}")
+            again.wait_for_selector("#message:not([hidden])")
+            assert "تعذّر تسجيل الدخول" in (again.text_content("#message") or "")
+            assert again.is_visible("#sign-in-form")
+            assert again.is_hidden("#forget")
+            assert (
+                again.evaluate("sessionStorage.getItem('mhpss.dashboard.token')")
+                is None
+            )
+            again.screenshot(path=tmp_path / "sign-in-used-ar.png")
+
+            page.click("#forget")
+            assert page.is_visible("#sign-in-form")
+            assert (
+                page.evaluate("sessionStorage.getItem('mhpss.dashboard.token')") is None
+            )
+            pasted = browser.new_page()
+            pasted.goto(dashboard)
+            pasted.fill("#sign-in-code", sign_in_link(stack, dashboard))
+            pasted.fill("#start", start.isoformat())
+            pasted.fill("#end", end.isoformat())
+            pasted.click("#sign-in-button")
+            wait_until_ready(pasted, start, end)
+            assert pasted.is_visible("#who")
+        finally:
+            browser.close()
+    assert problems == []
 
 
 def visible_text(page: Page) -> str:

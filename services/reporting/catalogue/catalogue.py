@@ -109,10 +109,32 @@ def option_code(dim: str, value: str) -> str:
 
 
 def hxl_attribute(dim: str, value: str) -> str | None:
+    """A value's HXL attributes: the category's (``+f``), and for an age
+    band the HXL core attribute of its people (``+children`` under 18,
+    ``+adults`` from 18, ``+elderly`` from 60, none across 18) before the band itself
+    (``+age18_59``), so HXL tools that know only the core attributes still
+    sum children and adults, and bands stay apart."""
     spec = categories()[dim].get("hxl")
     if spec is None:
         return None
     if isinstance(spec, dict):
         found = spec.get(value)
         return str(found) if found else None
-    return str(spec).format(label=value.lower())
+    band = str(spec).format(label=value.lower())
+    return _age_attribute(value) + band if dim == "age_group" else band
+
+
+def _age_attribute(band: str) -> str:
+    """``+children``, ``+adults`` or ``+elderly`` for an age band label
+    (``0_17``, ``18_59``, ``60_plus``); nothing for one across 18."""
+    low, _, high = band.partition("_")
+    if not low.isdigit():
+        return ""
+    top = int(high) if high.isdigit() else None
+    if top is not None and top < 18:
+        return "+children"
+    if int(low) >= 60:
+        return "+elderly"
+    if int(low) >= 18:
+        return "+adults"
+    return ""

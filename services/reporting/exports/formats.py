@@ -14,9 +14,10 @@ Columns (CSV, XLSX, HXL)
     its level (``governorate``, ``district`` or ``site``: the ``place``
     keyword) when one was asked, none for the whole programme; each
     disaggregation in ``dims`` order; then ``value`` and ``suppressed``. A
-    code column whose values have names (``labelled``: places,
-    organisations, IASC layers, activities) is followed by ``<name>_label``.
-    Labels come from the rows; a writer never makes one up.
+    code column in ``labelled`` (exports label every one) is followed by
+    ``<name>_label``, its words in the export's language. Labels come from
+    the rows; a writer never makes one up. Headers and codes are the same in
+    every language.
 Suppression
     A suppressed row never shows its value: the cell is empty in CSV, HXL and
     XLSX, ``null`` in JSON, and the row is left out of DHIS2 and ADX (neither
@@ -33,15 +34,17 @@ XLSX
     Sheet "data": the header row (bold, filled, frozen, with a filter), then
     the rows from row 2, so pandas and pivot tables read row 1 as the header
     and nothing else as anything but data. Given ``about``, a sheet "About"
-    says what the file holds (:class:`ExportInfo`).
+    says what the file holds (:class:`ExportInfo`), in its language (right
+    to left for Arabic and Kurdish).
 HXL
     Its own format: the header row, the hashtag row, then the data. The org
     unit is tagged by its level (``#adm1``, ``#adm2``, ``#loc``; ``+code``
     the P-code or id, ``+name`` its name). Disaggregations with HXL
     attributes (the indicator's ``hxl_dim_attributes``: sex ``+f``/``+m``,
-    age ``+age18_plus``...) become a value column per combination, tagged
-    with the indicator's ``hxl_value_tag`` and their attributes
-    (``#reached+ind+f+age18_plus``), so a line holds one org unit and period;
+    age ``+children+age0_17``, ``+adults+age18_59``...) become a value column
+    per combination, tagged with the indicator's ``hxl_value_tag`` and their
+    attributes (``#reached+ind+f+adults+age18_59``), so a line holds one org
+    unit and period;
     the other disaggregations stay columns (``#org``, ``#activity``,
     ``#meta+<dim>``, each ``+code`` and ``+name``). ``#meta+suppressed`` is
     true when a value on the line is suppressed. HXL tags are per column, so
@@ -97,6 +100,7 @@ from xml.sax.saxutils import quoteattr
 import orjson
 import xlsxwriter  # type: ignore[import-untyped]
 
+from shared.i18n import Language
 from shared.spreadsheet import Number, guard_leading, write_csv_row
 
 __all__ = [
@@ -196,6 +200,7 @@ class ExportInfo:
     end: date
     monthly: bool
     filters: Mapping[str, Sequence[str]]
+    """Filter -> the words for its values, in ``language``."""
     disaggregations: Sequence[str]
     org_unit_level: str | None
     suppression_threshold: int | None
@@ -203,6 +208,9 @@ class ExportInfo:
     generated_at: datetime
     generated_by: str
     """The requester's subject (``api-key:<id>`` for a key); nothing more."""
+    language: str = "en"
+    """The language of the labels and of the About sheet (``en``, ``ar``,
+    ``ckb``); the name and definition come in it too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -690,32 +698,40 @@ def write_hxl_csv(
 def _about_items(
     about: ExportInfo, *, rows: int, suppressed: int
 ) -> list[tuple[str, Any]]:
-    """The "About" sheet's lines: what the file holds, for whoever opens it."""
+    """The "About" sheet's lines, in the export's language: what the file
+    holds, for whoever opens it."""
+    words = Language(about.language)
+
+    def t(key: str) -> str:
+        return words.text(f"export.about.{key}")
+
     threshold = about.suppression_threshold
     filters = "; ".join(
-        f"{name} = {', '.join(values)}" for name, values in about.filters.items()
+        f"{name} = {words.join(values)}" for name, values in about.filters.items()
     )
     return [
-        ("Indicator", about.indicator_id),
-        ("Name", about.name),
-        ("Definition", about.definition),
-        ("Version", about.version),
-        ("Unit", about.unit),
-        ("Period start", about.start),
-        ("Period end", about.end),
-        ("Values per", "calendar month" if about.monthly else "whole period"),
-        ("Filters", filters or "none"),
-        ("Disaggregations", ", ".join(about.disaggregations) or "none"),
-        ("Org units", about.org_unit_level or "whole programme"),
+        (t("indicator"), about.indicator_id),
+        (t("name"), about.name),
+        (t("definition"), about.definition),
+        (t("version"), about.version),
+        (t("unit"), about.unit),
+        (t("period_start"), about.start),
+        (t("period_end"), about.end),
+        (t("values_per"), t("per_month") if about.monthly else t("per_period")),
+        (t("filters"), filters or t("none")),
+        (t("disaggregations"), ", ".join(about.disaggregations) or t("none")),
+        (t("org_units"), about.org_unit_level or t("whole_programme")),
+        (t("threshold"), threshold if threshold is not None else t("not_applied")),
         (
-            "Suppression threshold",
-            threshold if threshold is not None else "not applied",
+            t("suppression_applied"),
+            words.text("export.yes" if threshold is not None else "export.no"),
         ),
-        ("Suppression applied", "yes" if threshold is not None else "no"),
-        ("Suppressed cells", suppressed),
-        ("Rows", rows),
-        ("Generated at (UTC)", about.generated_at.astimezone(UTC).replace(tzinfo=None)),
-        ("Generated by", about.generated_by),
+        (t("suppressed_cells"), suppressed),
+        (t("rows"), rows),
+        (t("generated_at"), about.generated_at.astimezone(UTC).replace(tzinfo=None)),
+        (t("generated_by"), about.generated_by),
+        (t("language"), about.language),
+        (t("columns"), t("columns_note")),
     ]
 
 
@@ -858,6 +874,8 @@ def _write_about(
     day = workbook.add_format(
         {"num_format": "yyyy-mm-dd", "align": "left", "valign": "top"}
     )
+    if Language(about.language).direction == "rtl":
+        sheet.right_to_left()
     sheet.set_column(0, 0, 24)
     sheet.set_column(1, 1, 80)
     items = _about_items(about, rows=rows, suppressed=suppressed)

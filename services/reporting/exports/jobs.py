@@ -16,11 +16,12 @@ from services.reporting.engine.evaluator import Scope
 from services.reporting.engine.store import FactStore
 from services.reporting.exports.formats import CONTENT_TYPES, WRITERS, ExportInfo
 from services.reporting.exports.models import Export
-from services.reporting.exports.service import export_rows, months
+from services.reporting.exports.service import export_rows, months, word
 from services.reporting.settings import ReportingSettings
 from shared.app import Runtime
 from shared.db import utcnow
 from shared.files import open_private, private_dir
+from shared.i18n import Language, negotiate
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +44,22 @@ def caller_of(export: Export) -> Caller:
     )
 
 
+def filter_words(
+    store: FactStore, filters: dict[str, Any], language: Language
+) -> dict[str, list[str]]:
+    """What an export was narrowed to, in words: places and organisations
+    by name (never by id), codes by the catalogue's words."""
+    places = store.places
+    names = {
+        str(key): name
+        for key, name in [*places.names.items(), *places.organisations.items()]
+    }
+    return {
+        dim: [word(language, dim, str(value), names) for value in values]
+        for dim, values in filters.items()
+    }
+
+
 async def run_export(ctx: dict[str, Any], export_id: str) -> None:
     runtime: Runtime = ctx["runtime"]
     settings = runtime.settings
@@ -60,6 +77,7 @@ async def run_export(ctx: dict[str, Any], export_id: str) -> None:
     status, rows, error = "ready", 0, None
     try:  # everything computed from the request: nothing may leave it pending
         indicator = indicators()[export.indicator]
+        language = Language(negotiate(export.lang, None))
         periods = (
             list(months(export.start, export.end))
             if export.monthly
@@ -75,22 +93,24 @@ async def run_export(ctx: dict[str, Any], export_id: str) -> None:
             filters=export.filters,
             suppress=export.suppressed,
             bands=AgeBands.parse(export.age_bands or settings.age_bands),
+            language=language,
         )
         about = ExportInfo(
             indicator_id=indicator.id,
-            name=indicator.name,
+            name=language.text(f"indicator.{indicator.id}"),
             definition=indicator.description,
             version=indicator.version,
             unit=indicator.unit,
             start=export.start,
             end=export.end,
             monthly=export.monthly,
-            filters=export.filters,
+            filters=filter_words(store, export.filters, language),
             disaggregations=export.by,
             org_unit_level=table.place,
             suppression_threshold=table.suppression_threshold,
             generated_at=utcnow(),
             generated_by=export.requested_by,
+            language=language.code,
         )
         with open_private(partial) as out:
             rows = WRITERS[export.format](

@@ -35,6 +35,12 @@ class Export(Table, table=True):
         description="The bands asked for, resolved (None: before migration "
         "0006, the deployment's default).",
     )
+    lang: str | None = Field(
+        default=None,
+        max_length=8,
+        description="The language of the labels and the About sheet (None: "
+        "before migration 0013, English).",
+    )
     status: str = Field(default="pending", max_length=16)
     rows: int | None = None
     error: str | None = Field(default=None, max_length=500)

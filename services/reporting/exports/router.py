@@ -59,6 +59,7 @@ from shared.errors import (
     NotFound,
     problem_responses,
 )
+from shared.i18n import LanguageDep, negotiate
 from shared.pagination import (
     DEFAULT_LIMIT,
     CursorQuery,
@@ -107,6 +108,12 @@ class ExportRequest(BaseModel):
     monthly: bool = Field(default=False, description="One value set per month.")
     suppress: bool = Field(
         default=False, description="Suppress small cells even with record access."
+    )
+    lang: Annotated[Text, Field(max_length=35)] | None = Field(
+        default=None,
+        description="Language of the label columns and the About sheet: en, "
+        "ar or ckb (else the request's Accept-Language, else English). Codes "
+        "are the same in every language.",
     )
 
 
@@ -200,6 +207,7 @@ async def request_export(
             suppressed=body.suppress or not caller.record_level,
             scope_sites=stored_sites(caller.scope.sites),
             age_bands=bands.text,
+            lang=negotiate(body.lang, request.headers.get("accept-language")),
         )
         session.add(export)
         return export
@@ -341,6 +349,7 @@ async def indicator_feed(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
+    language: LanguageDep,
     cursor: Annotated[
         int | None,
         Query(ge=0, description="The X-Feed-Cursor of your last pull; 0 at first."),
@@ -362,7 +371,11 @@ async def indicator_feed(
     caller.may_read(indicator.id)
     dims = [d.strip() for value in by or [] for d in value.split(",") if d.strip()]
     filters = parse_filters(
-        {k: request.query_params.getlist(k) for k in request.query_params},
+        {
+            k: request.query_params.getlist(k)
+            for k in request.query_params
+            if k != "lang"  # the labels' language, not a filter
+        },
         indicator.disaggregations,
     )
     async with session.begin():
@@ -398,6 +411,7 @@ async def indicator_feed(
         filters=filters,
         suppress=suppress or not caller.record_level,
         bands=bands,
+        language=language,
     )
     out = io.BytesIO()
     media, _ = CONTENT_TYPES[format]
@@ -413,5 +427,7 @@ async def indicator_feed(
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     return Response(
-        out.getvalue(), media_type=media, headers={"X-Feed-Cursor": str(head)}
+        out.getvalue(),
+        media_type=media,
+        headers={"X-Feed-Cursor": str(head), "Content-Language": language.code},
     )

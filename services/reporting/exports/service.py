@@ -28,6 +28,7 @@ from services.reporting.exports.formats import (
 from services.reporting.indicators.service import answer
 from services.reporting.settings import ReportingSettings
 from shared.errors import FieldError, Invalid
+from shared.i18n import IN_ENGLISH, UNKNOWN, Language
 
 
 def months(start: date, end: date) -> Iterator[tuple[date, date]]:
@@ -52,8 +53,7 @@ class ExportTable:
     place: str | None
     """The org unit's level (``governorate``, ``district``, ``site``), if asked."""
     labelled: list[str]
-    """Columns whose values have readable names (places, organisations,
-    IASC layers, activities)."""
+    """Columns followed by a ``_label`` column: every one asked for."""
     suppression_threshold: int | None
 
     def layout(self) -> dict[str, Any]:
@@ -77,13 +77,15 @@ async def export_rows(
     filters: dict[str, list[str]],
     suppress: bool,
     bands: AgeBands,
+    language: Language = IN_ENGLISH,
 ) -> ExportTable:
     """Rows for each period (cells, not margins: an importer sums what it
-    needs), with the names of their values, and the mapping their dims use."""
+    needs), with the words for their values in ``language``, and the mapping
+    their dims use."""
     place, dims = check_export_dims(by)
     rows: list[ExportRow] = []
     seen: dict[str, set[str]] = {d: set() for d in dims}
-    labelled: list[str] = []
+    labelled = list(by)
     threshold = settings.suppression_threshold if suppress else None
     for start, end in periods:
         values = await answer(
@@ -100,7 +102,6 @@ async def export_rows(
         )
         threshold = values.suppression_threshold
         names = values.labels
-        labelled = [d for d in by if d in names]
         cells = values.cells if by else [values.total]
         for cell in cells:
             org_unit, coded = None, True
@@ -119,9 +120,8 @@ async def export_rows(
                     value=cell.value,
                     suppressed=cell.suppressed,
                     labels={
-                        d: name
+                        d: word(language, d, cell.dims[d], names.get(d, {}))
                         for d in labelled
-                        if (name := names[d].get(cell.dims[d])) is not None
                     },
                     coded=coded,
                 )
@@ -135,6 +135,15 @@ async def export_rows(
         labelled=labelled,
         suppression_threshold=threshold,
     )
+
+
+def word(language: Language, dim: str, code: str, names: dict[str, str]) -> str:
+    """A value's words: the catalogue's in the language for a code of a
+    vocabulary (sex, layers, activities, age groups, ``unknown``); else the
+    name the facts carry (places, organisations, courses); else the code."""
+    if code == UNKNOWN or dim == "age_group" or language.has(f"{dim}.{code}"):
+        return language.label(dim, code)
+    return names.get(code) or code
 
 
 def check_export_dims(by: Sequence[str]) -> tuple[str | None, list[str]]:

@@ -38,6 +38,7 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
+from shared.i18n import LanguageDep
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from shared.subject_rights import NO_STORE, document_response, require_reason
 
@@ -214,9 +215,13 @@ async def export_subject_access(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: SubjectAccessActor,
+    language: LanguageDep,
     format: Annotated[
         Literal["json", "html"],
-        Query(description="json, or html: a readable document to print."),
+        Query(
+            description="json, or html: a readable document to print, in the "
+            "language asked for (lang, else Accept-Language)."
+        ),
     ] = "json",
 ) -> Response:
     """Everything the training service holds about the trainee, for a request
@@ -230,16 +235,16 @@ async def export_subject_access(
         )
         audit_log.record(session, actor, "subject_access", "trainee", [trainee_id])
     if format == "html":
+        name = found.trainee.full_name
         return document_response(
-            "Personal data held about a trainee",
+            language.text("sar.trainee_title", name=name)
+            if name
+            else language.text("sar.trainee_title_erased"),
             [
-                f"Subject access export made on "
-                f"{found.generated_at:%Y-%m-%d %H:%M} UTC by "
-                f"{found.generated_by}.",
-                "Everything the training service holds about this trainee. "
-                "Other trainees appear only as counts; free text that also "
-                "concerns them is withheld.",
+                language.text("sar.made", when=language.date(found.generated_at)),
+                language.text("sar.trainee_scope"),
             ],
             found.model_dump(mode="json", exclude={"generated_at", "generated_by"}),
+            language,
         )
     return JSONResponse(found.model_dump(mode="json"), headers=NO_STORE)
