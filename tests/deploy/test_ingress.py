@@ -11,7 +11,9 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from typing import BinaryIO
 
 import httpx
@@ -29,6 +31,10 @@ from tests.deploy.processes import (
 from tests.ports import free_port
 
 SERVICES = ("beneficiary", "training", "reporting")
+http = SimpleNamespace(
+    get=partial(httpx.get, timeout=60), post=partial(httpx.post, timeout=60)
+)
+"""A loaded machine builds a service's first OpenAPI in more than httpx's 5 s."""
 
 
 @pytest.fixture(scope="module")
@@ -82,25 +88,25 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]
 @pytest.mark.parametrize("service", SERVICES)
 def test_each_prefix_reaches_its_service(stack: tuple[str, Path], service: str) -> None:
     base, _ = stack
-    assert httpx.get(f"{base}/{service}/readyz").json()["status"] == "ok"
-    docs = httpx.get(f"{base}/{service}/docs")
+    assert http.get(f"{base}/{service}/readyz").json()["status"] == "ok"
+    docs = http.get(f"{base}/{service}/docs")
     assert docs.status_code == 200
     assert f"/{service}/openapi.json" in docs.text
-    spec = httpx.get(f"{base}/{service}/openapi.json").json()
+    spec = http.get(f"{base}/{service}/openapi.json").json()
     assert spec["info"]["title"] == f"MHPSS {service} service"
     for hidden in ("metrics", "metrics/", "METRICS", "%6Detrics", "./metrics"):
-        outside = httpx.get(f"{base}/{service}/{hidden}")
+        outside = http.get(f"{base}/{service}/{hidden}")
         assert outside.status_code == 404, hidden
         assert "http_requests_total" not in outside.text
 
 
 def test_unknown_paths_and_bare_prefixes(stack: tuple[str, Path]) -> None:
     base, _ = stack
-    assert httpx.get(f"{base}/elsewhere").status_code == 404
-    bare = httpx.get(f"{base}/training")
+    assert http.get(f"{base}/elsewhere").status_code == 404
+    bare = http.get(f"{base}/training")
     assert bare.status_code == 308
     assert bare.headers["location"].endswith("/training/")
-    assert httpx.get(f"{base}/reporting/dashboard").status_code == 200
+    assert http.get(f"{base}/reporting/dashboard").status_code == 200
 
 
 def test_api_calls_through_the_ingress_with_the_shared_key(
@@ -108,17 +114,17 @@ def test_api_calls_through_the_ingress_with_the_shared_key(
 ) -> None:
     base, key_dir = stack
     admin = bearer(key_dir, uuid.UUID(int=0), Role.platform_admin)
-    assert httpx.get(f"{base}/beneficiary/v1/organisations").status_code == 401
-    created = httpx.post(
+    assert http.get(f"{base}/beneficiary/v1/organisations").status_code == 401
+    created = http.post(
         f"{base}/beneficiary/v1/organisations",
         json={"name": "Through the ingress", "type": "cso"},
         headers=admin,
     )
     assert created.status_code == 201, created.text
-    listed = httpx.get(
+    listed = http.get(
         f"{base}/beneficiary/v1/organisations", params={"limit": 500}, headers=admin
     )
     assert created.json()["id"] in [o["id"] for o in listed.json()["items"]]
     trainer = bearer(key_dir, uuid.UUID(created.json()["id"]), Role.trainer)
-    courses = httpx.get(f"{base}/training/v1/courses", headers=trainer)
+    courses = http.get(f"{base}/training/v1/courses", headers=trainer)
     assert courses.status_code == 200, courses.text

@@ -100,16 +100,18 @@ async def test_a_job_cut_by_sigkill_runs_again_exactly_once(platform: Platform) 
             )
             assert [r.status_code for r in uploads] == [200] * 3
             deadline = time.monotonic() + 60
-            while _covered(await _ingest_jobs(redis)) < (await heads(platform))[
-                "beneficiary"
-            ] or await scalar(
-                platform,
-                "beneficiary",
-                "SELECT count(*) FROM outbox_event WHERE position IS NULL",
-            ):
+            while True:  # read in this order: a head read once none is pending is final
+                pending = await scalar(
+                    platform,
+                    "beneficiary",
+                    "SELECT count(*) FROM outbox_event WHERE position IS NULL",
+                )
+                head = (await heads(platform))["beneficiary"]
+                jobs = await _ingest_jobs(redis)
+                if not pending and _covered(jobs) >= head:
+                    break
                 assert time.monotonic() < deadline, "events were not all queued"
                 await asyncio.sleep(0.2)
-            jobs = await _ingest_jobs(redis)
 
             first = platform.start_worker("reporting", **FAST_PATH_ONLY)
             deadline = time.monotonic() + 90
