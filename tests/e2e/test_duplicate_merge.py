@@ -209,6 +209,17 @@ async def test_a_grant_only_the_duplicate_held_is_kept(
     )
     assert (await in_force(alice, kept["id"]))["referral"] is True
 
+    # a device still holding the old record: her no follows her, a grant
+    # does not (it goes to the person kept, on their current ledger)
+    path = f"/v1/beneficiaries/{duplicate['id']}/consents"
+    withdrawn = await alice.post(path, [{**REFERRAL, "granted": False}])
+    assert withdrawn.status_code == 201, withdrawn.text
+    assert (await in_force(alice, kept["id"]))["referral"] is False
+    granted = await alice.post(path, [REFERRAL], headers={"If-Match": '"9"'})
+    assert granted.status_code == 409, granted.text
+    assert granted.json()["current"] == {"merged_into_id": kept["id"]}
+    assert (await in_force(alice, kept["id"]))["referral"] is False
+
 
 async def test_who_may_merge_and_what_is_refused(
     beneficiary_app: FastAPI,
