@@ -10,11 +10,14 @@ writing transaction would not do: a transaction that took number 7 can commit
 after one that took 8, and a reader at 8 would skip 7.)
 """
 
+import asyncio
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, StringConstraints
 from sqlalchemy import JSON, BigInteger, bindparam, select, update
@@ -44,6 +47,8 @@ from shared.errors import Forbidden
 SEQUENCE_BATCH = 5000
 PUBLISH_OUTBOX_JOB = "publish_outbox"
 """The name each producer's sequencing job has (its ``worker.JOBS``)."""
+
+log = structlog.get_logger(__name__)
 
 
 class OutboxEventBase(SQLModel):
@@ -333,8 +338,62 @@ def feed_router(
 
 async def announce_writes(runtime: Runtime) -> None:
     """After a commit that added events: ask for them to be sequenced now.
-    One job id per service, so a burst of writes coalesces into one job."""
-    await runtime.queue.enqueue(
-        PUBLISH_OUTBOX_JOB,
-        job_id=f"{runtime.settings.service_name}:{PUBLISH_OUTBOX_JOB}",
-    )
+    One job id per service, so a burst of writes coalesces into one job; and
+    one enqueue in flight per process, so writes that commit while it is on
+    its way share the next one instead of each paying Redis round trips.
+    Returns once an enqueue that started after the caller's commit is done."""
+
+    async def send() -> None:
+        await runtime.queue.enqueue(
+            PUBLISH_OUTBOX_JOB,
+            job_id=f"{runtime.settings.service_name}:{PUBLISH_OUTBOX_JOB}",
+        )
+
+    await _announcer(runtime.queue).announce(send)
+
+
+class _Announcer:
+    """Coalesces announcements of one queue in one event loop: at most one
+    enqueue in flight; every caller waits for the first enqueue that starts
+    after it called (an enqueue already on its way may have read the queue
+    before the caller's commit, so it does not count for that caller)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._next: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def announce(self, send: Callable[[], Awaitable[None]]) -> None:
+        if self._next is None:
+            self._next = self.loop.create_future()
+        waiter = self._next
+        if self._task is None:
+            self._task = self.loop.create_task(self._drain(send))
+        await asyncio.shield(waiter)
+
+    async def _drain(self, send: Callable[[], Awaitable[None]]) -> None:
+        try:
+            while self._next is not None:
+                waiter, self._next = self._next, None
+                try:
+                    await send()
+                except Exception as exc:  # the outbox catches up later
+                    log.warning("announce_failed", error=repr(exc))
+                finally:
+                    waiter.set_result(None)
+        finally:
+            self._task = None
+            if self._next is not None:  # cancelled: release who waits
+                self._next.set_result(None)
+                self._next = None
+
+
+_announcers: weakref.WeakKeyDictionary[Any, _Announcer] = weakref.WeakKeyDictionary()
+
+
+def _announcer(queue: Any) -> _Announcer:
+    loop = asyncio.get_running_loop()
+    announcer = _announcers.get(queue)
+    if announcer is None or announcer.loop is not loop:
+        announcer = _announcers[queue] = _Announcer(loop)
+    return announcer

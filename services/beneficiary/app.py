@@ -10,6 +10,7 @@ from services.beneficiary.beneficiaries.router import router as beneficiaries_ro
 from services.beneficiary.cases.care_router import router as care_router
 from services.beneficiary.cases.router import router as cases_router
 from services.beneficiary.db import OutboxEvent
+from services.beneficiary.duplicates.router import router as duplicates_router
 from services.beneficiary.imports.router import router as imports_router
 from services.beneficiary.interventions.router import router as enrolments_router
 from services.beneficiary.locations.router import router as locations_router
@@ -55,6 +56,7 @@ def create_app(
             partnerships_router,
             locations_router,
             beneficiaries_router,
+            duplicates_router,
             subject_rights_router,
             records_router,
             cases_router,

@@ -86,6 +86,21 @@ class BeneficiarySettings(ServiceSettings):
         description="Rows of an import written per batch (one transaction, "
         "its progress committed with it).",
     )
+    import_max_file_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1,
+        description="Largest file an import takes (bytes); over HTTP the body "
+        "limit (MAX_BODY_BYTES) comes first.",
+    )
+    import_max_rows: int = Field(
+        default=250_000, ge=1, description="Most data rows one imported file may hold."
+    )
+    import_max_unpacked_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1,
+        description="Most an XLSX file may unpack to (bytes, read from its zip "
+        "directory before anything is unpacked): a zip bomb is refused unread.",
+    )
     import_kobo_servers: list[str] = Field(
         default=["https://kf.kobotoolbox.org", "https://eu.kobotoolbox.org"],
         description="KoboToolbox servers an import may pull from (JSON list): "

@@ -108,6 +108,19 @@ class BeneficiaryErasedFacts(_Facts):
     organisation_id: uuid.UUID
 
 
+class BeneficiaryMergedFacts(_Facts):
+    """beneficiary.merged: a supervisor found that two records are one
+    person and merged ``beneficiary_id`` into ``merged_into_id``. Everything
+    about the merged record (services, cases, referrals, enrolments) now
+    belongs to the person kept, who is counted once; the merged id is not
+    counted as a person any more. The event may come again (a replay) and
+    means the same each time."""
+
+    beneficiary_id: uuid.UUID
+    organisation_id: uuid.UUID
+    merged_into_id: uuid.UUID
+
+
 class ConsentFacts(_Facts):
     """consent.recorded: which purposes a beneficiary now consents to."""
 
@@ -526,6 +539,7 @@ class EventType(StrEnum):
     beneficiary_registered = "beneficiary.registered"
     beneficiary_updated = "beneficiary.updated"
     beneficiary_erased = "beneficiary.erased"
+    beneficiary_merged = "beneficiary.merged"
     consent_recorded = "consent.recorded"
     service_record_recorded = "service_record.recorded"
     service_record_updated = "service_record.updated"
@@ -566,6 +580,7 @@ EVENT_FACTS: dict[EventType, type[_Facts]] = {
     EventType.beneficiary_registered: BeneficiaryFacts,
     EventType.beneficiary_updated: BeneficiaryFacts,
     EventType.beneficiary_erased: BeneficiaryErasedFacts,
+    EventType.beneficiary_merged: BeneficiaryMergedFacts,
     EventType.consent_recorded: ConsentFacts,
     EventType.service_record_recorded: ServiceRecordFacts,
     EventType.service_record_updated: ServiceRecordFacts,

@@ -40,6 +40,9 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/partnerships/{partnership_id}"): {"end": "2026-01-31"},
     ("POST", "/v1/beneficiaries/{beneficiary_id}/erasure"): {},
     ("PATCH", "/v1/beneficiaries/{beneficiary_id}"): {"marital_status": "single"},
+    ("POST", "/v1/beneficiaries/{beneficiary_id}/merge"): {
+        "duplicate_id": str(uuid.uuid4())
+    },
     ("POST", "/v1/beneficiaries/{beneficiary_id}/consents"): [
         {"purpose": "services", "granted": False, "form_version": "x"}
     ],
@@ -99,8 +102,16 @@ BODIES: dict[tuple[str, str], Any] = {
 async def alices_world(
     alice: Caller, issue: Any, site_ids: list[str]
 ) -> dict[str, str]:
-    """One of every object org A owns, including an open sync conflict."""
+    """One of every object org A owns, including an open sync conflict and
+    an open duplicate pair."""
     person = await make_beneficiary(alice, site_id=site_ids[0])
+    twin = await make_beneficiary(
+        alice,
+        site_id=site_ids[0],
+        full_name=person["full_name"],
+        date_of_birth=person["date_of_birth"],
+    )
+    assert twin["possible_duplicates"] == [person["id"]]
     record = await record_service(alice, person["id"])
     group = await alice.post(
         "/v1/group-activities",
@@ -233,6 +244,7 @@ async def alices_world(
         **partners,
         **structures,
         "beneficiary_id": person["id"],
+        "duplicate_id": twin["id"],
         "record_id": record["id"],
         "group_id": group.json()["id"],
         "conflict_id": conflict_id,

@@ -650,6 +650,21 @@ async def _record_consents(world: World) -> Write:
     )
 
 
+@walks("beneficiary", "POST", "/v1/beneficiaries/{beneficiary_id}/merge")
+async def _merge_beneficiary(world: World) -> Write:
+    worker = _worker(world)
+    twin = {"full_name": f"Twin {uuid.uuid4().hex[:6]}", "date_of_birth": "1990-01-01"}
+    kept = await make_beneficiary(worker, **twin)
+    duplicate = await make_beneficiary(worker, **twin)
+    await record_service(worker, duplicate["id"])
+    return Write(
+        world.caller("beneficiary", Role.supervisor),
+        f"/v1/beneficiaries/{kept['id']}/merge",
+        {"duplicate_id": duplicate["id"]},
+        if_match='"1"',
+    )
+
+
 @walks("beneficiary", "POST", "/v1/beneficiaries/{beneficiary_id}/erasure")
 async def _request_erasure(world: World) -> Write:
     person = await make_beneficiary(_worker(world))

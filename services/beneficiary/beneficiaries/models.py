@@ -46,6 +46,7 @@ class Beneficiary(Table, table=True):
             "phone_index",
             "created_at",
         ),
+        same_organisation("merged_into_id", "beneficiary"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -81,6 +82,13 @@ class Beneficiary(Table, table=True):
     registered_by: str = Field(max_length=255)
     version: int = 1
     pii_erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    merged_into_id: uuid.UUID | None = Field(
+        default=None,
+        description="Set when a supervisor merged this record into another "
+        "person's: the record stays for its history, nothing new is written "
+        "on it.",
+    )
+    merged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(
         default_factory=utcnow, sa_type=UTCDateTime, index=True
     )

@@ -272,7 +272,9 @@ async def record_consents(
     force, and nothing is recorded, so a retried or stale form never grants
     again what the person withdrew meanwhile (428 without If-Match).
     Withdrawals need no version: a person's no always goes through.
-    Withdrawing 'registration' erases the person's identifying data at once,
+    Withdrawals sent for a record merged into another person's are recorded
+    on that person's ledger (a grant or an erasure there is a 409 naming
+    them). Withdrawing 'registration' erases the person's identifying data at once,
     so it is an erasure: supervisors and programme managers only,
     X-Access-Reason required, audited as ``erase``. Withdrawing 'services'
     stops new service records. A replay (same Idempotency-Key) answers the
@@ -291,9 +293,11 @@ async def record_consents(
     seen = expected_version(if_match) if needs_version else None
     principal = actor.principal
 
+    target = beneficiary_id
+
     async def record() -> list[ConsentEntry]:
         beneficiary = await beneficiaries_service.get_beneficiary(
-            session, principal, beneficiary_id, for_update=True
+            session, principal, target, for_update=True
         )
         if seen is not None:
             await consent_service.refuse_stale_grants(session, beneficiary, body, seen)
@@ -313,14 +317,22 @@ async def record_consents(
     async def load(first: uuid.UUID) -> list[ConsentEntry]:
         """The entries recorded from the first request's first one on, as
         many as it could record (one per purpose sent)."""
-        person = await beneficiaries_service.get_beneficiary(
-            session, principal, beneficiary_id
-        )
+        person = await beneficiaries_service.get_beneficiary(session, principal, target)
         ledger = await consent_service.list_consent_ledger(session, person)
         start = next(i for i, e in enumerate(ledger) if e.id == first)
         return ledger[start : start + len(body)]
 
     async with session.begin():
+        named = await beneficiaries_service.get_beneficiary(
+            session, principal, beneficiary_id
+        )
+        if named.merged_into_id is not None and not any(
+            e.granted or e is withdrawal for e in body
+        ):
+            # a person's no follows them into the record they were merged
+            # into (a device may still hold the old record); a grant, or an
+            # erasure, is refused with where the person went
+            target = named.merged_into_id
         entries, replayed = await once.act(
             principal,
             f"POST /v1/beneficiaries/{beneficiary_id}/consents If-Match: {seen}",

@@ -352,6 +352,11 @@ class BeneficiaryRead(BaseModel):
     )
     possible_duplicates: list[uuid.UUID]
     pii_erased: bool
+    merged_into_id: uuid.UUID | None = Field(
+        default=None,
+        description="Set when a supervisor merged this record into another "
+        "person's: read and write that person instead.",
+    )
     version: int
     created_at: datetime
     updated_at: datetime

@@ -96,8 +96,20 @@ async def get_beneficiary(
         cached=True,
         beyond_sites=grants.granted,
     )
+    if for_update:
+        refuse_merged(beneficiary)
     pin(session, beneficiary)
     return beneficiary
+
+
+def refuse_merged(beneficiary: Beneficiary) -> None:
+    """A record merged into another person's takes no new write: the 409
+    names the person kept, where the write belongs now."""
+    if beneficiary.merged_into_id is not None:
+        raise Conflict(
+            "This record was merged into another person's record; write there.",
+            current={"merged_into_id": str(beneficiary.merged_into_id)},
+        )
 
 
 async def team_of(session: AsyncSession, row: Any) -> uuid.UUID | None:
@@ -368,6 +380,7 @@ async def to_read(
         ).where(
             col(DuplicateCandidate.organisation_id) == beneficiary.organisation_id,
             col(DuplicateCandidate.beneficiary_id) == beneficiary.id,
+            col(Beneficiary.merged_into_id).is_(None),
         )
     )
     pii = decrypt_pii(beneficiary, keyring)
@@ -400,6 +413,7 @@ async def to_read(
         },
         possible_duplicates=list(duplicates.scalars()),
         pii_erased=beneficiary.pii_erased_at is not None,
+        merged_into_id=beneficiary.merged_into_id,
         version=beneficiary.version,
         consent_version=consent_service.ledger_version(consents[beneficiary.id]),
         created_at=beneficiary.created_at,
@@ -433,7 +447,9 @@ async def list_beneficiaries(
 ) -> Page[BeneficiarySummary]:
     """Newest first; ``name``/``phone`` search through the blind indexes
     (exact match after normalisation), never by decrypting."""
-    statement = scoped(select(Beneficiary), principal)
+    statement = scoped(select(Beneficiary), principal).where(
+        col(Beneficiary.merged_into_id).is_(None)
+    )
     if name is not None:
         statement = statement.where(
             col(Beneficiary.name_index).in_(

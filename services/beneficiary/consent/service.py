@@ -342,6 +342,12 @@ async def require_consent(
             "This person's identifying data was erased: nothing new is recorded "
             "about them."
         )
+    merged = next((p for p in people if p.merged_into_id is not None), None)
+    if merged is not None:
+        raise Conflict(
+            "This record was merged into another person's record; record it there.",
+            current={"merged_into_id": str(merged.merged_into_id)},
+        )
     in_force = await consents_in_force(session, organisation_id, beneficiary_ids)
     for purpose in dict.fromkeys((ConsentPurpose.registration, *purposes)):
         missing = [

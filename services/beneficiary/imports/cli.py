@@ -156,6 +156,7 @@ async def _start(
             keyring,
             ImportCreate(mapping_id=mapping_id, dry_run=args.dry_run, **source),
             settings.import_kobo_servers,
+            imports_service.file_limits(settings),
         )
         sys.stderr.write(f"import {job.id}\n")
         return job.id

@@ -30,7 +30,13 @@ from services.beneficiary.settings import settings_of
 from shared.app import RuntimeDep
 from shared.audit import Actor
 from shared.db import SessionDep
-from shared.errors import Forbidden, Invalid, NotFound, problem_responses
+from shared.errors import (
+    Forbidden,
+    Invalid,
+    NotFound,
+    PayloadTooLarge,
+    problem_responses,
+)
 from shared.idempotency import Once
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from shared.queue import defer_job
@@ -139,7 +145,7 @@ async def get_import_mapping(
     "/v1/imports",
     status_code=202,
     response_model=ImportRead,
-    responses=problem_responses(NotFound, Forbidden, Invalid),
+    responses=problem_responses(NotFound, Forbidden, Invalid, PayloadTooLarge),
 )
 async def start_import(
     body: ImportCreate,
@@ -159,7 +165,12 @@ async def start_import(
 
     async def start() -> ImportJob:
         job = await imports_service.start_import(
-            session, principal, runtime.keyring, body, settings.import_kobo_servers
+            session,
+            principal,
+            runtime.keyring,
+            body,
+            settings.import_kobo_servers,
+            imports_service.file_limits(settings),
         )
         defer_job(session, run_import.__name__, import_id=str(job.id))
         return job

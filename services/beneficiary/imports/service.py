@@ -39,8 +39,16 @@ from services.beneficiary.imports.schemas import (
     ImportMappingCreate,
     ImportRead,
 )
-from services.beneficiary.imports.sources import KoboPull, Row, SourceFailed, read_file
+from services.beneficiary.imports.sources import (
+    NO_LIMITS,
+    FileLimits,
+    KoboPull,
+    Row,
+    SourceFailed,
+    read_file,
+)
 from services.beneficiary.locations.models import Location
+from services.beneficiary.settings import BeneficiarySettings
 from services.beneficiary.sync import service as sync_service
 from services.beneficiary.sync.schemas import SyncBatch, SyncResult, SyncStatus
 from shared.audit import Actor, record_access
@@ -151,6 +159,7 @@ async def start_import(
     keyring: KeyRing,
     data: ImportCreate,
     kobo_servers: list[str],
+    limits: FileLimits,
 ) -> ImportJob:
     """An import job, queued: the file (or the Kobo token) is stored
     encrypted for the job, which runs as the caller (their roles and
@@ -181,7 +190,8 @@ async def start_import(
             content = base64.b64decode(data.file.content_base64, validate=True)
         except ValueError:
             raise _invalid(["body", "file", "content_base64"], "not base64") from None
-        rows = read_file(content, data.file.format)  # refuses an unreadable file now
+        # refuses an unreadable or oversized file now, before anything is stored
+        rows = read_file(content, data.file.format, limits)
         job.source_kind = SourceKind(data.file.format)
         job.source_name = data.file.name
         job.total = len(rows)
@@ -453,7 +463,7 @@ def _reader(
 
         return page
     encoded = keyring.decrypt(job.source_enc, _source_context(job.id)) or ""
-    rows = read_file(base64.b64decode(encoded), job.source_kind)
+    rows = read_file(base64.b64decode(encoded), job.source_kind, NO_LIMITS)
 
     async def sliced(start: int, limit: int) -> tuple[list[Row], int | None, bool]:
         return rows[start : start + limit], len(rows), start + limit < len(rows)
@@ -648,3 +658,12 @@ async def stalled_imports(
             )
         )
         return [(r[0], r[1]) for r in rows]
+
+
+def file_limits(settings: BeneficiarySettings) -> FileLimits:
+    """The limits an imported file is held to, from the settings."""
+    return FileLimits(
+        max_file_bytes=settings.import_max_file_bytes,
+        max_rows=settings.import_max_rows,
+        max_unpacked_bytes=settings.import_max_unpacked_bytes,
+    )

@@ -608,6 +608,12 @@ async def _upsert(
             "This person withdrew consent and their identifying data was erased; "
             "delete the copy on the device."
         )
+    if row is not None and getattr(row, "merged_into_id", None) is not None:
+        raise Conflict(
+            "This record was merged into another person's record; fetch that "
+            "person and delete this copy on the device.",
+            current={"merged_into_id": str(row.merged_into_id)},
+        )
     if row is None:
         if change.base_version is not None:
             raise NotFound(

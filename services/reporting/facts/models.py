@@ -50,6 +50,11 @@ class BeneficiaryFact(_Fact, table=True):
     registration_date: date | None = None
     registration_channel: str | None = Field(default=None, max_length=16)
     erased: bool = False
+    merged_into: int | None = Field(
+        default=None,
+        description="Set on a record merged into another person's: the kept "
+        "person's key, under which its facts are counted.",
+    )
     age_at_registration: int | None = Field(
         default=None,
         description="Age in whole years on the registration date, as the "

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Text,
     any_,
     bindparam,
+    case,
     cast,
     func,
     select,
@@ -77,6 +78,7 @@ from shared.contracts.events import (
     AttendanceFacts,
     BeneficiaryErasedFacts,
     BeneficiaryFacts,
+    BeneficiaryMergedFacts,
     CapacityFacts,
     CaseFacts,
     CompetencyFacts,
@@ -118,6 +120,8 @@ class Batch:
     seq: int = 0
     beneficiaries: dict[Owned, Row] = field(default_factory=dict)
     erased: dict[Owned, int] = field(default_factory=dict)
+    merged: dict[Owned, tuple[uuid.UUID, int]] = field(default_factory=dict)
+    """merged person -> (the person kept, the merge event's position)"""
     erased_trainees: dict[uuid.UUID, int] = field(default_factory=dict)
     services: dict[Owned, Row] = field(default_factory=dict)
     anonymous: dict[Owned, list[Row]] = field(default_factory=dict)
@@ -170,6 +174,12 @@ def _beneficiary_erased(
     batch: Batch, e: EventEnvelope, f: BeneficiaryErasedFacts
 ) -> None:
     batch.erased[(f.organisation_id, f.beneficiary_id)] = e.position
+
+
+def _beneficiary_merged(
+    batch: Batch, e: EventEnvelope, f: BeneficiaryMergedFacts
+) -> None:
+    batch.merged[(f.organisation_id, f.beneficiary_id)] = (f.merged_into_id, e.position)
 
 
 def _trainee_erased(batch: Batch, e: EventEnvelope, f: TraineeErasedFacts) -> None:
@@ -663,6 +673,7 @@ FOLDS: dict[EventType, Fold] = {
     EventType.beneficiary_registered: _beneficiary,
     EventType.beneficiary_updated: _beneficiary,
     EventType.beneficiary_erased: _beneficiary_erased,
+    EventType.beneficiary_merged: _beneficiary_merged,
     EventType.consent_recorded: _consent,
     EventType.service_record_recorded: _service,
     EventType.service_record_updated: _service,
@@ -835,14 +846,24 @@ async def _beneficiary_keys(
     session: AsyncSession, people: set[Owned], seq: int
 ) -> dict[Owned, int | None]:
     """Dense keys of these people, creating placeholders for people whose
-    registration event has not arrived yet; erased people have no key."""
+    registration event has not arrived yet; erased people have no key, a
+    merged person's facts go under the key of the person kept."""
     table: CoreTable = BeneficiaryFact.__table__  # type: ignore[attr-defined]
 
     async def held(among: set[Owned]) -> dict[Owned, int | None]:
         rows = await _held(
-            session, table, "beneficiary_id", among, table.c.key, table.c.erased
+            session,
+            table,
+            "beneficiary_id",
+            among,
+            table.c.key,
+            table.c.erased,
+            table.c.merged_into,
         )
-        return {(o, i): None if erased else k for o, i, k, erased in rows}
+        return {
+            (o, i): merged_into if merged_into is not None else None if erased else k
+            for o, i, k, erased, merged_into in rows
+        }
 
     keys = await held(people)
     missing = people - keys.keys()
@@ -960,6 +981,7 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
     for name, model, natural in _LINKED:
         rows = [_keyed(row, keys) for row in batch.rows.get(name, {}).values()]
         await _upsert(session, model, rows, keys=natural, seq=seq)
+    await _merge_beneficiaries(session, batch, seq)
     for name, model, natural, date_column in _PLAIN:
         rows = list(batch.rows.get(name, {}).values())
         if rows and date_column and len(natural) == 1:
@@ -1162,6 +1184,62 @@ async def _erase_beneficiaries(
                 .values(beneficiary_id=uuid.uuid4(), seq=seq, **_ERASED_PERSON)
             )
     await _remember_erased(session, secret, "beneficiary", erased)
+
+
+async def _merge_beneficiaries(session: AsyncSession, batch: Batch, seq: int) -> None:
+    """Two records found to be one person: every fact filed under the
+    merged record's key moves to the kept person's, and the merged record
+    stops counting as a person (``erased``, with ``merged_into`` so that a
+    late event about it is filed under the person kept, and a later merge of
+    the person kept carries it along). Applied again, a merge finds the
+    record merged already and changes nothing."""
+    if not batch.merged:
+        return
+    ben = BeneficiaryFact.__table__  # type: ignore[attr-defined]
+    svc = ServiceFact.__table__  # type: ignore[attr-defined]
+    kept_people = {(o, kept) for (o, _), (kept, _) in batch.merged.items()}
+    dialect = _dialect(session)
+    for (organisation_id, merged_id), (kept_id, position) in sorted(
+        batch.merged.items(), key=lambda item: item[1][1]
+    ):
+        keys = await _beneficiary_keys(
+            session, {(organisation_id, merged_id)} | kept_people, seq
+        )
+        old, new = (
+            keys.get((organisation_id, merged_id)),
+            keys.get((organisation_id, kept_id)),
+        )
+        if old is None or new is None or old == new:
+            continue  # merged before (a replay), or an erased person
+        for day, organisation in await session.execute(
+            select(svc.c.service_date, svc.c.organisation_id)
+            .where(_among(dialect, svc.c.beneficiary_key, [old]))
+            .distinct()
+        ):
+            batch.touch(day, organisation)
+        linked: list[type[Any]] = [ServiceFact, *(m for _, m, _ in _LINKED)]
+        for model in linked:
+            table = model.__table__
+            await session.execute(
+                update(table)
+                .where(table.c.beneficiary_key == old)
+                .values(beneficiary_key=new, seq=seq)
+            )
+        await session.execute(
+            update(ben).where(ben.c.merged_into == old).values(merged_into=new, seq=seq)
+        )
+        await session.execute(
+            update(ben)
+            .where(ben.c.key == old)
+            .values(
+                erased=True,
+                merged_into=new,
+                seq=seq,
+                position=case(
+                    (ben.c.position < position, position), else_=ben.c.position
+                ),
+            )
+        )
 
 
 _TRAINEE_TABLES: list[tuple[str, type[Any]]] = [

@@ -1,0 +1,100 @@
+"""What a single write no longer pays for: a ping per pooled connection in
+constant use (a connection idle a while is still pinged, and a dead one is
+replaced before use), and one Redis enqueue per write (writes committed
+while an announce is in flight share the next one, and none returns before
+an announce that started after it)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from shared import db as shared_db
+from shared.outbox import announce_writes
+from tests.databases import recreate_database
+
+
+async def test_a_busy_connection_is_not_pinged_an_idle_or_dead_one_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(shared_db, "PING_AFTER_IDLE_SECONDS", 0.3)
+    engine = shared_db.make_engine(await recreate_database("mhpss_test_ping"))
+    pings: list[float] = []
+    dialect = engine.sync_engine.dialect
+    original = dialect.do_ping
+
+    def counted(dbapi_connection: Any) -> bool:
+        pings.append(time.monotonic())
+        return bool(original(dbapi_connection))
+
+    monkeypatch.setattr(dialect, "do_ping", counted)
+    try:
+        async with engine.connect() as conn:
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        for _ in range(5):  # in constant use: never pinged
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        assert pings == []
+        await asyncio.sleep(0.4)  # idle: pinged once, then busy again
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        assert len(pings) == 1
+        killer = shared_db.make_engine(str(engine.url.render_as_string(False)))
+        try:
+            async with killer.connect() as conn:
+                await conn.execute(
+                    text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}
+                )
+        finally:
+            await killer.dispose()
+        await asyncio.sleep(0.4)
+        # the pool's only connection was killed while idle: the ping finds
+        # it dead and the pool opens another; the caller never sees it
+        async with engine.connect() as conn:
+            fresh = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert fresh != pid
+        assert len(pings) >= 2
+    finally:
+        await engine.dispose()
+
+
+class SlowQueue:
+    """Records when each enqueue starts and ends; each takes a while."""
+
+    def __init__(self) -> None:
+        self.started: list[float] = []
+        self.ended: list[float] = []
+
+    async def enqueue(self, function: str, **kwargs: Any) -> None:
+        self.started.append(time.monotonic())
+        await asyncio.sleep(0.05)
+        self.ended.append(time.monotonic())
+
+
+class FakeRuntime:
+    def __init__(self, queue: SlowQueue) -> None:
+        self.queue = queue
+        self.settings = type("S", (), {"service_name": f"s-{uuid.uuid4()}"})()
+
+
+async def test_writes_committed_together_share_one_announce() -> None:
+    queue = SlowQueue()
+    runtime: Any = FakeRuntime(queue)
+
+    async def write(delay: float) -> tuple[float, float]:
+        await asyncio.sleep(delay)
+        asked = time.monotonic()
+        await announce_writes(runtime)
+        return asked, time.monotonic()
+
+    writes = await asyncio.gather(*(write(0.002 * n) for n in range(16)))
+    assert 2 <= len(queue.started) < 16  # shared, not one each
+    sends = list(zip(queue.started, queue.ended, strict=True))
+    for asked, done in writes:
+        # each write returned after an enqueue that started after it asked
+        assert any(asked <= s and e <= done for s, e in sends), (asked, sends)
