@@ -26,7 +26,12 @@ class DuplicatePair(BaseModel):
 class MergeRequest(BaseModel):
     """Merge ``duplicate_id`` into the person named in the path."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"duplicate_id": "5d163806-d7e5-4cb4-ace6-1db73cbf94eb"}]
+        },
+    )
 
     duplicate_id: uuid.UUID = Field(
         description="The record merged away: its services, cases, referrals, "
