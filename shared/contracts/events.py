@@ -185,9 +185,17 @@ class AnonymousServiceFacts(_Facts):
     )
 
 
+class OrganisationParticipants(_Facts):
+    """How many of a meeting's participants came from one organisation."""
+
+    organisation_id: uuid.UUID
+    participants: int
+
+
 class GroupActivityFacts(_Facts):
     """group_activity.recorded: one group session or meeting held, as a unit
-    (its attendees' services are their own events), with how many attended."""
+    (its attendees' services are their own events), with how many attended
+    and, when given, how many came from which organisation."""
 
     group_activity_id: uuid.UUID
     organisation_id: uuid.UUID
@@ -202,6 +210,9 @@ class GroupActivityFacts(_Facts):
     registered_attendees: int
     anonymous_attendees: int
     facilitators: int
+    participants_by_organisation: list[OrganisationParticipants] = Field(
+        default_factory=list
+    )
     voided: bool = False
 
 

@@ -480,7 +480,8 @@ The published lines added on top (``record_published_lines``):
 
     meetings: coordination_meeting 06-02 Mosul, A, counts F 6 M 8;
               06-09 Mosul, A, counts F 4 M 5;
-              06-16 Mosul, partner, group activity: p11 p12 and M 5
+              06-16 Mosul, partner, group activity: p11 p12 and M 5,
+              participants from the partner 3, A 2, B 1 (1 not placed)
     livelihood integration (A, Dahuk City, counts):
               mli_awareness_session 06-03 F 20 M 15, 06-10 F 10 M 12;
               mli_peer_support_group 06-05 F 8 M 6, 06-12 F 8 M 6
@@ -549,6 +550,10 @@ async def record_published_lines(
                 "attendee_ids": [people["p11"], people["p12"]],
                 "anonymous_attendees": [
                     {"sex": "male", "age_group": "18_plus", "count": 5}
+                ],
+                "participants_by_organisation": [
+                    {"organisation_id": programme.orgs[key].id, "participants": n}
+                    for key, n in (("partner", 3), ("a", 2), ("b", 1))
                 ],
             },
         )

@@ -187,3 +187,125 @@ async def test_sessions_and_meetings_are_counted_once_each(
     other = issue(orgs["b"], Role.me_officer)
     theirs = await values(reporting_client, other, "group_sessions_held", **YEAR)
     assert theirs["total"]["value"] == 1
+
+
+async def test_meeting_participants_by_the_organisation_they_came_from(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    site_ids: list[str],
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+) -> None:
+    """A coordination meeting is one meeting, its participants counted by
+    the organisation they came from; the ones not placed are unknown."""
+    reader = issue(orgs["a"], Role.me_officer)
+    people = [await make_beneficiary(alice) for _ in range(2)]
+    a, partner, b = orgs["a"].id, orgs["partner"].id, orgs["b"].id
+    meeting = {
+        "activity_code": "coordination_meeting",
+        "activity_date": "2026-03-05",
+        "site_id": site_ids[0],
+        "attendee_ids": [p["id"] for p in people],
+        "anonymous_attendees": [{"sex": "male", "age_group": "18_plus", "count": 9}],
+    }
+    # 11 attended: more than 11 placed, an organisation twice, or one not on
+    # the list is refused, and nothing is written
+    for placed, problem in [
+        ([(a, 6), (partner, 6)], "more participants by organisation"),
+        ([(a, 1), (a, 2)], "an organisation is listed twice"),
+        ([(a, 1), ("0b5e3c52-8a40-4f57-9f3e-6c1d25b0f0a1", 2)], "unknown"),
+    ]:
+        r = await alice.post(
+            "/v1/group-activities",
+            {
+                **meeting,
+                "participants_by_organisation": [
+                    {"organisation_id": o, "participants": n} for o, n in placed
+                ],
+            },
+        )
+        assert r.status_code == 422, r.text
+        assert problem in r.text
+    assert (await alice.get("/v1/group-activities")).json()["items"] == []
+
+    held = await _post(
+        alice,
+        "/v1/group-activities",
+        {
+            **meeting,
+            "participants_by_organisation": [
+                {"organisation_id": a, "participants": 3},
+                {"organisation_id": partner, "participants": 5},
+                {"organisation_id": b, "participants": 2},
+            ],
+        },
+    )
+    assert [
+        (p["organisation_id"], p["participants"])
+        for p in held["participants_by_organisation"]
+    ] == [(a, 3), (partner, 5), (b, 2)]
+    # a meeting typed in as counts names no organisation: 14 unknown
+    await _post(
+        alice,
+        "/v1/anonymous-services",
+        {
+            "activity_code": "coordination_meeting",
+            "service_date": "2026-04-07",
+            "site_id": site_ids[0],
+            "counts": [{"sex": "female", "age_group": "18_plus", "count": 14}],
+        },
+    )
+    # a group session's attendees are not meeting participants
+    await _post(
+        alice,
+        "/v1/group-activities",
+        {
+            "activity_code": "peer_support_group",
+            "activity_date": "2026-03-10",
+            "attendee_ids": [p["id"] for p in people],
+            "participants_by_organisation": [{"organisation_id": a, "participants": 2}],
+        },
+    )
+    await catch_up()
+
+    participants = await values(
+        reporting_client, reader, "meeting_participants", **YEAR,
+        by="participant_organisation",
+    )  # fmt: skip
+    assert by_value(participants) == {a: 3, partner: 5, b: 2, "unknown": 1 + 14}
+    assert participants["total"]["value"] == 25
+    assert participants["labels"]["participant_organisation"][partner] == (
+        "Partner of A"
+    )
+    by_month = await values(
+        reporting_client, reader, "meeting_participants", **YEAR,
+        by="month,participant_organisation",
+    )  # fmt: skip
+    assert by_value(by_month) == {
+        ("2026-03", a): 3,
+        ("2026-03", partner): 5,
+        ("2026-03", b): 2,
+        ("2026-03", "unknown"): 1,
+        ("2026-04", "unknown"): 14,
+    }
+    meetings = await values(reporting_client, reader, "meetings_held", **YEAR)
+    assert meetings["total"]["value"] == 2  # once each, however many came
+
+    # a registered attendee's service voided: one fewer unplaced participant
+    records = (
+        await alice.get(
+            "/v1/service-records", params={"beneficiary_id": people[0]["id"]}
+        )
+    ).json()["items"]
+    at_meeting = next(x for x in records if x["service_date"] == "2026-03-05")
+    r = await alice.post(
+        f"/v1/service-records/{at_meeting['id']}/void", {"reason": "not there"}
+    )
+    assert r.status_code == 200, r.text
+    await catch_up()
+    participants = await values(
+        reporting_client, reader, "meeting_participants", start="2026-03-01",
+        end="2026-03-31", by="participant_organisation",
+    )  # fmt: skip
+    assert by_value(participants) == {a: 3, partner: 5, b: 2}

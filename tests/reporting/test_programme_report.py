@@ -695,6 +695,14 @@ async def test_the_published_lines_of_a_small_programme(
         "Org A": 2,
         "Partner": 1,
     }
+    # the 06-16 meeting placed 6 of its 7; the counted meetings placed none
+    assert await table("meeting_participants", "participant_organisation") == {
+        "total": 14 + 9 + 7,
+        "Partner": 3,
+        "Org A": 2,
+        orgs["b"].id: 1,
+        "unknown": 14 + 9 + 1,
+    }
     assert await table("group_attendance", "unit") == {
         "total": 30 + 3 + 24 + 85,
         "meeting": 14 + 9 + 7,

@@ -57,6 +57,12 @@ class GroupActivity(_Delivery, table=True):
     activity_date: date
     duration_minutes: int | None = None
     facilitator_staff_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    participants_by_organisation: list[dict[str, Any]] = Field(
+        default_factory=list,
+        sa_type=JSON,
+        description="[{organisation_id, participants}]: who came from which "
+        "organisation (a coordination meeting's attending organisations).",
+    )
 
 
 class ServiceRecord(_Delivery, table=True):

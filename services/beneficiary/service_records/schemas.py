@@ -215,6 +215,17 @@ class AnonymousServiceRead(DeliveryTagsRead):
     created_at: datetime
 
 
+class OrganisationParticipantsIn(BaseModel):
+    """How many participants came from one organisation of the list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    organisation_id: uuid.UUID = Field(
+        description="An organisation of GET /v1/organisations."
+    )
+    participants: int = Field(ge=1, le=ANONYMOUS_MAX_CELL)
+
+
 class GroupActivityCreate(DeliveryTags):
     """A group session: registered attendees each count as served."""
 
@@ -250,6 +261,13 @@ class GroupActivityCreate(DeliveryTags):
     anonymous_attendees: list[AnonymousCountIn] = Field(
         default_factory=list, max_length=50
     )
+    participants_by_organisation: list[OrganisationParticipantsIn] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Which organisations the attendees came from (a "
+        "coordination meeting's): at most as many participants as attended; "
+        "the rest are reported under an unknown organisation.",
+    )
 
     @model_validator(mode="after")
     def _attendance(self) -> GroupActivityCreate:
@@ -258,6 +276,17 @@ class GroupActivityCreate(DeliveryTags):
         if not self.attendee_ids and not self.anonymous_attendees:
             raise ValueError("a group activity needs attendees")
         _distinct_cells(self.anonymous_attendees)
+        organisations = [p.organisation_id for p in self.participants_by_organisation]
+        if len(set(organisations)) != len(organisations):
+            raise ValueError("an organisation is listed twice")
+        attended = len(self.attendee_ids) + sum(
+            c.count for c in self.anonymous_attendees
+        )
+        if sum(p.participants for p in self.participants_by_organisation) > attended:
+            raise ValueError(
+                "more participants by organisation than attendees "
+                f"({attended} attended)"
+            )
         return self
 
 
@@ -275,6 +304,7 @@ class GroupActivityRead(DeliveryTagsRead):
     facilitator_staff_ids: list[str]
     attendee_ids: list[uuid.UUID]
     anonymous_attendees: list[AnonymousCountIn]
+    participants_by_organisation: list[OrganisationParticipantsIn]
     served_total: int
     version: int
     created_at: datetime

@@ -24,6 +24,7 @@ from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.locations import service as locations_service
 from services.beneficiary.organisations import service as organisations_service
+from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.projects import service as projects_service
 from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.service_records.models import (
@@ -37,6 +38,7 @@ from services.beneficiary.service_records.schemas import (
     DeliveryTags,
     GroupActivityCreate,
     GroupActivityRead,
+    OrganisationParticipantsIn,
     ServiceRecordCreate,
     ServiceRecordFields,
     ServiceRecordRead,
@@ -51,6 +53,7 @@ from shared.contracts.events import (
     AnonymousServiceFacts,
     EventType,
     GroupActivityFacts,
+    OrganisationParticipants,
     ServiceRecordFacts,
 )
 from shared.db import get_cached, pin, utcnow
@@ -474,6 +477,9 @@ async def record_group_activity(
         tags=data,
     )
     attendees = await _attendees(session, principal, data.attendee_ids)
+    await _known_organisations(
+        session, [p.organisation_id for p in data.participants_by_organisation]
+    )
     await consent_service.require_consent(
         session, principal.organisation_id, data.attendee_ids, *SERVICE_CONSENTS
     )
@@ -482,6 +488,9 @@ async def record_group_activity(
         activity_date=data.activity_date,
         duration_minutes=data.duration_minutes,
         facilitator_staff_ids=data.facilitator_staff_ids,
+        participants_by_organisation=[
+            p.model_dump(mode="json") for p in data.participants_by_organisation
+        ],
         modality=data.modality,
         **columns,
     )
@@ -523,6 +532,33 @@ async def record_group_activity(
     )
     await session.flush()
     return group
+
+
+async def _known_organisations(session: AsyncSession, ids: list[uuid.UUID]) -> None:
+    """Participants' organisations are references to the list, not free
+    text: an unknown one is an error, so reports can name every one."""
+    if not ids:
+        return
+    found = set(
+        (
+            await session.scalars(
+                select(col(Organisation.id)).where(col(Organisation.id).in_(ids))
+            )
+        ).all()
+    )
+    unknown = [i for i in ids if i not in found]
+    if unknown:
+        raise Invalid(
+            "Participants' organisations must be on the organisation list.",
+            errors=[
+                FieldError(
+                    loc=["body", "participants_by_organisation", ids.index(u)],
+                    msg=f"unknown organisation {u}",
+                    type="organisation",
+                )
+                for u in unknown
+            ],
+        )
 
 
 async def _attendees(
@@ -640,6 +676,10 @@ async def group_activity_read(
         delivery_mode=group.delivery_mode,
         project_id=group.project_id,
         facilitator_staff_ids=group.facilitator_staff_ids,
+        participants_by_organisation=[
+            OrganisationParticipantsIn.model_validate(p)
+            for p in group.participants_by_organisation
+        ],
         attendee_ids=attendee_ids,
         anonymous_attendees=counts,
         served_total=len(attended) + sum(c.count for c in counts),
@@ -792,6 +832,10 @@ def emit_group_activity(
             registered_attendees=registered,
             anonymous_attendees=anonymous,
             facilitators=len(group.facilitator_staff_ids),
+            participants_by_organisation=[
+                OrganisationParticipants.model_validate(p)
+                for p in group.participants_by_organisation
+            ],
             voided=group.voided,
         ),
     )

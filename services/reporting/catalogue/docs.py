@@ -68,6 +68,11 @@ MEASURES: dict[str, str] = {
     "de-duplicated",
     "mean_group_attendance": "attendees per group session or meeting held in "
     "the period: the summed attendees over the sessions and meetings",
+    "group_participants": "the attendees of group sessions and meetings held "
+    "in the period, one line per organisation the group activity's record "
+    "names (`participants_by_organisation`) and one line of the attendees "
+    "it did not place (an unknown `participant_organisation`); the lines of "
+    "one session or meeting add up to its attendees; not de-duplicated",
     "enrolments": "enrolments in a structured intervention whose enrolment "
     "date is in the period, with their current status",
     "people_completing": "distinct people with an enrolment whose sessions "

@@ -526,6 +526,7 @@ def _certified(frame: Frame) -> Mask:
 FACT_FRAMES = {
     "services": "services",
     "group_activities": "group_activities",
+    "group_participation": "group_participation",
     "beneficiaries": "beneficiaries",
     "referrals": "referrals",
     "cases": "cases",
@@ -547,6 +548,7 @@ FACT_FRAMES = {
 FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
     "services": ("service_date", _alive),
     "group_activities": ("held_on", _alive),
+    "group_participation": ("held_on", _alive),
     "beneficiaries": ("registration_date", _registered_person),
     "referrals": ("sent_on", None),
     "cases": ("opened_on", None),
@@ -606,6 +608,17 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "activity": "activity_code",
         "unit": "unit",
         "modality": "modality",
+        "month": "month:held_on",
+    },
+    "group_participation": {
+        **_PLACES,
+        "organisation": "organisation_id",
+        "lead_organisation": "lead_organisation_id",
+        "delivered_through": "delivered_through",
+        "activity": "activity_code",
+        "unit": "unit",
+        "modality": "modality",
+        "participant_organisation": "participant_organisation_id",
         "month": "month:held_on",
     },
     "beneficiaries": {
@@ -740,6 +753,9 @@ MEASURES: dict[str, Measure] = {
     ),
     "mean_group_attendance": _mean(
         "group_activities", lambda f: f.col("attendees").astype(np.float64)
+    ),
+    "group_participants": _counted(
+        "group_participation", weight="participants", whole_weights=True
     ),
     "enrolments": _counted("enrolments"),
     "people_completing": _distinct(

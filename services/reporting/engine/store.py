@@ -37,6 +37,7 @@ from services.reporting.facts.models import (
     CompetencyFact,
     EnrolmentFact,
     GroupActivityFact,
+    GroupParticipationFact,
     IngestCounter,
     InterventionSessionFact,
     LocationDim,
@@ -230,6 +231,13 @@ def new_frames() -> dict[str, Frame]:
             "delivered_through:cat activity_code:cat unit:cat iasc_layer:cat "
             "held_on:date site_id:cat modality:cat duration_minutes:int "
             "attendees:int",
+        ),
+        "group_participation": _frame(
+            GroupParticipationFact,
+            "alive:bool organisation_id:cat lead_organisation_id:cat "
+            "delivered_through:cat activity_code:cat unit:cat held_on:date "
+            "site_id:cat modality:cat participant_organisation_id:cat "
+            "participants:int",
         ),
         "referrals": _frame(
             ReferralFact,

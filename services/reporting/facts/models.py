@@ -136,6 +136,29 @@ class GroupActivityFact(_Fact, table=True):
     attendees: int = Field(description="Registered attendees plus anonymous counts.")
 
 
+class GroupParticipationFact(_Fact, table=True):
+    """The participants of one group session or meeting from one
+    organisation: a line per organisation the producer named, then one
+    line (``participant_organisation_id`` null) for the attendees it did
+    not place, so the lines of a unit add up to its attendees."""
+
+    __tablename__ = "group_participation_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "activity_id", "line"),)
+
+    activity_id: uuid.UUID = Field(description="As in group_activity_fact.")
+    line: int
+    organisation_id: uuid.UUID
+    lead_organisation_id: uuid.UUID
+    delivered_through: str = Field(max_length=16)
+    activity_code: str = Field(max_length=64)
+    unit: str = Field(max_length=16)
+    held_on: date
+    site_id: uuid.UUID | None = None
+    modality: str = Field(max_length=32)
+    participant_organisation_id: uuid.UUID | None = None
+    participants: int
+
+
 class ReferralFact(_Fact, table=True):
     __tablename__ = "referral_fact"
     __table_args__ = (UniqueConstraint("organisation_id", "referral_id"),)

@@ -53,6 +53,7 @@ from services.reporting.facts.models import (
     EnrolmentFact,
     ErasedSubject,
     GroupActivityFact,
+    GroupParticipationFact,
     IngestCounter,
     InterventionSessionFact,
     MentoringVisitFact,
@@ -285,12 +286,20 @@ def _group_activity(batch: Batch, e: EventEnvelope, f: GroupActivityFacts) -> No
             "attendees": f.registered_attendees + f.anonymous_attendees,
             "alive": not f.voided,
         },
+        {p.organisation_id: p.participants for p in f.participants_by_organisation},
     )
 
 
-def _unit(batch: Batch, e: EventEnvelope, activity_id: uuid.UUID, row: Row) -> None:
+def _unit(
+    batch: Batch,
+    e: EventEnvelope,
+    activity_id: uuid.UUID,
+    row: Row,
+    by_organisation: dict[uuid.UUID, int] | None = None,
+) -> None:
     """A group session or meeting held, once: its unit from the taxonomy
-    (an unknown code, from a newer producer, is a session)."""
+    (an unknown code, from a newer producer, is a session). Its attendees
+    by the organisation they came from, the ones not placed last."""
     activity = get_activity(row["activity_code"])
     unit = activity.unit if activity else ActivityUnit.session
     batch.keep(
@@ -303,6 +312,31 @@ def _unit(batch: Batch, e: EventEnvelope, activity_id: uuid.UUID, row: Row) -> N
             "position": e.position,
         },
     )
+    placed = list((by_organisation or {}).items())
+    rest = max(row["attendees"] - sum(n for _, n in placed), 0)
+    for line, (participant_organisation, participants) in enumerate(
+        [*placed, (None, rest)]
+    ):
+        batch.keep(
+            "group_participation",
+            (row["organisation_id"], activity_id, line),
+            {
+                "activity_id": activity_id,
+                "line": line,
+                "organisation_id": row["organisation_id"],
+                "lead_organisation_id": row["lead_organisation_id"],
+                "delivered_through": row["delivered_through"],
+                "activity_code": row["activity_code"],
+                "unit": unit.value,
+                "held_on": row["held_on"],
+                "site_id": row["site_id"],
+                "modality": row["modality"],
+                "participant_organisation_id": participant_organisation,
+                "participants": participants,
+                "alive": row["alive"],
+                "position": e.position,
+            },
+        )
     batch.touch(row["held_on"], row["organisation_id"])
 
 
@@ -1017,6 +1051,12 @@ _LINKED: list[tuple[str, type[Any], list[str]]] = [
 ]
 _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
     ("group_activity", GroupActivityFact, ["organisation_id", "activity_id"], None),
+    (
+        "group_participation",
+        GroupParticipationFact,
+        ["organisation_id", "activity_id", "line"],
+        None,
+    ),
     ("trainee", TraineeFact, ["trainee_id"], None),
     ("attendance", AttendanceFact, ["session_id", "trainee_id"], "held_on"),
     ("result", ResultFact, ["cohort_id", "trainee_id"], "decided_on"),
