@@ -137,6 +137,7 @@ class ServiceRecordFacts(_Facts):
     )
     duration_minutes: int | None
     group_activity_id: uuid.UUID | None
+    group_series_id: uuid.UUID | None = None
     age_at_service: int | None
     voided: bool
     version: int
@@ -172,6 +173,7 @@ class AnonymousServiceFacts(_Facts):
     modality: Modality
     staff_id: str | None = Field(description="The staff code of who delivered it.")
     group_activity_id: uuid.UUID | None
+    group_series_id: uuid.UUID | None = None
     counts: list[AnonymousCount]
     voided: bool
     team_id: uuid.UUID | None = Field(
@@ -183,6 +185,21 @@ class AnonymousServiceFacts(_Facts):
     project_id: uuid.UUID | None = Field(
         default=None, description="The project the service was given under."
     )
+
+
+class GroupSeriesFacts(_Facts):
+    """group_series.recorded: a group that meets over several sessions,
+    with how many it plans (its name stays with the producer)."""
+
+    group_series_id: uuid.UUID
+    organisation_id: uuid.UUID
+    activity_code: str
+    topic_code: str | None
+    site_id: uuid.UUID | None
+    planned_sessions: int
+    starts_on: date
+    facilitators: int
+    voided: bool = False
 
 
 class OrganisationParticipants(_Facts):
@@ -210,6 +227,7 @@ class GroupActivityFacts(_Facts):
     registered_attendees: int
     anonymous_attendees: int
     facilitators: int
+    group_series_id: uuid.UUID | None = None
     participants_by_organisation: list[OrganisationParticipants] = Field(
         default_factory=list
     )
@@ -543,6 +561,7 @@ class EventType(StrEnum):
     service_record_voided = "service_record.voided"
     anonymous_service_recorded = "anonymous_service.recorded"
     group_activity_recorded = "group_activity.recorded"
+    group_series_recorded = "group_series.recorded"
     case_opened = "case.opened"
     case_status_changed = "case.status_changed"
     assessment_recorded = "assessment.recorded"
@@ -583,6 +602,7 @@ EVENT_FACTS: dict[EventType, type[_Facts]] = {
     EventType.service_record_voided: ServiceRecordFacts,
     EventType.anonymous_service_recorded: AnonymousServiceFacts,
     EventType.group_activity_recorded: GroupActivityFacts,
+    EventType.group_series_recorded: GroupSeriesFacts,
     EventType.case_opened: CaseFacts,
     EventType.case_status_changed: CaseFacts,
     EventType.assessment_recorded: AssessmentFacts,

@@ -179,6 +179,8 @@ class Programme:
     people: dict[str, str] = field(default_factory=dict)
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     trainees: dict[str, str] = field(default_factory=dict)
+    series: str = ""
+    """The group series of the published lines."""
 
     def names(self) -> dict[str, str]:
         """Location and organisation id -> name, to read tables by name."""
@@ -482,6 +484,8 @@ The published lines added on top (``record_published_lines``):
               06-09 Mosul, A, counts F 4 M 5;
               06-16 Mosul, partner, group activity: p11 p12 and M 5,
               participants from the partner 3, A 2, B 1 (1 not placed)
+    a group series: peer_support_group, A, Mosul, 4 sessions planned from
+              06-04; sessions 06-04 p6 p7, 06-11 p6 p7 p8
     livelihood integration (A, Dahuk City, counts):
               mli_awareness_session 06-03 F 20 M 15, 06-10 F 10 M 12;
               mli_peer_support_group 06-05 F 8 M 6, 06-12 F 8 M 6
@@ -558,6 +562,36 @@ async def record_published_lines(
             },
         )
     )
+
+    series = await _ok(
+        await alice.post(
+            "/v1/group-series",
+            {
+                "name": "Adolescents' peer-support group",
+                "activity_code": "peer_support_group",
+                "topic_code": "anger_management",
+                "facilitator_staff_ids": ["staff-q"],
+                "site_id": sites[MOSUL],
+                "planned_sessions": 4,
+                "starts_on": "2026-06-04",
+            },
+        )
+    )
+    programme.series = series["id"]
+    for on, present in [("2026-06-04", ["p6", "p7"]),
+                        ("2026-06-11", ["p6", "p7", "p8"])]:  # fmt: skip
+        await _ok(
+            await alice.post(
+                "/v1/group-activities",
+                {
+                    "activity_code": "peer_support_group",
+                    "activity_date": on,
+                    "site_id": sites[MOSUL],
+                    "attendee_ids": [people[p] for p in present],
+                    "group_series_id": series["id"],
+                },
+            )
+        )
 
     async def call(path: str, body: Any, method: str = "POST") -> Any:
         return await _ok(

@@ -309,3 +309,133 @@ async def test_meeting_participants_by_the_organisation_they_came_from(
         end="2026-03-31", by="participant_organisation",
     )  # fmt: skip
     assert by_value(participants) == {a: 3, partner: 5, b: 2}
+
+
+async def test_a_group_series_its_sessions_and_the_people_it_reached(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    site_ids: list[str],
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+) -> None:
+    """A group (name, activity, topic, facilitators, site, sessions
+    planned) and its sessions: sessions held against planned, and people
+    reached per series, each person once however many sessions."""
+    reader = issue(orgs["a"], Role.me_officer)
+    people = [(await make_beneficiary(alice))["id"] for _ in range(5)]
+    women = await _post(
+        alice,
+        "/v1/group-series",
+        {
+            "name": "Women's peer-support group",
+            "activity_code": "peer_support_group",
+            "topic_code": "stress_management",
+            "facilitator_staff_ids": ["staff-1", "staff-2"],
+            "site_id": site_ids[1],
+            "planned_sessions": 4,
+            "starts_on": "2026-02-02",
+        },
+    )
+    assert (women["sessions_held"], women["people_reached"]) == (0, 0)
+    carers = await _post(
+        alice,
+        "/v1/group-series",
+        {
+            "name": "Caregivers",
+            "activity_code": "caregiver_session",
+            "site_id": site_ids[1],
+            "planned_sessions": 2,
+            "starts_on": "2026-03-02",
+        },
+    )
+    # a session of another activity than its series' is refused
+    r = await alice.post(
+        "/v1/group-activities",
+        {
+            "activity_code": "caregiver_session",
+            "activity_date": "2026-02-09",
+            "attendee_ids": people[:2],
+            "group_series_id": women["id"],
+        },
+    )
+    assert r.status_code == 422, r.text
+    # another organisation cannot hold a session of A's series
+    r = await issue(orgs["b"], Role.case_worker).post(
+        "/v1/group-series", {"name": "x", "activity_code": "peer_support_group",
+                             "planned_sessions": 1, "starts_on": "2026-02-02"},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert (
+        await issue(orgs["b"], Role.case_worker).get(f"/v1/group-series/{women['id']}")
+    ).status_code == 404
+
+    # women's group: 3 of 4 sessions, people 0-3 (4 people, 7 attendances)
+    for day, present in [
+        ("2026-02-09", [0, 1]),
+        ("2026-02-16", [1, 2]),
+        ("2026-02-23", [0, 2, 3]),
+    ]:
+        await _post(
+            alice,
+            "/v1/group-activities",
+            {
+                "activity_code": "peer_support_group",
+                "activity_date": day,
+                "site_id": site_ids[1],
+                "attendee_ids": [people[i] for i in present],
+                "group_series_id": women["id"],
+            },
+        )
+    # caregivers: both sessions, person 4 and 2 anonymous carers each time
+    for day in ("2026-03-09", "2026-03-16"):
+        await _post(
+            alice,
+            "/v1/group-activities",
+            {
+                "activity_code": "caregiver_session",
+                "activity_date": day,
+                "site_id": site_ids[1],
+                "attendee_ids": [people[4]],
+                "anonymous_attendees": [
+                    {"sex": "female", "age_group": "18_plus", "count": 2}
+                ],
+                "group_series_id": carers["id"],
+            },
+        )
+    # a session of no series
+    await _post(
+        alice,
+        "/v1/group-activities",
+        {
+            "activity_code": "peer_support_group",
+            "activity_date": "2026-03-20",
+            "attendee_ids": [people[0]],
+        },
+    )
+    read = (await alice.get(f"/v1/group-series/{women['id']}")).json()
+    assert (read["sessions_held"], read["people_reached"]) == (3, 4)
+    assert read["topic_code"] == "stress_management"
+    await catch_up()
+
+    w, c = women["id"], carers["id"]
+    planned = await values(
+        reporting_client, reader, "group_sessions_planned", **YEAR, by="series"
+    )
+    assert by_value(planned) == {w: 4, c: 2}
+    held = await values(
+        reporting_client, reader, "group_sessions_held", **YEAR, by="series"
+    )
+    assert by_value(held) == {w: 3, c: 2, "unknown": 1}
+    reached = await values(
+        reporting_client, reader, "people_reached", **YEAR, by="series"
+    )
+    assert by_value(reached) == {w: 4, c: 1, "unknown": 1}
+    services = await values(
+        reporting_client, reader, "services_delivered", **YEAR, by="series"
+    )
+    assert by_value(services) == {w: 7, c: 2 + 4, "unknown": 1}
+    topics = await values(
+        reporting_client, reader, "group_sessions_planned", **YEAR, by="topic"
+    )
+    assert by_value(topics) == {"stress_management": 4, "unknown": 2}

@@ -704,16 +704,29 @@ async def test_the_published_lines_of_a_small_programme(
         "unknown": 14 + 9 + 1,
     }
     assert await table("group_attendance", "unit") == {
-        "total": 30 + 3 + 24 + 85,
+        "total": 30 + 3 + 24 + 85 + 5,
         "meeting": 14 + 9 + 7,
-        "session": 3 + 24 + 85,  # recreational, awareness, livelihoods
-    }
+        "session": 3 + 24 + 85 + 5,  # recreational, awareness, livelihoods,
+    }  # the series
     assert await table("group_sessions_held", "activity") == {
-        "total": 6,
+        "total": 8,
         "recreational_activity": 1,
         "awareness_session": 1,
         "mli_awareness_session": 2,
         "mli_peer_support_group": 2,
+        "peer_support_group": 2,
+    }
+    # the series: 2 of 4 sessions held, 3 people reached (p6 at both)
+    series = programme.series
+    assert await table("group_sessions_planned", "series") == {"total": 4, series: 4}
+    assert await table("group_sessions_held", "series") == {
+        "total": 8,
+        series: 2,
+        "unknown": 6,
+    }
+    assert await table("people_reached", "series", series=series) == {
+        "total": 3,
+        series: 3,
     }
     livelihoods = "mli_awareness_session,mli_peer_support_group"
     assert await table("services_delivered", "sex", activity=livelihoods) == {

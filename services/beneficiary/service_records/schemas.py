@@ -215,6 +215,63 @@ class AnonymousServiceRead(DeliveryTagsRead):
     created_at: datetime
 
 
+TopicCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9_]{2,64}$"),
+    Field(description="The group's topic, as a code (e.g. anger_management)."),
+]
+
+
+class GroupSeriesCreate(BaseModel):
+    """A group that meets over several sessions: record it once, then each
+    session as a group activity naming it (``group_series_id``)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Women's peer-support group, Dahuk City",
+                    "activity_code": "peer_support_group",
+                    "topic_code": "stress_management",
+                    "facilitator_staff_ids": ["staff-1", "staff-2"],
+                    "site_id": "5bee242a-be00-4c7f-8670-9ac196c8dc17",
+                    "planned_sessions": 8,
+                    "starts_on": "2026-02-02",
+                }
+            ]
+        },
+    )
+
+    id: uuid.UUID | None = None
+    name: Text = Field(min_length=1, max_length=200)
+    activity_code: ActivityCode
+    topic_code: TopicCode | None = None
+    facilitator_staff_ids: list[StaffId] = Field(default_factory=list, max_length=20)
+    site_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    planned_sessions: int = Field(ge=1, le=200)
+    starts_on: RecordDate
+
+
+class GroupSeriesRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    activity_code: str
+    topic_code: str | None
+    facilitator_staff_ids: list[str]
+    site_id: uuid.UUID | None
+    team_id: uuid.UUID | None
+    planned_sessions: int
+    starts_on: date
+    sessions_held: int = Field(description="Its sessions recorded, not voided.")
+    people_reached: int = Field(
+        description="Registered people at one of its sessions at least."
+    )
+    version: int
+    created_at: datetime
+
+
 class OrganisationParticipantsIn(BaseModel):
     """How many participants came from one organisation of the list."""
 
@@ -261,6 +318,11 @@ class GroupActivityCreate(DeliveryTags):
     anonymous_attendees: list[AnonymousCountIn] = Field(
         default_factory=list, max_length=50
     )
+    group_series_id: uuid.UUID | None = Field(
+        default=None,
+        description="The series (POST /v1/group-series) this is a session of; "
+        "of the same activity.",
+    )
     participants_by_organisation: list[OrganisationParticipantsIn] = Field(
         default_factory=list,
         max_length=100,
@@ -302,6 +364,7 @@ class GroupActivityRead(DeliveryTagsRead):
     modality: Modality
     duration_minutes: int | None
     facilitator_staff_ids: list[str]
+    group_series_id: uuid.UUID | None
     attendee_ids: list[uuid.UUID]
     anonymous_attendees: list[AnonymousCountIn]
     participants_by_organisation: list[OrganisationParticipantsIn]

@@ -68,6 +68,9 @@ MEASURES: dict[str, str] = {
     "de-duplicated",
     "mean_group_attendance": "attendees per group session or meeting held in "
     "the period: the summed attendees over the sessions and meetings",
+    "sessions_planned": "the sessions group series plan, summed over the "
+    "series starting in the period (`series` names each, so sessions held by "
+    "`series` read beside it)",
     "group_participants": "the attendees of group sessions and meetings held "
     "in the period, one line per organisation the group activity's record "
     "names (`participants_by_organisation`) and one line of the attendees "
@@ -389,6 +392,10 @@ _EXAMPLES: dict[str, tuple[str, str]] = {
     "team": (
         str(_ORG_EXAMPLE),
         "`TEAM_` and the first 12 hex digits of the team id, in capitals",
+    ),
+    "series": (
+        str(_ORG_EXAMPLE),
+        "`SER_` and the first 12 hex digits of the group series id, in capitals",
     ),
     "project": (
         str(_ORG_EXAMPLE),

@@ -102,6 +102,7 @@ ID_DIMS = frozenset(
         "participant_organisation",
         "team",
         "project",
+        "series",
     }
 )
 """Dims whose values are ids: a filter value must look like a UUID; whether
@@ -527,6 +528,7 @@ FACT_FRAMES = {
     "services": "services",
     "group_activities": "group_activities",
     "group_participation": "group_participation",
+    "group_series": "group_series",
     "beneficiaries": "beneficiaries",
     "referrals": "referrals",
     "cases": "cases",
@@ -549,6 +551,7 @@ FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
     "services": ("service_date", _alive),
     "group_activities": ("held_on", _alive),
     "group_participation": ("held_on", _alive),
+    "group_series": ("starts_on", _alive),
     "beneficiaries": ("registration_date", _registered_person),
     "referrals": ("sent_on", None),
     "cases": ("opened_on", None),
@@ -597,6 +600,7 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "team": "team_id",
         "delivery_mode": "delivery_mode",
         "project": "project_id",
+        "series": "series_id",
         "month": "month:service_date",
     },
     "group_activities": {
@@ -608,7 +612,16 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "activity": "activity_code",
         "unit": "unit",
         "modality": "modality",
+        "series": "series_id",
         "month": "month:held_on",
+    },
+    "group_series": {
+        **_PLACES,
+        "organisation": "organisation_id",
+        "activity": "activity_code",
+        "topic": "topic_code",
+        "series": "series_id",
+        "month": "month:starts_on",
     },
     "group_participation": {
         **_PLACES,
@@ -753,6 +766,9 @@ MEASURES: dict[str, Measure] = {
     ),
     "mean_group_attendance": _mean(
         "group_activities", lambda f: f.col("attendees").astype(np.float64)
+    ),
+    "sessions_planned": _counted(
+        "group_series", weight="planned_sessions", whole_weights=True
     ),
     "group_participants": _counted(
         "group_participation", weight="participants", whole_weights=True

@@ -38,6 +38,7 @@ from services.reporting.facts.models import (
     EnrolmentFact,
     GroupActivityFact,
     GroupParticipationFact,
+    GroupSeriesFact,
     IngestCounter,
     InterventionSessionFact,
     LocationDim,
@@ -216,7 +217,8 @@ def new_frames() -> dict[str, Frame]:
             "lead_organisation_id:cat delivered_through:cat activity_code:cat "
             "iasc_layer:cat service_date:date site_id:cat modality:cat "
             "staff_id:cat people:int sex:cat age_group:cat disability:cat "
-            "age_at_service:int team_id:cat delivery_mode:cat project_id:cat",
+            "age_at_service:int team_id:cat delivery_mode:cat project_id:cat "
+            "series_id:cat",
         ),
         "beneficiaries": _frame(
             BeneficiaryFact,
@@ -230,7 +232,12 @@ def new_frames() -> dict[str, Frame]:
             "alive:bool organisation_id:cat lead_organisation_id:cat "
             "delivered_through:cat activity_code:cat unit:cat iasc_layer:cat "
             "held_on:date site_id:cat modality:cat duration_minutes:int "
-            "attendees:int",
+            "attendees:int series_id:cat",
+        ),
+        "group_series": _frame(
+            GroupSeriesFact,
+            "alive:bool organisation_id:cat activity_code:cat topic_code:cat "
+            "site_id:cat planned_sessions:int starts_on:date series_id:cat",
         ),
         "group_participation": _frame(
             GroupParticipationFact,

@@ -108,6 +108,9 @@ class ServiceFact(_Fact, table=True):
     team_id: uuid.UUID | None = None
     delivery_mode: str | None = Field(default=None, max_length=16)
     project_id: uuid.UUID | None = Field(default=None, index=True)
+    series_id: uuid.UUID | None = Field(
+        default=None, description="The group series of its group activity."
+    )
 
 
 class GroupActivityFact(_Fact, table=True):
@@ -134,6 +137,26 @@ class GroupActivityFact(_Fact, table=True):
     modality: str = Field(max_length=32)
     duration_minutes: int | None = None
     attendees: int = Field(description="Registered attendees plus anonymous counts.")
+    series_id: uuid.UUID | None = Field(
+        default=None, description="The group series it is a session of."
+    )
+
+
+class GroupSeriesFact(_Fact, table=True):
+    """A group that meets over several sessions, with the sessions it
+    plans, dated by its start; its sessions are group activity facts
+    naming it."""
+
+    __tablename__ = "group_series_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "series_id"),)
+
+    series_id: uuid.UUID
+    organisation_id: uuid.UUID
+    activity_code: str = Field(max_length=64)
+    topic_code: str | None = Field(default=None, max_length=64)
+    site_id: uuid.UUID | None = None
+    planned_sessions: int
+    starts_on: date
 
 
 class GroupParticipationFact(_Fact, table=True):

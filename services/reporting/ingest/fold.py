@@ -54,6 +54,7 @@ from services.reporting.facts.models import (
     ErasedSubject,
     GroupActivityFact,
     GroupParticipationFact,
+    GroupSeriesFact,
     IngestCounter,
     InterventionSessionFact,
     MentoringVisitFact,
@@ -86,6 +87,7 @@ from shared.contracts.events import (
     EventEnvelope,
     EventType,
     GroupActivityFacts,
+    GroupSeriesFacts,
     MappingFacts,
     MentoringVisitFacts,
     PracticeFacts,
@@ -204,6 +206,7 @@ def _service(batch: Batch, e: EventEnvelope, f: ServiceRecordFacts) -> None:
             "team_id": f.team_id,
             "delivery_mode": f.delivery_mode.value if f.delivery_mode else None,
             "project_id": f.project_id,
+            "series_id": f.group_series_id,
             "alive": not f.voided,
             "position": e.position,
         }
@@ -239,6 +242,7 @@ def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None
             "team_id": f.team_id,
             "delivery_mode": f.delivery_mode.value if f.delivery_mode else None,
             "project_id": f.project_id,
+            "series_id": f.group_series_id,
             "alive": not f.voided,
             "position": e.position,
         }
@@ -263,6 +267,7 @@ def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None
                 "modality": f.modality.value,
                 "duration_minutes": None,
                 "attendees": sum(c.count for c in f.counts),
+                "series_id": None,
                 "alive": not f.voided,
             },
         )
@@ -284,10 +289,30 @@ def _group_activity(batch: Batch, e: EventEnvelope, f: GroupActivityFacts) -> No
             "modality": f.modality.value,
             "duration_minutes": f.duration_minutes,
             "attendees": f.registered_attendees + f.anonymous_attendees,
+            "series_id": f.group_series_id,
             "alive": not f.voided,
         },
         {p.organisation_id: p.participants for p in f.participants_by_organisation},
     )
+
+
+def _group_series(batch: Batch, e: EventEnvelope, f: GroupSeriesFacts) -> None:
+    batch.keep(
+        "group_series",
+        (f.organisation_id, f.group_series_id),
+        {
+            "series_id": f.group_series_id,
+            "organisation_id": f.organisation_id,
+            "activity_code": f.activity_code,
+            "topic_code": f.topic_code,
+            "site_id": f.site_id,
+            "planned_sessions": f.planned_sessions,
+            "starts_on": f.starts_on,
+            "alive": not f.voided,
+            "position": e.position,
+        },
+    )
+    batch.touch(f.starts_on, f.organisation_id)
 
 
 def _unit(
@@ -703,6 +728,7 @@ FOLDS: dict[EventType, Fold] = {
     EventType.service_record_voided: _service,
     EventType.anonymous_service_recorded: _anonymous,
     EventType.group_activity_recorded: _group_activity,
+    EventType.group_series_recorded: _group_series,
     EventType.case_opened: _case,
     EventType.case_status_changed: _case,
     EventType.assessment_recorded: _assessment,
@@ -1051,6 +1077,7 @@ _LINKED: list[tuple[str, type[Any], list[str]]] = [
 ]
 _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
     ("group_activity", GroupActivityFact, ["organisation_id", "activity_id"], None),
+    ("group_series", GroupSeriesFact, ["organisation_id", "series_id"], None),
     (
         "group_participation",
         GroupParticipationFact,
