@@ -248,6 +248,15 @@ class AlertStatus(StrEnum):
     acknowledged = "acknowledged"
 
 
+class ProblemArea(StrEnum):
+    """The interpersonal problem area an IPT client works on."""
+
+    grief = "grief"
+    role_transitions = "role_transitions"
+    role_disputes = "role_disputes"
+    interpersonal_deficits = "interpersonal_deficits"
+
+
 class EnrolmentStatus(StrEnum):
     enrolled = "enrolled"
     finished = "finished"

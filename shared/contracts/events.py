@@ -29,6 +29,7 @@ from shared.contracts.enums import (
     EnrolmentStatus,
     MaritalStatus,
     Modality,
+    ProblemArea,
     ReferralArea,
     ReferralKind,
     ReferralStatus,
@@ -319,6 +320,9 @@ class EnrolmentFacts(_Facts):
     site_id: uuid.UUID | None = None
     sessions: list[EnrolmentSession] | None = Field(
         default=None, description="Every session of the protocol, in order."
+    )
+    problem_area: ProblemArea | None = Field(
+        default=None, description="IPT's problem area, when recorded."
     )
 
 

@@ -704,12 +704,14 @@ async def test_the_published_lines_of_a_small_programme(
         "unknown": 14 + 9 + 1,
     }
     assert await table("group_attendance", "unit") == {
-        "total": 30 + 3 + 24 + 85 + 5,
+        "total": 30 + 3 + 24 + 85 + 5 + 13,
         "meeting": 14 + 9 + 7,
-        "session": 3 + 24 + 85 + 5,  # recreational, awareness, livelihoods,
-    }  # the series
+        # recreational, awareness, livelihoods, the series, Group IPT
+        "session": 3 + 24 + 85 + 5 + 3 + 2 * 5,
+    }
     assert await table("group_sessions_held", "activity") == {
-        "total": 8,
+        "total": 14,
+        "ipt_group_session": 6,
         "recreational_activity": 1,
         "awareness_session": 1,
         "mli_awareness_session": 2,
@@ -720,9 +722,9 @@ async def test_the_published_lines_of_a_small_programme(
     series = programme.series
     assert await table("group_sessions_planned", "series") == {"total": 4, series: 4}
     assert await table("group_sessions_held", "series") == {
-        "total": 8,
+        "total": 14,
         series: 2,
-        "unknown": 6,
+        "unknown": 12,
     }
     assert await table("people_reached", "series", series=series) == {
         "total": 3,
@@ -780,16 +782,28 @@ async def test_the_published_lines_of_a_small_programme(
     assert by_audience["total"] == sum(v for k, v in family.items() if k != "total")
 
     assert await table("structured_enrolments", "status") == {
-        "total": 2,
-        "finished": 1,
-        "dropped_out": 1,
-    }
-    assert await table("structured_sessions_attended", "month") == {
         "total": 5,
-        "2026-06": 5,
+        "finished": 3,  # p3 (PM+), p1 p2 (Group IPT)
+        "dropped_out": 2,  # p4 (PM+), p5 (Group IPT)
+    }
+    # PM+ 4 + 1; Group IPT 3 pre-group + 3 + 2 x 5 group sessions
+    assert await table("structured_sessions_attended", "month") == {
+        "total": 5 + 16,
+        "2026-06": 5 + 16,
     }
     assert await table("structured_completions", "intervention") == {
-        "total": 1,
+        "total": 3,
         "pm_plus": 1,
+        "ipt_group": 2,
     }
-    assert await table("structured_dropouts") == {"total": 1}
+    assert await table("structured_dropouts") == {"total": 2}
+    ipt_g = {"intervention": "ipt_group"}
+    assert await table("structured_completions", "problem_area", **ipt_g) == {
+        "total": 2,
+        "grief": 1,
+        "role_transitions": 1,
+    }
+    assert await table("structured_dropouts", "problem_area", **ipt_g) == {
+        "total": 1,
+        "role_disputes": 1,
+    }

@@ -68,6 +68,13 @@ MEASURES: dict[str, str] = {
     "de-duplicated",
     "mean_group_attendance": "attendees per group session or meeting held in "
     "the period: the summed attendees over the sessions and meetings",
+    "completer_outcome_change": "enrolments whose latest status date is in "
+    "the period and whose attendance reached the completion rule; for each, "
+    "the person's `outcome` score at their latest non-baseline assessment "
+    "from the enrolment date to the period's end, less their latest "
+    "baseline on or before the enrolment date (else their earliest baseline "
+    "before that follow-up); the mean of those changes, completers without "
+    "both left out",
     "sessions_planned": "the sessions group series plan, summed over the "
     "series starting in the period (`series` names each, so sessions held by "
     "`series` read beside it)",

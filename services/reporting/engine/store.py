@@ -265,7 +265,7 @@ def new_frames() -> dict[str, Frame]:
             EnrolmentFact,
             "beneficiary_key:int organisation_id:cat site_id:cat intervention:cat "
             "status:cat enrolled_on:date status_on:date sessions_attended:int "
-            "sessions_planned:int completed:bool",
+            "sessions_planned:int completed:bool problem_area:cat",
         ),
         "intervention_sessions": _frame(
             InterventionSessionFact,

@@ -247,6 +247,9 @@ class EnrolmentFact(_Fact, table=True):
     sessions_attended: int
     sessions_planned: int
     completed: bool
+    problem_area: str | None = Field(
+        default=None, max_length=32, description="IPT's problem area."
+    )
 
 
 class InterventionSessionFact(_Fact, table=True):

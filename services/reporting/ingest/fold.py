@@ -451,6 +451,7 @@ def _enrolment(batch: Batch, e: EventEnvelope, f: EnrolmentFacts) -> None:
             "sessions_attended": f.sessions_attended,
             "sessions_planned": f.sessions_planned,
             "completed": f.completed,
+            "problem_area": f.problem_area.value if f.problem_area else None,
         },
     )
     for held in f.sessions:
