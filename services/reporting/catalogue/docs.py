@@ -409,6 +409,7 @@ _EXAMPLES: dict[str, tuple[str, str]] = {
         "`PRJ_` and the first 12 hex digits of the project id, in capitals",
     ),
     "phase": ("pre_group", "the practice session phase in capitals"),
+    "nationality": ("SYR", "the ISO 3166-1 alpha-3 code as recorded"),
     "month": ("2026-02", "`M` and the month as `yyyyMM`"),
 }
 

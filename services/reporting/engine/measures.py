@@ -109,7 +109,7 @@ ID_DIMS = frozenset(
 )
 """Dims whose values are ids: a filter value must look like a UUID; whether
 such a place or organisation exists is not checked (it would only answer 0)."""
-OPEN_DIMS = frozenset({"instrument", "phase", "topic"})
+OPEN_DIMS = frozenset({"instrument", "phase", "topic", "nationality"})
 """Dims whose values are free codes of the producers: not checked."""
 
 
@@ -636,6 +636,7 @@ FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
 }
 _PERSON = {
     "sex": "person:beneficiary_key",
+    "nationality": "person:beneficiary_key",
     "age_group": "person:beneficiary_key",
     "marital_status": "person:beneficiary_key",
     "disability": "person:beneficiary_key",
@@ -704,6 +705,7 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "marital_status": "marital_status",
         "disability": "disability",
         "displacement_status": "displacement_status",
+        "nationality": "nationality",
         **_PLACES,
         "organisation": "organisation_id",
         "registration_channel": "registration_channel",

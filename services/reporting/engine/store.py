@@ -225,7 +225,7 @@ def new_frames() -> dict[str, Frame]:
             "position:int erased:bool organisation_id:cat site_id:cat sex:cat "
             "birth_year:int marital_status:cat disability:cat "
             "displacement_status:cat registration_date:date "
-            "registration_channel:cat age_at_registration:int",
+            "registration_channel:cat age_at_registration:int nationality:cat",
         ),
         "group_activities": _frame(
             GroupActivityFact,

@@ -47,6 +47,9 @@ class BeneficiaryFact(_Fact, table=True):
     marital_status: str | None = Field(default=None, max_length=16)
     disability: str | None = Field(default=None, max_length=16)
     displacement_status: str | None = Field(default=None, max_length=16)
+    nationality: str | None = Field(
+        default=None, max_length=3, description="ISO 3166-1 alpha-3."
+    )
     registration_date: date | None = None
     registration_channel: str | None = Field(default=None, max_length=16)
     erased: bool = False
