@@ -229,6 +229,8 @@ class GroupActivityFacts(_Facts):
     anonymous_attendees: int
     facilitators: int
     group_series_id: uuid.UUID | None = None
+    topic_code: str | None = None
+    language: str | None = Field(default=None, description="ISO 639.")
     participants_by_organisation: list[OrganisationParticipants] = Field(
         default_factory=list
     )

@@ -439,3 +439,62 @@ async def test_a_group_series_its_sessions_and_the_people_it_reached(
         reporting_client, reader, "group_sessions_planned", **YEAR, by="topic"
     )
     assert by_value(topics) == {"stress_management": 4, "unknown": 2}
+
+
+async def test_sessions_by_topic_and_language(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+) -> None:
+    """A session's topic (a code) and language break sessions and
+    attendance down; a session naming neither is unknown in both."""
+    people = [(await make_beneficiary(alice))["id"] for _ in range(3)]
+    for day, topic, language, present in [
+        ("2026-02-03", "anger_management", "ar", 3),
+        ("2026-02-10", "anger_management", "ckb", 2),
+        ("2026-02-17", "parenting", "ar", 1),
+        ("2026-02-24", None, None, 2),
+    ]:
+        body: dict[str, Any] = {
+            "activity_code": "peer_support_group",
+            "activity_date": day,
+            "attendee_ids": people[:present],
+        }
+        if topic:
+            body |= {"topic_code": topic, "language": language}
+        held = await _post(alice, "/v1/group-activities", body)
+        assert (held["topic_code"], held["language"]) == (topic, language)
+    r = await alice.post(
+        "/v1/group-activities",
+        {
+            "activity_code": "peer_support_group",
+            "activity_date": "2026-02-25",
+            "attendee_ids": people[:1],
+            "language": "Arabic",
+        },
+    )
+    assert r.status_code == 422, r.text
+    await catch_up()
+    reader = issue(orgs["a"], Role.me_officer)
+
+    sessions = await values(
+        reporting_client, reader, "group_sessions_held", **YEAR, by="topic"
+    )
+    assert by_value(sessions) == {"anger_management": 2, "parenting": 1, "unknown": 1}
+    attendance = await values(
+        reporting_client, reader, "group_attendance", **YEAR, by="language"
+    )
+    assert by_value(attendance) == {"ar": 3 + 1, "ckb": 2, "unknown": 2}
+    both = await values(
+        reporting_client, reader, "group_sessions_held", **YEAR,
+        by="language", topic="anger_management",
+    )  # fmt: skip
+    assert by_value(both) == {"ar": 1, "ckb": 1}
+    r = await reporting_client.get(
+        "/v1/indicators/group_sessions_held/values",
+        params={**YEAR, "language": "Arabic"},
+        headers=reader.headers(),
+    )
+    assert r.status_code == 422, r.text

@@ -737,6 +737,18 @@ async def test_the_published_lines_of_a_small_programme(
         "male": 39,
     }
 
+    # strict queries: a value no dim takes is a 422 listing the allowed ones,
+    # and age groups are read under the names they are written with
+    wrong = await reporting_client.get(
+        "/v1/indicators/services_delivered/values",
+        params={"start": START, "end": END, "sex": "femal"},
+        headers=me.headers(),
+    )
+    assert wrong.status_code == 422, wrong.text
+    assert "female" in wrong.json()["detail"]
+    assert await table(
+        "services_delivered", "age_group", activity=livelihoods, age_bands="0-17,18+"
+    ) == {"total": 85, "18_plus": 85}
     assert await table("people_trained", "approach") == {
         "total": 10,
         "ipt_g": 5,

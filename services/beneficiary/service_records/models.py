@@ -88,6 +88,8 @@ class GroupActivity(_Delivery, table=True):
     group_series_id: uuid.UUID | None = Field(
         default=None, index=True, description="The series it is a session of."
     )
+    topic_code: str | None = Field(default=None, max_length=64)
+    language: str | None = Field(default=None, max_length=3)
     participants_by_organisation: list[dict[str, Any]] = Field(
         default_factory=list,
         sa_type=JSON,

@@ -222,6 +222,13 @@ TopicCode = Annotated[
 ]
 
 
+LanguageCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z]{2,3}$"),
+    Field(description="The language it was held in (ISO 639, e.g. ar, ckb)."),
+]
+
+
 class GroupSeriesCreate(BaseModel):
     """A group that meets over several sessions: record it once, then each
     session as a group activity naming it (``group_series_id``)."""
@@ -323,6 +330,8 @@ class GroupActivityCreate(DeliveryTags):
         description="The series (POST /v1/group-series) this is a session of; "
         "of the same activity.",
     )
+    topic_code: TopicCode | None = None
+    language: LanguageCode | None = None
     participants_by_organisation: list[OrganisationParticipantsIn] = Field(
         default_factory=list,
         max_length=100,
@@ -365,6 +374,8 @@ class GroupActivityRead(DeliveryTagsRead):
     duration_minutes: int | None
     facilitator_staff_ids: list[str]
     group_series_id: uuid.UUID | None
+    topic_code: str | None
+    language: str | None
     attendee_ids: list[uuid.UUID]
     anonymous_attendees: list[AnonymousCountIn]
     participants_by_organisation: list[OrganisationParticipantsIn]

@@ -494,6 +494,8 @@ async def record_group_activity(
         duration_minutes=data.duration_minutes,
         facilitator_staff_ids=data.facilitator_staff_ids,
         group_series_id=series,
+        topic_code=data.topic_code,
+        language=data.language,
         participants_by_organisation=[
             p.model_dump(mode="json") for p in data.participants_by_organisation
         ],
@@ -826,6 +828,8 @@ async def group_activity_read(
         project_id=group.project_id,
         facilitator_staff_ids=group.facilitator_staff_ids,
         group_series_id=group.group_series_id,
+        topic_code=group.topic_code,
+        language=group.language,
         participants_by_organisation=[
             OrganisationParticipantsIn.model_validate(p)
             for p in group.participants_by_organisation
@@ -985,6 +989,8 @@ def emit_group_activity(
             anonymous_attendees=anonymous,
             facilitators=len(group.facilitator_staff_ids),
             group_series_id=group.group_series_id,
+            topic_code=group.topic_code,
+            language=group.language,
             participants_by_organisation=[
                 OrganisationParticipants.model_validate(p)
                 for p in group.participants_by_organisation

@@ -410,6 +410,7 @@ _EXAMPLES: dict[str, tuple[str, str]] = {
     ),
     "phase": ("pre_group", "the practice session phase in capitals"),
     "nationality": ("SYR", "the ISO 3166-1 alpha-3 code as recorded"),
+    "language": ("ckb", "the ISO 639 code in capitals"),
     "month": ("2026-02", "`M` and the month as `yyyyMM`"),
 }
 

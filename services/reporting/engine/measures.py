@@ -109,7 +109,7 @@ ID_DIMS = frozenset(
 )
 """Dims whose values are ids: a filter value must look like a UUID; whether
 such a place or organisation exists is not checked (it would only answer 0)."""
-OPEN_DIMS = frozenset({"instrument", "phase", "topic", "nationality"})
+OPEN_DIMS = frozenset({"instrument", "phase", "topic", "nationality", "language"})
 """Dims whose values are free codes of the producers: not checked."""
 
 
@@ -678,6 +678,8 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "unit": "unit",
         "modality": "modality",
         "series": "series_id",
+        "topic": "topic_code",
+        "language": "language",
         "month": "month:held_on",
     },
     "group_series": {

@@ -232,7 +232,7 @@ def new_frames() -> dict[str, Frame]:
             "alive:bool organisation_id:cat lead_organisation_id:cat "
             "delivered_through:cat activity_code:cat unit:cat iasc_layer:cat "
             "held_on:date site_id:cat modality:cat duration_minutes:int "
-            "attendees:int series_id:cat",
+            "attendees:int series_id:cat topic_code:cat language:cat",
         ),
         "group_series": _frame(
             GroupSeriesFact,

@@ -143,6 +143,8 @@ class GroupActivityFact(_Fact, table=True):
     series_id: uuid.UUID | None = Field(
         default=None, description="The group series it is a session of."
     )
+    topic_code: str | None = Field(default=None, max_length=64)
+    language: str | None = Field(default=None, max_length=3)
 
 
 class GroupSeriesFact(_Fact, table=True):

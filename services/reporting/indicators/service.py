@@ -120,6 +120,8 @@ def _value_errors(
                 msg = f"{value!r} is not an id of {name} (a UUID, or unknown)"
             elif name == "month" and not _MONTH.match(value):
                 msg = f"{value!r} is not a month like 2026-03"
+            elif name == "language" and not _LANGUAGE.match(value):
+                msg = f"{value!r} is not a language (ISO 639, or unknown)"
             elif name == "nationality" and not _NATIONALITY.match(value):
                 msg = f"{value!r} is not a nationality (ISO 3166-1 alpha-3, or unknown)"
             else:
@@ -129,6 +131,7 @@ def _value_errors(
 
 
 _NATIONALITY = re.compile(r"^([A-Z]{3}|unknown)$")
+_LANGUAGE = re.compile(r"^([a-z]{2,3}|unknown)$")
 
 
 def _is_uuid(value: str) -> bool:

@@ -269,6 +269,8 @@ def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None
                 "duration_minutes": None,
                 "attendees": sum(c.count for c in f.counts),
                 "series_id": None,
+                "topic_code": None,
+                "language": None,
                 "alive": not f.voided,
             },
         )
@@ -291,6 +293,8 @@ def _group_activity(batch: Batch, e: EventEnvelope, f: GroupActivityFacts) -> No
             "duration_minutes": f.duration_minutes,
             "attendees": f.registered_attendees + f.anonymous_attendees,
             "series_id": f.group_series_id,
+            "topic_code": f.topic_code,
+            "language": f.language,
             "alive": not f.voided,
         },
         {p.organisation_id: p.participants for p in f.participants_by_organisation},
