@@ -282,6 +282,15 @@ class AlertStatus(StrEnum):
     acknowledged = "acknowledged"
 
 
+class ProblemArea(StrEnum):
+    """The interpersonal problem area an IPT client works on."""
+
+    grief = "grief"
+    role_transitions = "role_transitions"
+    role_disputes = "role_disputes"
+    interpersonal_deficits = "interpersonal_deficits"
+
+
 class EnrolmentStatus(StrEnum):
     """Where an enrolment in a structured intervention stands."""
 

@@ -29,6 +29,7 @@ from shared.contracts.enums import (
     EnrolmentStatus,
     MaritalStatus,
     Modality,
+    ProblemArea,
     ReferralArea,
     ReferralKind,
     ReferralStatus,
@@ -150,6 +151,7 @@ class ServiceRecordFacts(_Facts):
     )
     duration_minutes: int | None
     group_activity_id: uuid.UUID | None
+    group_series_id: uuid.UUID | None = None
     age_at_service: int | None
     voided: bool
     version: int
@@ -185,6 +187,7 @@ class AnonymousServiceFacts(_Facts):
     modality: Modality
     staff_id: str | None = Field(description="The staff code of who delivered it.")
     group_activity_id: uuid.UUID | None
+    group_series_id: uuid.UUID | None = None
     counts: list[AnonymousCount]
     voided: bool
     team_id: uuid.UUID | None = Field(
@@ -198,9 +201,32 @@ class AnonymousServiceFacts(_Facts):
     )
 
 
+class GroupSeriesFacts(_Facts):
+    """group_series.recorded: a group that meets over several sessions,
+    with how many it plans (its name stays with the producer)."""
+
+    group_series_id: uuid.UUID
+    organisation_id: uuid.UUID
+    activity_code: str
+    topic_code: str | None
+    site_id: uuid.UUID | None
+    planned_sessions: int
+    starts_on: date
+    facilitators: int
+    voided: bool = False
+
+
+class OrganisationParticipants(_Facts):
+    """How many of a meeting's participants came from one organisation."""
+
+    organisation_id: uuid.UUID
+    participants: int
+
+
 class GroupActivityFacts(_Facts):
     """group_activity.recorded: one group session or meeting held, as a unit
-    (its attendees' services are their own events), with how many attended."""
+    (its attendees' services are their own events), with how many attended
+    and, when given, how many came from which organisation."""
 
     group_activity_id: uuid.UUID
     organisation_id: uuid.UUID
@@ -215,6 +241,12 @@ class GroupActivityFacts(_Facts):
     registered_attendees: int
     anonymous_attendees: int
     facilitators: int
+    group_series_id: uuid.UUID | None = None
+    topic_code: str | None = None
+    language: str | None = Field(default=None, description="ISO 639.")
+    participants_by_organisation: list[OrganisationParticipants] = Field(
+        default_factory=list
+    )
     voided: bool = False
 
 
@@ -303,6 +335,9 @@ class EnrolmentFacts(_Facts):
     site_id: uuid.UUID | None = None
     sessions: list[EnrolmentSession] | None = Field(
         default=None, description="Every session of the protocol, in order."
+    )
+    problem_area: ProblemArea | None = Field(
+        default=None, description="IPT's problem area, when recorded."
     )
 
 
@@ -546,6 +581,7 @@ class EventType(StrEnum):
     service_record_voided = "service_record.voided"
     anonymous_service_recorded = "anonymous_service.recorded"
     group_activity_recorded = "group_activity.recorded"
+    group_series_recorded = "group_series.recorded"
     case_opened = "case.opened"
     case_status_changed = "case.status_changed"
     assessment_recorded = "assessment.recorded"
@@ -587,6 +623,7 @@ EVENT_FACTS: dict[EventType, type[_Facts]] = {
     EventType.service_record_voided: ServiceRecordFacts,
     EventType.anonymous_service_recorded: AnonymousServiceFacts,
     EventType.group_activity_recorded: GroupActivityFacts,
+    EventType.group_series_recorded: GroupSeriesFacts,
     EventType.case_opened: CaseFacts,
     EventType.case_status_changed: CaseFacts,
     EventType.assessment_recorded: AssessmentFacts,

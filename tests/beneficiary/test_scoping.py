@@ -121,6 +121,17 @@ async def alices_world(
             "attendee_ids": [person["id"]],
         },
     )
+    series = await alice.post(
+        "/v1/group-series",
+        {
+            "name": "Caregivers",
+            "activity_code": "caregiver_session",
+            "site_id": site_ids[0],
+            "planned_sessions": 4,
+            "starts_on": "2026-03-01",
+        },
+    )
+    assert series.status_code == 201, series.text
     anonymous = await alice.post(
         "/v1/anonymous-services",
         {
@@ -247,6 +258,7 @@ async def alices_world(
         "duplicate_id": twin["id"],
         "record_id": record["id"],
         "group_id": group.json()["id"],
+        "series_id": series.json()["id"],
         "conflict_id": conflict_id,
         "anonymous_id": anonymous.json()["id"],
         "case_id": case.json()["id"],
@@ -428,6 +440,7 @@ BODY_IDS: dict[str, Any] = {
         "activity_code": "caregiver_session",
         "activity_date": "2026-03-02",
         "attendee_ids": [ids["beneficiary_id"]],
+        "group_series_id": ids["series_id"],
     },
     "/v1/cases": lambda ids: {
         "beneficiary_id": ids["beneficiary_id"],
@@ -491,6 +504,7 @@ BODY_IDS: dict[str, Any] = {
 WRITTEN = (
     "service_record",
     "group_activity",
+    "group_series",
     "anonymous_service",
     "case_file",
     "referral",

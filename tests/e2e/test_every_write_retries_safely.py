@@ -433,6 +433,17 @@ async def _record_group(world: World) -> Write:
     return Write(worker, "/v1/group-activities", body, table="group_activity")
 
 
+@walks("beneficiary", "POST", "/v1/group-series")
+async def _record_series(world: World) -> Write:
+    body = {
+        "name": "Caregivers",
+        "activity_code": "caregiver_session",
+        "planned_sessions": 6,
+        "starts_on": "2026-03-01",
+    }
+    return Write(_worker(world), "/v1/group-series", body, table="group_series")
+
+
 @walks("beneficiary", "POST", "/v1/anonymous-services")
 async def _record_anonymous(world: World) -> Write:
     body = {

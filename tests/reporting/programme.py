@@ -179,6 +179,8 @@ class Programme:
     people: dict[str, str] = field(default_factory=dict)
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     trainees: dict[str, str] = field(default_factory=dict)
+    series: str = ""
+    """The group series of the published lines."""
 
     def names(self) -> dict[str, str]:
         """Location and organisation id -> name, to read tables by name."""
@@ -480,7 +482,14 @@ The published lines added on top (``record_published_lines``):
 
     meetings: coordination_meeting 06-02 Mosul, A, counts F 6 M 8;
               06-09 Mosul, A, counts F 4 M 5;
-              06-16 Mosul, partner, group activity: p11 p12 and M 5
+              06-16 Mosul, partner, group activity: p11 p12 and M 5,
+              participants from the partner 3, A 2, B 1 (1 not placed)
+    a group series: peer_support_group, A, Mosul, 4 sessions planned from
+              06-04; sessions 06-04 p6 p7, 06-11 p6 p7 p8
+    Group IPT (A): p1 grief, p2 role_transitions, p5 role_disputes enrolled
+              06-01, pre-group session 06-01; group sessions 06-02, 06-05,
+              06-09, 06-12, 06-16, 06-19 (p5 at the first only); p1 p2
+              finished 06-26 (7 of 9), p5 dropped out 06-20
     livelihood integration (A, Dahuk City, counts):
               mli_awareness_session 06-03 F 20 M 15, 06-10 F 10 M 12;
               mli_peer_support_group 06-05 F 8 M 6, 06-12 F 8 M 6
@@ -550,9 +559,43 @@ async def record_published_lines(
                 "anonymous_attendees": [
                     {"sex": "male", "age_group": "18_plus", "count": 5}
                 ],
+                "participants_by_organisation": [
+                    {"organisation_id": programme.orgs[key].id, "participants": n}
+                    for key, n in (("partner", 3), ("a", 2), ("b", 1))
+                ],
             },
         )
     )
+
+    series = await _ok(
+        await alice.post(
+            "/v1/group-series",
+            {
+                "name": "Adolescents' peer-support group",
+                "activity_code": "peer_support_group",
+                "topic_code": "anger_management",
+                "facilitator_staff_ids": ["staff-q"],
+                "site_id": sites[MOSUL],
+                "planned_sessions": 4,
+                "starts_on": "2026-06-04",
+            },
+        )
+    )
+    programme.series = series["id"]
+    for on, present in [("2026-06-04", ["p6", "p7"]),
+                        ("2026-06-11", ["p6", "p7", "p8"])]:  # fmt: skip
+        await _ok(
+            await alice.post(
+                "/v1/group-activities",
+                {
+                    "activity_code": "peer_support_group",
+                    "activity_date": on,
+                    "site_id": sites[MOSUL],
+                    "attendee_ids": [people[p] for p in present],
+                    "group_series_id": series["id"],
+                },
+            )
+        )
 
     async def call(path: str, body: Any, method: str = "POST") -> Any:
         return await _ok(
@@ -650,4 +693,52 @@ async def record_published_lines(
         await _ok(
             await alice.post(f"/v1/enrolments/{enrolment['id']}/{end}", {"on": on})
         )
+    ipt: dict[str, str] = {}
+    for person, area in IPT_G_CLIENTS.items():
+        enrolment = await _ok(
+            await alice.post(
+                "/v1/enrolments",
+                {
+                    "beneficiary_id": people[person],
+                    "intervention": "ipt_group",
+                    "enrolled_on": "2026-06-01",
+                    "problem_area": area,
+                },
+            )
+        )
+        ipt[person] = enrolment["id"]
+        await _ok(
+            await alice.post(
+                f"/v1/enrolments/{enrolment['id']}/sessions",
+                {"session_number": 0, "attended_on": "2026-06-01"},
+            )
+        )
+    days = ["2026-06-02", "2026-06-05", "2026-06-09", "2026-06-12", "2026-06-16",
+            "2026-06-19"]  # fmt: skip
+    for number, day in enumerate(days, start=1):
+        present = [p for p in IPT_G_CLIENTS if number == 1 or p != "p5"]
+        group = await _ok(
+            await alice.post(
+                "/v1/group-activities",
+                {
+                    "activity_code": "ipt_group_session",
+                    "activity_date": day,
+                    "attendee_ids": [people[p] for p in present],
+                },
+            )
+        )
+        for person in present:
+            await _ok(
+                await alice.post(
+                    f"/v1/enrolments/{ipt[person]}/sessions",
+                    {"session_number": number, "group_activity_id": group["id"]},
+                )
+            )
+    for person, end, on in [("p1", "finish", "2026-06-26"),
+                            ("p2", "finish", "2026-06-26"),
+                            ("p5", "drop-out", "2026-06-20")]:  # fmt: skip
+        await _ok(await alice.post(f"/v1/enrolments/{ipt[person]}/{end}", {"on": on}))
     return str(course["id"])
+
+
+IPT_G_CLIENTS = {"p1": "grief", "p2": "role_transitions", "p5": "role_disputes"}

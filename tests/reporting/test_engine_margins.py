@@ -107,6 +107,7 @@ def service_store(
             FIRST_DAY,
             "in_person",
             None,  # age at registration
+            None,  # nationality
         )
         for key, (sex, birth_year, disability) in enumerate(people, start=1)
     ]
@@ -137,6 +138,7 @@ def service_store(
                 None,  # team
                 None,  # delivery mode
                 None,  # project
+                None,  # series
             )
         )
     return store_of(beneficiaries=beneficiaries, services=lines)

@@ -695,17 +695,40 @@ async def test_the_published_lines_of_a_small_programme(
         "Org A": 2,
         "Partner": 1,
     }
+    # the 06-16 meeting placed 6 of its 7; the counted meetings placed none
+    assert await table("meeting_participants", "participant_organisation") == {
+        "total": 14 + 9 + 7,
+        "Partner": 3,
+        "Org A": 2,
+        orgs["b"].id: 1,
+        "unknown": 14 + 9 + 1,
+    }
     assert await table("group_attendance", "unit") == {
-        "total": 30 + 3 + 24 + 85,
+        "total": 30 + 3 + 24 + 85 + 5 + 13,
         "meeting": 14 + 9 + 7,
-        "session": 3 + 24 + 85,  # recreational, awareness, livelihoods
+        # recreational, awareness, livelihoods, the series, Group IPT
+        "session": 3 + 24 + 85 + 5 + 3 + 2 * 5,
     }
     assert await table("group_sessions_held", "activity") == {
-        "total": 6,
+        "total": 14,
+        "ipt_group_session": 6,
         "recreational_activity": 1,
         "awareness_session": 1,
         "mli_awareness_session": 2,
         "mli_peer_support_group": 2,
+        "peer_support_group": 2,
+    }
+    # the series: 2 of 4 sessions held, 3 people reached (p6 at both)
+    series = programme.series
+    assert await table("group_sessions_planned", "series") == {"total": 4, series: 4}
+    assert await table("group_sessions_held", "series") == {
+        "total": 14,
+        series: 2,
+        "unknown": 12,
+    }
+    assert await table("people_reached", "series", series=series) == {
+        "total": 3,
+        series: 3,
     }
     livelihoods = "mli_awareness_session,mli_peer_support_group"
     assert await table("services_delivered", "sex", activity=livelihoods) == {
@@ -714,6 +737,18 @@ async def test_the_published_lines_of_a_small_programme(
         "male": 39,
     }
 
+    # strict queries: a value no dim takes is a 422 listing the allowed ones,
+    # and age groups are read under the names they are written with
+    wrong = await reporting_client.get(
+        "/v1/indicators/services_delivered/values",
+        params={"start": START, "end": END, "sex": "femal"},
+        headers=me.headers(),
+    )
+    assert wrong.status_code == 422, wrong.text
+    assert "female" in wrong.json()["detail"]
+    assert await table(
+        "services_delivered", "age_group", activity=livelihoods, age_bands="0-17,18+"
+    ) == {"total": 85, "18_plus": 85}
     assert await table("people_trained", "approach") == {
         "total": 10,
         "ipt_g": 5,
@@ -759,16 +794,28 @@ async def test_the_published_lines_of_a_small_programme(
     assert by_audience["total"] == sum(v for k, v in family.items() if k != "total")
 
     assert await table("structured_enrolments", "status") == {
-        "total": 2,
-        "finished": 1,
-        "dropped_out": 1,
-    }
-    assert await table("structured_sessions_attended", "month") == {
         "total": 5,
-        "2026-06": 5,
+        "finished": 3,  # p3 (PM+), p1 p2 (Group IPT)
+        "dropped_out": 2,  # p4 (PM+), p5 (Group IPT)
+    }
+    # PM+ 4 + 1; Group IPT 3 pre-group + 3 + 2 x 5 group sessions
+    assert await table("structured_sessions_attended", "month") == {
+        "total": 5 + 16,
+        "2026-06": 5 + 16,
     }
     assert await table("structured_completions", "intervention") == {
-        "total": 1,
+        "total": 3,
         "pm_plus": 1,
+        "ipt_group": 2,
     }
-    assert await table("structured_dropouts") == {"total": 1}
+    assert await table("structured_dropouts") == {"total": 2}
+    ipt_g = {"intervention": "ipt_group"}
+    assert await table("structured_completions", "problem_area", **ipt_g) == {
+        "total": 2,
+        "grief": 1,
+        "role_transitions": 1,
+    }
+    assert await table("structured_dropouts", "problem_area", **ipt_g) == {
+        "total": 1,
+        "role_disputes": 1,
+    }

@@ -4,12 +4,13 @@ through the beneficiary API."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 
 from shared.auth import Role
-from tests.beneficiary.api import enrol, make_beneficiary
+from tests.beneficiary.api import enrol, make_beneficiary, open_case, phq9
 from tests.callers import Caller
 from tests.reporting.helpers import by_value, values
 
@@ -168,3 +169,144 @@ async def test_enrolments_sessions_completion_and_drop_out(
         headers=reader.headers(),
     )
     assert r.status_code == 422, r.text
+
+
+async def test_group_ipt_problem_areas_and_change_among_completers(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+) -> None:
+    """Three Group IPT clients, one problem area each: two complete (7 of
+    9 sessions), one drops out after 2. PHQ-9 change among completers is
+    follow-up less baseline: -10 (grief) and -3 (role disputes)."""
+    clients = {}
+    for area, before, after in [
+        ("grief", phq9(3, 3, 2, 2, 2, 2, 2, 2, 0), phq9(1, 1, 1, 1, 1, 1, 1, 1, 0)),
+        ("role_disputes", phq9(2, 2, 2, 2, 2, 2, 2, 1, 0),
+         phq9(2, 2, 2, 2, 1, 1, 1, 1, 0)),
+        ("interpersonal_deficits", phq9(3, 3, 3, 3, 2, 2, 2, 2, 0),
+         phq9(3, 3, 3, 2, 2, 2, 2, 2, 0)),
+    ]:  # fmt: skip
+        case = await open_case(alice)
+        for timepoint, on, responses in [
+            ("baseline", "2026-01-20", before),
+            ("follow_up", "2026-03-25", after),
+        ]:
+            await _ok(
+                await alice.post(
+                    f"/v1/cases/{case['id']}/assessments",
+                    {
+                        "instrument": "phq9",
+                        "timepoint": timepoint,
+                        "administered_on": on,
+                        "responses": responses,
+                    },
+                )
+            )
+        enrolment = await _ok(
+            await alice.post(
+                "/v1/enrolments",
+                {
+                    "beneficiary_id": case["beneficiary_id"],
+                    "case_id": case["id"],
+                    "intervention": "ipt_group",
+                    "enrolled_on": "2026-02-01",
+                    "problem_area": area,
+                },
+            )
+        )
+        assert enrolment["problem_area"] == area
+        await _ok(
+            await alice.post(
+                f"/v1/enrolments/{enrolment['id']}/sessions",
+                {"session_number": 0, "attended_on": "2026-02-02"},
+            )
+        )
+        clients[area] = (case["beneficiary_id"], enrolment["id"])
+    r = await alice.post(
+        "/v1/enrolments",
+        {
+            "beneficiary_id": clients["grief"][0],
+            "intervention": "pm_plus",
+            "enrolled_on": "2026-02-01",
+            "problem_area": "griefs",
+        },
+    )
+    assert r.status_code == 422, r.text
+
+    # group sessions 1-6, weekly; the third client only at the first
+    for number in range(1, 7):
+        present = [a for a in clients if number == 1 or a != "interpersonal_deficits"]
+        group = await _ok(
+            await alice.post(
+                "/v1/group-activities",
+                {
+                    "activity_code": "ipt_group_session",
+                    "activity_date": str(date(2026, 2, 2) + timedelta(weeks=number)),
+                    "attendee_ids": [clients[a][0] for a in present],
+                },
+            )
+        )
+        for area in present:
+            await _ok(
+                await alice.post(
+                    f"/v1/enrolments/{clients[area][1]}/sessions",
+                    {"session_number": number, "group_activity_id": group["id"]},
+                )
+            )
+    for area, end in [("grief", "finish"), ("role_disputes", "finish"),
+                      ("interpersonal_deficits", "drop-out")]:  # fmt: skip
+        done = await _ok(
+            await alice.post(
+                f"/v1/enrolments/{clients[area][1]}/{end}", {"on": "2026-03-20"}
+            )
+        )
+        assert done["completed"] is (end == "finish")
+    await catch_up()
+    reader = issue(orgs["a"], Role.me_officer)
+
+    async def table(indicator: str, by: str) -> dict[Any, Any]:
+        body = await values(reporting_client, reader, indicator, **YEAR, by=by)
+        return {"total": body["total"]["value"], **by_value(body)}
+
+    assert await table("structured_enrolments", "problem_area") == {
+        "total": 3,
+        "grief": 1,
+        "role_disputes": 1,
+        "interpersonal_deficits": 1,
+    }
+    assert await table("structured_completions", "problem_area") == {
+        "total": 2,
+        "grief": 1,
+        "role_disputes": 1,
+    }
+    assert await table("structured_dropouts", "problem_area") == {
+        "total": 1,
+        "interpersonal_deficits": 1,
+    }
+    change = await values(
+        reporting_client, reader, "completer_phq9_change", **YEAR, by="problem_area"
+    )
+    assert by_value(change) == {"grief": -10.0, "role_disputes": -3.0}
+    total = change["total"]
+    assert (total["value"], total["numerator"], total["denominator"]) == (
+        -6.5,
+        -13.0,
+        2.0,
+    )
+    # a period ending before the follow-ups: no change to report
+    early = await values(
+        reporting_client, reader, "completer_phq9_change",
+        start="2026-03-01", end="2026-03-24",
+    )  # fmt: skip
+    assert early["total"]["denominator"] in (0, 0.0, None)
+
+    r = await reporting_client.get(
+        "/v1/indicators/structured_completions/values",
+        params={**YEAR, "problem_area": "grie"},
+        headers=reader.headers(),
+    )
+    assert r.status_code == 422, r.text
+    assert "role_transitions" in r.text  # the allowed values are listed

@@ -35,6 +35,9 @@ class Enrolment(Table, table=True):
     enrolled_on: date
     status: EnrolmentStatus = EnrolmentStatus.enrolled
     status_on: date
+    problem_area: str | None = Field(
+        default=None, max_length=32, description="IPT's problem area (a code)."
+    )
     version: int = 1
     created_by: str = Field(max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -23,7 +23,12 @@ from services.beneficiary.service_records import service as records_service
 from services.beneficiary.service_records.models import ServiceRecord
 from services.beneficiary.service_records.schemas import ServiceRecordCreate
 from shared.auth import Principal
-from shared.contracts.enums import ConsentPurpose, EnrolmentStatus, Modality
+from shared.contracts.enums import (
+    ConsentPurpose,
+    EnrolmentStatus,
+    Modality,
+    ProblemArea,
+)
 from shared.contracts.events import EnrolmentFacts, EnrolmentSession, EventType
 from shared.contracts.text import Text
 from shared.errors import Conflict, FieldError, Invalid
@@ -55,6 +60,11 @@ class EnrolmentCreate(BaseModel):
     version: Text | None = Field(default=None, max_length=16)
     case_id: uuid.UUID | None = None
     enrolled_on: RecordDate
+    problem_area: ProblemArea | None = Field(
+        default=None,
+        description="For interpersonal therapy (IPT): the problem area the "
+        "client works on.",
+    )
 
 
 class SessionAttended(BaseModel):
@@ -126,6 +136,7 @@ class EnrolmentRead(BaseModel):
     enrolled_on: date
     status: EnrolmentStatus
     status_on: date
+    problem_area: ProblemArea | None
     sessions_planned: int
     sessions_attended: list[int]
     dose: float = Field(description="Share of the protocol's sessions attended.")
@@ -184,6 +195,7 @@ async def enrol(
         intervention=intervention.key,
         enrolled_on=data.enrolled_on,
         status_on=data.enrolled_on,
+        problem_area=data.problem_area,
         created_by=principal.subject,
     )
     session.add(enrolment)
@@ -397,6 +409,9 @@ async def to_read(session: AsyncSession, enrolment: Enrolment) -> EnrolmentRead:
         enrolled_on=enrolment.enrolled_on,
         status=enrolment.status,
         status_on=enrolment.status_on,
+        problem_area=(
+            ProblemArea(enrolment.problem_area) if enrolment.problem_area else None
+        ),
         sessions_planned=planned,
         sessions_attended=sorted(attended),
         dose=dose,
@@ -530,6 +545,9 @@ async def _emit(session: AsyncSession, enrolment: Enrolment) -> None:
             enrolled_on=enrolment.enrolled_on,
             status_on=enrolment.status_on,
             site_id=enrolment.site_id,
+            problem_area=(
+                ProblemArea(enrolment.problem_area) if enrolment.problem_area else None
+            ),
             sessions=[
                 EnrolmentSession(number=s.number, attended_on=attended.get(s.number))
                 for s in _definition(enrolment).sessions

@@ -46,17 +46,56 @@ class _Delivery(Table):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class GroupSeries(Table, table=True):
+    """A group that meets over several sessions (a peer-support group of
+    eight meetings): what it plans; its sessions are group activities that
+    name it."""
+
+    __tablename__ = "group_series"
+    __table_args__ = (organisation_key(),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organisation_id: uuid.UUID = Field(
+        foreign_key="organisation.id", primary_key=True, index=True
+    )
+    name: str = Field(max_length=200)
+    activity_code: str = Field(max_length=64)
+    topic_code: str | None = Field(default=None, max_length=64)
+    facilitator_staff_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    site_id: uuid.UUID | None = Field(default=None, foreign_key="location.id")
+    team_id: uuid.UUID | None = Field(default=None, foreign_key="team.id", index=True)
+    planned_sessions: int
+    starts_on: date
+    created_by: str = Field(max_length=255)
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class GroupActivity(_Delivery, table=True):
     """A session held for a group; each registered attendee gets a service
     record, unregistered attendees are anonymous counts."""
 
     __tablename__ = "group_activity"
-    __table_args__ = (organisation_key(),)
+    __table_args__ = (
+        organisation_key(),
+        same_organisation("group_series_id", "group_series"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     activity_date: date
     duration_minutes: int | None = None
     facilitator_staff_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    group_series_id: uuid.UUID | None = Field(
+        default=None, index=True, description="The series it is a session of."
+    )
+    topic_code: str | None = Field(default=None, max_length=64)
+    language: str | None = Field(default=None, max_length=3)
+    participants_by_organisation: list[dict[str, Any]] = Field(
+        default_factory=list,
+        sa_type=JSON,
+        description="[{organisation_id, participants}]: who came from which "
+        "organisation (a coordination meeting's attending organisations).",
+    )
 
 
 class ServiceRecord(_Delivery, table=True):
@@ -75,6 +114,9 @@ class ServiceRecord(_Delivery, table=True):
     staff_id: str | None = Field(default=None, max_length=100)
     duration_minutes: int | None = None
     group_activity_id: uuid.UUID | None = Field(default=None, index=True)
+    group_series_id: uuid.UUID | None = Field(
+        default=None, description="Its group activity's series, for reports."
+    )
 
 
 class AnonymousService(_Delivery, table=True):
@@ -90,5 +132,8 @@ class AnonymousService(_Delivery, table=True):
     service_date: date = Field(index=True)
     staff_id: str | None = Field(default=None, max_length=100)
     group_activity_id: uuid.UUID | None = Field(default=None, index=True)
+    group_series_id: uuid.UUID | None = Field(
+        default=None, description="Its group activity's series, for reports."
+    )
     counts: list[dict[str, Any]] = Field(sa_type=JSON)
     total: int

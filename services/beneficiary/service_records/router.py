@@ -25,6 +25,8 @@ from services.beneficiary.service_records.schemas import (
     AnonymousServiceRead,
     GroupActivityCreate,
     GroupActivityRead,
+    GroupSeriesCreate,
+    GroupSeriesRead,
     ServiceRecordCreate,
     ServiceRecordRead,
     ServiceRecordUpdate,
@@ -275,6 +277,58 @@ async def record_group_activity(
     if not replayed:
         await announce_writes(runtime)
     return read
+
+
+@router.post(
+    "/v1/group-series",
+    status_code=201,
+    response_model=GroupSeriesRead,
+    responses=problem_responses(Conflict, Forbidden, Invalid),
+)
+async def record_group_series(
+    body: GroupSeriesCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: FieldActor,
+    once: OnceDep,
+) -> GroupSeriesRead:
+    """Record a group that meets over several sessions (name, activity,
+    topic, facilitators, site, sessions planned); its sessions are group
+    activities that name it."""
+    principal = actor.principal
+    async with session.begin():
+        series, replayed = await once.act(
+            principal,
+            "POST /v1/group-series",
+            body,
+            lambda: records_service.record_group_series(session, principal, body),
+            lambda existing: records_service.get_group_series(
+                session, principal, existing
+            ),
+        )
+        read = await records_service.group_series_read(session, series)
+        if not replayed:
+            audit_log.record(session, actor, "create", "group_series", [read.id])
+    once.response.headers["ETag"] = etag(read.version)
+    if not replayed:
+        await announce_writes(runtime)
+    return read
+
+
+@router.get(
+    "/v1/group-series/{series_id}",
+    response_model=GroupSeriesRead,
+    responses=problem_responses(NotFound),
+)
+async def get_group_series(
+    series_id: uuid.UUID, session: SessionDep, actor: FieldActor
+) -> GroupSeriesRead:
+    """A series with its sessions held and the people it reached."""
+    principal = actor.principal
+    async with session.begin():
+        series = await records_service.get_group_series(session, principal, series_id)
+        audit_log.record(session, actor, "read", "group_series", [series.id])
+        return await records_service.group_series_read(session, series)
 
 
 @router.get("/v1/group-activities", response_model=Page[GroupActivityRead])

@@ -270,6 +270,83 @@ class AnonymousServiceRead(DeliveryTagsRead):
     created_at: datetime
 
 
+TopicCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9_]{2,64}$"),
+    Field(description="The group's topic, as a code (e.g. anger_management)."),
+]
+
+
+LanguageCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z]{2,3}$"),
+    Field(description="The language it was held in (ISO 639, e.g. ar, ckb)."),
+]
+
+
+class GroupSeriesCreate(BaseModel):
+    """A group that meets over several sessions: record it once, then each
+    session as a group activity naming it (``group_series_id``)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Women's peer-support group, Dahuk City",
+                    "activity_code": "peer_support_group",
+                    "topic_code": "stress_management",
+                    "facilitator_staff_ids": ["staff-1", "staff-2"],
+                    "site_id": "5bee242a-be00-4c7f-8670-9ac196c8dc17",
+                    "planned_sessions": 8,
+                    "starts_on": "2026-02-02",
+                }
+            ]
+        },
+    )
+
+    id: uuid.UUID | None = None
+    name: Text = Field(min_length=1, max_length=200)
+    activity_code: ActivityCode
+    topic_code: TopicCode | None = None
+    facilitator_staff_ids: list[StaffId] = Field(default_factory=list, max_length=20)
+    site_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    planned_sessions: int = Field(ge=1, le=200)
+    starts_on: RecordDate
+
+
+class GroupSeriesRead(BaseModel):
+    """A group series with the sessions held and the people it reached."""
+
+    id: uuid.UUID
+    name: str
+    activity_code: str
+    topic_code: str | None
+    facilitator_staff_ids: list[str]
+    site_id: uuid.UUID | None
+    team_id: uuid.UUID | None
+    planned_sessions: int
+    starts_on: date
+    sessions_held: int = Field(description="Its sessions recorded, not voided.")
+    people_reached: int = Field(
+        description="Registered people at one of its sessions at least."
+    )
+    version: int
+    created_at: datetime
+
+
+class OrganisationParticipantsIn(BaseModel):
+    """How many participants came from one organisation of the list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    organisation_id: uuid.UUID = Field(
+        description="An organisation of GET /v1/organisations."
+    )
+    participants: int = Field(ge=1, le=ANONYMOUS_MAX_CELL)
+
+
 class GroupActivityFields(DeliveryTags):
     """The full state of a group activity (what a sync sends): the session
     and who attended, registered (each counts as served) or counted."""
@@ -286,6 +363,20 @@ class GroupActivityFields(DeliveryTags):
     anonymous_attendees: list[AnonymousCountIn] = Field(
         default_factory=list, max_length=50
     )
+    group_series_id: uuid.UUID | None = Field(
+        default=None,
+        description="The series (POST /v1/group-series) this is a session of; "
+        "of the same activity.",
+    )
+    topic_code: TopicCode | None = None
+    language: LanguageCode | None = None
+    participants_by_organisation: list[OrganisationParticipantsIn] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Which organisations the attendees came from (a "
+        "coordination meeting's): at most as many participants as attended; "
+        "the rest are reported under an unknown organisation.",
+    )
 
     @model_validator(mode="after")
     def _attendance(self) -> GroupActivityFields:
@@ -294,6 +385,17 @@ class GroupActivityFields(DeliveryTags):
         if not self.attendee_ids and not self.anonymous_attendees:
             raise ValueError("a group activity needs attendees")
         _distinct_cells(self.anonymous_attendees)
+        organisations = [p.organisation_id for p in self.participants_by_organisation]
+        if len(set(organisations)) != len(organisations):
+            raise ValueError("an organisation is listed twice")
+        attended = len(self.attendee_ids) + sum(
+            c.count for c in self.anonymous_attendees
+        )
+        if sum(p.participants for p in self.participants_by_organisation) > attended:
+            raise ValueError(
+                "more participants by organisation than attendees "
+                f"({attended} attended)"
+            )
         return self
 
 
@@ -373,8 +475,12 @@ class GroupActivityRead(DeliveryTagsRead):
     modality: Modality
     duration_minutes: int | None
     facilitator_staff_ids: list[str]
+    group_series_id: uuid.UUID | None
+    topic_code: str | None
+    language: str | None
     attendee_ids: list[uuid.UUID]
     anonymous_attendees: list[AnonymousCountIn]
+    participants_by_organisation: list[OrganisationParticipantsIn]
     served_total: int
     version: int
     created_at: datetime

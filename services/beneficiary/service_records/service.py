@@ -24,11 +24,13 @@ from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.locations import service as locations_service
 from services.beneficiary.organisations import service as organisations_service
+from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.projects import service as projects_service
 from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.service_records.models import (
     AnonymousService,
     GroupActivity,
+    GroupSeries,
     ServiceRecord,
 )
 from services.beneficiary.service_records.schemas import (
@@ -39,6 +41,9 @@ from services.beneficiary.service_records.schemas import (
     GroupActivityCreate,
     GroupActivityFields,
     GroupActivityRead,
+    GroupSeriesCreate,
+    GroupSeriesRead,
+    OrganisationParticipantsIn,
     ServiceRecordCreate,
     ServiceRecordFields,
     ServiceRecordRead,
@@ -53,6 +58,8 @@ from shared.contracts.events import (
     AnonymousServiceFacts,
     EventType,
     GroupActivityFacts,
+    GroupSeriesFacts,
+    OrganisationParticipants,
     ServiceRecordFacts,
 )
 from shared.db import get_cached, pin, utcnow
@@ -476,6 +483,10 @@ async def record_group_activity(
         tags=data,
     )
     attendees = await _attendees(session, principal, data.attendee_ids)
+    await _known_organisations(
+        session, [p.organisation_id for p in data.participants_by_organisation]
+    )
+    series = await _series_of(session, principal, data)
     await consent_service.require_consent(
         session, principal.organisation_id, data.attendee_ids, *SERVICE_CONSENTS
     )
@@ -484,6 +495,12 @@ async def record_group_activity(
         activity_date=data.activity_date,
         duration_minutes=data.duration_minutes,
         facilitator_staff_ids=data.facilitator_staff_ids,
+        group_series_id=series,
+        topic_code=data.topic_code,
+        language=data.language,
+        participants_by_organisation=[
+            p.model_dump(mode="json") for p in data.participants_by_organisation
+        ],
         modality=data.modality,
         **columns,
     )
@@ -498,6 +515,7 @@ async def record_group_activity(
             staff_id=staff,
             duration_minutes=data.duration_minutes,
             group_activity_id=group_id,
+            group_series_id=series,
             modality=data.modality,
             **columns,
         )
@@ -514,6 +532,7 @@ async def record_group_activity(
             staff,
             data.anonymous_attendees,
             group_id,
+            series,
         )
         session.add(anonymous)
         emit_anonymous(session, anonymous)
@@ -525,6 +544,174 @@ async def record_group_activity(
     )
     await session.flush()
     return group
+
+
+async def _series_of(
+    session: AsyncSession, principal: Principal, data: GroupActivityCreate
+) -> uuid.UUID | None:
+    """The series a session belongs to: one the caller can see, of the same
+    activity."""
+    if data.group_series_id is None:
+        return None
+    series = await get_group_series(session, principal, data.group_series_id, 422)
+    if series.activity_code != data.activity_code:
+        raise Invalid(
+            f"The series is of {series.activity_code!r}, not {data.activity_code!r}.",
+            errors=[
+                FieldError(
+                    loc=["body", "activity_code"],
+                    msg=f"the series is of {series.activity_code}",
+                    type="activity",
+                )
+            ],
+        )
+    return series.id
+
+
+async def record_group_series(
+    session: AsyncSession, principal: Principal, data: GroupSeriesCreate
+) -> GroupSeries:
+    """A group and what it plans: an activity of the taxonomy that is held
+    in groups, a site in the caller's scope."""
+    series_id = data.id or uuid.uuid4()
+    if await session.get(GroupSeries, (principal.organisation_id, series_id)):
+        raise Conflict("A group series with this id exists already.")
+    columns = await delivery(
+        session,
+        principal,
+        data.activity_code,
+        data.site_id,
+        ActivityKind.group,
+        on=data.starts_on,
+        tags=DeliveryTags(team_id=data.team_id),
+    )
+    series = GroupSeries(
+        id=series_id,
+        organisation_id=principal.organisation_id,
+        name=data.name,
+        activity_code=columns["activity_code"],
+        topic_code=data.topic_code,
+        facilitator_staff_ids=data.facilitator_staff_ids,
+        site_id=data.site_id,
+        team_id=columns["team_id"],
+        planned_sessions=data.planned_sessions,
+        starts_on=data.starts_on,
+        created_by=principal.subject,
+    )
+    session.add(series)
+    await session.flush()
+    add_event(
+        session,
+        OutboxEvent,
+        type=EventType.group_series_recorded,
+        organisation_id=series.organisation_id,
+        entity_type="group_series",
+        entity_id=series.id,
+        facts=GroupSeriesFacts(
+            group_series_id=series.id,
+            organisation_id=series.organisation_id,
+            activity_code=series.activity_code,
+            topic_code=series.topic_code,
+            site_id=series.site_id,
+            planned_sessions=series.planned_sessions,
+            starts_on=series.starts_on,
+            facilitators=len(series.facilitator_staff_ids),
+        ),
+    )
+    return series
+
+
+async def get_group_series(
+    session: AsyncSession,
+    principal: Principal,
+    series_id: uuid.UUID,
+    missing: int = 404,
+) -> GroupSeries:
+    """A series of the caller's organisation, at its sites and team."""
+    series: GroupSeries | None = (
+        await session.execute(
+            scoped(select(GroupSeries), principal, GroupSeries).where(
+                col(GroupSeries.id) == series_id
+            )
+        )
+    ).scalar_one_or_none()
+    if series is not None:
+        return series
+    if missing == 422:
+        raise Invalid(
+            "Unknown group series.",
+            errors=[
+                FieldError(
+                    loc=["body", "group_series_id"],
+                    msg="unknown group series",
+                    type="group_series",
+                )
+            ],
+        )
+    raise NotFound("Group series not found.")
+
+
+async def group_series_read(
+    session: AsyncSession, series: GroupSeries
+) -> GroupSeriesRead:
+    """The series with its sessions held (not voided) and the registered
+    people who attended at least one of them."""
+    held = await session.scalar(
+        select(func.count()).where(
+            col(GroupActivity.organisation_id) == series.organisation_id,
+            col(GroupActivity.group_series_id) == series.id,
+            col(GroupActivity.voided).is_(False),
+        )
+    )
+    reached = await session.scalar(
+        select(func.count(func.distinct(col(ServiceRecord.beneficiary_id)))).where(
+            col(ServiceRecord.organisation_id) == series.organisation_id,
+            col(ServiceRecord.group_series_id) == series.id,
+            col(ServiceRecord.voided).is_(False),
+        )
+    )
+    return GroupSeriesRead(
+        id=series.id,
+        name=series.name,
+        activity_code=series.activity_code,
+        topic_code=series.topic_code,
+        facilitator_staff_ids=series.facilitator_staff_ids,
+        site_id=series.site_id,
+        team_id=series.team_id,
+        planned_sessions=series.planned_sessions,
+        starts_on=series.starts_on,
+        sessions_held=int(held or 0),
+        people_reached=int(reached or 0),
+        version=series.version,
+        created_at=series.created_at,
+    )
+
+
+async def _known_organisations(session: AsyncSession, ids: list[uuid.UUID]) -> None:
+    """Participants' organisations are references to the list, not free
+    text: an unknown one is an error, so reports can name every one."""
+    if not ids:
+        return
+    found = set(
+        (
+            await session.scalars(
+                select(col(Organisation.id)).where(col(Organisation.id).in_(ids))
+            )
+        ).all()
+    )
+    unknown = [i for i in ids if i not in found]
+    if unknown:
+        raise Invalid(
+            "Participants' organisations must be on the organisation list.",
+            errors=[
+                FieldError(
+                    loc=["body", "participants_by_organisation", ids.index(u)],
+                    msg=f"unknown organisation {u}",
+                    type="organisation",
+                )
+                for u in unknown
+            ],
+        )
 
 
 async def _attendees(
@@ -642,6 +829,13 @@ async def group_activity_read(
         delivery_mode=group.delivery_mode,
         project_id=group.project_id,
         facilitator_staff_ids=group.facilitator_staff_ids,
+        group_series_id=group.group_series_id,
+        topic_code=group.topic_code,
+        language=group.language,
+        participants_by_organisation=[
+            OrganisationParticipantsIn.model_validate(p)
+            for p in group.participants_by_organisation
+        ],
         attendee_ids=attendee_ids,
         anonymous_attendees=counts,
         served_total=len(attended) + sum(c.count for c in counts),
@@ -683,6 +877,13 @@ async def group_activity_fields(
         anonymous_attendees=[
             AnonymousCountIn.model_validate(c)
             for c in (anonymous.counts if anonymous else [])
+        ],
+        group_series_id=group.group_series_id,
+        topic_code=group.topic_code,
+        language=group.language,
+        participants_by_organisation=[
+            OrganisationParticipantsIn.model_validate(p)
+            for p in group.participants_by_organisation
         ],
         team_id=group.team_id,
         delivery_mode=group.delivery_mode,
@@ -777,6 +978,7 @@ def _anonymous_service(
     staff_id: str | None,
     counts: list[AnonymousCountIn],
     group_id: uuid.UUID | None,
+    series_id: uuid.UUID | None = None,
 ) -> AnonymousService:
     return AnonymousService(
         id=record_id,
@@ -784,6 +986,7 @@ def _anonymous_service(
         modality=modality,
         staff_id=staff_id,
         group_activity_id=group_id,
+        group_series_id=series_id,
         counts=[c.model_dump(mode="json") for c in counts],
         total=sum(c.count for c in counts),
         **columns,
@@ -849,6 +1052,13 @@ def emit_group_activity(
             registered_attendees=registered,
             anonymous_attendees=anonymous,
             facilitators=len(group.facilitator_staff_ids),
+            group_series_id=group.group_series_id,
+            topic_code=group.topic_code,
+            language=group.language,
+            participants_by_organisation=[
+                OrganisationParticipants.model_validate(p)
+                for p in group.participants_by_organisation
+            ],
             voided=group.voided,
         ),
     )
@@ -868,6 +1078,7 @@ FACT_COLUMNS = (
     "staff_id",
     "duration_minutes",
     "group_activity_id",
+    "group_series_id",
     "voided",
     "version",
     "team_id",
@@ -892,6 +1103,7 @@ def _facts(columns: dict[str, Any], beneficiary: Beneficiary) -> ServiceRecordFa
         staff_id=columns["staff_id"],
         duration_minutes=columns["duration_minutes"],
         group_activity_id=columns["group_activity_id"],
+        group_series_id=columns.get("group_series_id"),
         age_at_service=age_on(beneficiary.date_of_birth, columns["service_date"]),
         voided=columns["voided"],
         version=columns["version"],
@@ -921,6 +1133,7 @@ def emit_anonymous(session: AsyncSession, record: AnonymousService) -> None:
             modality=record.modality,
             staff_id=record.staff_id,
             group_activity_id=record.group_activity_id,
+            group_series_id=record.group_series_id,
             counts=[AnonymousCount.model_validate(c) for c in record.counts],
             voided=record.voided,
             team_id=record.team_id,

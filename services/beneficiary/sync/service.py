@@ -311,7 +311,9 @@ def _recorded_once(
             read_group,
             None,
             GroupActivity,
-            canonical=_unordered("attendee_ids", "anonymous_attendees"),
+            canonical=_unordered(
+                "attendee_ids", "anonymous_attendees", "participants_by_organisation"
+            ),
         ),
         "anonymous_service": Entity(
             "anonymous_service",

@@ -68,6 +68,21 @@ MEASURES: dict[str, str] = {
     "de-duplicated",
     "mean_group_attendance": "attendees per group session or meeting held in "
     "the period: the summed attendees over the sessions and meetings",
+    "completer_outcome_change": "enrolments whose latest status date is in "
+    "the period and whose attendance reached the completion rule; for each, "
+    "the person's `outcome` score at their latest non-baseline assessment "
+    "from the enrolment date to the period's end, less their latest "
+    "baseline on or before the enrolment date (else their earliest baseline "
+    "before that follow-up); the mean of those changes, completers without "
+    "both left out",
+    "sessions_planned": "the sessions group series plan, summed over the "
+    "series starting in the period (`series` names each, so sessions held by "
+    "`series` read beside it)",
+    "group_participants": "the attendees of group sessions and meetings held "
+    "in the period, one line per organisation the group activity's record "
+    "names (`participants_by_organisation`) and one line of the attendees "
+    "it did not place (an unknown `participant_organisation`); the lines of "
+    "one session or meeting add up to its attendees; not de-duplicated",
     "enrolments": "enrolments in a structured intervention whose enrolment "
     "date is in the period, with their current status",
     "people_completing": "distinct people with an enrolment whose sessions "
@@ -385,11 +400,17 @@ _EXAMPLES: dict[str, tuple[str, str]] = {
         str(_ORG_EXAMPLE),
         "`TEAM_` and the first 12 hex digits of the team id, in capitals",
     ),
+    "series": (
+        str(_ORG_EXAMPLE),
+        "`SER_` and the first 12 hex digits of the group series id, in capitals",
+    ),
     "project": (
         str(_ORG_EXAMPLE),
         "`PRJ_` and the first 12 hex digits of the project id, in capitals",
     ),
     "phase": ("pre_group", "the practice session phase in capitals"),
+    "nationality": ("SYR", "the ISO 3166-1 alpha-3 code as recorded"),
+    "language": ("ckb", "the ISO 639 code in capitals"),
     "month": ("2026-02", "`M` and the month as `yyyyMM`"),
 }
 

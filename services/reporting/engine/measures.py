@@ -38,6 +38,7 @@ from shared.contracts.enums import (
     EnrolmentStatus,
     MaritalStatus,
     Modality,
+    ProblemArea,
     ReferralArea,
     ReferralKind,
     ReferralStatus,
@@ -67,6 +68,7 @@ ENUM_LABELS: dict[str, list[str]] = {
     "unit": [u.value for u in ActivityUnit],
     "component": ["training", *(p.value for p in SupervisionPurpose)],
     "delivery_mode": [m.value for m in DeliveryMode],
+    "problem_area": [a.value for a in ProblemArea],
 }
 
 
@@ -102,11 +104,12 @@ ID_DIMS = frozenset(
         "participant_organisation",
         "team",
         "project",
+        "series",
     }
 )
 """Dims whose values are ids: a filter value must look like a UUID; whether
 such a place or organisation exists is not checked (it would only answer 0)."""
-OPEN_DIMS = frozenset({"instrument", "phase", "topic"})
+OPEN_DIMS = frozenset({"instrument", "phase", "topic", "nationality", "language"})
 """Dims whose values are free codes of the producers: not checked."""
 
 
@@ -391,6 +394,68 @@ def _improved_share(
     )
 
 
+def _completer_change(
+    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+) -> Computed:
+    """Per enrolment completed in the period (its status date in it), the
+    person's change on the ``outcome`` instrument's score: the latest
+    non-baseline assessment from the enrolment date to the period's end,
+    less the latest baseline on or before the enrolment date (or, if none,
+    the earliest baseline before that follow-up). Completers without both
+    are left out; the value is the mean change over the others."""
+    rule = q.parameters["outcome"]
+    rules = {str(rule["instrument"]): rule}
+    scores = _rule_scores(ev, rules)
+    assessments = ev.store.frames["assessments"]
+    instrument_ok = np.array(
+        [
+            str(v).split("@")[0] == rule["instrument"]
+            for v in assessments.vocab["instrument"].values
+        ]
+        + [False]
+    )
+    codes = assessments.col("instrument").astype(np.int64)
+    usable = (
+        assessments.present[: assessments.size]
+        & instrument_ok[np.where(codes < 0, len(instrument_ok) - 1, codes)]
+        & ~np.isnan(scores)
+        & (assessments.col("beneficiary_key") >= 0)
+    )
+    baseline_code = [v == "baseline" for v in assessments.vocab["timepoint"].values] + [
+        False
+    ]
+    timepoints = assessments.col("timepoint").astype(np.int64)
+    by_person: dict[int, list[tuple[int, bool, float]]] = {}
+    people = assessments.col("beneficiary_key")
+    days = assessments.col("administered_on")
+    for row in np.flatnonzero(usable).tolist():
+        by_person.setdefault(int(people[row]), []).append(
+            (int(days[row]), bool(baseline_code[timepoints[row]]), float(scores[row]))
+        )
+    completed = ev.column("enrolment_outcomes", q, "completed").astype(bool)
+    person = ev.column("enrolment_outcomes", q, "beneficiary_key")
+    enrolled = ev.column("enrolment_outcomes", q, "enrolled_on")
+    end = day_number(q.end)
+    change = np.full(len(group), np.nan)
+    for i in np.flatnonzero(completed & (person >= 0)).tolist():
+        rows = sorted(by_person.get(int(person[i]), []))
+        start = int(enrolled[i])
+        after = [r for r in rows if not r[1] and start <= r[0] <= end]
+        if not after:
+            continue
+        follow = after[-1]
+        before = [r for r in rows if r[1] and r[0] <= start]
+        base = (
+            before[-1]
+            if before
+            else next((r for r in rows if r[1] and r[0] <= follow[0]), None)
+        )
+        if base is not None:
+            change[i] = follow[2] - base[2]
+    keep = ~np.isnan(change)
+    return ev.count(group[keep], groups, change[keep]), ev.count(group[keep], groups)
+
+
 def _rule_scores(ev: Evaluator, rules: dict[str, Any]) -> NDArray[np.float64]:
     """Each assessment row's score named by its instrument's rule (NaN: no
     rule or no such score), once per store state and rules."""
@@ -526,6 +591,8 @@ def _certified(frame: Frame) -> Mask:
 FACT_FRAMES = {
     "services": "services",
     "group_activities": "group_activities",
+    "group_participation": "group_participation",
+    "group_series": "group_series",
     "beneficiaries": "beneficiaries",
     "referrals": "referrals",
     "cases": "cases",
@@ -547,6 +614,8 @@ FACT_FRAMES = {
 FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
     "services": ("service_date", _alive),
     "group_activities": ("held_on", _alive),
+    "group_participation": ("held_on", _alive),
+    "group_series": ("starts_on", _alive),
     "beneficiaries": ("registration_date", _registered_person),
     "referrals": ("sent_on", None),
     "cases": ("opened_on", None),
@@ -567,6 +636,7 @@ FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
 }
 _PERSON = {
     "sex": "person:beneficiary_key",
+    "nationality": "person:beneficiary_key",
     "age_group": "person:beneficiary_key",
     "marital_status": "person:beneficiary_key",
     "disability": "person:beneficiary_key",
@@ -595,6 +665,7 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "team": "team_id",
         "delivery_mode": "delivery_mode",
         "project": "project_id",
+        "series": "series_id",
         "month": "month:service_date",
     },
     "group_activities": {
@@ -606,6 +677,28 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "activity": "activity_code",
         "unit": "unit",
         "modality": "modality",
+        "series": "series_id",
+        "topic": "topic_code",
+        "language": "language",
+        "month": "month:held_on",
+    },
+    "group_series": {
+        **_PLACES,
+        "organisation": "organisation_id",
+        "activity": "activity_code",
+        "topic": "topic_code",
+        "series": "series_id",
+        "month": "month:starts_on",
+    },
+    "group_participation": {
+        **_PLACES,
+        "organisation": "organisation_id",
+        "lead_organisation": "lead_organisation_id",
+        "delivered_through": "delivered_through",
+        "activity": "activity_code",
+        "unit": "unit",
+        "modality": "modality",
+        "participant_organisation": "participant_organisation_id",
         "month": "month:held_on",
     },
     "beneficiaries": {
@@ -614,6 +707,7 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "marital_status": "marital_status",
         "disability": "disability",
         "displacement_status": "displacement_status",
+        "nationality": "nationality",
         **_PLACES,
         "organisation": "organisation_id",
         "registration_channel": "registration_channel",
@@ -661,6 +755,7 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         **_PLACES,
         "organisation": "organisation_id",
         "intervention": "intervention",
+        "problem_area": "problem_area",
         "status": "status",
         "month": "month:enrolled_on",
     },
@@ -669,6 +764,7 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         **_PLACES,
         "organisation": "organisation_id",
         "intervention": "intervention",
+        "problem_area": "problem_area",
         "status": "status",
         "month": "month:status_on",
     },
@@ -741,11 +837,20 @@ MEASURES: dict[str, Measure] = {
     "mean_group_attendance": _mean(
         "group_activities", lambda f: f.col("attendees").astype(np.float64)
     ),
+    "sessions_planned": _counted(
+        "group_series", weight="planned_sessions", whole_weights=True
+    ),
+    "group_participants": _counted(
+        "group_participation", weight="participants", whole_weights=True
+    ),
     "enrolments": _counted("enrolments"),
     "people_completing": _distinct(
         "enrolment_outcomes", "beneficiary_key", only="completed"
     ),
     "enrolment_outcomes": _counted("enrolment_outcomes"),
+    "completer_outcome_change": Measure(
+        "enrolment_outcomes", "mean", grouped(_completer_change, adds_up=False)
+    ),
     "intervention_sessions_attended": _counted("intervention_sessions"),
     "new_beneficiaries": _counted("beneficiaries"),
     "referrals": _counted("referrals"),

@@ -37,6 +37,8 @@ from services.reporting.facts.models import (
     CompetencyFact,
     EnrolmentFact,
     GroupActivityFact,
+    GroupParticipationFact,
+    GroupSeriesFact,
     IngestCounter,
     InterventionSessionFact,
     LocationDim,
@@ -215,21 +217,34 @@ def new_frames() -> dict[str, Frame]:
             "lead_organisation_id:cat delivered_through:cat activity_code:cat "
             "iasc_layer:cat service_date:date site_id:cat modality:cat "
             "staff_id:cat people:int sex:cat age_group:cat disability:cat "
-            "age_at_service:int team_id:cat delivery_mode:cat project_id:cat",
+            "age_at_service:int team_id:cat delivery_mode:cat project_id:cat "
+            "series_id:cat",
         ),
         "beneficiaries": _frame(
             BeneficiaryFact,
             "position:int erased:bool organisation_id:cat site_id:cat sex:cat "
             "birth_year:int marital_status:cat disability:cat "
             "displacement_status:cat registration_date:date "
-            "registration_channel:cat age_at_registration:int",
+            "registration_channel:cat age_at_registration:int nationality:cat",
         ),
         "group_activities": _frame(
             GroupActivityFact,
             "alive:bool organisation_id:cat lead_organisation_id:cat "
             "delivered_through:cat activity_code:cat unit:cat iasc_layer:cat "
             "held_on:date site_id:cat modality:cat duration_minutes:int "
-            "attendees:int",
+            "attendees:int series_id:cat topic_code:cat language:cat",
+        ),
+        "group_series": _frame(
+            GroupSeriesFact,
+            "alive:bool organisation_id:cat activity_code:cat topic_code:cat "
+            "site_id:cat planned_sessions:int starts_on:date series_id:cat",
+        ),
+        "group_participation": _frame(
+            GroupParticipationFact,
+            "alive:bool organisation_id:cat lead_organisation_id:cat "
+            "delivered_through:cat activity_code:cat unit:cat held_on:date "
+            "site_id:cat modality:cat participant_organisation_id:cat "
+            "participants:int",
         ),
         "referrals": _frame(
             ReferralFact,
@@ -250,7 +265,7 @@ def new_frames() -> dict[str, Frame]:
             EnrolmentFact,
             "beneficiary_key:int organisation_id:cat site_id:cat intervention:cat "
             "status:cat enrolled_on:date status_on:date sessions_attended:int "
-            "sessions_planned:int completed:bool",
+            "sessions_planned:int completed:bool problem_area:cat",
         ),
         "intervention_sessions": _frame(
             InterventionSessionFact,

@@ -47,6 +47,9 @@ class BeneficiaryFact(_Fact, table=True):
     marital_status: str | None = Field(default=None, max_length=16)
     disability: str | None = Field(default=None, max_length=16)
     displacement_status: str | None = Field(default=None, max_length=16)
+    nationality: str | None = Field(
+        default=None, max_length=3, description="ISO 3166-1 alpha-3."
+    )
     registration_date: date | None = None
     registration_channel: str | None = Field(default=None, max_length=16)
     erased: bool = False
@@ -113,6 +116,9 @@ class ServiceFact(_Fact, table=True):
     team_id: uuid.UUID | None = None
     delivery_mode: str | None = Field(default=None, max_length=16)
     project_id: uuid.UUID | None = Field(default=None, index=True)
+    series_id: uuid.UUID | None = Field(
+        default=None, description="The group series of its group activity."
+    )
 
 
 class GroupActivityFact(_Fact, table=True):
@@ -139,6 +145,51 @@ class GroupActivityFact(_Fact, table=True):
     modality: str = Field(max_length=32)
     duration_minutes: int | None = None
     attendees: int = Field(description="Registered attendees plus anonymous counts.")
+    series_id: uuid.UUID | None = Field(
+        default=None, description="The group series it is a session of."
+    )
+    topic_code: str | None = Field(default=None, max_length=64)
+    language: str | None = Field(default=None, max_length=3)
+
+
+class GroupSeriesFact(_Fact, table=True):
+    """A group that meets over several sessions, with the sessions it
+    plans, dated by its start; its sessions are group activity facts
+    naming it."""
+
+    __tablename__ = "group_series_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "series_id"),)
+
+    series_id: uuid.UUID
+    organisation_id: uuid.UUID
+    activity_code: str = Field(max_length=64)
+    topic_code: str | None = Field(default=None, max_length=64)
+    site_id: uuid.UUID | None = None
+    planned_sessions: int
+    starts_on: date
+
+
+class GroupParticipationFact(_Fact, table=True):
+    """The participants of one group session or meeting from one
+    organisation: a line per organisation the producer named, then one
+    line (``participant_organisation_id`` null) for the attendees it did
+    not place, so the lines of a unit add up to its attendees."""
+
+    __tablename__ = "group_participation_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "activity_id", "line"),)
+
+    activity_id: uuid.UUID = Field(description="As in group_activity_fact.")
+    line: int
+    organisation_id: uuid.UUID
+    lead_organisation_id: uuid.UUID
+    delivered_through: str = Field(max_length=16)
+    activity_code: str = Field(max_length=64)
+    unit: str = Field(max_length=16)
+    held_on: date
+    site_id: uuid.UUID | None = None
+    modality: str = Field(max_length=32)
+    participant_organisation_id: uuid.UUID | None = None
+    participants: int
 
 
 class ReferralFact(_Fact, table=True):
@@ -206,6 +257,9 @@ class EnrolmentFact(_Fact, table=True):
     sessions_attended: int
     sessions_planned: int
     completed: bool
+    problem_area: str | None = Field(
+        default=None, max_length=32, description="IPT's problem area."
+    )
 
 
 class InterventionSessionFact(_Fact, table=True):

@@ -160,10 +160,18 @@ def _value_errors(
                 msg = f"{value!r} is not an id of {name} (a UUID, or unknown)"
             elif name == "month" and not _MONTH.match(value):
                 msg = f"{value!r} is not a month like 2026-03"
+            elif name == "language" and not _LANGUAGE.match(value):
+                msg = f"{value!r} is not a language (ISO 639, or unknown)"
+            elif name == "nationality" and not _NATIONALITY.match(value):
+                msg = f"{value!r} is not a nationality (ISO 3166-1 alpha-3, or unknown)"
             else:
                 continue
             errors.append(FieldError(loc=["query", name], msg=msg, type="filter"))
     return errors
+
+
+_NATIONALITY = re.compile(r"^([A-Z]{3}|unknown)$")
+_LANGUAGE = re.compile(r"^([a-z]{2,3}|unknown)$")
 
 
 def _is_uuid(value: str) -> bool:

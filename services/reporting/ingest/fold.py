@@ -54,6 +54,8 @@ from services.reporting.facts.models import (
     EnrolmentFact,
     ErasedSubject,
     GroupActivityFact,
+    GroupParticipationFact,
+    GroupSeriesFact,
     IngestCounter,
     InterventionSessionFact,
     MentoringVisitFact,
@@ -87,6 +89,7 @@ from shared.contracts.events import (
     EventEnvelope,
     EventType,
     GroupActivityFacts,
+    GroupSeriesFacts,
     MappingFacts,
     MentoringVisitFacts,
     PracticeFacts,
@@ -155,6 +158,7 @@ def _beneficiary(batch: Batch, e: EventEnvelope, f: BeneficiaryFacts) -> None:
             "marital_status": f.marital_status,
             "disability": f.disability.value,
             "displacement_status": f.displacement_status,
+            "nationality": f.nationality,
             "registration_date": f.registration_date,
             "registration_channel": f.registration_channel.value,
             "age_at_registration": f.age_at_registration,
@@ -213,6 +217,7 @@ def _service(batch: Batch, e: EventEnvelope, f: ServiceRecordFacts) -> None:
             "team_id": f.team_id,
             "delivery_mode": f.delivery_mode.value if f.delivery_mode else None,
             "project_id": f.project_id,
+            "series_id": f.group_series_id,
             "alive": not f.voided,
             "position": e.position,
         }
@@ -248,6 +253,7 @@ def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None
             "team_id": f.team_id,
             "delivery_mode": f.delivery_mode.value if f.delivery_mode else None,
             "project_id": f.project_id,
+            "series_id": f.group_series_id,
             "alive": not f.voided,
             "position": e.position,
         }
@@ -272,6 +278,9 @@ def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None
                 "modality": f.modality.value,
                 "duration_minutes": None,
                 "attendees": sum(c.count for c in f.counts),
+                "series_id": None,
+                "topic_code": None,
+                "language": None,
                 "alive": not f.voided,
             },
         )
@@ -293,14 +302,44 @@ def _group_activity(batch: Batch, e: EventEnvelope, f: GroupActivityFacts) -> No
             "modality": f.modality.value,
             "duration_minutes": f.duration_minutes,
             "attendees": f.registered_attendees + f.anonymous_attendees,
+            "series_id": f.group_series_id,
+            "topic_code": f.topic_code,
+            "language": f.language,
             "alive": not f.voided,
         },
+        {p.organisation_id: p.participants for p in f.participants_by_organisation},
     )
 
 
-def _unit(batch: Batch, e: EventEnvelope, activity_id: uuid.UUID, row: Row) -> None:
+def _group_series(batch: Batch, e: EventEnvelope, f: GroupSeriesFacts) -> None:
+    batch.keep(
+        "group_series",
+        (f.organisation_id, f.group_series_id),
+        {
+            "series_id": f.group_series_id,
+            "organisation_id": f.organisation_id,
+            "activity_code": f.activity_code,
+            "topic_code": f.topic_code,
+            "site_id": f.site_id,
+            "planned_sessions": f.planned_sessions,
+            "starts_on": f.starts_on,
+            "alive": not f.voided,
+            "position": e.position,
+        },
+    )
+    batch.touch(f.starts_on, f.organisation_id)
+
+
+def _unit(
+    batch: Batch,
+    e: EventEnvelope,
+    activity_id: uuid.UUID,
+    row: Row,
+    by_organisation: dict[uuid.UUID, int] | None = None,
+) -> None:
     """A group session or meeting held, once: its unit from the taxonomy
-    (an unknown code, from a newer producer, is a session)."""
+    (an unknown code, from a newer producer, is a session). Its attendees
+    by the organisation they came from, the ones not placed last."""
     activity = get_activity(row["activity_code"])
     unit = activity.unit if activity else ActivityUnit.session
     batch.keep(
@@ -313,6 +352,31 @@ def _unit(batch: Batch, e: EventEnvelope, activity_id: uuid.UUID, row: Row) -> N
             "position": e.position,
         },
     )
+    placed = list((by_organisation or {}).items())
+    rest = max(row["attendees"] - sum(n for _, n in placed), 0)
+    for line, (participant_organisation, participants) in enumerate(
+        [*placed, (None, rest)]
+    ):
+        batch.keep(
+            "group_participation",
+            (row["organisation_id"], activity_id, line),
+            {
+                "activity_id": activity_id,
+                "line": line,
+                "organisation_id": row["organisation_id"],
+                "lead_organisation_id": row["lead_organisation_id"],
+                "delivered_through": row["delivered_through"],
+                "activity_code": row["activity_code"],
+                "unit": unit.value,
+                "held_on": row["held_on"],
+                "site_id": row["site_id"],
+                "modality": row["modality"],
+                "participant_organisation_id": participant_organisation,
+                "participants": participants,
+                "alive": row["alive"],
+                "position": e.position,
+            },
+        )
     batch.touch(row["held_on"], row["organisation_id"])
 
 
@@ -402,6 +466,7 @@ def _enrolment(batch: Batch, e: EventEnvelope, f: EnrolmentFacts) -> None:
             "sessions_attended": f.sessions_attended,
             "sessions_planned": f.sessions_planned,
             "completed": f.completed,
+            "problem_area": f.problem_area.value if f.problem_area else None,
         },
     )
     for held in f.sessions:
@@ -680,6 +745,7 @@ FOLDS: dict[EventType, Fold] = {
     EventType.service_record_voided: _service,
     EventType.anonymous_service_recorded: _anonymous,
     EventType.group_activity_recorded: _group_activity,
+    EventType.group_series_recorded: _group_series,
     EventType.case_opened: _case,
     EventType.case_status_changed: _case,
     EventType.assessment_recorded: _assessment,
@@ -1039,6 +1105,13 @@ _LINKED: list[tuple[str, type[Any], list[str]]] = [
 ]
 _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
     ("group_activity", GroupActivityFact, ["organisation_id", "activity_id"], None),
+    ("group_series", GroupSeriesFact, ["organisation_id", "series_id"], None),
+    (
+        "group_participation",
+        GroupParticipationFact,
+        ["organisation_id", "activity_id", "line"],
+        None,
+    ),
     ("trainee", TraineeFact, ["trainee_id"], None),
     ("attendance", AttendanceFact, ["session_id", "trainee_id"], "held_on"),
     ("result", ResultFact, ["cohort_id", "trainee_id"], "decided_on"),
@@ -1146,6 +1219,7 @@ _ERASED_PERSON = {
     "marital_status": None,
     "disability": None,
     "displacement_status": None,
+    "nationality": None,
     "registration_date": None,
     "registration_channel": None,
     "age_at_registration": None,
