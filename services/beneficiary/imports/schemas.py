@@ -153,8 +153,8 @@ class ImportRead(BaseModel):
                     "error": "KoboToolbox did not answer the page starting at "
                     "submission 10 after 3 tries (last: HTTP 500). Nothing is "
                     "lost: resume the import to go on from there.",
-                    "created_at": "2026-12-05T00:47:43.411895Z",
-                    "started_at": "2026-12-05T00:47:43.592515Z",
+                    "created_at": "2026-02-03T09:15:00Z",
+                    "started_at": "2026-02-03T09:15:00Z",
                     "finished_at": None,
                 }
             ]

@@ -114,6 +114,7 @@ class EnrolmentRead(BaseModel):
                     "beneficiary_id": "5d163806-d7e5-4cb4-ace6-1db73cbf94eb",
                     "case_id": None,
                     "intervention": "pm_plus@1.0",
+                    "problem_area": None,
                     "enrolled_on": "2026-02-01",
                     "status": "enrolled",
                     "status_on": "2026-02-01",

@@ -141,8 +141,8 @@ class ProjectRead(BaseModel):
                     ],
                     "version": 1,
                     "created_by": "user-a6565f",
-                    "created_at": "2026-12-05T00:46:54.191139Z",
-                    "updated_at": "2026-12-05T00:46:54.191155Z",
+                    "created_at": "2026-02-03T09:15:00Z",
+                    "updated_at": "2026-02-03T09:15:00Z",
                 }
             ]
         },

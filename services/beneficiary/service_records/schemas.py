@@ -147,8 +147,8 @@ class ServiceRecordRead(DeliveryTagsRead):
                     "void_reason": None,
                     "version": 1,
                     "created_by": "user-b3aa5e",
-                    "created_at": "2026-12-05T00:47:19.165336Z",
-                    "updated_at": "2026-12-05T00:47:19.165336Z",
+                    "created_at": "2026-02-03T09:15:00Z",
+                    "updated_at": "2026-02-03T09:15:00Z",
                 }
             ]
         },
@@ -441,6 +441,9 @@ class GroupActivityRead(DeliveryTagsRead):
                     "lead_organisation_id": "58a9d726-0b8d-480a-ba96-80279eee9332",
                     "delivered_through": "direct",
                     "activity_code": "caregiver_session",
+                    "group_series_id": None,
+                    "topic_code": "positive_parenting",
+                    "language": "ar",
                     "iasc_layer": "community_family",
                     "activity_date": "2026-03-01",
                     "site_id": None,
@@ -456,9 +459,10 @@ class GroupActivityRead(DeliveryTagsRead):
                             "count": 4,
                         }
                     ],
+                    "participants_by_organisation": [],
                     "served_total": 5,
                     "version": 1,
-                    "created_at": "2026-12-05T00:49:15.835523Z",
+                    "created_at": "2026-03-01T10:20:00Z",
                 }
             ]
         }
