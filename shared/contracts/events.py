@@ -203,6 +203,15 @@ class GroupActivityFacts(_Facts):
     anonymous_attendees: int
     facilitators: int
     voided: bool = False
+    team_id: uuid.UUID | None = Field(
+        default=None, description="The team of the organisation that held it."
+    )
+    delivery_mode: DeliveryMode | None = Field(
+        default=None, description="Centre, mobile team or outreach visit."
+    )
+    project_id: uuid.UUID | None = Field(
+        default=None, description="The project it was held under."
+    )
 
 
 class CaseFacts(_Facts):
@@ -469,6 +478,9 @@ class MentoringVisitFacts(_Facts):
     duration_minutes: int
     participants: int
     action_points: int
+    project_id: uuid.UUID | None = Field(
+        default=None, description="The project of the mentoring plan."
+    )
 
 
 class ActionPointFacts(_Facts):
@@ -482,6 +494,9 @@ class ActionPointFacts(_Facts):
     due_on: date
     status: str
     completed_on: date | None = None
+    project_id: uuid.UUID | None = Field(
+        default=None, description="The project of the mentoring plan."
+    )
 
 
 class NeedsAssessmentFacts(_Facts):

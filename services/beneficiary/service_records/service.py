@@ -793,6 +793,9 @@ def emit_group_activity(
             anonymous_attendees=anonymous,
             facilitators=len(group.facilitator_staff_ids),
             voided=group.voided,
+            team_id=group.team_id,
+            delivery_mode=group.delivery_mode,
+            project_id=group.project_id,
         ),
     )
 

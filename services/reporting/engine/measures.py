@@ -606,6 +606,9 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "activity": "activity_code",
         "unit": "unit",
         "modality": "modality",
+        "team": "team_id",
+        "delivery_mode": "delivery_mode",
+        "project": "project_id",
         "month": "month:held_on",
     },
     "beneficiaries": {
@@ -720,9 +723,14 @@ FACT_DIMS: dict[str, dict[str, str]] = {
     "mentoring": {
         "organisation": "organisation_id",
         "mode": "mode",
+        "project": "project_id",
         "month": "month:held_on",
     },
-    "action_points": {"organisation": "organisation_id", "month": "month:completed_on"},
+    "action_points": {
+        "organisation": "organisation_id",
+        "project": "project_id",
+        "month": "month:completed_on",
+    },
 }
 
 MEASURES: dict[str, Measure] = {

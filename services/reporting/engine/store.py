@@ -229,7 +229,7 @@ def new_frames() -> dict[str, Frame]:
             "alive:bool organisation_id:cat lead_organisation_id:cat "
             "delivered_through:cat activity_code:cat unit:cat iasc_layer:cat "
             "held_on:date site_id:cat modality:cat duration_minutes:int "
-            "attendees:int",
+            "attendees:int team_id:cat delivery_mode:cat project_id:cat",
         ),
         "referrals": _frame(
             ReferralFact,
@@ -310,12 +310,13 @@ def new_frames() -> dict[str, Frame]:
         "mentoring": _frame(
             MentoringVisitFact,
             "organisation_id:cat mentored_organisation_id:cat held_on:date "
-            "mode:cat duration_minutes:int participants:int action_points:int",
+            "mode:cat duration_minutes:int participants:int action_points:int "
+            "project_id:cat",
         ),
         "action_points": _frame(
             ActionPointFact,
             "organisation_id:cat mentored_organisation_id:cat due_on:date "
-            "completed:bool completed_on:date",
+            "completed:bool completed_on:date project_id:cat",
         ),
     }
 

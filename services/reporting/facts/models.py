@@ -134,6 +134,9 @@ class GroupActivityFact(_Fact, table=True):
     modality: str = Field(max_length=32)
     duration_minutes: int | None = None
     attendees: int = Field(description="Registered attendees plus anonymous counts.")
+    team_id: uuid.UUID | None = None
+    delivery_mode: str | None = Field(default=None, max_length=16)
+    project_id: uuid.UUID | None = None
 
 
 class ReferralFact(_Fact, table=True):
@@ -390,6 +393,7 @@ class MentoringVisitFact(_Fact, table=True):
     duration_minutes: int
     participants: int
     action_points: int
+    project_id: uuid.UUID | None = None
 
 
 class ActionPointFact(_Fact, table=True):
@@ -404,6 +408,7 @@ class ActionPointFact(_Fact, table=True):
     status: str = Field(max_length=16)
     completed: bool = False
     completed_on: date | None = None
+    project_id: uuid.UUID | None = None
 
 
 class ProjectFact(_Fact, table=True):

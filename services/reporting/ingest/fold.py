@@ -262,6 +262,9 @@ def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None
                 "modality": f.modality.value,
                 "duration_minutes": None,
                 "attendees": sum(c.count for c in f.counts),
+                "team_id": f.team_id,
+                "delivery_mode": f.delivery_mode.value if f.delivery_mode else None,
+                "project_id": f.project_id,
                 "alive": not f.voided,
             },
         )
@@ -283,6 +286,9 @@ def _group_activity(batch: Batch, e: EventEnvelope, f: GroupActivityFacts) -> No
             "modality": f.modality.value,
             "duration_minutes": f.duration_minutes,
             "attendees": f.registered_attendees + f.anonymous_attendees,
+            "team_id": f.team_id,
+            "delivery_mode": f.delivery_mode.value if f.delivery_mode else None,
+            "project_id": f.project_id,
             "alive": not f.voided,
         },
     )
