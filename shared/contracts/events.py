@@ -534,6 +534,18 @@ class ProjectFacts(_Facts):
     version: int
 
 
+class TeamFacts(_Facts):
+    """team.saved: a team of an organisation, so reports can name it (a
+    unit's name, like an organisation's, is not about a person)."""
+
+    team_id: uuid.UUID
+    organisation_id: uuid.UUID
+    name: str
+    kind: str
+    active: bool
+    version: int
+
+
 class EventType(StrEnum):
     """Every event a producer writes, declared once: the part before the dot
     is the family reporting folds by, the rest what happened."""
@@ -571,6 +583,7 @@ class EventType(StrEnum):
     mentoring_visit_recorded = "mentoring_visit.recorded"
     action_point_updated = "action_point.updated"
     project_saved = "project.saved"
+    team_saved = "team.saved"
 
     @property
     def family(self) -> str:
@@ -611,6 +624,7 @@ EVENT_FACTS: dict[EventType, type[_Facts]] = {
     EventType.mentoring_visit_recorded: MentoringVisitFacts,
     EventType.action_point_updated: ActionPointFacts,
     EventType.project_saved: ProjectFacts,
+    EventType.team_saved: TeamFacts,
 }
 """Each event type's payload: ``add_event`` refuses any other, and reporting
 validates what it reads with it."""

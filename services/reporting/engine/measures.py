@@ -138,6 +138,8 @@ def dim_labels(ev: Evaluator, dims: list[str]) -> dict[str, dict[str, str]]:
             out[name] = {str(k): v for k, v in places.names.items()}
         elif name in ORGANISATION_DIMS:
             out[name] = {str(k): v for k, v in places.organisations.items()}
+        elif name == "team":
+            out[name] = {str(k): v for k, v in places.teams.items()}
         elif name == "iasc_layer":
             out[name] = {layer.value: layer.label for layer in IascLayer}
         elif name == "activity":

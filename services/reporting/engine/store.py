@@ -49,6 +49,7 @@ from services.reporting.facts.models import (
     SelectionFact,
     ServiceFact,
     SupervisionFact,
+    TeamFact,
     TraineeFact,
 )
 
@@ -331,6 +332,7 @@ class Places:
     parent: dict[uuid.UUID, uuid.UUID | None] = field(default_factory=dict)
     organisations: dict[uuid.UUID, str] = field(default_factory=dict)
     lead: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    teams: dict[uuid.UUID, str] = field(default_factory=dict)
 
     def with_partners(self, organisations: frozenset[uuid.UUID]) -> set[uuid.UUID]:
         """Organisations and the implementing partners they lead."""
@@ -499,4 +501,6 @@ class FactStore:
             places.organisations[row.id] = row.name
             if row.lead_organisation_id is not None:
                 places.lead[row.id] = row.lead_organisation_id
+        for row in await conn.execute(select(TeamFact)):
+            places.teams[row.team_id] = row.name
         self.places = places

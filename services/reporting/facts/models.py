@@ -426,6 +426,19 @@ class ProjectFact(_Fact, table=True):
     version: int = 1
 
 
+class TeamFact(_Fact, table=True):
+    """A team's name and kind (``team.saved``): labels of breakdowns by team."""
+
+    __tablename__ = "team_fact"
+
+    team_id: uuid.UUID = Field(unique=True)
+    organisation_id: uuid.UUID
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=16)
+    active: bool = True
+    version: int = 1
+
+
 class LocationDim(Table, table=True):
     """Governorates, districts and sites, copied from the beneficiary service."""
 

@@ -65,6 +65,7 @@ from services.reporting.facts.models import (
     SelectionFact,
     ServiceFact,
     SupervisionFact,
+    TeamFact,
     TouchedPeriod,
     TraineeFact,
 )
@@ -94,6 +95,7 @@ from shared.contracts.events import (
     SelectionFacts,
     ServiceRecordFacts,
     SupervisionFacts,
+    TeamFacts,
     TraineeErasedFacts,
     TraineeFacts,
 )
@@ -663,6 +665,10 @@ def _project(batch: Batch, e: EventEnvelope, f: ProjectFacts) -> None:
     )
 
 
+def _team(batch: Batch, e: EventEnvelope, f: TeamFacts) -> None:
+    batch.keep("team", f.team_id, {**f.model_dump(), "position": e.position})
+
+
 Fold = Callable[[Batch, EventEnvelope, Any], None]
 
 FOLDS: dict[EventType, Fold] = {
@@ -696,6 +702,7 @@ FOLDS: dict[EventType, Fold] = {
     EventType.mentoring_visit_recorded: _mentoring,
     EventType.action_point_updated: _action_point,
     EventType.project_saved: _project,
+    EventType.team_saved: _team,
 }
 """How each reported event type becomes facts; its payload is validated
 against the producers' declaration (``EVENT_FACTS``) first."""
@@ -1051,6 +1058,7 @@ _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
     ("mentoring", MentoringVisitFact, ["visit_id"], "held_on"),
     ("action_point", ActionPointFact, ["action_point_id"], "completed_on"),
     ("project", ProjectFact, ["project_id"], None),
+    ("team", TeamFact, ["team_id"], None),
 ]
 
 
