@@ -331,6 +331,25 @@ async def build_partner_arc(
         )
     )
     arc.project = project["id"]
+    for o in arc.selected:  # the lead registered and selected them: it agrees
+        partnership = await ok(
+            await manager.post(
+                "/v1/partnerships",
+                {
+                    "partner_organisation_id": o,
+                    "project_id": arc.project,
+                    **PROJECT,
+                    "location_ids": [arc.city_id],
+                },
+            )
+        )
+        assert partnership["origin"] == "agreement"
+    not_selected = arc.organisations[SELECTED]
+    refused = await manager.post(
+        "/v1/partnerships",
+        {"partner_organisation_id": not_selected, **PROJECT},
+    )
+    assert refused.status_code == 403, refused.text
 
     mentor = token(training_settings, uuid.UUID(lead.id), Role.supervisor)
     for o in arc.selected:
@@ -623,15 +642,18 @@ async def test_the_partner_programme_from_mapping_to_follow_up(
     assert [o["organisation_id"] for o in for_plan["organisations"]] == [one]
 
     profile = await ok(await assessor.get(f"/v1/partner-profiles/{one}"), 200)
-    assert profile["programme_status"] == "selected"
+    assert profile["programme_status"] == "partner"
     assert [h["event"] for h in profile["history"]] == [
         "profiled_prospective",
         "mapped",
         "application",
         "selected",
         "capacity_baseline",
+        "partnership",
         "capacity_follow_up",
     ]
+    led = await ok(await assessor.get(f"/v1/organisations/{one}"), 200)
+    assert led["lead_organisation_id"] == orgs["a"].id
 
     await catch_up()
     reader = issue(orgs["a"], Role.me_officer)
