@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from services.beneficiary.access import PlatformAdmin
-from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OnceDep
 from services.beneficiary.organisations import service as organisations_service
 from services.beneficiary.organisations.models import Organisation
@@ -20,8 +19,7 @@ from services.beneficiary.organisations.schemas import (
     OrganisationCreate,
     OrganisationRead,
 )
-from shared.audit import Actor, Trail, acting
-from shared.auth import Principal, PrincipalDep, Role
+from shared.auth import Principal, PrincipalDep, Role, require
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
 from shared.idempotency import Once
@@ -61,13 +59,12 @@ async def create_organisation(
 async def approve_partner(
     organisation_id: uuid.UUID,
     session: SessionDep,
-    actor: Annotated[Actor, Depends(acting(Role.admin))],
+    principal: Annotated[Principal, Depends(require(Role.admin))],
     once: OnceDep,
 ) -> OrganisationRead:
     """As the lead's admin, accept this organisation as your implementing
     partner: its records written from now on count under your programme.
     Who approved, and when, stays on the organisation."""
-    principal = actor.principal
     return await _once(
         once,
         principal,
@@ -76,7 +73,6 @@ async def approve_partner(
         lambda: organisations_service.approve_partner(
             session, principal, organisation_id
         ),
-        audit=audit_log.trail(actor, "approve", "organisation"),
     )
 
 
@@ -86,11 +82,8 @@ async def _once(
     route: str,
     body: BaseModel | None,
     act: Callable[[], Awaitable[Organisation]],
-    audit: Trail[Organisation] | None = None,
 ) -> OrganisationRead:
-    """Run ``act`` once per Idempotency-Key; a replay answers the organisation.
-    A registration is the platform operator's and leaves no audit row in
-    any organisation; an approval is the lead's act and is in its trail."""
+    """Run ``act`` once per Idempotency-Key; a replay answers the organisation."""
     session = once.session
 
     async def render(organisation: Organisation) -> OrganisationRead:
@@ -103,7 +96,7 @@ async def _once(
         act,
         lambda existing: organisations_service.get_organisation(session, existing),
         render,
-        audit=audit,
+        audit=None,  # no person's record: the row keeps who approved it
     )
 
 
