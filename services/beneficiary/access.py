@@ -98,15 +98,9 @@ PartnerStaff = Annotated[Actor, Depends(_partner_work(*PARTNER_STAFF))]
 PartnerReader = Annotated[Actor, Depends(_partner_work(*PARTNER_STAFF, Role.auditor))]
 
 
-async def structure_manager(
-    principal: Annotated[Principal, Depends(require(Role.programme_manager))],
-) -> Principal:
-    return organisation_wide(principal)
-
-
-StructureManager = Annotated[Principal, Depends(structure_manager)]
+StructureManager = Annotated[Actor, Depends(organisation_manager)]
 """A programme manager (or admin) of the whole organisation: sets up its
-teams, projects and partnerships."""
+teams, projects and partnerships, each write audited as the actor's."""
 StructureReader = Annotated[
     Principal,
     Depends(require(*FIELD_STAFF, Role.me_officer, Role.auditor)),

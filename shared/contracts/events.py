@@ -248,6 +248,15 @@ class GroupActivityFacts(_Facts):
         default_factory=list
     )
     voided: bool = False
+    team_id: uuid.UUID | None = Field(
+        default=None, description="The team of the organisation that held it."
+    )
+    delivery_mode: DeliveryMode | None = Field(
+        default=None, description="Centre, mobile team or outreach visit."
+    )
+    project_id: uuid.UUID | None = Field(
+        default=None, description="The project it was held under."
+    )
 
 
 class CaseFacts(_Facts):
@@ -517,6 +526,9 @@ class MentoringVisitFacts(_Facts):
     duration_minutes: int
     participants: int
     action_points: int
+    project_id: uuid.UUID | None = Field(
+        default=None, description="The project of the mentoring plan."
+    )
 
 
 class ActionPointFacts(_Facts):
@@ -530,6 +542,9 @@ class ActionPointFacts(_Facts):
     due_on: date
     status: str
     completed_on: date | None = None
+    project_id: uuid.UUID | None = Field(
+        default=None, description="The project of the mentoring plan."
+    )
 
 
 class NeedsAssessmentFacts(_Facts):
@@ -564,6 +579,18 @@ class ProjectFacts(_Facts):
     start: date
     end: date
     targets: list[ProjectTarget]
+    version: int
+
+
+class TeamFacts(_Facts):
+    """team.saved: a team of an organisation, so reports can name it (a
+    unit's name, like an organisation's, is not about a person)."""
+
+    team_id: uuid.UUID
+    organisation_id: uuid.UUID
+    name: str
+    kind: str
+    active: bool
     version: int
 
 
@@ -606,6 +633,7 @@ class EventType(StrEnum):
     mentoring_visit_recorded = "mentoring_visit.recorded"
     action_point_updated = "action_point.updated"
     project_saved = "project.saved"
+    team_saved = "team.saved"
 
     @property
     def family(self) -> str:
@@ -648,6 +676,7 @@ EVENT_FACTS: dict[EventType, type[_Facts]] = {
     EventType.mentoring_visit_recorded: MentoringVisitFacts,
     EventType.action_point_updated: ActionPointFacts,
     EventType.project_saved: ProjectFacts,
+    EventType.team_saved: TeamFacts,
 }
 """Each event type's payload: ``add_event`` refuses any other, and reporting
 validates what it reads with it."""

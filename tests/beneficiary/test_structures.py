@@ -423,3 +423,70 @@ async def test_a_group_activity_carries_its_team_and_project(
         await alice.get("/v1/service-records", params={"beneficiary_id": person["id"]})
     ).json()["items"]
     assert {k: record[k] for k in tags} == tags
+
+
+async def test_setting_up_the_programme_is_in_the_audit_trail(
+    issue: Any, orgs: dict[str, Org]
+) -> None:
+    """Teams, projects and partnerships are the lead's acts: each write
+    leaves one row, with the reason given; a replay and a refused write
+    leave none."""
+    lead = orgs["a"]
+    manager: Caller = issue(lead, Role.programme_manager, subject="maryam")
+    why = {"X-Access-Reason": "setting up the 2026 programme"}
+
+    async def write(method: str, path: str, body: Any, **headers: str) -> str:
+        send = manager.post if method == "POST" else manager.patch
+        r = await send(path, body, headers={**why, **headers})
+        assert r.status_code in (200, 201), r.text
+        return str(r.json()["id"])
+
+    team = await write("POST", "/v1/teams", {"name": "Duhok", "kind": "governorate"})
+    partner = await rogue_partner(issue, lead, "CSO")
+    body = {**PROJECT, "partner_organisation_ids": [partner.id]}
+    key = {"Idempotency-Key": "project-once"}
+    project = await write("POST", "/v1/projects", body, **key)
+    assert await write("POST", "/v1/projects", body, **key) == project  # replay
+    partnership = await write(
+        "POST",
+        "/v1/partnerships",
+        {
+            "partner_organisation_id": partner.id,
+            "project_id": project,
+            "start": "2026-01-01",
+            "end": "2026-06-30",
+        },
+    )
+    await write("PATCH", f"/v1/teams/{team}", {"name": "Dohuk"}, **{"If-Match": '"1"'})
+    await write(
+        "PATCH", f"/v1/projects/{project}", {"donor": "FM"}, **{"If-Match": '"1"'}
+    )
+    await write(
+        "PATCH",
+        f"/v1/partnerships/{partnership}",
+        {"end": "2026-03-31"},
+        **{"If-Match": '"1"'},
+    )
+    refused = await manager.patch(
+        f"/v1/teams/{team}", {"name": "Stale"}, headers={"If-Match": '"1"'}
+    )
+    assert refused.status_code == 409
+    auditor = issue(lead, Role.auditor)
+    r = await auditor.get("/v1/audit", params={"limit": 100})
+    assert r.status_code == 200, r.text
+    trail = sorted(
+        (e["subject"], e["action"], e["entity_type"], e["entity_id"], e["reason"])
+        for e in r.json()["items"]
+        if e["subject"] == "maryam"
+    )
+    reason = why["X-Access-Reason"]
+    assert trail == sorted(
+        [
+            ("maryam", "create", "team", team, reason),
+            ("maryam", "update", "team", team, reason),
+            ("maryam", "create", "project", project, reason),
+            ("maryam", "update", "project", project, reason),
+            ("maryam", "create", "partnership", partnership, reason),
+            ("maryam", "update", "partnership", partnership, reason),
+        ]
+    )

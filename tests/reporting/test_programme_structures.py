@@ -155,6 +155,7 @@ async def test_a_lead_its_teams_and_partners_each_count_what_is_theirs(
         "unknown": 2,  # the partners' services under partnerships
     }
     assert by_team["total"]["value"] == 9  # not the partners' 2 outside them
+    assert by_team["labels"]["team"] == team  # reports name the teams
 
     modes = await values(
         reporting_client, reader, "services_delivered", by="delivery_mode"
@@ -194,6 +195,45 @@ async def test_a_lead_its_teams_and_partners_each_count_what_is_theirs(
     duhok = issue(programme.lead, Role.me_officer, team=programme.teams["Duhok"])
     mine = await values(reporting_client, duhok, "services_delivered", by="team")
     assert by_value(mine) == {programme.teams["Duhok"]: 2}
+    assert mine["labels"]["team"] == {programme.teams["Duhok"]: "Duhok"}
+
+    # Group sessions carry their team, delivery mode and project too: the
+    # mobile team's outreach sessions under the project, Duhok's at its centre.
+    for unit, mode, project, day in [
+        ("Mobile 1", "outreach_visit", programme.project, "2026-02-10"),
+        ("Mobile 1", "outreach_visit", programme.project, "2026-02-17"),
+        ("Duhok", "centre", None, "2026-02-11"),
+    ]:
+        worker = issue(programme.lead, Role.case_worker, team=programme.teams[unit])
+        r = await worker.post(
+            "/v1/group-activities",
+            {
+                "activity_code": "awareness_session",
+                "activity_date": day,
+                "anonymous_attendees": [
+                    {"sex": "female", "age_group": "adult", "count": 6}
+                ],
+                "delivery_mode": mode,
+                "project_id": project,
+            },
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["team_id"] == programme.teams[unit]
+    await catch_up()
+    held = await values(reporting_client, reader, "group_sessions_held", by="team")
+    assert {team[k]: v for k, v in by_value(held).items()} == {
+        "Mobile 1": 2,
+        "Duhok": 1,
+    }
+    held = await values(
+        reporting_client, reader, "group_sessions_held", by="delivery_mode,project"
+    )
+    assert by_value(held) == {
+        ("outreach_visit", programme.project): 2,
+        ("centre", "unknown"): 1,
+    }
+    mine = await values(reporting_client, duhok, "group_sessions_held", by="team")
+    assert by_value(mine) == {programme.teams["Duhok"]: 1}
 
 
 def by_team_cells(body: dict[str, Any]) -> dict[str, Any]:

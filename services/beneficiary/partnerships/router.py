@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from services.beneficiary.access import StructureManager, StructureReader
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OnceDep
 from services.beneficiary.partnerships import service as partnerships_service
 from services.beneficiary.partnerships.models import Partnership
@@ -47,12 +48,13 @@ async def _render(partnership: Partnership) -> PartnershipRead:
 async def create_partnership(
     body: PartnershipCreate,
     session: SessionDep,
-    principal: StructureManager,
+    actor: StructureManager,
     once: OnceDep,
 ) -> PartnershipRead:
     """As the lead, agree a partnership with an organisation that asked you
     to lead it: its records count under yours only while one covers them
     (date, place, activity)."""
+    principal = actor.principal
     return await once.answer_versioned(
         principal,
         "POST /v1/partnerships",
@@ -62,7 +64,7 @@ async def create_partnership(
             session, principal, existing
         ),
         _render,
-        audit=None,  # no person's record: the row keeps who made it
+        audit=audit_log.trail(actor, "create", "partnership"),
     )
 
 
@@ -117,13 +119,14 @@ async def update_partnership(
     partnership_id: uuid.UUID,
     body: PartnershipUpdate,
     session: SessionDep,
-    principal: StructureManager,
+    actor: StructureManager,
     once: OnceDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> PartnershipRead:
     """As the lead, change the period (end it), places or activities;
     If-Match names your version. Records already written keep how they
     counted."""
+    principal = actor.principal
     version = expected_version(if_match)
     return await once.answer_versioned(
         principal,
@@ -136,5 +139,5 @@ async def update_partnership(
             session, principal, existing
         ),
         _render,
-        audit=None,  # no person's record: the row keeps who made it
+        audit=audit_log.trail(actor, "update", "partnership"),
     )

@@ -16,6 +16,8 @@ from sqlmodel import col
 from services.beneficiary.locations import service as locations_service
 from services.beneficiary.organisations import service as organisations_service
 from services.beneficiary.organisations.models import Organisation
+from services.beneficiary.partners import service as partners_service
+from services.beneficiary.partners.models import OrganisationProfile
 from services.beneficiary.partnerships.models import Partnership
 from services.beneficiary.partnerships.schemas import (
     PartnershipCreate,
@@ -50,8 +52,11 @@ async def create_partnership(
     session: AsyncSession, principal: Principal, data: PartnershipCreate
 ) -> Partnership:
     """Agree a partnership with an organisation that named the caller's as
-    its lead (approving that request now if it waits); the project, if
-    named, is one the caller's organisation leads and lists the partner."""
+    its lead (approving that request now if it waits), or with one the
+    caller's organisation registered as prospective and selected (agreeing
+    is then its request and its approval at once; its profile moves to
+    ``partner``); the project, if named, is one the caller's organisation
+    leads and lists the partner."""
     partner = await session.get(Organisation, data.partner_organisation_id)
     if partner is None:
         raise Invalid.field(
@@ -61,11 +66,14 @@ async def create_partnership(
             "The partner organisation is not registered.",
         )
     lead_id = principal.organisation_id
+    selected = await _selected_by(session, lead_id, partner)
     if partner.lead_organisation_id != lead_id:
-        if partner.requested_lead_organisation_id != lead_id:
+        if partner.requested_lead_organisation_id != lead_id and selected is None:
             raise Forbidden(
-                "This organisation has not asked your organisation to lead it."
+                "This organisation has not asked your organisation to lead it, "
+                "nor did your organisation register and select it."
             )
+        partner.requested_lead_organisation_id = lead_id
         await organisations_service.approve_partner(
             session, principal, partner.id, open_ended=False
         )
@@ -99,7 +107,35 @@ async def create_partnership(
     )
     session.add(partnership)
     await session.flush()
+    if selected is not None:
+        await partners_service.note_history(
+            session,
+            principal,
+            partner.id,
+            data.start,
+            "partnership",
+            partnership.id,
+            status="partner",
+        )
     return partnership
+
+
+async def _selected_by(
+    session: AsyncSession, lead_id: uuid.UUID, partner: Organisation
+) -> OrganisationProfile | None:
+    """The profile of a prospective organisation the lead keeps and has
+    selected, led by no one yet: the lead may agree a partnership with it
+    without a request, as it has no users to make one."""
+    if partner.lead_organisation_id is not None:
+        return None
+    profile = await session.get(OrganisationProfile, partner.id)
+    if (
+        profile is None
+        or profile.steward_organisation_id != lead_id
+        or profile.programme_status != "selected"
+    ):
+        return None
+    return profile
 
 
 def _readable(principal: Principal) -> Any:

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from services.beneficiary.access import StructureManager, StructureReader
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OnceDep
 from services.beneficiary.projects import service as projects_service
 from services.beneficiary.projects.models import Project
@@ -46,11 +47,12 @@ async def _render(project: Project) -> ProjectRead:
 async def create_project(
     body: ProjectCreate,
     session: SessionDep,
-    principal: StructureManager,
+    actor: StructureManager,
     once: OnceDep,
 ) -> ProjectRead:
     """Set up a project your organisation leads: donor, grant, period,
     partners, places and targets per indicator."""
+    principal = actor.principal
     return await once.answer_versioned(
         principal,
         "POST /v1/projects",
@@ -58,7 +60,7 @@ async def create_project(
         lambda: projects_service.create_project(session, principal, body),
         lambda existing: projects_service.get_project(session, principal, existing),
         _render,
-        audit=None,  # no person's record: the row keeps who made it
+        audit=audit_log.trail(actor, "create", "project"),
     )
 
 
@@ -104,11 +106,12 @@ async def update_project(
     project_id: uuid.UUID,
     body: ProjectUpdate,
     session: SessionDep,
-    principal: StructureManager,
+    actor: StructureManager,
     once: OnceDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> ProjectRead:
     """Edit a project your organisation leads; If-Match names your version."""
+    principal = actor.principal
     version = expected_version(if_match)
     return await once.answer_versioned(
         principal,
@@ -119,5 +122,5 @@ async def update_project(
         ),
         lambda existing: projects_service.get_project(session, principal, existing),
         _render,
-        audit=None,  # no person's record: the row keeps who made it
+        audit=audit_log.trail(actor, "update", "project"),
     )

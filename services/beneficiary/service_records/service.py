@@ -1060,6 +1060,9 @@ def emit_group_activity(
                 for p in group.participants_by_organisation
             ],
             voided=group.voided,
+            team_id=group.team_id,
+            delivery_mode=group.delivery_mode,
+            project_id=group.project_id,
         ),
     )
 

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from services.beneficiary.access import StructureManager, StructureReader
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OnceDep
 from services.beneficiary.teams import service as teams_service
 from services.beneficiary.teams.models import Team
@@ -41,9 +42,10 @@ async def _render(team: Team) -> TeamRead:
     responses=problem_responses(Conflict, Forbidden, Invalid),
 )
 async def create_team(
-    body: TeamCreate, session: SessionDep, principal: StructureManager, once: OnceDep
+    body: TeamCreate, session: SessionDep, actor: StructureManager, once: OnceDep
 ) -> TeamRead:
     """Add a governorate team or a mobile team to your organisation."""
+    principal = actor.principal
     return await once.answer_versioned(
         principal,
         "POST /v1/teams",
@@ -51,7 +53,7 @@ async def create_team(
         lambda: teams_service.create_team(session, principal, body),
         lambda existing: teams_service.get_team(session, principal, existing),
         _render,
-        audit=None,  # no person's record: the row keeps who made it
+        audit=audit_log.trail(actor, "create", "team"),
     )
 
 
@@ -97,11 +99,12 @@ async def update_team(
     team_id: uuid.UUID,
     body: TeamUpdate,
     session: SessionDep,
-    principal: StructureManager,
+    actor: StructureManager,
     once: OnceDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> TeamRead:
     """Edit a team; If-Match must name the version you edited."""
+    principal = actor.principal
     version = expected_version(if_match)
     return await once.answer_versioned(
         principal,
@@ -110,5 +113,5 @@ async def update_team(
         lambda: teams_service.update_team(session, principal, team_id, body, version),
         lambda existing: teams_service.get_team(session, principal, existing),
         _render,
-        audit=None,  # no person's record: the row keeps who made it
+        audit=audit_log.trail(actor, "update", "team"),
     )

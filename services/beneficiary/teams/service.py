@@ -11,11 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from services.beneficiary.db import OutboxEvent
 from services.beneficiary.locations.models import Location
 from services.beneficiary.teams.models import Team
 from services.beneficiary.teams.schemas import TeamCreate, TeamRead, TeamUpdate
 from shared.auth import Principal
 from shared.contracts.enums import LocationLevel
+from shared.contracts.events import EventType, TeamFacts
 from shared.db import get_cached, utcnow
 from shared.errors import (
     Conflict,
@@ -25,6 +27,7 @@ from shared.errors import (
     NotFound,
     VersionConflict,
 )
+from shared.outbox import add_event
 from shared.pagination import Page, keyset_page
 
 
@@ -73,8 +76,29 @@ async def create_team(
     await _check_governorate(session, data.governorate_id)
     await _check_name_free(session, principal.organisation_id, data.name, team.id)
     session.add(team)
+    _emit(session, team)
     await session.flush()
     return team
+
+
+def _emit(session: AsyncSession, team: Team) -> None:
+    """Reporting names the team in breakdowns by team (``team.saved``)."""
+    add_event(
+        session,
+        OutboxEvent,
+        type=EventType.team_saved,
+        organisation_id=team.organisation_id,
+        entity_type="team",
+        entity_id=team.id,
+        facts=TeamFacts(
+            team_id=team.id,
+            organisation_id=team.organisation_id,
+            name=team.name,
+            kind=team.kind,
+            active=team.active,
+            version=team.version,
+        ),
+    )
 
 
 def scoped_teams(principal: Principal) -> Any:
@@ -149,6 +173,7 @@ async def update_team(
         setattr(team, name, value)
     team.version += 1
     team.updated_at = utcnow()
+    _emit(session, team)
     await session.flush()
     return team
 

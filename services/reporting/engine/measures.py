@@ -141,6 +141,8 @@ def dim_labels(ev: Evaluator, dims: list[str]) -> dict[str, dict[str, str]]:
             out[name] = {str(k): v for k, v in places.names.items()}
         elif name in ORGANISATION_DIMS:
             out[name] = {str(k): v for k, v in places.organisations.items()}
+        elif name == "team":
+            out[name] = {str(k): v for k, v in places.teams.items()}
         elif name == "iasc_layer":
             out[name] = {layer.value: layer.label for layer in IascLayer}
         elif name == "activity":
@@ -680,6 +682,9 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "series": "series_id",
         "topic": "topic_code",
         "language": "language",
+        "team": "team_id",
+        "delivery_mode": "delivery_mode",
+        "project": "project_id",
         "month": "month:held_on",
     },
     "group_series": {
@@ -816,9 +821,14 @@ FACT_DIMS: dict[str, dict[str, str]] = {
     "mentoring": {
         "organisation": "organisation_id",
         "mode": "mode",
+        "project": "project_id",
         "month": "month:held_on",
     },
-    "action_points": {"organisation": "organisation_id", "month": "month:completed_on"},
+    "action_points": {
+        "organisation": "organisation_id",
+        "project": "project_id",
+        "month": "month:completed_on",
+    },
 }
 
 MEASURES: dict[str, Measure] = {

@@ -51,6 +51,7 @@ from services.reporting.facts.models import (
     SelectionFact,
     ServiceFact,
     SupervisionFact,
+    TeamFact,
     TraineeFact,
 )
 
@@ -232,7 +233,8 @@ def new_frames() -> dict[str, Frame]:
             "alive:bool organisation_id:cat lead_organisation_id:cat "
             "delivered_through:cat activity_code:cat unit:cat iasc_layer:cat "
             "held_on:date site_id:cat modality:cat duration_minutes:int "
-            "attendees:int series_id:cat topic_code:cat language:cat",
+            "attendees:int series_id:cat topic_code:cat language:cat "
+            "team_id:cat delivery_mode:cat project_id:cat",
         ),
         "group_series": _frame(
             GroupSeriesFact,
@@ -325,12 +327,13 @@ def new_frames() -> dict[str, Frame]:
         "mentoring": _frame(
             MentoringVisitFact,
             "organisation_id:cat mentored_organisation_id:cat held_on:date "
-            "mode:cat duration_minutes:int participants:int action_points:int",
+            "mode:cat duration_minutes:int participants:int action_points:int "
+            "project_id:cat",
         ),
         "action_points": _frame(
             ActionPointFact,
             "organisation_id:cat mentored_organisation_id:cat due_on:date "
-            "completed:bool completed_on:date",
+            "completed:bool completed_on:date project_id:cat",
         ),
     }
 
@@ -345,6 +348,7 @@ class Places:
     parent: dict[uuid.UUID, uuid.UUID | None] = field(default_factory=dict)
     organisations: dict[uuid.UUID, str] = field(default_factory=dict)
     lead: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    teams: dict[uuid.UUID, str] = field(default_factory=dict)
 
     def with_partners(self, organisations: frozenset[uuid.UUID]) -> set[uuid.UUID]:
         """Organisations and the implementing partners they lead."""
@@ -513,4 +517,6 @@ class FactStore:
             places.organisations[row.id] = row.name
             if row.lead_organisation_id is not None:
                 places.lead[row.id] = row.lead_organisation_id
+        for row in await conn.execute(select(TeamFact)):
+            places.teams[row.team_id] = row.name
         self.places = places

@@ -150,6 +150,9 @@ class GroupActivityFact(_Fact, table=True):
     )
     topic_code: str | None = Field(default=None, max_length=64)
     language: str | None = Field(default=None, max_length=3)
+    team_id: uuid.UUID | None = None
+    delivery_mode: str | None = Field(default=None, max_length=16)
+    project_id: uuid.UUID | None = None
 
 
 class GroupSeriesFact(_Fact, table=True):
@@ -449,6 +452,7 @@ class MentoringVisitFact(_Fact, table=True):
     duration_minutes: int
     participants: int
     action_points: int
+    project_id: uuid.UUID | None = None
 
 
 class ActionPointFact(_Fact, table=True):
@@ -463,6 +467,7 @@ class ActionPointFact(_Fact, table=True):
     status: str = Field(max_length=16)
     completed: bool = False
     completed_on: date | None = None
+    project_id: uuid.UUID | None = None
 
 
 class ProjectFact(_Fact, table=True):
@@ -477,6 +482,19 @@ class ProjectFact(_Fact, table=True):
     start: date
     end: date
     targets: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    version: int = 1
+
+
+class TeamFact(_Fact, table=True):
+    """A team's name and kind (``team.saved``): labels of breakdowns by team."""
+
+    __tablename__ = "team_fact"
+
+    team_id: uuid.UUID = Field(unique=True)
+    organisation_id: uuid.UUID
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=16)
+    active: bool = True
     version: int = 1
 
 

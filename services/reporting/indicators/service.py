@@ -301,8 +301,22 @@ async def answer(
         cells=cells,
         margins=margins if len(by) > 1 else [],
         total=_cell(list(by), total_key, table[total_key], total_key in hidden),
-        labels=found.labels,
+        labels=_own_labels(found.labels, list(by), cells),
     )
+
+
+def _own_labels(
+    labels: dict[str, dict[str, str]], by: list[str], cells: list[Cell]
+) -> dict[str, dict[str, str]]:
+    """Team names only for the teams in the answer: unlike places and
+    organisations, an organisation's units are not a public directory."""
+    if "team" not in labels:
+        return labels
+    shown = {cell.dims["team"] for cell in cells}
+    return {
+        **labels,
+        "team": {k: v for k, v in labels["team"].items() if k in shown},
+    }
 
 
 Raw = tuple[float | None, float | None, float | None]

@@ -68,6 +68,7 @@ from services.reporting.facts.models import (
     SelectionFact,
     ServiceFact,
     SupervisionFact,
+    TeamFact,
     TouchedPeriod,
     TraineeFact,
 )
@@ -99,6 +100,7 @@ from shared.contracts.events import (
     SelectionFacts,
     ServiceRecordFacts,
     SupervisionFacts,
+    TeamFacts,
     TraineeErasedFacts,
     TraineeFacts,
 )
@@ -281,6 +283,9 @@ def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None
                 "series_id": None,
                 "topic_code": None,
                 "language": None,
+                "team_id": f.team_id,
+                "delivery_mode": f.delivery_mode.value if f.delivery_mode else None,
+                "project_id": f.project_id,
                 "alive": not f.voided,
             },
         )
@@ -305,6 +310,9 @@ def _group_activity(batch: Batch, e: EventEnvelope, f: GroupActivityFacts) -> No
             "series_id": f.group_series_id,
             "topic_code": f.topic_code,
             "language": f.language,
+            "team_id": f.team_id,
+            "delivery_mode": f.delivery_mode.value if f.delivery_mode else None,
+            "project_id": f.project_id,
             "alive": not f.voided,
         },
         {p.organisation_id: p.participants for p in f.participants_by_organisation},
@@ -732,6 +740,10 @@ def _project(batch: Batch, e: EventEnvelope, f: ProjectFacts) -> None:
     )
 
 
+def _team(batch: Batch, e: EventEnvelope, f: TeamFacts) -> None:
+    batch.keep("team", f.team_id, {**f.model_dump(), "position": e.position})
+
+
 Fold = Callable[[Batch, EventEnvelope, Any], None]
 
 FOLDS: dict[EventType, Fold] = {
@@ -767,6 +779,7 @@ FOLDS: dict[EventType, Fold] = {
     EventType.mentoring_visit_recorded: _mentoring,
     EventType.action_point_updated: _action_point,
     EventType.project_saved: _project,
+    EventType.team_saved: _team,
 }
 """How each reported event type becomes facts; its payload is validated
 against the producers' declaration (``EVENT_FACTS``) first."""
@@ -1140,6 +1153,7 @@ _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
     ("mentoring", MentoringVisitFact, ["visit_id"], "held_on"),
     ("action_point", ActionPointFact, ["action_point_id"], "completed_on"),
     ("project", ProjectFact, ["project_id"], None),
+    ("team", TeamFact, ["team_id"], None),
 ]
 
 

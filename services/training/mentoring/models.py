@@ -25,6 +25,12 @@ class MentoringPlan(Table, table=True):
     mentored_organisation_id: uuid.UUID | None = Field(default=None, index=True)
     trainee_id: uuid.UUID | None = Field(default=None, index=True)
     capacity_tool: str | None = Field(default=None, max_length=64)
+    project_id: uuid.UUID | None = Field(
+        default=None,
+        index=True,
+        description="The beneficiary service's project the mentoring is "
+        "carried out under, kept as an opaque id like a cohort's.",
+    )
     starts_on: date
     ends_on: date
     goals: list[dict[str, Any]] = Field(sa_type=JSON)

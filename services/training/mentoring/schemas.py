@@ -82,6 +82,12 @@ class PlanCreate(_In):
     mentored_organisation_id: uuid.UUID | None = None
     trainee_id: uuid.UUID | None = None
     capacity_tool: str | None = Field(default=None, max_length=64)
+    project_id: uuid.UUID | None = Field(
+        default=None,
+        description="A project of the beneficiary service (GET /v1/projects "
+        "there), kept as given: reporting counts the plan's visits and action "
+        "points under it only for callers who lead or partner in that project.",
+    )
     starts_on: date
     ends_on: date
     goals: list[Goal] = Field(min_length=1, max_length=50)
@@ -209,6 +215,7 @@ class PlanRead(BaseModel):
     mentored_organisation_id: uuid.UUID | None
     trainee_id: uuid.UUID | None
     capacity_tool: str | None
+    project_id: uuid.UUID | None = None
     starts_on: date
     ends_on: date
     goals: list[Goal]

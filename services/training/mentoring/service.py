@@ -76,6 +76,7 @@ async def create_plan(
         mentored_organisation_id=data.mentored_organisation_id,
         trainee_id=data.trainee_id,
         capacity_tool=data.capacity_tool,
+        project_id=data.project_id,
         starts_on=data.starts_on,
         ends_on=data.ends_on,
         goals=[g.model_dump(mode="json") for g in data.goals],
@@ -137,6 +138,7 @@ def _action_facts(point: ActionPoint, plan: MentoringPlan) -> ActionPointFacts:
         due_on=point.due_on,
         status=point.status,
         completed_on=point.completed_on,
+        project_id=plan.project_id,
     )
 
 
@@ -217,6 +219,7 @@ async def record_visit(
             duration_minutes=data.duration_minutes,
             participants=data.participants,
             action_points=len(data.action_points),
+            project_id=plan.project_id,
         ),
     )
     await session.flush()

@@ -1,7 +1,7 @@
 """group activities say which organisations their participants came from
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-05 00:30:00.000000
 
 Group activities recorded before this revision name none (an empty list):

@@ -1,8 +1,8 @@
 """group series: a group that meets over several sessions, named by its
 sessions (group activities) and, for reports, by their services
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-05 00:40:00.000000
 
 Group activities and services recorded before this revision belong to no

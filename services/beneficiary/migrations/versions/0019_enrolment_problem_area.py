@@ -1,7 +1,7 @@
 """enrolments name IPT's problem area
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-05 00:55:00.000000
 
 Enrolments recorded before this revision have none (null: "unknown" in a

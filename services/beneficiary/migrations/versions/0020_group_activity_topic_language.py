@@ -1,7 +1,7 @@
 """group activities say their topic and the language they were held in
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-05 01:15:00.000000
 
 Group activities recorded before this revision have neither (null).

@@ -4,8 +4,8 @@ A record a supervisor merged into another person's stops counting as a
 person; ``merged_into`` holds the kept person's key so that a late event
 about the merged record is filed under the person kept.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-05 00:40:00.000000
 """
 

@@ -5,8 +5,8 @@ Units folded before this revision have no lines here until their producer's
 feed is replayed (a reset of the read model); their group activities' events
 then bring one line of attendees from an unknown organisation each.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-05 00:35:00.000000
 """
 

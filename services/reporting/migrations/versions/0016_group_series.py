@@ -3,8 +3,8 @@
 Facts folded before this revision belong to no series (null: "unknown" in a
 breakdown by series); their producers' old events named none either.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-05 00:45:00.000000
 """
 

@@ -3,8 +3,8 @@
 Enrolments folded before this revision have none (null: "unknown" in a
 breakdown by problem area).
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-05 01:00:00.000000
 """
 

@@ -4,8 +4,8 @@ People folded before this revision have none (null: "unknown" in a
 breakdown by nationality) until their producer's feed is read again from 0
 or they are updated; ``beneficiary.*`` events have carried it all along.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-05 01:15:00.000000
 """
 

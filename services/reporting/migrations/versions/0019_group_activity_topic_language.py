@@ -1,7 +1,7 @@
 """topic and language on group activity facts
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-05 01:15:00.000000
 
 Units folded before this revision have neither (null: "unknown").
