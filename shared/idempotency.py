@@ -285,10 +285,13 @@ class Once:
         render: Callable[[T], Awaitable[V]],
         *,
         audit: Trail[T] | None,
+        identify: Callable[[T], uuid.UUID | None] | None = None,
     ) -> V:
         """``answer``, with the answer's version as its ``ETag`` (what an
         edit sends back as ``If-Match``)."""
-        read = await self.answer(requester, route, body, act, load, render, audit=audit)
+        read = await self.answer(
+            requester, route, body, act, load, render, audit=audit, identify=identify
+        )
         self.response.headers["ETag"] = f'"{read.version}"'
         return read
 
@@ -302,14 +305,18 @@ class Once:
         render: Callable[[T], Awaitable[R]],
         *,
         audit: Trail[T] | None,
+        identify: Callable[[T], uuid.UUID | None] | None = None,
     ) -> R:
         """A write handler's whole transaction: ``act`` once per key with its
         ``audit`` rows (``None`` only where the act stages its own), the
         answer rendered inside the transaction, then, after the commit and
         only for a first request, the deferred jobs sent and the outbox
-        announced. A replay is not a new act: no rows, no jobs."""
+        announced. A replay is not a new act: no rows, no jobs. ``identify``
+        as for ``create_once``, for a result that is not a row with an id."""
         async with self.session.begin():
-            result, replayed = await self.act(requester, route, body, act, load)
+            result, replayed = await self.act(
+                requester, route, body, act, load, identify
+            )
             if audit is not None and not replayed:
                 audit.write(self.session, result)
             answer = await render(result)

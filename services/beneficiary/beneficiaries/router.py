@@ -29,7 +29,6 @@ from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.consent.schemas import ConsentEntryRead, ConsentGiven
 from services.beneficiary.db import OnceDep
-from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.subject_rights import service as rights_service
 from shared.app import RuntimeDep
 from shared.auth import MachineDep
@@ -65,7 +64,6 @@ router = APIRouter(prefix="/v1/beneficiaries", tags=["beneficiaries"])
 )
 async def register_beneficiary(
     body: BeneficiaryCreate,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: FieldActor,
@@ -74,27 +72,21 @@ async def register_beneficiary(
     """Register a person with their consent. Send an Idempotency-Key so a
     retried request cannot register them twice."""
     principal = actor.principal
-    async with session.begin():
-        beneficiary, replayed = await once.act(
-            principal,
-            "POST /v1/beneficiaries",
-            body,
-            lambda: beneficiaries_service.register_beneficiary(
-                session, principal, runtime.keyring, body
-            ),
-            lambda existing: beneficiaries_service.get_beneficiary(
-                session, principal, existing
-            ),
-        )
-        read = await beneficiaries_service.to_read(
-            session, runtime.keyring, beneficiary, actor.principal
-        )
-        if not replayed:
-            audit_log.record(session, actor, "create", "beneficiary", [beneficiary.id])
-    if not replayed:
-        await announce_writes(runtime)
-    response.headers["ETag"] = etag(read.version)
-    return read
+    return await once.answer_versioned(
+        principal,
+        "POST /v1/beneficiaries",
+        body,
+        lambda: beneficiaries_service.register_beneficiary(
+            session, principal, runtime.keyring, body
+        ),
+        lambda existing: beneficiaries_service.get_beneficiary(
+            session, principal, existing
+        ),
+        lambda beneficiary: beneficiaries_service.to_read(
+            session, runtime.keyring, beneficiary, principal
+        ),
+        audit=audit_log.trail(actor, "create", "beneficiary"),
+    )
 
 
 @router.get("", response_model=Page[BeneficiarySummary])
@@ -110,8 +102,12 @@ async def list_beneficiaries(
 ) -> Page[BeneficiarySummary]:
     """List or search (exact name or phone, via blind indexes). Rows carry no
     PII; read one record to see it."""
-    async with session.begin():
-        page = await beneficiaries_service.list_beneficiaries(
+    return await audit_log.read(
+        session,
+        actor,
+        "search" if name or phone else "list",
+        "beneficiary",
+        lambda: beneficiaries_service.list_beneficiaries(
             session,
             actor.principal,
             runtime.keyring,
@@ -120,15 +116,9 @@ async def list_beneficiaries(
             site_id=site_id,
             cursor=cursor,
             limit=limit,
-        )
-        audit_log.record(
-            session,
-            actor,
-            "search" if name or phone else "list",
-            "beneficiary",
-            [b.id for b in page.items],
-        )
-    return page
+        ),
+        lambda page: [b.id for b in page.items],
+    )
 
 
 @router.get(
@@ -144,14 +134,18 @@ async def get_beneficiary(
     actor: FieldActor,
 ) -> BeneficiaryRead:
     """One record with its PII; every read is written to the audit log."""
-    async with session.begin():
+
+    async def fetch() -> BeneficiaryRead:
         beneficiary = await beneficiaries_service.get_beneficiary(
             session, actor.principal, beneficiary_id
         )
-        read = await beneficiaries_service.to_read(
+        return await beneficiaries_service.to_read(
             session, runtime.keyring, beneficiary, actor.principal
         )
-        audit_log.record(session, actor, "read", "beneficiary", [beneficiary.id])
+
+    read = await audit_log.read(
+        session, actor, "read", "beneficiary", fetch, lambda _: [beneficiary_id]
+    )
     response.headers["ETag"] = etag(read.version)
     return read
 
@@ -216,15 +210,22 @@ async def list_consents(
 ) -> Page[ConsentEntryRead]:
     """The whole consent ledger, oldest first. Its ETag is the ledger's
     version (``consent_version``): send it as If-Match when recording."""
-    async with session.begin():
+
+    async def fetch() -> list[ConsentEntry]:
         beneficiary = await beneficiaries_service.get_beneficiary(
             session, actor.principal, beneficiary_id
         )
-        entries = await consent_service.list_consent_ledger(session, beneficiary)
-        response.headers["ETag"] = etag(entries[-1].sequence if entries else 0)
-        audit_log.record(
-            session, actor, "read_consents", "beneficiary", [beneficiary_id]
-        )
+        return await consent_service.list_consent_ledger(session, beneficiary)
+
+    entries = await audit_log.read(
+        session,
+        actor,
+        "read_consents",
+        "beneficiary",
+        fetch,
+        lambda _: [beneficiary_id],
+    )
+    response.headers["ETag"] = etag(entries[-1].sequence if entries else 0)
     return listed_page(
         [ConsentEntryRead.model_validate(e) for e in entries],
         key=lambda e: str(e.id),
@@ -295,7 +296,21 @@ async def record_consents(
 
     target = beneficiary_id
 
+    async def follow_merge() -> None:
+        """A person's no follows them into the record they were merged into
+        (a device may still hold the old record); a grant, or an erasure, is
+        refused with where the person went."""
+        nonlocal target
+        named = await beneficiaries_service.get_beneficiary(
+            session, principal, beneficiary_id
+        )
+        if named.merged_into_id is not None and not any(
+            e.granted or e is withdrawal for e in body
+        ):
+            target = named.merged_into_id
+
     async def record() -> list[ConsentEntry]:
+        await follow_merge()
         beneficiary = await beneficiaries_service.get_beneficiary(
             session, principal, target, for_update=True
         )
@@ -305,7 +320,6 @@ async def record_consents(
         entries = await consent_service.record_consents(
             session, principal, beneficiary, others
         )
-        audit_log.record(session, actor, "consent", "beneficiary", [beneficiary.id])
         if withdrawal is not None:
             await rights_service.erase_and_audit(
                 session, actor, runtime.keyring, beneficiary.id, withdrawal
@@ -317,33 +331,26 @@ async def record_consents(
     async def load(first: uuid.UUID) -> list[ConsentEntry]:
         """The entries recorded from the first request's first one on, as
         many as it could record (one per purpose sent)."""
+        await follow_merge()
         person = await beneficiaries_service.get_beneficiary(session, principal, target)
         ledger = await consent_service.list_consent_ledger(session, person)
         start = next(i for i, e in enumerate(ledger) if e.id == first)
         return ledger[start : start + len(body)]
 
-    async with session.begin():
-        named = await beneficiaries_service.get_beneficiary(
-            session, principal, beneficiary_id
-        )
-        if named.merged_into_id is not None and not any(
-            e.granted or e is withdrawal for e in body
-        ):
-            # a person's no follows them into the record they were merged
-            # into (a device may still hold the old record); a grant, or an
-            # erasure, is refused with where the person went
-            target = named.merged_into_id
-        entries, replayed = await once.act(
-            principal,
-            f"POST /v1/beneficiaries/{beneficiary_id}/consents If-Match: {seen}",
-            body,
-            record,
-            load,
-            identify=lambda done: done[0].id if done else None,
-        )
-    if not replayed:
-        await announce_writes(runtime)
-    return [ConsentEntryRead.model_validate(e) for e in entries]
+    async def render(entries: list[ConsentEntry]) -> list[ConsentEntryRead]:
+        return [ConsentEntryRead.model_validate(e) for e in entries]
+
+    return await once.answer(
+        principal,
+        f"POST /v1/beneficiaries/{beneficiary_id}/consents If-Match: {seen}",
+        body,
+        record,
+        load,
+        render,
+        # the person the entries went to; an erasure stages its own "erase" row
+        audit=audit_log.trail(actor, "consent", "beneficiary", lambda _: [target]),
+        identify=lambda done: done[0].id if done else None,
+    )
 
 
 class LookupRequest(BaseModel):

@@ -6,7 +6,7 @@ access to the case.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Header, Response
 
@@ -23,7 +23,6 @@ from services.beneficiary.cases.care import (
     SafetyPlanWrite,
 )
 from services.beneficiary.db import OnceDep
-from services.beneficiary.outbox.jobs import announce_writes
 from shared.app import RuntimeDep
 from shared.audit import Actor
 from shared.concurrency import etag, expected_version
@@ -39,6 +38,7 @@ from shared.errors import (
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, listed_page
 
 router = APIRouter(prefix="/v1/cases/{case_id}", tags=["cases"])
+T = TypeVar("T")
 
 
 @router.put(
@@ -51,7 +51,6 @@ router = APIRouter(prefix="/v1/cases/{case_id}", tags=["cases"])
 async def write_plan(
     case_id: uuid.UUID,
     body: PlanWrite,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
@@ -76,21 +75,23 @@ async def write_plan(
                 f"You revised version {expected}; the plan is at version {version}.",
                 current=current.model_dump(mode="json") if current else None,
             )
-        plan = await care.write_plan(session, principal, runtime.keyring, case_id, body)
-        audit_log.record(session, actor, "write_plan", "case", [case_id])
-        return plan
+        return await care.write_plan(session, principal, runtime.keyring, case_id, body)
 
-    async with session.begin():
-        plan, replayed = await once.act(
-            principal,
-            f"PUT /v1/cases/{case_id}/plan If-Match: {expected}",
-            body,
-            write,
-            lambda _: care.current_plan(session, principal, runtime.keyring, case_id),
-            identify=lambda _: case_id,
-        )
-    response.headers["ETag"] = etag(plan.version)
-    return plan
+    return await once.answer_versioned(
+        principal,
+        f"PUT /v1/cases/{case_id}/plan If-Match: {expected}",
+        body,
+        write,
+        lambda _: care.current_plan(session, principal, runtime.keyring, case_id),
+        _same,
+        audit=audit_log.trail(actor, "write_plan", "case", lambda _: [case_id]),
+        identify=lambda _: case_id,
+    )
+
+
+async def _same(read: T) -> T:
+    """The act's answer is already what the client reads."""
+    return read
 
 
 async def _plan_in_force(
@@ -113,11 +114,14 @@ async def read_plan(
     actor: CaseActor,
 ) -> PlanRead:
     """The plan in force; its version is the ETag to revise it with."""
-    async with session.begin():
-        plan = await care.current_plan(
-            session, actor.principal, runtime.keyring, case_id
-        )
-        audit_log.record(session, actor, "read_plan", "case", [case_id])
+    plan = await audit_log.read(
+        session,
+        actor,
+        "read_plan",
+        "case",
+        lambda: care.current_plan(session, actor.principal, runtime.keyring, case_id),
+        lambda _: [case_id],
+    )
     response.headers["ETag"] = etag(plan.version)
     return plan
 
@@ -139,28 +143,21 @@ async def record_follow_up(
     """A follow-up contact; it also counts once as a service to the person."""
     principal = actor.principal
 
-    async def record() -> FollowUpRead:
-        follow_up = await care.record_follow_up(
-            session, principal, runtime.keyring, case_id, body
-        )
-        audit_log.record(session, actor, "follow_up", "case", [case_id])
-        return follow_up
-
     async def load(existing: uuid.UUID) -> FollowUpRead:
         rows = await care.list_follow_ups(session, principal, runtime.keyring, case_id)
         return next(f for f in rows if f.id == existing)
 
-    async with session.begin():
-        follow_up, replayed = await once.act(
-            principal,
-            f"POST /v1/cases/{case_id}/follow-ups",
-            body,
-            record,
-            load,
-        )
-    if not replayed:
-        await announce_writes(runtime)
-    return follow_up
+    return await once.answer(
+        principal,
+        f"POST /v1/cases/{case_id}/follow-ups",
+        body,
+        lambda: care.record_follow_up(
+            session, principal, runtime.keyring, case_id, body
+        ),
+        load,
+        _same,
+        audit=audit_log.trail(actor, "follow_up", "case", lambda _: [case_id]),
+    )
 
 
 @router.get(
@@ -177,11 +174,16 @@ async def list_follow_ups(
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[FollowUpRead]:
     """The case's follow-ups, the earliest first."""
-    async with session.begin():
-        rows = await care.list_follow_ups(
+    rows = await audit_log.read(
+        session,
+        actor,
+        "read_follow_ups",
+        "case",
+        lambda: care.list_follow_ups(
             session, actor.principal, runtime.keyring, case_id
-        )
-        audit_log.record(session, actor, "read_follow_ups", "case", [case_id])
+        ),
+        lambda _: [case_id],
+    )
     return listed_page(rows, key=lambda f: str(f.id), cursor=cursor, limit=limit)
 
 
@@ -203,27 +205,22 @@ async def write_safety_plan(
     Idempotency-Key) answers the version in force."""
     principal = actor.principal
 
-    async def write() -> SafetyPlanRead:
-        plan = await care.write_safety_plan(
-            session, principal, runtime.keyring, case_id, body
-        )
-        audit_log.record(session, actor, "write_safety_plan", "case", [case_id])
-        return plan
-
     async def load(_: uuid.UUID) -> SafetyPlanRead:
         plans = await care.safety_plans(session, principal, runtime.keyring, case_id)
         return plans[0]
 
-    async with session.begin():
-        plan, replayed = await once.act(
-            principal,
-            f"POST /v1/cases/{case_id}/safety-plans",
-            body,
-            write,
-            load,
-            identify=lambda _: case_id,
-        )
-    return plan
+    return await once.answer(
+        principal,
+        f"POST /v1/cases/{case_id}/safety-plans",
+        body,
+        lambda: care.write_safety_plan(
+            session, principal, runtime.keyring, case_id, body
+        ),
+        load,
+        _same,
+        audit=audit_log.trail(actor, "write_safety_plan", "case", lambda _: [case_id]),
+        identify=lambda _: case_id,
+    )
 
 
 @router.get(
@@ -240,9 +237,12 @@ async def list_safety_plans(
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[SafetyPlanRead]:
     """Every version, newest (in force) first."""
-    async with session.begin():
-        plans = await care.safety_plans(
-            session, actor.principal, runtime.keyring, case_id
-        )
-        audit_log.record(session, actor, "read_safety_plans", "case", [case_id])
+    plans = await audit_log.read(
+        session,
+        actor,
+        "read_safety_plans",
+        "case",
+        lambda: care.safety_plans(session, actor.principal, runtime.keyring, case_id),
+        lambda _: [case_id],
+    )
     return listed_page(plans, key=lambda p: str(p.version), cursor=cursor, limit=limit)

@@ -25,7 +25,6 @@ from services.beneficiary.cases.schemas import (
     Outcome,
 )
 from services.beneficiary.db import OnceDep
-from services.beneficiary.outbox.jobs import announce_writes
 from shared.app import RuntimeDep
 from shared.auth import PrincipalDep
 from shared.concurrency import etag, expected_version
@@ -49,7 +48,6 @@ from shared.pagination import (
     Page,
     listed_page,
 )
-from shared.queue import send_deferred_jobs
 from shared.scoping import get_in_scope
 
 router = APIRouter(tags=["cases"])
@@ -63,7 +61,6 @@ router = APIRouter(tags=["cases"])
 )
 async def open_case(
     body: CaseOpen,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
@@ -71,21 +68,19 @@ async def open_case(
 ) -> CaseRead:
     """Intake: open a case for a registered, consenting person."""
     principal = actor.principal
-    async with session.begin():
-        case, replayed = await once.act(
-            principal,
-            "POST /v1/cases",
-            body,
-            lambda: cases_service.open_case(session, principal, runtime.keyring, body),
-            lambda existing: cases_service.get_case(session, principal, existing),
-        )
-        if not replayed:
-            audit_log.record(session, actor, "create", "case", [case.id])
-        read = cases_service.to_read(case, runtime.keyring)
-    if not replayed:
-        await announce_writes(runtime)
-    response.headers["ETag"] = etag(read.version)
-    return read
+
+    async def render(case: Case) -> CaseRead:
+        return cases_service.to_read(case, runtime.keyring)
+
+    return await once.answer_versioned(
+        principal,
+        "POST /v1/cases",
+        body,
+        lambda: cases_service.open_case(session, principal, runtime.keyring, body),
+        lambda existing: cases_service.get_case(session, principal, existing),
+        render,
+        audit=audit_log.trail(actor, "create", "case"),
+    )
 
 
 @router.get("/v1/cases", response_model=Page[CaseRead])
@@ -99,16 +94,21 @@ async def list_cases(
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[CaseRead]:
     """Cases in the caller's scope, filterable by status and case worker."""
-    async with session.begin():
-        page = await cases_service.list_cases(
+    page = await audit_log.read(
+        session,
+        actor,
+        "list",
+        "case",
+        lambda: cases_service.list_cases(
             session,
             actor.principal,
             beneficiary_id=beneficiary_id,
             status=status,
             cursor=cursor,
             limit=limit,
-        )
-        audit_log.record(session, actor, "list", "case", [c.id for c in page.items])
+        ),
+        lambda found: [c.id for c in found.items],
+    )
     return page.map(lambda c: cases_service.to_read(c, runtime.keyring))
 
 
@@ -126,9 +126,13 @@ async def get_case(
 ) -> CaseRead:
     """A case with its intake notes; every read is audit-logged with the
     X-Access-Reason header."""
-    async with session.begin():
-        case = await cases_service.get_case(session, actor.principal, case_id)
-        audit_log.record(session, actor, "read", "case", [case.id])
+    case = await audit_log.read(
+        session,
+        actor,
+        "read",
+        "case",
+        lambda: cases_service.get_case(session, actor.principal, case_id),
+    )
     response.headers["ETag"] = etag(case.version)
     return cases_service.to_read(case, runtime.keyring)
 
@@ -143,7 +147,6 @@ async def get_case(
 async def transition_case(
     case_id: uuid.UUID,
     body: CaseTransition,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
@@ -155,26 +158,21 @@ async def transition_case(
     version = expected_version(if_match)
     principal = actor.principal
 
-    async def move() -> Case:
-        case = await cases_service.transition_case(
-            session, principal, runtime.keyring, case_id, body, version
-        )
-        audit_log.record(session, actor, f"status:{case.status}", "case", [case.id])
-        return case
+    async def render(case: Case) -> CaseRead:
+        return cases_service.to_read(case, runtime.keyring)
 
-    async with session.begin():
-        case, replayed = await once.act(
-            principal,
-            f"POST /v1/cases/{case_id}/transitions If-Match: {version}",
-            body,
-            move,
-            lambda existing: cases_service.get_case(session, principal, existing),
-        )
-        read = cases_service.to_read(case, runtime.keyring)
-    if not replayed:
-        await announce_writes(runtime)
-    response.headers["ETag"] = etag(read.version)
-    return read
+    return await once.answer_versioned(
+        principal,
+        f"POST /v1/cases/{case_id}/transitions If-Match: {version}",
+        body,
+        lambda: cases_service.transition_case(
+            session, principal, runtime.keyring, case_id, body, version
+        ),
+        lambda existing: cases_service.get_case(session, principal, existing),
+        render,
+        # the case now has the status asked for
+        audit=audit_log.trail(actor, f"status:{body.status}", "case"),
+    )
 
 
 @router.post(
@@ -194,11 +192,6 @@ async def record_assessment(
     """Record answers to a standard instrument; the server scores them."""
     principal = actor.principal
 
-    async def record() -> tuple[Assessment | None, Problem | None]:
-        done = await cases_service.record_assessment(session, principal, case_id, body)
-        audit_log.record(session, actor, "assessment", "case", [case_id])
-        return done
-
     async def load(existing: uuid.UUID) -> tuple[Assessment | None, Problem | None]:
         found = await get_in_scope(
             session,
@@ -210,18 +203,21 @@ async def record_assessment(
         )
         return found, None
 
-    async with session.begin():
-        (assessment, problem), replayed = await once.act(
-            principal,
-            f"POST /v1/cases/{case_id}/assessments",
-            body,
-            record,
-            load,
-            identify=lambda done: done[0].id if done[0] is not None else None,
-        )
-    if not replayed:
-        await send_deferred_jobs(session, runtime.queue)
-        await announce_writes(runtime)
+    async def render(
+        done: tuple[Assessment | None, Problem | None],
+    ) -> tuple[Assessment | None, Problem | None]:
+        return done
+
+    assessment, problem = await once.answer(
+        principal,
+        f"POST /v1/cases/{case_id}/assessments",
+        body,
+        lambda: cases_service.record_assessment(session, principal, case_id, body),
+        load,
+        render,
+        audit=audit_log.trail(actor, "assessment", "case", lambda _: [case_id]),
+        identify=lambda done: done[0].id if done[0] is not None else None,
+    )
     if problem is not None:  # incomplete, but the risk alert is committed
         raise problem
     assert assessment is not None
@@ -241,9 +237,14 @@ async def list_assessments(
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[AssessmentRead]:
     """The case's assessments, the first administered first."""
-    async with session.begin():
-        rows = await cases_service.list_assessments(session, actor.principal, case_id)
-        audit_log.record(session, actor, "read_assessments", "case", [case_id])
+    rows = await audit_log.read(
+        session,
+        actor,
+        "read_assessments",
+        "case",
+        lambda: cases_service.list_assessments(session, actor.principal, case_id),
+        lambda _: [case_id],
+    )
     return listed_page(
         [AssessmentRead.model_validate(r) for r in rows],
         key=lambda a: str(a.id),
@@ -265,9 +266,14 @@ async def case_outcomes(
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[Outcome]:
     """Change from baseline to the latest assessment, per instrument."""
-    async with session.begin():
-        result = await cases_service.outcomes(session, actor.principal, case_id)
-        audit_log.record(session, actor, "read_outcomes", "case", [case_id])
+    result = await audit_log.read(
+        session,
+        actor,
+        "read_outcomes",
+        "case",
+        lambda: cases_service.outcomes(session, actor.principal, case_id),
+        lambda _: [case_id],
+    )
     return listed_page(result, key=lambda o: o.instrument, cursor=cursor, limit=limit)
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from services.beneficiary.access import PlatformAdmin
-from services.beneficiary.audit.models import AuditEntry
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OnceDep
 from services.beneficiary.locations import gazetteer
 from services.beneficiary.locations import service as locations_service
@@ -22,7 +22,7 @@ from services.beneficiary.locations.schemas import (
     LocationCreate,
     LocationRead,
 )
-from shared.audit import Actor, record_access
+from shared.audit import Actor
 from shared.auth import Principal, PrincipalDep, Role, require
 from shared.contracts.enums import LocationLevel
 from shared.contracts.text import Text
@@ -55,15 +55,19 @@ async def create_location(
 ) -> LocationRead:
     """Add a place to the shared location tree (platform admin); P-codes are
     unique."""
-    async with session.begin():
-        location, replayed = await once.act(
-            principal,
-            "POST /v1/locations",
-            body,
-            lambda: locations_service.create_location(session, body),
-            lambda existing: locations_service.get_location(session, existing),
-        )
-    return read(location)
+
+    async def render(location: Location) -> LocationRead:
+        return read(location)
+
+    return await once.answer(
+        principal,
+        "POST /v1/locations",
+        body,
+        lambda: locations_service.create_location(session, body),
+        lambda existing: locations_service.get_location(session, existing),
+        render,
+        audit=None,  # no person's record: a shared place name
+    )
 
 
 @router.post(
@@ -93,20 +97,15 @@ async def load_gazetteer(
         request_id=getattr(request.state, "request_id", None),
     )
 
+    changed: list[uuid.UUID] = []  # what the first load changed, to audit
+
     async def load() -> LocationLoad:
         report = await gazetteer.load_units(session, units)
+        changed.extend(report.changed_ids)
         done = LocationLoad(
             country=body.country, loaded_by=principal.subject, **report.as_json()
         )
         session.add(done)
-        record_access(
-            session,
-            AuditEntry,
-            actor,
-            action="load_gazetteer",
-            entity_type="location",
-            entity_ids=report.changed_ids,
-        )
         await session.flush()
         return done
 
@@ -115,11 +114,18 @@ async def load_gazetteer(
         assert found is not None
         return found
 
-    async with session.begin():
-        done, _ = await once.act(
-            principal, "POST /v1/locations/gazetteer", body, load, again
-        )
-    return GazetteerReport.model_validate(done)
+    async def render(done: LocationLoad) -> GazetteerReport:
+        return GazetteerReport.model_validate(done)
+
+    return await once.answer(
+        principal,
+        "POST /v1/locations/gazetteer",
+        body,
+        load,
+        again,
+        render,
+        audit=audit_log.trail(actor, "load_gazetteer", "location", lambda _: changed),
+    )
 
 
 @router.get("", response_model=Page[LocationRead], responses=problem_responses(Invalid))

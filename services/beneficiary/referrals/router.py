@@ -7,12 +7,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header
 
 from services.beneficiary.access import CaseActor
 from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OnceDep
-from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.referrals import service as referrals_service
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.referrals.service import (
@@ -20,8 +19,8 @@ from services.beneficiary.referrals.service import (
     ReferralRead,
     ReferralUpdate,
 )
-from shared.app import Runtime, RuntimeDep
-from shared.concurrency import etag, expected_version
+from shared.app import RuntimeDep
+from shared.concurrency import expected_version
 from shared.db import SessionDep
 from shared.errors import (
     Conflict,
@@ -45,7 +44,6 @@ router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
 )
 async def refer(
     body: ReferralCreate,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
@@ -54,25 +52,20 @@ async def refer(
     """Refer a person (internal unit or external provider) with their consent."""
     principal = actor.principal
 
-    async def create() -> Referral:
-        referral = await referrals_service.refer(session, principal, body)
-        audit_log.record(
-            session, actor, "refer", "beneficiary", [referral.beneficiary_id]
-        )
-        return referral
+    async def render(referral: Referral) -> ReferralRead:
+        return referrals_service.to_read(referral, runtime.keyring)
 
-    async with session.begin():
-        referral, replayed = await once.act(
-            principal,
-            "POST /v1/referrals",
-            body,
-            create,
-            lambda existing: referrals_service.get_referral(
-                session, principal, existing
-            ),
-        )
-        read = referrals_service.to_read(referral, runtime.keyring)
-    return await _answer(response, runtime, read, replayed)
+    return await once.answer_versioned(
+        principal,
+        "POST /v1/referrals",
+        body,
+        lambda: referrals_service.refer(session, principal, body),
+        lambda existing: referrals_service.get_referral(session, principal, existing),
+        render,
+        audit=audit_log.trail(
+            actor, "refer", "beneficiary", lambda done: [done.beneficiary_id]
+        ),
+    )
 
 
 @router.get("", response_model=Page[ReferralRead])
@@ -86,16 +79,21 @@ async def list_referrals(
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[ReferralRead]:
     """Referrals in the caller's scope, filterable by person, status and area."""
-    async with session.begin():
-        page = await referrals_service.list_referrals(
+    page = await audit_log.read(
+        session,
+        actor,
+        "list",
+        "referral",
+        lambda: referrals_service.list_referrals(
             session,
             actor.principal,
             beneficiary_id=beneficiary_id,
             case_id=case_id,
             cursor=cursor,
             limit=limit,
-        )
-        audit_log.record(session, actor, "list", "referral", [r.id for r in page.items])
+        ),
+        lambda found: [r.id for r in found.items],
+    )
     return page.map(lambda r: referrals_service.to_read(r, runtime.keyring))
 
 
@@ -109,7 +107,6 @@ async def list_referrals(
 async def update_referral(
     referral_id: uuid.UUID,
     body: ReferralUpdate,
-    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
@@ -120,31 +117,17 @@ async def update_referral(
     version = expected_version(if_match)
     principal = actor.principal
 
-    async def update() -> Referral:
-        referral = await referrals_service.update_referral(
+    async def render(referral: Referral) -> ReferralRead:
+        return referrals_service.to_read(referral, runtime.keyring)
+
+    return await once.answer_versioned(
+        principal,
+        f"POST /v1/referrals/{referral_id}/status If-Match: {version}",
+        body,
+        lambda: referrals_service.update_referral(
             session, principal, runtime.keyring, referral_id, body, version
-        )
-        audit_log.record(session, actor, "referral_status", "referral", [referral.id])
-        return referral
-
-    async with session.begin():
-        referral, replayed = await once.act(
-            principal,
-            f"POST /v1/referrals/{referral_id}/status If-Match: {version}",
-            body,
-            update,
-            lambda existing: referrals_service.get_referral(
-                session, principal, existing
-            ),
-        )
-        read = referrals_service.to_read(referral, runtime.keyring)
-    return await _answer(response, runtime, read, replayed)
-
-
-async def _answer(
-    response: Response, runtime: Runtime, read: ReferralRead, replayed: bool
-) -> ReferralRead:
-    if not replayed:
-        await announce_writes(runtime)
-    response.headers["ETag"] = etag(read.version)
-    return read
+        ),
+        lambda existing: referrals_service.get_referral(session, principal, existing),
+        render,
+        audit=audit_log.trail(actor, "referral_status", "referral"),
+    )

@@ -12,7 +12,6 @@ from services.beneficiary.access import SupervisorActor
 from services.beneficiary.audit.models import audit_log
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.db import OnceDep
-from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.subject_rights import export
 from services.beneficiary.subject_rights import service as rights_service
 from services.beneficiary.subject_rights.export import SubjectAccessExport
@@ -84,17 +83,19 @@ async def request_erasure(
             already_erased=True,
         )
 
-    async with session.begin():
-        erased, replayed = await once.act(
-            principal,
-            f"POST /v1/beneficiaries/{beneficiary_id}/erasure",
-            None,
-            erase,
-            load,
-            identify=lambda done: done.beneficiary_id,
-        )
-    if not replayed:
-        await announce_writes(runtime)
+    async def render(erased: ErasureRead) -> ErasureRead:
+        return erased
+
+    erased = await once.answer(
+        principal,
+        f"POST /v1/beneficiaries/{beneficiary_id}/erasure",
+        None,
+        erase,
+        load,
+        render,
+        audit=None,  # erase_and_audit stages the "erase" row with the erasure
+        identify=lambda done: done.beneficiary_id,
+    )
     response.headers.update(NO_STORE)
     return erased
 
@@ -134,16 +135,23 @@ async def export_subject_access(
         )
     require_reason(actor)
     training = await export.training_part(runtime, actor.principal, beneficiary_id)
-    async with session.begin():
+
+    async def fetch() -> SubjectAccessExport:
         beneficiary = await beneficiaries_service.get_beneficiary(
             session, actor.principal, beneficiary_id
         )
-        found = await export.export_person(
+        return await export.export_person(
             session, actor.principal, runtime.keyring, beneficiary, training
         )
-        audit_log.record(
-            session, actor, "subject_access", "beneficiary", [beneficiary.id]
-        )
+
+    found = await audit_log.read(
+        session,
+        actor,
+        "subject_access",
+        "beneficiary",
+        fetch,
+        lambda _: [beneficiary_id],
+    )
     if format == "html":
         sections = found.model_dump(mode="json", exclude=DOCUMENT_LEAVES_OUT)
         async with session.begin():

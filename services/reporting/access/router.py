@@ -160,6 +160,7 @@ async def issue_key(
             raise NotFound("There is no such key.")
         return key
 
+    # not Once.answer: it announces to an outbox, and reporting has none
     async with session.begin():
         key, replayed = await once.act(
             principal,

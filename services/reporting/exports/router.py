@@ -215,6 +215,7 @@ async def request_export(
     async def load(existing: uuid.UUID) -> Export:
         return _mine(await session.get(Export, existing), caller)
 
+    # not Once.answer: it announces to an outbox, and reporting has none
     async with session.begin():
         export, replayed = await once.act(
             caller,

@@ -23,8 +23,6 @@ from services.training.cohorts.service import (
     TraineeProgress,
 )
 from services.training.db import OnceDep, audit_log
-from services.training.outbox.jobs import announce_writes
-from shared.app import RuntimeDep
 from shared.concurrency import etag, expected_version
 from shared.db import SessionDep
 from shared.errors import (
@@ -56,16 +54,15 @@ async def create_cohort(
 ) -> CohortRead:
     """A training event: a run of a course with dates, modality and facilitators."""
     principal = actor.principal
-    async with session.begin():
-        cohort, replayed = await once.act(
-            principal,
-            "POST /v1/cohorts",
-            body,
-            lambda: cohorts_service.create_cohort(session, principal, body),
-            lambda existing: cohorts_service.get_cohort(session, principal, existing),
-        )
-        read = await cohorts_service.to_read(session, cohort)
-    return read
+    return await once.answer(
+        principal,
+        "POST /v1/cohorts",
+        body,
+        lambda: cohorts_service.create_cohort(session, principal, body),
+        lambda existing: cohorts_service.get_cohort(session, principal, existing),
+        lambda cohort: cohorts_service.to_read(session, cohort),
+        audit=None,  # no person's record: the row keeps who made it
+    )
 
 
 @router.get("", response_model=Page[CohortRead])
@@ -122,21 +119,15 @@ async def enrol(
     principal = actor.principal
     trainee_ids = body.trainee_ids
 
-    async def enrol_trainees() -> Cohort:
-        cohort = await cohorts_service.enrol(session, principal, cohort_id, trainee_ids)
-        audit_log.record(session, actor, "enrol", "trainee", trainee_ids)
-        return cohort
-
-    async with session.begin():
-        cohort, replayed = await once.act(
-            principal,
-            f"POST /v1/cohorts/{cohort_id}/enrolments",
-            {"trainee_ids": trainee_ids},
-            enrol_trainees,
-            lambda existing: cohorts_service.get_cohort(session, principal, existing),
-        )
-        read = await cohorts_service.to_read(session, cohort)
-    return read
+    return await once.answer(
+        principal,
+        f"POST /v1/cohorts/{cohort_id}/enrolments",
+        {"trainee_ids": trainee_ids},
+        lambda: cohorts_service.enrol(session, principal, cohort_id, trainee_ids),
+        lambda existing: cohorts_service.get_cohort(session, principal, existing),
+        lambda cohort: cohorts_service.to_read(session, cohort),
+        audit=audit_log.trail(actor, "enrol", "trainee", lambda _: trainee_ids),
+    )
 
 
 @router.post(
@@ -159,16 +150,15 @@ async def add_session(
         await cohorts_service.add_session(session, principal, cohort_id, body)
         return await cohorts_service.get_cohort(session, principal, cohort_id)
 
-    async with session.begin():
-        cohort, replayed = await once.act(
-            principal,
-            f"POST /v1/cohorts/{cohort_id}/sessions",
-            body,
-            add,
-            lambda existing: cohorts_service.get_cohort(session, principal, existing),
-        )
-        read = await cohorts_service.to_read(session, cohort)
-    return read
+    return await once.answer(
+        principal,
+        f"POST /v1/cohorts/{cohort_id}/sessions",
+        body,
+        add,
+        lambda existing: cohorts_service.get_cohort(session, principal, existing),
+        lambda cohort: cohorts_service.to_read(session, cohort),
+        audit=None,  # no person's record: the session row is the trace
+    )
 
 
 @router.get(
@@ -205,7 +195,6 @@ async def record_attendance(
     body: AttendanceWrite,
     response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: TrainingActor,
     once: OnceDep,
     if_match: Annotated[str | None, Header()] = None,
@@ -223,23 +212,23 @@ async def record_attendance(
         )
         return cohort_id
 
-    async with session.begin():
-        _, replayed = await once.act(
-            principal,
-            f"PUT /v1/cohorts/{cohort_id}/sessions/{number}/attendance "
-            f"If-Match: {if_match}",
-            body,
-            record,
-            acted_on,
+    async def render(_: uuid.UUID) -> list[TraineeProgress]:
+        attendance = await cohorts_service.get_attendance(
+            session, principal, cohort_id, number
         )
-        version = (
-            await cohorts_service.get_attendance(session, principal, cohort_id, number)
-        ).version
-        result = await cohorts_service.progress(session, principal, cohort_id)
-    if not replayed:
-        await announce_writes(runtime)
-    response.headers["ETag"] = etag(version)
-    return result
+        response.headers["ETag"] = etag(attendance.version)
+        return await cohorts_service.progress(session, principal, cohort_id)
+
+    return await once.answer(
+        principal,
+        f"PUT /v1/cohorts/{cohort_id}/sessions/{number}/attendance "
+        f"If-Match: {if_match}",
+        body,
+        record,
+        acted_on,
+        render,
+        audit=None,  # attendance keeps no audit row (it never did)
+    )
 
 
 @router.get(

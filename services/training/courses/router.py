@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from services.training.access import CourseKeeper
 from services.training.courses import service as courses_service
+from services.training.courses.models import Course
 from services.training.courses.service import CourseCreate, CourseRead
 from services.training.db import OnceDep
 from shared.auth import PrincipalDep
@@ -34,16 +35,19 @@ async def create_course(
     once: OnceDep,
 ) -> CourseRead:
     """Create a course with its approach, level, hours and completion criteria."""
-    async with session.begin():
-        course, replayed = await once.act(
-            principal,
-            "POST /v1/courses",
-            body,
-            lambda: courses_service.create_course(session, principal, body),
-            lambda existing: courses_service.get_course(session, existing),
-        )
-        read = CourseRead.model_validate(course)
-    return read
+
+    async def render(course: Course) -> CourseRead:
+        return CourseRead.model_validate(course)
+
+    return await once.answer(
+        principal,
+        "POST /v1/courses",
+        body,
+        lambda: courses_service.create_course(session, principal, body),
+        lambda existing: courses_service.get_course(session, existing),
+        render,
+        audit=None,  # no person's record: the catalogue holds no personal data
+    )
 
 
 @router.get("", response_model=Page[CourseRead])

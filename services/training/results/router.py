@@ -11,7 +11,6 @@ from fastapi import APIRouter
 
 from services.training.access import TrainingActor
 from services.training.db import OnceDep, audit_log
-from services.training.outbox.jobs import announce_writes
 from services.training.results import service as results_service
 from services.training.results.models import CompetencyAssessment
 from services.training.results.service import (
@@ -21,7 +20,6 @@ from services.training.results.service import (
     TestsWrite,
     TraineeResult,
 )
-from shared.app import RuntimeDep
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, NotFound, problem_responses
 from shared.idempotency import acted_on, mark_replay
@@ -49,16 +47,15 @@ async def record_tests(
         await results_service.record_tests(session, principal, cohort_id, body)
         return cohort_id
 
-    async with session.begin():
-        _, replayed = await once.act(
-            principal,
-            f"POST /v1/cohorts/{cohort_id}/knowledge-tests",
-            body,
-            record,
-            acted_on,
-        )
-        read = await results_service.results(session, principal, cohort_id)
-    return read
+    return await once.answer(
+        principal,
+        f"POST /v1/cohorts/{cohort_id}/knowledge-tests",
+        body,
+        record,
+        acted_on,
+        lambda _: results_service.results(session, principal, cohort_id),
+        audit=None,  # test scores were never audited; unchanged here
+    )
 
 
 @router.post(
@@ -70,7 +67,6 @@ async def record_tests(
 async def assess_competency(
     body: CompetencyWrite,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: TrainingActor,
     once: OnceDep,
 ) -> CompetencyRead:
@@ -81,21 +77,26 @@ async def assess_competency(
     async def load(existing: uuid.UUID) -> tuple[CompetencyAssessment, bool]:
         return await results_service.get_assessment(session, principal, existing), False
 
-    async with session.begin():
-        (assessment, created), replayed = await once.act(
-            principal,
-            "POST /v1/competency-assessments",
-            body,
-            lambda: results_service.assess_competency(session, principal, body),
-            load,
-            identify=lambda done: done[0].id,
-        )
-        if created:
-            audit_log.record(session, actor, "assess", "trainee", [body.trainee_id])
-        read = CompetencyRead.model_validate(assessment)
+    def assessed(done: tuple[CompetencyAssessment, bool]) -> list[uuid.UUID]:
+        return [body.trainee_id] if done[1] else []
+
+    async def render(
+        done: tuple[CompetencyAssessment, bool],
+    ) -> tuple[CompetencyRead, bool]:
+        return CompetencyRead.model_validate(done[0]), done[1]
+
+    read, created = await once.answer(
+        principal,
+        "POST /v1/competency-assessments",
+        body,
+        lambda: results_service.assess_competency(session, principal, body),
+        load,
+        render,
+        # a client id seen before assesses nothing: no row, answered as a replay
+        audit=audit_log.trail(actor, "assess", "trainee", assessed),
+        identify=lambda done: done[0].id,
+    )
     mark_replay(once.response, not created)
-    if created:
-        await announce_writes(runtime)
     return read
 
 
@@ -127,7 +128,6 @@ async def results(
 async def certify(
     cohort_id: uuid.UUID,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: TrainingActor,
     once: OnceDep,
     body: CertificationWrite,
@@ -141,15 +141,12 @@ async def certify(
         await results_service.certify(session, principal, cohort_id, on)
         return cohort_id
 
-    async with session.begin():
-        _, replayed = await once.act(
-            principal,
-            f"POST /v1/cohorts/{cohort_id}/certify",
-            {"on": on},
-            certify_cohort,
-            acted_on,
-        )
-        judged = await results_service.results(session, principal, cohort_id)
-    if not replayed:
-        await announce_writes(runtime)
-    return judged
+    return await once.answer(
+        principal,
+        f"POST /v1/cohorts/{cohort_id}/certify",
+        {"on": on},
+        certify_cohort,
+        acted_on,
+        lambda _: results_service.results(session, principal, cohort_id),
+        audit=None,  # certification was never audited; the outbox events stay
+    )

@@ -8,8 +8,8 @@ from fastapi import APIRouter
 
 from services.training.access import TrainingActor
 from services.training.db import OnceDep, audit_log
-from services.training.outbox.jobs import announce_writes
 from services.training.supervision import service as supervision_service
+from services.training.supervision.models import SupervisionSession
 from services.training.supervision.service import SupervisionRead, SupervisionWrite
 from shared.app import RuntimeDep
 from shared.db import SessionDep
@@ -36,22 +36,23 @@ async def record_supervision(
 ) -> SupervisionRead:
     """Record a supervision session with its supervisees."""
     principal = actor.principal
-    async with session.begin():
-        row, replayed = await once.act(
-            principal,
-            "POST /v1/supervision-sessions",
-            body,
-            lambda: supervision_service.record_supervision(
-                session, principal, runtime.keyring, body
-            ),
-            lambda existing: supervision_service.get_supervision(
-                session, principal, existing
-            ),
-        )
-        read = supervision_service.to_read(row, runtime.keyring)
-    if not replayed:
-        await announce_writes(runtime)
-    return read
+
+    async def render(row: SupervisionSession) -> SupervisionRead:
+        return supervision_service.to_read(row, runtime.keyring)
+
+    return await once.answer(
+        principal,
+        "POST /v1/supervision-sessions",
+        body,
+        lambda: supervision_service.record_supervision(
+            session, principal, runtime.keyring, body
+        ),
+        lambda existing: supervision_service.get_supervision(
+            session, principal, existing
+        ),
+        render,
+        audit=None,  # recording a session was never audited; unchanged here
+    )
 
 
 @router.get("", response_model=Page[SupervisionRead])
@@ -67,16 +68,19 @@ async def list_supervision(
     date_to: OldEndDate = None,
 ) -> Page[SupervisionRead]:
     """Your organisation's supervision sessions, the earliest first."""
-    async with session.begin():
-        page = await supervision_service.list_supervision(
+    page = await audit_log.read(
+        session,
+        actor,
+        "list",
+        "supervision_session",
+        lambda: supervision_service.list_supervision(
             session,
             actor.principal,
             either(start, date_from, new="start", old="date_from"),
             either(end, date_to, new="end", old="date_to"),
             cursor=cursor,
             limit=limit,
-        )
-        audit_log.record(
-            session, actor, "list", "supervision_session", [r.id for r in page.items]
-        )
+        ),
+        lambda found: [r.id for r in found.items],
+    )
     return page.map(lambda r: supervision_service.to_read(r, runtime.keyring))

@@ -13,7 +13,6 @@ from fastapi.responses import JSONResponse
 
 from services.training.access import ManagerActor, SubjectAccessActor, TrainingActor
 from services.training.db import OnceDep, audit_log
-from services.training.outbox.jobs import announce_writes
 from services.training.trainees import erasure as trainee_erasure
 from services.training.trainees import service as trainees_service
 from services.training.trainees import subject_access
@@ -60,22 +59,21 @@ async def register_trainee(
 ) -> TraineeRead:
     """Register a person to train; a client id makes a retry safe."""
     principal = actor.principal
-    async with session.begin():
-        trainee, replayed = await once.act(
-            principal,
-            "POST /v1/trainees",
-            body,
-            lambda: trainees_service.register_trainee(
-                session, principal, runtime.keyring, body
-            ),
-            lambda existing: trainees_service.get_trainee(session, principal, existing),
-        )
-        if not replayed:
-            audit_log.record(session, actor, "create", "trainee", [trainee.id])
-        read = trainees_service.to_read(trainee, runtime.keyring)
-    if not replayed:
-        await announce_writes(runtime)
-    return read
+
+    async def render(trainee: Trainee) -> TraineeRead:
+        return trainees_service.to_read(trainee, runtime.keyring)
+
+    return await once.answer(
+        principal,
+        "POST /v1/trainees",
+        body,
+        lambda: trainees_service.register_trainee(
+            session, principal, runtime.keyring, body
+        ),
+        lambda existing: trainees_service.get_trainee(session, principal, existing),
+        render,
+        audit=audit_log.trail(actor, "create", "trainee"),
+    )
 
 
 @router.get("", response_model=Page[TraineeSummary])
@@ -106,11 +104,13 @@ async def get_trainee(
 ) -> TraineeRead:
     """One trainee with contact details; every read is audit-logged. The
     ETag is the version to send as If-Match when editing."""
-    async with session.begin():
-        trainee = await trainees_service.get_trainee(
-            session, actor.principal, trainee_id
-        )
-        audit_log.record(session, actor, "read", "trainee", [trainee.id])
+    trainee = await audit_log.read(
+        session,
+        actor,
+        "read",
+        "trainee",
+        lambda: trainees_service.get_trainee(session, actor.principal, trainee_id),
+    )
     response.headers["ETag"] = etag(trainee.version)
     return trainees_service.to_read(trainee, runtime.keyring)
 
@@ -180,24 +180,23 @@ async def erase_trainee(
     is then true."""
     principal = actor.principal
 
-    async def erase() -> TraineeErasureRead:
-        erased = await trainee_erasure.erase_trainee(
-            session, principal, runtime.keyring, trainee_id, actor
-        )
-        audit_log.record(session, actor, "erase", "trainee", [erased.trainee_id])
+    async def render(erased: TraineeErasureRead) -> TraineeErasureRead:
         return erased
 
-    async with session.begin():
-        erased, replayed = await once.act(
-            principal,
-            f"POST /v1/trainees/{trainee_id}/erasure",
-            None,
-            erase,
-            lambda existing: trainee_erasure.erasure_of(session, principal, existing),
-            identify=lambda done: done.trainee_id,
-        )
-    if not replayed:
-        await announce_writes(runtime)
+    erased = await once.answer(
+        principal,
+        f"POST /v1/trainees/{trainee_id}/erasure",
+        None,
+        lambda: trainee_erasure.erase_trainee(
+            session, principal, runtime.keyring, trainee_id, actor
+        ),
+        lambda existing: trainee_erasure.erasure_of(session, principal, existing),
+        render,
+        audit=audit_log.trail(
+            actor, "erase", "trainee", lambda done: [done.trainee_id]
+        ),
+        identify=lambda done: done.trainee_id,
+    )
     response.headers.update(NO_STORE)
     return erased
 
@@ -227,13 +226,17 @@ async def export_subject_access(
     """Everything the training service holds about the trainee, for a request
     of theirs. Supervisors and programme managers; X-Access-Reason is
     required and the export is audited."""
-    async with session.begin():
+
+    async def export() -> TraineeSubjectAccess:
         await trainees_service.get_trainee(session, actor.principal, trainee_id)
         require_reason(actor)
-        found = await subject_access.export_trainee(
+        return await subject_access.export_trainee(
             session, actor.principal, runtime.keyring, trainee_id
         )
-        audit_log.record(session, actor, "subject_access", "trainee", [trainee_id])
+
+    found = await audit_log.read(
+        session, actor, "subject_access", "trainee", export, lambda _: [trainee_id]
+    )
     if format == "html":
         name = found.trainee.full_name
         return document_response(

@@ -119,7 +119,6 @@ async def get_retention_policy(
 async def set_retention_policy(
     record_type: RecordType,
     body: RetentionPolicyWrite,
-    response: Response,
     session: SessionDep,
     actor: Manager,
     once: OnceDep,
@@ -133,11 +132,6 @@ async def set_retention_policy(
     principal = actor.principal
     version = expected_version(if_match)
 
-    async def set_it() -> RetentionPolicy:
-        row = await set_policy(session, principal, record_type, body, version)
-        audit_log.record(session, actor, "update", "retention_policy", [row.id])
-        return row
-
     async def load(existing: uuid.UUID) -> RetentionPolicy:
         return await get_in_scope(
             session,
@@ -148,18 +142,19 @@ async def set_retention_policy(
             site_scoped=False,
         )
 
-    async with session.begin():
-        _, replayed = await once.act(
-            principal,
-            f"PUT /v1/retention/policies/{record_type} If-Match: {version}",
-            body,
-            set_it,
-            load,
-        )
+    async def render(_: RetentionPolicy) -> RetentionPolicyRead:
         policies = await effective_policies(session, principal.organisation_id)
-    read = policies[record_type].read()
-    response.headers["ETag"] = etag(read.version)
-    return read
+        return policies[record_type].read()
+
+    return await once.answer_versioned(
+        principal,
+        f"PUT /v1/retention/policies/{record_type} If-Match: {version}",
+        body,
+        lambda: set_policy(session, principal, record_type, body, version),
+        load,
+        render,
+        audit=audit_log.trail(actor, "update", "retention_policy"),
+    )
 
 
 @router.delete(
@@ -172,6 +167,7 @@ async def reset_retention_policy(
 ) -> RetentionPolicyRead:
     """Drop your organisation's own policy: the platform default applies."""
     principal = actor.principal
+    # not Once.answer: a DELETE takes no Idempotency-Key (repeating it is harmless)
     async with session.begin():
         dropped = await reset_policy(session, principal, record_type)
         if dropped is not None:
@@ -208,6 +204,7 @@ async def start_retention_run(
             request_id=actor.request_id,
         )
 
+    # not Once.answer: a run commits batch by batch, not in one transaction
     run, replayed = await once.act(
         principal,
         "POST /v1/retention/runs",

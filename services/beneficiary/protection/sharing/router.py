@@ -36,7 +36,6 @@ from shared.db import SessionDep
 from shared.errors import Forbidden, Invalid, NotFound, problem_responses
 from shared.idempotency import Once
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from shared.queue import send_deferred_jobs
 from shared.spreadsheet import write_csv_row
 
 router = APIRouter(prefix="/v1/sharing-agreements", tags=["data protection"])
@@ -200,17 +199,19 @@ async def export_shared_records(
             session, actor, runtime.keyring, agreement_id, export_id
         )
 
-    async with session.begin():
-        (agreement, export, records), replayed = await once.act(
-            actor.principal,
-            f"POST /v1/sharing-agreements/{agreement_id}/exports",
-            {"format": export_format},
-            first,
-            again,
-            identify=lambda shared: shared[1].id,
-        )
-    if not replayed:
-        await send_deferred_jobs(session, runtime.queue)
+    async def render(shared: Shared) -> Shared:
+        return shared
+
+    agreement, export, records = await once.answer(
+        actor.principal,
+        f"POST /v1/sharing-agreements/{agreement_id}/exports",
+        {"format": export_format},
+        first,
+        again,
+        render,
+        audit=None,  # the service audits each person shared, on a replay too
+        identify=lambda shared: shared[1].id,
+    )
     headers = {**NO_STORE, "X-Sharing-Export-Id": str(export.id)}
     if export_format == ExportFormat.csv:
         return Response(
