@@ -286,6 +286,18 @@ async def get_service_record(
     )
 
 
+def delivery_tags(
+    row: ServiceRecord | GroupActivity | AnonymousService,
+) -> dict[str, Any]:
+    """Who delivered it and how, as every read, sync state and event
+    states it (the columns of ``DeliveryTags``)."""
+    return {
+        "team_id": row.team_id,
+        "delivery_mode": row.delivery_mode,
+        "project_id": row.project_id,
+    }
+
+
 def current_fields(record: ServiceRecord) -> ServiceRecordFields:
     return ServiceRecordFields.model_construct(
         beneficiary_id=record.beneficiary_id,
@@ -295,9 +307,7 @@ def current_fields(record: ServiceRecord) -> ServiceRecordFields:
         modality=record.modality,
         staff_id=record.staff_id,
         duration_minutes=record.duration_minutes,
-        team_id=record.team_id,
-        delivery_mode=record.delivery_mode,
-        project_id=record.project_id,
+        **delivery_tags(record),
     )
 
 
@@ -825,9 +835,7 @@ async def group_activity_read(
     return GroupActivityRead(
         id=group.id,
         **_group_delivery(group),
-        team_id=group.team_id,
-        delivery_mode=group.delivery_mode,
-        project_id=group.project_id,
+        **delivery_tags(group),
         facilitator_staff_ids=group.facilitator_staff_ids,
         group_series_id=group.group_series_id,
         topic_code=group.topic_code,
@@ -885,9 +893,7 @@ async def group_activity_fields(
             OrganisationParticipantsIn.model_validate(p)
             for p in group.participants_by_organisation
         ],
-        team_id=group.team_id,
-        delivery_mode=group.delivery_mode,
-        project_id=group.project_id,
+        **delivery_tags(group),
     )
 
 
@@ -900,9 +906,7 @@ def anonymous_service_fields(record: AnonymousService) -> AnonymousServiceFields
         modality=record.modality,
         staff_id=record.staff_id,
         counts=[AnonymousCountIn.model_validate(c) for c in record.counts],
-        team_id=record.team_id,
-        delivery_mode=record.delivery_mode,
-        project_id=record.project_id,
+        **delivery_tags(record),
     )
 
 
@@ -1060,9 +1064,7 @@ def emit_group_activity(
                 for p in group.participants_by_organisation
             ],
             voided=group.voided,
-            team_id=group.team_id,
-            delivery_mode=group.delivery_mode,
-            project_id=group.project_id,
+            **delivery_tags(group),
         ),
     )
 
@@ -1139,8 +1141,6 @@ def emit_anonymous(session: AsyncSession, record: AnonymousService) -> None:
             group_series_id=record.group_series_id,
             counts=[AnonymousCount.model_validate(c) for c in record.counts],
             voided=record.voided,
-            team_id=record.team_id,
-            delivery_mode=record.delivery_mode,
-            project_id=record.project_id,
+            **delivery_tags(record),
         ),
     )
