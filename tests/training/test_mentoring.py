@@ -177,3 +177,27 @@ async def test_plans_and_visits_are_read_a_page_at_a_time(
     assert sorted(str(p["id"]) for p in plans) == sorted(made)
     visits = await every(f"/v1/mentoring-plans/{made[0]}/visits")
     assert [v["held_on"] for v in visits] == ["2026-02-10", "2026-02-11", "2026-02-12"]
+
+
+async def test_plans_are_listed_by_project(
+    training_client: httpx.AsyncClient, training_settings: TrainingSettings
+) -> None:
+    headers = token(training_settings, uuid.uuid4(), Role.supervisor)
+    project, other = str(uuid.uuid4()), str(uuid.uuid4())
+    made = {}
+    for tag in (project, project, other, None):
+        body = plan(**({"project_id": tag} if tag else {}))
+        r = await training_client.post(
+            "/v1/mentoring-plans", json=body, headers=headers
+        )
+        assert r.status_code == 201, r.text
+        made[r.json()["id"]] = tag
+    listed = await training_client.get(
+        "/v1/mentoring-plans", params={"project_id": project}, headers=headers
+    )
+    assert listed.status_code == 200, listed.text
+    assert sorted(p["id"] for p in listed.json()["items"]) == sorted(
+        plan_id for plan_id, tag in made.items() if tag == project
+    )
+    everyone = await training_client.get("/v1/mentoring-plans", headers=headers)
+    assert len(everyone.json()["items"]) == 4

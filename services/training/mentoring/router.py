@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel
 
 from services.training.access import TrainingActor
@@ -106,6 +106,9 @@ async def list_plans(
     session: SessionDep,
     actor: TrainingActor,
     mentored_organisation_id: uuid.UUID | None = None,
+    project_id: Annotated[
+        uuid.UUID | None, Query(description="Only the plans of this project.")
+    ] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[PlanRead]:
@@ -115,6 +118,7 @@ async def list_plans(
             session,
             actor.principal,
             mentored_organisation_id,
+            project_id=project_id,
             cursor=cursor,
             limit=limit,
         )

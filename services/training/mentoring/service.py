@@ -100,6 +100,7 @@ async def list_plans(
     principal: Principal,
     mentored_organisation_id: uuid.UUID | None,
     *,
+    project_id: uuid.UUID | None = None,
     cursor: str | None,
     limit: int,
 ) -> Page[MentoringPlan]:
@@ -111,6 +112,8 @@ async def list_plans(
         statement = statement.where(
             col(MentoringPlan.mentored_organisation_id) == mentored_organisation_id
         )
+    if project_id is not None:
+        statement = statement.where(col(MentoringPlan.project_id) == project_id)
     return await ordered_page(
         session,
         statement,
