@@ -298,8 +298,7 @@ def test_dashboard_shows_the_overview(stack: Stack, tmp_path: Path) -> None:
                 date.fromisoformat(page.input_value("#end")),
             )
             wait_for_ingestion(stack, token, *year)
-            page.fill("#token", token)
-            page.click("#show")
+            show(page, *year, token=token)
             wait_until_ready(page, *year)
             assert_every_section_shows_figures(page)
             page.screenshot(path=tmp_path / "dashboard-year.png", full_page=True)
