@@ -471,3 +471,31 @@ async def test_dhis2_never_sends_unknown_as_an_org_unit(
     assert file is None
     assert status["status"] == "failed"
     assert "no known governorate" in status["error"]
+
+
+async def test_place_labels_and_filters_come_in_the_language_asked(
+    sites: dict[str, str], alice: Caller, export: Export
+) -> None:
+    r = await alice.get("/v1/locations", params={"level": "governorate", "limit": 50})
+    duhok = next(g["id"] for g in r.json()["items"] if g["name"] == "Duhok")
+
+    status, file = await export(
+        format="xlsx", by=["governorate"], filters={"governorate": [duhok]}, lang="ar"
+    )
+
+    assert file is not None, status
+    frame = pandas.read_excel(io.BytesIO(file.content), sheet_name="data")
+    assert frame[["governorate", "governorate_label"]].values.tolist() == [
+        ["IQG09", "دهوك"]  # the org unit is the P-code, its label the name
+    ]
+    workbook = openpyxl.load_workbook(io.BytesIO(file.content))
+    about = dict(workbook["About"].iter_rows(values_only=True))
+    assert about["عوامل التصفية"] == "governorate = دهوك"
+
+    _, english = await export(format="csv", by=["governorate"])
+    assert english is not None
+    frame = pandas.read_csv(io.BytesIO(english.content))
+    assert dict(zip(frame["governorate"], frame["governorate_label"], strict=True)) == {
+        "IQG09": "Duhok",
+        "IQG15": "Ninewa",
+    }

@@ -410,7 +410,13 @@ async def test_the_overview_of_a_small_programme(
     assert "<tr><td>Female, 18 and over</td>" in page
     assert "<h2>IASC intervention pyramid</h2>" in page
     assert wrong == {}
-    await the_overview_in_arabic_and_kurdish(reporting_client, me)
+    by_governorate = next(
+        t for t in overview["tables"] if t["title"] == "People reached by governorate"
+    )["values"]["labels"]["governorate"]
+    assert by_governorate[programme.governorates["Duhok"]] == "Duhok"
+    await the_overview_in_arabic_and_kurdish(
+        reporting_client, me, programme.governorates
+    )
 
     women = await reporting_client.get(
         "/v1/overview",
@@ -432,9 +438,10 @@ async def test_the_overview_of_a_small_programme(
 
 
 async def the_overview_in_arabic_and_kurdish(
-    reporting_client: httpx.AsyncClient, me: Caller
+    reporting_client: httpx.AsyncClient, me: Caller, governorates: dict[str, str]
 ) -> None:
-    """``lang`` wins over Accept-Language; words, not codes, right to left."""
+    """``lang`` wins over Accept-Language; words, not codes, right to left;
+    places by their names in the language."""
     r = await reporting_client.get(
         "/v1/overview/document",
         params={"start": START, "end": END, "lang": "ar"},
@@ -445,6 +452,7 @@ async def the_overview_in_arabic_and_kurdish(
     assert '<html lang="ar" dir="rtl">' in page
     assert "<h1>نظرة عامة على البرنامج</h1>" in page
     assert "<tr><td>أنثى، ١٨ فما فوق</td>" in page
+    assert "<tr><td>دهوك</td>" in page  # people reached by governorate
     period = "من \u2066٢٠٢٦-٠١-٠١\u2069 إلى \u2066٢٠٢٦-٠٦-٣٠\u2069"
     assert f"{period} · ٣ مواقع نشطة" in page
     text = re.sub(r"<[^>]+>", " ", page.split("<body>")[1])
@@ -465,6 +473,13 @@ async def the_overview_in_arabic_and_kurdish(
     assert by_sex["title"] == "کەسانی گەیشتنپێکراو بەپێی ڕەگەز و تەمەن"
     assert by_sex["values"]["labels"]["sex"]["female"] == "مێ"
     assert by_sex["values"]["labels"]["age_group"]["18_plus"] == "١٨ و سەرووتر"
+    by_governorate = next(
+        t
+        for t in kurdish.json()["tables"]
+        if t["values"]["disaggregations"] == ["governorate"]
+    )["values"]["labels"]["governorate"]
+    assert by_governorate[governorates["Duhok"]] == "دهۆک"
+    assert by_governorate[governorates["Ninewa"]] == "نەینەوا"
 
 
 def month(number: int) -> tuple[str, str]:

@@ -343,6 +343,8 @@ class Places:
     """Location hierarchy and organisation names, for labels and roll-ups."""
 
     names: dict[uuid.UUID, str] = field(default_factory=dict)
+    """English names, the fallback of ``place_name``."""
+    translated: dict[uuid.UUID, dict[str, str]] = field(default_factory=dict)
     pcodes: dict[uuid.UUID, str | None] = field(default_factory=dict)
     level: dict[uuid.UUID, str] = field(default_factory=dict)
     parent: dict[uuid.UUID, uuid.UUID | None] = field(default_factory=dict)
@@ -355,6 +357,12 @@ class Places:
         return set(organisations) | {
             partner for partner, lead in self.lead.items() if lead in organisations
         }
+
+    def place_name(self, place: uuid.UUID, language: str) -> str | None:
+        """The place's name in ``language`` (a code such as ``ar``), else
+        its English name: reports speak the reader's language where the
+        gazetteer has the name in it."""
+        return self.translated.get(place, {}).get(language) or self.names.get(place)
 
     def ancestor(self, place: uuid.UUID | None, level: str) -> uuid.UUID | None:
         seen = 0
@@ -510,6 +518,7 @@ class FactStore:
         places = Places()
         for row in await conn.execute(select(LocationDim)):
             places.names[row.id] = row.name
+            places.translated[row.id] = row.names or {}
             places.pcodes[row.id] = row.pcode
             places.level[row.id] = row.level
             places.parent[row.id] = row.parent_id

@@ -48,11 +48,15 @@ def filter_words(
     store: FactStore, filters: dict[str, Any], language: Language
 ) -> dict[str, list[str]]:
     """What an export was narrowed to, in words: places and organisations
-    by name (never by id), codes by the catalogue's words."""
+    by name in the export's language (never by id), codes by the
+    catalogue's words."""
     places = store.places
     names = {
-        str(key): name
-        for key, name in [*places.names.items(), *places.organisations.items()]
+        **{str(key): name for key, name in places.organisations.items()},
+        **{
+            str(key): places.place_name(key, language.code) or name
+            for key, name in places.names.items()
+        },
     }
     return {
         dim: [word(language, dim, str(value), names) for value in values]

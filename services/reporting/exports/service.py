@@ -99,6 +99,7 @@ async def export_rows(
             filters=filters,
             suppress_cells=suppress,
             bands=bands,
+            language=language.code,
         )
         threshold = values.suppression_threshold
         names = values.labels

@@ -505,6 +505,9 @@ class LocationDim(Table, table=True):
 
     id: uuid.UUID = Field(primary_key=True)
     name: str = Field(max_length=200)
+    names: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    """The name in other languages (language code -> name), for labels in
+    the language a report is asked in; ``name`` is the English one."""
     pcode: str | None = Field(default=None, max_length=32)
     level: str = Field(max_length=16)
     parent_id: uuid.UUID | None = None

@@ -14,7 +14,11 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.reporting.access.service import Caller
-from services.reporting.catalogue.catalogue import Indicator, indicators
+from services.reporting.catalogue.catalogue import (
+    LOCATION_DIMS,
+    Indicator,
+    indicators,
+)
 from services.reporting.engine.ages import AGE_BAND_PRESETS, AgeBands
 from services.reporting.engine.evaluator import (
     Answer,
@@ -240,13 +244,16 @@ async def answer(
     suppress_cells: bool = False,
     bands: AgeBands | None = None,
     evaluator: Evaluator | None = None,
+    language: str | None = None,
 ) -> IndicatorValues:
     """The indicator for a period, disaggregated and filtered, in the
     caller's scope; suppressed unless the caller has record-level access and
     did not ask for suppression. Age groups are ``bands`` (default: the
     deployment's). An overview passes one ``evaluator`` for all its tables:
     it refreshed the store once, so they agree, and they share what the
-    evaluator derives (its bands are the tables' bands)."""
+    evaluator derives (its bands are the tables' bands). Places are named
+    in ``language`` (a code) where it is known and the gazetteer has the
+    name, else in English."""
     caller.may_read(indicator.id)
     filters = filters or {}
     if evaluator is not None:
@@ -301,8 +308,27 @@ async def answer(
         cells=cells,
         margins=margins if len(by) > 1 else [],
         total=_cell(list(by), total_key, table[total_key], total_key in hidden),
-        labels=_own_labels(found.labels, list(by), cells),
+        labels=_own_labels(
+            _place_labels(found.labels, store, language), list(by), cells
+        ),
     )
+
+
+def _place_labels(
+    labels: dict[str, dict[str, str]], store: FactStore, language: str | None
+) -> dict[str, dict[str, str]]:
+    """The engine's English place names replaced by those in ``language``."""
+    if language is None or language == "en":
+        return labels
+    places = store.places
+    out = dict(labels)
+    for dim in LOCATION_DIMS:
+        if dim in labels:
+            out[dim] = {
+                key: places.place_name(uuid.UUID(key), language) or name
+                for key, name in labels[dim].items()
+            }
+    return out
 
 
 def _own_labels(

@@ -96,6 +96,7 @@ async def pull_source(runtime: Runtime, producer: Peer) -> int:
 class LocationItem(BaseModel):
     id: uuid.UUID
     name: str
+    names: dict[str, str] = {}
     level: str
     pcode: str | None = None
     parent_id: uuid.UUID | None = None
@@ -123,7 +124,7 @@ async def refresh_dimensions(runtime: Runtime, beneficiary: Peer) -> None:
                 id=item.id, name=item.name, level=item.level
             )
             row.name, row.pcode, row.level = item.name, item.pcode, item.level
-            row.parent_id = item.parent_id
+            row.parent_id, row.names = item.parent_id, dict(item.names)
             session.add(row)
         orgs = {
             row.id: row

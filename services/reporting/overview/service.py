@@ -125,6 +125,7 @@ async def overview(
             by=by,
             filters=filters,
             evaluator=evaluator,
+            language=language.code,
         )
         shares: dict[str, float | None] = {}
         total = values.total.value
