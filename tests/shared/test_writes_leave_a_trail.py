@@ -21,7 +21,6 @@ ALLOWED: dict[str, str] = {
     "services/beneficiary/audit/router.py": NOT_YET_CONVERTED,
     "services/beneficiary/duplicates/router.py": NOT_YET_CONVERTED,
     "services/beneficiary/interventions/router.py": NOT_YET_CONVERTED,
-    "services/beneficiary/partners/router.py": NOT_YET_CONVERTED,
     "services/beneficiary/protection/grants/router.py": NOT_YET_CONVERTED,
     "services/beneficiary/protection/notices/router.py": NOT_YET_CONVERTED,
     "services/beneficiary/risk/router.py": NOT_YET_CONVERTED,

@@ -194,7 +194,8 @@ async def list_profiles(
 ) -> Page[ProfileRead]:
     """Profiles of the organisations this organisation stewards (partners and
     prospects)."""
-    async with session.begin():
+
+    async def fetch() -> Page[ProfileRead]:
         page = await partners_service.list_profiles(
             session, actor.principal, programme_status, cursor, limit
         )
@@ -202,14 +203,16 @@ async def list_profiles(
             await partners_service.profile_read(session, p, runtime.keyring)
             for p in page.items
         ]
-        audit_log.record(
-            session,
-            actor,
-            "list",
-            "organisation_profile",
-            [p.organisation_id for p in page.items],
-        )
-    return Page(items=items, next_cursor=page.next_cursor)
+        return Page(items=items, next_cursor=page.next_cursor)
+
+    return await audit_log.read(
+        session,
+        actor,
+        "list",
+        "organisation_profile",
+        fetch,
+        lambda page: [p.organisation_id for p in page.items],
+    )
 
 
 @router.get(
@@ -226,14 +229,21 @@ async def get_profile(
 ) -> ProfileRead:
     """One organisation's profile; the contact person is decrypted for the
     steward only."""
-    async with session.begin():
+
+    async def fetch() -> ProfileRead:
         profile = await partners_service.get_profile(
             session, actor.principal, organisation_id
         )
-        read = await partners_service.profile_read(session, profile, runtime.keyring)
-        audit_log.record(
-            session, actor, "read", "organisation_profile", [organisation_id]
-        )
+        return await partners_service.profile_read(session, profile, runtime.keyring)
+
+    read = await audit_log.read(
+        session,
+        actor,
+        "read",
+        "organisation_profile",
+        fetch,
+        lambda _: [organisation_id],
+    )
     return _tagged(response, read)
 
 
@@ -390,13 +400,16 @@ async def list_capacity_assessments(
         if assessed_organisation_id is None
         else [CapacityAssessment.assessed_organisation_id == assessed_organisation_id]
     )
-    async with session.begin():
-        page = await partners_service.list_own(
+    page = await audit_log.read(
+        session,
+        actor,
+        "list",
+        "capacity_assessment",
+        lambda: partners_service.list_own(
             session, actor.principal, CapacityAssessment, cursor, limit, *where
-        )
-        audit_log.record(
-            session, actor, "list", "capacity_assessment", [r.id for r in page.items]
-        )
+        ),
+        lambda page: [r.id for r in page.items],
+    )
     return page.map(lambda r: partners_service.capacity_read(r, runtime.keyring))
 
 
@@ -412,11 +425,15 @@ async def get_capacity_assessment(
     actor: PartnerReader,
 ) -> CapacityAssessmentRead:
     """One capacity assessment with its domain scores."""
-    async with session.begin():
-        row = await partners_service.get_capacity_assessment(
+    row = await audit_log.read(
+        session,
+        actor,
+        "read",
+        "capacity_assessment",
+        lambda: partners_service.get_capacity_assessment(
             session, actor.principal, assessment_id
-        )
-        audit_log.record(session, actor, "read", "capacity_assessment", [row.id])
+        ),
+    )
     return partners_service.capacity_read(row, runtime.keyring)
 
 
