@@ -31,7 +31,7 @@ from shared.audit import Trail
 from shared.crypto import KeyRing
 from shared.db import SessionDep, UTCDateTime, utcnow
 from shared.errors import FieldError, Invalid
-from shared.outbox import announce_writes
+from shared.outbox import announce_writes, staged_events
 from shared.queue import send_deferred_jobs
 
 MAX_KEY_LENGTH = 200
@@ -310,9 +310,11 @@ class Once:
         """A write handler's whole transaction: ``act`` once per key with its
         ``audit`` rows (``None`` only where the act stages its own), the
         answer rendered inside the transaction, then, after the commit and
-        only for a first request, the deferred jobs sent and the outbox
-        announced. A replay is not a new act: no rows, no jobs. ``identify``
-        as for ``create_once``, for a result that is not a row with an id."""
+        only for a first request, the deferred jobs sent and, if it staged
+        events, the outbox announced. A replay is not a new act: no rows, no
+        jobs. ``identify`` as for ``create_once``, for a result that is not a
+        row with an id."""
+        staged_events(self.session)  # only this write's events count
         async with self.session.begin():
             result, replayed = await self.act(
                 requester, route, body, act, load, identify
@@ -322,7 +324,8 @@ class Once:
             answer = await render(result)
         if not replayed:
             await send_deferred_jobs(self.session, self.runtime.queue)
-            await announce_writes(self.runtime)
+            if staged_events(self.session):  # nothing to sequence: no announce
+                await announce_writes(self.runtime)
         return answer
 
 

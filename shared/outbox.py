@@ -69,6 +69,16 @@ class OutboxCounterBase(SQLModel):
     last_position: int = Field(default=0, sa_type=BigInteger)
 
 
+EVENTS_STAGED = "outbox_events_staged"
+"""``session.info`` key: set once ``add_event`` stages an event, so a write
+announces the outbox only when it has something to sequence."""
+
+
+def staged_events(session: AsyncSession) -> bool:
+    """Whether events were staged since the last call; clears the mark."""
+    return bool(session.info.pop(EVENTS_STAGED, False))
+
+
 def add_event(
     session: AsyncSession,
     model: type[OutboxEventBase],
@@ -97,6 +107,7 @@ def add_event(
         "entity_id": entity_id,
         "data": facts.model_dump(mode="json"),
     }
+    session.info[EVENTS_STAGED] = True
     rows = collecting(session)
     if rows is not None:  # a bulk writer's batch: a plain row, no position yet
         rows.add(model.__table__, {**columns, "position": None})  # type: ignore[attr-defined]

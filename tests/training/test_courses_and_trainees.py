@@ -6,10 +6,12 @@ import uuid
 import httpx
 import pytest
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from sqlalchemy import text
 
 from services.training.settings import TrainingSettings
 from shared.auth import Role
+from shared.outbox import PUBLISH_OUTBOX_JOB
 from tests.training.api import event_data, token, trainee
 
 
@@ -208,3 +210,28 @@ async def test_a_trainee_is_edited_under_if_match(
     )
     assert r.status_code == 409, r.text
     assert "erased" in r.json()["detail"]
+
+
+async def test_only_a_write_with_events_announces_the_outbox(
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    redis: Redis,
+) -> None:
+    """Announcing costs Redis round trips on the write path: a course (no
+    event) pays none, a registered trainee (an event) asks for sequencing."""
+    org = uuid.uuid4()
+    job = f"arq:job:training:{PUBLISH_OUTBOX_JOB}"
+    course: dict[str, object] = {"title": "PFA", "approach": "pfa"}
+    course |= {"level": "foundational", "planned_hours": 6}
+    r = await training_client.post(
+        "/v1/courses", json=course, headers=token(training_settings, org, Role.trainer)
+    )
+    assert r.status_code == 201, r.text
+    assert not await redis.exists(job)
+    r = await training_client.post(
+        "/v1/trainees",
+        json=trainee(),
+        headers=token(training_settings, org, Role.supervisor),
+    )
+    assert r.status_code == 201, r.text
+    assert await redis.exists(job)
