@@ -244,6 +244,7 @@ async def copy_dimensions(conn: Any, w: World) -> None:
             "pcode": [p for _, p, _ in w.governorates] + [None] * len(w.sites),
             "level": ["governorate"] * len(w.governorates) + ["site"] * len(w.sites),
             "parent_id": [None] * len(w.governorates) + [g for _, _, g in w.sites],
+            "names": ["{}"] * (len(w.governorates) + len(w.sites)),
         },
     )
 
