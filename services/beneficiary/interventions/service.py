@@ -387,15 +387,11 @@ async def follow_group_session(
         and found.activity == group.activity_code
     ]
     if not holding:
-        raise Invalid(
+        raise Invalid.field(
+            ["body", "protocol_session"],
+            "not in any protocol",
+            "session",
             f"No intervention has a group session {number} of {group.activity_code}.",
-            errors=[
-                FieldError(
-                    loc=["body", "protocol_session"],
-                    msg="not in any protocol",
-                    type="session",
-                )
-            ],
         )
     records = {
         r.beneficiary_id: r

@@ -252,15 +252,11 @@ async def check_group_session(
         )
     ).found.get(str(group_session_id))
     if seen is None or not principal.can_see_site(seen.site_id):
-        raise Invalid(
+        raise Invalid.field(
+            ["body", "group_session_id"],
+            "unknown group session",
+            "group_session",
             "No such group session of your organisation at your sites.",
-            errors=[
-                FieldError(
-                    loc=["body", "group_session_id"],
-                    msg="unknown group session",
-                    type="group_session",
-                )
-            ],
         )
     return seen
 
@@ -272,39 +268,29 @@ def _attendance(
     (sent as well, it must be the same people)."""
     if seen is None:
         if data.attended_client_ids is None:
-            raise Invalid(
+            raise Invalid.field(
+                ["body", "attended_client_ids"],
+                "required",
+                "missing",
                 "Send attended_client_ids, or the group_session_id whose "
                 "attendance this session is.",
-                errors=[
-                    FieldError(
-                        loc=["body", "attended_client_ids"],
-                        msg="required",
-                        type="missing",
-                    )
-                ],
             )
         return data.attended_client_ids
     if seen.activity_date != data.held_on:
-        raise Invalid(
+        raise Invalid.field(
+            ["body", "held_on"],
+            "not the group session's",
+            "date",
             f"The group session was held on {seen.activity_date}.",
-            errors=[
-                FieldError(
-                    loc=["body", "held_on"], msg="not the group session's", type="date"
-                )
-            ],
         )
     if data.attended_client_ids is not None and set(data.attended_client_ids) != set(
         seen.attendee_ids
     ):
-        raise Invalid(
+        raise Invalid.field(
+            ["body", "attended_client_ids"],
+            "not the group session's attendance",
+            "attendance",
             "The attendance differs from the group session's.",
-            errors=[
-                FieldError(
-                    loc=["body", "attended_client_ids"],
-                    msg="not the group session's attendance",
-                    type="attendance",
-                )
-            ],
         )
     return seen.attendee_ids
 
