@@ -379,6 +379,8 @@ async def test_only_your_own_group_session_links(
 async def test_a_protocol_session_must_be_a_group_session_of_the_activity(
     alice: Caller,
 ) -> None:
+    """Session 0 is Group IPT's individual pre-group session, 9 none: both
+    refused, nothing written; session 1 counts once, however often held."""
     person = await make_beneficiary(alice)
     enrolment = await enrol(alice, person, "ipt_group")
     for number in (0, 9):
@@ -393,9 +395,25 @@ async def test_a_protocol_session_must_be_a_group_session_of_the_activity(
         )
         assert r.status_code == 422, r.text
         assert r.json()["errors"][0]["loc"] == ["body", "protocol_session"]
-    read = await _ok(await alice.get(f"/v1/enrolments/{enrolment['id']}"))
-    assert read["sessions_attended"] == []
+    path = f"/v1/enrolments/{enrolment['id']}"
+    assert (await _ok(await alice.get(path)))["sessions_attended"] == []
     assert (await _ok(await alice.get("/v1/group-activities")))["items"] == []
+    body = {
+        "activity_code": "ipt_group_session",
+        "activity_date": "2026-04-08",
+        "attendee_ids": [person["id"]],
+        "protocol_session": 1,
+    }
+    await _ok(await alice.post("/v1/group-activities", body))
+    again = await _ok(
+        await alice.post(
+            "/v1/group-activities", {**body, "activity_date": "2026-04-15"}
+        )
+    )
+    assert again["served_total"] == 1  # served again; session 1 counted once
+    read = await _ok(await alice.get(path))
+    assert read["sessions_attended"] == [1]
+    assert read["version"] == 2
 
 
 async def test_enrolments_follow_only_within_the_recorders_scope(
