@@ -473,6 +473,11 @@ class PracticeFacts(_Facts):
         description="The group's facilitators (trainee ids)."
     )
     adherence_score: float | None = None
+    group_session_id: uuid.UUID | None = Field(
+        default=None,
+        description="The beneficiary service's group activity this session "
+        "was recorded as: its attendance is counted there, once.",
+    )
 
 
 class MappingFacts(_Facts):

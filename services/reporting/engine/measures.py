@@ -267,9 +267,15 @@ def _counted(
     return Measure(fact, "count", grouped(compute, adds_up=adds_up), whole=adds_up)
 
 
-def _distinct(fact: str, who: str, only: str | None = None) -> Measure:
+def _distinct(
+    fact: str,
+    who: str,
+    only: str | None = None,
+    *,
+    keep: Callable[[Evaluator, Query], Mask] | None = None,
+) -> Measure:
     """Distinct ``who`` (a person or trainee) among the rows (those whose
-    boolean column ``only`` is set)."""
+    boolean column ``only`` is set, or that ``keep`` keeps)."""
 
     def tables(
         ev: Evaluator,
@@ -281,10 +287,32 @@ def _distinct(fact: str, who: str, only: str | None = None) -> Measure:
         ids = ev.column(fact, q, who).astype(np.int64)
         if only is not None:
             ids = np.where(ev.column(fact, q, only), ids, -1)
+        if keep is not None:
+            ids = np.where(keep(ev, q), ids, -1)
         counted = distinct_tables(parts, sizes, ids)
         return {axes: (found, zeros(len(found))) for axes, found in counted.items()}
 
     return Measure(fact, "count", tables, whole=True, person=who)
+
+
+def _practice_linked(ev: Evaluator, q: Query) -> Mask:
+    """Services on the attendance of a group session that a supervised
+    practice session was recorded as (any practice session, of any period:
+    the group session is the one held that day)."""
+    codes = ev.store.derived.get(("practice_linked",))
+    if codes is None:
+        practice = ev.store.frames["practice"]
+        found = practice.col("group_session_id")[practice.present[: practice.size]]
+        sessions = practice.vocab["group_session_id"].values
+        linked = {sessions[c] for c in found.tolist() if c >= 0}
+        groups = ev.store.frames["services"].vocab["group_activity_id"]
+        codes = np.array(
+            sorted(c for g in linked if (c := groups.lookup(g)) is not None),
+            np.int32,
+        )
+        ev.store.derived[("practice_linked",)] = codes
+    linked_rows: Mask = np.isin(ev.column("services", q, "group_activity_id"), codes)
+    return linked_rows
 
 
 def _mean(fact: str, value: Callable[[Frame], NDArray[np.float64]]) -> Measure:
@@ -878,6 +906,9 @@ MEASURES: dict[str, Measure] = {
     "capacity_building_services": _counted("capacity"),
     "people_certified": _distinct("results", "trainee_id", only="certified"),
     "practice_sessions": _counted("practice"),
+    "practice_clients_reached": _distinct(
+        "services", "beneficiary_key", keep=_practice_linked
+    ),
     "recorded_sessions": _counted("practice", only="recorded"),
     "mean_fidelity": _mean("practice", lambda f: f.col("adherence_score")),
     "supervision_sessions": _counted("supervision"),

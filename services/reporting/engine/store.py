@@ -219,7 +219,7 @@ def new_frames() -> dict[str, Frame]:
             "iasc_layer:cat service_date:date site_id:cat modality:cat "
             "staff_id:cat people:int sex:cat age_group:cat disability:cat "
             "age_at_service:int team_id:cat delivery_mode:cat project_id:cat "
-            "series_id:cat",
+            "series_id:cat group_activity_id:cat",
         ),
         "beneficiaries": _frame(
             BeneficiaryFact,
@@ -303,7 +303,7 @@ def new_frames() -> dict[str, Frame]:
         "practice": _frame(
             PracticeSessionFact,
             "organisation_id:cat held_on:date phase:cat clients_attended:int "
-            "recorded:bool adherence_score:float",
+            "recorded:bool adherence_score:float group_session_id:cat",
         ),
         "supervision": _frame(
             SupervisionFact,

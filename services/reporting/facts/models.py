@@ -119,6 +119,9 @@ class ServiceFact(_Fact, table=True):
     series_id: uuid.UUID | None = Field(
         default=None, description="The group series of its group activity."
     )
+    group_activity_id: uuid.UUID | None = Field(
+        default=None, description="The group activity whose attendance it is."
+    )
 
 
 class GroupActivityFact(_Fact, table=True):
@@ -378,6 +381,11 @@ class PracticeSessionFact(_Fact, table=True):
     clients_attended: int
     recorded: bool
     adherence_score: float | None = None
+    group_session_id: uuid.UUID | None = Field(
+        default=None,
+        description="The group activity it was recorded as: its clients are "
+        "counted by that group activity's service facts, once.",
+    )
 
 
 class SupervisionFact(_Fact, table=True):

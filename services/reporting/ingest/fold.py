@@ -220,6 +220,7 @@ def _service(batch: Batch, e: EventEnvelope, f: ServiceRecordFacts) -> None:
             "delivery_mode": f.delivery_mode.value if f.delivery_mode else None,
             "project_id": f.project_id,
             "series_id": f.group_series_id,
+            "group_activity_id": f.group_activity_id,
             "alive": not f.voided,
             "position": e.position,
         }
@@ -256,6 +257,7 @@ def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None
             "delivery_mode": f.delivery_mode.value if f.delivery_mode else None,
             "project_id": f.project_id,
             "series_id": f.group_series_id,
+            "group_activity_id": f.group_activity_id,
             "alive": not f.voided,
             "position": e.position,
         }
@@ -610,6 +612,7 @@ def _practice(batch: Batch, e: EventEnvelope, f: PracticeFacts) -> None:
         "clients_attended": f.clients_attended,
         "recorded": f.recorded,
         "adherence_score": f.adherence_score,
+        "group_session_id": f.group_session_id,
         "position": e.position,
     }
     if held is not None and row["adherence_score"] is None:

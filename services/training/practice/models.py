@@ -45,6 +45,12 @@ class PracticeSession(Table, table=True):
     attended_client_ids: list[str] = Field(sa_type=JSON)
     recording_ref: str | None = Field(default=None, max_length=500)
     recording_sha256: str | None = Field(default=None, max_length=64)
+    group_session_id: uuid.UUID | None = Field(
+        default=None,
+        unique=True,
+        description="The beneficiary service's group activity this session "
+        "was recorded as (its attendance is there, counted once).",
+    )
 
 
 class FidelityReview(Table, table=True):

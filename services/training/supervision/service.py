@@ -184,3 +184,22 @@ def to_read(row: SupervisionSession, keyring: KeyRing) -> SupervisionRead:
         cases_discussed=row.cases_discussed,
         notes=keyring.decrypt(row.notes_enc, f"supervision:{row.id}:notes"),
     )
+
+
+async def supervision_hours(
+    session: AsyncSession, organisation_id: uuid.UUID, since: date
+) -> dict[str, float]:
+    """Hours of clinical supervision (not coaching or mentoring) each trainee
+    received from ``since``, by trainee id."""
+    rows = await session.execute(
+        select(SupervisionSession).where(
+            col(SupervisionSession.organisation_id) == organisation_id,
+            col(SupervisionSession.purpose) == SupervisionPurpose.supervision,
+            col(SupervisionSession.held_on) >= since,
+        )
+    )
+    hours: dict[str, float] = {}
+    for row in rows.scalars():
+        for trainee_id in row.supervisee_trainee_ids:
+            hours[trainee_id] = hours.get(trainee_id, 0.0) + row.duration_minutes / 60
+    return hours
