@@ -51,7 +51,9 @@ async def test_the_same_training_ids_in_two_organisations_count_apart(
             Role.supervisor,
         )
 
-        async def call(path: str, body: Any, method: str = "POST") -> Any:
+        async def call(
+            path: str, body: Any, method: str = "POST", headers: Any = headers
+        ) -> Any:
             r = await training_client.request(method, path, json=body, headers=headers)
             assert r.status_code in (200, 201), r.text
             return r.json()
@@ -89,7 +91,8 @@ async def test_the_same_training_ids_in_two_organisations_count_apart(
             },
         )
         await call(f"{cohort}/enrolments", {"trainee_ids": [ids["trainee"]]})
-        await call(f"{cohort}/sessions", {"number": 1, "held_on": "2026-03-02", "hours": 3})
+        held = {"number": 1, "held_on": "2026-03-02", "hours": 3}
+        await call(f"{cohort}/sessions", held)
         await call(
             f"{cohort}/sessions/1/attendance", {"present": [ids["trainee"]]}, "PUT"
         )
