@@ -1,7 +1,7 @@
 """Two organisations may hold the same training-service ids (decision 0006):
 reporting keeps their training facts apart, each organisation's figures
-count its own trainee, supervision and result, and erasing one trainee
-pseudonymises no one else's."""
+count its own trainee, supervision and result (a lead counts its partner's
+apart from its own), and erasing one trainee pseudonymises no one else's."""
 
 from __future__ import annotations
 
@@ -42,8 +42,8 @@ async def test_the_same_training_ids_in_two_organisations_count_apart(
 ) -> None:
     ids = {name: str(uuid.uuid4()) for name in ("trainee", "supervision", "cohort")}
     ids["course"] = ""
-    minutes = {"a": 60, "b": 90}
-    for org, sex in (("a", "female"), ("b", "male")):
+    minutes = {"a": 60, "partner": 90}
+    for org, sex in (("a", "female"), ("partner", "male")):
         headers = token(
             training_settings,
             uuid.UUID(orgs[org].id),
@@ -99,17 +99,22 @@ async def test_the_same_training_ids_in_two_organisations_count_apart(
         await call(f"{cohort}/certify", {"on": "2026-03-31"})
     await catch_up()
 
-    both = sorted([orgs["a"].id, orgs["b"].id])
+    both = sorted([orgs["a"].id, orgs["partner"].id])
     for table in ("trainee_fact", "attendance_fact", "capacity_fact", "result_fact"):
         assert await _facts(reporting_app, table, ids["trainee"]) == both, table
-    for org, sex in (("a", "female"), ("b", "male")):
-        reader = issue(orgs[org], Role.me_officer)
-        hours = await values(reporting_client, reader, "supervision_hours")
-        assert hours["total"]["value"] == minutes[org] / 60
-        trained = await values(reporting_client, reader, "people_trained", by="sex")
-        assert by_value(trained) == {sex: 1}
-        certified = await values(reporting_client, reader, "people_certified")
-        assert certified["total"]["value"] == 1
+    partner = issue(orgs["partner"], Role.me_officer)
+    hours = await values(reporting_client, partner, "supervision_hours")
+    assert hours["total"]["value"] == 1.5
+    trained = await values(reporting_client, partner, "people_trained", by="sex")
+    assert by_value(trained) == {"male": 1}
+    lead = issue(orgs["a"], Role.me_officer)  # sees its partner's work too
+    hours = await values(reporting_client, lead, "supervision_hours")
+    assert hours["total"]["value"] == 2.5
+    trained = await values(reporting_client, lead, "people_trained", by="sex")
+    assert by_value(trained) == {"female": 1, "male": 1}
+    assert trained["total"]["value"] == 2
+    certified = await values(reporting_client, lead, "people_certified")
+    assert certified["total"]["value"] == 2
 
     manager = token(training_settings, uuid.UUID(orgs["a"].id), Role.programme_manager)
     r = await training_client.post(
@@ -119,7 +124,10 @@ async def test_the_same_training_ids_in_two_organisations_count_apart(
     assert r.status_code == 200, r.text
     await catch_up()
     for table in ("trainee_fact", "attendance_fact", "capacity_fact", "result_fact"):
-        assert await _facts(reporting_app, table, ids["trainee"]) == [orgs["b"].id]
-    reader = issue(orgs["b"], Role.me_officer)
-    trained = await values(reporting_client, reader, "people_trained", by="sex")
+        assert await _facts(reporting_app, table, ids["trainee"]) == [
+            orgs["partner"].id
+        ]
+    trained = await values(reporting_client, partner, "people_trained", by="sex")
     assert by_value(trained) == {"male": 1}
+    trained = await values(reporting_client, lead, "people_trained", by="sex")
+    assert by_value(trained) == {"female": 1, "male": 1}  # still counted
