@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import inspect, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlmodel import col
@@ -27,7 +28,9 @@ from services.training.models import (
 from shared.db import make_engine
 from tests.databases import insert_as_stored, recreate_database
 
-TABLES = [  # (table, the row's own columns), parents first
+TABLES: list[tuple[str, dict[str, Any]]] = [
+    # (table, the values of its own columns: a name is that row's id),
+    # parents first
     ("trainee", {"audience": "ngo", "sex": "female"}),
     ("course", {"approach": "ipt_g", "level": "foundational"}),
     ("cohort", {"course_id": "course", "modality": "online"}),
@@ -70,20 +73,22 @@ def _value(column: Any) -> Any:
     }[python]
 
 
+def _reflect(connection: Connection, table: str) -> sa.Table:
+    return sa.Table(table, sa.MetaData(), autoload_with=connection)
+
+
 async def _data_at_0014(connection: AsyncConnection) -> dict[str, uuid.UUID]:
     """One row of every training table, all of one organisation."""
     ids = {table: uuid.uuid4() for table, _ in TABLES} | {"org": uuid.uuid4()}
     for table, own in TABLES:
-        reflected = await connection.run_sync(
-            lambda c, t=table: sa.Table(t, sa.MetaData(), autoload_with=c)
-        )
+        reflected = await connection.run_sync(_reflect, table)
         values: dict[str, Any] = {"id": ids[table]}
         for column in reflected.columns:
             if column.name == "organisation_id":
                 values[column.name] = ids["org"]
             elif column.name in own:
                 given = own[column.name]
-                values[column.name] = ids.get(given, given)  # type: ignore[arg-type]
+                values[column.name] = ids.get(given, given)
             elif column.name not in values and not column.nullable:
                 values[column.name] = _value(column)
         await insert_as_stored(connection, table, **values)
