@@ -18,6 +18,7 @@ from sqlalchemy import text
 from services.training.settings import TrainingSettings
 from shared.auth import Role
 from tests.beneficiary.api import make_beneficiary
+from tests.beneficiary.test_ids_per_organisation import _shape
 from tests.callers import Caller
 from tests.training.api import FIDELITY_ITEMS, SHA, ratings, token, trainee
 
@@ -359,15 +360,6 @@ def _same(read: Any, created: Any) -> bool:
     """The record read is the one created (their common fields agree)."""
     common = (set(read) & set(created)) - VOLATILE
     return bool(common) and all(read[k] == created[k] for k in common)
-
-
-def _shape(body: Any) -> Any:
-    """A body's shape: its keys, all the way down (values may differ)."""
-    if isinstance(body, dict):
-        return {k: _shape(v) for k, v in body.items()}
-    if isinstance(body, list):
-        return [_shape(v) for v in body[:1]]
-    return type(body).__name__ if body is not None else None
 
 
 @pytest.fixture
