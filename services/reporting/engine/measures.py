@@ -175,8 +175,9 @@ def qualified_since(
     present = trainees.present[: trainees.size]
     known = (trainees.col("staff_id") >= 0) & (trainees.col("organisation_id") >= 0)
     for row in np.flatnonzero(present & known):
-        staff_of[ids[trainees.col("trainee_id")[row]]] = (
-            organisations[trainees.col("organisation_id")[row]],
+        organisation = organisations[trainees.col("organisation_id")[row]]
+        staff_of[(organisation, ids[trainees.col("trainee_id")[row]])] = (
+            organisation,
             staff[trainees.col("staff_id")[row]],
         )
     since: dict[tuple[Any, str], int] = {}
@@ -189,7 +190,7 @@ def qualified_since(
         vocab = frame.vocab["trainee_id"].values
         deciders = frame.vocab["organisation_id"].values
         for row in np.flatnonzero(rows & (oid >= 0)):
-            code = staff_of.get(vocab[tid[row]])
+            code = staff_of.get((deciders[oid[row]], vocab[tid[row]]))
             if code is None or days[row] == NO_DATE:
                 continue
             if code[0] == deciders[oid[row]]:
@@ -267,6 +268,15 @@ def _counted(
     return Measure(fact, "count", grouped(compute, adds_up=adds_up), whole=adds_up)
 
 
+def _per_organisation(ids: IntArray, organisations: NDArray[Any]) -> IntArray:
+    """Dense codes of the (organisation, id) pairs (-1 where no id)."""
+    if not len(ids):
+        return ids
+    pairs = np.stack([organisations.astype(np.int64), ids])
+    _, inverse = np.unique(pairs, axis=1, return_inverse=True)
+    return np.where(ids >= 0, inverse.reshape(-1), -1)
+
+
 def _distinct(
     fact: str,
     who: str,
@@ -285,6 +295,8 @@ def _distinct(
         sizes: Sequence[int],
     ) -> Tables:
         ids = ev.column(fact, q, who).astype(np.int64)
+        if who == "trainee_id":  # an id names one trainee per organisation
+            ids = _per_organisation(ids, ev.column(fact, q, "organisation_id"))
         if only is not None:
             ids = np.where(ev.column(fact, q, only), ids, -1)
         if keep is not None:

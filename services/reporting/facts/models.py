@@ -293,8 +293,9 @@ class InterventionSessionFact(_Fact, table=True):
 
 class TraineeFact(_Fact, table=True):
     __tablename__ = "trainee_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "trainee_id"),)
 
-    trainee_id: uuid.UUID = Field(unique=True)
+    trainee_id: uuid.UUID
     organisation_id: uuid.UUID | None = None
     audience: str | None = Field(default=None, max_length=32)
     sex: str | None = Field(default=None, max_length=16)
@@ -306,7 +307,7 @@ class TraineeFact(_Fact, table=True):
 
 class AttendanceFact(_Fact, table=True):
     __tablename__ = "attendance_fact"
-    __table_args__ = (UniqueConstraint("session_id", "trainee_id"),)
+    __table_args__ = (UniqueConstraint("organisation_id", "session_id", "trainee_id"),)
 
     session_id: uuid.UUID
     trainee_id: uuid.UUID
@@ -332,7 +333,7 @@ class CapacityFact(_Fact, table=True):
     the same table, so the family's total is the sum of its parts."""
 
     __tablename__ = "capacity_fact"
-    __table_args__ = (UniqueConstraint("source_id", "trainee_id"),)
+    __table_args__ = (UniqueConstraint("organisation_id", "source_id", "trainee_id"),)
 
     source_id: uuid.UUID = Field(description="Training or supervision session.")
     trainee_id: uuid.UUID
@@ -345,7 +346,7 @@ class CapacityFact(_Fact, table=True):
 
 class ResultFact(_Fact, table=True):
     __tablename__ = "result_fact"
-    __table_args__ = (UniqueConstraint("cohort_id", "trainee_id"),)
+    __table_args__ = (UniqueConstraint("organisation_id", "cohort_id", "trainee_id"),)
 
     cohort_id: uuid.UUID
     trainee_id: uuid.UUID
@@ -361,8 +362,9 @@ class ResultFact(_Fact, table=True):
 
 class CompetencyFact(_Fact, table=True):
     __tablename__ = "competency_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "assessment_id"),)
 
-    assessment_id: uuid.UUID = Field(unique=True)
+    assessment_id: uuid.UUID
     trainee_id: uuid.UUID
     organisation_id: uuid.UUID
     assessed_on: date
@@ -390,8 +392,9 @@ class PracticeSessionFact(_Fact, table=True):
 
 class SupervisionFact(_Fact, table=True):
     __tablename__ = "supervision_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "supervision_id"),)
 
-    supervision_id: uuid.UUID = Field(unique=True)
+    supervision_id: uuid.UUID
     organisation_id: uuid.UUID
     held_on: date
     duration_minutes: int
@@ -450,8 +453,9 @@ class SelectionFact(_Fact, table=True):
 
 class MentoringVisitFact(_Fact, table=True):
     __tablename__ = "mentoring_visit_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "visit_id"),)
 
-    visit_id: uuid.UUID = Field(unique=True)
+    visit_id: uuid.UUID
     plan_id: uuid.UUID
     organisation_id: uuid.UUID
     mentored_organisation_id: uuid.UUID | None = None
@@ -465,8 +469,9 @@ class MentoringVisitFact(_Fact, table=True):
 
 class ActionPointFact(_Fact, table=True):
     __tablename__ = "action_point_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "action_point_id"),)
 
-    action_point_id: uuid.UUID = Field(unique=True)
+    action_point_id: uuid.UUID
     visit_id: uuid.UUID
     plan_id: uuid.UUID
     organisation_id: uuid.UUID

@@ -33,6 +33,7 @@ from shared.auth import Principal
 from shared.contracts.enums import TrainingModality
 from shared.contracts.events import AttendanceFacts, EventType
 from shared.contracts.text import Text
+from shared.db import under
 from shared.errors import (
     Conflict,
     FieldError,
@@ -219,7 +220,7 @@ async def create_cohort(
         session, principal, data.facilitator_trainee_ids, "facilitator_trainee_ids"
     )
     cohort_id = data.id or uuid.uuid4()
-    if await session.get(Cohort, cohort_id) is not None:
+    if await session.get(Cohort, (principal.organisation_id, cohort_id)) is not None:
         raise Conflict("A cohort with this id exists already.")
     cohort = Cohort(
         id=cohort_id,
@@ -285,10 +286,16 @@ async def enrol(
     """Enrol trainees of the caller's organisation; enrolling twice is a no-op."""
     cohort = await get_cohort(session, principal, cohort_id, lock=True)
     await own_trainees(session, principal, trainee_ids, "trainee_ids")
-    enrolled = await enrolled_trainees(session, cohort.id)
+    enrolled = await enrolled_trainees(session, cohort)
     for trainee_id in dict.fromkeys(trainee_ids):
         if trainee_id not in enrolled:
-            session.add(CohortEnrolment(cohort_id=cohort.id, trainee_id=trainee_id))
+            session.add(
+                CohortEnrolment(
+                    organisation_id=cohort.organisation_id,
+                    cohort_id=cohort.id,
+                    trainee_id=trainee_id,
+                )
+            )
     await session.flush()
     return cohort
 
@@ -309,13 +316,17 @@ async def add_session(
         )
     taken = await session.execute(
         select(col(CohortSession.id)).where(
-            col(CohortSession.cohort_id) == cohort.id,
+            under(col(CohortSession.cohort_id), cohort),
             col(CohortSession.number) == data.number,
         )
     )
     if taken.first() is not None:
         raise Conflict(f"Session {data.number} exists already.")
-    row = CohortSession(cohort_id=cohort.id, **data.model_dump())
+    row = CohortSession(
+        organisation_id=cohort.organisation_id,
+        cohort_id=cohort.id,
+        **data.model_dump(),
+    )
     session.add(row)
     await session.flush()
     return row
@@ -325,7 +336,7 @@ async def _session(session: AsyncSession, cohort: Cohort, number: int) -> Cohort
     held = (
         await session.execute(
             select(CohortSession).where(
-                col(CohortSession.cohort_id) == cohort.id,
+                under(col(CohortSession.cohort_id), cohort),
                 col(CohortSession.number) == number,
             )
         )
@@ -390,7 +401,7 @@ async def record_attendance(
             current=current.model_dump(mode="json"),
         )
     course = await courses_service.get_course(session, cohort.course_id)
-    enrolled = await enrolled_trainees(session, cohort.id)
+    enrolled = await enrolled_trainees(session, cohort)
     strangers = [t for t in data.present if t not in enrolled]
     if strangers:
         raise Invalid(
@@ -423,7 +434,10 @@ async def record_attendance(
         if row is None:
             session.add(
                 Attendance(
-                    session_id=held.id, trainee_id=trainee_id, present=now_present
+                    organisation_id=held.organisation_id,
+                    session_id=held.id,
+                    trainee_id=trainee_id,
+                    present=now_present,
                 )
             )
         else:
@@ -477,7 +491,7 @@ async def progress(
     sessions = list(
         (
             await session.execute(
-                select(CohortSession).where(col(CohortSession.cohort_id) == cohort.id)
+                select(CohortSession).where(under(col(CohortSession.cohort_id), cohort))
             )
         ).scalars()
     )
@@ -501,7 +515,7 @@ async def progress(
             if sessions
             else 0.0,
         )
-        for t in sorted(await enrolled_trainees(session, cohort.id))
+        for t in sorted(await enrolled_trainees(session, cohort))
     ]
 
 
@@ -509,7 +523,7 @@ async def to_read(session: AsyncSession, cohort: Cohort) -> CohortRead:
     sessions = list(
         (
             await session.execute(
-                select(CohortSession).where(col(CohortSession.cohort_id) == cohort.id)
+                select(CohortSession).where(under(col(CohortSession.cohort_id), cohort))
             )
         ).scalars()
     )
@@ -525,18 +539,16 @@ async def to_read(session: AsyncSession, cohort: Cohort) -> CohortRead:
         partner_organisation_id=cohort.partner_organisation_id,
         project_id=cohort.project_id,
         facilitator_trainee_ids=[uuid.UUID(t) for t in cohort.facilitator_trainee_ids],
-        enrolled=len(await enrolled_trainees(session, cohort.id)),
+        enrolled=len(await enrolled_trainees(session, cohort)),
         sessions=len(sessions),
         hours_delivered=round(sum(s.hours for s in sessions), 2),
     )
 
 
-async def enrolled_trainees(
-    session: AsyncSession, cohort_id: uuid.UUID
-) -> set[uuid.UUID]:
+async def enrolled_trainees(session: AsyncSession, cohort: Cohort) -> set[uuid.UUID]:
     rows = await session.execute(
         select(col(CohortEnrolment.trainee_id)).where(
-            col(CohortEnrolment.cohort_id) == cohort_id
+            under(col(CohortEnrolment.cohort_id), cohort)
         )
     )
     return set(rows.scalars())

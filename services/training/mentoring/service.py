@@ -53,10 +53,10 @@ async def create_plan(
     """A plan for one organisation or one trainee; goals on capacity
     domains must name domains of the plan's tool."""
     if data.id is not None:
-        existing = await session.get(MentoringPlan, data.id)
+        existing = await session.get(
+            MentoringPlan, (principal.organisation_id, data.id)
+        )
         if existing is not None:
-            if existing.organisation_id != principal.organisation_id:
-                raise Conflict("A mentoring plan with this id exists already.")
             return existing
     if data.trainee_id is not None:
         await own_trainees(session, principal, [data.trainee_id], "trainee_id")
@@ -154,10 +154,10 @@ async def record_visit(
 ) -> MentoringVisit:
     """A visit or remote session with its action points (each open)."""
     if data.id is not None:
-        existing = await session.get(MentoringVisit, data.id)
+        existing = await session.get(
+            MentoringVisit, (principal.organisation_id, data.id)
+        )
         if existing is not None:
-            if existing.organisation_id != principal.organisation_id:
-                raise Conflict("A mentoring visit with this id exists already.")
             return existing
     plan = await get_plan(session, principal, plan_id)
     await own_trainees(
@@ -169,7 +169,10 @@ async def record_visit(
     point_ids = [p.id for p in data.action_points if p.id is not None]
     if point_ids:
         taken = await session.execute(
-            select(col(ActionPoint.id)).where(col(ActionPoint.id).in_(point_ids))
+            select(col(ActionPoint.id)).where(
+                col(ActionPoint.organisation_id) == principal.organisation_id,
+                col(ActionPoint.id).in_(point_ids),
+            )
         )
         if taken.first() is not None or len(set(point_ids)) != len(point_ids):
             raise Conflict("An action point with this id exists already.")
@@ -312,14 +315,14 @@ async def update_action_point(
             f"You edited version {expected_version}; the server has "
             f"version {point.version}."
         )
-    visit = await session.get(MentoringVisit, point.visit_id)
+    visit = await session.get(MentoringVisit, (point.organisation_id, point.visit_id))
     if visit is not None and data.on < visit.held_on:
         raise _invalid(["body", "on"], "before the visit that agreed it")
     point.status = data.status
     point.completed_on = data.on if data.status == DONE else None
     point.version += 1
     point.updated_at = utcnow()
-    plan = await session.get(MentoringPlan, point.plan_id)
+    plan = await session.get(MentoringPlan, (point.organisation_id, point.plan_id))
     assert plan is not None
     _announce_point(session, point, plan)
     await session.flush()

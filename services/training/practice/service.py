@@ -30,6 +30,7 @@ from shared.contracts.erasure import (
 )
 from shared.contracts.events import EventType, PracticeFacts
 from shared.contracts.text import Text
+from shared.db import under
 from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
 from shared.pagination import Page, ordered_page
@@ -305,7 +306,7 @@ async def create_group(
     )
     await check_clients(runtime, principal.organisation_id, data.client_ids)
     group_id = data.id or uuid.uuid4()
-    if await session.get(PracticeGroup, group_id) is not None:
+    if await session.get(PracticeGroup, (principal.organisation_id, group_id)):
         raise Conflict("A practice group with this id exists already.")
     group = PracticeGroup(
         id=group_id,
@@ -375,7 +376,8 @@ async def record_session(
     if data.group_session_id is not None:
         linked = await session.execute(
             select(col(PracticeSession.id)).where(
-                col(PracticeSession.group_session_id) == data.group_session_id
+                col(PracticeSession.organisation_id) == principal.organisation_id,
+                col(PracticeSession.group_session_id) == data.group_session_id,
             )
         )
         if linked.first() is not None:
@@ -410,13 +412,14 @@ async def record_session(
         )
     taken = await session.execute(
         select(col(PracticeSession.id)).where(
-            col(PracticeSession.group_id) == group.id,
+            under(col(PracticeSession.group_id), group),
             col(PracticeSession.number) == data.number,
         )
     )
     if taken.first() is not None:
         raise Conflict(f"Session {data.number} is recorded already.")
     row = PracticeSession(
+        organisation_id=group.organisation_id,
         group_id=group.id,
         number=data.number,
         phase=data.phase,
@@ -488,7 +491,7 @@ async def review_session_fidelity(
     held = (
         await session.execute(
             select(PracticeSession).where(
-                col(PracticeSession.group_id) == group.id,
+                under(col(PracticeSession.group_id), group),
                 col(PracticeSession.number) == number,
             )
         )
@@ -518,11 +521,9 @@ async def review_session_fidelity(
             ],
         )
     review_id = data.id or uuid.uuid4()
-    existing = await session.get(FidelityReview, review_id)
+    existing = await session.get(FidelityReview, (group.organisation_id, review_id))
     if existing is not None:
-        if existing.organisation_id != principal.organisation_id or (
-            _reviewed(existing, runtime) != _asked(data, held.id, checklist.key)
-        ):
+        if _reviewed(existing, runtime) != _asked(data, held.id, checklist.key):
             raise Conflict("A fidelity review with this id exists already.")
         return existing, False
     review = FidelityReview(
@@ -588,7 +589,7 @@ as recorded and can be reviewed), where the media is kept is not said."""
 
 
 async def forget_session_text(
-    session: AsyncSession, group_ids: Sequence[uuid.UUID]
+    session: AsyncSession, organisation_id: uuid.UUID, group_ids: Sequence[uuid.UUID]
 ) -> None:
     """Erase what was written about these groups' sessions: recording
     references and fidelity-review feedback can name any client or
@@ -597,7 +598,10 @@ async def forget_session_text(
     if not group_ids:
         return
     sessions = await session.execute(
-        select(PracticeSession).where(col(PracticeSession.group_id).in_(group_ids))
+        select(PracticeSession).where(
+            col(PracticeSession.organisation_id) == organisation_id,
+            col(PracticeSession.group_id).in_(group_ids),
+        )
     )
     held = list(sessions.scalars())
     for row in held:
@@ -605,6 +609,7 @@ async def forget_session_text(
             row.recording_ref = ERASED_REFERENCE
     reviews = await session.execute(
         select(FidelityReview).where(
+            col(FidelityReview.organisation_id) == organisation_id,
             col(FidelityReview.session_id).in_([row.id for row in held]),
             col(FidelityReview.feedback_enc).is_not(None),
         )
@@ -674,7 +679,7 @@ async def client_participation(
             continue
         sessions = await session.execute(
             select(PracticeSession)
-            .where(col(PracticeSession.group_id) == group.id)
+            .where(under(col(PracticeSession.group_id), group))
             .order_by(col(PracticeSession.number))
         )
         found.append(

@@ -29,6 +29,7 @@ from services.training.trainees import service as trainees_service
 from shared.auth import Principal
 from shared.contracts.events import CompetencyFacts, EventType, ResultFacts
 from shared.contracts.text import Text
+from shared.db import under
 from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
 from shared.scoping import get_in_scope
@@ -202,7 +203,7 @@ async def record_tests(
 ) -> None:
     """Pre- or post-test scores; a score sent again replaces the earlier one."""
     cohort = await cohorts_service.get_cohort(session, principal, cohort_id, lock=True)
-    enrolled = await cohorts_service.enrolled_trainees(session, cohort.id)
+    enrolled = await cohorts_service.enrolled_trainees(session, cohort)
     strangers = [i for i, r in enumerate(data.results) if r.trainee_id not in enrolled]
     if strangers:
         raise Invalid(
@@ -218,7 +219,7 @@ async def record_tests(
         existing = (
             await session.execute(
                 select(KnowledgeTest).where(
-                    col(KnowledgeTest.cohort_id) == cohort.id,
+                    under(col(KnowledgeTest.cohort_id), cohort),
                     col(KnowledgeTest.trainee_id) == result.trainee_id,
                     col(KnowledgeTest.kind) == data.kind,
                 )
@@ -227,6 +228,7 @@ async def record_tests(
         if existing is None:
             session.add(
                 KnowledgeTest(
+                    organisation_id=cohort.organisation_id,
                     cohort_id=cohort.id,
                     trainee_id=result.trainee_id,
                     kind=data.kind,
@@ -265,11 +267,11 @@ async def assess_competency(
             ],
         )
     assessment_id = data.id or uuid.uuid4()
-    existing = await session.get(CompetencyAssessment, assessment_id)
+    existing = await session.get(
+        CompetencyAssessment, (principal.organisation_id, assessment_id)
+    )
     if existing is not None:
-        if existing.organisation_id != principal.organisation_id or (
-            _assessed(existing) != _asked(data, tool.key)
-        ):
+        if _assessed(existing) != _asked(data, tool.key):
             raise Conflict("A competency assessment with this id exists already.")
         return existing, False
     assessment = CompetencyAssessment(
@@ -361,7 +363,7 @@ async def results(
         (t.trainee_id, t.kind): t.score
         for t in (
             await session.execute(
-                select(KnowledgeTest).where(col(KnowledgeTest.cohort_id) == cohort.id)
+                select(KnowledgeTest).where(under(col(KnowledgeTest.cohort_id), cohort))
             )
         ).scalars()
     }
@@ -369,7 +371,7 @@ async def results(
     for a in (
         await session.execute(
             select(CompetencyAssessment)
-            .where(col(CompetencyAssessment.cohort_id) == cohort.id)
+            .where(under(col(CompetencyAssessment.cohort_id), cohort))
             .order_by(
                 col(CompetencyAssessment.assessed_on),
                 col(CompetencyAssessment.created_at),
@@ -473,7 +475,7 @@ async def certify(
         c.trainee_id
         for c in (
             await session.execute(
-                select(Certification).where(col(Certification.cohort_id) == cohort.id)
+                select(Certification).where(under(col(Certification.cohort_id), cohort))
             )
         ).scalars()
     }
@@ -482,7 +484,7 @@ async def certify(
         for p in (
             await session.execute(
                 select(PublishedResult).where(
-                    col(PublishedResult.cohort_id) == cohort.id
+                    under(col(PublishedResult.cohort_id), cohort)
                 )
             )
         ).scalars()
@@ -511,6 +513,7 @@ async def certify(
         if last is None:
             session.add(
                 PublishedResult(
+                    organisation_id=cohort.organisation_id,
                     cohort_id=cohort.id,
                     trainee_id=r.trainee_id,
                     completed=r.completed,

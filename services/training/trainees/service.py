@@ -172,7 +172,7 @@ async def register_trainee(
     session: AsyncSession, principal: Principal, keyring: KeyRing, data: TraineeCreate
 ) -> Trainee:
     trainee_id = data.id or uuid.uuid4()
-    if await session.get(Trainee, trainee_id) is not None:
+    if await session.get(Trainee, (principal.organisation_id, trainee_id)):
         raise Conflict("A trainee with this id exists already.")
     trainee = Trainee(
         id=trainee_id,
