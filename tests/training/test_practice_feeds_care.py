@@ -375,6 +375,27 @@ async def test_only_your_own_group_session_links(
     )
     assert again.status_code == 409, again.text
 
+    # Bob's own group session under the same id (ids are per organisation):
+    # linked by Alice's session here tells nothing and refuses nothing there.
+    bobs_clients = [(await make_beneficiary(bob))["id"] for _ in range(2)]
+    bobs = await _ok(
+        await bob.post(
+            "/v1/group-activities",
+            {
+                "id": held["id"],
+                "activity_code": "ipt_group_session",
+                "activity_date": "2026-04-08",
+                "site_id": site_ids[0],
+                "attendee_ids": bobs_clients,
+            },
+        )
+    )
+    assert bobs["id"] == held["id"]
+    bobs_link = await training_client.post(
+        await group_of(theirs, bobs_clients), json=linking, headers=theirs
+    )
+    assert bobs_link.status_code == 201, bobs_link.text
+
 
 async def test_a_protocol_session_must_be_a_group_session_of_the_activity(
     alice: Caller,
