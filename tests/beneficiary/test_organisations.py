@@ -89,7 +89,10 @@ class TestPartnerApproval:
         rogue = await rogue_partner(issue, orgs["a"])
         path = f"/v1/organisations/{rogue.id}/lead-approval"
         lead_admin: Caller = issue(orgs["a"], Role.admin, subject="nadia")
-        headers = {"X-Access-Reason": "partner agreement signed", "Idempotency-Key": "k1"}
+        headers = {
+            "X-Access-Reason": "partner agreement signed",
+            "Idempotency-Key": "k1",
+        }
         assert (await issue(orgs["b"], Role.admin).post(path)).status_code == 403
         for _ in range(2):  # the second is a replay
             r = await lead_admin.post(path, headers=headers)

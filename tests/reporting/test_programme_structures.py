@@ -164,6 +164,7 @@ async def test_a_lead_its_teams_and_partners_each_count_what_is_theirs(
 
     projects = await values(reporting_client, reader, "people_reached", by="project")
     assert by_value(projects) == {programme.project: 7, "unknown": 1}
+    assert projects["labels"]["project"] == {programme.project: "Community resilience"}
 
     through = await values(
         reporting_client, reader, "services_delivered", by="delivered_through"

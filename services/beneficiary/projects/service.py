@@ -205,6 +205,7 @@ def _emit(session: AsyncSession, project: Project) -> None:
         entity_id=project.id,
         facts=ProjectFacts(
             project_id=project.id,
+            name=project.name,
             organisation_id=project.organisation_id,
             partner_organisation_ids=[
                 uuid.UUID(p) for p in project.partner_organisation_ids

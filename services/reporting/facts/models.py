@@ -420,6 +420,7 @@ class CapacityScoreFact(_Fact, table=True):
     domain: str = Field(max_length=64)
     score: float
     mentoring_plan_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
 
 
 class SelectionFact(_Fact, table=True):
@@ -477,6 +478,9 @@ class ProjectFact(_Fact, table=True):
     __tablename__ = "project_fact"
 
     project_id: uuid.UUID = Field(unique=True)
+    name: str | None = Field(
+        default=None, max_length=200, description="Labels breakdowns by project."
+    )
     organisation_id: uuid.UUID = Field(description="The lead organisation.")
     partner_organisation_ids: list[str] = Field(default_factory=list, sa_type=JSON)
     start: date

@@ -678,6 +678,7 @@ def _capacity_score(batch: Batch, e: EventEnvelope, f: CapacityFacts) -> None:
                 "domain": domain,
                 "score": score,
                 "mentoring_plan_id": f.mentoring_plan_id,
+                "project_id": f.project_id,
                 "position": e.position,
             },
         )
@@ -729,6 +730,7 @@ def _project(batch: Batch, e: EventEnvelope, f: ProjectFacts) -> None:
         f.project_id,
         {
             "project_id": f.project_id,
+            "name": f.name,
             "organisation_id": f.organisation_id,
             "partner_organisation_ids": [str(p) for p in f.partner_organisation_ids],
             "start": f.start,

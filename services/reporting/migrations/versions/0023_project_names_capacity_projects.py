@@ -1,0 +1,39 @@
+"""project names, to label breakdowns by project; capacity scores by project
+
+Projects saved before this revision have no name until they are next saved
+(a breakdown shows their id); capacity scores folded before it have no
+project (``unknown`` in a breakdown by project).
+
+Revision ID: 0023
+Revises: 0022
+Create Date: 2026-12-05 03:55:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision: str = "0023"
+down_revision: str | None = "0022"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("project_fact", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True
+            )
+        )
+    with op.batch_alter_table("capacity_score_fact", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("project_id", sa.Uuid(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("capacity_score_fact", schema=None) as batch_op:
+        batch_op.drop_column("project_id")
+    with op.batch_alter_table("project_fact", schema=None) as batch_op:
+        batch_op.drop_column("name")
