@@ -21,7 +21,8 @@ from services.beneficiary.organisations.schemas import (
     OrganisationRead,
 )
 from shared.audit import Actor, Trail, acting
-from shared.auth import Principal, PrincipalDep, Role
+from shared.auth import MachineDep, Principal, PrincipalDep, Role
+from shared.contracts.lookups import IdsLookup, OrganisationsFound
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
 from shared.idempotency import Once
@@ -81,6 +82,18 @@ async def approve_partner(
         ),
         audit=audit_log.trail(actor, "approve_partner", "organisation"),
     )
+
+
+@router.post("/lookup", response_model=OrganisationsFound)
+async def lookup_organisations(
+    body: IdsLookup, session: SessionDep, _: MachineDep
+) -> OrganisationsFound:
+    """For other services (machine accounts only): which of these ids are
+    organisations on the platform. The training service checks a trainee's
+    employer and a mentoring plan's or cohort's organisation here."""
+    async with session.begin():
+        found = await organisations_service.existing_organisations(session, body.ids)
+    return OrganisationsFound(found=found)
 
 
 async def _once(

@@ -23,6 +23,7 @@ from services.beneficiary.projects.schemas import (
 )
 from shared.auth import Principal
 from shared.contracts.events import EventType, ProjectFacts, ProjectTarget
+from shared.contracts.lookups import ProjectPeriod
 from shared.db import get_cached, utcnow
 from shared.errors import FieldError, Invalid, NotFound, VersionConflict
 from shared.outbox import add_event
@@ -118,6 +119,19 @@ def _takes_part(project: Project, organisation_id: uuid.UUID, leading: bool) -> 
     if project.organisation_id == organisation_id:
         return True
     return not leading and str(organisation_id) in project.partner_organisation_ids
+
+
+async def projects_taken_part_in(
+    session: AsyncSession, principal: Principal, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, ProjectPeriod]:
+    """The periods of those of ``ids`` that the acting organisation leads or
+    is a listed partner in; any other id, existing or not, is left out."""
+    rows = await session.execute(select(Project).where(col(Project.id).in_(ids)))
+    return {
+        project.id: ProjectPeriod(start=project.start, end=project.end)
+        for project in rows.scalars()
+        if _takes_part(project, principal.organisation_id, False)
+    }
 
 
 async def list_projects(
