@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from shared.auth import Role
 from tests.beneficiary.api import PLATFORM, make_beneficiary, record_service
@@ -371,6 +372,7 @@ async def test_a_team_scoped_user_sees_only_its_team(issue: Any) -> None:
 
 
 async def test_a_cohort_trained_under_the_project_counts_in_its_progress(
+    linked_training: FastAPI,
     issue: Any,
     training_client: httpx.AsyncClient,
     reporting_client: httpx.AsyncClient,

@@ -548,6 +548,7 @@ def _capacity_change(
     frame = ev.store.frames["capacity_score"]
     timepoints = frame.vocab["timepoint"].values
     names = ("organisation_id", "tool", "assessed_organisation_id", "domain")
+    columns = [frame.col(name) for name in names]
     days, scores = frame.col("assessed_on"), frame.col("score")
     baseline = np.array([t == "baseline" for t in timepoints] + [False])
     is_baseline = baseline[frame.col("timepoint")]
@@ -555,18 +556,19 @@ def _capacity_change(
         q, filters={k: v for k, v in q.filters.items() if k != "project"}
     )
     first: dict[tuple[int, ...], tuple[int, float]] = {}
-    for i in np.flatnonzero(ev.rows("capacity_score", unfiltered) & is_baseline):
-        key = tuple(int(frame.col(name)[i]) for name in names)
+    baselines = np.flatnonzero(ev.rows("capacity_score", unfiltered) & is_baseline)
+    for i in baselines.tolist():
+        key = tuple(int(c[i]) for c in columns)
         seen = (int(days[i]), float(scores[i]))
         if key not in first or seen[0] < first[key][0]:
             first[key] = seen
     last: dict[tuple[int, ...], tuple[int, float]] = {}
     rows = np.flatnonzero(mask)
-    for i, g in zip(rows.tolist(), group.tolist(), strict=True):
-        if is_baseline[i]:
+    for row, g in zip(rows.tolist(), group.tolist(), strict=True):
+        if is_baseline[row]:
             continue
-        key = (int(g), *(int(frame.col(name)[i]) for name in names))
-        seen = (int(days[i]), float(scores[i]))
+        key = (int(g), *(int(c[row]) for c in columns))
+        seen = (int(days[row]), float(scores[row]))
         if key not in last or seen[0] >= last[key][0]:
             last[key] = seen
     change, pairs = zeros(groups), zeros(groups)
