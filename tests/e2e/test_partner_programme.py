@@ -724,6 +724,8 @@ async def test_the_partner_programme_from_mapping_to_follow_up(
         "action_points_completed": {project: done},
         "meetings_held": {project: 1},
         "group_attendance": {project: 70},
+        "meeting_participants": {project: 70},
+        "capacity_building_services": {project: attended},
         "services_delivered": {project: SERVED * 2 + 70, "unknown": 1},
         "people_reached": {project: SERVED, "unknown": 1},
     }

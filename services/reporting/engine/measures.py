@@ -719,6 +719,9 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "unit": "unit",
         "modality": "modality",
         "participant_organisation": "participant_organisation_id",
+        "team": "team_id",
+        "delivery_mode": "delivery_mode",
+        "project": "project_id",
         "month": "month:held_on",
     },
     "beneficiaries": {
@@ -799,6 +802,7 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         **_TRAINEE,
         "organisation": "organisation_id",
         "component": "component",
+        "project": "project_id",
         "month": "month:held_on",
     },
     "results": {

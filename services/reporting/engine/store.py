@@ -247,7 +247,7 @@ def new_frames() -> dict[str, Frame]:
             "alive:bool organisation_id:cat lead_organisation_id:cat "
             "delivered_through:cat activity_code:cat unit:cat held_on:date "
             "site_id:cat modality:cat participant_organisation_id:cat "
-            "participants:int",
+            "participants:int team_id:cat delivery_mode:cat project_id:cat",
         ),
         "referrals": _frame(
             ReferralFact,
@@ -289,7 +289,8 @@ def new_frames() -> dict[str, Frame]:
         ),
         "capacity": _frame(
             CapacityFact,
-            "alive:bool trainee_id:cat organisation_id:cat component:cat held_on:date",
+            "alive:bool trainee_id:cat organisation_id:cat component:cat held_on:date "
+            "project_id:cat",
         ),
         "results": _frame(
             ResultFact,

@@ -193,6 +193,9 @@ class GroupParticipationFact(_Fact, table=True):
     modality: str = Field(max_length=32)
     participant_organisation_id: uuid.UUID | None = None
     participants: int
+    team_id: uuid.UUID | None = None
+    delivery_mode: str | None = Field(default=None, max_length=16)
+    project_id: uuid.UUID | None = None
 
 
 class ReferralFact(_Fact, table=True):
@@ -338,6 +341,9 @@ class CapacityFact(_Fact, table=True):
         max_length=16, description="training, supervision, coaching or mentoring"
     )
     held_on: date
+    project_id: uuid.UUID | None = Field(
+        default=None, description="The cohort's project (training only)."
+    )
 
 
 class ResultFact(_Fact, table=True):
