@@ -1149,8 +1149,7 @@ async def _record_needs(world: World) -> Write:
     )
 
 
-PLAN = {
-    "mentored_organisation_id": str(uuid.uuid4()),
+PLAN = {  # for the world's organisation: one the beneficiary service knows
     "capacity_tool": "oca_mhpss@1.0",
     "starts_on": "2026-03-01",
     "ends_on": "2026-05-31",
@@ -1169,15 +1168,21 @@ VISIT = {
 }
 
 
+def _plan(world: World) -> dict[str, Any]:
+    return {**PLAN, "mentored_organisation_id": world.org.id}
+
+
 @walks("training", "POST", "/v1/mentoring-plans")
 async def _create_mentoring_plan(world: World) -> Write:
-    return Write(_trainer(world), "/v1/mentoring-plans", PLAN, table="mentoring_plan")
+    return Write(
+        _trainer(world), "/v1/mentoring-plans", _plan(world), table="mentoring_plan"
+    )
 
 
 @walks("training", "POST", "/v1/mentoring-plans/{plan_id}/visits")
 async def _record_mentoring_visit(world: World) -> Write:
     mentor = _trainer(world)
-    plan = await _ok(await mentor.post("/v1/mentoring-plans", PLAN))
+    plan = await _ok(await mentor.post("/v1/mentoring-plans", _plan(world)))
     return Write(
         mentor,
         f"/v1/mentoring-plans/{plan['id']}/visits",
@@ -1189,7 +1194,7 @@ async def _record_mentoring_visit(world: World) -> Write:
 @walks("training", "POST", "/v1/action-points/{action_point_id}/status")
 async def _follow_action_point(world: World) -> Write:
     mentor = _trainer(world)
-    plan = await _ok(await mentor.post("/v1/mentoring-plans", PLAN))
+    plan = await _ok(await mentor.post("/v1/mentoring-plans", _plan(world)))
     visit = await _ok(
         await mentor.post(f"/v1/mentoring-plans/{plan['id']}/visits", VISIT)
     )
@@ -1219,6 +1224,12 @@ READS: dict[tuple[str, str, str], str] = {
     ),
     ("beneficiary", "POST", "/v1/group-activities/lookup"): (
         "a read sent as POST (up to 100 ids): it writes nothing to replay"
+    ),
+    ("beneficiary", "POST", "/v1/organisations/lookup"): (
+        "a read sent as POST (the training service checks names): writes nothing"
+    ),
+    ("beneficiary", "POST", "/v1/projects/lookup"): (
+        "a read sent as POST (the training service checks names): writes nothing"
     ),
 }
 """POST routes that only read: sent twice, they write nothing."""
@@ -1259,6 +1270,35 @@ async def test_a_read_sent_as_post_writes_nothing(world: World) -> None:
     assert answers[0].json() == answers[1].json()
     assert answers[0].json()["found"] == {person["id"]: world.org.id}
     assert await effects(world, write, "beneficiary") == before
+
+
+async def test_the_lookups_of_names_write_nothing(world: World) -> None:
+    """The organisations and projects lookups, sent twice: the same answer,
+    nothing written; another organisation's project is not in it."""
+    machine: Caller = world.issue(world.org, Role.service, subject="training")
+    manager = world.caller("beneficiary", Role.programme_manager)
+    period = {"donor": "D", "start": "2026-01-01", "end": "2026-06-30"}
+    ours = await _ok(await manager.post("/v1/projects", {"name": "P", **period}))
+    unknown = str(uuid.uuid4())
+    for path, ids, found in [
+        ("/v1/organisations/lookup", [world.org.id, unknown], [world.org.id]),
+        (
+            "/v1/projects/lookup",
+            [ours["id"], unknown],
+            {ours["id"]: {"start": "2026-01-01", "end": "2026-06-30"}},
+        ),
+    ]:
+        write = Write(
+            machine,
+            path,
+            {"ids": ids},
+            headers={"X-Acting-Organisation": world.org.id},
+        )
+        before = await effects(world, write, "beneficiary")
+        answers = [await send(write, "POST", "walk-read", None) for _ in range(2)]
+        assert [a.status_code for a in answers] == [200, 200], answers[0].text
+        assert answers[0].json() == answers[1].json() == {"found": found}
+        assert await effects(world, write, "beneficiary") == before
 
 
 def test_every_walked_route_documents_the_idempotency_key(

@@ -6,6 +6,7 @@ that answers them is generic (``engine/evaluator.py``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -143,6 +144,8 @@ def dim_labels(ev: Evaluator, dims: list[str]) -> dict[str, dict[str, str]]:
             out[name] = {str(k): v for k, v in places.organisations.items()}
         elif name == "team":
             out[name] = {str(k): v for k, v in places.teams.items()}
+        elif name == "project":
+            out[name] = {str(k): v for k, v in places.projects.items()}
         elif name == "iasc_layer":
             out[name] = {layer.value: layer.label for layer in IascLayer}
         elif name == "activity":
@@ -575,33 +578,45 @@ def _mentoring_hours(
 def _capacity_change(
     ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
 ) -> Computed:
-    """Per (group, tool, organisation, domain): the latest follow-up score
-    minus the first baseline score in the period; summed over the pairs that
-    have both, and divided by their number (the mean change)."""
+    """Per (group, assessing organisation, tool, assessed organisation,
+    domain): the latest follow-up score minus the first baseline score in
+    the period; summed over the pairs that have both, and divided by their
+    number (the mean change). A follow-up's group decides the pair's; its
+    baseline is the first one in the period whatever its own project (a
+    baseline is often taken before the project is set up), so a breakdown
+    or filter by project counts the change its follow-ups measured."""
     frame = ev.store.frames["capacity_score"]
     timepoints = frame.vocab["timepoint"].values
-    columns = [
-        frame.col(name)[mask]
-        for name in ("tool", "assessed_organisation_id", "domain", "timepoint")
-    ]
-    days = frame.col("assessed_on")[mask]
-    scores = frame.col("score")[mask]
+    names = ("organisation_id", "tool", "assessed_organisation_id", "domain")
+    columns = [frame.col(name) for name in names]
+    days, scores = frame.col("assessed_on"), frame.col("score")
+    baseline = np.array([t == "baseline" for t in timepoints] + [False])
+    is_baseline = baseline[frame.col("timepoint")]
+    unfiltered = replace(
+        q, filters={k: v for k, v in q.filters.items() if k != "project"}
+    )
     first: dict[tuple[int, ...], tuple[int, float]] = {}
-    last: dict[tuple[int, ...], tuple[int, float]] = {}
-    for i, g in enumerate(group.tolist()):
-        tool, who, domain, timepoint = (int(c[i]) for c in columns)
-        key: tuple[int, ...] = (int(g), tool, who, domain)
+    baselines = np.flatnonzero(ev.rows("capacity_score", unfiltered) & is_baseline)
+    for i in baselines.tolist():
+        key = tuple(int(c[i]) for c in columns)
         seen = (int(days[i]), float(scores[i]))
-        if timepoints[timepoint] == "baseline":
-            if key not in first or seen[0] < first[key][0]:
-                first[key] = seen
-        elif key not in last or seen[0] >= last[key][0]:
+        if key not in first or seen[0] < first[key][0]:
+            first[key] = seen
+    last: dict[tuple[int, ...], tuple[int, float]] = {}
+    rows = np.flatnonzero(mask)
+    for row, g in zip(rows.tolist(), group.tolist(), strict=True):
+        if is_baseline[row]:
+            continue
+        key = (int(g), *(int(c[row]) for c in columns))
+        seen = (int(days[row]), float(scores[row]))
+        if key not in last or seen[0] >= last[key][0]:
             last[key] = seen
     change, pairs = zeros(groups), zeros(groups)
-    for pair, (day, score) in last.items():
-        if pair in first and first[pair][0] <= day:
-            change[pair[0]] += score - first[pair][1]
-            pairs[pair[0]] += 1
+    for (g, *pair), (day, score) in last.items():
+        before = first.get(tuple(pair))
+        if before is not None and before[0] <= day:
+            change[g] += score - before[1]
+            pairs[g] += 1
     return change, pairs
 
 
@@ -744,6 +759,9 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "unit": "unit",
         "modality": "modality",
         "participant_organisation": "participant_organisation_id",
+        "team": "team_id",
+        "delivery_mode": "delivery_mode",
+        "project": "project_id",
         "month": "month:held_on",
     },
     "beneficiaries": {
@@ -824,6 +842,7 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         **_TRAINEE,
         "organisation": "organisation_id",
         "component": "component",
+        "project": "project_id",
         "month": "month:held_on",
     },
     "results": {
@@ -851,6 +870,7 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "domain": "domain",
         "tool": "tool",
         "timepoint": "timepoint",
+        "project": "project_id",
         "month": "month:assessed_on",
     },
     "selection": {

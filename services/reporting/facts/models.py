@@ -196,6 +196,9 @@ class GroupParticipationFact(_Fact, table=True):
     modality: str = Field(max_length=32)
     participant_organisation_id: uuid.UUID | None = None
     participants: int
+    team_id: uuid.UUID | None = None
+    delivery_mode: str | None = Field(default=None, max_length=16)
+    project_id: uuid.UUID | None = None
 
 
 class ReferralFact(_Fact, table=True):
@@ -342,6 +345,9 @@ class CapacityFact(_Fact, table=True):
         max_length=16, description="training, supervision, coaching or mentoring"
     )
     held_on: date
+    project_id: uuid.UUID | None = Field(
+        default=None, description="The cohort's project (training only)."
+    )
 
 
 class ResultFact(_Fact, table=True):
@@ -431,6 +437,7 @@ class CapacityScoreFact(_Fact, table=True):
     domain: str = Field(max_length=64)
     score: float
     mentoring_plan_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
 
 
 class SelectionFact(_Fact, table=True):
@@ -490,6 +497,9 @@ class ProjectFact(_Fact, table=True):
     __tablename__ = "project_fact"
 
     project_id: uuid.UUID = Field(unique=True)
+    name: str | None = Field(
+        default=None, max_length=200, description="Labels breakdowns by project."
+    )
     organisation_id: uuid.UUID = Field(description="The lead organisation.")
     partner_organisation_ids: list[str] = Field(default_factory=list, sa_type=JSON)
     start: date

@@ -383,6 +383,9 @@ def _unit(
                 "modality": row["modality"],
                 "participant_organisation_id": participant_organisation,
                 "participants": participants,
+                "team_id": row["team_id"],
+                "delivery_mode": row["delivery_mode"],
+                "project_id": row["project_id"],
                 "alive": row["alive"],
                 "position": e.position,
             },
@@ -534,7 +537,16 @@ def _attendance(batch: Batch, e: EventEnvelope, f: AttendanceFacts) -> None:
             "position": e.position,
         },
     )
-    _capacity(batch, e, f.session_id, f.trainee_id, "training", f.held_on, f.present)
+    _capacity(
+        batch,
+        e,
+        f.session_id,
+        f.trainee_id,
+        "training",
+        f.held_on,
+        f.present,
+        project_id=f.project_id,
+    )
     batch.touch(f.held_on, e.organisation_id)
 
 
@@ -546,6 +558,8 @@ def _capacity(
     component: str,
     held_on: date,
     alive: bool,
+    *,
+    project_id: uuid.UUID | None = None,
 ) -> None:
     """One capacity-building service to one trainee (see ``CapacityFact``)."""
     batch.keep(
@@ -557,6 +571,7 @@ def _capacity(
             "organisation_id": e.organisation_id,
             "component": component,
             "held_on": held_on,
+            "project_id": project_id,
             "alive": alive,
             "position": e.position,
         },
@@ -681,6 +696,7 @@ def _capacity_score(batch: Batch, e: EventEnvelope, f: CapacityFacts) -> None:
                 "domain": domain,
                 "score": score,
                 "mentoring_plan_id": f.mentoring_plan_id,
+                "project_id": f.project_id,
                 "position": e.position,
             },
         )
@@ -732,6 +748,7 @@ def _project(batch: Batch, e: EventEnvelope, f: ProjectFacts) -> None:
         f.project_id,
         {
             "project_id": f.project_id,
+            "name": f.name,
             "organisation_id": f.organisation_id,
             "partner_organisation_ids": [str(p) for p in f.partner_organisation_ids],
             "start": f.start,

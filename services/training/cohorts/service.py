@@ -28,7 +28,9 @@ from services.training.cohorts.models import (
 from services.training.courses import service as courses_service
 from services.training.courses.models import Course
 from services.training.db import OutboxEvent
+from services.training.references import NamedProject, check_references
 from services.training.trainees.models import Trainee
+from shared.app import Runtime
 from shared.auth import Principal
 from shared.contracts.enums import TrainingModality
 from shared.contracts.events import AttendanceFacts, EventType
@@ -86,12 +88,18 @@ class CohortCreate(BaseModel):
         description="Where it is held: a site id of the beneficiary service's "
         "location list (reports count by site, district and governorate).",
     )
-    partner_organisation_id: uuid.UUID | None = None
+    partner_organisation_id: uuid.UUID | None = Field(
+        default=None,
+        description="The partner organisation the cohort trains for: an "
+        "organisation of the beneficiary service's list (422 otherwise).",
+    )
     project_id: uuid.UUID | None = Field(
         default=None,
         description="A project of the beneficiary service (GET /v1/projects "
-        "there), kept as given: reporting counts the cohort under it only "
-        "for callers who lead or partner in that project.",
+        "there) your organisation leads or is a listed partner in, whose "
+        "period overlaps the cohort's dates; checked there when the cohort "
+        "is created (422 otherwise, another organisation's project "
+        "included; 503 while that service is down).",
     )
     facilitator_trainee_ids: list[uuid.UUID] = Field(
         default_factory=list, max_length=20
@@ -213,8 +221,10 @@ class CohortRead(BaseModel):
 
 
 async def create_cohort(
-    session: AsyncSession, principal: Principal, data: CohortCreate
+    session: AsyncSession, principal: Principal, runtime: Runtime, data: CohortCreate
 ) -> Cohort:
+    """A cohort of a course; its partner organisation and project, when
+    named, are checked at the beneficiary service (``references``)."""
     await courses_service.get_course(session, data.course_id)
     await own_trainees(
         session, principal, data.facilitator_trainee_ids, "facilitator_trainee_ids"
@@ -222,6 +232,16 @@ async def create_cohort(
     cohort_id = data.id or uuid.uuid4()
     if await session.get(Cohort, (principal.organisation_id, cohort_id)) is not None:
         raise Conflict("A cohort with this id exists already.")
+    await check_references(
+        runtime,
+        principal.organisation_id,
+        organisations=[
+            (["body", "partner_organisation_id"], data.partner_organisation_id)
+        ],
+        project=NamedProject(
+            ["body", "project_id"], data.project_id, data.starts_on, data.ends_on
+        ),
+    )
     cohort = Cohort(
         id=cohort_id,
         organisation_id=principal.organisation_id,

@@ -30,6 +30,8 @@ from services.training.mentoring.schemas import (
     VisitCreate,
     VisitRead,
 )
+from services.training.references import NamedProject, check_references
+from shared.app import Runtime
 from shared.auth import Principal
 from shared.contracts.events import ActionPointFacts, EventType, MentoringVisitFacts
 from shared.crypto import KeyRing
@@ -48,10 +50,11 @@ def _invalid(loc: list[str | int], msg: str) -> Invalid:
 
 
 async def create_plan(
-    session: AsyncSession, principal: Principal, data: PlanCreate
+    session: AsyncSession, principal: Principal, runtime: Runtime, data: PlanCreate
 ) -> MentoringPlan:
     """A plan for one organisation or one trainee; goals on capacity
-    domains must name domains of the plan's tool."""
+    domains must name domains of the plan's tool; the organisation and the
+    project, when named, are checked at the beneficiary service."""
     if data.id is not None:
         existing = await session.get(
             MentoringPlan, (principal.organisation_id, data.id)
@@ -70,6 +73,16 @@ async def create_plan(
             raise _invalid(
                 ["body", "goals"], f"unknown capacity domains: {sorted(unknown)}"
             )
+    await check_references(
+        runtime,
+        principal.organisation_id,
+        organisations=[
+            (["body", "mentored_organisation_id"], data.mentored_organisation_id)
+        ],
+        project=NamedProject(
+            ["body", "project_id"], data.project_id, data.starts_on, data.ends_on
+        ),
+    )
     plan = MentoringPlan(
         id=data.id or uuid.uuid4(),
         organisation_id=principal.organisation_id,
