@@ -225,7 +225,7 @@ async def create_plan(org: Org, id: str) -> httpx.Response:
         "/v1/mentoring-plans",
         {
             "id": id,
-            "mentored_organisation_id": str(uuid.uuid4()),
+            "mentored_organisation_id": org.caller.org.id,
             "capacity_tool": "oca_mhpss@1.0",
             "starts_on": "2026-02-01",
             "ends_on": "2026-04-30",
