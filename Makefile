@@ -80,6 +80,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
+	@! git grep -n -E '^(<<<<<<<|>>>>>>>)( |$$)' -- . || \
+		{ echo "Merge conflict markers left in the files above"; exit 1; }
 
 ## Re-resolve uv.lock after a change to pyproject.toml and export the
 ## requirements files; LOCK_ARGS=--upgrade (or --upgrade-package NAME) moves pins.
