@@ -14,6 +14,7 @@ from services.beneficiary.db import IdempotencyRecord, OutboxCounter, OutboxEven
 from services.beneficiary.imports.models import ImportJob, ImportMapping, ImportRefusal
 from services.beneficiary.interventions.models import Enrolment, SessionAttendance
 from services.beneficiary.locations.models import Location
+from services.beneficiary.materials.models import MaterialDistribution
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.partners.models import (
     CapacityAssessment,
@@ -47,6 +48,7 @@ from services.beneficiary.sync.models import SyncConflict
 from services.beneficiary.teams.models import Team
 
 __all__ = [
+    "MaterialDistribution",
     "CapacityAssessment",
     "MappingExercise",
     "NeedsAssessment",

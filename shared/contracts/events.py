@@ -599,6 +599,27 @@ class TeamFacts(_Facts):
     version: int
 
 
+class MaterialDistributionFacts(_Facts):
+    """material_distribution.recorded / .voided: what was handed out at a
+    group activity or with a service (item, quantity, language), with the
+    delivery columns of that record; never who received it."""
+
+    distribution_id: uuid.UUID
+    organisation_id: uuid.UUID
+    group_activity_id: uuid.UUID | None = None
+    service_record_id: uuid.UUID | None = None
+    item_code: str
+    quantity: int
+    language: str | None = None
+    distributed_on: date
+    lead_organisation_id: uuid.UUID
+    activity_code: str
+    site_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    voided: bool = False
+
+
 class EventType(StrEnum):
     """Every event a producer writes, declared once: the part before the dot
     is the family reporting folds by, the rest what happened."""
@@ -639,6 +660,8 @@ class EventType(StrEnum):
     action_point_updated = "action_point.updated"
     project_saved = "project.saved"
     team_saved = "team.saved"
+    material_distribution_recorded = "material_distribution.recorded"
+    material_distribution_voided = "material_distribution.voided"
 
     @property
     def family(self) -> str:
@@ -682,6 +705,8 @@ EVENT_FACTS: dict[EventType, type[_Facts]] = {
     EventType.action_point_updated: ActionPointFacts,
     EventType.project_saved: ProjectFacts,
     EventType.team_saved: TeamFacts,
+    EventType.material_distribution_recorded: MaterialDistributionFacts,
+    EventType.material_distribution_voided: MaterialDistributionFacts,
 }
 """Each event type's payload: ``add_event`` refuses any other, and reporting
 validates what it reads with it."""

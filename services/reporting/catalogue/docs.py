@@ -150,6 +150,9 @@ MEASURES: dict[str, str] = {
     "organisations_mentored": "distinct mentored organisations with a visit in "
     "the period",
     "action_points_completed": "action points marked done in the period",
+    "materials_distributed": "the quantities of material items handed out at "
+    "group activities and with services in the period (the record's date), "
+    "summed; a voided line is left out",
     "capacity_change": "for each (organisation, domain, tool), the latest "
     "follow-up domain score minus the first baseline score in the period, "
     "summed (numerator) over the pairs that have both (denominator)",
@@ -400,6 +403,7 @@ _EXAMPLES: dict[str, tuple[str, str]] = {
         "`COURSE_` and the first 12 hex digits of the course id, in capitals",
     ),
     "topic": ("suicide_prevention", "the session's topic code in capitals"),
+    "item": ("school_bag", "the material item's code in capitals"),
     "team": (
         str(_ORG_EXAMPLE),
         "`TEAM_` and the first 12 hex digits of the team id, in capitals",

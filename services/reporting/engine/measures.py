@@ -52,6 +52,7 @@ from shared.contracts.enums import (
 from shared.taxonomy.activities import ActivityUnit
 from shared.taxonomy.iasc import IascLayer
 from shared.taxonomy.interventions import interventions as intervention_definitions
+from shared.taxonomy.materials import materials
 
 ENUM_LABELS: dict[str, list[str]] = {
     "sex": [s.value for s in Sex],
@@ -69,6 +70,7 @@ ENUM_LABELS: dict[str, list[str]] = {
     "component": ["training", *(p.value for p in SupervisionPurpose)],
     "delivery_mode": [m.value for m in DeliveryMode],
     "problem_area": [a.value for a in ProblemArea],
+    "item": list(materials()),
 }
 
 
@@ -149,6 +151,8 @@ def dim_labels(ev: Evaluator, dims: list[str]) -> dict[str, dict[str, str]]:
             from shared.taxonomy.activities import activities
 
             out[name] = {a.code: a.name for a in activities().values()}
+        elif name == "item":
+            out[name] = materials()
     return out
 
 
@@ -652,6 +656,7 @@ FACT_FRAMES = {
     "selection": "selection",
     "mentoring": "mentoring",
     "action_points": "action_points",
+    "materials": "materials",
 }
 FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
     "services": ("service_date", _alive),
@@ -675,6 +680,7 @@ FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
     "selection": ("decided_on", None),
     "mentoring": ("held_on", None),
     "action_points": ("completed_on", _completed),
+    "materials": ("distributed_on", _alive),
 }
 _PERSON = {
     "sex": "person:beneficiary_key",
@@ -869,6 +875,17 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "project": "project_id",
         "month": "month:completed_on",
     },
+    "materials": {
+        **_PLACES,
+        "organisation": "organisation_id",
+        "lead_organisation": "lead_organisation_id",
+        "item": "item_code",
+        "language": "language",
+        "activity": "activity_code",
+        "team": "team_id",
+        "project": "project_id",
+        "month": "month:distributed_on",
+    },
 }
 
 MEASURES: dict[str, Measure] = {
@@ -941,6 +958,9 @@ MEASURES: dict[str, Measure] = {
     ),
     "organisations_mentored": _distinct("mentoring", "mentored_organisation_id"),
     "action_points_completed": _counted("action_points"),
+    "materials_distributed": _counted(
+        "materials", weight="quantity", whole_weights=True
+    ),
     "capacity_change": Measure(
         "capacity_score", "mean", grouped(_capacity_change, adds_up=False)
     ),

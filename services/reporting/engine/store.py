@@ -42,6 +42,7 @@ from services.reporting.facts.models import (
     IngestCounter,
     InterventionSessionFact,
     LocationDim,
+    MaterialFact,
     MentoringVisitFact,
     OrganisationDim,
     PartnerMappingFact,
@@ -329,6 +330,13 @@ def new_frames() -> dict[str, Frame]:
             "organisation_id:cat mentored_organisation_id:cat held_on:date "
             "mode:cat duration_minutes:int participants:int action_points:int "
             "project_id:cat",
+        ),
+        "materials": _frame(
+            MaterialFact,
+            "alive:bool organisation_id:cat lead_organisation_id:cat "
+            "item_code:cat quantity:int "
+            "language:cat distributed_on:date activity_code:cat site_id:cat "
+            "team_id:cat project_id:cat",
         ),
         "action_points": _frame(
             ActionPointFact,

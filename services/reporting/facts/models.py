@@ -158,6 +158,27 @@ class GroupActivityFact(_Fact, table=True):
     project_id: uuid.UUID | None = None
 
 
+class MaterialFact(_Fact, table=True):
+    """Items handed out: one line (item, quantity, language) on a group
+    activity or a service record, with that record's delivery columns;
+    ``alive`` false once voided. Nothing about who received them."""
+
+    __tablename__ = "material_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "distribution_id"),)
+
+    distribution_id: uuid.UUID
+    organisation_id: uuid.UUID
+    item_code: str = Field(max_length=64)
+    quantity: int
+    language: str | None = Field(default=None, max_length=3)
+    distributed_on: date
+    lead_organisation_id: uuid.UUID
+    activity_code: str = Field(max_length=64)
+    site_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+
+
 class GroupSeriesFact(_Fact, table=True):
     """A group that meets over several sessions, with the sessions it
     plans, dated by its start; its sessions are group activity facts

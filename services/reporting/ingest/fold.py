@@ -58,6 +58,7 @@ from services.reporting.facts.models import (
     GroupSeriesFact,
     IngestCounter,
     InterventionSessionFact,
+    MaterialFact,
     MentoringVisitFact,
     PartnerMappingFact,
     PracticeSessionFact,
@@ -92,6 +93,7 @@ from shared.contracts.events import (
     GroupActivityFacts,
     GroupSeriesFacts,
     MappingFacts,
+    MaterialDistributionFacts,
     MentoringVisitFacts,
     PracticeFacts,
     ProjectFacts,
@@ -726,6 +728,16 @@ def _action_point(batch: Batch, e: EventEnvelope, f: ActionPointFacts) -> None:
     batch.touch(f.completed_on or f.due_on, e.organisation_id)
 
 
+def _material(batch: Batch, e: EventEnvelope, f: MaterialDistributionFacts) -> None:
+    row = f.model_dump(exclude={"group_activity_id", "service_record_id", "voided"})
+    batch.keep(
+        "material",
+        (f.organisation_id, f.distribution_id),
+        {**row, "alive": not f.voided, "position": e.position},
+    )
+    batch.touch(f.distributed_on, f.organisation_id)
+
+
 def _project(batch: Batch, e: EventEnvelope, f: ProjectFacts) -> None:
     batch.keep(
         "project",
@@ -783,6 +795,8 @@ FOLDS: dict[EventType, Fold] = {
     EventType.action_point_updated: _action_point,
     EventType.project_saved: _project,
     EventType.team_saved: _team,
+    EventType.material_distribution_recorded: _material,
+    EventType.material_distribution_voided: _material,
 }
 """How each reported event type becomes facts; its payload is validated
 against the producers' declaration (``EVENT_FACTS``) first."""
@@ -1178,6 +1192,7 @@ _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
     ),
     ("project", ProjectFact, ["project_id"], None),
     ("team", TeamFact, ["team_id"], None),
+    ("material", MaterialFact, ["organisation_id", "distribution_id"], None),
 ]
 
 

@@ -1,0 +1,186 @@
+"""The rules of recording materials: the record they were handed out on is
+in the caller's scope (organisation, sites, team) and not voided; its date,
+activity, site, team and project are copied onto the line; every write
+announces a ``material_distribution.*`` event with counts only. Functions
+flush; the handler commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.beneficiary.db import OutboxEvent
+from services.beneficiary.materials.models import MaterialDistribution
+from services.beneficiary.materials.schemas import MaterialDistributionCreate
+from services.beneficiary.service_records.models import GroupActivity, ServiceRecord
+from services.beneficiary.service_records.service import scoped
+from shared.auth import Principal
+from shared.contracts.events import EventType, MaterialDistributionFacts
+from shared.db import get_cached
+from shared.errors import Conflict, Invalid, NotFound
+from shared.outbox import add_event
+from shared.pagination import Page, ordered_page
+
+
+async def _record_of(
+    session: AsyncSession, principal: Principal, data: MaterialDistributionCreate
+) -> tuple[GroupActivity | ServiceRecord, date]:
+    """The group activity or service record named, in the caller's scope."""
+    model: Any = GroupActivity if data.group_activity_id else ServiceRecord
+    record_id = data.group_activity_id or data.service_record_id
+    found = (
+        await session.execute(
+            scoped(select(model), principal, model).where(col(model.id) == record_id)
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        what = "group activity" if data.group_activity_id else "service record"
+        raise NotFound(f"No such {what}.")
+    field = "group_activity_id" if data.group_activity_id else "service_record_id"
+    if found.voided:
+        raise Invalid.field(
+            ["body", field],
+            "voided",
+            "voided",
+            "Materials cannot be recorded on a voided record.",
+        )
+    if isinstance(found, GroupActivity):
+        return found, found.activity_date
+    return found, found.service_date
+
+
+async def record_distribution(
+    session: AsyncSession, principal: Principal, data: MaterialDistributionCreate
+) -> MaterialDistribution:
+    """One line of items handed out, on a record of the caller's scope."""
+    record, day = await _record_of(session, principal, data)
+    if (
+        data.id is not None
+        and await get_cached(
+            session, MaterialDistribution, (principal.organisation_id, data.id)
+        )
+        is not None
+    ):
+        raise Conflict("A material distribution with this id exists already.")
+    line = MaterialDistribution(
+        id=data.id or uuid.uuid4(),
+        organisation_id=record.organisation_id,
+        group_activity_id=data.group_activity_id,
+        service_record_id=data.service_record_id,
+        item_code=data.item_code,
+        quantity=data.quantity,
+        language=data.language,
+        distributed_on=day,
+        lead_organisation_id=record.lead_organisation_id,
+        activity_code=record.activity_code,
+        site_id=record.site_id,
+        team_id=record.team_id,
+        project_id=record.project_id,
+        created_by=principal.subject,
+    )
+    session.add(line)
+    _emit(session, line, EventType.material_distribution_recorded)
+    await session.flush()
+    return line
+
+
+async def get_distribution(
+    session: AsyncSession,
+    principal: Principal,
+    distribution_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> MaterialDistribution:
+    """One line in the caller's scope (locked with ``for_update``)."""
+    statement = scoped(
+        select(MaterialDistribution), principal, MaterialDistribution
+    ).where(col(MaterialDistribution.id) == distribution_id)
+    if for_update:
+        statement = statement.with_for_update()
+    found: MaterialDistribution | None = (
+        await session.execute(statement)
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound("No such material distribution.")
+    return found
+
+
+async def list_distributions(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    group_activity_id: uuid.UUID | None,
+    service_record_id: uuid.UUID | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[MaterialDistribution]:
+    """Lines in the caller's scope, the latest handed out first."""
+    statement = scoped(select(MaterialDistribution), principal, MaterialDistribution)
+    if group_activity_id is not None:
+        statement = statement.where(
+            col(MaterialDistribution.group_activity_id) == group_activity_id
+        )
+    if service_record_id is not None:
+        statement = statement.where(
+            col(MaterialDistribution.service_record_id) == service_record_id
+        )
+    return await ordered_page(
+        session,
+        statement,
+        keys=[(col(MaterialDistribution.distributed_on), date.fromisoformat)],
+        cursor=cursor,
+        limit=limit,
+        descending=True,
+    )
+
+
+async def void_distribution(
+    session: AsyncSession, principal: Principal, distribution_id: uuid.UUID, reason: str
+) -> MaterialDistribution:
+    """Void a line entered in error: it stops counting. Twice changes nothing."""
+    line = await get_distribution(session, principal, distribution_id, for_update=True)
+    if line.voided:
+        return line
+    line.voided = True
+    line.void_reason = reason
+    line.version += 1
+    _emit(session, line, EventType.material_distribution_voided)
+    await session.flush()
+    return line
+
+
+def _emit(session: AsyncSession, line: MaterialDistribution, kind: EventType) -> None:
+    add_event(
+        session,
+        OutboxEvent,
+        type=kind,
+        organisation_id=line.organisation_id,
+        entity_type="material_distribution",
+        entity_id=line.id,
+        facts=MaterialDistributionFacts(
+            distribution_id=line.id,
+            **line.model_dump(
+                include={
+                    "organisation_id",
+                    "group_activity_id",
+                    "service_record_id",
+                    "item_code",
+                    "quantity",
+                    "language",
+                    "distributed_on",
+                    "lead_organisation_id",
+                    "activity_code",
+                    "site_id",
+                    "team_id",
+                    "project_id",
+                    "voided",
+                }
+            ),
+        ),
+    )

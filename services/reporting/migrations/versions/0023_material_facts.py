@@ -1,0 +1,60 @@
+"""material facts: items handed out, counted by quantity
+
+Revision ID: 0023
+Revises: 0022
+Create Date: 2026-12-05 03:45:00.000000
+
+A new table only: materials are recorded from this release on.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision: str = "0023"
+down_revision: str | None = "0022"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "material_fact",
+        sa.Column("key", sa.Integer(), nullable=False),
+        sa.Column("position", sa.BigInteger(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("alive", sa.Boolean(), nullable=False),
+        sa.Column("distribution_id", sa.Uuid(), nullable=False),
+        sa.Column("organisation_id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "item_code", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False
+        ),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column(
+            "language", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=True
+        ),
+        sa.Column("distributed_on", sa.Date(), nullable=False),
+        sa.Column("lead_organisation_id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "activity_code", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False
+        ),
+        sa.Column("site_id", sa.Uuid(), nullable=True),
+        sa.Column("team_id", sa.Uuid(), nullable=True),
+        sa.Column("project_id", sa.Uuid(), nullable=True),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_material_fact")),
+        sa.UniqueConstraint(
+            "organisation_id",
+            "distribution_id",
+            name=op.f("uq_material_fact_organisation_id_distribution_id"),
+        ),
+    )
+    with op.batch_alter_table("material_fact", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_material_fact_seq"), ["seq"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("material_fact", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_material_fact_seq"))
+    op.drop_table("material_fact")
