@@ -726,6 +726,45 @@ async def _void_service_record(world: World) -> Write:
     return Write(worker, f"{path}/void", {"reason": "entered twice"})
 
 
+async def _materials(world: World) -> tuple[Caller, dict[str, Any]]:
+    """A line of 40 leaflets on a new group activity."""
+    worker = _worker(world)
+    person = await make_beneficiary(worker)
+    group = await _ok(
+        await worker.post(
+            "/v1/group-activities",
+            {
+                "activity_code": "awareness_session",
+                "activity_date": "2026-03-01",
+                "attendee_ids": [person["id"]],
+            },
+        )
+    )
+    body = {
+        "group_activity_id": group["id"],
+        "item_code": "leaflet",
+        "quantity": 40,
+        "language": "ar",
+    }
+    return worker, body
+
+
+@walks("beneficiary", "POST", "/v1/material-distributions")
+async def _record_materials(world: World) -> Write:
+    worker, body = await _materials(world)
+    return Write(
+        worker, "/v1/material-distributions", body, table="material_distribution"
+    )
+
+
+@walks("beneficiary", "POST", "/v1/material-distributions/{distribution_id}/void")
+async def _void_materials(world: World) -> Write:
+    worker, body = await _materials(world)
+    line = await _ok(await worker.post("/v1/material-distributions", body))
+    path = f"/v1/material-distributions/{line['id']}/void"
+    return Write(worker, path, {"reason": "entered twice"})
+
+
 @walks("beneficiary", "POST", "/v1/organisations")
 async def _create_organisation(world: World) -> Write:
     admin: Caller = world.issue(PLATFORM, Role.platform_admin, subject="walker")
