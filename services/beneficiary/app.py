@@ -11,6 +11,7 @@ from services.beneficiary.cases.care_router import router as care_router
 from services.beneficiary.cases.router import router as cases_router
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.duplicates.router import router as duplicates_router
+from services.beneficiary.feedback.router import router as feedback_router
 from services.beneficiary.imports.router import router as imports_router
 from services.beneficiary.interventions.router import router as enrolments_router
 from services.beneficiary.locations.router import router as locations_router
@@ -61,6 +62,7 @@ def create_app(
             subject_rights_router,
             records_router,
             materials_router,
+            feedback_router,
             cases_router,
             retention_router,
             grants_router,

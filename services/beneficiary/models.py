@@ -11,6 +11,7 @@ from services.beneficiary.cases.models import (
 )
 from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.db import IdempotencyRecord, OutboxCounter, OutboxEvent
+from services.beneficiary.feedback.models import FeedbackResponse
 from services.beneficiary.imports.models import ImportJob, ImportMapping, ImportRefusal
 from services.beneficiary.interventions.models import Enrolment, SessionAttendance
 from services.beneficiary.locations.models import Location
@@ -48,6 +49,7 @@ from services.beneficiary.sync.models import SyncConflict
 from services.beneficiary.teams.models import Team
 
 __all__ = [
+    "FeedbackResponse",
     "MaterialDistribution",
     "CapacityAssessment",
     "MappingExercise",

@@ -126,7 +126,11 @@ async def alices_world(
     )
     materials = await alice.post(
         "/v1/material-distributions",
-        {"group_activity_id": group.json()["id"], "item_code": "leaflet", "quantity": 9},
+        {
+            "group_activity_id": group.json()["id"],
+            "item_code": "leaflet",
+            "quantity": 9,
+        },
     )
     assert materials.status_code == 201, materials.text
     series = await alice.post(

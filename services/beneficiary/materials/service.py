@@ -28,27 +28,29 @@ from shared.outbox import add_event
 from shared.pagination import Page, ordered_page
 
 
-async def _record_of(
-    session: AsyncSession, principal: Principal, data: MaterialDistributionCreate
+async def record_of(
+    session: AsyncSession,
+    principal: Principal,
+    group_activity_id: uuid.UUID | None,
+    service_record_id: uuid.UUID | None,
 ) -> tuple[GroupActivity | ServiceRecord, date]:
-    """The group activity or service record named, in the caller's scope."""
-    model: Any = GroupActivity if data.group_activity_id else ServiceRecord
-    record_id = data.group_activity_id or data.service_record_id
+    """The group activity or the service record named (exactly one is), in
+    the caller's scope and not voided, with its date."""
+    model: Any = GroupActivity if group_activity_id else ServiceRecord
+    field = "group_activity_id" if group_activity_id else "service_record_id"
     found = (
         await session.execute(
-            scoped(select(model), principal, model).where(col(model.id) == record_id)
+            scoped(select(model), principal, model).where(
+                col(model.id) == (group_activity_id or service_record_id)
+            )
         )
     ).scalar_one_or_none()
     if found is None:
-        what = "group activity" if data.group_activity_id else "service record"
+        what = "group activity" if group_activity_id else "service record"
         raise NotFound(f"No such {what}.")
-    field = "group_activity_id" if data.group_activity_id else "service_record_id"
     if found.voided:
         raise Invalid.field(
-            ["body", field],
-            "voided",
-            "voided",
-            "Materials cannot be recorded on a voided record.",
+            ["body", field], "voided", "voided", "The record named is voided."
         )
     if isinstance(found, GroupActivity):
         return found, found.activity_date
@@ -59,7 +61,9 @@ async def record_distribution(
     session: AsyncSession, principal: Principal, data: MaterialDistributionCreate
 ) -> MaterialDistribution:
     """One line of items handed out, on a record of the caller's scope."""
-    record, day = await _record_of(session, principal, data)
+    record, day = await record_of(
+        session, principal, data.group_activity_id, data.service_record_id
+    )
     if (
         data.id is not None
         and await get_cached(

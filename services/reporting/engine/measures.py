@@ -50,6 +50,7 @@ from shared.contracts.enums import (
     TrainingModality,
 )
 from shared.taxonomy.activities import ActivityUnit
+from shared.taxonomy.feedback import form_codes, item_codes
 from shared.taxonomy.iasc import IascLayer
 from shared.taxonomy.interventions import interventions as intervention_definitions
 from shared.taxonomy.materials import materials
@@ -71,6 +72,8 @@ ENUM_LABELS: dict[str, list[str]] = {
     "delivery_mode": [m.value for m in DeliveryMode],
     "problem_area": [a.value for a in ProblemArea],
     "item": list(materials()),
+    "form": form_codes(),
+    "question": item_codes(),
 }
 
 
@@ -342,6 +345,14 @@ def _mean(fact: str, value: Callable[[Frame], NDArray[np.float64]]) -> Measure:
         return total, ev.count(group[keep], groups)
 
     return Measure(fact, "mean", grouped(compute, adds_up=False))
+
+
+def _satisfied_share(
+    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+) -> Computed:
+    """Items answered satisfied (yes, or 4 or 5), among items answered."""
+    satisfied = ev.column("feedback", q, "satisfied")
+    return ev.count(group[satisfied], groups), ev.count(group, groups)
 
 
 def _qualified_share(
@@ -657,6 +668,7 @@ FACT_FRAMES = {
     "mentoring": "mentoring",
     "action_points": "action_points",
     "materials": "materials",
+    "feedback": "feedback",
 }
 FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
     "services": ("service_date", _alive),
@@ -681,6 +693,7 @@ FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
     "mentoring": ("held_on", None),
     "action_points": ("completed_on", _completed),
     "materials": ("distributed_on", _alive),
+    "feedback": ("answered_on", _alive),
 }
 _PERSON = {
     "sex": "person:beneficiary_key",
@@ -886,6 +899,18 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "project": "project_id",
         "month": "month:distributed_on",
     },
+    "feedback": {
+        **_PLACES,
+        "organisation": "organisation_id",
+        "lead_organisation": "lead_organisation_id",
+        "form": "form",
+        "question": "item",
+        "activity": "activity_code",
+        "course": "course_id",
+        "team": "team_id",
+        "project": "project_id",
+        "month": "month:answered_on",
+    },
 }
 
 MEASURES: dict[str, Measure] = {
@@ -958,6 +983,11 @@ MEASURES: dict[str, Measure] = {
     ),
     "organisations_mentored": _distinct("mentoring", "mentored_organisation_id"),
     "action_points_completed": _counted("action_points"),
+    "feedback_responses": _distinct("feedback", "response_id"),
+    "feedback_mean_rating": _mean("feedback", lambda f: f.col("rating")),
+    "feedback_satisfied_share": Measure(
+        "feedback", "share", grouped(_satisfied_share, adds_up=True), whole=True
+    ),
     "materials_distributed": _counted(
         "materials", weight="quantity", whole_weights=True
     ),

@@ -36,6 +36,7 @@ from services.reporting.facts.models import (
     CaseFact,
     CompetencyFact,
     EnrolmentFact,
+    FeedbackFact,
     GroupActivityFact,
     GroupParticipationFact,
     GroupSeriesFact,
@@ -336,6 +337,13 @@ def new_frames() -> dict[str, Frame]:
             "alive:bool organisation_id:cat lead_organisation_id:cat "
             "item_code:cat quantity:int "
             "language:cat distributed_on:date activity_code:cat site_id:cat "
+            "team_id:cat project_id:cat",
+        ),
+        "feedback": _frame(
+            FeedbackFact,
+            "alive:bool organisation_id:cat lead_organisation_id:cat "
+            "response_id:cat form:cat item:cat rating:float satisfied:bool "
+            "answered_on:date activity_code:cat course_id:cat site_id:cat "
             "team_id:cat project_id:cat",
         ),
         "action_points": _frame(
