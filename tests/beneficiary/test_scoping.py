@@ -133,6 +133,15 @@ async def alices_world(
         },
     )
     assert materials.status_code == 201, materials.text
+    response = await alice.post(
+        "/v1/feedback-responses",
+        {
+            "form": "participant_satisfaction@1.0",
+            "service_record_id": record["id"],
+            "answers": {"felt_safe": True},
+        },
+    )
+    assert response.status_code == 201, response.text
     series = await alice.post(
         "/v1/group-series",
         {
@@ -272,6 +281,7 @@ async def alices_world(
         "group_id": group.json()["id"],
         "series_id": series.json()["id"],
         "distribution_id": materials.json()["id"],
+        "response_id": response.json()["id"],
         "conflict_id": conflict_id,
         "anonymous_id": anonymous.json()["id"],
         "case_id": case.json()["id"],
@@ -462,6 +472,11 @@ BODY_IDS: dict[str, Any] = {
         "item_code": "school_bag",
         "quantity": 1,
     },
+    "/v1/feedback-responses": lambda ids: {
+        "form": "participant_satisfaction@1.0",
+        "group_activity_id": ids["group_id"],
+        "answers": {"overall_satisfied": 1},
+    },
     "/v1/cases": lambda ids: {
         "beneficiary_id": ids["beneficiary_id"],
         "presenting_problems": ["grief"],
@@ -526,6 +541,7 @@ WRITTEN = (
     "group_activity",
     "group_series",
     "material_distribution",
+    "feedback_response",
     "anonymous_service",
     "case_file",
     "referral",
@@ -738,6 +754,7 @@ DIRECTORY_READS = {
     "/v1/locations/{location_id}",
     "/v1/taxonomy/activities",
     "/v1/taxonomy/materials",
+    "/v1/feedback-forms",
     "/v1/instruments",
     "/v1/interventions",
 }

@@ -368,6 +368,19 @@ async def _review_fidelity(world: World) -> Write:
     )
 
 
+@walks("training", "POST", "/v1/feedback-responses")
+async def _trainee_feedback(world: World) -> Write:
+    trainer = world.caller("training", Role.trainer)
+    cohort, _ = await _cohort(trainer, sessions=1)
+    body = {
+        "form": "trainee_satisfaction@1.0",
+        "cohort_id": cohort,
+        "session_number": 1,
+        "answers": {"overall_satisfied": 4, "would_recommend": True},
+    }
+    return Write(trainer, "/v1/feedback-responses", body, table="trainee_feedback")
+
+
 @walks("training", "POST", "/v1/supervision-sessions")
 async def _record_supervision(world: World) -> Write:
     supervisor = world.caller("training", Role.supervisor)
@@ -755,6 +768,17 @@ async def _record_materials(world: World) -> Write:
     return Write(
         worker, "/v1/material-distributions", body, table="material_distribution"
     )
+
+
+@walks("beneficiary", "POST", "/v1/feedback-responses")
+async def _participant_feedback(world: World) -> Write:
+    worker, line = await _materials(world)
+    body = {
+        "form": "participant_satisfaction@1.0",
+        "group_activity_id": line["group_activity_id"],
+        "answers": {"overall_satisfied": 5, "felt_safe": True},
+    }
+    return Write(worker, "/v1/feedback-responses", body, table="feedback_response")
 
 
 @walks("beneficiary", "POST", "/v1/material-distributions/{distribution_id}/void")

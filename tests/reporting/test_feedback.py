@@ -5,9 +5,11 @@ not fit their form write nothing."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Role
@@ -172,3 +174,102 @@ async def test_answers_that_do_not_fit_the_form_write_nothing(
     assert await count_rows(beneficiary_engine, "feedback_response") == 1
     read = await alice.get(f"/v1/feedback-responses/{first.json()['id']}")
     assert read.json()["answers"] == {"overall_satisfied": 4}
+
+
+async def test_trainees_answers_are_counted_by_course(
+    issue: Any,
+    orgs: Any,
+    site_ids: list[str],
+    training_client: httpx.AsyncClient,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+) -> None:
+    trainer = replace(issue(orgs["a"], Role.trainer), client=training_client)
+
+    async def made(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        r = await trainer.post(path, body)
+        assert r.status_code == 201, r.text
+        found: dict[str, Any] = r.json()
+        return found
+
+    course = await made(
+        "/v1/courses",
+        {
+            "title": "PFA and suicide prevention",
+            "approach": "pfa",
+            "level": "foundational",
+            "planned_hours": 10,
+        },
+    )
+    cohort = await made(
+        "/v1/cohorts",
+        {
+            "course_id": course["id"],
+            "title": "Duhok, March",
+            "starts_on": "2026-03-01",
+            "ends_on": "2026-03-10",
+            "modality": "in_person",
+            "site_id": site_ids[0],
+        },
+    )
+    for number in (1, 2):
+        await made(
+            f"/v1/cohorts/{cohort['id']}/sessions",
+            {"number": number, "held_on": f"2026-03-0{number}", "hours": 5},
+        )
+    form = "trainee_satisfaction@1.0"
+    for session, answers in (
+        (1, {"overall_satisfied": 5, "content_relevant": 4, "would_recommend": True}),
+        (2, {"overall_satisfied": 4}),
+        (None, {"overall_satisfied": 2, "would_recommend": False}),
+    ):
+        await made(
+            "/v1/feedback-responses",
+            {
+                "form": form,
+                "cohort_id": cohort["id"],
+                "session_number": session,
+                "answers": answers,
+            },
+        )
+    for why, body in {
+        "a participant form": {"form": FORM, "answers": {"overall_satisfied": 4}},
+        "no such session": {
+            "form": form,
+            "session_number": 9,
+            "answers": {"overall_satisfied": 4},
+        },
+    }.items():
+        r = await trainer.post(
+            "/v1/feedback-responses", {"cohort_id": cohort["id"], **body}
+        )
+        assert r.status_code == 422, (why, r.text)
+    await catch_up()
+
+    reader = issue(orgs["a"], Role.me_officer)
+    responses = await values(
+        reporting_client, reader, "feedback_responses", **YEAR, by="course,site"
+    )
+    assert by_value(responses) == {(course["id"], site_ids[0]): 3}
+    overall = await values(
+        reporting_client,
+        reader,
+        "feedback_mean_rating",
+        **YEAR,
+        form="trainee_satisfaction",
+        question="overall_satisfied",
+    )
+    assert (overall["total"]["numerator"], overall["total"]["denominator"]) == (11, 3)
+    shares = await values(
+        reporting_client,
+        reader,
+        "feedback_satisfied_share",
+        **YEAR,
+        course=course["id"],
+        by="question",
+    )
+    assert by_value(shares) == {
+        "overall_satisfied": pytest.approx(200 / 3),
+        "content_relevant": 100.0,
+        "would_recommend": 50.0,
+    }
