@@ -142,8 +142,11 @@ async def test_answers_that_do_not_fit_the_form_write_nothing(
     group = await _session(alice, site_ids[0])
     bobs = await _session(bob, site_ids[0])
     events = await count_rows(beneficiary_engine, "outbox_event")
-    good = {"group_activity_id": group, "answers": {"overall_satisfied": 4}}
-    refused = {
+    good: dict[str, Any] = {
+        "group_activity_id": group,
+        "answers": {"overall_satisfied": 4},
+    }
+    refused: dict[str, dict[str, Any]] = {
         "a trainee form": {**good, "form": "trainee_satisfaction@1.0"},
         "unknown form": {**good, "form": "exit_survey@1.0"},
         "off the scale": {**good, "answers": {"overall_satisfied": 6}},
@@ -232,14 +235,15 @@ async def test_trainees_answers_are_counted_by_course(
                 "answers": answers,
             },
         )
-    for why, body in {
+    wrong: dict[str, dict[str, Any]] = {
         "a participant form": {"form": FORM, "answers": {"overall_satisfied": 4}},
         "no such session": {
             "form": form,
             "session_number": 9,
             "answers": {"overall_satisfied": 4},
         },
-    }.items():
+    }
+    for why, body in wrong.items():
         r = await trainer.post(
             "/v1/feedback-responses", {"cohort_id": cohort["id"], **body}
         )

@@ -47,8 +47,10 @@ async def record_feedback(
                 f"The cohort has no session {data.session_number}.",
             )
         answered_on = held.held_on
-    if data.id is not None and await session.get(TraineeFeedback, data.id):
-        raise Conflict("A feedback response with this id exists already.")
+    if data.id is not None:
+        taken = await session.get(TraineeFeedback, data.id)
+        if taken is not None:  # another organisation's id too, as everywhere
+            raise Conflict("A feedback response with this id exists already.")
     row = TraineeFeedback(
         id=data.id or uuid.uuid4(),
         organisation_id=cohort.organisation_id,
