@@ -188,3 +188,9 @@ async def test_bad_lines_are_refused_and_write_nothing(
         "/v1/material-distributions", params={"group_activity_id": group}
     )
     assert [i["id"] for i in listed.json()["items"]] == [first.json()["id"]]
+    same_id = await alice.post(
+        "/v1/material-distributions",
+        {**line, "group_activity_id": group, "id": first.json()["id"]},
+    )
+    assert same_id.status_code == 409, same_id.text
+    assert await count_rows(beneficiary_engine, "material_distribution") == 1

@@ -16,12 +16,11 @@ from sqlmodel import col
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.feedback.models import FeedbackResponse
 from services.beneficiary.feedback.schemas import FeedbackResponseCreate
-from services.beneficiary.materials.service import record_of
+from services.beneficiary.materials.service import after_record
 from services.beneficiary.service_records.service import scoped
 from shared.auth import Principal
 from shared.contracts.events import EventType, FeedbackFacts
-from shared.db import get_cached
-from shared.errors import Conflict, NotFound
+from shared.errors import NotFound
 from shared.outbox import add_event
 
 DELIVERY = (
@@ -39,31 +38,16 @@ async def record_response(
     session: AsyncSession, principal: Principal, data: FeedbackResponseCreate
 ) -> FeedbackResponse:
     """One anonymous response after a record of the caller's scope."""
-    record, day = await record_of(
-        session, principal, data.group_activity_id, data.service_record_id
+    new_id, day, copied = await after_record(
+        session,
+        principal,
+        FeedbackResponse,
+        data.id,
+        data.group_activity_id,
+        data.service_record_id,
     )
-    if (
-        data.id is not None
-        and await get_cached(
-            session, FeedbackResponse, (principal.organisation_id, data.id)
-        )
-        is not None
-    ):
-        raise Conflict("A feedback response with this id exists already.")
     response = FeedbackResponse(
-        id=data.id or uuid.uuid4(),
-        organisation_id=record.organisation_id,
-        form=data.form,
-        answers=data.answers,
-        group_activity_id=data.group_activity_id,
-        service_record_id=data.service_record_id,
-        answered_on=day,
-        lead_organisation_id=record.lead_organisation_id,
-        activity_code=record.activity_code,
-        site_id=record.site_id,
-        team_id=record.team_id,
-        project_id=record.project_id,
-        created_by=principal.subject,
+        id=new_id, form=data.form, answers=data.answers, answered_on=day, **copied
     )
     session.add(response)
     add_event(

@@ -28,65 +28,80 @@ from shared.outbox import add_event
 from shared.pagination import Page, ordered_page
 
 
-async def record_of(
+async def after_record(
     session: AsyncSession,
     principal: Principal,
+    model: Any,
+    client_id: uuid.UUID | None,
     group_activity_id: uuid.UUID | None,
     service_record_id: uuid.UUID | None,
-) -> tuple[GroupActivity | ServiceRecord, date]:
-    """The group activity or the service record named (exactly one is), in
-    the caller's scope and not voided, with its date."""
-    model: Any = GroupActivity if group_activity_id else ServiceRecord
+) -> tuple[uuid.UUID, date, dict[str, Any]]:
+    """For a new row of ``model`` about a group activity or a service record
+    (exactly one is named): its id (the client's, refused when taken), the
+    record's date and the columns copied from it. The record must be in the
+    caller's scope and not voided."""
+    kind: Any = GroupActivity if group_activity_id else ServiceRecord
     field = "group_activity_id" if group_activity_id else "service_record_id"
-    found = (
+    record = (
         await session.execute(
-            scoped(select(model), principal, model).where(
-                col(model.id) == (group_activity_id or service_record_id)
+            scoped(select(kind), principal, kind).where(
+                col(kind.id) == (group_activity_id or service_record_id)
             )
         )
     ).scalar_one_or_none()
-    if found is None:
+    if record is None:
         what = "group activity" if group_activity_id else "service record"
         raise NotFound(f"No such {what}.")
-    if found.voided:
+    if record.voided:
         raise Invalid.field(
             ["body", field], "voided", "voided", "The record named is voided."
         )
-    if isinstance(found, GroupActivity):
-        return found, found.activity_date
-    return found, found.service_date
+    taken = client_id is not None and await get_cached(
+        session, model, (principal.organisation_id, client_id)
+    )
+    if taken:
+        raise Conflict("A record with this id exists already.")
+    day = (
+        record.activity_date
+        if isinstance(record, GroupActivity)
+        else record.service_date
+    )
+    return (
+        client_id or uuid.uuid4(),
+        day,
+        {
+            "organisation_id": record.organisation_id,
+            "group_activity_id": group_activity_id,
+            "service_record_id": service_record_id,
+            "lead_organisation_id": record.lead_organisation_id,
+            "activity_code": record.activity_code,
+            "site_id": record.site_id,
+            "team_id": record.team_id,
+            "project_id": record.project_id,
+            "created_by": principal.subject,
+        },
+    )
 
 
 async def record_distribution(
     session: AsyncSession, principal: Principal, data: MaterialDistributionCreate
 ) -> MaterialDistribution:
     """One line of items handed out, on a record of the caller's scope."""
-    record, day = await record_of(
-        session, principal, data.group_activity_id, data.service_record_id
+    new_id, day, copied = await after_record(
+        session,
+        principal,
+        MaterialDistribution,
+        data.id,
+        data.group_activity_id,
+        data.service_record_id,
     )
-    if (
-        data.id is not None
-        and await get_cached(
-            session, MaterialDistribution, (principal.organisation_id, data.id)
-        )
-        is not None
-    ):
-        raise Conflict("A material distribution with this id exists already.")
     line = MaterialDistribution(
-        id=data.id or uuid.uuid4(),
-        organisation_id=record.organisation_id,
-        group_activity_id=data.group_activity_id,
-        service_record_id=data.service_record_id,
+        id=new_id,
         item_code=data.item_code,
         quantity=data.quantity,
         language=data.language,
         distributed_on=day,
-        lead_organisation_id=record.lead_organisation_id,
-        activity_code=record.activity_code,
-        site_id=record.site_id,
-        team_id=record.team_id,
-        project_id=record.project_id,
-        created_by=principal.subject,
+        **copied,
     )
     session.add(line)
     _emit(session, line, EventType.material_distribution_recorded)
