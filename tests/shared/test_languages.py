@@ -41,6 +41,7 @@ from shared.i18n import (
     plural_category,
 )
 from shared.taxonomy.activities import activities
+from shared.taxonomy.feedback import form_codes, item_codes
 from shared.taxonomy.iasc import IascLayer
 from shared.taxonomy.materials import materials
 
@@ -73,6 +74,8 @@ def expected_keys() -> set[str]:
     keys = {f"{dim}.{v.value}" for dim, enum in VOCABULARIES.items() for v in enum}
     keys |= {f"activity.{code}" for code in activities()}
     keys |= {f"item.{code}" for code in materials()}
+    keys |= {f"form.{code}" for code in form_codes()}
+    keys |= {f"question.{code}" for code in item_codes()}
     keys |= {f"indicator.{i}" for i in indicators()}
     keys |= {"table." + ".".join([i, *by]) for _, i, by in SECTIONS}
     keys |= {f"section.{section}" for section, _, _ in SECTIONS}
