@@ -12,17 +12,20 @@ from sqlalchemy import JSON
 from sqlmodel import Field
 
 from services.training.db import Table
-from shared.db import UTCDateTime, utcnow
+from shared.db import UTCDateTime, organisation_key, same_organisation, utcnow
 
 
 class TraineeFeedback(Table, table=True):
     """Answers to one form after one cohort (or one of its sessions)."""
 
     __tablename__ = "trainee_feedback"
+    __table_args__ = (organisation_key(), same_organisation("cohort_id", "cohort"))
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    organisation_id: uuid.UUID = Field(index=True, description="The organiser's.")
-    cohort_id: uuid.UUID = Field(foreign_key="cohort.id", index=True)
+    organisation_id: uuid.UUID = Field(
+        primary_key=True, index=True, description="The organiser's."
+    )
+    cohort_id: uuid.UUID = Field(index=True)
     session_number: int | None = Field(
         default=None, description="The session it follows; none: the cohort."
     )

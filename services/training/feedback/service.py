@@ -34,6 +34,7 @@ async def record_feedback(
         held = (
             await session.execute(
                 select(CohortSession).where(
+                    col(CohortSession.organisation_id) == cohort.organisation_id,
                     col(CohortSession.cohort_id) == cohort.id,
                     col(CohortSession.number) == data.session_number,
                 )
@@ -48,8 +49,8 @@ async def record_feedback(
             )
         answered_on = held.held_on
     if data.id is not None:
-        taken = await session.get(TraineeFeedback, data.id)
-        if taken is not None:  # another organisation's id too, as everywhere
+        key = (principal.organisation_id, data.id)
+        if await session.get(TraineeFeedback, key) is not None:
             raise Conflict("A feedback response with this id exists already.")
     row = TraineeFeedback(
         id=data.id or uuid.uuid4(),
@@ -95,7 +96,7 @@ async def get_feedback(
     session: AsyncSession, principal: Principal, feedback_id: uuid.UUID
 ) -> TraineeFeedback:
     """One response about a cohort the caller may see."""
-    row = await session.get(TraineeFeedback, feedback_id)
+    row = await session.get(TraineeFeedback, (principal.organisation_id, feedback_id))
     if row is None:
         raise NotFound("No such feedback response.")
     await cohorts_service.get_cohort(session, principal, row.cohort_id)

@@ -1,7 +1,7 @@
 """trainees' anonymous feedback responses
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-05 03:50:00.000000
 
 A new table only; nothing recorded before changes.
@@ -15,8 +15,8 @@ from alembic import op
 
 import shared.db
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -39,11 +39,13 @@ def upgrade() -> None:
         ),
         sa.Column("created_at", shared.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["cohort_id"],
-            ["cohort.id"],
+            ["cohort_id", "organisation_id"],
+            ["cohort.id", "cohort.organisation_id"],
             name=op.f("fk_trainee_feedback_cohort_id_cohort"),
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_trainee_feedback")),
+        sa.PrimaryKeyConstraint(
+            "organisation_id", "id", name=op.f("pk_trainee_feedback")
+        ),
     )
     with op.batch_alter_table("trainee_feedback", schema=None) as batch_op:
         for column in ("organisation_id", "cohort_id"):
