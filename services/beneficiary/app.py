@@ -11,9 +11,11 @@ from services.beneficiary.cases.care_router import router as care_router
 from services.beneficiary.cases.router import router as cases_router
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.duplicates.router import router as duplicates_router
+from services.beneficiary.feedback.router import router as feedback_router
 from services.beneficiary.imports.router import router as imports_router
 from services.beneficiary.interventions.router import router as enrolments_router
 from services.beneficiary.locations.router import router as locations_router
+from services.beneficiary.materials.router import router as materials_router
 from services.beneficiary.migrations.runner import MIGRATIONS
 from services.beneficiary.organisations.router import router as organisations_router
 from services.beneficiary.outbox.router import router as outbox_router
@@ -59,6 +61,8 @@ def create_app(
             duplicates_router,
             subject_rights_router,
             records_router,
+            materials_router,
+            feedback_router,
             cases_router,
             retention_router,
             grants_router,

@@ -11,9 +11,11 @@ from services.beneficiary.cases.models import (
 )
 from services.beneficiary.consent.models import ConsentEntry
 from services.beneficiary.db import IdempotencyRecord, OutboxCounter, OutboxEvent
+from services.beneficiary.feedback.models import FeedbackResponse
 from services.beneficiary.imports.models import ImportJob, ImportMapping, ImportRefusal
 from services.beneficiary.interventions.models import Enrolment, SessionAttendance
 from services.beneficiary.locations.models import Location
+from services.beneficiary.materials.models import MaterialDistribution
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.partners.models import (
     CapacityAssessment,
@@ -47,6 +49,8 @@ from services.beneficiary.sync.models import SyncConflict
 from services.beneficiary.teams.models import Team
 
 __all__ = [
+    "FeedbackResponse",
+    "MaterialDistribution",
     "CapacityAssessment",
     "MappingExercise",
     "NeedsAssessment",

@@ -11,6 +11,7 @@ from services.training.cascades.router import router as cascades_router
 from services.training.cohorts.router import router as cohorts_router
 from services.training.courses.router import router as courses_router
 from services.training.db import OutboxEvent
+from services.training.feedback.router import router as feedback_router
 from services.training.mentoring.router import router as mentoring_router
 from services.training.migrations.runner import MIGRATIONS
 from services.training.outbox.router import router as outbox_router
@@ -45,6 +46,7 @@ def create_app(
             practice_router,
             practice_clients,
             supervision_router,
+            feedback_router,
             mentoring_router,
             summary_router,
             outbox_router,

@@ -14,6 +14,7 @@ from services.training.db import (
     OutboxCounter,
     OutboxEvent,
 )
+from services.training.feedback.models import TraineeFeedback
 from services.training.mentoring.models import (
     ActionPoint,
     MentoringPlan,
@@ -34,6 +35,7 @@ from services.training.supervision.models import SupervisionSession
 from services.training.trainees.models import Trainee
 
 __all__ = [
+    "TraineeFeedback",
     "ActionPoint",
     "MentoringPlan",
     "MentoringVisit",

@@ -606,6 +606,45 @@ class TeamFacts(_Facts):
     version: int
 
 
+class MaterialDistributionFacts(_Facts):
+    """material_distribution.recorded / .voided: what was handed out at a
+    group activity or with a service (item, quantity, language), with the
+    delivery columns of that record; never who received it."""
+
+    distribution_id: uuid.UUID
+    organisation_id: uuid.UUID
+    group_activity_id: uuid.UUID | None = None
+    service_record_id: uuid.UUID | None = None
+    item_code: str
+    quantity: int
+    language: str | None = None
+    distributed_on: date
+    lead_organisation_id: uuid.UUID
+    activity_code: str
+    site_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    voided: bool = False
+
+
+class FeedbackFacts(_Facts):
+    """feedback_response.recorded: one anonymous response to a feedback form
+    (items answered on a 1-5 or yes/no scale, never free text), with where
+    and after what it was given; never who gave it."""
+
+    response_id: uuid.UUID
+    organisation_id: uuid.UUID
+    form: str = Field(description="code@version of shared/taxonomy/feedback.")
+    answers: dict[str, bool | int]
+    answered_on: date
+    lead_organisation_id: uuid.UUID | None = None
+    activity_code: str | None = None
+    course_id: uuid.UUID | None = None
+    site_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+
+
 class EventType(StrEnum):
     """Every event a producer writes, declared once: the part before the dot
     is the family reporting folds by, the rest what happened."""
@@ -646,6 +685,9 @@ class EventType(StrEnum):
     action_point_updated = "action_point.updated"
     project_saved = "project.saved"
     team_saved = "team.saved"
+    material_distribution_recorded = "material_distribution.recorded"
+    material_distribution_voided = "material_distribution.voided"
+    feedback_response_recorded = "feedback_response.recorded"
 
     @property
     def family(self) -> str:
@@ -689,6 +731,9 @@ EVENT_FACTS: dict[EventType, type[_Facts]] = {
     EventType.action_point_updated: ActionPointFacts,
     EventType.project_saved: ProjectFacts,
     EventType.team_saved: TeamFacts,
+    EventType.material_distribution_recorded: MaterialDistributionFacts,
+    EventType.material_distribution_voided: MaterialDistributionFacts,
+    EventType.feedback_response_recorded: FeedbackFacts,
 }
 """Each event type's payload: ``add_event`` refuses any other, and reporting
 validates what it reads with it."""

@@ -48,6 +48,9 @@ BODIES: dict[tuple[str, str], Any] = {
     ],
     ("PATCH", "/v1/service-records/{record_id}"): {"duration_minutes": 5},
     ("POST", "/v1/service-records/{record_id}/void"): {"reason": "hostile"},
+    ("POST", "/v1/material-distributions/{distribution_id}/void"): {
+        "reason": "hostile"
+    },
     ("POST", "/v1/sync/conflicts/{conflict_id}/resolve"): {
         "resolution": "apply_client"
     },
@@ -121,6 +124,24 @@ async def alices_world(
             "attendee_ids": [person["id"]],
         },
     )
+    materials = await alice.post(
+        "/v1/material-distributions",
+        {
+            "group_activity_id": group.json()["id"],
+            "item_code": "leaflet",
+            "quantity": 9,
+        },
+    )
+    assert materials.status_code == 201, materials.text
+    response = await alice.post(
+        "/v1/feedback-responses",
+        {
+            "form": "participant_satisfaction@1.0",
+            "service_record_id": record["id"],
+            "answers": {"felt_safe": True},
+        },
+    )
+    assert response.status_code == 201, response.text
     series = await alice.post(
         "/v1/group-series",
         {
@@ -259,6 +280,8 @@ async def alices_world(
         "record_id": record["id"],
         "group_id": group.json()["id"],
         "series_id": series.json()["id"],
+        "distribution_id": materials.json()["id"],
+        "response_id": response.json()["id"],
         "conflict_id": conflict_id,
         "anonymous_id": anonymous.json()["id"],
         "case_id": case.json()["id"],
@@ -428,6 +451,8 @@ QUERY_IDS = {
     "case_id": "case_id",
     "site_id": "site_id",
     "assessed_organisation_id": "partner_id",
+    "group_activity_id": "group_id",
+    "service_record_id": "record_id",
 }
 # Creates that name one of the first organisation's records in their body.
 BODY_IDS: dict[str, Any] = {
@@ -441,6 +466,16 @@ BODY_IDS: dict[str, Any] = {
         "activity_date": "2026-03-02",
         "attendee_ids": [ids["beneficiary_id"]],
         "group_series_id": ids["series_id"],
+    },
+    "/v1/material-distributions": lambda ids: {
+        "group_activity_id": ids["group_id"],
+        "item_code": "school_bag",
+        "quantity": 1,
+    },
+    "/v1/feedback-responses": lambda ids: {
+        "form": "participant_satisfaction@1.0",
+        "group_activity_id": ids["group_id"],
+        "answers": {"overall_satisfied": 1},
     },
     "/v1/cases": lambda ids: {
         "beneficiary_id": ids["beneficiary_id"],
@@ -505,6 +540,8 @@ WRITTEN = (
     "service_record",
     "group_activity",
     "group_series",
+    "material_distribution",
+    "feedback_response",
     "anonymous_service",
     "case_file",
     "referral",
@@ -716,6 +753,8 @@ DIRECTORY_READS = {
     "/v1/locations",
     "/v1/locations/{location_id}",
     "/v1/taxonomy/activities",
+    "/v1/taxonomy/materials",
+    "/v1/feedback-forms",
     "/v1/instruments",
     "/v1/interventions",
 }

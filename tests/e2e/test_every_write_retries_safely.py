@@ -368,6 +368,19 @@ async def _review_fidelity(world: World) -> Write:
     )
 
 
+@walks("training", "POST", "/v1/feedback-responses")
+async def _trainee_feedback(world: World) -> Write:
+    trainer = world.caller("training", Role.trainer)
+    cohort, _ = await _cohort(trainer, sessions=1)
+    body = {
+        "form": "trainee_satisfaction@1.0",
+        "cohort_id": cohort,
+        "session_number": 1,
+        "answers": {"overall_satisfied": 4, "would_recommend": True},
+    }
+    return Write(trainer, "/v1/feedback-responses", body, table="trainee_feedback")
+
+
 @walks("training", "POST", "/v1/supervision-sessions")
 async def _record_supervision(world: World) -> Write:
     supervisor = world.caller("training", Role.supervisor)
@@ -724,6 +737,56 @@ async def _update_service_record(world: World) -> Write:
 async def _void_service_record(world: World) -> Write:
     worker, path = await _service_record(world)
     return Write(worker, f"{path}/void", {"reason": "entered twice"})
+
+
+async def _materials(world: World) -> tuple[Caller, dict[str, Any]]:
+    """A line of 40 leaflets on a new group activity."""
+    worker = _worker(world)
+    person = await make_beneficiary(worker)
+    group = await _ok(
+        await worker.post(
+            "/v1/group-activities",
+            {
+                "activity_code": "awareness_session",
+                "activity_date": "2026-03-01",
+                "attendee_ids": [person["id"]],
+            },
+        )
+    )
+    body = {
+        "group_activity_id": group["id"],
+        "item_code": "leaflet",
+        "quantity": 40,
+        "language": "ar",
+    }
+    return worker, body
+
+
+@walks("beneficiary", "POST", "/v1/material-distributions")
+async def _record_materials(world: World) -> Write:
+    worker, body = await _materials(world)
+    return Write(
+        worker, "/v1/material-distributions", body, table="material_distribution"
+    )
+
+
+@walks("beneficiary", "POST", "/v1/feedback-responses")
+async def _participant_feedback(world: World) -> Write:
+    worker, line = await _materials(world)
+    body = {
+        "form": "participant_satisfaction@1.0",
+        "group_activity_id": line["group_activity_id"],
+        "answers": {"overall_satisfied": 5, "felt_safe": True},
+    }
+    return Write(worker, "/v1/feedback-responses", body, table="feedback_response")
+
+
+@walks("beneficiary", "POST", "/v1/material-distributions/{distribution_id}/void")
+async def _void_materials(world: World) -> Write:
+    worker, body = await _materials(world)
+    line = await _ok(await worker.post("/v1/material-distributions", body))
+    path = f"/v1/material-distributions/{line['id']}/void"
+    return Write(worker, path, {"reason": "entered twice"})
 
 
 @walks("beneficiary", "POST", "/v1/organisations")

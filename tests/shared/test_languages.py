@@ -41,7 +41,9 @@ from shared.i18n import (
     plural_category,
 )
 from shared.taxonomy.activities import activities
+from shared.taxonomy.feedback import form_codes, item_codes
 from shared.taxonomy.iasc import IascLayer
+from shared.taxonomy.materials import materials
 
 VOCABULARIES: dict[str, type[StrEnum]] = {
     "sex": Sex,
@@ -71,6 +73,9 @@ def fields(message: str | dict[str, str]) -> set[str]:
 def expected_keys() -> set[str]:
     keys = {f"{dim}.{v.value}" for dim, enum in VOCABULARIES.items() for v in enum}
     keys |= {f"activity.{code}" for code in activities()}
+    keys |= {f"item.{code}" for code in materials()}
+    keys |= {f"form.{code}" for code in form_codes()}
+    keys |= {f"question.{code}" for code in item_codes()}
     keys |= {f"indicator.{i}" for i in indicators()}
     keys |= {"table." + ".".join([i, *by]) for _, i, by in SECTIONS}
     keys |= {f"section.{section}" for section, _, _ in SECTIONS}
@@ -107,6 +112,7 @@ def test_english_words_are_the_code_s_own_names() -> None:
     assert {i: english[f"indicator.{i}"] for i in indicators()} == {
         i: found.name for i, found in indicators().items()
     }
+    assert {c: english[f"item.{c}"] for c in materials()} == materials()
     assert {layer: english[f"iasc_layer.{layer.value}"] for layer in IascLayer} == {
         layer: layer.label for layer in IascLayer
     }

@@ -138,6 +138,7 @@ async def first_organisations_world(
         },
     )
     await call("/v1/supervision-sessions", supervision(person))
+    feedback = (await call("/v1/feedback-responses", trainee_feedback(cohort)))["id"]
     plan = (await call("/v1/mentoring-plans", mentoring_plan(person)))["id"]
     visit = await call(
         f"/v1/mentoring-plans/{plan}/visits",
@@ -160,6 +161,7 @@ async def first_organisations_world(
     )
     return {
         "plan_id": plan,
+        "feedback_id": feedback,
         "action_point_id": visit["action_points"][0]["id"],
         "trainee_id": person,
         "course_id": course,
@@ -167,6 +169,15 @@ async def first_organisations_world(
         "group_id": group,
         "number": "1",
         "beneficiary_id": client_id,
+    }
+
+
+def trainee_feedback(cohort_id: str) -> dict[str, Any]:
+    return {
+        "form": "trainee_satisfaction@1.0",
+        "cohort_id": cohort_id,
+        "session_number": 1,
+        "answers": {"overall_satisfied": 4},
     }
 
 
@@ -196,6 +207,7 @@ def named_in_bodies(ids: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
         ),
         ("/v1/supervision-sessions", supervision(person)),
         ("/v1/mentoring-plans", mentoring_plan(person)),
+        ("/v1/feedback-responses", trainee_feedback(ids["cohort_id"])),
         (
             "/v1/competency-assessments",
             {
@@ -292,6 +304,7 @@ EVERYONE = frozenset(Role)
 ALLOWED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/courses"): EVERYONE,  # the shared catalogue
     ("GET", "/v1/courses/{course_id}"): EVERYONE,
+    ("GET", "/v1/feedback-forms"): EVERYONE,  # the forms, as data
     ("POST", "/v1/courses"): frozenset({Role.trainer, Role.programme_manager}),
     ("POST", "/v1/trainees/{trainee_id}/erasure"): frozenset({Role.programme_manager}),
     ("GET", "/v1/trainees/{trainee_id}/subject-access"): frozenset(

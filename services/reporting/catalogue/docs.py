@@ -150,6 +150,15 @@ MEASURES: dict[str, str] = {
     "organisations_mentored": "distinct mentored organisations with a visit in "
     "the period",
     "action_points_completed": "action points marked done in the period",
+    "feedback_responses": "distinct anonymous feedback responses dated in the "
+    "period (the date of the session or service they follow)",
+    "feedback_mean_rating": "the mean of the answers on the 1-5 scale given in "
+    "the period; yes/no questions left out",
+    "feedback_satisfied_share": "answers satisfied (4 or 5 on the 1-5 scale, "
+    "or yes) among the questions answered in the period",
+    "materials_distributed": "the quantities of material items handed out at "
+    "group activities and with services in the period (the record's date), "
+    "summed; a voided line is left out",
     "capacity_change": "for each (organisation, domain, tool), the latest "
     "follow-up domain score minus the first baseline score in the period, "
     "summed (numerator) over the pairs that have both (denominator)",
@@ -400,6 +409,9 @@ _EXAMPLES: dict[str, tuple[str, str]] = {
         "`COURSE_` and the first 12 hex digits of the course id, in capitals",
     ),
     "topic": ("suicide_prevention", "the session's topic code in capitals"),
+    "item": ("school_bag", "the material item's code in capitals"),
+    "form": ("participant_satisfaction", "the feedback form's code in capitals"),
+    "question": ("overall_satisfied", "the form item's code in capitals"),
     "team": (
         str(_ORG_EXAMPLE),
         "`TEAM_` and the first 12 hex digits of the team id, in capitals",

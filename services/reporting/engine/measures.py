@@ -51,8 +51,10 @@ from shared.contracts.enums import (
     TrainingModality,
 )
 from shared.taxonomy.activities import ActivityUnit
+from shared.taxonomy.feedback import form_codes, item_codes
 from shared.taxonomy.iasc import IascLayer
 from shared.taxonomy.interventions import interventions as intervention_definitions
+from shared.taxonomy.materials import materials
 
 ENUM_LABELS: dict[str, list[str]] = {
     "sex": [s.value for s in Sex],
@@ -70,6 +72,9 @@ ENUM_LABELS: dict[str, list[str]] = {
     "component": ["training", *(p.value for p in SupervisionPurpose)],
     "delivery_mode": [m.value for m in DeliveryMode],
     "problem_area": [a.value for a in ProblemArea],
+    "item": list(materials()),
+    "form": form_codes(),
+    "question": item_codes(),
 }
 
 
@@ -152,6 +157,8 @@ def dim_labels(ev: Evaluator, dims: list[str]) -> dict[str, dict[str, str]]:
             from shared.taxonomy.activities import activities
 
             out[name] = {a.code: a.name for a in activities().values()}
+        elif name == "item":
+            out[name] = materials()
     return out
 
 
@@ -341,6 +348,14 @@ def _mean(fact: str, value: Callable[[Frame], NDArray[np.float64]]) -> Measure:
         return total, ev.count(group[keep], groups)
 
     return Measure(fact, "mean", grouped(compute, adds_up=False))
+
+
+def _satisfied_share(
+    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+) -> Computed:
+    """Items answered satisfied (yes, or 4 or 5), among items answered."""
+    satisfied = ev.column("feedback", q, "satisfied")
+    return ev.count(group[satisfied], groups), ev.count(group, groups)
 
 
 def _qualified_share(
@@ -667,6 +682,8 @@ FACT_FRAMES = {
     "selection": "selection",
     "mentoring": "mentoring",
     "action_points": "action_points",
+    "materials": "materials",
+    "feedback": "feedback",
 }
 FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
     "services": ("service_date", _alive),
@@ -690,6 +707,8 @@ FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
     "selection": ("decided_on", None),
     "mentoring": ("held_on", None),
     "action_points": ("completed_on", _completed),
+    "materials": ("distributed_on", _alive),
+    "feedback": ("answered_on", _alive),
 }
 _PERSON = {
     "sex": "person:beneficiary_key",
@@ -889,6 +908,29 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "project": "project_id",
         "month": "month:completed_on",
     },
+    "materials": {
+        **_PLACES,
+        "organisation": "organisation_id",
+        "lead_organisation": "lead_organisation_id",
+        "item": "item_code",
+        "language": "language",
+        "activity": "activity_code",
+        "team": "team_id",
+        "project": "project_id",
+        "month": "month:distributed_on",
+    },
+    "feedback": {
+        **_PLACES,
+        "organisation": "organisation_id",
+        "lead_organisation": "lead_organisation_id",
+        "form": "form",
+        "question": "item",
+        "activity": "activity_code",
+        "course": "course_id",
+        "team": "team_id",
+        "project": "project_id",
+        "month": "month:answered_on",
+    },
 }
 
 MEASURES: dict[str, Measure] = {
@@ -961,6 +1003,14 @@ MEASURES: dict[str, Measure] = {
     ),
     "organisations_mentored": _distinct("mentoring", "mentored_organisation_id"),
     "action_points_completed": _counted("action_points"),
+    "feedback_responses": _distinct("feedback", "response_id"),
+    "feedback_mean_rating": _mean("feedback", lambda f: f.col("rating")),
+    "feedback_satisfied_share": Measure(
+        "feedback", "share", grouped(_satisfied_share, adds_up=True), whole=True
+    ),
+    "materials_distributed": _counted(
+        "materials", weight="quantity", whole_weights=True
+    ),
     "capacity_change": Measure(
         "capacity_score", "mean", grouped(_capacity_change, adds_up=False)
     ),

@@ -36,12 +36,14 @@ from services.reporting.facts.models import (
     CaseFact,
     CompetencyFact,
     EnrolmentFact,
+    FeedbackFact,
     GroupActivityFact,
     GroupParticipationFact,
     GroupSeriesFact,
     IngestCounter,
     InterventionSessionFact,
     LocationDim,
+    MaterialFact,
     MentoringVisitFact,
     OrganisationDim,
     PartnerMappingFact,
@@ -331,6 +333,20 @@ def new_frames() -> dict[str, Frame]:
             "organisation_id:cat mentored_organisation_id:cat held_on:date "
             "mode:cat duration_minutes:int participants:int action_points:int "
             "project_id:cat",
+        ),
+        "materials": _frame(
+            MaterialFact,
+            "alive:bool organisation_id:cat lead_organisation_id:cat "
+            "item_code:cat quantity:int "
+            "language:cat distributed_on:date activity_code:cat site_id:cat "
+            "team_id:cat project_id:cat",
+        ),
+        "feedback": _frame(
+            FeedbackFact,
+            "alive:bool organisation_id:cat lead_organisation_id:cat "
+            "response_id:cat form:cat item:cat rating:float satisfied:bool "
+            "answered_on:date activity_code:cat course_id:cat site_id:cat "
+            "team_id:cat project_id:cat",
         ),
         "action_points": _frame(
             ActionPointFact,

@@ -158,6 +158,52 @@ class GroupActivityFact(_Fact, table=True):
     project_id: uuid.UUID | None = None
 
 
+class MaterialFact(_Fact, table=True):
+    """Items handed out: one line (item, quantity, language) on a group
+    activity or a service record, with that record's delivery columns;
+    ``alive`` false once voided. Nothing about who received them."""
+
+    __tablename__ = "material_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "distribution_id"),)
+
+    distribution_id: uuid.UUID
+    organisation_id: uuid.UUID
+    item_code: str = Field(max_length=64)
+    quantity: int
+    language: str | None = Field(default=None, max_length=3)
+    distributed_on: date
+    lead_organisation_id: uuid.UUID
+    activity_code: str = Field(max_length=64)
+    site_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+
+
+class FeedbackFact(_Fact, table=True):
+    """One item answered in one anonymous feedback response: its rating on
+    the 1-5 scale (none for a yes/no item) and whether it counts as
+    satisfied (yes, or 4 or 5), with where and after what it was given.
+    Participants' responses come from the beneficiary service (an
+    activity), trainees' from the training service (a course)."""
+
+    __tablename__ = "feedback_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "response_id", "item"),)
+
+    response_id: uuid.UUID
+    organisation_id: uuid.UUID
+    lead_organisation_id: uuid.UUID | None = None
+    form: str = Field(max_length=64, description="The form's code (any version).")
+    item: str = Field(max_length=64)
+    rating: float | None = None
+    satisfied: bool
+    answered_on: date
+    activity_code: str | None = Field(default=None, max_length=64)
+    course_id: uuid.UUID | None = None
+    site_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+
+
 class GroupSeriesFact(_Fact, table=True):
     """A group that meets over several sessions, with the sessions it
     plans, dated by its start; its sessions are group activity facts

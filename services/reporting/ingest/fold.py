@@ -53,11 +53,13 @@ from services.reporting.facts.models import (
     CompetencyFact,
     EnrolmentFact,
     ErasedSubject,
+    FeedbackFact,
     GroupActivityFact,
     GroupParticipationFact,
     GroupSeriesFact,
     IngestCounter,
     InterventionSessionFact,
+    MaterialFact,
     MentoringVisitFact,
     PartnerMappingFact,
     PracticeSessionFact,
@@ -89,9 +91,11 @@ from shared.contracts.events import (
     EnrolmentFacts,
     EventEnvelope,
     EventType,
+    FeedbackFacts,
     GroupActivityFacts,
     GroupSeriesFacts,
     MappingFacts,
+    MaterialDistributionFacts,
     MentoringVisitFacts,
     PracticeFacts,
     ProjectFacts,
@@ -105,6 +109,7 @@ from shared.contracts.events import (
     TraineeFacts,
 )
 from shared.taxonomy.activities import ActivityKind, ActivityUnit, get_activity
+from shared.taxonomy.feedback import feedback_forms, rating, satisfied
 
 log = structlog.get_logger(__name__)
 
@@ -742,6 +747,44 @@ def _action_point(batch: Batch, e: EventEnvelope, f: ActionPointFacts) -> None:
     batch.touch(f.completed_on or f.due_on, e.organisation_id)
 
 
+def _material(batch: Batch, e: EventEnvelope, f: MaterialDistributionFacts) -> None:
+    row = f.model_dump(exclude={"group_activity_id", "service_record_id", "voided"})
+    batch.keep(
+        "material",
+        (f.organisation_id, f.distribution_id),
+        {**row, "alive": not f.voided, "position": e.position},
+    )
+    batch.touch(f.distributed_on, f.organisation_id)
+
+
+def _feedback(batch: Batch, e: EventEnvelope, f: FeedbackFacts) -> None:
+    """A row per item answered; the form (its code without the version)
+    says each item's scale."""
+    form = feedback_forms().get(f.form)
+    if form is None:  # a newer producer's form: not reported here yet
+        batch.rejected += 1
+        return
+    scales = {item.code: item.scale for item in form.items}
+    where = f.model_dump(exclude={"form", "answers"})
+    for item, value in f.answers.items():
+        scale = scales.get(item)
+        if scale is None:
+            continue
+        batch.keep(
+            "feedback",
+            (f.organisation_id, f.response_id, item),
+            {
+                **where,
+                "form": form.code,
+                "item": item,
+                "rating": rating(scale, value),
+                "satisfied": satisfied(scale, value),
+                "position": e.position,
+            },
+        )
+    batch.touch(f.answered_on, f.organisation_id)
+
+
 def _project(batch: Batch, e: EventEnvelope, f: ProjectFacts) -> None:
     batch.keep(
         "project",
@@ -800,6 +843,9 @@ FOLDS: dict[EventType, Fold] = {
     EventType.action_point_updated: _action_point,
     EventType.project_saved: _project,
     EventType.team_saved: _team,
+    EventType.material_distribution_recorded: _material,
+    EventType.material_distribution_voided: _material,
+    EventType.feedback_response_recorded: _feedback,
 }
 """How each reported event type becomes facts; its payload is validated
 against the producers' declaration (``EVENT_FACTS``) first."""
@@ -1195,6 +1241,8 @@ _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
     ),
     ("project", ProjectFact, ["project_id"], None),
     ("team", TeamFact, ["team_id"], None),
+    ("material", MaterialFact, ["organisation_id", "distribution_id"], None),
+    ("feedback", FeedbackFact, ["organisation_id", "response_id", "item"], None),
 ]
 
 

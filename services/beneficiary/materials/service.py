@@ -1,0 +1,205 @@
+"""The rules of recording materials: the record they were handed out on is
+in the caller's scope (organisation, sites, team) and not voided; its date,
+activity, site, team and project are copied onto the line; every write
+announces a ``material_distribution.*`` event with counts only. Functions
+flush; the handler commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.beneficiary.db import OutboxEvent
+from services.beneficiary.materials.models import MaterialDistribution
+from services.beneficiary.materials.schemas import MaterialDistributionCreate
+from services.beneficiary.service_records.models import GroupActivity, ServiceRecord
+from services.beneficiary.service_records.service import scoped
+from shared.auth import Principal
+from shared.contracts.events import EventType, MaterialDistributionFacts
+from shared.db import get_cached
+from shared.errors import Conflict, Invalid, NotFound
+from shared.outbox import add_event
+from shared.pagination import Page, ordered_page
+
+
+async def after_record(
+    session: AsyncSession,
+    principal: Principal,
+    model: Any,
+    client_id: uuid.UUID | None,
+    group_activity_id: uuid.UUID | None,
+    service_record_id: uuid.UUID | None,
+) -> tuple[uuid.UUID, date, dict[str, Any]]:
+    """For a new row of ``model`` about a group activity or a service record
+    (exactly one is named): its id (the client's, refused when taken), the
+    record's date and the columns copied from it. The record must be in the
+    caller's scope and not voided."""
+    kind: Any = GroupActivity if group_activity_id else ServiceRecord
+    field = "group_activity_id" if group_activity_id else "service_record_id"
+    record = (
+        await session.execute(
+            scoped(select(kind), principal, kind).where(
+                col(kind.id) == (group_activity_id or service_record_id)
+            )
+        )
+    ).scalar_one_or_none()
+    if record is None:
+        what = "group activity" if group_activity_id else "service record"
+        raise NotFound(f"No such {what}.")
+    if record.voided:
+        raise Invalid.field(
+            ["body", field], "voided", "voided", "The record named is voided."
+        )
+    taken = client_id is not None and await get_cached(
+        session, model, (principal.organisation_id, client_id)
+    )
+    if taken:
+        raise Conflict("A record with this id exists already.")
+    day = (
+        record.activity_date
+        if isinstance(record, GroupActivity)
+        else record.service_date
+    )
+    return (
+        client_id or uuid.uuid4(),
+        day,
+        {
+            "organisation_id": record.organisation_id,
+            "group_activity_id": group_activity_id,
+            "service_record_id": service_record_id,
+            "lead_organisation_id": record.lead_organisation_id,
+            "activity_code": record.activity_code,
+            "site_id": record.site_id,
+            "team_id": record.team_id,
+            "project_id": record.project_id,
+            "created_by": principal.subject,
+        },
+    )
+
+
+async def record_distribution(
+    session: AsyncSession, principal: Principal, data: MaterialDistributionCreate
+) -> MaterialDistribution:
+    """One line of items handed out, on a record of the caller's scope."""
+    new_id, day, copied = await after_record(
+        session,
+        principal,
+        MaterialDistribution,
+        data.id,
+        data.group_activity_id,
+        data.service_record_id,
+    )
+    line = MaterialDistribution(
+        id=new_id,
+        item_code=data.item_code,
+        quantity=data.quantity,
+        language=data.language,
+        distributed_on=day,
+        **copied,
+    )
+    session.add(line)
+    _emit(session, line, EventType.material_distribution_recorded)
+    await session.flush()
+    return line
+
+
+async def get_distribution(
+    session: AsyncSession,
+    principal: Principal,
+    distribution_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> MaterialDistribution:
+    """One line in the caller's scope (locked with ``for_update``)."""
+    statement = scoped(
+        select(MaterialDistribution), principal, MaterialDistribution
+    ).where(col(MaterialDistribution.id) == distribution_id)
+    if for_update:
+        statement = statement.with_for_update()
+    found: MaterialDistribution | None = (
+        await session.execute(statement)
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound("No such material distribution.")
+    return found
+
+
+async def list_distributions(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    group_activity_id: uuid.UUID | None,
+    service_record_id: uuid.UUID | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[MaterialDistribution]:
+    """Lines in the caller's scope, the latest handed out first."""
+    statement = scoped(select(MaterialDistribution), principal, MaterialDistribution)
+    if group_activity_id is not None:
+        statement = statement.where(
+            col(MaterialDistribution.group_activity_id) == group_activity_id
+        )
+    if service_record_id is not None:
+        statement = statement.where(
+            col(MaterialDistribution.service_record_id) == service_record_id
+        )
+    return await ordered_page(
+        session,
+        statement,
+        keys=[(col(MaterialDistribution.distributed_on), date.fromisoformat)],
+        cursor=cursor,
+        limit=limit,
+        descending=True,
+    )
+
+
+async def void_distribution(
+    session: AsyncSession, principal: Principal, distribution_id: uuid.UUID, reason: str
+) -> MaterialDistribution:
+    """Void a line entered in error: it stops counting. Twice changes nothing."""
+    line = await get_distribution(session, principal, distribution_id, for_update=True)
+    if line.voided:
+        return line
+    line.voided = True
+    line.void_reason = reason
+    line.version += 1
+    _emit(session, line, EventType.material_distribution_voided)
+    await session.flush()
+    return line
+
+
+def _emit(session: AsyncSession, line: MaterialDistribution, kind: EventType) -> None:
+    add_event(
+        session,
+        OutboxEvent,
+        type=kind,
+        organisation_id=line.organisation_id,
+        entity_type="material_distribution",
+        entity_id=line.id,
+        facts=MaterialDistributionFacts(
+            distribution_id=line.id,
+            **line.model_dump(
+                include={
+                    "organisation_id",
+                    "group_activity_id",
+                    "service_record_id",
+                    "item_code",
+                    "quantity",
+                    "language",
+                    "distributed_on",
+                    "lead_organisation_id",
+                    "activity_code",
+                    "site_id",
+                    "team_id",
+                    "project_id",
+                    "voided",
+                }
+            ),
+        ),
+    )
