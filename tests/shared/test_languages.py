@@ -40,7 +40,12 @@ from shared.i18n import (
     negotiate,
     plural_category,
 )
-from shared.taxonomy.activities import activities
+from shared.taxonomy.activities import (
+    activities,
+    presenting_problems,
+    risk_types,
+    topics,
+)
 from shared.taxonomy.iasc import IascLayer
 
 VOCABULARIES: dict[str, type[StrEnum]] = {
@@ -71,6 +76,9 @@ def fields(message: str | dict[str, str]) -> set[str]:
 def expected_keys() -> set[str]:
     keys = {f"{dim}.{v.value}" for dim, enum in VOCABULARIES.items() for v in enum}
     keys |= {f"activity.{code}" for code in activities()}
+    keys |= {f"topic.{code}" for code in topics()}
+    keys |= {f"presenting_problem.{code}" for code in presenting_problems()}
+    keys |= {f"risk_type.{code}" for code in risk_types()}
     keys |= {f"indicator.{i}" for i in indicators()}
     keys |= {"table." + ".".join([i, *by]) for _, i, by in SECTIONS}
     keys |= {f"section.{section}" for section, _, _ in SECTIONS}
@@ -104,6 +112,12 @@ def test_english_words_are_the_code_s_own_names() -> None:
     assert {a.code: english[f"activity.{a.code}"] for a in activities().values()} == {
         a.code: a.name for a in activities().values()
     }
+    for prefix, names in [
+        ("topic", topics()),
+        ("presenting_problem", presenting_problems()),
+        ("risk_type", {c: t.name for c, t in risk_types().items()}),
+    ]:
+        assert {c: english[f"{prefix}.{c}"] for c in names} == names
     assert {i: english[f"indicator.{i}"] for i in indicators()} == {
         i: found.name for i, found in indicators().items()
     }

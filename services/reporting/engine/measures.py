@@ -49,7 +49,12 @@ from shared.contracts.enums import (
     TrainingAudience,
     TrainingModality,
 )
-from shared.taxonomy.activities import ActivityUnit
+from shared.taxonomy.activities import (
+    ActivityUnit,
+    presenting_problems,
+    risk_types,
+    topics,
+)
 from shared.taxonomy.iasc import IascLayer
 from shared.taxonomy.interventions import interventions as intervention_definitions
 
@@ -69,6 +74,8 @@ ENUM_LABELS: dict[str, list[str]] = {
     "component": ["training", *(p.value for p in SupervisionPurpose)],
     "delivery_mode": [m.value for m in DeliveryMode],
     "problem_area": [a.value for a in ProblemArea],
+    "presenting_problem": list(presenting_problems()),
+    "risk_type": list(risk_types()),
 }
 
 
@@ -89,6 +96,11 @@ _FACT_ENUMS: dict[tuple[str, str], list[str]] = {
     ("enrolments", "intervention"): sorted(interventions_known()),
     ("enrolment_outcomes", "intervention"): sorted(interventions_known()),
     ("intervention_sessions", "intervention"): sorted(interventions_known()),
+    # topics of services and group sessions come from one list; training
+    # sessions' topics are the training service's own codes (open)
+    ("services", "topic"): sorted(topics()),
+    ("group_activities", "topic"): sorted(topics()),
+    ("group_series", "topic"): sorted(topics()),
 }
 
 
@@ -117,6 +129,8 @@ def allowed_values(fact: str, name: str, bands: AgeBands) -> list[str] | None:
     """The values a filter on a dim of a fact may name (``unknown``
     included); None for ids, months and open codes, checked by form or not
     at all (``ID_DIMS``, ``OPEN_DIMS``)."""
+    if (fact, name) in _FACT_ENUMS:
+        return [*_FACT_ENUMS[(fact, name)], UNKNOWN]
     if name in ID_DIMS or name in OPEN_DIMS or name == "month":
         return None
     if name == "age_group":
@@ -125,8 +139,6 @@ def allowed_values(fact: str, name: str, bands: AgeBands) -> list[str] | None:
         from shared.taxonomy.activities import activities
 
         values = sorted(activities())
-    elif (fact, name) in _FACT_ENUMS:
-        values = _FACT_ENUMS[(fact, name)]
     else:
         values = ENUM_LABELS[name]
     return [*values, UNKNOWN]
@@ -585,6 +597,11 @@ def _completed(frame: Frame) -> Mask:
     return completed
 
 
+def _acknowledged(frame: Frame) -> Mask:
+    acknowledged: Mask = frame.col("acknowledged")
+    return acknowledged
+
+
 def _certified(frame: Frame) -> Mask:
     certified: Mask = frame.col("certified")
     return certified
@@ -598,6 +615,9 @@ FACT_FRAMES = {
     "beneficiaries": "beneficiaries",
     "referrals": "referrals",
     "cases": "cases",
+    "case_problems": "case_problems",
+    "risk_alerts": "risk_alerts",
+    "risk_alerts_acknowledged": "risk_alerts",
     "assessments": "assessments",
     "attendance": "attendance",
     "capacity": "capacity",
@@ -621,6 +641,9 @@ FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
     "beneficiaries": ("registration_date", _registered_person),
     "referrals": ("sent_on", None),
     "cases": ("opened_on", None),
+    "case_problems": ("opened_on", _alive),
+    "risk_alerts": ("raised_on", None),
+    "risk_alerts_acknowledged": ("acknowledged_on", _acknowledged),
     "assessments": ("administered_on", None),
     "attendance": ("held_on", _present),
     "capacity": ("held_on", _alive),
@@ -668,6 +691,8 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "delivery_mode": "delivery_mode",
         "project": "project_id",
         "series": "series_id",
+        "topic": "topic_code",
+        "language": "language",
         "month": "month:service_date",
     },
     "group_activities": {
@@ -735,6 +760,26 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "risk_level": "risk_level",
         "iasc_layer": "iasc_layer_needed",
         "month": "month:opened_on",
+    },
+    "case_problems": {
+        **_PERSON,
+        **_PLACES,
+        "organisation": "organisation_id",
+        "presenting_problem": "problem",
+        "status": "status",
+        "month": "month:opened_on",
+    },
+    "risk_alerts": {
+        **_PLACES,
+        "organisation": "organisation_id",
+        "risk_type": "risk_type",
+        "month": "month:raised_on",
+    },
+    "risk_alerts_acknowledged": {
+        **_PLACES,
+        "organisation": "organisation_id",
+        "risk_type": "risk_type",
+        "month": "month:acknowledged_on",
     },
     "assessments": {
         **_PERSON,
@@ -865,6 +910,9 @@ MEASURES: dict[str, Measure] = {
     "new_beneficiaries": _counted("beneficiaries"),
     "referrals": _counted("referrals"),
     "cases_opened": _counted("cases"),
+    "cases_by_presenting_problem": _counted("case_problems"),
+    "risk_alerts_raised": _counted("risk_alerts"),
+    "risk_alerts_acknowledged": _counted("risk_alerts_acknowledged"),
     "improved_share": Measure(
         "assessments", "share", grouped(_improved_share, adds_up=True), whole=True
     ),
