@@ -125,14 +125,14 @@ async def test_cases_by_presenting_problem_and_nationality(
     of two Syrians, [grief] of an Iraqi; the third list then narrowed to
     [anxiety] under If-Match."""
     cases = []
-    for nationality, problems in [
+    for nationality, listed in [
         ("SYR", ["low_mood", "grief"]),
         ("IRQ", ["grief"]),
         ("SYR", ["anxiety", "sleep_problems", "grief"]),
     ]:
         person = await make_beneficiary(alice, nationality=nationality)
         r = await alice.post(
-            "/v1/cases", intake(person["id"], presenting_problems=problems)
+            "/v1/cases", intake(person["id"], presenting_problems=listed)
         )
         assert r.status_code == 201, r.text
         cases.append(r.json())
@@ -202,7 +202,7 @@ async def test_risk_alerts_by_type_raised_and_acknowledged(
     and suppressed below the threshold when asked."""
     flags = [["suicide_risk"], ["child_protection"], ["child_protection"]]
     flags[2].append("violence_disclosed")
-    raised = {}
+    raised: dict[str, list[str]] = {}
     for kinds in flags:
         person = await make_beneficiary(alice)
         r = await alice.post("/v1/cases", intake(person["id"]))
