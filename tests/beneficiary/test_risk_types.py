@@ -72,6 +72,16 @@ async def test_each_risk_type_alerts_whom_its_rule_names(
         "harm_to_others",
         "violence_disclosed",
     }
+    r = await alice.get(
+        "/v1/risk-alerts", params={"status": "acknowledged", "flag": "child_protection"}
+    )
+    assert [a["acknowledged_by"] for a in r.json()["items"]] == ["pm-1"]
+    r = await alice.get("/v1/risk-alerts", params={"flag": "harm_to_others"})
+    assert [a["flag"] for a in r.json()["items"]] == ["harm_to_others"]
+    r = await alice.get("/v1/risk-alerts", params={"flag": "suicide"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["loc"] == ["query", "flag"]
+    assert "child_protection" in r.text
 
 
 async def test_an_unknown_risk_type_is_refused_with_the_list_and_nothing_written(

@@ -152,6 +152,7 @@ async def list_alerts(
     session: AsyncSession,
     principal: Principal,
     status: AlertStatus | None,
+    flag: str | None = None,
     *,
     cursor: str | None,
     limit: int,
@@ -166,6 +167,8 @@ async def list_alerts(
     statement = beneficiaries_service.in_team(statement, principal, RiskAlert)
     if status is not None:
         statement = statement.where(col(RiskAlert.status) == status)
+    if flag is not None:
+        statement = statement.where(col(RiskAlert.flag) == flag)
     return await ordered_page(
         session,
         statement,
