@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from services.beneficiary.access import PlatformAdmin
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OnceDep
 from services.beneficiary.organisations import service as organisations_service
 from services.beneficiary.organisations.models import Organisation
@@ -19,7 +20,9 @@ from services.beneficiary.organisations.schemas import (
     OrganisationCreate,
     OrganisationRead,
 )
-from shared.auth import Principal, PrincipalDep, Role, require
+from shared.audit import Actor, Trail, acting
+from shared.auth import MachineDep, Principal, PrincipalDep, Role
+from shared.contracts.lookups import IdsLookup, OrganisationsFound
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
 from shared.idempotency import Once
@@ -48,6 +51,7 @@ async def create_organisation(
         "POST /v1/organisations",
         body,
         lambda: organisations_service.create_organisation(session, body),
+        audit=None,  # a platform act on no person's record
     )
 
 
@@ -59,12 +63,15 @@ async def create_organisation(
 async def approve_partner(
     organisation_id: uuid.UUID,
     session: SessionDep,
-    principal: Annotated[Principal, Depends(require(Role.admin))],
+    actor: Annotated[Actor, Depends(acting(Role.admin))],
     once: OnceDep,
 ) -> OrganisationRead:
     """As the lead's admin, accept this organisation as your implementing
     partner: its records written from now on count under your programme.
-    Who approved, and when, stays on the organisation."""
+    Who approved, and when, stays on the organisation, and the approval is
+    in your audit trail (``approve_partner``, with the ``X-Access-Reason``
+    given)."""
+    principal = actor.principal
     return await _once(
         once,
         principal,
@@ -73,7 +80,20 @@ async def approve_partner(
         lambda: organisations_service.approve_partner(
             session, principal, organisation_id
         ),
+        audit=audit_log.trail(actor, "approve_partner", "organisation"),
     )
+
+
+@router.post("/lookup", response_model=OrganisationsFound)
+async def lookup_organisations(
+    body: IdsLookup, session: SessionDep, _: MachineDep
+) -> OrganisationsFound:
+    """For other services (machine accounts only): which of these ids are
+    organisations on the platform. The training service checks a trainee's
+    employer and a mentoring plan's or cohort's organisation here."""
+    async with session.begin():
+        found = await organisations_service.existing_organisations(session, body.ids)
+    return OrganisationsFound(found=found)
 
 
 async def _once(
@@ -82,6 +102,8 @@ async def _once(
     route: str,
     body: BaseModel | None,
     act: Callable[[], Awaitable[Organisation]],
+    *,
+    audit: Trail[Organisation] | None,
 ) -> OrganisationRead:
     """Run ``act`` once per Idempotency-Key; a replay answers the organisation."""
     session = once.session
@@ -96,7 +118,7 @@ async def _once(
         act,
         lambda existing: organisations_service.get_organisation(session, existing),
         render,
-        audit=None,  # no person's record: the row keeps who approved it
+        audit=audit,
     )
 
 

@@ -38,7 +38,7 @@ from services.training.trainees.models import Trainee
 from services.training.trainees.service import TraineeRead
 from shared.auth import Principal
 from shared.crypto import KeyRing
-from shared.db import utcnow
+from shared.db import under, utcnow
 
 
 class SessionAttended(BaseModel):
@@ -186,19 +186,27 @@ async def export_trainee(
     ]
     facilitated = [
         c
-        for c in await _all(session, select(Cohort).order_by(col(Cohort.starts_on)))
+        for c in await _all(
+            session,
+            select(Cohort)
+            .where(col(Cohort.organisation_id) == trainee.organisation_id)
+            .order_by(col(Cohort.starts_on)),
+        )
         if tid in c.facilitator_trainee_ids
     ]
     competencies = await _all(
         session,
         select(CompetencyAssessment)
-        .where(col(CompetencyAssessment.trainee_id) == trainee.id)
+        .where(under(col(CompetencyAssessment.trainee_id), trainee))
         .order_by(col(CompetencyAssessment.assessed_on)),
     )
     log = await _all(
         session,
         select(AuditEntry)
-        .where(col(AuditEntry.entity_id) == trainee.id)
+        .where(
+            col(AuditEntry.organisation_id) == trainee.organisation_id,
+            col(AuditEntry.entity_id) == trainee.id,
+        )
         .order_by(col(AuditEntry.at)),
     )
     return TraineeSubjectAccess(
@@ -224,9 +232,9 @@ async def export_trainee(
 async def _cohorts(session: AsyncSession, trainee: Trainee) -> list[CohortRecord]:
     enrolled = await session.execute(
         select(Cohort, Course)
-        .join(CohortEnrolment, col(CohortEnrolment.cohort_id) == Cohort.id)
+        .join(CohortEnrolment, under(col(CohortEnrolment.cohort_id), Cohort))
         .join(Course, col(Course.id) == Cohort.course_id)
-        .where(col(CohortEnrolment.trainee_id) == trainee.id)
+        .where(under(col(CohortEnrolment.trainee_id), trainee))
         .order_by(col(Cohort.starts_on))
     )
     found = []
@@ -234,7 +242,7 @@ async def _cohorts(session: AsyncSession, trainee: Trainee) -> list[CohortRecord
         sessions = await _all(
             session,
             select(CohortSession)
-            .where(col(CohortSession.cohort_id) == cohort.id)
+            .where(under(col(CohortSession.cohort_id), cohort))
             .order_by(col(CohortSession.number)),
         )
         present = {
@@ -242,7 +250,7 @@ async def _cohorts(session: AsyncSession, trainee: Trainee) -> list[CohortRecord
             for a in await _all(
                 session,
                 select(Attendance).where(
-                    col(Attendance.trainee_id) == trainee.id,
+                    under(col(Attendance.trainee_id), trainee),
                     col(Attendance.session_id).in_([s.id for s in sessions]),
                 ),
             )
@@ -251,7 +259,7 @@ async def _cohorts(session: AsyncSession, trainee: Trainee) -> list[CohortRecord
             session,
             select(KnowledgeTest)
             .where(
-                col(KnowledgeTest.cohort_id) == cohort.id,
+                under(col(KnowledgeTest.cohort_id), cohort),
                 col(KnowledgeTest.trainee_id) == trainee.id,
             )
             .order_by(col(KnowledgeTest.taken_on)),
@@ -259,7 +267,7 @@ async def _cohorts(session: AsyncSession, trainee: Trainee) -> list[CohortRecord
         certification = (
             await session.execute(
                 select(Certification).where(
-                    col(Certification.cohort_id) == cohort.id,
+                    under(col(Certification.cohort_id), cohort),
                     col(Certification.trainee_id) == trainee.id,
                 )
             )
@@ -333,7 +341,7 @@ async def _groups(
             .outerjoin(
                 FidelityReview, col(FidelityReview.session_id) == PracticeSession.id
             )
-            .where(col(PracticeSession.group_id) == group.id)
+            .where(under(col(PracticeSession.group_id), group))
             .order_by(col(PracticeSession.number))
         )
         rows = held.all()

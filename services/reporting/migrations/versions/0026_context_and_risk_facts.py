@@ -6,8 +6,8 @@ unknown until their records are next edited); cases have no presenting-problem
 lines until their next event; alerts, never folded before, are counted from
 the events read after it (an alert acknowledged later is counted then).
 
-Revision ID: 0023
-Revises: 0022
+Revision ID: 0026
+Revises: 0025
 Create Date: 2026-12-05 03:50:00.000000
 """
 
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0023"
-down_revision: str | None = "0022"
+revision: str = "0026"
+down_revision: str | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
