@@ -152,6 +152,10 @@ class ServiceRecordFacts(_Facts):
     duration_minutes: int | None
     group_activity_id: uuid.UUID | None
     group_series_id: uuid.UUID | None = None
+    topic_code: str | None = Field(
+        default=None, description="What it was about (shared/taxonomy/topics.csv)."
+    )
+    language: str | None = Field(default=None, description="ISO 639.")
     age_at_service: int | None
     voided: bool
     version: int
@@ -260,7 +264,8 @@ class GroupActivityFacts(_Facts):
 
 
 class CaseFacts(_Facts):
-    """case.opened / case.status_changed: no notes, no names."""
+    """case.opened / case.status_changed / case.updated (its presenting
+    problems changed): no notes, no names."""
 
     case_id: uuid.UUID
     beneficiary_id: uuid.UUID
@@ -307,14 +312,18 @@ class ReferralFacts(_Facts):
 
 
 class RiskAlertFacts(_Facts):
-    """risk_alert.raised / risk_alert.acknowledged: no notes, no names."""
+    """risk_alert.raised / risk_alert.acknowledged: no notes, no names.
+    The site and dates are absent in events written before they were sent."""
 
     alert_id: uuid.UUID
     case_id: uuid.UUID
     organisation_id: uuid.UUID
-    flag: str
+    flag: str = Field(description="The risk type (shared/taxonomy/risk_types.csv).")
     source: str
     status: AlertStatus
+    site_id: uuid.UUID | None = None
+    raised_on: date | None = None
+    acknowledged_on: date | None = None
 
 
 class EnrolmentSession(_Facts):
@@ -662,6 +671,7 @@ class EventType(StrEnum):
     group_series_recorded = "group_series.recorded"
     case_opened = "case.opened"
     case_status_changed = "case.status_changed"
+    case_updated = "case.updated"
     assessment_recorded = "assessment.recorded"
     referral_sent = "referral.sent"
     referral_status_changed = "referral.status_changed"
@@ -708,6 +718,7 @@ EVENT_FACTS: dict[EventType, type[_Facts]] = {
     EventType.group_series_recorded: GroupSeriesFacts,
     EventType.case_opened: CaseFacts,
     EventType.case_status_changed: CaseFacts,
+    EventType.case_updated: CaseFacts,
     EventType.assessment_recorded: AssessmentFacts,
     EventType.referral_sent: ReferralFacts,
     EventType.referral_status_changed: ReferralFacts,

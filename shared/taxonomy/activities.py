@@ -72,3 +72,42 @@ def presenting_problems() -> dict[str, str]:
         .read_text()
     )
     return {row["code"]: row["name"] for row in csv.DictReader(text.splitlines())}
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    text = resources.files("shared.taxonomy").joinpath(name).read_text()
+    return list(csv.DictReader(text.splitlines()))
+
+
+@cache
+def topics() -> dict[str, str]:
+    """The controlled list of topics a service or group session is about
+    (``topics.csv``), by code."""
+    return {row["code"]: row["name"] for row in _rows("topics.csv")}
+
+
+@dataclass(frozen=True)
+class RiskType:
+    """A kind of risk a worker can flag, and its alert rule: the case's
+    supervisor is always notified; ``notify_roles`` are the roles of the
+    organisation notified too; ``from_assessments`` says whether an
+    instrument's answers raise it (only suicide risk today)."""
+
+    code: str
+    name: str
+    notify_roles: tuple[str, ...]
+    from_assessments: bool
+
+
+@cache
+def risk_types() -> dict[str, RiskType]:
+    """The risk types alerts are raised for (``risk_types.csv``), by code."""
+    return {
+        row["code"]: RiskType(
+            code=row["code"],
+            name=row["name"],
+            notify_roles=tuple(r for r in row["notify_roles"].split(";") if r),
+            from_assessments=row["from_assessments"] == "yes",
+        )
+        for row in _rows("risk_types.csv")
+    }

@@ -58,7 +58,8 @@ BODIES: dict[tuple[str, str], Any] = {
         "status": "active",
         "on": "2026-03-02",
     },
-    ("POST", "/v1/cases/{case_id}/risk-flags"): {"flag": "suicide_risk"},
+    ("PATCH", "/v1/cases/{case_id}"): {"presenting_problems": ["anxiety"]},
+    ("POST", "/v1/cases/{case_id}/risk-flags"): {"flag": "child_protection"},
     ("PUT", "/v1/cases/{case_id}/plan"): {"goals": ["hostile goal"]},
     ("POST", "/v1/enrolments/{enrolment_id}/sessions"): {
         "session_number": 1,

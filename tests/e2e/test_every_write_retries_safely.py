@@ -521,6 +521,17 @@ async def _transition_case(world: World) -> Write:
     )
 
 
+@walks("beneficiary", "PATCH", "/v1/cases/{case_id}")
+async def _update_case(world: World) -> Write:
+    worker, case = await _case(world)
+    return Write(
+        worker,
+        f"/v1/cases/{case['id']}",
+        {"presenting_problems": ["grief", "sleep_problems"]},
+        if_match='"1"',
+    )
+
+
 @walks("beneficiary", "POST", "/v1/cases/{case_id}/assessments")
 async def _record_assessment(world: World) -> Write:
     worker, case = await _case(world)
@@ -573,7 +584,12 @@ async def _write_safety_plan(world: World) -> Write:
 @walks("beneficiary", "POST", "/v1/cases/{case_id}/risk-flags")
 async def _flag_risk(world: World) -> Write:
     worker, case = await _case(world)
-    return Write(worker, f"/v1/cases/{case['id']}/risk-flags", {}, table="risk_alert")
+    return Write(
+        worker,
+        f"/v1/cases/{case['id']}/risk-flags",
+        {"flag": "child_protection"},
+        table="risk_alert",
+    )
 
 
 @walks("beneficiary", "POST", "/v1/risk-alerts/{alert_id}/acknowledge")

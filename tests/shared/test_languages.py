@@ -40,7 +40,12 @@ from shared.i18n import (
     negotiate,
     plural_category,
 )
-from shared.taxonomy.activities import activities
+from shared.taxonomy.activities import (
+    activities,
+    presenting_problems,
+    risk_types,
+    topics,
+)
 from shared.taxonomy.feedback import form_codes, item_codes
 from shared.taxonomy.iasc import IascLayer
 from shared.taxonomy.materials import materials
@@ -76,6 +81,9 @@ def expected_keys() -> set[str]:
     keys |= {f"item.{code}" for code in materials()}
     keys |= {f"form.{code}" for code in form_codes()}
     keys |= {f"question.{code}" for code in item_codes()}
+    keys |= {f"topic.{code}" for code in topics()}
+    keys |= {f"presenting_problem.{code}" for code in presenting_problems()}
+    keys |= {f"risk_type.{code}" for code in risk_types()}
     keys |= {f"indicator.{i}" for i in indicators()}
     keys |= {"table." + ".".join([i, *by]) for _, i, by in SECTIONS}
     keys |= {f"section.{section}" for section, _, _ in SECTIONS}
@@ -109,6 +117,12 @@ def test_english_words_are_the_code_s_own_names() -> None:
     assert {a.code: english[f"activity.{a.code}"] for a in activities().values()} == {
         a.code: a.name for a in activities().values()
     }
+    for prefix, names in [
+        ("topic", topics()),
+        ("presenting_problem", presenting_problems()),
+        ("risk_type", {c: t.name for c, t in risk_types().items()}),
+    ]:
+        assert {c: english[f"{prefix}.{c}"] for c in names} == names
     assert {i: english[f"indicator.{i}"] for i in indicators()} == {
         i: found.name for i, found in indicators().items()
     }

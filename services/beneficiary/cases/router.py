@@ -22,6 +22,7 @@ from services.beneficiary.cases.schemas import (
     CaseOpen,
     CaseRead,
     CaseTransition,
+    CaseUpdate,
     Outcome,
 )
 from services.beneficiary.db import OnceDep
@@ -135,6 +136,41 @@ async def get_case(
     )
     response.headers["ETag"] = etag(case.version)
     return cases_service.to_read(case, runtime.keyring)
+
+
+@router.patch(
+    "/v1/cases/{case_id}",
+    response_model=CaseRead,
+    responses=problem_responses(NotFound, VersionConflict, PreconditionRequired),
+)
+async def update_case(
+    case_id: uuid.UUID,
+    body: CaseUpdate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: CaseActor,
+    once: OnceDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> CaseRead:
+    """Replace the presenting problems recorded at intake (``If-Match``:
+    the version you edited); reports count the case under the new list."""
+    version = expected_version(if_match)
+    principal = actor.principal
+
+    async def render(case: Case) -> CaseRead:
+        return cases_service.to_read(case, runtime.keyring)
+
+    return await once.answer_versioned(
+        principal,
+        f"PATCH /v1/cases/{case_id} If-Match: {version}",
+        body,
+        lambda: cases_service.update_case(
+            session, principal, runtime.keyring, case_id, body, version
+        ),
+        lambda existing: cases_service.get_case(session, principal, existing),
+        render,
+        audit=audit_log.trail(actor, "update", "case"),
+    )
 
 
 @router.post(

@@ -9,7 +9,13 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from services.beneficiary.beneficiaries.schemas import RecordDate
 from shared.contracts.enums import CaseStatus, ClosureReason, RiskLevel, Timepoint
@@ -18,6 +24,29 @@ from shared.taxonomy.activities import presenting_problems
 from shared.taxonomy.iasc import IascLayer
 
 Subject = Text
+
+
+def _known_problems(value: list[str]) -> list[str]:
+    unknown = [p for p in value if p not in presenting_problems()]
+    if unknown:
+        raise ValueError(
+            f"unknown presenting problems: {', '.join(unknown)}; allowed: "
+            + ", ".join(presenting_problems())
+        )
+    if len(set(value)) != len(value):
+        raise ValueError("a presenting problem is listed twice")
+    return value
+
+
+PresentingProblems = Annotated[
+    list[Annotated[Text, Field(max_length=64)]],
+    Field(
+        min_length=1,
+        max_length=10,
+        description="Codes of shared/taxonomy/presenting_problems.csv.",
+    ),
+    AfterValidator(_known_problems),
+]
 
 
 class CaseOpen(BaseModel):
@@ -44,9 +73,7 @@ class CaseOpen(BaseModel):
 
     id: uuid.UUID | None = None
     beneficiary_id: uuid.UUID
-    presenting_problems: list[Annotated[Text, Field(max_length=64)]] = Field(
-        min_length=1, max_length=10
-    )
+    presenting_problems: PresentingProblems
     risk_level: RiskLevel
     iasc_layer_needed: IascLayer
     case_worker: Subject = Field(min_length=1, max_length=255)
@@ -54,15 +81,19 @@ class CaseOpen(BaseModel):
     intake_notes: Text | None = Field(default=None, max_length=10_000)
     opened_on: RecordDate
 
-    @field_validator("presenting_problems")
-    @classmethod
-    def _known_problems(cls, value: list[str]) -> list[str]:
-        unknown = [p for p in value if p not in presenting_problems()]
-        if unknown:
-            raise ValueError(f"unknown presenting problems: {', '.join(unknown)}")
-        if len(set(value)) != len(value):
-            raise ValueError("a presenting problem is listed twice")
-        return value
+
+class CaseUpdate(BaseModel):
+    """What the case worker now sees the person presenting with (the list
+    replaces the one recorded at intake)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"presenting_problems": ["low_mood", "sleep_problems"]}]
+        },
+        extra="forbid",
+    )
+
+    presenting_problems: PresentingProblems
 
 
 class CaseTransition(BaseModel):

@@ -18,6 +18,7 @@ from services.beneficiary.cases.schemas import (
     CaseOpen,
     CaseRead,
     CaseTransition,
+    CaseUpdate,
     Outcome,
 )
 from services.beneficiary.consent import service as consent_service
@@ -145,6 +146,35 @@ async def list_cases(
     return Page(items=rows, next_cursor=next_cursor)
 
 
+async def update_case(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: KeyRing,
+    case_id: uuid.UUID,
+    data: CaseUpdate,
+    expected_version: int,
+) -> Case:
+    """Replace the case's presenting problems, edited at ``expected_version``
+    (409 with the server's copy when stale)."""
+    case = await get_case(session, principal, case_id, for_update=True)
+    _check_version(case, keyring, expected_version)
+    case.presenting_problems = list(data.presenting_problems)
+    case.version += 1
+    case.updated_at = utcnow()
+    _emit(session, case, EventType.case_updated)
+    await session.flush()
+    return case
+
+
+def _check_version(case: Case, keyring: KeyRing, expected_version: int) -> None:
+    if case.version != expected_version:
+        raise VersionConflict(
+            f"You edited version {expected_version}; the server has "
+            f"version {case.version}.",
+            current=to_read(case, keyring).model_dump(mode="json"),
+        )
+
+
 async def transition_case(
     session: AsyncSession,
     principal: Principal,
@@ -156,12 +186,7 @@ async def transition_case(
     """Move the case along the state machine; anything else is a 409 that
     names the moves allowed from here."""
     case = await get_case(session, principal, case_id, for_update=True)
-    if case.version != expected_version:
-        raise VersionConflict(
-            f"You edited version {expected_version}; the server has "
-            f"version {case.version}.",
-            current=to_read(case, keyring).model_dump(mode="json"),
-        )
+    _check_version(case, keyring, expected_version)
     allowed = TRANSITIONS[case.status]
     if data.status not in allowed:
         raise Conflict(

@@ -16,10 +16,12 @@ def _payload(alert: RiskAlert) -> dict[str, Any]:
     return {
         "alert_id": str(alert.id),
         "flag": alert.flag,
+        "risk_type": alert.flag,
         "source": alert.source,
         "case_id": str(alert.case_id),
         "site_id": str(alert.site_id) if alert.site_id else None,
         "supervisor": alert.supervisor,
+        "notify_roles": list(alert.notify_roles),
         "raised_at": alert.raised_at.isoformat(),
     }
 

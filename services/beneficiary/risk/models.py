@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Text
+from sqlalchemy import JSON, Text
 from sqlmodel import Field
 
 from services.beneficiary.db import Table, same_organisation
@@ -27,8 +27,10 @@ class AlertDelivery(StrEnum):
 
 
 class RiskAlert(Table, table=True):
-    """A suicide-risk signal that stays open until someone acknowledges it
-    with the action taken; delivered to the supervisor through a webhook."""
+    """A risk signal (``flag``: a risk type of shared/taxonomy/risk_types.csv)
+    that stays open until someone acknowledges it with the action taken;
+    delivered through a webhook to the case's supervisor and the roles the
+    risk type names (``notify_roles``)."""
 
     __tablename__ = "risk_alert"
     __table_args__ = (
@@ -45,6 +47,7 @@ class RiskAlert(Table, table=True):
     source: str = Field(max_length=32, description="assessment or case_worker")
     assessment_id: uuid.UUID | None = None
     supervisor: str = Field(max_length=255, index=True)
+    notify_roles: list[str] = Field(default_factory=list, sa_type=JSON)
     raised_by: str = Field(max_length=255)
     raised_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     status: AlertStatus = Field(default=AlertStatus.open, index=True)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from services.beneficiary.access import CaseActor, SupervisorActor
@@ -23,10 +24,17 @@ from shared.app import RuntimeDep
 from shared.audit import Actor, Trail
 from shared.contracts.enums import AlertStatus
 from shared.db import SessionDep
-from shared.errors import Conflict, Forbidden, NotFound, problem_responses
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    problem_responses,
+)
 from shared.idempotency import Once
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from shared.scoping import get_in_scope
+from shared.taxonomy.activities import risk_types
 
 router = APIRouter(tags=["risk alerts"])
 
@@ -65,20 +73,39 @@ async def flag_risk(
     )
 
 
-@router.get("/v1/risk-alerts", response_model=Page[AlertRead])
+@router.get(
+    "/v1/risk-alerts",
+    response_model=Page[AlertRead],
+    responses=problem_responses(Invalid),
+)
 async def list_alerts(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: CaseActor,
     status: AlertStatus | None = AlertStatus.open,
+    flag: Annotated[
+        str | None,
+        Query(
+            description="Only alerts of this risk type: "
+            + ", ".join(risk_types())
+            + "; another value is a 422 listing them."
+        ),
+    ] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[AlertRead]:
     """Alerts of your organisation (open ones by default), oldest first, with
     their delivery state (pending, delivered, dead_letter, not_configured)."""
+    if flag is not None and flag not in risk_types():
+        raise Invalid.field(
+            ["query", "flag"],
+            "unknown risk type; allowed: " + ", ".join(risk_types()),
+            "enum",
+            f"Unknown risk type {flag!r}.",
+        )
     async with session.begin():
         page = await risk_service.list_alerts(
-            session, actor.principal, status, cursor=cursor, limit=limit
+            session, actor.principal, status, flag, cursor=cursor, limit=limit
         )
         audit_log.record(
             session,

@@ -1,11 +1,14 @@
-"""Risk alerts: raised by a positive suicide item or a case worker's flag,
-delivered to the supervisor, open until acknowledged with the action taken."""
+"""Risk alerts: raised by a positive suicide item or a case worker's flag of
+a risk type (suicide, harm to others, violence disclosed, child protection),
+delivered to the supervisor and the roles the risk type names, open until
+acknowledged with the action taken."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -27,8 +30,28 @@ from shared.outbox import add_event
 from shared.pagination import Page, aware_datetime, ordered_page
 from shared.queue import defer_job
 from shared.scoping import get_in_scope
+from shared.taxonomy.activities import risk_types
 
-ALERTING_FLAGS = {"suicide_risk"}
+ALERTING_FLAGS = {code for code, t in risk_types().items() if t.from_assessments}
+"""The risk flags an instrument's answers raise an alert for."""
+
+
+def _known_risk_type(code: str) -> str:
+    if code not in risk_types():
+        raise ValueError("unknown risk type; allowed: " + ", ".join(risk_types()))
+    return code
+
+
+RiskTypeCode = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z_]{2,64}$",
+        description="A risk type of shared/taxonomy/risk_types.csv: "
+        + ", ".join(risk_types())
+        + ".",
+    ),
+    AfterValidator(_known_risk_type),
+]
 
 
 class AlertRead(BaseModel):
@@ -37,10 +60,15 @@ class AlertRead(BaseModel):
     id: uuid.UUID
     case_id: uuid.UUID
     beneficiary_id: uuid.UUID
-    flag: str
+    flag: str = Field(description="The risk type (shared/taxonomy/risk_types.csv).")
     source: str
     assessment_id: uuid.UUID | None
     supervisor: str
+    notify_roles: list[str] = Field(
+        default_factory=list,
+        description="Roles of the organisation notified besides the "
+        "supervisor (the risk type's rule).",
+    )
     raised_by: str
     raised_at: str
     status: AlertStatus
@@ -76,13 +104,14 @@ class Acknowledge(BaseModel):
 
 
 class CaseWorkerFlag(BaseModel):
-    """A risk a case worker saw outside an instrument."""
+    """A risk a case worker saw outside an instrument, by type."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"flag": "suicide_risk"}]}, extra="forbid"
+        json_schema_extra={"examples": [{"flag": "child_protection"}]},
+        extra="forbid",
     )
 
-    flag: str = Field(default="suicide_risk", pattern=r"^suicide_risk$")
+    flag: RiskTypeCode = "suicide_risk"
 
 
 def raise_alert(
@@ -105,6 +134,7 @@ def raise_alert(
         source=source,
         assessment_id=assessment_id,
         supervisor=case.supervisor,
+        notify_roles=list(risk_types()[flag].notify_roles),
         raised_by=principal.subject,
     )
     session.add(alert)
@@ -122,6 +152,7 @@ async def list_alerts(
     session: AsyncSession,
     principal: Principal,
     status: AlertStatus | None,
+    flag: str | None = None,
     *,
     cursor: str | None,
     limit: int,
@@ -136,6 +167,8 @@ async def list_alerts(
     statement = beneficiaries_service.in_team(statement, principal, RiskAlert)
     if status is not None:
         statement = statement.where(col(RiskAlert.status) == status)
+    if flag is not None:
+        statement = statement.where(col(RiskAlert.flag) == flag)
     return await ordered_page(
         session,
         statement,
@@ -183,6 +216,7 @@ def to_read(alert: RiskAlert, keyring: KeyRing) -> AlertRead:
         source=alert.source,
         assessment_id=alert.assessment_id,
         supervisor=alert.supervisor,
+        notify_roles=list(alert.notify_roles),
         raised_by=alert.raised_by,
         raised_at=alert.raised_at.isoformat(),
         status=alert.status,
@@ -216,5 +250,10 @@ def _emit(session: AsyncSession, alert: RiskAlert, event_type: EventType) -> Non
             flag=alert.flag,
             source=alert.source,
             status=alert.status,
+            site_id=alert.site_id,
+            raised_on=alert.raised_at.date(),
+            acknowledged_on=alert.acknowledged_at.date()
+            if alert.acknowledged_at
+            else None,
         ),
     )

@@ -117,6 +117,8 @@ class ServiceRecord(_Delivery, table=True):
     group_series_id: uuid.UUID | None = Field(
         default=None, description="Its group activity's series, for reports."
     )
+    topic_code: str | None = Field(default=None, max_length=64)
+    language: str | None = Field(default=None, max_length=3)
 
 
 class AnonymousService(_Delivery, table=True):

@@ -9,7 +9,14 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from services.beneficiary.beneficiaries.schemas import RecordDate
 from shared.contracts.enums import (
@@ -21,6 +28,7 @@ from shared.contracts.enums import (
     Sex,
 )
 from shared.contracts.text import Text
+from shared.taxonomy.activities import topics
 from shared.taxonomy.iasc import IascLayer
 
 ActivityCode = Annotated[
@@ -32,6 +40,28 @@ StaffId = Annotated[
     Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
 ]
 Minutes = Annotated[int, Field(ge=1, le=24 * 60)]
+
+
+def _known_topic(code: str) -> str:
+    if code not in topics():
+        raise ValueError("unknown topic; allowed: " + ", ".join(sorted(topics())))
+    return code
+
+
+ServiceTopic = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9_]{2,64}$"),
+    AfterValidator(_known_topic),
+    Field(
+        description="What the service was about: a code of "
+        "shared/taxonomy/topics.csv (e.g. anger_management)."
+    ),
+]
+ServiceLanguage = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z]{2,3}$"),
+    Field(description="The language it was given in (ISO 639, e.g. ar, ckb)."),
+]
 
 
 class DeliveryTags(BaseModel):
@@ -71,6 +101,8 @@ class ServiceRecordFields(DeliveryTags):
     modality: Modality = Modality.in_person
     staff_id: StaffId | None = None
     duration_minutes: Minutes | None = None
+    topic_code: ServiceTopic | None = None
+    language: ServiceLanguage | None = None
 
 
 class ServiceRecordCreate(ServiceRecordFields):
@@ -86,6 +118,8 @@ class ServiceRecordCreate(ServiceRecordFields):
                     "modality": "in_person",
                     "staff_id": "staff-1",
                     "duration_minutes": 50,
+                    "topic_code": "anger_management",
+                    "language": "ar",
                     "id": "0f3e2a14-58f5-4a44-9a1e-3b0d8c6b9e21",
                 }
             ]
@@ -108,6 +142,8 @@ class ServiceRecordUpdate(DeliveryTags):
     modality: Modality | None = None
     staff_id: StaffId | None = None
     duration_minutes: Minutes | None = None
+    topic_code: ServiceTopic | None = None
+    language: ServiceLanguage | None = None
 
 
 class VoidRequest(BaseModel):
@@ -142,6 +178,8 @@ class ServiceRecordRead(DeliveryTagsRead):
                     "modality": "in_person",
                     "staff_id": "staff-1",
                     "duration_minutes": 50,
+                    "topic_code": "anger_management",
+                    "language": "ar",
                     "group_activity_id": None,
                     "voided": False,
                     "void_reason": None,
@@ -167,6 +205,12 @@ class ServiceRecordRead(DeliveryTagsRead):
     modality: Modality
     staff_id: str | None
     duration_minutes: int | None
+    topic_code: str | None = Field(
+        default=None, description="What it was about (its group's, if any)."
+    )
+    language: str | None = Field(
+        default=None, description="The language it was given in (ISO 639)."
+    )
     group_activity_id: uuid.UUID | None
     voided: bool
     void_reason: str | None
@@ -273,7 +317,11 @@ class AnonymousServiceRead(DeliveryTagsRead):
 TopicCode = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z0-9_]{2,64}$"),
-    Field(description="The group's topic, as a code (e.g. anger_management)."),
+    AfterValidator(_known_topic),
+    Field(
+        description="The group's topic: a code of shared/taxonomy/topics.csv "
+        "(e.g. anger_management), the list service records use."
+    ),
 ]
 
 

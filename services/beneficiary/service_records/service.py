@@ -249,6 +249,8 @@ async def _checked_columns(
         "service_date": data.service_date,
         "staff_id": data.staff_id,
         "duration_minutes": data.duration_minutes,
+        "topic_code": data.topic_code,
+        "language": data.language,
         "modality": data.modality,
         "group_activity_id": None,
         "voided": False,
@@ -307,6 +309,8 @@ def current_fields(record: ServiceRecord) -> ServiceRecordFields:
         modality=record.modality,
         staff_id=record.staff_id,
         duration_minutes=record.duration_minutes,
+        topic_code=record.topic_code,
+        language=record.language,
         **delivery_tags(record),
     )
 
@@ -388,6 +392,8 @@ async def apply_fields(
     record.modality = fields.modality
     record.staff_id = fields.staff_id
     record.duration_minutes = fields.duration_minutes
+    record.topic_code = fields.topic_code
+    record.language = fields.language
     record.version += 1
     record.updated_at = utcnow()
     emit_service_record(session, record, beneficiary, EventType.service_record_updated)
@@ -526,6 +532,8 @@ async def record_group_activity(
             duration_minutes=data.duration_minutes,
             group_activity_id=group_id,
             group_series_id=series,
+            topic_code=data.topic_code,
+            language=data.language,
             modality=data.modality,
             **columns,
         )
@@ -1096,6 +1104,8 @@ FACT_COLUMNS = (
     "duration_minutes",
     "group_activity_id",
     "group_series_id",
+    "topic_code",
+    "language",
     "voided",
     "version",
     "team_id",
@@ -1121,6 +1131,8 @@ def _facts(columns: dict[str, Any], beneficiary: Beneficiary) -> ServiceRecordFa
         duration_minutes=columns["duration_minutes"],
         group_activity_id=columns["group_activity_id"],
         group_series_id=columns.get("group_series_id"),
+        topic_code=columns.get("topic_code"),
+        language=columns.get("language"),
         age_at_service=age_on(beneficiary.date_of_birth, columns["service_date"]),
         voided=columns["voided"],
         version=columns["version"],

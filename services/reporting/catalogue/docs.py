@@ -37,7 +37,7 @@ from shared.contracts.enums import (
     TrainingAudience,
 )
 from shared.instruments.engine import instruments
-from shared.taxonomy.activities import activities
+from shared.taxonomy.activities import activities, presenting_problems, risk_types
 from shared.taxonomy.capacity import capacity_domains, capacity_tools
 
 DEFAULT_AGE_BANDS: str = ReportingSettings.model_fields["age_bands"].default
@@ -100,6 +100,14 @@ MEASURES: dict[str, str] = {
     "referrals": "referrals whose sent date is in the period, one per referral, "
     "with its latest status",
     "cases_opened": "cases whose opening date is in the period",
+    "cases_by_presenting_problem": "cases whose opening date is in the period, "
+    "once per presenting problem on their current list (a case listing two "
+    "problems is counted under each, so the figures by problem add up to more "
+    "than the cases)",
+    "risk_alerts_raised": "risk alerts raised in the period (by an assessment or "
+    "a worker's flag), one per alert, by risk type; no person is identified",
+    "risk_alerts_acknowledged": "risk alerts a supervisor acknowledged in the "
+    "period (by the day of the acknowledgement), one per alert",
     "improved_share": "cases with a baseline and at least one later follow-up or "
     "closure assessment in the period on an instrument of the rules: the "
     "percentage whose latest such assessment improved on the earliest baseline by "
@@ -370,6 +378,8 @@ def _known_values(dim: str) -> list[str] | None:
         ),
         "intervention": sorted(interventions_known()),
         "risk_level": [r.value for r in RiskLevel],
+        "presenting_problem": list(presenting_problems()),
+        "risk_type": list(risk_types()),
         "audience": [a.value for a in TrainingAudience],
         "course_level": [c.value for c in CourseLevel],
         "approach": [a.value for a in CourseApproach],
@@ -408,7 +418,11 @@ _EXAMPLES: dict[str, tuple[str, str]] = {
         str(_ORG_EXAMPLE),
         "`COURSE_` and the first 12 hex digits of the course id, in capitals",
     ),
-    "topic": ("suicide_prevention", "the session's topic code in capitals"),
+    "topic": (
+        "suicide_prevention",
+        "the topic code in capitals (shared/taxonomy/topics.csv for services "
+        "and group sessions)",
+    ),
     "item": ("school_bag", "the material item's code in capitals"),
     "form": ("participant_satisfaction", "the feedback form's code in capitals"),
     "question": ("overall_satisfied", "the form item's code in capitals"),

@@ -50,7 +50,12 @@ from shared.contracts.enums import (
     TrainingAudience,
     TrainingModality,
 )
-from shared.taxonomy.activities import ActivityUnit
+from shared.taxonomy.activities import (
+    ActivityUnit,
+    presenting_problems,
+    risk_types,
+    topics,
+)
 from shared.taxonomy.feedback import form_codes, item_codes
 from shared.taxonomy.iasc import IascLayer
 from shared.taxonomy.interventions import interventions as intervention_definitions
@@ -75,6 +80,8 @@ ENUM_LABELS: dict[str, list[str]] = {
     "item": list(materials()),
     "form": form_codes(),
     "question": item_codes(),
+    "presenting_problem": list(presenting_problems()),
+    "risk_type": list(risk_types()),
 }
 
 
@@ -95,6 +102,11 @@ _FACT_ENUMS: dict[tuple[str, str], list[str]] = {
     ("enrolments", "intervention"): sorted(interventions_known()),
     ("enrolment_outcomes", "intervention"): sorted(interventions_known()),
     ("intervention_sessions", "intervention"): sorted(interventions_known()),
+    # topics of services and group sessions come from one list; training
+    # sessions' topics are the training service's own codes (open)
+    ("services", "topic"): sorted(topics()),
+    ("group_activities", "topic"): sorted(topics()),
+    ("group_series", "topic"): sorted(topics()),
 }
 
 
@@ -123,6 +135,8 @@ def allowed_values(fact: str, name: str, bands: AgeBands) -> list[str] | None:
     """The values a filter on a dim of a fact may name (``unknown``
     included); None for ids, months and open codes, checked by form or not
     at all (``ID_DIMS``, ``OPEN_DIMS``)."""
+    if (fact, name) in _FACT_ENUMS:
+        return [*_FACT_ENUMS[(fact, name)], UNKNOWN]
     if name in ID_DIMS or name in OPEN_DIMS or name == "month":
         return None
     if name == "age_group":
@@ -131,8 +145,6 @@ def allowed_values(fact: str, name: str, bands: AgeBands) -> list[str] | None:
         from shared.taxonomy.activities import activities
 
         values = sorted(activities())
-    elif (fact, name) in _FACT_ENUMS:
-        values = _FACT_ENUMS[(fact, name)]
     else:
         values = ENUM_LABELS[name]
     return [*values, UNKNOWN]
@@ -655,6 +667,11 @@ def _completed(frame: Frame) -> Mask:
     return completed
 
 
+def _acknowledged(frame: Frame) -> Mask:
+    acknowledged: Mask = frame.col("acknowledged")
+    return acknowledged
+
+
 def _certified(frame: Frame) -> Mask:
     certified: Mask = frame.col("certified")
     return certified
@@ -668,6 +685,9 @@ FACT_FRAMES = {
     "beneficiaries": "beneficiaries",
     "referrals": "referrals",
     "cases": "cases",
+    "case_problems": "case_problems",
+    "risk_alerts": "risk_alerts",
+    "risk_alerts_acknowledged": "risk_alerts",
     "assessments": "assessments",
     "attendance": "attendance",
     "capacity": "capacity",
@@ -693,6 +713,9 @@ FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
     "beneficiaries": ("registration_date", _registered_person),
     "referrals": ("sent_on", None),
     "cases": ("opened_on", None),
+    "case_problems": ("opened_on", _alive),
+    "risk_alerts": ("raised_on", None),
+    "risk_alerts_acknowledged": ("acknowledged_on", _acknowledged),
     "assessments": ("administered_on", None),
     "attendance": ("held_on", _present),
     "capacity": ("held_on", _alive),
@@ -742,6 +765,8 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "delivery_mode": "delivery_mode",
         "project": "project_id",
         "series": "series_id",
+        "topic": "topic_code",
+        "language": "language",
         "month": "month:service_date",
     },
     "group_activities": {
@@ -812,6 +837,26 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "risk_level": "risk_level",
         "iasc_layer": "iasc_layer_needed",
         "month": "month:opened_on",
+    },
+    "case_problems": {
+        **_PERSON,
+        **_PLACES,
+        "organisation": "organisation_id",
+        "presenting_problem": "problem",
+        "status": "status",
+        "month": "month:opened_on",
+    },
+    "risk_alerts": {
+        **_PLACES,
+        "organisation": "organisation_id",
+        "risk_type": "risk_type",
+        "month": "month:raised_on",
+    },
+    "risk_alerts_acknowledged": {
+        **_PLACES,
+        "organisation": "organisation_id",
+        "risk_type": "risk_type",
+        "month": "month:acknowledged_on",
     },
     "assessments": {
         **_PERSON,
@@ -967,6 +1012,9 @@ MEASURES: dict[str, Measure] = {
     "new_beneficiaries": _counted("beneficiaries"),
     "referrals": _counted("referrals"),
     "cases_opened": _counted("cases"),
+    "cases_by_presenting_problem": _counted("case_problems"),
+    "risk_alerts_raised": _counted("risk_alerts"),
+    "risk_alerts_acknowledged": _counted("risk_alerts_acknowledged"),
     "improved_share": Measure(
         "assessments", "share", grouped(_improved_share, adds_up=True), whole=True
     ),

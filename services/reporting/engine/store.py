@@ -34,6 +34,7 @@ from services.reporting.facts.models import (
     CapacityFact,
     CapacityScoreFact,
     CaseFact,
+    CaseProblemFact,
     CompetencyFact,
     EnrolmentFact,
     FeedbackFact,
@@ -51,6 +52,7 @@ from services.reporting.facts.models import (
     ProjectFact,
     ReferralFact,
     ResultFact,
+    RiskAlertFact,
     SelectionFact,
     ServiceFact,
     SupervisionFact,
@@ -222,7 +224,7 @@ def new_frames() -> dict[str, Frame]:
             "iasc_layer:cat service_date:date site_id:cat modality:cat "
             "staff_id:cat people:int sex:cat age_group:cat disability:cat "
             "age_at_service:int team_id:cat delivery_mode:cat project_id:cat "
-            "series_id:cat group_activity_id:cat",
+            "series_id:cat group_activity_id:cat topic_code:cat language:cat",
         ),
         "beneficiaries": _frame(
             BeneficiaryFact,
@@ -260,6 +262,16 @@ def new_frames() -> dict[str, Frame]:
             CaseFact,
             "beneficiary_key:int organisation_id:cat site_id:cat status:cat "
             "risk_level:cat iasc_layer_needed:cat opened_on:date closed_on:date",
+        ),
+        "case_problems": _frame(
+            CaseProblemFact,
+            "alive:bool beneficiary_key:int organisation_id:cat site_id:cat "
+            "problem:cat status:cat opened_on:date",
+        ),
+        "risk_alerts": _frame(
+            RiskAlertFact,
+            "organisation_id:cat site_id:cat risk_type:cat raised_on:date "
+            "acknowledged:bool acknowledged_on:date",
         ),
         "assessments": _frame(
             AssessmentFact,

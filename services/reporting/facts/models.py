@@ -122,6 +122,8 @@ class ServiceFact(_Fact, table=True):
     group_activity_id: uuid.UUID | None = Field(
         default=None, description="The group activity whose attendance it is."
     )
+    topic_code: str | None = Field(default=None, max_length=64)
+    language: str | None = Field(default=None, max_length=3)
 
 
 class GroupActivityFact(_Fact, table=True):
@@ -275,6 +277,41 @@ class CaseFact(_Fact, table=True):
     iasc_layer_needed: str = Field(max_length=32)
     opened_on: date
     closed_on: date | None = None
+
+
+class CaseProblemFact(_Fact, table=True):
+    """One presenting problem of a case (``line`` its place in the list): a
+    case with two problems counts under each. Lines past the list's end
+    (it got shorter) are kept with ``alive`` false."""
+
+    __tablename__ = "case_problem_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "case_id", "line"),)
+
+    case_id: uuid.UUID
+    line: int
+    beneficiary_key: int | None = None
+    organisation_id: uuid.UUID
+    site_id: uuid.UUID | None = None
+    problem: str | None = Field(default=None, max_length=64)
+    status: str = Field(max_length=16)
+    opened_on: date
+
+
+class RiskAlertFact(_Fact, table=True):
+    """A risk alert by risk type: when raised and when acknowledged (never
+    who, nor the action taken)."""
+
+    __tablename__ = "risk_alert_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "alert_id"),)
+
+    alert_id: uuid.UUID
+    organisation_id: uuid.UUID
+    site_id: uuid.UUID | None = None
+    risk_type: str = Field(max_length=64)
+    source: str = Field(max_length=32)
+    raised_on: date | None = None
+    acknowledged: bool = False
+    acknowledged_on: date | None = None
 
 
 class AssessmentFact(_Fact, table=True):

@@ -50,6 +50,7 @@ from services.reporting.facts.models import (
     CapacityFact,
     CapacityScoreFact,
     CaseFact,
+    CaseProblemFact,
     CompetencyFact,
     EnrolmentFact,
     ErasedSubject,
@@ -67,6 +68,7 @@ from services.reporting.facts.models import (
     PseudonymKey,
     ReferralFact,
     ResultFact,
+    RiskAlertFact,
     SelectionFact,
     ServiceFact,
     SupervisionFact,
@@ -101,6 +103,7 @@ from shared.contracts.events import (
     ProjectFacts,
     ReferralFacts,
     ResultFacts,
+    RiskAlertFacts,
     SelectionFacts,
     ServiceRecordFacts,
     SupervisionFacts,
@@ -226,6 +229,8 @@ def _service(batch: Batch, e: EventEnvelope, f: ServiceRecordFacts) -> None:
             "project_id": f.project_id,
             "series_id": f.group_series_id,
             "group_activity_id": f.group_activity_id,
+            "topic_code": f.topic_code,
+            "language": f.language,
             "alive": not f.voided,
             "position": e.position,
         }
@@ -263,6 +268,8 @@ def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None
             "project_id": f.project_id,
             "series_id": f.group_series_id,
             "group_activity_id": f.group_activity_id,
+            "topic_code": None,
+            "language": None,
             "alive": not f.voided,
             "position": e.position,
         }
@@ -415,7 +422,54 @@ def _case(batch: Batch, e: EventEnvelope, f: CaseFacts) -> None:
             "position": e.position,
         },
     )
+    # a line per problem; once edited, every line the list may have had
+    # (the longest list intake takes), so lines it lost stop counting
+    lines = len(f.presenting_problems) if f.version == 1 else MAX_PROBLEMS
+    for line in range(max(lines, len(f.presenting_problems))):
+        problem = (
+            f.presenting_problems[line] if line < len(f.presenting_problems) else None
+        )
+        batch.keep(
+            "case_problem",
+            (f.organisation_id, f.case_id, line),
+            {
+                "case_id": f.case_id,
+                "line": line,
+                "beneficiary_id": f.beneficiary_id,
+                "organisation_id": f.organisation_id,
+                "site_id": f.site_id,
+                "problem": problem,
+                "status": f.status.value,
+                "opened_on": f.opened_on,
+                "alive": problem is not None,
+                "position": e.position,
+            },
+        )
     batch.touch(f.opened_on, e.organisation_id)
+
+
+MAX_PROBLEMS = 10
+"""The most presenting problems a case may list (``CaseOpen``)."""
+
+
+def _risk_alert(batch: Batch, e: EventEnvelope, f: RiskAlertFacts) -> None:
+    batch.keep(
+        "risk_alert",
+        (f.organisation_id, f.alert_id),
+        {
+            "alert_id": f.alert_id,
+            "organisation_id": f.organisation_id,
+            "site_id": f.site_id,
+            "risk_type": f.flag,
+            "source": f.source,
+            "raised_on": f.raised_on,
+            "acknowledged": f.status.value == "acknowledged",
+            "acknowledged_on": f.acknowledged_on,
+            "position": e.position,
+        },
+    )
+    batch.touch(f.raised_on, e.organisation_id)
+    batch.touch(f.acknowledged_on, e.organisation_id)
 
 
 def _assessment(batch: Batch, e: EventEnvelope, f: AssessmentFacts) -> None:
@@ -823,10 +877,13 @@ FOLDS: dict[EventType, Fold] = {
     EventType.group_series_recorded: _group_series,
     EventType.case_opened: _case,
     EventType.case_status_changed: _case,
+    EventType.case_updated: _case,
     EventType.assessment_recorded: _assessment,
     EventType.referral_sent: _referral,
     EventType.referral_status_changed: _referral,
     EventType.enrolment_updated: _enrolment,
+    EventType.risk_alert_raised: _risk_alert,
+    EventType.risk_alert_acknowledged: _risk_alert,
     EventType.trainee_registered: _trainee,
     EventType.trainee_updated: _trainee,
     EventType.trainee_erased: _trainee_erased,
@@ -851,8 +908,6 @@ FOLDS: dict[EventType, Fold] = {
 against the producers' declaration (``EVENT_FACTS``) first."""
 NOT_FOLDED = frozenset(
     {
-        EventType.risk_alert_raised,  # nothing reported yet
-        EventType.risk_alert_acknowledged,
         EventType.needs_assessment_recorded,  # listed, not counted yet
     }
 )
@@ -1174,6 +1229,7 @@ def _unaged(row: Row) -> Row:
 
 _LINKED: list[tuple[str, type[Any], list[str]]] = [
     ("case", CaseFact, ["organisation_id", "case_id"]),
+    ("case_problem", CaseProblemFact, ["organisation_id", "case_id", "line"]),
     ("assessment", AssessmentFact, ["organisation_id", "assessment_id"]),
     ("referral", ReferralFact, ["organisation_id", "referral_id"]),
     ("enrolment", EnrolmentFact, ["organisation_id", "enrolment_id"]),
@@ -1243,6 +1299,7 @@ _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
     ("team", TeamFact, ["team_id"], None),
     ("material", MaterialFact, ["organisation_id", "distribution_id"], None),
     ("feedback", FeedbackFact, ["organisation_id", "response_id", "item"], None),
+    ("risk_alert", RiskAlertFact, ["organisation_id", "alert_id"], None),
 ]
 
 
