@@ -343,12 +343,13 @@ class TestPolicies:
         record_type: str,
         body: Any,
     ) -> None:
+        audited = await count_rows(beneficiary_engine, "audit_entry")
         r = await put_policy(manager, record_type, body)
         assert r.status_code == 422, r.text
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["errors"]
         assert await count_rows(beneficiary_engine, "retention_policy") == 0
-        assert await count_rows(beneficiary_engine, "audit_entry") == 0
+        assert await count_rows(beneficiary_engine, "audit_entry") == audited
 
     async def test_a_run_request_needs_an_explicit_boolean(
         self, manager: Caller, beneficiary_engine: AsyncEngine

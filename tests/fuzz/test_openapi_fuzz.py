@@ -86,14 +86,14 @@ def httpx_kwargs(case: Case[Any], headers: dict[str, str]) -> dict[str, Any]:
 async def test_no_server_error_and_responses_conform(
     service: str,
     beneficiary_app: FastAPI,
-    training_app: FastAPI,
+    linked_training: FastAPI,
     reporting_app: FastAPI,
     issue: Any,
     orgs: dict[str, Org],
 ) -> None:
     target = {
         "beneficiary": beneficiary_app,
-        "training": training_app,
+        "training": linked_training,  # it checks organisations' ids there
         "reporting": reporting_app,
     }[service]
     caller = issue(orgs["a"], *ROLES)

@@ -139,6 +139,9 @@ def service_store(
                 None,  # delivery mode
                 None,  # project
                 None,  # series
+                None,  # group activity
+                None,  # topic
+                None,  # language
             )
         )
     return store_of(beneficiaries=beneficiaries, services=lines)
