@@ -72,6 +72,7 @@ def expected_keys() -> set[str]:
     keys = {f"{dim}.{v.value}" for dim, enum in VOCABULARIES.items() for v in enum}
     keys |= {f"activity.{code}" for code in activities()}
     keys |= {f"indicator.{i}" for i in indicators()}
+    keys |= {f"definition.{i}" for i in indicators()}
     keys |= {"table." + ".".join([i, *by]) for _, i, by in SECTIONS}
     keys |= {f"section.{section}" for section, _, _ in SECTIONS}
     for document in (SubjectAccessExport, TraineeSubjectAccess):
@@ -106,6 +107,9 @@ def test_english_words_are_the_code_s_own_names() -> None:
     }
     assert {i: english[f"indicator.{i}"] for i in indicators()} == {
         i: found.name for i, found in indicators().items()
+    }
+    assert {i: english[f"definition.{i}"] for i in indicators()} == {
+        i: found.description for i, found in indicators().items()
     }
     assert {layer: english[f"iasc_layer.{layer.value}"] for layer in IascLayer} == {
         layer: layer.label for layer in IascLayer

@@ -372,11 +372,7 @@ async def indicator_feed(
     caller.may_read(indicator.id)
     dims = [d.strip() for value in by or [] for d in value.split(",") if d.strip()]
     filters = parse_filters(
-        {
-            k: request.query_params.getlist(k)
-            for k in request.query_params
-            if k != "lang"  # the labels' language, not a filter
-        },
+        {k: request.query_params.getlist(k) for k in request.query_params},
         indicator.disaggregations,
     )
     async with session.begin():

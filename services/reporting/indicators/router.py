@@ -16,12 +16,15 @@ from services.reporting.indicators.service import (
     age_bands,
     answer,
     get_indicator,
+    in_language,
     parse_filters,
     store_of,
+    worded,
 )
 from shared.app import checks_own_query
 from shared.contracts.text import Text
 from shared.errors import problem_responses
+from shared.i18n import LanguageDep
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, listed_page
 
 router = APIRouter(prefix="/v1/indicators", tags=["indicators"])
@@ -30,13 +33,16 @@ router = APIRouter(prefix="/v1/indicators", tags=["indicators"])
 @router.get("", response_model=Page[Indicator])
 async def list_indicators(
     caller: CallerDep,
+    language: LanguageDep,
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[Indicator]:
     """The catalogue: what each indicator counts, its allowed
-    disaggregations and its HXL/DHIS2 mappings."""
+    disaggregations and its HXL/DHIS2 mappings; ``name`` and
+    ``description`` in the language asked for (ids, units and mappings are
+    the same in every language)."""
     readable = [
-        i
+        in_language(i, language)
         for i in indicators().values()
         if caller.indicators is None or i.id in caller.indicators
     ]
@@ -44,11 +50,14 @@ async def list_indicators(
 
 
 @router.get("/{indicator_id}", response_model=Indicator)
-async def read_indicator(indicator_id: str, caller: CallerDep) -> Indicator:
-    """One indicator's definition from the catalogue."""
+async def read_indicator(
+    indicator_id: str, caller: CallerDep, language: LanguageDep
+) -> Indicator:
+    """One indicator's definition from the catalogue, its name and
+    description in the language asked for."""
     indicator = get_indicator(indicator_id)
     caller.may_read(indicator.id)
-    return indicator
+    return in_language(indicator, language)
 
 
 @router.get(
@@ -61,6 +70,7 @@ async def indicator_values(
     indicator_id: str,
     request: Request,
     caller: CallerDep,
+    language: LanguageDep,
     start: Annotated[date, Query(description="First day, inclusive.")],
     end: Annotated[date, Query(description="Last day, inclusive.")],
     by: Annotated[
@@ -77,14 +87,17 @@ async def indicator_values(
 ) -> IndicatorValues:
     """Any period (a day to many years), any allowed disaggregation; other
     query parameters named after a disaggregation filter on it, e.g.
-    ``iasc_layer=specialized`` or ``site=<id>,<id>``."""
+    ``iasc_layer=specialized`` or ``site=<id>,<id>``. ``labels`` names every
+    code of the cells, and ``name`` the indicator, in the language asked for
+    (``lang``, else Accept-Language, else the organisation's default, else
+    English); codes and ids stay as they are."""
     indicator = get_indicator(indicator_id)
     dims = [d.strip() for value in by or [] for d in value.split(",") if d.strip()]
     filters = parse_filters(
         {k: request.query_params.getlist(k) for k in request.query_params},
         indicator.disaggregations,
     )
-    return await answer(
+    found = await answer(
         store_of(request.app),
         request.app.state.settings,
         caller,
@@ -95,4 +108,6 @@ async def indicator_values(
         filters=filters,
         suppress_cells=suppress,
         bands=age_bands(bands, request.app.state.settings),
+        language=language.code,
     )
+    return worded(found, language)
