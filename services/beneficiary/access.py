@@ -75,6 +75,18 @@ async def platform_admin(principal: PrincipalDep) -> Principal:
 PlatformAdmin = Annotated[Principal, Depends(platform_admin)]
 
 
+async def organisation_admin(
+    actor: Annotated[Actor, Depends(acting(Role.admin))],
+) -> Actor:
+    organisation_wide(actor.principal)
+    return actor
+
+
+OrganisationAdmin = Annotated[Actor, Depends(organisation_admin)]
+"""An organisation's admin acting for the whole organisation (its default
+language), each write audited as the actor's."""
+
+
 PARTNER_MANAGERS = (Role.admin, Role.programme_manager)
 """Who registers prospective organisations, maps, opens selection rounds and
 decides them: the lead's admin or programme manager."""

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
-from services.reporting.access.service import CallerDep
+from services.reporting.access.service import CallerDep, CallerLanguage
 from services.reporting.catalogue.catalogue import Indicator, indicators
 from services.reporting.indicators.service import (
     AGE_BANDS_HELP,
@@ -24,7 +24,6 @@ from services.reporting.indicators.service import (
 from shared.app import checks_own_query
 from shared.contracts.text import Text
 from shared.errors import problem_responses
-from shared.i18n import LanguageDep
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, listed_page
 
 router = APIRouter(prefix="/v1/indicators", tags=["indicators"])
@@ -33,7 +32,7 @@ router = APIRouter(prefix="/v1/indicators", tags=["indicators"])
 @router.get("", response_model=Page[Indicator])
 async def list_indicators(
     caller: CallerDep,
-    language: LanguageDep,
+    language: CallerLanguage,
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[Indicator]:
@@ -51,7 +50,7 @@ async def list_indicators(
 
 @router.get("/{indicator_id}", response_model=Indicator)
 async def read_indicator(
-    indicator_id: str, caller: CallerDep, language: LanguageDep
+    indicator_id: str, caller: CallerDep, language: CallerLanguage
 ) -> Indicator:
     """One indicator's definition from the catalogue, its name and
     description in the language asked for."""
@@ -70,7 +69,7 @@ async def indicator_values(
     indicator_id: str,
     request: Request,
     caller: CallerDep,
-    language: LanguageDep,
+    language: CallerLanguage,
     start: Annotated[date, Query(description="First day, inclusive.")],
     end: Annotated[date, Query(description="Last day, inclusive.")],
     by: Annotated[
