@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from shared.instruments.engine import Instrument, instruments
 
-
 LANGUAGES = [
     "## Languages of the items",
     "",
