@@ -73,12 +73,9 @@ def plural_category(lang: str, count: int) -> str:
     return "one" if count == 1 else "other"
 
 
-def negotiate(
-    lang: str | None, accept_language: str | None, default: str | None = None
-) -> str:
-    """``lang`` wins when it names a language we have; then the best
-    ``Accept-Language`` choice we have; then ``default`` (the caller's
-    organisation's default language) when it is one we have; then English."""
+def asked(lang: str | None, accept_language: str | None) -> str | None:
+    """The language a request names: ``lang`` when it is one we have, else
+    the best ``Accept-Language`` choice we have; None when neither does."""
     if lang:
         base = lang.strip().replace("_", "-").split("-")[0].lower()
         if base in LANGUAGES:
@@ -95,8 +92,18 @@ def negotiate(
         base = found.group(1).lower()
         if base in LANGUAGES and weight > 0:
             offered.append((-weight, position, base))
-    if offered:
-        return min(offered)[2]
+    return min(offered)[2] if offered else None
+
+
+def negotiate(
+    lang: str | None, accept_language: str | None, default: str | None = None
+) -> str:
+    """``lang`` wins when it names a language we have; then the best
+    ``Accept-Language`` choice we have; then ``default`` (the caller's
+    organisation's default language) when it is one we have; then English."""
+    found = asked(lang, accept_language)
+    if found is not None:
+        return found
     return default if default in LANGUAGES else ENGLISH
 
 

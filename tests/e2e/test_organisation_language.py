@@ -6,6 +6,7 @@ wins, then Accept-Language, then the default, then English."""
 from __future__ import annotations
 
 import io
+import uuid
 from typing import Any
 
 import httpx
@@ -14,10 +15,12 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from services.reporting.exports.jobs import run_export
+from services.training.settings import TrainingSettings
 from shared.auth import Role
 from shared.i18n import Language
 from tests.beneficiary.api import beneficiary_body, record_service
 from tests.callers import Caller, Org
+from tests.training.api import token, trainee
 
 REASON = {"X-Access-Reason": "the person asked for their data"}
 PERIOD = {"start": "2026-01-01", "end": "2026-12-31"}
@@ -165,3 +168,42 @@ async def test_documents_and_exports_come_in_the_organisation_s_language(
     workbook = openpyxl.load_workbook(io.BytesIO(file.content))
     about = dict(workbook["About"].iter_rows(values_only=True))
     assert about[Language("ar").text("export.about.language")] == "ar"
+
+
+async def test_a_trainee_s_document_comes_in_the_organisation_s_language(
+    linked_training: FastAPI,
+    issue: Any,
+    orgs: dict[str, Org],
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+) -> None:
+    """The training service keeps no organisations: it asks the beneficiary
+    service, only when the request names no language."""
+    admin = issue(orgs["a"], Role.admin)
+    changed = await admin.patch(
+        f"/v1/organisations/{orgs['a'].id}",
+        {"default_language": "ckb"},
+        headers={"If-Match": '"1"'},
+    )
+    assert changed.status_code == 200, changed.text
+    org = uuid.UUID(orgs["a"].id)
+    made = await training_client.post(
+        "/v1/trainees",
+        json=trainee(),
+        headers=token(training_settings, org, Role.trainer),
+    )
+    assert made.status_code == 201, made.text
+    path = f"/v1/trainees/{made.json()['id']}/subject-access"
+    supervisor = token(training_settings, org, Role.supervisor) | REASON
+
+    plain = await training_client.get(
+        path, params={"format": "html"}, headers=supervisor
+    )
+    english = await training_client.get(
+        path, params={"format": "html"}, headers=supervisor | {"Accept-Language": "en"}
+    )
+
+    assert plain.status_code == 200, plain.text
+    assert plain.headers["content-language"] == "ckb"
+    assert '<html lang="ckb" dir="rtl">' in plain.text
+    assert english.headers["content-language"] == "en"
