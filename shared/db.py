@@ -12,8 +12,11 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from sqlalchemy import (
     ARRAY,
+    ColumnElement,
     DateTime,
+    ForeignKeyConstraint,
     MetaData,
+    PrimaryKeyConstraint,
     and_,
     any_,
     bindparam,
@@ -46,6 +49,31 @@ def make_registry() -> registry:
     """A registry of its own per service, so no service's tables leak into
     another's metadata or migrations."""
     return registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+
+def organisation_key() -> PrimaryKeyConstraint:
+    """The key of a table whose ids clients may choose: an id is unique
+    within its organisation only, so one taken elsewhere is simply free here
+    and reveals nothing (docs/decisions/0006-ids-per-organisation.md)."""
+    return PrimaryKeyConstraint("organisation_id", "id")
+
+
+def same_organisation(column: str, table: str) -> ForeignKeyConstraint:
+    """``column`` names a row of ``table`` of this row's own organisation:
+    the database itself refuses a child under another organisation's parent."""
+    return ForeignKeyConstraint(
+        [column, "organisation_id"], [f"{table}.id", f"{table}.organisation_id"]
+    )
+
+
+def under(column: Any, parent: Any) -> ColumnElement[bool]:
+    """Rows whose ``column`` (e.g. ``Case.beneficiary_id``) names ``parent``:
+    an id alone may name a row in each organisation, so the parent's
+    organisation is always part of the match."""
+    return and_(
+        column.class_.organisation_id == parent.organisation_id,
+        column == parent.id,
+    )
 
 
 def utcnow() -> datetime:

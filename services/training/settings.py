@@ -18,7 +18,8 @@ class TrainingSettings(ServiceSettings):
     beneficiary_url: str = Field(
         default="http://127.0.0.1:8000/beneficiary",
         description="Base URL of the beneficiary service (practice-group clients "
-        "are checked there by pseudonymous id).",
+        "are checked there by pseudonymous id; the organisations and projects "
+        "a trainee, cohort or mentoring plan names, by id).",
     )
     beneficiary_token: str | None = Field(
         default=None,

@@ -473,6 +473,11 @@ class PracticeFacts(_Facts):
         description="The group's facilitators (trainee ids)."
     )
     adherence_score: float | None = None
+    group_session_id: uuid.UUID | None = Field(
+        default=None,
+        description="The beneficiary service's group activity this session "
+        "was recorded as: its attendance is counted there, once.",
+    )
 
 
 class MappingFacts(_Facts):
@@ -496,6 +501,9 @@ class CapacityFacts(_Facts):
     assessed_on: date
     domain_scores: dict[str, float]
     mentoring_plan_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = Field(
+        default=None, description="The project the assessment was made under."
+    )
 
 
 class SelectionOutcome(_Facts):
@@ -570,10 +578,14 @@ class ProjectTarget(_Facts):
 
 
 class ProjectFacts(_Facts):
-    """project.saved: a project's period, organisations and targets (its
-    name and donor are not facts reporting counts; no PII either way)."""
+    """project.saved: a project's name, period, organisations and targets
+    (the name labels breakdowns by project; the donor is not a fact
+    reporting counts; no PII either way)."""
 
     project_id: uuid.UUID
+    name: str | None = Field(
+        default=None, description="To label breakdowns (absent before 2026-12)."
+    )
     organisation_id: uuid.UUID = Field(description="The lead organisation.")
     partner_organisation_ids: list[uuid.UUID]
     start: date

@@ -327,3 +327,37 @@ class TestPeople:
         assert created["status"] == "created"
         assert conflict["status"] == "conflict", conflict
         assert set(conflict["server_copy"]["consents"]) == {"registration", "services"}
+
+    async def test_a_consent_entry_id_is_one_persons_alone(
+        self, alice: Caller, bob: Caller, beneficiary_engine: AsyncEngine
+    ) -> None:
+        """A batch looks its consent entry ids up in one query: an id a
+        person of the organisation holds, or one an earlier person of the
+        same batch took, refuses the new person; another organisation's id is
+        a free one."""
+        held, ours, theirs = (str(uuid.uuid4()) for _ in range(3))
+
+        def person(entry_id: str) -> dict[str, Any]:
+            consents = [{**CONSENTS[0], "id": entry_id}, CONSENTS[1]]
+            return {
+                "id": str(uuid.uuid4()),
+                "data": offline_person(),
+                "consents": consents,
+            }
+
+        first = await alice.post("/v1/sync", {"beneficiaries": [person(held)]})
+        assert first.json()["results"][0]["status"] == "created"
+        assert (await bob.post("/v1/sync", {"beneficiaries": [person(theirs)]})).json()[
+            "results"
+        ][0]["status"] == "created"
+        before = await count_rows(beneficiary_engine, "consent_entry")
+        batch = [person(held), person(ours), person(ours), person(theirs)]
+        r = await alice.post("/v1/sync", {"beneficiaries": batch})
+        statuses = [x["status"] for x in r.json()["results"]]
+        assert statuses == ["rejected", "created", "rejected", "created"], r.text
+        assert all(
+            "consent entry with this id" in x["detail"]
+            for x in r.json()["results"]
+            if x["status"] == "rejected"
+        )
+        assert await count_rows(beneficiary_engine, "consent_entry") == before + 4

@@ -81,6 +81,36 @@ class TestPartnerApproval:
         assert record["delivered_through"] == "partner"
         assert record["lead_organisation_id"] == orgs["a"].id
 
+    async def test_an_approval_is_in_the_leads_audit_trail(
+        self, issue: Any, orgs: dict[str, Org]
+    ) -> None:
+        """One row for the approval, with the reason given; a replay and a
+        refused approval leave none."""
+        rogue = await rogue_partner(issue, orgs["a"])
+        path = f"/v1/organisations/{rogue.id}/lead-approval"
+        lead_admin: Caller = issue(orgs["a"], Role.admin, subject="nadia")
+        headers = {
+            "X-Access-Reason": "partner agreement signed",
+            "Idempotency-Key": "k1",
+        }
+        assert (await issue(orgs["b"], Role.admin).post(path)).status_code == 403
+        for _ in range(2):  # the second is a replay
+            r = await lead_admin.post(path, headers=headers)
+            assert r.status_code == 200, r.text
+        assert (await lead_admin.post(path)).status_code == 403  # nothing pending
+        r = await issue(orgs["a"], Role.auditor).get("/v1/audit", params={"limit": 100})
+        assert r.status_code == 200, r.text
+        trail = [
+            (e["action"], e["entity_type"], e["entity_id"], e["reason"])
+            for e in r.json()["items"]
+            if e["entity_id"] == rogue.id
+        ]
+        assert trail == [
+            ("approve_partner", "organisation", rogue.id, "partner agreement signed")
+        ]
+        r = await issue(orgs["b"], Role.auditor).get("/v1/audit", params={"limit": 100})
+        assert rogue.id not in {e["entity_id"] for e in r.json()["items"]}
+
     async def test_no_second_level(self, issue: Any, orgs: dict[str, Org]) -> None:
         """A partner that leads another cannot become a partner itself."""
         middle = await rogue_partner(issue, orgs["b"], "Middle")

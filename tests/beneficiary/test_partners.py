@@ -311,3 +311,46 @@ async def test_a_requested_lead_gets_no_partner_rights_before_approval(
         },
     )
     assert r.status_code in (403, 404, 422), r.text
+
+
+async def test_an_assessment_names_only_a_project_its_assessor_takes_part_in(
+    issue: Any, orgs: dict[str, Org], beneficiary_engine: AsyncEngine
+) -> None:
+    """Another organisation's project answers like an unknown one; a date
+    outside the project's period is refused too; nothing is written."""
+    manager = issue(orgs["a"], Role.programme_manager)
+    foreign = issue(orgs["b"], Role.programme_manager)
+    project = {"donor": "A ministry", "start": "2026-01-01", "end": "2026-06-30"}
+    ours = await ok(await manager.post("/v1/projects", {"name": "Ours", **project}))
+    theirs = await ok(await foreign.post("/v1/projects", {"name": "Theirs", **project}))
+    mine = await prospective(manager, "Assessed CSO")
+    body = {
+        "assessed_organisation_id": mine["organisation_id"],
+        "tool": TOOL,
+        "timepoint": "baseline",
+        "assessed_on": "2026-02-01",
+        "items": levels(2),
+    }
+    answers = []
+    for project_id, on in [
+        (theirs["id"], "2026-02-01"),
+        (str(uuid.uuid4()), "2026-02-01"),
+        (ours["id"], "2026-07-01"),
+    ]:
+        r = await manager.post(
+            "/v1/capacity-assessments",
+            {**body, "project_id": project_id, "assessed_on": on},
+        )
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        answers.append(r.json()["errors"][0]["type"])
+    assert answers == ["unknown_project", "unknown_project", "period"]
+    async with beneficiary_engine.connect() as conn:
+        rows = await conn.execute(text("SELECT count(*) FROM capacity_assessment"))
+        assert rows.one()[0] == 0
+    made = await ok(
+        await manager.post(
+            "/v1/capacity-assessments", {**body, "project_id": ours["id"]}
+        )
+    )
+    assert made["project_id"] == ours["id"]

@@ -27,6 +27,7 @@ from shared.taxonomy.capacity import capacity_tools
 from shared.taxonomy.fidelity import checklists
 from tests.beneficiary.api import (
     beneficiary_body,
+    enrol,
     give_consent,
     make_beneficiary,
     open_case,
@@ -144,7 +145,10 @@ async def _cohort(trainer: Caller, sessions: int = 0) -> tuple[str, list[str]]:
     return str(cohort["id"]), people
 
 
-async def _group(world: World, trainer: Caller, recorded: bool = False) -> str:
+async def _group(
+    world: World, trainer: Caller, recorded: bool = False
+) -> tuple[str, str]:
+    """A practice group of one client: its id and the client's."""
     client = await make_beneficiary(world.caller("beneficiary", Role.case_worker))
     group = await _ok(
         await trainer.post(
@@ -170,7 +174,7 @@ async def _group(world: World, trainer: Caller, recorded: bool = False) -> str:
                 },
             )
         )
-    return str(group["id"])
+    return str(group["id"]), str(client["id"])
 
 
 def _trainer(world: World) -> Caller:
@@ -299,7 +303,8 @@ async def _certify(world: World) -> Write:
             path, json={"present": people}, headers=trainer.headers()
         )
     )
-    return Write(trainer, f"/v1/cohorts/{cohort}/certify", {"on": "2026-03-11"})
+    body = {"on": "2026-03-11", "trainee_ids": people}
+    return Write(trainer, f"/v1/cohorts/{cohort}/certify", body)
 
 
 @walks("training", "POST", "/v1/practice-groups")
@@ -317,13 +322,25 @@ async def _create_group(world: World) -> Write:
 
 @walks("training", "POST", "/v1/practice-groups/{group_id}/sessions")
 async def _record_practice_session(world: World) -> Write:
+    """Linked to the group activity it was recorded as (checked with the
+    beneficiary service), whose attendance it takes."""
     trainer = _trainer(world)
-    group = await _group(world, trainer)
+    group, client = await _group(world, trainer)
+    held = await _ok(
+        await world.caller("beneficiary", Role.case_worker).post(
+            "/v1/group-activities",
+            {
+                "activity_code": "ipt_group_session",
+                "activity_date": "2026-04-08",
+                "attendee_ids": [client],
+            },
+        )
+    )
     body = {
         "number": 1,
         "phase": "initial",
         "held_on": "2026-04-08",
-        "attended_client_ids": [],
+        "group_session_id": held["id"],
     }
     return Write(
         trainer,
@@ -340,7 +357,7 @@ async def _record_practice_session(world: World) -> Write:
 )
 async def _review_fidelity(world: World) -> Write:
     trainer = _trainer(world)
-    group = await _group(world, trainer, recorded=True)
+    group, _ = await _group(world, trainer, recorded=True)
     items = [i.id for i in checklists()["ipt_g_fidelity@1.0"].items]
     body = {"reviewed_on": "2026-04-10", "ratings": dict.fromkeys(items, 2)}
     return Write(
@@ -423,12 +440,15 @@ async def _record_service(world: World) -> Write:
 
 @walks("beneficiary", "POST", "/v1/group-activities")
 async def _record_group(world: World) -> Write:
+    """A Group IPT session: the attendee's enrolment follows it, once."""
     worker = _worker(world)
     person = await make_beneficiary(worker)
+    await enrol(worker, person, "ipt_group")
     body = {
-        "activity_code": "caregiver_session",
+        "activity_code": "ipt_group_session",
         "activity_date": "2026-03-01",
         "attendee_ids": [person["id"]],
+        "protocol_session": 1,
     }
     return Write(worker, "/v1/group-activities", body, table="group_activity")
 
@@ -1136,8 +1156,7 @@ async def _record_needs(world: World) -> Write:
     )
 
 
-PLAN = {
-    "mentored_organisation_id": str(uuid.uuid4()),
+PLAN = {  # for the world's organisation: one the beneficiary service knows
     "capacity_tool": "oca_mhpss@1.0",
     "starts_on": "2026-03-01",
     "ends_on": "2026-05-31",
@@ -1156,15 +1175,21 @@ VISIT = {
 }
 
 
+def _plan(world: World) -> dict[str, Any]:
+    return {**PLAN, "mentored_organisation_id": world.org.id}
+
+
 @walks("training", "POST", "/v1/mentoring-plans")
 async def _create_mentoring_plan(world: World) -> Write:
-    return Write(_trainer(world), "/v1/mentoring-plans", PLAN, table="mentoring_plan")
+    return Write(
+        _trainer(world), "/v1/mentoring-plans", _plan(world), table="mentoring_plan"
+    )
 
 
 @walks("training", "POST", "/v1/mentoring-plans/{plan_id}/visits")
 async def _record_mentoring_visit(world: World) -> Write:
     mentor = _trainer(world)
-    plan = await _ok(await mentor.post("/v1/mentoring-plans", PLAN))
+    plan = await _ok(await mentor.post("/v1/mentoring-plans", _plan(world)))
     return Write(
         mentor,
         f"/v1/mentoring-plans/{plan['id']}/visits",
@@ -1176,7 +1201,7 @@ async def _record_mentoring_visit(world: World) -> Write:
 @walks("training", "POST", "/v1/action-points/{action_point_id}/status")
 async def _follow_action_point(world: World) -> Write:
     mentor = _trainer(world)
-    plan = await _ok(await mentor.post("/v1/mentoring-plans", PLAN))
+    plan = await _ok(await mentor.post("/v1/mentoring-plans", _plan(world)))
     visit = await _ok(
         await mentor.post(f"/v1/mentoring-plans/{plan['id']}/visits", VISIT)
     )
@@ -1203,6 +1228,15 @@ again: tested on their own, with why."""
 READS: dict[tuple[str, str, str], str] = {
     ("beneficiary", "POST", "/v1/beneficiaries/lookup"): (
         "a read sent as POST (up to 1,000 ids): it writes nothing to replay"
+    ),
+    ("beneficiary", "POST", "/v1/group-activities/lookup"): (
+        "a read sent as POST (up to 100 ids): it writes nothing to replay"
+    ),
+    ("beneficiary", "POST", "/v1/organisations/lookup"): (
+        "a read sent as POST (the training service checks names): writes nothing"
+    ),
+    ("beneficiary", "POST", "/v1/projects/lookup"): (
+        "a read sent as POST (the training service checks names): writes nothing"
     ),
 }
 """POST routes that only read: sent twice, they write nothing."""
@@ -1243,6 +1277,35 @@ async def test_a_read_sent_as_post_writes_nothing(world: World) -> None:
     assert answers[0].json() == answers[1].json()
     assert answers[0].json()["found"] == {person["id"]: world.org.id}
     assert await effects(world, write, "beneficiary") == before
+
+
+async def test_the_lookups_of_names_write_nothing(world: World) -> None:
+    """The organisations and projects lookups, sent twice: the same answer,
+    nothing written; another organisation's project is not in it."""
+    machine: Caller = world.issue(world.org, Role.service, subject="training")
+    manager = world.caller("beneficiary", Role.programme_manager)
+    period = {"donor": "D", "start": "2026-01-01", "end": "2026-06-30"}
+    ours = await _ok(await manager.post("/v1/projects", {"name": "P", **period}))
+    unknown = str(uuid.uuid4())
+    for path, ids, found in [
+        ("/v1/organisations/lookup", [world.org.id, unknown], [world.org.id]),
+        (
+            "/v1/projects/lookup",
+            [ours["id"], unknown],
+            {ours["id"]: {"start": "2026-01-01", "end": "2026-06-30"}},
+        ),
+    ]:
+        write = Write(
+            machine,
+            path,
+            {"ids": ids},
+            headers={"X-Acting-Organisation": world.org.id},
+        )
+        before = await effects(world, write, "beneficiary")
+        answers = [await send(write, "POST", "walk-read", None) for _ in range(2)]
+        assert [a.status_code for a in answers] == [200, 200], answers[0].text
+        assert answers[0].json() == answers[1].json() == {"found": found}
+        assert await effects(world, write, "beneficiary") == before
 
 
 def test_every_walked_route_documents_the_idempotency_key(

@@ -134,6 +134,10 @@ async def test_people_cannot_act_for_another_organisation(
         "/v1/beneficiaries/lookup", json={"ids": [person]}, headers=acting_for_b
     )
     assert lookup.status_code == 403, lookup.text
+    groups = await beneficiary_client.post(
+        "/v1/group-activities/lookup", json={"ids": [person]}, headers=acting_for_b
+    )
+    assert groups.status_code == 403, groups.text
     participation = await training_client.get(
         f"/v1/practice-clients/{person}", headers=acting_for_b
     )

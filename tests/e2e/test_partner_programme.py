@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from services.training.settings import TrainingSettings
 from shared.auth import Role
@@ -521,6 +522,7 @@ VISITS = [  # (day after 2026-02-10, mode, minutes, action points)
 
 
 async def test_the_partner_programme_from_mapping_to_follow_up(
+    linked_training: FastAPI,
     issue: Any,
     orgs: dict[str, Org],
     training_client: httpx.AsyncClient,
@@ -621,6 +623,7 @@ async def test_the_partner_programme_from_mapping_to_follow_up(
                     "assessed_on": "2026-04-30",
                     "items": levels(i, follow_up=True),
                     "mentoring_plan_id": arc.plans[o],
+                    "project_id": arc.project,
                 },
             )
         )
@@ -678,6 +681,18 @@ async def test_the_partner_programme_from_mapping_to_follow_up(
     assert await total("mentoring_hours") == SELECTED * 3
     assert await total("action_points_completed") == done
     assert await total("capacity_change", by="domain") == expected_change
+    # The follow-ups name the project; their baselines (taken before it was
+    # set up) pair with them all the same.
+    overall = round(sum(expected_change.values()) / len(expected_change), 2)
+    assert await total("capacity_change", by="project") == {arc.project: overall}
+    in_project = await values(
+        reporting_client, reader, "capacity_change", project=arc.project, by="domain"
+    )
+    assert by_value(in_project) == expected_change
+    named = await values(reporting_client, reader, "capacity_change", by="project")
+    assert named["labels"]["project"] == {
+        arc.project: "Psychosocial capacity of city CSOs"
+    }  # reports name the project
 
     # The training: participants counted by their own organisations.
     assert await total("organisations_trained") == SELECTED
@@ -709,6 +724,8 @@ async def test_the_partner_programme_from_mapping_to_follow_up(
         "action_points_completed": {project: done},
         "meetings_held": {project: 1},
         "group_attendance": {project: 70},
+        "meeting_participants": {project: 70},
+        "capacity_building_services": {project: attended},
         "services_delivered": {project: SERVED * 2 + 70, "unknown": 1},
         "people_reached": {project: SERVED, "unknown": 1},
     }
@@ -743,10 +760,5 @@ async def test_the_partner_programme_from_mapping_to_follow_up(
         "action_points_completed": (100, done, 90.0, None),
         "meetings_held": (1, 1, 100.0, None),
         "services_delivered": (100, SERVED * 2 + 70, 78.0, None),
-        "capacity_change": (
-            0.5,
-            None,
-            None,
-            "this indicator is not broken down by project",
-        ),
+        "capacity_change": (0.5, overall, round(overall / 0.5 * 100, 1), None),
     }

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from shared.auth import Role
 from tests.beneficiary.api import PLATFORM, make_beneficiary, record_service
@@ -164,6 +165,7 @@ async def test_a_lead_its_teams_and_partners_each_count_what_is_theirs(
 
     projects = await values(reporting_client, reader, "people_reached", by="project")
     assert by_value(projects) == {programme.project: 7, "unknown": 1}
+    assert projects["labels"]["project"] == {programme.project: "Community resilience"}
 
     through = await values(
         reporting_client, reader, "services_delivered", by="delivered_through"
@@ -234,6 +236,38 @@ async def test_a_lead_its_teams_and_partners_each_count_what_is_theirs(
     }
     mine = await values(reporting_client, duhok, "group_sessions_held", by="team")
     assert by_value(mine) == {programme.teams["Duhok"]: 1}
+
+    # A meeting's participants break down by team, delivery mode and project
+    # too, and a team-scoped reader counts only its team's.
+    for unit, count in [("Duhok", 5), ("Ninewa", 4)]:
+        worker = issue(programme.lead, Role.case_worker, team=programme.teams[unit])
+        r = await worker.post(
+            "/v1/group-activities",
+            {
+                "activity_code": "coordination_meeting",
+                "activity_date": "2026-02-12",
+                "anonymous_attendees": [
+                    {"sex": "male", "age_group": "adult", "count": count}
+                ],
+                "delivery_mode": "centre",
+                "project_id": programme.project,
+            },
+        )
+        assert r.status_code == 201, r.text
+    await catch_up()
+    met = await values(
+        reporting_client, reader, "meeting_participants", by="team,project"
+    )
+    assert {(team[t], p): v for (t, p), v in by_value(met).items()} == {
+        ("Duhok", programme.project): 5,
+        ("Ninewa", programme.project): 4,
+    }
+    assert met["labels"]["team"] == {
+        programme.teams["Duhok"]: "Duhok",
+        programme.teams["Ninewa"]: "Ninewa",
+    }
+    mine = await values(reporting_client, duhok, "meeting_participants")
+    assert mine["total"]["value"] == 5
 
 
 def by_team_cells(body: dict[str, Any]) -> dict[str, Any]:
@@ -370,6 +404,7 @@ async def test_a_team_scoped_user_sees_only_its_team(issue: Any) -> None:
 
 
 async def test_a_cohort_trained_under_the_project_counts_in_its_progress(
+    linked_training: FastAPI,
     issue: Any,
     training_client: httpx.AsyncClient,
     reporting_client: httpx.AsyncClient,

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from services.training.settings import TrainingSettings
 from shared.auth import Role
@@ -120,6 +121,7 @@ async def record_two_trainings(
 
 
 async def test_people_trained_by_every_training_dimension(
+    linked_training: FastAPI,
     issue: Any,
     orgs: dict[str, Org],
     site_ids: list[str],
@@ -204,6 +206,7 @@ async def test_people_trained_by_every_training_dimension(
 
 
 async def test_capacity_building_parts_add_up_to_the_family_total(
+    linked_training: FastAPI,
     issue: Any,
     orgs: dict[str, Org],
     site_ids: list[str],

@@ -13,14 +13,16 @@ from sqlalchemy import text
 
 from services.training.settings import TrainingSettings
 from shared.auth import Role
+from tests.callers import Org
 from tests.training.api import token, trainee
 
 REASON = {"X-Access-Reason": "written request received 2026-03-01, ref DP-9"}
 
 
-def plan(**overrides: Any) -> dict[str, Any]:
+def plan(organisation: Org, **overrides: Any) -> dict[str, Any]:
+    """A plan for ``organisation``: one the beneficiary service knows."""
     return {
-        "mentored_organisation_id": str(uuid.uuid4()),
+        "mentored_organisation_id": organisation.id,
         "capacity_tool": "oca_mhpss@1.0",
         "starts_on": "2026-02-01",
         "ends_on": "2026-04-30",
@@ -49,17 +51,22 @@ def visit(**overrides: Any) -> dict[str, Any]:
 
 
 async def test_action_points_are_followed_up_under_if_match(
-    training_client: httpx.AsyncClient, training_settings: TrainingSettings
+    linked_training: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    orgs: dict[str, Org],
 ) -> None:
     headers = token(training_settings, uuid.uuid4(), Role.supervisor)
     r = await training_client.post(
         "/v1/mentoring-plans",
-        json=plan(goals=[{"code": "x", "capacity_domain": "astrology"}]),
+        json=plan(orgs["b"], goals=[{"code": "x", "capacity_domain": "astrology"}]),
         headers=headers,
     )
     assert r.status_code == 422
     made = (
-        await training_client.post("/v1/mentoring-plans", json=plan(), headers=headers)
+        await training_client.post(
+            "/v1/mentoring-plans", json=plan(orgs["b"]), headers=headers
+        )
     ).json()
     r = await training_client.post(
         f"/v1/mentoring-plans/{made['id']}/visits",
@@ -108,6 +115,7 @@ async def test_a_trainees_erasure_clears_the_mentoring_text_about_them(
     linked_training: FastAPI,
     training_client: httpx.AsyncClient,
     training_settings: TrainingSettings,
+    orgs: dict[str, Org],
 ) -> None:
     org = uuid.uuid4()
     headers = token(training_settings, org, Role.supervisor)
@@ -115,7 +123,9 @@ async def test_a_trainees_erasure_clears_the_mentoring_text_about_them(
         await training_client.post("/v1/trainees", json=trainee(), headers=headers)
     ).json()["id"]
     made = (
-        await training_client.post("/v1/mentoring-plans", json=plan(), headers=headers)
+        await training_client.post(
+            "/v1/mentoring-plans", json=plan(orgs["b"]), headers=headers
+        )
     ).json()
     with_them = visit(participant_trainee_ids=[person])
     for body in (with_them, visit()):
@@ -141,13 +151,16 @@ async def test_a_trainees_erasure_clears_the_mentoring_text_about_them(
 
 
 async def test_plans_and_visits_are_read_a_page_at_a_time(
-    training_client: httpx.AsyncClient, training_settings: TrainingSettings
+    linked_training: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    orgs: dict[str, Org],
 ) -> None:
     headers = token(training_settings, uuid.uuid4(), Role.supervisor)
     made = [
         (
             await training_client.post(
-                "/v1/mentoring-plans", json=plan(), headers=headers
+                "/v1/mentoring-plans", json=plan(orgs["b"]), headers=headers
             )
         ).json()["id"]
         for _ in range(3)
@@ -179,14 +192,31 @@ async def test_plans_and_visits_are_read_a_page_at_a_time(
     assert [v["held_on"] for v in visits] == ["2026-02-10", "2026-02-11", "2026-02-12"]
 
 
+async def projects_of(issue: Any, lead: Org, *names: str) -> list[str]:
+    """Projects ``lead`` leads (February to April 2026)."""
+    manager = issue(lead, Role.programme_manager)
+    made = []
+    for name in names:
+        body = {"name": name, "donor": "D", "start": "2026-02-01", "end": "2026-04-30"}
+        r = await manager.post("/v1/projects", body)
+        assert r.status_code == 201, r.text
+        made.append(r.json()["id"])
+    return made
+
+
 async def test_plans_are_listed_by_project(
-    training_client: httpx.AsyncClient, training_settings: TrainingSettings
+    linked_training: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    issue: Any,
+    orgs: dict[str, Org],
 ) -> None:
-    headers = token(training_settings, uuid.uuid4(), Role.supervisor)
-    project, other = str(uuid.uuid4()), str(uuid.uuid4())
+    lead = orgs["a"]
+    headers = token(training_settings, uuid.UUID(lead.id), Role.supervisor)
+    project, other = await projects_of(issue, lead, "One", "Two")
     made = {}
     for tag in (project, project, other, None):
-        body = plan(**({"project_id": tag} if tag else {}))
+        body = plan(orgs["b"], **({"project_id": tag} if tag else {}))
         r = await training_client.post(
             "/v1/mentoring-plans", json=body, headers=headers
         )
@@ -201,3 +231,129 @@ async def test_plans_are_listed_by_project(
     )
     everyone = await training_client.get("/v1/mentoring-plans", headers=headers)
     assert len(everyone.json()["items"]) == 4
+
+
+async def test_organisations_and_projects_named_are_checked(
+    linked_training: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    issue: Any,
+    orgs: dict[str, Org],
+) -> None:
+    """A mentored organisation, a trainee's employer, a cohort's partner and
+    a plan's or cohort's project are checked at the beneficiary service:
+    unknown is a 422, another organisation's project is the same 422, a
+    project whose period misses the dates is a 422; nothing is written."""
+    lead = orgs["a"]
+    headers = token(
+        training_settings, uuid.UUID(lead.id), Role.supervisor, Role.trainer
+    )
+    [ours] = await projects_of(issue, lead, "Ours")
+    [theirs] = await projects_of(issue, orgs["b"], "Theirs")
+    nowhere = str(uuid.uuid4())
+
+    async def refused(path: str, body: dict[str, Any]) -> tuple[list[Any], str]:
+        r = await training_client.post(path, json=body, headers=headers)
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        [error] = r.json()["errors"]
+        return error["loc"], error["type"]
+
+    unknown_project = (["body", "project_id"], "unknown_project")
+    assert await refused("/v1/mentoring-plans", plan(Org(nowhere, "nowhere"))) == (
+        ["body", "mentored_organisation_id"],
+        "organisation",
+    )
+    for project in (theirs, nowhere):
+        assert (
+            await refused("/v1/mentoring-plans", plan(orgs["b"], project_id=project))
+            == unknown_project
+        )
+    late = plan(
+        orgs["b"], project_id=ours, starts_on="2026-05-01", ends_on="2026-06-30"
+    )
+    assert await refused("/v1/mentoring-plans", late) == (
+        ["body", "project_id"],
+        "period",
+    )
+    assert await refused(
+        "/v1/trainees", trainee(affiliation_organisation_id=nowhere)
+    ) == (["body", "affiliation_organisation_id"], "organisation")
+    course = await training_client.post(
+        "/v1/courses",
+        json={
+            "title": "PSS",
+            "approach": "basic_helping_skills",
+            "level": "foundational",
+            "planned_hours": 6,
+        },
+        headers=headers,
+    )
+    assert course.status_code == 201, course.text
+    cohort = {
+        "course_id": course.json()["id"],
+        "title": "C1",
+        "starts_on": "2026-02-14",
+        "ends_on": "2026-02-20",
+        "modality": "in_person",
+    }
+    assert await refused("/v1/cohorts", {**cohort, "project_id": theirs}) == (
+        unknown_project
+    )
+    assert await refused(
+        "/v1/cohorts", {**cohort, "partner_organisation_id": nowhere}
+    ) == (["body", "partner_organisation_id"], "organisation")
+    async with linked_training.state.engine.connect() as conn:
+        for table in ("mentoring_plan", "trainee", "cohort"):
+            rows = (await conn.execute(text(f"SELECT count(*) FROM {table}"))).one()
+            assert rows[0] == 0, table
+
+    made = await training_client.post(
+        "/v1/trainees",
+        json=trainee(affiliation_organisation_id=orgs["b"].id),
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    r = await training_client.patch(
+        f"/v1/trainees/{made.json()['id']}",
+        json={"affiliation_organisation_id": nowhere},
+        headers={**headers, "If-Match": '"1"'},
+    )
+    assert r.status_code == 422, r.text
+    r = await training_client.post(
+        "/v1/cohorts",
+        json={**cohort, "project_id": ours, "partner_organisation_id": orgs["b"].id},
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+
+
+async def test_the_beneficiary_service_down_is_a_503_when_ids_are_named(
+    training_app: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    orgs: dict[str, Org],
+) -> None:
+    """Nothing named, nothing asked: a plan for a trainee is still taken."""
+    runtime = training_app.state.runtime
+    saved = runtime.settings.beneficiary_url
+    runtime.settings.beneficiary_url = "http://127.0.0.1:9"
+    headers = token(training_settings, uuid.uuid4(), Role.supervisor)
+    try:
+        r = await training_client.post(
+            "/v1/mentoring-plans", json=plan(orgs["b"]), headers=headers
+        )
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"]
+        person = await training_client.post(
+            "/v1/trainees", json=trainee(), headers=headers
+        )
+        assert person.status_code == 201, person.text
+        body = {**plan(orgs["b"]), "trainee_id": person.json()["id"]}
+        del body["mentored_organisation_id"]
+        r = await training_client.post(
+            "/v1/mentoring-plans", json=body, headers=headers
+        )
+        assert r.status_code == 201, r.text
+    finally:
+        runtime.settings.beneficiary_url = saved

@@ -248,11 +248,12 @@ async def test_an_erased_trainee_leaves_no_free_text_linked_to_them(
     )
 
 
-async def test_another_organisations_supervision_id_is_a_conflict(
+async def test_another_organisations_supervision_id_is_a_free_id(
     training_client: httpx.AsyncClient, training_settings: TrainingSettings
 ) -> None:
-    """A client-chosen id is global: reusing another organisation's is a
-    409 that tells nothing about theirs, never a 500 or their row."""
+    """A client-chosen id is unique per organisation (decision 0006):
+    reusing another organisation's records one's own session, never a 409
+    that tells theirs exists, a 500 or their row."""
     sent = {
         "id": str(uuid.uuid4()),
         "kind": "individual",
@@ -260,13 +261,15 @@ async def test_another_organisations_supervision_id_is_a_conflict(
         "held_on": "2026-02-02",
         "duration_minutes": 30,
     }
+    supervisees = []
     for org in (uuid.uuid4(), uuid.uuid4()):
         headers = token(training_settings, org, Role.trainer, Role.supervisor)
         r = await training_client.post("/v1/trainees", json=trainee(), headers=headers)
+        supervisees.append(r.json()["id"])
         r = await training_client.post(
             "/v1/supervision-sessions",
-            json={**sent, "supervisee_trainee_ids": [r.json()["id"]]},
+            json={**sent, "supervisee_trainee_ids": [supervisees[-1]]},
             headers=headers,
         )
-    assert r.status_code == 409, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.status_code == 201, r.text
+        assert r.json()["supervisee_trainee_ids"] == [supervisees[-1]]

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, computed_field
 
 from services.beneficiary.access import AuditorActor
 from services.beneficiary.audit import service as audit_service
-from services.beneficiary.audit.models import audit_log
+from services.beneficiary.audit.models import AuditEntry, audit_log
 from shared.audit import BREAK_GLASS
 from shared.contracts.text import Text
 from shared.db import SessionDep
@@ -79,7 +79,10 @@ async def list_audit_entries(
     against the organisation. A token limited to some sites sees the entries
     about people and records at those sites only."""
     principal = actor.principal
-    async with session.begin():
+
+    async def fetch() -> tuple[Page[AuditEntry], uuid.UUID]:
+        """The page, and what reading it is audited against: the filtered
+        person or record when the caller can see it, else the organisation."""
         page = await audit_service.list_entries(
             session,
             principal,
@@ -96,11 +99,9 @@ async def list_audit_entries(
         filtered = [i for i in (beneficiary_id, entity_id) if i is not None]
         named = await audit_service.visible_ids(session, principal, filtered)
         org = principal.organisation_id
-        audit_log.record(
-            session,
-            actor,
-            "read_audit",
-            "audit_log",
-            [next((i for i in filtered if i in named), org)],
-        )
+        return page, next((i for i in filtered if i in named), org)
+
+    page, _ = await audit_log.read(
+        session, actor, "read_audit", "audit_log", fetch, lambda found: [found[1]]
+    )
     return page.map(AuditEntryRead.model_validate)

@@ -44,22 +44,16 @@ async def list_duplicates(
     """Pairs registration flagged as likely the same person, newest first:
     only pairs whose two people are in your scope and neither merged nor
     erased. Ids only; read each person to compare them."""
-    async with session.begin():
-        page = await duplicates_service.list_pairs(
-            session, actor.principal, cursor, limit
-        )
-        audit_log.record(
-            session,
-            actor,
-            "list_duplicates",
-            "beneficiary",
-            list(
-                dict.fromkeys(
-                    i for p in page.items for i in (p.beneficiary_id, p.candidate_id)
-                )
-            ),
-        )
-    return page
+    return await audit_log.read(
+        session,
+        actor,
+        "list_duplicates",
+        "beneficiary",
+        lambda: duplicates_service.list_pairs(session, actor.principal, cursor, limit),
+        lambda page: dict.fromkeys(
+            i for p in page.items for i in (p.beneficiary_id, p.candidate_id)
+        ),
+    )
 
 
 @router.post(

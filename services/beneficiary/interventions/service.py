@@ -8,7 +8,7 @@ import uuid
 from datetime import date, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import and_, select
+from sqlalchemy import and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -20,7 +20,7 @@ from services.beneficiary.db import OutboxEvent
 from services.beneficiary.interventions.models import Enrolment, SessionAttendance
 from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.service_records import service as records_service
-from services.beneficiary.service_records.models import ServiceRecord
+from services.beneficiary.service_records.models import GroupActivity, ServiceRecord
 from services.beneficiary.service_records.schemas import ServiceRecordCreate
 from shared.auth import Principal
 from shared.contracts.enums import (
@@ -35,7 +35,11 @@ from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
 from shared.pagination import Page, ordered_page
 from shared.scoping import get_in_scope
-from shared.taxonomy.interventions import Intervention, get_intervention
+from shared.taxonomy.interventions import (
+    Intervention,
+    get_intervention,
+    interventions,
+)
 
 
 class EnrolmentCreate(BaseModel):
@@ -336,11 +340,24 @@ async def attend_session(
                 )
             ],
         )
+    await _count(session, enrolment, intervention, data.session_number, record)
+    return enrolment
+
+
+async def _count(
+    session: AsyncSession,
+    enrolment: Enrolment,
+    intervention: Intervention,
+    number: int,
+    record: ServiceRecord,
+) -> None:
+    """Protocol session ``number`` attended, counted by ``record``; the
+    enrolment finishes when every session is attended."""
     session.add(
         SessionAttendance(
             organisation_id=enrolment.organisation_id,
             enrolment_id=enrolment.id,
-            session_number=data.session_number,
+            session_number=number,
             attended_on=record.service_date,
             service_record_id=record.id,
         )
@@ -353,7 +370,89 @@ async def attend_session(
         enrolment.status = EnrolmentStatus.finished
         enrolment.status_on = record.service_date
     await _emit(session, enrolment)
-    return enrolment
+
+
+async def follow_group_session(
+    session: AsyncSession, group: GroupActivity, number: int
+) -> int:
+    """A group session recorded as protocol session ``number``: each
+    registered attendee's running enrolment whose intervention holds that
+    group session of the group's activity counts it (once, through the
+    attendee's record in the group); how many enrolments followed."""
+    holding = [
+        i
+        for i in interventions().values()
+        if i.is_group_session(number)
+        and (found := i.session(number)) is not None
+        and found.activity == group.activity_code
+    ]
+    if not holding:
+        raise Invalid.field(
+            ["body", "protocol_session"],
+            "not in any protocol",
+            "session",
+            f"No intervention has a group session {number} of {group.activity_code}.",
+        )
+    records = {
+        r.beneficiary_id: r
+        for r in (
+            await session.execute(
+                select(ServiceRecord).where(
+                    col(ServiceRecord.organisation_id) == group.organisation_id,
+                    col(ServiceRecord.group_activity_id) == group.id,
+                    col(ServiceRecord.voided).is_(False),
+                )
+            )
+        ).scalars()
+    }
+    if not records:
+        return 0
+    running = await session.execute(
+        select(Enrolment)
+        .where(
+            col(Enrolment.organisation_id) == group.organisation_id,
+            col(Enrolment.beneficiary_id).in_(list(records)),
+            col(Enrolment.intervention).in_([i.key for i in holding]),
+            col(Enrolment.status) == EnrolmentStatus.enrolled,
+            col(Enrolment.enrolled_on) <= group.activity_date,
+        )
+        .order_by(col(Enrolment.id))
+        .with_for_update()
+    )
+    counting = set(
+        (
+            await session.execute(
+                select(col(SessionAttendance.service_record_id)).where(
+                    col(SessionAttendance.organisation_id) == group.organisation_id,
+                    col(SessionAttendance.service_record_id).in_(
+                        [r.id for r in records.values()]
+                    ),
+                )
+            )
+        ).scalars()
+    )
+    followed = 0
+    for enrolment in running.scalars().all():
+        record = records[enrolment.beneficiary_id]
+        if record.id in counting or number in await _attended(session, enrolment):
+            continue  # counted already, by this record or another session
+        await session.execute(  # a session whose record was voided: again
+            delete(SessionAttendance).where(
+                col(SessionAttendance.organisation_id) == enrolment.organisation_id,
+                col(SessionAttendance.enrolment_id) == enrolment.id,
+                col(SessionAttendance.session_number) == number,
+            )
+        )
+        counting.add(record.id)
+        await _count(
+            session,
+            enrolment,
+            _definition(enrolment),
+            number,
+            record,
+        )
+        followed += 1
+    return followed
 
 
 async def close_enrolment(

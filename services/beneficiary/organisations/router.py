@@ -21,8 +21,10 @@ from services.beneficiary.organisations.schemas import (
     OrganisationRead,
     OrganisationUpdate,
 )
-from shared.auth import Principal, PrincipalDep, Role, require
+from shared.audit import Actor, Trail, acting
+from shared.auth import MachineDep, Principal, PrincipalDep, Role
 from shared.concurrency import etag, expected_version
+from shared.contracts.lookups import IdsLookup, OrganisationsFound
 from shared.db import SessionDep
 from shared.errors import (
     Conflict,
@@ -59,6 +61,7 @@ async def create_organisation(
         "POST /v1/organisations",
         body,
         lambda: organisations_service.create_organisation(session, body),
+        audit=None,  # a platform act on no person's record
     )
 
 
@@ -70,12 +73,15 @@ async def create_organisation(
 async def approve_partner(
     organisation_id: uuid.UUID,
     session: SessionDep,
-    principal: Annotated[Principal, Depends(require(Role.admin))],
+    actor: Annotated[Actor, Depends(acting(Role.admin))],
     once: OnceDep,
 ) -> OrganisationRead:
     """As the lead's admin, accept this organisation as your implementing
     partner: its records written from now on count under your programme.
-    Who approved, and when, stays on the organisation."""
+    Who approved, and when, stays on the organisation, and the approval is
+    in your audit trail (``approve_partner``, with the ``X-Access-Reason``
+    given)."""
+    principal = actor.principal
     return await _once(
         once,
         principal,
@@ -84,7 +90,20 @@ async def approve_partner(
         lambda: organisations_service.approve_partner(
             session, principal, organisation_id
         ),
+        audit=audit_log.trail(actor, "approve_partner", "organisation"),
     )
+
+
+@router.post("/lookup", response_model=OrganisationsFound)
+async def lookup_organisations(
+    body: IdsLookup, session: SessionDep, _: MachineDep
+) -> OrganisationsFound:
+    """For other services (machine accounts only): which of these ids are
+    organisations on the platform. The training service checks a trainee's
+    employer and a mentoring plan's or cohort's organisation here."""
+    async with session.begin():
+        found = await organisations_service.existing_organisations(session, body.ids)
+    return OrganisationsFound(found=found)
 
 
 async def _once(
@@ -93,6 +112,8 @@ async def _once(
     route: str,
     body: BaseModel | None,
     act: Callable[[], Awaitable[Organisation]],
+    *,
+    audit: Trail[Organisation] | None,
 ) -> OrganisationRead:
     """Run ``act`` once per Idempotency-Key; a replay answers the organisation."""
     session = once.session
@@ -107,7 +128,7 @@ async def _once(
         act,
         lambda existing: organisations_service.get_organisation(session, existing),
         render,
-        audit=None,  # no person's record: the row keeps who approved it
+        audit=audit,
     )
 
 

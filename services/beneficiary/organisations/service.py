@@ -192,6 +192,20 @@ async def get_organisation(
     return organisation
 
 
+async def existing_organisations(
+    session: AsyncSession, ids: list[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Which of ``ids`` are organisations on the platform, in the order asked."""
+    found = set(
+        (
+            await session.execute(
+                select(col(Organisation.id)).where(col(Organisation.id).in_(ids))
+            )
+        ).scalars()
+    )
+    return [i for i in dict.fromkeys(ids) if i in found]
+
+
 async def list_organisations(
     session: AsyncSession, *, cursor: str | None, limit: int
 ) -> Page[Organisation]:

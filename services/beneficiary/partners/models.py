@@ -90,6 +90,7 @@ class CapacityAssessment(Table, table=True):
     domain_scores: dict[str, float] = Field(sa_type=JSON)
     evidence_enc: str | None = Field(default=None, sa_type=Text)
     mentoring_plan_id: uuid.UUID | None = Field(default=None, index=True)
+    project_id: uuid.UUID | None = Field(default=None, index=True)
     assessor: str = Field(max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -388,6 +388,7 @@ class CapacityAssessmentCreate(_In):
                         },
                     },
                     "mentoring_plan_id": "5602eb84-4a5e-4f8e-8d16-bd7502587f53",
+                    "project_id": "0b6f0d0e-9a41-4c1e-8f0c-3a5d2f7e6b11",
                 }
             ]
         }
@@ -406,6 +407,13 @@ class CapacityAssessmentCreate(_In):
         description="The training service's mentoring plan this follow-up "
         "measures: the link from a plan to its change.",
     )
+    project_id: uuid.UUID | None = Field(
+        default=None,
+        description="The project the assessment is made under: one your "
+        "organisation leads or is a listed partner in, running on "
+        "``assessed_on`` (422 otherwise). Tag the baseline and the follow-up "
+        "alike: the capacity change by project pairs them within the project.",
+    )
 
 
 class CapacityAssessmentRead(BaseModel):
@@ -419,6 +427,7 @@ class CapacityAssessmentRead(BaseModel):
     items: dict[str, CapacityItemScore]
     domain_scores: dict[str, float]
     mentoring_plan_id: uuid.UUID | None
+    project_id: uuid.UUID | None = None
     assessor: str
     created_at: datetime
 

@@ -41,6 +41,7 @@ from services.beneficiary.partners.schemas import (
     ProfileRead,
     ProfileUpdate,
 )
+from services.beneficiary.projects.service import project_of_record
 from shared.auth import Principal
 from shared.contracts.events import (
     CapacityFacts,
@@ -542,6 +543,9 @@ async def record_capacity_assessment(
         [data.assessed_organisation_id],
         ["body", "assessed_organisation_id"],
     )
+    project_id = await project_of_record(
+        session, principal, data.project_id, data.assessed_on, ["body", "project_id"]
+    )
     evidence = {i: s.evidence for i, s in data.items.items() if s.evidence}
     row = CapacityAssessment(
         id=row_id,
@@ -557,6 +561,7 @@ async def record_capacity_assessment(
             _evidence_context(row_id),
         ),
         mentoring_plan_id=data.mentoring_plan_id,
+        project_id=project_id,
         assessor=principal.subject,
     )
     session.add(row)
@@ -583,6 +588,7 @@ async def record_capacity_assessment(
             assessed_on=row.assessed_on,
             domain_scores=row.domain_scores,
             mentoring_plan_id=row.mentoring_plan_id,
+            project_id=row.project_id,
         ),
     )
     await session.flush()
@@ -612,6 +618,7 @@ def capacity_read(row: CapacityAssessment, keyring: KeyRing) -> CapacityAssessme
         },
         domain_scores=row.domain_scores,
         mentoring_plan_id=row.mentoring_plan_id,
+        project_id=row.project_id,
         assessor=row.assessor,
         created_at=row.created_at,
     )

@@ -19,7 +19,9 @@ from services.beneficiary.projects.schemas import (
     ProjectRead,
     ProjectUpdate,
 )
+from shared.auth import MachineDep
 from shared.concurrency import etag, expected_version
+from shared.contracts.lookups import IdsLookup, ProjectsFound
 from shared.db import SessionDep
 from shared.errors import (
     Forbidden,
@@ -62,6 +64,22 @@ async def create_project(
         _render,
         audit=audit_log.trail(actor, "create", "project"),
     )
+
+
+@router.post("/lookup", response_model=ProjectsFound)
+async def lookup_projects(
+    body: IdsLookup, session: SessionDep, principal: MachineDep
+) -> ProjectsFound:
+    """For other services acting for an organisation (machine accounts
+    only): which of these ids are projects it leads or is a listed partner
+    in, with their periods. Another organisation's project is left out like
+    an unknown id, so the answer reveals no project the organisation does
+    not take part in."""
+    async with session.begin():
+        found = await projects_service.projects_taken_part_in(
+            session, principal, body.ids
+        )
+    return ProjectsFound(found=found)
 
 
 @router.get("", response_model=Page[ProjectRead])

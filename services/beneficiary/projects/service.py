@@ -23,6 +23,7 @@ from services.beneficiary.projects.schemas import (
 )
 from shared.auth import Principal
 from shared.contracts.events import EventType, ProjectFacts, ProjectTarget
+from shared.contracts.lookups import ProjectPeriod
 from shared.db import get_cached, utcnow
 from shared.errors import FieldError, Invalid, NotFound, VersionConflict
 from shared.outbox import add_event
@@ -120,6 +121,19 @@ def _takes_part(project: Project, organisation_id: uuid.UUID, leading: bool) -> 
     return not leading and str(organisation_id) in project.partner_organisation_ids
 
 
+async def projects_taken_part_in(
+    session: AsyncSession, principal: Principal, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, ProjectPeriod]:
+    """The periods of those of ``ids`` that the acting organisation leads or
+    is a listed partner in; any other id, existing or not, is left out."""
+    rows = await session.execute(select(Project).where(col(Project.id).in_(ids)))
+    return {
+        project.id: ProjectPeriod(start=project.start, end=project.end)
+        for project in rows.scalars()
+        if _takes_part(project, principal.organisation_id, False)
+    }
+
+
 async def list_projects(
     session: AsyncSession, principal: Principal, *, cursor: str | None, limit: int
 ) -> Page[Project]:
@@ -205,6 +219,7 @@ def _emit(session: AsyncSession, project: Project) -> None:
         entity_id=project.id,
         facts=ProjectFacts(
             project_id=project.id,
+            name=project.name,
             organisation_id=project.organisation_id,
             partner_organisation_ids=[
                 uuid.UUID(p) for p in project.partner_organisation_ids

@@ -19,12 +19,15 @@ from services.beneficiary.db import OnceDep
 from services.beneficiary.interventions import service as interventions_service
 from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.service_records import service as records_service
-from services.beneficiary.service_records.models import ServiceRecord
+from services.beneficiary.service_records.models import GroupActivity, ServiceRecord
 from services.beneficiary.service_records.schemas import (
     AnonymousServiceCreate,
     AnonymousServiceRead,
     GroupActivityCreate,
     GroupActivityRead,
+    GroupAttendance,
+    GroupLookupRequest,
+    GroupLookupResult,
     GroupSeriesCreate,
     GroupSeriesRead,
     ServiceRecordCreate,
@@ -35,7 +38,7 @@ from services.beneficiary.service_records.schemas import (
 from services.beneficiary.settings import settings_of
 from shared.app import RuntimeDep
 from shared.audit import Actor, Trail
-from shared.auth import PrincipalDep
+from shared.auth import MachineDep, PrincipalDep
 from shared.concurrency import etag, expected_version
 from shared.db import SessionDep
 from shared.deprecation import either
@@ -260,12 +263,21 @@ async def record_group_activity(
         body.anonymous_attendees,
         settings_of(runtime).anonymous_confirm_above,
     )
+
+    async def record() -> GroupActivity:
+        group = await records_service.record_group_activity(session, principal, body)
+        if body.protocol_session is not None:
+            await interventions_service.follow_group_session(
+                session, group, body.protocol_session
+            )
+        return group
+
     async with session.begin():
         group, replayed = await once.act(
             principal,
             "POST /v1/group-activities",
             body,
-            lambda: records_service.record_group_activity(session, principal, body),
+            record,
             lambda existing: records_service.get_group_activity(
                 session, principal, existing
             ),
@@ -379,6 +391,29 @@ async def get_group_activity(
         group = await records_service.get_group_activity(session, principal, group_id)
         audit_log.record(session, actor, "read", "group_activity", [group.id])
         return await records_service.group_activity_read(session, principal, group)
+
+
+@router.post("/v1/group-activities/lookup", response_model=GroupLookupResult)
+async def lookup_group_activities(
+    body: GroupLookupRequest, session: SessionDep, principal: MachineDep
+) -> GroupLookupResult:
+    """For other services acting for an organisation (machine accounts only):
+    which of these group sessions are that organisation's, each with its
+    registered attendees' pseudonymous ids, so a supervised practice session
+    can link one (the training service holds no one's personal data).
+    Nothing else is returned, and never another organisation's sessions."""
+    found = {}
+    async with session.begin():
+        for group in await records_service.groups_of(session, principal, body.ids):
+            read = await records_service.group_activity_read(session, principal, group)
+            found[group.id] = GroupAttendance(
+                organisation_id=read.organisation_id,
+                site_id=read.site_id,
+                activity_code=read.activity_code,
+                activity_date=read.activity_date,
+                attendee_ids=read.attendee_ids,
+            )
+    return GroupLookupResult(found=found)
 
 
 @router.post(

@@ -424,6 +424,65 @@ class GroupActivityCreate(GroupActivityFields):
     )
 
     id: uuid.UUID | None = None
+    protocol_session: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="The protocol session of a structured intervention this "
+        "group session is (Group IPT's 3): each registered attendee's running "
+        "enrolment whose intervention holds this session of this activity "
+        "counts it as attended, through the attendee's record here (a "
+        "supervised practice session links this group session by id).",
+    )
+
+
+class GroupLookupRequest(BaseModel):
+    """Group sessions to look up by id."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"ids": ["6de441c2-2574-4ba8-b6a9-0b3662631976"]}]
+        },
+        extra="forbid",
+    )
+
+    ids: list[uuid.UUID] = Field(min_length=1, max_length=100)
+
+
+class GroupAttendance(BaseModel):
+    """For another service's machine account: a group session of the
+    organisation it acts for, with its registered attendees' pseudonymous
+    ids (nothing else about them)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "organisation_id": "58a9d726-0b8d-480a-ba96-80279eee9332",
+                    "site_id": "5bee242a-be00-4c7f-8670-9ac196c8dc17",
+                    "activity_code": "ipt_group_session",
+                    "activity_date": "2026-02-09",
+                    "attendee_ids": ["81bb90a8-efe9-49dc-ae33-a9fddce37fce"],
+                }
+            ]
+        }
+    )
+
+    organisation_id: uuid.UUID
+    site_id: uuid.UUID | None
+    activity_code: str
+    activity_date: date
+    attendee_ids: list[uuid.UUID] = Field(
+        description="Registered attendees whose records stand (not voided)."
+    )
+
+
+class GroupLookupResult(BaseModel):
+    """Which group sessions are the organisation's, not voided."""
+
+    found: dict[uuid.UUID, GroupAttendance] = Field(
+        description="group activity id -> the session and its attendees"
+    )
 
 
 class GroupActivityRead(DeliveryTagsRead):

@@ -767,6 +767,18 @@ async def get_group_activity(
     return group
 
 
+async def groups_of(
+    session: AsyncSession, principal: Principal, ids: list[uuid.UUID]
+) -> list[GroupActivity]:
+    """Those of these group sessions the caller may see, not voided."""
+    rows = await session.execute(
+        scoped(select(GroupActivity), principal, GroupActivity)
+        .where(col(GroupActivity.id).in_(ids), col(GroupActivity.voided).is_(False))
+        .order_by(col(GroupActivity.id))
+    )
+    return list(rows.scalars())
+
+
 async def list_group_activities(
     session: AsyncSession,
     principal: Principal,

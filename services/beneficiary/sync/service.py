@@ -594,6 +594,11 @@ async def _load_batch(
     await consent_service.consents_in_force(
         session, principal.organisation_id, sorted(person_ids)
     )
+    await consent_service.look_up_entry_ids(
+        session,
+        principal.organisation_id,
+        [e.id for c in batch.beneficiaries for e in c.consents or () if e.id],
+    )
 
 
 async def _upsert(

@@ -124,6 +124,10 @@ MEASURES: dict[str, str] = {
     "people_certified": "distinct trainees with a certified result decided in the "
     "period",
     "practice_sessions": "supervised practice sessions held in the period",
+    "practice_clients_reached": "distinct registered people on the attendance "
+    "of a group activity that a supervised practice session links by "
+    "`group_session_id`, served in the period: the group activity's own "
+    "service records, so each client counts once, here and in people reached",
     "recorded_sessions": "supervised practice sessions with a recording, held in "
     "the period",
     "mean_fidelity": "the mean adherence score (0-100) of practice sessions held "

@@ -257,19 +257,32 @@ class Evaluator:
         return Dim(np.where(row_of >= 0, codes, unknown), base.labels)
 
     def _trainee_rows(self, frame: Frame) -> IntArray:
-        """For each row of a training frame, the trainees-frame row (-1: none)."""
+        """For each row of a training frame, the trainees-frame row (-1: none):
+        the trainee of the row's own organisation, as a trainee id is unique
+        within its organisation only (decision 0006)."""
         trainees = self.store.frames["trainees"]
         by_id = {}
-        ids = trainees.col("trainee_id")
+        ids, owners = trainees.col("trainee_id"), trainees.col("organisation_id")
         vocab = trainees.vocab["trainee_id"].values
+        organisations = trainees.vocab["organisation_id"].values
         for row in np.flatnonzero(trainees.present[: trainees.size]):
-            by_id[vocab[ids[row]]] = row
+            owner = organisations[owners[row]] if owners[row] >= 0 else None
+            by_id[(owner, vocab[ids[row]])] = row
+        raw = frame.col("trainee_id").astype(np.int64)
+        org = frame.col("organisation_id").astype(np.int64)
+        pairs, inverse = np.unique(np.stack([org, raw]), axis=1, return_inverse=True)
+        frame_ids = frame.vocab["trainee_id"].values
+        frame_orgs = frame.vocab["organisation_id"].values
         mapping = np.array(
-            [by_id.get(v, -1) for v in frame.vocab["trainee_id"].values] + [-1],
+            [
+                by_id.get((frame_orgs[o] if o >= 0 else None, frame_ids[t]), -1)
+                if t >= 0
+                else -1
+                for o, t in pairs.T
+            ],
             np.int64,
         )
-        raw = frame.col("trainee_id").astype(np.int64)
-        return mapping[np.where(raw < 0, len(mapping) - 1, raw)]
+        return mapping[inverse.reshape(-1)] if len(raw) else np.zeros(0, np.int64)
 
     # -- rows ---------------------------------------------------------------
 

@@ -6,6 +6,7 @@ that answers them is generic (``engine/evaluator.py``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -143,6 +144,8 @@ def dim_labels(ev: Evaluator, dims: list[str]) -> dict[str, dict[str, str]]:
             out[name] = {str(k): v for k, v in places.organisations.items()}
         elif name == "team":
             out[name] = {str(k): v for k, v in places.teams.items()}
+        elif name == "project":
+            out[name] = {str(k): v for k, v in places.projects.items()}
         elif name == "iasc_layer":
             out[name] = {layer.value: layer.label for layer in IascLayer}
         elif name == "activity":
@@ -175,8 +178,9 @@ def qualified_since(
     present = trainees.present[: trainees.size]
     known = (trainees.col("staff_id") >= 0) & (trainees.col("organisation_id") >= 0)
     for row in np.flatnonzero(present & known):
-        staff_of[ids[trainees.col("trainee_id")[row]]] = (
-            organisations[trainees.col("organisation_id")[row]],
+        organisation = organisations[trainees.col("organisation_id")[row]]
+        staff_of[(organisation, ids[trainees.col("trainee_id")[row]])] = (
+            organisation,
             staff[trainees.col("staff_id")[row]],
         )
     since: dict[tuple[Any, str], int] = {}
@@ -189,7 +193,7 @@ def qualified_since(
         vocab = frame.vocab["trainee_id"].values
         deciders = frame.vocab["organisation_id"].values
         for row in np.flatnonzero(rows & (oid >= 0)):
-            code = staff_of.get(vocab[tid[row]])
+            code = staff_of.get((deciders[oid[row]], vocab[tid[row]]))
             if code is None or days[row] == NO_DATE:
                 continue
             if code[0] == deciders[oid[row]]:
@@ -267,9 +271,24 @@ def _counted(
     return Measure(fact, "count", grouped(compute, adds_up=adds_up), whole=adds_up)
 
 
-def _distinct(fact: str, who: str, only: str | None = None) -> Measure:
+def _per_organisation(ids: IntArray, organisations: NDArray[Any]) -> IntArray:
+    """Dense codes of the (organisation, id) pairs (-1 where no id)."""
+    if not len(ids):
+        return ids
+    pairs = np.stack([organisations.astype(np.int64), ids])
+    _, inverse = np.unique(pairs, axis=1, return_inverse=True)
+    return np.where(ids >= 0, inverse.reshape(-1), -1)
+
+
+def _distinct(
+    fact: str,
+    who: str,
+    only: str | None = None,
+    *,
+    keep: Callable[[Evaluator, Query], Mask] | None = None,
+) -> Measure:
     """Distinct ``who`` (a person or trainee) among the rows (those whose
-    boolean column ``only`` is set)."""
+    boolean column ``only`` is set, or that ``keep`` keeps)."""
 
     def tables(
         ev: Evaluator,
@@ -279,12 +298,36 @@ def _distinct(fact: str, who: str, only: str | None = None) -> Measure:
         sizes: Sequence[int],
     ) -> Tables:
         ids = ev.column(fact, q, who).astype(np.int64)
+        if who == "trainee_id":  # an id names one trainee per organisation
+            ids = _per_organisation(ids, ev.column(fact, q, "organisation_id"))
         if only is not None:
             ids = np.where(ev.column(fact, q, only), ids, -1)
+        if keep is not None:
+            ids = np.where(keep(ev, q), ids, -1)
         counted = distinct_tables(parts, sizes, ids)
         return {axes: (found, zeros(len(found))) for axes, found in counted.items()}
 
     return Measure(fact, "count", tables, whole=True, person=who)
+
+
+def _practice_linked(ev: Evaluator, q: Query) -> Mask:
+    """Services on the attendance of a group session that a supervised
+    practice session was recorded as (any practice session, of any period:
+    the group session is the one held that day)."""
+    codes = ev.store.derived.get(("practice_linked",))
+    if codes is None:
+        practice = ev.store.frames["practice"]
+        found = practice.col("group_session_id")[practice.present[: practice.size]]
+        sessions = practice.vocab["group_session_id"].values
+        linked = {sessions[c] for c in found.tolist() if c >= 0}
+        groups = ev.store.frames["services"].vocab["group_activity_id"]
+        codes = np.array(
+            sorted(c for g in linked if (c := groups.lookup(g)) is not None),
+            np.int32,
+        )
+        ev.store.derived[("practice_linked",)] = codes
+    linked_rows: Mask = np.isin(ev.column("services", q, "group_activity_id"), codes)
+    return linked_rows
 
 
 def _mean(fact: str, value: Callable[[Frame], NDArray[np.float64]]) -> Measure:
@@ -535,33 +578,45 @@ def _mentoring_hours(
 def _capacity_change(
     ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
 ) -> Computed:
-    """Per (group, tool, organisation, domain): the latest follow-up score
-    minus the first baseline score in the period; summed over the pairs that
-    have both, and divided by their number (the mean change)."""
+    """Per (group, assessing organisation, tool, assessed organisation,
+    domain): the latest follow-up score minus the first baseline score in
+    the period; summed over the pairs that have both, and divided by their
+    number (the mean change). A follow-up's group decides the pair's; its
+    baseline is the first one in the period whatever its own project (a
+    baseline is often taken before the project is set up), so a breakdown
+    or filter by project counts the change its follow-ups measured."""
     frame = ev.store.frames["capacity_score"]
     timepoints = frame.vocab["timepoint"].values
-    columns = [
-        frame.col(name)[mask]
-        for name in ("tool", "assessed_organisation_id", "domain", "timepoint")
-    ]
-    days = frame.col("assessed_on")[mask]
-    scores = frame.col("score")[mask]
+    names = ("organisation_id", "tool", "assessed_organisation_id", "domain")
+    columns = [frame.col(name) for name in names]
+    days, scores = frame.col("assessed_on"), frame.col("score")
+    baseline = np.array([t == "baseline" for t in timepoints] + [False])
+    is_baseline = baseline[frame.col("timepoint")]
+    unfiltered = replace(
+        q, filters={k: v for k, v in q.filters.items() if k != "project"}
+    )
     first: dict[tuple[int, ...], tuple[int, float]] = {}
-    last: dict[tuple[int, ...], tuple[int, float]] = {}
-    for i, g in enumerate(group.tolist()):
-        tool, who, domain, timepoint = (int(c[i]) for c in columns)
-        key: tuple[int, ...] = (int(g), tool, who, domain)
+    baselines = np.flatnonzero(ev.rows("capacity_score", unfiltered) & is_baseline)
+    for i in baselines.tolist():
+        key = tuple(int(c[i]) for c in columns)
         seen = (int(days[i]), float(scores[i]))
-        if timepoints[timepoint] == "baseline":
-            if key not in first or seen[0] < first[key][0]:
-                first[key] = seen
-        elif key not in last or seen[0] >= last[key][0]:
+        if key not in first or seen[0] < first[key][0]:
+            first[key] = seen
+    last: dict[tuple[int, ...], tuple[int, float]] = {}
+    rows = np.flatnonzero(mask)
+    for row, g in zip(rows.tolist(), group.tolist(), strict=True):
+        if is_baseline[row]:
+            continue
+        key = (int(g), *(int(c[row]) for c in columns))
+        seen = (int(days[row]), float(scores[row]))
+        if key not in last or seen[0] >= last[key][0]:
             last[key] = seen
     change, pairs = zeros(groups), zeros(groups)
-    for pair, (day, score) in last.items():
-        if pair in first and first[pair][0] <= day:
-            change[pair[0]] += score - first[pair][1]
-            pairs[pair[0]] += 1
+    for (g, *pair), (day, score) in last.items():
+        before = first.get(tuple(pair))
+        if before is not None and before[0] <= day:
+            change[g] += score - before[1]
+            pairs[g] += 1
     return change, pairs
 
 
@@ -704,6 +759,9 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "unit": "unit",
         "modality": "modality",
         "participant_organisation": "participant_organisation_id",
+        "team": "team_id",
+        "delivery_mode": "delivery_mode",
+        "project": "project_id",
         "month": "month:held_on",
     },
     "beneficiaries": {
@@ -784,6 +842,7 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         **_TRAINEE,
         "organisation": "organisation_id",
         "component": "component",
+        "project": "project_id",
         "month": "month:held_on",
     },
     "results": {
@@ -811,6 +870,7 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "domain": "domain",
         "tool": "tool",
         "timepoint": "timepoint",
+        "project": "project_id",
         "month": "month:assessed_on",
     },
     "selection": {
@@ -878,6 +938,9 @@ MEASURES: dict[str, Measure] = {
     "capacity_building_services": _counted("capacity"),
     "people_certified": _distinct("results", "trainee_id", only="certified"),
     "practice_sessions": _counted("practice"),
+    "practice_clients_reached": _distinct(
+        "services", "beneficiary_key", keep=_practice_linked
+    ),
     "recorded_sessions": _counted("practice", only="recorded"),
     "mean_fidelity": _mean("practice", lambda f: f.col("adherence_score")),
     "supervision_sessions": _counted("supervision"),

@@ -46,6 +46,7 @@ from services.reporting.facts.models import (
     OrganisationDim,
     PartnerMappingFact,
     PracticeSessionFact,
+    ProjectFact,
     ReferralFact,
     ResultFact,
     SelectionFact,
@@ -219,7 +220,7 @@ def new_frames() -> dict[str, Frame]:
             "iasc_layer:cat service_date:date site_id:cat modality:cat "
             "staff_id:cat people:int sex:cat age_group:cat disability:cat "
             "age_at_service:int team_id:cat delivery_mode:cat project_id:cat "
-            "series_id:cat",
+            "series_id:cat group_activity_id:cat",
         ),
         "beneficiaries": _frame(
             BeneficiaryFact,
@@ -246,7 +247,7 @@ def new_frames() -> dict[str, Frame]:
             "alive:bool organisation_id:cat lead_organisation_id:cat "
             "delivered_through:cat activity_code:cat unit:cat held_on:date "
             "site_id:cat modality:cat participant_organisation_id:cat "
-            "participants:int",
+            "participants:int team_id:cat delivery_mode:cat project_id:cat",
         ),
         "referrals": _frame(
             ReferralFact,
@@ -288,7 +289,8 @@ def new_frames() -> dict[str, Frame]:
         ),
         "capacity": _frame(
             CapacityFact,
-            "alive:bool trainee_id:cat organisation_id:cat component:cat held_on:date",
+            "alive:bool trainee_id:cat organisation_id:cat component:cat held_on:date "
+            "project_id:cat",
         ),
         "results": _frame(
             ResultFact,
@@ -303,7 +305,7 @@ def new_frames() -> dict[str, Frame]:
         "practice": _frame(
             PracticeSessionFact,
             "organisation_id:cat held_on:date phase:cat clients_attended:int "
-            "recorded:bool adherence_score:float",
+            "recorded:bool adherence_score:float group_session_id:cat",
         ),
         "supervision": _frame(
             SupervisionFact,
@@ -317,7 +319,7 @@ def new_frames() -> dict[str, Frame]:
         "capacity_score": _frame(
             CapacityScoreFact,
             "organisation_id:cat assessed_organisation_id:cat tool:cat "
-            "timepoint:cat assessed_on:date domain:cat score:float",
+            "timepoint:cat assessed_on:date domain:cat score:float project_id:cat",
         ),
         "selection": _frame(
             SelectionFact,
@@ -351,6 +353,10 @@ class Places:
     organisations: dict[uuid.UUID, str] = field(default_factory=dict)
     lead: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
     teams: dict[uuid.UUID, str] = field(default_factory=dict)
+    projects: dict[uuid.UUID, str] = field(default_factory=dict)
+    """Project names (from ``project.saved``), to label breakdowns by project."""
+    project_members: dict[uuid.UUID, frozenset[uuid.UUID]] = field(default_factory=dict)
+    """The organisations taking part in each project: its lead and partners."""
 
     def with_partners(self, organisations: frozenset[uuid.UUID]) -> set[uuid.UUID]:
         """Organisations and the implementing partners they lead."""
@@ -528,4 +534,10 @@ class FactStore:
                 places.lead[row.id] = row.lead_organisation_id
         for row in await conn.execute(select(TeamFact)):
             places.teams[row.team_id] = row.name
+        named = select(ProjectFact).where(col(ProjectFact.name).is_not(None))
+        for row in await conn.execute(named):
+            places.projects[row.project_id] = row.name
+            places.project_members[row.project_id] = frozenset(
+                {row.organisation_id, *map(uuid.UUID, row.partner_organisation_ids)}
+            )
         self.places = places

@@ -119,6 +119,9 @@ class ServiceFact(_Fact, table=True):
     series_id: uuid.UUID | None = Field(
         default=None, description="The group series of its group activity."
     )
+    group_activity_id: uuid.UUID | None = Field(
+        default=None, description="The group activity whose attendance it is."
+    )
 
 
 class GroupActivityFact(_Fact, table=True):
@@ -193,6 +196,9 @@ class GroupParticipationFact(_Fact, table=True):
     modality: str = Field(max_length=32)
     participant_organisation_id: uuid.UUID | None = None
     participants: int
+    team_id: uuid.UUID | None = None
+    delivery_mode: str | None = Field(default=None, max_length=16)
+    project_id: uuid.UUID | None = None
 
 
 class ReferralFact(_Fact, table=True):
@@ -290,8 +296,9 @@ class InterventionSessionFact(_Fact, table=True):
 
 class TraineeFact(_Fact, table=True):
     __tablename__ = "trainee_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "trainee_id"),)
 
-    trainee_id: uuid.UUID = Field(unique=True)
+    trainee_id: uuid.UUID
     organisation_id: uuid.UUID | None = None
     audience: str | None = Field(default=None, max_length=32)
     sex: str | None = Field(default=None, max_length=16)
@@ -303,7 +310,7 @@ class TraineeFact(_Fact, table=True):
 
 class AttendanceFact(_Fact, table=True):
     __tablename__ = "attendance_fact"
-    __table_args__ = (UniqueConstraint("session_id", "trainee_id"),)
+    __table_args__ = (UniqueConstraint("organisation_id", "session_id", "trainee_id"),)
 
     session_id: uuid.UUID
     trainee_id: uuid.UUID
@@ -329,7 +336,7 @@ class CapacityFact(_Fact, table=True):
     the same table, so the family's total is the sum of its parts."""
 
     __tablename__ = "capacity_fact"
-    __table_args__ = (UniqueConstraint("source_id", "trainee_id"),)
+    __table_args__ = (UniqueConstraint("organisation_id", "source_id", "trainee_id"),)
 
     source_id: uuid.UUID = Field(description="Training or supervision session.")
     trainee_id: uuid.UUID
@@ -338,11 +345,14 @@ class CapacityFact(_Fact, table=True):
         max_length=16, description="training, supervision, coaching or mentoring"
     )
     held_on: date
+    project_id: uuid.UUID | None = Field(
+        default=None, description="The cohort's project (training only)."
+    )
 
 
 class ResultFact(_Fact, table=True):
     __tablename__ = "result_fact"
-    __table_args__ = (UniqueConstraint("cohort_id", "trainee_id"),)
+    __table_args__ = (UniqueConstraint("organisation_id", "cohort_id", "trainee_id"),)
 
     cohort_id: uuid.UUID
     trainee_id: uuid.UUID
@@ -358,8 +368,9 @@ class ResultFact(_Fact, table=True):
 
 class CompetencyFact(_Fact, table=True):
     __tablename__ = "competency_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "assessment_id"),)
 
-    assessment_id: uuid.UUID = Field(unique=True)
+    assessment_id: uuid.UUID
     trainee_id: uuid.UUID
     organisation_id: uuid.UUID
     assessed_on: date
@@ -378,12 +389,18 @@ class PracticeSessionFact(_Fact, table=True):
     clients_attended: int
     recorded: bool
     adherence_score: float | None = None
+    group_session_id: uuid.UUID | None = Field(
+        default=None,
+        description="The group activity it was recorded as: its clients are "
+        "counted by that group activity's service facts, once.",
+    )
 
 
 class SupervisionFact(_Fact, table=True):
     __tablename__ = "supervision_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "supervision_id"),)
 
-    supervision_id: uuid.UUID = Field(unique=True)
+    supervision_id: uuid.UUID
     organisation_id: uuid.UUID
     held_on: date
     duration_minutes: int
@@ -420,6 +437,7 @@ class CapacityScoreFact(_Fact, table=True):
     domain: str = Field(max_length=64)
     score: float
     mentoring_plan_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
 
 
 class SelectionFact(_Fact, table=True):
@@ -442,8 +460,9 @@ class SelectionFact(_Fact, table=True):
 
 class MentoringVisitFact(_Fact, table=True):
     __tablename__ = "mentoring_visit_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "visit_id"),)
 
-    visit_id: uuid.UUID = Field(unique=True)
+    visit_id: uuid.UUID
     plan_id: uuid.UUID
     organisation_id: uuid.UUID
     mentored_organisation_id: uuid.UUID | None = None
@@ -457,8 +476,9 @@ class MentoringVisitFact(_Fact, table=True):
 
 class ActionPointFact(_Fact, table=True):
     __tablename__ = "action_point_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "action_point_id"),)
 
-    action_point_id: uuid.UUID = Field(unique=True)
+    action_point_id: uuid.UUID
     visit_id: uuid.UUID
     plan_id: uuid.UUID
     organisation_id: uuid.UUID
@@ -477,6 +497,9 @@ class ProjectFact(_Fact, table=True):
     __tablename__ = "project_fact"
 
     project_id: uuid.UUID = Field(unique=True)
+    name: str | None = Field(
+        default=None, max_length=200, description="Labels breakdowns by project."
+    )
     organisation_id: uuid.UUID = Field(description="The lead organisation.")
     partner_organisation_ids: list[str] = Field(default_factory=list, sa_type=JSON)
     start: date

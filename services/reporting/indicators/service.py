@@ -25,6 +25,7 @@ from services.reporting.engine.evaluator import (
     Evaluator,
     Query,
     QueryError,
+    Scope,
 )
 from services.reporting.engine.measures import ID_DIMS, allowed_values
 from services.reporting.engine.measures import evaluator as make_evaluator
@@ -323,7 +324,7 @@ async def answer(
         margins=margins if len(by) > 1 else [],
         total=_cell(list(by), total_key, table[total_key], total_key in hidden),
         labels=_own_labels(
-            _place_labels(found.labels, store, language), list(by), cells
+            _place_labels(found.labels, store, language), cells, store, caller.scope
         ),
     )
 
@@ -370,17 +371,29 @@ def worded(values: IndicatorValues, language: Language) -> IndicatorValues:
 
 
 def _own_labels(
-    labels: dict[str, dict[str, str]], by: list[str], cells: list[Cell]
+    labels: dict[str, dict[str, str]],
+    cells: list[Cell],
+    store: FactStore,
+    scope: Scope,
 ) -> dict[str, dict[str, str]]:
-    """Team names only for the teams in the answer: unlike places and
-    organisations, an organisation's units are not a public directory."""
-    if "team" not in labels:
-        return labels
-    shown = {cell.dims["team"] for cell in cells}
-    return {
-        **labels,
-        "team": {k: v for k, v in labels["team"].items() if k in shown},
-    }
+    """Team and project names only for those in the answer: unlike places
+    and organisations, an organisation's units and projects are not a
+    public directory. A project is named only to a caller whose scope takes
+    part in it (a record may carry another organisation's project id, as a
+    training record written before ids were checked could)."""
+    out = dict(labels)
+    for dim in ("team", "project"):
+        if dim in labels:
+            shown = {cell.dims[dim] for cell in cells}
+            out[dim] = {k: v for k, v in labels[dim].items() if k in shown}
+    if "project" in out and scope.organisations is not None:
+        members = store.places.project_members
+        out["project"] = {
+            k: v
+            for k, v in out["project"].items()
+            if members.get(uuid.UUID(k), frozenset()) & scope.organisations
+        }
+    return out
 
 
 Raw = tuple[float | None, float | None, float | None]

@@ -127,7 +127,7 @@ class Batch:
     erased: dict[Owned, int] = field(default_factory=dict)
     merged: dict[Owned, tuple[uuid.UUID, int]] = field(default_factory=dict)
     """merged person -> (the person kept, the merge event's position)"""
-    erased_trainees: dict[uuid.UUID, int] = field(default_factory=dict)
+    erased_trainees: dict[Owned, int] = field(default_factory=dict)
     services: dict[Owned, Row] = field(default_factory=dict)
     anonymous: dict[Owned, list[Row]] = field(default_factory=dict)
     rows: dict[str, dict[Any, Row]] = field(default_factory=dict)
@@ -189,7 +189,7 @@ def _beneficiary_merged(
 
 
 def _trainee_erased(batch: Batch, e: EventEnvelope, f: TraineeErasedFacts) -> None:
-    batch.erased_trainees[f.trainee_id] = e.position
+    batch.erased_trainees[(f.organisation_id, f.trainee_id)] = e.position
 
 
 def _service(batch: Batch, e: EventEnvelope, f: ServiceRecordFacts) -> None:
@@ -220,6 +220,7 @@ def _service(batch: Batch, e: EventEnvelope, f: ServiceRecordFacts) -> None:
             "delivery_mode": f.delivery_mode.value if f.delivery_mode else None,
             "project_id": f.project_id,
             "series_id": f.group_series_id,
+            "group_activity_id": f.group_activity_id,
             "alive": not f.voided,
             "position": e.position,
         }
@@ -256,6 +257,7 @@ def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None
             "delivery_mode": f.delivery_mode.value if f.delivery_mode else None,
             "project_id": f.project_id,
             "series_id": f.group_series_id,
+            "group_activity_id": f.group_activity_id,
             "alive": not f.voided,
             "position": e.position,
         }
@@ -381,6 +383,9 @@ def _unit(
                 "modality": row["modality"],
                 "participant_organisation_id": participant_organisation,
                 "participants": participants,
+                "team_id": row["team_id"],
+                "delivery_mode": row["delivery_mode"],
+                "project_id": row["project_id"],
                 "alive": row["alive"],
                 "position": e.position,
             },
@@ -496,7 +501,7 @@ def _enrolment(batch: Batch, e: EventEnvelope, f: EnrolmentFacts) -> None:
 def _trainee(batch: Batch, e: EventEnvelope, f: TraineeFacts) -> None:
     batch.keep(
         "trainee",
-        f.trainee_id,
+        (f.organisation_id, f.trainee_id),
         {
             "trainee_id": f.trainee_id,
             "organisation_id": f.organisation_id,
@@ -512,7 +517,7 @@ def _trainee(batch: Batch, e: EventEnvelope, f: TraineeFacts) -> None:
 def _attendance(batch: Batch, e: EventEnvelope, f: AttendanceFacts) -> None:
     batch.keep(
         "attendance",
-        (f.session_id, f.trainee_id),
+        (f.organisation_id, f.session_id, f.trainee_id),
         {
             "session_id": f.session_id,
             "trainee_id": f.trainee_id,
@@ -532,7 +537,16 @@ def _attendance(batch: Batch, e: EventEnvelope, f: AttendanceFacts) -> None:
             "position": e.position,
         },
     )
-    _capacity(batch, e, f.session_id, f.trainee_id, "training", f.held_on, f.present)
+    _capacity(
+        batch,
+        e,
+        f.session_id,
+        f.trainee_id,
+        "training",
+        f.held_on,
+        f.present,
+        project_id=f.project_id,
+    )
     batch.touch(f.held_on, e.organisation_id)
 
 
@@ -544,17 +558,20 @@ def _capacity(
     component: str,
     held_on: date,
     alive: bool,
+    *,
+    project_id: uuid.UUID | None = None,
 ) -> None:
     """One capacity-building service to one trainee (see ``CapacityFact``)."""
     batch.keep(
         "capacity",
-        (source_id, trainee_id),
+        (e.organisation_id, source_id, trainee_id),
         {
             "source_id": source_id,
             "trainee_id": trainee_id,
             "organisation_id": e.organisation_id,
             "component": component,
             "held_on": held_on,
+            "project_id": project_id,
             "alive": alive,
             "position": e.position,
         },
@@ -564,7 +581,7 @@ def _capacity(
 def _result(batch: Batch, e: EventEnvelope, f: ResultFacts) -> None:
     batch.keep(
         "result",
-        (f.cohort_id, f.trainee_id),
+        (f.organisation_id, f.cohort_id, f.trainee_id),
         {
             "cohort_id": f.cohort_id,
             "trainee_id": f.trainee_id,
@@ -585,7 +602,7 @@ def _result(batch: Batch, e: EventEnvelope, f: ResultFacts) -> None:
 def _competency(batch: Batch, e: EventEnvelope, f: CompetencyFacts) -> None:
     batch.keep(
         "competency",
-        f.assessment_id,
+        (f.organisation_id, f.assessment_id),
         {
             "assessment_id": f.assessment_id,
             "trainee_id": f.trainee_id,
@@ -610,6 +627,7 @@ def _practice(batch: Batch, e: EventEnvelope, f: PracticeFacts) -> None:
         "clients_attended": f.clients_attended,
         "recorded": f.recorded,
         "adherence_score": f.adherence_score,
+        "group_session_id": f.group_session_id,
         "position": e.position,
     }
     if held is not None and row["adherence_score"] is None:
@@ -621,7 +639,7 @@ def _practice(batch: Batch, e: EventEnvelope, f: PracticeFacts) -> None:
 def _supervision(batch: Batch, e: EventEnvelope, f: SupervisionFacts) -> None:
     batch.keep(
         "supervision",
-        f.supervision_id,
+        (f.organisation_id, f.supervision_id),
         {
             "supervision_id": f.supervision_id,
             "organisation_id": f.organisation_id,
@@ -678,6 +696,7 @@ def _capacity_score(batch: Batch, e: EventEnvelope, f: CapacityFacts) -> None:
                 "domain": domain,
                 "score": score,
                 "mentoring_plan_id": f.mentoring_plan_id,
+                "project_id": f.project_id,
                 "position": e.position,
             },
         )
@@ -708,7 +727,7 @@ def _selection(batch: Batch, e: EventEnvelope, f: SelectionFacts) -> None:
 def _mentoring(batch: Batch, e: EventEnvelope, f: MentoringVisitFacts) -> None:
     batch.keep(
         "mentoring",
-        f.visit_id,
+        (f.organisation_id, f.visit_id),
         {**f.model_dump(), "position": e.position},
     )
     batch.touch(f.held_on, e.organisation_id)
@@ -717,7 +736,7 @@ def _mentoring(batch: Batch, e: EventEnvelope, f: MentoringVisitFacts) -> None:
 def _action_point(batch: Batch, e: EventEnvelope, f: ActionPointFacts) -> None:
     batch.keep(
         "action_point",
-        f.action_point_id,
+        (f.organisation_id, f.action_point_id),
         {**f.model_dump(), "completed": f.status == "done", "position": e.position},
     )
     batch.touch(f.completed_on or f.due_on, e.organisation_id)
@@ -729,6 +748,7 @@ def _project(batch: Batch, e: EventEnvelope, f: ProjectFacts) -> None:
         f.project_id,
         {
             "project_id": f.project_id,
+            "name": f.name,
             "organisation_id": f.organisation_id,
             "partner_organisation_ids": [str(p) for p in f.partner_organisation_ids],
             "start": f.start,
@@ -1063,14 +1083,15 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
     await _merge_beneficiaries(session, batch, seq)
     for name, model, natural, date_column in _PLAIN:
         rows = list(batch.rows.get(name, {}).values())
-        if rows and date_column and len(natural) == 1:
+        own = [c for c in natural if c != "organisation_id"]  # the producer's id
+        if rows and date_column and len(own) == 1:
             table = model.__table__
-            await _touch_old_months(
+            await _touch_old_months(  # any organisation's under the id: harmless
                 session,
                 batch,
                 table.c[date_column],
-                table.c[natural[0]],
-                {row[natural[0]] for row in rows},
+                table.c[own[0]],
+                {row[own[0]] for row in rows},
             )
         await _upsert(session, model, rows, keys=natural, seq=seq)
     await _insert_new(
@@ -1125,13 +1146,28 @@ _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
         ["organisation_id", "activity_id", "line"],
         None,
     ),
-    ("trainee", TraineeFact, ["trainee_id"], None),
-    ("attendance", AttendanceFact, ["session_id", "trainee_id"], "held_on"),
-    ("result", ResultFact, ["cohort_id", "trainee_id"], "decided_on"),
-    ("competency", CompetencyFact, ["assessment_id"], "assessed_on"),
-    ("capacity", CapacityFact, ["source_id", "trainee_id"], "held_on"),
+    ("trainee", TraineeFact, ["organisation_id", "trainee_id"], None),
+    (
+        "attendance",
+        AttendanceFact,
+        ["organisation_id", "session_id", "trainee_id"],
+        "held_on",
+    ),
+    (
+        "result",
+        ResultFact,
+        ["organisation_id", "cohort_id", "trainee_id"],
+        "decided_on",
+    ),
+    ("competency", CompetencyFact, ["organisation_id", "assessment_id"], "assessed_on"),
+    (
+        "capacity",
+        CapacityFact,
+        ["organisation_id", "source_id", "trainee_id"],
+        "held_on",
+    ),
     ("practice", PracticeSessionFact, ["session_id"], "held_on"),
-    ("supervision", SupervisionFact, ["supervision_id"], "held_on"),
+    ("supervision", SupervisionFact, ["organisation_id", "supervision_id"], "held_on"),
     (
         "mapping",
         PartnerMappingFact,
@@ -1150,8 +1186,13 @@ _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
         ["organisation_id", "round_id", "candidate_organisation_id"],
         None,
     ),
-    ("mentoring", MentoringVisitFact, ["visit_id"], "held_on"),
-    ("action_point", ActionPointFact, ["action_point_id"], "completed_on"),
+    ("mentoring", MentoringVisitFact, ["organisation_id", "visit_id"], "held_on"),
+    (
+        "action_point",
+        ActionPointFact,
+        ["organisation_id", "action_point_id"],
+        "completed_on",
+    ),
     ("project", ProjectFact, ["project_id"], None),
     ("team", TeamFact, ["team_id"], None),
 ]
@@ -1190,9 +1231,18 @@ async def _erased_people(
     (organisation, id), or of the id alone as kept before ids were per
     organisation (such an id reused by another organisation since is taken
     as erased too: uncounted, never joined back to anyone)."""
-    found = await _erased(session, secret, "beneficiary", people)
-    legacy = await _erased(session, secret, "beneficiary", {i for _, i in people})
-    return found | {p for p in people if p[1] in legacy}
+    return await _erased_owned(session, secret, "beneficiary", people)
+
+
+async def _erased_owned(
+    session: AsyncSession, secret: bytes, kind: str, subjects: set[Owned]
+) -> set[Owned]:
+    """Which of these (organisation, id) subjects were erased before: by the
+    digest of the pair, or of the id alone as kept before ids were per
+    organisation (see ``_erased_people``)."""
+    found = await _erased(session, secret, kind, subjects)
+    legacy = await _erased(session, secret, kind, {i for _, i in subjects})
+    return found | {p for p in subjects if p[1] in legacy}
 
 
 async def _erased(
@@ -1346,51 +1396,57 @@ async def _erase_trainees(
     their id and without their staff code; events about them, before or after
     the erasure, get the same pseudonym."""
     mentioned = {
-        row["trainee_id"]
+        (row["organisation_id"], row["trainee_id"])
         for name, _ in _TRAINEE_TABLES
         for row in batch.rows.get(name, {}).values()
     } | {
-        uuid.UUID(s)
+        (row["organisation_id"], uuid.UUID(s))
         for row in batch.rows.get("supervision", {}).values()
         for s in row["supervisee_ids"]
     }
     erasing = set(batch.erased_trainees)
-    gone = erasing | await _erased(session, secret, "trainee", mentioned)
+    gone = erasing | await _erased_owned(session, secret, "trainee", mentioned)
     if not gone:
         return
     if erasing:  # rows already held move to the pseudonym before new ones land
         await _pseudonymise_held(session, secret, erasing, batch, seq)
         await _remember_erased(session, secret, "trainee", erasing)
-    alias = {str(t): str(pseudonym(secret, t)) for t in gone}
     for name, _ in _TRAINEE_TABLES:
         held = batch.rows.get(name, {})
         for key, row in list(held.items()):
-            if row["trainee_id"] in gone:
+            if (row["organisation_id"], row["trainee_id"]) in gone:
                 del held[key]
                 row = {**row, "trainee_id": pseudonym(secret, row["trainee_id"])}
                 if name == "trainee":
                     row["staff_id"] = row["affiliation_organisation_id"] = None
                 held[_trainee_key(name, row)] = row
     for row in batch.rows.get("supervision", {}).values():
-        row["supervisee_ids"] = [alias.get(s, s) for s in row["supervisee_ids"]]
+        row["supervisee_ids"] = [
+            str(pseudonym(secret, uuid.UUID(s)))
+            if (row["organisation_id"], uuid.UUID(s)) in gone
+            else s
+            for s in row["supervisee_ids"]
+        ]
 
 
 def _trainee_key(name: str, row: Row) -> Any:
+    """A trainee fact's key in the batch, as ``batch.keep`` made it."""
+    organisation_id = row["organisation_id"]
     if name == "trainee":
-        return row["trainee_id"]
+        return (organisation_id, row["trainee_id"])
     if name == "attendance":
-        return (row["session_id"], row["trainee_id"])
+        return (organisation_id, row["session_id"], row["trainee_id"])
     if name == "result":
-        return (row["cohort_id"], row["trainee_id"])
+        return (organisation_id, row["cohort_id"], row["trainee_id"])
     if name == "capacity":
-        return (row["source_id"], row["trainee_id"])
-    return row["assessment_id"]
+        return (organisation_id, row["source_id"], row["trainee_id"])
+    return (organisation_id, row["assessment_id"])
 
 
 async def _pseudonymise_held(
     session: AsyncSession,
     secret: bytes,
-    erasing: set[uuid.UUID],
+    erasing: set[Owned],
     batch: Batch,
     seq: int,
 ) -> None:
@@ -1398,12 +1454,10 @@ async def _pseudonymise_held(
     services = ServiceFact.__table__  # type: ignore[attr-defined]
     codes = [
         code
-        for (code,) in await session.execute(
-            select(trainees.c.staff_id).where(
-                _among(_dialect(session), trainees.c.trainee_id, erasing),
-                trainees.c.staff_id.is_not(None),
-            )
+        for _, _, code in await _held(
+            session, trainees, "trainee_id", erasing, trainees.c.staff_id
         )
+        if code is not None
     ]
     if codes:  # their services no longer count as by qualified staff
         for day, organisation_id in await session.execute(
@@ -1412,7 +1466,7 @@ async def _pseudonymise_held(
             .distinct()
         ):
             batch.touch(day, organisation_id)
-    for trainee_id in erasing:
+    for organisation_id, trainee_id in erasing:
         alias = pseudonym(secret, trainee_id)
         for name, model in _TRAINEE_TABLES:
             table = model.__table__
@@ -1420,14 +1474,20 @@ async def _pseudonymise_held(
             if name == "trainee":
                 values["staff_id"] = values["affiliation_organisation_id"] = None
             await session.execute(
-                update(table).where(table.c.trainee_id == trainee_id).values(**values)
+                update(table)
+                .where(
+                    table.c.organisation_id == organisation_id,
+                    table.c.trainee_id == trainee_id,
+                )
+                .values(**values)
             )
     supervision = SupervisionFact.__table__  # type: ignore[attr-defined]
-    for trainee_id in erasing:
+    for organisation_id, trainee_id in erasing:
         target, alias_text = str(trainee_id), str(pseudonym(secret, trainee_id))
         rows = await session.execute(
             select(supervision.c.key, supervision.c.supervisee_ids).where(
-                cast(supervision.c.supervisee_ids, String).contains(target)
+                supervision.c.organisation_id == organisation_id,
+                cast(supervision.c.supervisee_ids, String).contains(target),
             )
         )
         for key, supervisees in rows.all():

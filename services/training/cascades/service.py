@@ -18,6 +18,7 @@ from services.training.courses.models import Course
 from services.training.results.models import Certification
 from shared.auth import Principal
 from shared.contracts.enums import CourseLevel
+from shared.db import under
 from shared.errors import FieldError, Invalid
 
 MAX_GENERATIONS = 10
@@ -65,12 +66,13 @@ async def cascade(
             (
                 await session.execute(
                     select(col(CohortEnrolment.trainee_id)).where(
-                        col(CohortEnrolment.cohort_id).in_(frontier)
+                        col(CohortEnrolment.organisation_id) == root.organisation_id,
+                        col(CohortEnrolment.cohort_id).in_(frontier),
                     )
                 )
             ).scalars()
         )
-        trainers = await _certified_trainers(session, frontier)
+        trainers = await _certified_trainers(session, root.organisation_id, frontier)
         generations.append(
             Generation(
                 number=number,
@@ -87,15 +89,19 @@ async def cascade(
 
 
 async def _certified_trainers(
-    session: AsyncSession, cohort_ids: list[uuid.UUID]
+    session: AsyncSession, organisation_id: uuid.UUID, cohort_ids: list[uuid.UUID]
 ) -> dict[str, date]:
-    """Trainees certified in the ToT cohorts among ``cohort_ids``, with the
-    date they became trainers."""
+    """Trainees certified in the organisation's ToT cohorts among
+    ``cohort_ids``, with the date they became trainers."""
     rows = await session.execute(
         select(col(Certification.trainee_id), col(Certification.certified_on))
-        .join(Cohort, col(Cohort.id) == col(Certification.cohort_id))
+        .join(
+            Cohort,
+            under(col(Certification.cohort_id), Cohort),
+        )
         .join(Course, col(Course.id) == col(Cohort.course_id))
         .where(
+            col(Certification.organisation_id) == organisation_id,
             col(Certification.cohort_id).in_(cohort_ids),
             col(Course.level) == CourseLevel.tot,
         )

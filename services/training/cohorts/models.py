@@ -13,16 +13,19 @@ from sqlmodel import Field
 
 from services.training.db import Table
 from shared.contracts.enums import TrainingModality
-from shared.db import UTCDateTime, utcnow
+from shared.db import UTCDateTime, organisation_key, same_organisation, utcnow
 
 
 class Cohort(Table, table=True):
     """A training event: one run of a course for a group of trainees."""
 
     __tablename__ = "cohort"
+    __table_args__ = (organisation_key(),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    organisation_id: uuid.UUID = Field(index=True, description="The organiser.")
+    organisation_id: uuid.UUID = Field(
+        primary_key=True, index=True, description="The organiser."
+    )
     partner_organisation_id: uuid.UUID | None = None
     project_id: uuid.UUID | None = Field(
         default=None,
@@ -31,7 +34,12 @@ class Cohort(Table, table=True):
         "carried as an opaque id (docs/decisions/0012-projects-teams-"
         "partnerships.md).",
     )
-    course_id: uuid.UUID = Field(foreign_key="course.id", index=True)
+    course_id: uuid.UUID = Field(
+        foreign_key="course.id",
+        index=True,
+        description="A course of the shared catalogue, which may be another "
+        "organisation's (course ids are global: every caller lists them).",
+    )
     title: str = Field(max_length=200)
     starts_on: date
     ends_on: date
@@ -49,10 +57,14 @@ class Cohort(Table, table=True):
 
 class CohortSession(Table, table=True):
     __tablename__ = "cohort_session"
-    __table_args__ = (UniqueConstraint("cohort_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("cohort_id", "number", "organisation_id"),
+        same_organisation("cohort_id", "cohort"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    cohort_id: uuid.UUID = Field(foreign_key="cohort.id", index=True)
+    organisation_id: uuid.UUID
+    cohort_id: uuid.UUID = Field(index=True)
     number: int
     held_on: date
     hours: float
@@ -72,11 +84,16 @@ class CohortSession(Table, table=True):
 
 class CohortEnrolment(Table, table=True):
     __tablename__ = "cohort_enrolment"
-    __table_args__ = (UniqueConstraint("cohort_id", "trainee_id"),)
+    __table_args__ = (
+        UniqueConstraint("cohort_id", "trainee_id", "organisation_id"),
+        same_organisation("cohort_id", "cohort"),
+        same_organisation("trainee_id", "trainee"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    cohort_id: uuid.UUID = Field(foreign_key="cohort.id", index=True)
-    trainee_id: uuid.UUID = Field(foreign_key="trainee.id", index=True)
+    organisation_id: uuid.UUID
+    cohort_id: uuid.UUID = Field(index=True)
+    trainee_id: uuid.UUID = Field(index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -84,9 +101,13 @@ class Attendance(Table, table=True):
     """Whether an enrolled trainee attended one session."""
 
     __tablename__ = "attendance"
-    __table_args__ = (UniqueConstraint("session_id", "trainee_id"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "trainee_id"),
+        same_organisation("trainee_id", "trainee"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organisation_id: uuid.UUID
     session_id: uuid.UUID = Field(foreign_key="cohort_session.id", index=True)
-    trainee_id: uuid.UUID = Field(foreign_key="trainee.id", index=True)
+    trainee_id: uuid.UUID = Field(index=True)
     present: bool

@@ -23,6 +23,7 @@ from services.training.cohorts.service import (
     TraineeProgress,
 )
 from services.training.db import OnceDep, audit_log
+from shared.app import RuntimeDep
 from shared.concurrency import etag, expected_version
 from shared.db import SessionDep
 from shared.errors import (
@@ -30,6 +31,7 @@ from shared.errors import (
     Invalid,
     NotFound,
     PreconditionRequired,
+    Unavailable,
     VersionConflict,
     problem_responses,
 )
@@ -44,11 +46,12 @@ router = APIRouter(prefix="/v1/cohorts", tags=["cohorts"])
     "",
     status_code=201,
     response_model=CohortRead,
-    responses=problem_responses(NotFound, Conflict, Invalid),
+    responses=problem_responses(NotFound, Conflict, Invalid, Unavailable),
 )
 async def create_cohort(
     body: CohortCreate,
     session: SessionDep,
+    runtime: RuntimeDep,
     actor: TrainingActor,
     once: OnceDep,
 ) -> CohortRead:
@@ -58,7 +61,7 @@ async def create_cohort(
         principal,
         "POST /v1/cohorts",
         body,
-        lambda: cohorts_service.create_cohort(session, principal, body),
+        lambda: cohorts_service.create_cohort(session, principal, runtime, body),
         lambda existing: cohorts_service.get_cohort(session, principal, existing),
         lambda cohort: cohorts_service.to_read(session, cohort),
         audit=None,  # no person's record: the row keeps who made it

@@ -28,11 +28,14 @@ from services.training.cohorts.models import (
 from services.training.courses import service as courses_service
 from services.training.courses.models import Course
 from services.training.db import OutboxEvent
+from services.training.references import NamedProject, check_references
 from services.training.trainees.models import Trainee
+from shared.app import Runtime
 from shared.auth import Principal
 from shared.contracts.enums import TrainingModality
 from shared.contracts.events import AttendanceFacts, EventType
 from shared.contracts.text import Text
+from shared.db import under
 from shared.errors import (
     Conflict,
     FieldError,
@@ -85,12 +88,18 @@ class CohortCreate(BaseModel):
         description="Where it is held: a site id of the beneficiary service's "
         "location list (reports count by site, district and governorate).",
     )
-    partner_organisation_id: uuid.UUID | None = None
+    partner_organisation_id: uuid.UUID | None = Field(
+        default=None,
+        description="The partner organisation the cohort trains for: an "
+        "organisation of the beneficiary service's list (422 otherwise).",
+    )
     project_id: uuid.UUID | None = Field(
         default=None,
         description="A project of the beneficiary service (GET /v1/projects "
-        "there), kept as given: reporting counts the cohort under it only "
-        "for callers who lead or partner in that project.",
+        "there) your organisation leads or is a listed partner in, whose "
+        "period overlaps the cohort's dates; checked there when the cohort "
+        "is created (422 otherwise, another organisation's project "
+        "included; 503 while that service is down).",
     )
     facilitator_trainee_ids: list[uuid.UUID] = Field(
         default_factory=list, max_length=20
@@ -212,15 +221,27 @@ class CohortRead(BaseModel):
 
 
 async def create_cohort(
-    session: AsyncSession, principal: Principal, data: CohortCreate
+    session: AsyncSession, principal: Principal, runtime: Runtime, data: CohortCreate
 ) -> Cohort:
+    """A cohort of a course; its partner organisation and project, when
+    named, are checked at the beneficiary service (``references``)."""
     await courses_service.get_course(session, data.course_id)
     await own_trainees(
         session, principal, data.facilitator_trainee_ids, "facilitator_trainee_ids"
     )
     cohort_id = data.id or uuid.uuid4()
-    if await session.get(Cohort, cohort_id) is not None:
+    if await session.get(Cohort, (principal.organisation_id, cohort_id)) is not None:
         raise Conflict("A cohort with this id exists already.")
+    await check_references(
+        runtime,
+        principal.organisation_id,
+        organisations=[
+            (["body", "partner_organisation_id"], data.partner_organisation_id)
+        ],
+        project=NamedProject(
+            ["body", "project_id"], data.project_id, data.starts_on, data.ends_on
+        ),
+    )
     cohort = Cohort(
         id=cohort_id,
         organisation_id=principal.organisation_id,
@@ -285,10 +306,16 @@ async def enrol(
     """Enrol trainees of the caller's organisation; enrolling twice is a no-op."""
     cohort = await get_cohort(session, principal, cohort_id, lock=True)
     await own_trainees(session, principal, trainee_ids, "trainee_ids")
-    enrolled = await enrolled_trainees(session, cohort.id)
+    enrolled = await enrolled_trainees(session, cohort)
     for trainee_id in dict.fromkeys(trainee_ids):
         if trainee_id not in enrolled:
-            session.add(CohortEnrolment(cohort_id=cohort.id, trainee_id=trainee_id))
+            session.add(
+                CohortEnrolment(
+                    organisation_id=cohort.organisation_id,
+                    cohort_id=cohort.id,
+                    trainee_id=trainee_id,
+                )
+            )
     await session.flush()
     return cohort
 
@@ -309,13 +336,17 @@ async def add_session(
         )
     taken = await session.execute(
         select(col(CohortSession.id)).where(
-            col(CohortSession.cohort_id) == cohort.id,
+            under(col(CohortSession.cohort_id), cohort),
             col(CohortSession.number) == data.number,
         )
     )
     if taken.first() is not None:
         raise Conflict(f"Session {data.number} exists already.")
-    row = CohortSession(cohort_id=cohort.id, **data.model_dump())
+    row = CohortSession(
+        organisation_id=cohort.organisation_id,
+        cohort_id=cohort.id,
+        **data.model_dump(),
+    )
     session.add(row)
     await session.flush()
     return row
@@ -325,7 +356,7 @@ async def _session(session: AsyncSession, cohort: Cohort, number: int) -> Cohort
     held = (
         await session.execute(
             select(CohortSession).where(
-                col(CohortSession.cohort_id) == cohort.id,
+                under(col(CohortSession.cohort_id), cohort),
                 col(CohortSession.number) == number,
             )
         )
@@ -390,7 +421,7 @@ async def record_attendance(
             current=current.model_dump(mode="json"),
         )
     course = await courses_service.get_course(session, cohort.course_id)
-    enrolled = await enrolled_trainees(session, cohort.id)
+    enrolled = await enrolled_trainees(session, cohort)
     strangers = [t for t in data.present if t not in enrolled]
     if strangers:
         raise Invalid(
@@ -423,7 +454,10 @@ async def record_attendance(
         if row is None:
             session.add(
                 Attendance(
-                    session_id=held.id, trainee_id=trainee_id, present=now_present
+                    organisation_id=held.organisation_id,
+                    session_id=held.id,
+                    trainee_id=trainee_id,
+                    present=now_present,
                 )
             )
         else:
@@ -477,7 +511,7 @@ async def progress(
     sessions = list(
         (
             await session.execute(
-                select(CohortSession).where(col(CohortSession.cohort_id) == cohort.id)
+                select(CohortSession).where(under(col(CohortSession.cohort_id), cohort))
             )
         ).scalars()
     )
@@ -501,7 +535,7 @@ async def progress(
             if sessions
             else 0.0,
         )
-        for t in sorted(await enrolled_trainees(session, cohort.id))
+        for t in sorted(await enrolled_trainees(session, cohort))
     ]
 
 
@@ -509,7 +543,7 @@ async def to_read(session: AsyncSession, cohort: Cohort) -> CohortRead:
     sessions = list(
         (
             await session.execute(
-                select(CohortSession).where(col(CohortSession.cohort_id) == cohort.id)
+                select(CohortSession).where(under(col(CohortSession.cohort_id), cohort))
             )
         ).scalars()
     )
@@ -525,18 +559,16 @@ async def to_read(session: AsyncSession, cohort: Cohort) -> CohortRead:
         partner_organisation_id=cohort.partner_organisation_id,
         project_id=cohort.project_id,
         facilitator_trainee_ids=[uuid.UUID(t) for t in cohort.facilitator_trainee_ids],
-        enrolled=len(await enrolled_trainees(session, cohort.id)),
+        enrolled=len(await enrolled_trainees(session, cohort)),
         sessions=len(sessions),
         hours_delivered=round(sum(s.hours for s in sessions), 2),
     )
 
 
-async def enrolled_trainees(
-    session: AsyncSession, cohort_id: uuid.UUID
-) -> set[uuid.UUID]:
+async def enrolled_trainees(session: AsyncSession, cohort: Cohort) -> set[uuid.UUID]:
     rows = await session.execute(
         select(col(CohortEnrolment.trainee_id)).where(
-            col(CohortEnrolment.cohort_id) == cohort_id
+            under(col(CohortEnrolment.cohort_id), cohort)
         )
     )
     return set(rows.scalars())

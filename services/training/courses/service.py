@@ -23,7 +23,8 @@ from shared.taxonomy.competency import competency_tools
 class CourseCriteria(BaseModel):
     """Explicit, per-course rules: completion needs the attendance share and
     post-test score; certification also needs the competency level (with no
-    harmful behaviour observed)."""
+    harmful behaviour observed) and, for a course with supervised practice,
+    the sessions facilitated, their mean fidelity and supervision hours."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -34,6 +35,27 @@ class CourseCriteria(BaseModel):
         default=None,
         max_length=64,
         description="code@version from the competency tools.",
+    )
+    min_supervised_sessions: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Certification needs this many supervised practice "
+        "sessions facilitated in the cohort's practice groups.",
+    )
+    min_mean_fidelity: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Certification needs this mean adherence score over the "
+        "fidelity reviews of those sessions (at least one review).",
+    )
+    min_supervision_hours: float | None = Field(
+        default=None,
+        gt=0,
+        le=2000,
+        description="Certification needs this many hours of clinical "
+        "supervision received from the cohort's start.",
     )
 
 

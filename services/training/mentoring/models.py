@@ -12,16 +12,17 @@ from sqlalchemy import JSON, Text
 from sqlmodel import Field
 
 from services.training.db import Table
-from shared.db import UTCDateTime, utcnow
+from shared.db import UTCDateTime, organisation_key, same_organisation, utcnow
 
 
 class MentoringPlan(Table, table=True):
     """What mentoring of one organisation or one person aims at."""
 
     __tablename__ = "mentoring_plan"
+    __table_args__ = (organisation_key(), same_organisation("trainee_id", "trainee"))
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    organisation_id: uuid.UUID = Field(index=True)
+    organisation_id: uuid.UUID = Field(primary_key=True, index=True)
     mentored_organisation_id: uuid.UUID | None = Field(default=None, index=True)
     trainee_id: uuid.UUID | None = Field(default=None, index=True)
     capacity_tool: str | None = Field(default=None, max_length=64)
@@ -42,10 +43,14 @@ class MentoringVisit(Table, table=True):
     """A visit or remote session of a plan."""
 
     __tablename__ = "mentoring_visit"
+    __table_args__ = (
+        organisation_key(),
+        same_organisation("plan_id", "mentoring_plan"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    organisation_id: uuid.UUID = Field(index=True)
-    plan_id: uuid.UUID = Field(foreign_key="mentoring_plan.id", index=True)
+    organisation_id: uuid.UUID = Field(primary_key=True, index=True)
+    plan_id: uuid.UUID = Field(index=True)
     held_on: date
     mode: str = Field(max_length=16)
     duration_minutes: int
@@ -63,11 +68,16 @@ class ActionPoint(Table, table=True):
     wording and owner are encrypted (they may name people)."""
 
     __tablename__ = "action_point"
+    __table_args__ = (
+        organisation_key(),
+        same_organisation("plan_id", "mentoring_plan"),
+        same_organisation("visit_id", "mentoring_visit"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    organisation_id: uuid.UUID = Field(index=True)
-    plan_id: uuid.UUID = Field(foreign_key="mentoring_plan.id", index=True)
-    visit_id: uuid.UUID = Field(foreign_key="mentoring_visit.id", index=True)
+    organisation_id: uuid.UUID = Field(primary_key=True, index=True)
+    plan_id: uuid.UUID = Field(index=True)
+    visit_id: uuid.UUID = Field(index=True)
     details_enc: str | None = Field(default=None, sa_type=Text)
     due_on: date
     status: str = Field(default="open", max_length=16)

@@ -37,6 +37,7 @@ from shared.errors import (
     Invalid,
     NotFound,
     PreconditionRequired,
+    Unavailable,
     VersionConflict,
     problem_responses,
 )
@@ -78,10 +79,14 @@ async def _write(
     "/v1/mentoring-plans",
     status_code=201,
     response_model=PlanRead,
-    responses=problem_responses(Invalid, Conflict),
+    responses=problem_responses(Invalid, Conflict, Unavailable),
 )
 async def create_plan(
-    body: PlanCreate, session: SessionDep, actor: TrainingActor, once: OnceDep
+    body: PlanCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: TrainingActor,
+    once: OnceDep,
 ) -> PlanRead:
     """A mentoring plan for an organisation or a person, with its goals."""
     principal = actor.principal
@@ -94,7 +99,7 @@ async def create_plan(
         actor,
         "POST /v1/mentoring-plans",
         body,
-        lambda: mentoring_service.create_plan(session, principal, body),
+        lambda: mentoring_service.create_plan(session, principal, runtime, body),
         lambda existing: mentoring_service.get_plan(session, principal, existing),
         render,
         "mentoring_plan",

@@ -79,14 +79,20 @@ class PlanCreate(_In):
     )
 
     id: uuid.UUID | None = None
-    mentored_organisation_id: uuid.UUID | None = None
+    mentored_organisation_id: uuid.UUID | None = Field(
+        default=None,
+        description="The organisation mentored: one of the beneficiary "
+        "service's list (422 otherwise; 503 while that service is down).",
+    )
     trainee_id: uuid.UUID | None = None
     capacity_tool: str | None = Field(default=None, max_length=64)
     project_id: uuid.UUID | None = Field(
         default=None,
         description="A project of the beneficiary service (GET /v1/projects "
-        "there), kept as given: reporting counts the plan's visits and action "
-        "points under it only for callers who lead or partner in that project.",
+        "there) your organisation leads or is a listed partner in, whose "
+        "period overlaps the plan's; checked there (422 otherwise, another "
+        "organisation's project included; 503 while that service is down). "
+        "Its visits and action points count under the project.",
     )
     starts_on: date
     ends_on: date

@@ -30,6 +30,8 @@ from services.training.mentoring.schemas import (
     VisitCreate,
     VisitRead,
 )
+from services.training.references import NamedProject, check_references
+from shared.app import Runtime
 from shared.auth import Principal
 from shared.contracts.events import ActionPointFacts, EventType, MentoringVisitFacts
 from shared.crypto import KeyRing
@@ -48,15 +50,16 @@ def _invalid(loc: list[str | int], msg: str) -> Invalid:
 
 
 async def create_plan(
-    session: AsyncSession, principal: Principal, data: PlanCreate
+    session: AsyncSession, principal: Principal, runtime: Runtime, data: PlanCreate
 ) -> MentoringPlan:
     """A plan for one organisation or one trainee; goals on capacity
-    domains must name domains of the plan's tool."""
+    domains must name domains of the plan's tool; the organisation and the
+    project, when named, are checked at the beneficiary service."""
     if data.id is not None:
-        existing = await session.get(MentoringPlan, data.id)
+        existing = await session.get(
+            MentoringPlan, (principal.organisation_id, data.id)
+        )
         if existing is not None:
-            if existing.organisation_id != principal.organisation_id:
-                raise Conflict("A mentoring plan with this id exists already.")
             return existing
     if data.trainee_id is not None:
         await own_trainees(session, principal, [data.trainee_id], "trainee_id")
@@ -70,6 +73,16 @@ async def create_plan(
             raise _invalid(
                 ["body", "goals"], f"unknown capacity domains: {sorted(unknown)}"
             )
+    await check_references(
+        runtime,
+        principal.organisation_id,
+        organisations=[
+            (["body", "mentored_organisation_id"], data.mentored_organisation_id)
+        ],
+        project=NamedProject(
+            ["body", "project_id"], data.project_id, data.starts_on, data.ends_on
+        ),
+    )
     plan = MentoringPlan(
         id=data.id or uuid.uuid4(),
         organisation_id=principal.organisation_id,
@@ -154,10 +167,10 @@ async def record_visit(
 ) -> MentoringVisit:
     """A visit or remote session with its action points (each open)."""
     if data.id is not None:
-        existing = await session.get(MentoringVisit, data.id)
+        existing = await session.get(
+            MentoringVisit, (principal.organisation_id, data.id)
+        )
         if existing is not None:
-            if existing.organisation_id != principal.organisation_id:
-                raise Conflict("A mentoring visit with this id exists already.")
             return existing
     plan = await get_plan(session, principal, plan_id)
     await own_trainees(
@@ -169,7 +182,10 @@ async def record_visit(
     point_ids = [p.id for p in data.action_points if p.id is not None]
     if point_ids:
         taken = await session.execute(
-            select(col(ActionPoint.id)).where(col(ActionPoint.id).in_(point_ids))
+            select(col(ActionPoint.id)).where(
+                col(ActionPoint.organisation_id) == principal.organisation_id,
+                col(ActionPoint.id).in_(point_ids),
+            )
         )
         if taken.first() is not None or len(set(point_ids)) != len(point_ids):
             raise Conflict("An action point with this id exists already.")
@@ -312,14 +328,14 @@ async def update_action_point(
             f"You edited version {expected_version}; the server has "
             f"version {point.version}."
         )
-    visit = await session.get(MentoringVisit, point.visit_id)
+    visit = await session.get(MentoringVisit, (point.organisation_id, point.visit_id))
     if visit is not None and data.on < visit.held_on:
         raise _invalid(["body", "on"], "before the visit that agreed it")
     point.status = data.status
     point.completed_on = data.on if data.status == DONE else None
     point.version += 1
     point.updated_at = utcnow()
-    plan = await session.get(MentoringPlan, point.plan_id)
+    plan = await session.get(MentoringPlan, (point.organisation_id, point.plan_id))
     assert plan is not None
     _announce_point(session, point, plan)
     await session.flush()

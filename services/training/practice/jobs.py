@@ -26,7 +26,7 @@ from services.training.settings import TrainingSettings
 from shared.app import Runtime
 from shared.contracts.erasure import ERASED_EVENT
 from shared.contracts.events import BeneficiaryErasedFacts, EventFeedPage
-from shared.db import utcnow
+from shared.db import under, utcnow
 from shared.peers import PeerUnavailable
 from shared.queue import JobContext
 
@@ -35,15 +35,19 @@ ERASURES_CURSOR = "beneficiary.erased"  # the feed cursor's name
 PULL_PAGE = 1000
 
 
-async def forget_client(session: AsyncSession, beneficiary_id: uuid.UUID) -> int:
-    """Replace the person's id wherever a practice group holds it, and erase
-    the free text about those groups' sessions (it could name them); returns
-    how many groups held it."""
-    target = str(beneficiary_id)
+async def forget_client(session: AsyncSession, facts: BeneficiaryErasedFacts) -> int:
+    """Replace the person's id wherever a practice group of their
+    organisation holds it (another organisation's person may have the same
+    id), and erase the free text about those groups' sessions (it could name
+    them); returns how many groups held it."""
+    target = str(facts.beneficiary_id)
     groups = (
         await session.execute(
             select(PracticeGroup)
-            .where(cast(PracticeGroup.client_ids, String).contains(target))
+            .where(
+                col(PracticeGroup.organisation_id) == facts.organisation_id,
+                cast(PracticeGroup.client_ids, String).contains(target),
+            )
             .with_for_update()
         )
     ).scalars()
@@ -54,7 +58,7 @@ async def forget_client(session: AsyncSession, beneficiary_id: uuid.UUID) -> int
             continue
         group.client_ids = [pseudonym if c == target else c for c in group.client_ids]
         sessions = await session.execute(
-            select(PracticeSession).where(col(PracticeSession.group_id) == group.id)
+            select(PracticeSession).where(under(col(PracticeSession.group_id), group))
         )
         for held in sessions.scalars():
             if target in held.attended_client_ids:
@@ -62,7 +66,7 @@ async def forget_client(session: AsyncSession, beneficiary_id: uuid.UUID) -> int
                     pseudonym if c == target else c for c in held.attended_client_ids
                 ]
         changed.append(group.id)
-    await practice_service.forget_session_text(session, changed)
+    await practice_service.forget_session_text(session, facts.organisation_id, changed)
     await session.flush()
     return len(changed)
 
@@ -77,7 +81,7 @@ async def forget_beneficiary(
         organisation_id=uuid.UUID(organisation_id),
     )
     async with AsyncSession(runtime.engine) as session, session.begin():
-        changed = await forget_client(session, facts.beneficiary_id)
+        changed = await forget_client(session, facts)
     if changed:
         log.info("beneficiary_forgotten", groups=changed)
     return changed
@@ -109,7 +113,7 @@ async def pull_beneficiary_erasures(ctx: JobContext) -> int:
             for event in page.items:
                 if event.type == ERASED_EVENT:
                     facts = BeneficiaryErasedFacts.model_validate(event.data)
-                    await forget_client(session, facts.beneficiary_id)
+                    await forget_client(session, facts)
             cursor = await session.get(
                 FeedCursor, ERASURES_CURSOR, with_for_update=True
             )

@@ -101,7 +101,7 @@ async def create_group(
     "/{group_id}/sessions",
     status_code=201,
     response_model=GroupRead,
-    responses=problem_responses(NotFound, Conflict, Invalid),
+    responses=problem_responses(NotFound, Conflict, Invalid, Unavailable),
 )
 async def record_session(
     group_id: uuid.UUID,
@@ -111,11 +111,15 @@ async def record_session(
     actor: TrainingActor,
     once: OnceDep,
 ) -> GroupRead:
-    """A session by phase, with client attendance and recording metadata."""
+    """A session by phase, with client attendance and recording metadata;
+    linked by ``group_session_id`` to the group activity it was recorded as
+    in the beneficiary service (checked there), whose attendance it takes."""
     principal = actor.principal
 
     async def record() -> uuid.UUID:
-        await practice_service.record_session(session, principal, group_id, body)
+        await practice_service.record_session(
+            session, principal, runtime, group_id, body
+        )
         return group_id
 
     async with session.begin():

@@ -30,6 +30,7 @@ from shared.contracts.erasure import (
 )
 from shared.contracts.events import EventType, PracticeFacts
 from shared.contracts.text import Text
+from shared.db import under
 from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
 from shared.pagination import Page, ordered_page
@@ -99,7 +100,20 @@ class PracticeSessionCreate(BaseModel):
     number: int = Field(ge=0, le=100)
     phase: Phase
     held_on: date
-    attended_client_ids: list[uuid.UUID] = Field(max_length=20)
+    attended_client_ids: list[uuid.UUID] | None = Field(
+        default=None,
+        max_length=20,
+        description="Required unless group_session_id is given: then it is "
+        "that group session's attendance (and, if sent, must be the same).",
+    )
+    group_session_id: uuid.UUID | None = Field(
+        default=None,
+        description="The group activity (POST /v1/group-activities of the "
+        "beneficiary service) this session was recorded as, held the same "
+        "day at a site of yours: its clients are counted there, once, and "
+        "their Group IPT enrolments follow it. One practice session per "
+        "group session.",
+    )
     recording_ref: Text | None = Field(
         default=None,
         min_length=1,
@@ -205,6 +219,83 @@ async def check_clients(
         )
 
 
+class GroupSessionSeen(BaseModel):
+    """A group session as the beneficiary service answers a link check:
+    where and when, and its attendees' pseudonymous ids."""
+
+    site_id: uuid.UUID | None
+    activity_code: str
+    activity_date: date
+    attendee_ids: list[uuid.UUID]
+
+
+class GroupLookupAnswer(BaseModel):
+    """The beneficiary service's answer to a group session check."""
+
+    found: dict[str, GroupSessionSeen]
+
+
+async def check_group_session(
+    runtime: Runtime, principal: Principal, group_session_id: uuid.UUID
+) -> GroupSessionSeen:
+    """The group session must be the organisation's and at a site the caller
+    may see, asked of the beneficiary service over HTTP (pseudonymous ids
+    only cross)."""
+    settings = runtime.settings
+    assert isinstance(settings, TrainingSettings)
+    seen = (
+        await settings.beneficiary.post(
+            runtime,
+            "/v1/group-activities/lookup",
+            GroupLookupAnswer,
+            json={"ids": [str(group_session_id)]},
+            organisation_id=principal.organisation_id,
+        )
+    ).found.get(str(group_session_id))
+    if seen is None or not principal.can_see_site(seen.site_id):
+        raise Invalid.field(
+            ["body", "group_session_id"],
+            "unknown group session",
+            "group_session",
+            "No such group session of your organisation at your sites.",
+        )
+    return seen
+
+
+def _attendance(
+    data: PracticeSessionCreate, seen: GroupSessionSeen | None
+) -> list[uuid.UUID]:
+    """Who attended: sent, or the linked group session's attendance list
+    (sent as well, it must be the same people)."""
+    if seen is None:
+        if data.attended_client_ids is None:
+            raise Invalid.field(
+                ["body", "attended_client_ids"],
+                "required",
+                "missing",
+                "Send attended_client_ids, or the group_session_id whose "
+                "attendance this session is.",
+            )
+        return data.attended_client_ids
+    if seen.activity_date != data.held_on:
+        raise Invalid.field(
+            ["body", "held_on"],
+            "not the group session's",
+            "date",
+            f"The group session was held on {seen.activity_date}.",
+        )
+    if data.attended_client_ids is not None and set(data.attended_client_ids) != set(
+        seen.attendee_ids
+    ):
+        raise Invalid.field(
+            ["body", "attended_client_ids"],
+            "not the group session's attendance",
+            "attendance",
+            "The attendance differs from the group session's.",
+        )
+    return seen.attendee_ids
+
+
 async def create_group(
     session: AsyncSession, principal: Principal, runtime: Runtime, data: GroupCreate
 ) -> PracticeGroup:
@@ -215,7 +306,7 @@ async def create_group(
     )
     await check_clients(runtime, principal.organisation_id, data.client_ids)
     group_id = data.id or uuid.uuid4()
-    if await session.get(PracticeGroup, group_id) is not None:
+    if await session.get(PracticeGroup, (principal.organisation_id, group_id)):
         raise Conflict("A practice group with this id exists already.")
     group = PracticeGroup(
         id=group_id,
@@ -276,21 +367,34 @@ async def list_groups(
 async def record_session(
     session: AsyncSession,
     principal: Principal,
+    runtime: Runtime,
     group_id: uuid.UUID,
     data: PracticeSessionCreate,
 ) -> PracticeSession:
     group = await get_group(session, principal, group_id, lock=True)
-    strangers = [
-        i
-        for i, c in enumerate(data.attended_client_ids)
-        if str(c) not in group.client_ids
-    ]
+    seen = None
+    if data.group_session_id is not None:
+        linked = await session.execute(
+            select(col(PracticeSession.id)).where(
+                col(PracticeSession.organisation_id) == principal.organisation_id,
+                col(PracticeSession.group_session_id) == data.group_session_id,
+            )
+        )
+        if linked.first() is not None:
+            raise Conflict("That group session is linked to a practice session.")
+        seen = await check_group_session(runtime, principal, data.group_session_id)
+    attended = _attendance(data, seen)
+    strangers = [i for i, c in enumerate(attended) if str(c) not in group.client_ids]
     if strangers:
         raise Invalid(
             "Some attendees are not clients of this group.",
             errors=[
                 FieldError(
-                    loc=["body", "attended_client_ids", i],
+                    loc=[
+                        "body",
+                        "attended_client_ids" if seen is None else "group_session_id",
+                        *([i] if seen is None else []),
+                    ],
                     msg="not in group",
                     type="client",
                 )
@@ -308,25 +412,68 @@ async def record_session(
         )
     taken = await session.execute(
         select(col(PracticeSession.id)).where(
-            col(PracticeSession.group_id) == group.id,
+            under(col(PracticeSession.group_id), group),
             col(PracticeSession.number) == data.number,
         )
     )
     if taken.first() is not None:
         raise Conflict(f"Session {data.number} is recorded already.")
     row = PracticeSession(
+        organisation_id=group.organisation_id,
         group_id=group.id,
         number=data.number,
         phase=data.phase,
         held_on=data.held_on,
-        attended_client_ids=[str(c) for c in dict.fromkeys(data.attended_client_ids)],
+        attended_client_ids=[str(c) for c in dict.fromkeys(attended)],
         recording_ref=data.recording_ref,
         recording_sha256=data.recording_sha256,
+        group_session_id=data.group_session_id,
     )
     session.add(row)
     _emit(session, group, row, EventType.practice_session_recorded, None)
     await session.flush()
     return row
+
+
+async def facilitated(
+    session: AsyncSession, cohort_id: uuid.UUID
+) -> dict[str, tuple[int, list[float]]]:
+    """By trainee id: the sessions they facilitated in the cohort's practice
+    groups and the adherence scores of those sessions' fidelity reviews."""
+    groups = {
+        g.id: g
+        for g in (
+            await session.execute(
+                select(PracticeGroup).where(col(PracticeGroup.cohort_id) == cohort_id)
+            )
+        ).scalars()
+    }
+    if not groups:
+        return {}
+    held = list(
+        (
+            await session.execute(
+                select(PracticeSession).where(
+                    col(PracticeSession.group_id).in_(list(groups))
+                )
+            )
+        ).scalars()
+    )
+    scores: dict[uuid.UUID, list[float]] = {}
+    for review in (
+        await session.execute(
+            select(FidelityReview).where(
+                col(FidelityReview.session_id).in_([h.id for h in held])
+            )
+        )
+    ).scalars():
+        scores.setdefault(review.session_id, []).append(review.adherence_score)
+    found: dict[str, tuple[int, list[float]]] = {}
+    for row in held:
+        for trainee_id in groups[row.group_id].facilitator_trainee_ids:
+            count, reviewed = found.get(trainee_id, (0, []))
+            found[trainee_id] = (count + 1, reviewed + scores.get(row.id, []))
+    return found
 
 
 async def review_session_fidelity(
@@ -344,7 +491,7 @@ async def review_session_fidelity(
     held = (
         await session.execute(
             select(PracticeSession).where(
-                col(PracticeSession.group_id) == group.id,
+                under(col(PracticeSession.group_id), group),
                 col(PracticeSession.number) == number,
             )
         )
@@ -374,11 +521,9 @@ async def review_session_fidelity(
             ],
         )
     review_id = data.id or uuid.uuid4()
-    existing = await session.get(FidelityReview, review_id)
+    existing = await session.get(FidelityReview, (group.organisation_id, review_id))
     if existing is not None:
-        if existing.organisation_id != principal.organisation_id or (
-            _reviewed(existing, runtime) != _asked(data, held.id, checklist.key)
-        ):
+        if _reviewed(existing, runtime) != _asked(data, held.id, checklist.key):
             raise Conflict("A fidelity review with this id exists already.")
         return existing, False
     review = FidelityReview(
@@ -444,7 +589,7 @@ as recorded and can be reviewed), where the media is kept is not said."""
 
 
 async def forget_session_text(
-    session: AsyncSession, group_ids: Sequence[uuid.UUID]
+    session: AsyncSession, organisation_id: uuid.UUID, group_ids: Sequence[uuid.UUID]
 ) -> None:
     """Erase what was written about these groups' sessions: recording
     references and fidelity-review feedback can name any client or
@@ -453,7 +598,10 @@ async def forget_session_text(
     if not group_ids:
         return
     sessions = await session.execute(
-        select(PracticeSession).where(col(PracticeSession.group_id).in_(group_ids))
+        select(PracticeSession).where(
+            col(PracticeSession.organisation_id) == organisation_id,
+            col(PracticeSession.group_id).in_(group_ids),
+        )
     )
     held = list(sessions.scalars())
     for row in held:
@@ -461,6 +609,7 @@ async def forget_session_text(
             row.recording_ref = ERASED_REFERENCE
     reviews = await session.execute(
         select(FidelityReview).where(
+            col(FidelityReview.organisation_id) == organisation_id,
             col(FidelityReview.session_id).in_([row.id for row in held]),
             col(FidelityReview.feedback_enc).is_not(None),
         )
@@ -505,6 +654,7 @@ def _emit(
             recorded=held.recording_ref is not None,
             facilitator_ids=[uuid.UUID(t) for t in group.facilitator_trainee_ids],
             adherence_score=score,
+            group_session_id=held.group_session_id,
         ),
     )
 
@@ -529,7 +679,7 @@ async def client_participation(
             continue
         sessions = await session.execute(
             select(PracticeSession)
-            .where(col(PracticeSession.group_id) == group.id)
+            .where(under(col(PracticeSession.group_id), group))
             .order_by(col(PracticeSession.number))
         )
         found.append(

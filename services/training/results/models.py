@@ -14,7 +14,7 @@ from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field
 
 from services.training.db import Table
-from shared.db import UTCDateTime, utcnow
+from shared.db import UTCDateTime, organisation_key, same_organisation, utcnow
 
 
 class KnowledgeTestKind(StrEnum):
@@ -28,11 +28,16 @@ class KnowledgeTest(Table, table=True):
     """A trainee's pre- or post-test score (percentage) in a cohort."""
 
     __tablename__ = "knowledge_test"
-    __table_args__ = (UniqueConstraint("cohort_id", "trainee_id", "kind"),)
+    __table_args__ = (
+        UniqueConstraint("cohort_id", "trainee_id", "kind", "organisation_id"),
+        same_organisation("cohort_id", "cohort"),
+        same_organisation("trainee_id", "trainee"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    cohort_id: uuid.UUID = Field(foreign_key="cohort.id", index=True)
-    trainee_id: uuid.UUID = Field(foreign_key="trainee.id", index=True)
+    organisation_id: uuid.UUID
+    cohort_id: uuid.UUID = Field(index=True)
+    trainee_id: uuid.UUID = Field(index=True)
     kind: KnowledgeTestKind
     score: float
     taken_on: date
@@ -42,11 +47,16 @@ class CompetencyAssessment(Table, table=True):
     """Items rated on levels; the overall level is the lowest item level."""
 
     __tablename__ = "competency_assessment"
+    __table_args__ = (
+        organisation_key(),
+        same_organisation("cohort_id", "cohort"),
+        same_organisation("trainee_id", "trainee"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    organisation_id: uuid.UUID = Field(index=True)
-    cohort_id: uuid.UUID | None = Field(default=None, foreign_key="cohort.id")
-    trainee_id: uuid.UUID = Field(foreign_key="trainee.id", index=True)
+    organisation_id: uuid.UUID = Field(primary_key=True, index=True)
+    cohort_id: uuid.UUID | None = None
+    trainee_id: uuid.UUID = Field(index=True)
     tool: str = Field(max_length=64)
     mode: str = Field(max_length=32)
     context: str = Field(max_length=32)
@@ -62,12 +72,16 @@ class Certification(Table, table=True):
     """A trainee who met the course's criteria in a cohort."""
 
     __tablename__ = "certification"
-    __table_args__ = (UniqueConstraint("cohort_id", "trainee_id"),)
+    __table_args__ = (
+        UniqueConstraint("cohort_id", "trainee_id", "organisation_id"),
+        same_organisation("cohort_id", "cohort"),
+        same_organisation("trainee_id", "trainee"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     organisation_id: uuid.UUID = Field(index=True)
-    cohort_id: uuid.UUID = Field(foreign_key="cohort.id", index=True)
-    trainee_id: uuid.UUID = Field(foreign_key="trainee.id", index=True)
+    cohort_id: uuid.UUID = Field(index=True)
+    trainee_id: uuid.UUID = Field(index=True)
     certified_on: date
     certified_by: str = Field(max_length=255)
 
@@ -77,11 +91,16 @@ class PublishedResult(Table, table=True):
     again publishes only what changed."""
 
     __tablename__ = "published_result"
-    __table_args__ = (UniqueConstraint("cohort_id", "trainee_id"),)
+    __table_args__ = (
+        UniqueConstraint("cohort_id", "trainee_id", "organisation_id"),
+        same_organisation("cohort_id", "cohort"),
+        same_organisation("trainee_id", "trainee"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    cohort_id: uuid.UUID = Field(foreign_key="cohort.id", index=True)
-    trainee_id: uuid.UUID = Field(foreign_key="trainee.id")
+    organisation_id: uuid.UUID
+    cohort_id: uuid.UUID = Field(index=True)
+    trainee_id: uuid.UUID
     completed: bool
     certified: bool
     pre_test: float | None = None

@@ -123,7 +123,7 @@ async def results(
 @router.post(
     "/v1/cohorts/{cohort_id}/certify",
     response_model=list[TraineeResult],
-    responses=problem_responses(NotFound),
+    responses=problem_responses(NotFound, Invalid),
 )
 async def certify(
     cohort_id: uuid.UUID,
@@ -133,18 +133,21 @@ async def certify(
     body: CertificationWrite,
 ) -> list[TraineeResult]:
     """Certify every trainee who meets all criteria (certifying twice changes
-    nothing) and publish each trainee's result."""
+    nothing) and publish each trainee's result; with ``trainee_ids``, refuse
+    unless each of them meets every criterion (the unmet ones are listed)."""
     principal = actor.principal
     on = body.on
 
     async def certify_cohort() -> uuid.UUID:
-        await results_service.certify(session, principal, cohort_id, on)
+        await results_service.certify(
+            session, principal, cohort_id, on, body.trainee_ids
+        )
         return cohort_id
 
     return await once.answer(
         principal,
         f"POST /v1/cohorts/{cohort_id}/certify",
-        {"on": on},
+        body.model_dump(exclude_none=True),
         certify_cohort,
         acted_on,
         lambda _: results_service.results(session, principal, cohort_id),

@@ -16,6 +16,7 @@ from services.training.cohorts import service as cohorts_service
 from services.training.courses.models import Course
 from services.training.courses.service import CourseCriteria
 from services.training.db import OutboxEvent
+from services.training.practice import service as practice_service
 from services.training.results.models import (
     Certification,
     CompetencyAssessment,
@@ -23,10 +24,12 @@ from services.training.results.models import (
     KnowledgeTestKind,
     PublishedResult,
 )
+from services.training.supervision import service as supervision_service
 from services.training.trainees import service as trainees_service
 from shared.auth import Principal
 from shared.contracts.events import CompetencyFacts, EventType, ResultFacts
 from shared.contracts.text import Text
+from shared.db import under
 from shared.errors import Conflict, FieldError, Invalid
 from shared.outbox import add_event
 from shared.scoping import get_in_scope
@@ -73,13 +76,21 @@ class TestsWrite(BaseModel):
 
 
 class CertificationWrite(BaseModel):
-    """The date a cohort's certificates are issued on."""
+    """The date a cohort's certificates are issued on, and optionally whom."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"on": "2026-03-12"}]}
     )
 
     on: date
+    trainee_ids: list[uuid.UUID] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="Certify these trainees: refused (422, each unmet "
+        "criterion listed, nothing written) unless every one meets every "
+        "criterion. Without it, whoever meets them all is certified.",
+    )
 
 
 class CompetencyWrite(BaseModel):
@@ -171,6 +182,17 @@ class TraineeResult(BaseModel):
     pre_test: float | None
     post_test: float | None
     competency_level: int | None
+    supervised_sessions: int = Field(
+        default=0,
+        description="Supervised practice sessions facilitated in the "
+        "cohort's practice groups.",
+    )
+    mean_fidelity: float | None = Field(
+        default=None, description="Mean adherence score of their reviews."
+    )
+    supervision_hours: float = Field(
+        default=0.0, description="Clinical supervision received from the start."
+    )
     completed: bool
     certified: bool
     reasons: list[str] = Field(description="Why a criterion is not met.")
@@ -181,7 +203,7 @@ async def record_tests(
 ) -> None:
     """Pre- or post-test scores; a score sent again replaces the earlier one."""
     cohort = await cohorts_service.get_cohort(session, principal, cohort_id, lock=True)
-    enrolled = await cohorts_service.enrolled_trainees(session, cohort.id)
+    enrolled = await cohorts_service.enrolled_trainees(session, cohort)
     strangers = [i for i, r in enumerate(data.results) if r.trainee_id not in enrolled]
     if strangers:
         raise Invalid(
@@ -197,7 +219,7 @@ async def record_tests(
         existing = (
             await session.execute(
                 select(KnowledgeTest).where(
-                    col(KnowledgeTest.cohort_id) == cohort.id,
+                    under(col(KnowledgeTest.cohort_id), cohort),
                     col(KnowledgeTest.trainee_id) == result.trainee_id,
                     col(KnowledgeTest.kind) == data.kind,
                 )
@@ -206,6 +228,7 @@ async def record_tests(
         if existing is None:
             session.add(
                 KnowledgeTest(
+                    organisation_id=cohort.organisation_id,
                     cohort_id=cohort.id,
                     trainee_id=result.trainee_id,
                     kind=data.kind,
@@ -244,11 +267,11 @@ async def assess_competency(
             ],
         )
     assessment_id = data.id or uuid.uuid4()
-    existing = await session.get(CompetencyAssessment, assessment_id)
+    existing = await session.get(
+        CompetencyAssessment, (principal.organisation_id, assessment_id)
+    )
     if existing is not None:
-        if existing.organisation_id != principal.organisation_id or (
-            _assessed(existing) != _asked(data, tool.key)
-        ):
+        if _assessed(existing) != _asked(data, tool.key):
             raise Conflict("A competency assessment with this id exists already.")
         return existing, False
     assessment = CompetencyAssessment(
@@ -340,7 +363,7 @@ async def results(
         (t.trainee_id, t.kind): t.score
         for t in (
             await session.execute(
-                select(KnowledgeTest).where(col(KnowledgeTest.cohort_id) == cohort.id)
+                select(KnowledgeTest).where(under(col(KnowledgeTest.cohort_id), cohort))
             )
         ).scalars()
     }
@@ -348,7 +371,7 @@ async def results(
     for a in (
         await session.execute(
             select(CompetencyAssessment)
-            .where(col(CompetencyAssessment.cohort_id) == cohort.id)
+            .where(under(col(CompetencyAssessment.cohort_id), cohort))
             .order_by(
                 col(CompetencyAssessment.assessed_on),
                 col(CompetencyAssessment.created_at),
@@ -357,6 +380,10 @@ async def results(
     ).scalars():
         if criteria.competency_tool in (None, a.tool):
             latest_level[a.trainee_id] = a.overall_level
+    practised = await practice_service.facilitated(session, cohort.id)
+    hours = await supervision_service.supervision_hours(
+        session, cohort.organisation_id, cohort.starts_on
+    )
     judged = []
     for p in await cohorts_service.progress(session, principal, cohort_id):
         pre = tests.get((p.trainee_id, KnowledgeTestKind.pre))
@@ -375,6 +402,10 @@ async def results(
             level is None or level < criteria.min_competency_level
         ):
             reasons.append(f"competency below level {criteria.min_competency_level}")
+        sessions, scores = practised.get(str(p.trainee_id), (0, []))
+        fidelity = round(sum(scores) / len(scores), 1) if scores else None
+        supervised = round(hours.get(str(p.trainee_id), 0.0), 2)
+        reasons.extend(_practice_unmet(criteria, sessions, fidelity, supervised))
         judged.append(
             TraineeResult(
                 trainee_id=p.trainee_id,
@@ -383,6 +414,9 @@ async def results(
                 pre_test=pre,
                 post_test=post,
                 competency_level=level,
+                supervised_sessions=sessions,
+                mean_fidelity=fidelity,
+                supervision_hours=supervised,
                 completed=completed,
                 certified=not reasons,
                 reasons=reasons,
@@ -391,20 +425,57 @@ async def results(
     return judged
 
 
+def _practice_unmet(
+    criteria: CourseCriteria,
+    sessions: int,
+    fidelity: float | None,
+    hours: float,
+) -> list[str]:
+    """Why the supervised practice criteria are not met, if they are not."""
+    unmet = []
+    if (
+        criteria.min_supervised_sessions is not None
+        and sessions < criteria.min_supervised_sessions
+    ):
+        unmet.append(
+            f"supervised sessions {sessions} < {criteria.min_supervised_sessions}"
+        )
+    if criteria.min_mean_fidelity is not None and (
+        fidelity is None or fidelity < criteria.min_mean_fidelity
+    ):
+        mean = "none reviewed" if fidelity is None else f"{fidelity:g}"
+        unmet.append(f"mean fidelity {mean} < {criteria.min_mean_fidelity:g}")
+    if (
+        criteria.min_supervision_hours is not None
+        and hours < criteria.min_supervision_hours
+    ):
+        unmet.append(
+            f"supervision hours {hours:g} < {criteria.min_supervision_hours:g}"
+        )
+    return unmet
+
+
 async def certify(
-    session: AsyncSession, principal: Principal, cohort_id: uuid.UUID, on: date
+    session: AsyncSession,
+    principal: Principal,
+    cohort_id: uuid.UUID,
+    on: date,
+    trainee_ids: list[uuid.UUID] | None = None,
 ) -> list[TraineeResult]:
     """Close the cohort's results: certify who meets every criterion (once)
-    and emit each trainee's result for reporting."""
+    and emit each trainee's result for reporting. Named trainees must each
+    meet every criterion, or nothing is certified."""
     cohort = await cohorts_service.get_cohort(session, principal, cohort_id, lock=True)
     course = await session.get(Course, cohort.course_id)
     assert course is not None
     judged = await results(session, principal, cohort_id)
+    if trainee_ids is not None:
+        _all_met(judged, trainee_ids)
     certified = {
         c.trainee_id
         for c in (
             await session.execute(
-                select(Certification).where(col(Certification.cohort_id) == cohort.id)
+                select(Certification).where(under(col(Certification.cohort_id), cohort))
             )
         ).scalars()
     }
@@ -413,7 +484,7 @@ async def certify(
         for p in (
             await session.execute(
                 select(PublishedResult).where(
-                    col(PublishedResult.cohort_id) == cohort.id
+                    under(col(PublishedResult.cohort_id), cohort)
                 )
             )
         ).scalars()
@@ -442,6 +513,7 @@ async def certify(
         if last is None:
             session.add(
                 PublishedResult(
+                    organisation_id=cohort.organisation_id,
                     cohort_id=cohort.id,
                     trainee_id=r.trainee_id,
                     completed=r.completed,
@@ -479,3 +551,25 @@ async def certify(
         )
     await session.flush()
     return judged
+
+
+def _all_met(judged: list[TraineeResult], trainee_ids: list[uuid.UUID]) -> None:
+    """Refuse, listing each unmet criterion, unless every named trainee of
+    the cohort meets every criterion."""
+    by_id = {r.trainee_id: r for r in judged}
+    errors = []
+    for i, trainee_id in enumerate(trainee_ids):
+        found = by_id.get(trainee_id)
+        if found is None:
+            errors.append(
+                FieldError(
+                    loc=["body", "trainee_ids", i], msg="not enrolled", type="trainee"
+                )
+            )
+        else:
+            errors.extend(
+                FieldError(loc=["body", "trainee_ids", i], msg=reason, type="criterion")
+                for reason in found.reasons
+            )
+    if errors:
+        raise Invalid("Some trainees do not meet the course's criteria.", errors=errors)

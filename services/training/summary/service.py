@@ -86,10 +86,14 @@ async def summary(
             statement = statement.where(col(Cohort.starts_on) <= date_to)
         cohorts = list((await session.execute(statement)).scalars())
     ids = [c.id for c in cohorts]
+    ours = principal.organisation_id  # ids are unique per organisation only
     sessions = list(
         (
             await session.execute(
-                select(CohortSession).where(col(CohortSession.cohort_id).in_(ids))
+                select(CohortSession).where(
+                    col(CohortSession.organisation_id) == ours,
+                    col(CohortSession.cohort_id).in_(ids),
+                )
             )
         ).scalars()
     )
@@ -109,7 +113,11 @@ async def summary(
     )
     trainees = list(
         (
-            await session.execute(select(Trainee).where(col(Trainee.id).in_(present)))
+            await session.execute(
+                select(Trainee).where(
+                    col(Trainee.organisation_id) == ours, col(Trainee.id).in_(present)
+                )
+            )
         ).scalars()
     )
     judged = [
@@ -129,7 +137,10 @@ async def summary(
     certifications = list(
         (
             await session.execute(
-                select(Certification).where(col(Certification.cohort_id).in_(ids))
+                select(Certification).where(
+                    col(Certification.organisation_id) == ours,
+                    col(Certification.cohort_id).in_(ids),
+                )
             )
         ).scalars()
     )
@@ -146,7 +157,7 @@ async def summary(
     supervised = list((await session.execute(supervision)).scalars())
     if cohort_id is not None:  # only supervision of this cohort's trainees
         members = {
-            str(m) for m in await cohorts_service.enrolled_trainees(session, cohort_id)
+            str(m) for m in await cohorts_service.enrolled_trainees(session, cohorts[0])
         }
         supervised = [s for s in supervised if members & set(s.supervisee_trainee_ids)]
     groups_statement = select(PracticeGroup).where(
@@ -162,7 +173,8 @@ async def summary(
         for s in (
             await session.execute(
                 select(PracticeSession).where(
-                    col(PracticeSession.group_id).in_([g.id for g in groups])
+                    col(PracticeSession.organisation_id) == ours,
+                    col(PracticeSession.group_id).in_([g.id for g in groups]),
                 )
             )
         ).scalars()
@@ -178,7 +190,8 @@ async def summary(
         (
             await session.execute(
                 select(FidelityReview).where(
-                    col(FidelityReview.session_id).in_(list(held_on))
+                    col(FidelityReview.organisation_id) == ours,
+                    col(FidelityReview.session_id).in_(list(held_on)),
                 )
             )
         ).scalars()
@@ -199,7 +212,7 @@ async def summary(
         ).scalars()
     }
     activities: Counter[str] = Counter()
-    for c in ids:
+    for c in cohorts:
         enrolled_ids = await cohorts_service.enrolled_trainees(session, c)
         activities.update({audience_of[m] for m in enrolled_ids if m in audience_of})
     for s in supervised:

@@ -11,16 +11,17 @@ from sqlalchemy import JSON, Text
 from sqlmodel import Field
 
 from services.training.db import Table
-from shared.db import UTCDateTime, utcnow
+from shared.db import UTCDateTime, organisation_key, utcnow
 
 
 class SupervisionSession(Table, table=True):
     """Clinical supervision of trainees: individual or group, any mode."""
 
     __tablename__ = "supervision_session"
+    __table_args__ = (organisation_key(),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    organisation_id: uuid.UUID = Field(index=True)
+    organisation_id: uuid.UUID = Field(primary_key=True, index=True)
     supervisor: str = Field(max_length=255)
     kind: str = Field(max_length=16)
     purpose: str = Field(

@@ -20,7 +20,6 @@ from shared.contracts.enums import SupervisionPurpose
 from shared.contracts.events import EventType, SupervisionFacts
 from shared.contracts.text import Text
 from shared.crypto import KeyRing
-from shared.errors import Conflict
 from shared.outbox import add_event
 from shared.pagination import Page, ordered_page
 from shared.scoping import get_in_scope
@@ -88,12 +87,13 @@ async def record_supervision(
     data: SupervisionWrite,
 ) -> SupervisionSession:
     """Record a session; sending the same client id again returns the first
-    (another organisation's id is a conflict, as for every client-chosen id)."""
+    (another organisation's id is a free id here, as for every client-chosen
+    id: docs/decisions/0006-ids-per-organisation.md)."""
     if data.id is not None:
-        existing = await session.get(SupervisionSession, data.id)
+        existing = await session.get(
+            SupervisionSession, (principal.organisation_id, data.id)
+        )
         if existing is not None:
-            if existing.organisation_id != principal.organisation_id:
-                raise Conflict("A supervision session with this id exists already.")
             return existing
     await own_trainees(
         session, principal, data.supervisee_trainee_ids, "supervisee_trainee_ids"
@@ -184,3 +184,22 @@ def to_read(row: SupervisionSession, keyring: KeyRing) -> SupervisionRead:
         cases_discussed=row.cases_discussed,
         notes=keyring.decrypt(row.notes_enc, f"supervision:{row.id}:notes"),
     )
+
+
+async def supervision_hours(
+    session: AsyncSession, organisation_id: uuid.UUID, since: date
+) -> dict[str, float]:
+    """Hours of clinical supervision (not coaching or mentoring) each trainee
+    received from ``since``, by trainee id."""
+    rows = await session.execute(
+        select(SupervisionSession).where(
+            col(SupervisionSession.organisation_id) == organisation_id,
+            col(SupervisionSession.purpose) == SupervisionPurpose.supervision,
+            col(SupervisionSession.held_on) >= since,
+        )
+    )
+    hours: dict[str, float] = {}
+    for row in rows.scalars():
+        for trainee_id in row.supervisee_trainee_ids:
+            hours[trainee_id] = hours.get(trainee_id, 0.0) + row.duration_minutes / 60
+    return hours

@@ -64,7 +64,8 @@ async def erase_trainee(
     await _forget_staff_code(session, trainee)
     await session.execute(
         delete(IdempotencyRecord).where(
-            col(IdempotencyRecord.resource_id) == trainee.id
+            col(IdempotencyRecord.organisation_id) == trainee.organisation_id,
+            col(IdempotencyRecord.resource_id) == trainee.id,
         )
     )
     if not already:
@@ -126,7 +127,9 @@ async def _forget_free_text(session: AsyncSession, trainee: Trainee) -> None:
         )
     )
     await practice_service.forget_session_text(
-        session, [g.id for g in groups.scalars() if tid in g.facilitator_trainee_ids]
+        session,
+        trainee.organisation_id,
+        [g.id for g in groups.scalars() if tid in g.facilitator_trainee_ids],
     )
 
 
@@ -136,6 +139,7 @@ async def _forget_staff_code(session: AsyncSession, trainee: Trainee) -> None:
     too (reporting re-reading the feed from the start must not find it)."""
     events = await session.execute(
         select(OutboxEvent).where(
+            col(OutboxEvent.organisation_id) == trainee.organisation_id,
             col(OutboxEvent.entity_id) == trainee.id,
             col(OutboxEvent.entity_type) == "trainee",
         )

@@ -12,16 +12,19 @@ from sqlmodel import Field
 
 from services.training.db import Table
 from shared.contracts.enums import Sex, TrainingAudience
-from shared.db import UTCDateTime, utcnow
+from shared.db import UTCDateTime, organisation_key, utcnow
 
 
 class Trainee(Table, table=True):
     """A person trained by the programme; contact details are encrypted."""
 
     __tablename__ = "trainee"
+    __table_args__ = (organisation_key(),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    organisation_id: uuid.UUID = Field(index=True, description="Who registered them.")
+    organisation_id: uuid.UUID = Field(
+        primary_key=True, index=True, description="Who registered them."
+    )
     audience: TrainingAudience
     affiliation: str = Field(max_length=200, description="Their employer or body.")
     affiliation_organisation_id: uuid.UUID | None = Field(

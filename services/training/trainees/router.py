@@ -34,6 +34,7 @@ from shared.errors import (
     Invalid,
     NotFound,
     PreconditionRequired,
+    Unavailable,
     VersionConflict,
     problem_responses,
 )
@@ -47,7 +48,7 @@ router = APIRouter(prefix="/v1/trainees", tags=["trainees"])
     "",
     status_code=201,
     response_model=TraineeRead,
-    responses=problem_responses(Conflict, Invalid),
+    responses=problem_responses(Conflict, Invalid, Unavailable),
 )
 async def register_trainee(
     body: TraineeCreate,
@@ -66,9 +67,7 @@ async def register_trainee(
         principal,
         "POST /v1/trainees",
         body,
-        lambda: trainees_service.register_trainee(
-            session, principal, runtime.keyring, body
-        ),
+        lambda: trainees_service.register_trainee(session, principal, runtime, body),
         lambda existing: trainees_service.get_trainee(session, principal, existing),
         render,
         audit=audit_log.trail(actor, "create", "trainee"),
@@ -118,7 +117,7 @@ async def get_trainee(
     "/{trainee_id}",
     response_model=TraineeRead,
     responses=problem_responses(
-        NotFound, VersionConflict, PreconditionRequired, Conflict, Invalid
+        NotFound, VersionConflict, PreconditionRequired, Conflict, Invalid, Unavailable
     ),
 )
 async def update_trainee(
@@ -138,7 +137,7 @@ async def update_trainee(
 
     async def update() -> Trainee:
         trainee = await trainees_service.update_trainee(
-            session, principal, runtime.keyring, trainee_id, body, version
+            session, principal, runtime, trainee_id, body, version
         )
         return trainee
 

@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.training.db import OutboxEvent
+from services.training.references import check_references
 from services.training.trainees.models import Trainee
+from shared.app import Runtime
 from shared.auth import Principal
 from shared.contracts.enums import Sex, TrainingAudience
 from shared.contracts.events import EventType, TraineeFacts
@@ -69,7 +71,8 @@ class TraineeCreate(BaseModel):
         default=None,
         description="Their employer as an organisation id of the beneficiary "
         "service's list (GET /v1/organisations there), when it is on it: "
-        "reports count organisations trained by it.",
+        "reports count organisations trained by it. Checked there (422 for "
+        "an unknown id, 503 while that service is down).",
     )
     role: Short
     profession: Short
@@ -169,11 +172,15 @@ class TraineeRead(TraineeSummary):
 
 
 async def register_trainee(
-    session: AsyncSession, principal: Principal, keyring: KeyRing, data: TraineeCreate
+    session: AsyncSession, principal: Principal, runtime: Runtime, data: TraineeCreate
 ) -> Trainee:
+    """A trainee; their employer, when named, must be an organisation of the
+    beneficiary service's directory (422 otherwise, 503 when it is down)."""
+    keyring = runtime.keyring
     trainee_id = data.id or uuid.uuid4()
-    if await session.get(Trainee, trainee_id) is not None:
+    if await session.get(Trainee, (principal.organisation_id, trainee_id)):
         raise Conflict("A trainee with this id exists already.")
+    await _check_employer(runtime, principal, data.affiliation_organisation_id)
     trainee = Trainee(
         id=trainee_id,
         organisation_id=principal.organisation_id,
@@ -238,17 +245,29 @@ async def list_trainees(
     )
 
 
+async def _check_employer(
+    runtime: Runtime, principal: Principal, employer: uuid.UUID | None
+) -> None:
+    await check_references(
+        runtime,
+        principal.organisation_id,
+        organisations=[(["body", "affiliation_organisation_id"], employer)],
+    )
+
+
 async def update_trainee(
     session: AsyncSession,
     principal: Principal,
-    keyring: KeyRing,
+    runtime: Runtime,
     trainee_id: uuid.UUID,
     data: TraineeUpdate,
     expected_version: int,
 ) -> Trainee:
     """Apply a partial edit made on ``expected_version``; a stale edit is a 409
     that carries the server's copy. An erased trainee stays erased: an edit
-    would bring back what erasure removed (reporting pseudonymised them)."""
+    would bring back what erasure removed (reporting pseudonymised them). A
+    new employer is checked like a new trainee's."""
+    keyring = runtime.keyring
     trainee = await get_trainee(session, principal, trainee_id, lock=True)
     if trainee.version != expected_version:
         raise VersionConflict(
@@ -259,6 +278,11 @@ async def update_trainee(
     if trainee.pii_erased_at is not None:
         raise Conflict("This trainee's data was erased; the record cannot be edited.")
     patch = data.model_dump(exclude_unset=True)
+    if patch.get("affiliation_organisation_id") not in (
+        None,
+        trainee.affiliation_organisation_id,
+    ):
+        await _check_employer(runtime, principal, data.affiliation_organisation_id)
     for name, value in patch.items():
         if name in SEALED_FIELDS:
             sealed = keyring.encrypt(value, _context(trainee.id, name))

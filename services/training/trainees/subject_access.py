@@ -42,7 +42,7 @@ from services.training.trainees.service import TraineeRead
 from shared.app import RuntimeDep
 from shared.auth import Principal, PrincipalDep
 from shared.crypto import KeyRing
-from shared.db import utcnow
+from shared.db import under, utcnow
 from shared.i18n import LangQuery, Language, asked, chosen_language
 from shared.peers import PeerUnavailable
 
@@ -192,19 +192,27 @@ async def export_trainee(
     ]
     facilitated = [
         c
-        for c in await _all(session, select(Cohort).order_by(col(Cohort.starts_on)))
+        for c in await _all(
+            session,
+            select(Cohort)
+            .where(col(Cohort.organisation_id) == trainee.organisation_id)
+            .order_by(col(Cohort.starts_on)),
+        )
         if tid in c.facilitator_trainee_ids
     ]
     competencies = await _all(
         session,
         select(CompetencyAssessment)
-        .where(col(CompetencyAssessment.trainee_id) == trainee.id)
+        .where(under(col(CompetencyAssessment.trainee_id), trainee))
         .order_by(col(CompetencyAssessment.assessed_on)),
     )
     log = await _all(
         session,
         select(AuditEntry)
-        .where(col(AuditEntry.entity_id) == trainee.id)
+        .where(
+            col(AuditEntry.organisation_id) == trainee.organisation_id,
+            col(AuditEntry.entity_id) == trainee.id,
+        )
         .order_by(col(AuditEntry.at)),
     )
     return TraineeSubjectAccess(
@@ -230,9 +238,9 @@ async def export_trainee(
 async def _cohorts(session: AsyncSession, trainee: Trainee) -> list[CohortRecord]:
     enrolled = await session.execute(
         select(Cohort, Course)
-        .join(CohortEnrolment, col(CohortEnrolment.cohort_id) == Cohort.id)
+        .join(CohortEnrolment, under(col(CohortEnrolment.cohort_id), Cohort))
         .join(Course, col(Course.id) == Cohort.course_id)
-        .where(col(CohortEnrolment.trainee_id) == trainee.id)
+        .where(under(col(CohortEnrolment.trainee_id), trainee))
         .order_by(col(Cohort.starts_on))
     )
     found = []
@@ -240,7 +248,7 @@ async def _cohorts(session: AsyncSession, trainee: Trainee) -> list[CohortRecord
         sessions = await _all(
             session,
             select(CohortSession)
-            .where(col(CohortSession.cohort_id) == cohort.id)
+            .where(under(col(CohortSession.cohort_id), cohort))
             .order_by(col(CohortSession.number)),
         )
         present = {
@@ -248,7 +256,7 @@ async def _cohorts(session: AsyncSession, trainee: Trainee) -> list[CohortRecord
             for a in await _all(
                 session,
                 select(Attendance).where(
-                    col(Attendance.trainee_id) == trainee.id,
+                    under(col(Attendance.trainee_id), trainee),
                     col(Attendance.session_id).in_([s.id for s in sessions]),
                 ),
             )
@@ -257,7 +265,7 @@ async def _cohorts(session: AsyncSession, trainee: Trainee) -> list[CohortRecord
             session,
             select(KnowledgeTest)
             .where(
-                col(KnowledgeTest.cohort_id) == cohort.id,
+                under(col(KnowledgeTest.cohort_id), cohort),
                 col(KnowledgeTest.trainee_id) == trainee.id,
             )
             .order_by(col(KnowledgeTest.taken_on)),
@@ -265,7 +273,7 @@ async def _cohorts(session: AsyncSession, trainee: Trainee) -> list[CohortRecord
         certification = (
             await session.execute(
                 select(Certification).where(
-                    col(Certification.cohort_id) == cohort.id,
+                    under(col(Certification.cohort_id), cohort),
                     col(Certification.trainee_id) == trainee.id,
                 )
             )
@@ -339,7 +347,7 @@ async def _groups(
             .outerjoin(
                 FidelityReview, col(FidelityReview.session_id) == PracticeSession.id
             )
-            .where(col(PracticeSession.group_id) == group.id)
+            .where(under(col(PracticeSession.group_id), group))
             .order_by(col(PracticeSession.number))
         )
         rows = held.all()

@@ -78,8 +78,12 @@ async def list_grants(
     """Your organisation's grants, newest first (``active=true``: those in
     force now), with their reasons; this read is audited."""
     principal = actor.principal
-    async with session.begin():
-        page = await grants.list_grants(
+    page = await audit_log.read(
+        session,
+        actor,
+        "read_grants",
+        "organisation",
+        lambda: grants.list_grants(
             session,
             principal,
             active=active,
@@ -87,10 +91,9 @@ async def list_grants(
             beneficiary_id=beneficiary_id,
             cursor=cursor,
             limit=limit,
-        )
-        audit_log.record(
-            session, actor, "read_grants", "organisation", [principal.organisation_id]
-        )
+        ),
+        lambda _: [principal.organisation_id],
+    )
     return page.map(grants.to_read)
 
 

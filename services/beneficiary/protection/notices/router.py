@@ -31,16 +31,19 @@ async def list_notices(
     took them (``dead_letter``: it never did; ``not_configured``: no webhook),
     newest first."""
     principal = actor.principal
-    async with session.begin():
-        page = await notices.list_notices(
+    page = await audit_log.read(
+        session,
+        actor,
+        "read_notices",
+        "organisation",
+        lambda: notices.list_notices(
             session,
             principal,
             kind=kind,
             delivery=delivery,
             cursor=cursor,
             limit=limit,
-        )
-        audit_log.record(
-            session, actor, "read_notices", "organisation", [principal.organisation_id]
-        )
+        ),
+        lambda _: [principal.organisation_id],
+    )
     return page.map(NoticeRead.model_validate)

@@ -1,11 +1,11 @@
-"""organisations' default language, copied from the beneficiary service
+"""an organisation's default language, and a version to edit it under If-Match
 
-Organisations copied before this read English (``en``) until the next
-dimension refresh copies their default language.
-
-Revision ID: 0023
-Revises: 0022
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-05 03:30:00.000000
+
+Organisations registered before this revision read English (``en``), as
+every output did, at version 1.
 """
 
 from collections.abc import Sequence
@@ -14,14 +14,14 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0023"
-down_revision: str | None = "0022"
+revision: str = "0022"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("organisation_dim", schema=None) as batch_op:
+    with op.batch_alter_table("organisation", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
                 "default_language",
@@ -30,8 +30,12 @@ def upgrade() -> None:
                 server_default="en",
             )
         )
+        batch_op.add_column(
+            sa.Column("version", sa.Integer(), nullable=False, server_default="1")
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("organisation_dim", schema=None) as batch_op:
+    with op.batch_alter_table("organisation", schema=None) as batch_op:
+        batch_op.drop_column("version")
         batch_op.drop_column("default_language")
