@@ -82,9 +82,9 @@ PARTNER_STAFF = (*PARTNER_MANAGERS, Role.me_officer, Role.supervisor)
 """Who also assesses capacity, scores applications and records needs."""
 
 
-def _partner_work(*roles: Role) -> Callable[..., Awaitable[Actor]]:
-    """Partner work is about whole organisations: an organisation-wide
-    token with one of ``roles``."""
+def _whole_organisation(*roles: Role) -> Callable[..., Awaitable[Actor]]:
+    """Acts about whole organisations (partner work, an organisation's own
+    settings): an organisation-wide token with one of ``roles``."""
 
     async def actor(actor: Annotated[Actor, Depends(acting(*roles))]) -> Actor:
         organisation_wide(actor.principal)
@@ -93,9 +93,14 @@ def _partner_work(*roles: Role) -> Callable[..., Awaitable[Actor]]:
     return actor
 
 
-PartnerManager = Annotated[Actor, Depends(_partner_work(*PARTNER_MANAGERS))]
-PartnerStaff = Annotated[Actor, Depends(_partner_work(*PARTNER_STAFF))]
-PartnerReader = Annotated[Actor, Depends(_partner_work(*PARTNER_STAFF, Role.auditor))]
+PartnerManager = Annotated[Actor, Depends(_whole_organisation(*PARTNER_MANAGERS))]
+PartnerStaff = Annotated[Actor, Depends(_whole_organisation(*PARTNER_STAFF))]
+PartnerReader = Annotated[
+    Actor, Depends(_whole_organisation(*PARTNER_STAFF, Role.auditor))
+]
+OrganisationAdmin = Annotated[Actor, Depends(_whole_organisation(Role.admin))]
+"""An organisation's admin acting for the whole organisation (its default
+language), each write audited as the actor's."""
 
 
 StructureManager = Annotated[Actor, Depends(organisation_manager)]

@@ -297,3 +297,12 @@ class EnrolmentStatus(StrEnum):
     enrolled = "enrolled"
     finished = "finished"
     dropped_out = "dropped_out"
+
+
+class LanguageCode(StrEnum):
+    """A language the platform renders words in (shared/i18n): English,
+    Arabic, Sorani Kurdish."""
+
+    en = "en"
+    ar = "ar"
+    ckb = "ckb"

@@ -7,7 +7,8 @@ language; see docs/languages.md and the decision record on catalogues). A
 message missing in a language falls back to English, and an unknown code to
 itself, so a page never breaks for want of a word; the test suite refuses a
 catalogue that lacks a key English has. The language is chosen by a ``lang``
-query parameter, else ``Accept-Language``, else English.
+query parameter, else ``Accept-Language``, else the caller's organisation's
+default language where the service knows it, else English.
 """
 
 from __future__ import annotations
@@ -72,9 +73,9 @@ def plural_category(lang: str, count: int) -> str:
     return "one" if count == 1 else "other"
 
 
-def negotiate(lang: str | None, accept_language: str | None) -> str:
-    """``lang`` wins when it names a language we have; then the best
-    ``Accept-Language`` choice we have; then English."""
+def asked(lang: str | None, accept_language: str | None) -> str | None:
+    """The language a request names: ``lang`` when it is one we have, else
+    the best ``Accept-Language`` choice we have; None when neither does."""
     if lang:
         base = lang.strip().replace("_", "-").split("-")[0].lower()
         if base in LANGUAGES:
@@ -91,7 +92,19 @@ def negotiate(lang: str | None, accept_language: str | None) -> str:
         base = found.group(1).lower()
         if base in LANGUAGES and weight > 0:
             offered.append((-weight, position, base))
-    return min(offered)[2] if offered else ENGLISH
+    return min(offered)[2] if offered else None
+
+
+def negotiate(
+    lang: str | None, accept_language: str | None, default: str | None = None
+) -> str:
+    """``lang`` wins when it names a language we have; then the best
+    ``Accept-Language`` choice we have; then ``default`` (the caller's
+    organisation's default language) when it is one we have; then English."""
+    found = asked(lang, accept_language)
+    if found is not None:
+        return found
+    return default if default in LANGUAGES else ENGLISH
 
 
 @dataclass(frozen=True)
@@ -167,22 +180,34 @@ class Language:
 IN_ENGLISH = Language(ENGLISH)
 
 
-def language_of(
-    request: Request,
-    response: Response,
-    lang: Annotated[
-        str | None,
-        Query(
-            max_length=35,
-            description="Language of the text: en, ar or ckb (wins over "
-            "Accept-Language; English when neither names one we have).",
-        ),
-    ] = None,
+LangQuery = Annotated[
+    str | None,
+    Query(
+        max_length=35,
+        description="Language of the text: en, ar or ckb. It wins over "
+        "Accept-Language; without either, the caller's organisation's default "
+        "language where the route knows it, else English.",
+    ),
+]
+"""The ``lang`` query parameter of every route that renders words."""
+
+
+def chosen_language(
+    request: Request, response: Response, lang: str | None, default: str | None
 ) -> Language:
-    """The caller's language; the response says which it got."""
-    chosen = Language(negotiate(lang, request.headers.get("accept-language")))
+    """``negotiate`` for a request: ``lang``, its Accept-Language, then
+    ``default``; the response says which language it got."""
+    chosen = Language(negotiate(lang, request.headers.get("accept-language"), default))
     response.headers["Content-Language"] = chosen.code
     return chosen
+
+
+def language_of(
+    request: Request, response: Response, lang: LangQuery = None
+) -> Language:
+    """The caller's language where no organisation is known (a page served
+    before sign-in, a shared list); the response says which it got."""
+    return chosen_language(request, response, lang, None)
 
 
 LanguageDep = Annotated[Language, Depends(language_of)]

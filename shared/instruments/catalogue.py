@@ -9,6 +9,32 @@ from __future__ import annotations
 
 from shared.instruments.engine import Instrument, instruments
 
+LANGUAGES = [
+    "## Languages of the items",
+    "",
+    "Item wording is English only; forms in Arabic or Kurdish show the "
+    "English items (or, for the SDQ, item numbers) with the answer scales. "
+    "A clinical item may only be shown in another language as the published, "
+    "validated translation, word for word, with its source recorded "
+    "(handbook, section C.4). The licences of PHQ-9, GAD-7 and WHO-5 allow "
+    "translation, but no such text is in this repository: on 2026-12-05 we "
+    "searched the public reference corpora we can reach for the Arabic "
+    "PHQ-9 and GAD-7 (the Pfizer/phqscreeners.com translations, AlHadi et al. "
+    "2017 in Annals of General Psychiatry, the 2016 Lebanese adaptation in "
+    "Psychiatry Research) and the Arabic WHO-5 (the Psykiatri Region H "
+    "collection, "
+    "Alshayea 2023). We found the studies' abstracts and the collection's "
+    "index page, never the item text itself, so we could not check any "
+    "wording against the published form and wrote none: an invented or "
+    "re-translated item would not be the validated instrument. To add a "
+    "language, copy the items from the publisher's form (phqscreeners.com "
+    "for PHQ-9 and GAD-7, the Psykiatri Region H WHO-5 page) into the "
+    "definition with its source and licence, and have a native-speaking "
+    "clinician compare it with the paper form.",
+    "",
+]
+"""What docs/instruments.md says about translated items (docs/languages.md too)."""
+
 
 def render() -> str:
     lines = [
@@ -21,6 +47,7 @@ def render() -> str:
         "bands per norm set, risk rules and change thresholds. An assessment "
         "is scored by one engine (`shared/instruments/engine.py`).",
         "",
+        *LANGUAGES,
     ]
     for key in sorted(instruments()):
         lines += _section(instruments()[key])

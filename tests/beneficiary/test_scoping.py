@@ -36,6 +36,7 @@ OWN_SETTINGS = {"/v1/retention/policies/{record_type}"}
 BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/organisations/{organisation_id}/lead-approval"): {},
     ("PATCH", "/v1/teams/{team_id}"): {"name": "Hostile"},
+    ("PATCH", "/v1/organisations/{organisation_id}"): {"default_language": "ar"},
     ("PATCH", "/v1/projects/{project_id}"): {"donor": "Hostile"},
     ("PATCH", "/v1/partnerships/{partnership_id}"): {"end": "2026-01-31"},
     ("POST", "/v1/beneficiaries/{beneficiary_id}/erasure"): {},

@@ -861,6 +861,13 @@ async def _update_team(world: World) -> Write:
     return Write(manager, f"/v1/teams/{team['id']}", {"name": "T2"}, if_match='"1"')
 
 
+@walks("beneficiary", "PATCH", "/v1/organisations/{organisation_id}")
+async def _update_organisation(world: World) -> Write:
+    admin = world.caller("beneficiary", Role.admin)
+    path = f"/v1/organisations/{world.org.id}"
+    return Write(admin, path, {"default_language": "ar"}, if_match='"1"')
+
+
 @walks("beneficiary", "POST", "/v1/projects")
 async def _create_project(world: World) -> Write:
     return Write(_manager(world), "/v1/projects", PROJECT, table="project")

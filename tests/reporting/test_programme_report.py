@@ -4,6 +4,7 @@ and exports checked against numbers worked out by hand."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import uuid
@@ -15,6 +16,7 @@ import hxl
 import xmlschema
 from fastapi import FastAPI
 
+from services.reporting.catalogue.catalogue import indicators
 from services.reporting.exports.formats import ADX_NAMESPACE, ADX_SCHEMA
 from services.reporting.exports.jobs import run_export
 from services.training.settings import TrainingSettings
@@ -394,6 +396,9 @@ async def test_the_overview_of_a_small_programme(
     assert r.headers["content-language"] == "en"
     page = re.sub(r">\s+<", "><", r.text)
     assert '<html lang="en" dir="ltr">' in page
+    definition = indicators()["services_delivered"].description
+    assert f'<p class="definition">{html.escape(definition)}</p>' in page
+    page = re.sub(r'<p class="definition">[^<]*</p>', "", page)  # under each title
     assert "2026-01-01 to 2026-06-30 · 3 sites active" in page
     for heading, figure in [
         ("People reached (registered)", "12 <span>people</span>"),

@@ -156,7 +156,10 @@ async def test_a_lead_its_teams_and_partners_each_count_what_is_theirs(
         "unknown": 2,  # the partners' services under partnerships
     }
     assert by_team["total"]["value"] == 9  # not the partners' 2 outside them
-    assert by_team["labels"]["team"] == team  # reports name the teams
+    assert by_team["labels"]["team"] == {  # reports name the teams
+        **team,
+        "unknown": "Not recorded",  # every code of the cells has its words
+    }
 
     modes = await values(
         reporting_client, reader, "services_delivered", by="delivery_mode"
@@ -165,7 +168,10 @@ async def test_a_lead_its_teams_and_partners_each_count_what_is_theirs(
 
     projects = await values(reporting_client, reader, "people_reached", by="project")
     assert by_value(projects) == {programme.project: 7, "unknown": 1}
-    assert projects["labels"]["project"] == {programme.project: "Community resilience"}
+    assert projects["labels"]["project"] == {
+        programme.project: "Community resilience",
+        "unknown": "Not recorded",
+    }
 
     through = await values(
         reporting_client, reader, "services_delivered", by="delivered_through"

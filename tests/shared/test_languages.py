@@ -85,6 +85,7 @@ def expected_keys() -> set[str]:
     keys |= {f"presenting_problem.{code}" for code in presenting_problems()}
     keys |= {f"risk_type.{code}" for code in risk_types()}
     keys |= {f"indicator.{i}" for i in indicators()}
+    keys |= {f"definition.{i}" for i in indicators()}
     keys |= {"table." + ".".join([i, *by]) for _, i, by in SECTIONS}
     keys |= {f"section.{section}" for section, _, _ in SECTIONS}
     for document in (SubjectAccessExport, TraineeSubjectAccess):
@@ -127,6 +128,9 @@ def test_english_words_are_the_code_s_own_names() -> None:
         i: found.name for i, found in indicators().items()
     }
     assert {c: english[f"item.{c}"] for c in materials()} == materials()
+    assert {i: english[f"definition.{i}"] for i in indicators()} == {
+        i: found.description for i, found in indicators().items()
+    }
     assert {layer: english[f"iasc_layer.{layer.value}"] for layer in IascLayer} == {
         layer: layer.label for layer in IascLayer
     }

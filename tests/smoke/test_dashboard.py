@@ -558,6 +558,7 @@ def test_the_dashboard_and_documents_in_the_people_s_language(
             shown = document.locator("body").inner_text()
             assert words["sex.female"] in shown
             assert words["section.iasc"] in shown
+            assert words["definition.people_reached"] in shown
             for code in CODES:
                 assert code not in shown, code
             page.locator("#document-panel").screenshot(

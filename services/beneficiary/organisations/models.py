@@ -36,4 +36,11 @@ class Organisation(Table, table=True):
     )
     lead_approved_by: str | None = Field(default=None, max_length=255)
     lead_approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    default_language: str = Field(
+        default="en",
+        max_length=8,
+        description="The language of its documents and exports when a request "
+        "names none (no lang, no Accept-Language).",
+    )
+    version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -8,10 +8,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel
 
-from services.beneficiary.access import PlatformAdmin
+from services.beneficiary.access import OrganisationAdmin, PlatformAdmin
 from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OnceDep
 from services.beneficiary.organisations import service as organisations_service
@@ -19,12 +19,22 @@ from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.organisations.schemas import (
     OrganisationCreate,
     OrganisationRead,
+    OrganisationUpdate,
 )
 from shared.audit import Actor, Trail, acting
 from shared.auth import MachineDep, Principal, PrincipalDep, Role
+from shared.concurrency import etag, expected_version
 from shared.contracts.lookups import IdsLookup, OrganisationsFound
 from shared.db import SessionDep
-from shared.errors import Conflict, Forbidden, Invalid, NotFound, problem_responses
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PreconditionRequired,
+    VersionConflict,
+    problem_responses,
+)
 from shared.idempotency import Once
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 
@@ -144,11 +154,54 @@ async def list_organisations(
     responses=problem_responses(NotFound),
 )
 async def get_organisation(
-    organisation_id: uuid.UUID, session: SessionDep, _: PrincipalDep
+    organisation_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    _: PrincipalDep,
 ) -> OrganisationRead:
-    """One organisation the caller may see."""
+    """One organisation the caller may see; its ETag is what an edit sends
+    back as If-Match."""
     async with session.begin():
         organisation = await organisations_service.get_organisation(
             session, organisation_id
         )
+    response.headers["ETag"] = etag(organisation.version)
     return OrganisationRead.model_validate(organisation)
+
+
+@router.patch(
+    "/{organisation_id}",
+    response_model=OrganisationRead,
+    responses=problem_responses(
+        NotFound, VersionConflict, PreconditionRequired, Invalid, Forbidden
+    ),
+)
+async def update_organisation(
+    organisation_id: uuid.UUID,
+    body: OrganisationUpdate,
+    session: SessionDep,
+    actor: OrganisationAdmin,
+    once: OnceDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> OrganisationRead:
+    """As your organisation's admin, set its default language: the language
+    of its documents, exports, dashboard data and subject-access documents
+    when a request names none (``lang`` wins, then Accept-Language, then
+    this, then English). If-Match must name the version you edited."""
+    principal = actor.principal
+    version = expected_version(if_match)
+
+    async def render(organisation: Organisation) -> OrganisationRead:
+        return OrganisationRead.model_validate(organisation)
+
+    return await once.answer_versioned(
+        principal,
+        f"PATCH /v1/organisations/{organisation_id} If-Match: {version}",
+        body,
+        lambda: organisations_service.update_organisation(
+            session, principal, organisation_id, body, version
+        ),
+        lambda existing: organisations_service.get_organisation(session, existing),
+        render,
+        audit=audit_log.trail(actor, "update", "organisation"),
+    )

@@ -7,8 +7,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts.enums import OrganisationType
+from shared.contracts.enums import LanguageCode, OrganisationType
 from shared.contracts.text import Text
+
+DEFAULT_LANGUAGE = (
+    "The language (en, ar or ckb) of the organisation's documents, exports, "
+    "dashboard data and subject-access documents when a request names none: "
+    "lang wins, then Accept-Language, then this, then English."
+)
 
 
 class OrganisationCreate(BaseModel):
@@ -21,6 +27,7 @@ class OrganisationCreate(BaseModel):
                     "name": "Al-Amal Community Association",
                     "type": "cso",
                     "lead_organisation_id": "9e9ece17-0ba9-4466-9e86-5c40dcdfcb9d",
+                    "default_language": "ar",
                 }
             ]
         },
@@ -36,6 +43,20 @@ class OrganisationCreate(BaseModel):
         "programme it delivers. The link waits for that lead's admin to approve "
         "it; only then do its services count as through a partner.",
     )
+    default_language: LanguageCode = Field(
+        default=LanguageCode.en, description=DEFAULT_LANGUAGE
+    )
+
+
+class OrganisationUpdate(BaseModel):
+    """What an organisation's own admin may change about it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"default_language": "ckb"}]},
+        extra="forbid",
+    )
+
+    default_language: LanguageCode = Field(description=DEFAULT_LANGUAGE)
 
 
 class OrganisationRead(BaseModel):
@@ -57,4 +78,6 @@ class OrganisationRead(BaseModel):
         description="The lead's admin who approved the link (token subject)."
     )
     lead_approved_at: datetime | None
+    default_language: LanguageCode = Field(description=DEFAULT_LANGUAGE)
+    version: int = Field(description="Send it back as If-Match to edit.")
     created_at: datetime

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Annotated
 
+from fastapi import Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -17,12 +19,24 @@ from sqlmodel import col
 from services.beneficiary.access import organisation_wide
 from services.beneficiary.locations.models import Location
 from services.beneficiary.organisations.models import Organisation
-from services.beneficiary.organisations.schemas import OrganisationCreate
+from services.beneficiary.organisations.schemas import (
+    OrganisationCreate,
+    OrganisationRead,
+    OrganisationUpdate,
+)
 from services.beneficiary.partnerships.models import Partnership, PartnershipOrigin
-from shared.auth import Principal
+from shared.auth import Principal, PrincipalDep
 from shared.contracts.enums import DeliveredThrough
-from shared.db import get_cached, utcnow
-from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from shared.db import SessionDep, get_cached, utcnow
+from shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    VersionConflict,
+)
+from shared.i18n import LangQuery, Language, chosen_language
 from shared.pagination import Page, ordered_page
 
 
@@ -113,6 +127,60 @@ async def approve_partner(
         )
     await session.flush()
     return partner
+
+
+async def update_organisation(
+    session: AsyncSession,
+    principal: Principal,
+    organisation_id: uuid.UUID,
+    data: OrganisationUpdate,
+    expected_version: int,
+) -> Organisation:
+    """The organisation's own admin (organisation-wide) sets its default
+    language, edited at ``expected_version``. Reporting copies it with the
+    organisation's name (``refresh_dimensions``): no event needed."""
+    organisation_wide(principal)
+    if organisation_id != principal.organisation_id:
+        raise Forbidden("Only an organisation's own admin may change it.")
+    organisation = (
+        await session.execute(
+            select(Organisation)
+            .where(col(Organisation.id) == organisation_id)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if organisation is None:
+        raise NotFound("No such organisation.")
+    if organisation.version != expected_version:
+        raise VersionConflict(
+            f"You edited version {expected_version}; the server has "
+            f"version {organisation.version}.",
+            current=OrganisationRead.model_validate(organisation).model_dump(
+                mode="json"
+            ),
+        )
+    organisation.default_language = data.default_language.value
+    organisation.version += 1
+    await session.flush()
+    return organisation
+
+
+async def organisation_language(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: PrincipalDep,
+    lang: LangQuery = None,
+) -> Language:
+    """The language of a document for the caller: ``lang``, else
+    Accept-Language, else their organisation's default, else English."""
+    async with session.begin():
+        organisation = await session.get(Organisation, principal.organisation_id)
+    default = None if organisation is None else organisation.default_language
+    return chosen_language(request, response, lang, default)
+
+
+OrganisationLanguage = Annotated[Language, Depends(organisation_language)]
 
 
 async def get_organisation(

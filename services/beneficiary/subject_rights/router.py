@@ -12,6 +12,7 @@ from services.beneficiary.access import SupervisorActor
 from services.beneficiary.audit.models import audit_log
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.db import OnceDep
+from services.beneficiary.organisations.service import OrganisationLanguage
 from services.beneficiary.subject_rights import export
 from services.beneficiary.subject_rights import service as rights_service
 from services.beneficiary.subject_rights.export import SubjectAccessExport
@@ -19,7 +20,6 @@ from services.beneficiary.subject_rights.service import ErasureRead
 from shared.app import RuntimeDep
 from shared.db import SessionDep
 from shared.errors import Invalid, NotFound, Unavailable, problem_responses
-from shared.i18n import LanguageDep
 from shared.subject_rights import (
     NO_STORE,
     document_response,
@@ -113,12 +113,13 @@ async def export_subject_access(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: SupervisorActor,
-    language: LanguageDep,
+    language: OrganisationLanguage,
     format: Annotated[
         Literal["json", "html"],
         Query(
             description="json, or html: a readable document to print, in the "
-            "language asked for (lang, else Accept-Language)."
+            "language asked for (lang, else Accept-Language, else the "
+            "organisation's default language)."
         ),
     ] = "json",
 ) -> Response:

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyHeader
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from services.reporting.access.models import ApiKey
 from services.reporting.engine.evaluator import Scope
+from services.reporting.facts.models import OrganisationDim
 from shared.app import Runtime
 from shared.auth import (
     BearerDoc,
@@ -31,6 +32,7 @@ from shared.auth import (
 )
 from shared.db import utcnow
 from shared.errors import Forbidden, Unauthorized
+from shared.i18n import LangQuery, Language, chosen_language
 
 KEY_PREFIX = "mhpss_"
 READERS = frozenset(
@@ -164,3 +166,30 @@ async def current_caller(
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+async def caller_language(
+    request: Request, response: Response, caller: CallerDep, lang: LangQuery = None
+) -> Language:
+    """The language of what a caller reads: ``lang``, else Accept-Language,
+    else their organisation's default language (as last copied from the
+    beneficiary service), else English."""
+    default = await default_language(request.app.state.runtime, caller)
+    return chosen_language(request, response, lang, default)
+
+
+async def default_language(runtime: Runtime, caller: Caller) -> str | None:
+    """The caller's organisation's default language, as last copied from
+    the beneficiary service (None before the first copy)."""
+    async with AsyncSession(runtime.engine) as session:
+        found: str | None = (
+            await session.execute(
+                select(col(OrganisationDim.default_language)).where(
+                    col(OrganisationDim.id) == caller.organisation_id
+                )
+            )
+        ).scalar_one_or_none()
+    return found
+
+
+CallerLanguage = Annotated[Language, Depends(caller_language)]

@@ -16,7 +16,8 @@ from services.reporting.engine.evaluator import Scope
 from services.reporting.engine.store import FactStore
 from services.reporting.exports.formats import CONTENT_TYPES, WRITERS, ExportInfo
 from services.reporting.exports.models import Export
-from services.reporting.exports.service import export_rows, months, word
+from services.reporting.exports.service import export_rows, months
+from services.reporting.indicators.service import word
 from services.reporting.settings import ReportingSettings
 from shared.app import Runtime
 from shared.db import utcnow
@@ -102,7 +103,7 @@ async def run_export(ctx: dict[str, Any], export_id: str) -> None:
         about = ExportInfo(
             indicator_id=indicator.id,
             name=language.text(f"indicator.{indicator.id}"),
-            definition=indicator.description,
+            definition=language.text(f"definition.{indicator.id}"),
             version=indicator.version,
             unit=indicator.unit,
             start=export.start,

@@ -15,7 +15,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.reporting.access.service import Caller, CallerDep, stored_sites
+from services.reporting.access.service import (
+    Caller,
+    CallerDep,
+    CallerLanguage,
+    default_language,
+    stored_sites,
+)
 from services.reporting.db import OnceDep
 from services.reporting.exports.formats import (
     CONTENT_TYPES,
@@ -59,7 +65,7 @@ from shared.errors import (
     NotFound,
     problem_responses,
 )
-from shared.i18n import LanguageDep, negotiate
+from shared.i18n import negotiate
 from shared.pagination import (
     DEFAULT_LIMIT,
     CursorQuery,
@@ -112,8 +118,9 @@ class ExportRequest(BaseModel):
     lang: Annotated[Text, Field(max_length=35)] | None = Field(
         default=None,
         description="Language of the label columns and the About sheet: en, "
-        "ar or ckb (else the request's Accept-Language, else English). Codes "
-        "are the same in every language.",
+        "ar or ckb (else the request's Accept-Language, else the "
+        "organisation's default language, else English). Codes are the same "
+        "in every language.",
     )
 
 
@@ -191,6 +198,11 @@ async def request_export(
     bands = age_bands(body.age_bands, request.app.state.settings)
     check_query(indicator, body.start, body.end, body.by, body.filters, bands)
     await check_org_unit_codes(store_of(request.app), caller, body.by, body.format)
+    lang = negotiate(
+        body.lang,
+        request.headers.get("accept-language"),
+        await default_language(runtime, caller),
+    )
 
     async def create() -> Export:
         export = Export(
@@ -207,7 +219,7 @@ async def request_export(
             suppressed=body.suppress or not caller.record_level,
             scope_sites=stored_sites(caller.scope.sites),
             age_bands=bands.text,
-            lang=negotiate(body.lang, request.headers.get("accept-language")),
+            lang=lang,
         )
         session.add(export)
         return export
@@ -350,7 +362,7 @@ async def indicator_feed(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
-    language: LanguageDep,
+    language: CallerLanguage,
     cursor: Annotated[
         int | None,
         Query(ge=0, description="The X-Feed-Cursor of your last pull; 0 at first."),
@@ -372,11 +384,7 @@ async def indicator_feed(
     caller.may_read(indicator.id)
     dims = [d.strip() for value in by or [] for d in value.split(",") if d.strip()]
     filters = parse_filters(
-        {
-            k: request.query_params.getlist(k)
-            for k in request.query_params
-            if k != "lang"  # the labels' language, not a filter
-        },
+        {k: request.query_params.getlist(k) for k in request.query_params},
         indicator.disaggregations,
     )
     async with session.begin():

@@ -25,10 +25,10 @@ from services.reporting.exports.formats import (
     IndicatorMapping,
     month_end,
 )
-from services.reporting.indicators.service import answer
+from services.reporting.indicators.service import answer, word
 from services.reporting.settings import ReportingSettings
 from shared.errors import FieldError, Invalid
-from shared.i18n import IN_ENGLISH, UNKNOWN, Language
+from shared.i18n import IN_ENGLISH, Language
 
 
 def months(start: date, end: date) -> Iterator[tuple[date, date]]:
@@ -136,15 +136,6 @@ async def export_rows(
         labelled=labelled,
         suppression_threshold=threshold,
     )
-
-
-def word(language: Language, dim: str, code: str, names: dict[str, str]) -> str:
-    """A value's words: the catalogue's in the language for a code of a
-    vocabulary (sex, layers, activities, age groups, ``unknown``); else the
-    name the facts carry (places, organisations, courses); else the code."""
-    if code == UNKNOWN or dim == "age_group" or language.has(f"{dim}.{code}"):
-        return language.label(dim, code)
-    return names.get(code) or code
 
 
 def check_export_dims(by: Sequence[str]) -> tuple[str | None, list[str]]:

@@ -627,6 +627,11 @@ class OrganisationDim(Table, table=True):
     lead_organisation_id: uuid.UUID | None = Field(
         default=None, description="Set for an implementing partner."
     )
+    default_language: str = Field(
+        default="en",
+        max_length=8,
+        description="Its outputs' language when a request names none.",
+    )
 
 
 class FeedCursor(Table, table=True):

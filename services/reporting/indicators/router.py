@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
-from services.reporting.access.service import CallerDep
+from services.reporting.access.service import CallerDep, CallerLanguage
 from services.reporting.catalogue.catalogue import Indicator, indicators
 from services.reporting.indicators.service import (
     AGE_BANDS_HELP,
@@ -16,8 +16,10 @@ from services.reporting.indicators.service import (
     age_bands,
     answer,
     get_indicator,
+    in_language,
     parse_filters,
     store_of,
+    worded,
 )
 from shared.app import checks_own_query
 from shared.contracts.text import Text
@@ -30,13 +32,16 @@ router = APIRouter(prefix="/v1/indicators", tags=["indicators"])
 @router.get("", response_model=Page[Indicator])
 async def list_indicators(
     caller: CallerDep,
+    language: CallerLanguage,
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[Indicator]:
     """The catalogue: what each indicator counts, its allowed
-    disaggregations and its HXL/DHIS2 mappings."""
+    disaggregations and its HXL/DHIS2 mappings; ``name`` and
+    ``description`` in the language asked for (ids, units and mappings are
+    the same in every language)."""
     readable = [
-        i
+        in_language(i, language)
         for i in indicators().values()
         if caller.indicators is None or i.id in caller.indicators
     ]
@@ -44,11 +49,14 @@ async def list_indicators(
 
 
 @router.get("/{indicator_id}", response_model=Indicator)
-async def read_indicator(indicator_id: str, caller: CallerDep) -> Indicator:
-    """One indicator's definition from the catalogue."""
+async def read_indicator(
+    indicator_id: str, caller: CallerDep, language: CallerLanguage
+) -> Indicator:
+    """One indicator's definition from the catalogue, its name and
+    description in the language asked for."""
     indicator = get_indicator(indicator_id)
     caller.may_read(indicator.id)
-    return indicator
+    return in_language(indicator, language)
 
 
 @router.get(
@@ -61,6 +69,7 @@ async def indicator_values(
     indicator_id: str,
     request: Request,
     caller: CallerDep,
+    language: CallerLanguage,
     start: Annotated[date, Query(description="First day, inclusive.")],
     end: Annotated[date, Query(description="Last day, inclusive.")],
     by: Annotated[
@@ -77,14 +86,17 @@ async def indicator_values(
 ) -> IndicatorValues:
     """Any period (a day to many years), any allowed disaggregation; other
     query parameters named after a disaggregation filter on it, e.g.
-    ``iasc_layer=specialized`` or ``site=<id>,<id>``."""
+    ``iasc_layer=specialized`` or ``site=<id>,<id>``. ``labels`` names every
+    code of the cells, and ``name`` the indicator, in the language asked for
+    (``lang``, else Accept-Language, else the organisation's default, else
+    English); codes and ids stay as they are."""
     indicator = get_indicator(indicator_id)
     dims = [d.strip() for value in by or [] for d in value.split(",") if d.strip()]
     filters = parse_filters(
         {k: request.query_params.getlist(k) for k in request.query_params},
         indicator.disaggregations,
     )
-    return await answer(
+    found = await answer(
         store_of(request.app),
         request.app.state.settings,
         caller,
@@ -95,4 +107,6 @@ async def indicator_values(
         filters=filters,
         suppress_cells=suppress,
         bands=age_bands(bands, request.app.state.settings),
+        language=language.code,
     )
+    return worded(found, language)

@@ -33,14 +33,17 @@ from services.reporting.engine.store import FactStore
 from services.reporting.settings import ReportingSettings
 from services.reporting.suppression import ALL, suppress, suppress_rate
 from shared.errors import BadRequest, FieldError, Invalid, NotFound, UnknownParameters
+from shared.i18n import UNKNOWN, Language
 
 MAX_DIMS = 3
 SUPPRESSED_CELLS_LIMIT = 2_000
 """Largest table (cells and margins) published with suppression: the
 audit of bigger ones is slow and their cells are mostly small anyway."""
 RESERVED_PARAMS = frozenset(
-    {"start", "end", "by", "suppress", "cursor", "since", "format", "age_bands"}
+    {"start", "end", "by", "suppress", "cursor", "since", "format", "age_bands", "lang"}
 )
+"""Query parameters of the values and feed routes that are not filters
+(``lang`` is the language of the labels)."""
 AGE_BANDS_HELP = (
     "Age groups of `age_group`: bands like `0-17,18-59,60+` (contiguous from "
     f"0, the last open) or a preset ({', '.join(AGE_BAND_PRESETS)}); default "
@@ -125,6 +128,17 @@ def get_indicator(indicator_id: str) -> Indicator:
     if found is None:
         raise NotFound(f"There is no indicator {indicator_id!r}.")
     return found
+
+
+def in_language(indicator: Indicator, language: Language) -> Indicator:
+    """The catalogue's entry with its name and definition in ``language``
+    (the catalogues' ``indicator.<id>`` and ``definition.<id>``)."""
+    return indicator.model_copy(
+        update={
+            "name": language.text(f"indicator.{indicator.id}"),
+            "description": language.text(f"definition.{indicator.id}"),
+        }
+    )
 
 
 def store_of(app: FastAPI) -> FactStore:
@@ -330,6 +344,30 @@ def _place_labels(
                 for key, name in labels[dim].items()
             }
     return out
+
+
+def word(language: Language, dim: str, code: str, names: dict[str, str]) -> str:
+    """A value's words: the catalogue's in the language for a code of a
+    vocabulary (sex, layers, activities, age groups, ``unknown``); else the
+    name the facts carry (places, organisations, courses); else the code."""
+    if code == UNKNOWN or dim == "age_group" or language.has(f"{dim}.{code}"):
+        return language.label(dim, code)
+    return names.get(code) or code
+
+
+def worded(values: IndicatorValues, language: Language) -> IndicatorValues:
+    """The values with every code of their labels and cells named in
+    ``language`` (the words the exports' ``_label`` columns carry, by
+    :func:`word`) and the indicator's name in it: one way for the values
+    route and the overview. ``values`` must have been answered in that
+    language (its place names)."""
+    labels: dict[str, dict[str, str]] = {}
+    for dim in dict.fromkeys([*values.labels, *values.disaggregations]):
+        names = values.labels.get(dim, {})
+        codes = [*names, *(cell.dims[dim] for cell in values.cells if dim in cell.dims)]
+        labels[dim] = {code: word(language, dim, code, names) for code in codes}
+    name = language.text(f"indicator.{values.indicator}")
+    return values.model_copy(update={"labels": labels, "name": name})
 
 
 def _own_labels(

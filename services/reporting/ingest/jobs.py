@@ -106,10 +106,12 @@ class OrganisationItem(BaseModel):
     id: uuid.UUID
     name: str
     lead_organisation_id: uuid.UUID | None = None
+    default_language: str = "en"
 
 
 async def refresh_dimensions(runtime: Runtime, beneficiary: Peer) -> None:
-    """Locations and organisation names, from the beneficiary service."""
+    """Locations and organisations (names, leads, default languages), from
+    the beneficiary service."""
     locations = await beneficiary.get_all(runtime, "/v1/locations", LocationItem)
     organisations = await beneficiary.get_all(
         runtime, "/v1/organisations", OrganisationItem
@@ -136,6 +138,7 @@ async def refresh_dimensions(runtime: Runtime, beneficiary: Peer) -> None:
             )
             org.name = org_item.name
             org.lead_organisation_id = org_item.lead_organisation_id
+            org.default_language = org_item.default_language
             session.add(org)
         await bump_seq(session)  # query caches reload the dimensions
 

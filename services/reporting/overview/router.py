@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import Field
 
-from services.reporting.access.service import CallerDep
+from services.reporting.access.service import CallerDep, CallerLanguage
 from services.reporting.indicators.service import (
     AGE_BANDS_HELP,
     Cell,
@@ -24,7 +24,7 @@ from services.reporting.overview.service import Overview, OverviewTable, overvie
 from shared.contracts.enums import Sex
 from shared.contracts.text import Text
 from shared.errors import Invalid, problem_responses
-from shared.i18n import Language, LanguageDep
+from shared.i18n import Language
 from shared.i18n.templates import render
 
 HERE = Path(__file__).parent
@@ -82,7 +82,7 @@ AskedDep = Annotated[Asked, Depends(asked)]
 
 
 async def answer_overview(
-    request: Request, caller: CallerDep, language: LanguageDep, query: AskedDep
+    request: Request, caller: CallerDep, language: CallerLanguage, query: AskedDep
 ) -> Overview:
     settings = request.app.state.settings
     return await overview(
@@ -103,7 +103,8 @@ async def programme_overview(
 ) -> Overview:
     """Totals, IASC layers, demographics, direct vs partner, activities,
     locations, cases, capacity building and quality of care, in the
-    language asked for (``lang``, else Accept-Language)."""
+    language asked for (``lang``, else Accept-Language, else the
+    organisation's default language)."""
     return found
 
 
@@ -113,11 +114,11 @@ async def programme_overview(
     responses=problem_responses(Invalid),
 )
 async def programme_overview_document(
-    found: Annotated[Overview, Depends(answer_overview)], language: LanguageDep
+    found: Annotated[Overview, Depends(answer_overview)], language: CallerLanguage
 ) -> HTMLResponse:
     """The same overview as a printable HTML document, in the language
-    asked for (``lang``, else Accept-Language), right to left for Arabic
-    and Kurdish."""
+    asked for (``lang``, else Accept-Language, else the organisation's
+    default), right to left for Arabic and Kurdish."""
     return HTMLResponse(
         render_document(found, language),
         headers={"Content-Language": language.code},

@@ -12,13 +12,10 @@ from services.reporting.catalogue.catalogue import indicators
 from services.reporting.engine.ages import AgeBands
 from services.reporting.engine.measures import evaluator as make_evaluator
 from services.reporting.engine.store import FactStore
-from services.reporting.indicators.service import IndicatorValues, answer
+from services.reporting.indicators.service import IndicatorValues, answer, worded
 from services.reporting.settings import ReportingSettings
 from shared.i18n import UNKNOWN, Language
 
-PLACE_OR_ORGANISATION = frozenset(
-    {"governorate", "district", "site", "organisation", "lead_organisation"}
-)
 SECTIONS: list[tuple[str, str, list[str]]] = [
     # (section, indicator, disaggregations); titles are in the catalogue
     # (shared/i18n) as table.<indicator>[.<disaggregation>...]
@@ -55,28 +52,15 @@ SECTIONS: list[tuple[str, str, list[str]]] = [
 ]
 
 
-def _worded(values: IndicatorValues, language: Language) -> IndicatorValues:
-    """Every code of the values named in the language: vocabularies from
-    the catalogue, activities and layers too; places and organisations keep
-    the names the engine gave them (there is no code to translate)."""
-    labels = {dim: dict(names) for dim, names in values.labels.items()}
-    for dim in values.disaggregations:
-        named = labels.setdefault(dim, {})
-        for cell in values.cells:
-            code = cell.dims[dim]
-            if dim in PLACE_OR_ORGANISATION and code in named and code != UNKNOWN:
-                continue
-            named[code] = language.label(dim, code)
-    name = language.text(f"indicator.{values.indicator}")
-    return values.model_copy(update={"labels": labels, "name": name})
-
-
 class OverviewTable(BaseModel):
     """One table of the overview."""
 
     section: str
     title: str
     """In the request's language, like the labels of the values."""
+    definition: str = Field(
+        description="What the table's indicator counts, in the request's language."
+    )
     values: IndicatorValues
     shares: dict[str, float | None]
     """Each cell's share of the total in percent (counts only; keyed by the
@@ -141,7 +125,8 @@ async def overview(
             OverviewTable(
                 section=section,
                 title=language.text("table." + ".".join([indicator_id, *by])),
-                values=_worded(values, language),
+                definition=language.text(f"definition.{indicator_id}"),
+                values=worded(values, language),
                 shares=shares,
             )
         )

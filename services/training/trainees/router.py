@@ -38,7 +38,6 @@ from shared.errors import (
     VersionConflict,
     problem_responses,
 )
-from shared.i18n import LanguageDep
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from shared.subject_rights import NO_STORE, document_response, require_reason
 
@@ -213,12 +212,13 @@ async def export_subject_access(
     session: SessionDep,
     runtime: RuntimeDep,
     actor: SubjectAccessActor,
-    language: LanguageDep,
+    language: subject_access.DocumentLanguage,
     format: Annotated[
         Literal["json", "html"],
         Query(
             description="json, or html: a readable document to print, in the "
-            "language asked for (lang, else Accept-Language)."
+            "language asked for (lang, else Accept-Language, else the "
+            "organisation's default language)."
         ),
     ] = "json",
 ) -> Response:

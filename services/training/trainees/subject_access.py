@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
+import structlog
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,13 +34,17 @@ from services.training.results.models import (
     CompetencyAssessment,
     KnowledgeTest,
 )
+from services.training.settings import TrainingSettings
 from services.training.supervision.models import SupervisionSession
 from services.training.trainees import service as trainees_service
 from services.training.trainees.models import Trainee
 from services.training.trainees.service import TraineeRead
-from shared.auth import Principal
+from shared.app import RuntimeDep
+from shared.auth import Principal, PrincipalDep
 from shared.crypto import KeyRing
 from shared.db import under, utcnow
+from shared.i18n import LangQuery, Language, asked, chosen_language
+from shared.peers import PeerUnavailable
 
 
 class SessionAttended(BaseModel):
@@ -378,3 +384,44 @@ async def _groups(
 
 async def _all(session: AsyncSession, statement: Any) -> list[Any]:
     return list((await session.execute(statement)).scalars())
+
+
+log = structlog.get_logger(__name__)
+
+
+class _OrganisationLanguage(BaseModel):
+    """The part of the beneficiary service's organisation this reads."""
+
+    default_language: str = "en"
+
+
+async def document_language(
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    lang: LangQuery = None,
+) -> Language:
+    """The document's language: ``lang``, else Accept-Language, else the
+    caller's organisation's default language, asked of the beneficiary
+    service (which keeps organisations) only when the request names none;
+    English when it cannot answer, since a document is complete in any
+    language."""
+    default = None
+    if asked(lang, request.headers.get("accept-language")) is None:
+        settings = runtime.settings
+        assert isinstance(settings, TrainingSettings)
+        try:
+            found = await settings.beneficiary.get(
+                runtime,
+                f"/v1/organisations/{principal.organisation_id}",
+                _OrganisationLanguage,
+                organisation_id=principal.organisation_id,
+            )
+            default = found.default_language
+        except PeerUnavailable:
+            log.warning("organisation_language_unavailable")
+    return chosen_language(request, response, lang, default)
+
+
+DocumentLanguage = Annotated[Language, Depends(document_language)]
