@@ -22,7 +22,7 @@ from typing import Annotated, Any, Protocol, TypeVar
 from fastapi import Header, Response
 from pydantic import BaseModel
 from pydantic_core import to_json
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
@@ -115,6 +115,22 @@ def check_key(key: str | None) -> str | None:
     return key
 
 
+_LOOKUPS: dict[type[IdempotencyRecordBase], Any] = {}
+
+
+def _lookup(model: type[IdempotencyRecordBase]) -> Any:
+    """The key's look-up, built once per table (building it is a good part
+    of a small write's Python)."""
+    statement = _LOOKUPS.get(model)
+    if statement is None:
+        statement = _LOOKUPS[model] = select(model).where(
+            col(model.organisation_id) == bindparam("org"),
+            col(model.subject) == bindparam("sub"),
+            col(model.key) == bindparam("key"),
+        )
+    return statement
+
+
 async def find_replay(
     session: AsyncSession,
     model: type[IdempotencyRecordBase],
@@ -129,11 +145,8 @@ async def find_replay(
     """
     record = (
         await session.execute(
-            select(model).where(
-                col(model.organisation_id) == principal.organisation_id,
-                col(model.subject) == principal.subject,
-                col(model.key) == key,
-            )
+            _lookup(model),
+            {"org": principal.organisation_id, "sub": principal.subject, "key": key},
         )
     ).scalar_one_or_none()
     if record is None:
