@@ -266,7 +266,7 @@ def _plain_defaults(model: type[Any]) -> tuple[dict[str, Any], list[Any]]:
         "_plain_defaults"
     )
     if known is None:
-        model.__mapper__._check_configure()  # type: ignore[attr-defined]
+        model.__mapper__._check_configure()
         plain: dict[str, Any] = {}
         fresh: list[Any] = []
         for name, info in model.model_fields.items():

@@ -143,7 +143,7 @@ async def find_replay(
 
     The same key with a different request is a client bug: 422, nothing written.
     """
-    record = (
+    record: IdempotencyRecordBase | None = (
         await session.execute(
             _lookup(model),
             {"org": principal.organisation_id, "sub": principal.subject, "key": key},

@@ -106,7 +106,7 @@ def test_a_row_built_without_the_constructor_is_the_constructors_row() -> None:
     defaults for those not given, fresh ones per row), without calling it."""
     from services.beneficiary.service_records.models import ServiceRecord
 
-    given = {
+    given: dict[str, Any] = {
         "id": uuid.uuid4(),
         "beneficiary_id": uuid.uuid4(),
         "organisation_id": uuid.uuid4(),
