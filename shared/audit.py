@@ -112,13 +112,12 @@ def record_access(
 ) -> None:
     """Stage audit rows in the caller's transaction (no access without a trace)."""
     reason = audit_reason(session, actor)
-    at = utcnow()
     for entity_id in entity_ids:
         session.add(
             new_row(
                 model,
                 id=uuid.uuid4(),
-                at=at,
+                at=utcnow(),
                 organisation_id=actor.principal.organisation_id,
                 subject=actor.principal.subject,
                 action=action,
