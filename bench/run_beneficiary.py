@@ -56,7 +56,8 @@ ERROR_LOG_PATTERN = re.compile(
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # A request body and how many records it carries.
-Build = Callable[[], tuple[dict[str, Any], int]]
+Build = Callable[[], tuple[dict[str, Any] | None, int]]
+"""A request's body (None: a GET) and how many records it carries."""
 # Per-record outcomes read from a successful response.
 Outcomes = Callable[[httpx.Response], Counter[str]]
 
@@ -290,7 +291,12 @@ async def drive(
             phase.records_sent += records
             started = time.perf_counter()
             try:
-                response = await client.post(path, json=body, headers=request_headers)
+                if body is None:
+                    response = await client.get(path, headers=request_headers)
+                else:
+                    response = await client.post(
+                        path, json=body, headers=request_headers
+                    )
             except httpx.HTTPError as exc:
                 after = time.perf_counter() - started
                 phase.fail(type(exc).__name__, f"{type(exc).__name__}: {exc!r}", after)
@@ -719,6 +725,7 @@ async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> 
             200,
         ),
     }
+    scenarios["minimal"] = ("/healthz", lambda: (None, 1), registration_outcomes, 200)
     if "service-records" in args.scenarios:
         scenarios["service-records"] = (
             "/v1/service-records",
@@ -791,6 +798,16 @@ async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> 
                 )
             results.append(summary)
             report_line(summary)
+    per_request: dict[str, float] = {
+        r["scenario"]: r["api_cpu_ms_per_record"]
+        for r in results
+        if r.get("api_cpu_ms_per_record")
+    }
+    if "minimal" in per_request and "service-records" in per_request:
+        sys.stderr.write(
+            "  service-records / minimal API CPU per request: "
+            f"{per_request['service-records'] / per_request['minimal']:.1f}\n"
+        )
 
     return {
         "benchmark": "beneficiary",
@@ -947,7 +964,8 @@ def parse_args() -> argparse.Namespace:
         "--scenarios",
         type=lambda s: s.split(","),
         default=["register", "sync"],
-        help="comma-separated: register,sync,duplicates,service-records",
+        help="comma-separated: register,sync,duplicates,service-records,minimal "
+        "(GET /healthz: the floor a request costs)",
     )
     parser.add_argument("--database", default="mhpss_bench_beneficiary")
     parser.add_argument("--redis-url", default=REDIS_URL)
@@ -962,7 +980,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--people", type=int, default=200_000, help="duplicates: people in all"
     )
-    return parsed(parser, {"register", "sync", "duplicates", "service-records"})
+    return parsed(
+        parser, {"register", "sync", "duplicates", "service-records", "minimal"}
+    )
 
 
 def parsed(parser: argparse.ArgumentParser, scenarios: set[str]) -> argparse.Namespace:

@@ -18,7 +18,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.auth import Principal, Role, require
 from shared.contracts.text import Text
-from shared.db import UTCDateTime, utcnow
+from shared.db import UTCDateTime, new_row, utcnow
 from shared.errors import FieldError, Invalid
 
 APPEND_ONLY_SQL = (
@@ -114,7 +114,10 @@ def record_access(
     reason = audit_reason(session, actor)
     for entity_id in entity_ids:
         session.add(
-            model(
+            new_row(
+                model,
+                id=uuid.uuid4(),
+                at=utcnow(),
                 organisation_id=actor.principal.organisation_id,
                 subject=actor.principal.subject,
                 action=action,

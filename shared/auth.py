@@ -41,6 +41,8 @@ ALGORITHMS = frozenset({"ES256", "RS256"})
 encryption key is not used to verify tokens."""
 JWKS_REFRESH_SECONDS = 30.0
 JWKS_RETRY_SECONDS = 5.0
+VERIFIED_TOKENS = 4096
+"""How many verified tokens a verifier remembers (a few MiB at most)."""
 LOCAL_KEY_FILE = "token-signing-key.pem"
 
 
@@ -199,12 +201,26 @@ class TokenVerifier:
     _next_refresh_at: float = 0.0
     _jwks_failed: bool = False
     _refreshing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _verified: dict[str, tuple[Principal, float, object, VerificationKey]] = field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         if self.static_key is not None:
             self._static = VerificationKey.of(self.static_key)
 
     async def verify(self, token: str) -> Principal:
+        """The token's principal. A token verified before is not verified
+        again (an ES256 check and the claims' parsing are most of a small
+        request's authentication) while it has not expired and the key that
+        verified it is still the one its ``kid`` names; the exact token
+        string is the cache key, so nothing but that token can hit."""
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires_at, kid, key = known
+            if time.time() < expires_at and self._current(kid) is key:
+                return principal
+            del self._verified[token]
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except Exception as exc:  # crafted input: any failure is a bad token
@@ -220,17 +236,28 @@ class TokenVerifier:
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
             parsed = TokenClaims.model_validate(claims)
+            expires_at = float(claims["exp"])
         except jwt.ExpiredSignatureError:
             raise ExpiredToken("The bearer token has expired.") from None
         except Exception as exc:  # crafted input: any failure is a bad token
             raise Unauthorized(f"Invalid bearer token: {exc}") from None
-        return Principal(
+        principal = Principal(
             subject=parsed.sub,
             organisation_id=parsed.org,
             roles=frozenset(parsed.roles),
             site_ids=None if parsed.sites is None else frozenset(parsed.sites),
             team_id=parsed.team,
         )
+        if len(self._verified) >= VERIFIED_TOKENS:  # forget the oldest
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (principal, expires_at, kid, key)
+        return principal
+
+    def _current(self, kid: object) -> VerificationKey | None:
+        """The key that verifies a token naming ``kid`` now."""
+        if self._static is not None:
+            return self._static
+        return self._jwks.get(kid) if isinstance(kid, str) else None
 
     async def _key_for(self, kid: object) -> VerificationKey:
         if self._static is not None:

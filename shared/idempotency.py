@@ -22,14 +22,14 @@ from typing import Annotated, Any, Protocol, TypeVar
 from fastapi import Header, Response
 from pydantic import BaseModel
 from pydantic_core import to_json
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from shared.app import Runtime, RuntimeDep
 from shared.audit import Trail
 from shared.crypto import KeyRing
-from shared.db import SessionDep, UTCDateTime, utcnow
+from shared.db import SessionDep, UTCDateTime, new_row, utcnow
 from shared.errors import FieldError, Invalid
 from shared.outbox import announce_writes, staged_events
 from shared.queue import send_deferred_jobs
@@ -115,6 +115,22 @@ def check_key(key: str | None) -> str | None:
     return key
 
 
+_LOOKUPS: dict[type[IdempotencyRecordBase], Any] = {}
+
+
+def _lookup(model: type[IdempotencyRecordBase]) -> Any:
+    """The key's look-up, built once per table (building it is a good part
+    of a small write's Python)."""
+    statement = _LOOKUPS.get(model)
+    if statement is None:
+        statement = _LOOKUPS[model] = select(model).where(
+            col(model.organisation_id) == bindparam("org"),
+            col(model.subject) == bindparam("sub"),
+            col(model.key) == bindparam("key"),
+        )
+    return statement
+
+
 async def find_replay(
     session: AsyncSession,
     model: type[IdempotencyRecordBase],
@@ -127,13 +143,10 @@ async def find_replay(
 
     The same key with a different request is a client bug: 422, nothing written.
     """
-    record = (
+    record: IdempotencyRecordBase | None = (
         await session.execute(
-            select(model).where(
-                col(model.organisation_id) == principal.organisation_id,
-                col(model.subject) == principal.subject,
-                col(model.key) == key,
-            )
+            _lookup(model),
+            {"org": principal.organisation_id, "sub": principal.subject, "key": key},
         )
     ).scalar_one_or_none()
     if record is None:
@@ -162,13 +175,16 @@ def remember(
     resource_id: uuid.UUID,
 ) -> None:
     session.add(
-        model(
+        new_row(
+            model,
+            id=uuid.uuid4(),
             organisation_id=principal.organisation_id,
             subject=principal.subject,
             key=key,
             route=route,
             fingerprint=request_fingerprint,
             resource_id=resource_id,
+            created_at=utcnow(),
         )
     )
 

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import inspect, select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -47,20 +47,15 @@ async def get_in_scope(
     row's ``team_id``, or what ``team_of`` finds for it (the team of the
     person it is about); a row with neither is hidden from every team-scoped
     token."""
-    table: Any = model
     row: Any
     if cached and not for_update:
         row = await get_cached(session, model, _key(model, principal, row_id))
         if row is not None and row.organisation_id != principal.organisation_id:
             row = None
     else:
-        statement = select(model).where(
-            col(table.id) == row_id,
-            col(table.organisation_id) == principal.organisation_id,
-        )
-        if for_update:
-            statement = statement.with_for_update()
-        row = (await session.execute(statement)).scalar_one_or_none()
+        statement = _by_id(model, for_update)
+        params = {"row_id": row_id, "org": principal.organisation_id}
+        row = (await session.execute(statement, params)).scalar_one_or_none()
     if row is None or not (
         not site_scoped
         or principal.can_see_site(getattr(row, "site_id", None))
@@ -75,6 +70,23 @@ async def get_in_scope(
         if team != principal.team_id:
             raise NotFound(f"No such {what}.")
     return row  # type: ignore[no-any-return]
+
+
+_BY_ID: dict[tuple[type[Any], bool], Any] = {}
+
+
+def _by_id(model: type[Any], for_update: bool) -> Any:
+    """The row by id in an organisation, built once per table and lock."""
+    statement = _BY_ID.get((model, for_update))
+    if statement is None:
+        statement = select(model).where(
+            col(model.id) == bindparam("row_id"),
+            col(model.organisation_id) == bindparam("org"),
+        )
+        if for_update:
+            statement = statement.with_for_update()
+        _BY_ID[(model, for_update)] = statement
+    return statement
 
 
 def _key(model: type[Any], principal: Principal, row_id: uuid.UUID) -> Any:

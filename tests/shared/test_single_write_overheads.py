@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import date
 from typing import Any
 
 import pytest
@@ -98,3 +99,27 @@ async def test_writes_committed_together_share_one_announce() -> None:
     for asked, done in writes:
         # each write returned after an enqueue that started after it asked
         assert any(asked <= s and e <= done for s, e in sends), (asked, sends)
+
+
+def test_a_row_built_without_the_constructor_is_the_constructors_row() -> None:
+    """``new_row`` gives what the model's constructor gives (every field,
+    defaults for those not given, fresh ones per row), without calling it."""
+    from services.beneficiary.service_records.models import ServiceRecord
+
+    given: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "beneficiary_id": uuid.uuid4(),
+        "organisation_id": uuid.uuid4(),
+        "activity_code": "individual_counselling",
+        "iasc_layer": 3,
+        "service_date": date(2026, 2, 1),
+        "created_by": "u1",
+        "created_at": shared_db.utcnow(),
+        "updated_at": shared_db.utcnow(),
+    }
+    built = shared_db.new_row(ServiceRecord, **given)
+    constructed = ServiceRecord(**given)
+    assert built.__dict__.keys() == constructed.__dict__.keys()
+    for name in constructed.__dict__.keys() - {"_sa_instance_state"}:
+        assert getattr(built, name) == getattr(constructed, name), name
+    assert shared_db.new_row(ServiceRecord).id != shared_db.new_row(ServiceRecord).id

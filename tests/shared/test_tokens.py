@@ -8,6 +8,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from shared.auth import LocalSigningKey, Role, TokenVerifier
+from shared.auth import ExpiredToken, LocalSigningKey, Role, TokenVerifier
 from shared.errors import Unauthorized
 
 ORG = uuid.uuid4()
@@ -138,6 +139,62 @@ async def test_hmac_with_public_key_confusion(
     signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     with pytest.raises(Unauthorized):
         await verifier.verify(f"{signing_input}.{b64(signature)}")
+
+
+async def test_a_verified_token_is_not_verified_again_until_it_expires(
+    key: LocalSigningKey, verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same token again is answered from the verifier's memory (no
+    signature check), until its ``exp``: then it is refused as expired."""
+    token = issue(key, ttl=timedelta(seconds=2))
+    first = await verifier.verify(token)
+    checks: list[str] = []
+    decode = jwt.decode
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        checks.append("decode")
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counted)
+    assert await verifier.verify(token) is first
+    assert checks == []
+    with pytest.raises(Unauthorized):  # one character off: not the cached one
+        await verifier.verify(
+            token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+        )
+    await asyncio.sleep(2.1)
+    with pytest.raises(ExpiredToken):
+        await verifier.verify(token)
+
+
+async def test_a_remembered_token_needs_its_key_still_published(
+    key: LocalSigningKey,
+) -> None:
+    """A token verified by a key the identity provider has since withdrawn
+    from its key set is refused, though the verifier remembers it."""
+    verifier = jwks_verifier(key)
+    token = jwt.encode(
+        {
+            "iss": "iss",
+            "aud": "aud",
+            "sub": "u1",
+            "org": str(ORG),
+            "roles": ["case_worker"],
+            "exp": int(time.time()) + 600,
+        },
+        key.private_key,
+        algorithm="ES256",
+        headers={"kid": "ec-1"},
+    )
+    assert (await verifier.verify(token)).subject == "u1"
+    rsa_jwk = RSAAlgorithm.to_jwk(RSA_KEY.public_key(), as_dict=True)
+    rsa_only = {"keys": [{**rsa_jwk, "kid": "rsa-1"}]}
+    verifier.http = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, json=rsa_only))
+    )
+    await verifier._refresh_jwks()  # the provider rotated ec-1 out
+    with pytest.raises(Unauthorized):
+        await verifier.verify(token)
 
 
 async def test_unknown_role(key: LocalSigningKey, verifier: TokenVerifier) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
+    bindparam,
     func,
     select,
 )
@@ -320,14 +321,7 @@ async def consents_in_force(
     cache = _cache(session)
     missing = [b for b in beneficiary_ids if (organisation_id, b) not in cache]
     if missing:
-        rows = await session.execute(
-            select(ConsentEntry)
-            .where(
-                col(ConsentEntry.organisation_id) == organisation_id,
-                col(ConsentEntry.beneficiary_id).in_(missing),
-            )
-            .order_by(col(ConsentEntry.sequence))
-        )
+        rows = await session.execute(_LEDGERS, {"org": organisation_id, "ids": missing})
         for b in missing:
             cache[(organisation_id, b)] = {}
         for entry in rows.scalars():
@@ -340,6 +334,16 @@ def forget_consents(session: AsyncSession) -> None:
     _cache(session).clear()
     session.info.pop("consent_entry_ids", None)
 
+
+_LEDGERS = (
+    select(ConsentEntry)
+    .where(
+        col(ConsentEntry.organisation_id) == bindparam("org"),
+        col(ConsentEntry.beneficiary_id).in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(col(ConsentEntry.sequence))
+)
+"""``consents_in_force``'s query, built once."""
 
 _Ledgers = dict[tuple[uuid.UUID, uuid.UUID], dict[ConsentPurpose, ConsentEntry]]
 

@@ -62,7 +62,7 @@ from shared.contracts.events import (
     OrganisationParticipants,
     ServiceRecordFacts,
 )
-from shared.db import get_cached, pin, utcnow
+from shared.db import get_cached, new_row, pin, utcnow
 from shared.errors import (
     Conflict,
     FieldError,
@@ -186,7 +186,7 @@ async def stage_service_record(
     """Every check of ``record_service``, then the row and its event added to
     the session unflushed."""
     columns, beneficiary = await _checked_columns(session, principal, data, locked)
-    record = ServiceRecord(**columns)
+    record = new_row(ServiceRecord, **columns)
     session.add(record)
     emit_service_record(session, record, beneficiary, EventType.service_record_recorded)
     return record
