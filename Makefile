@@ -21,6 +21,9 @@ TS_STAMP := $(TS_CLIENT)/node_modules/.package-lock.json
 IMAGE ?= localhost/mhpss-platform:latest
 # make test-fast runs this many pytest-xdist workers, each with its own
 # databases and Redis database (tests/conftest.py); one per core by default.
+# worksteal: a worker that runs out of tests takes the queued tests of the
+# other, so a long test near the end (the embedded stack starts the whole
+# stack) does not leave one core idle while the other works through a queue.
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
 # The venv's tools (caddy, hadolint, shellcheck, ...) come first for every recipe.
@@ -69,7 +72,7 @@ test: $(STAMP) $(TS_STAMP)
 ## Everyday loop: all but the ops, browser, deploy and image suites (PostgreSQL, Redis, Node.js).
 test-fast: $(STAMP) $(TS_STAMP)
 	scripts/test-deps services
-	$(BIN)/python -m pytest -m "$(FAST)" -n $(WORKERS)
+	$(BIN)/python -m pytest -m "$(FAST)" -n $(WORKERS) --dist worksteal
 
 ## Install or start what the suite needs (Chromium, Caddy, PostgreSQL, Redis, the client's npm packages).
 test-deps: $(STAMP) $(TS_STAMP)
