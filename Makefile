@@ -21,6 +21,9 @@ TS_STAMP := $(TS_CLIENT)/node_modules/.package-lock.json
 IMAGE ?= localhost/mhpss-platform:latest
 # make test-fast runs this many pytest-xdist workers, each with its own
 # databases and Redis database (tests/conftest.py); one per core by default.
+# worksteal: a worker that runs out of tests takes the queued tests of the
+# other, so a long test near the end (the embedded stack starts the whole
+# stack) does not leave one core idle while the other works through a queue.
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
 # The venv's tools (caddy, hadolint, shellcheck, ...) come first for every recipe.
@@ -60,6 +63,13 @@ $(RUNTIME_STAMP): pyproject.toml $(RUNTIME_LOCK)
 run: $(RUNTIME_STAMP)
 	$(BIN)/python -m services.stack --host $(HOST) --port $(PORT)
 
+# The suites keep Python's bytecode caches (and pytest's rewritten test
+# modules) even where the environment turns them off (PYTHONDONTWRITEBYTECODE
+# is set on the project's shared machines, as in the image): without them each
+# pytest worker and each process a test starts (the embedded stack, the
+# commands) compiles the project's modules again, about 2 s of CPU each.
+test test-fast: export PYTHONDONTWRITEBYTECODE :=
+
 ## Run the whole suite, after installing or starting what it needs; all but
 ## the image's smoke test (make image-check).
 test: $(STAMP) $(TS_STAMP)
@@ -69,7 +79,7 @@ test: $(STAMP) $(TS_STAMP)
 ## Everyday loop: all but the ops, browser, deploy and image suites (PostgreSQL, Redis, Node.js).
 test-fast: $(STAMP) $(TS_STAMP)
 	scripts/test-deps services
-	$(BIN)/python -m pytest -m "$(FAST)" -n $(WORKERS)
+	$(BIN)/python -m pytest -m "$(FAST)" -n $(WORKERS) --dist worksteal
 
 ## Install or start what the suite needs (Chromium, Caddy, PostgreSQL, Redis, the client's npm packages).
 test-deps: $(STAMP) $(TS_STAMP)
