@@ -38,6 +38,7 @@ TESTS = Path(__file__).parent
 PROCESS_SUITES = {
     "ops": "ops",
     "smoke/test_dashboard.py": "browser",
+    "smoke/test_dashboard_oidc.py": "browser",  # Chromium too
     "deploy": "deploy",
     "image": "image",
 }
