@@ -182,6 +182,7 @@ async def test_answers_that_do_not_fit_the_form_write_nothing(
 async def test_trainees_answers_are_counted_by_course(
     issue: Any,
     orgs: Any,
+    alice: Caller,
     site_ids: list[str],
     training_client: httpx.AsyncClient,
     reporting_client: httpx.AsyncClient,
@@ -221,6 +222,14 @@ async def test_trainees_answers_are_counted_by_course(
             {"number": number, "held_on": f"2026-03-0{number}", "hours": 5},
         )
     form = "trainee_satisfaction@1.0"
+    # A participant's response whose id a trainee's response takes too (each
+    # service checks its own ids): reporting keeps both, apart by form.
+    participants = await _respond(
+        alice,
+        group_activity_id=await _session(alice, site_ids[0]),
+        answers={"overall_satisfied": 1, "would_recommend": False},
+    )
+    shared_id = participants["id"]
     for session, answers in (
         (1, {"overall_satisfied": 5, "content_relevant": 4, "would_recommend": True}),
         (2, {"overall_satisfied": 4}),
@@ -233,6 +242,7 @@ async def test_trainees_answers_are_counted_by_course(
                 "cohort_id": cohort["id"],
                 "session_number": session,
                 "answers": answers,
+                **({"id": shared_id} if session == 1 else {}),
             },
         )
     wrong: dict[str, dict[str, Any]] = {
@@ -254,7 +264,17 @@ async def test_trainees_answers_are_counted_by_course(
     responses = await values(
         reporting_client, reader, "feedback_responses", **YEAR, by="course,site"
     )
-    assert by_value(responses) == {(course["id"], site_ids[0]): 3}
+    assert by_value(responses) == {
+        (course["id"], site_ids[0]): 3,
+        ("unknown", site_ids[0]): 1,  # the participant's: no course
+    }
+    by_form = await values(
+        reporting_client, reader, "feedback_responses", **YEAR, by="form"
+    )
+    assert by_value(by_form) == {
+        "participant_satisfaction": 1,
+        "trainee_satisfaction": 3,
+    }
     overall = await values(
         reporting_client,
         reader,

@@ -7,10 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Role
-from tests.beneficiary.api import count_rows, make_beneficiary, record_service
+from tests.beneficiary.api import (
+    count_rows,
+    make_beneficiary,
+    record_service,
+    withdraw_registration,
+)
 from tests.callers import Caller
 from tests.reporting.helpers import by_value, values
 
@@ -194,3 +200,36 @@ async def test_bad_lines_are_refused_and_write_nothing(
     )
     assert same_id.status_code == 409, same_id.text
     assert await count_rows(beneficiary_engine, "material_distribution") == 1
+
+
+async def test_erasure_clears_the_void_reasons_of_a_persons_material_lines(
+    alice: Caller, issue: Any, orgs: Any, beneficiary_engine: AsyncEngine
+) -> None:
+    """A void reason is free text (it may name the person); the person's
+    erasure clears it on the lines handed out with their services, and
+    leaves the lines (counts of things) and other people's reasons."""
+    person = (await make_beneficiary(alice))["id"]
+    other = (await make_beneficiary(alice))["id"]
+    lines = []
+    for who in (person, other):
+        service = await record_service(alice, who, service_date="2026-03-12")
+        line = await _hand_out(
+            alice, service_record_id=service["id"], item_code="hygiene_kit", quantity=1
+        )
+        voided = await alice.post(
+            f"/v1/material-distributions/{line['id']}/void",
+            {"reason": "given to the wrong family member"},
+        )
+        assert voided.status_code == 200, voided.text
+        lines.append(line["id"])
+    erased = await withdraw_registration(issue, orgs["a"], person)
+    assert erased.status_code in (200, 201), erased.text
+    async with beneficiary_engine.connect() as connection:
+        reasons: dict[str, str | None] = dict(
+            (
+                await connection.execute(
+                    text("SELECT id::text, void_reason FROM material_distribution")
+                )
+            ).all()
+        )
+    assert reasons == {lines[0]: None, lines[1]: "given to the wrong family member"}

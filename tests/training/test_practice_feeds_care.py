@@ -463,3 +463,122 @@ async def test_enrolments_follow_only_within_the_recorders_scope(
         await inside.post("/v1/group-activities", {**session, "site_id": site_ids[0]})
     )
     assert (await _ok(await alice.get(path)))["sessions_attended"] == [1]
+
+
+async def test_another_organisation_cannot_link_or_count_into_yours(
+    linked_training: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+    issue: Any,
+    orgs: Any,
+    alice: Caller,
+    bob: Caller,
+    site_ids: list[str],
+) -> None:
+    """Ids are per organisation: Bob's practice session linked to his own
+    group session under the id of Alice's adds nothing to Alice's clients
+    reached through practice, and Bob's practice under Alice's cohort and
+    trainee ids adds nothing to her cohort's results."""
+    mine = token(training_settings, uuid.UUID(alice.org.id), Role.trainer)
+    theirs = token(training_settings, uuid.UUID(bob.org.id), Role.trainer)
+    cohort_id, trainees = await _cohort(training_client, mine, 1)
+    facilitator = trainees[0]
+    alices = [(await make_beneficiary(alice))["id"] for _ in range(2)]
+    held = await _ok(
+        await alice.post(
+            "/v1/group-activities",
+            {
+                "activity_code": "ipt_group_session",
+                "activity_date": "2026-04-08",
+                "site_id": site_ids[0],
+                "attendee_ids": alices,
+            },
+        )
+    )
+    bobs = [(await make_beneficiary(bob))["id"] for _ in range(2)]
+    await _ok(
+        await bob.post(
+            "/v1/group-activities",
+            {
+                "id": held["id"],
+                "activity_code": "ipt_group_session",
+                "activity_date": "2026-04-08",
+                "site_id": site_ids[0],
+                "attendee_ids": bobs,
+            },
+        )
+    )
+    # Bob's own trainee and cohort under Alice's ids, and a group of his.
+    await _ok(
+        await training_client.post(
+            "/v1/trainees", json=trainee(id=facilitator), headers=theirs
+        )
+    )
+    course = await _ok(
+        await training_client.post(
+            "/v1/courses",
+            json={
+                "title": "IPT-G (Bob)",
+                "approach": "ipt_g",
+                "level": "foundational",
+                "planned_hours": 10,
+            },
+            headers=theirs,
+        )
+    )
+    await _ok(
+        await training_client.post(
+            "/v1/cohorts",
+            json={
+                "id": cohort_id,
+                "course_id": course["id"],
+                "title": "Bob's",
+                "starts_on": "2026-03-01",
+                "ends_on": "2026-03-10",
+                "modality": "online",
+            },
+            headers=theirs,
+        )
+    )
+    group = await _ok(
+        await training_client.post(
+            "/v1/practice-groups",
+            json={
+                "name": "Bob's group",
+                "cohort_id": cohort_id,
+                "facilitator_trainee_ids": [facilitator],
+                "client_ids": bobs,
+                "started_on": "2026-04-01",
+            },
+            headers=theirs,
+        )
+    )
+    linked = await training_client.post(
+        f"/v1/practice-groups/{group['id']}/sessions",
+        json={
+            "number": 1,
+            "phase": "initial",
+            "held_on": "2026-04-08",
+            "group_session_id": held["id"],
+        },
+        headers=theirs,
+    )
+    assert linked.status_code == 201, linked.text
+
+    results = await training_client.get(
+        f"/v1/cohorts/{cohort_id}/results", headers=mine
+    )
+    assert results.status_code == 200, results.text
+    row = next(r for r in results.json()["items"] if r["trainee_id"] == facilitator)
+    assert row["supervised_sessions"] == 0, row
+
+    await catch_up()
+    year = {"start": "2026-01-01", "end": "2026-12-31"}
+    for org, reached in ((orgs["a"], 0), (orgs["b"], 2)):
+        reader = issue(org, Role.me_officer)
+        found = await values(
+            reporting_client, reader, "practice_clients_reached", **year
+        )
+        assert found["total"]["value"] == reached, (org, found["total"])

@@ -27,6 +27,7 @@ from services.beneficiary.cases.models import (
 )
 from services.beneficiary.db import IdempotencyRecord, OutboxEvent, under
 from services.beneficiary.interventions.models import Enrolment
+from services.beneficiary.materials.models import MaterialDistribution
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.service_records.models import ServiceRecord
@@ -84,7 +85,8 @@ async def forget_copies(session: AsyncSession, beneficiary: Beneficiary) -> None
     flags (a pair flagged by name says the two names were alike), the reasons
     given for voiding the person's services, and all free text and raw
     answers of the person's cases (scores, bands, dates and codes stay for
-    the counts)."""
+    the counts); also the void reasons of material lines handed out with
+    the person's services."""
     person, org = beneficiary.id, beneficiary.organisation_id
 
     def of_person(model: Any) -> Any:
@@ -97,6 +99,14 @@ async def forget_copies(session: AsyncSession, beneficiary: Beneficiary) -> None
     records = select(col(ServiceRecord.id)).where(of_person(ServiceRecord))
     await session.execute(
         update(ServiceRecord).where(of_person(ServiceRecord)).values(void_reason=None)
+    )
+    await session.execute(
+        update(MaterialDistribution)
+        .where(
+            col(MaterialDistribution.organisation_id) == org,
+            col(MaterialDistribution.service_record_id).in_(records),
+        )
+        .values(void_reason=None)
     )
     await session.execute(
         delete(DuplicateCandidate).where(

@@ -331,21 +331,42 @@ def _distinct(
 
 def _practice_linked(ev: Evaluator, q: Query) -> Mask:
     """Services on the attendance of a group session that a supervised
-    practice session was recorded as (any practice session, of any period:
-    the group session is the one held that day)."""
+    practice session of the same organisation was recorded as (any practice
+    session, of any period: the group session is the one held that day).
+    Group activity ids are unique within an organisation only, so a link is
+    the pair (organisation, group session)."""
+    services = ev.store.frames["services"]
+    organisations = services.vocab["organisation_id"]
+    width = max(len(organisations.values), 1)
     codes = ev.store.derived.get(("practice_linked",))
     if codes is None:
         practice = ev.store.frames["practice"]
-        found = practice.col("group_session_id")[practice.present[: practice.size]]
+        present = practice.present[: practice.size]
         sessions = practice.vocab["group_session_id"].values
-        linked = {sessions[c] for c in found.tolist() if c >= 0}
-        groups = ev.store.frames["services"].vocab["group_activity_id"]
+        owners = practice.vocab["organisation_id"].values
+        linked = {
+            (owners[o], sessions[g])
+            for o, g in zip(
+                practice.col("organisation_id")[present].tolist(),
+                practice.col("group_session_id")[present].tolist(),
+                strict=True,
+            )
+            if g >= 0 and o >= 0
+        }
+        groups = services.vocab["group_activity_id"]
         codes = np.array(
-            sorted(c for g in linked if (c := groups.lookup(g)) is not None),
-            np.int32,
+            sorted(
+                g * width + o
+                for owner, session in linked
+                if (g := groups.lookup(session)) is not None
+                and (o := organisations.lookup(owner)) is not None
+            ),
+            np.int64,
         )
         ev.store.derived[("practice_linked",)] = codes
-    linked_rows: Mask = np.isin(ev.column("services", q, "group_activity_id"), codes)
+    keys = ev.column("services", q, "group_activity_id").astype(np.int64) * width
+    keys += ev.column("services", q, "organisation_id").astype(np.int64)
+    linked_rows: Mask = np.isin(keys, codes)
     return linked_rows
 
 

@@ -189,7 +189,9 @@ class FeedbackFact(_Fact, table=True):
     activity), trainees' from the training service (a course)."""
 
     __tablename__ = "feedback_fact"
-    __table_args__ = (UniqueConstraint("organisation_id", "response_id", "item"),)
+    __table_args__ = (  # the form: a participant's and a trainee's may share an id
+        UniqueConstraint("organisation_id", "response_id", "form", "item"),
+    )
 
     response_id: uuid.UUID
     organisation_id: uuid.UUID

@@ -826,7 +826,7 @@ def _feedback(batch: Batch, e: EventEnvelope, f: FeedbackFacts) -> None:
             continue
         batch.keep(
             "feedback",
-            (f.organisation_id, f.response_id, item),
+            (f.organisation_id, f.response_id, form.code, item),
             {
                 **where,
                 "form": form.code,
@@ -1298,7 +1298,12 @@ _PLAIN: list[tuple[str, type[Any], list[str], str | None]] = [
     ("project", ProjectFact, ["project_id"], None),
     ("team", TeamFact, ["team_id"], None),
     ("material", MaterialFact, ["organisation_id", "distribution_id"], None),
-    ("feedback", FeedbackFact, ["organisation_id", "response_id", "item"], None),
+    (
+        "feedback",
+        FeedbackFact,
+        ["organisation_id", "response_id", "form", "item"],
+        None,
+    ),
     ("risk_alert", RiskAlertFact, ["organisation_id", "alert_id"], None),
 ]
 

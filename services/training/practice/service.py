@@ -436,15 +436,19 @@ async def record_session(
 
 
 async def facilitated(
-    session: AsyncSession, cohort_id: uuid.UUID
+    session: AsyncSession, organisation_id: uuid.UUID, cohort_id: uuid.UUID
 ) -> dict[str, tuple[int, list[float]]]:
     """By trainee id: the sessions they facilitated in the cohort's practice
-    groups and the adherence scores of those sessions' fidelity reviews."""
+    groups and the adherence scores of those sessions' fidelity reviews, all
+    of the cohort's organisation (ids are unique within one only)."""
     groups = {
         g.id: g
         for g in (
             await session.execute(
-                select(PracticeGroup).where(col(PracticeGroup.cohort_id) == cohort_id)
+                select(PracticeGroup).where(
+                    col(PracticeGroup.organisation_id) == organisation_id,
+                    col(PracticeGroup.cohort_id) == cohort_id,
+                )
             )
         ).scalars()
     }
@@ -454,7 +458,8 @@ async def facilitated(
         (
             await session.execute(
                 select(PracticeSession).where(
-                    col(PracticeSession.group_id).in_(list(groups))
+                    col(PracticeSession.organisation_id) == organisation_id,
+                    col(PracticeSession.group_id).in_(list(groups)),
                 )
             )
         ).scalars()
@@ -463,7 +468,8 @@ async def facilitated(
     for review in (
         await session.execute(
             select(FidelityReview).where(
-                col(FidelityReview.session_id).in_([h.id for h in held])
+                col(FidelityReview.organisation_id) == organisation_id,
+                col(FidelityReview.session_id).in_([h.id for h in held]),
             )
         )
     ).scalars():

@@ -380,7 +380,9 @@ async def results(
     ).scalars():
         if criteria.competency_tool in (None, a.tool):
             latest_level[a.trainee_id] = a.overall_level
-    practised = await practice_service.facilitated(session, cohort.id)
+    practised = await practice_service.facilitated(
+        session, cohort.organisation_id, cohort.id
+    )
     hours = await supervision_service.supervision_hours(
         session, cohort.organisation_id, cohort.starts_on
     )
