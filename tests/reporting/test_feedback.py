@@ -13,7 +13,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Role
-from tests.beneficiary.api import count_rows, make_beneficiary, record_service
+from tests.beneficiary.api import (
+    count_rows,
+    make_beneficiary,
+    record_service,
+    withdraw_registration,
+)
 from tests.callers import Caller
 from tests.reporting.helpers import by_value, values
 
@@ -297,3 +302,37 @@ async def test_trainees_answers_are_counted_by_course(
         "content_relevant": 100.0,
         "would_recommend": 50.0,
     }
+
+
+async def test_erasure_removes_the_answers_linked_to_the_persons_services(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    site_ids: list[str],
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+) -> None:
+    """An answer given after a person's service is linked to that person:
+    their erasure deletes it here, while the figures (which never held the
+    link) keep counting it, and answers after group sessions stay."""
+    person = (await make_beneficiary(alice))["id"]
+    service = await record_service(alice, person, service_date="2026-04-02")
+    linked = await _respond(
+        alice, service_record_id=service["id"], answers={"overall_satisfied": 2}
+    )
+    group = await _respond(
+        alice,
+        group_activity_id=await _session(alice, site_ids[0]),
+        answers={"overall_satisfied": 4},
+    )
+    await catch_up()
+    erased = await withdraw_registration(issue, orgs["a"], person)
+    assert erased.status_code in (200, 201), erased.text
+    assert (
+        await alice.get(f"/v1/feedback-responses/{linked['id']}")
+    ).status_code == 404
+    assert (await alice.get(f"/v1/feedback-responses/{group['id']}")).status_code == 200
+    await catch_up()
+    reader = issue(orgs["a"], Role.me_officer)
+    responses = await values(reporting_client, reader, "feedback_responses", **YEAR)
+    assert responses["total"]["value"] == 2

@@ -26,6 +26,7 @@ from services.beneficiary.cases.models import (
     SafetyPlan,
 )
 from services.beneficiary.db import IdempotencyRecord, OutboxEvent, under
+from services.beneficiary.feedback.models import FeedbackResponse
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.materials.models import MaterialDistribution
 from services.beneficiary.referrals.models import Referral
@@ -86,7 +87,9 @@ async def forget_copies(session: AsyncSession, beneficiary: Beneficiary) -> None
     given for voiding the person's services, and all free text and raw
     answers of the person's cases (scores, bands, dates and codes stay for
     the counts); also the void reasons of material lines handed out with
-    the person's services."""
+    the person's services, and the feedback responses given after one of
+    them (anonymous answers, yet linked to the person's service: reporting
+    keeps their counts)."""
     person, org = beneficiary.id, beneficiary.organisation_id
 
     def of_person(model: Any) -> Any:
@@ -107,6 +110,12 @@ async def forget_copies(session: AsyncSession, beneficiary: Beneficiary) -> None
             col(MaterialDistribution.service_record_id).in_(records),
         )
         .values(void_reason=None)
+    )
+    await session.execute(
+        delete(FeedbackResponse).where(
+            col(FeedbackResponse.organisation_id) == org,
+            col(FeedbackResponse.service_record_id).in_(records),
+        )
     )
     await session.execute(
         delete(DuplicateCandidate).where(
