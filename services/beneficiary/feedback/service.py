@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.feedback.models import FeedbackResponse
 from services.beneficiary.feedback.schemas import FeedbackResponseCreate
 from services.beneficiary.materials.service import after_record
-from services.beneficiary.service_records.service import scoped
 from shared.auth import Principal
 from shared.contracts.events import EventType, FeedbackFacts
-from shared.errors import NotFound
 from shared.outbox import add_event
+from shared.scoping import get_in_scope
 
 DELIVERY = (
     "organisation_id",
@@ -72,13 +69,6 @@ async def get_response(
     session: AsyncSession, principal: Principal, response_id: uuid.UUID
 ) -> FeedbackResponse:
     """One response in the caller's scope."""
-    found: FeedbackResponse | None = (
-        await session.execute(
-            scoped(select(FeedbackResponse), principal, FeedbackResponse).where(
-                col(FeedbackResponse.id) == response_id
-            )
-        )
-    ).scalar_one_or_none()
-    if found is None:
-        raise NotFound("No such feedback response.")
-    return found
+    return await get_in_scope(
+        session, principal, FeedbackResponse, response_id, what="feedback response"
+    )

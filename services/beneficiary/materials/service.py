@@ -26,6 +26,7 @@ from shared.db import get_cached
 from shared.errors import Conflict, Invalid, NotFound
 from shared.outbox import add_event
 from shared.pagination import Page, ordered_page
+from shared.scoping import get_in_scope
 
 
 async def after_record(
@@ -117,17 +118,14 @@ async def get_distribution(
     for_update: bool = False,
 ) -> MaterialDistribution:
     """One line in the caller's scope (locked with ``for_update``)."""
-    statement = scoped(
-        select(MaterialDistribution), principal, MaterialDistribution
-    ).where(col(MaterialDistribution.id) == distribution_id)
-    if for_update:
-        statement = statement.with_for_update()
-    found: MaterialDistribution | None = (
-        await session.execute(statement)
-    ).scalar_one_or_none()
-    if found is None:
-        raise NotFound("No such material distribution.")
-    return found
+    return await get_in_scope(
+        session,
+        principal,
+        MaterialDistribution,
+        distribution_id,
+        what="material distribution",
+        for_update=for_update,
+    )
 
 
 async def list_distributions(
