@@ -138,6 +138,11 @@ async def test_people_cannot_act_for_another_organisation(
         "/v1/group-activities/lookup", json={"ids": [person]}, headers=acting_for_b
     )
     assert groups.status_code == 403, groups.text
+    for path in ("/v1/organisations/lookup", "/v1/projects/lookup"):
+        named = await beneficiary_client.post(
+            path, json={"ids": [orgs["a"].id]}, headers=acting_for_b
+        )
+        assert named.status_code == 403, (path, named.text)
     participation = await training_client.get(
         f"/v1/practice-clients/{person}", headers=acting_for_b
     )
