@@ -111,6 +111,8 @@ FIELD_VOCABULARY = {
     "purpose": "purpose",
     "audience": "audience",
     "level": "course_level",
+    "item_code": "item",
+    "language": "language_name",
 }
 """Fields whose values are codes of a vocabulary, shown as its words."""
 NAMED_IDS = frozenset({"site_id", "organisation_id", "lead_organisation_id"})
@@ -159,14 +161,19 @@ def render_document(
     named = names or {}
 
     def heading(key: str) -> str:
-        field = f"field.{key}"
-        return language.text(field) if language.has(field) else _label(key)
+        for message in (f"field.{key}", f"question.{key}"):
+            if language.has(message):
+                return language.text(message)
+        return _label(key)
 
     def word(key: str, item: Any) -> str:
         if key in NAMED_IDS:
             return named.get(str(item), language.text("value.unknown"))
         if key in FIELD_VOCABULARY and isinstance(item, str):
             return language.label(FIELD_VOCABULARY[key], item)
+        if key == "form" and isinstance(item, str):
+            code, _, version = item.partition("@")
+            return f"{language.label('form', code)} {version}".strip()
         if isinstance(item, int | float):
             return language.number(item)
         return str(item)

@@ -377,3 +377,65 @@ async def test_another_organisation_cannot_write_into_who_accessed_your_data(
     assert export.status_code == 200, export.text
     assert injected not in export.text
     assert "mallory" not in {e["subject"] for e in export.json()["access_log"]}
+
+
+async def test_the_export_lists_material_and_feedback_linked_to_the_persons_services(
+    linked_beneficiary: FastAPI, alice: Caller, issue: Any, orgs: dict[str, Org]
+) -> None:
+    """Items handed out with the person's service and the answers given after
+    it are held about them: the export lists both, and the document names
+    the item, the form and its questions in the reader's language."""
+    person = (await alice.post("/v1/beneficiaries", beneficiary_body())).json()["id"]
+    service = await record_service(alice, person, service_date="2026-04-02")
+    handed = await ok(
+        await alice.post(
+            "/v1/material-distributions",
+            {
+                "service_record_id": service["id"],
+                "item_code": "school_bag",
+                "quantity": 2,
+                "language": "ckb",
+            },
+        ),
+        201,
+    )
+    answered = await ok(
+        await alice.post(
+            "/v1/feedback-responses",
+            {
+                "form": "participant_satisfaction@1.0",
+                "service_record_id": service["id"],
+                "answers": {"overall_satisfied": 4},
+            },
+        ),
+        201,
+    )
+    supervisor = issue(orgs["a"], Role.supervisor)
+    path = f"/v1/beneficiaries/{person}/subject-access"
+    export = await ok(await supervisor.get(path, headers=REASON))
+    assert [m["id"] for m in export["materials"]] == [handed["id"]]
+    assert export["materials"][0]["quantity"] == 2
+    assert [f["id"] for f in export["feedback_responses"]] == [answered["id"]]
+    assert export["feedback_responses"][0]["answers"] == {"overall_satisfied": 4}
+
+    page = await supervisor.get(
+        path, params={"format": "html", "lang": "ar"}, headers=REASON
+    )
+    assert page.status_code == 200, page.text
+    text = html.unescape(page.text)
+    words = catalogue("ar")
+    for key in (
+        "field.materials",
+        "field.feedback_responses",
+        "item.school_bag",
+        "question.overall_satisfied",
+        "form.participant_satisfaction",
+        "language_name.ckb",
+    ):
+        label = words[key]
+        assert isinstance(label, str)
+        assert label in text, key
+    for code in ("school_bag", "overall_satisfied", "participant_satisfaction"):
+        assert code not in text, code
+    assert handed["id"] not in text
+    assert answered["id"] not in text

@@ -34,10 +34,14 @@ from services.beneficiary.cases.schemas import AssessmentRead, CaseRead
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.schemas import ConsentEntryRead
 from services.beneficiary.db import under
+from services.beneficiary.feedback.models import FeedbackResponse
+from services.beneficiary.feedback.schemas import FeedbackResponseRead
 from services.beneficiary.interventions import service as interventions_service
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.interventions.service import EnrolmentRead
 from services.beneficiary.locations.models import Location
+from services.beneficiary.materials.models import MaterialDistribution
+from services.beneficiary.materials.schemas import MaterialDistributionRead
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.referrals import service as referrals_service
 from services.beneficiary.referrals.models import Referral
@@ -111,6 +115,13 @@ class SubjectAccessExport(BaseModel):
     person: BeneficiaryRead
     consent_ledger: list[ConsentEntryRead]
     service_records: list[ServiceRecordRead]
+    materials: list[MaterialDistributionRead] = Field(
+        description="Items handed out with the person's services."
+    )
+    feedback_responses: list[FeedbackResponseRead] = Field(
+        description="Answers given on a feedback form after one of the person's "
+        "services: anonymous, yet linked to their service."
+    )
     cases: list[CaseRecord]
     referrals: list[ReferralRead]
     enrolments: list[EnrolmentRead]
@@ -164,6 +175,28 @@ async def export_person(
         .order_by(col(Case.opened_on)),
     )
     case_records = [await _case_record(session, keyring, case) for case in cases]
+    record_ids = [r.id for r in records]
+    materials = await _all(
+        session,
+        select(MaterialDistribution)
+        .where(
+            col(MaterialDistribution.organisation_id) == beneficiary.organisation_id,
+            col(MaterialDistribution.service_record_id).in_(record_ids),
+        )
+        .order_by(
+            col(MaterialDistribution.distributed_on),
+            col(MaterialDistribution.created_at),
+        ),
+    )
+    feedback = await _all(
+        session,
+        select(FeedbackResponse)
+        .where(
+            col(FeedbackResponse.organisation_id) == beneficiary.organisation_id,
+            col(FeedbackResponse.service_record_id).in_(record_ids),
+        )
+        .order_by(col(FeedbackResponse.answered_on), col(FeedbackResponse.created_at)),
+    )
     referrals = await _all(
         session,
         select(Referral)
@@ -184,7 +217,9 @@ async def export_person(
     )
     owned = {
         person,
-        *(r.id for r in records),
+        *record_ids,
+        *(m.id for m in materials),
+        *(f.id for f in feedback),
         *(c.id for c in cases),
         *(r.id for r in referrals),
         *(e.id for e in enrolments),
@@ -220,6 +255,8 @@ async def export_person(
             for e in await consent_service.list_consent_ledger(session, beneficiary)
         ],
         service_records=[ServiceRecordRead.model_validate(r) for r in records],
+        materials=[MaterialDistributionRead.model_validate(m) for m in materials],
+        feedback_responses=[FeedbackResponseRead.model_validate(f) for f in feedback],
         cases=case_records,
         referrals=[referrals_service.to_read(r, keyring) for r in referrals],
         enrolments=[

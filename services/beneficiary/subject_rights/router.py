@@ -35,6 +35,8 @@ DOCUMENT_LEAVES_OUT: Any = {
     "service_records": {
         "__all__": {"beneficiary_id", "organisation_id", "lead_organisation_id"}
     },
+    "materials": {"__all__": {"organisation_id"}},
+    "feedback_responses": {"__all__": {"organisation_id"}},
     "cases": {"__all__": {"case": {"beneficiary_id", "organisation_id"}}},
     "referrals": {"__all__": {"beneficiary_id"}},
     "enrolments": {"__all__": {"beneficiary_id"}},
@@ -124,7 +126,8 @@ async def export_subject_access(
     ] = "json",
 ) -> Response:
     """Everything held about the person in every service (their record with
-    PII, consents, services, cases with assessments, plans, follow-ups and
+    PII, consents, services with the material handed out and the feedback
+    given after them, cases with assessments, plans, follow-ups and
     safety plans, referrals, enrolments, risk alerts, practice groups in
     training, and who accessed their records), for a request of theirs.
     Supervisors and programme managers; X-Access-Reason is required and the
