@@ -616,6 +616,11 @@ async def test_every_published_table_from_records(
             "total": 459, "own_staff": 108, "ngo": 215, "cso": 64,
             "government": 72}),
         ("capacity_building_participations", "", {}, {"total": 383}),
+        # weekly supervision, the coaching session left out: 9 x 1 h; 9 x 8
+        # supervisee-hours over 8 supervisees x 12 months
+        ("supervision_sessions", "", {}, {"total": 9}),
+        ("supervision_hours", "", {}, {"total": 9.0}),
+        ("supervision_hours_per_provider_month", "", {}, {"total": 0.75}),
         # finished: 27 by attending all 9, 3 closed by hand
         ("structured_enrolments", "status", {}, {
             "total": 32, "finished": 30, "dropped_out": 2}),
