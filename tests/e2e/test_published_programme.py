@@ -667,6 +667,7 @@ async def test_every_published_table_from_records(
     # from 05-21: group 4's teenagers are 18 by then (sessions 6-8); those
     # at a session: 5 in group 1, 8 in group 2, 9 in group 3, 8 in group 4
     late = await read("people_reached", "age_group", "2026-05-21", **ipt_g, **adults)
-    if late != {"total": 30, "18_plus": 30}:
-        wrong["people_reached from 05-21"] = {"found": late}
+    if late != (figures := {"total": 30, "18_plus": 30}):
+        key = ("people_reached", "age_group", "from 2026-05-21")
+        wrong[key] = {"expected": figures, "found": late}
     assert not wrong, pformat(wrong, width=100)  # every wrong figure, at once
