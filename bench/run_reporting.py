@@ -688,6 +688,8 @@ async def copy_training_facts(conn: Any, r: random.Random, w: World) -> dict[str
             "supervisee_ids": json.dumps(
                 [str(t["trainee_id"]) for t in r.sample(trainees, r.randint(1, 6))]
             ),
+            # one in four coaching or mentoring: not counted as supervision
+            "purpose": ("supervision", "supervision", "coaching", "mentoring")[i % 4],
         }
         for i in range(1500)
     ]
@@ -1049,7 +1051,7 @@ def indicator_sql(
             ["COALESCE(sum(x), 0)", "count(x)"],
             cube,
         ), "ratio"
-    held = between("held_on", QUERY_START, QUERY_END)
+    held = between("held_on", QUERY_START, QUERY_END) + " AND purpose = 'supervision'"
     if measure == "supervision_hours":
         only(set())
         return (

@@ -40,3 +40,19 @@ class Caller:
         return await self.client.patch(
             path, json=json, headers=self.headers(kwargs.pop("headers", None)), **kwargs
         )
+
+    async def put(self, path: str, json: Any = None, **kwargs: Any) -> httpx.Response:
+        return await self.client.put(
+            path, json=json, headers=self.headers(kwargs.pop("headers", None)), **kwargs
+        )
+
+
+async def ok(response: httpx.Response) -> Any:
+    """The JSON of a write or read that succeeded (200 or 201); the request
+    and the problem otherwise, to see which of many calls failed."""
+    assert response.status_code in (200, 201), (
+        response.request.method,
+        response.request.url,
+        response.text,
+    )
+    return response.json()

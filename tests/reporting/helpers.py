@@ -64,6 +64,27 @@ def by_value(body: dict[str, Any]) -> dict[Any, Any]:
     return out
 
 
+async def table(
+    client: httpx.AsyncClient,
+    reader: Caller,
+    indicator: str,
+    start: str,
+    end: str,
+    by: str = "",
+    names: dict[str, str] | None = None,
+    **params: str,
+) -> dict[Any, Any]:
+    """An indicator's total (``"total"``) and its cells by value, ids of
+    places and organisations given by their name in ``names``, as a test
+    writes a published table out by hand."""
+    body = await values(
+        client, reader, indicator, start, end, **({"by": by} if by else {}), **params
+    )
+    names = names or {}
+    cells = {names.get(k, k): v for k, v in by_value(body).items()} if by else {}
+    return {"total": body["total"]["value"], **cells}
+
+
 def cell_time(text: str) -> datetime:
     """A spreadsheet's date or time cell as openpyxl reads it: naive (UTC)."""
     return datetime.fromisoformat(text)

@@ -60,14 +60,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-import httpx
-
 from shared.auth import Role
 from shared.taxonomy.competency import competency_tools
 from shared.taxonomy.fidelity import checklists
 from tests.beneficiary.api import CONSENTS, beneficiary_body
-from tests.callers import Caller, Org
-from tests.training.api import trainee
+from tests.callers import Caller, Org, ok
+from tests.training.api import Held, hold_cohort, trainee
 
 QADIA = "Qadia camp"
 DAHUK_CITY = "Dahuk City"
@@ -192,35 +190,33 @@ class Programme:
         }
 
 
-async def _ok(response: httpx.Response) -> Any:
-    assert response.status_code in (200, 201), (
-        response.request.url,
-        response.text,
-    )
-    return response.json()
+async def locate(programme: Programme, caller: Caller, *sites: str) -> None:
+    """Note the ids of ``sites`` (reference data) and of their governorates,
+    and the governorates' P-codes."""
+    locations = (await ok(await caller.get("/v1/locations", params={"limit": 500})))[
+        "items"
+    ]
+    by_id = {loc["id"]: loc for loc in locations}
+    for loc in locations:
+        if loc["level"] == "site" and loc["name"] in sites:
+            programme.sites[loc["name"]] = loc["id"]
+            governorate = by_id[loc["parent_id"]]
+            assert governorate["level"] == "governorate"
+            programme.governorates[governorate["name"]] = governorate["id"]
+            programme.pcodes[governorate["name"]] = governorate["pcode"]
+    assert set(programme.sites) >= set(sites)
 
 
 async def record_programme(
     alice: Caller,
     issue: Any,
     orgs: dict[str, Org],
-    training_client: httpx.AsyncClient,
-    training_headers: dict[str, str],
+    trainer: Caller,
 ) -> Programme:
     """Record the module docstring's programme; only HTTP calls."""
     programme = Programme(orgs=orgs)
     partner = issue(orgs["partner"], Role.case_worker, subject="pat")
-    locations = (await _ok(await alice.get("/v1/locations", params={"limit": 500})))[
-        "items"
-    ]
-    by_id = {loc["id"]: loc for loc in locations}
-    for loc in locations:
-        if loc["level"] == "site" and loc["name"] in (QADIA, DAHUK_CITY, MOSUL):
-            programme.sites[loc["name"]] = loc["id"]
-            governorate = by_id[loc["parent_id"]]
-            assert governorate["level"] == "governorate"
-            programme.governorates[governorate["name"]] = governorate["id"]
-            programme.pcodes[governorate["name"]] = governorate["pcode"]
+    await locate(programme, alice, QADIA, DAHUK_CITY, MOSUL)
     assert set(programme.governorates) == {"Duhok", "Ninewa"}
 
     for name, p in PEOPLE.items():
@@ -238,11 +234,11 @@ async def record_programme(
         registered = await (partner if p.partner else alice).post(
             "/v1/beneficiaries", body
         )
-        programme.people[name] = (await _ok(registered))["id"]
+        programme.people[name] = (await ok(registered))["id"]
 
     for name, (person, activity, on, site, staff) in SERVICES.items():
         caller = partner if PEOPLE[person].partner else alice
-        programme.services[name] = await _ok(
+        programme.services[name] = await ok(
             await caller.post(
                 "/v1/service-records",
                 {
@@ -259,9 +255,9 @@ async def record_programme(
         f"/v1/service-records/{programme.services['s10']['id']}/void",
         {"reason": "recorded for the wrong person"},
     )
-    assert (await _ok(voided))["voided"] is True
+    assert (await ok(voided))["voided"] is True
 
-    group = await _ok(
+    group = await ok(
         await alice.post(
             "/v1/group-activities",
             {
@@ -276,7 +272,7 @@ async def record_programme(
         )
     )
     assert group["served_total"] == 3
-    anonymous = await _ok(
+    anonymous = await ok(
         await alice.post(
             "/v1/anonymous-services",
             {
@@ -294,7 +290,7 @@ async def record_programme(
     assert anonymous["total"] == 24
 
     for person, kind, area, on in REFERRALS:
-        await _ok(
+        await ok(
             await alice.post(
                 "/v1/referrals",
                 {
@@ -308,7 +304,7 @@ async def record_programme(
         )
 
     for person, instrument, opened, baseline, followed, follow_up in CASES:
-        case = await _ok(
+        case = await ok(
             await alice.post(
                 "/v1/cases",
                 {
@@ -327,7 +323,7 @@ async def record_programme(
             ("baseline", opened, baseline),
             ("follow_up", followed, follow_up),
         ]:
-            await _ok(
+            await ok(
                 await alice.post(
                     f"/v1/cases/{case['id']}/assessments",
                     {
@@ -339,15 +335,13 @@ async def record_programme(
                 )
             )
 
-    await record_training(programme, training_client, training_headers)
+    await record_training(programme, trainer)
     return programme
 
 
-async def record_training(
-    programme: Programme, client: httpx.AsyncClient, headers: dict[str, str]
-) -> None:
-    async def call(path: str, body: Any, method: str = "POST") -> Any:
-        return await _ok(await client.request(method, path, json=body, headers=headers))
+async def record_training(programme: Programme, trainer: Caller) -> None:
+    async def call(path: str, body: Any) -> Any:
+        return await ok(await trainer.post(path, body))
 
     for name, spec in TRAINEES.items():
         body = trainee(full_name=f"Trainee {name}", **spec)
@@ -367,37 +361,20 @@ async def record_training(
                 "criteria": {"min_attendance_share": 0.8},
             },
         )
-        found = await call(
-            "/v1/cohorts",
-            {
-                "course_id": course["id"],
-                "title": f"IPT-G {level} 2026",
-                "starts_on": days[0],
-                "ends_on": days[-1],
-                "modality": "in_person",
-            },
+        found = await hold_cohort(
+            trainer,
+            course["id"],
+            f"IPT-G {level} 2026",
+            [
+                Held(day, 6, None, [t[m] for m in present])
+                for day, present in zip(days, attendance, strict=True)
+            ],
         )
-        members = sorted({m for present in attendance for m in present})
-        await call(
-            f"/v1/cohorts/{found['id']}/enrolments",
-            {"trainee_ids": [t[m] for m in members]},
-        )
-        for number, (day, present) in enumerate(
-            zip(days, attendance, strict=True), start=1
-        ):
-            await call(
-                f"/v1/cohorts/{found['id']}/sessions",
-                {"number": number, "held_on": day, "hours": 6},
-            )
-            await call(
-                f"/v1/cohorts/{found['id']}/sessions/{number}/attendance",
-                {"present": [t[m] for m in present]},
-                method="PUT",
-            )
-        results = await call(f"/v1/cohorts/{found['id']}/certify", {"on": certify_on})
+        results = await call(f"/v1/cohorts/{found}/certify", {"on": certify_on})
         certified = {r["trainee_id"] for r in results if r["certified"]}
+        members = {m for present in attendance for m in present}
         assert certified == {t[m] for m in members if m != "t4"}
-        return str(found["id"])
+        return found
 
     every = ["t1", "t2", "t3", "t4", "t5"]
     rest = ["t1", "t2", "t3", "t5"]
@@ -513,21 +490,22 @@ PFA_TRAINEES: dict[str, tuple[str, str, str | None]] = {
 }
 
 
+def adult_counts(female: int, male: int) -> list[dict[str, Any]]:
+    """Anonymous attendees: ``female`` women and ``male`` men, 18 and over."""
+    return [
+        {"sex": "female", "age_group": "18_plus", "count": female},
+        {"sex": "male", "age_group": "18_plus", "count": male},
+    ]
+
+
 async def record_published_lines(
     programme: Programme,
     alice: Caller,
     partner: Caller,
-    training_client: httpx.AsyncClient,
-    training_headers: dict[str, str],
+    trainer: Caller,
 ) -> str:
     """Record ``PUBLISHED_LINES``; returns the PFA course's id."""
     sites, people = programme.sites, programme.people
-
-    def counts(female: int, male: int) -> list[dict[str, Any]]:
-        return [
-            {"sex": "female", "age_group": "18_plus", "count": female},
-            {"sex": "male", "age_group": "18_plus", "count": male},
-        ]
 
     for activity, on, site, female, male in [
         ("coordination_meeting", "2026-06-02", MOSUL, 6, 8),
@@ -537,18 +515,18 @@ async def record_published_lines(
         ("mli_peer_support_group", "2026-06-05", DAHUK_CITY, 8, 6),
         ("mli_peer_support_group", "2026-06-12", DAHUK_CITY, 8, 6),
     ]:
-        await _ok(
+        await ok(
             await alice.post(
                 "/v1/anonymous-services",
                 {
                     "activity_code": activity,
                     "service_date": on,
                     "site_id": sites[site],
-                    "counts": counts(female, male),
+                    "counts": adult_counts(female, male),
                 },
             )
         )
-    await _ok(
+    await ok(
         await partner.post(
             "/v1/group-activities",
             {
@@ -567,7 +545,7 @@ async def record_published_lines(
         )
     )
 
-    series = await _ok(
+    series = await ok(
         await alice.post(
             "/v1/group-series",
             {
@@ -584,7 +562,7 @@ async def record_published_lines(
     programme.series = series["id"]
     for on, present in [("2026-06-04", ["p6", "p7"]),
                         ("2026-06-11", ["p6", "p7", "p8"])]:  # fmt: skip
-        await _ok(
+        await ok(
             await alice.post(
                 "/v1/group-activities",
                 {
@@ -597,12 +575,8 @@ async def record_published_lines(
             )
         )
 
-    async def call(path: str, body: Any, method: str = "POST") -> Any:
-        return await _ok(
-            await training_client.request(
-                method, path, json=body, headers=training_headers
-            )
-        )
+    async def call(path: str, body: Any) -> Any:
+        return await ok(await trainer.post(path, body))
 
     t = programme.trainees
     for name, (audience, sex, employer) in PFA_TRAINEES.items():
@@ -630,32 +604,16 @@ async def record_published_lines(
         (MOSUL, [("2026-06-08", "pfa", ["t9", "t10"])]),
         (QADIA, [("2026-06-15", "suicide_prevention", ["t11"])]),
     ]:  # fmt: skip
-        cohort = await call(
-            "/v1/cohorts",
-            {
-                "course_id": course["id"],
-                "title": f"PFA {site}",
-                "starts_on": "2026-06-01",
-                "ends_on": "2026-06-30",
-                "modality": "in_person",
-                "site_id": sites[site],
-            },
-        )
-        members = sorted({m for _, _, present in sessions for m in present})
-        await call(
-            f"/v1/cohorts/{cohort['id']}/enrolments",
-            {"trainee_ids": [t[m] for m in members]},
-        )
-        for number, (day, topic, present) in enumerate(sessions, start=1):
-            await call(
-                f"/v1/cohorts/{cohort['id']}/sessions",
-                {"number": number, "held_on": day, "hours": 3, "topic_code": topic},
-            )
-            await call(
-                f"/v1/cohorts/{cohort['id']}/sessions/{number}/attendance",
-                {"present": [t[m] for m in present]},
-                method="PUT",
-            )
+        await hold_cohort(
+            trainer,
+            course["id"],
+            f"PFA {site}",
+            [Held(day, 3, topic, [t[m] for m in present])
+             for day, topic, present in sessions],
+            site_id=sites[site],
+            starts_on="2026-06-01",
+            ends_on="2026-06-30",
+        )  # fmt: skip
     await call(
         "/v1/supervision-sessions",
         {
@@ -673,7 +631,7 @@ async def record_published_lines(
          "2026-06-26"),
         ("p4", ["2026-06-02"], "drop-out", "2026-06-20"),
     ]:  # fmt: skip
-        enrolment = await _ok(
+        enrolment = await ok(
             await alice.post(
                 "/v1/enrolments",
                 {
@@ -684,18 +642,18 @@ async def record_published_lines(
             )
         )
         for number, held_on in enumerate(attended, start=1):
-            await _ok(
+            await ok(
                 await alice.post(
                     f"/v1/enrolments/{enrolment['id']}/sessions",
                     {"session_number": number, "attended_on": held_on},
                 )
             )
-        await _ok(
+        await ok(
             await alice.post(f"/v1/enrolments/{enrolment['id']}/{end}", {"on": on})
         )
     ipt: dict[str, str] = {}
     for person, area in IPT_G_CLIENTS.items():
-        enrolment = await _ok(
+        enrolment = await ok(
             await alice.post(
                 "/v1/enrolments",
                 {
@@ -707,7 +665,7 @@ async def record_published_lines(
             )
         )
         ipt[person] = enrolment["id"]
-        await _ok(
+        await ok(
             await alice.post(
                 f"/v1/enrolments/{enrolment['id']}/sessions",
                 {"session_number": 0, "attended_on": "2026-06-01"},
@@ -717,7 +675,7 @@ async def record_published_lines(
             "2026-06-19"]  # fmt: skip
     for number, day in enumerate(days, start=1):
         present = [p for p in IPT_G_CLIENTS if number == 1 or p != "p5"]
-        group = await _ok(
+        group = await ok(
             await alice.post(
                 "/v1/group-activities",
                 {
@@ -728,7 +686,7 @@ async def record_published_lines(
             )
         )
         for person in present:
-            await _ok(
+            await ok(
                 await alice.post(
                     f"/v1/enrolments/{ipt[person]}/sessions",
                     {"session_number": number, "group_activity_id": group["id"]},
@@ -737,7 +695,7 @@ async def record_published_lines(
     for person, end, on in [("p1", "finish", "2026-06-26"),
                             ("p2", "finish", "2026-06-26"),
                             ("p5", "drop-out", "2026-06-20")]:  # fmt: skip
-        await _ok(await alice.post(f"/v1/enrolments/{ipt[person]}/{end}", {"on": on}))
+        await ok(await alice.post(f"/v1/enrolments/{ipt[person]}/{end}", {"on": on}))
     return str(course["id"])
 
 

@@ -20,7 +20,7 @@ from sqlmodel import col
 
 from services.beneficiary.outbox.jobs import publish_outbox
 from services.reporting.db import metadata
-from services.reporting.facts.models import BeneficiaryFact
+from services.reporting.facts.models import BeneficiaryFact, SupervisionFact
 from services.reporting.ingest.jobs import ingest
 from services.reporting.migrations.runner import MIGRATIONS
 from shared.auth import Role
@@ -207,5 +207,72 @@ async def test_facts_per_organisation_keep_a_placeholder_linked(
             organisation,
             person,
         )
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_supervision_facts_take_their_purpose_from_capacity_facts(
+    backend: str, tmp_path: Path
+) -> None:
+    """Reporting migration 0030: a supervision fact folded before takes the
+    purpose its capacity-building rows carry (coaching, mentoring); one
+    with none is supervision, the training service's default."""
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"
+    else:
+        url = await recreate_database("mhpss_test_reporting_migrations")
+    engine = make_engine(url)
+    organisation, other = uuid.uuid4(), uuid.uuid4()
+    sessions = {"coaching": uuid.uuid4(), "supervision": uuid.uuid4()}
+    bare = uuid.uuid4()
+    try:
+        await MIGRATIONS.upgrade_schema(engine, "0029")
+        async with engine.begin() as connection:
+            for key, session_id in enumerate([*sessions.values(), bare], start=1):
+                await insert_as_stored(
+                    connection,
+                    "supervision_fact",
+                    key=key,
+                    position=key,
+                    seq=key,
+                    alive=True,
+                    supervision_id=session_id,
+                    organisation_id=organisation,
+                    held_on=date(2026, 4, 1),
+                    duration_minutes=60,
+                    supervisee_ids=[],
+                )
+            rows = [
+                (organisation, sessions["coaching"], "coaching"),
+                (organisation, sessions["supervision"], "supervision"),
+                # another organisation's coaching under the bare session's id
+                (other, bare, "coaching"),
+            ]
+            for key, (org, session_id, component) in enumerate(rows, start=1):
+                await insert_as_stored(
+                    connection,
+                    "capacity_fact",
+                    key=key,
+                    position=key,
+                    seq=key,
+                    alive=True,
+                    source_id=session_id,
+                    trainee_id=uuid.uuid4(),
+                    organisation_id=org,
+                    component=component,
+                    held_on=date(2026, 4, 1),
+                )
+        await MIGRATIONS.upgrade(engine)
+        async with AsyncSession(engine) as session:
+            found = {
+                fact.supervision_id: fact.purpose
+                for fact in (await session.execute(select(SupervisionFact))).scalars()
+            }
+        assert found == {
+            sessions["coaching"]: "coaching",
+            sessions["supervision"]: "supervision",
+            bare: "supervision",
+        }
     finally:
         await engine.dispose()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import io
 import re
-import uuid
 from typing import Any
 from xml.etree import ElementTree
 
@@ -22,7 +21,7 @@ from services.reporting.exports.jobs import run_export
 from services.training.settings import TrainingSettings
 from shared.auth import Role
 from tests.callers import Caller, Org
-from tests.reporting.helpers import by_value, values
+from tests.reporting.helpers import table as read_table
 from tests.reporting.programme import (
     DAHUK_CITY,
     MOSUL,
@@ -31,7 +30,7 @@ from tests.reporting.programme import (
     record_programme,
     record_published_lines,
 )
-from tests.training.api import token
+from tests.training.api import training_caller
 
 START, END = "2026-01-01", "2026-06-30"
 CUT_START, CUT_END = "2026-02-10", "2026-04-27"
@@ -316,10 +315,10 @@ async def recorded(
     training_settings: TrainingSettings,
     catch_up: Any,
 ) -> Programme:
-    training = token(
-        training_settings, uuid.UUID(orgs["a"].id), Role.trainer, Role.supervisor
+    trainer = training_caller(
+        training_settings, training_client, orgs["a"], Role.trainer, Role.supervisor
     )
-    programme = await record_programme(alice, issue, orgs, training_client, training)
+    programme = await record_programme(alice, issue, orgs, trainer)
     assert await catch_up() > 0
     return programme
 
@@ -689,26 +688,21 @@ async def test_the_published_lines_of_a_small_programme(
     sex, PFA training by site, topic and participants' organisations,
     capacity building by part and audience, PM+ completion and drop-out:
     ``PUBLISHED_LINES`` on top of the programme, worked out by hand."""
-    training = token(
-        training_settings, uuid.UUID(orgs["a"].id), Role.trainer, Role.supervisor
+    trainer = training_caller(
+        training_settings, training_client, orgs["a"], Role.trainer, Role.supervisor
     )
-    programme = await record_programme(alice, issue, orgs, training_client, training)
+    programme = await record_programme(alice, issue, orgs, trainer)
     partner = issue(orgs["partner"], Role.case_worker, subject="pat")
-    pfa = await record_published_lines(
-        programme, alice, partner, training_client, training
-    )
+    pfa = await record_published_lines(programme, alice, partner, trainer)
     await catch_up()
     me = issue(orgs["a"], Role.me_officer)
     names = programme.names()
 
     async def table(indicator: str, by: str = "", **filters: str) -> dict[Any, Any]:
         """The total and the cells, places and organisations by name."""
-        params = {"by": by} if by else {}
-        body = await values(
-            reporting_client, me, indicator, START, END, **params, **filters
+        return await read_table(
+            reporting_client, me, indicator, START, END, by, names, **filters
         )
-        cells = {names.get(k, k): v for k, v in by_value(body).items()} if by else {}
-        return {"total": body["total"]["value"], **cells}
 
     assert await table("meetings_held", "organisation") == {
         "total": 3,

@@ -11,9 +11,9 @@ from fastapi import FastAPI
 
 from services.training.settings import TrainingSettings
 from shared.auth import Role
-from tests.callers import Org
+from tests.callers import Org, ok
 from tests.reporting.helpers import by_value, values
-from tests.training.api import token, trainee
+from tests.training.api import token, trainee, training_caller
 
 YEAR = {"start": "2026-01-01", "end": "2026-12-31"}
 
@@ -281,3 +281,54 @@ async def test_capacity_building_parts_add_up_to_the_family_total(
         reporting_client, reader, "capacity_building_participations", **YEAR
     )
     assert trained["total"]["value"] == 9  # the training part is the same count
+
+
+async def test_supervision_indicators_count_supervision_not_coaching_or_mentoring(
+    issue: Any,
+    orgs: dict[str, Org],
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+) -> None:
+    """Certification counts clinical supervision only; so do the supervision
+    indicators, while capacity building counts every part."""
+    trainer = training_caller(
+        training_settings, training_client, orgs["a"], Role.supervisor
+    )
+    t = [
+        (await ok(await trainer.post("/v1/trainees", trainee())))["id"]
+        for _ in range(3)
+    ]
+    for purpose, minutes, supervisees in [
+        ("supervision", 90, t[:2]),
+        ("coaching", 60, t[2:]),
+        ("mentoring", 30, t[:1]),
+    ]:
+        await ok(
+            await trainer.post(
+                "/v1/supervision-sessions",
+                {
+                    "kind": "group" if len(supervisees) > 1 else "individual",
+                    "purpose": purpose,
+                    "mode": "virtual",
+                    "held_on": "2026-04-01",
+                    "duration_minutes": minutes,
+                    "supervisee_trainee_ids": supervisees,
+                },
+            )
+        )
+    await catch_up()
+    reader = issue(orgs["a"], Role.me_officer)
+    april = {"start": "2026-04-01", "end": "2026-04-30"}
+    for indicator, expected in [
+        ("supervision_sessions", 1),
+        ("supervision_hours", 1.5),
+        ("supervision_hours_per_provider_month", 1.5),  # 1.5 x 2 / (2 x 1)
+    ]:
+        found = await values(reporting_client, reader, indicator, **april)
+        assert found["total"]["value"] == expected, indicator
+    family = await values(
+        reporting_client, reader, "capacity_building_services", **april, by="component"
+    )
+    assert by_value(family) == {"supervision": 2, "coaching": 1, "mentoring": 1}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from fastapi import FastAPI
@@ -12,6 +12,7 @@ from sqlalchemy import text
 from services.training.settings import TrainingSettings
 from shared.auth import LocalSigningKey, Role
 from shared.taxonomy.competency import competency_tools
+from tests.callers import Caller, Org, ok
 
 
 def token(settings: TrainingSettings, org: uuid.UUID, *roles: Role) -> dict[str, str]:
@@ -24,6 +25,66 @@ def token(settings: TrainingSettings, org: uuid.UUID, *roles: Role) -> dict[str,
         audience=settings.auth_audience,
     )
     return {"Authorization": f"Bearer {issued}"}
+
+
+def training_caller(
+    settings: TrainingSettings, client: httpx.AsyncClient, org: Org, *roles: Role
+) -> Caller:
+    """A user of ``org`` with ``roles`` calling the training service."""
+    bearer = token(settings, uuid.UUID(org.id), *roles)["Authorization"]
+    return Caller(client, bearer.removeprefix("Bearer "), org, "trainer")
+
+
+class Held(NamedTuple):
+    """A training session as held: its day, hours, topic and who was present."""
+
+    on: str
+    hours: float
+    topic: str | None
+    present: list[str]
+
+
+async def hold_cohort(
+    trainer: Caller,
+    course_id: str,
+    title: str,
+    sessions: list[Held],
+    modality: str = "in_person",
+    site_id: str | None = None,
+    starts_on: str | None = None,
+    ends_on: str | None = None,
+) -> str:
+    """A cohort of ``course_id`` (from the first session's day to the last's
+    unless given), everyone present at any session enrolled, each session
+    held and its attendance marked; returns the cohort's id."""
+    cohort = await ok(
+        await trainer.post(
+            "/v1/cohorts",
+            {
+                "course_id": course_id,
+                "title": title,
+                "starts_on": starts_on or sessions[0].on,
+                "ends_on": ends_on or sessions[-1].on,
+                "modality": modality,
+                **({"site_id": site_id} if site_id else {}),
+            },
+        )
+    )
+    path = f"/v1/cohorts/{cohort['id']}"
+    members = list(dict.fromkeys(m for held in sessions for m in held.present))
+    await ok(await trainer.post(f"{path}/enrolments", {"trainee_ids": members}))
+    for number, held in enumerate(sessions, start=1):
+        session: dict[str, Any] = {"number": number, "held_on": held.on}
+        session["hours"] = held.hours
+        if held.topic:
+            session["topic_code"] = held.topic
+        await ok(await trainer.post(f"{path}/sessions", session))
+        await ok(
+            await trainer.put(
+                f"{path}/sessions/{number}/attendance", {"present": held.present}
+            )
+        )
+    return str(cohort["id"])
 
 
 async def event_data(app: FastAPI, event_type: str) -> list[dict[str, Any]]:

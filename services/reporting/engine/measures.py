@@ -943,7 +943,11 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "phase": "phase",
         "month": "month:held_on",
     },
-    "supervision": {"organisation": "organisation_id", "month": "month:held_on"},
+    "supervision": {
+        "organisation": "organisation_id",
+        "component": "purpose",
+        "month": "month:held_on",
+    },
     "mapping": {
         "organisation": "organisation_id",
         "governorate": "place:location_id:governorate",

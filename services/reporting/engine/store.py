@@ -323,7 +323,8 @@ def new_frames() -> dict[str, Frame]:
         ),
         "supervision": _frame(
             SupervisionFact,
-            "organisation_id:cat held_on:date duration_minutes:int supervisee_ids:obj",
+            "organisation_id:cat held_on:date duration_minutes:int supervisee_ids:obj "
+            "purpose:cat",
         ),
         "mapping": _frame(
             PartnerMappingFact,

@@ -490,6 +490,12 @@ class SupervisionFact(_Fact, table=True):
     held_on: date
     duration_minutes: int
     supervisee_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    purpose: str = Field(
+        default="supervision",
+        max_length=16,
+        description="supervision, coaching or mentoring: the supervision "
+        "indicators count clinical supervision only, as certification does.",
+    )
 
 
 class PartnerMappingFact(_Fact, table=True):

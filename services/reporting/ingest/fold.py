@@ -705,6 +705,7 @@ def _supervision(batch: Batch, e: EventEnvelope, f: SupervisionFacts) -> None:
             "held_on": f.held_on,
             "duration_minutes": f.duration_minutes,
             "supervisee_ids": [str(s) for s in f.supervisee_ids],
+            "purpose": f.purpose.value,
             "position": e.position,
         },
     )
