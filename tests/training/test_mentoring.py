@@ -357,3 +357,40 @@ async def test_the_beneficiary_service_down_is_a_503_when_ids_are_named(
         assert r.status_code == 201, r.text
     finally:
         runtime.settings.beneficiary_url = saved
+
+
+async def test_a_visit_written_and_listed_leaves_its_rows(
+    linked_training: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    orgs: dict[str, Org],
+) -> None:
+    """Visits hold observations about people: the write and each listing
+    leave an audit row per visit, with the reason; a replay leaves none."""
+    headers = {
+        **token(training_settings, uuid.uuid4(), Role.supervisor),
+        "X-Access-Reason": "quarterly review",
+    }
+    made = await training_client.post(
+        "/v1/mentoring-plans", json=plan(orgs["b"]), headers=headers
+    )
+    path = f"/v1/mentoring-plans/{made.json()['id']}/visits"
+    keyed = {**headers, "Idempotency-Key": "visit-1"}
+    first = await training_client.post(path, json=visit(), headers=keyed)
+    assert first.status_code == 201, first.text
+    again = await training_client.post(path, json=visit(), headers=keyed)
+    assert again.json() == first.json()
+    listed = await training_client.get(path, headers=headers)
+    assert [v["id"] for v in listed.json()["items"]] == [first.json()["id"]]
+    async with linked_training.state.engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT action, entity_type, reason FROM audit_entry "
+                "WHERE entity_id = :id ORDER BY at"
+            ),
+            {"id": first.json()["id"]},
+        )
+        assert [tuple(r) for r in rows] == [
+            ("write", "mentoring_visit", "quarterly review"),
+            ("list", "mentoring_visit", "quarterly review"),
+        ]
