@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Role
@@ -155,3 +156,31 @@ async def test_enrolments_and_group_activities_list_in_the_callers_scope(
     after = await alice.get("/v1/group-activities", params={"start": "2026-02-10"})
     assert [g["activity_date"] for g in after.json()["items"]] == ["2026-02-10"]
     assert await ids(bob, "/v1/group-activities") == []
+
+
+async def test_an_enrolment_read_and_listed_leaves_its_rows(
+    alice: Caller, bob: Caller, beneficiary_engine: AsyncEngine
+) -> None:
+    """Each read of an enrolment is audited with the enrolment it showed;
+    another organisation's 404 leaves none."""
+    enrolment = await enrol(alice, await make_beneficiary(alice), "pm_plus")
+    path = f"/v1/enrolments/{enrolment['id']}"
+    assert (await alice.get(path)).json()["id"] == enrolment["id"]
+    assert (await bob.get(path)).status_code == 404
+    listed = await alice.get(
+        "/v1/enrolments", params={"beneficiary_id": enrolment["beneficiary_id"]}
+    )
+    assert [e["id"] for e in listed.json()["items"]] == [enrolment["id"]]
+    async with beneficiary_engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT action, entity_type, subject FROM audit_entry "
+                "WHERE entity_id = :id ORDER BY at"
+            ),
+            {"id": enrolment["id"]},
+        )
+        assert [tuple(r) for r in rows] == [
+            ("create", "enrolment", "alice"),
+            ("read", "enrolment", "alice"),
+            ("list", "enrolment", "alice"),
+        ]
