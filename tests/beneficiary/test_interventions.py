@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Role
-from tests.beneficiary.api import count_rows, enrol, make_beneficiary
+from tests.beneficiary.api import audit_trail, count_rows, enrol, make_beneficiary
 from tests.callers import Caller
 
 
@@ -171,16 +170,6 @@ async def test_an_enrolment_read_and_listed_leaves_its_rows(
         "/v1/enrolments", params={"beneficiary_id": enrolment["beneficiary_id"]}
     )
     assert [e["id"] for e in listed.json()["items"]] == [enrolment["id"]]
-    async with beneficiary_engine.connect() as conn:
-        rows = await conn.execute(
-            text(
-                "SELECT action, entity_type, subject FROM audit_entry "
-                "WHERE entity_id = :id ORDER BY at"
-            ),
-            {"id": enrolment["id"]},
-        )
-        assert [tuple(r) for r in rows] == [
-            ("create", "enrolment", "alice"),
-            ("read", "enrolment", "alice"),
-            ("list", "enrolment", "alice"),
-        ]
+    assert await audit_trail(beneficiary_engine, enrolment["id"]) == [
+        (action, "enrolment", enrolment["id"]) for action in ("create", "read", "list")
+    ]

@@ -10,11 +10,17 @@ import json
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from shared.auth import Role
 from tests.beneficiary.alerts import SECRET, Receiver, run_worker, serving, webhook
-from tests.beneficiary.api import alerts, assess, open_case, phq9, positive_item_9
+from tests.beneficiary.api import (
+    alerts,
+    assess,
+    audit_trail,
+    open_case,
+    phq9,
+    positive_item_9,
+)
 
 
 async def test_item_9_alerts_the_supervisor_through_a_signed_webhook(
@@ -70,15 +76,13 @@ async def test_a_flag_and_each_list_of_alerts_are_audited_on_the_case(
             r = await alice.post(path, {}, headers={"Idempotency-Key": "flag"})
             assert r.status_code == 201, r.text
     assert [a["id"] for a in await alerts(alice)] == [r.json()["id"]]
-    async with beneficiary_app.state.engine.connect() as conn:
-        rows = await conn.execute(
-            text(
-                "SELECT action FROM audit_entry WHERE entity_type = 'case' "
-                "AND entity_id = :id AND action <> 'create' ORDER BY at"
-            ),
-            {"id": case["id"]},
-        )
-        assert list(rows.scalars()) == ["risk_flag", "read_alerts"]
+    trail = await audit_trail(
+        beneficiary_app.state.engine, case["id"], not_actions=("create",)
+    )
+    assert trail == [
+        ("risk_flag", "case", case["id"]),
+        ("read_alerts", "case", case["id"]),
+    ]
 
 
 async def test_a_receiver_failing_twice_gets_the_alert_on_the_third_try(

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.beneficiary.api import make_beneficiary
+from tests.beneficiary.api import audit_trail, make_beneficiary
 from tests.callers import Caller
 
 SERIES = {
@@ -26,15 +25,7 @@ ANONYMOUS = {
 
 
 async def trail(engine: AsyncEngine, entity_id: str) -> list[tuple[str, str]]:
-    async with engine.connect() as conn:
-        rows = await conn.execute(
-            text(
-                "SELECT action, entity_type FROM audit_entry "
-                "WHERE entity_id = :id ORDER BY at"
-            ),
-            {"id": entity_id},
-        )
-        return [(r.action, r.entity_type) for r in rows]
+    return [(action, kind) for action, kind, _ in await audit_trail(engine, entity_id)]
 
 
 async def written_twice(caller: Caller, path: str, body: Any) -> dict[str, Any]:

@@ -3,12 +3,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Role
 from tests.beneficiary.api import (
     CONSENTS,
+    audit_trail,
     count_rows,
     make_beneficiary,
     offline_batch,
@@ -389,20 +389,16 @@ async def test_a_conflicts_trail_from_the_batch_to_its_resolution(
         assert resolved.status_code == 200, resolved.text
     pulled = (await alice.get("/v1/sync/changes")).json()["beneficiaries"]
     assert [b["id"] for b in pulled] == [person["id"]]
-    async with beneficiary_engine.connect() as conn:
-        rows = await conn.execute(
-            text(
-                "SELECT action, entity_type, entity_id::text FROM audit_entry "
-                "WHERE entity_id IN (:person, :conflict) "
-                "AND action NOT IN ('create', 'update', 'read') ORDER BY at"
-            ),
-            {"person": person["id"], "conflict": conflict},
-        )
-        assert [tuple(r) for r in rows] == [
-            ("sync", "beneficiary", person["id"]),
-            ("sync", "beneficiary", person["id"]),
-            ("sync", "beneficiary", person["id"]),
-            ("read_conflict", "sync_conflict", conflict),
-            ("resolve_conflict", "beneficiary", person["id"]),
-            ("sync_pull", "beneficiary", person["id"]),
-        ]
+    assert await audit_trail(
+        beneficiary_engine,
+        person["id"],
+        conflict,
+        not_actions=("create", "update", "read"),
+    ) == [
+        ("sync", "beneficiary", person["id"]),
+        ("sync", "beneficiary", person["id"]),
+        ("sync", "beneficiary", person["id"]),
+        ("read_conflict", "sync_conflict", conflict),
+        ("resolve_conflict", "beneficiary", person["id"]),
+        ("sync_pull", "beneficiary", person["id"]),
+    ]
