@@ -180,7 +180,7 @@ class AuditLog:
         self,
         actor: Actor,
         action: str,
-        entity_type: str,
+        entity_type: str | Callable[[T], str],
         ids: Callable[[T], Iterable[uuid.UUID]] = own_id,
     ) -> "Trail[T]":
         return Trail(self, actor, action, entity_type, ids)
@@ -188,15 +188,22 @@ class AuditLog:
 
 @dataclass(frozen=True)
 class Trail(Generic[T]):
-    """The audit rows a write leaves, from the result of its act."""
+    """The audit rows a write leaves, from the result of its act; the
+    entity type too where the result names it (a sync conflict resolved is
+    audited on the record it was about)."""
 
     log: AuditLog
     actor: Actor
     action: str
-    entity_type: str
+    entity_type: str | Callable[[T], str]
     ids: Callable[[T], Iterable[uuid.UUID]]
 
     def write(self, session: AsyncSession, result: T) -> None:
+        kind = self.entity_type
         self.log.record(
-            session, self.actor, self.action, self.entity_type, self.ids(result)
+            session,
+            self.actor,
+            self.action,
+            kind if isinstance(kind, str) else kind(result),
+            self.ids(result),
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -320,25 +320,31 @@ class Once:
         load: Callable[[uuid.UUID], Awaitable[T]],
         render: Callable[[T], Awaitable[R]],
         *,
-        audit: Trail[T] | None,
+        audit: Trail[T] | Sequence[Trail[T]] | None,
         identify: Callable[[T], uuid.UUID | None] | None = None,
+        replays_act: bool = False,
     ) -> R:
         """A write handler's whole transaction: ``act`` once per key with its
-        ``audit`` rows (``None`` only where the act stages its own), the
-        answer rendered inside the transaction, then, after the commit and
-        only for a first request, the deferred jobs sent and, if it staged
-        events, the outbox announced. A replay is not a new act: no rows, no
-        jobs. ``identify`` as for ``create_once``, for a result that is not a
-        row with an id."""
+        ``audit`` rows (a trail per entity type it audits; ``None`` only where
+        the act stages its own), the answer rendered inside the transaction,
+        then, after the commit and only for a first request, the deferred
+        jobs sent and, if it staged events, the outbox announced. A replay is
+        not a new act: no rows, no jobs. ``identify`` as for ``create_once``,
+        for a result that is not a row with an id. ``replays_act``: ``load``
+        applies the act again rather than re-reading (a sync batch, harmless
+        to repeat), so a replay leaves the rows, jobs and announce of what it
+        did, as a request without a key would."""
         staged_events(self.session)  # only this write's events count
         async with self.session.begin():
             result, replayed = await self.act(
                 requester, route, body, act, load, identify
             )
-            if audit is not None and not replayed:
-                audit.write(self.session, result)
+            acted = replays_act or not replayed
+            if audit is not None and acted:
+                for trail in (audit,) if isinstance(audit, Trail) else audit:
+                    trail.write(self.session, result)
             answer = await render(result)
-        if not replayed:
+        if acted:
             await send_deferred_jobs(self.session, self.runtime.queue)
             if staged_events(self.session):  # nothing to sequence: no announce
                 await announce_writes(self.runtime)

@@ -65,6 +65,23 @@ async def record_service(
     return result
 
 
+async def audit_trail(
+    engine: AsyncEngine, *entity_ids: str, not_actions: tuple[str, ...] = ()
+) -> list[tuple[str, str, str]]:
+    """(action, entity type, entity id) of the audit rows on these records,
+    oldest first, but for ``not_actions`` (either service's ``audit_entry``)."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT action, entity_type, entity_id::text FROM audit_entry "
+                "WHERE entity_id::text = ANY(:ids) AND action <> ALL(:skip) "
+                "ORDER BY at"
+            ),
+            {"ids": list(entity_ids), "skip": list(not_actions)},
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+
 async def count_rows(engine: AsyncEngine, table: str) -> int:
     async with engine.connect() as connection:
         return int(

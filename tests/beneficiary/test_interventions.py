@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Role
-from tests.beneficiary.api import count_rows, enrol, make_beneficiary
+from tests.beneficiary.api import audit_trail, count_rows, enrol, make_beneficiary
 from tests.callers import Caller
 
 
@@ -155,3 +155,21 @@ async def test_enrolments_and_group_activities_list_in_the_callers_scope(
     after = await alice.get("/v1/group-activities", params={"start": "2026-02-10"})
     assert [g["activity_date"] for g in after.json()["items"]] == ["2026-02-10"]
     assert await ids(bob, "/v1/group-activities") == []
+
+
+async def test_an_enrolment_read_and_listed_leaves_its_rows(
+    alice: Caller, bob: Caller, beneficiary_engine: AsyncEngine
+) -> None:
+    """Each read of an enrolment is audited with the enrolment it showed;
+    another organisation's 404 leaves none."""
+    enrolment = await enrol(alice, await make_beneficiary(alice), "pm_plus")
+    path = f"/v1/enrolments/{enrolment['id']}"
+    assert (await alice.get(path)).json()["id"] == enrolment["id"]
+    assert (await bob.get(path)).status_code == 404
+    listed = await alice.get(
+        "/v1/enrolments", params={"beneficiary_id": enrolment["beneficiary_id"]}
+    )
+    assert [e["id"] for e in listed.json()["items"]] == [enrolment["id"]]
+    assert await audit_trail(beneficiary_engine, enrolment["id"]) == [
+        (action, "enrolment", enrolment["id"]) for action in ("create", "read", "list")
+    ]

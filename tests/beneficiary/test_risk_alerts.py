@@ -13,7 +13,14 @@ from fastapi import FastAPI
 
 from shared.auth import Role
 from tests.beneficiary.alerts import SECRET, Receiver, run_worker, serving, webhook
-from tests.beneficiary.api import alerts, assess, open_case, phq9, positive_item_9
+from tests.beneficiary.api import (
+    alerts,
+    assess,
+    audit_trail,
+    open_case,
+    phq9,
+    positive_item_9,
+)
 
 
 async def test_item_9_alerts_the_supervisor_through_a_signed_webhook(
@@ -55,6 +62,27 @@ async def test_item_9_alerts_the_supervisor_through_a_signed_webhook(
         f"/v1/risk-alerts/{delivered['id']}/acknowledge", {"action_taken": "again"}
     )
     assert twice.status_code == 409
+
+
+async def test_a_flag_and_each_list_of_alerts_are_audited_on_the_case(
+    beneficiary_app: FastAPI, alice: Any
+) -> None:
+    """An alert names a person's case: raising it and each listing that
+    shows it leave a row on the case, a replayed flag none."""
+    with webhook(beneficiary_app, None):
+        case = await open_case(alice)
+        path = f"/v1/cases/{case['id']}/risk-flags"
+        for _ in range(2):
+            r = await alice.post(path, {}, headers={"Idempotency-Key": "flag"})
+            assert r.status_code == 201, r.text
+    assert [a["id"] for a in await alerts(alice)] == [r.json()["id"]]
+    trail = await audit_trail(
+        beneficiary_app.state.engine, case["id"], not_actions=("create",)
+    )
+    assert trail == [
+        ("risk_flag", "case", case["id"]),
+        ("read_alerts", "case", case["id"]),
+    ]
 
 
 async def test_a_receiver_failing_twice_gets_the_alert_on_the_third_try(

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.auth import Role
 from tests.beneficiary.api import (
     CONSENTS,
+    audit_trail,
     count_rows,
     make_beneficiary,
     offline_batch,
@@ -347,3 +348,57 @@ async def test_a_site_scoped_supervisor_gets_full_pages_of_their_conflicts(
     assert await _conflict_pages(everywhere) == [2, 2, 1]
     local = issue(alice.org, Role.supervisor, sites=[here])
     assert await _conflict_pages(local) == [2, 1]
+
+
+async def test_a_conflicts_trail_from_the_batch_to_its_resolution(
+    alice: Caller, issue: Any, beneficiary_engine: AsyncEngine
+) -> None:
+    """A batch audits what it answered with the server's copy, each time it
+    does so (a keyed replay applies the batch again); the conflict's
+    listing, its resolution (on the person, once per key) and a pull of
+    changes are audited too."""
+    batch = offline_batch()
+    await alice.post("/v1/sync", batch)
+    person = batch["beneficiaries"][0]
+    online = await alice.patch(
+        f"/v1/beneficiaries/{person['id']}",
+        {"marital_status": "divorced"},
+        headers={"If-Match": '"1"'},
+    )
+    assert online.status_code == 200, online.text
+    stale = {
+        **person,
+        "base_version": 1,
+        "data": {**person["data"], "phone": "0770 555 6666"},
+    }
+    keyed = {"Idempotency-Key": "stale-batch"}
+    for _ in range(2):
+        r = await alice.post("/v1/sync", {"beneficiaries": [stale]}, headers=keyed)
+        assert r.json()["results"][0]["status"] == "conflict", r.text
+    assert r.headers["Idempotent-Replayed"] == "true"
+    conflict = r.json()["results"][0]["conflict_id"]
+    supervisor = issue(alice.org, Role.supervisor)
+    listed = (await supervisor.get("/v1/sync/conflicts")).json()["items"]
+    assert [c["id"] for c in listed] == [conflict]
+    for _ in range(2):
+        resolved = await supervisor.post(
+            f"/v1/sync/conflicts/{conflict}/resolve",
+            {"resolution": "keep_server"},
+            headers={"Idempotency-Key": "resolve"},
+        )
+        assert resolved.status_code == 200, resolved.text
+    pulled = (await alice.get("/v1/sync/changes")).json()["beneficiaries"]
+    assert [b["id"] for b in pulled] == [person["id"]]
+    assert await audit_trail(
+        beneficiary_engine,
+        person["id"],
+        conflict,
+        not_actions=("create", "update", "read"),
+    ) == [
+        ("sync", "beneficiary", person["id"]),
+        ("sync", "beneficiary", person["id"]),
+        ("sync", "beneficiary", person["id"]),
+        ("read_conflict", "sync_conflict", conflict),
+        ("resolve_conflict", "beneficiary", person["id"]),
+        ("sync_pull", "beneficiary", person["id"]),
+    ]

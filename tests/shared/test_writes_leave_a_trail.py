@@ -15,15 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HAND_ROLLED = {"once.act", "audit_log.record", "record_access"}
 """Calls that are ``Once.answer``'s or ``AuditLog.read``'s job in a router."""
 
-NOT_YET_CONVERTED = "not yet converted"
 ALLOWED: dict[str, str] = {
-    # Whole modules still hand-rolled; the lead shrinks this list.
-    "services/beneficiary/interventions/router.py": NOT_YET_CONVERTED,
-    "services/beneficiary/risk/router.py": NOT_YET_CONVERTED,
-    "services/beneficiary/service_records/router.py": NOT_YET_CONVERTED,
-    "services/beneficiary/sync/router.py": NOT_YET_CONVERTED,
-    "services/training/mentoring/router.py": NOT_YET_CONVERTED,
-    "services/training/practice/router.py": NOT_YET_CONVERTED,
     # Single handlers that cannot use Once.answer (the handler says why too).
     "services/beneficiary/protection/retention/router.py::reset_retention_policy": (
         "a DELETE takes no Idempotency-Key, so there is no Once to answer with"

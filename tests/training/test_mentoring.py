@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from services.training.settings import TrainingSettings
 from shared.auth import Role
+from tests.beneficiary.api import audit_trail
 from tests.callers import Org
 from tests.training.api import token, trainee
 
@@ -357,3 +358,33 @@ async def test_the_beneficiary_service_down_is_a_503_when_ids_are_named(
         assert r.status_code == 201, r.text
     finally:
         runtime.settings.beneficiary_url = saved
+
+
+async def test_a_visit_written_and_listed_leaves_its_rows(
+    linked_training: FastAPI,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    orgs: dict[str, Org],
+) -> None:
+    """Visits hold observations about people: the write and each listing
+    leave an audit row per visit; a replay leaves none."""
+    headers = {
+        **token(training_settings, uuid.uuid4(), Role.supervisor),
+        "X-Access-Reason": "quarterly review",
+    }
+    made = await training_client.post(
+        "/v1/mentoring-plans", json=plan(orgs["b"]), headers=headers
+    )
+    path = f"/v1/mentoring-plans/{made.json()['id']}/visits"
+    keyed = {**headers, "Idempotency-Key": "visit-1"}
+    first = await training_client.post(path, json=visit(), headers=keyed)
+    assert first.status_code == 201, first.text
+    again = await training_client.post(path, json=visit(), headers=keyed)
+    assert again.json() == first.json()
+    listed = await training_client.get(path, headers=headers)
+    assert [v["id"] for v in listed.json()["items"]] == [first.json()["id"]]
+    visit_id = first.json()["id"]
+    assert await audit_trail(linked_training.state.engine, visit_id) == [
+        ("write", "mentoring_visit", visit_id),
+        ("list", "mentoring_visit", visit_id),
+    ]

@@ -89,7 +89,8 @@ async def list_enrolments(
 ) -> Page[EnrolmentRead]:
     """Enrolments in structured interventions at your sites, the latest
     enrolled first; filter by person, case or status."""
-    async with session.begin():
+
+    async def fetch() -> Page[EnrolmentRead]:
         page = await enrolments_service.list_enrolments(
             session,
             actor.principal,
@@ -99,11 +100,17 @@ async def list_enrolments(
             cursor=cursor,
             limit=limit,
         )
-        audit_log.record(
-            session, actor, "list", "enrolment", [e.id for e in page.items]
-        )
         items = [await enrolments_service.to_read(session, e) for e in page.items]
-    return Page(items=items, next_cursor=page.next_cursor)
+        return Page(items=items, next_cursor=page.next_cursor)
+
+    return await audit_log.read(
+        session,
+        actor,
+        "list",
+        "enrolment",
+        fetch,
+        lambda page: [e.id for e in page.items],
+    )
 
 
 @router.get(
@@ -115,12 +122,14 @@ async def get_enrolment(
     enrolment_id: uuid.UUID, session: SessionDep, actor: CaseActor
 ) -> EnrolmentRead:
     """One enrolment with its dose and the next session due."""
-    async with session.begin():
+
+    async def fetch() -> EnrolmentRead:
         enrolment = await enrolments_service.get_enrolment(
             session, actor.principal, enrolment_id
         )
-        audit_log.record(session, actor, "read", "enrolment", [enrolment.id])
         return await enrolments_service.to_read(session, enrolment)
+
+    return await audit_log.read(session, actor, "read", "enrolment", fetch)
 
 
 @router.post(

@@ -103,17 +103,16 @@ async def list_alerts(
             "enum",
             f"Unknown risk type {flag!r}.",
         )
-    async with session.begin():
-        page = await risk_service.list_alerts(
+    page = await audit_log.read(
+        session,
+        actor,
+        "read_alerts",
+        "case",
+        lambda: risk_service.list_alerts(
             session, actor.principal, status, flag, cursor=cursor, limit=limit
-        )
-        audit_log.record(
-            session,
-            actor,
-            "read_alerts",
-            "case",
-            sorted({a.case_id for a in page.items}),
-        )
+        ),
+        lambda page: sorted({a.case_id for a in page.items}),
+    )
     return page.map(lambda a: risk_service.to_read(a, runtime.keyring))
 
 

@@ -17,9 +17,12 @@ from services.beneficiary.access import FieldActor
 from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OnceDep
 from services.beneficiary.interventions import service as interventions_service
-from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.service_records import service as records_service
-from services.beneficiary.service_records.models import GroupActivity, ServiceRecord
+from services.beneficiary.service_records.models import (
+    AnonymousService,
+    GroupActivity,
+    ServiceRecord,
+)
 from services.beneficiary.service_records.schemas import (
     AnonymousServiceCreate,
     AnonymousServiceRead,
@@ -73,28 +76,20 @@ router = APIRouter(tags=["service records"])
 async def record_service(
     body: ServiceRecordCreate,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: FieldActor,
     once: OnceDep,
 ) -> ServiceRecordRead:
     """Record a service given to one registered, consenting beneficiary."""
     principal = actor.principal
-    async with session.begin():
-        record, replayed = await once.act(
-            principal,
-            "POST /v1/service-records",
-            body,
-            lambda: records_service.record_service(session, principal, body),
-            lambda existing: records_service.get_service_record(
-                session, principal, existing
-            ),
-        )
-        read = ServiceRecordRead.model_validate(record)
-        if not replayed:
-            audit_log.record(session, actor, "create", "service_record", [read.id])
+    read = await _record_once(
+        once,
+        actor,
+        "POST /v1/service-records",
+        body,
+        lambda: records_service.record_service(session, principal, body),
+        audit_log.trail(actor, "create", "service_record"),
+    )
     once.response.headers["ETag"] = etag(read.version)
-    if not replayed:
-        await announce_writes(runtime)
     return read
 
 
@@ -111,20 +106,24 @@ async def list_service_records(
     date_to: OldEndDate = None,
 ) -> Page[ServiceRecordRead]:
     """Service records in your scope, the latest service date first."""
-    principal = actor.principal
-    async with session.begin():
-        page = await records_service.list_service_records(
+    start = either(start, date_from, new="start", old="date_from")
+    end = either(end, date_to, new="end", old="date_to")
+    page = await audit_log.read(
+        session,
+        actor,
+        "list",
+        "service_record",
+        lambda: records_service.list_service_records(
             session,
-            principal,
+            actor.principal,
             beneficiary_id=beneficiary_id,
-            start=either(start, date_from, new="start", old="date_from"),
-            end=either(end, date_to, new="end", old="date_to"),
+            start=start,
+            end=end,
             cursor=cursor,
             limit=limit,
-        )
-        audit_log.record(
-            session, actor, "list", "service_record", [r.id for r in page.items]
-        )
+        ),
+        lambda page: [r.id for r in page.items],
+    )
     return page.map(ServiceRecordRead.model_validate)
 
 
@@ -272,23 +271,17 @@ async def record_group_activity(
             )
         return group
 
-    async with session.begin():
-        group, replayed = await once.act(
-            principal,
-            "POST /v1/group-activities",
-            body,
-            record,
-            lambda existing: records_service.get_group_activity(
-                session, principal, existing
-            ),
-        )
-        read = await records_service.group_activity_read(session, principal, group)
-        if not replayed:
-            audit_log.record(session, actor, "create", "group_activity", [read.id])
-    once.response.headers["ETag"] = etag(read.version)
-    if not replayed:
-        await announce_writes(runtime)
-    return read
+    return await once.answer_versioned(
+        principal,
+        "POST /v1/group-activities",
+        body,
+        record,
+        lambda existing: records_service.get_group_activity(
+            session, principal, existing
+        ),
+        lambda group: records_service.group_activity_read(session, principal, group),
+        audit=audit_log.trail(actor, "create", "group_activity"),
+    )
 
 
 @router.post(
@@ -300,7 +293,6 @@ async def record_group_activity(
 async def record_group_series(
     body: GroupSeriesCreate,
     session: SessionDep,
-    runtime: RuntimeDep,
     actor: FieldActor,
     once: OnceDep,
 ) -> GroupSeriesRead:
@@ -308,23 +300,15 @@ async def record_group_series(
     topic, facilitators, site, sessions planned); its sessions are group
     activities that name it."""
     principal = actor.principal
-    async with session.begin():
-        series, replayed = await once.act(
-            principal,
-            "POST /v1/group-series",
-            body,
-            lambda: records_service.record_group_series(session, principal, body),
-            lambda existing: records_service.get_group_series(
-                session, principal, existing
-            ),
-        )
-        read = await records_service.group_series_read(session, series)
-        if not replayed:
-            audit_log.record(session, actor, "create", "group_series", [read.id])
-    once.response.headers["ETag"] = etag(read.version)
-    if not replayed:
-        await announce_writes(runtime)
-    return read
+    return await once.answer_versioned(
+        principal,
+        "POST /v1/group-series",
+        body,
+        lambda: records_service.record_group_series(session, principal, body),
+        lambda existing: records_service.get_group_series(session, principal, existing),
+        lambda series: records_service.group_series_read(session, series),
+        audit=audit_log.trail(actor, "create", "group_series"),
+    )
 
 
 @router.get(
@@ -337,10 +321,12 @@ async def get_group_series(
 ) -> GroupSeriesRead:
     """A series with its sessions held and the people it reached."""
     principal = actor.principal
-    async with session.begin():
+
+    async def fetch() -> GroupSeriesRead:
         series = await records_service.get_group_series(session, principal, series_id)
-        audit_log.record(session, actor, "read", "group_series", [series.id])
         return await records_service.group_series_read(session, series)
+
+    return await audit_log.read(session, actor, "read", "group_series", fetch)
 
 
 @router.get("/v1/group-activities", response_model=Page[GroupActivityRead])
@@ -357,7 +343,8 @@ async def list_group_activities(
     attended (attendees registered at sites outside your scope counted, not
     named)."""
     principal = actor.principal
-    async with session.begin():
+
+    async def fetch() -> Page[GroupActivityRead]:
         page = await records_service.list_group_activities(
             session,
             principal,
@@ -371,10 +358,16 @@ async def list_group_activities(
             await records_service.group_activity_read(session, principal, group)
             for group in page.items
         ]
-        audit_log.record(
-            session, actor, "list", "group_activity", [g.id for g in items]
-        )
-    return Page(items=items, next_cursor=page.next_cursor)
+        return Page(items=items, next_cursor=page.next_cursor)
+
+    return await audit_log.read(
+        session,
+        actor,
+        "list",
+        "group_activity",
+        fetch,
+        lambda page: [g.id for g in page.items],
+    )
 
 
 @router.get(
@@ -387,10 +380,12 @@ async def get_group_activity(
 ) -> GroupActivityRead:
     """One group session or meeting with its attendance."""
     principal = actor.principal
-    async with session.begin():
+
+    async def fetch() -> GroupActivityRead:
         group = await records_service.get_group_activity(session, principal, group_id)
-        audit_log.record(session, actor, "read", "group_activity", [group.id])
         return await records_service.group_activity_read(session, principal, group)
+
+    return await audit_log.read(session, actor, "read", "group_activity", fetch)
 
 
 @router.post("/v1/group-activities/lookup", response_model=GroupLookupResult)
@@ -436,23 +431,21 @@ async def record_anonymous_service(
     records_service.confirm_large_count(
         principal, body.counts, settings_of(runtime).anonymous_confirm_above
     )
-    async with session.begin():
-        record, replayed = await once.act(
-            principal,
-            "POST /v1/anonymous-services",
-            body,
-            lambda: records_service.record_anonymous_service(session, principal, body),
-            lambda existing: records_service.get_anonymous_service(
-                session, principal, existing
-            ),
-        )
-        read = AnonymousServiceRead.model_validate(record)
-        if not replayed:
-            audit_log.record(session, actor, "create", "anonymous_service", [read.id])
-    once.response.headers["ETag"] = etag(read.version)
-    if not replayed:
-        await announce_writes(runtime)
-    return read
+
+    async def render(record: AnonymousService) -> AnonymousServiceRead:
+        return AnonymousServiceRead.model_validate(record)
+
+    return await once.answer_versioned(
+        principal,
+        "POST /v1/anonymous-services",
+        body,
+        lambda: records_service.record_anonymous_service(session, principal, body),
+        lambda existing: records_service.get_anonymous_service(
+            session, principal, existing
+        ),
+        render,
+        audit=audit_log.trail(actor, "create", "anonymous_service"),
+    )
 
 
 @router.get(

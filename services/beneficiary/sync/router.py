@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -21,7 +22,6 @@ from services.beneficiary.db import (
     OutboxCounter,
     OutboxEvent,
 )
-from services.beneficiary.outbox.jobs import announce_writes
 from services.beneficiary.settings import BeneficiarySettings, settings_of
 from services.beneficiary.sync import service as sync_service
 from services.beneficiary.sync.models import ConflictStatus, SyncConflict
@@ -96,26 +96,26 @@ async def sync_batch(
     async def apply_again(_: uuid.UUID) -> list[SyncResult]:
         return await apply()
 
-    async with _turn(request, settings), session.begin():
-        results, replayed = await once.act(
+    async def render(results: list[SyncResult]) -> SyncResponse:
+        return SyncResponse(results=results)
+
+    async with _turn(request, settings):
+        return await once.answer(
             actor.principal,
             "POST /v1/sync",
             body,
             apply,
             apply_again,
+            render,
+            audit=[
+                audit_log.trail(actor, "sync", kind, partial(_touched, kind))
+                for kind in AUDITED
+            ],
             identify=lambda _: SYNC_BATCH,
+            # a replay applies the batch again: what it changes or answers
+            # with the server's copy is audited and announced, as without a key
+            replays_act=True,
         )
-        for entity_type in AUDITED:
-            touched = [
-                r.id
-                for r in results
-                if r.entity_type == entity_type and r.status in TOUCHED
-            ]
-            if touched:
-                audit_log.record(session, actor, "sync", entity_type, touched)
-    if any(r.status in (SyncStatus.created, SyncStatus.updated) for r in results):
-        await announce_writes(runtime)
-    return SyncResponse(results=results)
 
 
 SYNC_BATCH = uuid.UUID("5e7c0b1a-0000-4000-8000-000000000000")
@@ -126,6 +126,14 @@ TOUCHED = (SyncStatus.created, SyncStatus.updated, SyncStatus.conflict)
 AUDITED = ("beneficiary", "group_activity", "anonymous_service")
 """Kinds whose touched records a batch audits, as their single-write routes
 do (a group's server copy names its attendees)."""
+
+
+def _touched(entity_type: str, results: list[SyncResult]) -> list[uuid.UUID]:
+    """The records of this kind that a batch wrote or answered with the
+    server's copy."""
+    return [
+        r.id for r in results if r.entity_type == entity_type and r.status in TOUCHED
+    ]
 
 
 @asynccontextmanager
@@ -162,18 +170,16 @@ async def pull_changes(
     """Records in your scope changed after ``cursor`` (0 for everything), as
     they are now. Keep calling with ``next_cursor`` while ``has_more``."""
     await sequence_pending_events(runtime.engine, OutboxEvent, OutboxCounter)
-    async with session.begin():
-        page = await sync_service.changes_since(
+    return await audit_log.read(
+        session,
+        actor,
+        "sync_pull",
+        "beneficiary",
+        lambda: sync_service.changes_since(
             session, actor.principal, runtime.keyring, cursor
-        )
-        audit_log.record(
-            session,
-            actor,
-            "sync_pull",
-            "beneficiary",
-            [b.id for b in page.beneficiaries],
-        )
-    return page
+        ),
+        lambda page: [b.id for b in page.beneficiaries],
+    )
 
 
 @router.get("/conflicts", response_model=Page[ConflictRead])
@@ -186,7 +192,8 @@ async def list_conflicts(
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[ConflictRead]:
     """Offline edits that lost to a newer version, with the losing content."""
-    async with session.begin():
+
+    async def fetch() -> Page[ConflictRead]:
         page = await sync_service.list_conflicts(
             session,
             actor.principal,
@@ -195,14 +202,16 @@ async def list_conflicts(
             cursor=cursor,
             limit=limit,
         )
-        audit_log.record(
-            session,
-            actor,
-            "read_conflict",
-            "sync_conflict",
-            [c.id for c in page.items],
-        )
         return page.map(lambda c: sync_service.conflict_read(c, runtime.keyring))
+
+    return await audit_log.read(
+        session,
+        actor,
+        "read_conflict",
+        "sync_conflict",
+        fetch,
+        lambda page: [c.id for c in page.items],
+    )
 
 
 @router.post(
@@ -222,17 +231,9 @@ async def resolve_conflict(
     principal = actor.principal
 
     async def resolve() -> SyncConflict:
-        conflict = await sync_service.resolve_conflict(
+        return await sync_service.resolve_conflict(
             session, actor, runtime.keyring, conflict_id, body.resolution
         )
-        audit_log.record(
-            session,
-            actor,
-            "resolve_conflict",
-            conflict.entity_type,
-            [conflict.entity_id],
-        )
-        return conflict
 
     async def load(existing: uuid.UUID) -> SyncConflict:
         return await get_in_scope(
@@ -254,5 +255,11 @@ async def resolve_conflict(
         resolve,
         load,
         render,
-        audit=None,  # resolve() audits the record, whose type the conflict names
+        # audited on the record the conflict was about
+        audit=audit_log.trail(
+            actor,
+            "resolve_conflict",
+            lambda conflict: conflict.entity_type,
+            lambda conflict: [conflict.entity_id],
+        ),
     )

@@ -192,17 +192,24 @@ async def list_visits(
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[VisitRead]:
     """A plan's visits and remote sessions, oldest first."""
-    async with session.begin():
+
+    async def fetch() -> tuple[Page[MentoringVisit], list[ActionPoint]]:
         page = await mentoring_service.visit_page(
             session, actor.principal, plan_id, cursor=cursor, limit=limit
         )
-        visits = page.items
         points = await mentoring_service.points_of(
-            session, actor.principal, [v.id for v in visits]
+            session, actor.principal, [v.id for v in page.items]
         )
-        audit_log.record(
-            session, actor, "list", "mentoring_visit", [v.id for v in visits]
-        )
+        return page, points
+
+    page, points = await audit_log.read(
+        session,
+        actor,
+        "list",
+        "mentoring_visit",
+        fetch,
+        lambda found: [v.id for v in found[0].items],
+    )
     return page.map(lambda v: mentoring_service.visit_read(v, points, runtime.keyring))
 
 

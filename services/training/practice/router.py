@@ -12,9 +12,8 @@ from fastapi import APIRouter
 
 from services.training.access import TrainingActor
 from services.training.db import OnceDep
-from services.training.outbox.jobs import announce_writes
 from services.training.practice import service as practice_service
-from services.training.practice.models import FidelityReview
+from services.training.practice.models import FidelityReview, PracticeGroup
 from services.training.practice.service import (
     GroupCreate,
     GroupRead,
@@ -85,16 +84,15 @@ async def create_group(
     """A client group run by trainees; clients are checked by pseudonymous id
     with the beneficiary service."""
     principal = actor.principal
-    async with session.begin():
-        group, replayed = await once.act(
-            principal,
-            "POST /v1/practice-groups",
-            body,
-            lambda: practice_service.create_group(session, principal, runtime, body),
-            lambda existing: practice_service.get_group(session, principal, existing),
-        )
-        read = practice_service.to_group_read(group)
-    return read
+    return await once.answer(
+        principal,
+        "POST /v1/practice-groups",
+        body,
+        lambda: practice_service.create_group(session, principal, runtime, body),
+        lambda existing: practice_service.get_group(session, principal, existing),
+        _group_read,
+        audit=None,  # pseudonymous clients only: the row keeps who made it
+    )
 
 
 @router.post(
@@ -122,19 +120,20 @@ async def record_session(
         )
         return group_id
 
-    async with session.begin():
-        _, replayed = await once.act(
-            principal,
-            f"POST /v1/practice-groups/{group_id}/sessions",
-            body,
-            record,
-            acted_on,
+    async def render(_: uuid.UUID) -> GroupRead:
+        return await _group_read(
+            await practice_service.get_group(session, principal, group_id)
         )
-        group = await practice_service.get_group(session, principal, group_id)
-        read = practice_service.to_group_read(group)
-    if not replayed:
-        await announce_writes(runtime)
-    return read
+
+    return await once.answer(
+        principal,
+        f"POST /v1/practice-groups/{group_id}/sessions",
+        body,
+        record,
+        acted_on,
+        render,
+        audit=None,  # practice sessions were never audited; the event stays
+    )
 
 
 @router.post(
@@ -159,22 +158,29 @@ async def review_session_fidelity(
     async def load(existing: uuid.UUID) -> tuple[FidelityReview, bool]:
         return await practice_service.get_review(session, principal, existing), False
 
-    async with session.begin():
-        (review, created), _ = await once.act(
-            principal,
-            f"POST /v1/practice-groups/{group_id}/sessions/{number}/fidelity-reviews",
-            body,
-            lambda: practice_service.review_session_fidelity(
-                session, principal, runtime, group_id, number, body
-            ),
-            load,
-            identify=lambda done: done[0].id,
-        )
-        read = practice_service.to_review_read(review)
+    async def render(done: tuple[FidelityReview, bool]) -> tuple[ReviewRead, bool]:
+        return practice_service.to_review_read(done[0]), done[1]
+
+    read, created = await once.answer(
+        principal,
+        f"POST /v1/practice-groups/{group_id}/sessions/{number}/fidelity-reviews",
+        body,
+        lambda: practice_service.review_session_fidelity(
+            session, principal, runtime, group_id, number, body
+        ),
+        load,
+        render,
+        # reviews were never audited; a client id seen before reviews nothing
+        # (no event), answered as a replay
+        audit=None,
+        identify=lambda done: done[0].id,
+    )
     mark_replay(once.response, not created)
-    if created:
-        await announce_writes(runtime)
     return read
+
+
+async def _group_read(group: PracticeGroup) -> GroupRead:
+    return practice_service.to_group_read(group)
 
 
 clients_router = APIRouter(prefix="/v1/practice-clients", tags=["supervised practice"])
