@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.run_beneficiary import code_state, load_average, percentile
 from bench.run_reporting import (
     OUT_DIR,
@@ -60,6 +62,18 @@ def smaps(pid: int) -> dict[str, float]:
         found = re.search(rf"^{name}:\s+(\d+) kB", text, re.MULTILINE)
         out[name] = round(int(found.group(1)) / 1024, 1) if found else 0.0
     return out
+
+
+def held_bytes(value: Any) -> int:
+    """Bytes of the NumPy arrays in what queries derived and keep (dims,
+    live masks), to tell that memory from the columns'."""
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, dict):
+        return sum(held_bytes(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(held_bytes(v) for v in value)
+    return 0
 
 
 async def child(args: argparse.Namespace) -> None:
@@ -132,6 +146,7 @@ async def child(args: argparse.Namespace) -> None:
         "wall_min_ms": round(min(wall) * 1000, 1) if wall else None,
     }
     report["smaps_after_overview"] = smaps(os.getpid())
+    report["derived_mib"] = round(held_bytes(store.derived) / 2**20, 1)
     sys.stdout.write(json.dumps(report) + "\n")
     sys.stdout.flush()
     await asyncio.to_thread(sys.stdin.read)  # until the parent is done
