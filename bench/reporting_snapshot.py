@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import json
 import os
 import re
@@ -62,6 +63,14 @@ def smaps(pid: int) -> dict[str, float]:
         found = re.search(rf"^{name}:\s+(\d+) kB", text, re.MULTILINE)
         out[name] = round(int(found.group(1)) / 1024, 1) if found else 0.0
     return out
+
+
+def peak_rss() -> float:
+    """VmHWM: the most this process ever held in RAM, in MiB."""
+    found = re.search(
+        r"^VmHWM:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.MULTILINE
+    )
+    return round(int(found.group(1)) / 1024, 1) if found else 0.0
 
 
 def held_bytes(value: Any) -> int:
@@ -147,6 +156,9 @@ async def child(args: argparse.Namespace) -> None:
     }
     report["smaps_after_overview"] = smaps(os.getpid())
     report["derived_mib"] = round(held_bytes(store.derived) / 2**20, 1)
+    ctypes.CDLL("libc.so.6").malloc_trim(0)  # what the heap keeps but frees
+    report["smaps_after_malloc_trim"] = smaps(os.getpid())
+    report["peak_rss_mib"] = peak_rss()
     sys.stdout.write(json.dumps(report) + "\n")
     sys.stdout.flush()
     await asyncio.to_thread(sys.stdin.read)  # until the parent is done
