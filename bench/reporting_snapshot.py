@@ -74,14 +74,17 @@ def peak_rss() -> float:
 
 
 def held_bytes(value: Any) -> int:
-    """Bytes of the NumPy arrays in what queries derived and keep (dims,
-    live masks), to tell that memory from the columns'."""
+    """Bytes of the NumPy arrays in what queries derived and keep (dims
+    with a code per row, live masks), to tell that memory from the
+    columns'."""
     if isinstance(value, np.ndarray):
         return int(value.nbytes)
     if isinstance(value, dict):
         return sum(held_bytes(v) for v in value.values())
     if isinstance(value, list | tuple):
         return sum(held_bytes(v) for v in value)
+    if hasattr(value, "__dict__"):  # a Dim: codes per row, labels
+        return held_bytes(vars(value))
     return 0
 
 
