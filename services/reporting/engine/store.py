@@ -539,6 +539,7 @@ class FactStore:
             return False
         self.frames = found.frames
         self.seq = self._snapshot_seq = found.seq
+        self._written_at = time.monotonic()  # as fresh as if written here
         self.derived.clear()
         log.info("reporting_snapshot_mapped", path=str(found.path), seq=found.seq)
         return True
@@ -598,7 +599,8 @@ class FactStore:
         removed = [mark] if written is None else written[1]
         async with self.engine.begin() as conn:
             await conn.execute(table.delete().where(table.c.mark.in_(removed)))
-        if written is None:
+        if written is None:  # another process writes or wrote one as new
+            self._snapshot_seq = max(self._snapshot_seq, seq)
             return False
         self._snapshot_seq = seq
         log.info("reporting_snapshot_written", path=str(written[0]), seq=seq)
