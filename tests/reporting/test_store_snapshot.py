@@ -8,6 +8,7 @@ of the erased person."""
 from __future__ import annotations
 
 import json
+import stat
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -87,6 +88,7 @@ async def test_a_mapped_snapshot_answers_as_a_cold_load(
     assert await _overview(reporting_client, reader) == cold_answer
     manifest = json.loads((_current(tmp_path) / MANIFEST).read_text())
     assert manifest["seq"] == writer.seq > 0
+    assert stat.S_IMODE(_current(tmp_path).stat().st_mode) == 0o700
 
     mapped = await _started(reporting_app, tmp_path)
     assert mapped.started_from == "snapshot"

@@ -142,7 +142,7 @@ def write(
     its path and the marks of the snapshots removed, or None when another
     process is writing or ``current`` is already at ``seq`` or newer. Runs in
     a thread while the frames do not change."""
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(directory / ".lock", "a+") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -157,7 +157,7 @@ def write(
         temporary = directory / f".tmp-{mark}"
         for leftover in directory.glob(".tmp-*"):  # a writer that crashed
             shutil.rmtree(leftover, ignore_errors=True)
-        temporary.mkdir()
+        temporary.mkdir(mode=0o700)  # per-person rows: the service's only
         manifest: dict[str, Any] = {
             "format": FORMAT,
             "seq": seq,
