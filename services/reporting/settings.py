@@ -1,12 +1,16 @@
 """Reporting service settings (env prefix ``REPORTING_``)."""
 
-from typing import ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.peers import Peer
 from shared.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from services.reporting.engine.store import Snapshots
 
 
 class ReportingSettings(ServiceSettings):
@@ -59,6 +63,20 @@ class ReportingSettings(ServiceSettings):
         AgeBands.parse(value)  # fail at start-up, not on every request
         return value
 
+    snapshot_dir: Path | None = Field(
+        default=None,
+        description="Directory of the fact store's snapshot (docs/"
+        "decisions/0014): API processes write their columns there after "
+        "loading and map them at start instead of reading every fact from "
+        "the database, sharing one copy per machine. On local disk, one "
+        "per database. Unset: off (every process loads from the database).",
+    )
+    snapshot_every_seconds: float = Field(
+        default=300.0,
+        ge=1.0,
+        description="Least time between two snapshots written by one process "
+        "(an erasure makes the next refresh write one at once).",
+    )
     export_dir_name: str = Field(
         default="exports", description="Folder under the data dir for exports."
     )
@@ -118,6 +136,15 @@ class ReportingSettings(ServiceSettings):
             "scope": self.dashboard_oidc_scope,
             "name": self.dashboard_oidc_provider_name,
         }
+
+    @property
+    def snapshots(self) -> "Snapshots | None":
+        """Where the fact store's snapshots go, or None when off."""
+        from services.reporting.engine.store import Snapshots
+
+        if self.snapshot_dir is None:
+            return None
+        return Snapshots(self.snapshot_dir, self.snapshot_every_seconds)
 
     @property
     def producers(self) -> list[Peer]:

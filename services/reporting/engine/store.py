@@ -13,13 +13,17 @@ misses nothing. Each API process has its own copy; all read the same facts.
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import structlog
 from numpy.typing import NDArray
 from sqlalchemy import Table as CoreTable
 from sqlalchemy import select, text
@@ -38,6 +42,7 @@ from services.reporting.facts.models import (
     CompetencyFact,
     EnrolmentFact,
     FeedbackFact,
+    FeedCursor,
     GroupActivityFact,
     GroupParticipationFact,
     GroupSeriesFact,
@@ -55,15 +60,19 @@ from services.reporting.facts.models import (
     RiskAlertFact,
     SelectionFact,
     ServiceFact,
+    StoreSnapshot,
     SupervisionFact,
     TeamFact,
     TraineeFact,
 )
+from shared.db import utcnow
 
 EPOCH = date(1970, 1, 1).toordinal()
 NO_DATE = np.iinfo(np.int32).min
 NO_INT = -1
 LOAD_CHUNK = 50_000
+
+log = structlog.get_logger(__name__)
 
 
 def day_number(day: date) -> int:
@@ -409,10 +418,26 @@ class Places:
         return None
 
 
+def _log_failure(task: asyncio.Task[bool]) -> None:
+    """A snapshot that could not be written costs only the next start's
+    speed: say so, and go on answering from memory."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("reporting_snapshot_failed", exc_info=task.exception())
+
+
+@dataclass(frozen=True)
+class Snapshots:
+    """Where the store's snapshots live and how often a process may write
+    one (``REPORTING_SNAPSHOT_DIR``, see ``engine/snapshot.py``)."""
+
+    directory: Path
+    every_seconds: float = 300.0
+
+
 class FactStore:
     """The process's columnar copy; ``refresh`` before reading."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, snapshots: Snapshots | None = None) -> None:
         self.engine = engine
         self.frames = new_frames()
         self.seq = 0
@@ -421,41 +446,193 @@ class FactStore:
         """What queries derive from the columns (dimensions), kept until the
         columns change."""
         self._lock = asyncio.Lock()
+        self.snapshots = snapshots
+        self.started_from: str | None = None
+        """``snapshot`` or ``database``: how the first refresh found the
+        frames (for logs and tests)."""
+        self._snapshot_seq = -1
+        """The ``seq`` of the snapshot this process mapped or wrote last."""
+        self._written_at = -math.inf
+        self._writing: asyncio.Task[bool] | None = None
+
+    async def _head(self) -> tuple[int, int]:
+        """The ingestion head and the ``seq`` of the last erasure."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(col(IngestCounter.seq), col(IngestCounter.erased_seq))
+                )
+            ).first()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
 
     async def refresh(self) -> None:
         """Bring the frames up to the ingestion head. Readers compute without
         awaiting after this returns, so they never see a load halfway: a
         reader that finds a refresh under way waits for it to end."""
-        async with self.engine.connect() as conn:
-            head = (await conn.execute(select(col(IngestCounter.seq)))).scalar() or 0
-        if head <= self.seq and not self._lock.locked():
+        head, erased = await self._head()
+        started = self.started_from is not None
+        if head <= self.seq and started and not self._lock.locked():
             return  # no await from here to the caller's reading
         async with self._lock:  # wait out a refresh halfway through the frames
+            if self.started_from is None:
+                await self._start(head, erased)
             if head <= self.seq:
                 return
+            if self._writing is not None:  # it reads the frames: let it end
+                await asyncio.wait([self._writing])
             self.derived.clear()  # a load that fails halfway leaves none stale
-            async with self.engine.connect() as conn:
-                # the first load: bulk; later ones are small, row by row is
-                # fewer round trips than a vocabulary query per column
-                bulk = conn.dialect.name == "postgresql" and self.seq == 0
-                if bulk:  # big joins, no gain
-                    await conn.execute(text("SET LOCAL jit = off"))
-                for frame in self.frames.values():
-                    if bulk and frame.numeric:
-                        await self._load_numbers(conn, frame, head)
-                        continue
-                    table = frame.table
-                    names = [table.c.key] + [table.c[c.name] for c in frame.columns]
-                    result = await conn.stream(
-                        select(*names)
-                        .where(table.c.seq > self.seq, table.c.seq <= head)
-                        .execution_options(yield_per=LOAD_CHUNK)
-                    )
-                    async for chunk in result.partitions(LOAD_CHUNK):
-                        frame.load(chunk)
-                await self._load_places(conn)
+            await self._load(head)
             self.derived.clear()
             self.seq = head
+            self._consider_writing(erased)
+
+    async def _start(self, head: int, erased: int) -> None:
+        """The first refresh: map the snapshot when there is a sound one,
+        else load everything from the database."""
+        self.started_from = "database"
+        if self.snapshots is None:
+            return
+        if await self._open_snapshot(head, erased):
+            self.started_from = "snapshot"
+            async with self.engine.connect() as conn:
+                await self._load_places(conn)
+            self._consider_writing(erased)
+
+    async def _open_snapshot(self, head: int, erased: int) -> bool:
+        """Map the current snapshot if this database wrote it (its mark at
+        its ``seq``), it is not ahead of the database, and no erasure came
+        after it; otherwise say why in the log and load from the database."""
+        from services.reporting.engine import snapshot
+
+        assert self.snapshots is not None
+        directory = self.snapshots.directory
+        try:
+            found = await asyncio.to_thread(snapshot.read, directory, self.frames)
+            if found is None:
+                log.info("reporting_snapshot_absent", directory=str(directory))
+                return False
+            if found.seq > head:
+                raise snapshot.SnapshotRefused(
+                    f"at seq {found.seq}, ahead of the database's {head}"
+                )
+            if found.seq < erased:
+                raise snapshot.SnapshotRefused(
+                    f"at seq {found.seq}, before an erasure at {erased}"
+                )
+            async with self.engine.connect() as conn:
+                known = (
+                    await conn.execute(
+                        select(col(StoreSnapshot.seq)).where(
+                            col(StoreSnapshot.mark) == found.mark
+                        )
+                    )
+                ).scalar()
+            if known != found.seq:
+                raise snapshot.SnapshotRefused(
+                    f"mark {found.mark} at seq {found.seq} unknown to this database"
+                )
+        except snapshot.SnapshotRefused as refused:
+            log.warning(
+                "reporting_snapshot_refused",
+                directory=str(directory),
+                reason=str(refused),
+            )
+            return False
+        self.frames = found.frames
+        self.seq = self._snapshot_seq = found.seq
+        self._written_at = time.monotonic()  # as fresh as if written here
+        self.derived.clear()
+        log.info("reporting_snapshot_mapped", path=str(found.path), seq=found.seq)
+        return True
+
+    def _consider_writing(self, erased: int) -> None:
+        """Start writing a snapshot when this process holds newer frames than
+        the last one it knows of and either enough time has passed or that
+        one predates an erasure (its files hold what was erased)."""
+        if self.snapshots is None or self.seq <= self._snapshot_seq:
+            return
+        if self._writing is not None and not self._writing.done():
+            return
+        due = time.monotonic() - self._written_at >= self.snapshots.every_seconds
+        if due or self._snapshot_seq < erased:
+            self._writing = asyncio.create_task(self.write_snapshot())
+            self._writing.add_done_callback(_log_failure)
+
+    async def settled(self) -> None:
+        """Wait for a snapshot being written, if any; raise what failed it."""
+        if self._writing is not None:
+            await asyncio.wait([self._writing])
+            failed = self._writing.exception()
+            if failed is not None:
+                raise failed
+
+    async def write_snapshot(self) -> bool:
+        """Write the frames as the current snapshot (in a thread; refreshes
+        wait for it, readers do not), then map it in place of this process's
+        own copy so that this process shares the page cache too. False when
+        another process writes or has written one at least as new."""
+        from services.reporting.engine import snapshot
+
+        assert self.snapshots is not None
+        self._written_at = time.monotonic()
+        mark, seq = uuid.uuid4(), self.seq
+        table: CoreTable = StoreSnapshot.__table__  # type: ignore[attr-defined]
+        async with self.engine.begin() as conn:
+            feeds = {
+                row.source: row.position
+                for row in await conn.execute(select(FeedCursor))
+            }
+            await conn.execute(
+                table.insert().values(mark=mark, seq=seq, written_at=utcnow())
+            )
+        directory = self.snapshots.directory
+        try:
+            written = await asyncio.to_thread(
+                snapshot.write, directory, self.frames, seq, mark, feeds
+            )
+        except OSError as error:
+            log.warning(
+                "reporting_snapshot_not_written",
+                directory=str(directory),
+                reason=str(error),
+            )
+            written = None
+        removed = [mark] if written is None else written[1]
+        async with self.engine.begin() as conn:
+            await conn.execute(table.delete().where(table.c.mark.in_(removed)))
+        if written is None:  # another process writes or wrote one as new
+            self._snapshot_seq = max(self._snapshot_seq, seq)
+            return False
+        self._snapshot_seq = seq
+        log.info("reporting_snapshot_written", path=str(written[0]), seq=seq)
+        if self.seq == seq:  # map what was written: one copy per machine
+            adopted = await asyncio.to_thread(snapshot.read, directory, self.frames)
+            if adopted is not None and adopted.mark == mark:
+                self.frames = adopted.frames
+                self.derived.clear()
+        return True
+
+    async def _load(self, head: int) -> None:
+        async with self.engine.connect() as conn:
+            # the first load: bulk; later ones are small, row by row is
+            # fewer round trips than a vocabulary query per column
+            bulk = conn.dialect.name == "postgresql" and self.seq == 0
+            if bulk:  # big joins, no gain
+                await conn.execute(text("SET LOCAL jit = off"))
+            for frame in self.frames.values():
+                if bulk and frame.numeric:
+                    await self._load_numbers(conn, frame, head)
+                    continue
+                table = frame.table
+                names = [table.c.key] + [table.c[c.name] for c in frame.columns]
+                result = await conn.stream(
+                    select(*names)
+                    .where(table.c.seq > self.seq, table.c.seq <= head)
+                    .execution_options(yield_per=LOAD_CHUNK)
+                )
+                async for chunk in result.partitions(LOAD_CHUNK):
+                    frame.load(chunk)
+            await self._load_places(conn)
 
     async def _load_numbers(
         self, conn: AsyncConnection, frame: Frame, head: int

@@ -71,7 +71,7 @@ async def run_export(ctx: dict[str, Any], export_id: str) -> None:
     assert isinstance(settings, ReportingSettings)
     store: FactStore | None = ctx.get("fact_store")
     if store is None:  # one copy per worker process, kept between exports
-        store = ctx["fact_store"] = FactStore(runtime.engine)
+        store = ctx["fact_store"] = FactStore(runtime.engine, settings.snapshots)
     async with AsyncSession(runtime.engine, expire_on_commit=False) as session:
         export = await session.get(Export, uuid.UUID(export_id))
         if export is None or export.status == "ready":

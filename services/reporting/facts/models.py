@@ -683,6 +683,24 @@ class IngestCounter(Table, table=True):
 
     id: int = Field(default=1, primary_key=True)
     seq: int = Field(default=0, sa_type=BigInteger)
+    erased_seq: int = Field(default=0, sa_type=BigInteger)
+    """The ``seq`` of the last ingestion that erased or pseudonymised
+    someone: a store snapshot older than it holds what was erased and is
+    never mapped (see ``engine/snapshot.py``)."""
+
+
+class StoreSnapshot(Table, table=True):
+    """A store snapshot written from this database (``engine/snapshot.py``):
+    its random ``mark`` is in the snapshot's manifest, so a process maps a
+    snapshot only if the database it reads has the same mark at the same
+    ``seq`` (not another deployment's, nor one from a history this database
+    no longer has, e.g. after a restore from backup)."""
+
+    __tablename__ = "store_snapshot"
+
+    mark: uuid.UUID = Field(primary_key=True)
+    seq: int = Field(sa_type=BigInteger)
+    written_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 EVERYONE = uuid.UUID(int=0)

@@ -144,7 +144,9 @@ def in_language(indicator: Indicator, language: Language) -> Indicator:
 def store_of(app: FastAPI) -> FactStore:
     store: FactStore | None = getattr(app.state, "fact_store", None)
     if store is None:
-        store = app.state.fact_store = FactStore(app.state.runtime.engine)
+        runtime = app.state.runtime
+        snapshots = runtime.settings.snapshots
+        store = app.state.fact_store = FactStore(runtime.engine, snapshots)
     return store
 
 

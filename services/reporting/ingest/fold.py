@@ -1158,6 +1158,11 @@ async def apply(session: AsyncSession, batch: Batch) -> int:
     )
     if batch.erased:
         await _erase_beneficiaries(session, secret, set(batch.erased), seq)
+    if batch.erased or batch.erased_trainees:  # older store snapshots hold them
+        counter = IngestCounter.__table__  # type: ignore[attr-defined]
+        await session.execute(
+            update(counter).where(counter.c.id == 1).values(erased_seq=seq)
+        )
     keys = await _beneficiary_keys(session, linked - gone, seq)
     await _erase_trainees(session, batch, secret, seq)
 

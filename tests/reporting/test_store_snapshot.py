@@ -1,0 +1,331 @@
+"""The fact store's snapshot (docs/decisions/0014): a process that maps it
+answers as one that loaded from PostgreSQL, catches up with what came after
+it, refuses a snapshot that is corrupt, half written, of another format or
+of another database (with a log line, then a cold load), and never maps one
+that predates an erasure; a snapshot written after an erasure holds nothing
+of the erased person."""
+
+from __future__ import annotations
+
+import json
+import stat
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from services.reporting.engine.snapshot import CURRENT, MANIFEST
+from services.reporting.engine.store import FactStore, Snapshots
+from services.training.settings import TrainingSettings
+from shared.auth import Role
+from tests.beneficiary.api import (
+    make_beneficiary,
+    record_service,
+    withdraw_registration,
+)
+from tests.callers import Caller
+from tests.fixtures.logs import LogLine
+from tests.reporting.helpers import awareness_session, by_value, values
+from tests.training.api import token, trainee
+
+PERIOD = {"start": "2020-01-01", "end": "2030-12-31"}
+
+
+async def _started(app: FastAPI, directory: Path | None) -> FactStore:
+    """A process starting: a new store, with snapshots in ``directory``,
+    serving the app's requests; its first refresh done, any write ended."""
+    store = FactStore(
+        app.state.runtime.engine, Snapshots(directory) if directory else None
+    )
+    app.state.fact_store = store
+    await store.refresh()
+    await store.settled()
+    return store
+
+
+async def _overview(client: httpx.AsyncClient, reader: Caller) -> Any:
+    r = await client.get("/v1/overview", params=PERIOD, headers=reader.headers())
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def _programme(alice: Caller, catch_up: Any) -> None:
+    """People of both sexes served on two days, and an anonymous session."""
+    for sex, day in (("female", "2026-02-01"), ("male", "2026-03-05")):
+        person = await make_beneficiary(alice, sex=sex)
+        await record_service(alice, person["id"], service_date=day)
+        await record_service(alice, person["id"], service_date="2026-04-01")
+    await awareness_session(alice)
+    await catch_up()
+
+
+def _current(directory: Path) -> Path:
+    return (directory / CURRENT).resolve()
+
+
+async def test_a_mapped_snapshot_answers_as_a_cold_load(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+    tmp_path: Path,
+) -> None:
+    await _programme(alice, catch_up)
+    reader = issue(orgs["a"], Role.me_officer)
+    plain = await _started(reporting_app, None)
+    cold_answer = await _overview(reporting_client, reader)
+    assert plain.started_from == "database"
+
+    writer = await _started(reporting_app, tmp_path)
+    assert writer.started_from == "database"  # nothing to map yet
+    assert await _overview(reporting_client, reader) == cold_answer
+    manifest = json.loads((_current(tmp_path) / MANIFEST).read_text())
+    assert manifest["seq"] == writer.seq > 0
+    assert stat.S_IMODE(_current(tmp_path).stat().st_mode) == 0o700
+
+    mapped = await _started(reporting_app, tmp_path)
+    assert mapped.started_from == "snapshot"
+    assert mapped.seq == writer.seq
+    assert await _overview(reporting_client, reader) == cold_answer
+    people = await values(reporting_client, reader, "people_reached", by="sex")
+    assert by_value(people) == {"female": 1, "male": 1}
+
+
+async def test_a_stale_snapshot_is_caught_up(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+    tmp_path: Path,
+) -> None:
+    await _programme(alice, catch_up)
+    written = await _started(reporting_app, tmp_path)
+    late = await make_beneficiary(alice, sex="female")
+    await record_service(alice, late["id"], service_date="2026-05-01")
+    await catch_up()
+    reader = issue(orgs["a"], Role.me_officer)
+
+    mapped = await _started(reporting_app, tmp_path)
+    assert mapped.started_from == "snapshot"
+    assert mapped.seq > written.seq  # mapped, then caught up
+    people = await values(reporting_client, reader, "people_reached", by="sex")
+    assert by_value(people) == {"female": 2, "male": 1}
+    caught_up = await _overview(reporting_client, reader)
+    await _started(reporting_app, None)
+    assert await _overview(reporting_client, reader) == caught_up
+
+
+def _flip_a_byte(directory: Path) -> None:
+    column = _current(directory) / "services.activity_code.npy"
+    data = bytearray(column.read_bytes())
+    data[-1] ^= 0xFF
+    column.write_bytes(bytes(data))
+
+
+def _cut_short(directory: Path) -> None:
+    column = _current(directory) / "beneficiaries.sex.npy"
+    column.write_bytes(column.read_bytes()[:100])
+
+
+def _no_manifest(directory: Path) -> None:
+    (_current(directory) / MANIFEST).unlink()
+
+
+def _old_format(directory: Path) -> None:
+    path = _current(directory) / MANIFEST
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps({**manifest, "format": 0}))
+
+
+def _text_changed(directory: Path) -> None:
+    path = _current(directory) / "text.json"
+    path.write_text(path.read_text().replace('"female"', '"male"'))
+
+
+SPOILED: dict[str, tuple[Callable[[Path], None], str]] = {
+    "corrupt column": (_flip_a_byte, "checksum"),
+    "half-written column": (_cut_short, "beneficiaries.sex.npy"),
+    "no manifest": (_no_manifest, "manifest"),
+    "old format": (_old_format, "format 0"),
+    "vocabulary changed": (_text_changed, "text.json"),
+}
+
+
+@pytest.mark.parametrize("spoil", list(SPOILED))
+async def test_a_spoiled_snapshot_is_refused_with_a_log_line(
+    spoil: str,
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+    tmp_path: Path,
+    log_lines: list[LogLine],
+) -> None:
+    await _programme(alice, catch_up)
+    reader = issue(orgs["a"], Role.me_officer)
+    await _started(reporting_app, tmp_path)
+    answer = await _overview(reporting_client, reader)
+    damage, reason = SPOILED[spoil]
+    damage(tmp_path)
+
+    store = await _started(reporting_app, tmp_path)
+    assert store.started_from == "database"
+    refused = [
+        line.event
+        for line in log_lines
+        if line.event.get("event") == "reporting_snapshot_refused"
+    ]
+    assert len(refused) == 1, refused
+    assert reason in refused[0]["reason"], refused
+    assert await _overview(reporting_client, reader) == answer
+
+
+async def test_another_databases_snapshot_is_refused(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+    tmp_path: Path,
+    log_lines: list[LogLine],
+) -> None:
+    """Same files, but the database never wrote them (another deployment's,
+    or this one restored from a backup older than the snapshot)."""
+    await _programme(alice, catch_up)
+    await _started(reporting_app, tmp_path)
+    async with reporting_app.state.engine.begin() as connection:
+        await connection.execute(text("DELETE FROM store_snapshot"))
+
+    store = await _started(reporting_app, tmp_path)
+    assert store.started_from == "database"
+    reasons = [
+        line.event["reason"]
+        for line in log_lines
+        if line.event.get("event") == "reporting_snapshot_refused"
+    ]
+    assert len(reasons) == 1
+    assert "unknown to this database" in reasons[0]
+    reader = issue(orgs["a"], Role.me_officer)
+    people = await values(reporting_client, reader, "people_reached")
+    assert people["total"]["value"] == 2
+
+
+async def test_a_snapshot_ahead_of_the_database_is_refused(
+    alice: Caller,
+    reporting_app: FastAPI,
+    catch_up: Any,
+    tmp_path: Path,
+    log_lines: list[LogLine],
+) -> None:
+    """A database restored to before the snapshot: its seq is behind."""
+    await _programme(alice, catch_up)
+    written = await _started(reporting_app, tmp_path)
+    async with reporting_app.state.engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE ingest_counter SET seq = :seq"), {"seq": written.seq - 1}
+        )
+    store = await _started(reporting_app, tmp_path)
+    assert store.started_from == "database"
+    assert any(
+        "ahead of the database" in line.event.get("reason", "") for line in log_lines
+    )
+
+
+async def test_a_snapshot_older_than_an_erasure_is_never_mapped(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+    tmp_path: Path,
+    log_lines: list[LogLine],
+) -> None:
+    person = await make_beneficiary(alice, sex="male")
+    await record_service(alice, person["id"], service_date="2026-02-01")
+    await _programme(alice, catch_up)
+    before = await _started(reporting_app, tmp_path)
+    old = _current(tmp_path)
+    r = await withdraw_registration(issue, orgs["a"], person["id"])
+    assert r.status_code in (200, 201), r.text
+    await catch_up()
+
+    store = await _started(reporting_app, tmp_path)
+    assert store.started_from == "database"
+    assert any(
+        "before an erasure" in line.event.get("reason", "") for line in log_lines
+    )
+    reader = issue(orgs["a"], Role.me_officer)
+    people = await values(reporting_client, reader, "people_reached", by="sex")
+    assert by_value(people) == {"female": 1, "male": 1}  # not 2 men
+    assert not old.exists()  # the cold load wrote a new one and removed it
+    assert _current(tmp_path) != old
+    assert store.seq > before.seq
+    again = await _started(reporting_app, tmp_path)
+    assert again.started_from == "snapshot"
+    people = await values(reporting_client, reader, "people_reached", by="sex")
+    assert by_value(people) == {"female": 1, "male": 1}
+
+
+async def test_a_process_rewrites_its_snapshot_at_once_after_an_erasure(
+    issue: Any,
+    orgs: Any,
+    training_client: httpx.AsyncClient,
+    training_settings: TrainingSettings,
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+    tmp_path: Path,
+) -> None:
+    """A running process that held the trainee before the erasure still has
+    their id among its values; the snapshot it writes does not, and the one
+    that had it is removed."""
+    headers = token(training_settings, uuid.UUID(orgs["a"].id), Role.trainer)
+    erased, kept = str(uuid.uuid4()), str(uuid.uuid4())
+    for trainee_id in (erased, kept):
+        r = await training_client.post(
+            "/v1/trainees", json=trainee(id=trainee_id), headers=headers
+        )
+        assert r.status_code == 201, r.text
+    await catch_up()
+    store = FactStore(
+        reporting_app.state.runtime.engine, Snapshots(tmp_path, every_seconds=3600)
+    )
+    reporting_app.state.fact_store = store
+    await store.refresh()
+    await store.settled()
+    old = _current(tmp_path)
+    assert erased in (old / "text.json").read_text()
+
+    manager = token(training_settings, uuid.UUID(orgs["a"].id), Role.programme_manager)
+    r = await training_client.post(
+        f"/v1/trainees/{erased}/erasure",
+        headers=manager | {"X-Access-Reason": "written request, ref DP-9"},
+    )
+    assert r.status_code == 200, r.text
+    await catch_up()
+    await store.refresh()  # long before an hour has passed
+    await store.settled()
+    assert not old.exists()
+    written = b"".join(path.read_bytes() for path in _current(tmp_path).iterdir())
+    assert erased.encode() not in written
+    assert kept.encode() in written
+    mapped = await _started(reporting_app, tmp_path)
+    assert mapped.started_from == "snapshot"
+    trainees = mapped.frames["trainees"]
+    held = trainees.vocab["trainee_id"].values
+    assert uuid.UUID(kept) in held
+    assert uuid.UUID(erased) not in held
+    assert int(trainees.present[: trainees.size].sum()) == 2
