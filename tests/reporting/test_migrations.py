@@ -1,4 +1,4 @@
-"""Reporting migration 0030 on a database with data: the ingestion counter
+"""Reporting migration 0031 on a database with data: the ingestion counter
 keeps its ``seq`` and starts with no erasure on record (no snapshot existed
 that one could predate), and snapshots can be recorded."""
 
@@ -17,7 +17,7 @@ from tests.databases import recreate_database
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
-async def test_the_counter_keeps_its_seq_through_0030(
+async def test_the_counter_keeps_its_seq_through_0031(
     backend: str, tmp_path: Path
 ) -> None:
     if backend == "sqlite":
@@ -26,13 +26,13 @@ async def test_the_counter_keeps_its_seq_through_0030(
         url = await recreate_database("mhpss_test_reporting_migrations")
     engine: AsyncEngine = make_engine(url)
     try:
-        await MIGRATIONS.upgrade_schema(engine, "0029")
+        await MIGRATIONS.upgrade_schema(engine, "0030")
         async with engine.begin() as connection:
             await connection.execute(text("DELETE FROM ingest_counter"))
             await connection.execute(
                 text("INSERT INTO ingest_counter (id, seq) VALUES (1, 41)")
             )
-        await MIGRATIONS.upgrade_schema(engine, "0030")
+        await MIGRATIONS.upgrade_schema(engine, "0031")
         async with engine.begin() as connection:
             counter = (
                 await connection.execute(

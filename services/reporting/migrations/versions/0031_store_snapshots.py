@@ -4,8 +4,8 @@ the seq of the last erasure
 Existing databases have written no snapshot and get ``erased_seq`` 0 (no
 snapshot exists that an erasure could predate).
 
-Revision ID: 0030
-Revises: 0029
+Revision ID: 0031
+Revises: 0030
 Create Date: 2026-12-05 06:30:00.000000
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 from shared.db import UTCDateTime
 
-revision: str = "0030"
-down_revision: str | None = "0029"
+revision: str = "0031"
+down_revision: str | None = "0030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
