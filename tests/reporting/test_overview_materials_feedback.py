@@ -179,7 +179,7 @@ async def test_the_overview_shows_materials_feedback_and_practice_clients(
         "ar": "Arabic",
         "ckb": "Sorani Kurdish",
         "kmr": "Kurmanji Kurdish (Badini)",
-        "unknown": "Not recorded",
+        "unknown": "No language given",  # a school bag's
     }
     responses = _table(overview, "feedback_responses", ["form"])
     assert _cells(responses) == {
@@ -212,6 +212,7 @@ async def test_the_overview_shows_materials_feedback_and_practice_clients(
     assert "<h2>Materials distributed</h2>" in page
     assert "<h2>Feedback and satisfaction</h2>" in page
     assert "<tr><td>Leaflet, Kurmanji Kurdish (Badini)</td><td>20</td>" in page
+    assert "<tr><td>School bag, No language given</td><td>200</td>" in page
     assert (
         "<tr><td>Participant satisfaction, Felt safe taking part</td>"
         "<td>66.7</td><td></td></tr>"
@@ -241,6 +242,7 @@ async def test_the_overview_shows_materials_feedback_and_practice_clients(
             "language.ar",
             "language.ckb",
             "language.kmr",
+            "language.unknown",
             "form.participant_satisfaction",
             "form.trainee_satisfaction",
             "question.overall_satisfied",
