@@ -9,13 +9,16 @@ The programme: a lead organisation and its implementing partner (with a
 partnership covering Ninewa), about 360 people registered over 15 months at
 five sites in Dahuk and Ninewa, their individual services (PFA,
 counselling, PM+, psychiatric consultations, referrals to basic services),
-monthly group activities with attendance, awareness sessions counted
-anonymously, coordination meetings, referrals, one followed case (PHQ-9 and
+monthly group activities with attendance (leaflets in Arabic and Kurdish,
+school bags and recreational kits handed out at some, participants'
+satisfaction slips after each), awareness sessions counted anonymously,
+coordination meetings, referrals, one followed case (PHQ-9 and
 GAD-7 at baseline, follow-up and closure, with PM+ sessions) and a few
 shorter ones, and a training programme: a Group IPT facilitators' cohort
 with attendance, knowledge tests, competency assessments and certification,
-a training-of-trainers cohort, a supervised practice group with fidelity
-reviews, and monthly supervision.
+trainees' feedback, a training-of-trainers cohort, a supervised practice
+group with fidelity reviews whose sessions are recorded as the group
+activities they were, and monthly supervision.
 
 Every write carries a client id derived from its name (or a natural key such
 as a session number), so loading again, after an interruption or not,
@@ -458,7 +461,8 @@ class Loader:
         await self.post_all(writes)
 
     async def handouts_and_feedback(self) -> None:
-        """Leaflets in Arabic and Kurdish every third month, school bags and
+        """Leaflets in Arabic and Kurdish every third month (the latest
+        included), school bags and
         recreational kits now and then at the monthly group activities, and
         a few participants' satisfaction slips after each. A generator of
         its own, so the rest of the programme is drawn as before."""
@@ -470,7 +474,7 @@ class Loader:
             for month in range(MONTHS):
                 group = client_id("group", index, month)
                 lines: list[tuple[str, int, str | None]] = []
-                if month % 3 == 0:
+                if month % 3 == 2:  # the last month too
                     lines += [
                         ("leaflet", rng.randint(15, 40), "ar"),
                         ("leaflet", rng.randint(10, 30), kurdish),

@@ -425,16 +425,16 @@ CODES = (
     "trainee_satisfaction",
     "felt_safe",
 )
-RECENT = (  # issue 14's tables on the dashboard, by their words
+RECENT = (  # issue 14's tables on the dashboard, by their words (the last
+    # 45 days of the demo: leaflets at the latest group activities, no
+    # training)
     "dashboard.materials_title",
     "dashboard.feedback_title",
     "table.materials_distributed.item.language",
     "table.practice_clients_reached",
     "item.leaflet",
-    "item.school_bag",
     "language.ar",
     "form.participant_satisfaction",
-    "form.trainee_satisfaction",
     "question.felt_safe",
 )
 UUID = re.compile(r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}")
@@ -706,7 +706,7 @@ def test_the_dashboard_follows_the_organisation_s_default_language(
         time.sleep(2)
     else:
         pytest.fail("reporting did not copy the default language")
-    words = catalogue("ar")
+    words = {k: v for k, v in catalogue("ar").items() if isinstance(v, str)}
     dashboard = f"{stack.base}/reporting/dashboard"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
