@@ -741,6 +741,9 @@ def test_the_dashboard_follows_the_organisation_s_default_language(
             page.goto(dashboard)
             page.wait_for_url(re.compile(r"[?&]lang=ckb"))
             assert page.get_attribute("html", "lang") == "ckb"
+            page.goto(f"{dashboard}?lang=fr")  # not one we have: no choice
+            page.wait_for_url(re.compile(r"[?&]lang=ckb"))
+            assert page.get_attribute("html", "lang") == "ckb"
             french.close()
 
             # the browser's language wins over the organisation's default
