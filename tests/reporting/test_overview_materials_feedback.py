@@ -205,6 +205,16 @@ async def test_the_overview_shows_materials_feedback_and_practice_clients(
     assert practice["title"] == "Clients reached through supervised practice sessions"
     assert practice["values"]["total"]["value"] == 0
 
+    for _, indicator, by in NEW_TABLES:  # the dashboard's download buttons
+        feed = await reporting_client.get(
+            f"/v1/feeds/{indicator}",
+            params=[("since", "0"), ("format", "xlsx"), ("lang", "ar")]
+            + [("by", d) for d in by],
+            headers=me.headers(),
+        )
+        assert feed.status_code == 200, (indicator, feed.text)
+        assert feed.content.startswith(b"PK"), indicator
+
     english = await reporting_client.get(
         "/v1/overview/document", params=YEAR, headers=me.headers()
     )
