@@ -9,13 +9,16 @@ The programme: a lead organisation and its implementing partner (with a
 partnership covering Ninewa), about 360 people registered over 15 months at
 five sites in Dahuk and Ninewa, their individual services (PFA,
 counselling, PM+, psychiatric consultations, referrals to basic services),
-monthly group activities with attendance, awareness sessions counted
-anonymously, coordination meetings, referrals, one followed case (PHQ-9 and
+monthly group activities with attendance (leaflets in Arabic and Kurdish,
+school bags and recreational kits handed out at some, participants'
+satisfaction slips after each), awareness sessions counted anonymously,
+coordination meetings, referrals, one followed case (PHQ-9 and
 GAD-7 at baseline, follow-up and closure, with PM+ sessions) and a few
 shorter ones, and a training programme: a Group IPT facilitators' cohort
 with attendance, knowledge tests, competency assessments and certification,
-a training-of-trainers cohort, a supervised practice group with fidelity
-reviews, and monthly supervision.
+trainees' feedback, a training-of-trainers cohort, a supervised practice
+group with fidelity reviews whose sessions are recorded as the group
+activities they were, and monthly supervision.
 
 Every write carries a client id derived from its name (or a natural key such
 as a session number), so loading again, after an interruption or not,
@@ -222,6 +225,7 @@ class Loader:
         await self.places()
         await self.register()
         await self.groups()
+        await self.handouts_and_feedback()
         await self.anonymous()
         await self.referrals()
         await self.cases()
@@ -455,6 +459,70 @@ class Loader:
                         )
                     )
         await self.post_all(writes)
+
+    async def handouts_and_feedback(self) -> None:
+        """Leaflets in Arabic and Kurdish every third month (the latest
+        included), school bags and
+        recreational kits now and then at the monthly group activities, and
+        a few participants' satisfaction slips after each. A generator of
+        its own, so the rest of the programme is drawn as before."""
+        rng = random.Random(SEED + 1)
+        writes: list[tuple[str, str, dict[str, Any]]] = []
+        for index, site in enumerate(SITES):
+            worker = "partner_case_worker" if site.partner else "case_worker"
+            kurdish = "kmr" if self.governorate_of(site) == "Duhok" else "ckb"
+            for month in range(MONTHS):
+                group = client_id("group", index, month)
+                lines: list[tuple[str, int, str | None]] = []
+                if month % 3 == 2:  # the last month too
+                    lines += [
+                        ("leaflet", rng.randint(15, 40), "ar"),
+                        ("leaflet", rng.randint(10, 30), kurdish),
+                    ]
+                if month % 4 == 1:
+                    lines.append(("school_bag", rng.randint(20, 60), None))
+                if month % 5 == 2:
+                    lines.append(("recreational_kit", rng.randint(2, 6), None))
+                for number, (item, quantity, language) in enumerate(lines):
+                    body: dict[str, Any] = {
+                        "id": client_id("material", index, month, number),
+                        "group_activity_id": group,
+                        "item_code": item,
+                        "quantity": quantity,
+                    }
+                    if language:
+                        body["language"] = language
+                    writes.append(
+                        ("/beneficiary/v1/material-distributions", worker, body)
+                    )
+                for number in range(rng.randint(3, 6)):
+                    writes.append(
+                        (
+                            "/beneficiary/v1/feedback-responses",
+                            worker,
+                            {
+                                "id": client_id("feedback", index, month, number),
+                                "form": "participant_satisfaction@1.0",
+                                "group_activity_id": group,
+                                "answers": {
+                                    "overall_satisfied": rng.choice([3, 4, 4, 5, 5]),
+                                    "felt_respected": rng.choice([3, 4, 5, 5]),
+                                    "found_useful": rng.choice([2, 3, 4, 5, 5]),
+                                    "felt_safe": rng.random() < 0.9,
+                                    "would_recommend": rng.random() < 0.85,
+                                },
+                            },
+                        )
+                    )
+        await self.post_all(writes)
+
+    def governorate_of(self, site: Site) -> str:
+        """Dahuk's sites are in Duhok (Badini leaflets), the rest in Ninewa."""
+        return (
+            "Duhok"
+            if site.name in ("Qadia camp", "Khanke Town", "Dahuk City")
+            else "Ninewa"
+        )
 
     async def anonymous(self) -> None:
         """Awareness sessions every other month at each site, counted by sex
@@ -712,6 +780,7 @@ class Loader:
             "trainer",
             {"on": str(self.day(240))},
         )
+        await self.trainee_feedback(foundational, len(ids))
         trainers = [ids["staff-01"], ids["staff-04"]]
         tot = await self.cohort(
             "tot",
@@ -745,6 +814,29 @@ class Loader:
             )
         await self.practice(tot, trainers)
         await self.supervision([ids[s] for s in ("staff-01", "staff-02", "staff-03")])
+
+    async def trainee_feedback(self, cohort: str, trainees: int) -> None:
+        """Most trainees' anonymous feedback on the course's last day."""
+        rng = random.Random(SEED + 2)
+        for number in range(trainees - 3):
+            await self.write(
+                "POST",
+                "/training/v1/feedback-responses",
+                "trainer",
+                {
+                    "id": client_id("trainee-feedback", number),
+                    "form": "trainee_satisfaction@1.0",
+                    "cohort_id": cohort,
+                    "session_number": 5,
+                    "answers": {
+                        "overall_satisfied": rng.choice([3, 4, 4, 5, 5]),
+                        "content_relevant": rng.choice([3, 4, 5, 5]),
+                        "trainer_clear": rng.choice([2, 4, 4, 5]),
+                        "confident_to_apply": rng.choice([3, 3, 4, 5]),
+                        "would_recommend": rng.random() < 0.9,
+                    },
+                },
+            )
 
     async def cohort(
         self,
@@ -807,7 +899,9 @@ class Loader:
 
     async def practice(self, tot: str, trainers: list[str]) -> None:
         """A Group IPT practice group at Qadia camp, its sessions recorded and
-        reviewed for fidelity."""
+        reviewed for fidelity; after the pre-group meeting each session is
+        also recorded as the group activity it was, so its clients are
+        reached through it (once)."""
         qadia = self.sites["Qadia camp"]
         clients = [
             p.id
@@ -833,6 +927,25 @@ class Loader:
         for number, phase in enumerate(phases):
             held_on = str(self.day(190 - 14 * number))
             path = f"/training/v1/practice-groups/{group}/sessions"
+            attended = clients[: 8 - number % 3]
+            link: dict[str, Any] = {"attended_client_ids": attended}
+            if number:
+                link = {"group_session_id": client_id("practice-session", number)}
+                await self.write(
+                    "POST",
+                    "/beneficiary/v1/group-activities",
+                    "case_worker",
+                    {
+                        "id": link["group_session_id"],
+                        "activity_code": "ipt_group_session",
+                        "activity_date": held_on,
+                        "site_id": qadia,
+                        "facilitator_staff_ids": ["staff-01"],
+                        "duration_minutes": 90,
+                        "attendee_ids": attended,
+                        "protocol_session": number,
+                    },
+                )
             await self.write(
                 "POST",
                 path,
@@ -841,7 +954,7 @@ class Loader:
                     "number": number,
                     "phase": phase,
                     "held_on": held_on,
-                    "attended_client_ids": clients[: 8 - number % 3],
+                    **link,
                     "recording_ref": f"recordings/qadia-{number}.mp3",
                     "recording_sha256": client_id("recording", number)
                     .replace("-", "")

@@ -112,7 +112,7 @@ FIELD_VOCABULARY = {
     "audience": "audience",
     "level": "course_level",
     "item_code": "item",
-    "language": "language_name",
+    "language": "language",
 }
 """Fields whose values are codes of a vocabulary, shown as its words."""
 NAMED_IDS = frozenset({"site_id", "organisation_id", "lead_organisation_id"})

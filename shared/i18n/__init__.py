@@ -142,9 +142,12 @@ class Language:
     def label(self, dim: str, value: str) -> str:
         """The word for a code of a vocabulary (``sex``/``female`` ->
         "Female"), age groups included (``18_plus`` -> "18 and over"); an
-        unknown code is shown as it is."""
+        unknown code is shown as it is. ``unknown`` is "Not recorded" unless
+        the dimension has its own word for it (``language.unknown``: a school
+        bag has no language)."""
         if value == UNKNOWN:
-            return self.text("value.unknown")
+            own = self._message(f"{dim}.{UNKNOWN}")
+            return own if isinstance(own, str) else self.text("value.unknown")
         message = self._message(f"{dim}.{value}")
         if isinstance(message, str):
             return message

@@ -430,7 +430,7 @@ async def test_the_export_lists_material_and_feedback_linked_to_the_persons_serv
         "item.school_bag",
         "question.overall_satisfied",
         "form.participant_satisfaction",
-        "language_name.ckb",
+        "language.ckb",
     ):
         label = words[key]
         assert isinstance(label, str)

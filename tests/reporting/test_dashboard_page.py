@@ -190,3 +190,32 @@ async def test_with_tokens_from_a_provider_but_no_client_a_token_is_pasted(
 def test_an_identity_provider_is_reached_over_https(url: str) -> None:
     with pytest.raises(ValueError, match="https"):
         ReportingSettings(dashboard_oidc_authorization_url=url)
+
+
+@pytest.mark.parametrize(
+    ("params", "accept", "lang", "chosen"),
+    [
+        ({"lang": "ckb"}, "ar", "ckb", "chosen"),
+        ({}, "ar-IQ, en;q=0.5", "ar", "chosen"),
+        ({}, None, "en", "default"),
+        ({"lang": "fr"}, "fr-FR, de;q=0.5", "en", "default"),
+    ],
+)
+async def test_the_page_says_whether_its_language_was_chosen(
+    reporting_client: httpx.AsyncClient,
+    params: dict[str, str],
+    accept: str | None,
+    lang: str,
+    chosen: str,
+) -> None:
+    """Before sign-in the organisation is not known: a page whose request
+    named no language we have is marked so, and its script follows the
+    organisation's default once signed in (tests/smoke/test_dashboard.py)."""
+    headers = {"Accept-Language": accept} if accept else {}
+    r = await reporting_client.get("/dashboard", params=params, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-language"] == lang
+    assert f'<html lang="{lang}" ' in r.text
+    assert f'data-language="{chosen}">' in r.text
+    assert 'data-details="materials"' in r.text
+    assert 'data-details="feedback"' in r.text

@@ -222,6 +222,7 @@ OVERVIEW = {
     },
     "ToT trainers certified": {"total": 2},  # t1 t2
     "Supervised practice sessions": {"total": 3},
+    "Clients reached through supervised practice sessions": {"total": 0},
     "Mean fidelity of reviewed sessions": {"total": 80.0, "ratio": (240, 3)},
     "Supervision hours": {"total": 4.5},  # 1.5 + 1 + 2
     # staff known on s1-s9, s11, s12 (not s7) and the 3 attendees: 13;
@@ -233,6 +234,10 @@ OVERVIEW = {
     # supervisee-hours 1.5 x 2 + 1 x 1 + 2 x 3 = 10, over 3 supervisees x 6
     # months
     "Supervision hours per provider per month": {"total": 0.5556, "ratio": (10, 18)},
+    "Materials distributed by item and language": {"total": 0, "cells": {}},
+    "Feedback responses by form": {"total": 0, "cells": {}},
+    "Share satisfied, by question": {"total": None, "cells": {}, "ratio": (0, 0)},
+    "Mean rating (1 to 5), by question": {"total": None, "cells": {}, "ratio": (0, 0)},
 }  # fmt: skip
 
 # February 10 to April 27: s2 s4 s11 (not s9 02-05), s5 s6, s7 and the group.

@@ -251,6 +251,33 @@ def assert_every_section_shows_figures(page: Page) -> None:
         for row in rows:
             shown = row.locator("td").text_content() or ""
             assert re.search(r"[1-9]", shown), (row.get_attribute("data-more"), shown)
+    for section in ("materials", "feedback"):
+        details = page.locator(f'[data-details="{section}"] .detail').all()
+        assert details, section
+        for detail in details:
+            name = detail.get_attribute("data-table")
+            assert detail.locator("[data-download]").count() == 1, name
+            cells = detail.locator("tbody td").all_text_contents()
+            assert any(re.search(r"[1-9]", c) for c in cells), (name, cells)
+
+
+def assert_details_match(page: Page, overview: Any) -> None:
+    """The materials and feedback tables show the overview's cells, each
+    row named by its words."""
+    for t in overview["tables"]:
+        if t["section"] not in ("materials", "feedback"):
+            continue
+        values = t["values"]
+        dims = values["disaggregations"]
+        detail = page.locator(
+            f'[data-table="{".".join([values["indicator"], *dims])}"]'
+        )
+        assert detail.locator("h3").text_content() == t["title"]
+        rows = detail.locator("tbody th").all_text_contents()
+        assert sorted(rows) == sorted(
+            ", ".join(values["labels"][d][c["dims"][d]] for d in dims)
+            for c in values["cells"]
+        ), t["title"]
 
 
 def test_dashboard_shows_the_overview(stack: Stack, tmp_path: Path) -> None:
@@ -313,6 +340,7 @@ def test_dashboard_shows_the_overview(stack: Stack, tmp_path: Path) -> None:
             show(page, start, end)
             wait_until_ready(page, start, end)
             assert_dashboard_matches(page, overview)
+            assert_details_match(page, overview)
             iasc_bars = page.locator('[data-chart="iasc"] [data-bar]')
             assert iasc_bars.count() == len(iasc["cells"])
             for figure in page.locator("figure[data-chart]").all():
@@ -382,7 +410,33 @@ def test_dashboard_shows_the_overview(stack: Stack, tmp_path: Path) -> None:
             browser.close()
 
 
-CODES = ("female", "18_plus", "0_17", "not_disclosed", "idp", "Iasc", "unknown")
+CODES = (
+    "female",
+    "18_plus",
+    "0_17",
+    "not_disclosed",
+    "idp",
+    "Iasc",
+    "unknown",
+    "leaflet",
+    "school_bag",
+    "kmr",
+    "participant_satisfaction",
+    "trainee_satisfaction",
+    "felt_safe",
+)
+RECENT = (  # issue 14's tables on the dashboard, by their words (the last
+    # 45 days of the demo: leaflets at the latest group activities, no
+    # training)
+    "dashboard.materials_title",
+    "dashboard.feedback_title",
+    "table.materials_distributed.item.language",
+    "table.practice_clients_reached",
+    "item.leaflet",
+    "language.ar",
+    "form.participant_satisfaction",
+    "question.felt_safe",
+)
 UUID = re.compile(r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}")
 PHONE: ViewportSize = {"width": 375, "height": 800}
 
@@ -526,10 +580,16 @@ def test_the_dashboard_and_documents_in_the_people_s_language(
             text = visible_text(page)
             assert words["sex.female"] in text
             assert words["dashboard.training_title"] in text
+            for key in RECENT:
+                assert words[key] in text, key
             for code in CODES:
                 assert code not in text, code
-            assert page.locator("[data-download]").count() >= 5
+            assert page.locator("[data-download]").count() >= 10
             no_overflow(page)
+            for section in ("materials", "feedback"):
+                page.locator(f"#{section}").screenshot(
+                    path=tmp_path / f"dashboard-{lang}-phone-{section}.png"
+                )
             page.screenshot(path=tmp_path / f"dashboard-{lang}-phone-top.png")
             page.locator('[data-chart="sex-age"]').screenshot(
                 path=tmp_path / f"dashboard-{lang}-phone-sex-age.png"
@@ -537,6 +597,14 @@ def test_the_dashboard_and_documents_in_the_people_s_language(
             page.screenshot(
                 path=tmp_path / f"dashboard-{lang}-phone.png", full_page=True
             )
+
+            page.set_viewport_size({"width": 1280, "height": 900})
+            wait_until_ready(page, start, end)
+            no_overflow(page)
+            page.screenshot(
+                path=tmp_path / f"dashboard-{lang}-desktop.png", full_page=True
+            )
+            page.set_viewport_size(PHONE)
 
             page.select_option("#filter-sex", "female")
             show(page, start, end)
@@ -559,6 +627,10 @@ def test_the_dashboard_and_documents_in_the_people_s_language(
             assert words["sex.female"] in shown
             assert words["section.iasc"] in shown
             assert words["definition.people_reached"] in shown
+            # narrowed to women: materials and feedback have no sex, so
+            # their tables are left out rather than shown unfiltered
+            assert words["section.materials"] not in shown
+            assert words["section.feedback"] not in shown
             for code in CODES:
                 assert code not in shown, code
             page.locator("#document-panel").screenshot(
@@ -598,5 +670,92 @@ def test_the_dashboard_and_documents_in_the_people_s_language(
             access.screenshot(
                 path=tmp_path / f"subject-access-{lang}.png", full_page=True
             )
+        finally:
+            browser.close()
+
+
+def test_the_dashboard_follows_the_organisation_s_default_language(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """The language named in the address, else the one saved from the
+    menu, else the browser's (Accept-Language), else the organisation's
+    default once signed in, else English: the order every document
+    follows (docs/languages.md)."""
+    today = utcnow().date()
+    start, end = today - timedelta(days=45), today
+    token = me_officer_token(stack)
+    wait_for_ingestion(stack, token, start, end)
+    admin = {"Authorization": f"Bearer {stack.tokens['admin']}"}
+    path = f"{stack.base}/beneficiary/v1/organisations/{stack.organisations['lead']}"
+    read = httpx.get(path, headers=admin, timeout=10)
+    changed = httpx.patch(
+        path,
+        json={"default_language": "ar"},
+        headers=admin | {"If-Match": read.headers["etag"]},
+        timeout=10,
+    )
+    assert changed.status_code == 200, changed.text
+    deadline = time.monotonic() + 2 * INGEST_TIMEOUT
+    while time.monotonic() < deadline:  # reporting copies it within minutes
+        answered = httpx.get(
+            f"{stack.base}/reporting/v1/overview",
+            params={"start": str(start), "end": str(end)},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        if answered.headers["content-language"] == "ar":
+            break
+        time.sleep(2)
+    else:
+        pytest.fail("reporting did not copy the default language")
+    words = {k: v for k, v in catalogue("ar").items() if isinstance(v, str)}
+    dashboard = f"{stack.base}/reporting/dashboard"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        try:
+            # a browser asking for a language we do not have
+            french = browser.new_context(
+                locale="fr-FR", viewport={"width": 1280, "height": 900}
+            )
+            page = french.new_page()
+            first = page.goto(dashboard)
+            assert first is not None
+            assert first.request.headers["accept-language"].startswith("fr")
+            assert page.get_attribute("html", "lang") == "en"
+            assert page.get_attribute("html", "data-language") == "default"
+            show(page, start, end, token=token)
+            page.wait_for_url(re.compile(r"[?&]lang=ar"))
+            wait_until_ready(page, start, end)
+            assert page.get_attribute("html", "dir") == "rtl"
+            assert page.locator("h1").text_content() == words["dashboard.title"]
+            assert words["dashboard.materials_title"] in visible_text(page)
+            page.screenshot(path=tmp_path / "dashboard-default-ar.png", full_page=True)
+
+            # a language chosen from the menu is kept for the next visit
+            with page.expect_navigation():
+                page.select_option("#language", "ckb")
+            wait_until_ready(page, start, end)
+            assert page.get_attribute("html", "lang") == "ckb"
+            page.goto(dashboard)
+            page.wait_for_url(re.compile(r"[?&]lang=ckb"))
+            assert page.get_attribute("html", "lang") == "ckb"
+            page.goto(f"{dashboard}?lang=fr")  # not one we have: no choice
+            page.wait_for_url(re.compile(r"[?&]lang=ckb"))
+            assert page.get_attribute("html", "lang") == "ckb"
+            french.close()
+
+            # the browser's language wins over the organisation's default
+            english = browser.new_context(locale="en-US")
+            page = english.new_page()
+            page.goto(dashboard)
+            assert page.get_attribute("html", "data-language") == "chosen"
+            show(page, start, end, token=token)
+            wait_until_ready(page, start, end)
+            assert page.get_attribute("html", "lang") == "en"
+            assert "lang=en" in page.url
+            assert page.locator("h1").text_content() == "Programme dashboard"
+            english.close()
         finally:
             browser.close()

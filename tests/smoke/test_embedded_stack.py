@@ -388,6 +388,7 @@ def test_the_demo_is_a_programme_every_section_shows(stack: Stack) -> None:
     sections = {t["section"] for t in overview["tables"]}
     assert sections >= {"totals", "iasc", "demographics", "delivery", "activities"}
     assert sections >= {"locations", "cases", "capacity", "quality"}
+    assert sections >= {"materials", "feedback"}
     assert 300 <= overview_table(overview, "people_reached")["total"]["value"] <= 400
     assert overview["sites_active"] >= 5
 
@@ -405,6 +406,17 @@ def test_the_demo_is_a_programme_every_section_shows(stack: Stack) -> None:
     assert len(keys("services_delivered", "iasc_layer")) == 4
     assert keys("people_certified", "course_level") == {"foundational", "tot"}
     assert len(keys("referrals_made", "area")) >= 5
+    handed = overview_table(overview, "materials_distributed", "item", "language")
+    assert {c["dims"]["language"] for c in handed["cells"] if c["value"]} == {
+        "ar",
+        "ckb",
+        "kmr",
+        "unknown",  # school bags and kits
+    }
+    assert keys("feedback_responses", "form") == {
+        "participant_satisfaction",
+        "trainee_satisfaction",
+    }
 
 
 async def test_loading_the_demo_again_creates_nothing(stack: Stack) -> None:
@@ -418,6 +430,7 @@ async def test_loading_the_demo_again_creates_nothing(stack: Stack) -> None:
         "/beneficiary/v1/beneficiaries": "supervisor",
         "/beneficiary/v1/service-records": "supervisor",
         "/beneficiary/v1/group-activities": "supervisor",
+        "/beneficiary/v1/material-distributions": "supervisor",
         "/beneficiary/v1/referrals": "supervisor",
         "/beneficiary/v1/cases": "supervisor",
         "/training/v1/trainees": "trainer",

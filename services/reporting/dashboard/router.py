@@ -5,9 +5,13 @@ fetched from elsewhere but the identity provider's token endpoint). Its
 script reads ``v1/overview`` by a relative URL, so the page works wherever
 the service is mounted (``/dashboard`` alone, ``/reporting/dashboard`` in the
 stack), sending the token only to this origin as ``Authorization: Bearer``.
-The page is rendered in the language asked for (``lang``, else
-Accept-Language), right to left for Arabic and Kurdish, and asks the API for
-words in the same language.
+The page is rendered in the language asked for (``lang``, else the one
+saved from its language menu, else Accept-Language), right to left for
+Arabic and Kurdish, and asks the API for words in the same language. When
+none of these names a language we have, the page cannot know the
+organisation's default before sign-in: it asks the API without a language
+and, if the answer is in the organisation's default, loads itself again in
+it (docs/languages.md, the same order as every document).
 
 Signing in (docs/reporting.md, "Dashboard"):
 
@@ -51,7 +55,7 @@ from shared.auth import (
 from shared.contracts.enums import Sex
 from shared.contracts.text import Text
 from shared.errors import BadRequest, NotFound, Unauthorized
-from shared.i18n import ENGLISH, Language, LanguageDep, catalogue
+from shared.i18n import ENGLISH, Language, LanguageDep, asked, catalogue
 from shared.i18n.templates import render
 from shared.queue import ArqQueue
 from shared.signin import read_sign_in_code, token_for
@@ -89,11 +93,16 @@ LANGUAGE_NAMES = [("en", "English"), ("ar", "العربية"), ("ckb", "کورد
 
 
 @cache
-def page(lang: str, oidc_json: str = "null", local: bool = True) -> str:
+def page(
+    lang: str, oidc_json: str = "null", local: bool = True, chosen: bool = True
+) -> str:
     """The page in one language: its fixed text, the words its script needs
     (the catalogue's dashboard, overview, unit and list messages) and how
     it signs people in (``oidc_json``: the provider, or null; ``local``:
-    one-time links, on the embedded default; neither: a pasted token)."""
+    one-time links, on the embedded default; neither: a pasted token).
+    ``chosen``: the request named the language (``lang`` or
+    Accept-Language); if not, the script follows the organisation's
+    default once it is signed in."""
     language = Language(lang)
     oidc = json.loads(oidc_json)
     named = (oidc or {}).get("name")
@@ -112,6 +121,7 @@ def page(lang: str, oidc_json: str = "null", local: bool = True) -> str:
         oidc=oidc,
         local=local and oidc is None,
         provider=named or language.text("dashboard.identity_provider"),
+        chosen=chosen,
     )
 
 
@@ -126,11 +136,15 @@ async def dashboard(request: Request, language: LanguageDep) -> HTMLResponse:
         )
     settings: ReportingSettings = request.app.state.settings
     oidc = None if settings.auth_jwks_url is None else settings.dashboard_oidc
+    named = asked(
+        request.query_params.get("lang"), request.headers.get("accept-language")
+    )
     return HTMLResponse(
         page(
             language.code,
             json.dumps(oidc, sort_keys=True),
             local=settings.auth_jwks_url is None,
+            chosen=named is not None,
         ),
         headers=headers_for(oidc) | {"Content-Language": language.code},
     )

@@ -102,7 +102,9 @@ async def programme_overview(
     found: Annotated[Overview, Depends(answer_overview)],
 ) -> Overview:
     """Totals, IASC layers, demographics, direct vs partner, activities,
-    locations, cases, capacity building and quality of care, in the
+    locations, cases, capacity building (clients reached through supervised
+    practice too), quality of care, materials distributed by item and
+    language, and participants' and trainees' feedback, in the
     language asked for (``lang``, else Accept-Language, else the
     organisation's default language)."""
     return found

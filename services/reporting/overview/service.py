@@ -44,11 +44,16 @@ SECTIONS: list[tuple[str, str, list[str]]] = [
     ("capacity", "people_certified", ["course_level"]),
     ("capacity", "tot_trainers_certified", []),
     ("capacity", "supervised_practice_sessions", []),
+    ("capacity", "practice_clients_reached", []),
     ("capacity", "mean_fidelity", []),
     ("capacity", "supervision_hours", []),
     ("quality", "services_by_qualified_staff", []),
     ("quality", "structured_sessions_by_qualified_staff", []),
     ("quality", "supervision_hours_per_provider_month", []),
+    ("materials", "materials_distributed", ["item", "language"]),
+    ("feedback", "feedback_responses", ["form"]),
+    ("feedback", "feedback_satisfied_share", ["form", "question"]),
+    ("feedback", "feedback_mean_rating", ["form", "question"]),
 ]
 
 
