@@ -316,7 +316,9 @@ class RiskAlertFacts(_Facts):
     The site and dates are absent in events written before they were sent."""
 
     alert_id: uuid.UUID
-    case_id: uuid.UUID
+    case_id: uuid.UUID | None = Field(
+        default=None, description="None for a flag on a person without a case."
+    )
     organisation_id: uuid.UUID
     flag: str = Field(description="The risk type (shared/taxonomy/risk_types.csv).")
     source: str

@@ -257,3 +257,52 @@ async def test_risk_alerts_by_type_raised_and_acknowledged(
     assert r.status_code == 422, r.text
     assert "suicide_risk" in r.text
     assert "child_protection" in r.text
+
+
+async def test_flags_on_people_without_a_case_are_counted(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    site_ids: list[str],
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+) -> None:
+    """A flag on a registered person with no case counts in the risk facts
+    like a case's: by risk type and site, raised and acknowledged."""
+    person = await make_beneficiary(alice, site_id=site_ids[1])
+    r = await alice.post("/v1/cases", intake(person["id"]))
+    assert r.status_code == 201, r.text
+    on_case = await alice.post(
+        f"/v1/cases/{r.json()['id']}/risk-flags", {"flag": "harm_to_others"}
+    )
+    assert on_case.status_code == 201, on_case.text
+    caseless = []
+    for flag in ("harm_to_others", "violence_disclosed"):
+        other = await make_beneficiary(alice, site_id=site_ids[0])
+        flagged = await alice.post(
+            f"/v1/beneficiaries/{other['id']}/risk-flags",
+            {"flag": flag, "supervisor": "sam"},
+        )
+        assert flagged.status_code == 201, flagged.text
+        caseless.append(flagged.json()["id"])
+    supervisor = issue(alice.org, Role.supervisor, subject="sam")
+    ack = await supervisor.post(
+        f"/v1/risk-alerts/{caseless[1]}/acknowledge",
+        {"action_taken": "Referred to the women's protection team."},
+    )
+    assert ack.status_code == 200, ack.text
+    await catch_up()
+    reader = issue(orgs["a"], Role.me_officer)
+    raised = await values(
+        reporting_client, reader, "risk_alerts_raised", **YEAR, by="risk_type,site"
+    )
+    assert raised["total"]["value"] == 3
+    assert nonzero(raised) == {
+        ("harm_to_others", site_ids[1]): 1,
+        ("harm_to_others", site_ids[0]): 1,
+        ("violence_disclosed", site_ids[0]): 1,
+    }
+    acknowledged = await values(
+        reporting_client, reader, "risk_alerts_acknowledged", **YEAR, by="risk_type"
+    )
+    assert nonzero(acknowledged) == {"violence_disclosed": 1}
