@@ -55,6 +55,7 @@ from services.reporting.facts.models import (
     RiskAlertFact,
     SelectionFact,
     ServiceFact,
+    ServiceTopicFact,
     SupervisionFact,
     TeamFact,
     TraineeFact,
@@ -267,6 +268,12 @@ def new_frames() -> dict[str, Frame]:
             CaseProblemFact,
             "alive:bool beneficiary_key:int organisation_id:cat site_id:cat "
             "problem:cat status:cat opened_on:date",
+        ),
+        "service_topics": _frame(
+            ServiceTopicFact,
+            "alive:bool beneficiary_key:int record_id:cat organisation_id:cat "
+            "lead_organisation_id:cat activity_code:cat site_id:cat team_id:cat "
+            "project_id:cat topic:cat language:cat service_date:date",
         ),
         "risk_alerts": _frame(
             RiskAlertFact,
