@@ -297,7 +297,7 @@ async def test_voiding_a_service_voids_its_material_lines(
         wrong["id"]: (True, 2),
     }
     async with beneficiary_engine.connect() as connection:
-        reasons = dict(
+        reasons: dict[str, str | None] = dict(
             (
                 await connection.execute(
                     text("SELECT id::text, void_reason FROM material_distribution")

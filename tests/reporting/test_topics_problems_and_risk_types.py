@@ -365,7 +365,7 @@ async def test_a_service_about_two_topics_counts_under_each_and_once_in_all(
         "activity_code": "individual_counselling",
         "service_date": "2026-02-01",
     }
-    refused = {
+    refused: dict[str, dict[str, Any]] = {
         "unknown": {"topic_codes": ["sleep", "anger"]},
         "twice": {"topic_codes": ["sleep", "sleep"]},
         "too many": {"topic_codes": sorted(["sleep", "grief_and_loss", "self_care",

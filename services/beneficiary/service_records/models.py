@@ -90,6 +90,11 @@ class GroupActivity(_Delivery, table=True):
     )
     topic_code: str | None = Field(default=None, max_length=64)
     language: str | None = Field(default=None, max_length=3)
+    protocol_session: int | None = Field(
+        default=None,
+        description="The structured intervention's session it was recorded "
+        "as (migration 0027): attendees' enrolments count it.",
+    )
     participants_by_organisation: list[dict[str, Any]] = Field(
         default_factory=list,
         sa_type=JSON,

@@ -481,6 +481,17 @@ class GroupActivityFields(DeliveryTags):
         "coordination meeting's): at most as many participants as attended; "
         "the rest are reported under an unknown organisation.",
     )
+    protocol_session: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="The protocol session of a structured intervention this "
+        "group session is (Group IPT's 3): each registered attendee's running "
+        "enrolment whose intervention holds this session of this activity "
+        "counts it as attended, through the attendee's record here (a "
+        "supervised practice session links this group session by id). Stored "
+        "with the group, and read the same from the API, a sync or an import.",
+    )
 
     @model_validator(mode="after")
     def _attendance(self) -> GroupActivityFields:
@@ -528,16 +539,6 @@ class GroupActivityCreate(GroupActivityFields):
     )
 
     id: uuid.UUID | None = None
-    protocol_session: int | None = Field(
-        default=None,
-        ge=0,
-        le=100,
-        description="The protocol session of a structured intervention this "
-        "group session is (Group IPT's 3): each registered attendee's running "
-        "enrolment whose intervention holds this session of this activity "
-        "counts it as attended, through the attendee's record here (a "
-        "supervised practice session links this group session by id).",
-    )
 
 
 class GroupLookupRequest(BaseModel):
@@ -645,6 +646,9 @@ class GroupActivityRead(DeliveryTagsRead):
     group_series_id: uuid.UUID | None
     topic_code: str | None
     language: str | None
+    protocol_session: int | None = Field(
+        default=None, description="The protocol session it was recorded as."
+    )
     attendee_ids: list[uuid.UUID]
     anonymous_attendees: list[AnonymousCountIn]
     participants_by_organisation: list[OrganisationParticipantsIn]

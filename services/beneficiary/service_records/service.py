@@ -523,6 +523,7 @@ async def record_group_activity(
         group_series_id=series,
         topic_code=data.topic_code,
         language=data.language,
+        protocol_session=data.protocol_session,
         participants_by_organisation=[
             p.model_dump(mode="json") for p in data.participants_by_organisation
         ],
@@ -870,6 +871,7 @@ async def group_activity_read(
         group_series_id=group.group_series_id,
         topic_code=group.topic_code,
         language=group.language,
+        protocol_session=group.protocol_session,
         participants_by_organisation=[
             OrganisationParticipantsIn.model_validate(p)
             for p in group.participants_by_organisation
@@ -923,6 +925,7 @@ async def group_activity_fields(
             OrganisationParticipantsIn.model_validate(p)
             for p in group.participants_by_organisation
         ],
+        protocol_session=group.protocol_session,
         **delivery_tags(group),
     )
 
