@@ -15,7 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.auth import Role
 from shared.taxonomy.activities import risk_types
 from tests.beneficiary.alerts import Receiver, run_worker, serving, webhook
-from tests.beneficiary.api import alerts, count_rows, make_beneficiary, open_case
+from tests.beneficiary.api import (
+    alerts,
+    count_rows,
+    make_beneficiary,
+    open_case,
+    withdraw_registration,
+)
 
 
 def test_every_role_a_risk_type_notifies_exists() -> None:
@@ -174,3 +180,14 @@ async def test_a_person_without_a_case_can_be_flagged(
         ("read_alerts", "beneficiary"),
         ("risk_flag", "beneficiary"),
     ]
+
+    gone = await make_beneficiary(alice, site_id=site_ids[0])
+    withdrawn = await withdraw_registration(issue, alice.org, gone["id"])
+    assert withdrawn.status_code in (200, 201), withdrawn.text
+    before = await count_rows(beneficiary_engine, "risk_alert")
+    refused_gone = await alice.post(
+        f"/v1/beneficiaries/{gone['id']}/risk-flags",
+        {"flag": "harm_to_others", "supervisor": "rana"},
+    )
+    assert refused_gone.status_code == 409, refused_gone.text
+    assert await count_rows(beneficiary_engine, "risk_alert") == before

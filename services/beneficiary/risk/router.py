@@ -31,6 +31,7 @@ from shared.contracts.enums import AlertStatus
 from shared.db import SessionDep
 from shared.errors import (
     Conflict,
+    ConsentMissing,
     Forbidden,
     Invalid,
     NotFound,
@@ -82,7 +83,7 @@ async def flag_risk(
     "/v1/beneficiaries/{beneficiary_id}/risk-flags",
     status_code=201,
     response_model=AlertRead,
-    responses=problem_responses(NotFound, Conflict),
+    responses=problem_responses(NotFound, Conflict, ConsentMissing),
 )
 async def flag_person_risk(
     beneficiary_id: uuid.UUID,

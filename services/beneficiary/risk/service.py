@@ -16,13 +16,14 @@ from sqlmodel import col
 from services.beneficiary.audit.models import audit_log
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.cases.models import Case
+from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.risk.jobs import deliver_risk_alert
 from services.beneficiary.risk.models import AlertDelivery, RiskAlert
 from shared.audit import Actor
 from shared.auth import Principal
-from shared.contracts.enums import AlertStatus
+from shared.contracts.enums import AlertStatus, ConsentPurpose
 from shared.contracts.events import EventType, RiskAlertFacts
 from shared.contracts.text import Text
 from shared.crypto import KeyRing
@@ -173,11 +174,16 @@ async def flag_person(
     data: PersonFlag,
 ) -> RiskAlert:
     """A case worker's flag on a registered person who may have no case:
-    the person is in the caller's scope (sites, team, as for cases) and not
-    merged away; the alert follows the risk type's rule like a case's. A
-    safety concern is not held back for consent to case management."""
+    the person is in the caller's scope (sites, team, as for cases), not
+    merged away, and still registered (consent to registration, not erased:
+    nothing new is recorded about anyone else); the alert follows the risk
+    type's rule like a case's. A safety concern is not held back for consent
+    to services or case management."""
     person = await beneficiaries_service.get_beneficiary(
         session, principal, beneficiary_id, for_update=True
+    )
+    await consent_service.require_consent(
+        session, person.organisation_id, [person.id], ConsentPurpose.registration
     )
     alert = _raise(
         session,
