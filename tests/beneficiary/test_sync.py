@@ -356,15 +356,13 @@ async def test_an_old_devices_one_topic_and_a_new_ones_list(
     sending it again is unchanged (no conflict, no event); a newer device's
     ``topic_codes`` on the current version replaces the list."""
     person = await make_beneficiary(alice)
-    record = {
-        "id": str(uuid.uuid4()),
-        "data": {
-            "beneficiary_id": person["id"],
-            "activity_code": "individual_counselling",
-            "service_date": "2026-02-03",
-            "topic_code": "sleep",
-        },
+    data: dict[str, Any] = {
+        "beneficiary_id": person["id"],
+        "activity_code": "individual_counselling",
+        "service_date": "2026-02-03",
+        "topic_code": "sleep",
     }
+    record = {"id": str(uuid.uuid4()), "data": data}
     batch = {"device_id": "old-tablet", "service_records": [record]}
     first = await alice.post("/v1/sync", batch)
     assert [r["status"] for r in first.json()["results"]] == ["created"], first.text
@@ -380,7 +378,7 @@ async def test_an_old_devices_one_topic_and_a_new_ones_list(
         "id": record["id"],
         "base_version": 1,
         "data": {
-            **record["data"],
+            **data,
             "topic_code": None,
             "topic_codes": ["sleep", "coping_skills"],
         },
