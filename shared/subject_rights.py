@@ -201,7 +201,7 @@ def render_document(
         flat=_flat,
         all_flat=lambda items: all(_flat(v) for v in items),
         table_like=lambda items: all(
-            isinstance(v, Mapping) and all(_flat(x) for x in v.values()) for v in items
+            isinstance(v, Mapping) and all(_cell(x) for x in v.values()) for v in items
         ),
         columns_of=lambda items: [
             c for c in dict.fromkeys(k for v in items for k in v) if shown(c, "")
@@ -222,3 +222,11 @@ def _label(key: str) -> str:
 
 def _flat(value: Any) -> bool:
     return not isinstance(value, Mapping | list | tuple)
+
+
+def _cell(value: Any) -> bool:
+    """What a table cell shows: a value, or a list of values (a service
+    record's topics), joined."""
+    return _flat(value) or (
+        isinstance(value, list | tuple) and all(_flat(v) for v in value)
+    )

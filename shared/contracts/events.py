@@ -153,7 +153,13 @@ class ServiceRecordFacts(_Facts):
     group_activity_id: uuid.UUID | None
     group_series_id: uuid.UUID | None = None
     topic_code: str | None = Field(
-        default=None, description="What it was about (shared/taxonomy/topics.csv)."
+        default=None,
+        description="The first of topic_codes (what readers before them read).",
+    )
+    topic_codes: list[str] = Field(
+        default_factory=list,
+        description="What it was about (shared/taxonomy/topics.csv); absent "
+        "in events written before them (then topic_code alone says it).",
     )
     language: str | None = Field(default=None, description="ISO 639.")
     age_at_service: int | None
@@ -316,7 +322,9 @@ class RiskAlertFacts(_Facts):
     The site and dates are absent in events written before they were sent."""
 
     alert_id: uuid.UUID
-    case_id: uuid.UUID
+    case_id: uuid.UUID | None = Field(
+        default=None, description="None for a flag on a person without a case."
+    )
     organisation_id: uuid.UUID
     flag: str = Field(description="The risk type (shared/taxonomy/risk_types.csv).")
     source: str

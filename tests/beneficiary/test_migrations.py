@@ -17,6 +17,7 @@ from services.beneficiary.cases.models import CasePlan, FollowUp, SafetyPlan
 from services.beneficiary.db import OutboxEvent, metadata
 from services.beneficiary.interventions.models import SessionAttendance
 from services.beneficiary.migrations.runner import MIGRATIONS
+from services.beneficiary.service_records.models import ServiceRecord
 from shared.contracts.events import EnrolmentFacts, GroupActivityFacts
 from shared.db import make_engine
 from tests.beneficiary.api import make_beneficiary
@@ -404,3 +405,53 @@ async def test_group_activities_and_enrolments_are_sent_again(
         (4, None),
         (5, None),
     ]
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_a_records_one_topic_becomes_a_list_of_one(
+    backend: str, tmp_path: Path
+) -> None:
+    """Migration 0026: a record's topic is its list of topics (empty for a
+    record without one); ``topic_code`` stays the first."""
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'beneficiary.db'}"
+    else:
+        url = await recreate_database("mhpss_test_migrations")
+    engine = make_engine(url)
+    org, person = uuid.uuid4(), uuid.uuid4()
+    now, day = datetime.now(UTC), date(2026, 2, 1)
+    topics = {uuid.uuid4(): "sleep", uuid.uuid4(): None}
+    try:
+        await MIGRATIONS.upgrade_schema(engine, "0025")
+        async with engine.begin() as connection:
+            await insert_as_stored(
+                connection, "organisation", id=org, name="A", type="cso",
+                created_at=now,
+            )  # fmt: skip
+            await insert_as_stored(
+                connection, "beneficiary", id=person, code="B-TOPICS1",
+                organisation_id=org, sex="female", date_of_birth_estimated=False,
+                disability="no", registration_date=day,
+                registration_channel="outreach", registered_by="alice", version=1,
+                updated_at=now, created_at=now,
+            )  # fmt: skip
+            for record, topic in topics.items():
+                await insert_as_stored(
+                    connection, "service_record", id=record, beneficiary_id=person,
+                    service_date=day, activity_code="individual_counselling",
+                    organisation_id=org, lead_organisation_id=org,
+                    delivered_through="direct", iasc_layer="focused_non_specialized",
+                    modality="in_person", created_by="alice", version=1,
+                    updated_at=now, created_at=now, voided=False, topic_code=topic,
+                )  # fmt: skip
+        await MIGRATIONS.upgrade(engine)
+        async with AsyncSession(engine) as session:
+            found = {
+                r.id: (r.topic_code, r.topic_codes)
+                for r in (await session.execute(select(ServiceRecord))).scalars()
+            }
+    finally:
+        await engine.dispose()
+    assert found == {
+        record: (topic, [topic] if topic else []) for record, topic in topics.items()
+    }

@@ -806,3 +806,30 @@ async def test_organisation_wide_retention_needs_an_organisation_wide_token(
     assert (await local.get("/v1/retention/policies")).status_code == 200
     runs = (await manager.get("/v1/retention/runs")).json()["items"]
     assert [r["id"] for r in runs] == [run.json()["id"]]
+
+
+async def test_an_open_alert_without_a_case_keeps_its_person(
+    alice: Caller, manager: Caller, issue: Any, beneficiary_engine: AsyncEngine
+) -> None:
+    """A risk flag on a person with no case is a sign of life while open, as
+    a case's alert is: the person is not pseudonymised under it; once
+    acknowledged long ago, it no longer holds the person back."""
+    flagged = {}
+    for name in ("Open Alert", "Closed Alert"):
+        person = await make_beneficiary(alice, full_name=name)
+        r = await alice.post(
+            f"/v1/beneficiaries/{person['id']}/risk-flags",
+            {"flag": "harm_to_others", "supervisor": "sam"},
+        )
+        assert r.status_code == 201, r.text
+        flagged[name] = (person["id"], r.json()["id"])
+    sam = issue(alice.org, Role.supervisor, subject="sam")
+    ack = await sam.post(
+        f"/v1/risk-alerts/{flagged['Closed Alert'][1]}/acknowledge",
+        {"action_taken": "Spoke with the family."},
+    )
+    assert ack.status_code == 200, ack.text
+    for person_id, _ in flagged.values():
+        await backdate(beneficiary_engine, person_id, EIGHT_YEARS)
+    dry = await run(manager, dry_run=True)
+    assert ids(dry)["beneficiary"] == [flagged["Closed Alert"][0]]

@@ -61,6 +61,10 @@ BODIES: dict[tuple[str, str], Any] = {
     },
     ("PATCH", "/v1/cases/{case_id}"): {"presenting_problems": ["anxiety"]},
     ("POST", "/v1/cases/{case_id}/risk-flags"): {"flag": "child_protection"},
+    ("POST", "/v1/beneficiaries/{beneficiary_id}/risk-flags"): {
+        "flag": "harm_to_others",
+        "supervisor": "sam",
+    },
     ("PUT", "/v1/cases/{case_id}/plan"): {"goals": ["hostile goal"]},
     ("POST", "/v1/enrolments/{enrolment_id}/sessions"): {
         "session_number": 1,

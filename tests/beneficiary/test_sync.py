@@ -402,3 +402,46 @@ async def test_a_conflicts_trail_from_the_batch_to_its_resolution(
         ("resolve_conflict", "beneficiary", person["id"]),
         ("sync_pull", "beneficiary", person["id"]),
     ]
+
+
+async def test_an_old_devices_one_topic_and_a_new_ones_list(
+    alice: Caller, beneficiary_engine: AsyncEngine
+) -> None:
+    """A device that sends ``topic_code`` alone records a list of one, and
+    sending it again is unchanged (no conflict, no event); a newer device's
+    ``topic_codes`` on the current version replaces the list."""
+    person = await make_beneficiary(alice)
+    data: dict[str, Any] = {
+        "beneficiary_id": person["id"],
+        "activity_code": "individual_counselling",
+        "service_date": "2026-02-03",
+        "topic_code": "sleep",
+    }
+    record = {"id": str(uuid.uuid4()), "data": data}
+    batch = {"device_id": "old-tablet", "service_records": [record]}
+    first = await alice.post("/v1/sync", batch)
+    assert [r["status"] for r in first.json()["results"]] == ["created"], first.text
+    read = (await alice.get(f"/v1/service-records/{record['id']}")).json()
+    assert (read["topic_code"], read["topic_codes"]) == ("sleep", ["sleep"])
+    events = await count_rows(beneficiary_engine, "outbox_event")
+    again = await alice.post("/v1/sync", batch)
+    assert [r["status"] for r in again.json()["results"]] == ["unchanged"]
+    assert await count_rows(beneficiary_engine, "outbox_event") == events
+    assert await count_rows(beneficiary_engine, "sync_conflict") == 0
+
+    edit = {
+        "id": record["id"],
+        "base_version": 1,
+        "data": {
+            **data,
+            "topic_code": None,
+            "topic_codes": ["sleep", "coping_skills"],
+        },
+    }
+    newer = await alice.post(
+        "/v1/sync", {"device_id": "new-tablet", "service_records": [edit]}
+    )
+    assert [r["status"] for r in newer.json()["results"]] == ["updated"], newer.text
+    read = (await alice.get(f"/v1/service-records/{record['id']}")).json()
+    assert read["topic_codes"] == ["sleep", "coping_skills"]
+    assert read["version"] == 2

@@ -14,6 +14,7 @@ from shared.auth import Role
 from tests.beneficiary.api import (
     CONSENTS,
     count_rows,
+    enrol,
     make_beneficiary,
     offline_person,
 )
@@ -417,3 +418,68 @@ async def test_a_team_member_replays_records_their_team_was_given(
     written = await _counts(beneficiary_engine)
     assert await _statuses(member, batch) == ["unchanged"] * 3
     assert await _counts(beneficiary_engine) == written
+
+
+async def test_a_synced_group_session_moves_its_attendees_enrolments_once(
+    alice: Caller, beneficiary_engine: AsyncEngine
+) -> None:
+    """A group activity synced with ``protocol_session`` keeps it and counts
+    that session on each attendee's running Group IPT enrolment, as
+    ``POST /v1/group-activities`` does; the batch sent again, or the same
+    session synced as another group, counts nothing more; a session no
+    protocol holds is rejected with nothing written."""
+    people = [await make_beneficiary(alice) for _ in range(2)]
+    outsider = await make_beneficiary(alice)  # attends, not enrolled
+    enrolments = [await enrol(alice, person, "ipt_group") for person in people]
+    attendees = [p["id"] for p in (*people, outsider)]
+    sent = group(*attendees, protocol_session=1, activity_date="2026-02-09")
+    batch = {"device_id": "tablet-7", "group_activities": [sent]}
+    assert await _statuses(alice, batch) == ["created"]
+    read = (await alice.get(f"/v1/group-activities/{sent['id']}")).json()
+    assert read["protocol_session"] == 1
+
+    async def attended() -> list[list[int]]:
+        found = []
+        for enrolment in enrolments:
+            r = await alice.get(f"/v1/enrolments/{enrolment['id']}")
+            assert r.status_code == 200, r.text
+            found.append(r.json()["sessions_attended"])
+        return found
+
+    assert await attended() == [[1], [1]]
+    rows = await count_rows(beneficiary_engine, "session_attendance")
+    assert rows == 2
+
+    assert await _statuses(alice, batch) == ["unchanged"]
+    again = {
+        "device_id": "tablet-8",
+        "group_activities": [
+            group(*attendees, protocol_session=1, activity_date="2026-02-09")
+        ],
+    }
+    assert await _statuses(alice, again) == ["created"]  # the same session twice
+    assert await attended() == [[1], [1]]
+    assert await count_rows(beneficiary_engine, "session_attendance") == rows
+    second = {
+        "device_id": "tablet-7",
+        "group_activities": [
+            group(*attendees, protocol_session=2, activity_date="2026-02-16")
+        ],
+    }
+    assert await _statuses(alice, second) == ["created"]
+    assert await attended() == [[1, 2], [1, 2]]
+
+    before = await _counts(beneficiary_engine)
+    wrong = {
+        "device_id": "tablet-7",
+        "group_activities": [
+            group(*attendees, protocol_session=0, activity_date="2026-02-23")
+        ],
+    }
+    r = await alice.post("/v1/sync", wrong)
+    assert r.status_code == 200, r.text
+    [result] = r.json()["results"]
+    assert result["status"] == "rejected", result
+    assert "protocol_session" in str(result)
+    assert await _counts(beneficiary_engine) == before
+    assert await attended() == [[1, 2], [1, 2]]

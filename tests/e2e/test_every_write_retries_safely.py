@@ -592,6 +592,18 @@ async def _flag_risk(world: World) -> Write:
     )
 
 
+@walks("beneficiary", "POST", "/v1/beneficiaries/{beneficiary_id}/risk-flags")
+async def _flag_person_risk(world: World) -> Write:
+    worker = _worker(world)
+    person = await make_beneficiary(worker)
+    return Write(
+        worker,
+        f"/v1/beneficiaries/{person['id']}/risk-flags",
+        {"flag": "violence_disclosed", "supervisor": "sam"},
+        table="risk_alert",
+    )
+
+
 @walks("beneficiary", "POST", "/v1/risk-alerts/{alert_id}/acknowledge")
 async def _acknowledge_alert(world: World) -> Write:
     worker, case = await _case(world)

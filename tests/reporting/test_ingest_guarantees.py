@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -276,3 +276,54 @@ async def test_supervision_facts_take_their_purpose_from_capacity_facts(
         }
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_services_folded_before_topic_lines_get_their_one_topic(
+    backend: str, tmp_path: Path
+) -> None:
+    """Reporting migration 0032: each registered service already folded gets
+    the line of the topic it had (or one with none), alive as it was;
+    anonymous lines get none."""
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"
+    else:
+        url = await recreate_database("mhpss_test_reporting_migrations")
+    engine = make_engine(url)
+    organisation = uuid.uuid4()
+    records = {uuid.uuid4(): ("sleep", True, False), uuid.uuid4(): (None, False, False)}
+    anonymous = uuid.uuid4()
+    try:
+        await MIGRATIONS.upgrade_schema(engine, "0029")
+        async with engine.begin() as connection:
+            for record, (topic, alive, is_anonymous) in [
+                *records.items(),
+                (anonymous, (None, True, True)),
+            ]:
+                await insert_as_stored(
+                    connection, "service_fact", position=7, seq=3, alive=alive,
+                    record_id=record, line=0, anonymous=is_anonymous,
+                    organisation_id=organisation,
+                    lead_organisation_id=organisation, delivered_through="direct",
+                    activity_code="individual_counselling",
+                    iasc_layer="focused_non_specialized",
+                    service_date=date(2026, 2, 1), modality="in_person", people=1,
+                    topic_code=topic, language="ar",
+                )  # fmt: skip
+        await MIGRATIONS.upgrade(engine)
+        async with engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    text(
+                        "SELECT record_id, line, topic, alive, language, position"
+                        " FROM service_topic_fact"
+                    )
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    found = {uuid.UUID(str(r[0])): tuple(r[1:]) for r in rows}
+    assert found == {
+        record: (0, topic, alive, "ar", 7)
+        for record, (topic, alive, _) in records.items()
+    }

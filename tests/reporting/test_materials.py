@@ -233,3 +233,108 @@ async def test_erasure_clears_the_void_reasons_of_a_persons_material_lines(
             ).all()
         )
     assert reasons == {lines[0]: None, lines[1]: "given to the wrong family member"}
+
+
+async def test_voiding_a_service_voids_its_material_lines(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    site_ids: list[str],
+    reporting_client: httpx.AsyncClient,
+    beneficiary_engine: AsyncEngine,
+    catch_up: Any,
+) -> None:
+    """The lines of a voided service stop counting with it, each voided,
+    audited and announced; a line voided before keeps its own reason, and
+    the void replayed or sent again writes nothing more."""
+    person = (await make_beneficiary(alice, site_id=site_ids[0]))["id"]
+    service = (await record_service(alice, person, service_date="2026-03-12"))["id"]
+    kept = await record_service(alice, person, service_date="2026-03-13")
+    kits = await _hand_out(
+        alice, service_record_id=service, item_code="hygiene_kit", quantity=2
+    )
+    leaflets = await _hand_out(
+        alice,
+        service_record_id=service,
+        item_code="leaflet",
+        quantity=3,
+        language="ar",
+    )
+    wrong = await _hand_out(
+        alice, service_record_id=service, item_code="dignity_kit", quantity=1
+    )
+    await _hand_out(
+        alice, service_record_id=kept["id"], item_code="hygiene_kit", quantity=1
+    )
+    first = await alice.post(
+        f"/v1/material-distributions/{wrong['id']}/void", {"reason": "wrong kit"}
+    )
+    assert first.status_code == 200, first.text
+    await catch_up()
+    reader = issue(orgs["a"], Role.me_officer)
+    before = await values(reporting_client, reader, "materials_distributed", **YEAR)
+    assert before["total"]["value"] == 6
+    events = await count_rows(beneficiary_engine, "outbox_event")
+    audited = await count_rows(beneficiary_engine, "audit_entry")
+
+    key = {"Idempotency-Key": "void-with-lines"}
+    path = f"/v1/service-records/{service}/void"
+    voided = await alice.post(path, {"reason": "entered twice"}, headers=key)
+    assert voided.status_code == 200, voided.text
+    # the record's event and one per line still counting
+    assert await count_rows(beneficiary_engine, "outbox_event") == events + 3
+    lines = {
+        i["id"]: i
+        for i in (
+            await alice.get(
+                "/v1/material-distributions", params={"service_record_id": service}
+            )
+        ).json()["items"]
+    }
+    assert {k: (v["voided"], v["version"]) for k, v in lines.items()} == {
+        kits["id"]: (True, 2),
+        leaflets["id"]: (True, 2),
+        wrong["id"]: (True, 2),
+    }
+    async with beneficiary_engine.connect() as connection:
+        reasons: dict[str, str | None] = dict(
+            (
+                await connection.execute(
+                    text("SELECT id::text, void_reason FROM material_distribution")
+                )
+            ).all()
+        )
+        trail = (
+            await connection.execute(
+                text(
+                    "SELECT entity_type, entity_id::text FROM audit_entry"
+                    " WHERE action = 'void' ORDER BY entity_type, entity_id"
+                )
+            )
+        ).all()
+    assert {k: reasons[k] for k in lines} == {
+        kits["id"]: "entered twice",
+        leaflets["id"]: "entered twice",
+        wrong["id"]: "wrong kit",
+    }
+    assert sorted(trail) == sorted(
+        [
+            ("material_distribution", wrong["id"]),
+            ("material_distribution", kits["id"]),
+            ("material_distribution", leaflets["id"]),
+            ("service_record", service),
+        ]
+    )
+    written = await count_rows(beneficiary_engine, "outbox_event")
+    replayed = await alice.post(path, {"reason": "entered twice"}, headers=key)
+    assert replayed.status_code == 200, replayed.text
+    again = await alice.post(path, {"reason": "another reason"})
+    assert again.status_code == 200, again.text
+    assert await count_rows(beneficiary_engine, "outbox_event") == written
+    assert await count_rows(beneficiary_engine, "audit_entry") > audited
+    await catch_up()
+    after = await values(
+        reporting_client, reader, "materials_distributed", **YEAR, by="item"
+    )
+    assert by_value(after) == {"hygiene_kit": 1}
+    assert after["total"]["value"] == 1

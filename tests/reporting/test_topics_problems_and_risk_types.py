@@ -257,3 +257,162 @@ async def test_risk_alerts_by_type_raised_and_acknowledged(
     assert r.status_code == 422, r.text
     assert "suicide_risk" in r.text
     assert "child_protection" in r.text
+
+
+async def test_flags_on_people_without_a_case_are_counted(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    site_ids: list[str],
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+) -> None:
+    """A flag on a registered person with no case counts in the risk facts
+    like a case's: by risk type and site, raised and acknowledged."""
+    person = await make_beneficiary(alice, site_id=site_ids[1])
+    r = await alice.post("/v1/cases", intake(person["id"]))
+    assert r.status_code == 201, r.text
+    on_case = await alice.post(
+        f"/v1/cases/{r.json()['id']}/risk-flags", {"flag": "harm_to_others"}
+    )
+    assert on_case.status_code == 201, on_case.text
+    caseless = []
+    for flag in ("harm_to_others", "violence_disclosed"):
+        other = await make_beneficiary(alice, site_id=site_ids[0])
+        flagged = await alice.post(
+            f"/v1/beneficiaries/{other['id']}/risk-flags",
+            {"flag": flag, "supervisor": "sam"},
+        )
+        assert flagged.status_code == 201, flagged.text
+        caseless.append(flagged.json()["id"])
+    supervisor = issue(alice.org, Role.supervisor, subject="sam")
+    ack = await supervisor.post(
+        f"/v1/risk-alerts/{caseless[1]}/acknowledge",
+        {"action_taken": "Referred to the women's protection team."},
+    )
+    assert ack.status_code == 200, ack.text
+    await catch_up()
+    reader = issue(orgs["a"], Role.me_officer)
+    raised = await values(
+        reporting_client, reader, "risk_alerts_raised", **YEAR, by="risk_type,site"
+    )
+    assert raised["total"]["value"] == 3
+    assert nonzero(raised) == {
+        ("harm_to_others", site_ids[1]): 1,
+        ("harm_to_others", site_ids[0]): 1,
+        ("violence_disclosed", site_ids[0]): 1,
+    }
+    acknowledged = await values(
+        reporting_client, reader, "risk_alerts_acknowledged", **YEAR, by="risk_type"
+    )
+    assert nonzero(acknowledged) == {"violence_disclosed": 1}
+
+
+async def test_a_service_about_two_topics_counts_under_each_and_once_in_all(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_client: httpx.AsyncClient,
+    beneficiary_engine: AsyncEngine,
+    catch_up: Any,
+) -> None:
+    """topic_codes lists several topics; an old client's topic_code still
+    works (alone it is a list of one; in an edit it replaces the list);
+    services_by_topic counts a record once under each topic and once in the
+    total, a record without a topic under unknown."""
+    people = [(await make_beneficiary(alice))["id"] for _ in range(2)]
+    two = await record_service(
+        alice, people[0], topic_codes=["anger_management", "sleep"], language="ar"
+    )
+    assert (two["topic_codes"], two["topic_code"]) == (
+        ["anger_management", "sleep"],
+        "anger_management",
+    )
+    old = await record_service(alice, people[1], topic_code="anger_management")
+    assert old["topic_codes"] == ["anger_management"]
+    await record_service(alice, people[1], service_date="2026-02-02")
+    shrunk = await record_service(
+        alice, people[0], topic_codes=["sleep", "grief_and_loss"]
+    )
+    edited = await alice.patch(
+        f"/v1/service-records/{shrunk['id']}",
+        {"topic_code": "anger_management"},
+        headers={"If-Match": '"1"'},
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["topic_codes"] == ["anger_management"]
+    widened = await alice.patch(
+        f"/v1/service-records/{old['id']}",
+        {"topic_codes": ["anger_management", "coping_skills"]},
+        headers={"If-Match": '"1"'},
+    )
+    assert widened.status_code == 200, widened.text
+    assert widened.json()["topic_code"] == "anger_management"
+    group = await alice.post(
+        "/v1/group-activities",
+        {
+            "activity_code": "peer_support_group",
+            "activity_date": "2026-02-03",
+            "attendee_ids": people,
+            "topic_code": "parenting",
+        },
+    )
+    assert group.status_code == 201, group.text
+
+    before = await count_rows(beneficiary_engine, "service_record")
+    base = {
+        "beneficiary_id": people[0],
+        "activity_code": "individual_counselling",
+        "service_date": "2026-02-01",
+    }
+    refused: dict[str, dict[str, Any]] = {
+        "unknown": {"topic_codes": ["sleep", "anger"]},
+        "twice": {"topic_codes": ["sleep", "sleep"]},
+        "too many": {"topic_codes": sorted(["sleep", "grief_and_loss", "self_care",
+                                            "life_skills", "livelihoods", "other"])},
+        "disagreeing": {"topic_code": "sleep", "topic_codes": ["anger_management"]},
+    }  # fmt: skip
+    for why, wrong in refused.items():
+        r = await alice.post("/v1/service-records", {**base, **wrong})
+        assert r.status_code == 422, (why, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    r = await alice.post("/v1/service-records", {**base, **refused["unknown"]})
+    assert r.json()["errors"][0]["loc"][1:] == ["topic_codes", 1]
+    assert "anger_management" in r.text
+    assert "stress_management" in r.text
+    bad_edit = await alice.patch(
+        f"/v1/service-records/{two['id']}",
+        {"topic_codes": ["angry"]},
+        headers={"If-Match": '"1"'},
+    )
+    assert bad_edit.status_code == 422, bad_edit.text
+    assert await count_rows(beneficiary_engine, "service_record") == before
+
+    await catch_up()
+    reader = issue(orgs["a"], Role.me_officer)
+    topics = await values(
+        reporting_client, reader, "services_by_topic", **YEAR, by="topic"
+    )
+    assert nonzero(topics) == {
+        "anger_management": 3,
+        "sleep": 1,
+        "coping_skills": 1,
+        "parenting": 2,
+        "unknown": 1,
+    }
+    assert topics["total"]["value"] == 6  # each record once
+    delivered = await values(reporting_client, reader, "services_delivered", **YEAR)
+    assert delivered["total"]["value"] == 6
+    arabic = await values(
+        reporting_client, reader, "services_by_topic", **YEAR,
+        by="topic", language="ar",
+    )  # fmt: skip
+    assert nonzero(arabic) == {"anger_management": 1, "sleep": 1}
+    assert arabic["total"]["value"] == 1
+    r = await reporting_client.get(
+        "/v1/indicators/services_by_topic/values",
+        params={**YEAR, "topic": "slep"},
+        headers=reader.headers(),
+    )
+    assert r.status_code == 422, r.text
+    assert "sleep" in r.text

@@ -116,7 +116,7 @@ async def void_material_distribution(
     once: OnceDep,
 ) -> MaterialDistributionRead:
     """Void a line entered in error: it stops counting in every indicator.
-    Voiding its group activity or service record does not void it."""
+    Voiding its service record voids it too."""
     principal = actor.principal
     return await once.answer_versioned(
         principal,

@@ -15,11 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.materials.models import MaterialDistribution
 from services.beneficiary.materials.schemas import MaterialDistributionCreate
 from services.beneficiary.service_records.models import GroupActivity, ServiceRecord
 from services.beneficiary.service_records.service import scoped
+from shared.audit import Actor
 from shared.auth import Principal
 from shared.contracts.events import EventType, MaterialDistributionFacts
 from shared.db import get_cached
@@ -170,6 +172,42 @@ async def void_distribution(
     _emit(session, line, EventType.material_distribution_voided)
     await session.flush()
     return line
+
+
+async def void_with_record(
+    session: AsyncSession, actor: Actor, record: ServiceRecord
+) -> list[MaterialDistribution]:
+    """A voided service record takes its material lines with it, in the same
+    transaction: each line still counting is voided with the record's reason,
+    audited and announced, so reporting drops it. Lines voided before keep
+    their own reason and version (nothing is undone), and a record voided
+    twice finds none left, so a replayed void changes nothing."""
+    if not record.voided:
+        return []
+    lines = list(
+        (
+            await session.execute(
+                select(MaterialDistribution)
+                .where(
+                    col(MaterialDistribution.organisation_id) == record.organisation_id,
+                    col(MaterialDistribution.service_record_id) == record.id,
+                    col(MaterialDistribution.voided).is_(False),
+                )
+                .order_by(col(MaterialDistribution.id))
+                .with_for_update()
+            )
+        ).scalars()
+    )
+    for line in lines:
+        line.voided = True
+        line.void_reason = record.void_reason
+        line.version += 1
+        _emit(session, line, EventType.material_distribution_voided)
+    audit_log.record(
+        session, actor, "void", "material_distribution", [line.id for line in lines]
+    )
+    await session.flush()
+    return lines
 
 
 def _emit(session: AsyncSession, line: MaterialDistribution, kind: EventType) -> None:

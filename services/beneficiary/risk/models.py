@@ -30,7 +30,8 @@ class RiskAlert(Table, table=True):
     """A risk signal (``flag``: a risk type of shared/taxonomy/risk_types.csv)
     that stays open until someone acknowledges it with the action taken;
     delivered through a webhook to the case's supervisor and the roles the
-    risk type names (``notify_roles``)."""
+    risk type names (``notify_roles``). A flag on a registered person without
+    a case has no ``case_id`` and names its supervisor itself."""
 
     __tablename__ = "risk_alert"
     __table_args__ = (
@@ -40,7 +41,7 @@ class RiskAlert(Table, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     organisation_id: uuid.UUID = Field(index=True)
-    case_id: uuid.UUID = Field(index=True)
+    case_id: uuid.UUID | None = Field(default=None, index=True)
     beneficiary_id: uuid.UUID
     site_id: uuid.UUID | None = None
     flag: str = Field(max_length=64)

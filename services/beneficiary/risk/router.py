@@ -19,13 +19,19 @@ from services.beneficiary.cases import service as cases_service
 from services.beneficiary.db import OnceDep
 from services.beneficiary.risk import service as risk_service
 from services.beneficiary.risk.models import RiskAlert
-from services.beneficiary.risk.service import Acknowledge, AlertRead, CaseWorkerFlag
+from services.beneficiary.risk.service import (
+    Acknowledge,
+    AlertRead,
+    CaseWorkerFlag,
+    PersonFlag,
+)
 from shared.app import RuntimeDep
 from shared.audit import Actor, Trail
 from shared.contracts.enums import AlertStatus
 from shared.db import SessionDep
 from shared.errors import (
     Conflict,
+    ConsentMissing,
     Forbidden,
     Invalid,
     NotFound,
@@ -73,6 +79,34 @@ async def flag_risk(
     )
 
 
+@router.post(
+    "/v1/beneficiaries/{beneficiary_id}/risk-flags",
+    status_code=201,
+    response_model=AlertRead,
+    responses=problem_responses(NotFound, Conflict, ConsentMissing),
+)
+async def flag_person_risk(
+    beneficiary_id: uuid.UUID,
+    body: PersonFlag,
+    session: SessionDep,
+    actor: CaseActor,
+    once: OnceDep,
+) -> AlertRead:
+    """A case worker's risk flag on a registered person who may have no case
+    (harm to others, violence disclosed, a child-protection concern...):
+    alerts the supervisor named and the roles the risk type names at once."""
+    return await _once(
+        once,
+        actor,
+        f"POST /v1/beneficiaries/{beneficiary_id}/risk-flags",
+        body,
+        lambda: risk_service.flag_person(
+            session, actor.principal, beneficiary_id, body
+        ),
+        audit_log.trail(actor, "risk_flag", "beneficiary", _person_of),
+    )
+
+
 @router.get(
     "/v1/risk-alerts",
     response_model=Page[AlertRead],
@@ -103,15 +137,20 @@ async def list_alerts(
             "enum",
             f"Unknown risk type {flag!r}.",
         )
+    async def fetch() -> Page[RiskAlert]:
+        page = await risk_service.list_alerts(
+            session, actor.principal, status, flag, cursor=cursor, limit=limit
+        )
+        risk_service.audit_people(session, actor, "read_alerts", page.items)
+        return page
+
     page = await audit_log.read(
         session,
         actor,
         "read_alerts",
         "case",
-        lambda: risk_service.list_alerts(
-            session, actor.principal, status, flag, cursor=cursor, limit=limit
-        ),
-        lambda page: sorted({a.case_id for a in page.items}),
+        fetch,
+        lambda page: sorted({a.case_id for a in page.items if a.case_id is not None}),
     )
     return page.map(lambda a: risk_service.to_read(a, runtime.keyring))
 
@@ -136,6 +175,7 @@ async def acknowledge_alert(
         alert = await risk_service.acknowledge(
             session, actor.principal, runtime.keyring, alert_id, body.action_taken
         )
+        risk_service.audit_people(session, actor, "acknowledge_alert", [alert])
         return alert
 
     return await _once(
@@ -149,8 +189,13 @@ async def acknowledge_alert(
 
 
 def _case_of(alert: RiskAlert) -> list[uuid.UUID]:
-    """An alert is audited as an act on its case."""
-    return [alert.case_id]
+    """An alert is audited as an act on its case (one without a case, on its
+    person: ``risk_service.audit_people``)."""
+    return [alert.case_id] if alert.case_id is not None else []
+
+
+def _person_of(alert: RiskAlert) -> list[uuid.UUID]:
+    return [alert.beneficiary_id]
 
 
 async def _once(

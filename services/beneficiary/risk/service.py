@@ -13,14 +13,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from services.beneficiary.audit.models import audit_log
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.cases.models import Case
+from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.risk.jobs import deliver_risk_alert
 from services.beneficiary.risk.models import AlertDelivery, RiskAlert
+from shared.audit import Actor
 from shared.auth import Principal
-from shared.contracts.enums import AlertStatus
+from shared.contracts.enums import AlertStatus, ConsentPurpose
 from shared.contracts.events import EventType, RiskAlertFacts
 from shared.contracts.text import Text
 from shared.crypto import KeyRing
@@ -55,10 +58,13 @@ RiskTypeCode = Annotated[
 
 
 class AlertRead(BaseModel):
-    """A risk alert raised for a case, and who has acted on it."""
+    """A risk alert raised for a case or a person without one, and who has
+    acted on it."""
 
     id: uuid.UUID
-    case_id: uuid.UUID
+    case_id: uuid.UUID | None = Field(
+        description="None for a flag on a person who has no case."
+    )
     beneficiary_id: uuid.UUID
     flag: str = Field(description="The risk type (shared/taxonomy/risk_types.csv).")
     source: str
@@ -114,6 +120,25 @@ class CaseWorkerFlag(BaseModel):
     flag: RiskTypeCode = "suicide_risk"
 
 
+class PersonFlag(CaseWorkerFlag):
+    """A risk seen in a registered person who has no case: with no case
+    supervisor to alert, the flag names the supervisor, as opening a case
+    does."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"flag": "violence_disclosed", "supervisor": "sam"}]
+        },
+        extra="forbid",
+    )
+
+    supervisor: Text = Field(
+        min_length=1,
+        max_length=255,
+        description="Who must answer the alert (a supervisor's user name).",
+    )
+
+
 def raise_alert(
     session: AsyncSession,
     principal: Principal,
@@ -125,18 +150,75 @@ def raise_alert(
 ) -> RiskAlert:
     """Record the alert with the write that caused it; its delivery job is
     sent once that transaction commits."""
-    alert = RiskAlert(
-        organisation_id=case.organisation_id,
-        case_id=case.id,
-        beneficiary_id=case.beneficiary_id,
-        site_id=case.site_id,
-        flag=flag,
-        source=source,
-        assessment_id=assessment_id,
-        supervisor=case.supervisor,
-        notify_roles=list(risk_types()[flag].notify_roles),
-        raised_by=principal.subject,
+    return _raise(
+        session,
+        RiskAlert(
+            organisation_id=case.organisation_id,
+            case_id=case.id,
+            beneficiary_id=case.beneficiary_id,
+            site_id=case.site_id,
+            flag=flag,
+            source=source,
+            assessment_id=assessment_id,
+            supervisor=case.supervisor,
+            notify_roles=list(risk_types()[flag].notify_roles),
+            raised_by=principal.subject,
+        ),
     )
+
+
+async def flag_person(
+    session: AsyncSession,
+    principal: Principal,
+    beneficiary_id: uuid.UUID,
+    data: PersonFlag,
+) -> RiskAlert:
+    """A case worker's flag on a registered person who may have no case:
+    the person is in the caller's scope (sites, team, as for cases), not
+    merged away, and still registered (consent to registration, not erased:
+    nothing new is recorded about anyone else); the alert follows the risk
+    type's rule like a case's. A safety concern is not held back for consent
+    to services or case management."""
+    person = await beneficiaries_service.get_beneficiary(
+        session, principal, beneficiary_id, for_update=True
+    )
+    await consent_service.require_consent(
+        session, person.organisation_id, [person.id], ConsentPurpose.registration
+    )
+    alert = _raise(
+        session,
+        RiskAlert(
+            organisation_id=person.organisation_id,
+            case_id=None,
+            beneficiary_id=person.id,
+            site_id=person.site_id,
+            flag=data.flag,
+            source="case_worker",
+            supervisor=data.supervisor,
+            notify_roles=list(risk_types()[data.flag].notify_roles),
+            raised_by=principal.subject,
+        ),
+    )
+    await session.flush()
+    return alert
+
+
+def audit_people(
+    session: AsyncSession, actor: Actor, action: str, alerts: list[RiskAlert]
+) -> None:
+    """Alerts without a case are audited as acts on their person (those
+    with one, on their case)."""
+    audit_log.record(
+        session,
+        actor,
+        action,
+        "beneficiary",
+        sorted({a.beneficiary_id for a in alerts if a.case_id is None}),
+    )
+
+
+def _raise(session: AsyncSession, alert: RiskAlert) -> RiskAlert:
+    """Stage the alert, its event and its delivery after the commit."""
     session.add(alert)
     _emit(session, alert, EventType.risk_alert_raised)
     defer_job(

@@ -90,6 +90,11 @@ class GroupActivity(_Delivery, table=True):
     )
     topic_code: str | None = Field(default=None, max_length=64)
     language: str | None = Field(default=None, max_length=3)
+    protocol_session: int | None = Field(
+        default=None,
+        description="The structured intervention's session it was recorded "
+        "as (migration 0027): attendees' enrolments count it.",
+    )
     participants_by_organisation: list[dict[str, Any]] = Field(
         default_factory=list,
         sa_type=JSON,
@@ -117,7 +122,16 @@ class ServiceRecord(_Delivery, table=True):
     group_series_id: uuid.UUID | None = Field(
         default=None, description="Its group activity's series, for reports."
     )
-    topic_code: str | None = Field(default=None, max_length=64)
+    topic_code: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The first of ``topic_codes`` (what old readers read).",
+    )
+    topic_codes: list[str] = Field(
+        default_factory=list,
+        sa_type=JSON,
+        description="What it was about: codes of shared/taxonomy/topics.csv.",
+    )
     language: str | None = Field(default=None, max_length=3)
 
 

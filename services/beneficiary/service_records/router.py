@@ -17,6 +17,7 @@ from services.beneficiary.access import FieldActor
 from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OnceDep
 from services.beneficiary.interventions import service as interventions_service
+from services.beneficiary.materials import service as materials_service
 from services.beneficiary.service_records import service as records_service
 from services.beneficiary.service_records.models import (
     AnonymousService,
@@ -195,13 +196,15 @@ async def void_service_record(
     actor: FieldActor,
     once: OnceDep,
 ) -> ServiceRecordRead:
-    """Void a record entered in error: it stops counting in every indicator."""
+    """Void a record entered in error: it stops counting in every indicator,
+    and so do the materials recorded on it (their lines are voided too)."""
 
     async def void() -> ServiceRecord:
         record = await records_service.void_service_record(
             session, actor.principal, record_id, body.reason
         )
         await interventions_service.record_voided(session, record)
+        await materials_service.void_with_record(session, actor, record)
         return record
 
     return await _record_once(

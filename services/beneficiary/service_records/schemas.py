@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
@@ -57,6 +57,41 @@ ServiceTopic = Annotated[
         "shared/taxonomy/topics.csv (e.g. anger_management)."
     ),
 ]
+MAX_TOPICS = 5
+"""The most topics one service names (a session is about a few things)."""
+ServiceTopics = Annotated[
+    list[ServiceTopic],
+    Field(
+        max_length=MAX_TOPICS,
+        description="What the service was about, up to five codes of "
+        "shared/taxonomy/topics.csv, each once; an unknown code is a 422 "
+        "listing the allowed ones. Reports count the service once under each "
+        "topic and once in their total.",
+    ),
+]
+_DEPRECATED: dict[str, Any] = {"deprecated": True}
+"""Marks a body field deprecated in the OpenAPI (pydantic's own flag warns
+on every read of the attribute)."""
+_DEPRECATED_TOPIC = (
+    "Deprecated: one topic, as old clients send it; use topic_codes. Sent "
+    "alone, it stands for topic_codes [topic_code]; sent with topic_codes, "
+    "it must be the first of them. Read, it is the first of topic_codes."
+)
+
+
+def one_topic_list(topic_code: str | None, topic_codes: list[str] | None) -> list[str]:
+    """The topics a body states, old clients' single topic included."""
+    if topic_codes is None:
+        return [topic_code] if topic_code else []
+    if len(set(topic_codes)) != len(topic_codes):
+        raise ValueError("topic_codes names a topic twice")
+    if topic_code is not None and topic_codes[:1] != [topic_code]:
+        raise ValueError(
+            "topic_code (deprecated) disagrees with topic_codes: send topic_codes"
+        )
+    return topic_codes
+
+
 ServiceLanguage = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z]{2,3}$"),
@@ -101,8 +136,19 @@ class ServiceRecordFields(DeliveryTags):
     modality: Modality = Modality.in_person
     staff_id: StaffId | None = None
     duration_minutes: Minutes | None = None
-    topic_code: ServiceTopic | None = None
+    topic_code: ServiceTopic | None = Field(
+        default=None, description=_DEPRECATED_TOPIC, json_schema_extra=_DEPRECATED
+    )
+    topic_codes: ServiceTopics | None = None
     language: ServiceLanguage | None = None
+
+    @model_validator(mode="after")
+    def _topics(self) -> Self:
+        """Both topic fields state the same list once validated."""
+        topics = one_topic_list(self.topic_code, self.topic_codes)
+        self.topic_codes = topics
+        self.topic_code = topics[0] if topics else None
+        return self
 
 
 class ServiceRecordCreate(ServiceRecordFields):
@@ -118,7 +164,7 @@ class ServiceRecordCreate(ServiceRecordFields):
                     "modality": "in_person",
                     "staff_id": "staff-1",
                     "duration_minutes": 50,
-                    "topic_code": "anger_management",
+                    "topic_codes": ["anger_management", "sleep"],
                     "language": "ar",
                     "id": "0f3e2a14-58f5-4a44-9a1e-3b0d8c6b9e21",
                 }
@@ -142,7 +188,10 @@ class ServiceRecordUpdate(DeliveryTags):
     modality: Modality | None = None
     staff_id: StaffId | None = None
     duration_minutes: Minutes | None = None
-    topic_code: ServiceTopic | None = None
+    topic_code: ServiceTopic | None = Field(
+        default=None, description=_DEPRECATED_TOPIC, json_schema_extra=_DEPRECATED
+    )
+    topic_codes: ServiceTopics | None = None
     language: ServiceLanguage | None = None
 
 
@@ -179,6 +228,7 @@ class ServiceRecordRead(DeliveryTagsRead):
                     "staff_id": "staff-1",
                     "duration_minutes": 50,
                     "topic_code": "anger_management",
+                    "topic_codes": ["anger_management", "sleep"],
                     "language": "ar",
                     "group_activity_id": None,
                     "voided": False,
@@ -206,7 +256,13 @@ class ServiceRecordRead(DeliveryTagsRead):
     staff_id: str | None
     duration_minutes: int | None
     topic_code: str | None = Field(
-        default=None, description="What it was about (its group's, if any)."
+        default=None,
+        description="Deprecated: the first of topic_codes.",
+        json_schema_extra=_DEPRECATED,
+    )
+    topic_codes: list[str] = Field(
+        default_factory=list,
+        description="What it was about (its group's topic, if any).",
     )
     language: str | None = Field(
         default=None, description="The language it was given in (ISO 639)."
@@ -425,6 +481,17 @@ class GroupActivityFields(DeliveryTags):
         "coordination meeting's): at most as many participants as attended; "
         "the rest are reported under an unknown organisation.",
     )
+    protocol_session: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="The protocol session of a structured intervention this "
+        "group session is (Group IPT's 3): each registered attendee's running "
+        "enrolment whose intervention holds this session of this activity "
+        "counts it as attended, through the attendee's record here (a "
+        "supervised practice session links this group session by id). Stored "
+        "with the group, and read the same from the API, a sync or an import.",
+    )
 
     @model_validator(mode="after")
     def _attendance(self) -> GroupActivityFields:
@@ -472,16 +539,6 @@ class GroupActivityCreate(GroupActivityFields):
     )
 
     id: uuid.UUID | None = None
-    protocol_session: int | None = Field(
-        default=None,
-        ge=0,
-        le=100,
-        description="The protocol session of a structured intervention this "
-        "group session is (Group IPT's 3): each registered attendee's running "
-        "enrolment whose intervention holds this session of this activity "
-        "counts it as attended, through the attendee's record here (a "
-        "supervised practice session links this group session by id).",
-    )
 
 
 class GroupLookupRequest(BaseModel):
@@ -589,6 +646,9 @@ class GroupActivityRead(DeliveryTagsRead):
     group_series_id: uuid.UUID | None
     topic_code: str | None
     language: str | None
+    protocol_session: int | None = Field(
+        default=None, description="The protocol session it was recorded as."
+    )
     attendee_ids: list[uuid.UUID]
     anonymous_attendees: list[AnonymousCountIn]
     participants_by_organisation: list[OrganisationParticipantsIn]

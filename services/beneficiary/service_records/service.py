@@ -250,6 +250,7 @@ async def _checked_columns(
         "staff_id": data.staff_id,
         "duration_minutes": data.duration_minutes,
         "topic_code": data.topic_code,
+        "topic_codes": list(data.topic_codes or []),
         "language": data.language,
         "modality": data.modality,
         "group_activity_id": None,
@@ -310,6 +311,7 @@ def current_fields(record: ServiceRecord) -> ServiceRecordFields:
         staff_id=record.staff_id,
         duration_minutes=record.duration_minutes,
         topic_code=record.topic_code,
+        topic_codes=list(record.topic_codes),
         language=record.language,
         **delivery_tags(record),
     )
@@ -333,7 +335,13 @@ async def update_service_record(
         )
     if record.voided:
         raise Conflict("A voided service record cannot be edited.")
-    merged = current_fields(record).model_dump() | data.model_dump(exclude_unset=True)
+    given = data.model_dump(exclude_unset=True)
+    current = current_fields(record).model_dump()
+    if "topic_code" in given or "topic_codes" in given:
+        # either field replaces the list; the one not sent follows it
+        current.pop("topic_code")
+        current.pop("topic_codes")
+    merged = current | given
     try:
         fields = ServiceRecordFields.model_validate(merged)
     except ValidationError as exc:
@@ -393,6 +401,7 @@ async def apply_fields(
     record.staff_id = fields.staff_id
     record.duration_minutes = fields.duration_minutes
     record.topic_code = fields.topic_code
+    record.topic_codes = list(fields.topic_codes or [])
     record.language = fields.language
     record.version += 1
     record.updated_at = utcnow()
@@ -514,6 +523,7 @@ async def record_group_activity(
         group_series_id=series,
         topic_code=data.topic_code,
         language=data.language,
+        protocol_session=data.protocol_session,
         participants_by_organisation=[
             p.model_dump(mode="json") for p in data.participants_by_organisation
         ],
@@ -533,6 +543,7 @@ async def record_group_activity(
             group_activity_id=group_id,
             group_series_id=series,
             topic_code=data.topic_code,
+            topic_codes=[data.topic_code] if data.topic_code else [],
             language=data.language,
             modality=data.modality,
             **columns,
@@ -860,6 +871,7 @@ async def group_activity_read(
         group_series_id=group.group_series_id,
         topic_code=group.topic_code,
         language=group.language,
+        protocol_session=group.protocol_session,
         participants_by_organisation=[
             OrganisationParticipantsIn.model_validate(p)
             for p in group.participants_by_organisation
@@ -913,6 +925,7 @@ async def group_activity_fields(
             OrganisationParticipantsIn.model_validate(p)
             for p in group.participants_by_organisation
         ],
+        protocol_session=group.protocol_session,
         **delivery_tags(group),
     )
 
@@ -1105,6 +1118,7 @@ FACT_COLUMNS = (
     "group_activity_id",
     "group_series_id",
     "topic_code",
+    "topic_codes",
     "language",
     "voided",
     "version",
@@ -1132,6 +1146,7 @@ def _facts(columns: dict[str, Any], beneficiary: Beneficiary) -> ServiceRecordFa
         group_activity_id=columns["group_activity_id"],
         group_series_id=columns.get("group_series_id"),
         topic_code=columns.get("topic_code"),
+        topic_codes=list(columns.get("topic_codes") or []),
         language=columns.get("language"),
         age_at_service=age_on(beneficiary.date_of_birth, columns["service_date"]),
         voided=columns["voided"],

@@ -25,6 +25,7 @@ from services.beneficiary.beneficiaries.schemas import (
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.schemas import ConsentGiven
 from services.beneficiary.db import OutboxEvent
+from services.beneficiary.interventions import service as interventions_service
 from services.beneficiary.service_records import service as records_service
 from services.beneficiary.service_records.models import (
     AnonymousService,
@@ -270,7 +271,12 @@ def _recorded_once(
             {**change.data.model_dump(), "id": change.id}
         )
         records_service.confirm_large_count(principal, data.anonymous_attendees, large)
-        return await records_service.record_group_activity(session, principal, data)
+        group = await records_service.record_group_activity(session, principal, data)
+        if data.protocol_session is not None:  # as POST /v1/group-activities
+            await interventions_service.follow_group_session(
+                session, group, data.protocol_session
+            )
+        return group
 
     async def group_fields(row: GroupActivity) -> BaseModel:
         return await records_service.group_activity_fields(session, row)

@@ -104,6 +104,10 @@ MEASURES: dict[str, str] = {
     "once per presenting problem on their current list (a case listing two "
     "problems is counted under each, so the figures by problem add up to more "
     "than the cases)",
+    "services_by_topic": "service records (registered people, group attendees "
+    "included) whose service date is in the period, not voided, once under each "
+    "topic they list and once in the total (distinct records); a record with no "
+    "topic counts under unknown",
     "risk_alerts_raised": "risk alerts raised in the period (by an assessment or "
     "a worker's flag), one per alert, by risk type; no person is identified",
     "risk_alerts_acknowledged": "risk alerts a supervisor acknowledged in the "

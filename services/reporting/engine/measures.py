@@ -105,6 +105,7 @@ _FACT_ENUMS: dict[tuple[str, str], list[str]] = {
     # topics of services and group sessions come from one list; training
     # sessions' topics are the training service's own codes (open)
     ("services", "topic"): sorted(topics()),
+    ("service_topics", "topic"): sorted(topics()),
     ("group_activities", "topic"): sorted(topics()),
     ("group_series", "topic"): sorted(topics()),
 }
@@ -317,7 +318,7 @@ def _distinct(
         sizes: Sequence[int],
     ) -> Tables:
         ids = ev.column(fact, q, who).astype(np.int64)
-        if who == "trainee_id":  # an id names one trainee per organisation
+        if who in ("trainee_id", "record_id"):  # ids are per organisation
             ids = _per_organisation(ids, ev.column(fact, q, "organisation_id"))
         if only is not None:
             ids = np.where(ev.column(fact, q, only), ids, -1)
@@ -707,6 +708,7 @@ FACT_FRAMES = {
     "referrals": "referrals",
     "cases": "cases",
     "case_problems": "case_problems",
+    "service_topics": "service_topics",
     "risk_alerts": "risk_alerts",
     "risk_alerts_acknowledged": "risk_alerts",
     "assessments": "assessments",
@@ -735,6 +737,7 @@ FACT_ROWS: dict[str, tuple[str, Callable[[Frame], Mask] | None]] = {
     "referrals": ("sent_on", None),
     "cases": ("opened_on", None),
     "case_problems": ("opened_on", _alive),
+    "service_topics": ("service_date", _alive),
     "risk_alerts": ("raised_on", None),
     "risk_alerts_acknowledged": ("acknowledged_on", _acknowledged),
     "assessments": ("administered_on", None),
@@ -866,6 +869,18 @@ FACT_DIMS: dict[str, dict[str, str]] = {
         "presenting_problem": "problem",
         "status": "status",
         "month": "month:opened_on",
+    },
+    "service_topics": {
+        **_PLACES,
+        "sex": "person:beneficiary_key",
+        "organisation": "organisation_id",
+        "lead_organisation": "lead_organisation_id",
+        "activity": "activity_code",
+        "topic": "topic",
+        "language": "language",
+        "team": "team_id",
+        "project": "project_id",
+        "month": "month:service_date",
     },
     "risk_alerts": {
         **_PLACES,
@@ -1038,6 +1053,7 @@ MEASURES: dict[str, Measure] = {
     "referrals": _counted("referrals"),
     "cases_opened": _counted("cases"),
     "cases_by_presenting_problem": _counted("case_problems"),
+    "services_by_topic": _distinct("service_topics", "record_id"),
     "risk_alerts_raised": _counted("risk_alerts"),
     "risk_alerts_acknowledged": _counted("risk_alerts_acknowledged"),
     "improved_share": Measure(

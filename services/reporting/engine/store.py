@@ -60,6 +60,7 @@ from services.reporting.facts.models import (
     RiskAlertFact,
     SelectionFact,
     ServiceFact,
+    ServiceTopicFact,
     StoreSnapshot,
     SupervisionFact,
     TeamFact,
@@ -276,6 +277,12 @@ def new_frames() -> dict[str, Frame]:
             CaseProblemFact,
             "alive:bool beneficiary_key:int organisation_id:cat site_id:cat "
             "problem:cat status:cat opened_on:date",
+        ),
+        "service_topics": _frame(
+            ServiceTopicFact,
+            "alive:bool beneficiary_key:int record_id:cat organisation_id:cat "
+            "lead_organisation_id:cat activity_code:cat site_id:cat team_id:cat "
+            "project_id:cat topic:cat language:cat service_date:date",
         ),
         "risk_alerts": _frame(
             RiskAlertFact,

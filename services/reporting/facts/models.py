@@ -299,6 +299,30 @@ class CaseProblemFact(_Fact, table=True):
     opened_on: date
 
 
+class ServiceTopicFact(_Fact, table=True):
+    """One topic of a service record (``line`` its place in the list): a
+    service about two topics counts once under each and once in a total
+    (``services_by_topic`` counts distinct records). A record without a
+    topic has one line with none; lines past the list's end (it got shorter)
+    are kept with ``alive`` false."""
+
+    __tablename__ = "service_topic_fact"
+    __table_args__ = (UniqueConstraint("organisation_id", "record_id", "line"),)
+
+    record_id: uuid.UUID
+    line: int
+    beneficiary_key: int | None = None
+    organisation_id: uuid.UUID
+    lead_organisation_id: uuid.UUID
+    activity_code: str = Field(max_length=64)
+    site_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    topic: str | None = Field(default=None, max_length=64)
+    language: str | None = Field(default=None, max_length=3)
+    service_date: date
+
+
 class RiskAlertFact(_Fact, table=True):
     """A risk alert by risk type: when raised and when acknowledged (never
     who, nor the action taken)."""

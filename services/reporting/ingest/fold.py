@@ -71,6 +71,7 @@ from services.reporting.facts.models import (
     RiskAlertFact,
     SelectionFact,
     ServiceFact,
+    ServiceTopicFact,
     SupervisionFact,
     TeamFact,
     TouchedPeriod,
@@ -234,7 +235,42 @@ def _service(batch: Batch, e: EventEnvelope, f: ServiceRecordFacts) -> None:
             "alive": not f.voided,
             "position": e.position,
         }
+    _service_topics(batch, e, f)
     batch.touch(f.service_date, e.organisation_id)
+
+
+def _service_topics(batch: Batch, e: EventEnvelope, f: ServiceRecordFacts) -> None:
+    """A line per topic (one with none for a record without); after the
+    first version every line the list may have had, so topics taken off
+    stop counting. Events before ``topic_codes`` state ``topic_code``."""
+    topics: list[str | None] = list(f.topic_codes) or [f.topic_code]
+    lines = len(topics) if f.version == 1 else max(len(topics), MAX_TOPICS)
+    for line in range(lines):
+        topic = topics[line] if line < len(topics) else None
+        batch.keep(
+            "service_topic",
+            (f.organisation_id, f.service_record_id, line),
+            {
+                "record_id": f.service_record_id,
+                "line": line,
+                "beneficiary_id": f.beneficiary_id,
+                "organisation_id": f.organisation_id,
+                "lead_organisation_id": f.lead_organisation_id,
+                "activity_code": f.activity_code,
+                "site_id": f.site_id,
+                "team_id": f.team_id,
+                "project_id": f.project_id,
+                "topic": topic,
+                "language": f.language,
+                "service_date": f.service_date,
+                "alive": not f.voided and line < len(topics),
+                "position": e.position,
+            },
+        )
+
+
+MAX_TOPICS = 5
+"""The most topics a service record may list (``ServiceTopics``)."""
 
 
 def _anonymous(batch: Batch, e: EventEnvelope, f: AnonymousServiceFacts) -> None:
@@ -1236,6 +1272,7 @@ def _unaged(row: Row) -> Row:
 _LINKED: list[tuple[str, type[Any], list[str]]] = [
     ("case", CaseFact, ["organisation_id", "case_id"]),
     ("case_problem", CaseProblemFact, ["organisation_id", "case_id", "line"]),
+    ("service_topic", ServiceTopicFact, ["organisation_id", "record_id", "line"]),
     ("assessment", AssessmentFact, ["organisation_id", "assessment_id"]),
     ("referral", ReferralFact, ["organisation_id", "referral_id"]),
     ("enrolment", EnrolmentFact, ["organisation_id", "enrolment_id"]),

@@ -423,6 +423,16 @@ def _signs_of_life(day: date, before: datetime) -> list[ColumnElement[bool]]:
             col(RiskAlert.raised_at) >= before,
             col(RiskAlert.acknowledged_at) >= before,
         ),
+        _any(  # a flag on the person without a case (beneficiary 0025)
+            RiskAlert,
+            of_person(RiskAlert),
+            col(RiskAlert.case_id).is_(None),
+            or_(
+                col(RiskAlert.status) == AlertStatus.open,
+                col(RiskAlert.raised_at) >= before,
+                col(RiskAlert.acknowledged_at) >= before,
+            ),
+        ),
         about(
             ServiceRecord,
             col(ServiceRecord.service_date) >= day,
