@@ -4,6 +4,7 @@ language, site, activity and month; bad input writes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -338,3 +339,32 @@ async def test_voiding_a_service_voids_its_material_lines(
     )
     assert by_value(after) == {"hygiene_kit": 1}
     assert after["total"]["value"] == 1
+
+
+async def test_a_line_waits_for_a_void_of_its_record_running_at_the_same_time(
+    alice: Caller, beneficiary_engine: AsyncEngine
+) -> None:
+    """While a void holds its record (it updates the record, then voids the
+    lines it sees), a new line on that record waits, then sees the record
+    voided: it is refused, never left counting on a voided record."""
+    person = (await make_beneficiary(alice))["id"]
+    service = await record_service(alice, person, service_date="2026-04-02")
+    async with beneficiary_engine.connect() as voiding:
+        await voiding.execute(
+            text("UPDATE service_record SET voided = true WHERE id = :id"),
+            {"id": service["id"]},
+        )
+        line = asyncio.create_task(
+            alice.post(
+                "/v1/material-distributions",
+                {"service_record_id": service["id"], "item_code": "leaflet",
+                 "quantity": 3},
+            )
+        )  # fmt: skip
+        done, _ = await asyncio.wait({line}, timeout=1)
+        assert not done, "the line did not wait for the void in progress"
+        await voiding.commit()
+    answer = await line
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["type"] == "voided"
+    assert await count_rows(beneficiary_engine, "material_distribution") == 0

@@ -45,11 +45,15 @@ async def after_record(
     caller's scope and not voided."""
     kind: Any = GroupActivity if group_activity_id else ServiceRecord
     field = "group_activity_id" if group_activity_id else "service_record_id"
+    # FOR SHARE OF the record: a void running at the same time (it updates
+    # the record, then voids its lines) either waits for this line and then
+    # voids it too, or commits first and this read sees the record voided.
     record = (
         await session.execute(
-            scoped(select(kind), principal, kind).where(
-                col(kind.id) == (group_activity_id or service_record_id)
-            )
+            scoped(select(kind), principal, kind)
+            .where(col(kind.id) == (group_activity_id or service_record_id))
+            .with_for_update(read=True, of=kind)
+            .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
     if record is None:
