@@ -17,6 +17,7 @@ from shared.taxonomy.activities import risk_types
 from tests.beneficiary.alerts import Receiver, run_worker, serving, webhook
 from tests.beneficiary.api import (
     alerts,
+    break_glass,
     count_rows,
     make_beneficiary,
     open_case,
@@ -190,4 +191,28 @@ async def test_a_person_without_a_case_can_be_flagged(
         {"flag": "harm_to_others", "supervisor": "rana"},
     )
     assert refused_gone.status_code == 409, refused_gone.text
+    assert await count_rows(beneficiary_engine, "risk_alert") == before
+
+
+async def test_a_grant_holders_retried_flag_answers_the_first_alert(
+    alice: Any, issue: Any, site_ids: list[str], beneficiary_engine: AsyncEngine
+) -> None:
+    """A case worker of another site who holds a break-glass grant for the
+    person may flag them; their retry with the same Idempotency-Key answers
+    the alert already raised, not a 404 that would make the device raise a
+    second alert with a new key."""
+    person = await make_beneficiary(alice, site_id=site_ids[0])
+    lina = issue(alice.org, Role.case_worker, subject="lina", sites=[site_ids[1]])
+    granted = await break_glass(lina, person["id"])
+    assert granted.status_code == 201, granted.text
+    path = f"/v1/beneficiaries/{person['id']}/risk-flags"
+    body = {"flag": "harm_to_others", "supervisor": "rana"}
+    key = {"Idempotency-Key": "lina-flag-1"}
+    first = await lina.post(path, body, headers=key)
+    assert first.status_code == 201, first.text
+    before = await count_rows(beneficiary_engine, "risk_alert")
+    again = await lina.post(path, body, headers=key)
+    assert again.status_code in (200, 201), again.text
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers.get("idempotent-replayed") == "true"
     assert await count_rows(beneficiary_engine, "risk_alert") == before

@@ -17,6 +17,7 @@ from services.beneficiary.audit.models import audit_log
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.cases import service as cases_service
 from services.beneficiary.db import OnceDep
+from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.risk import service as risk_service
 from services.beneficiary.risk.models import RiskAlert
 from services.beneficiary.risk.service import (
@@ -137,6 +138,7 @@ async def list_alerts(
             "enum",
             f"Unknown risk type {flag!r}.",
         )
+
     async def fetch() -> Page[RiskAlert]:
         page = await risk_service.list_alerts(
             session, actor.principal, status, flag, cursor=cursor, limit=limit
@@ -225,6 +227,7 @@ async def _once(
             existing,
             team_of=beneficiaries_service.team_of,
             what="risk alert",
+            beyond_sites=grants.granted,
         ),
         render,
         audit=audit,
