@@ -18,7 +18,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.auth import Principal, Role, require
 from shared.contracts.text import Text
-from shared.db import UTCDateTime, new_row, utcnow
+from shared.db import UTCDateTime, append_row, utcnow
 from shared.errors import FieldError, Invalid
 
 APPEND_ONLY_SQL = (
@@ -113,19 +113,18 @@ def record_access(
     """Stage audit rows in the caller's transaction (no access without a trace)."""
     reason = audit_reason(session, actor)
     for entity_id in entity_ids:
-        session.add(
-            new_row(
-                model,
-                id=uuid.uuid4(),
-                at=utcnow(),
-                organisation_id=actor.principal.organisation_id,
-                subject=actor.principal.subject,
-                action=action,
-                entity_type=entity_type,
-                entity_id=entity_id,
-                reason=reason,
-                request_id=actor.request_id,
-            )
+        append_row(
+            session,
+            model,
+            id=uuid.uuid4(),
+            at=utcnow(),
+            organisation_id=actor.principal.organisation_id,
+            subject=actor.principal.subject,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            reason=reason,
+            request_id=actor.request_id,
         )
 
 

@@ -29,7 +29,7 @@ from sqlmodel import Field, SQLModel, col
 from shared.app import Runtime, RuntimeDep
 from shared.audit import Trail
 from shared.crypto import KeyRing
-from shared.db import SessionDep, UTCDateTime, new_row, utcnow
+from shared.db import SessionDep, UTCDateTime, append_row, utcnow
 from shared.errors import FieldError, Invalid
 from shared.outbox import announce_writes, staged_events
 from shared.queue import send_deferred_jobs
@@ -174,18 +174,17 @@ def remember(
     request_fingerprint: str,
     resource_id: uuid.UUID,
 ) -> None:
-    session.add(
-        new_row(
-            model,
-            id=uuid.uuid4(),
-            organisation_id=principal.organisation_id,
-            subject=principal.subject,
-            key=key,
-            route=route,
-            fingerprint=request_fingerprint,
-            resource_id=resource_id,
-            created_at=utcnow(),
-        )
+    append_row(
+        session,
+        model,
+        id=uuid.uuid4(),
+        organisation_id=principal.organisation_id,
+        subject=principal.subject,
+        key=key,
+        route=route,
+        fingerprint=request_fingerprint,
+        resource_id=resource_id,
+        created_at=utcnow(),
     )
 
 
