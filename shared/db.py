@@ -32,7 +32,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
-from sqlalchemy.orm import Session, SessionTransaction, registry
+from sqlalchemy.orm import (
+    Session,
+    SessionTransaction,
+    make_transient_to_detached,
+    registry,
+)
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
@@ -379,6 +384,31 @@ def _write_appended(session: Session) -> None:
         return
     for table, rows in staged.items():
         connection.execute(_plain_insert(table), rows)
+
+
+async def insert_now(session: AsyncSession, row: Any) -> None:
+    """Insert ``row`` (made by ``new_row``) now, as ``session.add`` and a
+    flush would, in one statement with the rows ``append_row`` staged (a
+    service record with its event): one round trip and no unit of work.
+    The row is then in the session as if loaded, so later changes to it are
+    flushed as UPDATEs. Inside a savepoint, or off PostgreSQL, it is added
+    and flushed as usual (a savepoint rolled back must drop it)."""
+    if session.in_nested_transaction() or session.bind.dialect.name != "postgresql":
+        session.add(row)
+        await session.flush()
+        return
+    await session.run_sync(_insert_now, row)
+
+
+def _insert_now(session: Session, row: Any) -> None:
+    session.flush()  # rows the ORM holds first: one may be this row's parent
+    table = type(row).__table__
+    columns = {c.key: row.__dict__[c.key] for c in table.columns}
+    staged = session.info.pop(APPENDED, None) or {}
+    session.info[APPENDED] = {table: [columns], **staged}
+    _write_appended(session)
+    make_transient_to_detached(row)
+    session.add(row)
 
 
 _INSERTS: dict[Any, Any] = {}

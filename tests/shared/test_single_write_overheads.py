@@ -128,12 +128,12 @@ def test_a_row_built_without_the_constructor_is_the_constructors_row() -> None:
     assert shared_db.new_row(ServiceRecord).id != shared_db.new_row(ServiceRecord).id
 
 
-async def test_a_service_records_trail_is_written_in_one_statement(
+async def test_a_service_record_is_written_in_two_statements(
     alice: Any, beneficiary_engine: AsyncEngine
 ) -> None:
-    """The record's audit row and Idempotency-Key record go to PostgreSQL as
-    one statement at the commit (they were two ORM inserts, in a flush of
-    their own), and are all there afterwards."""
+    """The record goes to PostgreSQL with its event in one statement, and
+    its audit row and Idempotency-Key record in one more at the commit (they
+    were four ORM inserts in two flushes), and all are there afterwards."""
     person = await make_beneficiary(alice)
     inserts: list[str] = []
 
@@ -155,10 +155,12 @@ async def test_a_service_records_trail_is_written_in_one_statement(
     finally:
         event.remove(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
     assert r.status_code == 201, r.text
-    trail = [s for s in inserts if "audit_entry" in s]
-    assert len(trail) == 1, inserts
-    assert "idempotency_record" in trail[0], inserts
-    assert len(inserts) == 3, inserts  # the record, its event, the trail
+    assert len(inserts) == 2, inserts
+    record, trail = inserts
+    assert "INSERT INTO service_record" in record, record
+    assert "INSERT INTO outbox_event" in record, record
+    assert "audit_entry" in trail, trail
+    assert "idempotency_record" in trail, trail
     async with beneficiary_engine.connect() as conn:
         found = await conn.execute(
             text(
@@ -233,3 +235,46 @@ async def test_appended_rows_follow_their_transaction(
             assert seen.scalar_one() == 1
             await session.rollback()
     assert await written() == {kept}
+
+
+async def test_a_row_inserted_now_is_in_the_session_as_if_loaded(
+    beneficiary_engine: AsyncEngine,
+) -> None:
+    """``insert_now`` writes the row at once (visible to a query in the same
+    transaction), leaves it in the session so a later change is written as
+    an UPDATE, and inside a rolled-back savepoint writes nothing."""
+    from services.beneficiary.db import OutboxEvent
+
+    def event_row() -> Any:
+        return shared_db.new_row(
+            OutboxEvent,
+            id=uuid.uuid4(),
+            type="service_record.recorded",
+            organisation_id=uuid.uuid4(),
+            entity_type="test",
+            entity_id=uuid.uuid4(),
+            occurred_at=shared_db.utcnow(),
+            data={},
+        )
+
+    kept, undone = event_row(), event_row()
+    async with (
+        AsyncSession(beneficiary_engine, expire_on_commit=False) as session,
+        session.begin(),
+    ):
+        await shared_db.insert_now(session, kept)
+        seen = await session.execute(
+            text("SELECT count(*) FROM outbox_event WHERE id = :i"), {"i": kept.id}
+        )
+        assert seen.scalar_one() == 1
+        assert await session.get(OutboxEvent, kept.id) is kept
+        kept.position = -7
+        savepoint = await session.begin_nested()
+        await shared_db.insert_now(session, undone)
+        await savepoint.rollback()
+    async with beneficiary_engine.connect() as conn:
+        found = await conn.execute(
+            text("SELECT id, position FROM outbox_event WHERE id IN (:a, :b)"),
+            {"a": kept.id, "b": undone.id},
+        )
+        assert [tuple(r) for r in found] == [(kept.id, -7)]
