@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Header, Request
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from shared.auth import Principal, Role, require
+from shared.auth import Principal, PrincipalDep, Role, holding
 from shared.contracts.text import Text
 from shared.db import UTCDateTime, append_row, utcnow
 from shared.errors import FieldError, Invalid
@@ -57,13 +57,13 @@ class Actor(BaseModel):
 
 def acting(*roles: Role) -> Callable[..., Awaitable[Actor]]:
     """Dependency: the caller, who must hold one of ``roles``, and their reason."""
-    role_check = require(*roles)
 
     async def dependency(
         request: Request,
-        principal: Annotated[Principal, Depends(role_check)],
+        principal: PrincipalDep,
         x_access_reason: Annotated[Text | None, Header(max_length=500)] = None,
     ) -> Actor:
+        holding(principal, roles)
         if x_access_reason and x_access_reason.strip().lower().startswith(BREAK_GLASS):
             raise Invalid(
                 f"Reasons starting with {BREAK_GLASS!r} are written by the "
