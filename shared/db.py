@@ -393,7 +393,10 @@ async def insert_now(session: AsyncSession, row: Any) -> None:
     The row is then in the session as if loaded, so later changes to it are
     flushed as UPDATEs. Inside a savepoint, or off PostgreSQL, it is added
     and flushed as usual (a savepoint rolled back must drop it)."""
-    if session.in_nested_transaction() or session.bind.dialect.name != "postgresql":
+    if (
+        session.in_nested_transaction()
+        or session.get_bind().dialect.name != "postgresql"
+    ):
         session.add(row)
         await session.flush()
         return

@@ -166,7 +166,8 @@ async def find_replay(
                 )
             ],
         )
-    return record.resource_id
+    resource_id: uuid.UUID = record.resource_id
+    return resource_id
 
 
 def remember(

@@ -245,7 +245,7 @@ async def test_a_row_inserted_now_is_in_the_session_as_if_loaded(
     an UPDATE, and inside a rolled-back savepoint writes nothing."""
     from services.beneficiary.db import OutboxEvent
 
-    def event_row() -> Any:
+    def event_row() -> OutboxEvent:
         return shared_db.new_row(
             OutboxEvent,
             id=uuid.uuid4(),
