@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Header, Request
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from shared.auth import Principal, Role, require
+from shared.auth import Principal, PrincipalDep, Role, holding
 from shared.contracts.text import Text
-from shared.db import UTCDateTime, new_row, utcnow
+from shared.db import UTCDateTime, append_row, utcnow
 from shared.errors import FieldError, Invalid
 
 APPEND_ONLY_SQL = (
@@ -57,13 +57,13 @@ class Actor(BaseModel):
 
 def acting(*roles: Role) -> Callable[..., Awaitable[Actor]]:
     """Dependency: the caller, who must hold one of ``roles``, and their reason."""
-    role_check = require(*roles)
 
     async def dependency(
         request: Request,
-        principal: Annotated[Principal, Depends(role_check)],
+        principal: PrincipalDep,
         x_access_reason: Annotated[Text | None, Header(max_length=500)] = None,
     ) -> Actor:
+        holding(principal, roles)
         if x_access_reason and x_access_reason.strip().lower().startswith(BREAK_GLASS):
             raise Invalid(
                 f"Reasons starting with {BREAK_GLASS!r} are written by the "
@@ -113,19 +113,18 @@ def record_access(
     """Stage audit rows in the caller's transaction (no access without a trace)."""
     reason = audit_reason(session, actor)
     for entity_id in entity_ids:
-        session.add(
-            new_row(
-                model,
-                id=uuid.uuid4(),
-                at=utcnow(),
-                organisation_id=actor.principal.organisation_id,
-                subject=actor.principal.subject,
-                action=action,
-                entity_type=entity_type,
-                entity_id=entity_id,
-                reason=reason,
-                request_id=actor.request_id,
-            )
+        append_row(
+            session,
+            model,
+            id=uuid.uuid4(),
+            at=utcnow(),
+            organisation_id=actor.principal.organisation_id,
+            subject=actor.principal.subject,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            reason=reason,
+            request_id=actor.request_id,
         )
 
 

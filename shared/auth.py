@@ -420,14 +420,22 @@ def require(*roles: Role) -> Callable[..., Any]:
     """Dependency: the caller must hold one of ``roles`` (admin always passes)."""
 
     async def dependency(principal: PrincipalDep) -> Principal:
-        if roles and not principal.has_any((*roles, Role.admin)):
-            raise Forbidden(
-                "This action needs one of the roles: "
-                + ", ".join(sorted(str(r) for r in roles))
-            )
-        return principal
+        return holding(principal, roles)
 
     return dependency
+
+
+def holding(principal: Principal, roles: Iterable[Role]) -> Principal:
+    """``principal`` when it holds one of ``roles`` (admin always does; no
+    roles: anyone), else 403: ``require``'s check, for a dependency that
+    needs the principal anyway (one dependency fewer to solve per request)."""
+    roles = tuple(roles)
+    if roles and not principal.has_any((*roles, Role.admin)):
+        raise Forbidden(
+            "This action needs one of the roles: "
+            + ", ".join(sorted(str(r) for r in roles))
+        )
+    return principal
 
 
 ACTING_ORGANISATION_HEADER = "X-Acting-Organisation"

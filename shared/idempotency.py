@@ -29,7 +29,7 @@ from sqlmodel import Field, SQLModel, col
 from shared.app import Runtime, RuntimeDep
 from shared.audit import Trail
 from shared.crypto import KeyRing
-from shared.db import SessionDep, UTCDateTime, new_row, utcnow
+from shared.db import SessionDep, UTCDateTime, append_row, utcnow
 from shared.errors import FieldError, Invalid
 from shared.outbox import announce_writes, staged_events
 from shared.queue import send_deferred_jobs
@@ -120,13 +120,17 @@ _LOOKUPS: dict[type[IdempotencyRecordBase], Any] = {}
 
 def _lookup(model: type[IdempotencyRecordBase]) -> Any:
     """The key's look-up, built once per table (building it is a good part
-    of a small write's Python)."""
+    of a small write's Python); the three columns a replay needs, as a
+    plain row (no ORM instance to build)."""
     statement = _LOOKUPS.get(model)
     if statement is None:
-        statement = _LOOKUPS[model] = select(model).where(
-            col(model.organisation_id) == bindparam("org"),
-            col(model.subject) == bindparam("sub"),
-            col(model.key) == bindparam("key"),
+        table = model.__table__  # type: ignore[attr-defined]
+        statement = _LOOKUPS[model] = select(
+            table.c.route, table.c.fingerprint, table.c.resource_id
+        ).where(
+            table.c.organisation_id == bindparam("org"),
+            table.c.subject == bindparam("sub"),
+            table.c.key == bindparam("key"),
         )
     return statement
 
@@ -143,12 +147,12 @@ async def find_replay(
 
     The same key with a different request is a client bug: 422, nothing written.
     """
-    record: IdempotencyRecordBase | None = (
+    record = (
         await session.execute(
             _lookup(model),
             {"org": principal.organisation_id, "sub": principal.subject, "key": key},
         )
-    ).scalar_one_or_none()
+    ).one_or_none()
     if record is None:
         return None
     if record.route != route or record.fingerprint not in request_fingerprints:
@@ -162,7 +166,8 @@ async def find_replay(
                 )
             ],
         )
-    return record.resource_id
+    resource_id: uuid.UUID = record.resource_id
+    return resource_id
 
 
 def remember(
@@ -174,18 +179,17 @@ def remember(
     request_fingerprint: str,
     resource_id: uuid.UUID,
 ) -> None:
-    session.add(
-        new_row(
-            model,
-            id=uuid.uuid4(),
-            organisation_id=principal.organisation_id,
-            subject=principal.subject,
-            key=key,
-            route=route,
-            fingerprint=request_fingerprint,
-            resource_id=resource_id,
-            created_at=utcnow(),
-        )
+    append_row(
+        session,
+        model,
+        id=uuid.uuid4(),
+        organisation_id=principal.organisation_id,
+        subject=principal.subject,
+        key=key,
+        route=route,
+        fingerprint=request_fingerprint,
+        resource_id=resource_id,
+        created_at=utcnow(),
     )
 
 

@@ -40,7 +40,7 @@ from shared.contracts.ingest import (
     ingest_job_id,
 )
 from shared.contracts.text import Text
-from shared.db import SessionDep, UTCDateTime, new_row, utcnow
+from shared.db import SessionDep, UTCDateTime, append_row, utcnow
 from shared.deprecation import either, renamed_to
 from shared.errors import Forbidden
 
@@ -112,7 +112,7 @@ def add_event(
     if rows is not None:  # a bulk writer's batch: a plain row, no position yet
         rows.add(model.__table__, {**columns, "position": None})  # type: ignore[attr-defined]
     else:
-        session.add(new_row(model, **columns))
+        append_row(session, model, **columns)
 
 
 async def sequence_pending_events(

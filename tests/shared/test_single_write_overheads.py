@@ -1,8 +1,9 @@
 """What a single write no longer pays for: a ping per pooled connection in
 constant use (a connection idle a while is still pinged, and a dead one is
-replaced before use), and one Redis enqueue per write (writes committed
+replaced before use), one Redis enqueue per write (writes committed
 while an announce is in flight share the next one, and none returns before
-an announce that started after it)."""
+an announce that started after it), and the unit of work for its audit
+row, event and Idempotency-Key record (plain rows, written together)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared import db as shared_db
 from shared.outbox import announce_writes
+from tests.beneficiary.api import make_beneficiary
 from tests.databases import recreate_database
 
 
@@ -123,3 +126,155 @@ def test_a_row_built_without_the_constructor_is_the_constructors_row() -> None:
     for name in constructed.__dict__.keys() - {"_sa_instance_state"}:
         assert getattr(built, name) == getattr(constructed, name), name
     assert shared_db.new_row(ServiceRecord).id != shared_db.new_row(ServiceRecord).id
+
+
+async def test_a_service_record_is_written_in_two_statements(
+    alice: Any, beneficiary_engine: AsyncEngine
+) -> None:
+    """The record goes to PostgreSQL with its event in one statement, and
+    its audit row and Idempotency-Key record in one more at the commit (they
+    were four ORM inserts in two flushes), and all are there afterwards."""
+    person = await make_beneficiary(alice)
+    inserts: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "INSERT" in statement:
+            inserts.append(statement)
+
+    event.listen(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        r = await alice.post(
+            "/v1/service-records",
+            {
+                "beneficiary_id": person["id"],
+                "activity_code": "individual_counselling",
+                "service_date": "2026-02-01",
+            },
+            headers={"Idempotency-Key": "trail-1"},
+        )
+    finally:
+        event.remove(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
+    assert r.status_code == 201, r.text
+    assert len(inserts) == 2, inserts
+    record, trail = inserts
+    assert "INSERT INTO service_record" in record, record
+    assert "INSERT INTO outbox_event" in record, record
+    assert "audit_entry" in trail, trail
+    assert "idempotency_record" in trail, trail
+    async with beneficiary_engine.connect() as conn:
+        found = await conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM audit_entry WHERE entity_id = :id"
+                " AND action = 'create'), (SELECT count(*) FROM idempotency_record"
+                " WHERE resource_id = :id), (SELECT count(*) FROM outbox_event"
+                " WHERE entity_id = :id)"
+            ),
+            {"id": uuid.UUID(r.json()["id"])},
+        )
+        assert tuple(found.one()) == (1, 1, 1)
+
+
+async def test_appended_rows_follow_their_transaction(
+    beneficiary_engine: AsyncEngine,
+) -> None:
+    """A row staged by ``append_row`` commits with its transaction, is gone
+    with a rolled-back one (or a rolled-back savepoint), and a flush writes
+    it, as ``session.add`` would."""
+    from services.beneficiary.audit.models import AuditEntry
+
+    org = uuid.uuid4()
+
+    def audit(session: AsyncSession, entity_id: uuid.UUID) -> None:
+        shared_db.append_row(
+            session,
+            AuditEntry,
+            organisation_id=org,
+            subject="u1",
+            action="read",
+            entity_type="test",
+            entity_id=entity_id,
+        )
+
+    async def written() -> set[uuid.UUID]:
+        async with beneficiary_engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT entity_id FROM audit_entry WHERE organisation_id = :o"),
+                {"o": org},
+            )
+            return set(rows.scalars())
+
+    kept, dropped, in_savepoint, flushed = (uuid.uuid4() for _ in range(4))
+    async with AsyncSession(beneficiary_engine) as session:
+        async with session.begin():
+            audit(session, dropped)
+            await session.rollback()  # the write failed
+        async with session.begin():
+            audit(session, kept)
+            savepoint = await session.begin_nested()
+            audit(session, in_savepoint)
+            await savepoint.rollback()
+        assert await written() == {kept}
+        async with session.begin():
+            audit(session, flushed)
+            session.add(
+                shared_db.new_row(
+                    AuditEntry,
+                    id=uuid.uuid4(),
+                    organisation_id=org,
+                    subject="u1",
+                    action="read",
+                    entity_type="test",
+                    entity_id=kept,
+                )
+            )
+            await session.flush()
+            seen = await session.execute(
+                text("SELECT count(*) FROM audit_entry WHERE entity_id = :e"),
+                {"e": flushed},
+            )
+            assert seen.scalar_one() == 1
+            await session.rollback()
+    assert await written() == {kept}
+
+
+async def test_a_row_inserted_now_is_in_the_session_as_if_loaded(
+    beneficiary_engine: AsyncEngine,
+) -> None:
+    """``insert_now`` writes the row at once (visible to a query in the same
+    transaction), leaves it in the session so a later change is written as
+    an UPDATE, and inside a rolled-back savepoint writes nothing."""
+    from services.beneficiary.db import OutboxEvent
+
+    def event_row() -> OutboxEvent:
+        return shared_db.new_row(
+            OutboxEvent,
+            id=uuid.uuid4(),
+            type="service_record.recorded",
+            organisation_id=uuid.uuid4(),
+            entity_type="test",
+            entity_id=uuid.uuid4(),
+            occurred_at=shared_db.utcnow(),
+            data={},
+        )
+
+    kept, undone = event_row(), event_row()
+    async with (
+        AsyncSession(beneficiary_engine, expire_on_commit=False) as session,
+        session.begin(),
+    ):
+        await shared_db.insert_now(session, kept)
+        seen = await session.execute(
+            text("SELECT count(*) FROM outbox_event WHERE id = :i"), {"i": kept.id}
+        )
+        assert seen.scalar_one() == 1
+        assert await session.get(OutboxEvent, kept.id) is kept
+        kept.position = -7
+        savepoint = await session.begin_nested()
+        await shared_db.insert_now(session, undone)
+        await savepoint.rollback()
+    async with beneficiary_engine.connect() as conn:
+        found = await conn.execute(
+            text("SELECT id, position FROM outbox_event WHERE id IN (:a, :b)"),
+            {"a": kept.id, "b": undone.id},
+        )
+        assert [tuple(r) for r in found] == [(kept.id, -7)]

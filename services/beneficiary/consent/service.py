@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
+    Uuid,
+    any_,
     bindparam,
     func,
     select,
@@ -321,7 +324,11 @@ async def consents_in_force(
     cache = _cache(session)
     missing = [b for b in beneficiary_ids if (organisation_id, b) not in cache]
     if missing:
-        rows = await session.execute(_LEDGERS, {"org": organisation_id, "ids": missing})
+        postgresql = session.get_bind().dialect.name == "postgresql"
+        rows = await session.execute(
+            _LEDGERS_ANY if postgresql else _LEDGERS,
+            {"org": organisation_id, "ids": missing},
+        )
         for b in missing:
             cache[(organisation_id, b)] = {}
         for entry in rows.scalars():
@@ -344,6 +351,17 @@ _LEDGERS = (
     .order_by(col(ConsentEntry.sequence))
 )
 """``consents_in_force``'s query, built once."""
+
+_LEDGERS_ANY = (
+    select(ConsentEntry)
+    .where(
+        col(ConsentEntry.organisation_id) == bindparam("org"),
+        col(ConsentEntry.beneficiary_id) == any_(bindparam("ids", type_=ARRAY(Uuid()))),
+    )
+    .order_by(col(ConsentEntry.sequence))
+)
+"""The same on PostgreSQL: the ids as one array parameter, so the statement
+is not rendered anew for each execution as an expanding ``IN`` is."""
 
 _Ledgers = dict[tuple[uuid.UUID, uuid.UUID], dict[ConsentPurpose, ConsentEntry]]
 

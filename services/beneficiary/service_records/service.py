@@ -62,7 +62,7 @@ from shared.contracts.events import (
     OrganisationParticipants,
     ServiceRecordFacts,
 )
-from shared.db import get_cached, new_row, pin, utcnow
+from shared.db import get_cached, insert_now, new_row, pin, utcnow
 from shared.errors import (
     Conflict,
     FieldError,
@@ -170,25 +170,11 @@ async def record_service(
 
     The person's row is locked (``locked``: the caller did it already), so a
     consent withdrawal cannot commit between the check and the insert."""
-    record = await stage_service_record(session, principal, data, locked=locked)
-    await session.flush()
-    pin(session, record)
-    return record
-
-
-async def stage_service_record(
-    session: AsyncSession,
-    principal: Principal,
-    data: ServiceRecordCreate,
-    *,
-    locked: bool = False,
-) -> ServiceRecord:
-    """Every check of ``record_service``, then the row and its event added to
-    the session unflushed."""
     columns, beneficiary = await _checked_columns(session, principal, data, locked)
     record = new_row(ServiceRecord, **columns)
-    session.add(record)
     emit_service_record(session, record, beneficiary, EventType.service_record_recorded)
+    await insert_now(session, record)  # with its event, in one statement
+    pin(session, record)
     return record
 
 
@@ -200,7 +186,7 @@ async def stage_service_row(
     *,
     locked: bool = False,
 ) -> uuid.UUID:
-    """``stage_service_record`` for a bulk writer: the same checks, then the
+    """``record_service`` for a bulk writer: the same checks, then the
     record and its event as plain rows in ``rows``; returns the record's id."""
     columns, beneficiary = await _checked_columns(session, principal, data, locked)
     rows.add(ServiceRecord.__table__, columns)  # type: ignore[attr-defined]
