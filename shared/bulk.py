@@ -15,9 +15,10 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, inspect
 from sqlalchemy.exc import IntegrityError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 ROWS_KEY = "bulk_rows"
 
@@ -92,6 +93,16 @@ def unsaved(model: type[M], columns: dict[str, Any]) -> M:
     instance: M = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
     instance.__dict__.update(columns)
     return instance
+
+
+def attach(session: AsyncSession, instance: Any) -> None:
+    """Make ``instance`` (every column set, its row written by ``Rows.write``)
+    the session's persistent row, as if it had been read back: later reads
+    in the session find it without a query, and an edit of it is flushed as
+    an UPDATE. Call only once the row is written."""
+    if inspect(instance).transient:
+        make_transient_to_detached(instance)
+        session.add(instance)
 
 
 def collecting(session: AsyncSession) -> Rows | None:

@@ -46,7 +46,7 @@ from shared.auth import Principal
 from shared.bulk import collecting
 from shared.contracts.events import EventType
 from shared.crypto import KeyRing, normalise_name, normalise_phone
-from shared.db import get_cached, pin, utcnow
+from shared.db import get_cached, new_row, pin, utcnow
 from shared.errors import (
     Conflict,
     FieldError,
@@ -195,8 +195,10 @@ async def stage_registration(
     data: BeneficiaryCreate,
 ) -> Beneficiary:
     """Every check of a registration, then the person, the event and the new
-    consent ledger added to the session unflushed (a sync batch writes its
-    people together). Consent entries with client ids are looked up first."""
+    consent ledger added to the session unflushed, or, while a bulk writer
+    collects (a sync batch, an import), added to its rows: the person is then
+    returned unattached, for ``shared.bulk.attach`` once written. Consent
+    entries with client ids are looked up first."""
     await check_site_in_scope(session, principal, data.site_id)
     beneficiary_id = data.id or uuid.uuid4()
     if (
@@ -209,17 +211,27 @@ async def stage_registration(
         session, principal.organisation_id, data.consents
     )
     now = utcnow()
-    beneficiary = Beneficiary(
-        id=beneficiary_id,
-        code=new_code(),
-        organisation_id=principal.organisation_id,
-        registered_by=principal.subject,
-        team_id=principal.team_id,
-        created_at=now,  # given, not defaulted: a default factory costs more
-        updated_at=now,
+    columns: dict[str, Any] = {
+        "id": beneficiary_id,
+        "code": new_code(),
+        "organisation_id": principal.organisation_id,
+        "registered_by": principal.subject,
+        "team_id": principal.team_id,
+        "created_at": now,  # given, not defaulted: a default factory costs more
+        "updated_at": now,
+        "version": 1,
+        "pii_erased_at": None,
+        "merged_into_id": None,
+        "merged_at": None,
         **_columns(data, keyring, beneficiary_id),
-    )
-    session.add(beneficiary)
+    }
+    rows = collecting(session)
+    if rows is not None:  # a bulk writer's batch: a plain row (attached once written)
+        rows.add(Beneficiary.__table__, columns)  # type: ignore[attr-defined]
+        beneficiary = new_row(Beneficiary, **columns)
+    else:
+        beneficiary = Beneficiary(**columns)
+        session.add(beneficiary)
     _emit(session, beneficiary, EventType.beneficiary_registered)
     consent_service.start_ledger(session, principal, beneficiary, data.consents)
     return beneficiary

@@ -62,7 +62,7 @@ from services.beneficiary.sync.schemas import (
 from services.beneficiary.teams import service as teams_service
 from shared.audit import Actor
 from shared.auth import Principal
-from shared.bulk import Rows, collect, collecting
+from shared.bulk import Rows, attach, collect, collecting
 from shared.crypto import KeyRing
 from shared.db import among, forget, get_cached, pin, prefetch, utcnow
 from shared.errors import Conflict, FieldError, NotFound, Problem
@@ -505,7 +505,8 @@ class _Staging:
         for _, _, row in staged:
             if isinstance(row, Staged):  # written as a plain row: load if asked
                 forget(self.session, self.entity.model, (organisation_id, row.id))
-            else:
+            else:  # a person written as a plain row: the session's row now
+                attach(self.session, row)
                 pin(self.session, row)
 
 
