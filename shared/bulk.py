@@ -65,13 +65,12 @@ async def _copy(connection: Any, table: Table, rows: list[dict[str, Any]]) -> No
     dialect = connection.dialect
     columns = [c for c in table.columns if c.name in rows[0]]
     binders = [c.type._cached_bind_processor(dialect) for c in columns]
-    records = [
-        tuple(
-            value if bind is None else bind(value)
-            for bind, value in zip(binders, (row[c.name] for c in columns), strict=True)
-        )
-        for row in rows
-    ]
+    values: list[list[Any]] = []
+    for column, bind in zip(columns, binders, strict=True):  # column by column:
+        name = column.name  # one loop per column, not a generator per row
+        found = [row[name] for row in rows]
+        values.append(found if bind is None else [bind(v) for v in found])
+    records = list(zip(*values, strict=True))
     raw = await connection.get_raw_connection()
     try:
         await raw.driver_connection.copy_records_to_table(

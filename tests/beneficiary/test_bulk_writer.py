@@ -71,6 +71,12 @@ def random_record(rng: random.Random, person_id: str, site_id: str) -> dict[str,
         data["staff_id"] = f"staff-{rng.randrange(99)}"
     if rng.random() < 0.5:
         data["duration_minutes"] = rng.randrange(5, 180)
+    if rng.random() < 0.5:
+        data["topic_code"] = rng.choice(["stress_management", "parenting"])
+    if rng.random() < 0.5:
+        data["language"] = rng.choice(["ar", "ckb"])
+    if rng.random() < 0.5:
+        data["delivery_mode"] = rng.choice(["centre", "mobile_team"])
     return data
 
 

@@ -22,6 +22,7 @@ from services.beneficiary.beneficiaries.models import (
     Beneficiary,
     DuplicateCandidate,
     age_on,
+    beneficiary_fact_data,
     beneficiary_facts,
     new_code,
 )
@@ -229,10 +230,11 @@ async def stage_registration(
     if rows is not None:  # a bulk writer's batch: a plain row (attached once written)
         rows.add(Beneficiary.__table__, columns)  # type: ignore[attr-defined]
         beneficiary = new_row(Beneficiary, **columns)
+        _emit(session, beneficiary, EventType.beneficiary_registered, as_json=True)
     else:
         beneficiary = Beneficiary(**columns)
         session.add(beneficiary)
-    _emit(session, beneficiary, EventType.beneficiary_registered)
+        _emit(session, beneficiary, EventType.beneficiary_registered)
     consent_service.start_ledger(session, principal, beneficiary, data.consents)
     return beneficiary
 
@@ -753,8 +755,14 @@ def _close_birth(a: Beneficiary, b: Beneficiary | _Candidate) -> bool:
 
 
 def _emit(
-    session: AsyncSession, beneficiary: Beneficiary, event_type: EventType
+    session: AsyncSession,
+    beneficiary: Beneficiary,
+    event_type: EventType,
+    *,
+    as_json: bool = False,
 ) -> None:
+    """The person's event; ``as_json``: its facts built without the model
+    (a bulk writer's)."""
     add_event(
         session,
         OutboxEvent,
@@ -762,5 +770,7 @@ def _emit(
         organisation_id=beneficiary.organisation_id,
         entity_type="beneficiary",
         entity_id=beneficiary.id,
-        facts=beneficiary_facts(beneficiary),
+        facts=beneficiary_fact_data(beneficiary)
+        if as_json
+        else beneficiary_facts(beneficiary),
     )

@@ -204,12 +204,21 @@ def _append(
     for known in _entry_ids(session, beneficiary.organisation_id):
         known.add(columns["id"])  # looked up, and taken
     rows = collecting(session)
+    facts: ConsentFacts | dict[str, Any]
     if rows is not None:  # a bulk writer's batch: a plain row, read back as is
         rows.add(ConsentEntry.__table__, columns)  # type: ignore[attr-defined]
         row = unsaved(ConsentEntry, columns)
+        facts = {  # ConsentFacts' JSON, without a model per entry
+            "beneficiary_id": str(beneficiary.id),
+            "purpose": str(entry.purpose),
+            "granted": entry.granted,
+        }
     else:
         row = ConsentEntry(**columns)
         session.add(row)
+        facts = ConsentFacts(
+            beneficiary_id=beneficiary.id, purpose=entry.purpose, granted=entry.granted
+        )
     add_event(
         session,
         OutboxEvent,
@@ -217,11 +226,7 @@ def _append(
         organisation_id=beneficiary.organisation_id,
         entity_type="beneficiary",
         entity_id=beneficiary.id,
-        facts=ConsentFacts(
-            beneficiary_id=beneficiary.id,
-            purpose=entry.purpose,
-            granted=entry.granted,
-        ),
+        facts=facts,
     )
     return row
 

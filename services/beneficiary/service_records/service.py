@@ -211,7 +211,7 @@ async def stage_service_row(
         organisation_id=columns["organisation_id"],
         entity_type="service_record",
         entity_id=columns["id"],
-        facts=_facts(columns, beneficiary),
+        facts=_fact_data(columns, beneficiary),
     )
     return uuid.UUID(str(columns["id"]))
 
@@ -1140,6 +1140,40 @@ def _facts(columns: dict[str, Any], beneficiary: Beneficiary) -> ServiceRecordFa
         delivery_mode=columns["delivery_mode"],
         project_id=columns["project_id"],
     )
+
+
+def _fact_data(columns: dict[str, Any], beneficiary: Beneficiary) -> dict[str, Any]:
+    """``_facts(columns, beneficiary)`` in its JSON form, built without the
+    model (a bulk writer's many records; tests/beneficiary/test_bulk_writer.py
+    compares the two)."""
+
+    def text(value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    return {
+        "service_record_id": str(columns["id"]),
+        "beneficiary_id": str(columns["beneficiary_id"]),
+        "organisation_id": str(columns["organisation_id"]),
+        "lead_organisation_id": str(columns["lead_organisation_id"]),
+        "delivered_through": str(columns["delivered_through"]),
+        "activity_code": columns["activity_code"],
+        "iasc_layer": str(columns["iasc_layer"]),
+        "service_date": columns["service_date"].isoformat(),
+        "site_id": text(columns["site_id"]),
+        "modality": str(columns["modality"]),
+        "staff_id": columns["staff_id"],
+        "duration_minutes": columns["duration_minutes"],
+        "group_activity_id": text(columns["group_activity_id"]),
+        "group_series_id": text(columns.get("group_series_id")),
+        "topic_code": columns.get("topic_code"),
+        "language": columns.get("language"),
+        "age_at_service": age_on(beneficiary.date_of_birth, columns["service_date"]),
+        "voided": columns["voided"],
+        "version": columns["version"],
+        "team_id": text(columns["team_id"]),
+        "delivery_mode": text(columns["delivery_mode"]),
+        "project_id": text(columns["project_id"]),
+    }
 
 
 def emit_anonymous(session: AsyncSession, record: AnonymousService) -> None:

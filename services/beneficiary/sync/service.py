@@ -191,8 +191,11 @@ def entities(
             return None
 
     def service_record(change: ServiceRecordChange) -> ServiceRecordCreate:
-        return ServiceRecordCreate.model_validate(
-            {**change.data.model_dump(), "id": change.id}
+        """The change as a creation: its fields were validated as the batch
+        was read, and a creation adds only the id, so nothing is validated
+        again."""
+        return ServiceRecordCreate.model_construct(
+            change.data.model_fields_set | {"id"}, **dict(change.data), id=change.id
         )
 
     async def create_record(change: ServiceRecordChange) -> ServiceRecord:
