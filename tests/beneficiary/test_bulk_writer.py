@@ -267,6 +267,32 @@ class TestSameAsOneByOne:
         assert await count_rows(beneficiary_engine, "service_record") == 2
         assert await count_rows(beneficiary_engine, "outbox_event") == events + 2
 
+    async def test_consent_checked_for_the_batch_refuses_as_one_by_one(
+        self, alice: Caller, beneficiary_engine: AsyncEngine
+    ) -> None:
+        """A batch checks its people's consent once: a person without
+        services consent gets each record refused with the single write's
+        answer, the others' records are written."""
+        ok = (await make_beneficiary(alice))["id"]
+        no = (await make_beneficiary(alice, consents=CONSENTS[:1]))["id"]
+        body = {"activity_code": "pfa", "service_date": "2026-02-01"}
+        single = await alice.post("/v1/service-records", {**body, "beneficiary_id": no})
+        assert single.status_code == 409, single.text
+        batch = [
+            {"id": str(uuid.uuid4()), "data": {**body, "beneficiary_id": person}}
+            for person in (ok, no, ok, no)
+        ]
+        r = await alice.post("/v1/sync", {"service_records": batch})
+        results = r.json()["results"]
+        assert [x["status"] for x in results] == [
+            "created",
+            "rejected",
+            "created",
+            "rejected",
+        ]
+        assert results[1]["detail"] == single.json()["detail"]
+        assert await count_rows(beneficiary_engine, "service_record") == 2
+
     async def test_a_record_created_then_edited_in_one_batch(
         self, alice: Caller
     ) -> None:

@@ -373,6 +373,32 @@ async def list_consent_ledger(
     return list(rows.scalars())
 
 
+async def consenting(
+    session: AsyncSession,
+    organisation_id: uuid.UUID,
+    beneficiary_ids: Sequence[uuid.UUID],
+    *purposes: ConsentPurpose,
+) -> set[uuid.UUID]:
+    """The people among ``beneficiary_ids`` whom ``require_consent`` would
+    let through for ``purposes``, checked together (a batch's records, whose
+    ledgers they do not change); for anyone else call ``require_consent``,
+    which says why not."""
+    ids = list(dict.fromkeys(beneficiary_ids))
+    people = await get_many_cached(
+        session, Beneficiary, [(organisation_id, b) for b in ids]
+    )
+    unerased = [
+        p.id for p in people if p.pii_erased_at is None and p.merged_into_id is None
+    ]
+    in_force = await consents_in_force(session, organisation_id, unerased)
+    needed = list(dict.fromkeys((ConsentPurpose.registration, *purposes)))
+    return {
+        b
+        for b, entries in in_force.items()
+        if all(p in entries and entries[p].granted for p in needed)
+    }
+
+
 async def require_consent(
     session: AsyncSession,
     organisation_id: uuid.UUID,

@@ -8,7 +8,7 @@ flush; the handler commits.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from datetime import date
 from typing import Any
 
@@ -199,10 +199,15 @@ async def stage_service_row(
     rows: Rows,
     *,
     locked: bool = False,
+    consenting: Container[uuid.UUID] = (),
 ) -> uuid.UUID:
     """``stage_service_record`` for a bulk writer: the same checks, then the
-    record and its event as plain rows in ``rows``; returns the record's id."""
-    columns, beneficiary = await _checked_columns(session, principal, data, locked)
+    record and its event as plain rows in ``rows``; returns the record's id.
+    ``consenting``: people whose consent the writer checked for the whole
+    batch (``consent_service.consenting``); anyone else is checked here."""
+    columns, beneficiary = await _checked_columns(
+        session, principal, data, locked, consenting
+    )
     rows.add(ServiceRecord.__table__, columns)  # type: ignore[attr-defined]
     add_event(
         session,
@@ -221,6 +226,7 @@ async def _checked_columns(
     principal: Principal,
     data: ServiceRecordCreate,
     locked: bool,
+    consenting: Container[uuid.UUID] = (),
 ) -> tuple[dict[str, Any], Beneficiary]:
     """A new record's every column once every check passed: the person in
     scope (locked unless ``locked``) and consenting, born before the
@@ -228,9 +234,10 @@ async def _checked_columns(
     beneficiary = await beneficiaries_service.get_beneficiary(
         session, principal, data.beneficiary_id, for_update=not locked
     )
-    await consent_service.require_consent(
-        session, beneficiary.organisation_id, [beneficiary.id], *SERVICE_CONSENTS
-    )
+    if beneficiary.id not in consenting:
+        await consent_service.require_consent(
+            session, beneficiary.organisation_id, [beneficiary.id], *SERVICE_CONSENTS
+        )
     check_after_birth(beneficiary, data.service_date)
     if (
         data.id is not None

@@ -90,6 +90,10 @@ async def _no_finish(staged: list[tuple[Any, Any]]) -> None:
     return None
 
 
+async def _no_preparation(changes: Sequence[Any]) -> None:
+    return None
+
+
 @dataclass
 class Staged:
     """A new record staged as plain rows (no ORM instance) for the batch."""
@@ -121,6 +125,8 @@ class Entity:
     finish: Callable[[list[tuple[Any, Any]]], Awaitable[None]] = _no_finish
     canonical: Callable[[BaseModel], Any] = _as_sent
     """The content compared, in an order that does not matter to the record."""
+    prepare: Callable[[Sequence[Any]], Awaitable[None]] = _no_preparation
+    """Run before the batch's changes of this kind (after the kinds before)."""
 
 
 async def _record_fields(row: ServiceRecord) -> ServiceRecordFields:
@@ -203,11 +209,18 @@ def entities(
             session, principal, service_record(change), locked=True
         )
 
+    consented, check_consents = _consent_check(session, principal)
+
     async def stage_record(change: ServiceRecordChange) -> Staged:
         rows = collecting(session)
         assert rows is not None, "staged records are written by _Staging"
         record_id = await records_service.stage_service_row(
-            session, principal, service_record(change), rows, locked=True
+            session,
+            principal,
+            service_record(change),
+            rows,
+            locked=True,
+            consenting=consented,
         )
         return Staged(record_id)
 
@@ -246,9 +259,32 @@ def entities(
             read_record,
             stage_record,
             ServiceRecord,
+            prepare=check_consents,
         ),
         **_recorded_once(session, principal, confirm_above),
     }
+
+
+def _consent_check(
+    session: AsyncSession, principal: Principal
+) -> tuple[set[uuid.UUID], Callable[[Sequence[ServiceRecordChange]], Awaitable[None]]]:
+    """The people consenting to services, and how a batch's records fill it:
+    checked once for all of them (records do not change a ledger, and the
+    batch's people are written by then)."""
+    consented: set[uuid.UUID] = set()
+
+    async def check(changes: Sequence[ServiceRecordChange]) -> None:
+        consented.clear()
+        consented.update(
+            await consent_service.consenting(
+                session,
+                principal.organisation_id,
+                [c.data.beneficiary_id for c in changes],
+                *records_service.SERVICE_CONSENTS,
+            )
+        )
+
+    return consented, check
 
 
 def _recorded_once(
@@ -424,6 +460,7 @@ async def apply_batch(
         (kinds["anonymous_service"], batch.anonymous_services),
     )
     for entity, changes in batched:
+        await entity.prepare(changes)
         staging = _Staging(session, principal, keyring, entity, results)
         for change in changes:
             new = (
