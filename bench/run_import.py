@@ -18,6 +18,7 @@ import asyncio
 import csv
 import json
 import os
+import resource
 import signal
 import sys
 import tempfile
@@ -100,12 +101,19 @@ async def sql(database: str, query: str) -> Any:
         await connection.close()
 
 
-async def committed_rows() -> int:
-    value = await sql(DATABASE, "SELECT coalesce(max(next_row), 0) FROM import_job")
+async def committed_rows(database: str) -> int:
+    value = await sql(database, "SELECT coalesce(max(next_row), 0) FROM import_job")
     return int(value)
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    DATABASE = args.database
     await recreate_database(DATABASE)
     data_dir = Path(tempfile.mkdtemp(prefix="bench-import-"))
     url = make_url(ADMIN_URL).set(database=DATABASE)
@@ -128,6 +136,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     export = data_dir / "export.csv"
     write_export(export, args.rows)
     command = [sys.executable, "-m", "services.beneficiary", "import"]
+    cpu_before = children_cpu()
     started = time.monotonic()
     first = await asyncio.create_subprocess_exec(
         *command,
@@ -144,10 +153,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     killed_at = None
     if args.kill_at is not None:
         while first.returncode is None:
-            if await committed_rows() >= args.kill_at * args.rows:
+            if await committed_rows(DATABASE) >= args.kill_at * args.rows:
                 first.send_signal(signal.SIGKILL)
                 await first.wait()
-                killed_at = await committed_rows()
+                killed_at = await committed_rows(DATABASE)
                 break
             await asyncio.sleep(0.2)
     out, _ = await first.communicate()
@@ -164,6 +173,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         out, _ = await resumed.communicate()
     elapsed = time.monotonic() - started
+    cpu = children_cpu() - cpu_before
     job = json.loads(out.decode().strip().splitlines()[-1])
     counts = {
         table: int(await sql(DATABASE, f"SELECT count(*) FROM {table}"))
@@ -175,6 +185,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": round(elapsed, 1),
         "rows_per_second": round(args.rows / elapsed, 1),
         "records_per_second": round(2 * args.rows / elapsed, 1),
+        "import_cpu_seconds": round(cpu, 2),
+        "import_cpu_ms_per_record": round(1000 * cpu / (2 * args.rows), 3),
         "killed_at_row": killed_at,
         "status": job["status"],
         "outcomes": job["outcomes"],
@@ -191,6 +203,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--batch-rows", type=int, default=500)
     parser.add_argument("--kill-at", type=float, default=None)
+    parser.add_argument("--database", default=DATABASE)
     args = parser.parse_args()
     print(json.dumps(asyncio.run(run(args)), indent=2))  # noqa: T201
 

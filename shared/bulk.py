@@ -15,9 +15,10 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, inspect
 from sqlalchemy.exc import IntegrityError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 ROWS_KEY = "bulk_rows"
 
@@ -64,13 +65,12 @@ async def _copy(connection: Any, table: Table, rows: list[dict[str, Any]]) -> No
     dialect = connection.dialect
     columns = [c for c in table.columns if c.name in rows[0]]
     binders = [c.type._cached_bind_processor(dialect) for c in columns]
-    records = [
-        tuple(
-            value if bind is None else bind(value)
-            for bind, value in zip(binders, (row[c.name] for c in columns), strict=True)
-        )
-        for row in rows
-    ]
+    values: list[list[Any]] = []
+    for column, bind in zip(columns, binders, strict=True):  # column by column:
+        name = column.name  # one loop per column, not a generator per row
+        found = [row[name] for row in rows]
+        values.append(found if bind is None else [bind(v) for v in found])
+    records = list(zip(*values, strict=True))
     raw = await connection.get_raw_connection()
     try:
         await raw.driver_connection.copy_records_to_table(
@@ -92,6 +92,16 @@ def unsaved(model: type[M], columns: dict[str, Any]) -> M:
     instance: M = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
     instance.__dict__.update(columns)
     return instance
+
+
+def attach(session: AsyncSession, instance: Any) -> None:
+    """Make ``instance`` (every column set, its row written by ``Rows.write``)
+    the session's persistent row, as if it had been read back: later reads
+    in the session find it without a query, and an edit of it is flushed as
+    an UPDATE. Call only once the row is written."""
+    if inspect(instance).transient:
+        make_transient_to_detached(instance)
+        session.add(instance)
 
 
 def collecting(session: AsyncSession) -> Rows | None:

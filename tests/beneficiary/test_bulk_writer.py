@@ -19,6 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.beneficiary.app import create_app
 from services.beneficiary.settings import BeneficiarySettings
 from shared.auth import LocalSigningKey, Role
+from shared.contracts.enums import (
+    DisplacementStatus,
+    MaritalStatus,
+    RegistrationChannel,
+    Sex,
+    WashingtonGroupAnswer,
+)
 from tests.beneficiary.api import (
     CONSENTS,
     count_rows,
@@ -39,6 +46,14 @@ INDIVIDUAL = [
 ]
 MODALITIES = ["in_person", "remote_phone", "remote_video", "remote_messaging"]
 IGNORED = {"id", "created_at", "updated_at"}
+PERSON_IGNORED = {
+    *IGNORED,
+    "code",  # drawn at random
+    "full_name_enc",  # a fresh nonce each time: compared decrypted, by reads
+    "phone_enc",
+    "address_enc",
+}
+IGNORED_ENTRY = {"id", "recorded_at"}
 
 
 def random_record(rng: random.Random, person_id: str, site_id: str) -> dict[str, Any]:
@@ -56,7 +71,127 @@ def random_record(rng: random.Random, person_id: str, site_id: str) -> dict[str,
         data["staff_id"] = f"staff-{rng.randrange(99)}"
     if rng.random() < 0.5:
         data["duration_minutes"] = rng.randrange(5, 180)
+    if rng.random() < 0.5:
+        data["topic_code"] = rng.choice(["stress_management", "parenting"])
+    if rng.random() < 0.5:
+        data["language"] = rng.choice(["ar", "ckb"])
+    if rng.random() < 0.5:
+        data["delivery_mode"] = rng.choice(["centre", "mobile_team"])
     return data
+
+
+def random_person(rng: random.Random, site_id: str) -> dict[str, Any]:
+    """A valid registration with each optional field present or absent at
+    random (birth date or age, Washington Group answers or a disability)."""
+    data: dict[str, Any] = {
+        "full_name": f"Person {rng.randrange(10**6)}",
+        "sex": rng.choice(list(Sex)).value,
+        "registration_channel": rng.choice(list(RegistrationChannel)).value,
+        "registration_date": str(date(2026, 1, 10) + timedelta(rng.randrange(200))),
+    }
+    if rng.random() < 0.5:
+        data["date_of_birth"] = str(date(1950, 1, 1) + timedelta(rng.randrange(20000)))
+    else:
+        data["estimated_age"] = rng.randrange(1, 90)
+    if rng.random() < 0.5:
+        answers = list(WashingtonGroupAnswer)
+        domains = ["seeing", "hearing", "walking", "remembering", "self_care"]
+        data["washington_group"] = {
+            d: rng.choice(answers).value for d in [*domains, "communicating"]
+        }
+    else:
+        data["disability"] = rng.choice(["yes", "no"])
+    optional: dict[str, Any] = {
+        "phone": f"+9647{rng.randrange(10**9):09d}",
+        "address": f"Street {rng.randrange(99)}",
+        "marital_status": rng.choice(list(MaritalStatus)).value,
+        "displacement_status": rng.choice(list(DisplacementStatus)).value,
+        "nationality": rng.choice(["IRQ", "SYR"]),
+        "site_id": site_id,
+    }
+    for name, value in optional.items():
+        if rng.random() < 0.5:
+            data[name] = value
+    return data
+
+
+async def people_as_written(
+    engine: AsyncEngine, caller: Caller, ids: list[str]
+) -> list[dict[str, Any]]:
+    """Each person's columns, consent entries, events and duplicate flags
+    (ids, codes, timestamps and ciphertexts left out) and what a read shows."""
+    found = []
+    async with engine.connect() as connection:
+        for person_id in ids:
+            key = {"id": uuid.UUID(person_id)}
+            row = (
+                (
+                    await connection.execute(
+                        text("SELECT * FROM beneficiary WHERE id = :id"), key
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            consents = (
+                (
+                    await connection.execute(
+                        text(
+                            "SELECT * FROM consent_entry WHERE beneficiary_id = :id "
+                            "ORDER BY sequence"
+                        ),
+                        key,
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            events = (
+                await connection.execute(
+                    text(
+                        "SELECT type, data FROM outbox_event WHERE entity_id = :id "
+                        "ORDER BY type, data->>'purpose'"
+                    ),
+                    key,
+                )
+            ).all()
+            flags = (
+                await connection.execute(
+                    text(
+                        "SELECT candidate_id, reasons FROM duplicate_candidate "
+                        "WHERE beneficiary_id = :id"
+                    ),
+                    key,
+                )
+            ).all()
+            read = (await caller.get(f"/v1/beneficiaries/{person_id}")).json()
+            read["consents"] = {
+                purpose: {k: v for k, v in entry.items() if k not in IGNORED_ENTRY}
+                for purpose, entry in read["consents"].items()
+            }
+            found.append(
+                {
+                    "row": {k: v for k, v in row.items() if k not in PERSON_IGNORED},
+                    "consents": [
+                        {
+                            k: v
+                            for k, v in c.items()
+                            if k not in {*IGNORED_ENTRY, "beneficiary_id"}
+                        }
+                        for c in consents
+                    ],
+                    "events": [
+                        (e.type, {**e.data, "beneficiary_id": None}) for e in events
+                    ],
+                    "flags": {str(f.candidate_id): f.reasons for f in flags},
+                    "read": {
+                        k: v
+                        for k, v in read.items()
+                        if k not in {*PERSON_IGNORED, "possible_duplicates"}
+                    },
+                }
+            )
+    return found
 
 
 async def rows_and_events(
@@ -131,6 +266,32 @@ class TestSameAsOneByOne:
         assert statuses == ["created", "rejected", "created"]
         assert await count_rows(beneficiary_engine, "service_record") == 2
         assert await count_rows(beneficiary_engine, "outbox_event") == events + 2
+
+    async def test_consent_checked_for_the_batch_refuses_as_one_by_one(
+        self, alice: Caller, beneficiary_engine: AsyncEngine
+    ) -> None:
+        """A batch checks its people's consent once: a person without
+        services consent gets each record refused with the single write's
+        answer, the others' records are written."""
+        ok = (await make_beneficiary(alice))["id"]
+        no = (await make_beneficiary(alice, consents=CONSENTS[:1]))["id"]
+        body = {"activity_code": "pfa", "service_date": "2026-02-01"}
+        single = await alice.post("/v1/service-records", {**body, "beneficiary_id": no})
+        assert single.status_code == 409, single.text
+        batch = [
+            {"id": str(uuid.uuid4()), "data": {**body, "beneficiary_id": person}}
+            for person in (ok, no, ok, no)
+        ]
+        r = await alice.post("/v1/sync", {"service_records": batch})
+        results = r.json()["results"]
+        assert [x["status"] for x in results] == [
+            "created",
+            "rejected",
+            "created",
+            "rejected",
+        ]
+        assert results[1]["detail"] == single.json()["detail"]
+        assert await count_rows(beneficiary_engine, "service_record") == 2
 
     async def test_a_record_created_then_edited_in_one_batch(
         self, alice: Caller
@@ -285,6 +446,40 @@ class TestSQLite:
 
 
 class TestPeople:
+    async def test_random_people_write_the_same_rows_ledgers_and_events(
+        self, alice: Caller, beneficiary_engine: AsyncEngine, site_ids: list[str]
+    ) -> None:
+        """People are written as plain rows by COPY in a batch: the same
+        columns, blind indexes, readable PII, consent ledger, events and
+        duplicate flags as a registration one by one."""
+        rng = random.Random(20261205)
+        people = [random_person(rng, rng.choice(site_ids)) for _ in range(30)]
+        one_by_one = []
+        for data in people:
+            r = await alice.post("/v1/beneficiaries", {**data, "consents": CONSENTS})
+            assert r.status_code == 201, r.text
+            one_by_one.append(r.json()["id"])
+        ids = [str(uuid.uuid4()) for _ in people]
+        batch = [
+            {"id": i, "data": data, "consents": CONSENTS}
+            for i, data in zip(ids, people, strict=True)
+        ]
+        r = await alice.post("/v1/sync", {"beneficiaries": batch})
+        assert r.status_code == 200, r.text
+        assert [(x["status"], x["version"]) for x in r.json()["results"]] == [
+            ("created", 1)
+        ] * len(people)
+        single = await people_as_written(beneficiary_engine, alice, one_by_one)
+        bulk = await people_as_written(beneficiary_engine, alice, ids)
+        for twin, a, b, data in zip(one_by_one, single, bulk, people, strict=True):
+            assert b["row"] == a["row"]
+            assert b["consents"] == a["consents"]
+            assert b["events"] == a["events"]
+            assert b["read"] == a["read"]
+            same_name = "same_name_close_birth_year"  # the twin: same name and birth
+            reasons = f"same_phone,{same_name}" if "phone" in data else same_name
+            assert b["flags"][twin] == reasons
+
     async def test_a_person_sent_twice_in_a_batch_reads_their_new_ledger(
         self, alice: Caller
     ) -> None:

@@ -45,3 +45,25 @@ def test_a_payload_other_than_the_declared_one_is_refused() -> None:
         )
     assert not session.new
     assert ConsentFacts is EVENT_FACTS[EventType.consent_recorded]
+
+
+def test_a_payload_as_json_must_have_exactly_the_declared_fields() -> None:
+    """A bulk writer's payload built as JSON (no model per record) is held to
+    the declared model's fields: one missing or one extra is refused."""
+    session = AsyncSession()
+    person = str(uuid.uuid4())
+    for data in (
+        {"beneficiary_id": person, "purpose": "services"},
+        {"beneficiary_id": person, "purpose": "services", "granted": True, "x": 1},
+    ):
+        with pytest.raises(TypeError, match="consent.recorded carries ConsentFacts"):
+            add_event(
+                session,
+                OutboxEvent,
+                type=EventType.consent_recorded,
+                organisation_id=uuid.uuid4(),
+                entity_type="beneficiary",
+                entity_id=uuid.uuid4(),
+                facts=data,
+            )
+    assert not session.new

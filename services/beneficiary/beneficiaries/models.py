@@ -165,6 +165,32 @@ def beneficiary_facts(beneficiary: Beneficiary) -> BeneficiaryFacts:
     )
 
 
+def beneficiary_fact_data(beneficiary: Beneficiary) -> dict[str, Any]:
+    """``beneficiary_facts`` in its JSON form, built without the model (a
+    bulk writer's many people; tests/beneficiary/test_bulk_writer.py compares
+    the two)."""
+    born = beneficiary.date_of_birth
+
+    def text(value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    return {
+        "beneficiary_id": str(beneficiary.id),
+        "organisation_id": str(beneficiary.organisation_id),
+        "site_id": text(beneficiary.site_id),
+        "sex": str(beneficiary.sex),
+        "birth_year": born.year if born else None,
+        "marital_status": text(beneficiary.marital_status),
+        "disability": str(beneficiary.disability),
+        "displacement_status": text(beneficiary.displacement_status),
+        "nationality": beneficiary.nationality,
+        "registration_date": beneficiary.registration_date.isoformat(),
+        "registration_channel": str(beneficiary.registration_channel),
+        "version": beneficiary.version,
+        "age_at_registration": age_on(born, beneficiary.registration_date),
+    }
+
+
 def age_on(date_of_birth: date | None, on: date) -> int | None:
     if date_of_birth is None:
         return None

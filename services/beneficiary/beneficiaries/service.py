@@ -22,6 +22,7 @@ from services.beneficiary.beneficiaries.models import (
     Beneficiary,
     DuplicateCandidate,
     age_on,
+    beneficiary_fact_data,
     beneficiary_facts,
     new_code,
 )
@@ -46,7 +47,7 @@ from shared.auth import Principal
 from shared.bulk import collecting
 from shared.contracts.events import EventType
 from shared.crypto import KeyRing, normalise_name, normalise_phone
-from shared.db import get_cached, pin, utcnow
+from shared.db import get_cached, new_row, pin, utcnow
 from shared.errors import (
     Conflict,
     FieldError,
@@ -195,8 +196,10 @@ async def stage_registration(
     data: BeneficiaryCreate,
 ) -> Beneficiary:
     """Every check of a registration, then the person, the event and the new
-    consent ledger added to the session unflushed (a sync batch writes its
-    people together). Consent entries with client ids are looked up first."""
+    consent ledger added to the session unflushed, or, while a bulk writer
+    collects (a sync batch, an import), added to its rows: the person is then
+    returned unattached, for ``shared.bulk.attach`` once written. Consent
+    entries with client ids are looked up first."""
     await check_site_in_scope(session, principal, data.site_id)
     beneficiary_id = data.id or uuid.uuid4()
     if (
@@ -209,18 +212,29 @@ async def stage_registration(
         session, principal.organisation_id, data.consents
     )
     now = utcnow()
-    beneficiary = Beneficiary(
-        id=beneficiary_id,
-        code=new_code(),
-        organisation_id=principal.organisation_id,
-        registered_by=principal.subject,
-        team_id=principal.team_id,
-        created_at=now,  # given, not defaulted: a default factory costs more
-        updated_at=now,
+    columns: dict[str, Any] = {
+        "id": beneficiary_id,
+        "code": new_code(),
+        "organisation_id": principal.organisation_id,
+        "registered_by": principal.subject,
+        "team_id": principal.team_id,
+        "created_at": now,  # given, not defaulted: a default factory costs more
+        "updated_at": now,
+        "version": 1,
+        "pii_erased_at": None,
+        "merged_into_id": None,
+        "merged_at": None,
         **_columns(data, keyring, beneficiary_id),
-    )
-    session.add(beneficiary)
-    _emit(session, beneficiary, EventType.beneficiary_registered)
+    }
+    rows = collecting(session)
+    if rows is not None:  # a bulk writer's batch: a plain row (attached once written)
+        rows.add(Beneficiary.__table__, columns)  # type: ignore[attr-defined]
+        beneficiary = new_row(Beneficiary, **columns)
+        _emit(session, beneficiary, EventType.beneficiary_registered, as_json=True)
+    else:
+        beneficiary = Beneficiary(**columns)
+        session.add(beneficiary)
+        _emit(session, beneficiary, EventType.beneficiary_registered)
     consent_service.start_ledger(session, principal, beneficiary, data.consents)
     return beneficiary
 
@@ -741,8 +755,14 @@ def _close_birth(a: Beneficiary, b: Beneficiary | _Candidate) -> bool:
 
 
 def _emit(
-    session: AsyncSession, beneficiary: Beneficiary, event_type: EventType
+    session: AsyncSession,
+    beneficiary: Beneficiary,
+    event_type: EventType,
+    *,
+    as_json: bool = False,
 ) -> None:
+    """The person's event; ``as_json``: its facts built without the model
+    (a bulk writer's)."""
     add_event(
         session,
         OutboxEvent,
@@ -750,5 +770,7 @@ def _emit(
         organisation_id=beneficiary.organisation_id,
         entity_type="beneficiary",
         entity_id=beneficiary.id,
-        facts=beneficiary_facts(beneficiary),
+        facts=beneficiary_fact_data(beneficiary)
+        if as_json
+        else beneficiary_facts(beneficiary),
     )

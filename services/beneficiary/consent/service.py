@@ -207,12 +207,21 @@ def _append(
     for known in _entry_ids(session, beneficiary.organisation_id):
         known.add(columns["id"])  # looked up, and taken
     rows = collecting(session)
+    facts: ConsentFacts | dict[str, Any]
     if rows is not None:  # a bulk writer's batch: a plain row, read back as is
         rows.add(ConsentEntry.__table__, columns)  # type: ignore[attr-defined]
         row = unsaved(ConsentEntry, columns)
+        facts = {  # ConsentFacts' JSON, without a model per entry
+            "beneficiary_id": str(beneficiary.id),
+            "purpose": str(entry.purpose),
+            "granted": entry.granted,
+        }
     else:
         row = ConsentEntry(**columns)
         session.add(row)
+        facts = ConsentFacts(
+            beneficiary_id=beneficiary.id, purpose=entry.purpose, granted=entry.granted
+        )
     add_event(
         session,
         OutboxEvent,
@@ -220,11 +229,7 @@ def _append(
         organisation_id=beneficiary.organisation_id,
         entity_type="beneficiary",
         entity_id=beneficiary.id,
-        facts=ConsentFacts(
-            beneficiary_id=beneficiary.id,
-            purpose=entry.purpose,
-            granted=entry.granted,
-        ),
+        facts=facts,
     )
     return row
 
@@ -384,6 +389,32 @@ async def list_consent_ledger(
         .order_by(col(ConsentEntry.sequence))
     )
     return list(rows.scalars())
+
+
+async def consenting(
+    session: AsyncSession,
+    organisation_id: uuid.UUID,
+    beneficiary_ids: Sequence[uuid.UUID],
+    *purposes: ConsentPurpose,
+) -> set[uuid.UUID]:
+    """The people among ``beneficiary_ids`` whom ``require_consent`` would
+    let through for ``purposes``, checked together (a batch's records, whose
+    ledgers they do not change); for anyone else call ``require_consent``,
+    which says why not."""
+    ids = list(dict.fromkeys(beneficiary_ids))
+    people = await get_many_cached(
+        session, Beneficiary, [(organisation_id, b) for b in ids]
+    )
+    unerased = [
+        p.id for p in people if p.pii_erased_at is None and p.merged_into_id is None
+    ]
+    in_force = await consents_in_force(session, organisation_id, unerased)
+    needed = list(dict.fromkeys((ConsentPurpose.registration, *purposes)))
+    return {
+        b
+        for b, entries in in_force.items()
+        if all(p in entries and entries[p].granted for p in needed)
+    }
 
 
 async def require_consent(

@@ -8,7 +8,7 @@ flush; the handler commits.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from datetime import date
 from typing import Any
 
@@ -185,10 +185,15 @@ async def stage_service_row(
     rows: Rows,
     *,
     locked: bool = False,
+    consenting: Container[uuid.UUID] = (),
 ) -> uuid.UUID:
     """``record_service`` for a bulk writer: the same checks, then the
-    record and its event as plain rows in ``rows``; returns the record's id."""
-    columns, beneficiary = await _checked_columns(session, principal, data, locked)
+    record and its event as plain rows in ``rows``; returns the record's id.
+    ``consenting``: people whose consent the writer checked for the whole
+    batch (``consent_service.consenting``); anyone else is checked here."""
+    columns, beneficiary = await _checked_columns(
+        session, principal, data, locked, consenting
+    )
     rows.add(ServiceRecord.__table__, columns)  # type: ignore[attr-defined]
     add_event(
         session,
@@ -197,7 +202,7 @@ async def stage_service_row(
         organisation_id=columns["organisation_id"],
         entity_type="service_record",
         entity_id=columns["id"],
-        facts=_facts(columns, beneficiary),
+        facts=_fact_data(columns, beneficiary),
     )
     return uuid.UUID(str(columns["id"]))
 
@@ -207,6 +212,7 @@ async def _checked_columns(
     principal: Principal,
     data: ServiceRecordCreate,
     locked: bool,
+    consenting: Container[uuid.UUID] = (),
 ) -> tuple[dict[str, Any], Beneficiary]:
     """A new record's every column once every check passed: the person in
     scope (locked unless ``locked``) and consenting, born before the
@@ -214,9 +220,10 @@ async def _checked_columns(
     beneficiary = await beneficiaries_service.get_beneficiary(
         session, principal, data.beneficiary_id, for_update=not locked
     )
-    await consent_service.require_consent(
-        session, beneficiary.organisation_id, [beneficiary.id], *SERVICE_CONSENTS
-    )
+    if beneficiary.id not in consenting:
+        await consent_service.require_consent(
+            session, beneficiary.organisation_id, [beneficiary.id], *SERVICE_CONSENTS
+        )
     check_after_birth(beneficiary, data.service_date)
     if (
         data.id is not None
@@ -1141,6 +1148,41 @@ def _facts(columns: dict[str, Any], beneficiary: Beneficiary) -> ServiceRecordFa
         delivery_mode=columns["delivery_mode"],
         project_id=columns["project_id"],
     )
+
+
+def _fact_data(columns: dict[str, Any], beneficiary: Beneficiary) -> dict[str, Any]:
+    """``_facts(columns, beneficiary)`` in its JSON form, built without the
+    model (a bulk writer's many records; tests/beneficiary/test_bulk_writer.py
+    compares the two)."""
+
+    def text(value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    return {
+        "service_record_id": str(columns["id"]),
+        "beneficiary_id": str(columns["beneficiary_id"]),
+        "organisation_id": str(columns["organisation_id"]),
+        "lead_organisation_id": str(columns["lead_organisation_id"]),
+        "delivered_through": str(columns["delivered_through"]),
+        "activity_code": columns["activity_code"],
+        "iasc_layer": str(columns["iasc_layer"]),
+        "service_date": columns["service_date"].isoformat(),
+        "site_id": text(columns["site_id"]),
+        "modality": str(columns["modality"]),
+        "staff_id": columns["staff_id"],
+        "duration_minutes": columns["duration_minutes"],
+        "group_activity_id": text(columns["group_activity_id"]),
+        "group_series_id": text(columns.get("group_series_id")),
+        "topic_code": columns.get("topic_code"),
+        "topic_codes": list(columns.get("topic_codes") or []),
+        "language": columns.get("language"),
+        "age_at_service": age_on(beneficiary.date_of_birth, columns["service_date"]),
+        "voided": columns["voided"],
+        "version": columns["version"],
+        "team_id": text(columns["team_id"]),
+        "delivery_mode": text(columns["delivery_mode"]),
+        "project_id": text(columns["project_id"]),
+    }
 
 
 def emit_anonymous(session: AsyncSession, record: AnonymousService) -> None:

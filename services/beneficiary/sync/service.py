@@ -63,7 +63,7 @@ from services.beneficiary.sync.schemas import (
 from services.beneficiary.teams import service as teams_service
 from shared.audit import Actor
 from shared.auth import Principal
-from shared.bulk import Rows, collect, collecting
+from shared.bulk import Rows, attach, collect, collecting
 from shared.crypto import KeyRing
 from shared.db import among, forget, get_cached, pin, prefetch, utcnow
 from shared.errors import Conflict, FieldError, NotFound, Problem
@@ -88,6 +88,10 @@ async def _nothing(row: Any, change: Any, device_id: str | None) -> ConsentOutco
 
 
 async def _no_finish(staged: list[tuple[Any, Any]]) -> None:
+    return None
+
+
+async def _no_preparation(changes: Sequence[Any]) -> None:
     return None
 
 
@@ -122,6 +126,8 @@ class Entity:
     finish: Callable[[list[tuple[Any, Any]]], Awaitable[None]] = _no_finish
     canonical: Callable[[BaseModel], Any] = _as_sent
     """The content compared, in an order that does not matter to the record."""
+    prepare: Callable[[Sequence[Any]], Awaitable[None]] = _no_preparation
+    """Run before the batch's changes of this kind (after the kinds before)."""
 
 
 async def _record_fields(row: ServiceRecord) -> ServiceRecordFields:
@@ -192,8 +198,11 @@ def entities(
             return None
 
     def service_record(change: ServiceRecordChange) -> ServiceRecordCreate:
-        return ServiceRecordCreate.model_validate(
-            {**change.data.model_dump(), "id": change.id}
+        """The change as a creation: its fields were validated as the batch
+        was read, and a creation adds only the id, so nothing is validated
+        again."""
+        return ServiceRecordCreate.model_construct(
+            change.data.model_fields_set | {"id"}, **dict(change.data), id=change.id
         )
 
     async def create_record(change: ServiceRecordChange) -> ServiceRecord:
@@ -201,11 +210,18 @@ def entities(
             session, principal, service_record(change), locked=True
         )
 
+    consented, check_consents = _consent_check(session, principal)
+
     async def stage_record(change: ServiceRecordChange) -> Staged:
         rows = collecting(session)
         assert rows is not None, "staged records are written by _Staging"
         record_id = await records_service.stage_service_row(
-            session, principal, service_record(change), rows, locked=True
+            session,
+            principal,
+            service_record(change),
+            rows,
+            locked=True,
+            consenting=consented,
         )
         return Staged(record_id)
 
@@ -244,9 +260,32 @@ def entities(
             read_record,
             stage_record,
             ServiceRecord,
+            prepare=check_consents,
         ),
         **_recorded_once(session, principal, confirm_above),
     }
+
+
+def _consent_check(
+    session: AsyncSession, principal: Principal
+) -> tuple[set[uuid.UUID], Callable[[Sequence[ServiceRecordChange]], Awaitable[None]]]:
+    """The people consenting to services, and how a batch's records fill it:
+    checked once for all of them (records do not change a ledger, and the
+    batch's people are written by then)."""
+    consented: set[uuid.UUID] = set()
+
+    async def check(changes: Sequence[ServiceRecordChange]) -> None:
+        consented.clear()
+        consented.update(
+            await consent_service.consenting(
+                session,
+                principal.organisation_id,
+                [c.data.beneficiary_id for c in changes],
+                *records_service.SERVICE_CONSENTS,
+            )
+        )
+
+    return consented, check
 
 
 def _recorded_once(
@@ -427,6 +466,7 @@ async def apply_batch(
         (kinds["anonymous_service"], batch.anonymous_services),
     )
     for entity, changes in batched:
+        await entity.prepare(changes)
         staging = _Staging(session, principal, keyring, entity, results)
         for change in changes:
             new = (
@@ -511,7 +551,8 @@ class _Staging:
         for _, _, row in staged:
             if isinstance(row, Staged):  # written as a plain row: load if asked
                 forget(self.session, self.entity.model, (organisation_id, row.id))
-            else:
+            else:  # a person written as a plain row: the session's row now
+                attach(self.session, row)
                 pin(self.session, row)
 
 
