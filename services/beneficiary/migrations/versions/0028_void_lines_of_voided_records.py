@@ -16,8 +16,9 @@ the line is voided with its record's reason and its version bumped, a
 A migration has no session for ``shared.outbox.add_event``, so the event is
 inserted as a plain row of the shape that writer gives it (a new id, the
 time, its type, organisation, entity, and the facts dumped as JSON) with no
-position: the sequencer numbers it and the feed sends it like any other, as
-migration 0010 staged its events. Lines already voided keep their own
+position: ``sequence_pending_events`` numbers it when the change feed is
+next read or the publish job next runs, so reporting folds it like any
+other (migration 0010 staged its events the same way). Lines already voided keep their own
 reason and version.
 """
 
