@@ -519,3 +519,42 @@ async def test_an_old_device_edits_a_record_without_dropping_its_other_topics(
                     headers={"If-Match": f'"{read["version"]}"'},
                 )
             ).json()
+
+
+async def test_an_old_devices_stale_edit_kept_as_a_conflict_keeps_the_topics(
+    alice: Caller, issue: Any
+) -> None:
+    """An old device's edit of a version the server changed since is kept
+    read against the record, so applying it replaces the first topic only."""
+    person = await make_beneficiary(alice)
+    data: dict[str, Any] = {
+        "beneficiary_id": person["id"],
+        "activity_code": "individual_counselling",
+        "service_date": "2026-02-03",
+        "topic_codes": ["sleep", "coping_skills"],
+    }
+    record_id = str(uuid.uuid4())
+    await alice.post("/v1/sync", {"service_records": [{"id": record_id, "data": data}]})
+    path = f"/v1/service-records/{record_id}"
+    online = await alice.patch(
+        path, {"duration_minutes": 30}, headers={"If-Match": '"1"'}
+    )
+    assert online.status_code == 200, online.text
+    old_data = {**data, "topic_code": "anger_management", "duration_minutes": 45}
+    del old_data["topic_codes"]
+    stale = await alice.post(
+        "/v1/sync",
+        {"service_records": [{"id": record_id, "base_version": 1, "data": old_data}]},
+    )
+    result = stale.json()["results"][0]
+    assert result["status"] == "conflict", stale.text
+    supervisor = issue(alice.org, Role.supervisor)
+    resolved = await supervisor.post(
+        f"/v1/sync/conflicts/{result['conflict_id']}/resolve",
+        {"resolution": "apply_client"},
+        headers={"Idempotency-Key": "apply-old-device"},
+    )
+    assert resolved.status_code == 200, resolved.text
+    read = (await alice.get(path)).json()
+    assert read["topic_codes"] == ["anger_management", "coping_skills"]
+    assert (read["duration_minutes"], read["version"]) == (45, 3)
