@@ -18,7 +18,11 @@ from services.beneficiary.db import OutboxEvent, metadata
 from services.beneficiary.interventions.models import SessionAttendance
 from services.beneficiary.migrations.runner import MIGRATIONS
 from services.beneficiary.service_records.models import ServiceRecord
-from shared.contracts.events import EnrolmentFacts, GroupActivityFacts
+from shared.contracts.events import (
+    EnrolmentFacts,
+    GroupActivityFacts,
+    MaterialDistributionFacts,
+)
 from shared.db import make_engine
 from tests.beneficiary.api import make_beneficiary
 from tests.callers import Caller
@@ -455,3 +459,103 @@ async def test_a_records_one_topic_becomes_a_list_of_one(
     assert found == {
         record: (topic, [topic] if topic else []) for record, topic in topics.items()
     }
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_lines_of_records_voided_before_the_cascade_are_voided(
+    backend: str, tmp_path: Path
+) -> None:
+    """Migration 0028: a live material line on a record voided earlier is
+    voided with the record's reason and a new version, announced once
+    (``material_distribution.voided``) and audited once; a line on a live
+    record and a line voided already are left as they are."""
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'beneficiary.db'}"
+    else:
+        url = await recreate_database("mhpss_test_migrations")
+    engine = make_engine(url)
+    org, person = uuid.uuid4(), uuid.uuid4()
+    now, day = datetime.now(UTC), date(2026, 2, 1)
+    voided, live = uuid.uuid4(), uuid.uuid4()
+    lines = {name: uuid.uuid4() for name in ("orphaned", "kept", "done")}
+    try:
+        await MIGRATIONS.upgrade_schema(engine, "0027")
+        async with engine.begin() as connection:
+            await insert_as_stored(
+                connection, "organisation", id=org, name="A", type="cso",
+                created_at=now,
+            )  # fmt: skip
+            await insert_as_stored(
+                connection, "beneficiary", id=person, code="B-LINES1",
+                organisation_id=org, sex="female", date_of_birth_estimated=False,
+                disability="no", registration_date=day,
+                registration_channel="outreach", registered_by="alice", version=1,
+                updated_at=now, created_at=now,
+            )  # fmt: skip
+            for record in (voided, live):
+                await insert_as_stored(
+                    connection, "service_record", id=record, beneficiary_id=person,
+                    service_date=day, activity_code="individual_counselling",
+                    organisation_id=org, lead_organisation_id=org,
+                    delivered_through="direct", iasc_layer="focused_non_specialized",
+                    modality="in_person", created_by="alice", version=2,
+                    updated_at=now, created_at=now, topic_codes=[],
+                    voided=record == voided,
+                    void_reason="wrong person" if record == voided else None,
+                )  # fmt: skip
+            for name, record in (
+                ("orphaned", voided),
+                ("kept", live),
+                ("done", voided),
+            ):
+                await insert_as_stored(
+                    connection, "material_distribution", id=lines[name],
+                    organisation_id=org, service_record_id=record,
+                    item_code="hygiene_kit", quantity=2, distributed_on=day,
+                    lead_organisation_id=org, activity_code="individual_counselling",
+                    created_by="alice", voided=name == "done",
+                    void_reason="typo" if name == "done" else None,
+                    version=3 if name == "done" else 1, created_at=now,
+                )  # fmt: skip
+        await MIGRATIONS.upgrade(engine)
+        async with engine.connect() as connection:
+            found = {
+                row.id: (row.voided, row.void_reason, row.version)
+                for row in await connection.execute(
+                    text(
+                        "SELECT id, voided, void_reason, version "
+                        "FROM material_distribution"
+                    )
+                )
+            }
+            audited = (
+                await connection.execute(
+                    text(
+                        "SELECT subject, action, entity_type, entity_id "
+                        "FROM audit_entry"
+                    )
+                )
+            ).all()
+        async with AsyncSession(engine) as session:
+            events = list((await session.execute(select(OutboxEvent))).scalars())
+    finally:
+        await engine.dispose()
+    by_id = {uuid.UUID(str(k)): v for k, v in found.items()}
+    assert by_id == {
+        lines["orphaned"]: (True, "wrong person", 2),
+        lines["kept"]: (False, None, 1),
+        lines["done"]: (True, "typo", 3),
+    }
+    assert [(s, a, t, uuid.UUID(str(i))) for s, a, t, i in audited] == [
+        ("migration 0028", "void", "material_distribution", lines["orphaned"])
+    ]
+    assert [(e.type, e.entity_type, e.entity_id) for e in events] == [
+        ("material_distribution.voided", "material_distribution", lines["orphaned"])
+    ]
+    facts = MaterialDistributionFacts.model_validate(events[0].data)
+    assert (facts.distribution_id, facts.service_record_id) == (
+        lines["orphaned"],
+        voided,
+    )
+    assert (facts.voided, facts.quantity, facts.item_code) == (True, 2, "hygiene_kit")
+    assert events[0].position is None  # numbered by the sequencer, then sent

@@ -445,3 +445,116 @@ async def test_an_old_devices_one_topic_and_a_new_ones_list(
     read = (await alice.get(f"/v1/service-records/{record['id']}")).json()
     assert read["topic_codes"] == ["sleep", "coping_skills"]
     assert read["version"] == 2
+
+
+async def test_an_old_device_edits_a_record_without_dropping_its_other_topics(
+    alice: Caller, beneficiary_engine: AsyncEngine
+) -> None:
+    """An old device knows one topic (``topic_code``, the first): its edit of
+    a two-topic record keeps the other topic, sent again it is unchanged,
+    and a topic of its own replaces the first only; PATCH reads it alike."""
+    person = await make_beneficiary(alice)
+    data: dict[str, Any] = {
+        "beneficiary_id": person["id"],
+        "activity_code": "individual_counselling",
+        "service_date": "2026-02-03",
+        "topic_codes": ["sleep", "coping_skills"],
+    }
+    record_id = str(uuid.uuid4())
+    new = {
+        "device_id": "new-tablet",
+        "service_records": [{"id": record_id, "data": data}],
+    }
+    first = await alice.post("/v1/sync", new)
+    assert [r["status"] for r in first.json()["results"]] == ["created"], first.text
+    path = f"/v1/service-records/{record_id}"
+
+    old_data = {**data, "duration_minutes": 45, "topic_code": "sleep"}
+    del old_data["topic_codes"]
+    old = {
+        "device_id": "old-tablet",
+        "service_records": [{"id": record_id, "base_version": 1, "data": old_data}],
+    }
+    edited = await alice.post("/v1/sync", old)
+    assert [r["status"] for r in edited.json()["results"]] == ["updated"], edited.text
+    read = (await alice.get(path)).json()
+    assert read["topic_codes"] == ["sleep", "coping_skills"]
+    assert (read["duration_minutes"], read["version"]) == (45, 2)
+    events = await count_rows(beneficiary_engine, "outbox_event")
+    again = await alice.post("/v1/sync", old)
+    assert [r["status"] for r in again.json()["results"]] == ["unchanged"]
+    assert await count_rows(beneficiary_engine, "outbox_event") == events
+    assert await count_rows(beneficiary_engine, "sync_conflict") == 0
+
+    other = {**old_data, "topic_code": "anger_management"}
+    renamed = await alice.post(
+        "/v1/sync",
+        {"service_records": [{"id": record_id, "base_version": 2, "data": other}]},
+    )
+    assert [r["status"] for r in renamed.json()["results"]] == ["updated"]
+    read = (await alice.get(path)).json()
+    assert read["topic_codes"] == ["anger_management", "coping_skills"]
+
+    for sent, topics in (
+        ({"topic_code": "anger_management"}, ["anger_management", "coping_skills"]),
+        ({"topic_code": "sleep"}, ["sleep", "coping_skills"]),
+        ({"topic_code": "coping_skills"}, ["coping_skills"]),
+        ({"topic_code": None}, []),
+        ({"topic_code": "sleep", "topic_codes": ["sleep"]}, ["sleep"]),
+    ):
+        patched = await alice.patch(
+            path, sent, headers={"If-Match": f'"{read["version"]}"'}
+        )
+        assert patched.status_code == 200, patched.text
+        read = patched.json()
+        assert (read["topic_codes"], read["topic_code"]) == (
+            topics,
+            topics[0] if topics else None,
+        ), sent
+        if topics == []:  # give it two topics again for the next edit
+            read = (
+                await alice.patch(
+                    path,
+                    {"topic_codes": ["sleep", "coping_skills"]},
+                    headers={"If-Match": f'"{read["version"]}"'},
+                )
+            ).json()
+
+
+async def test_an_old_devices_stale_edit_kept_as_a_conflict_keeps_the_topics(
+    alice: Caller, issue: Any
+) -> None:
+    """An old device's edit of a version the server changed since is kept
+    read against the record, so applying it replaces the first topic only."""
+    person = await make_beneficiary(alice)
+    data: dict[str, Any] = {
+        "beneficiary_id": person["id"],
+        "activity_code": "individual_counselling",
+        "service_date": "2026-02-03",
+        "topic_codes": ["sleep", "coping_skills"],
+    }
+    record_id = str(uuid.uuid4())
+    await alice.post("/v1/sync", {"service_records": [{"id": record_id, "data": data}]})
+    path = f"/v1/service-records/{record_id}"
+    online = await alice.patch(
+        path, {"duration_minutes": 30}, headers={"If-Match": '"1"'}
+    )
+    assert online.status_code == 200, online.text
+    old_data = {**data, "topic_code": "anger_management", "duration_minutes": 45}
+    del old_data["topic_codes"]
+    stale = await alice.post(
+        "/v1/sync",
+        {"service_records": [{"id": record_id, "base_version": 1, "data": old_data}]},
+    )
+    result = stale.json()["results"][0]
+    assert result["status"] == "conflict", stale.text
+    supervisor = issue(alice.org, Role.supervisor)
+    resolved = await supervisor.post(
+        f"/v1/sync/conflicts/{result['conflict_id']}/resolve",
+        {"resolution": "apply_client"},
+        headers={"Idempotency-Key": "apply-old-device"},
+    )
+    assert resolved.status_code == 200, resolved.text
+    read = (await alice.get(path)).json()
+    assert read["topic_codes"] == ["anger_management", "coping_skills"]
+    assert (read["duration_minutes"], read["version"]) == (45, 3)

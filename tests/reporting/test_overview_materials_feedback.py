@@ -206,11 +206,14 @@ async def test_the_overview_shows_materials_feedback_and_practice_clients(
     assert practice["values"]["total"]["value"] == 0
 
     for _, indicator, by in NEW_TABLES:  # the dashboard's download buttons
+        params: list[tuple[str, str | int | float | bool | None]] = [
+            ("since", "0"),
+            ("format", "xlsx"),
+            ("lang", "ar"),
+            *(("by", d) for d in by),
+        ]
         feed = await reporting_client.get(
-            f"/v1/feeds/{indicator}",
-            params=[("since", "0"), ("format", "xlsx"), ("lang", "ar")]
-            + [("by", d) for d in by],
-            headers=me.headers(),
+            f"/v1/feeds/{indicator}", params=params, headers=me.headers()
         )
         assert feed.status_code == 200, (indicator, feed.text)
         assert feed.content.startswith(b"PK"), indicator

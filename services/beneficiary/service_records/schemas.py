@@ -6,6 +6,7 @@ cell and in total, with each (sex, age group, disability) cell given once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Self
 
@@ -74,8 +75,12 @@ _DEPRECATED: dict[str, Any] = {"deprecated": True}
 on every read of the attribute)."""
 _DEPRECATED_TOPIC = (
     "Deprecated: one topic, as old clients send it; use topic_codes. Sent "
-    "alone, it stands for topic_codes [topic_code]; sent with topic_codes, "
-    "it must be the first of them. Read, it is the first of topic_codes."
+    "alone (no topic_codes in the body), it stands for topic_codes "
+    "[topic_code] on a new record; on an edit (PATCH, or a sync change of a "
+    "known record) it names the first topic only: the stored list stays when "
+    "it is its first, else its first is replaced and the others kept (null "
+    "clears the list). Sent with topic_codes, it must be the first of them. "
+    "Read, it is the first of topic_codes."
 )
 
 
@@ -90,6 +95,25 @@ def one_topic_list(topic_code: str | None, topic_codes: list[str] | None) -> lis
             "topic_code (deprecated) disagrees with topic_codes: send topic_codes"
         )
     return topic_codes
+
+
+def first_topic_replaced(stored: Sequence[str], topic_code: str | None) -> list[str]:
+    """The topics a record keeps when an edit names only the deprecated
+    ``topic_code``: an old client knows one topic (the first, as it reads
+    it), so the rest of the list is not its to drop. The stored list when
+    ``topic_code`` is its first, else the list with its first replaced (the
+    new code not repeated later); none when the client cleared its topic."""
+    if topic_code is None:
+        return []
+    if list(stored[:1]) == [topic_code]:
+        return list(stored)
+    return [topic_code, *(code for code in stored[1:] if code != topic_code)]
+
+
+def topic_code_alone(body: BaseModel) -> bool:
+    """Whether a body sent ``topic_code`` without ``topic_codes``."""
+    given = body.model_fields_set
+    return "topic_code" in given and "topic_codes" not in given
 
 
 ServiceLanguage = Annotated[
@@ -144,11 +168,26 @@ class ServiceRecordFields(DeliveryTags):
 
     @model_validator(mode="after")
     def _topics(self) -> Self:
-        """Both topic fields state the same list once validated."""
+        """Both topic fields state the same list once validated;
+        ``model_fields_set`` still tells whether the body sent
+        ``topic_codes`` (see ``topic_code_alone``)."""
+        sent = "topic_codes" in self.model_fields_set
         topics = one_topic_list(self.topic_code, self.topic_codes)
         self.topic_codes = topics
         self.topic_code = topics[0] if topics else None
+        if not sent:
+            self.model_fields_set.discard("topic_codes")
         return self
+
+    def onto(self, stored: Sequence[str]) -> Self:
+        """This full state as an edit of a record holding ``stored`` topics:
+        an old client's single topic replaces the first only."""
+        if not topic_code_alone(self):
+            return self
+        topics = first_topic_replaced(stored, self.topic_code)
+        return self.model_copy(
+            update={"topic_codes": topics, "topic_code": topics[0] if topics else None}
+        )
 
 
 class ServiceRecordCreate(ServiceRecordFields):

@@ -48,6 +48,8 @@ from services.beneficiary.service_records.schemas import (
     ServiceRecordFields,
     ServiceRecordRead,
     ServiceRecordUpdate,
+    first_topic_replaced,
+    topic_code_alone,
 )
 from services.beneficiary.teams import service as teams_service
 from shared.auth import Principal
@@ -330,6 +332,8 @@ async def update_service_record(
         raise Conflict("A voided service record cannot be edited.")
     given = data.model_dump(exclude_unset=True)
     current = current_fields(record).model_dump()
+    if topic_code_alone(data):  # an old client: its one topic is the first
+        given["topic_codes"] = first_topic_replaced(record.topic_codes, data.topic_code)
     if "topic_code" in given or "topic_codes" in given:
         # either field replaces the list; the one not sent follows it
         current.pop("topic_code")

@@ -107,6 +107,18 @@ def _as_sent(fields: BaseModel) -> Any:
     return fields.model_dump(mode="json")
 
 
+def _as_is(row: Any, fields: Any) -> Any:
+    return fields
+
+
+def _record_edit(
+    row: ServiceRecord, fields: ServiceRecordFields
+) -> ServiceRecordFields:
+    """An old device names one topic (``topic_code`` alone): it replaces the
+    first of the record's topics, never the whole list."""
+    return fields.onto(row.topic_codes)
+
+
 @dataclass
 class Entity:
     """How sync reads, creates and edits one kind of record. Without
@@ -128,6 +140,9 @@ class Entity:
     """The content compared, in an order that does not matter to the record."""
     prepare: Callable[[Sequence[Any]], Awaitable[None]] = _no_preparation
     """Run before the batch's changes of this kind (after the kinds before)."""
+    edit: Callable[[Any, Any], Any] = _as_is
+    """What a device's content means as an edit of the stored record (an old
+    client's fields read against it), compared, applied or kept."""
 
 
 async def _record_fields(row: ServiceRecord) -> ServiceRecordFields:
@@ -261,6 +276,7 @@ def entities(
             stage_record,
             ServiceRecord,
             prepare=check_consents,
+            edit=_record_edit,
         ),
         **_recorded_once(session, principal, confirm_above),
     }
@@ -716,8 +732,11 @@ async def _apply_fields(
     device_id: str | None,
 ) -> SyncResult:
     """A known record's fields: unchanged, updated, or a conflict kept (a
-    record never edited once recorded keeps every other content as one)."""
-    if await _same(entity, principal, row, change.data):
+    record never edited once recorded keeps every other content as one).
+    The content is read against the record first (``Entity.edit``), so an
+    old device's edit sent again is unchanged."""
+    data = entity.edit(row, change.data)
+    if await _same(entity, principal, row, data):
         return SyncResult(
             entity_type=entity.name,
             id=row.id,
@@ -725,7 +744,7 @@ async def _apply_fields(
             version=row.version,
         )
     if change.base_version == row.version and entity.apply is not None:
-        await entity.apply(row, change.data)
+        await entity.apply(row, data)
         return SyncResult(
             entity_type=entity.name,
             id=row.id,
@@ -738,7 +757,7 @@ async def _apply_fields(
         keyring,
         entity.name,
         row,
-        change.data.model_dump(mode="json"),
+        data.model_dump(mode="json"),
         change.base_version or 0,
         row.version,
         device_id,
