@@ -387,10 +387,17 @@ async def test_a_refused_snapshot_older_than_an_erasure_is_removed(
     snapshot it refused for predating an erasure: its files hold the erased."""
     first = FactStore(reporting_app.state.runtime.engine, Snapshots(tmp_path))
     old = await _erased_after_a_snapshot(alice, issue, orgs, catch_up, first)
-    monkeypatch.setattr(snapshot, "write", _disk_full)
+    there_at_writing: list[bool] = []
+
+    def disk_full(*arguments: Any) -> Any:
+        there_at_writing.append(old.exists())
+        _disk_full(*arguments)
+
+    monkeypatch.setattr(snapshot, "write", disk_full)
 
     store = await _started(reporting_app, tmp_path)
     assert store.started_from == "database"
+    assert there_at_writing == [False]  # removed on refusal, not only after
     assert not old.exists()
     assert not (tmp_path / CURRENT).is_symlink()
     async with reporting_app.state.engine.connect() as connection:
