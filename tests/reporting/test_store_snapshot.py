@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import json
 import os
 import stat
@@ -529,3 +530,42 @@ async def test_a_snapshot_the_restored_database_does_not_know_is_overwritten(
     assert manifest["seq"] == written.seq - 1
     again = await _started(reporting_app, tmp_path)
     assert again.started_from == "snapshot"
+
+
+def _mapped_removed_files(directory: Path) -> list[str]:
+    """Files under ``directory`` this process still maps though removed."""
+    gc.collect()
+    maps = Path("/proc/self/maps").read_text().splitlines()
+    return [line for line in maps if str(directory) in line and "(deleted)" in line]
+
+
+async def test_a_process_mapping_a_snapshot_older_than_an_erasure_lets_it_go(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+    tmp_path: Path,
+) -> None:
+    """The removed files of a snapshot stay on disk while a process maps
+    them: after refreshing past the erasure, a process that mapped the old
+    snapshot maps the new one (or holds its own copy), not the old files."""
+    engine = reporting_app.state.runtime.engine
+    mapping = FactStore(engine, Snapshots(tmp_path, every_seconds=3600))
+    old = await _erased_after_a_snapshot(alice, issue, orgs, catch_up, mapping)
+    assert old.name.startswith(f"{mapping.seq}-")  # it maps what it wrote
+    writer = await _started(reporting_app, tmp_path)  # refuses, writes anew
+    assert not old.exists()
+    assert _mapped_removed_files(tmp_path)  # the old files, still mapped
+
+    await mapping.refresh()
+    await mapping.settled()
+    assert mapping.seq == writer.seq
+    del writer
+    assert _mapped_removed_files(tmp_path) == []
+    assert mapping._mapped_seq == mapping.seq  # the new snapshot, shared
+    reporting_app.state.fact_store = mapping
+    reader = issue(orgs["a"], Role.me_officer)
+    people = await values(reporting_client, reader, "people_reached", by="sex")
+    assert by_value(people) == {"female": 1, "male": 1}

@@ -463,6 +463,8 @@ class FactStore:
         frames (for logs and tests)."""
         self._snapshot_seq = -1
         """The ``seq`` of the snapshot this process mapped or wrote last."""
+        self._mapped_seq: int | None = None
+        """The ``seq`` of the snapshot whose files the frames map, if any."""
         self._written_at = -math.inf
         self._failed_at = -math.inf
         """When a write last failed (a full disk): tried again, if an
@@ -501,7 +503,36 @@ class FactStore:
             await self._load(head)
             self.derived.clear()
             self.seq = head
+            if self._mapped_seq is not None and self._mapped_seq < erased:
+                await self._leave_old_mapping(head, erased)
             self._consider_writing(erased)
+
+    async def _leave_old_mapping(self, head: int, erased: int) -> None:
+        """The frames map a snapshot older than an erasure, whose files are
+        (or are about to be) removed but stay on disk while mapped: map the
+        current snapshot instead if it is sound and after the erasure,
+        catching up as a start does; else copy the frames into this
+        process's memory."""
+        held = self.frames, self.seq, self._mapped_seq
+        if await self._open_snapshot(head, erased):
+            try:
+                await self._load(head)
+            except BaseException:
+                self.frames, self.seq, self._mapped_seq = held
+                self.derived.clear()
+                raise
+            self.derived.clear()
+            self.seq = head
+            log.info("reporting_snapshot_remapped", seq=self._mapped_seq)
+            return
+        for frame in self.frames.values():
+            frame.present = np.array(frame.present)
+            for column in frame.columns:
+                if column.kind != "obj":
+                    frame.data[column.name] = np.array(frame.data[column.name])
+        self._mapped_seq = None
+        self.derived.clear()
+        log.info("reporting_snapshot_unmapped", erased_seq=erased)
 
     async def _start(self, head: int, erased: int) -> None:
         """The first refresh: map the snapshot when there is a sound one,
@@ -557,7 +588,8 @@ class FactStore:
             )
             return False
         self.frames = found.frames
-        self.seq = self._snapshot_seq = found.seq
+        self.seq = self._mapped_seq = found.seq
+        self._snapshot_seq = max(self._snapshot_seq, found.seq)
         self._written_at = time.monotonic()  # as fresh as if written here
         self.derived.clear()
         log.info("reporting_snapshot_mapped", path=str(found.path), seq=found.seq)
@@ -637,6 +669,7 @@ class FactStore:
             adopted = await asyncio.to_thread(snapshot.read, directory, self.frames)
             if adopted is not None and adopted.mark == mark:
                 self.frames = adopted.frames
+                self._mapped_seq = seq
                 self.derived.clear()
         return True
 
