@@ -569,3 +569,30 @@ async def test_a_process_mapping_a_snapshot_older_than_an_erasure_lets_it_go(
     reader = issue(orgs["a"], Role.me_officer)
     people = await values(reporting_client, reader, "people_reached", by="sex")
     assert by_value(people) == {"female": 1, "male": 1}
+
+
+async def test_with_no_newer_snapshot_a_mapping_process_copies_its_frames(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No snapshot after the erasure can be written (a full disk): the
+    process holds its frames in its own memory, not the removed files."""
+    engine = reporting_app.state.runtime.engine
+    mapping = FactStore(engine, Snapshots(tmp_path, every_seconds=3600))
+    old = await _erased_after_a_snapshot(alice, issue, orgs, catch_up, mapping)
+    monkeypatch.setattr(snapshot, "write", _disk_full)
+
+    await mapping.refresh()
+    await mapping.settled()
+    assert not old.exists()
+    assert _mapped_removed_files(tmp_path) == []
+    reporting_app.state.fact_store = mapping
+    reader = issue(orgs["a"], Role.me_officer)
+    people = await values(reporting_client, reader, "people_reached", by="sex")
+    assert by_value(people) == {"female": 1, "male": 1}
