@@ -77,6 +77,15 @@ class ReportingSettings(ServiceSettings):
         description="Least time between two snapshots written by one process "
         "(an erasure makes the next refresh write one at once).",
     )
+    snapshot_check_seconds: float = Field(
+        default=60.0,
+        gt=0.0,
+        description="How often an API process checks, reads or no reads, "
+        "that no snapshot on disk predates the last erasure: it writes a new "
+        "one if its store is loaded and removes the old one either way (off "
+        "when snapshots are). Also the least time before a failed write after "
+        "an erasure is tried again.",
+    )
     export_dir_name: str = Field(
         default="exports", description="Folder under the data dir for exports."
     )
@@ -144,7 +153,11 @@ class ReportingSettings(ServiceSettings):
 
         if self.snapshot_dir is None:
             return None
-        return Snapshots(self.snapshot_dir, self.snapshot_every_seconds)
+        return Snapshots(
+            self.snapshot_dir,
+            self.snapshot_every_seconds,
+            self.snapshot_check_seconds,
+        )
 
     @property
     def producers(self) -> list[Peer]:

@@ -7,8 +7,13 @@ of the erased person."""
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import gc
 import json
+import os
 import stat
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -19,8 +24,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from services.reporting.app import create_app
+from services.reporting.engine import snapshot
 from services.reporting.engine.snapshot import CURRENT, MANIFEST
 from services.reporting.engine.store import FactStore, Snapshots
+from services.reporting.settings import ReportingSettings
 from services.training.settings import TrainingSettings
 from shared.auth import Role
 from tests.beneficiary.api import (
@@ -30,6 +38,7 @@ from tests.beneficiary.api import (
 )
 from tests.callers import Caller
 from tests.fixtures.logs import LogLine
+from tests.lifespan import running
 from tests.reporting.helpers import awareness_session, by_value, values
 from tests.training.api import token, trainee
 
@@ -83,8 +92,15 @@ async def test_a_mapped_snapshot_answers_as_a_cold_load(
     cold_answer = await _overview(reporting_client, reader)
     assert plain.started_from == "database"
 
-    writer = await _started(reporting_app, tmp_path)
+    umask = os.umask(0o022)  # a process without the entry points' umask
+    try:
+        writer = await _started(reporting_app, tmp_path)
+    finally:
+        os.umask(umask)
     assert writer.started_from == "database"  # nothing to map yet
+    written = [*_current(tmp_path).iterdir(), tmp_path / ".lock"]
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in written}
+    assert set(modes.values()) == {0o600}, modes  # every file, as security.md says
     assert await _overview(reporting_client, reader) == cold_answer
     manifest = json.loads((_current(tmp_path) / MANIFEST).read_text())
     assert manifest["seq"] == writer.seq > 0
@@ -329,3 +345,254 @@ async def test_a_process_rewrites_its_snapshot_at_once_after_an_erasure(
     assert uuid.UUID(kept) in held
     assert uuid.UUID(erased) not in held
     assert int(trainees.present[: trainees.size].sum()) == 2
+
+
+async def _erased_after_a_snapshot(
+    alice: Caller, issue: Any, orgs: Any, catch_up: Any, store: FactStore
+) -> Path:
+    """A snapshot written while a man was counted, then his erasure
+    ingested; the snapshot's path."""
+    person = await make_beneficiary(alice, sex="male")
+    await record_service(alice, person["id"], service_date="2026-02-01")
+    await _programme(alice, catch_up)
+    await store.refresh()
+    await store.settled()
+    assert store.snapshots is not None
+    old = _current(store.snapshots.directory)
+    r = await withdraw_registration(issue, orgs["a"], person["id"])
+    assert r.status_code in (200, 201), r.text
+    await catch_up()
+    return old
+
+
+def _disk_full(*_: Any) -> Any:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+async def _erased_seq(app: FastAPI) -> int:
+    async with app.state.engine.connect() as connection:
+        found = await connection.execute(text("SELECT erased_seq FROM ingest_counter"))
+        return int(found.scalar_one())
+
+
+async def test_a_refused_snapshot_older_than_an_erasure_is_removed(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_app: FastAPI,
+    catch_up: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A starting process that cannot write (a full disk) still removes the
+    snapshot it refused for predating an erasure: its files hold the erased."""
+    first = FactStore(reporting_app.state.runtime.engine, Snapshots(tmp_path))
+    old = await _erased_after_a_snapshot(alice, issue, orgs, catch_up, first)
+    there_at_writing: list[bool] = []
+
+    def disk_full(*arguments: Any) -> Any:
+        there_at_writing.append(old.exists())
+        _disk_full(*arguments)
+
+    monkeypatch.setattr(snapshot, "write", disk_full)
+
+    store = await _started(reporting_app, tmp_path)
+    assert store.started_from == "database"
+    assert there_at_writing == [False]  # removed on refusal, not only after
+    assert not old.exists()
+    assert not (tmp_path / CURRENT).is_symlink()
+    async with reporting_app.state.engine.connect() as connection:
+        marks = await connection.execute(text("SELECT count(*) FROM store_snapshot"))
+        assert marks.scalar_one() == 0
+
+
+async def test_a_failed_write_after_an_erasure_removes_the_old_and_is_retried(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_app: FastAPI,
+    catch_up: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    log_lines: list[LogLine],
+) -> None:
+    """The rewrite after an erasure fails: the old snapshot goes anyway, and
+    the next refresh (no new events, long before every_seconds) tries again."""
+    store = FactStore(
+        reporting_app.state.runtime.engine,
+        Snapshots(tmp_path, every_seconds=3600, check_seconds=0.01),
+    )
+    reporting_app.state.fact_store = store
+    old = await _erased_after_a_snapshot(alice, issue, orgs, catch_up, store)
+    write = snapshot.write
+    monkeypatch.setattr(snapshot, "write", _disk_full)
+    await store.refresh()
+    await store.settled()
+    assert any(
+        line.event.get("event") == "reporting_snapshot_not_written"
+        for line in log_lines
+    )
+    assert not old.exists()
+
+    monkeypatch.setattr(snapshot, "write", write)
+    await asyncio.sleep(0.05)
+    await store.refresh()  # nothing new to load
+    await store.settled()
+    manifest = json.loads((_current(tmp_path) / MANIFEST).read_text())
+    assert manifest["seq"] == store.seq >= await _erased_seq(reporting_app)
+    mapped = await _started(reporting_app, tmp_path)
+    assert mapped.started_from == "snapshot"
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        await asyncio.sleep(0.05)
+
+
+def _checking(settings: ReportingSettings, directory: Path) -> FastAPI:
+    """Another API process with snapshots in ``directory``, checking them
+    every tenth of a second."""
+    return create_app(
+        settings.model_copy(
+            update={"snapshot_dir": directory, "snapshot_check_seconds": 0.1}
+        )
+    )
+
+
+async def test_an_idle_process_rewrites_a_snapshot_older_than_an_erasure(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_app: FastAPI,
+    reporting_settings: ReportingSettings,
+    catch_up: Any,
+    tmp_path: Path,
+) -> None:
+    """No request reaches the process after the erasure: its periodic check
+    refreshes the store, which writes a new snapshot and removes the old."""
+    idle = _checking(reporting_settings, tmp_path)
+    async with running(idle):
+        store = FactStore(
+            idle.state.runtime.engine, Snapshots(tmp_path, 3600, check_seconds=0.1)
+        )
+        idle.state.fact_store = store
+        old = await _erased_after_a_snapshot(alice, issue, orgs, catch_up, store)
+        erased = await _erased_seq(reporting_app)
+        await _until(lambda: not old.exists())
+        await _until(lambda: (tmp_path / CURRENT).exists())
+        manifest = json.loads((_current(tmp_path) / MANIFEST).read_text())
+        assert manifest["seq"] >= erased
+
+
+async def test_an_idle_process_removes_a_snapshot_older_than_an_erasure(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_app: FastAPI,
+    reporting_settings: ReportingSettings,
+    catch_up: Any,
+    tmp_path: Path,
+) -> None:
+    """The process that wrote it is gone and the one running has served no
+    request (its store is not loaded): the check removes the old files."""
+    writer = FactStore(reporting_app.state.runtime.engine, Snapshots(tmp_path))
+    old = await _erased_after_a_snapshot(alice, issue, orgs, catch_up, writer)
+    idle = _checking(reporting_settings, tmp_path)
+    async with running(idle):
+        await _until(lambda: not old.exists())
+        assert not (tmp_path / CURRENT).is_symlink()
+        assert idle.state.fact_store.started_from is None  # nothing loaded
+
+
+async def test_a_snapshot_the_restored_database_does_not_know_is_overwritten(
+    alice: Caller,
+    reporting_app: FastAPI,
+    catch_up: Any,
+    tmp_path: Path,
+) -> None:
+    """A database restored from a backup older than the snapshot: behind it
+    and without its mark. The snapshot (which may hold people erased since
+    the backup) is replaced by the cold load's, not trusted as newer."""
+    await _programme(alice, catch_up)
+    written = await _started(reporting_app, tmp_path)
+    old = _current(tmp_path)
+    async with reporting_app.state.engine.begin() as connection:
+        await connection.execute(text("DELETE FROM store_snapshot"))
+        await connection.execute(
+            text("UPDATE ingest_counter SET seq = :seq"), {"seq": written.seq - 1}
+        )
+    store = await _started(reporting_app, tmp_path)
+    assert store.started_from == "database"
+    assert not old.exists()
+    manifest = json.loads((_current(tmp_path) / MANIFEST).read_text())
+    assert manifest["seq"] == written.seq - 1
+    again = await _started(reporting_app, tmp_path)
+    assert again.started_from == "snapshot"
+
+
+def _mapped_removed_files(directory: Path) -> list[str]:
+    """Files under ``directory`` this process still maps though removed."""
+    gc.collect()
+    maps = Path("/proc/self/maps").read_text().splitlines()
+    return [line for line in maps if str(directory) in line and "(deleted)" in line]
+
+
+async def test_a_process_mapping_a_snapshot_older_than_an_erasure_lets_it_go(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+    tmp_path: Path,
+) -> None:
+    """The removed files of a snapshot stay on disk while a process maps
+    them: after refreshing past the erasure, a process that mapped the old
+    snapshot maps the new one (or holds its own copy), not the old files."""
+    engine = reporting_app.state.runtime.engine
+    mapping = FactStore(engine, Snapshots(tmp_path, every_seconds=3600))
+    old = await _erased_after_a_snapshot(alice, issue, orgs, catch_up, mapping)
+    assert old.name.startswith(f"{mapping.seq}-")  # it maps what it wrote
+    writer = await _started(reporting_app, tmp_path)  # refuses, writes anew
+    assert not old.exists()
+    assert _mapped_removed_files(tmp_path)  # the old files, still mapped
+
+    await mapping.refresh()
+    await mapping.settled()
+    assert mapping.seq == writer.seq
+    del writer
+    assert _mapped_removed_files(tmp_path) == []
+    assert mapping._mapped_seq == mapping.seq  # the new snapshot, shared
+    reporting_app.state.fact_store = mapping
+    reader = issue(orgs["a"], Role.me_officer)
+    people = await values(reporting_client, reader, "people_reached", by="sex")
+    assert by_value(people) == {"female": 1, "male": 1}
+
+
+async def test_with_no_newer_snapshot_a_mapping_process_copies_its_frames(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No snapshot after the erasure can be written (a full disk): the
+    process holds its frames in its own memory, not the removed files."""
+    engine = reporting_app.state.runtime.engine
+    mapping = FactStore(engine, Snapshots(tmp_path, every_seconds=3600))
+    old = await _erased_after_a_snapshot(alice, issue, orgs, catch_up, mapping)
+    monkeypatch.setattr(snapshot, "write", _disk_full)
+
+    await mapping.refresh()
+    await mapping.settled()
+    assert not old.exists()
+    assert _mapped_removed_files(tmp_path) == []
+    reporting_app.state.fact_store = mapping
+    reader = issue(orgs["a"], Role.me_officer)
+    people = await values(reporting_client, reader, "people_reached", by="sex")
+    assert by_value(people) == {"female": 1, "male": 1}

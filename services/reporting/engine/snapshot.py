@@ -29,7 +29,7 @@ import os
 import shutil
 import uuid
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ import numpy as np
 from numpy.lib.format import open_memmap
 
 from services.reporting.engine.store import Column, Frame, Vocabulary
+from shared.files import PRIVATE_DIR, PRIVATE_FILE, open_private
 
 FORMAT = 1
 """Bump when the files change meaning; an older snapshot is then refused."""
@@ -131,102 +132,189 @@ def _fsync(path: Path) -> None:
         os.close(descriptor)
 
 
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[bool]:
+    """Hold the directory's writer lock (``flock`` on ``.lock``, mode 0600)
+    if no other process holds it; yields whether it is held."""
+    directory.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    descriptor = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    try:
+        os.fchmod(descriptor, PRIVATE_FILE)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _sequence(path: Path) -> tuple[int, uuid.UUID] | None:
+    """The ``seq`` and mark a snapshot directory's name gives, if it is one."""
+    seq, _, mark = path.name.partition("-")
+    try:
+        return int(seq), uuid.UUID(mark)
+    except ValueError:
+        return None
+
+
 def write(
     directory: Path,
     frames: Mapping[str, Frame],
     seq: int,
     mark: uuid.UUID,
     feeds: Mapping[str, int],
+    known: Mapping[uuid.UUID, int],
 ) -> tuple[Path, list[uuid.UUID]] | None:
     """Write the frames as snapshot ``mark`` and make it ``current``; returns
     its path and the marks of the snapshots removed, or None when another
-    process is writing or ``current`` is already at ``seq`` or newer. Runs in
-    a thread while the frames do not change."""
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with open(directory / ".lock", "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    process is writing or ``current`` is already at ``seq`` or newer and the
+    database knows it (``known``: its marks and their ``seq``). A ``current``
+    the database does not know (a restore older than it, another database's)
+    is overwritten, not trusted. Every file is mode 0600. Runs in a thread
+    while the frames do not change."""
+    with _locked(directory) as held_lock:
+        if not held_lock:
             return None
-        try:
-            held = read_manifest(directory)
-        except SnapshotRefused:
-            held = None
-        if held is not None and held.get("seq", -1) >= seq:
-            return None
-        temporary = directory / f".tmp-{mark}"
-        for leftover in directory.glob(".tmp-*"):  # a writer that crashed
-            shutil.rmtree(leftover, ignore_errors=True)
-        temporary.mkdir(mode=0o700)  # per-person rows: the service's only
-        manifest: dict[str, Any] = {
-            "format": FORMAT,
-            "seq": seq,
-            "mark": str(mark),
-            "feeds": dict(feeds),
-            "layout": _layout(frames),
-            "frames": {},
-        }
-        text: dict[str, Any] = {}
-        for name, frame in frames.items():
-            size = frame.size
-            capacity = size + max(int(size * HEADROOM), MIN_HEADROOM)
-            files: dict[str, Any] = {}
-            vocab: dict[str, list[list[Any]]] = {}
-            objects: dict[str, list[Any]] = {}
-            arrays: list[tuple[str, Column | None, Any]] = [
-                (PRESENT, None, frame.present[:size])
-            ]
-            for column in frame.columns:
-                if column.kind == "obj":
-                    objects[column.name] = list(frame.col(column.name))
-                elif column.kind == "cat":
-                    recoded, values = _compacted(frame, column)
-                    vocab[column.name] = [_tagged(v) for v in values]
-                    arrays.append((column.name, column, recoded))
-                else:
-                    arrays.append((column.name, column, frame.col(column.name)))
-            for label, of, values in arrays:
-                dtype = np.dtype(np.bool_) if of is None else _dtype(of)
-                filename = f"{name}.{label}.npy"
-                out = open_memmap(
-                    temporary / filename, mode="w+", dtype=dtype, shape=(capacity,)
-                )
-                out[:size] = values
-                out[size:] = False if of is None else Frame._empty(of, capacity - size)
-                out.flush()
-                files[label] = {
-                    "file": filename,
-                    "dtype": dtype.str,
-                    "crc32": _crc(out),
-                }
-                del out
-                _fsync(temporary / filename)
-            manifest["frames"][name] = {
-                "size": size,
-                "capacity": capacity,
-                "files": files,
+        return _write_locked(directory, frames, seq, mark, feeds, known)
+
+
+def _write_locked(
+    directory: Path,
+    frames: Mapping[str, Frame],
+    seq: int,
+    mark: uuid.UUID,
+    feeds: Mapping[str, int],
+    known: Mapping[uuid.UUID, int],
+) -> tuple[Path, list[uuid.UUID]] | None:
+    try:
+        held = read_manifest(directory)
+        held_seq = int(held["seq"]) if held is not None else -1
+        held_mark = uuid.UUID(held["mark"]) if held is not None else None
+    except (SnapshotRefused, KeyError, TypeError, ValueError):
+        held_seq, held_mark = -1, None
+    if held_seq >= seq and held_mark is not None and known.get(held_mark) == held_seq:
+        return None
+    temporary = directory / f".tmp-{mark}"
+    for leftover in directory.glob(".tmp-*"):  # a writer that crashed
+        shutil.rmtree(leftover, ignore_errors=True)
+    try:
+        return _write_into(temporary, directory, frames, seq, mark, feeds)
+    except BaseException:  # a disk that filled: leave no rows behind
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+def _write_into(
+    temporary: Path,
+    directory: Path,
+    frames: Mapping[str, Frame],
+    seq: int,
+    mark: uuid.UUID,
+    feeds: Mapping[str, int],
+) -> tuple[Path, list[uuid.UUID]]:
+    temporary.mkdir(mode=PRIVATE_DIR)  # per-person rows: the service's only
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "seq": seq,
+        "mark": str(mark),
+        "feeds": dict(feeds),
+        "layout": _layout(frames),
+        "frames": {},
+    }
+    text: dict[str, Any] = {}
+    for name, frame in frames.items():
+        size = frame.size
+        capacity = size + max(int(size * HEADROOM), MIN_HEADROOM)
+        files: dict[str, Any] = {}
+        vocab: dict[str, list[list[Any]]] = {}
+        objects: dict[str, list[Any]] = {}
+        arrays: list[tuple[str, Column | None, Any]] = [
+            (PRESENT, None, frame.present[:size])
+        ]
+        for column in frame.columns:
+            if column.kind == "obj":
+                objects[column.name] = list(frame.col(column.name))
+            elif column.kind == "cat":
+                recoded, values = _compacted(frame, column)
+                vocab[column.name] = [_tagged(v) for v in values]
+                arrays.append((column.name, column, recoded))
+            else:
+                arrays.append((column.name, column, frame.col(column.name)))
+        for label, of, values in arrays:
+            dtype = np.dtype(np.bool_) if of is None else _dtype(of)
+            filename = f"{name}.{label}.npy"
+            open_private(temporary / filename).close()  # mode 0600, kept by w+
+            out = open_memmap(
+                temporary / filename, mode="w+", dtype=dtype, shape=(capacity,)
+            )
+            out[:size] = values
+            out[size:] = False if of is None else Frame._empty(of, capacity - size)
+            out.flush()
+            files[label] = {
+                "file": filename,
+                "dtype": dtype.str,
+                "crc32": _crc(out),
             }
-            text[name] = {"vocab": vocab, "objects": objects}
-        (temporary / TEXT).write_text(json.dumps(text, separators=(",", ":")))
-        manifest["text_crc32"] = zlib.crc32((temporary / TEXT).read_bytes())
-        _fsync(temporary / TEXT)
-        (temporary / MANIFEST).write_text(json.dumps(manifest, indent=1))
-        _fsync(temporary / MANIFEST)
-        final = directory / f"{seq}-{mark}"
-        os.rename(temporary, final)
-        link = directory / f".current-{mark}"
-        link.symlink_to(final.name)
-        os.replace(link, directory / CURRENT)
-        _fsync(directory)
+            del out
+            _fsync(temporary / filename)
+        manifest["frames"][name] = {
+            "size": size,
+            "capacity": capacity,
+            "files": files,
+        }
+        text[name] = {"vocab": vocab, "objects": objects}
+    with open_private(temporary / TEXT) as file:
+        file.write(json.dumps(text, separators=(",", ":")).encode())
+    manifest["text_crc32"] = zlib.crc32((temporary / TEXT).read_bytes())
+    _fsync(temporary / TEXT)
+    with open_private(temporary / MANIFEST) as file:
+        file.write(json.dumps(manifest, indent=1).encode())
+    _fsync(temporary / MANIFEST)
+    final = directory / f"{seq}-{mark}"
+    os.rename(temporary, final)
+    link = directory / f".current-{mark}"
+    link.symlink_to(final.name)
+    os.replace(link, directory / CURRENT)
+    _fsync(directory)
+    removed = []
+    for old in directory.iterdir():
+        if old.name.startswith(".") or old in (final, directory / CURRENT):
+            continue
+        if old.is_dir():
+            named = _sequence(old)
+            if named is not None:
+                removed.append(named[1])
+            shutil.rmtree(old, ignore_errors=True)
+    return final, removed
+
+
+def discard(directory: Path, before: int) -> list[uuid.UUID] | None:
+    """Remove every snapshot older than ``before`` (the last erasure: its
+    files may hold the erased), ``current`` too if it was one, and any
+    half-written one a crashed writer left; returns their marks, or None
+    when a writer holds the lock (it removes the old ones itself, and a
+    later check finds what it did not)."""
+    if not directory.is_dir():
+        return []
+    with _locked(directory) as held_lock:
+        if not held_lock:
+            return None
         removed = []
-        for old in directory.iterdir():
-            if old.name.startswith(".") or old in (final, directory / CURRENT):
-                continue
-            if old.is_dir():
-                with contextlib.suppress(IndexError, ValueError):
-                    removed.append(uuid.UUID(old.name.split("-", 1)[1]))
-                shutil.rmtree(old, ignore_errors=True)
-        return final, removed
+        for path in directory.iterdir():
+            named = _sequence(path)
+            if path.name.startswith(".tmp-"):
+                shutil.rmtree(path, ignore_errors=True)
+            elif named is not None and named[0] < before and path.is_dir():
+                shutil.rmtree(path)
+                removed.append(named[1])
+        current = directory / CURRENT
+        if current.is_symlink() and not current.exists():
+            current.unlink()
+        if removed:
+            _fsync(directory)
+        return removed
 
 
 def read_manifest(directory: Path) -> dict[str, Any] | None:

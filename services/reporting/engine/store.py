@@ -439,6 +439,10 @@ class Snapshots:
 
     directory: Path
     every_seconds: float = 300.0
+    check_seconds: float = 60.0
+    """How often an API process checks that no snapshot on disk predates
+    the last erasure (``check_snapshot``), and the least time before a
+    failed write is tried again."""
 
 
 class FactStore:
@@ -459,7 +463,12 @@ class FactStore:
         frames (for logs and tests)."""
         self._snapshot_seq = -1
         """The ``seq`` of the snapshot this process mapped or wrote last."""
+        self._mapped_seq: int | None = None
+        """The ``seq`` of the snapshot whose files the frames map, if any."""
         self._written_at = -math.inf
+        self._failed_at = -math.inf
+        """When a write last failed (a full disk): tried again, if an
+        erasure is pending, once ``check_seconds`` have passed."""
         self._writing: asyncio.Task[bool] | None = None
 
     async def _head(self) -> tuple[int, int]:
@@ -479,11 +488,14 @@ class FactStore:
         head, erased = await self._head()
         started = self.started_from is not None
         if head <= self.seq and started and not self._lock.locked():
+            if self._snapshot_seq < erased:  # a write after an erasure failed
+                self._consider_writing(erased)
             return  # no await from here to the caller's reading
         async with self._lock:  # wait out a refresh halfway through the frames
             if self.started_from is None:
                 await self._start(head, erased)
             if head <= self.seq:
+                self._consider_writing(erased)
                 return
             if self._writing is not None:  # it reads the frames: let it end
                 await asyncio.wait([self._writing])
@@ -491,7 +503,36 @@ class FactStore:
             await self._load(head)
             self.derived.clear()
             self.seq = head
+            if self._mapped_seq is not None and self._mapped_seq < erased:
+                await self._leave_old_mapping(head, erased)
             self._consider_writing(erased)
+
+    async def _leave_old_mapping(self, head: int, erased: int) -> None:
+        """The frames map a snapshot older than an erasure, whose files are
+        (or are about to be) removed but stay on disk while mapped: map the
+        current snapshot instead if it is sound and after the erasure,
+        catching up as a start does; else copy the frames into this
+        process's memory."""
+        held = self.frames, self.seq, self._mapped_seq
+        if await self._open_snapshot(head, erased):
+            try:
+                await self._load(head)
+            except BaseException:
+                self.frames, self.seq, self._mapped_seq = held
+                self.derived.clear()
+                raise
+            self.derived.clear()
+            self.seq = head
+            log.info("reporting_snapshot_remapped", seq=self._mapped_seq)
+            return
+        for frame in self.frames.values():
+            frame.present = np.array(frame.present)
+            for column in frame.columns:
+                if column.kind != "obj":
+                    frame.data[column.name] = np.array(frame.data[column.name])
+        self._mapped_seq = None
+        self.derived.clear()
+        log.info("reporting_snapshot_unmapped", erased_seq=erased)
 
     async def _start(self, head: int, erased: int) -> None:
         """The first refresh: map the snapshot when there is a sound one,
@@ -523,6 +564,7 @@ class FactStore:
                     f"at seq {found.seq}, ahead of the database's {head}"
                 )
             if found.seq < erased:
+                await self.discard_stale(erased)  # no one may map it: remove it
                 raise snapshot.SnapshotRefused(
                     f"at seq {found.seq}, before an erasure at {erased}"
                 )
@@ -546,7 +588,8 @@ class FactStore:
             )
             return False
         self.frames = found.frames
-        self.seq = self._snapshot_seq = found.seq
+        self.seq = self._mapped_seq = found.seq
+        self._snapshot_seq = max(self._snapshot_seq, found.seq)
         self._written_at = time.monotonic()  # as fresh as if written here
         self.derived.clear()
         log.info("reporting_snapshot_mapped", path=str(found.path), seq=found.seq)
@@ -560,8 +603,10 @@ class FactStore:
             return
         if self._writing is not None and not self._writing.done():
             return
-        due = time.monotonic() - self._written_at >= self.snapshots.every_seconds
-        if due or self._snapshot_seq < erased:
+        now = time.monotonic()
+        due = now - self._written_at >= self.snapshots.every_seconds
+        retry = now - self._failed_at >= self.snapshots.check_seconds
+        if due or (self._snapshot_seq < erased and retry):
             self._writing = asyncio.create_task(self.write_snapshot())
             self._writing.add_done_callback(_log_failure)
 
@@ -592,10 +637,14 @@ class FactStore:
             await conn.execute(
                 table.insert().values(mark=mark, seq=seq, written_at=utcnow())
             )
+            known = {
+                row.mark: row.seq
+                for row in await conn.execute(select(table.c.mark, table.c.seq))
+            }
         directory = self.snapshots.directory
         try:
             written = await asyncio.to_thread(
-                snapshot.write, directory, self.frames, seq, mark, feeds
+                snapshot.write, directory, self.frames, seq, mark, feeds, known
             )
         except OSError as error:
             log.warning(
@@ -603,7 +652,11 @@ class FactStore:
                 directory=str(directory),
                 reason=str(error),
             )
-            written = None
+            async with self.engine.begin() as conn:
+                await conn.execute(table.delete().where(table.c.mark == mark))
+            self._failed_at = time.monotonic()
+            await self.discard_stale()  # what predates an erasure goes anyway
+            return False
         removed = [mark] if written is None else written[1]
         async with self.engine.begin() as conn:
             await conn.execute(table.delete().where(table.c.mark.in_(removed)))
@@ -616,8 +669,53 @@ class FactStore:
             adopted = await asyncio.to_thread(snapshot.read, directory, self.frames)
             if adopted is not None and adopted.mark == mark:
                 self.frames = adopted.frames
+                self._mapped_seq = seq
                 self.derived.clear()
         return True
+
+    async def discard_stale(self, erased: int | None = None) -> list[uuid.UUID]:
+        """Remove the snapshots on disk older than the last erasure (their
+        files may hold the erased; no process maps them) and their marks."""
+        from services.reporting.engine import snapshot
+
+        assert self.snapshots is not None
+        if erased is None:
+            _, erased = await self._head()
+        try:
+            removed = await asyncio.to_thread(
+                snapshot.discard, self.snapshots.directory, erased
+            )
+        except OSError as error:
+            log.error(
+                "reporting_snapshot_not_discarded",
+                directory=str(self.snapshots.directory),
+                reason=str(error),
+            )
+            return []
+        if removed:
+            table: CoreTable = StoreSnapshot.__table__  # type: ignore[attr-defined]
+            async with self.engine.begin() as conn:
+                await conn.execute(table.delete().where(table.c.mark.in_(removed)))
+            log.info(
+                "reporting_snapshot_discarded",
+                directory=str(self.snapshots.directory),
+                marks=[str(m) for m in removed],
+                erased_seq=erased,
+            )
+        return removed or []
+
+    async def check_snapshot(self) -> None:
+        """The API's periodic check, so that an idle process also acts on an
+        erasure: a started store refreshes (writing a new snapshot if the
+        one on disk predates the erasure), and any snapshot still older than
+        the erasure is removed, whoever wrote it."""
+        if self.snapshots is None:
+            return
+        if self.started_from is not None:
+            await self.refresh()
+            if self._writing is not None:
+                await asyncio.wait([self._writing])
+        await self.discard_stale()
 
     async def _load(self, head: int) -> None:
         async with self.engine.connect() as conn:
