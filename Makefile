@@ -11,7 +11,7 @@ LOCK := requirements/dev.txt
 STAMP := $(VENV)/.installed
 RUNTIME_LOCK := requirements/runtime.txt
 RUNTIME_STAMP := $(VENV)/.runtime
-FAST := not ops and not browser and not deploy and not image
+FAST := not ops and not browser and not deploy and not image and not processes
 # The generated TypeScript client's npm project (tests/reporting/
 # test_typescript_client.py): its tools installed from its lock by `npm ci`,
 # which rewrites node_modules/.package-lock.json, the stamp.
@@ -76,8 +76,9 @@ test: $(STAMP) $(TS_STAMP)
 	scripts/test-deps all
 	$(BIN)/python -m pytest -m "not image"
 
-## Everyday loop: all but the ops, browser, deploy and image suites (PostgreSQL, Redis, Node.js).
-test-fast: $(STAMP) $(TS_STAMP)
+## Everyday loop: all but the ops, browser, deploy and image suites and the
+## tests that start processes (marker processes); needs PostgreSQL and Redis.
+test-fast: $(STAMP)
 	scripts/test-deps services
 	$(BIN)/python -m pytest -m "$(FAST)" -n $(WORKERS) --dist worksteal
 

@@ -16,7 +16,11 @@ Every test carries the marker of its suite (the folder under tests/, e.g.
 ``-m reporting``), and the suites of whole processes carry ``ops``, ``browser``,
 ``deploy`` or ``image`` too, so ``make test-fast`` leaves them out without their
 modules saying so (and ``make test`` leaves out ``image``, which needs the
-image ``make image`` builds: ``make image-check`` runs it).
+image ``make image`` builds: ``make image-check`` runs it). Tests that start
+the project's own commands, a worker, the embedded stack or Node.js carry
+``processes`` (a module here, a single test by its decorator): each costs
+seconds of CPU in interpreters starting, so ``make test-fast`` leaves them
+out too; ``make test`` runs them.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ PROCESS_SUITES = {
     "ops": "ops",
     "smoke/test_dashboard.py": "browser",
     "smoke/test_dashboard_oidc.py": "browser",  # Chromium too
+    "smoke/test_embedded_stack.py": "processes",
+    "reporting/test_typescript_client.py": "processes",  # node and tsc
+    "reporting/test_generated_clients.py": "processes",  # openapi-python-client
     "deploy": "deploy",
     "image": "image",
 }
@@ -48,8 +55,8 @@ processes; `make test-fast` deselects these markers."""
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test with its suite folder and, for suites of whole
-    processes, with ``ops``, ``browser``, ``deploy`` or ``image`` (pyproject
-    registers them)."""
+    processes, with ``ops``, ``browser``, ``deploy``, ``image`` or
+    ``processes`` (pyproject registers them)."""
     for item in items:
         if not item.path.is_relative_to(TESTS):
             continue

@@ -189,6 +189,7 @@ async def test_the_command_loads_the_same_table_and_repeats_safely(
     assert (second["added"], second["unchanged"]) == (0, 9)
 
 
+@pytest.mark.processes
 def test_the_command_line_on_the_embedded_default(tmp_path: Path) -> None:
     """The real command, on SQLite in a data directory: a COD-AB table with
     its default column names loads without a mapping."""

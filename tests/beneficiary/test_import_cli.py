@@ -10,6 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -40,6 +41,7 @@ async def progress(engine: AsyncEngine) -> tuple[str, int] | None:
     return (str(row[0]), int(row[1])) if row else None
 
 
+@pytest.mark.processes
 async def test_a_killed_import_resumes_to_the_same_result(
     beneficiary_settings: BeneficiarySettings,
     orgs: dict[str, Org],

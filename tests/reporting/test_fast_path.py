@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -90,6 +91,7 @@ def _start_worker(settings: ReportingSettings, log: Path) -> subprocess.Popen[by
         )
 
 
+@pytest.mark.processes
 async def test_a_killed_worker_and_a_flushed_redis_lose_nothing(
     alice: Caller,
     issue: Any,

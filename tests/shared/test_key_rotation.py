@@ -640,6 +640,7 @@ def command_env(
     return env
 
 
+@pytest.mark.processes
 async def test_keys_rotate_under_traffic_without_loss_or_failure(
     stack: Stack, data_dir: Path
 ) -> None:
@@ -796,6 +797,7 @@ async def test_an_edit_racing_the_rotation_wins(stack: Stack) -> None:
     assert world.failures == []
 
 
+@pytest.mark.processes
 async def test_rotation_on_sqlite_reports_what_it_cannot_read(
     tmp_path: Path, data_dir: Path, redis: Redis
 ) -> None:

@@ -123,6 +123,7 @@ def test_reporting_holds_no_pii_so_needs_no_pii_keys(
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.processes
 def test_a_service_command_refuses_on_one_line_before_writing(tmp_path: Path) -> None:
     env = {
         k: v

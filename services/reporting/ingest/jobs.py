@@ -109,9 +109,12 @@ class OrganisationItem(BaseModel):
     default_language: str = "en"
 
 
-async def refresh_dimensions(runtime: Runtime, beneficiary: Peer) -> None:
+async def refresh_dimensions(runtime: Runtime, beneficiary: Peer) -> bool:
     """Locations and organisations (names, leads, default languages), from
-    the beneficiary service."""
+    the beneficiary service. Takes an ingestion ``seq`` only when a row is new
+    or changed: the seq makes every reader reload its frames and drop what it
+    derived, which an unchanged gazetteer (most pulls) need not cost.
+    Returns whether anything changed."""
     locations = await beneficiary.get_all(runtime, "/v1/locations", LocationItem)
     organisations = await beneficiary.get_all(
         runtime, "/v1/organisations", OrganisationItem
@@ -140,7 +143,12 @@ async def refresh_dimensions(runtime: Runtime, beneficiary: Peer) -> None:
             org.lead_organisation_id = org_item.lead_organisation_id
             org.default_language = org_item.default_language
             session.add(org)
-        await bump_seq(session)  # query caches reload the dimensions
+        changed = bool(session.new) or any(
+            session.is_modified(row) for row in session.dirty
+        )
+        if changed:
+            await bump_seq(session)  # query caches reload the dimensions
+    return changed
 
 
 async def pull_feeds(ctx: dict[str, Any]) -> int:
