@@ -55,6 +55,24 @@ async def values(
     return body
 
 
+async def refused_query(
+    client: httpx.AsyncClient,
+    reader: Caller,
+    indicator: str,
+    start: str = "2020-01-01",
+    end: str = "2030-12-31",
+    **params: Any,
+) -> str:
+    """The problem text of a query with a value no dimension takes (422)."""
+    r = await client.get(
+        f"/v1/indicators/{indicator}/values",
+        params={"start": start, "end": end, **params},
+        headers=reader.headers(),
+    )
+    assert r.status_code == 422, r.text
+    return r.text
+
+
 def by_value(body: dict[str, Any]) -> dict[Any, Any]:
     """Cells keyed by their dim value (one dim) or tuple of values."""
     out = {}
