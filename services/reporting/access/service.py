@@ -32,7 +32,7 @@ from shared.auth import (
 )
 from shared.db import utcnow
 from shared.errors import Forbidden, Unauthorized
-from shared.i18n import LangQuery, Language, chosen_language
+from shared.i18n import LangQuery, Language, asked, chosen_language
 
 KEY_PREFIX = "mhpss_"
 READERS = frozenset(
@@ -173,8 +173,14 @@ async def caller_language(
 ) -> Language:
     """The language of what a caller reads: ``lang``, else Accept-Language,
     else their organisation's default language (as last copied from the
-    beneficiary service), else English."""
-    default = await default_language(request.app.state.runtime, caller)
+    beneficiary service), else English. The default is read only when
+    neither ``lang`` nor Accept-Language names a language we have."""
+    named = asked(lang, request.headers.get("accept-language"))
+    default = (
+        None
+        if named is not None
+        else await default_language(request.app.state.runtime, caller)
+    )
     return chosen_language(request, response, lang, default)
 
 

@@ -65,7 +65,7 @@ from shared.errors import (
     NotFound,
     problem_responses,
 )
-from shared.i18n import negotiate
+from shared.i18n import asked, negotiate
 from shared.pagination import (
     DEFAULT_LIMIT,
     CursorQuery,
@@ -198,10 +198,8 @@ async def request_export(
     bands = age_bands(body.age_bands, request.app.state.settings)
     check_query(indicator, body.start, body.end, body.by, body.filters, bands)
     await check_org_unit_codes(store_of(request.app), caller, body.by, body.format)
-    lang = negotiate(
-        body.lang,
-        request.headers.get("accept-language"),
-        await default_language(runtime, caller),
+    lang = asked(body.lang, request.headers.get("accept-language")) or negotiate(
+        None, None, await default_language(runtime, caller)
     )
 
     async def create() -> Export:
