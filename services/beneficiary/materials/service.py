@@ -170,10 +170,7 @@ async def void_distribution(
     line = await get_distribution(session, principal, distribution_id, for_update=True)
     if line.voided:
         return line
-    line.voided = True
-    line.void_reason = reason
-    line.version += 1
-    _emit(session, line, EventType.material_distribution_voided)
+    _void(session, line, reason)
     await session.flush()
     return line
 
@@ -203,15 +200,22 @@ async def void_with_record(
         ).scalars()
     )
     for line in lines:
-        line.voided = True
-        line.void_reason = record.void_reason
-        line.version += 1
-        _emit(session, line, EventType.material_distribution_voided)
+        _void(session, line, record.void_reason)
     audit_log.record(
         session, actor, "void", "material_distribution", [line.id for line in lines]
     )
     await session.flush()
     return lines
+
+
+def _void(
+    session: AsyncSession, line: MaterialDistribution, reason: str | None
+) -> None:
+    """Stop a line counting, with why, and announce it."""
+    line.voided = True
+    line.void_reason = reason
+    line.version += 1
+    _emit(session, line, EventType.material_distribution_voided)
 
 
 def _emit(session: AsyncSession, line: MaterialDistribution, kind: EventType) -> None:
