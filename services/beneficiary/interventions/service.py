@@ -21,7 +21,10 @@ from services.beneficiary.interventions.models import Enrolment, SessionAttendan
 from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.service_records import service as records_service
 from services.beneficiary.service_records.models import GroupActivity, ServiceRecord
-from services.beneficiary.service_records.schemas import ServiceRecordCreate
+from services.beneficiary.service_records.schemas import (
+    GroupActivityCreate,
+    ServiceRecordCreate,
+)
 from shared.auth import Principal
 from shared.contracts.enums import (
     ConsentPurpose,
@@ -370,6 +373,18 @@ async def _count(
         enrolment.status = EnrolmentStatus.finished
         enrolment.status_on = record.service_date
     await _emit(session, enrolment)
+
+
+async def record_group_activity(
+    session: AsyncSession, principal: Principal, data: GroupActivityCreate
+) -> GroupActivity:
+    """The one way a group activity is written (the API and sync): the
+    records of its attendees, then, for a protocol session, their enrolments
+    following it."""
+    group = await records_service.record_group_activity(session, principal, data)
+    if data.protocol_session is not None:
+        await follow_group_session(session, group, data.protocol_session)
+    return group
 
 
 async def follow_group_session(

@@ -267,12 +267,9 @@ async def record_group_activity(
     )
 
     async def record() -> GroupActivity:
-        group = await records_service.record_group_activity(session, principal, body)
-        if body.protocol_session is not None:
-            await interventions_service.follow_group_session(
-                session, group, body.protocol_session
-            )
-        return group
+        return await interventions_service.record_group_activity(
+            session, principal, body
+        )
 
     return await once.answer_versioned(
         principal,

@@ -326,12 +326,9 @@ def _recorded_once(
             {**change.data.model_dump(), "id": change.id}
         )
         records_service.confirm_large_count(principal, data.anonymous_attendees, large)
-        group = await records_service.record_group_activity(session, principal, data)
-        if data.protocol_session is not None:  # as POST /v1/group-activities
-            await interventions_service.follow_group_session(
-                session, group, data.protocol_session
-            )
-        return group
+        return await interventions_service.record_group_activity(
+            session, principal, data
+        )
 
     async def group_fields(row: GroupActivity) -> BaseModel:
         return await records_service.group_activity_fields(session, row)
