@@ -542,9 +542,9 @@ class FactStore:
             return
         if await self._open_snapshot(head, erased):
             self.started_from = "snapshot"
-            async with self.engine.connect() as conn:
-                await self._load_places(conn)
-            self._consider_writing(erased)
+            if self.seq >= head:  # else the catch-up's load reads them
+                async with self.engine.connect() as conn:
+                    await self._load_places(conn)
 
     async def _open_snapshot(self, head: int, erased: int) -> bool:
         """Map the current snapshot if this database wrote it (its mark at
