@@ -239,13 +239,19 @@ def _service(batch: Batch, e: EventEnvelope, f: ServiceRecordFacts) -> None:
     batch.touch(f.service_date, e.organisation_id)
 
 
+def _lines(listed: int, version: int, most: int) -> int:
+    """How many lines a fact list keeps: as listed on its first version;
+    once edited, every line the list may have had, so lines it lost stop
+    counting."""
+    return listed if version == 1 else max(listed, most)
+
+
 def _service_topics(batch: Batch, e: EventEnvelope, f: ServiceRecordFacts) -> None:
     """A line per topic (one with none for a record without); after the
     first version every line the list may have had, so topics taken off
     stop counting. Events before ``topic_codes`` state ``topic_code``."""
     topics: list[str | None] = list(f.topic_codes) or [f.topic_code]
-    lines = len(topics) if f.version == 1 else max(len(topics), MAX_TOPICS)
-    for line in range(lines):
+    for line in range(_lines(len(topics), f.version, MAX_TOPICS)):
         topic = topics[line] if line < len(topics) else None
         batch.keep(
             "service_topic",
@@ -460,8 +466,7 @@ def _case(batch: Batch, e: EventEnvelope, f: CaseFacts) -> None:
     )
     # a line per problem; once edited, every line the list may have had
     # (the longest list intake takes), so lines it lost stop counting
-    lines = len(f.presenting_problems) if f.version == 1 else MAX_PROBLEMS
-    for line in range(max(lines, len(f.presenting_problems))):
+    for line in range(_lines(len(f.presenting_problems), f.version, MAX_PROBLEMS)):
         problem = (
             f.presenting_problems[line] if line < len(f.presenting_problems) else None
         )
