@@ -8,13 +8,13 @@ one ``.npy`` file per numeric column and per frame's ``present``, written
 with room to grow, ``text.json`` for the vocabularies and the ``obj``
 columns, and ``manifest.json`` last, naming the format, the ingestion
 ``seq`` the frames hold, a random ``mark`` (also written to the database's
-``store_snapshot`` table), each column's shape and CRC-32, and the
-producers' feed positions. It is written under a temporary name and renamed
-whole, then ``current`` (a symbolic link) is replaced atomically: a reader
-sees a complete snapshot or the previous one, never half of one. What the
-database must confirm (the mark at that ``seq``, no erasure since) is
-checked by the store (``FactStore._open_snapshot``); this module only
-writes and reads files, and refuses anything that does not add up.
+``store_snapshot`` table), and each column's shape and CRC-32. It is
+written under a temporary name and renamed whole, then ``current`` (a
+symbolic link) is replaced atomically: a reader sees a complete snapshot
+or the previous one, never half of one. What the database must confirm
+(the mark at that ``seq``, no erasure since) is checked by the store
+(``FactStore._open_snapshot``); this module only writes and reads files,
+and refuses anything that does not add up.
 
 Vocabularies are compacted on writing: a value no row uses any more (such
 as an erased trainee's id, since replaced by its pseudonym) is not written.
@@ -66,7 +66,6 @@ class Snapshot:
     seq: int
     mark: uuid.UUID
     frames: dict[str, Frame]
-    feeds: dict[str, int]
 
 
 def _dtype(column: Column) -> np.dtype[Any]:
@@ -164,7 +163,6 @@ def write(
     frames: Mapping[str, Frame],
     seq: int,
     mark: uuid.UUID,
-    feeds: Mapping[str, int],
     known: Mapping[uuid.UUID, int],
 ) -> tuple[Path, list[uuid.UUID]] | None:
     """Write the frames as snapshot ``mark`` and make it ``current``; returns
@@ -177,7 +175,7 @@ def write(
     with _locked(directory) as held_lock:
         if not held_lock:
             return None
-        return _write_locked(directory, frames, seq, mark, feeds, known)
+        return _write_locked(directory, frames, seq, mark, known)
 
 
 def _write_locked(
@@ -185,7 +183,6 @@ def _write_locked(
     frames: Mapping[str, Frame],
     seq: int,
     mark: uuid.UUID,
-    feeds: Mapping[str, int],
     known: Mapping[uuid.UUID, int],
 ) -> tuple[Path, list[uuid.UUID]] | None:
     try:
@@ -200,7 +197,7 @@ def _write_locked(
     for leftover in directory.glob(".tmp-*"):  # a writer that crashed
         shutil.rmtree(leftover, ignore_errors=True)
     try:
-        return _write_into(temporary, directory, frames, seq, mark, feeds)
+        return _write_into(temporary, directory, frames, seq, mark)
     except BaseException:  # a disk that filled: leave no rows behind
         shutil.rmtree(temporary, ignore_errors=True)
         raise
@@ -212,14 +209,12 @@ def _write_into(
     frames: Mapping[str, Frame],
     seq: int,
     mark: uuid.UUID,
-    feeds: Mapping[str, int],
 ) -> tuple[Path, list[uuid.UUID]]:
     temporary.mkdir(mode=PRIVATE_DIR)  # per-person rows: the service's only
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "seq": seq,
         "mark": str(mark),
-        "feeds": dict(feeds),
         "layout": _layout(frames),
         "frames": {},
     }
@@ -390,9 +385,8 @@ def read(directory: Path, expected: Mapping[str, Frame]) -> Snapshot | None:
                     frame.vocab[column.name] = vocabulary
             frame.size = size
             frames[name] = frame
-        feeds = {str(k): int(v) for k, v in manifest.get("feeds", {}).items()}
     except SnapshotRefused:
         raise
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise SnapshotRefused(f"{type(error).__name__}: {error}") from error
-    return Snapshot(path=path, seq=seq, mark=mark, frames=frames, feeds=feeds)
+    return Snapshot(path=path, seq=seq, mark=mark, frames=frames)

@@ -42,7 +42,6 @@ from services.reporting.facts.models import (
     CompetencyFact,
     EnrolmentFact,
     FeedbackFact,
-    FeedCursor,
     GroupActivityFact,
     GroupParticipationFact,
     GroupSeriesFact,
@@ -630,10 +629,6 @@ class FactStore:
         mark, seq = uuid.uuid4(), self.seq
         table: CoreTable = StoreSnapshot.__table__  # type: ignore[attr-defined]
         async with self.engine.begin() as conn:
-            feeds = {
-                row.source: row.position
-                for row in await conn.execute(select(FeedCursor))
-            }
             await conn.execute(
                 table.insert().values(mark=mark, seq=seq, written_at=utcnow())
             )
@@ -644,7 +639,7 @@ class FactStore:
         directory = self.snapshots.directory
         try:
             written = await asyncio.to_thread(
-                snapshot.write, directory, self.frames, seq, mark, feeds, known
+                snapshot.write, directory, self.frames, seq, mark, known
             )
         except OSError as error:
             log.warning(
