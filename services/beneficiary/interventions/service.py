@@ -446,10 +446,25 @@ async def follow_group_session(
             )
         ).scalars()
     )
+    enrolments = running.scalars().all()
+    attended = set(  # the enrolments that count this session already
+        (
+            await session.execute(
+                select(col(SessionAttendance.enrolment_id))
+                .join(ServiceRecord, _counted_by)
+                .where(
+                    col(SessionAttendance.organisation_id) == group.organisation_id,
+                    col(SessionAttendance.enrolment_id).in_([e.id for e in enrolments]),
+                    col(SessionAttendance.session_number) == number,
+                    col(ServiceRecord.voided).is_(False),
+                )
+            )
+        ).scalars()
+    )
     followed = 0
-    for enrolment in running.scalars().all():
+    for enrolment in enrolments:
         record = records[enrolment.beneficiary_id]
-        if record.id in counting or number in await _attended(session, enrolment):
+        if record.id in counting or enrolment.id in attended:
             continue  # counted already, by this record or another session
         await session.execute(  # a session whose record was voided: again
             delete(SessionAttendance).where(
