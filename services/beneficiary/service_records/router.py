@@ -397,18 +397,25 @@ async def lookup_group_activities(
     registered attendees' pseudonymous ids, so a supervised practice session
     can link one (the training service holds no one's personal data).
     Nothing else is returned, and never another organisation's sessions."""
-    found = {}
     async with session.begin():
-        for group in await records_service.groups_of(session, principal, body.ids):
-            read = await records_service.group_activity_read(session, principal, group)
-            found[group.id] = GroupAttendance(
-                organisation_id=read.organisation_id,
-                site_id=read.site_id,
-                activity_code=read.activity_code,
-                activity_date=read.activity_date,
-                attendee_ids=read.attendee_ids,
+        groups = await records_service.groups_of(session, principal, body.ids)
+        attended = await records_service.attendance_of(session, groups)
+    return GroupLookupResult(
+        found={
+            group.id: GroupAttendance(
+                organisation_id=group.organisation_id,
+                site_id=group.site_id,
+                activity_code=group.activity_code,
+                activity_date=group.activity_date,
+                attendee_ids=[
+                    person
+                    for person, site in attended[group.id]
+                    if principal.can_see_site(site)
+                ],
             )
-    return GroupLookupResult(found=found)
+            for group in groups
+        }
+    )
 
 
 @router.post(

@@ -823,29 +823,49 @@ async def list_group_activities(
     )
 
 
+async def attendance_of(
+    session: AsyncSession, groups: Sequence[GroupActivity]
+) -> dict[uuid.UUID, list[tuple[uuid.UUID, uuid.UUID | None]]]:
+    """Each group's registered attendees with their sites (voided attendance
+    left out), in one query for all the groups."""
+    found: dict[uuid.UUID, list[tuple[uuid.UUID, uuid.UUID | None]]] = {
+        g.id: [] for g in groups
+    }
+    keys = {(g.organisation_id, g.id) for g in groups}  # ids are per organisation
+    if not groups:
+        return found
+    rows = await session.execute(
+        select(
+            col(ServiceRecord.organisation_id),
+            col(ServiceRecord.group_activity_id),
+            col(ServiceRecord.beneficiary_id),
+            col(Beneficiary.site_id),
+        )
+        .join(
+            Beneficiary,
+            and_(
+                col(Beneficiary.organisation_id) == col(ServiceRecord.organisation_id),
+                col(Beneficiary.id) == col(ServiceRecord.beneficiary_id),
+            ),
+        )
+        .where(
+            col(ServiceRecord.group_activity_id).in_(list(found)),
+            col(ServiceRecord.organisation_id).in_({org for org, _ in keys}),
+            col(ServiceRecord.voided).is_(False),
+        )
+    )
+    for organisation, group_id, person, site in rows.all():
+        if group_id is not None and (organisation, group_id) in keys:
+            found[group_id].append((person, site))
+    return found
+
+
 async def group_activity_read(
     session: AsyncSession, principal: Principal, group: GroupActivity
 ) -> GroupActivityRead:
     """The group with who attended (voided attendance left out). Attendees
     registered at sites outside the caller's scope are counted, not named."""
-    attended = (
-        await session.execute(
-            select(col(ServiceRecord.beneficiary_id), col(Beneficiary.site_id))
-            .join(
-                Beneficiary,
-                and_(
-                    col(Beneficiary.organisation_id)
-                    == col(ServiceRecord.organisation_id),
-                    col(Beneficiary.id) == col(ServiceRecord.beneficiary_id),
-                ),
-            )
-            .where(
-                col(ServiceRecord.group_activity_id) == group.id,
-                col(ServiceRecord.organisation_id) == group.organisation_id,
-                col(ServiceRecord.voided).is_(False),
-            )
-        )
-    ).all()
+    attended = (await attendance_of(session, [group]))[group.id]
     attendee_ids = [b for b, site in attended if principal.can_see_site(site)]
     anonymous = (
         await session.execute(
