@@ -89,15 +89,7 @@ async def approve_partner(
     they did before partnerships existed, until the lead ends it; a
     partnership agreement approves without one (``open_ended=False``)."""
     organisation_wide(principal)
-    partner = (
-        await session.execute(
-            select(Organisation)
-            .where(col(Organisation.id) == partner_id)
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
-    if partner is None:
-        raise NotFound("No such organisation.")
+    partner = await get_organisation(session, partner_id, for_update=True)
     if partner.requested_lead_organisation_id != principal.organisation_id:
         raise Forbidden("This organisation has not asked your organisation to lead it.")
     lead = await session.get(Organisation, principal.organisation_id)
@@ -142,15 +134,7 @@ async def update_organisation(
     organisation_wide(principal)
     if organisation_id != principal.organisation_id:
         raise Forbidden("Only an organisation's own admin may change it.")
-    organisation = (
-        await session.execute(
-            select(Organisation)
-            .where(col(Organisation.id) == organisation_id)
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
-    if organisation is None:
-        raise NotFound("No such organisation.")
+    organisation = await get_organisation(session, organisation_id, for_update=True)
     if organisation.version != expected_version:
         raise VersionConflict(
             f"You edited version {expected_version}; the server has "
@@ -184,9 +168,12 @@ OrganisationLanguage = Annotated[Language, Depends(organisation_language)]
 
 
 async def get_organisation(
-    session: AsyncSession, organisation_id: uuid.UUID
+    session: AsyncSession, organisation_id: uuid.UUID, *, for_update: bool = False
 ) -> Organisation:
-    organisation = await session.get(Organisation, organisation_id)
+    """An organisation by id (locked with ``for_update``), else 404."""
+    organisation = await session.get(
+        Organisation, organisation_id, with_for_update=for_update
+    )
     if organisation is None:
         raise NotFound("No such organisation.")
     return organisation
