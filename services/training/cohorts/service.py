@@ -352,7 +352,13 @@ async def add_session(
     return row
 
 
-async def _session(session: AsyncSession, cohort: Cohort, number: int) -> CohortSession:
+async def get_session(
+    session: AsyncSession,
+    cohort: Cohort,
+    number: int,
+    loc: tuple[str | int, ...] = ("path", "number"),
+) -> CohortSession:
+    """Session ``number`` of the cohort, else a 422 at ``loc``."""
     held = (
         await session.execute(
             select(CohortSession).where(
@@ -362,13 +368,11 @@ async def _session(session: AsyncSession, cohort: Cohort, number: int) -> Cohort
         )
     ).scalar_one_or_none()
     if held is None:
-        raise Invalid(
+        raise Invalid.field(
+            list(loc),
+            "unknown session",
+            "session",
             f"The cohort has no session {number}.",
-            errors=[
-                FieldError(
-                    loc=["path", "number"], msg="unknown session", type="session"
-                )
-            ],
         )
     return held
 
@@ -391,7 +395,7 @@ async def get_attendance(
     session: AsyncSession, principal: Principal, cohort_id: uuid.UUID, number: int
 ) -> AttendanceRead:
     cohort = await get_cohort(session, principal, cohort_id)
-    return await _attendance(session, await _session(session, cohort, number))
+    return await _attendance(session, await get_session(session, cohort, number))
 
 
 async def record_attendance(
@@ -407,7 +411,7 @@ async def record_attendance(
     version. Changing recorded attendance needs the version it was read at
     (If-Match): an old or repeated request must not undo a newer one."""
     cohort = await get_cohort(session, principal, cohort_id, lock=True)
-    held = await _session(session, cohort, number)
+    held = await get_session(session, cohort, number)
     if expected_version is None and held.attendance_version > 0:
         raise PreconditionRequired(
             "This session's attendance is recorded already: send If-Match with "

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from services.training.cohorts import service as cohorts_service
-from services.training.cohorts.models import CohortSession
 from services.training.db import OutboxEvent
 from services.training.feedback.models import TraineeFeedback
 from services.training.feedback.schemas import TraineeFeedbackCreate
 from shared.auth import Principal
 from shared.contracts.events import EventType, FeedbackFacts
-from shared.errors import Conflict, Invalid, NotFound
+from shared.errors import Conflict, NotFound
 from shared.outbox import add_event
 
 
@@ -31,22 +28,9 @@ async def record_feedback(
     cohort = await cohorts_service.get_cohort(session, principal, data.cohort_id)
     answered_on = cohort.ends_on
     if data.session_number is not None:
-        held = (
-            await session.execute(
-                select(CohortSession).where(
-                    col(CohortSession.organisation_id) == cohort.organisation_id,
-                    col(CohortSession.cohort_id) == cohort.id,
-                    col(CohortSession.number) == data.session_number,
-                )
-            )
-        ).scalar_one_or_none()
-        if held is None:
-            raise Invalid.field(
-                ["body", "session_number"],
-                "unknown session",
-                "session",
-                f"The cohort has no session {data.session_number}.",
-            )
+        held = await cohorts_service.get_session(
+            session, cohort, data.session_number, ("body", "session_number")
+        )
         answered_on = held.held_on
     if data.id is not None:
         key = (principal.organisation_id, data.id)
