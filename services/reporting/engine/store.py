@@ -712,6 +712,19 @@ class FactStore:
                 await asyncio.wait([self._writing])
         await self.discard_stale()
 
+    async def _with_new_rows(self, conn: AsyncConnection, head: int) -> list[Frame]:
+        """The frames whose tables hold rows after ``self.seq``, found by one
+        query (each table's ``seq`` index): a refresh then reads only those,
+        where a query or two per frame and column would find nothing."""
+        frames = list(self.frames.values())
+        probe = " UNION ALL ".join(
+            f"SELECT {i} WHERE EXISTS (SELECT FROM {frame.table.name}"
+            " WHERE seq > :since AND seq <= :head)"
+            for i, frame in enumerate(frames)
+        )
+        found = await conn.execute(text(probe), {"since": self.seq, "head": head})
+        return [frames[i] for i in sorted(found.scalars())]
+
     async def _load(self, head: int) -> None:
         async with self.engine.connect() as conn:
             # the first load: bulk; later ones are small, row by row is
@@ -719,7 +732,7 @@ class FactStore:
             bulk = conn.dialect.name == "postgresql" and self.seq == 0
             if bulk:  # big joins, no gain
                 await conn.execute(text("SET LOCAL jit = off"))
-            for frame in self.frames.values():
+            for frame in await self._with_new_rows(conn, head):
                 if bulk and frame.numeric:
                     await self._load_numbers(conn, frame, head)
                     continue
