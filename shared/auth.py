@@ -468,6 +468,40 @@ async def machine_account(
 MachineDep = Annotated[Principal, Depends(machine_account)]
 
 
+MACHINE_TOKEN_TTL = timedelta(minutes=10)
+_machine_tokens: dict[tuple[Any, ...], tuple[str, float]] = {}
+
+
+def _local_machine_token(settings: ServiceSettings, subject: str) -> str:
+    """A machine token signed with the local key, reused for half its life:
+    signing one per call read and parsed the key file, and each new token
+    cost the receiver an ES256 check it remembers per token. A replaced key
+    file (another modification time) signs a new one."""
+    path = settings.data_dir / LOCAL_KEY_FILE
+    try:
+        version = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        version = None
+    key = (path, version, subject, settings.auth_issuer, settings.auth_audience)
+    held = _machine_tokens.get(key)
+    if held is not None and held[1] > time.monotonic():
+        return held[0]
+    token = LocalSigningKey.load_or_create(settings.data_dir).issue(
+        subject=subject,
+        organisation_id=MACHINE_ORGANISATION,
+        roles=[Role.service],
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        ttl=MACHINE_TOKEN_TTL,
+    )
+    if version is None:  # the key was made just now
+        key = (path, path.stat().st_mtime_ns, *key[2:])
+    if len(_machine_tokens) >= 64:  # replaced keys' tokens: forget them all
+        _machine_tokens.clear()
+    _machine_tokens[key] = (token, time.monotonic() + MACHINE_TOKEN_TTL.seconds / 2)
+    return token
+
+
 def machine_headers(
     settings: ServiceSettings,
     token: str | None,
@@ -479,14 +513,7 @@ def machine_headers(
     configured ``token``, else one signed with the local key (embedded
     default), and the organisation the call is for, if it is for one."""
     if token is None:
-        token = LocalSigningKey.load_or_create(settings.data_dir).issue(
-            subject=subject,
-            organisation_id=MACHINE_ORGANISATION,
-            roles=[Role.service],
-            issuer=settings.auth_issuer,
-            audience=settings.auth_audience,
-            ttl=timedelta(minutes=10),
-        )
+        token = _local_machine_token(settings, subject)
     headers = {"Authorization": f"Bearer {token}"}
     if organisation_id is not None:
         headers[ACTING_ORGANISATION_HEADER] = str(organisation_id)

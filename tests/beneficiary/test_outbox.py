@@ -9,7 +9,7 @@ from typing import Any
 from arq.jobs import JobDef
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
@@ -291,3 +291,28 @@ class TestFastPathToReporting:
         finally:
             settings.publish_to_reporting = True
         assert await reporting_jobs(beneficiary_app) == []
+
+
+async def test_reading_the_feed_with_nothing_to_sequence_writes_nothing(
+    beneficiary_app: FastAPI, alice: Caller, issue: Any, orgs: Any
+) -> None:
+    """Each feed read and publish job first looks for unsequenced events
+    without the counter's lock: finding none, it leaves the counter row as
+    it was (no row version, no commit to wait for)."""
+    person = await make_beneficiary(alice)
+    await record_service(alice, person["id"])
+    reader = issue(orgs["a"], Role.me_officer)
+    first = await read_all(reader)
+    assert first.items  # the events got positions
+
+    async def counter_version() -> str:
+        async with beneficiary_app.state.engine.connect() as conn:
+            found = await conn.execute(
+                select(text("xmin::text")).select_from(OutboxCounter)
+            )
+            return str(found.scalar_one())
+
+    before = await counter_version()
+    await read_all(reader)
+    await publish_outbox({"runtime": beneficiary_app.state.runtime})
+    assert await counter_version() == before

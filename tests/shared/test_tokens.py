@@ -8,6 +8,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import time
 import uuid
 from datetime import timedelta
@@ -22,8 +23,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from shared.auth import ExpiredToken, LocalSigningKey, Role, TokenVerifier
+from shared.auth import (
+    LOCAL_KEY_FILE,
+    ExpiredToken,
+    LocalSigningKey,
+    Role,
+    TokenVerifier,
+    machine_headers,
+)
 from shared.errors import Unauthorized
+from shared.settings import ServiceSettings
 
 ORG = uuid.uuid4()
 
@@ -321,3 +330,28 @@ def test_any_crafted_token_is_verified_or_a_401(
         await verify_outcome(jwks_verifier(key), token)
 
     asyncio.run(both())
+
+
+async def test_a_machine_token_is_reused_until_its_key_is_replaced(
+    tmp_path: Path,
+) -> None:
+    """The embedded default signs its service-to-service calls with the local
+    key: one token serves many calls, and a replaced key signs a new one."""
+    settings = ServiceSettings(data_dir=tmp_path)
+    first = machine_headers(settings, None, subject="reporting")
+    assert machine_headers(settings, None, subject="reporting") == first
+    assert machine_headers(settings, None, subject="training") != first
+
+    key_file = tmp_path / LOCAL_KEY_FILE
+    key_file.unlink()
+    replaced = LocalSigningKey.load_or_create(tmp_path)
+    os.utime(key_file, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    again = machine_headers(settings, None, subject="reporting")
+    assert again != first
+    verifier = TokenVerifier(
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        static_key=replaced.private_key.public_key(),
+    )
+    principal = await verifier.verify(again["Authorization"].removeprefix("Bearer "))
+    assert Role.service in principal.roles
