@@ -174,6 +174,51 @@ async def test_a_service_record_is_written_in_two_statements(
         assert tuple(found.one()) == (1, 1, 1)
 
 
+async def test_a_service_record_reads_in_two_statements(
+    alice: Any, beneficiary_engine: AsyncEngine
+) -> None:
+    """Before writing, a keyed record reads twice: the Idempotency-Key, then
+    the person locked with their consent ledger and organisation in one
+    statement (the ledger and the organisation were two reads more); a
+    withdrawn consent read that way still refuses the record."""
+    person = await make_beneficiary(alice)
+    selects: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().startswith("SELECT"):
+            selects.append(statement)
+
+    body = {
+        "beneficiary_id": person["id"],
+        "activity_code": "individual_counselling",
+        "service_date": "2026-02-01",
+    }
+    event.listen(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        r = await alice.post(
+            "/v1/service-records", body, headers={"Idempotency-Key": "reads-1"}
+        )
+    finally:
+        event.remove(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
+    assert r.status_code == 201, r.text
+    assert len(selects) == 2, selects
+    key, person_read = selects
+    assert "idempotency_record" in key, key
+    assert "FOR UPDATE OF beneficiary" in person_read, person_read
+    assert "consent_entry" in person_read
+    assert "organisation" in person_read
+    r = await alice.post(
+        f"/v1/beneficiaries/{person['id']}/consents",
+        [{"purpose": "services", "granted": False, "form_version": "2024-1"}],
+    )
+    assert r.status_code == 201, r.text
+    r = await alice.post(
+        "/v1/service-records", body, headers={"Idempotency-Key": "reads-2"}
+    )
+    assert r.status_code == 409, r.text
+    assert "'services'" in r.json()["detail"], r.json()
+
+
 async def test_appended_rows_follow_their_transaction(
     beneficiary_engine: AsyncEngine,
 ) -> None:
