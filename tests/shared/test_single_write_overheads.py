@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from fastapi.routing import APIRoute
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -217,6 +218,45 @@ async def test_a_service_record_reads_in_two_statements(
     )
     assert r.status_code == 409, r.text
     assert "'services'" in r.json()["detail"], r.json()
+
+
+async def test_routers_of_other_paths_are_passed_over(
+    alice: Any, beneficiary_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request tries only the routes of routers whose paths begin as its
+    own does (the tenth router's write tried a hundred routes first); an
+    unknown path is still a 404 and a known path with another method a
+    405, as problem+json."""
+    tried: list[str] = []
+    matches = APIRoute.matches
+
+    def counted(route: APIRoute, scope: Any) -> Any:
+        tried.append(route.path)
+        return matches(route, scope)
+
+    monkeypatch.setattr(APIRoute, "matches", counted)
+    person = await make_beneficiary(alice)
+    tried.clear()
+    r = await alice.post(
+        "/v1/service-records",
+        {
+            "beneficiary_id": person["id"],
+            "activity_code": "individual_counselling",
+            "service_date": "2026-02-01",
+        },
+    )
+    assert r.status_code == 201, r.text
+    assert tried, "no route tried"
+    others = [p for p in tried if p.startswith("/v1/") and "/service-records" not in p]
+    assert others == [], others  # the app's own few (/docs, /openapi.json) aside
+    tried.clear()
+    r = await alice.get("/v1/service-recordz")
+    assert r.status_code == 404, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert [p for p in tried if p.startswith("/v1/")] == [], tried
+    r = await alice.put("/v1/service-records", {})
+    assert r.status_code == 405, r.text
+    assert r.headers["content-type"] == "application/problem+json"
 
 
 async def test_appended_rows_follow_their_transaction(
