@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared import db as shared_db
 from shared.outbox import announce_writes
+from shared.queue import ArqQueue
 from tests.beneficiary.api import make_beneficiary
-from tests.databases import recreate_database
+from tests.databases import REDIS_URL, recreate_database
 
 
 async def test_a_busy_connection_is_not_pinged_an_idle_or_dead_one_is(
@@ -103,6 +104,35 @@ async def test_writes_committed_together_share_one_announce() -> None:
     for asked, done in writes:
         # each write returned after an enqueue that started after it asked
         assert any(asked <= s and e <= done for s, e in sends), (asked, sends)
+
+
+async def test_an_announce_finding_its_job_queued_asks_redis_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The outbox job announced on every write is usually still queued when
+    the next write announces it: one EXISTS then, not arq's WATCH, EXISTS
+    and UNWATCH (a pipeline); a job not queued is enqueued as before."""
+    queue = await ArqQueue.connect(REDIS_URL, "overheads-test")
+    job_id = f"overheads-test:{uuid.uuid4()}"
+    pipelines: list[bool] = []
+    pipeline = queue.pool.pipeline
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        pipelines.append(True)
+        return pipeline(*args, **kwargs)
+
+    monkeypatch.setattr(queue.pool, "pipeline", counted)
+    try:
+        await queue.enqueue("publish_outbox", job_id=job_id)
+        assert len(pipelines) == 1
+        assert await queue.pool.exists(f"arq:job:{job_id}") == 1
+        for _ in range(5):
+            await queue.enqueue("publish_outbox", job_id=job_id)
+        assert len(pipelines) == 1
+        assert await queue.pool.zcard("overheads-test") == 1
+    finally:
+        await queue.pool.delete(f"arq:job:{job_id}", "overheads-test")
+        await queue.close()
 
 
 def test_a_row_built_without_the_constructor_is_the_constructors_row() -> None:
