@@ -19,14 +19,14 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated, Any, Protocol, TypeVar
 
-from fastapi import Header, Response
+from fastapi import Header, Request, Response
 from pydantic import BaseModel
 from pydantic_core import to_json
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
-from shared.app import Runtime, RuntimeDep
+from shared.app import Runtime
 from shared.audit import Trail
 from shared.crypto import KeyRing
 from shared.db import SessionDep, UTCDateTime, append_row, utcnow
@@ -362,10 +362,13 @@ def once_for(
 
     async def once(  # async: a plain def would run in a worker thread
         session: SessionDep,
-        runtime: RuntimeDep,
+        request: Request,
         response: Response,
         idempotency_key: IdempotencyKey = None,
     ) -> Once:
+        # the runtime read here, not through RuntimeDep: one dependency
+        # fewer to solve on every write
+        runtime: Runtime = request.app.state.runtime
         return Once(session, response, runtime, model, idempotency_key)
 
     return once

@@ -40,6 +40,7 @@ import orjson
 import structlog
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
+from arq.constants import job_key_prefix, result_key_prefix
 from arq.worker import Retry
 
 from shared import tracing
@@ -174,8 +175,18 @@ class ArqQueue:
         queue_name: str | None = None,
         **kwargs: Any,
     ) -> None:
-        """Onto ``queue_name`` (another service's queue) or this service's."""
+        """Onto ``queue_name`` (another service's queue) or this service's.
+
+        A job with a ``job_id`` still queued (or its result kept) is not
+        enqueued again, as arq would refuse it; asked first with one EXISTS
+        rather than arq's WATCH, EXISTS and UNWATCH, since a job announced
+        on every write is found queued by most of them while writes come
+        faster than the worker polls."""
         try:
+            if job_id is not None and await self.pool.exists(
+                job_key_prefix + job_id, result_key_prefix + job_id
+            ):
+                return
             await self.pool.enqueue_job(
                 function,
                 _job_id=job_id,

@@ -56,20 +56,44 @@ async def get_in_scope(
         statement = _by_id(model, for_update)
         params = {"row_id": row_id, "org": principal.organisation_id}
         row = (await session.execute(statement, params)).scalar_one_or_none()
-    if row is None or not (
+    if row is None or not await within_scope(
+        session,
+        principal,
+        row,
+        site_scoped=site_scoped,
+        beyond_sites=beyond_sites,
+        team_of=team_of,
+    ):
+        raise NotFound(f"No such {what}.")
+    return row  # type: ignore[no-any-return]
+
+
+async def within_scope(
+    session: AsyncSession,
+    principal: Principal,
+    row: Any,
+    *,
+    site_scoped: bool = True,
+    beyond_sites: BeyondSites | None = None,
+    team_of: TeamOf | None = None,
+) -> bool:
+    """``get_in_scope``'s check of a row of the caller's organisation loaded
+    by other means (a statement that reads more with it): its site, or
+    ``beyond_sites``, and a team-scoped caller's team."""
+    if not (
         not site_scoped
         or principal.can_see_site(getattr(row, "site_id", None))
         or (beyond_sites is not None and await beyond_sites(session, principal, row))
     ):
-        raise NotFound(f"No such {what}.")
+        return False
     if site_scoped and principal.team_id is not None:
         if hasattr(row, "team_id"):
             team = row.team_id
         else:
             team = await team_of(session, row) if team_of is not None else None
         if team != principal.team_id:
-            raise NotFound(f"No such {what}.")
-    return row  # type: ignore[no-any-return]
+            return False
+    return True
 
 
 _BY_ID: dict[tuple[type[Any], bool], Any] = {}

@@ -14,13 +14,15 @@ from datetime import date
 from typing import Any
 
 import pytest
+from fastapi.routing import APIRoute
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared import db as shared_db
 from shared.outbox import announce_writes
+from shared.queue import ArqQueue
 from tests.beneficiary.api import make_beneficiary
-from tests.databases import recreate_database
+from tests.databases import REDIS_URL, recreate_database
 
 
 async def test_a_busy_connection_is_not_pinged_an_idle_or_dead_one_is(
@@ -104,6 +106,35 @@ async def test_writes_committed_together_share_one_announce() -> None:
         assert any(asked <= s and e <= done for s, e in sends), (asked, sends)
 
 
+async def test_an_announce_finding_its_job_queued_asks_redis_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The outbox job announced on every write is usually still queued when
+    the next write announces it: one EXISTS then, not arq's WATCH, EXISTS
+    and UNWATCH (a pipeline); a job not queued is enqueued as before."""
+    queue = await ArqQueue.connect(REDIS_URL, "overheads-test")
+    job_id = f"overheads-test:{uuid.uuid4()}"
+    pipelines: list[bool] = []
+    pipeline = queue.pool.pipeline
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        pipelines.append(True)
+        return pipeline(*args, **kwargs)
+
+    monkeypatch.setattr(queue.pool, "pipeline", counted)
+    try:
+        await queue.enqueue("publish_outbox", job_id=job_id)
+        assert len(pipelines) == 1
+        assert await queue.pool.exists(f"arq:job:{job_id}") == 1
+        for _ in range(5):
+            await queue.enqueue("publish_outbox", job_id=job_id)
+        assert len(pipelines) == 1
+        assert await queue.pool.zcard("overheads-test") == 1
+    finally:
+        await queue.pool.delete(f"arq:job:{job_id}", "overheads-test")
+        await queue.close()
+
+
 def test_a_row_built_without_the_constructor_is_the_constructors_row() -> None:
     """``new_row`` gives what the model's constructor gives (every field,
     defaults for those not given, fresh ones per row), without calling it."""
@@ -172,6 +203,90 @@ async def test_a_service_record_is_written_in_two_statements(
             {"id": uuid.UUID(r.json()["id"])},
         )
         assert tuple(found.one()) == (1, 1, 1)
+
+
+async def test_a_service_record_reads_in_two_statements(
+    alice: Any, beneficiary_engine: AsyncEngine
+) -> None:
+    """Before writing, a keyed record reads twice: the Idempotency-Key, then
+    the person locked with their consent ledger and organisation in one
+    statement (the ledger and the organisation were two reads more); a
+    withdrawn consent read that way still refuses the record."""
+    person = await make_beneficiary(alice)
+    selects: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().startswith("SELECT"):
+            selects.append(statement)
+
+    body = {
+        "beneficiary_id": person["id"],
+        "activity_code": "individual_counselling",
+        "service_date": "2026-02-01",
+    }
+    event.listen(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        r = await alice.post(
+            "/v1/service-records", body, headers={"Idempotency-Key": "reads-1"}
+        )
+    finally:
+        event.remove(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
+    assert r.status_code == 201, r.text
+    assert len(selects) == 2, selects
+    key, person_read = selects
+    assert "idempotency_record" in key, key
+    assert "FOR UPDATE OF beneficiary" in person_read, person_read
+    assert "consent_entry" in person_read
+    assert "organisation" in person_read
+    r = await alice.post(
+        f"/v1/beneficiaries/{person['id']}/consents",
+        [{"purpose": "services", "granted": False, "form_version": "2024-1"}],
+    )
+    assert r.status_code == 201, r.text
+    r = await alice.post(
+        "/v1/service-records", body, headers={"Idempotency-Key": "reads-2"}
+    )
+    assert r.status_code == 409, r.text
+    assert "'services'" in r.json()["detail"], r.json()
+
+
+async def test_routers_of_other_paths_are_passed_over(
+    alice: Any, beneficiary_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request tries only the routes of routers whose paths begin as its
+    own does (the tenth router's write tried a hundred routes first); an
+    unknown path is still a 404 and a known path with another method a
+    405, as problem+json."""
+    tried: list[str] = []
+    matches = APIRoute.matches
+
+    def counted(route: APIRoute, scope: Any) -> Any:
+        tried.append(route.path)
+        return matches(route, scope)
+
+    monkeypatch.setattr(APIRoute, "matches", counted)
+    person = await make_beneficiary(alice)
+    tried.clear()
+    r = await alice.post(
+        "/v1/service-records",
+        {
+            "beneficiary_id": person["id"],
+            "activity_code": "individual_counselling",
+            "service_date": "2026-02-01",
+        },
+    )
+    assert r.status_code == 201, r.text
+    assert tried, "no route tried"
+    others = [p for p in tried if p.startswith("/v1/") and "/service-records" not in p]
+    assert others == [], others  # the app's own few (/docs, /openapi.json) aside
+    tried.clear()
+    r = await alice.get("/v1/service-recordz")
+    assert r.status_code == 404, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert [p for p in tried if p.startswith("/v1/")] == [], tried
+    r = await alice.put("/v1/service-records", {})
+    assert r.status_code == 405, r.text
+    assert r.headers["content-type"] == "application/problem+json"
 
 
 async def test_appended_rows_follow_their_transaction(

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy import and_, select, text, update
+from sqlalchemy import and_, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 from sqlmodel import col
@@ -40,11 +40,13 @@ from services.beneficiary.consent.schemas import ConsentEntryRead
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.interventions.models import Enrolment
 from services.beneficiary.locations import service as locations_service
+from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
 from shared.auth import Principal
 from shared.bulk import collecting
+from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import EventType
 from shared.crypto import KeyRing, normalise_name, normalise_phone
 from shared.db import get_cached, new_row, pin, utcnow
@@ -53,11 +55,12 @@ from shared.errors import (
     FieldError,
     Forbidden,
     Invalid,
+    NotFound,
     VersionConflict,
 )
 from shared.outbox import add_event
 from shared.pagination import Page, aware_datetime, keyset_page
-from shared.scoping import get_in_scope
+from shared.scoping import get_in_scope, within_scope
 
 PII_FIELDS = ("full_name", "phone", "address")
 S = TypeVar("S", bound=Select[Any])
@@ -101,6 +104,60 @@ async def get_beneficiary(
         refuse_merged(beneficiary)
     pin(session, beneficiary)
     return beneficiary
+
+
+async def lock_consenting(
+    session: AsyncSession,
+    principal: Principal,
+    beneficiary_id: uuid.UUID,
+    *purposes: ConsentPurpose,
+) -> Beneficiary:
+    """``get_beneficiary(for_update=True)`` then ``require_consent`` for
+    ``purposes``: a new record about one person. On PostgreSQL one statement
+    locks them and reads their consent ledger and their organisation (kept
+    for ``get_cached``) with them: one round trip and one ORM load instead
+    of three."""
+    if session.get_bind().dialect.name != "postgresql":
+        person = await get_beneficiary(
+            session, principal, beneficiary_id, for_update=True
+        )
+        await consent_service.require_consent(
+            session, person.organisation_id, [person.id], *purposes
+        )
+        return person
+    row = (
+        await session.execute(
+            _LOCK_CONSENTING,
+            {"row_id": beneficiary_id, "org": principal.organisation_id},
+        )
+    ).one_or_none()
+    if row is None or not await within_scope(
+        session, principal, row[0], beyond_sites=grants.granted
+    ):
+        raise NotFound("No such beneficiary.")
+    beneficiary: Beneficiary = row[0]
+    organisation, ledger = row[1], row[2]
+    refuse_merged(beneficiary)
+    pin(session, beneficiary)
+    if organisation is not None:
+        pin(session, organisation)
+    consent_service.refuse_erased_or_merged([beneficiary])
+    consent_service.refuse_ungranted(
+        {beneficiary.id: consent_service.granted_in(ledger)}, purposes
+    )
+    return beneficiary
+
+
+_LOCK_CONSENTING = (
+    select(Beneficiary, Organisation, consent_service.LEDGER)
+    .outerjoin(Organisation, col(Organisation.id) == col(Beneficiary.organisation_id))
+    .where(
+        col(Beneficiary.id) == bindparam("row_id"),
+        col(Beneficiary.organisation_id) == bindparam("org"),
+    )
+    .with_for_update(of=Beneficiary)
+)
+"""``lock_consenting``'s statement, built once."""
 
 
 def refuse_merged(beneficiary: Beneficiary) -> None:

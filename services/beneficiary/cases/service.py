@@ -58,11 +58,8 @@ async def open_case(
     session: AsyncSession, principal: Principal, keyring: KeyRing, data: CaseOpen
 ) -> Case:
     """Open a case for a consenting person who has no case open already."""
-    beneficiary = await beneficiaries_service.get_beneficiary(
-        session, principal, data.beneficiary_id, for_update=True
-    )
-    await consent_service.require_consent(
-        session, beneficiary.organisation_id, [beneficiary.id], *CASE_CONSENTS
+    beneficiary = await beneficiaries_service.lock_consenting(
+        session, principal, data.beneficiary_id, *CASE_CONSENTS
     )
     running = await session.execute(
         select(col(Case.id)).where(

@@ -7,18 +7,21 @@ registration consent erases the person through ``subject_rights.erasure``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    Text,
     Uuid,
     any_,
     bindparam,
+    cast,
     func,
     select,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -430,6 +433,19 @@ async def require_consent(
     people = await get_many_cached(
         session, Beneficiary, [(organisation_id, b) for b in beneficiary_ids]
     )
+    refuse_erased_or_merged(people)
+    in_force = await consents_in_force(session, organisation_id, beneficiary_ids)
+    refuse_ungranted(
+        {
+            b: {purpose for purpose, entry in entries.items() if entry.granted}
+            for b, entries in in_force.items()
+        },
+        purposes,
+    )
+
+
+def refuse_erased_or_merged(people: Sequence[Beneficiary]) -> None:
+    """``require_consent``'s refusal of a person erased or merged away."""
     if any(person.pii_erased_at is not None for person in people):
         raise ConsentMissing(
             "This person's identifying data was erased: nothing new is recorded "
@@ -441,14 +457,49 @@ async def require_consent(
             "This record was merged into another person's record; record it there.",
             current={"merged_into_id": str(merged.merged_into_id)},
         )
-    in_force = await consents_in_force(session, organisation_id, beneficiary_ids)
+
+
+def refuse_ungranted(
+    granted: Mapping[uuid.UUID, Container[ConsentPurpose]],
+    purposes: Sequence[ConsentPurpose],
+) -> None:
+    """``require_consent``'s refusal, from the purposes each person's
+    ledger grants now."""
     for purpose in dict.fromkeys((ConsentPurpose.registration, *purposes)):
-        missing = [
-            str(b)
-            for b, entries in in_force.items()
-            if not (purpose in entries and entries[purpose].granted)
-        ]
+        missing = [str(b) for b, held in granted.items() if purpose not in held]
         if missing:
             raise ConsentMissing(
                 f"No consent in force for '{purpose}' from: {', '.join(missing)}."
             )
+
+
+LEDGER = (
+    select(
+        func.array_agg(
+            aggregate_order_by(
+                cast(col(ConsentEntry.purpose), Text)
+                + ":"
+                + cast(col(ConsentEntry.granted), Text),
+                col(ConsentEntry.sequence),
+            )
+        )
+    )
+    .where(
+        col(ConsentEntry.organisation_id) == col(Beneficiary.organisation_id),
+        col(ConsentEntry.beneficiary_id) == col(Beneficiary.id),
+    )
+    .scalar_subquery()
+)
+"""A person's consent ledger as a column of a PostgreSQL statement that reads
+``Beneficiary`` (``purpose:true|false``, oldest first), for
+``granted_in``: their consent read in the statement that reads them."""
+
+
+def granted_in(ledger: Sequence[str] | None) -> set[ConsentPurpose]:
+    """The purposes a ``LEDGER`` grants now: the newest entry per purpose
+    is in force, as in ``consents_in_force``."""
+    in_force: dict[str, bool] = {}
+    for entry in ledger or ():
+        purpose, _, granted = entry.partition(":")
+        in_force[purpose] = granted == "true"
+    return {ConsentPurpose(p) for p, granted in in_force.items() if granted}

@@ -15,7 +15,6 @@ from sqlmodel import col
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.beneficiaries.schemas import RecordDate
 from services.beneficiary.cases import service as cases_service
-from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.interventions.models import Enrolment, SessionAttendance
 from services.beneficiary.protection.grants import service as grants
@@ -157,13 +156,10 @@ class EnrolmentRead(BaseModel):
 async def enrol(
     session: AsyncSession, principal: Principal, data: EnrolmentCreate
 ) -> Enrolment:
-    beneficiary = await beneficiaries_service.get_beneficiary(
-        session, principal, data.beneficiary_id, for_update=True
-    )
-    await consent_service.require_consent(
+    beneficiary = await beneficiaries_service.lock_consenting(
         session,
-        beneficiary.organisation_id,
-        [beneficiary.id],
+        principal,
+        data.beneficiary_id,
         ConsentPurpose.registration,
         ConsentPurpose.services,
     )

@@ -146,13 +146,10 @@ async def refer(
     session: AsyncSession, principal: Principal, data: ReferralCreate
 ) -> Referral:
     """Refer a person who consents to being referred."""
-    beneficiary = await beneficiaries_service.get_beneficiary(
-        session, principal, data.beneficiary_id, for_update=True
-    )
-    await consent_service.require_consent(
+    beneficiary = await beneficiaries_service.lock_consenting(
         session,
-        beneficiary.organisation_id,
-        [beneficiary.id],
+        principal,
+        data.beneficiary_id,
         ConsentPurpose.registration,
         ConsentPurpose.referral,
     )

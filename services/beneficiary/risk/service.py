@@ -16,7 +16,6 @@ from sqlmodel import col
 from services.beneficiary.audit.models import audit_log
 from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.cases.models import Case
-from services.beneficiary.consent import service as consent_service
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.risk.jobs import deliver_risk_alert
@@ -179,11 +178,8 @@ async def flag_person(
     nothing new is recorded about anyone else); the alert follows the risk
     type's rule like a case's. A safety concern is not held back for consent
     to services or case management."""
-    person = await beneficiaries_service.get_beneficiary(
-        session, principal, beneficiary_id, for_update=True
-    )
-    await consent_service.require_consent(
-        session, person.organisation_id, [person.id], ConsentPurpose.registration
+    person = await beneficiaries_service.lock_consenting(
+        session, principal, beneficiary_id, ConsentPurpose.registration
     )
     alert = _raise(
         session,

@@ -219,12 +219,20 @@ async def _checked_columns(
     """A new record's every column once every check passed: the person in
     scope (locked unless ``locked``) and consenting, born before the
     service, the id free, the activity and the site allowed."""
-    beneficiary = await beneficiaries_service.get_beneficiary(
-        session, principal, data.beneficiary_id, for_update=not locked
-    )
-    if beneficiary.id not in consenting:
-        await consent_service.require_consent(
-            session, beneficiary.organisation_id, [beneficiary.id], *SERVICE_CONSENTS
+    if locked or data.beneficiary_id in consenting:
+        beneficiary = await beneficiaries_service.get_beneficiary(
+            session, principal, data.beneficiary_id, for_update=not locked
+        )
+        if beneficiary.id not in consenting:
+            await consent_service.require_consent(
+                session,
+                beneficiary.organisation_id,
+                [beneficiary.id],
+                *SERVICE_CONSENTS,
+            )
+    else:  # the person locked and their consent read in one statement
+        beneficiary = await beneficiaries_service.lock_consenting(
+            session, principal, data.beneficiary_id, *SERVICE_CONSENTS
         )
     check_after_birth(beneficiary, data.service_date)
     if (
