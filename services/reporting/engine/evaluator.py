@@ -35,6 +35,9 @@ BAND_SETS_KEPT = 8
 """Age band sets whose age groups a store keeps between queries."""
 
 IntArray = NDArray[np.int64]
+Codes = NDArray[np.signedinteger[Any]]
+"""Label indices of a dim, in the narrowest signed type its labels fit
+(``narrowest``): arithmetic on them widens first (``cross``)."""
 Mask = NDArray[np.bool_]
 Axes = tuple[int, ...]
 """Positions in a query's ``by``: the dims a cell or margin keeps."""
@@ -84,12 +87,26 @@ class Answer:
     labels: dict[str, dict[str, str]]
 
 
+def narrowest(labels: int) -> np.dtype[np.signedinteger[Any]]:
+    """The smallest signed integer type holding label indices up to
+    ``labels - 1``: a store keeps a code per row for each dim an overview
+    uses, and at 10M rows int64 codes were 852 MiB per process."""
+    for kind in (np.int8, np.int16, np.int32):
+        if labels - 1 <= np.iinfo(kind).max:
+            return np.dtype(kind)
+    return np.dtype(np.int64)
+
+
 @dataclass
 class Dim:
-    """A dimension resolved on a frame: a label index per row."""
+    """A dimension resolved on a frame: a label index per row, kept in the
+    narrowest type its labels fit."""
 
-    codes: IntArray
+    codes: Codes
     labels: list[str]
+
+    def __post_init__(self) -> None:
+        self.codes = self.codes.astype(narrowest(len(self.labels)), copy=False)
 
 
 def _encode(frame: Frame, column: str, labels: list[str] | None = None) -> Dim:
@@ -138,7 +155,7 @@ class Evaluator:
         base = _encode(people, column, labels)
         found = base.codes[safe] if people.size else np.zeros(len(person), np.int64)
         unknown = base.labels.index(UNKNOWN)
-        codes: IntArray = np.where(person >= 0, found, unknown)
+        codes: Codes = np.where(person >= 0, found, unknown)
         if fact == "services" and name in ("sex", "disability"):
             lines = _encode(frame, name, base.labels)
             codes = np.where(frame.col("anonymous"), lines.codes, codes)
@@ -339,20 +356,20 @@ class Evaluator:
             lambda: frame.col(name)[self.rows(fact, query)],
         )
 
-    def codes(self, fact: str, query: Query, name: str) -> IntArray:
+    def codes(self, fact: str, query: Query, name: str) -> Codes:
         """A dimension's label index on the query's rows."""
         return self._memo(
             ("codes", name, *self._rows_key(fact, query)),
             lambda: self.dim(fact, name).codes[self.rows(fact, query)],
         )
 
-    def at_first_row(self, fact: str, query: Query, who: str, name: str) -> IntArray:
+    def at_first_row(self, fact: str, query: Query, who: str, name: str) -> Codes:
         """A dimension's label index on the query's rows, each person's
         taken from their first row among them (earliest date, then key):
         people reached by age group are counted once, at the age of their
         first service in the period."""
 
-        def make() -> IntArray:
+        def make() -> Codes:
             codes = self.codes(fact, query, name)
             person = self.column(fact, query, who).astype(np.int64)
             days = self.column(fact, query, self.catalogue.rows[fact][0])
@@ -363,7 +380,7 @@ class Evaluator:
             first = codes[order][starts][np.cumsum(starts) - 1]
             out = np.empty_like(codes)
             out[order] = first
-            found: IntArray = np.where(person >= 0, out, codes)
+            found: Codes = np.where(person >= 0, out, codes)
             return found
 
         return self._memo(("first", who, name, *self._rows_key(fact, query)), make)
@@ -466,17 +483,20 @@ def lattice(dims: int) -> list[Axes]:
     ]
 
 
-def cross(parts: Sequence[IntArray], sizes: Sequence[int], rows: int) -> IntArray:
+def cross(parts: Sequence[Codes], sizes: Sequence[int], rows: int) -> IntArray:
     """Each row's cell in the cross-tab of ``parts`` (first dim most
-    significant)."""
+    significant), in int64 whatever the parts' types: dims' codes are as
+    narrow as their labels allow, and a cell index (index x stride summed)
+    outgrows them (100 sites by 5 layers is 500 cells, past int8)."""
     group = np.zeros(rows, np.int64)
     for part, size in zip(parts, sizes, strict=True):
-        group = group * size + part
+        group *= size
+        group += part
     return group
 
 
 def distinct_tables(
-    parts: Sequence[IntArray], sizes: Sequence[int], who: IntArray
+    parts: Sequence[Codes], sizes: Sequence[int], who: IntArray
 ) -> dict[Axes, NDArray[np.float64]]:
     """Exact number of distinct ``who`` (>= 0) in each cell of the cross-tab
     of ``parts`` and of each of its margins (``lattice``). The (cell, person)
@@ -511,7 +531,7 @@ def distinct_tables(
 
 
 def _distinct_pairs(
-    parts: Sequence[IntArray],
+    parts: Sequence[Codes],
     sizes: Sequence[int],
     who: IntArray,
     people: int,
@@ -543,7 +563,7 @@ Tables = dict[Axes, Computed]
 GroupCompute = Callable[["Evaluator", Query, Mask, IntArray, int], Computed]
 """A measure per group: the query's rows, each row's group, the groups."""
 TableCompute = Callable[
-    ["Evaluator", Query, Mask, Sequence[IntArray], Sequence[int]], Tables
+    ["Evaluator", Query, Mask, Sequence[Codes], Sequence[int]], Tables
 ]
 """A measure per cell and margin: the query's rows, each dim's label index on
 those rows, and each dim's number of labels."""
@@ -591,7 +611,7 @@ def grouped(compute: GroupCompute, *, adds_up: bool) -> TableCompute:
         ev: Evaluator,
         q: Query,
         mask: Mask,
-        parts: Sequence[IntArray],
+        parts: Sequence[Codes],
         sizes: Sequence[int],
     ) -> Tables:
         rows = int(np.count_nonzero(mask))

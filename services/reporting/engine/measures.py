@@ -16,6 +16,7 @@ from services.reporting.engine.ages import AgeBands
 from services.reporting.engine.evaluator import (
     UNKNOWN,
     Catalogue,
+    Codes,
     Computed,
     Evaluator,
     IntArray,
@@ -314,7 +315,7 @@ def _distinct(
         ev: Evaluator,
         q: Query,
         mask: Mask,
-        parts: Sequence[IntArray],
+        parts: Sequence[Codes],
         sizes: Sequence[int],
     ) -> Tables:
         ids = ev.column(fact, q, who).astype(np.int64)
@@ -604,7 +605,7 @@ def _participant_organisations(
     ev: Evaluator,
     q: Query,
     mask: Mask,
-    parts: Sequence[IntArray],
+    parts: Sequence[Codes],
     sizes: Sequence[int],
 ) -> Tables:
     """Distinct organisations the present trainees work for (their own,
