@@ -372,15 +372,20 @@ class Evaluator:
         def make() -> Codes:
             codes = self.codes(fact, query, name)
             person = self.column(fact, query, who).astype(np.int64)
+            if not len(person):
+                return codes
             days = self.column(fact, query, self.catalogue.rows[fact][0])
-            order = np.lexsort((np.arange(len(person)), days, person))
-            ordered = person[order]
-            starts = np.ones(len(order), bool)
-            starts[1:] = ordered[1:] != ordered[:-1]
-            first = codes[order][starts][np.cumsum(starts) - 1]
-            out = np.empty_like(codes)
-            out[order] = first
-            found: Codes = np.where(person >= 0, out, codes)
+            rows = len(person)
+            # each row's place in (date, row) order, one number: no sort
+            order = (days - days.min()).astype(np.int64) * rows
+            order += np.arange(rows)
+            known = person >= 0
+            who_else = int(person.max()) + 1  # rows of nobody
+            person = np.where(known, person, who_else)
+            first = np.full(who_else + 1, np.iinfo(np.int64).max, np.int64)
+            np.minimum.at(first, person, order)
+            first %= rows  # the first row's index (people with no row: any)
+            found: Codes = np.where(known, codes[first][person], codes)
             return found
 
         return self._memo(("first", who, name, *self._rows_key(fact, query)), make)
@@ -522,9 +527,8 @@ def distinct_tables(
         dropped = next(i for i, a in enumerate(parent) if a not in axes)
         cubes[axes] = np.logical_or.reduce(cubes[parent], axis=dropped)
     return {
-        axes: np.array(
-            [np.count_nonzero(row[:people]) for row in cube.reshape(-1, columns)],
-            np.float64,
+        axes: np.count_nonzero(cube.reshape(-1, columns)[:, :people], axis=1).astype(
+            np.float64
         )
         for axes, cube in cubes.items()
     }

@@ -236,36 +236,59 @@ def qualified_since(
     return since
 
 
-def qualified_from(ev: Evaluator, fact: str, query: Query, column: str) -> IntArray:
-    """Per service of the query, the first day its staff code was
-    qualified within the organisation in ``column`` (who delivered it,
-    or the programme's lead, which trains its partners' staff); never:
-    the largest day."""
-    found = ev.store.derived.get(("qualified_from", column))
+QUALIFIED_CHUNK = 1_000_000
+"""Service rows checked at a time, so the check's int64 scratch stays small."""
+
+
+def qualified_rows(store: FactStore) -> Mask:
+    """Per service row (the whole frame, once per store state), whether its
+    staff code was qualified on or before the service date, within the
+    organisation that delivered it or the programme's lead (which trains
+    its partners' staff). A row's answer depends on its own columns only,
+    so each query takes its rows' cut instead of looking them up again."""
+    found = store.derived.get(("qualified",))
     if found is None:
-        services = ev.store.frames["services"]
-        width = len(services.vocab["staff_id"].values) + 1
-        organisations = {v: i for i, v in enumerate(services.vocab[column].values)}
-        staff = {v: i for i, v in enumerate(services.vocab["staff_id"].values)}
-        days = {
-            organisations[o] * width + staff[s]: day
-            for (o, s), day in qualified_since(ev.store).items()
-            if o in organisations and s in staff
-        }
-        keys = np.array(sorted(days), np.int64)
-        found = (keys, np.array([days[k] for k in keys], np.int64), width)
-        ev.store.derived[("qualified_from", column)] = found
-    keys, qualified_days, width = found
-    organisation = ev.column(fact, query, column).astype(np.int64)
-    code = ev.column(fact, query, "staff_id").astype(np.int64)
-    never = np.full(len(code), np.iinfo(np.int32).max, np.int64)
-    if not len(keys):
-        return never
-    wanted = organisation * width + code
-    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-    hit = (keys[at] == wanted) & (code >= 0) & (organisation >= 0)
-    since: IntArray = np.where(hit, qualified_days[at], never)
-    return since
+        services = store.frames["services"]
+        since = qualified_since(store)
+        lookups = [_qualified_days(services, column, since) for column in _QUALIFIERS]
+        staff, dates = services.col("staff_id"), services.col("service_date")
+        found = np.zeros(services.size, bool)
+        for at in range(0, services.size, QUALIFIED_CHUNK):
+            rows = slice(at, at + QUALIFIED_CHUNK)
+            code = staff[rows].astype(np.int64)
+            first = np.full(len(code), np.iinfo(np.int32).max, np.int64)
+            for column, (keys, days, width) in zip(_QUALIFIERS, lookups, strict=True):
+                if not len(keys):
+                    continue
+                organisation = services.col(column)[rows].astype(np.int64)
+                wanted = organisation * width + code
+                where = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+                hit = (keys[where] == wanted) & (code >= 0) & (organisation >= 0)
+                np.minimum(first, np.where(hit, days[where], first), out=first)
+            found[rows] = first <= dates[rows]
+        store.derived[("qualified",)] = found
+    qualified: Mask = found
+    return qualified
+
+
+_QUALIFIERS = ("organisation_id", "lead_organisation_id")
+
+
+def _qualified_days(
+    services: Frame, column: str, since: dict[tuple[Any, str], int]
+) -> tuple[IntArray, IntArray, int]:
+    """The (organisation code in ``column``, staff code) pairs qualified, as
+    sorted keys, with the first day each was."""
+    width = len(services.vocab["staff_id"].values) + 1
+    organisations = {v: i for i, v in enumerate(services.vocab[column].values)}
+    staff = {v: i for i, v in enumerate(services.vocab["staff_id"].values)}
+    days = {
+        organisations[o] * width + staff[s]: day
+        for (o, s), day in since.items()
+        if o in organisations and s in staff
+    }
+    keys = np.array(sorted(days), np.int64)
+    return keys, np.array([days[k] for k in keys], np.int64), width
 
 
 def _counted(
@@ -400,11 +423,7 @@ def _qualified_share(
     competent level, on or before the service date, among services whose
     staff is known."""
     raw = ev.column("services", q, "staff_id")
-    since = np.minimum(
-        qualified_from(ev, "services", q, "organisation_id"),
-        qualified_from(ev, "services", q, "lead_organisation_id"),
-    )
-    qualified = since <= ev.column("services", q, "service_date")
+    qualified = qualified_rows(ev.store)[mask]
     weights = ev.column("services", q, "people")
     return (
         ev.count(group, groups, np.where(qualified, weights, 0)),
