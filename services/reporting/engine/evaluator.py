@@ -31,6 +31,8 @@ from services.reporting.engine.store import (
 
 UNKNOWN = "unknown"
 MATRIX_LIMIT = 64_000_000  # cells of the (group x person) matrix
+DIM_CHUNK = 1_000_000
+"""Rows a person's dim is worked out for at a time."""
 BAND_SETS_KEPT = 8
 """Age band sets whose age groups a store keeps between queries."""
 
@@ -109,8 +111,14 @@ class Dim:
         self.codes = self.codes.astype(narrowest(len(self.labels)), copy=False)
 
 
-def _encode(frame: Frame, column: str, labels: list[str] | None = None) -> Dim:
-    """A categorical column as indices into ``labels`` (``unknown`` last)."""
+def _encode(
+    frame: Frame,
+    column: str,
+    labels: list[str] | None = None,
+    rows: slice = slice(None),
+) -> Dim:
+    """A categorical column (its ``rows``) as indices into ``labels``
+    (``unknown`` last)."""
     values = [str(v) for v in frame.vocab[column].values]
     if labels is None:
         labels = sorted(set(values))
@@ -120,8 +128,11 @@ def _encode(frame: Frame, column: str, labels: list[str] | None = None) -> Dim:
         [labels.index(v) if v in labels else unknown for v in values] + [unknown],
         np.int64,
     )
-    raw = frame.col(column).astype(np.int64)
-    return Dim(mapping[np.where(raw < 0, len(values), raw)], labels)
+    raw = frame.col(column)[rows]
+    return Dim(
+        mapping.astype(narrowest(len(labels)))[np.where(raw < 0, len(values), raw)],
+        labels,
+    )
 
 
 def _from_codes(codes: IntArray, labels: list[str]) -> Dim:
@@ -143,31 +154,63 @@ class Evaluator:
 
     # -- dimensions ---------------------------------------------------------
 
-    def _person_dim(self, name: str, person: IntArray, fact: str, frame: Frame) -> Dim:
-        """A person's attribute for rows pointing at beneficiary keys
-        (``-1``: not a registered person)."""
+    def _person_dim(
+        self, name: str, key_column: str | None, fact: str, frame: Frame
+    ) -> Dim:
+        """A person's attribute for rows pointing at beneficiary keys in
+        ``key_column`` (``-1``: not a registered person; None: the
+        beneficiaries frame itself), worked out ``DIM_CHUNK`` rows at a time:
+        its scratch arrays, int64 per row, were the peak of a first overview
+        at 10M rows."""
         people = self.store.frames["beneficiaries"]
-        safe = np.where(person >= 0, person, 0)
-        if name == "age_group":
-            return _from_codes(self._age_bands(person, fact, frame), self.bands.labels)
-        column = {"sex": "sex", "disability": "disability"}.get(name, name)
-        labels = self.catalogue.enum_labels.get(name)
-        base = _encode(people, column, labels)
-        found = base.codes[safe] if people.size else np.zeros(len(person), np.int64)
-        unknown = base.labels.index(UNKNOWN)
-        codes: Codes = np.where(person >= 0, found, unknown)
-        if fact == "services" and name in ("sex", "disability"):
-            lines = _encode(frame, name, base.labels)
-            codes = np.where(frame.col("anonymous"), lines.codes, codes)
-        return Dim(codes, base.labels)
 
-    def _age_bands(self, person: IntArray, fact: str, frame: Frame) -> IntArray:
-        """Each row's band of the person's age on the row's date (a
-        service, a registration, a referral...). Services and registrations
-        carry the age their producer computed from the date of birth
-        (``Catalogue.ages``); elsewhere, or when the birth year has been
-        corrected since, the age is the date's year minus the birth year.
-        Anonymous lines carry their own group."""
+        def persons(rows: slice) -> IntArray:
+            if key_column is None:
+                return np.arange(rows.start, min(rows.stop, frame.size), dtype=np.int64)
+            found: IntArray = frame.col(key_column)[rows].astype(np.int64)
+            return found
+
+        if name == "age_group":
+            labels = [*self.bands.labels, UNKNOWN]
+
+            def codes_of(rows: slice) -> Codes:
+                bands = self._age_bands(persons(rows), fact, frame, rows)
+                return _from_codes(bands, self.bands.labels).codes
+
+        else:
+            column = {"sex": "sex", "disability": "disability"}.get(name, name)
+            base = _encode(people, column, self.catalogue.enum_labels.get(name))
+            labels = base.labels
+            unknown = base.labels.index(UNKNOWN)
+            lines = fact == "services" and name in ("sex", "disability")
+
+            def codes_of(rows: slice) -> Codes:
+                person = persons(rows)
+                safe = np.where(person >= 0, person, 0)
+                found = (
+                    base.codes[safe] if people.size else np.zeros(len(person), np.int8)
+                )
+                codes: Codes = np.where(person >= 0, found, unknown)
+                if lines:
+                    own = _encode(frame, name, base.labels, rows)
+                    codes = np.where(frame.col("anonymous")[rows], own.codes, codes)
+                return codes
+
+        parts = [
+            codes_of(slice(at, at + DIM_CHUNK))
+            for at in range(0, frame.size, DIM_CHUNK)
+        ]
+        return Dim(np.concatenate(parts) if parts else np.zeros(0, np.int64), labels)
+
+    def _age_bands(
+        self, person: IntArray, fact: str, frame: Frame, rows: slice
+    ) -> IntArray:
+        """Each row's band (of ``rows``) of the person's age on the row's
+        date (a service, a registration, a referral...). Services and
+        registrations carry the age their producer computed from the date of
+        birth (``Catalogue.ages``); elsewhere, or when the birth year has
+        been corrected since, the age is the date's year minus the birth
+        year. Anonymous lines carry their own group."""
         people = self.store.frames["beneficiaries"]
         safe = np.where(person >= 0, person, 0)
         birth = (
@@ -175,7 +218,7 @@ class Evaluator:
             if people.size
             else np.full(len(person), -1, np.int32)
         ).astype(np.int64)
-        days = frame.col(self.catalogue.rows[fact][0])
+        days = frame.col(self.catalogue.rows[fact][0])[rows]
         years = (
             np.where(days == NO_DATE, 0, days)
             .astype("datetime64[D]")
@@ -187,7 +230,7 @@ class Evaluator:
         ages = np.where(known, years - birth, -1)
         carried = self.catalogue.ages.get(fact)
         if carried is not None:
-            given = frame.col(carried).astype(np.int64)
+            given = frame.col(carried)[rows].astype(np.int64)
             agrees = (birth <= 0) | (ages - given == 0) | (ages - given == 1)
             use = (person >= 0) & (given >= 0) & agrees
             ages = np.where(use, given, ages)
@@ -198,9 +241,9 @@ class Evaluator:
                 + [-1],
                 np.int64,
             )
-            raw = frame.col("age_group").astype(np.int64)
+            raw = frame.col("age_group")[rows].astype(np.int64)
             mapped = own[np.where(raw < 0, len(own) - 1, raw)]
-            banded = np.where(frame.col("anonymous"), mapped, banded)
+            banded = np.where(frame.col("anonymous")[rows], mapped, banded)
         return banded
 
     def _place_dim(self, frame: Frame, column: str, level: str) -> Dim:
@@ -216,15 +259,31 @@ class Evaluator:
             mapping.append(label)
         if UNKNOWN not in labels:
             labels.append(UNKNOWN)
-        index = np.array([labels.index(m) for m in mapping] + [labels.index(UNKNOWN)])
-        raw = frame.col(column).astype(np.int64)
+        index = np.array(
+            [labels.index(m) for m in mapping] + [labels.index(UNKNOWN)],
+            narrowest(len(labels)),
+        )
+        raw = frame.col(column)
         return Dim(index[np.where(raw < 0, len(values), raw)], labels)
 
     def _month_dim(self, days: NDArray[np.int32]) -> Dim:
-        safe = np.where(days == NO_DATE, 0, days).astype("datetime64[D]")
-        months = safe.astype("datetime64[M]")
-        unique, codes = np.unique(months, return_inverse=True)
-        return Dim(codes.astype(np.int64), [str(m) for m in unique])
+        """The month of each row's date (none: 1970-01), labelled by the
+        months that occur, in order. Worked out per day of the rows' range,
+        not per row: no sort and no int64 per row."""
+        safe = np.where(days == NO_DATE, 0, days)
+        if not len(safe):
+            return Dim(np.zeros(0, np.int64), [])
+        first = int(safe.min())
+        offsets = safe - first
+        used = np.bincount(offsets) > 0  # which days of the range occur
+        calendar = np.arange(first, first + len(used)).astype("datetime64[D]")
+        month_of_day = calendar.astype("datetime64[M]")
+        unique = np.unique(month_of_day[used])
+        codes = np.searchsorted(unique, month_of_day)  # right for days that occur
+        codes = np.minimum(codes, len(unique) - 1)
+        return Dim(
+            codes.astype(narrowest(len(unique)))[offsets], [str(m) for m in unique]
+        )
 
     def dim(self, fact: str, name: str) -> Dim:
         """A dimension over every row of the fact, computed once per store
@@ -250,11 +309,9 @@ class Evaluator:
         frame = self.store.frames[self.catalogue.frames[fact]]
         source = self.catalogue.dims[fact][name]
         if source == "person:key":  # the beneficiaries frame itself
-            person = np.arange(frame.size, dtype=np.int64)
-            return self._person_dim(name, person, fact, frame)
+            return self._person_dim(name, None, fact, frame)
         if source.startswith("person:"):
-            person = frame.col(source.split(":", 1)[1]).astype(np.int64)
-            return self._person_dim(name, person, fact, frame)
+            return self._person_dim(name, source.split(":", 1)[1], fact, frame)
         if source.startswith("place:"):
             _, column, level = source.split(":")
             return self._place_dim(frame, column, level)
