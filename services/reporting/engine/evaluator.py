@@ -558,7 +558,7 @@ def cross(parts: Sequence[Codes], sizes: Sequence[int], rows: int) -> IntArray:
 
 
 def distinct_tables(
-    parts: Sequence[Codes], sizes: Sequence[int], who: IntArray
+    parts: Sequence[Codes], sizes: Sequence[int], who: NDArray[np.signedinteger[Any]]
 ) -> dict[Axes, NDArray[np.float64]]:
     """Exact number of distinct ``who`` (>= 0) in each cell of the cross-tab
     of ``parts`` and of each of its margins (``lattice``). The (cell, person)
@@ -574,7 +574,9 @@ def distinct_tables(
     columns = people + 1  # the last one collects rows of nobody (-1)
     seen = np.zeros(math.prod(sizes) * columns, bool)
     cell = cross(parts, sizes, len(who))
-    seen[cell * columns + np.where(who >= 0, who, people)] = True
+    cell *= columns
+    cell += np.where(who >= 0, who, people)
+    seen[cell] = True
     cubes: dict[Axes, NDArray[np.bool_]] = {subsets[0]: seen.reshape(*sizes, columns)}
     for axes in subsets[1:]:
         parent = min(
@@ -594,7 +596,7 @@ def distinct_tables(
 def _distinct_pairs(
     parts: Sequence[Codes],
     sizes: Sequence[int],
-    who: IntArray,
+    who: NDArray[np.signedinteger[Any]],
     people: int,
     subsets: list[Axes],
 ) -> dict[Axes, NDArray[np.float64]]:

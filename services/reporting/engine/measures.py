@@ -341,9 +341,11 @@ def _distinct(
         parts: Sequence[Codes],
         sizes: Sequence[int],
     ) -> Tables:
-        ids = ev.column(fact, q, who).astype(np.int64)
+        ids = ev.column(fact, q, who)  # int32: distinct_tables widens
         if who in ("trainee_id", "record_id"):  # ids are per organisation
-            ids = _per_organisation(ids, ev.column(fact, q, "organisation_id"))
+            ids = _per_organisation(
+                ids.astype(np.int64), ev.column(fact, q, "organisation_id")
+            )
         if only is not None:
             ids = np.where(ev.column(fact, q, only), ids, -1)
         if keep is not None:
