@@ -550,8 +550,10 @@ def cross(parts: Sequence[Codes], sizes: Sequence[int], rows: int) -> IntArray:
     significant), in int64 whatever the parts' types: dims' codes are as
     narrow as their labels allow, and a cell index (index x stride summed)
     outgrows them (100 sites by 5 layers is 500 cells, past int8)."""
-    group = np.zeros(rows, np.int64)
-    for part, size in zip(parts, sizes, strict=True):
+    if not parts:
+        return np.zeros(rows, np.int64)
+    group = parts[0].astype(np.int64)
+    for part, size in zip(parts[1:], sizes[1:], strict=True):
         group *= size
         group += part
     return group
