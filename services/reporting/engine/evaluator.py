@@ -428,7 +428,7 @@ class Evaluator:
 
         def make() -> Codes:
             codes = self.codes(fact, query, name)
-            person = self.column(fact, query, who).astype(np.int64)
+            person = self.column(fact, query, who)  # int32 keys
             if not len(person):
                 return codes
             days = self.column(fact, query, self.catalogue.rows[fact][0])
@@ -532,6 +532,12 @@ class Evaluator:
     def count(
         group: IntArray, groups: int, weights: NDArray[Any] | None = None
     ) -> NDArray[np.float64]:
+        """Rows, or the sum of ``weights``, per group. A single group of
+        whole weights is a plain sum: exact, as the float sums it replaces
+        are up to 2**53, and no float copy of the weights is made."""
+        if groups == 1 and (weights is None or weights.dtype.kind in "biu"):
+            total = len(group) if weights is None else int(weights.sum())
+            return np.array([total], np.float64)
         return np.bincount(group, weights=weights, minlength=groups).astype(np.float64)
 
 
@@ -665,6 +671,14 @@ def zeros(groups: int) -> NDArray[np.float64]:
     return np.zeros(groups, np.float64)
 
 
+def _groups(parts: Sequence[Codes], sizes: Sequence[int], rows: int) -> IntArray:
+    """``cross`` for a measure per group; with no dims, every row in group
+    0 as a read-only view of one zero, not an int64 per row."""
+    if parts:
+        return cross(parts, sizes, rows)
+    return np.broadcast_to(np.int64(0), (rows,))
+
+
 def grouped(compute: GroupCompute, *, adds_up: bool) -> TableCompute:
     """A measure per group, over a table's cells and margins: measured once
     on the cells when its numerator and denominator are whole numbers summed
@@ -682,7 +696,7 @@ def grouped(compute: GroupCompute, *, adds_up: bool) -> TableCompute:
         rows = int(np.count_nonzero(mask))
         subsets = lattice(len(sizes))
         numerator, denominator = compute(
-            ev, q, mask, cross(parts, sizes, rows), math.prod(sizes)
+            ev, q, mask, _groups(parts, sizes, rows), math.prod(sizes)
         )
         out = {subsets[0]: (numerator, denominator)}
         for axes in subsets[1:]:
@@ -694,7 +708,7 @@ def grouped(compute: GroupCompute, *, adds_up: bool) -> TableCompute:
                     denominator.reshape(sizes).sum(axis=others).reshape(-1),
                 )
             else:
-                group = cross([parts[a] for a in axes], chosen, rows)
+                group = _groups([parts[a] for a in axes], chosen, rows)
                 out[axes] = compute(ev, q, mask, group, math.prod(chosen))
         return out
 

@@ -236,8 +236,9 @@ def qualified_since(
     return since
 
 
-QUALIFIED_CHUNK = 1_000_000
-"""Service rows checked at a time, so the check's int64 scratch stays small."""
+ROW_CHUNK = 250_000
+"""Service rows checked at a time for what is kept per row (qualified staff,
+practice links), so the check's int64 scratch stays small."""
 
 
 def qualified_rows(store: FactStore) -> Mask:
@@ -253,8 +254,8 @@ def qualified_rows(store: FactStore) -> Mask:
         lookups = [_qualified_days(services, column, since) for column in _QUALIFIERS]
         staff, dates = services.col("staff_id"), services.col("service_date")
         found = np.zeros(services.size, bool)
-        for at in range(0, services.size, QUALIFIED_CHUNK):
-            rows = slice(at, at + QUALIFIED_CHUNK)
+        for at in range(0, services.size, ROW_CHUNK):
+            rows = slice(at, at + ROW_CHUNK)
             code = staff[rows].astype(np.int64)
             first = np.full(len(code), np.iinfo(np.int32).max, np.int64)
             for column, (keys, days, width) in zip(_QUALIFIERS, lookups, strict=True):
@@ -361,12 +362,13 @@ def _practice_linked(ev: Evaluator, q: Query) -> Mask:
     practice session of the same organisation was recorded as (any practice
     session, of any period: the group session is the one held that day).
     Group activity ids are unique within an organisation only, so a link is
-    the pair (organisation, group session)."""
+    the pair (organisation, group session). Marked per service row once per
+    store state (a row's own columns decide it); a query takes its rows."""
     services = ev.store.frames["services"]
-    organisations = services.vocab["organisation_id"]
-    width = max(len(organisations.values), 1)
-    codes = ev.store.derived.get(("practice_linked",))
-    if codes is None:
+    found = ev.store.derived.get(("practice_linked",))
+    if found is None:
+        organisations = services.vocab["organisation_id"]
+        width = max(len(organisations.values), 1)
         practice = ev.store.frames["practice"]
         present = practice.present[: practice.size]
         sessions = practice.vocab["group_session_id"].values
@@ -390,10 +392,15 @@ def _practice_linked(ev: Evaluator, q: Query) -> Mask:
             ),
             np.int64,
         )
-        ev.store.derived[("practice_linked",)] = codes
-    keys = ev.column("services", q, "group_activity_id").astype(np.int64) * width
-    keys += ev.column("services", q, "organisation_id").astype(np.int64)
-    linked_rows: Mask = np.isin(keys, codes)
+        found = np.zeros(services.size, bool)
+        for at in range(0, services.size, ROW_CHUNK):
+            rows = slice(at, at + ROW_CHUNK)
+            keys = services.col("group_activity_id")[rows].astype(np.int64)
+            keys *= width
+            keys += services.col("organisation_id")[rows]
+            found[rows] = np.isin(keys, codes)
+        ev.store.derived[("practice_linked",)] = found
+    linked_rows: Mask = found[ev.rows("services", q)]
     return linked_rows
 
 
@@ -424,12 +431,12 @@ def _qualified_share(
     """Services (people served) by staff certified, or assessed at a
     competent level, on or before the service date, among services whose
     staff is known."""
-    raw = ev.column("services", q, "staff_id")
+    known = ev.store.frames["services"].col("staff_id")[mask] >= 0  # kept by none
     qualified = qualified_rows(ev.store)[mask]
     weights = ev.column("services", q, "people")
     return (
         ev.count(group, groups, np.where(qualified, weights, 0)),
-        ev.count(group, groups, np.where(raw >= 0, weights, 0)),
+        ev.count(group, groups, np.where(known, weights, 0)),
     )
 
 
