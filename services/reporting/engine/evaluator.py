@@ -31,6 +31,9 @@ from services.reporting.engine.store import (
 
 UNKNOWN = "unknown"
 MATRIX_LIMIT = 64_000_000  # cells of the (group x person) matrix
+COUNT_CHUNK = 1_000_000
+"""Rows a weighted count converts to float, or a distinct count marks, at a
+time: their scratch (float, int64 per row) stays a few MiB."""
 DIM_CHUNK = 1_000_000
 """Rows a person's dim is worked out for at a time."""
 BAND_SETS_KEPT = 8
@@ -414,11 +417,11 @@ class Evaluator:
         )
 
     def codes(self, fact: str, query: Query, name: str) -> Codes:
-        """A dimension's label index on the query's rows."""
-        return self._memo(
-            ("codes", name, *self._rows_key(fact, query)),
-            lambda: self.dim(fact, name).codes[self.rows(fact, query)],
-        )
+        """A dimension's label index on the query's rows. Not kept (a table
+        asks once per dim, and a cut costs a pass over a byte per row): kept,
+        an overview's held some 50 MiB at 10M rows until its last table."""
+        found: Codes = self.dim(fact, name).codes[self.rows(fact, query)]
+        return found
 
     def at_first_row(self, fact: str, query: Query, who: str, name: str) -> Codes:
         """A dimension's label index on the query's rows, each person's
@@ -532,13 +535,21 @@ class Evaluator:
     def count(
         group: IntArray, groups: int, weights: NDArray[Any] | None = None
     ) -> NDArray[np.float64]:
-        """Rows, or the sum of ``weights``, per group. A single group of
-        whole weights is a plain sum: exact, as the float sums it replaces
-        are up to 2**53, and no float copy of the weights is made."""
-        if groups == 1 and (weights is None or weights.dtype.kind in "biu"):
-            total = len(group) if weights is None else int(weights.sum())
-            return np.array([total], np.float64)
-        return np.bincount(group, weights=weights, minlength=groups).astype(np.float64)
+        """Rows, or the sum of ``weights``, per group. Whole weights are
+        summed as a plain sum (one group) or a chunk at a time, so that
+        bincount's float copy of them stays small; exact either way, as the
+        sums are whole numbers below 2**53, like the one pass they replace."""
+        if weights is None or weights.dtype.kind not in "biu":
+            return np.bincount(group, weights=weights, minlength=groups).astype(
+                np.float64
+            )
+        if groups == 1:
+            return np.array([int(weights.sum())], np.float64)
+        counted = np.zeros(groups, np.float64)
+        for at in range(0, len(group), COUNT_CHUNK):  # a float copy per chunk
+            rows = slice(at, at + COUNT_CHUNK)
+            counted += np.bincount(group[rows], weights=weights[rows], minlength=groups)
+        return counted
 
 
 def lattice(dims: int) -> list[Axes]:
@@ -581,10 +592,12 @@ def distinct_tables(
         return _distinct_pairs(parts, sizes, who, people, subsets)
     columns = people + 1  # the last one collects rows of nobody (-1)
     seen = np.zeros(math.prod(sizes) * columns, bool)
-    cell = cross(parts, sizes, len(who))
-    cell *= columns
-    cell += np.where(who >= 0, who, people)
-    seen[cell] = True
+    for at in range(0, len(who), COUNT_CHUNK):  # int64 scratch per chunk
+        rows = slice(at, at + COUNT_CHUNK)
+        cell = cross([part[rows] for part in parts], sizes, len(who[rows]))
+        cell *= columns
+        cell += np.where(who[rows] >= 0, who[rows], people)
+        seen[cell] = True
     cubes: dict[Axes, NDArray[np.bool_]] = {subsets[0]: seen.reshape(*sizes, columns)}
     for axes in subsets[1:]:
         parent = min(
