@@ -434,7 +434,9 @@ class Evaluator:
             person = self.column(fact, query, who)  # int32 keys
             if not len(person):
                 return codes
-            days = self.column(fact, query, self.catalogue.rows[fact][0])
+            frame = self.store.frames[self.catalogue.frames[fact]]
+            dates = frame.col(self.catalogue.rows[fact][0])  # read once: not kept
+            days = dates[self.rows(fact, query)]
             rows = len(person)
             # each row's place in (date, row) order, one number: no sort
             order = (days - days.min()).astype(np.int64) * rows

@@ -242,8 +242,8 @@ practice links), so the check's int64 scratch stays small."""
 
 
 def qualified_rows(store: FactStore) -> Mask:
-    """Per service row (the whole frame, once per store state), whether its
-    staff code was qualified on or before the service date, within the
+    """Per service row (the whole frame, once per store state, kept as bits),
+    whether its staff code was qualified on or before the service date, within the
     organisation that delivered it or the programme's lead (which trains
     its partners' staff). A row's answer depends on its own columns only,
     so each query takes its rows' cut instead of looking them up again."""
@@ -267,8 +267,9 @@ def qualified_rows(store: FactStore) -> Mask:
                 hit = (keys[where] == wanted) & (code >= 0) & (organisation >= 0)
                 np.minimum(first, np.where(hit, days[where], first), out=first)
             found[rows] = first <= dates[rows]
-        store.derived[("qualified",)] = found
-    qualified: Mask = found
+        found = store.derived[("qualified",)] = np.packbits(found)
+    bits = np.unpackbits(found, count=store.frames["services"].size)
+    qualified: Mask = bits.view(np.bool_)
     return qualified
 
 
@@ -363,7 +364,8 @@ def _practice_linked(ev: Evaluator, q: Query) -> Mask:
     session, of any period: the group session is the one held that day).
     Group activity ids are unique within an organisation only, so a link is
     the pair (organisation, group session). Marked per service row once per
-    store state (a row's own columns decide it); a query takes its rows."""
+    store state, kept as bits (a row's own columns decide it); a query takes
+    its rows."""
     services = ev.store.frames["services"]
     found = ev.store.derived.get(("practice_linked",))
     if found is None:
@@ -399,8 +401,9 @@ def _practice_linked(ev: Evaluator, q: Query) -> Mask:
             keys *= width
             keys += services.col("organisation_id")[rows]
             found[rows] = np.isin(keys, codes)
-        ev.store.derived[("practice_linked",)] = found
-    linked_rows: Mask = found[ev.rows("services", q)]
+        found = ev.store.derived[("practice_linked",)] = np.packbits(found)
+    marked: Mask = np.unpackbits(found, count=services.size).view(np.bool_)
+    linked_rows: Mask = marked[ev.rows("services", q)]
     return linked_rows
 
 
