@@ -31,10 +31,18 @@ from services.reporting.engine.store import (
 
 UNKNOWN = "unknown"
 MATRIX_LIMIT = 64_000_000  # cells of the (group x person) matrix
+COUNT_CHUNK = 1_000_000
+"""Rows a weighted count converts to float, or a distinct count marks, at a
+time: their scratch (float, int64 per row) stays a few MiB."""
+DIM_CHUNK = 1_000_000
+"""Rows a person's dim is worked out for at a time."""
 BAND_SETS_KEPT = 8
 """Age band sets whose age groups a store keeps between queries."""
 
 IntArray = NDArray[np.int64]
+Codes = NDArray[np.signedinteger[Any]]
+"""Label indices of a dim, in the narrowest signed type its labels fit
+(``narrowest``): arithmetic on them widens first (``cross``)."""
 Mask = NDArray[np.bool_]
 Axes = tuple[int, ...]
 """Positions in a query's ``by``: the dims a cell or margin keeps."""
@@ -84,16 +92,36 @@ class Answer:
     labels: dict[str, dict[str, str]]
 
 
+def narrowest(labels: int) -> np.dtype[np.signedinteger[Any]]:
+    """The smallest signed integer type holding label indices up to
+    ``labels - 1``: a store keeps a code per row for each dim an overview
+    uses, and at 10M rows int64 codes were 852 MiB per process."""
+    for kind in (np.int8, np.int16, np.int32):
+        if labels - 1 <= np.iinfo(kind).max:
+            return np.dtype(kind)
+    return np.dtype(np.int64)
+
+
 @dataclass
 class Dim:
-    """A dimension resolved on a frame: a label index per row."""
+    """A dimension resolved on a frame: a label index per row, kept in the
+    narrowest type its labels fit."""
 
-    codes: IntArray
+    codes: Codes
     labels: list[str]
 
+    def __post_init__(self) -> None:
+        self.codes = self.codes.astype(narrowest(len(self.labels)), copy=False)
 
-def _encode(frame: Frame, column: str, labels: list[str] | None = None) -> Dim:
-    """A categorical column as indices into ``labels`` (``unknown`` last)."""
+
+def _encode(
+    frame: Frame,
+    column: str,
+    labels: list[str] | None = None,
+    rows: slice = slice(None),
+) -> Dim:
+    """A categorical column (its ``rows``) as indices into ``labels``
+    (``unknown`` last)."""
     values = [str(v) for v in frame.vocab[column].values]
     if labels is None:
         labels = sorted(set(values))
@@ -103,8 +131,11 @@ def _encode(frame: Frame, column: str, labels: list[str] | None = None) -> Dim:
         [labels.index(v) if v in labels else unknown for v in values] + [unknown],
         np.int64,
     )
-    raw = frame.col(column).astype(np.int64)
-    return Dim(mapping[np.where(raw < 0, len(values), raw)], labels)
+    raw = frame.col(column)[rows]
+    return Dim(
+        mapping.astype(narrowest(len(labels)))[np.where(raw < 0, len(values), raw)],
+        labels,
+    )
 
 
 def _from_codes(codes: IntArray, labels: list[str]) -> Dim:
@@ -126,31 +157,63 @@ class Evaluator:
 
     # -- dimensions ---------------------------------------------------------
 
-    def _person_dim(self, name: str, person: IntArray, fact: str, frame: Frame) -> Dim:
-        """A person's attribute for rows pointing at beneficiary keys
-        (``-1``: not a registered person)."""
+    def _person_dim(
+        self, name: str, key_column: str | None, fact: str, frame: Frame
+    ) -> Dim:
+        """A person's attribute for rows pointing at beneficiary keys in
+        ``key_column`` (``-1``: not a registered person; None: the
+        beneficiaries frame itself), worked out ``DIM_CHUNK`` rows at a time:
+        its scratch arrays, int64 per row, were the peak of a first overview
+        at 10M rows."""
         people = self.store.frames["beneficiaries"]
-        safe = np.where(person >= 0, person, 0)
-        if name == "age_group":
-            return _from_codes(self._age_bands(person, fact, frame), self.bands.labels)
-        column = {"sex": "sex", "disability": "disability"}.get(name, name)
-        labels = self.catalogue.enum_labels.get(name)
-        base = _encode(people, column, labels)
-        found = base.codes[safe] if people.size else np.zeros(len(person), np.int64)
-        unknown = base.labels.index(UNKNOWN)
-        codes: IntArray = np.where(person >= 0, found, unknown)
-        if fact == "services" and name in ("sex", "disability"):
-            lines = _encode(frame, name, base.labels)
-            codes = np.where(frame.col("anonymous"), lines.codes, codes)
-        return Dim(codes, base.labels)
 
-    def _age_bands(self, person: IntArray, fact: str, frame: Frame) -> IntArray:
-        """Each row's band of the person's age on the row's date (a
-        service, a registration, a referral...). Services and registrations
-        carry the age their producer computed from the date of birth
-        (``Catalogue.ages``); elsewhere, or when the birth year has been
-        corrected since, the age is the date's year minus the birth year.
-        Anonymous lines carry their own group."""
+        def persons(rows: slice) -> IntArray:
+            if key_column is None:
+                return np.arange(rows.start, min(rows.stop, frame.size), dtype=np.int64)
+            found: IntArray = frame.col(key_column)[rows].astype(np.int64)
+            return found
+
+        if name == "age_group":
+            labels = [*self.bands.labels, UNKNOWN]
+
+            def codes_of(rows: slice) -> Codes:
+                bands = self._age_bands(persons(rows), fact, frame, rows)
+                return _from_codes(bands, self.bands.labels).codes
+
+        else:
+            column = {"sex": "sex", "disability": "disability"}.get(name, name)
+            base = _encode(people, column, self.catalogue.enum_labels.get(name))
+            labels = base.labels
+            unknown = base.labels.index(UNKNOWN)
+            lines = fact == "services" and name in ("sex", "disability")
+
+            def codes_of(rows: slice) -> Codes:
+                person = persons(rows)
+                safe = np.where(person >= 0, person, 0)
+                found = (
+                    base.codes[safe] if people.size else np.zeros(len(person), np.int8)
+                )
+                codes: Codes = np.where(person >= 0, found, unknown)
+                if lines:
+                    own = _encode(frame, name, base.labels, rows)
+                    codes = np.where(frame.col("anonymous")[rows], own.codes, codes)
+                return codes
+
+        parts = [
+            codes_of(slice(at, at + DIM_CHUNK))
+            for at in range(0, frame.size, DIM_CHUNK)
+        ]
+        return Dim(np.concatenate(parts) if parts else np.zeros(0, np.int64), labels)
+
+    def _age_bands(
+        self, person: IntArray, fact: str, frame: Frame, rows: slice
+    ) -> IntArray:
+        """Each row's band (of ``rows``) of the person's age on the row's
+        date (a service, a registration, a referral...). Services and
+        registrations carry the age their producer computed from the date of
+        birth (``Catalogue.ages``); elsewhere, or when the birth year has
+        been corrected since, the age is the date's year minus the birth
+        year. Anonymous lines carry their own group."""
         people = self.store.frames["beneficiaries"]
         safe = np.where(person >= 0, person, 0)
         birth = (
@@ -158,7 +221,7 @@ class Evaluator:
             if people.size
             else np.full(len(person), -1, np.int32)
         ).astype(np.int64)
-        days = frame.col(self.catalogue.rows[fact][0])
+        days = frame.col(self.catalogue.rows[fact][0])[rows]
         years = (
             np.where(days == NO_DATE, 0, days)
             .astype("datetime64[D]")
@@ -170,7 +233,7 @@ class Evaluator:
         ages = np.where(known, years - birth, -1)
         carried = self.catalogue.ages.get(fact)
         if carried is not None:
-            given = frame.col(carried).astype(np.int64)
+            given = frame.col(carried)[rows].astype(np.int64)
             agrees = (birth <= 0) | (ages - given == 0) | (ages - given == 1)
             use = (person >= 0) & (given >= 0) & agrees
             ages = np.where(use, given, ages)
@@ -181,9 +244,9 @@ class Evaluator:
                 + [-1],
                 np.int64,
             )
-            raw = frame.col("age_group").astype(np.int64)
+            raw = frame.col("age_group")[rows].astype(np.int64)
             mapped = own[np.where(raw < 0, len(own) - 1, raw)]
-            banded = np.where(frame.col("anonymous"), mapped, banded)
+            banded = np.where(frame.col("anonymous")[rows], mapped, banded)
         return banded
 
     def _place_dim(self, frame: Frame, column: str, level: str) -> Dim:
@@ -199,15 +262,31 @@ class Evaluator:
             mapping.append(label)
         if UNKNOWN not in labels:
             labels.append(UNKNOWN)
-        index = np.array([labels.index(m) for m in mapping] + [labels.index(UNKNOWN)])
-        raw = frame.col(column).astype(np.int64)
+        index = np.array(
+            [labels.index(m) for m in mapping] + [labels.index(UNKNOWN)],
+            narrowest(len(labels)),
+        )
+        raw = frame.col(column)
         return Dim(index[np.where(raw < 0, len(values), raw)], labels)
 
     def _month_dim(self, days: NDArray[np.int32]) -> Dim:
-        safe = np.where(days == NO_DATE, 0, days).astype("datetime64[D]")
-        months = safe.astype("datetime64[M]")
-        unique, codes = np.unique(months, return_inverse=True)
-        return Dim(codes.astype(np.int64), [str(m) for m in unique])
+        """The month of each row's date (none: 1970-01), labelled by the
+        months that occur, in order. Worked out per day of the rows' range,
+        not per row: no sort and no int64 per row."""
+        safe = np.where(days == NO_DATE, 0, days)
+        if not len(safe):
+            return Dim(np.zeros(0, np.int64), [])
+        first = int(safe.min())
+        offsets = safe - first
+        used = np.bincount(offsets) > 0  # which days of the range occur
+        calendar = np.arange(first, first + len(used)).astype("datetime64[D]")
+        month_of_day = calendar.astype("datetime64[M]")
+        unique = np.unique(month_of_day[used])
+        codes = np.searchsorted(unique, month_of_day)  # right for days that occur
+        codes = np.minimum(codes, len(unique) - 1)
+        return Dim(
+            codes.astype(narrowest(len(unique)))[offsets], [str(m) for m in unique]
+        )
 
     def dim(self, fact: str, name: str) -> Dim:
         """A dimension over every row of the fact, computed once per store
@@ -233,11 +312,9 @@ class Evaluator:
         frame = self.store.frames[self.catalogue.frames[fact]]
         source = self.catalogue.dims[fact][name]
         if source == "person:key":  # the beneficiaries frame itself
-            person = np.arange(frame.size, dtype=np.int64)
-            return self._person_dim(name, person, fact, frame)
+            return self._person_dim(name, None, fact, frame)
         if source.startswith("person:"):
-            person = frame.col(source.split(":", 1)[1]).astype(np.int64)
-            return self._person_dim(name, person, fact, frame)
+            return self._person_dim(name, source.split(":", 1)[1], fact, frame)
         if source.startswith("place:"):
             _, column, level = source.split(":")
             return self._place_dim(frame, column, level)
@@ -339,31 +416,38 @@ class Evaluator:
             lambda: frame.col(name)[self.rows(fact, query)],
         )
 
-    def codes(self, fact: str, query: Query, name: str) -> IntArray:
-        """A dimension's label index on the query's rows."""
-        return self._memo(
-            ("codes", name, *self._rows_key(fact, query)),
-            lambda: self.dim(fact, name).codes[self.rows(fact, query)],
-        )
+    def codes(self, fact: str, query: Query, name: str) -> Codes:
+        """A dimension's label index on the query's rows. Not kept (a table
+        asks once per dim, and a cut costs a pass over a byte per row): kept,
+        an overview's held some 50 MiB at 10M rows until its last table."""
+        found: Codes = self.dim(fact, name).codes[self.rows(fact, query)]
+        return found
 
-    def at_first_row(self, fact: str, query: Query, who: str, name: str) -> IntArray:
+    def at_first_row(self, fact: str, query: Query, who: str, name: str) -> Codes:
         """A dimension's label index on the query's rows, each person's
         taken from their first row among them (earliest date, then key):
         people reached by age group are counted once, at the age of their
         first service in the period."""
 
-        def make() -> IntArray:
+        def make() -> Codes:
             codes = self.codes(fact, query, name)
-            person = self.column(fact, query, who).astype(np.int64)
-            days = self.column(fact, query, self.catalogue.rows[fact][0])
-            order = np.lexsort((np.arange(len(person)), days, person))
-            ordered = person[order]
-            starts = np.ones(len(order), bool)
-            starts[1:] = ordered[1:] != ordered[:-1]
-            first = codes[order][starts][np.cumsum(starts) - 1]
-            out = np.empty_like(codes)
-            out[order] = first
-            found: IntArray = np.where(person >= 0, out, codes)
+            person = self.column(fact, query, who)  # int32 keys
+            if not len(person):
+                return codes
+            frame = self.store.frames[self.catalogue.frames[fact]]
+            dates = frame.col(self.catalogue.rows[fact][0])  # read once: not kept
+            days = dates[self.rows(fact, query)]
+            rows = len(person)
+            # each row's place in (date, row) order, one number: no sort
+            order = (days - days.min()).astype(np.int64) * rows
+            order += np.arange(rows)
+            known = person >= 0
+            who_else = int(person.max()) + 1  # rows of nobody
+            person = np.where(known, person, who_else)
+            first = np.full(who_else + 1, np.iinfo(np.int64).max, np.int64)
+            np.minimum.at(first, person, order)
+            first %= rows  # the first row's index (people with no row: any)
+            found: Codes = np.where(known, codes[first][person], codes)
             return found
 
         return self._memo(("first", who, name, *self._rows_key(fact, query)), make)
@@ -453,7 +537,21 @@ class Evaluator:
     def count(
         group: IntArray, groups: int, weights: NDArray[Any] | None = None
     ) -> NDArray[np.float64]:
-        return np.bincount(group, weights=weights, minlength=groups).astype(np.float64)
+        """Rows, or the sum of ``weights``, per group. Whole weights are
+        summed as a plain sum (one group) or a chunk at a time, so that
+        bincount's float copy of them stays small; exact either way, as the
+        sums are whole numbers below 2**53, like the one pass they replace."""
+        if weights is None or weights.dtype.kind not in "biu":
+            return np.bincount(group, weights=weights, minlength=groups).astype(
+                np.float64
+            )
+        if groups == 1:
+            return np.array([int(weights.sum())], np.float64)
+        counted = np.zeros(groups, np.float64)
+        for at in range(0, len(group), COUNT_CHUNK):  # a float copy per chunk
+            rows = slice(at, at + COUNT_CHUNK)
+            counted += np.bincount(group[rows], weights=weights[rows], minlength=groups)
+        return counted
 
 
 def lattice(dims: int) -> list[Axes]:
@@ -466,17 +564,22 @@ def lattice(dims: int) -> list[Axes]:
     ]
 
 
-def cross(parts: Sequence[IntArray], sizes: Sequence[int], rows: int) -> IntArray:
+def cross(parts: Sequence[Codes], sizes: Sequence[int], rows: int) -> IntArray:
     """Each row's cell in the cross-tab of ``parts`` (first dim most
-    significant)."""
-    group = np.zeros(rows, np.int64)
-    for part, size in zip(parts, sizes, strict=True):
-        group = group * size + part
+    significant), in int64 whatever the parts' types: dims' codes are as
+    narrow as their labels allow, and a cell index (index x stride summed)
+    outgrows them (100 sites by 5 layers is 500 cells, past int8)."""
+    if not parts:
+        return np.zeros(rows, np.int64)
+    group = parts[0].astype(np.int64)
+    for part, size in zip(parts[1:], sizes[1:], strict=True):
+        group *= size
+        group += part
     return group
 
 
 def distinct_tables(
-    parts: Sequence[IntArray], sizes: Sequence[int], who: IntArray
+    parts: Sequence[Codes], sizes: Sequence[int], who: NDArray[np.signedinteger[Any]]
 ) -> dict[Axes, NDArray[np.float64]]:
     """Exact number of distinct ``who`` (>= 0) in each cell of the cross-tab
     of ``parts`` and of each of its margins (``lattice``). The (cell, person)
@@ -491,8 +594,12 @@ def distinct_tables(
         return _distinct_pairs(parts, sizes, who, people, subsets)
     columns = people + 1  # the last one collects rows of nobody (-1)
     seen = np.zeros(math.prod(sizes) * columns, bool)
-    cell = cross(parts, sizes, len(who))
-    seen[cell * columns + np.where(who >= 0, who, people)] = True
+    for at in range(0, len(who), COUNT_CHUNK):  # int64 scratch per chunk
+        rows = slice(at, at + COUNT_CHUNK)
+        cell = cross([part[rows] for part in parts], sizes, len(who[rows]))
+        cell *= columns
+        cell += np.where(who[rows] >= 0, who[rows], people)
+        seen[cell] = True
     cubes: dict[Axes, NDArray[np.bool_]] = {subsets[0]: seen.reshape(*sizes, columns)}
     for axes in subsets[1:]:
         parent = min(
@@ -502,18 +609,17 @@ def distinct_tables(
         dropped = next(i for i, a in enumerate(parent) if a not in axes)
         cubes[axes] = np.logical_or.reduce(cubes[parent], axis=dropped)
     return {
-        axes: np.array(
-            [np.count_nonzero(row[:people]) for row in cube.reshape(-1, columns)],
-            np.float64,
+        axes: np.count_nonzero(cube.reshape(-1, columns)[:, :people], axis=1).astype(
+            np.float64
         )
         for axes, cube in cubes.items()
     }
 
 
 def _distinct_pairs(
-    parts: Sequence[IntArray],
+    parts: Sequence[Codes],
     sizes: Sequence[int],
-    who: IntArray,
+    who: NDArray[np.signedinteger[Any]],
     people: int,
     subsets: list[Axes],
 ) -> dict[Axes, NDArray[np.float64]]:
@@ -543,7 +649,7 @@ Tables = dict[Axes, Computed]
 GroupCompute = Callable[["Evaluator", Query, Mask, IntArray, int], Computed]
 """A measure per group: the query's rows, each row's group, the groups."""
 TableCompute = Callable[
-    ["Evaluator", Query, Mask, Sequence[IntArray], Sequence[int]], Tables
+    ["Evaluator", Query, Mask, Sequence[Codes], Sequence[int]], Tables
 ]
 """A measure per cell and margin: the query's rows, each dim's label index on
 those rows, and each dim's number of labels."""
@@ -580,6 +686,14 @@ def zeros(groups: int) -> NDArray[np.float64]:
     return np.zeros(groups, np.float64)
 
 
+def _groups(parts: Sequence[Codes], sizes: Sequence[int], rows: int) -> IntArray:
+    """``cross`` for a measure per group; with no dims, every row in group
+    0 as a read-only view of one zero, not an int64 per row."""
+    if parts:
+        return cross(parts, sizes, rows)
+    return np.broadcast_to(np.int64(0), (rows,))
+
+
 def grouped(compute: GroupCompute, *, adds_up: bool) -> TableCompute:
     """A measure per group, over a table's cells and margins: measured once
     on the cells when its numerator and denominator are whole numbers summed
@@ -591,13 +705,13 @@ def grouped(compute: GroupCompute, *, adds_up: bool) -> TableCompute:
         ev: Evaluator,
         q: Query,
         mask: Mask,
-        parts: Sequence[IntArray],
+        parts: Sequence[Codes],
         sizes: Sequence[int],
     ) -> Tables:
         rows = int(np.count_nonzero(mask))
         subsets = lattice(len(sizes))
         numerator, denominator = compute(
-            ev, q, mask, cross(parts, sizes, rows), math.prod(sizes)
+            ev, q, mask, _groups(parts, sizes, rows), math.prod(sizes)
         )
         out = {subsets[0]: (numerator, denominator)}
         for axes in subsets[1:]:
@@ -609,7 +723,7 @@ def grouped(compute: GroupCompute, *, adds_up: bool) -> TableCompute:
                     denominator.reshape(sizes).sum(axis=others).reshape(-1),
                 )
             else:
-                group = cross([parts[a] for a in axes], chosen, rows)
+                group = _groups([parts[a] for a in axes], chosen, rows)
                 out[axes] = compute(ev, q, mask, group, math.prod(chosen))
         return out
 

@@ -16,6 +16,7 @@ from services.reporting.engine.ages import AgeBands
 from services.reporting.engine.evaluator import (
     UNKNOWN,
     Catalogue,
+    Codes,
     Computed,
     Evaluator,
     IntArray,
@@ -235,36 +236,61 @@ def qualified_since(
     return since
 
 
-def qualified_from(ev: Evaluator, fact: str, query: Query, column: str) -> IntArray:
-    """Per service of the query, the first day its staff code was
-    qualified within the organisation in ``column`` (who delivered it,
-    or the programme's lead, which trains its partners' staff); never:
-    the largest day."""
-    found = ev.store.derived.get(("qualified_from", column))
+ROW_CHUNK = 250_000
+"""Service rows checked at a time for what is kept per row (qualified staff,
+practice links), so the check's int64 scratch stays small."""
+
+
+def qualified_rows(store: FactStore) -> Mask:
+    """Per service row (the whole frame, once per store state, kept as bits),
+    whether its staff code was qualified on or before the service date, within the
+    organisation that delivered it or the programme's lead (which trains
+    its partners' staff). A row's answer depends on its own columns only,
+    so each query takes its rows' cut instead of looking them up again."""
+    found = store.derived.get(("qualified",))
     if found is None:
-        services = ev.store.frames["services"]
-        width = len(services.vocab["staff_id"].values) + 1
-        organisations = {v: i for i, v in enumerate(services.vocab[column].values)}
-        staff = {v: i for i, v in enumerate(services.vocab["staff_id"].values)}
-        days = {
-            organisations[o] * width + staff[s]: day
-            for (o, s), day in qualified_since(ev.store).items()
-            if o in organisations and s in staff
-        }
-        keys = np.array(sorted(days), np.int64)
-        found = (keys, np.array([days[k] for k in keys], np.int64), width)
-        ev.store.derived[("qualified_from", column)] = found
-    keys, qualified_days, width = found
-    organisation = ev.column(fact, query, column).astype(np.int64)
-    code = ev.column(fact, query, "staff_id").astype(np.int64)
-    never = np.full(len(code), np.iinfo(np.int32).max, np.int64)
-    if not len(keys):
-        return never
-    wanted = organisation * width + code
-    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-    hit = (keys[at] == wanted) & (code >= 0) & (organisation >= 0)
-    since: IntArray = np.where(hit, qualified_days[at], never)
-    return since
+        services = store.frames["services"]
+        since = qualified_since(store)
+        lookups = [_qualified_days(services, column, since) for column in _QUALIFIERS]
+        staff, dates = services.col("staff_id"), services.col("service_date")
+        found = np.zeros(services.size, bool)
+        for at in range(0, services.size, ROW_CHUNK):
+            rows = slice(at, at + ROW_CHUNK)
+            code = staff[rows].astype(np.int64)
+            first = np.full(len(code), np.iinfo(np.int32).max, np.int64)
+            for column, (keys, days, width) in zip(_QUALIFIERS, lookups, strict=True):
+                if not len(keys):
+                    continue
+                organisation = services.col(column)[rows].astype(np.int64)
+                wanted = organisation * width + code
+                where = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+                hit = (keys[where] == wanted) & (code >= 0) & (organisation >= 0)
+                np.minimum(first, np.where(hit, days[where], first), out=first)
+            found[rows] = first <= dates[rows]
+        found = store.derived[("qualified",)] = np.packbits(found)
+    bits = np.unpackbits(found, count=store.frames["services"].size)
+    qualified: Mask = bits.view(np.bool_)
+    return qualified
+
+
+_QUALIFIERS = ("organisation_id", "lead_organisation_id")
+
+
+def _qualified_days(
+    services: Frame, column: str, since: dict[tuple[Any, str], int]
+) -> tuple[IntArray, IntArray, int]:
+    """The (organisation code in ``column``, staff code) pairs qualified, as
+    sorted keys, with the first day each was."""
+    width = len(services.vocab["staff_id"].values) + 1
+    organisations = {v: i for i, v in enumerate(services.vocab[column].values)}
+    staff = {v: i for i, v in enumerate(services.vocab["staff_id"].values)}
+    days = {
+        organisations[o] * width + staff[s]: day
+        for (o, s), day in since.items()
+        if o in organisations and s in staff
+    }
+    keys = np.array(sorted(days), np.int64)
+    return keys, np.array([days[k] for k in keys], np.int64), width
 
 
 def _counted(
@@ -314,12 +340,14 @@ def _distinct(
         ev: Evaluator,
         q: Query,
         mask: Mask,
-        parts: Sequence[IntArray],
+        parts: Sequence[Codes],
         sizes: Sequence[int],
     ) -> Tables:
-        ids = ev.column(fact, q, who).astype(np.int64)
+        ids = ev.column(fact, q, who)  # int32: distinct_tables widens
         if who in ("trainee_id", "record_id"):  # ids are per organisation
-            ids = _per_organisation(ids, ev.column(fact, q, "organisation_id"))
+            ids = _per_organisation(
+                ids.astype(np.int64), ev.column(fact, q, "organisation_id")
+            )
         if only is not None:
             ids = np.where(ev.column(fact, q, only), ids, -1)
         if keep is not None:
@@ -335,12 +363,14 @@ def _practice_linked(ev: Evaluator, q: Query) -> Mask:
     practice session of the same organisation was recorded as (any practice
     session, of any period: the group session is the one held that day).
     Group activity ids are unique within an organisation only, so a link is
-    the pair (organisation, group session)."""
+    the pair (organisation, group session). Marked per service row once per
+    store state, kept as bits (a row's own columns decide it); a query takes
+    its rows."""
     services = ev.store.frames["services"]
-    organisations = services.vocab["organisation_id"]
-    width = max(len(organisations.values), 1)
-    codes = ev.store.derived.get(("practice_linked",))
-    if codes is None:
+    found = ev.store.derived.get(("practice_linked",))
+    if found is None:
+        organisations = services.vocab["organisation_id"]
+        width = max(len(organisations.values), 1)
         practice = ev.store.frames["practice"]
         present = practice.present[: practice.size]
         sessions = practice.vocab["group_session_id"].values
@@ -364,10 +394,16 @@ def _practice_linked(ev: Evaluator, q: Query) -> Mask:
             ),
             np.int64,
         )
-        ev.store.derived[("practice_linked",)] = codes
-    keys = ev.column("services", q, "group_activity_id").astype(np.int64) * width
-    keys += ev.column("services", q, "organisation_id").astype(np.int64)
-    linked_rows: Mask = np.isin(keys, codes)
+        found = np.zeros(services.size, bool)
+        for at in range(0, services.size, ROW_CHUNK):
+            rows = slice(at, at + ROW_CHUNK)
+            keys = services.col("group_activity_id")[rows].astype(np.int64)
+            keys *= width
+            keys += services.col("organisation_id")[rows]
+            found[rows] = np.isin(keys, codes)
+        found = ev.store.derived[("practice_linked",)] = np.packbits(found)
+    marked: Mask = np.unpackbits(found, count=services.size).view(np.bool_)
+    linked_rows: Mask = marked[ev.rows("services", q)]
     return linked_rows
 
 
@@ -398,16 +434,12 @@ def _qualified_share(
     """Services (people served) by staff certified, or assessed at a
     competent level, on or before the service date, among services whose
     staff is known."""
-    raw = ev.column("services", q, "staff_id")
-    since = np.minimum(
-        qualified_from(ev, "services", q, "organisation_id"),
-        qualified_from(ev, "services", q, "lead_organisation_id"),
-    )
-    qualified = since <= ev.column("services", q, "service_date")
+    known = ev.store.frames["services"].col("staff_id")[mask] >= 0  # kept by none
+    qualified = qualified_rows(ev.store)[mask]
     weights = ev.column("services", q, "people")
     return (
         ev.count(group, groups, np.where(qualified, weights, 0)),
-        ev.count(group, groups, np.where(raw >= 0, weights, 0)),
+        ev.count(group, groups, np.where(known, weights, 0)),
     )
 
 
@@ -604,7 +636,7 @@ def _participant_organisations(
     ev: Evaluator,
     q: Query,
     mask: Mask,
-    parts: Sequence[IntArray],
+    parts: Sequence[Codes],
     sizes: Sequence[int],
 ) -> Tables:
     """Distinct organisations the present trainees work for (their own,
