@@ -21,6 +21,7 @@ from services.beneficiary.beneficiaries.models import Beneficiary
 from services.beneficiary.beneficiaries.schemas import (
     BeneficiaryCreate,
     BeneficiaryFields,
+    check_registration,
 )
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.schemas import ConsentGiven
@@ -72,6 +73,9 @@ from shared.pagination import Page, aware_datetime, ordered_page
 CHANGES_PAGE_EVENTS = 1000
 CONSENT = "consent"
 """The entity type of a conflict that keeps a device's stale consents."""
+REGISTRATION_FIELDS = frozenset(BeneficiaryCreate.model_fields)
+"""A registration made from a sync change has every field set, as one
+validated from the change's full dump would."""
 
 
 @dataclass
@@ -149,6 +153,30 @@ async def _record_fields(row: ServiceRecord) -> ServiceRecordFields:
     return records_service.current_fields(row)
 
 
+def _registration(change: BeneficiaryChange) -> BeneficiaryCreate:
+    """The change as a registration. Its fields and consents were
+    validated as the batch was read; a registration adds only its own
+    rule (``check_registration``), so a change that keeps it is not
+    validated again. One that breaks it is, for the errors a full
+    validation gives."""
+    if change.consents:
+        person = BeneficiaryCreate.model_construct(
+            REGISTRATION_FIELDS,
+            **dict(change.data),
+            id=change.id,
+            consents=change.consents,
+        )
+        try:
+            check_registration(person)
+        except ValueError:
+            pass
+        else:
+            return person
+    return BeneficiaryCreate.model_validate(
+        {**change.data.model_dump(), "id": change.id, "consents": change.consents}
+    )
+
+
 def entities(
     session: AsyncSession,
     principal: Principal,
@@ -166,19 +194,14 @@ def entities(
         except NotFound:
             return None
 
-    def registration(change: BeneficiaryChange) -> BeneficiaryCreate:
-        return BeneficiaryCreate.model_validate(
-            {**change.data.model_dump(), "id": change.id, "consents": change.consents}
-        )
-
     async def create_beneficiary(change: BeneficiaryChange) -> Beneficiary:
         return await beneficiaries_service.register_beneficiary(
-            session, principal, keyring, registration(change)
+            session, principal, keyring, _registration(change)
         )
 
     async def stage_beneficiary(change: BeneficiaryChange) -> Beneficiary:
         return await beneficiaries_service.stage_registration(
-            session, principal, keyring, registration(change)
+            session, principal, keyring, _registration(change)
         )
 
     async def flag_staged(staged: list[tuple[Beneficiary, BeneficiaryChange]]) -> None:
