@@ -13,7 +13,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from services.beneficiary.consent.schemas import ConsentGiven
 from services.beneficiary.sync.schemas import BeneficiaryChange, ServiceRecordChange
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.text import Text
@@ -298,13 +297,15 @@ def _consents(
             granted = str(answer).strip().lower() in {
                 v.lower() for v in consent.granted_values
             }
-        given.append(
-            ConsentGiven(
-                id=record_id(organisation_id, f"consent:{consent.purpose}", submission),
-                purpose=consent.purpose,
-                granted=granted,
-                form_version=consent.form_version,
-            ).model_dump(mode="json")
+        given.append(  # validated with the person's change (ConsentGiven)
+            {
+                "id": record_id(
+                    organisation_id, f"consent:{consent.purpose}", submission
+                ),
+                "purpose": consent.purpose,
+                "granted": granted,
+                "form_version": consent.form_version,
+            }
         )
     return given
 
