@@ -256,7 +256,8 @@ def entities(
         record_id = await records_service.stage_service_row(
             session,
             principal,
-            service_record(change),
+            change.data,
+            change.id,
             rows,
             locked=True,
             consenting=consented,
