@@ -187,12 +187,28 @@ class _Refused(Exception):
         self.column, self.reason = column, reason
 
 
+_DATES: dict[tuple[str, tuple[str, ...]], str] = {}
+"""Dates read already, by text and formats: an export repeats the same few
+hundred days, and ``strptime`` costs more than the rest of a row's values."""
+
+
 def _as_date(value: Any, formats: list[str], column: str) -> str:
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
     text = str(value)
+    key = (text, tuple(formats))
+    known = _DATES.get(key)
+    if known is None:
+        known = _parse_date(text, formats, column)
+        if len(_DATES) >= 10_000:
+            _DATES.clear()
+        _DATES[key] = known
+    return known
+
+
+def _parse_date(text: str, formats: list[str], column: str) -> str:
     for fmt in formats:
         try:
             return datetime.strptime(text, fmt).date().isoformat()  # noqa: DTZ007
