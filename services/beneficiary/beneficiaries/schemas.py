@@ -195,26 +195,20 @@ class BeneficiaryCreate(BeneficiaryFields):
 
     @model_validator(mode="after")
     def _registration_consent(self) -> BeneficiaryCreate:
-        check_registration(self)
+        if self.full_name is None:
+            raise ValueError("full_name is required to register someone")
+        purposes = [c.purpose for c in self.consents]
+        if len(purposes) != len(set(purposes)):
+            raise ValueError("one consent entry per purpose")
+        if not any(
+            c.purpose == ConsentPurpose.registration and c.granted
+            for c in self.consents
+        ):
+            raise ValueError(
+                "registration needs consent to registration; record an "
+                "anonymous service count instead"
+            )
         return self
-
-
-def check_registration(person: BeneficiaryCreate) -> None:
-    """What a registration adds to a person's fields: a name, one consent
-    entry per purpose, registration granted. A sync change, whose fields were
-    validated as the batch was read, is checked with this alone."""
-    if person.full_name is None:
-        raise ValueError("full_name is required to register someone")
-    purposes = [c.purpose for c in person.consents]
-    if len(purposes) != len(set(purposes)):
-        raise ValueError("one consent entry per purpose")
-    if not any(
-        c.purpose == ConsentPurpose.registration and c.granted for c in person.consents
-    ):
-        raise ValueError(
-            "registration needs consent to registration; record an "
-            "anonymous service count instead"
-        )
 
 
 class BeneficiaryUpdate(BaseModel):

@@ -21,7 +21,6 @@ from services.beneficiary.beneficiaries.models import Beneficiary
 from services.beneficiary.beneficiaries.schemas import (
     BeneficiaryCreate,
     BeneficiaryFields,
-    check_registration,
 )
 from services.beneficiary.consent import service as consent_service
 from services.beneficiary.consent.schemas import ConsentGiven
@@ -73,9 +72,6 @@ from shared.pagination import Page, aware_datetime, ordered_page
 CHANGES_PAGE_EVENTS = 1000
 CONSENT = "consent"
 """The entity type of a conflict that keeps a device's stale consents."""
-REGISTRATION_FIELDS = frozenset(BeneficiaryCreate.model_fields)
-"""A registration made from a sync change has every field set, as one
-validated from the change's full dump would."""
 
 
 @dataclass
@@ -154,24 +150,8 @@ async def _record_fields(row: ServiceRecord) -> ServiceRecordFields:
 
 
 def _registration(change: BeneficiaryChange) -> BeneficiaryCreate:
-    """The change as a registration. Its fields and consents were
-    validated as the batch was read; a registration adds only its own
-    rule (``check_registration``), so a change that keeps it is not
-    validated again. One that breaks it is, for the errors a full
-    validation gives."""
-    if change.consents:
-        person = BeneficiaryCreate.model_construct(
-            REGISTRATION_FIELDS,
-            **dict(change.data),
-            id=change.id,
-            consents=change.consents,
-        )
-        try:
-            check_registration(person)
-        except ValueError:
-            pass
-        else:
-            return person
+    """The change as a registration, validated as one (``model_construct``
+    of the validated fields measured slower than validating them again)."""
     return BeneficiaryCreate.model_validate(
         {**change.data.model_dump(), "id": change.id, "consents": change.consents}
     )
