@@ -648,3 +648,25 @@ def test_a_repeat_group_is_refused_not_flattened() -> None:
     assert [(r.field, r.row_number) for r in converted.refusals] == [
         ("respondent/full_name", 2)
     ]
+
+
+def test_a_date_is_read_by_each_mappings_own_formats() -> None:
+    """Dates read are remembered by text and formats: one mapping's reading
+    of ``03/02/2026`` is never another's, and a refused date stays refused."""
+    day_first = MappingSpec.model_validate(MAPPING["spec"])
+    month_first = MappingSpec.model_validate(
+        {**MAPPING["spec"], "date_formats": ["%m/%d/%Y"]}
+    )
+    sites = Sites(by_pcode={}, by_name={"qadia camp": uuid.uuid4()})
+    organisation = uuid.uuid4()
+    row = submission(1, **{"session/date": "03/02/2026"})
+    dates = []
+    for spec in (day_first, month_first, day_first):
+        service = convert(spec, row, 2, organisation, sites).service
+        assert service is not None
+        dates.append(service.data.service_date.isoformat())
+    assert dates == ["2026-02-03", "2026-03-02", "2026-02-03"]
+    bad = submission(2, **{"session/date": "31/02/2026"})
+    for _ in range(2):
+        refused = convert(day_first, bad, 3, organisation, sites).refusals
+        assert [r.field for r in refused] == ["session/date"]
