@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import gc
 import getpass
 import json
 import os
@@ -42,11 +41,6 @@ from shared.http import make_client
 from shared.queue import ArqQueue, JobQueue
 
 KOBO_TOKEN_ENV = "KOBO_TOKEN"
-YOUNG_COLLECTION_EVERY = 20_000
-"""Allocations between two young collections (Python's default: 700). A
-batch's rows live until it is written, so each collection walked them again
-for nothing: 10,000 rows took 0.81 s of 6.4 s of CPU in collections, 0.33 s
-of 5.9 s with this (bench/RESULTS.md, imports, 2026-12-05)."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -81,7 +75,6 @@ def main(argv: list[str], settings: BeneficiarySettings) -> int:
     # the command never starts a runtime (which freezes for the API and the
     # worker): without this every full collection walks the modules again
     freeze_startup_objects()
-    gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
     return asyncio.run(_run(settings, args))
 
 
