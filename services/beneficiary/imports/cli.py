@@ -168,7 +168,9 @@ async def _start(
 
 async def _load(engine: AsyncEngine, import_id: uuid.UUID) -> ImportJob:
     async with AsyncSession(engine, expire_on_commit=False) as session:
-        job = await session.get(ImportJob, import_id)
+        job = await session.get(
+            ImportJob, import_id, options=imports_service.WITHOUT_SOURCE
+        )
         if job is None:
             raise NotFound(f"No import {import_id}.")
         return job
