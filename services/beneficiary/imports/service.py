@@ -646,7 +646,9 @@ async def _stop(
     """Done (the file and the token dropped: nothing to resume) or failed
     (both kept, to resume)."""
     async with AsyncSession(engine) as session, session.begin():
-        job = await session.get(ImportJob, import_id, with_for_update=True)
+        job = await session.get(
+            ImportJob, import_id, with_for_update=True, options=WITHOUT_SOURCE
+        )
         assert job is not None
         job.status = status
         job.error = error[:2000] if error else None
