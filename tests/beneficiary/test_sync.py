@@ -116,9 +116,9 @@ class TestBatch:
     async def test_a_registration_keeps_its_own_rule_among_valid_people(
         self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:
-        """A change's fields are validated once, as the batch is read; what a
-        registration adds (a name, one entry per purpose, registration
-        granted) is still checked per person, with the same errors."""
+        """What a registration adds to a person's fields (a name, one entry
+        per purpose, registration granted) is checked per person of a batch,
+        each refusal with its own error, the valid people written."""
         services_only = [{**CONSENTS[1]}]
         twice = [CONSENTS[0], {**CONSENTS[0], "granted": False}]
         withheld = [{**CONSENTS[0], "granted": False}, CONSENTS[1]]
