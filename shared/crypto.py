@@ -52,6 +52,17 @@ class KeyRing:
     active: str
     blind_index_keys: dict[str, bytes] = field(repr=False)
     blind_index_active: str
+    _ciphers: dict[str, AESGCM] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """One AESGCM per key id, built on first use: building one costs more
+    than sealing a name with it (a bulk registration seals three a person)."""
+
+    def _cipher(self, kid: str) -> AESGCM:
+        cipher = self._ciphers.get(kid)
+        if cipher is None:
+            cipher = self._ciphers[kid] = AESGCM(self.keys[kid])
+        return cipher
 
     @classmethod
     def from_settings(
@@ -148,7 +159,7 @@ class KeyRing:
         if plaintext is None:
             return None
         nonce = secrets.token_bytes(12)
-        sealed = AESGCM(self.keys[self.active]).encrypt(
+        sealed = self._cipher(self.active).encrypt(
             nonce, plaintext.encode(), context.encode()
         )
         return f"v1.{self.active}.{base64.urlsafe_b64encode(nonce + sealed).decode()}"
@@ -159,13 +170,13 @@ class KeyRing:
         try:
             version, kid, payload = ciphertext.split(".", 2)
             raw = base64.urlsafe_b64decode(payload)
-            key = self.keys[kid]
+            cipher = self._cipher(kid)
         except (ValueError, KeyError) as exc:
             raise DecryptionError("unreadable ciphertext or unknown key") from exc
         if version != "v1":
             raise DecryptionError(f"unknown ciphertext version {version!r}")
         try:
-            return AESGCM(key).decrypt(raw[:12], raw[12:], context.encode()).decode()
+            return cipher.decrypt(raw[:12], raw[12:], context.encode()).decode()
         except Exception as exc:
             raise DecryptionError("ciphertext failed authentication") from exc
 

@@ -38,6 +38,7 @@ from sqlalchemy.orm import (
     make_transient_to_detached,
     registry,
 )
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
@@ -228,7 +229,9 @@ async def get_cached(session: AsyncSession, model: type[M], key: Any) -> M | Non
     row = pinned.get((model, key))
     if row is _ABSENT:
         return None
-    if row is not None and inspect(row).persistent:
+    # the row's own state, not ``inspect``: its registry walk cost more than
+    # the rest of a look-up a bulk writer makes several times a record
+    if row is not None and instance_state(row).persistent:
         return row  # type: ignore[no-any-return]
     row = await session.get(model, key)
     if row is not None:

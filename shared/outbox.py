@@ -96,7 +96,7 @@ def add_event(
     tests compare with the model's."""
     declared = EVENT_FACTS[type]
     if isinstance(facts, dict):
-        if facts.keys() != declared.model_fields.keys():
+        if facts.keys() != _fields(declared):
             raise TypeError(f"{type} carries {declared.__name__}'s fields")
         data = facts
     elif isinstance(facts, declared):
@@ -122,6 +122,18 @@ def add_event(
         rows.add(model.__table__, {**columns, "position": None})  # type: ignore[attr-defined]
     else:
         append_row(session, model, **columns)
+
+
+_FIELDS: dict[type[BaseModel], frozenset[str]] = {}
+
+
+def _fields(model: type[BaseModel]) -> frozenset[str]:
+    """A facts model's field names, read once (pydantic's ``model_fields``
+    on the class costs more than comparing the keys)."""
+    names = _FIELDS.get(model)
+    if names is None:
+        names = _FIELDS[model] = frozenset(model.model_fields)
+    return names
 
 
 async def sequence_pending_events(

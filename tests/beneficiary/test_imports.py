@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Request
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.beneficiary.imports import service as imports_service
@@ -648,3 +648,66 @@ def test_a_repeat_group_is_refused_not_flattened() -> None:
     assert [(r.field, r.row_number) for r in converted.refusals] == [
         ("respondent/full_name", 2)
     ]
+
+
+def test_a_date_is_read_by_each_mappings_own_formats() -> None:
+    """Dates read are remembered by text and formats: one mapping's reading
+    of ``03/02/2026`` is never another's, and a refused date stays refused."""
+    day_first = MappingSpec.model_validate(MAPPING["spec"])
+    month_first = MappingSpec.model_validate(
+        {**MAPPING["spec"], "date_formats": ["%m/%d/%Y"]}
+    )
+    sites = Sites(by_pcode={}, by_name={"qadia camp": uuid.uuid4()})
+    organisation = uuid.uuid4()
+    row = submission(1, **{"session/date": "03/02/2026"})
+    dates = []
+    for spec in (day_first, month_first, day_first):
+        service = convert(spec, row, 2, organisation, sites).service
+        assert service is not None
+        dates.append(service.data.service_date.isoformat())
+    assert dates == ["2026-02-03", "2026-03-02", "2026-02-03"]
+    bad = submission(2, **{"session/date": "31/02/2026"})
+    for _ in range(2):
+        refused = convert(day_first, bad, 3, organisation, sites).refusals
+        assert [r.field for r in refused] == ["session/date"]
+
+
+async def test_the_stored_file_is_read_once_per_run(
+    beneficiary_app: FastAPI, manager: Caller, beneficiary_engine: AsyncEngine
+) -> None:
+    """The stored export (the whole file, encrypted) is read when a run
+    starts, not with each batch's lock, each progress line or each poll."""
+    runtime = beneficiary_app.state.runtime
+    mapping_id = await make_mapping(manager)
+    job = await start(manager, mapping_id, as_csv([submission(n) for n in range(20)]))
+    settings = imports_service.RunSettings(
+        batch_rows=5, kobo_timeout_seconds=1, kobo_tries=1, kobo_backoff_seconds=0
+    )
+    reads: list[str] = []
+
+    def watch(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "source_enc" in statement:
+            reads.append(statement)
+
+    async def poll(job_row: Any) -> None:
+        r = await manager.get(f"/v1/imports/{job['id']}")
+        assert r.status_code == 200, r.text
+
+    sync_engine = runtime.engine.sync_engine
+    event.listen(sync_engine, "before_cursor_execute", watch)
+    try:
+        status = await imports_service.run_import(
+            runtime.engine,
+            runtime.keyring,
+            runtime.queue,
+            runtime.http,
+            settings,
+            uuid.UUID(job["id"]),
+            progress=poll,
+        )
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", watch)
+    assert status == "done"
+    assert len(reads) == 1, reads
+    assert await written(beneficiary_engine) == (20, 20, 40)
+    assert await still_kept(beneficiary_engine, "source_enc") == 0

@@ -113,6 +113,41 @@ class TestBatch:
         r = await alice.post("/v1/sync", batch)
         assert r.json()["results"][0]["status"] == "rejected"
 
+    async def test_a_registration_keeps_its_own_rule_among_valid_people(
+        self, alice: Caller, beneficiary_engine: AsyncEngine
+    ) -> None:
+        """What a registration adds to a person's fields (a name, one entry
+        per purpose, registration granted) is checked per person of a batch,
+        each refusal with its own error, the valid people written."""
+        services_only = [{**CONSENTS[1]}]
+        twice = [CONSENTS[0], {**CONSENTS[0], "granted": False}]
+        withheld = [{**CONSENTS[0], "granted": False}, CONSENTS[1]]
+        nameless = {**new_person(), "data": offline_person(full_name=None)}
+        people = [
+            new_person(),
+            {**new_person(), "consents": services_only},
+            {**new_person(), "consents": twice},
+            {**new_person(), "consents": withheld},
+            nameless,
+            new_person(),
+        ]
+        r = await alice.post("/v1/sync", {"beneficiaries": people})
+        results = r.json()["results"]
+        assert [x["status"] for x in results] == ["created"] + ["rejected"] * 4 + [
+            "created"
+        ]
+        messages = [x["errors"][0]["msg"] for x in results[1:5]]
+        assert messages == [
+            "Value error, registration needs consent to registration; record "
+            "an anonymous service count instead",
+            "Value error, one consent entry per purpose",
+            "Value error, registration needs consent to registration; record "
+            "an anonymous service count instead",
+            "Value error, full_name is required to register someone",
+        ]
+        assert await count_rows(beneficiary_engine, "beneficiary") == 2
+        assert await count_rows(beneficiary_engine, "consent_entry") == 4
+
     async def test_malformed_batch_writes_nothing(
         self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:

@@ -32,6 +32,7 @@ from services.beneficiary.imports.schemas import (
 )
 from services.beneficiary.organisations.models import Organisation
 from services.beneficiary.settings import BeneficiarySettings
+from shared.app import freeze_startup_objects
 from shared.auth import Principal, Role
 from shared.crypto import keyring_from
 from shared.db import make_engine
@@ -71,6 +72,9 @@ def main(argv: list[str], settings: BeneficiarySettings) -> int:
             parser().error("give --organisation and one of --mapping, --mapping-id")
         if (args.file is None) == (args.kobo_server is None):
             parser().error("give a file or --kobo-server with --kobo-asset")
+    # the command never starts a runtime (which freezes for the API and the
+    # worker): without this every full collection walks the modules again
+    freeze_startup_objects()
     return asyncio.run(_run(settings, args))
 
 
@@ -164,7 +168,9 @@ async def _start(
 
 async def _load(engine: AsyncEngine, import_id: uuid.UUID) -> ImportJob:
     async with AsyncSession(engine, expire_on_commit=False) as session:
-        job = await session.get(ImportJob, import_id)
+        job = await session.get(
+            ImportJob, import_id, options=imports_service.WITHOUT_SOURCE
+        )
         if job is None:
             raise NotFound(f"No import {import_id}.")
         return job

@@ -13,7 +13,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from services.beneficiary.consent.schemas import ConsentGiven
 from services.beneficiary.sync.schemas import BeneficiaryChange, ServiceRecordChange
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.text import Text
@@ -188,12 +187,28 @@ class _Refused(Exception):
         self.column, self.reason = column, reason
 
 
+_DATES: dict[tuple[str, tuple[str, ...]], str] = {}
+"""Dates read already, by text and formats: an export repeats the same few
+hundred days, and ``strptime`` costs more than the rest of a row's values."""
+
+
 def _as_date(value: Any, formats: list[str], column: str) -> str:
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
     text = str(value)
+    key = (text, tuple(formats))
+    known = _DATES.get(key)
+    if known is None:
+        known = _parse_date(text, formats, column)
+        if len(_DATES) >= 10_000:
+            _DATES.clear()
+        _DATES[key] = known
+    return known
+
+
+def _parse_date(text: str, formats: list[str], column: str) -> str:
     for fmt in formats:
         try:
             return datetime.strptime(text, fmt).date().isoformat()  # noqa: DTZ007
@@ -298,13 +313,15 @@ def _consents(
             granted = str(answer).strip().lower() in {
                 v.lower() for v in consent.granted_values
             }
-        given.append(
-            ConsentGiven(
-                id=record_id(organisation_id, f"consent:{consent.purpose}", submission),
-                purpose=consent.purpose,
-                granted=granted,
-                form_version=consent.form_version,
-            ).model_dump(mode="json")
+        given.append(  # validated with the person's change (ConsentGiven)
+            {
+                "id": record_id(
+                    organisation_id, f"consent:{consent.purpose}", submission
+                ),
+                "purpose": consent.purpose,
+                "granted": granted,
+                "form_version": consent.form_version,
+            }
         )
     return given
 

@@ -172,7 +172,9 @@ async def record_service(
 
     The person's row is locked (``locked``: the caller did it already), so a
     consent withdrawal cannot commit between the check and the insert."""
-    columns, beneficiary = await _checked_columns(session, principal, data, locked)
+    columns, beneficiary = await _checked_columns(
+        session, principal, data, data.id, locked
+    )
     record = new_row(ServiceRecord, **columns)
     emit_service_record(session, record, beneficiary, EventType.service_record_recorded)
     await insert_now(session, record)  # with its event, in one statement
@@ -183,7 +185,8 @@ async def record_service(
 async def stage_service_row(
     session: AsyncSession,
     principal: Principal,
-    data: ServiceRecordCreate,
+    data: ServiceRecordFields,
+    record_id: uuid.UUID | None,
     rows: Rows,
     *,
     locked: bool = False,
@@ -191,10 +194,12 @@ async def stage_service_row(
 ) -> uuid.UUID:
     """``record_service`` for a bulk writer: the same checks, then the
     record and its event as plain rows in ``rows``; returns the record's id.
-    ``consenting``: people whose consent the writer checked for the whole
-    batch (``consent_service.consenting``); anyone else is checked here."""
+    The fields and the id come apart (a sync change's, validated already,
+    need no creation model built). ``consenting``: people whose consent the
+    writer checked for the whole batch (``consent_service.consenting``);
+    anyone else is checked here."""
     columns, beneficiary = await _checked_columns(
-        session, principal, data, locked, consenting
+        session, principal, data, record_id, locked, consenting
     )
     rows.add(ServiceRecord.__table__, columns)  # type: ignore[attr-defined]
     add_event(
@@ -212,7 +217,8 @@ async def stage_service_row(
 async def _checked_columns(
     session: AsyncSession,
     principal: Principal,
-    data: ServiceRecordCreate,
+    data: ServiceRecordFields,
+    record_id: uuid.UUID | None,
     locked: bool,
     consenting: Container[uuid.UUID] = (),
 ) -> tuple[dict[str, Any], Beneficiary]:
@@ -236,16 +242,16 @@ async def _checked_columns(
         )
     check_after_birth(beneficiary, data.service_date)
     if (
-        data.id is not None
+        record_id is not None
         and await get_cached(
-            session, ServiceRecord, (principal.organisation_id, data.id)
+            session, ServiceRecord, (principal.organisation_id, record_id)
         )
         is not None
     ):
         raise Conflict("A service record with this id exists already.")
     now = utcnow()
     return {
-        "id": data.id or uuid.uuid4(),
+        "id": record_id or uuid.uuid4(),
         "created_at": now,  # given, not defaulted: a default factory costs more
         "updated_at": now,
         "beneficiary_id": beneficiary.id,
