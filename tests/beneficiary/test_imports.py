@@ -446,8 +446,8 @@ class KoboStandIn:
             fault = self.faults.pop(0)
             if fault == "500":
                 raise HTTPException(500)
-            if fault == "stall":
-                await asyncio.sleep(2)
+            if fault == "stall":  # twice the client's timeout (0.5 s)
+                await asyncio.sleep(1)
         page = self.submissions[start : start + limit]
         more = start + limit < len(self.submissions)
         base = str(request.url).split("?")[0]

@@ -12,11 +12,13 @@ import errno
 import gc
 import json
 import os
+import shutil
 import stat
+import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,19 @@ from tests.reporting.helpers import awareness_session, by_value, values
 from tests.training.api import token, trainee
 
 PERIOD = {"start": "2020-01-01", "end": "2030-12-31"}
+
+
+@pytest.fixture
+def tmp_path() -> Iterator[Path]:
+    """Snapshots in memory (``/dev/shm``) where the machine has it: each
+    snapshot fsyncs every column file, a disk wait these tests are not
+    about (they test what is written, refused and mapped)."""
+    shm = Path("/dev/shm")
+    folder = Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else None))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 async def _started(app: FastAPI, directory: Path | None) -> FactStore:
