@@ -1,8 +1,10 @@
 """Schemathesis against each service's OpenAPI, in process: no 5xx, and every
 response's status, content type and body conform to what the route documents.
 
-Cases are generated first (derandomised, MAX_EXAMPLES per operation), then
-sent through httpx's ASGITransport on the suite's own event loop, so the apps
+Cases are generated first (derandomised, MAX_EXAMPLES per operation: the
+same cases for the same schema and libraries, so they are kept in pytest's
+cache under the hash of all three and generated again when any changes),
+then sent through httpx's ASGITransport on the suite's own event loop, so the apps
 keep their PostgreSQL pools and Redis queues. One request in five goes without
 a token. The common problems (401, 403, 413, 422, 429, 503 ...) are declared
 on every operation by ``shared.errors.document_problems``.
@@ -10,9 +12,12 @@ on every operation by ``shared.errors.document_problems``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
 import schemathesis
 from fastapi import FastAPI
@@ -20,6 +25,7 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis import Case
 from schemathesis.checks import not_a_server_error
+from schemathesis.core import NOT_SET
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
@@ -71,6 +77,57 @@ def generate_cases(app: FastAPI) -> list[Case[Any]]:
     return cases
 
 
+def cached_cases(app: FastAPI, cache: pytest.Cache | None) -> list[Case[Any]]:
+    """``generate_cases``, read from pytest's cache when this schema's cases
+    were generated before by the same libraries: generating them is most of
+    the test's time, and derandomised generation gives the same cases."""
+    if cache is None:  # -p no:cacheprovider
+        return generate_cases(app)
+    document = app.openapi()
+    key = hashlib.sha256(
+        json.dumps(
+            [document, schemathesis.__version__, hypothesis.__version__, MAX_EXAMPLES],
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
+    folder = cache.mkdir("openapi-fuzz")
+    service = app.title.replace(" ", "-").lower()
+    stored = folder / f"{service}-{key}.json"
+    if not stored.exists():
+        cases = generate_cases(app)
+        for older in folder.glob(f"{service}-*.json"):  # an older schema's
+            older.unlink()
+        stored.write_text(json.dumps([_kept(case) for case in cases]))
+        return cases
+    return _restored(document, json.loads(stored.read_text()))
+
+
+def _restored(document: dict[str, Any], kept: list[dict[str, Any]]) -> list[Case[Any]]:
+    """The cases ``_kept`` wrote, made again from the schema."""
+    schema = schemathesis.openapi.from_dict(document)
+    operations = {}
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
+        operations[result.ok().label] = result.ok()
+    return [operations[case.pop("operation")].Case(**case) for case in kept]
+
+
+def _kept(case: Case[Any]) -> dict[str, Any]:
+    """A generated case as JSON (its bodies are JSON, its mode positive)."""
+    kept: dict[str, Any] = {
+        "operation": case.operation.label,
+        "method": case.method,
+        "path_parameters": case.path_parameters,
+        "headers": dict(case.headers or {}),
+        "cookies": case.cookies,
+        "query": case.query,
+        "media_type": case.media_type,
+    }
+    if case.body is not NOT_SET:
+        kept["body"] = case.body
+    return kept
+
+
 def httpx_kwargs(case: Case[Any], headers: dict[str, str]) -> dict[str, Any]:
     kwargs = case.as_transport_kwargs(base_url="http://test", headers=headers)
     kwargs.pop("cookies", None)
@@ -90,6 +147,7 @@ async def test_no_server_error_and_responses_conform(
     reporting_app: FastAPI,
     issue: Any,
     orgs: dict[str, Org],
+    request: pytest.FixtureRequest,
 ) -> None:
     target = {
         "beneficiary": beneficiary_app,
@@ -99,7 +157,7 @@ async def test_no_server_error_and_responses_conform(
     caller = issue(orgs["a"], *ROLES)
     authenticated = {"Authorization": f"Bearer {caller.token}"}
     failures: list[str] = []
-    cases = generate_cases(target)
+    cases = cached_cases(target, getattr(request.config, "cache", None))
     transport = httpx.ASGITransport(app=target, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         for index, case in enumerate(cases):
@@ -111,3 +169,22 @@ async def test_no_server_error_and_responses_conform(
             except (AssertionError, FailureGroup) as exc:
                 failures.append(f"{case.operation.label} {kwargs}: {exc}")
     assert not failures, "\n\n".join(failures)
+
+
+def test_cached_cases_send_what_was_generated(reporting_app: FastAPI) -> None:
+    """A case read back from the cache makes the same request as the case
+    generated (all but schemathesis's random case id)."""
+
+    def request(case: Case[Any], headers: dict[str, str]) -> str:
+        kwargs = httpx_kwargs(case, headers)
+        kwargs["headers"].pop("X-Schemathesis-TestCaseId")
+        return json.dumps(kwargs, sort_keys=True, default=repr)
+
+    generated = generate_cases(reporting_app)
+    kept = json.loads(json.dumps([_kept(case) for case in generated]))
+    restored = _restored(reporting_app.openapi(), kept)
+    assert len(restored) == len(generated) > 100
+    for headers in ({}, {"Authorization": "Bearer token"}):
+        assert [request(c, headers) for c in restored] == [
+            request(c, headers) for c in generated
+        ]
