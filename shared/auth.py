@@ -484,7 +484,7 @@ def _local_machine_token(settings: ServiceSettings, subject: str) -> str:
         version = None
     key = (path, version, subject, settings.auth_issuer, settings.auth_audience)
     held = _machine_tokens.get(key)
-    if held is not None and held[1] > time.monotonic():
+    if held is not None and held[1] > time.time():
         return held[0]
     token = LocalSigningKey.load_or_create(settings.data_dir).issue(
         subject=subject,
@@ -498,7 +498,9 @@ def _local_machine_token(settings: ServiceSettings, subject: str) -> str:
         key = (path, path.stat().st_mtime_ns, *key[2:])
     if len(_machine_tokens) >= 64:  # replaced keys' tokens: forget them all
         _machine_tokens.clear()
-    _machine_tokens[key] = (token, time.monotonic() + MACHINE_TOKEN_TTL.seconds / 2)
+    # wall-clock time, as the token's expiry: a monotonic clock stops while
+    # the machine sleeps, and the token would be kept past its ``exp``
+    _machine_tokens[key] = (token, time.time() + MACHINE_TOKEN_TTL.total_seconds() / 2)
     return token
 
 

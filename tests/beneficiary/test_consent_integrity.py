@@ -6,10 +6,14 @@ cannot move a person into the holder's own sites."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Role
 from tests.beneficiary.api import (
@@ -474,3 +478,41 @@ class TestConsentLedgerEdges:
             {"on": "2026-02-01", "notes": "Hana called"},
         )
         assert follow_up.status_code == 409, follow_up.text
+
+
+async def test_a_withdrawal_committed_while_a_record_waits_for_the_person_stops_it(
+    alice: Caller, beneficiary_engine: AsyncEngine
+) -> None:
+    """A service record waiting for the person's lock behind a withdrawal
+    reads the ledger after the withdrawal committed: a statement that waits
+    for a row lock sees only that row again, so the ledger must be read by
+    a statement of its own once the lock is held."""
+    person = await make_beneficiary(alice)
+    async with beneficiary_engine.connect() as holder:
+        await holder.execute(
+            text("SELECT id FROM beneficiary WHERE id = :id FOR UPDATE"),
+            {"id": uuid.UUID(person["id"])},
+        )
+        withdrawal = asyncio.create_task(
+            alice.post(
+                f"/v1/beneficiaries/{person['id']}/consents",
+                [{"purpose": "services", "granted": False, "form_version": "2024-1"}],
+            )
+        )
+        await asyncio.sleep(0.5)  # the withdrawal waits for the lock first
+        record = asyncio.create_task(
+            alice.post(
+                "/v1/service-records",
+                {
+                    "beneficiary_id": person["id"],
+                    "activity_code": "pfa",
+                    "service_date": "2026-02-02",
+                },
+            )
+        )
+        await asyncio.sleep(0.5)  # and the record behind it
+        await holder.rollback()
+    withdrawn, recorded = await withdrawal, await record
+    assert withdrawn.status_code == 201, withdrawn.text
+    assert recorded.status_code == 409, recorded.text
+    assert recorded.json()["type"].endswith("consent-missing")

@@ -205,13 +205,14 @@ async def test_a_service_record_is_written_in_two_statements(
         assert tuple(found.one()) == (1, 1, 1)
 
 
-async def test_a_service_record_reads_in_two_statements(
+async def test_a_service_record_reads_in_three_statements(
     alice: Any, beneficiary_engine: AsyncEngine
 ) -> None:
-    """Before writing, a keyed record reads twice: the Idempotency-Key, then
-    the person locked with their consent ledger and organisation in one
-    statement (the ledger and the organisation were two reads more); a
-    withdrawn consent read that way still refuses the record."""
+    """Before writing, a keyed record reads three times: the Idempotency-Key,
+    the person locked with their organisation (a read fewer), then their
+    consent ledger, by a statement of its own once the lock is held (see
+    test_consent_integrity: a withdrawal committed while the record waited
+    for the lock); a withdrawn consent still refuses the record."""
     person = await make_beneficiary(alice)
     selects: list[str] = []
 
@@ -232,12 +233,13 @@ async def test_a_service_record_reads_in_two_statements(
     finally:
         event.remove(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
     assert r.status_code == 201, r.text
-    assert len(selects) == 2, selects
-    key, person_read = selects
+    assert len(selects) == 3, selects
+    key, person_read, ledger = selects
     assert "idempotency_record" in key, key
     assert "FOR UPDATE OF beneficiary" in person_read, person_read
-    assert "consent_entry" in person_read
     assert "organisation" in person_read
+    assert "consent_entry" not in person_read
+    assert "consent_entry" in ledger, ledger
     r = await alice.post(
         f"/v1/beneficiaries/{person['id']}/consents",
         [{"purpose": "services", "granted": False, "form_version": "2024-1"}],

@@ -113,43 +113,41 @@ async def lock_consenting(
     *purposes: ConsentPurpose,
 ) -> Beneficiary:
     """``get_beneficiary(for_update=True)`` then ``require_consent`` for
-    ``purposes``: a new record about one person. On PostgreSQL one statement
-    locks them and reads their consent ledger and their organisation (kept
-    for ``get_cached``) with them: one round trip and one ORM load instead
-    of three."""
+    ``purposes``: a new record about one person. On PostgreSQL the statement
+    that locks them also reads their organisation (kept for ``get_cached``).
+
+    The ledger is read by a statement of its own, after the lock is held:
+    a statement that waits for a row lock sees only that row again, not
+    what its subqueries read, so a withdrawal committed while this request
+    waited would be missed."""
     if session.get_bind().dialect.name != "postgresql":
         person = await get_beneficiary(
             session, principal, beneficiary_id, for_update=True
         )
-        await consent_service.require_consent(
-            session, person.organisation_id, [person.id], *purposes
-        )
-        return person
-    row = (
-        await session.execute(
-            _LOCK_CONSENTING,
-            {"row_id": beneficiary_id, "org": principal.organisation_id},
-        )
-    ).one_or_none()
-    if row is None or not await within_scope(
-        session, principal, row[0], beyond_sites=grants.granted
-    ):
-        raise NotFound("No such beneficiary.")
-    beneficiary: Beneficiary = row[0]
-    organisation, ledger = row[1], row[2]
-    refuse_merged(beneficiary)
-    pin(session, beneficiary)
-    if organisation is not None:
-        pin(session, organisation)
-    consent_service.refuse_erased_or_merged([beneficiary])
-    consent_service.refuse_ungranted(
-        {beneficiary.id: consent_service.granted_in(ledger)}, purposes
+    else:
+        row = (
+            await session.execute(
+                _LOCK_WITH_ORGANISATION,
+                {"row_id": beneficiary_id, "org": principal.organisation_id},
+            )
+        ).one_or_none()
+        if row is None or not await within_scope(
+            session, principal, row[0], beyond_sites=grants.granted
+        ):
+            raise NotFound("No such beneficiary.")
+        person, organisation = row[0], row[1]
+        refuse_merged(person)
+        pin(session, person)
+        if organisation is not None:
+            pin(session, organisation)
+    await consent_service.require_consent(
+        session, person.organisation_id, [person.id], *purposes
     )
-    return beneficiary
+    return person
 
 
-_LOCK_CONSENTING = (
-    select(Beneficiary, Organisation, consent_service.LEDGER)
+_LOCK_WITH_ORGANISATION = (
+    select(Beneficiary, Organisation)
     .outerjoin(Organisation, col(Organisation.id) == col(Beneficiary.organisation_id))
     .where(
         col(Beneficiary.id) == bindparam("row_id"),

@@ -13,15 +13,12 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
-    Text,
     Uuid,
     any_,
     bindparam,
-    cast,
     func,
     select,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -471,35 +468,3 @@ def refuse_ungranted(
             raise ConsentMissing(
                 f"No consent in force for '{purpose}' from: {', '.join(missing)}."
             )
-
-
-LEDGER = (
-    select(
-        func.array_agg(
-            aggregate_order_by(
-                cast(col(ConsentEntry.purpose), Text)
-                + ":"
-                + cast(col(ConsentEntry.granted), Text),
-                col(ConsentEntry.sequence),
-            )
-        )
-    )
-    .where(
-        col(ConsentEntry.organisation_id) == col(Beneficiary.organisation_id),
-        col(ConsentEntry.beneficiary_id) == col(Beneficiary.id),
-    )
-    .scalar_subquery()
-)
-"""A person's consent ledger as a column of a PostgreSQL statement that reads
-``Beneficiary`` (``purpose:true|false``, oldest first), for
-``granted_in``: their consent read in the statement that reads them."""
-
-
-def granted_in(ledger: Sequence[str] | None) -> set[ConsentPurpose]:
-    """The purposes a ``LEDGER`` grants now: the newest entry per purpose
-    is in force, as in ``consents_in_force``."""
-    in_force: dict[str, bool] = {}
-    for entry in ledger or ():
-        purpose, _, granted = entry.partition(":")
-        in_force[purpose] = granted == "true"
-    return {ConsentPurpose(p) for p, granted in in_force.items() if granted}
