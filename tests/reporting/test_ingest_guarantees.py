@@ -20,6 +20,7 @@ from sqlmodel import col
 
 from services.beneficiary.outbox.jobs import publish_outbox
 from services.reporting.db import metadata
+from services.reporting.engine.store import FactStore
 from services.reporting.facts.models import BeneficiaryFact, SupervisionFact
 from services.reporting.ingest.jobs import ingest
 from services.reporting.migrations.runner import MIGRATIONS
@@ -207,6 +208,14 @@ async def test_facts_per_organisation_keep_a_placeholder_linked(
             organisation,
             person,
         )
+        async with engine.begin() as connection:  # the store loads them too
+            await connection.execute(text("UPDATE ingest_counter SET seq = 1"))
+        store = FactStore(engine)
+        await store.refresh()
+        # frames are indexed by key: the service's 1, the person's 7
+        assert store.seq == 1
+        assert store.frames["services"].size == 2
+        assert store.frames["beneficiaries"].size == 8
     finally:
         await engine.dispose()
 

@@ -718,7 +718,7 @@ class FactStore:
         where a query or two per frame and column would find nothing."""
         frames = list(self.frames.values())
         probe = " UNION ALL ".join(
-            f"SELECT {i} WHERE EXISTS (SELECT FROM {frame.table.name}"
+            f"SELECT {i} WHERE EXISTS (SELECT 1 FROM {frame.table.name}"
             " WHERE seq > :since AND seq <= :head)"
             for i, frame in enumerate(frames)
         )
