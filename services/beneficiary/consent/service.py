@@ -7,7 +7,7 @@ registration consent erases the person through ``subject_rights.erasure``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -430,19 +430,6 @@ async def require_consent(
     people = await get_many_cached(
         session, Beneficiary, [(organisation_id, b) for b in beneficiary_ids]
     )
-    refuse_erased_or_merged(people)
-    in_force = await consents_in_force(session, organisation_id, beneficiary_ids)
-    refuse_ungranted(
-        {
-            b: {purpose for purpose, entry in entries.items() if entry.granted}
-            for b, entries in in_force.items()
-        },
-        purposes,
-    )
-
-
-def refuse_erased_or_merged(people: Sequence[Beneficiary]) -> None:
-    """``require_consent``'s refusal of a person erased or merged away."""
     if any(person.pii_erased_at is not None for person in people):
         raise ConsentMissing(
             "This person's identifying data was erased: nothing new is recorded "
@@ -454,16 +441,13 @@ def refuse_erased_or_merged(people: Sequence[Beneficiary]) -> None:
             "This record was merged into another person's record; record it there.",
             current={"merged_into_id": str(merged.merged_into_id)},
         )
-
-
-def refuse_ungranted(
-    granted: Mapping[uuid.UUID, Container[ConsentPurpose]],
-    purposes: Sequence[ConsentPurpose],
-) -> None:
-    """``require_consent``'s refusal, from the purposes each person's
-    ledger grants now."""
+    in_force = await consents_in_force(session, organisation_id, beneficiary_ids)
     for purpose in dict.fromkeys((ConsentPurpose.registration, *purposes)):
-        missing = [str(b) for b, held in granted.items() if purpose not in held]
+        missing = [
+            str(b)
+            for b, entries in in_force.items()
+            if not (purpose in entries and entries[purpose].granted)
+        ]
         if missing:
             raise ConsentMissing(
                 f"No consent in force for '{purpose}' from: {', '.join(missing)}."
