@@ -308,7 +308,10 @@ def skip_other_paths(router: APIRouter) -> None:
     another, with several calls per route; a write to the tenth router's
     route tried a hundred routes first, a tenth of a small request's
     Python. A router with a parameter, a mount or a router of its own in
-    those segments is left as it is."""
+    those segments is left as it is, and so is one already passed over
+    (the routers are module-level: each app built wraps them once only)."""
+    if getattr(router, "_skips_other_paths", False):
+        return
     heads = set()
     for route in router.routes:
         head = _head(getattr(route, "path", "{"))
@@ -323,6 +326,7 @@ def skip_other_paths(router: APIRouter) -> None:
         return matches(scope)
 
     router.matches = prefiltered  # type: ignore[method-assign]
+    router._skips_other_paths = True  # type: ignore[attr-defined]
 
 
 def operation_id(route: APIRoute) -> str:

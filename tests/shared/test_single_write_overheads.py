@@ -395,3 +395,18 @@ async def test_a_row_inserted_now_is_in_the_session_as_if_loaded(
             {"a": kept.id, "b": undone.id},
         )
         assert [tuple(r) for r in found] == [(kept.id, -7)]
+
+
+def test_a_router_is_passed_over_once_however_many_apps_use_it() -> None:
+    """The routers are module-level: a second app built with the same one
+    leaves its prefilter as the first app set it, not wrapped again."""
+    from fastapi import APIRouter
+
+    from shared.app import skip_other_paths
+
+    router = APIRouter(prefix="/v1/things")
+    router.add_api_route("", lambda: None, methods=["GET"])
+    skip_other_paths(router)
+    once = router.matches
+    skip_other_paths(router)
+    assert router.matches is once
