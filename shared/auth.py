@@ -315,7 +315,7 @@ class RateLimiter:
 
     async def count(self, request: Request, key: str, *, add: bool = True) -> int:
         """This minute's count for ``key``, after adding one if ``add``."""
-        window = int(time.time() // 60)
+        window = current_window()
         queue = request.app.state.queue
         if isinstance(queue, ArqQueue):
             name = f"ratelimit:{self.name}:{key}:{window}"
@@ -339,6 +339,11 @@ class RateLimiter:
         """Count one request; past ``limit`` this minute, 429 until it ends."""
         if await self.count(request, key) > limit:
             raise TooManyRequests(detail, retry_after())
+
+
+def current_window() -> int:
+    """The clock minute now, by number: the rate limits' window."""
+    return int(time.time() // 60)
 
 
 def retry_after() -> int:

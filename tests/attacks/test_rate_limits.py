@@ -11,8 +11,6 @@ API-key management is rate limited per organisation.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -22,6 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 
+import shared.auth
 from services.beneficiary.app import create_app
 from services.beneficiary.settings import BeneficiarySettings
 from services.reporting.access.router import KEY_MANAGEMENT_PER_MINUTE
@@ -39,10 +38,12 @@ ROUTES = {
 
 
 @pytest.fixture(autouse=True)
-async def whole_minute() -> None:
-    """The limits count per clock minute: start early in one."""
-    if time.time() % 60 > 54:
-        await asyncio.sleep(61 - time.time() % 60)
+def one_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The limits count per clock minute: each test counts in the minute
+    it started in, so a minute that turns halfway does not reset its
+    counts (Retry-After still counts down the clock's minute)."""
+    window = shared.auth.current_window()
+    monkeypatch.setattr(shared.auth, "current_window", lambda: window)
 
 
 def expired_token(signing_key: LocalSigningKey, good: str, settings: Any) -> str:
