@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
 import httpx
@@ -27,7 +27,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from shared.auth import LocalSigningKey, TokenVerifier
 from shared.crypto import KeyRing, keyring_from
-from shared.db import ensure_database, make_engine, ping
+from shared.db import autocommit, ensure_database, make_engine, ping
 from shared.deprecation import API_VERSION, DEPRECATION_HEADERS, DeprecationHeaders
 from shared.errors import (
     Unavailable,
@@ -82,6 +82,11 @@ class Runtime:
     http: httpx.AsyncClient
     queue: JobQueue
     verifier: TokenVerifier
+    reads: AsyncEngine = field(init=False)
+    """``engine`` for reads of one statement (``shared.db.autocommit``)."""
+
+    def __post_init__(self) -> None:
+        self.reads = autocommit(self.engine)
 
     async def close(self) -> None:
         await self.queue.close()

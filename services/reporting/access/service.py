@@ -13,8 +13,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyHeader
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table as CoreTable
+from sqlalchemy import select, update
 from sqlmodel import col
 
 from services.reporting.access.models import ApiKey
@@ -108,6 +108,7 @@ def caller_from_principal(principal: Principal) -> Caller:
 
 
 API_KEY_USES = RateLimiter("api-key")
+API_KEYS: CoreTable = ApiKey.__table__  # type: ignore[attr-defined]
 
 
 API_KEY = APIKeyHeader(
@@ -131,27 +132,27 @@ async def current_caller(
         return caller_from_principal(await current_principal(request))
     await refuse_blocked_address(request)
     runtime: Runtime = request.app.state.runtime
-    async with (
-        AsyncSession(runtime.engine, expire_on_commit=False) as session,
-        session.begin(),
-    ):
+    async with runtime.reads.connect() as conn:
         key = (
-            await session.execute(
-                select(ApiKey).where(col(ApiKey.secret_hash) == hash_secret(secret))
+            await conn.execute(
+                select(API_KEYS).where(API_KEYS.c.secret_hash == hash_secret(secret))
             )
-        ).scalar_one_or_none()
-        if key is None or key.revoked_at is not None:
-            await count_failure(request)
-            raise Unauthorized("This API key is not valid (unknown or revoked).")
-        await API_KEY_USES.hit(
-            request,
-            str(key.id),
-            key.rate_per_minute,
-            f"More than {key.rate_per_minute} requests a minute with this API key.",
-        )
-        now = utcnow()
-        if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
-            key.last_used_at = now  # at most a write a minute per key
+        ).one_or_none()
+    if key is None or key.revoked_at is not None:
+        await count_failure(request)
+        raise Unauthorized("This API key is not valid (unknown or revoked).")
+    await API_KEY_USES.hit(
+        request,
+        str(key.id),
+        key.rate_per_minute,
+        f"More than {key.rate_per_minute} requests a minute with this API key.",
+    )
+    now = utcnow()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        async with runtime.engine.begin() as conn:  # at most a write a minute
+            await conn.execute(
+                update(API_KEYS).where(API_KEYS.c.id == key.id).values(last_used_at=now)
+            )
     return Caller(
         organisation_id=key.organisation_id,
         scope=Scope(
@@ -187,9 +188,9 @@ async def caller_language(
 async def default_language(runtime: Runtime, caller: Caller) -> str | None:
     """The caller's organisation's default language, as last copied from
     the beneficiary service (None before the first copy)."""
-    async with AsyncSession(runtime.engine) as session:
+    async with runtime.reads.connect() as conn:
         found: str | None = (
-            await session.execute(
+            await conn.execute(
                 select(col(OrganisationDim.default_language)).where(
                     col(OrganisationDim.id) == caller.organisation_id
                 )

@@ -65,7 +65,7 @@ from services.reporting.facts.models import (
     TeamFact,
     TraineeFact,
 )
-from shared.db import utcnow
+from shared.db import autocommit, utcnow
 
 EPOCH = date(1970, 1, 1).toordinal()
 NO_DATE = np.iinfo(np.int32).min
@@ -449,6 +449,7 @@ class FactStore:
 
     def __init__(self, engine: AsyncEngine, snapshots: Snapshots | None = None) -> None:
         self.engine = engine
+        self._reads = autocommit(engine)
         self.frames = new_frames()
         self.seq = 0
         self.places = Places()
@@ -472,7 +473,7 @@ class FactStore:
 
     async def _head(self) -> tuple[int, int]:
         """The ingestion head and the ``seq`` of the last erasure."""
-        async with self.engine.connect() as conn:
+        async with self._reads.connect() as conn:
             row = (
                 await conn.execute(
                     select(col(IngestCounter.seq), col(IngestCounter.erased_seq))
