@@ -78,7 +78,9 @@ processes; `make test-fast` deselects these markers."""
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test with its suite folder and, for suites of whole
     processes, with ``ops``, ``browser``, ``deploy``, ``image`` or
-    ``processes`` (pyproject registers them)."""
+    ``processes`` (pyproject registers them). Tests marked ``long`` go
+    first, in their order (a stable sort): pytest-xdist then starts them
+    early, and the run ends on short tests, with both workers busy."""
     for item in items:
         if not item.path.is_relative_to(TESTS):
             continue
@@ -88,3 +90,4 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for where in (relative.parts[0], relative.as_posix()):
             if where in PROCESS_SUITES:
                 item.add_marker(PROCESS_SUITES[where])
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)

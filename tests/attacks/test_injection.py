@@ -360,6 +360,7 @@ async def training_hints(http: httpx.AsyncClient, caller: Caller) -> dict[str, A
     }
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("service", ["beneficiary", "training", "reporting"])
 async def test_hostile_strings_are_refused_or_kept_verbatim(
     service: str,

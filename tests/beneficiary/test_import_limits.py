@@ -71,6 +71,7 @@ def assert_refused(response: Any, says: str) -> None:
     assert problem["errors"][0]["loc"] == ["body", "file"]
 
 
+@pytest.mark.long
 async def test_an_xlsx_zip_bomb_is_refused_unread(
     beneficiary_app: FastAPI,
     manager: Caller,  # noqa: F811

@@ -29,6 +29,7 @@ from tests.callers import Caller
 from tests.databases import insert_as_stored, recreate_database
 
 
+@pytest.mark.long
 async def test_empty_postgres_upgrades_to_head_and_back() -> None:
     url = await recreate_database("mhpss_test_migrations")
     engine = make_engine(url)

@@ -850,6 +850,7 @@ async def table_rows(engine: AsyncEngine, *names: str) -> dict[str, list[Json]]:
         return rows
 
 
+@pytest.mark.long
 async def test_no_pii_leaves_the_producers(
     log_lines: list[LogLine],
     redis: Redis,

@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from services.training.settings import TrainingSettings
@@ -521,6 +522,7 @@ VISITS = [  # (day after 2026-02-10, mode, minutes, action points)
 ]
 
 
+@pytest.mark.long
 async def test_the_partner_programme_from_mapping_to_follow_up(
     linked_training: FastAPI,
     issue: Any,

@@ -31,6 +31,7 @@ from pprint import pformat
 from typing import Any, NamedTuple
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from services.training.settings import TrainingSettings
@@ -474,6 +475,7 @@ async def record_pfa(
         )  # fmt: skip
 
 
+@pytest.mark.long
 async def test_every_published_table_from_records(
     linked_training: FastAPI,
     alice: Caller,

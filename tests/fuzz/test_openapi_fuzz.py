@@ -139,6 +139,7 @@ def httpx_kwargs(case: Case[Any], headers: dict[str, str]) -> dict[str, Any]:
     return kwargs
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("service", ["beneficiary", "training", "reporting"])
 async def test_no_server_error_and_responses_conform(
     service: str,

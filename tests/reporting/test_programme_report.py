@@ -12,6 +12,7 @@ from xml.etree import ElementTree
 
 import httpx
 import hxl
+import pytest
 import xmlschema
 from fastapi import FastAPI
 
@@ -679,6 +680,7 @@ async def test_feeds_and_exports_of_a_small_programme(
     assert totals["People reached (registered)"] == 11  # p2 had only s3
 
 
+@pytest.mark.long
 async def test_the_published_lines_of_a_small_programme(
     linked_training: FastAPI,
     alice: Caller,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -289,6 +290,7 @@ async def foreign_export(client: httpx.AsyncClient, owner: Caller) -> str:
     return export_id
 
 
+@pytest.mark.long
 async def test_another_organisation_sees_nothing_on_any_route(
     alice: Caller,
     issue: Any,
@@ -322,6 +324,7 @@ async def test_another_organisation_sees_nothing_on_any_route(
     assert "GET /v1/overview" in differing(mine, after["token"])  # not empty
 
 
+@pytest.mark.long
 async def test_a_site_sees_nothing_of_another_site_on_any_route(
     alice: Caller,
     issue: Any,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,7 @@ def written(rows: list[list[str]]) -> str:
     return out.getvalue()
 
 
+@pytest.mark.long
 @settings(max_examples=2000)
 @given(st.lists(CELLS, min_size=1, max_size=3))
 @example([["Ali;=1+2;x"]])

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from services.training.settings import TrainingSettings
@@ -101,6 +102,7 @@ async def _cohort(
     return str(cohort["id"]), people
 
 
+@pytest.mark.long
 async def test_a_practice_cascade_reaches_its_clients_once(
     linked_training: FastAPI,
     training_client: httpx.AsyncClient,

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from services.training.settings import TrainingSettings
@@ -24,6 +25,7 @@ from tests.training.api import token, trainee
 SHA = "b" * 64
 
 
+@pytest.mark.long
 async def test_an_ipt_g_cascade_programme(
     linked_training: FastAPI,
     training_client: httpx.AsyncClient,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi import FastAPI
@@ -21,6 +22,7 @@ from shared.db import make_engine
 from tests.databases import recreate_database
 
 
+@pytest.mark.long
 async def test_empty_postgres_upgrades_to_head_and_back() -> None:
     engine = make_engine(await recreate_database("mhpss_test_training_migrations"))
     try:
