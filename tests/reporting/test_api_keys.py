@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
+from asyncpg.transaction import Transaction
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -124,3 +126,37 @@ async def test_a_name_with_a_nul_character_is_invalid_not_a_500(
     )
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["loc"] == ["body", "name"]
+
+
+async def test_a_read_opens_no_transaction_once_the_key_was_used(
+    issue: Any,
+    orgs: Any,
+    reporting_client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A key's look-up, the ingestion head and the caller's language are
+    single statements, sent with no BEGIN and ROLLBACK around them (the
+    key's first use in a minute writes its last_used_at)."""
+    manager = issue(orgs["a"], Role.programme_manager)
+    r = await reporting_client.post(
+        "/v1/api-keys", json={"name": "feeds"}, headers=manager.headers()
+    )
+    assert r.status_code == 201, r.text
+    key = {"X-API-Key": r.json()["key"]}
+    began: list[Transaction] = []
+    start = Transaction.start
+
+    async def counted(self: Transaction) -> None:
+        began.append(self)  # asyncpg sends BEGIN
+        await start(self)
+
+    monkeypatch.setattr(Transaction, "start", counted)
+    path = "/v1/indicators/people_reached/values"
+    r = await reporting_client.get(path, params=PERIOD, headers=key)
+    assert r.status_code == 200, r.text
+    assert began  # the store's first load, and the key's last_used_at
+    for headers in (key, manager.headers()):
+        began.clear()
+        r = await reporting_client.get(path, params=PERIOD, headers=headers)
+        assert r.status_code == 200, r.text
+        assert began == []
