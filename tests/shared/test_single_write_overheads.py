@@ -410,3 +410,30 @@ def test_a_router_is_passed_over_once_however_many_apps_use_it() -> None:
     once = router.matches
     skip_other_paths(router)
     assert router.matches is once
+
+
+def test_the_bearer_scheme_is_the_principals_one_dependency() -> None:
+    """A write solves the bearer scheme and the principal as one dependency
+    (they were two: the scheme for the OpenAPI, then the principal); the
+    route still declares the scheme (test_api_contract checks the document)."""
+    from fastapi.security import HTTPBearer
+
+    from services.beneficiary.service_records.router import router
+    from shared.auth import PRINCIPAL
+
+    def calls(dependant: Any) -> Any:
+        yield dependant.call
+        for sub in dependant.dependencies:
+            yield from calls(sub)
+
+    write = next(
+        r
+        for r in router.routes
+        if isinstance(r, APIRoute)
+        and r.path == "/v1/service-records"
+        and "POST" in r.methods
+    )
+    found = list(calls(write.dependant))
+    assert PRINCIPAL in found
+    schemes = [c for c in found if isinstance(c, HTTPBearer)]
+    assert schemes == [PRINCIPAL], schemes
