@@ -159,18 +159,19 @@ def test_a_row_built_without_the_constructor_is_the_constructors_row() -> None:
     assert shared_db.new_row(ServiceRecord).id != shared_db.new_row(ServiceRecord).id
 
 
-async def test_a_service_record_is_written_in_two_statements(
+async def test_a_service_record_is_written_in_one_statement(
     alice: Any, beneficiary_engine: AsyncEngine
 ) -> None:
-    """The record goes to PostgreSQL with its event in one statement, and
-    its audit row and Idempotency-Key record in one more at the commit (they
-    were four ORM inserts in two flushes), and all are there afterwards."""
+    """The record goes to PostgreSQL with its event, audit row and
+    Idempotency-Key record in one statement at the commit (they were four
+    ORM inserts in two flushes, then two statements), with no UPDATE after
+    it, and all are there afterwards."""
     person = await make_beneficiary(alice)
-    inserts: list[str] = []
+    writes: list[str] = []
 
     def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "INSERT" in statement:
-            inserts.append(statement)
+        if statement.lstrip().startswith(("INSERT", "WITH", "UPDATE")):
+            writes.append(statement)
 
     event.listen(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
     try:
@@ -186,12 +187,9 @@ async def test_a_service_record_is_written_in_two_statements(
     finally:
         event.remove(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
     assert r.status_code == 201, r.text
-    assert len(inserts) == 2, inserts
-    record, trail = inserts
-    assert "INSERT INTO service_record" in record, record
-    assert "INSERT INTO outbox_event" in record, record
-    assert "audit_entry" in trail, trail
-    assert "idempotency_record" in trail, trail
+    assert len(writes) == 1, writes
+    for table in ("service_record", "outbox_event", "audit_entry", "idempotency"):
+        assert f"INSERT INTO {table}" in writes[0], (table, writes[0])
     async with beneficiary_engine.connect() as conn:
         found = await conn.execute(
             text(
@@ -354,12 +352,15 @@ async def test_appended_rows_follow_their_transaction(
     assert await written() == {kept}
 
 
-async def test_a_row_inserted_now_is_in_the_session_as_if_loaded(
+async def test_a_row_added_with_the_appended_rows_is_as_if_loaded(
     beneficiary_engine: AsyncEngine,
 ) -> None:
-    """``insert_now`` writes the row at once (visible to a query in the same
-    transaction), leaves it in the session so a later change is written as
-    an UPDATE, and inside a rolled-back savepoint writes nothing."""
+    """``add_appended`` leaves the row in the session as if loaded (found by
+    ``get``), writes it at the next flush (an autoflush too) even when
+    nothing else changed,
+    with a change made before it as it then stands (no UPDATE), a later
+    change as an UPDATE; inside a rolled-back savepoint it writes nothing,
+    and a rolled-back transaction drops it."""
     from services.beneficiary.db import OutboxEvent
 
     def event_row() -> OutboxEvent:
@@ -374,27 +375,58 @@ async def test_a_row_inserted_now_is_in_the_session_as_if_loaded(
             data={},
         )
 
-    kept, undone = event_row(), event_row()
-    async with (
-        AsyncSession(beneficiary_engine, expire_on_commit=False) as session,
-        session.begin(),
-    ):
-        await shared_db.insert_now(session, kept)
+    kept, undone, dropped = event_row(), event_row(), event_row()
+    ids = {"a": kept.id, "b": undone.id, "c": dropped.id}
+    writes: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().startswith(("INSERT", "WITH", "UPDATE")):
+            writes.append(statement.split("(")[0].split(" SET")[0].strip())
+
+    async def count(session: AsyncSession, row: OutboxEvent) -> int:
         seen = await session.execute(
-            text("SELECT count(*) FROM outbox_event WHERE id = :i"), {"i": kept.id}
+            text("SELECT count(*) FROM outbox_event WHERE id = :i"), {"i": row.id}
         )
-        assert seen.scalar_one() == 1
-        assert await session.get(OutboxEvent, kept.id) is kept
-        kept.position = -7
-        savepoint = await session.begin_nested()
-        await shared_db.insert_now(session, undone)
-        await savepoint.rollback()
+        return int(seen.scalar_one())
+
+    event.listen(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with (
+            AsyncSession(
+                beneficiary_engine, expire_on_commit=False, autoflush=False
+            ) as session,
+            session.begin(),
+        ):
+            await shared_db.add_appended(session, kept)
+            assert await session.get(OutboxEvent, kept.id) is kept
+            kept.position = -7
+            await session.flush()
+            assert await count(session, kept) == 1
+            assert writes == ["INSERT INTO outbox_event"], writes
+            kept.position = -8
+            savepoint = await session.begin_nested()
+            await shared_db.add_appended(session, undone)
+            await savepoint.rollback()
+        assert writes == [
+            "INSERT INTO outbox_event",
+            "UPDATE outbox_event",
+            "INSERT INTO outbox_event",  # the savepoint's, rolled back
+        ], writes
+        async with AsyncSession(beneficiary_engine) as session:
+            async with session.begin():
+                await shared_db.add_appended(session, dropped)
+                assert await count(session, dropped) == 1  # autoflushed
+                await session.rollback()
+            async with session.begin():
+                pass  # the next transaction of the session writes nothing of it
+    finally:
+        event.remove(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
     async with beneficiary_engine.connect() as conn:
         found = await conn.execute(
-            text("SELECT id, position FROM outbox_event WHERE id IN (:a, :b)"),
-            {"a": kept.id, "b": undone.id},
+            text("SELECT id, position FROM outbox_event WHERE id IN (:a, :b, :c)"),
+            ids,
         )
-        assert [tuple(r) for r in found] == [(kept.id, -7)]
+        assert [tuple(r) for r in found] == [(ids["a"], -8)]
 
 
 def test_a_router_is_passed_over_once_however_many_apps_use_it() -> None:
