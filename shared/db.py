@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -41,6 +41,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.attributes import flag_dirty, instance_state
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.files import PRIVATE_DIR, PRIVATE_FILE
 
@@ -196,15 +197,43 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session per request; the handler owns the transaction with begin()."""
-    async with AsyncSession(
+REQUEST_SESSION = "db_session"
+"""Where ``get_session`` leaves the request's session for ``CloseSession``."""
+
+
+async def get_session(request: Request) -> AsyncSession:
+    """A session per request; the handler owns the transaction with begin().
+    ``CloseSession`` closes it once the app has answered, whatever happened:
+    a plain dependency, not one that yields, whose two context managers and
+    cancel scope per request cost more than the rest of the session's
+    handling (``bench/RESULTS.md``, sixth pass)."""
+    session = AsyncSession(
         request.app.state.engine, expire_on_commit=False, autoflush=False
-    ) as session:
-        yield session
+    )
+    request.scope.setdefault("state", {})[REQUEST_SESSION] = session
+    return session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+class CloseSession:
+    """Pure ASGI middleware: the request's session (``get_session``) is
+    closed after the app answered or failed, which rolls back and releases
+    a connection it still holds. One that holds none (a write's, committed)
+    is only dropped: closing it would release nothing."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            state = scope.get("state")
+            session = state.pop(REQUEST_SESSION, None) if state else None
+            if session is not None and session.in_transaction():
+                await session.close()
 
 
 M = TypeVar("M")

@@ -19,6 +19,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared import db as shared_db
+from shared.db import SessionDep
 from shared.outbox import announce_writes
 from shared.queue import ArqQueue
 from tests.beneficiary.api import make_beneficiary
@@ -469,3 +470,50 @@ def test_the_bearer_scheme_is_the_principals_one_dependency() -> None:
     assert PRINCIPAL in found
     schemes = [c for c in found if isinstance(c, HTTPBearer)]
     assert schemes == [PRINCIPAL], schemes
+
+
+async def test_the_request_session_is_closed_by_the_middleware(
+    beneficiary_engine: AsyncEngine,
+) -> None:
+    """The request's session is a plain dependency (one that yields cost two
+    context managers and a cancel scope per request), closed after the
+    answer: a transaction left open, or open when the handler failed, gives
+    its connection back; a committed one holds none."""
+    import inspect
+
+    import httpx
+    from fastapi import FastAPI
+
+    from shared.db import CloseSession, get_session
+
+    assert not inspect.isasyncgenfunction(get_session)
+    app = FastAPI()
+    app.state.engine = beneficiary_engine
+    app.add_middleware(CloseSession)
+
+    @app.get("/left-open")
+    async def left_open(session: SessionDep) -> int:
+        return int((await session.execute(text("SELECT 1"))).scalar_one())
+
+    @app.get("/failed")
+    async def failed(session: SessionDep) -> int:
+        await session.execute(text("SELECT 1"))
+        raise RuntimeError("the handler failed")
+
+    @app.get("/committed")
+    async def committed(session: SessionDep) -> int:
+        async with session.begin():
+            await session.execute(text("SELECT 1"))
+        return 1
+
+    pool: Any = beneficiary_engine.pool
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        for path, status in (
+            ("/left-open", 200),
+            ("/failed", 500),
+            ("/committed", 200),
+        ):
+            r = await client.get(path)
+            assert r.status_code == status, (path, r.text)
+            assert pool.checkedout() == 0, path
