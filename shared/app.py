@@ -27,7 +27,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from shared.auth import LocalSigningKey, TokenVerifier
 from shared.crypto import KeyRing, keyring_from
-from shared.db import autocommit, ensure_database, make_engine, ping
+from shared.db import CloseSession, autocommit, ensure_database, make_engine, ping
 from shared.deprecation import API_VERSION, DEPRECATION_HEADERS, DeprecationHeaders
 from shared.errors import (
     Unavailable,
@@ -263,6 +263,7 @@ def create_service_app(
     app.state.metrics.registry.register(app.state.operations)
     install_problem_handlers(app)
     document_problems(app)
+    app.add_middleware(CloseSession)
     app.add_middleware(DeprecationHeaders)
     app.add_middleware(
         RequestGuard,

@@ -383,18 +383,19 @@ async def count_failure(request: Request) -> None:
     await AUTH_FAILURES.count(request, client_address(request))
 
 
-BEARER = HTTPBearer(
-    scheme_name="bearer",
-    bearerFormat="JWT",
-    description="A token from the identity provider (on the embedded default, "
+BEARER_SCHEME = {
+    "scheme_name": "bearer",
+    "bearerFormat": "JWT",
+    "description": "A token from the identity provider (on the embedded default, "
     "from `python -m shared.tokens`).",
-    auto_error=False,  # current_principal answers a missing token itself
-)
-"""Declares the bearer scheme in the OpenAPI of every route that needs a token."""
+}
+BEARER = HTTPBearer(**BEARER_SCHEME, auto_error=False)
+"""Declares the bearer scheme in the OpenAPI of a route that reads the
+token itself (reporting's ``current_caller``, which also takes API keys)."""
 BearerDoc = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 
 
-async def current_principal(request: Request, _bearer: BearerDoc = None) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """The token's principal. A blocked address gets 429 whatever it sends
     (a right guess then tells nothing), except the platform's own machine
     accounts: a token of role ``service`` cannot be guessed, and the other
@@ -418,7 +419,17 @@ async def current_principal(request: Request, _bearer: BearerDoc = None) -> Prin
     return principal
 
 
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
+class BearerPrincipal(HTTPBearer):
+    """The bearer scheme as the dependency that reads it: the OpenAPI
+    declares the scheme, and solving it gives ``current_principal`` (one
+    dependency per request, not the scheme's and then the principal's)."""
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        return await current_principal(request)
+
+
+PRINCIPAL = BearerPrincipal(**BEARER_SCHEME, auto_error=False)
+PrincipalDep = Annotated[Principal, Depends(PRINCIPAL)]
 
 
 def require(*roles: Role) -> Callable[..., Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -38,9 +38,10 @@ from sqlalchemy.orm import (
     make_transient_to_detached,
     registry,
 )
-from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.attributes import flag_dirty, instance_state
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.files import PRIVATE_DIR, PRIVATE_FILE
 
@@ -206,15 +207,43 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session per request; the handler owns the transaction with begin()."""
-    async with AsyncSession(
+REQUEST_SESSION = "db_session"
+"""Where ``get_session`` leaves the request's session for ``CloseSession``."""
+
+
+async def get_session(request: Request) -> AsyncSession:
+    """A session per request; the handler owns the transaction with begin().
+    ``CloseSession`` closes it once the app has answered, whatever happened:
+    a plain dependency, not one that yields, whose two context managers and
+    cancel scope per request cost more than the rest of the session's
+    handling (``bench/RESULTS.md``, sixth pass)."""
+    session = AsyncSession(
         request.app.state.engine, expire_on_commit=False, autoflush=False
-    ) as session:
-        yield session
+    )
+    request.scope.setdefault("state", {})[REQUEST_SESSION] = session
+    return session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+class CloseSession:
+    """Pure ASGI middleware: the request's session (``get_session``) is
+    closed after the app answered or failed, which rolls back and releases
+    a connection it still holds. One that holds none (a write's, committed)
+    is only dropped: closing it would release nothing."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            state = scope.get("state")
+            session = state.pop(REQUEST_SESSION, None) if state else None
+            if session is not None and session.in_transaction():
+                await session.close()
 
 
 M = TypeVar("M")
@@ -374,13 +403,32 @@ def append_row(session: AsyncSession, model: type[Any], **columns: Any) -> None:
     staged.setdefault(model.__table__, []).append(values)
 
 
+ADDED = "added_rows"
+"""``session.info`` key: the ORM rows ``add_appended`` put in the session,
+written with the rows ``append_row`` staged."""
+
+
 def _write_appended(session: Session) -> None:
-    """Write what ``append_row`` staged: one row per table (a single write's
-    audit row, event and key) as one statement of INSERTs joined by WITH on
-    PostgreSQL (one round trip); otherwise one executemany per table."""
+    """Write what ``append_row`` staged and the rows ``add_appended`` added
+    (their columns as they are now): one row per table (a single write's
+    record, event, audit row and key) as one statement of INSERTs joined by
+    WITH on PostgreSQL (one round trip); otherwise one executemany per
+    table. The added rows are then as if loaded: no longer dirty, so the
+    unit of work has nothing to do for them."""
     if session.in_nested_transaction():
         return  # written by the outer transaction's flush or commit
-    staged: dict[Any, list[dict[str, Any]]] | None = session.info.pop(APPENDED, None)
+    staged: dict[Any, list[dict[str, Any]]] = session.info.pop(APPENDED, None) or {}
+    added: list[Any] = session.info.pop(ADDED, None) or []
+    if added:
+        tables: dict[Any, list[dict[str, Any]]] = {}
+        for row in added:
+            table = type(row).__table__
+            tables.setdefault(table, []).append(
+                {c.key: row.__dict__[c.key] for c in table.columns}
+            )
+        for table, rows in staged.items():
+            tables.setdefault(table, []).extend(rows)
+        staged = tables
     if not staged:
         return
     connection = session.connection()
@@ -394,18 +442,28 @@ def _write_appended(session: Session) -> None:
             for name, value in rows[0].items()
         }
         connection.execute(_one_insert(shape), params)
-        return
-    for table, rows in staged.items():
-        connection.execute(_plain_insert(table), rows)
+    else:
+        for table, rows in staged.items():
+            connection.execute(_plain_insert(table), rows)
+    for row in added:  # written as it stands: nothing left to flush for it
+        # what a flush does for a row it wrote (make_transient, then
+        # make_transient_to_detached and add: 0.14 M instructions more a write)
+        state = instance_state(row)
+        state._commit_all(state.dict, session.identity_map)
 
 
-async def insert_now(session: AsyncSession, row: Any) -> None:
-    """Insert ``row`` (made by ``new_row``) now, as ``session.add`` and a
-    flush would, in one statement with the rows ``append_row`` staged (a
-    service record with its event): one round trip and no unit of work.
-    The row is then in the session as if loaded, so later changes to it are
-    flushed as UPDATEs. Inside a savepoint, or off PostgreSQL, it is added
-    and flushed as usual (a savepoint rolled back must drop it)."""
+async def add_appended(session: AsyncSession, row: Any) -> None:
+    """``session.add`` for a new ``row`` (made by ``new_row``), written in one
+    statement with the rows ``append_row`` staged, at the session's next
+    flush or at its commit (a service record with its event, audit row and
+    Idempotency-Key record: one round trip, no unit of work). Until then it
+    is what an added row is with autoflush off: not in the database yet, so
+    a query sees it after a flush (which writes it even when nothing else
+    changed). Unlike an added row it is in the session as if loaded:
+    ``get_cached`` finds it, and a change to it is written with it (or,
+    once written, as an UPDATE). Rows the session holds are flushed first
+    (one may be this row's parent). Inside a savepoint, or off PostgreSQL,
+    it is added and flushed at once (a savepoint rolled back must drop it)."""
     if (
         session.in_nested_transaction()
         or session.get_bind().dialect.name != "postgresql"
@@ -413,18 +471,12 @@ async def insert_now(session: AsyncSession, row: Any) -> None:
         session.add(row)
         await session.flush()
         return
-    await session.run_sync(_insert_now, row)
-
-
-def _insert_now(session: Session, row: Any) -> None:
-    session.flush()  # rows the ORM holds first: one may be this row's parent
-    table = type(row).__table__
-    columns = {c.key: row.__dict__[c.key] for c in table.columns}
-    staged = session.info.pop(APPENDED, None) or {}
-    session.info[APPENDED] = {table: [columns], **staged}
-    _write_appended(session)
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
     make_transient_to_detached(row)
     session.add(row)
+    flag_dirty(row)  # a flush, even of nothing else, writes it
+    session.info.setdefault(ADDED, []).append(row)
 
 
 _INSERTS: dict[Any, Any] = {}
@@ -472,6 +524,7 @@ def _appended_dropped(session: Session, transaction: SessionTransaction) -> None
     """A transaction rolled back (or a session closed) drops what it staged."""
     if transaction.parent is None:
         session.info.pop(APPENDED, None)
+        session.info.pop(ADDED, None)
 
 
 def pin(session: AsyncSession, row: Any) -> None:

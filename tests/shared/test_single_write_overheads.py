@@ -19,6 +19,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared import db as shared_db
+from shared.db import SessionDep
 from shared.outbox import announce_writes
 from shared.queue import ArqQueue
 from tests.beneficiary.api import make_beneficiary
@@ -159,18 +160,19 @@ def test_a_row_built_without_the_constructor_is_the_constructors_row() -> None:
     assert shared_db.new_row(ServiceRecord).id != shared_db.new_row(ServiceRecord).id
 
 
-async def test_a_service_record_is_written_in_two_statements(
+async def test_a_service_record_is_written_in_one_statement(
     alice: Any, beneficiary_engine: AsyncEngine
 ) -> None:
-    """The record goes to PostgreSQL with its event in one statement, and
-    its audit row and Idempotency-Key record in one more at the commit (they
-    were four ORM inserts in two flushes), and all are there afterwards."""
+    """The record goes to PostgreSQL with its event, audit row and
+    Idempotency-Key record in one statement at the commit (they were four
+    ORM inserts in two flushes, then two statements), with no UPDATE after
+    it, and all are there afterwards."""
     person = await make_beneficiary(alice)
-    inserts: list[str] = []
+    writes: list[str] = []
 
     def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "INSERT" in statement:
-            inserts.append(statement)
+        if statement.lstrip().startswith(("INSERT", "WITH", "UPDATE")):
+            writes.append(statement)
 
     event.listen(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
     try:
@@ -186,12 +188,9 @@ async def test_a_service_record_is_written_in_two_statements(
     finally:
         event.remove(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
     assert r.status_code == 201, r.text
-    assert len(inserts) == 2, inserts
-    record, trail = inserts
-    assert "INSERT INTO service_record" in record, record
-    assert "INSERT INTO outbox_event" in record, record
-    assert "audit_entry" in trail, trail
-    assert "idempotency_record" in trail, trail
+    assert len(writes) == 1, writes
+    for table in ("service_record", "outbox_event", "audit_entry", "idempotency"):
+        assert f"INSERT INTO {table}" in writes[0], (table, writes[0])
     async with beneficiary_engine.connect() as conn:
         found = await conn.execute(
             text(
@@ -354,12 +353,15 @@ async def test_appended_rows_follow_their_transaction(
     assert await written() == {kept}
 
 
-async def test_a_row_inserted_now_is_in_the_session_as_if_loaded(
+async def test_a_row_added_with_the_appended_rows_is_as_if_loaded(
     beneficiary_engine: AsyncEngine,
 ) -> None:
-    """``insert_now`` writes the row at once (visible to a query in the same
-    transaction), leaves it in the session so a later change is written as
-    an UPDATE, and inside a rolled-back savepoint writes nothing."""
+    """``add_appended`` leaves the row in the session as if loaded (found by
+    ``get``), writes it at the next flush (an autoflush too) even when
+    nothing else changed,
+    with a change made before it as it then stands (no UPDATE), a later
+    change as an UPDATE; inside a rolled-back savepoint it writes nothing,
+    and a rolled-back transaction drops it."""
     from services.beneficiary.db import OutboxEvent
 
     def event_row() -> OutboxEvent:
@@ -374,27 +376,58 @@ async def test_a_row_inserted_now_is_in_the_session_as_if_loaded(
             data={},
         )
 
-    kept, undone = event_row(), event_row()
-    async with (
-        AsyncSession(beneficiary_engine, expire_on_commit=False) as session,
-        session.begin(),
-    ):
-        await shared_db.insert_now(session, kept)
+    kept, undone, dropped = event_row(), event_row(), event_row()
+    ids = {"a": kept.id, "b": undone.id, "c": dropped.id}
+    writes: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().startswith(("INSERT", "WITH", "UPDATE")):
+            writes.append(statement.split("(")[0].split(" SET")[0].strip())
+
+    async def count(session: AsyncSession, row: OutboxEvent) -> int:
         seen = await session.execute(
-            text("SELECT count(*) FROM outbox_event WHERE id = :i"), {"i": kept.id}
+            text("SELECT count(*) FROM outbox_event WHERE id = :i"), {"i": row.id}
         )
-        assert seen.scalar_one() == 1
-        assert await session.get(OutboxEvent, kept.id) is kept
-        kept.position = -7
-        savepoint = await session.begin_nested()
-        await shared_db.insert_now(session, undone)
-        await savepoint.rollback()
+        return int(seen.scalar_one())
+
+    event.listen(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with (
+            AsyncSession(
+                beneficiary_engine, expire_on_commit=False, autoflush=False
+            ) as session,
+            session.begin(),
+        ):
+            await shared_db.add_appended(session, kept)
+            assert await session.get(OutboxEvent, kept.id) is kept
+            kept.position = -7
+            await session.flush()
+            assert await count(session, kept) == 1
+            assert writes == ["INSERT INTO outbox_event"], writes
+            kept.position = -8
+            savepoint = await session.begin_nested()
+            await shared_db.add_appended(session, undone)
+            await savepoint.rollback()
+        assert writes == [
+            "INSERT INTO outbox_event",
+            "UPDATE outbox_event",
+            "INSERT INTO outbox_event",  # the savepoint's, rolled back
+        ], writes
+        async with AsyncSession(beneficiary_engine) as session:
+            async with session.begin():
+                await shared_db.add_appended(session, dropped)
+                assert await count(session, dropped) == 1  # autoflushed
+                await session.rollback()
+            async with session.begin():
+                pass  # the next transaction of the session writes nothing of it
+    finally:
+        event.remove(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
     async with beneficiary_engine.connect() as conn:
         found = await conn.execute(
-            text("SELECT id, position FROM outbox_event WHERE id IN (:a, :b)"),
-            {"a": kept.id, "b": undone.id},
+            text("SELECT id, position FROM outbox_event WHERE id IN (:a, :b, :c)"),
+            ids,
         )
-        assert [tuple(r) for r in found] == [(kept.id, -7)]
+        assert [tuple(r) for r in found] == [(ids["a"], -8)]
 
 
 def test_a_router_is_passed_over_once_however_many_apps_use_it() -> None:
@@ -410,3 +443,77 @@ def test_a_router_is_passed_over_once_however_many_apps_use_it() -> None:
     once = router.matches
     skip_other_paths(router)
     assert router.matches is once
+
+
+def test_the_bearer_scheme_is_the_principals_one_dependency() -> None:
+    """A write solves the bearer scheme and the principal as one dependency
+    (they were two: the scheme for the OpenAPI, then the principal); the
+    route still declares the scheme (test_api_contract checks the document)."""
+    from fastapi.security import HTTPBearer
+
+    from services.beneficiary.service_records.router import router
+    from shared.auth import PRINCIPAL
+
+    def calls(dependant: Any) -> Any:
+        yield dependant.call
+        for sub in dependant.dependencies:
+            yield from calls(sub)
+
+    write = next(
+        r
+        for r in router.routes
+        if isinstance(r, APIRoute)
+        and r.path == "/v1/service-records"
+        and "POST" in (r.methods or ())
+    )
+    found = list(calls(write.dependant))
+    assert PRINCIPAL in found
+    schemes = [c for c in found if isinstance(c, HTTPBearer)]
+    assert schemes == [PRINCIPAL], schemes
+
+
+async def test_the_request_session_is_closed_by_the_middleware(
+    beneficiary_engine: AsyncEngine,
+) -> None:
+    """The request's session is a plain dependency (one that yields cost two
+    context managers and a cancel scope per request), closed after the
+    answer: a transaction left open, or open when the handler failed, gives
+    its connection back; a committed one holds none."""
+    import inspect
+
+    import httpx
+    from fastapi import FastAPI
+
+    from shared.db import CloseSession, get_session
+
+    assert not inspect.isasyncgenfunction(get_session)
+    app = FastAPI()
+    app.state.engine = beneficiary_engine
+    app.add_middleware(CloseSession)
+
+    @app.get("/left-open")
+    async def left_open(session: SessionDep) -> int:
+        return int((await session.execute(text("SELECT 1"))).scalar_one())
+
+    @app.get("/failed")
+    async def failed(session: SessionDep) -> int:
+        await session.execute(text("SELECT 1"))
+        raise RuntimeError("the handler failed")
+
+    @app.get("/committed")
+    async def committed(session: SessionDep) -> int:
+        async with session.begin():
+            await session.execute(text("SELECT 1"))
+        return 1
+
+    pool: Any = beneficiary_engine.pool
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        for path, status in (
+            ("/left-open", 200),
+            ("/failed", 500),
+            ("/committed", 200),
+        ):
+            r = await client.get(path)
+            assert r.status_code == status, (path, r.text)
+            assert pool.checkedout() == 0, path

@@ -64,7 +64,7 @@ from shared.contracts.events import (
     OrganisationParticipants,
     ServiceRecordFacts,
 )
-from shared.db import get_cached, insert_now, new_row, pin, utcnow
+from shared.db import add_appended, get_cached, new_row, pin, utcnow
 from shared.errors import (
     Conflict,
     FieldError,
@@ -177,7 +177,7 @@ async def record_service(
     )
     record = new_row(ServiceRecord, **columns)
     emit_service_record(session, record, beneficiary, EventType.service_record_recorded)
-    await insert_now(session, record)  # with its event, in one statement
+    await add_appended(session, record)  # with its event, audit row and key
     pin(session, record)
     return record
 
