@@ -352,3 +352,48 @@ def test_a_store_keeps_the_age_groups_of_a_few_band_sets_only() -> None:
         assert cells_of(found) == expected  # aged 26 and 76
     kept = {key[2] for key in store.derived if key[1:2] == ("age_group",)}
     assert len(kept) == engine_evaluator.BAND_SETS_KEPT
+
+
+def test_a_line_with_its_own_sex_and_a_person_counts_them_in_both_cells() -> None:
+    """People by sex are counted once per person (one cell each) unless a
+    row carries a sex of its own: a service line marked anonymous that
+    also names a person counts that person under the line's sex, as well
+    as under the person's own from their other line."""
+    store = service_store([("female", 1990, "no")], [])
+    line = (
+        True,  # alive
+        True,  # anonymous, yet naming person 1
+        1,
+        ORGS[0],
+        ORGS[0],
+        "direct",
+        "individual_counselling",
+        "specialized",
+        FIRST_DAY,
+        SITES[0],
+        "in_person",
+        None,
+        1,
+        "male",  # its own sex
+        None,
+        "no",  # its own disability
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+    registered = (True, False, 1, *line[3:13], None, None, None, 30, *line[17:])
+    store.frames["services"].load([(1, *line), (2, *registered)])
+    end = FIRST_DAY + timedelta(days=30)
+    found = evaluator(store).evaluate(Query("people", FIRST_DAY, end, ["sex"]))
+    assert cells_of(found) == {("female",): 1.0, ("male",): 1.0}
+    assert found.total.value == 1
+    found = evaluator(store).evaluate(
+        Query("people", FIRST_DAY, end, ["disability", "sex"])
+    )
+    assert cells_of(found) == {("no", "female"): 1.0, ("no", "male"): 1.0}
+    assert {c.key: c.value for c in found.margins[("disability",)]} == {("no",): 1.0}

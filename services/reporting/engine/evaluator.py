@@ -143,6 +143,47 @@ def _from_codes(codes: IntArray, labels: list[str]) -> Dim:
     return Dim(np.where(codes < 0, len(labels) - 1, codes), labels)
 
 
+def _own_values(fact: str, name: str) -> bool:
+    """Whether a row of the fact may carry its own value of a person's dim
+    (an anonymous service line's sex and disability), used for the rows
+    that do (``anonymous``)."""
+    return fact == "services" and name in ("sex", "disability")
+
+
+PersonRows = tuple[NDArray[np.signedinteger[Any]], NDArray[np.int32]]
+"""The ids a distinct count counts (-1: none) and the dates, per row of a
+query."""
+
+
+class Seen:
+    """The people a distinct count counts on a query's rows, in id order,
+    and (on demand) each one's first row among them. What it reads from
+    ``rows`` (an int32 per row, twice) is not kept: it is read again for
+    the first rows."""
+
+    def __init__(self, rows: Callable[[], PersonRows], read: PersonRows) -> None:
+        self.rows = rows
+        who, days = read
+        none = np.iinfo(np.int32).max
+        people = int(who.max()) + 1 if len(who) else 0
+        # each person's first day in one pass; the last entry collects -1
+        self.first_day = np.full(people + 1, none, np.int32)
+        np.minimum.at(self.first_day, who, days)
+        self.persons: IntArray = np.flatnonzero(self.first_day[:people] != none)
+        self._first: IntArray | None = None
+
+    def first(self) -> IntArray:
+        """Each person's first row (earliest date, then row), as an index
+        into the query's rows: the least of their rows on their first day."""
+        if self._first is None:
+            who, days = self.rows()
+            on_day = np.flatnonzero((days == self.first_day[who]) & (who >= 0))
+            row = np.full(len(self.first_day), np.iinfo(np.int64).max, np.int64)
+            np.minimum.at(row, who[on_day], on_day)
+            self._first = row[self.persons]
+        return self._first
+
+
 class Evaluator:
     """Answers queries against one refreshed store. What it derives for a
     period, filters and scope (row masks, the rows' columns and dims) it
@@ -181,11 +222,10 @@ class Evaluator:
                 return _from_codes(bands, self.bands.labels).codes
 
         else:
-            column = {"sex": "sex", "disability": "disability"}.get(name, name)
-            base = _encode(people, column, self.catalogue.enum_labels.get(name))
+            base = self._person_attribute(name)
             labels = base.labels
             unknown = base.labels.index(UNKNOWN)
-            lines = fact == "services" and name in ("sex", "disability")
+            lines = _own_values(fact, name)
 
             def codes_of(rows: slice) -> Codes:
                 person = persons(rows)
@@ -452,6 +492,107 @@ class Evaluator:
 
         return self._memo(("first", who, name, *self._rows_key(fact, query)), make)
 
+    # -- distinct people, one mark per person -------------------------------
+
+    def _people_tables(
+        self, measure: Measure, query: Query
+    ) -> tuple[list[list[str]], Tables] | None:
+        """A distinct count with no dims, or whose dims are all attributes of
+        the person counted (sex, disability...; the age group at their first
+        row), counted per person instead of per (cell, person) pair: each
+        person falls in one cell, so the cells count the people seen in the
+        rows (``_seen``, found once for the tables of one measure and rows)
+        and the margins are sums of cells. None, for the (cell, person)
+        matrix, when a dim is a row's own (its layer, its site) or a row may
+        count under a value of its own (``_carries_own``)."""
+        if measure.ids is None:
+            return None
+        fact, sources = measure.fact, self.catalogue.dims[measure.fact]
+        for name in query.by:
+            if sources[name] != f"person:{measure.person}":
+                return None
+            if self._carries_own(fact, name):
+                return None
+        seen = self._seen(measure, query)
+        if seen is None:
+            return None
+        people = self.store.frames["beneficiaries"].size
+        if any(name != "age_group" for name in query.by) and (
+            not people or (len(seen.persons) and seen.persons[-1] >= people)
+        ):
+            return None  # keys with no person: as _person_dim has them
+        labels, parts = [], []
+        for name in query.by:
+            if name == "age_group":
+                parts.append(self.codes(fact, query, name)[seen.first()])
+                labels.append([*self.bands.labels, UNKNOWN])
+            else:
+                attribute = self._person_attribute(name)
+                parts.append(attribute.codes[seen.persons])
+                labels.append(attribute.labels)
+        sizes = [len(named) for named in labels]
+        counted = np.bincount(
+            cross(parts, sizes, len(seen.persons)), minlength=math.prod(sizes)
+        ).astype(np.float64)
+        subsets = lattice(len(sizes))
+        tables: Tables = {}
+        for axes in subsets:
+            others = tuple(a for a in subsets[0] if a not in axes)
+            found = counted.reshape(sizes).sum(axis=others).reshape(-1)
+            tables[axes] = (found, np.zeros(len(found)))
+        return labels, tables
+
+    def _seen(self, measure: Measure, query: Query) -> Seen | None:
+        """The people a distinct measure counts on the query's rows, kept
+        for the evaluator's lifetime; None when their ids are too many to
+        mark (``MATRIX_LIMIT``)."""
+        fact = measure.fact
+        ids = measure.ids
+        assert ids is not None
+
+        def rows() -> PersonRows:
+            frame = self.store.frames[self.catalogue.frames[fact]]
+            dates = frame.col(self.catalogue.rows[fact][0])
+            return ids(self, query), dates[self.rows(fact, query)]
+
+        def make() -> Seen | None:
+            read = rows()
+            if len(read[0]) and int(read[0].max()) + 1 > MATRIX_LIMIT:
+                return None
+            return Seen(rows, read)
+
+        return self._memo(("seen", query.measure, *self._rows_key(fact, query)), make)
+
+    def _carries_own(self, fact: str, name: str) -> bool:
+        """Whether some row of the fact counts under its own value of a
+        person's dim rather than its person's: an anonymous service line
+        carries its own sex and disability (``_person_dim``), and one that
+        also named a person would put that person in two cells. Once per
+        store state."""
+        if not _own_values(fact, name):
+            return False
+        key = ("carries own", fact)
+        found = self.store.derived.get(key)
+        if found is None:
+            frame = self.store.frames[self.catalogue.frames[fact]]
+            column = self.catalogue.dims[fact][name].split(":", 1)[1]
+            found = self.store.derived[key] = bool(
+                (frame.col("anonymous") & (frame.col(column) >= 0)).any()
+            )
+        carries: bool = found
+        return carries
+
+    def _person_attribute(self, name: str) -> Dim:
+        """A person's attribute (sex, disability...) per beneficiaries row,
+        once per store state."""
+        key = ("person", name)
+        found = self.store.derived.get(key)
+        if not isinstance(found, Dim):
+            people = self.store.frames["beneficiaries"]
+            labels = self.catalogue.enum_labels.get(name)
+            found = self.store.derived[key] = _encode(people, name, labels)
+        return found
+
     def _scope(self, fact: str, frame: Frame, scope: Scope) -> Mask:
         mask = np.ones(frame.size, bool)
         if scope.organisations is not None:
@@ -494,15 +635,23 @@ class Evaluator:
         if measure is None:
             raise QueryError(f"unknown measure {query.measure!r}")
         fact = measure.fact
-        dims = [self.dim(fact, name) for name in query.by]
-        parts = [
-            self.at_first_row(fact, query, measure.person, name)
-            if measure.person and name == "age_group"
-            else self.codes(fact, query, name)
-            for name in query.by
-        ]
-        sizes = [len(d.labels) for d in dims]
-        tables = measure.compute(self, query, self.rows(fact, query), parts, sizes)
+        for name in query.by:
+            if name not in self.catalogue.dims[fact]:
+                raise QueryError(f"{name!r} is not a disaggregation of {fact}")
+        found = self._people_tables(measure, query)
+        if found is not None:
+            labels, tables = found
+        else:
+            labels = [self.dim(fact, name).labels for name in query.by]
+            parts = [
+                self.at_first_row(fact, query, measure.person, name)
+                if measure.person and name == "age_group"
+                else self.codes(fact, query, name)
+                for name in query.by
+            ]
+            sizes = [len(named) for named in labels]
+            tables = measure.compute(self, query, self.rows(fact, query), parts, sizes)
+        sizes = [len(named) for named in labels]
 
         def cells(axes: Axes) -> list[Cell]:
             numerator, denominator = tables[axes]
@@ -511,7 +660,7 @@ class Evaluator:
                 key = []
                 rest = g
                 for axis in reversed(axes):
-                    key.append(dims[axis].labels[rest % sizes[axis]])
+                    key.append(labels[axis][rest % sizes[axis]])
                     rest //= sizes[axis]
                 out.append(
                     measure.cell(tuple(reversed(key)), numerator[g], denominator[g])
@@ -521,11 +670,11 @@ class Evaluator:
         numerator, denominator = tables[()]
         return Answer(
             dims=list(query.by),
-            cells=cells(tuple(range(len(dims)))),
+            cells=cells(tuple(range(len(labels)))),
             margins={
                 tuple(query.by[a] for a in axes): cells(axes)
                 for axes in tables
-                if 0 < len(axes) < len(dims)
+                if 0 < len(axes) < len(labels)
             },
             total=measure.cell((), numerator[0], denominator[0]),
             labels=self.catalogue.labels(self, list(query.by)),
@@ -666,6 +815,10 @@ class Measure:
     person: str | None = None
     """The column of the people a distinct count counts: their age group
     is the one of their first row in the query (``at_first_row``)."""
+    ids: Callable[[Evaluator, Query], NDArray[np.signedinteger[Any]]] | None = None
+    """A distinct count's ids on the query's rows (-1: not counted), which
+    ``compute`` counts: with them, a table by the person's attributes only
+    is counted per person (``Evaluator._people_tables``)."""
 
     def cell(self, key: tuple[str, ...], numerator: float, denominator: float) -> Cell:
         top, bottom = self._number(numerator), self._number(denominator)

@@ -336,6 +336,18 @@ def _distinct(
     """Distinct ``who`` (a person or trainee) among the rows (those whose
     boolean column ``only`` is set, or that ``keep`` keeps)."""
 
+    def ids(ev: Evaluator, q: Query) -> NDArray[np.signedinteger[Any]]:
+        found = ev.column(fact, q, who)  # int32: distinct_tables widens
+        if who in ("trainee_id", "record_id"):  # ids are per organisation
+            found = _per_organisation(
+                found.astype(np.int64), ev.column(fact, q, "organisation_id")
+            )
+        if only is not None:
+            found = np.where(ev.column(fact, q, only), found, -1)
+        if keep is not None:
+            found = np.where(keep(ev, q), found, -1)
+        return found
+
     def tables(
         ev: Evaluator,
         q: Query,
@@ -343,19 +355,10 @@ def _distinct(
         parts: Sequence[Codes],
         sizes: Sequence[int],
     ) -> Tables:
-        ids = ev.column(fact, q, who)  # int32: distinct_tables widens
-        if who in ("trainee_id", "record_id"):  # ids are per organisation
-            ids = _per_organisation(
-                ids.astype(np.int64), ev.column(fact, q, "organisation_id")
-            )
-        if only is not None:
-            ids = np.where(ev.column(fact, q, only), ids, -1)
-        if keep is not None:
-            ids = np.where(keep(ev, q), ids, -1)
-        counted = distinct_tables(parts, sizes, ids)
+        counted = distinct_tables(parts, sizes, ids(ev, q))
         return {axes: (found, zeros(len(found))) for axes, found in counted.items()}
 
-    return Measure(fact, "count", tables, whole=True, person=who)
+    return Measure(fact, "count", tables, whole=True, person=who, ids=ids)
 
 
 def _practice_linked(ev: Evaluator, q: Query) -> Mask:
