@@ -157,12 +157,11 @@ query."""
 
 class Seen:
     """The people a distinct count counts on a query's rows, in id order,
-    and (on demand) each one's first row among them. What it reads from
-    ``rows`` (an int32 per row, twice) is not kept: it is read again for
-    the first rows."""
+    and (on demand) each one's first row among them. It keeps neither the
+    rows' ids nor their dates (an int32 per row each): they are passed
+    again for the first rows."""
 
-    def __init__(self, rows: Callable[[], PersonRows], read: PersonRows) -> None:
-        self.rows = rows
+    def __init__(self, read: PersonRows) -> None:
         who, days = read
         none = np.iinfo(np.int32).max
         people = int(who.max()) + 1 if len(who) else 0
@@ -172,11 +171,11 @@ class Seen:
         self.persons: IntArray = np.flatnonzero(self.first_day[:people] != none)
         self._first: IntArray | None = None
 
-    def first(self) -> IntArray:
+    def first(self, read: PersonRows) -> IntArray:
         """Each person's first row (earliest date, then row), as an index
         into the query's rows: the least of their rows on their first day."""
         if self._first is None:
-            who, days = self.rows()
+            who, days = read
             on_day = np.flatnonzero((days == self.first_day[who]) & (who >= 0))
             row = np.full(len(self.first_day), np.iinfo(np.int64).max, np.int64)
             np.minimum.at(row, who[on_day], on_day)
@@ -524,7 +523,8 @@ class Evaluator:
         labels, parts = [], []
         for name in query.by:
             if name == "age_group":
-                parts.append(self.codes(fact, query, name)[seen.first()])
+                first = seen.first(self._person_rows(measure, query))
+                parts.append(self.codes(fact, query, name)[first])
                 labels.append([*self.bands.labels, UNKNOWN])
             else:
                 attribute = self._person_attribute(name)
@@ -546,22 +546,22 @@ class Evaluator:
         """The people a distinct measure counts on the query's rows, kept
         for the evaluator's lifetime; None when their ids are too many to
         mark (``MATRIX_LIMIT``)."""
-        fact = measure.fact
-        ids = measure.ids
-        assert ids is not None
-
-        def rows() -> PersonRows:
-            frame = self.store.frames[self.catalogue.frames[fact]]
-            dates = frame.col(self.catalogue.rows[fact][0])
-            return ids(self, query), dates[self.rows(fact, query)]
 
         def make() -> Seen | None:
-            read = rows()
+            read = self._person_rows(measure, query)
             if len(read[0]) and int(read[0].max()) + 1 > MATRIX_LIMIT:
                 return None
-            return Seen(rows, read)
+            return Seen(read)
 
-        return self._memo(("seen", query.measure, *self._rows_key(fact, query)), make)
+        key = ("seen", query.measure, *self._rows_key(measure.fact, query))
+        return self._memo(key, make)
+
+    def _person_rows(self, measure: Measure, query: Query) -> PersonRows:
+        """A distinct measure's ids and the dates on the query's rows."""
+        assert measure.ids is not None
+        frame = self.store.frames[self.catalogue.frames[measure.fact]]
+        dates = frame.col(self.catalogue.rows[measure.fact][0])  # not kept
+        return measure.ids(self, query), dates[self.rows(measure.fact, query)]
 
     def _carries_own(self, fact: str, name: str) -> bool:
         """Whether some row of the fact counts under its own value of a
