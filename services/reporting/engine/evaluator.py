@@ -682,25 +682,89 @@ class Evaluator:
 
     # -- helpers used by measures -------------------------------------------
 
+    def weights(self, fact: str, query: Query, name: str) -> Weights:
+        """A column of whole weights on the query's rows, as ``Weights``."""
+        return self._memo(
+            ("weights", name, *self._rows_key(fact, query)),
+            lambda: Weights.of(self.column(fact, query, name)),
+        )
+
     @staticmethod
     def count(
-        group: IntArray, groups: int, weights: NDArray[Any] | None = None
+        group: Codes,
+        groups: int,
+        weights: NDArray[Any] | Weights | None = None,
+        where: Mask | None = None,
     ) -> NDArray[np.float64]:
-        """Rows, or the sum of ``weights``, per group. Whole weights are
-        summed as a plain sum (one group) or a chunk at a time, so that
-        bincount's float copy of them stays small; exact either way, as the
-        sums are whole numbers below 2**53, like the one pass they replace."""
-        if weights is None or weights.dtype.kind not in "biu":
+        """Rows (those ``where`` keeps), or the sum of ``weights`` over them,
+        per group. Whole weights are counted as rows plus, where a weight is
+        not one, that weight less one (``Weights``): no float copy of every
+        weight. Exact either way, as the sums are whole numbers below 2**53,
+        like the one weighted pass they replace."""
+        if isinstance(weights, np.ndarray) and weights.dtype.kind not in "biu":
+            if where is not None:
+                group, weights = group[where], weights[where]
             return np.bincount(group, weights=weights, minlength=groups).astype(
                 np.float64
             )
-        if groups == 1:
-            return np.array([int(weights.sum())], np.float64)
-        counted = np.zeros(groups, np.float64)
-        for at in range(0, len(group), COUNT_CHUNK):  # a float copy per chunk
-            rows = slice(at, at + COUNT_CHUNK)
-            counted += np.bincount(group[rows], weights=weights[rows], minlength=groups)
+        counted = rows_per_group(group, groups, where)
+        if weights is None:
+            return counted
+        if isinstance(weights, np.ndarray):
+            weights = Weights.of(weights)
+        heavy, extra = weights.heavy, weights.extra
+        if where is not None:
+            kept = where[heavy]
+            heavy, extra = heavy[kept], extra[kept]
+        if len(heavy):
+            counted += np.bincount(group[heavy], weights=extra, minlength=groups)
         return counted
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Whole weights per row (a service line's people) as the rows whose
+    weight is not one and that weight less one: most lines count one
+    person, so a count of rows plus these is the sum, without a float
+    copy of every weight."""
+
+    heavy: IntArray
+    extra: IntArray
+
+    @classmethod
+    def of(cls, values: NDArray[Any]) -> Weights:
+        heavy = np.flatnonzero(values != 1)
+        return cls(heavy, values[heavy].astype(np.int64) - 1)
+
+
+SMALL_GROUPS = 16
+"""Groups of a one-byte group index that ``rows_per_group`` counts one
+comparison each (vectorised), not with bincount, which widens every row's
+index to int64 first."""
+
+
+def rows_per_group(
+    group: Codes, groups: int, where: Mask | None = None
+) -> NDArray[np.float64]:
+    """Rows (those ``where`` keeps) per group, ``group`` holding each row's
+    group."""
+    if groups == 1:
+        rows = len(group) if where is None else np.count_nonzero(where)
+        return np.array([rows], np.float64)
+    if group.dtype.itemsize == 1 and groups <= SMALL_GROUPS:
+        return np.array(
+            [
+                np.count_nonzero(group == g if where is None else (group == g) & where)
+                for g in range(groups)
+            ],
+            np.float64,
+        )
+    counted = np.zeros(groups, np.float64)
+    for at in range(0, len(group), COUNT_CHUNK):  # an int64 copy per chunk
+        chunk = slice(at, at + COUNT_CHUNK)
+        kept = group[chunk] if where is None else group[chunk][where[chunk]]
+        counted += np.bincount(kept, minlength=groups)
+    return counted
 
 
 def lattice(dims: int) -> list[Axes]:
@@ -795,7 +859,7 @@ Computed = tuple[NDArray[np.float64], NDArray[np.float64]]
 """Numerator and denominator per cell."""
 Tables = dict[Axes, Computed]
 """A measure over a table's cells and over each of its margins (``lattice``)."""
-GroupCompute = Callable[["Evaluator", Query, Mask, IntArray, int], Computed]
+GroupCompute = Callable[["Evaluator", Query, Mask, Codes, int], Computed]
 """A measure per group: the query's rows, each row's group, the groups."""
 TableCompute = Callable[
     ["Evaluator", Query, Mask, Sequence[Codes], Sequence[int]], Tables
@@ -839,9 +903,12 @@ def zeros(groups: int) -> NDArray[np.float64]:
     return np.zeros(groups, np.float64)
 
 
-def _groups(parts: Sequence[Codes], sizes: Sequence[int], rows: int) -> IntArray:
-    """``cross`` for a measure per group; with no dims, every row in group
-    0 as a read-only view of one zero, not an int64 per row."""
+def _groups(parts: Sequence[Codes], sizes: Sequence[int], rows: int) -> Codes:
+    """``cross`` for a measure per group; one dim's codes as they are (a
+    byte per row, mostly); with no dims, every row in group 0 as a
+    read-only view of one zero, not an int64 per row."""
+    if len(parts) == 1:
+        return parts[0]
     if parts:
         return cross(parts, sizes, rows)
     return np.broadcast_to(np.int64(0), (rows,))
