@@ -14,7 +14,7 @@ import itertools
 import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, TypeVar
 
@@ -138,6 +138,24 @@ def _encode(
     )
 
 
+FEW_LABELS = 8
+"""Labels a filter allows that ``_among`` compares rows with one by one."""
+
+
+def _among(dim: Dim, wanted: set[str]) -> Mask:
+    """Rows whose label is one of ``wanted``: a comparison per label for a
+    few labels (a byte per row each), else a lookup per row, which widens
+    every row's code to int64 first."""
+    allowed = [label in wanted for label in dim.labels]
+    if sum(allowed) > FEW_LABELS or dim.codes.dtype.itemsize > 1:
+        found: Mask = np.array(allowed)[dim.codes]
+        return found
+    mask = np.zeros(len(dim.codes), bool)
+    for code in np.flatnonzero(allowed).tolist():
+        mask |= dim.codes == code
+    return mask
+
+
 def _from_codes(codes: IntArray, labels: list[str]) -> Dim:
     labels = [*labels, UNKNOWN]
     return Dim(np.where(codes < 0, len(labels) - 1, codes), labels)
@@ -159,10 +177,16 @@ class Seen:
     """The people a distinct count counts on a query's rows, in id order,
     and (on demand) each one's first row among them. It keeps neither the
     rows' ids nor their dates (an int32 per row each): they are passed
-    again for the first rows."""
+    again for the first rows. Where few rows count someone (practice
+    clients), it works on those rows alone."""
 
     def __init__(self, read: PersonRows) -> None:
         who, days = read
+        known = who >= 0
+        self.counted: IntArray | None = None
+        if np.count_nonzero(known) * SPARSE < len(who):
+            self.counted = np.flatnonzero(known)
+            who, days = who[self.counted], days[self.counted]
         none = np.iinfo(np.int32).max
         people = int(who.max()) + 1 if len(who) else 0
         # each person's first day in one pass; the last entry collects -1
@@ -176,11 +200,19 @@ class Seen:
         into the query's rows: the least of their rows on their first day."""
         if self._first is None:
             who, days = read
+            if self.counted is not None:
+                who, days = who[self.counted], days[self.counted]
             on_day = np.flatnonzero((days == self.first_day[who]) & (who >= 0))
             row = np.full(len(self.first_day), np.iinfo(np.int64).max, np.int64)
             np.minimum.at(row, who[on_day], on_day)
-            self._first = row[self.persons]
+            first = row[self.persons]
+            self._first = first if self.counted is None else self.counted[first]
         return self._first
+
+
+SPARSE = 4
+"""``Seen`` works on the rows that count someone when they are fewer than
+one in this many."""
 
 
 class Evaluator:
@@ -421,16 +453,19 @@ class Evaluator:
         )
 
     def _rows(self, fact: str, query: Query) -> Mask:
+        """A filtered query's rows are its unfiltered rows (kept: the
+        overview asks for those too) less those the filters leave out."""
+        if query.filters:
+            kept = self.rows(fact, replace(query, filters={})).copy()
+            for name, wanted in query.filters.items():
+                kept &= _among(self.dim(fact, name), set(wanted))
+            return kept
         frame = self.store.frames[self.catalogue.frames[fact]]
         days = frame.col(self.catalogue.rows[fact][0])
         mask: Mask = (days >= day_number(query.start)) & (days <= day_number(query.end))
         mask &= self._live(fact)
         if query.scope != Scope():
             mask &= self._scope(fact, frame, query.scope)
-        for name, wanted in query.filters.items():
-            dim = self.dim(fact, name)
-            allowed = np.array([label in set(wanted) for label in dim.labels])
-            mask &= allowed[dim.codes]
         return mask
 
     def _live(self, fact: str) -> Mask:
@@ -811,7 +846,9 @@ def distinct_tables(
         rows = slice(at, at + COUNT_CHUNK)
         cell = cross([part[rows] for part in parts], sizes, len(who[rows]))
         cell *= columns
-        cell += np.where(who[rows] >= 0, who[rows], people)
+        # nobody (-1) lands in the last column of the cell before (of the
+        # last cell, for the first), which no count reads
+        cell += who[rows]
         seen[cell] = True
     cubes: dict[Axes, NDArray[np.bool_]] = {subsets[0]: seen.reshape(*sizes, columns)}
     for axes in subsets[1:]:
