@@ -397,3 +397,23 @@ def test_a_line_with_its_own_sex_and_a_person_counts_them_in_both_cells() -> Non
     )
     assert cells_of(found) == {("no", "female"): 1.0, ("no", "male"): 1.0}
     assert {c.key: c.value for c in found.margins[("disability",)]} == {("no",): 1.0}
+
+
+def test_a_person_among_few_counted_rows_takes_the_age_of_their_first_one() -> None:
+    """With most rows anonymous, people are found on the rows that count
+    someone alone; their first row (by date, not by row) must still be
+    found among all the query's rows: aged 17 on day 3, in a later row
+    than the one of day 20 at 18."""
+
+    def line(person: int, day: int, aged: int | None = None) -> tuple[Any, ...]:
+        place = (ORGS[0], "direct", "specialized", day, SITES[0])
+        return (True, person, *place, 2, "female", "adult", aged)
+
+    anonymous = [line(-1, day) for day in range(12)]
+    services = [line(0, 20, 18), *anonymous, line(0, 3, 17), line(1, 5, 40)]
+    store = service_store([("female", 2008, "no"), ("male", 1986, "no")], services)
+    end = FIRST_DAY + timedelta(days=30)
+    for by in (["age_group"], ["sex", "age_group"]):
+        found = evaluator(store).evaluate(Query("people", FIRST_DAY, end, by))
+        ages = {cell.key[-1]: cell.value for cell in found.cells}
+        assert ages == {"0_17": 1, "18_59": 1}, by
