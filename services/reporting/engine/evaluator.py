@@ -168,46 +168,32 @@ def _own_values(fact: str, name: str) -> bool:
     return fact == "services" and name in ("sex", "disability")
 
 
-PersonRows = tuple[NDArray[np.signedinteger[Any]], NDArray[np.int32]]
-"""The ids a distinct count counts (-1: none) and the dates, per row of a
-query."""
-
-
 class Seen:
     """The people a distinct count counts on a query's rows, in id order,
-    and (on demand) each one's first row among them. It keeps neither the
-    rows' ids nor their dates (an int32 per row each): they are passed
-    again for the first rows. Where few rows count someone (practice
-    clients), it works on those rows alone."""
+    each with their first row among them (earliest date, then row) as an
+    index into those rows: one pass keeps each person's least (date, row)
+    packed in one int64. Where few rows count someone (practice clients),
+    it works on those rows alone."""
 
-    def __init__(self, read: PersonRows) -> None:
-        who, days = read
-        known = who >= 0
-        self.counted: IntArray | None = None
-        if np.count_nonzero(known) * SPARSE < len(who):
-            self.counted = np.flatnonzero(known)
-            who, days = who[self.counted], days[self.counted]
-        none = np.iinfo(np.int32).max
+    def __init__(self, who: NDArray[np.signedinteger[Any]], days: NDArray[Any]) -> None:
+        counted = None
+        if np.count_nonzero(who >= 0) * SPARSE < len(who):
+            counted = np.flatnonzero(who >= 0)
+            who, days = who[counted], days[counted]
         people = int(who.max()) + 1 if len(who) else 0
-        # each person's first day in one pass; the last entry collects -1
-        self.first_day = np.full(people + 1, none, np.int32)
-        np.minimum.at(self.first_day, who, days)
-        self.persons: IntArray = np.flatnonzero(self.first_day[:people] != none)
-        self._first: IntArray | None = None
-
-    def first(self, read: PersonRows) -> IntArray:
-        """Each person's first row (earliest date, then row), as an index
-        into the query's rows: the least of their rows on their first day."""
-        if self._first is None:
-            who, days = read
-            if self.counted is not None:
-                who, days = who[self.counted], days[self.counted]
-            on_day = np.flatnonzero((days == self.first_day[who]) & (who >= 0))
-            row = np.full(len(self.first_day), np.iinfo(np.int64).max, np.int64)
-            np.minimum.at(row, who[on_day], on_day)
-            first = row[self.persons]
-            self._first = first if self.counted is None else self.counted[first]
-        return self._first
+        none = np.iinfo(np.int64).max
+        least = np.full(people + 1, none, np.int64)  # the last: nobody (-1)
+        since = int(days.min()) if len(days) else 0
+        for at in range(0, len(who), COUNT_CHUNK):  # int64 scratch per chunk
+            rows = slice(at, at + COUNT_CHUNK)
+            key = days[rows].astype(np.int64)
+            key -= since
+            key <<= 32  # the day, then the row (fewer than 2**32 rows)
+            key += np.arange(at, at + len(key))
+            np.minimum.at(least, who[rows], key)
+        self.persons: IntArray = np.flatnonzero(least[:people] != none)
+        first = least[self.persons] & 0xFFFFFFFF
+        self.first: IntArray = first if counted is None else counted[first]
 
 
 SPARSE = 4
@@ -558,8 +544,7 @@ class Evaluator:
         labels, parts = [], []
         for name in query.by:
             if name == "age_group":
-                first = seen.first(self._person_rows(measure, query))
-                parts.append(self.codes(fact, query, name)[first])
+                parts.append(self.codes(fact, query, name)[seen.first])
                 labels.append([*self.bands.labels, UNKNOWN])
             else:
                 attribute = self._person_attribute(name)
@@ -581,22 +566,19 @@ class Evaluator:
         """The people a distinct measure counts on the query's rows, kept
         for the evaluator's lifetime; None when their ids are too many to
         mark (``MATRIX_LIMIT``)."""
+        fact, ids = measure.fact, measure.ids
+        assert ids is not None
 
         def make() -> Seen | None:
-            read = self._person_rows(measure, query)
-            if len(read[0]) and int(read[0].max()) + 1 > MATRIX_LIMIT:
+            who = ids(self, query)
+            if len(who) and int(who.max()) + 1 > MATRIX_LIMIT:
                 return None
-            return Seen(read)
+            frame = self.store.frames[self.catalogue.frames[fact]]
+            dates = frame.col(self.catalogue.rows[fact][0])  # read once: not kept
+            return Seen(who, dates[self.rows(fact, query)])
 
-        key = ("seen", query.measure, *self._rows_key(measure.fact, query))
+        key = ("seen", query.measure, *self._rows_key(fact, query))
         return self._memo(key, make)
-
-    def _person_rows(self, measure: Measure, query: Query) -> PersonRows:
-        """A distinct measure's ids and the dates on the query's rows."""
-        assert measure.ids is not None
-        frame = self.store.frames[self.catalogue.frames[measure.fact]]
-        dates = frame.col(self.catalogue.rows[measure.fact][0])  # not kept
-        return measure.ids(self, query), dates[self.rows(measure.fact, query)]
 
     def _carries_own(self, fact: str, name: str) -> bool:
         """Whether some row of the fact counts under its own value of a
