@@ -699,6 +699,17 @@ class Evaluator:
 
     # -- helpers used by measures -------------------------------------------
 
+    def frame_weights(self, fact: str, name: str) -> Weights:
+        """A column of whole weights on every row of the fact, as
+        ``Weights``, once per store state: a total over some rows then
+        needs no cut of the rows (``Weights.total``)."""
+        key = ("weights", fact, name)
+        found = self.store.derived.get(key)
+        if not isinstance(found, Weights):
+            frame = self.store.frames[self.catalogue.frames[fact]]
+            found = self.store.derived[key] = Weights.of(frame.col(name))
+        return found
+
     def weights(self, fact: str, query: Query, name: str) -> Weights:
         """A column of whole weights on the query's rows, as ``Weights``."""
         return self._memo(
@@ -752,6 +763,10 @@ class Weights:
     def of(cls, values: NDArray[Any]) -> Weights:
         heavy = np.flatnonzero(values != 1)
         return cls(heavy, values[heavy].astype(np.int64) - 1)
+
+    def total(self, where: Mask) -> int:
+        """The sum of the weights of the rows ``where`` keeps."""
+        return int(np.count_nonzero(where)) + int(self.extra[where[self.heavy]].sum())
 
 
 SMALL_GROUPS = 16

@@ -445,7 +445,13 @@ def _qualified_share(
 ) -> Computed:
     """Services (people served) by staff certified, or assessed at a
     competent level, on or before the service date, among services whose
-    staff is known."""
+    staff is known. With no dims, totals over the frame's rows: no cut."""
+    if groups == 1:
+        states, people = staff_states(ev.store), ev.frame_weights("services", "people")
+        return (
+            np.array([people.total(mask & (states == QUALIFIED_STAFF))], np.float64),
+            np.array([people.total(mask & (states != UNKNOWN_STAFF))], np.float64),
+        )
     state = staff_states(ev.store)[mask]  # kept by none
     weights = ev.weights("services", q, "people")
     return (
