@@ -177,10 +177,12 @@ class Seen:
 
     def __init__(self, who: NDArray[np.signedinteger[Any]], days: NDArray[Any]) -> None:
         counted = None
-        if np.count_nonzero(who >= 0) * SPARSE < len(who):
-            counted = np.flatnonzero(who >= 0)
-            who, days = who[counted], days[counted]
         people = int(who.max()) + 1 if len(who) else 0
+        known = who >= 0
+        if np.count_nonzero(known) * SPARSE < len(who):
+            counted = np.flatnonzero(known)
+            who, days = who[counted], days[counted]
+        del known
         none = np.iinfo(np.int64).max
         least = np.full(people + 1, none, np.int64)  # the last: nobody (-1)
         since = int(days.min()) if len(days) else 0
@@ -832,9 +834,9 @@ def distinct_tables(
     its cells' rows; when the matrix would be large, the unique pairs are
     projected onto each margin's dims and de-duplicated again."""
     subsets = lattice(len(sizes))
-    if not (who >= 0).any():
+    people = int(who.max()) + 1 if len(who) else 0
+    if people <= 0:  # no one
         return {a: np.zeros(math.prod(sizes[i] for i in a)) for a in subsets}
-    people = int(who.max()) + 1
     if math.prod(sizes) * (people + 1) > MATRIX_LIMIT:
         return _distinct_pairs(parts, sizes, who, people, subsets)
     columns = people + 1  # the last one collects rows of nobody (-1)
