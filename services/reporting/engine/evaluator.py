@@ -172,8 +172,9 @@ class Seen:
     """The people a distinct count counts on a query's rows, in id order,
     each with their first row among them (earliest date, then row) as an
     index into those rows: one pass keeps each person's least (date, row)
-    packed in one int64. Where few rows count someone (practice clients),
-    it works on those rows alone."""
+    packed in one number, day x rows + row, in 32 bits when the rows and
+    days allow (``PACKED_32``), else 64. Where few rows count someone
+    (practice clients), it works on those rows alone."""
 
     def __init__(self, who: NDArray[np.signedinteger[Any]], days: NDArray[Any]) -> None:
         counted = None
@@ -183,19 +184,27 @@ class Seen:
             counted = np.flatnonzero(known)
             who, days = who[counted], days[counted]
         del known
-        none = np.iinfo(np.int64).max
-        least = np.full(people + 1, none, np.int64)  # the last: nobody (-1)
-        since = int(days.min()) if len(days) else 0
-        for at in range(0, len(who), COUNT_CHUNK):  # int64 scratch per chunk
-            rows = slice(at, at + COUNT_CHUNK)
-            key = days[rows].astype(np.int64)
-            key -= since
-            key <<= 32  # the day, then the row (fewer than 2**32 rows)
-            key += np.arange(at, at + len(key))
-            np.minimum.at(least, who[rows], key)
+        rows = len(who)
+        since = int(days.min()) if rows else 0
+        span = int(days.max()) - since + 1 if rows else 0
+        narrow = span * rows <= PACKED_32
+        kind = np.dtype(np.uint32 if narrow else np.uint64)
+        none = 2**32 - 1 if narrow else 2**64 - 1  # above every key
+        least: NDArray[np.unsignedinteger[Any]] = np.full(people + 1, none, kind)
+        for at in range(0, rows, COUNT_CHUNK):  # scratch per chunk
+            chunk = slice(at, at + COUNT_CHUNK)
+            key: NDArray[np.unsignedinteger[Any]] = (days[chunk] - since).astype(kind)
+            key *= key.dtype.type(rows)
+            key += np.arange(at, at + len(key), dtype=kind)
+            np.minimum.at(least, who[chunk], key)  # the last entry: nobody (-1)
         self.persons: IntArray = np.flatnonzero(least[:people] != none)
-        first = least[self.persons] & 0xFFFFFFFF
+        first = (least[self.persons] % least.dtype.type(max(rows, 1))).astype(np.int64)
         self.first: IntArray = first if counted is None else counted[first]
+
+
+PACKED_32 = 2**32 - 2
+"""The largest days x rows whose (day, row) keys ``Seen`` packs in 32 bits
+(below the uint32 that stands for none)."""
 
 
 SPARSE = 4
