@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -61,6 +62,18 @@ def matrix_limit(limit: int) -> Iterator[None]:
         yield
     finally:
         engine_evaluator.MATRIX_LIMIT = saved
+
+
+@contextmanager
+def packed_wide(wide: bool) -> Iterator[None]:
+    """Wide, people's first (day, row) keys are packed in 64 bits, as for
+    more rows and days than 32 bits hold."""
+    saved = engine_evaluator.PACKED_32
+    engine_evaluator.PACKED_32 = -1 if wide else saved
+    try:
+        yield
+    finally:
+        engine_evaluator.PACKED_32 = saved
 
 
 people_rows = st.lists(
@@ -160,6 +173,7 @@ def cells_of(answer: Answer) -> dict[tuple[str, ...], float | None]:
     first=st.integers(0, 120),
     days=st.integers(0, 120),
     pairs=st.booleans(),
+    wide=st.booleans(),
 )
 def test_margins_equal_the_same_query_by_fewer_dims(
     people: list[tuple[Any, ...]],
@@ -169,11 +183,13 @@ def test_margins_equal_the_same_query_by_fewer_dims(
     first: int,
     days: int,
     pairs: bool,
+    wide: bool,
 ) -> None:
     store = service_store(people, services)
     start = FIRST_DAY + timedelta(days=first)
     end = start + timedelta(days=days)
-    with matrix_limit(1 if pairs else engine_evaluator.MATRIX_LIMIT):
+    limit = 1 if pairs else engine_evaluator.MATRIX_LIMIT
+    with matrix_limit(limit), packed_wide(wide):
         found = evaluator(store).evaluate(Query(measure, start, end, by))
         for size in range(1, len(by)):
             for subset, cells in found.margins.items():
@@ -352,3 +368,72 @@ def test_a_store_keeps_the_age_groups_of_a_few_band_sets_only() -> None:
         assert cells_of(found) == expected  # aged 26 and 76
     kept = {key[2] for key in store.derived if key[1:2] == ("age_group",)}
     assert len(kept) == engine_evaluator.BAND_SETS_KEPT
+
+
+def test_a_line_with_its_own_sex_and_a_person_counts_them_in_both_cells() -> None:
+    """People by sex are counted once per person (one cell each) unless a
+    row carries a sex of its own: a service line marked anonymous that
+    also names a person counts that person under the line's sex, as well
+    as under the person's own from their other line."""
+    store = service_store([("female", 1990, "no")], [])
+    line = (
+        True,  # alive
+        True,  # anonymous, yet naming person 1
+        1,
+        ORGS[0],
+        ORGS[0],
+        "direct",
+        "individual_counselling",
+        "specialized",
+        FIRST_DAY,
+        SITES[0],
+        "in_person",
+        None,
+        1,
+        "male",  # its own sex
+        None,
+        "no",  # its own disability
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+    registered = (True, False, 1, *line[3:13], None, None, None, 30, *line[17:])
+    store.frames["services"].load([(1, *line), (2, *registered)])
+    end = FIRST_DAY + timedelta(days=30)
+    found = evaluator(store).evaluate(Query("people", FIRST_DAY, end, ["sex"]))
+    assert cells_of(found) == {("female",): 1.0, ("male",): 1.0}
+    assert found.total.value == 1
+    found = evaluator(store).evaluate(
+        Query("people", FIRST_DAY, end, ["disability", "sex"])
+    )
+    assert cells_of(found) == {("no", "female"): 1.0, ("no", "male"): 1.0}
+    assert {c.key: c.value for c in found.margins[("disability",)]} == {("no",): 1.0}
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_a_person_among_few_counted_rows_takes_the_age_of_their_first_one(
+    wide: bool,
+) -> None:
+    """With most rows anonymous, people are found on the rows that count
+    someone alone; their first row (by date, not by row) must still be
+    found among all the query's rows: aged 17 on day 3, in a later row
+    than the one of day 20 at 18. Keys packed in 32 bits or 64 alike."""
+
+    def line(person: int, day: int, aged: int | None = None) -> tuple[Any, ...]:
+        place = (ORGS[0], "direct", "specialized", day, SITES[0])
+        return (True, person, *place, 2, "female", "adult", aged)
+
+    anonymous = [line(-1, day) for day in range(12)]
+    services = [line(0, 20, 18), *anonymous, line(0, 3, 17), line(1, 5, 40)]
+    store = service_store([("female", 2008, "no"), ("male", 1986, "no")], services)
+    end = FIRST_DAY + timedelta(days=30)
+    for by in (["age_group"], ["sex", "age_group"]):
+        with packed_wide(wide):
+            found = evaluator(store).evaluate(Query("people", FIRST_DAY, end, by))
+        ages = {cell.key[-1]: cell.value for cell in found.cells}
+        assert ages == {"0_17": 1, "18_59": 1}, by

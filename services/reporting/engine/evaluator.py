@@ -14,7 +14,7 @@ import itertools
 import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, TypeVar
 
@@ -138,9 +138,78 @@ def _encode(
     )
 
 
+FEW_LABELS = 8
+"""Labels a filter allows that ``_among`` compares rows with one by one."""
+
+
+def _among(dim: Dim, wanted: set[str]) -> Mask:
+    """Rows whose label is one of ``wanted``: a comparison per label for a
+    few labels (a byte per row each), else a lookup per row, which widens
+    every row's code to int64 first."""
+    allowed = [label in wanted for label in dim.labels]
+    if sum(allowed) > FEW_LABELS or dim.codes.dtype.itemsize > 1:
+        found: Mask = np.array(allowed)[dim.codes]
+        return found
+    mask = np.zeros(len(dim.codes), bool)
+    for code in np.flatnonzero(allowed).tolist():
+        mask |= dim.codes == code
+    return mask
+
+
 def _from_codes(codes: IntArray, labels: list[str]) -> Dim:
     labels = [*labels, UNKNOWN]
     return Dim(np.where(codes < 0, len(labels) - 1, codes), labels)
+
+
+def _own_values(fact: str, name: str) -> bool:
+    """Whether a row of the fact may carry its own value of a person's dim
+    (an anonymous service line's sex and disability), used for the rows
+    that do (``anonymous``)."""
+    return fact == "services" and name in ("sex", "disability")
+
+
+class Seen:
+    """The people a distinct count counts on a query's rows, in id order,
+    each with their first row among them (earliest date, then row) as an
+    index into those rows: one pass keeps each person's least (date, row)
+    packed in one number, day x rows + row, in 32 bits when the rows and
+    days allow (``PACKED_32``), else 64. Where few rows count someone
+    (practice clients), it works on those rows alone."""
+
+    def __init__(self, who: NDArray[np.signedinteger[Any]], days: NDArray[Any]) -> None:
+        counted = None
+        people = int(who.max()) + 1 if len(who) else 0
+        known = who >= 0
+        if np.count_nonzero(known) * SPARSE < len(who):
+            counted = np.flatnonzero(known)
+            who, days = who[counted], days[counted]
+        del known
+        rows = len(who)
+        since = int(days.min()) if rows else 0
+        span = int(days.max()) - since + 1 if rows else 0
+        narrow = span * rows <= PACKED_32
+        kind = np.dtype(np.uint32 if narrow else np.uint64)
+        none = 2**32 - 1 if narrow else 2**64 - 1  # above every key
+        least: NDArray[np.unsignedinteger[Any]] = np.full(people + 1, none, kind)
+        for at in range(0, rows, COUNT_CHUNK):  # scratch per chunk
+            chunk = slice(at, at + COUNT_CHUNK)
+            key: NDArray[np.unsignedinteger[Any]] = (days[chunk] - since).astype(kind)
+            key *= key.dtype.type(rows)
+            key += np.arange(at, at + len(key), dtype=kind)
+            np.minimum.at(least, who[chunk], key)  # the last entry: nobody (-1)
+        self.persons: IntArray = np.flatnonzero(least[:people] != none)
+        first = (least[self.persons] % least.dtype.type(max(rows, 1))).astype(np.int64)
+        self.first: IntArray = first if counted is None else counted[first]
+
+
+PACKED_32 = 2**32 - 2
+"""The largest days x rows whose (day, row) keys ``Seen`` packs in 32 bits
+(below the uint32 that stands for none)."""
+
+
+SPARSE = 4
+"""``Seen`` works on the rows that count someone when they are fewer than
+one in this many."""
 
 
 class Evaluator:
@@ -181,11 +250,10 @@ class Evaluator:
                 return _from_codes(bands, self.bands.labels).codes
 
         else:
-            column = {"sex": "sex", "disability": "disability"}.get(name, name)
-            base = _encode(people, column, self.catalogue.enum_labels.get(name))
+            base = self._person_attribute(name)
             labels = base.labels
             unknown = base.labels.index(UNKNOWN)
-            lines = fact == "services" and name in ("sex", "disability")
+            lines = _own_values(fact, name)
 
             def codes_of(rows: slice) -> Codes:
                 person = persons(rows)
@@ -382,16 +450,19 @@ class Evaluator:
         )
 
     def _rows(self, fact: str, query: Query) -> Mask:
+        """A filtered query's rows are its unfiltered rows (kept: the
+        overview asks for those too) less those the filters leave out."""
+        if query.filters:
+            kept = self.rows(fact, replace(query, filters={})).copy()
+            for name, wanted in query.filters.items():
+                kept &= _among(self.dim(fact, name), set(wanted))
+            return kept
         frame = self.store.frames[self.catalogue.frames[fact]]
         days = frame.col(self.catalogue.rows[fact][0])
         mask: Mask = (days >= day_number(query.start)) & (days <= day_number(query.end))
         mask &= self._live(fact)
         if query.scope != Scope():
             mask &= self._scope(fact, frame, query.scope)
-        for name, wanted in query.filters.items():
-            dim = self.dim(fact, name)
-            allowed = np.array([label in set(wanted) for label in dim.labels])
-            mask &= allowed[dim.codes]
         return mask
 
     def _live(self, fact: str) -> Mask:
@@ -452,6 +523,104 @@ class Evaluator:
 
         return self._memo(("first", who, name, *self._rows_key(fact, query)), make)
 
+    # -- distinct people, one mark per person -------------------------------
+
+    def _people_tables(
+        self, measure: Measure, query: Query
+    ) -> tuple[list[list[str]], Tables] | None:
+        """A distinct count with no dims, or whose dims are all attributes of
+        the person counted (sex, disability...; the age group at their first
+        row), counted per person instead of per (cell, person) pair: each
+        person falls in one cell, so the cells count the people seen in the
+        rows (``_seen``, found once for the tables of one measure and rows)
+        and the margins are sums of cells. None, for the (cell, person)
+        matrix, when a dim is a row's own (its layer, its site) or a row may
+        count under a value of its own (``_carries_own``)."""
+        if measure.ids is None:
+            return None
+        fact, sources = measure.fact, self.catalogue.dims[measure.fact]
+        for name in query.by:
+            if sources[name] != f"person:{measure.person}":
+                return None
+            if self._carries_own(fact, name):
+                return None
+        seen = self._seen(measure, query)
+        if seen is None:
+            return None
+        people = self.store.frames["beneficiaries"].size
+        if any(name != "age_group" for name in query.by) and (
+            not people or (len(seen.persons) and seen.persons[-1] >= people)
+        ):
+            return None  # keys with no person: as _person_dim has them
+        labels, parts = [], []
+        for name in query.by:
+            if name == "age_group":
+                parts.append(self.codes(fact, query, name)[seen.first])
+                labels.append([*self.bands.labels, UNKNOWN])
+            else:
+                attribute = self._person_attribute(name)
+                parts.append(attribute.codes[seen.persons])
+                labels.append(attribute.labels)
+        sizes = [len(named) for named in labels]
+        counted = np.bincount(
+            cross(parts, sizes, len(seen.persons)), minlength=math.prod(sizes)
+        ).astype(np.float64)
+        subsets = lattice(len(sizes))
+        tables: Tables = {}
+        for axes in subsets:
+            others = tuple(a for a in subsets[0] if a not in axes)
+            found = counted.reshape(sizes).sum(axis=others).reshape(-1)
+            tables[axes] = (found, np.zeros(len(found)))
+        return labels, tables
+
+    def _seen(self, measure: Measure, query: Query) -> Seen | None:
+        """The people a distinct measure counts on the query's rows, kept
+        for the evaluator's lifetime; None when their ids are too many to
+        mark (``MATRIX_LIMIT``)."""
+        fact, ids = measure.fact, measure.ids
+        assert ids is not None
+
+        def make() -> Seen | None:
+            who = ids(self, query)
+            if len(who) and int(who.max()) + 1 > MATRIX_LIMIT:
+                return None
+            frame = self.store.frames[self.catalogue.frames[fact]]
+            dates = frame.col(self.catalogue.rows[fact][0])  # read once: not kept
+            return Seen(who, dates[self.rows(fact, query)])
+
+        key = ("seen", query.measure, *self._rows_key(fact, query))
+        return self._memo(key, make)
+
+    def _carries_own(self, fact: str, name: str) -> bool:
+        """Whether some row of the fact counts under its own value of a
+        person's dim rather than its person's: an anonymous service line
+        carries its own sex and disability (``_person_dim``), and one that
+        also named a person would put that person in two cells. Once per
+        store state."""
+        if not _own_values(fact, name):
+            return False
+        key = ("carries own", fact)
+        found = self.store.derived.get(key)
+        if found is None:
+            frame = self.store.frames[self.catalogue.frames[fact]]
+            column = self.catalogue.dims[fact][name].split(":", 1)[1]
+            found = self.store.derived[key] = bool(
+                (frame.col("anonymous") & (frame.col(column) >= 0)).any()
+            )
+        carries: bool = found
+        return carries
+
+    def _person_attribute(self, name: str) -> Dim:
+        """A person's attribute (sex, disability...) per beneficiaries row,
+        once per store state."""
+        key = ("person", name)
+        found = self.store.derived.get(key)
+        if not isinstance(found, Dim):
+            people = self.store.frames["beneficiaries"]
+            labels = self.catalogue.enum_labels.get(name)
+            found = self.store.derived[key] = _encode(people, name, labels)
+        return found
+
     def _scope(self, fact: str, frame: Frame, scope: Scope) -> Mask:
         mask = np.ones(frame.size, bool)
         if scope.organisations is not None:
@@ -494,15 +663,23 @@ class Evaluator:
         if measure is None:
             raise QueryError(f"unknown measure {query.measure!r}")
         fact = measure.fact
-        dims = [self.dim(fact, name) for name in query.by]
-        parts = [
-            self.at_first_row(fact, query, measure.person, name)
-            if measure.person and name == "age_group"
-            else self.codes(fact, query, name)
-            for name in query.by
-        ]
-        sizes = [len(d.labels) for d in dims]
-        tables = measure.compute(self, query, self.rows(fact, query), parts, sizes)
+        for name in query.by:
+            if name not in self.catalogue.dims[fact]:
+                raise QueryError(f"{name!r} is not a disaggregation of {fact}")
+        found = self._people_tables(measure, query)
+        if found is not None:
+            labels, tables = found
+        else:
+            labels = [self.dim(fact, name).labels for name in query.by]
+            parts = [
+                self.at_first_row(fact, query, measure.person, name)
+                if measure.person and name == "age_group"
+                else self.codes(fact, query, name)
+                for name in query.by
+            ]
+            sizes = [len(named) for named in labels]
+            tables = measure.compute(self, query, self.rows(fact, query), parts, sizes)
+        sizes = [len(named) for named in labels]
 
         def cells(axes: Axes) -> list[Cell]:
             numerator, denominator = tables[axes]
@@ -511,7 +688,7 @@ class Evaluator:
                 key = []
                 rest = g
                 for axis in reversed(axes):
-                    key.append(dims[axis].labels[rest % sizes[axis]])
+                    key.append(labels[axis][rest % sizes[axis]])
                     rest //= sizes[axis]
                 out.append(
                     measure.cell(tuple(reversed(key)), numerator[g], denominator[g])
@@ -521,11 +698,11 @@ class Evaluator:
         numerator, denominator = tables[()]
         return Answer(
             dims=list(query.by),
-            cells=cells(tuple(range(len(dims)))),
+            cells=cells(tuple(range(len(labels)))),
             margins={
                 tuple(query.by[a] for a in axes): cells(axes)
                 for axes in tables
-                if 0 < len(axes) < len(dims)
+                if 0 < len(axes) < len(labels)
             },
             total=measure.cell((), numerator[0], denominator[0]),
             labels=self.catalogue.labels(self, list(query.by)),
@@ -533,25 +710,104 @@ class Evaluator:
 
     # -- helpers used by measures -------------------------------------------
 
+    def frame_weights(self, fact: str, name: str) -> Weights:
+        """A column of whole weights on every row of the fact, as
+        ``Weights``, once per store state: a total over some rows then
+        needs no cut of the rows (``Weights.total``)."""
+        key = ("weights", fact, name)
+        found = self.store.derived.get(key)
+        if not isinstance(found, Weights):
+            frame = self.store.frames[self.catalogue.frames[fact]]
+            found = self.store.derived[key] = Weights.of(frame.col(name))
+        return found
+
+    def weights(self, fact: str, query: Query, name: str) -> Weights:
+        """A column of whole weights on the query's rows, as ``Weights``."""
+        return self._memo(
+            ("weights", name, *self._rows_key(fact, query)),
+            lambda: Weights.of(self.column(fact, query, name)),
+        )
+
     @staticmethod
     def count(
-        group: IntArray, groups: int, weights: NDArray[Any] | None = None
+        group: Codes,
+        groups: int,
+        weights: NDArray[Any] | Weights | None = None,
+        where: Mask | None = None,
     ) -> NDArray[np.float64]:
-        """Rows, or the sum of ``weights``, per group. Whole weights are
-        summed as a plain sum (one group) or a chunk at a time, so that
-        bincount's float copy of them stays small; exact either way, as the
-        sums are whole numbers below 2**53, like the one pass they replace."""
-        if weights is None or weights.dtype.kind not in "biu":
+        """Rows (those ``where`` keeps), or the sum of ``weights`` over them,
+        per group. Whole weights are counted as rows plus, where a weight is
+        not one, that weight less one (``Weights``): no float copy of every
+        weight. Exact either way, as the sums are whole numbers below 2**53,
+        like the one weighted pass they replace."""
+        if isinstance(weights, np.ndarray) and weights.dtype.kind not in "biu":
+            if where is not None:
+                group, weights = group[where], weights[where]
             return np.bincount(group, weights=weights, minlength=groups).astype(
                 np.float64
             )
-        if groups == 1:
-            return np.array([int(weights.sum())], np.float64)
-        counted = np.zeros(groups, np.float64)
-        for at in range(0, len(group), COUNT_CHUNK):  # a float copy per chunk
-            rows = slice(at, at + COUNT_CHUNK)
-            counted += np.bincount(group[rows], weights=weights[rows], minlength=groups)
+        counted = rows_per_group(group, groups, where)
+        if weights is None:
+            return counted
+        if isinstance(weights, np.ndarray):
+            weights = Weights.of(weights)
+        heavy, extra = weights.heavy, weights.extra
+        if where is not None:
+            kept = where[heavy]
+            heavy, extra = heavy[kept], extra[kept]
+        if len(heavy):
+            counted += np.bincount(group[heavy], weights=extra, minlength=groups)
         return counted
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Whole weights per row (a service line's people) as the rows whose
+    weight is not one and that weight less one: most lines count one
+    person, so a count of rows plus these is the sum, without a float
+    copy of every weight."""
+
+    heavy: IntArray
+    extra: IntArray
+
+    @classmethod
+    def of(cls, values: NDArray[Any]) -> Weights:
+        heavy = np.flatnonzero(values != 1)
+        return cls(heavy, values[heavy].astype(np.int64) - 1)
+
+    def total(self, where: Mask) -> int:
+        """The sum of the weights of the rows ``where`` keeps."""
+        return int(np.count_nonzero(where)) + int(self.extra[where[self.heavy]].sum())
+
+
+SMALL_GROUPS = 16
+"""Groups of a one-byte group index that ``rows_per_group`` counts one
+comparison each (vectorised), not with bincount, which widens every row's
+index to int64 first."""
+
+
+def rows_per_group(
+    group: Codes, groups: int, where: Mask | None = None
+) -> NDArray[np.float64]:
+    """Rows (those ``where`` keeps) per group, ``group`` holding each row's
+    group."""
+    if groups == 1:
+        rows = len(group) if where is None else np.count_nonzero(where)
+        return np.array([rows], np.float64)
+    if group.dtype.itemsize == 1 and groups <= SMALL_GROUPS:
+        return np.array(
+            [
+                np.count_nonzero(group == g if where is None else (group == g) & where)
+                for g in range(groups)
+            ],
+            np.float64,
+        )
+    counted = np.zeros(groups, np.float64)
+    for at in range(0, len(group), COUNT_CHUNK):  # an int64 copy per chunk
+        chunk = slice(at, at + COUNT_CHUNK)
+        kept = group[chunk] if where is None else group[chunk][where[chunk]]
+        counted += np.bincount(kept, minlength=groups)
+    return counted
 
 
 def lattice(dims: int) -> list[Axes]:
@@ -587,9 +843,9 @@ def distinct_tables(
     its cells' rows; when the matrix would be large, the unique pairs are
     projected onto each margin's dims and de-duplicated again."""
     subsets = lattice(len(sizes))
-    if not (who >= 0).any():
+    people = int(who.max()) + 1 if len(who) else 0
+    if people <= 0:  # no one
         return {a: np.zeros(math.prod(sizes[i] for i in a)) for a in subsets}
-    people = int(who.max()) + 1
     if math.prod(sizes) * (people + 1) > MATRIX_LIMIT:
         return _distinct_pairs(parts, sizes, who, people, subsets)
     columns = people + 1  # the last one collects rows of nobody (-1)
@@ -598,7 +854,9 @@ def distinct_tables(
         rows = slice(at, at + COUNT_CHUNK)
         cell = cross([part[rows] for part in parts], sizes, len(who[rows]))
         cell *= columns
-        cell += np.where(who[rows] >= 0, who[rows], people)
+        # nobody (-1) lands in the last column of the cell before (of the
+        # last cell, for the first), which no count reads
+        cell += who[rows]
         seen[cell] = True
     cubes: dict[Axes, NDArray[np.bool_]] = {subsets[0]: seen.reshape(*sizes, columns)}
     for axes in subsets[1:]:
@@ -646,7 +904,7 @@ Computed = tuple[NDArray[np.float64], NDArray[np.float64]]
 """Numerator and denominator per cell."""
 Tables = dict[Axes, Computed]
 """A measure over a table's cells and over each of its margins (``lattice``)."""
-GroupCompute = Callable[["Evaluator", Query, Mask, IntArray, int], Computed]
+GroupCompute = Callable[["Evaluator", Query, Mask, Codes, int], Computed]
 """A measure per group: the query's rows, each row's group, the groups."""
 TableCompute = Callable[
     ["Evaluator", Query, Mask, Sequence[Codes], Sequence[int]], Tables
@@ -666,6 +924,10 @@ class Measure:
     person: str | None = None
     """The column of the people a distinct count counts: their age group
     is the one of their first row in the query (``at_first_row``)."""
+    ids: Callable[[Evaluator, Query], NDArray[np.signedinteger[Any]]] | None = None
+    """A distinct count's ids on the query's rows (-1: not counted), which
+    ``compute`` counts: with them, a table by the person's attributes only
+    is counted per person (``Evaluator._people_tables``)."""
 
     def cell(self, key: tuple[str, ...], numerator: float, denominator: float) -> Cell:
         top, bottom = self._number(numerator), self._number(denominator)
@@ -686,9 +948,12 @@ def zeros(groups: int) -> NDArray[np.float64]:
     return np.zeros(groups, np.float64)
 
 
-def _groups(parts: Sequence[Codes], sizes: Sequence[int], rows: int) -> IntArray:
-    """``cross`` for a measure per group; with no dims, every row in group
-    0 as a read-only view of one zero, not an int64 per row."""
+def _groups(parts: Sequence[Codes], sizes: Sequence[int], rows: int) -> Codes:
+    """``cross`` for a measure per group; one dim's codes as they are (a
+    byte per row, mostly); with no dims, every row in group 0 as a
+    read-only view of one zero, not an int64 per row."""
+    if len(parts) == 1:
+        return parts[0]
     if parts:
         return cross(parts, sizes, rows)
     return np.broadcast_to(np.int64(0), (rows,))

@@ -24,6 +24,7 @@ from services.reporting.engine.evaluator import (
     Measure,
     Query,
     Tables,
+    Weights,
     distinct_tables,
     grouped,
     zeros,
@@ -241,19 +242,23 @@ ROW_CHUNK = 250_000
 practice links), so the check's int64 scratch stays small."""
 
 
-def qualified_rows(store: FactStore) -> Mask:
-    """Per service row (the whole frame, once per store state, kept as bits),
-    whether its staff code was qualified on or before the service date, within the
-    organisation that delivered it or the programme's lead (which trains
-    its partners' staff). A row's answer depends on its own columns only,
-    so each query takes its rows' cut instead of looking them up again."""
-    found = store.derived.get(("qualified",))
+UNKNOWN_STAFF, KNOWN_STAFF, QUALIFIED_STAFF = 0, 1, 2
+
+
+def staff_states(store: FactStore) -> NDArray[np.int8]:
+    """Per service row (the whole frame, once per store state, a byte per
+    row): whether its staff code is unknown, known, or was qualified on or
+    before the service date, within the organisation that delivered it or
+    the programme's lead (which trains its partners' staff). A row's answer
+    depends on its own columns only, so each query takes its rows' cut
+    instead of looking them up again."""
+    found = store.derived.get(("staff states",))
     if found is None:
         services = store.frames["services"]
         since = qualified_since(store)
         lookups = [_qualified_days(services, column, since) for column in _QUALIFIERS]
         staff, dates = services.col("staff_id"), services.col("service_date")
-        found = np.zeros(services.size, bool)
+        found = np.zeros(services.size, np.int8)
         for at in range(0, services.size, ROW_CHUNK):
             rows = slice(at, at + ROW_CHUNK)
             code = staff[rows].astype(np.int64)
@@ -266,11 +271,14 @@ def qualified_rows(store: FactStore) -> Mask:
                 where = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
                 hit = (keys[where] == wanted) & (code >= 0) & (organisation >= 0)
                 np.minimum(first, np.where(hit, days[where], first), out=first)
-            found[rows] = first <= dates[rows]
-        found = store.derived[("qualified",)] = np.packbits(found)
-    bits = np.unpackbits(found, count=store.frames["services"].size)
-    qualified: Mask = bits.view(np.bool_)
-    return qualified
+            found[rows] = np.where(
+                first <= dates[rows],
+                QUALIFIED_STAFF,
+                np.where(code >= 0, KNOWN_STAFF, UNKNOWN_STAFF),
+            )
+        store.derived[("staff states",)] = found
+    states: NDArray[np.int8] = found
+    return states
 
 
 _QUALIFIERS = ("organisation_id", "lead_organisation_id")
@@ -304,14 +312,15 @@ def _counted(
     column ``weight`` over them."""
 
     def compute(
-        ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+        ev: Evaluator, q: Query, mask: Mask, group: Codes, groups: int
     ) -> Computed:
-        weights = None if weight is None else ev.column(fact, q, weight)
-        if only is not None:
-            keep = ev.column(fact, q, only)
-            group = group[keep]
-            weights = None if weights is None else weights[keep]
-        return ev.count(group, groups, weights), zeros(groups)
+        weights: NDArray[Any] | Weights | None = None
+        if weight is not None and whole_weights:
+            weights = ev.weights(fact, q, weight)
+        elif weight is not None:
+            weights = ev.column(fact, q, weight)
+        keep = None if only is None else ev.column(fact, q, only)
+        return ev.count(group, groups, weights, where=keep), zeros(groups)
 
     adds_up = weight is None or whole_weights
     return Measure(fact, "count", grouped(compute, adds_up=adds_up), whole=adds_up)
@@ -336,6 +345,18 @@ def _distinct(
     """Distinct ``who`` (a person or trainee) among the rows (those whose
     boolean column ``only`` is set, or that ``keep`` keeps)."""
 
+    def ids(ev: Evaluator, q: Query) -> NDArray[np.signedinteger[Any]]:
+        found = ev.column(fact, q, who)  # int32: distinct_tables widens
+        if who in ("trainee_id", "record_id"):  # ids are per organisation
+            found = _per_organisation(
+                found.astype(np.int64), ev.column(fact, q, "organisation_id")
+            )
+        if only is not None:
+            found = np.where(ev.column(fact, q, only), found, -1)
+        if keep is not None:
+            found = np.where(keep(ev, q), found, -1)
+        return found
+
     def tables(
         ev: Evaluator,
         q: Query,
@@ -343,19 +364,10 @@ def _distinct(
         parts: Sequence[Codes],
         sizes: Sequence[int],
     ) -> Tables:
-        ids = ev.column(fact, q, who)  # int32: distinct_tables widens
-        if who in ("trainee_id", "record_id"):  # ids are per organisation
-            ids = _per_organisation(
-                ids.astype(np.int64), ev.column(fact, q, "organisation_id")
-            )
-        if only is not None:
-            ids = np.where(ev.column(fact, q, only), ids, -1)
-        if keep is not None:
-            ids = np.where(keep(ev, q), ids, -1)
-        counted = distinct_tables(parts, sizes, ids)
+        counted = distinct_tables(parts, sizes, ids(ev, q))
         return {axes: (found, zeros(len(found))) for axes, found in counted.items()}
 
-    return Measure(fact, "count", tables, whole=True, person=who)
+    return Measure(fact, "count", tables, whole=True, person=who, ids=ids)
 
 
 def _practice_linked(ev: Evaluator, q: Query) -> Mask:
@@ -409,7 +421,7 @@ def _practice_linked(ev: Evaluator, q: Query) -> Mask:
 
 def _mean(fact: str, value: Callable[[Frame], NDArray[np.float64]]) -> Measure:
     def compute(
-        ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+        ev: Evaluator, q: Query, mask: Mask, group: Codes, groups: int
     ) -> Computed:
         frame = ev.store.frames[FACT_FRAMES[fact]]
         values = value(frame)[mask]
@@ -421,7 +433,7 @@ def _mean(fact: str, value: Callable[[Frame], NDArray[np.float64]]) -> Measure:
 
 
 def _satisfied_share(
-    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+    ev: Evaluator, q: Query, mask: Mask, group: Codes, groups: int
 ) -> Computed:
     """Items answered satisfied (yes, or 4 or 5), among items answered."""
     satisfied = ev.column("feedback", q, "satisfied")
@@ -429,22 +441,27 @@ def _satisfied_share(
 
 
 def _qualified_share(
-    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+    ev: Evaluator, q: Query, mask: Mask, group: Codes, groups: int
 ) -> Computed:
     """Services (people served) by staff certified, or assessed at a
     competent level, on or before the service date, among services whose
-    staff is known."""
-    known = ev.store.frames["services"].col("staff_id")[mask] >= 0  # kept by none
-    qualified = qualified_rows(ev.store)[mask]
-    weights = ev.column("services", q, "people")
+    staff is known. With no dims, totals over the frame's rows: no cut."""
+    if groups == 1:
+        states, people = staff_states(ev.store), ev.frame_weights("services", "people")
+        return (
+            np.array([people.total(mask & (states == QUALIFIED_STAFF))], np.float64),
+            np.array([people.total(mask & (states != UNKNOWN_STAFF))], np.float64),
+        )
+    state = staff_states(ev.store)[mask]  # kept by none
+    weights = ev.weights("services", q, "people")
     return (
-        ev.count(group, groups, np.where(qualified, weights, 0)),
-        ev.count(group, groups, np.where(known, weights, 0)),
+        ev.count(group, groups, weights, where=state == QUALIFIED_STAFF),
+        ev.count(group, groups, weights, where=state != UNKNOWN_STAFF),
     )
 
 
 def _improved_share(
-    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+    ev: Evaluator, q: Query, mask: Mask, group: Codes, groups: int
 ) -> Computed:
     """Cases whose latest follow-up in the period improved on baseline by
     at least the rule's threshold, on any of the rule's instruments; the
@@ -521,7 +538,7 @@ def _improved_share(
 
 
 def _completer_change(
-    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+    ev: Evaluator, q: Query, mask: Mask, group: Codes, groups: int
 ) -> Computed:
     """Per enrolment completed in the period (its status date in it), the
     person's change on the ``outcome`` instrument's score: the latest
@@ -607,7 +624,7 @@ def _rule_scores(ev: Evaluator, rules: dict[str, Any]) -> NDArray[np.float64]:
 
 
 def _supervision_hours(
-    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+    ev: Evaluator, q: Query, mask: Mask, group: Codes, groups: int
 ) -> Computed:
     frame = ev.store.frames["supervision"]
     minutes = frame.col("duration_minutes")[mask].astype(np.float64)
@@ -615,7 +632,7 @@ def _supervision_hours(
 
 
 def _supervision_per_provider_month(
-    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+    ev: Evaluator, q: Query, mask: Mask, group: Codes, groups: int
 ) -> Computed:
     """Supervisee-hours over (distinct supervisees x months in the period):
     the mean monthly hours of supervision each supervised provider received."""
@@ -649,7 +666,7 @@ def _participant_organisations(
 
 
 def _mentoring_hours(
-    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+    ev: Evaluator, q: Query, mask: Mask, group: Codes, groups: int
 ) -> Computed:
     frame = ev.store.frames["mentoring"]
     minutes = frame.col("duration_minutes")[mask].astype(np.float64)
@@ -657,7 +674,7 @@ def _mentoring_hours(
 
 
 def _capacity_change(
-    ev: Evaluator, q: Query, mask: Mask, group: IntArray, groups: int
+    ev: Evaluator, q: Query, mask: Mask, group: Codes, groups: int
 ) -> Computed:
     """Per (group, assessing organisation, tool, assessed organisation,
     domain): the latest follow-up score minus the first baseline score in
