@@ -36,8 +36,9 @@ async def test_a_client_id_written_twice_at_once_is_one_record_and_a_409(
     alice: Caller, beneficiary_engine: AsyncEngine
 ) -> None:
     """The record is written at the commit: requests with the same client
-    id racing past the id check give one 201 and 409 problems (never a 500), one row, one event, one audit row, and no
-    connection left checked out."""
+    id racing past the id check give one 201 and 409 problems (never a
+    500), one row, one event, one audit row, and no connection left
+    checked out."""
     people = [await make_beneficiary(alice) for _ in range(2)]
     for attempt in range(5):
         record_id = uuid.uuid4()
