@@ -26,7 +26,7 @@ class ConsentEntry(Table, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     beneficiary_id: uuid.UUID = Field(index=True)
-    organisation_id: uuid.UUID = Field(primary_key=True, index=True)
+    organisation_id: uuid.UUID = Field(primary_key=True)
     purpose: ConsentPurpose
     granted: bool
     form_version: str = Field(max_length=32)

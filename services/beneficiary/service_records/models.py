@@ -23,7 +23,7 @@ class _Delivery(Table):
     """Who delivered, where and how: common to every kind of record."""
 
     organisation_id: uuid.UUID = Field(
-        foreign_key="organisation.id", primary_key=True, index=True
+        foreign_key="organisation.id", primary_key=True
     )
     lead_organisation_id: uuid.UUID = Field(foreign_key="organisation.id")
     delivered_through: DeliveredThrough
