@@ -417,8 +417,7 @@ async def test_a_foreign_key_check_finds_its_row_by_the_key(
             (
                 await conn.execute(
                     text(
-                        "EXPLAIN EXECUTE fk_check("
-                        f"'{uuid.uuid4()}', '{uuid.uuid4()}')"
+                        f"EXPLAIN EXECUTE fk_check('{uuid.uuid4()}', '{uuid.uuid4()}')"
                     )
                 )
             ).scalars()

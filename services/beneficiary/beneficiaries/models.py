@@ -55,9 +55,7 @@ class Beneficiary(Table, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     code: str = Field(max_length=32, unique=True)
-    organisation_id: uuid.UUID = Field(
-        foreign_key="organisation.id", primary_key=True
-    )
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", primary_key=True)
     site_id: uuid.UUID | None = Field(
         default=None, foreign_key="location.id", index=True
     )
