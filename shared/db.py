@@ -19,13 +19,14 @@ from sqlalchemy import (
     MetaData,
     PrimaryKeyConstraint,
     and_,
-    any_,
     bindparam,
     event,
+    func,
     insert,
     inspect,
     select,
     text,
+    true,
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.orm import (
     Session,
     SessionTransaction,
+    aliased,
     make_transient_to_detached,
     registry,
 )
@@ -239,14 +241,28 @@ async def get_cached(session: AsyncSession, model: type[M], key: Any) -> M | Non
     return row
 
 
-def among(session: AsyncSession, column: Any, values: Iterable[Any]) -> Any:
-    """``column IN values``; on PostgreSQL one array parameter (``= ANY``),
-    so a batch's hundreds of ids are neither rendered one by one nor planned
-    as hundreds of parameters."""
-    values = list(values)
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    return column.in_(values)
+def by_ids(
+    session: AsyncSession, statement: Any, model: Any, ids: Iterable[Any]
+) -> Any:
+    """``statement`` (a select of ``model``, which has an ``id`` column)
+    limited to the rows whose id is among ``ids``. On PostgreSQL each id is
+    its own look-up (a LATERAL join over the sorted array, ``LIMIT 1``
+    each), so the key's index is read once per id whatever the planner
+    believes of the table's size. ``id = ANY(...)`` beside the
+    organisation's equality let a plan made while the table was small (a
+    new database's first import; a prepared statement keeps its plan) read
+    every row of the organisation and test each against the array, for
+    each batch. A locking ``statement`` locks the rows in id order."""
+    ids = sorted(set(ids))
+    if session.get_bind().dialect.name != "postgresql":
+        return statement.where(model.id.in_(ids))
+    keys = (
+        func.unnest(bindparam(None, ids, type_=ARRAY(model.id.type)))
+        .table_valued("id")
+        .render_derived(name="wanted")
+    )
+    found = statement.where(model.id == keys.c.id).limit(1).lateral("found")
+    return select(aliased(model, found)).select_from(keys).join(found, true())
 
 
 async def prefetch(
@@ -259,14 +275,17 @@ async def prefetch(
         return
     columns = inspect(model).primary_key
     firsts = {key[0] for key in keys} if len(columns) == 2 else set()
-    if len(firsts) == 1:  # one organisation's ids: an array of ids
-        where = and_(
-            columns[0] == firsts.pop(), among(session, columns[1], [k[1] for k in keys])
+    if len(firsts) == 1:  # one organisation's ids: a look-up per id
+        statement = by_ids(
+            session,
+            select(model).where(columns[0] == firsts.pop()),
+            model,
+            [k[1] for k in keys],
         )
     else:
         primary_key = columns[0] if len(columns) == 1 else tuple_(*columns)
-        where = primary_key.in_(keys)
-    rows = await session.execute(select(model).where(where))
+        statement = select(model).where(primary_key.in_(keys))
+    rows = await session.execute(statement)
     pinned = session.info.setdefault("pinned", {})
     for row in rows.scalars():
         pinned[(model, _identity(row))] = row

@@ -556,3 +556,59 @@ class TestPeople:
             if x["status"] == "rejected"
         )
         assert await count_rows(beneficiary_engine, "consent_entry") == before + 4
+
+
+async def test_a_batch_finds_its_rows_by_key_in_a_table_never_analysed(
+    beneficiary_engine: AsyncEngine,
+) -> None:
+    """A batch looks its ids up (``prefetch``) in tables that, in a new
+    database's first import, grow from empty with no statistics. Each id must
+    be one read of the key: with ``id = ANY(...)`` the plan read every row of
+    the organisation and tested it against the array, once per batch, so an
+    import got slower with every row it wrote."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from services.beneficiary.consent.models import ConsentEntry
+    from shared.db import get_cached, prefetch
+
+    if beneficiary_engine.dialect.name != "postgresql":
+        return
+    organisation = uuid.uuid4()
+    async with AsyncSession(beneficiary_engine) as session, session.begin():
+        # this connection's consent_entry: the table's own columns and
+        # indexes, no statistics
+        await session.execute(
+            text(
+                "CREATE TEMP TABLE consent_entry "
+                "(LIKE public.consent_entry INCLUDING INDEXES) ON COMMIT DROP"
+            )
+        )
+        await session.execute(
+            text(
+                "INSERT INTO consent_entry (id, beneficiary_id, organisation_id, "
+                "purpose, granted, form_version, recorded_by, recorded_at, "
+                "sequence) SELECT gen_random_uuid(), gen_random_uuid(), :o, "
+                "'registration', true, 'v1', 'x', now(), 1 "
+                "FROM generate_series(1, 3000)"
+            ),
+            {"o": organisation},
+        )
+        held = list(
+            (
+                await session.execute(text("SELECT id FROM consent_entry LIMIT 5"))
+            ).scalars()
+        )
+        wanted = [*held, *(uuid.uuid4() for _ in range(5))]
+        await prefetch(session, ConsentEntry, [(organisation, i) for i in wanted])
+        read = await session.scalar(
+            text(  # index entries and rows read in this transaction
+                "SELECT sum(pg_stat_get_xact_tuples_returned(indexrelid)) "
+                "+ pg_stat_get_xact_tuples_returned('consent_entry'::regclass) "
+                "FROM pg_index WHERE indrelid = 'consent_entry'::regclass"
+            )
+        )
+        kept = [
+            await get_cached(session, ConsentEntry, (organisation, i)) for i in wanted
+        ]
+    assert read <= 2 * len(wanted), read
+    assert [row is not None for row in kept] == [True] * 5 + [False] * 5

@@ -33,7 +33,7 @@ from shared.auth import Principal
 from shared.bulk import collecting, unsaved
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import ConsentFacts, EventType
-from shared.db import get_many_cached, utcnow
+from shared.db import by_ids, get_many_cached, utcnow
 from shared.errors import Conflict, ConsentMissing, Forbidden, VersionConflict
 from shared.outbox import add_event
 
@@ -149,12 +149,16 @@ async def look_up_entry_ids(
     if not missing:
         return
     rows = await session.scalars(
-        select(col(ConsentEntry.id)).where(
-            col(ConsentEntry.organisation_id) == organisation_id,
-            col(ConsentEntry.id).in_(missing),
+        by_ids(
+            session,
+            select(ConsentEntry).where(
+                col(ConsentEntry.organisation_id) == organisation_id
+            ),
+            ConsentEntry,
+            missing,
         )
     )
-    taken.update(rows)
+    taken.update(row.id for row in rows)
     checked.update(missing)
 
 
