@@ -711,3 +711,59 @@ async def test_the_stored_file_is_read_once_per_run(
     assert len(reads) == 1, reads
     assert await written(beneficiary_engine) == (20, 20, 40)
     assert await still_kept(beneficiary_engine, "source_enc") == 0
+
+
+async def test_the_next_batch_is_converted_while_one_is_written(
+    beneficiary_app: FastAPI,
+    manager: Caller,
+    beneficiary_engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reading and mapping a batch's rows needs no database: the run does it
+    for the next batch while the current one is written, and each row is
+    still written once, in order."""
+    import threading
+
+    runtime = beneficiary_app.state.runtime
+    mapping_id = await make_mapping(manager)
+    job = await start(manager, mapping_id, as_csv([submission(n) for n in range(15)]))
+    settings = imports_service.RunSettings(
+        batch_rows=5, kobo_timeout_seconds=1, kobo_tries=1, kobo_backoff_seconds=0
+    )
+    converted: list[int] = []
+    next_converted = threading.Event()
+    convert = imports_service.convert
+    apply_batch = imports_service.sync_service.apply_batch
+    written_firsts: list[int] = []
+    ahead: list[bool] = []
+
+    def watch_convert(spec: Any, row: Any, row_number: int, *args: Any) -> Any:
+        converted.append(row_number)
+        if row_number == 7:  # the next batch's first row (a header, then 5)
+            next_converted.set()
+        return convert(spec, row, row_number, *args)
+
+    async def watch_apply(session: Any, actor: Any, keyring: Any, batch: Any) -> Any:
+        written_firsts.append(len(converted))
+        if not written_firsts[1:]:  # the first batch waits for the next's rows
+            for _ in range(200):
+                if next_converted.is_set():
+                    break
+                await asyncio.sleep(0.01)
+            ahead.append(next_converted.is_set())
+        return await apply_batch(session, actor, keyring, batch)
+
+    monkeypatch.setattr(imports_service, "convert", watch_convert)
+    monkeypatch.setattr(imports_service.sync_service, "apply_batch", watch_apply)
+    status = await imports_service.run_import(
+        runtime.engine,
+        runtime.keyring,
+        runtime.queue,
+        runtime.http,
+        settings,
+        uuid.UUID(job["id"]),
+    )
+    assert status == "done"
+    assert ahead == [True]  # converted before the first batch was written
+    assert converted == list(range(2, 17))
+    assert await written(beneficiary_engine) == (15, 15, 30)
