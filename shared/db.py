@@ -242,26 +242,34 @@ async def get_cached(session: AsyncSession, model: type[M], key: Any) -> M | Non
 
 
 def by_ids(
-    session: AsyncSession, statement: Any, model: Any, ids: Iterable[Any]
+    session: AsyncSession,
+    statement: Any,
+    column: Any,
+    ids: Iterable[Any],
+    *,
+    many: bool = False,
 ) -> Any:
-    """``statement`` (a select of ``model``, which has an ``id`` column)
-    limited to the rows whose id is among ``ids``. On PostgreSQL each id is
-    its own look-up (a LATERAL join over the sorted array, ``LIMIT 1``
-    each), so the key's index is read once per id whatever the planner
-    believes of the table's size. ``id = ANY(...)`` beside the
-    organisation's equality let a plan made while the table was small (a
-    new database's first import; a prepared statement keeps its plan) read
-    every row of the organisation and test each against the array, for
-    each batch. A locking ``statement`` locks the rows in id order."""
+    """``statement`` (a select of one model) limited to the rows whose
+    ``column`` is among ``ids``: one row per id (its key), or with ``many``
+    all of them. On PostgreSQL each id is its own index look-up (a LATERAL
+    join over the sorted array, ``LIMIT 1`` or ``OFFSET 0`` each, so that
+    it stays a loop), whatever the planner believes of the table's size.
+    ``column = ANY(...)`` beside the organisation's equality let a plan
+    made while the table was small (a new database's first import; a
+    prepared statement keeps its plan) read every row of the organisation
+    and test each against the array, for each batch. A locking
+    ``statement`` locks the rows in id order."""
     ids = sorted(set(ids))
     if session.get_bind().dialect.name != "postgresql":
-        return statement.where(model.id.in_(ids))
+        return statement.where(column.in_(ids))
     keys = (
-        func.unnest(bindparam(None, ids, type_=ARRAY(model.id.type)))
+        func.unnest(bindparam(None, ids, type_=ARRAY(column.type)))
         .table_valued("id")
         .render_derived(name="wanted")
     )
-    found = statement.where(model.id == keys.c.id).limit(1).lateral("found")
+    found = statement.where(column == keys.c.id)
+    found = (found.offset(0) if many else found.limit(1)).lateral("found")
+    model = statement.column_descriptions[0]["entity"]
     return select(aliased(model, found)).select_from(keys).join(found, true())
 
 
@@ -279,7 +287,7 @@ async def prefetch(
         statement = by_ids(
             session,
             select(model).where(columns[0] == firsts.pop()),
-            model,
+            columns[1],
             [k[1] for k in keys],
         )
     else:

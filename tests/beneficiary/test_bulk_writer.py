@@ -612,3 +612,63 @@ async def test_a_batch_finds_its_rows_by_key_in_a_table_never_analysed(
         ]
     assert read <= 2 * len(wanted), read
     assert [row is not None for row in kept] == [True] * 5 + [False] * 5
+
+
+async def test_a_batch_reads_the_ledgers_of_its_people_only(
+    beneficiary_engine: AsyncEngine,
+) -> None:
+    """The consents in force of a batch's people (``consents_in_force``), in
+    a table with no statistics: each person's entries are read through the
+    index on the person, not the whole organisation's ledger per batch."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from services.beneficiary.consent.service import consents_in_force
+
+    if beneficiary_engine.dialect.name != "postgresql":
+        return
+    organisation = uuid.uuid4()
+    async with AsyncSession(beneficiary_engine) as session, session.begin():
+        await session.execute(
+            text(
+                "CREATE TEMP TABLE consent_entry "
+                "(LIKE public.consent_entry INCLUDING INDEXES) ON COMMIT DROP"
+            )
+        )
+        await session.execute(
+            text(
+                "INSERT INTO consent_entry (id, beneficiary_id, organisation_id, "
+                "purpose, granted, form_version, recorded_by, recorded_at, "
+                "sequence) SELECT gen_random_uuid(), p, :o, purpose, "
+                "purpose = 'registration' OR n % 2 = 0, 'v1', 'x', now(), n "
+                "FROM (SELECT gen_random_uuid() AS p FROM generate_series(1, 1500)) "
+                "AS people, (VALUES ('registration'::consentpurpose, 1), "
+                "('services', 2), ('services', 3)) AS e(purpose, n)"
+            ),
+            {"o": organisation},
+        )
+        people = list(
+            (
+                await session.execute(
+                    text("SELECT DISTINCT beneficiary_id FROM consent_entry LIMIT 5")
+                )
+            ).scalars()
+        )
+        wanted = [*people, uuid.uuid4()]
+        counted = text(
+            "SELECT sum(pg_stat_get_xact_tuples_returned(indexrelid)) "
+            "FROM pg_index WHERE indrelid = 'consent_entry'::regclass"
+        )
+        before = await session.scalar(counted)
+        in_force = await consents_in_force(session, organisation, wanted)
+        read = await session.scalar(counted) - before
+        in_force_now = {
+            b: {p.value: e.granted for p, e in entries.items()}
+            for b, entries in in_force.items()
+        }
+    assert read <= 3 * len(wanted), read  # three entries a person
+    # the newest entry of each purpose is the one in force (services: the
+    # withdrawal, sequence 3, after the grant, 2)
+    assert in_force_now == {
+        **{p: {"registration": True, "services": False} for p in people},
+        wanted[-1]: {},
+    }

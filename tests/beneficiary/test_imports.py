@@ -672,17 +672,21 @@ def test_a_date_is_read_by_each_mappings_own_formats() -> None:
         assert [r.field for r in refused] == ["session/date"]
 
 
+FIVE_A_BATCH = imports_service.RunSettings(
+    batch_rows=5, kobo_timeout_seconds=1, kobo_tries=1, kobo_backoff_seconds=0
+)
+
+
 async def test_the_stored_file_is_read_once_per_run(
     beneficiary_app: FastAPI, manager: Caller, beneficiary_engine: AsyncEngine
 ) -> None:
     """The stored export (the whole file, encrypted) is read when a run
     starts, not with each batch's lock, each progress line or each poll."""
     runtime = beneficiary_app.state.runtime
-    mapping_id = await make_mapping(manager)
-    job = await start(manager, mapping_id, as_csv([submission(n) for n in range(20)]))
-    settings = imports_service.RunSettings(
-        batch_rows=5, kobo_timeout_seconds=1, kobo_tries=1, kobo_backoff_seconds=0
+    job = await start(
+        manager, await make_mapping(manager), as_csv([submission(n) for n in range(20)])
     )
+    settings = FIVE_A_BATCH
     reads: list[str] = []
 
     def watch(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -713,6 +717,20 @@ async def test_the_stored_file_is_read_once_per_run(
     assert await still_kept(beneficiary_engine, "source_enc") == 0
 
 
+async def run_once(
+    runtime: Any, settings: imports_service.RunSettings, import_id: str
+) -> imports_service.ImportStatus | None:
+    """One run of an import in this process, with the app's runtime."""
+    return await imports_service.run_import(
+        runtime.engine,
+        runtime.keyring,
+        runtime.queue,
+        runtime.http,
+        settings,
+        uuid.UUID(import_id),
+    )
+
+
 async def test_the_next_batch_is_converted_while_one_is_written(
     beneficiary_app: FastAPI,
     manager: Caller,
@@ -725,11 +743,10 @@ async def test_the_next_batch_is_converted_while_one_is_written(
     import threading
 
     runtime = beneficiary_app.state.runtime
-    mapping_id = await make_mapping(manager)
-    job = await start(manager, mapping_id, as_csv([submission(n) for n in range(15)]))
-    settings = imports_service.RunSettings(
-        batch_rows=5, kobo_timeout_seconds=1, kobo_tries=1, kobo_backoff_seconds=0
+    job = await start(
+        manager, await make_mapping(manager), as_csv([submission(n) for n in range(15)])
     )
+    settings = FIVE_A_BATCH
     converted: list[int] = []
     next_converted = threading.Event()
     convert = imports_service.convert
@@ -755,15 +772,7 @@ async def test_the_next_batch_is_converted_while_one_is_written(
 
     monkeypatch.setattr(imports_service, "convert", watch_convert)
     monkeypatch.setattr(imports_service.sync_service, "apply_batch", watch_apply)
-    status = await imports_service.run_import(
-        runtime.engine,
-        runtime.keyring,
-        runtime.queue,
-        runtime.http,
-        settings,
-        uuid.UUID(job["id"]),
-    )
-    assert status == "done"
+    assert await run_once(runtime, settings, job["id"]) == "done"
     assert ahead == [True]  # converted before the first batch was written
     assert converted == list(range(2, 17))
     assert await written(beneficiary_engine) == (15, 15, 30)

@@ -12,10 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
-    Uuid,
-    any_,
-    bindparam,
     func,
     select,
 )
@@ -154,7 +150,7 @@ async def look_up_entry_ids(
             select(ConsentEntry).where(
                 col(ConsentEntry.organisation_id) == organisation_id
             ),
-            ConsentEntry,
+            col(ConsentEntry.id),
             missing,
         )
     )
@@ -333,14 +329,20 @@ async def consents_in_force(
     cache = _cache(session)
     missing = [b for b in beneficiary_ids if (organisation_id, b) not in cache]
     if missing:
-        postgresql = session.get_bind().dialect.name == "postgresql"
-        rows = await session.execute(
-            _LEDGERS_ANY if postgresql else _LEDGERS,
-            {"org": organisation_id, "ids": missing},
+        rows = await session.scalars(
+            by_ids(
+                session,
+                select(ConsentEntry).where(
+                    col(ConsentEntry.organisation_id) == organisation_id
+                ),
+                col(ConsentEntry.beneficiary_id),
+                missing,
+                many=True,
+            )
         )
         for b in missing:
             cache[(organisation_id, b)] = {}
-        for entry in rows.scalars():
+        for entry in sorted(rows, key=lambda e: e.sequence):
             cache[(organisation_id, entry.beneficiary_id)][entry.purpose] = entry
     return {b: cache[(organisation_id, b)] for b in beneficiary_ids}
 
@@ -350,27 +352,6 @@ def forget_consents(session: AsyncSession) -> None:
     _cache(session).clear()
     session.info.pop("consent_entry_ids", None)
 
-
-_LEDGERS = (
-    select(ConsentEntry)
-    .where(
-        col(ConsentEntry.organisation_id) == bindparam("org"),
-        col(ConsentEntry.beneficiary_id).in_(bindparam("ids", expanding=True)),
-    )
-    .order_by(col(ConsentEntry.sequence))
-)
-"""``consents_in_force``'s query, built once."""
-
-_LEDGERS_ANY = (
-    select(ConsentEntry)
-    .where(
-        col(ConsentEntry.organisation_id) == bindparam("org"),
-        col(ConsentEntry.beneficiary_id) == any_(bindparam("ids", type_=ARRAY(Uuid()))),
-    )
-    .order_by(col(ConsentEntry.sequence))
-)
-"""The same on PostgreSQL: the ids as one array parameter, so the statement
-is not rendered anew for each execution as an expanding ``IN`` is."""
 
 _Ledgers = dict[tuple[uuid.UUID, uuid.UUID], dict[ConsentPurpose, ConsentEntry]]
 

@@ -652,7 +652,7 @@ async def _load_batch(
                 by_ids(
                     session,
                     scope(select(model), principal).with_for_update(),
-                    model,
+                    col(model.id),
                     ids,
                 )
             )
