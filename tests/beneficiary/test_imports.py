@@ -21,6 +21,7 @@ from fastapi import FastAPI, Header, HTTPException, Request
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.beneficiary.imports import mapping
 from services.beneficiary.imports import service as imports_service
 from services.beneficiary.imports.jobs import resume_imports, run_import
 from services.beneficiary.imports.mapping import (
@@ -30,6 +31,8 @@ from services.beneficiary.imports.mapping import (
     lookup,
     record_id,
 )
+from services.beneficiary.imports.models import ImportStatus
+from services.beneficiary.sync import service as sync_service
 from shared.auth import Role
 from tests.beneficiary.api import count_rows, give_consent
 from tests.callers import Caller, Org
@@ -719,7 +722,7 @@ async def test_the_stored_file_is_read_once_per_run(
 
 async def run_once(
     runtime: Any, settings: imports_service.RunSettings, import_id: str
-) -> imports_service.ImportStatus | None:
+) -> ImportStatus | None:
     """One run of an import in this process, with the app's runtime."""
     return await imports_service.run_import(
         runtime.engine,
@@ -749,8 +752,8 @@ async def test_the_next_batch_is_converted_while_one_is_written(
     settings = FIVE_A_BATCH
     converted: list[int] = []
     next_converted = threading.Event()
-    convert = imports_service.convert
-    apply_batch = imports_service.sync_service.apply_batch
+    convert = mapping.convert
+    apply_batch = sync_service.apply_batch
     written_firsts: list[int] = []
     ahead: list[bool] = []
 
@@ -771,7 +774,7 @@ async def test_the_next_batch_is_converted_while_one_is_written(
         return await apply_batch(session, actor, keyring, batch)
 
     monkeypatch.setattr(imports_service, "convert", watch_convert)
-    monkeypatch.setattr(imports_service.sync_service, "apply_batch", watch_apply)
+    monkeypatch.setattr(sync_service, "apply_batch", watch_apply)
     assert await run_once(runtime, settings, job["id"]) == "done"
     assert ahead == [True]  # converted before the first batch was written
     assert converted == list(range(2, 17))
