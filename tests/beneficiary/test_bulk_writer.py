@@ -8,13 +8,16 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.beneficiary.app import create_app
 from services.beneficiary.settings import BeneficiarySettings
@@ -558,6 +561,40 @@ class TestPeople:
         assert await count_rows(beneficiary_engine, "consent_entry") == before + 4
 
 
+async def without_statistics(session: Any, table: str) -> None:
+    """This transaction's ``table``: the table's own columns and indexes, no
+    rows and no statistics, as in a new database (dropped at commit)."""
+    await session.execute(
+        text(
+            f"CREATE TEMP TABLE {table} "
+            f"(LIKE public.{table} INCLUDING INDEXES) ON COMMIT DROP"
+        )
+    )
+
+
+@asynccontextmanager
+async def ledger_without_statistics(
+    engine: AsyncEngine, entries: str
+) -> AsyncIterator[tuple[AsyncSession, uuid.UUID]]:
+    """A transaction whose consent ledger has no statistics and holds
+    ``entries`` (a SELECT of its columns; ``:o`` is the organisation it
+    yields with the session)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL plans")
+    organisation = uuid.uuid4()
+    async with AsyncSession(engine) as session, session.begin():
+        await without_statistics(session, "consent_entry")
+        await session.execute(
+            text(
+                "INSERT INTO consent_entry (id, beneficiary_id, organisation_id, "
+                "purpose, granted, form_version, recorded_by, recorded_at, "
+                "sequence) " + entries
+            ),
+            {"o": organisation},
+        )
+        yield session, organisation
+
+
 async def test_a_batch_finds_its_rows_by_key_in_a_table_never_analysed(
     beneficiary_engine: AsyncEngine,
 ) -> None:
@@ -566,33 +603,15 @@ async def test_a_batch_finds_its_rows_by_key_in_a_table_never_analysed(
     be one read of the key: with ``id = ANY(...)`` the plan read every row of
     the organisation and tested it against the array, once per batch, so an
     import got slower with every row it wrote."""
-    from sqlalchemy.ext.asyncio import AsyncSession
-
     from services.beneficiary.consent.models import ConsentEntry
     from shared.db import get_cached, prefetch
 
-    if beneficiary_engine.dialect.name != "postgresql":
-        return
-    organisation = uuid.uuid4()
-    async with AsyncSession(beneficiary_engine) as session, session.begin():
-        # this connection's consent_entry: the table's own columns and
-        # indexes, no statistics
-        await session.execute(
-            text(
-                "CREATE TEMP TABLE consent_entry "
-                "(LIKE public.consent_entry INCLUDING INDEXES) ON COMMIT DROP"
-            )
-        )
-        await session.execute(
-            text(
-                "INSERT INTO consent_entry (id, beneficiary_id, organisation_id, "
-                "purpose, granted, form_version, recorded_by, recorded_at, "
-                "sequence) SELECT gen_random_uuid(), gen_random_uuid(), :o, "
-                "'registration', true, 'v1', 'x', now(), 1 "
-                "FROM generate_series(1, 3000)"
-            ),
-            {"o": organisation},
-        )
+    async with ledger_without_statistics(
+        beneficiary_engine,
+        "SELECT gen_random_uuid(), gen_random_uuid(), :o, "
+        "'registration', true, 'v1', 'x', now(), 1 "
+        "FROM generate_series(1, 3000)",
+    ) as (session, organisation):
         held = list(
             (
                 await session.execute(text("SELECT id FROM consent_entry LIMIT 5"))
@@ -620,32 +639,16 @@ async def test_a_batch_reads_the_ledgers_of_its_people_only(
     """The consents in force of a batch's people (``consents_in_force``), in
     a table with no statistics: each person's entries are read through the
     index on the person, not the whole organisation's ledger per batch."""
-    from sqlalchemy.ext.asyncio import AsyncSession
-
     from services.beneficiary.consent.service import consents_in_force
 
-    if beneficiary_engine.dialect.name != "postgresql":
-        return
-    organisation = uuid.uuid4()
-    async with AsyncSession(beneficiary_engine) as session, session.begin():
-        await session.execute(
-            text(
-                "CREATE TEMP TABLE consent_entry "
-                "(LIKE public.consent_entry INCLUDING INDEXES) ON COMMIT DROP"
-            )
-        )
-        await session.execute(
-            text(
-                "INSERT INTO consent_entry (id, beneficiary_id, organisation_id, "
-                "purpose, granted, form_version, recorded_by, recorded_at, "
-                "sequence) SELECT gen_random_uuid(), p, :o, purpose, "
-                "purpose = 'registration' OR n % 2 = 0, 'v1', 'x', now(), n "
-                "FROM (SELECT gen_random_uuid() AS p FROM generate_series(1, 1500)) "
-                "AS people, (VALUES ('registration'::consentpurpose, 1), "
-                "('services', 2), ('services', 3)) AS e(purpose, n)"
-            ),
-            {"o": organisation},
-        )
+    async with ledger_without_statistics(
+        beneficiary_engine,
+        "SELECT gen_random_uuid(), p, :o, purpose, "
+        "purpose = 'registration' OR n % 2 = 0, 'v1', 'x', now(), n "
+        "FROM (SELECT gen_random_uuid() AS p FROM generate_series(1, 1500)) "
+        "AS people, (VALUES ('registration'::consentpurpose, 1), "
+        "('services', 2), ('services', 3)) AS e(purpose, n)",
+    ) as (session, organisation):
         people = list(
             (
                 await session.execute(

@@ -7,7 +7,7 @@ registration consent erases the person through ``subject_rights.erasure``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,14 +145,7 @@ async def look_up_entry_ids(
     if not missing:
         return
     rows = await session.scalars(
-        by_ids(
-            session,
-            select(ConsentEntry).where(
-                col(ConsentEntry.organisation_id) == organisation_id
-            ),
-            col(ConsentEntry.id),
-            missing,
-        )
+        _entries(session, organisation_id, col(ConsentEntry.id), missing)
     )
     taken.update(row.id for row in rows)
     checked.update(missing)
@@ -330,11 +323,9 @@ async def consents_in_force(
     missing = [b for b in beneficiary_ids if (organisation_id, b) not in cache]
     if missing:
         rows = await session.scalars(
-            by_ids(
+            _entries(
                 session,
-                select(ConsentEntry).where(
-                    col(ConsentEntry.organisation_id) == organisation_id
-                ),
+                organisation_id,
                 col(ConsentEntry.beneficiary_id),
                 missing,
                 many=True,
@@ -351,6 +342,28 @@ def forget_consents(session: AsyncSession) -> None:
     """Drop remembered consents (after a savepoint rolled back)."""
     _cache(session).clear()
     session.info.pop("consent_entry_ids", None)
+
+
+def _entries(
+    session: AsyncSession,
+    organisation_id: uuid.UUID,
+    column: Any,
+    ids: Iterable[uuid.UUID],
+    *,
+    many: bool = False,
+) -> Any:
+    """The organisation's entries whose ``column`` (their id, or with
+    ``many`` their person's) is among ``ids``, each id read through its
+    index (``by_ids``)."""
+    return by_ids(
+        session,
+        select(ConsentEntry).where(
+            col(ConsentEntry.organisation_id) == organisation_id
+        ),
+        column,
+        ids,
+        many=many,
+    )
 
 
 _Ledgers = dict[tuple[uuid.UUID, uuid.UUID], dict[ConsentPurpose, ConsentEntry]]
