@@ -19,13 +19,14 @@ from sqlalchemy import (
     MetaData,
     PrimaryKeyConstraint,
     and_,
-    any_,
     bindparam,
     event,
+    func,
     insert,
     inspect,
     select,
     text,
+    true,
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.orm import (
     Session,
     SessionTransaction,
+    aliased,
     make_transient_to_detached,
     registry,
 )
@@ -278,14 +280,36 @@ async def get_cached(session: AsyncSession, model: type[M], key: Any) -> M | Non
     return row
 
 
-def among(session: AsyncSession, column: Any, values: Iterable[Any]) -> Any:
-    """``column IN values``; on PostgreSQL one array parameter (``= ANY``),
-    so a batch's hundreds of ids are neither rendered one by one nor planned
-    as hundreds of parameters."""
-    values = list(values)
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    return column.in_(values)
+def by_ids(
+    session: AsyncSession,
+    statement: Any,
+    column: Any,
+    ids: Iterable[Any],
+    *,
+    many: bool = False,
+) -> Any:
+    """``statement`` (a select of one model) limited to the rows whose
+    ``column`` is among ``ids``: one row per id (its key), or with ``many``
+    all of them. On PostgreSQL each id is its own index look-up (a LATERAL
+    join over the sorted array, ``LIMIT 1`` or ``OFFSET 0`` each, so that
+    it stays a loop), whatever the planner believes of the table's size.
+    ``column = ANY(...)`` beside the organisation's equality let a plan
+    made while the table was small (a new database's first import; a
+    prepared statement keeps its plan) read every row of the organisation
+    and test each against the array, for each batch. A locking
+    ``statement`` locks the rows in id order."""
+    ids = sorted(set(ids))
+    if session.get_bind().dialect.name != "postgresql":
+        return statement.where(column.in_(ids))
+    keys = (
+        func.unnest(bindparam(None, ids, type_=ARRAY(column.type)))
+        .table_valued("id")
+        .render_derived(name="wanted")
+    )
+    found = statement.where(column == keys.c.id)
+    found = (found.offset(0) if many else found.limit(1)).lateral("found")
+    model = statement.column_descriptions[0]["entity"]
+    return select(aliased(model, found)).select_from(keys).join(found, true())
 
 
 async def prefetch(
@@ -298,14 +322,17 @@ async def prefetch(
         return
     columns = inspect(model).primary_key
     firsts = {key[0] for key in keys} if len(columns) == 2 else set()
-    if len(firsts) == 1:  # one organisation's ids: an array of ids
-        where = and_(
-            columns[0] == firsts.pop(), among(session, columns[1], [k[1] for k in keys])
+    if len(firsts) == 1:  # one organisation's ids: a look-up per id
+        statement = by_ids(
+            session,
+            select(model).where(columns[0] == firsts.pop()),
+            columns[1],
+            [k[1] for k in keys],
         )
     else:
         primary_key = columns[0] if len(columns) == 1 else tuple_(*columns)
-        where = primary_key.in_(keys)
-    rows = await session.execute(select(model).where(where))
+        statement = select(model).where(primary_key.in_(keys))
+    rows = await session.execute(statement)
     pinned = session.info.setdefault("pinned", {})
     for row in rows.scalars():
         pinned[(model, _identity(row))] = row

@@ -8,13 +8,16 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.beneficiary.app import create_app
 from services.beneficiary.settings import BeneficiarySettings
@@ -556,3 +559,119 @@ class TestPeople:
             if x["status"] == "rejected"
         )
         assert await count_rows(beneficiary_engine, "consent_entry") == before + 4
+
+
+async def without_statistics(session: Any, table: str) -> None:
+    """This transaction's ``table``: the table's own columns and indexes, no
+    rows and no statistics, as in a new database (dropped at commit)."""
+    await session.execute(
+        text(
+            f"CREATE TEMP TABLE {table} "
+            f"(LIKE public.{table} INCLUDING INDEXES) ON COMMIT DROP"
+        )
+    )
+
+
+@asynccontextmanager
+async def ledger_without_statistics(
+    engine: AsyncEngine, entries: str
+) -> AsyncIterator[tuple[AsyncSession, uuid.UUID]]:
+    """A transaction whose consent ledger has no statistics and holds
+    ``entries`` (a SELECT of its columns; ``:o`` is the organisation it
+    yields with the session)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL plans")
+    organisation = uuid.uuid4()
+    async with AsyncSession(engine) as session, session.begin():
+        await without_statistics(session, "consent_entry")
+        await session.execute(
+            text(
+                "INSERT INTO consent_entry (id, beneficiary_id, organisation_id, "
+                "purpose, granted, form_version, recorded_by, recorded_at, "
+                "sequence) " + entries
+            ),
+            {"o": organisation},
+        )
+        yield session, organisation
+
+
+async def test_a_batch_finds_its_rows_by_key_in_a_table_never_analysed(
+    beneficiary_engine: AsyncEngine,
+) -> None:
+    """A batch looks its ids up (``prefetch``) in tables that, in a new
+    database's first import, grow from empty with no statistics. Each id must
+    be one read of the key: with ``id = ANY(...)`` the plan read every row of
+    the organisation and tested it against the array, once per batch, so an
+    import got slower with every row it wrote."""
+    from services.beneficiary.consent.models import ConsentEntry
+    from shared.db import get_cached, prefetch
+
+    async with ledger_without_statistics(
+        beneficiary_engine,
+        "SELECT gen_random_uuid(), gen_random_uuid(), :o, "
+        "'registration', true, 'v1', 'x', now(), 1 "
+        "FROM generate_series(1, 3000)",
+    ) as (session, organisation):
+        held = list(
+            (
+                await session.execute(text("SELECT id FROM consent_entry LIMIT 5"))
+            ).scalars()
+        )
+        wanted = [*held, *(uuid.uuid4() for _ in range(5))]
+        await prefetch(session, ConsentEntry, [(organisation, i) for i in wanted])
+        read = await session.scalar(
+            text(  # index entries and rows read in this transaction
+                "SELECT sum(pg_stat_get_xact_tuples_returned(indexrelid)) "
+                "+ pg_stat_get_xact_tuples_returned('consent_entry'::regclass) "
+                "FROM pg_index WHERE indrelid = 'consent_entry'::regclass"
+            )
+        )
+        kept = [
+            await get_cached(session, ConsentEntry, (organisation, i)) for i in wanted
+        ]
+    assert read <= 2 * len(wanted), read
+    assert [row is not None for row in kept] == [True] * 5 + [False] * 5
+
+
+async def test_a_batch_reads_the_ledgers_of_its_people_only(
+    beneficiary_engine: AsyncEngine,
+) -> None:
+    """The consents in force of a batch's people (``consents_in_force``), in
+    a table with no statistics: each person's entries are read through the
+    index on the person, not the whole organisation's ledger per batch."""
+    from services.beneficiary.consent.service import consents_in_force
+
+    async with ledger_without_statistics(
+        beneficiary_engine,
+        "SELECT gen_random_uuid(), p, :o, purpose, "
+        "purpose = 'registration' OR n % 2 = 0, 'v1', 'x', now(), n "
+        "FROM (SELECT gen_random_uuid() AS p FROM generate_series(1, 1500)) "
+        "AS people, (VALUES ('registration'::consentpurpose, 1), "
+        "('services', 2), ('services', 3)) AS e(purpose, n)",
+    ) as (session, organisation):
+        people = list(
+            (
+                await session.execute(
+                    text("SELECT DISTINCT beneficiary_id FROM consent_entry LIMIT 5")
+                )
+            ).scalars()
+        )
+        wanted = [*people, uuid.uuid4()]
+        counted = text(
+            "SELECT sum(pg_stat_get_xact_tuples_returned(indexrelid)) "
+            "FROM pg_index WHERE indrelid = 'consent_entry'::regclass"
+        )
+        before = await session.scalar(counted)
+        in_force = await consents_in_force(session, organisation, wanted)
+        read = await session.scalar(counted) - before
+        in_force_now = {
+            b: {p.value: e.granted for p, e in entries.items()}
+            for b, entries in in_force.items()
+        }
+    assert read <= 3 * len(wanted), read  # three entries a person
+    # the newest entry of each purpose is the one in force (services: the
+    # withdrawal, sequence 3, after the grant, 2)
+    assert in_force_now == {
+        **{p: {"registration": True, "services": False} for p in people},
+        wanted[-1]: {},
+    }

@@ -389,3 +389,39 @@ async def test_a_sync_batch_is_looked_up_in_the_callers_organisation(
     assert (mine["full_name"], mine["organisation_id"]) == ("Basma B", bob.org.id)
     again = await sync(theirs["id"])  # B's own repeat: as before, no new person
     assert again["status"] == "unchanged"
+
+
+@pytest.mark.parametrize("table", ["beneficiary", "group_activity"])
+async def test_a_foreign_key_check_finds_its_row_by_the_key(
+    beneficiary_engine: AsyncEngine, table: str
+) -> None:
+    """A child's foreign key check (``id = $1 AND organisation_id = $2``) is
+    planned once per connection, often while the table is still empty, as in
+    a new database's first import. The key must be the only index that plan
+    can take: with another index starting with the organisation, each check
+    read every row of the organisation (an import got slower with each row)."""
+    if beneficiary_engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL plans")
+    async with beneficiary_engine.connect() as conn:
+        await conn.execute(
+            text(f"CREATE TEMP TABLE fresh (LIKE {table} INCLUDING INDEXES)")
+        )
+        await conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        await conn.execute(
+            text(
+                "PREPARE fk_check(uuid, uuid) AS SELECT 1 FROM ONLY fresh x "
+                "WHERE id = $1 AND organisation_id = $2 FOR KEY SHARE OF x"
+            )
+        )
+        plan = "\n".join(
+            (
+                await conn.execute(
+                    text(
+                        f"EXPLAIN EXECUTE fk_check('{uuid.uuid4()}', '{uuid.uuid4()}')"
+                    )
+                )
+            ).scalars()
+        )
+        await conn.execute(text("DEALLOCATE fk_check"))
+        await conn.rollback()
+    assert "Index Cond: ((organisation_id = $2) AND (id = $1))" in plan, plan

@@ -21,6 +21,7 @@ from fastapi import FastAPI, Header, HTTPException, Request
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.beneficiary.imports import mapping
 from services.beneficiary.imports import service as imports_service
 from services.beneficiary.imports.jobs import resume_imports, run_import
 from services.beneficiary.imports.mapping import (
@@ -30,6 +31,8 @@ from services.beneficiary.imports.mapping import (
     lookup,
     record_id,
 )
+from services.beneficiary.imports.models import ImportStatus
+from services.beneficiary.sync import service as sync_service
 from shared.auth import Role
 from tests.beneficiary.api import count_rows, give_consent
 from tests.callers import Caller, Org
@@ -672,17 +675,21 @@ def test_a_date_is_read_by_each_mappings_own_formats() -> None:
         assert [r.field for r in refused] == ["session/date"]
 
 
+FIVE_A_BATCH = imports_service.RunSettings(
+    batch_rows=5, kobo_timeout_seconds=1, kobo_tries=1, kobo_backoff_seconds=0
+)
+
+
 async def test_the_stored_file_is_read_once_per_run(
     beneficiary_app: FastAPI, manager: Caller, beneficiary_engine: AsyncEngine
 ) -> None:
     """The stored export (the whole file, encrypted) is read when a run
     starts, not with each batch's lock, each progress line or each poll."""
     runtime = beneficiary_app.state.runtime
-    mapping_id = await make_mapping(manager)
-    job = await start(manager, mapping_id, as_csv([submission(n) for n in range(20)]))
-    settings = imports_service.RunSettings(
-        batch_rows=5, kobo_timeout_seconds=1, kobo_tries=1, kobo_backoff_seconds=0
+    job = await start(
+        manager, await make_mapping(manager), as_csv([submission(n) for n in range(20)])
     )
+    settings = FIVE_A_BATCH
     reads: list[str] = []
 
     def watch(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -711,3 +718,64 @@ async def test_the_stored_file_is_read_once_per_run(
     assert len(reads) == 1, reads
     assert await written(beneficiary_engine) == (20, 20, 40)
     assert await still_kept(beneficiary_engine, "source_enc") == 0
+
+
+async def run_once(
+    runtime: Any, settings: imports_service.RunSettings, import_id: str
+) -> ImportStatus | None:
+    """One run of an import in this process, with the app's runtime."""
+    return await imports_service.run_import(
+        runtime.engine,
+        runtime.keyring,
+        runtime.queue,
+        runtime.http,
+        settings,
+        uuid.UUID(import_id),
+    )
+
+
+async def test_the_next_batch_is_converted_while_one_is_written(
+    beneficiary_app: FastAPI,
+    manager: Caller,
+    beneficiary_engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reading and mapping a batch's rows needs no database: the run does it
+    for the next batch while the current one is written, and each row is
+    still written once, in order."""
+    import threading
+
+    runtime = beneficiary_app.state.runtime
+    job = await start(
+        manager, await make_mapping(manager), as_csv([submission(n) for n in range(15)])
+    )
+    settings = FIVE_A_BATCH
+    converted: list[int] = []
+    next_converted = threading.Event()
+    convert = mapping.convert
+    apply_batch = sync_service.apply_batch
+    written_firsts: list[int] = []
+    ahead: list[bool] = []
+
+    def watch_convert(spec: Any, row: Any, row_number: int, *args: Any) -> Any:
+        converted.append(row_number)
+        if row_number == 7:  # the next batch's first row (a header, then 5)
+            next_converted.set()
+        return convert(spec, row, row_number, *args)
+
+    async def watch_apply(session: Any, actor: Any, keyring: Any, batch: Any) -> Any:
+        written_firsts.append(len(converted))
+        if not written_firsts[1:]:  # the first batch waits for the next's rows
+            for _ in range(200):
+                if next_converted.is_set():
+                    break
+                await asyncio.sleep(0.01)
+            ahead.append(next_converted.is_set())
+        return await apply_batch(session, actor, keyring, batch)
+
+    monkeypatch.setattr(imports_service, "convert", watch_convert)
+    monkeypatch.setattr(sync_service, "apply_batch", watch_apply)
+    assert await run_once(runtime, settings, job["id"]) == "done"
+    assert ahead == [True]  # converted before the first batch was written
+    assert converted == list(range(2, 17))
+    assert await written(beneficiary_engine) == (15, 15, 30)

@@ -33,17 +33,21 @@ class Beneficiary(Table, table=True):
     __tablename__ = "beneficiary"
     __table_args__ = (
         organisation_key(),
-        # duplicate candidates: a bounded range read per new person
+        # duplicate candidates: a bounded range read per new person. The
+        # blind index leads, so the key is the only index that starts with
+        # the organisation: a foreign key's check (id, organisation) finds
+        # the person by the key even under a plan made while the table was
+        # empty (docs/decisions/0006-ids-per-organisation.md).
         Index(
             "ix_beneficiary_duplicate_name",
-            "organisation_id",
             "name_index",
+            "organisation_id",
             "date_of_birth",
         ),
         Index(
             "ix_beneficiary_duplicate_phone",
-            "organisation_id",
             "phone_index",
+            "organisation_id",
             "created_at",
         ),
         same_organisation("merged_into_id", "beneficiary"),
@@ -51,9 +55,7 @@ class Beneficiary(Table, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     code: str = Field(max_length=32, unique=True)
-    organisation_id: uuid.UUID = Field(
-        foreign_key="organisation.id", primary_key=True, index=True
-    )
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", primary_key=True)
     site_id: uuid.UUID | None = Field(
         default=None, foreign_key="location.id", index=True
     )
@@ -67,8 +69,8 @@ class Beneficiary(Table, table=True):
     full_name_enc: str | None = Field(default=None, sa_type=Text)
     phone_enc: str | None = Field(default=None, sa_type=Text)
     address_enc: str | None = Field(default=None, sa_type=Text)
-    name_index: str | None = Field(default=None, max_length=64, index=True)
-    phone_index: str | None = Field(default=None, max_length=64, index=True)
+    name_index: str | None = Field(default=None, max_length=64)
+    phone_index: str | None = Field(default=None, max_length=64)
     sex: Sex
     date_of_birth: date | None = None
     date_of_birth_estimated: bool = False

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from sqlalchemy import Index
 from sqlmodel import Field
 
 from services.beneficiary.db import Table, organisation_key, same_organisation
@@ -22,11 +23,14 @@ class ConsentEntry(Table, table=True):
     __table_args__ = (
         organisation_key(),
         same_organisation("beneficiary_id", "beneficiary"),
+        # a ledger's look-up names both, so this index, not the key (which
+        # starts with the organisation), is the one it reads
+        Index("ix_consent_entry_beneficiary_id", "beneficiary_id", "organisation_id"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    beneficiary_id: uuid.UUID = Field(index=True)
-    organisation_id: uuid.UUID = Field(primary_key=True, index=True)
+    beneficiary_id: uuid.UUID
+    organisation_id: uuid.UUID = Field(primary_key=True)
     purpose: ConsentPurpose
     granted: bool
     form_version: str = Field(max_length=32)

@@ -7,15 +7,11 @@ registration consent erases the person through ``subject_rights.erasure``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
-    Uuid,
-    any_,
-    bindparam,
     func,
     select,
 )
@@ -33,7 +29,7 @@ from shared.auth import Principal
 from shared.bulk import collecting, unsaved
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import ConsentFacts, EventType
-from shared.db import get_many_cached, utcnow
+from shared.db import by_ids, get_many_cached, utcnow
 from shared.errors import Conflict, ConsentMissing, Forbidden, VersionConflict
 from shared.outbox import add_event
 
@@ -149,12 +145,9 @@ async def look_up_entry_ids(
     if not missing:
         return
     rows = await session.scalars(
-        select(col(ConsentEntry.id)).where(
-            col(ConsentEntry.organisation_id) == organisation_id,
-            col(ConsentEntry.id).in_(missing),
-        )
+        _entries(session, organisation_id, col(ConsentEntry.id), missing)
     )
-    taken.update(rows)
+    taken.update(row.id for row in rows)
     checked.update(missing)
 
 
@@ -329,14 +322,18 @@ async def consents_in_force(
     cache = _cache(session)
     missing = [b for b in beneficiary_ids if (organisation_id, b) not in cache]
     if missing:
-        postgresql = session.get_bind().dialect.name == "postgresql"
-        rows = await session.execute(
-            _LEDGERS_ANY if postgresql else _LEDGERS,
-            {"org": organisation_id, "ids": missing},
+        rows = await session.scalars(
+            _entries(
+                session,
+                organisation_id,
+                col(ConsentEntry.beneficiary_id),
+                missing,
+                many=True,
+            )
         )
         for b in missing:
             cache[(organisation_id, b)] = {}
-        for entry in rows.scalars():
+        for entry in sorted(rows, key=lambda e: e.sequence):
             cache[(organisation_id, entry.beneficiary_id)][entry.purpose] = entry
     return {b: cache[(organisation_id, b)] for b in beneficiary_ids}
 
@@ -347,26 +344,27 @@ def forget_consents(session: AsyncSession) -> None:
     session.info.pop("consent_entry_ids", None)
 
 
-_LEDGERS = (
-    select(ConsentEntry)
-    .where(
-        col(ConsentEntry.organisation_id) == bindparam("org"),
-        col(ConsentEntry.beneficiary_id).in_(bindparam("ids", expanding=True)),
+def _entries(
+    session: AsyncSession,
+    organisation_id: uuid.UUID,
+    column: Any,
+    ids: Iterable[uuid.UUID],
+    *,
+    many: bool = False,
+) -> Any:
+    """The organisation's entries whose ``column`` (their id, or with
+    ``many`` their person's) is among ``ids``, each id read through its
+    index (``by_ids``)."""
+    return by_ids(
+        session,
+        select(ConsentEntry).where(
+            col(ConsentEntry.organisation_id) == organisation_id
+        ),
+        column,
+        ids,
+        many=many,
     )
-    .order_by(col(ConsentEntry.sequence))
-)
-"""``consents_in_force``'s query, built once."""
 
-_LEDGERS_ANY = (
-    select(ConsentEntry)
-    .where(
-        col(ConsentEntry.organisation_id) == bindparam("org"),
-        col(ConsentEntry.beneficiary_id) == any_(bindparam("ids", type_=ARRAY(Uuid()))),
-    )
-    .order_by(col(ConsentEntry.sequence))
-)
-"""The same on PostgreSQL: the ids as one array parameter, so the statement
-is not rendered anew for each execution as an expanding ``IN`` is."""
 
 _Ledgers = dict[tuple[uuid.UUID, uuid.UUID], dict[ConsentPurpose, ConsentEntry]]
 

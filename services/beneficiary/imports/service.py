@@ -6,6 +6,7 @@ losing or doubling a row."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 import uuid
@@ -422,32 +423,83 @@ async def run_import(
         request_id=None,
     )
     reader = _reader(job, keyring, settings, http)
-    position = job.next_row
-    while True:
-        try:
-            rows, total, more = await reader(position, settings.batch_rows)
-        except SourceFailed as failure:
-            await _stop(engine, job.id, ImportStatus.failed, str(failure))
-            log.warning("import_failed", import_id=str(job.id), error=str(failure))
-            return ImportStatus.failed
-        if not rows:
-            await _stop(engine, job.id, ImportStatus.done, None)
-            return ImportStatus.done
-        moved = await _apply_rows(
-            engine, keyring, queue, spec, actor, job, sites, position, rows, total
+    first = 1 if job.source_kind == SourceKind.kobo else 2  # a file's header
+
+    async def fetch(start: int) -> Batch:
+        rows, total, more = await reader(start, settings.batch_rows)
+        converted = await asyncio.to_thread(
+            _convert, spec, rows, start + first, job.organisation_id, sites
         )
-        if moved is None:  # another run of this job went ahead: leave it to it
-            return ImportStatus.running
-        position = moved
-        if progress is not None:
-            shown = progress(await _load(engine, job.id))
-            if shown is not None:
-                await shown
-        if not more:
-            await _stop(engine, job.id, ImportStatus.done, None)
-            return ImportStatus.done
-        if deadline is not None and time.monotonic() > deadline:
-            return ImportStatus.running
+        return rows, total, more, converted
+
+    position = job.next_row
+    ahead = asyncio.ensure_future(fetch(position))
+    try:
+        while True:
+            try:
+                rows, total, more, converted = await ahead
+            except SourceFailed as failure:
+                await _stop(engine, job.id, ImportStatus.failed, str(failure))
+                log.warning("import_failed", import_id=str(job.id), error=str(failure))
+                return ImportStatus.failed
+            if not rows:
+                await _stop(engine, job.id, ImportStatus.done, None)
+                return ImportStatus.done
+            if more:  # the next batch is read and converted while this one is written
+                ahead = asyncio.ensure_future(fetch(position + len(rows)))
+            moved = await _apply_rows(
+                engine,
+                queue,
+                keyring,
+                spec,
+                actor,
+                job,
+                position,
+                rows,
+                converted,
+                total,
+            )
+            if moved is None:  # another run of this job went ahead: leave it to it
+                return ImportStatus.running
+            position = moved
+            if progress is not None:
+                shown = progress(await _load(engine, job.id))
+                if shown is not None:
+                    await shown
+            if not more:
+                await _stop(engine, job.id, ImportStatus.done, None)
+                return ImportStatus.done
+            if deadline is not None and time.monotonic() > deadline:
+                return ImportStatus.running
+    finally:
+        _drop(ahead)
+
+
+Batch = tuple[list[Row], int | None, bool, list[Converted]]
+"""A batch's rows, the source's total, whether more follow, and the rows
+converted to sync changes."""
+
+
+def _convert(
+    spec: MappingSpec,
+    rows: list[Row],
+    first_row: int,
+    organisation_id: uuid.UUID,
+    sites: Sites,
+) -> list[Converted]:
+    return [
+        convert(spec, row, first_row + i, organisation_id, sites)
+        for i, row in enumerate(rows)
+    ]
+
+
+def _drop(ahead: asyncio.Future[Batch]) -> None:
+    """A batch read ahead that will not be written (the run stopped): cancel
+    it, or take its failure so that it is not reported as never retrieved."""
+    if not ahead.done():
+        ahead.cancel()
+    elif not ahead.cancelled():
+        ahead.exception()
 
 
 Reader = Callable[[int, int], Awaitable[tuple[list[Row], int | None, bool]]]
@@ -484,24 +536,20 @@ def _reader(
 
 async def _apply_rows(
     engine: AsyncEngine,
-    keyring: KeyRing,
     queue: JobQueue,
+    keyring: KeyRing,
     spec: MappingSpec,
     actor: Actor,
     job: ImportJob,
-    sites: Sites,
     position: int,
     rows: list[Row],
+    converted: list[Converted],
     total: int | None,
 ) -> int | None:
-    """One batch and its progress in one transaction (a dry run's writes
-    rolled back inside it). Returns the new position, or None when the job's
-    stored position is not ``position`` (another run applied this batch)."""
-    first_row = position + (1 if job.source_kind == SourceKind.kobo else 2)
-    converted = [
-        convert(spec, row, first_row + i, job.organisation_id, sites)
-        for i, row in enumerate(rows)
-    ]
+    """One batch (its rows and their conversion) and its progress in one
+    transaction (a dry run's writes rolled back inside it). Returns the new
+    position, or None when the job's stored position is not ``position``
+    (another run applied this batch)."""
     batch = SyncBatch(
         device_id=f"import:{job.id}",
         beneficiaries=[c.person for c in converted if c.person is not None],

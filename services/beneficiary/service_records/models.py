@@ -22,9 +22,7 @@ from shared.taxonomy.iasc import IascLayer
 class _Delivery(Table):
     """Who delivered, where and how: common to every kind of record."""
 
-    organisation_id: uuid.UUID = Field(
-        foreign_key="organisation.id", primary_key=True, index=True
-    )
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", primary_key=True)
     lead_organisation_id: uuid.UUID = Field(foreign_key="organisation.id")
     delivered_through: DeliveredThrough
     activity_code: str = Field(max_length=64)

@@ -65,7 +65,7 @@ from shared.audit import Actor
 from shared.auth import Principal
 from shared.bulk import Rows, attach, collect, collecting
 from shared.crypto import KeyRing
-from shared.db import among, forget, get_cached, pin, prefetch, utcnow
+from shared.db import by_ids, forget, get_cached, pin, prefetch, utcnow
 from shared.errors import Conflict, FieldError, NotFound, Problem
 from shared.pagination import Page, aware_datetime, ordered_page
 
@@ -649,10 +649,12 @@ async def _load_batch(
     ):
         if ids:
             await session.execute(
-                scope(select(model), principal)
-                .where(among(session, col(model.id), ids))
-                .order_by(col(model.id))
-                .with_for_update()
+                by_ids(
+                    session,
+                    scope(select(model), principal).with_for_update(),
+                    col(model.id),
+                    ids,
+                )
             )
         await prefetch(session, model, [(principal.organisation_id, i) for i in ids])
     await consent_service.consents_in_force(
