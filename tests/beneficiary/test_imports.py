@@ -383,15 +383,7 @@ async def test_an_import_killed_between_batches_resumes_without_doubles(
             raise KeyboardInterrupt  # as a SIGKILL: nothing after this runs
 
     with pytest.raises(KeyboardInterrupt):
-        await imports_service.run_import(
-            runtime.engine,
-            runtime.keyring,
-            runtime.queue,
-            runtime.http,
-            settings,
-            uuid.UUID(job["id"]),
-            progress=crash_after_two,
-        )
+        await run_once(runtime, settings, job["id"], progress=crash_after_two)
     halfway = (await manager.get(f"/v1/imports/{job['id']}")).json()
     ctx = {"runtime": runtime}
     assert await resume_imports(ctx) == 0  # still moving, as far as anyone knows
@@ -404,14 +396,7 @@ async def test_an_import_killed_between_batches_resumes_without_doubles(
     assert halfway["done"] == 20
     assert halfway["seconds_left"] is not None
     assert await written(beneficiary_engine) == (20, 20, 40)
-    status = await imports_service.run_import(
-        runtime.engine,
-        runtime.keyring,
-        runtime.queue,
-        runtime.http,
-        settings,
-        uuid.UUID(job["id"]),
-    )
+    status = await run_once(runtime, settings, job["id"])
     assert status == "done"
     done = (await manager.get(f"/v1/imports/{job['id']}")).json()
     assert done["done"] == 25
@@ -503,19 +488,13 @@ async def pull(
         },
     )
     assert r.status_code == 202, r.text
-    status = await imports_service.run_import(
-        runtime.engine,
-        runtime.keyring,
-        runtime.queue,
-        runtime.http,
-        imports_service.RunSettings(
-            batch_rows=10,
-            kobo_timeout_seconds=0.5,
-            kobo_tries=tries,
-            kobo_backoff_seconds=0.01,
-        ),
-        uuid.UUID(r.json()["id"]),
+    settings = imports_service.RunSettings(
+        batch_rows=10,
+        kobo_timeout_seconds=0.5,
+        kobo_tries=tries,
+        kobo_backoff_seconds=0.01,
     )
+    status = await run_once(runtime, settings, r.json()["id"])
     return r.json()["id"], status
 
 
@@ -703,15 +682,7 @@ async def test_the_stored_file_is_read_once_per_run(
     sync_engine = runtime.engine.sync_engine
     event.listen(sync_engine, "before_cursor_execute", watch)
     try:
-        status = await imports_service.run_import(
-            runtime.engine,
-            runtime.keyring,
-            runtime.queue,
-            runtime.http,
-            settings,
-            uuid.UUID(job["id"]),
-            progress=poll,
-        )
+        status = await run_once(runtime, settings, job["id"], progress=poll)
     finally:
         event.remove(sync_engine, "before_cursor_execute", watch)
     assert status == "done"
@@ -721,7 +692,10 @@ async def test_the_stored_file_is_read_once_per_run(
 
 
 async def run_once(
-    runtime: Any, settings: imports_service.RunSettings, import_id: str
+    runtime: Any,
+    settings: imports_service.RunSettings,
+    import_id: str,
+    progress: imports_service.Progress | None = None,
 ) -> ImportStatus | None:
     """One run of an import in this process, with the app's runtime."""
     return await imports_service.run_import(
@@ -731,6 +705,7 @@ async def run_once(
         runtime.http,
         settings,
         uuid.UUID(import_id),
+        progress=progress,
     )
 
 
