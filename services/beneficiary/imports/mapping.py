@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -187,28 +188,19 @@ class _Refused(Exception):
         self.column, self.reason = column, reason
 
 
-_DATES: dict[tuple[str, tuple[str, ...]], str] = {}
-"""Dates read already, by text and formats: an export repeats the same few
-hundred days, and ``strptime`` costs more than the rest of a row's values."""
-
-
 def _as_date(value: Any, formats: list[str], column: str) -> str:
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    text = str(value)
-    key = (text, tuple(formats))
-    known = _DATES.get(key)
-    if known is None:
-        known = _parse_date(text, formats, column)
-        if len(_DATES) >= 10_000:
-            _DATES.clear()
-        _DATES[key] = known
-    return known
+    return _parse_date(str(value), tuple(formats), column)
 
 
-def _parse_date(text: str, formats: list[str], column: str) -> str:
+@lru_cache(maxsize=10_000)
+def _parse_date(text: str, formats: tuple[str, ...], column: str) -> str:
+    """Kept by text and formats: an export repeats the same few hundred days,
+    and ``strptime`` costs more than the rest of a row's values (a refusal
+    is raised again each time, never kept)."""
     for fmt in formats:
         try:
             return datetime.strptime(text, fmt).date().isoformat()  # noqa: DTZ007
