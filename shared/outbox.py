@@ -15,6 +15,7 @@ import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any
 
 import structlog
@@ -40,7 +41,7 @@ from shared.contracts.ingest import (
     ingest_job_id,
 )
 from shared.contracts.text import Text
-from shared.db import SessionDep, UTCDateTime, append_row, utcnow
+from shared.db import SessionDep, UTCDateTime, append_row, autocommit, utcnow
 from shared.deprecation import either, renamed_to
 from shared.errors import Forbidden
 
@@ -124,16 +125,11 @@ def add_event(
         append_row(session, model, **columns)
 
 
-_FIELDS: dict[type[BaseModel], frozenset[str]] = {}
-
-
+@cache
 def _fields(model: type[BaseModel]) -> frozenset[str]:
     """A facts model's field names, read once (pydantic's ``model_fields``
     on the class costs more than comparing the keys)."""
-    names = _FIELDS.get(model)
-    if names is None:
-        names = _FIELDS[model] = frozenset(model.model_fields)
-    return names
+    return frozenset(model.model_fields)
 
 
 async def sequence_pending_events(
@@ -148,7 +144,7 @@ async def sequence_pending_events(
     version written and committed. An event committed after the look is
     sequenced by the next call, as it is when it commits after the locked
     read."""
-    async with engine.connect() as conn:
+    async with autocommit(engine).connect() as conn:
         unsequenced = select(col(model.id)).where(col(model.position).is_(None))
         if (await conn.execute(unsequenced.limit(1))).first() is None:
             return 0
