@@ -6,7 +6,9 @@ import random
 import uuid
 from typing import Any
 
+import pytest
 from arq.jobs import JobDef
+from asyncpg.transaction import Transaction
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy import select, text, update
@@ -19,6 +21,7 @@ from services.beneficiary.worker import make_worker
 from shared.auth import Role
 from shared.contracts.events import EventEnvelope, EventFeedPage
 from shared.contracts.ingest import INGEST_JOB, REPORTING_QUEUE
+from shared.outbox import sequence_pending_events
 from shared.queue import ArqQueue
 from tests.beneficiary.api import make_beneficiary, record_service
 from tests.callers import Caller
@@ -294,7 +297,11 @@ class TestFastPathToReporting:
 
 
 async def test_reading_the_feed_with_nothing_to_sequence_writes_nothing(
-    beneficiary_app: FastAPI, alice: Caller, issue: Any, orgs: Any
+    beneficiary_app: FastAPI,
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each feed read and publish job first looks for unsequenced events
     without the counter's lock: finding none, it leaves the counter row as
@@ -314,5 +321,16 @@ async def test_reading_the_feed_with_nothing_to_sequence_writes_nothing(
 
     before = await counter_version()
     await read_all(reader)
+    began: list[Transaction] = []
+    start = Transaction.start
+
+    async def counted(self: Transaction) -> None:
+        began.append(self)  # asyncpg sends BEGIN
+        await start(self)
+
+    monkeypatch.setattr(Transaction, "start", counted)
+    engine = beneficiary_app.state.engine
+    assert await sequence_pending_events(engine, OutboxEvent, OutboxCounter) == 0
+    assert began == []  # the look is one statement, with no BEGIN around it
     await publish_outbox({"runtime": beneficiary_app.state.runtime})
     assert await counter_version() == before
