@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 import sqlalchemy as sa
+from asyncpg.transaction import Transaction
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -102,3 +103,17 @@ async def insert_as_stored(
             k: v.hex if isinstance(v, uuid.UUID) else v for k, v in values.items()
         }
     await connection.execute(sa.insert(reflected).values(**values))
+
+
+def count_begins(monkeypatch: pytest.MonkeyPatch) -> list[Transaction]:
+    """The transactions asyncpg begins from now on (each a BEGIN sent), for
+    the tests of reads that must send none."""
+    began: list[Transaction] = []
+    start = Transaction.start
+
+    async def counted(self: Transaction) -> None:
+        began.append(self)
+        await start(self)
+
+    monkeypatch.setattr(Transaction, "start", counted)
+    return began

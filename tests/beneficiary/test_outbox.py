@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from arq.jobs import JobDef
-from asyncpg.transaction import Transaction
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy import select, text, update
@@ -25,6 +24,7 @@ from shared.outbox import sequence_pending_events
 from shared.queue import ArqQueue
 from tests.beneficiary.api import make_beneficiary, record_service
 from tests.callers import Caller
+from tests.databases import count_begins
 
 
 def raw_event(org_id: str, n: int) -> OutboxEvent:
@@ -321,14 +321,7 @@ async def test_reading_the_feed_with_nothing_to_sequence_writes_nothing(
 
     before = await counter_version()
     await read_all(reader)
-    began: list[Transaction] = []
-    start = Transaction.start
-
-    async def counted(self: Transaction) -> None:
-        began.append(self)  # asyncpg sends BEGIN
-        await start(self)
-
-    monkeypatch.setattr(Transaction, "start", counted)
+    began = count_begins(monkeypatch)
     engine = beneficiary_app.state.engine
     assert await sequence_pending_events(engine, OutboxEvent, OutboxCounter) == 0
     assert began == []  # the look is one statement, with no BEGIN around it

@@ -7,13 +7,13 @@ from typing import Any
 
 import httpx
 import pytest
-from asyncpg.transaction import Transaction
 from fastapi import FastAPI
 from sqlalchemy import text
 
 from shared.auth import Role
 from tests.beneficiary.api import make_beneficiary, record_service
 from tests.callers import Caller
+from tests.databases import count_begins
 
 PERIOD = {"start": "2026-01-01", "end": "2026-12-31"}
 
@@ -143,14 +143,7 @@ async def test_a_read_opens_no_transaction_once_the_key_was_used(
     )
     assert r.status_code == 201, r.text
     key = {"X-API-Key": r.json()["key"]}
-    began: list[Transaction] = []
-    start = Transaction.start
-
-    async def counted(self: Transaction) -> None:
-        began.append(self)  # asyncpg sends BEGIN
-        await start(self)
-
-    monkeypatch.setattr(Transaction, "start", counted)
+    began = count_begins(monkeypatch)
     path = "/v1/indicators/people_reached/values"
     r = await reporting_client.get(path, params=PERIOD, headers=key)
     assert r.status_code == 200, r.text
