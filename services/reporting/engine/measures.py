@@ -314,6 +314,15 @@ def _counted(
     def compute(
         ev: Evaluator, q: Query, mask: Mask, group: Codes, groups: int
     ) -> Computed:
+        if groups == 1 and only is not None and (weight is None or whole_weights):
+            # a total of some rows (anonymous lines): over the frame, no cut
+            where = mask & ev.store.frames[FACT_FRAMES[fact]].col(only)
+            total = (
+                np.count_nonzero(where)
+                if weight is None
+                else ev.frame_weights(fact, weight).total(where)
+            )
+            return np.array([total], np.float64), zeros(1)
         weights: NDArray[Any] | Weights | None = None
         if weight is not None and whole_weights:
             weights = ev.weights(fact, q, weight)
