@@ -31,9 +31,11 @@ from services.reporting.engine.store import (
 
 UNKNOWN = "unknown"
 MATRIX_LIMIT = 64_000_000  # cells of the (group x person) matrix
-COUNT_CHUNK = 1_000_000
+COUNT_CHUNK = 262_144
 """Rows a weighted count converts to float, or a distinct count marks, at a
-time: their scratch (float, int64 per row) stays a few MiB."""
+time: their scratch (float, int64 per row, 2 MiB) stays in the cache. At
+10M rows, a million at a time (8 MiB of scratch) made finding the people
+and marking the (cell, person) matrix about a quarter slower."""
 DIM_CHUNK = 1_000_000
 """Rows a person's dim is worked out for at a time."""
 BAND_SETS_KEPT = 8
