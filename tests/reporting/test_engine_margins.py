@@ -427,6 +427,31 @@ def test_a_store_keeps_the_age_groups_of_a_few_band_sets_only() -> None:
     assert len(kept) == engine_evaluator.BAND_SETS_KEPT
 
 
+def test_a_store_keeps_the_rows_of_a_few_filters_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Filtered rows are kept as bits for the first filters a store state
+    sees; past those, each is worked out again, and answers stay right
+    either way, asked once or twice."""
+    monkeypatch.setattr(engine_evaluator, "FILTERS_KEPT", 2)
+    layers = ["basic_services", "community_family", "specialized"]
+    services = [
+        (True, -1, ORGS[0], "direct", layer, day, SITES[0], 1, None, None, None)
+        for day, layer in enumerate(layers * 3 + layers[:1])
+    ]
+    store = service_store([], services)
+    end = FIRST_DAY + timedelta(days=30)
+    wanted = [[a, b] for a in layers for b in layers if a < b] + [[a] for a in layers]
+    for _ in range(2):
+        for chosen in wanted:
+            found = evaluator(store).evaluate(
+                Query("services", FIRST_DAY, end, filters={"iasc_layer": chosen})
+            )
+            expected = sum(1 for line in services if line[4] in chosen)
+            assert found.total.value == expected, chosen
+    assert len(store.derived[("filters kept",)]) == 2
+
+
 def test_a_line_with_its_own_sex_and_a_person_counts_them_in_both_cells() -> None:
     """People by sex are counted once per person (one cell each) unless a
     row carries a sex of its own: a service line marked anonymous that
