@@ -519,3 +519,68 @@ def test_a_person_among_few_counted_rows_takes_the_age_of_their_first_one(
             found = evaluator(store).evaluate(Query("people", FIRST_DAY, end, by))
         ages = {cell.key[-1]: cell.value for cell in found.cells}
         assert ages == {"0_17": 1, "18_59": 1}, by
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_practice_clients_take_the_age_of_their_first_linked_row(wide: bool) -> None:
+    """Practice clients are found on the rows of the whole frame that a
+    practice session links (not on ids for every row of the period): a
+    client's age group is the one of their first linked row by date (aged
+    17 on day 3, in a later row than day 20's at 18), whatever their rows
+    that are not linked (aged 60 on day 1)."""
+    session = uuid.UUID(int=500)
+
+    def line(person: int, day: int, aged: int | None, linked: bool) -> tuple[Any, ...]:
+        anonymous = person < 0
+        return (
+            True,  # alive
+            anonymous,
+            None if anonymous else person + 1,
+            ORGS[0],
+            ORGS[0],
+            "direct",
+            "individual_counselling",
+            "specialized",
+            FIRST_DAY + timedelta(days=day),
+            SITES[0],
+            "in_person",
+            None,  # staff
+            2 if anonymous else 1,
+            "female" if anonymous else None,
+            "adult" if anonymous else None,
+            None,  # disability
+            aged,
+            None,  # team
+            None,  # delivery mode
+            None,  # project
+            None,  # series
+            session if linked else None,
+            None,  # topic
+            None,  # language
+        )
+
+    lines = [
+        line(0, 1, 60, False),
+        line(0, 20, 18, True),
+        *(line(-1, day, None, True) for day in range(6)),
+        line(0, 3, 17, True),
+        line(1, 5, 40, True),
+        line(1, 6, 41, False),
+    ]
+    store = service_store([("female", 2008, "no"), ("male", 1986, "no")], [])
+    store.frames["services"].load([(key, *row) for key, row in enumerate(lines, 1)])
+    store.frames["practice"].load(
+        [(1, ORGS[0], FIRST_DAY, "practicum", 2, True, 1.0, session)]
+    )
+    end = FIRST_DAY + timedelta(days=30)
+    for by, expected in (
+        (["age_group"], {("0_17",): 1, ("18_59",): 1}),
+        (["sex", "age_group"], {("female", "0_17"): 1, ("male", "18_59"): 1}),
+        (["sex"], {("female",): 1, ("male",): 1}),
+    ):
+        with packed_wide(wide):
+            found = evaluator(store).evaluate(
+                Query("practice_clients_reached", FIRST_DAY, end, by)
+            )
+        assert cells_of(found) == expected, by
+        assert found.total.value == 2

@@ -178,7 +178,16 @@ class Seen:
     days allow (``PACKED_32``), else 64. Where few rows count someone
     (practice clients), it works on those rows alone."""
 
-    def __init__(self, who: NDArray[np.signedinteger[Any]], days: NDArray[Any]) -> None:
+    def __init__(
+        self,
+        who: NDArray[np.signedinteger[Any]],
+        days: NDArray[Any],
+        frame_rows: IntArray | None = None,
+    ) -> None:
+        """``who`` and ``days`` on a query's rows; or on ``frame_rows``,
+        rows of the whole frame (in order), and ``first`` is then a row of
+        the frame (``in_frame``)."""
+        self.in_frame = frame_rows is not None
         counted = None
         people = int(who.max()) + 1 if len(who) else 0
         known = who >= 0
@@ -202,6 +211,8 @@ class Seen:
         self.persons: IntArray = np.flatnonzero(least[:people] != none)
         first = (least[self.persons] % least.dtype.type(max(rows, 1))).astype(np.int64)
         self.first: IntArray = first if counted is None else counted[first]
+        if frame_rows is not None:
+            self.first = frame_rows[self.first]
 
 
 PACKED_32 = 2**32 - 2
@@ -606,7 +617,12 @@ class Evaluator:
         labels, parts = [], []
         for name in query.by:
             if name == "age_group":
-                parts.append(self.codes(fact, query, name)[seen.first])
+                codes = (
+                    self.dim(fact, name).codes
+                    if seen.in_frame
+                    else self.codes(fact, query, name)
+                )
+                parts.append(codes[seen.first])
                 labels.append([*self.bands.labels, UNKNOWN])
             else:
                 attribute = self._person_attribute(name)
@@ -632,12 +648,19 @@ class Evaluator:
         assert ids is not None
 
         def make() -> Seen | None:
-            who = ids(self, query)
-            if len(who) and int(who.max()) + 1 > MATRIX_LIMIT:
-                return None
             frame = self.store.frames[self.catalogue.frames[fact]]
             dates = frame.col(self.catalogue.rows[fact][0])  # read once: not kept
-            return Seen(who, dates[self.rows(fact, query)])
+            at = None
+            if measure.counted_rows is not None and measure.person is not None:
+                at = measure.counted_rows(self, query)
+                who, days = frame.col(measure.person)[at], dates[at]
+            else:
+                who = ids(self, query)
+            if len(who) and int(who.max()) + 1 > MATRIX_LIMIT:
+                return None
+            if at is None:
+                days = dates[self.rows(fact, query)]
+            return Seen(who, days, at)
 
         key = ("seen", query.measure, *self._rows_key(fact, query))
         return self._memo(key, make)
@@ -984,6 +1007,10 @@ class Measure:
     """A distinct count's ids on the query's rows (-1: not counted), which
     ``compute`` counts: with them, a table by the person's attributes only
     is counted per person (``Evaluator._people_tables``)."""
+    counted_rows: Callable[[Evaluator, Query], IntArray] | None = None
+    """For a distinct count of few rows (practice clients), the rows of the
+    whole fact, in order, that count someone among the query's: its people
+    are then found on those alone (``Seen``), not on ids for every row."""
 
     def cell(self, key: tuple[str, ...], numerator: float, denominator: float) -> Cell:
         top, bottom = self._number(numerator), self._number(denominator)

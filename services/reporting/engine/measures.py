@@ -349,10 +349,13 @@ def _distinct(
     who: str,
     only: str | None = None,
     *,
-    keep: Callable[[Evaluator, Query], Mask] | None = None,
+    keep: Callable[[Evaluator], Mask] | None = None,
 ) -> Measure:
     """Distinct ``who`` (a person or trainee) among the rows (those whose
-    boolean column ``only`` is set, or that ``keep`` keeps)."""
+    boolean column ``only`` is set, or that ``keep`` keeps of the whole
+    fact). With ``keep`` (few rows: practice clients), the people of a table
+    by their own attributes are found on the rows it keeps alone
+    (``counted_rows``), not on ids for every row of the query."""
 
     def ids(ev: Evaluator, q: Query) -> NDArray[np.signedinteger[Any]]:
         found = ev.column(fact, q, who)  # int32: distinct_tables widens
@@ -363,7 +366,13 @@ def _distinct(
         if only is not None:
             found = np.where(ev.column(fact, q, only), found, -1)
         if keep is not None:
-            found = np.where(keep(ev, q), found, -1)
+            found = np.where(keep(ev)[ev.rows(fact, q)], found, -1)
+        return found
+
+    def counted_rows(ev: Evaluator, q: Query) -> IntArray:
+        assert keep is not None
+        rows = np.flatnonzero(keep(ev) & ev.rows(fact, q))
+        found: IntArray = rows[ev.store.frames[FACT_FRAMES[fact]].col(who)[rows] >= 0]
         return found
 
     def tables(
@@ -376,17 +385,26 @@ def _distinct(
         counted = distinct_tables(parts, sizes, ids(ev, q))
         return {axes: (found, zeros(len(found))) for axes, found in counted.items()}
 
-    return Measure(fact, "count", tables, whole=True, person=who, ids=ids)
+    sparse = keep is not None and only is None and who == "beneficiary_key"
+    return Measure(
+        fact,
+        "count",
+        tables,
+        whole=True,
+        person=who,
+        ids=ids,
+        counted_rows=counted_rows if sparse else None,
+    )
 
 
-def _practice_linked(ev: Evaluator, q: Query) -> Mask:
+def _practice_linked(ev: Evaluator) -> Mask:
     """Services on the attendance of a group session that a supervised
     practice session of the same organisation was recorded as (any practice
     session, of any period: the group session is the one held that day).
     Group activity ids are unique within an organisation only, so a link is
     the pair (organisation, group session). Marked per service row once per
     store state, kept as bits (a row's own columns decide it); a query takes
-    its rows."""
+    its rows of every row's mark."""
     services = ev.store.frames["services"]
     found = ev.store.derived.get(("practice_linked",))
     if found is None:
@@ -424,8 +442,7 @@ def _practice_linked(ev: Evaluator, q: Query) -> Mask:
             found[rows] = np.isin(keys, codes)
         found = ev.store.derived[("practice_linked",)] = np.packbits(found)
     marked: Mask = np.unpackbits(found, count=services.size).view(np.bool_)
-    linked_rows: Mask = marked[ev.rows("services", q)]
-    return linked_rows
+    return marked
 
 
 def _mean(fact: str, value: Callable[[Frame], NDArray[np.float64]]) -> Measure:
