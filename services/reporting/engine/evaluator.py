@@ -629,9 +629,9 @@ class Evaluator:
                 parts.append(attribute.codes[seen.persons])
                 labels.append(attribute.labels)
         sizes = [len(named) for named in labels]
-        counted = np.bincount(
-            cross(parts, sizes, len(seen.persons)), minlength=math.prod(sizes)
-        ).astype(np.float64)
+        counted = rows_per_group(  # one dim's codes as they are, a byte each
+            _groups(parts, sizes, len(seen.persons)), math.prod(sizes)
+        )
         subsets = lattice(len(sizes))
         tables: Tables = {}
         for axes in subsets:
