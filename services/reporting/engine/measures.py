@@ -314,6 +314,15 @@ def _counted(
     def compute(
         ev: Evaluator, q: Query, mask: Mask, group: Codes, groups: int
     ) -> Computed:
+        if groups == 1 and only is not None and (weight is None or whole_weights):
+            # a total of some rows (anonymous lines): over the frame, no cut
+            where = mask & ev.store.frames[FACT_FRAMES[fact]].col(only)
+            total = (
+                np.count_nonzero(where)
+                if weight is None
+                else ev.frame_weights(fact, weight).total(where)
+            )
+            return np.array([total], np.float64), zeros(1)
         weights: NDArray[Any] | Weights | None = None
         if weight is not None and whole_weights:
             weights = ev.weights(fact, q, weight)
@@ -340,10 +349,13 @@ def _distinct(
     who: str,
     only: str | None = None,
     *,
-    keep: Callable[[Evaluator, Query], Mask] | None = None,
+    keep: Callable[[Evaluator], Mask] | None = None,
 ) -> Measure:
     """Distinct ``who`` (a person or trainee) among the rows (those whose
-    boolean column ``only`` is set, or that ``keep`` keeps)."""
+    boolean column ``only`` is set, or that ``keep`` keeps of the whole
+    fact). With ``keep`` (few rows: practice clients), the people of a table
+    by their own attributes are found on the rows it keeps alone
+    (``counted_rows``), not on ids for every row of the query."""
 
     def ids(ev: Evaluator, q: Query) -> NDArray[np.signedinteger[Any]]:
         found = ev.column(fact, q, who)  # int32: distinct_tables widens
@@ -354,7 +366,13 @@ def _distinct(
         if only is not None:
             found = np.where(ev.column(fact, q, only), found, -1)
         if keep is not None:
-            found = np.where(keep(ev, q), found, -1)
+            found = np.where(keep(ev)[ev.rows(fact, q)], found, -1)
+        return found
+
+    def counted_rows(ev: Evaluator, q: Query) -> IntArray:
+        assert keep is not None
+        rows = np.flatnonzero(keep(ev) & ev.rows(fact, q))
+        found: IntArray = rows[ev.store.frames[FACT_FRAMES[fact]].col(who)[rows] >= 0]
         return found
 
     def tables(
@@ -367,17 +385,26 @@ def _distinct(
         counted = distinct_tables(parts, sizes, ids(ev, q))
         return {axes: (found, zeros(len(found))) for axes, found in counted.items()}
 
-    return Measure(fact, "count", tables, whole=True, person=who, ids=ids)
+    sparse = keep is not None and only is None and who == "beneficiary_key"
+    return Measure(
+        fact,
+        "count",
+        tables,
+        whole=True,
+        person=who,
+        ids=ids,
+        counted_rows=counted_rows if sparse else None,
+    )
 
 
-def _practice_linked(ev: Evaluator, q: Query) -> Mask:
+def _practice_linked(ev: Evaluator) -> Mask:
     """Services on the attendance of a group session that a supervised
     practice session of the same organisation was recorded as (any practice
     session, of any period: the group session is the one held that day).
     Group activity ids are unique within an organisation only, so a link is
     the pair (organisation, group session). Marked per service row once per
     store state, kept as bits (a row's own columns decide it); a query takes
-    its rows."""
+    its rows of every row's mark."""
     services = ev.store.frames["services"]
     found = ev.store.derived.get(("practice_linked",))
     if found is None:
@@ -415,8 +442,7 @@ def _practice_linked(ev: Evaluator, q: Query) -> Mask:
             found[rows] = np.isin(keys, codes)
         found = ev.store.derived[("practice_linked",)] = np.packbits(found)
     marked: Mask = np.unpackbits(found, count=services.size).view(np.bool_)
-    linked_rows: Mask = marked[ev.rows("services", q)]
-    return linked_rows
+    return marked
 
 
 def _mean(fact: str, value: Callable[[Frame], NDArray[np.float64]]) -> Measure:
@@ -500,7 +526,7 @@ def _improved_share(
 
     def first_per_key(rows: IntArray, day_order: IntArray) -> IntArray:
         """The first row of each key, by ``day_order`` then row."""
-        ordered = rows[np.lexsort((rows, day_order[rows], key[rows]))]
+        ordered = rows[_by_key_then_day(key[rows], day_order[rows])]
         starts = np.ones(len(ordered), bool)
         starts[1:] = key[ordered][1:] != key[ordered][:-1]
         return ordered[starts]
@@ -535,6 +561,25 @@ def _improved_share(
         np.bincount(g, weights=improved, minlength=groups).astype(np.float64),
         np.bincount(g, minlength=groups).astype(np.float64),
     )
+
+
+ONE_SORT_LIMIT = 2**62
+"""The largest key x days that ``_by_key_then_day`` sorts as one number."""
+
+
+def _by_key_then_day(key: IntArray, day: IntArray) -> IntArray:
+    """The order of rows (given in row order) by key, then day, then row:
+    one stable sort of key x days + day when that fits in 64 bits (about
+    half a three-key ``lexsort``'s time), else the ``lexsort``."""
+    if not len(key):
+        return np.zeros(0, np.int64)
+    low, high = int(day.min()), int(day.max())
+    days = high - low + 1
+    widest = max(abs(int(key.min())), abs(int(key.max())) + 1) * days
+    if widest >= ONE_SORT_LIMIT:
+        found: IntArray = np.lexsort((np.arange(len(key)), day, key))
+        return found
+    return np.argsort(key * days + (day - low), kind="stable")
 
 
 def _completer_change(
