@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import Enum
+from operator import attrgetter
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -280,6 +282,20 @@ async def get_cached(session: AsyncSession, model: type[M], key: Any) -> M | Non
     return row
 
 
+def sorted_ids(ids: Iterable[Any]) -> list[Any]:
+    """``ids`` without repeats, in order. UUIDs are sorted by their number,
+    the order ``UUID.__lt__`` gives, without calling it (a Python method)
+    for each comparison: a batch's ids are sorted several times, and that
+    was about 3 % of a sync batch's CPU."""
+    unique = set(ids)
+    if unique and isinstance(next(iter(unique)), uuid.UUID):
+        return sorted(unique, key=_number)
+    return sorted(unique)
+
+
+_number = attrgetter("int")
+
+
 def by_ids(
     session: AsyncSession,
     statement: Any,
@@ -298,7 +314,7 @@ def by_ids(
     prepared statement keeps its plan) read every row of the organisation
     and test each against the array, for each batch. A locking
     ``statement`` locks the rows in id order."""
-    ids = sorted(set(ids))
+    ids = sorted_ids(ids)
     if session.get_bind().dialect.name != "postgresql":
         return statement.where(column.in_(ids))
     keys = (

@@ -211,7 +211,8 @@ async def stage_service_row(
         entity_id=columns["id"],
         facts=_fact_data(columns, beneficiary),
     )
-    return uuid.UUID(str(columns["id"]))
+    record: uuid.UUID = columns["id"]  # a UUID already: no text round trip
+    return record
 
 
 async def _checked_columns(
