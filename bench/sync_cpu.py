@@ -3,12 +3,16 @@ people, 400 of their services, as ``bench.run_beneficiary --scenarios sync``
 sends), the app in this process behind httpx's ASGI transport.
 
     PYTHONPATH=$PWD .venv/bin/python -m bench.sync_cpu [--batches 10] [--profile FILE]
+    PYTHONPATH=$PWD .venv/bin/python -m bench.sync_cpu --instructions --batches 4
 
 Batches go one after another, their bodies encoded before the clock starts,
 so the figure is the server's own Python per record (the in-process client's
 share is small), not a share of a busy server's. CPU is
 ``time.process_time()`` around the measured batches; ``--profile`` writes
-a cProfile of them (pstats, CPU time) to FILE.
+a cProfile of them (pstats, CPU time) to FILE. ``--instructions`` runs
+the same under valgrind's callgrind, counting only during the measured
+batches (``bench.single_write_cpu``'s way): instructions per record are the
+same from run to run whatever else the machine does.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ import cProfile
 import gc
 import json
 import os
+import re
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +35,14 @@ from pathlib import Path
 import httpx
 from asgi_lifespan import LifespanManager
 
-from bench.run_beneficiary import flush_redis, migrate, recreate_database, sync_builder
+from bench.run_beneficiary import (
+    OUT_DIR,
+    flush_redis,
+    migrate,
+    recreate_database,
+    sync_builder,
+)
+from bench.single_write_cpu import UNDER_CALLGRIND, callgrind
 from services.beneficiary.app import create_app
 from services.beneficiary.settings import BeneficiarySettings
 from shared.auth import LocalSigningKey, Role
@@ -109,6 +122,7 @@ async def measure(args: argparse.Namespace) -> None:
         created = 0
         started, wall = time.process_time(), time.perf_counter()
         before = resource.getrusage(resource.RUSAGE_SELF)
+        callgrind("--instr=on")
         if profiler is not None:
             profiler.enable()
         for encoded in bodies:
@@ -117,6 +131,8 @@ async def measure(args: argparse.Namespace) -> None:
             profiler.disable()
             profiler.dump_stats(args.profile)
         used = time.process_time() - started
+        callgrind("--dump=batches")
+        callgrind("--instr=off")
         after = resource.getrusage(resource.RUSAGE_SELF)
         wall = time.perf_counter() - wall
         say(
@@ -135,6 +151,37 @@ async def measure(args: argparse.Namespace) -> None:
         )
 
 
+def count_instructions(args: argparse.Namespace) -> None:
+    """Run this benchmark under callgrind; print instructions per record."""
+    out = OUT_DIR / f"sync-cpu-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    out.mkdir(parents=True)
+    argv = [a for a in sys.argv[1:] if a != "--instructions"]
+    result = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={out}/callgrind.%p.out",
+            sys.executable,
+            "-m",
+            "bench.sync_cpu",
+            *argv,
+        ],
+        env=dict(os.environ, **{UNDER_CALLGRIND: "1"}),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    created = json.loads(result.stdout.strip().splitlines()[-1])["records_created"]
+    for dump in out.glob("callgrind.*.out.*"):
+        text = dump.read_text()
+        summary = re.search(r"^summary: (\d+)", text, re.MULTILINE)
+        if "Trigger: dump batches" in text and summary:
+            per_record = int(summary.group(1)) / created
+            say(f"{per_record / 1e3:.1f} k instructions per record ({created} records)")
+    say(f"callgrind output: {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench.sync_cpu", description=__doc__.split("\n\n")[0]
@@ -144,8 +191,14 @@ def main() -> None:
     parser.add_argument("--database", default="mhpss_bench_sync_cpu")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
     parser.add_argument("--profile", default=None, help="write a cProfile here")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions (callgrind)"
+    )
     args = parser.parse_args()
-    asyncio.run(measure(args))
+    if args.instructions:
+        count_instructions(args)
+    else:
+        asyncio.run(measure(args))
 
 
 if __name__ == "__main__":
