@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from enum import Enum
+from operator import attrgetter
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -89,6 +92,52 @@ def under(column: Any, parent: Any) -> ColumnElement[bool]:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class _RandomIds(threading.local):
+    """Numbers of version 4 UUIDs, made from the system's random source 4 KiB
+    (256 ids) at a time, per thread (and dropped in a forked child, which
+    must not repeat the parent's ids)."""
+
+    numbers: Iterator[int] = iter(())
+
+
+_RANDOM = _RandomIds()
+_VERSION_4_KEEP = ~(0xC000 << 48) & ~(0xF000 << 64)
+_VERSION_4_SET = (0x8000 << 48) | (4 << 76)
+
+
+def _drop_random_ids() -> None:
+    _RANDOM.__dict__.clear()  # the forking thread's, the child's only one
+
+
+os.register_at_fork(after_in_child=_drop_random_ids)
+
+
+def _more_random_ids() -> int:
+    pool = os.urandom(4096)
+    numbers = iter(
+        [
+            int.from_bytes(pool[at : at + 16]) & _VERSION_4_KEEP | _VERSION_4_SET
+            for at in range(0, len(pool), 16)
+        ]
+    )
+    _RANDOM.numbers = numbers
+    return next(numbers)
+
+
+def new_id() -> uuid.UUID:
+    """A random UUID (version 4), as ``uuid.uuid4()`` makes one, at about
+    half its cost: it read the system's random source (a system call) for
+    every id and checked its arguments, and a bulk writer makes two or three
+    ids a record (the row, its event, a consent entry's)."""
+    number = next(_RANDOM.numbers, None)
+    if number is None:
+        number = _more_random_ids()
+    made = object.__new__(uuid.UUID)  # as ``UUID.__init__`` sets its slots
+    object.__setattr__(made, "int", number)
+    object.__setattr__(made, "is_safe", uuid.SafeUUID.unknown)
+    return made
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -280,6 +329,20 @@ async def get_cached(session: AsyncSession, model: type[M], key: Any) -> M | Non
     return row
 
 
+def sorted_ids(ids: Iterable[Any]) -> list[Any]:
+    """``ids`` without repeats, in order. UUIDs are sorted by their number,
+    the order ``UUID.__lt__`` gives, without calling it (a Python method)
+    for each comparison: a batch's ids are sorted several times, and that
+    was about 3 % of a sync batch's CPU."""
+    unique = set(ids)
+    if unique and isinstance(next(iter(unique)), uuid.UUID):
+        return sorted(unique, key=_number)
+    return sorted(unique)
+
+
+_number = attrgetter("int")
+
+
 def by_ids(
     session: AsyncSession,
     statement: Any,
@@ -298,7 +361,7 @@ def by_ids(
     prepared statement keeps its plan) read every row of the organisation
     and test each against the array, for each batch. A locking
     ``statement`` locks the rows in id order."""
-    ids = sorted(set(ids))
+    ids = sorted_ids(ids)
     if session.get_bind().dialect.name != "postgresql":
         return statement.where(column.in_(ids))
     keys = (

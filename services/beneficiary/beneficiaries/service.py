@@ -49,7 +49,7 @@ from shared.bulk import collecting
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import EventType
 from shared.crypto import KeyRing, normalise_name, normalise_phone
-from shared.db import get_cached, new_row, pin, utcnow
+from shared.db import get_cached, new_id, new_row, pin, utcnow
 from shared.errors import (
     Conflict,
     FieldError,
@@ -256,7 +256,7 @@ async def stage_registration(
     returned unattached, for ``shared.bulk.attach`` once written. Consent
     entries with client ids are looked up first."""
     await check_site_in_scope(session, principal, data.site_id)
-    beneficiary_id = data.id or uuid.uuid4()
+    beneficiary_id = data.id or new_id()
     if (
         data.id is not None
         and await get_cached(session, Beneficiary, (principal.organisation_id, data.id))
@@ -626,14 +626,7 @@ async def flag_duplicates(
     not be re-indexed yet. Candidates are read by indexed keys (name with
     birth date, phone), at most ``CANDIDATES_PER_KEY`` per key and side, and
     pairs within ``people`` are found in one pass."""
-    wanted = [
-        _Keys(
-            beneficiary,
-            set(keyring.blind_indexes("name", normalise_name(fields.full_name))),
-            set(keyring.blind_indexes("phone", normalise_phone(fields.phone))),
-        )
-        for beneficiary, fields in people
-    ]
+    wanted = [_keys(keyring, beneficiary, fields) for beneficiary, fields in people]
     found = await _stored_candidates(session, wanted)
     by_name: dict[tuple[uuid.UUID, str], list[Beneficiary]] = {}
     by_phone: dict[tuple[uuid.UUID, str], list[Beneficiary]] = {}
@@ -657,7 +650,7 @@ async def flag_duplicates(
                 continue
             flagged.add(other.id)
             columns: dict[str, Any] = {
-                "id": uuid.uuid4(),
+                "id": new_id(),
                 "organisation_id": organisation_id,
                 "beneficiary_id": beneficiary.id,
                 "candidate_id": other.id,
@@ -676,6 +669,26 @@ async def flag_duplicates(
             by_phone.setdefault((organisation_id, beneficiary.phone_index), []).append(
                 beneficiary
             )
+
+
+def _keys(
+    keyring: KeyRing, beneficiary: Beneficiary, fields: BeneficiaryFields
+) -> _Keys:
+    """A person's indexes under every blind-index key. With one key in the
+    ring they are the row's own, made from these fields by ``_columns`` a
+    moment ago: folding the name and phone and two HMACs again was about
+    7 us a person."""
+    if len(keyring.blind_index_keys) == 1:
+        return _Keys(
+            beneficiary,
+            {beneficiary.name_index} if beneficiary.name_index is not None else set(),
+            {beneficiary.phone_index} if beneficiary.phone_index is not None else set(),
+        )
+    return _Keys(
+        beneficiary,
+        set(keyring.blind_indexes("name", normalise_name(fields.full_name))),
+        set(keyring.blind_indexes("phone", normalise_phone(fields.phone))),
+    )
 
 
 async def _stored_candidates(

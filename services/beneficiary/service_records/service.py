@@ -64,7 +64,7 @@ from shared.contracts.events import (
     OrganisationParticipants,
     ServiceRecordFacts,
 )
-from shared.db import add_appended, get_cached, new_row, pin, utcnow
+from shared.db import add_appended, get_cached, new_id, new_row, pin, utcnow
 from shared.errors import (
     Conflict,
     FieldError,
@@ -211,7 +211,8 @@ async def stage_service_row(
         entity_id=columns["id"],
         facts=_fact_data(columns, beneficiary),
     )
-    return uuid.UUID(str(columns["id"]))
+    record: uuid.UUID = columns["id"]  # a UUID already: no text round trip
+    return record
 
 
 async def _checked_columns(
@@ -251,7 +252,7 @@ async def _checked_columns(
         raise Conflict("A service record with this id exists already.")
     now = utcnow()
     return {
-        "id": record_id or uuid.uuid4(),
+        "id": record_id or new_id(),
         "created_at": now,  # given, not defaulted: a default factory costs more
         "updated_at": now,
         "beneficiary_id": beneficiary.id,

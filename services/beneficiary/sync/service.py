@@ -65,7 +65,15 @@ from shared.audit import Actor
 from shared.auth import Principal
 from shared.bulk import Rows, attach, collect, collecting
 from shared.crypto import KeyRing
-from shared.db import by_ids, forget, get_cached, pin, prefetch, utcnow
+from shared.db import (
+    by_ids,
+    forget,
+    get_cached,
+    pin,
+    prefetch,
+    sorted_ids,
+    utcnow,
+)
 from shared.errors import Conflict, FieldError, NotFound, Problem
 from shared.pagination import Page, aware_datetime, ordered_page
 
@@ -658,7 +666,7 @@ async def _load_batch(
             )
         await prefetch(session, model, [(principal.organisation_id, i) for i in ids])
     await consent_service.consents_in_force(
-        session, principal.organisation_id, sorted(person_ids)
+        session, principal.organisation_id, sorted_ids(person_ids)
     )
     await consent_service.look_up_entry_ids(
         session,
