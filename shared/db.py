@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import Enum
 from operator import attrgetter
@@ -92,52 +91,6 @@ def under(column: Any, parent: Any) -> ColumnElement[bool]:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class _RandomIds(threading.local):
-    """Numbers of version 4 UUIDs, made from the system's random source 4 KiB
-    (256 ids) at a time, per thread (and dropped in a forked child, which
-    must not repeat the parent's ids)."""
-
-    numbers: Iterator[int] = iter(())
-
-
-_RANDOM = _RandomIds()
-_VERSION_4_KEEP = ~(0xC000 << 48) & ~(0xF000 << 64)
-_VERSION_4_SET = (0x8000 << 48) | (4 << 76)
-
-
-def _drop_random_ids() -> None:
-    _RANDOM.__dict__.clear()  # the forking thread's, the child's only one
-
-
-os.register_at_fork(after_in_child=_drop_random_ids)
-
-
-def _more_random_ids() -> int:
-    pool = os.urandom(4096)
-    numbers = iter(
-        [
-            int.from_bytes(pool[at : at + 16]) & _VERSION_4_KEEP | _VERSION_4_SET
-            for at in range(0, len(pool), 16)
-        ]
-    )
-    _RANDOM.numbers = numbers
-    return next(numbers)
-
-
-def new_id() -> uuid.UUID:
-    """A random UUID (version 4), as ``uuid.uuid4()`` makes one, at about
-    half its cost: it read the system's random source (a system call) for
-    every id and checked its arguments, and a bulk writer makes two or three
-    ids a record (the row, its event, a consent entry's)."""
-    number = next(_RANDOM.numbers, None)
-    if number is None:
-        number = _more_random_ids()
-    made = object.__new__(uuid.UUID)  # as ``UUID.__init__`` sets its slots
-    object.__setattr__(made, "int", number)
-    object.__setattr__(made, "is_safe", uuid.SafeUUID.unknown)
-    return made
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -49,7 +49,7 @@ from shared.bulk import collecting
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import EventType
 from shared.crypto import KeyRing, normalise_name, normalise_phone
-from shared.db import get_cached, new_id, new_row, pin, utcnow
+from shared.db import get_cached, new_row, pin, utcnow
 from shared.errors import (
     Conflict,
     FieldError,
@@ -256,7 +256,7 @@ async def stage_registration(
     returned unattached, for ``shared.bulk.attach`` once written. Consent
     entries with client ids are looked up first."""
     await check_site_in_scope(session, principal, data.site_id)
-    beneficiary_id = data.id or new_id()
+    beneficiary_id = data.id or uuid.uuid4()
     if (
         data.id is not None
         and await get_cached(session, Beneficiary, (principal.organisation_id, data.id))
@@ -650,7 +650,7 @@ async def flag_duplicates(
                 continue
             flagged.add(other.id)
             columns: dict[str, Any] = {
-                "id": new_id(),
+                "id": uuid.uuid4(),
                 "organisation_id": organisation_id,
                 "beneficiary_id": beneficiary.id,
                 "candidate_id": other.id,

@@ -29,7 +29,7 @@ from shared.auth import Principal
 from shared.bulk import collecting, unsaved
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import ConsentFacts, EventType
-from shared.db import by_ids, get_many_cached, new_id, utcnow
+from shared.db import by_ids, get_many_cached, utcnow
 from shared.errors import Conflict, ConsentMissing, Forbidden, VersionConflict
 from shared.outbox import add_event
 
@@ -186,7 +186,7 @@ def _append(
     sequence: int,
 ) -> ConsentEntry:
     columns: dict[str, Any] = {
-        "id": entry.id or new_id(),
+        "id": entry.id or uuid.uuid4(),
         "beneficiary_id": beneficiary.id,
         "organisation_id": beneficiary.organisation_id,
         "purpose": entry.purpose,

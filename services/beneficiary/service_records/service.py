@@ -64,7 +64,7 @@ from shared.contracts.events import (
     OrganisationParticipants,
     ServiceRecordFacts,
 )
-from shared.db import add_appended, get_cached, new_id, new_row, pin, utcnow
+from shared.db import add_appended, get_cached, new_row, pin, utcnow
 from shared.errors import (
     Conflict,
     FieldError,
@@ -252,7 +252,7 @@ async def _checked_columns(
         raise Conflict("A service record with this id exists already.")
     now = utcnow()
     return {
-        "id": record_id or new_id(),
+        "id": record_id or uuid.uuid4(),
         "created_at": now,  # given, not defaulted: a default factory costs more
         "updated_at": now,
         "beneficiary_id": beneficiary.id,
