@@ -194,11 +194,14 @@ class Frame:
         extra = capacity - len(self.present)
         if extra <= 0:
             return
+        empty = len(self.present) == 0  # nothing to copy: no concatenation
         self.present = np.concatenate([self.present, np.zeros(extra, bool)])
         for column in self.columns:
             old = self.data[column.name]
             if column.kind == "obj":
                 old.extend([None] * extra)
+            elif empty:
+                self.data[column.name] = self._empty(column, extra)
             else:
                 self.data[column.name] = np.concatenate(
                     [old, self._empty(column, extra)]
@@ -945,16 +948,23 @@ class FactStore:
                 selected.append(f"COALESCE({name}, 'NaN')::float8")
             else:
                 selected.append(f"COALESCE({name}::int, 0)::int8")
+        # a row: its field count, then per field its size and an int8 (of
+        # which only the low four bytes are read: all but floats go into 32
+        # bits, as a cast of the int8 would) or a float8
+        kinds = ["key", *(c.kind for c in columns)]
         row = np.dtype(
-            [("fields", ">i2")]
-            + [
-                field
-                for i, kind in enumerate(["key", *(c.kind for c in columns)])
-                for field in (
-                    (f"size{i}", ">i4"),
-                    (f"value{i}", ">f8" if kind == "float" else ">i8"),
-                )
-            ]
+            {
+                "names": ["fields", *(f"value{i}" for i in range(len(kinds)))],
+                "formats": [">i2", *(">f8" if k == "float" else ">i4" for k in kinds)],
+                "offsets": [
+                    0,
+                    *(
+                        2 + 12 * i + (4 if k == "float" else 8)
+                        for i, k in enumerate(kinds)
+                    ),
+                ],
+                "itemsize": 2 + 12 * len(kinds),
+            }
         )
         pending = bytearray()
         started = False
@@ -963,9 +973,14 @@ class FactStore:
             block = np.frombuffer(pending, row, count=rows)
             if not (block["fields"] == len(selected)).all():
                 raise ValueError(f"unexpected COPY rows loading {table.name}")
-            frame.put(
+            frame.put(  # each column made native and contiguous before its scatter
                 block["value0"].astype(np.int64),
-                {c.name: block[f"value{i}"] for i, c in enumerate(columns, 1)},
+                {
+                    c.name: block[f"value{i}"].astype(
+                        np.float64 if c.kind == "float" else np.int32
+                    )
+                    for i, c in enumerate(columns, 1)
+                },
             )
             del block  # a view of pending, which cannot shrink under it
             del pending[: rows * row.itemsize]
