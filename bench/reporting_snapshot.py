@@ -135,7 +135,8 @@ async def child(args: argparse.Namespace) -> None:
     }
     if args.child == "cold":
         started = time.perf_counter()
-        await store.write_snapshot()
+        await store.settled()  # the write the first refresh started, if any
+        await store.write_snapshot()  # else now (or at once False: written)
         report["write_and_map_s"] = round(time.perf_counter() - started, 2)
         report["smaps_after_write"] = smaps(os.getpid())
         report["peak_rss_after_write_mib"] = peak_rss()

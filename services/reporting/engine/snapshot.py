@@ -50,7 +50,7 @@ HEADROOM = 1 / 8
 rows in its copy-on-write pages instead of copying every column to grow."""
 MIN_HEADROOM = 4096
 CRC_CHUNK = 1 << 22
-"""Bytes read at a time to check a file's CRC-32."""
+"""Bytes read at a time to check a file (a multiple of every item size)."""
 PRESENT = "@present"
 """The label of a frame's row mask (no column name starts with @)."""
 
@@ -91,22 +91,26 @@ def _crc(array: np.ndarray[Any, Any]) -> int:
     return zlib.crc32(np.ascontiguousarray(array).view(np.uint8).data)
 
 
-def _file_crc(path: Path, array: np.memmap[Any, Any]) -> int:
-    """The CRC-32 of a mapped array's bytes, read from its file, not through
-    the mapping: that would make every page resident in this process at
-    once, and a process that has just written the snapshot still holds its
-    own copy of the frames (a cold 10M-line load then peaked at 2.2 GiB).
-    Pages are mapped in as queries touch them."""
-    crc, left = 0, int(array.nbytes)
+def _scanned(path: Path, array: np.memmap[Any, Any]) -> tuple[int, int | None]:
+    """The CRC-32 of a mapped array's bytes and, for integers, their
+    largest value (else None), read from its file, not through the mapping:
+    that would make every page resident in this process at once, and a
+    process that has just written the snapshot still holds its own copy of
+    the frames (a cold 10M-line load then peaked at 2.2 GiB). Queries map
+    pages in as they touch them."""
+    crc, left, largest = 0, int(array.nbytes), None
     with path.open("rb") as file:
         file.seek(int(array.offset))
         while left > 0:
-            chunk = file.read(min(left, CRC_CHUNK))
-            if not chunk:
+            chunk = file.read(min(left, CRC_CHUNK))  # whole items: see CRC_CHUNK
+            if not chunk or len(chunk) % array.itemsize:
                 raise SnapshotRefused(f"{path.name}: shorter than its array")
             crc = zlib.crc32(chunk, crc)
+            if array.dtype.kind == "i":  # codes: checked against their vocabulary
+                found = int(np.frombuffer(chunk, array.dtype).max())
+                largest = found if largest is None else max(largest, found)
             left -= len(chunk)
-    return crc
+    return crc, largest
 
 
 def _tagged(value: Any) -> list[Any]:
@@ -372,6 +376,7 @@ def read(directory: Path, expected: Mapping[str, Frame]) -> Snapshot | None:
             if not 0 <= size <= capacity:
                 raise SnapshotRefused(f"{name}: size {size} of {capacity}")
             mapped: dict[str, Any] = {}
+            largest: dict[str, int | None] = {}
             for label, info in described["files"].items():
                 try:
                     array = np.load(
@@ -381,7 +386,8 @@ def read(directory: Path, expected: Mapping[str, Frame]) -> Snapshot | None:
                     raise SnapshotRefused(f"{info['file']}: {error}") from error
                 if array.shape != (capacity,) or array.dtype.str != info["dtype"]:
                     raise SnapshotRefused(f"{info['file']}: shape or type differs")
-                if _file_crc(path / info["file"], array) != info["crc32"]:
+                crc, largest[label] = _scanned(path / info["file"], array)
+                if crc != info["crc32"]:
                     raise SnapshotRefused(f"{info['file']} does not match its checksum")
                 mapped[label] = array
             frame.present = mapped.pop(PRESENT)
@@ -399,8 +405,8 @@ def read(directory: Path, expected: Mapping[str, Frame]) -> Snapshot | None:
                     vocabulary = Vocabulary()
                     for tag, value in text[name]["vocab"][column.name]:
                         vocabulary.code(_untagged(tag, value))
-                    codes = frame.data[column.name][:size]
-                    if len(codes) and int(codes.max()) >= len(vocabulary.values):
+                    top = largest[column.name]  # rows past size hold -1
+                    if top is not None and top >= len(vocabulary.values):
                         raise SnapshotRefused(f"{name}.{column.name}: unknown code")
                     frame.vocab[column.name] = vocabulary
             frame.size = size
