@@ -142,6 +142,8 @@ def _compacted(frame: Frame, column: Column) -> tuple[np.ndarray[Any, Any], list
         return np.full(len(codes), -1, np.int32), []
     used = np.zeros(len(values), bool)
     used[codes[codes >= 0]] = True
+    if used.all():  # nothing to drop (as after a load): no copy
+        return codes, list(values)
     renumber = np.cumsum(used, dtype=np.int32) - 1
     recoded = np.where(codes >= 0, renumber[np.maximum(codes, 0)], -1).astype(np.int32)
     return recoded, [v for v, keep in zip(values, used.tolist(), strict=True) if keep]
@@ -249,19 +251,20 @@ def _write_into(
         files: dict[str, Any] = {}
         vocab: dict[str, list[list[Any]]] = {}
         objects: dict[str, list[Any]] = {}
-        arrays: list[tuple[str, Column | None, Any]] = [
-            (PRESENT, None, frame.present[:size])
-        ]
+        arrays: list[tuple[str, Column | None]] = [(PRESENT, None)]
         for column in frame.columns:
             if column.kind == "obj":
                 objects[column.name] = list(frame.col(column.name))
-            elif column.kind == "cat":
-                recoded, values = _compacted(frame, column)
-                vocab[column.name] = [_tagged(v) for v in values]
-                arrays.append((column.name, column, recoded))
             else:
-                arrays.append((column.name, column, frame.col(column.name)))
-        for label, of, values in arrays:
+                arrays.append((column.name, column))
+        for label, of in arrays:  # one column's copy alive at a time
+            if of is None:
+                values: Any = frame.present[:size]
+            elif of.kind == "cat":
+                values, used = _compacted(frame, of)
+                vocab[of.name] = [_tagged(v) for v in used]
+            else:
+                values = frame.col(of.name)
             dtype = np.dtype(np.bool_) if of is None else _dtype(of)
             filename = f"{name}.{label}.npy"
             open_private(temporary / filename).close()  # mode 0600, kept by w+
@@ -276,7 +279,7 @@ def _write_into(
                 "dtype": dtype.str,
                 "crc32": _crc(out),
             }
-            del out
+            del out, values
             _fsync(temporary / filename)
         manifest["frames"][name] = {
             "size": size,
