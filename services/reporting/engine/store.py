@@ -929,7 +929,7 @@ class FactStore:
             sql_type = table.c[column.name].type.compile(dialect=conn.dialect)
             if column in hashed:
                 function = _hash_function(table, column.name, conn.dialect)
-                selected.append(f"COALESCE({_hashed(name, function)}, 0)")
+                selected.append(f"COALESCE({_hashed(name, function)}, 0)::int8")
             elif column.kind == "cat":
                 arguments.append(frame.vocab[column.name].values)
                 code = f"v{len(arguments)}"
