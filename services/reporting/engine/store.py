@@ -75,8 +75,8 @@ LOAD_CHUNK = 50_000
 LOAD_PARTS = 2
 """Connections a bulk load reads a table's distinct values on at once."""
 HASHES = {"UUID": "uuid_hash_extended", "VARCHAR": "hashtextextended"}
-RECODE_CHUNK = 1 << 20
 """PostgreSQL's 64-bit hash of a categorical column's type, by type."""
+RECODE_CHUNK = 1 << 20
 
 log = structlog.get_logger(__name__)
 
@@ -903,6 +903,7 @@ class FactStore:
                 hashes.append(value_hash)
             low = np.array(hashes, np.int64).astype(np.int32)  # the 32 bits kept
             if column not in hashed or len(np.unique(low)) != len(low):
+                frame.data[column.name][:] = -1  # no hash taken for a code
                 joined.append(column)
             elif not _recode(frame.data[column.name], low, np.array(codes, np.int32)):
                 raise ValueError(f"unknown value loading {table.name}")
