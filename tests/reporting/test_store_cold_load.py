@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from services.reporting.engine import store as store_module
 from services.reporting.engine.store import Column, FactStore, Frame
@@ -103,3 +104,45 @@ def test_a_frame_grows_by_an_eighth() -> None:
     assert len(frame.present) == 8_001 + 8_001 // 8  # the rows, an eighth more
     assert frame.col("people")[[0, 8_000]].tolist() == [1, 2]
     assert (frame.col("people")[1:8_000] == -1).all()
+
+
+async def test_a_first_load_tried_again_takes_no_code_from_the_failed_one(
+    alice: Caller,
+    reporting_app: FastAPI,
+    catch_up: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A first load that failed halfway left codes and hashes in its frames;
+    tried again, a row it does not read again (changed since, so loaded
+    later) must not be taken for an unknown value."""
+    await _programme(alice, catch_up)
+    store = FactStore(reporting_app.state.runtime.engine)
+    recode = store_module._recode
+    calls = []
+
+    def failing_once(*args: Any) -> bool:
+        calls.append(1)
+        if len(calls) == 3:  # two columns coded, the rest still hashes
+            raise RuntimeError("the load stops halfway")
+        return recode(*args)
+
+    monkeypatch.setattr(store_module, "_recode", failing_once)
+    with pytest.raises(RuntimeError):
+        await store.refresh()
+    async with reporting_app.state.runtime.engine.begin() as conn:
+        changed = (  # changed after the head: not read this time
+            await conn.execute(
+                text(
+                    "UPDATE service_fact SET seq = seq + 1000"
+                    " WHERE key = (SELECT min(key) FROM service_fact) RETURNING key"
+                )
+            )
+        ).scalar_one()
+    await store.refresh()
+    assert store.seq > 0
+    services = store.frames["services"]
+    for column in services.columns:
+        if column.kind == "cat":
+            codes = services.col(column.name)
+            assert codes[changed] == -1
+            assert (codes < len(services.vocab[column.name].values)).all()

@@ -875,6 +875,9 @@ class FactStore:
         hashed = [
             c for c in cats if _hash_function(table, c.name, conn.dialect) is not None
         ]
+        if frame.size:  # a first load tried again: no code to take for a hash
+            for column in hashed:
+                frame.data[column.name][:] = -1
         finding = asyncio.ensure_future(self._distinct(frame, head))
         try:
             first = [c for c in frame.columns if c.kind != "cat" or c in hashed]
