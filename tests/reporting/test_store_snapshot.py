@@ -223,6 +223,44 @@ async def test_a_spoiled_snapshot_is_refused_with_a_log_line(
     assert await _overview(reporting_client, reader) == answer
 
 
+def _resident_kib(directory: Path) -> int:
+    """Kilobytes of this process's mappings of files under ``directory``
+    that are in its RSS (``/proc/self/smaps``)."""
+    total, inside = 0, False
+    root = str(directory.resolve())
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        fields = line.split()
+        if fields and "-" in fields[0] and len(fields) >= 5:  # a mapping's header
+            inside = len(fields) >= 6 and fields[5].startswith(root)
+        elif inside and fields and fields[0] == "Rss:":
+            total += int(fields[1])
+    return total
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/smaps").exists(), reason="reads /proc/self/smaps"
+)
+async def test_a_mapped_snapshot_is_checked_without_holding_its_pages(
+    alice: Caller,
+    issue: Any,
+    orgs: Any,
+    reporting_app: FastAPI,
+    reporting_client: httpx.AsyncClient,
+    catch_up: Any,
+    tmp_path: Path,
+) -> None:
+    """Checksums and codes are read from the files, not through the
+    mapping: a process that has just written the snapshot still holds its
+    own frames, and all pages mapped in at once doubled its memory."""
+    await _programme(alice, catch_up)
+    await _started(reporting_app, tmp_path)
+    mapped = await _started(reporting_app, tmp_path)
+    assert mapped.started_from == "snapshot"
+    assert _resident_kib(tmp_path) == 0
+    await _overview(reporting_client, issue(orgs["a"], Role.me_officer))
+    assert _resident_kib(tmp_path) > 0  # mapped in as queries read them
+
+
 async def test_another_databases_snapshot_is_refused(
     alice: Caller,
     issue: Any,

@@ -49,6 +49,8 @@ HEADROOM = 1 / 8
 """Rows written past the last one (sentinels), so a mapped frame takes new
 rows in its copy-on-write pages instead of copying every column to grow."""
 MIN_HEADROOM = 4096
+CRC_CHUNK = 1 << 22
+"""Bytes read at a time to check a file (a multiple of every item size)."""
 PRESENT = "@present"
 """The label of a frame's row mask (no column name starts with @)."""
 
@@ -89,6 +91,28 @@ def _crc(array: np.ndarray[Any, Any]) -> int:
     return zlib.crc32(np.ascontiguousarray(array).view(np.uint8).data)
 
 
+def _scanned(path: Path, array: np.memmap[Any, Any]) -> tuple[int, int | None]:
+    """The CRC-32 of a mapped array's bytes and, for integers, their
+    largest value (else None), read from its file, not through the mapping:
+    that would make every page resident in this process at once, and a
+    process that has just written the snapshot still holds its own copy of
+    the frames (a cold 10M-line load then peaked at 2.2 GiB). Queries map
+    pages in as they touch them."""
+    crc, left, largest = 0, int(array.nbytes), None
+    with path.open("rb") as file:
+        file.seek(int(array.offset))
+        while left > 0:
+            chunk = file.read(min(left, CRC_CHUNK))  # whole items: see CRC_CHUNK
+            if not chunk or len(chunk) % array.itemsize:
+                raise SnapshotRefused(f"{path.name}: shorter than its array")
+            crc = zlib.crc32(chunk, crc)
+            if array.dtype.kind == "i":  # codes: checked against their vocabulary
+                found = int(np.frombuffer(chunk, array.dtype).max())
+                largest = found if largest is None else max(largest, found)
+            left -= len(chunk)
+    return crc, largest
+
+
 def _tagged(value: Any) -> list[Any]:
     if isinstance(value, uuid.UUID):
         return ["u", str(value)]
@@ -118,6 +142,8 @@ def _compacted(frame: Frame, column: Column) -> tuple[np.ndarray[Any, Any], list
         return np.full(len(codes), -1, np.int32), []
     used = np.zeros(len(values), bool)
     used[codes[codes >= 0]] = True
+    if used.all():  # nothing to drop (as after a load): no copy
+        return codes, list(values)
     renumber = np.cumsum(used, dtype=np.int32) - 1
     recoded = np.where(codes >= 0, renumber[np.maximum(codes, 0)], -1).astype(np.int32)
     return recoded, [v for v, keep in zip(values, used.tolist(), strict=True) if keep]
@@ -225,19 +251,20 @@ def _write_into(
         files: dict[str, Any] = {}
         vocab: dict[str, list[list[Any]]] = {}
         objects: dict[str, list[Any]] = {}
-        arrays: list[tuple[str, Column | None, Any]] = [
-            (PRESENT, None, frame.present[:size])
-        ]
+        arrays: list[tuple[str, Column | None]] = [(PRESENT, None)]
         for column in frame.columns:
             if column.kind == "obj":
                 objects[column.name] = list(frame.col(column.name))
-            elif column.kind == "cat":
-                recoded, values = _compacted(frame, column)
-                vocab[column.name] = [_tagged(v) for v in values]
-                arrays.append((column.name, column, recoded))
             else:
-                arrays.append((column.name, column, frame.col(column.name)))
-        for label, of, values in arrays:
+                arrays.append((column.name, column))
+        for label, of in arrays:  # one column's copy alive at a time
+            if of is None:
+                values: Any = frame.present[:size]
+            elif of.kind == "cat":
+                values, used = _compacted(frame, of)
+                vocab[of.name] = [_tagged(v) for v in used]
+            else:
+                values = frame.col(of.name)
             dtype = np.dtype(np.bool_) if of is None else _dtype(of)
             filename = f"{name}.{label}.npy"
             open_private(temporary / filename).close()  # mode 0600, kept by w+
@@ -252,7 +279,7 @@ def _write_into(
                 "dtype": dtype.str,
                 "crc32": _crc(out),
             }
-            del out
+            del out, values
             _fsync(temporary / filename)
         manifest["frames"][name] = {
             "size": size,
@@ -352,6 +379,7 @@ def read(directory: Path, expected: Mapping[str, Frame]) -> Snapshot | None:
             if not 0 <= size <= capacity:
                 raise SnapshotRefused(f"{name}: size {size} of {capacity}")
             mapped: dict[str, Any] = {}
+            largest: dict[str, int | None] = {}
             for label, info in described["files"].items():
                 try:
                     array = np.load(
@@ -361,7 +389,8 @@ def read(directory: Path, expected: Mapping[str, Frame]) -> Snapshot | None:
                     raise SnapshotRefused(f"{info['file']}: {error}") from error
                 if array.shape != (capacity,) or array.dtype.str != info["dtype"]:
                     raise SnapshotRefused(f"{info['file']}: shape or type differs")
-                if _crc(array) != info["crc32"]:
+                crc, largest[label] = _scanned(path / info["file"], array)
+                if crc != info["crc32"]:
                     raise SnapshotRefused(f"{info['file']} does not match its checksum")
                 mapped[label] = array
             frame.present = mapped.pop(PRESENT)
@@ -379,8 +408,8 @@ def read(directory: Path, expected: Mapping[str, Frame]) -> Snapshot | None:
                     vocabulary = Vocabulary()
                     for tag, value in text[name]["vocab"][column.name]:
                         vocabulary.code(_untagged(tag, value))
-                    codes = frame.data[column.name][:size]
-                    if len(codes) and int(codes.max()) >= len(vocabulary.values):
+                    top = largest[column.name]  # rows past size hold -1
+                    if top is not None and top >= len(vocabulary.values):
                         raise SnapshotRefused(f"{name}.{column.name}: unknown code")
                     frame.vocab[column.name] = vocabulary
             frame.size = size

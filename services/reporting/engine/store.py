@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 import structlog
 from numpy.typing import NDArray
+from sqlalchemy import BigInteger, func, select, text
 from sqlalchemy import Table as CoreTable
-from sqlalchemy import select, text
+from sqlalchemy import column as sql_column
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col
 
@@ -71,8 +72,48 @@ EPOCH = date(1970, 1, 1).toordinal()
 NO_DATE = np.iinfo(np.int32).min
 NO_INT = -1
 LOAD_CHUNK = 50_000
+LOAD_PARTS = 2
+"""Connections a bulk load reads a table's distinct values on at once."""
+HASHES = {"UUID": "uuid_hash_extended", "VARCHAR": "hashtextextended"}
+"""PostgreSQL's 64-bit hash of a categorical column's type, by type."""
+RECODE_CHUNK = 1 << 20
 
 log = structlog.get_logger(__name__)
+
+
+def _hashed(value: str, function: str | None) -> str:
+    """SQL for a value's 64-bit hash with its two low bits 01: never 0 (the
+    code for none) nor -1 (a frame's sentinel) in its low 32 bits."""
+    return f"({function}({value}, 0) & -4 | 1)" if function else "0"
+
+
+def _hash_function(table: CoreTable, name: str, dialect: Any) -> str | None:
+    """PostgreSQL's 64-bit hash function for a column's type, if it has one."""
+    return HASHES.get(table.c[name].type.compile(dialect=dialect).split("(")[0])
+
+
+def _recode(
+    column: NDArray[np.int32], hashes: NDArray[np.int32], codes: NDArray[np.int32]
+) -> bool:
+    """Replace, in place, a column's values' hashes (their low 32 bits, all
+    different: ``hashes``) by their ``codes``; 0 (none) and -1 (no row)
+    become -1. False if a value is neither."""
+    order = np.argsort(hashes)
+    known, codes = hashes[order], codes[order]
+    for start in range(0, len(column), RECODE_CHUNK):  # bounded temporaries
+        part = column[start : start + RECODE_CHUNK]
+        if len(known) == 0:
+            if not ((part == 0) | (part == -1)).all():
+                return False
+            part[:] = -1
+            continue
+        at = np.searchsorted(known, part)
+        np.minimum(at, len(known) - 1, out=at)
+        hit = known[at] == part
+        if not (hit | (part == 0) | (part == -1)).all():
+            return False
+        part[:] = np.where(hit, codes[at], -1)
+    return True
 
 
 def day_number(day: date) -> int:
@@ -139,15 +180,28 @@ class Frame:
         return [None] * n
 
     def _grow(self, needed: int) -> None:
+        """Room for ``needed`` rows and an eighth more, as a snapshot has
+        (``snapshot.HEADROOM``): doubling left a 10M-row frame with up to
+        twice the memory its rows take."""
         if needed <= len(self.present):
             return
-        capacity = max(needed, 2 * len(self.present), 1024)
+        self.reserve(max(needed + needed // 8, 1024))
+
+    def reserve(self, capacity: int) -> None:
+        """Make the columns ``capacity`` rows long (never shorter): a bulk
+        load that knows its last key sizes each column once, without the
+        copies of growing by steps."""
         extra = capacity - len(self.present)
+        if extra <= 0:
+            return
+        empty = len(self.present) == 0  # nothing to copy: no concatenation
         self.present = np.concatenate([self.present, np.zeros(extra, bool)])
         for column in self.columns:
             old = self.data[column.name]
             if column.kind == "obj":
                 old.extend([None] * extra)
+            elif empty:
+                self.data[column.name] = self._empty(column, extra)
             else:
                 self.data[column.name] = np.concatenate(
                     [old, self._empty(column, extra)]
@@ -192,13 +246,16 @@ class Frame:
 
     def put(self, keys: NDArray[np.int64], values: dict[str, Any]) -> None:
         """Rows by key: each column's values in ``keys`` order, encoded
-        (codes, day numbers, sentinels for none) or, for ``obj``, a list."""
+        (codes, day numbers, sentinels for none) or, for ``obj``, a list;
+        a column not in ``values`` keeps what it holds."""
         if len(keys) == 0:
             return
         self._grow(int(keys.max()) + 1)
         self.size = max(self.size, int(keys.max()) + 1)
         self.present[keys] = True
         for column in self.columns:
+            if column.name not in values:
+                continue
             target = self.data[column.name]
             if column.kind == "obj":
                 for k, v in zip(keys.tolist(), values[column.name], strict=True):
@@ -748,33 +805,138 @@ class FactStore:
                     frame.load(chunk)
             await self._load_places(conn)
 
+    async def _distinct(self, frame: Frame, head: int) -> dict[str, set[Any]]:
+        """Each categorical column's distinct values among the frame's new
+        rows, from one pass over the table (a grouping set per column; a
+        DISTINCT per column was a pass each, 18 for services), split by
+        page ranges over ``LOAD_PARTS`` connections of its own, as one such
+        query runs on one core: it runs while the COPY does."""
+        table = frame.table
+        cats = [c.name for c in frame.columns if c.kind == "cat"]
+        values: dict[str, set[Any]] = {name: set() for name in cats}
+        if not cats:
+            return values
+        sets = ", ".join(f"({name})" for name in cats)
+
+        async def part(i: int) -> list[Any]:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SET LOCAL jit = off"))
+                pages = (
+                    await conn.execute(
+                        text(
+                            "SELECT pg_relation_size(CAST(:name AS regclass))"
+                            " / current_setting('block_size')::int"
+                        ),
+                        {"name": table.name},
+                    )
+                ).scalar_one()
+                first, end = (int(pages) * j // LOAD_PARTS for j in (i, i + 1))
+                pages_in = f"ctid >= '({first},0)'::tid"
+                if i + 1 < LOAD_PARTS:  # the last part: to the end, grown or not
+                    pages_in += f" AND ctid < '({end},0)'::tid"
+                query = text(
+                    f"SELECT {', '.join(cats)} FROM {table.name} "
+                    f"WHERE seq > :since AND seq <= :head AND {pages_in} "
+                    f"GROUP BY GROUPING SETS ({sets})"
+                ).columns(*[table.c[name] for name in cats])
+                found = await conn.execute(query, {"since": self.seq, "head": head})
+                return list(found.all())
+
+        for rows in await asyncio.gather(*(part(i) for i in range(LOAD_PARTS))):
+            for row in rows:  # one grouping set's row: its column's value, or none
+                for name, value in zip(cats, row, strict=True):
+                    if value is not None:
+                        values[name].add(value)
+        return values
+
     async def _load_numbers(
         self, conn: AsyncConnection, frame: Frame, head: int
     ) -> None:
         """Load a frame's new rows from PostgreSQL as numbers only, in
         binary COPY, read by NumPy a chunk at a time: the driver decodes no
         UUIDs, strings or dates, and no Python runs per value (a cold load of
-        a million services was mostly that). Each categorical column's new
-        distinct values join the vocabulary first; PostgreSQL then joins the
-        column to the vocabulary and sends its code. Dates come as day
-        numbers, and none as the frame's sentinels."""
+        a million services was mostly that). Dates come as day numbers, and
+        none as the frame's sentinels. The columns are sized once, to the
+        table's last key, before the first row arrives.
+
+        Categorical columns come as 64-bit hashes of their values (a join
+        per column to code them was most of PostgreSQL's work), kept as
+        their low 32 bits while the distinct values are found at the same
+        time (``_distinct``); they join the vocabulary in PostgreSQL's order
+        (that of the ``SELECT DISTINCT`` this replaces), and the hashes are
+        then replaced by codes. Exact: every row read holds one of those
+        values (rows up to ``head`` do not change, and a row changed since
+        has a later ``seq``), and a column whose values' 32 bits are not all
+        different is read again, coded by a join."""
         table = frame.table
-        since = (table.c.seq > self.seq) & (table.c.seq <= head)
+        last = (await conn.execute(select(func.max(table.c.key)))).scalar()
+        frame.reserve(int(last or 0) + 1)
+        cats = [c for c in frame.columns if c.kind == "cat"]
+        hashed = [
+            c for c in cats if _hash_function(table, c.name, conn.dialect) is not None
+        ]
+        if frame.size:  # a first load tried again: no code to take for a hash
+            for column in hashed:
+                frame.data[column.name][:] = -1
+        finding = asyncio.ensure_future(self._distinct(frame, head))
+        try:
+            first = [c for c in frame.columns if c.kind != "cat" or c in hashed]
+            await self._copy(conn, frame, head, first, hashed)
+            values = await finding
+        finally:
+            finding.cancel()
+        joined = []
+        for column in cats:
+            vocabulary = frame.vocab[column.name]
+            sql_type = table.c[column.name].type.compile(dialect=conn.dialect)
+            function = _hash_function(table, column.name, conn.dialect)
+            ordered = await conn.execute(
+                text(
+                    f"SELECT v, {_hashed('v', function)} FROM "
+                    f"unnest(CAST(:values AS {sql_type}[])) AS u(v) ORDER BY v"
+                ).columns(
+                    sql_column("v", table.c[column.name].type),
+                    sql_column("h", BigInteger),
+                ),
+                {"values": list(values[column.name])},
+            )
+            hashes, codes = [], []
+            for value, value_hash in ordered:
+                codes.append(vocabulary.code(value))
+                hashes.append(value_hash)
+            low = np.array(hashes, np.int64).astype(np.int32)  # the 32 bits kept
+            if column not in hashed or len(np.unique(low)) != len(low):
+                frame.data[column.name][:] = -1  # no hash taken for a code
+                joined.append(column)
+            elif not _recode(frame.data[column.name], low, np.array(codes, np.int32)):
+                raise ValueError(f"unknown value loading {table.name}")
+        if joined:
+            await self._copy(conn, frame, head, joined, [])
+
+    async def _copy(
+        self,
+        conn: AsyncConnection,
+        frame: Frame,
+        head: int,
+        columns: Sequence[Column],
+        hashed: Sequence[Column],
+    ) -> None:
+        """COPY the frame's new rows' ``columns`` into it; the ``hashed``
+        ones as their values' hashes' low 32 bits, other categorical ones
+        coded by a join with their vocabulary."""
+        table = frame.table
         arguments: list[Any] = [self.seq, head]
         selected = ["t.key::int8"]
         joins = []
-        for column in frame.columns:
+        for column in columns:
             name = f"t.{column.name}"
-            if column.kind == "cat":
-                vocabulary = frame.vocab[column.name]
-                found = await conn.execute(
-                    select(table.c[column.name]).where(since).distinct()
-                )
-                for value in found.scalars():
-                    vocabulary.code(value)
-                arguments.append(vocabulary.values)
+            sql_type = table.c[column.name].type.compile(dialect=conn.dialect)
+            if column in hashed:
+                function = _hash_function(table, column.name, conn.dialect)
+                selected.append(f"COALESCE({_hashed(name, function)}, 0)::int8")
+            elif column.kind == "cat":
+                arguments.append(frame.vocab[column.name].values)
                 code = f"v{len(arguments)}"
-                sql_type = table.c[column.name].type.compile(dialect=conn.dialect)
                 joins.append(
                     f"LEFT JOIN unnest(${len(arguments)}::{sql_type}[]) "
                     f"WITH ORDINALITY AS {code}(value, code) ON {code}.value = {name}"
@@ -790,32 +952,42 @@ class FactStore:
                 selected.append(f"COALESCE({name}, 'NaN')::float8")
             else:
                 selected.append(f"COALESCE({name}::int, 0)::int8")
+        # a row: its field count, then per field its size and an int8 (of
+        # which only the low four bytes are read: all but floats go into 32
+        # bits, as a cast of the int8 would) or a float8
+        kinds = ["key", *(c.kind for c in columns)]
         row = np.dtype(
-            [("fields", ">i2")]
-            + [
-                field
-                for i, column in enumerate(["key", *frame.columns])
-                for field in (
-                    (f"size{i}", ">i4"),
-                    (
-                        f"value{i}",
-                        ">f8" if getattr(column, "kind", "") == "float" else ">i8",
+            {
+                "names": ["fields", *(f"value{i}" for i in range(len(kinds)))],
+                "formats": [">i2", *(">f8" if k == "float" else ">i4" for k in kinds)],
+                "offsets": [
+                    0,
+                    *(
+                        2 + 12 * i + (4 if k == "float" else 8)
+                        for i, k in enumerate(kinds)
                     ),
-                )
-            ]
+                ],
+                "itemsize": 2 + 12 * len(kinds),
+            }
         )
         pending = bytearray()
         started = False
 
         def put(rows: int) -> None:
-            block = np.frombuffer(bytes(pending[: rows * row.itemsize]), row)
-            del pending[: rows * row.itemsize]
+            block = np.frombuffer(pending, row, count=rows)
             if not (block["fields"] == len(selected)).all():
                 raise ValueError(f"unexpected COPY rows loading {table.name}")
-            frame.put(
+            frame.put(  # each column made native and contiguous before its scatter
                 block["value0"].astype(np.int64),
-                {c.name: block[f"value{i}"] for i, c in enumerate(frame.columns, 1)},
+                {
+                    c.name: block[f"value{i}"].astype(
+                        np.float64 if c.kind == "float" else np.int32
+                    )
+                    for i, c in enumerate(columns, 1)
+                },
             )
+            del block  # a view of pending, which cannot shrink under it
+            del pending[: rows * row.itemsize]
 
         async def take(data: bytes) -> None:
             nonlocal started
