@@ -301,11 +301,25 @@ def by_ids(
     ids = sorted(set(ids))
     if session.get_bind().dialect.name != "postgresql":
         return statement.where(column.in_(ids))
-    keys = (
-        func.unnest(bindparam(None, ids, type_=ARRAY(column.type)))
-        .table_valued("id")
-        .render_derived(name="wanted")
-    )
+    array = bindparam(None, ids, type_=ARRAY(column.type))
+    return _each_id(statement, column, array, many)
+
+
+def by_ids_param(
+    dialect_name: str, statement: Any, column: Any, *, many: bool = False
+) -> Any:
+    """``by_ids`` with the ids as the parameter ``ids`` (their sorted set,
+    given at each execution): a statement built once. Building, keying and
+    loading through a new one each time cost a single write a fifth of its
+    Python (``bench/RESULTS.md``, seventh pass)."""
+    if dialect_name != "postgresql":
+        return statement.where(column.in_(bindparam("ids", expanding=True)))
+    return _each_id(statement, column, bindparam("ids", type_=ARRAY(column.type)), many)
+
+
+def _each_id(statement: Any, column: Any, ids: Any, many: bool) -> Any:
+    """``by_ids``' LATERAL join of ``statement`` over the array ``ids``."""
+    keys = func.unnest(ids).table_valued("id").render_derived(name="wanted")
     found = statement.where(column == keys.c.id)
     found = (found.offset(0) if many else found.limit(1)).lateral("found")
     model = statement.column_descriptions[0]["entity"]

@@ -17,6 +17,7 @@ import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
 
 from shared import db as shared_db
 from shared.db import SessionDep
@@ -249,6 +250,38 @@ async def test_a_service_record_reads_in_three_statements(
     )
     assert r.status_code == 409, r.text
     assert "'services'" in r.json()["detail"], r.json()
+
+
+async def test_a_warm_service_record_builds_no_statement_anew(alice: Any) -> None:
+    """Every statement a keyed record runs through the session (the key, the
+    person with their organisation, their consent ledger) is built once and
+    run again with new parameters: a statement built per call is keyed,
+    looked up and loaded anew each time (the ledger's cost a write a fifth
+    of its Python until it was built once)."""
+    people = [await make_beneficiary(alice) for _ in range(3)]
+    ran: list[list[Any]] = []
+
+    def seen(state: Any) -> None:
+        ran[-1].append(state.statement)
+
+    event.listen(Session, "do_orm_execute", seen)
+    try:
+        for number, person in enumerate(people):
+            ran.append([])
+            r = await alice.post(
+                "/v1/service-records",
+                {
+                    "beneficiary_id": person["id"],
+                    "activity_code": "individual_counselling",
+                    "service_date": "2026-02-01",
+                },
+                headers={"Idempotency-Key": f"built-once-{number}"},
+            )
+            assert r.status_code == 201, r.text
+    finally:
+        event.remove(Session, "do_orm_execute", seen)
+    assert len(ran[1]) == 3, ran[1]
+    assert all(a is b for a, b in zip(ran[1], ran[2], strict=True)), ran[1:]
 
 
 async def test_routers_of_other_paths_are_passed_over(

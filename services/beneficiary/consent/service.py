@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
+    bindparam,
     func,
     select,
 )
@@ -29,7 +30,7 @@ from shared.auth import Principal
 from shared.bulk import collecting, unsaved
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import ConsentFacts, EventType
-from shared.db import by_ids, get_many_cached, utcnow
+from shared.db import by_ids_param, get_many_cached, utcnow
 from shared.errors import Conflict, ConsentMissing, Forbidden, VersionConflict
 from shared.outbox import add_event
 
@@ -144,9 +145,7 @@ async def look_up_entry_ids(
     missing = set(ids) - checked
     if not missing:
         return
-    rows = await session.scalars(
-        _entries(session, organisation_id, col(ConsentEntry.id), missing)
-    )
+    rows = await _entries(session, organisation_id, col(ConsentEntry.id), missing)
     taken.update(row.id for row in rows)
     checked.update(missing)
 
@@ -322,14 +321,12 @@ async def consents_in_force(
     cache = _cache(session)
     missing = [b for b in beneficiary_ids if (organisation_id, b) not in cache]
     if missing:
-        rows = await session.scalars(
-            _entries(
-                session,
-                organisation_id,
-                col(ConsentEntry.beneficiary_id),
-                missing,
-                many=True,
-            )
+        rows = await _entries(
+            session,
+            organisation_id,
+            col(ConsentEntry.beneficiary_id),
+            missing,
+            many=True,
         )
         for b in missing:
             cache[(organisation_id, b)] = {}
@@ -344,27 +341,36 @@ def forget_consents(session: AsyncSession) -> None:
     session.info.pop("consent_entry_ids", None)
 
 
-def _entries(
+async def _entries(
     session: AsyncSession,
     organisation_id: uuid.UUID,
     column: Any,
     ids: Iterable[uuid.UUID],
     *,
     many: bool = False,
-) -> Any:
+) -> list[ConsentEntry]:
     """The organisation's entries whose ``column`` (their id, or with
     ``many`` their person's) is among ``ids``, each id read through its
-    index (``by_ids``)."""
-    return by_ids(
-        session,
-        select(ConsentEntry).where(
-            col(ConsentEntry.organisation_id) == organisation_id
-        ),
-        column,
-        ids,
-        many=many,
+    index (``by_ids``), by a statement built once per kind."""
+    dialect = session.get_bind().dialect.name
+    statement = _ENTRIES.get((dialect, column.key, many))
+    if statement is None:
+        statement = _ENTRIES[(dialect, column.key, many)] = by_ids_param(
+            dialect,
+            select(ConsentEntry).where(
+                col(ConsentEntry.organisation_id) == bindparam("org")
+            ),
+            column,
+            many=many,
+        )
+    rows = await session.scalars(
+        statement, {"org": organisation_id, "ids": sorted(set(ids))}
     )
+    return list(rows)
 
+
+_ENTRIES: dict[tuple[str, str, bool], Any] = {}
+"""``_entries``' statements by dialect, column and ``many``."""
 
 _Ledgers = dict[tuple[uuid.UUID, uuid.UUID], dict[ConsentPurpose, ConsentEntry]]
 
