@@ -276,6 +276,33 @@ def trace_engine(engine: AsyncEngine, service: str) -> None:
         hooks.listen()
 
 
+@contextmanager
+def statement_span(engine: Engine, statement: str) -> Iterator[None]:
+    """The span ``trace_engine``'s hooks give a statement, for one that a
+    service runs on the driver's connection itself (``shared.db.fetch_rows``),
+    where SQLAlchemy's hooks do not see it."""
+    hooks = _state.engines.get(engine)
+    if hooks is None or not hooks.listening:
+        yield
+        return
+    context = _Statement()
+    hooks.start(None, None, statement, None, context, False)
+    try:
+        yield
+    except BaseException as error:
+        span = getattr(context, _SPAN_KEY, None)
+        if span is not None:
+            span.set_attribute("error.type", type(error).__name__)
+            span.set_status(StatusCode.ERROR)
+        raise
+    finally:
+        hooks.end(None, None, statement, None, context, False)
+
+
+class _Statement:
+    """Where a span waits for its statement's end (an execution context)."""
+
+
 class _EngineHooks:
     """One engine's statement hooks, added and removed with tracing."""
 

@@ -15,11 +15,16 @@ from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
-from sqlalchemy import event, text
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+    InMemorySpanExporter,
+)
+from sqlalchemy import bindparam, event, func, literal, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from shared import db as shared_db
+from shared import tracing
 from shared.db import SessionDep
 from shared.outbox import announce_writes
 from shared.queue import ArqQueue
@@ -205,34 +210,34 @@ async def test_a_service_record_is_written_in_one_statement(
         assert tuple(found.one()) == (1, 1, 1)
 
 
-async def test_a_service_record_reads_in_three_statements(
-    alice: Any, beneficiary_engine: AsyncEngine
-) -> None:
+async def test_a_service_record_reads_in_three_statements(alice: Any) -> None:
     """Before writing, a keyed record reads three times: the Idempotency-Key,
     the person locked with their organisation (a read fewer), then their
     consent ledger, by a statement of its own once the lock is held (see
     test_consent_integrity: a withdrawal committed while the record waited
-    for the lock); a withdrawn consent still refuses the record."""
+    for the lock), which asyncpg runs itself (``fetch_rows``) with the span
+    a statement through SQLAlchemy has; a withdrawn consent still refuses
+    the record."""
     person = await make_beneficiary(alice)
-    selects: list[str] = []
-
-    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().startswith("SELECT"):
-            selects.append(statement)
-
     body = {
         "beneficiary_id": person["id"],
         "activity_code": "individual_counselling",
         "service_date": "2026-02-01",
     }
-    event.listen(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
+    exporter = InMemorySpanExporter()
+    tracing.start_tracing(exporter, batch=False)
     try:
         r = await alice.post(
             "/v1/service-records", body, headers={"Idempotency-Key": "reads-1"}
         )
     finally:
-        event.remove(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
+        tracing.stop_tracing()
     assert r.status_code == 201, r.text
+    selects = [
+        str(span.attributes["db.query.text"])
+        for span in exporter.get_finished_spans()
+        if span.name == "SELECT" and span.attributes
+    ]
     assert len(selects) == 3, selects
     key, person_read, ledger = selects
     assert "idempotency_record" in key, key
@@ -253,11 +258,11 @@ async def test_a_service_record_reads_in_three_statements(
 
 
 async def test_a_warm_service_record_builds_no_statement_anew(alice: Any) -> None:
-    """Every statement a keyed record runs through the session (the key, the
-    person with their organisation, their consent ledger) is built once and
-    run again with new parameters: a statement built per call is keyed,
-    looked up and loaded anew each time (the ledger's cost a write a fifth
-    of its Python until it was built once)."""
+    """Every statement a keyed record runs (the key and the person with
+    their organisation through the session, their consent ledger by the
+    driver) is built once and run again with new parameters: a statement
+    built per call is keyed, looked up and loaded anew each time (the
+    ledger's cost a write a fifth of its Python until it was built once)."""
     people = [await make_beneficiary(alice) for _ in range(3)]
     ran: list[list[Any]] = []
 
@@ -278,10 +283,13 @@ async def test_a_warm_service_record_builds_no_statement_anew(alice: Any) -> Non
                 headers={"Idempotency-Key": f"built-once-{number}"},
             )
             assert r.status_code == 201, r.text
+            if number == 1:  # the driver's reads are compiled once each
+                compiled = len(shared_db._RAW)
     finally:
         event.remove(Session, "do_orm_execute", seen)
-    assert len(ran[1]) == 3, ran[1]
+    assert len(ran[1]) == 2, ran[1]  # the key, the person; the ledger: fetch_rows
     assert all(a is b for a, b in zip(ran[1], ran[2], strict=True)), ran[1:]
+    assert len(shared_db._RAW) == compiled
 
 
 async def test_routers_of_other_paths_are_passed_over(
@@ -550,3 +558,47 @@ async def test_the_request_session_is_closed_by_the_middleware(
             r = await client.get(path)
             assert r.status_code == status, (path, r.text)
             assert pool.checkedout() == 0, path
+
+
+_PID = select(func.pg_backend_pid())
+_QUOTIENT = select(literal(1) / bindparam("by"))
+
+
+async def test_a_read_by_the_driver_fails_as_through_sqlalchemy(
+    beneficiary_engine: AsyncEngine,
+) -> None:
+    """``fetch_rows`` begins the session's transaction when nothing did, and
+    its errors are SQLAlchemy's: a statement's error as through the session,
+    a lost connection invalidated (the app answers 503, and the pool hands
+    out a live connection next)."""
+    async with AsyncSession(beneficiary_engine) as session, session.begin():
+        with pytest.raises(DBAPIError) as through_session:
+            await session.execute(_QUOTIENT, {"by": 0})
+    async with AsyncSession(beneficiary_engine) as session, session.begin():
+        await shared_db.fetch_rows(session, _PID, {})
+        connection = await session.connection()
+        pooled: Any = connection.sync_connection.connection  # type: ignore[union-attr]
+        assert pooled.dbapi_connection._transaction is not None  # BEGIN sent
+        with pytest.raises(DBAPIError) as by_driver:
+            await shared_db.fetch_rows(session, _QUOTIENT, {"by": 0})
+    assert type(by_driver.value) is type(through_session.value)
+    assert type(by_driver.value.orig) is type(through_session.value.orig)
+    assert by_driver.value.orig.sqlstate == "22012"  # type: ignore[union-attr]
+    assert not by_driver.value.connection_invalidated
+    killer = shared_db.make_engine(beneficiary_engine.url.render_as_string(False))
+    try:
+        async with AsyncSession(beneficiary_engine) as session:
+            await session.begin()
+            [(pid,)] = await shared_db.fetch_rows(session, _PID, {})
+            async with killer.connect() as conn:
+                await conn.execute(
+                    text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}
+                )
+            with pytest.raises(DBAPIError) as lost:
+                await shared_db.fetch_rows(session, _PID, {})
+            assert lost.value.connection_invalidated
+    finally:
+        await killer.dispose()
+    async with AsyncSession(beneficiary_engine) as session, session.begin():
+        [(fresh,)] = await shared_db.fetch_rows(session, _PID, {})
+    assert fresh != pid

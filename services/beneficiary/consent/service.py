@@ -30,7 +30,7 @@ from shared.auth import Principal
 from shared.bulk import collecting, unsaved
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import ConsentFacts, EventType
-from shared.db import by_ids_param, get_many_cached, utcnow
+from shared.db import by_ids_param, fetch_rows, get_many_cached, utcnow
 from shared.errors import Conflict, ConsentMissing, Forbidden, VersionConflict
 from shared.outbox import add_event
 
@@ -341,6 +341,43 @@ def forget_consents(session: AsyncSession) -> None:
     session.info.pop("consent_entry_ids", None)
 
 
+async def _granted(
+    session: AsyncSession,
+    organisation_id: uuid.UUID,
+    beneficiary_ids: Sequence[uuid.UUID],
+) -> dict[uuid.UUID, dict[ConsentPurpose, bool]]:
+    """``consents_in_force`` as whether each purpose is granted: what
+    ``require_consent`` asks. On PostgreSQL a ledger the session does not
+    remember is read as plain rows by the driver itself (``fetch_rows``),
+    by the same statement, and not remembered (the session remembers ORM
+    entries); a ledger it remembers (recorded or read in this session) is
+    its answer."""
+    if session.get_bind().dialect.name != "postgresql":
+        return {
+            b: {p: entry.granted for p, entry in entries.items()}
+            for b, entries in (
+                await consents_in_force(session, organisation_id, beneficiary_ids)
+            ).items()
+        }
+    cache = _cache(session)
+    missing = sorted({b for b in beneficiary_ids if (organisation_id, b) not in cache})
+    read: dict[uuid.UUID, dict[ConsentPurpose, bool]] = {b: {} for b in missing}
+    if missing:
+        rows = await fetch_rows(
+            session,
+            _entries_statement(session, col(ConsentEntry.beneficiary_id), many=True),
+            {"org": organisation_id, "ids": missing},
+        )
+        for row in sorted(rows, key=lambda row: row["sequence"]):
+            read[row["beneficiary_id"]][ConsentPurpose(row["purpose"])] = row["granted"]
+    return {
+        b: read[b]
+        if b in read
+        else {p: entry.granted for p, entry in cache[(organisation_id, b)].items()}
+        for b in beneficiary_ids
+    }
+
+
 async def _entries(
     session: AsyncSession,
     organisation_id: uuid.UUID,
@@ -352,6 +389,15 @@ async def _entries(
     """The organisation's entries whose ``column`` (their id, or with
     ``many`` their person's) is among ``ids``, each id read through its
     index (``by_ids``), by a statement built once per kind."""
+    rows = await session.scalars(
+        _entries_statement(session, column, many=many),
+        {"org": organisation_id, "ids": sorted(set(ids))},
+    )
+    return list(rows)
+
+
+def _entries_statement(session: AsyncSession, column: Any, *, many: bool) -> Any:
+    """``_entries``' statement, built once per dialect, column and ``many``."""
     dialect = session.get_bind().dialect.name
     statement = _ENTRIES.get((dialect, column.key, many))
     if statement is None:
@@ -363,10 +409,7 @@ async def _entries(
             column,
             many=many,
         )
-    rows = await session.scalars(
-        statement, {"org": organisation_id, "ids": sorted(set(ids))}
-    )
-    return list(rows)
+    return statement
 
 
 _ENTRIES: dict[tuple[str, str, bool], Any] = {}
@@ -445,12 +488,10 @@ async def require_consent(
             "This record was merged into another person's record; record it there.",
             current={"merged_into_id": str(merged.merged_into_id)},
         )
-    in_force = await consents_in_force(session, organisation_id, beneficiary_ids)
+    in_force = await _granted(session, organisation_id, beneficiary_ids)
     for purpose in dict.fromkeys((ConsentPurpose.registration, *purposes)):
         missing = [
-            str(b)
-            for b, entries in in_force.items()
-            if not (purpose in entries and entries[purpose].granted)
+            str(b) for b, granted in in_force.items() if not granted.get(purpose)
         ]
         if missing:
             raise ConsentMissing(
