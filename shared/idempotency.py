@@ -29,7 +29,7 @@ from sqlmodel import Field, SQLModel, col
 from shared.app import Runtime
 from shared.audit import Trail
 from shared.crypto import KeyRing
-from shared.db import SessionDep, UTCDateTime, append_row, utcnow
+from shared.db import SessionDep, UTCDateTime, append_row, fetch_rows, utcnow
 from shared.errors import FieldError, Invalid
 from shared.outbox import announce_writes, staged_events
 from shared.queue import send_deferred_jobs
@@ -120,8 +120,9 @@ _LOOKUPS: dict[type[IdempotencyRecordBase], Any] = {}
 
 def _lookup(model: type[IdempotencyRecordBase]) -> Any:
     """The key's look-up, built once per table (building it is a good part
-    of a small write's Python); the three columns a replay needs, as a
-    plain row (no ORM instance to build)."""
+    of a small write's Python); the three columns a replay needs (route,
+    fingerprint, resource id, in that order), as a plain row (no ORM
+    instance to build)."""
     statement = _LOOKUPS.get(model)
     if statement is None:
         table = model.__table__  # type: ignore[attr-defined]
@@ -147,15 +148,15 @@ async def find_replay(
 
     The same key with a different request is a client bug: 422, nothing written.
     """
-    record = (
-        await session.execute(
-            _lookup(model),
-            {"org": principal.organisation_id, "sub": principal.subject, "key": key},
-        )
-    ).one_or_none()
+    params = {"org": principal.organisation_id, "sub": principal.subject, "key": key}
+    if session.get_bind().dialect.name == "postgresql":  # by the driver itself
+        rows = await fetch_rows(session, _lookup(model), params)
+        record = rows[0] if rows else None
+    else:
+        record = (await session.execute(_lookup(model), params)).one_or_none()
     if record is None:
         return None
-    if record.route != route or record.fingerprint not in request_fingerprints:
+    if record[0] != route or record[1] not in request_fingerprints:
         raise Invalid(
             "This Idempotency-Key was already used for a different request.",
             errors=[
@@ -166,8 +167,7 @@ async def find_replay(
                 )
             ],
         )
-    resource_id: uuid.UUID = record.resource_id
-    return resource_id
+    return uuid.UUID(bytes=record[2].bytes)  # asyncpg's own UUID type, as Python's
 
 
 def remember(
