@@ -602,3 +602,32 @@ async def test_a_read_by_the_driver_fails_as_through_sqlalchemy(
     async with AsyncSession(beneficiary_engine) as session, session.begin():
         [(fresh,)] = await shared_db.fetch_rows(session, _PID, {})
     assert fresh != pid
+
+
+async def test_each_request_is_counted_once_in_its_series(
+    beneficiary_app: Any, beneficiary_client: Any
+) -> None:
+    """The request guard finds a (method, route, status)'s two series once
+    and keeps them: each request still adds one to its count and one
+    latency observation, and a new status gets series of its own."""
+    registry = beneficiary_app.state.metrics.registry
+
+    def counted(route: str, status: str) -> tuple[float, float]:
+        labels = {"service": "beneficiary", "method": "GET", "route": route}
+        requests = registry.get_sample_value(
+            "http_requests_total", {**labels, "status": status}
+        )
+        observed = registry.get_sample_value(
+            "http_request_duration_seconds_count", labels
+        )
+        return requests or 0.0, observed or 0.0
+
+    before = counted("/healthz", "200")
+    for _ in range(3):
+        assert (await beneficiary_client.get("/healthz")).status_code == 200
+    assert counted("/healthz", "200") == (before[0] + 3, before[1] + 3)
+    unknown = counted("/healthz", "400")
+    r = await beneficiary_client.get("/healthz", params={"nosuch": "1"})
+    assert r.status_code == 400, r.text
+    assert counted("/healthz", "400") == (unknown[0] + 1, unknown[1] + 1)
+    assert counted("/healthz", "200")[0] == before[0] + 3
