@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from shared import db as shared_db
 from shared import tracing
+from shared.auth import Role
 from shared.db import SessionDep
 from shared.outbox import announce_writes
 from shared.queue import ArqQueue
@@ -631,3 +632,69 @@ async def test_each_request_is_counted_once_in_its_series(
     assert r.status_code == 400, r.text
     assert counted("/healthz", "400") == (unknown[0] + 1, unknown[1] + 1)
     assert counted("/healthz", "200")[0] == before[0] + 3
+
+
+async def test_a_record_solves_one_dependency_for_actor_session_and_key(
+    alice: Any, issue: Any, orgs: Any, beneficiary_engine: AsyncEngine
+) -> None:
+    """``POST /v1/service-records`` takes its actor, session and
+    Idempotency-Key from one dependency (there were three, and the session
+    twice), reading the same two headers in the same order (the OpenAPI is
+    test_api_contract's); the actor's checks and reason are as before."""
+    from services.beneficiary.service_records.router import router
+
+    def calls(dependant: Any) -> Any:
+        yield dependant
+        for sub in dependant.dependencies:
+            yield from calls(sub)
+
+    write = next(
+        r
+        for r in router.routes
+        if isinstance(r, APIRoute)
+        and r.path == "/v1/service-records"
+        and "POST" in (r.methods or ())
+    )
+    solved = list(calls(write.dependant))[1:]
+    assert len(solved) == 2, [d.call for d in solved]  # it and the principal
+    headers = [p.alias for d in solved for p in d.header_params]
+    assert headers == ["x-access-reason", "idempotency-key"], headers
+
+    person = await make_beneficiary(alice)
+    body = {
+        "beneficiary_id": person["id"],
+        "activity_code": "individual_counselling",
+        "service_date": "2026-02-01",
+    }
+    r = await alice.post(
+        "/v1/service-records",
+        body,
+        headers={"X-Access-Reason": "break-glass: mine", "Idempotency-Key": "d-1"},
+    )
+    assert r.status_code == 422, r.text
+    auditor = issue(orgs["a"], Role.auditor)
+    r = await auditor.post(
+        "/v1/service-records", body, headers={"Idempotency-Key": "d-2"}
+    )
+    assert r.status_code == 403, r.text
+    r = await alice.post(
+        "/v1/service-records",
+        body,
+        headers={"X-Access-Reason": "home visit", "Idempotency-Key": "d-3"},
+    )
+    assert r.status_code == 201, r.text
+    async with beneficiary_engine.connect() as conn:
+        reason = await conn.scalar(
+            text(
+                "SELECT reason FROM audit_entry WHERE entity_id = :id"
+                " AND action = 'create'"
+            ),
+            {"id": uuid.UUID(r.json()["id"])},
+        )
+    assert reason == "home visit"
+    replayed = await alice.post(
+        "/v1/service-records", body, headers={"Idempotency-Key": "d-3"}
+    )
+    assert replayed.status_code == 201, replayed.text
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json()["id"] == r.json()["id"]
