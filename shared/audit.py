@@ -59,28 +59,41 @@ def acting(*roles: Role) -> Callable[..., Awaitable[Actor]]:
     """Dependency: the caller, who must hold one of ``roles``, and their reason."""
 
     async def dependency(
-        request: Request,
-        principal: PrincipalDep,
-        x_access_reason: Annotated[Text | None, Header(max_length=500)] = None,
+        request: Request, principal: PrincipalDep, x_access_reason: AccessReason = None
     ) -> Actor:
-        holding(principal, roles)
-        if x_access_reason and x_access_reason.strip().lower().startswith(BREAK_GLASS):
-            raise Invalid(
-                f"Reasons starting with {BREAK_GLASS!r} are written by the "
-                "server for access through a grant (POST /v1/break-glass).",
-                errors=[
-                    FieldError(
-                        loc=["header", "x-access-reason"], msg="reserved", type="value"
-                    )
-                ],
-            )
-        return Actor(
-            principal=principal,
-            reason=x_access_reason,
-            request_id=getattr(request.state, "request_id", None),
-        )
+        return actor_of(request, principal, x_access_reason, roles)
 
     return dependency
+
+
+AccessReason = Annotated[Text | None, Header(max_length=500)]
+"""The ``X-Access-Reason`` header an actor's dependency reads."""
+
+
+def actor_of(
+    request: Request,
+    principal: Principal,
+    reason: str | None,
+    roles: tuple[Role, ...],
+) -> Actor:
+    """``acting``'s checks and its actor, for a dependency that reads the
+    principal and the reason itself (``shared.idempotency.acting_once``)."""
+    holding(principal, roles)
+    if reason and reason.strip().lower().startswith(BREAK_GLASS):
+        raise Invalid(
+            f"Reasons starting with {BREAK_GLASS!r} are written by the "
+            "server for access through a grant (POST /v1/break-glass).",
+            errors=[
+                FieldError(
+                    loc=["header", "x-access-reason"], msg="reserved", type="value"
+                )
+            ],
+        )
+    return Actor(
+        principal=principal,
+        reason=reason,
+        request_id=getattr(request.state, "request_id", None),
+    )
 
 
 def note_break_glass(session: AsyncSession, reason: str) -> None:

@@ -33,8 +33,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Dialect, make_url
-from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    create_async_engine,
+)
 from sqlalchemy.orm import (
     Session,
     SessionTransaction,
@@ -48,6 +53,7 @@ from sqlalchemy.types import TypeDecorator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.files import PRIVATE_DIR, PRIVATE_FILE
+from shared.tracing import statement_span
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -317,11 +323,25 @@ def by_ids(
     ids = sorted_ids(ids)
     if session.get_bind().dialect.name != "postgresql":
         return statement.where(column.in_(ids))
-    keys = (
-        func.unnest(bindparam(None, ids, type_=ARRAY(column.type)))
-        .table_valued("id")
-        .render_derived(name="wanted")
-    )
+    array = bindparam(None, ids, type_=ARRAY(column.type))
+    return _each_id(statement, column, array, many)
+
+
+def by_ids_param(
+    dialect_name: str, statement: Any, column: Any, *, many: bool = False
+) -> Any:
+    """``by_ids`` with the ids as the parameter ``ids`` (their sorted set,
+    given at each execution): a statement built once. Building, keying and
+    loading through a new one each time cost a single write a fifth of its
+    Python (``bench/RESULTS.md``, seventh pass)."""
+    if dialect_name != "postgresql":
+        return statement.where(column.in_(bindparam("ids", expanding=True)))
+    return _each_id(statement, column, bindparam("ids", type_=ARRAY(column.type)), many)
+
+
+def _each_id(statement: Any, column: Any, ids: Any, many: bool) -> Any:
+    """``by_ids``' LATERAL join of ``statement`` over the array ``ids``."""
+    keys = func.unnest(ids).table_valued("id").render_derived(name="wanted")
     found = statement.where(column == keys.c.id)
     found = (found.offset(0) if many else found.limit(1)).lateral("found")
     model = statement.column_descriptions[0]["entity"]
@@ -568,6 +588,67 @@ def _appended_dropped(session: Session, transaction: SessionTransaction) -> None
     if transaction.parent is None:
         session.info.pop(APPENDED, None)
         session.info.pop(ADDED, None)
+
+
+_RAW: dict[int, tuple[Any, str, tuple[str, ...], dict[str, Any]]] = {}
+
+
+async def fetch_rows(
+    session: AsyncSession, statement: Any, params: dict[str, Any]
+) -> list[Any]:
+    """The rows of ``statement`` (a SELECT built once) as asyncpg records
+    (by column name or place), run on PostgreSQL by asyncpg itself on the
+    session's connection, in its transaction (begun here if no statement
+    began it yet, as SQLAlchemy's cursor would). Through the session a
+    read of a few rows cost about 400 000 instructions, a sixth of a small
+    write's handler; this costs about 110 000 (bench/RESULTS.md, seventh
+    pass).
+
+    The statement is compiled once; its span (tracing on) and its errors
+    are those SQLAlchemy would give: the driver's error translated to
+    SQLAlchemy's, and a lost connection invalidated."""
+    connection = await session.connection()
+    sync: Any = connection.sync_connection
+    pooled = sync.connection
+    adapted = pooled.dbapi_connection  # SQLAlchemy's adapter of asyncpg's
+    known = _RAW.get(id(statement))
+    if known is None or known[0] is not statement:
+        compiled = statement.compile(dialect=sync.dialect)
+        fixed = {name: bind.effective_value for name, bind in compiled.binds.items()}
+        known = (statement, compiled.string, tuple(compiled.positiontup or ()), fixed)
+        _RAW[id(statement)] = known
+    _, sql, names, fixed = known
+    args = [params[name] if name in params else fixed[name] for name in names]
+    driver = pooled.driver_connection
+    try:
+        if adapted._transaction is None and not adapted.autocommit:
+            await adapted._start_transaction()  # BEGIN, as its cursor would
+        with statement_span(sync.engine, sql):
+            return list(await driver.fetch(sql, *args))
+    except Exception as error:
+        raise await _as_sqlalchemy_error(connection, sql, args, error) from error
+
+
+async def _as_sqlalchemy_error(
+    connection: AsyncConnection, sql: str, args: list[Any], error: Exception
+) -> Exception:
+    """What SQLAlchemy raises for ``error`` from the driver: the adapter's
+    DBAPI error wrapped as ``sqlalchemy.exc`` does, and the connection
+    invalidated when it is lost (so the pool does not hand it out again)."""
+    sync: Any = connection.sync_connection
+    dialect = sync.dialect
+    adapted = sync.connection.dbapi_connection
+    try:
+        adapted._handle_exception(error)
+    except Exception as translated:
+        error = translated
+    base = dialect.loaded_dbapi.Error
+    lost = isinstance(error, base) and dialect.is_disconnect(error, adapted, None)
+    if lost:
+        await connection.invalidate()
+    return DBAPIError.instance(
+        sql, args, error, base, connection_invalidated=lost, dialect=dialect
+    )
 
 
 def pin(session: AsyncSession, row: Any) -> None:

@@ -27,9 +27,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from shared.app import Runtime
-from shared.audit import Trail
+from shared.audit import AccessReason, Actor, Trail, actor_of
+from shared.auth import PrincipalDep, Role
 from shared.crypto import KeyRing
-from shared.db import SessionDep, UTCDateTime, append_row, utcnow
+from shared.db import (
+    SessionDep,
+    UTCDateTime,
+    append_row,
+    fetch_rows,
+    get_session,
+    utcnow,
+)
 from shared.errors import FieldError, Invalid
 from shared.outbox import announce_writes, staged_events
 from shared.queue import send_deferred_jobs
@@ -120,8 +128,9 @@ _LOOKUPS: dict[type[IdempotencyRecordBase], Any] = {}
 
 def _lookup(model: type[IdempotencyRecordBase]) -> Any:
     """The key's look-up, built once per table (building it is a good part
-    of a small write's Python); the three columns a replay needs, as a
-    plain row (no ORM instance to build)."""
+    of a small write's Python); the three columns a replay needs (route,
+    fingerprint, resource id, in that order), as a plain row (no ORM
+    instance to build)."""
     statement = _LOOKUPS.get(model)
     if statement is None:
         table = model.__table__  # type: ignore[attr-defined]
@@ -147,15 +156,15 @@ async def find_replay(
 
     The same key with a different request is a client bug: 422, nothing written.
     """
-    record = (
-        await session.execute(
-            _lookup(model),
-            {"org": principal.organisation_id, "sub": principal.subject, "key": key},
-        )
-    ).one_or_none()
+    params = {"org": principal.organisation_id, "sub": principal.subject, "key": key}
+    if session.get_bind().dialect.name == "postgresql":  # by the driver itself
+        rows = await fetch_rows(session, _lookup(model), params)
+        record = rows[0] if rows else None
+    else:
+        record = (await session.execute(_lookup(model), params)).one_or_none()
     if record is None:
         return None
-    if record.route != route or record.fingerprint not in request_fingerprints:
+    if record[0] != route or record[1] not in request_fingerprints:
         raise Invalid(
             "This Idempotency-Key was already used for a different request.",
             errors=[
@@ -166,8 +175,7 @@ async def find_replay(
                 )
             ],
         )
-    resource_id: uuid.UUID = record.resource_id
-    return resource_id
+    return uuid.UUID(bytes=record[2].bytes)  # asyncpg's own UUID type, as Python's
 
 
 def remember(
@@ -372,6 +380,38 @@ def once_for(
         return Once(session, response, runtime, model, idempotency_key)
 
     return once
+
+
+@dataclass(frozen=True)
+class Acting:
+    """A write's caller (``acting``'s actor) and its ``Once``."""
+
+    actor: Actor
+    once: Once
+
+
+def acting_once(
+    model: type[IdempotencyRecordBase], *roles: Role
+) -> Callable[..., Awaitable[Acting]]:
+    """One dependency for a write's actor (``shared.audit.acting(*roles)``),
+    session and ``Once`` (``once_for(model)``), which read the same
+    headers, in the same order, so the OpenAPI document is the same. FastAPI
+    solving three dependencies and the session's twice cost a small write
+    more than the one (bench/RESULTS.md, seventh pass)."""
+
+    async def acting(
+        request: Request,
+        response: Response,
+        principal: PrincipalDep,
+        x_access_reason: AccessReason = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Acting:
+        actor = actor_of(request, principal, x_access_reason, roles)
+        runtime: Runtime = request.app.state.runtime
+        session = await get_session(request)
+        return Acting(actor, Once(session, response, runtime, model, idempotency_key))
+
+    return acting
 
 
 async def run_once(

@@ -86,6 +86,20 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self.service = service
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one request and its latency. Each (method, route, status)
+        finds its two series once: ``labels()`` checks and joins the label
+        values, under a lock, on every call."""
+        series = self._children.get((method, route, status))
+        if series is None:
+            series = self._children[(method, route, status)] = (
+                self.latency.labels(self.service, method, route),
+                self.requests.labels(self.service, method, route, str(status)),
+            )
+        series[0].observe(seconds)
+        series[1].inc()
 
 
 class RequestGuard:
@@ -178,9 +192,9 @@ class RequestGuard:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
             elapsed = time.perf_counter() - started
-            labels = (self.metrics.service, scope["method"], template)
-            self.metrics.latency.labels(*labels).observe(elapsed)
-            self.metrics.requests.labels(*labels, str(status_holder["status"])).inc()
+            self.metrics.observe(
+                scope["method"], template, status_holder["status"], elapsed
+            )
             if span is not None:
                 tracing.finish_server_span(
                     span, scope["method"], template, status_holder["status"]

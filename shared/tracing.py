@@ -21,12 +21,13 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary, ref
 
 import httpx
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 if TYPE_CHECKING:
@@ -45,6 +46,11 @@ class _Tracing:
     processor: SpanProcessor | None = None
     tracers: dict[str, Tracer] = field(default_factory=dict)
     exit_hook: bool = False
+    engines: WeakKeyDictionary[Engine, _EngineHooks] = field(
+        default_factory=WeakKeyDictionary
+    )
+    """Every engine ``trace_engine`` was given, with its service's hooks:
+    listening while tracing is on, not otherwise."""
 
 
 _state = _Tracing()
@@ -102,6 +108,8 @@ def start_tracing(exporter: SpanExporter, *, batch: bool = True) -> None:
     _state.processor = (
         BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
     )
+    for hooks in list(_state.engines.values()):
+        hooks.listen()
     if not _state.exit_hook:
         atexit.register(stop_tracing)
         _state.exit_hook = True
@@ -111,6 +119,8 @@ def stop_tracing() -> None:
     """Export what is pending and switch tracing off."""
     processor, _state.processor = _state.processor, None
     _state.tracers.clear()
+    for hooks in list(_state.engines.values()):
+        hooks.stop()
     if processor is not None:
         processor.shutdown()
 
@@ -256,43 +266,114 @@ def record_status(span: Span, status: int, *, error_from: int) -> None:
 
 def trace_engine(engine: AsyncEngine, service: str) -> None:
     """A span per SQL statement, with its parameterised text (bound values,
-    where personal data would be, are never recorded)."""
-    sync_engine = engine.sync_engine
-    system = sync_engine.dialect.name
-    namespace = sync_engine.url.database or ""
+    where personal data would be, are never recorded), while tracing is on.
+    Off, the engine has no statement hooks at all: a listener, even one
+    that returns at once, cost each statement about 55 000 instructions
+    (bench/RESULTS.md, seventh pass)."""
+    hooks = _EngineHooks(engine.sync_engine, service)
+    _state.engines[engine.sync_engine] = hooks
+    if _state.processor is not None:
+        hooks.listen()
 
-    @event.listens_for(sync_engine, "before_cursor_execute")
+
+@contextmanager
+def statement_span(engine: Engine, statement: str) -> Iterator[None]:
+    """The span ``trace_engine``'s hooks give a statement, for one that a
+    service runs on the driver's connection itself (``shared.db.fetch_rows``),
+    where SQLAlchemy's hooks do not see it."""
+    hooks = _state.engines.get(engine)
+    if hooks is None or not hooks.listening:
+        yield
+        return
+    context = _Statement()
+    hooks.start(None, None, statement, None, context, False)
+    try:
+        yield
+    except BaseException as error:
+        span = getattr(context, _SPAN_KEY, None)
+        if span is not None:
+            span.set_attribute("error.type", type(error).__name__)
+            span.set_status(StatusCode.ERROR)
+        raise
+    finally:
+        hooks.end(None, None, statement, None, context, False)
+
+
+class _Statement:
+    """Where a span waits for its statement's end (an execution context)."""
+
+
+class _EngineHooks:
+    """One engine's statement hooks, added and removed with tracing."""
+
+    def __init__(self, engine: Engine, service: str) -> None:
+        self.engine = ref(engine)  # the engine holds these hooks, not they it
+        self.service = service
+        self.system = engine.dialect.name
+        self.namespace = engine.url.database or ""
+        self.listening = False
+
+    def hooks(self) -> list[tuple[str, Any]]:
+        return [
+            ("before_cursor_execute", self.start),
+            ("after_cursor_execute", self.end),
+            ("handle_error", self.failed),
+        ]
+
+    def listen(self) -> None:
+        engine = self.engine()
+        if engine is not None and not self.listening:
+            for name, hook in self.hooks():
+                event.listen(engine, name, hook)
+            self.listening = True
+
+    def stop(self) -> None:
+        engine = self.engine()
+        if engine is not None and self.listening:
+            for name, hook in self.hooks():
+                event.remove(engine, name, hook)
+            self.listening = False
+
     def start(
-        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+        self,
+        conn: Any,
+        cursor: Any,
+        statement: str,
+        params: Any,
+        context: Any,
+        many: bool,
     ) -> None:
-        tracer_ = tracer(service)
+        tracer_ = tracer(self.service)
         if tracer_ is None or context is None:
             return
         operation = statement.lstrip().split(None, 1)[0].upper() if statement else ""
         span = tracer_.start_span(
-            operation or system,
+            operation or self.system,
             kind=SpanKind.CLIENT,
             attributes={
-                "db.system.name": system,
-                "db.namespace": namespace,
+                "db.system.name": self.system,
+                "db.namespace": self.namespace,
                 "db.operation.name": operation,
                 "db.query.text": statement[:SQL_TEXT_LIMIT],
             },
         )
         setattr(context, _SPAN_KEY, span)
 
-    @event.listens_for(sync_engine, "after_cursor_execute")
     def end(
-        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+        self,
+        conn: Any,
+        cursor: Any,
+        statement: str,
+        params: Any,
+        context: Any,
+        many: bool,
     ) -> None:
         span = getattr(context, _SPAN_KEY, None)
         if span is not None:
             span.end()
 
-    @event.listens_for(sync_engine, "handle_error")
-    def failed(error: Any) -> None:
+    def failed(self, error: Any) -> None:
         span = getattr(error.execution_context, _SPAN_KEY, None)
         if span is not None:
             span.set_attribute("error.type", type(error.original_exception).__name__)
             span.set_status(StatusCode.ERROR)
-            span.end()

@@ -6,9 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from services.beneficiary.db import IdempotencyRecord
 from shared.audit import Actor, acting
 from shared.auth import Principal, PrincipalDep, Role, require
 from shared.errors import Forbidden
+from shared.idempotency import Acting, acting_once
 
 FIELD_STAFF = (
     Role.case_worker,
@@ -28,6 +30,8 @@ def is_supervisor(principal: Principal) -> bool:
 
 
 FieldActor = Annotated[Actor, Depends(acting(*FIELD_STAFF))]
+FieldWrite = Annotated[Acting, Depends(acting_once(IdempotencyRecord, *FIELD_STAFF))]
+"""A field write's actor, session and Idempotency-Key in one dependency."""
 SupervisorActor = Annotated[Actor, Depends(acting(*SUPERVISORS))]
 FieldStaff = Annotated[Principal, Depends(require(*FIELD_STAFF))]
 Auditor = Annotated[Principal, Depends(require(Role.auditor))]

@@ -15,10 +15,17 @@ from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
-from sqlalchemy import event, text
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+    InMemorySpanExporter,
+)
+from sqlalchemy import bindparam, event, func, literal, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
 
 from shared import db as shared_db
+from shared import tracing
+from shared.auth import Role
 from shared.db import SessionDep
 from shared.outbox import announce_writes
 from shared.queue import ArqQueue
@@ -204,34 +211,34 @@ async def test_a_service_record_is_written_in_one_statement(
         assert tuple(found.one()) == (1, 1, 1)
 
 
-async def test_a_service_record_reads_in_three_statements(
-    alice: Any, beneficiary_engine: AsyncEngine
-) -> None:
+async def test_a_service_record_reads_in_three_statements(alice: Any) -> None:
     """Before writing, a keyed record reads three times: the Idempotency-Key,
     the person locked with their organisation (a read fewer), then their
     consent ledger, by a statement of its own once the lock is held (see
     test_consent_integrity: a withdrawal committed while the record waited
-    for the lock); a withdrawn consent still refuses the record."""
+    for the lock), which asyncpg runs itself (``fetch_rows``) with the span
+    a statement through SQLAlchemy has; a withdrawn consent still refuses
+    the record."""
     person = await make_beneficiary(alice)
-    selects: list[str] = []
-
-    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().startswith("SELECT"):
-            selects.append(statement)
-
     body = {
         "beneficiary_id": person["id"],
         "activity_code": "individual_counselling",
         "service_date": "2026-02-01",
     }
-    event.listen(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
+    exporter = InMemorySpanExporter()
+    tracing.start_tracing(exporter, batch=False)
     try:
         r = await alice.post(
             "/v1/service-records", body, headers={"Idempotency-Key": "reads-1"}
         )
     finally:
-        event.remove(beneficiary_engine.sync_engine, "before_cursor_execute", seen)
+        tracing.stop_tracing()
     assert r.status_code == 201, r.text
+    selects = [
+        str(span.attributes["db.query.text"])
+        for span in exporter.get_finished_spans()
+        if span.name == "SELECT" and span.attributes
+    ]
     assert len(selects) == 3, selects
     key, person_read, ledger = selects
     assert "idempotency_record" in key, key
@@ -249,6 +256,41 @@ async def test_a_service_record_reads_in_three_statements(
     )
     assert r.status_code == 409, r.text
     assert "'services'" in r.json()["detail"], r.json()
+
+
+async def test_a_warm_service_record_builds_no_statement_anew(alice: Any) -> None:
+    """Every statement a keyed record runs (the person with their
+    organisation through the session, the key and their consent ledger by
+    the driver) is built once and run again with new parameters: a statement
+    built per call is keyed, looked up and loaded anew each time (the
+    ledger's cost a write a fifth of its Python until it was built once)."""
+    people = [await make_beneficiary(alice) for _ in range(3)]
+    ran: list[list[Any]] = []
+
+    def seen(state: Any) -> None:
+        ran[-1].append(state.statement)
+
+    event.listen(Session, "do_orm_execute", seen)
+    try:
+        for number, person in enumerate(people):
+            ran.append([])
+            r = await alice.post(
+                "/v1/service-records",
+                {
+                    "beneficiary_id": person["id"],
+                    "activity_code": "individual_counselling",
+                    "service_date": "2026-02-01",
+                },
+                headers={"Idempotency-Key": f"built-once-{number}"},
+            )
+            assert r.status_code == 201, r.text
+            if number == 1:  # the driver's reads are compiled once each
+                compiled = len(shared_db._RAW)
+    finally:
+        event.remove(Session, "do_orm_execute", seen)
+    assert len(ran[1]) == 1, ran[1]  # the person; the key and the ledger: fetch_rows
+    assert all(a is b for a, b in zip(ran[1], ran[2], strict=True)), ran[1:]
+    assert len(shared_db._RAW) == compiled
 
 
 async def test_routers_of_other_paths_are_passed_over(
@@ -517,3 +559,142 @@ async def test_the_request_session_is_closed_by_the_middleware(
             r = await client.get(path)
             assert r.status_code == status, (path, r.text)
             assert pool.checkedout() == 0, path
+
+
+_PID = select(func.pg_backend_pid())
+_QUOTIENT = select(literal(1) / bindparam("by"))
+
+
+async def test_a_read_by_the_driver_fails_as_through_sqlalchemy(
+    beneficiary_engine: AsyncEngine,
+) -> None:
+    """``fetch_rows`` begins the session's transaction when nothing did, and
+    its errors are SQLAlchemy's: a statement's error as through the session,
+    a lost connection invalidated (the app answers 503, and the pool hands
+    out a live connection next)."""
+    async with AsyncSession(beneficiary_engine) as session, session.begin():
+        with pytest.raises(DBAPIError) as through_session:
+            await session.execute(_QUOTIENT, {"by": 0})
+    async with AsyncSession(beneficiary_engine) as session, session.begin():
+        await shared_db.fetch_rows(session, _PID, {})
+        connection = await session.connection()
+        pooled: Any = connection.sync_connection.connection  # type: ignore[union-attr]
+        assert pooled.dbapi_connection._transaction is not None  # BEGIN sent
+        with pytest.raises(DBAPIError) as by_driver:
+            await shared_db.fetch_rows(session, _QUOTIENT, {"by": 0})
+    assert type(by_driver.value) is type(through_session.value)
+    assert type(by_driver.value.orig) is type(through_session.value.orig)
+    assert by_driver.value.orig.sqlstate == "22012"  # type: ignore[union-attr]
+    assert not by_driver.value.connection_invalidated
+    killer = shared_db.make_engine(beneficiary_engine.url.render_as_string(False))
+    try:
+        async with AsyncSession(beneficiary_engine) as session:
+            await session.begin()
+            [(pid,)] = await shared_db.fetch_rows(session, _PID, {})
+            async with killer.connect() as conn:
+                await conn.execute(
+                    text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}
+                )
+            with pytest.raises(DBAPIError) as lost:
+                await shared_db.fetch_rows(session, _PID, {})
+            assert lost.value.connection_invalidated
+    finally:
+        await killer.dispose()
+    async with AsyncSession(beneficiary_engine) as session, session.begin():
+        [(fresh,)] = await shared_db.fetch_rows(session, _PID, {})
+    assert fresh != pid
+
+
+async def test_each_request_is_counted_once_in_its_series(
+    beneficiary_app: Any, beneficiary_client: Any
+) -> None:
+    """The request guard finds a (method, route, status)'s two series once
+    and keeps them: each request still adds one to its count and one
+    latency observation, and a new status gets series of its own."""
+    registry = beneficiary_app.state.metrics.registry
+
+    def counted(route: str, status: str) -> tuple[float, float]:
+        labels = {"service": "beneficiary", "method": "GET", "route": route}
+        requests = registry.get_sample_value(
+            "http_requests_total", {**labels, "status": status}
+        )
+        observed = registry.get_sample_value(
+            "http_request_duration_seconds_count", labels
+        )
+        return requests or 0.0, observed or 0.0
+
+    before = counted("/healthz", "200")
+    for _ in range(3):
+        assert (await beneficiary_client.get("/healthz")).status_code == 200
+    assert counted("/healthz", "200") == (before[0] + 3, before[1] + 3)
+    unknown = counted("/healthz", "400")
+    r = await beneficiary_client.get("/healthz", params={"nosuch": "1"})
+    assert r.status_code == 400, r.text
+    assert counted("/healthz", "400") == (unknown[0] + 1, unknown[1] + 1)
+    assert counted("/healthz", "200")[0] == before[0] + 3
+
+
+async def test_a_record_solves_one_dependency_for_actor_session_and_key(
+    alice: Any, issue: Any, orgs: Any, beneficiary_engine: AsyncEngine
+) -> None:
+    """``POST /v1/service-records`` takes its actor, session and
+    Idempotency-Key from one dependency (there were three, and the session
+    twice), reading the same two headers in the same order (the OpenAPI is
+    test_api_contract's); the actor's checks and reason are as before."""
+    from services.beneficiary.service_records.router import router
+
+    def calls(dependant: Any) -> Any:
+        yield dependant
+        for sub in dependant.dependencies:
+            yield from calls(sub)
+
+    write = next(
+        r
+        for r in router.routes
+        if isinstance(r, APIRoute)
+        and r.path == "/v1/service-records"
+        and "POST" in (r.methods or ())
+    )
+    solved = list(calls(write.dependant))[1:]
+    assert len(solved) == 2, [d.call for d in solved]  # it and the principal
+    headers = [p.alias for d in solved for p in d.header_params]
+    assert headers == ["x-access-reason", "idempotency-key"], headers
+
+    person = await make_beneficiary(alice)
+    body = {
+        "beneficiary_id": person["id"],
+        "activity_code": "individual_counselling",
+        "service_date": "2026-02-01",
+    }
+    r = await alice.post(
+        "/v1/service-records",
+        body,
+        headers={"X-Access-Reason": "break-glass: mine", "Idempotency-Key": "d-1"},
+    )
+    assert r.status_code == 422, r.text
+    auditor = issue(orgs["a"], Role.auditor)
+    r = await auditor.post(
+        "/v1/service-records", body, headers={"Idempotency-Key": "d-2"}
+    )
+    assert r.status_code == 403, r.text
+    r = await alice.post(
+        "/v1/service-records",
+        body,
+        headers={"X-Access-Reason": "home visit", "Idempotency-Key": "d-3"},
+    )
+    assert r.status_code == 201, r.text
+    async with beneficiary_engine.connect() as conn:
+        reason = await conn.scalar(
+            text(
+                "SELECT reason FROM audit_entry WHERE entity_id = :id"
+                " AND action = 'create'"
+            ),
+            {"id": uuid.UUID(r.json()["id"])},
+        )
+    assert reason == "home visit"
+    replayed = await alice.post(
+        "/v1/service-records", body, headers={"Idempotency-Key": "d-3"}
+    )
+    assert replayed.status_code == 201, replayed.text
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json()["id"] == r.json()["id"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
+    bindparam,
     func,
     select,
 )
@@ -29,7 +30,7 @@ from shared.auth import Principal
 from shared.bulk import collecting, unsaved
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import ConsentFacts, EventType
-from shared.db import by_ids, get_many_cached, utcnow
+from shared.db import by_ids_param, fetch_rows, get_many_cached, utcnow
 from shared.errors import Conflict, ConsentMissing, Forbidden, VersionConflict
 from shared.outbox import add_event
 
@@ -144,9 +145,7 @@ async def look_up_entry_ids(
     missing = set(ids) - checked
     if not missing:
         return
-    rows = await session.scalars(
-        _entries(session, organisation_id, col(ConsentEntry.id), missing)
-    )
+    rows = await _entries(session, organisation_id, col(ConsentEntry.id), missing)
     taken.update(row.id for row in rows)
     checked.update(missing)
 
@@ -322,14 +321,12 @@ async def consents_in_force(
     cache = _cache(session)
     missing = [b for b in beneficiary_ids if (organisation_id, b) not in cache]
     if missing:
-        rows = await session.scalars(
-            _entries(
-                session,
-                organisation_id,
-                col(ConsentEntry.beneficiary_id),
-                missing,
-                many=True,
-            )
+        rows = await _entries(
+            session,
+            organisation_id,
+            col(ConsentEntry.beneficiary_id),
+            missing,
+            many=True,
         )
         for b in missing:
             cache[(organisation_id, b)] = {}
@@ -344,27 +341,79 @@ def forget_consents(session: AsyncSession) -> None:
     session.info.pop("consent_entry_ids", None)
 
 
-def _entries(
+async def _granted(
+    session: AsyncSession,
+    organisation_id: uuid.UUID,
+    beneficiary_ids: Sequence[uuid.UUID],
+) -> dict[uuid.UUID, dict[ConsentPurpose, bool]]:
+    """``consents_in_force`` as whether each purpose is granted: what
+    ``require_consent`` asks. On PostgreSQL a ledger the session does not
+    remember is read as plain rows by the driver itself (``fetch_rows``),
+    by the same statement, and not remembered (the session remembers ORM
+    entries); a ledger it remembers (recorded or read in this session) is
+    its answer."""
+    if session.get_bind().dialect.name != "postgresql":
+        return {
+            b: {p: entry.granted for p, entry in entries.items()}
+            for b, entries in (
+                await consents_in_force(session, organisation_id, beneficiary_ids)
+            ).items()
+        }
+    cache = _cache(session)
+    missing = sorted({b for b in beneficiary_ids if (organisation_id, b) not in cache})
+    read: dict[uuid.UUID, dict[ConsentPurpose, bool]] = {b: {} for b in missing}
+    if missing:
+        rows = await fetch_rows(
+            session,
+            _entries_statement(session, col(ConsentEntry.beneficiary_id), many=True),
+            {"org": organisation_id, "ids": missing},
+        )
+        for row in sorted(rows, key=lambda row: row["sequence"]):
+            read[row["beneficiary_id"]][ConsentPurpose(row["purpose"])] = row["granted"]
+    return {
+        b: read[b]
+        if b in read
+        else {p: entry.granted for p, entry in cache[(organisation_id, b)].items()}
+        for b in beneficiary_ids
+    }
+
+
+async def _entries(
     session: AsyncSession,
     organisation_id: uuid.UUID,
     column: Any,
     ids: Iterable[uuid.UUID],
     *,
     many: bool = False,
-) -> Any:
+) -> list[ConsentEntry]:
     """The organisation's entries whose ``column`` (their id, or with
     ``many`` their person's) is among ``ids``, each id read through its
-    index (``by_ids``)."""
-    return by_ids(
-        session,
-        select(ConsentEntry).where(
-            col(ConsentEntry.organisation_id) == organisation_id
-        ),
-        column,
-        ids,
-        many=many,
+    index (``by_ids``), by a statement built once per kind."""
+    rows = await session.scalars(
+        _entries_statement(session, column, many=many),
+        {"org": organisation_id, "ids": sorted(set(ids))},
     )
+    return list(rows)
 
+
+def _entries_statement(session: AsyncSession, column: Any, *, many: bool) -> Any:
+    """``_entries``' statement, built once per dialect, column and ``many``."""
+    dialect = session.get_bind().dialect.name
+    statement = _ENTRIES.get((dialect, column.key, many))
+    if statement is None:
+        statement = _ENTRIES[(dialect, column.key, many)] = by_ids_param(
+            dialect,
+            select(ConsentEntry).where(
+                col(ConsentEntry.organisation_id) == bindparam("org")
+            ),
+            column,
+            many=many,
+        )
+    return statement
+
+
+_ENTRIES: dict[tuple[str, str, bool], Any] = {}
+"""``_entries``' statements by dialect, column and ``many``."""
 
 _Ledgers = dict[tuple[uuid.UUID, uuid.UUID], dict[ConsentPurpose, ConsentEntry]]
 
@@ -439,12 +488,10 @@ async def require_consent(
             "This record was merged into another person's record; record it there.",
             current={"merged_into_id": str(merged.merged_into_id)},
         )
-    in_force = await consents_in_force(session, organisation_id, beneficiary_ids)
+    in_force = await _granted(session, organisation_id, beneficiary_ids)
     for purpose in dict.fromkeys((ConsentPurpose.registration, *purposes)):
         missing = [
-            str(b)
-            for b, entries in in_force.items()
-            if not (purpose in entries and entries[purpose].granted)
+            str(b) for b, granted in in_force.items() if not granted.get(purpose)
         ]
         if missing:
             raise ConsentMissing(

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel
 
-from services.beneficiary.access import FieldActor
+from services.beneficiary.access import FieldActor, FieldWrite
 from services.beneficiary.audit.models import audit_log
 from services.beneficiary.db import OnceDep
 from services.beneficiary.interventions import service as interventions_service
@@ -75,13 +75,11 @@ router = APIRouter(tags=["service records"])
     responses=problem_responses(NotFound, ConsentMissing, Conflict, Forbidden, Invalid),
 )
 async def record_service(
-    body: ServiceRecordCreate,
-    session: SessionDep,
-    actor: FieldActor,
-    once: OnceDep,
+    body: ServiceRecordCreate, write: FieldWrite
 ) -> ServiceRecordRead:
     """Record a service given to one registered, consenting beneficiary."""
-    principal = actor.principal
+    actor, once = write.actor, write.once
+    session, principal = once.session, actor.principal
     read = await _record_once(
         once,
         actor,
