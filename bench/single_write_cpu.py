@@ -31,7 +31,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -68,14 +69,21 @@ def callgrind(*argv: str) -> None:
         )
 
 
-async def measure(args: argparse.Namespace) -> None:
-    database_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{args.database}"
-    await recreate_database(args.database)
-    await flush_redis(args.redis_url)
-    data = Path(tempfile.mkdtemp(prefix="single-write-"))
+@asynccontextmanager
+async def case_worker_client(
+    database: str, redis_url: str, prefix: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
+    """The beneficiary app in this process (its lifespan started as uvicorn
+    would) on a fresh database and Redis, a client for it, and a case
+    worker's headers in a new organisation: what each CPU bench measures
+    against, set up alike so that their figures compare."""
+    database_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+    await recreate_database(database)
+    await flush_redis(redis_url)
+    data = Path(tempfile.mkdtemp(prefix=prefix))
     settings = BeneficiarySettings(
         database_url=database_url,
-        redis_url=args.redis_url,
+        redis_url=redis_url,
         data_dir=data,
         auto_migrate=False,
     )
@@ -103,7 +111,9 @@ async def measure(args: argparse.Namespace) -> None:
     async with (
         LifespanManager(app) as manager,
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://bench"
+            transport=httpx.ASGITransport(app=manager.app),
+            base_url="http://bench",
+            timeout=120,
         ) as client,
     ):
         r = await client.post(
@@ -112,7 +122,51 @@ async def measure(args: argparse.Namespace) -> None:
             headers=bearer(uuid.UUID(int=0), Role.platform_admin),
         )
         r.raise_for_status()
-        headers = bearer(uuid.UUID(r.json()["id"]), Role.case_worker)
+        yield client, bearer(uuid.UUID(r.json()["id"]), Role.case_worker)
+
+
+def run_under_callgrind(
+    module: str, prefix: str, capture: bool = False
+) -> tuple[Path, str, dict[str, int]]:
+    """Run ``module`` again with this process's arguments (less
+    ``--instructions``) under callgrind, counting only between its
+    ``callgrind("--instr=on")`` and ``--instr=off``. Returns the output
+    folder, the run's stdout when ``capture`` (else it is shown as it
+    comes) and the instructions of each ``--dump=NAME``, by NAME."""
+    out = OUT_DIR / f"{prefix}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    out.mkdir(parents=True)
+    argv = [a for a in sys.argv[1:] if a != "--instructions"]
+    result = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={out}/callgrind.%p.out",
+            sys.executable,
+            "-m",
+            module,
+            *argv,
+        ],
+        env=dict(os.environ, **{UNDER_CALLGRIND: "1"}),
+        check=True,
+        capture_output=capture,
+        text=True,
+    )
+    counted: dict[str, int] = {}
+    for dump in out.glob("callgrind.*.out.*"):
+        text = dump.read_text()
+        trigger = re.search(r"desc: Trigger: dump (\w+)", text)
+        summary = re.search(r"^summary: (\d+)", text, re.MULTILINE)
+        if trigger and summary:
+            counted[trigger.group(1)] = int(summary.group(1))
+    return out, result.stdout or "", counted
+
+
+async def measure(args: argparse.Namespace) -> None:
+    async with case_worker_client(args.database, args.redis_url, "single-write-") as (
+        client,
+        headers,
+    ):
         people = [str(uuid.uuid4()) for _ in range(200)]
         r = await client.post(
             "/v1/sync",
@@ -181,30 +235,8 @@ async def measure(args: argparse.Namespace) -> None:
 
 def count_instructions(args: argparse.Namespace) -> None:
     """Run this benchmark under callgrind and print instructions per request."""
-    out = OUT_DIR / f"single-write-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-    out.mkdir(parents=True)
-    argv = [a for a in sys.argv[1:] if a != "--instructions"]
-    subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",
-            f"--callgrind-out-file={out}/callgrind.%p.out",
-            sys.executable,
-            "-m",
-            "bench.single_write_cpu",
-            *argv,
-        ],
-        env=dict(os.environ, **{UNDER_CALLGRIND: "1"}),
-        check=True,
-    )
-    counted: dict[str, float] = {}
-    for dump in out.glob("callgrind.*.out.*"):
-        text = dump.read_text()
-        trigger = re.search(r"desc: Trigger: dump (\w+)", text)
-        summary = re.search(r"^summary: (\d+)", text, re.MULTILINE)
-        if trigger and summary:
-            counted[trigger.group(1)] = int(summary.group(1)) / args.requests / 1e6
+    out, _, dumps = run_under_callgrind("bench.single_write_cpu", "single-write")
+    counted = {name: n / args.requests / 1e6 for name, n in dumps.items()}
     control = counted.pop("control") * args.requests  # per dump, not per request
     for name in ("minimal", "write"):
         counted[name] -= control / args.requests

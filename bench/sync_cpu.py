@@ -23,88 +23,25 @@ import cProfile
 import gc
 import json
 import os
-import re
 import resource
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
-import httpx
-from asgi_lifespan import LifespanManager
-
-from bench.run_beneficiary import (
-    OUT_DIR,
-    flush_redis,
-    migrate,
-    recreate_database,
-    sync_builder,
+from bench.run_beneficiary import sync_builder
+from bench.single_write_cpu import (
+    callgrind,
+    case_worker_client,
+    run_under_callgrind,
+    say,
 )
-from bench.single_write_cpu import UNDER_CALLGRIND, callgrind
-from services.beneficiary.app import create_app
-from services.beneficiary.settings import BeneficiarySettings
-from shared.auth import LocalSigningKey, Role
-from shared.crypto import KeyRing
-
-
-def say(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 async def measure(args: argparse.Namespace) -> None:
-    database_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{args.database}"
-    await recreate_database(args.database)
-    await flush_redis(args.redis_url)
-    data = Path(tempfile.mkdtemp(prefix="sync-cpu-"))
-    settings = BeneficiarySettings(
-        database_url=database_url,
-        redis_url=args.redis_url,
-        data_dir=data,
-        auto_migrate=False,
-    )
-    key = LocalSigningKey.load_or_create(data)
-    KeyRing.from_settings(None, None, None, data)
-    migrate(
-        dict(
-            os.environ,
-            BENEFICIARY_DATABASE_URL=database_url,
-            BENEFICIARY_DATA_DIR=str(data),
-        )
-    )
-
-    def bearer(org: uuid.UUID, role: Role) -> dict[str, str]:
-        token = key.issue(
-            subject=f"bench-{role}",
-            organisation_id=org,
-            roles=[role],
-            issuer=settings.auth_issuer,
-            audience=settings.auth_audience,
-        )
-        return {"Authorization": f"Bearer {token}"}
-
-    app = create_app(settings)
     build = sync_builder(500, 4)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app),
-            base_url="http://bench",
-            timeout=120,
-        ) as client,
+    async with case_worker_client(args.database, args.redis_url, "sync-cpu-") as (
+        client,
+        case_worker,
     ):
-        r = await client.post(
-            "/v1/organisations",
-            json={"name": "Bench", "type": "un_agency"},
-            headers=bearer(uuid.UUID(int=0), Role.platform_admin),
-        )
-        r.raise_for_status()
-        headers = {
-            **bearer(uuid.UUID(r.json()["id"]), Role.case_worker),
-            "Content-Type": "application/json",
-        }
+        headers = {**case_worker, "Content-Type": "application/json"}
 
         async def send(body: bytes) -> int:
             response = await client.post("/v1/sync", content=body, headers=headers)
@@ -153,32 +90,11 @@ async def measure(args: argparse.Namespace) -> None:
 
 def count_instructions(args: argparse.Namespace) -> None:
     """Run this benchmark under callgrind; print instructions per record."""
-    out = OUT_DIR / f"sync-cpu-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-    out.mkdir(parents=True)
-    argv = [a for a in sys.argv[1:] if a != "--instructions"]
-    result = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",
-            f"--callgrind-out-file={out}/callgrind.%p.out",
-            sys.executable,
-            "-m",
-            "bench.sync_cpu",
-            *argv,
-        ],
-        env=dict(os.environ, **{UNDER_CALLGRIND: "1"}),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    created = json.loads(result.stdout.strip().splitlines()[-1])["records_created"]
-    for dump in out.glob("callgrind.*.out.*"):
-        text = dump.read_text()
-        summary = re.search(r"^summary: (\d+)", text, re.MULTILINE)
-        if "Trigger: dump batches" in text and summary:
-            per_record = int(summary.group(1)) / created
-            say(f"{per_record / 1e3:.1f} k instructions per record ({created} records)")
+    out, stdout, dumps = run_under_callgrind("bench.sync_cpu", "sync-cpu", True)
+    created = json.loads(stdout.strip().splitlines()[-1])["records_created"]
+    if "batches" in dumps:
+        per_record = dumps["batches"] / created
+        say(f"{per_record / 1e3:.1f} k instructions per record ({created} records)")
     say(f"callgrind output: {out}")
 
 

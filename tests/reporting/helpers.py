@@ -1,13 +1,17 @@
-"""Reading indicators in tests, as an M&E officer of an organisation."""
+"""Reading indicators in tests, as an M&E officer of an organisation, and
+starting the fact store as a process does."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
+from services.reporting.engine.store import FactStore, Snapshots
 from tests.beneficiary.api import make_beneficiary, record_service
 from tests.callers import Caller
 
@@ -35,6 +39,48 @@ async def awareness_session(recorder: Caller) -> None:
         },
     )
     assert r.status_code == 201, r.text
+
+
+async def both_sexes_served(
+    recorder: Caller, catch_up: Callable[[], Awaitable[Any]]
+) -> None:
+    """A woman and a man served on two days each, an anonymous session, and
+    reporting caught up."""
+    for sex, day in (("female", "2026-02-01"), ("male", "2026-03-05")):
+        person = await make_beneficiary(recorder, sex=sex)
+        await record_service(recorder, person["id"], service_date=day)
+        await record_service(recorder, person["id"], service_date="2026-04-01")
+    await awareness_session(recorder)
+    await catch_up()
+
+
+async def started_store(
+    app: FastAPI, directory: Path | None = None, **snapshots: float
+) -> FactStore:
+    """A process starting: a new store, with snapshots in ``directory``
+    (``Snapshots``' other fields as given), serving the app's requests; its
+    first refresh done, any snapshot write ended."""
+    store = FactStore(
+        app.state.runtime.engine,
+        Snapshots(directory, **snapshots) if directory else None,
+    )
+    app.state.fact_store = store
+    await store.refresh()
+    await store.settled()
+    return store
+
+
+async def overview(
+    client: httpx.AsyncClient,
+    reader: Caller,
+    start: str = "2020-01-01",
+    end: str = "2030-12-31",
+) -> Any:
+    r = await client.get(
+        "/v1/overview", params={"start": start, "end": end}, headers=reader.headers()
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
 
 
 async def values(

@@ -16,32 +16,8 @@ from services.reporting.engine import store as store_module
 from services.reporting.engine.store import Column, FactStore, Frame
 from services.reporting.facts.models import ServiceFact
 from shared.auth import Role
-from tests.beneficiary.api import make_beneficiary, record_service
 from tests.callers import Caller
-from tests.reporting.helpers import awareness_session
-
-PERIOD = {"start": "2020-01-01", "end": "2030-12-31"}
-
-
-async def _programme(alice: Caller, catch_up: Any) -> None:
-    """People of both sexes served on two days, and an anonymous session."""
-    for sex, day in (("female", "2026-02-01"), ("male", "2026-03-05")):
-        person = await make_beneficiary(alice, sex=sex)
-        await record_service(alice, person["id"], service_date=day)
-        await record_service(alice, person["id"], service_date="2026-04-01")
-    await awareness_session(alice)
-    await catch_up()
-
-
-async def _cold_overview(
-    app: FastAPI, client: httpx.AsyncClient, reader: Caller
-) -> tuple[FactStore, Any]:
-    store = FactStore(app.state.runtime.engine)
-    app.state.fact_store = store
-    await store.refresh()
-    r = await client.get("/v1/overview", params=PERIOD, headers=reader.headers())
-    assert r.status_code == 200, r.text
-    return store, r.json()
+from tests.reporting.helpers import both_sexes_served, overview, started_store
 
 
 async def test_colliding_hashes_are_coded_by_a_join_with_the_same_answers(
@@ -53,9 +29,10 @@ async def test_colliding_hashes_are_coded_by_a_join_with_the_same_answers(
     catch_up: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    await _programme(alice, catch_up)
+    await both_sexes_served(alice, catch_up)
     reader = issue(orgs["a"], Role.me_officer)
-    hashed, answer = await _cold_overview(reporting_app, reporting_client, reader)
+    hashed = await started_store(reporting_app)
+    answer = await overview(reporting_client, reader)
     sexes = hashed.frames["services"].vocab["sex"].values
     assert set(sexes) == {"female", "male"}
 
@@ -65,8 +42,8 @@ async def test_colliding_hashes_are_coded_by_a_join_with_the_same_answers(
         return f"(length({value}::text) * 0 + 1)::int8"
 
     monkeypatch.setattr(store_module, "_hashed", alike)
-    joined, again = await _cold_overview(reporting_app, reporting_client, reader)
-    assert again == answer
+    joined = await started_store(reporting_app)
+    assert await overview(reporting_client, reader) == answer
     for name, frame in hashed.frames.items():
         for column in frame.columns:
             if column.kind == "cat":
@@ -87,9 +64,9 @@ async def test_a_cold_load_sizes_each_frame_to_its_last_key(
 ) -> None:
     """No room doubled for rows that may never come: a 10M-line frame
     grown by doubling held up to twice its rows' memory."""
-    await _programme(alice, catch_up)
-    reader = issue(orgs["a"], Role.me_officer)
-    store, _ = await _cold_overview(reporting_app, reporting_client, reader)
+    await both_sexes_served(alice, catch_up)
+    store = await started_store(reporting_app)
+    await overview(reporting_client, issue(orgs["a"], Role.me_officer))
     services = store.frames["services"]
     assert services.size > 1
     assert len(services.present) == services.size  # the last key + 1
@@ -115,7 +92,7 @@ async def test_a_first_load_tried_again_takes_no_code_from_the_failed_one(
     """A first load that failed halfway left codes and hashes in its frames;
     tried again, a row it does not read again (changed since, so loaded
     later) must not be taken for an unknown value."""
-    await _programme(alice, catch_up)
+    await both_sexes_served(alice, catch_up)
     store = FactStore(reporting_app.state.runtime.engine)
     recode = store_module._recode
     calls = []

@@ -42,10 +42,14 @@ from tests.beneficiary.api import (
 from tests.callers import Caller
 from tests.fixtures.logs import LogLine
 from tests.lifespan import running
-from tests.reporting.helpers import awareness_session, by_value, values
+from tests.reporting.helpers import (
+    both_sexes_served,
+    by_value,
+    overview,
+    started_store,
+    values,
+)
 from tests.training.api import token, trainee
-
-PERIOD = {"start": "2020-01-01", "end": "2030-12-31"}
 
 
 @pytest.fixture
@@ -61,34 +65,6 @@ def tmp_path() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-async def _started(app: FastAPI, directory: Path | None) -> FactStore:
-    """A process starting: a new store, with snapshots in ``directory``,
-    serving the app's requests; its first refresh done, any write ended."""
-    store = FactStore(
-        app.state.runtime.engine, Snapshots(directory) if directory else None
-    )
-    app.state.fact_store = store
-    await store.refresh()
-    await store.settled()
-    return store
-
-
-async def _overview(client: httpx.AsyncClient, reader: Caller) -> Any:
-    r = await client.get("/v1/overview", params=PERIOD, headers=reader.headers())
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-async def _programme(alice: Caller, catch_up: Any) -> None:
-    """People of both sexes served on two days, and an anonymous session."""
-    for sex, day in (("female", "2026-02-01"), ("male", "2026-03-05")):
-        person = await make_beneficiary(alice, sex=sex)
-        await record_service(alice, person["id"], service_date=day)
-        await record_service(alice, person["id"], service_date="2026-04-01")
-    await awareness_session(alice)
-    await catch_up()
-
-
 def _current(directory: Path) -> Path:
     return (directory / CURRENT).resolve()
 
@@ -102,30 +78,30 @@ async def test_a_mapped_snapshot_answers_as_a_cold_load(
     catch_up: Any,
     tmp_path: Path,
 ) -> None:
-    await _programme(alice, catch_up)
+    await both_sexes_served(alice, catch_up)
     reader = issue(orgs["a"], Role.me_officer)
-    plain = await _started(reporting_app, None)
-    cold_answer = await _overview(reporting_client, reader)
+    plain = await started_store(reporting_app)
+    cold_answer = await overview(reporting_client, reader)
     assert plain.started_from == "database"
 
     umask = os.umask(0o022)  # a process without the entry points' umask
     try:
-        writer = await _started(reporting_app, tmp_path)
+        writer = await started_store(reporting_app, tmp_path)
     finally:
         os.umask(umask)
     assert writer.started_from == "database"  # nothing to map yet
     written = [*_current(tmp_path).iterdir(), tmp_path / ".lock"]
     modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in written}
     assert set(modes.values()) == {0o600}, modes  # every file, as security.md says
-    assert await _overview(reporting_client, reader) == cold_answer
+    assert await overview(reporting_client, reader) == cold_answer
     manifest = json.loads((_current(tmp_path) / MANIFEST).read_text())
     assert manifest["seq"] == writer.seq > 0
     assert stat.S_IMODE(_current(tmp_path).stat().st_mode) == 0o700
 
-    mapped = await _started(reporting_app, tmp_path)
+    mapped = await started_store(reporting_app, tmp_path)
     assert mapped.started_from == "snapshot"
     assert mapped.seq == writer.seq
-    assert await _overview(reporting_client, reader) == cold_answer
+    assert await overview(reporting_client, reader) == cold_answer
     people = await values(reporting_client, reader, "people_reached", by="sex")
     assert by_value(people) == {"female": 1, "male": 1}
 
@@ -139,21 +115,21 @@ async def test_a_stale_snapshot_is_caught_up(
     catch_up: Any,
     tmp_path: Path,
 ) -> None:
-    await _programme(alice, catch_up)
-    written = await _started(reporting_app, tmp_path)
+    await both_sexes_served(alice, catch_up)
+    written = await started_store(reporting_app, tmp_path)
     late = await make_beneficiary(alice, sex="female")
     await record_service(alice, late["id"], service_date="2026-05-01")
     await catch_up()
     reader = issue(orgs["a"], Role.me_officer)
 
-    mapped = await _started(reporting_app, tmp_path)
+    mapped = await started_store(reporting_app, tmp_path)
     assert mapped.started_from == "snapshot"
     assert mapped.seq > written.seq  # mapped, then caught up
     people = await values(reporting_client, reader, "people_reached", by="sex")
     assert by_value(people) == {"female": 2, "male": 1}
-    caught_up = await _overview(reporting_client, reader)
-    await _started(reporting_app, None)
-    assert await _overview(reporting_client, reader) == caught_up
+    caught_up = await overview(reporting_client, reader)
+    await started_store(reporting_app)
+    assert await overview(reporting_client, reader) == caught_up
 
 
 def _flip_a_byte(directory: Path) -> None:
@@ -204,14 +180,14 @@ async def test_a_spoiled_snapshot_is_refused_with_a_log_line(
     tmp_path: Path,
     log_lines: list[LogLine],
 ) -> None:
-    await _programme(alice, catch_up)
+    await both_sexes_served(alice, catch_up)
     reader = issue(orgs["a"], Role.me_officer)
-    await _started(reporting_app, tmp_path)
-    answer = await _overview(reporting_client, reader)
+    await started_store(reporting_app, tmp_path)
+    answer = await overview(reporting_client, reader)
     damage, reason = SPOILED[spoil]
     damage(tmp_path)
 
-    store = await _started(reporting_app, tmp_path)
+    store = await started_store(reporting_app, tmp_path)
     assert store.started_from == "database"
     refused = [
         line.event
@@ -220,7 +196,7 @@ async def test_a_spoiled_snapshot_is_refused_with_a_log_line(
     ]
     assert len(refused) == 1, refused
     assert reason in refused[0]["reason"], refused
-    assert await _overview(reporting_client, reader) == answer
+    assert await overview(reporting_client, reader) == answer
 
 
 def _resident_kib(directory: Path) -> int:
@@ -252,12 +228,12 @@ async def test_a_mapped_snapshot_is_checked_without_holding_its_pages(
     """Checksums and codes are read from the files, not through the
     mapping: a process that has just written the snapshot still holds its
     own frames, and all pages mapped in at once doubled its memory."""
-    await _programme(alice, catch_up)
-    await _started(reporting_app, tmp_path)
-    mapped = await _started(reporting_app, tmp_path)
+    await both_sexes_served(alice, catch_up)
+    await started_store(reporting_app, tmp_path)
+    mapped = await started_store(reporting_app, tmp_path)
     assert mapped.started_from == "snapshot"
     assert _resident_kib(tmp_path) == 0
-    await _overview(reporting_client, issue(orgs["a"], Role.me_officer))
+    await overview(reporting_client, issue(orgs["a"], Role.me_officer))
     assert _resident_kib(tmp_path) > 0  # mapped in as queries read them
 
 
@@ -273,12 +249,12 @@ async def test_another_databases_snapshot_is_refused(
 ) -> None:
     """Same files, but the database never wrote them (another deployment's,
     or this one restored from a backup older than the snapshot)."""
-    await _programme(alice, catch_up)
-    await _started(reporting_app, tmp_path)
+    await both_sexes_served(alice, catch_up)
+    await started_store(reporting_app, tmp_path)
     async with reporting_app.state.engine.begin() as connection:
         await connection.execute(text("DELETE FROM store_snapshot"))
 
-    store = await _started(reporting_app, tmp_path)
+    store = await started_store(reporting_app, tmp_path)
     assert store.started_from == "database"
     reasons = [
         line.event["reason"]
@@ -300,13 +276,13 @@ async def test_a_snapshot_ahead_of_the_database_is_refused(
     log_lines: list[LogLine],
 ) -> None:
     """A database restored to before the snapshot: its seq is behind."""
-    await _programme(alice, catch_up)
-    written = await _started(reporting_app, tmp_path)
+    await both_sexes_served(alice, catch_up)
+    written = await started_store(reporting_app, tmp_path)
     async with reporting_app.state.engine.begin() as connection:
         await connection.execute(
             text("UPDATE ingest_counter SET seq = :seq"), {"seq": written.seq - 1}
         )
-    store = await _started(reporting_app, tmp_path)
+    store = await started_store(reporting_app, tmp_path)
     assert store.started_from == "database"
     assert any(
         "ahead of the database" in line.event.get("reason", "") for line in log_lines
@@ -325,14 +301,14 @@ async def test_a_snapshot_older_than_an_erasure_is_never_mapped(
 ) -> None:
     person = await make_beneficiary(alice, sex="male")
     await record_service(alice, person["id"], service_date="2026-02-01")
-    await _programme(alice, catch_up)
-    before = await _started(reporting_app, tmp_path)
+    await both_sexes_served(alice, catch_up)
+    before = await started_store(reporting_app, tmp_path)
     old = _current(tmp_path)
     r = await withdraw_registration(issue, orgs["a"], person["id"])
     assert r.status_code in (200, 201), r.text
     await catch_up()
 
-    store = await _started(reporting_app, tmp_path)
+    store = await started_store(reporting_app, tmp_path)
     assert store.started_from == "database"
     assert any(
         "before an erasure" in line.event.get("reason", "") for line in log_lines
@@ -343,7 +319,7 @@ async def test_a_snapshot_older_than_an_erasure_is_never_mapped(
     assert not old.exists()  # the cold load wrote a new one and removed it
     assert _current(tmp_path) != old
     assert store.seq > before.seq
-    again = await _started(reporting_app, tmp_path)
+    again = await started_store(reporting_app, tmp_path)
     assert again.started_from == "snapshot"
     people = await values(reporting_client, reader, "people_reached", by="sex")
     assert by_value(people) == {"female": 1, "male": 1}
@@ -370,12 +346,7 @@ async def test_a_process_rewrites_its_snapshot_at_once_after_an_erasure(
         )
         assert r.status_code == 201, r.text
     await catch_up()
-    store = FactStore(
-        reporting_app.state.runtime.engine, Snapshots(tmp_path, every_seconds=3600)
-    )
-    reporting_app.state.fact_store = store
-    await store.refresh()
-    await store.settled()
+    store = await started_store(reporting_app, tmp_path, every_seconds=3600)
     old = _current(tmp_path)
     assert erased in (old / "text.json").read_text()
 
@@ -392,7 +363,7 @@ async def test_a_process_rewrites_its_snapshot_at_once_after_an_erasure(
     written = b"".join(path.read_bytes() for path in _current(tmp_path).iterdir())
     assert erased.encode() not in written
     assert kept.encode() in written
-    mapped = await _started(reporting_app, tmp_path)
+    mapped = await started_store(reporting_app, tmp_path)
     assert mapped.started_from == "snapshot"
     trainees = mapped.frames["trainees"]
     held = trainees.vocab["trainee_id"].values
@@ -408,7 +379,7 @@ async def _erased_after_a_snapshot(
     ingested; the snapshot's path."""
     person = await make_beneficiary(alice, sex="male")
     await record_service(alice, person["id"], service_date="2026-02-01")
-    await _programme(alice, catch_up)
+    await both_sexes_served(alice, catch_up)
     await store.refresh()
     await store.settled()
     assert store.snapshots is not None
@@ -450,7 +421,7 @@ async def test_a_refused_snapshot_older_than_an_erasure_is_removed(
 
     monkeypatch.setattr(snapshot, "write", disk_full)
 
-    store = await _started(reporting_app, tmp_path)
+    store = await started_store(reporting_app, tmp_path)
     assert store.started_from == "database"
     assert there_at_writing == [False]  # removed on refusal, not only after
     assert not old.exists()
@@ -494,7 +465,7 @@ async def test_a_failed_write_after_an_erasure_removes_the_old_and_is_retried(
     await store.settled()
     manifest = json.loads((_current(tmp_path) / MANIFEST).read_text())
     assert manifest["seq"] == store.seq >= await _erased_seq(reporting_app)
-    mapped = await _started(reporting_app, tmp_path)
+    mapped = await started_store(reporting_app, tmp_path)
     assert mapped.started_from == "snapshot"
 
 
@@ -569,20 +540,20 @@ async def test_a_snapshot_the_restored_database_does_not_know_is_overwritten(
     """A database restored from a backup older than the snapshot: behind it
     and without its mark. The snapshot (which may hold people erased since
     the backup) is replaced by the cold load's, not trusted as newer."""
-    await _programme(alice, catch_up)
-    written = await _started(reporting_app, tmp_path)
+    await both_sexes_served(alice, catch_up)
+    written = await started_store(reporting_app, tmp_path)
     old = _current(tmp_path)
     async with reporting_app.state.engine.begin() as connection:
         await connection.execute(text("DELETE FROM store_snapshot"))
         await connection.execute(
             text("UPDATE ingest_counter SET seq = :seq"), {"seq": written.seq - 1}
         )
-    store = await _started(reporting_app, tmp_path)
+    store = await started_store(reporting_app, tmp_path)
     assert store.started_from == "database"
     assert not old.exists()
     manifest = json.loads((_current(tmp_path) / MANIFEST).read_text())
     assert manifest["seq"] == written.seq - 1
-    again = await _started(reporting_app, tmp_path)
+    again = await started_store(reporting_app, tmp_path)
     assert again.started_from == "snapshot"
 
 
@@ -615,7 +586,7 @@ async def test_a_process_mapping_a_snapshot_older_than_an_erasure_lets_it_go(
     mapping = FactStore(engine, Snapshots(tmp_path, every_seconds=3600))
     old = await _erased_after_a_snapshot(alice, issue, orgs, catch_up, mapping)
     assert old.name.startswith(f"{mapping.seq}-")  # it maps what it wrote
-    writer = await _started(reporting_app, tmp_path)  # refuses, writes anew
+    writer = await started_store(reporting_app, tmp_path)  # refuses, writes anew
     assert not old.exists()
     assert _mapped_removed_files(tmp_path)  # the old files, still mapped
 

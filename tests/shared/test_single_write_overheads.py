@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -487,19 +488,15 @@ def test_a_router_is_passed_over_once_however_many_apps_use_it() -> None:
     assert router.matches is once
 
 
-def test_the_bearer_scheme_is_the_principals_one_dependency() -> None:
-    """A write solves the bearer scheme and the principal as one dependency
-    (they were two: the scheme for the OpenAPI, then the principal); the
-    route still declares the scheme (test_api_contract checks the document)."""
-    from fastapi.security import HTTPBearer
-
+def _record_write_dependants() -> list[Any]:
+    """What FastAPI solves for ``POST /v1/service-records``: the route's own
+    dependant first, then every dependency below it, depth first."""
     from services.beneficiary.service_records.router import router
-    from shared.auth import PRINCIPAL
 
-    def calls(dependant: Any) -> Any:
-        yield dependant.call
+    def walk(dependant: Any) -> Iterator[Any]:
+        yield dependant
         for sub in dependant.dependencies:
-            yield from calls(sub)
+            yield from walk(sub)
 
     write = next(
         r
@@ -508,7 +505,18 @@ def test_the_bearer_scheme_is_the_principals_one_dependency() -> None:
         and r.path == "/v1/service-records"
         and "POST" in (r.methods or ())
     )
-    found = list(calls(write.dependant))
+    return list(walk(write.dependant))
+
+
+def test_the_bearer_scheme_is_the_principals_one_dependency() -> None:
+    """A write solves the bearer scheme and the principal as one dependency
+    (they were two: the scheme for the OpenAPI, then the principal); the
+    route still declares the scheme (test_api_contract checks the document)."""
+    from fastapi.security import HTTPBearer
+
+    from shared.auth import PRINCIPAL
+
+    found = [dependant.call for dependant in _record_write_dependants()]
     assert PRINCIPAL in found
     schemes = [c for c in found if isinstance(c, HTTPBearer)]
     assert schemes == [PRINCIPAL], schemes
@@ -641,21 +649,7 @@ async def test_a_record_solves_one_dependency_for_actor_session_and_key(
     Idempotency-Key from one dependency (there were three, and the session
     twice), reading the same two headers in the same order (the OpenAPI is
     test_api_contract's); the actor's checks and reason are as before."""
-    from services.beneficiary.service_records.router import router
-
-    def calls(dependant: Any) -> Any:
-        yield dependant
-        for sub in dependant.dependencies:
-            yield from calls(sub)
-
-    write = next(
-        r
-        for r in router.routes
-        if isinstance(r, APIRoute)
-        and r.path == "/v1/service-records"
-        and "POST" in (r.methods or ())
-    )
-    solved = list(calls(write.dependant))[1:]
+    solved = _record_write_dependants()[1:]
     assert len(solved) == 2, [d.call for d in solved]  # it and the principal
     headers = [p.alias for d in solved for p in d.header_params]
     assert headers == ["x-access-reason", "idempotency-key"], headers
