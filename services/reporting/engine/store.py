@@ -72,8 +72,11 @@ EPOCH = date(1970, 1, 1).toordinal()
 NO_DATE = np.iinfo(np.int32).min
 NO_INT = -1
 LOAD_CHUNK = 50_000
-LOAD_PARTS = 2
-"""Connections a bulk load reads a table's distinct values on at once."""
+LOAD_PARTS = 1
+"""Connections a bulk load reads a table's distinct values on at once: on 2
+cores one, which ends with the COPY it runs beside (two made three busy
+backends and the process compete, and twice the rows back: 10M lines were
+ready about 6 s later)."""
 HASHES = {"UUID": "uuid_hash", "VARCHAR": "hashtext"}
 """PostgreSQL's 32-bit hash of a categorical column's type, by type."""
 RECODE_CHUNK = 1 << 20
@@ -810,8 +813,8 @@ class FactStore:
         """Each categorical column's distinct values among the frame's new
         rows, from one pass over the table (a grouping set per column; a
         DISTINCT per column was a pass each, 18 for services), split by
-        page ranges over ``LOAD_PARTS`` connections of its own, as one such
-        query runs on one core: it runs while the COPY does."""
+        page ranges over ``LOAD_PARTS`` connections of its own (one such
+        query runs on one core): it runs while the COPY does."""
         table = frame.table
         cats = [c.name for c in frame.columns if c.kind == "cat"]
         values: dict[str, set[Any]] = {name: set() for name in cats}
