@@ -39,7 +39,7 @@ async def test_colliding_hashes_are_coded_by_a_join_with_the_same_answers(
     # every value of every column hashes alike (none stays none): each
     # column of two values or more is read again, coded by a join
     def alike(value: str, function: str | None) -> str:
-        return f"(length({value}::text) * 0 + 1)::int8"
+        return f"(length({value}::text) * 0 + 1)::int4"
 
     monkeypatch.setattr(store_module, "_hashed", alike)
     joined = await started_store(reporting_app)

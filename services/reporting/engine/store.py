@@ -72,23 +72,27 @@ EPOCH = date(1970, 1, 1).toordinal()
 NO_DATE = np.iinfo(np.int32).min
 NO_INT = -1
 LOAD_CHUNK = 50_000
-LOAD_PARTS = 2
-"""Connections a bulk load reads a table's distinct values on at once."""
-HASHES = {"UUID": "uuid_hash_extended", "VARCHAR": "hashtextextended"}
-"""PostgreSQL's 64-bit hash of a categorical column's type, by type."""
+LOAD_PARTS = 1
+"""Connections a bulk load reads a table's distinct values on at once: on 2
+cores one, which ends with the COPY it runs beside (two made three busy
+backends and the process compete, and twice the rows back: 10M lines were
+ready about 6 s later)."""
+HASHES = {"UUID": "uuid_hash", "VARCHAR": "hashtext"}
+"""PostgreSQL's 32-bit hash of a categorical column's type, by type."""
 RECODE_CHUNK = 1 << 20
 
 log = structlog.get_logger(__name__)
 
 
 def _hashed(value: str, function: str | None) -> str:
-    """SQL for a value's 64-bit hash with its two low bits 01: never 0 (the
-    code for none) nor -1 (a frame's sentinel) in its low 32 bits."""
-    return f"({function}({value}, 0) & -4 | 1)" if function else "0"
+    """SQL for a value's 32-bit hash (an int4: a COPY sends half the bytes
+    of an int8) with its two low bits 01: never 0 (the code for none) nor
+    -1 (a frame's sentinel)."""
+    return f"({function}({value}) & -4 | 1)" if function else "0"
 
 
 def _hash_function(table: CoreTable, name: str, dialect: Any) -> str | None:
-    """PostgreSQL's 64-bit hash function for a column's type, if it has one."""
+    """PostgreSQL's 32-bit hash function for a column's type, if it has one."""
     return HASHES.get(table.c[name].type.compile(dialect=dialect).split("(")[0])
 
 
@@ -809,8 +813,8 @@ class FactStore:
         """Each categorical column's distinct values among the frame's new
         rows, from one pass over the table (a grouping set per column; a
         DISTINCT per column was a pass each, 18 for services), split by
-        page ranges over ``LOAD_PARTS`` connections of its own, as one such
-        query runs on one core: it runs while the COPY does."""
+        page ranges over ``LOAD_PARTS`` connections of its own (one such
+        query runs on one core): it runs while the COPY does."""
         table = frame.table
         cats = [c.name for c in frame.columns if c.kind == "cat"]
         values: dict[str, set[Any]] = {name: set() for name in cats}
@@ -926,14 +930,14 @@ class FactStore:
         coded by a join with their vocabulary."""
         table = frame.table
         arguments: list[Any] = [self.seq, head]
-        selected = ["t.key::int8"]
+        selected = ["t.key::int4"]
         joins = []
         for column in columns:
             name = f"t.{column.name}"
             sql_type = table.c[column.name].type.compile(dialect=conn.dialect)
             if column in hashed:
                 function = _hash_function(table, column.name, conn.dialect)
-                selected.append(f"COALESCE({_hashed(name, function)}, 0)::int8")
+                selected.append(f"COALESCE({_hashed(name, function)}, 0)")
             elif column.kind == "cat":
                 arguments.append(frame.vocab[column.name].values)
                 code = f"v{len(arguments)}"
@@ -941,33 +945,29 @@ class FactStore:
                     f"LEFT JOIN unnest(${len(arguments)}::{sql_type}[]) "
                     f"WITH ORDINALITY AS {code}(value, code) ON {code}.value = {name}"
                 )
-                selected.append(f"COALESCE({code}.code, 0)::int8 - 1")
+                selected.append(f"(COALESCE({code}.code, 0) - 1)::int4")
             elif column.kind == "date":
                 selected.append(
-                    f"COALESCE({name} - DATE '1970-01-01', {NO_DATE})::int8"
+                    f"COALESCE({name} - DATE '1970-01-01', {NO_DATE})::int4"
                 )
             elif column.kind == "int":
-                selected.append(f"COALESCE({name}, {NO_INT})::int8")
+                selected.append(f"COALESCE({name}, {NO_INT})::int4")
             elif column.kind == "float":
                 selected.append(f"COALESCE({name}, 'NaN')::float8")
             else:
-                selected.append(f"COALESCE({name}::int, 0)::int8")
-        # a row: its field count, then per field its size and an int8 (of
-        # which only the low four bytes are read: all but floats go into 32
-        # bits, as a cast of the int8 would) or a float8
+                selected.append(f"COALESCE({name}::int4, 0)")
+        # a row: its field count, then per field its size and an int4 (all
+        # but floats go into 32 bits; an int8 was a third more bytes to
+        # make, send and parse) or a float8
         kinds = ["key", *(c.kind for c in columns)]
+        sizes = [8 if k == "float" else 4 for k in kinds]
+        starts = np.cumsum([2, *(4 + size for size in sizes)])
         row = np.dtype(
             {
                 "names": ["fields", *(f"value{i}" for i in range(len(kinds)))],
                 "formats": [">i2", *(">f8" if k == "float" else ">i4" for k in kinds)],
-                "offsets": [
-                    0,
-                    *(
-                        2 + 12 * i + (4 if k == "float" else 8)
-                        for i, k in enumerate(kinds)
-                    ),
-                ],
-                "itemsize": 2 + 12 * len(kinds),
+                "offsets": [0, *(int(start) + 4 for start in starts[:-1])],
+                "itemsize": int(starts[-1]),
             }
         )
         pending = bytearray()
