@@ -900,7 +900,9 @@ class FactStore:
         finding = asyncio.ensure_future(self._distinct(frame, head, int(pages), taken))
         try:
             waiting = asyncio.ensure_future(snapshots.wait())
-            try:  # the COPY's snapshot after the distinct pass's (or its end)
+            # the COPY's snapshot after the distinct pass's (or its end): the
+            # load's connection reads committed, so the COPY takes its own
+            try:
                 await asyncio.wait(
                     [finding, waiting], return_when=asyncio.FIRST_COMPLETED
                 )
