@@ -144,7 +144,7 @@ async def test_rev_a_row_changed_during_a_cold_load_does_not_fail_it(
         if frame.table.name == "service_fact":
             copied.set()
 
-    store._copy = copying  # type: ignore[method-assign]
+    store._copy = copying  # type: ignore[method-assign,assignment]
     await store.refresh()  # main: ValueError: unknown value loading service_fact
     assert changed
     assert store.seq > 0
