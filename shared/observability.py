@@ -27,6 +27,10 @@ from shared.errors import (
 REQUEST_ID_HEADER = "x-request-id"
 log = structlog.get_logger("http")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+"""Methods counted under their own name in the metrics."""
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -91,7 +95,11 @@ class Metrics:
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request and its latency. Each (method, route, status)
         finds its two series once: ``labels()`` checks and joins the label
-        values, under a lock, on every call."""
+        values, under a lock, on every call. A method the API does not know
+        (the client names it) is counted as ``_OTHER``: one series each
+        would grow without bound."""
+        if method not in HTTP_METHODS:
+            method = "_OTHER"
         series = self._children.get((method, route, status))
         if series is None:
             series = self._children[(method, route, status)] = (

@@ -377,3 +377,4 @@ class _EngineHooks:
         if span is not None:
             span.set_attribute("error.type", type(error.original_exception).__name__)
             span.set_status(StatusCode.ERROR)
+            span.end()  # SQLAlchemy calls no after_cursor_execute for it

@@ -16,7 +16,7 @@ import asyncio
 import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -809,12 +809,19 @@ class FactStore:
                     frame.load(chunk)
             await self._load_places(conn)
 
-    async def _distinct(self, frame: Frame, head: int) -> dict[str, set[Any]]:
+    async def _distinct(
+        self, frame: Frame, head: int, pages: int, taken: Callable[[], None]
+    ) -> dict[str, set[Any]]:
         """Each categorical column's distinct values among the frame's new
         rows, from one pass over the table (a grouping set per column; a
         DISTINCT per column was a pass each, 18 for services), split by
-        page ranges over ``LOAD_PARTS`` connections of its own (one such
-        query runs on one core): it runs while the COPY does."""
+        page ranges of the table's ``pages`` (counted once, after the head
+        was read: every row up to it lies below) over ``LOAD_PARTS``
+        connections of its own, as one such query runs on one core: it runs
+        while the COPY does. Each part takes its snapshot (repeatable read)
+        and calls ``taken`` before the COPY may start: a row the COPY sees
+        up to the head, it saw too, unchanged (ingestion gives a changed
+        row a later ``seq``)."""
         table = frame.table
         cats = [c.name for c in frame.columns if c.kind == "cat"]
         values: dict[str, set[Any]] = {name: set() for name in cats}
@@ -824,17 +831,11 @@ class FactStore:
 
         async def part(i: int) -> list[Any]:
             async with self.engine.connect() as conn:
+                conn = await conn.execution_options(isolation_level="REPEATABLE READ")
                 await conn.execute(text("SET LOCAL jit = off"))
-                pages = (
-                    await conn.execute(
-                        text(
-                            "SELECT pg_relation_size(CAST(:name AS regclass))"
-                            " / current_setting('block_size')::int"
-                        ),
-                        {"name": table.name},
-                    )
-                ).scalar_one()
-                first, end = (int(pages) * j // LOAD_PARTS for j in (i, i + 1))
+                await conn.execute(text("SELECT 1"))  # the snapshot, taken
+                taken()
+                first, end = (pages * j // LOAD_PARTS for j in (i, i + 1))
                 pages_in = f"ctid >= '({first},0)'::tid"
                 if i + 1 < LOAD_PARTS:  # the last part: to the end, grown or not
                     pages_in += f" AND ctid < '({end},0)'::tid"
@@ -863,11 +864,11 @@ class FactStore:
         none as the frame's sentinels. The columns are sized once, to the
         table's last key, before the first row arrives.
 
-        Categorical columns come as 64-bit hashes of their values (a join
-        per column to code them was most of PostgreSQL's work), kept as
-        their low 32 bits while the distinct values are found at the same
-        time (``_distinct``); they join the vocabulary in PostgreSQL's order
-        (that of the ``SELECT DISTINCT`` this replaces), and the hashes are
+        Categorical columns come as 32-bit hashes of their values (a join
+        per column to code them was most of PostgreSQL's work), while the
+        distinct values are found at the same time (``_distinct``); they
+        join the vocabulary in PostgreSQL's order (that of the ``SELECT
+        DISTINCT`` this replaces), and the hashes are
         then replaced by codes. Exact: every row read holds one of those
         values (rows up to ``head`` do not change, and a row changed since
         has a later ``seq``), and a column whose values' 32 bits are not all
@@ -882,8 +883,37 @@ class FactStore:
         if frame.size:  # a first load tried again: no code to take for a hash
             for column in hashed:
                 frame.data[column.name][:] = -1
-        finding = asyncio.ensure_future(self._distinct(frame, head))
+        pages = (
+            await conn.execute(
+                text(
+                    "SELECT pg_relation_size(CAST(:name AS regclass))"
+                    " / current_setting('block_size')::int"
+                ),
+                {"name": table.name},
+            )
+        ).scalar_one()
+        snapshots = asyncio.Event()
+        parts = 0
+
+        def taken() -> None:
+            nonlocal parts
+            parts += 1
+            if parts == LOAD_PARTS:
+                snapshots.set()
+
+        finding = asyncio.ensure_future(self._distinct(frame, head, int(pages), taken))
         try:
+            waiting = asyncio.ensure_future(snapshots.wait())
+            # the COPY's snapshot after the distinct pass's (or its end): the
+            # load's connection reads committed, so the COPY takes its own
+            try:
+                await asyncio.wait(
+                    [finding, waiting], return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                waiting.cancel()
+            if finding.done():
+                finding.result()  # its error, if it failed
             first = [c for c in frame.columns if c.kind != "cat" or c in hashed]
             await self._copy(conn, frame, head, first, hashed)
             values = await finding
