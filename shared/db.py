@@ -606,8 +606,11 @@ async def fetch_rows(
 
     The statement is compiled once; its span (tracing on) and its errors
     are those SQLAlchemy would give: the driver's error translated to
-    SQLAlchemy's, and a lost connection invalidated."""
+    SQLAlchemy's, and a lost connection invalidated. Elsewhere (SQLite)
+    the session runs it, and its rows are read by place as well."""
     connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        return list((await session.execute(statement, params)).all())
     sync: Any = connection.sync_connection
     pooled = sync.connection
     adapted = pooled.dbapi_connection  # SQLAlchemy's adapter of asyncpg's

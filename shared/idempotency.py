@@ -157,13 +157,10 @@ async def find_replay(
     The same key with a different request is a client bug: 422, nothing written.
     """
     params = {"org": principal.organisation_id, "sub": principal.subject, "key": key}
-    if session.get_bind().dialect.name == "postgresql":  # by the driver itself
-        rows = await fetch_rows(session, _lookup(model), params)
-        record = rows[0] if rows else None
-    else:
-        record = (await session.execute(_lookup(model), params)).one_or_none()
-    if record is None:
+    rows = await fetch_rows(session, _lookup(model), params)
+    if not rows:
         return None
+    record = rows[0]
     if record[0] != route or record[1] not in request_fingerprints:
         raise Invalid(
             "This Idempotency-Key was already used for a different request.",
