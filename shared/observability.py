@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 import uuid
+from http import HTTPMethod
 from typing import Any
 
 import structlog
@@ -27,10 +28,8 @@ from shared.errors import (
 REQUEST_ID_HEADER = "x-request-id"
 log = structlog.get_logger("http")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
-HTTP_METHODS = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
-)
-"""Methods counted under their own name in the metrics."""
+HTTP_METHODS = frozenset(HTTPMethod.__members__)
+"""Methods counted under their own name in the metrics (the standard's)."""
 
 
 def configure_logging(level: str = "INFO") -> None:
