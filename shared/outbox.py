@@ -27,7 +27,7 @@ from sqlmodel import Field, SQLModel, col
 
 from shared.app import Runtime, RuntimeDep
 from shared.auth import Principal, Role, require
-from shared.bulk import collecting
+from shared.bulk import ROWS_KEY, Rows
 from shared.contracts.events import (
     EVENT_FACTS,
     EventEnvelope,
@@ -124,10 +124,12 @@ def add_event(
         "entity_id": entity_id,
         "data": data,
     }
-    session.info[EVENTS_STAGED] = True
-    rows = collecting(session)
-    if rows is not None:  # a bulk writer's batch: a plain row, no position yet
-        rows.add(model.__table__, {**columns, "position": None})  # type: ignore[attr-defined]
+    info = session.info  # a property of the session: read once
+    info[EVENTS_STAGED] = True
+    rows = info.get(ROWS_KEY)
+    if isinstance(rows, Rows):  # a bulk writer's batch: a plain row, no position yet
+        columns["position"] = None
+        rows.add(model.__table__, columns)  # type: ignore[attr-defined]
     else:
         append_row(session, model, **columns)
 
