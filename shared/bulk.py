@@ -10,13 +10,19 @@ executemany INSERT elsewhere. Values pass through the columns' own types first
 
 from __future__ import annotations
 
+from datetime import UTC
+from operator import itemgetter
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import Table, insert, inspect
+from sqlalchemy import Boolean, Enum, Table, insert, inspect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.types import TypeEngine
+
+from shared.db import UTCDateTime
 
 ROWS_KEY = "bulk_rows"
 
@@ -62,12 +68,10 @@ async def _copy(connection: Any, table: Table, rows: list[dict[str, Any]]) -> No
     column's type as an INSERT would bind it."""
     dialect = connection.dialect
     columns = [c for c in table.columns if c.name in rows[0]]
-    binders = [c.type._cached_bind_processor(dialect) for c in columns]
-    values: list[list[Any]] = []
-    for column, bind in zip(columns, binders, strict=True):  # column by column:
-        name = column.name  # one loop per column, not a generator per row
-        found = [row[name] for row in rows]
-        values.append(found if bind is None else [bind(v) for v in found])
+    values = [  # column by column: one loop per column, not a generator per row
+        _bound(column.type, dialect, list(map(itemgetter(column.name), rows)))
+        for column in columns
+    ]
     records = list(zip(*values, strict=True))
     raw = await connection.get_raw_connection()
     try:
@@ -78,6 +82,35 @@ async def _copy(connection: Any, table: Table, rows: list[dict[str, Any]]) -> No
         raise IntegrityError(f"COPY {table.name}", None, exc) from exc
     except (asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError) as exc:
         raise InterfaceError(f"COPY {table.name}", None, exc) from exc  # a 503
+
+
+_BOOLEANS = {bool, type(None)}
+
+
+def _bound(kind: TypeEngine[Any], dialect: Dialect, values: list[Any]) -> list[Any]:
+    """A column's ``values`` as its type's bind processor gives them. Where
+    the result is known without a call per value, there is none: a type
+    that binds nothing (a UUID, a string, a date on asyncpg), booleans
+    already bool, timestamps already UTC, enum members by their names."""
+    process = kind._cached_bind_processor(dialect)
+    if process is None:
+        return values
+    impl = kind.dialect_impl(dialect)
+    if isinstance(impl, Enum):
+        names = impl._valid_lookup  # each member (and None): what it binds to
+        if all(process(member) == name for member, name in names.items()):
+            try:
+                return [names[value] for value in values]
+            except KeyError:  # a string, bound as it is, or refused
+                pass
+    elif isinstance(impl, Boolean) and set(map(type, values)) <= _BOOLEANS:
+        return values
+    elif (
+        isinstance(kind, UTCDateTime)
+        and kind.impl_instance._cached_bind_processor(dialect) is None
+    ):  # astimezone(UTC) gives a UTC timestamp back as it is
+        return [v if v is None or v.tzinfo is UTC else process(v) for v in values]
+    return [process(value) for value in values]
 
 
 M = TypeVar("M")

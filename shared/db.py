@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -12,6 +13,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import orjson
 from fastapi import Depends, Request
 from sqlalchemy import (
     ARRAY,
@@ -99,6 +101,24 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_VERSION_4_CLEARED = ~(0xF000 << 64 | 0xC000 << 48)
+_VERSION_4 = 0x4000 << 64 | 0x8000 << 48
+_UNKNOWN = uuid.SafeUUID.unknown  # read once: an Enum member is a Python lookup
+
+
+def new_id() -> uuid.UUID:
+    """``uuid.uuid4()`` in half its time, for rows made by the thousand (an
+    import's events and audit rows): the same random bits from
+    ``os.urandom``, version and variant, set as Python 3.14's
+    ``UUID._from_int`` sets them, without the checks ``UUID.__init__``
+    makes of the five ways it can be called."""
+    value = object.__new__(uuid.UUID)
+    bits = int.from_bytes(os.urandom(16), "big") & _VERSION_4_CLEARED | _VERSION_4
+    object.__setattr__(value, "int", bits)
+    object.__setattr__(value, "is_safe", _UNKNOWN)
+    return value
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC timestamps on every backend (SQLite stores naive)."""
 
@@ -120,6 +140,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
+_JSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def dump_json(value: Any) -> str:
+    """The text of a JSON column, by orjson: a tenth of ``json.dumps``'s
+    time, and the same value on reading back (no spaces, and non-ASCII text
+    as UTF-8 rather than ``\\u`` escapes: the columns are ``json`` and no query
+    reads their text). What orjson refuses (a key that is not a string, an
+    integer past 64 bits, a lone surrogate, a datetime) goes to
+    ``json.dumps``, which writes or refuses it as before. Unlike
+    ``json.dumps``, orjson writes a UUID and an Enum by value, and NaN and
+    infinities as null (PostgreSQL refused the NaN ``json.dumps`` wrote)."""
+    try:
+        return orjson.dumps(value, option=_JSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
+
+
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Create the engine; SQLite gets WAL, foreign keys and one writer at a
     time, in a file only its owner may read (created here if absent).
@@ -132,7 +170,9 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     request is a round trip and about a tenth of a millisecond of CPU."""
     if url.startswith("sqlite"):
         _create_private_sqlite_file(make_url(url).database)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url, echo=echo, connect_args={"timeout": 30}, json_serializer=dump_json
+        )
         _configure_sqlite(engine)
         return engine
     engine = create_async_engine(
@@ -141,6 +181,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         pool_size=20,
         max_overflow=0,
         pool_timeout=10,
+        json_serializer=dump_json,
     )
     _ping_when_idle(engine, PING_AFTER_IDLE_SECONDS)
     return engine

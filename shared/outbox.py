@@ -27,7 +27,7 @@ from sqlmodel import Field, SQLModel, col
 
 from shared.app import Runtime, RuntimeDep
 from shared.auth import Principal, Role, require
-from shared.bulk import collecting
+from shared.bulk import ROWS_KEY, Rows
 from shared.contracts.events import (
     EVENT_FACTS,
     EventEnvelope,
@@ -41,7 +41,14 @@ from shared.contracts.ingest import (
     ingest_job_id,
 )
 from shared.contracts.text import Text
-from shared.db import SessionDep, UTCDateTime, append_row, autocommit, utcnow
+from shared.db import (
+    SessionDep,
+    UTCDateTime,
+    append_row,
+    autocommit,
+    new_id,
+    utcnow,
+)
 from shared.deprecation import either, renamed_to
 from shared.errors import Forbidden
 
@@ -109,7 +116,7 @@ def add_event(
     columns: dict[str, Any] = {
         # given, not defaulted: pydantic inspects a default factory's
         # signature on every call, a third of building the row
-        "id": uuid.uuid4(),
+        "id": new_id(),
         "occurred_at": utcnow(),
         "type": type,
         "organisation_id": organisation_id,
@@ -117,10 +124,12 @@ def add_event(
         "entity_id": entity_id,
         "data": data,
     }
-    session.info[EVENTS_STAGED] = True
-    rows = collecting(session)
-    if rows is not None:  # a bulk writer's batch: a plain row, no position yet
-        rows.add(model.__table__, {**columns, "position": None})  # type: ignore[attr-defined]
+    info = session.info  # a property of the session: read once
+    info[EVENTS_STAGED] = True
+    rows = info.get(ROWS_KEY)
+    if isinstance(rows, Rows):  # a bulk writer's batch: a plain row, no position yet
+        columns["position"] = None
+        rows.add(model.__table__, columns)  # type: ignore[attr-defined]
     else:
         append_row(session, model, **columns)
 
