@@ -103,7 +103,6 @@ def utcnow() -> datetime:
 
 _VERSION_4_CLEARED = ~(0xF000 << 64 | 0xC000 << 48)
 _VERSION_4 = 0x4000 << 64 | 0x8000 << 48
-_UNKNOWN = uuid.SafeUUID.unknown  # read once: an Enum member is a Python lookup
 
 
 def new_id() -> uuid.UUID:
@@ -115,7 +114,7 @@ def new_id() -> uuid.UUID:
     value = object.__new__(uuid.UUID)
     bits = int.from_bytes(os.urandom(16), "big") & _VERSION_4_CLEARED | _VERSION_4
     object.__setattr__(value, "int", bits)
-    object.__setattr__(value, "is_safe", _UNKNOWN)
+    object.__setattr__(value, "is_safe", uuid.SafeUUID.unknown)
     return value
 
 
