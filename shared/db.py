@@ -101,23 +101,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-_VERSION_4_CLEARED = ~(0xF000 << 64 | 0xC000 << 48)
-_VERSION_4 = 0x4000 << 64 | 0x8000 << 48
-
-
-def new_id() -> uuid.UUID:
-    """``uuid.uuid4()`` in half its time, for rows made by the thousand (an
-    import's events and audit rows): the same random bits from
-    ``os.urandom``, version and variant, set as Python 3.14's
-    ``UUID._from_int`` sets them, without the checks ``UUID.__init__``
-    makes of the five ways it can be called."""
-    value = object.__new__(uuid.UUID)
-    bits = int.from_bytes(os.urandom(16), "big") & _VERSION_4_CLEARED | _VERSION_4
-    object.__setattr__(value, "int", bits)
-    object.__setattr__(value, "is_safe", uuid.SafeUUID.unknown)
-    return value
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC timestamps on every backend (SQLite stores naive)."""
 
