@@ -86,9 +86,14 @@ M = TypeVar("M")
 def unsaved(model: type[M], columns: dict[str, Any]) -> M:
     """An instance of ``model`` holding a bulk-written row's columns, to read
     (say, a consent in force for the rest of the batch), built without the
-    cost of the model's constructor; never add it to a session."""
-    instance: M = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
+    cost of the model's constructor or of the ORM's state: its attributes
+    read from its dict (every column must be given), and a session refuses
+    it (``UnmappedInstanceError``), as it must never be added to one."""
+    instance: M = object.__new__(model)
     instance.__dict__.update(columns)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(columns))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
     return instance
 
 
