@@ -164,9 +164,12 @@ def start_ledger(
     principal: Principal,
     beneficiary: Beneficiary,
     entries: Sequence[ConsentGiven],
+    *,
+    person: str | None = None,
 ) -> list[ConsentEntry]:
     """The ledger of a person registered now (``check_new_ledger`` first),
-    added to the session unflushed and remembered as what is in force."""
+    added to the session unflushed and remembered as what is in force
+    (``person``: their id as text, if made already)."""
     rows = collecting(session)
     if rows is None:
         recorded = [
@@ -174,7 +177,9 @@ def start_ledger(
             for sequence, entry in enumerate(entries, start=1)
         ]
     else:
-        recorded = _stage_ledger(session, rows, principal, beneficiary, entries)
+        recorded = _stage_ledger(
+            session, rows, principal, beneficiary, entries, person=person
+        )
     _cache(session)[(beneficiary.organisation_id, beneficiary.id)] = {
         e.purpose: e for e in recorded
     }
@@ -188,12 +193,15 @@ def _stage_ledger(
     beneficiary: Beneficiary,
     entries: Sequence[ConsentGiven],
     first: int = 1,
+    *,
+    person: str | None = None,
 ) -> list[ConsentEntry]:
     """``_append`` for each entry (numbered from ``first``) while a bulk
     writer collects: plain rows and events' JSON, with what every entry
     shares (the person, the clock, the ids known) read once."""
     person_id, organisation_id = beneficiary.id, beneficiary.organisation_id
-    person = str(person_id)
+    if person is None:
+        person = str(person_id)
     checked, taken = _entry_ids(session, organisation_id)
     recorded_at = utcnow()
     table = ConsentEntry.__table__  # type: ignore[attr-defined]
