@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import Table, insert, inspect
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.base import instance_state
 
 ROWS_KEY = "bulk_rows"
 
@@ -98,13 +98,27 @@ def unsaved(model: type[M], columns: dict[str, Any]) -> M:
 
 
 def attach(session: AsyncSession, instance: Any) -> None:
-    """Make ``instance`` (every column set, its row written by ``Rows.write``)
-    the session's persistent row, as if it had been read back: later reads
-    in the session find it without a query, and an edit of it is flushed as
-    an UPDATE. Call only once the row is written."""
-    if inspect(instance).transient:
-        make_transient_to_detached(instance)
-        session.add(instance)
+    """Make ``instance`` (every column set, its row written by ``Rows.write``;
+    a table without relationships) the session's persistent row, as if it
+    had been read back: later reads in the session find it without a
+    query, and an edit of it is flushed as an UPDATE. Call only once the
+    row is written.
+
+    Done as the ORM's loader places a row it read (its identity key, its
+    state committed, the identity map, the session's id), not by
+    ``make_transient_to_detached`` and ``session.add``: their checks,
+    events and cascade walk cost about three times as much per person
+    in a batch, and none of them applies to a row just written (no
+    listeners, no relationships, no other instance of a new key: the
+    identity map refuses one)."""
+    state = instance_state(instance)
+    if state.key is not None or state.session_id is not None:
+        return  # not transient: written and attached before
+    sync = session.sync_session
+    state.key = state.mapper._identity_key_from_state(state)
+    state._commit_all(state.dict)
+    sync.identity_map.add(state)
+    state.session_id = sync.hash_key
 
 
 def collecting(session: AsyncSession) -> Rows | None:
