@@ -89,7 +89,8 @@ async def get_beneficiary(
     """One beneficiary in the caller's scope; anyone else's is a 404.
 
     ``for_update`` locks the row (edits check its version); a plain read may be
-    served from the session when the row was loaded earlier in the request."""
+    served from the session when the row was loaded earlier in the request
+    (``get_cached`` keeps what it reads: only a locked read is kept here)."""
     beneficiary = await get_in_scope(
         session,
         principal,
@@ -102,7 +103,7 @@ async def get_beneficiary(
     )
     if for_update:
         refuse_merged(beneficiary)
-    pin(session, beneficiary)
+        pin(session, beneficiary)
     return beneficiary
 
 
