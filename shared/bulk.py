@@ -128,6 +128,22 @@ def collecting(session: AsyncSession) -> Rows | None:
     return rows if isinstance(rows, Rows) else None
 
 
+MEMO_KEY = "bulk_memo"
+
+
+def memo(session: AsyncSession, rows: Rows) -> dict[Any, Any]:
+    """A dict kept while ``rows`` collects one batch's records of a kind:
+    for checks whose answer the batch cannot change (a site exists, how a
+    service was delivered), made once for all of its records instead of
+    once each. Only answers that passed are kept; a refusal is made again
+    (the same refusal) for each record it refuses."""
+    kept = session.info.get(MEMO_KEY)
+    if kept is None or kept[0] is not rows:
+        kept = session.info[MEMO_KEY] = (rows, {})
+    found: dict[Any, Any] = kept[1]
+    return found
+
+
 class collect:  # lower case: used as ``with collect(...)``, as it was a function
     """Within this block, writers that support it add plain rows to ``rows``
     instead of ORM instances to the session; a record refused half-way

@@ -53,7 +53,7 @@ from services.beneficiary.service_records.schemas import (
 )
 from services.beneficiary.teams import service as teams_service
 from shared.auth import Principal
-from shared.bulk import Rows
+from shared.bulk import Rows, memo
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import (
     AnonymousCount,
@@ -199,7 +199,7 @@ async def stage_service_row(
     writer checked for the whole batch (``consent_service.consenting``);
     anyone else is checked here."""
     columns, beneficiary = await _checked_columns(
-        session, principal, data, record_id, locked, consenting
+        session, principal, data, record_id, locked, consenting, memo(session, rows)
     )
     rows.add(ServiceRecord.__table__, columns)  # type: ignore[attr-defined]
     add_event(
@@ -222,10 +222,13 @@ async def _checked_columns(
     record_id: uuid.UUID | None,
     locked: bool,
     consenting: Container[uuid.UUID] = (),
+    delivered: dict[Any, Any] | None = None,
 ) -> tuple[dict[str, Any], Beneficiary]:
     """A new record's every column once every check passed: the person in
     scope (locked unless ``locked``) and consenting, born before the
-    service, the id free, the activity and the site allowed."""
+    service, the id free, the activity and the site allowed.
+    ``delivered``: a bulk writer's ``delivery`` answers, by what they
+    depend on (the caller, and the batch, do not change them)."""
     if locked or data.beneficiary_id in consenting:
         beneficiary = await beneficiaries_service.get_beneficiary(
             session, principal, data.beneficiary_id, for_update=not locked
@@ -250,6 +253,28 @@ async def _checked_columns(
         is not None
     ):
         raise Conflict("A service record with this id exists already.")
+    key = (
+        "delivery",
+        data.activity_code,
+        data.site_id,
+        data.service_date,
+        data.team_id,
+        data.delivery_mode,
+        data.project_id,
+    )
+    how = None if delivered is None else delivered.get(key)
+    if how is None:
+        how = await delivery(
+            session,
+            principal,
+            data.activity_code,
+            data.site_id,
+            ActivityKind.individual,
+            on=data.service_date,
+            tags=data,
+        )
+        if delivered is not None:
+            delivered[key] = how
     now = utcnow()
     return {
         "id": record_id or uuid.uuid4(),
@@ -267,15 +292,7 @@ async def _checked_columns(
         "voided": False,
         "void_reason": None,
         "version": 1,
-        **await delivery(
-            session,
-            principal,
-            data.activity_code,
-            data.site_id,
-            ActivityKind.individual,
-            on=data.service_date,
-            tags=data,
-        ),
+        **how,
     }, beneficiary
 
 
