@@ -45,7 +45,7 @@ from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
 from shared.auth import Principal
-from shared.bulk import collecting
+from shared.bulk import collecting, memo
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import EventType
 from shared.crypto import KeyRing, normalise_name, normalise_phone
@@ -256,7 +256,12 @@ async def stage_registration(
     collects (a sync batch, an import), added to its rows: the person is then
     returned unattached, for ``shared.bulk.attach`` once written. Consent
     entries with client ids are looked up first."""
-    await check_site_in_scope(session, principal, data.site_id)
+    rows = collecting(session)
+    checked = None if rows is None else memo(session, rows)
+    if checked is None or ("site", data.site_id) not in checked:
+        await check_site_in_scope(session, principal, data.site_id)
+        if checked is not None:  # a batch's people: each site checked once
+            checked["site", data.site_id] = True
     beneficiary_id = data.id or uuid.uuid4()
     if (
         data.id is not None
@@ -283,7 +288,6 @@ async def stage_registration(
         "merged_at": None,
         **_columns(data, keyring, beneficiary_id, person),
     }
-    rows = collecting(session)
     if rows is not None:  # a bulk writer's batch: a plain row (attached once written)
         rows.add(Beneficiary.__table__, columns)  # type: ignore[attr-defined]
         beneficiary = new_row(Beneficiary, **columns)
