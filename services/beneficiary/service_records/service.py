@@ -198,8 +198,9 @@ async def stage_service_row(
     need no creation model built). ``consenting``: people whose consent the
     writer checked for the whole batch (``consent_service.consenting``);
     anyone else is checked here."""
+    kept = memo(session, rows)
     columns, beneficiary = await _checked_columns(
-        session, principal, data, record_id, locked, consenting, memo(session, rows)
+        session, principal, data, record_id, locked, consenting, kept
     )
     rows.add(ServiceRecord.__table__, columns)  # type: ignore[attr-defined]
     add_event(
@@ -209,7 +210,7 @@ async def stage_service_row(
         organisation_id=columns["organisation_id"],
         entity_type="service_record",
         entity_id=columns["id"],
-        facts=_fact_data(columns, beneficiary),
+        facts=_fact_data(columns, beneficiary, kept),
     )
     record: uuid.UUID = columns["id"]  # a UUID already: no text round trip
     return record
@@ -1206,19 +1207,27 @@ def _facts(columns: dict[str, Any], beneficiary: Beneficiary) -> ServiceRecordFa
     )
 
 
-def _fact_data(columns: dict[str, Any], beneficiary: Beneficiary) -> dict[str, Any]:
+def _fact_data(
+    columns: dict[str, Any], beneficiary: Beneficiary, texts: dict[Any, Any]
+) -> dict[str, Any]:
     """``_facts(columns, beneficiary)`` in its JSON form, built without the
     model (a bulk writer's many records; tests/beneficiary/test_bulk_writer.py
-    compares the two)."""
+    compares the two). ``texts``: the batch's ids and enums as text, each
+    made once (the organisation, its lead, a site, a person's records)."""
 
     def text(value: Any) -> str | None:
-        return None if value is None else str(value)
+        if value is None:
+            return None
+        found: str | None = texts.get(value)
+        if found is None:
+            found = texts[value] = str(value)
+        return found
 
     return {
         "service_record_id": str(columns["id"]),
-        "beneficiary_id": str(columns["beneficiary_id"]),
-        "organisation_id": str(columns["organisation_id"]),
-        "lead_organisation_id": str(columns["lead_organisation_id"]),
+        "beneficiary_id": text(columns["beneficiary_id"]),
+        "organisation_id": text(columns["organisation_id"]),
+        "lead_organisation_id": text(columns["lead_organisation_id"]),
         "delivered_through": str(columns["delivered_through"]),
         "activity_code": columns["activity_code"],
         "iasc_layer": str(columns["iasc_layer"]),
@@ -1236,7 +1245,9 @@ def _fact_data(columns: dict[str, Any], beneficiary: Beneficiary) -> dict[str, A
         "voided": columns["voided"],
         "version": columns["version"],
         "team_id": text(columns["team_id"]),
-        "delivery_mode": text(columns["delivery_mode"]),
+        "delivery_mode": None
+        if columns["delivery_mode"] is None
+        else str(columns["delivery_mode"]),
         "project_id": text(columns["project_id"]),
     }
 
