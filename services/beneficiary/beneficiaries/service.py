@@ -250,12 +250,16 @@ async def stage_registration(
     principal: Principal,
     keyring: KeyRing,
     data: BeneficiaryCreate,
+    *,
+    id_free: bool = False,
 ) -> Beneficiary:
     """Every check of a registration, then the person, the event and the new
     consent ledger added to the session unflushed, or, while a bulk writer
     collects (a sync batch, an import), added to its rows: the person is then
     returned unattached, for ``shared.bulk.attach`` once written. Consent
-    entries with client ids are looked up first."""
+    entries with client ids are looked up first. ``id_free``: the caller
+    found no person with ``data.id`` a moment ago (a bulk writer looks each
+    id up before it stages the record)."""
     rows = collecting(session)
     checked = None if rows is None else memo(session, rows)
     if checked is None or ("site", data.site_id) not in checked:
@@ -265,6 +269,7 @@ async def stage_registration(
     beneficiary_id = data.id or uuid.uuid4()
     if (
         data.id is not None
+        and not id_free
         and await get_cached(session, Beneficiary, (principal.organisation_id, data.id))
         is not None
     ):

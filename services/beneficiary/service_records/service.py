@@ -191,16 +191,18 @@ async def stage_service_row(
     *,
     locked: bool = False,
     consenting: Container[uuid.UUID] = (),
+    id_free: bool = False,
 ) -> uuid.UUID:
     """``record_service`` for a bulk writer: the same checks, then the
     record and its event as plain rows in ``rows``; returns the record's id.
     The fields and the id come apart (a sync change's, validated already,
     need no creation model built). ``consenting``: people whose consent the
     writer checked for the whole batch (``consent_service.consenting``);
-    anyone else is checked here."""
+    anyone else is checked here. ``id_free``: the writer found no record
+    with ``record_id`` a moment ago (it looks each id up before staging)."""
     kept = memo(session, rows)
     columns, beneficiary = await _checked_columns(
-        session, principal, data, record_id, locked, consenting, kept
+        session, principal, data, record_id, locked, consenting, kept, id_free
     )
     rows.add(ServiceRecord.__table__, columns)  # type: ignore[attr-defined]
     add_event(
@@ -224,6 +226,7 @@ async def _checked_columns(
     locked: bool,
     consenting: Container[uuid.UUID] = (),
     delivered: dict[Any, Any] | None = None,
+    id_free: bool = False,
 ) -> tuple[dict[str, Any], Beneficiary]:
     """A new record's every column once every check passed: the person in
     scope (locked unless ``locked``) and consenting, born before the
@@ -248,6 +251,7 @@ async def _checked_columns(
     check_after_birth(beneficiary, data.service_date)
     if (
         record_id is not None
+        and not id_free
         and await get_cached(
             session, ServiceRecord, (principal.organisation_id, record_id)
         )
