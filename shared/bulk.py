@@ -133,10 +133,10 @@ MEMO_KEY = "bulk_memo"
 
 def memo(session: AsyncSession, rows: Rows) -> dict[Any, Any]:
     """A dict kept while ``rows`` collects one batch's records of a kind:
-    for answers the batch cannot change (a site exists, how a service was
-    delivered, an id as text), made once for all of its records instead of
-    once each. Only checks that passed are kept; a refusal is made again
-    (the same refusal) for each record it refuses."""
+    for answers its records cannot change (a site exists, a person is in
+    scope and consenting, how a service was delivered, an id as text), made
+    once for all of them instead of once each. Only checks that passed are
+    kept; a refusal is made again (the same refusal) for each record."""
     kept = session.info.get(MEMO_KEY)
     if kept is None or kept[0] is not rows:
         kept = session.info[MEMO_KEY] = (rows, {})

@@ -225,29 +225,23 @@ async def _checked_columns(
     record_id: uuid.UUID | None,
     locked: bool,
     consenting: Container[uuid.UUID] = (),
-    delivered: dict[Any, Any] | None = None,
+    kept: dict[Any, Any] | None = None,
     id_free: bool = False,
 ) -> tuple[dict[str, Any], Beneficiary]:
     """A new record's every column once every check passed: the person in
     scope (locked unless ``locked``) and consenting, born before the
     service, the id free, the activity and the site allowed.
-    ``delivered``: a bulk writer's ``delivery`` answers, by what they
-    depend on (the caller, and the batch, do not change them)."""
-    if locked or data.beneficiary_id in consenting:
-        beneficiary = await beneficiaries_service.get_beneficiary(
-            session, principal, data.beneficiary_id, for_update=not locked
+    ``kept``: a bulk writer's answers for its batch (``shared.bulk.memo``):
+    a person found in scope and consenting, ``delivery``'s columns, by what
+    they depend on (the caller, and the batch's records, do not change
+    them)."""
+    beneficiary = None if kept is None else kept.get(("person", data.beneficiary_id))
+    if beneficiary is None:
+        beneficiary = await _consenting_person(
+            session, principal, data.beneficiary_id, locked, consenting
         )
-        if beneficiary.id not in consenting:
-            await consent_service.require_consent(
-                session,
-                beneficiary.organisation_id,
-                [beneficiary.id],
-                *SERVICE_CONSENTS,
-            )
-    else:  # the person locked and their consent read in one statement
-        beneficiary = await beneficiaries_service.lock_consenting(
-            session, principal, data.beneficiary_id, *SERVICE_CONSENTS
-        )
+        if kept is not None:
+            kept["person", data.beneficiary_id] = beneficiary
     check_after_birth(beneficiary, data.service_date)
     if (
         record_id is not None
@@ -267,7 +261,7 @@ async def _checked_columns(
         data.delivery_mode,
         data.project_id,
     )
-    how = None if delivered is None else delivered.get(key)
+    how = None if kept is None else kept.get(key)
     if how is None:
         how = await delivery(
             session,
@@ -278,8 +272,8 @@ async def _checked_columns(
             on=data.service_date,
             tags=data,
         )
-        if delivered is not None:
-            delivered[key] = how
+        if kept is not None:
+            kept[key] = how
     now = utcnow()
     return {
         "id": record_id or uuid.uuid4(),
@@ -299,6 +293,33 @@ async def _checked_columns(
         "version": 1,
         **how,
     }, beneficiary
+
+
+async def _consenting_person(
+    session: AsyncSession,
+    principal: Principal,
+    beneficiary_id: uuid.UUID,
+    locked: bool,
+    consenting: Container[uuid.UUID],
+) -> Beneficiary:
+    """The person a new record is about, in the caller's scope (locked
+    unless ``locked``) and consenting to services."""
+    if locked or beneficiary_id in consenting:
+        beneficiary = await beneficiaries_service.get_beneficiary(
+            session, principal, beneficiary_id, for_update=not locked
+        )
+        if beneficiary.id not in consenting:
+            await consent_service.require_consent(
+                session,
+                beneficiary.organisation_id,
+                [beneficiary.id],
+                *SERVICE_CONSENTS,
+            )
+        return beneficiary
+    # the person locked and their consent read in one statement
+    return await beneficiaries_service.lock_consenting(
+        session, principal, beneficiary_id, *SERVICE_CONSENTS
+    )
 
 
 async def get_service_record(
