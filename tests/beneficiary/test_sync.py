@@ -235,6 +235,34 @@ class TestNewRecordsWrittenTogether:
         assert await flagged(second) == [first["id"]]
         assert await flagged(namesake) == [known["id"]]
 
+    async def test_a_person_created_then_edited_in_one_batch(
+        self, alice: Caller, beneficiary_engine: AsyncEngine
+    ) -> None:
+        """The edit finds the person the bulk writer wrote as the session's
+        row: the edit is written, as a version of its own."""
+        fresh = new_person()
+        edited = {
+            **fresh,
+            "base_version": 1,
+            "data": {**fresh["data"], "marital_status": "widowed"},
+        }
+        r = await alice.post(
+            "/v1/sync",
+            {
+                "beneficiaries": [fresh, edited],
+                "service_records": [new_record(fresh["id"])],
+            },
+        )
+        assert [(x["status"], x.get("version")) for x in r.json()["results"]] == [
+            ("created", 1),
+            ("updated", 2),
+            ("created", 1),
+        ]
+        read = (await alice.get(f"/v1/beneficiaries/{fresh['id']}")).json()
+        assert (read["marital_status"], read["version"]) == ("widowed", 2)
+        replay = await alice.post("/v1/sync", {"beneficiaries": [edited]})
+        assert replay.json()["results"][0]["status"] == "unchanged"
+
     async def test_the_batch_order_still_decides(
         self, alice: Caller, beneficiary_engine: AsyncEngine
     ) -> None:

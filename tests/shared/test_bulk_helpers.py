@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import MetaData, Table
+import pytest
+from sqlalchemy import MetaData, Table, inspect
+from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.orm.exc import UnmappedInstanceError
+from sqlmodel import Field, SQLModel
 
-from shared.bulk import ROWS_KEY, Rows, collect
-from shared.db import sorted_ids
+from shared.bulk import ROWS_KEY, Rows, attach, collect, unsaved
+from shared.db import make_registry, new_row, sorted_ids
 
 
 def test_uuids_sort_as_sorted_sorts_them() -> None:
@@ -44,3 +49,42 @@ def test_a_record_refused_half_way_leaves_no_rows() -> None:
         pass
     assert rows.tables == {table: [{"n": 1}], other: []}
     assert session.info[ROWS_KEY] is None
+
+
+class _Base(SQLModel, registry=make_registry()):
+    pass
+
+
+class _Row(_Base, table=True):
+    __tablename__ = "bulk_helpers_row"
+
+    id: int = Field(primary_key=True)
+    name: str
+
+
+async def test_an_attached_row_is_the_sessions_as_if_read_back() -> None:
+    """Found without a query, its edit flushed as an UPDATE, attached once;
+    another instance of its key is refused, and so is an unsaved one."""
+    engine = create_async_engine("sqlite+aiosqlite://")
+    async with engine.begin() as connection:
+        await connection.run_sync(_Row.__table__.create)  # type: ignore[attr-defined]
+    async with AsyncSession(engine) as session, session.begin():
+        rows = Rows()
+        rows.add(_Row.__table__, {"id": 1, "name": "a"})  # type: ignore[attr-defined]
+        await rows.write(session)
+        row = new_row(_Row, id=1, name="a")
+        attach(session, row)
+        attach(session, row)
+        assert inspect(row).persistent
+        assert await session.get(_Row, 1) is row
+        assert not session.dirty
+        row.name = "b"
+        await session.flush()
+        session.expire(row)
+        assert await session.get(_Row, 1) is row
+        assert row.name == "b"
+        with pytest.raises(InvalidRequestError):
+            attach(session, new_row(_Row, id=1, name="c"))
+        with pytest.raises(UnmappedInstanceError):
+            session.add(unsaved(_Row, {"id": 2, "name": "d"}))
+    await engine.dispose()

@@ -170,29 +170,31 @@ def beneficiary_facts(beneficiary: Beneficiary) -> BeneficiaryFacts:
     )
 
 
-def beneficiary_fact_data(beneficiary: Beneficiary) -> dict[str, Any]:
-    """``beneficiary_facts`` in its JSON form, built without the model (a
-    bulk writer's many people; tests/beneficiary/test_bulk_writer.py compares
-    the two)."""
-    born = beneficiary.date_of_birth
-
-    def text(value: Any) -> str | None:
-        return None if value is None else str(value)
-
+def beneficiary_fact_data(columns: dict[str, Any], person: str) -> dict[str, Any]:
+    """``beneficiary_facts`` in its JSON form, from a new row's columns
+    (``person``: its id as text), built without the model (a bulk writer's
+    many people; tests/beneficiary/test_bulk_writer.py compares the two)."""
+    born = columns["date_of_birth"]
+    site_id = columns["site_id"]
+    marital_status = columns["marital_status"]
+    displacement_status = columns["displacement_status"]
+    registration_date = columns["registration_date"]
     return {
-        "beneficiary_id": str(beneficiary.id),
-        "organisation_id": str(beneficiary.organisation_id),
-        "site_id": text(beneficiary.site_id),
-        "sex": str(beneficiary.sex),
+        "beneficiary_id": person,
+        "organisation_id": str(columns["organisation_id"]),
+        "site_id": None if site_id is None else str(site_id),
+        "sex": str(columns["sex"]),
         "birth_year": born.year if born else None,
-        "marital_status": text(beneficiary.marital_status),
-        "disability": str(beneficiary.disability),
-        "displacement_status": text(beneficiary.displacement_status),
-        "nationality": beneficiary.nationality,
-        "registration_date": beneficiary.registration_date.isoformat(),
-        "registration_channel": str(beneficiary.registration_channel),
-        "version": beneficiary.version,
-        "age_at_registration": age_on(born, beneficiary.registration_date),
+        "marital_status": None if marital_status is None else str(marital_status),
+        "disability": str(columns["disability"]),
+        "displacement_status": None
+        if displacement_status is None
+        else str(displacement_status),
+        "nationality": columns["nationality"],
+        "registration_date": registration_date.isoformat(),
+        "registration_channel": str(columns["registration_channel"]),
+        "version": columns["version"],
+        "age_at_registration": age_on(born, registration_date),
     }
 
 

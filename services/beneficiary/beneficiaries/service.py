@@ -45,7 +45,7 @@ from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
 from shared.auth import Principal
-from shared.bulk import collecting
+from shared.bulk import collecting, memo
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import EventType
 from shared.crypto import KeyRing, normalise_name, normalise_phone
@@ -89,7 +89,8 @@ async def get_beneficiary(
     """One beneficiary in the caller's scope; anyone else's is a 404.
 
     ``for_update`` locks the row (edits check its version); a plain read may be
-    served from the session when the row was loaded earlier in the request."""
+    served from the session when the row was loaded earlier in the request
+    (``get_cached`` keeps what it reads: only a locked read is kept here)."""
     beneficiary = await get_in_scope(
         session,
         principal,
@@ -102,7 +103,7 @@ async def get_beneficiary(
     )
     if for_update:
         refuse_merged(beneficiary)
-    pin(session, beneficiary)
+        pin(session, beneficiary)
     return beneficiary
 
 
@@ -249,16 +250,26 @@ async def stage_registration(
     principal: Principal,
     keyring: KeyRing,
     data: BeneficiaryCreate,
+    *,
+    id_free: bool = False,
 ) -> Beneficiary:
     """Every check of a registration, then the person, the event and the new
     consent ledger added to the session unflushed, or, while a bulk writer
     collects (a sync batch, an import), added to its rows: the person is then
     returned unattached, for ``shared.bulk.attach`` once written. Consent
-    entries with client ids are looked up first."""
-    await check_site_in_scope(session, principal, data.site_id)
+    entries with client ids are looked up first. ``id_free``: the caller
+    found no person with ``data.id`` a moment ago (a bulk writer looks each
+    id up before it stages the record)."""
+    rows = collecting(session)
+    checked = None if rows is None else memo(session, rows)
+    if checked is None or ("site", data.site_id) not in checked:
+        await check_site_in_scope(session, principal, data.site_id)
+        if checked is not None:  # a batch's people: each site checked once
+            checked["site", data.site_id] = True
     beneficiary_id = data.id or uuid.uuid4()
     if (
         data.id is not None
+        and not id_free
         and await get_cached(session, Beneficiary, (principal.organisation_id, data.id))
         is not None
     ):
@@ -266,6 +277,7 @@ async def stage_registration(
     await consent_service.check_new_ledger(
         session, principal.organisation_id, data.consents
     )
+    person = str(beneficiary_id)  # made once: the events and contexts name it
     now = utcnow()
     columns: dict[str, Any] = {
         "id": beneficiary_id,
@@ -279,18 +291,27 @@ async def stage_registration(
         "pii_erased_at": None,
         "merged_into_id": None,
         "merged_at": None,
-        **_columns(data, keyring, beneficiary_id),
+        **_columns(data, keyring, beneficiary_id, person),
     }
-    rows = collecting(session)
     if rows is not None:  # a bulk writer's batch: a plain row (attached once written)
         rows.add(Beneficiary.__table__, columns)  # type: ignore[attr-defined]
         beneficiary = new_row(Beneficiary, **columns)
-        _emit(session, beneficiary, EventType.beneficiary_registered, as_json=True)
+        add_event(  # the facts' JSON read from the columns, without a model
+            session,
+            OutboxEvent,
+            type=EventType.beneficiary_registered,
+            organisation_id=principal.organisation_id,
+            entity_type="beneficiary",
+            entity_id=beneficiary_id,
+            facts=beneficiary_fact_data(columns, person),
+        )
     else:
         beneficiary = Beneficiary(**columns)
         session.add(beneficiary)
         _emit(session, beneficiary, EventType.beneficiary_registered)
-    consent_service.start_ledger(session, principal, beneficiary, data.consents)
+    consent_service.start_ledger(
+        session, principal, beneficiary, data.consents, person=person
+    )
     return beneficiary
 
 
@@ -544,13 +565,19 @@ async def list_beneficiaries(
     return Page(items=[to_summary(r) for r in rows], next_cursor=next_cursor)
 
 
-def _context(beneficiary_id: uuid.UUID, field: str) -> str:
+def _context(beneficiary_id: uuid.UUID | str, field: str) -> str:
     return f"beneficiary:{beneficiary_id}:{field}"
 
 
 def _columns(
-    fields: BeneficiaryFields, keyring: KeyRing, beneficiary_id: uuid.UUID
+    fields: BeneficiaryFields,
+    keyring: KeyRing,
+    beneficiary_id: uuid.UUID,
+    person: str | None = None,
 ) -> dict[str, Any]:
+    """The columns ``fields`` set (``person``: the id as text, if made)."""
+    if person is None:
+        person = str(beneficiary_id)
     date_of_birth, estimated = fields.date_of_birth, False
     if fields.estimated_age is not None:
         date_of_birth, estimated = (
@@ -559,12 +586,10 @@ def _columns(
         )
     return {
         "full_name_enc": keyring.encrypt(
-            fields.full_name, _context(beneficiary_id, "full_name")
+            fields.full_name, _context(person, "full_name")
         ),
-        "phone_enc": keyring.encrypt(fields.phone, _context(beneficiary_id, "phone")),
-        "address_enc": keyring.encrypt(
-            fields.address, _context(beneficiary_id, "address")
-        ),
+        "phone_enc": keyring.encrypt(fields.phone, _context(person, "phone")),
+        "address_enc": keyring.encrypt(fields.address, _context(person, "address")),
         "name_index": keyring.blind_index("name", normalise_name(fields.full_name)),
         "phone_index": keyring.blind_index("phone", normalise_phone(fields.phone)),
         "sex": fields.sex,
@@ -823,14 +848,9 @@ def _close_birth(a: Beneficiary, b: Beneficiary | _Candidate) -> bool:
 
 
 def _emit(
-    session: AsyncSession,
-    beneficiary: Beneficiary,
-    event_type: EventType,
-    *,
-    as_json: bool = False,
+    session: AsyncSession, beneficiary: Beneficiary, event_type: EventType
 ) -> None:
-    """The person's event; ``as_json``: its facts built without the model
-    (a bulk writer's)."""
+    """The person's event."""
     add_event(
         session,
         OutboxEvent,
@@ -838,7 +858,5 @@ def _emit(
         organisation_id=beneficiary.organisation_id,
         entity_type="beneficiary",
         entity_id=beneficiary.id,
-        facts=beneficiary_fact_data(beneficiary)
-        if as_json
-        else beneficiary_facts(beneficiary),
+        facts=beneficiary_facts(beneficiary),
     )

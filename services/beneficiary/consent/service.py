@@ -27,7 +27,7 @@ from services.beneficiary.consent.schemas import ConsentEntryRead, ConsentGiven
 from services.beneficiary.db import OutboxEvent
 from services.beneficiary.subject_rights.erasure import erase_person
 from shared.auth import Principal
-from shared.bulk import collecting, unsaved
+from shared.bulk import Rows, collecting, unsaved
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import ConsentFacts, EventType
 from shared.db import by_ids_param, fetch_rows, get_many_cached, utcnow
@@ -164,16 +164,79 @@ def start_ledger(
     principal: Principal,
     beneficiary: Beneficiary,
     entries: Sequence[ConsentGiven],
+    *,
+    person: str | None = None,
 ) -> list[ConsentEntry]:
     """The ledger of a person registered now (``check_new_ledger`` first),
-    added to the session unflushed and remembered as what is in force."""
-    recorded = [
-        _append(session, principal, beneficiary, entry, sequence)
-        for sequence, entry in enumerate(entries, start=1)
-    ]
+    added to the session unflushed and remembered as what is in force
+    (``person``: their id as text, if made already)."""
+    rows = collecting(session)
+    if rows is None:
+        recorded = [
+            _append(session, principal, beneficiary, entry, sequence)
+            for sequence, entry in enumerate(entries, start=1)
+        ]
+    else:
+        recorded = _stage_ledger(
+            session, rows, principal, beneficiary, entries, person=person
+        )
     _cache(session)[(beneficiary.organisation_id, beneficiary.id)] = {
         e.purpose: e for e in recorded
     }
+    return recorded
+
+
+def _stage_ledger(
+    session: AsyncSession,
+    rows: Rows,
+    principal: Principal,
+    beneficiary: Beneficiary,
+    entries: Sequence[ConsentGiven],
+    first: int = 1,
+    *,
+    person: str | None = None,
+) -> list[ConsentEntry]:
+    """``_append`` for each entry (numbered from ``first``) while a bulk
+    writer collects: plain rows and events' JSON, with what every entry
+    shares (the person, the clock, the ids known) read once."""
+    person_id, organisation_id = beneficiary.id, beneficiary.organisation_id
+    if person is None:
+        person = str(person_id)
+    checked, taken = _entry_ids(session, organisation_id)
+    recorded_at = utcnow()
+    table = ConsentEntry.__table__  # type: ignore[attr-defined]
+    recorded = []
+    for sequence, entry in enumerate(entries, start=first):
+        entry_id = entry.id or uuid.uuid4()
+        columns: dict[str, Any] = {
+            "id": entry_id,
+            "beneficiary_id": person_id,
+            "organisation_id": organisation_id,
+            "purpose": entry.purpose,
+            "granted": entry.granted,
+            "form_version": entry.form_version,
+            "agency": entry.agency,
+            "recorded_by": principal.subject,
+            "recorded_at": recorded_at,
+            "sequence": sequence,
+        }
+        checked.add(entry_id)  # looked up, and taken
+        taken.add(entry_id)
+        rows.add(table, columns)
+        recorded.append(unsaved(ConsentEntry, columns))
+        add_event(
+            session,
+            OutboxEvent,
+            type=EventType.consent_recorded,
+            organisation_id=organisation_id,
+            entity_type="beneficiary",
+            entity_id=person_id,
+            facts={  # ConsentFacts' JSON, without a model per entry
+                "beneficiary_id": person,
+                "purpose": str(entry.purpose),
+                "granted": entry.granted,
+            },
+        )
     return recorded
 
 
@@ -184,6 +247,10 @@ def _append(
     entry: ConsentGiven,
     sequence: int,
 ) -> ConsentEntry:
+    rows = collecting(session)
+    if rows is not None:  # a bulk writer's batch: a plain row, read back as is
+        staged = _stage_ledger(session, rows, principal, beneficiary, [entry], sequence)
+        return staged[0]
     columns: dict[str, Any] = {
         "id": entry.id or uuid.uuid4(),
         "beneficiary_id": beneficiary.id,
@@ -198,22 +265,8 @@ def _append(
     }
     for known in _entry_ids(session, beneficiary.organisation_id):
         known.add(columns["id"])  # looked up, and taken
-    rows = collecting(session)
-    facts: ConsentFacts | dict[str, Any]
-    if rows is not None:  # a bulk writer's batch: a plain row, read back as is
-        rows.add(ConsentEntry.__table__, columns)  # type: ignore[attr-defined]
-        row = unsaved(ConsentEntry, columns)
-        facts = {  # ConsentFacts' JSON, without a model per entry
-            "beneficiary_id": str(beneficiary.id),
-            "purpose": str(entry.purpose),
-            "granted": entry.granted,
-        }
-    else:
-        row = ConsentEntry(**columns)
-        session.add(row)
-        facts = ConsentFacts(
-            beneficiary_id=beneficiary.id, purpose=entry.purpose, granted=entry.granted
-        )
+    row = ConsentEntry(**columns)
+    session.add(row)
     add_event(
         session,
         OutboxEvent,
@@ -221,7 +274,9 @@ def _append(
         organisation_id=beneficiary.organisation_id,
         entity_type="beneficiary",
         entity_id=beneficiary.id,
-        facts=facts,
+        facts=ConsentFacts(
+            beneficiary_id=beneficiary.id, purpose=entry.purpose, granted=entry.granted
+        ),
     )
     return row
 

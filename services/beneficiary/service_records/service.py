@@ -53,7 +53,7 @@ from services.beneficiary.service_records.schemas import (
 )
 from services.beneficiary.teams import service as teams_service
 from shared.auth import Principal
-from shared.bulk import Rows
+from shared.bulk import Rows, memo
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import (
     AnonymousCount,
@@ -191,15 +191,18 @@ async def stage_service_row(
     *,
     locked: bool = False,
     consenting: Container[uuid.UUID] = (),
+    id_free: bool = False,
 ) -> uuid.UUID:
     """``record_service`` for a bulk writer: the same checks, then the
     record and its event as plain rows in ``rows``; returns the record's id.
     The fields and the id come apart (a sync change's, validated already,
     need no creation model built). ``consenting``: people whose consent the
     writer checked for the whole batch (``consent_service.consenting``);
-    anyone else is checked here."""
+    anyone else is checked here. ``id_free``: the writer found no record
+    with ``record_id`` a moment ago (it looks each id up before staging)."""
+    kept = memo(session, rows)
     columns, beneficiary = await _checked_columns(
-        session, principal, data, record_id, locked, consenting
+        session, principal, data, record_id, locked, consenting, kept, id_free
     )
     rows.add(ServiceRecord.__table__, columns)  # type: ignore[attr-defined]
     add_event(
@@ -209,7 +212,7 @@ async def stage_service_row(
         organisation_id=columns["organisation_id"],
         entity_type="service_record",
         entity_id=columns["id"],
-        facts=_fact_data(columns, beneficiary),
+        facts=_fact_data(columns, beneficiary, kept),
     )
     record: uuid.UUID = columns["id"]  # a UUID already: no text round trip
     return record
@@ -222,34 +225,55 @@ async def _checked_columns(
     record_id: uuid.UUID | None,
     locked: bool,
     consenting: Container[uuid.UUID] = (),
+    kept: dict[Any, Any] | None = None,
+    id_free: bool = False,
 ) -> tuple[dict[str, Any], Beneficiary]:
     """A new record's every column once every check passed: the person in
     scope (locked unless ``locked``) and consenting, born before the
-    service, the id free, the activity and the site allowed."""
-    if locked or data.beneficiary_id in consenting:
-        beneficiary = await beneficiaries_service.get_beneficiary(
-            session, principal, data.beneficiary_id, for_update=not locked
+    service, the id free, the activity and the site allowed.
+    ``kept``: a bulk writer's answers for its batch (``shared.bulk.memo``):
+    a person found in scope and consenting, ``delivery``'s columns, by what
+    they depend on (the caller, and the batch's records, do not change
+    them)."""
+    beneficiary = None if kept is None else kept.get(("person", data.beneficiary_id))
+    if beneficiary is None:
+        beneficiary = await _consenting_person(
+            session, principal, data.beneficiary_id, locked, consenting
         )
-        if beneficiary.id not in consenting:
-            await consent_service.require_consent(
-                session,
-                beneficiary.organisation_id,
-                [beneficiary.id],
-                *SERVICE_CONSENTS,
-            )
-    else:  # the person locked and their consent read in one statement
-        beneficiary = await beneficiaries_service.lock_consenting(
-            session, principal, data.beneficiary_id, *SERVICE_CONSENTS
-        )
+        if kept is not None:
+            kept["person", data.beneficiary_id] = beneficiary
     check_after_birth(beneficiary, data.service_date)
     if (
         record_id is not None
+        and not id_free
         and await get_cached(
             session, ServiceRecord, (principal.organisation_id, record_id)
         )
         is not None
     ):
         raise Conflict("A service record with this id exists already.")
+    key = (
+        "delivery",
+        data.activity_code,
+        data.site_id,
+        data.service_date,
+        data.team_id,
+        data.delivery_mode,
+        data.project_id,
+    )
+    how = None if kept is None else kept.get(key)
+    if how is None:
+        how = await delivery(
+            session,
+            principal,
+            data.activity_code,
+            data.site_id,
+            ActivityKind.individual,
+            on=data.service_date,
+            tags=data,
+        )
+        if kept is not None:
+            kept[key] = how
     now = utcnow()
     return {
         "id": record_id or uuid.uuid4(),
@@ -267,16 +291,35 @@ async def _checked_columns(
         "voided": False,
         "void_reason": None,
         "version": 1,
-        **await delivery(
-            session,
-            principal,
-            data.activity_code,
-            data.site_id,
-            ActivityKind.individual,
-            on=data.service_date,
-            tags=data,
-        ),
+        **how,
     }, beneficiary
+
+
+async def _consenting_person(
+    session: AsyncSession,
+    principal: Principal,
+    beneficiary_id: uuid.UUID,
+    locked: bool,
+    consenting: Container[uuid.UUID],
+) -> Beneficiary:
+    """The person a new record is about, in the caller's scope (locked
+    unless ``locked``) and consenting to services."""
+    if locked or beneficiary_id in consenting:
+        beneficiary = await beneficiaries_service.get_beneficiary(
+            session, principal, beneficiary_id, for_update=not locked
+        )
+        if beneficiary.id not in consenting:
+            await consent_service.require_consent(
+                session,
+                beneficiary.organisation_id,
+                [beneficiary.id],
+                *SERVICE_CONSENTS,
+            )
+        return beneficiary
+    # the person locked and their consent read in one statement
+    return await beneficiaries_service.lock_consenting(
+        session, principal, beneficiary_id, *SERVICE_CONSENTS
+    )
 
 
 async def get_service_record(
@@ -1189,19 +1232,27 @@ def _facts(columns: dict[str, Any], beneficiary: Beneficiary) -> ServiceRecordFa
     )
 
 
-def _fact_data(columns: dict[str, Any], beneficiary: Beneficiary) -> dict[str, Any]:
+def _fact_data(
+    columns: dict[str, Any], beneficiary: Beneficiary, texts: dict[Any, Any]
+) -> dict[str, Any]:
     """``_facts(columns, beneficiary)`` in its JSON form, built without the
     model (a bulk writer's many records; tests/beneficiary/test_bulk_writer.py
-    compares the two)."""
+    compares the two). ``texts``: the batch's ids and enums as text, each
+    made once (the organisation, its lead, a site, a person's records)."""
 
     def text(value: Any) -> str | None:
-        return None if value is None else str(value)
+        if value is None:
+            return None
+        found: str | None = texts.get(value)
+        if found is None:
+            found = texts[value] = str(value)
+        return found
 
     return {
         "service_record_id": str(columns["id"]),
-        "beneficiary_id": str(columns["beneficiary_id"]),
-        "organisation_id": str(columns["organisation_id"]),
-        "lead_organisation_id": str(columns["lead_organisation_id"]),
+        "beneficiary_id": text(columns["beneficiary_id"]),
+        "organisation_id": text(columns["organisation_id"]),
+        "lead_organisation_id": text(columns["lead_organisation_id"]),
         "delivered_through": str(columns["delivered_through"]),
         "activity_code": columns["activity_code"],
         "iasc_layer": str(columns["iasc_layer"]),
@@ -1219,7 +1270,9 @@ def _fact_data(columns: dict[str, Any], beneficiary: Beneficiary) -> dict[str, A
         "voided": columns["voided"],
         "version": columns["version"],
         "team_id": text(columns["team_id"]),
-        "delivery_mode": text(columns["delivery_mode"]),
+        "delivery_mode": None
+        if columns["delivery_mode"] is None
+        else str(columns["delivery_mode"]),
         "project_id": text(columns["project_id"]),
     }
 

@@ -189,7 +189,7 @@ def entities(
 
     async def stage_beneficiary(change: BeneficiaryChange) -> Beneficiary:
         return await beneficiaries_service.stage_registration(
-            session, principal, keyring, _registration(change)
+            session, principal, keyring, _registration(change), id_free=True
         )
 
     async def flag_staged(staged: list[tuple[Beneficiary, BeneficiaryChange]]) -> None:
@@ -249,6 +249,7 @@ def entities(
             rows,
             locked=True,
             consenting=consented,
+            id_free=True,
         )
         return Staged(record_id)
 
