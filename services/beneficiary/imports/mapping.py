@@ -13,8 +13,16 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
+from services.beneficiary.beneficiaries.schemas import BeneficiaryCreate
 from services.beneficiary.sync.schemas import BeneficiaryChange, ServiceRecordChange
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.text import Text
@@ -136,6 +144,13 @@ class MappingSpec(BaseModel):
         return self
 
 
+class PersonChange(BeneficiaryChange):
+    """A person's change, with room for its registration validated ahead
+    (``sync.service.registration`` takes it)."""
+
+    _registration: BeneficiaryCreate | None = PrivateAttr(default=None)
+
+
 @dataclass
 class Refusal:
     row_number: int
@@ -148,7 +163,7 @@ class Converted:
     """One submission as platform records, or why it is refused."""
 
     row_number: int
-    person: BeneficiaryChange | None = None
+    person: PersonChange | None = None
     service: ServiceRecordChange | None = None
     refusals: list[Refusal] = field(default_factory=list)
 
@@ -362,7 +377,7 @@ def convert(
                 spec.date_formats,
             )
             out.person = _change(
-                BeneficiaryChange,
+                PersonChange,
                 row_number,
                 {
                     "id": person_id,

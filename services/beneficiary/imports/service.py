@@ -11,12 +11,14 @@ import base64
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 import httpx
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import QueryableAttribute, defer
@@ -487,10 +489,18 @@ def _convert(
     organisation_id: uuid.UUID,
     sites: Sites,
 ) -> list[Converted]:
-    return [
+    """The rows as sync changes, each new person's registration validated
+    here too (in the thread, while the batch before is written), not on the
+    event loop as the batch is staged."""
+    converted = [
         convert(spec, row, first_row + i, organisation_id, sites)
         for i, row in enumerate(rows)
     ]
+    for c in converted:
+        if c.person is not None and c.person.base_version is None:
+            with suppress(ValidationError):  # refused as it is staged
+                c.person._registration = sync_service.registration(c.person)
+    return converted
 
 
 def _drop(ahead: asyncio.Future[Batch]) -> None:
