@@ -80,7 +80,7 @@ class BeneficiarySettings(ServiceSettings):
         default=240, ge=1, description="Longest break-the-glass grant."
     )
     import_batch_rows: int = Field(
-        default=500,
+        default=1000,
         ge=1,
         le=1000,
         description="Rows of an import written per batch (one transaction, "

@@ -32,6 +32,7 @@ from services.beneficiary.imports.mapping import (
     record_id,
 )
 from services.beneficiary.imports.models import ImportStatus
+from services.beneficiary.imports.sources import Row
 from services.beneficiary.sync import service as sync_service
 from shared.auth import Role
 from tests.beneficiary.api import count_rows, give_consent
@@ -652,6 +653,25 @@ def test_a_date_is_read_by_each_mappings_own_formats() -> None:
     for _ in range(2):
         refused = convert(day_first, bad, 3, organisation, sites).refusals
         assert [r.field for r in refused] == ["session/date"]
+
+
+def test_a_registration_validated_ahead_is_taken_once() -> None:
+    """Each person's registration is validated as the rows are mapped (off
+    the event loop); sync takes it once, and validates it anew after that
+    (a record applied again alone, after a rollback)."""
+    spec = MappingSpec.model_validate(MAPPING["spec"])
+    sites = Sites(by_pcode={}, by_name={"qadia camp": uuid.uuid4()})
+    rows: list[Row] = [submission(1), submission(2, **{"consent/registration": "no"})]
+    good, refused = imports_service._convert(spec, rows, 2, uuid.uuid4(), sites)
+    assert good.person is not None
+    assert refused.person is not None
+    assert refused.person._registration is None  # refused as it is staged
+    ahead = good.person._registration
+    assert ahead is not None
+    assert sync_service.registration(good.person) is ahead
+    again = sync_service.registration(good.person)
+    assert again is not ahead
+    assert again == ahead
 
 
 FIVE_A_BATCH = imports_service.RunSettings(

@@ -11,12 +11,14 @@ import base64
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 import httpx
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import QueryableAttribute, defer
@@ -461,9 +463,9 @@ async def run_import(
             )
             if moved is None:  # another run of this job went ahead: leave it to it
                 return ImportStatus.running
-            position = moved
+            position = moved.next_row
             if progress is not None:
-                shown = progress(await _load(engine, job.id))
+                shown = progress(moved)
                 if shown is not None:
                     await shown
             if not more:
@@ -487,10 +489,18 @@ def _convert(
     organisation_id: uuid.UUID,
     sites: Sites,
 ) -> list[Converted]:
-    return [
+    """The rows as sync changes, each new person's registration validated
+    here too (in the thread, while the batch before is written), not on the
+    event loop as the batch is staged."""
+    converted = [
         convert(spec, row, first_row + i, organisation_id, sites)
         for i, row in enumerate(rows)
     ]
+    for c in converted:
+        if c.person is not None and c.person.base_version is None:
+            with suppress(ValidationError):  # refused as it is staged
+                c.person._registration = sync_service.registration(c.person)
+    return converted
 
 
 def _drop(ahead: asyncio.Future[Batch]) -> None:
@@ -545,17 +555,20 @@ async def _apply_rows(
     rows: list[Row],
     converted: list[Converted],
     total: int | None,
-) -> int | None:
+) -> ImportJob | None:
     """One batch (its rows and their conversion) and its progress in one
-    transaction (a dry run's writes rolled back inside it). Returns the new
-    position, or None when the job's stored position is not ``position``
-    (another run applied this batch)."""
+    transaction (a dry run's writes rolled back inside it). Returns the job
+    as committed (its ``next_row`` the new position: no read again for the
+    progress), or None when the job's stored position is not ``position``
+    (another run applied this batch). Nothing is expired at the commit: the
+    session ends there, and expiring each of the batch's rows was 1.5 % of
+    an import's CPU."""
     batch = SyncBatch(
         device_id=f"import:{job.id}",
         beneficiaries=[c.person for c in converted if c.person is not None],
         service_records=[c.service for c in converted if c.service is not None],
     )
-    async with AsyncSession(engine) as session:
+    async with AsyncSession(engine, expire_on_commit=False) as session:
         async with session.begin():
             locked = (
                 await session.execute(
@@ -622,7 +635,7 @@ async def _apply_rows(
                 await queue.enqueue(
                     PUBLISH_OUTBOX_JOB, job_id=f"beneficiary:{PUBLISH_OUTBOX_JOB}"
                 )
-    return position + len(rows)
+    return locked
 
 
 def _refusals(
@@ -680,13 +693,6 @@ async def _sites(session: AsyncSession) -> Sites:
         by_pcode={pcode: site_id for site_id, pcode, _ in rows if pcode},
         by_name={name: ids[0] for name, ids in names.items() if len(ids) == 1},
     )
-
-
-async def _load(engine: AsyncEngine, import_id: uuid.UUID) -> ImportJob:
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        job = await session.get(ImportJob, import_id, options=WITHOUT_SOURCE)
-        assert job is not None
-        return job
 
 
 async def _stop(
