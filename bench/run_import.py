@@ -240,7 +240,7 @@ def instructions(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--batch-rows", type=int, default=500)
+    parser.add_argument("--batch-rows", type=int, default=1000)
     parser.add_argument("--kill-at", type=float, default=None)
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument(
