@@ -38,7 +38,7 @@ class BeneficiarySettings(ServiceSettings):
         default=2000, description="Most records accepted in one sync batch."
     )
     sync_concurrency: int = Field(
-        default=2,
+        default=4,
         description="Sync batches applied at once per process; more wait up to "
         "sync_wait_seconds, then get 503 with Retry-After.",
     )
