@@ -27,7 +27,7 @@ from sqlmodel import Field, SQLModel, col
 
 from shared.app import Runtime, RuntimeDep
 from shared.auth import Principal, Role, require
-from shared.bulk import ROWS_KEY, Rows
+from shared.bulk import collecting
 from shared.contracts.events import (
     EVENT_FACTS,
     EventEnvelope,
@@ -117,10 +117,9 @@ def add_event(
         "entity_id": entity_id,
         "data": data,
     }
-    info = session.info  # a property of the session: read once
-    info[EVENTS_STAGED] = True
-    rows = info.get(ROWS_KEY)
-    if isinstance(rows, Rows):  # a bulk writer's batch: a plain row, no position yet
+    session.info[EVENTS_STAGED] = True
+    rows = collecting(session)
+    if rows is not None:  # a bulk writer's batch: a plain row, no position yet
         columns["position"] = None
         rows.add(model.__table__, columns)  # type: ignore[attr-defined]
     else:
