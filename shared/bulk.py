@@ -10,6 +10,7 @@ executemany INSERT elsewhere. Values pass through the columns' own types first
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC
 from operator import itemgetter
 from typing import Any, TypeVar
@@ -29,10 +30,14 @@ ROWS_KEY = "bulk_rows"
 
 class Rows:
     """Column dicts per table, kept in the order tables were first added
-    (parents before children, as foreign keys need)."""
+    (parents before children, as foreign keys need), and ``answers``: what
+    the records collected here cannot change (a site exists, a person is in
+    scope and consenting, how a service was delivered, an id as text), found
+    once for all of them (``answered``)."""
 
     def __init__(self) -> None:
         self.tables: dict[Table, list[dict[str, Any]]] = {}
+        self.answers: dict[Any, Any] = {}
 
     def add(self, table: Table, row: dict[str, Any]) -> None:
         self.tables.setdefault(table, []).append(row)
@@ -161,19 +166,21 @@ def collecting(session: AsyncSession) -> Rows | None:
     return rows if isinstance(rows, Rows) else None
 
 
-MEMO_KEY = "bulk_memo"
+T = TypeVar("T")
 
 
-def memo(session: AsyncSession, rows: Rows) -> dict[Any, Any]:
-    """A dict kept while ``rows`` collects one batch's records of a kind:
-    for answers its records cannot change (a site exists, a person is in
-    scope and consenting, how a service was delivered, an id as text), made
-    once for all of them instead of once each. Only checks that passed are
-    kept; a refusal is made again (the same refusal) for each record."""
-    kept = session.info.get(MEMO_KEY)
-    if kept is None or kept[0] is not rows:
-        kept = session.info[MEMO_KEY] = (rows, {})
-    found: dict[Any, Any] = kept[1]
+async def answered(
+    answers: dict[Any, Any] | None, key: Any, find: Callable[[], Awaitable[T]]
+) -> T:
+    """``find()``'s answer, found once per ``answers`` (a batch's
+    ``Rows.answers``; None: no batch, found each time). Only an answer is
+    kept: a check that refuses raises, and refuses again for the next record."""
+    if answers is not None and key in answers:
+        found: T = answers[key]
+        return found
+    found = await find()
+    if answers is not None:
+        answers[key] = found
     return found
 
 

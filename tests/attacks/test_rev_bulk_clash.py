@@ -1,7 +1,7 @@
 """Review of the bulk writer (wt-rev on wt-final): a batch whose COPY clashes
 with a row another transaction wrote meanwhile is rolled back to its
 savepoint and its records applied again alone; the batch's cached passes
-(``shared.bulk.memo``) then answer for the records staged after it."""
+(``Rows.answers``) then answer for the records staged after it."""
 
 from __future__ import annotations
 

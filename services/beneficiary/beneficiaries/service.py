@@ -45,7 +45,7 @@ from services.beneficiary.protection.grants import service as grants
 from services.beneficiary.referrals.models import Referral
 from services.beneficiary.risk.models import RiskAlert
 from shared.auth import Principal
-from shared.bulk import collecting, memo
+from shared.bulk import answered, collecting
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import EventType
 from shared.crypto import KeyRing, normalise_name, normalise_phone
@@ -261,11 +261,11 @@ async def stage_registration(
     found no person with ``data.id`` a moment ago (a bulk writer looks each
     id up before it stages the record)."""
     rows = collecting(session)
-    checked = None if rows is None else memo(session, rows)
-    if checked is None or ("site", data.site_id) not in checked:
-        await check_site_in_scope(session, principal, data.site_id)
-        if checked is not None:  # a batch's people: each site checked once
-            checked["site", data.site_id] = True
+    await answered(  # a batch's people: each site checked once
+        None if rows is None else rows.answers,
+        ("site", data.site_id),
+        lambda: check_site_in_scope(session, principal, data.site_id),
+    )
     beneficiary_id = data.id or uuid.uuid4()
     if (
         data.id is not None

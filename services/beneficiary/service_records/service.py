@@ -53,7 +53,7 @@ from services.beneficiary.service_records.schemas import (
 )
 from services.beneficiary.teams import service as teams_service
 from shared.auth import Principal
-from shared.bulk import Rows, memo
+from shared.bulk import Rows, answered
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import (
     AnonymousCount,
@@ -200,7 +200,7 @@ async def stage_service_row(
     writer checked for the whole batch (``consent_service.consenting``);
     anyone else is checked here. ``id_free``: the writer found no record
     with ``record_id`` a moment ago (it looks each id up before staging)."""
-    kept = memo(session, rows)
+    kept = rows.answers
     columns, beneficiary = await _checked_columns(
         session, principal, data, record_id, locked, consenting, kept, id_free
     )
@@ -231,17 +231,17 @@ async def _checked_columns(
     """A new record's every column once every check passed: the person in
     scope (locked unless ``locked``) and consenting, born before the
     service, the id free, the activity and the site allowed.
-    ``kept``: a bulk writer's answers for its batch (``shared.bulk.memo``):
+    ``kept``: a bulk writer's answers for its batch (``Rows.answers``):
     a person found in scope and consenting, ``delivery``'s columns, by what
     they depend on (the caller, and the batch's records, do not change
     them)."""
-    beneficiary = None if kept is None else kept.get(("person", data.beneficiary_id))
-    if beneficiary is None:
-        beneficiary = await _consenting_person(
+    beneficiary = await answered(
+        kept,
+        ("person", data.beneficiary_id),
+        lambda: _consenting_person(
             session, principal, data.beneficiary_id, locked, consenting
-        )
-        if kept is not None:
-            kept["person", data.beneficiary_id] = beneficiary
+        ),
+    )
     check_after_birth(beneficiary, data.service_date)
     if (
         record_id is not None
@@ -261,9 +261,10 @@ async def _checked_columns(
         data.delivery_mode,
         data.project_id,
     )
-    how = None if kept is None else kept.get(key)
-    if how is None:
-        how = await delivery(
+    how = await answered(
+        kept,
+        key,
+        lambda: delivery(
             session,
             principal,
             data.activity_code,
@@ -271,9 +272,8 @@ async def _checked_columns(
             ActivityKind.individual,
             on=data.service_date,
             tags=data,
-        )
-        if kept is not None:
-            kept[key] = how
+        ),
+    )
     now = utcnow()
     return {
         "id": record_id or uuid.uuid4(),
