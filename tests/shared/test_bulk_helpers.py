@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm.exc import UnmappedInstanceError
 from sqlmodel import Field, SQLModel
 
-from shared.bulk import ROWS_KEY, Rows, attach, collect, unsaved
+from shared.bulk import ROWS_KEY, Rows, answered, attach, collect, unsaved
 from shared.db import make_registry, new_row, sorted_ids
 
 
@@ -88,3 +88,29 @@ async def test_an_attached_row_is_the_sessions_as_if_read_back() -> None:
         with pytest.raises(UnmappedInstanceError):
             session.add(unsaved(_Row, {"id": 2, "name": "d"}))
     await engine.dispose()
+
+
+async def test_a_batch_keeps_answers_and_never_a_refusal() -> None:
+    """``answered`` finds an answer once per batch, finds it each time
+    without one, and keeps no refusal: the next record is checked again."""
+    calls: list[str] = []
+
+    async def site_exists() -> bool:
+        calls.append("site")
+        return True
+
+    async def team_unknown() -> bool:
+        calls.append("team")
+        raise ValueError("unknown team")
+
+    answers = Rows().answers
+    for _ in range(3):
+        assert await answered(answers, ("site", 1), site_exists) is True
+        with pytest.raises(ValueError, match="unknown team"):
+            await answered(answers, ("team", 2), team_unknown)
+    assert calls == ["site", "team", "team", "team"]
+    assert ("team", 2) not in answers
+    calls.clear()
+    for _ in range(2):
+        await answered(None, ("site", 1), site_exists)
+    assert calls == ["site", "site"]
