@@ -429,6 +429,15 @@ def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, fl
     return {key: round(after[key] - before[key], 1) for key in after}
 
 
+def cpu_bound(usage: dict[str, float], records: int) -> int:
+    """The most records/s this machine's cores could give at the run's CPU per
+    record (the server's, PostgreSQL's and this client's together): a rate
+    past it needs less CPU per record, not more concurrency. PostgreSQL's
+    figure counts every database's backends: run it on a quiet machine."""
+    per_record = sum(usage.values()) / records
+    return round((os.cpu_count() or 1) / per_record)
+
+
 class ProcessGroup:
     """A process started in its own process group, so stopping it also stops
     its children (uvicorn's worker processes)."""
@@ -796,6 +805,9 @@ async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> 
                 summary["copy_over_api"] = round(
                     copy["records_per_s"] / summary["records_per_s"], 2
                 )
+                summary["cpu_bound_records_per_s"] = cpu_bound(
+                    summary["cpu_seconds"], created
+                )
             results.append(summary)
             report_line(summary)
     per_request: dict[str, float] = {
@@ -898,7 +910,7 @@ def table(report: dict[str, Any]) -> str:
     head = (
         "| scenario | workers | conc. | req ok | req/s | records/s | p50 ms | "
         "p99 ms | max ms | errors | RSS MiB | CPU s server/pg/client | "
-        "API CPU ms/record | plain COPY records/s (ratio) |\n"
+        "API CPU ms/record | plain COPY records/s (ratio); CPU bound records/s |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     rows = []
@@ -929,7 +941,8 @@ def table(report: dict[str, Any]) -> str:
             f"{r['server_rss_mib']} | {cpu['server']}/{cpu['postgres']}/"
             f"{cpu['bench_client']} | {r.get('api_cpu_ms_per_record')} | "
             + (
-                f"{r['plain_copy']['records_per_s']} ({r['copy_over_api']}×)"
+                f"{r['plain_copy']['records_per_s']} ({r['copy_over_api']}×); "
+                f"CPU bound {r['cpu_bound_records_per_s']}"
                 if "plain_copy" in r
                 else "–"
             )
