@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import json
 import os
@@ -41,6 +42,7 @@ from sqlalchemy.engine import make_url
 
 from bench.run_beneficiary import (
     ADMIN_URL,
+    _stat,
     code_state,
     load_average,
     migrate,
@@ -49,6 +51,7 @@ from bench.run_beneficiary import (
 
 REPO = Path(__file__).resolve().parent.parent
 DATABASE = "mhpss_bench_import"
+CORES = os.cpu_count() or 1
 MAPPING = REPO / "tests" / "data" / "kobo_registration_mapping.json"
 HEADER = [
     "respondent/full_name",
@@ -121,6 +124,50 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class DatabaseCpu:
+    """PostgreSQL's CPU for one database: the CPU of each of its backends,
+    read from /proc every 0.1 s and kept per backend, so other databases on
+    the same server are not counted (a backend that ends loses at most its
+    last 0.1 s)."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.seen: dict[int, float] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> DatabaseCpu:
+        url = make_url(ADMIN_URL)
+        connection = await asyncpg.connect(
+            host=url.host, port=url.port, user=url.username, database="postgres"
+        )
+
+        async def sample() -> None:
+            try:
+                while True:
+                    for row in await connection.fetch(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = $1",
+                        self.database,
+                    ):
+                        if (stat := _stat(row["pid"])) is not None:
+                            self.seen[row["pid"]] = stat[2]
+                    await asyncio.sleep(0.1)
+            finally:
+                await connection.close()
+
+        self.task = asyncio.ensure_future(sample())
+        return self
+
+    async def stop(self) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.seen.values())
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     DATABASE = args.database
     await recreate_database(DATABASE)
@@ -146,6 +193,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     write_export(export, args.rows)
     command = [*args.wrapper, sys.executable, "-m", "services.beneficiary", "import"]
     cpu_before = children_cpu()
+    postgres = await DatabaseCpu(DATABASE).start()
     started = time.monotonic()
     first = await asyncio.create_subprocess_exec(
         *command,
@@ -182,6 +230,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         out, _ = await resumed.communicate()
     elapsed = time.monotonic() - started
+    await postgres.stop()
     cpu = children_cpu() - cpu_before
     job = json.loads(out.decode().strip().splitlines()[-1])
     counts = {
@@ -196,6 +245,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "records_per_second": round(2 * args.rows / elapsed, 1),
         "import_cpu_seconds": round(cpu, 2),
         "import_cpu_ms_per_record": round(1000 * cpu / (2 * args.rows), 3),
+        "postgres_cpu_seconds": round(postgres.seconds, 2),
+        # the least wall time these CPU figures allow: the command's own
+        # Python runs on one core at a time (its threads share the GIL), and
+        # both together on every core
+        "floor_seconds": round(max(cpu, (cpu + postgres.seconds) / CORES), 1),
         "killed_at_row": killed_at,
         "status": job["status"],
         "outcomes": job["outcomes"],
