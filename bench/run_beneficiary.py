@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -380,6 +381,55 @@ def _stat(pid: int) -> tuple[str, int, float] | None:
     return comm, int(fields[1]), ticks / CLOCK_TICKS
 
 
+class DatabaseCpu:
+    """PostgreSQL's CPU for one database since ``start``: the CPU of each of
+    its backends, read from /proc every 0.1 s and kept per backend, so other
+    databases on the same server are not counted (a backend that ends loses
+    at most its last 0.1 s)."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.before: dict[int, float] = {}
+        self.seen: dict[int, float] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> DatabaseCpu:
+        url = make_url(ADMIN_URL)
+        connection = await asyncpg.connect(
+            host=url.host, port=url.port, user=url.username, database="postgres"
+        )
+
+        async def read() -> None:
+            for row in await connection.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = $1", self.database
+            ):
+                if (stat := _stat(row["pid"])) is not None:
+                    self.seen[row["pid"]] = stat[2]
+
+        async def sample() -> None:
+            try:
+                while True:
+                    await asyncio.sleep(0.1)
+                    await read()
+            finally:
+                await connection.close()
+
+        await read()
+        self.before = dict(self.seen)
+        self.task = asyncio.ensure_future(sample())
+        return self
+
+    async def stop(self) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+    @property
+    def seconds(self) -> float:
+        return sum(cpu - self.before.get(pid, 0.0) for pid, cpu in self.seen.items())
+
+
 def _all_stats() -> dict[int, tuple[str, int, float]]:
     stats = {}
     for entry in Path("/proc").iterdir():
@@ -431,10 +481,11 @@ def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, fl
 
 def cpu_bound(usage: dict[str, float], records: int) -> int:
     """The most records/s this machine's cores could give at the run's CPU per
-    record (the server's, PostgreSQL's and this client's together): a rate
-    past it needs less CPU per record, not more concurrency. PostgreSQL's
-    figure counts every database's backends: run it on a quiet machine."""
-    per_record = sum(usage.values()) / records
+    record (the server's, the bench database's backends' and this client's
+    together): a rate past it needs less CPU per record, not more
+    concurrency."""
+    used = ("server", "postgres_bench_database", "bench_client")
+    per_record = sum(usage[key] for key in used) / records
     return round((os.cpu_count() or 1) / per_record)
 
 
@@ -777,6 +828,7 @@ async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> 
                 )
             profiler = profile(args, server, name)
             before = cpu_snapshot(server.pid)
+            postgres = await DatabaseCpu(args.database).start()
             phase = await drive(
                 client,
                 path,
@@ -787,9 +839,10 @@ async def run(args: argparse.Namespace, server: Server, env: dict[str, str]) -> 
                 concurrency=concurrency,
                 **options,
             )
-            summary = summarise(
-                name, phase, cpu_delta(before, cpu_snapshot(server.pid))
-            )
+            await postgres.stop()
+            usage = cpu_delta(before, cpu_snapshot(server.pid))
+            usage["postgres_bench_database"] = round(postgres.seconds, 1)
+            summary = summarise(name, phase, usage)
             if profiler is not None:
                 profiler.wait(timeout=60)
             summary["concurrency"] = concurrency

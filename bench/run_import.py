@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import csv
 import json
 import os
@@ -42,7 +41,7 @@ from sqlalchemy.engine import make_url
 
 from bench.run_beneficiary import (
     ADMIN_URL,
-    _stat,
+    DatabaseCpu,
     code_state,
     load_average,
     migrate,
@@ -122,50 +121,6 @@ def children_cpu() -> float:
     """CPU seconds (user + system) of the finished child processes so far."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-class DatabaseCpu:
-    """PostgreSQL's CPU for one database: the CPU of each of its backends,
-    read from /proc every 0.1 s and kept per backend, so other databases on
-    the same server are not counted (a backend that ends loses at most its
-    last 0.1 s)."""
-
-    def __init__(self, database: str) -> None:
-        self.database = database
-        self.seen: dict[int, float] = {}
-        self.task: asyncio.Task[None] | None = None
-
-    async def start(self) -> DatabaseCpu:
-        url = make_url(ADMIN_URL)
-        connection = await asyncpg.connect(
-            host=url.host, port=url.port, user=url.username, database="postgres"
-        )
-
-        async def sample() -> None:
-            try:
-                while True:
-                    for row in await connection.fetch(
-                        "SELECT pid FROM pg_stat_activity WHERE datname = $1",
-                        self.database,
-                    ):
-                        if (stat := _stat(row["pid"])) is not None:
-                            self.seen[row["pid"]] = stat[2]
-                    await asyncio.sleep(0.1)
-            finally:
-                await connection.close()
-
-        self.task = asyncio.ensure_future(sample())
-        return self
-
-    async def stop(self) -> None:
-        assert self.task is not None
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-
-    @property
-    def seconds(self) -> float:
-        return sum(self.seen.values())
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
