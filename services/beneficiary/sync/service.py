@@ -66,9 +66,11 @@ from shared.auth import Principal
 from shared.bulk import Rows, attach, collect, collecting
 from shared.crypto import KeyRing
 from shared.db import (
+    as_driver_id,
     by_ids,
     forget,
     get_cached,
+    new_id,
     pin,
     prefetch,
     sorted_ids,
@@ -491,7 +493,7 @@ async def apply_batch(
     conflict, a repeated id) runs alone in a savepoint, after the new records
     before it are written, so the batch's order still decides. A rejected
     record leaves no trace; the rest still commit."""
-    principal = actor.principal
+    principal = _with_driver_ids(actor.principal)
     kinds = entities(session, principal, keyring, actor, confirm_above)
     await _load_batch(session, principal, batch)
     results: list[SyncResult] = []
@@ -527,6 +529,16 @@ async def apply_batch(
             )
         await staging.write()
     return results
+
+
+def _with_driver_ids(principal: Principal) -> Principal:
+    """The caller with its organisation's id in asyncpg's class (as the
+    batch's ids are: ``DriverId``): every row and look-up of the batch
+    names it, and that class hashes and writes it in C."""
+    organisation_id = as_driver_id(principal.organisation_id)
+    if organisation_id is principal.organisation_id:
+        return principal
+    return principal.model_copy(update={"organisation_id": organisation_id})
 
 
 class _Staging:
@@ -852,7 +864,7 @@ async def _keep_losing_version(
     )
     if existing is not None:
         return existing
-    conflict_id = uuid.uuid4()
+    conflict_id = new_id()
     conflict = SyncConflict(
         id=conflict_id,
         organisation_id=principal.organisation_id,
