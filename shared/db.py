@@ -365,45 +365,31 @@ def sorted_ids(ids: Iterable[Any]) -> list[Any]:
 _number = attrgetter("int")
 
 
-def by_ids(
-    session: AsyncSession,
-    statement: Any,
-    column: Any,
-    ids: Iterable[Any],
-    *,
-    many: bool = False,
-) -> Any:
-    """``statement`` (a select of one model) limited to the rows whose
-    ``column`` is among ``ids``: one row per id (its key), or with ``many``
-    all of them. On PostgreSQL each id is its own index look-up (a LATERAL
-    join over the sorted array, ``LIMIT 1`` or ``OFFSET 0`` each, so that
-    it stays a loop), whatever the planner believes of the table's size.
-    ``column = ANY(...)`` beside the organisation's equality let a plan
-    made while the table was small (a new database's first import; a
-    prepared statement keeps its plan) read every row of the organisation
-    and test each against the array, for each batch. A locking
-    ``statement`` locks the rows in id order."""
-    ids = sorted_ids(ids)
-    if session.get_bind().dialect.name != "postgresql":
-        return statement.where(column.in_(ids))
-    array = bindparam(None, ids, type_=ARRAY(column.type))
-    return _each_id(statement, column, array, many)
-
-
 def by_ids_param(
     dialect_name: str, statement: Any, column: Any, *, many: bool = False
 ) -> Any:
-    """``by_ids`` with the ids as the parameter ``ids`` (their sorted set,
-    given at each execution): a statement built once. Building, keying and
-    loading through a new one each time cost a single write a fifth of its
-    Python (``bench/RESULTS.md``, seventh pass)."""
+    """``statement`` (a select of one model) limited to the rows whose
+    ``column`` is among the parameter ``ids`` (their ``sorted_ids``, given
+    at each execution): one row per id (its key), or with ``many`` all of
+    them. A statement built once: building, keying and loading through a
+    new one each time cost a single write a fifth of its Python
+    (``bench/RESULTS.md``, seventh pass), and a sync batch 3 µs a record.
+
+    On PostgreSQL each id is its own index look-up (a LATERAL join over the
+    sorted array, ``LIMIT 1`` or ``OFFSET 0`` each, so that it stays a
+    loop), whatever the planner believes of the table's size. ``column =
+    ANY(...)`` beside the organisation's equality let a plan made while the
+    table was small (a new database's first import; a prepared statement
+    keeps its plan) read every row of the organisation and test each
+    against the array, for each batch. A locking ``statement`` locks the
+    rows in id order."""
     if dialect_name != "postgresql":
         return statement.where(column.in_(bindparam("ids", expanding=True)))
     return _each_id(statement, column, bindparam("ids", type_=ARRAY(column.type)), many)
 
 
 def _each_id(statement: Any, column: Any, ids: Any, many: bool) -> Any:
-    """``by_ids``' LATERAL join of ``statement`` over the array ``ids``."""
+    """``by_ids_param``'s LATERAL join of ``statement`` over the array ``ids``."""
     keys = func.unnest(ids).table_valued("id").render_derived(name="wanted")
     found = statement.where(column == keys.c.id)
     found = (found.offset(0) if many else found.limit(1)).lateral("found")
@@ -422,22 +408,36 @@ async def prefetch(
     columns = inspect(model).primary_key
     firsts = {key[0] for key in keys} if len(columns) == 2 else set()
     if len(firsts) == 1:  # one organisation's ids: a look-up per id
-        statement = by_ids(
-            session,
-            select(model).where(columns[0] == firsts.pop()),
-            columns[1],
-            [k[1] for k in keys],
+        rows = await session.execute(
+            _prefetch_statement(session.get_bind().dialect.name, model),
+            {"first": firsts.pop(), "ids": sorted_ids(k[1] for k in keys)},
         )
     else:
         primary_key = columns[0] if len(columns) == 1 else tuple_(*columns)
-        statement = select(model).where(primary_key.in_(keys))
-    rows = await session.execute(statement)
+        rows = await session.execute(select(model).where(primary_key.in_(keys)))
     pinned = session.info.setdefault("pinned", {})
     for row in rows.scalars():
         pinned[(model, _identity(row))] = row
         keys.discard(_identity(row))
     for key in keys:
         pinned[(model, key)] = _ABSENT
+
+
+def _prefetch_statement(dialect_name: str, model: type[Any]) -> Any:
+    """``prefetch``'s look-up of one organisation's ids (``by_ids_param``,
+    the organisation as ``first``), built once per dialect and model: a
+    batch prefetches on each request, and building it cost more than the
+    ids' look-up."""
+    statement = _PREFETCH.get((dialect_name, model))
+    if statement is None:
+        first, second = inspect(model).primary_key
+        statement = _PREFETCH[(dialect_name, model)] = by_ids_param(
+            dialect_name, select(model).where(first == bindparam("first")), second
+        )
+    return statement
+
+
+_PREFETCH: dict[tuple[str, type[Any]], Any] = {}
 
 
 async def get_many_cached(

@@ -443,7 +443,7 @@ async def _entries(
 ) -> list[ConsentEntry]:
     """The organisation's entries whose ``column`` (their id, or with
     ``many`` their person's) is among ``ids``, each id read through its
-    index (``by_ids``), by a statement built once per kind."""
+    index (``by_ids_param``), by a statement built once per kind."""
     rows = await session.scalars(
         _entries_statement(session, column, many=many),
         {"org": organisation_id, "ids": sorted(set(ids))},

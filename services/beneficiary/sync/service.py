@@ -67,7 +67,7 @@ from shared.bulk import Rows, attach, collect, collecting
 from shared.crypto import KeyRing
 from shared.db import (
     as_driver_id,
-    by_ids,
+    by_ids_param,
     forget,
     get_cached,
     new_id,
@@ -675,18 +675,11 @@ async def _load_batch(
         | {i for c in batch.group_activities for i in c.data.attendee_ids}
     )
     record_ids = {c.id for c in batch.service_records}
-    for model, scope, ids in (
-        (Beneficiary, beneficiaries_service.scoped, person_ids),
-        (ServiceRecord, records_service.scoped, record_ids),
-    ):
+    for model, ids in ((Beneficiary, person_ids), (ServiceRecord, record_ids)):
         if ids:
             await session.execute(
-                by_ids(
-                    session,
-                    scope(select(model), principal).with_for_update(),
-                    col(model.id),
-                    ids,
-                )
+                _locking(session.get_bind().dialect.name, model, principal),
+                {"ids": sorted_ids(ids)},
             )
         await prefetch(session, model, [(principal.organisation_id, i) for i in ids])
     await consent_service.consents_in_force(
@@ -697,6 +690,34 @@ async def _load_batch(
         principal.organisation_id,
         [e.id for c in batch.beneficiaries for e in c.consents or () if e.id],
     )
+
+
+def _locking(dialect_name: str, model: type[Any], principal: Principal) -> Any:
+    """``_load_batch``'s lock of a batch's rows of ``model`` in the caller's
+    scope (``by_ids_param``: the ids given at each execution), built once
+    per dialect, model and caller (the scope is the caller's), not per
+    batch: building it cost more than the look-ups."""
+    key = (dialect_name, model, principal)
+    statement = _LOCKING.get(key)
+    if statement is None:
+        if len(_LOCKING) >= LOCKING_STATEMENTS:  # forget the oldest
+            del _LOCKING[next(iter(_LOCKING))]
+        scope = _SCOPES[model]
+        statement = _LOCKING[key] = by_ids_param(
+            dialect_name,
+            scope(select(model), principal).with_for_update(),
+            col(model.id),
+        )
+    return statement
+
+
+_SCOPES: dict[type[Any], Callable[[Any, Principal], Any]] = {
+    Beneficiary: beneficiaries_service.scoped,
+    ServiceRecord: records_service.scoped,
+}
+_LOCKING: dict[tuple[str, type[Any], Principal], Any] = {}
+LOCKING_STATEMENTS = 512
+"""Callers whose locking statements are kept (two each)."""
 
 
 async def _upsert(
