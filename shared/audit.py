@@ -18,7 +18,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.auth import Principal, PrincipalDep, Role, holding
 from shared.contracts.text import Text
-from shared.db import UTCDateTime, append_row, utcnow
+from shared.db import UTCDateTime, append_row, new_id, utcnow
 from shared.errors import FieldError, Invalid
 
 APPEND_ONLY_SQL = (
@@ -129,7 +129,7 @@ def record_access(
         append_row(
             session,
             model,
-            id=uuid.uuid4(),
+            id=new_id(),
             at=utcnow(),
             organisation_id=actor.principal.organisation_id,
             subject=actor.principal.subject,

@@ -6,7 +6,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from enum import Enum
 from operator import attrgetter
@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import orjson
+from asyncpg.pgproto import pgproto
 from fastapi import Depends, Request
+from pydantic import AfterValidator
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
@@ -101,6 +103,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+DriverUUID: Callable[[bytes], uuid.UUID] = pgproto.UUID
+"""asyncpg's ``uuid.UUID`` subclass, in C: what it returns for a uuid column,
+and what it writes without a call to the standard class's ``bytes``."""
+_VERSION_4_KEEP = ~((0xF000 << 64) | (0xC000 << 48))
+_VERSION_4_BITS = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_id() -> uuid.UUID:
+    """A new random id (version 4: ``uuid.uuid4()``'s bits), in asyncpg's
+    own ``UUID`` class, the one every id read from PostgreSQL already is: a
+    ``uuid.UUID`` equal to, and hashed as, the standard one, whose hash,
+    text and bytes are C, so an id made here costs less to make, to look up
+    and to COPY (decision record 0019)."""
+    random = int.from_bytes(os.urandom(16))
+    return DriverUUID((random & _VERSION_4_KEEP | _VERSION_4_BITS).to_bytes(16))
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC timestamps on every backend (SQLite stores naive)."""
 
@@ -125,6 +144,25 @@ class UTCDateTime(TypeDecorator[datetime]):
 _JSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
+def as_driver_id(value: uuid.UUID) -> uuid.UUID:
+    """``value`` in asyncpg's ``UUID`` class (``new_id``'s): the same id,
+    for one a batch hashes, compares and writes many times."""
+    return value if type(value) is DriverUUID else DriverUUID(value.bytes)
+
+
+DriverId = Annotated[uuid.UUID, AfterValidator(as_driver_id)]
+"""A UUID field whose value is kept in asyncpg's class (``as_driver_id``):
+the same validation, errors and schema as ``uuid.UUID``."""
+
+
+def json_default(value: Any) -> str:
+    """orjson's ``default``: a ``uuid.UUID`` subclass (asyncpg's) as text,
+    as orjson writes the standard class; anything else refused as before."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError
+
+
 def dump_json(value: Any) -> str:
     """The text of a JSON column, by orjson: a tenth of ``json.dumps``'s
     time, and the same value on reading back (no spaces, and non-ASCII text
@@ -133,9 +171,11 @@ def dump_json(value: Any) -> str:
     integer past 64 bits, a lone surrogate, a datetime) goes to
     ``json.dumps``, which writes or refuses it as before. Unlike
     ``json.dumps``, orjson writes a UUID and an Enum by value, and NaN and
-    infinities as null (PostgreSQL refused the NaN ``json.dumps`` wrote)."""
+    infinities as null (PostgreSQL refused the NaN ``json.dumps`` wrote).
+    asyncpg's UUIDs (read from PostgreSQL, or made by ``new_id``) are
+    written as orjson writes the standard ones."""
     try:
-        return orjson.dumps(value, option=_JSON_OPTIONS).decode()
+        return orjson.dumps(value, default=json_default, option=_JSON_OPTIONS).decode()
     except orjson.JSONEncodeError:
         return json.dumps(value)
 
@@ -325,45 +365,31 @@ def sorted_ids(ids: Iterable[Any]) -> list[Any]:
 _number = attrgetter("int")
 
 
-def by_ids(
-    session: AsyncSession,
-    statement: Any,
-    column: Any,
-    ids: Iterable[Any],
-    *,
-    many: bool = False,
-) -> Any:
-    """``statement`` (a select of one model) limited to the rows whose
-    ``column`` is among ``ids``: one row per id (its key), or with ``many``
-    all of them. On PostgreSQL each id is its own index look-up (a LATERAL
-    join over the sorted array, ``LIMIT 1`` or ``OFFSET 0`` each, so that
-    it stays a loop), whatever the planner believes of the table's size.
-    ``column = ANY(...)`` beside the organisation's equality let a plan
-    made while the table was small (a new database's first import; a
-    prepared statement keeps its plan) read every row of the organisation
-    and test each against the array, for each batch. A locking
-    ``statement`` locks the rows in id order."""
-    ids = sorted_ids(ids)
-    if session.get_bind().dialect.name != "postgresql":
-        return statement.where(column.in_(ids))
-    array = bindparam(None, ids, type_=ARRAY(column.type))
-    return _each_id(statement, column, array, many)
-
-
 def by_ids_param(
     dialect_name: str, statement: Any, column: Any, *, many: bool = False
 ) -> Any:
-    """``by_ids`` with the ids as the parameter ``ids`` (their sorted set,
-    given at each execution): a statement built once. Building, keying and
-    loading through a new one each time cost a single write a fifth of its
-    Python (``bench/RESULTS.md``, seventh pass)."""
+    """``statement`` (a select of one model) limited to the rows whose
+    ``column`` is among the parameter ``ids`` (their ``sorted_ids``, given
+    at each execution): one row per id (its key), or with ``many`` all of
+    them. A statement built once: building, keying and loading through a
+    new one each time cost a single write a fifth of its Python
+    (``bench/RESULTS.md``, seventh pass), and a sync batch 3 µs a record.
+
+    On PostgreSQL each id is its own index look-up (a LATERAL join over the
+    sorted array, ``LIMIT 1`` or ``OFFSET 0`` each, so that it stays a
+    loop), whatever the planner believes of the table's size. ``column =
+    ANY(...)`` beside the organisation's equality let a plan made while the
+    table was small (a new database's first import; a prepared statement
+    keeps its plan) read every row of the organisation and test each
+    against the array, for each batch. A locking ``statement`` locks the
+    rows in id order."""
     if dialect_name != "postgresql":
         return statement.where(column.in_(bindparam("ids", expanding=True)))
     return _each_id(statement, column, bindparam("ids", type_=ARRAY(column.type)), many)
 
 
 def _each_id(statement: Any, column: Any, ids: Any, many: bool) -> Any:
-    """``by_ids``' LATERAL join of ``statement`` over the array ``ids``."""
+    """``by_ids_param``'s LATERAL join of ``statement`` over the array ``ids``."""
     keys = func.unnest(ids).table_valued("id").render_derived(name="wanted")
     found = statement.where(column == keys.c.id)
     found = (found.offset(0) if many else found.limit(1)).lateral("found")
@@ -382,22 +408,36 @@ async def prefetch(
     columns = inspect(model).primary_key
     firsts = {key[0] for key in keys} if len(columns) == 2 else set()
     if len(firsts) == 1:  # one organisation's ids: a look-up per id
-        statement = by_ids(
-            session,
-            select(model).where(columns[0] == firsts.pop()),
-            columns[1],
-            [k[1] for k in keys],
+        rows = await session.execute(
+            _prefetch_statement(session.get_bind().dialect.name, model),
+            {"first": firsts.pop(), "ids": sorted_ids(k[1] for k in keys)},
         )
     else:
         primary_key = columns[0] if len(columns) == 1 else tuple_(*columns)
-        statement = select(model).where(primary_key.in_(keys))
-    rows = await session.execute(statement)
+        rows = await session.execute(select(model).where(primary_key.in_(keys)))
     pinned = session.info.setdefault("pinned", {})
     for row in rows.scalars():
         pinned[(model, _identity(row))] = row
         keys.discard(_identity(row))
     for key in keys:
         pinned[(model, key)] = _ABSENT
+
+
+def _prefetch_statement(dialect_name: str, model: type[Any]) -> Any:
+    """``prefetch``'s look-up of one organisation's ids (``by_ids_param``,
+    the organisation as ``first``), built once per dialect and model: a
+    batch prefetches on each request, and building it cost more than the
+    ids' look-up."""
+    statement = _PREFETCH.get((dialect_name, model))
+    if statement is None:
+        first, second = inspect(model).primary_key
+        statement = _PREFETCH[(dialect_name, model)] = by_ids_param(
+            dialect_name, select(model).where(first == bindparam("first")), second
+        )
+    return statement
+
+
+_PREFETCH: dict[tuple[str, type[Any]], Any] = {}
 
 
 async def get_many_cached(

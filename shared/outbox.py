@@ -41,7 +41,14 @@ from shared.contracts.ingest import (
     ingest_job_id,
 )
 from shared.contracts.text import Text
-from shared.db import SessionDep, UTCDateTime, append_row, autocommit, utcnow
+from shared.db import (
+    SessionDep,
+    UTCDateTime,
+    append_row,
+    autocommit,
+    new_id,
+    utcnow,
+)
 from shared.deprecation import either, renamed_to
 from shared.errors import Forbidden
 
@@ -109,7 +116,7 @@ def add_event(
     columns: dict[str, Any] = {
         # given, not defaulted: pydantic inspects a default factory's
         # signature on every call, a third of building the row
-        "id": uuid.uuid4(),
+        "id": new_id(),
         "occurred_at": utcnow(),
         "type": type,
         "organisation_id": organisation_id,

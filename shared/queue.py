@@ -44,6 +44,7 @@ from arq.constants import job_key_prefix, result_key_prefix
 from arq.worker import Retry
 
 from shared import tracing
+from shared.db import json_default
 
 log = structlog.get_logger(__name__)
 INLINE_MAX_TRIES = 100  # as the worker's max_tries: jobs decide when to stop
@@ -94,7 +95,7 @@ class Job:
 
 
 def serialize_job(data: dict[str, Any]) -> bytes:
-    return orjson.dumps(data)
+    return orjson.dumps(data, default=json_default)
 
 
 def deserialize_job(data: bytes) -> dict[str, Any]:

@@ -49,7 +49,7 @@ from shared.bulk import answered, collecting
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import EventType
 from shared.crypto import KeyRing, normalise_name, normalise_phone
-from shared.db import get_cached, new_row, pin, utcnow
+from shared.db import get_cached, new_id, new_row, pin, utcnow
 from shared.errors import (
     Conflict,
     FieldError,
@@ -266,7 +266,7 @@ async def stage_registration(
         ("site", data.site_id),
         lambda: check_site_in_scope(session, principal, data.site_id),
     )
-    beneficiary_id = data.id or uuid.uuid4()
+    beneficiary_id = data.id or new_id()
     if (
         data.id is not None
         and not id_free
@@ -675,7 +675,7 @@ async def flag_duplicates(
                 continue
             flagged.add(other.id)
             columns: dict[str, Any] = {
-                "id": uuid.uuid4(),
+                "id": new_id(),
                 "organisation_id": organisation_id,
                 "beneficiary_id": beneficiary.id,
                 "candidate_id": other.id,

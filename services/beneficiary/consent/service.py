@@ -30,7 +30,7 @@ from shared.auth import Principal
 from shared.bulk import Rows, collecting, unsaved
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import ConsentFacts, EventType
-from shared.db import by_ids_param, fetch_rows, get_many_cached, utcnow
+from shared.db import by_ids_param, fetch_rows, get_many_cached, new_id, utcnow
 from shared.errors import Conflict, ConsentMissing, Forbidden, VersionConflict
 from shared.outbox import add_event
 
@@ -207,7 +207,7 @@ def _stage_ledger(
     table = ConsentEntry.__table__  # type: ignore[attr-defined]
     recorded = []
     for sequence, entry in enumerate(entries, start=first):
-        entry_id = entry.id or uuid.uuid4()
+        entry_id = entry.id or new_id()
         columns: dict[str, Any] = {
             "id": entry_id,
             "beneficiary_id": person_id,
@@ -252,7 +252,7 @@ def _append(
         staged = _stage_ledger(session, rows, principal, beneficiary, [entry], sequence)
         return staged[0]
     columns: dict[str, Any] = {
-        "id": entry.id or uuid.uuid4(),
+        "id": entry.id or new_id(),
         "beneficiary_id": beneficiary.id,
         "organisation_id": beneficiary.organisation_id,
         "purpose": entry.purpose,
@@ -443,7 +443,7 @@ async def _entries(
 ) -> list[ConsentEntry]:
     """The organisation's entries whose ``column`` (their id, or with
     ``many`` their person's) is among ``ids``, each id read through its
-    index (``by_ids``), by a statement built once per kind."""
+    index (``by_ids_param``), by a statement built once per kind."""
     rows = await session.scalars(
         _entries_statement(session, column, many=many),
         {"org": organisation_id, "ids": sorted(set(ids))},

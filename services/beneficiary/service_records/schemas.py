@@ -29,6 +29,7 @@ from shared.contracts.enums import (
     Sex,
 )
 from shared.contracts.text import Text
+from shared.db import DriverId
 from shared.taxonomy.activities import topics
 from shared.taxonomy.iasc import IascLayer
 
@@ -153,7 +154,7 @@ class ServiceRecordFields(DeliveryTags):
 
     model_config = ConfigDict(extra="forbid")
 
-    beneficiary_id: uuid.UUID
+    beneficiary_id: DriverId
     activity_code: ActivityCode
     service_date: RecordDate
     site_id: uuid.UUID | None = None

@@ -64,7 +64,7 @@ from shared.contracts.events import (
     OrganisationParticipants,
     ServiceRecordFacts,
 )
-from shared.db import add_appended, get_cached, new_row, pin, utcnow
+from shared.db import add_appended, get_cached, new_id, new_row, pin, utcnow
 from shared.errors import (
     Conflict,
     FieldError,
@@ -276,7 +276,7 @@ async def _checked_columns(
     )
     now = utcnow()
     return {
-        "id": record_id or uuid.uuid4(),
+        "id": record_id or new_id(),
         "created_at": now,  # given, not defaulted: a default factory costs more
         "updated_at": now,
         "beneficiary_id": beneficiary.id,
@@ -1037,7 +1037,7 @@ async def record_anonymous_service(
 ) -> AnonymousService:
     """Count people served without registering them (no consent to keep
     their identity is needed for a count)."""
-    record_id = data.id or uuid.uuid4()
+    record_id = data.id or new_id()
     if (
         await session.get(AnonymousService, (principal.organisation_id, record_id))
         is not None

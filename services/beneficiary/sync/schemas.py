@@ -26,6 +26,7 @@ from services.beneficiary.service_records.schemas import (
 )
 from services.beneficiary.sync.models import ConflictResolution, ConflictStatus
 from shared.contracts.text import Text
+from shared.db import DriverId
 from shared.errors import FieldError
 
 
@@ -34,7 +35,7 @@ class BeneficiaryChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: uuid.UUID
+    id: DriverId
     base_version: int | None = Field(
         default=None,
         ge=1,
@@ -65,7 +66,7 @@ class ServiceRecordChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: uuid.UUID
+    id: DriverId
     base_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
     data: ServiceRecordFields
 
@@ -77,7 +78,7 @@ class GroupActivityChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: uuid.UUID
+    id: DriverId
     base_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
     data: GroupActivityFields
 
@@ -88,7 +89,7 @@ class AnonymousServiceChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: uuid.UUID
+    id: DriverId
     base_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
     data: AnonymousServiceFields
 

@@ -66,9 +66,11 @@ from shared.auth import Principal
 from shared.bulk import Rows, attach, collect, collecting
 from shared.crypto import KeyRing
 from shared.db import (
-    by_ids,
+    as_driver_id,
+    by_ids_param,
     forget,
     get_cached,
+    new_id,
     pin,
     prefetch,
     sorted_ids,
@@ -491,7 +493,7 @@ async def apply_batch(
     conflict, a repeated id) runs alone in a savepoint, after the new records
     before it are written, so the batch's order still decides. A rejected
     record leaves no trace; the rest still commit."""
-    principal = actor.principal
+    principal = _with_driver_ids(actor.principal)
     kinds = entities(session, principal, keyring, actor, confirm_above)
     await _load_batch(session, principal, batch)
     results: list[SyncResult] = []
@@ -527,6 +529,16 @@ async def apply_batch(
             )
         await staging.write()
     return results
+
+
+def _with_driver_ids(principal: Principal) -> Principal:
+    """The caller with its organisation's id in asyncpg's class (as the
+    batch's ids are: ``DriverId``): every row and look-up of the batch
+    names it, and that class hashes and writes it in C."""
+    organisation_id = as_driver_id(principal.organisation_id)
+    if organisation_id is principal.organisation_id:
+        return principal
+    return principal.model_copy(update={"organisation_id": organisation_id})
 
 
 class _Staging:
@@ -663,18 +675,11 @@ async def _load_batch(
         | {i for c in batch.group_activities for i in c.data.attendee_ids}
     )
     record_ids = {c.id for c in batch.service_records}
-    for model, scope, ids in (
-        (Beneficiary, beneficiaries_service.scoped, person_ids),
-        (ServiceRecord, records_service.scoped, record_ids),
-    ):
+    for model, ids in ((Beneficiary, person_ids), (ServiceRecord, record_ids)):
         if ids:
             await session.execute(
-                by_ids(
-                    session,
-                    scope(select(model), principal).with_for_update(),
-                    col(model.id),
-                    ids,
-                )
+                _locking(session.get_bind().dialect.name, model, principal),
+                {"ids": sorted_ids(ids)},
             )
         await prefetch(session, model, [(principal.organisation_id, i) for i in ids])
     await consent_service.consents_in_force(
@@ -685,6 +690,34 @@ async def _load_batch(
         principal.organisation_id,
         [e.id for c in batch.beneficiaries for e in c.consents or () if e.id],
     )
+
+
+def _locking(dialect_name: str, model: type[Any], principal: Principal) -> Any:
+    """``_load_batch``'s lock of a batch's rows of ``model`` in the caller's
+    scope (``by_ids_param``: the ids given at each execution), built once
+    per dialect, model and caller (the scope is the caller's), not per
+    batch: building it cost more than the look-ups."""
+    key = (dialect_name, model, principal)
+    statement = _LOCKING.get(key)
+    if statement is None:
+        if len(_LOCKING) >= LOCKING_STATEMENTS:  # forget the oldest
+            del _LOCKING[next(iter(_LOCKING))]
+        scope = _SCOPES[model]
+        statement = _LOCKING[key] = by_ids_param(
+            dialect_name,
+            scope(select(model), principal).with_for_update(),
+            col(model.id),
+        )
+    return statement
+
+
+_SCOPES: dict[type[Any], Callable[[Any, Principal], Any]] = {
+    Beneficiary: beneficiaries_service.scoped,
+    ServiceRecord: records_service.scoped,
+}
+_LOCKING: dict[tuple[str, type[Any], Principal], Any] = {}
+LOCKING_STATEMENTS = 512
+"""Callers whose locking statements are kept (two each)."""
 
 
 async def _upsert(
@@ -852,7 +885,7 @@ async def _keep_losing_version(
     )
     if existing is not None:
         return existing
-    conflict_id = uuid.uuid4()
+    conflict_id = new_id()
     conflict = SyncConflict(
         id=conflict_id,
         organisation_id=principal.organisation_id,
