@@ -21,6 +21,7 @@ from fastapi import FastAPI, Header, HTTPException, Request
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.beneficiary.beneficiaries import service as beneficiaries_service
 from services.beneficiary.imports import mapping
 from services.beneficiary.imports import service as imports_service
 from services.beneficiary.imports.jobs import resume_imports, run_import
@@ -34,6 +35,7 @@ from services.beneficiary.imports.mapping import (
 from services.beneficiary.imports.models import ImportStatus
 from services.beneficiary.imports.sources import Row
 from services.beneficiary.sync import service as sync_service
+from shared import bulk
 from shared.auth import Role
 from tests.beneficiary.api import count_rows, give_consent
 from tests.callers import Caller, Org
@@ -736,41 +738,65 @@ async def test_the_next_batch_is_converted_while_one_is_written(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Reading and mapping a batch's rows needs no database: the run does it
-    for the next batch while the current one is written, and each row is
-    still written once, in order."""
+    for the next batch while the current one is written, begun once the
+    current one's people are staged (so that it fills PostgreSQL's wait, not
+    the staging's CPU), and each row is still written once, in order. A
+    batch with nothing to stage (all unchanged) still leads to the next."""
     import threading
 
     runtime = beneficiary_app.state.runtime
-    job = await start(
-        manager, await make_mapping(manager), as_csv([submission(n) for n in range(15)])
-    )
-    settings = FIVE_A_BATCH
+    mapping_id = await make_mapping(manager)
+    content = as_csv([submission(n) for n in range(15)])
+    job = await start(manager, mapping_id, content)
     converted: list[int] = []
     next_converted = threading.Event()
     convert = mapping.convert
-    apply_batch = sync_service.apply_batch
-    written_firsts: list[int] = []
+    stage_registration = beneficiaries_service.stage_registration
+    write = bulk.Rows.write
+    staged_before_next: list[int] = []
+    staged = 0
     ahead: list[bool] = []
 
     def watch_convert(spec: Any, row: Any, row_number: int, *args: Any) -> Any:
         converted.append(row_number)
         if row_number == 7:  # the next batch's first row (a header, then 5)
+            staged_before_next.append(staged)
             next_converted.set()
         return convert(spec, row, row_number, *args)
 
-    async def watch_apply(session: Any, actor: Any, keyring: Any, batch: Any) -> Any:
-        written_firsts.append(len(converted))
-        if not written_firsts[1:]:  # the first batch waits for the next's rows
-            for _ in range(200):
-                if next_converted.is_set():
-                    break
-                await asyncio.sleep(0.01)
-            ahead.append(next_converted.is_set())
-        return await apply_batch(session, actor, keyring, batch)
+    async def wait_for_next() -> bool:
+        for _ in range(50):
+            if next_converted.is_set():
+                break
+            await asyncio.sleep(0.01)
+        return next_converted.is_set()
+
+    async def watch_stage(*args: Any, **kwargs: Any) -> Any:
+        nonlocal staged
+        if staged == 0:  # time for a conversion begun too early to show
+            await wait_for_next()
+        staged += 1
+        return await stage_registration(*args, **kwargs)
+
+    async def watch_write(rows: bulk.Rows, session: Any) -> None:
+        if not ahead:  # the first batch's rows wait for the next's conversion
+            ahead.append(await wait_for_next())
+        await write(rows, session)
 
     monkeypatch.setattr(imports_service, "convert", watch_convert)
-    monkeypatch.setattr(sync_service, "apply_batch", watch_apply)
-    assert await run_once(runtime, settings, job["id"]) == "done"
-    assert ahead == [True]  # converted before the first batch was written
+    monkeypatch.setattr(beneficiaries_service, "stage_registration", watch_stage)
+    monkeypatch.setattr(bulk.Rows, "write", watch_write)
+    assert await run_once(runtime, FIVE_A_BATCH, job["id"]) == "done"
+    assert staged_before_next == [5]  # begun once the first batch was staged
+    assert ahead == [True]  # and converted while its rows were written
     assert converted == list(range(2, 17))
+    assert await written(beneficiary_engine) == (15, 15, 30)
+
+    again = await start(manager, mapping_id, content)
+    run = run_once(runtime, FIVE_A_BATCH, again["id"])
+    assert await asyncio.wait_for(run, timeout=30) == "done"
+    read = (await manager.get(f"/v1/imports/{again['id']}")).json()
+    assert read["done"] == 15
+    assert read["outcomes"]["beneficiary"] == {"unchanged": 15}
+    assert converted == [*range(2, 17), *range(2, 17)]
     assert await written(beneficiary_engine) == (15, 15, 30)

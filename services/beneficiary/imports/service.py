@@ -427,15 +427,18 @@ async def run_import(
     reader = _reader(job, keyring, settings, http)
     first = 1 if job.source_kind == SourceKind.kobo else 2  # a file's header
 
-    async def fetch(start: int) -> Batch:
+    async def fetch(start: int, may_map: asyncio.Event) -> Batch:
         rows, total, more = await reader(start, settings.batch_rows)
+        await may_map.wait()
         converted = await asyncio.to_thread(
             _convert, spec, rows, start + first, job.organisation_id, sites
         )
         return rows, total, more, converted
 
     position = job.next_row
-    ahead = asyncio.ensure_future(fetch(position))
+    may_map = asyncio.Event()
+    may_map.set()
+    ahead = asyncio.ensure_future(fetch(position, may_map))
     try:
         while True:
             try:
@@ -447,8 +450,10 @@ async def run_import(
             if not rows:
                 await _stop(engine, job.id, ImportStatus.done, None)
                 return ImportStatus.done
-            if more:  # the next batch is read and converted while this one is written
-                ahead = asyncio.ensure_future(fetch(position + len(rows)))
+            may_map = asyncio.Event()
+            if more:  # the next batch is read while this one is written, and
+                # mapped once this one's rows go to the database (``writing``)
+                ahead = asyncio.ensure_future(fetch(position + len(rows), may_map))
             moved = await _apply_rows(
                 engine,
                 queue,
@@ -460,7 +465,9 @@ async def run_import(
                 rows,
                 converted,
                 total,
+                writing=may_map.set,
             )
+            may_map.set()  # a batch with nothing new to write: map the next now
             if moved is None:  # another run of this job went ahead: leave it to it
                 return ImportStatus.running
             position = moved.next_row
@@ -555,6 +562,8 @@ async def _apply_rows(
     rows: list[Row],
     converted: list[Converted],
     total: int | None,
+    *,
+    writing: Callable[[], object] | None = None,
 ) -> ImportJob | None:
     """One batch (its rows and their conversion) and its progress in one
     transaction (a dry run's writes rolled back inside it). Returns the job
@@ -562,7 +571,8 @@ async def _apply_rows(
     progress), or None when the job's stored position is not ``position``
     (another run applied this batch). Nothing is expired at the commit: the
     session ends there, and expiring each of the batch's rows was 1.5 % of
-    an import's CPU."""
+    an import's CPU. ``writing``: called as the batch's new rows go to the
+    database (``sync.service.apply_batch``)."""
     batch = SyncBatch(
         device_id=f"import:{job.id}",
         beneficiaries=[c.person for c in converted if c.person is not None],
@@ -585,13 +595,13 @@ async def _apply_rows(
                 if job.dry_run:
                     trial = await session.begin_nested()
                     results = await sync_service.apply_batch(
-                        session, actor, keyring, batch
+                        session, actor, keyring, batch, writing=writing
                     )
                     await trial.rollback()
                     session.info.pop("jobs_after_commit", None)
                 else:
                     results = await sync_service.apply_batch(
-                        session, actor, keyring, batch
+                        session, actor, keyring, batch, writing=writing
                     )
                     touched = [
                         r.id

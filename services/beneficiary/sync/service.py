@@ -482,6 +482,7 @@ async def apply_batch(
     batch: SyncBatch,
     *,
     confirm_above: int | None = None,
+    writing: Callable[[], object] | None = None,
 ) -> list[SyncResult]:
     """Apply a device's batch in the caller's transaction, people first,
     then their services, group activities and anonymous services (the
@@ -492,7 +493,12 @@ async def apply_batch(
     (duplicate flags found in one query). Any other record (an edit, a
     conflict, a repeated id) runs alone in a savepoint, after the new records
     before it are written, so the batch's order still decides. A rejected
-    record leaves no trace; the rest still commit."""
+    record leaves no trace; the rest still commit.
+
+    ``writing`` is called as each kind's new records go to the database:
+    a caller may then start work that needs no database (an import maps
+    its next batch), which fills the wait for PostgreSQL instead of
+    slowing the staging."""
     principal = _with_driver_ids(actor.principal)
     kinds = entities(session, principal, keyring, actor, confirm_above)
     await _load_batch(session, principal, batch)
@@ -506,7 +512,7 @@ async def apply_batch(
     )
     for entity, changes in batched:
         await entity.prepare(changes)
-        staging = _Staging(session, principal, keyring, entity, results)
+        staging = _Staging(session, principal, keyring, entity, results, writing)
         for change in changes:
             new = (
                 entity.stage is not None
@@ -555,9 +561,10 @@ class _Staging:
         keyring: KeyRing,
         entity: Entity,
         results: list[SyncResult],
+        writing: Callable[[], object] | None = None,
     ):
         self.session, self.principal, self.keyring = session, principal, keyring
-        self.entity, self.results = entity, results
+        self.entity, self.results, self.writing = entity, results, writing
         self.savepoint: AsyncSessionTransaction | None = None
         self.staged: list[tuple[int, Any, Any]] = []
         self.rows = Rows()
@@ -580,6 +587,8 @@ class _Staging:
         if savepoint is None:
             return
         self.savepoint, self.staged = None, []
+        if self.writing is not None:
+            self.writing()
         try:
             with collect(self.session, self.rows):
                 await self.entity.finish([(row, change) for _, change, row in staged])
