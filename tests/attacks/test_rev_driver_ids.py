@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import os
 import pickle
 import random
+import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +40,8 @@ from shared.idempotency import REPLAYED_HEADER, fingerprints
 from shared.queue import deserialize_job, serialize_job
 from tests.beneficiary.api import (
     CONSENTS,
+    ERASURE_REASON,
+    WITHDRAW_REGISTRATION,
     break_glass,
     count_rows,
     offline_batch,
@@ -1018,3 +1022,136 @@ async def test_rev_a_withdrawal_committing_meanwhile_stops_the_batchs_record(
     assert _statuses(r.json())[0][1] == "rejected", r.text
     listed = await alice.get("/v1/service-records", params={"beneficiary_id": person})
     assert listed.json()["items"] == [], "a service recorded after the withdrawal"
+
+
+# -- every answer as before this pass --------------------------------------------
+
+TRANSCRIPT = Path(__file__).parent / "data" / "rev_driver_ids_transcript.json"
+"""The scenario's answers as the code before this pass gave them (3030b11),
+server-made ids, codes and times replaced by placeholders in the order
+they first appear (``REV_WRITE_TRANSCRIPT=1`` writes it instead)."""
+_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_TIME_TEXT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+
+
+def _normal(value: Any, fixed: set[str], names: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: "<code>" if k == "code" else _normal(v, fixed, names)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_normal(v, fixed, names) for v in value]
+    if isinstance(value, str):
+        if _TIME_TEXT.match(value):
+            return "<time>"
+
+        def name(found: re.Match[str]) -> str:
+            text_ = found.group(0)
+            if text_ in fixed:
+                return text_
+            return names.setdefault(text_, f"<id{len(names)}>")
+
+        return _UUID_TEXT.sub(name, value)
+    return value
+
+
+async def test_rev_every_answer_of_a_scenario_is_the_one_given_before(
+    alice: Caller, issue: Any, orgs: dict[str, Org]
+) -> None:
+    """Creations, replays, edits, conflicts, refusals, a withdrawal and an
+    erasure then an old batch, single writes with a key, a bad id: each
+    answer (status and body) as before ids changed class."""
+    rng = random.Random(20261205)
+    made = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(12)]
+    p0, p1, p2, p3, r0, r1, r2, r3, r4, r5, r6, _ = made
+    supervisor = issue(orgs["a"], Role.supervisor, subject="sam")
+    said: list[Any] = []
+
+    async def say(label: str, r: httpx.Response) -> None:
+        said.append([label, r.status_code, r.headers.get(REPLAYED_HEADER), r.json()])
+
+    def person(pid: str, name: str, consents: list[Any]) -> dict[str, Any]:
+        data = offline_person(full_name=name, phone=None)
+        return {"id": pid, "data": data, "consents": consents}
+
+    def record(rid: str, pid: str, activity: str = "pfa") -> dict[str, Any]:
+        return {
+            "id": rid,
+            "data": {
+                "beneficiary_id": pid,
+                "activity_code": activity,
+                "service_date": "2026-02-20",
+                "modality": "in_person",
+            },
+        }
+
+    people = [
+        person(p0, "Huda Kareem", CONSENTS),
+        person(p1, "Huda Kareem", CONSENTS),  # a possible duplicate
+        person(p2, "No Consent", []),
+    ]
+    records = [
+        record(r0, p0),
+        record(r1, p1, "remote_pfa"),
+        record(r2, p0, "no_such_activity"),
+        record(r3, p2),
+    ]
+    batch = {"device_id": "tab-1", "beneficiaries": people, "service_records": records}
+    await say("first", await alice.post("/v1/sync", batch))
+    await say("again", await alice.post("/v1/sync", batch))
+    edit = {**people[0], "base_version": 1}
+    edit["data"] = {**edit["data"], "marital_status": "widowed"}
+    await say("edit", await alice.post("/v1/sync", {"beneficiaries": [edit]}))
+    await say("edit again", await alice.post("/v1/sync", {"beneficiaries": [edit]}))
+    online = await alice.patch(
+        f"/v1/beneficiaries/{p1}",
+        {"marital_status": "divorced"},
+        headers={"If-Match": '"1"'},
+    )
+    await say("online edit", online)
+    stale = {**people[1], "base_version": 1}
+    stale["data"] = {**stale["data"], "phone": "0770 555 6666"}
+    for label in ("stale", "stale again"):
+        r = await alice.post(
+            "/v1/sync", {"device_id": "tab-2", "beneficiaries": [stale]}
+        )
+        await say(label, r)
+    fix = {**records[0], "base_version": 1}
+    fix["data"] = {**fix["data"], "duration_minutes": 30}
+    await say("record edit", await alice.post("/v1/sync", {"service_records": [fix]}))
+    withdrawn = {**CONSENTS[1], "granted": False}
+    await say(
+        "withdrawal", await alice.post(f"/v1/beneficiaries/{p0}/consents", [withdrawn])
+    )
+    late = {**batch, "service_records": [*records, record(r4, p0)]}
+    await say("old batch", await alice.post("/v1/sync", late))
+    erasure = await supervisor.post(
+        f"/v1/beneficiaries/{p1}/consents",
+        [WITHDRAW_REGISTRATION],
+        headers=ERASURE_REASON,
+    )
+    await say("erasure", erasure)
+    await say("old batch erased", await alice.post("/v1/sync", late))
+    fresh = person(p3, "Fresh Person", CONSENTS)
+    await say("fresh", await alice.post("/v1/sync", {"beneficiaries": [fresh]}))
+    key = {"Idempotency-Key": "transcript-1"}
+    single = {"id": r5, **record(r5, p3)["data"]}
+    for label in ("single", "single again"):
+        await say(label, await alice.post("/v1/service-records", single, headers=key))
+    other = {"id": r6, **record(r6, p3.upper())["data"]}
+    await say("single other", await alice.post("/v1/service-records", other))
+    bad = {"service_records": [{**record(r6, p3), "id": "not-an-id"}]}
+    await say("bad id", await alice.post("/v1/sync", bad))
+    await say("conflicts", await supervisor.get("/v1/sync/conflicts"))
+    for pid in (p0, p1, p3):
+        listed = await alice.get("/v1/service-records", params={"beneficiary_id": pid})
+        await say(f"records of {pid}", listed)
+    fixed = set(made)
+    transcript = _normal(said, fixed, {})
+    if os.environ.get("REV_WRITE_TRANSCRIPT"):
+        TRANSCRIPT.parent.mkdir(exist_ok=True)
+        TRANSCRIPT.write_text(json.dumps(transcript, indent=1) + "\n")
+    before = json.loads(TRANSCRIPT.read_text())
+    for now, then in zip(transcript, before, strict=True):
+        assert now == then, now[0]
