@@ -48,6 +48,8 @@ from tests.beneficiary.api import (
     offline_person,
     withdraw_registration,
 )
+from tests.beneficiary.test_sync_groups import anonymous
+from tests.beneficiary.test_sync_groups import group as sync_group
 from tests.callers import Caller, Org
 from tests.databases import REDIS_URL
 from tests.lifespan import running
@@ -1155,3 +1157,65 @@ async def test_rev_every_answer_of_a_scenario_is_the_one_given_before(
     before = json.loads(TRANSCRIPT.read_text())
     for now, then in zip(transcript, before, strict=True):
         assert now == then, now[0]
+
+
+async def test_rev_an_erasure_in_a_batch_stops_the_records_after_it(
+    alice: Caller, issue: Any, beneficiary_engine: AsyncEngine
+) -> None:
+    """A supervisor's device erases a person (registration withdrawn, with a
+    reason) and, in the same batch, records a service for them under the
+    id spelt otherwise: the service is refused, and the batch sent again
+    (with its key, and without) records nothing and gives nothing back."""
+    batch = offline_batch()
+    batch["service_records"] = []
+    r = await alice.post("/v1/sync", batch)
+    assert r.status_code == 200, r.text
+    person = batch["beneficiaries"][0]
+    sam = issue(alice.org, Role.supervisor, subject="sam")
+    erase = {
+        **person,
+        "base_version": 1,
+        "consents": [WITHDRAW_REGISTRATION, CONSENTS[1]],
+    }
+    late = _record(person["id"].upper())
+    body = {"beneficiaries": [erase], "service_records": [late]}
+    answers = []
+    for key in ("erase-1", "erase-1", None):
+        headers = {**ERASURE_REASON, **({"Idempotency-Key": key} if key else {})}
+        r = await sam.post("/v1/sync", body, headers=headers)
+        assert r.status_code == 200, r.text
+        answers.append(_statuses(r.json()))
+    assert answers[0][1] == (late["id"], "rejected"), answers
+    for later in answers[1:]:
+        assert later[1] == (late["id"], "rejected"), answers
+    read = (await sam.get(f"/v1/beneficiaries/{person['id']}")).json()
+    assert read["pii_erased"] is True
+    assert await count_rows(beneficiary_engine, "service_record") == 0
+
+
+async def test_rev_groups_and_counts_under_spelt_ids_are_one_record_each(
+    alice: Caller, beneficiary_engine: AsyncEngine
+) -> None:
+    """A group's attendees (standard ids) beside a new person of the batch
+    (a driver id), the person spelt otherwise in each; a group and a count
+    sent again under another spelling are unchanged, never a second one."""
+    batch = offline_batch()
+    person = batch["beneficiaries"][0]["id"]
+    group = sync_group(person.upper())
+    count = anonymous()
+    batch["group_activities"] = [group]
+    batch["anonymous_services"] = [count]
+    r = await alice.post("/v1/sync", batch)
+    assert [s for _, s in _statuses(r.json())] == ["created"] * 5, r.text
+    events = await count_rows(beneficiary_engine, "outbox_event")
+    spelt = copy.deepcopy(batch)
+    spelt["group_activities"][0]["id"] = group["id"].upper()
+    spelt["group_activities"][0]["data"]["attendee_ids"] = ["{" + person + "}"]
+    spelt["anonymous_services"][0]["id"] = "urn:uuid:" + count["id"]
+    r = await alice.post("/v1/sync", spelt)
+    assert [s for _, s in _statuses(r.json())] == ["unchanged"] * 5, r.text
+    assert [i for i, _ in _statuses(r.json())][-2:] == [group["id"], count["id"]]
+    assert await count_rows(beneficiary_engine, "outbox_event") == events
+    assert await count_rows(beneficiary_engine, "group_activity") == 1
+    # the count, and the group's anonymous attendees (a row of their own)
+    assert await count_rows(beneficiary_engine, "anonymous_service") == 2
