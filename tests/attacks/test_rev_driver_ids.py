@@ -26,7 +26,16 @@ import pytest
 from fastapi import FastAPI
 from fastapi.encoders import jsonable_encoder
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import text
+from sqlalchemy import (
+    Column,
+    MetaData,
+    Table,
+    Uuid,
+    bindparam,
+    create_engine,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.beneficiary.app import create_app
@@ -1219,3 +1228,30 @@ async def test_rev_groups_and_counts_under_spelt_ids_are_one_record_each(
     assert await count_rows(beneficiary_engine, "group_activity") == 1
     # the count, and the group's anonymous attendees (a row of their own)
     assert await count_rows(beneficiary_engine, "anonymous_service") == 2
+
+
+def test_rev_sqlite_stores_and_finds_a_driver_id_as_a_standard_one() -> None:
+    """SQLAlchemy's ``Uuid`` on SQLite (text, by ``.hex``): a driver id is
+    stored as the standard one is, read back equal, and found by either
+    class, alone, in a list, or as an expanding parameter."""
+    engine = create_engine("sqlite://")
+    table = Table("t", MetaData(), Column("id", Uuid(), primary_key=True))
+    table.metadata.create_all(engine)
+    made = [new_id() for _ in range(5)]
+    standard = [uuid.UUID(str(x)) for x in made]
+    with engine.begin() as connection:
+        connection.execute(table.insert(), [{"id": x} for x in made])
+        stored = connection.execute(text("SELECT id FROM t ORDER BY id")).scalars()
+        assert list(stored) == sorted(x.hex for x in standard)
+        read = connection.execute(select(table.c.id)).scalars().all()
+        assert sorted(read) == sorted(standard)
+        for wanted in (made[0], standard[0]):
+            found = connection.execute(select(table.c.id).where(table.c.id == wanted))
+            assert found.scalar_one() == made[0]
+        for ids in (made[:3], standard[:3]):
+            expanding = select(table.c.id).where(
+                table.c.id.in_(bindparam("ids", expanding=True))
+            )
+            rows = connection.execute(expanding, {"ids": ids}).scalars().all()
+            assert sorted(rows) == sorted(standard[:3])
+    engine.dispose()
