@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 from sqlmodel import col
@@ -675,9 +675,9 @@ def _rejected(
 async def _load_batch(
     session: AsyncSession, principal: Principal, batch: SyncBatch
 ) -> None:
-    """Lock the batch's existing rows in the caller's scope (in id order, so
-    two devices never deadlock), then load everything the batch touches in a
-    few queries instead of several per record."""
+    """Lock the batch's existing rows of the caller's organisation (in id
+    order, so two devices never deadlock), then load everything the batch
+    touches in a few queries instead of several per record."""
     person_ids = (
         {c.id for c in batch.beneficiaries}
         | {c.data.beneficiary_id for c in batch.service_records}
@@ -687,8 +687,8 @@ async def _load_batch(
     for model, ids in ((Beneficiary, person_ids), (ServiceRecord, record_ids)):
         if ids:
             await session.execute(
-                _locking(session.get_bind().dialect.name, model, principal),
-                {"ids": sorted_ids(ids)},
+                _locking(session.get_bind().dialect.name, model),
+                {"org": principal.organisation_id, "ids": sorted_ids(ids)},
             )
         await prefetch(session, model, [(principal.organisation_id, i) for i in ids])
     await consent_service.consents_in_force(
@@ -701,32 +701,30 @@ async def _load_batch(
     )
 
 
-def _locking(dialect_name: str, model: type[Any], principal: Principal) -> Any:
+def _locking(dialect_name: str, model: type[Any]) -> Any:
     """``_load_batch``'s lock of a batch's rows of ``model`` in the caller's
-    scope (``by_ids_param``: the ids given at each execution), built once
-    per dialect, model and caller (the scope is the caller's), not per
-    batch: building it cost more than the look-ups."""
-    key = (dialect_name, model, principal)
-    statement = _LOCKING.get(key)
+    organisation (``org``; ``by_ids_param``: the ids given at each
+    execution), built once per dialect and model, not per batch: building
+    it cost more than the look-ups.
+
+    Not only the rows in the caller's site and team scope: a batch also
+    edits, and records services for, people it reaches through a
+    break-glass grant, and those need the lock as much (a withdrawal of
+    consent committing meanwhile must be seen by the consent check). Each
+    record's read still checks the caller's scope."""
+    statement = _LOCKING.get((dialect_name, model))
     if statement is None:
-        if len(_LOCKING) >= LOCKING_STATEMENTS:  # forget the oldest
-            del _LOCKING[next(iter(_LOCKING))]
-        scope = _SCOPES[model]
-        statement = _LOCKING[key] = by_ids_param(
+        statement = _LOCKING[(dialect_name, model)] = by_ids_param(
             dialect_name,
-            scope(select(model), principal).with_for_update(),
+            select(model)
+            .where(col(model.organisation_id) == bindparam("org"))
+            .with_for_update(),
             col(model.id),
         )
     return statement
 
 
-_SCOPES: dict[type[Any], Callable[[Any, Principal], Any]] = {
-    Beneficiary: beneficiaries_service.scoped,
-    ServiceRecord: records_service.scoped,
-}
-_LOCKING: dict[tuple[str, type[Any], Principal], Any] = {}
-LOCKING_STATEMENTS = 512
-"""Callers whose locking statements are kept (two each)."""
+_LOCKING: dict[tuple[str, type[Any]], Any] = {}
 
 
 async def _upsert(
