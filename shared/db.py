@@ -398,10 +398,13 @@ def _each_id(statement: Any, column: Any, ids: Any, many: bool) -> Any:
 
 
 async def prefetch(
-    session: AsyncSession, model: type[Any], keys: Iterable[Any]
+    session: AsyncSession, model: type[Any], keys: Iterable[Any], *, lock: bool = False
 ) -> None:
     """Load many rows by primary key in one query for ``get_cached``, and
-    remember which keys do not exist (so a batch's existence checks are free)."""
+    remember which keys do not exist (so a batch's existence checks are free).
+    With ``lock`` the rows found are locked ``FOR UPDATE`` in id order (so two
+    batches never deadlock) by the same query; the keys must then be one
+    organisation's."""
     keys = set(keys)
     if not keys:
         return
@@ -409,9 +412,11 @@ async def prefetch(
     firsts = {key[0] for key in keys} if len(columns) == 2 else set()
     if len(firsts) == 1:  # one organisation's ids: a look-up per id
         rows = await session.execute(
-            _prefetch_statement(session.get_bind().dialect.name, model),
+            _prefetch_statement(session.get_bind().dialect.name, model, lock),
             {"first": firsts.pop(), "ids": sorted_ids(k[1] for k in keys)},
         )
+    elif lock:
+        raise ValueError("a locking prefetch takes one organisation's keys")
     else:
         primary_key = columns[0] if len(columns) == 1 else tuple_(*columns)
         rows = await session.execute(select(model).where(primary_key.in_(keys)))
@@ -423,21 +428,22 @@ async def prefetch(
         pinned[(model, key)] = _ABSENT
 
 
-def _prefetch_statement(dialect_name: str, model: type[Any]) -> Any:
+def _prefetch_statement(dialect_name: str, model: type[Any], lock: bool) -> Any:
     """``prefetch``'s look-up of one organisation's ids (``by_ids_param``,
-    the organisation as ``first``), built once per dialect and model: a
-    batch prefetches on each request, and building it cost more than the
-    ids' look-up."""
-    statement = _PREFETCH.get((dialect_name, model))
+    the organisation as ``first``), built once per dialect, model and
+    ``lock``: a batch prefetches on each request, and building it cost more
+    than the ids' look-up."""
+    statement = _PREFETCH.get((dialect_name, model, lock))
     if statement is None:
         first, second = inspect(model).primary_key
-        statement = _PREFETCH[(dialect_name, model)] = by_ids_param(
-            dialect_name, select(model).where(first == bindparam("first")), second
+        found = select(model).where(first == bindparam("first"))
+        statement = _PREFETCH[(dialect_name, model, lock)] = by_ids_param(
+            dialect_name, found.with_for_update() if lock else found, second
         )
     return statement
 
 
-_PREFETCH: dict[tuple[str, type[Any]], Any] = {}
+_PREFETCH: dict[tuple[str, type[Any], bool], Any] = {}
 
 
 async def get_many_cached(

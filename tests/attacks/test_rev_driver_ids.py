@@ -41,8 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.beneficiary.app import create_app
 from services.beneficiary.service_records.schemas import ServiceRecordCreate
 from services.beneficiary.settings import BeneficiarySettings
-from services.beneficiary.sync import service as sync_service
 from services.beneficiary.sync.schemas import SyncBatch
+from shared import db as db_module
 from shared.auth import LocalSigningKey, Principal, Role
 from shared.db import DriverId, as_driver_id, dump_json, new_id, sorted_ids
 from shared.idempotency import REPLAYED_HEADER, fingerprints
@@ -709,8 +709,8 @@ async def test_rev_a_scoped_worker_stays_scoped_among_many_callers(
 ) -> None:
     """Whoever sent batches before (other workers, the unscoped caller), a
     worker of one site still reaches no one at another, and the unscoped
-    caller after it everyone; the lock statements kept are one per
-    dialect and model, whoever calls (the organisation is a parameter)."""
+    caller after it everyone; the statements kept are one per dialect,
+    model and lock, whoever calls (the organisation is a parameter)."""
     near, far = site_ids[0], site_ids[1]
     batch = offline_batch()
     person = batch["beneficiaries"][0]
@@ -740,10 +740,11 @@ async def test_rev_a_scoped_worker_stays_scoped_among_many_callers(
     assert await edit_by(scoped, 1) == "rejected"
     assert await edit_by(alice, 1) == "updated"
     assert await edit_by(scoped, 2) == "rejected"
-    assert len(sync_service._LOCKING) <= 4  # two dialects, two models
-    for dialect, model in sync_service._LOCKING:
+    for dialect, _model, lock in db_module._PREFETCH:  # not one per caller
         assert dialect in ("postgresql", "sqlite")
-        assert model.__name__ in ("Beneficiary", "ServiceRecord")
+        assert isinstance(lock, bool)
+    locking = {model.__name__ for _, model, lock in db_module._PREFETCH if lock}
+    assert locking == {"Beneficiary", "ServiceRecord"}
 
 
 # -- old and repeated requests ----------------------------------------------------

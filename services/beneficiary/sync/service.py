@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 from sqlmodel import col
@@ -67,7 +67,6 @@ from shared.bulk import Rows, attach, collect, collecting
 from shared.crypto import KeyRing
 from shared.db import (
     as_driver_id,
-    by_ids_param,
     forget,
     get_cached,
     new_id,
@@ -676,21 +675,24 @@ async def _load_batch(
     session: AsyncSession, principal: Principal, batch: SyncBatch
 ) -> None:
     """Lock the batch's existing rows of the caller's organisation (in id
-    order, so two devices never deadlock), then load everything the batch
-    touches in a few queries instead of several per record."""
+    order, so two devices never deadlock) as they are loaded, then load
+    everything else the batch touches in a few queries instead of several
+    per record.
+
+    Not only the rows in the caller's site and team scope are locked: a
+    batch also edits, and records services for, people it reaches through
+    a break-glass grant, and those need the lock as much (a withdrawal of
+    consent committing meanwhile must be seen by the consent check). Each
+    record's read still checks the caller's scope."""
     person_ids = (
         {c.id for c in batch.beneficiaries}
         | {c.data.beneficiary_id for c in batch.service_records}
         | {i for c in batch.group_activities for i in c.data.attendee_ids}
     )
     record_ids = {c.id for c in batch.service_records}
+    organisation_id = principal.organisation_id
     for model, ids in ((Beneficiary, person_ids), (ServiceRecord, record_ids)):
-        if ids:
-            await session.execute(
-                _locking(session.get_bind().dialect.name, model),
-                {"org": principal.organisation_id, "ids": sorted_ids(ids)},
-            )
-        await prefetch(session, model, [(principal.organisation_id, i) for i in ids])
+        await prefetch(session, model, [(organisation_id, i) for i in ids], lock=True)
     await consent_service.consents_in_force(
         session, principal.organisation_id, sorted_ids(person_ids)
     )
@@ -699,32 +701,6 @@ async def _load_batch(
         principal.organisation_id,
         [e.id for c in batch.beneficiaries for e in c.consents or () if e.id],
     )
-
-
-def _locking(dialect_name: str, model: type[Any]) -> Any:
-    """``_load_batch``'s lock of a batch's rows of ``model`` in the caller's
-    organisation (``org``; ``by_ids_param``: the ids given at each
-    execution), built once per dialect and model, not per batch: building
-    it cost more than the look-ups.
-
-    Not only the rows in the caller's site and team scope: a batch also
-    edits, and records services for, people it reaches through a
-    break-glass grant, and those need the lock as much (a withdrawal of
-    consent committing meanwhile must be seen by the consent check). Each
-    record's read still checks the caller's scope."""
-    statement = _LOCKING.get((dialect_name, model))
-    if statement is None:
-        statement = _LOCKING[(dialect_name, model)] = by_ids_param(
-            dialect_name,
-            select(model)
-            .where(col(model.organisation_id) == bindparam("org"))
-            .with_for_update(),
-            col(model.id),
-        )
-    return statement
-
-
-_LOCKING: dict[tuple[str, type[Any]], Any] = {}
 
 
 async def _upsert(
