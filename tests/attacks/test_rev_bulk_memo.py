@@ -13,22 +13,10 @@ from tests.beneficiary.api import (
     CONSENTS,
     offline_batch,
     offline_person,
+    offline_record,
     withdraw_registration,
 )
 from tests.callers import Caller, Org
-
-
-def _record(person_id: str, **data: Any) -> dict[str, Any]:
-    return {
-        "id": str(uuid.uuid4()),
-        "data": {
-            "beneficiary_id": person_id,
-            "activity_code": "pfa",
-            "service_date": "2026-02-20",
-            "modality": "in_person",
-            **data,
-        },
-    }
 
 
 def _statuses(body: dict[str, Any], kind: str) -> list[str]:
@@ -54,7 +42,10 @@ async def test_rev_a_person_registered_then_withdrawn_in_one_batch_gets_no_recor
     batch["beneficiaries"].append(
         {**person, "base_version": 1, "consent_version": 2, "consents": withdrawn}
     )
-    batch["service_records"] = [_record(person["id"]), _record(person["id"])]
+    batch["service_records"] = [
+        offline_record(person["id"]),
+        offline_record(person["id"]),
+    ]
     r = await alice.post("/v1/sync", batch)
     assert r.status_code == 200, r.text
     assert _statuses(r.json(), "beneficiary") == ["created", "updated"]
@@ -83,11 +74,11 @@ async def test_rev_a_refusal_is_made_again_for_each_record_between_passes(
         {"id": refusing, "data": offline_person(), "consents": [CONSENTS[0]]}
     )
     batch["service_records"] = [
-        _record(consenting),
-        _record(refusing),
-        _record(consenting),
-        _record(refusing),
-        _record(consenting),
+        offline_record(consenting),
+        offline_record(refusing),
+        offline_record(consenting),
+        offline_record(refusing),
+        offline_record(consenting),
     ]
     r = await alice.post("/v1/sync", batch)
     assert r.status_code == 200, r.text
@@ -112,10 +103,10 @@ async def test_rev_a_team_refused_once_is_refused_with_the_same_delivery(
     person = batch["beneficiaries"][0]["id"]
     unknown_team = str(uuid.uuid4())
     batch["service_records"] = [
-        _record(person),
-        _record(person, team_id=unknown_team),
-        _record(person),
-        _record(person, team_id=unknown_team),
+        offline_record(person),
+        offline_record(person, team_id=unknown_team),
+        offline_record(person),
+        offline_record(person, team_id=unknown_team),
     ]
     r = await alice.post("/v1/sync", batch)
     assert r.status_code == 200, r.text
@@ -190,7 +181,7 @@ async def test_rev_a_week_old_batch_after_an_erasure_records_nothing(
     assert r.status_code == 200, r.text
     r = await withdraw_registration(issue, orgs["a"], person)
     assert r.status_code == 201, r.text
-    late = [_record(person), _record(person)]
+    late = [offline_record(person), offline_record(person)]
     r = await alice.post(
         "/v1/sync", {**batch, "service_records": batch["service_records"] + late}
     )

@@ -5,23 +5,8 @@ same sync batch, and a new person's ledger staged in the batch."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
-from tests.beneficiary.api import CONSENTS, offline_batch
+from tests.beneficiary.api import CONSENTS, offline_batch, offline_record
 from tests.callers import Caller
-
-
-def _record(person_id: str) -> dict[str, Any]:
-    return {
-        "id": str(uuid.uuid4()),
-        "data": {
-            "beneficiary_id": person_id,
-            "activity_code": "pfa",
-            "service_date": "2026-02-20",
-            "modality": "in_person",
-        },
-    }
 
 
 async def test_rev_a_withdrawal_earlier_in_the_batch_stops_its_records(
@@ -37,7 +22,10 @@ async def test_rev_a_withdrawal_earlier_in_the_batch_stops_its_records(
         "/v1/sync",
         {
             "beneficiaries": [{**person, "base_version": 1, "consents": withdrawn}],
-            "service_records": [_record(person["id"]), _record(person["id"])],
+            "service_records": [
+                offline_record(person["id"]),
+                offline_record(person["id"]),
+            ],
         },
     )
     assert r.status_code == 200, r.text

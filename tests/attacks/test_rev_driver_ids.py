@@ -55,6 +55,7 @@ from tests.beneficiary.api import (
     count_rows,
     offline_batch,
     offline_person,
+    offline_record,
     withdraw_registration,
 )
 from tests.beneficiary.test_sync_groups import anonymous
@@ -71,19 +72,6 @@ def _pair() -> tuple[uuid.UUID, uuid.UUID]:
     """One random id in each class."""
     made = new_id()
     return made, uuid.UUID(str(made))
-
-
-def _record(person_id: str, **data: Any) -> dict[str, Any]:
-    return {
-        "id": str(uuid.uuid4()),
-        "data": {
-            "beneficiary_id": person_id,
-            "activity_code": "pfa",
-            "service_date": "2026-02-20",
-            "modality": "in_person",
-            **data,
-        },
-    }
 
 
 def _statuses(answer: dict[str, Any]) -> list[tuple[str, str]]:
@@ -329,7 +317,7 @@ async def test_rev_a_bad_id_gets_the_same_problem(
         batch["beneficiaries"][0]["id"] = bad
         path = ["beneficiaries", 0, "id"]
     if where == "single":
-        body = {**_record(person)["data"], "beneficiary_id": bad}
+        body = {**offline_record(person)["data"], "beneficiary_id": bad}
         r = await alice.post("/v1/service-records", body)
         path = ["beneficiary_id"]
     else:
@@ -391,7 +379,7 @@ async def test_rev_server_made_ids_are_random_version_4_and_distinct(
     r = await alice.post("/v1/sync", batch)
     assert [s for _, s in _statuses(r.json())] == ["created"] * 4, r.text
     person = batch["beneficiaries"][0]["id"]
-    single = await alice.post("/v1/service-records", _record(person)["data"])
+    single = await alice.post("/v1/service-records", offline_record(person)["data"])
     assert single.status_code == 201, single.text
     stale = {**batch["service_records"][0], "base_version": 1}
     online = await alice.patch(
@@ -617,7 +605,7 @@ async def test_rev_a_wider_caller_after_a_narrow_one_still_locks_its_rows(
         "id": str(uuid.uuid4()),
         "data": offline_person(site_id=far),
     }
-    record = _record(person["id"], site_id=far)
+    record = offline_record(person["id"], site_id=far)
     # written one by one: the worker's is the organisation's first batch
     body = {"id": person["id"], **person["data"], "consents": CONSENTS}
     r = await alice.post("/v1/beneficiaries", body)
@@ -673,7 +661,7 @@ async def test_rev_one_caller_sending_one_batch_twice_at_once_writes_it_once(
         {"id": str(uuid.uuid4()), "data": offline_person(), "consents": CONSENTS}
         for _ in range(8)
     ]
-    records = [_record(people[n % 8]["id"]) for n in range(16)]
+    records = [offline_record(people[n % 8]["id"]) for n in range(16)]
     batch = {"beneficiaries": people, "service_records": records}
     answers = await asyncio.gather(
         alice.post("/v1/sync", batch), alice.post("/v1/sync", batch)
@@ -727,7 +715,8 @@ async def test_rev_a_scoped_worker_stays_scoped_among_many_callers(
             "data": {**person["data"], "phone": f"0770 000 00{version:02d}"},
         }
         r = await caller.post(
-            "/v1/sync", {"beneficiaries": [change], "service_records": [_record(near)]}
+            "/v1/sync",
+            {"beneficiaries": [change], "service_records": [offline_record(near)]},
         )
         assert r.status_code == 200, r.text
         status: str = r.json()["results"][0]["status"]
@@ -762,7 +751,7 @@ async def test_rev_an_old_batch_after_a_withdrawal_then_an_erasure_undoes_neithe
     withdrawn = {**CONSENTS[1], "granted": False}
     r = await alice.post(path, [withdrawn])
     assert r.status_code == 201, r.text
-    late = _record(person)
+    late = offline_record(person)
     old = {**batch, "service_records": [*batch["service_records"], late]}
     answers = []
     for key in ("old-1", "old-1", None):
@@ -805,7 +794,7 @@ async def test_rev_a_single_write_retried_in_another_spelling_is_replayed(
     r = await alice.post("/v1/sync", batch)
     assert r.status_code == 200, r.text
     person = batch["beneficiaries"][0]["id"]
-    body = _record(person)["data"]
+    body = offline_record(person)["data"]
     key = {"Idempotency-Key": "single-1"}
     first = await alice.post("/v1/service-records", body, headers=key)
     assert first.status_code == 201, first.text
@@ -906,7 +895,7 @@ async def test_rev_the_embedded_database_keeps_scope_spelling_and_replays(
         near, far = [s["id"] for s in r.json()["items"]][:2]
         person = str(uuid.uuid4())
         data = offline_person(site_id=far)
-        records = [_record(person, site_id=far) for _ in range(2)]
+        records = [offline_record(person, site_id=far) for _ in range(2)]
         new = {"id": person.upper(), "data": data, "consents": CONSENTS}
         edit = {**new, "id": person, "base_version": 1}
         edit["data"] = {**data, "marital_status": "widowed"}
@@ -1024,7 +1013,7 @@ async def test_rev_a_withdrawal_committing_meanwhile_stops_the_batchs_record(
         await connection.execute(text(WITHDRAWN_MEANWHILE), {"id": person})
         sent = asyncio.ensure_future(
             caller.post(
-                "/v1/sync", {"service_records": [_record(person, site_id=site)]}
+                "/v1/sync", {"service_records": [offline_record(person, site_id=site)]}
             )
         )
         await asyncio.sleep(1.0)
@@ -1187,7 +1176,7 @@ async def test_rev_an_erasure_in_a_batch_stops_the_records_after_it(
         "base_version": 1,
         "consents": [WITHDRAW_REGISTRATION, CONSENTS[1]],
     }
-    late = _record(person["id"].upper())
+    late = offline_record(person["id"].upper())
     body = {"beneficiaries": [erase], "service_records": [late]}
     answers = []
     for key in ("erase-1", "erase-1", None):

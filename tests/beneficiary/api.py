@@ -199,6 +199,20 @@ def offline_batch() -> dict[str, Any]:
     }
 
 
+def offline_record(person_id: str, **data: Any) -> dict[str, Any]:
+    """A new service record for a sync batch: PFA in person for ``person_id``."""
+    return {
+        "id": str(uuid.uuid4()),
+        "data": {
+            "beneficiary_id": person_id,
+            "activity_code": "pfa",
+            "service_date": "2026-02-20",
+            "modality": "in_person",
+            **data,
+        },
+    }
+
+
 def offline_person(**overrides: Any) -> dict[str, Any]:
     data = beneficiary_body(**overrides)
     data.pop("consents")
