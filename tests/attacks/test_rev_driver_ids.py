@@ -38,12 +38,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.beneficiary.app import create_app
 from services.beneficiary.service_records.schemas import ServiceRecordCreate
-from services.beneficiary.settings import BeneficiarySettings
 from services.beneficiary.sync.schemas import SyncBatch
 from shared import db as db_module
-from shared.auth import LocalSigningKey, Principal, Role
+from shared.auth import Principal, Role
 from shared.db import DriverId, as_driver_id, dump_json, new_id, sorted_ids
 from shared.idempotency import REPLAYED_HEADER, fingerprints
 from shared.queue import deserialize_job, serialize_job
@@ -53,6 +51,7 @@ from tests.beneficiary.api import (
     WITHDRAW_REGISTRATION,
     break_glass,
     count_rows,
+    embedded,
     offline_batch,
     offline_person,
     offline_record,
@@ -61,8 +60,6 @@ from tests.beneficiary.api import (
 from tests.beneficiary.test_sync_groups import anonymous
 from tests.beneficiary.test_sync_groups import group as sync_group
 from tests.callers import Caller, Org
-from tests.databases import REDIS_URL
-from tests.lifespan import running
 
 STANDARD = TypeAdapter(uuid.UUID)
 DRIVER: TypeAdapter[uuid.UUID] = TypeAdapter(DriverId)
@@ -856,38 +853,9 @@ async def test_rev_a_conflict_sent_again_in_another_spelling_is_kept_once(
 async def test_rev_the_embedded_database_keeps_scope_spelling_and_replays(
     tmp_path: Path,
 ) -> None:
-    settings = BeneficiarySettings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'b.db'}",
-        redis_url=REDIS_URL,
-        data_dir=tmp_path / "data",
-        auto_migrate=True,
-    )
-    application = create_app(settings)
-    async with (
-        running(application),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=application), base_url="http://t"
-        ) as client,
-    ):
-        key = LocalSigningKey.load_or_create(settings.data_dir)
-
-        def bearer(org: str, role: Role, sites: list[str] | None = None) -> Any:
-            token = key.issue(
-                subject="someone",
-                organisation_id=uuid.UUID(org),
-                roles=[role],
-                site_ids=None if sites is None else [uuid.UUID(s) for s in sites],
-                issuer=settings.auth_issuer,
-                audience=settings.auth_audience,
-            )
-            return {"Authorization": f"Bearer {token}"}
-
-        r = await client.post(
-            "/v1/organisations",
-            json={"name": "Embedded", "type": "cso"},
-            headers=bearer(str(uuid.UUID(int=0)), Role.platform_admin),
-        )
-        org = r.json()["id"]
+    async with embedded(tmp_path) as service:
+        client, bearer = service.client, service.bearer
+        org = await service.organisation()
         everyone = bearer(org, Role.case_worker)
         r = await client.get(
             "/v1/locations", params={"level": "site"}, headers=everyone

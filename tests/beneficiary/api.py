@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,9 +15,13 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.auth import Role
+from services.beneficiary.app import create_app
+from services.beneficiary.settings import BeneficiarySettings
+from shared.auth import LocalSigningKey, Role
 from shared.db import utcnow
 from tests.callers import Caller, Org
+from tests.databases import REDIS_URL
+from tests.lifespan import running
 
 CONSENTS = [
     {"purpose": "registration", "granted": True, "form_version": "2024-1"},
@@ -329,3 +335,56 @@ async def enrol(caller: Caller, person: dict[str, Any], code: str) -> dict[str, 
     assert r.status_code == 201, r.text
     result: dict[str, Any] = r.json()
     return result
+
+
+@dataclass
+class Embedded:
+    """A beneficiary service on the embedded SQLite default, in this
+    process, with its own signing key (``embedded``)."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    settings: BeneficiarySettings
+    key: LocalSigningKey
+
+    def bearer(
+        self, org: str, role: Role, sites: list[str] | None = None
+    ) -> dict[str, str]:
+        token = self.key.issue(
+            subject="someone",
+            organisation_id=uuid.UUID(org),
+            roles=[role],
+            site_ids=None if sites is None else [uuid.UUID(s) for s in sites],
+            issuer=self.settings.auth_issuer,
+            audience=self.settings.auth_audience,
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    async def organisation(self) -> str:
+        """A new organisation's id, made by the platform's administrator."""
+        r = await self.client.post(
+            "/v1/organisations",
+            json={"name": "Embedded", "type": "cso"},
+            headers=self.bearer(str(uuid.UUID(int=0)), Role.platform_admin),
+        )
+        return str(r.json()["id"])
+
+
+@asynccontextmanager
+async def embedded(tmp_path: Path) -> AsyncIterator[Embedded]:
+    """The beneficiary service on a new SQLite file under ``tmp_path``."""
+    settings = BeneficiarySettings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'b.db'}",
+        redis_url=REDIS_URL,
+        data_dir=tmp_path / "data",
+        auto_migrate=True,
+    )
+    application = create_app(settings)
+    async with (
+        running(application),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://t"
+        ) as client,
+    ):
+        key = LocalSigningKey.load_or_create(settings.data_dir)
+        yield Embedded(application, client, settings, key)

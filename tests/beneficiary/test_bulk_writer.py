@@ -14,14 +14,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.beneficiary.app import create_app
-from services.beneficiary.settings import BeneficiarySettings
-from shared.auth import LocalSigningKey, Role
+from shared.auth import Role
 from shared.contracts.enums import (
     DisplacementStatus,
     MaritalStatus,
@@ -32,12 +29,11 @@ from shared.contracts.enums import (
 from tests.beneficiary.api import (
     CONSENTS,
     count_rows,
+    embedded,
     make_beneficiary,
     offline_person,
 )
 from tests.callers import Caller
-from tests.databases import REDIS_URL
-from tests.lifespan import running
 
 INDIVIDUAL = [
     "pfa",
@@ -386,37 +382,9 @@ class TestSQLite:
     async def test_the_embedded_database_takes_a_batch_with_executemany(
         self, tmp_path: Path
     ) -> None:
-        settings = BeneficiarySettings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'b.db'}",
-            redis_url=REDIS_URL,
-            data_dir=tmp_path / "data",
-            auto_migrate=True,
-        )
-        application = create_app(settings)
-        async with (
-            running(application),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=application), base_url="http://t"
-            ) as client,
-        ):
-            key = LocalSigningKey.load_or_create(settings.data_dir)
-
-            def bearer(org: str, role: Role) -> dict[str, str]:
-                token = key.issue(
-                    subject="someone",
-                    organisation_id=uuid.UUID(org),
-                    roles=[role],
-                    issuer=settings.auth_issuer,
-                    audience=settings.auth_audience,
-                )
-                return {"Authorization": f"Bearer {token}"}
-
-            r = await client.post(
-                "/v1/organisations",
-                json={"name": "Embedded", "type": "cso"},
-                headers=bearer(str(uuid.UUID(int=0)), Role.platform_admin),
-            )
-            org = r.json()["id"]
+        async with embedded(tmp_path) as service:
+            client = service.client
+            org = await service.organisation()
             person = str(uuid.uuid4())
             batch = {
                 "beneficiaries": [
@@ -435,14 +403,14 @@ class TestSQLite:
                 ],
             }
             r = await client.post(
-                "/v1/sync", json=batch, headers=bearer(org, Role.case_worker)
+                "/v1/sync", json=batch, headers=service.bearer(org, Role.case_worker)
             )
             assert [x["status"] for x in r.json()["results"]] == ["created"] * 4
-            engine: AsyncEngine = application.state.engine
+            engine: AsyncEngine = service.app.state.engine
             assert await count_rows(engine, "service_record") == 3
             assert await count_rows(engine, "outbox_event") == 6  # 1 + 2 + 3
             again = await client.post(
-                "/v1/sync", json=batch, headers=bearer(org, Role.case_worker)
+                "/v1/sync", json=batch, headers=service.bearer(org, Role.case_worker)
             )
             assert [x["status"] for x in again.json()["results"]] == ["unchanged"] * 4
             assert await count_rows(engine, "outbox_event") == 6
