@@ -904,8 +904,8 @@ async def test_rev_a_break_glass_holders_concurrent_edits_lose_nothing(
     """A worker of one site holding a break-glass grant on a person of
     another site may edit them by sync; two of its batches at once editing
     the same version must give one update and one conflict. The batch's
-    lock is scoped by the caller's sites, not its grants (before this pass
-    too): the rows it reaches through a grant must still be locked."""
+    lock was once scoped by the caller's sites, not its grants: the rows it
+    reaches through a grant must be locked too."""
     near, far = site_ids[0], site_ids[1]
     person: dict[str, Any] = {
         "id": str(uuid.uuid4()),
