@@ -30,7 +30,14 @@ from shared.auth import Principal
 from shared.bulk import Rows, collecting, unsaved
 from shared.contracts.enums import ConsentPurpose
 from shared.contracts.events import ConsentFacts, EventType
-from shared.db import by_ids_param, fetch_rows, get_many_cached, new_id, utcnow
+from shared.db import (
+    by_ids_param,
+    fetch_rows,
+    get_many_cached,
+    new_id,
+    sorted_ids,
+    utcnow,
+)
 from shared.errors import Conflict, ConsentMissing, Forbidden, VersionConflict
 from shared.outbox import add_event
 
@@ -446,7 +453,7 @@ async def _entries(
     index (``by_ids_param``), by a statement built once per kind."""
     rows = await session.scalars(
         _entries_statement(session, column, many=many),
-        {"org": organisation_id, "ids": sorted(set(ids))},
+        {"org": organisation_id, "ids": sorted_ids(ids)},
     )
     return list(rows)
 

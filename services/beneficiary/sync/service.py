@@ -694,11 +694,11 @@ async def _load_batch(
     for model, ids in ((Beneficiary, person_ids), (ServiceRecord, record_ids)):
         await prefetch(session, model, [(organisation_id, i) for i in ids], lock=True)
     await consent_service.consents_in_force(
-        session, principal.organisation_id, sorted_ids(person_ids)
+        session, organisation_id, sorted_ids(person_ids)
     )
     await consent_service.look_up_entry_ids(
         session,
-        principal.organisation_id,
+        organisation_id,
         [e.id for c in batch.beneficiaries for e in c.consents or () if e.id],
     )
 
