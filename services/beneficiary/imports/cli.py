@@ -41,10 +41,6 @@ from shared.http import make_client
 from shared.queue import ArqQueue, JobQueue
 
 KOBO_TOKEN_ENV = "KOBO_TOKEN"
-SWITCH_INTERVAL_SECONDS = 0.001
-"""How long the thread mapping the next batch may hold the GIL while the
-event loop waits for it (Python's default is 5 ms): the loop wants it back
-after each reply from PostgreSQL, a dozen times a batch."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -79,7 +75,6 @@ def main(argv: list[str], settings: BeneficiarySettings) -> int:
     # the command never starts a runtime (which freezes for the API and the
     # worker): without this every full collection walks the modules again
     freeze_startup_objects()
-    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     return asyncio.run(_run(settings, args))
 
 
